@@ -1,0 +1,111 @@
+# clipseek — plain GNU Makefile. `make` builds, `make test` runs the suite, `make asan` runs it under
+# AddressSanitizer + UBSan, `make fuzz` builds and replays the libFuzzer targets, `make bench`
+# compares against the ONNX Runtime anchor, `make install` installs the binary.
+#
+# BLAS: the fast linear layers go through BLAS=blis (default: fastest measured here, see
+# docs/performance.md), openblas, dnnl (oneDNN's sgemm) or none (reference loops).
+
+CC      ?= cc
+BLAS    ?= blis
+WERROR  ?= -Werror
+OPT     ?= -O2
+PREFIX  ?= $(HOME)/.local
+BUILD   ?= build
+
+PKGS     := jansson libutf8proc libpng libjpeg libwebp libwebpdemux
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra $(WERROR) -g -fopenmp $(shell pkg-config --cflags $(PKGS))
+LIBS_BASE   := $(shell pkg-config --libs $(PKGS)) -lgif -lm -lpthread -fopenmp
+
+ifeq ($(BLAS),blis)
+  BLAS_CFLAGS := -DCS_BLAS_BLIS -isystem /usr/include/x86_64-linux-gnu/blis-openmp
+  BLAS_LIBS   := -L/usr/lib/x86_64-linux-gnu/blis-openmp -Wl,-rpath,/usr/lib/x86_64-linux-gnu/blis-openmp -lblis
+else ifeq ($(BLAS),openblas)
+  BLAS_CFLAGS := -DCS_BLAS_OPENBLAS $(shell pkg-config --cflags openblas)
+  BLAS_LIBS   := $(shell pkg-config --libs openblas)
+else ifeq ($(BLAS),dnnl)
+  BLAS_CFLAGS := -DCS_BLAS_DNNL
+  BLAS_LIBS   := -ldnnl
+else ifeq ($(BLAS),none)
+  BLAS_CFLAGS :=
+  BLAS_LIBS   :=
+else
+  $(error BLAS must be blis, openblas, dnnl or none)
+endif
+
+CFLAGS  += $(CFLAGS_BASE) $(OPT) $(BLAS_CFLAGS)
+LDLIBS  += $(LIBS_BASE) $(BLAS_LIBS)
+
+LIB_SRC := $(wildcard src/common/*.c) $(wildcard src/model/*.c)
+CLI_SRC := $(wildcard src/cli/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
+TEST_SRC := $(wildcard tests/test_*.c)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+
+.PHONY: all test unit-test cli-test asan fuzz fuzz-run bench install clean
+
+all: $(BUILD)/clipseek
+
+$(BUILD)/%.o: %.c $(wildcard src/*/*.h) Makefile
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libclipseek.a: $(LIB_OBJ)
+	ar rcs $@ $^
+
+$(BUILD)/clipseek: $(CLI_OBJ) $(BUILD)/libclipseek.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/libclipseek.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libclipseek.a $(LDLIBS) -lcriterion -lz
+
+# Unit and conformance tests (Criterion), then CLI tests, then the fuzz corpus replay.
+test: $(BUILD)/clipseek $(TEST_BIN)
+	@set -e; for t in $(TEST_BIN); do echo "== $$t"; $$t --jobs 1; done
+	CLIPSEEK=$(BUILD)/clipseek sh tests/cli_test.sh
+	$(MAKE) --no-print-directory fuzz-replay BUILD=$(BUILD)
+
+# The fuzz targets double as corpus-replay programs (tests/fuzz_main.c), so replay needs no clang.
+FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
+FUZZ_REPLAY := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%-replay)
+$(BUILD)/fuzz/%-replay: fuzz/%.c fuzz/replay_main.c $(BUILD)/libclipseek.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< fuzz/replay_main.c $(BUILD)/libclipseek.a $(LDLIBS)
+.PHONY: fuzz-replay
+fuzz-replay: $(FUZZ_REPLAY)
+	@set -e; for f in $(FUZZ_REPLAY); do n=$$(basename $$f -replay); $$f fuzz/seeds/$${n#fuzz_} fuzz/corpus/$${n#fuzz_}; done
+
+# Criterion reports a sanitizer finding in a test's process but still counts the test as passed,
+# so the log is scanned: any AddressSanitizer, LeakSanitizer or UBSan report fails the target.
+asan:
+	@mkdir -p build-asan
+	@$(MAKE) --no-print-directory test BUILD=build-asan \
+	  OPT="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	  > build-asan/asan.log 2>&1; rc=$$?; cat build-asan/asan.log; \
+	  if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' build-asan/asan.log; then \
+	    echo "asan: sanitizer reports above"; exit 1; fi; exit $$rc
+
+# libFuzzer builds (clang). FUZZ_SECONDS per target with `make fuzz-run`.
+FUZZ_SECONDS ?= 60
+FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
+build-fuzz/%: fuzz/%.c $(LIB_SRC)
+	@mkdir -p build-fuzz
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined $(shell pkg-config --cflags $(PKGS)) \
+	  -o $@ $< $(LIB_SRC) $(shell pkg-config --libs $(PKGS)) -lgif -lm -lpthread
+fuzz: $(FUZZ_BIN)
+fuzz-run: $(FUZZ_BIN)
+	@set -e; for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p fuzz/corpus/$${n#fuzz_}; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 fuzz/corpus/$${n#fuzz_} fuzz/seeds/$${n#fuzz_}; done
+
+bench: $(BUILD)/bench_clip
+	sh bench/run.sh $(BUILD)/bench_clip
+$(BUILD)/bench_clip: bench/bench_clip.c $(BUILD)/libclipseek.a
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libclipseek.a $(LDLIBS)
+
+install: $(BUILD)/clipseek
+	install -D -m 0755 $(BUILD)/clipseek $(DESTDIR)$(PREFIX)/bin/clipseek
+
+clean:
+	rm -rf build build-asan build-fuzz

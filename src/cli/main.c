@@ -1,0 +1,85 @@
+/* clipseek: entry point and subcommand table. Thin by design: each subcommand lives in its own
+ * file and calls the library; only this layer prints or exits. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+int cli_threads = 0;
+
+int cli_fail(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("clipseek: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return CLI_FAIL;
+}
+
+int cli_usage(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("clipseek: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputs("\n(see 'clipseek help')\n", stderr);
+    va_end(ap);
+    return CLI_USAGE;
+}
+
+int cli_parse_int(const char *s, int lo, int hi, int *out) {
+    if (!s || !*s) return -1;
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*end || v < lo || v > hi) return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static const struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *help;
+} commands[] = {
+    {"tokenize", cmd_tokenize, "tokenize --model DIR [--max-length N]   texts on stdin, one per line -> token ids"},
+    {"embed", cmd_embed,
+     "embed --model DIR (--text T | --texts-from FILE | --image FILE... | --token-ids \"ID ...\" | --pixel-values FILE)\n"
+     "        [--format json|f32] [--no-normalize]   one embedding per input, in input order"},
+    {"preprocess", cmd_preprocess, "preprocess --model DIR --image FILE --out FILE   normalised pixels, float32 C x H x W"},
+    {"model", cmd_model, "model info DIR [--json]   architecture, sizes, parameters, dtype, resident memory"},
+};
+
+static void usage(FILE *f) {
+    fputs("usage: clipseek COMMAND [options]\n\ncommands:\n", f);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) fprintf(f, "  %s\n", commands[i].help);
+    fputs("\ncommon options:\n  --threads N   threads for computing commands (also CLIPSEEK_THREADS)\n", f);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_USAGE;
+    }
+    if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(stdout);
+        return CLI_OK;
+    }
+    /* --threads is accepted anywhere; strip it before the subcommand parses its own options */
+    int n = 1;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--threads")) {
+            if (i + 1 >= argc || cli_parse_int(argv[i + 1], 1, 1024, &cli_threads))
+                return cli_usage("--threads needs a number from 1 to 1024");
+            i++;
+            continue;
+        }
+        argv[n++] = argv[i];
+    }
+    argc = n;
+    argv[argc] = NULL;
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
+    return cli_usage("unknown command '%s'", argv[1]);
+}

@@ -1,0 +1,33 @@
+/* cs_err: see cs_err.h. */
+#include "cs_err.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+int cs_err_set(cs_err *e, const char *fmt, ...) {
+    if (!e) return -1;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int cs_err_prefix(cs_err *e, const char *fmt, ...) {
+    if (!e) return -1;
+    char old[sizeof e->msg];
+    memcpy(old, e->msg, sizeof old);
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    va_end(ap);
+    if (n < 0) n = 0;
+    size_t at = (size_t)n < sizeof e->msg - 1 ? (size_t)n : sizeof e->msg - 1;
+    /* append ": old", truncating at the buffer's end */
+    const char *sep = ": ";
+    for (const char *s = sep; *s && at < sizeof e->msg - 1; s++) e->msg[at++] = *s;
+    for (const char *s = old; *s && at < sizeof e->msg - 1; s++) e->msg[at++] = *s;
+    e->msg[at] = 0;
+    return -1;
+}

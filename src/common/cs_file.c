@@ -1,0 +1,95 @@
+/* cs_file: see cs_file.h. */
+#include "cs_file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int cs_read_file(const char *path, size_t max_bytes, char **out, size_t *len, cs_err *err) {
+    *out = NULL;
+    *len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return cs_err_set(err, "%s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return cs_err_set(err, "%s: not a regular file", path);
+    }
+    if ((unsigned long long)st.st_size > max_bytes) {
+        close(fd);
+        return cs_err_set(err, "%s: file too large (%lld bytes, limit %zu)", path, (long long)st.st_size,
+                          max_bytes);
+    }
+    size_t n = (size_t)st.st_size;
+    char *buf = malloc(n + 1);
+    if (!buf) {
+        close(fd);
+        return cs_err_set(err, "%s: out of memory", path);
+    }
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = read(fd, buf + got, n - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        got += (size_t)r;
+    }
+    close(fd);
+    if (got != n) {
+        free(buf);
+        return cs_err_set(err, "%s: short read", path);
+    }
+    buf[n] = 0;
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+int cs_map_file(const char *path, cs_map *m, cs_err *err) {
+    m->data = NULL;
+    m->len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return cs_err_set(err, "%s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return cs_err_set(err, "%s: not a regular file", path);
+    }
+    if (st.st_size == 0) {
+        close(fd);
+        return 0;
+    }
+    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED) return cs_err_set(err, "%s: mmap: %s", path, strerror(errno));
+    m->data = p;
+    m->len = (size_t)st.st_size;
+    return 0;
+}
+
+void cs_unmap(cs_map *m) {
+    if (m && m->data) munmap((void *)m->data, m->len);
+    if (m) {
+        m->data = NULL;
+        m->len = 0;
+    }
+}
+
+char *cs_path_join(const char *dir, const char *name) {
+    size_t a = strlen(dir), b = strlen(name);
+    char *p = malloc(a + b + 2);
+    if (!p) return NULL;
+    memcpy(p, dir, a);
+    size_t i = a;
+    if (a == 0 || dir[a - 1] != '/') p[i++] = '/';
+    memcpy(p + i, name, b + 1);
+    return p;
+}
+
+int cs_is_file(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}

@@ -1,0 +1,724 @@
+/* clip: CLIP towers over a memory-mapped Hugging Face checkpoint. See clip.h.
+ *
+ * Terms: T = tokens in a batch (all sequences' tokens stacked, so every linear layer is one GEMM
+ * over the whole batch); H = tower width; I = MLP width; P = projection size.
+ *
+ * Each tower is transformers' CLIPEncoder: x += attn(ln1(x)); x += fc2(act(fc1(ln2(x)))).
+ * Text: token + position embeddings, causal attention, final layer norm, pooled at the EOS
+ * position. Vision: patch conv (as im2col + GEMM), class token, position embeddings, pre-LN
+ * ("pre_layrnorm", HF's spelling), encoder, post-LN of the class token. Both project without bias.
+ *
+ * Invariants: every expected tensor was found with its exact shape at load; towers are
+ * "materialised" (weight pointers filled) lazily under the context lock; workspace grows only at
+ * the start of a call, never inside the layer loop. */
+#include "clip.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../common/cs_file.h"
+#include "ops.h"
+#include "safetensors.h"
+#include "tokenizer.h"
+
+/* One encoder layer's weights: each a float view of a checked tensor. */
+typedef struct layer_w {
+    const float *ln1_w, *ln1_b, *q_w, *q_b, *k_w, *k_b, *v_w, *v_b, *o_w, *o_b;
+    const float *ln2_w, *ln2_b, *fc1_w, *fc1_b, *fc2_w, *fc2_b;
+} layer_w;
+
+typedef struct tower {
+    int hidden, inter, layers, heads, act;
+    float eps;
+    char act_name[32];
+    layer_w *L;
+    const float *pre_ln_w, *pre_ln_b;   /* vision only */
+    const float *post_ln_w, *post_ln_b; /* text: final_layer_norm; vision: post_layernorm */
+    const float *pos;                   /* position embeddings */
+    const float *proj;                  /* [P, H] */
+    const float *class_emb, *patch_w;   /* vision only */
+    int ready;                          /* weights materialised */
+} tower;
+
+/* A weight slot: tensor name, expected shape, and where its float view goes. */
+typedef struct slot {
+    char name[128];
+    int ndim;
+    int64_t shape[4];
+    const float **dst;
+    int vision;
+} slot;
+
+struct clip_ctx {
+    clip_params params;
+    clip_info info;
+    char *dir;
+    st_set *st;
+    tok_ctx *tok;
+    tower text, vision;
+    const st_tensor *tok_emb;
+    int legacy_eos; /* config eos_token_id == 2: pool at argmax(ids) */
+    slot *slots;
+    size_t nslots;
+    void **owned; /* widened copies */
+    size_t nowned;
+    float *ws;    /* workspace */
+    size_t ws_cap;
+    pthread_mutex_t lock;
+};
+
+clip_params clip_default_params(void) {
+    clip_params p = {0, 0, 0};
+    return p;
+}
+
+/* ---------------- config ---------------- */
+
+static int get_int(json_t *o, const char *k, int def, int lo, int hi, int *out, const char *file, cs_err *err) {
+    json_t *v = o ? json_object_get(o, k) : NULL;
+    if (!v || json_is_null(v)) { *out = def; return 0; }
+    if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
+        return cs_err_set(err, "%s: \"%s\" must be an integer in %d..%d", file, k, lo, hi);
+    *out = (int)json_integer_value(v);
+    return 0;
+}
+
+static int get_num(json_t *o, const char *k, double def, double lo, double hi, double *out, const char *file, cs_err *err) {
+    json_t *v = o ? json_object_get(o, k) : NULL;
+    if (!v || json_is_null(v)) { *out = def; return 0; }
+    if (!json_is_number(v) || json_number_value(v) < lo || json_number_value(v) > hi)
+        return cs_err_set(err, "%s: \"%s\" must be a number in %g..%g", file, k, lo, hi);
+    *out = json_number_value(v);
+    return 0;
+}
+
+static int get_bool(json_t *o, const char *k, int def, int *out, const char *file, cs_err *err) {
+    json_t *v = o ? json_object_get(o, k) : NULL;
+    if (!v || json_is_null(v)) { *out = def; return 0; }
+    if (!json_is_boolean(v)) return cs_err_set(err, "%s: \"%s\" must be true or false", file, k);
+    *out = json_is_true(v);
+    return 0;
+}
+
+static int parse_act(const char *s, int *act) {
+    if (strcmp(s, "quick_gelu") == 0) *act = OPS_ACT_QUICK_GELU;
+    else if (strcmp(s, "gelu") == 0) *act = OPS_ACT_GELU;
+    else if (strcmp(s, "gelu_new") == 0 || strcmp(s, "gelu_pytorch_tanh") == 0 || strcmp(s, "gelu_fast") == 0)
+        *act = OPS_ACT_GELU_TANH;
+    else if (strcmp(s, "relu") == 0) *act = OPS_ACT_RELU;
+    else return -1;
+    return 0;
+}
+
+static int parse_tower(json_t *o, tower *t, int dh, int di, int dl, int dheads, const char *file, const char *which,
+                       cs_err *err) {
+    double eps;
+    if (get_int(o, "hidden_size", dh, 1, 1 << 16, &t->hidden, file, err) ||
+        get_int(o, "intermediate_size", di, 1, 1 << 20, &t->inter, file, err) ||
+        get_int(o, "num_hidden_layers", dl, 1, 1024, &t->layers, file, err) ||
+        get_int(o, "num_attention_heads", dheads, 1, 1024, &t->heads, file, err) ||
+        get_num(o, "layer_norm_eps", 1e-5, 0.0, 1.0, &eps, file, err))
+        return cs_err_prefix(err, "%s", which);
+    t->eps = (float)eps;
+    if (t->hidden % t->heads)
+        return cs_err_set(err, "%s: %s: hidden_size %d is not divisible by num_attention_heads %d", file, which,
+                          t->hidden, t->heads);
+    json_t *a = o ? json_object_get(o, "hidden_act") : NULL;
+    const char *as = json_is_string(a) ? json_string_value(a) : "quick_gelu";
+    if (a && !json_is_string(a)) return cs_err_set(err, "%s: %s: hidden_act must be a string", file, which);
+    if (parse_act(as, &t->act)) return cs_err_set(err, "%s: %s: hidden_act \"%s\" is not supported", file, which, as);
+    snprintf(t->act_name, sizeof t->act_name, "%s", as);
+    return 0;
+}
+
+/* Parses config.json text (`path` names it in messages). */
+static int parse_config(clip_ctx *c, const char *txt, size_t len, const char *path, cs_err *err) {
+    json_error_t je;
+    json_t *root = json_loadb(txt, len, 0, &je);
+    if (!root || !json_is_object(root)) {
+        json_decref(root);
+        return cs_err_set(err, "%s: not a JSON object (line %d: %s)", path, je.line, je.text);
+    }
+    json_t *mt = json_object_get(root, "model_type");
+    if (json_is_string(mt) && strcmp(json_string_value(mt), "clip") != 0) {
+        cs_err_set(err, "%s: model_type is \"%s\", not \"clip\"", path, json_string_value(mt));
+        json_decref(root);
+        return -1;
+    }
+    json_t *tc = json_object_get(root, "text_config"), *vc = json_object_get(root, "vision_config");
+    if (!tc) tc = json_object_get(root, "text_config_dict");
+    if (!vc) vc = json_object_get(root, "vision_config_dict");
+    if ((tc && !json_is_object(tc)) || (vc && !json_is_object(vc))) {
+        json_decref(root);
+        return cs_err_set(err, "%s: text_config and vision_config must be objects", path);
+    }
+    clip_info *in = &c->info;
+    int rc = 0, eos;
+    double ls;
+    rc = parse_tower(tc, &c->text, 512, 2048, 12, 8, path, "text_config", err);
+    if (!rc) rc = parse_tower(vc, &c->vision, 768, 3072, 12, 12, path, "vision_config", err);
+    if (!rc) rc = get_int(tc, "vocab_size", 49408, 1, 1 << 22, &in->vocab_size, path, err);
+    if (!rc) rc = get_int(tc, "max_position_embeddings", 77, 2, 1 << 16, &in->max_positions, path, err);
+    if (!rc) rc = get_int(tc, "eos_token_id", 49407, 0, 1 << 22, &eos, path, err);
+    if (!rc) rc = get_int(tc, "bos_token_id", 49406, 0, 1 << 22, &in->bos_id, path, err);
+    if (!rc) rc = get_int(tc, "pad_token_id", 1, 0, 1 << 22, &in->pad_id, path, err);
+    if (!rc) rc = get_int(vc, "image_size", 224, 1, 8192, &in->image_size, path, err);
+    if (!rc) rc = get_int(vc, "patch_size", 32, 1, 8192, &in->patch_size, path, err);
+    if (!rc) rc = get_int(vc, "num_channels", 3, 3, 3, &in->channels, path, err);
+    if (!rc) rc = get_int(root, "projection_dim", 512, 1, 1 << 16, &in->projection_dim, path, err);
+    if (!rc) rc = get_num(root, "logit_scale_init_value", 2.6592, -100, 100, &ls, path, err);
+    json_decref(root);
+    if (rc) return -1;
+    if (in->patch_size > in->image_size)
+        return cs_err_set(err, "%s: patch_size %d is larger than image_size %d", path, in->patch_size, in->image_size);
+    c->legacy_eos = eos == 2;
+    in->eos_id = eos;
+    in->logit_scale = (float)exp(ls);
+    return 0;
+}
+
+static int parse_size(json_t *v, int *w, int *h, int *shortest) {
+    if (json_is_integer(v)) {
+        *w = *h = (int)json_integer_value(v);
+        if (shortest) *shortest = *w;
+        return *w > 0 && *w <= 16384 ? 0 : -1;
+    }
+    if (!json_is_object(v)) return -1;
+    json_t *se = json_object_get(v, "shortest_edge"), *hh = json_object_get(v, "height"), *ww = json_object_get(v, "width");
+    if (se && shortest) {
+        if (!json_is_integer(se) || json_integer_value(se) <= 0 || json_integer_value(se) > 16384) return -1;
+        *shortest = (int)json_integer_value(se);
+        *w = *h = *shortest;
+        return 0;
+    }
+    if (!json_is_integer(hh) || !json_is_integer(ww)) return -1;
+    *h = (int)json_integer_value(hh);
+    *w = (int)json_integer_value(ww);
+    if (shortest) *shortest = *w < *h ? *w : *h;
+    return *w > 0 && *h > 0 && *w <= 16384 && *h <= 16384 ? 0 : -1;
+}
+
+/* Parses preprocessor_config.json text; txt NULL means absent: CLIP defaults at the model's size. */
+static int parse_preproc(clip_ctx *c, const char *txt, size_t len, const char *path, cs_err *err) {
+    img_preproc *p = &c->info.preproc;
+    *p = img_default_preproc();
+    p->shortest_edge = p->crop_w = p->crop_h = c->info.image_size;
+    if (!txt) return 0;
+    json_error_t je;
+    json_t *o = json_loadb(txt, len, 0, &je);
+    if (!o || !json_is_object(o)) {
+        json_decref(o);
+        return cs_err_set(err, "%s: not a JSON object (line %d: %s)", path, je.line, je.text);
+    }
+    int rc = get_bool(o, "do_resize", 1, &p->do_resize, path, err);
+    if (!rc) rc = get_bool(o, "do_center_crop", 1, &p->do_center_crop, path, err);
+    if (!rc) rc = get_bool(o, "do_rescale", 1, &p->do_rescale, path, err);
+    if (!rc) rc = get_bool(o, "do_normalize", 1, &p->do_normalize, path, err);
+    if (!rc) rc = get_int(o, "resample", IMG_BICUBIC, 1, 5, &p->resample, path, err);
+    double rf;
+    if (!rc) rc = get_num(o, "rescale_factor", 1.0 / 255.0, 0.0, 1e6, &rf, path, err);
+    if (!rc) p->rescale = (float)rf;
+    json_t *sz = json_object_get(o, "size"), *cs = json_object_get(o, "crop_size");
+    int w, h;
+    if (!rc && sz && parse_size(sz, &w, &h, &p->shortest_edge)) rc = cs_err_set(err, "%s: bad \"size\"", path);
+    if (!rc && cs && parse_size(cs, &p->crop_w, &p->crop_h, NULL)) rc = cs_err_set(err, "%s: bad \"crop_size\"", path);
+    const char *keys[2] = {"image_mean", "image_std"};
+    float *dst[2] = {p->mean, p->std};
+    for (int k = 0; k < 2 && !rc; k++) {
+        json_t *a = json_object_get(o, keys[k]);
+        if (!a) continue;
+        if (!json_is_array(a) || json_array_size(a) != 3) { rc = cs_err_set(err, "%s: \"%s\" must be 3 numbers", path, keys[k]); break; }
+        for (int i = 0; i < 3; i++) {
+            json_t *x = json_array_get(a, (size_t)i);
+            if (!json_is_number(x) || (k == 1 && json_number_value(x) <= 0)) { rc = cs_err_set(err, "%s: bad \"%s\"", path, keys[k]); break; }
+            dst[k][i] = (float)json_number_value(x);
+        }
+    }
+    json_decref(o);
+    if (rc) return -1;
+    if (p->crop_w != c->info.image_size || p->crop_h != c->info.image_size)
+        return cs_err_set(err, "%s: crop_size %dx%d does not match the model's image_size %d", path, p->crop_w,
+                          p->crop_h, c->info.image_size);
+    return 0;
+}
+
+/* ---------------- weights ---------------- */
+
+static int add_slot(clip_ctx *c, int vision, const float **dst, const char *name, int ndim, int64_t d0, int64_t d1,
+                    int64_t d2, int64_t d3) {
+    slot *ns = realloc(c->slots, (c->nslots + 1) * sizeof *ns);
+    if (!ns) return -1;
+    c->slots = ns;
+    slot *s = &c->slots[c->nslots++];
+    memset(s, 0, sizeof *s);
+    snprintf(s->name, sizeof s->name, "%s", name);
+    s->ndim = ndim;
+    int64_t d[4] = {d0, d1, d2, d3};
+    memcpy(s->shape, d, sizeof d);
+    s->dst = dst;
+    s->vision = vision;
+    return 0;
+}
+
+static int add_tower_slots(clip_ctx *c, tower *t, int vision) {
+    const char *pre = vision ? "vision_model" : "text_model";
+    int64_t H = t->hidden, I = t->inter;
+    char n[128];
+    int rc = 0;
+#define SLOT(field, nd, a, b, cc, d) (rc |= add_slot(c, vision, &(field), n, nd, a, b, cc, d))
+    for (int i = 0; i < t->layers; i++) {
+        layer_w *L = &t->L[i];
+        static const char *proj[4] = {"q_proj", "k_proj", "v_proj", "out_proj"};
+        const float **pw[4] = {&L->q_w, &L->k_w, &L->v_w, &L->o_w}, **pb[4] = {&L->q_b, &L->k_b, &L->v_b, &L->o_b};
+        for (int k = 0; k < 4; k++) {
+            snprintf(n, sizeof n, "%s.encoder.layers.%d.self_attn.%s.weight", pre, i, proj[k]);
+            SLOT(*pw[k], 2, H, H, 0, 0);
+            snprintf(n, sizeof n, "%s.encoder.layers.%d.self_attn.%s.bias", pre, i, proj[k]);
+            SLOT(*pb[k], 1, H, 0, 0, 0);
+        }
+        snprintf(n, sizeof n, "%s.encoder.layers.%d.layer_norm1.weight", pre, i); SLOT(L->ln1_w, 1, H, 0, 0, 0);
+        snprintf(n, sizeof n, "%s.encoder.layers.%d.layer_norm1.bias", pre, i); SLOT(L->ln1_b, 1, H, 0, 0, 0);
+        snprintf(n, sizeof n, "%s.encoder.layers.%d.layer_norm2.weight", pre, i); SLOT(L->ln2_w, 1, H, 0, 0, 0);
+        snprintf(n, sizeof n, "%s.encoder.layers.%d.layer_norm2.bias", pre, i); SLOT(L->ln2_b, 1, H, 0, 0, 0);
+        snprintf(n, sizeof n, "%s.encoder.layers.%d.mlp.fc1.weight", pre, i); SLOT(L->fc1_w, 2, I, H, 0, 0);
+        snprintf(n, sizeof n, "%s.encoder.layers.%d.mlp.fc1.bias", pre, i); SLOT(L->fc1_b, 1, I, 0, 0, 0);
+        snprintf(n, sizeof n, "%s.encoder.layers.%d.mlp.fc2.weight", pre, i); SLOT(L->fc2_w, 2, H, I, 0, 0);
+        snprintf(n, sizeof n, "%s.encoder.layers.%d.mlp.fc2.bias", pre, i); SLOT(L->fc2_b, 1, H, 0, 0, 0);
+    }
+    int64_t P = c->info.projection_dim;
+    if (vision) {
+        int64_t g = c->info.image_size / c->info.patch_size, p = c->info.patch_size;
+        snprintf(n, sizeof n, "vision_model.embeddings.class_embedding"); SLOT(t->class_emb, 1, H, 0, 0, 0);
+        snprintf(n, sizeof n, "vision_model.embeddings.patch_embedding.weight"); SLOT(t->patch_w, 4, H, 3, p, p);
+        snprintf(n, sizeof n, "vision_model.embeddings.position_embedding.weight"); SLOT(t->pos, 2, g * g + 1, H, 0, 0);
+        snprintf(n, sizeof n, "vision_model.pre_layrnorm.weight"); SLOT(t->pre_ln_w, 1, H, 0, 0, 0);
+        snprintf(n, sizeof n, "vision_model.pre_layrnorm.bias"); SLOT(t->pre_ln_b, 1, H, 0, 0, 0);
+        snprintf(n, sizeof n, "vision_model.post_layernorm.weight"); SLOT(t->post_ln_w, 1, H, 0, 0, 0);
+        snprintf(n, sizeof n, "vision_model.post_layernorm.bias"); SLOT(t->post_ln_b, 1, H, 0, 0, 0);
+        snprintf(n, sizeof n, "visual_projection.weight"); SLOT(t->proj, 2, P, H, 0, 0);
+    } else {
+        snprintf(n, sizeof n, "text_model.embeddings.position_embedding.weight");
+        SLOT(t->pos, 2, c->info.max_positions, H, 0, 0);
+        snprintf(n, sizeof n, "text_model.final_layer_norm.weight"); SLOT(t->post_ln_w, 1, H, 0, 0, 0);
+        snprintf(n, sizeof n, "text_model.final_layer_norm.bias"); SLOT(t->post_ln_b, 1, H, 0, 0, 0);
+        snprintf(n, sizeof n, "text_projection.weight"); SLOT(t->proj, 2, P, H, 0, 0);
+    }
+#undef SLOT
+    return rc;
+}
+
+static void shape_str(char *buf, size_t n, int nd, const int64_t *s) {
+    size_t at = (size_t)snprintf(buf, n, "[");
+    for (int i = 0; i < nd && at < n; i++) at += (size_t)snprintf(buf + at, n - at, i ? ", %lld" : "%lld", (long long)s[i]);
+    if (at < n) snprintf(buf + at, n - at, "]");
+}
+
+static int check_tensor(const clip_ctx *c, const char *name, int nd, const int64_t *shape, const st_tensor **out,
+                        cs_err *err) {
+    const st_tensor *t = st_find(c->st, name);
+    if (!t) return cs_err_set(err, "%s: tensor '%s' is missing", c->dir, name);
+    int ok = t->ndim == nd && (t->dtype == ST_F32 || t->dtype == ST_F16 || t->dtype == ST_BF16);
+    for (int i = 0; ok && i < nd; i++) ok = t->shape[i] == shape[i];
+    if (!ok) {
+        char want[96], got[96];
+        shape_str(want, sizeof want, nd, shape);
+        shape_str(got, sizeof got, t->ndim, t->shape);
+        return cs_err_set(err, "%s: tensor '%s': expected F32/F16/BF16 %s, found %s %s", t->file, name, want,
+                          st_dtype_name(t->dtype), got);
+    }
+    *out = t;
+    return 0;
+}
+
+/* Fills the float views of one tower (under the lock). */
+static int materialise(clip_ctx *c, int vision, cs_err *err) {
+    tower *t = vision ? &c->vision : &c->text;
+    if (t->ready) return 0;
+    for (size_t i = 0; i < c->nslots; i++) {
+        slot *s = &c->slots[i];
+        if (s->vision != vision) continue;
+        const st_tensor *tt;
+        if (check_tensor(c, s->name, s->ndim, s->shape, &tt, err)) return -1;
+        if (tt->dtype == ST_F32 && ((uintptr_t)tt->data % sizeof(float)) == 0) {
+            *s->dst = tt->data;
+            continue;
+        }
+        float *w = malloc((size_t)tt->numel * sizeof *w);
+        void **no = realloc(c->owned, (c->nowned + 1) * sizeof *no);
+        if (!w || !no) { free(w); if (no) c->owned = no; return cs_err_set(err, "out of memory widening '%s'", s->name); }
+        c->owned = no;
+        c->owned[c->nowned++] = w;
+        st_to_f32(tt, w);
+        *s->dst = w;
+    }
+    t->ready = 1;
+    return 0;
+}
+
+static uint64_t count_params(const clip_ctx *c, const char *prefix) {
+    uint64_t n = 0;
+    for (size_t i = 0; i < st_count(c->st); i++) {
+        const st_tensor *t = st_at(c->st, i);
+        if (!prefix || strncmp(t->name, prefix, strlen(prefix)) == 0) n += (uint64_t)t->numel;
+    }
+    return n;
+}
+
+int clip_load(const char *dir, const clip_params *p, clip_ctx **out, cs_err *err) {
+    *out = NULL;
+    clip_ctx *c = calloc(1, sizeof *c);
+    if (!c) return cs_err_set(err, "out of memory");
+    pthread_mutex_init(&c->lock, NULL);
+    c->params = p ? *p : clip_default_params();
+    if (c->params.threads <= 0) {
+        const char *e = getenv("CLIPSEEK_THREADS");
+        c->params.threads = e && atoi(e) > 0 ? atoi(e) : (int)sysconf(_SC_NPROCESSORS_ONLN);
+        if (c->params.threads <= 0) c->params.threads = 1;
+    }
+    ops_set_threads(c->params.threads);
+    c->dir = strdup(dir);
+    char *cfg = cs_path_join(dir, "config.json"), *pp = cs_path_join(dir, "preprocessor_config.json"),
+         *voc = cs_path_join(dir, "vocab.json"), *mer = cs_path_join(dir, "merges.txt"),
+         *st1 = cs_path_join(dir, "model.safetensors"), *sti = cs_path_join(dir, "model.safetensors.index.json");
+    int rc = -1;
+    if (!c->dir || !cfg || !pp || !voc || !mer || !st1 || !sti) { cs_err_set(err, "out of memory"); goto done; }
+    char *txt = NULL;
+    size_t len = 0;
+    if (cs_read_file(cfg, 16u << 20, &txt, &len, err)) goto done;
+    int prc = parse_config(c, txt, len, cfg, err);
+    free(txt);
+    txt = NULL;
+    if (prc || (cs_is_file(pp) && cs_read_file(pp, 1u << 20, &txt, &len, err))) goto done;
+    prc = parse_preproc(c, txt, len, pp, err);
+    free(txt);
+    if (prc) goto done;
+    if (st_open(cs_is_file(st1) ? st1 : sti, &c->st, err)) goto done;
+    if (tok_load(voc, mer, &c->tok, err)) goto done;
+    clip_info *in = &c->info;
+    if ((int)tok_vocab_size(c->tok) > in->vocab_size) {
+        cs_err_set(err, "%s: %zu tokens, but the model's vocab_size is %d", voc, tok_vocab_size(c->tok), in->vocab_size);
+        goto done;
+    }
+    c->text.L = calloc((size_t)c->text.layers, sizeof(layer_w));
+    c->vision.L = calloc((size_t)c->vision.layers, sizeof(layer_w));
+    if (!c->text.L || !c->vision.L || add_tower_slots(c, &c->text, 0) || add_tower_slots(c, &c->vision, 1)) {
+        cs_err_set(err, "out of memory");
+        goto done;
+    }
+    /* Validate every tensor now, from the headers alone: no weight page is touched. */
+    for (size_t i = 0; i < c->nslots; i++) {
+        const st_tensor *t;
+        if (check_tensor(c, c->slots[i].name, c->slots[i].ndim, c->slots[i].shape, &t, err)) goto done;
+    }
+    int64_t te[2] = {in->vocab_size, c->text.hidden};
+    if (check_tensor(c, "text_model.embeddings.token_embedding.weight", 2, te, &c->tok_emb, err)) goto done;
+    const st_tensor *ls = st_find(c->st, "logit_scale");
+    if (ls && ls->numel == 1) {
+        float v;
+        st_to_f32(ls, &v);
+        in->logit_scale = expf(v);
+    }
+    in->text = (clip_tower_info){c->text.hidden, c->text.inter, c->text.layers, c->text.heads, c->text.eps, c->text.act_name};
+    in->vision = (clip_tower_info){c->vision.hidden, c->vision.inter, c->vision.layers, c->vision.heads, c->vision.eps,
+                                   c->vision.act_name};
+    int counts[3] = {0, 0, 0};
+    for (size_t i = 0; i < st_count(c->st); i++) {
+        st_dtype d = st_at(c->st, i)->dtype;
+        counts[d == ST_F32 ? 0 : d == ST_F16 ? 1 : d == ST_BF16 ? 2 : 0]++;
+    }
+    int nz = (counts[0] > 0) + (counts[1] > 0) + (counts[2] > 0);
+    in->dtype = nz > 1 ? "mixed" : counts[1] ? "F16" : counts[2] ? "BF16" : "F32";
+    in->text_params = count_params(c, "text_model.") + count_params(c, "text_projection.");
+    in->vision_params = count_params(c, "vision_model.") + count_params(c, "visual_projection.");
+    in->total_params = count_params(c, NULL);
+    in->file_bytes = st_file_bytes(c->st);
+    rc = 0;
+done:
+    free(cfg); free(pp); free(voc); free(mer); free(st1); free(sti);
+    if (rc) {
+        clip_free(c);
+        return -1;
+    }
+    *out = c;
+    return 0;
+}
+
+int clip_config_check(const char *config, size_t clen, const char *preproc, size_t plen, clip_info *out, cs_err *err) {
+    clip_ctx c;
+    memset(&c, 0, sizeof c);
+    if (parse_config(&c, config, clen, "config.json", err) ||
+        parse_preproc(&c, preproc, plen, "preprocessor_config.json", err))
+        return -1;
+    if (out) *out = c.info;
+    return 0;
+}
+
+void clip_free(clip_ctx *c) {
+    if (!c) return;
+    for (size_t i = 0; i < c->nowned; i++) free(c->owned[i]);
+    free(c->owned);
+    free(c->slots);
+    free(c->text.L);
+    free(c->vision.L);
+    free(c->ws);
+    tok_free(c->tok);
+    st_close(c->st);
+    free(c->dir);
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}
+
+const clip_info *clip_get_info(const clip_ctx *c) { return &c->info; }
+
+uint64_t clip_resident_bytes(const clip_ctx *c) {
+    uint64_t n = st_resident_bytes(c->st);
+    /* widened copies are resident by construction */
+    for (size_t i = 0; i < c->nslots; i++) {
+        const st_tensor *t = st_find(c->st, c->slots[i].name);
+        tower *tw = c->slots[i].vision ? (tower *)&c->vision : (tower *)&c->text;
+        if (t && tw->ready && *c->slots[i].dst != t->data) n += (uint64_t)t->numel * sizeof(float);
+    }
+    return n;
+}
+
+int clip_tokenize(clip_ctx *c, const char *text, size_t len, int max_len, int32_t **ids, size_t *n, cs_err *err) {
+    return tok_encode(c->tok, text, len, max_len, ids, n, err);
+}
+
+/* ---------------- forward ---------------- */
+
+static int ws_reserve(clip_ctx *c, size_t floats, cs_err *err) {
+    if (floats <= c->ws_cap) return 0;
+    float *n = realloc(c->ws, floats * sizeof *n);
+    if (!n) return cs_err_set(err, "out of memory for a %zu MB workspace", floats * sizeof(float) >> 20);
+    c->ws = n;
+    c->ws_cap = floats;
+    return 0;
+}
+
+typedef void (*linear_fn)(const float *, const float *, const float *, float *, int, int, int);
+
+/* Runs the encoder layers over x[T, H]. seq_off/seq_len: nseq sequences stacked in x.
+ * Buffers: h, q, k, v, att [T, H]; m [T, I]; scratch for attention. */
+static void encoder(const clip_ctx *c, const tower *t, float *x, int T, const int *seq_off, const int *seq_len, int nseq,
+                    int causal, const int *keymask, float *h, float *q, float *k, float *v, float *att, float *m,
+                    float *scratch) {
+    linear_fn lin = c->params.reference ? ops_linear_ref : ops_linear;
+    int H = t->hidden, I = t->inter, hd = H / t->heads;
+    for (int l = 0; l < t->layers; l++) {
+        const layer_w *L = &t->L[l];
+        ops_layernorm(x, L->ln1_w, L->ln1_b, h, T, H, t->eps);
+        lin(h, L->q_w, L->q_b, q, T, H, H);
+        lin(h, L->k_w, L->k_b, k, T, H, H);
+        lin(h, L->v_w, L->v_b, v, T, H, H);
+        for (int s = 0; s < nseq; s++) {
+            size_t o = (size_t)seq_off[s] * H;
+            ops_attention(q + o, k + o, v + o, H, att + o, H, seq_len[s], t->heads, hd, causal,
+                          keymask ? keymask + seq_off[s] : NULL, scratch);
+        }
+        lin(att, L->o_w, L->o_b, h, T, H, H);
+#pragma omp parallel for schedule(static) num_threads(ops_threads()) if ((size_t)T * H > 65536)
+        for (size_t i = 0; i < (size_t)T * H; i++) x[i] += h[i];
+        ops_layernorm(x, L->ln2_w, L->ln2_b, h, T, H, t->eps);
+        lin(h, L->fc1_w, L->fc1_b, m, T, I, H);
+        ops_act(m, (size_t)T * I, t->act);
+        lin(m, L->fc2_w, L->fc2_b, h, T, H, I);
+#pragma omp parallel for schedule(static) num_threads(ops_threads()) if ((size_t)T * H > 65536)
+        for (size_t i = 0; i < (size_t)T * H; i++) x[i] += h[i];
+    }
+}
+
+static void embed_token(const clip_ctx *c, int32_t id, float *dst) {
+    int H = c->text.hidden;
+    const st_tensor *t = c->tok_emb;
+    size_t es = st_dtype_size(t->dtype);
+    const unsigned char *row = (const unsigned char *)t->data + (size_t)id * H * es;
+    for (int i = 0; i < H; i++) {
+        const unsigned char *p = row + (size_t)i * es;
+        if (t->dtype == ST_F32) memcpy(&dst[i], p, 4);
+        else {
+            uint16_t u;
+            memcpy(&u, p, 2);
+            dst[i] = t->dtype == ST_F16 ? st_f16_to_f32(u) : st_bf16_to_f32(u);
+        }
+    }
+}
+
+static int pool_index(const clip_ctx *c, const int32_t *ids, int n) {
+    int best = 0;
+    if (c->legacy_eos) { /* argmax(ids), first maximum */
+        for (int i = 1; i < n; i++)
+            if (ids[i] > ids[best]) best = i;
+        return best;
+    }
+    for (int i = 0; i < n; i++)
+        if (ids[i] == c->info.eos_id) return i;
+    return 0;
+}
+
+/* The shared text pass: ids stacked per sequence. Outputs optional. Caller holds the lock. */
+static int text_run(clip_ctx *c, const int32_t *const *ids, const size_t *lens, int batch, const int32_t *mask,
+                    int normalize, float *last_hidden, float *embeds, cs_err *err) {
+    const clip_info *in = &c->info;
+    tower *t = &c->text;
+    if (batch <= 0) return cs_err_set(err, "no texts to embed");
+    int H = t->hidden, I = t->inter, P = in->projection_dim, T = 0, maxn = 0;
+    for (int b = 0; b < batch; b++) {
+        if (lens[b] < 1 || lens[b] > (size_t)in->max_positions)
+            return cs_err_set(err, "text %d has %zu tokens; the model takes 1 to %d", b, lens[b], in->max_positions);
+        for (size_t i = 0; i < lens[b]; i++)
+            if (ids[b][i] < 0 || ids[b][i] >= in->vocab_size)
+                return cs_err_set(err, "token id %d is outside the vocabulary (0..%d)", ids[b][i], in->vocab_size - 1);
+        T += (int)lens[b];
+        if ((int)lens[b] > maxn) maxn = (int)lens[b];
+    }
+    if (materialise(c, 0, err)) return -1;
+    int nth = ops_threads();
+    size_t need = (size_t)T * H * 6 + (size_t)T * I + (size_t)nth * maxn + (size_t)batch * (H + P) + (size_t)T * 2 + 2 * (size_t)batch;
+    if (ws_reserve(c, need, err)) return -1;
+    float *x = c->ws, *h = x + (size_t)T * H, *q = h + (size_t)T * H, *k = q + (size_t)T * H, *v = k + (size_t)T * H,
+          *att = v + (size_t)T * H, *m = att + (size_t)T * H, *scratch = m + (size_t)T * I, *pooled = scratch + (size_t)nth * maxn,
+          *proj = pooled + (size_t)batch * H;
+    int *off = (int *)(proj + (size_t)batch * P), *len = off + batch, *km = mask ? len + batch : NULL;
+    for (int b = 0, o = 0; b < batch; b++) {
+        off[b] = o;
+        len[b] = (int)lens[b];
+        for (int i = 0; i < len[b]; i++) {
+            float *row = x + (size_t)(o + i) * H;
+            embed_token(c, ids[b][i], row);
+            const float *pe = t->pos + (size_t)i * H;
+            for (int j = 0; j < H; j++) row[j] += pe[j];
+            if (km) km[o + i] = mask[o + i] != 0;
+        }
+        o += len[b];
+    }
+    encoder(c, t, x, T, off, len, batch, 1, km, h, q, k, v, att, m, scratch);
+    ops_layernorm(x, t->post_ln_w, t->post_ln_b, x, T, H, t->eps);
+    if (last_hidden) memcpy(last_hidden, x, (size_t)T * H * sizeof(float));
+    for (int b = 0; b < batch; b++) {
+        int pi = pool_index(c, ids[b], len[b]);
+        memcpy(pooled + (size_t)b * H, x + (size_t)(off[b] + pi) * H, (size_t)H * sizeof(float));
+    }
+    (c->params.reference ? ops_linear_ref : ops_linear)(pooled, t->proj, NULL, proj, batch, P, H);
+    if (normalize) ops_l2_normalize(proj, batch, P);
+    if (embeds) memcpy(embeds, proj, (size_t)batch * P * sizeof(float));
+    return 0;
+}
+
+int clip_text_embed(clip_ctx *c, const int32_t *const *ids, const size_t *lens, int batch, int normalize,
+                    float *embeds, cs_err *err) {
+    pthread_mutex_lock(&c->lock);
+    int rc = text_run(c, ids, lens, batch, NULL, normalize, NULL, embeds, err);
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
+int clip_text_forward(clip_ctx *c, const int32_t *ids, const int32_t *mask, int n, int normalize, float *last_hidden,
+                      float *embeds, cs_err *err) {
+    size_t len = n > 0 ? (size_t)n : 0;
+    pthread_mutex_lock(&c->lock);
+    int rc = text_run(c, &ids, &len, 1, mask, normalize, last_hidden, embeds, err);
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
+static int vision_run(clip_ctx *c, const float *pixels, int batch, int normalize, float *last_hidden, float *embeds,
+                      cs_err *err) {
+    const clip_info *in = &c->info;
+    tower *t = &c->vision;
+    if (batch <= 0) return cs_err_set(err, "no images to embed");
+    if (materialise(c, 1, err)) return -1;
+    int S = in->image_size, p = in->patch_size, g = S / p, np = g * g, n = np + 1, H = t->hidden, I = t->inter,
+        P = in->projection_dim, K = 3 * p * p, T = batch * n, nth = ops_threads();
+    size_t need = (size_t)T * H * 6 + (size_t)T * I + (size_t)nth * n + (size_t)batch * np * K + (size_t)batch * (H + P) + (size_t)batch * 2;
+    if (ws_reserve(c, need, err)) return -1;
+    float *x = c->ws, *h = x + (size_t)T * H, *q = h + (size_t)T * H, *k = q + (size_t)T * H, *v = k + (size_t)T * H,
+          *att = v + (size_t)T * H, *m = att + (size_t)T * H, *scratch = m + (size_t)T * I, *cols = scratch + (size_t)nth * n,
+          *pooled = cols + (size_t)batch * np * K, *proj = pooled + (size_t)batch * H;
+    int *off = (int *)(proj + (size_t)batch * P), *len = off + batch;
+    /* im2col: row (b, patch) holds the patch's pixels in the conv weight's (c, ky, kx) order */
+#pragma omp parallel for schedule(static) num_threads(nth) if (batch * np > 16)
+    for (int r = 0; r < batch * np; r++) {
+        int b = r / np, pi = r % np, py = pi / g, px = pi % g;
+        float *dst = cols + (size_t)r * K;
+        for (int ch = 0; ch < 3; ch++)
+            for (int ky = 0; ky < p; ky++)
+                memcpy(dst + (size_t)(ch * p + ky) * p,
+                       pixels + (((size_t)b * 3 + ch) * S + (size_t)py * p + ky) * S + (size_t)px * p, (size_t)p * sizeof(float));
+    }
+    /* patch embeddings land in h, then are placed after each image's class token */
+    (c->params.reference ? ops_linear_ref : ops_linear)(cols, t->patch_w, NULL, h, batch * np, H, K);
+    for (int b = 0; b < batch; b++) {
+        off[b] = b * n;
+        len[b] = n;
+        float *xb = x + (size_t)b * n * H;
+        for (int j = 0; j < H; j++) xb[j] = t->class_emb[j] + t->pos[j];
+        for (int i = 0; i < np; i++) {
+            float *row = xb + (size_t)(i + 1) * H;
+            const float *e = h + ((size_t)b * np + i) * H, *pe = t->pos + (size_t)(i + 1) * H;
+            for (int j = 0; j < H; j++) row[j] = e[j] + pe[j];
+        }
+    }
+    ops_layernorm(x, t->pre_ln_w, t->pre_ln_b, x, T, H, t->eps);
+    encoder(c, t, x, T, off, len, batch, 0, NULL, h, q, k, v, att, m, scratch);
+    if (last_hidden) memcpy(last_hidden, x, (size_t)T * H * sizeof(float));
+    for (int b = 0; b < batch; b++)
+        ops_layernorm(x + (size_t)b * n * H, t->post_ln_w, t->post_ln_b, pooled + (size_t)b * H, 1, H, t->eps);
+    (c->params.reference ? ops_linear_ref : ops_linear)(pooled, t->proj, NULL, proj, batch, P, H);
+    if (normalize) ops_l2_normalize(proj, batch, P);
+    if (embeds) memcpy(embeds, proj, (size_t)batch * P * sizeof(float));
+    return 0;
+}
+
+int clip_vision_forward(clip_ctx *c, const float *pixels, int batch, int normalize, float *last_hidden, float *embeds,
+                        cs_err *err) {
+    pthread_mutex_lock(&c->lock);
+    int rc = vision_run(c, pixels, batch, normalize, last_hidden, embeds, err);
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
+int clip_preprocess(const clip_ctx *c, const img_rgb *im, float *out, cs_err *err) {
+    return img_preprocess(im, &c->info.preproc, out, err);
+}
+
+int clip_image_files_embed(clip_ctx *c, const char *const *paths, int n, int normalize, float *embeds, cs_err *err) {
+    int S = c->info.image_size, P = c->info.projection_dim;
+    size_t per = (size_t)3 * S * S;
+    /* bounded batches keep the pixel buffer and workspace small for long lists */
+    enum { CHUNK = 8 };
+    float *px = malloc(per * CHUNK * sizeof *px);
+    if (!px) return cs_err_set(err, "out of memory");
+    for (int i = 0; i < n; i += CHUNK) {
+        int b = n - i < CHUNK ? n - i : CHUNK;
+        for (int j = 0; j < b; j++) {
+            img_rgb im;
+            if (img_load(paths[i + j], c->params.max_pixels, &im, err)) { free(px); return -1; }
+            int rc = img_preprocess(&im, &c->info.preproc, px + per * j, err);
+            img_free(&im);
+            if (rc) { free(px); return cs_err_prefix(err, "%s", paths[i + j]); }
+        }
+        if (clip_vision_forward(c, px, b, normalize, NULL, embeds + (size_t)i * P, err)) { free(px); return -1; }
+    }
+    free(px);
+    return 0;
+}
+
+int clip_texts_embed(clip_ctx *c, const char *const *texts, int n, int normalize, float *embeds, cs_err *err) {
+    int32_t **ids = calloc((size_t)n, sizeof *ids);
+    size_t *lens = calloc((size_t)n, sizeof *lens);
+    int rc = 0;
+    if (!ids || !lens) rc = cs_err_set(err, "out of memory");
+    for (int i = 0; i < n && !rc; i++) rc = tok_encode(c->tok, texts[i], strlen(texts[i]), c->info.max_positions, &ids[i], &lens[i], err);
+    if (!rc) rc = clip_text_embed(c, (const int32_t *const *)ids, lens, n, normalize, embeds, err);
+    for (int i = 0; ids && i < n; i++) free(ids[i]);
+    free(ids);
+    free(lens);
+    return rc;
+}

@@ -1,0 +1,102 @@
+/* clip: OpenAI CLIP (text and vision towers) from a Hugging Face model folder, embedding text and
+ * images exactly as transformers' CLIPModel does.
+ *
+ * A model folder holds config.json, model.safetensors (or model.safetensors.index.json + shards),
+ * vocab.json, merges.txt and optionally preprocessor_config.json (CLIP defaults when absent).
+ * Any CLIP geometry is accepted: widths, depths, heads, image and patch sizes, quick_gelu or gelu,
+ * F32/F16/BF16 weights.
+ *
+ * Memory: weights are memory-mapped. clip_load validates every tensor's name and shape from the
+ * headers alone; a tower's pages are first touched when that tower first runs, so a text-only
+ * user (a search) never reads the vision weights, and the reverse. F32 tensors are used in place;
+ * F16/BF16 tensors are widened to F32 once, per tower, on first use (the BLAS needs F32).
+ *
+ * Outputs: "embeds" are projected and (unless normalize is 0) L2-normalised, as CLIPModel's
+ * text_embeds / image_embeds; with normalize 0 they equal get_text_features / get_image_features.
+ *
+ * Threading: a clip_ctx runs one forward pass at a time (calls are serialised by an internal
+ * lock); each pass uses params.threads threads. */
+#ifndef CLIP_H
+#define CLIP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/cs_err.h"
+#include "image.h"
+
+typedef struct clip_ctx clip_ctx;
+
+typedef struct clip_params {
+    int threads;          /* 0: CLIPSEEK_THREADS, else the number of online CPUs */
+    uint64_t max_pixels;  /* decoder limit; 0: IMG_DEFAULT_MAX_PIXELS */
+    int reference;        /* 1: use the plain reference kernels (slow; for tests) */
+} clip_params;
+
+clip_params clip_default_params(void);
+
+typedef struct clip_tower_info {
+    int hidden, intermediate, layers, heads;
+    float eps;
+    const char *act; /* "quick_gelu", "gelu", ... */
+} clip_tower_info;
+
+typedef struct clip_info {
+    clip_tower_info text, vision;
+    int vocab_size, max_positions, bos_id, eos_id, pad_id;
+    int image_size, patch_size, channels;
+    int projection_dim;
+    float logit_scale;           /* exp() of the stored logit_scale */
+    const char *dtype;           /* dtype of most weights: "F32", "F16", "BF16" or "mixed" */
+    uint64_t text_params, vision_params, total_params;
+    uint64_t file_bytes;         /* bytes of safetensors data */
+    img_preproc preproc;
+} clip_info;
+
+/* Loads a model folder. Errors name the file and, for weights, the tensor. Caller frees. */
+int clip_load(const char *dir, const clip_params *p, clip_ctx **out, cs_err *err);
+void clip_free(clip_ctx *c); /* NULL is a no-op */
+
+const clip_info *clip_get_info(const clip_ctx *c);
+
+/* Resident weight bytes in use right now (mapped pages touched + widened copies), from mincore. */
+uint64_t clip_resident_bytes(const clip_ctx *c);
+
+/* Parses and validates config.json text and (optionally, NULL = absent) preprocessor_config.json
+ * text without loading weights; fills *out (its text/vision act names are not set). Used by the
+ * fuzzer and by tools that inspect a folder. */
+int clip_config_check(const char *config, size_t clen, const char *preproc, size_t plen, clip_info *out, cs_err *err);
+
+/* Tokenises text with the model's tokenizer (see tokenizer.h). max_len 0: no truncation.
+ * *ids is malloc'd (caller frees). */
+int clip_tokenize(clip_ctx *c, const char *text, size_t len, int max_len, int32_t **ids, size_t *n, cs_err *err);
+
+/* Text tower over `batch` token sequences (ids[b] of lens[b] tokens, each 1..max_positions).
+ * Writes batch x projection_dim floats to embeds. Pooling is HF's: the first eos_id position
+ * (argmax of the ids when the config's eos_token_id is 2, the legacy rule). Padding is never
+ * needed: the tower is causal, so tokens after the pooled one cannot change it. */
+int clip_text_embed(clip_ctx *c, const int32_t *const *ids, const size_t *lens, int batch, int normalize,
+                    float *embeds, cs_err *err);
+
+/* One sequence with full outputs, for conformance tests. mask: NULL or n flags (0 = padding key,
+ * HF's attention_mask). last_hidden: NULL or n x hidden (after the final layer norm).
+ * embeds: NULL or projection_dim. */
+int clip_text_forward(clip_ctx *c, const int32_t *ids, const int32_t *mask, int n, int normalize,
+                      float *last_hidden, float *embeds, cs_err *err);
+
+/* Vision tower over `batch` preprocessed images (batch x 3 x S x S, S = image_size).
+ * last_hidden: NULL or batch x (1 + patches) x hidden (encoder output, before post-LN, as HF).
+ * embeds: NULL or batch x projection_dim. */
+int clip_vision_forward(clip_ctx *c, const float *pixels, int batch, int normalize, float *last_hidden,
+                        float *embeds, cs_err *err);
+
+/* Preprocesses a decoded image for this model into 3 x S x S floats. */
+int clip_preprocess(const clip_ctx *c, const img_rgb *im, float *out, cs_err *err);
+
+/* Convenience: decode + preprocess + embed image files (embeds: n x projection_dim). */
+int clip_image_files_embed(clip_ctx *c, const char *const *paths, int n, int normalize, float *embeds, cs_err *err);
+
+/* Convenience: tokenise (truncated to max_positions) + embed texts. */
+int clip_texts_embed(clip_ctx *c, const char *const *texts, int n, int normalize, float *embeds, cs_err *err);
+
+#endif

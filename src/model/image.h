@@ -1,0 +1,71 @@
+/* image: decoding (PNG, JPEG, WebP, GIF, BMP) to 8-bit RGB, and CLIP preprocessing that
+ * reproduces Hugging Face's CLIPImageProcessor.
+ *
+ * Decoding follows Pillow's Image.convert("RGB"), which is what the reference pipeline does:
+ * alpha is dropped (not composited), palettes are expanded, grey is replicated, 16-bit samples
+ * keep their high byte except 16-bit grey, which Pillow clips at 255. GIF: the first frame, placed
+ * on the logical screen, the rest filled with the transparent index (or index 0), as Pillow does.
+ * The pixel count is checked against a limit from the header, before any pixel memory is
+ * allocated (decompression bombs). Truncated or corrupt files fail with a message; they never
+ * produce a half-grey image.
+ *
+ * Preprocessing: resize the shortest edge to `shortest_edge` (long edge int(size * long / short))
+ * with Pillow's antialiased resampler (bit-exact fixed point, 22 fractional bits), center-crop
+ * with floor offsets (zero-padding where the crop is larger), rescale, normalise per channel,
+ * output float32 C x H x W. */
+#ifndef IMAGE_H
+#define IMAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/cs_err.h"
+
+#define IMG_DEFAULT_MAX_PIXELS (64ull * 1000 * 1000)
+
+typedef enum { IMG_UNKNOWN, IMG_PNG, IMG_JPEG, IMG_WEBP, IMG_GIF, IMG_BMP } img_format;
+
+typedef struct img_rgb {
+    int w, h;
+    unsigned char *px; /* w * h * 3 bytes, row-major RGB; owned (img_free) */
+} img_rgb;
+
+/* Identifies the format from magic bytes. */
+img_format img_sniff(const unsigned char *buf, size_t len);
+const char *img_format_name(img_format f);
+
+/* Reads width and height from the header alone. Returns 0 or -1 (unknown format, bad header). */
+int img_probe(const unsigned char *buf, size_t len, img_format *fmt, int *w, int *h, cs_err *err);
+
+/* Decodes an in-memory image. max_pixels 0 means IMG_DEFAULT_MAX_PIXELS. On success the caller
+ * frees out with img_free. */
+int img_decode(const unsigned char *buf, size_t len, uint64_t max_pixels, img_rgb *out, cs_err *err);
+
+/* Reads and decodes a file (messages are prefixed with the path). */
+int img_load(const char *path, uint64_t max_pixels, img_rgb *out, cs_err *err);
+
+void img_free(img_rgb *im); /* zeroes it; NULL or empty is a no-op */
+
+/* Resampling filters, numbered as Pillow's (and preprocessor_config.json's "resample"). */
+enum { IMG_NEAREST = 0, IMG_LANCZOS = 1, IMG_BILINEAR = 2, IMG_BICUBIC = 3, IMG_BOX = 4, IMG_HAMMING = 5 };
+
+/* Pillow's Image.resize((w, h), filter) for RGB images (filters 1-5; nearest is not offered).
+ * out is allocated; free with img_free. */
+int img_resize(const img_rgb *in, int w, int h, int filter, img_rgb *out, cs_err *err);
+
+typedef struct img_preproc {
+    int do_resize, do_center_crop, do_rescale, do_normalize;
+    int shortest_edge;   /* resize target for the short side */
+    int crop_w, crop_h;  /* output size when cropping (else the resized size must equal it) */
+    int resample;        /* IMG_BICUBIC etc. */
+    float rescale;       /* 1/255 */
+    float mean[3], std[3];
+} img_preproc;
+
+/* CLIP ViT-B/32 defaults (224, bicubic, OpenAI mean/std). */
+img_preproc img_default_preproc(void);
+
+/* Preprocesses `in` into out[3 * crop_h * crop_w] (C x H x W). */
+int img_preprocess(const img_rgb *in, const img_preproc *p, float *out, cs_err *err);
+
+#endif

@@ -1,0 +1,44 @@
+/* ops: the numeric kernels of the CLIP towers.
+ *
+ * Each kernel has a plain reference version (ops_*_ref: straightforward loops, kept forever as
+ * the ground truth) and the fast path used by default. The fast linear goes through the CBLAS
+ * chosen at build time (ops_blas.c); the rest are cache-friendly loops parallelised with OpenMP.
+ * Tests compare the two paths.
+ *
+ * Conventions: matrices are row-major float32. A linear layer's weight is [out, in] as PyTorch
+ * stores it, so y = x W^T + b.
+ * Threading: kernels use up to ops_threads() threads; the count is process-wide. */
+#ifndef OPS_H
+#define OPS_H
+
+#include <stddef.h>
+
+/* y[m, n] = x[m, k] . w[n, k]^T (+ b[n] if b is not NULL). */
+void ops_linear(const float *x, const float *w, const float *b, float *y, int m, int n, int k);
+void ops_linear_ref(const float *x, const float *w, const float *b, float *y, int m, int n, int k);
+
+/* y[m, d] = layernorm(x[m, d]) * g + b (biased variance, as torch). y may equal x. */
+void ops_layernorm(const float *x, const float *g, const float *b, float *y, int m, int d, float eps);
+
+enum { OPS_ACT_QUICK_GELU, OPS_ACT_GELU, OPS_ACT_GELU_TANH, OPS_ACT_RELU };
+/* In place: quick_gelu x*sigmoid(1.702x); gelu (exact, erf); gelu_tanh; relu. */
+void ops_act(float *x, size_t n, int act);
+
+/* Multi-head scaled dot-product attention for one sequence.
+ * qkv: q, k, v each [n, heads * hd] with row stride ld. out: [n, heads * hd] with stride ldo.
+ * causal: position i attends to j <= i. keymask: NULL, or n flags (0 = key is padding).
+ * scratch: at least n floats per thread. */
+void ops_attention(const float *q, const float *k, const float *v, int ld, float *out, int ldo, int n, int heads,
+                   int hd, int causal, const int *keymask, float *scratch);
+
+/* Sets/gets the thread count for BLAS and for our own loops (>= 1). */
+void ops_set_threads(int n);
+int ops_threads(void);
+
+/* Names the BLAS the fast path was built with ("OpenBLAS 0.3.21", "BLIS", "oneDNN", "reference"). */
+const char *ops_blas_name(void);
+
+/* L2-normalises each of m rows of length d in place (a zero row stays zero). */
+void ops_l2_normalize(float *x, int m, int d);
+
+#endif

@@ -1,0 +1,73 @@
+/* safetensors: a validating, memory-mapped reader for Hugging Face safetensors files.
+ *
+ * Format: 8-byte little-endian header length N, N bytes of JSON ({name: {dtype, shape,
+ * data_offsets: [begin, end]}, "__metadata__": {...}}), then raw little-endian tensor data; offsets
+ * are relative to the end of the header. A model may also be sharded: `model.safetensors.index.json`
+ * holds {"weight_map": {tensor: file}}.
+ *
+ * Invariants after st_open succeeds: every tensor's dtype is known, its shape has at most
+ * ST_MAX_DIMS non-negative dims, its byte size equals numel * dtype size (no overflow), and its
+ * bytes lie wholly inside its file's data section. Data pointers stay valid until st_close. Nothing
+ * is copied: tensor data points into the read-only map, so unused tensors cost no memory.
+ *
+ * Threading: a st_set is immutable after open; concurrent readers are fine. */
+#ifndef SAFETENSORS_H
+#define SAFETENSORS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/cs_err.h"
+
+#define ST_MAX_DIMS 8
+
+typedef enum { ST_F32, ST_F16, ST_BF16, ST_F64, ST_I8, ST_U8, ST_I16, ST_I32, ST_I64, ST_BOOL } st_dtype;
+
+typedef struct st_tensor {
+    const char *name;       /* borrowed from the set */
+    const char *file;       /* the file it came from (for messages); borrowed */
+    st_dtype dtype;
+    int ndim;
+    int64_t shape[ST_MAX_DIMS];
+    int64_t numel;
+    const void *data;       /* into the map; may be unaligned for the dtype */
+    size_t nbytes;
+} st_tensor;
+
+typedef struct st_set st_set;
+
+/* Opens a .safetensors file, or a sharded model through its .index.json (shards are resolved
+ * relative to the index's folder). On failure returns -1 with a message naming the file (and the
+ * tensor, where one is at fault). Caller closes *out with st_close. */
+int st_open(const char *path, st_set **out, cs_err *err);
+
+/* Validates and indexes an in-memory safetensors image (used by st_open and by the fuzzer).
+ * `buf` must outlive the set; `label` names it in messages. */
+int st_open_buffer(const unsigned char *buf, size_t len, const char *label, st_set **out, cs_err *err);
+
+void st_close(st_set *s); /* NULL is a no-op */
+
+/* Looks a tensor up by exact name; NULL if absent. */
+const st_tensor *st_find(const st_set *s, const char *name);
+
+size_t st_count(const st_set *s);
+const st_tensor *st_at(const st_set *s, size_t i);
+
+/* Bytes per element of a dtype. */
+size_t st_dtype_size(st_dtype t);
+const char *st_dtype_name(st_dtype t);
+
+/* Copies a tensor's elements into dst as float32, converting F16/BF16/F64 (and integer types).
+ * dst must hold t->numel floats. Returns 0, or -1 if the dtype cannot be converted. */
+int st_to_f32(const st_tensor *t, float *dst);
+
+/* Converts one IEEE half / bfloat16 value to float. */
+float st_f16_to_f32(uint16_t h);
+float st_bf16_to_f32(uint16_t h);
+
+/* Bytes of the set's files currently resident in memory (mincore over the maps). */
+uint64_t st_resident_bytes(const st_set *s);
+/* Total bytes of the set's files. */
+uint64_t st_file_bytes(const st_set *s);
+
+#endif

@@ -1,0 +1,464 @@
+/* CLIP towers against Hugging Face transformers: tiny-clip-quickgelu-p32 reference outputs,
+ * toyworld retrieval and embeddings, F16/BF16 and sharded checkpoints, the reference kernels, and
+ * broken checkpoints (clear errors, no crash). */
+#include <jansson.h>
+#include <math.h>
+
+#include "../src/model/clip.h"
+#include "../src/model/ops.h"
+#include "testutil.h"
+
+#define TINY "tiny-clip-quickgelu-p32"
+
+static clip_ctx *load_model(const char *dir, int reference) {
+    clip_params p = clip_default_params();
+    p.threads = 2;
+    p.reference = reference;
+    clip_ctx *c;
+    cs_err e;
+    cr_assert_eq(clip_load(dir, &p, &c, &e), 0, "%s", e.msg);
+    return c;
+}
+
+static void check_tiny(clip_ctx *c, st_set *refs, float tol) {
+    const clip_info *in = clip_get_info(c);
+    int P = in->projection_dim, H = in->text.hidden, VH = in->vision.hidden;
+    cr_assert_eq(P, 32);
+    int64_t n;
+    float *ids_f = load_ref(refs, "input_ids", &n), *mask_f = load_ref(refs, "attention_mask", NULL);
+    float *te = load_ref(refs, "text_embeds", NULL), *tp = load_ref(refs, "text_pooled", NULL),
+          *tl = load_ref(refs, "text_last_hidden", NULL);
+    int B = (int)(n / 77);
+    cr_assert_eq(B, 8);
+    float emb[32], feat[32], *last = malloc(77 * H * sizeof *last);
+    for (int b = 0; b < B; b++) {
+        int32_t ids[77], mask[77], real = 0;
+        for (int i = 0; i < 77; i++) {
+            ids[i] = (int32_t)ids_f[b * 77 + i];
+            mask[i] = (int32_t)mask_f[b * 77 + i];
+            real += mask[i];
+        }
+        /* the padded 77-token pass with HF's attention mask reproduces every hidden state */
+        cr_assert_eq(clip_text_forward(c, ids, mask, 77, 1, last, emb, NULL), 0);
+        cr_expect_leq(max_abs_diff(last, tl + (size_t)b * 77 * H, 77 * (size_t)H), tol, "text %d last hidden", b);
+        cr_expect_leq(max_abs_diff(emb, te + b * P, P), tol, "text %d embeds (padded)", b);
+        /* only the real tokens: the causal tower gives the same pooled vector */
+        cr_assert_eq(clip_text_forward(c, ids, NULL, real, 1, NULL, emb, NULL), 0);
+        cr_expect_leq(max_abs_diff(emb, te + b * P, P), tol, "text %d embeds", b);
+        cr_assert_eq(clip_text_forward(c, ids, NULL, real, 0, NULL, feat, NULL), 0);
+        cr_expect_leq(max_abs_diff(feat, tp + b * P, P), tol, "text %d features", b);
+    }
+    /* the one unpadded text */
+    float *sid = load_ref(refs, "single_text_ids", &n), *sf = load_ref(refs, "single_text_features_unnormalized", NULL);
+    int32_t one[77];
+    for (int i = 0; i < n; i++) one[i] = (int32_t)sid[i];
+    cr_assert_eq(clip_text_forward(c, one, NULL, (int)n, 0, NULL, feat, NULL), 0);
+    cr_expect_leq(max_abs_diff(feat, sf, P), tol, "single text features");
+    /* vision, batched */
+    float *px = load_ref(refs, "pixel_values", NULL), *ie = load_ref(refs, "image_embeds", NULL),
+          *vp = load_ref(refs, "vision_pooled", NULL), *vl = load_ref(refs, "vision_last_hidden", NULL),
+          *logits = load_ref(refs, "logits_per_image", NULL);
+    float iemb[3 * 32], ifeat[3 * 32], *vlast = malloc(3 * 50 * VH * sizeof *vlast);
+    cr_assert_eq(clip_vision_forward(c, px, 3, 1, vlast, iemb, NULL), 0);
+    cr_expect_leq(max_abs_diff(vlast, vl, 3 * 50 * (size_t)VH), tol, "vision last hidden");
+    cr_expect_leq(max_abs_diff(iemb, ie, 3 * (size_t)P), tol, "image embeds");
+    cr_assert_eq(clip_vision_forward(c, px, 3, 0, NULL, ifeat, NULL), 0);
+    cr_expect_leq(max_abs_diff(ifeat, vp, 3 * (size_t)P), tol, "vision features");
+    /* logits_per_image = logit_scale * image . text */
+    for (int i = 0; i < 3; i++)
+        for (int t = 0; t < 8; t++) {
+            float s = 0;
+            for (int k = 0; k < P; k++) s += iemb[i * P + k] * te[t * P + k];
+            cr_expect_leq(fabsf(in->logit_scale * s - logits[i * 8 + t]), 1e-3f, "logit %d,%d", i, t);
+        }
+    free(ids_f); free(mask_f); free(te); free(tp); free(tl); free(last); free(sid); free(sf);
+    free(px); free(ie); free(vp); free(vl); free(logits); free(vlast);
+}
+
+Test(model, tiny_clip_matches_transformers) {
+    FIXTURE(dir, TINY);
+    FIXTURE(rp, TINY "/refs.safetensors");
+    st_set *refs;
+    cr_assert_eq(st_open(rp, &refs, NULL), 0);
+    clip_ctx *c = load_model(dir, 0);
+    check_tiny(c, refs, 1e-4f);
+    clip_free(c);
+    st_close(refs);
+}
+
+Test(model, reference_kernels_match_transformers_too) {
+    FIXTURE(dir, TINY);
+    FIXTURE(rp, TINY "/refs.safetensors");
+    st_set *refs;
+    cr_assert_eq(st_open(rp, &refs, NULL), 0);
+    clip_ctx *c = load_model(dir, 1);
+    check_tiny(c, refs, 1e-4f);
+    clip_free(c);
+    st_close(refs);
+}
+
+Test(model, fast_linear_matches_reference) {
+    int m = 37, n = 65, k = 129;
+    float *x = malloc(m * k * 4), *w = malloc(n * k * 4), *b = malloc(n * 4), *y1 = malloc(m * n * 4), *y2 = malloc(m * n * 4);
+    for (int i = 0; i < m * k; i++) x[i] = sinf(i * 0.37f);
+    for (int i = 0; i < n * k; i++) w[i] = cosf(i * 0.11f) * 0.1f;
+    for (int i = 0; i < n; i++) b[i] = i * 0.01f;
+    ops_linear(x, w, b, y1, m, n, k);
+    ops_linear_ref(x, w, b, y2, m, n, k);
+    cr_assert_leq(max_abs_diff(y1, y2, (size_t)m * n), 1e-4f);
+    free(x); free(w); free(b); free(y1); free(y2);
+}
+
+/* ---- toyworld: retrieval and HF embeddings ---- */
+
+Test(model, toyworld_each_query_finds_its_image) {
+    FIXTURE(dir, "toyworld-clip");
+    FIXTURE(q, "toyworld-eval/queries.json");
+    FIXTURE(he, "toyworld-eval/hf-embeds.safetensors");
+    clip_ctx *c = load_model(dir, 0);
+    int P = clip_get_info(c)->projection_dim;
+    json_t *root = json_load_file(q, 0, NULL), *items = json_object_get(root, "items");
+    size_t N = json_array_size(items);
+    cr_assert_eq(N, 48);
+    const char **paths = malloc(N * sizeof *paths), **texts = malloc(N * sizeof *texts);
+    char (*pbuf)[4096] = malloc(N * 4096);
+    int *row = malloc(N * sizeof *row);
+    for (size_t i = 0; i < N; i++) {
+        json_t *it = json_array_get(items, i);
+        snprintf(pbuf[i], 4096, "%s/toyworld-eval/%s", fixtures_dir(), json_string_value(json_object_get(it, "file")));
+        paths[i] = pbuf[i];
+        texts[i] = json_string_value(json_object_get(it, "query"));
+        row[i] = (int)json_integer_value(json_object_get(it, "ref_row"));
+    }
+    float *ie = malloc(N * P * sizeof *ie), *te = malloc(N * P * sizeof *te);
+    cs_err e;
+    cr_assert_eq(clip_image_files_embed(c, paths, (int)N, 1, ie, &e), 0, "%s", e.msg);
+    cr_assert_eq(clip_texts_embed(c, texts, (int)N, 1, te, &e), 0, "%s", e.msg);
+    st_set *ref;
+    cr_assert_eq(st_open(he, &ref, NULL), 0);
+    float *hi = load_ref(ref, "image_embeds", NULL), *ht = load_ref(ref, "text_embeds", NULL);
+    float worst_i = 1, worst_t = 1;
+    int top1 = 0;
+    for (size_t i = 0; i < N; i++) {
+        float ci = 0, ct = 0;
+        for (int k = 0; k < P; k++) {
+            ci += ie[i * P + k] * hi[row[i] * P + k];
+            ct += te[i * P + k] * ht[row[i] * P + k];
+        }
+        if (ci < worst_i) worst_i = ci;
+        if (ct < worst_t) worst_t = ct;
+        size_t best = 0;
+        float bs = -2;
+        for (size_t j = 0; j < N; j++) {
+            float s = 0;
+            for (int k = 0; k < P; k++) s += te[i * P + k] * ie[j * P + k];
+            if (s > bs) { bs = s; best = j; }
+        }
+        if (best == i) top1++;
+        else cr_log_error("query '%s' found %s, not %s", texts[i], paths[best], paths[i]);
+    }
+    cr_log_info("toyworld: top-1 %d/48, min image cosine %.6f, min text cosine %.6f", top1, worst_i, worst_t);
+    cr_expect_eq(top1, 48);
+    cr_expect_geq(worst_i, 0.9999f, "image cosine %.6f", worst_i);
+    cr_expect_geq(worst_t, 0.9999f, "text cosine %.6f", worst_t);
+    free(paths); free(texts); free(pbuf); free(row); free(ie); free(te); free(hi); free(ht);
+    st_close(ref);
+    json_decref(root);
+    clip_free(c);
+}
+
+/* ---- writing modified checkpoints ---- */
+
+typedef struct { const char *name; st_dtype dt; int ndim; int64_t shape[8]; const void *data; size_t nbytes; } wtensor;
+
+static void write_safetensors(const char *path, const wtensor *t, size_t n) {
+    json_t *h = json_object();
+    size_t off = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = json_object(), *sh = json_array();
+        json_object_set_new(o, "dtype", json_string(st_dtype_name(t[i].dt)));
+        for (int d = 0; d < t[i].ndim; d++) json_array_append_new(sh, json_integer(t[i].shape[d]));
+        json_object_set_new(o, "shape", sh);
+        json_t *offs = json_array();
+        json_array_append_new(offs, json_integer((json_int_t)off));
+        json_array_append_new(offs, json_integer((json_int_t)(off + t[i].nbytes)));
+        json_object_set_new(o, "data_offsets", offs);
+        json_object_set_new(h, t[i].name, o);
+        off += t[i].nbytes;
+    }
+    char *hs = json_dumps(h, JSON_COMPACT);
+    size_t hl = strlen(hs), pad = (8 - hl % 8) % 8;
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f);
+    uint64_t L = hl + pad;
+    fwrite(&L, 8, 1, f);
+    fwrite(hs, 1, hl, f);
+    for (size_t i = 0; i < pad; i++) fputc(' ', f);
+    for (size_t i = 0; i < n; i++) fwrite(t[i].data, 1, t[i].nbytes, f);
+    fclose(f);
+    free(hs);
+    json_decref(h);
+}
+
+static uint16_t to_f16(float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint32_t sign = (x >> 16) & 0x8000;
+    int32_t exp = (int32_t)((x >> 23) & 0xff) - 127 + 15;
+    uint32_t man = x & 0x7fffff;
+    if (exp <= 0) return (uint16_t)sign; /* tiny weights flush to zero: fine for this test */
+    if (exp >= 31) return (uint16_t)(sign | 0x7c00);
+    uint32_t h = sign | (uint32_t)exp << 10 | man >> 13;
+    if ((man >> 12) & 1) h++; /* round half up */
+    return (uint16_t)h;
+}
+
+/* Makes dir/ a copy of the tiny model with weights converted to dt (F32 = unchanged), optionally
+ * sharded into two files with an index. Small files are linked, not copied. */
+static void make_variant(const char *src, const char *dir, st_dtype dt, int shards) {
+    const char *links[] = {"config.json", "vocab.json", "merges.txt", "preprocessor_config.json"};
+    char abs[4096];
+    cr_assert_not_null(realpath(src, abs));
+    for (size_t i = 0; i < 4; i++) {
+        char a[4200], b[4200];
+        snprintf(a, sizeof a, "%s/%s", abs, links[i]);
+        snprintf(b, sizeof b, "%s/%s", dir, links[i]);
+        cr_assert_eq(symlink(a, b), 0);
+    }
+    char mp[4200];
+    snprintf(mp, sizeof mp, "%s/model.safetensors", src);
+    st_set *s;
+    cr_assert_eq(st_open(mp, &s, NULL), 0);
+    size_t n = st_count(s);
+    wtensor *w = calloc(n, sizeof *w);
+    void **bufs = calloc(n, sizeof *bufs);
+    for (size_t i = 0; i < n; i++) {
+        const st_tensor *t = st_at(s, i);
+        w[i].name = t->name;
+        w[i].ndim = t->ndim;
+        memcpy(w[i].shape, t->shape, sizeof t->shape);
+        w[i].dt = dt;
+        if (dt == ST_F32) { w[i].data = t->data; w[i].nbytes = t->nbytes; continue; }
+        float *f = malloc((size_t)t->numel * 4);
+        uint16_t *h = malloc((size_t)t->numel * 2);
+        st_to_f32(t, f);
+        for (int64_t k = 0; k < t->numel; k++) {
+            uint32_t x;
+            memcpy(&x, &f[k], 4);
+            h[k] = dt == ST_F16 ? to_f16(f[k]) : (uint16_t)((x + 0x7fff + ((x >> 16) & 1)) >> 16);
+        }
+        free(f);
+        bufs[i] = h;
+        w[i].data = h;
+        w[i].nbytes = (size_t)t->numel * 2;
+    }
+    char out[4200];
+    if (!shards) {
+        snprintf(out, sizeof out, "%s/model.safetensors", dir);
+        write_safetensors(out, w, n);
+    } else {
+        size_t half = n / 2;
+        snprintf(out, sizeof out, "%s/model-00001-of-00002.safetensors", dir);
+        write_safetensors(out, w, half);
+        snprintf(out, sizeof out, "%s/model-00002-of-00002.safetensors", dir);
+        write_safetensors(out, w + half, n - half);
+        json_t *idx = json_object(), *wm = json_object();
+        for (size_t i = 0; i < n; i++)
+            json_object_set_new(wm, w[i].name, json_string(i < half ? "model-00001-of-00002.safetensors" : "model-00002-of-00002.safetensors"));
+        json_object_set_new(idx, "weight_map", wm);
+        snprintf(out, sizeof out, "%s/model.safetensors.index.json", dir);
+        cr_assert_eq(json_dump_file(idx, out, 0), 0);
+        json_decref(idx);
+    }
+    for (size_t i = 0; i < n; i++) free(bufs[i]);
+    free(bufs);
+    free(w);
+    st_close(s);
+}
+
+static void embed_pair(clip_ctx *c, st_set *refs, float *t, float *im) {
+    int32_t ids[77];
+    int64_t n;
+    float *sid = load_ref(refs, "single_text_ids", &n), *px = load_ref(refs, "pixel_values", NULL);
+    for (int i = 0; i < n; i++) ids[i] = (int32_t)sid[i];
+    cr_assert_eq(clip_text_forward(c, ids, NULL, (int)n, 1, NULL, t, NULL), 0);
+    cr_assert_eq(clip_vision_forward(c, px, 1, 1, NULL, im, NULL), 0);
+    free(sid);
+    free(px);
+}
+
+static float cosine(const float *a, const float *b, int n) {
+    float s = 0;
+    for (int i = 0; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+Test(model, f16_bf16_and_sharded_checkpoints) {
+    FIXTURE(src, TINY);
+    FIXTURE(rp, TINY "/refs.safetensors");
+    st_set *refs;
+    cr_assert_eq(st_open(rp, &refs, NULL), 0);
+    clip_ctx *base = load_model(src, 0);
+    float t0[32], i0[32], t1[32], i1[32];
+    embed_pair(base, refs, t0, i0);
+    clip_free(base);
+    struct { st_dtype dt; int shards; float min_cos; const char *name; } v[] = {
+        {ST_F32, 1, 0.999999f, "F32 sharded"}, {ST_F16, 0, 0.999f, "F16"}, {ST_BF16, 1, 0.99f, "BF16 sharded"}};
+    for (size_t k = 0; k < sizeof v / sizeof v[0]; k++) {
+        char dir[64];
+        make_tmpdir(dir, sizeof dir);
+        make_variant(src, dir, v[k].dt, v[k].shards);
+        clip_ctx *c = load_model(dir, 0);
+        cr_assert_str_eq(clip_get_info(c)->dtype, v[k].dt == ST_F32 ? "F32" : st_dtype_name(v[k].dt));
+        embed_pair(c, refs, t1, i1);
+        float ct = cosine(t0, t1, 32), ci = cosine(i0, i1, 32);
+        cr_log_info("%s: text cosine %.7f, image cosine %.7f", v[k].name, ct, ci);
+        cr_expect_geq(ct, v[k].min_cos, "%s text cosine %.7f", v[k].name, ct);
+        cr_expect_geq(ci, v[k].min_cos, "%s image cosine %.7f", v[k].name, ci);
+        clip_free(c);
+        rm_rf(dir);
+    }
+    st_close(refs);
+}
+
+Test(model, text_use_leaves_vision_weights_unread) {
+    FIXTURE(src, TINY);
+    clip_ctx *c = load_model(src, 0);
+    uint64_t r0 = clip_resident_bytes(c);
+    float t[32];
+    cs_err e;
+    const char *txt = "a photo of a cat";
+    cr_assert_eq(clip_texts_embed(c, &txt, 1, 1, t, &e), 0, "%s", e.msg);
+    uint64_t r1 = clip_resident_bytes(c);
+    float *px = calloc(3 * 224 * 224, sizeof *px), im[32];
+    cr_assert_eq(clip_vision_forward(c, px, 1, 1, NULL, im, NULL), 0);
+    uint64_t r2 = clip_resident_bytes(c);
+    const clip_info *in = clip_get_info(c);
+    cr_log_info("resident: load %llu, after text %llu, after vision %llu bytes (vision weights %llu)",
+                (unsigned long long)r0, (unsigned long long)r1, (unsigned long long)r2,
+                (unsigned long long)in->vision_params * 4);
+    /* the text pass reads its layers and 6 token rows, not the 12.6 MB embedding table or vision */
+    cr_expect_lt(r1, 1u << 20, "text-only use made %llu bytes resident", (unsigned long long)r1);
+    cr_expect_gt(r2, r1 + in->vision_params * 4 / 2, "the vision pass should read the vision weights");
+    free(px);
+    clip_free(c);
+}
+
+/* ---- broken checkpoints ---- */
+
+static void expect_load_error(const char *dir, const char *needle) {
+    clip_ctx *c = NULL;
+    cs_err e = {{0}};
+    int rc = clip_load(dir, NULL, &c, &e);
+    cr_expect_lt(rc, 0, "loading %s should fail", dir);
+    cr_expect(strstr(e.msg, needle) != NULL, "message '%s' should mention '%s'", e.msg, needle);
+    clip_free(c);
+}
+
+Test(model, broken_checkpoints_give_clear_errors) {
+    FIXTURE(src, TINY);
+    char dir[64], p[200];
+    make_tmpdir(dir, sizeof dir);
+    make_variant(src, dir, ST_F32, 0);
+    snprintf(p, sizeof p, "%s/model.safetensors", dir);
+    size_t len;
+    unsigned char *good = read_all(p, &len);
+    /* truncated data */
+    write_file(p, good, len - 100);
+    expect_load_error(dir, "truncated");
+    /* truncated inside the header / length prefix */
+    write_file(p, good, 100);
+    expect_load_error(dir, "truncated");
+    write_file(p, good, 5);
+    expect_load_error(dir, "truncated");
+    /* header length pointing past the end */
+    unsigned char *bad = malloc(len);
+    memcpy(bad, good, len);
+    bad[6] = 0x7f;
+    write_file(p, bad, len);
+    expect_load_error(dir, "header length");
+    /* garbage JSON in the header */
+    memcpy(bad, good, len);
+    bad[8] = '!';
+    write_file(p, bad, len);
+    expect_load_error(dir, "not valid JSON");
+    /* an out-of-range offset: replace a digit run in data_offsets */
+    memcpy(bad, good, len);
+    char *hdr = (char *)bad + 8, *at = strstr(hdr, "\"data_offsets\":[0,");
+    cr_assert_not_null(at);
+    memcpy(at + 16, "9999", 4);
+    write_file(p, bad, len);
+    expect_load_error(dir, "model.safetensors");
+    /* a misshapen tensor and a missing one: rewrite the header */
+    st_set *s;
+    write_file(p, good, len);
+    cr_assert_eq(st_open(p, &s, NULL), 0);
+    size_t n = st_count(s);
+    wtensor *w = calloc(n, sizeof *w);
+    for (size_t i = 0; i < n; i++) {
+        const st_tensor *t = st_at(s, i);
+        w[i] = (wtensor){t->name, t->dtype, t->ndim, {0}, t->data, t->nbytes};
+        memcpy(w[i].shape, t->shape, sizeof t->shape);
+    }
+    char p2[200];
+    snprintf(p2, sizeof p2, "%s/x.safetensors", dir);
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(w[i].name, "text_model.encoder.layers.1.mlp.fc1.weight")) { w[i].shape[0] = 64; w[i].shape[1] = 128; }
+    write_safetensors(p2, w, n);
+    rename(p2, p);
+    expect_load_error(dir, "text_model.encoder.layers.1.mlp.fc1.weight");
+    expect_load_error(dir, "expected");
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(w[i].name, "text_model.encoder.layers.1.mlp.fc1.weight")) { w[i].shape[0] = 128; w[i].shape[1] = 64; }
+    size_t k = 0; /* drop one required tensor */
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(w[i].name, "vision_model.post_layernorm.bias")) w[k++] = w[i];
+    cr_assert_eq(k, n - 1);
+    write_safetensors(p2, w, k);
+    rename(p2, p);
+    st_close(s);
+    expect_load_error(dir, "'vision_model.post_layernorm.bias' is missing");
+    free(w);
+    /* bad config */
+    write_file(p, good, len);
+    char cfg[200];
+    snprintf(cfg, sizeof cfg, "%s/config.json", dir);
+    unlink(cfg);
+    write_file(cfg, "{\"text_config\": [1,2", 20);
+    expect_load_error(dir, "config.json");
+    unlink(cfg);
+    write_file(cfg, "{\"text_config\": {\"hidden_size\": 63, \"num_attention_heads\": 4}}", 62);
+    expect_load_error(dir, "not divisible");
+    unlink(cfg);
+    write_file(cfg, "{\"vision_config\": {\"hidden_act\": \"swish\"}}", 42);
+    expect_load_error(dir, "swish");
+    unlink(cfg);
+    write_file(cfg, "{\"text_config\": {\"hidden_size\": -5}}", 36);
+    expect_load_error(dir, "hidden_size");
+    /* a missing folder */
+    expect_load_error("/nonexistent/model", "/nonexistent/model");
+    free(good);
+    free(bad);
+    rm_rf(dir);
+}
+
+Test(model, bad_inputs_to_towers) {
+    FIXTURE(src, TINY);
+    clip_ctx *c = load_model(src, 0);
+    cs_err e;
+    int32_t ids[100];
+    for (int i = 0; i < 100; i++) ids[i] = 320;
+    float out[32];
+    cr_assert_lt(clip_text_forward(c, ids, NULL, 78, 1, NULL, out, &e), 0);
+    cr_assert(strstr(e.msg, "tokens"), "%s", e.msg);
+    cr_assert_lt(clip_text_forward(c, ids, NULL, 0, 1, NULL, out, &e), 0);
+    ids[3] = 49408;
+    cr_assert_lt(clip_text_forward(c, ids, NULL, 5, 1, NULL, out, &e), 0);
+    cr_assert(strstr(e.msg, "outside the vocabulary"), "%s", e.msg);
+    ids[3] = -1;
+    cr_assert_lt(clip_text_forward(c, ids, NULL, 5, 1, NULL, out, &e), 0);
+    /* no EOS at all: HF pools at position 0; no crash */
+    ids[3] = 320;
+    cr_assert_eq(clip_text_forward(c, ids, NULL, 5, 1, NULL, out, &e), 0);
+    clip_free(c);
+}

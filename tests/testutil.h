@@ -1,0 +1,87 @@
+/* testutil: shared helpers for the Criterion tests.
+ *
+ * Fixtures are read in place: $CLIPSEEK_FIXTURES first, then ../shared/fixtures (tests run from the
+ * repository root). A test whose fixture is absent is skipped with the reason, never passed. */
+#ifndef TESTUTIL_H
+#define TESTUTIL_H
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../src/model/safetensors.h"
+
+static inline const char *fixtures_dir(void) {
+    const char *e = getenv("CLIPSEEK_FIXTURES");
+    return e && *e ? e : "../shared/fixtures";
+}
+
+/* Writes fixtures_dir()/rel into buf; returns 1 if it exists. */
+static inline int fixture_path(char *buf, size_t n, const char *rel) {
+    snprintf(buf, n, "%s/%s", fixtures_dir(), rel);
+    struct stat st;
+    return stat(buf, &st) == 0;
+}
+
+#define FIXTURE(var, rel)                                                                               \
+    char var[4096];                                                                                     \
+    if (!fixture_path(var, sizeof var, rel))                                                            \
+        cr_skip_test("fixture %s not found (set CLIPSEEK_FIXTURES or place ../shared/fixtures)", var)
+
+/* Loads a float tensor of a safetensors file into a malloc'd array; asserts on failure. */
+static inline float *load_ref(st_set *s, const char *name, int64_t *numel) {
+    const st_tensor *t = st_find(s, name);
+    cr_assert_not_null(t, "reference tensor %s missing", name);
+    float *v = malloc((size_t)t->numel * sizeof *v);
+    cr_assert_not_null(v);
+    cr_assert_eq(st_to_f32(t, v), 0);
+    if (numel) *numel = t->numel;
+    return v;
+}
+
+static inline float max_abs_diff(const float *a, const float *b, size_t n) {
+    float m = 0;
+    for (size_t i = 0; i < n; i++) {
+        float d = a[i] > b[i] ? a[i] - b[i] : b[i] - a[i];
+        if (d > m || d != d) m = d != d ? 1e30f : d;
+    }
+    return m;
+}
+
+/* A fresh temporary directory (mode 0700); caller removes it with rm_rf. */
+static inline void make_tmpdir(char *buf, size_t n) {
+    snprintf(buf, n, "/tmp/clipseek-test-XXXXXX");
+    cr_assert_not_null(mkdtemp(buf));
+}
+
+static inline void rm_rf(const char *dir) {
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+static inline void write_file(const char *path, const void *data, size_t len) {
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f, "cannot write %s", path);
+    cr_assert_eq(fwrite(data, 1, len, f), len);
+    cr_assert_eq(fclose(f), 0);
+}
+
+static inline unsigned char *read_all(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "cannot read %s", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = malloc((size_t)n + 1);
+    cr_assert_not_null(b);
+    cr_assert_eq(fread(b, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *len = (size_t)n;
+    return b;
+}
+
+#endif

@@ -109,6 +109,37 @@ Test(model, fast_linear_matches_reference) {
     free(x); free(w); free(b); free(y1); free(y2);
 }
 
+Test(model, fast_activation_matches_libm) {
+    size_t n = 200001;
+    float *a = malloc(n * 4), *b = malloc(n * 4);
+    for (int act = OPS_ACT_QUICK_GELU; act <= OPS_ACT_RELU; act++) {
+        for (size_t i = 0; i < n; i++) a[i] = b[i] = -100.0f + 200.0f * (float)i / (float)(n - 1);
+        ops_act(a, n, act);
+        ops_act_ref(b, n, act);
+        for (size_t i = 0; i < n; i++)
+            cr_assert_leq(fabsf(a[i] - b[i]), 1e-6f * (1.0f + fabsf(b[i])), "act %d at x=%g: %g vs %g", act,
+                          -100.0f + 200.0f * (float)i / (float)(n - 1), a[i], b[i]);
+    }
+    free(a);
+    free(b);
+}
+
+Test(model, fast_attention_matches_reference) {
+    int n = 77, heads = 8, hd = 64, ld = 3 * heads * hd, ldo = heads * hd;
+    float *qkv = malloc((size_t)n * ld * 4), *o1 = malloc((size_t)n * ldo * 4), *o2 = malloc((size_t)n * ldo * 4);
+    float *scr = malloc(ops_attention_scratch(n, hd) * 4);
+    int mask[77];
+    for (int i = 0; i < n * ld; i++) qkv[i] = sinf(i * 0.013f) * 2.0f;
+    for (int i = 0; i < n; i++) mask[i] = i < 60;
+    for (int causal = 0; causal < 2; causal++)
+        for (int m = 0; m < 2; m++) {
+            ops_attention(qkv, qkv + ldo, qkv + 2 * ldo, ld, o1, ldo, n, heads, hd, causal, m ? mask : NULL, scr);
+            ops_attention_ref(qkv, qkv + ldo, qkv + 2 * ldo, ld, o2, ldo, n, heads, hd, causal, m ? mask : NULL);
+            cr_assert_leq(max_abs_diff(o1, o2, (size_t)n * ldo), 1e-5f, "causal %d mask %d", causal, m);
+        }
+    free(qkv); free(o1); free(o2); free(scr);
+}
+
 /* ---- toyworld: retrieval and HF embeddings ---- */
 
 Test(model, toyworld_each_query_finds_its_image) {

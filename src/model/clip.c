@@ -31,6 +31,7 @@
 typedef struct layer_w {
     const float *ln1_w, *ln1_b, *q_w, *q_b, *k_w, *k_b, *v_w, *v_b, *o_w, *o_b;
     const float *ln2_w, *ln2_b, *fc1_w, *fc1_b, *fc2_w, *fc2_b;
+    float *qkv_w, *qkv_b; /* q, k, v stacked ([3H, H], [3H]): one GEMM instead of three */
 } layer_w;
 
 typedef struct tower {
@@ -118,7 +119,7 @@ static int parse_act(const char *s, int *act) {
 
 static int parse_tower(json_t *o, tower *t, int dh, int di, int dl, int dheads, const char *file, const char *which,
                        cs_err *err) {
-    double eps;
+    double eps = 0;
     if (get_int(o, "hidden_size", dh, 1, 1 << 16, &t->hidden, file, err) ||
         get_int(o, "intermediate_size", di, 1, 1 << 20, &t->inter, file, err) ||
         get_int(o, "num_hidden_layers", dl, 1, 1024, &t->layers, file, err) ||
@@ -159,8 +160,8 @@ static int parse_config(clip_ctx *c, const char *txt, size_t len, const char *pa
         return cs_err_set(err, "%s: text_config and vision_config must be objects", path);
     }
     clip_info *in = &c->info;
-    int rc = 0, eos;
-    double ls;
+    int rc = 0, eos = 0;
+    double ls = 0;
     rc = parse_tower(tc, &c->text, 512, 2048, 12, 8, path, "text_config", err);
     if (!rc) rc = parse_tower(vc, &c->vision, 768, 3072, 12, 12, path, "vision_config", err);
     if (!rc) rc = get_int(tc, "vocab_size", 49408, 1, 1 << 22, &in->vocab_size, path, err);
@@ -221,7 +222,7 @@ static int parse_preproc(clip_ctx *c, const char *txt, size_t len, const char *p
     if (!rc) rc = get_bool(o, "do_rescale", 1, &p->do_rescale, path, err);
     if (!rc) rc = get_bool(o, "do_normalize", 1, &p->do_normalize, path, err);
     if (!rc) rc = get_int(o, "resample", IMG_BICUBIC, 1, 5, &p->resample, path, err);
-    double rf;
+    double rf = 0;
     if (!rc) rc = get_num(o, "rescale_factor", 1.0 / 255.0, 0.0, 1e6, &rf, path, err);
     if (!rc) p->rescale = (float)rf;
     json_t *sz = json_object_get(o, "size"), *cs = json_object_get(o, "crop_size");
@@ -356,6 +357,25 @@ static int materialise(clip_ctx *c, int vision, cs_err *err) {
         c->owned[c->nowned++] = w;
         st_to_f32(tt, w);
         *s->dst = w;
+    }
+    /* Stack q, k and v. The mapped originals are read once here and not again. */
+    size_t H = (size_t)t->hidden;
+    for (int l = 0; l < t->layers; l++) {
+        layer_w *L = &t->L[l];
+        float *w = malloc(3 * H * H * sizeof *w), *b = malloc(3 * H * sizeof *b);
+        void **no = realloc(c->owned, (c->nowned + 2) * sizeof *no);
+        if (!w || !b || !no) { free(w); free(b); if (no) c->owned = no; return cs_err_set(err, "out of memory stacking attention weights"); }
+        c->owned = no;
+        c->owned[c->nowned++] = w;
+        c->owned[c->nowned++] = b;
+        memcpy(w, L->q_w, H * H * sizeof *w);
+        memcpy(w + H * H, L->k_w, H * H * sizeof *w);
+        memcpy(w + 2 * H * H, L->v_w, H * H * sizeof *w);
+        memcpy(b, L->q_b, H * sizeof *b);
+        memcpy(b + H, L->k_b, H * sizeof *b);
+        memcpy(b + 2 * H, L->v_b, H * sizeof *b);
+        L->qkv_w = w;
+        L->qkv_b = b;
     }
     t->ready = 1;
     return 0;
@@ -507,27 +527,28 @@ typedef void (*linear_fn)(const float *, const float *, const float *, float *, 
 /* Runs the encoder layers over x[T, H]. seq_off/seq_len: nseq sequences stacked in x.
  * Buffers: h, q, k, v, att [T, H]; m [T, I]; scratch for attention. */
 static void encoder(const clip_ctx *c, const tower *t, float *x, int T, const int *seq_off, const int *seq_len, int nseq,
-                    int causal, const int *keymask, float *h, float *q, float *k, float *v, float *att, float *m,
-                    float *scratch) {
+                    int causal, const int *keymask, float *h, float *qkv, float *att, float *m, float *scratch) {
     linear_fn lin = c->params.reference ? ops_linear_ref : ops_linear;
     int H = t->hidden, I = t->inter, hd = H / t->heads;
     for (int l = 0; l < t->layers; l++) {
         const layer_w *L = &t->L[l];
         ops_layernorm(x, L->ln1_w, L->ln1_b, h, T, H, t->eps);
-        lin(h, L->q_w, L->q_b, q, T, H, H);
-        lin(h, L->k_w, L->k_b, k, T, H, H);
-        lin(h, L->v_w, L->v_b, v, T, H, H);
+        lin(h, L->qkv_w, L->qkv_b, qkv, T, 3 * H, H);
         for (int s = 0; s < nseq; s++) {
-            size_t o = (size_t)seq_off[s] * H;
-            ops_attention(q + o, k + o, v + o, H, att + o, H, seq_len[s], t->heads, hd, causal,
-                          keymask ? keymask + seq_off[s] : NULL, scratch);
+            const float *q = qkv + (size_t)seq_off[s] * 3 * H;
+            if (c->params.reference)
+                ops_attention_ref(q, q + H, q + 2 * H, 3 * H, att + (size_t)seq_off[s] * H, H, seq_len[s], t->heads, hd,
+                                  causal, keymask ? keymask + seq_off[s] : NULL);
+            else
+                ops_attention(q, q + H, q + 2 * H, 3 * H, att + (size_t)seq_off[s] * H, H, seq_len[s], t->heads, hd,
+                              causal, keymask ? keymask + seq_off[s] : NULL, scratch);
         }
         lin(att, L->o_w, L->o_b, h, T, H, H);
 #pragma omp parallel for schedule(static) num_threads(ops_threads()) if ((size_t)T * H > 65536)
         for (size_t i = 0; i < (size_t)T * H; i++) x[i] += h[i];
         ops_layernorm(x, L->ln2_w, L->ln2_b, h, T, H, t->eps);
         lin(h, L->fc1_w, L->fc1_b, m, T, I, H);
-        ops_act(m, (size_t)T * I, t->act);
+        (c->params.reference ? ops_act_ref : ops_act)(m, (size_t)T * I, t->act);
         lin(m, L->fc2_w, L->fc2_b, h, T, H, I);
 #pragma omp parallel for schedule(static) num_threads(ops_threads()) if ((size_t)T * H > 65536)
         for (size_t i = 0; i < (size_t)T * H; i++) x[i] += h[i];
@@ -579,12 +600,11 @@ static int text_run(clip_ctx *c, const int32_t *const *ids, const size_t *lens, 
         if ((int)lens[b] > maxn) maxn = (int)lens[b];
     }
     if (materialise(c, 0, err)) return -1;
-    int nth = ops_threads();
-    size_t need = (size_t)T * H * 6 + (size_t)T * I + (size_t)nth * maxn + (size_t)batch * (H + P) + (size_t)T * 2 + 2 * (size_t)batch;
+    size_t scr = ops_attention_scratch(maxn, H / t->heads);
+    size_t need = (size_t)T * H * 6 + (size_t)T * I + scr + (size_t)batch * (H + P) + (size_t)T * 2 + 2 * (size_t)batch;
     if (ws_reserve(c, need, err)) return -1;
-    float *x = c->ws, *h = x + (size_t)T * H, *q = h + (size_t)T * H, *k = q + (size_t)T * H, *v = k + (size_t)T * H,
-          *att = v + (size_t)T * H, *m = att + (size_t)T * H, *scratch = m + (size_t)T * I, *pooled = scratch + (size_t)nth * maxn,
-          *proj = pooled + (size_t)batch * H;
+    float *x = c->ws, *h = x + (size_t)T * H, *qkv = h + (size_t)T * H, *att = qkv + (size_t)T * 3 * H,
+          *m = att + (size_t)T * H, *scratch = m + (size_t)T * I, *pooled = scratch + scr, *proj = pooled + (size_t)batch * H;
     int *off = (int *)(proj + (size_t)batch * P), *len = off + batch, *km = mask ? len + batch : NULL;
     for (int b = 0, o = 0; b < batch; b++) {
         off[b] = o;
@@ -598,7 +618,7 @@ static int text_run(clip_ctx *c, const int32_t *const *ids, const size_t *lens, 
         }
         o += len[b];
     }
-    encoder(c, t, x, T, off, len, batch, 1, km, h, q, k, v, att, m, scratch);
+    encoder(c, t, x, T, off, len, batch, 1, km, h, qkv, att, m, scratch);
     ops_layernorm(x, t->post_ln_w, t->post_ln_b, x, T, H, t->eps);
     if (last_hidden) memcpy(last_hidden, x, (size_t)T * H * sizeof(float));
     for (int b = 0; b < batch; b++) {
@@ -636,10 +656,11 @@ static int vision_run(clip_ctx *c, const float *pixels, int batch, int normalize
     if (materialise(c, 1, err)) return -1;
     int S = in->image_size, p = in->patch_size, g = S / p, np = g * g, n = np + 1, H = t->hidden, I = t->inter,
         P = in->projection_dim, K = 3 * p * p, T = batch * n, nth = ops_threads();
-    size_t need = (size_t)T * H * 6 + (size_t)T * I + (size_t)nth * n + (size_t)batch * np * K + (size_t)batch * (H + P) + (size_t)batch * 2;
+    size_t scr = ops_attention_scratch(n, H / t->heads);
+    size_t need = (size_t)T * H * 6 + (size_t)T * I + scr + (size_t)batch * np * K + (size_t)batch * (H + P) + (size_t)batch * 2;
     if (ws_reserve(c, need, err)) return -1;
-    float *x = c->ws, *h = x + (size_t)T * H, *q = h + (size_t)T * H, *k = q + (size_t)T * H, *v = k + (size_t)T * H,
-          *att = v + (size_t)T * H, *m = att + (size_t)T * H, *scratch = m + (size_t)T * I, *cols = scratch + (size_t)nth * n,
+    float *x = c->ws, *h = x + (size_t)T * H, *qkv = h + (size_t)T * H, *att = qkv + (size_t)T * 3 * H,
+          *m = att + (size_t)T * H, *scratch = m + (size_t)T * I, *cols = scratch + scr,
           *pooled = cols + (size_t)batch * np * K, *proj = pooled + (size_t)batch * H;
     int *off = (int *)(proj + (size_t)batch * P), *len = off + batch;
     /* im2col: row (b, patch) holds the patch's pixels in the conv weight's (c, ky, kx) order */
@@ -666,7 +687,7 @@ static int vision_run(clip_ctx *c, const float *pixels, int batch, int normalize
         }
     }
     ops_layernorm(x, t->pre_ln_w, t->pre_ln_b, x, T, H, t->eps);
-    encoder(c, t, x, T, off, len, batch, 0, NULL, h, q, k, v, att, m, scratch);
+    encoder(c, t, x, T, off, len, batch, 0, NULL, h, qkv, att, m, scratch);
     if (last_hidden) memcpy(last_hidden, x, (size_t)T * H * sizeof(float));
     for (int b = 0; b < batch; b++)
         ops_layernorm(x + (size_t)b * n * H, t->post_ln_w, t->post_ln_b, pooled + (size_t)b * H, 1, H, t->eps);

@@ -23,11 +23,16 @@ void ops_layernorm(const float *x, const float *g, const float *b, float *y, int
 enum { OPS_ACT_QUICK_GELU, OPS_ACT_GELU, OPS_ACT_GELU_TANH, OPS_ACT_RELU };
 /* In place: quick_gelu x*sigmoid(1.702x); gelu (exact, erf); gelu_tanh; relu. */
 void ops_act(float *x, size_t n, int act);
+void ops_act_ref(float *x, size_t n, int act); /* libm expf/erff/tanhf */
 
 /* Multi-head scaled dot-product attention for one sequence.
  * qkv: q, k, v each [n, heads * hd] with row stride ld. out: [n, heads * hd] with stride ldo.
  * causal: position i attends to j <= i. keymask: NULL, or n flags (0 = key is padding).
- * scratch: at least n floats per thread. */
+ * scratch: ops_attention_scratch(n, hd) floats. */
+size_t ops_attention_scratch(int n, int hd);
+/* The plain version: one dot product per score, libm expf. Allocates its own scratch. */
+void ops_attention_ref(const float *q, const float *k, const float *v, int ld, float *out, int ldo, int n, int heads,
+                       int hd, int causal, const int *keymask);
 void ops_attention(const float *q, const float *k, const float *v, int ld, float *out, int ldo, int n, int heads,
                    int hd, int causal, const int *keymask, float *scratch);
 

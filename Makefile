@@ -2,11 +2,12 @@
 # AddressSanitizer + UBSan, `make fuzz` builds and replays the libFuzzer targets, `make bench`
 # compares against the ONNX Runtime anchor, `make install` installs the binary.
 #
-# BLAS: the fast linear layers go through BLAS=blis (default: fastest measured here, see
-# docs/performance.md), openblas, dnnl (oneDNN's sgemm) or none (reference loops).
+# BLAS: the fast linear layers go through BLAS=auto (default: BLIS for short texts, oneDNN's sgemm
+# for everything larger; the fastest measured here, see docs/performance.md), blis, openblas, dnnl
+# or none (reference loops).
 
 CC      ?= cc
-BLAS    ?= blis
+BLAS    ?= auto
 WERROR  ?= -Werror
 OPT     ?= -O3
 # Built where it runs (install from source), so use the machine's vector units. ARCH= for a
@@ -21,9 +22,14 @@ PKGS     := jansson libutf8proc libpng libjpeg libwebp libwebpdemux
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra $(WERROR) -g -fopenmp -fno-trapping-math $(shell pkg-config --cflags $(PKGS))
 LIBS_BASE   := $(shell pkg-config --libs $(PKGS)) -lgif -lm -lpthread -fopenmp
 
-ifeq ($(BLAS),blis)
-  BLAS_CFLAGS := -DCS_BLAS_BLIS -isystem /usr/include/x86_64-linux-gnu/blis-openmp
-  BLAS_LIBS   := -L/usr/lib/x86_64-linux-gnu/blis-openmp -Wl,-rpath,/usr/lib/x86_64-linux-gnu/blis-openmp -lblis
+BLIS_INC := -isystem /usr/include/x86_64-linux-gnu/blis-openmp
+BLIS_LIB := -L/usr/lib/x86_64-linux-gnu/blis-openmp -Wl,-rpath,/usr/lib/x86_64-linux-gnu/blis-openmp -lblis
+ifeq ($(BLAS),auto)
+  BLAS_CFLAGS := -DCS_BLAS_AUTO $(BLIS_INC)
+  BLAS_LIBS   := $(BLIS_LIB) -ldnnl
+else ifeq ($(BLAS),blis)
+  BLAS_CFLAGS := -DCS_BLAS_BLIS $(BLIS_INC)
+  BLAS_LIBS   := $(BLIS_LIB)
 else ifeq ($(BLAS),openblas)
   BLAS_CFLAGS := -DCS_BLAS_OPENBLAS $(shell pkg-config --cflags openblas)
   BLAS_LIBS   := $(shell pkg-config --libs openblas)
@@ -34,7 +40,7 @@ else ifeq ($(BLAS),none)
   BLAS_CFLAGS :=
   BLAS_LIBS   :=
 else
-  $(error BLAS must be blis, openblas, dnnl or none)
+  $(error BLAS must be auto, blis, openblas, dnnl or none)
 endif
 
 CFLAGS  += $(CFLAGS_BASE) $(OPT) $(ARCH) $(BLAS_CFLAGS)

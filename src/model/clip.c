@@ -528,7 +528,8 @@ typedef void (*linear_fn)(const float *, const float *, const float *, float *, 
  * Buffers: h, q, k, v, att [T, H]; m [T, I]; scratch for attention. */
 static void encoder(const clip_ctx *c, const tower *t, float *x, int T, const int *seq_off, const int *seq_len, int nseq,
                     int causal, const int *keymask, float *h, float *qkv, float *att, float *m, float *scratch) {
-    linear_fn lin = c->params.reference ? ops_linear_ref : ops_linear;
+    int ref = c->params.reference;
+    linear_fn lin = ref ? ops_linear_ref : ops_linear;
     int H = t->hidden, I = t->inter, hd = H / t->heads;
     for (int l = 0; l < t->layers; l++) {
         const layer_w *L = &t->L[l];
@@ -536,22 +537,20 @@ static void encoder(const clip_ctx *c, const tower *t, float *x, int T, const in
         lin(h, L->qkv_w, L->qkv_b, qkv, T, 3 * H, H);
         for (int s = 0; s < nseq; s++) {
             const float *q = qkv + (size_t)seq_off[s] * 3 * H;
-            if (c->params.reference)
+            if (ref)
                 ops_attention_ref(q, q + H, q + 2 * H, 3 * H, att + (size_t)seq_off[s] * H, H, seq_len[s], t->heads, hd,
                                   causal, keymask ? keymask + seq_off[s] : NULL);
             else
                 ops_attention(q, q + H, q + 2 * H, 3 * H, att + (size_t)seq_off[s] * H, H, seq_len[s], t->heads, hd,
                               causal, keymask ? keymask + seq_off[s] : NULL, scratch);
         }
-        lin(att, L->o_w, L->o_b, h, T, H, H);
-#pragma omp parallel for schedule(static) num_threads(ops_threads()) if ((size_t)T * H > 65536)
-        for (size_t i = 0; i < (size_t)T * H; i++) x[i] += h[i];
+        lin(att, L->o_w, NULL, h, T, H, H);
+        ops_residual(x, h, L->o_b, T, H); /* x += out_proj(att) */
         ops_layernorm(x, L->ln2_w, L->ln2_b, h, T, H, t->eps);
-        lin(h, L->fc1_w, L->fc1_b, m, T, I, H);
-        (c->params.reference ? ops_act_ref : ops_act)(m, (size_t)T * I, t->act);
-        lin(m, L->fc2_w, L->fc2_b, h, T, H, I);
-#pragma omp parallel for schedule(static) num_threads(ops_threads()) if ((size_t)T * H > 65536)
-        for (size_t i = 0; i < (size_t)T * H; i++) x[i] += h[i];
+        lin(h, L->fc1_w, NULL, m, T, I, H);
+        (ref ? ops_bias_act_ref : ops_bias_act)(m, L->fc1_b, T, I, t->act);
+        lin(m, L->fc2_w, NULL, h, T, H, I);
+        ops_residual(x, h, L->fc2_b, T, H); /* x += fc2(act(fc1(ln2(x)))) */
     }
 }
 

@@ -23,6 +23,18 @@ void ops_linear_ref(const float *x, const float *w, const float *b, float *y, in
         }
 }
 
+void ops_residual(float *x, const float *y, const float *b, int m, int n) {
+#pragma omp parallel for schedule(static) num_threads(ops_threads()) if ((size_t)m * n > 65536)
+    for (int i = 0; i < m; i++) {
+        float *xr = x + (size_t)i * n;
+        const float *yr = y + (size_t)i * n;
+        if (b)
+            for (int j = 0; j < n; j++) xr[j] += yr[j] + b[j];
+        else
+            for (int j = 0; j < n; j++) xr[j] += yr[j];
+    }
+}
+
 void ops_layernorm(const float *x, const float *g, const float *b, float *y, int m, int d, float eps) {
 #pragma omp parallel for schedule(static) num_threads(ops_threads()) if (m > 16)
     for (int i = 0; i < m; i++) {
@@ -68,6 +80,33 @@ void ops_act_ref(float *x, size_t n, int act) {
         case OPS_ACT_GELU: x[i] = 0.5f * v * (1.0f + erff(v * 0.70710678118654752f)); break;
         case OPS_ACT_GELU_TANH: x[i] = 0.5f * v * (1.0f + tanhf(0.79788456080286536f * (v + 0.044715f * v * v * v))); break;
         default: x[i] = v > 0.0f ? v : 0.0f;
+        }
+    }
+}
+
+void ops_bias_act_ref(float *x, const float *b, int m, int n, int act) {
+    for (int i = 0; i < m; i++) {
+        float *r = x + (size_t)i * n;
+        if (b)
+            for (int j = 0; j < n; j++) r[j] += b[j];
+        ops_act_ref(r, (size_t)n, act);
+    }
+}
+
+void ops_bias_act(float *x, const float *b, int m, int n, int act) {
+    if (act != OPS_ACT_QUICK_GELU) { /* the rare activations keep two passes */
+        if (b)
+            for (int i = 0; i < m; i++)
+                for (int j = 0; j < n; j++) x[(size_t)i * n + j] += b[j];
+        ops_act(x, (size_t)m * n, act);
+        return;
+    }
+#pragma omp parallel for schedule(static) num_threads(ops_threads()) if ((size_t)m * n > 65536)
+    for (int i = 0; i < m; i++) {
+        float *r = x + (size_t)i * n;
+        for (int j = 0; j < n; j++) {
+            float v = r[j] + (b ? b[j] : 0.0f);
+            r[j] = v / (1.0f + exp_poly(-1.702f * v));
         }
     }
 }

@@ -17,6 +17,14 @@
 void ops_linear(const float *x, const float *w, const float *b, float *y, int m, int n, int k);
 void ops_linear_ref(const float *x, const float *w, const float *b, float *y, int m, int n, int k);
 
+/* The residual stream: x[m, n] += y[m, n] + b[n] in one pass (b may be NULL). The GEMM before it
+ * writes y with beta = 0: oneDNN's beta = 1 path measured slower here than this extra pass. */
+void ops_residual(float *x, const float *y, const float *b, int m, int n);
+
+/* x[m, n] = act(x[m, n] + b[n]) in one pass (b may be NULL). */
+void ops_bias_act(float *x, const float *b, int m, int n, int act);
+void ops_bias_act_ref(float *x, const float *b, int m, int n, int act);
+
 /* y[m, d] = layernorm(x[m, d]) * g + b (biased variance, as torch). y may equal x. */
 void ops_layernorm(const float *x, const float *g, const float *b, float *y, int m, int d, float eps);
 

@@ -63,14 +63,17 @@ $(BUILD)/%.o: %.c $(wildcard src/*/*.h) Makefile
 	@$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/libclipseek.a: $(LIB_OBJ)
-	ar rcs $@ $^
+	@echo "  AR      $@"
+	@ar rcs $@ $^
 
 $(BUILD)/clipseek: $(CLI_OBJ) $(BUILD)/libclipseek.a
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/libclipseek.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libclipseek.a $(LDLIBS) -lcriterion -lz
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libclipseek.a $(LDLIBS) -lcriterion -lz
 
 # Unit and conformance tests (Criterion), then CLI tests, then the fuzz corpus replay.
 test: $(BUILD)/clipseek $(TEST_BIN)
@@ -83,7 +86,8 @@ FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
 FUZZ_REPLAY := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%-replay)
 $(BUILD)/fuzz/%-replay: fuzz/%.c fuzz/replay_main.c $(BUILD)/libclipseek.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< fuzz/replay_main.c $(BUILD)/libclipseek.a $(LDLIBS)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -o $@ $< fuzz/replay_main.c $(BUILD)/libclipseek.a $(LDLIBS)
 .PHONY: fuzz-replay
 fuzz-replay: $(FUZZ_REPLAY)
 	@set -e; for f in $(FUZZ_REPLAY); do n=$$(basename $$f -replay); $$f fuzz/seeds/$${n#fuzz_} fuzz/corpus/$${n#fuzz_}; done
@@ -113,7 +117,8 @@ fuzz-run: $(FUZZ_BIN)
 bench: $(BUILD)/bench_clip
 	sh bench/run.sh $(BUILD)/bench_clip
 $(BUILD)/bench_clip: bench/bench_clip.c $(BUILD)/libclipseek.a
-	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libclipseek.a $(LDLIBS)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libclipseek.a $(LDLIBS)
 
 install: $(BUILD)/clipseek
 	install -D -m 0755 $(BUILD)/clipseek $(DESTDIR)$(PREFIX)/bin/clipseek

@@ -16,7 +16,7 @@ ARCH    ?= -march=native
 PREFIX  ?= $(HOME)/.local
 BUILD   ?= build
 
-PKGS     := jansson libutf8proc libpng libjpeg libwebp libwebpdemux
+PKGS     := jansson libutf8proc libpng libjpeg libwebp libwebpdemux sqlite3 libcrypto
 # -fno-trapping-math changes no result (we never read floating-point exception flags); it lets
 # GCC if-convert and vectorise loops with float comparisons (clamps, masks). No -ffast-math.
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra $(WERROR) -g -fopenmp -fno-trapping-math $(shell pkg-config --cflags $(PKGS))
@@ -46,7 +46,7 @@ endif
 CFLAGS  += $(CFLAGS_BASE) $(OPT) $(ARCH) $(BLAS_CFLAGS)
 LDLIBS  += $(LIBS_BASE) $(BLAS_LIBS)
 
-LIB_SRC := $(wildcard src/common/*.c) $(wildcard src/model/*.c)
+LIB_SRC := $(wildcard src/common/*.c) $(wildcard src/model/*.c) $(wildcard src/store/*.c) $(wildcard src/index/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
@@ -73,12 +73,13 @@ $(BUILD)/clipseek: $(CLI_OBJ) $(BUILD)/libclipseek.a
 $(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/libclipseek.a
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	@$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libclipseek.a $(LDLIBS) -lcriterion -lz
+	@$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libclipseek.a $(LDLIBS) -lcriterion -lz -lsqlite3
 
 # Unit and conformance tests (Criterion), then CLI tests, then the fuzz corpus replay.
 test: $(BUILD)/clipseek $(TEST_BIN)
 	@set -e; for t in $(TEST_BIN); do echo "== $$t"; $$t --jobs 1; done
 	CLIPSEEK=$(BUILD)/clipseek sh tests/cli_test.sh
+	CLIPSEEK=$(BUILD)/clipseek sh tests/store_cli_test.sh
 	$(MAKE) --no-print-directory fuzz-replay BUILD=$(BUILD)
 
 # The fuzz targets double as corpus-replay programs (tests/fuzz_main.c), so replay needs no clang.

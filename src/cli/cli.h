@@ -19,10 +19,38 @@ int cli_parse_int(const char *s, int lo, int hi, int *out);
 
 /* The thread count from --threads (0 if absent): picked up by every computing command. */
 extern int cli_threads;
+/* --data-dir, if given (else CLIPSEEK_DATA_DIR, $XDG_DATA_HOME/clipseek, ~/.local/share/clipseek). */
+extern const char *cli_data_dir_opt;
+
+/* The data directory in effect (malloc'd), or NULL if none can be determined. */
+char *cli_data_dir(void);
+struct store;
+/* Opens the store in the data directory; prints the error and returns NULL on failure. */
+struct store *cli_open_store(void);
 
 int cmd_tokenize(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 int cmd_preprocess(int argc, char **argv);
 int cmd_model(int argc, char **argv);
+int cmd_add(int argc, char **argv);
+int cmd_store(int argc, char **argv);
+int cmd_pause(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_pick(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+int cmd_decode(int argc, char **argv);
+int cmd_delete(int argc, char **argv);
+int cmd_pin(int argc, char **argv);
+int cmd_tag(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
+int cmd_gc(int argc, char **argv);
+int cmd_copy(int argc, char **argv);
+int cmd_index(int argc, char **argv);
+int cli_model_use(int argc, char **argv);
+int cli_model_list(int argc, char **argv);
+/* The model folder in use (malloc'd) or NULL; opt is a --model value or NULL. */
+char *cli_model_dir(struct store *s, const char *opt);
+/* Embeds every entry that lacks vectors for the model in use. */
+int cli_index_all(struct store *s, const char *model_opt, int quiet);
 
 #endif

@@ -8,6 +8,7 @@
 #include "cli.h"
 
 int cli_threads = 0;
+const char *cli_data_dir_opt = NULL;
 
 int cli_fail(const char *fmt, ...) {
     va_list ap;
@@ -48,13 +49,32 @@ static const struct {
      "embed --model DIR (--text T | --texts-from FILE | --image FILE... | --token-ids \"ID ...\" | --pixel-values FILE)\n"
      "        [--format json|f32] [--no-normalize]   one embedding per input, in input order"},
     {"preprocess", cmd_preprocess, "preprocess --model DIR --image FILE --out FILE   normalised pixels, float32 C x H x W"},
-    {"model", cmd_model, "model info DIR [--json]   architecture, sizes, parameters, dtype, resident memory"},
+    {"model", cmd_model, "model info DIR [--json]   architecture, sizes, parameters, dtype, resident memory\n"
+                         "  model use DIR   the model the index worker and searches use\n  model list"},
+    {"index", cmd_index, "index [--wait] [--model DIR]   embed every entry that has no vectors yet (foreground)"},
+    {"add", cmd_add, "add [--wait] FILE...|DIR...|-   import files, folders (recursively) or stdin; --wait also indexes them"},
+    {"store", cmd_store, "store [--type MIME]   store one clip from stdin (for wl-paste --watch; honours CLIPBOARD_STATE)"},
+    {"list", cmd_list, "list [--kind K] [--limit N] [--pinned] [--json]   newest first"},
+    {"pick", cmd_pick, "pick [--kind K] [--limit N] [--pinned]   ID<TAB>preview lines for dmenu/rofi/fzf"},
+    {"show", cmd_show, "show ID [--json]   one entry in full"},
+    {"decode", cmd_decode, "decode ID   the raw content on stdout"},
+    {"copy", cmd_copy, "copy ID   put an entry back on the clipboard (wl-copy or xclip)"},
+    {"delete", cmd_delete, "delete ID...   remove entries"},
+    {"pin", cmd_pin, "pin ID...   keep entries whatever the retention limits"},
+    {"unpin", cmd_pin, "unpin ID..."},
+    {"tag", cmd_tag, "tag ID TAG [--remove]"},
+    {"pause", cmd_pause, "pause   stop storing clips (clipseek store and capture skip them)"},
+    {"resume", cmd_pause, "resume"},
+    {"stats", cmd_stats, "stats [--json]   counts and sizes"},
+    {"check", cmd_stats, "check [--integrity] [--json]   missing and orphan blobs, SQLite integrity_check"},
+    {"gc", cmd_gc, "gc   remove orphan blob files"},
 };
 
 static void usage(FILE *f) {
     fputs("usage: clipseek COMMAND [options]\n\ncommands:\n", f);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) fprintf(f, "  %s\n", commands[i].help);
-    fputs("\ncommon options:\n  --threads N   threads for computing commands (also CLIPSEEK_THREADS)\n", f);
+    fputs("\ncommon options:\n  --threads N     threads for computing commands (also CLIPSEEK_THREADS)\n"
+          "  --data-dir DIR  the history's folder (also CLIPSEEK_DATA_DIR; default $XDG_DATA_HOME/clipseek)\n", f);
 }
 
 int main(int argc, char **argv) {
@@ -69,6 +89,11 @@ int main(int argc, char **argv) {
     /* --threads is accepted anywhere; strip it before the subcommand parses its own options */
     int n = 1;
     for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--data-dir")) {
+            if (i + 1 >= argc || !argv[i + 1][0]) return cli_usage("--data-dir needs a folder");
+            cli_data_dir_opt = argv[++i];
+            continue;
+        }
         if (!strcmp(argv[i], "--threads")) {
             if (i + 1 >= argc || cli_parse_int(argv[i + 1], 1, 1024, &cli_threads))
                 return cli_usage("--threads needs a number from 1 to 1024");

@@ -13,6 +13,7 @@
 #include <utf8proc.h>
 
 #include "../common/cs_file.h"
+#include "../common/cs_utf8.h"
 
 #define TOK_CACHE_MAX 65536
 
@@ -371,33 +372,6 @@ static int is_number(int32_t c) {
     return k >= UTF8PROC_CATEGORY_ND && k <= UTF8PROC_CATEGORY_NO;
 }
 
-/* Decodes one scalar at s[0..n) with the maximal-subpart rule; returns bytes consumed (>= 1). */
-static size_t utf8_lossy(const unsigned char *s, size_t n, int32_t *cp) {
-    unsigned b = s[0];
-    if (b < 0x80) { *cp = (int32_t)b; return 1; }
-    int need;
-    unsigned lo = 0x80, hi = 0xBF;
-    if (b >= 0xC2 && b <= 0xDF) need = 1;
-    else if (b == 0xE0) { need = 2; lo = 0xA0; }
-    else if ((b >= 0xE1 && b <= 0xEC) || b == 0xEE || b == 0xEF) need = 2;
-    else if (b == 0xED) { need = 2; hi = 0x9F; }
-    else if (b == 0xF0) { need = 3; lo = 0x90; }
-    else if (b >= 0xF1 && b <= 0xF3) need = 3;
-    else if (b == 0xF4) { need = 3; hi = 0x8F; }
-    else { *cp = 0xFFFD; return 1; }
-    int32_t v = (int32_t)(b & (0x3F >> need));
-    size_t i = 1;
-    for (; i <= (size_t)need; i++) {
-        if (i >= n) { *cp = 0xFFFD; return i; }
-        unsigned c = s[i];
-        unsigned l = i == 1 ? lo : 0x80, h = i == 1 ? hi : 0xBF;
-        if (c < l || c > h) { *cp = 0xFFFD; return i; }
-        v = (v << 6) | (int32_t)(c & 0x3F);
-    }
-    *cp = v;
-    return i;
-}
-
 /* Steps 1-2: returns a malloc'd array of normalised code points. */
 static int normalise(const char *text, size_t len, int32_t **out, size_t *nout) {
     /* 1: valid UTF-8 with replacements */
@@ -406,8 +380,9 @@ static int normalise(const char *text, size_t len, int32_t **out, size_t *nout) 
     const unsigned char *s = (const unsigned char *)text;
     for (size_t i = 0; i < len;) {
         int32_t cp;
-        i += utf8_lossy(s + i, len - i, &cp);
-        q += utf8proc_encode_char(cp, q); /* re-encoding a valid scalar gives its own bytes */
+        i += cs_utf8_next(s + i, len - i, &cp);
+        /* re-encoding a valid scalar gives its own bytes; an invalid subpart becomes U+FFFD */
+        q += utf8proc_encode_char(cp < 0 ? 0xFFFD : cp, q);
     }
     /* 2a: NFC */
     utf8proc_uint8_t *nfc = NULL;

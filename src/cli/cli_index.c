@@ -1,0 +1,130 @@
+/* cli_index: running the index worker in the foreground, and choosing the model.
+ *
+ * The model in use is, in order: --model DIR, $CLIPSEEK_MODEL, the folder recorded by
+ * `clipseek model use`, then <data dir>/models/openai--clip-vit-base-patch32 if present. */
+#include <dirent.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../common/cs_file.h"
+#include "../index/indexer.h"
+#include "../model/clip.h"
+#include "../store/store.h"
+#include "cli.h"
+
+#define DEFAULT_REPO "openai--clip-vit-base-patch32"
+
+char *cli_model_dir(store *s, const char *opt) {
+    if (opt) return strdup(opt);
+    const char *e = getenv("CLIPSEEK_MODEL");
+    if (e && *e) return strdup(e);
+    char *v = NULL;
+    if (s && store_meta_get(s, "model_dir", &v, NULL) == 0 && v) return v;
+    if (!s) return NULL;
+    char p[PATH_MAX];
+    snprintf(p, sizeof p, "%s/models/%s", store_dir(s), DEFAULT_REPO);
+    char *cfg = cs_path_join(p, "config.json");
+    int ok = cfg && cs_is_file(cfg);
+    free(cfg);
+    return ok ? strdup(p) : NULL;
+}
+
+static void progress(const index_stats *st, void *arg) {
+    (void)arg;
+    if (isatty(2))
+        fprintf(stderr, "\rclipseek: indexed %lld entries (%lld vectors), %lld failed", (long long)st->embedded,
+                (long long)st->windows, (long long)st->failed);
+}
+
+/* Indexes everything missing vectors; used by `index` and `add --wait`. */
+int cli_index_all(store *s, const char *model_opt, int quiet) {
+    char *dir = cli_model_dir(s, model_opt);
+    if (!dir) {
+        if (!quiet) cli_fail("no model: use `clipseek model use DIR` or --model DIR (capture and full text work without one)");
+        return CLI_FAIL;
+    }
+    cs_err e;
+    char *id = index_model_id(dir, &e);
+    if (!id) { free(dir); return cli_fail("%s", e.msg); }
+    clip_params p = clip_default_params();
+    p.threads = cli_threads;
+    clip_ctx *c;
+    if (clip_load(dir, &p, &c, &e)) { free(dir); free(id); return cli_fail("%s", e.msg); }
+    index_stats st;
+    int rc = index_run(s, c, id, 0, &st, quiet ? NULL : progress, NULL, &e) ? cli_fail("%s", e.msg) : CLI_OK;
+    if (!quiet && isatty(2)) fputc('\n', stderr);
+    if (rc == CLI_OK) {
+        int64_t dropped = 0;
+        store_drop_other_vectors(s, id, &dropped, NULL); /* everything has this model's vectors now */
+        if (!quiet)
+            fprintf(stderr, "clipseek: indexed %lld entries (%lld vectors, %lld could not be embedded) with %s\n",
+                    (long long)st.embedded, (long long)st.windows, (long long)st.failed, id);
+    }
+    clip_free(c);
+    free(dir);
+    free(id);
+    return rc;
+}
+
+int cmd_index(int argc, char **argv) {
+    const char *model = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--wait")) continue; /* without a daemon, indexing is in the foreground anyway */
+        else if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
+        else return cli_usage("index: unexpected argument '%s'", argv[i]);
+    }
+    store *s = cli_open_store();
+    if (!s) return CLI_FAIL;
+    int rc = cli_index_all(s, model, 0);
+    store_close(s);
+    return rc;
+}
+
+int cli_model_use(int argc, char **argv) {
+    if (argc != 3) return cli_usage("model use: expected DIR (a Hugging Face CLIP folder)");
+    char real[PATH_MAX];
+    if (!realpath(argv[2], real)) return cli_fail("%s: no such folder", argv[2]);
+    clip_ctx *c;
+    cs_err e;
+    clip_params p = clip_default_params();
+    p.threads = 1;
+    if (clip_load(real, &p, &c, &e)) return cli_fail("%s", e.msg); /* validates without reading weights */
+    clip_free(c);
+    store *s = cli_open_store();
+    if (!s) return CLI_FAIL;
+    int rc = store_meta_set(s, "model_dir", real, &e) ? cli_fail("%s", e.msg) : CLI_OK;
+    if (!rc) printf("using %s\n", real);
+    store_close(s);
+    return rc;
+}
+
+int cli_model_list(int argc, char **argv) {
+    (void)argv;
+    if (argc != 2) return cli_usage("model list takes no arguments");
+    store *s = cli_open_store();
+    if (!s) return CLI_FAIL;
+    char *cur = cli_model_dir(s, NULL);
+    char p[PATH_MAX];
+    snprintf(p, sizeof p, "%s/models", store_dir(s));
+    DIR *d = opendir(p);
+    int shown_cur = 0;
+    if (d) {
+        struct dirent *de;
+        while ((de = readdir(d))) {
+            if (de->d_name[0] == '.') continue;
+            char full[PATH_MAX + 256];
+            snprintf(full, sizeof full, "%s/%s", p, de->d_name);
+            int is_cur = cur && !strcmp(cur, full);
+            shown_cur |= is_cur;
+            printf("%s %s\n", is_cur ? "*" : " ", full);
+        }
+        closedir(d);
+    }
+    if (cur && !shown_cur) printf("* %s\n", cur);
+    if (!cur) fprintf(stderr, "clipseek: no model in use\n");
+    free(cur);
+    store_close(s);
+    return CLI_OK;
+}

@@ -1,0 +1,624 @@
+/* cli_store: the clipboard-history commands that work directly on the store: add, store (for
+ * wl-paste --watch), list, show, decode, delete, pin, unpin, tag, pick, stats, check, gc, copy.
+ * Output formats are documented in docs/cli.md; --json output is stable. */
+#include <dirent.h>
+#include <errno.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../common/cs_file.h"
+#include "../common/cs_utf8.h"
+#include "../model/image.h"
+#include "../store/store.h"
+#include "cli.h"
+
+/* Size caps for one clip (issue: ~50 MB per image, ~5 MB per text); CLIPSEEK_MAX_IMAGE_BYTES and
+ * CLIPSEEK_MAX_TEXT_BYTES override them. */
+static size_t cap_from_env(const char *name, size_t def) {
+    const char *e = getenv(name);
+    char *end;
+    unsigned long long v = e ? strtoull(e, &end, 10) : 0;
+    return e && *e && !*end && v > 0 ? (size_t)v : def;
+}
+#define MAX_IMAGE_BYTES cap_from_env("CLIPSEEK_MAX_IMAGE_BYTES", 50u << 20)
+#define MAX_TEXT_BYTES cap_from_env("CLIPSEEK_MAX_TEXT_BYTES", 5u << 20)
+
+char *cli_data_dir(void) {
+    if (cli_data_dir_opt) return strdup(cli_data_dir_opt);
+    const char *e = getenv("CLIPSEEK_DATA_DIR");
+    if (e && *e) return strdup(e);
+    const char *x = getenv("XDG_DATA_HOME");
+    char buf[PATH_MAX];
+    if (x && *x) snprintf(buf, sizeof buf, "%s/clipseek", x);
+    else {
+        const char *h = getenv("HOME");
+        if (!h || !*h) return NULL;
+        snprintf(buf, sizeof buf, "%s/.local/share/clipseek", h);
+        /* ~/.local/share may not exist yet on a fresh account */
+        char parent[PATH_MAX];
+        snprintf(parent, sizeof parent, "%s/.local", h);
+        mkdir(parent, 0700);
+        snprintf(parent, sizeof parent, "%s/.local/share", h);
+        mkdir(parent, 0700);
+    }
+    return strdup(buf);
+}
+
+store *cli_open_store(void) {
+    char *dir = cli_data_dir();
+    if (!dir) {
+        cli_fail("no data directory: set HOME, XDG_DATA_HOME, CLIPSEEK_DATA_DIR or --data-dir");
+        return NULL;
+    }
+    store *s;
+    cs_err e;
+    int rc = store_open(dir, &s, &e);
+    free(dir);
+    if (rc) {
+        cli_fail("%s", e.msg);
+        return NULL;
+    }
+    return s;
+}
+
+static int parse_id(const char *a, int64_t *id) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(a, &end, 10);
+    if (!*a || *end || errno || v <= 0) return -1;
+    *id = v;
+    return 0;
+}
+
+/* ---- classifying content ---- */
+
+typedef struct { const char *kind, *mime; int w, h; } classified;
+
+static const char *image_mime(img_format f) {
+    switch (f) {
+    case IMG_PNG: return "image/png";
+    case IMG_JPEG: return "image/jpeg";
+    case IMG_WEBP: return "image/webp";
+    case IMG_GIF: return "image/gif";
+    case IMG_BMP: return "image/bmp";
+    default: return "application/octet-stream";
+    }
+}
+
+/* Decides what a blob of bytes is: a supported image (by its header), UTF-8 text, or nothing we
+ * keep. Returns 0, or -1 with a reason. */
+static int classify(const unsigned char *d, size_t n, const char *type_hint, classified *c, cs_err *err) {
+    memset(c, 0, sizeof *c);
+    img_format f;
+    int w, h;
+    int is_img = img_sniff(d, n) != IMG_UNKNOWN && img_probe(d, n, &f, &w, &h, NULL) == 0 && w > 0 && h > 0;
+    if (type_hint && !strncmp(type_hint, "image/", 6) && !is_img)
+        return cs_err_set(err, "declared %s, but the data is not a PNG, JPEG, WebP, GIF or BMP image", type_hint);
+    if (is_img) {
+        if (n > MAX_IMAGE_BYTES) return cs_err_set(err, "image of %zu bytes is over the %zu-byte cap", n, MAX_IMAGE_BYTES);
+        c->kind = "image";
+        c->mime = image_mime(f);
+        c->w = w;
+        c->h = h;
+        return 0;
+    }
+    if (!cs_utf8_valid(d, n, 0)) return cs_err_set(err, "neither UTF-8 text nor a supported image");
+    if (n > MAX_TEXT_BYTES) return cs_err_set(err, "text of %zu bytes is over the %zu-byte cap", n, MAX_TEXT_BYTES);
+    if (type_hint && !strcmp(type_hint, "text/uri-list")) { c->kind = "files"; c->mime = "text/uri-list"; return 0; }
+    c->kind = "text";
+    c->mime = "text/plain;charset=utf-8";
+    return 0;
+}
+
+static int read_fd_all(FILE *f, size_t cap, unsigned char **out, size_t *len) {
+    size_t sz = 65536, n = 0;
+    unsigned char *b = malloc(sz + 1);
+    if (!b) return -1;
+    for (;;) {
+        if (n == sz) {
+            if (sz > cap) { free(b); errno = EFBIG; return -1; }
+            sz *= 2;
+            unsigned char *nb = realloc(b, sz + 1);
+            if (!nb) { free(b); return -1; }
+            b = nb;
+        }
+        size_t r = fread(b + n, 1, sz - n, f);
+        n += r;
+        if (r == 0) break;
+    }
+    if (ferror(f)) { free(b); return -1; }
+    b[n] = 0;
+    *out = b;
+    *len = n;
+    return 0;
+}
+
+/* ---- add ---- */
+
+typedef struct { int added, bumped, skipped, total; int progress, quiet; } add_stats;
+
+static int add_bytes(store *s, const unsigned char *d, size_t n, const char *source, const char *type_hint, add_stats *st,
+                     const char *label) {
+    classified c;
+    cs_err e;
+    if (n == 0) {
+        st->skipped++;
+        fprintf(stderr, "clipseek: %s: empty, skipped\n", label);
+        return 0;
+    }
+    if (classify(d, n, type_hint, &c, &e)) {
+        st->skipped++;
+        fprintf(stderr, "clipseek: %s: %s, skipped\n", label, e.msg);
+        return 0;
+    }
+    store_new ne = {c.kind, c.mime, NULL, d, n, source, c.w, c.h, 0};
+    int64_t id;
+    int added;
+    if (store_add(s, &ne, &id, &added, &e)) return cli_fail("%s: %s", label, e.msg);
+    if (added) st->added++; else st->bumped++;
+    if (!st->quiet) printf("%lld\n", (long long)id);
+    return 0;
+}
+
+static int add_path(store *s, const char *path, add_stats *st, int depth);
+
+static int add_dir(store *s, const char *path, add_stats *st, int depth) {
+    if (depth > 32) return 0;
+    struct dirent **list;
+    int n = scandir(path, &list, NULL, alphasort); /* sorted: imports are reproducible */
+    if (n < 0) return cli_fail("%s: %s", path, strerror(errno));
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        if (!rc && list[i]->d_name[0] != '.') {
+            char *p = cs_path_join(path, list[i]->d_name);
+            rc = p ? add_path(s, p, st, depth + 1) : cli_fail("out of memory");
+            free(p);
+        }
+        free(list[i]);
+    }
+    free(list);
+    return rc;
+}
+
+static int add_path(store *s, const char *path, add_stats *st, int depth) {
+    struct stat sb;
+    if (stat(path, &sb) != 0) return cli_fail("%s: %s", path, strerror(errno));
+    if (S_ISDIR(sb.st_mode)) return add_dir(s, path, st, depth);
+    if (!S_ISREG(sb.st_mode)) { st->skipped++; fprintf(stderr, "clipseek: %s: not a regular file, skipped\n", path); return 0; }
+    st->total++;
+    size_t cap = MAX_IMAGE_BYTES > MAX_TEXT_BYTES ? MAX_IMAGE_BYTES : MAX_TEXT_BYTES;
+    if ((size_t)sb.st_size > cap) {
+        st->skipped++;
+        fprintf(stderr, "clipseek: %s: %lld bytes is over the size caps, skipped\n", path, (long long)sb.st_size);
+        return 0;
+    }
+    char *buf;
+    size_t len;
+    cs_err e;
+    if (cs_read_file(path, cap, &buf, &len, &e)) return cli_fail("%s", e.msg);
+    char real[PATH_MAX];
+    const char *src = realpath(path, real) ? real : path;
+    int rc = add_bytes(s, (unsigned char *)buf, len, src, NULL, st, path);
+    free(buf);
+    if (st->progress && st->total % 100 == 0) fprintf(stderr, "clipseek: %d files read...\n", st->total);
+    return rc;
+}
+
+int cmd_add(int argc, char **argv) {
+    int wait = 0, first = 1;
+    if (argc > 1 && !strcmp(argv[1], "--wait")) { wait = 1; first = 2; }
+    if (argc <= first) return cli_usage("add: give files, folders, or - for stdin");
+    store *s = cli_open_store();
+    if (!s) return CLI_FAIL;
+    add_stats st = {0};
+    st.progress = isatty(2);
+    int rc = CLI_OK;
+    for (int i = first; i < argc && rc == CLI_OK; i++) {
+        if (!strcmp(argv[i], "-")) {
+            unsigned char *d;
+            size_t n;
+            if (read_fd_all(stdin, MAX_IMAGE_BYTES > MAX_TEXT_BYTES ? MAX_IMAGE_BYTES : MAX_TEXT_BYTES, &d, &n)) {
+                rc = cli_fail("stdin: %s", strerror(errno));
+                break;
+            }
+            rc = add_bytes(s, d, n, NULL, NULL, &st, "stdin");
+            free(d);
+        } else
+            rc = add_path(s, argv[i], &st, 0);
+    }
+    fprintf(stderr, "clipseek: %d added, %d already present, %d skipped\n", st.added, st.bumped, st.skipped);
+    if (rc == CLI_OK && wait) rc = cli_index_all(s, NULL, 0);
+    store_close(s);
+    if (fflush(stdout) != 0) return cli_fail("writing stdout: %s", strerror(errno));
+    return rc;
+}
+
+/* `wl-paste --watch clipseek store`: one clip on stdin. wl-paste sets CLIPBOARD_STATE: "data"
+ * (store it), "nil" or "clear" (nothing to store), "sensitive" (a password manager marked it:
+ * store nothing, and do not even read it). */
+int cmd_store(int argc, char **argv) {
+    const char *type = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--type") && i + 1 < argc) type = argv[++i];
+        else return cli_usage("store: unexpected argument '%s'", argv[i]);
+    }
+    const char *state = getenv("CLIPBOARD_STATE");
+    if (state && (!strcmp(state, "sensitive") || !strcmp(state, "nil") || !strcmp(state, "clear"))) return CLI_OK;
+    char *paused = NULL;
+    store *s = cli_open_store();
+    if (!s) return CLI_FAIL;
+    store_meta_get(s, "paused", &paused, NULL);
+    if (paused && !strcmp(paused, "1")) { free(paused); store_close(s); return CLI_OK; }
+    free(paused);
+    unsigned char *d;
+    size_t n;
+    size_t cap = MAX_IMAGE_BYTES > MAX_TEXT_BYTES ? MAX_IMAGE_BYTES : MAX_TEXT_BYTES;
+    if (read_fd_all(stdin, cap, &d, &n)) {
+        store_close(s);
+        return errno == EFBIG ? cli_fail("clip over the size caps, not stored") : cli_fail("stdin: %s", strerror(errno));
+    }
+    add_stats st = {0};
+    st.quiet = 1; /* wl-paste --watch has no use for the id */
+    int rc = add_bytes(s, d, n, getenv("CLIPSEEK_SOURCE"), type, &st, "clip");
+    free(d);
+    store_close(s);
+    return rc;
+}
+
+int cmd_pause(int argc, char **argv) {
+    (void)argv;
+    if (argc != 1) return cli_usage("pause takes no arguments");
+    store *s = cli_open_store();
+    if (!s) return CLI_FAIL;
+    cs_err e;
+    int rc = store_meta_set(s, "paused", !strcmp(argv[0], "pause") ? "1" : NULL, &e) ? cli_fail("%s", e.msg) : CLI_OK;
+    store_close(s);
+    return rc;
+}
+
+/* ---- output helpers ---- */
+
+/* One line of at most max bytes (UTF-8 safe): whitespace runs collapsed. malloc'd. */
+static char *preview(const store_entry *e, size_t max) {
+    char *out = malloc(max + 64);
+    if (!out) return NULL;
+    if (!e->text) {
+        snprintf(out, max + 64, "[%s %dx%d %s]", e->kind, e->width, e->height, e->mime ? e->mime + (strncmp(e->mime, "image/", 6) ? 0 : 6) : "");
+        return out;
+    }
+    const unsigned char *t = (const unsigned char *)e->text;
+    size_t n = strlen(e->text), o = 0;
+    int space = 0;
+    for (size_t i = 0; i < n && o < max;) {
+        int32_t cp;
+        size_t k = cs_utf8_next(t + i, n - i, &cp);
+        if (cp == ' ' || cp == '\t' || cp == '\n' || cp == '\r' || cp == '\v' || cp == '\f') {
+            space = o > 0;
+            i += k;
+            continue;
+        }
+        if (space) { out[o++] = ' '; space = 0; }
+        if (o + k > max) break;
+        if (cp >= 0 && cp < 0x20) { i += k; continue; } /* other controls dropped */
+        memcpy(out + o, t + i, k);
+        o += k;
+        i += k;
+    }
+    out[o] = 0;
+    if (o >= max) strcpy(out + o, "…");
+    return out;
+}
+
+static json_t *entry_json(const store_entry *e) {
+    json_t *o = json_object(), *tags = json_array();
+    char *pv = preview(e, 200);
+    json_object_set_new(o, "id", json_integer(e->id));
+    json_object_set_new(o, "kind", json_string(e->kind));
+    json_object_set_new(o, "mime", json_string(e->mime ? e->mime : ""));
+    json_object_set_new(o, "size", json_integer(e->size));
+    json_object_set_new(o, "sha256", json_string(e->sha256));
+    json_object_set_new(o, "preview", json_string(pv ? pv : ""));
+    json_object_set_new(o, "source", e->source ? json_string(e->source) : json_null());
+    json_object_set_new(o, "first_copied_ms", json_integer(e->first_ms));
+    json_object_set_new(o, "last_copied_ms", json_integer(e->last_ms));
+    json_object_set_new(o, "copies", json_integer(e->copies));
+    json_object_set_new(o, "pinned", json_boolean(e->pinned));
+    if (!strcmp(e->kind, "image")) {
+        json_object_set_new(o, "width", json_integer(e->width));
+        json_object_set_new(o, "height", json_integer(e->height));
+    }
+    for (int i = 0; i < e->ntags; i++) json_array_append_new(tags, json_string(e->tags[i]));
+    json_object_set_new(o, "tags", tags);
+    free(pv);
+    return o;
+}
+
+static void print_json(json_t *j) {
+    char *s = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII);
+    if (s) puts(s);
+    free(s);
+}
+
+static const char *age(int64_t ms, char *buf, size_t n) {
+    int64_t d = (store_now_ms() - ms) / 1000;
+    if (d < 60) snprintf(buf, n, "%llds", (long long)(d < 0 ? 0 : d));
+    else if (d < 3600) snprintf(buf, n, "%lldm", (long long)d / 60);
+    else if (d < 86400) snprintf(buf, n, "%lldh", (long long)d / 3600);
+    else snprintf(buf, n, "%lldd", (long long)d / 86400);
+    return buf;
+}
+
+static int list_common(int argc, char **argv, int pick) {
+    store_query q = {0};
+    int json = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--kind") && i + 1 < argc) q.kind = argv[++i];
+        else if (!strcmp(argv[i], "--limit") && i + 1 < argc) {
+            if (cli_parse_int(argv[++i], 1, 1 << 30, &q.limit)) return cli_usage("--limit needs a positive number");
+        } else if (!strcmp(argv[i], "--pinned")) q.pinned_only = 1;
+        else if (!pick && !strcmp(argv[i], "--json")) json = 1;
+        else return cli_usage("%s: unexpected argument '%s'", argv[0], argv[i]);
+    }
+    store *s = cli_open_store();
+    if (!s) return CLI_FAIL;
+    store_entry *es;
+    size_t n;
+    cs_err e;
+    if (store_list(s, &q, &es, &n, &e)) { store_close(s); return cli_fail("%s", e.msg); }
+    json_t *arr = json ? json_array() : NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (json) json_array_append_new(arr, entry_json(&es[i]));
+        else {
+            char *pv = preview(&es[i], pick ? 120 : 80);
+            char ab[32];
+            if (pick) printf("%lld\t%s\n", (long long)es[i].id, pv ? pv : "");
+            else printf("%6lld  %-5s %4s %s%s\n", (long long)es[i].id, es[i].kind, age(es[i].last_ms, ab, sizeof ab),
+                        es[i].pinned ? "* " : "", pv ? pv : "");
+            free(pv);
+        }
+        store_entry_free(&es[i]);
+    }
+    if (json) { print_json(arr); json_decref(arr); }
+    free(es);
+    store_close(s);
+    return fflush(stdout) == 0 ? CLI_OK : cli_fail("writing stdout: %s", strerror(errno));
+}
+
+int cmd_list(int argc, char **argv) { return list_common(argc, argv, 0); }
+int cmd_pick(int argc, char **argv) { return list_common(argc, argv, 1); }
+
+/* Opens the store and reads entry argv[1]; prints the error itself. */
+static int get_entry(int argc, char **argv, store **s, store_entry *e) {
+    int64_t id;
+    if (argc < 2 || parse_id(argv[1], &id)) return cli_usage("%s: expected an entry id", argv[0]);
+    if (!(*s = cli_open_store())) return CLI_FAIL;
+    cs_err err;
+    if (store_get(*s, id, e, &err)) { store_close(*s); return cli_fail("%s", err.msg); }
+    return CLI_OK;
+}
+
+int cmd_show(int argc, char **argv) {
+    int json = argc > 2 && !strcmp(argv[2], "--json");
+    if (argc > 3 || (argc == 3 && !json)) return cli_usage("show: expected ID [--json]");
+    store *s;
+    store_entry e;
+    int rc = get_entry(argc, argv, &s, &e);
+    if (rc) return rc;
+    if (json) {
+        json_t *o = entry_json(&e);
+        if (e.text) json_object_set_new(o, "text", json_string(e.text));
+        print_json(o);
+        json_decref(o);
+    } else {
+        char ab[32], bb[32];
+        printf("id       %lld\nkind     %s (%s)\nsize     %lld bytes\nsha256   %s\n", (long long)e.id, e.kind, e.mime,
+               (long long)e.size, e.sha256);
+        if (e.width) printf("pixels   %dx%d\n", e.width, e.height);
+        printf("source   %s\ncopied   %lld times, first %s ago, last %s ago\npinned   %s\n", e.source ? e.source : "-",
+               (long long)e.copies, age(e.first_ms, ab, sizeof ab), age(e.last_ms, bb, sizeof bb), e.pinned ? "yes" : "no");
+        printf("tags    ");
+        for (int i = 0; i < e.ntags; i++) printf(" %s", e.tags[i]);
+        printf("\n");
+        if (e.text) printf("\n%s\n", e.text);
+        else {
+            char *p = store_blob_path(s, &e);
+            printf("blob     %s\n", p ? p : "-");
+            free(p);
+        }
+    }
+    store_entry_free(&e);
+    store_close(s);
+    return CLI_OK;
+}
+
+int cmd_decode(int argc, char **argv) {
+    if (argc != 2) return cli_usage("decode: expected ID");
+    store *s;
+    store_entry e;
+    int rc = get_entry(argc, argv, &s, &e);
+    if (rc) return rc;
+    unsigned char *d;
+    size_t n;
+    cs_err err;
+    if (store_content(s, &e, &d, &n, &err)) rc = cli_fail("%s", err.msg);
+    else {
+        if (fwrite(d, 1, n, stdout) != n || fflush(stdout) != 0) rc = cli_fail("writing stdout: %s", strerror(errno));
+        free(d);
+    }
+    store_entry_free(&e);
+    store_close(s);
+    return rc;
+}
+
+static int for_each_id(int argc, char **argv, int first, int (*fn)(store *, int64_t, void *), void *arg) {
+    if (argc <= first) return cli_usage("%s: expected an entry id", argv[0]);
+    for (int i = first; i < argc; i++) {
+        int64_t id;
+        if (parse_id(argv[i], &id)) return cli_usage("%s: '%s' is not an entry id", argv[0], argv[i]);
+    }
+    store *s = cli_open_store();
+    if (!s) return CLI_FAIL;
+    int rc = CLI_OK;
+    for (int i = first; i < argc && rc == CLI_OK; i++) {
+        int64_t id = 0;
+        parse_id(argv[i], &id);
+        rc = fn(s, id, arg);
+    }
+    store_close(s);
+    return rc;
+}
+
+static int do_delete(store *s, int64_t id, void *arg) {
+    (void)arg;
+    cs_err e;
+    return store_delete(s, id, &e) ? cli_fail("%s", e.msg) : CLI_OK;
+}
+static int do_pin(store *s, int64_t id, void *arg) {
+    cs_err e;
+    return store_set_pinned(s, id, *(int *)arg, &e) ? cli_fail("%s", e.msg) : CLI_OK;
+}
+
+int cmd_delete(int argc, char **argv) { return for_each_id(argc, argv, 1, do_delete, NULL); }
+int cmd_pin(int argc, char **argv) {
+    int pin = !strcmp(argv[0], "pin");
+    return for_each_id(argc, argv, 1, do_pin, &pin);
+}
+
+int cmd_tag(int argc, char **argv) {
+    int remove = argc == 4 && !strcmp(argv[3], "--remove");
+    if (argc != 3 && !remove) return cli_usage("tag: expected ID TAG [--remove]");
+    int64_t id;
+    if (parse_id(argv[1], &id)) return cli_usage("tag: '%s' is not an entry id", argv[1]);
+    store *s = cli_open_store();
+    if (!s) return CLI_FAIL;
+    cs_err e;
+    int rc = store_tag(s, id, argv[2], !remove, &e) ? cli_fail("%s", e.msg) : CLI_OK;
+    store_close(s);
+    return rc;
+}
+
+static void print_report(const store_report *r, const char *dir, int json) {
+    if (json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "data_dir", json_string(dir));
+        json_object_set_new(o, "entries", json_integer(r->entries));
+        json_object_set_new(o, "pinned", json_integer(r->pinned));
+        json_object_set_new(o, "bytes", json_integer(r->bytes));
+        json_object_set_new(o, "blobs", json_integer(r->blobs));
+        json_object_set_new(o, "vectors", json_integer(r->vectors));
+        json_object_set_new(o, "missing_blobs", json_integer(r->missing_blobs));
+        json_object_set_new(o, "orphan_blobs", json_integer(r->orphan_blobs));
+        if (r->integrity_ok >= 0) json_object_set_new(o, "integrity", json_string(r->integrity));
+        print_json(o);
+        json_decref(o);
+        return;
+    }
+    printf("data dir       %s\nentries        %lld (%lld pinned), %.1f MB\nblobs          %lld\nvectors        %lld\n", dir,
+           (long long)r->entries, (long long)r->pinned, r->bytes / 1e6, (long long)r->blobs, (long long)r->vectors);
+    printf("missing blobs  %lld\norphan blobs   %lld\n", (long long)r->missing_blobs, (long long)r->orphan_blobs);
+    if (r->integrity_ok >= 0) printf("integrity      %s\n", r->integrity);
+}
+
+int cmd_stats(int argc, char **argv) {
+    int json = 0, integrity = !strcmp(argv[0], "check");
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--json")) json = 1;
+        else if (!strcmp(argv[i], "--integrity")) integrity = 1;
+        else return cli_usage("%s: unexpected argument '%s'", argv[0], argv[i]);
+    }
+    store *s = cli_open_store();
+    if (!s) return CLI_FAIL;
+    store_report r;
+    cs_err e;
+    int rc = CLI_OK;
+    if (store_check(s, integrity, &r, &e)) rc = cli_fail("%s", e.msg);
+    else {
+        print_report(&r, store_dir(s), json);
+        if (!strcmp(argv[0], "check") && (r.missing_blobs || r.integrity_ok == 0)) rc = CLI_FAIL;
+    }
+    store_close(s);
+    return rc;
+}
+
+int cmd_gc(int argc, char **argv) {
+    (void)argv;
+    if (argc != 1) return cli_usage("gc takes no arguments");
+    store *s = cli_open_store();
+    if (!s) return CLI_FAIL;
+    int64_t n = 0;
+    cs_err e;
+    int rc = store_gc(s, 60, &n, &e) ? cli_fail("%s", e.msg) : CLI_OK;
+    if (!rc) printf("removed %lld orphan blobs\n", (long long)n);
+    store_close(s);
+    return rc;
+}
+
+/* copy: puts an entry back on the clipboard through wl-copy (Wayland) or xclip (X11), feeding
+ * the content on their stdin; they keep serving the selection after we exit. */
+int cmd_copy(int argc, char **argv) {
+    if (argc != 2) return cli_usage("copy: expected ID");
+    store *s;
+    store_entry e;
+    int rc = get_entry(argc, argv, &s, &e);
+    if (rc) return rc;
+    unsigned char *d = NULL;
+    size_t n = 0;
+    cs_err err;
+    if (store_content(s, &e, &d, &n, &err)) rc = cli_fail("%s", err.msg);
+    const char *mime = e.text ? "text/plain;charset=utf-8" : e.mime;
+    if (!strcmp(e.kind, "text")) mime = "UTF8_STRING";
+    char *args[8];
+    int k = 0;
+    if (!rc) {
+        if (getenv("WAYLAND_DISPLAY")) {
+            args[k++] = "wl-copy";
+            args[k++] = "--type";
+            args[k++] = (char *)(e.text ? "text/plain;charset=utf-8" : e.mime);
+        } else if (getenv("DISPLAY")) {
+            args[k++] = "xclip";
+            args[k++] = "-selection";
+            args[k++] = "clipboard";
+            args[k++] = "-t";
+            args[k++] = (char *)mime;
+            args[k++] = "-i";
+        } else rc = cli_fail("copy: no display (neither WAYLAND_DISPLAY nor DISPLAY is set)");
+        args[k] = NULL;
+    }
+    if (!rc) {
+        int fds[2];
+        if (pipe(fds) != 0) rc = cli_fail("pipe: %s", strerror(errno));
+        else {
+            pid_t pid = fork();
+            if (pid == 0) {
+                dup2(fds[0], 0);
+                close(fds[0]);
+                close(fds[1]);
+                execvp(args[0], args);
+                _exit(127);
+            }
+            close(fds[0]);
+            size_t off = 0;
+            while (pid > 0 && off < n) {
+                ssize_t w = write(fds[1], d + off, n - off);
+                if (w <= 0) break;
+                off += (size_t)w;
+            }
+            close(fds[1]);
+            int status = 0;
+            if (pid < 0) rc = cli_fail("fork: %s", strerror(errno));
+            else if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                rc = cli_fail("copy: %s failed%s", args[0], WIFEXITED(status) && WEXITSTATUS(status) == 127 ? " (not installed?)" : "");
+        }
+    }
+    free(d);
+    store_entry_free(&e);
+    store_close(s);
+    return rc;
+}

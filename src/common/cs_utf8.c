@@ -1,0 +1,37 @@
+/* cs_utf8: see cs_utf8.h. */
+#include "cs_utf8.h"
+
+size_t cs_utf8_next(const unsigned char *s, size_t n, int32_t *cp) {
+    unsigned b = s[0];
+    if (b < 0x80) { *cp = (int32_t)b; return 1; }
+    int need;
+    unsigned lo = 0x80, hi = 0xBF;
+    if (b >= 0xC2 && b <= 0xDF) need = 1;
+    else if (b == 0xE0) { need = 2; lo = 0xA0; }
+    else if ((b >= 0xE1 && b <= 0xEC) || b == 0xEE || b == 0xEF) need = 2;
+    else if (b == 0xED) { need = 2; hi = 0x9F; }
+    else if (b == 0xF0) { need = 3; lo = 0x90; }
+    else if (b >= 0xF1 && b <= 0xF3) need = 3;
+    else if (b == 0xF4) { need = 3; hi = 0x8F; }
+    else { *cp = -1; return 1; }
+    int32_t v = (int32_t)(b & (0x3F >> need));
+    size_t i = 1;
+    for (; i <= (size_t)need; i++) {
+        if (i >= n) { *cp = -1; return i; }
+        unsigned c = s[i], l = i == 1 ? lo : 0x80, h = i == 1 ? hi : 0xBF;
+        if (c < l || c > h) { *cp = -1; return i; }
+        v = (v << 6) | (int32_t)(c & 0x3F);
+    }
+    *cp = v;
+    return i;
+}
+
+int cs_utf8_valid(const void *p, size_t n, int allow_nul) {
+    const unsigned char *s = p;
+    for (size_t i = 0; i < n;) {
+        int32_t cp;
+        i += cs_utf8_next(s + i, n - i, &cp);
+        if (cp < 0 || (cp == 0 && !allow_nul)) return 0;
+    }
+    return 1;
+}

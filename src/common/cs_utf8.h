@@ -1,0 +1,16 @@
+/* cs_utf8: strict UTF-8 decoding (RFC 3629: no overlongs, no surrogates, at most U+10FFFF). */
+#ifndef CS_UTF8_H
+#define CS_UTF8_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Decodes the scalar at s[0..n) (n >= 1). Returns the bytes consumed (>= 1). On invalid input
+ * *cp is -1 and the count is the maximal invalid subpart (Unicode's recommended practice: one
+ * replacement per maximal subpart, as Python's errors="replace" and Rust's from_utf8_lossy). */
+size_t cs_utf8_next(const unsigned char *s, size_t n, int32_t *cp);
+
+/* 1 if s[0..n) is valid UTF-8 (and, unless allow_nul, has no NUL byte). */
+int cs_utf8_valid(const void *s, size_t n, int allow_nul);
+
+#endif

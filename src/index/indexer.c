@@ -1,0 +1,170 @@
+/* indexer: see indexer.h. */
+#include "indexer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/cs_file.h"
+#include "../model/image.h"
+
+char *index_model_id(const char *dir, cs_err *err) {
+    /* hash config.json and the safetensors header(s): weights are large, headers name every
+     * tensor with its shape, dtype and offsets, and config.json fixes the geometry */
+    const char *files[] = {"config.json", "model.safetensors", "model.safetensors.index.json"};
+    size_t cap = 1 << 16, n = 0;
+    unsigned char *buf = malloc(cap);
+    if (!buf) { cs_err_set(err, "out of memory"); return NULL; }
+    for (int i = 0; i < 3; i++) {
+        char *p = cs_path_join(dir, files[i]);
+        cs_map m = {0};
+        if (p && cs_is_file(p) && cs_map_file(p, &m, NULL) == 0 && m.data) {
+            size_t take = m.len;
+            if (i == 1 && m.len >= 8) { /* only the header of the weights file */
+                uint64_t hl = 0;
+                for (int b = 7; b >= 0; b--) hl = (hl << 8) | m.data[b];
+                take = hl + 8 < m.len ? (size_t)hl + 8 : m.len;
+            }
+            if (n + take > cap) {
+                while (n + take > cap) cap *= 2;
+                unsigned char *nb = realloc(buf, cap);
+                if (!nb) { cs_unmap(&m); free(p); free(buf); cs_err_set(err, "out of memory"); return NULL; }
+                buf = nb;
+            }
+            memcpy(buf + n, m.data, take);
+            n += take;
+            cs_unmap(&m);
+        }
+        free(p);
+    }
+    if (n == 0) { free(buf); cs_err_set(err, "%s: no config.json or weights", dir); return NULL; }
+    char sha[65];
+    store_sha256_hex(buf, n, sha);
+    free(buf);
+    size_t bl = strlen(dir);
+    while (bl > 1 && dir[bl - 1] == '/') bl--; /* "models/x/" -> "x" */
+    const char *base = dir;
+    for (size_t i = 0; i + 1 < bl; i++)
+        if (dir[i] == '/') base = dir + i + 1;
+    size_t len = (size_t)(dir + bl - base);
+    char *id = malloc(len + 16);
+    if (!id) { cs_err_set(err, "out of memory"); return NULL; }
+    snprintf(id, len + 16, "%.*s-%.12s", (int)len, base, sha);
+    return id;
+}
+
+int index_text_windows(const int32_t *ids, size_t n, int32_t bos, int32_t eos, int32_t **win, size_t *lens, int max) {
+    /* content is ids[1 .. n-2] */
+    size_t content = n >= 2 ? n - 2 : 0, stride = INDEX_WINDOW - INDEX_OVERLAP;
+    int k = 0;
+    for (size_t start = 0; k < max; start += stride) {
+        size_t take = content - start < INDEX_WINDOW ? content - start : INDEX_WINDOW;
+        int32_t *w = malloc((take + 2) * sizeof *w);
+        if (!w) break;
+        w[0] = bos;
+        memcpy(w + 1, ids + 1 + start, take * sizeof *w);
+        w[take + 1] = eos;
+        win[k] = w;
+        lens[k] = take + 2;
+        k++;
+        if (start + take >= content) break;
+    }
+    return k;
+}
+
+static int mark_failed(store *s, int64_t id, const char *model, index_stats *st, cs_err *err) {
+    st->failed++;
+    return store_put_vector(s, id, model, -1, NULL, 0, err) < 0 ? -1 : 0;
+}
+
+static int embed_text_entry(store *s, clip_ctx *c, const store_entry *e, const char *model, index_stats *st, cs_err *err) {
+    const clip_info *in = clip_get_info(c);
+    int32_t *ids;
+    size_t n;
+    if (clip_tokenize(c, e->text, strlen(e->text), 0, &ids, &n, err)) return -1;
+    int32_t *win[INDEX_MAX_WINDOWS];
+    size_t lens[INDEX_MAX_WINDOWS];
+    int max = in->max_positions - 2 < INDEX_WINDOW ? 1 : INDEX_MAX_WINDOWS; /* tiny contexts: one window */
+    int k = index_text_windows(ids, n, in->bos_id, in->eos_id, win, lens, max);
+    free(ids);
+    for (int i = 0; i < k; i++)
+        if ((int)lens[i] > in->max_positions) { lens[i] = (size_t)in->max_positions; win[i][lens[i] - 1] = in->eos_id; }
+    int P = in->projection_dim, rc = 0;
+    float *v = malloc((size_t)(k > 0 ? k : 1) * P * sizeof *v);
+    if (!v) rc = cs_err_set(err, "out of memory");
+    for (int i = 0; i < k && !rc; i += 16) {
+        int b = k - i < 16 ? k - i : 16;
+        rc = clip_text_embed(c, (const int32_t *const *)win + i, lens + i, b, 1, v + (size_t)i * P, err);
+    }
+    for (int i = 0; i < k && !rc; i++) rc = store_put_vector(s, e->id, model, i, v + (size_t)i * P, P, err) < 0 ? -1 : 0;
+    for (int i = 0; i < k; i++) free(win[i]);
+    free(v);
+    if (!rc) {
+        st->embedded++;
+        st->windows += k;
+    }
+    return rc;
+}
+
+int index_run(store *s, clip_ctx *c, const char *model, int64_t max_entries, index_stats *st, index_progress_fn progress,
+              void *arg, cs_err *err) {
+    memset(st, 0, sizeof *st);
+    const clip_info *in = clip_get_info(c);
+    int S = in->image_size, P = in->projection_dim;
+    enum { BATCH = 8 };
+    size_t per = (size_t)3 * S * S;
+    float *px = malloc(per * BATCH * sizeof *px), *v = malloc((size_t)BATCH * P * sizeof *v);
+    if (!px || !v) { free(px); free(v); return cs_err_set(err, "out of memory"); }
+    int rc = 0;
+    int64_t done = 0;
+    while (!rc && (max_entries <= 0 || done < max_entries)) {
+        int64_t *ids;
+        size_t n;
+        if (store_missing_vectors(s, model, 64, &ids, &n, err)) { rc = -1; break; }
+        if (n == 0) { free(ids); break; }
+        int64_t batch_ids[BATCH];
+        int nb = 0;
+        for (size_t i = 0; i <= n && !rc; i++) {
+            /* flush the image batch when full or at the end */
+            if (nb && (nb == BATCH || i == n)) {
+                if (clip_vision_forward(c, px, nb, 1, NULL, v, err)) { rc = -1; break; }
+                for (int j = 0; j < nb && !rc; j++)
+                    rc = store_put_vector(s, batch_ids[j], model, 0, v + (size_t)j * P, P, err) < 0 ? -1 : 0;
+                st->embedded += nb;
+                st->windows += nb;
+                nb = 0;
+            }
+            if (i == n || (max_entries > 0 && done >= max_entries)) break;
+            store_entry e;
+            int g = store_get(s, ids[i], &e, err);
+            done++;
+            if (g == 1) continue; /* deleted meanwhile */
+            if (g < 0) { rc = -1; break; }
+            if (e.text) {
+                rc = embed_text_entry(s, c, &e, model, st, err);
+            } else {
+                unsigned char *d = NULL;
+                size_t len = 0;
+                img_rgb im;
+                cs_err ierr;
+                int bad = store_content(s, &e, &d, &len, &ierr) != 0;
+                if (!bad) {
+                    bad = img_decode(d, len, 0, &im, &ierr) != 0;
+                    free(d);
+                }
+                if (!bad) {
+                    bad = clip_preprocess(c, &im, px + per * nb, &ierr) != 0;
+                    img_free(&im);
+                }
+                if (bad) rc = mark_failed(s, e.id, model, st, err);
+                else batch_ids[nb++] = e.id;
+            }
+            store_entry_free(&e);
+        }
+        free(ids);
+        if (!rc && progress) progress(st, arg);
+    }
+    free(px);
+    free(v);
+    return rc;
+}

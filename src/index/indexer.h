@@ -1,0 +1,47 @@
+/* indexer: computes the CLIP vectors of entries that have none for the current model.
+ *
+ * Images: decoded from their blob, preprocessed, embedded by the vision tower in batches of 8.
+ * Text (kinds "text" and "files"): tokenised without truncation and embedded in windows of up to
+ * 75 tokens (77 with <|startoftext|>/<|endoftext|>), consecutive windows overlapping by 16 tokens
+ * so a phrase across a boundary is whole in one of them; part i of the entry's vector is window i.
+ * At most INDEX_MAX_WINDOWS windows per entry (about 60,000 tokens); the full-text index covers
+ * the rest of a longer text.
+ *
+ * An entry that cannot be embedded (an undecodable image) gets a marker row (part -1, dim 0) so
+ * it is not retried forever; searches skip rows of dim 0.
+ *
+ * Vectors carry a model id (index_model_id): a different checkpoint gives a different id, so a
+ * model switch re-embeds everything. */
+#ifndef INDEXER_H
+#define INDEXER_H
+
+#include <stdint.h>
+
+#include "../common/cs_err.h"
+#include "../model/clip.h"
+#include "../store/store.h"
+
+#define INDEX_WINDOW 75
+#define INDEX_OVERLAP 16
+#define INDEX_MAX_WINDOWS 1024
+
+/* A short stable id for the checkpoint in dir: "<folder name>-<12 hex of SHA-256 over
+ * config.json and the safetensors header(s)>". malloc'd; NULL on failure (err set). */
+char *index_model_id(const char *dir, cs_err *err);
+
+typedef struct index_stats {
+    int64_t embedded, failed, windows, pending;
+} index_stats;
+
+typedef void (*index_progress_fn)(const index_stats *st, void *arg);
+
+/* Embeds up to max_entries entries missing vectors for model_id (0: until none is left).
+ * progress (may be NULL) is called after each batch. */
+int index_run(store *s, clip_ctx *c, const char *model_id, int64_t max_entries, index_stats *st,
+              index_progress_fn progress, void *arg, cs_err *err);
+
+/* Splits token ids [bos, c1..cn, eos] into windows; returns the count (<= max), each window a
+ * malloc'd [bos, ..., eos] array in win[i] of lens[i] ids. Exposed for tests. */
+int index_text_windows(const int32_t *ids, size_t n, int32_t bos, int32_t eos, int32_t **win, size_t *lens, int max);
+
+#endif

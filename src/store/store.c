@@ -1,0 +1,679 @@
+/* store: see store.h for the layout and invariants.
+ *
+ * Durability: WAL with synchronous=FULL; blob files are made durable (fsync file, rename, fsync
+ * directory) before the transaction that names them commits. Deduplication is by SHA-256 of the
+ * content, enforced by a UNIQUE index, so two processes adding the same clip at once end with one
+ * row (the loser of the race takes the bump path). */
+#include "store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../common/cs_file.h"
+#include "../common/cs_utf8.h"
+
+#define APP_ID 0x436c5073 /* "ClPs" */
+
+struct store {
+    char *dir, *blobdir, *dbpath;
+    sqlite3 *db;
+};
+
+int64_t store_now_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+void store_sha256_hex(const void *data, size_t len, char out[65]) {
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
+    for (int i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+static int dberr(store *s, cs_err *err, const char *what) {
+    return cs_err_set(err, "%s: %s: %s", s->dbpath, what, sqlite3_errmsg(s->db));
+}
+
+static int exec(store *s, const char *sql, cs_err *err) {
+    char *msg = NULL;
+    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        cs_err_set(err, "%s: %s", s->dbpath, msg ? msg : sqlite3_errmsg(s->db));
+        sqlite3_free(msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* Creates a directory 0700, or tightens an existing one. */
+static int private_dir(const char *path, cs_err *err) {
+    if (mkdir(path, 0700) != 0 && errno != EEXIST) return cs_err_set(err, "%s: %s", path, strerror(errno));
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) return cs_err_set(err, "%s: not a directory", path);
+    if ((st.st_mode & 0077) && chmod(path, 0700) != 0) return cs_err_set(err, "%s: chmod: %s", path, strerror(errno));
+    return 0;
+}
+
+static const char *SCHEMA_V1 =
+    "CREATE TABLE entries("
+    " id INTEGER PRIMARY KEY,"
+    " kind TEXT NOT NULL,"
+    " mime TEXT NOT NULL,"
+    " mimes TEXT NOT NULL DEFAULT '',"
+    " size INTEGER NOT NULL,"
+    " sha256 TEXT NOT NULL UNIQUE,"
+    " text TEXT,"
+    " blob TEXT,"
+    " width INTEGER NOT NULL DEFAULT 0,"
+    " height INTEGER NOT NULL DEFAULT 0,"
+    " source TEXT,"
+    " first_ms INTEGER NOT NULL,"
+    " last_ms INTEGER NOT NULL,"
+    " copies INTEGER NOT NULL DEFAULT 1,"
+    " pinned INTEGER NOT NULL DEFAULT 0,"
+    " seq INTEGER NOT NULL DEFAULT 0);" /* copy order: recency is by this, not the clock */
+    "CREATE INDEX entries_last ON entries(last_ms);"
+    "CREATE INDEX entries_seq ON entries(seq);"
+    "CREATE INDEX entries_blob ON entries(blob) WHERE blob IS NOT NULL;"
+    "CREATE TABLE tags(entry INTEGER NOT NULL REFERENCES entries(id) ON DELETE CASCADE,"
+    " tag TEXT NOT NULL, PRIMARY KEY(entry, tag));"
+    "CREATE TABLE vectors(entry INTEGER NOT NULL REFERENCES entries(id) ON DELETE CASCADE,"
+    " model TEXT NOT NULL, part INTEGER NOT NULL, dim INTEGER NOT NULL, vec BLOB NOT NULL,"
+    " PRIMARY KEY(entry, model, part));"
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);";
+
+static int pragma_int(store *s, const char *sql, int64_t *out, cs_err *err) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return dberr(s, err, "reading the header");
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) *out = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : dberr(s, err, "reading the header");
+}
+
+static int migrate(store *s, cs_err *err) {
+    int64_t app = 0, ver = 0, tables = 0;
+    if (pragma_int(s, "PRAGMA application_id", &app, err) || pragma_int(s, "PRAGMA user_version", &ver, err) ||
+        pragma_int(s, "SELECT count(*) FROM sqlite_master", &tables, err))
+        return -1;
+    if (app != APP_ID && !(app == 0 && tables == 0))
+        return cs_err_set(err, "%s: not a clipseek database (application_id %lld); refusing to touch it", s->dbpath,
+                          (long long)app);
+    if (ver > STORE_SCHEMA_VERSION)
+        return cs_err_set(err, "%s: schema version %lld is newer than this clipseek (%d); upgrade clipseek", s->dbpath,
+                          (long long)ver, STORE_SCHEMA_VERSION);
+    if (ver == STORE_SCHEMA_VERSION) return 0;
+    if (exec(s, "BEGIN IMMEDIATE", err)) return -1;
+    /* re-read under the write lock: another process may have migrated meanwhile */
+    if (pragma_int(s, "PRAGMA user_version", &ver, err)) { exec(s, "ROLLBACK", NULL); return -1; }
+    int rc = 0;
+    if (ver < 1) rc = exec(s, SCHEMA_V1, err);
+    /* future migrations: if (!rc && ver < 2) rc = exec(s, SCHEMA_V2_DELTA, err); ... */
+    if (!rc) {
+        char sql[128];
+        snprintf(sql, sizeof sql, "PRAGMA application_id=%d; PRAGMA user_version=%d", APP_ID, STORE_SCHEMA_VERSION);
+        rc = exec(s, sql, err);
+    }
+    if (rc) { exec(s, "ROLLBACK", NULL); return -1; }
+    return exec(s, "COMMIT", err);
+}
+
+int store_open(const char *dir, store **out, cs_err *err) {
+    *out = NULL;
+    store *s = calloc(1, sizeof *s);
+    if (!s) return cs_err_set(err, "out of memory");
+    s->dir = strdup(dir);
+    s->blobdir = cs_path_join(dir, "blobs");
+    s->dbpath = cs_path_join(dir, "clipseek.db");
+    if (!s->dir || !s->blobdir || !s->dbpath) { store_close(s); return cs_err_set(err, "out of memory"); }
+    if (private_dir(dir, err) || private_dir(s->blobdir, err)) { store_close(s); return -1; }
+    /* create the file 0600 ourselves so SQLite never makes it world-readable */
+    int fd = open(s->dbpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) { cs_err_set(err, "%s: %s", s->dbpath, strerror(errno)); store_close(s); return -1; }
+    fchmod(fd, 0600);
+    close(fd);
+    if (sqlite3_open_v2(s->dbpath, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+        cs_err_set(err, "%s: %s", s->dbpath, s->db ? sqlite3_errmsg(s->db) : "cannot open");
+        store_close(s);
+        return -1;
+    }
+    sqlite3_busy_timeout(s->db, 5000);
+    sqlite3_extended_result_codes(s->db, 1);
+    if (exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON", err) || migrate(s, err)) {
+        store_close(s);
+        return -1;
+    }
+    /* the WAL and shm files inherit the database's mode, but tighten them if they exist */
+    char p[4200];
+    snprintf(p, sizeof p, "%s-wal", s->dbpath);
+    chmod(p, 0600);
+    snprintf(p, sizeof p, "%s-shm", s->dbpath);
+    chmod(p, 0600);
+    *out = s;
+    return 0;
+}
+
+void store_close(store *s) {
+    if (!s) return;
+    if (s->db) sqlite3_close_v2(s->db);
+    free(s->dir);
+    free(s->blobdir);
+    free(s->dbpath);
+    free(s);
+}
+
+const char *store_dir(const store *s) { return s->dir; }
+
+/* ---- blobs ---- */
+
+static char *blob_path_for(const store *s, const char *sha) {
+    size_t n = strlen(s->blobdir) + 80;
+    char *p = malloc(n);
+    if (p) snprintf(p, n, "%s/%.2s/%s", s->blobdir, sha, sha);
+    return p;
+}
+
+char *store_blob_path(const store *s, const store_entry *e) { return e->blob ? blob_path_for(s, e->blob) : NULL; }
+
+static int fsync_dir(const char *dir) {
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+/* Writes a blob durably; a blob that already exists with this name is left as it is. */
+static int write_blob(store *s, const char *sha, const void *data, size_t len, cs_err *err) {
+    char sub[4200], tmp[4300];
+    snprintf(sub, sizeof sub, "%s/%.2s", s->blobdir, sha);
+    if (private_dir(sub, err)) return -1;
+    char *final = blob_path_for(s, sha);
+    if (!final) return cs_err_set(err, "out of memory");
+    struct stat st;
+    if (stat(final, &st) == 0 && (size_t)st.st_size == len) { free(final); return 0; }
+    snprintf(tmp, sizeof tmp, "%s/.tmp-%s-%ld", sub, sha, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) { free(final); return cs_err_set(err, "%s: %s", tmp, strerror(errno)); }
+    const unsigned char *p = data;
+    size_t left = len;
+    while (left) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            int e = errno;
+            close(fd);
+            unlink(tmp);
+            free(final);
+            return cs_err_set(err, "%s: write: %s", tmp, strerror(e));
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    if (fsync(fd) != 0 || close(fd) != 0) { unlink(tmp); free(final); return cs_err_set(err, "%s: fsync failed", tmp); }
+    if (rename(tmp, final) != 0) {
+        int e = errno;
+        unlink(tmp);
+        free(final);
+        return cs_err_set(err, "rename to blob: %s", strerror(e));
+    }
+    free(final);
+    if (fsync_dir(sub) != 0) return cs_err_set(err, "%s: fsync: %s", sub, strerror(errno));
+    return 0;
+}
+
+/* ---- entries ---- */
+
+static int is_text_kind(const char *kind) { return !strcmp(kind, "text") || !strcmp(kind, "files"); }
+
+int store_add(store *s, const store_new *e, int64_t *id, int *added, cs_err *err) {
+    if (id) *id = 0;
+    if (added) *added = 0;
+    if (!e->kind || !*e->kind || strlen(e->kind) >= 16 || !e->mime) return cs_err_set(err, "an entry needs a kind and a type");
+    int text = is_text_kind(e->kind);
+    if (text && !cs_utf8_valid(e->data, e->len, 0))
+        return cs_err_set(err, "%s entries must be UTF-8 text without NUL bytes", e->kind);
+    char sha[65];
+    store_sha256_hex(e->data, e->len, sha);
+    int64_t now = e->time_ms ? e->time_ms : store_now_ms();
+    if (!text && write_blob(s, sha, e->data, e->len, err)) return -1;
+    if (exec(s, "BEGIN IMMEDIATE", err)) return -1;
+    sqlite3_stmt *st = NULL;
+    int rc = -1;
+    /* bump if present */
+    if (sqlite3_prepare_v2(s->db, "UPDATE entries SET last_ms = max(last_ms, ?1), copies = copies + 1,"
+                           " seq = (SELECT coalesce(max(seq), 0) + 1 FROM entries) WHERE sha256 = ?2 RETURNING id",
+                           -1, &st, NULL) != SQLITE_OK) { dberr(s, err, "add"); goto out; }
+    sqlite3_bind_int64(st, 1, now);
+    sqlite3_bind_text(st, 2, sha, 64, SQLITE_STATIC);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        if (id) *id = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+        st = NULL;
+        rc = exec(s, "COMMIT", err);
+        goto out;
+    }
+    if (r != SQLITE_DONE) { dberr(s, err, "add"); goto out; }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (sqlite3_prepare_v2(s->db,
+                           "INSERT INTO entries(kind, mime, mimes, size, sha256, text, blob, width, height, source, first_ms, last_ms, seq)"
+                           " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, (SELECT coalesce(max(seq), 0) + 1 FROM entries))", -1, &st, NULL) != SQLITE_OK) {
+        dberr(s, err, "add");
+        goto out;
+    }
+    sqlite3_bind_text(st, 1, e->kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, e->mime, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, e->mimes ? e->mimes : e->mime, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, (int64_t)e->len);
+    sqlite3_bind_text(st, 5, sha, 64, SQLITE_STATIC);
+    if (text) sqlite3_bind_text(st, 6, e->data, (int)e->len, SQLITE_STATIC); else sqlite3_bind_null(st, 6);
+    if (!text) sqlite3_bind_text(st, 7, sha, 64, SQLITE_STATIC); else sqlite3_bind_null(st, 7);
+    sqlite3_bind_int(st, 8, e->width);
+    sqlite3_bind_int(st, 9, e->height);
+    if (e->source) sqlite3_bind_text(st, 10, e->source, -1, SQLITE_STATIC); else sqlite3_bind_null(st, 10);
+    sqlite3_bind_int64(st, 11, now);
+    if (sqlite3_step(st) != SQLITE_DONE) { dberr(s, err, "add"); goto out; }
+    if (id) *id = sqlite3_last_insert_rowid(s->db);
+    if (added) *added = 1;
+    sqlite3_finalize(st);
+    st = NULL;
+    rc = exec(s, "COMMIT", err);
+out:
+    if (st) sqlite3_finalize(st);
+    if (rc) exec(s, "ROLLBACK", NULL);
+    return rc;
+}
+
+static char *col_strdup(sqlite3_stmt *st, int i) {
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? strdup((const char *)t) : NULL;
+}
+
+#define ENTRY_COLS "id, kind, mime, mimes, size, sha256, text, blob, width, height, source, first_ms, last_ms, copies, pinned"
+
+static int load_tags(store *s, store_entry *e, cs_err *err) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT tag FROM tags WHERE entry = ? ORDER BY tag", -1, &st, NULL) != SQLITE_OK)
+        return dberr(s, err, "tags");
+    sqlite3_bind_int64(st, 1, e->id);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        char **nt = realloc(e->tags, (size_t)(e->ntags + 1) * sizeof *nt);
+        if (!nt) break;
+        e->tags = nt;
+        e->tags[e->ntags++] = col_strdup(st, 0);
+    }
+    sqlite3_finalize(st);
+    return 0;
+}
+
+static void row_to_entry(sqlite3_stmt *st, store_entry *e) {
+    memset(e, 0, sizeof *e);
+    e->id = sqlite3_column_int64(st, 0);
+    snprintf(e->kind, sizeof e->kind, "%s", (const char *)sqlite3_column_text(st, 1));
+    e->mime = col_strdup(st, 2);
+    e->mimes = col_strdup(st, 3);
+    e->size = sqlite3_column_int64(st, 4);
+    snprintf(e->sha256, sizeof e->sha256, "%s", (const char *)sqlite3_column_text(st, 5));
+    e->text = col_strdup(st, 6);
+    e->blob = col_strdup(st, 7);
+    e->width = sqlite3_column_int(st, 8);
+    e->height = sqlite3_column_int(st, 9);
+    e->source = col_strdup(st, 10);
+    e->first_ms = sqlite3_column_int64(st, 11);
+    e->last_ms = sqlite3_column_int64(st, 12);
+    e->copies = sqlite3_column_int64(st, 13);
+    e->pinned = sqlite3_column_int(st, 14);
+}
+
+void store_entry_free(store_entry *e) {
+    if (!e) return;
+    free(e->mime); free(e->mimes); free(e->text); free(e->blob); free(e->source);
+    for (int i = 0; i < e->ntags; i++) free(e->tags[i]);
+    free(e->tags);
+    memset(e, 0, sizeof *e);
+}
+
+int store_get(store *s, int64_t id, store_entry *out, cs_err *err) {
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT " ENTRY_COLS " FROM entries WHERE id = ?", -1, &st, NULL) != SQLITE_OK)
+        return dberr(s, err, "get");
+    sqlite3_bind_int64(st, 1, id);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW) row_to_entry(st, out);
+    sqlite3_finalize(st);
+    if (r == SQLITE_DONE) { cs_err_set(err, "no entry %lld", (long long)id); return 1; }
+    if (r != SQLITE_ROW) return dberr(s, err, "get");
+    return load_tags(s, out, err);
+}
+
+int store_list(store *s, const store_query *q, store_entry **out, size_t *n, cs_err *err) {
+    *out = NULL;
+    *n = 0;
+    store_query dq = {0};
+    if (!q) q = &dq;
+    sqlite3_stmt *st;
+    const char *sql = "SELECT " ENTRY_COLS " FROM entries WHERE (?1 IS NULL OR kind = ?1) AND (?2 = 0 OR pinned = 1)"
+                      " AND last_ms >= ?3 ORDER BY seq DESC LIMIT ?4 OFFSET ?5";
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return dberr(s, err, "list");
+    if (q->kind) sqlite3_bind_text(st, 1, q->kind, -1, SQLITE_STATIC); else sqlite3_bind_null(st, 1);
+    sqlite3_bind_int(st, 2, q->pinned_only);
+    sqlite3_bind_int64(st, 3, q->since_ms);
+    sqlite3_bind_int64(st, 4, q->limit > 0 ? q->limit : -1);
+    sqlite3_bind_int64(st, 5, q->offset > 0 ? q->offset : 0);
+    size_t cap = 0;
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 64;
+            store_entry *ne = realloc(*out, cap * sizeof *ne);
+            if (!ne) { r = SQLITE_NOMEM; break; }
+            *out = ne;
+        }
+        row_to_entry(st, &(*out)[*n]);
+        (*n)++;
+    }
+    sqlite3_finalize(st);
+    if (r != SQLITE_DONE) {
+        for (size_t i = 0; i < *n; i++) store_entry_free(&(*out)[i]);
+        free(*out);
+        *out = NULL;
+        *n = 0;
+        return r == SQLITE_NOMEM ? cs_err_set(err, "out of memory") : dberr(s, err, "list");
+    }
+    for (size_t i = 0; i < *n; i++)
+        if (load_tags(s, &(*out)[i], err)) return -1;
+    return 0;
+}
+
+/* Removes a blob file if no row names it any more (called after the deleting commit). */
+static void drop_blob_if_unused(store *s, const char *sha) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM entries WHERE blob = ?", -1, &st, NULL) != SQLITE_OK) return;
+    sqlite3_bind_text(st, 1, sha, -1, SQLITE_STATIC);
+    int used = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    if (!used) {
+        char *p = blob_path_for(s, sha);
+        if (p) unlink(p);
+        free(p);
+    }
+}
+
+static int change_one(store *s, const char *sql, int64_t id, int64_t arg, cs_err *err) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return dberr(s, err, "update");
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, arg);
+    int r = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (r != SQLITE_DONE) return dberr(s, err, "update");
+    if (sqlite3_changes(s->db) == 0) { cs_err_set(err, "no entry %lld", (long long)id); return 1; }
+    return 0;
+}
+
+int store_delete(store *s, int64_t id, cs_err *err) {
+    store_entry e;
+    int r = store_get(s, id, &e, err);
+    if (r) return r;
+    r = change_one(s, "DELETE FROM entries WHERE id = ?1 AND ?2 = ?2", id, 0, err);
+    if (r == 0 && e.blob) drop_blob_if_unused(s, e.blob);
+    store_entry_free(&e);
+    return r;
+}
+
+int store_set_pinned(store *s, int64_t id, int pinned, cs_err *err) {
+    return change_one(s, "UPDATE entries SET pinned = ?2 WHERE id = ?1", id, pinned ? 1 : 0, err);
+}
+
+int store_tag(store *s, int64_t id, const char *tag, int add, cs_err *err) {
+    size_t n = strlen(tag);
+    if (n == 0 || n > 64 || !cs_utf8_valid(tag, n, 0))
+        return cs_err_set(err, "a tag is 1 to 64 bytes of UTF-8");
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)tag[i] < 0x20 || tag[i] == 0x7f) return cs_err_set(err, "a tag cannot hold control characters");
+    store_entry e;
+    int r = store_get(s, id, &e, err);
+    store_entry_free(&e);
+    if (r) return r;
+    sqlite3_stmt *st;
+    const char *sql = add ? "INSERT OR IGNORE INTO tags(entry, tag) VALUES(?, ?)" : "DELETE FROM tags WHERE entry = ? AND tag = ?";
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return dberr(s, err, "tag");
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, tag, -1, SQLITE_STATIC);
+    r = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return r == SQLITE_DONE ? 0 : dberr(s, err, "tag");
+}
+
+int store_content(store *s, const store_entry *e, unsigned char **data, size_t *len, cs_err *err) {
+    *data = NULL;
+    *len = 0;
+    if (e->text) {
+        size_t n = strlen(e->text);
+        *data = malloc(n + 1);
+        if (!*data) return cs_err_set(err, "out of memory");
+        memcpy(*data, e->text, n + 1);
+        *len = n;
+        return 0;
+    }
+    if (!e->blob) return cs_err_set(err, "entry %lld has no content", (long long)e->id);
+    char *p = blob_path_for(s, e->blob);
+    if (!p) return cs_err_set(err, "out of memory");
+    char *buf;
+    int rc = cs_read_file(p, (size_t)1 << 31, &buf, len, err);
+    free(p);
+    if (rc) return cs_err_prefix(err, "entry %lld", (long long)e->id);
+    char sha[65];
+    store_sha256_hex(buf, *len, sha);
+    if (strcmp(sha, e->sha256) != 0) {
+        free(buf);
+        return cs_err_set(err, "entry %lld: blob content does not match its SHA-256 (corrupted file)", (long long)e->id);
+    }
+    *data = (unsigned char *)buf;
+    return 0;
+}
+
+int store_prune(store *s, const store_limits *l, int64_t *removed, cs_err *err) {
+    if (removed) *removed = 0;
+    int64_t total = 0;
+    /* delete one at a time, oldest unpinned first, until all limits hold */
+    for (;;) {
+        int64_t count = 0, bytes = 0, oldest = 0, id = 0;
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(s->db,
+                               "SELECT (SELECT count(*) FROM entries), (SELECT coalesce(sum(size), 0) FROM entries),"
+                               " id, last_ms FROM entries WHERE pinned = 0 ORDER BY seq ASC LIMIT 1",
+                               -1, &st, NULL) != SQLITE_OK)
+            return dberr(s, err, "prune");
+        int r = sqlite3_step(st);
+        if (r == SQLITE_ROW) {
+            count = sqlite3_column_int64(st, 0);
+            bytes = sqlite3_column_int64(st, 1);
+            id = sqlite3_column_int64(st, 2);
+            oldest = sqlite3_column_int64(st, 3);
+        }
+        sqlite3_finalize(st);
+        if (r == SQLITE_DONE) break; /* nothing unpinned left */
+        if (r != SQLITE_ROW) return dberr(s, err, "prune");
+        int over = (l->max_entries > 0 && count > l->max_entries) || (l->max_bytes > 0 && bytes > l->max_bytes) ||
+                   (l->max_age_ms > 0 && oldest < store_now_ms() - l->max_age_ms);
+        if (!over) break;
+        if (store_delete(s, id, err) < 0) return -1;
+        total++;
+    }
+    if (removed) *removed = total;
+    return 0;
+}
+
+/* Calls fn for each blob file name (a 64-hex name in a 2-hex folder). */
+static int each_blob(store *s, void (*fn)(store *, const char *path, const char *name, void *), void *arg) {
+    DIR *d = opendir(s->blobdir);
+    if (!d) return -1;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (strlen(de->d_name) != 2) continue;
+        char sub[4200];
+        snprintf(sub, sizeof sub, "%s/%s", s->blobdir, de->d_name);
+        DIR *d2 = opendir(sub);
+        if (!d2) continue;
+        struct dirent *f;
+        while ((f = readdir(d2))) {
+            if (strlen(f->d_name) != 64) continue;
+            char p[4608];
+            snprintf(p, sizeof p, "%s/%s", sub, f->d_name);
+            fn(s, p, f->d_name, arg);
+        }
+        closedir(d2);
+    }
+    closedir(d);
+    return 0;
+}
+
+typedef struct { int64_t blobs, orphans, removed; int min_age; int remove; } blob_scan;
+
+static void scan_one(store *s, const char *path, const char *name, void *arg) {
+    blob_scan *b = arg;
+    b->blobs++;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM entries WHERE blob = ?", -1, &st, NULL) != SQLITE_OK) return;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    int used = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    if (used) return;
+    b->orphans++;
+    struct stat sb;
+    if (b->remove && stat(path, &sb) == 0 && time(NULL) - sb.st_mtime >= b->min_age && unlink(path) == 0) b->removed++;
+}
+
+int store_check(store *s, int integrity, store_report *r, cs_err *err) {
+    memset(r, 0, sizeof *r);
+    r->integrity_ok = -1;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT count(*), coalesce(sum(pinned), 0), coalesce(sum(size), 0), (SELECT count(*) FROM vectors)"
+                           " FROM entries", -1, &st, NULL) != SQLITE_OK)
+        return dberr(s, err, "check");
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        r->entries = sqlite3_column_int64(st, 0);
+        r->pinned = sqlite3_column_int64(st, 1);
+        r->bytes = sqlite3_column_int64(st, 2);
+        r->vectors = sqlite3_column_int64(st, 3);
+    }
+    sqlite3_finalize(st);
+    if (sqlite3_prepare_v2(s->db, "SELECT DISTINCT blob FROM entries WHERE blob IS NOT NULL", -1, &st, NULL) != SQLITE_OK)
+        return dberr(s, err, "check");
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        char *p = blob_path_for(s, (const char *)sqlite3_column_text(st, 0));
+        if (p && access(p, R_OK) != 0) r->missing_blobs++;
+        free(p);
+    }
+    sqlite3_finalize(st);
+    blob_scan b = {0};
+    each_blob(s, scan_one, &b);
+    r->blobs = b.blobs;
+    r->orphan_blobs = b.orphans;
+    if (integrity) {
+        if (sqlite3_prepare_v2(s->db, "PRAGMA integrity_check", -1, &st, NULL) != SQLITE_OK) return dberr(s, err, "integrity_check");
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            snprintf(r->integrity, sizeof r->integrity, "%s", (const char *)sqlite3_column_text(st, 0));
+            r->integrity_ok = strcmp(r->integrity, "ok") == 0;
+        }
+        sqlite3_finalize(st);
+    }
+    return 0;
+}
+
+int store_gc(store *s, int min_age_s, int64_t *removed, cs_err *err) {
+    blob_scan b = {0};
+    b.min_age = min_age_s;
+    b.remove = 1;
+    if (each_blob(s, scan_one, &b)) return cs_err_set(err, "%s: cannot read the blob folder", s->blobdir);
+    if (removed) *removed = b.removed;
+    return 0;
+}
+
+int store_put_vector(store *s, int64_t id, const char *model, int part, const float *v, int dim, cs_err *err) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO vectors(entry, model, part, dim, vec) VALUES(?, ?, ?, ?, ?)", -1, &st,
+                           NULL) != SQLITE_OK)
+        return dberr(s, err, "vector");
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, model, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, part);
+    sqlite3_bind_int(st, 4, dim);
+    if (dim > 0) sqlite3_bind_blob(st, 5, v, dim * (int)sizeof(float), SQLITE_STATIC);
+    else sqlite3_bind_zeroblob(st, 5, 0); /* the "could not embed" marker */
+    int r = sqlite3_step(st);
+    sqlite3_finalize(st);
+    /* the entry may have been deleted meanwhile: the foreign key then refuses the vector */
+    if (r == SQLITE_CONSTRAINT_FOREIGNKEY) return 1;
+    return r == SQLITE_DONE ? 0 : dberr(s, err, "vector");
+}
+
+int store_missing_vectors(store *s, const char *model, int limit, int64_t **ids, size_t *n, cs_err *err) {
+    *ids = NULL;
+    *n = 0;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT id FROM entries e WHERE NOT EXISTS (SELECT 1 FROM vectors v WHERE v.entry = e.id AND v.model = ?)"
+                           " ORDER BY id ASC LIMIT ?", -1, &st, NULL) != SQLITE_OK)
+        return dberr(s, err, "missing vectors");
+    sqlite3_bind_text(st, 1, model, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, limit > 0 ? limit : -1);
+    size_t cap = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 64;
+            int64_t *ni = realloc(*ids, cap * sizeof *ni);
+            if (!ni) { sqlite3_finalize(st); return cs_err_set(err, "out of memory"); }
+            *ids = ni;
+        }
+        (*ids)[(*n)++] = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    return 0;
+}
+
+int store_drop_other_vectors(store *s, const char *model, int64_t *removed, cs_err *err) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "DELETE FROM vectors WHERE model <> ?", -1, &st, NULL) != SQLITE_OK) return dberr(s, err, "vectors");
+    sqlite3_bind_text(st, 1, model, -1, SQLITE_STATIC);
+    int r = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (removed) *removed = sqlite3_changes(s->db);
+    return r == SQLITE_DONE ? 0 : dberr(s, err, "vectors");
+}
+
+int store_meta_get(store *s, const char *key, char **value, cs_err *err) {
+    *value = NULL;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = ?", -1, &st, NULL) != SQLITE_OK) return dberr(s, err, "meta");
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) *value = col_strdup(st, 0);
+    sqlite3_finalize(st);
+    return 0;
+}
+
+int store_meta_set(store *s, const char *key, const char *value, cs_err *err) {
+    sqlite3_stmt *st;
+    const char *sql = value ? "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)" : "DELETE FROM meta WHERE key = ?";
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return dberr(s, err, "meta");
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    if (value) sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+    int r = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return r == SQLITE_DONE ? 0 : dberr(s, err, "meta");
+}

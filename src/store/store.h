@@ -1,0 +1,140 @@
+/* store: the clipboard history on disk: a SQLite database (WAL) plus content-addressed blob files.
+ *
+ * Layout under the data directory (mode 0700): clipseek.db (0600, WAL mode, synchronous=FULL so
+ * an acknowledged clip survives a power cut), blobs/xx/<sha256> (0600) for image bytes.
+ *
+ * Invariants:
+ *   - an entry's SHA-256 is unique: adding the same content again bumps last-copied time and the
+ *     copy count of the existing entry instead of adding a row;
+ *   - a blob is written to a temporary name, fsynced, renamed and its directory fsynced before the
+ *     row naming it commits, so a committed row never names a missing blob (a crash can leave an
+ *     orphan blob; the check reports it and gc removes it);
+ *   - the database carries application_id 0x436c5073 ("ClPs") and user_version = schema version;
+ *     a database of another application, or a newer schema, is refused with a clear message.
+ *
+ * Threading: one store per thread (SQLite connections are not shared); several processes may open
+ * the same directory at once (WAL, busy timeout 5 s). */
+#ifndef STORE_H
+#define STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/cs_err.h"
+
+typedef struct store store;
+
+#define STORE_SCHEMA_VERSION 1
+
+/* Opens (creating if needed) the store in dir. Creates dir with mode 0700 and the database with
+ * 0600; tightens existing permissions that are looser. Caller closes with store_close. */
+int store_open(const char *dir, store **out, cs_err *err);
+void store_close(store *s); /* NULL is a no-op */
+
+const char *store_dir(const store *s);
+
+typedef struct store_new {
+    const char *kind;   /* "text", "image", "files" */
+    const char *mime;   /* the type stored, e.g. "text/plain;charset=utf-8", "image/png" */
+    const char *mimes;  /* all types offered, newline-separated; NULL = mime */
+    const void *data;   /* the content */
+    size_t len;
+    const char *source; /* application / window title / imported file's path; may be NULL */
+    int width, height;  /* images; 0 if unknown */
+    int64_t time_ms;    /* copy time; 0 = now */
+} store_new;
+
+/* Adds an entry, or bumps the existing one with the same content. Text kinds ("text", "files")
+ * must be valid UTF-8 without NUL bytes; they are stored in the row. Images go to a blob.
+ * *id receives the entry id, *added 1 if a row was created (either may be NULL). */
+int store_add(store *s, const store_new *e, int64_t *id, int *added, cs_err *err);
+
+typedef struct store_entry {
+    int64_t id;
+    char kind[16];
+    char *mime, *mimes, *text, *blob, *source;
+    char sha256[65];
+    int64_t size, first_ms, last_ms, copies;
+    int pinned, width, height;
+    char **tags; /* ntags strings */
+    int ntags;
+} store_entry;
+
+void store_entry_free(store_entry *e); /* frees the strings; the struct itself is the caller's */
+
+/* Reads one entry. Returns 0, 1 if there is no such id (err set), -1 on failure. */
+int store_get(store *s, int64_t id, store_entry *out, cs_err *err);
+
+typedef struct store_query {
+    const char *kind;   /* NULL: all kinds */
+    int pinned_only;
+    int64_t since_ms;   /* 0: no lower bound on last_ms */
+    int limit;          /* 0: no limit */
+    int offset;
+} store_query;
+
+/* Lists entries, most recently copied first (in copy order, so a clip copied again moves to the
+ * top even within the same millisecond; pinned ones are not moved). *out is a malloc'd
+ * array of *n entries; free each with store_entry_free, then the array. */
+int store_list(store *s, const store_query *q, store_entry **out, size_t *n, cs_err *err);
+
+/* Deletes an entry (its blob goes when no other row names it). Returns 1 if there was none. */
+int store_delete(store *s, int64_t id, cs_err *err);
+int store_set_pinned(store *s, int64_t id, int pinned, cs_err *err);
+/* add = 1 adds the tag, 0 removes it. Tags are 1-64 bytes of UTF-8 without control characters. */
+int store_tag(store *s, int64_t id, const char *tag, int add, cs_err *err);
+
+/* The content of an entry: text kinds from the row, images from the blob. *data is malloc'd. */
+int store_content(store *s, const store_entry *e, unsigned char **data, size_t *len, cs_err *err);
+
+/* Path of an entry's blob (malloc'd), or NULL for text kinds. */
+char *store_blob_path(const store *s, const store_entry *e);
+
+typedef struct store_limits {
+    int64_t max_entries;  /* 0: none */
+    int64_t max_age_ms;   /* 0: none */
+    int64_t max_bytes;    /* 0: none; sum of entry sizes */
+} store_limits;
+
+/* Deletes the least recently copied unpinned entries until every limit holds (max_age_ms looks at
+ * the last copy time). *removed gets the count. */
+int store_prune(store *s, const store_limits *l, int64_t *removed, cs_err *err);
+
+typedef struct store_report {
+    int64_t entries, pinned, bytes, blobs;
+    int64_t missing_blobs;   /* rows whose blob file is gone */
+    int64_t orphan_blobs;    /* blob files no row names */
+    int64_t vectors;
+    int integrity_ok;        /* 1 ok, 0 problems, -1 not checked */
+    char integrity[256];     /* first line of PRAGMA integrity_check */
+} store_report;
+
+/* Counts and checks the store; integrity 1 also runs PRAGMA integrity_check (slow on big DBs). */
+int store_check(store *s, int integrity, store_report *r, cs_err *err);
+
+/* Removes orphan blobs older than min_age_s seconds (younger ones may belong to an add in
+ * progress in another process). *removed gets the count. */
+int store_gc(store *s, int min_age_s, int64_t *removed, cs_err *err);
+
+/* ---- vectors (written by the index worker) ---- */
+
+/* Stores part `part` of an entry's embedding under a model id (replacing it). */
+int store_put_vector(store *s, int64_t id, const char *model, int part, const float *v, int dim, cs_err *err);
+
+/* Ids of entries without any vector for `model`, oldest first, at most limit (0: all). */
+int store_missing_vectors(store *s, const char *model, int limit, int64_t **ids, size_t *n, cs_err *err);
+
+/* Deletes vectors of other models (after a model switch). */
+int store_drop_other_vectors(store *s, const char *model, int64_t *removed, cs_err *err);
+
+/* Settings kept in the database (model in use, pause flag). *value is malloc'd, NULL if unset. */
+int store_meta_get(store *s, const char *key, char **value, cs_err *err);
+int store_meta_set(store *s, const char *key, const char *value, cs_err *err); /* NULL deletes */
+
+/* Milliseconds since the epoch. */
+int64_t store_now_ms(void);
+
+/* Hex SHA-256 of data (out has 65 bytes). */
+void store_sha256_hex(const void *data, size_t len, char out[65]);
+
+#endif

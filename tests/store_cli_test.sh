@@ -1,0 +1,103 @@
+#!/bin/sh
+# CLI tests of the clipboard history on a temporary data directory: add/list/pick/show/decode,
+# dedup, pins and tags, delete, `store` with each CLIPBOARD_STATE, pause, permissions, broken
+# databases, and indexing with the toyworld model. Ends with "N passed, N failed, N skipped".
+set -u
+BIN=${CLIPSEEK:-build/clipseek}
+FX=${CLIPSEEK_FIXTURES:-../shared/fixtures}
+TMP=$(mktemp -d /tmp/clipseek-store-XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+export CLIPSEEK_DATA_DIR="$TMP/data"
+unset CLIPSEEK_MODEL WAYLAND_DISPLAY DISPLAY
+pass=0 fail=0 skip=0
+ok() { pass=$((pass + 1)); echo "[PASS] $1"; }
+bad() { fail=$((fail + 1)); echo "[FAIL] $1"; }
+check() { name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
+
+id1=$(printf 'the IBAN DE89 3704 0044 0532 0130 00' | $BIN add - 2>/dev/null)
+check "add stdin prints id" [ "$id1" = "1" ]
+check "data dir 0700" [ "$(stat -c %a "$TMP/data")" = "700" ]
+check "database 0600" [ "$(stat -c %a "$TMP/data/clipseek.db")" = "600" ]
+id2=$(printf 'the IBAN DE89 3704 0044 0532 0130 00' | $BIN add - 2>"$TMP/err")
+check "dedup same id" [ "$id2" = "1" ]
+check "dedup reported" grep -q "1 already present" "$TMP/err"
+printf 'second\nline' > "$TMP/t.txt"
+$BIN add "$TMP/t.txt" > /dev/null 2>&1
+check "list newest first" [ "$($BIN list | head -1 | awk '{print $1}')" = "2" ]
+check "pick format" [ "$($BIN pick --limit 1)" = "$(printf '2\tsecond line')" ]
+check "show source is the file path" sh -c "$BIN show 2 | grep -q 'source   $TMP/t.txt'"
+check "list json" sh -c "$BIN list --json | grep -q '\"source\":\"$TMP/t.txt\"'"
+$BIN decode 2 > "$TMP/out"
+check "decode exact bytes" cmp -s "$TMP/out" "$TMP/t.txt"
+if [ -f "$FX/images/chelsea.png" ]; then
+  img=$($BIN add "$FX/images/chelsea.png" 2>/dev/null)
+  check "image kind" sh -c "$BIN list --kind image --json | grep -q '\"width\":451,\"height\":300'"
+  $BIN decode "$img" > "$TMP/img"
+  check "image round trip" cmp -s "$TMP/img" "$FX/images/chelsea.png"
+  check "blob 0600" [ "$(find "$TMP/data/blobs" -type f -perm 600 | wc -l)" -eq 1 ]
+  n=$($BIN add "$FX/toyworld-eval" 2>/dev/null | wc -l)
+  check "add a folder" [ "$n" -eq 49 ]
+else
+  skip=$((skip + 1)); echo "[SKIP] images: fixtures not found"
+fi
+$BIN pin 1 && $BIN tag 1 bank
+check "pin and tag" sh -c "$BIN list --pinned --json | grep -q '\"tags\":\[\"bank\"\]'"
+$BIN unpin 1 && $BIN tag 1 bank --remove
+check "unpin and untag" [ -z "$($BIN list --pinned)" ]
+$BIN delete 2
+check "delete" sh -c "! $BIN show 2 > /dev/null 2>&1"
+$BIN show 2 > /dev/null 2> "$TMP/err"
+check "missing id message" grep -q "no entry 2" "$TMP/err"
+$BIN delete abc > /dev/null 2>&1
+check "bad id exit 2" [ $? -eq 2 ]
+
+# wl-paste --watch clipseek store
+before=$($BIN stats --json | sed 's/.*"entries":\([0-9]*\).*/\1/')
+printf 'hunter2-password' | CLIPBOARD_STATE=sensitive $BIN store
+printf 'nothing' | CLIPBOARD_STATE=nil $BIN store
+printf 'nothing' | CLIPBOARD_STATE=clear $BIN store
+after=$($BIN stats --json | sed 's/.*"entries":\([0-9]*\).*/\1/')
+check "sensitive/nil/clear store nothing" [ "$before" = "$after" ]
+check "secret never written" sh -c "! grep -rq hunter2 '$TMP/data'"
+printf 'copied text' | CLIPBOARD_STATE=data $BIN store
+check "data is stored" sh -c "$BIN pick --limit 1 | grep -q 'copied text'"
+printf 'not a png' | $BIN store --type image/png 2> "$TMP/err"
+check "declared image that is not" grep -q "not a PNG" "$TMP/err"
+$BIN pause
+printf 'while paused' | $BIN store
+check "pause skips" sh -c "! $BIN pick | grep -q 'while paused'"
+$BIN resume
+printf 'after resume' | $BIN store
+check "resume stores" sh -c "$BIN pick --limit 1 | grep -q 'after resume'"
+printf '\377\376binary' | $BIN store 2> "$TMP/err"
+check "binary refused with reason" grep -q "neither UTF-8 text nor a supported image" "$TMP/err"
+check "check ok" $BIN check --integrity > /dev/null
+
+# indexing
+if [ -d "$FX/toyworld-clip" ]; then
+  $BIN model use "$FX/toyworld-clip" > /dev/null
+  $BIN index > /dev/null 2> "$TMP/err"
+  check "index" grep -q "indexed" "$TMP/err"
+  v=$($BIN stats --json | sed 's/.*"vectors":\([0-9]*\).*/\1/')
+  check "vectors written" [ "$v" -gt 50 ]
+  printf 'a blue ring' | $BIN add --wait - > /dev/null 2> "$TMP/err"
+  check "add --wait indexes" grep -q "indexed 1 entries" "$TMP/err"
+else
+  skip=$((skip + 1)); echo "[SKIP] indexing: toyworld fixture not found"
+fi
+$BIN model use /nonexistent > /dev/null 2>&1
+check "model use bad dir" [ $? -eq 1 ]
+
+# broken databases
+mkdir -p "$TMP/garbage"
+printf 'garbage garbage garbage garbage garbage garbage garbage garbage garbage garbage' > "$TMP/garbage/clipseek.db"
+$BIN --data-dir "$TMP/garbage" list > /dev/null 2> "$TMP/err"
+check "corrupt db exit 1" [ $? -eq 1 ]
+check "corrupt db message" grep -q "clipseek.db" "$TMP/err"
+if command -v sqlite3 > /dev/null; then
+  mkdir -p "$TMP/foreign" && sqlite3 "$TMP/foreign/clipseek.db" "CREATE TABLE t(x);"
+  $BIN --data-dir "$TMP/foreign" list > /dev/null 2> "$TMP/err"
+  check "foreign db refused" grep -q "not a clipseek database" "$TMP/err"
+fi
+echo "store-cli: $pass passed, $fail failed, $skip skipped"
+[ $fail -eq 0 ]

@@ -1,0 +1,396 @@
+/* The store on real SQLite files and blob folders: permissions, deduplication, blobs, listing,
+ * pins and tags, retention, consistency checks and gc, foreign and corrupted databases, vectors;
+ * the indexer's text windows and a full index run with the toyworld model. */
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include "../src/index/indexer.h"
+#include "../src/store/store.h"
+#include "testutil.h"
+
+static store *open_tmp(char *dir, size_t n) {
+    char base[64];
+    make_tmpdir(base, sizeof base);
+    snprintf(dir, n, "%s/data", base);
+    store *s;
+    cs_err e;
+    cr_assert_eq(store_open(dir, &s, &e), 0, "%s", e.msg);
+    return s;
+}
+
+static void rm_parent(const char *dir) {
+    char p[256];
+    snprintf(p, sizeof p, "%s", dir);
+    *strrchr(p, '/') = 0;
+    rm_rf(p);
+}
+
+static int64_t add_text(store *s, const char *t, int *added) {
+    store_new n = {"text", "text/plain;charset=utf-8", NULL, t, strlen(t), NULL, 0, 0, 0};
+    int64_t id;
+    cs_err e;
+    cr_assert_eq(store_add(s, &n, &id, added, &e), 0, "%s", e.msg);
+    return id;
+}
+
+Test(store, private_permissions) {
+    char dir[128];
+    store *s = open_tmp(dir, sizeof dir);
+    struct stat st;
+    cr_assert_eq(stat(dir, &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0700);
+    char p[300];
+    snprintf(p, sizeof p, "%s/clipseek.db", dir);
+    cr_assert_eq(stat(p, &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0600);
+    unsigned char png[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 1, 2, 3};
+    store_new n = {"image", "image/png", NULL, png, sizeof png, "/x.png", 1, 1, 0};
+    int64_t id;
+    cr_assert_eq(store_add(s, &n, &id, NULL, NULL), 0);
+    store_entry e;
+    cr_assert_eq(store_get(s, id, &e, NULL), 0);
+    char *bp = store_blob_path(s, &e);
+    cr_assert_eq(stat(bp, &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0600);
+    free(bp);
+    store_entry_free(&e);
+    store_close(s);
+    /* loose permissions are tightened on open */
+    chmod(dir, 0755);
+    cr_assert_eq(store_open(dir, &s, NULL), 0);
+    cr_assert_eq(stat(dir, &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0700);
+    store_close(s);
+    rm_parent(dir);
+}
+
+Test(store, dedup_bumps_existing_entry) {
+    char dir[128];
+    store *s = open_tmp(dir, sizeof dir);
+    int added;
+    int64_t a = add_text(s, "the IBAN DE89 3704 0044 0532 0130 00", &added);
+    cr_assert_eq(added, 1);
+    int64_t b = add_text(s, "something else", &added);
+    int64_t c = add_text(s, "the IBAN DE89 3704 0044 0532 0130 00", &added);
+    cr_assert_eq(added, 0);
+    cr_assert_eq(a, c);
+    cr_assert_neq(a, b);
+    store_entry e;
+    cr_assert_eq(store_get(s, a, &e, NULL), 0);
+    cr_assert_eq(e.copies, 2);
+    cr_assert_str_eq(e.text, "the IBAN DE89 3704 0044 0532 0130 00");
+    store_entry_free(&e);
+    /* the bumped entry is now the newest */
+    store_entry *l;
+    size_t n;
+    cr_assert_eq(store_list(s, NULL, &l, &n, NULL), 0);
+    cr_assert_eq(n, 2);
+    cr_assert_eq(l[0].id, a);
+    for (size_t i = 0; i < n; i++) store_entry_free(&l[i]);
+    free(l);
+    store_close(s);
+    rm_parent(dir);
+}
+
+Test(store, refuses_bad_text_and_reads_back_blobs) {
+    char dir[128];
+    store *s = open_tmp(dir, sizeof dir);
+    cs_err e;
+    store_new bad = {"text", "text/plain", NULL, "a\xff" "b", 3, NULL, 0, 0, 0};
+    cr_assert_lt(store_add(s, &bad, NULL, NULL, &e), 0);
+    store_new nul = {"text", "text/plain", NULL, "a\0b", 3, NULL, 0, 0, 0};
+    cr_assert_lt(store_add(s, &nul, NULL, NULL, &e), 0);
+    unsigned char img[5000];
+    for (int i = 0; i < 5000; i++) img[i] = (unsigned char)(i * 31);
+    store_new n = {"image", "image/png", NULL, img, sizeof img, NULL, 10, 20, 0};
+    int64_t id;
+    cr_assert_eq(store_add(s, &n, &id, NULL, &e), 0, "%s", e.msg);
+    store_entry en;
+    cr_assert_eq(store_get(s, id, &en, NULL), 0);
+    unsigned char *d;
+    size_t len;
+    cr_assert_eq(store_content(s, &en, &d, &len, &e), 0, "%s", e.msg);
+    cr_assert_eq(len, sizeof img);
+    cr_assert_arr_eq(d, img, len);
+    free(d);
+    /* a corrupted blob is detected, not served */
+    char *bp = store_blob_path(s, &en);
+    write_file(bp, "garbage", 7);
+    cr_assert_lt(store_content(s, &en, &d, &len, &e), 0);
+    cr_assert(strstr(e.msg, "SHA-256"), "%s", e.msg);
+    free(bp);
+    store_entry_free(&en);
+    store_close(s);
+    rm_parent(dir);
+}
+
+Test(store, list_filters_pins_tags_delete) {
+    char dir[128];
+    store *s = open_tmp(dir, sizeof dir);
+    int64_t ids[5];
+    char t[32];
+    for (int i = 0; i < 5; i++) {
+        snprintf(t, sizeof t, "text %d", i);
+        store_new n = {"text", "text/plain", NULL, t, strlen(t), NULL, 0, 0, 1000 + i};
+        cr_assert_eq(store_add(s, &n, &ids[i], NULL, NULL), 0);
+    }
+    cr_assert_eq(store_set_pinned(s, ids[1], 1, NULL), 0);
+    cr_assert_eq(store_tag(s, ids[2], "work", 1, NULL), 0);
+    cr_assert_eq(store_tag(s, ids[2], "iban", 1, NULL), 0);
+    cr_assert_eq(store_tag(s, ids[2], "work", 1, NULL), 0); /* idempotent */
+    cs_err e;
+    cr_assert_lt(store_tag(s, ids[2], "", 1, &e), 0);
+    cr_assert_lt(store_tag(s, ids[2], "a\nb", 1, &e), 0);
+    cr_assert_eq(store_tag(s, 999, "x", 1, &e), 1);
+    store_query q = {.limit = 2};
+    store_entry *l;
+    size_t n;
+    cr_assert_eq(store_list(s, &q, &l, &n, NULL), 0);
+    cr_assert_eq(n, 2);
+    cr_assert_eq(l[0].id, ids[4]);
+    cr_assert_eq(l[1].id, ids[3]);
+    for (size_t i = 0; i < n; i++) store_entry_free(&l[i]);
+    free(l);
+    store_query qp = {.pinned_only = 1};
+    cr_assert_eq(store_list(s, &qp, &l, &n, NULL), 0);
+    cr_assert_eq(n, 1);
+    cr_assert_eq(l[0].id, ids[1]);
+    store_entry_free(&l[0]);
+    free(l);
+    store_entry en;
+    cr_assert_eq(store_get(s, ids[2], &en, NULL), 0);
+    cr_assert_eq(en.ntags, 2);
+    cr_assert_str_eq(en.tags[0], "iban");
+    store_entry_free(&en);
+    cr_assert_eq(store_tag(s, ids[2], "iban", 0, NULL), 0);
+    cr_assert_eq(store_delete(s, ids[2], NULL), 0);
+    cr_assert_eq(store_get(s, ids[2], &en, &e), 1);
+    cr_assert_eq(store_delete(s, ids[2], &e), 1);
+    store_close(s);
+    rm_parent(dir);
+}
+
+Test(store, prune_keeps_pins_and_removes_blobs) {
+    char dir[128];
+    store *s = open_tmp(dir, sizeof dir);
+    int64_t now = store_now_ms(), first = 0;
+    for (int i = 0; i < 10; i++) {
+        unsigned char img[100];
+        memset(img, i, sizeof img);
+        store_new n = {"image", "image/png", NULL, img, sizeof img, NULL, 1, 1, now - (10 - i) * 86400000LL};
+        int64_t id;
+        cr_assert_eq(store_add(s, &n, &id, NULL, NULL), 0);
+        if (i == 0) first = id;
+    }
+    cr_assert_eq(store_set_pinned(s, first, 1, NULL), 0);
+    store_limits lim = {.max_entries = 5};
+    int64_t removed;
+    cr_assert_eq(store_prune(s, &lim, &removed, NULL), 0);
+    cr_assert_eq(removed, 5);
+    store_report r;
+    cr_assert_eq(store_check(s, 1, &r, NULL), 0);
+    cr_assert_eq(r.entries, 5);
+    cr_assert_eq(r.blobs, 5, "blobs of pruned entries are deleted");
+    cr_assert_eq(r.orphan_blobs, 0);
+    cr_assert_eq(r.integrity_ok, 1);
+    store_entry en;
+    cr_assert_eq(store_get(s, first, &en, NULL), 0, "the pinned oldest entry survives");
+    store_entry_free(&en);
+    store_limits age = {.max_age_ms = 3 * 86400000LL};
+    cr_assert_eq(store_prune(s, &age, &removed, NULL), 0);
+    cr_assert_eq(store_check(s, 0, &r, NULL), 0);
+    cr_assert_eq(r.entries, 3, "two younger than 3 days plus the pin");
+    store_limits bytes = {.max_bytes = 150};
+    cr_assert_eq(store_prune(s, &bytes, &removed, NULL), 0);
+    cr_assert_eq(store_check(s, 0, &r, NULL), 0);
+    cr_assert_eq(r.entries, 1);
+    store_close(s);
+    rm_parent(dir);
+}
+
+Test(store, check_finds_missing_and_orphan_blobs_and_gc_removes) {
+    char dir[128];
+    store *s = open_tmp(dir, sizeof dir);
+    unsigned char a[10] = {1}, b[10] = {2};
+    store_new na = {"image", "image/png", NULL, a, 10, NULL, 1, 1, 0}, nb = {"image", "image/png", NULL, b, 10, NULL, 1, 1, 0};
+    int64_t ia, ib;
+    cr_assert_eq(store_add(s, &na, &ia, NULL, NULL), 0);
+    cr_assert_eq(store_add(s, &nb, &ib, NULL, NULL), 0);
+    store_entry e;
+    cr_assert_eq(store_get(s, ia, &e, NULL), 0);
+    char *p = store_blob_path(s, &e);
+    cr_assert_eq(unlink(p), 0);
+    free(p);
+    store_entry_free(&e);
+    char orphan[400], sub[300];
+    snprintf(sub, sizeof sub, "%s/blobs/ab", dir);
+    mkdir(sub, 0700);
+    snprintf(orphan, sizeof orphan, "%s/abababababababababababababababababababababababababababababababab", sub);
+    write_file(orphan, "x", 1);
+    store_report r;
+    cr_assert_eq(store_check(s, 0, &r, NULL), 0);
+    cr_assert_eq(r.missing_blobs, 1);
+    cr_assert_eq(r.orphan_blobs, 1);
+    int64_t removed;
+    cr_assert_eq(store_gc(s, 3600, &removed, NULL), 0);
+    cr_assert_eq(removed, 0, "young orphans may belong to an add in progress");
+    cr_assert_eq(store_gc(s, 0, &removed, NULL), 0);
+    cr_assert_eq(removed, 1);
+    cr_assert_eq(access(orphan, F_OK), -1);
+    store_close(s);
+    rm_parent(dir);
+}
+
+Test(store, foreign_corrupt_and_newer_databases_are_refused) {
+    char base[64], dir[128], db[200];
+    make_tmpdir(base, sizeof base);
+    snprintf(dir, sizeof dir, "%s/data", base);
+    mkdir(dir, 0700);
+    snprintf(db, sizeof db, "%s/clipseek.db", dir);
+    store *s;
+    cs_err e;
+    /* garbage */
+    write_file(db, "this is not a database, just some bytes that are long enough......", 67);
+    cr_assert_lt(store_open(dir, &s, &e), 0);
+    cr_assert(strstr(e.msg, "clipseek.db"), "%s", e.msg);
+    /* another application's SQLite database */
+    unlink(db);
+    sqlite3 *h;
+    cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(h, "CREATE TABLE accounts(x); INSERT INTO accounts VALUES(1)", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(h);
+    cr_assert_lt(store_open(dir, &s, &e), 0);
+    cr_assert(strstr(e.msg, "not a clipseek database"), "%s", e.msg);
+    cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
+    sqlite3_stmt *st;
+    cr_assert_eq(sqlite3_prepare_v2(h, "SELECT count(*) FROM accounts", -1, &st, NULL), SQLITE_OK, "left untouched");
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    /* a newer clipseek's database */
+    unlink(db);
+    cr_assert_eq(store_open(dir, &s, &e), 0);
+    store_close(s);
+    cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(h, "PRAGMA user_version=99", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(h);
+    cr_assert_lt(store_open(dir, &s, &e), 0);
+    cr_assert(strstr(e.msg, "newer"), "%s", e.msg);
+    rm_rf(base);
+}
+
+Test(store, two_connections_same_content_one_row) {
+    char dir[128];
+    store *a = open_tmp(dir, sizeof dir), *b;
+    cr_assert_eq(store_open(dir, &b, NULL), 0);
+    int x, y;
+    int64_t i1 = add_text(a, "same", &x), i2 = add_text(b, "same", &y);
+    cr_assert_eq(i1, i2);
+    cr_assert_eq(x + y, 1);
+    store_report r;
+    cr_assert_eq(store_check(b, 0, &r, NULL), 0);
+    cr_assert_eq(r.entries, 1);
+    store_close(a);
+    store_close(b);
+    rm_parent(dir);
+}
+
+Test(store, vectors_and_meta) {
+    char dir[128];
+    store *s = open_tmp(dir, sizeof dir);
+    int64_t a = add_text(s, "one", NULL), b = add_text(s, "two", NULL);
+    float v[4] = {1, 2, 3, 4};
+    int64_t *ids;
+    size_t n;
+    cr_assert_eq(store_missing_vectors(s, "m1", 0, &ids, &n, NULL), 0);
+    cr_assert_eq(n, 2);
+    free(ids);
+    cr_assert_eq(store_put_vector(s, a, "m1", 0, v, 4, NULL), 0);
+    cr_assert_eq(store_put_vector(s, b, "m1", -1, NULL, 0, NULL), 0); /* could-not-embed marker */
+    cr_assert_eq(store_missing_vectors(s, "m1", 0, &ids, &n, NULL), 0);
+    cr_assert_eq(n, 0);
+    free(ids);
+    cr_assert_eq(store_missing_vectors(s, "m2", 0, &ids, &n, NULL), 0);
+    cr_assert_eq(n, 2, "another model sees everything as missing");
+    free(ids);
+    int64_t dropped;
+    cr_assert_eq(store_drop_other_vectors(s, "m2", &dropped, NULL), 0);
+    cr_assert_eq(dropped, 2);
+    cr_assert_eq(store_put_vector(s, 12345, "m1", 0, v, 4, NULL), 1, "a deleted entry's vector is refused");
+    char *val;
+    cr_assert_eq(store_meta_set(s, "k", "v", NULL), 0);
+    cr_assert_eq(store_meta_get(s, "k", &val, NULL), 0);
+    cr_assert_str_eq(val, "v");
+    free(val);
+    cr_assert_eq(store_meta_set(s, "k", NULL, NULL), 0);
+    cr_assert_eq(store_meta_get(s, "k", &val, NULL), 0);
+    cr_assert_null(val);
+    store_close(s);
+    rm_parent(dir);
+}
+
+Test(index, text_windows_overlap_and_cover) {
+    int32_t ids[302];
+    ids[0] = 49406;
+    for (int i = 1; i <= 300; i++) ids[i] = i;
+    ids[301] = 49407;
+    int32_t *w[64];
+    size_t lens[64];
+    int k = index_text_windows(ids, 302, 49406, 49407, w, lens, 64);
+    cr_assert_eq(k, 5); /* starts 0, 59, 118, 177, 236 */
+    for (int i = 0; i < k; i++) {
+        cr_assert_leq(lens[i], 77);
+        cr_assert_eq(w[i][0], 49406);
+        cr_assert_eq(w[i][lens[i] - 1], 49407);
+        cr_assert_eq(w[i][1], 1 + i * (INDEX_WINDOW - INDEX_OVERLAP));
+    }
+    cr_assert_eq(w[k - 1][lens[k - 1] - 2], 300, "the last token is covered");
+    for (int i = 0; i < k; i++) free(w[i]);
+    int32_t empty[2] = {49406, 49407};
+    k = index_text_windows(empty, 2, 49406, 49407, w, lens, 64);
+    cr_assert_eq(k, 1);
+    cr_assert_eq(lens[0], 2);
+    free(w[0]);
+}
+
+Test(index, toyworld_images_get_hf_vectors) {
+    FIXTURE(model, "toyworld-clip");
+    FIXTURE(evald, "toyworld-eval");
+    char dir[128];
+    store *s = open_tmp(dir, sizeof dir);
+    for (int i = 0; i < 48; i++) {
+        char p[4200];
+        snprintf(p, sizeof p, "%s/img%02d.png", evald, i);
+        size_t len;
+        unsigned char *d = read_all(p, &len);
+        store_new n = {"image", "image/png", NULL, d, len, p, 64, 64, 0};
+        cr_assert_eq(store_add(s, &n, NULL, NULL, NULL), 0);
+        free(d);
+    }
+    unsigned char junk[20] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0};
+    store_new nj = {"image", "image/png", NULL, junk, sizeof junk, NULL, 0, 0, 0};
+    cr_assert_eq(store_add(s, &nj, NULL, NULL, NULL), 0);
+    add_text(s, "a red star", NULL);
+    cs_err e;
+    char *mid = index_model_id(model, &e);
+    cr_assert_not_null(mid, "%s", e.msg);
+    clip_params p = clip_default_params();
+    p.threads = 2;
+    clip_ctx *c;
+    cr_assert_eq(clip_load(model, &p, &c, &e), 0, "%s", e.msg);
+    index_stats st;
+    cr_assert_eq(index_run(s, c, mid, 0, &st, NULL, NULL, &e), 0, "%s", e.msg);
+    cr_assert_eq(st.embedded, 49);
+    cr_assert_eq(st.failed, 1, "the broken PNG is marked, not retried");
+    int64_t *ids;
+    size_t n;
+    cr_assert_eq(store_missing_vectors(s, mid, 0, &ids, &n, NULL), 0);
+    cr_assert_eq(n, 0);
+    free(ids);
+    index_stats again;
+    cr_assert_eq(index_run(s, c, mid, 0, &again, NULL, NULL, &e), 0);
+    cr_assert_eq(again.embedded + again.failed, 0, "nothing to redo");
+    clip_free(c);
+    free(mid);
+    store_close(s);
+    rm_parent(dir);
+}

@@ -46,6 +46,10 @@ int cmd_stats(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
 int cmd_copy(int argc, char **argv);
 int cmd_index(int argc, char **argv);
+int cmd_daemon(int argc, char **argv);
+int cmd_doctor(int argc, char **argv);
+/* Asks a running daemon to finish indexing: CLI_OK/CLI_FAIL, or -1 when no daemon runs. */
+int cli_daemon_index_wait(void);
 int cli_model_use(int argc, char **argv);
 int cli_model_list(int argc, char **argv);
 /* The model folder in use (malloc'd) or NULL; opt is a --model value or NULL. */

@@ -40,6 +40,10 @@ static void progress(const index_stats *st, void *arg) {
 
 /* Indexes everything missing vectors; used by `index` and `add --wait`. */
 int cli_index_all(store *s, const char *model_opt, int quiet) {
+    if (!model_opt) {
+        int r = cli_daemon_index_wait();
+        if (r >= 0) return r;
+    }
     char *dir = cli_model_dir(s, model_opt);
     if (!dir) {
         if (!quiet) cli_fail("no model: use `clipseek model use DIR` or --model DIR (capture and full text work without one)");
@@ -70,10 +74,16 @@ int cli_index_all(store *s, const char *model_opt, int quiet) {
 
 int cmd_index(int argc, char **argv) {
     const char *model = NULL;
+    int wait = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--wait")) continue; /* without a daemon, indexing is in the foreground anyway */
+        if (!strcmp(argv[i], "--wait")) wait = 1;
         else if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
         else return cli_usage("index: unexpected argument '%s'", argv[i]);
+    }
+    /* a running daemon already has the model loaded: let it do the work */
+    if (wait && !model) {
+        int r = cli_daemon_index_wait();
+        if (r >= 0) return r;
     }
     store *s = cli_open_store();
     if (!s) return CLI_FAIL;

@@ -15,20 +15,9 @@
 
 #include "../common/cs_file.h"
 #include "../common/cs_utf8.h"
-#include "../model/image.h"
+#include "../capture/capture.h"
 #include "../store/store.h"
 #include "cli.h"
-
-/* Size caps for one clip (issue: ~50 MB per image, ~5 MB per text); CLIPSEEK_MAX_IMAGE_BYTES and
- * CLIPSEEK_MAX_TEXT_BYTES override them. */
-static size_t cap_from_env(const char *name, size_t def) {
-    const char *e = getenv(name);
-    char *end;
-    unsigned long long v = e ? strtoull(e, &end, 10) : 0;
-    return e && *e && !*end && v > 0 ? (size_t)v : def;
-}
-#define MAX_IMAGE_BYTES cap_from_env("CLIPSEEK_MAX_IMAGE_BYTES", 50u << 20)
-#define MAX_TEXT_BYTES cap_from_env("CLIPSEEK_MAX_TEXT_BYTES", 5u << 20)
 
 char *cli_data_dir(void) {
     if (cli_data_dir_opt) return strdup(cli_data_dir_opt);
@@ -77,44 +66,9 @@ static int parse_id(const char *a, int64_t *id) {
     return 0;
 }
 
-/* ---- classifying content ---- */
-
-typedef struct { const char *kind, *mime; int w, h; } classified;
-
-static const char *image_mime(img_format f) {
-    switch (f) {
-    case IMG_PNG: return "image/png";
-    case IMG_JPEG: return "image/jpeg";
-    case IMG_WEBP: return "image/webp";
-    case IMG_GIF: return "image/gif";
-    case IMG_BMP: return "image/bmp";
-    default: return "application/octet-stream";
-    }
-}
-
-/* Decides what a blob of bytes is: a supported image (by its header), UTF-8 text, or nothing we
- * keep. Returns 0, or -1 with a reason. */
-static int classify(const unsigned char *d, size_t n, const char *type_hint, classified *c, cs_err *err) {
-    memset(c, 0, sizeof *c);
-    img_format f;
-    int w, h;
-    int is_img = img_sniff(d, n) != IMG_UNKNOWN && img_probe(d, n, &f, &w, &h, NULL) == 0 && w > 0 && h > 0;
-    if (type_hint && !strncmp(type_hint, "image/", 6) && !is_img)
-        return cs_err_set(err, "declared %s, but the data is not a PNG, JPEG, WebP, GIF or BMP image", type_hint);
-    if (is_img) {
-        if (n > MAX_IMAGE_BYTES) return cs_err_set(err, "image of %zu bytes is over the %zu-byte cap", n, MAX_IMAGE_BYTES);
-        c->kind = "image";
-        c->mime = image_mime(f);
-        c->w = w;
-        c->h = h;
-        return 0;
-    }
-    if (!cs_utf8_valid(d, n, 0)) return cs_err_set(err, "neither UTF-8 text nor a supported image");
-    if (n > MAX_TEXT_BYTES) return cs_err_set(err, "text of %zu bytes is over the %zu-byte cap", n, MAX_TEXT_BYTES);
-    if (type_hint && !strcmp(type_hint, "text/uri-list")) { c->kind = "files"; c->mime = "text/uri-list"; return 0; }
-    c->kind = "text";
-    c->mime = "text/plain;charset=utf-8";
-    return 0;
+static size_t max_clip_bytes(void) {
+    capture_caps c = capture_default_caps();
+    return c.max_image > c.max_text ? c.max_image : c.max_text;
 }
 
 static int read_fd_all(FILE *f, size_t cap, unsigned char **out, size_t *len) {
@@ -146,19 +100,15 @@ typedef struct { int added, bumped, skipped, total; int progress, quiet; } add_s
 
 static int add_bytes(store *s, const unsigned char *d, size_t n, const char *source, const char *type_hint, add_stats *st,
                      const char *label) {
-    classified c;
+    capture_kind c;
     cs_err e;
-    if (n == 0) {
-        st->skipped++;
-        fprintf(stderr, "clipseek: %s: empty, skipped\n", label);
-        return 0;
-    }
-    if (classify(d, n, type_hint, &c, &e)) {
+    capture_caps caps = capture_default_caps();
+    if (capture_classify(d, n, type_hint, &caps, &c, &e)) {
         st->skipped++;
         fprintf(stderr, "clipseek: %s: %s, skipped\n", label, e.msg);
         return 0;
     }
-    store_new ne = {c.kind, c.mime, NULL, d, n, source, c.w, c.h, 0};
+    store_new ne = {c.kind, c.mime, NULL, d, n, source, c.width, c.height, 0};
     int64_t id;
     int added;
     if (store_add(s, &ne, &id, &added, &e)) return cli_fail("%s: %s", label, e.msg);
@@ -193,7 +143,7 @@ static int add_path(store *s, const char *path, add_stats *st, int depth) {
     if (S_ISDIR(sb.st_mode)) return add_dir(s, path, st, depth);
     if (!S_ISREG(sb.st_mode)) { st->skipped++; fprintf(stderr, "clipseek: %s: not a regular file, skipped\n", path); return 0; }
     st->total++;
-    size_t cap = MAX_IMAGE_BYTES > MAX_TEXT_BYTES ? MAX_IMAGE_BYTES : MAX_TEXT_BYTES;
+    size_t cap = max_clip_bytes();
     if ((size_t)sb.st_size > cap) {
         st->skipped++;
         fprintf(stderr, "clipseek: %s: %lld bytes is over the size caps, skipped\n", path, (long long)sb.st_size);
@@ -224,7 +174,7 @@ int cmd_add(int argc, char **argv) {
         if (!strcmp(argv[i], "-")) {
             unsigned char *d;
             size_t n;
-            if (read_fd_all(stdin, MAX_IMAGE_BYTES > MAX_TEXT_BYTES ? MAX_IMAGE_BYTES : MAX_TEXT_BYTES, &d, &n)) {
+            if (read_fd_all(stdin, max_clip_bytes(), &d, &n)) {
                 rc = cli_fail("stdin: %s", strerror(errno));
                 break;
             }
@@ -259,7 +209,7 @@ int cmd_store(int argc, char **argv) {
     free(paused);
     unsigned char *d;
     size_t n;
-    size_t cap = MAX_IMAGE_BYTES > MAX_TEXT_BYTES ? MAX_IMAGE_BYTES : MAX_TEXT_BYTES;
+    size_t cap = max_clip_bytes();
     if (read_fd_all(stdin, cap, &d, &n)) {
         store_close(s);
         return errno == EFBIG ? cli_fail("clip over the size caps, not stored") : cli_fail("stdin: %s", strerror(errno));
@@ -554,7 +504,7 @@ int cmd_gc(int argc, char **argv) {
     if (!s) return CLI_FAIL;
     int64_t n = 0;
     cs_err e;
-    int rc = store_gc(s, 60, &n, &e) ? cli_fail("%s", e.msg) : CLI_OK;
+    int rc = store_gc(s, &n, &e) ? cli_fail("%s", e.msg) : CLI_OK;
     if (!rc) printf("removed %lld orphan blobs\n", (long long)n);
     store_close(s);
     return rc;

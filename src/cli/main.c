@@ -51,6 +51,8 @@ static const struct {
     {"preprocess", cmd_preprocess, "preprocess --model DIR --image FILE --out FILE   normalised pixels, float32 C x H x W"},
     {"model", cmd_model, "model info DIR [--json]   architecture, sizes, parameters, dtype, resident memory\n"
                          "  model use DIR   the model the index worker and searches use\n  model list"},
+    {"daemon", cmd_daemon, "daemon [--no-x11] [--primary] [--model DIR]   capture, index in the background, answer the CLI"},
+    {"doctor", cmd_doctor, "doctor   data dir, display, daemon, store health, model"},
     {"index", cmd_index, "index [--wait] [--model DIR]   embed every entry that has no vectors yet (foreground)"},
     {"add", cmd_add, "add [--wait] FILE...|DIR...|-   import files, folders (recursively) or stdin; --wait also indexes them"},
     {"store", cmd_store, "store [--type MIME]   store one clip from stdin (for wl-paste --watch; honours CLIPBOARD_STATE)"},

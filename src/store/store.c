@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <sqlite3.h>
+#include <sys/file.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@
 struct store {
     char *dir, *blobdir, *dbpath;
     sqlite3 *db;
+    int lockfd; /* blobs/.lock: shared while adding (blob then row), exclusive while collecting */
 };
 
 int64_t store_now_ms(void) {
@@ -136,12 +138,22 @@ int store_open(const char *dir, store **out, cs_err *err) {
     s->blobdir = cs_path_join(dir, "blobs");
     s->dbpath = cs_path_join(dir, "clipseek.db");
     if (!s->dir || !s->blobdir || !s->dbpath) { store_close(s); return cs_err_set(err, "out of memory"); }
+    s->lockfd = -1;
     if (private_dir(dir, err) || private_dir(s->blobdir, err)) { store_close(s); return -1; }
-    /* create the file 0600 ourselves so SQLite never makes it world-readable */
-    int fd = open(s->dbpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) { cs_err_set(err, "%s: %s", s->dbpath, strerror(errno)); store_close(s); return -1; }
-    fchmod(fd, 0600);
-    close(fd);
+    char lp[4200];
+    snprintf(lp, sizeof lp, "%s/.lock", s->blobdir);
+    s->lockfd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (s->lockfd < 0) { cs_err_set(err, "%s: %s", lp, strerror(errno)); store_close(s); return -1; }
+    /* Create the file 0600 ourselves so SQLite never makes it world-readable. Only with O_EXCL:
+     * closing any descriptor of a database file drops every POSIX lock this process holds on it,
+     * including those of other connections (other threads) that have it open. A file that does
+     * not exist yet cannot be open anywhere, so this close is safe; an existing file is only
+     * chmod-ed by path. */
+    int fd = open(s->dbpath, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0) close(fd);
+    else if (errno != EEXIST) { cs_err_set(err, "%s: %s", s->dbpath, strerror(errno)); store_close(s); return -1; }
+    struct stat dst;
+    if (stat(s->dbpath, &dst) == 0 && (dst.st_mode & 0077)) chmod(s->dbpath, 0600);
     if (sqlite3_open_v2(s->dbpath, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
         cs_err_set(err, "%s: %s", s->dbpath, s->db ? sqlite3_errmsg(s->db) : "cannot open");
         store_close(s);
@@ -149,7 +161,21 @@ int store_open(const char *dir, store **out, cs_err *err) {
     }
     sqlite3_busy_timeout(s->db, 5000);
     sqlite3_extended_result_codes(s->db, 1);
-    if (exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON", err) || migrate(s, err)) {
+    /* Turning a new database to WAL needs it to itself, and SQLite reports SQLITE_BUSY there
+     * without calling the busy handler: retry for up to 5 s (two processes opening a fresh store
+     * at once, such as the daemon and a CLI call, meet here). */
+    int rc = SQLITE_BUSY;
+    for (int tries = 0; tries < 250; tries++) {
+        rc = sqlite3_exec(s->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
+        if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED) break;
+        usleep(20000);
+    }
+    if (rc != SQLITE_OK) {
+        dberr(s, err, "switching to WAL");
+        store_close(s);
+        return -1;
+    }
+    if (exec(s, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON", err) || migrate(s, err)) {
         store_close(s);
         return -1;
     }
@@ -166,6 +192,7 @@ int store_open(const char *dir, store **out, cs_err *err) {
 void store_close(store *s) {
     if (!s) return;
     if (s->db) sqlite3_close_v2(s->db);
+    if (s->lockfd >= 0) close(s->lockfd);
     free(s->dir);
     free(s->blobdir);
     free(s->dbpath);
@@ -246,8 +273,10 @@ int store_add(store *s, const store_new *e, int64_t *id, int *added, cs_err *err
     char sha[65];
     store_sha256_hex(e->data, e->len, sha);
     int64_t now = e->time_ms ? e->time_ms : store_now_ms();
-    if (!text && write_blob(s, sha, e->data, e->len, err)) return -1;
-    if (exec(s, "BEGIN IMMEDIATE", err)) return -1;
+    /* shared: many adds at once, but no gc between writing the blob and committing its row */
+    flock(s->lockfd, LOCK_SH);
+    if (!text && write_blob(s, sha, e->data, e->len, err)) { flock(s->lockfd, LOCK_UN); return -1; }
+    if (exec(s, "BEGIN IMMEDIATE", err)) { flock(s->lockfd, LOCK_UN); return -1; }
     sqlite3_stmt *st = NULL;
     int rc = -1;
     /* bump if present */
@@ -293,6 +322,7 @@ int store_add(store *s, const store_new *e, int64_t *id, int *added, cs_err *err
 out:
     if (st) sqlite3_finalize(st);
     if (rc) exec(s, "ROLLBACK", NULL);
+    flock(s->lockfd, LOCK_UN);
     return rc;
 }
 
@@ -542,7 +572,7 @@ static int each_blob(store *s, void (*fn)(store *, const char *path, const char 
     return 0;
 }
 
-typedef struct { int64_t blobs, orphans, removed; int min_age; int remove; } blob_scan;
+typedef struct { int64_t blobs, orphans, removed; int remove; } blob_scan;
 
 static void scan_one(store *s, const char *path, const char *name, void *arg) {
     blob_scan *b = arg;
@@ -554,8 +584,7 @@ static void scan_one(store *s, const char *path, const char *name, void *arg) {
     sqlite3_finalize(st);
     if (used) return;
     b->orphans++;
-    struct stat sb;
-    if (b->remove && stat(path, &sb) == 0 && time(NULL) - sb.st_mtime >= b->min_age && unlink(path) == 0) b->removed++;
+    if (b->remove && unlink(path) == 0) b->removed++;
 }
 
 int store_check(store *s, int integrity, store_report *r, cs_err *err) {
@@ -596,11 +625,32 @@ int store_check(store *s, int integrity, store_report *r, cs_err *err) {
     return 0;
 }
 
-int store_gc(store *s, int min_age_s, int64_t *removed, cs_err *err) {
+int store_gc(store *s, int64_t *removed, cs_err *err) {
     blob_scan b = {0};
-    b.min_age = min_age_s;
     b.remove = 1;
-    if (each_blob(s, scan_one, &b)) return cs_err_set(err, "%s: cannot read the blob folder", s->blobdir);
+    /* exclusive: waits for adds in progress (in any process) to commit, and keeps new ones out */
+    flock(s->lockfd, LOCK_EX);
+    int rc = each_blob(s, scan_one, &b);
+    /* temporary files of adds that died before their rename */
+    DIR *d = opendir(s->blobdir);
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        if (strlen(de->d_name) != 2) continue;
+        char sub[4200];
+        snprintf(sub, sizeof sub, "%s/%s", s->blobdir, de->d_name);
+        DIR *d2 = opendir(sub);
+        struct dirent *f;
+        while (d2 && (f = readdir(d2)))
+            if (!strncmp(f->d_name, ".tmp-", 5)) {
+                char p[4608];
+                snprintf(p, sizeof p, "%s/%s", sub, f->d_name);
+                if (unlink(p) == 0) b.removed++;
+            }
+        if (d2) closedir(d2);
+    }
+    if (d) closedir(d);
+    flock(s->lockfd, LOCK_UN);
+    if (rc) return cs_err_set(err, "%s: cannot read the blob folder", s->blobdir);
     if (removed) *removed = b.removed;
     return 0;
 }

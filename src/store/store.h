@@ -8,7 +8,7 @@
  *     copy count of the existing entry instead of adding a row;
  *   - a blob is written to a temporary name, fsynced, renamed and its directory fsynced before the
  *     row naming it commits, so a committed row never names a missing blob (a crash can leave an
- *     orphan blob; the check reports it and gc removes it);
+ *     orphan blob; the check reports it and gc, run at every daemon start, removes it);
  *   - the database carries application_id 0x436c5073 ("ClPs") and user_version = schema version;
  *     a database of another application, or a newer schema, is refused with a clear message.
  *
@@ -112,9 +112,11 @@ typedef struct store_report {
 /* Counts and checks the store; integrity 1 also runs PRAGMA integrity_check (slow on big DBs). */
 int store_check(store *s, int integrity, store_report *r, cs_err *err);
 
-/* Removes orphan blobs older than min_age_s seconds (younger ones may belong to an add in
- * progress in another process). *removed gets the count. */
-int store_gc(store *s, int min_age_s, int64_t *removed, cs_err *err);
+/* Removes orphan blobs and leftover temporary files (from an add killed between writing its blob
+ * and committing its row). Adds hold a shared lock on blobs/.lock from blob write to commit and
+ * gc holds it exclusively, so gc never removes the blob of an add in progress, in any process.
+ * *removed gets the count. */
+int store_gc(store *s, int64_t *removed, cs_err *err);
 
 /* ---- vectors (written by the index worker) ---- */
 

@@ -1,0 +1,93 @@
+/* cli_daemon: `clipseek daemon`, `clipseek doctor`, and the daemon side of `index --wait`. */
+#include <jansson.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../daemon/daemon.h"
+#include "../model/clip.h"
+#include "../store/store.h"
+#include "cli.h"
+
+int cmd_daemon(int argc, char **argv) {
+    daemon_params p = {0};
+    p.x11 = 1;
+    p.threads = cli_threads;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--no-x11")) p.x11 = 0;
+        else if (!strcmp(argv[i], "--primary")) p.primary = 1;
+        else if (!strcmp(argv[i], "--model") && i + 1 < argc) p.model_dir = argv[++i];
+        else return cli_usage("daemon: unexpected argument '%s'", argv[i]);
+    }
+    char *dir = cli_data_dir();
+    if (!dir) return cli_fail("no data directory: set HOME, XDG_DATA_HOME, CLIPSEEK_DATA_DIR or --data-dir");
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) { self[n] = 0; p.self_exe = self; }
+    p.data_dir = dir;
+    cs_err e;
+    int rc = daemon_run(&p, &e) ? cli_fail("%s", e.msg) : CLI_OK;
+    free(dir);
+    return rc;
+}
+
+/* Asks a running daemon to finish indexing. Returns CLI_OK/CLI_FAIL, or -1 if none runs. */
+int cli_daemon_index_wait(void) {
+    char *dir = cli_data_dir();
+    if (!dir) return -1;
+    char buf[256];
+    int r = daemon_request(dir, "INDEX-WAIT", buf, sizeof buf, 0);
+    free(dir);
+    if (r == 1) return -1;
+    if (r < 0 || strncmp(buf, "OK", 2)) return cli_fail("daemon: %s", r < 0 ? "no answer" : buf);
+    fprintf(stderr, "clipseek: the daemon has indexed everything (%s entries this run)\n", buf + 3);
+    return CLI_OK;
+}
+
+int cmd_doctor(int argc, char **argv) {
+    (void)argv;
+    if (argc != 1) return cli_usage("doctor takes no arguments");
+    int problems = 0;
+    char *dir = cli_data_dir();
+    printf("data dir     %s\n", dir ? dir : "(none: set HOME or CLIPSEEK_DATA_DIR)");
+    const char *disp = getenv("WAYLAND_DISPLAY") ? "Wayland" : getenv("DISPLAY") ? "X11" : "none";
+    printf("display      %s%s%s\n", disp, getenv("DISPLAY") ? " DISPLAY=" : "", getenv("DISPLAY") ? getenv("DISPLAY") : "");
+    char buf[1024];
+    if (dir && daemon_request(dir, "STATUS", buf, sizeof buf, 2000) == 0) printf("daemon       running %s\n", buf);
+    else printf("daemon       not running (start it with `clipseek daemon`)\n");
+    store *s = dir ? cli_open_store() : NULL;
+    if (s) {
+        store_report r;
+        cs_err e;
+        if (store_check(s, 1, &r, &e) == 0) {
+            printf("store        %lld entries, %lld vectors, %lld missing blobs, %lld orphan blobs, integrity %s\n",
+                   (long long)r.entries, (long long)r.vectors, (long long)r.missing_blobs, (long long)r.orphan_blobs,
+                   r.integrity);
+            problems += r.missing_blobs > 0 || r.integrity_ok == 0;
+        } else {
+            printf("store        %s\n", e.msg);
+            problems++;
+        }
+        char *m = cli_model_dir(s, NULL);
+        if (m) {
+            clip_ctx *c;
+            clip_params p = clip_default_params();
+            p.threads = 1;
+            if (clip_load(m, &p, &c, &e) == 0) {
+                const clip_info *in = clip_get_info(c);
+                printf("model        %s (%d-dim, %s)\n", m, in->projection_dim, in->dtype);
+                clip_free(c);
+            } else {
+                printf("model        %s: %s\n", m, e.msg);
+                problems++;
+            }
+        } else
+            printf("model        none (`clipseek model use DIR`); capture and full-text search work without one\n");
+        free(m);
+        store_close(s);
+    } else
+        problems++;
+    free(dir);
+    return problems ? CLI_FAIL : CLI_OK;
+}

@@ -1,0 +1,405 @@
+/* daemon: see daemon.h. */
+#include "daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../capture/capture.h"
+#include "../capture/x11.h"
+#include "../index/indexer.h"
+#include "../model/clip.h"
+#include "../store/store.h"
+
+static volatile sig_atomic_t g_signal;
+static void on_signal(int s) { g_signal = s; }
+
+typedef struct daemon_state {
+    daemon_params p;
+    volatile int stop;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;    /* new clip stored, or stop */
+    pthread_cond_t idle;    /* the indexer found nothing to do */
+    int64_t clips, indexed, failed, generation, idle_generation;
+    int index_idle, have_model;
+    char capture[32], model_id[256], last_error[1024];
+    pid_t wl_child;
+} daemon_state;
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...) {
+    char ts[32];
+    time_t t = time(NULL);
+    strftime(ts, sizeof ts, "%H:%M:%S", localtime(&t));
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "clipseek daemon %s: ", ts);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+static void set_error(daemon_state *d, const char *msg) {
+    pthread_mutex_lock(&d->lock);
+    snprintf(d->last_error, sizeof d->last_error, "%s", msg);
+    pthread_mutex_unlock(&d->lock);
+    say("%s", msg);
+}
+
+/* ---- capture ---- */
+
+typedef struct { daemon_state *d; store *s; } cap_ctx;
+
+static void on_clip(const capture_clip *c, void *arg) {
+    cap_ctx *cc = arg;
+    daemon_state *d = cc->d;
+    char *paused = NULL;
+    store_meta_get(cc->s, "paused", &paused, NULL);
+    int is_paused = paused && !strcmp(paused, "1");
+    free(paused);
+    if (is_paused) return;
+    capture_kind k;
+    cs_err e;
+    capture_caps caps = capture_default_caps();
+    if (capture_classify(c->data, c->len, c->type, &caps, &k, &e)) {
+        say("clip skipped: %s", e.msg);
+        return;
+    }
+    store_new n = {k.kind, k.mime, c->offered, c->data, c->len, c->source, k.width, k.height, 0};
+    int64_t id;
+    int added;
+    if (store_add(cc->s, &n, &id, &added, &e)) {
+        set_error(d, e.msg);
+        return;
+    }
+    say("%s entry %lld (%s, %zu bytes%s%s)", added ? "stored" : "bumped", (long long)id, k.kind, c->len,
+        c->source ? ", from " : "", c->source ? c->source : "");
+    pthread_mutex_lock(&d->lock);
+    d->clips++;
+    d->generation++;
+    pthread_cond_broadcast(&d->wake);
+    pthread_mutex_unlock(&d->lock);
+}
+
+static void cap_log(const char *msg, void *arg) {
+    (void)arg;
+    say("%s", msg);
+}
+
+static void *capture_thread(void *arg) {
+    daemon_state *d = arg;
+    cap_ctx cc = {d, NULL};
+    cs_err e;
+    if (store_open(d->p.data_dir, &cc.s, &e)) { set_error(d, e.msg); return NULL; }
+    capture_x11_params xp = capture_x11_default_params();
+    xp.primary = d->p.primary;
+    capture_x11 *x;
+    /* reconnect with a pause if the X server goes away and comes back (a session restart) */
+    while (!d->stop) {
+        if (capture_x11_open(&xp, &x, &e)) {
+            set_error(d, e.msg);
+            for (int i = 0; i < 50 && !d->stop; i++) usleep(100000);
+            continue;
+        }
+        say("capturing the X11 clipboard%s", d->p.primary ? " and PRIMARY" : "");
+        if (capture_x11_run(x, on_clip, &cc, cap_log, &d->stop, &e)) set_error(d, e.msg);
+        capture_x11_close(x);
+    }
+    store_close(cc.s);
+    return NULL;
+}
+
+/* ---- indexing ---- */
+
+static char *model_dir_for(daemon_state *d, store *s) {
+    if (d->p.model_dir) return strdup(d->p.model_dir);
+    const char *env = getenv("CLIPSEEK_MODEL");
+    if (env && *env) return strdup(env);
+    char *v = NULL;
+    store_meta_get(s, "model_dir", &v, NULL);
+    return v;
+}
+
+static void *index_thread(void *arg) {
+    daemon_state *d = arg;
+    store *s;
+    cs_err e;
+    if (store_open(d->p.data_dir, &s, &e)) { set_error(d, e.msg); return NULL; }
+    clip_ctx *c = NULL;
+    char *loaded = NULL, *id = NULL;
+    while (!d->stop) {
+        pthread_mutex_lock(&d->lock);
+        int64_t gen = d->generation;
+        pthread_mutex_unlock(&d->lock);
+        char *dir = model_dir_for(d, s);
+        if (dir && (!loaded || strcmp(dir, loaded))) { /* first model, or `model use` switched it */
+            clip_free(c);
+            c = NULL;
+            free(id);
+            id = index_model_id(dir, &e);
+            clip_params cp = clip_default_params();
+            cp.threads = d->p.threads;
+            if (!id || clip_load(dir, &cp, &c, &e)) {
+                set_error(d, e.msg);
+                c = NULL;
+            } else
+                say("indexing with %s", id);
+            free(loaded);
+            loaded = strdup(dir);
+            pthread_mutex_lock(&d->lock);
+            d->have_model = c != NULL;
+            snprintf(d->model_id, sizeof d->model_id, "%s", c ? id : "");
+            pthread_mutex_unlock(&d->lock);
+        }
+        free(dir);
+        int idle = 1;
+        if (c) {
+            index_stats st;
+            if (index_run(s, c, id, 32, &st, NULL, NULL, &e)) set_error(d, e.msg);
+            else if (st.embedded + st.failed > 0) {
+                idle = 0;
+                pthread_mutex_lock(&d->lock);
+                d->indexed += st.embedded;
+                d->failed += st.failed;
+                pthread_mutex_unlock(&d->lock);
+            } else
+                store_drop_other_vectors(s, id, NULL, NULL);
+        }
+        pthread_mutex_lock(&d->lock);
+        if (idle && gen == d->generation) {
+            d->index_idle = 1;
+            d->idle_generation = gen;
+            pthread_cond_broadcast(&d->idle);
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += 2; /* also look again now and then: `clipseek add` from another process */
+            pthread_cond_timedwait(&d->wake, &d->lock, &ts);
+            d->generation++; /* a timeout counts as possible outside work */
+            d->index_idle = 0;
+        }
+        pthread_mutex_unlock(&d->lock);
+    }
+    clip_free(c);
+    free(loaded);
+    free(id);
+    store_close(s);
+    return NULL;
+}
+
+/* ---- control socket ---- */
+
+static int sock_path(const char *data_dir, struct sockaddr_un *a) {
+    memset(a, 0, sizeof *a);
+    a->sun_family = AF_UNIX;
+    int n = snprintf(a->sun_path, sizeof a->sun_path, "%s/daemon.sock", data_dir);
+    return n > 0 && (size_t)n < sizeof a->sun_path ? 0 : -1;
+}
+
+int daemon_request(const char *data_dir, const char *req, char *buf, size_t n, int timeout_ms) {
+    struct sockaddr_un a;
+    if (sock_path(data_dir, &a)) return 1;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return 1;
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) { close(fd); return 1; }
+    size_t rl = strlen(req);
+    if (write(fd, req, rl) != (ssize_t)rl || write(fd, "\n", 1) != 1) { close(fd); return -1; }
+    size_t got = 0;
+    while (got + 1 < n) {
+        struct pollfd p = {fd, POLLIN, 0};
+        int r = poll(&p, 1, timeout_ms > 0 ? timeout_ms : -1);
+        if (r <= 0) { close(fd); return -1; }
+        ssize_t k = read(fd, buf + got, n - 1 - got);
+        if (k <= 0) break;
+        got += (size_t)k;
+        if (memchr(buf, '\n', got)) break;
+    }
+    close(fd);
+    buf[got] = 0;
+    char *nl = strchr(buf, '\n');
+    if (nl) *nl = 0;
+    return got ? 0 : -1;
+}
+
+static void reply(int fd, const char *s) {
+    size_t n = strlen(s);
+    if (write(fd, s, n) != (ssize_t)n || write(fd, "\n", 1) != 1) { /* client went away */ }
+}
+
+typedef struct { daemon_state *d; int fd; } client;
+
+/* One connection: read a line, answer it. INDEX-WAIT may block, so each client has a thread. */
+static void *client_thread(void *arg) {
+    client *cl = arg;
+    daemon_state *d = cl->d;
+    char line[256];
+    size_t got = 0;
+    while (got + 1 < sizeof line) {
+        struct pollfd p = {cl->fd, POLLIN, 0};
+        if (poll(&p, 1, 5000) <= 0) break;
+        ssize_t k = read(cl->fd, line + got, sizeof line - 1 - got);
+        if (k <= 0) break;
+        got += (size_t)k;
+        if (memchr(line, '\n', got)) break;
+    }
+    line[got] = 0;
+    char *nl = strchr(line, '\n');
+    if (nl) *nl = 0;
+    char out[1400];
+    if (!strcmp(line, "PING")) {
+        snprintf(out, sizeof out, "OK %ld", (long)getpid());
+        reply(cl->fd, out);
+    } else if (!strcmp(line, "STATUS")) {
+        pthread_mutex_lock(&d->lock);
+        json_t *j = json_pack("{s:I, s:s, s:s, s:I, s:I, s:I, s:b, s:s}", "pid", (json_int_t)getpid(), "capture",
+                              d->capture, "model", d->model_id, "clips", (json_int_t)d->clips, "indexed",
+                              (json_int_t)d->indexed, "failed", (json_int_t)d->failed, "index_idle", d->index_idle,
+                              "last_error", d->last_error);
+        pthread_mutex_unlock(&d->lock);
+        char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
+        reply(cl->fd, txt ? txt : "{}");
+        free(txt);
+        json_decref(j);
+    } else if (!strcmp(line, "INDEX-WAIT")) {
+        pthread_mutex_lock(&d->lock);
+        if (!d->have_model) {
+            pthread_mutex_unlock(&d->lock);
+            reply(cl->fd, "ERR no model in use");
+        } else {
+            /* wait for an idle pass that started after this request */
+            d->generation++;
+            int64_t want = d->generation;
+            pthread_cond_broadcast(&d->wake);
+            while (!d->stop && d->idle_generation < want) pthread_cond_wait(&d->idle, &d->lock);
+            snprintf(out, sizeof out, "OK %lld", (long long)d->indexed);
+            pthread_mutex_unlock(&d->lock);
+            reply(cl->fd, out);
+        }
+    } else if (!strcmp(line, "STOP")) {
+        reply(cl->fd, "OK");
+        d->stop = 1;
+    } else {
+        reply(cl->fd, "ERR unknown request");
+    }
+    close(cl->fd);
+    free(cl);
+    return NULL;
+}
+
+static pid_t spawn_wl_paste(const daemon_params *p) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        execlp("wl-paste", "wl-paste", "--watch", p->self_exe, "--data-dir", p->data_dir, "store", (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+static int have_program(const char *name) {
+    const char *path = getenv("PATH");
+    if (!path) return 0;
+    char *dup = strdup(path), *save = NULL;
+    int found = 0;
+    for (char *dir = strtok_r(dup, ":", &save); dir && !found; dir = strtok_r(NULL, ":", &save)) {
+        char p[4096];
+        snprintf(p, sizeof p, "%s/%s", dir, name);
+        found = access(p, X_OK) == 0;
+    }
+    free(dup);
+    return found;
+}
+
+int daemon_run(const daemon_params *p, cs_err *err) {
+    daemon_state d;
+    memset(&d, 0, sizeof d);
+    d.p = *p;
+    pthread_mutex_init(&d.lock, NULL);
+    pthread_cond_init(&d.wake, NULL);
+    pthread_cond_init(&d.idle, NULL);
+    /* the store creates the data dir (0700) and checks the database before anything else */
+    store *s;
+    if (store_open(p->data_dir, &s, err)) return -1;
+    store_report r;
+    if (store_check(s, 0, &r, err) == 0)
+        say("store %s: %lld entries, %lld missing blobs, %lld orphan blobs", p->data_dir, (long long)r.entries,
+            (long long)r.missing_blobs, (long long)r.orphan_blobs);
+    int64_t orphans = 0;
+    if (store_gc(s, &orphans, NULL) == 0 && orphans) say("removed %lld orphan blob files", (long long)orphans);
+    store_close(s);
+    char buf[64];
+    if (daemon_request(p->data_dir, "PING", buf, sizeof buf, 2000) == 0)
+        return cs_err_set(err, "a daemon is already running for %s (%s)", p->data_dir, buf);
+    struct sockaddr_un a;
+    if (sock_path(p->data_dir, &a)) return cs_err_set(err, "%s: path too long for a socket", p->data_dir);
+    unlink(a.sun_path); /* stale: nobody answered */
+    int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    mode_t old = umask(0177);
+    int b = lfd >= 0 ? bind(lfd, (struct sockaddr *)&a, sizeof a) : -1;
+    umask(old);
+    if (b != 0 || listen(lfd, 16) != 0) {
+        if (lfd >= 0) close(lfd);
+        return cs_err_set(err, "%s: %s", a.sun_path, strerror(errno));
+    }
+    chmod(a.sun_path, 0600);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    pthread_t ct = 0, it;
+    int have_capture = 0;
+    if (getenv("WAYLAND_DISPLAY") && have_program("wl-paste") && p->self_exe) {
+        d.wl_child = spawn_wl_paste(p);
+        snprintf(d.capture, sizeof d.capture, "wayland");
+        say("capturing through wl-paste --watch (pid %ld)", (long)d.wl_child);
+    } else if (p->x11 && getenv("DISPLAY")) {
+        snprintf(d.capture, sizeof d.capture, "x11");
+        have_capture = pthread_create(&ct, NULL, capture_thread, &d) == 0;
+    } else {
+        snprintf(d.capture, sizeof d.capture, "none");
+        say("no display: not capturing (clipseek add and clipseek store still work)");
+    }
+    pthread_create(&it, NULL, index_thread, &d);
+    say("listening on %s", a.sun_path);
+    while (!d.stop && !g_signal) {
+        struct pollfd pfd = {lfd, POLLIN, 0};
+        if (poll(&pfd, 1, 200) <= 0) continue;
+        int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+        if (cfd < 0) continue;
+        client *cl = malloc(sizeof *cl);
+        pthread_t t;
+        if (!cl) { close(cfd); continue; }
+        cl->d = &d;
+        cl->fd = cfd;
+        if (pthread_create(&t, NULL, client_thread, cl) != 0) { close(cfd); free(cl); continue; }
+        pthread_detach(t);
+    }
+    say("stopping");
+    pthread_mutex_lock(&d.lock);
+    d.stop = 1;
+    pthread_cond_broadcast(&d.wake);
+    pthread_cond_broadcast(&d.idle);
+    pthread_mutex_unlock(&d.lock);
+    if (have_capture) pthread_join(ct, NULL);
+    pthread_join(it, NULL);
+    if (d.wl_child > 0) {
+        kill(d.wl_child, SIGTERM);
+        waitpid(d.wl_child, NULL, 0);
+    }
+    close(lfd);
+    unlink(a.sun_path);
+    return 0;
+}

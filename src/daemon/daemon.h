@@ -1,0 +1,35 @@
+/* daemon: the long-running clipseek process: capture, background indexing and a control socket.
+ *
+ * Threads: capture (X11 through XFixes; under Wayland a `wl-paste --watch clipseek store` child
+ * does the capturing and this thread only supervises), index (embeds new entries; woken by each
+ * stored clip, and backfills everything missing at start), and the caller's thread, which serves
+ * the control socket <data dir>/daemon.sock (mode 0600, one line in, one line out):
+ *   PING        -> "OK <pid>"
+ *   STATUS      -> one line of JSON (capture backend, model, counts, last error)
+ *   INDEX-WAIT  -> "OK <entries indexed so far>" once nothing is left to index (or "ERR ...")
+ *   STOP        -> "OK", then the daemon exits
+ * Each thread has its own store connection. Capture never waits for indexing: a clip is committed
+ * first, and the indexer picks it up from the store. */
+#ifndef DAEMON_H
+#define DAEMON_H
+
+#include "../common/cs_err.h"
+
+typedef struct daemon_params {
+    const char *data_dir;
+    const char *model_dir;  /* NULL: the store's "model_dir" setting, if any */
+    const char *self_exe;   /* path of the clipseek binary (for the wl-paste child) */
+    int x11;                /* 1: capture X11 when DISPLAY is set */
+    int primary;            /* also capture PRIMARY */
+    int threads;            /* compute threads for the indexer (0: default) */
+} daemon_params;
+
+/* Runs until SIGINT/SIGTERM or STOP. Returns 0, or -1 with a message (already running, cannot
+ * open the store or the socket). */
+int daemon_run(const daemon_params *p, cs_err *err);
+
+/* Client side: sends one request line to the daemon of data_dir and reads the reply line into
+ * buf. Returns 0, 1 if no daemon answers, -1 on a protocol error. timeout_ms <= 0 waits forever. */
+int daemon_request(const char *data_dir, const char *req, char *buf, size_t n, int timeout_ms);
+
+#endif

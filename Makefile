@@ -16,7 +16,7 @@ ARCH    ?= -march=native
 PREFIX  ?= $(HOME)/.local
 BUILD   ?= build
 
-PKGS     := jansson libutf8proc libpng libjpeg libwebp libwebpdemux sqlite3 libcrypto x11 xfixes
+PKGS     := jansson libutf8proc libpng libjpeg libwebp libwebpdemux sqlite3 libcrypto x11 xfixes libcurl
 # -fno-trapping-math changes no result (we never read floating-point exception flags); it lets
 # GCC if-convert and vectorise loops with float comparisons (clamps, masks). No -ffast-math.
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra $(WERROR) -g -fopenmp -fno-trapping-math $(shell pkg-config --cflags $(PKGS))
@@ -86,6 +86,7 @@ test: $(BUILD)/clipseek $(TEST_BIN) $(BUILD)/x11_helper
 	CLIPSEEK=$(BUILD)/clipseek sh tests/cli_test.sh
 	CLIPSEEK=$(BUILD)/clipseek sh tests/store_cli_test.sh
 	CLIPSEEK=$(BUILD)/clipseek HELPER=$(BUILD)/x11_helper sh tests/x11_test.sh
+	CLIPSEEK=$(BUILD)/clipseek sh tests/fetch_test.sh
 	$(MAKE) --no-print-directory fuzz-replay BUILD=$(BUILD)
 
 # The fuzz targets double as corpus-replay programs (tests/fuzz_main.c), so replay needs no clang.

@@ -52,6 +52,7 @@ int cmd_doctor(int argc, char **argv);
 int cli_daemon_index_wait(void);
 int cli_model_use(int argc, char **argv);
 int cli_model_list(int argc, char **argv);
+int cli_model_fetch(int argc, char **argv);
 /* The model folder in use (malloc'd) or NULL; opt is a --model value or NULL. */
 char *cli_model_dir(struct store *s, const char *opt);
 /* Embeds every entry that lacks vectors for the model in use. */

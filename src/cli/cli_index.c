@@ -3,6 +3,7 @@
  * The model in use is, in order: --model DIR, $CLIPSEEK_MODEL, the folder recorded by
  * `clipseek model use`, then <data dir>/models/openai--clip-vit-base-patch32 if present. */
 #include <dirent.h>
+#include <sys/stat.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 
 #include "../common/cs_file.h"
 #include "../index/indexer.h"
+#include "../model/fetch.h"
 #include "../model/clip.h"
 #include "../store/store.h"
 #include "cli.h"
@@ -137,4 +139,35 @@ int cli_model_list(int argc, char **argv) {
     free(cur);
     store_close(s);
     return CLI_OK;
+}
+
+int cli_model_fetch(int argc, char **argv) {
+    if (argc > 3) return cli_usage("model fetch: expected at most one REPO (default openai/clip-vit-base-patch32)");
+    const char *repo = argc == 3 ? argv[2] : "openai/clip-vit-base-patch32";
+    store *s = cli_open_store();
+    if (!s) return CLI_FAIL;
+    char sub[PATH_MAX], dest[PATH_MAX + 600];
+    snprintf(sub, sizeof sub, "%s/models", store_dir(s));
+    mkdir(sub, 0700);
+    /* org/name -> org--name, the Hugging Face cache's convention */
+    char flat[512];
+    snprintf(flat, sizeof flat, "%s", repo);
+    char *sl = strchr(flat, '/');
+    if (!sl) { store_close(s); return cli_usage("model fetch: '%s' is not a repository like org/name", repo); }
+    *sl = 0;
+    snprintf(dest, sizeof dest, "%s/%s--%s", sub, flat, sl + 1);
+    fetch_params fp = {NULL, NULL, isatty(2)};
+    cs_err e;
+    int rc = CLI_OK;
+    fprintf(stderr, "clipseek: fetching %s into %s\n", repo, dest);
+    if (fetch_repo(repo, dest, &fp, &e)) rc = cli_fail("%s", e.msg);
+    else {
+        char *cur = NULL;
+        store_meta_get(s, "model_dir", &cur, NULL);
+        if (!cur) store_meta_set(s, "model_dir", dest, NULL); /* the first model becomes the one in use */
+        printf("%s\n", dest);
+        free(cur);
+    }
+    store_close(s);
+    return rc;
 }

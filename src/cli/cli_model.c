@@ -338,6 +338,7 @@ int cmd_model(int argc, char **argv) {
     if (argc < 2) return cli_usage("model: expected 'info DIR', 'use DIR' or 'list'");
     if (!strcmp(argv[1], "use")) return cli_model_use(argc, argv);
     if (!strcmp(argv[1], "list")) return cli_model_list(argc, argv);
+    if (!strcmp(argv[1], "fetch")) return cli_model_fetch(argc, argv);
     if (strcmp(argv[1], "info")) return cli_usage("model: unknown subcommand '%s'", argv[1]);
     const char *dir = NULL;
     int json = 0;

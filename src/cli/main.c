@@ -50,7 +50,8 @@ static const struct {
      "        [--format json|f32] [--no-normalize]   one embedding per input, in input order"},
     {"preprocess", cmd_preprocess, "preprocess --model DIR --image FILE --out FILE   normalised pixels, float32 C x H x W"},
     {"model", cmd_model, "model info DIR [--json]   architecture, sizes, parameters, dtype, resident memory\n"
-                         "  model use DIR   the model the index worker and searches use\n  model list"},
+                         "  model use DIR   the model the index worker and searches use\n  model list\n"
+                         "  model fetch [REPO]   download from Hugging Face (HF_ENDPOINT), resumable, checksummed"},
     {"daemon", cmd_daemon, "daemon [--no-x11] [--primary] [--model DIR]   capture, index in the background, answer the CLI"},
     {"doctor", cmd_doctor, "doctor   data dir, display, daemon, store health, model"},
     {"index", cmd_index, "index [--wait] [--model DIR]   embed every entry that has no vectors yet (foreground)"},

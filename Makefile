@@ -128,8 +128,13 @@ $(BUILD)/bench_clip: bench/bench_clip.c $(BUILD)/libclipseek.a
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libclipseek.a $(LDLIBS)
 
+# Installs the binary and a systemd user unit (enable with `systemctl --user enable --now clipseek`).
+UNITDIR ?= $(HOME)/.config/systemd/user
 install: $(BUILD)/clipseek
 	install -D -m 0755 $(BUILD)/clipseek $(DESTDIR)$(PREFIX)/bin/clipseek
+	@mkdir -p $(DESTDIR)$(UNITDIR)
+	sed 's|@BINDIR@|$(PREFIX)/bin|' contrib/clipseek.service > $(DESTDIR)$(UNITDIR)/clipseek.service
+	@echo "installed; start capturing with: systemctl --user enable --now clipseek"
 
 clean:
 	rm -rf build build-asan build-fuzz

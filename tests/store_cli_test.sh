@@ -88,6 +88,20 @@ fi
 $BIN model use /nonexistent > /dev/null 2>&1
 check "model use bad dir" [ $? -eq 1 ]
 
+# config: ignore rules and retention
+printf 'ignore_text = ^[0-9]{6}$\nignore_app = KeePassXC\nmax_entries = 4\n' > "$TMP/config"
+export CLIPSEEK_CONFIG="$TMP/config"
+printf '492017' | $BIN store 2> "$TMP/err"
+check "ignore_text skips one-time codes" grep -q "ignore_text" "$TMP/err"
+printf 'from the password manager' | CLIPSEEK_SOURCE=keepassxc $BIN store 2> "$TMP/err"
+check "ignore_app skips (any case)" grep -q "ignore_app" "$TMP/err"
+for k in 1 2 3 4 5 6; do printf 'retained %d' $k | $BIN store; done
+check "retention keeps max_entries unpinned" [ "$($BIN list --json | grep -o '"pinned":false' | wc -l)" -eq 4 ]
+printf 'bogus = 1\n' > "$TMP/config"
+printf 'x' | $BIN store 2> "$TMP/err"
+check "bad config is a clear error" grep -q "config:1: unknown setting 'bogus'" "$TMP/err"
+unset CLIPSEEK_CONFIG
+
 # broken databases
 mkdir -p "$TMP/garbage"
 printf 'garbage garbage garbage garbage garbage garbage garbage garbage garbage garbage' > "$TMP/garbage/clipseek.db"

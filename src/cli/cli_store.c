@@ -16,6 +16,7 @@
 #include "../common/cs_file.h"
 #include "../common/cs_utf8.h"
 #include "../capture/capture.h"
+#include "../capture/rules.h"
 #include "../store/store.h"
 #include "cli.h"
 
@@ -96,16 +97,22 @@ static int read_fd_all(FILE *f, size_t cap, unsigned char **out, size_t *len) {
 
 /* ---- add ---- */
 
-typedef struct { int added, bumped, skipped, total; int progress, quiet; } add_stats;
+typedef struct { int added, bumped, skipped, total; int progress, quiet; const rules *rules; } add_stats;
 
 static int add_bytes(store *s, const unsigned char *d, size_t n, const char *source, const char *type_hint, add_stats *st,
                      const char *label) {
     capture_kind c;
     cs_err e;
-    capture_caps caps = capture_default_caps();
+    capture_caps caps = st->rules ? rules_caps(st->rules) : capture_default_caps();
     if (capture_classify(d, n, type_hint, &caps, &c, &e)) {
         st->skipped++;
         fprintf(stderr, "clipseek: %s: %s, skipped\n", label, e.msg);
+        return 0;
+    }
+    const char *why = st->rules ? rules_reject(st->rules, c.kind, d, n, source) : NULL;
+    if (why) {
+        st->skipped++;
+        fprintf(stderr, "clipseek: %s: not stored: %s\n", label, why);
         return 0;
     }
     store_new ne = {c.kind, c.mime, NULL, d, n, source, c.width, c.height, 0};
@@ -216,7 +223,14 @@ int cmd_store(int argc, char **argv) {
     }
     add_stats st = {0};
     st.quiet = 1; /* wl-paste --watch has no use for the id */
+    rules *r;
+    cs_err e;
+    if (rules_load(NULL, &r, &e)) { free(d); store_close(s); return cli_fail("%s", e.msg); }
+    st.rules = r; /* captured clips follow the ignore rules; explicit `add` does not */
     int rc = add_bytes(s, d, n, getenv("CLIPSEEK_SOURCE"), type, &st, "clip");
+    store_limits lim = rules_limits(r);
+    if (rc == CLI_OK && st.added) store_prune(s, &lim, NULL, NULL);
+    rules_free(r);
     free(d);
     store_close(s);
     return rc;

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "../capture/capture.h"
+#include "../capture/rules.h"
 #include "../capture/x11.h"
 #include "../index/indexer.h"
 #include "../model/clip.h"
@@ -37,6 +38,7 @@ typedef struct daemon_state {
     int index_idle, have_model;
     char capture[32], model_id[256], last_error[1024];
     pid_t wl_child;
+    rules *rules;
 } daemon_state;
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -73,9 +75,14 @@ static void on_clip(const capture_clip *c, void *arg) {
     if (is_paused) return;
     capture_kind k;
     cs_err e;
-    capture_caps caps = capture_default_caps();
+    capture_caps caps = rules_caps(d->rules);
     if (capture_classify(c->data, c->len, c->type, &caps, &k, &e)) {
         say("clip skipped: %s", e.msg);
+        return;
+    }
+    const char *why = rules_reject(d->rules, k.kind, c->data, c->len, c->source);
+    if (why) {
+        say("clip not stored: %s", why);
         return;
     }
     store_new n = {k.kind, k.mime, c->offered, c->data, c->len, c->source, k.width, k.height, 0};
@@ -87,6 +94,10 @@ static void on_clip(const capture_clip *c, void *arg) {
     }
     say("%s entry %lld (%s, %zu bytes%s%s)", added ? "stored" : "bumped", (long long)id, k.kind, c->len,
         c->source ? ", from " : "", c->source ? c->source : "");
+    store_limits lim = rules_limits(d->rules);
+    int64_t pruned = 0;
+    if (added && store_prune(cc->s, &lim, &pruned, &e) == 0 && pruned)
+        say("retention: removed %lld old entries", (long long)pruned);
     pthread_mutex_lock(&d->lock);
     d->clips++;
     d->generation++;
@@ -105,7 +116,8 @@ static void *capture_thread(void *arg) {
     cs_err e;
     if (store_open(d->p.data_dir, &cc.s, &e)) { set_error(d, e.msg); return NULL; }
     capture_x11_params xp = capture_x11_default_params();
-    xp.primary = d->p.primary;
+    xp.primary = d->p.primary || rules_primary(d->rules);
+    xp.caps = rules_caps(d->rules);
     capture_x11 *x;
     /* reconnect with a pause if the X server goes away and comes back (a session restart) */
     while (!d->stop) {
@@ -328,9 +340,10 @@ int daemon_run(const daemon_params *p, cs_err *err) {
     pthread_mutex_init(&d.lock, NULL);
     pthread_cond_init(&d.wake, NULL);
     pthread_cond_init(&d.idle, NULL);
+    if (rules_load(NULL, &d.rules, err)) return -1; /* a bad config is an error, not a surprise later */
     /* the store creates the data dir (0700) and checks the database before anything else */
     store *s;
-    if (store_open(p->data_dir, &s, err)) return -1;
+    if (store_open(p->data_dir, &s, err)) { rules_free(d.rules); return -1; }
     store_report r;
     if (store_check(s, 0, &r, err) == 0)
         say("store %s: %lld entries, %lld missing blobs, %lld orphan blobs", p->data_dir, (long long)r.entries,
@@ -339,8 +352,10 @@ int daemon_run(const daemon_params *p, cs_err *err) {
     if (store_gc(s, &orphans, NULL) == 0 && orphans) say("removed %lld orphan blob files", (long long)orphans);
     store_close(s);
     char buf[64];
-    if (daemon_request(p->data_dir, "PING", buf, sizeof buf, 2000) == 0)
+    if (daemon_request(p->data_dir, "PING", buf, sizeof buf, 2000) == 0) {
+        rules_free(d.rules);
         return cs_err_set(err, "a daemon is already running for %s (%s)", p->data_dir, buf);
+    }
     struct sockaddr_un a;
     if (sock_path(p->data_dir, &a)) return cs_err_set(err, "%s: path too long for a socket", p->data_dir);
     unlink(a.sun_path); /* stale: nobody answered */
@@ -401,5 +416,6 @@ int daemon_run(const daemon_params *p, cs_err *err) {
     }
     close(lfd);
     unlink(a.sun_path);
+    rules_free(d.rules);
     return 0;
 }

@@ -87,6 +87,27 @@ check "capture continues after a hung owner" wait_for 50 has_text 'after the han
 "$BIN" copy 1
 check "copy back round trip" [ "$(xclip -selection clipboard -o)" = "first clip from xclip" ]
 
+# the CLI and the daemon at once: an import while clips are captured, then indexing through the daemon
+FX=${CLIPSEEK_FIXTURES:-../shared/fixtures}
+if [ -d "$FX/toyworld-eval" ] && [ -d "$FX/toyworld-clip" ]; then
+  "$BIN" model use "$FX/toyworld-clip" > /dev/null
+  before=$("$BIN" stats --json | sed 's/.*"entries":\([0-9]*\).*/\1/')
+  "$BIN" add "$FX/toyworld-eval" > /dev/null 2>&1 &
+  APID=$!
+  for k in 1 2 3 4 5 6 7 8 9 10; do printf 'concurrent clip %d' $k | xclip -selection clipboard; sleep 0.02; done
+  wait "$APID"
+  check "import during capture succeeds" [ $? -eq 0 ]
+  sleep 0.5
+  after=$("$BIN" stats --json | sed 's/.*"entries":\([0-9]*\).*/\1/')
+  check "both the import and the clips landed" [ $((after - before)) -ge 55 ]
+  "$BIN" index --wait 2> "$TMP/iw"
+  check "index --wait through the daemon" grep -q "the daemon has indexed everything" "$TMP/iw"
+  v=$("$BIN" stats --json | sed 's/.*"vectors":\([0-9]*\).*/\1/')
+  check "daemon wrote the vectors" [ "$v" -ge 55 ]
+else
+  skip=$((skip + 1)); echo "[SKIP] concurrency and indexing: toyworld fixtures not found"
+fi
+
 # durability: kill -9 while clips stream in
 i=0
 while [ $i -lt "$CLIPS" ]; do
@@ -101,9 +122,9 @@ while [ $i -lt "$CLIPS" ]; do
 done
 sleep 0.5
 kill -9 "$DPID"; wait "$DPID" 2> /dev/null
-grep -o 'stored entry [0-9]*' "$TMP/daemon.log" | awk '{print $3}' | sort -n > "$TMP/acked"
+grep -o 'stored entry [0-9]*' "$TMP/daemon.log" | awk '{print $3}' | sort > "$TMP/acked"
 start_daemon
-"$BIN" list --json | grep -o '"id":[0-9]*' | cut -d: -f2 | sort -n > "$TMP/present"
+"$BIN" list --json | grep -o '"id":[0-9]*' | cut -d: -f2 | sort > "$TMP/present"
 missing=$(comm -23 "$TMP/acked" "$TMP/present" | wc -l)
 echo "# durability: $(wc -l < "$TMP/acked") clips acknowledged across $((CLIPS / 100 + 1)) kill -9s, $missing missing"
 check "every acknowledged clip present" [ "$missing" -eq 0 ]

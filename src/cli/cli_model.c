@@ -51,36 +51,13 @@ static int split_lines(char *buf, size_t len, char ***lines, size_t **lens, size
         }
         l[k] = buf + at;
         ln[k] = e - at;
-        buf[e < len ? e : len] = 0; /* buf has room for a NUL at len (cs_read_file / read_stdin) */
+        buf[e < len ? e : len] = 0; /* buf has room for a NUL at len (cs_read_file / cs_read_stream) */
         k++;
         at = e + 1;
     }
     *lines = l;
     *lens = ln;
     *n = k;
-    return 0;
-}
-
-static int read_stdin(char **out, size_t *len) {
-    size_t cap = 65536, n = 0;
-    char *b = malloc(cap + 1);
-    if (!b) return -1;
-    for (;;) {
-        if (n == cap) {
-            if (cap >= MAX_INPUT_FILE) { free(b); errno = EFBIG; return -1; }
-            cap *= 2;
-            char *nb = realloc(b, cap + 1);
-            if (!nb) { free(b); return -1; }
-            b = nb;
-        }
-        size_t r = fread(b + n, 1, cap - n, stdin);
-        n += r;
-        if (r == 0) break;
-    }
-    if (ferror(stdin)) { free(b); return -1; }
-    b[n] = 0;
-    *out = b;
-    *len = n;
     return 0;
 }
 
@@ -106,7 +83,7 @@ int cmd_tokenize(int argc, char **argv) {
     size_t len, n;
     char **lines;
     size_t *lens;
-    if (read_stdin(&in, &len)) { tok_free(t); return cli_fail("reading stdin: %s", strerror(errno)); }
+    if (cs_read_stream(stdin, MAX_INPUT_FILE, &in, &len)) { tok_free(t); return cli_fail("reading stdin: %s", strerror(errno)); }
     if (split_lines(in, len, &lines, &lens, &n)) { free(in); tok_free(t); return cli_fail("out of memory"); }
     for (size_t i = 0; i < n && !rc; i++) {
         int32_t *ids;

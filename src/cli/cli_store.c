@@ -72,29 +72,6 @@ static size_t max_clip_bytes(void) {
     return c.max_image > c.max_text ? c.max_image : c.max_text;
 }
 
-static int read_fd_all(FILE *f, size_t cap, unsigned char **out, size_t *len) {
-    size_t sz = 65536, n = 0;
-    unsigned char *b = malloc(sz + 1);
-    if (!b) return -1;
-    for (;;) {
-        if (n == sz) {
-            if (sz > cap) { free(b); errno = EFBIG; return -1; }
-            sz *= 2;
-            unsigned char *nb = realloc(b, sz + 1);
-            if (!nb) { free(b); return -1; }
-            b = nb;
-        }
-        size_t r = fread(b + n, 1, sz - n, f);
-        n += r;
-        if (r == 0) break;
-    }
-    if (ferror(f)) { free(b); return -1; }
-    b[n] = 0;
-    *out = b;
-    *len = n;
-    return 0;
-}
-
 /* ---- add ---- */
 
 typedef struct { int added, bumped, skipped, total; int progress, quiet; const rules *rules; } add_stats;
@@ -179,13 +156,13 @@ int cmd_add(int argc, char **argv) {
     int rc = CLI_OK;
     for (int i = first; i < argc && rc == CLI_OK; i++) {
         if (!strcmp(argv[i], "-")) {
-            unsigned char *d;
+            char *d;
             size_t n;
-            if (read_fd_all(stdin, max_clip_bytes(), &d, &n)) {
+            if (cs_read_stream(stdin, max_clip_bytes(), &d, &n)) {
                 rc = cli_fail("stdin: %s", strerror(errno));
                 break;
             }
-            rc = add_bytes(s, d, n, NULL, NULL, &st, "stdin");
+            rc = add_bytes(s, (unsigned char *)d, n, NULL, NULL, &st, "stdin");
             free(d);
         } else
             rc = add_path(s, argv[i], &st, 0);
@@ -214,10 +191,10 @@ int cmd_store(int argc, char **argv) {
     store_meta_get(s, "paused", &paused, NULL);
     if (paused && !strcmp(paused, "1")) { free(paused); store_close(s); return CLI_OK; }
     free(paused);
-    unsigned char *d;
+    char *d;
     size_t n;
     size_t cap = max_clip_bytes();
-    if (read_fd_all(stdin, cap, &d, &n)) {
+    if (cs_read_stream(stdin, cap, &d, &n)) {
         store_close(s);
         return errno == EFBIG ? cli_fail("clip over the size caps, not stored") : cli_fail("stdin: %s", strerror(errno));
     }
@@ -227,7 +204,7 @@ int cmd_store(int argc, char **argv) {
     cs_err e;
     if (rules_load(NULL, &r, &e)) { free(d); store_close(s); return cli_fail("%s", e.msg); }
     st.rules = r; /* captured clips follow the ignore rules; explicit `add` does not */
-    int rc = add_bytes(s, d, n, getenv("CLIPSEEK_SOURCE"), type, &st, "clip");
+    int rc = add_bytes(s, (unsigned char *)d, n, getenv("CLIPSEEK_SOURCE"), type, &st, "clip");
     store_limits lim = rules_limits(r);
     if (rc == CLI_OK && st.added) store_prune(s, &lim, NULL, NULL);
     rules_free(r);

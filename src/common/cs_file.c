@@ -48,6 +48,33 @@ int cs_read_file(const char *path, size_t max_bytes, char **out, size_t *len, cs
     return 0;
 }
 
+int cs_read_stream(FILE *f, size_t max_bytes, char **out, size_t *len) {
+    size_t cap = 65536, n = 0;
+    char *b = malloc(cap + 1);
+    if (!b) return -1;
+    for (;;) {
+        if (n == cap) {
+            if (cap > max_bytes) { free(b); errno = EFBIG; return -1; }
+            cap *= 2;
+            char *nb = realloc(b, cap + 1);
+            if (!nb) { free(b); return -1; }
+            b = nb;
+        }
+        size_t r = fread(b + n, 1, cap - n, f);
+        n += r;
+        if (r == 0) break;
+    }
+    if (ferror(f) || n > max_bytes) {
+        if (n > max_bytes) errno = EFBIG;
+        free(b);
+        return -1;
+    }
+    b[n] = 0;
+    *out = b;
+    *len = n;
+    return 0;
+}
+
 int cs_map_file(const char *path, cs_map *m, cs_err *err) {
     m->data = NULL;
     m->len = 0;

@@ -6,12 +6,17 @@
 #define CS_FILE_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "cs_err.h"
 
 /* Reads all of `path` into a malloc'd buffer (NUL-terminated for convenience; *len excludes the
  * NUL). Fails if the file is larger than max_bytes. Caller frees *out with free(). */
 int cs_read_file(const char *path, size_t max_bytes, char **out, size_t *len, cs_err *err);
+
+/* Reads a whole stream (stdin, a pipe) into a malloc'd, NUL-terminated buffer; *len excludes the
+ * NUL. Fails with errno EFBIG past max_bytes, or with the stream's errno. Returns 0 or -1. */
+int cs_read_stream(FILE *f, size_t max_bytes, char **out, size_t *len);
 
 typedef struct cs_map {
     const unsigned char *data; /* NULL for an empty file */

@@ -46,7 +46,7 @@ endif
 CFLAGS  += $(CFLAGS_BASE) $(OPT) $(ARCH) $(BLAS_CFLAGS)
 LDLIBS  += $(LIBS_BASE) $(BLAS_LIBS)
 
-LIB_SRC := $(wildcard src/common/*.c) $(wildcard src/model/*.c) $(wildcard src/store/*.c) $(wildcard src/index/*.c) $(wildcard src/capture/*.c) $(wildcard src/daemon/*.c)
+LIB_SRC := $(wildcard src/common/*.c) $(wildcard src/model/*.c) $(wildcard src/store/*.c) $(wildcard src/index/*.c) $(wildcard src/capture/*.c) $(wildcard src/daemon/*.c) $(wildcard src/search/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
@@ -87,6 +87,7 @@ test: $(BUILD)/clipseek $(TEST_BIN) $(BUILD)/x11_helper
 	CLIPSEEK=$(BUILD)/clipseek sh tests/store_cli_test.sh
 	CLIPSEEK=$(BUILD)/clipseek HELPER=$(BUILD)/x11_helper sh tests/x11_test.sh
 	CLIPSEEK=$(BUILD)/clipseek sh tests/fetch_test.sh
+	CLIPSEEK=$(BUILD)/clipseek sh tests/search_test.sh
 	$(MAKE) --no-print-directory fuzz-replay BUILD=$(BUILD)
 
 # The fuzz targets double as corpus-replay programs (tests/fuzz_main.c), so replay needs no clang.

@@ -47,6 +47,15 @@ int cmd_gc(int argc, char **argv);
 int cmd_copy(int argc, char **argv);
 int cmd_index(int argc, char **argv);
 int cmd_daemon(int argc, char **argv);
+int cmd_search(int argc, char **argv);
+int cmd_similar(int argc, char **argv);
+struct store_entry;
+struct json_t;
+/* One-line preview of an entry, at most max bytes (malloc'd). */
+char *cli_preview(const struct store_entry *e, size_t max);
+/* The stable JSON object of an entry (docs/cli.md). */
+struct json_t *cli_entry_json(const struct store_entry *e);
+void cli_print_json(struct json_t *j);
 int cmd_doctor(int argc, char **argv);
 /* Asks a running daemon to finish indexing: CLI_OK/CLI_FAIL, or -1 when no daemon runs. */
 int cli_daemon_index_wait(void);

@@ -227,7 +227,7 @@ int cmd_pause(int argc, char **argv) {
 /* ---- output helpers ---- */
 
 /* One line of at most max bytes (UTF-8 safe): whitespace runs collapsed. malloc'd. */
-static char *preview(const store_entry *e, size_t max) {
+char *cli_preview(const store_entry *e, size_t max) {
     char *out = malloc(max + 64);
     if (!out) return NULL;
     if (!e->text) {
@@ -257,9 +257,9 @@ static char *preview(const store_entry *e, size_t max) {
     return out;
 }
 
-static json_t *entry_json(const store_entry *e) {
+json_t *cli_entry_json(const store_entry *e) {
     json_t *o = json_object(), *tags = json_array();
-    char *pv = preview(e, 200);
+    char *pv = cli_preview(e, 200);
     json_object_set_new(o, "id", json_integer(e->id));
     json_object_set_new(o, "kind", json_string(e->kind));
     json_object_set_new(o, "mime", json_string(e->mime ? e->mime : ""));
@@ -281,7 +281,7 @@ static json_t *entry_json(const store_entry *e) {
     return o;
 }
 
-static void print_json(json_t *j) {
+void cli_print_json(json_t *j) {
     char *s = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII);
     if (s) puts(s);
     free(s);
@@ -315,9 +315,9 @@ static int list_common(int argc, char **argv, int pick) {
     if (store_list(s, &q, &es, &n, &e)) { store_close(s); return cli_fail("%s", e.msg); }
     json_t *arr = json ? json_array() : NULL;
     for (size_t i = 0; i < n; i++) {
-        if (json) json_array_append_new(arr, entry_json(&es[i]));
+        if (json) json_array_append_new(arr, cli_entry_json(&es[i]));
         else {
-            char *pv = preview(&es[i], pick ? 120 : 80);
+            char *pv = cli_preview(&es[i], pick ? 120 : 80);
             char ab[32];
             if (pick) printf("%lld\t%s\n", (long long)es[i].id, pv ? pv : "");
             else printf("%6lld  %-5s %4s %s%s\n", (long long)es[i].id, es[i].kind, age(es[i].last_ms, ab, sizeof ab),
@@ -326,7 +326,7 @@ static int list_common(int argc, char **argv, int pick) {
         }
         store_entry_free(&es[i]);
     }
-    if (json) { print_json(arr); json_decref(arr); }
+    if (json) { cli_print_json(arr); json_decref(arr); }
     free(es);
     store_close(s);
     return fflush(stdout) == 0 ? CLI_OK : cli_fail("writing stdout: %s", strerror(errno));
@@ -353,9 +353,9 @@ int cmd_show(int argc, char **argv) {
     int rc = get_entry(argc, argv, &s, &e);
     if (rc) return rc;
     if (json) {
-        json_t *o = entry_json(&e);
+        json_t *o = cli_entry_json(&e);
         if (e.text) json_object_set_new(o, "text", json_string(e.text));
-        print_json(o);
+        cli_print_json(o);
         json_decref(o);
     } else {
         char ab[32], bb[32];
@@ -457,7 +457,7 @@ static void print_report(const store_report *r, const char *dir, int json) {
         json_object_set_new(o, "missing_blobs", json_integer(r->missing_blobs));
         json_object_set_new(o, "orphan_blobs", json_integer(r->orphan_blobs));
         if (r->integrity_ok >= 0) json_object_set_new(o, "integrity", json_string(r->integrity));
-        print_json(o);
+        cli_print_json(o);
         json_decref(o);
         return;
     }

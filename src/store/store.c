@@ -94,6 +94,29 @@ static const char *SCHEMA_V1 =
     " PRIMARY KEY(entry, model, part));"
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);";
 
+/* v2: full-text index over each entry's text, source and tags, kept by triggers. The body is
+ * rebuilt from the tables on every change, so the index can never drift from them. (A regular
+ * FTS5 table: SQLite 3.40, Debian 12, has no contentless_delete; the copy costs text-sized space.) */
+#define FTS_BODY(e) "coalesce(" e ".text, '') || ' ' || coalesce(" e ".source, '') || ' ' || " \
+                    "coalesce((SELECT group_concat(tag, ' ') FROM tags WHERE entry = " e ".id), '')"
+static const char *SCHEMA_V2 =
+    "CREATE VIRTUAL TABLE entries_fts USING fts5(body,"
+    " tokenize='unicode61 remove_diacritics 2');"
+    "INSERT INTO entries_fts(rowid, body) SELECT id, " FTS_BODY("entries") " FROM entries;"
+    "CREATE TRIGGER entries_fts_ai AFTER INSERT ON entries BEGIN"
+    " INSERT INTO entries_fts(rowid, body) VALUES(new.id, " FTS_BODY("new") "); END;"
+    "CREATE TRIGGER entries_fts_ad AFTER DELETE ON entries BEGIN"
+    " DELETE FROM entries_fts WHERE rowid = old.id; END;"
+    "CREATE TRIGGER entries_fts_au AFTER UPDATE OF text, source ON entries BEGIN"
+    " DELETE FROM entries_fts WHERE rowid = old.id;"
+    " INSERT INTO entries_fts(rowid, body) VALUES(new.id, " FTS_BODY("new") "); END;"
+    "CREATE TRIGGER tags_fts_ai AFTER INSERT ON tags BEGIN"
+    " DELETE FROM entries_fts WHERE rowid = new.entry;"
+    " INSERT INTO entries_fts(rowid, body) SELECT id, " FTS_BODY("entries") " FROM entries WHERE id = new.entry; END;"
+    "CREATE TRIGGER tags_fts_ad AFTER DELETE ON tags BEGIN"
+    " DELETE FROM entries_fts WHERE rowid = old.entry;"
+    " INSERT INTO entries_fts(rowid, body) SELECT id, " FTS_BODY("entries") " FROM entries WHERE id = old.entry; END;";
+
 static int pragma_int(store *s, const char *sql, int64_t *out, cs_err *err) {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return dberr(s, err, "reading the header");
@@ -120,7 +143,7 @@ static int migrate(store *s, cs_err *err) {
     if (pragma_int(s, "PRAGMA user_version", &ver, err)) { exec(s, "ROLLBACK", NULL); return -1; }
     int rc = 0;
     if (ver < 1) rc = exec(s, SCHEMA_V1, err);
-    /* future migrations: if (!rc && ver < 2) rc = exec(s, SCHEMA_V2_DELTA, err); ... */
+    if (!rc && ver < 2) rc = exec(s, SCHEMA_V2, err);
     if (!rc) {
         char sql[128];
         snprintf(sql, sizeof sql, "PRAGMA application_id=%d; PRAGMA user_version=%d", APP_ID, STORE_SCHEMA_VERSION);
@@ -726,4 +749,97 @@ int store_meta_set(store *s, const char *key, const char *value, cs_err *err) {
     int r = sqlite3_step(st);
     sqlite3_finalize(st);
     return r == SQLITE_DONE ? 0 : dberr(s, err, "meta");
+}
+
+int store_each_vector(store *s, const char *model, int64_t after_rowid, store_vector_fn fn, void *arg, cs_err *err) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT rowid, entry, part, dim, vec FROM vectors WHERE model = ? AND rowid > ? ORDER BY rowid",
+                           -1, &st, NULL) != SQLITE_OK)
+        return dberr(s, err, "vectors");
+    sqlite3_bind_text(st, 1, model, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, after_rowid);
+    int r, rc = 0;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        int dim = sqlite3_column_int(st, 3);
+        const void *b = sqlite3_column_blob(st, 4);
+        if (sqlite3_column_bytes(st, 4) != dim * (int)sizeof(float)) continue; /* malformed: skip */
+        float *v = NULL;
+        if (dim > 0) {
+            v = malloc((size_t)dim * sizeof *v); /* blobs may be unaligned */
+            if (!v) { rc = cs_err_set(err, "out of memory"); break; }
+            memcpy(v, b, (size_t)dim * sizeof *v);
+        }
+        int stop = fn(sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), sqlite3_column_int(st, 2), v, dim, arg);
+        free(v);
+        if (stop) break;
+    }
+    sqlite3_finalize(st);
+    if (!rc && r != SQLITE_ROW && r != SQLITE_DONE) return dberr(s, err, "vectors");
+    return rc;
+}
+
+int store_briefs(store *s, store_brief **out, size_t *n, cs_err *err) {
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT id, seq, last_ms, kind FROM entries ORDER BY id", -1, &st, NULL) != SQLITE_OK)
+        return dberr(s, err, "entries");
+    size_t cap = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 1024;
+            store_brief *nb = realloc(*out, cap * sizeof *nb);
+            if (!nb) { sqlite3_finalize(st); return cs_err_set(err, "out of memory"); }
+            *out = nb;
+        }
+        store_brief *b = &(*out)[(*n)++];
+        b->id = sqlite3_column_int64(st, 0);
+        b->seq = sqlite3_column_int64(st, 1);
+        b->last_ms = sqlite3_column_int64(st, 2);
+        snprintf(b->kind, sizeof b->kind, "%s", (const char *)sqlite3_column_text(st, 3));
+    }
+    sqlite3_finalize(st);
+    return 0;
+}
+
+int store_fts(store *s, const char *q, int limit, int64_t **ids, size_t *n, cs_err *err) {
+    *ids = NULL;
+    *n = 0;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT rowid FROM entries_fts WHERE entries_fts MATCH ? ORDER BY rank LIMIT ?", -1, &st,
+                           NULL) != SQLITE_OK)
+        return dberr(s, err, "full-text search");
+    sqlite3_bind_text(st, 1, q, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, limit);
+    size_t cap = 0;
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 64;
+            int64_t *ni = realloc(*ids, cap * sizeof *ni);
+            if (!ni) { sqlite3_finalize(st); return cs_err_set(err, "out of memory"); }
+            *ids = ni;
+        }
+        (*ids)[(*n)++] = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    return r == SQLITE_DONE ? 0 : dberr(s, err, "full-text search");
+}
+
+int store_get_vector(store *s, int64_t id, const char *model, int part, float *v, int dim, cs_err *err) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT vec FROM vectors WHERE entry = ? AND model = ? AND part = ? AND dim = ?", -1, &st,
+                           NULL) != SQLITE_OK)
+        return dberr(s, err, "vector");
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, model, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, part);
+    sqlite3_bind_int(st, 4, dim);
+    int r = sqlite3_step(st), rc = 1;
+    if (r == SQLITE_ROW && sqlite3_column_bytes(st, 0) == dim * (int)sizeof(float)) {
+        memcpy(v, sqlite3_column_blob(st, 0), (size_t)dim * sizeof(float));
+        rc = 0;
+    }
+    sqlite3_finalize(st);
+    return rc;
 }

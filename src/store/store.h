@@ -24,7 +24,7 @@
 
 typedef struct store store;
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 /* Opens (creating if needed) the store in dir. Creates dir with mode 0700 and the database with
  * 0600; tightens existing permissions that are looser. Caller closes with store_close. */
@@ -128,6 +128,23 @@ int store_missing_vectors(store *s, const char *model, int limit, int64_t **ids,
 
 /* Deletes vectors of other models (after a model switch). */
 int store_drop_other_vectors(store *s, const char *model, int64_t *removed, cs_err *err);
+
+/* Calls fn for each vector of `model` whose rowid is greater than after_rowid, in rowid order
+ * (marker rows of dim 0 included). fn returns non-zero to stop. Used to append new vectors to the
+ * search matrix; the search path itself never reads vectors from SQLite. */
+typedef int (*store_vector_fn)(int64_t rowid, int64_t entry, int part, const float *v, int dim, void *arg);
+int store_each_vector(store *s, const char *model, int64_t after_rowid, store_vector_fn fn, void *arg, cs_err *err);
+
+/* Part `part` of an entry's vector for model into v (dim floats). Returns 0, 1 if none, -1. */
+int store_get_vector(store *s, int64_t id, const char *model, int part, float *v, int dim, cs_err *err);
+
+/* Kind, copy order and last copy time of every entry, indexed by the caller (for filtering and
+ * tie-breaking search results). *out is malloc'd. */
+typedef struct store_brief { int64_t id, seq, last_ms; char kind[16]; } store_brief;
+int store_briefs(store *s, store_brief **out, size_t *n, cs_err *err);
+
+/* Full-text matches of an FTS5 query (already sanitised), best first (BM25), at most limit. */
+int store_fts(store *s, const char *fts_query, int limit, int64_t **ids, size_t *n, cs_err *err);
 
 /* Settings kept in the database (model in use, pause flag). *value is malloc'd, NULL if unset. */
 int store_meta_get(store *s, const char *key, char **value, cs_err *err);

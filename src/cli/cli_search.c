@@ -1,0 +1,182 @@
+/* cli_search: `clipseek search` and `clipseek similar` (search.h has the ranking). */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../index/indexer.h"
+#include "../model/clip.h"
+#include "../search/search.h"
+#include "../search/vecindex.h"
+#include "../store/store.h"
+#include "cli.h"
+
+/* "90s", "30m", "2h", "3d", "1w", or plain seconds: that long ago, in Unix ms. */
+static int parse_since(const char *s, int64_t *out) {
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || v < 0) return -1;
+    long long mul = 1;
+    if (!strcmp(end, "") || !strcmp(end, "s")) mul = 1;
+    else if (!strcmp(end, "m")) mul = 60;
+    else if (!strcmp(end, "h")) mul = 3600;
+    else if (!strcmp(end, "d")) mul = 86400;
+    else if (!strcmp(end, "w")) mul = 604800;
+    else return -1;
+    *out = store_now_ms() - v * mul * 1000;
+    return 0;
+}
+
+typedef struct opened { clip_ctx *c; char *model_id; vecindex *vi; } opened;
+
+/* Loads the model in use and its search matrix; a store without a model gives {0}. */
+static int open_model(store *s, const char *opt, opened *o) {
+    memset(o, 0, sizeof *o);
+    char *dir = cli_model_dir(s, opt);
+    if (!dir) return CLI_OK;
+    cs_err e;
+    clip_params p = clip_default_params();
+    p.threads = cli_threads;
+    int rc = CLI_OK;
+    if (!(o->model_id = index_model_id(dir, &e)) || clip_load(dir, &p, &o->c, &e) || vecindex_open(s, o->model_id, &o->vi, &e))
+        rc = cli_fail("%s", e.msg);
+    free(dir);
+    return rc;
+}
+
+static void close_model(opened *o) {
+    vecindex_close(o->vi);
+    clip_free(o->c);
+    free(o->model_id);
+}
+
+static int print_hits(store *s, const search_hit *h, size_t n, int json) {
+    json_t *arr = json ? json_array() : NULL;
+    for (size_t i = 0; i < n; i++) {
+        store_entry e;
+        if (store_get(s, h[i].id, &e, NULL)) continue;
+        if (json) {
+            json_t *o = cli_entry_json(&e), *sig = json_array();
+            json_object_set_new(o, "score", json_real(h[i].score));
+            if (h[i].signals & SEARCH_TEXT) json_array_append_new(sig, json_string("text"));
+            if (h[i].signals & SEARCH_MEANING) {
+                json_array_append_new(sig, json_string("meaning"));
+                json_object_set_new(o, "cosine", json_real(h[i].cosine));
+            }
+            json_object_set_new(o, "signals", sig);
+            json_array_append_new(arr, o);
+        } else {
+            char *pv = cli_preview(&e, 80);
+            printf("%6lld  %-5s %.4f %-12s %s\n", (long long)e.id, e.kind, h[i].score,
+                   h[i].signals == (SEARCH_TEXT | SEARCH_MEANING) ? "text+meaning" : h[i].signals & SEARCH_TEXT ? "text" : "meaning",
+                   pv ? pv : "");
+            free(pv);
+        }
+        store_entry_free(&e);
+    }
+    if (json) {
+        cli_print_json(arr);
+        json_decref(arr);
+    }
+    return CLI_OK;
+}
+
+int cmd_search(int argc, char **argv) {
+    search_query q = {0};
+    q.limit = 20;
+    const char *model = NULL, *image = NULL, *text = NULL;
+    int json = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--kind") && i + 1 < argc) q.kind = argv[++i];
+        else if (!strcmp(argv[i], "--since") && i + 1 < argc) {
+            if (parse_since(argv[++i], &q.since_ms)) return cli_usage("--since takes 30m, 2h, 3d, 1w or seconds");
+        } else if (!strcmp(argv[i], "--limit") && i + 1 < argc) {
+            if (cli_parse_int(argv[++i], 1, 100000, &q.limit)) return cli_usage("--limit needs a positive number");
+        } else if (!strcmp(argv[i], "--json")) json = 1;
+        else if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
+        else if (!strcmp(argv[i], "--image") && i + 1 < argc) image = argv[++i];
+        else if (!text) text = argv[i];
+        else return cli_usage("search: one QUERY (quote it), got also '%s'", argv[i]);
+    }
+    if (!text && !image) return cli_usage("search: expected QUERY or --image FILE");
+    store *s = cli_open_store();
+    if (!s) return CLI_FAIL;
+    opened o;
+    int rc = open_model(s, model, &o);
+    float *qv = NULL;
+    cs_err e;
+    if (!rc && o.c) {
+        int P = clip_get_info(o.c)->projection_dim;
+        qv = malloc((size_t)P * sizeof *qv);
+        const char *t = text ? text : "";
+        if (!qv) rc = cli_fail("out of memory");
+        else if (image ? clip_image_files_embed(o.c, &image, 1, 1, qv, &e) : clip_texts_embed(o.c, &t, 1, 1, qv, &e))
+            rc = cli_fail("%s", e.msg);
+        else if (vecindex_dim(o.vi) && vecindex_dim(o.vi) != P)
+            rc = cli_fail("the search matrix has %d dimensions, the model %d", vecindex_dim(o.vi), P);
+    } else if (!rc && image)
+        rc = cli_fail("search --image needs a model (`clipseek model use DIR`)");
+    if (!rc) {
+        q.text = image ? NULL : text;
+        q.qvec = qv;
+        q.vecs = o.vi;
+        search_hit *h;
+        size_t n;
+        if (search_run(s, &q, &h, &n, &e)) rc = cli_fail("%s", e.msg);
+        else {
+            rc = print_hits(s, h, n, json);
+            free(h);
+        }
+    }
+    free(qv);
+    close_model(&o);
+    store_close(s);
+    return rc;
+}
+
+int cmd_similar(int argc, char **argv) {
+    search_query q = {0};
+    q.limit = 20;
+    int json = 0;
+    int64_t id = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--limit") && i + 1 < argc) {
+            if (cli_parse_int(argv[++i], 1, 100000, &q.limit)) return cli_usage("--limit needs a positive number");
+        } else if (!strcmp(argv[i], "--json")) json = 1;
+        else if (!strcmp(argv[i], "--kind") && i + 1 < argc) q.kind = argv[++i];
+        else if (!id) {
+            char *end;
+            id = strtoll(argv[i], &end, 10);
+            if (*end || id <= 0) return cli_usage("similar: '%s' is not an entry id", argv[i]);
+        } else return cli_usage("similar: unexpected argument '%s'", argv[i]);
+    }
+    if (!id) return cli_usage("similar: expected an entry id");
+    store *s = cli_open_store();
+    if (!s) return CLI_FAIL;
+    opened o;
+    int rc = open_model(s, NULL, &o);
+    if (!rc && !o.c) rc = cli_fail("similar needs a model (`clipseek model use DIR`)");
+    float *qv = NULL;
+    cs_err e;
+    if (!rc) {
+        int P = clip_get_info(o.c)->projection_dim;
+        qv = malloc((size_t)P * sizeof *qv);
+        int r = qv ? store_get_vector(s, id, o.model_id, 0, qv, P, &e) : -1;
+        if (r) rc = cli_fail("entry %lld has no vector yet (run `clipseek index`)", (long long)id);
+    }
+    if (!rc) {
+        q.qvec = qv;
+        q.vecs = o.vi;
+        q.exclude = id;
+        search_hit *h;
+        size_t n;
+        if (search_run(s, &q, &h, &n, &e)) rc = cli_fail("%s", e.msg);
+        else {
+            rc = print_hits(s, h, n, json);
+            free(h);
+        }
+    }
+    free(qv);
+    close_model(&o);
+    store_close(s);
+    return rc;
+}

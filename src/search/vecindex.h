@@ -1,0 +1,45 @@
+/* vecindex: the search matrix: every vector of one model, contiguous and memory-mapped.
+ *
+ * File <data dir>/vectors/<model id>.f32 (0600): a 32-byte header {"CSVEC001", u32 dim,
+ * u32 zero, i64 count, i64 last_rowid} then count records {i64 entry, f32 vector[dim]}. It is
+ * append-only: vecindex_sync appends the store's vectors whose rowid is past last_rowid (only the
+ * new ones are read from SQLite) and then rewrites the header, under an flock, so concurrent
+ * processes never double-append. Rows of deleted entries stay in the file and are dropped when
+ * results are joined with the entries; a replaced vector leaves its old row, harmless for scoring
+ * (an entry scores its best row). Deleting the file just makes the next sync rebuild it.
+ *
+ * Scoring: dot products of unit vectors (= cosine), vectorised with OpenMP SIMD reductions,
+ * best row per entry, top k by a bounded heap. */
+#ifndef VECINDEX_H
+#define VECINDEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/cs_err.h"
+#include "../store/store.h"
+
+typedef struct vecindex vecindex;
+
+/* Brings the file for `model` up to date with the store and maps it. Caller closes. */
+int vecindex_open(store *s, const char *model, vecindex **out, cs_err *err);
+void vecindex_close(vecindex *v);
+
+size_t vecindex_rows(const vecindex *v);
+int vecindex_dim(const vecindex *v);
+
+typedef struct vec_hit {
+    int64_t entry;
+    float score;
+} vec_hit;
+
+/* Best k entries for query q (dim floats, unit length), best first; keep(entry, arg) may be NULL
+ * or return 0 to exclude an entry (kind filters). *out is malloc'd; *n <= k. */
+int vecindex_topk(const vecindex *v, const float *q, int k, int (*keep)(int64_t entry, void *arg), void *arg,
+                  vec_hit **out, size_t *n, cs_err *err);
+
+/* Builds an index over an in-memory matrix (rows x dim, with ids), for benchmarks and tests.
+ * The arrays are borrowed and must outlive the index. */
+vecindex *vecindex_from_memory(const float *mat, const int64_t *ids, size_t rows, int dim);
+
+#endif

@@ -1,0 +1,52 @@
+#!/bin/sh
+# clipseek search through the CLI: the 48 toyworld queries each find their own image
+# (`search "<query>" --kind image --limit 1 --json`), words found by full text (text and tags),
+# filters, similar, and hostile queries answered without error. Ends with "N passed, N failed, N skipped".
+set -u
+BIN=$(readlink -f "${CLIPSEEK:-build/clipseek}")
+FX=${CLIPSEEK_FIXTURES:-../shared/fixtures}
+pass=0 fail=0 skip=0
+ok() { pass=$((pass + 1)); echo "[PASS] $1"; }
+bad() { fail=$((fail + 1)); echo "[FAIL] $1"; }
+check() { name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
+TMP=$(mktemp -d /tmp/clipseek-search-XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+export CLIPSEEK_DATA_DIR="$TMP/data"
+unset CLIPSEEK_MODEL CLIPSEEK_CONFIG
+
+# full text works without a model
+printf 'my IBAN DE89 3704 0044 0532 0130 00 for the rent' | "$BIN" add - > /dev/null 2>&1
+printf 'ssh-keygen -t ed25519 -C "work laptop"' | "$BIN" add - > /dev/null 2>&1
+printf 'Grüße aus Köln, café résumé' | "$BIN" add - > /dev/null 2>&1
+"$BIN" tag 2 infra
+check "words by full text (no model)" sh -c "'$BIN' search IBAN --json | grep -q '\"id\":1,.*\"signals\":\\[\"text\"\\]'"
+check "tags are searchable" sh -c "'$BIN' search infra --limit 1 --json | grep -q '\"id\":2,'"
+check "diacritics folded" sh -c "'$BIN' search 'cafe resume' --limit 1 --json | grep -q '\"id\":3,'"
+for q in '' '"' 'AND OR NOT' 'a"b' '(((' '*' 'NEAR(x y)' "$(printf '\377\376')" "$(head -c 100000 /dev/zero | tr '\0' x)"; do
+  "$BIN" search "$q" > /dev/null 2>&1
+  check "hostile query answered ($(printf '%s' "$q" | head -c 12 | od -An -c | tr -s ' ' | head -c 30))" [ $? -eq 0 ]
+done
+
+if [ -d "$FX/toyworld-clip" ] && [ -f "$FX/toyworld-eval/queries.json" ] && command -v python3 > /dev/null; then
+  "$BIN" model use "$FX/toyworld-clip" > /dev/null
+  "$BIN" add --wait "$FX/toyworld-eval" > /dev/null 2>&1
+  python3 -c "import json,sys; [print(i['file'] + '\t' + i['query']) for i in json.load(open(sys.argv[1]))['items']]" \
+    "$FX/toyworld-eval/queries.json" > "$TMP/queries"
+  good=0 total=0
+  while IFS="$(printf '\t')" read -r file query; do
+    total=$((total + 1))
+    "$BIN" search "$query" --kind image --limit 1 --json | grep -q "toyworld-eval/$file\"" && good=$((good + 1))
+  done < "$TMP/queries"
+  echo "# toyworld: $good/$total queries find their image first"
+  check "every toyworld query finds its image" [ "$good" -eq 48 ] && [ "$total" -eq 48 ]
+  check "kind filter" sh -c "! '$BIN' search 'a red star' --kind text --json | grep -q '\"kind\":\"image\"'"
+  check "since filter" [ "$("$BIN" search 'a red star' --since 0s --json)" = "[]" ]
+  id=$("$BIN" search 'a blue ring' --kind image --limit 1 --json | grep -o '"id":[0-9]*' | cut -d: -f2)
+  check "similar leaves the entry itself out" sh -c "! '$BIN' similar $id --limit 3 --json | grep -q '\"id\":$id,'"
+  check "query by example image" sh -c "'$BIN' search --image '$FX/toyworld-eval/img00.png' --kind image --limit 1 --json | grep -q 'img00.png'"
+  check "meaning and words fused" sh -c "'$BIN' search 'IBAN rent' --limit 1 --json | grep -q '\"signals\":\\[\"text\",\"meaning\"\\]'"
+else
+  skip=$((skip + 1)); echo "[SKIP] meaning: toyworld fixtures or python3 not found"
+fi
+echo "search: $pass passed, $fail failed, $skip skipped"
+[ $fail -eq 0 ]

@@ -115,7 +115,7 @@ int search_run(store *s, const search_query *q, search_hit **hits, size_t *n, cs
     }
     free(f.b);
     if (rc) { free(all); return -1; }
-    qsort(all, na, sizeof *all, by_score);
+    if (na > 1) qsort(all, na, sizeof *all, by_score); /* all is NULL when nothing matched */
     size_t k = na < (size_t)q->limit ? na : (size_t)q->limit;
     search_hit *out = malloc((k ? k : 1) * sizeof *out);
     if (!out) { free(all); return cs_err_set(err, "out of memory"); }

@@ -123,8 +123,12 @@ fuzz-run: $(FUZZ_BIN)
 	@set -e; for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p fuzz/corpus/$${n#fuzz_}; \
 	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 fuzz/corpus/$${n#fuzz_} fuzz/seeds/$${n#fuzz_}; done
 
-bench: $(BUILD)/bench_clip
+bench: $(BUILD)/bench_clip $(BUILD)/bench_search
 	sh bench/run.sh $(BUILD)/bench_clip
+	$(BUILD)/bench_search --threads $${BENCH_THREADS:-$$(nproc)}
+$(BUILD)/bench_search: bench/bench_search.c $(BUILD)/libclipseek.a
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libclipseek.a $(LDLIBS)
 $(BUILD)/bench_clip: bench/bench_clip.c $(BUILD)/libclipseek.a
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libclipseek.a $(LDLIBS)

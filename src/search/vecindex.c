@@ -155,28 +155,32 @@ int vecindex_topk(const vecindex *v, const float *q, int k, int (*keep)(int64_t,
     if (!h) return cs_err_set(err, "out of memory");
     size_t hn = 0, rec = 8 + 4 * (size_t)v->dim;
     const unsigned char *base = v->map ? v->map + sizeof(hdr) : NULL;
+    /* pass 1, parallel: every row's score (memory-bound: both cores stream the matrix);
+     * pass 2: filter and select with a bounded min-heap */
+    float *sc = malloc(v->rows * sizeof *sc);
+    if (!sc) { free(h); return cs_err_set(err, "out of memory"); }
+#pragma omp parallel for schedule(static) if (v->rows > 4096)
+    for (size_t r = 0; r < v->rows; r++) {
+        /* records are 8 + 4 dim bytes after a 32-byte header: the floats are 4-byte aligned */
+        const float *row = base ? (const float *)(const void *)(base + r * rec + 8) : v->mat + r * (size_t)v->dim;
+        sc[r] = dot(q, row, v->dim);
+    }
     for (size_t r = 0; r < v->rows; r++) {
         int64_t id;
-        const float *row;
-        if (base) {
-            memcpy(&id, base + r * rec, 8);
-            /* records are 8 + 4 dim bytes: 4-byte aligned after the 32-byte header */
-            row = (const float *)(const void *)(base + r * rec + 8);
-        } else {
-            id = v->ids[r];
-            row = v->mat + r * (size_t)v->dim;
-        }
+        if (base) memcpy(&id, base + r * rec, 8);
+        else id = v->ids[r];
+        if (hn == cap && sc[r] <= h[0].score) continue;
         if (keep && !keep(id, arg)) continue;
-        float sc = dot(q, row, v->dim);
         if (hn < cap) {
-            h[hn++] = (vec_hit){id, sc};
+            h[hn++] = (vec_hit){id, sc[r]};
             if (hn == cap)
                 for (size_t i = cap / 2; i-- > 0;) sift_down(h, hn, i);
-        } else if (sc > h[0].score) {
-            h[0] = (vec_hit){id, sc};
+        } else {
+            h[0] = (vec_hit){id, sc[r]};
             sift_down(h, hn, 0);
         }
     }
+    free(sc);
     qsort(h, hn, sizeof *h, by_score_desc);
     size_t m = 0;
     for (size_t i = 0; i < hn && m < (size_t)k; i++) {

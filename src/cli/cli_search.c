@@ -80,6 +80,17 @@ static int print_hits(store *s, const search_hit *h, size_t n, int json) {
     return CLI_OK;
 }
 
+/* Runs q and prints its hits; the common tail of search and similar. */
+static int run_and_print(store *s, const search_query *q, int json) {
+    search_hit *h;
+    size_t n;
+    cs_err e;
+    if (search_run(s, q, &h, &n, &e)) return cli_fail("%s", e.msg);
+    int rc = print_hits(s, h, n, json);
+    free(h);
+    return rc;
+}
+
 int cmd_search(int argc, char **argv) {
     search_query q = {0};
     q.limit = 20;
@@ -119,13 +130,7 @@ int cmd_search(int argc, char **argv) {
         q.text = image ? NULL : text;
         q.qvec = qv;
         q.vecs = o.vi;
-        search_hit *h;
-        size_t n;
-        if (search_run(s, &q, &h, &n, &e)) rc = cli_fail("%s", e.msg);
-        else {
-            rc = print_hits(s, h, n, json);
-            free(h);
-        }
+        rc = run_and_print(s, &q, json);
     }
     free(qv);
     close_model(&o);
@@ -167,13 +172,7 @@ int cmd_similar(int argc, char **argv) {
         q.qvec = qv;
         q.vecs = o.vi;
         q.exclude = id;
-        search_hit *h;
-        size_t n;
-        if (search_run(s, &q, &h, &n, &e)) rc = cli_fail("%s", e.msg);
-        else {
-            rc = print_hits(s, h, n, json);
-            free(h);
-        }
+        rc = run_and_print(s, &q, json);
     }
     free(qv);
     close_model(&o);

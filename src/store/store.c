@@ -696,6 +696,23 @@ int store_put_vector(store *s, int64_t id, const char *model, int part, const fl
     return r == SQLITE_DONE ? 0 : dberr(s, err, "vector");
 }
 
+/* Steps a prepared statement whose first column is an id, collecting the ids; finalizes it. */
+static int collect_ids(store *s, sqlite3_stmt *st, int64_t **ids, size_t *n, const char *what, cs_err *err) {
+    size_t cap = 0;
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 64;
+            int64_t *ni = realloc(*ids, cap * sizeof *ni);
+            if (!ni) { sqlite3_finalize(st); return cs_err_set(err, "out of memory"); }
+            *ids = ni;
+        }
+        (*ids)[(*n)++] = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    return r == SQLITE_DONE ? 0 : dberr(s, err, what);
+}
+
 int store_missing_vectors(store *s, const char *model, int limit, int64_t **ids, size_t *n, cs_err *err) {
     *ids = NULL;
     *n = 0;
@@ -706,18 +723,7 @@ int store_missing_vectors(store *s, const char *model, int limit, int64_t **ids,
         return dberr(s, err, "missing vectors");
     sqlite3_bind_text(st, 1, model, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, limit > 0 ? limit : -1);
-    size_t cap = 0;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 64;
-            int64_t *ni = realloc(*ids, cap * sizeof *ni);
-            if (!ni) { sqlite3_finalize(st); return cs_err_set(err, "out of memory"); }
-            *ids = ni;
-        }
-        (*ids)[(*n)++] = sqlite3_column_int64(st, 0);
-    }
-    sqlite3_finalize(st);
-    return 0;
+    return collect_ids(s, st, ids, n, "missing vectors", err);
 }
 
 int store_drop_other_vectors(store *s, const char *model, int64_t *removed, cs_err *err) {
@@ -811,19 +817,7 @@ int store_fts(store *s, const char *q, int limit, int64_t **ids, size_t *n, cs_e
         return dberr(s, err, "full-text search");
     sqlite3_bind_text(st, 1, q, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, limit);
-    size_t cap = 0;
-    int r;
-    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 64;
-            int64_t *ni = realloc(*ids, cap * sizeof *ni);
-            if (!ni) { sqlite3_finalize(st); return cs_err_set(err, "out of memory"); }
-            *ids = ni;
-        }
-        (*ids)[(*n)++] = sqlite3_column_int64(st, 0);
-    }
-    sqlite3_finalize(st);
-    return r == SQLITE_DONE ? 0 : dberr(s, err, "full-text search");
+    return collect_ids(s, st, ids, n, "full-text search", err);
 }
 
 int store_get_vector(store *s, int64_t id, const char *model, int part, float *v, int dim, cs_err *err) {

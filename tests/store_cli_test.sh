@@ -88,6 +88,15 @@ fi
 $BIN model use /nonexistent > /dev/null 2>&1
 check "model use bad dir" [ $? -eq 1 ]
 
+# text kinds
+printf 'https://www.debian.org/releases/' | $BIN store
+printf 'ssh-keygen -t ed25519' | $BIN store
+check "url kind" sh -c "$BIN list --kind url --json | grep -q '\"text_kind\":\"url\"'"
+check "command kind" sh -c "$BIN list --kind command | grep -q 'ssh-keygen'"
+check "kind column shows the text kind" sh -c "$BIN list --limit 2 | grep -q ' url '"
+check "secret flagged by default" sh -c "printf 'ghp_abcdefghijklmnopqrstuvwxyz0123456789AB' | $BIN store && $BIN list --kind secret | grep -q ghp_"
+check "organize runs" sh -c "$BIN organize 2>&1 | grep -q organised"
+
 # config: ignore rules and retention
 printf 'ignore_text = ^[0-9]{6}$\nignore_app = KeePassXC\nmax_entries = 4\n' > "$TMP/config"
 export CLIPSEEK_CONFIG="$TMP/config"
@@ -97,6 +106,9 @@ printf 'from the password manager' | CLIPSEEK_SOURCE=keepassxc $BIN store 2> "$T
 check "ignore_app skips (any case)" grep -q "ignore_app" "$TMP/err"
 for k in 1 2 3 4 5 6; do printf 'retained %d' $k | $BIN store; done
 check "retention keeps max_entries unpinned" [ "$($BIN list --json | grep -o '"pinned":false' | wc -l)" -eq 4 ]
+printf 'store_secrets = false\n' > "$TMP/config"
+printf 'AKIAIOSFODNN7EXAMPLE' | $BIN store 2> "$TMP/err"
+check "store_secrets = false refuses keys" grep -q "looks like a secret" "$TMP/err"
 printf 'bogus = 1\n' > "$TMP/config"
 printf 'x' | $BIN store 2> "$TMP/err"
 check "bad config is a clear error" grep -q "config:1: unknown setting 'bogus'" "$TMP/err"

@@ -26,7 +26,7 @@ static void rm_parent(const char *dir) {
 }
 
 static int64_t add_text(store *s, const char *t, int *added) {
-    store_new n = {"text", "text/plain;charset=utf-8", NULL, t, strlen(t), NULL, 0, 0, 0};
+    store_new n = {"text", "text/plain;charset=utf-8", NULL, t, strlen(t), NULL, 0, 0, 0, NULL, NULL};
     int64_t id;
     cs_err e;
     cr_assert_eq(store_add(s, &n, &id, added, &e), 0, "%s", e.msg);
@@ -44,7 +44,7 @@ Test(store, private_permissions) {
     cr_assert_eq(stat(p, &st), 0);
     cr_assert_eq(st.st_mode & 0777, 0600);
     unsigned char png[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 1, 2, 3};
-    store_new n = {"image", "image/png", NULL, png, sizeof png, "/x.png", 1, 1, 0};
+    store_new n = {"image", "image/png", NULL, png, sizeof png, "/x.png", 1, 1, 0, NULL, NULL};
     int64_t id;
     cr_assert_eq(store_add(s, &n, &id, NULL, NULL), 0);
     store_entry e;
@@ -96,13 +96,13 @@ Test(store, refuses_bad_text_and_reads_back_blobs) {
     char dir[128];
     store *s = open_tmp(dir, sizeof dir);
     cs_err e;
-    store_new bad = {"text", "text/plain", NULL, "a\xff" "b", 3, NULL, 0, 0, 0};
+    store_new bad = {"text", "text/plain", NULL, "a\xff" "b", 3, NULL, 0, 0, 0, NULL, NULL};
     cr_assert_lt(store_add(s, &bad, NULL, NULL, &e), 0);
-    store_new nul = {"text", "text/plain", NULL, "a\0b", 3, NULL, 0, 0, 0};
+    store_new nul = {"text", "text/plain", NULL, "a\0b", 3, NULL, 0, 0, 0, NULL, NULL};
     cr_assert_lt(store_add(s, &nul, NULL, NULL, &e), 0);
     unsigned char img[5000];
     for (int i = 0; i < 5000; i++) img[i] = (unsigned char)(i * 31);
-    store_new n = {"image", "image/png", NULL, img, sizeof img, NULL, 10, 20, 0};
+    store_new n = {"image", "image/png", NULL, img, sizeof img, NULL, 10, 20, 0, NULL, NULL};
     int64_t id;
     cr_assert_eq(store_add(s, &n, &id, NULL, &e), 0, "%s", e.msg);
     store_entry en;
@@ -131,7 +131,7 @@ Test(store, list_filters_pins_tags_delete) {
     char t[32];
     for (int i = 0; i < 5; i++) {
         snprintf(t, sizeof t, "text %d", i);
-        store_new n = {"text", "text/plain", NULL, t, strlen(t), NULL, 0, 0, 1000 + i};
+        store_new n = {"text", "text/plain", NULL, t, strlen(t), NULL, 0, 0, 1000 + i, NULL, NULL};
         cr_assert_eq(store_add(s, &n, &ids[i], NULL, NULL), 0);
     }
     cr_assert_eq(store_set_pinned(s, ids[1], 1, NULL), 0);
@@ -177,7 +177,7 @@ Test(store, prune_keeps_pins_and_removes_blobs) {
     for (int i = 0; i < 10; i++) {
         unsigned char img[100];
         memset(img, i, sizeof img);
-        store_new n = {"image", "image/png", NULL, img, sizeof img, NULL, 1, 1, now - (10 - i) * 86400000LL};
+        store_new n = {"image", "image/png", NULL, img, sizeof img, NULL, 1, 1, now - (10 - i) * 86400000LL, NULL, NULL};
         int64_t id;
         cr_assert_eq(store_add(s, &n, &id, NULL, NULL), 0);
         if (i == 0) first = id;
@@ -212,7 +212,7 @@ Test(store, check_finds_missing_and_orphan_blobs_and_gc_removes) {
     char dir[128];
     store *s = open_tmp(dir, sizeof dir);
     unsigned char a[10] = {1}, b[10] = {2};
-    store_new na = {"image", "image/png", NULL, a, 10, NULL, 1, 1, 0}, nb = {"image", "image/png", NULL, b, 10, NULL, 1, 1, 0};
+    store_new na = {"image", "image/png", NULL, a, 10, NULL, 1, 1, 0, NULL, NULL}, nb = {"image", "image/png", NULL, b, 10, NULL, 1, 1, 0, NULL, NULL};
     int64_t ia, ib;
     cr_assert_eq(store_add(s, &na, &ia, NULL, NULL), 0);
     cr_assert_eq(store_add(s, &nb, &ib, NULL, NULL), 0);
@@ -364,12 +364,12 @@ Test(index, toyworld_images_get_hf_vectors) {
         snprintf(p, sizeof p, "%s/img%02d.png", evald, i);
         size_t len;
         unsigned char *d = read_all(p, &len);
-        store_new n = {"image", "image/png", NULL, d, len, p, 64, 64, 0};
+        store_new n = {"image", "image/png", NULL, d, len, p, 64, 64, 0, NULL, NULL};
         cr_assert_eq(store_add(s, &n, NULL, NULL, NULL), 0);
         free(d);
     }
     unsigned char junk[20] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0};
-    store_new nj = {"image", "image/png", NULL, junk, sizeof junk, NULL, 0, 0, 0};
+    store_new nj = {"image", "image/png", NULL, junk, sizeof junk, NULL, 0, 0, 0, NULL, NULL};
     cr_assert_eq(store_add(s, &nj, NULL, NULL, NULL), 0);
     add_text(s, "a red star", NULL);
     cs_err e;
@@ -395,4 +395,49 @@ Test(index, toyworld_images_get_hf_vectors) {
     free(mid);
     store_close(s);
     rm_parent(dir);
+}
+
+Test(store, v1_database_migrates_and_organises) {
+    char base[64], dir[128], db[200];
+    make_tmpdir(base, sizeof base);
+    snprintf(dir, sizeof dir, "%s/data", base);
+    mkdir(dir, 0700);
+    snprintf(db, sizeof db, "%s/clipseek.db", dir);
+    sqlite3 *h;
+    cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
+    /* the schema as version 1 shipped it, with one entry */
+    const char *v1 =
+        "CREATE TABLE entries(id INTEGER PRIMARY KEY, kind TEXT NOT NULL, mime TEXT NOT NULL, mimes TEXT NOT NULL DEFAULT '',"
+        " size INTEGER NOT NULL, sha256 TEXT NOT NULL UNIQUE, text TEXT, blob TEXT, width INTEGER NOT NULL DEFAULT 0,"
+        " height INTEGER NOT NULL DEFAULT 0, source TEXT, first_ms INTEGER NOT NULL, last_ms INTEGER NOT NULL,"
+        " copies INTEGER NOT NULL DEFAULT 1, pinned INTEGER NOT NULL DEFAULT 0, seq INTEGER NOT NULL DEFAULT 0);"
+        "CREATE INDEX entries_last ON entries(last_ms); CREATE INDEX entries_seq ON entries(seq);"
+        "CREATE INDEX entries_blob ON entries(blob) WHERE blob IS NOT NULL;"
+        "CREATE TABLE tags(entry INTEGER NOT NULL REFERENCES entries(id) ON DELETE CASCADE, tag TEXT NOT NULL, PRIMARY KEY(entry, tag));"
+        "CREATE TABLE vectors(entry INTEGER NOT NULL REFERENCES entries(id) ON DELETE CASCADE, model TEXT NOT NULL,"
+        " part INTEGER NOT NULL, dim INTEGER NOT NULL, vec BLOB NOT NULL, PRIMARY KEY(entry, model, part));"
+        "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        "INSERT INTO entries(kind, mime, size, sha256, text, first_ms, last_ms, seq)"
+        " VALUES('text', 'text/plain', 20, 'abc', 'https://old.example/x', 1, 1, 1);"
+        "PRAGMA application_id = 1131171955; /* 0x436c5073 */ PRAGMA user_version = 1;";
+    cr_assert_eq(sqlite3_exec(h, v1, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(h);
+    store *s;
+    cs_err e;
+    cr_assert_eq(store_open(dir, &s, &e), 0, "%s", e.msg);
+    int64_t *ids;
+    size_t n;
+    cr_assert_eq(store_fts(s, "\"old\"", 10, &ids, &n, NULL), 0);
+    cr_assert_eq(n, 1, "the old entry is in the full-text index");
+    free(ids);
+    cr_assert_eq(store_unorganised(s, 0, &ids, &n, NULL), 0);
+    cr_assert_eq(n, 1, "and waits to be organised");
+    cr_assert_eq(store_set_subkind(s, ids[0], "url", NULL, NULL), 0);
+    free(ids);
+    store_entry en;
+    cr_assert_eq(store_get(s, 1, &en, NULL), 0);
+    cr_assert_str_eq(en.subkind, "url");
+    store_entry_free(&en);
+    store_close(s);
+    rm_rf(base);
 }

@@ -6,6 +6,7 @@
 
 #include "../common/cs_utf8.h"
 #include "../model/image.h"
+#include "textkind.h"
 
 static size_t env_size(const char *name, size_t def) {
     const char *e = getenv(name);
@@ -58,5 +59,6 @@ int capture_classify(const unsigned char *d, size_t n, const char *type_hint, co
     }
     c->kind = "text";
     c->mime = "text/plain;charset=utf-8";
+    c->subkind = textkind_classify((const char *)d, n, &c->lang);
     return 0;
 }

@@ -23,6 +23,7 @@ typedef struct capture_kind {
     const char *kind; /* "image", "text", "files" (static strings) */
     const char *mime; /* the stored type, e.g. "image/png", "text/plain;charset=utf-8" */
     int width, height;
+    const char *subkind, *lang; /* text: textkind_classify's answer (NULL = prose) */
 } capture_kind;
 
 /* Classifies data. type_hint (may be NULL) is the type the source declared: "image/..." must

@@ -21,6 +21,7 @@ struct rules {
     store_limits limits;
     capture_caps caps;
     int primary;
+    int drop_secrets;
 };
 
 char *rules_default_path(void) {
@@ -96,6 +97,9 @@ int rules_load(const char *path, rules **out, cs_err *err) {
         } else if (!strcmp(k, "ignore_app")) {
             if (r->napp == MAX_RULES || !*v) { rc = cs_err_set(err, "%s:%d: bad ignore_app", p, lineno); break; }
             r->app[r->napp++] = strdup(v);
+        } else if (!strcmp(k, "store_secrets")) {
+            if (strcmp(v, "true") && strcmp(v, "false")) { rc = cs_err_set(err, "%s:%d: store_secrets is true or false", p, lineno); break; }
+            r->drop_secrets = !strcmp(v, "false");
         } else if (!strcmp(k, "primary")) {
             if (strcmp(v, "true") && strcmp(v, "false")) { rc = cs_err_set(err, "%s:%d: primary is true or false", p, lineno); break; }
             r->primary = !strcmp(v, "true");
@@ -118,8 +122,10 @@ int rules_load(const char *path, rules **out, cs_err *err) {
     return 0;
 }
 
-const char *rules_reject(const rules *r, const char *kind, const unsigned char *data, size_t len, const char *source) {
+const char *rules_reject(const rules *r, const char *kind, const char *subkind, const unsigned char *data, size_t len,
+                         const char *source) {
     if (!r) return NULL;
+    if (r->drop_secrets && subkind && !strcmp(subkind, "secret")) return "it looks like a secret (store_secrets = false)";
     for (int i = 0; source && i < r->napp; i++)
         if (!strcasecmp(source, r->app[i])) return "its application is in ignore_app";
     if (r->ntext && strcmp(kind, "image")) {

@@ -12,6 +12,8 @@
  *   max_image_mb = N        refuse larger images (default 50)
  *   max_text_mb = N         refuse larger texts (default 5)
  *   primary = true|false    also capture the PRIMARY selection (default false)
+ *   store_secrets = true|false  false: text that looks like a key, token or card number is not
+ *                           stored at all (default true: stored and flagged as kind "secret")
  * Unknown keys and bad values are errors naming the file and line. */
 #ifndef RULES_H
 #define RULES_H
@@ -30,7 +32,8 @@ void rules_free(rules *r);
 char *rules_default_path(void);
 
 /* NULL if the clip may be stored, else a static reason ("matches ignore_text", ...). */
-const char *rules_reject(const rules *r, const char *kind, const unsigned char *data, size_t len, const char *source);
+const char *rules_reject(const rules *r, const char *kind, const char *subkind, const unsigned char *data, size_t len,
+                         const char *source);
 
 store_limits rules_limits(const rules *r);
 capture_caps rules_caps(const rules *r);

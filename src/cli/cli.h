@@ -48,6 +48,7 @@ int cmd_copy(int argc, char **argv);
 int cmd_index(int argc, char **argv);
 int cmd_daemon(int argc, char **argv);
 int cmd_search(int argc, char **argv);
+int cmd_organize(int argc, char **argv);
 int cmd_similar(int argc, char **argv);
 struct store_entry;
 struct json_t;

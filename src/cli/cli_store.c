@@ -17,6 +17,7 @@
 #include "../common/cs_utf8.h"
 #include "../capture/capture.h"
 #include "../capture/rules.h"
+#include "../capture/textkind.h"
 #include "../store/store.h"
 #include "cli.h"
 
@@ -86,13 +87,13 @@ static int add_bytes(store *s, const unsigned char *d, size_t n, const char *sou
         fprintf(stderr, "clipseek: %s: %s, skipped\n", label, e.msg);
         return 0;
     }
-    const char *why = st->rules ? rules_reject(st->rules, c.kind, d, n, source) : NULL;
+    const char *why = st->rules ? rules_reject(st->rules, c.kind, c.subkind, d, n, source) : NULL;
     if (why) {
         st->skipped++;
         fprintf(stderr, "clipseek: %s: not stored: %s\n", label, why);
         return 0;
     }
-    store_new ne = {c.kind, c.mime, NULL, d, n, source, c.width, c.height, 0};
+    store_new ne = {c.kind, c.mime, NULL, d, n, source, c.width, c.height, 0, c.subkind, c.lang};
     int64_t id;
     int added;
     if (store_add(s, &ne, &id, &added, &e)) return cli_fail("%s: %s", label, e.msg);
@@ -262,6 +263,8 @@ json_t *cli_entry_json(const store_entry *e) {
     char *pv = cli_preview(e, 200);
     json_object_set_new(o, "id", json_integer(e->id));
     json_object_set_new(o, "kind", json_string(e->kind));
+    if (e->subkind) json_object_set_new(o, "text_kind", json_string(e->subkind));
+    if (e->lang) json_object_set_new(o, "language", json_string(e->lang));
     json_object_set_new(o, "mime", json_string(e->mime ? e->mime : ""));
     json_object_set_new(o, "size", json_integer(e->size));
     json_object_set_new(o, "sha256", json_string(e->sha256));
@@ -320,7 +323,8 @@ static int list_common(int argc, char **argv, int pick) {
             char *pv = cli_preview(&es[i], pick ? 120 : 80);
             char ab[32];
             if (pick) printf("%lld\t%s\n", (long long)es[i].id, pv ? pv : "");
-            else printf("%6lld  %-5s %4s %s%s\n", (long long)es[i].id, es[i].kind, age(es[i].last_ms, ab, sizeof ab),
+            else printf("%6lld  %-7s %4s %s%s\n", (long long)es[i].id, es[i].subkind ? es[i].subkind : es[i].kind,
+                        age(es[i].last_ms, ab, sizeof ab),
                         es[i].pinned ? "* " : "", pv ? pv : "");
             free(pv);
         }
@@ -560,6 +564,36 @@ int cmd_copy(int argc, char **argv) {
     }
     free(d);
     store_entry_free(&e);
+    store_close(s);
+    return rc;
+}
+
+/* organize: gives every text entry stored before text kinds existed its kind. */
+int cmd_organize(int argc, char **argv) {
+    (void)argv;
+    if (argc != 1) return cli_usage("organize takes no arguments");
+    store *s = cli_open_store();
+    if (!s) return CLI_FAIL;
+    int64_t done = 0;
+    int rc = CLI_OK;
+    cs_err e;
+    for (;;) {
+        int64_t *ids;
+        size_t n;
+        if (store_unorganised(s, 256, &ids, &n, &e)) { rc = cli_fail("%s", e.msg); break; }
+        for (size_t i = 0; i < n && rc == CLI_OK; i++) {
+            store_entry en;
+            if (store_get(s, ids[i], &en, &e)) continue;
+            const char *lang;
+            const char *k = textkind_classify(en.text, strlen(en.text), &lang);
+            if (store_set_subkind(s, en.id, k, lang, &e)) rc = cli_fail("%s", e.msg);
+            store_entry_free(&en);
+            done++;
+        }
+        free(ids);
+        if (n == 0 || rc) break;
+    }
+    if (rc == CLI_OK) fprintf(stderr, "clipseek: organised %lld entries\n", (long long)done);
     store_close(s);
     return rc;
 }

@@ -57,6 +57,7 @@ static const struct {
     {"index", cmd_index, "index [--wait] [--model DIR]   embed every entry that has no vectors yet (foreground)"},
     {"search", cmd_search, "search QUERY [--kind K] [--since 3d] [--limit N] [--json] [--image FILE]   by words and by meaning"},
     {"similar", cmd_similar, "similar ID [--kind K] [--limit N] [--json]   entries that mean something close"},
+    {"organize", cmd_organize, "organize   give older text entries their kind (url, email, code, secret, ...)"},
     {"add", cmd_add, "add [--wait] FILE...|DIR...|-   import files, folders (recursively) or stdin; --wait also indexes them"},
     {"store", cmd_store, "store [--type MIME]   store one clip from stdin (for wl-paste --watch; honours CLIPBOARD_STATE)"},
     {"list", cmd_list, "list [--kind K] [--limit N] [--pinned] [--json]   newest first"},

@@ -80,12 +80,12 @@ static void on_clip(const capture_clip *c, void *arg) {
         say("clip skipped: %s", e.msg);
         return;
     }
-    const char *why = rules_reject(d->rules, k.kind, c->data, c->len, c->source);
+    const char *why = rules_reject(d->rules, k.kind, k.subkind, c->data, c->len, c->source);
     if (why) {
         say("clip not stored: %s", why);
         return;
     }
-    store_new n = {k.kind, k.mime, c->offered, c->data, c->len, c->source, k.width, k.height, 0};
+    store_new n = {k.kind, k.mime, c->offered, c->data, c->len, c->source, k.width, k.height, 0, k.subkind, k.lang};
     int64_t id;
     int added;
     if (store_add(cc->s, &n, &id, &added, &e)) {

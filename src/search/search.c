@@ -46,7 +46,7 @@ static int keep_entry(int64_t id, void *arg) {
     const filt *f = arg;
     const store_brief *b = find_brief(f, id);
     if (!b || id == f->q->exclude) return 0; /* deleted since its vector was written, or excluded */
-    if (f->q->kind && strcmp(b->kind, f->q->kind)) return 0;
+    if (f->q->kind && strcmp(b->kind, f->q->kind) && strcmp(b->subkind, f->q->kind)) return 0;
     if (f->q->since_ms && b->last_ms < f->q->since_ms) return 0;
     return 1;
 }

@@ -117,6 +117,10 @@ static const char *SCHEMA_V2 =
     " DELETE FROM entries_fts WHERE rowid = old.entry;"
     " INSERT INTO entries_fts(rowid, body) SELECT id, " FTS_BODY("entries") " FROM entries WHERE id = old.entry; END;";
 
+/* v3: text kinds by rules (src/capture/textkind.h). NULL = not organised yet, '' = prose. */
+static const char *SCHEMA_V3 = "ALTER TABLE entries ADD COLUMN subkind TEXT; ALTER TABLE entries ADD COLUMN lang TEXT;"
+                               "CREATE INDEX entries_subkind ON entries(subkind);";
+
 static int pragma_int(store *s, const char *sql, int64_t *out, cs_err *err) {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return dberr(s, err, "reading the header");
@@ -144,6 +148,7 @@ static int migrate(store *s, cs_err *err) {
     int rc = 0;
     if (ver < 1) rc = exec(s, SCHEMA_V1, err);
     if (!rc && ver < 2) rc = exec(s, SCHEMA_V2, err);
+    if (!rc && ver < 3) rc = exec(s, SCHEMA_V3, err);
     if (!rc) {
         char sql[128];
         snprintf(sql, sizeof sql, "PRAGMA application_id=%d; PRAGMA user_version=%d", APP_ID, STORE_SCHEMA_VERSION);
@@ -320,8 +325,9 @@ int store_add(store *s, const store_new *e, int64_t *id, int *added, cs_err *err
     sqlite3_finalize(st);
     st = NULL;
     if (sqlite3_prepare_v2(s->db,
-                           "INSERT INTO entries(kind, mime, mimes, size, sha256, text, blob, width, height, source, first_ms, last_ms, seq)"
-                           " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, (SELECT coalesce(max(seq), 0) + 1 FROM entries))", -1, &st, NULL) != SQLITE_OK) {
+                           "INSERT INTO entries(kind, mime, mimes, size, sha256, text, blob, width, height, source, first_ms, last_ms, seq,"
+                           " subkind, lang) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11,"
+                           " (SELECT coalesce(max(seq), 0) + 1 FROM entries), ?12, ?13)", -1, &st, NULL) != SQLITE_OK) {
         dberr(s, err, "add");
         goto out;
     }
@@ -336,6 +342,9 @@ int store_add(store *s, const store_new *e, int64_t *id, int *added, cs_err *err
     sqlite3_bind_int(st, 9, e->height);
     if (e->source) sqlite3_bind_text(st, 10, e->source, -1, SQLITE_STATIC); else sqlite3_bind_null(st, 10);
     sqlite3_bind_int64(st, 11, now);
+    /* text kinds: '' marks prose that was classified, NULL would mean "not organised yet" */
+    if (text) sqlite3_bind_text(st, 12, e->subkind ? e->subkind : "", -1, SQLITE_STATIC); else sqlite3_bind_null(st, 12);
+    if (e->lang) sqlite3_bind_text(st, 13, e->lang, -1, SQLITE_STATIC); else sqlite3_bind_null(st, 13);
     if (sqlite3_step(st) != SQLITE_DONE) { dberr(s, err, "add"); goto out; }
     if (id) *id = sqlite3_last_insert_rowid(s->db);
     if (added) *added = 1;
@@ -354,7 +363,7 @@ static char *col_strdup(sqlite3_stmt *st, int i) {
     return t ? strdup((const char *)t) : NULL;
 }
 
-#define ENTRY_COLS "id, kind, mime, mimes, size, sha256, text, blob, width, height, source, first_ms, last_ms, copies, pinned"
+#define ENTRY_COLS "id, kind, mime, mimes, size, sha256, text, blob, width, height, source, first_ms, last_ms, copies, pinned, subkind, lang"
 
 static int load_tags(store *s, store_entry *e, cs_err *err) {
     sqlite3_stmt *st;
@@ -388,11 +397,14 @@ static void row_to_entry(sqlite3_stmt *st, store_entry *e) {
     e->last_ms = sqlite3_column_int64(st, 12);
     e->copies = sqlite3_column_int64(st, 13);
     e->pinned = sqlite3_column_int(st, 14);
+    const unsigned char *sk = sqlite3_column_text(st, 15);
+    e->subkind = sk && *sk ? strdup((const char *)sk) : NULL;
+    e->lang = col_strdup(st, 16);
 }
 
 void store_entry_free(store_entry *e) {
     if (!e) return;
-    free(e->mime); free(e->mimes); free(e->text); free(e->blob); free(e->source);
+    free(e->mime); free(e->mimes); free(e->text); free(e->blob); free(e->source); free(e->subkind); free(e->lang);
     for (int i = 0; i < e->ntags; i++) free(e->tags[i]);
     free(e->tags);
     memset(e, 0, sizeof *e);
@@ -418,7 +430,7 @@ int store_list(store *s, const store_query *q, store_entry **out, size_t *n, cs_
     store_query dq = {0};
     if (!q) q = &dq;
     sqlite3_stmt *st;
-    const char *sql = "SELECT " ENTRY_COLS " FROM entries WHERE (?1 IS NULL OR kind = ?1) AND (?2 = 0 OR pinned = 1)"
+    const char *sql = "SELECT " ENTRY_COLS " FROM entries WHERE (?1 IS NULL OR kind = ?1 OR subkind = ?1) AND (?2 = 0 OR pinned = 1)"
                       " AND last_ms >= ?3 ORDER BY seq DESC LIMIT ?4 OFFSET ?5";
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return dberr(s, err, "list");
     if (q->kind) sqlite3_bind_text(st, 1, q->kind, -1, SQLITE_STATIC); else sqlite3_bind_null(st, 1);
@@ -788,7 +800,7 @@ int store_briefs(store *s, store_brief **out, size_t *n, cs_err *err) {
     *out = NULL;
     *n = 0;
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "SELECT id, seq, last_ms, kind FROM entries ORDER BY id", -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(s->db, "SELECT id, seq, last_ms, kind, coalesce(subkind, '') FROM entries ORDER BY id", -1, &st, NULL) != SQLITE_OK)
         return dberr(s, err, "entries");
     size_t cap = 0;
     while (sqlite3_step(st) == SQLITE_ROW) {
@@ -803,6 +815,7 @@ int store_briefs(store *s, store_brief **out, size_t *n, cs_err *err) {
         b->seq = sqlite3_column_int64(st, 1);
         b->last_ms = sqlite3_column_int64(st, 2);
         snprintf(b->kind, sizeof b->kind, "%s", (const char *)sqlite3_column_text(st, 3));
+        snprintf(b->subkind, sizeof b->subkind, "%s", (const char *)sqlite3_column_text(st, 4));
     }
     sqlite3_finalize(st);
     return 0;
@@ -836,4 +849,27 @@ int store_get_vector(store *s, int64_t id, const char *model, int part, float *v
     }
     sqlite3_finalize(st);
     return rc;
+}
+
+int store_unorganised(store *s, int limit, int64_t **ids, size_t *n, cs_err *err) {
+    *ids = NULL;
+    *n = 0;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT id FROM entries WHERE subkind IS NULL AND text IS NOT NULL ORDER BY id LIMIT ?", -1,
+                           &st, NULL) != SQLITE_OK)
+        return dberr(s, err, "organise");
+    sqlite3_bind_int(st, 1, limit > 0 ? limit : -1);
+    return collect_ids(s, st, ids, n, "organise", err);
+}
+
+int store_set_subkind(store *s, int64_t id, const char *subkind, const char *lang, cs_err *err) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "UPDATE entries SET subkind = ?, lang = ? WHERE id = ?", -1, &st, NULL) != SQLITE_OK)
+        return dberr(s, err, "organise");
+    sqlite3_bind_text(st, 1, subkind ? subkind : "", -1, SQLITE_STATIC);
+    if (lang) sqlite3_bind_text(st, 2, lang, -1, SQLITE_STATIC); else sqlite3_bind_null(st, 2);
+    sqlite3_bind_int64(st, 3, id);
+    int r = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return r == SQLITE_DONE ? 0 : dberr(s, err, "organise");
 }

@@ -24,7 +24,7 @@
 
 typedef struct store store;
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 /* Opens (creating if needed) the store in dir. Creates dir with mode 0700 and the database with
  * 0600; tightens existing permissions that are looser. Caller closes with store_close. */
@@ -42,6 +42,8 @@ typedef struct store_new {
     const char *source; /* application / window title / imported file's path; may be NULL */
     int width, height;  /* images; 0 if unknown */
     int64_t time_ms;    /* copy time; 0 = now */
+    const char *subkind; /* text kinds: "url", "email", "code", "secret"... (textkind.h); NULL = prose */
+    const char *lang;    /* for code: a language guess; NULL otherwise */
 } store_new;
 
 /* Adds an entry, or bumps the existing one with the same content. Text kinds ("text", "files")
@@ -58,6 +60,7 @@ typedef struct store_entry {
     int pinned, width, height;
     char **tags; /* ntags strings */
     int ntags;
+    char *subkind, *lang; /* NULL when none (prose, images, or not organised yet) */
 } store_entry;
 
 void store_entry_free(store_entry *e); /* frees the strings; the struct itself is the caller's */
@@ -66,7 +69,7 @@ void store_entry_free(store_entry *e); /* frees the strings; the struct itself i
 int store_get(store *s, int64_t id, store_entry *out, cs_err *err);
 
 typedef struct store_query {
-    const char *kind;   /* NULL: all kinds */
+    const char *kind;   /* NULL: all kinds; matches the kind or the text kind ("url", "code"...) */
     int pinned_only;
     int64_t since_ms;   /* 0: no lower bound on last_ms */
     int limit;          /* 0: no limit */
@@ -140,11 +143,16 @@ int store_get_vector(store *s, int64_t id, const char *model, int part, float *v
 
 /* Kind, copy order and last copy time of every entry, indexed by the caller (for filtering and
  * tie-breaking search results). *out is malloc'd. */
-typedef struct store_brief { int64_t id, seq, last_ms; char kind[16]; } store_brief;
+typedef struct store_brief { int64_t id, seq, last_ms; char kind[16], subkind[16]; } store_brief;
 int store_briefs(store *s, store_brief **out, size_t *n, cs_err *err);
 
 /* Full-text matches of an FTS5 query (already sanitised), best first (BM25), at most limit. */
 int store_fts(store *s, const char *fts_query, int limit, int64_t **ids, size_t *n, cs_err *err);
+
+/* Entries of text kinds not yet organised (subkind never computed), at most limit. */
+int store_unorganised(store *s, int limit, int64_t **ids, size_t *n, cs_err *err);
+/* Sets an entry's text kind ("" for prose) and code language (may be NULL). */
+int store_set_subkind(store *s, int64_t id, const char *subkind, const char *lang, cs_err *err);
 
 /* Settings kept in the database (model in use, pause flag). *value is malloc'd, NULL if unset. */
 int store_meta_get(store *s, const char *key, char **value, cs_err *err);

@@ -45,6 +45,23 @@ if [ -d "$FX/toyworld-clip" ] && [ -f "$FX/toyworld-eval/queries.json" ] && comm
   check "similar leaves the entry itself out" sh -c "! '$BIN' similar $id --limit 3 --json | grep -q '\"id\":$id,'"
   check "query by example image" sh -c "'$BIN' search --image '$FX/toyworld-eval/img00.png' --kind image --limit 1 --json | grep -q 'img00.png'"
   check "meaning and words fused" sh -c "'$BIN' search 'IBAN rent' --limit 1 --json | grep -q '\"signals\":\\[\"text\",\"meaning\"\\]'"
+  # the same searches answered by a running daemon, which keeps the model loaded
+  "$BIN" daemon --no-x11 > "$TMP/daemon.log" 2>&1 &
+  DPID=$!
+  for _k in $(seq 50); do grep -q listening "$TMP/daemon.log" 2> /dev/null && break; sleep 0.1; done
+  "$BIN" index --wait > /dev/null 2>&1
+  good=0
+  while IFS="$(printf '\t')" read -r file query; do
+    "$BIN" search "$query" --kind image --limit 1 --json | grep -q "toyworld-eval/$file\"" && good=$((good + 1))
+  done < "$TMP/queries"
+  check "every query through the daemon" [ "$good" -eq 48 ]
+  a=$("$BIN" search 'IBAN rent' --limit 5 --json)
+  b=$(CLIPSEEK_NO_DAEMON=1 "$BIN" search 'IBAN rent' --limit 5 --json)
+  check "daemon and local search agree" [ "$a" = "$b" ]
+  t0=$(date +%s%N); "$BIN" search 'a red star' > /dev/null; t1=$(date +%s%N)
+  CLIPSEEK_NO_DAEMON=1 "$BIN" search 'a red star' > /dev/null; t2=$(date +%s%N)
+  echo "# clipseek search end to end: $(( (t1 - t0) / 1000000 )) ms through the daemon, $(( (t2 - t1) / 1000000 )) ms loading the model itself (toyworld)"
+  kill "$DPID"; wait "$DPID" 2> /dev/null
 else
   skip=$((skip + 1)); echo "[SKIP] meaning: toyworld fixtures or python3 not found"
 fi

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../daemon/daemon.h"
 #include "../index/indexer.h"
 #include "../model/clip.h"
 #include "../search/search.h"
@@ -91,6 +92,45 @@ static int run_and_print(store *s, const search_query *q, int json) {
     return rc;
 }
 
+/* Asks a running daemon (which has the model loaded) to search. Returns CLI_OK/CLI_FAIL, or -1
+ * when no daemon answers, so the caller searches itself. */
+static int search_via_daemon(store *s, const search_query *q, int json) {
+    json_t *req = json_pack("{s:s, s:I, s:i}", "q", q->text, "since_ms", (json_int_t)q->since_ms, "limit", q->limit);
+    if (q->kind) json_object_set_new(req, "kind", json_string(q->kind));
+    char *body = json_dumps(req, JSON_COMPACT | JSON_ENSURE_ASCII);
+    json_decref(req);
+    if (!body || strlen(body) > 60000) { free(body); return -1; }
+    size_t reqlen = strlen(body) + 8;
+    char *line = malloc(reqlen), *buf = malloc(1 << 20);
+    if (!line || !buf) { free(body); free(line); free(buf); return -1; }
+    snprintf(line, reqlen, "SEARCH %s", body);
+    free(body);
+    int r = daemon_request(store_dir(s), line, buf, 1 << 20, 30000);
+    free(line);
+    if (r != 0) { free(buf); return -1; }
+    json_t *rep = json_loads(buf, 0, NULL), *hits = json_object_get(rep, "hits");
+    free(buf);
+    if (!json_is_array(hits)) {
+        const char *m = json_string_value(json_object_get(rep, "error"));
+        int rc = m ? cli_fail("daemon: %s", m) : -1;
+        json_decref(rep);
+        return rc;
+    }
+    size_t n = json_array_size(hits);
+    search_hit *h = calloc(n ? n : 1, sizeof *h);
+    for (size_t i = 0; h && i < n; i++) {
+        json_t *a = json_array_get(hits, i);
+        h[i].id = json_integer_value(json_array_get(a, 0));
+        h[i].score = json_number_value(json_array_get(a, 1));
+        h[i].signals = (int)json_integer_value(json_array_get(a, 2));
+        h[i].cosine = (float)json_number_value(json_array_get(a, 3));
+    }
+    json_decref(rep);
+    int rc = h ? print_hits(s, h, n, json) : cli_fail("out of memory");
+    free(h);
+    return rc;
+}
+
 int cmd_search(int argc, char **argv) {
     search_query q = {0};
     q.limit = 20;
@@ -111,6 +151,14 @@ int cmd_search(int argc, char **argv) {
     if (!text && !image) return cli_usage("search: expected QUERY or --image FILE");
     store *s = cli_open_store();
     if (!s) return CLI_FAIL;
+    if (!model && !image && q.limit <= 1000 && !getenv("CLIPSEEK_NO_DAEMON")) {
+        q.text = text;
+        int r = search_via_daemon(s, &q, json);
+        if (r >= 0) {
+            store_close(s);
+            return r;
+        }
+    }
     opened o;
     int rc = open_model(s, model, &o);
     float *qv = NULL;

@@ -23,6 +23,8 @@
 #include "../capture/x11.h"
 #include "../index/indexer.h"
 #include "../model/clip.h"
+#include "../search/search.h"
+#include "../search/vecindex.h"
 #include "../store/store.h"
 
 static volatile sig_atomic_t g_signal;
@@ -36,9 +38,15 @@ typedef struct daemon_state {
     pthread_cond_t idle;    /* the indexer found nothing to do */
     int64_t clips, indexed, failed, generation, idle_generation;
     int index_idle, have_model;
+    int model_checked;      /* the indexer has made its first attempt to load a model */
     char capture[32], model_id[256], last_error[1024];
     pid_t wl_child;
     rules *rules;
+    /* the model the indexer loaded, shared with SEARCH requests; model_lock keeps it alive
+     * while a request uses it (clip_ctx serialises the forward passes itself) */
+    pthread_mutex_t model_lock;
+    clip_ctx *model;
+    char *model_key;
 } daemon_state;
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -158,8 +166,13 @@ static void *index_thread(void *arg) {
         pthread_mutex_unlock(&d->lock);
         char *dir = model_dir_for(d, s);
         if (dir && (!loaded || strcmp(dir, loaded))) { /* first model, or `model use` switched it */
+            pthread_mutex_lock(&d->model_lock);
+            d->model = NULL;
+            free(d->model_key);
+            d->model_key = NULL;
             clip_free(c);
             c = NULL;
+            pthread_mutex_unlock(&d->model_lock);
             free(id);
             id = index_model_id(dir, &e);
             clip_params cp = clip_default_params();
@@ -175,8 +188,18 @@ static void *index_thread(void *arg) {
             d->have_model = c != NULL;
             snprintf(d->model_id, sizeof d->model_id, "%s", c ? id : "");
             pthread_mutex_unlock(&d->lock);
+            pthread_mutex_lock(&d->model_lock);
+            d->model = c;
+            d->model_key = c && id ? strdup(id) : NULL;
+            pthread_mutex_unlock(&d->model_lock);
         }
         free(dir);
+        pthread_mutex_lock(&d->lock);
+        if (!d->model_checked) {
+            d->model_checked = 1;
+            pthread_cond_broadcast(&d->idle);
+        }
+        pthread_mutex_unlock(&d->lock);
         int idle = 1;
         if (c) {
             index_stats st;
@@ -204,11 +227,64 @@ static void *index_thread(void *arg) {
         }
         pthread_mutex_unlock(&d->lock);
     }
+    pthread_mutex_lock(&d->model_lock);
+    d->model = NULL;
+    free(d->model_key);
+    d->model_key = NULL;
     clip_free(c);
+    pthread_mutex_unlock(&d->model_lock);
     free(loaded);
     free(id);
     store_close(s);
     return NULL;
+}
+
+/* SEARCH {"q": TEXT, "kind": K, "since_ms": T, "limit": N} -> {"hits": [[id, score, signals,
+ * cosine], ...]} or {"error": MSG}. Full text and meaning as `clipseek search` computes them, with
+ * the model already in memory. */
+static char *do_search(daemon_state *d, const char *json) {
+    json_t *req = json_loads(json, 0, NULL), *out = json_object();
+    const char *q = json_string_value(json_object_get(req, "q"));
+    const char *kind = json_string_value(json_object_get(req, "kind"));
+    search_query sq = {0};
+    sq.text = q;
+    sq.kind = kind;
+    sq.since_ms = json_integer_value(json_object_get(req, "since_ms"));
+    sq.limit = (int)json_integer_value(json_object_get(req, "limit"));
+    if (sq.limit <= 0 || sq.limit > 1000) sq.limit = 20;
+    store *s = NULL;
+    vecindex *vi = NULL;
+    float *qv = NULL;
+    cs_err e;
+    e.msg[0] = 0;
+    int rc = !req || !q ? cs_err_set(&e, "bad request") : store_open(d->p.data_dir, &s, &e);
+    pthread_mutex_lock(&d->model_lock);
+    if (!rc && d->model) {
+        int P = clip_get_info(d->model)->projection_dim;
+        qv = malloc((size_t)P * sizeof *qv);
+        rc = !qv || clip_texts_embed(d->model, &q, 1, 1, qv, &e) || vecindex_open(s, d->model_key, &vi, &e);
+        if (!rc && vecindex_dim(vi) && vecindex_dim(vi) != P) rc = cs_err_set(&e, "search matrix and model disagree");
+        sq.qvec = qv;
+        sq.vecs = vi;
+    }
+    pthread_mutex_unlock(&d->model_lock);
+    search_hit *h = NULL;
+    size_t n = 0;
+    if (!rc && search_run(s, &sq, &h, &n, &e) == 0) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(arr, json_pack("[I, f, i, f]", (json_int_t)h[i].id, h[i].score, h[i].signals, (double)h[i].cosine));
+        json_object_set_new(out, "hits", arr);
+    } else
+        json_object_set_new(out, "error", json_string(e.msg[0] ? e.msg : "search failed"));
+    free(h);
+    free(qv);
+    vecindex_close(vi);
+    store_close(s);
+    json_decref(req);
+    char *txt = json_dumps(out, JSON_COMPACT);
+    json_decref(out);
+    return txt;
 }
 
 /* ---- control socket ---- */
@@ -256,7 +332,7 @@ typedef struct { daemon_state *d; int fd; } client;
 static void *client_thread(void *arg) {
     client *cl = arg;
     daemon_state *d = cl->d;
-    char line[256];
+    char line[65536];
     size_t got = 0;
     while (got + 1 < sizeof line) {
         struct pollfd p = {cl->fd, POLLIN, 0};
@@ -286,6 +362,7 @@ static void *client_thread(void *arg) {
         json_decref(j);
     } else if (!strcmp(line, "INDEX-WAIT")) {
         pthread_mutex_lock(&d->lock);
+        while (!d->stop && !d->model_checked) pthread_cond_wait(&d->idle, &d->lock); /* just started */
         if (!d->have_model) {
             pthread_mutex_unlock(&d->lock);
             reply(cl->fd, "ERR no model in use");
@@ -299,6 +376,13 @@ static void *client_thread(void *arg) {
             pthread_mutex_unlock(&d->lock);
             reply(cl->fd, out);
         }
+    } else if (!strncmp(line, "SEARCH ", 7)) {
+        pthread_mutex_lock(&d->lock);
+        while (!d->stop && !d->model_checked) pthread_cond_wait(&d->idle, &d->lock); /* just started */
+        pthread_mutex_unlock(&d->lock);
+        char *txt = do_search(d, line + 7);
+        reply(cl->fd, txt ? txt : "{\"error\": \"out of memory\"}");
+        free(txt);
     } else if (!strcmp(line, "STOP")) {
         reply(cl->fd, "OK");
         d->stop = 1;
@@ -338,6 +422,7 @@ int daemon_run(const daemon_params *p, cs_err *err) {
     memset(&d, 0, sizeof d);
     d.p = *p;
     pthread_mutex_init(&d.lock, NULL);
+    pthread_mutex_init(&d.model_lock, NULL);
     pthread_cond_init(&d.wake, NULL);
     pthread_cond_init(&d.idle, NULL);
     if (rules_load(NULL, &d.rules, err)) return -1; /* a bad config is an error, not a surprise later */

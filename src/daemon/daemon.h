@@ -7,6 +7,8 @@
  *   PING        -> "OK <pid>"
  *   STATUS      -> one line of JSON (capture backend, model, counts, last error)
  *   INDEX-WAIT  -> "OK <entries indexed so far>" once nothing is left to index (or "ERR ...")
+ *   SEARCH JSON -> {"hits": [[id, score, signals, cosine], ...]} (search.h, with the model
+ *                  already loaded; the request is {"q", "kind", "since_ms", "limit" <= 1000})
  *   STOP        -> "OK", then the daemon exits
  * Each thread has its own store connection. Capture never waits for indexing: a clip is committed
  * first, and the indexer picks it up from the store. */

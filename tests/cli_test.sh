@@ -8,10 +8,7 @@ FX=${CLIPSEEK_FIXTURES:-../shared/fixtures}
 TINY=$FX/tiny-clip-quickgelu-p32
 TMP=$(mktemp -d /tmp/clipseek-cli-XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
-pass=0 fail=0 skip=0
-ok() { pass=$((pass + 1)); echo "[PASS] $1"; }
-bad() { fail=$((fail + 1)); echo "[FAIL] $1"; }
-check() { name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
+. "$(dirname "$0")/testlib.sh"
 
 if [ ! -d "$TINY" ]; then
   echo "[SKIP] cli: fixture $TINY not found (set CLIPSEEK_FIXTURES)"; skip=$((skip + 1))

@@ -5,10 +5,7 @@
 set -u
 BIN=$(readlink -f "${CLIPSEEK:-build/clipseek}")
 FX=${CLIPSEEK_FIXTURES:-../shared/fixtures}
-pass=0 fail=0 skip=0
-ok() { pass=$((pass + 1)); echo "[PASS] $1"; }
-bad() { fail=$((fail + 1)); echo "[FAIL] $1"; }
-check() { name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
+. "$(dirname "$0")/testlib.sh"
 if [ ! -d "$FX/toyworld-clip" ] || ! command -v python3 > /dev/null; then
   echo "[SKIP] fetch: needs the toyworld-clip fixture and python3"; echo "fetch: 0 passed, 0 failed, 1 skipped"; exit 0
 fi

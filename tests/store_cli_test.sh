@@ -9,10 +9,7 @@ TMP=$(mktemp -d /tmp/clipseek-store-XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 export CLIPSEEK_DATA_DIR="$TMP/data"
 unset CLIPSEEK_MODEL WAYLAND_DISPLAY DISPLAY
-pass=0 fail=0 skip=0
-ok() { pass=$((pass + 1)); echo "[PASS] $1"; }
-bad() { fail=$((fail + 1)); echo "[FAIL] $1"; }
-check() { name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
+. "$(dirname "$0")/testlib.sh"
 
 id1=$(printf 'the IBAN DE89 3704 0044 0532 0130 00' | $BIN add - 2>/dev/null)
 check "add stdin prints id" [ "$id1" = "1" ]

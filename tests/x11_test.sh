@@ -9,10 +9,7 @@ set -u
 BIN=$(readlink -f "${CLIPSEEK:-build/clipseek}")
 HELPER=$(readlink -f "${HELPER:-build/x11_helper}")
 CLIPS=${DURABILITY_CLIPS:-1000}
-pass=0 fail=0 skip=0
-ok() { pass=$((pass + 1)); echo "[PASS] $1"; }
-bad() { fail=$((fail + 1)); echo "[FAIL] $1"; }
-check() { name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
+. "$(dirname "$0")/testlib.sh"
 if ! command -v Xvfb > /dev/null || ! command -v xclip > /dev/null; then
   echo "[SKIP] x11: Xvfb or xclip not installed"; echo "x11: 0 passed, 0 failed, 1 skipped"; exit 0
 fi

@@ -16,7 +16,7 @@ ARCH    ?= -march=native
 PREFIX  ?= $(HOME)/.local
 BUILD   ?= build
 
-PKGS     := jansson libutf8proc libpng libjpeg libwebp libwebpdemux sqlite3 libcrypto x11 xfixes libcurl
+PKGS     := jansson libutf8proc libpng libjpeg libwebp libwebpdemux sqlite3 libcrypto x11 xfixes libcurl tesseract lept
 # -fno-trapping-math changes no result (we never read floating-point exception flags); it lets
 # GCC if-convert and vectorise loops with float comparisons (clamps, masks). No -ffast-math.
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra $(WERROR) -g -fopenmp -fno-trapping-math $(shell pkg-config --cflags $(PKGS))
@@ -46,7 +46,7 @@ endif
 CFLAGS  += $(CFLAGS_BASE) $(OPT) $(ARCH) $(BLAS_CFLAGS)
 LDLIBS  += $(LIBS_BASE) $(BLAS_LIBS)
 
-LIB_SRC := $(wildcard src/common/*.c) $(wildcard src/model/*.c) $(wildcard src/store/*.c) $(wildcard src/index/*.c) $(wildcard src/capture/*.c) $(wildcard src/daemon/*.c) $(wildcard src/search/*.c)
+LIB_SRC := $(wildcard src/common/*.c) $(wildcard src/model/*.c) $(wildcard src/store/*.c) $(wildcard src/index/*.c) $(wildcard src/capture/*.c) $(wildcard src/daemon/*.c) $(wildcard src/search/*.c) $(wildcard src/organize/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
@@ -88,6 +88,7 @@ test: $(BUILD)/clipseek $(TEST_BIN) $(BUILD)/x11_helper
 	CLIPSEEK=$(BUILD)/clipseek HELPER=$(BUILD)/x11_helper sh tests/x11_test.sh
 	CLIPSEEK=$(BUILD)/clipseek sh tests/fetch_test.sh
 	CLIPSEEK=$(BUILD)/clipseek sh tests/search_test.sh
+	CLIPSEEK=$(BUILD)/clipseek sh tests/organize_test.sh
 	$(MAKE) --no-print-directory fuzz-replay BUILD=$(BUILD)
 
 # The fuzz targets double as corpus-replay programs (tests/fuzz_main.c), so replay needs no clang.

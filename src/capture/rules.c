@@ -2,6 +2,7 @@
 #include "rules.h"
 
 #include <ctype.h>
+#include <fnmatch.h>
 #include <limits.h>
 #include <regex.h>
 #include <stdio.h>
@@ -12,8 +13,24 @@
 #include "../common/cs_file.h"
 
 #define MAX_RULES 64
+#define MAX_ACTIONS 8
+
+/* rule = MATCHERS -> ACTIONS: every matcher must hold; the actions then all apply. */
+typedef struct rule {
+    char *kind, *source, *category; /* NULL: not matched on */
+    regex_t re;
+    int has_re;
+    char *tags[MAX_ACTIONS];
+    int ntags;
+    char *collection;
+    int pin, drop;
+    int64_t expire_ms;
+} rule;
 
 struct rules {
+    rule rule[MAX_RULES];
+    int nrule;
+    org_settings org;
     regex_t text[MAX_RULES];
     int ntext;
     char *app[MAX_RULES];
@@ -35,8 +52,18 @@ char *rules_default_path(void) {
     return strdup(p);
 }
 
+static void rule_free(rule *u) {
+    free(u->kind);
+    free(u->source);
+    free(u->category);
+    if (u->has_re) regfree(&u->re);
+    for (int i = 0; i < u->ntags; i++) free(u->tags[i]);
+    free(u->collection);
+}
+
 void rules_free(rules *r) {
     if (!r) return;
+    for (int i = 0; i < r->nrule; i++) rule_free(&r->rule[i]);
     for (int i = 0; i < r->ntext; i++) regfree(&r->text[i]);
     for (int i = 0; i < r->napp; i++) free(r->app[i]);
     free(r);
@@ -57,12 +84,107 @@ static int parse_count(const char *v, long long max, long long *out) {
     return 0;
 }
 
+/* Next word of a rule: up to white space, or a "quoted" part (\" and \\ escape). The word is
+ * unescaped in place; *p moves past it. NULL at the end. */
+static char *next_word(char **p, int *bad) {
+    char *s = *p;
+    while (isspace((unsigned char)*s)) s++;
+    if (!*s) { *p = s; return NULL; }
+    char *w = s, *o = s;
+    int q = 0;
+    for (; *s && (q || !isspace((unsigned char)*s)); s++) {
+        if (*s == '"') { q = !q; continue; }
+        if (q && *s == '\\' && (s[1] == '"' || s[1] == '\\')) s++;
+        *o++ = *s;
+    }
+    if (q) *bad = 1;
+    if (*s) s++;
+    *o = 0;
+    *p = s;
+    return w;
+}
+
+/* "30s", "15m", "12h", "7d" -> milliseconds; -1 if malformed. */
+static int64_t parse_duration(const char *v) {
+    char *end;
+    long long x = strtoll(v, &end, 10);
+    if (end == v || x <= 0 || x > 100000) return -1;
+    int64_t unit = !strcmp(end, "s") ? 1000 : !strcmp(end, "m") ? 60000 : !strcmp(end, "h") ? 3600000
+                 : !strcmp(end, "d") ? 86400000 : -1;
+    return unit < 0 ? -1 : x * unit;
+}
+
+static int parse_rule(rule *u, char *v, const char *p, int lineno, cs_err *err) {
+    char *arrow = strstr(v, "->");
+    if (!arrow) return cs_err_set(err, "%s:%d: a rule is MATCH... -> ACTION...", p, lineno);
+    *arrow = 0;
+    char *m = v, *a = arrow + 2, *w;
+    int bad = 0, nm = 0, na = 0;
+    while ((w = next_word(&m, &bad))) {
+        char *c = strchr(w, ':');
+        if (!c || !c[1]) return cs_err_set(err, "%s:%d: matcher '%s' is KEY:VALUE", p, lineno, w);
+        *c++ = 0;
+        char **slot = !strcmp(w, "kind") ? &u->kind : !strcmp(w, "source") ? &u->source : !strcmp(w, "category") ? &u->category : NULL;
+        if (slot) {
+            if (*slot) return cs_err_set(err, "%s:%d: %s given twice", p, lineno, w);
+            *slot = strdup(c);
+        } else if (!strcmp(w, "regex")) {
+            if (u->has_re) return cs_err_set(err, "%s:%d: regex given twice", p, lineno);
+            int e = regcomp(&u->re, c, REG_EXTENDED | REG_NOSUB);
+            if (e) {
+                char msg[256];
+                regerror(e, &u->re, msg, sizeof msg);
+                return cs_err_set(err, "%s:%d: regex: %s", p, lineno, msg);
+            }
+            u->has_re = 1;
+        } else
+            return cs_err_set(err, "%s:%d: unknown matcher '%s' (kind, regex, source, category)", p, lineno, w);
+        nm++;
+    }
+    while ((w = next_word(&a, &bad))) {
+        char *c = strchr(w, ':');
+        if (c) *c++ = 0;
+        if (!strcmp(w, "pin") && !c) u->pin = 1;
+        else if ((!strcmp(w, "ignore") || !strcmp(w, "drop")) && !c) u->drop = 1;
+        else if (!strcmp(w, "tag") && c && *c && strlen(c) <= 64 && u->ntags < MAX_ACTIONS) u->tags[u->ntags++] = strdup(c);
+        else if (!strcmp(w, "collection") && c && *c && strlen(c) <= 100 && !u->collection) u->collection = strdup(c);
+        else if (!strcmp(w, "expire") && c && (u->expire_ms = parse_duration(c)) > 0) {}
+        else
+            return cs_err_set(err, "%s:%d: bad action '%s%s%s' (tag:T, collection:C, pin, expire:7d, ignore)", p, lineno, w,
+                              c ? ":" : "", c ? c : "");
+        na++;
+    }
+    if (bad) return cs_err_set(err, "%s:%d: unbalanced quote", p, lineno);
+    if (!nm || !na) return cs_err_set(err, "%s:%d: a rule needs at least one matcher and one action", p, lineno);
+    if (u->drop && na > 1) return cs_err_set(err, "%s:%d: ignore cannot be combined with other actions", p, lineno);
+    return 0;
+}
+
+static int parse_bool(const char *v, int *out) {
+    if (!strcmp(v, "true")) *out = 1;
+    else if (!strcmp(v, "false")) *out = 0;
+    else return -1;
+    return 0;
+}
+
+static int parse_unit(const char *v, float *out) {
+    char *end;
+    double x = strtod(v, &end);
+    if (!*v || *end || !(x >= 0 && x <= 1)) return -1;
+    *out = (float)x;
+    return 0;
+}
+
 int rules_load(const char *path, rules **out, cs_err *err) {
     *out = NULL;
     rules *r = calloc(1, sizeof *r);
     if (!r) return cs_err_set(err, "out of memory");
     r->limits.max_entries = 10000;
     r->caps = capture_default_caps();
+    r->org.ocr = 1;
+    snprintf(r->org.ocr_lang, sizeof r->org.ocr_lang, "eng");
+    r->org.duplicate_threshold = 0.95f;
+    r->org.collection_threshold = 0.85f;
     char *p = path ? strdup(path) : rules_default_path();
     if (!p || !cs_is_file(p)) { /* no file: defaults */
         free(p);
@@ -112,6 +234,22 @@ int rules_load(const char *path, rules **out, cs_err *err) {
             else if (n == 0) { rc = cs_err_set(err, "%s:%d: %s must be at least 1", p, lineno, k); break; }
             else if (!strcmp(k, "max_image_mb")) r->caps.max_image = (size_t)n << 20;
             else r->caps.max_text = (size_t)n << 20;
+        } else if (!strcmp(k, "rule")) {
+            if (r->nrule == MAX_RULES) { rc = cs_err_set(err, "%s:%d: too many rules", p, lineno); break; }
+            rc = parse_rule(&r->rule[r->nrule], v, p, lineno, err);
+            r->nrule++; /* counted even when bad, so rules_free frees what was parsed */
+        } else if (!strcmp(k, "ocr")) {
+            if (parse_bool(v, &r->org.ocr)) rc = cs_err_set(err, "%s:%d: ocr is true or false", p, lineno);
+        } else if (!strcmp(k, "ocr_lang")) {
+            if (!*v || strlen(v) >= sizeof r->org.ocr_lang || strspn(v, "abcdefghijklmnopqrstuvwxyz_+") != strlen(v))
+                rc = cs_err_set(err, "%s:%d: ocr_lang is like eng or eng+deu", p, lineno);
+            else snprintf(r->org.ocr_lang, sizeof r->org.ocr_lang, "%s", v);
+        } else if (!strcmp(k, "labels")) {
+            if (!*v || strlen(v) >= sizeof r->org.labels) rc = cs_err_set(err, "%s:%d: labels needs a file path", p, lineno);
+            else snprintf(r->org.labels, sizeof r->org.labels, "%s", v);
+        } else if (!strcmp(k, "duplicate_threshold") || !strcmp(k, "collection_threshold")) {
+            if (parse_unit(v, !strcmp(k, "duplicate_threshold") ? &r->org.duplicate_threshold : &r->org.collection_threshold))
+                rc = cs_err_set(err, "%s:%d: %s is a cosine between 0 and 1", p, lineno, k);
         } else
             rc = cs_err_set(err, "%s:%d: unknown setting '%s'", p, lineno, k);
     }
@@ -122,24 +260,75 @@ int rules_load(const char *path, rules **out, cs_err *err) {
     return 0;
 }
 
+static int rule_matches(const rule *u, const rule_facts *f) {
+    if (u->kind && strcmp(u->kind, f->kind) && !(f->subkind && !strcmp(u->kind, f->subkind))) return 0;
+    if (u->category && !(f->category && !strcasecmp(u->category, f->category))) return 0;
+    if (u->source && !(f->source && fnmatch(u->source, f->source, FNM_CASEFOLD) == 0)) return 0;
+    if (u->has_re && !(f->text && regexec(&u->re, f->text, 0, NULL, 0) == 0)) return 0;
+    return 1;
+}
+
 const char *rules_reject(const rules *r, const char *kind, const char *subkind, const unsigned char *data, size_t len,
                          const char *source) {
     if (!r) return NULL;
     if (r->drop_secrets && subkind && !strcmp(subkind, "secret")) return "it looks like a secret (store_secrets = false)";
     for (int i = 0; source && i < r->napp; i++)
         if (!strcasecmp(source, r->app[i])) return "its application is in ignore_app";
-    if (r->ntext && strcmp(kind, "image")) {
+    int drops = 0;
+    for (int i = 0; i < r->nrule; i++) drops |= r->rule[i].drop && !r->rule[i].category;
+    if ((r->ntext || drops) && strcmp(kind, "image")) {
         char *t = malloc(len + 1); /* regexec wants a NUL-terminated string */
         if (!t) return NULL;
         memcpy(t, data, len);
         t[len] = 0;
         int hit = 0;
         for (int i = 0; i < r->ntext && !hit; i++) hit = regexec(&r->text[i], t, 0, NULL, 0) == 0;
+        rule_facts f = {kind, subkind, t, source, NULL};
+        int drop = 0;
+        for (int i = 0; i < r->nrule && !drop; i++) drop = r->rule[i].drop && !r->rule[i].category && rule_matches(&r->rule[i], &f);
         free(t);
         if (hit) return "it matches an ignore_text rule";
+        if (drop) return "a rule says ignore";
+    } else if (drops) {
+        rule_facts f = {kind, subkind, NULL, source, NULL};
+        for (int i = 0; i < r->nrule; i++)
+            if (r->rule[i].drop && !r->rule[i].category && rule_matches(&r->rule[i], &f)) return "a rule says ignore";
     }
     return NULL;
 }
+
+int rules_apply(const rules *r, store *s, int64_t id, int phase, int *deleted, cs_err *err) {
+    if (deleted) *deleted = 0;
+    if (!r || !r->nrule) return 0;
+    store_entry e;
+    int g = store_get(s, id, &e, err);
+    if (g) return g > 0 ? 0 : -1; /* gone meanwhile: nothing to do */
+    const char *text = e.text ? e.text : e.ocr_text;
+    rule_facts f = {e.kind, e.subkind, text, e.source, e.category};
+    int rc = 0;
+    for (int i = 0; i < r->nrule && !rc; i++) {
+        const rule *u = &r->rule[i];
+        if ((phase == RULES_AT_STORE) != (u->category == NULL) || !rule_matches(u, &f)) continue;
+        if (u->drop) {
+            rc = store_delete(s, id, err) < 0 ? -1 : 0;
+            if (!rc && deleted) *deleted = 1;
+            break;
+        }
+        for (int t = 0; t < u->ntags && !rc; t++) rc = store_tag(s, id, u->tags[t], 1, err) < 0 ? -1 : 0;
+        if (!rc && u->pin) rc = store_set_pinned(s, id, 1, err) < 0 ? -1 : 0;
+        if (!rc && u->expire_ms) rc = store_set_expire(s, id, e.first_ms + u->expire_ms, err) < 0 ? -1 : 0;
+        if (!rc && u->collection) {
+            int64_t cid = 0;
+            int fr = store_collection_find(s, u->collection, &cid, err);
+            if (fr == 1) fr = store_collection_create(s, u->collection, 1, NULL, NULL, 0, &cid, err);
+            rc = fr < 0 ? -1 : store_set_collection(s, id, cid, err) < 0 ? -1 : 0;
+        }
+    }
+    store_entry_free(&e);
+    return rc;
+}
+
+org_settings rules_org(const rules *r) { return r->org; }
 
 store_limits rules_limits(const rules *r) { return r->limits; }
 capture_caps rules_caps(const rules *r) { return r->caps; }

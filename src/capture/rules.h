@@ -14,6 +14,20 @@
  *   primary = true|false    also capture the PRIMARY selection (default false)
  *   store_secrets = true|false  false: text that looks like a key, token or card number is not
  *                           stored at all (default true: stored and flagged as kind "secret")
+ *   rule = MATCH... -> ACTION...   user rules, applied in file order (repeatable, at most 64).
+ *                           Matchers (all must hold): kind:K (kind or text kind: image, url, code...),
+ *                           regex:RE (POSIX extended, on the text, or on the text read from an
+ *                           image), source:GLOB (application or file path, ignoring case),
+ *                           category:C (image category; such rules run once the image is
+ *                           categorised). Actions: tag:T, collection:NAME, pin, expire:DURATION
+ *                           (30m, 12h, 7d: deleted that long after the first copy unless pinned),
+ *                           ignore (not stored; for a category rule: deleted once categorised).
+ *                           Values may be "quoted" to hold spaces.
+ *   ocr = true|false        read the text in images (default true)
+ *   ocr_lang = LANGS        Tesseract languages, e.g. eng or eng+deu (default eng)
+ *   labels = PATH           the image category label file (default: see organize/labels.h)
+ *   duplicate_threshold = X images at cosine >= X are near-duplicates (default 0.95)
+ *   collection_threshold = X  entries join a collection at cosine >= X to its centre (default 0.85)
  * Unknown keys and bad values are errors naming the file and line. */
 #ifndef RULES_H
 #define RULES_H
@@ -34,6 +48,25 @@ char *rules_default_path(void);
 /* NULL if the clip may be stored, else a static reason ("matches ignore_text", ...). */
 const char *rules_reject(const rules *r, const char *kind, const char *subkind, const unsigned char *data, size_t len,
                          const char *source);
+
+/* What a rule looks at. text is NUL-terminated (or NULL); any field may be NULL. */
+typedef struct rule_facts { const char *kind, *subkind, *text, *source, *category; } rule_facts;
+
+enum { RULES_AT_STORE = 0, RULES_AFTER_CATEGORY = 1 };
+/* Applies the actions of the rules that match entry id: phase RULES_AT_STORE runs the rules
+ * without a category matcher (right after an entry is added), RULES_AFTER_CATEGORY those with
+ * one (once the organiser has categorised it). *deleted (may be NULL) is set when an ignore rule
+ * deleted the entry. An entry that is gone is not an error. */
+int rules_apply(const rules *r, store *s, int64_t id, int phase, int *deleted, cs_err *err);
+
+/* Settings of the organiser (src/organize/). */
+typedef struct org_settings {
+    int ocr;
+    char ocr_lang[64];
+    char labels[1024];          /* "" = default location */
+    float duplicate_threshold, collection_threshold;
+} org_settings;
+org_settings rules_org(const rules *r);
 
 store_limits rules_limits(const rules *r);
 capture_caps rules_caps(const rules *r);

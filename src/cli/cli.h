@@ -67,5 +67,10 @@ int cli_model_fetch(int argc, char **argv);
 char *cli_model_dir(struct store *s, const char *opt);
 /* Embeds every entry that lacks vectors for the model in use. */
 int cli_index_all(struct store *s, const char *model_opt, int quiet);
+struct clip_ctx;
+/* Runs the organiser until it has nothing left: text kinds, OCR (with_ocr), and with a model
+ * (c may be NULL) categories, near-duplicates, collections and category rules. */
+int cli_organise(struct store *s, struct clip_ctx *c, const char *model_id, int with_ocr, int quiet);
+int cmd_collections(int argc, char **argv);
 
 #endif

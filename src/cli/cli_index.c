@@ -67,6 +67,8 @@ int cli_index_all(store *s, const char *model_opt, int quiet) {
         if (!quiet)
             fprintf(stderr, "clipseek: indexed %lld entries (%lld vectors, %lld could not be embedded) with %s\n",
                     (long long)st.embedded, (long long)st.windows, (long long)st.failed, id);
+        /* categories, duplicates and collections come with the vectors (OCR: daemon, organize) */
+        rc = cli_organise(s, c, id, 0, 1);
     }
     clip_free(c);
     free(dir);

@@ -97,6 +97,8 @@ static int run_and_print(store *s, const search_query *q, int json) {
 static int search_via_daemon(store *s, const search_query *q, int json) {
     json_t *req = json_pack("{s:s, s:I, s:i}", "q", q->text, "since_ms", (json_int_t)q->since_ms, "limit", q->limit);
     if (q->kind) json_object_set_new(req, "kind", json_string(q->kind));
+    if (q->collection) json_object_set_new(req, "collection", json_integer(q->collection));
+    if (q->category) json_object_set_new(req, "category", json_string(q->category));
     char *body = json_dumps(req, JSON_COMPACT | JSON_ENSURE_ASCII);
     json_decref(req);
     if (!body || strlen(body) > 60000) { free(body); return -1; }
@@ -134,7 +136,7 @@ static int search_via_daemon(store *s, const search_query *q, int json) {
 int cmd_search(int argc, char **argv) {
     search_query q = {0};
     q.limit = 20;
-    const char *model = NULL, *image = NULL, *text = NULL;
+    const char *model = NULL, *image = NULL, *text = NULL, *coll = NULL;
     int json = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--kind") && i + 1 < argc) q.kind = argv[++i];
@@ -145,12 +147,16 @@ int cmd_search(int argc, char **argv) {
         } else if (!strcmp(argv[i], "--json")) json = 1;
         else if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
         else if (!strcmp(argv[i], "--image") && i + 1 < argc) image = argv[++i];
+        else if (!strcmp(argv[i], "--collection") && i + 1 < argc) coll = argv[++i];
+        else if (!strcmp(argv[i], "--category") && i + 1 < argc) q.category = argv[++i];
         else if (!text) text = argv[i];
         else return cli_usage("search: one QUERY (quote it), got also '%s'", argv[i]);
     }
     if (!text && !image) return cli_usage("search: expected QUERY or --image FILE");
     store *s = cli_open_store();
     if (!s) return CLI_FAIL;
+    cs_err ce;
+    if (coll && store_collection_find(s, coll, &q.collection, &ce)) { store_close(s); return cli_fail("%s", ce.msg); }
     if (!model && !image && q.limit <= 1000 && !getenv("CLIPSEEK_NO_DAEMON")) {
         q.text = text;
         int r = search_via_daemon(s, &q, json);

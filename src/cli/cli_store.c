@@ -75,7 +75,7 @@ static size_t max_clip_bytes(void) {
 
 /* ---- add ---- */
 
-typedef struct { int added, bumped, skipped, total; int progress, quiet; const rules *rules; } add_stats;
+typedef struct { int added, bumped, skipped, total; int progress, quiet, reject; const rules *rules; } add_stats;
 
 static int add_bytes(store *s, const unsigned char *d, size_t n, const char *source, const char *type_hint, add_stats *st,
                      const char *label) {
@@ -87,7 +87,7 @@ static int add_bytes(store *s, const unsigned char *d, size_t n, const char *sou
         fprintf(stderr, "clipseek: %s: %s, skipped\n", label, e.msg);
         return 0;
     }
-    const char *why = st->rules ? rules_reject(st->rules, c.kind, c.subkind, d, n, source) : NULL;
+    const char *why = st->rules && st->reject ? rules_reject(st->rules, c.kind, c.subkind, d, n, source) : NULL;
     if (why) {
         st->skipped++;
         fprintf(stderr, "clipseek: %s: not stored: %s\n", label, why);
@@ -97,6 +97,9 @@ static int add_bytes(store *s, const unsigned char *d, size_t n, const char *sou
     int64_t id;
     int added;
     if (store_add(s, &ne, &id, &added, &e)) return cli_fail("%s: %s", label, e.msg);
+    int deleted = 0;
+    if (added && st->rules && rules_apply(st->rules, s, id, RULES_AT_STORE, &deleted, &e))
+        fprintf(stderr, "clipseek: %s: rules: %s\n", label, e.msg);
     if (added) st->added++; else st->bumped++;
     if (!st->quiet) printf("%lld\n", (long long)id);
     return 0;
@@ -154,6 +157,10 @@ int cmd_add(int argc, char **argv) {
     if (!s) return CLI_FAIL;
     add_stats st = {0};
     st.progress = isatty(2);
+    rules *r;
+    cs_err e;
+    if (rules_load(NULL, &r, &e)) { store_close(s); return cli_fail("%s", e.msg); }
+    st.rules = r;
     int rc = CLI_OK;
     for (int i = first; i < argc && rc == CLI_OK; i++) {
         if (!strcmp(argv[i], "-")) {
@@ -170,6 +177,7 @@ int cmd_add(int argc, char **argv) {
     }
     fprintf(stderr, "clipseek: %d added, %d already present, %d skipped\n", st.added, st.bumped, st.skipped);
     if (rc == CLI_OK && wait) rc = cli_index_all(s, NULL, 0);
+    rules_free(r);
     store_close(s);
     if (fflush(stdout) != 0) return cli_fail("writing stdout: %s", strerror(errno));
     return rc;
@@ -204,7 +212,8 @@ int cmd_store(int argc, char **argv) {
     rules *r;
     cs_err e;
     if (rules_load(NULL, &r, &e)) { free(d); store_close(s); return cli_fail("%s", e.msg); }
-    st.rules = r; /* captured clips follow the ignore rules; explicit `add` does not */
+    st.rules = r;
+    st.reject = 1; /* captured clips follow the ignore rules; explicit `add` only the organising ones */
     int rc = add_bytes(s, (unsigned char *)d, n, getenv("CLIPSEEK_SOURCE"), type, &st, "clip");
     store_limits lim = rules_limits(r);
     if (rc == CLI_OK && st.added) store_prune(s, &lim, NULL, NULL);
@@ -278,6 +287,14 @@ json_t *cli_entry_json(const store_entry *e) {
         json_object_set_new(o, "width", json_integer(e->width));
         json_object_set_new(o, "height", json_integer(e->height));
     }
+    if (e->ocr_text && *e->ocr_text) json_object_set_new(o, "ocr_text", json_string(e->ocr_text));
+    if (e->category) {
+        json_object_set_new(o, "category", json_string(e->category));
+        json_object_set_new(o, "category_confidence", json_real(e->category_conf));
+    }
+    if (e->collection) json_object_set_new(o, "collection", json_integer(e->collection));
+    if (e->dup_of) json_object_set_new(o, "duplicate_of", json_integer(e->dup_of));
+    if (e->expire_ms) json_object_set_new(o, "expires_ms", json_integer(e->expire_ms));
     for (int i = 0; i < e->ntags; i++) json_array_append_new(tags, json_string(e->tags[i]));
     json_object_set_new(o, "tags", tags);
     free(pv);
@@ -302,12 +319,18 @@ static const char *age(int64_t ms, char *buf, size_t n) {
 static int list_common(int argc, char **argv, int pick) {
     store_query q = {0};
     int json = 0;
+    const char *coll = NULL;
+    int64_t dup = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--kind") && i + 1 < argc) q.kind = argv[++i];
         else if (!strcmp(argv[i], "--limit") && i + 1 < argc) {
             if (cli_parse_int(argv[++i], 1, 1 << 30, &q.limit)) return cli_usage("--limit needs a positive number");
         } else if (!strcmp(argv[i], "--pinned")) q.pinned_only = 1;
-        else if (!pick && !strcmp(argv[i], "--json")) json = 1;
+        else if (!strcmp(argv[i], "--collection") && i + 1 < argc) coll = argv[++i];
+        else if (!strcmp(argv[i], "--category") && i + 1 < argc) q.category = argv[++i];
+        else if (!strcmp(argv[i], "--duplicates-of") && i + 1 < argc) {
+            if (parse_id(argv[++i], &dup)) return cli_usage("--duplicates-of needs an entry id");
+        } else if (!pick && !strcmp(argv[i], "--json")) json = 1;
         else return cli_usage("%s: unexpected argument '%s'", argv[0], argv[i]);
     }
     store *s = cli_open_store();
@@ -315,7 +338,20 @@ static int list_common(int argc, char **argv, int pick) {
     store_entry *es;
     size_t n;
     cs_err e;
+    if (coll && store_collection_find(s, coll, &q.collection, &e)) { store_close(s); return cli_fail("%s", e.msg); }
     if (store_list(s, &q, &es, &n, &e)) { store_close(s); return cli_fail("%s", e.msg); }
+    if (dup) { /* the group of an entry: those whose group is it, or its own group */
+        store_entry g;
+        int64_t root = dup;
+        if (store_get(s, dup, &g, &e) == 0 && g.dup_of) root = g.dup_of;
+        store_entry_free(&g);
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (es[i].id == root || es[i].dup_of == root) es[k++] = es[i];
+            else store_entry_free(&es[i]);
+        }
+        n = k;
+    }
     json_t *arr = json ? json_array() : NULL;
     for (size_t i = 0; i < n; i++) {
         if (json) json_array_append_new(arr, cli_entry_json(&es[i]));
@@ -371,6 +407,23 @@ int cmd_show(int argc, char **argv) {
         printf("tags    ");
         for (int i = 0; i < e.ntags; i++) printf(" %s", e.tags[i]);
         printf("\n");
+        if (e.category) printf("category %s (%.0f%%)\n", e.category, e.category_conf * 100);
+        if (e.collection) {
+            char cid[32];
+            store_collection *cs;
+            size_t nc;
+            cs_err ce;
+            snprintf(cid, sizeof cid, "%lld", (long long)e.collection);
+            if (store_collections(s, &cs, &nc, &ce) == 0) {
+                for (size_t i = 0; i < nc; i++) {
+                    if (cs[i].id == e.collection) printf("collection %s (%s)\n", cs[i].name, cid);
+                    store_collection_free(&cs[i]);
+                }
+                free(cs);
+            }
+        }
+        if (e.dup_of) printf("near-duplicate of %lld\n", (long long)e.dup_of);
+        if (e.ocr_text && *e.ocr_text) printf("text in image:\n%s\n", e.ocr_text);
         if (e.text) printf("\n%s\n", e.text);
         else {
             char *p = store_blob_path(s, &e);
@@ -568,32 +621,3 @@ int cmd_copy(int argc, char **argv) {
     return rc;
 }
 
-/* organize: gives every text entry stored before text kinds existed its kind. */
-int cmd_organize(int argc, char **argv) {
-    (void)argv;
-    if (argc != 1) return cli_usage("organize takes no arguments");
-    store *s = cli_open_store();
-    if (!s) return CLI_FAIL;
-    int64_t done = 0;
-    int rc = CLI_OK;
-    cs_err e;
-    for (;;) {
-        int64_t *ids;
-        size_t n;
-        if (store_unorganised(s, 256, &ids, &n, &e)) { rc = cli_fail("%s", e.msg); break; }
-        for (size_t i = 0; i < n && rc == CLI_OK; i++) {
-            store_entry en;
-            if (store_get(s, ids[i], &en, &e)) continue;
-            const char *lang;
-            const char *k = textkind_classify(en.text, strlen(en.text), &lang);
-            if (store_set_subkind(s, en.id, k, lang, &e)) rc = cli_fail("%s", e.msg);
-            store_entry_free(&en);
-            done++;
-        }
-        free(ids);
-        if (n == 0 || rc) break;
-    }
-    if (rc == CLI_OK) fprintf(stderr, "clipseek: organised %lld entries\n", (long long)done);
-    store_close(s);
-    return rc;
-}

@@ -23,6 +23,7 @@
 #include "../capture/x11.h"
 #include "../index/indexer.h"
 #include "../model/clip.h"
+#include "../organize/organize.h"
 #include "../search/search.h"
 #include "../search/vecindex.h"
 #include "../store/store.h"
@@ -36,7 +37,7 @@ typedef struct daemon_state {
     pthread_mutex_t lock;
     pthread_cond_t wake;    /* new clip stored, or stop */
     pthread_cond_t idle;    /* the indexer found nothing to do */
-    int64_t clips, indexed, failed, generation, idle_generation;
+    int64_t clips, indexed, failed, organised, ocr_read, generation, idle_generation;
     int index_idle, have_model;
     int model_checked;      /* the indexer has made its first attempt to load a model */
     char capture[32], model_id[256], last_error[1024];
@@ -102,6 +103,7 @@ static void on_clip(const capture_clip *c, void *arg) {
     }
     say("%s entry %lld (%s, %zu bytes%s%s)", added ? "stored" : "bumped", (long long)id, k.kind, c->len,
         c->source ? ", from " : "", c->source ? c->source : "");
+    if (added && rules_apply(d->rules, cc->s, id, RULES_AT_STORE, NULL, &e)) say("rules: %s", e.msg);
     store_limits lim = rules_limits(d->rules);
     int64_t pruned = 0;
     if (added && store_prune(cc->s, &lim, &pruned, &e) == 0 && pruned)
@@ -160,6 +162,8 @@ static void *index_thread(void *arg) {
     if (store_open(d->p.data_dir, &s, &e)) { set_error(d, e.msg); return NULL; }
     clip_ctx *c = NULL;
     char *loaded = NULL, *id = NULL;
+    organizer *org = NULL;
+    if (org_open(d->rules, &org, &e)) set_error(d, e.msg); /* a bad label file: no organising */
     while (!d->stop) {
         pthread_mutex_lock(&d->lock);
         int64_t gen = d->generation;
@@ -180,8 +184,10 @@ static void *index_thread(void *arg) {
             if (!id || clip_load(dir, &cp, &c, &e)) {
                 set_error(d, e.msg);
                 c = NULL;
-            } else
+            } else {
                 say("indexing with %s", id);
+                if (org && org_set_model(org, c, id, &e)) set_error(d, e.msg);
+            }
             free(loaded);
             loaded = strdup(dir);
             pthread_mutex_lock(&d->lock);
@@ -213,6 +219,20 @@ static void *index_thread(void *arg) {
             } else
                 store_drop_other_vectors(s, id, NULL, NULL);
         }
+        /* organising comes after embedding, a few entries at a time, so new clips are searchable
+         * by meaning first; OCR (the slowest step) takes two images per pass */
+        if (org) {
+            org_stats os = {0};
+            if (org_text_kinds(org, s, 64, &os, &e) || org_model(org, s, 32, &os, &e)) set_error(d, e.msg);
+            if (org_ocr(org, s, 2, &os, &e)) set_error(d, e.msg);
+            if (os.kinds + os.ocr + os.organised > 0) {
+                idle = 0;
+                pthread_mutex_lock(&d->lock);
+                d->organised += os.organised;
+                d->ocr_read += os.ocr;
+                pthread_mutex_unlock(&d->lock);
+            }
+        }
         pthread_mutex_lock(&d->lock);
         if (idle && gen == d->generation) {
             d->index_idle = 1;
@@ -233,6 +253,7 @@ static void *index_thread(void *arg) {
     d->model_key = NULL;
     clip_free(c);
     pthread_mutex_unlock(&d->model_lock);
+    org_close(org);
     free(loaded);
     free(id);
     store_close(s);
@@ -250,6 +271,8 @@ static char *do_search(daemon_state *d, const char *json) {
     sq.text = q;
     sq.kind = kind;
     sq.since_ms = json_integer_value(json_object_get(req, "since_ms"));
+    sq.collection = json_integer_value(json_object_get(req, "collection"));
+    sq.category = json_string_value(json_object_get(req, "category"));
     sq.limit = (int)json_integer_value(json_object_get(req, "limit"));
     if (sq.limit <= 0 || sq.limit > 1000) sq.limit = 20;
     store *s = NULL;
@@ -351,9 +374,10 @@ static void *client_thread(void *arg) {
         reply(cl->fd, out);
     } else if (!strcmp(line, "STATUS")) {
         pthread_mutex_lock(&d->lock);
-        json_t *j = json_pack("{s:I, s:s, s:s, s:I, s:I, s:I, s:b, s:s}", "pid", (json_int_t)getpid(), "capture",
+        json_t *j = json_pack("{s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:b, s:s}", "pid", (json_int_t)getpid(), "capture",
                               d->capture, "model", d->model_id, "clips", (json_int_t)d->clips, "indexed",
-                              (json_int_t)d->indexed, "failed", (json_int_t)d->failed, "index_idle", d->index_idle,
+                              (json_int_t)d->indexed, "failed", (json_int_t)d->failed, "organised",
+                              (json_int_t)d->organised, "ocr_read", (json_int_t)d->ocr_read, "index_idle", d->index_idle,
                               "last_error", d->last_error);
         pthread_mutex_unlock(&d->lock);
         char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;

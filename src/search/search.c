@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "../common/cs_utf8.h"
 
@@ -48,6 +49,8 @@ static int keep_entry(int64_t id, void *arg) {
     if (!b || id == f->q->exclude) return 0; /* deleted since its vector was written, or excluded */
     if (f->q->kind && strcmp(b->kind, f->q->kind) && strcmp(b->subkind, f->q->kind)) return 0;
     if (f->q->since_ms && b->last_ms < f->q->since_ms) return 0;
+    if (f->q->collection && b->collection != f->q->collection) return 0;
+    if (f->q->category && strcasecmp(b->category, f->q->category)) return 0;
     return 1;
 }
 

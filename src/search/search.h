@@ -29,6 +29,8 @@ typedef struct search_query {
     int64_t since_ms;     /* 0: no limit */
     int limit;            /* > 0 */
     int64_t exclude;      /* an entry id to leave out (query by example), 0 none */
+    int64_t collection;   /* 0: any */
+    const char *category; /* NULL: any (image category, ignoring ASCII case) */
 } search_query;
 
 enum { SEARCH_TEXT = 1, SEARCH_MEANING = 2 };

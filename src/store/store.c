@@ -21,14 +21,10 @@
 
 #include "../common/cs_file.h"
 #include "../common/cs_utf8.h"
+#include "store_int.h"
 
 #define APP_ID 0x436c5073 /* "ClPs" */
 
-struct store {
-    char *dir, *blobdir, *dbpath;
-    sqlite3 *db;
-    int lockfd; /* blobs/.lock: shared while adding (blob then row), exclusive while collecting */
-};
 
 int64_t store_now_ms(void) {
     struct timespec t;
@@ -43,11 +39,11 @@ void store_sha256_hex(const void *data, size_t len, char out[65]) {
     for (int i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
-static int dberr(store *s, cs_err *err, const char *what) {
+int store_dberr(store *s, cs_err *err, const char *what) {
     return cs_err_set(err, "%s: %s: %s", s->dbpath, what, sqlite3_errmsg(s->db));
 }
 
-static int exec(store *s, const char *sql, cs_err *err) {
+int store_exec(store *s, const char *sql, cs_err *err) {
     char *msg = NULL;
     if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
         cs_err_set(err, "%s: %s", s->dbpath, msg ? msg : sqlite3_errmsg(s->db));
@@ -117,17 +113,48 @@ static const char *SCHEMA_V2 =
     " DELETE FROM entries_fts WHERE rowid = old.entry;"
     " INSERT INTO entries_fts(rowid, body) SELECT id, " FTS_BODY("entries") " FROM entries WHERE id = old.entry; END;";
 
+/* v4: organisation. The full-text body also covers text read from images and the image category,
+ * so the triggers are made again with the wider body (and the index refilled). */
+#define FTS_BODY4(e) "coalesce(" e ".text, '') || ' ' || coalesce(" e ".ocr_text, '') || ' ' || " \
+                     "coalesce(" e ".category, '') || ' ' || coalesce(" e ".source, '') || ' ' || " \
+                     "coalesce((SELECT group_concat(tag, ' ') FROM tags WHERE entry = " e ".id), '')"
+static const char *SCHEMA_V4 =
+    "ALTER TABLE entries ADD COLUMN ocr_text TEXT;"      /* NULL: not read yet; '' none found */
+    "ALTER TABLE entries ADD COLUMN category TEXT;"      /* image category (zero-shot label) */
+    "ALTER TABLE entries ADD COLUMN category_conf REAL;"
+    "ALTER TABLE entries ADD COLUMN collection INTEGER REFERENCES collections(id) ON DELETE SET NULL;"
+    "ALTER TABLE entries ADD COLUMN dup_of INTEGER;"     /* near-duplicate group: its first entry */
+    "ALTER TABLE entries ADD COLUMN expire_ms INTEGER;"  /* set by an expire rule */
+    "ALTER TABLE entries ADD COLUMN organised TEXT;"     /* model id the model-based organising used */
+    "CREATE INDEX entries_collection ON entries(collection) WHERE collection IS NOT NULL;"
+    "CREATE TABLE collections(id INTEGER PRIMARY KEY, name TEXT NOT NULL, user_named INTEGER NOT NULL DEFAULT 0,"
+    " model TEXT, dim INTEGER NOT NULL DEFAULT 0, centroid BLOB, created_ms INTEGER NOT NULL);"
+    "DROP TRIGGER entries_fts_ai; DROP TRIGGER entries_fts_au; DROP TRIGGER tags_fts_ai; DROP TRIGGER tags_fts_ad;"
+    "CREATE TRIGGER entries_fts_ai AFTER INSERT ON entries BEGIN"
+    " INSERT INTO entries_fts(rowid, body) VALUES(new.id, " FTS_BODY4("new") "); END;"
+    "CREATE TRIGGER entries_fts_au AFTER UPDATE OF text, source, ocr_text, category ON entries BEGIN"
+    " DELETE FROM entries_fts WHERE rowid = old.id;"
+    " INSERT INTO entries_fts(rowid, body) VALUES(new.id, " FTS_BODY4("new") "); END;"
+    "CREATE TRIGGER tags_fts_ai AFTER INSERT ON tags BEGIN"
+    " DELETE FROM entries_fts WHERE rowid = new.entry;"
+    " INSERT INTO entries_fts(rowid, body) SELECT id, " FTS_BODY4("entries") " FROM entries WHERE id = new.entry; END;"
+    "CREATE TRIGGER tags_fts_ad AFTER DELETE ON tags BEGIN"
+    " DELETE FROM entries_fts WHERE rowid = old.entry;"
+    " INSERT INTO entries_fts(rowid, body) SELECT id, " FTS_BODY4("entries") " FROM entries WHERE id = old.entry; END;"
+    "DELETE FROM entries_fts;"
+    "INSERT INTO entries_fts(rowid, body) SELECT id, " FTS_BODY4("entries") " FROM entries;";
+
 /* v3: text kinds by rules (src/capture/textkind.h). NULL = not organised yet, '' = prose. */
 static const char *SCHEMA_V3 = "ALTER TABLE entries ADD COLUMN subkind TEXT; ALTER TABLE entries ADD COLUMN lang TEXT;"
                                "CREATE INDEX entries_subkind ON entries(subkind);";
 
 static int pragma_int(store *s, const char *sql, int64_t *out, cs_err *err) {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return dberr(s, err, "reading the header");
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return store_dberr(s, err, "reading the header");
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) *out = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
-    return rc == SQLITE_ROW ? 0 : dberr(s, err, "reading the header");
+    return rc == SQLITE_ROW ? 0 : store_dberr(s, err, "reading the header");
 }
 
 static int migrate(store *s, cs_err *err) {
@@ -142,20 +169,21 @@ static int migrate(store *s, cs_err *err) {
         return cs_err_set(err, "%s: schema version %lld is newer than this clipseek (%d); upgrade clipseek", s->dbpath,
                           (long long)ver, STORE_SCHEMA_VERSION);
     if (ver == STORE_SCHEMA_VERSION) return 0;
-    if (exec(s, "BEGIN IMMEDIATE", err)) return -1;
+    if (store_exec(s, "BEGIN IMMEDIATE", err)) return -1;
     /* re-read under the write lock: another process may have migrated meanwhile */
-    if (pragma_int(s, "PRAGMA user_version", &ver, err)) { exec(s, "ROLLBACK", NULL); return -1; }
+    if (pragma_int(s, "PRAGMA user_version", &ver, err)) { store_exec(s, "ROLLBACK", NULL); return -1; }
     int rc = 0;
-    if (ver < 1) rc = exec(s, SCHEMA_V1, err);
-    if (!rc && ver < 2) rc = exec(s, SCHEMA_V2, err);
-    if (!rc && ver < 3) rc = exec(s, SCHEMA_V3, err);
+    if (ver < 1) rc = store_exec(s, SCHEMA_V1, err);
+    if (!rc && ver < 2) rc = store_exec(s, SCHEMA_V2, err);
+    if (!rc && ver < 3) rc = store_exec(s, SCHEMA_V3, err);
+    if (!rc && ver < 4) rc = store_exec(s, SCHEMA_V4, err);
     if (!rc) {
         char sql[128];
         snprintf(sql, sizeof sql, "PRAGMA application_id=%d; PRAGMA user_version=%d", APP_ID, STORE_SCHEMA_VERSION);
-        rc = exec(s, sql, err);
+        rc = store_exec(s, sql, err);
     }
-    if (rc) { exec(s, "ROLLBACK", NULL); return -1; }
-    return exec(s, "COMMIT", err);
+    if (rc) { store_exec(s, "ROLLBACK", NULL); return -1; }
+    return store_exec(s, "COMMIT", err);
 }
 
 int store_open(const char *dir, store **out, cs_err *err) {
@@ -199,11 +227,11 @@ int store_open(const char *dir, store **out, cs_err *err) {
         usleep(20000);
     }
     if (rc != SQLITE_OK) {
-        dberr(s, err, "switching to WAL");
+        store_dberr(s, err, "switching to WAL");
         store_close(s);
         return -1;
     }
-    if (exec(s, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON", err) || migrate(s, err)) {
+    if (store_exec(s, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON", err) || migrate(s, err)) {
         store_close(s);
         return -1;
     }
@@ -304,13 +332,13 @@ int store_add(store *s, const store_new *e, int64_t *id, int *added, cs_err *err
     /* shared: many adds at once, but no gc between writing the blob and committing its row */
     flock(s->lockfd, LOCK_SH);
     if (!text && write_blob(s, sha, e->data, e->len, err)) { flock(s->lockfd, LOCK_UN); return -1; }
-    if (exec(s, "BEGIN IMMEDIATE", err)) { flock(s->lockfd, LOCK_UN); return -1; }
+    if (store_exec(s, "BEGIN IMMEDIATE", err)) { flock(s->lockfd, LOCK_UN); return -1; }
     sqlite3_stmt *st = NULL;
     int rc = -1;
     /* bump if present */
     if (sqlite3_prepare_v2(s->db, "UPDATE entries SET last_ms = max(last_ms, ?1), copies = copies + 1,"
                            " seq = (SELECT coalesce(max(seq), 0) + 1 FROM entries) WHERE sha256 = ?2 RETURNING id",
-                           -1, &st, NULL) != SQLITE_OK) { dberr(s, err, "add"); goto out; }
+                           -1, &st, NULL) != SQLITE_OK) { store_dberr(s, err, "add"); goto out; }
     sqlite3_bind_int64(st, 1, now);
     sqlite3_bind_text(st, 2, sha, 64, SQLITE_STATIC);
     int r = sqlite3_step(st);
@@ -318,17 +346,17 @@ int store_add(store *s, const store_new *e, int64_t *id, int *added, cs_err *err
         if (id) *id = sqlite3_column_int64(st, 0);
         sqlite3_finalize(st);
         st = NULL;
-        rc = exec(s, "COMMIT", err);
+        rc = store_exec(s, "COMMIT", err);
         goto out;
     }
-    if (r != SQLITE_DONE) { dberr(s, err, "add"); goto out; }
+    if (r != SQLITE_DONE) { store_dberr(s, err, "add"); goto out; }
     sqlite3_finalize(st);
     st = NULL;
     if (sqlite3_prepare_v2(s->db,
                            "INSERT INTO entries(kind, mime, mimes, size, sha256, text, blob, width, height, source, first_ms, last_ms, seq,"
                            " subkind, lang) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11,"
                            " (SELECT coalesce(max(seq), 0) + 1 FROM entries), ?12, ?13)", -1, &st, NULL) != SQLITE_OK) {
-        dberr(s, err, "add");
+        store_dberr(s, err, "add");
         goto out;
     }
     sqlite3_bind_text(st, 1, e->kind, -1, SQLITE_STATIC);
@@ -345,36 +373,37 @@ int store_add(store *s, const store_new *e, int64_t *id, int *added, cs_err *err
     /* text kinds: '' marks prose that was classified, NULL would mean "not organised yet" */
     if (text) sqlite3_bind_text(st, 12, e->subkind ? e->subkind : "", -1, SQLITE_STATIC); else sqlite3_bind_null(st, 12);
     if (e->lang) sqlite3_bind_text(st, 13, e->lang, -1, SQLITE_STATIC); else sqlite3_bind_null(st, 13);
-    if (sqlite3_step(st) != SQLITE_DONE) { dberr(s, err, "add"); goto out; }
+    if (sqlite3_step(st) != SQLITE_DONE) { store_dberr(s, err, "add"); goto out; }
     if (id) *id = sqlite3_last_insert_rowid(s->db);
     if (added) *added = 1;
     sqlite3_finalize(st);
     st = NULL;
-    rc = exec(s, "COMMIT", err);
+    rc = store_exec(s, "COMMIT", err);
 out:
     if (st) sqlite3_finalize(st);
-    if (rc) exec(s, "ROLLBACK", NULL);
+    if (rc) store_exec(s, "ROLLBACK", NULL);
     flock(s->lockfd, LOCK_UN);
     return rc;
 }
 
-static char *col_strdup(sqlite3_stmt *st, int i) {
+char *store_col_strdup(sqlite3_stmt *st, int i) {
     const unsigned char *t = sqlite3_column_text(st, i);
     return t ? strdup((const char *)t) : NULL;
 }
 
-#define ENTRY_COLS "id, kind, mime, mimes, size, sha256, text, blob, width, height, source, first_ms, last_ms, copies, pinned, subkind, lang"
+#define ENTRY_COLS "id, kind, mime, mimes, size, sha256, text, blob, width, height, source, first_ms, last_ms, copies, pinned, subkind, lang," \
+                   " ocr_text, category, category_conf, collection, dup_of, expire_ms, seq"
 
 static int load_tags(store *s, store_entry *e, cs_err *err) {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, "SELECT tag FROM tags WHERE entry = ? ORDER BY tag", -1, &st, NULL) != SQLITE_OK)
-        return dberr(s, err, "tags");
+        return store_dberr(s, err, "tags");
     sqlite3_bind_int64(st, 1, e->id);
     while (sqlite3_step(st) == SQLITE_ROW) {
         char **nt = realloc(e->tags, (size_t)(e->ntags + 1) * sizeof *nt);
         if (!nt) break;
         e->tags = nt;
-        e->tags[e->ntags++] = col_strdup(st, 0);
+        e->tags[e->ntags++] = store_col_strdup(st, 0);
     }
     sqlite3_finalize(st);
     return 0;
@@ -384,27 +413,34 @@ static void row_to_entry(sqlite3_stmt *st, store_entry *e) {
     memset(e, 0, sizeof *e);
     e->id = sqlite3_column_int64(st, 0);
     snprintf(e->kind, sizeof e->kind, "%s", (const char *)sqlite3_column_text(st, 1));
-    e->mime = col_strdup(st, 2);
-    e->mimes = col_strdup(st, 3);
+    e->mime = store_col_strdup(st, 2);
+    e->mimes = store_col_strdup(st, 3);
     e->size = sqlite3_column_int64(st, 4);
     snprintf(e->sha256, sizeof e->sha256, "%s", (const char *)sqlite3_column_text(st, 5));
-    e->text = col_strdup(st, 6);
-    e->blob = col_strdup(st, 7);
+    e->text = store_col_strdup(st, 6);
+    e->blob = store_col_strdup(st, 7);
     e->width = sqlite3_column_int(st, 8);
     e->height = sqlite3_column_int(st, 9);
-    e->source = col_strdup(st, 10);
+    e->source = store_col_strdup(st, 10);
     e->first_ms = sqlite3_column_int64(st, 11);
     e->last_ms = sqlite3_column_int64(st, 12);
     e->copies = sqlite3_column_int64(st, 13);
     e->pinned = sqlite3_column_int(st, 14);
     const unsigned char *sk = sqlite3_column_text(st, 15);
     e->subkind = sk && *sk ? strdup((const char *)sk) : NULL;
-    e->lang = col_strdup(st, 16);
+    e->lang = store_col_strdup(st, 16);
+    e->ocr_text = store_col_strdup(st, 17);
+    e->category = store_col_strdup(st, 18);
+    e->category_conf = sqlite3_column_double(st, 19);
+    e->collection = sqlite3_column_int64(st, 20);
+    e->dup_of = sqlite3_column_int64(st, 21);
+    e->expire_ms = sqlite3_column_int64(st, 22);
+    e->seq = sqlite3_column_int64(st, 23);
 }
 
 void store_entry_free(store_entry *e) {
     if (!e) return;
-    free(e->mime); free(e->mimes); free(e->text); free(e->blob); free(e->source); free(e->subkind); free(e->lang);
+    free(e->mime); free(e->mimes); free(e->text); free(e->blob); free(e->source); free(e->subkind); free(e->lang); free(e->ocr_text); free(e->category);
     for (int i = 0; i < e->ntags; i++) free(e->tags[i]);
     free(e->tags);
     memset(e, 0, sizeof *e);
@@ -414,13 +450,13 @@ int store_get(store *s, int64_t id, store_entry *out, cs_err *err) {
     memset(out, 0, sizeof *out);
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, "SELECT " ENTRY_COLS " FROM entries WHERE id = ?", -1, &st, NULL) != SQLITE_OK)
-        return dberr(s, err, "get");
+        return store_dberr(s, err, "get");
     sqlite3_bind_int64(st, 1, id);
     int r = sqlite3_step(st);
     if (r == SQLITE_ROW) row_to_entry(st, out);
     sqlite3_finalize(st);
     if (r == SQLITE_DONE) { cs_err_set(err, "no entry %lld", (long long)id); return 1; }
-    if (r != SQLITE_ROW) return dberr(s, err, "get");
+    if (r != SQLITE_ROW) return store_dberr(s, err, "get");
     return load_tags(s, out, err);
 }
 
@@ -431,13 +467,17 @@ int store_list(store *s, const store_query *q, store_entry **out, size_t *n, cs_
     if (!q) q = &dq;
     sqlite3_stmt *st;
     const char *sql = "SELECT " ENTRY_COLS " FROM entries WHERE (?1 IS NULL OR kind = ?1 OR subkind = ?1) AND (?2 = 0 OR pinned = 1)"
-                      " AND last_ms >= ?3 ORDER BY seq DESC LIMIT ?4 OFFSET ?5";
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return dberr(s, err, "list");
+                      " AND last_ms >= ?3 AND (?6 = 0 OR collection = ?6) AND (?7 IS NULL OR category = ?7)"
+                      " AND (?8 IS NULL OR seq < ?8) ORDER BY seq DESC LIMIT ?4 OFFSET ?5";
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return store_dberr(s, err, "list");
     if (q->kind) sqlite3_bind_text(st, 1, q->kind, -1, SQLITE_STATIC); else sqlite3_bind_null(st, 1);
     sqlite3_bind_int(st, 2, q->pinned_only);
     sqlite3_bind_int64(st, 3, q->since_ms);
     sqlite3_bind_int64(st, 4, q->limit > 0 ? q->limit : -1);
     sqlite3_bind_int64(st, 5, q->offset > 0 ? q->offset : 0);
+    sqlite3_bind_int64(st, 6, q->collection);
+    if (q->category) sqlite3_bind_text(st, 7, q->category, -1, SQLITE_STATIC); else sqlite3_bind_null(st, 7);
+    if (q->before_seq > 0) sqlite3_bind_int64(st, 8, q->before_seq); else sqlite3_bind_null(st, 8);
     size_t cap = 0;
     int r;
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
@@ -456,7 +496,7 @@ int store_list(store *s, const store_query *q, store_entry **out, size_t *n, cs_
         free(*out);
         *out = NULL;
         *n = 0;
-        return r == SQLITE_NOMEM ? cs_err_set(err, "out of memory") : dberr(s, err, "list");
+        return r == SQLITE_NOMEM ? cs_err_set(err, "out of memory") : store_dberr(s, err, "list");
     }
     for (size_t i = 0; i < *n; i++)
         if (load_tags(s, &(*out)[i], err)) return -1;
@@ -479,12 +519,12 @@ static void drop_blob_if_unused(store *s, const char *sha) {
 
 static int change_one(store *s, const char *sql, int64_t id, int64_t arg, cs_err *err) {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return dberr(s, err, "update");
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return store_dberr(s, err, "update");
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_int64(st, 2, arg);
     int r = sqlite3_step(st);
     sqlite3_finalize(st);
-    if (r != SQLITE_DONE) return dberr(s, err, "update");
+    if (r != SQLITE_DONE) return store_dberr(s, err, "update");
     if (sqlite3_changes(s->db) == 0) { cs_err_set(err, "no entry %lld", (long long)id); return 1; }
     return 0;
 }
@@ -515,12 +555,12 @@ int store_tag(store *s, int64_t id, const char *tag, int add, cs_err *err) {
     if (r) return r;
     sqlite3_stmt *st;
     const char *sql = add ? "INSERT OR IGNORE INTO tags(entry, tag) VALUES(?, ?)" : "DELETE FROM tags WHERE entry = ? AND tag = ?";
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return dberr(s, err, "tag");
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return store_dberr(s, err, "tag");
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_text(st, 2, tag, -1, SQLITE_STATIC);
     r = sqlite3_step(st);
     sqlite3_finalize(st);
-    return r == SQLITE_DONE ? 0 : dberr(s, err, "tag");
+    return r == SQLITE_DONE ? 0 : store_dberr(s, err, "tag");
 }
 
 int store_content(store *s, const store_entry *e, unsigned char **data, size_t *len, cs_err *err) {
@@ -554,6 +594,19 @@ int store_content(store *s, const store_entry *e, unsigned char **data, size_t *
 int store_prune(store *s, const store_limits *l, int64_t *removed, cs_err *err) {
     if (removed) *removed = 0;
     int64_t total = 0;
+    /* entries whose expire rule ran out (a pin cancels it) */
+    int64_t *ex = NULL;
+    size_t nex = 0;
+    sqlite3_stmt *xs;
+    if (sqlite3_prepare_v2(s->db, "SELECT id FROM entries WHERE expire_ms IS NOT NULL AND expire_ms <= ? AND pinned = 0", -1,
+                           &xs, NULL) != SQLITE_OK)
+        return store_dberr(s, err, "prune");
+    sqlite3_bind_int64(xs, 1, store_now_ms());
+    if (store_collect_ids(s, xs, &ex, &nex, "prune", err)) return -1;
+    for (size_t i = 0; i < nex; i++)
+        if (store_delete(s, ex[i], err) < 0) { free(ex); return -1; }
+        else total++;
+    free(ex);
     /* delete one at a time, oldest unpinned first, until all limits hold */
     for (;;) {
         int64_t count = 0, bytes = 0, oldest = 0, id = 0;
@@ -562,7 +615,7 @@ int store_prune(store *s, const store_limits *l, int64_t *removed, cs_err *err) 
                                "SELECT (SELECT count(*) FROM entries), (SELECT coalesce(sum(size), 0) FROM entries),"
                                " id, last_ms FROM entries WHERE pinned = 0 ORDER BY seq ASC LIMIT 1",
                                -1, &st, NULL) != SQLITE_OK)
-            return dberr(s, err, "prune");
+            return store_dberr(s, err, "prune");
         int r = sqlite3_step(st);
         if (r == SQLITE_ROW) {
             count = sqlite3_column_int64(st, 0);
@@ -572,7 +625,7 @@ int store_prune(store *s, const store_limits *l, int64_t *removed, cs_err *err) 
         }
         sqlite3_finalize(st);
         if (r == SQLITE_DONE) break; /* nothing unpinned left */
-        if (r != SQLITE_ROW) return dberr(s, err, "prune");
+        if (r != SQLITE_ROW) return store_dberr(s, err, "prune");
         int over = (l->max_entries > 0 && count > l->max_entries) || (l->max_bytes > 0 && bytes > l->max_bytes) ||
                    (l->max_age_ms > 0 && oldest < store_now_ms() - l->max_age_ms);
         if (!over) break;
@@ -629,7 +682,7 @@ int store_check(store *s, int integrity, store_report *r, cs_err *err) {
     if (sqlite3_prepare_v2(s->db,
                            "SELECT count(*), coalesce(sum(pinned), 0), coalesce(sum(size), 0), (SELECT count(*) FROM vectors)"
                            " FROM entries", -1, &st, NULL) != SQLITE_OK)
-        return dberr(s, err, "check");
+        return store_dberr(s, err, "check");
     if (sqlite3_step(st) == SQLITE_ROW) {
         r->entries = sqlite3_column_int64(st, 0);
         r->pinned = sqlite3_column_int64(st, 1);
@@ -638,7 +691,7 @@ int store_check(store *s, int integrity, store_report *r, cs_err *err) {
     }
     sqlite3_finalize(st);
     if (sqlite3_prepare_v2(s->db, "SELECT DISTINCT blob FROM entries WHERE blob IS NOT NULL", -1, &st, NULL) != SQLITE_OK)
-        return dberr(s, err, "check");
+        return store_dberr(s, err, "check");
     while (sqlite3_step(st) == SQLITE_ROW) {
         char *p = blob_path_for(s, (const char *)sqlite3_column_text(st, 0));
         if (p && access(p, R_OK) != 0) r->missing_blobs++;
@@ -650,7 +703,7 @@ int store_check(store *s, int integrity, store_report *r, cs_err *err) {
     r->blobs = b.blobs;
     r->orphan_blobs = b.orphans;
     if (integrity) {
-        if (sqlite3_prepare_v2(s->db, "PRAGMA integrity_check", -1, &st, NULL) != SQLITE_OK) return dberr(s, err, "integrity_check");
+        if (sqlite3_prepare_v2(s->db, "PRAGMA integrity_check", -1, &st, NULL) != SQLITE_OK) return store_dberr(s, err, "integrity_check");
         if (sqlite3_step(st) == SQLITE_ROW) {
             snprintf(r->integrity, sizeof r->integrity, "%s", (const char *)sqlite3_column_text(st, 0));
             r->integrity_ok = strcmp(r->integrity, "ok") == 0;
@@ -694,7 +747,7 @@ int store_put_vector(store *s, int64_t id, const char *model, int part, const fl
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO vectors(entry, model, part, dim, vec) VALUES(?, ?, ?, ?, ?)", -1, &st,
                            NULL) != SQLITE_OK)
-        return dberr(s, err, "vector");
+        return store_dberr(s, err, "vector");
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_text(st, 2, model, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 3, part);
@@ -705,11 +758,11 @@ int store_put_vector(store *s, int64_t id, const char *model, int part, const fl
     sqlite3_finalize(st);
     /* the entry may have been deleted meanwhile: the foreign key then refuses the vector */
     if (r == SQLITE_CONSTRAINT_FOREIGNKEY) return 1;
-    return r == SQLITE_DONE ? 0 : dberr(s, err, "vector");
+    return r == SQLITE_DONE ? 0 : store_dberr(s, err, "vector");
 }
 
 /* Steps a prepared statement whose first column is an id, collecting the ids; finalizes it. */
-static int collect_ids(store *s, sqlite3_stmt *st, int64_t **ids, size_t *n, const char *what, cs_err *err) {
+int store_collect_ids(store *s, sqlite3_stmt *st, int64_t **ids, size_t *n, const char *what, cs_err *err) {
     size_t cap = 0;
     int r;
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
@@ -722,7 +775,7 @@ static int collect_ids(store *s, sqlite3_stmt *st, int64_t **ids, size_t *n, con
         (*ids)[(*n)++] = sqlite3_column_int64(st, 0);
     }
     sqlite3_finalize(st);
-    return r == SQLITE_DONE ? 0 : dberr(s, err, what);
+    return r == SQLITE_DONE ? 0 : store_dberr(s, err, what);
 }
 
 int store_missing_vectors(store *s, const char *model, int limit, int64_t **ids, size_t *n, cs_err *err) {
@@ -732,28 +785,28 @@ int store_missing_vectors(store *s, const char *model, int limit, int64_t **ids,
     if (sqlite3_prepare_v2(s->db,
                            "SELECT id FROM entries e WHERE NOT EXISTS (SELECT 1 FROM vectors v WHERE v.entry = e.id AND v.model = ?)"
                            " ORDER BY id ASC LIMIT ?", -1, &st, NULL) != SQLITE_OK)
-        return dberr(s, err, "missing vectors");
+        return store_dberr(s, err, "missing vectors");
     sqlite3_bind_text(st, 1, model, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, limit > 0 ? limit : -1);
-    return collect_ids(s, st, ids, n, "missing vectors", err);
+    return store_collect_ids(s, st, ids, n, "missing vectors", err);
 }
 
 int store_drop_other_vectors(store *s, const char *model, int64_t *removed, cs_err *err) {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "DELETE FROM vectors WHERE model <> ?", -1, &st, NULL) != SQLITE_OK) return dberr(s, err, "vectors");
+    if (sqlite3_prepare_v2(s->db, "DELETE FROM vectors WHERE model <> ?", -1, &st, NULL) != SQLITE_OK) return store_dberr(s, err, "vectors");
     sqlite3_bind_text(st, 1, model, -1, SQLITE_STATIC);
     int r = sqlite3_step(st);
     sqlite3_finalize(st);
     if (removed) *removed = sqlite3_changes(s->db);
-    return r == SQLITE_DONE ? 0 : dberr(s, err, "vectors");
+    return r == SQLITE_DONE ? 0 : store_dberr(s, err, "vectors");
 }
 
 int store_meta_get(store *s, const char *key, char **value, cs_err *err) {
     *value = NULL;
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = ?", -1, &st, NULL) != SQLITE_OK) return dberr(s, err, "meta");
+    if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = ?", -1, &st, NULL) != SQLITE_OK) return store_dberr(s, err, "meta");
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW) *value = col_strdup(st, 0);
+    if (sqlite3_step(st) == SQLITE_ROW) *value = store_col_strdup(st, 0);
     sqlite3_finalize(st);
     return 0;
 }
@@ -761,19 +814,19 @@ int store_meta_get(store *s, const char *key, char **value, cs_err *err) {
 int store_meta_set(store *s, const char *key, const char *value, cs_err *err) {
     sqlite3_stmt *st;
     const char *sql = value ? "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)" : "DELETE FROM meta WHERE key = ?";
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return dberr(s, err, "meta");
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return store_dberr(s, err, "meta");
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     if (value) sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
     int r = sqlite3_step(st);
     sqlite3_finalize(st);
-    return r == SQLITE_DONE ? 0 : dberr(s, err, "meta");
+    return r == SQLITE_DONE ? 0 : store_dberr(s, err, "meta");
 }
 
 int store_each_vector(store *s, const char *model, int64_t after_rowid, store_vector_fn fn, void *arg, cs_err *err) {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, "SELECT rowid, entry, part, dim, vec FROM vectors WHERE model = ? AND rowid > ? ORDER BY rowid",
                            -1, &st, NULL) != SQLITE_OK)
-        return dberr(s, err, "vectors");
+        return store_dberr(s, err, "vectors");
     sqlite3_bind_text(st, 1, model, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, after_rowid);
     int r, rc = 0;
@@ -792,7 +845,7 @@ int store_each_vector(store *s, const char *model, int64_t after_rowid, store_ve
         if (stop) break;
     }
     sqlite3_finalize(st);
-    if (!rc && r != SQLITE_ROW && r != SQLITE_DONE) return dberr(s, err, "vectors");
+    if (!rc && r != SQLITE_ROW && r != SQLITE_DONE) return store_dberr(s, err, "vectors");
     return rc;
 }
 
@@ -800,8 +853,9 @@ int store_briefs(store *s, store_brief **out, size_t *n, cs_err *err) {
     *out = NULL;
     *n = 0;
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "SELECT id, seq, last_ms, kind, coalesce(subkind, '') FROM entries ORDER BY id", -1, &st, NULL) != SQLITE_OK)
-        return dberr(s, err, "entries");
+    if (sqlite3_prepare_v2(s->db, "SELECT id, seq, last_ms, kind, coalesce(subkind, ''), coalesce(collection, 0), coalesce(category, ''), pinned"
+                           " FROM entries ORDER BY id", -1, &st, NULL) != SQLITE_OK)
+        return store_dberr(s, err, "entries");
     size_t cap = 0;
     while (sqlite3_step(st) == SQLITE_ROW) {
         if (*n == cap) {
@@ -816,6 +870,9 @@ int store_briefs(store *s, store_brief **out, size_t *n, cs_err *err) {
         b->last_ms = sqlite3_column_int64(st, 2);
         snprintf(b->kind, sizeof b->kind, "%s", (const char *)sqlite3_column_text(st, 3));
         snprintf(b->subkind, sizeof b->subkind, "%s", (const char *)sqlite3_column_text(st, 4));
+        b->collection = sqlite3_column_int64(st, 5);
+        snprintf(b->category, sizeof b->category, "%s", (const char *)sqlite3_column_text(st, 6));
+        b->pinned = sqlite3_column_int(st, 7);
     }
     sqlite3_finalize(st);
     return 0;
@@ -827,17 +884,17 @@ int store_fts(store *s, const char *q, int limit, int64_t **ids, size_t *n, cs_e
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, "SELECT rowid FROM entries_fts WHERE entries_fts MATCH ? ORDER BY rank LIMIT ?", -1, &st,
                            NULL) != SQLITE_OK)
-        return dberr(s, err, "full-text search");
+        return store_dberr(s, err, "full-text search");
     sqlite3_bind_text(st, 1, q, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, limit);
-    return collect_ids(s, st, ids, n, "full-text search", err);
+    return store_collect_ids(s, st, ids, n, "full-text search", err);
 }
 
 int store_get_vector(store *s, int64_t id, const char *model, int part, float *v, int dim, cs_err *err) {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, "SELECT vec FROM vectors WHERE entry = ? AND model = ? AND part = ? AND dim = ?", -1, &st,
                            NULL) != SQLITE_OK)
-        return dberr(s, err, "vector");
+        return store_dberr(s, err, "vector");
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_text(st, 2, model, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 3, part);
@@ -857,19 +914,19 @@ int store_unorganised(store *s, int limit, int64_t **ids, size_t *n, cs_err *err
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, "SELECT id FROM entries WHERE subkind IS NULL AND text IS NOT NULL ORDER BY id LIMIT ?", -1,
                            &st, NULL) != SQLITE_OK)
-        return dberr(s, err, "organise");
+        return store_dberr(s, err, "organise");
     sqlite3_bind_int(st, 1, limit > 0 ? limit : -1);
-    return collect_ids(s, st, ids, n, "organise", err);
+    return store_collect_ids(s, st, ids, n, "organise", err);
 }
 
 int store_set_subkind(store *s, int64_t id, const char *subkind, const char *lang, cs_err *err) {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, "UPDATE entries SET subkind = ?, lang = ? WHERE id = ?", -1, &st, NULL) != SQLITE_OK)
-        return dberr(s, err, "organise");
+        return store_dberr(s, err, "organise");
     sqlite3_bind_text(st, 1, subkind ? subkind : "", -1, SQLITE_STATIC);
     if (lang) sqlite3_bind_text(st, 2, lang, -1, SQLITE_STATIC); else sqlite3_bind_null(st, 2);
     sqlite3_bind_int64(st, 3, id);
     int r = sqlite3_step(st);
     sqlite3_finalize(st);
-    return r == SQLITE_DONE ? 0 : dberr(s, err, "organise");
+    return r == SQLITE_DONE ? 0 : store_dberr(s, err, "organise");
 }

@@ -24,7 +24,7 @@
 
 typedef struct store store;
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 /* Opens (creating if needed) the store in dir. Creates dir with mode 0700 and the database with
  * 0600; tightens existing permissions that are looser. Caller closes with store_close. */
@@ -61,6 +61,13 @@ typedef struct store_entry {
     char **tags; /* ntags strings */
     int ntags;
     char *subkind, *lang; /* NULL when none (prose, images, or not organised yet) */
+    char *ocr_text;       /* text read from an image; NULL not read yet, "" none */
+    char *category;       /* image category (zero-shot), NULL if none */
+    double category_conf; /* its probability, 0..1 */
+    int64_t collection;   /* collection id, 0 none */
+    int64_t dup_of;       /* near-duplicate group (its first entry's id), 0 none */
+    int64_t expire_ms;    /* deleted after this time (an expire rule), 0 never */
+    int64_t seq;          /* copy order (larger = more recent) */
 } store_entry;
 
 void store_entry_free(store_entry *e); /* frees the strings; the struct itself is the caller's */
@@ -74,6 +81,9 @@ typedef struct store_query {
     int64_t since_ms;   /* 0: no lower bound on last_ms */
     int limit;          /* 0: no limit */
     int offset;
+    int64_t collection; /* 0: any */
+    const char *category; /* NULL: any */
+    int64_t before_seq; /* > 0: only entries copied before this one (keyset paging) */
 } store_query;
 
 /* Lists entries, most recently copied first (in copy order, so a clip copied again moves to the
@@ -99,8 +109,9 @@ typedef struct store_limits {
     int64_t max_bytes;    /* 0: none; sum of entry sizes */
 } store_limits;
 
-/* Deletes the least recently copied unpinned entries until every limit holds (max_age_ms looks at
- * the last copy time). *removed gets the count. */
+/* Deletes unpinned entries whose expire time has passed, then the least recently copied unpinned
+ * entries until every limit holds (max_age_ms looks at the last copy time). *removed gets the
+ * count. */
 int store_prune(store *s, const store_limits *l, int64_t *removed, cs_err *err);
 
 typedef struct store_report {
@@ -143,7 +154,11 @@ int store_get_vector(store *s, int64_t id, const char *model, int part, float *v
 
 /* Kind, copy order and last copy time of every entry, indexed by the caller (for filtering and
  * tie-breaking search results). *out is malloc'd. */
-typedef struct store_brief { int64_t id, seq, last_ms; char kind[16], subkind[16]; } store_brief;
+typedef struct store_brief {
+    int64_t id, seq, last_ms, collection;
+    char kind[16], subkind[16], category[32];
+    int pinned;
+} store_brief;
 int store_briefs(store *s, store_brief **out, size_t *n, cs_err *err);
 
 /* Full-text matches of an FTS5 query (already sanitised), best first (BM25), at most limit. */
@@ -153,6 +168,55 @@ int store_fts(store *s, const char *fts_query, int limit, int64_t **ids, size_t 
 int store_unorganised(store *s, int limit, int64_t **ids, size_t *n, cs_err *err);
 /* Sets an entry's text kind ("" for prose) and code language (may be NULL). */
 int store_set_subkind(store *s, int64_t id, const char *subkind, const char *lang, cs_err *err);
+
+/* ---- organisation (store_org.c; written by the organiser, src/organize/) ---- */
+
+/* Images whose text has not been read yet (ocr_text NULL), oldest first, at most limit. */
+int store_need_ocr(store *s, int limit, int64_t **ids, size_t *n, cs_err *err);
+/* Records the text read from an image ("" when none). Returns 1 if the entry is gone. */
+int store_set_ocr(store *s, int64_t id, const char *text, cs_err *err);
+
+/* Entries that have vectors for model but whose organised mark is not `mark`, oldest first. */
+int store_need_organise(store *s, const char *model, const char *mark, int limit, int64_t **ids, size_t *n, cs_err *err);
+/* Marks an entry organised with model, with its category (NULL none) and near-duplicate group
+ * (0 none). Returns 1 if the entry is gone. */
+int store_set_organised(store *s, int64_t id, const char *model, const char *category, double conf, int64_t dup_of,
+                        cs_err *err);
+/* Clears every entry's organised mark (labels or thresholds changed: organise again). */
+int store_reset_organised(store *s, cs_err *err);
+/* Sets the time after which prune deletes the entry (0: never). */
+int store_set_expire(store *s, int64_t id, int64_t expire_ms, cs_err *err);
+
+typedef struct store_collection {
+    int64_t id, members, created_ms;
+    char *name;
+    int user_named;
+    int dim;          /* centroid length, 0 when none */
+    float *centroid;  /* unit vector of model, or NULL */
+    char *model;
+} store_collection;
+void store_collection_free(store_collection *c); /* frees the members, not the struct */
+
+/* Every collection with its member count, largest first. *out is malloc'd. */
+int store_collections(store *s, store_collection **out, size_t *n, cs_err *err);
+/* Creates a collection. centroid may be NULL (a rule's collection). *id receives its id. */
+int store_collection_create(store *s, const char *name, int user_named, const char *model, const float *centroid, int dim,
+                            int64_t *id, cs_err *err);
+/* The collection named name (ignoring ASCII case) or with that decimal id. Returns 1 if none. */
+int store_collection_find(store *s, const char *name_or_id, int64_t *id, cs_err *err);
+/* Replaces the centroid (of model). */
+int store_collection_set_centroid(store *s, int64_t id, const char *model, const float *centroid, int dim, cs_err *err);
+/* Renames; user = 1 marks it named by the user (automatic naming then leaves it alone), and
+ * user = 0 renames only a collection the user has not named. Names are 1-100 bytes of UTF-8
+ * without control characters. Returns 1 if there is no such collection. */
+int store_collection_rename(store *s, int64_t id, const char *name, int user, cs_err *err);
+/* Moves every member of `from` into `into` and deletes `from`; the centroid of `into` becomes the
+ * member-weighted mean of both. Returns 1 if either does not exist. */
+int store_collection_merge(store *s, int64_t from, int64_t into, cs_err *err);
+/* Puts an entry into a collection (0: takes it out). Returns 1 if the entry is gone. */
+int store_set_collection(store *s, int64_t id, int64_t collection, cs_err *err);
+/* Ids of a collection's members, most recently copied first, at most limit. */
+int store_collection_members(store *s, int64_t id, int limit, int64_t **ids, size_t *n, cs_err *err);
 
 /* Settings kept in the database (model in use, pause flag). *value is malloc'd, NULL if unset. */
 int store_meta_get(store *s, const char *key, char **value, cs_err *err);

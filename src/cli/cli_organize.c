@@ -1,0 +1,109 @@
+/* cli_organize: `clipseek organize` and `clipseek collections`. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../capture/rules.h"
+#include "../index/indexer.h"
+#include "../organize/organize.h"
+#include "../store/store.h"
+#include "cli.h"
+
+int cli_organise(store *s, clip_ctx *c, const char *model_id, int with_ocr, int quiet) {
+    rules *r = NULL;
+    organizer *o = NULL;
+    cs_err e;
+    if (rules_load(NULL, &r, &e) || org_open(r, &o, &e) || (c && org_set_model(o, c, model_id, &e))) {
+        org_close(o);
+        rules_free(r);
+        return cli_fail("%s", e.msg);
+    }
+    org_stats st = {0};
+    int rc = CLI_OK;
+    for (;;) {
+        org_stats before = st;
+        if (org_text_kinds(o, s, 256, &st, &e) || (with_ocr && org_ocr(o, s, 16, &st, &e)) || org_model(o, s, 64, &st, &e)) {
+            rc = cli_fail("%s", e.msg);
+            break;
+        }
+        if (st.kinds == before.kinds && st.ocr == before.ocr && st.organised == before.organised) break;
+    }
+    if (rc == CLI_OK && !quiet)
+        fprintf(stderr,
+                "clipseek: organised: %lld text kinds, %lld images read, %lld entries (%lld categorised, %lld near-duplicates,"
+                " %lld put in collections, %lld deleted by rules)\n",
+                (long long)st.kinds, (long long)st.ocr, (long long)st.organised, (long long)st.categorised,
+                (long long)st.duplicates, (long long)st.collected, (long long)st.deleted);
+    org_close(o);
+    rules_free(r);
+    return rc;
+}
+
+/* organize [--no-ocr]: everything the daemon does in the background, now. */
+int cmd_organize(int argc, char **argv) {
+    int ocr = 1;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--no-ocr")) ocr = 0;
+        else return cli_usage("organize: unexpected argument '%s'", argv[i]);
+    }
+    store *s = cli_open_store();
+    if (!s) return CLI_FAIL;
+    clip_ctx *c = NULL;
+    char *dir = cli_model_dir(s, NULL), *id = NULL;
+    cs_err e;
+    int rc = CLI_OK;
+    if (dir) {
+        clip_params p = clip_default_params();
+        p.threads = cli_threads;
+        if (!(id = index_model_id(dir, &e)) || clip_load(dir, &p, &c, &e)) rc = cli_fail("%s", e.msg);
+    }
+    if (rc == CLI_OK) rc = cli_organise(s, c, id, ocr, 0);
+    clip_free(c);
+    free(id);
+    free(dir);
+    store_close(s);
+    return rc;
+}
+
+static int collections_list(store *s, int json) {
+    store_collection *cs;
+    size_t n;
+    cs_err e;
+    if (store_collections(s, &cs, &n, &e)) return cli_fail("%s", e.msg);
+    json_t *arr = json ? json_array() : NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (json)
+            json_array_append_new(arr, json_pack("{s:I, s:s, s:I, s:b, s:I}", "id", (json_int_t)cs[i].id, "name", cs[i].name,
+                                                 "members", (json_int_t)cs[i].members, "user_named", cs[i].user_named,
+                                                 "created_ms", (json_int_t)cs[i].created_ms));
+        else
+            printf("%6lld  %5lld  %s%s\n", (long long)cs[i].id, (long long)cs[i].members, cs[i].name,
+                   cs[i].user_named ? "" : " (auto)");
+        store_collection_free(&cs[i]);
+    }
+    free(cs);
+    if (json) { cli_print_json(arr); json_decref(arr); }
+    return CLI_OK;
+}
+
+/* collections [--json] | rename C NAME | merge FROM INTO */
+int cmd_collections(int argc, char **argv) {
+    store *s = cli_open_store();
+    if (!s) return CLI_FAIL;
+    int rc;
+    cs_err e;
+    int64_t a, b;
+    if (argc == 1 || (argc == 2 && !strcmp(argv[1], "--json"))) rc = collections_list(s, argc == 2);
+    else if (argc == 4 && !strcmp(argv[1], "rename")) {
+        rc = store_collection_find(s, argv[2], &a, &e) || store_collection_rename(s, a, argv[3], 1, &e) ? cli_fail("%s", e.msg) : CLI_OK;
+    } else if (argc == 4 && !strcmp(argv[1], "merge")) {
+        rc = store_collection_find(s, argv[2], &a, &e) || store_collection_find(s, argv[3], &b, &e) ||
+                     store_collection_merge(s, a, b, &e)
+                 ? cli_fail("%s", e.msg)
+                 : CLI_OK;
+    } else
+        rc = cli_usage("collections [--json] | collections rename C NAME | collections merge FROM INTO");
+    store_close(s);
+    return rc;
+}

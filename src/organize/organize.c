@@ -1,0 +1,385 @@
+/* organize: see organize.h. */
+#include "organize.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../capture/textkind.h"
+#include "../search/vecindex.h"
+#include "labels.h"
+#include "ocr.h"
+
+struct organizer {
+    const rules *rules;
+    org_settings set;
+    labels *labels;
+    ocr *ocr;
+    int ocr_off;
+    clip_ctx *clip;
+    char *model;
+    int checked; /* the organised marks were compared with the current settings */
+};
+
+int org_open(const rules *r, organizer **out, cs_err *err) {
+    *out = NULL;
+    organizer *o = calloc(1, sizeof *o);
+    if (!o) return cs_err_set(err, "out of memory");
+    o->rules = r;
+    if (r) o->set = rules_org(r);
+    else {
+        o->set.ocr = 1;
+        snprintf(o->set.ocr_lang, sizeof o->set.ocr_lang, "eng");
+        o->set.duplicate_threshold = 0.95f;
+        o->set.collection_threshold = 0.85f;
+    }
+    if (labels_load(o->set.labels, &o->labels, err)) { free(o); return -1; }
+    *out = o;
+    return 0;
+}
+
+void org_close(organizer *o) {
+    if (!o) return;
+    labels_free(o->labels);
+    ocr_close(o->ocr);
+    free(o->model);
+    free(o);
+}
+
+int org_set_model(organizer *o, clip_ctx *c, const char *model_id, cs_err *err) {
+    free(o->model);
+    o->model = NULL;
+    o->clip = NULL;
+    o->checked = 0;
+    if (!c) return 0;
+    if (labels_embed(o->labels, c, err)) return -1;
+    o->clip = c;
+    o->model = strdup(model_id);
+    return o->model ? 0 : cs_err_set(err, "out of memory");
+}
+
+int org_text_kinds(organizer *o, store *s, int max, org_stats *st, cs_err *err) {
+    (void)o;
+    int64_t *ids;
+    size_t n;
+    if (store_unorganised(s, max, &ids, &n, err)) return -1;
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        store_entry e;
+        int g = store_get(s, ids[i], &e, err);
+        if (g) { rc = g < 0 ? -1 : 0; continue; }
+        const char *lang;
+        const char *k = textkind_classify(e.text, strlen(e.text), &lang);
+        rc = store_set_subkind(s, e.id, k, lang, err);
+        store_entry_free(&e);
+        st->kinds++;
+    }
+    free(ids);
+    return rc;
+}
+
+int org_ocr(organizer *o, store *s, int max, org_stats *st, cs_err *err) {
+    if (!o->set.ocr || o->ocr_off) return 0;
+    int64_t *ids;
+    size_t n;
+    if (store_need_ocr(s, max, &ids, &n, err)) return -1;
+    if (n && !o->ocr && ocr_open(o->set.ocr_lang, NULL, &o->ocr, err)) {
+        o->ocr_off = 1; /* said once; the daemon goes on without OCR */
+        free(ids);
+        return -1;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        store_entry e;
+        int g = store_get(s, ids[i], &e, err);
+        if (g) { rc = g < 0 ? -1 : 0; continue; }
+        unsigned char *d = NULL;
+        size_t len = 0;
+        img_rgb im = {0};
+        char *text = NULL;
+        cs_err ierr;
+        /* an unreadable image gets "" so it is not tried again */
+        if (store_content(s, &e, &d, &len, &ierr) == 0 && img_decode(d, len, IMG_DEFAULT_MAX_PIXELS, &im, &ierr) == 0)
+            ocr_read(o->ocr, &im, 50, &text, &ierr);
+        free(d);
+        img_free(&im);
+        int r = store_set_ocr(s, e.id, text ? text : "", err);
+        if (r < 0) rc = -1;
+        else if (r == 0 && text && *text && o->rules) /* rules on the text read from the image */
+            rc = rules_apply(o->rules, s, e.id, RULES_AT_STORE, NULL, err);
+        free(text);
+        store_entry_free(&e);
+        st->ocr++;
+    }
+    free(ids);
+    return rc;
+}
+
+/* ---- model-based steps ---- */
+
+typedef struct { store_brief *b; size_t n; int64_t self; int image; int free_only; int earlier; } filt;
+
+static const store_brief *brief_of(const filt *f, int64_t id) {
+    size_t lo = 0, hi = f->n;
+    while (lo < hi) {
+        size_t m = (lo + hi) / 2;
+        if (f->b[m].id == id) return &f->b[m];
+        if (f->b[m].id < id) lo = m + 1; else hi = m;
+    }
+    return NULL;
+}
+
+static int keep(int64_t id, void *arg) {
+    const filt *f = arg;
+    const store_brief *b = brief_of(f, id);
+    if (!b || id == f->self) return 0;
+    if ((strcmp(b->kind, "image") == 0) != f->image) return 0;
+    if (f->free_only && b->collection) return 0;
+    if (f->earlier && id > f->self) return 0;
+    return 1;
+}
+
+static void normalise(float *v, int dim) {
+    double n = 0;
+    for (int i = 0; i < dim; i++) n += (double)v[i] * v[i];
+    if (n > 0)
+        for (int i = 0; i < dim; i++) v[i] = (float)(v[i] / sqrt(n));
+}
+
+static float dot(const float *a, const float *b, int dim) {
+    double d = 0;
+    for (int i = 0; i < dim; i++) d += (double)a[i] * b[i];
+    return (float)d;
+}
+
+static const char *const STOP[] = {
+    "the", "and", "for", "with", "that", "this", "from", "are", "was", "were", "you", "your", "have", "has", "not",
+    "but", "all", "can", "will", "into", "out", "our", "its", "his", "her", "they", "them", "their", "there", "what",
+    "which", "when", "who", "how", "why", "about", "also", "then", "than", "been", "being", "would", "could", "should",
+    "http", "https", "www", "com", "org", "html", NULL};
+
+static int stopword(const char *w) {
+    for (int i = 0; STOP[i]; i++)
+        if (!strcmp(STOP[i], w)) return 1;
+    return 0;
+}
+
+typedef struct { char w[40]; int df, last; } wcount;
+
+/* Up to two words most members share, "" if none is shared by at least two members. */
+static void salient_words(store *s, int64_t coll, char *out, size_t outn) {
+    out[0] = 0;
+    int64_t *ids;
+    size_t n;
+    cs_err e;
+    if (store_collection_members(s, coll, 32, &ids, &n, &e)) return;
+    wcount *wc = NULL;
+    size_t nw = 0, cap = 0;
+    for (size_t i = 0; i < n; i++) {
+        store_entry en;
+        if (store_get(s, ids[i], &en, &e)) continue;
+        const char *t = en.text ? en.text : en.ocr_text;
+        for (const char *p = t; p && *p;) {
+            while (*p && !isalnum((unsigned char)*p)) p++;
+            char w[40];
+            size_t k = 0;
+            int alpha = 0;
+            while (*p && isalnum((unsigned char)*p)) {
+                if (k + 1 < sizeof w) w[k++] = (char)tolower((unsigned char)*p);
+                alpha |= isalpha((unsigned char)*p);
+                p++;
+            }
+            w[k] = 0;
+            if (k < 3 || !alpha || stopword(w)) continue;
+            size_t j = 0;
+            while (j < nw && strcmp(wc[j].w, w)) j++;
+            if (j == nw) {
+                if (nw == cap) {
+                    wcount *nn = realloc(wc, (cap = cap ? cap * 2 : 64) * sizeof *nn);
+                    if (!nn) break;
+                    wc = nn;
+                }
+                memset(&wc[nw], 0, sizeof wc[nw]);
+                snprintf(wc[nw].w, sizeof wc[nw].w, "%s", w);
+                wc[nw].last = -1;
+                nw++;
+            }
+            if (wc[j].last != (int)i) { wc[j].df++; wc[j].last = (int)i; }
+        }
+        store_entry_free(&en);
+    }
+    free(ids);
+    int need = n < 4 ? 2 : (int)(n + 1) / 2, got = 0;
+    for (int pick = 0; pick < 2; pick++) {
+        int best = -1;
+        for (size_t j = 0; j < nw; j++)
+            if (wc[j].df >= need && (best < 0 || wc[j].df > wc[best].df)) best = (int)j;
+        if (best < 0) break;
+        size_t l = strlen(out);
+        snprintf(out + l, outn - l, "%s%s", got ? " " : "", wc[best].w);
+        wc[best].df = 0;
+        got++;
+    }
+    free(wc);
+}
+
+/* Names a collection (unless the user did): shared words, else the nearest label; unique. */
+static void auto_name(organizer *o, store *s, int64_t coll, const float *centroid, int dim) {
+    char name[96];
+    salient_words(s, coll, name, sizeof name);
+    if (!name[0]) {
+        float conf;
+        int b = labels_classify(o->labels, centroid, dim, &conf);
+        snprintf(name, sizeof name, "%s", b >= 0 ? labels_name(o->labels, b) : "collection");
+    }
+    char uniq[112];
+    snprintf(uniq, sizeof uniq, "%s", name);
+    cs_err e;
+    for (int k = 2; k < 1000; k++) {
+        int64_t other;
+        if (store_collection_find(s, uniq, &other, &e) != 0 || other == coll) break;
+        snprintf(uniq, sizeof uniq, "%s %d", name, k);
+    }
+    store_collection_rename(s, coll, uniq, 0, &e);
+}
+
+static int power_of_two(int64_t x) { return x > 0 && (x & (x - 1)) == 0; }
+
+/* Puts entry e (unit vector v) into a collection, if one fits. */
+static int collect(organizer *o, store *s, const vecindex *vi, filt *f, int64_t id, const float *v, int dim,
+                   org_stats *st, cs_err *err) {
+    store_collection *cs;
+    size_t nc;
+    if (store_collections(s, &cs, &nc, err)) return -1;
+    int best = -1;
+    float bc = -2;
+    for (size_t i = 0; i < nc; i++) {
+        if (!cs[i].centroid || cs[i].dim != dim || !cs[i].model || strcmp(cs[i].model, o->model)) continue;
+        float c = dot(cs[i].centroid, v, dim);
+        if (c > bc) { bc = c; best = (int)i; }
+    }
+    int rc = 0;
+    float thr = o->set.collection_threshold;
+    if (best >= 0 && bc >= thr) {
+        store_collection *c = &cs[best];
+        for (int k = 0; k < dim; k++) c->centroid[k] = c->centroid[k] * (float)c->members + v[k];
+        normalise(c->centroid, dim);
+        rc = store_set_collection(s, id, c->id, err) < 0 || store_collection_set_centroid(s, c->id, o->model, c->centroid, dim, err) ? -1 : 0;
+        if (!rc) {
+            st->collected++;
+            if (!c->user_named && power_of_two(c->members + 1)) auto_name(o, s, c->id, c->centroid, dim);
+        }
+    } else {
+        f->free_only = 1;
+        f->earlier = 0;
+        vec_hit *h = NULL;
+        size_t nh = 0;
+        rc = vecindex_topk(vi, v, 4, keep, f, &h, &nh, err);
+        if (!rc && nh && h[0].score >= thr) {
+            float *u = malloc((size_t)dim * sizeof *u), *cen = malloc((size_t)dim * sizeof *cen);
+            int64_t cid = 0;
+            if (!u || !cen) rc = cs_err_set(err, "out of memory");
+            else if (store_get_vector(s, h[0].entry, o->model, 0, u, dim, err) != 0) memcpy(u, v, (size_t)dim * sizeof *u);
+            if (!rc) {
+                for (int k = 0; k < dim; k++) cen[k] = v[k] + u[k];
+                normalise(cen, dim);
+                rc = store_collection_create(s, "new collection", 0, o->model, cen, dim, &cid, err);
+            }
+            if (!rc) rc = store_set_collection(s, id, cid, err) < 0 || store_set_collection(s, h[0].entry, cid, err) < 0 ? -1 : 0;
+            if (!rc) {
+                st->collected += 2;
+                auto_name(o, s, cid, cen, dim);
+                /* the partner is in a collection now: keep the filter true to the store */
+                for (size_t i = 0; i < f->n; i++)
+                    if (f->b[i].id == h[0].entry || f->b[i].id == id) f->b[i].collection = cid;
+            }
+            free(u);
+            free(cen);
+        }
+        free(h);
+    }
+    for (size_t i = 0; i < nc; i++) store_collection_free(&cs[i]);
+    free(cs);
+    return rc;
+}
+
+/* The organised marks name the model and the settings that shaped them. */
+static void model_key(const organizer *o, char *out, size_t n) {
+    snprintf(out, n, "%s/%.12s/%.3f/%.3f", o->model, labels_digest(o->labels), o->set.duplicate_threshold,
+             o->set.collection_threshold);
+}
+
+int org_model(organizer *o, store *s, int max, org_stats *st, cs_err *err) {
+    if (!o->clip) return 0;
+    char key[512];
+    model_key(o, key, sizeof key);
+    if (!o->checked) {
+        char *prev = NULL;
+        store_meta_get(s, "organised_with", &prev, NULL);
+        if (!prev || strcmp(prev, key)) {
+            if (store_reset_organised(s, err) || store_meta_set(s, "organised_with", key, err)) { free(prev); return -1; }
+        }
+        free(prev);
+        o->checked = 1;
+    }
+    int64_t *ids;
+    size_t n;
+    if (store_need_organise(s, o->model, key, max, &ids, &n, err)) return -1;
+    if (!n) { free(ids); return 0; }
+    int dim = clip_get_info(o->clip)->projection_dim, rc = 0;
+    vecindex *vi = NULL;
+    filt f = {0};
+    float *v = malloc((size_t)dim * sizeof *v);
+    if (!v) rc = cs_err_set(err, "out of memory");
+    if (!rc) rc = vecindex_open(s, o->model, &vi, err);
+    if (!rc) rc = store_briefs(s, &f.b, &f.n, err);
+    for (size_t i = 0; i < n && !rc; i++) {
+        store_entry e;
+        int g = store_get(s, ids[i], &e, err);
+        if (g) { rc = g < 0 ? -1 : 0; continue; }
+        const char *cat = NULL;
+        float conf = 0;
+        int64_t dup = 0;
+        int has = store_get_vector(s, e.id, o->model, 0, v, dim, err) == 0, image = !strcmp(e.kind, "image");
+        f.self = e.id;
+        f.image = image;
+        if (has && image) {
+            int b = labels_classify(o->labels, v, dim, &conf);
+            cat = b >= 0 ? labels_name(o->labels, b) : NULL;
+            /* near-duplicates: the nearest earlier image */
+            f.free_only = 0;
+            f.earlier = 1;
+            vec_hit *h;
+            size_t nh;
+            if (vecindex_topk(vi, v, 1, keep, &f, &h, &nh, err)) rc = -1;
+            else {
+                if (nh && h[0].score >= o->set.duplicate_threshold) {
+                    store_entry d;
+                    if (store_get(s, h[0].entry, &d, err) == 0) {
+                        dup = d.dup_of ? d.dup_of : d.id;
+                        st->duplicates++;
+                    }
+                    store_entry_free(&d);
+                }
+                free(h);
+            }
+        }
+        if (!rc) rc = store_set_organised(s, e.id, key, cat, conf, dup, err) < 0 ? -1 : 0;
+        if (!rc && cat) {
+            st->categorised++;
+            int deleted = 0;
+            if (o->rules) rc = rules_apply(o->rules, s, e.id, RULES_AFTER_CATEGORY, &deleted, err);
+            if (deleted) { st->deleted++; has = 0; }
+        }
+        if (!rc && has && !e.collection) rc = collect(o, s, vi, &f, e.id, v, dim, st, err);
+        store_entry_free(&e);
+        st->organised++;
+    }
+    free(f.b);
+    vecindex_close(vi);
+    free(v);
+    free(ids);
+    return rc;
+}

@@ -1,0 +1,25 @@
+/* store_int: what the store's source files share; not part of the store's API. */
+#ifndef STORE_INT_H
+#define STORE_INT_H
+
+#include <sqlite3.h>
+
+#include "store.h"
+
+struct store {
+    char *dir, *blobdir, *dbpath;
+    sqlite3 *db;
+    int lockfd; /* blobs/.lock: shared while adding (blob then row), exclusive while collecting */
+};
+
+/* Sets err to "<db path>: <what>: <SQLite's message>"; returns -1. */
+int store_dberr(store *s, cs_err *err, const char *what);
+/* Runs SQL statements; returns 0 or -1 (err set). */
+int store_exec(store *s, const char *sql, cs_err *err);
+/* A text column, malloc'd, or NULL. */
+char *store_col_strdup(sqlite3_stmt *st, int i);
+/* Steps a prepared statement whose first column is an id, appending the ids to *ids (malloc'd, *n of them);
+ * finalizes it. */
+int store_collect_ids(store *s, sqlite3_stmt *st, int64_t **ids, size_t *n, const char *what, cs_err *err);
+
+#endif

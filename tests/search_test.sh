@@ -43,7 +43,7 @@ if [ -d "$FX/toyworld-clip" ] && [ -f "$FX/toyworld-eval/queries.json" ] && comm
   check "query by example image" sh -c "'$BIN' search --image '$FX/toyworld-eval/img00.png' --kind image --limit 1 --json | grep -q 'img00.png'"
   check "meaning and words fused" sh -c "'$BIN' search 'IBAN rent' --limit 1 --json | grep -q '\"signals\":\\[\"text\",\"meaning\"\\]'"
   # the same searches answered by a running daemon, which keeps the model loaded
-  "$BIN" daemon --no-x11 > "$TMP/daemon.log" 2>&1 &
+  "$BIN" daemon --no-x11 --no-web > "$TMP/daemon.log" 2>&1 &
   DPID=$!
   for _k in $(seq 50); do grep -q listening "$TMP/daemon.log" 2> /dev/null && break; sleep 0.1; done
   "$BIN" index --wait > /dev/null 2>&1

@@ -24,7 +24,7 @@ DPID=
 # (helpers use their own loop variables: shell variables are global)
 start_daemon() {
   _n=$(grep -c listening "$TMP/daemon.log" 2> /dev/null || echo 0)
-  "$BIN" daemon >> "$TMP/daemon.log" 2>&1 & DPID=$!
+  "$BIN" daemon --web-port 0 >> "$TMP/daemon.log" 2>&1 & DPID=$!
   for _k in $(seq 100); do [ "$(grep -c listening "$TMP/daemon.log")" -gt "$_n" ] && break; sleep 0.05; done
 }
 stop_all() { [ -n "$DPID" ] && kill "$DPID" 2> /dev/null; wait "$DPID" 2> /dev/null; kill "$XPID" 2> /dev/null; pkill -f "x11_helper own" 2> /dev/null; [ $fail -eq 0 ] && rm -rf "$TMP"; }

@@ -31,6 +31,7 @@ struct rules {
     rule rule[MAX_RULES];
     int nrule;
     org_settings org;
+    int web_port; /* -1: no web page */
     regex_t text[MAX_RULES];
     int ntext;
     char *app[MAX_RULES];
@@ -181,6 +182,7 @@ int rules_load(const char *path, rules **out, cs_err *err) {
     if (!r) return cs_err_set(err, "out of memory");
     r->limits.max_entries = 10000;
     r->caps = capture_default_caps();
+    r->web_port = 7717;
     r->org.ocr = 1;
     snprintf(r->org.ocr_lang, sizeof r->org.ocr_lang, "eng");
     r->org.duplicate_threshold = 0.95f;
@@ -238,6 +240,13 @@ int rules_load(const char *path, rules **out, cs_err *err) {
             if (r->nrule == MAX_RULES) { rc = cs_err_set(err, "%s:%d: too many rules", p, lineno); break; }
             rc = parse_rule(&r->rule[r->nrule], v, p, lineno, err);
             r->nrule++; /* counted even when bad, so rules_free frees what was parsed */
+        } else if (!strcmp(k, "web")) {
+            int on;
+            if (parse_bool(v, &on)) rc = cs_err_set(err, "%s:%d: web is true or false", p, lineno);
+            else if (!on) r->web_port = -1;
+        } else if (!strcmp(k, "web_port")) {
+            if (parse_count(v, 65535, &n) || n < 1) rc = cs_err_set(err, "%s:%d: web_port is 1-65535", p, lineno);
+            else if (r->web_port >= 0) r->web_port = (int)n;
         } else if (!strcmp(k, "ocr")) {
             if (parse_bool(v, &r->org.ocr)) rc = cs_err_set(err, "%s:%d: ocr is true or false", p, lineno);
         } else if (!strcmp(k, "ocr_lang")) {
@@ -329,6 +338,7 @@ int rules_apply(const rules *r, store *s, int64_t id, int phase, int *deleted, c
 }
 
 org_settings rules_org(const rules *r) { return r->org; }
+int rules_web_port(const rules *r) { return r->web_port; }
 
 store_limits rules_limits(const rules *r) { return r->limits; }
 capture_caps rules_caps(const rules *r) { return r->caps; }

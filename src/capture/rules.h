@@ -28,6 +28,8 @@
  *   labels = PATH           the image category label file (default: see organize/labels.h)
  *   duplicate_threshold = X images at cosine >= X are near-duplicates (default 0.95)
  *   collection_threshold = X  entries join a collection at cosine >= X to its centre (default 0.85)
+ *   web = true|false        serve the web page from the daemon (default true)
+ *   web_port = N            its port on 127.0.0.1 and ::1 (default 7717)
  * Unknown keys and bad values are errors naming the file and line. */
 #ifndef RULES_H
 #define RULES_H
@@ -67,6 +69,9 @@ typedef struct org_settings {
     float duplicate_threshold, collection_threshold;
 } org_settings;
 org_settings rules_org(const rules *r);
+
+/* The web page's port, or -1 when `web = false`. */
+int rules_web_port(const rules *r);
 
 store_limits rules_limits(const rules *r);
 capture_caps rules_caps(const rules *r);

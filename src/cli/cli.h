@@ -50,12 +50,7 @@ int cmd_daemon(int argc, char **argv);
 int cmd_search(int argc, char **argv);
 int cmd_organize(int argc, char **argv);
 int cmd_similar(int argc, char **argv);
-struct store_entry;
 struct json_t;
-/* One-line preview of an entry, at most max bytes (malloc'd). */
-char *cli_preview(const struct store_entry *e, size_t max);
-/* The stable JSON object of an entry (docs/cli.md). */
-struct json_t *cli_entry_json(const struct store_entry *e);
 void cli_print_json(struct json_t *j);
 int cmd_doctor(int argc, char **argv);
 /* Asks a running daemon to finish indexing: CLI_OK/CLI_FAIL, or -1 when no daemon runs. */
@@ -72,5 +67,6 @@ struct clip_ctx;
  * (c may be NULL) categories, near-duplicates, collections and category rules. */
 int cli_organise(struct store *s, struct clip_ctx *c, const char *model_id, int with_ocr, int quiet);
 int cmd_collections(int argc, char **argv);
+int cmd_web(int argc, char **argv);
 
 #endif

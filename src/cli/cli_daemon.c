@@ -1,35 +1,93 @@
 /* cli_daemon: `clipseek daemon`, `clipseek doctor`, and the daemon side of `index --wait`. */
 #include <jansson.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../daemon/daemon.h"
 #include "../model/clip.h"
 #include "../store/store.h"
+#include "../web/web.h"
 #include "cli.h"
+
+static int run_daemon(daemon_params *p) {
+    char *dir = cli_data_dir();
+    if (!dir) return cli_fail("no data directory: set HOME, XDG_DATA_HOME, CLIPSEEK_DATA_DIR or --data-dir");
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) { self[n] = 0; p->self_exe = self; }
+    p->data_dir = dir;
+    cs_err e;
+    int rc = daemon_run(p, &e) ? cli_fail("%s", e.msg) : CLI_OK;
+    free(dir);
+    return rc;
+}
 
 int cmd_daemon(int argc, char **argv) {
     daemon_params p = {0};
     p.x11 = 1;
     p.threads = cli_threads;
+    p.web_port = -2;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--no-x11")) p.x11 = 0;
         else if (!strcmp(argv[i], "--primary")) p.primary = 1;
         else if (!strcmp(argv[i], "--model") && i + 1 < argc) p.model_dir = argv[++i];
-        else return cli_usage("daemon: unexpected argument '%s'", argv[i]);
+        else if (!strcmp(argv[i], "--no-web")) p.web_port = -1;
+        else if (!strcmp(argv[i], "--web-port") && i + 1 < argc) {
+            if (cli_parse_int(argv[++i], 0, 65535, &p.web_port)) return cli_usage("--web-port is 0-65535 (0: any free port)");
+        } else return cli_usage("daemon: unexpected argument '%s'", argv[i]);
+    }
+    return run_daemon(&p);
+}
+
+/* web [--open] [--port N]: the page's login URL. A running daemon already serves the page: its
+ * URL is printed (and opened); otherwise this process serves it (no capture) until stopped. */
+int cmd_web(int argc, char **argv) {
+    daemon_params p = {0};
+    p.threads = cli_threads;
+    p.web_port = -2;
+    p.no_capture = 1;
+    int open = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--open")) open = 1;
+        else if (!strcmp(argv[i], "--port") && i + 1 < argc) {
+            if (cli_parse_int(argv[++i], 0, 65535, &p.web_port)) return cli_usage("--port is 0-65535 (0: any free port)");
+        } else return cli_usage("web: unexpected argument '%s'", argv[i]);
     }
     char *dir = cli_data_dir();
     if (!dir) return cli_fail("no data directory: set HOME, XDG_DATA_HOME, CLIPSEEK_DATA_DIR or --data-dir");
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n > 0) { self[n] = 0; p.self_exe = self; }
-    p.data_dir = dir;
-    cs_err e;
-    int rc = daemon_run(&p, &e) ? cli_fail("%s", e.msg) : CLI_OK;
+    char buf[2048];
+    int r = daemon_request(dir, "STATUS", buf, sizeof buf, 5000);
+    if (r == 0) {
+        json_t *j = json_loads(buf, 0, NULL);
+        int port = (int)json_integer_value(json_object_get(j, "web_port"));
+        json_decref(j);
+        char tok[65];
+        cs_err e;
+        if (port <= 0) { free(dir); return cli_fail("the running daemon serves no web page (web = false?)"); }
+        if (web_token(dir, tok, &e)) { free(dir); return cli_fail("%s", e.msg); }
+        free(dir);
+        char url[160];
+        snprintf(url, sizeof url, "http://127.0.0.1:%d/?token=%s", port, tok);
+        printf("%s\n", url);
+        fflush(stdout);
+        if (open && (getenv("DISPLAY") || getenv("WAYLAND_DISPLAY"))) {
+            pid_t b = fork();
+            if (b == 0) {
+                execlp("xdg-open", "xdg-open", url, (char *)NULL);
+                _exit(127);
+            }
+            int st = 0;
+            if (b > 0) waitpid(b, &st, 0);
+        }
+        return CLI_OK;
+    }
     free(dir);
-    return rc;
+    p.open_browser = open ? 2 : 1;
+    return run_daemon(&p);
 }
 
 /* Asks a running daemon to finish indexing. Returns CLI_OK/CLI_FAIL, or -1 if none runs. */

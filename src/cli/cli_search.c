@@ -56,7 +56,7 @@ static int print_hits(store *s, const search_hit *h, size_t n, int json) {
         store_entry e;
         if (store_get(s, h[i].id, &e, NULL)) continue;
         if (json) {
-            json_t *o = cli_entry_json(&e), *sig = json_array();
+            json_t *o = store_entry_json(&e), *sig = json_array();
             json_object_set_new(o, "score", json_real(h[i].score));
             if (h[i].signals & SEARCH_TEXT) json_array_append_new(sig, json_string("text"));
             if (h[i].signals & SEARCH_MEANING) {
@@ -66,7 +66,7 @@ static int print_hits(store *s, const search_hit *h, size_t n, int json) {
             json_object_set_new(o, "signals", sig);
             json_array_append_new(arr, o);
         } else {
-            char *pv = cli_preview(&e, 80);
+            char *pv = store_preview(&e, 80);
             printf("%6lld  %-5s %.4f %-12s %s\n", (long long)e.id, e.kind, h[i].score,
                    h[i].signals == (SEARCH_TEXT | SEARCH_MEANING) ? "text+meaning" : h[i].signals & SEARCH_TEXT ? "text" : "meaning",
                    pv ? pv : "");

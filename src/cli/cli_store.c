@@ -16,6 +16,7 @@
 #include "../common/cs_file.h"
 #include "../common/cs_utf8.h"
 #include "../capture/capture.h"
+#include "../capture/paste.h"
 #include "../capture/rules.h"
 #include "../capture/textkind.h"
 #include "../store/store.h"
@@ -236,71 +237,6 @@ int cmd_pause(int argc, char **argv) {
 
 /* ---- output helpers ---- */
 
-/* One line of at most max bytes (UTF-8 safe): whitespace runs collapsed. malloc'd. */
-char *cli_preview(const store_entry *e, size_t max) {
-    char *out = malloc(max + 64);
-    if (!out) return NULL;
-    if (!e->text) {
-        snprintf(out, max + 64, "[%s %dx%d %s]", e->kind, e->width, e->height, e->mime ? e->mime + (strncmp(e->mime, "image/", 6) ? 0 : 6) : "");
-        return out;
-    }
-    const unsigned char *t = (const unsigned char *)e->text;
-    size_t n = strlen(e->text), o = 0;
-    int space = 0;
-    for (size_t i = 0; i < n && o < max;) {
-        int32_t cp;
-        size_t k = cs_utf8_next(t + i, n - i, &cp);
-        if (cp == ' ' || cp == '\t' || cp == '\n' || cp == '\r' || cp == '\v' || cp == '\f') {
-            space = o > 0;
-            i += k;
-            continue;
-        }
-        if (space) { out[o++] = ' '; space = 0; }
-        if (o + k > max) break;
-        if (cp >= 0 && cp < 0x20) { i += k; continue; } /* other controls dropped */
-        memcpy(out + o, t + i, k);
-        o += k;
-        i += k;
-    }
-    out[o] = 0;
-    if (o >= max) strcpy(out + o, "…");
-    return out;
-}
-
-json_t *cli_entry_json(const store_entry *e) {
-    json_t *o = json_object(), *tags = json_array();
-    char *pv = cli_preview(e, 200);
-    json_object_set_new(o, "id", json_integer(e->id));
-    json_object_set_new(o, "kind", json_string(e->kind));
-    if (e->subkind) json_object_set_new(o, "text_kind", json_string(e->subkind));
-    if (e->lang) json_object_set_new(o, "language", json_string(e->lang));
-    json_object_set_new(o, "mime", json_string(e->mime ? e->mime : ""));
-    json_object_set_new(o, "size", json_integer(e->size));
-    json_object_set_new(o, "sha256", json_string(e->sha256));
-    json_object_set_new(o, "preview", json_string(pv ? pv : ""));
-    json_object_set_new(o, "source", e->source ? json_string(e->source) : json_null());
-    json_object_set_new(o, "first_copied_ms", json_integer(e->first_ms));
-    json_object_set_new(o, "last_copied_ms", json_integer(e->last_ms));
-    json_object_set_new(o, "copies", json_integer(e->copies));
-    json_object_set_new(o, "pinned", json_boolean(e->pinned));
-    if (!strcmp(e->kind, "image")) {
-        json_object_set_new(o, "width", json_integer(e->width));
-        json_object_set_new(o, "height", json_integer(e->height));
-    }
-    if (e->ocr_text && *e->ocr_text) json_object_set_new(o, "ocr_text", json_string(e->ocr_text));
-    if (e->category) {
-        json_object_set_new(o, "category", json_string(e->category));
-        json_object_set_new(o, "category_confidence", json_real(e->category_conf));
-    }
-    if (e->collection) json_object_set_new(o, "collection", json_integer(e->collection));
-    if (e->dup_of) json_object_set_new(o, "duplicate_of", json_integer(e->dup_of));
-    if (e->expire_ms) json_object_set_new(o, "expires_ms", json_integer(e->expire_ms));
-    for (int i = 0; i < e->ntags; i++) json_array_append_new(tags, json_string(e->tags[i]));
-    json_object_set_new(o, "tags", tags);
-    free(pv);
-    return o;
-}
-
 void cli_print_json(json_t *j) {
     char *s = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII);
     if (s) puts(s);
@@ -354,9 +290,9 @@ static int list_common(int argc, char **argv, int pick) {
     }
     json_t *arr = json ? json_array() : NULL;
     for (size_t i = 0; i < n; i++) {
-        if (json) json_array_append_new(arr, cli_entry_json(&es[i]));
+        if (json) json_array_append_new(arr, store_entry_json(&es[i]));
         else {
-            char *pv = cli_preview(&es[i], pick ? 120 : 80);
+            char *pv = store_preview(&es[i], pick ? 120 : 80);
             char ab[32];
             if (pick) printf("%lld\t%s\n", (long long)es[i].id, pv ? pv : "");
             else printf("%6lld  %-7s %4s %s%s\n", (long long)es[i].id, es[i].subkind ? es[i].subkind : es[i].kind,
@@ -393,7 +329,7 @@ int cmd_show(int argc, char **argv) {
     int rc = get_entry(argc, argv, &s, &e);
     if (rc) return rc;
     if (json) {
-        json_t *o = cli_entry_json(&e);
+        json_t *o = store_entry_json(&e);
         if (e.text) json_object_set_new(o, "text", json_string(e.text));
         cli_print_json(o);
         json_decref(o);
@@ -562,60 +498,12 @@ int cmd_gc(int argc, char **argv) {
  * the content on their stdin; they keep serving the selection after we exit. */
 int cmd_copy(int argc, char **argv) {
     if (argc != 2) return cli_usage("copy: expected ID");
-    store *s;
+    store *s = NULL;
     store_entry e;
     int rc = get_entry(argc, argv, &s, &e);
     if (rc) return rc;
-    unsigned char *d = NULL;
-    size_t n = 0;
     cs_err err;
-    if (store_content(s, &e, &d, &n, &err)) rc = cli_fail("%s", err.msg);
-    const char *mime = e.text ? "text/plain;charset=utf-8" : e.mime;
-    if (!strcmp(e.kind, "text")) mime = "UTF8_STRING";
-    char *args[8];
-    int k = 0;
-    if (!rc) {
-        if (getenv("WAYLAND_DISPLAY")) {
-            args[k++] = "wl-copy";
-            args[k++] = "--type";
-            args[k++] = (char *)(e.text ? "text/plain;charset=utf-8" : e.mime);
-        } else if (getenv("DISPLAY")) {
-            args[k++] = "xclip";
-            args[k++] = "-selection";
-            args[k++] = "clipboard";
-            args[k++] = "-t";
-            args[k++] = (char *)mime;
-            args[k++] = "-i";
-        } else rc = cli_fail("copy: no display (neither WAYLAND_DISPLAY nor DISPLAY is set)");
-        args[k] = NULL;
-    }
-    if (!rc) {
-        int fds[2];
-        if (pipe(fds) != 0) rc = cli_fail("pipe: %s", strerror(errno));
-        else {
-            pid_t pid = fork();
-            if (pid == 0) {
-                dup2(fds[0], 0);
-                close(fds[0]);
-                close(fds[1]);
-                execvp(args[0], args);
-                _exit(127);
-            }
-            close(fds[0]);
-            size_t off = 0;
-            while (pid > 0 && off < n) {
-                ssize_t w = write(fds[1], d + off, n - off);
-                if (w <= 0) break;
-                off += (size_t)w;
-            }
-            close(fds[1]);
-            int status = 0;
-            if (pid < 0) rc = cli_fail("fork: %s", strerror(errno));
-            else if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                rc = cli_fail("copy: %s failed%s", args[0], WIFEXITED(status) && WEXITSTATUS(status) == 127 ? " (not installed?)" : "");
-        }
-    }
-    free(d);
+    if (paste_entry(s, &e, &err)) rc = cli_fail("%s", err.msg);
     store_entry_free(&e);
     store_close(s);
     return rc;

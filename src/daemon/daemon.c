@@ -27,6 +27,7 @@
 #include "../search/search.h"
 #include "../search/vecindex.h"
 #include "../store/store.h"
+#include "../web/web.h"
 
 static volatile sig_atomic_t g_signal;
 static void on_signal(int s) { g_signal = s; }
@@ -41,6 +42,7 @@ typedef struct daemon_state {
     int index_idle, have_model;
     int model_checked;      /* the indexer has made its first attempt to load a model */
     char capture[32], model_id[256], last_error[1024];
+    int web_port;           /* 0: no web page */
     pid_t wl_child;
     rules *rules;
     /* the model the indexer loaded, shared with SEARCH requests; model_lock keeps it alive
@@ -260,40 +262,58 @@ static void *index_thread(void *arg) {
     return NULL;
 }
 
-/* SEARCH {"q": TEXT, "kind": K, "since_ms": T, "limit": N} -> {"hits": [[id, score, signals,
- * cosine], ...]} or {"error": MSG}. Full text and meaning as `clipseek search` computes them, with
- * the model already in memory. */
+/* Full text and meaning as `clipseek search` computes them, with the model already in memory:
+ * q->text is embedded by the text tower; with no text and q->exclude set, that entry's own
+ * vector is the query (similar entries). Used by SEARCH requests and the web page. */
+static int daemon_search(void *arg, store *s, search_query *sq, search_hit **h, size_t *n, cs_err *e) {
+    daemon_state *d = arg;
+    vecindex *vi = NULL;
+    float *qv = NULL;
+    int rc = 0;
+    pthread_mutex_lock(&d->model_lock);
+    if (d->model) {
+        int P = clip_get_info(d->model)->projection_dim;
+        qv = malloc((size_t)P * sizeof *qv);
+        if (!qv) rc = cs_err_set(e, "out of memory");
+        else if (sq->text && *sq->text) rc = clip_texts_embed(d->model, &sq->text, 1, 1, qv, e);
+        else if (sq->exclude) {
+            if (store_get_vector(s, sq->exclude, d->model_key, 0, qv, P, e)) { free(qv); qv = NULL; }
+        } else { free(qv); qv = NULL; }
+        if (!rc && qv) rc = vecindex_open(s, d->model_key, &vi, e);
+        if (!rc && vi && vecindex_dim(vi) && vecindex_dim(vi) != P) rc = cs_err_set(e, "search matrix and model disagree");
+        sq->qvec = qv;
+        sq->vecs = vi;
+    }
+    pthread_mutex_unlock(&d->model_lock);
+    if (!rc && (sq->text || sq->qvec)) rc = search_run(s, sq, h, n, e);
+    else if (!rc) { *h = NULL; *n = 0; }
+    sq->qvec = NULL;
+    sq->vecs = NULL;
+    free(qv);
+    vecindex_close(vi);
+    return rc;
+}
+
+/* SEARCH {"q": TEXT, "kind": K, "since_ms": T, "limit": N, "collection": C, "category": C} ->
+ * {"hits": [[id, score, signals, cosine], ...]} or {"error": MSG}. */
 static char *do_search(daemon_state *d, const char *json) {
     json_t *req = json_loads(json, 0, NULL), *out = json_object();
     const char *q = json_string_value(json_object_get(req, "q"));
-    const char *kind = json_string_value(json_object_get(req, "kind"));
     search_query sq = {0};
     sq.text = q;
-    sq.kind = kind;
+    sq.kind = json_string_value(json_object_get(req, "kind"));
     sq.since_ms = json_integer_value(json_object_get(req, "since_ms"));
     sq.collection = json_integer_value(json_object_get(req, "collection"));
     sq.category = json_string_value(json_object_get(req, "category"));
     sq.limit = (int)json_integer_value(json_object_get(req, "limit"));
     if (sq.limit <= 0 || sq.limit > 1000) sq.limit = 20;
     store *s = NULL;
-    vecindex *vi = NULL;
-    float *qv = NULL;
     cs_err e;
     e.msg[0] = 0;
-    int rc = !req || !q ? cs_err_set(&e, "bad request") : store_open(d->p.data_dir, &s, &e);
-    pthread_mutex_lock(&d->model_lock);
-    if (!rc && d->model) {
-        int P = clip_get_info(d->model)->projection_dim;
-        qv = malloc((size_t)P * sizeof *qv);
-        rc = !qv || clip_texts_embed(d->model, &q, 1, 1, qv, &e) || vecindex_open(s, d->model_key, &vi, &e);
-        if (!rc && vecindex_dim(vi) && vecindex_dim(vi) != P) rc = cs_err_set(&e, "search matrix and model disagree");
-        sq.qvec = qv;
-        sq.vecs = vi;
-    }
-    pthread_mutex_unlock(&d->model_lock);
     search_hit *h = NULL;
     size_t n = 0;
-    if (!rc && search_run(s, &sq, &h, &n, &e) == 0) {
+    int rc = !req || !q ? cs_err_set(&e, "bad request") : store_open(d->p.data_dir, &s, &e);
+    if (!rc && daemon_search(d, s, &sq, &h, &n, &e) == 0) {
         json_t *arr = json_array();
         for (size_t i = 0; i < n; i++)
             json_array_append_new(arr, json_pack("[I, f, i, f]", (json_int_t)h[i].id, h[i].score, h[i].signals, (double)h[i].cosine));
@@ -301,13 +321,26 @@ static char *do_search(daemon_state *d, const char *json) {
     } else
         json_object_set_new(out, "error", json_string(e.msg[0] ? e.msg : "search failed"));
     free(h);
-    free(qv);
-    vecindex_close(vi);
     store_close(s);
     json_decref(req);
     char *txt = json_dumps(out, JSON_COMPACT);
     json_decref(out);
     return txt;
+}
+
+/* The web page's view of the daemon. */
+static void web_status(void *arg, void *obj) {
+    daemon_state *d = arg;
+    json_t *o = obj;
+    pthread_mutex_lock(&d->lock);
+    json_object_set_new(o, "capture", json_string(d->capture));
+    json_object_set_new(o, "model", json_string(d->model_id));
+    json_object_set_new(o, "indexed", json_integer(d->indexed));
+    json_object_set_new(o, "organised", json_integer(d->organised));
+    json_object_set_new(o, "ocr_read", json_integer(d->ocr_read));
+    json_object_set_new(o, "index_idle", json_boolean(d->index_idle));
+    json_object_set_new(o, "last_error", json_string(d->last_error));
+    pthread_mutex_unlock(&d->lock);
 }
 
 /* ---- control socket ---- */
@@ -374,11 +407,11 @@ static void *client_thread(void *arg) {
         reply(cl->fd, out);
     } else if (!strcmp(line, "STATUS")) {
         pthread_mutex_lock(&d->lock);
-        json_t *j = json_pack("{s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:b, s:s}", "pid", (json_int_t)getpid(), "capture",
+        json_t *j = json_pack("{s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:b, s:s, s:i}", "pid", (json_int_t)getpid(), "capture",
                               d->capture, "model", d->model_id, "clips", (json_int_t)d->clips, "indexed",
                               (json_int_t)d->indexed, "failed", (json_int_t)d->failed, "organised",
                               (json_int_t)d->organised, "ocr_read", (json_int_t)d->ocr_read, "index_idle", d->index_idle,
-                              "last_error", d->last_error);
+                              "last_error", d->last_error, "web_port", d->web_port);
         pthread_mutex_unlock(&d->lock);
         char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
         reply(cl->fd, txt ? txt : "{}");
@@ -485,7 +518,9 @@ int daemon_run(const daemon_params *p, cs_err *err) {
     signal(SIGPIPE, SIG_IGN);
     pthread_t ct = 0, it;
     int have_capture = 0;
-    if (getenv("WAYLAND_DISPLAY") && have_program("wl-paste") && p->self_exe) {
+    if (p->no_capture) {
+        snprintf(d.capture, sizeof d.capture, "off");
+    } else if (getenv("WAYLAND_DISPLAY") && have_program("wl-paste") && p->self_exe) {
         d.wl_child = spawn_wl_paste(p);
         snprintf(d.capture, sizeof d.capture, "wayland");
         say("capturing through wl-paste --watch (pid %ld)", (long)d.wl_child);
@@ -498,6 +533,32 @@ int daemon_run(const daemon_params *p, cs_err *err) {
     }
     pthread_create(&it, NULL, index_thread, &d);
     say("listening on %s", a.sun_path);
+    web_server *web = NULL;
+    int port = p->web_port == -2 ? rules_web_port(d.rules) : p->web_port;
+    if (port >= 0) {
+        web_params wp = {p->data_dir, port, daemon_search, web_status, &d};
+        cs_err we;
+        if (web_start(&wp, &web, &we)) set_error(&d, we.msg);
+        else {
+            d.web_port = web_port(web);
+            say("web page on http://127.0.0.1:%d/ (log in with `clipseek web --open`)", d.web_port);
+            if (p->open_browser) {
+                char *url = web_login_url(web);
+                printf("%s\n", url ? url : "");
+                fflush(stdout);
+                if (url && p->open_browser == 2 && have_program("xdg-open") && (getenv("DISPLAY") || getenv("WAYLAND_DISPLAY"))) {
+                    pid_t b = fork();
+                    if (b == 0) {
+                        int nul = open("/dev/null", O_RDWR);
+                        if (nul >= 0) { dup2(nul, 1); dup2(nul, 2); }
+                        execlp("xdg-open", "xdg-open", url, (char *)NULL);
+                        _exit(127);
+                    }
+                }
+                free(url);
+            }
+        }
+    }
     while (!d.stop && !g_signal) {
         struct pollfd pfd = {lfd, POLLIN, 0};
         if (poll(&pfd, 1, 200) <= 0) continue;
@@ -512,6 +573,7 @@ int daemon_run(const daemon_params *p, cs_err *err) {
         pthread_detach(t);
     }
     say("stopping");
+    web_stop(web); /* first: its requests use the model and the stores */
     pthread_mutex_lock(&d.lock);
     d.stop = 1;
     pthread_cond_broadcast(&d.wake);

@@ -10,7 +10,8 @@
  *   SEARCH JSON -> {"hits": [[id, score, signals, cosine], ...]} (search.h, with the model
  *                  already loaded; the request is {"q", "kind", "since_ms", "limit" <= 1000})
  *   STOP        -> "OK", then the daemon exits
- * Each thread has its own store connection. Capture never waits for indexing: a clip is committed
+ * With the web page on (web.h), its threads serve HTTP on loopback and search through the same
+ * loaded model; STATUS then carries "web_port". Each thread has its own store connection. Capture never waits for indexing: a clip is committed
  * first, and the indexer picks it up from the store. */
 #ifndef DAEMON_H
 #define DAEMON_H
@@ -24,6 +25,9 @@ typedef struct daemon_params {
     int x11;                /* 1: capture X11 when DISPLAY is set */
     int primary;            /* also capture PRIMARY */
     int threads;            /* compute threads for the indexer (0: default) */
+    int no_capture;         /* 1: neither X11 nor Wayland capture (`clipseek web` on its own) */
+    int web_port;           /* web page: -2 the config's setting, -1 off, 0 any free port, else that port */
+    int open_browser;       /* once the page is served: 1 prints its login URL on stdout, 2 also opens it (xdg-open) */
 } daemon_params;
 
 /* Runs until SIGINT/SIGTERM or STOP. Returns 0, or -1 with a message (already running, cannot

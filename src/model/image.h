@@ -68,4 +68,10 @@ img_preproc img_default_preproc(void);
 /* Preprocesses `in` into out[3 * crop_h * crop_w] (C x H x W). */
 int img_preprocess(const img_rgb *in, const img_preproc *p, float *out, cs_err *err);
 
+/* A copy of in scaled (bicubic, aspect kept) to fit max_side x max_side; never enlarged. */
+int img_thumbnail(const img_rgb *in, int max_side, img_rgb *out, cs_err *err);
+
+/* JPEG bytes of im at quality 1-100 (libjpeg-turbo). *out is malloc'd. */
+int img_encode_jpeg(const img_rgb *im, int quality, unsigned char **out, size_t *len, cs_err *err);
+
 #endif

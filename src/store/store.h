@@ -222,6 +222,22 @@ int store_collection_members(store *s, int64_t id, int limit, int64_t **ids, siz
 int store_meta_get(store *s, const char *key, char **value, cs_err *err);
 int store_meta_set(store *s, const char *key, const char *value, cs_err *err); /* NULL deletes */
 
+/* Number of entries, and of entries without vectors for model (model NULL: *pending = 0). */
+int store_counts(store *s, const char *model, int64_t *entries, int64_t *pending, cs_err *err);
+
+/* Distinct values of column ("kind", "subkind" or "category"; NULL and "" left out) with their
+ * entry counts, most common first. *values (each malloc'd) and *counts are malloc'd arrays. */
+int store_group_counts(store *s, const char *column, char ***values, int64_t **counts, size_t *n, cs_err *err);
+
+/* ---- presentation (store_json.c) ---- */
+
+/* One line of at most max bytes (UTF-8 safe, whitespace runs collapsed, controls dropped), or
+ * "[image WxH png]" for images. malloc'd. */
+char *store_preview(const store_entry *e, size_t max);
+struct json_t;
+/* The stable JSON object of an entry (keys in docs/cli.md); the caller owns the reference. */
+struct json_t *store_entry_json(const store_entry *e);
+
 /* Milliseconds since the epoch. */
 int64_t store_now_ms(void);
 

@@ -276,3 +276,60 @@ int store_collection_members(store *s, int64_t id, int limit, int64_t **ids, siz
     sqlite3_bind_int(st, 2, limit > 0 ? limit : -1);
     return store_collect_ids(s, st, ids, n, "collection", err);
 }
+
+int store_counts(store *s, const char *model, int64_t *entries, int64_t *pending, cs_err *err) {
+    *entries = *pending = 0;
+    sqlite3_stmt *st;
+    if (prepare(s,
+                "SELECT (SELECT count(*) FROM entries), CASE WHEN ?1 IS NULL THEN 0 ELSE (SELECT count(*) FROM entries e"
+                " WHERE NOT EXISTS (SELECT 1 FROM vectors v WHERE v.entry = e.id AND v.model = ?1)) END",
+                &st, "counts", err))
+        return -1;
+    if (model) sqlite3_bind_text(st, 1, model, -1, SQLITE_STATIC); else sqlite3_bind_null(st, 1);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        *entries = sqlite3_column_int64(st, 0);
+        *pending = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+    return r == SQLITE_ROW ? 0 : store_dberr(s, err, "counts");
+}
+
+int store_group_counts(store *s, const char *column, char ***values, int64_t **counts, size_t *n, cs_err *err) {
+    *values = NULL;
+    *counts = NULL;
+    *n = 0;
+    const char *sql = !strcmp(column, "kind") ? "SELECT kind, count(*) c FROM entries GROUP BY 1 ORDER BY c DESC, 1"
+                    : !strcmp(column, "subkind") ? "SELECT subkind, count(*) c FROM entries WHERE subkind <> '' GROUP BY 1 ORDER BY c DESC, 1"
+                    : !strcmp(column, "category") ? "SELECT category, count(*) c FROM entries WHERE category <> '' GROUP BY 1 ORDER BY c DESC, 1"
+                    : NULL;
+    if (!sql) return cs_err_set(err, "no grouping by %s", column);
+    sqlite3_stmt *st;
+    if (prepare(s, sql, &st, "counts", err)) return -1;
+    size_t cap = 0;
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            char **nv = realloc(*values, cap * sizeof *nv);
+            if (nv) *values = nv;
+            int64_t *nc = realloc(*counts, cap * sizeof *nc);
+            if (nc) *counts = nc;
+            if (!nv || !nc) { r = SQLITE_NOMEM; break; }
+        }
+        (*values)[*n] = store_col_strdup(st, 0);
+        (*counts)[*n] = sqlite3_column_int64(st, 1);
+        (*n)++;
+    }
+    sqlite3_finalize(st);
+    if (r != SQLITE_DONE) {
+        for (size_t i = 0; i < *n; i++) free((*values)[i]);
+        free(*values);
+        free(*counts);
+        *values = NULL;
+        *counts = NULL;
+        *n = 0;
+        return r == SQLITE_NOMEM ? cs_err_set(err, "out of memory") : store_dberr(s, err, "counts");
+    }
+    return 0;
+}

@@ -1,0 +1,14 @@
+/* paste: puts an entry back on the clipboard, by handing its bytes to wl-copy (Wayland) or xclip
+ * (X11) with the entry's type, so the next paste anywhere gives it back.
+ *
+ * Returns 0, or -1 with err saying why (no display, tool missing, tool failed). The tool keeps
+ * serving the selection in the background after this returns, as both tools do by design. */
+#ifndef PASTE_H
+#define PASTE_H
+
+#include "../common/cs_err.h"
+#include "../store/store.h"
+
+int paste_entry(store *s, const store_entry *e, cs_err *err);
+
+#endif

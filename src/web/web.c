@@ -1,0 +1,592 @@
+/* web: see web.h. */
+#include "web.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../capture/paste.h"
+#include "../common/cs_file.h"
+#include "../model/image.h"
+#include "../store/store.h"
+
+#define BODY_MAX (16 * 1024)
+#define URL_MAX 4096
+#define POOL 8
+#define THUMB_SIDE 320
+
+/* the assets, linked in by assets.S */
+extern const char web_index_html[], web_index_html_end[];
+extern const char web_app_js[], web_app_js_end[];
+extern const char web_style_css[], web_style_css_end[];
+
+struct web_server {
+    web_params p;
+    char *data_dir, *thumbs;
+    char token[65];
+    int port;
+    char hosts[3][64];   /* the Host values we accept */
+    char origins[3][80]; /* and the Origin values */
+    struct MHD_Daemon *v4, *v6;
+    pthread_mutex_t pool_lock;
+    store *pool[POOL];
+    int npool;
+};
+
+int web_token(const char *data_dir, char out[65], cs_err *err) {
+    char *p = cs_path_join(data_dir, "web.token");
+    if (!p) return cs_err_set(err, "out of memory");
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd >= 0) {
+            struct stat st;
+            ssize_t n = read(fd, out, 64);
+            if (fstat(fd, &st) == 0 && (st.st_mode & 0077)) fchmod(fd, 0600);
+            close(fd);
+            out[n > 0 ? n : 0] = 0;
+            if (n == 64 && strspn(out, "0123456789abcdef") == 64) { free(p); return 0; }
+            unlink(p); /* damaged: make a new one */
+        }
+        unsigned char r[32];
+        if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) { free(p); return cs_err_set(err, "getrandom: %s", strerror(errno)); }
+        for (int i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", r[i]);
+        fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0 && errno == EEXIST) continue; /* another process made it: read theirs */
+        if (fd < 0) { cs_err_set(err, "%s: %s", p, strerror(errno)); free(p); return -1; }
+        int ok = write(fd, out, 64) == 64 && fsync(fd) == 0;
+        close(fd);
+        free(p);
+        return ok ? 0 : cs_err_set(err, "web.token: cannot write");
+    }
+    free(p);
+    return cs_err_set(err, "web.token: cannot create");
+}
+
+/* ---- store pool: SQLite connections are per thread, and opening one per request is waste ---- */
+
+static store *pool_get(web_server *w, cs_err *err) {
+    pthread_mutex_lock(&w->pool_lock);
+    store *s = w->npool ? w->pool[--w->npool] : NULL;
+    pthread_mutex_unlock(&w->pool_lock);
+    if (!s && store_open(w->data_dir, &s, err)) return NULL;
+    return s;
+}
+
+static void pool_put(web_server *w, store *s) {
+    if (!s) return;
+    pthread_mutex_lock(&w->pool_lock);
+    if (w->npool < POOL) { w->pool[w->npool++] = s; s = NULL; }
+    pthread_mutex_unlock(&w->pool_lock);
+    store_close(s);
+}
+
+/* ---- responses ---- */
+
+static void security_headers(struct MHD_Response *r) {
+    MHD_add_response_header(r, "Content-Security-Policy",
+                            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+                            "base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+    MHD_add_response_header(r, "X-Frame-Options", "DENY");
+    MHD_add_response_header(r, "Cross-Origin-Resource-Policy", "same-origin");
+    MHD_add_response_header(r, "Cross-Origin-Opener-Policy", "same-origin");
+}
+
+static enum MHD_Result send_buf(struct MHD_Connection *c, unsigned status, const char *type, const void *data, size_t len,
+                                enum MHD_ResponseMemoryMode mode, const char *cache) {
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)data, mode);
+    if (!r) return MHD_NO;
+    security_headers(r);
+    MHD_add_response_header(r, "Content-Type", type);
+    MHD_add_response_header(r, "Cache-Control", cache ? cache : "no-store");
+    enum MHD_Result ok = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
+static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json_t *j) {
+    char *txt = j ? json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+    json_decref(j);
+    if (!txt) return send_buf(c, 500, "application/json", "{\"error\":\"out of memory\"}", 25, MHD_RESPMEM_PERSISTENT, NULL);
+    return send_buf(c, status, "application/json", txt, strlen(txt), MHD_RESPMEM_MUST_FREE, NULL);
+}
+
+static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, const char *msg) {
+    return send_json(c, status, json_pack("{s:s}", "error", msg));
+}
+
+/* ---- request checks ---- */
+
+static int eq_const(const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b);
+    unsigned char d = la != lb;
+    for (size_t i = 0; i < la && i < lb; i++) d |= (unsigned char)(a[i] ^ b[i]);
+    return d == 0;
+}
+
+static int authorised(web_server *w, struct MHD_Connection *c) {
+    const char *ck = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, "clipseek_token");
+    if (ck && eq_const(ck, w->token)) return 1;
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    return h && !strncmp(h, "Bearer ", 7) && eq_const(h + 7, w->token);
+}
+
+static int host_ok(web_server *w, struct MHD_Connection *c) {
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    if (!h) return 0;
+    for (int i = 0; i < 3; i++)
+        if (!strcasecmp(h, w->hosts[i])) return 1;
+    return 0;
+}
+
+static int origin_ok(web_server *w, struct MHD_Connection *c) {
+    const char *o = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+    const char *site = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-Fetch-Site");
+    if (site && strcmp(site, "same-origin")) return 0;
+    if (!o) return 0;
+    for (int i = 0; i < 3; i++)
+        if (!strcasecmp(o, w->origins[i])) return 1;
+    return 0;
+}
+
+/* ---- helpers ---- */
+
+static const char *arg(struct MHD_Connection *c, const char *k) {
+    const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, k);
+    return v && *v ? v : NULL;
+}
+
+static int parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out) {
+    if (!s || !*s) return -1;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+/* An entry with the extras the page shows: full text, collection name. */
+static json_t *entry_full(store *s, const store_entry *e) {
+    json_t *o = store_entry_json(e);
+    if (e->text) json_object_set_new(o, "text", json_string(e->text));
+    if (e->ocr_text && *e->ocr_text) json_object_set_new(o, "ocr_text", json_string(e->ocr_text));
+    if (e->collection) {
+        store_collection *cs;
+        size_t n;
+        cs_err err;
+        if (store_collections(s, &cs, &n, &err) == 0) {
+            for (size_t i = 0; i < n; i++) {
+                if (cs[i].id == e->collection) json_object_set_new(o, "collection_name", json_string(cs[i].name));
+                store_collection_free(&cs[i]);
+            }
+            free(cs);
+        }
+    }
+    return o;
+}
+
+static json_t *hits_json(store *s, const search_hit *h, size_t n) {
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        store_entry e;
+        cs_err err;
+        if (store_get(s, h[i].id, &e, &err)) continue;
+        json_t *o = store_entry_json(&e), *sig = json_array();
+        json_object_set_new(o, "score", json_real(h[i].score));
+        if (h[i].signals & SEARCH_TEXT) json_array_append_new(sig, json_string("text"));
+        if (h[i].signals & SEARCH_MEANING) json_array_append_new(sig, json_string("meaning"));
+        json_object_set_new(o, "signals", sig);
+        if (h[i].signals & SEARCH_MEANING) json_object_set_new(o, "cosine", json_real(h[i].cosine));
+        json_array_append_new(arr, o);
+        store_entry_free(&e);
+    }
+    return arr;
+}
+
+/* ---- handlers ---- */
+
+static enum MHD_Result api_entries(web_server *w, struct MHD_Connection *c, store *s) {
+    int64_t limit = 60, before = 0, coll = 0, since = 0;
+    const char *q = arg(c, "q"), *kind = arg(c, "kind"), *cat = arg(c, "category"), *cs = arg(c, "collection");
+    if ((arg(c, "limit") && parse_i64(arg(c, "limit"), 1, 500, &limit)) ||
+        (arg(c, "before") && parse_i64(arg(c, "before"), 1, INT64_MAX, &before)) ||
+        (cs && parse_i64(cs, 1, INT64_MAX, &coll)) || (arg(c, "since") && parse_i64(arg(c, "since"), 0, INT64_MAX, &since)))
+        return send_error(c, 400, "limit, before, collection and since are numbers (limit 1-500)");
+    if (q && strlen(q) > 1000) return send_error(c, 400, "query too long (at most 1000 bytes)");
+    int pinned = arg(c, "pinned") && !strcmp(arg(c, "pinned"), "1");
+    cs_err err;
+    if (q) { /* search: one ranked page, the ranking of `clipseek search` */
+        search_query sq = {0};
+        sq.text = q;
+        sq.kind = kind;
+        sq.category = cat;
+        sq.collection = coll;
+        sq.since_ms = since;
+        sq.limit = (int)(limit > 200 ? 200 : limit);
+        search_hit *h = NULL;
+        size_t n = 0;
+        int rc = w->p.search ? w->p.search(w->p.arg, s, &sq, &h, &n, &err) : search_run(s, &sq, &h, &n, &err);
+        if (rc) return send_error(c, 500, err.msg);
+        json_t *arr = hits_json(s, h, n);
+        if (pinned) { /* a filter search has no use for: applied to the page */
+            size_t i = 0;
+            while (i < json_array_size(arr))
+                if (!json_is_true(json_object_get(json_array_get(arr, i), "pinned"))) json_array_remove(arr, i);
+                else i++;
+        }
+        free(h);
+        return send_json(c, 200, json_pack("{s:o, s:n, s:b}", "entries", arr, "next", "search", 1));
+    }
+    store_query lq = {0};
+    lq.kind = kind;
+    lq.category = cat;
+    lq.collection = coll;
+    lq.pinned_only = pinned;
+    lq.since_ms = since;
+    lq.limit = (int)limit + 1; /* one more tells whether there is a next page */
+    lq.before_seq = before;
+    store_entry *es;
+    size_t n;
+    if (store_list(s, &lq, &es, &n, &err)) return send_error(c, 500, err.msg);
+    json_t *arr = json_array();
+    int64_t next = 0;
+    for (size_t i = 0; i < n; i++) {
+        if ((int64_t)i < limit) {
+            json_t *o = store_entry_json(&es[i]);
+            json_object_set_new(o, "seq", json_integer(es[i].seq));
+            json_array_append_new(arr, o);
+            next = es[i].seq;
+        }
+        store_entry_free(&es[i]);
+    }
+    int more = (int64_t)n > limit;
+    free(es);
+    return send_json(c, 200, json_pack("{s:o, s:o, s:b}", "entries", arr, "next", more ? json_integer(next) : json_null(),
+                                       "search", 0));
+}
+
+static enum MHD_Result api_image(web_server *w, struct MHD_Connection *c, store *s, const store_entry *e, int thumb) {
+    (void)w;
+    if (strcmp(e->kind, "image")) return send_error(c, 404, "not an image");
+    cs_err err;
+    char tp[4200];
+    snprintf(tp, sizeof tp, "%s/%s.jpg", w->thumbs, e->sha256);
+    if (thumb) { /* cached by content hash */
+        char *buf;
+        size_t len;
+        if (cs_is_file(tp) && cs_read_file(tp, 16 << 20, &buf, &len, NULL) == 0)
+            return send_buf(c, 200, "image/jpeg", buf, len, MHD_RESPMEM_MUST_FREE, "private, max-age=86400");
+    }
+    unsigned char *d;
+    size_t n;
+    if (store_content(s, e, &d, &n, &err)) return send_error(c, 500, err.msg);
+    if (!thumb) {
+        img_format f = img_sniff(d, n);
+        const char *type = f == IMG_PNG ? "image/png" : f == IMG_JPEG ? "image/jpeg" : f == IMG_WEBP ? "image/webp"
+                         : f == IMG_GIF ? "image/gif" : f == IMG_BMP ? "image/bmp" : NULL;
+        if (!type) { free(d); return send_error(c, 415, "the stored bytes are not an image type we serve"); }
+        return send_buf(c, 200, type, d, n, MHD_RESPMEM_MUST_FREE, "private, max-age=86400");
+    }
+    img_rgb im, th;
+    unsigned char *jpg = NULL;
+    size_t jl = 0;
+    int rc = img_decode(d, n, IMG_DEFAULT_MAX_PIXELS, &im, &err);
+    free(d);
+    if (rc) return send_error(c, 415, err.msg);
+    rc = img_thumbnail(&im, THUMB_SIDE, &th, &err) || img_encode_jpeg(&th, 82, &jpg, &jl, &err);
+    img_free(&im);
+    img_free(&th);
+    if (rc) return send_error(c, 500, err.msg);
+    /* write-then-rename: a reader never sees half a thumbnail */
+    char tmp[4300];
+    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", tp, (long)gettid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+        int ok = write(fd, jpg, jl) == (ssize_t)jl;
+        close(fd);
+        if (!ok || rename(tmp, tp) != 0) unlink(tmp);
+    }
+    return send_buf(c, 200, "image/jpeg", jpg, jl, MHD_RESPMEM_MUST_FREE, "private, max-age=86400");
+}
+
+static enum MHD_Result api_status(web_server *w, struct MHD_Connection *c, store *s) {
+    json_t *o = json_object();
+    if (w->p.status) w->p.status(w->p.arg, o);
+    int64_t entries = 0, pending = 0;
+    cs_err err;
+    const char *model = json_string_value(json_object_get(o, "model"));
+    if (store_counts(s, model && *model ? model : NULL, &entries, &pending, &err) == 0) {
+        json_object_set_new(o, "entries", json_integer(entries));
+        json_object_set_new(o, "pending", json_integer(pending));
+    }
+    return send_json(c, 200, o);
+}
+
+static json_t *group_json(store *s, const char *col) {
+    char **v;
+    int64_t *cnt;
+    size_t n;
+    cs_err err;
+    json_t *arr = json_array();
+    if (store_group_counts(s, col, &v, &cnt, &n, &err)) return arr;
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(arr, json_pack("{s:s, s:I}", "name", v[i] ? v[i] : "", "count", (json_int_t)cnt[i]));
+        free(v[i]);
+    }
+    free(v);
+    free(cnt);
+    return arr;
+}
+
+static enum MHD_Result api_facets(struct MHD_Connection *c, store *s) {
+    json_t *colls = json_array();
+    store_collection *cs;
+    size_t n;
+    cs_err err;
+    if (store_collections(s, &cs, &n, &err) == 0) {
+        for (size_t i = 0; i < n; i++) {
+            json_array_append_new(colls, json_pack("{s:I, s:s, s:I, s:b}", "id", (json_int_t)cs[i].id, "name", cs[i].name,
+                                                   "members", (json_int_t)cs[i].members, "user_named", cs[i].user_named));
+            store_collection_free(&cs[i]);
+        }
+        free(cs);
+    }
+    return send_json(c, 200, json_pack("{s:o, s:o, s:o, s:o}", "kinds", group_json(s, "kind"), "text_kinds",
+                                       group_json(s, "subkind"), "categories", group_json(s, "category"), "collections", colls));
+}
+
+/* POST bodies are small JSON objects */
+static json_t *body_json(const char *body, size_t len) {
+    return len ? json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL) : json_object();
+}
+
+static enum MHD_Result api_entry(web_server *w, struct MHD_Connection *c, store *s, const char *method, int64_t id,
+                                 const char *rest, const char *body, size_t blen) {
+    store_entry e;
+    cs_err err;
+    int g = store_get(s, id, &e, &err);
+    if (g == 1) return send_error(c, 404, "no such entry");
+    if (g) return send_error(c, 500, err.msg);
+    enum MHD_Result r;
+    int get = !strcmp(method, "GET"), post = !strcmp(method, "POST");
+    if (!*rest && get) r = send_json(c, 200, entry_full(s, &e));
+    else if (!*rest && !strcmp(method, "DELETE")) {
+        r = store_delete(s, id, &err) < 0 ? send_error(c, 500, err.msg) : send_json(c, 200, json_pack("{s:b}", "deleted", 1));
+    } else if (!strcmp(rest, "/image") && get) r = api_image(w, c, s, &e, 0);
+    else if (!strcmp(rest, "/thumb") && get) r = api_image(w, c, s, &e, 1);
+    else if (!strcmp(rest, "/similar") && get) {
+        search_query sq = {0};
+        sq.exclude = id;
+        sq.limit = 12;
+        search_hit *h = NULL;
+        size_t n = 0;
+        if (!w->p.search) r = send_json(c, 200, json_pack("{s:[]}", "entries"));
+        else if (w->p.search(w->p.arg, s, &sq, &h, &n, &err)) r = send_error(c, 500, err.msg);
+        else r = send_json(c, 200, json_pack("{s:o}", "entries", hits_json(s, h, n)));
+        free(h);
+    } else if (!strcmp(rest, "/copy") && post) {
+        r = paste_entry(s, &e, &err) ? send_error(c, 500, err.msg) : send_json(c, 200, json_pack("{s:b}", "copied", 1));
+    } else if ((!strcmp(rest, "/pin") || !strcmp(rest, "/tags")) && post) {
+        json_t *b = body_json(body, blen);
+        if (!json_is_object(b)) r = send_error(c, 400, "the body must be a JSON object");
+        else if (!strcmp(rest, "/pin")) {
+            json_t *p = json_object_get(b, "pinned");
+            r = !json_is_boolean(p) ? send_error(c, 400, "expected {\"pinned\": true|false}")
+              : store_set_pinned(s, id, json_is_true(p), &err) ? send_error(c, 500, err.msg)
+              : send_json(c, 200, json_pack("{s:b}", "pinned", json_is_true(p)));
+        } else {
+            const char *t = json_string_value(json_object_get(b, "tag"));
+            int remove = json_is_true(json_object_get(b, "remove"));
+            r = !t ? send_error(c, 400, "expected {\"tag\": TEXT, \"remove\": false}")
+              : store_tag(s, id, t, !remove, &err) ? send_error(c, 400, err.msg)
+              : send_json(c, 200, json_pack("{s:b}", "ok", 1));
+        }
+        json_decref(b);
+    } else
+        r = send_error(c, strcmp(rest, "") && strcmp(rest, "/image") && strcmp(rest, "/thumb") && strcmp(rest, "/similar") &&
+                                  strcmp(rest, "/copy") && strcmp(rest, "/pin") && strcmp(rest, "/tags")
+                              ? 404 : 405,
+                       "no such action");
+    store_entry_free(&e);
+    return r;
+}
+
+typedef struct { char *body; size_t len; int too_big, started; } req_state;
+
+static void on_done(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode t) {
+    (void)cls; (void)c; (void)t;
+    req_state *rs = *con_cls;
+    if (rs) { free(rs->body); free(rs); }
+    *con_cls = NULL;
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method, const char *version,
+                              const char *upload, size_t *upload_size, void **con_cls) {
+    (void)version;
+    web_server *w = cls;
+    req_state *rs = *con_cls;
+    if (!rs) { /* first call: headers only. Refuse early what needs no body read. */
+        rs = calloc(1, sizeof *rs);
+        if (!rs) return MHD_NO;
+        *con_cls = rs;
+        return MHD_YES;
+    }
+    if (*upload_size) { /* body data */
+        if (rs->len + *upload_size > BODY_MAX) rs->too_big = 1;
+        else {
+            char *nb = realloc(rs->body, rs->len + *upload_size + 1);
+            if (!nb) return MHD_NO;
+            rs->body = nb;
+            memcpy(rs->body + rs->len, upload, *upload_size);
+            rs->len += *upload_size;
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    /* the whole request is here */
+    if (!host_ok(w, c)) return send_error(c, 421, "the Host header must name this loopback server");
+    if (strlen(url) > URL_MAX) return send_error(c, 414, "URL too long");
+    if (rs->too_big) return send_error(c, 413, "request body too large (16 KiB at most)");
+    int get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+    int change = !strcmp(method, "POST") || !strcmp(method, "DELETE");
+    if (!get && !change) return send_error(c, 405, "method not allowed");
+    /* the login: GET /?token=T sets the cookie and sends the browser to / (dropping the token
+     * from the address bar and history) */
+    const char *tok = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token");
+    if (get && !strcmp(url, "/") && tok) {
+        if (!eq_const(tok, w->token)) return send_error(c, 401, "wrong token: open the page with `clipseek web --open`");
+        struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+        if (!r) return MHD_NO;
+        char ck[160];
+        snprintf(ck, sizeof ck, "clipseek_token=%s; HttpOnly; SameSite=Strict; Path=/", w->token);
+        security_headers(r);
+        MHD_add_response_header(r, "Set-Cookie", ck);
+        MHD_add_response_header(r, "Location", "/");
+        MHD_add_response_header(r, "Cache-Control", "no-store");
+        enum MHD_Result ok = MHD_queue_response(c, 303, r);
+        MHD_destroy_response(r);
+        return ok;
+    }
+    if (!authorised(w, c)) return send_error(c, 401, "not logged in: open the page with `clipseek web --open`");
+    if (change && !origin_ok(w, c)) return send_error(c, 403, "cross-origin request refused");
+    if (get && !strcmp(url, "/"))
+        return send_buf(c, 200, "text/html; charset=utf-8", web_index_html, (size_t)(web_index_html_end - web_index_html),
+                        MHD_RESPMEM_PERSISTENT, "no-store");
+    if (get && !strcmp(url, "/app.js"))
+        return send_buf(c, 200, "text/javascript; charset=utf-8", web_app_js, (size_t)(web_app_js_end - web_app_js),
+                        MHD_RESPMEM_PERSISTENT, "no-cache");
+    if (get && !strcmp(url, "/style.css"))
+        return send_buf(c, 200, "text/css; charset=utf-8", web_style_css, (size_t)(web_style_css_end - web_style_css),
+                        MHD_RESPMEM_PERSISTENT, "no-cache");
+    if (get && !strcmp(url, "/favicon.ico")) return send_buf(c, 204, "image/x-icon", "", 0, MHD_RESPMEM_PERSISTENT, "max-age=86400");
+    if (strncmp(url, "/api/", 5)) return send_error(c, 404, "not found");
+    cs_err err;
+    store *s = pool_get(w, &err);
+    if (!s) return send_error(c, 503, err.msg);
+    enum MHD_Result r;
+    const char *p = url + 5;
+    if (get && !strcmp(p, "status")) r = api_status(w, c, s);
+    else if (get && !strcmp(p, "entries")) r = api_entries(w, c, s);
+    else if (get && !strcmp(p, "facets")) r = api_facets(c, s);
+    else if (!strncmp(p, "entries/", 8)) {
+        const char *idp = p + 8, *slash = strchr(idp, '/');
+        char ids[24];
+        size_t il = slash ? (size_t)(slash - idp) : strlen(idp);
+        int64_t id;
+        if (il == 0 || il >= sizeof ids) r = send_error(c, 404, "no such entry");
+        else {
+            memcpy(ids, idp, il);
+            ids[il] = 0;
+            r = parse_i64(ids, 1, INT64_MAX, &id) ? send_error(c, 404, "no such entry")
+                                                  : api_entry(w, c, s, get ? "GET" : method, id, slash ? slash : "", rs->body, rs->len);
+        }
+    } else
+        r = send_error(c, 404, "not found");
+    pool_put(w, s);
+    return r;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap) {
+    (void)cls; (void)fmt; (void)ap; /* libmicrohttpd's own chatter: client errors are answered, not logged */
+}
+
+static struct MHD_Daemon *listen_on(web_server *w, struct sockaddr *sa, int v6) {
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
+    return MHD_start_daemon(flags, 0, NULL, NULL, handle, w,
+                            MHD_OPTION_SOCK_ADDR, sa,
+                            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)4,
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)15,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+                            MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL,
+                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+                            MHD_OPTION_END);
+}
+
+int web_start(const web_params *p, web_server **out, cs_err *err) {
+    *out = NULL;
+    web_server *w = calloc(1, sizeof *w);
+    if (!w) return cs_err_set(err, "out of memory");
+    w->p = *p;
+    w->data_dir = strdup(p->data_dir);
+    w->thumbs = cs_path_join(p->data_dir, "thumbs");
+    pthread_mutex_init(&w->pool_lock, NULL);
+    if (!w->data_dir || !w->thumbs) { web_stop(w); return cs_err_set(err, "out of memory"); }
+    if (web_token(p->data_dir, w->token, err)) { web_stop(w); return -1; }
+    if (mkdir(w->thumbs, 0700) != 0 && errno != EEXIST) { cs_err_set(err, "%s: %s", w->thumbs, strerror(errno)); web_stop(w); return -1; }
+    struct sockaddr_in a4 = {0};
+    a4.sin_family = AF_INET;
+    a4.sin_port = htons((uint16_t)p->port);
+    a4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    w->v4 = listen_on(w, (struct sockaddr *)&a4, 0);
+    if (!w->v4) {
+        web_stop(w);
+        return cs_err_set(err, "web: cannot listen on 127.0.0.1:%d (in use? set web_port in the config)", p->port);
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(w->v4, MHD_DAEMON_INFO_BIND_PORT);
+    w->port = di ? di->port : p->port;
+    struct sockaddr_in6 a6 = {0};
+    a6.sin6_family = AF_INET6;
+    a6.sin6_port = htons((uint16_t)w->port);
+    a6.sin6_addr = in6addr_loopback;
+    w->v6 = listen_on(w, (struct sockaddr *)&a6, 1); /* no IPv6: 127.0.0.1 serves alone */
+    const char *names[3] = {"127.0.0.1", "localhost", "[::1]"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(w->hosts[i], sizeof w->hosts[i], "%s:%d", names[i], w->port);
+        snprintf(w->origins[i], sizeof w->origins[i], "http://%s:%d", names[i], w->port);
+    }
+    *out = w;
+    return 0;
+}
+
+void web_stop(web_server *w) {
+    if (!w) return;
+    if (w->v4) MHD_stop_daemon(w->v4);
+    if (w->v6) MHD_stop_daemon(w->v6);
+    for (int i = 0; i < w->npool; i++) store_close(w->pool[i]);
+    pthread_mutex_destroy(&w->pool_lock);
+    free(w->data_dir);
+    free(w->thumbs);
+    free(w);
+}
+
+int web_port(const web_server *w) { return w->port; }
+
+char *web_login_url(const web_server *w) {
+    char *u = malloc(160);
+    if (u) snprintf(u, 160, "http://127.0.0.1:%d/?token=%s", w->port, w->token);
+    return u;
+}

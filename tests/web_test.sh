@@ -1,0 +1,83 @@
+#!/bin/sh
+# The web page: HTTP security tests (tests/web_http_test.py) and a browser test with
+# playwright-core driving Debian's chromium (tests/web/browser_test.mjs), against a daemon on
+# loopback with a temporary data directory, under Xvfb so "copy" reaches a real X clipboard.
+# Ends with "N passed, N failed, N skipped".
+set -u
+BIN=$(readlink -f "${CLIPSEEK:-build/clipseek}")
+FX=${CLIPSEEK_FIXTURES:-../shared/fixtures}
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/testlib.sh"
+TMP=$(mktemp -d /tmp/clipseek-web-XXXXXX)
+export CLIPSEEK_DATA_DIR="$TMP/data" CLIPSEEK_CONFIG="$TMP/config" XDG_CONFIG_HOME="$TMP/xdg"
+unset CLIPSEEK_MODEL WAYLAND_DISPLAY
+printf 'ocr = false\n' > "$TMP/config"
+DPID="" XPID=""
+finish() {
+  [ -n "$DPID" ] && kill "$DPID" 2> /dev/null
+  [ -n "$XPID" ] && kill "$XPID" 2> /dev/null
+  [ "$fail" -eq 0 ] && rm -rf "$TMP"
+}
+trap finish EXIT
+
+if command -v Xvfb > /dev/null && command -v xclip > /dev/null; then
+  Xvfb -displayfd 3 -screen 0 640x480x24 -nolisten tcp 3> "$TMP/display" > /dev/null 2>&1 & XPID=$!
+  for _k in $(seq 100); do [ -s "$TMP/display" ] && break; sleep 0.05; done
+  export DISPLAY=":$(cat "$TMP/display")"
+else
+  unset DISPLAY
+fi
+
+# entries: toyworld images (when the fixtures are here), a word to find, a hostile one, one to delete
+HOSTILE='<script>window.__pwned=2</script><img src=x onerror="window.__pwned=1;alert(1)"> & "quotes"'
+if [ -d "$FX/toyworld-clip" ]; then
+  "$BIN" model use "$FX/toyworld-clip" > /dev/null
+  "$BIN" add "$FX/toyworld-eval" > /dev/null 2>&1
+fi
+id_word=$(printf 'the pelican7781 invoice number' | "$BIN" add - 2> /dev/null)
+id_hostile=$(printf '%s' "$HOSTILE" | "$BIN" add - 2> /dev/null)
+id_delete=$(printf 'delete me later' | "$BIN" add - 2> /dev/null)
+id_image=$("$BIN" list --kind image --limit 1 --json | grep -o '"id":[0-9]*' | head -1 | cut -d: -f2)
+[ -z "$id_image" ] && { printf 'P6\n1 1\n255\n\377\0\0' > "$TMP/x.ppm"; } # (no fixtures: HTTP image checks need one)
+
+"$BIN" daemon --no-x11 --web-port 0 > "$TMP/daemon.out" 2> "$TMP/daemon.log" & DPID=$!
+for _k in $(seq 200); do grep -q "web page on" "$TMP/daemon.log" 2> /dev/null && break; sleep 0.05; done
+PORT=$(sed -n 's|.*web page on http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$TMP/daemon.log" | head -1)
+check "daemon serves the page on loopback" [ -n "$PORT" ]
+[ -z "$PORT" ] && { cat "$TMP/daemon.log"; echo "web: $pass passed, $fail failed, $skip skipped"; exit 1; }
+"$BIN" index --wait > /dev/null 2>&1
+URL=$("$BIN" web)
+check "clipseek web prints the daemon's login URL" sh -c "echo '$URL' | grep -q '^http://127.0.0.1:$PORT/?token=[0-9a-f]\{64\}$'"
+check "token file is 0600" [ "$(stat -c %a "$TMP/data/web.token")" = 600 ]
+check "listens on loopback only" sh -c "! ss -ltnH 2>/dev/null | grep ':$PORT ' | grep -v '127.0.0.1:$PORT\|\[::1\]:$PORT' | grep -q ."
+
+if [ -n "$id_image" ]; then
+  python3 "$HERE/web_http_test.py" "$PORT" "$TMP/data/web.token" "$id_word" "$id_image" > "$TMP/http.log" 2>&1
+  cat "$TMP/http.log" | grep -v '^\[PASS\]'
+  p=$(sed -n 's/^web-http: \([0-9]*\) passed, \([0-9]*\) failed.*/\1/p' "$TMP/http.log")
+  f=$(sed -n 's/^web-http: \([0-9]*\) passed, \([0-9]*\) failed.*/\2/p' "$TMP/http.log")
+  pass=$((pass + ${p:-0})); fail=$((fail + ${f:-1}))
+  echo "# HTTP tests: ${p:-0} passed, ${f:-?} failed"
+else
+  skip=$((skip + 1)); echo "[SKIP] HTTP tests: need the toyworld fixtures for an image entry"
+fi
+
+# the browser test needs node, playwright-core (npm ci in tests/web; .ci/run does it) and chromium
+CHROMIUM=${CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}
+if [ -n "$id_image" ] && [ -n "$CHROMIUM" ] && command -v node > /dev/null && [ -d "$HERE/web/node_modules/playwright-core" ] && [ -n "${DISPLAY:-}" ]; then
+  LOGIN_URL="$URL" WORD_ID="$id_word" HOSTILE_ID="$id_hostile" HOSTILE_TEXT="$HOSTILE" DELETE_ID="$id_delete" \
+    CHROMIUM="$CHROMIUM" ARTIFACTS="${ARTIFACTS:-$HERE/web/artifacts}" \
+    timeout 120 node "$HERE/web/browser_test.mjs" > "$TMP/browser.log" 2>&1
+  grep -v '^\[PASS\]' "$TMP/browser.log"
+  p=$(sed -n 's/^web-browser: \([0-9]*\) passed, \([0-9]*\) failed.*/\1/p' "$TMP/browser.log")
+  f=$(sed -n 's/^web-browser: \([0-9]*\) passed, \([0-9]*\) failed.*/\2/p' "$TMP/browser.log")
+  pass=$((pass + ${p:-0})); fail=$((fail + ${f:-1}))
+  echo "# browser tests: ${p:-0} passed, ${f:-?} failed"
+else
+  skip=$((skip + 1))
+  echo "[SKIP] browser test: needs chromium, node, Xvfb and playwright-core (cd tests/web && npm ci)"
+fi
+check "daemon still running" kill -0 "$DPID"
+check "no crash in the daemon log" sh -c "! grep -qi 'sanitizer\|segv' '$TMP/daemon.log'"
+echo "web: $pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ]

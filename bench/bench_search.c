@@ -1,4 +1,5 @@
-/* bench_search: exact vector search latency (the meaning half of `clipseek search`) at 10k,
+/* bench_search: exact vector search latency (the meaning half of `clipseek search`: int8 scan,
+ * float rescoring of the rows the error bound cannot rule out) at 10k,
  * 100k and 1M entries of 512 dimensions, random unit vectors, top 20. Prints "metric value"
  * lines: search_<N>_median_ms and search_<N>_p99_ms over 50 queries (after one warm-up).
  *   bench_search [--threads N] [--max ROWS] */

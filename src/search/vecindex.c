@@ -2,6 +2,10 @@
 #include "vecindex.h"
 
 #include <errno.h>
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
+#include <math.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +16,10 @@
 #include <unistd.h>
 
 #define MAGIC "CSVEC001"
+#define Q8_MAGIC "CSQ8V001"
+/* the bound on a quantised dot product's error gets this much slack for float rounding in the
+ * scale products (relative ~1e-7; cosines are <= 1) */
+#define Q8_SLACK 1e-5f
 
 typedef struct hdr {
     char magic[8];
@@ -26,7 +34,33 @@ struct vecindex {
     size_t rows;
     const float *mat;         /* memory index */
     const int64_t *ids;
+    /* the int8 copy scanned first: per row {f32 scale, f32 err, i8 v[dim]} */
+    const unsigned char *q8map; /* file map (header + rows) */
+    size_t q8len;
+    unsigned char *q8mem;       /* memory index: rows, owned */
+    const unsigned char *q8;    /* first row */
 };
+
+/* Quantises unit vector v to int8 with one scale (max |v_i| -> 127). Writes {scale, err, i8[dim]}
+ * to out; err = ||v - scale * v8||, computed in double, the bound the search relies on. */
+static void quantise(const float *v, int dim, unsigned char *out) {
+    float mx = 0;
+    for (int i = 0; i < dim; i++) mx = fabsf(v[i]) > mx ? fabsf(v[i]) : mx;
+    float scale = mx > 0 ? mx / 127.0f : 1.0f;
+    int8_t *q = (int8_t *)(out + 8);
+    double e2 = 0;
+    for (int i = 0; i < dim; i++) {
+        long x = lrintf(v[i] / scale);
+        q[i] = (int8_t)(x > 127 ? 127 : x < -127 ? -127 : x);
+        double d = (double)v[i] - (double)scale * q[i];
+        e2 += d * d;
+    }
+    float err = (float)sqrt(e2) * (1.0f + 1e-6f);
+    memcpy(out, &scale, 4);
+    memcpy(out + 4, &err, 4);
+}
+
+static size_t q8_rec(int dim) { return 8 + (size_t)dim; }
 
 size_t vecindex_rows(const vecindex *v) { return v->rows; }
 int vecindex_dim(const vecindex *v) { return v->dim; }
@@ -50,6 +84,56 @@ static int append_one(int64_t rowid, int64_t entry, int part, const float *v, in
     }
     c->h.count++;
     return 0;
+}
+
+/* Brings <model>.q8 up to date with the float file just mapped in v (called under its lock):
+ * quantises the rows it lacks, or all of them when it is new, damaged or the float file was
+ * rebuilt; then maps it. */
+static int q8_sync(vecindex *v, const char *path, int rebuilt, cs_err *err) {
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return cs_err_set(err, "%s: %s", path, strerror(errno));
+    hdr h = {{0}, 0, 0, 0, 0};
+    struct stat st;
+    fstat(fd, &st);
+    size_t rec = q8_rec(v->dim);
+    int ok = !rebuilt && pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h && !memcmp(h.magic, Q8_MAGIC, 8) &&
+             h.dim == (uint32_t)v->dim && h.count >= 0 && (size_t)h.count <= v->rows &&
+             (size_t)st.st_size >= sizeof h + (size_t)h.count * rec;
+    if (!ok) {
+        memset(&h, 0, sizeof h);
+        memcpy(h.magic, Q8_MAGIC, 8);
+        h.dim = (uint32_t)v->dim;
+    }
+    int rc = 0;
+    if ((size_t)h.count < v->rows || !ok) {
+        /* append in chunks; the header is written last, so a torn append is redone next time */
+        size_t rec32 = 8 + 4 * (size_t)v->dim, chunk = 4096;
+        unsigned char *buf = malloc(chunk * rec);
+        if (!buf) rc = cs_err_set(err, "out of memory");
+        for (size_t r = (size_t)h.count; !rc && r < v->rows; r += chunk) {
+            size_t n = v->rows - r < chunk ? v->rows - r : chunk;
+            for (size_t i = 0; i < n; i++)
+                quantise((const float *)(const void *)(v->map + sizeof(hdr) + (r + i) * rec32 + 8), v->dim, buf + i * rec);
+            if (pwrite(fd, buf, n * rec, (off_t)(sizeof h + r * rec)) != (ssize_t)(n * rec))
+                rc = cs_err_set(err, "%s: cannot write", path);
+        }
+        free(buf);
+        h.count = (int64_t)v->rows;
+        if (!rc && (ftruncate(fd, (off_t)(sizeof h + v->rows * rec)) != 0 || fdatasync(fd) != 0 ||
+                    pwrite(fd, &h, sizeof h, 0) != (ssize_t)sizeof h))
+            rc = cs_err_set(err, "%s: cannot write", path);
+    }
+    if (!rc && v->rows) {
+        v->q8len = sizeof h + v->rows * rec;
+        void *m = mmap(NULL, v->q8len, PROT_READ, MAP_SHARED, fd, 0);
+        if (m == MAP_FAILED) rc = cs_err_set(err, "%s: mmap: %s", path, strerror(errno));
+        else {
+            v->q8map = m;
+            v->q8 = v->q8map + sizeof h;
+        }
+    }
+    close(fd);
+    return rc;
 }
 
 int vecindex_open(store *s, const char *model, vecindex **out, cs_err *err) {
@@ -98,6 +182,11 @@ int vecindex_open(store *s, const char *model, vecindex **out, cs_err *err) {
         if (m == MAP_FAILED) { free(v); v = NULL; rc = cs_err_set(err, "%s: mmap: %s", path, strerror(errno)); }
         else v->map = m;
     }
+    if (!rc) {
+        snprintf(path, sizeof path, "%s/%s.q8", dir, model);
+        rc = q8_sync(v, path, fresh, err);
+        if (rc) { vecindex_close(v); v = NULL; }
+    }
     flock(fd, LOCK_UN);
     fclose(f);
     *out = v;
@@ -111,12 +200,19 @@ vecindex *vecindex_from_memory(const float *mat, const int64_t *ids, size_t rows
     v->ids = ids;
     v->rows = rows;
     v->dim = dim;
+    size_t rec = q8_rec(dim);
+    v->q8mem = malloc(rows ? rows * rec : 1);
+    if (!v->q8mem) { free(v); return NULL; }
+    for (size_t r = 0; r < rows; r++) quantise(mat + r * (size_t)dim, dim, v->q8mem + r * rec);
+    v->q8 = v->q8mem;
     return v;
 }
 
 void vecindex_close(vecindex *v) {
     if (!v) return;
     if (v->map) munmap((void *)v->map, v->maplen);
+    if (v->q8map) munmap((void *)v->q8map, v->q8len);
+    free(v->q8mem);
     free(v);
 }
 
@@ -144,43 +240,124 @@ static inline float dot(const float *a, const float *b, int n) {
     return s;
 }
 
+/* q . r over int8 vectors. With AVX2: r's signs moved onto |q| (vpsignb), then vpmaddubsw
+ * (u8 x s8 pairs to s16: |q|,|r| <= 127 keeps pairs within 2 * 127 * 127, no saturation) and
+ * vpmaddwd to s32 - four instructions per 32 elements, which keeps the scan memory-bound. */
+static inline int32_t dot8(const int8_t *a, const int8_t *b, int n) {
+    int32_t s = 0;
+    int i = 0;
+#ifdef __AVX2__
+    __m256i acc = _mm256_setzero_si256(), ones = _mm256_set1_epi16(1);
+    for (; i + 32 <= n; i += 32) {
+        __m256i x = _mm256_loadu_si256((const __m256i *)(const void *)(a + i));
+        __m256i y = _mm256_loadu_si256((const __m256i *)(const void *)(b + i));
+        __m256i p = _mm256_maddubs_epi16(_mm256_abs_epi8(x), _mm256_sign_epi8(y, x));
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, ones));
+    }
+    __m128i t = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4e));
+    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xb1));
+    s = _mm_cvtsi128_si32(t);
+#endif
+    for (; i < n; i++) s += (int16_t)a[i] * (int16_t)b[i];
+    return s;
+}
+
+static const float *row_f32(const vecindex *v, size_t r) {
+    return v->map ? (const float *)(const void *)(v->map + sizeof(hdr) + r * (8 + 4 * (size_t)v->dim) + 8)
+                  : v->mat + r * (size_t)v->dim;
+}
+
+static int64_t row_id(const vecindex *v, size_t r) {
+    int64_t id;
+    if (v->map) memcpy(&id, v->map + sizeof(hdr) + r * (8 + 4 * (size_t)v->dim), 8);
+    else id = v->ids[r];
+    return id;
+}
+
+/* Exact top k, scanning the int8 copy (a quarter of the bytes: the scan is memory-bound) and
+ * rescoring in float only the rows that can still be in the answer:
+ *   every row's approximate score a = sq * sr * (q8 . r8) is within B = err_r + err_q (1 + err_r)
+ *   of its exact cosine (Cauchy-Schwarz on q.r - q^.r^ = q.(r - r^) + (q - q^).r^), so with tau the
+ *   cap-th largest lower bound a - B among the kept rows, no row whose upper bound a + B is below
+ *   tau can be among the cap best; the others are rescored exactly, the best cap kept, and
+ *   duplicates of an entry (text windows) folded. The answer is the float scan's, bit for bit. */
 int vecindex_topk(const vecindex *v, const float *q, int k, int (*keep)(int64_t, void *), void *arg, vec_hit **out,
                   size_t *n, cs_err *err) {
     *out = NULL;
     *n = 0;
     if (k <= 0 || v->rows == 0) return 0;
+    int dim = v->dim;
     /* several rows can belong to one entry (text windows): keep extra candidates, then dedupe */
-    size_t cap = (size_t)k * 4 + 16;
+    size_t cap = (size_t)k * 4 + 16, rec = q8_rec(dim);
+    unsigned char *qq = malloc(rec);
+    float *sc = malloc(v->rows * sizeof *sc), *bd = malloc(v->rows * sizeof *bd);
     vec_hit *h = malloc(cap * sizeof *h);
-    if (!h) return cs_err_set(err, "out of memory");
-    size_t hn = 0, rec = 8 + 4 * (size_t)v->dim;
-    const unsigned char *base = v->map ? v->map + sizeof(hdr) : NULL;
-    /* pass 1, parallel: every row's score (memory-bound: both cores stream the matrix);
-     * pass 2: filter and select with a bounded min-heap */
-    float *sc = malloc(v->rows * sizeof *sc);
-    if (!sc) { free(h); return cs_err_set(err, "out of memory"); }
+    size_t *cand = NULL, nc = 0, ccap = 0;
+    if (!qq || !sc || !bd || !h) { free(qq); free(sc); free(bd); free(h); return cs_err_set(err, "out of memory"); }
+    quantise(q, dim, qq);
+    float qs, qe;
+    memcpy(&qs, qq, 4);
+    memcpy(&qe, qq + 4, 4);
+    const int8_t *q8 = (const int8_t *)(qq + 8);
+    /* pass 1, parallel: every row's approximate score and its error bound (both cores stream
+     * the int8 matrix once; later passes read only these two arrays) */
 #pragma omp parallel for schedule(static) if (v->rows > 4096)
     for (size_t r = 0; r < v->rows; r++) {
-        /* records are 8 + 4 dim bytes after a 32-byte header: the floats are 4-byte aligned */
-        const float *row = base ? (const float *)(const void *)(base + r * rec + 8) : v->mat + r * (size_t)v->dim;
-        sc[r] = dot(q, row, v->dim);
+        const unsigned char *row = v->q8 + r * rec;
+        float rs, re;
+        memcpy(&rs, row, 4);
+        memcpy(&re, row + 4, 4);
+        sc[r] = qs * rs * (float)dot8(q8, (const int8_t *)(row + 8), dim);
+        bd[r] = re + qe * (1.0f + re) + Q8_SLACK;
     }
-    for (size_t r = 0; r < v->rows; r++) {
-        int64_t id;
-        if (base) memcpy(&id, base + r * rec, 8);
-        else id = v->ids[r];
-        if (hn == cap && sc[r] <= h[0].score) continue;
+    /* pass 2: candidates. h is a min-heap of the cap largest lower bounds among kept rows. */
+    size_t hn = 0;
+    int rc = 0;
+    for (size_t r = 0; r < v->rows && !rc; r++) {
+        float lo = sc[r] - bd[r], hi = sc[r] + bd[r];
+        if (hn == cap && hi < h[0].score) continue;
+        int64_t id = row_id(v, r);
         if (keep && !keep(id, arg)) continue;
+        if (nc == ccap) {
+            ccap = ccap ? ccap * 2 : 1024;
+            size_t *nn = realloc(cand, ccap * sizeof *nn);
+            if (!nn) { rc = cs_err_set(err, "out of memory"); break; }
+            cand = nn;
+        }
+        cand[nc++] = r;
         if (hn < cap) {
-            h[hn++] = (vec_hit){id, sc[r]};
+            h[hn++] = (vec_hit){id, lo};
             if (hn == cap)
                 for (size_t i = cap / 2; i-- > 0;) sift_down(h, hn, i);
-        } else {
-            h[0] = (vec_hit){id, sc[r]};
+        } else if (lo > h[0].score) {
+            h[0] = (vec_hit){id, lo};
             sift_down(h, hn, 0);
         }
     }
+    float tau = hn == cap ? h[0].score : -INFINITY;
+    /* pass 3: rescore the survivors exactly; keep the cap best */
+    hn = 0;
+    for (size_t i = 0; i < nc && !rc; i++) {
+        size_t r = cand[i];
+        if (sc[r] + bd[r] < tau) continue;
+        float e = dot(q, row_f32(v, r), dim);
+        if (hn == cap && e <= h[0].score) continue;
+        vec_hit x = {row_id(v, r), e};
+        if (hn < cap) {
+            h[hn++] = x;
+            if (hn == cap)
+                for (size_t j = cap / 2; j-- > 0;) sift_down(h, hn, j);
+        } else {
+            h[0] = x;
+            sift_down(h, hn, 0);
+        }
+    }
+    free(cand);
     free(sc);
+    free(bd);
+    free(qq);
+    if (rc) { free(h); return -1; }
     qsort(h, hn, sizeof *h, by_score_desc);
     size_t m = 0;
     for (size_t i = 0; i < hn && m < (size_t)k; i++) {

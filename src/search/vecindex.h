@@ -8,8 +8,13 @@
  * results are joined with the entries; a replaced vector leaves its old row, harmless for scoring
  * (an entry scores its best row). Deleting the file just makes the next sync rebuild it.
  *
- * Scoring: dot products of unit vectors (= cosine), vectorised with OpenMP SIMD reductions,
- * best row per entry, top k by a bounded heap. */
+ * Scoring is exact but does not read every float: a companion file <model id>.q8 (0600, kept
+ * in step with the float file under the same lock, rebuilt when damaged) holds each row as int8
+ * with one scale and its quantisation error err = ||v - v^||. A search streams that quarter-size
+ * copy (AVX2 int8 dot products, both cores), bounds every row's true cosine within
+ * err_r + err_q (1 + err_r) of its int8 score, and rescores in float only the rows whose upper
+ * bound reaches the k-th best lower bound: the result is the float scan's. Best row per entry,
+ * top k by a bounded heap. */
 #ifndef VECINDEX_H
 #define VECINDEX_H
 

@@ -53,7 +53,7 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test unit-test cli-test asan fuzz fuzz-run bench install clean
+.PHONY: all test unit-test cli-test asan fuzz fuzz-run bench bench-e2e install clean
 
 all: $(BUILD)/clipseek
 
@@ -137,6 +137,12 @@ bench: $(BUILD)/bench_clip $(BUILD)/bench_search
 $(BUILD)/bench_search: bench/bench_search.c $(BUILD)/libclipseek.a
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libclipseek.a $(LDLIBS)
+$(BUILD)/bench_fill: bench/bench_fill.c $(BUILD)/libclipseek.a
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libclipseek.a $(LDLIBS)
+# end to end: `clipseek search` against a running daemon, ViT-B/32-shaped model, synthetic store
+bench-e2e: $(BUILD)/clipseek $(BUILD)/bench_fill $(BUILD)/bench_clip
+	python3 bench/e2e.py --bin $(BUILD)/clipseek --fill $(BUILD)/bench_fill --bench-clip $(BUILD)/bench_clip
 $(BUILD)/bench_clip: bench/bench_clip.c $(BUILD)/libclipseek.a
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libclipseek.a $(LDLIBS)

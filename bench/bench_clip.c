@@ -192,12 +192,13 @@ static double time_text(clip_ctx *c, int n, int reps) {
 
 int main(int argc, char **argv) {
     const char *model = NULL, *keep = NULL;
-    int threads = 0;
+    int threads = 0, write_only = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--keep") && i + 1 < argc) keep = argv[++i];
-        else { fprintf(stderr, "usage: bench_clip [--model DIR] [--threads N] [--keep DIR]\n"); return 2; }
+        else if (!strcmp(argv[i], "--write-only")) write_only = 1; /* with --keep: just the checkpoint */
+        else { fprintf(stderr, "usage: bench_clip [--model DIR] [--threads N] [--keep DIR [--write-only]]\n"); return 2; }
     }
     char tmp[256] = "";
     if (!model) {
@@ -212,6 +213,7 @@ int main(int argc, char **argv) {
         snprintf(probe, sizeof probe, "%s/model.safetensors", tmp);
         if (access(probe, R_OK) != 0 && write_model(tmp)) { fprintf(stderr, "cannot write the model to %s\n", tmp); return 1; }
         model = tmp;
+        if (write_only && keep) return 0;
     }
     clip_params p = clip_default_params();
     p.threads = threads;

@@ -265,8 +265,14 @@ static void *index_thread(void *arg) {
 /* Full text and meaning as `clipseek search` computes them, with the model already in memory:
  * q->text is embedded by the text tower; with no text and q->exclude set, that entry's own
  * vector is the query (similar entries). Used by SEARCH requests and the web page. */
-static int daemon_search(void *arg, store *s, search_query *sq, search_hit **h, size_t *n, cs_err *e) {
-    daemon_state *d = arg;
+static double ms_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
+}
+
+/* embed_ms (may be NULL) gets the text tower's time */
+static int search_timed(daemon_state *d, store *s, search_query *sq, search_hit **h, size_t *n, cs_err *e, double *embed_ms) {
     vecindex *vi = NULL;
     float *qv = NULL;
     int rc = 0;
@@ -274,8 +280,12 @@ static int daemon_search(void *arg, store *s, search_query *sq, search_hit **h, 
     if (d->model) {
         int P = clip_get_info(d->model)->projection_dim;
         qv = malloc((size_t)P * sizeof *qv);
+        double t0 = ms_now();
         if (!qv) rc = cs_err_set(e, "out of memory");
-        else if (sq->text && *sq->text) rc = clip_texts_embed(d->model, &sq->text, 1, 1, qv, e);
+        else if (sq->text && *sq->text) {
+            rc = clip_texts_embed(d->model, &sq->text, 1, 1, qv, e);
+            if (embed_ms) *embed_ms = ms_now() - t0;
+        }
         else if (sq->exclude) {
             if (store_get_vector(s, sq->exclude, d->model_key, 0, qv, P, e)) { free(qv); qv = NULL; }
         } else { free(qv); qv = NULL; }
@@ -294,8 +304,12 @@ static int daemon_search(void *arg, store *s, search_query *sq, search_hit **h, 
     return rc;
 }
 
+static int daemon_search(void *arg, store *s, search_query *sq, search_hit **h, size_t *n, cs_err *e) {
+    return search_timed(arg, s, sq, h, n, e, NULL);
+}
+
 /* SEARCH {"q": TEXT, "kind": K, "since_ms": T, "limit": N, "collection": C, "category": C} ->
- * {"hits": [[id, score, signals, cosine], ...]} or {"error": MSG}. */
+ * {"hits": [[id, score, signals, cosine], ...], "embed_ms": T, "total_ms": T} or {"error": MSG}. */
 static char *do_search(daemon_state *d, const char *json) {
     json_t *req = json_loads(json, 0, NULL), *out = json_object();
     const char *q = json_string_value(json_object_get(req, "q"));
@@ -312,12 +326,16 @@ static char *do_search(daemon_state *d, const char *json) {
     e.msg[0] = 0;
     search_hit *h = NULL;
     size_t n = 0;
+    double t0 = ms_now(), embed = 0;
     int rc = !req || !q ? cs_err_set(&e, "bad request") : store_open(d->p.data_dir, &s, &e);
-    if (!rc && daemon_search(d, s, &sq, &h, &n, &e) == 0) {
+    if (!rc && search_timed(d, s, &sq, &h, &n, &e, &embed) == 0) {
         json_t *arr = json_array();
         for (size_t i = 0; i < n; i++)
             json_array_append_new(arr, json_pack("[I, f, i, f]", (json_int_t)h[i].id, h[i].score, h[i].signals, (double)h[i].cosine));
         json_object_set_new(out, "hits", arr);
+        /* where the time goes, for benchmarks (bench/e2e.py) */
+        json_object_set_new(out, "embed_ms", json_real(embed));
+        json_object_set_new(out, "total_ms", json_real(ms_now() - t0));
     } else
         json_object_set_new(out, "error", json_string(e.msg[0] ? e.msg : "search failed"));
     free(h);

@@ -334,7 +334,7 @@ int org_model(organizer *o, store *s, int max, org_stats *st, cs_err *err) {
     float *v = malloc((size_t)dim * sizeof *v);
     if (!v) rc = cs_err_set(err, "out of memory");
     if (!rc) rc = vecindex_open(s, o->model, &vi, err);
-    if (!rc) rc = store_briefs(s, &f.b, &f.n, err);
+    if (!rc) rc = store_briefs(s, NULL, &f.b, &f.n, err);
     for (size_t i = 0; i < n && !rc; i++) {
         store_entry e;
         int g = store_get(s, ids[i], &e, err);

@@ -849,32 +849,79 @@ int store_each_vector(store *s, const char *model, int64_t after_rowid, store_ve
     return rc;
 }
 
-int store_briefs(store *s, store_brief **out, size_t *n, cs_err *err) {
+#define BRIEF_COLS "id, seq, last_ms, kind, coalesce(subkind, ''), coalesce(collection, 0), coalesce(category, ''), pinned"
+
+static void row_to_brief(sqlite3_stmt *st, store_brief *b) {
+    b->id = sqlite3_column_int64(st, 0);
+    b->seq = sqlite3_column_int64(st, 1);
+    b->last_ms = sqlite3_column_int64(st, 2);
+    snprintf(b->kind, sizeof b->kind, "%s", (const char *)sqlite3_column_text(st, 3));
+    snprintf(b->subkind, sizeof b->subkind, "%s", (const char *)sqlite3_column_text(st, 4));
+    b->collection = sqlite3_column_int64(st, 5);
+    snprintf(b->category, sizeof b->category, "%s", (const char *)sqlite3_column_text(st, 6));
+    b->pinned = sqlite3_column_int(st, 7);
+}
+
+static int push_brief(store_brief **out, size_t *n, size_t *cap, sqlite3_stmt *st) {
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 256;
+        store_brief *nb = realloc(*out, *cap * sizeof *nb);
+        if (!nb) return -1;
+        *out = nb;
+    }
+    row_to_brief(st, &(*out)[(*n)++]);
+    return 0;
+}
+
+int store_briefs(store *s, const store_query *f, store_brief **out, size_t *n, cs_err *err) {
     *out = NULL;
     *n = 0;
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "SELECT id, seq, last_ms, kind, coalesce(subkind, ''), coalesce(collection, 0), coalesce(category, ''), pinned"
-                           " FROM entries ORDER BY id", -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT " BRIEF_COLS " FROM entries WHERE (?1 IS NULL OR kind = ?1 OR subkind = ?1) AND last_ms >= ?2"
+                           " AND (?3 = 0 OR collection = ?3) AND (?4 IS NULL OR category = ?4 COLLATE NOCASE) ORDER BY id",
+                           -1, &st, NULL) != SQLITE_OK)
+        return store_dberr(s, err, "entries");
+    if (f && f->kind) sqlite3_bind_text(st, 1, f->kind, -1, SQLITE_STATIC); else sqlite3_bind_null(st, 1);
+    sqlite3_bind_int64(st, 2, f ? f->since_ms : 0);
+    sqlite3_bind_int64(st, 3, f ? f->collection : 0);
+    if (f && f->category) sqlite3_bind_text(st, 4, f->category, -1, SQLITE_STATIC); else sqlite3_bind_null(st, 4);
+    size_t cap = 0;
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW)
+        if (push_brief(out, n, &cap, st)) { sqlite3_finalize(st); return cs_err_set(err, "out of memory"); }
+    sqlite3_finalize(st);
+    return r == SQLITE_DONE ? 0 : store_dberr(s, err, "entries");
+}
+
+static int by_brief_id(const void *a, const void *b) {
+    int64_t x = ((const store_brief *)a)->id, y = ((const store_brief *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
+int store_briefs_of(store *s, const int64_t *ids, size_t nids, store_brief **out, size_t *n, cs_err *err) {
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT " BRIEF_COLS " FROM entries WHERE id = ?", -1, &st, NULL) != SQLITE_OK)
         return store_dberr(s, err, "entries");
     size_t cap = 0;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 1024;
-            store_brief *nb = realloc(*out, cap * sizeof *nb);
-            if (!nb) { sqlite3_finalize(st); return cs_err_set(err, "out of memory"); }
-            *out = nb;
-        }
-        store_brief *b = &(*out)[(*n)++];
-        b->id = sqlite3_column_int64(st, 0);
-        b->seq = sqlite3_column_int64(st, 1);
-        b->last_ms = sqlite3_column_int64(st, 2);
-        snprintf(b->kind, sizeof b->kind, "%s", (const char *)sqlite3_column_text(st, 3));
-        snprintf(b->subkind, sizeof b->subkind, "%s", (const char *)sqlite3_column_text(st, 4));
-        b->collection = sqlite3_column_int64(st, 5);
-        snprintf(b->category, sizeof b->category, "%s", (const char *)sqlite3_column_text(st, 6));
-        b->pinned = sqlite3_column_int(st, 7);
+    int rc = 0;
+    for (size_t i = 0; i < nids && !rc; i++) {
+        sqlite3_bind_int64(st, 1, ids[i]);
+        int r = sqlite3_step(st);
+        if (r == SQLITE_ROW && push_brief(out, n, &cap, st)) rc = cs_err_set(err, "out of memory");
+        else if (r != SQLITE_ROW && r != SQLITE_DONE) rc = store_dberr(s, err, "entries");
+        sqlite3_reset(st);
     }
     sqlite3_finalize(st);
+    if (rc) { free(*out); *out = NULL; *n = 0; return -1; }
+    if (*n > 1) qsort(*out, *n, sizeof **out, by_brief_id);
+    /* the same id asked twice: keep one */
+    size_t k = 0;
+    for (size_t i = 0; i < *n; i++)
+        if (!k || (*out)[k - 1].id != (*out)[i].id) (*out)[k++] = (*out)[i];
+    *n = k;
     return 0;
 }
 

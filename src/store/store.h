@@ -159,7 +159,11 @@ typedef struct store_brief {
     char kind[16], subkind[16], category[32];
     int pinned;
 } store_brief;
-int store_briefs(store *s, store_brief **out, size_t *n, cs_err *err);
+/* filter (may be NULL: every entry) uses kind, since_ms, collection and category of a query;
+ * the result is sorted by id. */
+int store_briefs(store *s, const store_query *filter, store_brief **out, size_t *n, cs_err *err);
+/* The briefs of the given ids that exist (deleted ones are left out), sorted by id. */
+int store_briefs_of(store *s, const int64_t *ids, size_t nids, store_brief **out, size_t *n, cs_err *err);
 
 /* Full-text matches of an FTS5 query (already sanitised), best first (BM25), at most limit. */
 int store_fts(store *s, const char *fts_query, int limit, int64_t **ids, size_t *n, cs_err *err);

@@ -35,6 +35,8 @@ printf 'hunter2-from-the-vault' | CLIPSEEK_SOURCE=KeePassXC "$BIN" store
 printf 'DROPME please' | "$BIN" store
 printf 'keep me' | "$BIN" store
 check "rule: ignore (source glob, regex) stores nothing, others stored" [ "$("$BIN" list | wc -l)" -eq $((n0 + 1)) ]
+id_keep=$(printf 'DROPME but I asked for it' | "$BIN" add - 2>/dev/null)
+check "rule: ignore leaves an explicit add alone" "$BIN" show "$id_keep"
 printf 'rule = kind:url -> explode\n' > "$TMP/bad"
 check "rule: bad action is a clear error" sh -c "CLIPSEEK_CONFIG='$TMP/bad' '$BIN' add - < /dev/null 2>&1 | grep -q 'bad action .explode'"
 printf 'rule = regex:"unclosed -> pin\n' > "$TMP/bad"

@@ -318,6 +318,9 @@ int rules_apply(const rules *r, store *s, int64_t id, int phase, int *deleted, c
     for (int i = 0; i < r->nrule && !rc; i++) {
         const rule *u = &r->rule[i];
         if ((phase == RULES_AT_STORE) != (u->category == NULL) || !rule_matches(u, &f)) continue;
+        /* ignore rules without a category act before storing (rules_reject), on captured clips
+         * only: an entry that exists was wanted (an explicit add) */
+        if (u->drop && phase == RULES_AT_STORE) continue;
         if (u->drop) {
             rc = store_delete(s, id, err) < 0 ? -1 : 0;
             if (!rc && deleted) *deleted = 1;

@@ -57,8 +57,9 @@ typedef struct rule_facts { const char *kind, *subkind, *text, *source, *categor
 enum { RULES_AT_STORE = 0, RULES_AFTER_CATEGORY = 1 };
 /* Applies the actions of the rules that match entry id: phase RULES_AT_STORE runs the rules
  * without a category matcher (right after an entry is added), RULES_AFTER_CATEGORY those with
- * one (once the organiser has categorised it). *deleted (may be NULL) is set when an ignore rule
- * deleted the entry. An entry that is gone is not an error. */
+ * one (once the organiser has categorised it). Ignore rules act only in the second phase (the
+ * first one's are rules_reject's, before storing). *deleted (may be NULL) is set when an ignore
+ * rule deleted the entry. An entry that is gone is not an error. */
 int rules_apply(const rules *r, store *s, int64_t id, int phase, int *deleted, cs_err *err);
 
 /* Settings of the organiser (src/organize/). */

@@ -8,7 +8,8 @@
  *   STATUS      -> one line of JSON (capture backend, model, counts, last error)
  *   INDEX-WAIT  -> "OK <entries indexed so far>" once nothing is left to index (or "ERR ...")
  *   SEARCH JSON -> {"hits": [[id, score, signals, cosine], ...]} (search.h, with the model
- *                  already loaded; the request is {"q", "kind", "since_ms", "limit" <= 1000})
+ *                  already loaded; the request is {"q", "kind", "since_ms", "collection",
+ *                  "category", "limit" <= 1000}; the reply adds "embed_ms" and "total_ms")
  *   STOP        -> "OK", then the daemon exits
  * With the web page on (web.h), its threads serve HTTP on loopback and search through the same
  * loaded model; STATUS then carries "web_port". Each thread has its own store connection. Capture never waits for indexing: a clip is committed

@@ -1,10 +1,11 @@
 /* search: one ranked list from full text and meaning.
  *
- * Signals: "text" (SQLite FTS5, BM25, over each entry's text, source and tags) and "meaning"
+ * Signals: "text" (SQLite FTS5, BM25, over each entry's text, text read from an image, image category, source and tags) and "meaning"
  * (cosine of the query's CLIP text embedding with every image and text vector, vecindex.h).
  * Their scores are not on one scale, so the lists are fused by reciprocal rank,
  * score = sum over signals of 1 / (60 + rank), and ties go to the more recently copied entry.
- * Each hit says which signals found it.
+ * Each hit says which signals found it. Unfiltered searches look up only their candidates' rows;
+ * with filters (kind, since, collection, category) the matching entries are listed in SQL first.
  *
  * Queries are never passed to FTS5 as syntax: the words (letters and digits) are quoted one by
  * one and must all appear, so quotes, operators and stray punctuation are harmless. */

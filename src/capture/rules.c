@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "../common/cs_file.h"
+#include "../common/cs_utf8.h"
 
 #define MAX_RULES 64
 #define MAX_ACTIONS 8
@@ -68,13 +69,6 @@ void rules_free(rules *r) {
     for (int i = 0; i < r->ntext; i++) regfree(&r->text[i]);
     for (int i = 0; i < r->napp; i++) free(r->app[i]);
     free(r);
-}
-
-static char *trim(char *s) {
-    while (isspace((unsigned char)*s)) s++;
-    char *e = s + strlen(s);
-    while (e > s && isspace((unsigned char)e[-1])) *--e = 0;
-    return s;
 }
 
 static int parse_count(const char *v, long long max, long long *out) {
@@ -201,12 +195,12 @@ int rules_load(const char *path, rules **out, cs_err *err) {
         next = strchr(line, '\n');
         if (next) *next++ = 0;
         lineno++;
-        char *l = trim(line);
+        char *l = cs_trim(line);
         if (!*l || *l == '#') continue;
         char *eq = strchr(l, '=');
         if (!eq) { rc = cs_err_set(err, "%s:%d: expected key = value", p, lineno); break; }
         *eq = 0;
-        char *k = trim(l), *v = trim(eq + 1);
+        char *k = cs_trim(l), *v = cs_trim(eq + 1);
         long long n;
         if (!strcmp(k, "ignore_text")) {
             if (r->ntext == MAX_RULES) { rc = cs_err_set(err, "%s:%d: too many ignore_text rules", p, lineno); break; }

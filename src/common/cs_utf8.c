@@ -1,4 +1,6 @@
 /* cs_utf8: see cs_utf8.h. */
+#include <ctype.h>
+#include <string.h>
 #include "cs_utf8.h"
 
 size_t cs_utf8_next(const unsigned char *s, size_t n, int32_t *cp) {
@@ -34,4 +36,11 @@ int cs_utf8_valid(const void *p, size_t n, int allow_nul) {
         if (cp < 0 || (cp == 0 && !allow_nul)) return 0;
     }
     return 1;
+}
+
+char *cs_trim(char *s) {
+    while (isspace((unsigned char)*s)) s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1])) *--e = 0;
+    return s;
 }

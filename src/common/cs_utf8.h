@@ -13,4 +13,7 @@ size_t cs_utf8_next(const unsigned char *s, size_t n, int32_t *cp);
 /* 1 if s[0..n) is valid UTF-8 (and, unless allow_nul, has no NUL byte). */
 int cs_utf8_valid(const void *s, size_t n, int allow_nul);
 
+/* Trims ASCII white space at both ends of s in place; returns the first kept character. */
+char *cs_trim(char *s);
+
 #endif

@@ -1,7 +1,8 @@
 /* daemon: the long-running clipseek process: capture, background indexing and a control socket.
  *
  * Threads: capture (X11 through XFixes; under Wayland a `wl-paste --watch clipseek store` child
- * does the capturing and this thread only supervises), index (embeds new entries; woken by each
+ * does the capturing and this thread only supervises), index (embeds new entries, then organises
+ * them: text kinds, OCR, categories, near-duplicates, collections, src/organize/; woken by each
  * stored clip, and backfills everything missing at start), and the caller's thread, which serves
  * the control socket <data dir>/daemon.sock (mode 0600, one line in, one line out):
  *   PING        -> "OK <pid>"

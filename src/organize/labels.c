@@ -48,13 +48,6 @@ void labels_free(labels *l) {
     free(l);
 }
 
-static char *trim(char *s) {
-    while (isspace((unsigned char)*s)) s++;
-    char *e = s + strlen(s);
-    while (e > s && isspace((unsigned char)e[-1])) *--e = 0;
-    return s;
-}
-
 int labels_parse(const char *text, size_t len, const char *name, labels **out, cs_err *err) {
     *out = NULL;
     if (!cs_utf8_valid(text, len, 0)) return cs_err_set(err, "%s: not UTF-8 text", name);
@@ -70,12 +63,12 @@ int labels_parse(const char *text, size_t len, const char *name, labels **out, c
         lineno++;
         char *h = strchr(line, '#');
         if (h) *h = 0;
-        char *t = trim(line);
+        char *t = cs_trim(line);
         if (!*t) continue;
         char *colon = strchr(t, ':');
         if (!colon) { rc = cs_err_set(err, "%s:%d: expected LABEL: PROMPT | PROMPT", name, lineno); break; }
         *colon = 0;
-        char *lab = trim(t);
+        char *lab = cs_trim(t);
         if (!*lab || strlen(lab) > 31 || strchr(lab, '|')) { rc = cs_err_set(err, "%s:%d: a label is 1-31 bytes", name, lineno); break; }
         if (l->n == LABELS_MAX) { rc = cs_err_set(err, "%s:%d: more than %d labels", name, lineno, LABELS_MAX); break; }
         for (int i = 0; i < l->n; i++)
@@ -86,7 +79,7 @@ int labels_parse(const char *text, size_t len, const char *name, labels **out, c
         for (char *p = colon + 1, *bar; p && !rc; p = bar) {
             bar = strchr(p, '|');
             if (bar) *bar++ = 0;
-            char *pr = trim(p);
+            char *pr = cs_trim(p);
             if (!*pr) continue;
             if (L->nprompts == LABELS_MAX_PROMPTS) rc = cs_err_set(err, "%s:%d: more than %d prompts", name, lineno, LABELS_MAX_PROMPTS);
             else if (!(L->prompts[L->nprompts++] = strdup(pr))) rc = cs_err_set(err, "out of memory");

@@ -121,19 +121,9 @@ int org_ocr(organizer *o, store *s, int max, org_stats *st, cs_err *err) {
 
 typedef struct { store_brief *b; size_t n; int64_t self; int image; int free_only; int earlier; } filt;
 
-static const store_brief *brief_of(const filt *f, int64_t id) {
-    size_t lo = 0, hi = f->n;
-    while (lo < hi) {
-        size_t m = (lo + hi) / 2;
-        if (f->b[m].id == id) return &f->b[m];
-        if (f->b[m].id < id) lo = m + 1; else hi = m;
-    }
-    return NULL;
-}
-
 static int keep(int64_t id, void *arg) {
     const filt *f = arg;
-    const store_brief *b = brief_of(f, id);
+    const store_brief *b = store_brief_find(f->b, f->n, id);
     if (!b || id == f->self) return 0;
     if ((strcmp(b->kind, "image") == 0) != f->image) return 0;
     if (f->free_only && b->collection) return 0;

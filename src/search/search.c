@@ -35,15 +35,7 @@ char *search_fts_query(const char *text) {
  * path, where candidates are looked up afterwards instead of listing every entry first */
 typedef struct { store_brief *b; size_t n; const search_query *q; int listed; } filt;
 
-static const store_brief *find_brief(const filt *f, int64_t id) {
-    size_t lo = 0, hi = f->n;
-    while (lo < hi) {
-        size_t m = (lo + hi) / 2;
-        if (f->b[m].id == id) return &f->b[m];
-        if (f->b[m].id < id) lo = m + 1; else hi = m;
-    }
-    return NULL;
-}
+static const store_brief *find_brief(const filt *f, int64_t id) { return store_brief_find(f->b, f->n, id); }
 
 static int keep_entry(int64_t id, void *arg) {
     const filt *f = arg;

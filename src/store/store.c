@@ -894,6 +894,16 @@ int store_briefs(store *s, const store_query *f, store_brief **out, size_t *n, c
     return r == SQLITE_DONE ? 0 : store_dberr(s, err, "entries");
 }
 
+const store_brief *store_brief_find(const store_brief *b, size_t n, int64_t id) {
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t m = (lo + hi) / 2;
+        if (b[m].id == id) return &b[m];
+        if (b[m].id < id) lo = m + 1; else hi = m;
+    }
+    return NULL;
+}
+
 static int by_brief_id(const void *a, const void *b) {
     int64_t x = ((const store_brief *)a)->id, y = ((const store_brief *)b)->id;
     return x < y ? -1 : x > y;

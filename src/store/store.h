@@ -162,6 +162,8 @@ typedef struct store_brief {
 /* filter (may be NULL: every entry) uses kind, since_ms, collection and category of a query;
  * the result is sorted by id. */
 int store_briefs(store *s, const store_query *filter, store_brief **out, size_t *n, cs_err *err);
+/* The brief of id in b[0..n) sorted by id (binary search), or NULL. */
+const store_brief *store_brief_find(const store_brief *b, size_t n, int64_t id);
 /* The briefs of the given ids that exist (deleted ones are left out), sorted by id. */
 int store_briefs_of(store *s, const int64_t *ids, size_t nids, store_brief **out, size_t *n, cs_err *err);
 

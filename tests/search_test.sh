@@ -42,6 +42,14 @@ if [ -d "$FX/toyworld-clip" ] && [ -f "$FX/toyworld-eval/queries.json" ] && comm
   check "similar leaves the entry itself out" sh -c "! '$BIN' similar $id --limit 3 --json | grep -q '\"id\":$id,'"
   check "query by example image" sh -c "'$BIN' search --image '$FX/toyworld-eval/img00.png' --kind image --limit 1 --json | grep -q 'img00.png'"
   check "meaning and words fused" sh -c "'$BIN' search 'IBAN rent' --limit 1 --json | grep -q '\"signals\":\\[\"text\",\"meaning\"\\]'"
+  # text entries found by meaning where the words do not match: a paraphrase in the toy model's
+  # world (it knows colours and shapes), and an image as the query
+  for t in 'a green cross' 'a yellow ring' 'a black triangle' 'a purple square'; do printf '%s' "$t" | "$BIN" add - > /dev/null 2>&1; done
+  "$BIN" index > /dev/null 2>&1
+  id_gc=$("$BIN" search 'a green cross' --kind text --limit 1 --json | grep -o '"id":[0-9]*' | head -1 | cut -d: -f2)
+  check "paraphrase finds a text entry by meaning alone" sh -c "'$BIN' search 'the cross that is green' --kind text --limit 1 --json | grep -q '\"id\":$id_gc,.*\"signals\":\[\"meaning\"\]'"
+  gc_img=$(python3 -c "import json,sys; print([i['file'] for i in json.load(open(sys.argv[1]))['items'] if i['query'] == 'a green cross'][0])" "$FX/toyworld-eval/queries.json")
+  check "an image finds the text that describes it" sh -c "'$BIN' search --image '$FX/toyworld-eval/$gc_img' --kind text --limit 1 --json | grep -q '\"id\":$id_gc,'"
   # a deleted entry keeps its row in the search matrix: it must never come back
   gone=$("$BIN" search 'a green cross' --kind image --limit 1 --json | grep -o '"id":[0-9]*' | head -1 | cut -d: -f2)
   "$BIN" delete "$gone"

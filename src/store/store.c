@@ -127,6 +127,8 @@ static const char *SCHEMA_V4 =
     "ALTER TABLE entries ADD COLUMN expire_ms INTEGER;"  /* set by an expire rule */
     "ALTER TABLE entries ADD COLUMN organised TEXT;"     /* model id the model-based organising used */
     "CREATE INDEX entries_collection ON entries(collection) WHERE collection IS NOT NULL;"
+    "CREATE INDEX entries_pinned ON entries(seq) WHERE pinned = 1;"
+    "CREATE INDEX entries_category ON entries(category) WHERE category IS NOT NULL;"
     "CREATE TABLE collections(id INTEGER PRIMARY KEY, name TEXT NOT NULL, user_named INTEGER NOT NULL DEFAULT 0,"
     " model TEXT, dim INTEGER NOT NULL DEFAULT 0, centroid BLOB, created_ms INTEGER NOT NULL);"
     "DROP TRIGGER entries_fts_ai; DROP TRIGGER entries_fts_au; DROP TRIGGER tags_fts_ai; DROP TRIGGER tags_fts_ad;"
@@ -466,9 +468,13 @@ int store_list(store *s, const store_query *q, store_entry **out, size_t *n, cs_
     store_query dq = {0};
     if (!q) q = &dq;
     sqlite3_stmt *st;
-    const char *sql = "SELECT " ENTRY_COLS " FROM entries WHERE (?1 IS NULL OR kind = ?1 OR subkind = ?1) AND (?2 = 0 OR pinned = 1)"
-                      " AND last_ms >= ?3 AND (?6 = 0 OR collection = ?6) AND (?7 IS NULL OR category = ?7)"
-                      " AND (?8 IS NULL OR seq < ?8) ORDER BY seq DESC LIMIT ?4 OFFSET ?5";
+    /* only the conditions in use: "x IS NULL OR ..." terms keep SQLite from walking the seq index
+     * from the cursor (keyset pages would slow down with depth) */
+    char sql[1024];
+    snprintf(sql, sizeof sql, "SELECT " ENTRY_COLS " FROM entries WHERE 1%s%s%s%s%s%s ORDER BY seq DESC LIMIT ?4 OFFSET ?5",
+             q->kind ? " AND (kind = ?1 OR subkind = ?1)" : "", q->pinned_only ? " AND pinned = 1 AND ?2 = ?2" : "",
+             q->since_ms ? " AND last_ms >= ?3" : "", q->collection ? " AND collection = ?6" : "",
+             q->category ? " AND category = ?7" : "", q->before_seq > 0 ? " AND seq < ?8" : "");
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return store_dberr(s, err, "list");
     if (q->kind) sqlite3_bind_text(st, 1, q->kind, -1, SQLITE_STATIC); else sqlite3_bind_null(st, 1);
     sqlite3_bind_int(st, 2, q->pinned_only);

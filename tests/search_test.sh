@@ -55,6 +55,8 @@ if [ -d "$FX/toyworld-clip" ] && [ -f "$FX/toyworld-eval/queries.json" ] && comm
   "$BIN" delete "$gone"
   check "deleted entry not found (unfiltered search)" sh -c "'$BIN' search 'a green cross' --limit 20 --json > '$TMP/g.json' && grep -q '\"id\"' '$TMP/g.json' && ! grep -q '\"id\":$gone,' '$TMP/g.json'"
   check "deleted entry not found (kind filter)" sh -c "! '$BIN' search 'a green cross' --kind image --limit 20 --json | grep -q '\"id\":$gone,'"
+  check "gc drops the deleted entry's row from the search matrix" sh -c "'$BIN' gc | grep -q 'compacted 1 search'"
+  check "the matrix rebuilds on the next search" sh -c "'$BIN' search 'a blue ring' --kind image --limit 1 --json | grep -q 'toyworld-eval/' && [ \$('$BIN' gc | grep -c 'compacted 0') -eq 1 ]"
   # the same searches answered by a running daemon, which keeps the model loaded
   "$BIN" daemon --no-x11 --no-web > "$TMP/daemon.log" 2>&1 &
   DPID=$!

@@ -62,6 +62,14 @@ else
   skip=$((skip + 1)); echo "[SKIP] HTTP tests: need the toyworld fixtures for an image entry"
 fi
 
+if [ -n "$id_image" ]; then
+  sha=$("$BIN" show "$id_image" --json | sed -n 's/.*"sha256":"\([0-9a-f]*\)".*/\1/p')
+  check "thumbnail cached, 0600" [ "$(stat -c %a "$TMP/data/thumbs/$sha.jpg" 2> /dev/null)" = 600 ]
+  "$BIN" delete "$id_image"
+  check "deleting an entry deletes its thumbnail" [ ! -e "$TMP/data/thumbs/$sha.jpg" ]
+  id_image=$("$BIN" list --kind image --limit 1 --json | grep -o '"id":[0-9]*' | head -1 | cut -d: -f2)
+fi
+
 # the browser test needs node, playwright-core (npm ci in tests/web; .ci/run does it) and chromium
 CHROMIUM=${CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}
 if [ -n "$id_image" ] && [ -n "$CHROMIUM" ] && command -v node > /dev/null && [ -d "$HERE/web/node_modules/playwright-core" ] && [ -n "${DISPLAY:-}" ]; then

@@ -19,6 +19,7 @@
 #include "../capture/paste.h"
 #include "../capture/rules.h"
 #include "../capture/textkind.h"
+#include "../search/vecindex.h"
 #include "../store/store.h"
 #include "cli.h"
 
@@ -488,8 +489,9 @@ int cmd_gc(int argc, char **argv) {
     if (!s) return CLI_FAIL;
     int64_t n = 0;
     cs_err e;
-    int rc = store_gc(s, &n, &e) ? cli_fail("%s", e.msg) : CLI_OK;
-    if (!rc) printf("removed %lld orphan blobs\n", (long long)n);
+    int64_t m = 0;
+    int rc = store_gc(s, &n, &e) || vecindex_compact(s, &m, &e) ? cli_fail("%s", e.msg) : CLI_OK;
+    if (!rc) printf("removed %lld orphan blobs and thumbnails; compacted %lld search matrices\n", (long long)n, (long long)m);
     store_close(s);
     return rc;
 }

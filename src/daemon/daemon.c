@@ -509,7 +509,10 @@ int daemon_run(const daemon_params *p, cs_err *err) {
         say("store %s: %lld entries, %lld missing blobs, %lld orphan blobs", p->data_dir, (long long)r.entries,
             (long long)r.missing_blobs, (long long)r.orphan_blobs);
     int64_t orphans = 0;
-    if (store_gc(s, &orphans, NULL) == 0 && orphans) say("removed %lld orphan blob files", (long long)orphans);
+    if (store_gc(s, &orphans, NULL) == 0 && orphans) say("removed %lld orphan blob and thumbnail files", (long long)orphans);
+    int64_t compacted = 0;
+    if (vecindex_compact(s, &compacted, NULL) == 0 && compacted)
+        say("search matrix: dropped rows of deleted entries (%lld model(s); rebuilt on first use)", (long long)compacted);
     store_close(s);
     char buf[64];
     if (daemon_request(p->data_dir, "PING", buf, sizeof buf, 2000) == 0) {
@@ -565,13 +568,17 @@ int daemon_run(const daemon_params *p, cs_err *err) {
                 printf("%s\n", url ? url : "");
                 fflush(stdout);
                 if (url && p->open_browser == 2 && have_program("xdg-open") && (getenv("DISPLAY") || getenv("WAYLAND_DISPLAY"))) {
+                    /* twice forked, so the browser launcher is never our zombie */
                     pid_t b = fork();
                     if (b == 0) {
-                        int nul = open("/dev/null", O_RDWR);
-                        if (nul >= 0) { dup2(nul, 1); dup2(nul, 2); }
-                        execlp("xdg-open", "xdg-open", url, (char *)NULL);
-                        _exit(127);
+                        if (fork() == 0) {
+                            int nul = open("/dev/null", O_RDWR);
+                            if (nul >= 0) { dup2(nul, 1); dup2(nul, 2); }
+                            execlp("xdg-open", "xdg-open", url, (char *)NULL);
+                        }
+                        _exit(0);
                     }
+                    if (b > 0) waitpid(b, NULL, 0);
                 }
                 free(url);
             }

@@ -1,6 +1,7 @@
 /* vecindex: see vecindex.h. */
 #include "vecindex.h"
 
+#include <dirent.h>
 #include <errno.h>
 #ifdef __AVX2__
 #include <immintrin.h>
@@ -190,6 +191,43 @@ int vecindex_open(store *s, const char *model, vecindex **out, cs_err *err) {
     flock(fd, LOCK_UN);
     fclose(f);
     *out = v;
+    return rc;
+}
+
+int vecindex_compact(store *s, int64_t *dropped, cs_err *err) {
+    if (dropped) *dropped = 0;
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/vectors", store_dir(s));
+    DIR *d = opendir(dir);
+    if (!d) return 0; /* none yet */
+    struct dirent *de;
+    int rc = 0;
+    while (!rc && (de = readdir(d))) {
+        size_t l = strlen(de->d_name);
+        if (l < 5 || strcmp(de->d_name + l - 4, ".f32") || de->d_name[0] == '.') continue;
+        char model[256], path[4600];
+        if (l - 4 >= sizeof model) continue;
+        snprintf(model, sizeof model, "%.*s", (int)(l - 4), de->d_name);
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        int fd = open(path, O_RDWR | O_CLOEXEC);
+        if (fd < 0) continue;
+        flock(fd, LOCK_EX); /* no search or append of this model meanwhile */
+        hdr h;
+        int64_t want = 0;
+        int ok = pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h && !memcmp(h.magic, MAGIC, 8);
+        rc = store_vector_count(s, model, &want, err);
+        if (!rc && (!ok || h.count > want)) {
+            /* unlinked, never truncated: a search that has the file mapped keeps its pages (a
+             * truncated mapping would fault); the next open builds a new file */
+            char q8[4600];
+            snprintf(q8, sizeof q8, "%s/%s.q8", dir, model);
+            if (unlink(path) == 0 && dropped) (*dropped)++;
+            unlink(q8);
+        }
+        flock(fd, LOCK_UN);
+        close(fd);
+    }
+    closedir(d);
     return rc;
 }
 

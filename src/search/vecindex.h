@@ -43,6 +43,12 @@ typedef struct vec_hit {
 int vecindex_topk(const vecindex *v, const float *q, int k, int (*keep)(int64_t entry, void *arg), void *arg,
                   vec_hit **out, size_t *n, cs_err *err);
 
+/* Deleted entries leave their rows in the files (harmless to results, but their vectors stay on
+ * disk). This drops the files of every model whose file holds more rows than the store has
+ * vectors (stale rows), or that the store no longer has; the next open rebuilds them from the
+ * store. Run at daemon start and by `clipseek gc`. *dropped gets the number of models dropped. */
+int vecindex_compact(store *s, int64_t *dropped, cs_err *err);
+
 /* Builds an index over an in-memory matrix (rows x dim, with ids), for benchmarks and tests.
  * The arrays are borrowed and must outlive the index. */
 vecindex *vecindex_from_memory(const float *mat, const int64_t *ids, size_t rows, int dim);

@@ -541,6 +541,11 @@ int store_delete(store *s, int64_t id, cs_err *err) {
     if (r) return r;
     r = change_one(s, "DELETE FROM entries WHERE id = ?1 AND ?2 = ?2", id, 0, err);
     if (r == 0 && e.blob) drop_blob_if_unused(s, e.blob);
+    if (r == 0 && !strcmp(e.kind, "image")) { /* the web page's thumbnail goes with it */
+        char tp[4300];
+        snprintf(tp, sizeof tp, "%s/thumbs/%s.jpg", s->dir, e.sha256);
+        unlink(tp);
+    }
     store_entry_free(&e);
     return r;
 }
@@ -744,6 +749,27 @@ int store_gc(store *s, int64_t *removed, cs_err *err) {
     }
     if (d) closedir(d);
     flock(s->lockfd, LOCK_UN);
+    /* thumbnails of entries that are gone (deleted by another path, or a crash before unlink) */
+    char td[4200];
+    snprintf(td, sizeof td, "%s/thumbs", s->dir);
+    DIR *t = opendir(td);
+    sqlite3_stmt *st = NULL;
+    if (t && sqlite3_prepare_v2(s->db, "SELECT 1 FROM entries WHERE sha256 = ?", -1, &st, NULL) != SQLITE_OK) st = NULL;
+    while (t && st && (de = readdir(t))) {
+        size_t l = strlen(de->d_name);
+        if (de->d_name[0] == '.') continue;
+        int keep = 0;
+        if (l == 68 && !strcmp(de->d_name + 64, ".jpg")) {
+            sqlite3_bind_text(st, 1, de->d_name, 64, SQLITE_STATIC);
+            keep = sqlite3_step(st) == SQLITE_ROW;
+            sqlite3_reset(st);
+        }
+        char p[4500];
+        snprintf(p, sizeof p, "%s/%s", td, de->d_name);
+        if (!keep && unlink(p) == 0) b.removed++;
+    }
+    sqlite3_finalize(st);
+    if (t) closedir(t);
     if (rc) return cs_err_set(err, "%s: cannot read the blob folder", s->blobdir);
     if (removed) *removed = b.removed;
     return 0;

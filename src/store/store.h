@@ -91,7 +91,8 @@ typedef struct store_query {
  * array of *n entries; free each with store_entry_free, then the array. */
 int store_list(store *s, const store_query *q, store_entry **out, size_t *n, cs_err *err);
 
-/* Deletes an entry (its blob goes when no other row names it). Returns 1 if there was none. */
+/* Deletes an entry (its blob goes when no other row names it, its thumbnail with it). Returns 1
+ * if there was none. */
 int store_delete(store *s, int64_t id, cs_err *err);
 int store_set_pinned(store *s, int64_t id, int pinned, cs_err *err);
 /* add = 1 adds the tag, 0 removes it. Tags are 1-64 bytes of UTF-8 without control characters. */
@@ -126,8 +127,8 @@ typedef struct store_report {
 /* Counts and checks the store; integrity 1 also runs PRAGMA integrity_check (slow on big DBs). */
 int store_check(store *s, int integrity, store_report *r, cs_err *err);
 
-/* Removes orphan blobs and leftover temporary files (from an add killed between writing its blob
- * and committing its row). Adds hold a shared lock on blobs/.lock from blob write to commit and
+/* Removes orphan blobs, thumbnails of entries that are gone, and leftover temporary files (from an
+ * add killed between writing its blob and committing its row). Adds hold a shared lock on blobs/.lock from blob write to commit and
  * gc holds it exclusively, so gc never removes the blob of an add in progress, in any process.
  * *removed gets the count. */
 int store_gc(store *s, int64_t *removed, cs_err *err);
@@ -228,6 +229,8 @@ int store_collection_members(store *s, int64_t id, int limit, int64_t **ids, siz
 int store_meta_get(store *s, const char *key, char **value, cs_err *err);
 int store_meta_set(store *s, const char *key, const char *value, cs_err *err); /* NULL deletes */
 
+/* Number of vectors of model with data (dim > 0): what a search matrix of that model should hold. */
+int store_vector_count(store *s, const char *model, int64_t *n, cs_err *err);
 /* Number of entries, and of entries without vectors for model (model NULL: *pending = 0). */
 int store_counts(store *s, const char *model, int64_t *entries, int64_t *pending, cs_err *err);
 

@@ -333,3 +333,14 @@ int store_group_counts(store *s, const char *column, char ***values, int64_t **c
     }
     return 0;
 }
+
+int store_vector_count(store *s, const char *model, int64_t *n, cs_err *err) {
+    *n = 0;
+    sqlite3_stmt *st;
+    if (prepare(s, "SELECT count(*) FROM vectors WHERE model = ? AND dim > 0", &st, "vectors", err)) return -1;
+    sqlite3_bind_text(st, 1, model, -1, SQLITE_STATIC);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW) *n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return r == SQLITE_ROW ? 0 : store_dberr(s, err, "vectors");
+}

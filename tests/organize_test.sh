@@ -149,7 +149,7 @@ PYEOF"
   second=$($PY -c "import json; c=json.load(open('$TMP/colls.json')); print(([x['id'] for x in c if x['name'] == 'Blues'] + [0])[0])")
   if [ "$second" -gt 0 ]; then
     m1=$("$BIN" list --collection "$cid" | wc -l); m2=$("$BIN" list --collection "$second" | wc -l)
-    check "category rule filled a named collection" [ "$m2" -ge 5 ]
+    check "category rule filled a named collection (all 6 blue pictures, none taken by an automatic one)" [ "$m2" -eq 6 ]
     "$BIN" collections merge Blues "My shapes"
     check "merge moves every member" [ "$("$BIN" list --collection "$cid" | wc -l)" -eq $((m1 + m2)) ]
     check "merge removes the merged one" [ "$("$BIN" collections | wc -l)" -eq $((before - 1)) ]
@@ -163,8 +163,21 @@ PYEOF"
   "$BIN" index 2> /dev/null
   check "label file change re-categorises" sh -c "'$BIN' show $id_src --json | grep -q '\"category\":\"shape\"\\|\"category\":\"other\"'"
   check "rename survives re-organising" sh -c "'$BIN' collections | grep -q 'My shapes'"
+  # a rule's collection stands: the pictures that would form an automatic one stay in it
+  export CLIPSEEK_DATA_DIR="$TMP/toy2"
+  $PY - "$FX/toyworld-eval/queries.json" "$TMP/labels2" <<'PYEOF'
+import json, sys
+items = json.load(open(sys.argv[1]))['items']
+colours = sorted({i['query'].split()[1] for i in items}); shapes = sorted({i['query'].split()[2] for i in items})
+open(sys.argv[2], 'w').write(''.join('%s: %s\n' % (c, ' | '.join('a %s %s' % (c, s) for s in shapes)) for c in colours))
+PYEOF
+  printf 'labels = %s\ncollection_threshold = 0.75\nrule = category:purple -> collection:Mine\nocr = false\n' "$TMP/labels2" > "$TMP/config"
+  "$BIN" model use "$FX/toyworld-clip" > /dev/null
+  "$BIN" add "$FX/toyworld-eval" "$TMP/nearcopy.png" > /dev/null 2>&1
+  "$BIN" index 2> /dev/null
+  check "rule collection kept; no automatic one takes its members" sh -c "[ \$('$BIN' list --collection Mine | wc -l) -eq 7 ] && ! '$BIN' collections | grep -q '(auto)'"
 else
-  skip=$((skip + 19)); echo "[SKIP] categories/collections: toyworld fixtures or python3-pil missing"
+  skip=$((skip + 20)); echo "[SKIP] categories/collections: toyworld fixtures or python3-pil missing"
 fi
 
 echo "organize_test: $pass passed, $fail failed, $skip skipped"

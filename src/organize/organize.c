@@ -238,60 +238,87 @@ static void auto_name(organizer *o, store *s, int64_t coll, const float *centroi
 static int power_of_two(int64_t x) { return x > 0 && (x & (x - 1)) == 0; }
 
 /* Puts entry e (unit vector v) into a collection, if one fits. */
-static int collect(organizer *o, store *s, const vecindex *vi, filt *f, int64_t id, const float *v, int dim,
+/* The collections of one organising pass, read once and kept in step with the store as entries
+ * join (a history with thousands of collections is not re-read per entry). */
+typedef struct { store_collection *cs; size_t n, cap; } coll_cache;
+
+static void coll_cache_free(coll_cache *cc) {
+    for (size_t i = 0; i < cc->n; i++) store_collection_free(&cc->cs[i]);
+    free(cc->cs);
+    memset(cc, 0, sizeof *cc);
+}
+
+/* Puts entry id (unit vector v) into a collection, if one fits. */
+static int collect(organizer *o, store *s, const vecindex *vi, filt *f, coll_cache *cc, int64_t id, const float *v, int dim,
                    org_stats *st, cs_err *err) {
-    store_collection *cs;
-    size_t nc;
-    if (store_collections(s, &cs, &nc, err)) return -1;
     int best = -1;
     float bc = -2;
-    for (size_t i = 0; i < nc; i++) {
-        if (!cs[i].centroid || cs[i].dim != dim || !cs[i].model || strcmp(cs[i].model, o->model)) continue;
-        float c = dot(cs[i].centroid, v, dim);
-        if (c > bc) { bc = c; best = (int)i; }
+    for (size_t i = 0; i < cc->n; i++) {
+        const store_collection *c = &cc->cs[i];
+        if (!c->centroid || c->dim != dim || !c->model || strcmp(c->model, o->model)) continue;
+        float d = dot(c->centroid, v, dim);
+        if (d > bc) { bc = d; best = (int)i; }
     }
     int rc = 0;
     float thr = o->set.collection_threshold;
     if (best >= 0 && bc >= thr) {
-        store_collection *c = &cs[best];
+        store_collection *c = &cc->cs[best];
         for (int k = 0; k < dim; k++) c->centroid[k] = c->centroid[k] * (float)c->members + v[k];
         normalise(c->centroid, dim);
         rc = store_set_collection(s, id, c->id, err) < 0 || store_collection_set_centroid(s, c->id, o->model, c->centroid, dim, err) ? -1 : 0;
         if (!rc) {
             st->collected++;
-            if (!c->user_named && power_of_two(c->members + 1)) auto_name(o, s, c->id, c->centroid, dim);
+            c->members++;
+            if (!c->user_named && power_of_two(c->members)) auto_name(o, s, c->id, c->centroid, dim);
         }
-    } else {
-        f->free_only = 1;
-        f->earlier = 0;
-        vec_hit *h = NULL;
-        size_t nh = 0;
-        rc = vecindex_topk(vi, v, 4, keep, f, &h, &nh, err);
-        if (!rc && nh && h[0].score >= thr) {
-            float *u = malloc((size_t)dim * sizeof *u), *cen = malloc((size_t)dim * sizeof *cen);
-            int64_t cid = 0;
-            if (!u || !cen) rc = cs_err_set(err, "out of memory");
-            else if (store_get_vector(s, h[0].entry, o->model, 0, u, dim, err) != 0) memcpy(u, v, (size_t)dim * sizeof *u);
-            if (!rc) {
-                for (int k = 0; k < dim; k++) cen[k] = v[k] + u[k];
-                normalise(cen, dim);
-                rc = store_collection_create(s, "new collection", 0, o->model, cen, dim, &cid, err);
-            }
-            if (!rc) rc = store_set_collection(s, id, cid, err) < 0 || store_set_collection(s, h[0].entry, cid, err) < 0 ? -1 : 0;
-            if (!rc) {
-                st->collected += 2;
-                auto_name(o, s, cid, cen, dim);
-                /* the partner is in a collection now: keep the filter true to the store */
-                for (size_t i = 0; i < f->n; i++)
-                    if (f->b[i].id == h[0].entry || f->b[i].id == id) f->b[i].collection = cid;
-            }
-            free(u);
-            free(cen);
-        }
-        free(h);
+        return rc;
     }
-    for (size_t i = 0; i < nc; i++) store_collection_free(&cs[i]);
-    free(cs);
+    f->free_only = 1;
+    f->earlier = 0;
+    vec_hit *h = NULL;
+    size_t nh = 0;
+    rc = vecindex_topk(vi, v, 4, keep, f, &h, &nh, err);
+    if (!rc && nh && h[0].score >= thr) {
+        float *u = malloc((size_t)dim * sizeof *u), *cen = malloc((size_t)dim * sizeof *cen);
+        int64_t cid = 0;
+        if (!u || !cen) rc = cs_err_set(err, "out of memory");
+        else if (store_get_vector(s, h[0].entry, o->model, 0, u, dim, err) != 0) memcpy(u, v, (size_t)dim * sizeof *u);
+        if (!rc) {
+            for (int k = 0; k < dim; k++) cen[k] = v[k] + u[k];
+            normalise(cen, dim);
+            rc = store_collection_create(s, "new collection", 0, o->model, cen, dim, &cid, err);
+        }
+        if (!rc) rc = store_set_collection(s, id, cid, err) < 0 || store_set_collection(s, h[0].entry, cid, err) < 0 ? -1 : 0;
+        if (!rc) {
+            st->collected += 2;
+            auto_name(o, s, cid, cen, dim);
+            /* the pair is in a collection now: keep the filter and the cache true to the store */
+            int64_t pair[2] = {id, h[0].entry};
+            for (int j = 0; j < 2; j++) {
+                store_brief *b = (store_brief *)store_brief_find(f->b, f->n, pair[j]);
+                if (b) b->collection = cid;
+            }
+            if (cc->n == cc->cap) {
+                size_t ncap = cc->cap ? cc->cap * 2 : 16;
+                store_collection *ncs = realloc(cc->cs, ncap * sizeof *ncs);
+                if (ncs) { cc->cs = ncs; cc->cap = ncap; }
+            }
+            if (cc->n < cc->cap) {
+                store_collection *c = &cc->cs[cc->n];
+                memset(c, 0, sizeof *c);
+                c->id = cid;
+                c->members = 2;
+                c->dim = dim;
+                c->centroid = cen;
+                c->model = strdup(o->model);
+                cen = NULL; /* the cache owns it now */
+                cc->n++;
+            }
+        }
+        free(u);
+        free(cen);
+    }
+    free(h);
     return rc;
 }
 
@@ -325,6 +352,11 @@ int org_model(organizer *o, store *s, int max, org_stats *st, cs_err *err) {
     if (!v) rc = cs_err_set(err, "out of memory");
     if (!rc) rc = vecindex_open(s, o->model, &vi, err);
     if (!rc) rc = store_briefs(s, NULL, &f.b, &f.n, err);
+    coll_cache cc = {0};
+    if (!rc) {
+        rc = store_collections(s, &cc.cs, &cc.n, err);
+        cc.cap = cc.n;
+    }
     for (size_t i = 0; i < n && !rc; i++) {
         store_entry e;
         int g = store_get(s, ids[i], &e, err);
@@ -362,11 +394,17 @@ int org_model(organizer *o, store *s, int max, org_stats *st, cs_err *err) {
             int deleted = 0;
             if (o->rules) rc = rules_apply(o->rules, s, e.id, RULES_AFTER_CATEGORY, &deleted, err);
             if (deleted) { st->deleted++; has = 0; }
+            else if (!rc && o->rules) { /* a rule may have put it in a collection: that choice stands */
+                store_entry now;
+                if (store_get(s, e.id, &now, err) == 0) e.collection = now.collection;
+                store_entry_free(&now);
+            }
         }
-        if (!rc && has && !e.collection) rc = collect(o, s, vi, &f, e.id, v, dim, st, err);
+        if (!rc && has && !e.collection) rc = collect(o, s, vi, &f, &cc, e.id, v, dim, st, err);
         store_entry_free(&e);
         st->organised++;
     }
+    coll_cache_free(&cc);
     free(f.b);
     vecindex_close(vi);
     free(v);

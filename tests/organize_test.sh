@@ -171,13 +171,15 @@ items = json.load(open(sys.argv[1]))['items']
 colours = sorted({i['query'].split()[1] for i in items}); shapes = sorted({i['query'].split()[2] for i in items})
 open(sys.argv[2], 'w').write(''.join('%s: %s\n' % (c, ' | '.join('a %s %s' % (c, s) for s in shapes)) for c in colours))
 PYEOF
-  printf 'labels = %s\ncollection_threshold = 0.75\nrule = category:purple -> collection:Mine\nocr = false\n' "$TMP/labels2" > "$TMP/config"
+  printf 'labels = %s\ncollection_threshold = 0.75\nrule = category:purple -> collection:Mine\nrule = category:black -> ignore\nocr = false\n' "$TMP/labels2" > "$TMP/config"
   "$BIN" model use "$FX/toyworld-clip" > /dev/null
   "$BIN" add "$FX/toyworld-eval" "$TMP/nearcopy.png" > /dev/null 2>&1
   "$BIN" index 2> /dev/null
   check "rule collection kept; no automatic one takes its members" sh -c "[ \$('$BIN' list --collection Mine | wc -l) -eq 7 ] && ! '$BIN' collections | grep -q '(auto)'"
+  "$BIN" check --json > "$TMP/check2.json"
+  check "category ignore rule deleted the 6 black pictures, blobs and all" sh -c "grep -q '\"entries\":44,' '$TMP/check2.json' && grep -q '\"orphan_blobs\":0' '$TMP/check2.json' && grep -q '\"missing_blobs\":0' '$TMP/check2.json' && [ \$(find '$TMP/toy2/blobs' -type f ! -name .lock | wc -l) -eq 43 ]"
 else
-  skip=$((skip + 20)); echo "[SKIP] categories/collections: toyworld fixtures or python3-pil missing"
+  skip=$((skip + 21)); echo "[SKIP] categories/collections: toyworld fixtures or python3-pil missing"
 fi
 
 echo "organize_test: $pass passed, $fail failed, $skip skipped"

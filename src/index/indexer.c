@@ -96,7 +96,10 @@ static int embed_text_entry(store *s, clip_ctx *c, const store_entry *e, const c
         int b = k - i < 16 ? k - i : 16;
         rc = clip_text_embed(c, (const int32_t *const *)win + i, lens + i, b, 1, v + (size_t)i * P, err);
     }
+    /* one commit for all the windows of the entry */
+    if (!rc && k > 1) rc = store_begin(s, err);
     for (int i = 0; i < k && !rc; i++) rc = store_put_vector(s, e->id, model, i, v + (size_t)i * P, P, err) < 0 ? -1 : 0;
+    if (k > 1 && store_end(s, !rc, err)) rc = -1;
     for (int i = 0; i < k; i++) free(win[i]);
     free(v);
     if (!rc) {
@@ -128,8 +131,10 @@ int index_run(store *s, clip_ctx *c, const char *model, int64_t max_entries, ind
             /* flush the image batch when full or at the end */
             if (nb && (nb == BATCH || i == n)) {
                 if (clip_vision_forward(c, px, nb, 1, NULL, v, err)) { rc = -1; break; }
+                rc = store_begin(s, err); /* one commit for the batch */
                 for (int j = 0; j < nb && !rc; j++)
                     rc = store_put_vector(s, batch_ids[j], model, 0, v + (size_t)j * P, P, err) < 0 ? -1 : 0;
+                if (store_end(s, !rc, err)) rc = -1;
                 st->embedded += nb;
                 st->windows += nb;
                 nb = 0;

@@ -65,6 +65,7 @@ int org_text_kinds(organizer *o, store *s, int max, org_stats *st, cs_err *err) 
     int64_t *ids;
     size_t n;
     if (store_unorganised(s, max, &ids, &n, err)) return -1;
+    if (n && store_begin(s, err)) { free(ids); return -1; } /* rules only: milliseconds for the lot */
     int rc = 0;
     for (size_t i = 0; i < n && !rc; i++) {
         store_entry e;
@@ -76,6 +77,7 @@ int org_text_kinds(organizer *o, store *s, int max, org_stats *st, cs_err *err) 
         store_entry_free(&e);
         st->kinds++;
     }
+    if (n && store_end(s, !rc, err)) rc = -1;
     free(ids);
     return rc;
 }
@@ -357,10 +359,22 @@ int org_model(organizer *o, store *s, int max, org_stats *st, cs_err *err) {
         rc = store_collections(s, &cc.cs, &cc.n, err);
         cc.cap = cc.n;
     }
+    /* writes in groups of 8 entries: one commit (fsync) per group, and capture waits at most a
+     * group's worth of work for the write lock */
+    int in_tx = 0;
     for (size_t i = 0; i < n && !rc; i++) {
+        if (!in_tx) {
+            if (store_begin(s, err)) { rc = -1; break; }
+            in_tx = 1;
+        }
+        if (i % 8 == 7 || i + 1 == n) in_tx = 2; /* commit after this one */
         store_entry e;
         int g = store_get(s, ids[i], &e, err);
-        if (g) { rc = g < 0 ? -1 : 0; continue; }
+        if (g) {
+            rc = g < 0 ? -1 : 0;
+            if (in_tx == 2) { if (store_end(s, !rc, err)) rc = -1; in_tx = 0; }
+            continue;
+        }
         const char *cat = NULL;
         float conf = 0;
         int64_t dup = 0;
@@ -403,7 +417,12 @@ int org_model(organizer *o, store *s, int max, org_stats *st, cs_err *err) {
         if (!rc && has && !e.collection) rc = collect(o, s, vi, &f, &cc, e.id, v, dim, st, err);
         store_entry_free(&e);
         st->organised++;
+        if (in_tx == 2 || rc) {
+            if (store_end(s, !rc, err)) rc = -1;
+            in_tx = 0;
+        }
     }
+    if (in_tx) store_end(s, 0, NULL);
     coll_cache_free(&cc);
     free(f.b);
     vecindex_close(vi);

@@ -249,6 +249,7 @@ int store_open(const char *dir, store **out, cs_err *err) {
 
 void store_close(store *s) {
     if (!s) return;
+    free(s->pending);
     if (s->db) sqlite3_close_v2(s->db);
     if (s->lockfd >= 0) close(s->lockfd);
     free(s->dir);
@@ -535,17 +536,42 @@ static int change_one(store *s, const char *sql, int64_t id, int64_t arg, cs_err
     return 0;
 }
 
+/* The files of a deleted entry: its blob (if no other row names it) and its thumbnail. */
+static void drop_entry_files(store *s, const char *blob, const char *sha) {
+    if (blob) drop_blob_if_unused(s, blob);
+    char tp[4300];
+    snprintf(tp, sizeof tp, "%s/thumbs/%s.jpg", s->dir, sha);
+    unlink(tp);
+}
+
+int store_begin(store *s, cs_err *err) { return store_exec(s, "BEGIN IMMEDIATE", err); }
+
+int store_end(store *s, int ok, cs_err *err) {
+    int rc = 0;
+    if (ok) rc = store_exec(s, "COMMIT", err);
+    else store_exec(s, "ROLLBACK", NULL);
+    /* blobs are named by their sha256; drop_blob_if_unused checks no row names it any more */
+    for (size_t i = 0; i < s->npending; i++)
+        if (ok && !rc) drop_entry_files(s, s->pending[i], s->pending[i]);
+    free(s->pending);
+    s->pending = NULL;
+    s->npending = 0;
+    return rc;
+}
+
 int store_delete(store *s, int64_t id, cs_err *err) {
     store_entry e;
     int r = store_get(s, id, &e, err);
     if (r) return r;
     r = change_one(s, "DELETE FROM entries WHERE id = ?1 AND ?2 = ?2", id, 0, err);
-    if (r == 0 && e.blob) drop_blob_if_unused(s, e.blob);
-    if (r == 0 && !strcmp(e.kind, "image")) { /* the web page's thumbnail goes with it */
-        char tp[4300];
-        snprintf(tp, sizeof tp, "%s/thumbs/%s.jpg", s->dir, e.sha256);
-        unlink(tp);
-    }
+    if (r == 0 && e.blob && !sqlite3_get_autocommit(s->db)) { /* in a transaction: after its commit */
+        char (*np)[65] = realloc(s->pending, (s->npending + 1) * sizeof *np);
+        if (np) {
+            s->pending = np;
+            snprintf(np[s->npending++], 65, "%s", e.sha256);
+        } /* else: the blob stays an orphan until gc */
+    } else if (r == 0 && e.blob)
+        drop_entry_files(s, e.blob, e.sha256);
     store_entry_free(&e);
     return r;
 }

@@ -225,6 +225,13 @@ int store_set_collection(store *s, int64_t id, int64_t collection, cs_err *err);
 /* Ids of a collection's members, most recently copied first, at most limit. */
 int store_collection_members(store *s, int64_t id, int limit, int64_t **ids, size_t *n, cs_err *err);
 
+/* Groups the writes that follow into one transaction (one fsync instead of one per write):
+ * store_begin takes the write lock (BEGIN IMMEDIATE, waiting up to the busy timeout), store_end
+ * commits (ok = 1) or rolls back (ok = 0). Hold it only around writes that belong together and
+ * take milliseconds: other writers (capture) wait meanwhile. Not nestable. */
+int store_begin(store *s, cs_err *err);
+int store_end(store *s, int ok, cs_err *err);
+
 /* Settings kept in the database (model in use, pause flag). *value is malloc'd, NULL if unset. */
 int store_meta_get(store *s, const char *key, char **value, cs_err *err);
 int store_meta_set(store *s, const char *key, const char *value, cs_err *err); /* NULL deletes */

@@ -10,6 +10,10 @@ struct store {
     char *dir, *blobdir, *dbpath;
     sqlite3 *db;
     int lockfd; /* blobs/.lock: shared while adding (blob then row), exclusive while collecting */
+    /* inside store_begin/store_end: files of deleted entries (blob sha256s) to remove once the
+     * deletion commits, never before (a rollback or a crash must not leave a row without its blob) */
+    char (*pending)[65];
+    size_t npending;
 };
 
 /* Sets err to "<db path>: <what>: <SQLite's message>"; returns -1. */

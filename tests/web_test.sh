@@ -44,16 +44,7 @@ id_image=$("$BIN" list --kind image --limit 1 --json | grep -o '"id":[0-9]*' | h
 for _k in $(seq 200); do grep -q "web page on" "$TMP/daemon.log" 2> /dev/null && break; sleep 0.05; done
 PORT=$(sed -n 's|.*web page on http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$TMP/daemon.log" | head -1)
 check "daemon serves the page on loopback" [ -n "$PORT" ]
-[ -z "$PORT" ] && { cat "$TMP/daemon.log"; # `clipseek web` with no daemon serves the page itself (no capture) and prints the log-in URL
-"$BIN" web --port 0 > "$TMP/web.out" 2> "$TMP/web.log" & WPID=$!
-for _k in $(seq 200); do [ -s "$TMP/web.out" ] && break; sleep 0.05; done
-WURL=$(head -1 "$TMP/web.out")
-WPORT=$(echo "$WURL" | sed -n 's|^http://127.0.0.1:\([0-9]*\)/?token=.*|\1|p')
-check "clipseek web alone prints its URL" [ -n "$WPORT" ]
-check "and serves the API" sh -c "curl -sf -H 'Authorization: Bearer $(cat "$TMP/data/web.token")' http://127.0.0.1:$WPORT/api/status | grep -q '\"capture\":\"off\"'"
-check "and the login URL sets the cookie" sh -c "curl -s -i '$WURL' | grep -qi '^set-cookie: clipseek_token='"
-kill "$WPID"; wait "$WPID" 2> /dev/null
-echo "web: $pass passed, $fail failed, $skip skipped"; exit 1; }
+[ -z "$PORT" ] && { cat "$TMP/daemon.log"; echo "web: $pass passed, $fail failed, $skip skipped"; exit 1; }
 "$BIN" index --wait > /dev/null 2>&1
 URL=$("$BIN" web)
 check "clipseek web prints the daemon's login URL" sh -c "echo '$URL' | grep -q '^http://127.0.0.1:$PORT/?token=[0-9a-f]\{64\}$'"

@@ -7,7 +7,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../capture/rules.h"
 #include "../daemon/daemon.h"
+#include "../organize/ocr.h"
 #include "../model/clip.h"
 #include "../store/store.h"
 #include "../web/web.h"
@@ -146,6 +148,27 @@ int cmd_doctor(int argc, char **argv) {
         store_close(s);
     } else
         problems++;
+    /* the organiser's settings and OCR's language data */
+    rules *r = NULL;
+    cs_err e;
+    if (rules_load(NULL, &r, &e)) {
+        printf("config       %s\n", e.msg);
+        problems++;
+    } else {
+        org_settings o = rules_org(r);
+        ocr *oc = NULL;
+        if (!o.ocr) printf("ocr          off (ocr = false)\n");
+        else if (ocr_open(o.ocr_lang, NULL, &oc, &e) == 0) printf("ocr          %s\n", o.ocr_lang);
+        else {
+            printf("ocr          %s\n", e.msg);
+            problems++;
+        }
+        ocr_close(oc);
+        int port = rules_web_port(r);
+        if (port < 0) printf("web          off (web = false)\n");
+        else printf("web          port %d (`clipseek web --open`)\n", port);
+        rules_free(r);
+    }
     free(dir);
     return problems ? CLI_FAIL : CLI_OK;
 }

@@ -120,6 +120,16 @@ try {
   await page.click('#v-pin');
   await page.waitForFunction(() => document.getElementById('v-pin').textContent === 'Unpin');
   check('pin from the entry view', true);
+  // tag, then remove the tag with its chip
+  await page.fill('#v-tag', 'birds');
+  await page.click('#v-tagform button[type=submit]');
+  await page.waitForSelector('#v-body .chip');
+  const tagged = await page.evaluate(async (id) => (await (await fetch(`/api/entries/${id}`)).json()).tags, wordId);
+  check('tag from the entry view', JSON.stringify(tagged) === '["birds"]', JSON.stringify(tagged));
+  await page.click('#v-body .chip');
+  await page.waitForFunction(() => !document.querySelector('#v-body .chip'));
+  const untagged = await page.evaluate(async (id) => (await (await fetch(`/api/entries/${id}`)).json()).tags, wordId);
+  check('and remove it', JSON.stringify(untagged) === '[]', JSON.stringify(untagged));
   await page.keyboard.press('Escape');
 
   check('no script errors', errors.length === 0, JSON.stringify(errors));

@@ -176,7 +176,21 @@ async function openView(id) {
   if (e.category) row(dl, 'category', `${e.category} (${Math.round(e.category_confidence * 100)}%)`);
   row(dl, 'collection', e.collection_name);
   row(dl, 'language', e.language);
-  row(dl, 'tags', e.tags.join(', '));
+  if (e.tags.length) {
+    // each tag a chip; its × removes the tag
+    const chips = el('dd', { class: 'chips' });
+    for (const t of e.tags) {
+      const x = el('button', { type: 'button', class: 'chip', title: `remove tag ${t}`, text: `${t} ×` });
+      x.addEventListener('click', async () => {
+        try {
+          await api(`/api/entries/${e.id}/tags`, { method: 'POST', body: JSON.stringify({ tag: t, remove: true }) });
+          openView(e.id);
+        } catch (err) { toast(err.message); }
+      });
+      chips.append(x);
+    }
+    dl.append(el('dt', { text: 'tags' }), chips);
+  }
   if (e.duplicate_of) row(dl, 'near-duplicate of', `#${e.duplicate_of}`);
   body.append(dl);
   $('v-pin').textContent = e.pinned ? 'Unpin' : 'Pin';

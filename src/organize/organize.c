@@ -172,7 +172,8 @@ static void salient_words(store *s, int64_t coll, char *out, size_t outn) {
     for (size_t i = 0; i < n; i++) {
         store_entry en;
         if (store_get(s, ids[i], &en, &e)) continue;
-        const char *t = en.text ? en.text : en.ocr_text;
+        /* never name a collection after a secret's pieces */
+        const char *t = en.subkind && !strcmp(en.subkind, "secret") ? NULL : en.text ? en.text : en.ocr_text;
         for (const char *p = t; p && *p;) {
             while (*p && !isalnum((unsigned char)*p)) p++;
             char w[40];

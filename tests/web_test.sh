@@ -37,6 +37,7 @@ fi
 id_word=$(printf 'the pelican7781 invoice number' | "$BIN" add - 2> /dev/null)
 id_hostile=$(printf '%s' "$HOSTILE" | "$BIN" add - 2> /dev/null)
 id_delete=$(printf 'delete me later' | "$BIN" add - 2> /dev/null)
+id_secret=$(printf 'ghp_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8' | "$BIN" add - 2> /dev/null)
 id_image=$("$BIN" list --kind image --limit 1 --json | grep -o '"id":[0-9]*' | head -1 | cut -d: -f2)
 [ -z "$id_image" ] && { printf 'P6\n1 1\n255\n\377\0\0' > "$TMP/x.ppm"; } # (no fixtures: HTTP image checks need one)
 
@@ -73,7 +74,7 @@ fi
 # the browser test needs node, playwright-core (npm ci in tests/web; .ci/run does it) and chromium
 CHROMIUM=${CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}
 if [ -n "$id_image" ] && [ -n "$CHROMIUM" ] && command -v node > /dev/null && [ -d "$HERE/web/node_modules/playwright-core" ] && [ -n "${DISPLAY:-}" ]; then
-  LOGIN_URL="$URL" WORD_ID="$id_word" HOSTILE_ID="$id_hostile" HOSTILE_TEXT="$HOSTILE" DELETE_ID="$id_delete" \
+  LOGIN_URL="$URL" WORD_ID="$id_word" HOSTILE_ID="$id_hostile" HOSTILE_TEXT="$HOSTILE" DELETE_ID="$id_delete" SECRET_ID="$id_secret" \
     CHROMIUM="$CHROMIUM" ARTIFACTS="${ARTIFACTS:-$HERE/web/artifacts}" \
     timeout 120 node "$HERE/web/browser_test.mjs" > "$TMP/browser.log" 2>&1
   grep -v '^\[PASS\]' "$TMP/browser.log"

@@ -1,7 +1,7 @@
 // Browser test of the web page: playwright-core drives Debian's chromium, headless, against a
 // daemon on loopback with a temporary data directory (tests/web_test.sh sets it up).
 // env: LOGIN_URL, WORD_ID (entry holding the word "pelican7781"), HOSTILE_ID, HOSTILE_TEXT,
-//      DELETE_ID, CHROMIUM (default /usr/bin/chromium), ARTIFACTS (screenshot folder).
+//      DELETE_ID, SECRET_ID (a secret-looking text), CHROMIUM (default /usr/bin/chromium), ARTIFACTS (screenshot folder).
 import { chromium } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
@@ -101,11 +101,25 @@ try {
     JSON.stringify(dialogs));
   await page.keyboard.press('Escape');
 
+  // a secret-looking entry is masked until revealed
+  const sec = page.locator(`#grid li.card[data-id="${env.SECRET_ID}"]`);
+  check('a secret is masked in the grid', !(await sec.textContent()).includes('ghp_'), await sec.textContent());
+  await sec.click();
+  await page.waitForSelector('#view[open] pre.full');
+  check('and in the entry view', !(await page.textContent('#v-body pre.full')).includes('ghp_'));
+  await page.click('#v-body button');
+  check('until revealed', (await page.textContent('#v-body pre.full')).startsWith('ghp_'));
+  await page.keyboard.press('Escape');
+
   // delete with the keyboard
   await page.waitForFunction((id) => !!document.querySelector(`#grid li.card[data-id="${id}"]`), deleteId);
   const idx = await page.evaluate((id) => [...document.querySelectorAll('#grid li.card')].findIndex((c) => Number(c.dataset.id) === id), deleteId);
   await page.evaluate(() => document.activeElement && document.activeElement.blur());
-  for (let i = 0; i <= idx; i++) await page.keyboard.press(i === 0 ? 'ArrowRight' : 'ArrowRight');
+  // from wherever the selection is now (none selects the first card on the first press)
+  let cur = await page.evaluate(() => [...document.querySelectorAll('#grid li.card')].findIndex((c) => c.classList.contains('sel')));
+  if (cur < 0) { await page.keyboard.press('ArrowRight'); cur = 0; }
+  for (; cur < idx; cur++) await page.keyboard.press('ArrowRight');
+  for (; cur > idx; cur--) await page.keyboard.press('ArrowLeft');
   const sel = await page.evaluate(() => Number(document.querySelector('#grid li.card.sel')?.dataset.id));
   check('arrows select entries', sel === deleteId, `selected ${sel}, want ${deleteId} (index ${idx})`);
   await page.keyboard.press('Delete');

@@ -122,10 +122,10 @@ asan:
 # libFuzzer builds (clang). FUZZ_SECONDS per target with `make fuzz-run`.
 FUZZ_SECONDS ?= 60
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
-build-fuzz/%: fuzz/%.c $(LIB_SRC)
+build-fuzz/%: fuzz/%.c $(LIB_SRC) src/web/assets.S
 	@mkdir -p build-fuzz
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined $(shell pkg-config --cflags $(PKGS)) \
-	  -o $@ $< $(LIB_SRC) $(shell pkg-config --libs $(PKGS)) -lgif -lm -lpthread
+	  -o $@ $< $(LIB_SRC) src/web/assets.S $(shell pkg-config --libs $(PKGS)) -lgif -lm -lpthread
 fuzz: $(FUZZ_BIN)
 fuzz-run: $(FUZZ_BIN)
 	@set -e; for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p fuzz/corpus/$${n#fuzz_}; \

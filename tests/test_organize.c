@@ -76,6 +76,11 @@ Test(rules, parse_errors) {
         {"collection_threshold = 1.5\n", ":1: collection_threshold is a cosine"},
         {"ocr = maybe\n", ":1: ocr is true or false"},
         {"ocr_lang = ../../etc\n", ":1: ocr_lang is like eng"},
+        /* patterns that make glibc's regex engine blow up (found by fuzzing) */
+        {"rule = regex:l+++++++++ -> pin\n", ":1: regex: a repetition of a repetition"},
+        {"ignore_text = ^[]6= ^[]60+++++\n", ":1: ignore_text: a repetition of a repetition"},
+        {"ignore_text = (a{99}){99}\n", ":1: ignore_text: a repetition of a repetition"},
+        {"ignore_text = a{1000}\n", ":1: ignore_text: a bound above 100"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         rules *r;
@@ -95,6 +100,10 @@ Test(rules, ignore_rules_reject) {
                       "rule = kind:url -> tag:link\n"
                       "ocr_lang = eng+deu\nduplicate_threshold = 0.9\n";
     cr_assert_eq(rules_load(tmp_config(cfg), &r, &e), 0, "%s", e.msg);
+    rules *ok;
+    const char *tame = "ignore_text = ^[0-9]{6}$\nignore_text = ^(foo|bar)+[]a-z]*$\n";
+    cr_assert_eq(rules_parse(tame, strlen(tame), "tame", &ok, &e), 0, "ordinary patterns pass: %s", e.msg);
+    rules_free(ok);
     const unsigned char t[] = "hello";
     cr_assert_not_null(rules_reject(r, "text", NULL, t, 5, "KeePassXC"));
     cr_assert_null(rules_reject(r, "text", NULL, t, 5, "firefox"));

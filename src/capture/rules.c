@@ -99,6 +99,45 @@ static char *next_word(char **p, int *bad) {
     return w;
 }
 
+/* glibc's regex engine can take memory and time exponential in stacked repetitions ("a++++",
+ * "(a{99}){99}"); a config file must not be able to take the daemon down (found by fuzzing).
+ * NULL if the pattern is tame: at most 512 bytes, no repetition applied to a repetition, bounds
+ * {n,m} at most 100, at most 32 repetition operators. Else the reason. */
+static const char *regex_wild(const char *re) {
+    size_t n = strlen(re);
+    if (n > 512) return "longer than 512 bytes";
+    int reps = 0, after_rep = 0, in_class = 0;
+    size_t cls = 0; /* where the bracket expression's members start */
+    for (size_t i = 0; i < n; i++) {
+        char c = re[i];
+        if (in_class) { /* a ']' first in the brackets is a member, not the end */
+            if (c == ']' && i != cls) in_class = 0;
+            continue;
+        }
+        if (c == '\\' && i + 1 < n) { i++; after_rep = 0; continue; }
+        if (c == '[') {
+            in_class = 1;
+            cls = i + 1 + (i + 1 < n && re[i + 1] == '^');
+            after_rep = 0;
+            continue;
+        }
+        int rep = c == '*' || c == '+' || c == '?' || c == '{';
+        if (rep && after_rep) return "a repetition of a repetition";
+        if (c == '{') {
+            char *end;
+            long a = strtol(re + i + 1, &end, 10), b = a;
+            if (*end == ',') b = end[1] == '}' ? 100 : strtol(end + 1, &end, 10);
+            if (a > 100 || b > 100) return "a bound above 100";
+            const char *close = strchr(re + i, '}');
+            if (close) i = (size_t)(close - re);
+        }
+        if (rep && ++reps > 32) return "more than 32 repetitions";
+        /* a group closing right after a repetition inside it, then repeated: "(a+)+" */
+        after_rep = rep || (c == ')' && i > 0 && strchr("*+?}", re[i - 1]));
+    }
+    return NULL;
+}
+
 /* "30s", "15m", "12h", "7d" -> milliseconds; -1 if malformed. */
 static int64_t parse_duration(const char *v) {
     char *end;
@@ -125,6 +164,8 @@ static int parse_rule(rule *u, char *v, const char *p, int lineno, cs_err *err) 
             *slot = strdup(c);
         } else if (!strcmp(w, "regex")) {
             if (u->has_re) return cs_err_set(err, "%s:%d: regex given twice", p, lineno);
+            const char *wild = regex_wild(c);
+            if (wild) return cs_err_set(err, "%s:%d: regex: %s (a pattern that could exhaust memory)", p, lineno, wild);
             int e = regcomp(&u->re, c, REG_EXTENDED | REG_NOSUB);
             if (e) {
                 char msg[256];
@@ -170,10 +211,7 @@ static int parse_unit(const char *v, float *out) {
     return 0;
 }
 
-int rules_load(const char *path, rules **out, cs_err *err) {
-    *out = NULL;
-    rules *r = calloc(1, sizeof *r);
-    if (!r) return cs_err_set(err, "out of memory");
+static void set_defaults(rules *r) {
     r->limits.max_entries = 10000;
     r->caps = capture_default_caps();
     r->web_port = 7717;
@@ -181,15 +219,33 @@ int rules_load(const char *path, rules **out, cs_err *err) {
     snprintf(r->org.ocr_lang, sizeof r->org.ocr_lang, "eng");
     r->org.duplicate_threshold = 0.95f;
     r->org.collection_threshold = 0.85f;
+}
+
+int rules_load(const char *path, rules **out, cs_err *err) {
+    *out = NULL;
     char *p = path ? strdup(path) : rules_default_path();
     if (!p || !cs_is_file(p)) { /* no file: defaults */
         free(p);
-        *out = r;
-        return 0;
+        return rules_parse("", 0, "defaults", out, err);
     }
     char *txt;
     size_t len;
-    if (cs_read_file(p, 1 << 20, &txt, &len, err)) { free(p); rules_free(r); return -1; }
+    if (cs_read_file(p, 1 << 20, &txt, &len, err)) { free(p); return -1; }
+    int rc = rules_parse(txt, len, p, out, err);
+    free(txt);
+    free(p);
+    return rc;
+}
+
+int rules_parse(const char *text, size_t len, const char *p, rules **out, cs_err *err) {
+    *out = NULL;
+    if (memchr(text, 0, len)) return cs_err_set(err, "%s: not a text file (NUL byte)", p);
+    rules *r = calloc(1, sizeof *r);
+    char *txt = malloc(len + 1);
+    if (!r || !txt) { free(r); free(txt); return cs_err_set(err, "out of memory"); }
+    memcpy(txt, text, len);
+    txt[len] = 0;
+    set_defaults(r);
     int rc = 0, lineno = 0;
     for (char *line = txt, *next; line && !rc; line = next) {
         next = strchr(line, '\n');
@@ -204,6 +260,8 @@ int rules_load(const char *path, rules **out, cs_err *err) {
         long long n;
         if (!strcmp(k, "ignore_text")) {
             if (r->ntext == MAX_RULES) { rc = cs_err_set(err, "%s:%d: too many ignore_text rules", p, lineno); break; }
+            const char *wild = regex_wild(v);
+            if (wild) { rc = cs_err_set(err, "%s:%d: ignore_text: %s (a pattern that could exhaust memory)", p, lineno, wild); break; }
             int e = regcomp(&r->text[r->ntext], v, REG_EXTENDED | REG_NOSUB);
             if (e) {
                 char m[256];
@@ -257,7 +315,6 @@ int rules_load(const char *path, rules **out, cs_err *err) {
             rc = cs_err_set(err, "%s:%d: unknown setting '%s'", p, lineno, k);
     }
     free(txt);
-    free(p);
     if (rc) { rules_free(r); return -1; }
     *out = r;
     return 0;
@@ -334,7 +391,13 @@ int rules_apply(const rules *r, store *s, int64_t id, int phase, int *deleted, c
     return rc;
 }
 
-org_settings rules_org(const rules *r) { return r->org; }
+org_settings rules_org(const rules *r) {
+    if (r) return r->org;
+    rules d;
+    memset(&d, 0, sizeof d);
+    set_defaults(&d);
+    return d.org;
+}
 int rules_web_port(const rules *r) { return r->web_port; }
 
 store_limits rules_limits(const rules *r) { return r->limits; }

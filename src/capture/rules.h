@@ -44,6 +44,9 @@ typedef struct rules rules;
 int rules_load(const char *path, rules **out, cs_err *err);
 void rules_free(rules *r);
 
+/* Parses config text (name is used in error messages). rules_load reads a file and calls it. */
+int rules_parse(const char *text, size_t len, const char *name, rules **out, cs_err *err);
+
 /* The config path in effect (malloc'd), or NULL. */
 char *rules_default_path(void);
 
@@ -62,7 +65,7 @@ enum { RULES_AT_STORE = 0, RULES_AFTER_CATEGORY = 1 };
  * rule deleted the entry. An entry that is gone is not an error. */
 int rules_apply(const rules *r, store *s, int64_t id, int phase, int *deleted, cs_err *err);
 
-/* Settings of the organiser (src/organize/). */
+/* Settings of the organiser (src/organize/); r NULL gives the defaults. */
 typedef struct org_settings {
     int ocr;
     char ocr_lang[64];

@@ -28,13 +28,7 @@ int org_open(const rules *r, organizer **out, cs_err *err) {
     organizer *o = calloc(1, sizeof *o);
     if (!o) return cs_err_set(err, "out of memory");
     o->rules = r;
-    if (r) o->set = rules_org(r);
-    else {
-        o->set.ocr = 1;
-        snprintf(o->set.ocr_lang, sizeof o->set.ocr_lang, "eng");
-        o->set.duplicate_threshold = 0.95f;
-        o->set.collection_threshold = 0.85f;
-    }
+    o->set = rules_org(r);
     if (labels_load(o->set.labels, &o->labels, err)) { free(o); return -1; }
     *out = o;
     return 0;

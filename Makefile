@@ -124,7 +124,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
 build-fuzz/%: fuzz/%.c $(LIB_SRC) src/web/assets.S
 	@mkdir -p build-fuzz
-	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined $(shell pkg-config --cflags $(PKGS)) \
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(shell pkg-config --cflags $(PKGS)) \
 	  -o $@ $< $(LIB_SRC) src/web/assets.S $(shell pkg-config --libs $(PKGS)) -lgif -lm -lpthread
 fuzz: $(FUZZ_BIN)
 fuzz-run: $(FUZZ_BIN)

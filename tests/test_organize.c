@@ -81,6 +81,7 @@ Test(rules, parse_errors) {
         {"ignore_text = ^[]6= ^[]60+++++\n", ":1: ignore_text: a repetition of a repetition"},
         {"ignore_text = (a{99}){99}\n", ":1: ignore_text: a repetition of a repetition"},
         {"ignore_text = a{1000}\n", ":1: ignore_text: a bound above 100"},
+        {"max_age_days = 555555555555\n", ":1: max_age_days needs a whole number from 0 to 10000000"}, /* fuzzing */
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         rules *r;

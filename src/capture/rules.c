@@ -281,7 +281,12 @@ int rules_parse(const char *text, size_t len, const char *p, rules **out, cs_err
             r->primary = !strcmp(v, "true");
         } else if (!strcmp(k, "max_entries") || !strcmp(k, "max_age_days") || !strcmp(k, "max_total_mb") ||
                    !strcmp(k, "max_image_mb") || !strcmp(k, "max_text_mb")) {
-            if (parse_count(v, 1LL << 40, &n)) { rc = cs_err_set(err, "%s:%d: %s needs a whole number >= 0", p, lineno, k); break; }
+            /* days are multiplied into milliseconds: a smaller ceiling keeps that in range */
+            long long max = !strcmp(k, "max_age_days") ? 10000000LL : 1LL << 40;
+            if (parse_count(v, max, &n)) {
+                rc = cs_err_set(err, "%s:%d: %s needs a whole number from 0 to %lld", p, lineno, k, max);
+                break;
+            }
             if (!strcmp(k, "max_entries")) r->limits.max_entries = n;
             else if (!strcmp(k, "max_age_days")) r->limits.max_age_ms = n * 86400000LL;
             else if (!strcmp(k, "max_total_mb")) r->limits.max_bytes = n << 20;

@@ -109,6 +109,51 @@ Test(model, fast_linear_matches_reference) {
     free(x); free(w); free(b); free(y1); free(y2);
 }
 
+/* The packed path against the reference linear + bias/activation/residual, on shapes that cut
+ * every block edge: rows not a multiple of MR, columns not a multiple of NR, K over two KC blocks;
+ * one and two threads. */
+Test(model, packed_linear_matches_reference) {
+    if (!ops_pack_available()) {
+        cr_skip_test("this build has no packed path (BLAS without BLIS)");
+        return;
+    }
+    const int shapes[][3] = {{1, 1, 1}, {7, 17, 3}, {50, 96, 64}, {61, 33, 600}, {400, 48, 257}};
+    for (int th = 1; th <= 2; th++) {
+        ops_set_threads(th);
+        for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+            int m = shapes[si][0], n = shapes[si][1], k = shapes[si][2];
+            float *x = malloc((size_t)m * k * 4), *w = malloc((size_t)n * k * 4), *b = malloc((size_t)n * 4);
+            float *y = malloc((size_t)m * n * 4), *r = malloc((size_t)m * n * 4), *res = malloc((size_t)m * n * 4),
+                  *res2 = malloc((size_t)m * n * 4);
+            float *scr = malloc(ops_linear_packed_scratch(m, k) * 4);
+            for (int i = 0; i < m * k; i++) x[i] = sinf(i * 0.37f);
+            for (int i = 0; i < n * k; i++) w[i] = cosf(i * 0.11f) * 0.1f;
+            for (int i = 0; i < n; i++) b[i] = i * 0.01f - 0.2f;
+            ops_packed *pw = ops_pack(w, n, k);
+            cr_assert_not_null(pw);
+            float tol = 1e-5f * (float)k;
+            /* plain product, bias, and each activation */
+            for (int act = OPS_ACT_QUICK_GELU; act <= OPS_ACT_NONE; act++) {
+                const float *bb = act == OPS_ACT_NONE && si % 2 ? NULL : b;
+                ops_linear_packed(x, pw, bb, act, y, NULL, m, scr);
+                ops_linear_ref(x, w, bb, r, m, n, k);
+                if (act != OPS_ACT_NONE) ops_act_ref(r, (size_t)m * n, act);
+                cr_assert_leq(max_abs_diff(y, r, (size_t)m * n), tol, "%dx%dx%d act %d threads %d", m, n, k, act, th);
+            }
+            /* residual: res += x w^T + b, y keeps the product */
+            for (int i = 0; i < m * n; i++) res[i] = res2[i] = cosf(i * 0.7f);
+            ops_linear_packed(x, pw, b, OPS_ACT_NONE, y, res, m, scr);
+            ops_linear_ref(x, w, NULL, r, m, n, k);
+            cr_assert_leq(max_abs_diff(y, r, (size_t)m * n), tol, "%dx%dx%d product", m, n, k);
+            ops_residual(res2, r, b, m, n);
+            cr_assert_leq(max_abs_diff(res, res2, (size_t)m * n), tol, "%dx%dx%d residual", m, n, k);
+            ops_packed_free(pw);
+            free(x); free(w); free(b); free(y); free(r); free(res); free(res2); free(scr);
+        }
+    }
+    ops_set_threads(2);
+}
+
 Test(model, fast_activation_matches_libm) {
     size_t n = 200001;
     float *a = malloc(n * 4), *b = malloc(n * 4);
@@ -137,6 +182,27 @@ Test(model, fast_attention_matches_reference) {
             ops_attention_ref(qkv, qkv + ldo, qkv + 2 * ldo, ld, o2, ldo, n, heads, hd, causal, m ? mask : NULL);
             cr_assert_leq(max_abs_diff(o1, o2, (size_t)n * ldo), 1e-5f, "causal %d mask %d", causal, m);
         }
+    free(qkv); free(o1); free(o2); free(scr);
+}
+
+/* Sequences of different lengths stacked, as the towers batch them, against the reference run
+ * sequence by sequence. */
+Test(model, batched_attention_matches_reference) {
+    int heads = 4, hd = 40, ld = 3 * heads * hd, ldo = heads * hd, lens[3] = {5, 50, 17}, offs[3] = {0, 5, 55}, T = 72;
+    float *qkv = malloc((size_t)T * ld * 4), *o1 = malloc((size_t)T * ldo * 4), *o2 = malloc((size_t)T * ldo * 4);
+    float *scr = malloc(ops_attention_scratch(50, hd) * 4);
+    int mask[72];
+    for (int i = 0; i < T * ld; i++) qkv[i] = sinf(i * 0.017f) * 3.0f;
+    for (int i = 0; i < T; i++) mask[i] = i % 7 != 3;
+    for (int causal = 0; causal < 2; causal++) {
+        ops_attention_batch(qkv, qkv + ldo, qkv + 2 * ldo, ld, o1, ldo, offs, lens, 3, heads, hd, causal, mask, scr);
+        for (int s = 0; s < 3; s++) {
+            const float *q = qkv + (size_t)offs[s] * ld;
+            ops_attention_ref(q, q + ldo, q + 2 * ldo, ld, o2 + (size_t)offs[s] * ldo, ldo, lens[s], heads, hd, causal,
+                              mask + offs[s]);
+        }
+        cr_assert_leq(max_abs_diff(o1, o2, (size_t)T * ldo), 1e-5f, "causal %d", causal);
+    }
     free(qkv); free(o1); free(o2); free(scr);
 }
 

@@ -32,6 +32,7 @@ typedef struct layer_w {
     const float *ln1_w, *ln1_b, *q_w, *q_b, *k_w, *k_b, *v_w, *v_b, *o_w, *o_b;
     const float *ln2_w, *ln2_b, *fc1_w, *fc1_b, *fc2_w, *fc2_b;
     float *qkv_w, *qkv_b; /* q, k, v stacked ([3H, H], [3H]): one GEMM instead of three */
+    ops_packed *qkv_p, *o_p, *fc1_p, *fc2_p; /* prepacked (vision tower), or NULL */
 } layer_w;
 
 typedef struct tower {
@@ -44,6 +45,7 @@ typedef struct tower {
     const float *pos;                   /* position embeddings */
     const float *proj;                  /* [P, H] */
     const float *class_emb, *patch_w;   /* vision only */
+    ops_packed *patch_p;                /* prepacked patch_w, or NULL */
     int ready;                          /* weights materialised */
 } tower;
 
@@ -67,8 +69,9 @@ struct clip_ctx {
     int legacy_eos; /* config eos_token_id == 2: pool at argmax(ids) */
     slot *slots;
     size_t nslots;
-    void **owned; /* widened copies */
+    void **owned; /* widened copies and stacked q, k, v */
     size_t nowned;
+    uint64_t owned_bytes, packed_bytes;
     float *ws;    /* workspace */
     size_t ws_cap;
     pthread_mutex_t lock;
@@ -337,6 +340,45 @@ static int check_tensor(const clip_ctx *c, const char *name, int nd, const int64
     return 0;
 }
 
+/* Keeps a malloc'd buffer until clip_free. Returns 0, or -1 (the buffer is freed) out of memory. */
+static int own(clip_ctx *c, void *p, size_t bytes) {
+    void **no = realloc(c->owned, (c->nowned + 1) * sizeof *no);
+    if (!no) { free(p); return -1; }
+    c->owned = no;
+    c->owned[c->nowned++] = p;
+    c->owned_bytes += bytes;
+    return 0;
+}
+
+/* Gives back a weight that will not be read again: frees an owned copy, or releases the mapped
+ * tensor's pages. */
+static void drop(clip_ctx *c, const float *p, const char *name, size_t bytes) {
+    for (size_t i = 0; i < c->nowned; i++)
+        if (c->owned[i] == p) {
+            free(c->owned[i]);
+            c->owned[i] = c->owned[--c->nowned];
+            c->owned_bytes -= bytes;
+            return;
+        }
+    if (name) st_release(c->st, st_find(c->st, name));
+}
+
+static const char *slot_name(const clip_ctx *c, const float *const *dst) {
+    for (size_t i = 0; i < c->nslots; i++)
+        if (c->slots[i].dst == dst) return c->slots[i].name;
+    return NULL;
+}
+
+/* Packs a weight w[n, k] (dst: its slot, or NULL for an owned copy) and drops the original. */
+static int pack_weight(clip_ctx *c, const float **w, int n, int k, ops_packed **out, cs_err *err) {
+    *out = ops_pack(*w, n, k);
+    if (!*out) return cs_err_set(err, "out of memory packing a %dx%d weight", n, k);
+    c->packed_bytes += ops_packed_bytes(*out);
+    drop(c, *w, slot_name(c, w), (size_t)n * k * sizeof(float));
+    *w = NULL; /* read from the packed copy only */
+    return 0;
+}
+
 /* Fills the float views of one tower (under the lock). */
 static int materialise(clip_ctx *c, int vision, cs_err *err) {
     tower *t = vision ? &c->vision : &c->text;
@@ -351,23 +393,19 @@ static int materialise(clip_ctx *c, int vision, cs_err *err) {
             continue;
         }
         float *w = malloc((size_t)tt->numel * sizeof *w);
-        void **no = realloc(c->owned, (c->nowned + 1) * sizeof *no);
-        if (!w || !no) { free(w); if (no) c->owned = no; return cs_err_set(err, "out of memory widening '%s'", s->name); }
-        c->owned = no;
-        c->owned[c->nowned++] = w;
+        if (!w || own(c, w, (size_t)tt->numel * sizeof *w)) return cs_err_set(err, "out of memory widening '%s'", s->name);
         st_to_f32(tt, w);
         *s->dst = w;
     }
-    /* Stack q, k and v. The mapped originals are read once here and not again. */
+    /* Stack q, k and v. The originals are read once here and not again. */
     size_t H = (size_t)t->hidden;
     for (int l = 0; l < t->layers; l++) {
         layer_w *L = &t->L[l];
         float *w = malloc(3 * H * H * sizeof *w), *b = malloc(3 * H * sizeof *b);
-        void **no = realloc(c->owned, (c->nowned + 2) * sizeof *no);
-        if (!w || !b || !no) { free(w); free(b); if (no) c->owned = no; return cs_err_set(err, "out of memory stacking attention weights"); }
-        c->owned = no;
-        c->owned[c->nowned++] = w;
-        c->owned[c->nowned++] = b;
+        if (!w || !b || own(c, w, 3 * H * H * sizeof *w) || own(c, b, 3 * H * sizeof *b)) {
+            if (!w) free(b);
+            return cs_err_set(err, "out of memory stacking attention weights");
+        }
         memcpy(w, L->q_w, H * H * sizeof *w);
         memcpy(w + H * H, L->k_w, H * H * sizeof *w);
         memcpy(w + 2 * H * H, L->v_w, H * H * sizeof *w);
@@ -376,6 +414,28 @@ static int materialise(clip_ctx *c, int vision, cs_err *err) {
         memcpy(b + 2 * H, L->v_b, H * sizeof *b);
         L->qkv_w = w;
         L->qkv_b = b;
+        if (!c->params.reference) { /* the reference kernels read q, k and v separately */
+            drop(c, L->q_w, slot_name(c, &L->q_w), H * H * sizeof(float));
+            drop(c, L->k_w, slot_name(c, &L->k_w), H * H * sizeof(float));
+            drop(c, L->v_w, slot_name(c, &L->v_w), H * H * sizeof(float));
+            L->q_w = L->k_w = L->v_w = NULL;
+        }
+    }
+    /* The vision tower's products have 50+ rows (a patch grid per image): pack its weights once.
+     * The text tower keeps the CBLAS path, whose small-m kernels suit a short query better. */
+    if (vision && !c->params.reference && ops_pack_available()) {
+        int I = t->inter, K = 3 * c->info.patch_size * c->info.patch_size;
+        for (int l = 0; l < t->layers; l++) {
+            layer_w *L = &t->L[l];
+            const float *qkv = L->qkv_w;
+            if (pack_weight(c, &qkv, 3 * (int)H, (int)H, &L->qkv_p, err) ||
+                pack_weight(c, &L->o_w, (int)H, (int)H, &L->o_p, err) ||
+                pack_weight(c, &L->fc1_w, I, (int)H, &L->fc1_p, err) ||
+                pack_weight(c, &L->fc2_w, (int)H, I, &L->fc2_p, err))
+                return -1;
+            L->qkv_w = NULL;
+        }
+        if (pack_weight(c, &t->patch_w, (int)H, K, &t->patch_p, err)) return -1;
     }
     t->ready = 1;
     return 0;
@@ -479,8 +539,20 @@ int clip_config_check(const char *config, size_t clen, const char *preproc, size
     return 0;
 }
 
+static void free_packed(tower *t) {
+    for (int l = 0; t->L && l < t->layers; l++) {
+        ops_packed_free(t->L[l].qkv_p);
+        ops_packed_free(t->L[l].o_p);
+        ops_packed_free(t->L[l].fc1_p);
+        ops_packed_free(t->L[l].fc2_p);
+    }
+    ops_packed_free(t->patch_p);
+}
+
 void clip_free(clip_ctx *c) {
     if (!c) return;
+    free_packed(&c->text);
+    free_packed(&c->vision);
     for (size_t i = 0; i < c->nowned; i++) free(c->owned[i]);
     free(c->owned);
     free(c->slots);
@@ -497,14 +569,9 @@ void clip_free(clip_ctx *c) {
 const clip_info *clip_get_info(const clip_ctx *c) { return &c->info; }
 
 uint64_t clip_resident_bytes(const clip_ctx *c) {
-    uint64_t n = st_resident_bytes(c->st);
-    /* widened copies are resident by construction */
-    for (size_t i = 0; i < c->nslots; i++) {
-        const st_tensor *t = st_find(c->st, c->slots[i].name);
-        tower *tw = c->slots[i].vision ? (tower *)&c->vision : (tower *)&c->text;
-        if (t && tw->ready && *c->slots[i].dst != t->data) n += (uint64_t)t->numel * sizeof(float);
-    }
-    return n;
+    /* mapped pages we hold, plus our own copies (widened, stacked, packed): resident by
+     * construction once written */
+    return st_resident_bytes(c->st) + c->owned_bytes + c->packed_bytes;
 }
 
 int clip_tokenize(clip_ctx *c, const char *text, size_t len, int max_len, int32_t **ids, size_t *n, cs_err *err) {
@@ -527,30 +594,43 @@ typedef void (*linear_fn)(const float *, const float *, const float *, float *, 
 /* Runs the encoder layers over x[T, H]. seq_off/seq_len: nseq sequences stacked in x.
  * Buffers: h, q, k, v, att [T, H]; m [T, I]; scratch for attention. */
 static void encoder(const clip_ctx *c, const tower *t, float *x, int T, const int *seq_off, const int *seq_len, int nseq,
-                    int causal, const int *keymask, float *h, float *qkv, float *att, float *m, float *scratch) {
+                    int causal, const int *keymask, float *h, float *qkv, float *att, float *m, float *scratch,
+                    float *pscratch) {
     int ref = c->params.reference;
     linear_fn lin = ref ? ops_linear_ref : ops_linear;
     int H = t->hidden, I = t->inter, hd = H / t->heads;
     for (int l = 0; l < t->layers; l++) {
         const layer_w *L = &t->L[l];
         ops_layernorm(x, L->ln1_w, L->ln1_b, h, T, H, t->eps);
-        lin(h, L->qkv_w, L->qkv_b, qkv, T, 3 * H, H);
-        for (int s = 0; s < nseq; s++) {
-            const float *q = qkv + (size_t)seq_off[s] * 3 * H;
-            if (ref)
+        if (L->qkv_p) ops_linear_packed(h, L->qkv_p, L->qkv_b, OPS_ACT_NONE, qkv, NULL, T, pscratch);
+        else lin(h, L->qkv_w, L->qkv_b, qkv, T, 3 * H, H);
+        if (ref)
+            for (int s = 0; s < nseq; s++) {
+                const float *q = qkv + (size_t)seq_off[s] * 3 * H;
                 ops_attention_ref(q, q + H, q + 2 * H, 3 * H, att + (size_t)seq_off[s] * H, H, seq_len[s], t->heads, hd,
                                   causal, keymask ? keymask + seq_off[s] : NULL);
-            else
-                ops_attention(q, q + H, q + 2 * H, 3 * H, att + (size_t)seq_off[s] * H, H, seq_len[s], t->heads, hd,
-                              causal, keymask ? keymask + seq_off[s] : NULL, scratch);
+            }
+        else
+            ops_attention_batch(qkv, qkv + H, qkv + 2 * H, 3 * H, att, H, seq_off, seq_len, nseq, t->heads, hd, causal,
+                                keymask, scratch);
+        /* x += out_proj(att) */
+        if (L->o_p) ops_linear_packed(att, L->o_p, L->o_b, OPS_ACT_NONE, h, x, T, pscratch);
+        else {
+            lin(att, L->o_w, NULL, h, T, H, H);
+            ops_residual(x, h, L->o_b, T, H);
         }
-        lin(att, L->o_w, NULL, h, T, H, H);
-        ops_residual(x, h, L->o_b, T, H); /* x += out_proj(att) */
         ops_layernorm(x, L->ln2_w, L->ln2_b, h, T, H, t->eps);
-        lin(h, L->fc1_w, NULL, m, T, I, H);
-        (ref ? ops_bias_act_ref : ops_bias_act)(m, L->fc1_b, T, I, t->act);
-        lin(m, L->fc2_w, NULL, h, T, H, I);
-        ops_residual(x, h, L->fc2_b, T, H); /* x += fc2(act(fc1(ln2(x)))) */
+        if (L->fc1_p) ops_linear_packed(h, L->fc1_p, L->fc1_b, t->act, m, NULL, T, pscratch);
+        else {
+            lin(h, L->fc1_w, NULL, m, T, I, H);
+            (ref ? ops_bias_act_ref : ops_bias_act)(m, L->fc1_b, T, I, t->act);
+        }
+        /* x += fc2(act(fc1(ln2(x)))) */
+        if (L->fc2_p) ops_linear_packed(m, L->fc2_p, L->fc2_b, OPS_ACT_NONE, h, x, T, pscratch);
+        else {
+            lin(m, L->fc2_w, NULL, h, T, H, I);
+            ops_residual(x, h, L->fc2_b, T, H);
+        }
     }
 }
 
@@ -617,7 +697,7 @@ static int text_run(clip_ctx *c, const int32_t *const *ids, const size_t *lens, 
         }
         o += len[b];
     }
-    encoder(c, t, x, T, off, len, batch, 1, km, h, qkv, att, m, scratch);
+    encoder(c, t, x, T, off, len, batch, 1, km, h, qkv, att, m, scratch, NULL);
     ops_layernorm(x, t->post_ln_w, t->post_ln_b, x, T, H, t->eps);
     if (last_hidden) memcpy(last_hidden, x, (size_t)T * H * sizeof(float));
     for (int b = 0; b < batch; b++) {
@@ -656,12 +736,19 @@ static int vision_run(clip_ctx *c, const float *pixels, int batch, int normalize
     int S = in->image_size, p = in->patch_size, g = S / p, np = g * g, n = np + 1, H = t->hidden, I = t->inter,
         P = in->projection_dim, K = 3 * p * p, T = batch * n, nth = ops_threads();
     size_t scr = ops_attention_scratch(n, H / t->heads);
-    size_t need = (size_t)T * H * 6 + (size_t)T * I + scr + (size_t)batch * np * K + (size_t)batch * (H + P) + (size_t)batch * 2;
+    int kmax = I > H ? I : H;
+    size_t pscr = 0;
+    if (t->patch_p) { /* the packed products' largest x: [T, max(H, I)] or the patches [batch * np, K] */
+        size_t a = ops_linear_packed_scratch(T, kmax), b2 = ops_linear_packed_scratch(batch * np, K);
+        pscr = a > b2 ? a : b2;
+    }
+    size_t need = (size_t)T * H * 6 + (size_t)T * I + scr + (size_t)batch * np * K + (size_t)batch * (H + P) + pscr +
+                  (size_t)batch * 2;
     if (ws_reserve(c, need, err)) return -1;
     float *x = c->ws, *h = x + (size_t)T * H, *qkv = h + (size_t)T * H, *att = qkv + (size_t)T * 3 * H,
           *m = att + (size_t)T * H, *scratch = m + (size_t)T * I, *cols = scratch + scr,
-          *pooled = cols + (size_t)batch * np * K, *proj = pooled + (size_t)batch * H;
-    int *off = (int *)(proj + (size_t)batch * P), *len = off + batch;
+          *pooled = cols + (size_t)batch * np * K, *proj = pooled + (size_t)batch * H, *pscratch = proj + (size_t)batch * P;
+    int *off = (int *)(pscratch + pscr), *len = off + batch;
     /* im2col: row (b, patch) holds the patch's pixels in the conv weight's (c, ky, kx) order */
 #pragma omp parallel for schedule(static) num_threads(nth) if (batch * np > 16)
     for (int r = 0; r < batch * np; r++) {
@@ -673,7 +760,8 @@ static int vision_run(clip_ctx *c, const float *pixels, int batch, int normalize
                        pixels + (((size_t)b * 3 + ch) * S + (size_t)py * p + ky) * S + (size_t)px * p, (size_t)p * sizeof(float));
     }
     /* patch embeddings land in h, then are placed after each image's class token */
-    (c->params.reference ? ops_linear_ref : ops_linear)(cols, t->patch_w, NULL, h, batch * np, H, K);
+    if (t->patch_p) ops_linear_packed(cols, t->patch_p, NULL, OPS_ACT_NONE, h, NULL, batch * np, pscratch);
+    else (c->params.reference ? ops_linear_ref : ops_linear)(cols, t->patch_w, NULL, h, batch * np, H, K);
     for (int b = 0; b < batch; b++) {
         off[b] = b * n;
         len[b] = n;
@@ -686,7 +774,7 @@ static int vision_run(clip_ctx *c, const float *pixels, int batch, int normalize
         }
     }
     ops_layernorm(x, t->pre_ln_w, t->pre_ln_b, x, T, H, t->eps);
-    encoder(c, t, x, T, off, len, batch, 0, NULL, h, qkv, att, m, scratch);
+    encoder(c, t, x, T, off, len, batch, 0, NULL, h, qkv, att, m, scratch, pscratch);
     if (last_hidden) memcpy(last_hidden, x, (size_t)T * H * sizeof(float));
     for (int b = 0; b < batch; b++)
         ops_layernorm(x + (size_t)b * n * H, t->post_ln_w, t->post_ln_b, pooled + (size_t)b * H, 1, H, t->eps);

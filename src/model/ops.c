@@ -4,6 +4,7 @@
  * which use double so that large activations do not lose the variance. No fast-math: the
  * conformance tests compare against PyTorch at 1e-4. */
 #include "ops.h"
+#include "ops_int.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -51,25 +52,6 @@ void ops_layernorm(const float *x, const float *g, const float *b, float *y, int
         float inv = (float)(1.0 / sqrt(var + eps)), mu = (float)mean;
         for (int t = 0; t < d; t++) yr[t] = (xr[t] - mu) * inv * g[t] + b[t];
     }
-}
-
-/* exp(x) for the activations, written so that GCC vectorises it (glibc's vector expf is only
- * used under fast-math, which we do not use): Cody-Waite reduction x = n ln2 + r, |r| <= ln2/2,
- * a degree-6 polynomial for e^r, and 2^n put straight into the exponent bits. Relative error
- * under 2e-7 (about 2 ulp) for x in [-87, 88]; inputs are clamped there, so the result is
- * finite, and ~1e-38 or ~1.6e38 at the ends, where sigmoid is already 0 or 1. */
-static inline float exp_poly(float x) {
-    x = x < -87.0f ? -87.0f : x;
-    x = x > 88.0f ? 88.0f : x;
-    /* round to nearest with the 1.5 * 2^23 trick (roundf does not vectorise on x86) */
-    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-    float r = x - n * 0.693145751953125f;
-    r = r - n * 1.428606765330187e-06f;
-    float p = 1.0f + r * (1.0f + r * (0.5f + r * (0.16666667f + r * (0.041666668f + r * (0.0083333338f + r * 0.0013888889f)))));
-    int32_t e = ((int32_t)n + 127) << 23;
-    float scale;
-    memcpy(&scale, &e, sizeof scale);
-    return p * scale;
 }
 
 void ops_act_ref(float *x, size_t n, int act) {
@@ -162,51 +144,108 @@ void ops_attention_ref(const float *q, const float *k, const float *v, int ld, f
     free(p);
 }
 
-size_t ops_attention_scratch(int n, int hd) { return (size_t)ops_threads() * ((size_t)hd * n + n); }
+/* GCC/Clang vector extension: 8 floats, one AVX register (two SSE ones without AVX). Plain
+ * multiply and add, no contraction: each lane rounds as the scalar reference does. */
+typedef float v8f __attribute__((vector_size(32)));
+static inline v8f v8f_load(const float *p) {
+    v8f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* keys are padded to a multiple of ATT_JB in the transposed K, so the score loop runs whole blocks */
+#define ATT_JB 16
+static size_t att_pad(int n) { return ((size_t)n + ATT_JB - 1) / ATT_JB * ATT_JB; }
+
+size_t ops_attention_scratch(int n, int hd) { return (size_t)ops_threads() * ((size_t)hd * att_pad(n) + att_pad(n)); }
 
 void ops_attention(const float *q, const float *k, const float *v, int ld, float *out, int ldo, int n, int heads,
                    int hd, int causal, const int *keymask, float *scratch) {
+    int off = 0;
+    ops_attention_batch(q, k, v, ld, out, ldo, &off, &n, 1, heads, hd, causal, keymask, scratch);
+}
+
+void ops_attention_batch(const float *q, const float *k, const float *v, int ld, float *out, int ldo,
+                         const int *seq_off, const int *seq_len, int nseq, int heads, int hd, int causal,
+                         const int *keymask, float *scratch) {
     const float scale = 1.0f / sqrtf((float)hd);
-    /* One head per iteration. K's head slice is transposed first so the scores of all keys are
-     * computed in a loop the compiler vectorises across keys, while each score is still summed
-     * in the head dimension's order (the reference dot product's order). */
-#pragma omp parallel for schedule(static) num_threads(ops_threads()) if (heads > 1 && n > 8)
-    for (int h = 0; h < heads; h++) {
+    int maxn = 0;
+    for (int s = 0; s < nseq; s++) maxn = seq_len[s] > maxn ? seq_len[s] : maxn;
+    /* One (sequence, head) pair per iteration, all pairs in one parallel region. K's head slice
+     * is transposed first so the scores of all keys are computed in a loop the compiler
+     * vectorises across keys, while each score is still summed in the head dimension's order
+     * (the reference dot product's order). */
+#pragma omp parallel for schedule(static) num_threads(ops_threads()) if (nseq * heads > 1 && maxn > 8)
+    for (int sh = 0; sh < nseq * heads; sh++) {
+        int s = sh / heads, h = sh % heads, n = seq_len[s], o0 = seq_off[s];
 #ifdef _OPENMP
-        float *kt = scratch + (size_t)omp_get_thread_num() * ((size_t)hd * n + n);
+        float *kt = scratch + (size_t)omp_get_thread_num() * ((size_t)hd * att_pad(maxn) + att_pad(maxn));
 #else
         float *kt = scratch;
 #endif
-        float *p = kt + (size_t)hd * n;
-        for (int j = 0; j < n; j++)
-            for (int t = 0; t < hd; t++) kt[(size_t)t * n + j] = k[(size_t)j * ld + h * hd + t];
+        const size_t np = att_pad(n);
+        float *p = kt + (size_t)hd * np;
+        const float *qs = q + (size_t)o0 * ld, *ks = k + (size_t)o0 * ld, *vs = v + (size_t)o0 * ld;
+        const int *km = keymask ? keymask + o0 : NULL;
+        for (int t = 0; t < hd; t++) {
+            float *kr = kt + (size_t)t * np;
+            for (int j = 0; j < n; j++) kr[j] = ks[(size_t)j * ld + h * hd + t];
+            for (size_t j = (size_t)n; j < np; j++) kr[j] = 0.0f;
+        }
         for (int i = 0; i < n; i++) {
-            const float *qi = q + (size_t)i * ld + h * hd;
+            const float *qi = qs + (size_t)i * ld + h * hd;
             int jn = causal ? i + 1 : n;
-            for (int j = 0; j < jn; j++) p[j] = 0.0f;
-            for (int t = 0; t < hd; t++) {
-                const float qt = qi[t], *kr = kt + (size_t)t * n;
-                for (int j = 0; j < jn; j++) p[j] += qt * kr[j];
+            /* scores, ATT_JB keys at a time with the sums in registers; each still adds its
+             * terms in t order */
+            for (int j0 = 0; j0 < jn; j0 += ATT_JB) {
+                v8f a0 = {0}, a1 = {0};
+                for (int t = 0; t < hd; t++) {
+                    const float *kr = kt + (size_t)t * np + j0;
+                    const v8f qt = (v8f){0} + qi[t];
+                    a0 += qt * v8f_load(kr);
+                    a1 += qt * v8f_load(kr + 8);
+                }
+                memcpy(p + j0, &a0, sizeof a0);
+                memcpy(p + j0 + 8, &a1, sizeof a1);
             }
             float mx = -INFINITY;
             for (int j = 0; j < jn; j++) {
-                p[j] = (keymask && !keymask[j]) ? -INFINITY : p[j] * scale;
-                if (p[j] > mx) mx = p[j];
+                p[j] = (km && !km[j]) ? -INFINITY : p[j] * scale;
+                mx = p[j] > mx ? p[j] : mx;
             }
-            float *o = out + (size_t)i * ldo + h * hd;
-            for (int t = 0; t < hd; t++) o[t] = 0.0f;
-            if (mx == -INFINITY) continue; /* every key masked: torch gives NaN; we give zeros */
+            float *o = out + (size_t)(o0 + i) * ldo + h * hd;
+            if (mx == -INFINITY) { /* every key masked: torch gives NaN; we give zeros */
+                for (int t = 0; t < hd; t++) o[t] = 0.0f;
+                continue;
+            }
             float sum = 0.0f;
             for (int j = 0; j < jn; j++) {
-                p[j] = p[j] == -INFINITY ? 0.0f : expf(p[j] - mx);
+                p[j] = p[j] == -INFINITY ? 0.0f : exp_poly(p[j] - mx);
                 sum += p[j];
             }
-            float inv = 1.0f / sum;
-            for (int j = 0; j < jn; j++) {
-                if (p[j] == 0.0f) continue;
-                const float *vj = v + (size_t)j * ld + h * hd;
-                const float pj = p[j] * inv;
-                for (int t = 0; t < hd; t++) o[t] += pj * vj[t];
+            const float inv = 1.0f / sum;
+            for (int j = 0; j < jn; j++) p[j] *= inv;
+            /* out = p . V, 32 dims at a time with the sums in registers, keys in order */
+            int t0 = 0;
+            for (; t0 + 32 <= hd; t0 += 32) {
+                v8f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+                for (int j = 0; j < jn; j++) {
+                    const float *vj = vs + (size_t)j * ld + h * hd + t0;
+                    const v8f pj = (v8f){0} + p[j];
+                    a0 += pj * v8f_load(vj);
+                    a1 += pj * v8f_load(vj + 8);
+                    a2 += pj * v8f_load(vj + 16);
+                    a3 += pj * v8f_load(vj + 24);
+                }
+                memcpy(o + t0, &a0, sizeof a0);
+                memcpy(o + t0 + 8, &a1, sizeof a1);
+                memcpy(o + t0 + 16, &a2, sizeof a2);
+                memcpy(o + t0 + 24, &a3, sizeof a3);
+            }
+            for (int t = t0; t < hd; t++) {
+                float a = 0.0f;
+                for (int j = 0; j < jn; j++) a += p[j] * vs[(size_t)j * ld + h * hd + t];
+                o[t] = a;
             }
         }
     }

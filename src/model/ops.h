@@ -28,8 +28,9 @@ void ops_bias_act_ref(float *x, const float *b, int m, int n, int act);
 /* y[m, d] = layernorm(x[m, d]) * g + b (biased variance, as torch). y may equal x. */
 void ops_layernorm(const float *x, const float *g, const float *b, float *y, int m, int d, float eps);
 
-enum { OPS_ACT_QUICK_GELU, OPS_ACT_GELU, OPS_ACT_GELU_TANH, OPS_ACT_RELU };
-/* In place: quick_gelu x*sigmoid(1.702x); gelu (exact, erf); gelu_tanh; relu. */
+enum { OPS_ACT_QUICK_GELU, OPS_ACT_GELU, OPS_ACT_GELU_TANH, OPS_ACT_RELU, OPS_ACT_NONE };
+/* In place: quick_gelu x*sigmoid(1.702x); gelu (exact, erf); gelu_tanh; relu (OPS_ACT_NONE is
+ * only for ops_linear_packed). */
 void ops_act(float *x, size_t n, int act);
 void ops_act_ref(float *x, size_t n, int act); /* libm expf/erff/tanhf */
 
@@ -43,6 +44,40 @@ void ops_attention_ref(const float *q, const float *k, const float *v, int ld, f
                        int hd, int causal, const int *keymask);
 void ops_attention(const float *q, const float *k, const float *v, int ld, float *out, int ldo, int n, int heads,
                    int hd, int causal, const int *keymask, float *scratch);
+/* The same over nseq sequences stacked in q, k, v and out: sequence s is rows seq_off[s] ..
+ * seq_off[s] + seq_len[s] - 1 (keymask, if given, is indexed by row). One parallel region for
+ * all (sequence, head) pairs. scratch: ops_attention_scratch(longest sequence, hd) floats.
+ * Softmax uses exp_poly (within 2 ulp of expf). */
+void ops_attention_batch(const float *q, const float *k, const float *v, int ld, float *out, int ldo,
+                         const int *seq_off, const int *seq_len, int nseq, int heads, int hd, int causal,
+                         const int *keymask, float *scratch);
+
+/* ---- Prepacked weights ----
+ * A CBLAS call repacks its weight matrix into the micro-kernel's panel order on every call, and
+ * the bias, activation and residual then take extra passes over the output. ops_pack lays a
+ * weight out once in the order BLIS's sgemm micro-kernel reads (columns in panels of NR, K in
+ * blocks of KC, the blocksizes BLIS reports for this CPU), and ops_linear_packed drives that
+ * micro-kernel over it, finishing each output tile (bias, activation or residual) while it is
+ * still in cache. Used by the vision tower, whose products always have 50+ rows; measured in
+ * docs/performance.md.
+ * Available in builds with BLIS (BLAS=auto or blis): ops_pack_available() says so; elsewhere
+ * ops_pack returns NULL and callers keep ops_linear on the plain weight. */
+typedef struct ops_packed ops_packed;
+
+int ops_pack_available(void);
+/* Packs w[n, k] (the PyTorch layout of ops_linear). Returns a new packed weight (free with
+ * ops_packed_free; w is not referenced afterwards), or NULL when the build has no packed path or
+ * memory ran out (errno ENOMEM). */
+ops_packed *ops_pack(const float *w, int n, int k);
+void ops_packed_free(ops_packed *p); /* NULL is a no-op */
+size_t ops_packed_bytes(const ops_packed *p);
+/* Floats of scratch ops_linear_packed needs for x[m, k]. */
+size_t ops_linear_packed_scratch(int m, int k);
+/* y[m, n] = x[m, k] . w^T; then, tile by tile: if resid is NULL, y = act(y + b); otherwise
+ * resid[m, n] += y + b (y keeps the plain product; act must be OPS_ACT_NONE). b may be NULL.
+ * The same sums as ops_linear + ops_bias_act / ops_residual, up to float rounding order. */
+void ops_linear_packed(const float *x, const ops_packed *w, const float *b, int act, float *y, float *resid, int m,
+                       float *scratch);
 
 /* Sets/gets the thread count for BLAS and for our own loops (>= 1). */
 void ops_set_threads(int n);

@@ -10,8 +10,12 @@
  * Threads: each library has its own knob; ops_set_threads sets it and OpenMP's, so our own loops
  * and the GEMM agree. BLIS (the openmp build) and oneDNN share libgomp's pool with our loops. */
 #include "ops.h"
+#include "ops_int.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -100,3 +104,197 @@ void ops_linear(const float *x, const float *w, const float *b, float *y, int m,
     if (b) add_bias(y, b, m, n);
 }
 
+
+/* ---------------- prepacked weights (BLIS's micro-kernel) ----------------
+ *
+ * Layout of a packed w[n, k]: K is cut into blocks of KC; within a block, the n columns of the
+ * product (rows of w) are cut into panels of NR, and a panel holds kc rows of NR floats: element
+ * (p, j) of panel J in block P is w[J * NR + j, P + p], at P * NP * NR + J * kc * NR + p * NR + j
+ * (NP panels; columns past n are zero). That is the "B micro-panel" BLIS's gemm micro-kernel
+ * reads. The activations x are packed per call, all of them, by all threads together, into
+ * "A micro-panels" (MR rows, column by column) in the caller's scratch.
+ *
+ * Loop nest (BLIS's, minus the B packing): for each K block, for each MC block of rows, for each
+ * of the thread's own panels, for each MR rows, one micro-kernel call. Threads split the panels,
+ * so each owns whole output columns: no two threads write the same tile, and the K blocks need
+ * no barrier between them. The last K block finishes each tile
+ * (bias, activation, residual) right after the micro-kernel writes it. */
+#if defined(CS_BLAS_BLIS_USED)
+struct ops_packed {
+    int n, k, np;
+    size_t bytes;
+    float *p;
+};
+
+static struct {
+    pthread_once_t once;
+    int ok, mr, nr, kc, mc;
+    sgemm_ukr_ft ukr;
+    cntx_t *cntx;
+} g_pk = {PTHREAD_ONCE_INIT, 0, 0, 0, 0, 0, NULL, NULL};
+
+static void pk_init(void) {
+    bli_init();
+    cntx_t *cx = bli_gks_query_cntx();
+    if (!cx) return;
+    int mr = (int)bli_cntx_get_blksz_def_dt(BLIS_FLOAT, BLIS_MR, cx), nr = (int)bli_cntx_get_blksz_def_dt(BLIS_FLOAT, BLIS_NR, cx);
+    /* the packed micro-panels' leading dimensions (PACKMR, PACKNR) must equal MR and NR, as
+     * they do for every x86 sgemm kernel in BLIS; anything else keeps the CBLAS path */
+    if (mr < 1 || nr < 1 || mr > 32 || nr > 64 || bli_cntx_get_blksz_max_dt(BLIS_FLOAT, BLIS_MR, cx) != mr ||
+        bli_cntx_get_blksz_max_dt(BLIS_FLOAT, BLIS_NR, cx) != nr)
+        return;
+    int kc = (int)bli_cntx_get_blksz_def_dt(BLIS_FLOAT, BLIS_KC, cx), mc = (int)bli_cntx_get_blksz_def_dt(BLIS_FLOAT, BLIS_MC, cx);
+    if (kc < 16 || kc > 4096) kc = 256;
+    if (mc < mr || mc > 4096) mc = 24 * mr;
+    g_pk.mr = mr;
+    g_pk.nr = nr;
+    g_pk.kc = kc;
+    g_pk.mc = (mc + mr - 1) / mr * mr;
+    g_pk.ukr = (sgemm_ukr_ft)bli_cntx_get_l3_nat_ukr_dt(BLIS_FLOAT, BLIS_GEMM_UKR, cx);
+    g_pk.cntx = cx;
+    g_pk.ok = g_pk.ukr != NULL;
+}
+
+int ops_pack_available(void) {
+    pthread_once(&g_pk.once, pk_init);
+    return g_pk.ok;
+}
+
+ops_packed *ops_pack(const float *w, int n, int k) {
+    if (!ops_pack_available() || n < 1 || k < 1) return NULL;
+    const int NR = g_pk.nr, KC = g_pk.kc, np = (n + NR - 1) / NR;
+    ops_packed *o = calloc(1, sizeof *o);
+    size_t floats = (size_t)np * NR * (size_t)k;
+    float *p = NULL;
+    if (!o || posix_memalign((void **)&p, 64, floats * sizeof *p)) {
+        free(o);
+        errno = ENOMEM;
+        return NULL;
+    }
+    *o = (ops_packed){n, k, np, floats * sizeof *p, p};
+#pragma omp parallel for schedule(static) num_threads(g_threads) if (floats > 65536)
+    for (int J = 0; J < np; J++)
+        for (int P = 0; P < k; P += KC) {
+            int kc = k - P < KC ? k - P : KC;
+            float *dst = p + (size_t)P * np * NR + (size_t)J * kc * NR;
+            for (int j = 0; j < NR; j++) {
+                int col = J * NR + j;
+                if (col < n) {
+                    const float *src = w + (size_t)col * k + P;
+                    for (int q = 0; q < kc; q++) dst[(size_t)q * NR + j] = src[q];
+                } else
+                    for (int q = 0; q < kc; q++) dst[(size_t)q * NR + j] = 0.0f;
+            }
+        }
+    return o;
+}
+
+void ops_packed_free(ops_packed *p) {
+    if (!p) return;
+    free(p->p);
+    free(p);
+}
+
+size_t ops_packed_bytes(const ops_packed *p) { return p ? p->bytes + sizeof *p : 0; }
+
+/* The packed x: all of it, K block by K block, each block as micro-panels of MR rows. */
+static size_t pk_a_floats(int m, int k) { return ((size_t)(m + g_pk.mr - 1) / g_pk.mr * g_pk.mr) * (size_t)k; }
+
+size_t ops_linear_packed_scratch(int m, int k) {
+    if (!ops_pack_available() || m < 1 || k < 1) return 0;
+    return pk_a_floats(m, k) + 16; /* + 16: room to align the start */
+}
+
+void ops_linear_packed(const float *x, const ops_packed *w, const float *b, int act, float *y, float *resid, int m,
+                       float *scratch) {
+    const int MR = g_pk.mr, NR = g_pk.nr, KC = g_pk.kc, MC = g_pk.mc, n = w->n, k = w->k, np = w->np;
+    const int mp = (m + MR - 1) / MR; /* row panels */
+    float *apk = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+    /* a product too small to share stays on one thread */
+    int nth = (double)m * n * k < 2e6 ? 1 : g_threads;
+#pragma omp parallel num_threads(nth)
+    {
+        /* 1. x as A micro-panels, once, shared: panel (P, R) holds rows R*MR.. of x[:, P..P+kc),
+         * column by column (zero rows past m), at P * mp * MR + R * kc * MR */
+#pragma omp for schedule(static)
+        for (int R = 0; R < mp; R++) {
+            const float *src[32];
+            int rows = m - R * MR < MR ? m - R * MR : MR;
+            for (int i = 0; i < rows; i++) src[i] = x + (size_t)(R * MR + i) * k;
+            for (int P = 0; P < k; P += KC) {
+                int kc = k - P < KC ? k - P : KC;
+                float *a = apk + (size_t)P * mp * MR + (size_t)R * kc * MR;
+                for (int q = 0; q < kc; q++) {
+                    int i = 0;
+                    for (; i < rows; i++) a[(size_t)q * MR + i] = src[i][P + q];
+                    for (; i < MR; i++) a[(size_t)q * MR + i] = 0.0f;
+                }
+            }
+        }
+        /* (the implicit barrier: every thread reads every panel) */
+        /* 2. threads split the column panels, so each owns whole output tiles */
+#ifdef _OPENMP
+        int t = omp_get_thread_num(), tn = omp_get_num_threads();
+#else
+        int t = 0, tn = 1;
+#endif
+        int j0 = (int)((long)np * t / tn), j1 = (int)((long)np * (t + 1) / tn);
+        float one = 1.0f, zero = 0.0f;
+        auxinfo_t aux;
+        memset(&aux, 0, sizeof aux);
+        for (int P = 0; P < k; P += KC) {
+            int kc = k - P < KC ? k - P : KC, last = P + kc == k;
+            const float *bblk = w->p + (size_t)P * np * NR, *ablk = apk + (size_t)P * mp * MR;
+            /* MC rows at a time, so the A panels a B panel meets stay in L2 */
+            for (int I = 0; I < m; I += MC) {
+                int mc = m - I < MC ? m - I : MC;
+                for (int J = j0; J < j1; J++) {
+                    const float *bp = bblk + (size_t)J * kc * NR;
+                    int col = J * NR, nr = n - col < NR ? n - col : NR;
+                    bli_auxinfo_set_next_b((void *)bp, &aux);
+                    for (int r = 0; r < mc; r += MR) {
+                        int mr = mc - r < MR ? mc - r : MR;
+                        const float *ap = ablk + (size_t)(I + r) * kc;
+                        float *c = y + (size_t)(I + r) * n + col;
+                        bli_auxinfo_set_next_a((void *)(r + MR < mc ? ap + (size_t)MR * kc : ap), &aux);
+                        g_pk.ukr(mr, nr, kc, &one, (float *)ap, (float *)bp, P ? &one : &zero, c, n, 1, &aux, g_pk.cntx);
+                        if (!last) continue;
+                        const float *bb = b ? b + col : NULL;
+                        for (int i = 0; i < mr; i++) {
+                            float *cr = c + (size_t)i * n;
+                            if (resid) {
+                                float *xr = resid + (size_t)(I + r + i) * n + col;
+                                if (bb)
+                                    for (int j = 0; j < nr; j++) xr[j] += cr[j] + bb[j];
+                                else
+                                    for (int j = 0; j < nr; j++) xr[j] += cr[j];
+                            } else
+                                ops_row_bias_act(cr, bb, nr, act);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+#else
+struct ops_packed {
+    int unused;
+};
+int ops_pack_available(void) { return 0; }
+ops_packed *ops_pack(const float *w, int n, int k) {
+    (void)w; (void)n; (void)k;
+    return NULL;
+}
+void ops_packed_free(ops_packed *p) { (void)p; }
+size_t ops_packed_bytes(const ops_packed *p) { (void)p; return 0; }
+size_t ops_linear_packed_scratch(int m, int k) {
+    (void)m; (void)k;
+    return 0;
+}
+void ops_linear_packed(const float *x, const ops_packed *w, const float *b, int act, float *y, float *resid, int m,
+                       float *scratch) {
+    (void)x; (void)w; (void)b; (void)act; (void)y; (void)resid; (void)m; (void)scratch;
+    abort(); /* unreachable: ops_pack never returns a weight in this build */
+}
+#endif

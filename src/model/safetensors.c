@@ -8,6 +8,8 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <stdio.h>
 
 #include "../common/cs_file.h"
@@ -354,6 +356,19 @@ uint64_t st_resident_bytes(const st_set *s) {
     }
     fclose(f);
     return total;
+}
+
+void st_release(const st_set *s, const st_tensor *t) {
+    if (!s || !t || !t->nbytes) return;
+    uintptr_t lo = (uintptr_t)t->data, hi = lo + t->nbytes, pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+    for (size_t i = 0; i < s->nshards; i++) {
+        uintptr_t mlo = (uintptr_t)s->shards[i].map.data, mhi = mlo + s->shards[i].map.len;
+        if (!s->shards[i].map.data || lo < mlo || hi > mhi) continue;
+        /* only pages wholly inside the tensor: a neighbour may still be in use */
+        uintptr_t a = (lo + pg - 1) & ~(pg - 1), b = hi & ~(pg - 1);
+        if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);
+        return;
+    }
 }
 
 uint64_t st_file_bytes(const st_set *s) {

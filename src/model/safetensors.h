@@ -67,6 +67,10 @@ float st_bf16_to_f32(uint16_t h);
 
 /* Bytes of the set's files currently resident in memory (mincore over the maps). */
 uint64_t st_resident_bytes(const st_set *s);
+/* Hands the pages of a tensor that the caller will not read again back to the kernel
+ * (madvise MADV_DONTNEED on the file map; only pages wholly inside the tensor). The data stays
+ * valid: a later read faults it back in from the file. A no-op for sets opened from a buffer. */
+void st_release(const st_set *s, const st_tensor *t);
 /* Total bytes of the set's files. */
 uint64_t st_file_bytes(const st_set *s);
 

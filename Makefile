@@ -2,9 +2,10 @@
 # AddressSanitizer + UBSan, `make fuzz` builds and replays the libFuzzer targets, `make bench`
 # compares against the ONNX Runtime anchor, `make install` installs the binary.
 #
-# BLAS: the fast linear layers go through BLAS=auto (default: BLIS for short texts, oneDNN's sgemm
-# for everything larger; the fastest measured here, see docs/performance.md), blis, openblas, dnnl
-# or none (reference loops).
+# BLAS: the fast linear layers go through BLAS=auto (default: the vision tower on weights prepacked
+# for BLIS's micro-kernel; the text tower through BLIS for short texts, oneDNN's sgemm for longer
+# ones; the fastest measured here, see docs/performance.md), blis, openblas, dnnl or none
+# (reference loops).
 
 CC      ?= cc
 BLAS    ?= auto

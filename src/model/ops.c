@@ -147,11 +147,8 @@ void ops_attention_ref(const float *q, const float *k, const float *v, int ld, f
 /* GCC/Clang vector extension: 8 floats, one AVX register (two SSE ones without AVX). Plain
  * multiply and add, no contraction: each lane rounds as the scalar reference does. */
 typedef float v8f __attribute__((vector_size(32)));
-static inline v8f v8f_load(const float *p) {
-    v8f v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
+/* (a macro: a function returning a vector type draws GCC's ABI note in builds without AVX) */
+#define V8F_LOAD(p) ({ v8f v_; memcpy(&v_, (p), sizeof v_); v_; })
 
 /* keys are padded to a multiple of ATT_JB in the transposed K, so the score loop runs whole blocks */
 #define ATT_JB 16
@@ -202,8 +199,8 @@ void ops_attention_batch(const float *q, const float *k, const float *v, int ld,
                 for (int t = 0; t < hd; t++) {
                     const float *kr = kt + (size_t)t * np + j0;
                     const v8f qt = (v8f){0} + qi[t];
-                    a0 += qt * v8f_load(kr);
-                    a1 += qt * v8f_load(kr + 8);
+                    a0 += qt * V8F_LOAD(kr);
+                    a1 += qt * V8F_LOAD(kr + 8);
                 }
                 memcpy(p + j0, &a0, sizeof a0);
                 memcpy(p + j0 + 8, &a1, sizeof a1);
@@ -232,10 +229,10 @@ void ops_attention_batch(const float *q, const float *k, const float *v, int ld,
                 for (int j = 0; j < jn; j++) {
                     const float *vj = vs + (size_t)j * ld + h * hd + t0;
                     const v8f pj = (v8f){0} + p[j];
-                    a0 += pj * v8f_load(vj);
-                    a1 += pj * v8f_load(vj + 8);
-                    a2 += pj * v8f_load(vj + 16);
-                    a3 += pj * v8f_load(vj + 24);
+                    a0 += pj * V8F_LOAD(vj);
+                    a1 += pj * V8F_LOAD(vj + 8);
+                    a2 += pj * V8F_LOAD(vj + 16);
+                    a3 += pj * V8F_LOAD(vj + 24);
                 }
                 memcpy(o + t0, &a0, sizeof a0);
                 memcpy(o + t0 + 8, &a1, sizeof a1);

@@ -371,6 +371,10 @@ static const char *slot_name(const clip_ctx *c, const float *const *dst) {
 
 /* Packs a weight w[n, k] (dst: its slot, or NULL for an owned copy) and drops the original. */
 static int pack_weight(clip_ctx *c, const float **w, int n, int k, ops_packed **out, cs_err *err) {
+    if (*out) { /* left by an earlier try that ran out of memory further on */
+        c->packed_bytes -= ops_packed_bytes(*out);
+        ops_packed_free(*out);
+    }
     *out = ops_pack(*w, n, k);
     if (!*out) return cs_err_set(err, "out of memory packing a %dx%d weight", n, k);
     c->packed_bytes += ops_packed_bytes(*out);

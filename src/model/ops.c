@@ -84,20 +84,14 @@ void ops_bias_act(float *x, const float *b, int m, int n, int act) {
         return;
     }
 #pragma omp parallel for schedule(static) num_threads(ops_threads()) if ((size_t)m * n > 65536)
-    for (int i = 0; i < m; i++) {
-        float *r = x + (size_t)i * n;
-        for (int j = 0; j < n; j++) {
-            float v = r[j] + (b ? b[j] : 0.0f);
-            r[j] = v / (1.0f + exp_poly(-1.702f * v));
-        }
-    }
+    for (int i = 0; i < m; i++) quick_gelu_row(x + (size_t)i * n, b, n);
 }
 
 void ops_act(float *x, size_t n, int act) {
     switch (act) {
     case OPS_ACT_QUICK_GELU:
 #pragma omp parallel for schedule(static) num_threads(ops_threads()) if (n > 65536)
-        for (size_t i = 0; i < n; i++) x[i] = x[i] / (1.0f + exp_poly(-1.702f * x[i]));
+        for (size_t i = 0; i < n; i += 4096) quick_gelu_row(x + i, NULL, n - i < 4096 ? (int)(n - i) : 4096);
         break;
     case OPS_ACT_GELU:
 #pragma omp parallel for schedule(static) num_threads(ops_threads()) if (n > 65536)

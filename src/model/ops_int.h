@@ -27,16 +27,32 @@ static inline float exp_poly(float x) {
     return p * scale;
 }
 
+/* x[j] = quick_gelu(x[j] + b[j]) = v / (1 + exp(-1.702 v)) for one row (b may be NULL). The
+ * denominators are computed in one loop and divided in another: written as one expression, GCC
+ * splits it around exp_poly's clamps into two divisions and three blends, and it ran at half the
+ * speed (3.2 against 1.7 ns per value on one core here). */
+static inline void quick_gelu_row(float *x, const float *b, int n) {
+    float d[16];
+    for (int j0 = 0; j0 < n; j0 += 16) {
+        int w = n - j0 < 16 ? n - j0 : 16;
+        float *xr = x + j0;
+        if (b)
+            for (int j = 0; j < w; j++) xr[j] += b[j0 + j];
+        if (w == 16) {
+            for (int j = 0; j < 16; j++) d[j] = 1.0f + exp_poly(-1.702f * xr[j]);
+            for (int j = 0; j < 16; j++) xr[j] = xr[j] / d[j];
+        } else {
+            for (int j = 0; j < w; j++) d[j] = 1.0f + exp_poly(-1.702f * xr[j]);
+            for (int j = 0; j < w; j++) xr[j] = xr[j] / d[j];
+        }
+    }
+}
+
 /* x[i] = act(x[i] + b[i]) for one row of n values (b may be NULL); OPS_ACT_NONE adds the bias
  * only. quick_gelu uses exp_poly (vectorised); the rare activations use libm. */
 static inline void ops_row_bias_act(float *x, const float *b, int n, int act) {
     switch (act) {
-    case OPS_ACT_QUICK_GELU:
-        for (int j = 0; j < n; j++) {
-            float v = x[j] + (b ? b[j] : 0.0f);
-            x[j] = v / (1.0f + exp_poly(-1.702f * v));
-        }
-        break;
+    case OPS_ACT_QUICK_GELU: quick_gelu_row(x, b, n); break;
     case OPS_ACT_GELU:
         for (int j = 0; j < n; j++) {
             float v = x[j] + (b ? b[j] : 0.0f);

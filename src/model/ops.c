@@ -143,12 +143,17 @@ void ops_attention_ref(const float *q, const float *k, const float *v, int ld, f
 typedef float v8f __attribute__((vector_size(32)));
 /* (a macro: a function returning a vector type draws GCC's ABI note in builds without AVX) */
 #define V8F_LOAD(p) ({ v8f v_; memcpy(&v_, (p), sizeof v_); v_; })
+#define V8F_STORE(p, v) do { v8f v_ = (v); memcpy((p), &v_, sizeof v_); } while (0)
 
 /* keys are padded to a multiple of ATT_JB in the transposed K, so the score loop runs whole blocks */
 #define ATT_JB 16
 static size_t att_pad(int n) { return ((size_t)n + ATT_JB - 1) / ATT_JB * ATT_JB; }
 
-size_t ops_attention_scratch(int n, int hd) { return (size_t)ops_threads() * ((size_t)hd * att_pad(n) + att_pad(n)); }
+/* queries per block: the score and p.V loops keep ATT_QB x 2 (or 2 x 4) sums in registers, enough
+ * independent additions to hide their latency */
+#define ATT_QB 4 /* the score loop below names its 4 x 2 sums */
+static size_t att_scratch1(int n, int hd) { return ((size_t)hd + ATT_QB) * att_pad(n); }
+size_t ops_attention_scratch(int n, int hd) { return (size_t)ops_threads() * att_scratch1(n, hd); }
 
 void ops_attention(const float *q, const float *k, const float *v, int ld, float *out, int ldo, int n, int heads,
                    int hd, int causal, const int *keymask, float *scratch) {
@@ -170,73 +175,97 @@ void ops_attention_batch(const float *q, const float *k, const float *v, int ld,
     for (int sh = 0; sh < nseq * heads; sh++) {
         int s = sh / heads, h = sh % heads, n = seq_len[s], o0 = seq_off[s];
 #ifdef _OPENMP
-        float *kt = scratch + (size_t)omp_get_thread_num() * ((size_t)hd * att_pad(maxn) + att_pad(maxn));
+        float *kt = scratch + (size_t)omp_get_thread_num() * att_scratch1(maxn, hd);
 #else
         float *kt = scratch;
 #endif
         const size_t np = att_pad(n);
-        float *p = kt + (size_t)hd * np;
-        const float *qs = q + (size_t)o0 * ld, *ks = k + (size_t)o0 * ld, *vs = v + (size_t)o0 * ld;
+        float *P = kt + (size_t)hd * np; /* ATT_QB rows of scores, then probabilities */
+        const float *qs = q + (size_t)o0 * ld + h * hd, *ks = k + (size_t)o0 * ld + h * hd,
+                    *vs = v + (size_t)o0 * ld + h * hd;
         const int *km = keymask ? keymask + o0 : NULL;
         for (int t = 0; t < hd; t++) {
             float *kr = kt + (size_t)t * np;
-            for (int j = 0; j < n; j++) kr[j] = ks[(size_t)j * ld + h * hd + t];
+            for (int j = 0; j < n; j++) kr[j] = ks[(size_t)j * ld + t];
             for (size_t j = (size_t)n; j < np; j++) kr[j] = 0.0f;
         }
-        for (int i = 0; i < n; i++) {
-            const float *qi = qs + (size_t)i * ld + h * hd;
-            int jn = causal ? i + 1 : n;
-            /* scores, ATT_JB keys at a time with the sums in registers; each still adds its
-             * terms in t order */
-            for (int j0 = 0; j0 < jn; j0 += ATT_JB) {
-                v8f a0 = {0}, a1 = {0};
+        for (int i0 = 0; i0 < n; i0 += ATT_QB) {
+            const int ib = n - i0 < ATT_QB ? n - i0 : ATT_QB, jmax = causal ? i0 + ib : n;
+            const float *qr[ATT_QB];
+            for (int r = 0; r < ATT_QB; r++) qr[r] = qs + (size_t)(i0 + (r < ib ? r : 0)) * ld; /* spare rows repeat row i0 */
+            /* scores, ATT_QB queries x ATT_JB keys at a time; each score adds its terms in t order */
+            for (int j0 = 0; j0 < jmax; j0 += ATT_JB) {
+                /* eight named sums (an indexed array of them ends up on the stack) */
+                v8f a00 = {0}, a01 = {0}, a10 = {0}, a11 = {0}, a20 = {0}, a21 = {0}, a30 = {0}, a31 = {0};
                 for (int t = 0; t < hd; t++) {
                     const float *kr = kt + (size_t)t * np + j0;
-                    const v8f qt = (v8f){0} + qi[t];
-                    a0 += qt * V8F_LOAD(kr);
-                    a1 += qt * V8F_LOAD(kr + 8);
+                    const v8f k0 = V8F_LOAD(kr), k1 = V8F_LOAD(kr + 8);
+                    const v8f q0 = (v8f){0} + qr[0][t], q1 = (v8f){0} + qr[1][t], q2 = (v8f){0} + qr[2][t],
+                              q3 = (v8f){0} + qr[3][t];
+                    a00 += q0 * k0; a01 += q0 * k1;
+                    a10 += q1 * k0; a11 += q1 * k1;
+                    a20 += q2 * k0; a21 += q2 * k1;
+                    a30 += q3 * k0; a31 += q3 * k1;
                 }
-                memcpy(p + j0, &a0, sizeof a0);
-                memcpy(p + j0 + 8, &a1, sizeof a1);
+                float *pr = P + j0;
+                V8F_STORE(pr, a00); V8F_STORE(pr + 8, a01); pr += np;
+                V8F_STORE(pr, a10); V8F_STORE(pr + 8, a11); pr += np;
+                V8F_STORE(pr, a20); V8F_STORE(pr + 8, a21); pr += np;
+                V8F_STORE(pr, a30); V8F_STORE(pr + 8, a31);
             }
-            float mx = -INFINITY;
-            for (int j = 0; j < jn; j++) {
-                p[j] = (km && !km[j]) ? -INFINITY : p[j] * scale;
-                mx = p[j] > mx ? p[j] : mx;
-            }
-            float *o = out + (size_t)(o0 + i) * ldo + h * hd;
-            if (mx == -INFINITY) { /* every key masked: torch gives NaN; we give zeros */
-                for (int t = 0; t < hd; t++) o[t] = 0.0f;
-                continue;
-            }
-            float sum = 0.0f;
-            for (int j = 0; j < jn; j++) {
-                p[j] = p[j] == -INFINITY ? 0.0f : exp_poly(p[j] - mx);
-                sum += p[j];
-            }
-            const float inv = 1.0f / sum;
-            for (int j = 0; j < jn; j++) p[j] *= inv;
-            /* out = p . V, 32 dims at a time with the sums in registers, keys in order */
-            int t0 = 0;
-            for (; t0 + 32 <= hd; t0 += 32) {
-                v8f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+            /* softmax per query; keys past its own end (causal) get probability 0, so the p.V
+             * sums below may run to jmax: adding zeros changes no sum */
+            for (int r = 0; r < ib; r++) {
+                float *p = P + (size_t)r * np;
+                int jn = causal ? i0 + r + 1 : n;
+                float mx = -INFINITY;
                 for (int j = 0; j < jn; j++) {
-                    const float *vj = vs + (size_t)j * ld + h * hd + t0;
-                    const v8f pj = (v8f){0} + p[j];
-                    a0 += pj * V8F_LOAD(vj);
-                    a1 += pj * V8F_LOAD(vj + 8);
-                    a2 += pj * V8F_LOAD(vj + 16);
-                    a3 += pj * V8F_LOAD(vj + 24);
+                    p[j] = (km && !km[j]) ? -INFINITY : p[j] * scale;
+                    mx = p[j] > mx ? p[j] : mx;
                 }
-                memcpy(o + t0, &a0, sizeof a0);
-                memcpy(o + t0 + 8, &a1, sizeof a1);
-                memcpy(o + t0 + 16, &a2, sizeof a2);
-                memcpy(o + t0 + 24, &a3, sizeof a3);
+                if (mx == -INFINITY) { /* every key masked: torch gives NaN; we give zeros */
+                    for (int j = 0; j < jmax; j++) p[j] = 0.0f;
+                    continue;
+                }
+                float sum = 0.0f;
+                for (int j = 0; j < jn; j++) {
+                    p[j] = p[j] == -INFINITY ? 0.0f : exp_poly(p[j] - mx);
+                    sum += p[j];
+                }
+                const float inv = 1.0f / sum;
+                for (int j = 0; j < jn; j++) p[j] *= inv;
+                for (int j = jn; j < jmax; j++) p[j] = 0.0f;
             }
-            for (int t = t0; t < hd; t++) {
-                float a = 0.0f;
-                for (int j = 0; j < jn; j++) a += p[j] * vs[(size_t)j * ld + h * hd + t];
-                o[t] = a;
+            /* out = p . V, two queries x 32 dims at a time, keys in order */
+            for (int r = 0; r < ib; r += 2) {
+                const int two = r + 1 < ib;
+                const float *p0 = P + (size_t)r * np, *p1 = two ? p0 + np : p0;
+                float *o0r = out + (size_t)(o0 + i0 + r) * ldo + h * hd, *o1r = two ? o0r + ldo : o0r;
+                int t0 = 0;
+                for (; t0 + 32 <= hd; t0 += 32) {
+                    v8f a00 = {0}, a01 = {0}, a02 = {0}, a03 = {0}, a10 = {0}, a11 = {0}, a12 = {0}, a13 = {0};
+                    for (int j = 0; j < jmax; j++) {
+                        const float *vj = vs + (size_t)j * ld + t0;
+                        const v8f v0 = V8F_LOAD(vj), v1 = V8F_LOAD(vj + 8), v2 = V8F_LOAD(vj + 16), v3 = V8F_LOAD(vj + 24);
+                        const v8f pa = (v8f){0} + p0[j], pb = (v8f){0} + p1[j];
+                        a00 += pa * v0; a01 += pa * v1; a02 += pa * v2; a03 += pa * v3;
+                        a10 += pb * v0; a11 += pb * v1; a12 += pb * v2; a13 += pb * v3;
+                    }
+                    /* row 1 first: when there is no second row, o1r == o0r and row 0 wins */
+                    V8F_STORE(o1r + t0, a10); V8F_STORE(o1r + t0 + 8, a11);
+                    V8F_STORE(o1r + t0 + 16, a12); V8F_STORE(o1r + t0 + 24, a13);
+                    V8F_STORE(o0r + t0, a00); V8F_STORE(o0r + t0 + 8, a01);
+                    V8F_STORE(o0r + t0 + 16, a02); V8F_STORE(o0r + t0 + 24, a03);
+                }
+                for (int t = t0; t < hd; t++) {
+                    float s0 = 0.0f, s1 = 0.0f;
+                    for (int j = 0; j < jmax; j++) {
+                        s0 += p0[j] * vs[(size_t)j * ld + t];
+                        s1 += p1[j] * vs[(size_t)j * ld + t];
+                    }
+                    o1r[t] = s1;
+                    o0r[t] = s0;
+                }
             }
         }
     }

@@ -153,7 +153,10 @@ static size_t att_pad(int n) { return ((size_t)n + ATT_JB - 1) / ATT_JB * ATT_JB
  * independent additions to hide their latency */
 #define ATT_QB 4 /* the score loop below names its 4 x 2 sums */
 static size_t att_scratch1(int n, int hd) { return ((size_t)hd + ATT_QB) * att_pad(n); }
-size_t ops_attention_scratch(int n, int hd) { return (size_t)ops_threads() * att_scratch1(n, hd); }
+size_t ops_attention_scratch(int n, int hd) {
+    size_t a = (size_t)ops_threads() * att_scratch1(n, hd), b = ops_attention_blis_scratch(n, hd);
+    return a > b ? a : b;
+}
 
 void ops_attention(const float *q, const float *k, const float *v, int ld, float *out, int ldo, int n, int heads,
                    int hd, int causal, const int *keymask, float *scratch) {
@@ -164,10 +167,11 @@ void ops_attention(const float *q, const float *k, const float *v, int ld, float
 void ops_attention_batch(const float *q, const float *k, const float *v, int ld, float *out, int ldo,
                          const int *seq_off, const int *seq_len, int nseq, int heads, int hd, int causal,
                          const int *keymask, float *scratch) {
+    if (ops_attention_blis(q, k, v, ld, out, ldo, seq_off, seq_len, nseq, heads, hd, causal, keymask, scratch)) return;
     const float scale = 1.0f / sqrtf((float)hd);
     int maxn = 0;
     for (int s = 0; s < nseq; s++) maxn = seq_len[s] > maxn ? seq_len[s] : maxn;
-    /* One (sequence, head) pair per iteration, all pairs in one parallel region. K's head slice
+    /* Without BLIS: one (sequence, head) pair per iteration, all pairs in one parallel region. K's head slice
      * is transposed first so the scores of all keys are computed in a loop the compiler
      * vectorises across keys, while each score is still summed in the head dimension's order
      * (the reference dot product's order). */

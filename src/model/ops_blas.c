@@ -13,6 +13,7 @@
 #include "ops_int.h"
 
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -277,6 +278,138 @@ void ops_linear_packed(const float *x, const ops_packed *w, const float *b, int 
         }
     }
 }
+
+/* ---- attention on the same micro-kernel ----
+ * Per (sequence, head): S = Q K^T and O = P V are two small products (n x n x hd and
+ * n x hd x n). Q and P are packed as A micro-panels, K^T and V as B micro-panels, and the
+ * micro-kernel computes each 6 x 16 tile; the softmax runs on S's rows between the two and writes
+ * P straight into its packed layout. Per-thread scratch, laid out by att_layout. */
+typedef struct {
+    int mp, npn, npv, npad;
+    size_t qa, kb, s, pa, vb, total; /* float offsets */
+} att_layout;
+
+static att_layout att_layout_of(int n, int hd) {
+    att_layout L;
+    const int MR = g_pk.mr, NR = g_pk.nr;
+    L.mp = (n + MR - 1) / MR;
+    L.npn = (n + NR - 1) / NR;
+    L.npv = (hd + NR - 1) / NR;
+    L.npad = L.npn * NR;
+    /* each region starts on a cache line: the micro-kernel loads B panels with aligned moves */
+#define ATT_UP(x) (((x) + 15) / 16 * 16)
+    L.qa = 0;
+    L.kb = ATT_UP(L.qa + (size_t)L.mp * MR * hd);
+    L.s = ATT_UP(L.kb + (size_t)L.npn * NR * hd);
+    L.pa = ATT_UP(L.s + (size_t)n * L.npad);
+    L.vb = ATT_UP(L.pa + (size_t)L.mp * MR * n);
+    L.total = ATT_UP(L.vb + (size_t)L.npv * NR * n) + 16;
+#undef ATT_UP
+    return L;
+}
+
+size_t ops_attention_blis_scratch(int n, int hd) {
+    if (!ops_pack_available() || n < 1 || hd < 1) return 0;
+    return (size_t)g_threads * att_layout_of(n, hd).total;
+}
+
+int ops_attention_blis(const float *q, const float *k, const float *v, int ld, float *out, int ldo, const int *seq_off,
+                       const int *seq_len, int nseq, int heads, int hd, int causal, const int *keymask, float *scratch) {
+    if (!ops_pack_available()) return 0;
+    const int MR = g_pk.mr, NR = g_pk.nr;
+    const float scale = 1.0f / sqrtf((float)hd);
+    int maxn = 0;
+    for (int s = 0; s < nseq; s++) maxn = seq_len[s] > maxn ? seq_len[s] : maxn;
+    const size_t per = att_layout_of(maxn, hd).total;
+#pragma omp parallel for schedule(static) num_threads(g_threads) if (nseq * heads > 1 && maxn > 8)
+    for (int sh = 0; sh < nseq * heads; sh++) {
+        const int s = sh / heads, h = sh % heads, n = seq_len[s], o0 = seq_off[s];
+#ifdef _OPENMP
+        float *base = scratch + (size_t)omp_get_thread_num() * per;
+#else
+        float *base = scratch;
+#endif
+        base = (float *)(((uintptr_t)base + 63) & ~(uintptr_t)63);
+        const att_layout L = att_layout_of(n, hd);
+        float *qa = base + L.qa, *kb = base + L.kb, *S = base + L.s, *pa = base + L.pa, *vb = base + L.vb;
+        const float *qs = q + (size_t)o0 * ld + h * hd, *ks = k + (size_t)o0 * ld + h * hd, *vs = v + (size_t)o0 * ld + h * hd;
+        const int *km = keymask ? keymask + o0 : NULL;
+        float one = 1.0f, zero = 0.0f;
+        auxinfo_t aux;
+        memset(&aux, 0, sizeof aux);
+        /* Q as A panels (rows past n zero), K^T and V as B panels (columns past the end zero).
+         * Q and K are read a panel's rows at a time, t by t, so the panel is written in order
+         * while its source rows stream in together. */
+        for (int R = 0; R < L.mp; R++) {
+            const float *src[32];
+            int rows = n - R * MR < MR ? n - R * MR : MR;
+            for (int i = 0; i < rows; i++) src[i] = qs + (size_t)(R * MR + i) * ld;
+            float *a = qa + (size_t)R * MR * hd;
+            for (int t = 0; t < hd; t++, a += MR) {
+                int i = 0;
+                for (; i < rows; i++) a[i] = src[i][t];
+                for (; i < MR; i++) a[i] = 0.0f;
+            }
+        }
+        for (int J = 0; J < L.npn; J++) {
+            const float *src[64];
+            int cols = n - J * NR < NR ? n - J * NR : NR;
+            for (int jj = 0; jj < cols; jj++) src[jj] = ks + (size_t)(J * NR + jj) * ld;
+            float *b = kb + (size_t)J * NR * hd;
+            for (int t = 0; t < hd; t++, b += NR) {
+                int jj = 0;
+                for (; jj < cols; jj++) b[jj] = src[jj][t];
+                for (; jj < NR; jj++) b[jj] = 0.0f;
+            }
+        }
+        for (int J = 0; J < L.npv; J++) {
+            int w = hd - J * NR < NR ? hd - J * NR : NR;
+            for (int j = 0; j < n; j++) {
+                float *b = vb + (size_t)J * NR * n + (size_t)j * NR;
+                const float *sv = vs + (size_t)j * ld + J * NR;
+                int c = 0;
+                for (; c < w; c++) b[c] = sv[c];
+                for (; c < NR; c++) b[c] = 0.0f;
+            }
+        }
+        /* S = Q K^T, tile by tile (keys beyond a causal row are computed and then ignored) */
+        for (int J = 0; J < L.npn; J++)
+            for (int R = 0; R < L.mp; R++) {
+                int mr = n - R * MR < MR ? n - R * MR : MR;
+                g_pk.ukr(mr, NR, hd, &one, qa + (size_t)R * MR * hd, kb + (size_t)J * NR * hd, &zero,
+                         S + (size_t)R * MR * L.npad + J * NR, L.npad, 1, &aux, g_pk.cntx);
+            }
+        /* softmax per row, written as P's A panels; rows past n and keys past a row's end are 0 */
+        memset(pa, 0, (size_t)L.mp * MR * n * sizeof *pa);
+        for (int i = 0; i < n; i++) {
+            float *p = S + (size_t)i * L.npad, *dst = pa + (size_t)(i / MR) * MR * n + i % MR;
+            int jn = causal ? i + 1 : n;
+            float mx = -INFINITY;
+            for (int j = 0; j < jn; j++) {
+                p[j] = (km && !km[j]) ? -INFINITY : p[j] * scale;
+                mx = p[j] > mx ? p[j] : mx;
+            }
+            if (mx == -INFINITY) continue; /* every key masked: torch gives NaN; we give zeros */
+            float sum = 0.0f;
+            for (int j = 0; j < jn; j++) {
+                p[j] = p[j] == -INFINITY ? 0.0f : exp_poly(p[j] - mx);
+                sum += p[j];
+            }
+            const float inv = 1.0f / sum;
+            for (int j = 0; j < jn; j++) dst[(size_t)j * MR] = p[j] * inv;
+        }
+        /* O = P V straight into out */
+        for (int J = 0; J < L.npv; J++) {
+            int nr = hd - J * NR < NR ? hd - J * NR : NR;
+            for (int R = 0; R < L.mp; R++) {
+                int mr = n - R * MR < MR ? n - R * MR : MR;
+                g_pk.ukr(mr, nr, n, &one, pa + (size_t)R * MR * n, vb + (size_t)J * NR * n, &zero,
+                         out + (size_t)(o0 + R * MR) * ldo + h * hd + J * NR, ldo, 1, &aux, g_pk.cntx);
+            }
+        }
+    }
+    return 1;
+}
 #else
 struct ops_packed {
     int unused;
@@ -290,6 +423,16 @@ void ops_packed_free(ops_packed *p) { (void)p; }
 size_t ops_packed_bytes(const ops_packed *p) { (void)p; return 0; }
 size_t ops_linear_packed_scratch(int m, int k) {
     (void)m; (void)k;
+    return 0;
+}
+size_t ops_attention_blis_scratch(int n, int hd) {
+    (void)n; (void)hd;
+    return 0;
+}
+int ops_attention_blis(const float *q, const float *k, const float *v, int ld, float *out, int ldo, const int *seq_off,
+                       const int *seq_len, int nseq, int heads, int hd, int causal, const int *keymask, float *scratch) {
+    (void)q; (void)k; (void)v; (void)ld; (void)out; (void)ldo; (void)seq_off; (void)seq_len; (void)nseq; (void)heads;
+    (void)hd; (void)causal; (void)keymask; (void)scratch;
     return 0;
 }
 void ops_linear_packed(const float *x, const ops_packed *w, const float *b, int act, float *y, float *resid, int m,

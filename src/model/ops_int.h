@@ -77,4 +77,11 @@ static inline void ops_row_bias_act(float *x, const float *b, int n, int act) {
     }
 }
 
+/* Attention on BLIS's micro-kernel (ops_blas.c): the same contract as ops_attention_batch.
+ * Returns 1 when it ran, 0 when the build has no BLIS micro-kernel (the caller runs its own
+ * loops). Scratch: ops_attention_blis_scratch(longest sequence, hd) floats (0 without BLIS). */
+size_t ops_attention_blis_scratch(int n, int hd);
+int ops_attention_blis(const float *q, const float *k, const float *v, int ld, float *out, int ldo, const int *seq_off,
+                       const int *seq_len, int nseq, int heads, int hd, int causal, const int *keymask, float *scratch);
+
 #endif

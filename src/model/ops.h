@@ -47,7 +47,9 @@ void ops_attention(const float *q, const float *k, const float *v, int ld, float
 /* The same over nseq sequences stacked in q, k, v and out: sequence s is rows seq_off[s] ..
  * seq_off[s] + seq_len[s] - 1 (keymask, if given, is indexed by row). One parallel region for
  * all (sequence, head) pairs. scratch: ops_attention_scratch(longest sequence, hd) floats.
- * Softmax uses exp_poly (within 2 ulp of expf). */
+ * Softmax uses exp_poly (within 2 ulp of expf). In builds with BLIS, Q K^T and P V run on its
+ * sgemm micro-kernel (its own summation order, FMA); otherwise plain loops summing in the
+ * reference's order. */
 void ops_attention_batch(const float *q, const float *k, const float *v, int ld, float *out, int ldo,
                          const int *seq_off, const int *seq_len, int nseq, int heads, int hd, int causal,
                          const int *keymask, float *scratch);

@@ -198,6 +198,19 @@ void ops_packed_free(ops_packed *p) {
 
 size_t ops_packed_bytes(const ops_packed *p) { return p ? p->bytes + sizeof *p : 0; }
 
+/* One micro-panel: rows 0..rows-1 of src (row stride ld), k values each, stored column by
+ * column as dst[t * width + i]; rows up to width are zero. Reads the rows together, t by t, so
+ * the panel is written in order while its source rows stream in. */
+static void pk_panel(const float *src, size_t ld, int rows, int width, int k, float *dst) {
+    const float *r[64];
+    for (int i = 0; i < rows; i++) r[i] = src + (size_t)i * ld;
+    for (int t = 0; t < k; t++, dst += width) {
+        int i = 0;
+        for (; i < rows; i++) dst[i] = r[i][t];
+        for (; i < width; i++) dst[i] = 0.0f;
+    }
+}
+
 /* The packed x: all of it, K block by K block, each block as micro-panels of MR rows. */
 static size_t pk_a_floats(int m, int k) { return ((size_t)(m + g_pk.mr - 1) / g_pk.mr * g_pk.mr) * (size_t)k; }
 
@@ -219,17 +232,10 @@ void ops_linear_packed(const float *x, const ops_packed *w, const float *b, int 
          * column by column (zero rows past m), at P * mp * MR + R * kc * MR */
 #pragma omp for schedule(static)
         for (int R = 0; R < mp; R++) {
-            const float *src[32];
             int rows = m - R * MR < MR ? m - R * MR : MR;
-            for (int i = 0; i < rows; i++) src[i] = x + (size_t)(R * MR + i) * k;
             for (int P = 0; P < k; P += KC) {
                 int kc = k - P < KC ? k - P : KC;
-                float *a = apk + (size_t)P * mp * MR + (size_t)R * kc * MR;
-                for (int q = 0; q < kc; q++) {
-                    int i = 0;
-                    for (; i < rows; i++) a[(size_t)q * MR + i] = src[i][P + q];
-                    for (; i < MR; i++) a[(size_t)q * MR + i] = 0.0f;
-                }
+                pk_panel(x + (size_t)R * MR * k + P, (size_t)k, rows, MR, kc, apk + (size_t)P * mp * MR + (size_t)R * kc * MR);
             }
         }
         /* (the implicit barrier: every thread reads every panel) */
@@ -337,31 +343,13 @@ int ops_attention_blis(const float *q, const float *k, const float *v, int ld, f
         float one = 1.0f, zero = 0.0f;
         auxinfo_t aux;
         memset(&aux, 0, sizeof aux);
-        /* Q as A panels (rows past n zero), K^T and V as B panels (columns past the end zero).
-         * Q and K are read a panel's rows at a time, t by t, so the panel is written in order
-         * while its source rows stream in together. */
-        for (int R = 0; R < L.mp; R++) {
-            const float *src[32];
-            int rows = n - R * MR < MR ? n - R * MR : MR;
-            for (int i = 0; i < rows; i++) src[i] = qs + (size_t)(R * MR + i) * ld;
-            float *a = qa + (size_t)R * MR * hd;
-            for (int t = 0; t < hd; t++, a += MR) {
-                int i = 0;
-                for (; i < rows; i++) a[i] = src[i][t];
-                for (; i < MR; i++) a[i] = 0.0f;
-            }
-        }
-        for (int J = 0; J < L.npn; J++) {
-            const float *src[64];
-            int cols = n - J * NR < NR ? n - J * NR : NR;
-            for (int jj = 0; jj < cols; jj++) src[jj] = ks + (size_t)(J * NR + jj) * ld;
-            float *b = kb + (size_t)J * NR * hd;
-            for (int t = 0; t < hd; t++, b += NR) {
-                int jj = 0;
-                for (; jj < cols; jj++) b[jj] = src[jj][t];
-                for (; jj < NR; jj++) b[jj] = 0.0f;
-            }
-        }
+        /* Q as A panels (rows past n zero), K^T and V as B panels (columns past the end zero) */
+        for (int R = 0; R < L.mp; R++)
+            pk_panel(qs + (size_t)R * MR * ld, (size_t)ld, n - R * MR < MR ? n - R * MR : MR, MR, hd,
+                     qa + (size_t)R * MR * hd);
+        for (int J = 0; J < L.npn; J++)
+            pk_panel(ks + (size_t)J * NR * ld, (size_t)ld, n - J * NR < NR ? n - J * NR : NR, NR, hd,
+                     kb + (size_t)J * NR * hd);
         for (int J = 0; J < L.npv; J++) {
             int w = hd - J * NR < NR ? hd - J * NR : NR;
             for (int j = 0; j < n; j++) {

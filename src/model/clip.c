@@ -369,7 +369,8 @@ static const char *slot_name(const clip_ctx *c, const float *const *dst) {
     return NULL;
 }
 
-/* Packs a weight w[n, k] (dst: its slot, or NULL for an owned copy) and drops the original. */
+/* Packs the weight *w ([n, k]; w is its slot's pointer, or a local one for an owned copy), drops
+ * the original and sets *w to NULL: from now on only the packed copy is read. */
 static int pack_weight(clip_ctx *c, const float **w, int n, int k, ops_packed **out, cs_err *err) {
     if (*out) { /* left by an earlier try that ran out of memory further on */
         c->packed_bytes -= ops_packed_bytes(*out);
@@ -379,7 +380,7 @@ static int pack_weight(clip_ctx *c, const float **w, int n, int k, ops_packed **
     if (!*out) return cs_err_set(err, "out of memory packing a %dx%d weight", n, k);
     c->packed_bytes += ops_packed_bytes(*out);
     drop(c, *w, slot_name(c, w), (size_t)n * k * sizeof(float));
-    *w = NULL; /* read from the packed copy only */
+    *w = NULL;
     return 0;
 }
 
@@ -406,10 +407,16 @@ static int materialise(clip_ctx *c, int vision, cs_err *err) {
     for (int l = 0; l < t->layers; l++) {
         layer_w *L = &t->L[l];
         float *w = malloc(3 * H * H * sizeof *w), *b = malloc(3 * H * sizeof *b);
-        if (!w || !b || own(c, w, 3 * H * H * sizeof *w) || own(c, b, 3 * H * sizeof *b)) {
-            if (!w) free(b);
+        if (!w || !b) {
+            free(w);
+            free(b);
             return cs_err_set(err, "out of memory stacking attention weights");
         }
+        if (own(c, w, 3 * H * H * sizeof *w)) { /* own() freed w */
+            free(b);
+            return cs_err_set(err, "out of memory stacking attention weights");
+        }
+        if (own(c, b, 3 * H * sizeof *b)) return cs_err_set(err, "out of memory stacking attention weights");
         memcpy(w, L->q_w, H * H * sizeof *w);
         memcpy(w + H * H, L->k_w, H * H * sizeof *w);
         memcpy(w + 2 * H * H, L->v_w, H * H * sizeof *w);

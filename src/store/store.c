@@ -43,6 +43,10 @@ int store_dberr(store *s, cs_err *err, const char *what) {
     return cs_err_set(err, "%s: %s: %s", s->dbpath, what, sqlite3_errmsg(s->db));
 }
 
+int store_prepare(store *s, const char *sql, sqlite3_stmt **st, const char *what, cs_err *err) {
+    return sqlite3_prepare_v2(s->db, sql, -1, st, NULL) == SQLITE_OK ? 0 : store_dberr(s, err, what);
+}
+
 int store_exec(store *s, const char *sql, cs_err *err) {
     char *msg = NULL;
     if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
@@ -152,7 +156,7 @@ static const char *SCHEMA_V3 = "ALTER TABLE entries ADD COLUMN subkind TEXT; ALT
 
 static int pragma_int(store *s, const char *sql, int64_t *out, cs_err *err) {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return store_dberr(s, err, "reading the header");
+    if (store_prepare(s, sql, &st, "reading the header", err)) return -1;
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) *out = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
@@ -399,8 +403,7 @@ char *store_col_strdup(sqlite3_stmt *st, int i) {
 
 static int load_tags(store *s, store_entry *e, cs_err *err) {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "SELECT tag FROM tags WHERE entry = ? ORDER BY tag", -1, &st, NULL) != SQLITE_OK)
-        return store_dberr(s, err, "tags");
+    if (store_prepare(s, "SELECT tag FROM tags WHERE entry = ? ORDER BY tag", &st, "tags", err)) return -1;
     sqlite3_bind_int64(st, 1, e->id);
     while (sqlite3_step(st) == SQLITE_ROW) {
         char **nt = realloc(e->tags, (size_t)(e->ntags + 1) * sizeof *nt);
@@ -452,8 +455,7 @@ void store_entry_free(store_entry *e) {
 int store_get(store *s, int64_t id, store_entry *out, cs_err *err) {
     memset(out, 0, sizeof *out);
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "SELECT " ENTRY_COLS " FROM entries WHERE id = ?", -1, &st, NULL) != SQLITE_OK)
-        return store_dberr(s, err, "get");
+    if (store_prepare(s, "SELECT " ENTRY_COLS " FROM entries WHERE id = ?", &st, "get", err)) return -1;
     sqlite3_bind_int64(st, 1, id);
     int r = sqlite3_step(st);
     if (r == SQLITE_ROW) row_to_entry(st, out);
@@ -476,7 +478,7 @@ int store_list(store *s, const store_query *q, store_entry **out, size_t *n, cs_
              q->kind ? " AND (kind = ?1 OR subkind = ?1)" : "", q->pinned_only ? " AND pinned = 1 AND ?2 = ?2" : "",
              q->since_ms ? " AND last_ms >= ?3" : "", q->collection ? " AND collection = ?6" : "",
              q->category ? " AND category = ?7" : "", q->before_seq > 0 ? " AND seq < ?8" : "");
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return store_dberr(s, err, "list");
+    if (store_prepare(s, sql, &st, "list", err)) return -1;
     if (q->kind) sqlite3_bind_text(st, 1, q->kind, -1, SQLITE_STATIC); else sqlite3_bind_null(st, 1);
     sqlite3_bind_int(st, 2, q->pinned_only);
     sqlite3_bind_int64(st, 3, q->since_ms);
@@ -526,7 +528,7 @@ static void drop_blob_if_unused(store *s, const char *sha) {
 
 static int change_one(store *s, const char *sql, int64_t id, int64_t arg, cs_err *err) {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return store_dberr(s, err, "update");
+    if (store_prepare(s, sql, &st, "update", err)) return -1;
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_int64(st, 2, arg);
     int r = sqlite3_step(st);
@@ -592,7 +594,7 @@ int store_tag(store *s, int64_t id, const char *tag, int add, cs_err *err) {
     if (r) return r;
     sqlite3_stmt *st;
     const char *sql = add ? "INSERT OR IGNORE INTO tags(entry, tag) VALUES(?, ?)" : "DELETE FROM tags WHERE entry = ? AND tag = ?";
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return store_dberr(s, err, "tag");
+    if (store_prepare(s, sql, &st, "tag", err)) return -1;
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_text(st, 2, tag, -1, SQLITE_STATIC);
     r = sqlite3_step(st);
@@ -635,9 +637,10 @@ int store_prune(store *s, const store_limits *l, int64_t *removed, cs_err *err) 
     int64_t *ex = NULL;
     size_t nex = 0;
     sqlite3_stmt *xs;
-    if (sqlite3_prepare_v2(s->db, "SELECT id FROM entries WHERE expire_ms IS NOT NULL AND expire_ms <= ? AND pinned = 0", -1,
-                           &xs, NULL) != SQLITE_OK)
-        return store_dberr(s, err, "prune");
+    if (store_prepare(s,
+                      "SELECT id FROM entries WHERE expire_ms IS NOT NULL AND expire_ms <= ? AND pinned = 0",
+                      &xs, "prune", err))
+        return -1;
     sqlite3_bind_int64(xs, 1, store_now_ms());
     if (store_collect_ids(s, xs, &ex, &nex, "prune", err)) return -1;
     for (size_t i = 0; i < nex; i++)
@@ -648,11 +651,11 @@ int store_prune(store *s, const store_limits *l, int64_t *removed, cs_err *err) 
     for (;;) {
         int64_t count = 0, bytes = 0, oldest = 0, id = 0;
         sqlite3_stmt *st;
-        if (sqlite3_prepare_v2(s->db,
-                               "SELECT (SELECT count(*) FROM entries), (SELECT coalesce(sum(size), 0) FROM entries),"
-                               " id, last_ms FROM entries WHERE pinned = 0 ORDER BY seq ASC LIMIT 1",
-                               -1, &st, NULL) != SQLITE_OK)
-            return store_dberr(s, err, "prune");
+        if (store_prepare(s,
+                          "SELECT (SELECT count(*) FROM entries), (SELECT coalesce(sum(size), 0) FROM entries),"
+                          " id, last_ms FROM entries WHERE pinned = 0 ORDER BY seq ASC LIMIT 1",
+                          &st, "prune", err))
+            return -1;
         int r = sqlite3_step(st);
         if (r == SQLITE_ROW) {
             count = sqlite3_column_int64(st, 0);
@@ -716,10 +719,11 @@ int store_check(store *s, int integrity, store_report *r, cs_err *err) {
     memset(r, 0, sizeof *r);
     r->integrity_ok = -1;
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT count(*), coalesce(sum(pinned), 0), coalesce(sum(size), 0), (SELECT count(*) FROM vectors)"
-                           " FROM entries", -1, &st, NULL) != SQLITE_OK)
-        return store_dberr(s, err, "check");
+    if (store_prepare(s,
+                      "SELECT count(*), coalesce(sum(pinned), 0), coalesce(sum(size), 0), (SELECT count(*) FROM vectors)"
+                      " FROM entries",
+                      &st, "check", err))
+        return -1;
     if (sqlite3_step(st) == SQLITE_ROW) {
         r->entries = sqlite3_column_int64(st, 0);
         r->pinned = sqlite3_column_int64(st, 1);
@@ -727,8 +731,7 @@ int store_check(store *s, int integrity, store_report *r, cs_err *err) {
         r->vectors = sqlite3_column_int64(st, 3);
     }
     sqlite3_finalize(st);
-    if (sqlite3_prepare_v2(s->db, "SELECT DISTINCT blob FROM entries WHERE blob IS NOT NULL", -1, &st, NULL) != SQLITE_OK)
-        return store_dberr(s, err, "check");
+    if (store_prepare(s, "SELECT DISTINCT blob FROM entries WHERE blob IS NOT NULL", &st, "check", err)) return -1;
     while (sqlite3_step(st) == SQLITE_ROW) {
         char *p = blob_path_for(s, (const char *)sqlite3_column_text(st, 0));
         if (p && access(p, R_OK) != 0) r->missing_blobs++;
@@ -740,7 +743,7 @@ int store_check(store *s, int integrity, store_report *r, cs_err *err) {
     r->blobs = b.blobs;
     r->orphan_blobs = b.orphans;
     if (integrity) {
-        if (sqlite3_prepare_v2(s->db, "PRAGMA integrity_check", -1, &st, NULL) != SQLITE_OK) return store_dberr(s, err, "integrity_check");
+        if (store_prepare(s, "PRAGMA integrity_check", &st, "integrity_check", err)) return -1;
         if (sqlite3_step(st) == SQLITE_ROW) {
             snprintf(r->integrity, sizeof r->integrity, "%s", (const char *)sqlite3_column_text(st, 0));
             r->integrity_ok = strcmp(r->integrity, "ok") == 0;
@@ -803,9 +806,10 @@ int store_gc(store *s, int64_t *removed, cs_err *err) {
 
 int store_put_vector(store *s, int64_t id, const char *model, int part, const float *v, int dim, cs_err *err) {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO vectors(entry, model, part, dim, vec) VALUES(?, ?, ?, ?, ?)", -1, &st,
-                           NULL) != SQLITE_OK)
-        return store_dberr(s, err, "vector");
+    if (store_prepare(s,
+                      "INSERT OR REPLACE INTO vectors(entry, model, part, dim, vec) VALUES(?, ?, ?, ?, ?)",
+                      &st, "vector", err))
+        return -1;
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_text(st, 2, model, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 3, part);
@@ -840,10 +844,11 @@ int store_missing_vectors(store *s, const char *model, int limit, int64_t **ids,
     *ids = NULL;
     *n = 0;
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT id FROM entries e WHERE NOT EXISTS (SELECT 1 FROM vectors v WHERE v.entry = e.id AND v.model = ?)"
-                           " ORDER BY id ASC LIMIT ?", -1, &st, NULL) != SQLITE_OK)
-        return store_dberr(s, err, "missing vectors");
+    if (store_prepare(s,
+                      "SELECT id FROM entries e WHERE NOT EXISTS (SELECT 1 FROM vectors v WHERE v.entry = e.id AND v.model = ?)"
+                      " ORDER BY id ASC LIMIT ?",
+                      &st, "missing vectors", err))
+        return -1;
     sqlite3_bind_text(st, 1, model, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, limit > 0 ? limit : -1);
     return store_collect_ids(s, st, ids, n, "missing vectors", err);
@@ -851,7 +856,7 @@ int store_missing_vectors(store *s, const char *model, int limit, int64_t **ids,
 
 int store_drop_other_vectors(store *s, const char *model, int64_t *removed, cs_err *err) {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "DELETE FROM vectors WHERE model <> ?", -1, &st, NULL) != SQLITE_OK) return store_dberr(s, err, "vectors");
+    if (store_prepare(s, "DELETE FROM vectors WHERE model <> ?", &st, "vectors", err)) return -1;
     sqlite3_bind_text(st, 1, model, -1, SQLITE_STATIC);
     int r = sqlite3_step(st);
     sqlite3_finalize(st);
@@ -862,7 +867,7 @@ int store_drop_other_vectors(store *s, const char *model, int64_t *removed, cs_e
 int store_meta_get(store *s, const char *key, char **value, cs_err *err) {
     *value = NULL;
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = ?", -1, &st, NULL) != SQLITE_OK) return store_dberr(s, err, "meta");
+    if (store_prepare(s, "SELECT value FROM meta WHERE key = ?", &st, "meta", err)) return -1;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     if (sqlite3_step(st) == SQLITE_ROW) *value = store_col_strdup(st, 0);
     sqlite3_finalize(st);
@@ -872,7 +877,7 @@ int store_meta_get(store *s, const char *key, char **value, cs_err *err) {
 int store_meta_set(store *s, const char *key, const char *value, cs_err *err) {
     sqlite3_stmt *st;
     const char *sql = value ? "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)" : "DELETE FROM meta WHERE key = ?";
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return store_dberr(s, err, "meta");
+    if (store_prepare(s, sql, &st, "meta", err)) return -1;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     if (value) sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
     int r = sqlite3_step(st);
@@ -882,9 +887,10 @@ int store_meta_set(store *s, const char *key, const char *value, cs_err *err) {
 
 int store_each_vector(store *s, const char *model, int64_t after_rowid, store_vector_fn fn, void *arg, cs_err *err) {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "SELECT rowid, entry, part, dim, vec FROM vectors WHERE model = ? AND rowid > ? ORDER BY rowid",
-                           -1, &st, NULL) != SQLITE_OK)
-        return store_dberr(s, err, "vectors");
+    if (store_prepare(s,
+                      "SELECT rowid, entry, part, dim, vec FROM vectors WHERE model = ? AND rowid > ? ORDER BY rowid",
+                      &st, "vectors", err))
+        return -1;
     sqlite3_bind_text(st, 1, model, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, after_rowid);
     int r, rc = 0;
@@ -935,11 +941,11 @@ int store_briefs(store *s, const store_query *f, store_brief **out, size_t *n, c
     *out = NULL;
     *n = 0;
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT " BRIEF_COLS " FROM entries WHERE (?1 IS NULL OR kind = ?1 OR subkind = ?1) AND last_ms >= ?2"
-                           " AND (?3 = 0 OR collection = ?3) AND (?4 IS NULL OR category = ?4 COLLATE NOCASE) ORDER BY id",
-                           -1, &st, NULL) != SQLITE_OK)
-        return store_dberr(s, err, "entries");
+    if (store_prepare(s,
+                      "SELECT " BRIEF_COLS " FROM entries WHERE (?1 IS NULL OR kind = ?1 OR subkind = ?1) AND last_ms >= ?2"
+                      " AND (?3 = 0 OR collection = ?3) AND (?4 IS NULL OR category = ?4 COLLATE NOCASE) ORDER BY id",
+                      &st, "entries", err))
+        return -1;
     if (f && f->kind) sqlite3_bind_text(st, 1, f->kind, -1, SQLITE_STATIC); else sqlite3_bind_null(st, 1);
     sqlite3_bind_int64(st, 2, f ? f->since_ms : 0);
     sqlite3_bind_int64(st, 3, f ? f->collection : 0);
@@ -971,8 +977,7 @@ int store_briefs_of(store *s, const int64_t *ids, size_t nids, store_brief **out
     *out = NULL;
     *n = 0;
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "SELECT " BRIEF_COLS " FROM entries WHERE id = ?", -1, &st, NULL) != SQLITE_OK)
-        return store_dberr(s, err, "entries");
+    if (store_prepare(s, "SELECT " BRIEF_COLS " FROM entries WHERE id = ?", &st, "entries", err)) return -1;
     size_t cap = 0;
     int rc = 0;
     for (size_t i = 0; i < nids && !rc; i++) {
@@ -997,9 +1002,10 @@ int store_fts(store *s, const char *q, int limit, int64_t **ids, size_t *n, cs_e
     *ids = NULL;
     *n = 0;
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "SELECT rowid FROM entries_fts WHERE entries_fts MATCH ? ORDER BY rank LIMIT ?", -1, &st,
-                           NULL) != SQLITE_OK)
-        return store_dberr(s, err, "full-text search");
+    if (store_prepare(s,
+                      "SELECT rowid FROM entries_fts WHERE entries_fts MATCH ? ORDER BY rank LIMIT ?",
+                      &st, "full-text search", err))
+        return -1;
     sqlite3_bind_text(st, 1, q, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, limit);
     return store_collect_ids(s, st, ids, n, "full-text search", err);
@@ -1007,9 +1013,10 @@ int store_fts(store *s, const char *q, int limit, int64_t **ids, size_t *n, cs_e
 
 int store_get_vector(store *s, int64_t id, const char *model, int part, float *v, int dim, cs_err *err) {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "SELECT vec FROM vectors WHERE entry = ? AND model = ? AND part = ? AND dim = ?", -1, &st,
-                           NULL) != SQLITE_OK)
-        return store_dberr(s, err, "vector");
+    if (store_prepare(s,
+                      "SELECT vec FROM vectors WHERE entry = ? AND model = ? AND part = ? AND dim = ?",
+                      &st, "vector", err))
+        return -1;
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_text(st, 2, model, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 3, part);
@@ -1027,17 +1034,17 @@ int store_unorganised(store *s, int limit, int64_t **ids, size_t *n, cs_err *err
     *ids = NULL;
     *n = 0;
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "SELECT id FROM entries WHERE subkind IS NULL AND text IS NOT NULL ORDER BY id LIMIT ?", -1,
-                           &st, NULL) != SQLITE_OK)
-        return store_dberr(s, err, "organise");
+    if (store_prepare(s,
+                      "SELECT id FROM entries WHERE subkind IS NULL AND text IS NOT NULL ORDER BY id LIMIT ?",
+                      &st, "organise", err))
+        return -1;
     sqlite3_bind_int(st, 1, limit > 0 ? limit : -1);
     return store_collect_ids(s, st, ids, n, "organise", err);
 }
 
 int store_set_subkind(store *s, int64_t id, const char *subkind, const char *lang, cs_err *err) {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "UPDATE entries SET subkind = ?, lang = ? WHERE id = ?", -1, &st, NULL) != SQLITE_OK)
-        return store_dberr(s, err, "organise");
+    if (store_prepare(s, "UPDATE entries SET subkind = ?, lang = ? WHERE id = ?", &st, "organise", err)) return -1;
     sqlite3_bind_text(st, 1, subkind ? subkind : "", -1, SQLITE_STATIC);
     if (lang) sqlite3_bind_text(st, 2, lang, -1, SQLITE_STATIC); else sqlite3_bind_null(st, 2);
     sqlite3_bind_int64(st, 3, id);

@@ -19,6 +19,8 @@ struct store {
 /* Sets err to "<db path>: <what>: <SQLite's message>"; returns -1. */
 int store_dberr(store *s, cs_err *err, const char *what);
 /* Runs SQL statements; returns 0 or -1 (err set). */
+/* Prepares sql on the store's connection. Returns 0, or -1 with "<db>: <what>: <sqlite message>". */
+int store_prepare(store *s, const char *sql, sqlite3_stmt **st, const char *what, cs_err *err);
 int store_exec(store *s, const char *sql, cs_err *err);
 /* A text column, malloc'd, or NULL. */
 char *store_col_strdup(sqlite3_stmt *st, int i);

@@ -16,15 +16,11 @@ static int step_update(store *s, sqlite3_stmt *st, const char *what, cs_err *err
     return sqlite3_changes(s->db) ? 0 : 1;
 }
 
-static int prepare(store *s, const char *sql, sqlite3_stmt **st, const char *what, cs_err *err) {
-    return sqlite3_prepare_v2(s->db, sql, -1, st, NULL) == SQLITE_OK ? 0 : store_dberr(s, err, what);
-}
-
 int store_need_ocr(store *s, int limit, int64_t **ids, size_t *n, cs_err *err) {
     *ids = NULL;
     *n = 0;
     sqlite3_stmt *st;
-    if (prepare(s, "SELECT id FROM entries WHERE kind = 'image' AND ocr_text IS NULL ORDER BY id LIMIT ?", &st, "ocr", err))
+    if (store_prepare(s, "SELECT id FROM entries WHERE kind = 'image' AND ocr_text IS NULL ORDER BY id LIMIT ?", &st, "ocr", err))
         return -1;
     sqlite3_bind_int(st, 1, limit > 0 ? limit : -1);
     return store_collect_ids(s, st, ids, n, "ocr", err);
@@ -32,7 +28,7 @@ int store_need_ocr(store *s, int limit, int64_t **ids, size_t *n, cs_err *err) {
 
 int store_set_ocr(store *s, int64_t id, const char *text, cs_err *err) {
     sqlite3_stmt *st;
-    if (prepare(s, "UPDATE entries SET ocr_text = ?2 WHERE id = ?1", &st, "ocr", err)) return -1;
+    if (store_prepare(s, "UPDATE entries SET ocr_text = ?2 WHERE id = ?1", &st, "ocr", err)) return -1;
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_text(st, 2, text ? text : "", -1, SQLITE_STATIC);
     return step_update(s, st, "ocr", err);
@@ -42,7 +38,7 @@ int store_need_organise(store *s, const char *model, const char *mark, int limit
     *ids = NULL;
     *n = 0;
     sqlite3_stmt *st;
-    if (prepare(s,
+    if (store_prepare(s,
                 "SELECT id FROM entries e WHERE (organised IS NULL OR organised <> ?3)"
                 " AND EXISTS (SELECT 1 FROM vectors v WHERE v.entry = e.id AND v.model = ?1) ORDER BY id LIMIT ?2",
                 &st, "organise", err))
@@ -56,7 +52,7 @@ int store_need_organise(store *s, const char *model, const char *mark, int limit
 int store_set_organised(store *s, int64_t id, const char *model, const char *category, double conf, int64_t dup_of,
                         cs_err *err) {
     sqlite3_stmt *st;
-    if (prepare(s, "UPDATE entries SET organised = ?2, category = ?3, category_conf = ?4, dup_of = ?5 WHERE id = ?1", &st,
+    if (store_prepare(s, "UPDATE entries SET organised = ?2, category = ?3, category_conf = ?4, dup_of = ?5 WHERE id = ?1", &st,
                 "organise", err))
         return -1;
     sqlite3_bind_int64(st, 1, id);
@@ -73,7 +69,7 @@ int store_reset_organised(store *s, cs_err *err) {
 
 int store_set_expire(store *s, int64_t id, int64_t expire_ms, cs_err *err) {
     sqlite3_stmt *st;
-    if (prepare(s, "UPDATE entries SET expire_ms = ?2 WHERE id = ?1", &st, "expire", err)) return -1;
+    if (store_prepare(s, "UPDATE entries SET expire_ms = ?2 WHERE id = ?1", &st, "expire", err)) return -1;
     sqlite3_bind_int64(st, 1, id);
     if (expire_ms > 0) sqlite3_bind_int64(st, 2, expire_ms); else sqlite3_bind_null(st, 2);
     return step_update(s, st, "expire", err);
@@ -111,7 +107,7 @@ int store_collections(store *s, store_collection **out, size_t *n, cs_err *err) 
     *out = NULL;
     *n = 0;
     sqlite3_stmt *st;
-    if (prepare(s, "SELECT " COLL_COLS " AS m FROM collections c ORDER BY m DESC, c.id", &st, "collections", err)) return -1;
+    if (store_prepare(s, "SELECT " COLL_COLS " AS m FROM collections c ORDER BY m DESC, c.id", &st, "collections", err)) return -1;
     size_t cap = 0;
     int r;
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
@@ -151,7 +147,7 @@ int store_collection_create(store *s, const char *name, int user_named, const ch
                             int64_t *id, cs_err *err) {
     if (valid_name(name, err)) return -1;
     sqlite3_stmt *st;
-    if (prepare(s, "INSERT INTO collections(name, user_named, model, dim, centroid, created_ms) VALUES(?, ?, ?, ?, ?, ?)", &st,
+    if (store_prepare(s, "INSERT INTO collections(name, user_named, model, dim, centroid, created_ms) VALUES(?, ?, ?, ?, ?, ?)", &st,
                 "collection", err))
         return -1;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -172,7 +168,7 @@ int store_collection_find(store *s, const char *name_or_id, int64_t *id, cs_err 
     char *end;
     long long v = strtoll(name_or_id, &end, 10);
     sqlite3_stmt *st;
-    if (prepare(s, "SELECT id FROM collections WHERE id = ?1 OR name = ?2 COLLATE NOCASE ORDER BY id = ?1 DESC, id LIMIT 1", &st,
+    if (store_prepare(s, "SELECT id FROM collections WHERE id = ?1 OR name = ?2 COLLATE NOCASE ORDER BY id = ?1 DESC, id LIMIT 1", &st,
                 "collection", err))
         return -1;
     sqlite3_bind_int64(st, 1, *name_or_id && !*end ? v : -1);
@@ -187,7 +183,7 @@ int store_collection_find(store *s, const char *name_or_id, int64_t *id, cs_err 
 
 int store_collection_set_centroid(store *s, int64_t id, const char *model, const float *centroid, int dim, cs_err *err) {
     sqlite3_stmt *st;
-    if (prepare(s, "UPDATE collections SET model = ?2, dim = ?3, centroid = ?4 WHERE id = ?1", &st, "collection", err)) return -1;
+    if (store_prepare(s, "UPDATE collections SET model = ?2, dim = ?3, centroid = ?4 WHERE id = ?1", &st, "collection", err)) return -1;
     sqlite3_bind_int64(st, 1, id);
     if (model) sqlite3_bind_text(st, 2, model, -1, SQLITE_STATIC); else sqlite3_bind_null(st, 2);
     sqlite3_bind_int(st, 3, centroid ? dim : 0);
@@ -200,7 +196,7 @@ int store_collection_rename(store *s, int64_t id, const char *name, int user, cs
     sqlite3_stmt *st;
     const char *sql = user ? "UPDATE collections SET name = ?2, user_named = 1 WHERE id = ?1"
                            : "UPDATE collections SET name = ?2 WHERE id = ?1 AND user_named = 0";
-    if (prepare(s, sql, &st, "collection", err)) return -1;
+    if (store_prepare(s, sql, &st, "collection", err)) return -1;
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
     int r = step_update(s, st, "collection", err);
@@ -210,7 +206,7 @@ int store_collection_rename(store *s, int64_t id, const char *name, int user, cs
 
 static int get_collection(store *s, int64_t id, store_collection *c, cs_err *err) {
     sqlite3_stmt *st;
-    if (prepare(s, "SELECT " COLL_COLS " FROM collections c WHERE c.id = ?", &st, "collection", err)) return -1;
+    if (store_prepare(s, "SELECT " COLL_COLS " FROM collections c WHERE c.id = ?", &st, "collection", err)) return -1;
     sqlite3_bind_int64(st, 1, id);
     int r = sqlite3_step(st);
     if (r == SQLITE_ROW) row_to_collection(st, c);
@@ -228,7 +224,7 @@ int store_collection_merge(store *s, int64_t from, int64_t into, cs_err *err) {
     if (r) { store_collection_free(&a); return r; }
     if (store_exec(s, "BEGIN IMMEDIATE", err)) { store_collection_free(&a); store_collection_free(&b); return -1; }
     sqlite3_stmt *st;
-    r = prepare(s, "UPDATE entries SET collection = ?2 WHERE collection = ?1", &st, "merge", err);
+    r = store_prepare(s, "UPDATE entries SET collection = ?2 WHERE collection = ?1", &st, "merge", err);
     if (!r) {
         sqlite3_bind_int64(st, 1, from);
         sqlite3_bind_int64(st, 2, into);
@@ -246,7 +242,7 @@ int store_collection_merge(store *s, int64_t from, int64_t into, cs_err *err) {
         r = store_collection_set_centroid(s, into, b.model, b.centroid, b.dim, err);
     } else if (!r && a.centroid && !b.centroid)
         r = store_collection_set_centroid(s, into, a.model, a.centroid, a.dim, err);
-    if (!r && !prepare(s, "DELETE FROM collections WHERE id = ?", &st, "merge", err)) {
+    if (!r && !store_prepare(s, "DELETE FROM collections WHERE id = ?", &st, "merge", err)) {
         sqlite3_bind_int64(st, 1, from);
         r = step_update(s, st, "merge", err) < 0 ? -1 : 0;
     } else if (!r)
@@ -259,7 +255,7 @@ int store_collection_merge(store *s, int64_t from, int64_t into, cs_err *err) {
 
 int store_set_collection(store *s, int64_t id, int64_t collection, cs_err *err) {
     sqlite3_stmt *st;
-    if (prepare(s, "UPDATE entries SET collection = ?2 WHERE id = ?1", &st, "collection", err)) return -1;
+    if (store_prepare(s, "UPDATE entries SET collection = ?2 WHERE id = ?1", &st, "collection", err)) return -1;
     sqlite3_bind_int64(st, 1, id);
     if (collection) sqlite3_bind_int64(st, 2, collection); else sqlite3_bind_null(st, 2);
     int r = step_update(s, st, "collection", err);
@@ -271,7 +267,7 @@ int store_collection_members(store *s, int64_t id, int limit, int64_t **ids, siz
     *ids = NULL;
     *n = 0;
     sqlite3_stmt *st;
-    if (prepare(s, "SELECT id FROM entries WHERE collection = ? ORDER BY seq DESC LIMIT ?", &st, "collection", err)) return -1;
+    if (store_prepare(s, "SELECT id FROM entries WHERE collection = ? ORDER BY seq DESC LIMIT ?", &st, "collection", err)) return -1;
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_int(st, 2, limit > 0 ? limit : -1);
     return store_collect_ids(s, st, ids, n, "collection", err);
@@ -280,7 +276,7 @@ int store_collection_members(store *s, int64_t id, int limit, int64_t **ids, siz
 int store_counts(store *s, const char *model, int64_t *entries, int64_t *pending, cs_err *err) {
     *entries = *pending = 0;
     sqlite3_stmt *st;
-    if (prepare(s,
+    if (store_prepare(s,
                 "SELECT (SELECT count(*) FROM entries), CASE WHEN ?1 IS NULL THEN 0 ELSE (SELECT count(*) FROM entries e"
                 " WHERE NOT EXISTS (SELECT 1 FROM vectors v WHERE v.entry = e.id AND v.model = ?1)) END",
                 &st, "counts", err))
@@ -305,7 +301,7 @@ int store_group_counts(store *s, const char *column, char ***values, int64_t **c
                     : NULL;
     if (!sql) return cs_err_set(err, "no grouping by %s", column);
     sqlite3_stmt *st;
-    if (prepare(s, sql, &st, "counts", err)) return -1;
+    if (store_prepare(s, sql, &st, "counts", err)) return -1;
     size_t cap = 0;
     int r;
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
@@ -337,7 +333,7 @@ int store_group_counts(store *s, const char *column, char ***values, int64_t **c
 int store_vector_count(store *s, const char *model, int64_t *n, cs_err *err) {
     *n = 0;
     sqlite3_stmt *st;
-    if (prepare(s, "SELECT count(*) FROM vectors WHERE model = ? AND dim > 0", &st, "vectors", err)) return -1;
+    if (store_prepare(s, "SELECT count(*) FROM vectors WHERE model = ? AND dim > 0", &st, "vectors", err)) return -1;
     sqlite3_bind_text(st, 1, model, -1, SQLITE_STATIC);
     int r = sqlite3_step(st);
     if (r == SQLITE_ROW) *n = sqlite3_column_int64(st, 0);

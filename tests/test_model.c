@@ -97,6 +97,46 @@ Test(model, reference_kernels_match_transformers_too) {
     st_close(refs);
 }
 
+/* Without last_hidden, the towers run their last layer's out-projection and MLP on the pooled
+ * rows alone (clip.c, encoder). The embeddings must be those of the full pass: texts of different
+ * lengths in one batch (each pooled at its own end-of-text row) and a batch of images. */
+Test(model, pooled_rows_only_pass_matches_full_pass) {
+    FIXTURE(dir, TINY);
+    clip_ctx *c = load_model(dir, 0);
+    const clip_info *in = clip_get_info(c);
+    int P = in->projection_dim, H = in->text.hidden, VH = in->vision.hidden, S = in->image_size;
+    const char *texts[3] = {"a photo of a cat", "red", "the screenshot with the red error banner, taken yesterday"};
+    int32_t *ids[3];
+    size_t lens[3];
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(clip_tokenize(c, texts[i], strlen(texts[i]), 77, &ids[i], &lens[i], NULL), 0);
+    float batched[3 * 64], one[64], *last = malloc(77 * (size_t)H * sizeof *last);
+    cr_assert_leq(P, 64);
+    cr_assert_eq(clip_text_embed(c, (const int32_t *const *)ids, lens, 3, 0, batched, NULL), 0);
+    for (int i = 0; i < 3; i++) {
+        /* one text, pooled rows only against the full pass: the same kernels on the same rows */
+        float pooled_one[64];
+        cr_assert_eq(clip_text_forward(c, ids[i], NULL, (int)lens[i], 0, NULL, pooled_one, NULL), 0);
+        cr_assert_eq(clip_text_forward(c, ids[i], NULL, (int)lens[i], 0, last, one, NULL), 0);
+        cr_expect_leq(max_abs_diff(pooled_one, one, P), 1e-6f, "text %d: %g", i, max_abs_diff(pooled_one, one, P));
+        /* in a batch (where the product may take another BLAS path: rounding only) */
+        cr_expect_leq(max_abs_diff(batched + i * P, one, P), 1e-5f, "text %d in a batch: %g", i,
+                      max_abs_diff(batched + i * P, one, P));
+        free(ids[i]);
+    }
+    size_t npx = (size_t)3 * 3 * S * S;
+    float *px = malloc(npx * sizeof *px), pooled[3 * 64], full[3 * 64];
+    float *vlast = malloc((size_t)3 * ((S / in->patch_size) * (S / in->patch_size) + 1) * VH * sizeof *vlast);
+    for (size_t i = 0; i < npx; i++) px[i] = (float)((i * 2654435761u) % 1000) / 500.0f - 1.0f;
+    cr_assert_eq(clip_vision_forward(c, px, 3, 0, NULL, pooled, NULL), 0);
+    cr_assert_eq(clip_vision_forward(c, px, 3, 0, vlast, full, NULL), 0);
+    cr_expect_leq(max_abs_diff(pooled, full, 3 * (size_t)P), 1e-6f, "images");
+    free(last);
+    free(px);
+    free(vlast);
+    clip_free(c);
+}
+
 Test(model, fast_linear_matches_reference) {
     int m = 37, n = 65, k = 129;
     float *x = malloc(m * k * 4), *w = malloc(n * k * 4), *b = malloc(n * 4), *y1 = malloc(m * n * 4), *y2 = malloc(m * n * 4);

@@ -603,10 +603,15 @@ static int ws_reserve(clip_ctx *c, size_t floats, cs_err *err) {
 typedef void (*linear_fn)(const float *, const float *, const float *, float *, int, int, int);
 
 /* Runs the encoder layers over x[T, H]. seq_off/seq_len: nseq sequences stacked in x.
+ * pool: NULL, or one row per sequence (an index within it) that is all the caller will read.
+ * Then the last layer's attention still runs over every row (the keys and values need them),
+ * but its out-projection, MLP and residuals run on the pooled rows alone, and on return
+ * x[s] (rows 0..nseq-1) holds sequence s's pooled row; the other rows are scratch. That skips
+ * 9/12 of the last layer's products: about 6% of a tower, for the same pooled vectors.
  * Buffers: h, q, k, v, att [T, H]; m [T, I]; scratch for attention. */
 static void encoder(const clip_ctx *c, const tower *t, float *x, int T, const int *seq_off, const int *seq_len, int nseq,
-                    int causal, const int *keymask, float *h, float *qkv, float *att, float *m, float *scratch,
-                    float *pscratch) {
+                    int causal, const int *keymask, const int *pool, float *h, float *qkv, float *att, float *m,
+                    float *scratch, float *pscratch) {
     int ref = c->params.reference;
     linear_fn lin = ref ? ops_linear_ref : ops_linear;
     int H = t->hidden, I = t->inter, hd = H / t->heads;
@@ -624,6 +629,16 @@ static void encoder(const clip_ctx *c, const tower *t, float *x, int T, const in
         else
             ops_attention_batch(qkv, qkv + H, qkv + 2 * H, 3 * H, att, H, seq_off, seq_len, nseq, t->heads, hd, causal,
                                 keymask, scratch);
+        if (pool && l == t->layers - 1) {
+            /* row s <= seq_off[s] + pool[s], so moving rows down in order never overwrites a row
+             * still to be moved */
+            for (int s = 0; s < nseq; s++) {
+                size_t r = (size_t)seq_off[s] + (size_t)pool[s];
+                memmove(att + (size_t)s * H, att + r * H, (size_t)H * sizeof *att);
+                memmove(x + (size_t)s * H, x + r * H, (size_t)H * sizeof *x);
+            }
+            T = nseq;
+        }
         /* x += out_proj(att) */
         if (L->o_p) ops_linear_packed(att, L->o_p, L->o_b, OPS_ACT_NONE, h, x, T, pscratch);
         else {
@@ -691,11 +706,11 @@ static int text_run(clip_ctx *c, const int32_t *const *ids, const size_t *lens, 
     }
     if (materialise(c, 0, err)) return -1;
     size_t scr = ops_attention_scratch(maxn, H / t->heads);
-    size_t need = (size_t)T * H * 6 + (size_t)T * I + scr + (size_t)batch * (H + P) + (size_t)T * 2 + 2 * (size_t)batch;
+    size_t need = (size_t)T * H * 6 + (size_t)T * I + scr + (size_t)batch * (H + P) + (size_t)T * 2 + 3 * (size_t)batch;
     if (ws_reserve(c, need, err)) return -1;
     float *x = c->ws, *h = x + (size_t)T * H, *qkv = h + (size_t)T * H, *att = qkv + (size_t)T * 3 * H,
           *m = att + (size_t)T * H, *scratch = m + (size_t)T * I, *pooled = scratch + scr, *proj = pooled + (size_t)batch * H;
-    int *off = (int *)(proj + (size_t)batch * P), *len = off + batch, *km = mask ? len + batch : NULL;
+    int *off = (int *)(proj + (size_t)batch * P), *len = off + batch, *pool = len + batch, *km = mask ? pool + batch : NULL;
     for (int b = 0, o = 0; b < batch; b++) {
         off[b] = o;
         len[b] = (int)lens[b];
@@ -708,12 +723,16 @@ static int text_run(clip_ctx *c, const int32_t *const *ids, const size_t *lens, 
         }
         o += len[b];
     }
-    encoder(c, t, x, T, off, len, batch, 1, km, h, qkv, att, m, scratch, NULL);
-    ops_layernorm(x, t->post_ln_w, t->post_ln_b, x, T, H, t->eps);
-    if (last_hidden) memcpy(last_hidden, x, (size_t)T * H * sizeof(float));
-    for (int b = 0; b < batch; b++) {
-        int pi = pool_index(c, ids[b], len[b]);
-        memcpy(pooled + (size_t)b * H, x + (size_t)(off[b] + pi) * H, (size_t)H * sizeof(float));
+    for (int b = 0; b < batch; b++) pool[b] = pool_index(c, ids[b], len[b]);
+    if (last_hidden) { /* every row's final state: the whole tower */
+        encoder(c, t, x, T, off, len, batch, 1, km, NULL, h, qkv, att, m, scratch, NULL);
+        ops_layernorm(x, t->post_ln_w, t->post_ln_b, x, T, H, t->eps);
+        memcpy(last_hidden, x, (size_t)T * H * sizeof(float));
+        for (int b = 0; b < batch; b++)
+            memcpy(pooled + (size_t)b * H, x + (size_t)(off[b] + pool[b]) * H, (size_t)H * sizeof(float));
+    } else { /* the pooled rows only: they end in x's first batch rows */
+        encoder(c, t, x, T, off, len, batch, 1, km, pool, h, qkv, att, m, scratch, NULL);
+        ops_layernorm(x, t->post_ln_w, t->post_ln_b, pooled, batch, H, t->eps);
     }
     (c->params.reference ? ops_linear_ref : ops_linear)(pooled, t->proj, NULL, proj, batch, P, H);
     if (normalize) ops_l2_normalize(proj, batch, P);
@@ -754,12 +773,12 @@ static int vision_run(clip_ctx *c, const float *pixels, int batch, int normalize
         pscr = a > b2 ? a : b2;
     }
     size_t need = (size_t)T * H * 6 + (size_t)T * I + scr + (size_t)batch * np * K + (size_t)batch * (H + P) + pscr +
-                  (size_t)batch * 2;
+                  (size_t)batch * 3;
     if (ws_reserve(c, need, err)) return -1;
     float *x = c->ws, *h = x + (size_t)T * H, *qkv = h + (size_t)T * H, *att = qkv + (size_t)T * 3 * H,
           *m = att + (size_t)T * H, *scratch = m + (size_t)T * I, *cols = scratch + scr,
           *pooled = cols + (size_t)batch * np * K, *proj = pooled + (size_t)batch * H, *pscratch = proj + (size_t)batch * P;
-    int *off = (int *)(pscratch + pscr), *len = off + batch;
+    int *off = (int *)(pscratch + pscr), *len = off + batch, *pool = len + batch;
     /* im2col: row (b, patch) holds the patch's pixels in the conv weight's (c, ky, kx) order */
 #pragma omp parallel for schedule(static) num_threads(nth) if (batch * np > 16)
     for (int r = 0; r < batch * np; r++) {
@@ -776,6 +795,7 @@ static int vision_run(clip_ctx *c, const float *pixels, int batch, int normalize
     for (int b = 0; b < batch; b++) {
         off[b] = b * n;
         len[b] = n;
+        pool[b] = 0;
         float *xb = x + (size_t)b * n * H;
         for (int j = 0; j < H; j++) xb[j] = t->class_emb[j] + t->pos[j];
         for (int i = 0; i < np; i++) {
@@ -785,10 +805,13 @@ static int vision_run(clip_ctx *c, const float *pixels, int batch, int normalize
         }
     }
     ops_layernorm(x, t->pre_ln_w, t->pre_ln_b, x, T, H, t->eps);
-    encoder(c, t, x, T, off, len, batch, 0, NULL, h, qkv, att, m, scratch, pscratch);
+    /* pooled at the class token, row 0 of each image: without last_hidden, the last layer runs
+     * the class tokens alone and leaves them in x's first batch rows */
+    encoder(c, t, x, T, off, len, batch, 0, NULL, last_hidden ? NULL : pool, h, qkv, att, m, scratch, pscratch);
     if (last_hidden) memcpy(last_hidden, x, (size_t)T * H * sizeof(float));
     for (int b = 0; b < batch; b++)
-        ops_layernorm(x + (size_t)b * n * H, t->post_ln_w, t->post_ln_b, pooled + (size_t)b * H, 1, H, t->eps);
+        ops_layernorm(x + (size_t)b * (last_hidden ? n : 1) * H, t->post_ln_w, t->post_ln_b, pooled + (size_t)b * H, 1,
+                      H, t->eps);
     (c->params.reference ? ops_linear_ref : ops_linear)(pooled, t->proj, NULL, proj, batch, P, H);
     if (normalize) ops_l2_normalize(proj, batch, P);
     if (embeds) memcpy(embeds, proj, (size_t)batch * P * sizeof(float));

@@ -2,31 +2,51 @@
 # make bench: clipseek's tower latencies next to the ONNX Runtime anchor, in one invocation, on
 # the same thread count. Prints "metric value" lines: clipseek's metrics under the anchor's names,
 # the anchor's as ort_<name>, and ratio_<name> = clipseek / ONNX Runtime (below 1 is faster).
-# Lines starting with '#' name the machine, threads and BLAS.
+# Lines starting with '#' name the machine, threads and BLAS, and each round's ratios.
 #   sh bench/run.sh BENCH_BINARY [threads]      (BENCH_THREADS also sets the thread count)
+# Rounds: BENCH_ROUNDS (default 3) pairs of runs, clipseek then the anchor, back to back. This
+# machine's speed drifts by 10-20% over seconds, so one pair can land on both sides of a slow
+# spell; each metric reports the median over rounds, and its ratio the median of the rounds'
+# ratios (each taken from one pair, run back to back).
 set -eu
 BIN=$1
 T=${2:-${BENCH_THREADS:-$(nproc)}}
+R=${BENCH_ROUNDS:-3}
 ANCHOR=${ANCHOR:-../shared/anchors/ort-anchor.sh}
 echo "# machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
-echo "# threads: $T"
-ours=$(mktemp)
-theirs=$(mktemp)
-trap 'rm -f "$ours" "$theirs"' EXIT
-"$BIN" --threads "$T" --keep "${BENCH_MODEL_DIR:-/tmp/clipseek-bench-model}" > "$ours"
-grep '^#' "$ours" || true
-if [ -x "$(command -v node)" ] && [ -f "$ANCHOR" ]; then
-  bash "$ANCHOR" "$T" > "$theirs" 2>/dev/null || echo "# anchor failed: see $ANCHOR (needs python3-torch and npm)"
-else
+echo "# threads: $T, rounds: $R"
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+anchor=1
+if ! [ -x "$(command -v node)" ] || ! [ -f "$ANCHOR" ]; then
   echo "# anchor not available ($ANCHOR, node)"
+  anchor=0
 fi
-grep '^ort threads' "$theirs" | sed 's/^/# /' || true
-for m in image_b1_ms image_b8_ms_per_image text_8tok_ms text_77tok_ms; do
-  a=$(awk -v m="$m" '$1 == m {print $2}' "$ours")
-  b=$(awk -v m="$m" '$1 == m {print $2}' "$theirs")
-  echo "$m $a"
-  if [ -n "$b" ]; then
-    echo "ort_$m $b"
-    echo "ratio_${m%_ms*} $(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.2f", a / b}')"
+i=1
+while [ "$i" -le "$R" ]; do
+  "$BIN" --threads "$T" --keep "${BENCH_MODEL_DIR:-/tmp/clipseek-bench-model}" > "$dir/ours.$i"
+  if [ "$anchor" = 1 ] && ! bash "$ANCHOR" "$T" > "$dir/theirs.$i" 2>/dev/null; then
+    echo "# anchor failed: see $ANCHOR (needs python3-torch and npm)"
+    anchor=0
   fi
+  i=$((i + 1))
+done
+grep -h '^#' "$dir/ours.1" || true
+[ "$anchor" = 1 ] && grep -h '^ort threads' "$dir/theirs.1" | sed 's/^/# /'
+# median of the numbers on stdin, one per line
+median() { sort -g | awk '{v[NR] = $1} END {if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2)}'; }
+for m in image_b1_ms image_b8_ms_per_image text_8tok_ms text_77tok_ms; do
+  echo "$m $(awk -v m="$m" '$1 == m {print $2}' "$dir"/ours.* | median)"
+  [ "$anchor" = 1 ] || continue
+  echo "ort_$m $(awk -v m="$m" '$1 == m {print $2}' "$dir"/theirs.* | median)"
+  rs=""
+  i=1
+  while [ "$i" -le "$R" ]; do
+    a=$(awk -v m="$m" '$1 == m {print $2}' "$dir/ours.$i")
+    b=$(awk -v m="$m" '$1 == m {print $2}' "$dir/theirs.$i")
+    rs="$rs $(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.2f", a / b}')"
+    i=$((i + 1))
+  done
+  echo "# ratio_${m%_ms*} by round:$rs"
+  echo "ratio_${m%_ms*} $(echo "$rs" | tr ' ' '\n' | grep . | median)"
 done

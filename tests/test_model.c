@@ -248,6 +248,69 @@ Test(model, batched_attention_matches_reference) {
 
 /* ---- toyworld: retrieval and HF embeddings ---- */
 
+/* One query row per sequence (the pooled last layer) against the reference's row for it. */
+Test(model, attention_rows_match_reference) {
+    int heads = 4, hd = 40, ld = 3 * heads * hd, ldo = heads * hd, lens[3] = {5, 50, 17}, offs[3] = {0, 5, 55}, T = 72;
+    int qpos[3] = {4, 0, 9};
+    float *qkv = malloc((size_t)T * ld * 4), *full = malloc((size_t)T * ldo * 4), *rows = malloc(3 * (size_t)ldo * 4);
+    float *q = malloc(3 * (size_t)ldo * 4), *scr = malloc(ops_attention_scratch(50, hd) * 4);
+    int mask[72];
+    for (int i = 0; i < T * ld; i++) qkv[i] = sinf(i * 0.017f) * 3.0f;
+    for (int i = 0; i < T; i++) mask[i] = i % 7 != 3;
+    for (int s = 0; s < 3; s++) memcpy(q + (size_t)s * ldo, qkv + (size_t)(offs[s] + qpos[s]) * ld, (size_t)ldo * 4);
+    for (int causal = 0; causal < 2; causal++)
+        for (int masked = 0; masked < 2; masked++) {
+            for (int s = 0; s < 3; s++) {
+                const float *b = qkv + (size_t)offs[s] * ld;
+                ops_attention_ref(b, b + ldo, b + 2 * ldo, ld, full + (size_t)offs[s] * ldo, ldo, lens[s], heads, hd,
+                                  causal, masked ? mask + offs[s] : NULL);
+            }
+            ops_attention_rows(q, ldo, qpos, qkv + ldo, qkv + 2 * ldo, ld, rows, ldo, offs, lens, 3, heads, hd, causal,
+                               masked ? mask : NULL, scr);
+            for (int s = 0; s < 3; s++)
+                cr_assert_leq(max_abs_diff(rows + (size_t)s * ldo, full + (size_t)(offs[s] + qpos[s]) * ldo, ldo), 1e-5f,
+                              "sequence %d causal %d masked %d", s, causal, masked);
+        }
+    free(qkv); free(full); free(rows); free(q); free(scr);
+}
+
+/* A column range of a packed product: those columns as the whole product has them, nothing at or
+ * past c1 written, nothing before c0 rounded down to a panel. */
+Test(model, packed_column_range_matches_whole_product) {
+    if (!ops_pack_available()) {
+        cr_skip_test("this build has no packed path (BLAS without BLIS)");
+        return;
+    }
+    const int m = 13, n = 100, k = 70, ranges[][2] = {{0, 100}, {0, 37}, {37, 100}, {48, 64}, {50, 51}, {99, 100}};
+    float *x = malloc((size_t)m * k * 4), *w = malloc((size_t)n * k * 4), *b = malloc((size_t)n * 4);
+    float *whole = malloc((size_t)m * n * 4), *part = malloc((size_t)m * n * 4), *scr = malloc(ops_linear_packed_scratch(m, k) * 4);
+    for (int i = 0; i < m * k; i++) x[i] = sinf(i * 0.37f);
+    for (int i = 0; i < n * k; i++) w[i] = cosf(i * 0.11f) * 0.1f;
+    for (int i = 0; i < n; i++) b[i] = i * 0.01f - 0.2f;
+    ops_packed *pw = ops_pack(w, n, k);
+    cr_assert_not_null(pw);
+    for (int th = 1; th <= 2; th++) {
+        ops_set_threads(th);
+        ops_linear_packed(x, pw, b, OPS_ACT_QUICK_GELU, whole, NULL, m, scr);
+        for (size_t ri = 0; ri < sizeof ranges / sizeof ranges[0]; ri++) {
+            int c0 = ranges[ri][0], c1 = ranges[ri][1];
+            for (int i = 0; i < m * n; i++) part[i] = 12345.0f;
+            ops_linear_packed_cols(x, pw, b, OPS_ACT_QUICK_GELU, part, NULL, m, c0, c1, scr);
+            for (int i = 0; i < m; i++)
+                for (int j = 0; j < n; j++) {
+                    float got = part[i * n + j];
+                    if (j >= c0 && j < c1)
+                        cr_assert_eq(got, whole[i * n + j], "[%d, %d) row %d col %d", c0, c1, i, j);
+                    else if (j >= c1 || j < c0 - 64) /* panels are at most 64 wide (pk_init) */
+                        cr_assert_eq(got, 12345.0f, "[%d, %d) wrote row %d col %d", c0, c1, i, j);
+                }
+        }
+    }
+    ops_set_threads(2);
+    ops_packed_free(pw);
+    free(x); free(w); free(b); free(whole); free(part); free(scr);
+}
+
 Test(model, toyworld_each_query_finds_its_image) {
     FIXTURE(dir, "toyworld-clip");
     FIXTURE(q, "toyworld-eval/queries.json");

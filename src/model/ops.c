@@ -169,6 +169,45 @@ size_t ops_attention_scratch(int n, int hd) {
     return a > b ? a : b;
 }
 
+void ops_attention_rows(const float *q, int ldq, const int *qpos, const float *k, const float *v, int ld,
+                        float *out, int ldo, const int *seq_off, const int *seq_len, int nseq, int heads, int hd,
+                        int causal, const int *keymask, float *scratch) {
+    const float scale = 1.0f / sqrtf((float)hd);
+    int maxn = 0;
+    for (int s = 0; s < nseq; s++) maxn = seq_len[s] > maxn ? seq_len[s] : maxn;
+    const size_t per = att_scratch1(maxn, hd);
+    /* a few dot products per pair: worth threads only for many pairs */
+#pragma omp parallel for schedule(static) num_threads(ops_threads()) if (nseq * heads >= 32)
+    for (int sh = 0; sh < nseq * heads; sh++) {
+        const int s = sh / heads, h = sh % heads, o0 = seq_off[s], jn = causal ? qpos[s] + 1 : seq_len[s];
+#ifdef _OPENMP
+        float *p = scratch + (size_t)omp_get_thread_num() * per;
+#else
+        float *p = scratch;
+#endif
+        const float *qi = q + (size_t)s * ldq + h * hd;
+        float *o = out + (size_t)s * ldo + h * hd, mx = -INFINITY, sum = 0.0f;
+        for (int j = 0; j < jn; j++) {
+            const float *kj = k + (size_t)(o0 + j) * ld + h * hd;
+            float d = 0.0f;
+            for (int t = 0; t < hd; t++) d += qi[t] * kj[t];
+            p[j] = (keymask && !keymask[o0 + j]) ? -INFINITY : d * scale;
+            mx = p[j] > mx ? p[j] : mx;
+        }
+        for (int t = 0; t < hd; t++) o[t] = 0.0f;
+        if (mx == -INFINITY) continue; /* every key masked: zeros, as ops_attention_batch */
+        for (int j = 0; j < jn; j++) {
+            p[j] = p[j] == -INFINITY ? 0.0f : exp_poly(p[j] - mx);
+            sum += p[j];
+        }
+        const float inv = 1.0f / sum;
+        for (int j = 0; j < jn; j++) {
+            const float w = p[j] * inv, *vj = v + (size_t)(o0 + j) * ld + h * hd;
+            for (int t = 0; t < hd; t++) o[t] += w * vj[t];
+        }
+    }
+}
+
 void ops_attention(const float *q, const float *k, const float *v, int ld, float *out, int ldo, int n, int heads,
                    int hd, int causal, const int *keymask, float *scratch) {
     int off = 0;

@@ -54,6 +54,16 @@ void ops_attention_batch(const float *q, const float *k, const float *v, int ld,
                          const int *seq_off, const int *seq_len, int nseq, int heads, int hd, int causal,
                          const int *keymask, float *scratch);
 
+/* The same attention for one query row per sequence: what a tower's last layer needs when only
+ * its pooled rows are read. Sequence s's query is row s of q (row stride ldq), at position
+ * qpos[s] within the sequence (the causal limit); its keys and values are rows seq_off[s] ..
+ * seq_off[s] + seq_len[s] - 1 of k and v (stride ld), keymask by those rows. Writes row s of out
+ * (stride ldo). scratch: ops_attention_scratch(longest sequence, hd) floats. Plain loops: a few
+ * dot products per (sequence, head). */
+void ops_attention_rows(const float *q, int ldq, const int *qpos, const float *k, const float *v, int ld,
+                        float *out, int ldo, const int *seq_off, const int *seq_len, int nseq, int heads, int hd,
+                        int causal, const int *keymask, float *scratch);
+
 /* ---- Prepacked weights ----
  * A CBLAS call repacks its weight matrix into the micro-kernel's panel order on every call, and
  * the bias, activation and residual then take extra passes over the output. ops_pack lays a
@@ -80,6 +90,12 @@ size_t ops_linear_packed_scratch(int m, int k);
  * The same sums as ops_linear + ops_bias_act / ops_residual, up to float rounding order. */
 void ops_linear_packed(const float *x, const ops_packed *w, const float *b, int act, float *y, float *resid, int m,
                        float *scratch);
+/* The same for output columns [c0, c1) only (0 <= c0 < c1 <= n): y and resid keep their row
+ * stride n, and b is indexed by column as before. Work is done in whole panels of the packed
+ * layout, so the columns from c0 rounded down to a panel start (BLIS's NR) up to c0 are written
+ * too; none at or past c1. */
+void ops_linear_packed_cols(const float *x, const ops_packed *w, const float *b, int act, float *y, float *resid, int m,
+                            int c0, int c1, float *scratch);
 
 /* Sets/gets the thread count for BLAS and for our own loops (>= 1). */
 void ops_set_threads(int n);

@@ -333,11 +333,19 @@ static void bal_update(int tn, const int *panels, const double *secs) {
 
 void ops_linear_packed(const float *x, const ops_packed *w, const float *b, int act, float *y, float *resid, int m,
                        float *scratch) {
-    const int MR = g_pk.mr, NR = g_pk.nr, KC = g_pk.kc, MC = g_pk.mc, n = w->n, k = w->k, np = w->np;
+    ops_linear_packed_cols(x, w, b, act, y, resid, m, 0, w->n, scratch);
+}
+
+void ops_linear_packed_cols(const float *x, const ops_packed *w, const float *b, int act, float *y, float *resid, int m,
+                            int c0, int c1, float *scratch) {
+    const int MR = g_pk.mr, NR = g_pk.nr, KC = g_pk.kc, MC = g_pk.mc, n = w->n < c1 ? w->n : c1, k = w->k, ldy = w->n,
+              pnp = w->np; /* panels in the packed layout */
+    const int jb = c0 < 0 ? 0 : c0 / NR, np = (n + NR - 1) / NR - jb; /* our panels: jb .. jb + np - 1 */
+    if (np < 1 || m < 1) return;
     const int mp = (m + MR - 1) / MR; /* row panels */
     float *apk = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
     /* a product too small to share stays on one thread */
-    int nth = (double)m * n * k < 2e6 ? 1 : g_threads;
+    int nth = (double)m * np * NR * k < 2e6 ? 1 : g_threads;
     if (nth > PK_MAXT) nth = PK_MAXT;
     int cut[PK_MAXT + 1], done[PK_MAXT] = {0};
     double secs[PK_MAXT];
@@ -361,14 +369,15 @@ void ops_linear_packed(const float *x, const ops_packed *w, const float *b, int 
 #else
         int t = 0, tn = 1;
 #endif
-        int j0 = tn == nth ? cut[t] : (int)((long)np * t / tn), j1 = tn == nth ? cut[t + 1] : (int)((long)np * (t + 1) / tn);
+        int j0 = jb + (tn == nth ? cut[t] : (int)((long)np * t / tn)),
+            j1 = jb + (tn == nth ? cut[t + 1] : (int)((long)np * (t + 1) / tn));
         double t0 = bal_now();
         float one = 1.0f, zero = 0.0f;
         auxinfo_t aux;
         memset(&aux, 0, sizeof aux);
         for (int P = 0; P < k; P += KC) {
             int kc = k - P < KC ? k - P : KC, last = P + kc == k;
-            const float *bblk = w->p + (size_t)P * np * NR, *ablk = apk + (size_t)P * mp * MR;
+            const float *bblk = w->p + (size_t)P * pnp * NR, *ablk = apk + (size_t)P * mp * MR;
             /* MC rows at a time, so the A panels a B panel meets stay in L2 */
             for (int I = 0; I < m; I += MC) {
                 int mc = m - I < MC ? m - I : MC;
@@ -379,15 +388,15 @@ void ops_linear_packed(const float *x, const ops_packed *w, const float *b, int 
                     for (int r = 0; r < mc; r += MR) {
                         int mr = mc - r < MR ? mc - r : MR;
                         const float *ap = ablk + (size_t)(I + r) * kc;
-                        float *c = y + (size_t)(I + r) * n + col;
+                        float *c = y + (size_t)(I + r) * ldy + col;
                         bli_auxinfo_set_next_a((void *)(r + MR < mc ? ap + (size_t)MR * kc : ap), &aux);
-                        g_pk.ukr(mr, nr, kc, &one, (float *)ap, (float *)bp, P ? &one : &zero, c, n, 1, &aux, g_pk.cntx);
+                        g_pk.ukr(mr, nr, kc, &one, (float *)ap, (float *)bp, P ? &one : &zero, c, ldy, 1, &aux, g_pk.cntx);
                         if (!last) continue;
                         const float *bb = b ? b + col : NULL;
                         for (int i = 0; i < mr; i++) {
-                            float *cr = c + (size_t)i * n;
+                            float *cr = c + (size_t)i * ldy;
                             if (resid) {
-                                float *xr = resid + (size_t)(I + r + i) * n + col;
+                                float *xr = resid + (size_t)(I + r + i) * ldy + col;
                                 if (bb)
                                     for (int j = 0; j < nr; j++) xr[j] += cr[j] + bb[j];
                                 else
@@ -549,5 +558,10 @@ void ops_linear_packed(const float *x, const ops_packed *w, const float *b, int 
                        float *scratch) {
     (void)x; (void)w; (void)b; (void)act; (void)y; (void)resid; (void)m; (void)scratch;
     abort(); /* unreachable: ops_pack never returns a weight in this build */
+}
+void ops_linear_packed_cols(const float *x, const ops_packed *w, const float *b, int act, float *y, float *resid, int m,
+                            int c0, int c1, float *scratch) {
+    (void)x; (void)w; (void)b; (void)act; (void)y; (void)resid; (void)m; (void)c0; (void)c1; (void)scratch;
+    abort(); /* unreachable, as ops_linear_packed */
 }
 #endif

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "../common/cs_file.h"
@@ -593,8 +594,18 @@ int clip_tokenize(clip_ctx *c, const char *text, size_t len, int max_len, int32_
 
 static int ws_reserve(clip_ctx *c, size_t floats, cs_err *err) {
     if (floats <= c->ws_cap) return 0;
-    float *n = realloc(c->ws, floats * sizeof *n);
+    /* A large workspace (image batches) goes on 2 MB-aligned memory the kernel may back with huge
+     * pages: 1% faster per image at batch 8 (79 of 120 interleaved rounds won), likely because a
+     * product's output rows are 3-12 KB apart, so each 6-row tile touches six 4 KB pages. The
+     * contents need not survive: every pass rewrites them. */
+    size_t bytes = floats * sizeof(float), align = bytes >= (4u << 20) ? (2u << 20) : 64;
+    float *n = NULL;
+    if (posix_memalign((void **)&n, align, bytes)) n = NULL;
     if (!n) return cs_err_set(err, "out of memory for a %zu MB workspace", floats * sizeof(float) >> 20);
+#ifdef MADV_HUGEPAGE
+    if (align > 64) madvise(n, bytes, MADV_HUGEPAGE); /* advice only: its failure changes nothing */
+#endif
+    free(c->ws);
     c->ws = n;
     c->ws_cap = floats;
     return 0;

@@ -241,6 +241,38 @@ static void pk_panel6(const float *src, size_t ld, int k, float *dst) {
     for (; t < k; t++, dst += 6)
         for (int i = 0; i < 6; i++) dst[i] = src[(size_t)i * ld + t];
 }
+
+/* pk_panel for full panels a multiple of 8 rows wide (BLIS's NR = 16 on x86: the keys of
+ * attention): 8 x 8 blocks transposed in registers. */
+static void pk_panel8n(const float *src, size_t ld, int width, int k, float *dst) {
+    int t = 0;
+    for (; t + 8 <= k; t += 8)
+        for (int g = 0; g < width; g += 8) {
+            const float *r = src + (size_t)g * ld + t;
+            __m256 r0 = _mm256_loadu_ps(r), r1 = _mm256_loadu_ps(r + ld), r2 = _mm256_loadu_ps(r + 2 * ld),
+                   r3 = _mm256_loadu_ps(r + 3 * ld), r4 = _mm256_loadu_ps(r + 4 * ld), r5 = _mm256_loadu_ps(r + 5 * ld),
+                   r6 = _mm256_loadu_ps(r + 6 * ld), r7 = _mm256_loadu_ps(r + 7 * ld);
+            __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1), t2 = _mm256_unpacklo_ps(r2, r3),
+                   t3 = _mm256_unpackhi_ps(r2, r3), t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5),
+                   t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+            __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE),
+                   s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE),
+                   s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE),
+                   s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+            /* column c of the block (rows g..g+7) goes to dst[(t + c) * width + g] */
+            float *d = dst + (size_t)t * width + g;
+            _mm256_storeu_ps(d, _mm256_permute2f128_ps(s0, s4, 0x20));
+            _mm256_storeu_ps(d + width, _mm256_permute2f128_ps(s1, s5, 0x20));
+            _mm256_storeu_ps(d + 2 * width, _mm256_permute2f128_ps(s2, s6, 0x20));
+            _mm256_storeu_ps(d + 3 * width, _mm256_permute2f128_ps(s3, s7, 0x20));
+            _mm256_storeu_ps(d + 4 * width, _mm256_permute2f128_ps(s0, s4, 0x31));
+            _mm256_storeu_ps(d + 5 * width, _mm256_permute2f128_ps(s1, s5, 0x31));
+            _mm256_storeu_ps(d + 6 * width, _mm256_permute2f128_ps(s2, s6, 0x31));
+            _mm256_storeu_ps(d + 7 * width, _mm256_permute2f128_ps(s3, s7, 0x31));
+        }
+    for (; t < k; t++)
+        for (int i = 0; i < width; i++) dst[(size_t)t * width + i] = src[(size_t)i * ld + t];
+}
 #endif
 
 /* One micro-panel: rows 0..rows-1 of src (row stride ld), k values each, stored column by
@@ -250,6 +282,10 @@ static void pk_panel(const float *src, size_t ld, int rows, int width, int k, fl
 #ifdef __AVX__
     if (rows == 6 && width == 6) {
         pk_panel6(src, ld, k, dst);
+        return;
+    }
+    if (rows == width && width % 8 == 0) {
+        pk_panel8n(src, ld, width, k, dst);
         return;
     }
 #endif
@@ -421,6 +457,33 @@ void ops_linear_packed_cols(const float *x, const ops_packed *w, const float *b,
  * n x hd x n). Q and P are packed as A micro-panels, K^T and V as B micro-panels, and the
  * micro-kernel computes each 6 x 16 tile; the softmax runs on S's rows between the two and writes
  * P straight into its packed layout. Per-thread scratch, laid out by att_layout. */
+/* p[0..n) = softmax(p * scale) over the keys km marks (km NULL: all); an all-masked row is 0
+ * (torch gives NaN). Maxima and sums over 8 interleaved lanes, so the loops vectorise. */
+static void softmax_row(float *p, int n, float scale, const int *km) {
+    float m8[8], s8[8] = {0}, mx = -INFINITY, sum = 0.0f;
+    int j;
+    for (int l = 0; l < 8; l++) m8[l] = -INFINITY;
+    if (km)
+        for (j = 0; j < n; j++) p[j] = km[j] ? p[j] * scale : -INFINITY;
+    else
+        for (j = 0; j < n; j++) p[j] *= scale;
+    for (j = 0; j + 8 <= n; j += 8)
+        for (int l = 0; l < 8; l++) m8[l] = p[j + l] > m8[l] ? p[j + l] : m8[l];
+    for (; j < n; j++) mx = p[j] > mx ? p[j] : mx;
+    for (int l = 0; l < 8; l++) mx = m8[l] > mx ? m8[l] : mx;
+    if (mx == -INFINITY) {
+        memset(p, 0, (size_t)n * sizeof *p);
+        return;
+    }
+    for (j = 0; j < n; j++) p[j] = p[j] == -INFINITY ? 0.0f : exp_poly(p[j] - mx);
+    for (j = 0; j + 8 <= n; j += 8)
+        for (int l = 0; l < 8; l++) s8[l] += p[j + l];
+    for (; j < n; j++) sum += p[j];
+    for (int l = 0; l < 8; l++) sum += s8[l];
+    const float inv = 1.0f / sum;
+    for (j = 0; j < n; j++) p[j] *= inv;
+}
+
 typedef struct {
     int mp, npn, npv, npad;
     size_t qa, kb, s, pa, vb, total; /* float offsets */
@@ -481,16 +544,14 @@ int ops_attention_blis(const float *q, const float *k, const float *v, int ld, f
         for (int J = 0; J < L.npn; J++)
             pk_panel(ks + (size_t)J * NR * ld, (size_t)ld, n - J * NR < NR ? n - J * NR : NR, NR, hd,
                      kb + (size_t)J * NR * hd);
-        for (int J = 0; J < L.npv; J++) {
-            int w = hd - J * NR < NR ? hd - J * NR : NR;
-            for (int j = 0; j < n; j++) {
+        /* V row by row (its head's hd values are contiguous), cut into the panels */
+        for (int j = 0; j < n; j++)
+            for (int J = 0; J < L.npv; J++) {
+                int w = hd - J * NR < NR ? hd - J * NR : NR;
                 float *b = vb + (size_t)J * NR * n + (size_t)j * NR;
-                const float *sv = vs + (size_t)j * ld + J * NR;
-                int c = 0;
-                for (; c < w; c++) b[c] = sv[c];
-                for (; c < NR; c++) b[c] = 0.0f;
+                memcpy(b, vs + (size_t)j * ld + J * NR, (size_t)w * sizeof *b);
+                for (int c = w; c < NR; c++) b[c] = 0.0f;
             }
-        }
         /* S = Q K^T, tile by tile (keys beyond a causal row are computed and then ignored) */
         for (int J = 0; J < L.npn; J++)
             for (int R = 0; R < L.mp; R++) {
@@ -498,25 +559,17 @@ int ops_attention_blis(const float *q, const float *k, const float *v, int ld, f
                 g_pk.ukr(mr, NR, hd, &one, qa + (size_t)R * MR * hd, kb + (size_t)J * NR * hd, &zero,
                          S + (size_t)R * MR * L.npad + J * NR, L.npad, 1, &aux, g_pk.cntx);
             }
-        /* softmax per row, written as P's A panels; rows past n and keys past a row's end are 0 */
-        memset(pa, 0, (size_t)L.mp * MR * n * sizeof *pa);
+        /* softmax per row of S, in place (keys past a causal row's end are 0), then packed as P's
+         * A panels (rows past n are 0) */
         for (int i = 0; i < n; i++) {
-            float *p = S + (size_t)i * L.npad, *dst = pa + (size_t)(i / MR) * MR * n + i % MR;
+            float *p = S + (size_t)i * L.npad;
             int jn = causal ? i + 1 : n;
-            float mx = -INFINITY;
-            for (int j = 0; j < jn; j++) {
-                p[j] = (km && !km[j]) ? -INFINITY : p[j] * scale;
-                mx = p[j] > mx ? p[j] : mx;
-            }
-            if (mx == -INFINITY) continue; /* every key masked: torch gives NaN; we give zeros */
-            float sum = 0.0f;
-            for (int j = 0; j < jn; j++) {
-                p[j] = p[j] == -INFINITY ? 0.0f : exp_poly(p[j] - mx);
-                sum += p[j];
-            }
-            const float inv = 1.0f / sum;
-            for (int j = 0; j < jn; j++) dst[(size_t)j * MR] = p[j] * inv;
+            softmax_row(p, jn, scale, km);
+            for (int j = jn; j < n; j++) p[j] = 0.0f;
         }
+        for (int R = 0; R < L.mp; R++)
+            pk_panel(S + (size_t)R * MR * L.npad, (size_t)L.npad, n - R * MR < MR ? n - R * MR : MR, MR, n,
+                     pa + (size_t)R * MR * n);
         /* O = P V straight into out */
         for (int J = 0; J < L.npv; J++) {
             int nr = hd - J * NR < NR ? hd - J * NR : NR;

@@ -687,7 +687,7 @@ static void encoder(const clip_ctx *c, const tower *t, float *x, int T, const in
             T = nseq;
         }
         /* x += out_proj(att) */
-        if (L->o_p) ops_linear_packed(att, L->o_p, L->o_b, OPS_ACT_NONE, h, x, T, pscratch);
+        if (L->o_p) ops_linear_packed(att, L->o_p, L->o_b, OPS_ACT_NONE, NULL, x, T, pscratch);
         else {
             lin(att, L->o_w, NULL, h, T, H, H);
             ops_residual(x, h, L->o_b, T, H);
@@ -699,7 +699,7 @@ static void encoder(const clip_ctx *c, const tower *t, float *x, int T, const in
             (ref ? ops_bias_act_ref : ops_bias_act)(m, L->fc1_b, T, I, t->act);
         }
         /* x += fc2(act(fc1(ln2(x)))) */
-        if (L->fc2_p) ops_linear_packed(m, L->fc2_p, L->fc2_b, OPS_ACT_NONE, h, x, T, pscratch);
+        if (L->fc2_p) ops_linear_packed(m, L->fc2_p, L->fc2_b, OPS_ACT_NONE, NULL, x, T, pscratch);
         else {
             lin(m, L->fc2_w, NULL, h, T, H, I);
             ops_residual(x, h, L->fc2_b, T, H);

@@ -85,9 +85,11 @@ void ops_packed_free(ops_packed *p); /* NULL is a no-op */
 size_t ops_packed_bytes(const ops_packed *p);
 /* Floats of scratch ops_linear_packed needs for x[m, k]. */
 size_t ops_linear_packed_scratch(int m, int k);
-/* y[m, n] = x[m, k] . w^T; then, tile by tile: if resid is NULL, y = act(y + b); otherwise
- * resid[m, n] += y + b (y keeps the plain product; act must be OPS_ACT_NONE). b may be NULL.
- * The same sums as ops_linear + ops_bias_act / ops_residual, up to float rounding order. */
+/* If resid is NULL: y[m, n] = act(x[m, k] . w^T + b), tile by tile. Otherwise the product is
+ * accumulated into the residual stream in place, resid[m, n] += x . w^T + b, and y is not used
+ * (may be NULL; act must be OPS_ACT_NONE). b may be NULL. The same sums as ops_linear +
+ * ops_bias_act / ops_residual, up to float rounding order (with resid, each K block's partial
+ * product is added to resid in turn, then b). */
 void ops_linear_packed(const float *x, const ops_packed *w, const float *b, int act, float *y, float *resid, int m,
                        float *scratch);
 /* The same for output columns [c0, c1) only (0 <= c0 < c1 <= n): y and resid keep their row

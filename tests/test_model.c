@@ -137,16 +137,27 @@ Test(model, pooled_rows_only_pass_matches_full_pass) {
     clip_free(c);
 }
 
+/* The BLAS path against the plain loops: one large product, and short ones (a text query's
+ * rows), which two threads split by their measured speeds, several times so the split moves. */
 Test(model, fast_linear_matches_reference) {
-    int m = 37, n = 65, k = 129;
-    float *x = malloc(m * k * 4), *w = malloc(n * k * 4), *b = malloc(n * 4), *y1 = malloc(m * n * 4), *y2 = malloc(m * n * 4);
-    for (int i = 0; i < m * k; i++) x[i] = sinf(i * 0.37f);
-    for (int i = 0; i < n * k; i++) w[i] = cosf(i * 0.11f) * 0.1f;
-    for (int i = 0; i < n; i++) b[i] = i * 0.01f;
-    ops_linear(x, w, b, y1, m, n, k);
-    ops_linear_ref(x, w, b, y2, m, n, k);
-    cr_assert_leq(max_abs_diff(y1, y2, (size_t)m * n), 1e-4f);
-    free(x); free(w); free(b); free(y1); free(y2);
+    const int shapes[][3] = {{37, 65, 129}, {8, 300, 129}, {1, 1000, 64}, {16, 130, 200}, {5, 2048, 512}};
+    for (int th = 1; th <= 2; th++) {
+        ops_set_threads(th);
+        for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+            for (int rep = 0; rep < 3; rep++) {
+                int m = shapes[si][0], n = shapes[si][1], k = shapes[si][2];
+                float *x = malloc((size_t)m * k * 4), *w = malloc((size_t)n * k * 4), *b = malloc((size_t)n * 4),
+                      *y1 = malloc((size_t)m * n * 4), *y2 = malloc((size_t)m * n * 4);
+                for (int i = 0; i < m * k; i++) x[i] = sinf(i * 0.37f + rep);
+                for (int i = 0; i < n * k; i++) w[i] = cosf(i * 0.11f) * 0.1f;
+                for (int i = 0; i < n; i++) b[i] = i * 0.01f;
+                ops_linear(x, w, b, y1, m, n, k);
+                ops_linear_ref(x, w, b, y2, m, n, k);
+                cr_assert_leq(max_abs_diff(y1, y2, (size_t)m * n), 1e-5f * (float)k, "%dx%dx%d threads %d", m, n, k, th);
+                free(x); free(w); free(b); free(y1); free(y2);
+            }
+    }
+    ops_set_threads(2);
 }
 
 /* The packed path against the reference linear + bias/activation/residual, on shapes that cut

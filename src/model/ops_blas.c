@@ -83,9 +83,114 @@ const char *ops_blas_name(void) {
 #endif
 }
 
+#if defined(CS_BLAS_BLIS_USED)
+/* Sharing a product's columns between threads by their measured speed. With an even split, one
+ * thread waited at the end of each product for 4-10% of an image pass (0.4-1 s per 10 s, two
+ * threads): the host slows one vCPU or the other. Each thread's speed (units of work per second
+ * in the products it just ran) is kept as a moving average, one per kind of product, and the
+ * next product is split in proportion: -2.6% per image at batch 8. What it cannot follow is
+ * faster than a product: about 4% of waiting remains, and handing out work dynamically cost more
+ * than it saved (docs/performance.md). Which thread computes a column changes no result: every
+ * column is computed the same way. */
+#define PK_MAXT 64
+typedef struct {
+    pthread_mutex_t lock;
+    int n;                 /* thread count the shares are for */
+    double share[PK_MAXT]; /* sums to 1 */
+} bal_state;
+static bal_state g_bal = {PTHREAD_MUTEX_INITIALIZER, 0, {0}}; /* the packed products */
+
+static double bal_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* cut[t]..cut[t+1] are thread t's panels, for tn threads over np panels */
+static void bal_split(bal_state *g, int tn, int np, int *cut) {
+    double share[PK_MAXT], acc = 0.0;
+    pthread_mutex_lock(&g->lock);
+    if (g->n != tn)
+        for (int t = 0; t < tn; t++) share[t] = 1.0 / tn;
+    else
+        memcpy(share, g->share, (size_t)tn * sizeof *share);
+    pthread_mutex_unlock(&g->lock);
+    cut[0] = 0;
+    for (int t = 0; t < tn; t++) {
+        acc += share[t];
+        cut[t + 1] = t + 1 == tn ? np : (int)(acc * np + 0.5);
+        if (cut[t + 1] < cut[t]) cut[t + 1] = cut[t];
+    }
+}
+
+/* folds one product's timings in: thread t ran panels[t] in secs[t] */
+static void bal_update(bal_state *g, int tn, const int *panels, const double *secs) {
+    double rate[PK_MAXT], sum = 0.0;
+    for (int t = 0; t < tn; t++) {
+        if (panels[t] < 1 || secs[t] <= 0.0) return; /* nothing to learn from */
+        rate[t] = panels[t] / secs[t];
+        sum += rate[t];
+    }
+    pthread_mutex_lock(&g->lock);
+    if (g->n != tn) {
+        g->n = tn;
+        for (int t = 0; t < tn; t++) g->share[t] = 1.0 / tn;
+    }
+    double tot = 0.0;
+    for (int t = 0; t < tn; t++) {
+        /* half the old share, half the new estimate; bounded so one odd product cannot starve a
+         * thread */
+        double s = 0.5 * g->share[t] + 0.5 * rate[t] / sum, lo = 0.5 / tn, hi = 1.5 / tn;
+        g->share[t] = s < lo ? lo : s > hi ? hi : s;
+        tot += g->share[t];
+    }
+    for (int t = 0; t < tn; t++) g->share[t] /= tot;
+    pthread_mutex_unlock(&g->lock);
+}
+
+#endif
+
+#if defined(CS_BLAS_AUTO)
+/* A product of at most OPS_SMALL_M rows (a short text) streams its weights from memory. BLIS
+ * splits the columns evenly between its threads; here each thread runs BLIS alone
+ * (bli_sgemm_ex, a one-thread runtime) on a slice of the weight rows, in units of 16 columns
+ * sized by the threads' measured speeds, as for the packed path: text at 8 tokens 4% faster
+ * (76 of 90 interleaved rounds won). Which thread computes a column changes no result. */
+static bal_state g_bal_small = {PTHREAD_MUTEX_INITIALIZER, 0, {0}};
+
+static void gemm_small_split(const float *x, const float *w, float *y, int m, int n, int k) {
+    int nth = g_threads > PK_MAXT ? PK_MAXT : g_threads, units = n / 16, cut[PK_MAXT + 1], done[PK_MAXT] = {0};
+    double secs[PK_MAXT];
+    bal_split(&g_bal_small, nth, units, cut);
+#pragma omp parallel num_threads(nth)
+    {
+#ifdef _OPENMP
+        int t = omp_get_thread_num(), tn = omp_get_num_threads();
+#else
+        int t = 0, tn = 1;
+#endif
+        int c0 = tn == nth ? cut[t] * 16 : (int)((long)units * t / tn) * 16,
+            c1 = t + 1 == tn ? n : tn == nth ? cut[t + 1] * 16 : (int)((long)units * (t + 1) / tn) * 16;
+        rntm_t rntm = BLIS_RNTM_INITIALIZER;
+        bli_rntm_set_num_threads(1, &rntm);
+        float one = 1.0f, zero = 0.0f;
+        double t0 = bal_now();
+        if (c1 > c0)
+            bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, m, c1 - c0, k, &one, (float *)x, k, 1,
+                         (float *)w + (size_t)c0 * k, 1, k, &zero, y + c0, n, 1, NULL, &rntm);
+        if (tn == nth) {
+            done[t] = (c1 - c0 + 15) / 16;
+            secs[t] = bal_now() - t0;
+        }
+    }
+    bal_update(&g_bal_small, nth, done, secs);
+}
+#endif
+
 static void gemm(const float *x, const float *w, float *y, int m, int n, int k) {
 #if defined(CS_BLAS_AUTO)
-    if (m <= OPS_SMALL_M) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, x, k, w, k, 0.0f, y, n);
+    if (m <= OPS_SMALL_M && g_threads > 1 && n >= 64 * g_threads) gemm_small_split(x, w, y, m, n, k);
+    else if (m <= OPS_SMALL_M) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, x, k, w, k, 0.0f, y, n);
     else dnnl_sgemm('N', 'T', m, n, k, 1.0f, x, k, w, k, 0.0f, y, n);
 #elif defined(CS_BLAS_DNNL)
     dnnl_sgemm('N', 'T', m, n, k, 1.0f, x, k, w, k, 0.0f, y, n);
@@ -307,67 +412,6 @@ size_t ops_linear_packed_scratch(int m, int k) {
     return pk_a_floats(m, k) + 16; /* + 16: room to align the start */
 }
 
-/* Sharing the column panels between threads. A static even split lost about 5% of an image pass
- * here: the host slows one vCPU or the other by 5-10% for seconds at a time, and the other thread
- * then waits at the end of every product (measured: 0.5-1 s of waiting per 10 s pass). Each
- * thread's speed (panels per second, in the products it just ran) is kept as a moving average,
- * and the next product's panels are split in proportion. Which thread computes a column changes
- * no result: every column is computed the same way. */
-#define PK_MAXT 64
-static struct {
-    pthread_mutex_t lock;
-    int n;                 /* thread count the shares are for */
-    double share[PK_MAXT]; /* sums to 1 */
-} g_bal = {PTHREAD_MUTEX_INITIALIZER, 0, {0}};
-
-static double bal_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* cut[t]..cut[t+1] are thread t's panels, for tn threads over np panels */
-static void bal_split(int tn, int np, int *cut) {
-    double share[PK_MAXT], acc = 0.0;
-    pthread_mutex_lock(&g_bal.lock);
-    if (g_bal.n != tn)
-        for (int t = 0; t < tn; t++) share[t] = 1.0 / tn;
-    else
-        memcpy(share, g_bal.share, (size_t)tn * sizeof *share);
-    pthread_mutex_unlock(&g_bal.lock);
-    cut[0] = 0;
-    for (int t = 0; t < tn; t++) {
-        acc += share[t];
-        cut[t + 1] = t + 1 == tn ? np : (int)(acc * np + 0.5);
-        if (cut[t + 1] < cut[t]) cut[t + 1] = cut[t];
-    }
-}
-
-/* folds one product's timings in: thread t ran panels[t] in secs[t] */
-static void bal_update(int tn, const int *panels, const double *secs) {
-    double rate[PK_MAXT], sum = 0.0;
-    for (int t = 0; t < tn; t++) {
-        if (panels[t] < 1 || secs[t] <= 0.0) return; /* nothing to learn from */
-        rate[t] = panels[t] / secs[t];
-        sum += rate[t];
-    }
-    pthread_mutex_lock(&g_bal.lock);
-    if (g_bal.n != tn) {
-        g_bal.n = tn;
-        for (int t = 0; t < tn; t++) g_bal.share[t] = 1.0 / tn;
-    }
-    double tot = 0.0;
-    for (int t = 0; t < tn; t++) {
-        /* half the old share, half the new estimate; bounded so one odd product cannot starve a
-         * thread */
-        double s = 0.5 * g_bal.share[t] + 0.5 * rate[t] / sum, lo = 0.5 / tn, hi = 1.5 / tn;
-        g_bal.share[t] = s < lo ? lo : s > hi ? hi : s;
-        tot += g_bal.share[t];
-    }
-    for (int t = 0; t < tn; t++) g_bal.share[t] /= tot;
-    pthread_mutex_unlock(&g_bal.lock);
-}
-
 void ops_linear_packed(const float *x, const ops_packed *w, const float *b, int act, float *y, float *resid, int m,
                        float *scratch) {
     ops_linear_packed_cols(x, w, b, act, y, resid, m, 0, w->n, scratch);
@@ -386,7 +430,7 @@ void ops_linear_packed_cols(const float *x, const ops_packed *w, const float *b,
     if (nth > PK_MAXT) nth = PK_MAXT;
     int cut[PK_MAXT + 1], done[PK_MAXT] = {0};
     double secs[PK_MAXT];
-    bal_split(nth, np, cut);
+    bal_split(&g_bal, nth, np, cut);
 #pragma omp parallel num_threads(nth)
     {
         /* 1. x as A micro-panels, once, shared: panel (P, R) holds rows R*MR.. of x[:, P..P+kc),
@@ -448,7 +492,7 @@ void ops_linear_packed_cols(const float *x, const ops_packed *w, const float *b,
             secs[t] = bal_now() - t0;
         }
     }
-    if (nth > 1) bal_update(nth, done, secs);
+    if (nth > 1) bal_update(&g_bal, nth, done, secs);
 }
 
 /* ---- attention on the same micro-kernel ----

@@ -4,14 +4,15 @@
 # the anchor's as ort_<name>, and ratio_<name> = clipseek / ONNX Runtime (below 1 is faster).
 # Lines starting with '#' name the machine, threads and BLAS, and each round's ratios.
 #   sh bench/run.sh BENCH_BINARY [threads]      (BENCH_THREADS also sets the thread count)
-# Rounds: BENCH_ROUNDS (default 3) pairs of runs, clipseek then the anchor, back to back. This
-# machine's speed drifts by 10-20% over seconds, so one pair can land on both sides of a slow
-# spell; each metric reports the median over rounds, and its ratio the median of the rounds'
-# ratios (each taken from one pair, run back to back).
+# Rounds: BENCH_ROUNDS (default 5) pairs of runs, clipseek then the anchor, back to back (about
+# 15 s a pair). This machine's speed drifts by 10-40% over seconds (one round's image batch-8
+# ratio ranged 0.51-1.41 in an hour, on the same code), so one pair can land on both sides of a
+# slow spell; each metric reports the median over rounds, and its ratio the median of the
+# rounds' ratios (each taken from one pair, run back to back).
 set -eu
 BIN=$1
 T=${2:-${BENCH_THREADS:-$(nproc)}}
-R=${BENCH_ROUNDS:-3}
+R=${BENCH_ROUNDS:-5}
 ANCHOR=${ANCHOR:-../shared/anchors/ort-anchor.sh}
 echo "# machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
 echo "# threads: $T, rounds: $R"

@@ -653,7 +653,8 @@ static void pooled_attention(const tower *t, const layer_w *L, float *h, float *
  * Then the last layer computes only what those rows need: keys and values for every row, but the
  * query, attention, out-projection, MLP and residuals for the pooled rows alone; on return x[s]
  * (rows 0..nseq-1) holds sequence s's pooled row and the other rows are scratch. That skips 10/12
- * of the last layer's products (about 7% of an image pass) for the same pooled vectors.
+ * of the last layer's products on packed weights, 9/12 on the BLAS path (which computes Q for
+ * every row): about 7% of an image pass, for the same pooled vectors.
  * Buffers: h, att [T, H]; qkv [T, 3H]; m [T, I]; scratch for attention. */
 static void encoder(const clip_ctx *c, const tower *t, float *x, int T, const int *seq_off, const int *seq_len, int nseq,
                     int causal, const int *keymask, const int *pool, float *h, float *qkv, float *att, float *m,

@@ -186,23 +186,17 @@ void ops_attention_rows(const float *q, int ldq, const int *qpos, const float *k
         float *p = scratch;
 #endif
         const float *qi = q + (size_t)s * ldq + h * hd;
-        float *o = out + (size_t)s * ldo + h * hd, mx = -INFINITY, sum = 0.0f;
+        float *o = out + (size_t)s * ldo + h * hd;
         for (int j = 0; j < jn; j++) {
             const float *kj = k + (size_t)(o0 + j) * ld + h * hd;
             float d = 0.0f;
             for (int t = 0; t < hd; t++) d += qi[t] * kj[t];
-            p[j] = (keymask && !keymask[o0 + j]) ? -INFINITY : d * scale;
-            mx = p[j] > mx ? p[j] : mx;
+            p[j] = d;
         }
+        ops_softmax_row(p, jn, scale, keymask ? keymask + o0 : NULL); /* all keys masked: zeros */
         for (int t = 0; t < hd; t++) o[t] = 0.0f;
-        if (mx == -INFINITY) continue; /* every key masked: zeros, as ops_attention_batch */
         for (int j = 0; j < jn; j++) {
-            p[j] = p[j] == -INFINITY ? 0.0f : exp_poly(p[j] - mx);
-            sum += p[j];
-        }
-        const float inv = 1.0f / sum;
-        for (int j = 0; j < jn; j++) {
-            const float w = p[j] * inv, *vj = v + (size_t)(o0 + j) * ld + h * hd;
+            const float w = p[j], *vj = v + (size_t)(o0 + j) * ld + h * hd;
             for (int t = 0; t < hd; t++) o[t] += w * vj[t];
         }
     }
@@ -272,22 +266,7 @@ void ops_attention_batch(const float *q, const float *k, const float *v, int ld,
             for (int r = 0; r < ib; r++) {
                 float *p = P + (size_t)r * np;
                 int jn = causal ? i0 + r + 1 : n;
-                float mx = -INFINITY;
-                for (int j = 0; j < jn; j++) {
-                    p[j] = (km && !km[j]) ? -INFINITY : p[j] * scale;
-                    mx = p[j] > mx ? p[j] : mx;
-                }
-                if (mx == -INFINITY) { /* every key masked: torch gives NaN; we give zeros */
-                    for (int j = 0; j < jmax; j++) p[j] = 0.0f;
-                    continue;
-                }
-                float sum = 0.0f;
-                for (int j = 0; j < jn; j++) {
-                    p[j] = p[j] == -INFINITY ? 0.0f : exp_poly(p[j] - mx);
-                    sum += p[j];
-                }
-                const float inv = 1.0f / sum;
-                for (int j = 0; j < jn; j++) p[j] *= inv;
+                ops_softmax_row(p, jn, scale, km); /* every key masked: torch gives NaN; we give zeros */
                 for (int j = jn; j < jmax; j++) p[j] = 0.0f;
             }
             /* out = p . V, two queries x 32 dims at a time, keys in order */

@@ -500,33 +500,6 @@ void ops_linear_packed_cols(const float *x, const ops_packed *w, const float *b,
  * n x hd x n). Q and P are packed as A micro-panels, K^T and V as B micro-panels, and the
  * micro-kernel computes each 6 x 16 tile; the softmax runs on S's rows between the two and writes
  * P straight into its packed layout. Per-thread scratch, laid out by att_layout. */
-/* p[0..n) = softmax(p * scale) over the keys km marks (km NULL: all); an all-masked row is 0
- * (torch gives NaN). Maxima and sums over 8 interleaved lanes, so the loops vectorise. */
-static void softmax_row(float *p, int n, float scale, const int *km) {
-    float m8[8], s8[8] = {0}, mx = -INFINITY, sum = 0.0f;
-    int j;
-    for (int l = 0; l < 8; l++) m8[l] = -INFINITY;
-    if (km)
-        for (j = 0; j < n; j++) p[j] = km[j] ? p[j] * scale : -INFINITY;
-    else
-        for (j = 0; j < n; j++) p[j] *= scale;
-    for (j = 0; j + 8 <= n; j += 8)
-        for (int l = 0; l < 8; l++) m8[l] = p[j + l] > m8[l] ? p[j + l] : m8[l];
-    for (; j < n; j++) mx = p[j] > mx ? p[j] : mx;
-    for (int l = 0; l < 8; l++) mx = m8[l] > mx ? m8[l] : mx;
-    if (mx == -INFINITY) {
-        memset(p, 0, (size_t)n * sizeof *p);
-        return;
-    }
-    for (j = 0; j < n; j++) p[j] = p[j] == -INFINITY ? 0.0f : exp_poly(p[j] - mx);
-    for (j = 0; j + 8 <= n; j += 8)
-        for (int l = 0; l < 8; l++) s8[l] += p[j + l];
-    for (; j < n; j++) sum += p[j];
-    for (int l = 0; l < 8; l++) sum += s8[l];
-    const float inv = 1.0f / sum;
-    for (j = 0; j < n; j++) p[j] *= inv;
-}
-
 typedef struct {
     int mp, npn, npv, npad;
     size_t qa, kb, s, pa, vb, total; /* float offsets */
@@ -607,7 +580,7 @@ int ops_attention_blis(const float *q, const float *k, const float *v, int ld, f
         for (int i = 0; i < n; i++) {
             float *p = S + (size_t)i * L.npad;
             int jn = causal ? i + 1 : n;
-            softmax_row(p, jn, scale, km);
+            ops_softmax_row(p, jn, scale, km);
             for (int j = jn; j < n; j++) p[j] = 0.0f;
         }
         for (int R = 0; R < L.mp; R++)

@@ -77,6 +77,33 @@ static inline void ops_row_bias_act(float *x, const float *b, int n, int act) {
     }
 }
 
+/* p[0..n) = softmax(p * scale) over the keys km marks (km NULL: all); an all-masked row is 0
+ * (torch gives NaN). Maxima and sums over 8 interleaved lanes, so the loops vectorise. */
+static inline void ops_softmax_row(float *p, int n, float scale, const int *km) {
+    float m8[8], s8[8] = {0}, mx = -INFINITY, sum = 0.0f;
+    int j;
+    for (int l = 0; l < 8; l++) m8[l] = -INFINITY;
+    if (km)
+        for (j = 0; j < n; j++) p[j] = km[j] ? p[j] * scale : -INFINITY;
+    else
+        for (j = 0; j < n; j++) p[j] *= scale;
+    for (j = 0; j + 8 <= n; j += 8)
+        for (int l = 0; l < 8; l++) m8[l] = p[j + l] > m8[l] ? p[j + l] : m8[l];
+    for (; j < n; j++) mx = p[j] > mx ? p[j] : mx;
+    for (int l = 0; l < 8; l++) mx = m8[l] > mx ? m8[l] : mx;
+    if (mx == -INFINITY) {
+        memset(p, 0, (size_t)n * sizeof *p);
+        return;
+    }
+    for (j = 0; j < n; j++) p[j] = p[j] == -INFINITY ? 0.0f : exp_poly(p[j] - mx);
+    for (j = 0; j + 8 <= n; j += 8)
+        for (int l = 0; l < 8; l++) s8[l] += p[j + l];
+    for (; j < n; j++) sum += p[j];
+    for (int l = 0; l < 8; l++) sum += s8[l];
+    const float inv = 1.0f / sum;
+    for (j = 0; j < n; j++) p[j] *= inv;
+}
+
 /* Attention on BLIS's micro-kernel (ops_blas.c): the same contract as ops_attention_batch.
  * Returns 1 when it ran, 0 when the build has no BLIS micro-kernel (the caller runs its own
  * loops). Scratch: ops_attention_blis_scratch(longest sequence, hd) floats (0 without BLIS). */

@@ -1,20 +1,23 @@
 #!/usr/bin/env python3
 """HTTP tests of the web page's server: what a hostile web page or local user can try.
 
-Usage: web_http_test.py PORT TOKEN_FILE TEXT_ID IMAGE_ID
+Usage: web_http_test.py PORT TOKEN_FILE TEXT_ID IMAGE_ID SECRET_ID CLIPSEEK
+(CLIPSEEK: the binary, whose `web` command asks the running daemon for one-time login codes.)
 Prints [PASS]/[FAIL] lines and "web-http: N passed, N failed, 0 skipped"; exits 1 on a failure.
 Uses only the standard library, with raw sockets where http.client would tidy a request up."""
 import http.client
 import json
+import re
 import socket
+import subprocess
 import sys
 
 PORT = int(sys.argv[1])
 TOKEN = open(sys.argv[2]).read().strip()
-TEXT_ID, IMAGE_ID = int(sys.argv[3]), int(sys.argv[4])
+TEXT_ID, IMAGE_ID, SECRET_ID = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+BIN = sys.argv[6]
 HOST = f"127.0.0.1:{PORT}"
 ORIGIN = f"http://{HOST}"
-COOKIE = f"clipseek_token={TOKEN}"
 passed = failed = 0
 
 
@@ -60,10 +63,6 @@ def raw(data, timeout=10):
     return out
 
 
-AUTH = {"Cookie": COOKIE}
-POST = {"Cookie": COOKIE, "Origin": ORIGIN, "Content-Type": "application/json"}
-
-
 def is_json_error(data):
     try:
         return "error" in json.loads(data)
@@ -75,20 +74,81 @@ def is_json_error(data):
 for path in ["/", "/app.js", "/api/status", "/api/entries", f"/api/entries/{TEXT_ID}", f"/api/entries/{IMAGE_ID}/image"]:
     st, h, d = req("GET", path)
     check(f"no token: 401 and no data ({path})", st == 401 and is_json_error(d) and b"preview" not in d, (st, d[:80]))
-st, h, d = req("GET", "/api/entries", {"Cookie": "clipseek_token=" + "0" * 64})
+st, h, d = req("GET", "/api/entries", {"Cookie": "clipseek_session=" + "0" * 64})
 check("bad cookie: 401", st == 401, st)
 st, h, d = req("GET", "/api/entries", {"Authorization": "Bearer " + TOKEN[:-1] + ("0" if TOKEN[-1] != "0" else "1")})
 check("bad bearer token: 401", st == 401, st)
-st, h, d = req("GET", "/?token=" + "f" * 64)
-check("bad login token: 401, no cookie", st == 401 and "set-cookie" not in h, (st, h.get("set-cookie")))
-st, h, d = req("GET", "/?token=" + TOKEN)
+
+
+def login_path():
+    """A fresh one-time login path (/login?code=...) from the daemon, through `clipseek web`."""
+    url = subprocess.run([BIN, "web"], capture_output=True, text=True, timeout=20).stdout.strip()
+    m = re.fullmatch(rf"http://127\.0\.0\.1:{PORT}(/login\?code=[0-9a-f]{{64}})", url)
+    return m.group(1) if m else None
+
+
+def login():
+    """Logs in with a fresh code: (status, headers, session value or None)."""
+    st, h, d = req("GET", login_path() or "/login?code=none")
+    m = re.match(r"clipseek_session=([0-9a-f]{64});", h.get("set-cookie", ""))
+    return st, h, m.group(1) if m else None
+
+
+path = login_path()
+check("clipseek web prints a one-time login URL, not the token", path is not None and TOKEN not in path, path)
+st, h, d = req("GET", path)
 ck = h.get("set-cookie", "")
-check("login sets an HttpOnly SameSite=Strict cookie and redirects",
-      st == 303 and h.get("location") == "/" and "HttpOnly" in ck and "SameSite=Strict" in ck and TOKEN in ck, (st, h))
+m = re.match(r"clipseek_session=([0-9a-f]{64});", ck)
+SESSION = m.group(1) if m else ""
+check("login sets an HttpOnly SameSite=Strict expiring session cookie and redirects",
+      st == 303 and h.get("location") == "/" and "HttpOnly" in ck and "SameSite=Strict" in ck and "Max-Age=" in ck
+      and SESSION, (st, h))
+check("the session is not the long-lived token", SESSION and SESSION != TOKEN and TOKEN not in str(h), ck)
+st, h, d = req("GET", path)
+check("a login code works once", st == 401 and "set-cookie" not in h and is_json_error(d), (st, h.get("set-cookie")))
+st, h, d = req("GET", "/login?code=" + "f" * 64)
+check("bad login code: 401, no cookie", st == 401 and "set-cookie" not in h, (st, h.get("set-cookie")))
+st, h, d = req("GET", "/login")
+check("login without a code: 401", st == 401 and "set-cookie" not in h, st)
+st, h, d = req("GET", "/?token=" + TOKEN)
+check("the long-lived token in a URL logs nothing in", st == 401 and "set-cookie" not in h, (st, h.get("set-cookie")))
+for name in ["clipseek_token", "clipseek_session"]:
+    st, h, d = req("GET", "/api/entries", {"Cookie": f"{name}={TOKEN}"})
+    check(f"the long-lived token as a cookie is refused ({name})", st == 401 and b"preview" not in d, st)
+COOKIE = f"clipseek_session={SESSION}"
+AUTH = {"Cookie": COOKIE}
+POST = {"Cookie": COOKIE, "Origin": ORIGIN, "Content-Type": "application/json"}
 st, h, d = req("GET", "/", AUTH)
-check("page with cookie", st == 200 and b"<title>clipseek</title>" in d and h.get("content-type", "").startswith("text/html"))
+check("page with the session cookie", st == 200 and b"<title>clipseek</title>" in d and h.get("content-type", "").startswith("text/html"))
 st, h, d = req("GET", "/api/status", {"Authorization": "Bearer " + TOKEN})
 check("bearer token works for scripts", st == 200 and "entries" in json.loads(d))
+
+# --- sessions: separate, each revocable ---
+st, h, s2 = login()
+st, h, s3 = login()
+check("each login is its own session", s2 and s3 and len({SESSION, s2, s3}) == 3, (s2, s3))
+st, h, d = req("POST", "/logout", {"Cookie": f"clipseek_session={s2}", "Origin": "http://evil.example"})
+check("cross-origin logout refused", st == 403, st)
+st, h, d = req("POST", "/logout", {"Cookie": f"clipseek_session={s2}", "Origin": ORIGIN})
+check("logout clears the cookie", st == 303 and "Max-Age=0" in h.get("set-cookie", ""), (st, h.get("set-cookie")))
+st, h, d = req("GET", "/api/status", {"Cookie": f"clipseek_session={s2}"})
+check("a logged-out session is refused", st == 401, st)
+st, h, d = req("GET", "/api/status", {"Cookie": f"clipseek_session={s3}"})
+check("other sessions live on", st == 200, st)
+pending = login_path()
+out = subprocess.run([BIN, "web", "--logout-all"], capture_output=True, text=True, timeout=20)
+check("clipseek web --logout-all says how many sessions ended", out.returncode == 0 and re.search(r"\b2 web session", out.stderr),
+      out.stderr)
+for v in [SESSION, s3]:
+    st, h, d = req("GET", "/api/status", {"Cookie": f"clipseek_session={v}"})
+    check("--logout-all ends every session", st == 401, st)
+st, h, d = req("GET", pending)
+check("--logout-all ends pending login codes", st == 401 and "set-cookie" not in h, st)
+st, h, SESSION = login()
+check("a new login works after --logout-all", st == 303 and SESSION, st)
+COOKIE = f"clipseek_session={SESSION}"
+AUTH = {"Cookie": COOKIE}
+POST = {"Cookie": COOKIE, "Origin": ORIGIN, "Content-Type": "application/json"}
 
 # --- headers ---
 csp = h.get("content-security-policy", "")
@@ -179,6 +239,28 @@ f = json.loads(d)
 check("facets", st == 200 and any(k["name"] == "image" for k in f["kinds"]) and "collections" in f)
 st, h, d = req("GET", f"/api/entries/{IMAGE_ID}/similar", AUTH)
 check("similar entries", st == 200 and all(e["id"] != IMAGE_ID for e in json.loads(d)["entries"]))
+
+# --- secrets: masked in every list, revealed only by the entry's own endpoint ---
+SECRET = "ghp_"
+st, h, d = req("GET", "/api/entries?limit=500", AUTH)
+listed = [e for e in json.loads(d)["entries"] if e["id"] == SECRET_ID]
+check("a secret's preview is masked in the list", listed and listed[0].get("masked") is True and SECRET.encode() not in d,
+      listed)
+st, h, d = req("GET", "/api/entries?q=ghp_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8", AUTH)
+hits = [e for e in json.loads(d)["entries"] if e["id"] == SECRET_ID]
+check("and in search results", hits and hits[0].get("masked") is True and SECRET.encode() not in d, d[:200])
+# "similar" from every entry that has the secret among its neighbours
+seen = 0
+for e in json.loads(req("GET", "/api/entries?limit=500", AUTH)[2])["entries"]:
+    st, h, d = req("GET", f"/api/entries/{e['id']}/similar", AUTH)
+    if any(x["id"] == SECRET_ID for x in json.loads(d)["entries"]):
+        seen += 1
+        if SECRET.encode() in d:
+            seen = -1000
+check("and in every similar list that holds it", seen > 0, f"{seen} lists hold it" if seen >= 0 else "unmasked")
+st, h, d = req("GET", f"/api/entries/{SECRET_ID}", AUTH)
+j = json.loads(d)
+check("the entry's own endpoint reveals it", st == 200 and j.get("text", "").startswith(SECRET) and SECRET not in j["preview"], j)
 
 print(f"web-http: {passed} passed, {failed} failed, 0 skipped")
 sys.exit(1 if failed else 0)

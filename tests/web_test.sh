@@ -48,12 +48,13 @@ check "daemon serves the page on loopback" [ -n "$PORT" ]
 [ -z "$PORT" ] && { cat "$TMP/daemon.log"; echo "web: $pass passed, $fail failed, $skip skipped"; exit 1; }
 "$BIN" index --wait > /dev/null 2>&1
 URL=$("$BIN" web)
-check "clipseek web prints the daemon's login URL" sh -c "echo '$URL' | grep -q '^http://127.0.0.1:$PORT/?token=[0-9a-f]\{64\}$'"
+check "clipseek web prints a one-time login URL from the daemon" sh -c "echo '$URL' | grep -q '^http://127.0.0.1:$PORT/login?code=[0-9a-f]\{64\}$'"
+check "and not the long-lived token" sh -c "! echo '$URL' | grep -q '$(cat "$TMP/data/web.token")'"
 check "token file is 0600" [ "$(stat -c %a "$TMP/data/web.token")" = 600 ]
 check "listens on loopback only" sh -c "! ss -ltnH 2>/dev/null | grep ':$PORT ' | grep -v '127.0.0.1:$PORT\|\[::1\]:$PORT' | grep -q ."
 
 if [ -n "$id_image" ]; then
-  python3 "$HERE/web_http_test.py" "$PORT" "$TMP/data/web.token" "$id_word" "$id_image" > "$TMP/http.log" 2>&1
+  python3 "$HERE/web_http_test.py" "$PORT" "$TMP/data/web.token" "$id_word" "$id_image" "$id_secret" "$BIN" > "$TMP/http.log" 2>&1
   cat "$TMP/http.log" | grep -v '^\[PASS\]'
   p=$(sed -n 's/^web-http: \([0-9]*\) passed, \([0-9]*\) failed.*/\1/p' "$TMP/http.log")
   f=$(sed -n 's/^web-http: \([0-9]*\) passed, \([0-9]*\) failed.*/\2/p' "$TMP/http.log")
@@ -62,6 +63,14 @@ if [ -n "$id_image" ]; then
 else
   skip=$((skip + 1)); echo "[SKIP] HTTP tests: need the toyworld fixtures for an image entry"
 fi
+
+# slowloris: 80 connections trickling headers from 127.0.0.1 (loopback only; the test closes them all)
+python3 "$HERE/web_slowloris_test.py" "$PORT" "$TMP/data/web.token" 80 > "$TMP/slowloris.log" 2>&1
+cat "$TMP/slowloris.log" | grep -v '^\[PASS\]'
+p=$(sed -n 's/^web-slowloris: \([0-9]*\) passed, \([0-9]*\) failed.*/\1/p' "$TMP/slowloris.log")
+f=$(sed -n 's/^web-slowloris: \([0-9]*\) passed, \([0-9]*\) failed.*/\2/p' "$TMP/slowloris.log")
+pass=$((pass + ${p:-0})); fail=$((fail + ${f:-1}))
+echo "# slowloris tests: ${p:-0} passed, ${f:-?} failed"
 
 if [ -n "$id_image" ]; then
   sha=$("$BIN" show "$id_image" --json | sed -n 's/.*"sha256":"\([0-9a-f]*\)".*/\1/p')
@@ -74,7 +83,8 @@ fi
 # the browser test needs node, playwright-core (npm ci in tests/web; .ci/run does it) and chromium
 CHROMIUM=${CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}
 if [ -n "$id_image" ] && [ -n "$CHROMIUM" ] && command -v node > /dev/null && [ -d "$HERE/web/node_modules/playwright-core" ] && [ -n "${DISPLAY:-}" ]; then
-  LOGIN_URL="$URL" WORD_ID="$id_word" HOSTILE_ID="$id_hostile" HOSTILE_TEXT="$HOSTILE" DELETE_ID="$id_delete" SECRET_ID="$id_secret" \
+  # two one-time codes: the light page's and the dark one's (a code works once)
+  LOGIN_URL=$("$BIN" web) LOGIN_URL2=$("$BIN" web) WORD_ID="$id_word" HOSTILE_ID="$id_hostile" HOSTILE_TEXT="$HOSTILE" DELETE_ID="$id_delete" SECRET_ID="$id_secret" \
     CHROMIUM="$CHROMIUM" ARTIFACTS="${ARTIFACTS:-$HERE/web/artifacts}" \
     timeout 120 node "$HERE/web/browser_test.mjs" > "$TMP/browser.log" 2>&1
   grep -v '^\[PASS\]' "$TMP/browser.log"
@@ -96,10 +106,17 @@ check "daemon stopped cleanly, no sanitizer report" sh -c "grep -q stopping '$TM
 "$BIN" web --port 0 > "$TMP/web.out" 2> "$TMP/web.log" & WPID=$!
 for _k in $(seq 200); do [ -s "$TMP/web.out" ] && break; sleep 0.05; done
 WURL=$(head -1 "$TMP/web.out")
-WPORT=$(echo "$WURL" | sed -n 's|^http://127.0.0.1:\([0-9]*\)/?token=.*|\1|p')
-check "clipseek web alone prints its URL" [ -n "$WPORT" ]
-check "and serves the API" sh -c "curl -sf -H 'Authorization: Bearer $(cat "$TMP/data/web.token")' http://127.0.0.1:$WPORT/api/status | grep -q '\"capture\":\"off\"'"
-check "and the login URL sets the cookie" sh -c "curl -s -i '$WURL' | grep -qi '^set-cookie: clipseek_token='"
+WPORT=$(echo "$WURL" | sed -n 's|^http://127.0.0.1:\([0-9]*\)/login?code=[0-9a-f]*$|\1|p')
+check "clipseek web alone prints its one-time login URL" [ -n "$WPORT" ]
+# the token goes to curl in a header file (-H @file), never on its command line
+printf 'Authorization: Bearer %s\n' "$(cat "$TMP/data/web.token")" > "$TMP/auth.h"
+check "and serves the API" sh -c "curl -sf -H @'$TMP/auth.h' http://127.0.0.1:$WPORT/api/status | grep -q '\"capture\":\"off\"'"
+check "and the login URL sets a session cookie" sh -c "curl -s -i '$WURL' | grep -qi '^set-cookie: clipseek_session='"
+check "once" sh -c "curl -s -i '$WURL' | grep -q '^HTTP/1.1 401'"
+# its own control socket answers `clipseek web` (a new code) and --logout-all (the session above)
+check "clipseek web asks it for a new code" sh -c "'$BIN' web | grep -q '^http://127.0.0.1:$WPORT/login?code='"
+check "clipseek web --logout-all ends its session" sh -c "'$BIN' web --logout-all 2>&1 | grep -q '^clipseek: 1 web session'"
 kill "$WPID"; wait "$WPID" 2> /dev/null
+check "with no server, --logout-all says no browser is logged in" sh -c "'$BIN' web --logout-all 2>&1 | grep -q 'no browser is logged in'"
 echo "web: $pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]

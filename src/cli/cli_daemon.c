@@ -45,35 +45,41 @@ int cmd_daemon(int argc, char **argv) {
     return run_daemon(&p);
 }
 
-/* web [--open] [--port N]: the page's login URL. A running daemon already serves the page: its
- * URL is printed (and opened); otherwise this process serves it (no capture) until stopped. */
+/* web [--open] [--port N] [--logout-all]: a one-time login URL for the page. A running daemon
+ * already serves the page: it makes the code (over its control socket) and the URL is printed
+ * (and opened); otherwise this process serves the page itself (no capture) until stopped.
+ * --logout-all ends every browser session of the running server. The long-lived web.token is
+ * never put on a command line (xdg-open's, the browser's): `ps` shows those to every user. */
 int cmd_web(int argc, char **argv) {
     daemon_params p = {0};
     p.threads = cli_threads;
     p.web_port = -2;
     p.no_capture = 1;
-    int open = 0;
+    int open = 0, logout = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--open")) open = 1;
+        else if (!strcmp(argv[i], "--logout-all")) logout = 1;
         else if (!strcmp(argv[i], "--port") && i + 1 < argc) {
             if (cli_parse_int(argv[++i], 0, 65535, &p.web_port)) return cli_usage("--port is 0-65535 (0: any free port)");
         } else return cli_usage("web: unexpected argument '%s'", argv[i]);
     }
+    if (logout && open) return cli_usage("web: --logout-all and --open do not go together");
     char *dir = cli_data_dir();
     if (!dir) return cli_fail("no data directory: set HOME, XDG_DATA_HOME, CLIPSEEK_DATA_DIR or --data-dir");
     char buf[2048];
-    int r = daemon_request(dir, "STATUS", buf, sizeof buf, 5000);
-    if (r == 0) {
-        json_t *j = json_loads(buf, 0, NULL);
-        int port = (int)json_integer_value(json_object_get(j, "web_port"));
-        json_decref(j);
-        char tok[65];
-        cs_err e;
-        if (port <= 0) { free(dir); return cli_fail("the running daemon serves no web page (web = false?)"); }
-        if (web_token(dir, tok, &e)) { free(dir); return cli_fail("%s", e.msg); }
+    int r = daemon_request(dir, logout ? "WEB-LOGOUT-ALL" : "WEB-LOGIN", buf, sizeof buf, 5000);
+    if (logout) {
         free(dir);
-        char url[160];
-        snprintf(url, sizeof url, "http://127.0.0.1:%d/?token=%s", port, tok);
+        /* sessions live in the server's memory only: with none running, none exists */
+        if (r == 1) { fprintf(stderr, "clipseek: no daemon runs, so no browser is logged in\n"); return CLI_OK; }
+        if (r < 0 || strncmp(buf, "OK ", 3)) return cli_fail("daemon: %s", r < 0 ? "no answer" : buf);
+        fprintf(stderr, "clipseek: %s web session(s) ended; log in again with `clipseek web --open`\n", buf + 3);
+        return CLI_OK;
+    }
+    if (r == 0) {
+        free(dir);
+        if (strncmp(buf, "OK ", 3)) return cli_fail("daemon: %s", buf);
+        const char *url = buf + 3;
         printf("%s\n", url);
         fflush(stdout);
         if (open && (getenv("DISPLAY") || getenv("WAYLAND_DISPLAY"))) {

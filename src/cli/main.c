@@ -53,7 +53,7 @@ static const struct {
                          "  model use DIR   the model the index worker and searches use\n  model list\n"
                          "  model fetch [REPO]   download from Hugging Face (HF_ENDPOINT), resumable, checksummed"},
     {"daemon", cmd_daemon, "daemon [--no-x11] [--primary] [--model DIR] [--web-port N] [--no-web]   capture, index, serve the CLI and the web page"},
-    {"web", cmd_web, "web [--open] [--port N]   the web page's login URL (opened with --open); serves it if no daemon does"},
+    {"web", cmd_web, "web [--open] [--port N] [--logout-all]   a one-time login URL for the web page (opened with --open); serves it if no daemon does; --logout-all ends every session"},
     {"doctor", cmd_doctor, "doctor   data dir, display, daemon, store health, model"},
     {"index", cmd_index, "index [--wait] [--model DIR]   embed every entry that has no vectors yet (foreground)"},
     {"search", cmd_search, "search QUERY [--kind K] [--since 3d] [--collection C] [--category C] [--limit N] [--json] [--image FILE]   by words and by meaning"},

@@ -43,6 +43,7 @@ typedef struct daemon_state {
     int model_checked;      /* the indexer has made its first attempt to load a model */
     char capture[32], model_id[256], last_error[1024];
     int web_port;           /* 0: no web page */
+    web_server *web;        /* set before the control socket is served; NULL: no web page */
     pid_t wl_child;
     rules *rules;
     /* the model the indexer loaded, shared with SEARCH requests; model_lock keeps it alive
@@ -458,6 +459,14 @@ static void *client_thread(void *arg) {
         char *txt = do_search(d, line + 7);
         reply(cl->fd, txt ? txt : "{\"error\": \"out of memory\"}");
         free(txt);
+    } else if (!strcmp(line, "WEB-LOGIN") || !strcmp(line, "WEB-LOGOUT-ALL")) {
+        char *url = NULL;
+        if (!d->web) snprintf(out, sizeof out, "ERR this daemon serves no web page (web = false?)");
+        else if (!strcmp(line, "WEB-LOGOUT-ALL")) snprintf(out, sizeof out, "OK %d", web_logout_all(d->web));
+        else if (!(url = web_login_url(d->web))) snprintf(out, sizeof out, "ERR cannot make a login code");
+        else snprintf(out, sizeof out, "OK %s", url);
+        free(url);
+        reply(cl->fd, out);
     } else if (!strcmp(line, "STOP")) {
         reply(cl->fd, "OK");
         d->stop = 1;
@@ -557,11 +566,12 @@ int daemon_run(const daemon_params *p, cs_err *err) {
     web_server *web = NULL;
     int port = p->web_port == -2 ? rules_web_port(d.rules) : p->web_port;
     if (port >= 0) {
-        web_params wp = {p->data_dir, port, daemon_search, web_status, &d};
+        web_params wp = {p->data_dir, port, daemon_search, web_status, &d, 0, 0, 0};
         cs_err we;
         if (web_start(&wp, &web, &we)) set_error(&d, we.msg);
         else {
             d.web_port = web_port(web);
+            d.web = web;
             say("web page on http://127.0.0.1:%d/ (log in with `clipseek web --open`)", d.web_port);
             if (p->open_browser) {
                 char *url = web_login_url(web);

@@ -11,6 +11,8 @@
  *   SEARCH JSON -> {"hits": [[id, score, signals, cosine], ...]} (search.h, with the model
  *                  already loaded; the request is {"q", "kind", "since_ms", "collection",
  *                  "category", "limit" <= 1000}; the reply adds "embed_ms" and "total_ms")
+ *   WEB-LOGIN   -> "OK <one-time login URL>" (web.h: web_login_url), or "ERR ..." without a page
+ *   WEB-LOGOUT-ALL -> "OK <sessions ended>": every browser must log in again (web_logout_all)
  *   STOP        -> "OK", then the daemon exits
  * With the web page on (web.h), its threads serve HTTP on loopback and search through the same
  * loaded model; STATUS then carries "web_port". Each thread has its own store connection. Capture never waits for indexing: a clip is committed

@@ -12,8 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <poll.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../capture/paste.h"
@@ -25,11 +28,38 @@
 #define URL_MAX 4096
 #define POOL 8
 #define THUMB_SIDE 320
+/* Connections: CONN_MAX in all, CONN_PER_IP from one address (below the total, so one client
+ * filling its share leaves room for others), each request (headers and body) complete within
+ * REQUEST_DEADLINE_S of its start, however slowly the bytes trickle in (slowloris). A
+ * connection over a cap gets a 503 and is closed. */
+#define CONN_MAX 64
+#define CONN_PER_IP 32
+#define REQUEST_DEADLINE_S 10
+#define LINGER_MAX 64 /* refused connections draining before close */
+#define SESSIONS_MAX 64
+#define CODES_MAX 16
+#define MASK "\xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2" /* 8 bullets: says nothing of the length */
 
 /* the assets, linked in by assets.S */
 extern const char web_index_html[], web_index_html_end[];
 extern const char web_app_js[], web_app_js_end[];
 extern const char web_style_css[], web_style_css_end[];
+
+/* A login code or a session: 64 hex digits (256 random bits). v[0] == 0: a free slot. Times are
+ * CLOCK_BOOTTIME seconds, which count a suspended laptop's sleep. */
+typedef struct {
+    char v[65];
+    double created, used;
+} web_secret;
+
+/* One accepted connection, from accept to MHD's close notice. */
+typedef struct {
+    int fd;              /* MHD's descriptor: the key MHD's start notice is matched by */
+    int dup;             /* ours (dup of fd): shutdown() on it ends the socket without racing MHD's close */
+    unsigned char ip[16];
+    double deadline;     /* the current request must be complete by then; 0: answering, no deadline */
+    int started, used;
+} web_conn;
 
 struct web_server {
     web_params p;
@@ -38,11 +68,32 @@ struct web_server {
     int port;
     char hosts[3][64];   /* the Host values we accept */
     char origins[3][80]; /* and the Origin values */
-    struct MHD_Daemon *v4, *v6;
+    struct MHD_Daemon *mhd;
+    int lfd[2];          /* listening sockets: 127.0.0.1, ::1 (-1: none) */
+    pthread_t acceptor;
+    int have_acceptor;
+    int wake[2];         /* a pipe: web_stop wakes the acceptor */
     pthread_mutex_t pool_lock;
     store *pool[POOL];
     int npool;
+    pthread_mutex_t lock; /* sessions, codes, conns */
+    web_secret sessions[SESSIONS_MAX], codes[CODES_MAX];
+    web_conn conns[CONN_MAX];
+    double idle_s, max_s, code_s;
 };
+
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_BOOTTIME, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static int random_hex(char out[65], cs_err *err) {
+    unsigned char r[32];
+    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) return cs_err_set(err, "getrandom: %s", strerror(errno));
+    for (int i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", r[i]);
+    return 0;
+}
 
 int web_token(const char *data_dir, char out[65], cs_err *err) {
     char *p = cs_path_join(data_dir, "web.token");
@@ -58,9 +109,7 @@ int web_token(const char *data_dir, char out[65], cs_err *err) {
             if (n == 64 && strspn(out, "0123456789abcdef") == 64) { free(p); return 0; }
             unlink(p); /* damaged: make a new one */
         }
-        unsigned char r[32];
-        if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) { free(p); return cs_err_set(err, "getrandom: %s", strerror(errno)); }
-        for (int i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", r[i]);
+        if (random_hex(out, err)) { free(p); return -1; }
         fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0 && errno == EEXIST) continue; /* another process made it: read theirs */
         if (fd < 0) { cs_err_set(err, "%s: %s", p, strerror(errno)); free(p); return -1; }
@@ -136,11 +185,110 @@ static int eq_const(const char *a, const char *b) {
     return d == 0;
 }
 
+/* ---- sessions and one-time login codes (all under w->lock) ---- */
+
+/* Drops expired sessions (idle too long or too old) and codes. */
+static void expire_locked(web_server *w, double now) {
+    for (int i = 0; i < SESSIONS_MAX; i++) {
+        web_secret *x = &w->sessions[i];
+        if (x->v[0] && (now - x->used > w->idle_s || now - x->created > w->max_s)) memset(x, 0, sizeof *x);
+    }
+    for (int i = 0; i < CODES_MAX; i++) {
+        web_secret *x = &w->codes[i];
+        if (x->v[0] && now - x->created > w->code_s) memset(x, 0, sizeof *x);
+    }
+}
+
+/* A free slot of a[n], else the least recently used one (its holder must log in again). */
+static web_secret *slot_locked(web_secret *a, int n) {
+    web_secret *best = &a[0];
+    for (int i = 0; i < n; i++) {
+        if (!a[i].v[0]) return &a[i];
+        if (a[i].used < best->used) best = &a[i];
+    }
+    return best;
+}
+
+/* Every slot is compared, so the time taken says nothing about which one matched. */
+static web_secret *find_locked(web_secret *a, int n, const char *v) {
+    web_secret *hit = NULL;
+    for (int i = 0; i < n; i++)
+        if (eq_const(a[i].v, v) && a[i].v[0]) hit = &a[i];
+    return hit;
+}
+
+static int session_ok(web_server *w, const char *v) {
+    if (!v || strlen(v) != 64) return 0;
+    pthread_mutex_lock(&w->lock);
+    double now = now_s();
+    expire_locked(w, now);
+    web_secret *x = find_locked(w->sessions, SESSIONS_MAX, v);
+    if (x) x->used = now;
+    pthread_mutex_unlock(&w->lock);
+    return x != NULL;
+}
+
+/* Trades a login code, once, for a new session written to out. -1: unknown, used or expired. */
+static int code_exchange(web_server *w, const char *code, char out[65]) {
+    cs_err err;
+    if (!code || strlen(code) != 64 || random_hex(out, &err)) return -1;
+    pthread_mutex_lock(&w->lock);
+    double now = now_s();
+    expire_locked(w, now);
+    web_secret *c = find_locked(w->codes, CODES_MAX, code);
+    if (c) {
+        memset(c, 0, sizeof *c); /* single use */
+        web_secret *x = slot_locked(w->sessions, SESSIONS_MAX);
+        memcpy(x->v, out, sizeof x->v);
+        x->created = x->used = now;
+    }
+    pthread_mutex_unlock(&w->lock);
+    return c ? 0 : -1;
+}
+
+static void session_end(web_server *w, const char *v) {
+    if (!v || strlen(v) != 64) return;
+    pthread_mutex_lock(&w->lock);
+    web_secret *x = find_locked(w->sessions, SESSIONS_MAX, v);
+    if (x) memset(x, 0, sizeof *x);
+    pthread_mutex_unlock(&w->lock);
+}
+
+/* The page: a session cookie. Scripts: the long-lived token in an Authorization header (a
+ * header, so it is never in a URL, a history or a cookie that other ports receive). */
 static int authorised(web_server *w, struct MHD_Connection *c) {
-    const char *ck = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, "clipseek_token");
-    if (ck && eq_const(ck, w->token)) return 1;
+    if (session_ok(w, MHD_lookup_connection_value(c, MHD_COOKIE_KIND, "clipseek_session"))) return 1;
     const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     return h && !strncmp(h, "Bearer ", 7) && eq_const(h + 7, w->token);
+}
+
+/* A 303 to / that sets (or, for an empty value, clears) the session cookie. Max-Age matches the
+ * session's longest life, so the browser forgets it when the server would. */
+static enum MHD_Result send_session(web_server *w, struct MHD_Connection *c, const char *session) {
+    struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (!r) return MHD_NO;
+    char ck[200];
+    snprintf(ck, sizeof ck, "clipseek_session=%s; HttpOnly; SameSite=Strict; Path=/; Max-Age=%ld", session,
+             *session ? (long)w->max_s : 0L);
+    security_headers(r);
+    MHD_add_response_header(r, "Set-Cookie", ck);
+    MHD_add_response_header(r, "Location", "/");
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    enum MHD_Result ok = MHD_queue_response(c, 303, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
+/* ---- connections ---- */
+
+/* Sets the deadline of the request on c's connection (0: none while it is answered). */
+static void conn_deadline(web_server *w, struct MHD_Connection *c, double when) {
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    web_conn *k = ci ? ci->socket_context : NULL;
+    if (!k) return;
+    pthread_mutex_lock(&w->lock);
+    k->deadline = when;
+    pthread_mutex_unlock(&w->lock);
 }
 
 static int host_ok(web_server *w, struct MHD_Connection *c) {
@@ -178,9 +326,21 @@ static int parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out) {
     return 0;
 }
 
+/* An entry as lists show it, with a secret's preview masked: a secret's characters leave the
+ * server only through its own endpoint (entry_full), which the page calls when the user opens
+ * it, and shows once they ask. */
+static json_t *entry_brief(const store_entry *e) {
+    json_t *o = store_entry_json(e);
+    if (e->subkind && !strcmp(e->subkind, "secret")) {
+        json_object_set_new(o, "preview", json_string(MASK));
+        json_object_set_new(o, "masked", json_true());
+    }
+    return o;
+}
+
 /* An entry with the extras the page shows: full text, collection name. */
 static json_t *entry_full(store *s, const store_entry *e) {
-    json_t *o = store_entry_json(e);
+    json_t *o = entry_brief(e);
     if (e->text) json_object_set_new(o, "text", json_string(e->text));
     if (e->ocr_text && *e->ocr_text) json_object_set_new(o, "ocr_text", json_string(e->ocr_text));
     if (e->collection) {
@@ -204,7 +364,7 @@ static json_t *hits_json(store *s, const search_hit *h, size_t n) {
         store_entry e;
         cs_err err;
         if (store_get(s, h[i].id, &e, &err)) continue;
-        json_t *o = store_entry_json(&e), *sig = json_array();
+        json_t *o = entry_brief(&e), *sig = json_array();
         json_object_set_new(o, "score", json_real(h[i].score));
         if (h[i].signals & SEARCH_TEXT) json_array_append_new(sig, json_string("text"));
         if (h[i].signals & SEARCH_MEANING) json_array_append_new(sig, json_string("meaning"));
@@ -265,7 +425,7 @@ static enum MHD_Result api_entries(web_server *w, struct MHD_Connection *c, stor
     int64_t next = 0;
     for (size_t i = 0; i < n; i++) {
         if ((int64_t)i < limit) {
-            json_t *o = store_entry_json(&es[i]);
+            json_t *o = entry_brief(&es[i]);
             json_object_set_new(o, "seq", json_integer(es[i].seq));
             json_array_append_new(arr, o);
             next = es[i].seq;
@@ -427,10 +587,11 @@ static enum MHD_Result api_entry(web_server *w, struct MHD_Connection *c, store 
 typedef struct { char *body; size_t len; int too_big, started; } req_state;
 
 static void on_done(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode t) {
-    (void)cls; (void)c; (void)t;
+    (void)t;
     req_state *rs = *con_cls;
     if (rs) { free(rs->body); free(rs); }
     *con_cls = NULL;
+    conn_deadline(cls, c, now_s() + REQUEST_DEADLINE_S); /* the next request on this connection */
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method, const char *version,
@@ -456,29 +617,26 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         *upload_size = 0;
         return MHD_YES;
     }
-    /* the whole request is here */
+    /* the whole request is here: no deadline while it is answered */
+    conn_deadline(w, c, 0);
     if (!host_ok(w, c)) return send_error(c, 421, "the Host header must name this loopback server");
     if (strlen(url) > URL_MAX) return send_error(c, 414, "URL too long");
     if (rs->too_big) return send_error(c, 413, "request body too large (16 KiB at most)");
     int get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
     int change = !strcmp(method, "POST") || !strcmp(method, "DELETE");
     if (!get && !change) return send_error(c, 405, "method not allowed");
-    /* the login: GET /?token=T sets the cookie and sends the browser to / (dropping the token
-     * from the address bar and history) */
-    const char *tok = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token");
-    if (get && !strcmp(url, "/") && tok) {
-        if (!eq_const(tok, w->token)) return send_error(c, 401, "wrong token: open the page with `clipseek web --open`");
-        struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-        if (!r) return MHD_NO;
-        char ck[160];
-        snprintf(ck, sizeof ck, "clipseek_token=%s; HttpOnly; SameSite=Strict; Path=/", w->token);
-        security_headers(r);
-        MHD_add_response_header(r, "Set-Cookie", ck);
-        MHD_add_response_header(r, "Location", "/");
-        MHD_add_response_header(r, "Cache-Control", "no-store");
-        enum MHD_Result ok = MHD_queue_response(c, 303, r);
-        MHD_destroy_response(r);
-        return ok;
+    /* the login: GET /login?code=C trades a one-time code for a session cookie and sends the
+     * browser to / (dropping the code from the address bar and history) */
+    if (get && !strcmp(url, "/login")) {
+        char session[65];
+        if (code_exchange(w, MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "code"), session))
+            return send_error(c, 401, "this login link is used or expired: run `clipseek web --open` again");
+        return send_session(w, c, session);
+    }
+    if (change && !strcmp(url, "/logout")) { /* this browser's session only */
+        if (!origin_ok(w, c)) return send_error(c, 403, "cross-origin request refused");
+        session_end(w, MHD_lookup_connection_value(c, MHD_COOKIE_KIND, "clipseek_session"));
+        return send_session(w, c, "");
     }
     if (!authorised(w, c)) return send_error(c, 401, "not logged in: open the page with `clipseek web --open`");
     if (change && !origin_ok(w, c)) return send_error(c, 403, "cross-origin request refused");
@@ -523,17 +681,141 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
     (void)cls; (void)fmt; (void)ap; /* libmicrohttpd's own chatter: client errors are answered, not logged */
 }
 
-static struct MHD_Daemon *listen_on(web_server *w, struct sockaddr *sa, int v6) {
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
-    return MHD_start_daemon(flags, 0, NULL, NULL, handle, w,
-                            MHD_OPTION_SOCK_ADDR, sa,
-                            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)4,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)15,
-                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
-                            MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL,
-                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-                            MHD_OPTION_END);
+/* ---- connections: our own accept loop. MHD's limits refuse a connection by closing it, and its
+ * timeout is reset by every byte, so ~70 connections sending a byte every few seconds locked the
+ * page out. Here a connection over a cap is answered 503, and a request that is not complete
+ * REQUEST_DEADLINE_S after it began has its socket shut down. ---- */
+
+#define BUSY_BODY "{\"error\":\"too many connections: try again in a few seconds\"}"
+
+typedef struct { int fd; double until; } lingering;
+
+/* Answers 503 and lets the socket drain for a moment before closing it: closing a socket with
+ * unread request bytes sends a reset, which can destroy the answer before the client reads it. */
+static void refuse(int fd, lingering *lg, int *nlg, double now) {
+    static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                               "Cache-Control: no-store\r\nRetry-After: 5\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s";
+    char buf[400];
+    int n = snprintf(buf, sizeof buf, busy, (int)strlen(BUSY_BODY), BUSY_BODY);
+    if (send(fd, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) { /* gone already: closed below */ }
+    shutdown(fd, SHUT_WR);
+    if (*nlg < LINGER_MAX) lg[(*nlg)++] = (lingering){fd, now + 2};
+    else close(fd);
+}
+
+/* The client's address as 16 bytes (IPv4 as ::ffff:a.b.c.d). */
+static void addr_key(const struct sockaddr_storage *ss, unsigned char ip[16]) {
+    memset(ip, 0, 16);
+    if (ss->ss_family == AF_INET6) memcpy(ip, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
+    else {
+        ip[10] = ip[11] = 0xff;
+        memcpy(ip + 12, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+    }
+}
+
+static void accept_one(web_server *w, int lfd, lingering *lg, int *nlg, double now) {
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) return;
+    unsigned char ip[16];
+    addr_key(&ss, ip);
+    pthread_mutex_lock(&w->lock);
+    int total = 0, same = 0;
+    web_conn *slot = NULL;
+    for (int i = 0; i < CONN_MAX; i++) {
+        if (!w->conns[i].used) { if (!slot) slot = &w->conns[i]; continue; }
+        total++;
+        same += !memcmp(w->conns[i].ip, ip, 16);
+    }
+    int dup = -1;
+    if (slot && same < CONN_PER_IP && total < CONN_MAX) dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (dup < 0) {
+        pthread_mutex_unlock(&w->lock);
+        refuse(fd, lg, nlg, now);
+        return;
+    }
+    *slot = (web_conn){fd, dup, {0}, now + REQUEST_DEADLINE_S, 0, 1};
+    memcpy(slot->ip, ip, 16);
+    pthread_mutex_unlock(&w->lock);
+    if (MHD_add_connection(w->mhd, fd, (struct sockaddr *)&ss, sl) != MHD_YES) { /* MHD closed fd */
+        pthread_mutex_lock(&w->lock);
+        close(slot->dup);
+        memset(slot, 0, sizeof *slot);
+        pthread_mutex_unlock(&w->lock);
+    }
+}
+
+static void *acceptor(void *arg) {
+    web_server *w = arg;
+    lingering lg[LINGER_MAX];
+    int nlg = 0;
+    for (;;) {
+        struct pollfd pf[3 + LINGER_MAX];
+        int np = 0;
+        pf[np++] = (struct pollfd){w->wake[0], POLLIN, 0};
+        for (int k = 0; k < 2; k++) pf[np++] = (struct pollfd){w->lfd[k], POLLIN, 0}; /* fd -1 is ignored */
+        for (int i = 0; i < nlg; i++) pf[np++] = (struct pollfd){lg[i].fd, POLLIN, 0};
+        if (poll(pf, (nfds_t)np, 250) < 0 && errno != EINTR) break;
+        if (pf[0].revents) break; /* web_stop */
+        double now = now_s();
+        for (int i = nlg - 1; i >= 0; i--) { /* from the end: a removal moves a visited one into i */
+            if (pf[3 + i].revents) {
+                char b[4096];
+                ssize_t k = recv(lg[i].fd, b, sizeof b, MSG_DONTWAIT);
+                if ((k > 0 || (k < 0 && errno == EAGAIN)) && now < lg[i].until) continue;
+            } else if (now < lg[i].until) continue;
+            close(lg[i].fd);
+            lg[i] = lg[--nlg];
+        }
+        pthread_mutex_lock(&w->lock);
+        for (int i = 0; i < CONN_MAX; i++) {
+            web_conn *k = &w->conns[i];
+            if (k->used && k->deadline > 0 && now > k->deadline) {
+                shutdown(k->dup, SHUT_RDWR); /* MHD sees the end and closes the connection */
+                k->deadline = 0;
+            }
+        }
+        pthread_mutex_unlock(&w->lock);
+        for (int k = 0; k < 2; k++)
+            if (pf[1 + k].revents & POLLIN) accept_one(w, w->lfd[k], lg, &nlg, now);
+    }
+    for (int i = 0; i < nlg; i++) close(lg[i].fd);
+    return NULL;
+}
+
+/* MHD's start and close notices: a connection's slot lives from accept to its close notice, and
+ * our dup of its socket with it (so a shutdown() never reaches a reused descriptor). */
+static void on_conn(void *cls, struct MHD_Connection *c, void **socket_context, enum MHD_ConnectionNotificationCode code) {
+    web_server *w = cls;
+    pthread_mutex_lock(&w->lock);
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = NULL;
+        for (int i = 0; ci && i < CONN_MAX && !*socket_context; i++) {
+            web_conn *k = &w->conns[i];
+            if (k->used && !k->started && k->fd == ci->connect_fd) {
+                k->started = 1;
+                *socket_context = k;
+            }
+        }
+    } else if (*socket_context) {
+        web_conn *k = *socket_context;
+        close(k->dup);
+        memset(k, 0, sizeof *k);
+        *socket_context = NULL;
+    }
+    pthread_mutex_unlock(&w->lock);
+}
+
+/* A listening socket on addr (127.0.0.1 or ::1), or -1. */
+static int listen_on(struct sockaddr *sa, socklen_t sl) {
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
+    if (fd < 0) return -1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (sa->sa_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (bind(fd, sa, sl) != 0 || listen(fd, 128) != 0) { close(fd); return -1; }
+    return fd;
 }
 
 int web_start(const web_params *p, web_server **out, cs_err *err) {
@@ -541,9 +823,14 @@ int web_start(const web_params *p, web_server **out, cs_err *err) {
     web_server *w = calloc(1, sizeof *w);
     if (!w) return cs_err_set(err, "out of memory");
     w->p = *p;
+    w->lfd[0] = w->lfd[1] = w->wake[0] = w->wake[1] = -1;
+    w->idle_s = p->session_idle_s > 0 ? p->session_idle_s : WEB_SESSION_IDLE_S;
+    w->max_s = p->session_max_s > 0 ? p->session_max_s : WEB_SESSION_MAX_S;
+    w->code_s = p->code_ttl_s > 0 ? p->code_ttl_s : WEB_CODE_TTL_S;
     w->data_dir = strdup(p->data_dir);
     w->thumbs = cs_path_join(p->data_dir, "thumbs");
     pthread_mutex_init(&w->pool_lock, NULL);
+    pthread_mutex_init(&w->lock, NULL);
     if (!w->data_dir || !w->thumbs) { web_stop(w); return cs_err_set(err, "out of memory"); }
     if (web_token(p->data_dir, w->token, err)) { web_stop(w); return -1; }
     if (mkdir(w->thumbs, 0700) != 0 && errno != EEXIST) { cs_err_set(err, "%s: %s", w->thumbs, strerror(errno)); web_stop(w); return -1; }
@@ -551,33 +838,60 @@ int web_start(const web_params *p, web_server **out, cs_err *err) {
     a4.sin_family = AF_INET;
     a4.sin_port = htons((uint16_t)p->port);
     a4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    w->v4 = listen_on(w, (struct sockaddr *)&a4, 0);
-    if (!w->v4) {
+    w->lfd[0] = listen_on((struct sockaddr *)&a4, sizeof a4);
+    if (w->lfd[0] < 0) {
         web_stop(w);
         return cs_err_set(err, "web: cannot listen on 127.0.0.1:%d (in use? set web_port in the config)", p->port);
     }
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(w->v4, MHD_DAEMON_INFO_BIND_PORT);
-    w->port = di ? di->port : p->port;
+    socklen_t sl = sizeof a4;
+    getsockname(w->lfd[0], (struct sockaddr *)&a4, &sl);
+    w->port = ntohs(a4.sin_port);
     struct sockaddr_in6 a6 = {0};
     a6.sin6_family = AF_INET6;
     a6.sin6_port = htons((uint16_t)w->port);
     a6.sin6_addr = in6addr_loopback;
-    w->v6 = listen_on(w, (struct sockaddr *)&a6, 1); /* no IPv6: 127.0.0.1 serves alone */
+    w->lfd[1] = listen_on((struct sockaddr *)&a6, sizeof a6); /* no IPv6: 127.0.0.1 serves alone */
     const char *names[3] = {"127.0.0.1", "localhost", "[::1]"};
     for (int i = 0; i < 3; i++) {
         snprintf(w->hosts[i], sizeof w->hosts[i], "%s:%d", names[i], w->port);
         snprintf(w->origins[i], sizeof w->origins[i], "http://%s:%d", names[i], w->port);
     }
+    /* MHD gets connections from our acceptor (MHD_add_connection); its own connection limit is
+     * above ours so that ours, which answers, is the one that applies */
+    w->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC |
+                                  MHD_USE_IPv6,
+                              0, NULL, NULL, handle, w,
+                              MHD_OPTION_THREAD_POOL_SIZE, (unsigned)4,
+                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)(CONN_MAX + 16),
+                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)15,
+                              MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+                              MHD_OPTION_NOTIFY_COMPLETED, on_done, w,
+                              MHD_OPTION_NOTIFY_CONNECTION, on_conn, w,
+                              MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+                              MHD_OPTION_END);
+    if (!w->mhd || pipe2(w->wake, O_CLOEXEC) != 0) { web_stop(w); return cs_err_set(err, "web: cannot start the HTTP server"); }
+    if (pthread_create(&w->acceptor, NULL, acceptor, w) != 0) { web_stop(w); return cs_err_set(err, "web: cannot start a thread"); }
+    w->have_acceptor = 1;
     *out = w;
     return 0;
 }
 
 void web_stop(web_server *w) {
     if (!w) return;
-    if (w->v4) MHD_stop_daemon(w->v4);
-    if (w->v6) MHD_stop_daemon(w->v6);
+    if (w->have_acceptor) {
+        if (write(w->wake[1], "x", 1) != 1) { /* a pipe with room: cannot fail */ }
+        pthread_join(w->acceptor, NULL);
+    }
+    if (w->mhd) MHD_stop_daemon(w->mhd); /* closes its connections: their close notices free the slots */
+    for (int i = 0; i < CONN_MAX; i++)
+        if (w->conns[i].used) close(w->conns[i].dup); /* added, never started */
+    for (int i = 0; i < 2; i++) {
+        if (w->lfd[i] >= 0) close(w->lfd[i]);
+        if (w->wake[i] >= 0) close(w->wake[i]);
+    }
     for (int i = 0; i < w->npool; i++) store_close(w->pool[i]);
     pthread_mutex_destroy(&w->pool_lock);
+    pthread_mutex_destroy(&w->lock);
     free(w->data_dir);
     free(w->thumbs);
     free(w);
@@ -585,8 +899,28 @@ void web_stop(web_server *w) {
 
 int web_port(const web_server *w) { return w->port; }
 
-char *web_login_url(const web_server *w) {
+char *web_login_url(web_server *w) {
+    char code[65];
+    cs_err err;
+    if (random_hex(code, &err)) return NULL;
+    pthread_mutex_lock(&w->lock);
+    double now = now_s();
+    expire_locked(w, now);
+    web_secret *x = slot_locked(w->codes, CODES_MAX);
+    memcpy(x->v, code, sizeof x->v);
+    x->created = x->used = now;
+    pthread_mutex_unlock(&w->lock);
     char *u = malloc(160);
-    if (u) snprintf(u, 160, "http://127.0.0.1:%d/?token=%s", w->port, w->token);
+    if (u) snprintf(u, 160, "http://127.0.0.1:%d/login?code=%s", w->port, code);
     return u;
+}
+
+int web_logout_all(web_server *w) {
+    int n = 0;
+    pthread_mutex_lock(&w->lock);
+    for (int i = 0; i < SESSIONS_MAX; i++) n += w->sessions[i].v[0] != 0;
+    memset(w->sessions, 0, sizeof w->sessions);
+    memset(w->codes, 0, sizeof w->codes);
+    pthread_mutex_unlock(&w->lock);
+    return n;
 }

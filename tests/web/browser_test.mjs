@@ -1,6 +1,6 @@
 // Browser test of the web page: playwright-core drives Debian's chromium, headless, against a
 // daemon on loopback with a temporary data directory (tests/web_test.sh sets it up).
-// env: LOGIN_URL, WORD_ID (entry holding the word "pelican7781"), HOSTILE_ID, HOSTILE_TEXT,
+// env: LOGIN_URL, LOGIN_URL2 (two one-time login URLs: `clipseek web`), WORD_ID (entry holding the word "pelican7781"), HOSTILE_ID, HOSTILE_TEXT,
 //      DELETE_ID, SECRET_ID (a secret-looking text), CHROMIUM (default /usr/bin/chromium), ARTIFACTS (screenshot folder).
 import { chromium } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
@@ -28,16 +28,23 @@ try {
     if (r.status() >= 400 && !r.url().endsWith(`/api/entries/${deleteId}`)) errors.push(`${r.status()} ${r.url()}`);
   });
 
-  // the login URL trades the token for a cookie and lands on /
+  // the login URL trades a one-time code for a session cookie and lands on /
   await page.goto(env.LOGIN_URL);
-  check('login lands on the page without the token in the address', new URL(page.url()).search === '', page.url());
+  check('login lands on the page without the code in the address', new URL(page.url()).search === '' && new URL(page.url()).pathname === '/', page.url());
   await page.waitForSelector('#grid li.card');
   const cards = await page.locator('#grid li.card').count();
   check('the page loads with a grid of entries', cards >= 5, `${cards} cards`);
   const cookies = await context.cookies();
-  const ck = cookies.find((c) => c.name === 'clipseek_token');
-  check('the cookie is HttpOnly and SameSite=Strict', ck && ck.httpOnly && ck.sameSite === 'Strict', JSON.stringify(ck));
-  check('the page script cannot read the token', (await page.evaluate(() => document.cookie)) === '');
+  const ck = cookies.find((c) => c.name === 'clipseek_session');
+  check('the session cookie is HttpOnly, SameSite=Strict and expires', ck && ck.httpOnly && ck.sameSite === 'Strict' && ck.expires > Date.now() / 1000,
+    JSON.stringify(ck));
+  check('the page script cannot read the session', (await page.evaluate(() => document.cookie)) === '');
+  // the same link in another browser profile: the code is spent
+  const other = await browser.newContext();
+  const op = await other.newPage();
+  const again = await op.goto(env.LOGIN_URL);
+  check('a login link works once', again.status() === 401 && (await other.cookies()).length === 0, String(again.status()));
+  await other.close();
   await page.waitForFunction(() => /entries/.test(document.getElementById('status').textContent));
   check('status shows entries and the model', /toyworld/.test(await page.textContent('#status')), await page.textContent('#status'));
   await page.waitForSelector('#grid img');
@@ -154,7 +161,7 @@ try {
   await page.screenshot({ path: shot });
   const dark = await browser.newContext({ viewport: { width: 1280, height: 860 }, colorScheme: 'dark' });
   const dp = await dark.newPage();
-  await dp.goto(env.LOGIN_URL);
+  await dp.goto(env.LOGIN_URL2);
   await dp.waitForSelector('#grid li.card');
   const bg = await dp.evaluate(() => getComputedStyle(document.body).backgroundColor);
   check('dark by the system setting', bg === 'rgb(21, 21, 24)', bg);

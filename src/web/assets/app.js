@@ -66,7 +66,7 @@ function card(e, i) {
   const li = el('li', { class: 'card', tabIndex: -1, 'data-id': String(e.id) });
   const body = e.kind === 'image'
     ? el('div', { class: 'thumb' }, el('img', { src: `/api/entries/${e.id}/thumb`, alt: e.ocr_text || e.preview, loading: 'lazy' }))
-    : el('pre', { text: e.text_kind === 'secret' ? '•••••••• (secret: open to reveal)' : e.preview });
+    : el('pre', { text: e.masked ? '•••••••• (secret: open to reveal)' : e.preview });
   const meta = el('div', { class: 'meta' },
     el('span', { class: 'badge', text: e.text_kind || e.kind }),
     e.category ? el('span', { class: 'badge', text: e.category }) : null,
@@ -164,7 +164,7 @@ async function openView(id) {
   const body = $('v-body');
   body.replaceChildren();
   if (e.kind === 'image') body.append(el('img', { src: `/api/entries/${e.id}/image`, alt: e.ocr_text || e.preview }));
-  if (e.text !== undefined && e.text_kind === 'secret') {
+  if (e.text !== undefined && e.masked) {
     // not shown until asked: the page may be on a shared or recorded screen
     const pre = el('pre', { class: 'full', text: '•'.repeat(Math.min(e.text.length, 40)) });
     const reveal = el('button', { type: 'button', text: 'Reveal secret' });

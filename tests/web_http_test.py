@@ -12,23 +12,14 @@ import socket
 import subprocess
 import sys
 
+from checks import check, finish
+
 PORT = int(sys.argv[1])
 TOKEN = open(sys.argv[2]).read().strip()
 TEXT_ID, IMAGE_ID, SECRET_ID = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 BIN = sys.argv[6]
 HOST = f"127.0.0.1:{PORT}"
 ORIGIN = f"http://{HOST}"
-passed = failed = 0
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print(f"[PASS] {name}")
-    else:
-        failed += 1
-        print(f"[FAIL] {name} {detail}")
 
 
 def req(method, path, headers=None, body=None, host=HOST):
@@ -262,5 +253,4 @@ st, h, d = req("GET", f"/api/entries/{SECRET_ID}", AUTH)
 j = json.loads(d)
 check("the entry's own endpoint reveals it", st == 200 and j.get("text", "").startswith(SECRET) and SECRET not in j["preview"], j)
 
-print(f"web-http: {passed} passed, {failed} failed, 0 skipped")
-sys.exit(1 if failed else 0)
+finish("web-http")

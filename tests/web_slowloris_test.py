@@ -15,11 +15,12 @@ Every socket this test opens is closed at the end, whatever happened.
 
 Usage: web_slowloris_test.py PORT TOKEN_FILE [N]
 Prints [PASS]/[FAIL] lines and "web-slowloris: N passed, N failed, 0 skipped"; exits 1 on a failure."""
-import json
 import select
 import socket
 import sys
 import time
+
+from checks import check, finish
 
 PORT = int(sys.argv[1])
 TOKEN = open(sys.argv[2]).read().strip()
@@ -28,17 +29,6 @@ HOST = f"127.0.0.1:{PORT}"
 ANSWER_S = 3.0     # a normal request must be answered within this
 DEADLINE_S = 16.0  # the server's request deadline (10 s) with room for a loaded machine; below
                    # nothing: the trickle (every 0.5 s) keeps any idle timeout from firing
-passed = failed = 0
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print(f"[PASS] {name}")
-    else:
-        failed += 1
-        print(f"[FAIL] {name} {detail}")
 
 
 def normal_request(source="127.0.0.1", timeout=ANSWER_S):
@@ -121,5 +111,4 @@ finally:
     for s in slow:
         s.close()
 
-print(f"web-slowloris: {passed} passed, {failed} failed, 0 skipped")
-sys.exit(1 if failed else 0)
+finish("web-slowloris")

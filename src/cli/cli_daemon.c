@@ -78,6 +78,7 @@ int cmd_web(int argc, char **argv) {
     }
     if (r == 0) {
         free(dir);
+        if (!strcmp(buf, "ERR unknown request")) return cli_fail("the running daemon predates one-time log-in codes: restart it");
         if (strncmp(buf, "OK ", 3)) return cli_fail("daemon: %s", buf);
         const char *url = buf + 3;
         printf("%s\n", url);

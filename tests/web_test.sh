@@ -54,7 +54,7 @@ check "token file is 0600" [ "$(stat -c %a "$TMP/data/web.token")" = 600 ]
 check "listens on loopback only" sh -c "! ss -ltnH 2>/dev/null | grep ':$PORT ' | grep -v '127.0.0.1:$PORT\|\[::1\]:$PORT' | grep -q ."
 
 if [ -n "$id_image" ]; then
-  python3 "$HERE/web_http_test.py" "$PORT" "$TMP/data/web.token" "$id_word" "$id_image" "$id_secret" "$BIN" > "$TMP/http.log" 2>&1
+  python3 -B "$HERE/web_http_test.py" "$PORT" "$TMP/data/web.token" "$id_word" "$id_image" "$id_secret" "$BIN" > "$TMP/http.log" 2>&1
   cat "$TMP/http.log" | grep -v '^\[PASS\]'
   p=$(sed -n 's/^web-http: \([0-9]*\) passed, \([0-9]*\) failed.*/\1/p' "$TMP/http.log")
   f=$(sed -n 's/^web-http: \([0-9]*\) passed, \([0-9]*\) failed.*/\2/p' "$TMP/http.log")
@@ -65,7 +65,7 @@ else
 fi
 
 # slowloris: 80 connections trickling headers from 127.0.0.1 (loopback only; the test closes them all)
-python3 "$HERE/web_slowloris_test.py" "$PORT" "$TMP/data/web.token" 80 > "$TMP/slowloris.log" 2>&1
+python3 -B "$HERE/web_slowloris_test.py" "$PORT" "$TMP/data/web.token" 80 > "$TMP/slowloris.log" 2>&1
 cat "$TMP/slowloris.log" | grep -v '^\[PASS\]'
 p=$(sed -n 's/^web-slowloris: \([0-9]*\) passed, \([0-9]*\) failed.*/\1/p' "$TMP/slowloris.log")
 f=$(sed -n 's/^web-slowloris: \([0-9]*\) passed, \([0-9]*\) failed.*/\2/p' "$TMP/slowloris.log")

@@ -21,7 +21,10 @@
 
 #include "../common/cs_err.h"
 
-#define IMG_DEFAULT_MAX_PIXELS (64ull * 1000 * 1000)
+/* Pillow's MAX_IMAGE_PIXELS * 2, the size where Pillow refuses an image outright (108 MP phone
+ * photos fit). Decoding costs 3 bytes a pixel plus a row or two, so the cap bounds a decode's
+ * memory at about 540 MB; see img_preprocess and img_thumbnail for what follows a decode. */
+#define IMG_DEFAULT_MAX_PIXELS 178956970ull
 
 typedef enum { IMG_UNKNOWN, IMG_PNG, IMG_JPEG, IMG_WEBP, IMG_GIF, IMG_BMP } img_format;
 
@@ -52,6 +55,13 @@ enum { IMG_NEAREST = 0, IMG_LANCZOS = 1, IMG_BILINEAR = 2, IMG_BICUBIC = 3, IMG_
 /* Pillow's Image.resize((w, h), filter) for RGB images (filters 1-5; nearest is not offered).
  * out is allocated; free with img_free. */
 int img_resize(const img_rgb *in, int w, int h, int filter, img_rgb *out, cs_err *err);
+
+/* The ww x wh window at (wx, wy) of img_resize(in, w, h, filter), bit for bit, computed for the
+ * window alone: time and memory follow the window, not w x h (a 1x20000 strip resized to
+ * 224x4480000 and cropped to 224x224 costs a 224x224 image). The window must lie inside w x h.
+ * out is allocated (ww x wh); free with img_free. */
+int img_resize_window(const img_rgb *in, int w, int h, int filter, int wx, int wy, int ww, int wh, img_rgb *out,
+                      cs_err *err);
 
 typedef struct img_preproc {
     int do_resize, do_center_crop, do_rescale, do_normalize;

@@ -5,6 +5,8 @@
 #include <zlib.h>
 #include <stdio.h> /* before jpeglib.h */
 #include <jpeglib.h>
+#include <png.h>
+#include <pthread.h>
 #include <sys/resource.h>
 
 #include "../src/model/image.h"
@@ -162,8 +164,9 @@ Test(image, probe_reads_header_only) {
 
 /* ---- against Pillow, on edge cases generated here (tests/pillow_ref.py) ---- */
 
-/* A 4-component JPEG written by libjpeg as YCCK (Adobe transform 2), which Pillow cannot write. */
-static void write_ycck_jpeg(const char *path, int w, int h) {
+/* A w x h JPEG written row by row (no image in memory): RGB with a smooth pattern, or, ycck set, a
+ * 4-component JPEG stored as YCCK (Adobe transform 2), which Pillow cannot write. */
+static void write_jpeg(const char *path, int w, int h, int ycck) {
     struct jpeg_compress_struct c;
     struct jpeg_error_mgr je;
     c.err = jpeg_std_error(&je);
@@ -173,16 +176,19 @@ static void write_ycck_jpeg(const char *path, int w, int h) {
     jpeg_stdio_dest(&c, f);
     c.image_width = (JDIMENSION)w;
     c.image_height = (JDIMENSION)h;
-    c.input_components = 4;
-    c.in_color_space = JCS_CMYK;
+    c.input_components = ycck ? 4 : 3;
+    c.in_color_space = ycck ? JCS_CMYK : JCS_RGB;
     jpeg_set_defaults(&c);
-    jpeg_set_colorspace(&c, JCS_YCCK);
+    if (ycck) jpeg_set_colorspace(&c, JCS_YCCK);
     jpeg_set_quality(&c, 92, TRUE);
     jpeg_start_compress(&c, TRUE);
     unsigned char *row = malloc((size_t)w * 4);
     unsigned seed = 7;
     while (c.next_scanline < c.image_height) {
-        for (int i = 0; i < w * 4; i++) row[i] = (unsigned char)((seed = seed * 1103515245u + 12345u) >> 16);
+        int y = (int)c.next_scanline;
+        for (int i = 0; i < w * c.input_components; i++)
+            row[i] = ycck ? (unsigned char)((seed = seed * 1103515245u + 12345u) >> 16)
+                          : (unsigned char)(i % 3 == 0 ? (i / 3) * 255 / w : i % 3 == 1 ? y * 255 / h : 128);
         jpeg_write_scanlines(&c, &row, 1);
     }
     jpeg_finish_compress(&c);
@@ -227,7 +233,7 @@ Test(image, edge_cases_match_pillow_bit_for_bit, .timeout = 120) {
     char dir[256], cmd[1024], path[512];
     make_tmpdir(dir, sizeof dir);
     snprintf(path, sizeof path, "%s/ycck.jpg", dir);
-    write_ycck_jpeg(path, 41, 23);
+    write_jpeg(path, 41, 23, 1);
     snprintf(cmd, sizeof cmd, "%s tests/pillow_ref.py %s", py, dir);
     cr_assert_eq(system(cmd), 0, "%s failed", cmd);
     const char *names[] = {"strip_3x1000.png", "strip_1000x2.png", "strip_1x700.png", "cmyk_adobe.jpg",
@@ -385,4 +391,114 @@ Test(image, pixel_cap_is_pillows) {
         cr_expect_eq(strstr(e.msg, "over the limit") != NULL, i == 1, "%ux%u: %s", dims[i][0], dims[i][1], e.msg);
     }
     cr_assert_eq(IMG_DEFAULT_MAX_PIXELS, 178956970ull);
+}
+
+/* ---- thumbnails: decoded scaled, big decodes one at a time ---- */
+
+/* A w x h 8-bit RGB PNG written row by row: the same smooth pattern as write_jpeg. */
+static void write_png(const char *path, int w, int h, int interlace) {
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f);
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png_create_info_struct(png);
+    png_init_io(png, f);
+    png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8, PNG_COLOR_TYPE_RGB,
+                 interlace ? PNG_INTERLACE_ADAM7 : PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(png, info);
+    int passes = interlace ? png_set_interlace_handling(png) : 1;
+    unsigned char *row = malloc((size_t)w * 3);
+    for (int p = 0; p < passes; p++)
+        for (int y = 0; y < h; y++) {
+            for (int i = 0; i < w * 3; i++)
+                row[i] = (unsigned char)(i % 3 == 0 ? (i / 3) * 255 / w : i % 3 == 1 ? y * 255 / h : 128);
+            png_write_row(png, row);
+        }
+    png_write_end(png, info);
+    png_destroy_write_struct(&png, &info);
+    fclose(f);
+    free(row);
+}
+
+static long maxrss_kb(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+/* The thumbnail of a decode-scaled image is close to the one of the full image (same size, same
+ * picture), and the scaled decode's memory does not follow the full image. */
+Test(image, thumbnails_decode_scaled_with_bounded_memory, .timeout = 60) {
+    char dir[256], path[512];
+    make_tmpdir(dir, sizeof dir);
+    const struct { const char *name; int w, h, png, interlace; } cases[] = {
+        {"small.jpg", 1203, 801, 0, 0}, {"small.png", 1203, 801, 1, 0}, {"small_i.png", 1203, 801, 1, 1},
+        {"thin.png", 20000, 3, 1, 0},   {"big.jpg", 8000, 6000, 0, 0},  {"big.png", 8000, 8000, 1, 0}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, cases[i].name);
+        if (cases[i].png) write_png(path, cases[i].w, cases[i].h, cases[i].interlace);
+        else write_jpeg(path, cases[i].w, cases[i].h, 0);
+        size_t len;
+        unsigned char *b = read_all(path, &len);
+        img_rgb th, full, ref;
+        cs_err e;
+        long before = maxrss_kb();
+        cr_assert_eq(img_thumbnail_decode(b, len, 0, 320, &th, &e), 0, "%s: %s", cases[i].name, e.msg);
+        long grew = maxrss_kb() - before;
+        if (!strncmp(cases[i].name, "big", 3)) {
+            /* full size would be 144 MB (JPEG) and 192 MB (PNG) */
+            cr_expect_lt(grew, 16 * 1024, "%s: peak memory grew by %ld kB", cases[i].name, grew);
+        } else {
+            cr_assert_eq(img_decode(b, len, 0, &full, &e), 0, "%s", e.msg);
+            cr_assert_eq(img_thumbnail(&full, 320, &ref, &e), 0);
+            cr_assert(th.w == ref.w && th.h == ref.h, "%s: %dx%d, full decode gives %dx%d", cases[i].name, th.w, th.h,
+                      ref.w, ref.h);
+            double sum = 0;
+            for (size_t k = 0; k < (size_t)th.w * th.h * 3; k++) sum += abs(th.px[k] - ref.px[k]);
+            cr_expect_lt(sum / ((double)th.w * th.h * 3), 2.0, "%s: mean difference %.2f levels", cases[i].name,
+                         sum / ((double)th.w * th.h * 3));
+            img_free(&full);
+            img_free(&ref);
+        }
+        cr_expect(th.w <= 320 && th.h <= 320 && (th.w == 320 || th.h == 320), "%s: %dx%d", cases[i].name, th.w, th.h);
+        img_free(&th);
+        free(b);
+    }
+    rm_rf(dir);
+}
+
+typedef struct { const unsigned char *b; size_t len; int rc; } thumb_job;
+
+static void *thumb_thread(void *arg) {
+    thumb_job *j = arg;
+    img_rgb th;
+    j->rc = img_thumbnail_decode(j->b, j->len, 0, 320, &th, NULL);
+    img_free(&th);
+    return NULL;
+}
+
+/* Eight parallel thumbnails of a 5000x4000 BMP (no scaled decoding for BMP: 60 MB each at full
+ * size) hold one full-size decode at a time. */
+Test(image, parallel_big_thumbnail_decodes_are_serialised, .timeout = 120) {
+    const int w = 5000, h = 4000;
+    size_t stride = (size_t)w * 3, len = 54 + stride * h;
+    unsigned char *b = calloc(len, 1);
+    b[0] = 'B'; b[1] = 'M'; b[10] = 54; b[14] = 40; b[26] = 1; b[28] = 24;
+    memcpy(b + 18, &(int32_t){w}, 4);
+    memcpy(b + 22, &(int32_t){h}, 4);
+    for (size_t i = 54; i < len; i++) b[i] = (unsigned char)(i * 7 / 3); /* touch every page: it is resident */
+    long before = maxrss_kb();
+    pthread_t t[8];
+    thumb_job j[8];
+    for (int i = 0; i < 8; i++) {
+        j[i] = (thumb_job){b, len, -1};
+        cr_assert_eq(pthread_create(&t[i], NULL, thumb_thread, &j[i]), 0);
+    }
+    for (int i = 0; i < 8; i++) {
+        pthread_join(t[i], NULL);
+        cr_expect_eq(j[i].rc, 0);
+    }
+    long grew = maxrss_kb() - before;
+    /* one decode is 60 MB, plus its resize's intermediate; two at once would pass 120 MB */
+    cr_expect_lt(grew, 110 * 1024, "peak memory grew by %ld kB for 8 parallel thumbnails", grew);
+    free(b);
 }

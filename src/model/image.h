@@ -44,6 +44,14 @@ int img_probe(const unsigned char *buf, size_t len, img_format *fmt, int *w, int
  * frees out with img_free. */
 int img_decode(const unsigned char *buf, size_t len, uint64_t max_pixels, img_rgb *out, cs_err *err);
 
+/* img_decode, reduced where the format allows it cheaply, for previews: a JPEG through libjpeg's
+ * DCT scaling (M/8), a non-interlaced PNG by box-averaging rx x ry blocks while its rows stream in
+ * (memory: one row and the reduced image). The result is at least min_w x min_h (or the full size
+ * when smaller); other formats and interlaced PNGs decode at full size. min_w or min_h 0: full size,
+ * bit for bit img_decode. Not Pillow's pixels: for thumbnails, never for embeddings. */
+int img_decode_scaled(const unsigned char *buf, size_t len, uint64_t max_pixels, int min_w, int min_h, img_rgb *out,
+                      cs_err *err);
+
 /* Reads and decodes a file (messages are prefixed with the path). */
 int img_load(const char *path, uint64_t max_pixels, img_rgb *out, cs_err *err);
 
@@ -80,6 +88,15 @@ int img_preprocess(const img_rgb *in, const img_preproc *p, float *out, cs_err *
 
 /* A copy of in scaled (bicubic, aspect kept) to fit max_side x max_side; never enlarged. */
 int img_thumbnail(const img_rgb *in, int max_side, img_rgb *out, cs_err *err);
+
+/* Decodes image bytes straight to their thumbnail (img_thumbnail of the image) with bounded memory:
+ * img_decode_scaled to twice the thumbnail's size, then the bicubic resize. Decodes that would hold
+ * more than IMG_THUMB_SERIAL_BYTES of pixels at full size (formats without scaled decoding,
+ * interlaced PNGs, and the largest JPEGs and PNGs) run one at a time process-wide, so parallel
+ * requests for big images cost one big decode, not one each. */
+#define IMG_THUMB_SERIAL_BYTES (48u << 20)
+int img_thumbnail_decode(const unsigned char *buf, size_t len, uint64_t max_pixels, int max_side, img_rgb *out,
+                         cs_err *err);
 
 /* JPEG bytes of im at quality 1-100 (libjpeg-turbo). *out is malloc'd. */
 int img_encode_jpeg(const img_rgb *im, int quality, unsigned char **out, size_t *len, cs_err *err);

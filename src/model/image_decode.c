@@ -83,11 +83,26 @@ static void png_err_fn(png_structp png, png_const_charp msg) {
 }
 static void png_warn_fn(png_structp png, png_const_charp msg) { (void)png; (void)msg; }
 
-typedef struct { png_structp png; png_infop info; png_bytep *rows; } png_state;
+typedef struct { png_structp png; png_infop info; png_bytep *rows; unsigned char *row; uint32_t *sums; } png_state;
 
 static uint32_t rd32be(const unsigned char *p);
 
-static int decode_png(const unsigned char *buf, size_t len, uint64_t maxpx, img_rgb *out, cs_err *err) {
+/* Widens 16-bit grey samples (host order) to RGB in place, clipping at 255 as Pillow does; the row
+ * holds 3w bytes. Right to left: sample x (bytes 2x, 2x+1) is read before bytes 3x..3x+2 overwrite it. */
+static void gray16_to_rgb(unsigned char *r, size_t w) {
+    for (size_t x = w; x-- > 0;) {
+        uint16_t v;
+        memcpy(&v, r + 2 * x, 2);
+        r[3 * x] = r[3 * x + 1] = r[3 * x + 2] = v > 255 ? 255 : (unsigned char)v;
+    }
+}
+
+/* min_w, min_h > 0 (img_decode_scaled): a non-interlaced PNG is read row by row into box sums of
+ * rx x ry pixels, the largest factors that keep the result at least min_w x min_h, so memory is
+ * one row plus the reduced image. An interlaced PNG needs every row until its last pass: it is
+ * decoded at full size. */
+static int decode_png(const unsigned char *buf, size_t len, uint64_t maxpx, int min_w, int min_h, img_rgb *out,
+                      cs_err *err) {
     /* IHDR is always the first chunk: refuse oversized images before libpng reads anything else */
     if (len >= 24 && memcmp(buf + 12, "IHDR", 4) == 0 && check_dims(rd32be(buf + 16), rd32be(buf + 20), maxpx, err))
         return -1;
@@ -102,6 +117,8 @@ static int decode_png(const unsigned char *buf, size_t len, uint64_t maxpx, img_
         if (!i) cs_err_set(err, "PNG: out of memory");
         png_destroy_read_struct(&p, i ? &i : NULL, NULL);
         free(st.rows);
+        free(st.row);
+        free(st.sums);
         img_free(out);
         return -1;
     }
@@ -131,19 +148,44 @@ static int decode_png(const unsigned char *buf, size_t len, uint64_t maxpx, img_
      * decode costs the output image and the row pointers, nothing more. */
     size_t rb = png_get_rowbytes(st.png, st.info);
     if (rb != (size_t)w * (gray16 ? 2 : 3)) { cs_err_set(err, "PNG: unexpected row layout"); png_longjmp(st.png, 1); }
+    uint32_t rx = min_w > 0 ? w / (uint32_t)min_w : 1, ry = min_h > 0 ? h / (uint32_t)min_h : 1;
+    if (rx < 1) rx = 1;
+    if (ry < 1) ry = 1;
+    if (min_w > 0 && png_get_interlace_type(st.png, st.info) == PNG_INTERLACE_NONE && (rx > 1 || ry > 1)) {
+        uint32_t ow = (w + rx - 1) / rx, oh = (h + ry - 1) / ry;
+        st.row = malloc((size_t)w * 3);
+        st.sums = calloc((size_t)ow * 3, sizeof *st.sums);
+        if (!st.row || !st.sums || alloc_rgb(out, (int)ow, (int)oh, err)) {
+            cs_err_set(err, "PNG: out of memory");
+            png_longjmp(st.png, 1);
+        }
+        for (png_uint_32 y = 0; y < h; y++) {
+            png_read_row(st.png, st.row, NULL);
+            if (gray16) gray16_to_rgb(st.row, w);
+            for (png_uint_32 x = 0; x < w; x++)
+                for (int c = 0; c < 3; c++) st.sums[(x / rx) * 3 + c] += st.row[x * 3 + c];
+            if ((y + 1) % ry && y + 1 < h) continue;
+            uint32_t nrows = y % ry + 1; /* the last box may be shorter */
+            unsigned char *o = out->px + (size_t)(y / ry) * ow * 3;
+            for (uint32_t ox = 0; ox < ow; ox++) {
+                uint32_t n = nrows * (ox + 1 < ow ? rx : w - ox * rx);
+                for (int c = 0; c < 3; c++) o[ox * 3 + c] = (unsigned char)((st.sums[ox * 3 + c] + n / 2) / n);
+            }
+            memset(st.sums, 0, (size_t)ow * 3 * sizeof *st.sums);
+        }
+        png_structp p = st.png;
+        png_infop i = st.info;
+        png_destroy_read_struct(&p, &i, NULL);
+        free(st.row);
+        free(st.sums);
+        return 0;
+    }
     st.rows = malloc(sizeof(png_bytep) * h);
     if (!st.rows || alloc_rgb(out, (int)w, (int)h, err)) { cs_err_set(err, "PNG: out of memory"); png_longjmp(st.png, 1); }
     for (png_uint_32 y = 0; y < h; y++) st.rows[y] = out->px + (size_t)y * w * 3;
     png_read_image(st.png, st.rows);
-    if (gray16) /* widen each row in place, right to left: sample x (bytes 2x, 2x+1) -> bytes 3x..3x+2 */
-        for (png_uint_32 y = 0; y < h; y++) {
-            unsigned char *r = st.rows[y];
-            for (size_t x = w; x-- > 0;) {
-                uint16_t v;
-                memcpy(&v, r + 2 * x, 2);
-                r[3 * x] = r[3 * x + 1] = r[3 * x + 2] = v > 255 ? 255 : (unsigned char)v;
-            }
-        }
+    if (gray16)
+        for (png_uint_32 y = 0; y < h; y++) gray16_to_rgb(st.rows[y], w);
     png_structp p = st.png;
     png_infop i = st.info;
     png_destroy_read_struct(&p, &i, NULL);
@@ -183,7 +225,10 @@ static inline int muldiv255(int a, int b) {
     return ((t >> 8) + t) >> 8;
 }
 
-static int decode_jpeg(const unsigned char *buf, size_t len, uint64_t maxpx, img_rgb *out, cs_err *err) {
+/* min_w, min_h > 0 (img_decode_scaled): libjpeg's DCT scaling by M/8, the smallest M that keeps the
+ * output at least min_w x min_h. */
+static int decode_jpeg(const unsigned char *buf, size_t len, uint64_t maxpx, int min_w, int min_h, img_rgb *out,
+                       cs_err *err) {
     struct jpeg_decompress_struct ci;
     jpeg_err_state es;
     unsigned char *volatile row = NULL;
@@ -204,6 +249,14 @@ static int decode_jpeg(const unsigned char *buf, size_t len, uint64_t maxpx, img
     if (check_dims(ci.image_width, ci.image_height, maxpx, err)) longjmp(es.jb, 1);
     int cmyk = ci.jpeg_color_space == JCS_CMYK || ci.jpeg_color_space == JCS_YCCK;
     ci.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
+    if (min_w > 0 && min_h > 0) {
+        unsigned m = 1;
+        while (m < 8 && (((uint64_t)ci.image_width * m + 7) / 8 < (unsigned)min_w ||
+                         ((uint64_t)ci.image_height * m + 7) / 8 < (unsigned)min_h))
+            m++;
+        ci.scale_num = m;
+        ci.scale_denom = 8;
+    }
     jpeg_start_decompress(&ci);
     if (alloc_rgb(out, (int)ci.output_width, (int)ci.output_height, err)) longjmp(es.jb, 1);
     row = malloc((size_t)ci.output_width * (size_t)ci.output_components);
@@ -603,11 +656,16 @@ int img_probe(const unsigned char *buf, size_t len, img_format *fmt, int *w, int
 }
 
 int img_decode(const unsigned char *buf, size_t len, uint64_t max_pixels, img_rgb *out, cs_err *err) {
+    return img_decode_scaled(buf, len, max_pixels, 0, 0, out, err);
+}
+
+int img_decode_scaled(const unsigned char *buf, size_t len, uint64_t max_pixels, int min_w, int min_h, img_rgb *out,
+                      cs_err *err) {
     memset(out, 0, sizeof *out);
     if (!max_pixels) max_pixels = IMG_DEFAULT_MAX_PIXELS;
     switch (img_sniff(buf, len)) {
-    case IMG_PNG: return decode_png(buf, len, max_pixels, out, err);
-    case IMG_JPEG: return decode_jpeg(buf, len, max_pixels, out, err);
+    case IMG_PNG: return decode_png(buf, len, max_pixels, min_w, min_h, out, err);
+    case IMG_JPEG: return decode_jpeg(buf, len, max_pixels, min_w, min_h, out, err);
     case IMG_WEBP: return decode_webp(buf, len, max_pixels, out, err);
     case IMG_GIF: return decode_gif(buf, len, max_pixels, out, err);
     case IMG_BMP: return decode_bmp(buf, len, max_pixels, out, err);

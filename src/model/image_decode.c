@@ -83,7 +83,7 @@ static void png_err_fn(png_structp png, png_const_charp msg) {
 }
 static void png_warn_fn(png_structp png, png_const_charp msg) { (void)png; (void)msg; }
 
-typedef struct { png_structp png; png_infop info; png_bytep *rows; unsigned char *row; uint32_t *sums; } png_state;
+typedef struct { png_structp png; png_infop info; png_bytep *rows; unsigned char *row; uint64_t *sums; } png_state;
 
 static uint32_t rd32be(const unsigned char *p);
 
@@ -168,7 +168,7 @@ static int decode_png(const unsigned char *buf, size_t len, uint64_t maxpx, int 
             uint32_t nrows = y % ry + 1; /* the last box may be shorter */
             unsigned char *o = out->px + (size_t)(y / ry) * ow * 3;
             for (uint32_t ox = 0; ox < ow; ox++) {
-                uint32_t n = nrows * (ox + 1 < ow ? rx : w - ox * rx);
+                uint64_t n = (uint64_t)nrows * (ox + 1 < ow ? rx : w - ox * rx);
                 for (int c = 0; c < 3; c++) o[ox * 3 + c] = (unsigned char)((st.sums[ox * 3 + c] + n / 2) / n);
             }
             memset(st.sums, 0, (size_t)ow * 3 * sizeof *st.sums);

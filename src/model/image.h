@@ -4,15 +4,18 @@
  * Decoding follows Pillow's Image.convert("RGB"), which is what the reference pipeline does:
  * alpha is dropped (not composited), palettes are expanded, grey is replicated, 16-bit samples
  * keep their high byte except 16-bit grey, which Pillow clips at 255. GIF: the first frame, placed
- * on the logical screen, the rest filled with the transparent index (or index 0), as Pillow does.
+ * on the logical screen (grown when the frame extends past it), the rest filled with the
+ * transparent index (or index 0), as Pillow does. CMYK/YCCK JPEGs: Pillow's inverted reading and
+ * its rounding. BMP: 16-bit fields floored, RLE4/RLE8 as Pillow's decoder reads them.
  * The pixel count is checked against a limit from the header, before any pixel memory is
- * allocated (decompression bombs). Truncated or corrupt files fail with a message; they never
- * produce a half-grey image.
+ * allocated (decompression bombs); a decode then holds its output and a row or two. Truncated or
+ * corrupt files fail with a message; they never produce a half-grey image. Files in no supported
+ * format get a message that says what they are (empty, text, TIFF, ICO, ...).
  *
  * Preprocessing: resize the shortest edge to `shortest_edge` (long edge int(size * long / short))
  * with Pillow's antialiased resampler (bit-exact fixed point, 22 fractional bits), center-crop
  * with floor offsets (zero-padding where the crop is larger), rescale, normalise per channel,
- * output float32 C x H x W. */
+ * output float32 C x H x W. Only the crop window of the resized image is computed. */
 #ifndef IMAGE_H
 #define IMAGE_H
 

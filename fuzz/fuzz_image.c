@@ -1,4 +1,4 @@
-/* Fuzz target: image decoding (PNG, JPEG, WebP, GIF, BMP) and CLIP preprocessing. */
+/* Fuzz target: image decoding (PNG, JPEG, WebP, GIF, BMP), CLIP preprocessing and thumbnails. */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -18,6 +18,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         float out[3 * 32 * 32];
         if (img_preprocess(&im, &p, out, &e) != 0) abort();
         img_free(&im);
+    }
+    /* the thumbnail path: scaled JPEG and streamed PNG decoding */
+    img_rgb th;
+    if (img_thumbnail_decode(data, size, 1u << 20, 16, &th, &e) == 0) {
+        if (th.w <= 0 || th.h <= 0 || th.w > 16 || th.h > 16) abort();
+        img_free(&th);
     }
     return 0;
 }

@@ -90,5 +90,16 @@ check "bad threads exit 2" [ $? -eq 2 ]
 $BIN tokenize --model "$TINY" --max-length 1 < /dev/null > /dev/null 2>&1
 check "bad max-length exit 2" [ $? -eq 2 ]
 
+# image-only commands do not read the tokenizer files: a folder without them still preprocesses
+# and embeds images; text input then fails with a message
+mkdir "$TMP/notok"
+for f in config.json preprocessor_config.json model.safetensors; do ln -s "$(cd "$TINY" && pwd)/$f" "$TMP/notok/$f"; done
+$BIN preprocess --model "$TMP/notok" --image "$FX/images/chelsea.png" --out "$TMP/px2.f32" 2> "$TMP/err"
+check "preprocess without tokenizer files" cmp -s "$TMP/px.f32" "$TMP/px2.f32"
+$BIN embed --model "$TMP/notok" --image "$FX/images/chelsea.png" > "$TMP/img2.json" 2> "$TMP/err"
+check "embed --image without tokenizer files" [ "$(head -n 1 "$TMP/multi.json")" = "$(cat "$TMP/img2.json")" ]
+$BIN embed --model "$TMP/notok" --text cat > "$TMP/out" 2> "$TMP/err"
+check "embed --text needs the tokenizer" grep -q "vocab.json" "$TMP/err"
+
 echo "cli: $pass passed, $fail failed, $skip skipped"
 [ $fail -eq 0 ]

@@ -14,13 +14,15 @@
 
 #define MAX_INPUT_FILE (256u << 20)
 
-static clip_ctx *open_model(const char *dir) {
+/* need_text 0: the tokenizer files are not read (commands given no text). */
+static clip_ctx *open_model(const char *dir, int need_text) {
     if (!dir) {
         cli_usage("--model DIR is required");
         return NULL;
     }
     clip_params p = clip_default_params();
     p.threads = cli_threads;
+    p.no_tokenizer = !need_text;
     clip_ctx *c;
     cs_err e;
     if (clip_load(dir, &p, &c, &e)) {
@@ -244,7 +246,9 @@ int cmd_embed(int argc, char **argv) {
         } else rc = cli_usage("embed: unexpected argument '%s'", a);
     }
     if (rc == CLI_OK && in.n == 0) rc = cli_usage("embed: nothing to embed (give --text, --texts-from, --image, --token-ids or --pixel-values)");
-    clip_ctx *c = rc == CLI_OK ? open_model(dir) : NULL;
+    int need_text = 0;
+    for (size_t i = 0; i < in.n; i++) need_text |= in.v[i].kind == IN_TEXT;
+    clip_ctx *c = rc == CLI_OK ? open_model(dir, need_text) : NULL;
     if (rc == CLI_OK && !c) rc = CLI_FAIL;
     float *out = NULL;
     size_t P = c ? (size_t)clip_get_info(c)->projection_dim : 0;
@@ -284,7 +288,7 @@ int cmd_preprocess(int argc, char **argv) {
         else return cli_usage("preprocess: unexpected argument '%s'", argv[i]);
     }
     if (!image || !outp) return cli_usage("preprocess: --model DIR --image FILE --out FILE are required");
-    clip_ctx *c = open_model(dir);
+    clip_ctx *c = open_model(dir, 0);
     if (!c) return CLI_FAIL;
     const clip_info *info = clip_get_info(c);
     size_t n = (size_t)3 * info->image_size * info->image_size;
@@ -324,7 +328,7 @@ int cmd_model(int argc, char **argv) {
         else if (!dir && strncmp(argv[i], "--", 2)) dir = argv[i];
         else return cli_usage("model info: unexpected argument '%s'", argv[i]);
     }
-    clip_ctx *c = open_model(dir);
+    clip_ctx *c = open_model(dir, 1);
     if (!c) return CLI_FAIL;
     const clip_info *m = clip_get_info(c);
     int g = m->image_size / m->patch_size;

@@ -79,7 +79,7 @@ struct clip_ctx {
 };
 
 clip_params clip_default_params(void) {
-    clip_params p = {0, 0, 0};
+    clip_params p = {0, 0, 0, 0};
     return p;
 }
 
@@ -491,9 +491,9 @@ int clip_load(const char *dir, const clip_params *p, clip_ctx **out, cs_err *err
     free(txt);
     if (prc) goto done;
     if (st_open(cs_is_file(st1) ? st1 : sti, &c->st, err)) goto done;
-    if (tok_load(voc, mer, &c->tok, err)) goto done;
     clip_info *in = &c->info;
-    if ((int)tok_vocab_size(c->tok) > in->vocab_size) {
+    if (!c->params.no_tokenizer && tok_load(voc, mer, &c->tok, err)) goto done;
+    if (c->tok && (int)tok_vocab_size(c->tok) > in->vocab_size) {
         cs_err_set(err, "%s: %zu tokens, but the model's vocab_size is %d", voc, tok_vocab_size(c->tok), in->vocab_size);
         goto done;
     }
@@ -586,7 +586,15 @@ uint64_t clip_resident_bytes(const clip_ctx *c) {
     return st_resident_bytes(c->st) + c->owned_bytes + c->packed_bytes;
 }
 
+/* A context loaded with no_tokenizer has none: text input is refused, never tokenised with NULL. */
+static int need_tok(const clip_ctx *c, cs_err *err) {
+    return c->tok ? 0 : cs_err_set(err, "%s: the tokenizer was not loaded (image-only use)", c->dir);
+}
+
 int clip_tokenize(clip_ctx *c, const char *text, size_t len, int max_len, int32_t **ids, size_t *n, cs_err *err) {
+    *ids = NULL;
+    *n = 0;
+    if (need_tok(c, err)) return -1;
     return tok_encode(c->tok, text, len, max_len, ids, n, err);
 }
 
@@ -905,6 +913,7 @@ int clip_texts_embed(clip_ctx *c, const char *const *texts, int n, int normalize
     size_t *lens = calloc((size_t)n, sizeof *lens);
     int rc = 0;
     if (!ids || !lens) rc = cs_err_set(err, "out of memory");
+    if (!rc) rc = need_tok(c, err);
     for (int i = 0; i < n && !rc; i++) rc = tok_encode(c->tok, texts[i], strlen(texts[i]), c->info.max_positions, &ids[i], &lens[i], err);
     if (!rc) rc = clip_text_embed(c, (const int32_t *const *)ids, lens, n, normalize, embeds, err);
     for (int i = 0; ids && i < n; i++) free(ids[i]);

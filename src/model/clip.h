@@ -31,6 +31,8 @@ typedef struct clip_params {
     int threads;          /* 0: CLIPSEEK_THREADS, else the number of online CPUs */
     uint64_t max_pixels;  /* decoder limit; 0: IMG_DEFAULT_MAX_PIXELS */
     int reference;        /* 1: use the plain reference kernels (slow; for tests) */
+    int no_tokenizer;     /* 1: skip vocab.json and merges.txt (image-only commands: about 80 ms saved);
+                           * clip_tokenize and clip_texts_embed then fail with a message */
 } clip_params;
 
 clip_params clip_default_params(void);

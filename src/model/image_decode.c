@@ -19,12 +19,20 @@
 #include "../common/cs_file.h"
 #include "image.h"
 
+/* Text (ASCII or UTF-8; an SVG too): no control bytes but tab and line ends in the first 512 bytes.
+ * A real BMP header always has some (its size, reserved and offset fields hold zero bytes). */
+static int looks_text(const unsigned char *b, size_t n) {
+    for (size_t i = 0; i < n && i < 512; i++)
+        if (b[i] < 0x20 && b[i] != '\n' && b[i] != '\r' && b[i] != '\t') return 0;
+    return n > 0;
+}
+
 img_format img_sniff(const unsigned char *b, size_t n) {
     if (n >= 8 && memcmp(b, "\x89PNG\r\n\x1a\n", 8) == 0) return IMG_PNG;
     if (n >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF) return IMG_JPEG;
     if (n >= 12 && memcmp(b, "RIFF", 4) == 0 && memcmp(b + 8, "WEBP", 4) == 0) return IMG_WEBP;
     if (n >= 6 && (memcmp(b, "GIF87a", 6) == 0 || memcmp(b, "GIF89a", 6) == 0)) return IMG_GIF;
-    if (n >= 2 && b[0] == 'B' && b[1] == 'M') return IMG_BMP;
+    if (n >= 2 && b[0] == 'B' && b[1] == 'M' && !looks_text(b, n)) return IMG_BMP; /* "BMW owners: ..." */
     return IMG_UNKNOWN;
 }
 
@@ -75,11 +83,26 @@ static void png_err_fn(png_structp png, png_const_charp msg) {
 }
 static void png_warn_fn(png_structp png, png_const_charp msg) { (void)png; (void)msg; }
 
-typedef struct { png_structp png; png_infop info; unsigned char *raw; png_bytep *rows; } png_state;
+typedef struct { png_structp png; png_infop info; png_bytep *rows; unsigned char *row; uint64_t *sums; } png_state;
 
 static uint32_t rd32be(const unsigned char *p);
 
-static int decode_png(const unsigned char *buf, size_t len, uint64_t maxpx, img_rgb *out, cs_err *err) {
+/* Widens 16-bit grey samples (host order) to RGB in place, clipping at 255 as Pillow does; the row
+ * holds 3w bytes. Right to left: sample x (bytes 2x, 2x+1) is read before bytes 3x..3x+2 overwrite it. */
+static void gray16_to_rgb(unsigned char *r, size_t w) {
+    for (size_t x = w; x-- > 0;) {
+        uint16_t v;
+        memcpy(&v, r + 2 * x, 2);
+        r[3 * x] = r[3 * x + 1] = r[3 * x + 2] = v > 255 ? 255 : (unsigned char)v;
+    }
+}
+
+/* min_w, min_h > 0 (img_decode_scaled): a non-interlaced PNG is read row by row into box sums of
+ * rx x ry pixels, the largest factors that keep the result at least min_w x min_h, so memory is
+ * one row plus the reduced image. An interlaced PNG needs every row until its last pass: it is
+ * decoded at full size. */
+static int decode_png(const unsigned char *buf, size_t len, uint64_t maxpx, int min_w, int min_h, img_rgb *out,
+                      cs_err *err) {
     /* IHDR is always the first chunk: refuse oversized images before libpng reads anything else */
     if (len >= 24 && memcmp(buf + 12, "IHDR", 4) == 0 && check_dims(rd32be(buf + 16), rd32be(buf + 20), maxpx, err))
         return -1;
@@ -93,8 +116,9 @@ static int decode_png(const unsigned char *buf, size_t len, uint64_t maxpx, img_
         png_infop i = st.info;
         if (!i) cs_err_set(err, "PNG: out of memory");
         png_destroy_read_struct(&p, i ? &i : NULL, NULL);
-        free(st.raw);
         free(st.rows);
+        free(st.row);
+        free(st.sums);
         img_free(out);
         return -1;
     }
@@ -120,28 +144,51 @@ static int decode_png(const unsigned char *buf, size_t len, uint64_t maxpx, img_
     png_set_strip_alpha(st.png);
     png_set_interlace_handling(st.png);
     png_read_update_info(st.png, st.info);
+    /* Rows are read straight into the output (RGB rows are 3w bytes, 16-bit grey rows 2w), so a
+     * decode costs the output image and the row pointers, nothing more. */
     size_t rb = png_get_rowbytes(st.png, st.info);
-    st.raw = malloc(rb * h);
-    st.rows = malloc(sizeof(png_bytep) * h);
-    if (!st.raw || !st.rows) { cs_err_set(err, "PNG: out of memory"); png_longjmp(st.png, 1); }
-    for (png_uint_32 y = 0; y < h; y++) st.rows[y] = st.raw + y * rb;
-    png_read_image(st.png, st.rows);
-    if (alloc_rgb(out, (int)w, (int)h, err)) png_longjmp(st.png, 1);
-    if (gray16) {
-        for (size_t i = 0; i < (size_t)w * h; i++) {
-            uint16_t v;
-            memcpy(&v, st.raw + (i / w) * rb + (i % w) * 2, 2);
-            unsigned char c = v > 255 ? 255 : (unsigned char)v;
-            out->px[i * 3] = out->px[i * 3 + 1] = out->px[i * 3 + 2] = c;
+    if (rb != (size_t)w * (gray16 ? 2 : 3)) { cs_err_set(err, "PNG: unexpected row layout"); png_longjmp(st.png, 1); }
+    uint32_t rx = min_w > 0 ? w / (uint32_t)min_w : 1, ry = min_h > 0 ? h / (uint32_t)min_h : 1;
+    if (rx < 1) rx = 1;
+    if (ry < 1) ry = 1;
+    if (min_w > 0 && png_get_interlace_type(st.png, st.info) == PNG_INTERLACE_NONE && (rx > 1 || ry > 1)) {
+        uint32_t ow = (w + rx - 1) / rx, oh = (h + ry - 1) / ry;
+        st.row = malloc((size_t)w * 3);
+        st.sums = calloc((size_t)ow * 3, sizeof *st.sums);
+        if (!st.row || !st.sums || alloc_rgb(out, (int)ow, (int)oh, err)) {
+            cs_err_set(err, "PNG: out of memory");
+            png_longjmp(st.png, 1);
         }
-    } else {
-        if (rb < (size_t)w * 3) { cs_err_set(err, "PNG: unexpected row layout"); png_longjmp(st.png, 1); }
-        for (png_uint_32 y = 0; y < h; y++) memcpy(out->px + (size_t)y * w * 3, st.rows[y], (size_t)w * 3);
+        for (png_uint_32 y = 0; y < h; y++) {
+            png_read_row(st.png, st.row, NULL);
+            if (gray16) gray16_to_rgb(st.row, w);
+            for (png_uint_32 x = 0; x < w; x++)
+                for (int c = 0; c < 3; c++) st.sums[(x / rx) * 3 + c] += st.row[x * 3 + c];
+            if ((y + 1) % ry && y + 1 < h) continue;
+            uint32_t nrows = y % ry + 1; /* the last box may be shorter */
+            unsigned char *o = out->px + (size_t)(y / ry) * ow * 3;
+            for (uint32_t ox = 0; ox < ow; ox++) {
+                uint64_t n = (uint64_t)nrows * (ox + 1 < ow ? rx : w - ox * rx);
+                for (int c = 0; c < 3; c++) o[ox * 3 + c] = (unsigned char)((st.sums[ox * 3 + c] + n / 2) / n);
+            }
+            memset(st.sums, 0, (size_t)ow * 3 * sizeof *st.sums);
+        }
+        png_structp p = st.png;
+        png_infop i = st.info;
+        png_destroy_read_struct(&p, &i, NULL);
+        free(st.row);
+        free(st.sums);
+        return 0;
     }
+    st.rows = malloc(sizeof(png_bytep) * h);
+    if (!st.rows || alloc_rgb(out, (int)w, (int)h, err)) { cs_err_set(err, "PNG: out of memory"); png_longjmp(st.png, 1); }
+    for (png_uint_32 y = 0; y < h; y++) st.rows[y] = out->px + (size_t)y * w * 3;
+    png_read_image(st.png, st.rows);
+    if (gray16)
+        for (png_uint_32 y = 0; y < h; y++) gray16_to_rgb(st.rows[y], w);
     png_structp p = st.png;
     png_infop i = st.info;
     png_destroy_read_struct(&p, &i, NULL);
-    free(st.raw);
     free(st.rows);
     return 0;
 }
@@ -172,7 +219,16 @@ static void jpeg_emit_fn(j_common_ptr c, int level) {
     }
 }
 
-static int decode_jpeg(const unsigned char *buf, size_t len, uint64_t maxpx, img_rgb *out, cs_err *err) {
+/* Pillow's MULDIV255: a * b / 255 rounded, exactly as its integer formula rounds. */
+static inline int muldiv255(int a, int b) {
+    int t = a * b + 128;
+    return ((t >> 8) + t) >> 8;
+}
+
+/* min_w, min_h > 0 (img_decode_scaled): libjpeg's DCT scaling by M/8, the smallest M that keeps the
+ * output at least min_w x min_h. */
+static int decode_jpeg(const unsigned char *buf, size_t len, uint64_t maxpx, int min_w, int min_h, img_rgb *out,
+                       cs_err *err) {
     struct jpeg_decompress_struct ci;
     jpeg_err_state es;
     unsigned char *volatile row = NULL;
@@ -193,6 +249,14 @@ static int decode_jpeg(const unsigned char *buf, size_t len, uint64_t maxpx, img
     if (check_dims(ci.image_width, ci.image_height, maxpx, err)) longjmp(es.jb, 1);
     int cmyk = ci.jpeg_color_space == JCS_CMYK || ci.jpeg_color_space == JCS_YCCK;
     ci.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
+    if (min_w > 0 && min_h > 0) {
+        unsigned m = 1;
+        while (m < 8 && (((uint64_t)ci.image_width * m + 7) / 8 < (unsigned)min_w ||
+                         ((uint64_t)ci.image_height * m + 7) / 8 < (unsigned)min_h))
+            m++;
+        ci.scale_num = m;
+        ci.scale_denom = 8;
+    }
     jpeg_start_decompress(&ci);
     if (alloc_rgb(out, (int)ci.output_width, (int)ci.output_height, err)) longjmp(es.jb, 1);
     row = malloc((size_t)ci.output_width * (size_t)ci.output_components);
@@ -205,12 +269,11 @@ static int decode_jpeg(const unsigned char *buf, size_t len, uint64_t maxpx, img
         if (!cmyk) memcpy(o, row, (size_t)ci.output_width * 3);
         else
             for (unsigned x = 0; x < ci.output_width; x++) {
-                /* Adobe CMYK JPEGs store inverted values; Pillow then maps (c,m,y,k) -> 255-min(255,c+k). */
-                int c = row[x * 4], m = row[x * 4 + 1], yy = row[x * 4 + 2], k = row[x * 4 + 3];
-                if (ci.saw_Adobe_marker) { c = 255 - c; m = 255 - m; yy = 255 - yy; k = 255 - k; }
-                o[x * 3] = (unsigned char)(255 - (c + k > 255 ? 255 : c + k));
-                o[x * 3 + 1] = (unsigned char)(255 - (m + k > 255 ? 255 : m + k));
-                o[x * 3 + 2] = (unsigned char)(255 - (yy + k > 255 ? 255 : yy + k));
+                /* Pillow reads every CMYK/YCCK JPEG as "CMYK;I" (Adobe's inverted polarity, marker
+                 * or not), then converts with nk - c * nk / 255 rounded (its MULDIV255), nk = 255 - k.
+                 * With the inversion folded in: nk is the stored k, c is 255 - the stored c. */
+                int nk = row[x * 4 + 3];
+                for (int j = 0; j < 3; j++) o[x * 3 + j] = (unsigned char)(nk - muldiv255(255 - row[x * 4 + j], nk));
             }
     }
     jpeg_finish_decompress(&ci);
@@ -299,8 +362,12 @@ static int decode_gif(const unsigned char *buf, size_t len, uint64_t maxpx, img_
         if (DGifGetImageDesc(g) == GIF_ERROR) { cs_err_set(err, "GIF: corrupt image descriptor"); goto done; }
         int fw = g->Image.Width, fh = g->Image.Height, fx = g->Image.Left, fy = g->Image.Top;
         if (fw <= 0 || fh <= 0 || (uint64_t)fw * fh > maxpx) { cs_err_set(err, "GIF: bad frame size %dx%d", fw, fh); goto done; }
+        /* Pillow: the canvas is the logical screen, grown to hold a first frame that extends past it,
+         * pre-filled with the transparent index or 0. */
         int sw = g->SWidth, sh = g->SHeight;
-        /* Pillow: the canvas is the logical screen, pre-filled with the transparent index or 0. */
+        if (fx + fw > sw) sw = fx + fw;
+        if (fy + fh > sh) sh = fy + fh;
+        if (check_dims(sw, sh, maxpx, err)) goto done;
         idx = malloc((size_t)sw * sh);
         unsigned char *line = malloc((size_t)fw);
         if (!idx || !line) { free(line); cs_err_set(err, "GIF: out of memory"); goto done; }
@@ -347,12 +414,13 @@ static uint32_t rd32(const unsigned char *p) { return p[0] | p[1] << 8 | p[2] <<
 static uint16_t rd16(const unsigned char *p) { return (uint16_t)(p[0] | p[1] << 8); }
 static uint32_t rd32be(const unsigned char *p) { return (uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3]; }
 
-/* Extracts a bitfield and scales it to 8 bits. */
+/* Extracts a bitfield and scales it to 8 bits by flooring x * 255 / max, as Pillow's BGR;15 and
+ * BGR;16 unpackers do (5-bit 1 -> 8, not 8.2 rounded). */
 static unsigned char bf8(uint32_t v, uint32_t mask) {
     if (!mask) return 0;
     int shift = __builtin_ctz(mask), bits = __builtin_popcount(mask);
-    uint32_t x = (v & mask) >> shift, max = (bits >= 32) ? 0xffffffffu : ((1u << bits) - 1);
-    return (unsigned char)((x * 255u + max / 2) / max);
+    uint64_t x = (v & mask) >> shift, max = (bits >= 32) ? 0xffffffffu : ((1u << bits) - 1);
+    return (unsigned char)(x * 255u / max);
 }
 
 typedef struct { int w, h, topdown, bpp, comp; uint32_t hdr, off, ncolors, masks[3]; } bmp_info;
@@ -381,12 +449,63 @@ static int bmp_header(const unsigned char *b, size_t n, bmp_info *bi, cs_err *er
     return 0;
 }
 
+/* RLE8 (comp 1) and RLE4 (comp 2) into w * h palette indices in file row order, as Pillow's
+ * BmpRleDecoder reads them: encoded runs are clipped at the row's end, absolute runs are not; an
+ * end-of-line pads the row with index 0; a delta skips right + up * w pixels (index 0); absolute
+ * runs are padded to an even file offset; an RLE4 absolute run of n pixels reads n / 2 bytes (an
+ * odd last pixel is dropped, as Pillow drops it). Data that ends before w * h pixels is an error,
+ * as in Pillow; anything past them is ignored. */
+static int bmp_rle(const unsigned char *b, size_t n, const bmp_info *bi, unsigned char *idx, cs_err *err) {
+    size_t total = (size_t)bi->w * bi->h, len = 0, at = bi->off, x = 0, w = (size_t)bi->w;
+    int rle4 = bi->comp == 2;
+#define PUT(v) do { if (len < total) idx[len] = (unsigned char)(v); len++; } while (0)
+    while (len < total && at + 2 <= n) {
+        unsigned cnt = b[at], byte = b[at + 1];
+        at += 2;
+        if (cnt) { /* encoded run */
+            size_t k = cnt;
+            if (x + k > w) k = x < w ? w - x : 0;
+            for (size_t i = 0; i < k; i++) PUT(rle4 ? (i % 2 ? byte & 15 : byte >> 4) : byte);
+            x += k;
+        } else if (byte == 0) { /* end of line */
+            while (len % w) PUT(0);
+            x = 0;
+        } else if (byte == 1) { /* end of bitmap */
+            break;
+        } else if (byte == 2) { /* delta */
+            if (at + 2 > n) break;
+            size_t skip = b[at] + (size_t)b[at + 1] * w;
+            at += 2;
+            for (size_t i = 0; i < skip && len < total; i++) PUT(0);
+            if (len >= total) break;
+            x = len % w;
+        } else { /* absolute run */
+            size_t nb = rle4 ? byte / 2 : byte;
+            if (nb > n - at) break;
+            for (size_t i = 0; i < nb; i++) {
+                if (rle4) { PUT(b[at + i] >> 4); PUT(b[at + i] & 15); }
+                else PUT(b[at + i]);
+            }
+            at += nb;
+            x += byte;
+            if (at % 2) at++;
+        }
+    }
+#undef PUT
+    if (len < total) return cs_err_set(err, "BMP: RLE data ends after %zu of %zu pixels", len, total);
+    return 0;
+}
+
 static int decode_bmp(const unsigned char *b, size_t n, uint64_t maxpx, img_rgb *out, cs_err *err) {
     bmp_info bi;
     if (bmp_header(b, n, &bi, err)) return -1;
     if (check_dims(bi.w, bi.h, maxpx, err)) return -1;
-    if (bi.comp != 0 && bi.comp != 3 && bi.comp != 6)
-        return cs_err_set(err, "BMP: compression %d (RLE) is not supported", bi.comp);
+    int rle = bi.comp == 1 || bi.comp == 2;
+    if (bi.comp != 0 && bi.comp != 3 && bi.comp != 6 && !rle)
+        return cs_err_set(err, "BMP: compression %d (%s) is not supported", bi.comp,
+                          bi.comp == 4 ? "embedded JPEG" : bi.comp == 5 ? "embedded PNG" : "unknown");
+    if ((bi.comp == 1 && bi.bpp != 8) || (bi.comp == 2 && bi.bpp != 4))
+        return cs_err_set(err, "BMP: RLE%d with %d bits per pixel", bi.comp == 1 ? 8 : 4, bi.bpp);
     if (bi.bpp != 1 && bi.bpp != 4 && bi.bpp != 8 && bi.bpp != 16 && bi.bpp != 24 && bi.bpp != 32)
         return cs_err_set(err, "BMP: %d bits per pixel is not supported", bi.bpp);
     if (bi.comp == 3 || bi.comp == 6) {
@@ -398,8 +517,9 @@ static int decode_bmp(const unsigned char *b, size_t n, uint64_t maxpx, img_rgb 
     } else if (bi.bpp == 32) {
         bi.masks[0] = 0xff0000; bi.masks[1] = 0xff00; bi.masks[2] = 0xff;
     }
+    /* Pillow's palettes start as a grey ramp: indices past the file's palette read as grey */
     unsigned char pal[256][3];
-    memset(pal, 0, sizeof pal);
+    for (int i = 0; i < 256; i++) pal[i][0] = pal[i][1] = pal[i][2] = (unsigned char)i;
     if (bi.bpp <= 8) {
         uint32_t nc = bi.ncolors ? bi.ncolors : (1u << bi.bpp);
         if (nc > 256) nc = 256;
@@ -410,6 +530,18 @@ static int decode_bmp(const unsigned char *b, size_t n, uint64_t maxpx, img_rgb 
             pal[i][1] = b[po + i * es + 1];
             pal[i][2] = b[po + i * es];
         }
+    }
+    if (rle) {
+        if (bi.off > n) return cs_err_set(err, "BMP: file is truncated");
+        unsigned char *idx = malloc((size_t)bi.w * bi.h);
+        if (!idx) return cs_err_set(err, "BMP: out of memory for a %dx%d image", bi.w, bi.h);
+        if (bmp_rle(b, n, &bi, idx, err) || alloc_rgb(out, bi.w, bi.h, err)) { free(idx); return -1; }
+        for (int y = 0; y < bi.h; y++) {
+            const unsigned char *r = idx + (size_t)bi.w * (bi.topdown ? y : bi.h - 1 - y);
+            for (int x = 0; x < bi.w; x++) memcpy(out->px + ((size_t)y * bi.w + x) * 3, pal[r[x]], 3);
+        }
+        free(idx);
+        return 0;
     }
     size_t stride = (((size_t)bi.bpp * bi.w + 31) / 32) * 4;
     if (bi.off > n || stride * bi.h > n - bi.off) return cs_err_set(err, "BMP: file is truncated");
@@ -443,6 +575,38 @@ static int decode_bmp(const unsigned char *b, size_t n, uint64_t maxpx, img_rgb 
 }
 
 /* ---------------- entry points ---------------- */
+
+/* What a file that is none of our formats is, from its first bytes, so the message says so. */
+static const char *other_format(const unsigned char *b, size_t n) {
+    static const struct { const char *magic; size_t len, at; const char *name; } m[] = {
+        {"II*\0", 4, 0, "a TIFF image"},          {"MM\0*", 4, 0, "a TIFF image"},
+        {"\0\0\1\0", 4, 0, "an ICO icon"},       {"\0\0\2\0", 4, 0, "a CUR cursor"},
+        {"8BPS", 4, 0, "a Photoshop (PSD) image"}, {"%PDF", 4, 0, "a PDF document"},
+        {"ftypavif", 8, 4, "an AVIF image"},       {"ftypheic", 8, 4, "a HEIC image"},
+        {"ftypheix", 8, 4, "a HEIC image"},        {"ftypmif1", 8, 4, "a HEIF image"},
+        {"\xff\x0a", 2, 0, "a JPEG XL image"},     {"\0\0\0\x0cJXL ", 8, 0, "a JPEG XL image"},
+        {"qoif", 4, 0, "a QOI image"},             {"\x76\x2f\x31\x01", 4, 0, "an OpenEXR image"},
+        {"P1", 2, 0, "a PBM/PGM/PPM image"},       {"P4", 2, 0, "a PBM/PGM/PPM image"},
+        {"P5", 2, 0, "a PBM/PGM/PPM image"},       {"P6", 2, 0, "a PBM/PGM/PPM image"},
+        {"PK\3\4", 4, 0, "a ZIP archive"},         {"\x1f\x8b", 2, 0, "a gzip file"},
+        {"RIFF", 4, 0, "a RIFF file that is not WebP"},
+    };
+    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
+        if (n >= m[i].at + m[i].len && memcmp(b + m[i].at, m[i].magic, m[i].len) == 0) return m[i].name;
+    if (looks_text(b, n)) {
+        for (size_t i = 0; i + 4 <= n && i < 512; i++)
+            if (memcmp(b + i, "<svg", 4) == 0) return "an SVG image (vector graphics, text)";
+        return "text";
+    }
+    return NULL;
+}
+
+static int not_an_image(const unsigned char *b, size_t n, cs_err *err) {
+    if (n == 0) return cs_err_set(err, "the file is empty (0 bytes), not an image");
+    const char *what = other_format(b, n);
+    if (what) return cs_err_set(err, "%s, not a PNG, JPEG, WebP, GIF or BMP image", what);
+    return cs_err_set(err, "not a PNG, JPEG, WebP, GIF or BMP image (unknown format)");
+}
 
 int img_probe(const unsigned char *buf, size_t len, img_format *fmt, int *w, int *h, cs_err *err) {
     *fmt = img_sniff(buf, len);
@@ -487,20 +651,25 @@ int img_probe(const unsigned char *buf, size_t len, img_format *fmt, int *w, int
         return 0;
     }
     default:
-        return cs_err_set(err, "not a PNG, JPEG, WebP, GIF or BMP image");
+        return not_an_image(buf, len, err);
     }
 }
 
 int img_decode(const unsigned char *buf, size_t len, uint64_t max_pixels, img_rgb *out, cs_err *err) {
+    return img_decode_scaled(buf, len, max_pixels, 0, 0, out, err);
+}
+
+int img_decode_scaled(const unsigned char *buf, size_t len, uint64_t max_pixels, int min_w, int min_h, img_rgb *out,
+                      cs_err *err) {
     memset(out, 0, sizeof *out);
     if (!max_pixels) max_pixels = IMG_DEFAULT_MAX_PIXELS;
     switch (img_sniff(buf, len)) {
-    case IMG_PNG: return decode_png(buf, len, max_pixels, out, err);
-    case IMG_JPEG: return decode_jpeg(buf, len, max_pixels, out, err);
+    case IMG_PNG: return decode_png(buf, len, max_pixels, min_w, min_h, out, err);
+    case IMG_JPEG: return decode_jpeg(buf, len, max_pixels, min_w, min_h, out, err);
     case IMG_WEBP: return decode_webp(buf, len, max_pixels, out, err);
     case IMG_GIF: return decode_gif(buf, len, max_pixels, out, err);
     case IMG_BMP: return decode_bmp(buf, len, max_pixels, out, err);
-    default: return cs_err_set(err, "not a PNG, JPEG, WebP, GIF or BMP image");
+    default: return not_an_image(buf, len, err);
     }
 }
 

@@ -1,4 +1,5 @@
-/* image_encode: JPEG output for thumbnails (libjpeg-turbo). See image.h. */
+/* image_encode: thumbnails and their JPEG output (libjpeg-turbo). See image.h. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,19 +53,57 @@ int img_encode_jpeg(const img_rgb *im, int quality, unsigned char **out, size_t 
     return 0;
 }
 
+/* The thumbnail's size: aspect kept, long side max_side, never enlarged, at least 1 x 1. */
+static void thumb_size(int w, int h, int max_side, int *tw, int *th) {
+    if (w <= max_side && h <= max_side) { *tw = w; *th = h; return; }
+    double f = (double)max_side / (w > h ? w : h);
+    *tw = (int)(w * f + 0.5);
+    *th = (int)(h * f + 0.5);
+    if (*tw < 1) *tw = 1;
+    if (*th < 1) *th = 1;
+}
+
 int img_thumbnail(const img_rgb *in, int max_side, img_rgb *out, cs_err *err) {
     memset(out, 0, sizeof *out);
-    int w = in->w, h = in->h;
-    if (w <= max_side && h <= max_side) {
-        size_t n = (size_t)w * h * 3;
+    int tw, th;
+    thumb_size(in->w, in->h, max_side, &tw, &th);
+    if (tw == in->w && th == in->h) {
+        size_t n = (size_t)in->w * in->h * 3;
         out->px = malloc(n ? n : 1);
         if (!out->px) return cs_err_set(err, "out of memory");
         memcpy(out->px, in->px, n);
-        out->w = w;
-        out->h = h;
+        out->w = in->w;
+        out->h = in->h;
         return 0;
     }
-    double f = (double)max_side / (w > h ? w : h);
-    int tw = (int)(w * f + 0.5), th = (int)(h * f + 0.5);
-    return img_resize(in, tw < 1 ? 1 : tw, th < 1 ? 1 : th, IMG_BICUBIC, out, err);
+    return img_resize(in, tw, th, IMG_BICUBIC, out, err);
+}
+
+/* One big decode at a time (see image.h). */
+static pthread_mutex_t big_decode = PTHREAD_MUTEX_INITIALIZER;
+
+int img_thumbnail_decode(const unsigned char *buf, size_t len, uint64_t max_pixels, int max_side, img_rgb *out,
+                         cs_err *err) {
+    memset(out, 0, sizeof *out);
+    img_format f;
+    int w, h, tw = 0, th = 0;
+    if (max_side <= 0) return cs_err_set(err, "thumbnail size %d", max_side);
+    int big = 0;
+    /* a header that does not parse still goes to the decoder, whose message is the useful one */
+    if (img_probe(buf, len, &f, &w, &h, NULL) == 0 && w > 0 && h > 0) {
+        thumb_size(w, h, max_side, &tw, &th);
+        big = (uint64_t)w * (uint64_t)h * 3 > IMG_THUMB_SERIAL_BYTES;
+    }
+    if (big) pthread_mutex_lock(&big_decode);
+    img_rgb im;
+    int rc = img_decode_scaled(buf, len, max_pixels, 2 * tw, 2 * th, &im, err);
+    if (!rc) {
+        /* the size comes from the full image's header: a reduced decode may be a pixel off its aspect */
+        if (tw <= 0) rc = img_thumbnail(&im, max_side, out, err);
+        else if (im.w == tw && im.h == th) { *out = im; im.px = NULL; }
+        else rc = img_resize(&im, tw, th, IMG_BICUBIC, out, err);
+        img_free(&im);
+    }
+    if (big) pthread_mutex_unlock(&big_decode);
+    return rc;
 }

@@ -460,14 +460,13 @@ static enum MHD_Result api_image(web_server *w, struct MHD_Connection *c, store 
         if (!type) { free(d); return send_error(c, 415, "the stored bytes are not an image type we serve"); }
         return send_buf(c, 200, type, d, n, MHD_RESPMEM_MUST_FREE, "private, max-age=86400");
     }
-    img_rgb im, th;
+    img_rgb th;
     unsigned char *jpg = NULL;
     size_t jl = 0;
-    int rc = img_decode(d, n, IMG_DEFAULT_MAX_PIXELS, &im, &err);
+    int rc = img_thumbnail_decode(d, n, IMG_DEFAULT_MAX_PIXELS, THUMB_SIDE, &th, &err);
     free(d);
     if (rc) return send_error(c, 415, err.msg);
-    rc = img_thumbnail(&im, THUMB_SIDE, &th, &err) || img_encode_jpeg(&th, 82, &jpg, &jl, &err);
-    img_free(&im);
+    rc = img_encode_jpeg(&th, 82, &jpg, &jl, &err);
     img_free(&th);
     if (rc) return send_error(c, 500, err.msg);
     /* write-then-rename: a reader never sees half a thumbnail */

@@ -62,10 +62,11 @@ static int split_lines(char *buf, size_t len, char ***lines, size_t **lens, size
 }
 
 int cmd_tokenize(int argc, char **argv) {
-    const char *dir = NULL;
+    const char *dir = NULL, *from = "-";
     int maxlen = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--model") && i + 1 < argc) dir = argv[++i];
+        else if (!strcmp(argv[i], "--texts-from") && i + 1 < argc) from = argv[++i];
         else if (!strcmp(argv[i], "--max-length") && i + 1 < argc) {
             if (cli_parse_int(argv[++i], 2, 1 << 20, &maxlen)) return cli_usage("--max-length needs a number >= 2");
         } else return cli_usage("tokenize: unexpected argument '%s'", argv[i]);
@@ -83,7 +84,7 @@ int cmd_tokenize(int argc, char **argv) {
     size_t len, n;
     char **lines;
     size_t *lens;
-    if (cs_read_stream(stdin, MAX_INPUT_FILE, &in, &len)) { tok_free(t); return cli_fail("reading stdin: %s", strerror(errno)); }
+    if (cs_read_file(cs_input_path(from), MAX_INPUT_FILE, &in, &len, &e)) { tok_free(t); return cli_fail("%s", e.msg); }
     if (split_lines(in, len, &lines, &lens, &n)) { free(in); tok_free(t); return cli_fail("out of memory"); }
     for (size_t i = 0; i < n && !rc; i++) {
         int32_t *ids;
@@ -188,7 +189,7 @@ static int embed_run(clip_ctx *c, const input *in, size_t a, size_t b, int norm,
         for (size_t i = 0; i < count; i++) {
             char *buf;
             size_t len;
-            if (cs_read_file(in[a + i].val, MAX_INPUT_FILE, &buf, &len, e)) return -1;
+            if (cs_read_file(cs_input_path(in[a + i].val), MAX_INPUT_FILE, &buf, &len, e)) return -1;
             if (len != per * sizeof(float)) {
                 free(buf);
                 return cs_err_set(e, "%s: %zu bytes; expected %zu (3 x %d x %d float32)", in[a + i].val, len,
@@ -226,14 +227,14 @@ int cmd_embed(int argc, char **argv) {
         else if (!strcmp(a, "--pixel-values") && i + 1 < argc) { i++; rc = push_input(&in, IN_PIXELS, argv[i], 0) ? cli_fail("out of memory") : 0; }
         else if (!strcmp(a, "--image") && i + 1 < argc) {
             while (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0 && rc == CLI_OK)
-                rc = push_input(&in, IN_IMAGE, argv[++i], 0) ? cli_fail("out of memory") : 0;
+                rc = push_input(&in, IN_IMAGE, cs_input_path(argv[++i]), 0) ? cli_fail("out of memory") : 0;
         } else if (!strcmp(a, "--texts-from") && i + 1 < argc) {
             char *buf;
             size_t len, n;
             char **lines;
             size_t *lens;
             cs_err e;
-            if (cs_read_file(argv[++i], MAX_INPUT_FILE, &buf, &len, &e)) { rc = cli_fail("%s", e.msg); break; }
+            if (cs_read_file(cs_input_path(argv[++i]), MAX_INPUT_FILE, &buf, &len, &e)) { rc = cli_fail("%s", e.msg); break; }
             char **nt = realloc(texts_bufs, (ntb + 1) * sizeof *nt);
             if (!nt || split_lines(buf, len, &lines, &lens, &n)) { free(buf); if (nt) texts_bufs = nt; rc = cli_fail("out of memory"); break; }
             texts_bufs = nt;
@@ -293,7 +294,7 @@ int cmd_preprocess(int argc, char **argv) {
     cs_err e;
     int rc = CLI_OK;
     if (!px) rc = cli_fail("out of memory");
-    else if (img_load(image, 0, &im, &e)) rc = cli_fail("%s", e.msg);
+    else if (img_load(cs_input_path(image), 0, &im, &e)) rc = cli_fail("%s", e.msg);
     else {
         if (clip_preprocess(c, &im, px, &e)) rc = cli_fail("%s: %s", image, e.msg);
         img_free(&im);

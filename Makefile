@@ -47,7 +47,7 @@ endif
 CFLAGS  += $(CFLAGS_BASE) $(OPT) $(ARCH) $(BLAS_CFLAGS)
 LDLIBS  += $(LIBS_BASE) $(BLAS_LIBS)
 
-LIB_SRC := $(wildcard src/common/*.c) $(wildcard src/model/*.c) $(wildcard src/store/*.c) $(wildcard src/index/*.c) $(wildcard src/capture/*.c) $(wildcard src/daemon/*.c) $(wildcard src/search/*.c) $(wildcard src/organize/*.c) $(wildcard src/web/*.c)
+LIB_SRC := $(wildcard src/common/*.c) $(wildcard src/model/*.c) $(wildcard src/hub/*.c) $(wildcard src/store/*.c) $(wildcard src/index/*.c) $(wildcard src/capture/*.c) $(wildcard src/daemon/*.c) $(wildcard src/search/*.c) $(wildcard src/organize/*.c) $(wildcard src/web/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/src/web/assets.o
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)

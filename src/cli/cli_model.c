@@ -313,7 +313,7 @@ int cmd_preprocess(int argc, char **argv) {
 }
 
 int cmd_model(int argc, char **argv) {
-    if (argc < 2) return cli_usage("model: expected 'info DIR', 'use DIR' or 'list'");
+    if (argc < 2) return cli_usage("model: expected 'info DIR', 'use DIR|REPO', 'list [--available]' or 'fetch [REPO]'");
     if (!strcmp(argv[1], "use")) return cli_model_use(argc, argv);
     if (!strcmp(argv[1], "list")) return cli_model_list(argc, argv);
     if (!strcmp(argv[1], "fetch")) return cli_model_fetch(argc, argv);
@@ -336,13 +336,15 @@ int cmd_model(int argc, char **argv) {
                "\"vocab_size\": %d, \"max_positions\": %d, \"params\": %llu},\n"
                " \"vision\": {\"hidden\": %d, \"intermediate\": %d, \"layers\": %d, \"heads\": %d, \"act\": \"%s\", "
                "\"image_size\": %d, \"patch_size\": %d, \"patches\": %d, \"params\": %llu},\n"
-               " \"params\": %llu, \"file_bytes\": %llu, \"resident_bytes\": %llu, \"blas\": \"%s\", \"threads\": %d}\n",
+               " \"params\": %llu, \"file_bytes\": %llu, \"resident_bytes\": %llu, \"blas\": \"%s\", \"threads\": %d",
                m->dtype, m->projection_dim, m->logit_scale, m->text.hidden, m->text.intermediate, m->text.layers,
                m->text.heads, m->text.act, m->vocab_size, m->max_positions, (unsigned long long)m->text_params,
                m->vision.hidden, m->vision.intermediate, m->vision.layers, m->vision.heads, m->vision.act,
                m->image_size, m->patch_size, g * g, (unsigned long long)m->vision_params,
                (unsigned long long)m->total_params, (unsigned long long)m->file_bytes, (unsigned long long)res,
                ops_blas_name(), ops_threads());
+        cli_model_origin(dir, 1);
+        printf("}\n");
     } else {
         printf("architecture   CLIPModel (%s weights)\n", m->dtype);
         printf("text tower     %d layers, width %d, MLP %d, %d heads, %s, vocab %d, context %d, %.1fM params\n",
@@ -355,6 +357,7 @@ int cmd_model(int argc, char **argv) {
         printf("parameters     %.2fM (%.1f MB of weights on disk)\n", m->total_params / 1e6, m->file_bytes / 1e6);
         printf("resident       %.1f MB now (weights are mapped; a tower is read when first used)\n", res / 1e6);
         printf("compute        %s, %d threads\n", ops_blas_name(), ops_threads());
+        cli_model_origin(dir, 0);
     }
     clip_free(c);
     return CLI_OK;

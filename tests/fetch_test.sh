@@ -147,6 +147,17 @@ check "bad checksum fails" [ $? -eq 1 ]
 check "checksum message" grep -q "checksum mismatch" "$TMP/err"
 check "bad download deleted" [ -z "$(find "$HF_HUB_CACHE" -name '*.incomplete' -o -name "$(printf '%064d' 0)")" ]
 
+## two fetches at once: one downloads each blob, the other waits on its lock and reuses it
+rm -rf "$HF_HUB_CACHE" "$TMP/data"
+serve slow
+"$BIN" model fetch test/toyworld-clip > "$TMP/c1" 2> "$TMP/e1" & P1=$!
+"$BIN" model fetch test/toyworld-clip > "$TMP/c2" 2> "$TMP/e2" & P2=$!
+wait $P1; r1=$?; wait $P2; r2=$?
+check "concurrent fetches both succeed" [ $r1 -eq 0 ] && [ $r2 -eq 0 ]
+check "concurrent fetches: weights identical" cmp -s "$(cat "$TMP/c1")/model.safetensors" "$FX/toyworld-clip/model.safetensors"
+check "concurrent fetches: the weights were downloaded once" [ "$(grep -c '^host=localhost.*toyworld-clip%2Fmodel.safetensors' "$TMP/server-slow.log")" -eq 1 ]
+check "lock file where huggingface_hub keeps it" [ -f "$HF_HUB_CACHE/.locks/models--test--toyworld-clip/$(sha256 "$FX/toyworld-clip/model.safetensors").lock" ]
+
 ## a mirror without the API: probed file by file
 rm -rf "$HF_HUB_CACHE" "$TMP/data"
 serve noapi

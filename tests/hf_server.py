@@ -30,7 +30,7 @@ Repositories (files served from the fixtures folder ROOT in place, never copied)
 
 Modes (argv[3]): "ok"; "cut": the first CDN download of each file stops halfway (connection
 closed); "badsum": X-Linked-Etag is wrong; "noapi": /api/* answers a plain 404 (a mirror without
-the API: clients must probe). Writes "HUBPORT CDNPORT" to argv[2]. Logs one line per request to
+the API: clients must probe); "slow": the CDN sends 64 KB every 3 ms (downloads overlap). Writes "HUBPORT CDNPORT" to argv[2]. Logs one line per request to
 stderr: "host=HOST METHOD PATH range=R auth=yes|no" (never the token). Binds 127.0.0.1 only and
 exits after 300 s.
 """
@@ -256,6 +256,11 @@ class H(BaseHTTPRequestHandler):
             self.wfile.flush()
             self.close_connection = True
             self.connection.shutdown(2)
+            return
+        if MODE == "slow":  # long enough for two clients to overlap
+            for i in range(0, len(body), 1 << 16):
+                self.wfile.write(body[i:i + (1 << 16)])
+                threading.Event().wait(0.003)
             return
         self.wfile.write(body)
 

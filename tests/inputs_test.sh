@@ -43,6 +43,8 @@ cat "$TMP/px.f32" | "$BIN" embed --model "$TINY" --pixel-values /dev/stdin > "$T
 check "embed --pixel-values /dev/stdin equals --image" cmp -s "$TMP/p1" "$TMP/iref"
 cat "$IMG" | "$BIN" preprocess --model "$TINY" --image - --out "$TMP/px2.f32" 2> "$TMP/err"
 check "preprocess --image - (pipe)" cmp -s "$TMP/px2.f32" "$TMP/px.f32"
+"$BIN" preprocess --model "$TINY" --image "$IMG" --out - > "$TMP/px3.f32" 2> "$TMP/err"
+check "preprocess --out - (stdout)" cmp -s "$TMP/px3.f32" "$TMP/px.f32"
 
 # the bounds still hold for a stream: 1 byte over 3 x 224 x 224 float32 is refused by size
 head -c $((3 * 224 * 224 * 4 + 1)) /dev/zero | "$BIN" embed --model "$TINY" --pixel-values - > /dev/null 2> "$TMP/err"

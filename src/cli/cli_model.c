@@ -300,11 +300,12 @@ int cmd_preprocess(int argc, char **argv) {
         img_free(&im);
     }
     if (rc == CLI_OK) {
-        FILE *f = fopen(outp, "wb");
+        int to_stdout = !strcmp(outp, "-"); /* Unix habit: --out - is stdout */
+        FILE *f = to_stdout ? stdout : fopen(outp, "wb");
         if (!f) rc = cli_fail("%s: %s", outp, strerror(errno));
         else {
             size_t w = fwrite(px, sizeof(float), n, f);
-            if (fclose(f) != 0 || w != n) rc = cli_fail("%s: write failed", outp);
+            if ((to_stdout ? fflush(f) : fclose(f)) != 0 || w != n) rc = cli_fail("%s: write failed", outp);
         }
     }
     free(px);

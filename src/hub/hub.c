@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -332,6 +333,9 @@ static int fsync_path(const char *path) {
     return r;
 }
 
+static int download(conn *k, const char *url, const hdrs *hp, const char *rev, const char *name, const char *etag,
+                    const char *blobs, const char *blob, const char *part, cs_err *err);
+
 /* Downloads one file of rev into the cache and links it into the snapshot of its commit. commit
  * is in/out: empty until the first answer names it (X-Repo-Commit); then every file must come
  * from that commit. Returns 0, 1 if the hub says the file does not exist, -1 (err set). */
@@ -362,6 +366,31 @@ static int get_file(conn *k, const char *rdir, const char *rev, const char *name
     if (hub_mkdirs(blobs, err)) return -1;
     snprintf(blob, sizeof blob, "%s/%s", blobs, etag);
     snprintf(part, sizeof part, "%s.incomplete", blob);
+    /* one writer per blob: <cache>/.locks/models--org--name/<etag>.lock, flock'd, the lock file
+     * huggingface_hub's filelock takes too, so a Python download of the same file waits for us */
+    char locks[PATH_MAX + 16], lockp[PATH_MAX + 220];
+    const char *base = strrchr(rdir, '/');
+    snprintf(locks, sizeof locks, "%.*s/.locks/%s", (int)(base - rdir), rdir, base + 1);
+    if (hub_mkdirs(locks, err)) return -1;
+    snprintf(lockp, sizeof lockp, "%s/%s.lock", locks, etag);
+    int lfd = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lfd < 0) return cs_err_set(err, "%s: %s", lockp, strerror(errno));
+    if (flock(lfd, LOCK_EX) != 0) {
+        int e = errno;
+        close(lfd);
+        return cs_err_set(err, "%s: %s", lockp, strerror(e));
+    }
+    int rc = download(k, url, &h, rev, name, etag, blobs, blob, part, err);
+    close(lfd); /* releases the lock */
+    if (rc) return -1;
+    return hub_link_snapshot(rdir, commit, name, etag, err);
+}
+
+/* Downloads url into part (resuming it), verifies it against etag and renames it to blob, unless
+ * blob exists already. h is the hub's HEAD answer. Called with the blob's lock held. */
+static int download(conn *k, const char *url, const hdrs *hp, const char *rev, const char *name, const char *etag,
+                    const char *blobs, const char *blob, const char *part, cs_err *err) {
+    hdrs h = *hp;
     if (!cs_is_file(blob)) { /* the same bytes under another revision are not fetched twice */
         struct stat st;
         long have = stat(part, &st) == 0 ? (long)st.st_size : 0;
@@ -402,7 +431,7 @@ static int get_file(conn *k, const char *rdir, const char *rev, const char *name
         if (rename(part, blob) != 0) return cs_err_set(err, "%s: %s", blob, strerror(errno));
         fsync_path(blobs);
     }
-    return hub_link_snapshot(rdir, commit, name, etag, err);
+    return 0;
 }
 
 /* Gets a required file; a 404 becomes an error. */

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "pickle.h"
 
@@ -483,7 +484,16 @@ static int add_file(st_set *s, const char *path, cs_err *err) {
     size_t len = 0;
     const char *label = NULL;
     if (st_add_file(s, path, &data, &len, &label, err)) return -1;
-    return tc_add_buffer(s, data, len, label, err);
+    if (!data) return tc_add_buffer(s, data, len, label, err); /* empty file: the parser says why */
+    /* Parsing reads the pickle and, for each storage, a small header next to its data (zip local
+     * headers, legacy element counts). No read-ahead while doing so, and afterwards the pages
+     * are handed back: the weights must not look (or be) read before a tower first runs. The map
+     * is a private read-only file map, so a later read simply faults the data back in. */
+    madvise((void *)data, len, MADV_RANDOM);
+    int rc = tc_add_buffer(s, data, len, label, err);
+    madvise((void *)data, len, MADV_DONTNEED);
+    madvise((void *)data, len, MADV_NORMAL);
+    return rc;
 }
 
 int tc_open(const char *path, st_set **out, cs_err *err) {

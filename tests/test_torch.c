@@ -318,3 +318,35 @@ Test(torch, crafted_pickles_are_errors) {
     cr_expect(rc < 0 && strstr(e.msg, "nested deeper"), "'%s'", e.msg);
     pk_free(d);
 }
+
+/* The fuzz seeds (fuzz/make_pickle_seeds.py) cover what the fixtures do not: a legacy file with
+ * a strided view and an F16 parameter (_rebuild_parameter), an OrderedDict with its _metadata
+ * (BUILD), and a zip whose folder is named otherwise. */
+Test(torch, seed_checkpoints_load_views_params_and_buffers) {
+    const char *files[] = {"fuzz/seeds/pickle/zip.bin", "fuzz/seeds/pickle/legacy.bin",
+                           "fuzz/seeds/pickle/zip-other-folder.bin"};
+    const char *formats[] = {"pytorch zip", "pytorch legacy", "pytorch zip"};
+    for (int k = 0; k < 3; k++) {
+        st_set *s;
+        cs_err e;
+        cr_assert_eq(tc_open(files[k], &s, &e), 0, "%s", e.msg);
+        cr_expect_str_eq(st_format(s), formats[k]);
+        cr_assert_eq(st_count(s), 4);
+        cr_expect_eq(st_converted(s), 1);
+        float v[4];
+        const st_tensor *t = st_find(s, "view"); /* storage 0..5, offset 2, size (2, 2), stride (1, 2) */
+        cr_assert(t && t->dtype == ST_F32 && t->ndim == 2);
+        st_to_f32(t, v);
+        cr_expect(v[0] == 2 && v[1] == 4 && v[2] == 3 && v[3] == 5, "%s: view %g %g %g %g", files[k], v[0], v[1], v[2],
+                  v[3]);
+        t = st_find(s, "h");
+        cr_assert(t && t->dtype == ST_F16 && t->numel == 4);
+        st_to_f32(t, v);
+        cr_expect(v[0] == 1 && v[1] == -2 && v[2] == 0.5f && v[3] == 65504);
+        t = st_find(s, "position_ids");
+        cr_assert(t && t->dtype == ST_I64 && t->shape[1] == 3);
+        t = st_find(s, "w");
+        cr_assert(t && t->numel == 4);
+        st_close(s);
+    }
+}

@@ -4,6 +4,7 @@
  * weights mapped in place and lazy. */
 #include <math.h>
 
+#include "../src/index/indexer.h"
 #include "../src/model/clip.h"
 #include "../src/model/pickle.h"
 #include "../src/model/torch_ckpt.h"
@@ -349,4 +350,20 @@ Test(torch, seed_checkpoints_load_views_params_and_buffers) {
         cr_assert(t && t->numel == 4);
         st_close(s);
     }
+}
+
+/* Vectors are tagged with a model id: two .bin checkpoints with the same config.json but other
+ * weights (F32 and F16 here) must not share one. */
+Test(torch, model_id_tells_bin_checkpoints_apart) {
+    FIXTURE(a, TC "zip-f32");
+    FIXTURE(b, TC "zip-f16");
+    FIXTURE(c, TC "legacy-f32");
+    cs_err e;
+    char *ia = index_model_id(a, &e), *ib = index_model_id(b, &e), *ic = index_model_id(c, &e);
+    cr_assert(ia && ib && ic, "%s", e.msg);
+    cr_expect_str_neq(ia + strlen(ia) - 12, ib + strlen(ib) - 12, "%s vs %s", ia, ib);
+    cr_expect_str_neq(ia + strlen(ia) - 12, ic + strlen(ic) - 12, "%s vs %s", ia, ic);
+    free(ia);
+    free(ib);
+    free(ic);
 }

@@ -332,13 +332,13 @@ int cmd_model(int argc, char **argv) {
     int g = m->image_size / m->patch_size;
     uint64_t res = clip_resident_bytes(c);
     if (json) {
-        printf("{\"architecture\": \"CLIPModel\", \"dtype\": \"%s\", \"projection_dim\": %d, \"logit_scale\": %.9g,\n"
+        printf("{\"architecture\": \"CLIPModel\", \"format\": \"%s\", \"converted_tensors\": %zu, \"dtype\": \"%s\", \"projection_dim\": %d, \"logit_scale\": %.9g,\n"
                " \"text\": {\"hidden\": %d, \"intermediate\": %d, \"layers\": %d, \"heads\": %d, \"act\": \"%s\", "
                "\"vocab_size\": %d, \"max_positions\": %d, \"params\": %llu},\n"
                " \"vision\": {\"hidden\": %d, \"intermediate\": %d, \"layers\": %d, \"heads\": %d, \"act\": \"%s\", "
                "\"image_size\": %d, \"patch_size\": %d, \"patches\": %d, \"params\": %llu},\n"
                " \"params\": %llu, \"file_bytes\": %llu, \"resident_bytes\": %llu, \"blas\": \"%s\", \"threads\": %d",
-               m->dtype, m->projection_dim, m->logit_scale, m->text.hidden, m->text.intermediate, m->text.layers,
+               m->format, m->converted, m->dtype, m->projection_dim, m->logit_scale, m->text.hidden, m->text.intermediate, m->text.layers,
                m->text.heads, m->text.act, m->vocab_size, m->max_positions, (unsigned long long)m->text_params,
                m->vision.hidden, m->vision.intermediate, m->vision.layers, m->vision.heads, m->vision.act,
                m->image_size, m->patch_size, g * g, (unsigned long long)m->vision_params,
@@ -348,6 +348,9 @@ int cmd_model(int argc, char **argv) {
         printf("}\n");
     } else {
         printf("architecture   CLIPModel (%s weights)\n", m->dtype);
+        printf("weights        %s", m->format);
+        if (m->converted) printf(", %zu strided tensors copied at load (the rest mapped in place)", m->converted);
+        printf("\n");
         printf("text tower     %d layers, width %d, MLP %d, %d heads, %s, vocab %d, context %d, %.1fM params\n",
                m->text.layers, m->text.hidden, m->text.intermediate, m->text.heads, m->text.act, m->vocab_size,
                m->max_positions, m->text_params / 1e6);

@@ -30,7 +30,8 @@ Repositories (files served from the fixtures folder ROOT in place, never copied)
 
 Modes (argv[3]): "ok"; "cut": the first CDN download of each file stops halfway (connection
 closed); "badsum": X-Linked-Etag is wrong; "noapi": /api/* answers a plain 404 (a mirror without
-the API: clients must probe); "slow": the CDN sends 64 KB every 3 ms (downloads overlap). Writes "HUBPORT CDNPORT" to argv[2]. Logs one line per request to
+the API: clients must probe); "slow": the CDN sends 64 KB every 3 ms (downloads overlap); "nopr": openai/clip-vit-base-patch32 has no
+conversion pull request (only pytorch_model.bin). Writes "HUBPORT CDNPORT" to argv[2]. Logs one line per request to
 stderr: "host=HOST METHOD PATH range=R auth=yes|no" (never the token). Binds 127.0.0.1 only and
 exits after 300 s.
 """
@@ -56,6 +57,8 @@ REPOS = {
 TOP_FILES = ["config.json", "merges.txt", "vocab.json", "preprocessor_config.json", "tokenizer_config.json",
              "special_tokens_map.json", "model.safetensors", "pytorch_model.bin", "pytorch_model.bin.index.json",
              "pytorch_model-00001-of-00002.bin", "pytorch_model-00002-of-00002.bin"]
+if MODE == "nopr":  # the default repository before the conversion bot came by
+    REPOS["openai/clip-vit-base-patch32"] = {"main": "torch-checkpoints/zip-f32"}
 cut_done = set()
 lock = threading.Lock()
 

@@ -111,6 +111,10 @@ check "missing repository (401 RepoNotFound)" grep -q "repository not found" "$T
 check "missing repository leaves nothing in the cache" [ ! -e "$HF_HUB_CACHE/models--nobody--nothing" ]
 "$BIN" model fetch notarepo > /dev/null 2>&1
 check "bad repository name" [ $? -eq 2 ]
+"$BIN" model fetch test/toyworld-clip --revision nosuch > /dev/null 2> "$TMP/err"
+check "missing revision (404 RevisionNotFound)" grep -q "revision 'nosuch' not found" "$TMP/err"
+"$BIN" model fetch test/toyworld-clip --revision ../../../x > /dev/null 2> "$TMP/err"
+check "a revision that would escape refs/ is refused" sh -c "grep -q 'not a revision' '$TMP/err' && [ ! -e '$HF_HUB_CACHE/x' ] && [ ! -e '$TMP/x' ]"
 
 ## the README's quick start: `model fetch` with no argument; the default repo is .bin-only on main
 rm -rf "$TMP/data"

@@ -274,11 +274,12 @@ static int listed(json_t *siblings, const char *name) {
 }
 
 /* The number of the open conversion pull request (transformers' safetensors_conversion.py looks
- * for an open pull request by the conversion bot), or 0 if none (or no discussions API). */
+ * for an open pull request by the conversion bot), or 0 if none (or no discussions API, or the
+ * hub refused to list them). */
 static int conversion_pr(conn *k, cs_err *err) {
     json_t *j;
     int r = api_get(k, "/discussions", "main", &j, err);
-    if (r) return r < 0 ? -1 : 0;
+    if (r) return 0; /* like transformers: no discussions (disabled, or an error) means no pull request */
     json_t *list = json_object_get(j, "discussions"), *d;
     size_t i;
     int num = 0;
@@ -497,7 +498,6 @@ static int fetch_online(conn *k, const char *rdir, const char *const *files, int
         for (int f = 0; f < HUB_FMT_COUNT && fmt < 0; f++) {
             if (f == HUB_FMT_BIN) { /* no safetensors: the conversion pull request comes before the .bin */
                 int pr = conversion_pr(k, err);
-                if (pr < 0) { json_decref(j); return -1; }
                 char prrev[64], prs[128], prcommit[41];
                 json_t *prsib;
                 snprintf(prrev, sizeof prrev, "refs/pr/%d", pr);

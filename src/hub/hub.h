@@ -94,6 +94,10 @@ int hub_origin(const char *dir, hub_model *out);
  * when no folder can be determined (no HOME). */
 int hub_cache_dir(const hub_params *p, char *buf, size_t n);
 
+/* 1 if rev is a well-formed revision (letters, digits, '-', '_', '.', '/'; no "..", no leading
+ * '/' or '.'): it names a file under refs/. */
+int hub_revision_valid(const char *rev);
+
 /* 1 if repo is a well-formed "org/name" (letters, digits, '-', '_', '.'; no "..", no leading '.'). */
 int hub_repo_valid(const char *repo);
 

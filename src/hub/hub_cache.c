@@ -52,6 +52,15 @@ int hub_repo_valid(const char *repo) {
     return 1;
 }
 
+int hub_revision_valid(const char *rev) {
+    /* a branch, tag, refs/pr/N or commit: it becomes a path under refs/, so no "..", no leading '/' */
+    if (!rev || !*rev || strlen(rev) > 255 || strstr(rev, "..") || rev[0] == '/' || rev[0] == '.' || strstr(rev, "//"))
+        return 0;
+    for (const char *c = rev; *c; c++)
+        if (!isalnum((unsigned char)*c) && !strchr("-_./", *c)) return 0;
+    return rev[strlen(rev) - 1] != '/';
+}
+
 int hub_is_hex(const char *s, size_t n) {
     if (strlen(s) != n) return 0;
     for (size_t i = 0; i < n; i++)
@@ -235,6 +244,7 @@ int hub_cache_lookup(const char *repo, const char *const *files, int n, const hu
     char rdir[PATH_MAX], commit[41], snap[PATH_MAX + 64];
     const char *rev = p && p->revision ? p->revision : "main";
     if (hub_repo_dir(p, repo, rdir, sizeof rdir, err)) return -1;
+    if (!hub_revision_valid(rev)) return cs_err_set(err, "'%s' is not a revision (a branch, refs/pr/N or a commit)", rev);
     memset(out, 0, sizeof *out);
     if (hub_is_hex(rev, 40)) snprintf(commit, sizeof commit, "%s", rev);
     else if (hub_read_ref(rdir, rev, commit)) commit[0] = 0;

@@ -28,8 +28,10 @@ serve() { # serve MODE: a fresh server; its log is $TMP/server-MODE.log
 trap 'stop; rm -rf "$TMP"' EXIT
 unset HF_TOKEN HF_HOME HF_HUB_OFFLINE HF_TOKEN_PATH
 export CLIPSEEK_DATA_DIR="$TMP/data" HF_HUB_CACHE="$TMP/hf"
-api_sha() { python3 -c 'import json,sys; print(json.load(sys.stdin)["sha"])'; }
+# the commit a revision listing names; a git blob SHA-1 (python3: CI installs only packages.txt)
+api_sha() { python3 -c 'import json,sys,urllib.request; print(json.load(urllib.request.urlopen(sys.argv[1]))["sha"])' "$1"; }
 sha256() { sha256sum "$1" | cut -d' ' -f1; }
+git_sha1() { python3 -c 'import hashlib,sys; d=open(sys.argv[1],"rb").read(); print(hashlib.sha1(b"blob %d\0" % len(d) + d).hexdigest())' "$1"; }
 # a free port where nothing listens: HF_ENDPOINT there proves no request is made
 CLOSED=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 
@@ -38,7 +40,7 @@ serve ok
 R=$HF_HUB_CACHE/models--test--toyworld-clip
 "$BIN" model fetch test/toyworld-clip > "$TMP/out" 2> "$TMP/err"
 check "fetch succeeds" [ $? -eq 0 ]
-SHA=$(curl -s "$HF_ENDPOINT/api/models/test/toyworld-clip/revision/main" | api_sha)
+SHA=$(api_sha "$HF_ENDPOINT/api/models/test/toyworld-clip/revision/main")
 S=$(cat "$TMP/out")
 check "prints the snapshot folder of the hub's commit" [ "$S" = "$R/snapshots/$SHA" ]
 check "refs/main holds the commit" [ "$(cat "$R/refs/main")" = "$SHA" ]
@@ -46,7 +48,7 @@ check "weights identical" cmp -s "$S/model.safetensors" "$FX/toyworld-clip/model
 check "snapshot file is a relative link to blobs/<sha256>" \
   [ "$(readlink "$S/model.safetensors")" = "../../blobs/$(sha256 "$FX/toyworld-clip/model.safetensors")" ]
 check "small file's blob is named by its git SHA-1" \
-  [ "$(readlink "$S/config.json")" = "../../blobs/$(git hash-object "$FX/toyworld-clip/config.json")" ]
+  [ "$(readlink "$S/config.json")" = "../../blobs/$(git_sha1 "$FX/toyworld-clip/config.json")" ]
 check "no .incomplete left" [ -z "$(find "$R" -name '*.incomplete')" ]
 check "blobs are 0600, folders 0700" sh -c "[ -z \"\$(find '$R' -type f ! -perm 600)\" ] && [ -z \"\$(find '$HF_HUB_CACHE' -type d ! -perm 700)\" ]"
 check "listed siblings once, no blind probing" [ "$(grep -c 'GET /api/models/test/toyworld-clip/revision/main' "$TMP/server-ok.log")" -eq 2 ]
@@ -74,7 +76,7 @@ check "bin-only: model info names the format" sh -c "'$BIN' model info '$S' | gr
 R=$HF_HUB_CACHE/models--test--bin-with-pr
 "$BIN" model fetch test/bin-with-pr > "$TMP/out" 2> "$TMP/err"
 check "with PR: fetch succeeds" [ $? -eq 0 ]
-PRSHA=$(curl -s "$HF_ENDPOINT/api/models/test/bin-with-pr/revision/refs%2Fpr%2F3" | api_sha)
+PRSHA=$(api_sha "$HF_ENDPOINT/api/models/test/bin-with-pr/revision/refs%2Fpr%2F3")
 check "with PR: refs/refs/pr/3 holds the pull request's commit" [ "$(cat "$R/refs/refs/pr/3" 2> /dev/null)" = "$PRSHA" ]
 check "with PR: the open bot PR (#3), not the closed one or another author's" [ "$(cat "$TMP/out")" = "$R/snapshots/$PRSHA" ]
 check "with PR: weights are the conversion's" cmp -s "$R/snapshots/$PRSHA/model.safetensors" "$FX/tiny-clip-quickgelu-p32/model.safetensors"
@@ -186,7 +188,7 @@ C=0123456789abcdef0123456789abcdef01234567
 R=$HC/models--openai--clip-vit-base-patch32
 mkdir -p "$R/blobs" "$R/refs" "$R/snapshots/$C"
 for f in config.json vocab.json merges.txt preprocessor_config.json model.safetensors; do
-  if [ "$f" = model.safetensors ]; then e=$(sha256 "$FX/toyworld-clip/$f"); else e=$(git hash-object "$FX/toyworld-clip/$f"); fi
+  if [ "$f" = model.safetensors ]; then e=$(sha256 "$FX/toyworld-clip/$f"); else e=$(git_sha1 "$FX/toyworld-clip/$f"); fi
   cp "$FX/toyworld-clip/$f" "$R/blobs/$e"
   ln -s "../../blobs/$e" "$R/snapshots/$C/$f"
 done

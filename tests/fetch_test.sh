@@ -52,6 +52,7 @@ check "small file's blob is named by its git SHA-1" \
 check "no .incomplete left" [ -z "$(find "$R" -name '*.incomplete')" ]
 check "blobs are 0600, folders 0700" sh -c "[ -z \"\$(find '$R' -type f ! -perm 600)\" ] && [ -z \"\$(find '$HF_HUB_CACHE' -type d ! -perm 700)\" ]"
 check "listed siblings once, no blind probing" [ "$(grep -c 'GET /api/models/test/toyworld-clip/revision/main' "$TMP/server-ok.log")" -eq 2 ]
+check "small files through the hub's resolve cache (its relative 307 followed)" grep -q "GET /api/resolve-cache/models/test/toyworld-clip/$SHA/config.json" "$TMP/server-ok.log"
 check "followed the redirect to the CDN host" grep -q "^host=localhost:$CDNPORT GET /repos/" "$TMP/server-ok.log"
 check "model info works" sh -c "'$BIN' model info '$S' | grep -q 'patch 8'"
 check "model info says where it came from" sh -c "'$BIN' model info '$S' | grep -q 'source *test/toyworld-clip at main (commit $SHA, safetensors'"
@@ -100,6 +101,7 @@ check "gated, token without access: says so" grep -q "token in use has no access
 HF_TOKEN=hf_test_token_ok "$BIN" model fetch test/gated > "$TMP/out" 2> "$TMP/err"
 check "gated, HF_TOKEN: fetch succeeds" [ $? -eq 0 ]
 check "gated: the token went to the hub" grep -q "^host=127.0.0.1:$HUBPORT .*/test/gated/resolve/.* auth=yes" "$TMP/server-ok.log"
+check "gated: the token followed the same-host redirect" grep -q "^host=127.0.0.1:$HUBPORT GET /api/resolve-cache/models/test/gated/.* auth=yes" "$TMP/server-ok.log"
 check "gated: the token never went to the CDN host" sh -c "! grep '^host=localhost' '$TMP/server-ok.log' | grep -q 'auth=yes'"
 check "gated: the token is in no output" sh -c "! grep -q hf_test_token_ok '$TMP/err' '$TMP/out'"
 rm -rf "$HF_HUB_CACHE/models--test--gated"

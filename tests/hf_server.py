@@ -4,8 +4,9 @@ It answers the way huggingface.co does (huggingface_hub's file_download.py / hf_
 utils/_http.py hf_raise_for_status read these answers; transformers' safetensors_conversion.py
 reads the discussions):
 
-- GET|HEAD /{repo}/resolve/{rev}/{file}: a small file answers 200 with ETag = its git blob SHA-1
-  (quoted) and X-Repo-Commit; a large (Git LFS) file, *.safetensors and *.bin, answers 302 to a
+- GET|HEAD /{repo}/resolve/{rev}/{file}: a small file answers a relative 307 (with X-Repo-Commit)
+  to /api/resolve-cache/models/{repo}/{commit}/{file}?...&etag=..., which answers 200 with ETag =
+  its git blob SHA-1 (quoted) and X-Repo-Commit (in mode noapi: 200 directly); a large (Git LFS) file, *.safetensors and *.bin, answers 302 to a
   CDN on ANOTHER host and port (http://localhost:{cdn_port}/...) with X-Linked-Etag = SHA-256,
   X-Linked-Size and X-Repo-Commit; the CDN answers with its own ETag (not a hub checksum) and
   honours Range (206). {rev} is a branch, a commit SHA or refs%2Fpr%2FN (a pull request).
@@ -152,16 +153,8 @@ class H(BaseHTTPRequestHandler):
         repo, rev, fname = parts[1] + "/" + parts[2], urllib.parse.unquote(parts[4]), urllib.parse.unquote(parts[5])
         if repo not in REPOS:
             return self.error(401, "RepoNotFound", "Repository not found")
-        if REPOS[repo].get("gated"):
-            auth = self.headers.get("Authorization")
-            if not auth:
-                return self.error(401, "GatedRepo", "Access to model %s is restricted. You must have access to it "
-                                  "and be authenticated to access it. Please log in." % repo)
-            if auth == "Bearer hf_test_token_noaccess":
-                return self.error(403, "GatedRepo", "Access to model %s is restricted and you are not in the "
-                                  "authorized list. Visit https://huggingface.co/%s to ask for access." % (repo, repo))
-            if auth != "Bearer " + TOKEN:
-                return self.error(401, None, "Invalid credentials in Authorization header")
+        if self.refuse_gated(repo):
+            return
         t = tree(repo, rev)
         if t is None:
             return self.error(404, "RevisionNotFound", "Invalid rev id: %s" % rev)
@@ -186,6 +179,15 @@ class H(BaseHTTPRequestHandler):
             self.end_headers()
             return
         blob = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+        if MODE != "noapi":  # the hub serves small files through a relative 307 to its resolve cache
+            self.send_response(307)
+            self.send_header("Location", "/api/resolve-cache/models/%s/%s/%s?%s=&etag=%s" % (
+                repo, commit, urllib.parse.quote(fname), urllib.parse.quote(self.path, safe=""),
+                urllib.parse.quote('"%s"' % blob)))
+            self.send_header("X-Repo-Commit", commit)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         self.send_response(200)
         self.send_header("ETag", '"%s"' % blob)
         self.send_header("X-Repo-Commit", commit)
@@ -196,6 +198,8 @@ class H(BaseHTTPRequestHandler):
 
     def serve_api(self, path):
         parts = [urllib.parse.unquote(p) for p in path.split("/")]
+        if len(parts) == 8 and parts[2] == "resolve-cache" and parts[3] == "models":
+            return self.serve_resolve_cache(parts[4] + "/" + parts[5], parts[6], parts[7])
         # /api/models/{org}/{name}[/revision/{rev} | /discussions]
         if len(parts) < 5 or parts[2] != "models":
             return self.error(404, None, "Not Found")
@@ -220,6 +224,40 @@ class H(BaseHTTPRequestHandler):
         return self.json({"_id": hashlib.md5(repo.encode()).hexdigest()[:24], "id": repo, "modelId": repo,
                           "sha": commit_of(repo, canonical(repo, rev)), "private": False, "gated": gated,
                           "disabled": False, "siblings": [{"rfilename": f} for f in sorted(t)]})
+
+    def refuse_gated(self, repo):
+        """Answers as the hub does for a gated repository without access; True if it did."""
+        if not REPOS[repo].get("gated"):
+            return False
+        auth = self.headers.get("Authorization")
+        if not auth:
+            self.error(401, "GatedRepo", "Access to model %s is restricted. You must have access to it "
+                       "and be authenticated to access it. Please log in." % repo)
+        elif auth == "Bearer hf_test_token_noaccess":
+            self.error(403, "GatedRepo", "Access to model %s is restricted and you are not in the "
+                       "authorized list. Visit https://huggingface.co/%s to ask for access." % (repo, repo))
+        elif auth != "Bearer " + TOKEN:
+            self.error(401, None, "Invalid credentials in Authorization header")
+        else:
+            return False
+        return True
+
+    def serve_resolve_cache(self, repo, commit, fname):
+        if repo not in REPOS:
+            return self.error(401, "RepoNotFound", "Repository not found")
+        if self.refuse_gated(repo):
+            return
+        t = tree(repo, commit)
+        if t is None or fname not in t or is_lfs(fname):
+            return self.error(404, "EntryNotFound", "Entry not found")
+        data = content(t[fname])
+        self.send_response(200)
+        self.send_header("ETag", '"%s"' % hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest())
+        self.send_header("X-Repo-Commit", commit_of(repo, canonical(repo, commit)))
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
 
     def serve_cdn(self, path):
         parts = path.split("/")

@@ -344,8 +344,12 @@ static int get_file(conn *k, const char *rdir, const char *rev, const char *name
     char qrev[512], url[4096];
     quote(qrev, sizeof qrev, commit[0] ? commit : rev);
     snprintf(url, sizeof url, "%.*s/%s/resolve/%s/%s", (int)k->eplen, k->ep, k->repo, qrev, name);
-    hdrs h;
-    if (request(k, url, 1, &h, NULL, err)) return -1;
+    /* HEAD follows same-origin redirects (the hub sends small files through a relative 307 to
+     * /api/resolve-cache/...) and stops at the CDN's: the last answer has the metadata, as in
+     * huggingface_hub's get_hf_file_metadata; X-Repo-Commit may sit on the first one only */
+    hdrs h, h0;
+    if (request(k, url, 1, &h0, &h, err)) return -1;
+    if (!h.commit[0]) snprintf(h.commit, sizeof h.commit, "%s", h0.commit);
     if (h.status == 404 && (!strcmp(h.errcode, "EntryNotFound") || !h.errcode[0])) return 1;
     if (h.status >= 400 || h.status < 200) return http_error(k, &h, rev, name, err);
     char etag[160];

@@ -24,7 +24,8 @@
  * file, else ETag, the git blob SHA-1) and the commit (X-Repo-Commit); a blob already in the cache
  * is not downloaded again. Bytes go to blobs/<etag>.incomplete, resumed with a Range request
  * after an interruption, verified against the checksum, fsync'd and renamed; then the snapshot
- * symlink and the ref are written (temporary name, fsync, rename). Redirects are followed here,
+ * symlink and the ref are written (temporary name, fsync, rename). A download holds an flock on
+ * <cache>/.locks/models--org--name/<etag>.lock (huggingface_hub's lock file). Redirects are followed here,
  * not by curl: the token is sent only to the endpoint's own scheme, host and port, never to the
  * CDN a large file redirects to. Files and folders this module creates are 0600 / 0700.
  *

@@ -1,60 +1,223 @@
 #!/bin/sh
-# clipseek model fetch against a loopback stand-in for the Hugging Face hub (tests/hf_server.py):
-# a full fetch, an interrupted download resumed with a Range request, a bad checksum, a missing
-# repository. Ends with "N passed, N failed, N skipped".
+# clipseek model fetch / use / list against a loopback stand-in for the Hugging Face hub
+# (tests/hf_server.py, which answers as huggingface.co does) and a Hugging Face cache:
+# every repository shape (safetensors; .bin only, with and without a conversion pull request;
+# sharded .bin; gated), the README's quick start, an interrupted download resumed, a bad checksum,
+# a missing repository, a mirror without the API, and a cache used with no network at all.
+# Ends with "fetch: N passed, N failed, N skipped".
 set -u
 BIN=$(readlink -f "${CLIPSEEK:-build/clipseek}")
 FX=${CLIPSEEK_FIXTURES:-../shared/fixtures}
 . "$(dirname "$0")/testlib.sh"
-if [ ! -d "$FX/toyworld-clip" ] || ! command -v python3 > /dev/null; then
-  echo "[SKIP] fetch: needs the toyworld-clip fixture and python3"; echo "fetch: 0 passed, 0 failed, 1 skipped"; exit 0
+if [ ! -d "$FX/toyworld-clip" ] || [ ! -d "$FX/torch-checkpoints/zip-f32" ] || ! command -v python3 > /dev/null; then
+  echo "[SKIP] fetch: needs the toyworld-clip and torch-checkpoints fixtures and python3"
+  echo "fetch: 0 passed, 0 failed, 1 skipped"; exit 0
 fi
 FXA=$(readlink -f "$FX")
 TMP=$(mktemp -d /tmp/clipseek-fetch-XXXXXX)
 SPID=
-serve() {
-  [ -n "$SPID" ] && kill "$SPID" 2> /dev/null
+stop() { [ -n "$SPID" ] && kill "$SPID" 2> /dev/null && wait "$SPID" 2> /dev/null; SPID=; }
+serve() { # serve MODE: a fresh server; its log is $TMP/server-MODE.log
+  stop
   rm -f "$TMP/port"
   python3 tests/hf_server.py "$FXA" "$TMP/port" "$1" 2>> "$TMP/server-$1.log" & SPID=$!
-  for _k in $(seq 50); do [ -s "$TMP/port" ] && break; sleep 0.1; done
-  export HF_ENDPOINT="http://127.0.0.1:$(cat "$TMP/port")"
+  for _k in $(seq 100); do [ -s "$TMP/port" ] && break; sleep 0.1; done
+  read -r HUBPORT CDNPORT < "$TMP/port"
+  export HF_ENDPOINT="http://127.0.0.1:$HUBPORT"
 }
-trap '[ -n "$SPID" ] && kill $SPID 2> /dev/null; rm -rf "$TMP"' EXIT
-export CLIPSEEK_DATA_DIR="$TMP/data"
-M="$TMP/data/models/test--toyworld-clip"
+trap 'stop; rm -rf "$TMP"' EXIT
+unset HF_TOKEN HF_HOME HF_HUB_OFFLINE HF_TOKEN_PATH
+export CLIPSEEK_DATA_DIR="$TMP/data" HF_HUB_CACHE="$TMP/hf"
+# the commit a revision listing names; a git blob SHA-1 (python3: CI installs only packages.txt)
+api_sha() { python3 -c 'import json,sys,urllib.request; print(json.load(urllib.request.urlopen(sys.argv[1]))["sha"])' "$1"; }
+sha256() { sha256sum "$1" | cut -d' ' -f1; }
+git_sha1() { python3 -c 'import hashlib,sys; d=open(sys.argv[1],"rb").read(); print(hashlib.sha1(b"blob %d\0" % len(d) + d).hexdigest())' "$1"; }
+# a free port where nothing listens: HF_ENDPOINT there proves no request is made
+CLOSED=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 
+## safetensors on main
 serve ok
+R=$HF_HUB_CACHE/models--test--toyworld-clip
 "$BIN" model fetch test/toyworld-clip > "$TMP/out" 2> "$TMP/err"
 check "fetch succeeds" [ $? -eq 0 ]
-check "weights identical" cmp -s "$M/model.safetensors" "$FX/toyworld-clip/model.safetensors"
-check "no .part left" [ -z "$(find "$M" -name '*.part')" ]
-check "model info works" sh -c "'$BIN' model info '$M' | grep -q 'patch 8'"
-check "becomes the model in use" sh -c "'$BIN' model list | grep -q '^\* $M'"
-check "followed the redirect" grep -q "/cdn/toyworld-clip/model.safetensors" "$TMP/server-ok.log"
+SHA=$(api_sha "$HF_ENDPOINT/api/models/test/toyworld-clip/revision/main")
+S=$(cat "$TMP/out")
+check "prints the snapshot folder of the hub's commit" [ "$S" = "$R/snapshots/$SHA" ]
+check "refs/main holds the commit" [ "$(cat "$R/refs/main")" = "$SHA" ]
+check "weights identical" cmp -s "$S/model.safetensors" "$FX/toyworld-clip/model.safetensors"
+check "snapshot file is a relative link to blobs/<sha256>" \
+  [ "$(readlink "$S/model.safetensors")" = "../../blobs/$(sha256 "$FX/toyworld-clip/model.safetensors")" ]
+check "small file's blob is named by its git SHA-1" \
+  [ "$(readlink "$S/config.json")" = "../../blobs/$(git_sha1 "$FX/toyworld-clip/config.json")" ]
+check "no .incomplete left" [ -z "$(find "$R" -name '*.incomplete')" ]
+check "blobs are 0600, folders 0700" sh -c "[ -z \"\$(find '$R' -type f ! -perm 600)\" ] && [ -z \"\$(find '$HF_HUB_CACHE' -type d ! -perm 700)\" ]"
+check "listed siblings once, no blind probing" [ "$(grep -c 'GET /api/models/test/toyworld-clip/revision/main' "$TMP/server-ok.log")" -eq 2 ]
+check "small files through the hub's resolve cache (its relative 307 followed)" grep -q "GET /api/resolve-cache/models/test/toyworld-clip/$SHA/config.json" "$TMP/server-ok.log"
+check "followed the redirect to the CDN host" grep -q "^host=localhost:$CDNPORT GET /repos/" "$TMP/server-ok.log"
+check "model info works" sh -c "'$BIN' model info '$S' | grep -q 'patch 8'"
+check "model info says where it came from" sh -c "'$BIN' model info '$S' | grep -q 'source *test/toyworld-clip at main (commit $SHA, safetensors'"
+check "model info --json has the source" sh -c "'$BIN' model info '$S' --json | python3 -c 'import json,sys; s=json.load(sys.stdin)[\"source\"]; assert s[\"commit\"]==\"$SHA\" and s[\"repo\"]==\"test/toyworld-clip\"'"
+check "becomes the model in use" sh -c "'$BIN' model list | grep -q '^\* $S'"
+n=$(wc -l < "$TMP/server-ok.log")
+"$BIN" model fetch test/toyworld-clip > "$TMP/out2" 2> "$TMP/err"
+check "second fetch: from the cache" grep -q "in the cache already" "$TMP/err"
+check "second fetch: no request" [ "$(wc -l < "$TMP/server-ok.log")" -eq "$n" ]
 
+## .bin only, no conversion pull request
+R=$HF_HUB_CACHE/models--test--bin-only
+"$BIN" model fetch test/bin-only > "$TMP/out" 2> "$TMP/err"; rc=$?
+S=$R/snapshots/$(cat "$R/refs/main" 2> /dev/null)
+check "bin-only: pytorch_model.bin downloaded" cmp -s "$S/pytorch_model.bin" "$FX/torch-checkpoints/zip-f32/pytorch_model.bin"
+check "bin-only: asked for the conversion pull request first" grep -q "GET /api/models/test/bin-only/discussions" "$TMP/server-ok.log"
+check "bin-only: no safetensors download attempted" sh -c "! grep -q 'bin-only/resolve/.*safetensors' '$TMP/server-ok.log'"
+check "bin-only: fetch succeeds, the .bin loads" [ $rc -eq 0 ]
+check "bin-only: model info names the format" sh -c "'$BIN' model info '$S' | grep -q 'source .*pytorch weights'"
+
+## .bin on main, the conversion bot's open pull request has model.safetensors
+R=$HF_HUB_CACHE/models--test--bin-with-pr
+"$BIN" model fetch test/bin-with-pr > "$TMP/out" 2> "$TMP/err"
+check "with PR: fetch succeeds" [ $? -eq 0 ]
+PRSHA=$(api_sha "$HF_ENDPOINT/api/models/test/bin-with-pr/revision/refs%2Fpr%2F3")
+check "with PR: refs/refs/pr/3 holds the pull request's commit" [ "$(cat "$R/refs/refs/pr/3" 2> /dev/null)" = "$PRSHA" ]
+check "with PR: the open bot PR (#3), not the closed one or another author's" [ "$(cat "$TMP/out")" = "$R/snapshots/$PRSHA" ]
+check "with PR: weights are the conversion's" cmp -s "$R/snapshots/$PRSHA/model.safetensors" "$FX/tiny-clip-quickgelu-p32/model.safetensors"
+check "with PR: pytorch_model.bin not downloaded" sh -c "! grep -q 'bin-with-pr/resolve/.*pytorch_model.bin' '$TMP/server-ok.log'"
+check "with PR: every file from the PR's commit" sh -c "! grep 'bin-with-pr/resolve/' '$TMP/server-ok.log' | grep -v -q '/resolve/$PRSHA/'"
+check "with PR: model info names the pull request" sh -c "'$BIN' model info '$R/snapshots/$PRSHA' | grep -q 'at refs/pr/3'"
+
+## sharded .bin
+R=$HF_HUB_CACHE/models--test--sharded-bin
+"$BIN" model fetch test/sharded-bin > "$TMP/out" 2> "$TMP/err"
+S=$R/snapshots/$(cat "$R/refs/main" 2> /dev/null)
+check "sharded: index and both shards" sh -c "cmp -s '$S/pytorch_model.bin.index.json' '$FX/torch-checkpoints/sharded-f32/pytorch_model.bin.index.json' && cmp -s '$S/pytorch_model-00001-of-00002.bin' '$FX/torch-checkpoints/sharded-f32/pytorch_model-00001-of-00002.bin' && cmp -s '$S/pytorch_model-00002-of-00002.bin' '$FX/torch-checkpoints/sharded-f32/pytorch_model-00002-of-00002.bin'"
+check "sharded: model info names the format" sh -c "'$BIN' model info '$S' 2>&1 | grep -q 'pytorch-sharded'"
+
+## gated
+"$BIN" model fetch test/gated > /dev/null 2> "$TMP/err"
+check "gated, no token: fails" [ $? -eq 1 ]
+check "gated, no token: says accept the conditions and set HF_TOKEN" sh -c "grep -q 'gated' '$TMP/err' && grep -q 'accept' '$TMP/err' && grep -q 'HF_TOKEN' '$TMP/err'"
+HF_TOKEN=hf_test_token_noaccess "$BIN" model fetch test/gated > /dev/null 2> "$TMP/err"
+check "gated, token without access: says so" grep -q "token in use has no access" "$TMP/err"
+HF_TOKEN=hf_test_token_ok "$BIN" model fetch test/gated > "$TMP/out" 2> "$TMP/err"
+check "gated, HF_TOKEN: fetch succeeds" [ $? -eq 0 ]
+check "gated: the token went to the hub" grep -q "^host=127.0.0.1:$HUBPORT .*/test/gated/resolve/.* auth=yes" "$TMP/server-ok.log"
+check "gated: the token followed the same-host redirect" grep -q "^host=127.0.0.1:$HUBPORT GET /api/resolve-cache/models/test/gated/.* auth=yes" "$TMP/server-ok.log"
+check "gated: the token never went to the CDN host" sh -c "! grep '^host=localhost' '$TMP/server-ok.log' | grep -q 'auth=yes'"
+check "gated: the token is in no output" sh -c "! grep -q hf_test_token_ok '$TMP/err' '$TMP/out'"
+rm -rf "$HF_HUB_CACHE/models--test--gated"
+mkdir -p "$TMP/hfhome" && printf 'hf_test_token_ok\n' > "$TMP/hfhome/token"
+HF_HOME="$TMP/hfhome" "$BIN" model fetch test/gated > /dev/null 2> "$TMP/err"
+check "gated: token read from \$HF_HOME/token" [ $? -eq 0 ]
+
+## missing repository, bad name
+"$BIN" model fetch nobody/nothing > /dev/null 2> "$TMP/err"
+check "missing repository (401 RepoNotFound)" grep -q "repository not found" "$TMP/err"
+check "missing repository leaves nothing in the cache" [ ! -e "$HF_HUB_CACHE/models--nobody--nothing" ]
+"$BIN" model fetch notarepo > /dev/null 2>&1
+check "bad repository name" [ $? -eq 2 ]
+"$BIN" model fetch test/toyworld-clip --revision nosuch > /dev/null 2> "$TMP/err"
+check "missing revision (404 RevisionNotFound)" grep -q "revision 'nosuch' not found" "$TMP/err"
+"$BIN" model fetch test/toyworld-clip --revision ../../../x > /dev/null 2> "$TMP/err"
+check "a revision that would escape refs/ is refused" sh -c "grep -q 'not a revision' '$TMP/err' && [ ! -e '$HF_HUB_CACHE/x' ] && [ ! -e '$TMP/x' ]"
+
+## the README's quick start: `model fetch` with no argument; the default repo is .bin-only on main
 rm -rf "$TMP/data"
+"$BIN" model fetch > "$TMP/out" 2> "$TMP/err"
+check "quick start: model fetch succeeds" [ $? -eq 0 ]
+check "quick start: took the conversion pull request" grep -q "at refs/pr/66" "$TMP/err"
+check "quick start: the model is in use" sh -c "'$BIN' model list | grep -q '^\* $(cat "$TMP/out")'"
+"$BIN" add --wait "$FX/toyworld-eval/img00.png" > /dev/null 2>&1
+check "quick start: search works with it" sh -c "'$BIN' search 'a photo' 2> /dev/null | grep -q image"
+
+## the quick start when the default repository has only pytorch_model.bin (no conversion PR)
+rm -rf "$HF_HUB_CACHE" "$TMP/data"
+serve nopr
+"$BIN" model fetch > "$TMP/out" 2> "$TMP/err"
+check "quick start, .bin only: model fetch succeeds" [ $? -eq 0 ]
+check "quick start, .bin only: pytorch_model.bin from main" sh -c "grep -q 'at main (commit [0-9a-f]*, pytorch weights)' '$TMP/err' && cmp -s '$(cat "$TMP/out")/pytorch_model.bin' '$FX/torch-checkpoints/zip-f32/pytorch_model.bin'"
+"$BIN" add --wait "$FX/toyworld-eval/img00.png" > /dev/null 2>&1
+check "quick start, .bin only: search works with it" sh -c "'$BIN' search 'a photo' 2> /dev/null | grep -q image"
+
+## an interrupted download resumes
+rm -rf "$HF_HUB_CACHE" "$TMP/data"
 serve cut
+R=$HF_HUB_CACHE/models--test--toyworld-clip
 "$BIN" model fetch test/toyworld-clip > /dev/null 2> "$TMP/err"
 check "interrupted download fails" [ $? -eq 1 ]
 check "it says it can resume" grep -q "resume" "$TMP/err"
-check "partial file kept as .part" [ -s "$M/model.safetensors.part" ]
-check "nothing under the real name" [ ! -e "$M/model.safetensors" ]
-"$BIN" model fetch test/toyworld-clip > /dev/null 2> "$TMP/err"
+check "partial file kept as blobs/<sha256>.incomplete" [ -s "$R/blobs/$(sha256 "$FX/toyworld-clip/model.safetensors").incomplete" ]
+check "nothing under the real name" [ ! -e "$R/blobs/$(sha256 "$FX/toyworld-clip/model.safetensors")" ]
+check "no ref to an incomplete snapshot" [ ! -e "$R/refs/main" ]
+"$BIN" model fetch test/toyworld-clip > "$TMP/out" 2> "$TMP/err"
 check "second fetch completes" [ $? -eq 0 ]
-check "resumed with a Range request" grep -q "model.safetensors range=bytes=[1-9]" "$TMP/server-cut.log"
-check "resumed file identical" cmp -s "$M/model.safetensors" "$FX/toyworld-clip/model.safetensors"
+check "resumed with a Range request at the CDN" grep -q "^host=localhost.*model.safetensors range=bytes=[1-9]" "$TMP/server-cut.log"
+check "resumed file identical" cmp -s "$(cat "$TMP/out")/model.safetensors" "$FX/toyworld-clip/model.safetensors"
 
-rm -rf "$TMP/data"
+## a bad checksum
+rm -rf "$HF_HUB_CACHE" "$TMP/data"
 serve badsum
 "$BIN" model fetch test/toyworld-clip > /dev/null 2> "$TMP/err"
 check "bad checksum fails" [ $? -eq 1 ]
 check "checksum message" grep -q "checksum mismatch" "$TMP/err"
-check "bad download deleted" [ ! -e "$M/model.safetensors" ] && [ ! -e "$M/model.safetensors.part" ]
+check "bad download deleted" [ -z "$(find "$HF_HUB_CACHE" -name '*.incomplete' -o -name "$(printf '%064d' 0)")" ]
 
-serve ok
-"$BIN" model fetch nobody/nothing > /dev/null 2> "$TMP/err"
-check "missing repository" grep -q "404" "$TMP/err"
-"$BIN" model fetch notarepo > /dev/null 2>&1
-check "bad repository name" [ $? -eq 2 ]
+## two fetches at once: one downloads each blob, the other waits on its lock and reuses it
+rm -rf "$HF_HUB_CACHE" "$TMP/data"
+serve slow
+"$BIN" model fetch test/toyworld-clip > "$TMP/c1" 2> "$TMP/e1" & P1=$!
+"$BIN" model fetch test/toyworld-clip > "$TMP/c2" 2> "$TMP/e2" & P2=$!
+wait $P1; r1=$?; wait $P2; r2=$?
+check "concurrent fetches both succeed" [ $r1 -eq 0 ] && [ $r2 -eq 0 ]
+check "concurrent fetches: weights identical" cmp -s "$(cat "$TMP/c1")/model.safetensors" "$FX/toyworld-clip/model.safetensors"
+check "concurrent fetches: the weights were downloaded once" [ "$(grep -c '^host=localhost.*toyworld-clip%2Fmodel.safetensors' "$TMP/server-slow.log")" -eq 1 ]
+check "lock file where huggingface_hub keeps it" [ -f "$HF_HUB_CACHE/.locks/models--test--toyworld-clip/$(sha256 "$FX/toyworld-clip/model.safetensors").lock" ]
+
+## a mirror without the API: probed file by file
+rm -rf "$HF_HUB_CACHE" "$TMP/data"
+serve noapi
+"$BIN" model fetch test/toyworld-clip > "$TMP/out" 2> "$TMP/err"
+check "no API: fetch succeeds by probing" [ $? -eq 0 ]
+check "no API: weights identical" cmp -s "$(cat "$TMP/out")/model.safetensors" "$FX/toyworld-clip/model.safetensors"
+"$BIN" model fetch test/sharded-bin > /dev/null 2> "$TMP/err"
+S=$HF_HUB_CACHE/models--test--sharded-bin/snapshots/$(cat "$HF_HUB_CACHE/models--test--sharded-bin/refs/main" 2> /dev/null)
+check "no API: sharded .bin found after the safetensors probes" cmp -s "$S/pytorch_model-00002-of-00002.bin" "$FX/torch-checkpoints/sharded-f32/pytorch_model-00002-of-00002.bin"
+stop
+
+## a Hugging Face cache made as huggingface_hub makes it, used with no network at all
+rm -rf "$TMP/data"
+HC=$TMP/hfhome2/hub
+C=0123456789abcdef0123456789abcdef01234567
+R=$HC/models--openai--clip-vit-base-patch32
+mkdir -p "$R/blobs" "$R/refs" "$R/snapshots/$C"
+for f in config.json vocab.json merges.txt preprocessor_config.json model.safetensors; do
+  if [ "$f" = model.safetensors ]; then e=$(sha256 "$FX/toyworld-clip/$f"); else e=$(git_sha1 "$FX/toyworld-clip/$f"); fi
+  cp "$FX/toyworld-clip/$f" "$R/blobs/$e"
+  ln -s "../../blobs/$e" "$R/snapshots/$C/$f"
+done
+printf '%s' "$C" > "$R/refs/main"
+export HF_ENDPOINT="http://127.0.0.1:$CLOSED"
+unset HF_HUB_CACHE
+HF_HOME=$TMP/hfhome2 HF_HUB_OFFLINE=1 "$BIN" model use openai/clip-vit-base-patch32 > "$TMP/out" 2> "$TMP/err"
+check "cache: model use REPO finds the snapshot" [ "$(cat "$TMP/out")" = "using $R/snapshots/$C" ]
+HF_HOME=$TMP/hfhome2 "$BIN" model fetch > "$TMP/out" 2> "$TMP/err"
+check "cache: model fetch needs no network (endpoint closed)" sh -c "[ \"\$(cat '$TMP/out')\" = '$R/snapshots/$C' ] && grep -q 'in the cache already' '$TMP/err'"
+check "cache: model info derives the source from the path" sh -c "'$BIN' model info '$R/snapshots/$C' | grep -q 'openai/clip-vit-base-patch32 at main (commit $C'"
+rm -rf "$TMP/data"
+check "cache: the default model is found there" sh -c "HF_HOME='$TMP/hfhome2' '$BIN' model list | grep -q '^\* $R/snapshots/$C'"
+HF_HOME=$TMP/hfhome2 HF_HUB_OFFLINE=1 "$BIN" model fetch test/toyworld-clip > /dev/null 2> "$TMP/err"
+check "offline, not cached: says so" grep -q "not in the Hugging Face cache.*HF_HUB_OFFLINE" "$TMP/err"
+XDG_CACHE_HOME=$TMP/xdg HOME=$TMP/nohome "$BIN" model use openai/clip-vit-base-patch32 > /dev/null 2>&1
+check "cache: not found under another cache folder" [ $? -eq 1 ]
+
+## a model in clipseek's own models/ folder keeps working
+rm -rf "$TMP/data"
+mkdir -p "$TMP/data/models"
+ln -s "$FXA/toyworld-clip" "$TMP/data/models/openai--clip-vit-base-patch32"
+check "models/ folder: still the default" sh -c "HF_HUB_CACHE='$TMP/empty' '$BIN' model list | grep -q '^\* $TMP/data/models/openai--clip-vit-base-patch32'"
+check "models/ folder: model info says local folder" sh -c "'$BIN' model info '$TMP/data/models/openai--clip-vit-base-patch32' | grep -q 'source *a local folder'"
+
+## the catalogue
+"$BIN" model list --available > "$TMP/out"
+check "catalogue: the default and the laion B/32 with their sources" sh -c "grep -q '^openai/clip-vit-base-patch32 .*63.2% \[1\]' '$TMP/out' && grep -q '^laion/CLIP-ViT-B-32-laion2B-s34B-b79K .*66.6% \[2\]' '$TMP/out' && grep -q '^\[3\] TinyCLIP' '$TMP/out'"
 echo "fetch: $pass passed, $fail failed, $skip skipped"
 [ $fail -eq 0 ]

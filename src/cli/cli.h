@@ -58,6 +58,12 @@ int cli_daemon_index_wait(void);
 int cli_model_use(int argc, char **argv);
 int cli_model_list(int argc, char **argv);
 int cli_model_fetch(int argc, char **argv);
+struct hub_model;
+/* repo's CLIP snapshot in the Hugging Face cache (no network): 0 and *m filled, or -1. */
+int cli_hub_cached(const char *repo, struct hub_model *m);
+/* Prints where the model folder came from: a "source" line, or with json a ",\n \"source\": ..."
+ * member to close an object with. */
+void cli_model_origin(const char *dir, int json);
 /* The model folder in use (malloc'd) or NULL; opt is a --model value or NULL. */
 char *cli_model_dir(struct store *s, const char *opt);
 /* Embeds every entry that lacks vectors for the model in use. */

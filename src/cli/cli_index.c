@@ -1,7 +1,8 @@
 /* cli_index: running the index worker in the foreground, and choosing the model.
  *
  * The model in use is, in order: --model DIR, $CLIPSEEK_MODEL, the folder recorded by
- * `clipseek model use`, then <data dir>/models/openai--clip-vit-base-patch32 if present. */
+ * `clipseek model use`, then <data dir>/models/openai--clip-vit-base-patch32 if present, then
+ * openai/clip-vit-base-patch32 in the Hugging Face cache. */
 #include <dirent.h>
 #include <sys/stat.h>
 #include <limits.h>
@@ -11,7 +12,7 @@
 
 #include "../common/cs_file.h"
 #include "../index/indexer.h"
-#include "../model/fetch.h"
+#include "../hub/hub.h"
 #include "../model/clip.h"
 #include "../store/store.h"
 #include "cli.h"
@@ -30,7 +31,9 @@ char *cli_model_dir(store *s, const char *opt) {
     char *cfg = cs_path_join(p, "config.json");
     int ok = cfg && cs_is_file(cfg);
     free(cfg);
-    return ok ? strdup(p) : NULL;
+    if (ok) return strdup(p);
+    hub_model m; /* else the default model from the Hugging Face cache, if there */
+    return cli_hub_cached("openai/clip-vit-base-patch32", &m) == 0 ? strdup(m.dir) : NULL;
 }
 
 static void progress(const index_stats *st, void *arg) {
@@ -92,84 +95,6 @@ int cmd_index(int argc, char **argv) {
     store *s = cli_open_store();
     if (!s) return CLI_FAIL;
     int rc = cli_index_all(s, model, 0);
-    store_close(s);
-    return rc;
-}
-
-int cli_model_use(int argc, char **argv) {
-    if (argc != 3) return cli_usage("model use: expected DIR (a Hugging Face CLIP folder)");
-    char real[PATH_MAX];
-    if (!realpath(argv[2], real)) return cli_fail("%s: no such folder", argv[2]);
-    clip_ctx *c;
-    cs_err e;
-    clip_params p = clip_default_params();
-    p.threads = 1;
-    if (clip_load(real, &p, &c, &e)) return cli_fail("%s", e.msg); /* validates without reading weights */
-    clip_free(c);
-    store *s = cli_open_store();
-    if (!s) return CLI_FAIL;
-    int rc = store_meta_set(s, "model_dir", real, &e) ? cli_fail("%s", e.msg) : CLI_OK;
-    if (!rc) printf("using %s\n", real);
-    store_close(s);
-    return rc;
-}
-
-int cli_model_list(int argc, char **argv) {
-    (void)argv;
-    if (argc != 2) return cli_usage("model list takes no arguments");
-    store *s = cli_open_store();
-    if (!s) return CLI_FAIL;
-    char *cur = cli_model_dir(s, NULL);
-    char p[PATH_MAX];
-    snprintf(p, sizeof p, "%s/models", store_dir(s));
-    DIR *d = opendir(p);
-    int shown_cur = 0;
-    if (d) {
-        struct dirent *de;
-        while ((de = readdir(d))) {
-            if (de->d_name[0] == '.') continue;
-            char full[PATH_MAX + 256];
-            snprintf(full, sizeof full, "%s/%s", p, de->d_name);
-            int is_cur = cur && !strcmp(cur, full);
-            shown_cur |= is_cur;
-            printf("%s %s\n", is_cur ? "*" : " ", full);
-        }
-        closedir(d);
-    }
-    if (cur && !shown_cur) printf("* %s\n", cur);
-    if (!cur) fprintf(stderr, "clipseek: no model in use\n");
-    free(cur);
-    store_close(s);
-    return CLI_OK;
-}
-
-int cli_model_fetch(int argc, char **argv) {
-    if (argc > 3) return cli_usage("model fetch: expected at most one REPO (default openai/clip-vit-base-patch32)");
-    const char *repo = argc == 3 ? argv[2] : "openai/clip-vit-base-patch32";
-    store *s = cli_open_store();
-    if (!s) return CLI_FAIL;
-    char sub[PATH_MAX], dest[PATH_MAX + 600];
-    snprintf(sub, sizeof sub, "%s/models", store_dir(s));
-    mkdir(sub, 0700);
-    /* org/name -> org--name, the Hugging Face cache's convention */
-    char flat[512];
-    snprintf(flat, sizeof flat, "%s", repo);
-    char *sl = strchr(flat, '/');
-    if (!sl) { store_close(s); return cli_usage("model fetch: '%s' is not a repository like org/name", repo); }
-    *sl = 0;
-    snprintf(dest, sizeof dest, "%s/%s--%s", sub, flat, sl + 1);
-    fetch_params fp = {NULL, NULL, isatty(2)};
-    cs_err e;
-    int rc = CLI_OK;
-    fprintf(stderr, "clipseek: fetching %s into %s\n", repo, dest);
-    if (fetch_repo(repo, dest, &fp, &e)) rc = cli_fail("%s", e.msg);
-    else {
-        char *cur = NULL;
-        store_meta_get(s, "model_dir", &cur, NULL);
-        if (!cur) store_meta_set(s, "model_dir", dest, NULL); /* the first model becomes the one in use */
-        printf("%s\n", dest);
-        free(cur);
-    }
     store_close(s);
     return rc;
 }

@@ -64,10 +64,11 @@ static int split_lines(char *buf, size_t len, char ***lines, size_t **lens, size
 }
 
 int cmd_tokenize(int argc, char **argv) {
-    const char *dir = NULL;
+    const char *dir = NULL, *from = "-";
     int maxlen = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--model") && i + 1 < argc) dir = argv[++i];
+        else if (!strcmp(argv[i], "--texts-from") && i + 1 < argc) from = argv[++i];
         else if (!strcmp(argv[i], "--max-length") && i + 1 < argc) {
             if (cli_parse_int(argv[++i], 2, 1 << 20, &maxlen)) return cli_usage("--max-length needs a number >= 2");
         } else return cli_usage("tokenize: unexpected argument '%s'", argv[i]);
@@ -85,7 +86,7 @@ int cmd_tokenize(int argc, char **argv) {
     size_t len, n;
     char **lines;
     size_t *lens;
-    if (cs_read_stream(stdin, MAX_INPUT_FILE, &in, &len)) { tok_free(t); return cli_fail("reading stdin: %s", strerror(errno)); }
+    if (cs_read_file(cs_input_path(from), MAX_INPUT_FILE, &in, &len, &e)) { tok_free(t); return cli_fail("%s", e.msg); }
     if (split_lines(in, len, &lines, &lens, &n)) { free(in); tok_free(t); return cli_fail("out of memory"); }
     for (size_t i = 0; i < n && !rc; i++) {
         int32_t *ids;
@@ -190,7 +191,7 @@ static int embed_run(clip_ctx *c, const input *in, size_t a, size_t b, int norm,
         for (size_t i = 0; i < count; i++) {
             char *buf;
             size_t len;
-            if (cs_read_file(in[a + i].val, MAX_INPUT_FILE, &buf, &len, e)) return -1;
+            if (cs_read_file(cs_input_path(in[a + i].val), MAX_INPUT_FILE, &buf, &len, e)) return -1;
             if (len != per * sizeof(float)) {
                 free(buf);
                 return cs_err_set(e, "%s: %zu bytes; expected %zu (3 x %d x %d float32)", in[a + i].val, len,
@@ -228,14 +229,14 @@ int cmd_embed(int argc, char **argv) {
         else if (!strcmp(a, "--pixel-values") && i + 1 < argc) { i++; rc = push_input(&in, IN_PIXELS, argv[i], 0) ? cli_fail("out of memory") : 0; }
         else if (!strcmp(a, "--image") && i + 1 < argc) {
             while (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0 && rc == CLI_OK)
-                rc = push_input(&in, IN_IMAGE, argv[++i], 0) ? cli_fail("out of memory") : 0;
+                rc = push_input(&in, IN_IMAGE, cs_input_path(argv[++i]), 0) ? cli_fail("out of memory") : 0;
         } else if (!strcmp(a, "--texts-from") && i + 1 < argc) {
             char *buf;
             size_t len, n;
             char **lines;
             size_t *lens;
             cs_err e;
-            if (cs_read_file(argv[++i], MAX_INPUT_FILE, &buf, &len, &e)) { rc = cli_fail("%s", e.msg); break; }
+            if (cs_read_file(cs_input_path(argv[++i]), MAX_INPUT_FILE, &buf, &len, &e)) { rc = cli_fail("%s", e.msg); break; }
             char **nt = realloc(texts_bufs, (ntb + 1) * sizeof *nt);
             if (!nt || split_lines(buf, len, &lines, &lens, &n)) { free(buf); if (nt) texts_bufs = nt; rc = cli_fail("out of memory"); break; }
             texts_bufs = nt;
@@ -297,17 +298,18 @@ int cmd_preprocess(int argc, char **argv) {
     cs_err e;
     int rc = CLI_OK;
     if (!px) rc = cli_fail("out of memory");
-    else if (img_load(image, 0, &im, &e)) rc = cli_fail("%s", e.msg);
+    else if (img_load(cs_input_path(image), 0, &im, &e)) rc = cli_fail("%s", e.msg);
     else {
         if (clip_preprocess(c, &im, px, &e)) rc = cli_fail("%s: %s", image, e.msg);
         img_free(&im);
     }
     if (rc == CLI_OK) {
-        FILE *f = fopen(outp, "wb");
+        int to_stdout = !strcmp(outp, "-"); /* Unix habit: --out - is stdout */
+        FILE *f = to_stdout ? stdout : fopen(outp, "wb");
         if (!f) rc = cli_fail("%s: %s", outp, strerror(errno));
         else {
             size_t w = fwrite(px, sizeof(float), n, f);
-            if (fclose(f) != 0 || w != n) rc = cli_fail("%s: write failed", outp);
+            if ((to_stdout ? fflush(f) : fclose(f)) != 0 || w != n) rc = cli_fail("%s: write failed", outp);
         }
     }
     free(px);
@@ -316,7 +318,7 @@ int cmd_preprocess(int argc, char **argv) {
 }
 
 int cmd_model(int argc, char **argv) {
-    if (argc < 2) return cli_usage("model: expected 'info DIR', 'use DIR' or 'list'");
+    if (argc < 2) return cli_usage("model: expected 'info DIR', 'use DIR|REPO', 'list [--available]' or 'fetch [REPO]'");
     if (!strcmp(argv[1], "use")) return cli_model_use(argc, argv);
     if (!strcmp(argv[1], "list")) return cli_model_list(argc, argv);
     if (!strcmp(argv[1], "fetch")) return cli_model_fetch(argc, argv);
@@ -334,20 +336,25 @@ int cmd_model(int argc, char **argv) {
     int g = m->image_size / m->patch_size;
     uint64_t res = clip_resident_bytes(c);
     if (json) {
-        printf("{\"architecture\": \"CLIPModel\", \"dtype\": \"%s\", \"projection_dim\": %d, \"logit_scale\": %.9g,\n"
+        printf("{\"architecture\": \"CLIPModel\", \"format\": \"%s\", \"converted_tensors\": %zu, \"dtype\": \"%s\", \"projection_dim\": %d, \"logit_scale\": %.9g,\n"
                " \"text\": {\"hidden\": %d, \"intermediate\": %d, \"layers\": %d, \"heads\": %d, \"act\": \"%s\", "
                "\"vocab_size\": %d, \"max_positions\": %d, \"params\": %llu},\n"
                " \"vision\": {\"hidden\": %d, \"intermediate\": %d, \"layers\": %d, \"heads\": %d, \"act\": \"%s\", "
                "\"image_size\": %d, \"patch_size\": %d, \"patches\": %d, \"params\": %llu},\n"
-               " \"params\": %llu, \"file_bytes\": %llu, \"resident_bytes\": %llu, \"blas\": \"%s\", \"threads\": %d}\n",
-               m->dtype, m->projection_dim, m->logit_scale, m->text.hidden, m->text.intermediate, m->text.layers,
+               " \"params\": %llu, \"file_bytes\": %llu, \"resident_bytes\": %llu, \"blas\": \"%s\", \"threads\": %d",
+               m->format, m->converted, m->dtype, m->projection_dim, m->logit_scale, m->text.hidden, m->text.intermediate, m->text.layers,
                m->text.heads, m->text.act, m->vocab_size, m->max_positions, (unsigned long long)m->text_params,
                m->vision.hidden, m->vision.intermediate, m->vision.layers, m->vision.heads, m->vision.act,
                m->image_size, m->patch_size, g * g, (unsigned long long)m->vision_params,
                (unsigned long long)m->total_params, (unsigned long long)m->file_bytes, (unsigned long long)res,
                ops_blas_name(), ops_threads());
+        cli_model_origin(dir, 1);
+        printf("}\n");
     } else {
         printf("architecture   CLIPModel (%s weights)\n", m->dtype);
+        printf("weights        %s", m->format);
+        if (m->converted) printf(", %zu strided tensors copied at load (the rest mapped in place)", m->converted);
+        printf("\n");
         printf("text tower     %d layers, width %d, MLP %d, %d heads, %s, vocab %d, context %d, %.1fM params\n",
                m->text.layers, m->text.hidden, m->text.intermediate, m->text.heads, m->text.act, m->vocab_size,
                m->max_positions, m->text_params / 1e6);
@@ -358,6 +365,7 @@ int cmd_model(int argc, char **argv) {
         printf("parameters     %.2fM (%.1f MB of weights on disk)\n", m->total_params / 1e6, m->file_bytes / 1e6);
         printf("resident       %.1f MB now (weights are mapped; a tower is read when first used)\n", res / 1e6);
         printf("compute        %s, %d threads\n", ops_blas_name(), ops_threads());
+        cli_model_origin(dir, 0);
     }
     clip_free(c);
     return CLI_OK;

@@ -9,6 +9,7 @@
 #include "../search/search.h"
 #include "../search/vecindex.h"
 #include "../store/store.h"
+#include "../common/cs_file.h"
 #include "cli.h"
 
 /* "90s", "30m", "2h", "3d", "1w", or plain seconds: that long ago, in Unix ms. */
@@ -146,7 +147,7 @@ int cmd_search(int argc, char **argv) {
             if (cli_parse_int(argv[++i], 1, 100000, &q.limit)) return cli_usage("--limit needs a positive number");
         } else if (!strcmp(argv[i], "--json")) json = 1;
         else if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
-        else if (!strcmp(argv[i], "--image") && i + 1 < argc) image = argv[++i];
+        else if (!strcmp(argv[i], "--image") && i + 1 < argc) image = cs_input_path(argv[++i]);
         else if (!strcmp(argv[i], "--collection") && i + 1 < argc) coll = argv[++i];
         else if (!strcmp(argv[i], "--category") && i + 1 < argc) q.category = argv[++i];
         else if (!text) text = argv[i];

@@ -131,10 +131,12 @@ static int add_path(store *s, const char *path, add_stats *st, int depth) {
     struct stat sb;
     if (stat(path, &sb) != 0) return cli_fail("%s: %s", path, strerror(errno));
     if (S_ISDIR(sb.st_mode)) return add_dir(s, path, st, depth);
-    if (!S_ISREG(sb.st_mode)) { st->skipped++; fprintf(stderr, "clipseek: %s: not a regular file, skipped\n", path); return 0; }
+    /* a pipe (`<(...)`, /dev/stdin) is read like stdin: to its end, within the caps */
+    int stream = S_ISFIFO(sb.st_mode) || S_ISCHR(sb.st_mode);
+    if (!S_ISREG(sb.st_mode) && !stream) { st->skipped++; fprintf(stderr, "clipseek: %s: not a file, a folder or a pipe, skipped\n", path); return 0; }
     st->total++;
     size_t cap = max_clip_bytes();
-    if ((size_t)sb.st_size > cap) {
+    if (!stream && (size_t)sb.st_size > cap) {
         st->skipped++;
         fprintf(stderr, "clipseek: %s: %lld bytes is over the size caps, skipped\n", path, (long long)sb.st_size);
         return 0;
@@ -144,7 +146,7 @@ static int add_path(store *s, const char *path, add_stats *st, int depth) {
     cs_err e;
     if (cs_read_file(path, cap, &buf, &len, &e)) return cli_fail("%s", e.msg);
     char real[PATH_MAX];
-    const char *src = realpath(path, real) ? real : path;
+    const char *src = stream ? NULL : realpath(path, real) ? real : path; /* a pipe has no source file */
     int rc = add_bytes(s, (unsigned char *)buf, len, src, NULL, st, path);
     free(buf);
     if (st->progress && st->total % 100 == 0) fprintf(stderr, "clipseek: %d files read...\n", st->total);

@@ -44,14 +44,16 @@ static const struct {
     int (*fn)(int, char **);
     const char *help;
 } commands[] = {
-    {"tokenize", cmd_tokenize, "tokenize --model DIR [--max-length N]   texts on stdin, one per line -> token ids"},
+    {"tokenize", cmd_tokenize, "tokenize --model DIR [--max-length N] [--texts-from FILE]   texts (stdin), one per line -> token ids"},
     {"embed", cmd_embed,
      "embed --model DIR (--text T | --texts-from FILE | --image FILE... | --token-ids \"ID ...\" | --pixel-values FILE)\n"
      "        [--format json|f32] [--no-normalize]   one embedding per input, in input order"},
     {"preprocess", cmd_preprocess, "preprocess --model DIR --image FILE --out FILE   normalised pixels, float32 C x H x W"},
     {"model", cmd_model, "model info DIR [--json]   architecture, sizes, parameters, dtype, resident memory\n"
-                         "  model use DIR   the model the index worker and searches use\n  model list\n"
-                         "  model fetch [REPO]   download from Hugging Face (HF_ENDPOINT), resumable, checksummed"},
+                         "  model use DIR|REPO   the model the index worker and searches use (REPO: from the HF cache)\n"
+                         "  model list [--available]   models here; --available: a catalogue with size, speed, quality\n"
+                         "  model fetch [REPO] [--revision R]   download into the Hugging Face cache (HF_ENDPOINT,\n"
+                         "    HF_TOKEN, HF_HUB_OFFLINE), resumable, checksummed"},
     {"daemon", cmd_daemon, "daemon [--no-x11] [--primary] [--model DIR] [--web-port N] [--no-web]   capture, index, serve the CLI and the web page"},
     {"web", cmd_web, "web [--open] [--port N] [--logout-all]   a one-time login URL for the web page (opened with --open); serves it if no daemon does; --logout-all ends every session"},
     {"doctor", cmd_doctor, "doctor   data dir, display, daemon, store health, model"},

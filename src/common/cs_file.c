@@ -9,15 +9,51 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Reads from fd until EOF, at most max_bytes (a pipe, a terminal, /dev/stdin, <(...)): their size
+ * is unknown until the end, so the bound is checked as the data arrives. */
+static int read_fd_bounded(int fd, const char *path, size_t max_bytes, char **out, size_t *len, cs_err *err) {
+    size_t cap = 65536, n = 0;
+    char *buf = malloc(cap + 1);
+    if (!buf) return cs_err_set(err, "%s: out of memory", path);
+    for (;;) {
+        if (n == cap) {
+            if (cap > max_bytes) break;
+            size_t nc = cap * 2;
+            char *nb = realloc(buf, nc + 1);
+            if (!nb) { free(buf); return cs_err_set(err, "%s: out of memory", path); }
+            buf = nb;
+            cap = nc;
+        }
+        ssize_t r = read(fd, buf + n, cap - n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) { int e = errno; free(buf); return cs_err_set(err, "%s: %s", path, strerror(e)); }
+        if (r == 0) break;
+        n += (size_t)r;
+    }
+    if (n > max_bytes) {
+        free(buf);
+        return cs_err_set(err, "%s: input too large (over the limit of %zu bytes)", path, max_bytes);
+    }
+    buf[n] = 0;
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
 int cs_read_file(const char *path, size_t max_bytes, char **out, size_t *len, cs_err *err) {
     *out = NULL;
     *len = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return cs_err_set(err, "%s: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
         close(fd);
-        return cs_err_set(err, "%s: not a regular file", path);
+        return cs_err_set(err, "%s: %s", path, S_ISDIR(st.st_mode) ? "is a folder, not a file" : strerror(errno));
+    }
+    if (!S_ISREG(st.st_mode)) { /* pipe, terminal, socket, /dev/stdin */
+        int rc = read_fd_bounded(fd, path, max_bytes, out, len, err);
+        close(fd);
+        return rc;
     }
     if ((unsigned long long)st.st_size > max_bytes) {
         close(fd);
@@ -47,6 +83,8 @@ int cs_read_file(const char *path, size_t max_bytes, char **out, size_t *len, cs
     *len = n;
     return 0;
 }
+
+const char *cs_input_path(const char *arg) { return arg && !strcmp(arg, "-") ? "/dev/stdin" : arg; }
 
 int cs_read_stream(FILE *f, size_t max_bytes, char **out, size_t *len) {
     size_t cap = 65536, n = 0;
@@ -78,12 +116,24 @@ int cs_read_stream(FILE *f, size_t max_bytes, char **out, size_t *len) {
 int cs_map_file(const char *path, cs_map *m, cs_err *err) {
     m->data = NULL;
     m->len = 0;
+    m->heap = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return cs_err_set(err, "%s: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
         close(fd);
-        return cs_err_set(err, "%s: not a regular file", path);
+        return cs_err_set(err, "%s: %s", path, S_ISDIR(st.st_mode) ? "is a folder, not a file" : strerror(errno));
+    }
+    if (!S_ISREG(st.st_mode)) { /* a pipe cannot be mapped: read it into memory, bounded */
+        char *buf = NULL;
+        size_t n = 0;
+        int rc = read_fd_bounded(fd, path, CS_MAP_STREAM_MAX, &buf, &n, err);
+        close(fd);
+        if (rc) return -1;
+        m->data = (const unsigned char *)buf;
+        m->len = n;
+        m->heap = 1;
+        return 0;
     }
     if (st.st_size == 0) {
         close(fd);
@@ -98,10 +148,14 @@ int cs_map_file(const char *path, cs_map *m, cs_err *err) {
 }
 
 void cs_unmap(cs_map *m) {
-    if (m && m->data) munmap((void *)m->data, m->len);
+    if (m && m->data) {
+        if (m->heap) free((void *)m->data);
+        else munmap((void *)m->data, m->len);
+    }
     if (m) {
         m->data = NULL;
         m->len = 0;
+        m->heap = 0;
     }
 }
 

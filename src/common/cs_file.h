@@ -11,19 +11,30 @@
 #include "cs_err.h"
 
 /* Reads all of `path` into a malloc'd buffer (NUL-terminated for convenience; *len excludes the
- * NUL). Fails if the file is larger than max_bytes. Caller frees *out with free(). */
+ * NUL). Fails if the file is larger than max_bytes. `path` may also be a pipe, a terminal or
+ * /dev/stdin (`<(...)`, `/dev/stdin`): those are read to their end, failing as soon as more than
+ * max_bytes arrive. A folder is refused. Caller frees *out with free(). */
 int cs_read_file(const char *path, size_t max_bytes, char **out, size_t *len, cs_err *err);
 
 /* Reads a whole stream (stdin, a pipe) into a malloc'd, NUL-terminated buffer; *len excludes the
  * NUL. Fails with errno EFBIG past max_bytes, or with the stream's errno. Returns 0 or -1. */
 int cs_read_stream(FILE *f, size_t max_bytes, char **out, size_t *len);
 
+/* The path a command-line FILE argument names: "-" (Unix habit for stdin) is /dev/stdin, anything
+ * else itself. Borrowed: returns arg or a static string. */
+const char *cs_input_path(const char *arg);
+
 typedef struct cs_map {
     const unsigned char *data; /* NULL for an empty file */
     size_t len;
+    int heap;                  /* 1: data was read into memory (a pipe), freed by cs_unmap */
 } cs_map;
 
-/* Maps `path` read-only. On success, release with cs_unmap. */
+/* The most cs_map_file reads from a file that cannot be mapped (a pipe). */
+#define CS_MAP_STREAM_MAX ((size_t)1 << 30)
+
+/* Maps `path` read-only. A pipe or /dev/stdin cannot be mapped: it is read into memory instead
+ * (at most CS_MAP_STREAM_MAX bytes), which callers do not see. On success, release with cs_unmap. */
 int cs_map_file(const char *path, cs_map *m, cs_err *err);
 void cs_unmap(cs_map *m); /* no-op on a zeroed map */
 

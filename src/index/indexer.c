@@ -10,20 +10,32 @@
 
 char *index_model_id(const char *dir, cs_err *err) {
     /* hash config.json and the safetensors header(s): weights are large, headers name every
-     * tensor with its shape, dtype and offsets, and config.json fixes the geometry */
-    const char *files[] = {"config.json", "model.safetensors", "model.safetensors.index.json"};
+     * tensor with its shape, dtype and offsets, and config.json fixes the geometry.
+     * A PyTorch checkpoint (pytorch_model.bin) counts only where no safetensors file is there
+     * (the loader prefers safetensors, and ids of safetensors folders must not change): its last
+     * 64 KB, which for the zip layout is the central directory with every storage's CRC-32. */
+    const char *files[] = {"config.json", "model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+                           "pytorch_model.bin.index.json"};
     size_t cap = 1 << 16, n = 0;
+    int have_st = 0;
     unsigned char *buf = malloc(cap);
     if (!buf) { cs_err_set(err, "out of memory"); return NULL; }
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 5; i++) {
         char *p = cs_path_join(dir, files[i]);
         cs_map m = {0};
+        if (i >= 3 && have_st) { free(p); continue; }
         if (p && cs_is_file(p) && cs_map_file(p, &m, NULL) == 0 && m.data) {
             size_t take = m.len;
+            const unsigned char *from = m.data;
+            if (i == 1 || i == 2) have_st = 1;
             if (i == 1 && m.len >= 8) { /* only the header of the weights file */
                 uint64_t hl = 0;
                 for (int b = 7; b >= 0; b--) hl = (hl << 8) | m.data[b];
                 take = hl + 8 < m.len ? (size_t)hl + 8 : m.len;
+            }
+            if (i == 3 && m.len > (1u << 16)) {
+                take = 1u << 16;
+                from = m.data + m.len - take;
             }
             if (n + take > cap) {
                 while (n + take > cap) cap *= 2;
@@ -31,7 +43,7 @@ char *index_model_id(const char *dir, cs_err *err) {
                 if (!nb) { cs_unmap(&m); free(p); free(buf); cs_err_set(err, "out of memory"); return NULL; }
                 buf = nb;
             }
-            memcpy(buf + n, m.data, take);
+            memcpy(buf + n, from, take);
             n += take;
             cs_unmap(&m);
         }

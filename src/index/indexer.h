@@ -26,7 +26,8 @@
 #define INDEX_MAX_WINDOWS 1024
 
 /* A short stable id for the checkpoint in dir: "<folder name>-<12 hex of SHA-256 over
- * config.json and the safetensors header(s)>". malloc'd; NULL on failure (err set). */
+ * config.json and the safetensors header(s), or the last 64 KB of
+ * pytorch_model.bin where there is no safetensors file>". malloc'd; NULL on failure (err set). */
 char *index_model_id(const char *dir, cs_err *err);
 
 typedef struct index_stats {

@@ -26,6 +26,7 @@
 #include "../common/cs_file.h"
 #include "ops.h"
 #include "safetensors.h"
+#include "weights.h"
 #include "tokenizer.h"
 
 /* One encoder layer's weights: each a float view of a checked tensor. */
@@ -457,6 +458,7 @@ static uint64_t count_params(const clip_ctx *c, const char *prefix) {
     uint64_t n = 0;
     for (size_t i = 0; i < st_count(c->st); i++) {
         const st_tensor *t = st_at(c->st, i);
+        if (t->dtype == ST_I64) continue; /* buffers such as position_ids, not parameters */
         if (!prefix || strncmp(t->name, prefix, strlen(prefix)) == 0) n += (uint64_t)t->numel;
     }
     return n;
@@ -476,10 +478,9 @@ int clip_load(const char *dir, const clip_params *p, clip_ctx **out, cs_err *err
     ops_set_threads(c->params.threads);
     c->dir = strdup(dir);
     char *cfg = cs_path_join(dir, "config.json"), *pp = cs_path_join(dir, "preprocessor_config.json"),
-         *voc = cs_path_join(dir, "vocab.json"), *mer = cs_path_join(dir, "merges.txt"),
-         *st1 = cs_path_join(dir, "model.safetensors"), *sti = cs_path_join(dir, "model.safetensors.index.json");
+         *voc = cs_path_join(dir, "vocab.json"), *mer = cs_path_join(dir, "merges.txt");
     int rc = -1;
-    if (!c->dir || !cfg || !pp || !voc || !mer || !st1 || !sti) { cs_err_set(err, "out of memory"); goto done; }
+    if (!c->dir || !cfg || !pp || !voc || !mer) { cs_err_set(err, "out of memory"); goto done; }
     char *txt = NULL;
     size_t len = 0;
     if (cs_read_file(cfg, 16u << 20, &txt, &len, err)) goto done;
@@ -490,7 +491,7 @@ int clip_load(const char *dir, const clip_params *p, clip_ctx **out, cs_err *err
     prc = parse_preproc(c, txt, len, pp, err);
     free(txt);
     if (prc) goto done;
-    if (st_open(cs_is_file(st1) ? st1 : sti, &c->st, err)) goto done;
+    if (wt_open_dir(dir, &c->st, err)) goto done;
     clip_info *in = &c->info;
     if (!c->params.no_tokenizer && tok_load(voc, mer, &c->tok, err)) goto done;
     if (c->tok && (int)tok_vocab_size(c->tok) > in->vocab_size) {
@@ -521,8 +522,8 @@ int clip_load(const char *dir, const clip_params *p, clip_ctx **out, cs_err *err
                                    c->vision.act_name};
     int counts[3] = {0, 0, 0};
     for (size_t i = 0; i < st_count(c->st); i++) {
-        st_dtype d = st_at(c->st, i)->dtype;
-        counts[d == ST_F32 ? 0 : d == ST_F16 ? 1 : d == ST_BF16 ? 2 : 0]++;
+        st_dtype d = st_at(c->st, i)->dtype; /* integer buffers (position_ids) are not weights */
+        if (d == ST_F32 || d == ST_F16 || d == ST_BF16) counts[d == ST_F32 ? 0 : d == ST_F16 ? 1 : 2]++;
     }
     int nz = (counts[0] > 0) + (counts[1] > 0) + (counts[2] > 0);
     in->dtype = nz > 1 ? "mixed" : counts[1] ? "F16" : counts[2] ? "BF16" : "F32";
@@ -530,9 +531,11 @@ int clip_load(const char *dir, const clip_params *p, clip_ctx **out, cs_err *err
     in->vision_params = count_params(c, "vision_model.") + count_params(c, "visual_projection.");
     in->total_params = count_params(c, NULL);
     in->file_bytes = st_file_bytes(c->st);
+    in->format = st_format(c->st);
+    in->converted = st_converted(c->st);
     rc = 0;
 done:
-    free(cfg); free(pp); free(voc); free(mer); free(st1); free(sti);
+    free(cfg); free(pp); free(voc); free(mer);
     if (rc) {
         clip_free(c);
         return -1;

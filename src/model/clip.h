@@ -1,8 +1,8 @@
 /* clip: OpenAI CLIP (text and vision towers) from a Hugging Face model folder, embedding text and
  * images exactly as transformers' CLIPModel does.
  *
- * A model folder holds config.json, model.safetensors (or model.safetensors.index.json + shards),
- * vocab.json, merges.txt and optionally preprocessor_config.json (CLIP defaults when absent).
+ * A model folder holds config.json, weights (model.safetensors, model.safetensors.index.json +
+ * shards, or a PyTorch pytorch_model.bin / pytorch_model.bin.index.json: see weights.h), vocab.json, merges.txt and optionally preprocessor_config.json (CLIP defaults when absent).
  * Any CLIP geometry is accepted: widths, depths, heads, image and patch sizes, quick_gelu or gelu,
  * F32/F16/BF16 weights.
  *
@@ -51,7 +51,9 @@ typedef struct clip_info {
     float logit_scale;           /* exp() of the stored logit_scale */
     const char *dtype;           /* dtype of most weights: "F32", "F16", "BF16" or "mixed" */
     uint64_t text_params, vision_params, total_params;
-    uint64_t file_bytes;         /* bytes of safetensors data */
+    uint64_t file_bytes;         /* bytes of the weights files */
+    const char *format;          /* "safetensors", "pytorch zip" or "pytorch legacy" (weights.h) */
+    size_t converted;            /* tensors copied at load (strided views of a .bin), not mapped */
     img_preproc preproc;
 } clip_info;
 

@@ -29,6 +29,11 @@ struct st_set {
     size_t nnames;
     st_shard *shards;
     size_t nshards;
+    void **owned;        /* buffers of converted tensors (st_own) */
+    size_t nowned;
+    uint64_t owned_bytes;
+    const char *format;  /* static string; NULL = "safetensors" */
+    size_t converted;
 };
 
 size_t st_dtype_size(st_dtype t) {
@@ -179,16 +184,11 @@ int st_open_buffer(const unsigned char *buf, size_t len, const char *label, st_s
 }
 
 static int add_shard(st_set *s, const char *path, cs_err *err) {
-    st_shard *ns = realloc(s->shards, (s->nshards + 1) * sizeof *ns);
-    if (!ns) return cs_err_set(err, "out of memory");
-    s->shards = ns;
-    st_shard *sh = &s->shards[s->nshards];
-    memset(sh, 0, sizeof *sh);
-    sh->path = strdup(path);
-    if (!sh->path) return cs_err_set(err, "out of memory");
-    s->nshards++;
-    if (cs_map_file(path, &sh->map, err) != 0) return -1;
-    return add_buffer(s, sh->map.data, sh->map.len, sh->path, err);
+    const unsigned char *data = NULL;
+    size_t len = 0;
+    const char *label = NULL;
+    if (st_add_file(s, path, &data, &len, &label, err) != 0) return -1;
+    return add_buffer(s, data, len, label, err);
 }
 
 static int ends_with(const char *s, const char *suf) {
@@ -196,9 +196,9 @@ static int ends_with(const char *s, const char *suf) {
     return a >= b && strcmp(s + a - b, suf) == 0;
 }
 
-static int open_index(st_set *s, const char *path, cs_err *err) {
+int st_open_index(st_set *s, const char *path, st_add_shard_fn add, cs_err *err) {
     char *txt;
-    size_t len;
+    size_t len = 0;
     if (cs_read_file(path, 64u << 20, &txt, &len, err) != 0) return -1;
     json_error_t jerr;
     json_t *root = json_loadb(txt, len, 0, &jerr);
@@ -229,7 +229,7 @@ static int open_index(st_set *s, const char *path, cs_err *err) {
         int seen = 0;
         for (size_t i = 0; i < s->nshards; i++)
             if (strcmp(s->shards[i].path, full) == 0) seen = 1;
-        if (!seen) rc = add_shard(s, full, err);
+        if (!seen) rc = add(s, full, err);
         free(full);
         if (rc) break;
     }
@@ -254,7 +254,7 @@ int st_open(const char *path, st_set **out, cs_err *err) {
     *out = NULL;
     st_set *s = calloc(1, sizeof *s);
     if (!s) return cs_err_set(err, "out of memory");
-    int rc = ends_with(path, ".json") ? open_index(s, path, err) : add_shard(s, path, err);
+    int rc = ends_with(path, ".json") ? st_open_index(s, path, add_shard, err) : add_shard(s, path, err);
     if (rc == 0 && !ends_with(path, ".json")) rc = finish(s, err);
     if (rc != 0) {
         st_close(s);
@@ -266,6 +266,8 @@ int st_open(const char *path, st_set **out, cs_err *err) {
 
 void st_close(st_set *s) {
     if (!s) return;
+    for (size_t i = 0; i < s->nowned; i++) free(s->owned[i]);
+    free(s->owned);
     for (size_t i = 0; i < s->nshards; i++) {
         cs_unmap(&s->shards[i].map);
         free(s->shards[i].path);
@@ -355,7 +357,7 @@ uint64_t st_resident_bytes(const st_set *s) {
         if (in_ours && sscanf(line, "Rss: %lu kB", &kb) == 1) total += (uint64_t)kb * 1024;
     }
     fclose(f);
-    return total;
+    return total + s->owned_bytes; /* converted copies are resident once written */
 }
 
 void st_release(const st_set *s, const st_tensor *t) {
@@ -376,3 +378,72 @@ uint64_t st_file_bytes(const st_set *s) {
     for (size_t i = 0; i < s->nshards; i++) total += s->shards[i].map.len;
     return total;
 }
+
+/* ---- building a set from another format ---- */
+
+int st_new(st_set **out, cs_err *err) {
+    *out = calloc(1, sizeof **out);
+    return *out ? 0 : cs_err_set(err, "out of memory");
+}
+
+int st_add_file(st_set *s, const char *path, const unsigned char **data, size_t *len, const char **label,
+                cs_err *err) {
+    st_shard *ns = realloc(s->shards, (s->nshards + 1) * sizeof *ns);
+    if (!ns) return cs_err_set(err, "out of memory");
+    s->shards = ns;
+    st_shard *sh = &s->shards[s->nshards];
+    memset(sh, 0, sizeof *sh);
+    sh->path = strdup(path);
+    if (!sh->path) return cs_err_set(err, "out of memory");
+    s->nshards++;
+    if (cs_map_file(path, &sh->map, err) != 0) return -1;
+    *data = sh->map.data;
+    *len = sh->map.len;
+    *label = sh->path;
+    return 0;
+}
+
+void *st_own(st_set *s, size_t bytes) {
+    void **no = realloc(s->owned, (s->nowned + 1) * sizeof *no);
+    if (!no) return NULL;
+    s->owned = no;
+    void *p = calloc(1, bytes ? bytes : 1);
+    if (!p) return NULL;
+    s->owned[s->nowned++] = p;
+    s->owned_bytes += bytes;
+    return p;
+}
+
+int st_add_tensor(st_set *s, const st_tensor *t, cs_err *err) {
+    if (t->ndim < 0 || t->ndim > ST_MAX_DIMS)
+        return cs_err_set(err, "%s: tensor '%s': %d dimensions (at most %d)", t->file, t->name, t->ndim, ST_MAX_DIMS);
+    uint64_t numel = 1;
+    for (int i = 0; i < t->ndim; i++) {
+        if (t->shape[i] < 0 || t->shape[i] > (1LL << 40) ||
+            (t->shape[i] && numel > (UINT64_MAX / 16) / (uint64_t)t->shape[i]))
+            return cs_err_set(err, "%s: tensor '%s': bad shape", t->file, t->name);
+        numel *= (uint64_t)t->shape[i];
+    }
+    if (s->n == s->cap) {
+        size_t nc = s->cap ? s->cap * 2 : 64;
+        st_tensor *nt = realloc(s->t, nc * sizeof *nt);
+        if (!nt) return cs_err_set(err, "out of memory");
+        s->t = nt;
+        s->cap = nc;
+    }
+    st_tensor c = *t;
+    c.numel = (int64_t)numel;
+    c.nbytes = (size_t)(numel * st_dtype_size(t->dtype));
+    char *nm;
+    if (set_push_name(s, t->name, &nm) != 0) return cs_err_set(err, "out of memory");
+    c.name = nm;
+    s->t[s->n++] = c;
+    return 0;
+}
+
+int st_seal(st_set *s, cs_err *err) { return finish(s, err); }
+
+const char *st_format(const st_set *s) { return s->format ? s->format : "safetensors"; }
+void st_set_format(st_set *s, const char *format) { s->format = format; }
+size_t st_converted(const st_set *s) { return s->converted; }
+void st_note_converted(st_set *s) { s->converted++; }

@@ -74,4 +74,40 @@ void st_release(const st_set *s, const st_tensor *t);
 /* Total bytes of the set's files. */
 uint64_t st_file_bytes(const st_set *s);
 
+/* ---- Building a set from another container format (see torch.h) ----
+ * A reader maps its files into the set, adds tensors that point into those maps (or into buffers
+ * the set owns, for data that had to be converted), then seals the set. After st_seal the set is
+ * used exactly like one from st_open. Same invariants: the reader checks that every tensor's bytes
+ * lie inside a map or an owned buffer before adding it. */
+
+/* An empty set to fill. Caller closes it with st_close (also on failure). */
+int st_new(st_set **out, cs_err *err);
+/* Maps `path` into the set; *data and *len stay valid until st_close. *label is the set's copy of the
+ * path (for tensors' `file`). */
+int st_add_file(st_set *s, const char *path, const unsigned char **data, size_t *len, const char **label,
+                cs_err *err);
+/* A zeroed buffer of `bytes` owned by the set (freed by st_close, counted as resident). NULL when
+ * out of memory. */
+void *st_own(st_set *s, size_t bytes);
+/* Adds a tensor; the name is copied, t->name must be set, t->file and t->data are borrowed. numel
+ * and nbytes are computed here from dtype and shape. */
+int st_add_tensor(st_set *s, const st_tensor *t, cs_err *err);
+/* Sorts the tensors; fails if a name appears twice. */
+int st_seal(st_set *s, cs_err *err);
+
+/* Reads a sharded model's index (`*.index.json`, {"weight_map": {tensor: file}}): calls add(s,
+ * path) once per distinct shard (a plain file name in the index's folder, in order of first
+ * mention), seals the set, then checks that every tensor the index names is in the shard it names.
+ * Shared by the safetensors and PyTorch readers. */
+typedef int (*st_add_shard_fn)(st_set *s, const char *path, cs_err *err);
+int st_open_index(st_set *s, const char *path, st_add_shard_fn add, cs_err *err);
+
+/* The container format, for `model info`: "safetensors" by default; a reader sets its own (a
+ * static string). */
+const char *st_format(const st_set *s);
+void st_set_format(st_set *s, const char *format);
+/* Tensors whose bytes were copied at load (a strided view, for example) rather than used in place. */
+size_t st_converted(const st_set *s);
+void st_note_converted(st_set *s);
+
 #endif

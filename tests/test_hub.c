@@ -1,0 +1,157 @@
+/* test_hub: the Hugging Face cache side of src/hub, no network: names that become paths are
+ * validated, a cache laid out as huggingface_hub writes it is found (and a conversion pull request
+ * preferred to a .bin-only main), incomplete snapshots are not, and a snapshot's origin is read
+ * back from its path. (Downloads: tests/fetch_test.sh against tests/hf_server.py.) */
+#include <criterion/criterion.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../src/hub/hub.h"
+
+static const char *const files[] = {"config.json"};
+
+static void put(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f, "%s", path);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* A snapshot as huggingface_hub makes it: blob files, relative links, a ref. */
+static void snapshot(const char *rdir, const char *ref, const char *commit, const char *const *names, int n) {
+    char p[PATH_MAX], t[PATH_MAX];
+    snprintf(p, sizeof p, "mkdir -p '%s/blobs' '%s/snapshots/%s' \"$(dirname '%s/refs/%s')\"", rdir, rdir, commit, rdir, ref);
+    cr_assert_eq(system(p), 0);
+    for (int i = 0; i < n; i++) {
+        snprintf(p, sizeof p, "%s/blobs/%s%d", rdir, commit, i);
+        put(p, "{}");
+        snprintf(p, sizeof p, "%s/snapshots/%s/%s", rdir, commit, names[i]);
+        snprintf(t, sizeof t, "../../blobs/%s%d", commit, i);
+        cr_assert_eq(symlink(t, p), 0);
+    }
+    snprintf(p, sizeof p, "%s/refs/%s", rdir, ref);
+    put(p, commit);
+}
+
+static char cache[64];
+static void mk_cache(void) {
+    snprintf(cache, sizeof cache, "/tmp/clipseek-test-hub-XXXXXX");
+    cr_assert_not_null(mkdtemp(cache));
+}
+static void rm_cache(void) {
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", cache);
+    cr_assert_eq(system(cmd), 0);
+}
+
+Test(hub, names_that_become_paths_are_checked) {
+    cr_assert(hub_repo_valid("openai/clip-vit-base-patch32"));
+    cr_assert(hub_repo_valid("laion/CLIP-ViT-B-32-laion2B-s34B-b79K"));
+    cr_assert_not(hub_repo_valid("notarepo"));
+    cr_assert_not(hub_repo_valid("a/b/c"));
+    cr_assert_not(hub_repo_valid("../x"));
+    cr_assert_not(hub_repo_valid("a/.."));
+    cr_assert_not(hub_repo_valid("/abs"));
+    cr_assert_not(hub_repo_valid("a/b c"));
+    cr_assert(hub_revision_valid("main"));
+    cr_assert(hub_revision_valid("refs/pr/66"));
+    cr_assert(hub_revision_valid("0123456789abcdef0123456789abcdef01234567"));
+    cr_assert_not(hub_revision_valid("../../etc"));
+    cr_assert_not(hub_revision_valid("refs/../../x"));
+    cr_assert_not(hub_revision_valid("/etc/passwd"));
+    cr_assert_not(hub_revision_valid("refs/pr/"));
+    cr_assert_not(hub_revision_valid(""));
+}
+
+Test(hub, cache_folder_follows_the_environment) {
+    char b[PATH_MAX];
+    hub_params p = {0};
+    setenv("HF_HUB_CACHE", "/x/hub-cache", 1);
+    setenv("HF_HOME", "/y/home", 1);
+    cr_assert_eq(hub_cache_dir(&p, b, sizeof b), 0);
+    cr_assert_str_eq(b, "/x/hub-cache");
+    unsetenv("HF_HUB_CACHE");
+    unsetenv("HUGGINGFACE_HUB_CACHE");
+    cr_assert_eq(hub_cache_dir(&p, b, sizeof b), 0);
+    cr_assert_str_eq(b, "/y/home/hub");
+    unsetenv("HF_HOME");
+    setenv("XDG_CACHE_HOME", "/z", 1);
+    cr_assert_eq(hub_cache_dir(&p, b, sizeof b), 0);
+    cr_assert_str_eq(b, "/z/huggingface/hub");
+    p.cache_dir = "/given";
+    cr_assert_eq(hub_cache_dir(&p, b, sizeof b), 0);
+    cr_assert_str_eq(b, "/given");
+    setenv("HF_HUB_OFFLINE", "TRUE", 1);
+    cr_assert_eq(hub_default_params().offline, 1);
+    setenv("HF_HUB_OFFLINE", "0", 1);
+    cr_assert_eq(hub_default_params().offline, 0);
+}
+
+Test(hub, lookup_prefers_the_conversion_pr_and_skips_incomplete_snapshots, .init = mk_cache, .fini = rm_cache) {
+    char rdir[256];
+    snprintf(rdir, sizeof rdir, "%s/models--openai--clip-vit-base-patch32", cache);
+    hub_params p = {0};
+    p.cache_dir = cache;
+    hub_model m;
+    cr_assert_eq(hub_cache_lookup("openai/clip-vit-base-patch32", files, 1, &p, &m, NULL), 1, "empty cache");
+
+    const char *main_files[] = {"config.json", "pytorch_model.bin"};
+    const char *main_c = "1111111111111111111111111111111111111111";
+    snapshot(rdir, "main", main_c, main_files, 2);
+    cr_assert_eq(hub_cache_lookup("openai/clip-vit-base-patch32", files, 1, &p, &m, NULL), 0);
+    cr_assert_str_eq(m.format, "pytorch");
+    cr_assert_str_eq(m.commit, main_c);
+
+    /* a conversion pull request with model.safetensors wins over the .bin on main */
+    const char *pr_files[] = {"config.json", "model.safetensors"};
+    const char *pr_c = "2222222222222222222222222222222222222222";
+    snapshot(rdir, "refs/pr/66", pr_c, pr_files, 2);
+    cr_assert_eq(hub_cache_lookup("openai/clip-vit-base-patch32", files, 1, &p, &m, NULL), 0);
+    cr_assert_str_eq(m.format, "safetensors");
+    cr_assert_str_eq(m.revision, "refs/pr/66");
+    cr_assert_str_eq(m.commit, pr_c);
+    cr_assert(m.from_cache);
+
+    /* a required file missing: not found */
+    const char *const need[] = {"config.json", "vocab.json"};
+    cr_assert_eq(hub_cache_lookup("openai/clip-vit-base-patch32", need, 2, &p, &m, NULL), 1);
+
+    /* an index whose shard is missing is not complete weights */
+    const char *sh_files[] = {"config.json", "model.safetensors.index.json"};
+    const char *sh_c = "3333333333333333333333333333333333333333";
+    char rdir2[256], idx[512];
+    snprintf(rdir2, sizeof rdir2, "%s/models--a--sharded", cache);
+    snapshot(rdir2, "main", sh_c, sh_files, 2);
+    snprintf(idx, sizeof idx, "%s/blobs/%s1", rdir2, sh_c);
+    put(idx, "{\"weight_map\": {\"w\": \"model-00001-of-00001.safetensors\"}}");
+    cr_assert_eq(hub_cache_lookup("a/sharded", files, 1, &p, &m, NULL), 1);
+    snprintf(idx, sizeof idx, "%s/snapshots/%s/model-00001-of-00001.safetensors", rdir2, sh_c);
+    put(idx, "x");
+    cr_assert_eq(hub_cache_lookup("a/sharded", files, 1, &p, &m, NULL), 0);
+    cr_assert_str_eq(m.format, "safetensors-sharded");
+
+    /* a shard name that is a path is refused, never followed (this one would reach a real file) */
+    snprintf(idx, sizeof idx, "%s/blobs/%s1", rdir2, sh_c);
+    put(idx, "{\"weight_map\": {\"w\": \"../../blobs/3333333333333333333333333333333333333333" "0\"}}");
+    cr_assert_eq(hub_cache_lookup("a/sharded", files, 1, &p, &m, NULL), 1);
+}
+
+Test(hub, origin_is_read_from_the_snapshot_path, .init = mk_cache, .fini = rm_cache) {
+    char rdir[256], snap[512];
+    snprintf(rdir, sizeof rdir, "%s/models--laion--CLIP-ViT-B-32-laion2B-s34B-b79K", cache);
+    const char *c = "4444444444444444444444444444444444444444";
+    const char *fs[] = {"config.json", "model.safetensors"};
+    snapshot(rdir, "main", c, fs, 2);
+    snprintf(snap, sizeof snap, "%s/snapshots/%s", rdir, c);
+    hub_model m;
+    cr_assert_eq(hub_origin(snap, &m), 0);
+    cr_assert_str_eq(m.repo, "laion/CLIP-ViT-B-32-laion2B-s34B-b79K");
+    cr_assert_str_eq(m.commit, c);
+    cr_assert_str_eq(m.revision, "main");
+    cr_assert_str_eq(m.format, "safetensors");
+    cr_assert_eq(hub_origin(cache, &m), 1, "a plain folder has no hub origin");
+}

@@ -112,6 +112,19 @@ check "capture continues after a hung owner" wait_for 50 has_text 'after the han
 "$BIN" copy 1
 check "copy back round trip" [ "$(xclip -selection clipboard -o)" = "first clip from xclip" ]
 
+# files: an owner offering text/uri-list makes a files entry; copying it back offers what file
+# managers read (text/uri-list and GNOME's x-special/gnome-copied-files), not just text
+printf 'file:///tmp/clipseek%%20a.txt\nfile:///tmp/b.txt\n' | xclip -selection clipboard -t text/uri-list
+wait_for 50 sh -c "'$BIN' list --kind files --json | grep -q 'b.txt'"
+fid=$("$BIN" list --kind files --limit 1 --json | grep -o '"id":[0-9]*' | head -1 | cut -d: -f2)
+check "text/uri-list captured as files" [ -n "$fid" ]
+"$BIN" copy "$fid"
+check "files copied back: offers text/uri-list and gnome-copied-files" sh -c "xclip -selection clipboard -o -t TARGETS > '$TMP/targets' && grep -qx 'text/uri-list' '$TMP/targets' && grep -qx 'x-special/gnome-copied-files' '$TMP/targets'"
+check "files copied back: gnome form" [ "$(xclip -selection clipboard -o -t x-special/gnome-copied-files)" = "$(printf 'copy\nfile:///tmp/clipseek%%20a.txt\nfile:///tmp/b.txt')" ]
+printf 'file:///tmp/clipseek%%20a.txt\r\nfile:///tmp/b.txt\r\n' > "$TMP/uris.want"
+xclip -selection clipboard -o -t text/uri-list > "$TMP/uris.got"
+check "files copied back: uri-list (RFC 2483 CRLF lines)" cmp -s "$TMP/uris.got" "$TMP/uris.want"
+
 # hostile owners: a trickling INCR (8 bytes every 1.5 s, forever, even after losing the
 # selection) and a TARGETS answered by an endless INCR. A normal clip copied meanwhile is stored
 # within a few seconds.
@@ -207,7 +220,10 @@ if [ -d "$FX/toyworld-eval" ] && [ -d "$FX/toyworld-clip" ]; then
   before=$("$BIN" stats --json | sed 's/.*"entries":\([0-9]*\).*/\1/')
   "$BIN" add "$FX/toyworld-eval" > /dev/null 2>&1 &
   APID=$!
-  for k in 1 2 3 4 5 6 7 8 9 10; do printf 'concurrent clip %d' $k | xclip -selection clipboard; done
+  for k in 1 2 3 4 5 6 7 8 9 10; do
+    printf 'concurrent clip %d' $k | xclip -selection clipboard
+    wait_for 30 has_text "concurrent clip $k"   # each one captured while the import runs
+  done
   wait "$APID"
   check "import during capture succeeds" [ $? -eq 0 ]
   entries() { "$BIN" stats --json | sed 's/.*"entries":\([0-9]*\).*/\1/'; }

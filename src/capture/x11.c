@@ -36,7 +36,11 @@ struct capture_x11 {
     Window win;
     int xfixes_event;
     capture_x11_params p;
-    Atom clipboard, primary, targets, incr, prop, hint, wm_pid, active, client_leader, client_machine;
+    Atom clipboard, primary, targets, incr, hint, wm_pid, active, client_leader, client_machine;
+    /* Each request gets the next of these property names: the answer to an abandoned request can
+     * still arrive later, and must not be taken for the answer to the current one. */
+    Atom props[8], prop;
+    unsigned seq;
     volatile int *stop;
     volatile int dead; /* the IO-error exit handler ran: the connection is gone */
     Atom busy_sel;     /* the selection a transfer is reading */
@@ -97,7 +101,12 @@ int capture_x11_open(const capture_x11_params *p, capture_x11 **out, cs_err *err
     x->primary = XA_PRIMARY;
     x->targets = XInternAtom(x->dpy, "TARGETS", False);
     x->incr = XInternAtom(x->dpy, "INCR", False);
-    x->prop = XInternAtom(x->dpy, "CLIPSEEK_SELECTION", False);
+    for (int i = 0; i < 8; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "CLIPSEEK_SELECTION_%d", i);
+        x->props[i] = XInternAtom(x->dpy, name, False);
+    }
+    x->prop = x->props[0];
     x->hint = XInternAtom(x->dpy, "x-kde-passwordManagerHint", False);
     x->wm_pid = XInternAtom(x->dpy, "_NET_WM_PID", False);
     x->active = XInternAtom(x->dpy, "_NET_ACTIVE_WINDOW", False);
@@ -180,9 +189,13 @@ static const char *wait_reason(int w) {
                                 : "timed out";
 }
 
+typedef struct { Window w; Atom prop, target; } req_key;
+/* The answer to the current request: our property, or a refusal (None) of the same target. */
 static Bool is_selnotify(Display *d, XEvent *e, XPointer a) {
     (void)d;
-    return e->type == SelectionNotify && e->xselection.requestor == *(Window *)a;
+    req_key *k = (req_key *)a;
+    return e->type == SelectionNotify && e->xselection.requestor == k->w &&
+           (e->xselection.property == k->prop || (e->xselection.property == None && e->xselection.target == k->target));
 }
 
 typedef struct { Window w; Atom prop; } prop_key;
@@ -204,12 +217,14 @@ static int get_selection(capture_x11 *x, Atom sel, Atom target, size_t cap, unsi
     *data = NULL;
     *len = 0;
     x->busy_sel = sel;
+    x->prop = x->props[x->seq++ % 8];
     XDeleteProperty(x->dpy, x->win, x->prop);
     XConvertSelection(x->dpy, sel, target, x->prop, x->win, CurrentTime);
     XFlush(x->dpy);
     XEvent ev;
     int64_t start = now_ms();
-    int w = wait_event(x, is_selnotify, (XPointer)&x->win, &ev, start + x->p.timeout_ms);
+    req_key rk = {x->win, x->prop, target};
+    int w = wait_event(x, is_selnotify, (XPointer)&rk, &ev, start + x->p.timeout_ms);
     if (w == WAIT_TIMEOUT) return cs_err_set(err, "the clipboard owner did not answer within %d ms", x->p.timeout_ms);
     if (w != WAIT_OK) return cs_err_set(err, "%s", wait_reason(w));
     if (ev.xselection.property == None) return 1;

@@ -8,7 +8,8 @@
  *                                        bytes every 1.5 s, never the final empty chunk
  *   x11_helper own-endless-targets SECS  answer TARGETS the same way (an endless INCR of atoms)
  * The owners print "owning" once they own the selection, "trickling" when an endless transfer
- * starts and "chunk" for each chunk sent, and exit after SECS or on losing the selection. */
+ * starts and "chunk" for each chunk sent, and exit after SECS or on losing the selection (the
+ * endless ones keep sending after losing it). */
 #include <X11/Xatom.h>
 #include <X11/Xlib.h>
 #include <png.h>
@@ -89,7 +90,9 @@ static int own(const char *text, const char *logpath, int secs, int mode) {
         }
         XEvent ev;
         XNextEvent(d, &ev);
-        if (ev.type == SelectionClear) break;
+        /* losing the selection ends the owner, except in the middle of an endless transfer: a slow
+         * owner finishes what it started (ICCCM lets it), so the requestor must give up itself */
+        if (ev.type == SelectionClear && !is.active) break;
         if (ev.type == PropertyNotify && is.active && ev.xproperty.window == is.req && ev.xproperty.atom == is.prop &&
             ev.xproperty.state == PropertyDelete) {
             is.deleted = 1;

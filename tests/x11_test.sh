@@ -21,7 +21,7 @@ fi
 TMP=$(mktemp -d /tmp/clipseek-x11-XXXXXX)
 export CLIPSEEK_DATA_DIR="$TMP/data"
 export CLIPSEEK_CONFIG="$TMP/config"
-printf 'primary = true\ndebounce_ms = 300\n' > "$CLIPSEEK_CONFIG"
+printf 'primary = true\ndebounce_ms = 300\nstore_secrets = false\n' > "$CLIPSEEK_CONFIG"
 unset WAYLAND_DISPLAY CLIPSEEK_MODEL
 Xvfb -displayfd 3 -screen 0 640x480x24 -nolisten tcp 3> "$TMP/display" > /dev/null 2>&1 &
 XPID=$!
@@ -139,6 +139,7 @@ for mode in trickle endless-targets; do
   t1=$(date +%s%N)
   check "$mode owner: a normal clip is still captured" has_text "normal clip during $mode"
   echo "# $mode owner: normal clip stored after $(( (t1 - t0) / 1000000 )) ms"
+  kill "$HPID" 2> /dev/null; wait "$HPID" 2> /dev/null
 done
 check "abandoned transfers logged" log_has "incremental transfer was abandoned"
 # SIGTERM while the daemon is inside an endless transfer: it stops within 2 s
@@ -155,6 +156,15 @@ echo "# SIGTERM during a trickling transfer: daemon gone after $(( (t1 - t0) / 1
 wait "$DPID" 2> /dev/null
 kill "$HPID" 2> /dev/null
 start_daemon
+
+# store_secrets = false: 2 MB of text with a private key at its very end is refused (the detector
+# scans the whole text, not its first MiB)
+awk 'BEGIN { while (n < 2097152) { s = "line " NR++ " of an ordinary long document about nothing in particular\n"; printf "%s", s; n += length(s) } }' > "$TMP/big.txt"
+printf -- '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n' >> "$TMP/big.txt"
+xclip -selection clipboard -i "$TMP/big.txt"
+wait_for 100 log_has "looks like a secret"
+check "2 MB text with a private key at its end: refused" log_has "looks like a secret"
+check "2 MB text with a private key at its end: not stored" sh -c "! '$BIN' list --json | grep -q 'ordinary long document'"
 
 # whitespace-only clips are not clips
 printf '  \n\t ' | xclip -selection clipboard

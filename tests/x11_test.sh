@@ -240,8 +240,8 @@ if [ -d "$FX/toyworld-eval" ] && [ -d "$FX/toyworld-clip" ]; then
   wait_for 50 sh -c "[ \$('$BIN' stats --json | sed 's/.*\"entries\":\([0-9]*\).*/\1/') -ge $((before + 55)) ]"
   after=$(entries)
   check "both the import and the clips landed" [ $((after - before)) -ge 55 ]
-  # the indexer notices `model use` when it next wakes: wait for it to load the model
-  wait_for 100 log_has "indexing with"
+  # the indexer notices `model use` when it next wakes: wait until the daemon reports the model
+  wait_for 100 sh -c "'$BIN' doctor 2> /dev/null | grep -q '\"model\":\"toyworld'"
   "$BIN" index --wait 2> "$TMP/iw"
   check "index --wait through the daemon" grep -q "the daemon has indexed everything" "$TMP/iw"
   v=$("$BIN" stats --json | sed 's/.*"vectors":\([0-9]*\).*/\1/')

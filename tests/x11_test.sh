@@ -253,11 +253,14 @@ fi
 # durability: kill -9 while clips stream in
 i=0
 while [ $i -lt "$CLIPS" ]; do
+  _before=$(wc -l < "$TMP/daemon.log")
   if [ $((i % 25)) -eq 7 ]; then
     "$HELPER" png "$TMP/d.png" 40 30 $((1000 + i)); xclip -selection clipboard -t image/png -i "$TMP/d.png"
   else
     printf 'durability clip %d' $i | xclip -selection clipboard
   fi
+  # pace on evidence: the daemon logged an outcome for this clip (bounded: it may be restarting)
+  _k=0; while [ $_k -lt 50 ] && [ "$(wc -l < "$TMP/daemon.log")" -le "$_before" ]; do sleep 0.01; _k=$((_k + 1)); done
   if [ $((i % 100)) -eq 50 ]; then kill -9 "$DPID"; wait "$DPID" 2> /dev/null; start_daemon; fi
   i=$((i + 1))
 done

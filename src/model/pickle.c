@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The values one pickle may create at most: each opcode makes at most one, and a state dict
- * of a few thousand tensors needs some tens of thousands. */
-#define PK_MAX_VALUES (1u << 24)
+/* The values one pickle may create at most (about 170 MB of them): each opcode makes at most
+ * one, and a state dict needs about 15 per tensor, so this allows 100,000+ tensors. */
+#define PK_MAX_VALUES (1u << 21)
 #define PK_MAX_GLOBAL_NAME 256
 
 static const struct { const char *name; pk_global g; } allowed[] = {
@@ -216,6 +216,7 @@ static int global(reader *r, const char *mod, size_t ml, const char *name, size_
     full[ml] = '.';
     memcpy(full + ml + 1, name, nl);
     full[ml + 1 + nl] = 0;
+    if (strlen(full) != ml + 1 + nl) return fail(r, "global name contains a NUL byte");
     for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++)
         if (strcmp(full, allowed[i].name) == 0) {
             pk_val *v = new_str(r, PK_GLOBAL, (const unsigned char *)full, ml + 1 + nl);

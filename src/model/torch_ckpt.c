@@ -261,7 +261,7 @@ static const lstore *lfind(const ctx *c, const char *key) {
     return NULL;
 }
 
-/* The first byte of a tensor's storage and the storage's length in elements. */
+/* The first byte of a tensor's storage, after checking that the file holds all of the storage. */
 static int storage_of(const ctx *c, const targs *t, const unsigned char **base) {
     size_t es = st_dtype_size(t->dtype);
     if (c->legacy) {

@@ -61,6 +61,27 @@ check "model info" grep -q "vision tower   2 layers, width 64" "$TMP/info"
 $BIN model info "$TINY" --json > "$TMP/info.json"
 check "model info json" grep -q '"projection_dim": 32' "$TMP/info.json"
 
+# PyTorch checkpoint folders: format shown, same embeddings as model.safetensors, hostile refused
+TC=$FX/torch-checkpoints
+if [ -d "$TC/legacy-f32" ]; then
+  $BIN model info "$TC/legacy-f32" --json > "$TMP/tinfo.json"
+  check "model info .bin format" grep -q '"format": "pytorch legacy"' "$TMP/tinfo.json"
+  $BIN model info "$TC/zip-views" > "$TMP/tinfo" 2>&1
+  check "model info strided copies" grep -q "^weights        pytorch zip, 1 strided" "$TMP/tinfo"
+  $BIN embed --model "$TC/zip-f32" --text "a photo of a cat" --image "$FX/images/chelsea.png" > "$TMP/te.json"
+  $BIN embed --model "$TINY" --text "a photo of a cat" --image "$FX/images/chelsea.png" > "$TMP/se.json"
+  check "embed .bin = safetensors" cmp -s "$TMP/te.json" "$TMP/se.json"
+  mkdir "$TMP/evil"
+  cp "$TINY/config.json" "$TINY/vocab.json" "$TINY/merges.txt" "$TMP/evil/"
+  cp "$TC/hostile/os-system.bin" "$TMP/evil/pytorch_model.bin"
+  $BIN embed --model "$TMP/evil" --text x > "$TMP/out" 2> "$TMP/err"
+  check "hostile .bin exit 1" [ $? -eq 1 ]
+  check "hostile .bin message" grep -q "global 'posix.system' is refused" "$TMP/err"
+  check "hostile .bin no output" [ ! -s "$TMP/out" ]
+else
+  echo "[SKIP] cli: fixture $TC not found"; skip=$((skip + 1))
+fi
+
 # errors: exit 1 with a message naming the problem, exit 2 for usage; no output on stdout
 $BIN embed --model /nonexistent --text x > "$TMP/out" 2> "$TMP/err"
 check "missing model exit 1" [ $? -eq 1 ]

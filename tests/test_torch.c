@@ -295,6 +295,7 @@ Test(torch, crafted_pickles_are_errors) {
         CASE("\x80\x02(ctorch._utils\n_rebuild_tensor_v2\n.", "ends with"),
         CASE("\x80\x02X\xff\x00\x00\x00" "ab.", "truncated"),
         CASE("\x80\x02" "cos\nsystem\n.", "global 'os.system' is refused"),
+        CASE("\x80\x02" "ctorch._utils\n_rebuild_tensor_v2\0x\n.", "NUL byte"), /* no prefix match */
     };
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
         pk_doc *d;

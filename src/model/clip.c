@@ -402,6 +402,7 @@ static int materialise(clip_ctx *c, int vision, cs_err *err) {
         float *w = malloc((size_t)tt->numel * sizeof *w);
         if (!w || own(c, w, (size_t)tt->numel * sizeof *w)) return cs_err_set(err, "out of memory widening '%s'", s->name);
         st_to_f32(tt, w);
+        st_release(c->st, tt); /* only the copy is read from now on: the mapped pages can go */
         *s->dst = w;
     }
     /* Stack q, k and v. The originals are read once here and not again. */

@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The values one pickle may create at most: each opcode makes at most one, and a state dict
- * of a few thousand tensors needs some tens of thousands. */
-#define PK_MAX_VALUES (1u << 24)
+/* The values one pickle may create at most (about 170 MB of them): each opcode makes at most
+ * one, and a state dict needs about 15 per tensor, so this allows 100,000+ tensors. */
+#define PK_MAX_VALUES (1u << 21)
 #define PK_MAX_GLOBAL_NAME 256
 
 static const struct { const char *name; pk_global g; } allowed[] = {
@@ -94,18 +94,32 @@ static uint64_t le(const unsigned char *p, int n) {
     return v;
 }
 
+/* Appends v to a growable array of values (the stack, a container's items). */
+static int append(reader *r, pk_val ***a, size_t *n, size_t *cap, pk_val *v) {
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 4;
+        pk_val **na = realloc(*a, nc * sizeof *na);
+        if (!na) return fail(r, "out of memory");
+        *a = na;
+        *cap = nc;
+    }
+    (*a)[(*n)++] = v;
+    return 0;
+}
+
+/* Reads a w-byte little-endian operand. */
+static int arg(reader *r, int w, uint64_t *v) {
+    if (need(r, (size_t)w)) return -1;
+    *v = le(r->p + r->at, w);
+    r->at += (size_t)w;
+    return 0;
+}
+
 static int push(reader *r, pk_val *v) {
     if (!v) return -1;
     if (r->sn == PK_MAX_STACK) return cs_err_set(r->err, "%s: pickle byte %zu: more than %d values on the stack (nested too deep?)",
                                                  r->label, r->op_at, PK_MAX_STACK);
-    if (r->sn == r->scap) {
-        size_t nc = r->scap ? r->scap * 2 : 64;
-        pk_val **ns = realloc(r->stack, nc * sizeof *ns);
-        if (!ns) return fail(r, "out of memory");
-        r->stack = ns;
-        r->scap = nc;
-    }
-    r->stack[r->sn++] = v;
+    if (append(r, &r->stack, &r->sn, &r->scap, v)) return -1;
     return 0;
 }
 
@@ -139,14 +153,7 @@ static int add_item(reader *r, pk_val *c, pk_val *item) {
     if (item->depth + 1 > PK_MAX_DEPTH)
         return cs_err_set(r->err, "%s: pickle byte %zu: values nested deeper than %d levels", r->label, r->op_at,
                           PK_MAX_DEPTH);
-    if (c->n == c->cap) {
-        size_t nc = c->cap ? c->cap * 2 : 4;
-        pk_val **nv = realloc(c->v, nc * sizeof *nv);
-        if (!nv) return fail(r, "out of memory");
-        c->v = nv;
-        c->cap = nc;
-    }
-    c->v[c->n++] = item;
+    if (append(r, &c->v, &c->n, &c->cap, item)) return -1;
     if (item->depth + 1 > c->depth) c->depth = item->depth + 1;
     return 0;
 }
@@ -209,6 +216,7 @@ static int global(reader *r, const char *mod, size_t ml, const char *name, size_
     full[ml] = '.';
     memcpy(full + ml + 1, name, nl);
     full[ml + 1 + nl] = 0;
+    if (strlen(full) != ml + 1 + nl) return fail(r, "global name contains a NUL byte");
     for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++)
         if (strcmp(full, allowed[i].name) == 0) {
             pk_val *v = new_str(r, PK_GLOBAL, (const unsigned char *)full, ml + 1 + nl);
@@ -258,6 +266,7 @@ static int step(reader *r, int *stop) {
     unsigned op = r->p[r->at++];
     const unsigned char *q = r->p + r->at;
     size_t from = 0;
+    uint64_t u = 0;
     pk_val *a, *b, *c;
     switch (op) {
     case 0x80: /* PROTO */
@@ -325,17 +334,11 @@ static int step(reader *r, int *stop) {
         a->i = op == 0x88;
         return push(r, a);
     case 'J': /* BININT: signed 32-bit */
-        if (need(r, 4)) return -1;
-        r->at += 4;
-        return push(r, new_int(r, (int32_t)(uint32_t)le(q, 4)));
-    case 'K': /* BININT1 */
-        if (need(r, 1)) return -1;
-        r->at += 1;
-        return push(r, new_int(r, q[0]));
-    case 'M': /* BININT2 */
-        if (need(r, 2)) return -1;
-        r->at += 2;
-        return push(r, new_int(r, (int64_t)le(q, 2)));
+        if (arg(r, 4, &u)) return -1;
+        return push(r, new_int(r, (int32_t)(uint32_t)u));
+    case 'K': case 'M': /* BININT1, BININT2: unsigned */
+        if (arg(r, op == 'K' ? 1 : 2, &u)) return -1;
+        return push(r, new_int(r, (int64_t)u));
     case 0x8a: case 0x8b: { /* LONG1, LONG4: little-endian two's complement */
         int w = op == 0x8a ? 1 : 4;
         if (need(r, (size_t)w)) return -1;
@@ -344,7 +347,7 @@ static int step(reader *r, int *stop) {
         if (need(r, (size_t)w + n)) return -1;
         r->at += (size_t)w + n;
         if (n <= 8) {
-            uint64_t u = le(q + w, (int)n);
+            u = le(q + w, (int)n);
             if (n && n < 8 && (q[w + n - 1] & 0x80)) u |= ~0ULL << (8 * n); /* sign-extend */
             return push(r, new_int(r, (int64_t)u));
         }
@@ -352,7 +355,7 @@ static int step(reader *r, int *stop) {
     }
     case 'G': { /* BINFLOAT: big-endian double */
         if (need(r, 8)) return -1;
-        uint64_t u = 0;
+        u = 0;
         for (int i = 0; i < 8; i++) u = (u << 8) | q[i];
         r->at += 8;
         if (!(a = new_val(r, PK_FLOAT))) return -1;
@@ -371,24 +374,14 @@ static int step(reader *r, int *stop) {
         r->at += (size_t)w + n;
         return push(r, new_str(r, (op == 'B' || op == 'C' || op == 0x8e) ? PK_BYTES : PK_STR, q + w, n));
     }
-    case 'q': /* BINPUT */
-        if (need(r, 1)) return -1;
-        r->at += 1;
-        return memo_put(r, q[0]);
-    case 'r': /* LONG_BINPUT */
-        if (need(r, 4)) return -1;
-        r->at += 4;
-        return memo_put(r, le(q, 4));
+    case 'q': case 'r': /* BINPUT, LONG_BINPUT */
+        if (arg(r, op == 'q' ? 1 : 4, &u)) return -1;
+        return memo_put(r, u);
     case 0x94: /* MEMOIZE: the next free index */
         return memo_put(r, r->nmemo);
-    case 'h': /* BINGET */
-        if (need(r, 1)) return -1;
-        r->at += 1;
-        return memo_get(r, q[0]);
-    case 'j': /* LONG_BINGET */
-        if (need(r, 4)) return -1;
-        r->at += 4;
-        return memo_get(r, le(q, 4));
+    case 'h': case 'j': /* BINGET, LONG_BINGET */
+        if (arg(r, op == 'h' ? 1 : 4, &u)) return -1;
+        return memo_get(r, u);
     case 'c': { /* GLOBAL module\nname\n */
         const char *m = NULL, *n = NULL;
         size_t ml = 0, nl = 0;

@@ -261,7 +261,7 @@ static const lstore *lfind(const ctx *c, const char *key) {
     return NULL;
 }
 
-/* The first byte of a tensor's storage and the storage's length in elements. */
+/* The first byte of a tensor's storage, after checking that the file holds all of the storage. */
 static int storage_of(const ctx *c, const targs *t, const unsigned char **base) {
     size_t es = st_dtype_size(t->dtype);
     if (c->legacy) {
@@ -297,7 +297,9 @@ static int add_tensor(ctx *c, const targs *t) {
         if (__builtin_mul_overflow(numel, (uint64_t)t->size[i], &numel) || numel > (uint64_t)TC_MAX_NUMEL)
             return TERR("%s: tensor '%s': too many elements", c->label, t->name);
         if (t->size[i] != 1 && t->stride[i] != expect) contiguous = 0;
-        expect *= t->size[i] ? t->size[i] : 1;
+        /* an overflow only happens alongside a zero size (numel is bounded above), and an empty
+         * tensor is taken in place whatever its strides */
+        if (__builtin_mul_overflow(expect, t->size[i] ? t->size[i] : 1, &expect)) contiguous = 0;
     }
     if (numel) {
         for (int i = 0; i < t->ndim; i++) {

@@ -125,3 +125,38 @@ Test(vecindex, exact_on_clip_like_vectors) { run(1, 0, 0); }
 Test(vecindex, exact_with_several_rows_per_entry) { run(1, 1, 0); }
 /* the int8 scores cannot order these: only the bound and the float rescoring can */
 Test(vecindex, exact_inside_a_tight_cluster) { run(0, 0, 1); }
+
+/* One long text: 600 windows all nearer the query than any of 30 other entries. Counting rows
+ * instead of entries would keep only that entry's windows and return 1 hit instead of k. */
+Test(vecindex, exact_when_one_entry_has_hundreds_of_windows) {
+    const int D = 64, K = 10, W = 600, O = 30;
+    const size_t R = (size_t)W + O;
+    float *m = malloc(R * D * sizeof *m), q[64];
+    int64_t *ids = malloc(R * sizeof *ids);
+    for (int i = 0; i < D; i++) q[i] = frand();
+    unit(q, D);
+    for (size_t r = 0; r < R; r++) {
+        float *v = m + r * D;
+        float noise = r < (size_t)W ? 0.05f : 1.0f; /* windows close to q, the others further */
+        for (int i = 0; i < D; i++) v[i] = q[i] + noise * frand();
+        unit(v, D);
+        ids[r] = r < (size_t)W ? 1 : (int64_t)(r - W) + 2;
+    }
+    vecindex *vi = vecindex_from_memory(m, ids, R, D);
+    cr_assert_not_null(vi);
+    ref want[10];
+    size_t nw = brute(m, ids, R, D, q, K, 0, want);
+    cr_assert_eq(nw, (size_t)K);
+    vec_hit *h;
+    size_t n;
+    cs_err e;
+    cr_assert_eq(vecindex_topk(vi, q, K, NULL, NULL, &h, &n, &e), 0);
+    size_t got = n;
+    int same = n == nw;
+    for (size_t i = 0; same && i < n; i++) same = h[i].entry == want[i].id && h[i].score == want[i].s;
+    free(h);
+    vecindex_close(vi);
+    free(m);
+    free(ids);
+    cr_assert(same, "%zu hits (want %zu distinct entries, the float scan's)", got, nw);
+}

@@ -313,21 +313,46 @@ static int64_t row_id(const vecindex *v, size_t r) {
     return id;
 }
 
+/* Offers (id, s) to h, a min-heap of at most k distinct entries, each at its best score so far:
+ * an entry already in the heap is raised in place (never a second slot), so text windows of one
+ * entry can never crowd other entries out. The heap order is established once it is full. */
+static void offer(vec_hit *h, size_t *hn, size_t k, int64_t id, float s) {
+    if (*hn == k && s <= h[0].score) return;
+    for (size_t i = 0; i < *hn; i++)
+        if (h[i].entry == id) {
+            if (s > h[i].score) {
+                h[i].score = s;
+                if (*hn == k) sift_down(h, *hn, i); /* raised: it can only sink in a min-heap */
+            }
+            return;
+        }
+    if (*hn < k) {
+        h[(*hn)++] = (vec_hit){id, s};
+        if (*hn == k)
+            for (size_t i = k / 2; i-- > 0;) sift_down(h, *hn, i);
+    } else {
+        h[0] = (vec_hit){id, s};
+        sift_down(h, *hn, 0);
+    }
+}
+
 /* Exact top k, scanning the int8 copy (a quarter of the bytes: the scan is memory-bound) and
  * rescoring in float only the rows that can still be in the answer:
  *   every row's approximate score a = sq * sr * (q8 . r8) is within B = err_r + err_q (1 + err_r)
- *   of its exact cosine (Cauchy-Schwarz on q.r - q^.r^ = q.(r - r^) + (q - q^).r^), so with tau the
- *   cap-th largest lower bound a - B among the kept rows, no row whose upper bound a + B is below
- *   tau can be among the cap best; the others are rescored exactly, the best cap kept, and
- *   duplicates of an entry (text windows) folded. The answer is the float scan's, bit for bit. */
+ *   of its exact cosine (Cauchy-Schwarz on q.r - q^.r^ = q.(r - r^) + (q - q^).r^). With tau the
+ *   k-th largest lower bound a - B over distinct entries (an entry counted once, at its best
+ *   row), k different entries score at least tau, so no row whose upper bound a + B is below
+ *   tau can be the best row of an entry in the answer; the others are rescored exactly and the k
+ *   best distinct entries kept. Counting entries, not rows, is what makes it exact when one
+ *   entry has many windows (up to 1,024) near the query. The answer is the float scan's, bit for
+ *   bit. */
 int vecindex_topk(const vecindex *v, const float *q, int k, int (*keep)(int64_t, void *), void *arg, vec_hit **out,
                   size_t *n, cs_err *err) {
     *out = NULL;
     *n = 0;
     if (k <= 0 || v->rows == 0) return 0;
     int dim = v->dim;
-    /* several rows can belong to one entry (text windows): keep extra candidates, then dedupe */
-    size_t cap = (size_t)k * 4 + 16, rec = q8_rec(dim);
+    size_t cap = (size_t)k, rec = q8_rec(dim);
     unsigned char *qq = malloc(rec);
     float *sc = malloc(v->rows * sizeof *sc), *bd = malloc(v->rows * sizeof *bd);
     vec_hit *h = malloc(cap * sizeof *h);
@@ -349,7 +374,7 @@ int vecindex_topk(const vecindex *v, const float *q, int k, int (*keep)(int64_t,
         sc[r] = qs * rs * (float)dot8(q8, (const int8_t *)(row + 8), dim);
         bd[r] = re + qe * (1.0f + re) + Q8_SLACK;
     }
-    /* pass 2: candidates. h is a min-heap of the cap largest lower bounds among kept rows. */
+    /* pass 2: candidates. h holds the k largest lower bounds of distinct kept entries. */
     size_t hn = 0;
     int rc = 0;
     for (size_t r = 0; r < v->rows && !rc; r++) {
@@ -364,32 +389,15 @@ int vecindex_topk(const vecindex *v, const float *q, int k, int (*keep)(int64_t,
             cand = nn;
         }
         cand[nc++] = r;
-        if (hn < cap) {
-            h[hn++] = (vec_hit){id, lo};
-            if (hn == cap)
-                for (size_t i = cap / 2; i-- > 0;) sift_down(h, hn, i);
-        } else if (lo > h[0].score) {
-            h[0] = (vec_hit){id, lo};
-            sift_down(h, hn, 0);
-        }
+        offer(h, &hn, cap, id, lo);
     }
     float tau = hn == cap ? h[0].score : -INFINITY;
-    /* pass 3: rescore the survivors exactly; keep the cap best */
+    /* pass 3: rescore the survivors exactly; keep the k best entries */
     hn = 0;
     for (size_t i = 0; i < nc && !rc; i++) {
         size_t r = cand[i];
         if (sc[r] + bd[r] < tau) continue;
-        float e = dot(q, row_f32(v, r), dim);
-        if (hn == cap && e <= h[0].score) continue;
-        vec_hit x = {row_id(v, r), e};
-        if (hn < cap) {
-            h[hn++] = x;
-            if (hn == cap)
-                for (size_t j = cap / 2; j-- > 0;) sift_down(h, hn, j);
-        } else {
-            h[0] = x;
-            sift_down(h, hn, 0);
-        }
+        offer(h, &hn, cap, row_id(v, r), dot(q, row_f32(v, r), dim));
     }
     free(cand);
     free(sc);
@@ -397,13 +405,7 @@ int vecindex_topk(const vecindex *v, const float *q, int k, int (*keep)(int64_t,
     free(qq);
     if (rc) { free(h); return -1; }
     qsort(h, hn, sizeof *h, by_score_desc);
-    size_t m = 0;
-    for (size_t i = 0; i < hn && m < (size_t)k; i++) {
-        int dup = 0;
-        for (size_t j = 0; j < m && !dup; j++) dup = h[j].entry == h[i].entry;
-        if (!dup) h[m++] = h[i];
-    }
     *out = h;
-    *n = m;
+    *n = hn;
     return 0;
 }

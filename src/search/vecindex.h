@@ -13,8 +13,9 @@
  * with one scale and its quantisation error err = ||v - v^||. A search streams that quarter-size
  * copy (AVX2 int8 dot products, both cores), bounds every row's true cosine within
  * err_r + err_q (1 + err_r) of its int8 score, and rescores in float only the rows whose upper
- * bound reaches the k-th best lower bound: the result is the float scan's. Best row per entry,
- * top k by a bounded heap. */
+ * bound reaches the k-th best lower bound of distinct entries: the result is the float scan's,
+ * also when one entry has many rows (text windows) near the query. Best row per entry, top k
+ * entries by a bounded heap. */
 #ifndef VECINDEX_H
 #define VECINDEX_H
 

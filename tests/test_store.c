@@ -419,6 +419,7 @@ Test(store, v1_database_migrates_and_organises) {
         "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
         "INSERT INTO entries(kind, mime, size, sha256, text, first_ms, last_ms, seq)"
         " VALUES('text', 'text/plain', 20, 'abc', 'https://old.example/x', 1, 1, 1);"
+        "INSERT INTO tags VALUES(1, 'kept'); INSERT INTO vectors VALUES(1, 'm', 0, 1, x'0000803f');"
         "PRAGMA application_id = 1131171955; /* 0x436c5073 */ PRAGMA user_version = 1;";
     cr_assert_eq(sqlite3_exec(h, v1, NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(h);
@@ -437,7 +438,48 @@ Test(store, v1_database_migrates_and_organises) {
     store_entry en;
     cr_assert_eq(store_get(s, 1, &en, NULL), 0);
     cr_assert_str_eq(en.subkind, "url");
+    cr_assert_eq(en.ntags, 1, "the tag survived the v5 table rebuild");
     store_entry_free(&en);
+    float v = 0;
+    cr_assert_eq(store_get_vector(s, 1, "m", 0, &v, 1, NULL), 0, "the vector survived the rebuild");
+    cr_assert_eq(v, 1.0f);
+    /* the migrated table never hands out a deleted id again */
+    cr_assert_eq(store_delete(s, 1, NULL), 0);
+    int added;
+    cr_assert_gt(add_text(s, "after the migration", &added), 1);
     store_close(s);
     rm_rf(base);
+}
+
+static int last_rowid(int64_t rowid, int64_t entry, int part, const float *v, int dim, void *arg) {
+    (void)entry; (void)part; (void)v; (void)dim;
+    *(int64_t *)arg = rowid;
+    return 0;
+}
+
+/* Deleting the newest entry must not give its id (or its vectors' rowids, which the search
+ * matrix syncs by) to the next clip: a stale matrix row, web tab or picker line would name it. */
+Test(store, ids_and_vector_rowids_are_never_reused) {
+    char dir[128];
+    store *s = open_tmp(dir, sizeof dir);
+    int added;
+    int64_t a = add_text(s, "first", &added), b = add_text(s, "second, deleted", &added);
+    float v[2] = {1, 0};
+    cr_assert_eq(store_put_vector(s, b, "m", 0, v, 2, NULL), 0);
+    int64_t r1 = 0, r2 = 0;
+    cr_assert_eq(store_each_vector(s, "m", 0, last_rowid, &r1, NULL), 0);
+    cr_assert_eq(store_delete(s, b, NULL), 0);
+    int64_t c = add_text(s, "third", &added);
+    cr_assert_eq(store_put_vector(s, c, "m", 0, v, 2, NULL), 0);
+    cr_assert_eq(store_each_vector(s, "m", r1, last_rowid, &r2, NULL), 0);
+    cr_assert_gt(c, b, "id %lld of a deleted entry reused (first %lld)", (long long)c, (long long)a);
+    cr_assert_gt(r2, r1, "the new vector is past the matrix's last rowid");
+    /* the same across a reopen, and after the store was emptied */
+    cr_assert_eq(store_delete(s, c, NULL), 0);
+    cr_assert_eq(store_delete(s, a, NULL), 0);
+    store_close(s);
+    cr_assert_eq(store_open(dir, &s, NULL), 0);
+    cr_assert_gt(add_text(s, "fourth", &added), c);
+    store_close(s);
+    rm_parent(dir);
 }

@@ -154,6 +154,47 @@ static const char *SCHEMA_V4 =
 static const char *SCHEMA_V3 = "ALTER TABLE entries ADD COLUMN subkind TEXT; ALTER TABLE entries ADD COLUMN lang TEXT;"
                                "CREATE INDEX entries_subkind ON entries(subkind);";
 
+/* v5: ids are never reused. Without AUTOINCREMENT, deleting the newest entry gave its id to the
+ * next clip, and anything still holding the old id (a search matrix row, a stale web tab, a
+ * picker line) then named the unrelated new clip; the same for vector rowids, which the search
+ * matrix syncs by ("rows past last_rowid"), so a new vector could take a deleted one's rowid and
+ * never reach the matrix. SQLite cannot add AUTOINCREMENT to a table, so both are rebuilt (ids
+ * and rowids kept; sqlite_sequence starts at the largest). Runs with foreign keys off (dropping
+ * the old table must not cascade) and legacy renames (nothing else is rewritten). */
+static const char *SCHEMA_V5 =
+    "CREATE TABLE entries_v5("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, mime TEXT NOT NULL, mimes TEXT NOT NULL DEFAULT '',"
+    " size INTEGER NOT NULL, sha256 TEXT NOT NULL UNIQUE, text TEXT, blob TEXT, width INTEGER NOT NULL DEFAULT 0,"
+    " height INTEGER NOT NULL DEFAULT 0, source TEXT, first_ms INTEGER NOT NULL, last_ms INTEGER NOT NULL,"
+    " copies INTEGER NOT NULL DEFAULT 1, pinned INTEGER NOT NULL DEFAULT 0, seq INTEGER NOT NULL DEFAULT 0,"
+    " subkind TEXT, lang TEXT, ocr_text TEXT, category TEXT, category_conf REAL,"
+    " collection INTEGER REFERENCES collections(id) ON DELETE SET NULL, dup_of INTEGER, expire_ms INTEGER, organised TEXT);"
+    "INSERT INTO entries_v5 SELECT id, kind, mime, mimes, size, sha256, text, blob, width, height, source, first_ms,"
+    " last_ms, copies, pinned, seq, subkind, lang, ocr_text, category, category_conf, collection, dup_of, expire_ms,"
+    " organised FROM entries;"
+    "DROP TABLE entries;"
+    "ALTER TABLE entries_v5 RENAME TO entries;"
+    "CREATE INDEX entries_last ON entries(last_ms);"
+    "CREATE INDEX entries_seq ON entries(seq);"
+    "CREATE INDEX entries_blob ON entries(blob) WHERE blob IS NOT NULL;"
+    "CREATE INDEX entries_subkind ON entries(subkind);"
+    "CREATE INDEX entries_collection ON entries(collection) WHERE collection IS NOT NULL;"
+    "CREATE INDEX entries_pinned ON entries(seq) WHERE pinned = 1;"
+    "CREATE INDEX entries_category ON entries(category) WHERE category IS NOT NULL;"
+    "CREATE TRIGGER entries_fts_ai AFTER INSERT ON entries BEGIN"
+    " INSERT INTO entries_fts(rowid, body) VALUES(new.id, " FTS_BODY4("new") "); END;"
+    "CREATE TRIGGER entries_fts_ad AFTER DELETE ON entries BEGIN"
+    " DELETE FROM entries_fts WHERE rowid = old.id; END;"
+    "CREATE TRIGGER entries_fts_au AFTER UPDATE OF text, source, ocr_text, category ON entries BEGIN"
+    " DELETE FROM entries_fts WHERE rowid = old.id;"
+    " INSERT INTO entries_fts(rowid, body) VALUES(new.id, " FTS_BODY4("new") "); END;"
+    "CREATE TABLE vectors_v5(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " entry INTEGER NOT NULL REFERENCES entries(id) ON DELETE CASCADE, model TEXT NOT NULL, part INTEGER NOT NULL,"
+    " dim INTEGER NOT NULL, vec BLOB NOT NULL, UNIQUE(entry, model, part));"
+    "INSERT INTO vectors_v5 SELECT rowid, entry, model, part, dim, vec FROM vectors;"
+    "DROP TABLE vectors;"
+    "ALTER TABLE vectors_v5 RENAME TO vectors;";
+
 static int pragma_int(store *s, const char *sql, int64_t *out, cs_err *err) {
     sqlite3_stmt *st;
     if (store_prepare(s, sql, &st, "reading the header", err)) return -1;
@@ -163,6 +204,20 @@ static int pragma_int(store *s, const char *sql, int64_t *out, cs_err *err) {
     return rc == SQLITE_ROW ? 0 : store_dberr(s, err, "reading the header");
 }
 
+/* -1 with a message if PRAGMA foreign_key_check finds a row pointing at nothing. */
+static int foreign_key_problems(store *s, cs_err *err) {
+    sqlite3_stmt *st;
+    if (store_prepare(s, "PRAGMA foreign_key_check", &st, "migrating", err)) return -1;
+    int r = sqlite3_step(st);
+    char what[128] = "";
+    if (r == SQLITE_ROW) snprintf(what, sizeof what, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    if (r == SQLITE_ROW) return cs_err_set(err, "%s: migrating: a row of %s points at nothing", s->dbpath, what);
+    return r == SQLITE_DONE ? 0 : store_dberr(s, err, "migrating");
+}
+
+/* Runs with foreign keys off (store_open turns them on after): the v5 rebuild drops tables that
+ * others reference, and PRAGMA foreign_keys cannot change inside the migration's transaction. */
 static int migrate(store *s, cs_err *err) {
     int64_t app = 0, ver = 0, tables = 0;
     if (pragma_int(s, "PRAGMA application_id", &app, err) || pragma_int(s, "PRAGMA user_version", &ver, err) ||
@@ -183,6 +238,8 @@ static int migrate(store *s, cs_err *err) {
     if (!rc && ver < 2) rc = store_exec(s, SCHEMA_V2, err);
     if (!rc && ver < 3) rc = store_exec(s, SCHEMA_V3, err);
     if (!rc && ver < 4) rc = store_exec(s, SCHEMA_V4, err);
+    if (!rc && ver < 5) rc = store_exec(s, SCHEMA_V5, err);
+    if (!rc) rc = foreign_key_problems(s, err); /* the rebuild kept every reference */
     if (!rc) {
         char sql[128];
         snprintf(sql, sizeof sql, "PRAGMA application_id=%d; PRAGMA user_version=%d", APP_ID, STORE_SCHEMA_VERSION);
@@ -237,7 +294,8 @@ int store_open(const char *dir, store **out, cs_err *err) {
         store_close(s);
         return -1;
     }
-    if (store_exec(s, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON", err) || migrate(s, err)) {
+    if (store_exec(s, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF; PRAGMA legacy_alter_table=ON", err) ||
+        migrate(s, err) || store_exec(s, "PRAGMA legacy_alter_table=OFF; PRAGMA foreign_keys=ON", err)) {
         store_close(s);
         return -1;
     }

@@ -1,11 +1,15 @@
 /* The store on real SQLite files and blob folders: permissions, deduplication, blobs, listing,
  * pins and tags, retention, consistency checks and gc, foreign and corrupted databases, vectors;
  * the indexer's text windows and a full index run with the toyworld model. */
+#include <pthread.h>
+#include <semaphore.h>
 #include <sqlite3.h>
+#include <time.h>
 #include <sys/stat.h>
 
 #include "../src/index/indexer.h"
 #include "../src/store/store.h"
+#include "../src/store/store_int.h"
 #include "testutil.h"
 
 static store *open_tmp(char *dir, size_t n) {
@@ -481,5 +485,73 @@ Test(store, ids_and_vector_rowids_are_never_reused) {
     cr_assert_eq(store_open(dir, &s, NULL), 0);
     cr_assert_gt(add_text(s, "fourth", &added), c);
     store_close(s);
+    rm_parent(dir);
+}
+
+/* ---- a delete racing an add of the same image (issue: the blob was unlinked between the add
+ * finding it on disk and committing its row). The hooks force that interleaving every time. */
+typedef struct { sem_t ready, go; store *s; int64_t id; int added, rc; } race;
+
+static int wait_sem(sem_t *x) { /* bounded: a broken lock order fails the test, never hangs it */
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    t.tv_sec += 10;
+    return sem_timedwait(x, &t);
+}
+static void adder_hook(store *s, const char *point, void *arg) {
+    (void)s;
+    race *r = arg;
+    if (!strcmp(point, "add-blob-written")) { sem_post(&r->ready); wait_sem(&r->go); }
+}
+static void deleter_hook(store *s, const char *point, void *arg) {
+    (void)s;
+    if (!strcmp(point, "drop-blob")) sem_post(&((race *)arg)->go); /* the add may commit now */
+}
+static void *adder(void *arg) {
+    race *r = arg;
+    store_new n = {"image", "image/png", NULL, "not really a png", 16, NULL, 1, 1, 0, NULL, NULL};
+    r->rc = store_add(r->s, &n, &r->id, &r->added, NULL);
+    return NULL;
+}
+
+Test(store, delete_racing_readd_of_the_same_image_keeps_its_blob) {
+    char dir[128];
+    store *del = open_tmp(dir, sizeof dir), *add;
+    cr_assert_eq(store_open(dir, &add, NULL), 0);
+    race r = {.s = add};
+    sem_init(&r.ready, 0, 0);
+    sem_init(&r.go, 0, 0);
+    store_new n = {"image", "image/png", NULL, "not really a png", 16, NULL, 1, 1, 0, NULL, NULL};
+    int64_t first;
+    cr_assert_eq(store_add(del, &n, &first, NULL, NULL), 0);
+    add->test_hook = adder_hook;
+    add->test_hook_arg = &r;
+    del->test_hook = deleter_hook;
+    del->test_hook_arg = &r;
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, adder, &r), 0);
+    cr_assert_eq(wait_sem(&r.ready), 0, "the add reached its blob");
+    /* 1. the add found the blob and skipped writing it; 2. the delete commits and drops the blob;
+     * 3. the add commits a row naming it */
+    cr_assert_eq(store_delete(del, first, NULL), 0);
+    pthread_join(t, NULL);
+    cr_assert_eq(r.rc, 0);
+    cr_assert_eq(r.added, 1, "the row was gone, so the add made a new one");
+    store_entry e;
+    cr_assert_eq(store_get(del, r.id, &e, NULL), 0);
+    unsigned char *data = NULL;
+    size_t len = 0;
+    int rc = store_content(del, &e, &data, &len, NULL);
+    store_entry_free(&e);
+    free(data);
+    cr_assert_eq(rc, 0, "the acknowledged entry %lld has its blob", (long long)r.id);
+    cr_assert_eq(len, 16);
+    store_report rep;
+    cr_assert_eq(store_check(del, 0, &rep, NULL), 0);
+    cr_assert_eq(rep.missing_blobs, 0);
+    sem_destroy(&r.ready);
+    sem_destroy(&r.go);
+    store_close(add);
+    store_close(del);
     rm_parent(dir);
 }

@@ -397,6 +397,7 @@ int store_add(store *s, const store_new *e, int64_t *id, int *added, cs_err *err
     /* shared: many adds at once, but no gc between writing the blob and committing its row */
     flock(s->lockfd, LOCK_SH);
     if (!text && write_blob(s, sha, e->data, e->len, err)) { flock(s->lockfd, LOCK_UN); return -1; }
+    if (!text && s->test_hook) s->test_hook(s, "add-blob-written", s->test_hook_arg);
     if (store_exec(s, "BEGIN IMMEDIATE", err)) { flock(s->lockfd, LOCK_UN); return -1; }
     sqlite3_stmt *st = NULL;
     int rc = -1;
@@ -570,18 +571,28 @@ int store_list(store *s, const store_query *q, store_entry **out, size_t *n, cs_
     return 0;
 }
 
-/* Removes a blob file if no row names it any more (called after the deleting commit). */
+/* Removes a blob file if no row names it any more (called after the deleting commit). Under
+ * blobs/.lock held exclusively, re-checking inside it: an add of the same image holds the lock
+ * shared from finding its blob on disk (and skipping the write) to committing the row that names
+ * it, so an unlink outside the lock could fall between the two and leave an acknowledged entry
+ * without its blob. Anything but "no row names it" keeps the file (gc removes a true orphan). */
 static void drop_blob_if_unused(store *s, const char *sha) {
+    if (s->test_hook) s->test_hook(s, "drop-blob", s->test_hook_arg);
+    while (flock(s->lockfd, LOCK_EX) != 0)
+        if (errno != EINTR) return;
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM entries WHERE blob = ?", -1, &st, NULL) != SQLITE_OK) return;
-    sqlite3_bind_text(st, 1, sha, -1, SQLITE_STATIC);
-    int used = sqlite3_step(st) == SQLITE_ROW;
-    sqlite3_finalize(st);
-    if (!used) {
+    int r = SQLITE_ERROR;
+    if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM entries WHERE blob = ?", -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, sha, -1, SQLITE_STATIC);
+        r = sqlite3_step(st);
+        sqlite3_finalize(st);
+    }
+    if (r == SQLITE_DONE) {
         char *p = blob_path_for(s, sha);
         if (p) unlink(p);
         free(p);
     }
+    flock(s->lockfd, LOCK_UN);
 }
 
 static int change_one(store *s, const char *sql, int64_t id, int64_t arg, cs_err *err) {

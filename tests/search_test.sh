@@ -7,7 +7,7 @@ BIN=$(readlink -f "${CLIPSEEK:-build/clipseek}")
 FX=${CLIPSEEK_FIXTURES:-../shared/fixtures}
 . "$(dirname "$0")/testlib.sh"
 TMP=$(mktemp -d /tmp/clipseek-search-XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
+trap '[ -n "${DPID:-}" ] && kill "$DPID" 2> /dev/null; rm -rf "$TMP"' EXIT
 export CLIPSEEK_DATA_DIR="$TMP/data"
 unset CLIPSEEK_MODEL CLIPSEEK_CONFIG
 
@@ -73,7 +73,7 @@ if [ -d "$FX/toyworld-clip" ] && [ -f "$FX/toyworld-eval/queries.json" ] && comm
   t0=$(date +%s%N); "$BIN" search 'a red star' > /dev/null; t1=$(date +%s%N)
   CLIPSEEK_NO_DAEMON=1 "$BIN" search 'a red star' > /dev/null; t2=$(date +%s%N)
   echo "# clipseek search end to end: $(( (t1 - t0) / 1000000 )) ms through the daemon, $(( (t2 - t1) / 1000000 )) ms loading the model itself (toyworld)"
-  kill "$DPID"; wait "$DPID" 2> /dev/null
+  kill "$DPID"; wait "$DPID" 2> /dev/null; DPID=
 else
   skip=$((skip + 1)); echo "[SKIP] meaning: toyworld fixtures or python3 not found"
 fi

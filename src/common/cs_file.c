@@ -9,16 +9,33 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* What a file that is not a regular one is, for the message. */
+static const char *file_type(mode_t m) {
+    return S_ISFIFO(m) ? "a FIFO" : S_ISDIR(m) ? "a directory" : S_ISCHR(m) ? "a character device"
+         : S_ISBLK(m) ? "a block device" : S_ISSOCK(m) ? "a socket" : "a special file";
+}
+
+/* Opens path for reading only if it is a regular file. O_NONBLOCK: opening a FIFO (a config
+ * line such as `labels = <a FIFO>`) would otherwise wait for a writer forever before fstat could
+ * tell; a regular file ignores the flag, so reads stay ordinary. Returns the fd, or -1 (err set). */
+static int open_regular(const char *path, struct stat *st, cs_err *err) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return cs_err_set(err, "%s: %s", path, strerror(errno));
+    int known = fstat(fd, st) == 0;
+    if (!known || !S_ISREG(st->st_mode)) {
+        int e = errno;
+        close(fd);
+        return cs_err_set(err, "%s: %s, not a regular file", path, known ? file_type(st->st_mode) : strerror(e));
+    }
+    return fd;
+}
+
 int cs_read_file(const char *path, size_t max_bytes, char **out, size_t *len, cs_err *err) {
     *out = NULL;
     *len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return cs_err_set(err, "%s: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return cs_err_set(err, "%s: not a regular file", path);
-    }
+    int fd = open_regular(path, &st, err);
+    if (fd < 0) return -1;
     if ((unsigned long long)st.st_size > max_bytes) {
         close(fd);
         return cs_err_set(err, "%s: file too large (%lld bytes, limit %zu)", path, (long long)st.st_size,
@@ -78,13 +95,9 @@ int cs_read_stream(FILE *f, size_t max_bytes, char **out, size_t *len) {
 int cs_map_file(const char *path, cs_map *m, cs_err *err) {
     m->data = NULL;
     m->len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return cs_err_set(err, "%s: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return cs_err_set(err, "%s: not a regular file", path);
-    }
+    int fd = open_regular(path, &st, err);
+    if (fd < 0) return -1;
     if (st.st_size == 0) {
         close(fd);
         return 0;
@@ -114,6 +127,11 @@ char *cs_path_join(const char *dir, const char *name) {
     if (a == 0 || dir[a - 1] != '/') p[i++] = '/';
     memcpy(p + i, name, b + 1);
     return p;
+}
+
+int cs_exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0;
 }
 
 int cs_is_file(const char *path) {

@@ -302,6 +302,7 @@ static int search_timed(daemon_state *d, store *s, search_query *sq, search_hit 
         } else { free(qv); qv = NULL; }
         if (!rc && qv) rc = vecindex_open(s, d->model_key, &vi, e);
         if (!rc && vi && vecindex_dim(vi) && vecindex_dim(vi) != P) rc = cs_err_set(e, "search matrix and model disagree");
+        if (!rc && vecindex_stale(vi)) snprintf(sq->warning, sizeof sq->warning, "%s", vecindex_stale(vi));
         sq->qvec = qv;
         sq->vecs = vi;
     }
@@ -344,6 +345,7 @@ static char *do_search(daemon_state *d, const char *json) {
         for (size_t i = 0; i < n; i++)
             json_array_append_new(arr, json_pack("[I, f, i, f]", (json_int_t)h[i].id, h[i].score, h[i].signals, (double)h[i].cosine));
         json_object_set_new(out, "hits", arr);
+        if (sq.warning[0]) json_object_set_new(out, "warning", json_string(sq.warning));
         /* where the time goes, for benchmarks (bench/e2e.py) */
         json_object_set_new(out, "embed_ms", json_real(embed));
         json_object_set_new(out, "total_ms", json_real(ms_now() - t0));

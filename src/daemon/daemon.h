@@ -13,7 +13,9 @@
  *   INDEX-WAIT  -> "OK <entries indexed so far>" once nothing is left to index (or "ERR ...")
  *   SEARCH JSON -> {"hits": [[id, score, signals, cosine], ...]} (search.h, with the model
  *                  already loaded; the request is {"q", "kind", "since_ms", "collection",
- *                  "category", "limit" <= 1000}; the reply adds "embed_ms" and "total_ms")
+ *                  "category", "limit" <= 1000}; the reply adds "embed_ms" and "total_ms",
+ *                  and "warning" when the search matrix could not be brought up to date, e.g.
+ *                  "index out of date: disk full": the hits then come from what was indexed)
  *   STOP        -> "OK", then the daemon exits
  * With the web page on (web.h), its threads serve HTTP on loopback and search through the same
  * loaded model; STATUS then carries "web_port". Each thread has its own store connection. Capture never waits for indexing: a clip is committed

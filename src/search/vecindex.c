@@ -9,6 +9,7 @@
 #include <math.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -40,7 +41,10 @@ struct vecindex {
     size_t q8len;
     unsigned char *q8mem;       /* memory index: rows, owned */
     const unsigned char *q8;    /* first row */
+    char stale[96];             /* "" or why rows are missing (vecindex_stale) */
 };
+
+const char *vecindex_stale(const vecindex *v) { return v && v->stale[0] ? v->stale : NULL; }
 
 /* Quantises unit vector v to int8 with one scale (max |v_i| -> 127). Writes {scale, err, i8[dim]}
  * to out; err = ||v - scale * v8||, computed in double, the bound the search relies on. */
@@ -90,8 +94,23 @@ static int append_one(int64_t rowid, int64_t entry, int part, const float *v, in
 /* Brings <model>.q8 up to date with the float file just mapped in v (called under its lock):
  * quantises the rows it lacks, or all of them when it is new, damaged or the float file was
  * rebuilt; then maps it. */
+/* errno values that mean "no room to write": searches then go on from what is there. */
+static int disk_full(int e) { return e == ENOSPC || e == EDQUOT || e == EFBIG; }
+
+/* The int8 copy of the rows mapped in v, made in memory (when it cannot be written to disk). */
+static int q8_in_memory(vecindex *v, cs_err *err) {
+    size_t rec = q8_rec(v->dim), rec32 = 8 + 4 * (size_t)v->dim;
+    v->q8mem = malloc(v->rows ? v->rows * rec : 1);
+    if (!v->q8mem) return cs_err_set(err, "out of memory");
+    for (size_t r = 0; r < v->rows; r++)
+        quantise((const float *)(const void *)(v->map + sizeof(hdr) + r * rec32 + 8), v->dim, v->q8mem + r * rec);
+    v->q8 = v->q8mem;
+    return 0;
+}
+
 static int q8_sync(vecindex *v, const char *path, int rebuilt, cs_err *err) {
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0 && disk_full(errno)) return q8_in_memory(v, err);
     if (fd < 0) return cs_err_set(err, "%s: %s", path, strerror(errno));
     hdr h = {{0}, 0, 0, 0, 0};
     struct stat st;
@@ -105,7 +124,7 @@ static int q8_sync(vecindex *v, const char *path, int rebuilt, cs_err *err) {
         memcpy(h.magic, Q8_MAGIC, 8);
         h.dim = (uint32_t)v->dim;
     }
-    int rc = 0;
+    int rc = 0, werr = 0;
     if ((size_t)h.count < v->rows || !ok) {
         /* append in chunks; the header is written last, so a torn append is redone next time */
         size_t rec32 = 8 + 4 * (size_t)v->dim, chunk = 4096;
@@ -115,14 +134,23 @@ static int q8_sync(vecindex *v, const char *path, int rebuilt, cs_err *err) {
             size_t n = v->rows - r < chunk ? v->rows - r : chunk;
             for (size_t i = 0; i < n; i++)
                 quantise((const float *)(const void *)(v->map + sizeof(hdr) + (r + i) * rec32 + 8), v->dim, buf + i * rec);
-            if (pwrite(fd, buf, n * rec, (off_t)(sizeof h + r * rec)) != (ssize_t)(n * rec))
-                rc = cs_err_set(err, "%s: cannot write", path);
+            errno = 0;
+            if (pwrite(fd, buf, n * rec, (off_t)(sizeof h + r * rec)) != (ssize_t)(n * rec)) {
+                werr = errno ? errno : ENOSPC; /* a short write: out of space */
+                rc = cs_err_set(err, "%s: cannot write: %s", path, strerror(werr));
+            }
         }
         free(buf);
         h.count = (int64_t)v->rows;
         if (!rc && (ftruncate(fd, (off_t)(sizeof h + v->rows * rec)) != 0 || fdatasync(fd) != 0 ||
-                    pwrite(fd, &h, sizeof h, 0) != (ssize_t)sizeof h))
-            rc = cs_err_set(err, "%s: cannot write", path);
+                    pwrite(fd, &h, sizeof h, 0) != (ssize_t)sizeof h)) {
+            werr = errno;
+            rc = cs_err_set(err, "%s: cannot write: %s", path, strerror(werr));
+        }
+    }
+    if (rc && disk_full(werr)) { /* the header was not advanced: a later sync writes the rows */
+        close(fd);
+        return q8_in_memory(v, err);
     }
     if (!rc && v->rows) {
         v->q8len = sizeof h + v->rows * rec;
@@ -162,15 +190,25 @@ int vecindex_open(store *s, const char *model, vecindex **out, cs_err *err) {
         }
     }
     fseek(f, 0, SEEK_END);
+    hdr had = c.h; /* what the file holds before this sync */
     int64_t before = c.h.count, last = c.h.last_rowid;
     int rc = store_each_vector(s, model, c.h.last_rowid, append_one, &c, err);
-    if (!rc && c.err) rc = cs_err_set(err, "%s: %s", path, strerror(c.err));
-    if (!rc && (c.h.count != before || c.h.last_rowid != last || fresh)) {
-        fflush(f);
+    if (!rc && !c.err && fflush(f) != 0) c.err = errno ? errno : EIO;
+    int stale = 0;
+    if (!rc && c.err) {
+        /* Could not append (a full disk): searches must go on from the rows already there. The
+         * torn tail is cut off and the header left as it was, so the file stays whole and the
+         * next sync appends the rest; buffered bytes are dropped, never written later. */
+        stale = c.err;
+        __fpurge(f);
+        clearerr(f);
+        c.h = had;
+        if (ftruncate(fd, (off_t)(sizeof(hdr) + (size_t)had.count * (8 + 4 * (size_t)had.dim))) != 0)
+            rc = cs_err_set(err, "%s: %s", path, strerror(c.err));
+    } else if (!rc && (c.h.count != before || c.h.last_rowid != last || fresh)) {
         fdatasync(fd);
         fseek(f, 0, SEEK_SET);
-        if (fwrite(&c.h, sizeof c.h, 1, f) != 1) rc = cs_err_set(err, "%s: cannot write the header", path);
-        fflush(f);
+        if (fwrite(&c.h, sizeof c.h, 1, f) != 1 || fflush(f) != 0) rc = cs_err_set(err, "%s: cannot write the header", path);
     }
     vecindex *v = NULL;
     if (!rc) {
@@ -182,6 +220,9 @@ int vecindex_open(store *s, const char *model, vecindex **out, cs_err *err) {
         void *m = v->maplen ? mmap(NULL, v->maplen, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
         if (m == MAP_FAILED) { free(v); v = NULL; rc = cs_err_set(err, "%s: mmap: %s", path, strerror(errno)); }
         else v->map = m;
+        if (v && stale)
+            snprintf(v->stale, sizeof v->stale, "index out of date: %s",
+                     stale == ENOSPC || stale == EDQUOT ? "disk full" : strerror(stale));
     }
     if (!rc) {
         snprintf(path, sizeof path, "%s/%s.q8", dir, model);

@@ -1,6 +1,7 @@
 /* The store on real SQLite files and blob folders: permissions, deduplication, blobs, listing,
  * pins and tags, retention, consistency checks and gc, foreign and corrupted databases, vectors;
  * the indexer's text windows and a full index run with the toyworld model. */
+#include <errno.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <sqlite3.h>
@@ -554,4 +555,90 @@ Test(store, delete_racing_readd_of_the_same_image_keeps_its_blob) {
     store_close(add);
     store_close(del);
     rm_parent(dir);
+}
+
+/* ---- a disk that fails reads with EIO: a VFS shim over SQLite's default one, as a failing
+ * disk looks to SQLite (pread returns -1 with errno EIO) ---- */
+typedef struct { sqlite3_file base; sqlite3_file *real; int main_db; } eio_file;
+static sqlite3_vfs eio_vfs, *real_vfs;
+static volatile int eio_on;
+
+#define REAL(f) (((eio_file *)(f))->real)
+static int eio_close(sqlite3_file *f) { return REAL(f)->pMethods->xClose(REAL(f)); }
+static int eio_read(sqlite3_file *f, void *b, int n, sqlite3_int64 o) {
+    if (eio_on && ((eio_file *)f)->main_db) { errno = EIO; return SQLITE_IOERR_READ; }
+    return REAL(f)->pMethods->xRead(REAL(f), b, n, o);
+}
+static int eio_write(sqlite3_file *f, const void *b, int n, sqlite3_int64 o) { return REAL(f)->pMethods->xWrite(REAL(f), b, n, o); }
+static int eio_truncate(sqlite3_file *f, sqlite3_int64 n) { return REAL(f)->pMethods->xTruncate(REAL(f), n); }
+static int eio_sync(sqlite3_file *f, int fl) { return REAL(f)->pMethods->xSync(REAL(f), fl); }
+static int eio_size(sqlite3_file *f, sqlite3_int64 *n) { return REAL(f)->pMethods->xFileSize(REAL(f), n); }
+static int eio_lock(sqlite3_file *f, int l) { return REAL(f)->pMethods->xLock(REAL(f), l); }
+static int eio_unlock(sqlite3_file *f, int l) { return REAL(f)->pMethods->xUnlock(REAL(f), l); }
+static int eio_reserved(sqlite3_file *f, int *r) { return REAL(f)->pMethods->xCheckReservedLock(REAL(f), r); }
+static int eio_fctl(sqlite3_file *f, int op, void *a) { return REAL(f)->pMethods->xFileControl(REAL(f), op, a); }
+static int eio_sector(sqlite3_file *f) { return REAL(f)->pMethods->xSectorSize(REAL(f)); }
+static int eio_devchar(sqlite3_file *f) { return REAL(f)->pMethods->xDeviceCharacteristics(REAL(f)); }
+static int eio_shmmap(sqlite3_file *f, int i, int sz, int ext, void volatile **p) { return REAL(f)->pMethods->xShmMap(REAL(f), i, sz, ext, p); }
+static int eio_shmlock(sqlite3_file *f, int o, int n, int fl) { return REAL(f)->pMethods->xShmLock(REAL(f), o, n, fl); }
+static void eio_shmbarrier(sqlite3_file *f) { REAL(f)->pMethods->xShmBarrier(REAL(f)); }
+static int eio_shmunmap(sqlite3_file *f, int del) { return REAL(f)->pMethods->xShmUnmap(REAL(f), del); }
+static const sqlite3_io_methods eio_methods = {2, eio_close, eio_read, eio_write, eio_truncate, eio_sync, eio_size, eio_lock,
+                                               eio_unlock, eio_reserved, eio_fctl, eio_sector, eio_devchar, eio_shmmap,
+                                               eio_shmlock, eio_shmbarrier, eio_shmunmap, NULL, NULL};
+static int eio_open(sqlite3_vfs *v, const char *name, sqlite3_file *f, int flags, int *out) {
+    (void)v;
+    eio_file *e = (eio_file *)f;
+    e->real = (sqlite3_file *)&e[1];
+    e->main_db = (flags & SQLITE_OPEN_MAIN_DB) != 0;
+    int rc = real_vfs->xOpen(real_vfs, name, e->real, flags, out);
+    e->base.pMethods = rc == SQLITE_OK ? &eio_methods : NULL;
+    return rc;
+}
+
+/* A read that fails with EIO is an I/O error, and must be called one: SQLite's wording for
+ * other failures ("database disk image is malformed") invites deleting a healthy database. */
+Test(store, io_errors_are_called_io_errors) {
+    char dir[128];
+    store *s = open_tmp(dir, sizeof dir);
+    int added;
+    add_text(s, "kept on a disk that fails later", &added);
+    store_close(s);
+    real_vfs = sqlite3_vfs_find(NULL);
+    eio_vfs = *real_vfs;
+    eio_vfs.zName = "eio";
+    eio_vfs.szOsFile = (int)sizeof(eio_file) + real_vfs->szOsFile;
+    eio_vfs.xOpen = eio_open;
+    cr_assert_eq(sqlite3_vfs_register(&eio_vfs, 1), SQLITE_OK);
+    cs_err e;
+    cr_assert_eq(store_open(dir, &s, &e), 0, "%s", e.msg);
+    for (int i = 0; i < 300; i++) {
+        char t[160];
+        snprintf(t, sizeof t, "filler %d filler filler filler filler filler filler filler filler filler", i);
+        add_text(s, t, &added);
+    }
+    store *s2;
+    cr_assert_eq(store_open(dir, &s2, &e), 0, "%s", e.msg);
+    eio_on = 1;
+    store_entry *es;
+    size_t n;
+    int64_t *ids;
+    store_report r;
+    char list[1024], fts[1024];
+    int rl = store_list(s2, NULL, &es, &n, &e);
+    snprintf(list, sizeof list, "%s", e.msg);
+    int rf = store_fts(s2, "\"filler\"", 10, &ids, &n, &e);
+    snprintf(fts, sizeof fts, "%s", e.msg);
+    int rchk = store_check(s2, 1, &r, &e);
+    eio_on = 0;
+    store_close(s2);
+    store_close(s);
+    s = NULL;
+    eio_on = 1;
+    int rc = store_open(dir, &s, &e);
+    eio_on = 0;
+    cr_assert(rl != 0 && strstr(list, "I/O error") && strstr(list, "may be intact"), "list: %s", list);
+    cr_assert(rf != 0 && strstr(fts, "I/O error"), "full text: %s", fts);
+    cr_assert(rchk != 0 || (r.integrity_ok == 0 && strstr(r.integrity, "I/O error")), "integrity: %s", r.integrity);
+    cr_assert(rc != 0 && strstr(e.msg, "I/O error") && !strstr(e.msg, "malformed"), "open: %s", e.msg);
 }

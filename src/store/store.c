@@ -39,7 +39,23 @@ void store_sha256_hex(const void *data, size_t len, char out[65]) {
     for (int i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
+/* 1 if the last failure on this connection came from the disk (an IOERR, or any error while
+ * the last system error SQLite saw was EIO: a failed read surfaces as "vtable constructor
+ * failed" through FTS5, or as a corrupt-looking page). */
+static int io_failure(store *s) {
+    int code = sqlite3_extended_errcode(s->db) & 0xff;
+    return code == SQLITE_IOERR || sqlite3_system_errno(s->db) == EIO;
+}
+
+#define IO_ADVICE "the disk or file system failed; the database itself may be intact: check the disk (dmesg) before deleting anything"
+
 int store_dberr(store *s, cs_err *err, const char *what) {
+    /* SQLite's wording for a disk failure ("disk I/O error", or "database disk image is
+     * malformed" when a page could not be read) invites deleting a healthy database */
+    if (io_failure(s)) {
+        int sys = sqlite3_system_errno(s->db);
+        return cs_err_set(err, "%s: %s: I/O error (%s): " IO_ADVICE, s->dbpath, what, sys ? strerror(sys) : sqlite3_errmsg(s->db));
+    }
     return cs_err_set(err, "%s: %s: %s", s->dbpath, what, sqlite3_errmsg(s->db));
 }
 
@@ -813,11 +829,20 @@ int store_check(store *s, int integrity, store_report *r, cs_err *err) {
     r->orphan_blobs = b.orphans;
     if (integrity) {
         if (store_prepare(s, "PRAGMA integrity_check", &st, "integrity_check", err)) return -1;
-        if (sqlite3_step(st) == SQLITE_ROW) {
-            snprintf(r->integrity, sizeof r->integrity, "%s", (const char *)sqlite3_column_text(st, 0));
-            r->integrity_ok = strcmp(r->integrity, "ok") == 0;
+        int got = sqlite3_step(st);
+        if (got == SQLITE_ROW) {
+            const char *t = (const char *)sqlite3_column_text(st, 0);
+            r->integrity_ok = strcmp(t, "ok") == 0;
+            /* pages it could not read ("unable to get the page. error code=266") are a disk
+             * failure, not damage in the file: say so */
+            const char *ec = strstr(t, "error code=");
+            if (!r->integrity_ok && ((ec && (atoi(ec + 11) & 0xff) == SQLITE_IOERR) || io_failure(s)))
+                snprintf(r->integrity, sizeof r->integrity, "I/O error reading pages (%s): " IO_ADVICE, strerror(EIO));
+            else
+                snprintf(r->integrity, sizeof r->integrity, "%s", t);
         }
         sqlite3_finalize(st);
+        if (got != SQLITE_ROW) return store_dberr(s, err, "integrity_check");
     }
     return 0;
 }

@@ -205,7 +205,7 @@ PYEOF
     sh -c "kill -0 $DPID && [ ${p1:-0} -ge $((${p0:-0} + 2)) ] && ! grep -q 'ERROR: AddressSanitizer' '$TMP/uaf.log'"
   kill "$DPID" 2> /dev/null; wait "$DPID" 2> /dev/null; DPID=
 else
-  skip=$((skip + 23)); echo "[SKIP] categories/collections: toyworld fixtures or python3-pil missing"
+  skip_fixture 23 "categories/collections: toyworld fixtures or python3-pil missing"
 fi
 
 echo "organize_test: $pass passed, $fail failed, $skip skipped"

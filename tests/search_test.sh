@@ -75,7 +75,7 @@ if [ -d "$FX/toyworld-clip" ] && [ -f "$FX/toyworld-eval/queries.json" ] && comm
   echo "# clipseek search end to end: $(( (t1 - t0) / 1000000 )) ms through the daemon, $(( (t2 - t1) / 1000000 )) ms loading the model itself (toyworld)"
   kill "$DPID"; wait "$DPID" 2> /dev/null; DPID=
 else
-  skip=$((skip + 1)); echo "[SKIP] meaning: toyworld fixtures or python3 not found"
+  skip_fixture 1 "meaning: toyworld fixtures or python3 not found"
 fi
 echo "search: $pass passed, $fail failed, $skip skipped"
 [ $fail -eq 0 ]

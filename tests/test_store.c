@@ -453,11 +453,18 @@ Test(store, v1_database_migrates_and_organises) {
         "PRAGMA application_id = 1131171955; /* 0x436c5073 */ PRAGMA user_version = 1;";
     cr_assert_eq(sqlite3_exec(h, v1, NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(h);
+    /* a search matrix made while ids were reused: its rows may name later clips */
+    char vdir[200], vf[260];
+    snprintf(vdir, sizeof vdir, "%s/vectors", dir);
+    snprintf(vf, sizeof vf, "%s/m.f32", vdir);
+    mkdir(vdir, 0700);
+    write_file(vf, "CSVEC001", 8);
     store *s;
     cs_err e;
     cr_assert_eq(store_open(dir, &s, &e), 0, "%s", e.msg);
     int64_t *ids;
     size_t n;
+    cr_assert_eq(access(vf, F_OK), -1, "the migration to never-reused ids drops the old search matrix");
     cr_assert_eq(store_fts(s, "\"old\"", 10, &ids, &n, NULL), 0);
     cr_assert_eq(n, 1, "the old entry is in the full-text index");
     free(ids);

@@ -220,6 +220,28 @@ static int pragma_int(store *s, const char *sql, int64_t *out, cs_err *err) {
     return rc == SQLITE_ROW ? 0 : store_dberr(s, err, "reading the header");
 }
 
+/* Removes the search matrix files (vectors/, caches rebuilt on the next search). Done once, when
+ * an old store becomes v5: ids were reused before, so a matrix row of an entry deleted then may
+ * carry the id of a later clip; from v5 on an id names one entry forever, and a row of a deleted
+ * entry can only name nothing. Unlinked, never truncated: a process that has one mapped keeps
+ * its pages. */
+static void drop_vector_caches(store *s) {
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/vectors", s->dir);
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        size_t l = strlen(de->d_name);
+        if (l > 4 && (!strcmp(de->d_name + l - 4, ".f32") || !strcmp(de->d_name + l - 3, ".q8"))) {
+            char p[4600];
+            snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+            unlink(p);
+        }
+    }
+    closedir(d);
+}
+
 /* -1 with a message if PRAGMA foreign_key_check finds a row pointing at nothing. */
 static int foreign_key_problems(store *s, cs_err *err) {
     sqlite3_stmt *st;
@@ -262,7 +284,9 @@ static int migrate(store *s, cs_err *err) {
         rc = store_exec(s, sql, err);
     }
     if (rc) { store_exec(s, "ROLLBACK", NULL); return -1; }
-    return store_exec(s, "COMMIT", err);
+    if (store_exec(s, "COMMIT", err)) return -1;
+    if (ver >= 1 && ver < 5) drop_vector_caches(s);
+    return 0;
 }
 
 int store_open(const char *dir, store **out, cs_err *err) {

@@ -23,6 +23,14 @@ static store *open_tmp(char *dir, size_t n) {
     return s;
 }
 
+/* Two connections to one fresh store (as two threads or processes have). */
+static store *open_tmp_twice(char *dir, size_t n, store **second) {
+    store *s = open_tmp(dir, n);
+    cs_err e;
+    cr_assert_eq(store_open(dir, second, &e), 0, "%s", e.msg);
+    return s;
+}
+
 static void rm_parent(const char *dir) {
     char p[256];
     snprintf(p, sizeof p, "%s", dir);
@@ -301,8 +309,7 @@ static void *race_add(void *arg) {
 
 Test(store, two_connections_racing_same_content_one_row) {
     char dir[128];
-    store *a = open_tmp(dir, sizeof dir), *b;
-    cr_assert_eq(store_open(dir, &b, NULL), 0);
+    store *b, *a = open_tmp_twice(dir, sizeof dir, &b);
     const int rounds = 40;
     for (int i = 0; i < rounds; i++) {
         pthread_barrier_t go;
@@ -549,8 +556,7 @@ static void *adder(void *arg) {
 
 Test(store, delete_racing_readd_of_the_same_image_keeps_its_blob) {
     char dir[128];
-    store *del = open_tmp(dir, sizeof dir), *add;
-    cr_assert_eq(store_open(dir, &add, NULL), 0);
+    store *add, *del = open_tmp_twice(dir, sizeof dir, &add);
     race r = {.s = add};
     sem_init(&r.ready, 0, 0);
     sem_init(&r.go, 0, 0);

@@ -44,9 +44,9 @@ check "rule: unbalanced quote is a clear error" sh -c "CLIPSEEK_CONFIG='$TMP/bad
 # expire: a rule with a short time, then prune (run at store time) removes it
 printf 'rule = regex:^EPHEMERAL -> expire:1s\n' > "$TMP/config2"
 id_eph=$(printf 'EPHEMERAL note' | CLIPSEEK_CONFIG="$TMP/config2" "$BIN" add - 2>/dev/null)
-# every store prunes; store until the entry is gone (bounded: it expires 1 s after it was added)
+# every added clip prunes: store new ones until the entry is gone (bounded; it expires 1 s after it was added)
 for _k in $(seq 100); do
-  printf 'something new' | CLIPSEEK_CONFIG="$TMP/config2" "$BIN" store
+  printf 'something new %s' "$_k" | CLIPSEEK_CONFIG="$TMP/config2" "$BIN" store # new each time: only an add prunes
   "$BIN" show "$id_eph" > /dev/null 2>&1 || break
   sleep 0.05
 done

@@ -91,9 +91,6 @@ static int append_one(int64_t rowid, int64_t entry, int part, const float *v, in
     return 0;
 }
 
-/* Brings <model>.q8 up to date with the float file just mapped in v (called under its lock):
- * quantises the rows it lacks, or all of them when it is new, damaged or the float file was
- * rebuilt; then maps it. */
 /* errno values that mean "no room to write": searches then go on from what is there. */
 static int disk_full(int e) { return e == ENOSPC || e == EDQUOT || e == EFBIG; }
 
@@ -108,6 +105,10 @@ static int q8_in_memory(vecindex *v, cs_err *err) {
     return 0;
 }
 
+/* Brings <model>.q8 up to date with the float file just mapped in v (called under its lock):
+ * quantises the rows it lacks, or all of them when it is new, damaged or the float file was
+ * rebuilt; then maps it. When it cannot be written (a full disk) the copy is made in
+ * memory instead. */
 static int q8_sync(vecindex *v, const char *path, int rebuilt, cs_err *err) {
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0 && disk_full(errno)) return q8_in_memory(v, err);

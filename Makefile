@@ -87,7 +87,7 @@ $(BUILD)/x11_helper: tests/x11_helper.c
 	@$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
 
 # Unit and conformance tests (Criterion), then CLI tests, X11 and durability tests under Xvfb,
-# then the fuzz corpus replay.
+# a full disk (a tmpfs in a private namespace), then the fuzz corpus replay.
 test: $(BUILD)/clipseek $(TEST_BIN) $(BUILD)/x11_helper
 	@set -e; for t in $(TEST_BIN); do echo "== $$t"; $$t --jobs 1; done
 	CLIPSEEK=$(BUILD)/clipseek sh tests/cli_test.sh
@@ -96,6 +96,7 @@ test: $(BUILD)/clipseek $(TEST_BIN) $(BUILD)/x11_helper
 	CLIPSEEK=$(BUILD)/clipseek sh tests/fetch_test.sh
 	CLIPSEEK=$(BUILD)/clipseek sh tests/inputs_test.sh
 	CLIPSEEK=$(BUILD)/clipseek sh tests/search_test.sh
+	CLIPSEEK=$(BUILD)/clipseek sh tests/diskfull_test.sh
 	CLIPSEEK=$(BUILD)/clipseek sh tests/organize_test.sh
 	CLIPSEEK=$(BUILD)/clipseek sh tests/web_test.sh
 	$(MAKE) --no-print-directory fuzz-replay BUILD=$(BUILD)

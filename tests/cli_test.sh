@@ -11,8 +11,8 @@ trap 'rm -rf "$TMP"' EXIT
 . "$(dirname "$0")/testlib.sh"
 
 if [ ! -d "$TINY" ]; then
-  echo "[SKIP] cli: fixture $TINY not found (set CLIPSEEK_FIXTURES)"; skip=$((skip + 1))
-  echo "cli: $pass passed, $fail failed, $skip skipped"; exit 0
+  skip_fixture 1 "cli: fixture $TINY not found (set CLIPSEEK_FIXTURES)"
+  echo "cli: $pass passed, $fail failed, $skip skipped"; [ "$fail" -eq 0 ]; exit
 fi
 
 # tokenize: one line of ids per input line, bos/eos included, no truncation by default

@@ -10,8 +10,8 @@ BIN=$(readlink -f "${CLIPSEEK:-build/clipseek}")
 FX=${CLIPSEEK_FIXTURES:-../shared/fixtures}
 . "$(dirname "$0")/testlib.sh"
 if [ ! -d "$FX/toyworld-clip" ] || [ ! -d "$FX/torch-checkpoints/zip-f32" ] || ! command -v python3 > /dev/null; then
-  echo "[SKIP] fetch: needs the toyworld-clip and torch-checkpoints fixtures and python3"
-  echo "fetch: 0 passed, 0 failed, 1 skipped"; exit 0
+  skip_fixture 1 "fetch: needs the toyworld-clip and torch-checkpoints fixtures and python3"
+  echo "fetch: $pass passed, $fail failed, $skip skipped"; [ "$fail" -eq 0 ]; exit
 fi
 FXA=$(readlink -f "$FX")
 TMP=$(mktemp -d /tmp/clipseek-fetch-XXXXXX)

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../src/capture/rules.h"
@@ -118,5 +119,26 @@ Test(rules, ignore_rules_reject) {
     cr_assert_str_eq(o.ocr_lang, "eng+deu");
     cr_assert_float_eq(o.duplicate_threshold, 0.9f, 1e-6);
     cr_assert_float_eq(o.collection_threshold, 0.85f, 1e-6);
+    rules_free(r);
+}
+
+/* A config-named file that is a FIFO: opening it for reading waits for a writer forever, so
+ * `labels = <a FIFO>` hung organize. It must be refused at once, naming what it is. (The
+ * timeout turns a hang into a failure.) */
+Test(labels, fifo_config_files_are_refused_not_waited_on, .timeout = 10) {
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/clipseek-fifo-%d", (int)getpid());
+    unlink(path);
+    cr_assert_eq(mkfifo(path, 0600), 0);
+    labels *l = NULL;
+    cs_err e;
+    int rc = labels_load(path, &l, &e);
+    cr_assert_eq(rc, -1);
+    cr_assert(strstr(e.msg, path) && strstr(e.msg, "a FIFO, not a regular file"), "%s", e.msg);
+    rules *r = NULL;
+    rc = rules_load(path, &r, &e);
+    unlink(path);
+    cr_assert_eq(rc, -1, "a config path naming a FIFO is an error, not an empty config");
+    cr_assert(strstr(e.msg, "a FIFO"), "%s", e.msg);
     rules_free(r);
 }

@@ -1,11 +1,16 @@
 /* The store on real SQLite files and blob folders: permissions, deduplication, blobs, listing,
  * pins and tags, retention, consistency checks and gc, foreign and corrupted databases, vectors;
  * the indexer's text windows and a full index run with the toyworld model. */
+#include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
 #include <sqlite3.h>
+#include <time.h>
 #include <sys/stat.h>
 
 #include "../src/index/indexer.h"
 #include "../src/store/store.h"
+#include "../src/store/store_int.h"
 #include "testutil.h"
 
 static store *open_tmp(char *dir, size_t n) {
@@ -15,6 +20,14 @@ static store *open_tmp(char *dir, size_t n) {
     store *s;
     cs_err e;
     cr_assert_eq(store_open(dir, &s, &e), 0, "%s", e.msg);
+    return s;
+}
+
+/* Two connections to one fresh store (as two threads or processes have). */
+static store *open_tmp_twice(char *dir, size_t n, store **second) {
+    store *s = open_tmp(dir, n);
+    cs_err e;
+    cr_assert_eq(store_open(dir, second, &e), 0, "%s", e.msg);
     return s;
 }
 
@@ -280,17 +293,41 @@ Test(store, foreign_corrupt_and_newer_databases_are_refused) {
     rm_rf(base);
 }
 
-Test(store, two_connections_same_content_one_row) {
+/* Two connections (threads) add the same content at the same moment, 40 times over: the UNIQUE
+ * index settles each race, so every round ends with one row, both told its id, one of them
+ * "added". */
+typedef struct { store *s; pthread_barrier_t *go; int round; int64_t id; int added, rc; } racer;
+static void *race_add(void *arg) {
+    racer *r = arg;
+    char t[64];
+    snprintf(t, sizeof t, "same content, round %d", r->round);
+    store_new n = {"text", "text/plain;charset=utf-8", NULL, t, strlen(t), NULL, 0, 0, 0, NULL, NULL};
+    pthread_barrier_wait(r->go);
+    r->rc = store_add(r->s, &n, &r->id, &r->added, NULL);
+    return NULL;
+}
+
+Test(store, two_connections_racing_same_content_one_row) {
     char dir[128];
-    store *a = open_tmp(dir, sizeof dir), *b;
-    cr_assert_eq(store_open(dir, &b, NULL), 0);
-    int x, y;
-    int64_t i1 = add_text(a, "same", &x), i2 = add_text(b, "same", &y);
-    cr_assert_eq(i1, i2);
-    cr_assert_eq(x + y, 1);
+    store *b, *a = open_tmp_twice(dir, sizeof dir, &b);
+    const int rounds = 40;
+    for (int i = 0; i < rounds; i++) {
+        pthread_barrier_t go;
+        pthread_barrier_init(&go, NULL, 2);
+        racer x = {a, &go, i, 0, 0, -1}, y = {b, &go, i, 0, 0, -1};
+        pthread_t tx, ty;
+        pthread_create(&tx, NULL, race_add, &x);
+        pthread_create(&ty, NULL, race_add, &y);
+        pthread_join(tx, NULL);
+        pthread_join(ty, NULL);
+        pthread_barrier_destroy(&go);
+        cr_assert(x.rc == 0 && y.rc == 0, "round %d: both adds succeed", i);
+        cr_assert_eq(x.id, y.id, "round %d: one entry", i);
+        cr_assert_eq(x.added + y.added, 1, "round %d: exactly one added it", i);
+    }
     store_report r;
     cr_assert_eq(store_check(b, 0, &r, NULL), 0);
-    cr_assert_eq(r.entries, 1);
+    cr_assert_eq(r.entries, rounds);
     store_close(a);
     store_close(b);
     rm_parent(dir);
@@ -419,14 +456,22 @@ Test(store, v1_database_migrates_and_organises) {
         "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
         "INSERT INTO entries(kind, mime, size, sha256, text, first_ms, last_ms, seq)"
         " VALUES('text', 'text/plain', 20, 'abc', 'https://old.example/x', 1, 1, 1);"
+        "INSERT INTO tags VALUES(1, 'kept'); INSERT INTO vectors VALUES(1, 'm', 0, 1, x'0000803f');"
         "PRAGMA application_id = 1131171955; /* 0x436c5073 */ PRAGMA user_version = 1;";
     cr_assert_eq(sqlite3_exec(h, v1, NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(h);
+    /* a search matrix made while ids were reused: its rows may name later clips */
+    char vdir[200], vf[260];
+    snprintf(vdir, sizeof vdir, "%s/vectors", dir);
+    snprintf(vf, sizeof vf, "%s/m.f32", vdir);
+    mkdir(vdir, 0700);
+    write_file(vf, "CSVEC001", 8);
     store *s;
     cs_err e;
     cr_assert_eq(store_open(dir, &s, &e), 0, "%s", e.msg);
     int64_t *ids;
     size_t n;
+    cr_assert_eq(access(vf, F_OK), -1, "the migration to never-reused ids drops the old search matrix");
     cr_assert_eq(store_fts(s, "\"old\"", 10, &ids, &n, NULL), 0);
     cr_assert_eq(n, 1, "the old entry is in the full-text index");
     free(ids);
@@ -437,7 +482,201 @@ Test(store, v1_database_migrates_and_organises) {
     store_entry en;
     cr_assert_eq(store_get(s, 1, &en, NULL), 0);
     cr_assert_str_eq(en.subkind, "url");
+    cr_assert_eq(en.ntags, 1, "the tag survived the v5 table rebuild");
     store_entry_free(&en);
+    float v = 0;
+    cr_assert_eq(store_get_vector(s, 1, "m", 0, &v, 1, NULL), 0, "the vector survived the rebuild");
+    cr_assert_eq(v, 1.0f);
+    /* the migrated table never hands out a deleted id again */
+    cr_assert_eq(store_delete(s, 1, NULL), 0);
+    int added;
+    cr_assert_gt(add_text(s, "after the migration", &added), 1);
     store_close(s);
     rm_rf(base);
+}
+
+static int last_rowid(int64_t rowid, int64_t entry, int part, const float *v, int dim, void *arg) {
+    (void)entry; (void)part; (void)v; (void)dim;
+    *(int64_t *)arg = rowid;
+    return 0;
+}
+
+/* Deleting the newest entry must not give its id (or its vectors' rowids, which the search
+ * matrix syncs by) to the next clip: a stale matrix row, web tab or picker line would name it. */
+Test(store, ids_and_vector_rowids_are_never_reused) {
+    char dir[128];
+    store *s = open_tmp(dir, sizeof dir);
+    int added;
+    int64_t a = add_text(s, "first", &added), b = add_text(s, "second, deleted", &added);
+    float v[2] = {1, 0};
+    cr_assert_eq(store_put_vector(s, b, "m", 0, v, 2, NULL), 0);
+    int64_t r1 = 0, r2 = 0;
+    cr_assert_eq(store_each_vector(s, "m", 0, last_rowid, &r1, NULL), 0);
+    cr_assert_eq(store_delete(s, b, NULL), 0);
+    int64_t c = add_text(s, "third", &added);
+    cr_assert_eq(store_put_vector(s, c, "m", 0, v, 2, NULL), 0);
+    cr_assert_eq(store_each_vector(s, "m", r1, last_rowid, &r2, NULL), 0);
+    cr_assert_gt(c, b, "id %lld of a deleted entry reused (first %lld)", (long long)c, (long long)a);
+    cr_assert_gt(r2, r1, "the new vector is past the matrix's last rowid");
+    /* the same across a reopen, and after the store was emptied */
+    cr_assert_eq(store_delete(s, c, NULL), 0);
+    cr_assert_eq(store_delete(s, a, NULL), 0);
+    store_close(s);
+    cr_assert_eq(store_open(dir, &s, NULL), 0);
+    cr_assert_gt(add_text(s, "fourth", &added), c);
+    store_close(s);
+    rm_parent(dir);
+}
+
+/* ---- a delete racing an add of the same image (issue: the blob was unlinked between the add
+ * finding it on disk and committing its row). The hooks force that interleaving every time. */
+typedef struct { sem_t ready, go; store *s; int64_t id; int added, rc; } race;
+
+static int wait_sem(sem_t *x) { /* bounded: a broken lock order fails the test, never hangs it */
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    t.tv_sec += 10;
+    return sem_timedwait(x, &t);
+}
+static void adder_hook(store *s, const char *point, void *arg) {
+    (void)s;
+    race *r = arg;
+    if (!strcmp(point, "add-blob-written")) { sem_post(&r->ready); wait_sem(&r->go); }
+}
+static void deleter_hook(store *s, const char *point, void *arg) {
+    (void)s;
+    if (!strcmp(point, "drop-blob")) sem_post(&((race *)arg)->go); /* the add may commit now */
+}
+static void *adder(void *arg) {
+    race *r = arg;
+    store_new n = {"image", "image/png", NULL, "not really a png", 16, NULL, 1, 1, 0, NULL, NULL};
+    r->rc = store_add(r->s, &n, &r->id, &r->added, NULL);
+    return NULL;
+}
+
+Test(store, delete_racing_readd_of_the_same_image_keeps_its_blob) {
+    char dir[128];
+    store *add, *del = open_tmp_twice(dir, sizeof dir, &add);
+    race r = {.s = add};
+    sem_init(&r.ready, 0, 0);
+    sem_init(&r.go, 0, 0);
+    store_new n = {"image", "image/png", NULL, "not really a png", 16, NULL, 1, 1, 0, NULL, NULL};
+    int64_t first;
+    cr_assert_eq(store_add(del, &n, &first, NULL, NULL), 0);
+    add->test_hook = adder_hook;
+    add->test_hook_arg = &r;
+    del->test_hook = deleter_hook;
+    del->test_hook_arg = &r;
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, adder, &r), 0);
+    cr_assert_eq(wait_sem(&r.ready), 0, "the add reached its blob");
+    /* 1. the add found the blob and skipped writing it; 2. the delete commits and drops the blob;
+     * 3. the add commits a row naming it */
+    cr_assert_eq(store_delete(del, first, NULL), 0);
+    pthread_join(t, NULL);
+    cr_assert_eq(r.rc, 0);
+    cr_assert_eq(r.added, 1, "the row was gone, so the add made a new one");
+    store_entry e;
+    cr_assert_eq(store_get(del, r.id, &e, NULL), 0);
+    unsigned char *data = NULL;
+    size_t len = 0;
+    int rc = store_content(del, &e, &data, &len, NULL);
+    store_entry_free(&e);
+    free(data);
+    cr_assert_eq(rc, 0, "the acknowledged entry %lld has its blob", (long long)r.id);
+    cr_assert_eq(len, 16);
+    store_report rep;
+    cr_assert_eq(store_check(del, 0, &rep, NULL), 0);
+    cr_assert_eq(rep.missing_blobs, 0);
+    sem_destroy(&r.ready);
+    sem_destroy(&r.go);
+    store_close(add);
+    store_close(del);
+    rm_parent(dir);
+}
+
+/* ---- a disk that fails reads with EIO: a VFS shim over SQLite's default one, as a failing
+ * disk looks to SQLite (pread returns -1 with errno EIO) ---- */
+typedef struct { sqlite3_file base; sqlite3_file *real; int main_db; } eio_file;
+static sqlite3_vfs eio_vfs, *real_vfs;
+static volatile int eio_on;
+
+#define REAL(f) (((eio_file *)(f))->real)
+static int eio_close(sqlite3_file *f) { return REAL(f)->pMethods->xClose(REAL(f)); }
+static int eio_read(sqlite3_file *f, void *b, int n, sqlite3_int64 o) {
+    if (eio_on && ((eio_file *)f)->main_db) { errno = EIO; return SQLITE_IOERR_READ; }
+    return REAL(f)->pMethods->xRead(REAL(f), b, n, o);
+}
+static int eio_write(sqlite3_file *f, const void *b, int n, sqlite3_int64 o) { return REAL(f)->pMethods->xWrite(REAL(f), b, n, o); }
+static int eio_truncate(sqlite3_file *f, sqlite3_int64 n) { return REAL(f)->pMethods->xTruncate(REAL(f), n); }
+static int eio_sync(sqlite3_file *f, int fl) { return REAL(f)->pMethods->xSync(REAL(f), fl); }
+static int eio_size(sqlite3_file *f, sqlite3_int64 *n) { return REAL(f)->pMethods->xFileSize(REAL(f), n); }
+static int eio_lock(sqlite3_file *f, int l) { return REAL(f)->pMethods->xLock(REAL(f), l); }
+static int eio_unlock(sqlite3_file *f, int l) { return REAL(f)->pMethods->xUnlock(REAL(f), l); }
+static int eio_reserved(sqlite3_file *f, int *r) { return REAL(f)->pMethods->xCheckReservedLock(REAL(f), r); }
+static int eio_fctl(sqlite3_file *f, int op, void *a) { return REAL(f)->pMethods->xFileControl(REAL(f), op, a); }
+static int eio_sector(sqlite3_file *f) { return REAL(f)->pMethods->xSectorSize(REAL(f)); }
+static int eio_devchar(sqlite3_file *f) { return REAL(f)->pMethods->xDeviceCharacteristics(REAL(f)); }
+static int eio_shmmap(sqlite3_file *f, int i, int sz, int ext, void volatile **p) { return REAL(f)->pMethods->xShmMap(REAL(f), i, sz, ext, p); }
+static int eio_shmlock(sqlite3_file *f, int o, int n, int fl) { return REAL(f)->pMethods->xShmLock(REAL(f), o, n, fl); }
+static void eio_shmbarrier(sqlite3_file *f) { REAL(f)->pMethods->xShmBarrier(REAL(f)); }
+static int eio_shmunmap(sqlite3_file *f, int del) { return REAL(f)->pMethods->xShmUnmap(REAL(f), del); }
+static const sqlite3_io_methods eio_methods = {2, eio_close, eio_read, eio_write, eio_truncate, eio_sync, eio_size, eio_lock,
+                                               eio_unlock, eio_reserved, eio_fctl, eio_sector, eio_devchar, eio_shmmap,
+                                               eio_shmlock, eio_shmbarrier, eio_shmunmap, NULL, NULL};
+static int eio_open(sqlite3_vfs *v, const char *name, sqlite3_file *f, int flags, int *out) {
+    (void)v;
+    eio_file *e = (eio_file *)f;
+    e->real = (sqlite3_file *)&e[1];
+    e->main_db = (flags & SQLITE_OPEN_MAIN_DB) != 0;
+    int rc = real_vfs->xOpen(real_vfs, name, e->real, flags, out);
+    e->base.pMethods = rc == SQLITE_OK ? &eio_methods : NULL;
+    return rc;
+}
+
+/* A read that fails with EIO is an I/O error, and must be called one: SQLite's wording for
+ * other failures ("database disk image is malformed") invites deleting a healthy database. */
+Test(store, io_errors_are_called_io_errors) {
+    char dir[128];
+    store *s = open_tmp(dir, sizeof dir);
+    int added;
+    add_text(s, "kept on a disk that fails later", &added);
+    store_close(s);
+    real_vfs = sqlite3_vfs_find(NULL);
+    eio_vfs = *real_vfs;
+    eio_vfs.zName = "eio";
+    eio_vfs.szOsFile = (int)sizeof(eio_file) + real_vfs->szOsFile;
+    eio_vfs.xOpen = eio_open;
+    cr_assert_eq(sqlite3_vfs_register(&eio_vfs, 1), SQLITE_OK);
+    cs_err e;
+    cr_assert_eq(store_open(dir, &s, &e), 0, "%s", e.msg);
+    for (int i = 0; i < 300; i++) {
+        char t[160];
+        snprintf(t, sizeof t, "filler %d filler filler filler filler filler filler filler filler filler", i);
+        add_text(s, t, &added);
+    }
+    store *s2;
+    cr_assert_eq(store_open(dir, &s2, &e), 0, "%s", e.msg);
+    eio_on = 1;
+    store_entry *es;
+    size_t n;
+    int64_t *ids;
+    store_report r;
+    char list[1024], fts[1024];
+    int rl = store_list(s2, NULL, &es, &n, &e);
+    snprintf(list, sizeof list, "%s", e.msg);
+    int rf = store_fts(s2, "\"filler\"", 10, &ids, &n, &e);
+    snprintf(fts, sizeof fts, "%s", e.msg);
+    int rchk = store_check(s2, 1, &r, &e);
+    eio_on = 0;
+    store_close(s2);
+    store_close(s);
+    s = NULL;
+    eio_on = 1;
+    int rc = store_open(dir, &s, &e);
+    eio_on = 0;
+    cr_assert(rl != 0 && strstr(list, "I/O error") && strstr(list, "may be intact"), "list: %s", list);
+    cr_assert(rf != 0 && strstr(fts, "I/O error"), "full text: %s", fts);
+    cr_assert(rchk != 0 || (r.integrity_ok == 0 && strstr(r.integrity, "I/O error")), "integrity: %s", r.integrity);
+    cr_assert(rc != 0 && strstr(e.msg, "I/O error") && !strstr(e.msg, "malformed"), "open: %s", e.msg);
 }

@@ -8,7 +8,16 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "../src/search/vecindex.h"
+#include "testutil.h"
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 static float frand(void) {
@@ -125,3 +134,181 @@ Test(vecindex, exact_on_clip_like_vectors) { run(1, 0, 0); }
 Test(vecindex, exact_with_several_rows_per_entry) { run(1, 1, 0); }
 /* the int8 scores cannot order these: only the bound and the float rescoring can */
 Test(vecindex, exact_inside_a_tight_cluster) { run(0, 0, 1); }
+
+/* One long text: 600 windows all nearer the query than any of 30 other entries. Counting rows
+ * instead of entries would keep only that entry's windows and return 1 hit instead of k. */
+Test(vecindex, exact_when_one_entry_has_hundreds_of_windows) {
+    const int D = 64, K = 10, W = 600, O = 30;
+    const size_t R = (size_t)W + O;
+    float *m = malloc(R * D * sizeof *m), q[64];
+    int64_t *ids = malloc(R * sizeof *ids);
+    for (int i = 0; i < D; i++) q[i] = frand();
+    unit(q, D);
+    for (size_t r = 0; r < R; r++) {
+        float *v = m + r * D;
+        float noise = r < (size_t)W ? 0.05f : 1.0f; /* windows close to q, the others further */
+        for (int i = 0; i < D; i++) v[i] = q[i] + noise * frand();
+        unit(v, D);
+        ids[r] = r < (size_t)W ? 1 : (int64_t)(r - W) + 2;
+    }
+    vecindex *vi = vecindex_from_memory(m, ids, R, D);
+    cr_assert_not_null(vi);
+    ref want[10];
+    size_t nw = brute(m, ids, R, D, q, K, 0, want);
+    cr_assert_eq(nw, (size_t)K);
+    vec_hit *h;
+    size_t n;
+    cs_err e;
+    cr_assert_eq(vecindex_topk(vi, q, K, NULL, NULL, &h, &n, &e), 0);
+    size_t got = n;
+    int same = n == nw;
+    for (size_t i = 0; same && i < n; i++) same = h[i].entry == want[i].id && h[i].score == want[i].s;
+    free(h);
+    vecindex_close(vi);
+    free(m);
+    free(ids);
+    cr_assert(same, "%zu hits (want %zu distinct entries, the float scan's)", got, nw);
+}
+
+/* ---- a full disk (a real one: a 16 MiB tmpfs in a private mount namespace) ---- */
+
+static int write_str(const char *path, const char *text) {
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t n = write(fd, text, strlen(text));
+    close(fd);
+    return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+/* Runs scenario(dir/data) in a child process that first mounts a small tmpfs on dir, in a
+ * mount namespace of its own (and a user namespace, mapped to our ids, when not root). A child
+ * because a user namespace needs a single-threaded process, which a test runner's worker is
+ * not; the namespace (and the file system) end with it. Returns 0 with the child's verdict in
+ * out ("ok" or what failed), or -1 with why no file system could be mounted here. */
+static int on_small_tmpfs(const char *dir, void (*scenario)(const char *data, char *fail, size_t n), char *out, size_t n) {
+    int up[2];
+    if (pipe(up)) { snprintf(out, n, "pipe: %s", strerror(errno)); return -1; }
+    uid_t uid = geteuid();
+    gid_t gid = getegid();
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(up[0]);
+        char msg[512] = "";
+        if (unshare(uid == 0 ? CLONE_NEWNS : CLONE_NEWUSER | CLONE_NEWNS) != 0) snprintf(msg, sizeof msg, "-unshare: %s", strerror(errno));
+        if (!msg[0] && uid != 0) {
+            char map[64];
+            snprintf(map, sizeof map, "0 %u 1", (unsigned)uid);
+            write_str("/proc/self/setgroups", "deny");
+            if (write_str("/proc/self/uid_map", map)) snprintf(msg, sizeof msg, "-uid_map: %s", strerror(errno));
+            snprintf(map, sizeof map, "0 %u 1", (unsigned)gid);
+            if (!msg[0] && write_str("/proc/self/gid_map", map)) snprintf(msg, sizeof msg, "-gid_map: %s", strerror(errno));
+        }
+        if (!msg[0] && (mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+                        mount("clipseek-test", dir, "tmpfs", 0, "size=16m,mode=0700") != 0))
+            snprintf(msg, sizeof msg, "-mount: %s", strerror(errno));
+        if (!msg[0]) {
+            char data[300];
+            snprintf(data, sizeof data, "%s/data", dir);
+            snprintf(msg, sizeof msg, "ok");
+            scenario(data, msg, sizeof msg);
+        }
+        if (write(up[1], msg, strlen(msg)) < 0) _exit(1);
+        _exit(0);
+    }
+    close(up[1]);
+    if (pid < 0) { close(up[0]); snprintf(out, n, "fork: %s", strerror(errno)); return -1; }
+    size_t got = 0;
+    ssize_t k;
+    while (got + 1 < n && ((k = read(up[0], out + got, n - 1 - got)) > 0 || (k < 0 && errno == EINTR)))
+        if (k > 0) got += (size_t)k;
+    close(up[0]);
+    out[got] = 0;
+    int st = 0;
+    waitpid(pid, &st, 0);
+    if (!got) snprintf(out, n, "the child died (status %d)", st);
+    if (out[0] == '-') { memmove(out, out + 1, strlen(out)); return -1; }
+    return 0;
+}
+
+static int add_with_vector(store *s, int i, int dim, cs_err *err) {
+    char t[64];
+    snprintf(t, sizeof t, "entry number %d", i);
+    store_new e = {"text", "text/plain", NULL, t, strlen(t), NULL, 0, 0, 0, NULL, NULL};
+    int64_t id;
+    if (store_add(s, &e, &id, NULL, err)) return -1;
+    float v[64];
+    for (int k = 0; k < dim; k++) v[k] = frand();
+    unit(v, dim);
+    return store_put_vector(s, id, "m", 0, v, dim, err);
+}
+
+#define CHECK(cond, ...) do { if (!(cond)) { snprintf(fail, n, __VA_ARGS__); return; } } while (0)
+
+/* In the child, on a 16 MiB file system of its own: index 3 vectors, store 200 more, fill the
+ * disk, search. */
+static void disk_full_scenario(const char *dir, char *fail, size_t n) {
+    const int D = 64;
+    char fill[400], q8[400];
+    snprintf(fill, sizeof fill, "%s/../filler", dir);
+    snprintf(q8, sizeof q8, "%s/vectors/m.q8", dir);
+    store *s;
+    cs_err e;
+    CHECK(store_open(dir, &s, &e) == 0, "%s", e.msg);
+    for (int i = 0; i < 3; i++) CHECK(add_with_vector(s, i, D, &e) == 0, "%s", e.msg);
+    vecindex *v;
+    CHECK(vecindex_open(s, "m", &v, &e) == 0, "%s", e.msg);
+    CHECK(vecindex_rows(v) == 3 && !vecindex_stale(v), "3 rows indexed, up to date");
+    vecindex_close(v);
+    for (int i = 3; i < 203; i++) CHECK(add_with_vector(s, i, D, &e) == 0, "%s", e.msg); /* 52 KB to append */
+    unlink(q8); /* the int8 copy must be rebuilt too, and cannot be written */
+    int fd = open(fill, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    CHECK(fd >= 0, "%s: %s", fill, strerror(errno));
+    char buf[4096];
+    memset(buf, 0x5a, sizeof buf);
+    while (write(fd, buf, sizeof buf) > 0) {}
+    while (write(fd, buf, 1) > 0) {}
+    int full = errno;
+    close(fd);
+    CHECK(full == ENOSPC, "filling the disk: %s", strerror(full));
+    CHECK(vecindex_open(s, "m", &v, &e) == 0, "a full disk must not fail the search: %s", e.msg);
+    size_t rows = vecindex_rows(v);
+    const char *why = vecindex_stale(v);
+    char stale[128];
+    snprintf(stale, sizeof stale, "%s", why ? why : "(up to date)");
+    float q[64];
+    for (int k = 0; k < D; k++) q[k] = frand();
+    unit(q, D);
+    vec_hit *h = NULL;
+    size_t nh = 0;
+    int rc = vecindex_topk(v, q, 10, NULL, NULL, &h, &nh, &e);
+    free(h);
+    vecindex_close(v);
+    CHECK(rows == 3, "%zu rows, want the 3 indexed before the disk filled", rows);
+    CHECK(!strcmp(stale, "index out of date: disk full"), "stale: %s", stale);
+    CHECK(rc == 0 && nh == 3, "search on a full disk: rc %d, %zu hits: %s", rc, nh, e.msg);
+    int64_t *ids;
+    CHECK(store_fts(s, "\"number\"", 500, &ids, &nh, &e) == 0, "full text on a full disk: %s", e.msg);
+    free(ids);
+    CHECK(nh == 203, "full text found %zu of 203", nh);
+    unlink(fill); /* room again: the file was left whole, the rest is appended */
+    CHECK(vecindex_open(s, "m", &v, &e) == 0, "%s", e.msg);
+    rows = vecindex_rows(v);
+    why = vecindex_stale(v);
+    vecindex_close(v);
+    store_close(s);
+    CHECK(rows == 203 && !why, "after freeing space: %zu rows, %s", rows, why ? why : "up to date");
+}
+
+/* With the disk full the matrix cannot take the new vectors. Searches must go on from the rows
+ * already there (the int8 copy made in memory when it cannot be written either), say that the
+ * index is out of date, and leave the file whole, so the rest is appended once there is room. */
+Test(vecindex, disk_full_still_searches_what_is_indexed) {
+    char base[64], mnt[128], verdict[512];
+    make_tmpdir(base, sizeof base);
+    snprintf(mnt, sizeof mnt, "%s/fs", base);
+    cr_assert_eq(mkdir(mnt, 0700), 0);
+    int rc = on_small_tmpfs(mnt, disk_full_scenario, verdict, sizeof verdict);
+    rm_rf(base);
+    if (rc) cr_skip_test("cannot mount a small file system to fill here (%s)", verdict);
+    cr_assert_str_eq(verdict, "ok");
+}

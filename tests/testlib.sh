@@ -4,3 +4,8 @@ pass=0 fail=0 skip=0
 ok() { pass=$((pass + 1)); echo "[PASS] $1"; }
 bad() { fail=$((fail + 1)); echo "[FAIL] $1"; }
 check() { name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
+# skip_fixture N REASON: N checks cannot run because a fixture (or what reads it) is missing.
+# With CLIPSEEK_REQUIRE_FIXTURES=1 (CI) that is a failure, never a silent skip.
+skip_fixture() {
+  if [ "${CLIPSEEK_REQUIRE_FIXTURES:-}" = 1 ]; then bad "$2 (CLIPSEEK_REQUIRE_FIXTURES=1)"; else skip=$((skip + $1)); echo "[SKIP] $2"; fi
+}

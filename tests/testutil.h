@@ -1,7 +1,8 @@
 /* testutil: shared helpers for the Criterion tests.
  *
  * Fixtures are read in place: $CLIPSEEK_FIXTURES first, then ../shared/fixtures (tests run from the
- * repository root). A test whose fixture is absent is skipped with the reason, never passed. */
+ * repository root). A test whose fixture is absent is skipped with the reason, never passed; with
+ * CLIPSEEK_REQUIRE_FIXTURES=1 (CI) it fails instead, so a lost fixture cannot pass as a skip. */
 #ifndef TESTUTIL_H
 #define TESTUTIL_H
 
@@ -26,10 +27,23 @@ static inline int fixture_path(char *buf, size_t n, const char *rel) {
     return stat(buf, &st) == 0;
 }
 
+static inline int fixtures_required(void) {
+    const char *r = getenv("CLIPSEEK_REQUIRE_FIXTURES");
+    return r && !strcmp(r, "1");
+}
+
+/* Skips the test for a missing fixture (printf-style reason), or fails it when fixtures are
+ * required. */
+#define FIXTURE_MISSING(...)                                                                            \
+    do {                                                                                                \
+        if (fixtures_required()) cr_assert_fail("CLIPSEEK_REQUIRE_FIXTURES=1: " __VA_ARGS__);           \
+        cr_skip_test(__VA_ARGS__);                                                                      \
+    } while (0)
+
 #define FIXTURE(var, rel)                                                                               \
     char var[4096];                                                                                     \
     if (!fixture_path(var, sizeof var, rel))                                                            \
-        cr_skip_test("fixture %s not found (set CLIPSEEK_FIXTURES or place ../shared/fixtures)", var)
+        FIXTURE_MISSING("fixture %s not found (set CLIPSEEK_FIXTURES or place ../shared/fixtures)", var)
 
 /* Loads a float tensor of a safetensors file into a malloc'd array; asserts on failure. */
 static inline float *load_ref(st_set *s, const char *name, int64_t *numel) {

@@ -61,7 +61,7 @@ if [ -n "$id_image" ]; then
   pass=$((pass + ${p:-0})); fail=$((fail + ${f:-1}))
   echo "# HTTP tests: ${p:-0} passed, ${f:-?} failed"
 else
-  skip=$((skip + 1)); echo "[SKIP] HTTP tests: need the toyworld fixtures for an image entry"
+  skip_fixture 1 "HTTP tests: need the toyworld fixtures for an image entry"
 fi
 
 # slowloris: 80 connections trickling headers from 127.0.0.1 (loopback only; the test closes them all)

@@ -228,7 +228,7 @@ static void set_defaults(rules *r) {
 int rules_load(const char *path, rules **out, cs_err *err) {
     *out = NULL;
     char *p = path ? strdup(path) : rules_default_path();
-    if (!p || !cs_is_file(p)) { /* no file: defaults */
+    if (!p || !cs_exists(p)) { /* no file: defaults (a FIFO or folder there is an error below) */
         free(p);
         return rules_parse("", 0, "defaults", out, err);
     }

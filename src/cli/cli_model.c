@@ -86,7 +86,7 @@ int cmd_tokenize(int argc, char **argv) {
     size_t len, n;
     char **lines;
     size_t *lens;
-    if (cs_read_file(cs_input_path(from), MAX_INPUT_FILE, &in, &len, &e)) { tok_free(t); return cli_fail("%s", e.msg); }
+    if (cs_read_input(cs_input_path(from), MAX_INPUT_FILE, &in, &len, &e)) { tok_free(t); return cli_fail("%s", e.msg); }
     if (split_lines(in, len, &lines, &lens, &n)) { free(in); tok_free(t); return cli_fail("out of memory"); }
     for (size_t i = 0; i < n && !rc; i++) {
         int32_t *ids;
@@ -191,7 +191,7 @@ static int embed_run(clip_ctx *c, const input *in, size_t a, size_t b, int norm,
         for (size_t i = 0; i < count; i++) {
             char *buf;
             size_t len;
-            if (cs_read_file(cs_input_path(in[a + i].val), MAX_INPUT_FILE, &buf, &len, e)) return -1;
+            if (cs_read_input(cs_input_path(in[a + i].val), MAX_INPUT_FILE, &buf, &len, e)) return -1;
             if (len != per * sizeof(float)) {
                 free(buf);
                 return cs_err_set(e, "%s: %zu bytes; expected %zu (3 x %d x %d float32)", in[a + i].val, len,
@@ -236,7 +236,7 @@ int cmd_embed(int argc, char **argv) {
             char **lines;
             size_t *lens;
             cs_err e;
-            if (cs_read_file(cs_input_path(argv[++i]), MAX_INPUT_FILE, &buf, &len, &e)) { rc = cli_fail("%s", e.msg); break; }
+            if (cs_read_input(cs_input_path(argv[++i]), MAX_INPUT_FILE, &buf, &len, &e)) { rc = cli_fail("%s", e.msg); break; }
             char **nt = realloc(texts_bufs, (ntb + 1) * sizeof *nt);
             if (!nt || split_lines(buf, len, &lines, &lens, &n)) { free(buf); if (nt) texts_bufs = nt; rc = cli_fail("out of memory"); break; }
             texts_bufs = nt;

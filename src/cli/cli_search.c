@@ -41,6 +41,8 @@ static int open_model(store *s, const char *opt, opened *o) {
     int rc = CLI_OK;
     if (!(o->model_id = index_model_id(dir, &e)) || clip_load(dir, &p, &o->c, &e) || vecindex_open(s, o->model_id, &o->vi, &e))
         rc = cli_fail("%s", e.msg);
+    else if (vecindex_stale(o->vi)) /* the results still come, from what was indexed */
+        fprintf(stderr, "clipseek: %s\n", vecindex_stale(o->vi));
     free(dir);
     return rc;
 }
@@ -119,6 +121,8 @@ static int search_via_daemon(store *s, const search_query *q, int json) {
         json_decref(rep);
         return rc;
     }
+    const char *warn = json_string_value(json_object_get(rep, "warning"));
+    if (warn) fprintf(stderr, "clipseek: %s\n", warn); /* e.g. index out of date: disk full */
     size_t n = json_array_size(hits);
     search_hit *h = calloc(n ? n : 1, sizeof *h);
     for (size_t i = 0; h && i < n; i++) {

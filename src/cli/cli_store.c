@@ -103,7 +103,9 @@ static int add_bytes(store *s, const unsigned char *d, size_t n, const char *sou
     if (added && st->rules && rules_apply(st->rules, s, id, RULES_AT_STORE, &deleted, &e))
         fprintf(stderr, "clipseek: %s: rules: %s\n", label, e.msg);
     if (added) st->added++; else st->bumped++;
-    if (!st->quiet) printf("%lld\n", (long long)id);
+    /* flushed per id: an import that is interrupted still reports every id it committed */
+    if (!st->quiet && (printf("%lld\n", (long long)id) < 0 || fflush(stdout) != 0))
+        return cli_fail("writing stdout: %s", strerror(errno));
     return 0;
 }
 
@@ -144,7 +146,7 @@ static int add_path(store *s, const char *path, add_stats *st, int depth) {
     char *buf;
     size_t len;
     cs_err e;
-    if (cs_read_file(path, cap, &buf, &len, &e)) return cli_fail("%s", e.msg);
+    if (cs_read_input(path, cap, &buf, &len, &e)) return cli_fail("%s", e.msg);
     char real[PATH_MAX];
     const char *src = stream ? NULL : realpath(path, real) ? real : path; /* a pipe has no source file */
     int rc = add_bytes(s, (unsigned char *)buf, len, src, NULL, st, path);

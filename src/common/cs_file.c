@@ -40,16 +40,45 @@ static int read_fd_bounded(int fd, const char *path, size_t max_bytes, char **ou
     return 0;
 }
 
-int cs_read_file(const char *path, size_t max_bytes, char **out, size_t *len, cs_err *err) {
+/* What a file that is not a regular one is, for the message. */
+static const char *file_type(mode_t m) {
+    return S_ISFIFO(m) ? "a FIFO" : S_ISDIR(m) ? "a directory" : S_ISCHR(m) ? "a character device"
+         : S_ISBLK(m) ? "a block device" : S_ISSOCK(m) ? "a socket" : "a special file";
+}
+
+/* Opens path for reading. O_NONBLOCK: opening a FIFO (a config line such as `labels = <a FIFO>`)
+ * would otherwise wait for a writer forever before fstat could tell; a regular file ignores the
+ * flag. A regular file is always accepted; with allow_stream, so are pipes, FIFOs, terminals and
+ * sockets (`-`, /dev/stdin, `<(...)` named on the command line), and O_NONBLOCK is cleared so
+ * reads wait for data as cat's would. Sets *st. Returns the fd, or -1 (err set). */
+static int open_checked(const char *path, int allow_stream, struct stat *st, cs_err *err) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return cs_err_set(err, "%s: %s", path, strerror(errno));
+    if (fstat(fd, st) != 0) {
+        int e = errno;
+        close(fd);
+        return cs_err_set(err, "%s: %s", path, strerror(e));
+    }
+    if (S_ISREG(st->st_mode)) return fd;
+    int stream = S_ISFIFO(st->st_mode) || S_ISCHR(st->st_mode) || S_ISSOCK(st->st_mode);
+    if (allow_stream && stream) {
+        int fl = fcntl(fd, F_GETFL);
+        if (fl != -1 && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == 0) return fd;
+        int e = errno;
+        close(fd);
+        return cs_err_set(err, "%s: %s", path, strerror(e));
+    }
+    close(fd);
+    if (S_ISDIR(st->st_mode)) return cs_err_set(err, "%s: is a folder, not a file", path);
+    return cs_err_set(err, "%s: %s, not a regular file", path, file_type(st->st_mode));
+}
+
+static int read_path(const char *path, int allow_stream, size_t max_bytes, char **out, size_t *len, cs_err *err) {
     *out = NULL;
     *len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return cs_err_set(err, "%s: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
-        close(fd);
-        return cs_err_set(err, "%s: %s", path, S_ISDIR(st.st_mode) ? "is a folder, not a file" : strerror(errno));
-    }
+    int fd = open_checked(path, allow_stream, &st, err);
+    if (fd < 0) return -1;
     if (!S_ISREG(st.st_mode)) { /* pipe, terminal, socket, /dev/stdin */
         int rc = read_fd_bounded(fd, path, max_bytes, out, len, err);
         close(fd);
@@ -84,6 +113,15 @@ int cs_read_file(const char *path, size_t max_bytes, char **out, size_t *len, cs
     return 0;
 }
 
+
+int cs_read_file(const char *path, size_t max_bytes, char **out, size_t *len, cs_err *err) {
+    return read_path(path, 0, max_bytes, out, len, err);
+}
+
+int cs_read_input(const char *path, size_t max_bytes, char **out, size_t *len, cs_err *err) {
+    return read_path(path, 1, max_bytes, out, len, err);
+}
+
 const char *cs_input_path(const char *arg) { return arg && !strcmp(arg, "-") ? "/dev/stdin" : arg; }
 
 int cs_read_stream(FILE *f, size_t max_bytes, char **out, size_t *len) {
@@ -113,17 +151,13 @@ int cs_read_stream(FILE *f, size_t max_bytes, char **out, size_t *len) {
     return 0;
 }
 
-int cs_map_file(const char *path, cs_map *m, cs_err *err) {
+static int map_path(const char *path, int allow_stream, cs_map *m, cs_err *err) {
     m->data = NULL;
     m->len = 0;
     m->heap = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return cs_err_set(err, "%s: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
-        close(fd);
-        return cs_err_set(err, "%s: %s", path, S_ISDIR(st.st_mode) ? "is a folder, not a file" : strerror(errno));
-    }
+    int fd = open_checked(path, allow_stream, &st, err);
+    if (fd < 0) return -1;
     if (!S_ISREG(st.st_mode)) { /* a pipe cannot be mapped: read it into memory, bounded */
         char *buf = NULL;
         size_t n = 0;
@@ -147,6 +181,9 @@ int cs_map_file(const char *path, cs_map *m, cs_err *err) {
     return 0;
 }
 
+int cs_map_file(const char *path, cs_map *m, cs_err *err) { return map_path(path, 0, m, err); }
+int cs_map_input(const char *path, cs_map *m, cs_err *err) { return map_path(path, 1, m, err); }
+
 void cs_unmap(cs_map *m) {
     if (m && m->data) {
         if (m->heap) free((void *)m->data);
@@ -168,6 +205,11 @@ char *cs_path_join(const char *dir, const char *name) {
     if (a == 0 || dir[a - 1] != '/') p[i++] = '/';
     memcpy(p + i, name, b + 1);
     return p;
+}
+
+int cs_exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0;
 }
 
 int cs_is_file(const char *path) {

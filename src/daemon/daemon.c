@@ -39,6 +39,8 @@ typedef struct daemon_state {
     pthread_cond_t wake;    /* new clip stored, or stop */
     pthread_cond_t idle;    /* the indexer found nothing to do */
     int64_t clips, indexed, failed, organised, ocr_read, generation, idle_generation;
+    int64_t passes;         /* index worker passes begun (STATUS: evidence a pass has run) */
+    int64_t not_stored;     /* clips captured but not stored (an error, not an ignore rule) */
     int index_idle, have_model;
     int model_checked;      /* the indexer has made its first attempt to load a model */
     char capture[32], model_id[256], last_error[1024];
@@ -101,7 +103,12 @@ static void on_clip(const capture_clip *c, void *arg) {
     int64_t id;
     int added;
     if (store_add(cc->s, &n, &id, &added, &e)) {
-        set_error(d, e.msg);
+        char msg[1024];
+        snprintf(msg, sizeof msg, "clip not stored: %.990s", e.msg);
+        pthread_mutex_lock(&d->lock);
+        d->not_stored++;
+        pthread_mutex_unlock(&d->lock);
+        set_error(d, msg);
         return;
     }
     say("%s entry %lld (%s, %zu bytes%s%s)", added ? "stored" : "bumped", (long long)id, k.kind, c->len,
@@ -181,6 +188,9 @@ static void *index_thread(void *arg) {
         pthread_mutex_unlock(&d->lock);
         char *dir = model_dir_for(d, s);
         if (dir && (!loaded || strcmp(dir, loaded))) { /* first model, or `model use` switched it */
+            /* the organiser holds the model too: it lets go before the model is freed (a switch
+             * to a folder that fails to load left it calling into the freed one) */
+            if (org) org_set_model(org, NULL, NULL, NULL);
             pthread_mutex_lock(&d->model_lock);
             d->model = NULL;
             free(d->model_key);
@@ -212,6 +222,7 @@ static void *index_thread(void *arg) {
         }
         free(dir);
         pthread_mutex_lock(&d->lock);
+        d->passes++;
         if (!d->model_checked) {
             d->model_checked = 1;
             pthread_cond_broadcast(&d->idle);
@@ -300,6 +311,7 @@ static int search_timed(daemon_state *d, store *s, search_query *sq, search_hit 
         } else { free(qv); qv = NULL; }
         if (!rc && qv) rc = vecindex_open(s, d->model_key, &vi, e);
         if (!rc && vi && vecindex_dim(vi) && vecindex_dim(vi) != P) rc = cs_err_set(e, "search matrix and model disagree");
+        if (!rc && vecindex_stale(vi)) snprintf(sq->warning, sizeof sq->warning, "%s", vecindex_stale(vi));
         sq->qvec = qv;
         sq->vecs = vi;
     }
@@ -342,6 +354,7 @@ static char *do_search(daemon_state *d, const char *json) {
         for (size_t i = 0; i < n; i++)
             json_array_append_new(arr, json_pack("[I, f, i, f]", (json_int_t)h[i].id, h[i].score, h[i].signals, (double)h[i].cosine));
         json_object_set_new(out, "hits", arr);
+        if (sq.warning[0]) json_object_set_new(out, "warning", json_string(sq.warning));
         /* where the time goes, for benchmarks (bench/e2e.py) */
         json_object_set_new(out, "embed_ms", json_real(embed));
         json_object_set_new(out, "total_ms", json_real(ms_now() - t0));
@@ -434,11 +447,12 @@ static void *client_thread(void *arg) {
         reply(cl->fd, out);
     } else if (!strcmp(line, "STATUS")) {
         pthread_mutex_lock(&d->lock);
-        json_t *j = json_pack("{s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:b, s:s, s:i}", "pid", (json_int_t)getpid(), "capture",
-                              d->capture, "model", d->model_id, "clips", (json_int_t)d->clips, "indexed",
-                              (json_int_t)d->indexed, "failed", (json_int_t)d->failed, "organised",
-                              (json_int_t)d->organised, "ocr_read", (json_int_t)d->ocr_read, "index_idle", d->index_idle,
-                              "last_error", d->last_error, "web_port", d->web_port);
+        json_t *j = json_pack("{s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:s, s:i}", "pid", (json_int_t)getpid(),
+                              "capture", d->capture, "model", d->model_id, "clips", (json_int_t)d->clips, "not_stored",
+                              (json_int_t)d->not_stored, "indexed", (json_int_t)d->indexed, "failed", (json_int_t)d->failed,
+                              "organised", (json_int_t)d->organised, "ocr_read", (json_int_t)d->ocr_read, "index_passes",
+                              (json_int_t)d->passes, "index_idle", d->index_idle, "last_error", d->last_error, "web_port",
+                              d->web_port);
         pthread_mutex_unlock(&d->lock);
         char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
         reply(cl->fd, txt ? txt : "{}");

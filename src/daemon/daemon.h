@@ -6,11 +6,16 @@
  * stored clip, and backfills everything missing at start), and the caller's thread, which serves
  * the control socket <data dir>/daemon.sock (mode 0600, one line in, one line out):
  *   PING        -> "OK <pid>"
- *   STATUS      -> one line of JSON (capture backend, model, counts, last error)
+ *   STATUS      -> one line of JSON (capture backend, model, counts: "clips" stored,
+ *                  "not_stored" (captured but failed to store, each logged "clip not stored:
+ *                  ..."), "indexed", "failed", "organised", "ocr_read", "index_passes" (passes
+ *                  of the index worker begun), last error)
  *   INDEX-WAIT  -> "OK <entries indexed so far>" once nothing is left to index (or "ERR ...")
  *   SEARCH JSON -> {"hits": [[id, score, signals, cosine], ...]} (search.h, with the model
  *                  already loaded; the request is {"q", "kind", "since_ms", "collection",
- *                  "category", "limit" <= 1000}; the reply adds "embed_ms" and "total_ms")
+ *                  "category", "limit" <= 1000}; the reply adds "embed_ms" and "total_ms",
+ *                  and "warning" when the search matrix could not be brought up to date, e.g.
+ *                  "index out of date: disk full": the hits then come from what was indexed)
  *   WEB-LOGIN   -> "OK <one-time login URL>" (web.h: web_login_url), or "ERR ..." without a page
  *   WEB-LOGOUT-ALL -> "OK <sessions ended>": every browser must log in again (web_logout_all)
  *   STOP        -> "OK", then the daemon exits

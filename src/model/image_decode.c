@@ -676,7 +676,7 @@ int img_decode_scaled(const unsigned char *buf, size_t len, uint64_t max_pixels,
 int img_load(const char *path, uint64_t max_pixels, img_rgb *out, cs_err *err) {
     memset(out, 0, sizeof *out);
     cs_map m;
-    if (cs_map_file(path, &m, err)) return -1;
+    if (cs_map_input(path, &m, err)) return -1;
     int rc = img_decode(m.data ? m.data : (const unsigned char *)"", m.len, max_pixels, out, err);
     cs_unmap(&m);
     if (rc) cs_err_prefix(err, "%s", path);

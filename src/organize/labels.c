@@ -118,7 +118,7 @@ int labels_load(const char *path, labels **out, cs_err *err) {
         def[0] = 0;
         if (x && *x) snprintf(def, sizeof def, "%s/clipseek/labels", x);
         else if (h && *h) snprintf(def, sizeof def, "%s/.config/clipseek/labels", h);
-        if (!def[0] || !cs_is_file(def)) return labels_parse(BUILTIN, sizeof BUILTIN - 1, "built-in labels", out, err);
+        if (!def[0] || !cs_exists(def)) return labels_parse(BUILTIN, sizeof BUILTIN - 1, "built-in labels", out, err);
         path = def;
     }
     char *txt;

@@ -32,6 +32,9 @@ typedef struct search_query {
     int64_t exclude;      /* an entry id to leave out (query by example), 0 none */
     int64_t collection;   /* 0: any */
     const char *category; /* NULL: any (image category, ignoring ASCII case) */
+    char warning[96];     /* out, set by the daemon's search (web.h's search callback): "" or why
+                           * results may miss entries, e.g. "index out of date: disk full"
+                           * (vecindex_stale); search_run leaves it alone */
 } search_query;
 
 enum { SEARCH_TEXT = 1, SEARCH_MEANING = 2 };

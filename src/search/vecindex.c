@@ -9,6 +9,7 @@
 #include <math.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -40,7 +41,10 @@ struct vecindex {
     size_t q8len;
     unsigned char *q8mem;       /* memory index: rows, owned */
     const unsigned char *q8;    /* first row */
+    char stale[96];             /* "" or why rows are missing (vecindex_stale) */
 };
+
+const char *vecindex_stale(const vecindex *v) { return v && v->stale[0] ? v->stale : NULL; }
 
 /* Quantises unit vector v to int8 with one scale (max |v_i| -> 127). Writes {scale, err, i8[dim]}
  * to out; err = ||v - scale * v8||, computed in double, the bound the search relies on. */
@@ -87,11 +91,27 @@ static int append_one(int64_t rowid, int64_t entry, int part, const float *v, in
     return 0;
 }
 
+/* errno values that mean "no room to write": searches then go on from what is there. */
+static int disk_full(int e) { return e == ENOSPC || e == EDQUOT || e == EFBIG; }
+
+/* The int8 copy of the rows mapped in v, made in memory (when it cannot be written to disk). */
+static int q8_in_memory(vecindex *v, cs_err *err) {
+    size_t rec = q8_rec(v->dim), rec32 = 8 + 4 * (size_t)v->dim;
+    v->q8mem = malloc(v->rows ? v->rows * rec : 1);
+    if (!v->q8mem) return cs_err_set(err, "out of memory");
+    for (size_t r = 0; r < v->rows; r++)
+        quantise((const float *)(const void *)(v->map + sizeof(hdr) + r * rec32 + 8), v->dim, v->q8mem + r * rec);
+    v->q8 = v->q8mem;
+    return 0;
+}
+
 /* Brings <model>.q8 up to date with the float file just mapped in v (called under its lock):
  * quantises the rows it lacks, or all of them when it is new, damaged or the float file was
- * rebuilt; then maps it. */
+ * rebuilt; then maps it. When it cannot be written (a full disk) the copy is made in
+ * memory instead. */
 static int q8_sync(vecindex *v, const char *path, int rebuilt, cs_err *err) {
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0 && disk_full(errno)) return q8_in_memory(v, err);
     if (fd < 0) return cs_err_set(err, "%s: %s", path, strerror(errno));
     hdr h = {{0}, 0, 0, 0, 0};
     struct stat st;
@@ -105,7 +125,7 @@ static int q8_sync(vecindex *v, const char *path, int rebuilt, cs_err *err) {
         memcpy(h.magic, Q8_MAGIC, 8);
         h.dim = (uint32_t)v->dim;
     }
-    int rc = 0;
+    int rc = 0, werr = 0;
     if ((size_t)h.count < v->rows || !ok) {
         /* append in chunks; the header is written last, so a torn append is redone next time */
         size_t rec32 = 8 + 4 * (size_t)v->dim, chunk = 4096;
@@ -115,14 +135,23 @@ static int q8_sync(vecindex *v, const char *path, int rebuilt, cs_err *err) {
             size_t n = v->rows - r < chunk ? v->rows - r : chunk;
             for (size_t i = 0; i < n; i++)
                 quantise((const float *)(const void *)(v->map + sizeof(hdr) + (r + i) * rec32 + 8), v->dim, buf + i * rec);
-            if (pwrite(fd, buf, n * rec, (off_t)(sizeof h + r * rec)) != (ssize_t)(n * rec))
-                rc = cs_err_set(err, "%s: cannot write", path);
+            errno = 0;
+            if (pwrite(fd, buf, n * rec, (off_t)(sizeof h + r * rec)) != (ssize_t)(n * rec)) {
+                werr = errno ? errno : ENOSPC; /* a short write: out of space */
+                rc = cs_err_set(err, "%s: cannot write: %s", path, strerror(werr));
+            }
         }
         free(buf);
         h.count = (int64_t)v->rows;
         if (!rc && (ftruncate(fd, (off_t)(sizeof h + v->rows * rec)) != 0 || fdatasync(fd) != 0 ||
-                    pwrite(fd, &h, sizeof h, 0) != (ssize_t)sizeof h))
-            rc = cs_err_set(err, "%s: cannot write", path);
+                    pwrite(fd, &h, sizeof h, 0) != (ssize_t)sizeof h)) {
+            werr = errno;
+            rc = cs_err_set(err, "%s: cannot write: %s", path, strerror(werr));
+        }
+    }
+    if (rc && disk_full(werr)) { /* the header was not advanced: a later sync writes the rows */
+        close(fd);
+        return q8_in_memory(v, err);
     }
     if (!rc && v->rows) {
         v->q8len = sizeof h + v->rows * rec;
@@ -162,15 +191,25 @@ int vecindex_open(store *s, const char *model, vecindex **out, cs_err *err) {
         }
     }
     fseek(f, 0, SEEK_END);
+    hdr had = c.h; /* what the file holds before this sync */
     int64_t before = c.h.count, last = c.h.last_rowid;
     int rc = store_each_vector(s, model, c.h.last_rowid, append_one, &c, err);
-    if (!rc && c.err) rc = cs_err_set(err, "%s: %s", path, strerror(c.err));
-    if (!rc && (c.h.count != before || c.h.last_rowid != last || fresh)) {
-        fflush(f);
+    if (!rc && !c.err && fflush(f) != 0) c.err = errno ? errno : EIO;
+    int stale = 0;
+    if (!rc && c.err) {
+        /* Could not append (a full disk): searches must go on from the rows already there. The
+         * torn tail is cut off and the header left as it was, so the file stays whole and the
+         * next sync appends the rest; buffered bytes are dropped, never written later. */
+        stale = c.err;
+        __fpurge(f);
+        clearerr(f);
+        c.h = had;
+        if (ftruncate(fd, (off_t)(sizeof(hdr) + (size_t)had.count * (8 + 4 * (size_t)had.dim))) != 0)
+            rc = cs_err_set(err, "%s: %s", path, strerror(c.err));
+    } else if (!rc && (c.h.count != before || c.h.last_rowid != last || fresh)) {
         fdatasync(fd);
         fseek(f, 0, SEEK_SET);
-        if (fwrite(&c.h, sizeof c.h, 1, f) != 1) rc = cs_err_set(err, "%s: cannot write the header", path);
-        fflush(f);
+        if (fwrite(&c.h, sizeof c.h, 1, f) != 1 || fflush(f) != 0) rc = cs_err_set(err, "%s: cannot write the header", path);
     }
     vecindex *v = NULL;
     if (!rc) {
@@ -182,6 +221,9 @@ int vecindex_open(store *s, const char *model, vecindex **out, cs_err *err) {
         void *m = v->maplen ? mmap(NULL, v->maplen, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
         if (m == MAP_FAILED) { free(v); v = NULL; rc = cs_err_set(err, "%s: mmap: %s", path, strerror(errno)); }
         else v->map = m;
+        if (v && stale)
+            snprintf(v->stale, sizeof v->stale, "index out of date: %s",
+                     stale == ENOSPC || stale == EDQUOT ? "disk full" : strerror(stale));
     }
     if (!rc) {
         snprintf(path, sizeof path, "%s/%s.q8", dir, model);
@@ -313,21 +355,46 @@ static int64_t row_id(const vecindex *v, size_t r) {
     return id;
 }
 
+/* Offers (id, s) to h, a min-heap of at most k distinct entries, each at its best score so far:
+ * an entry already in the heap is raised in place (never a second slot), so text windows of one
+ * entry can never crowd other entries out. The heap order is established once it is full. */
+static void offer(vec_hit *h, size_t *hn, size_t k, int64_t id, float s) {
+    if (*hn == k && s <= h[0].score) return;
+    for (size_t i = 0; i < *hn; i++)
+        if (h[i].entry == id) {
+            if (s > h[i].score) {
+                h[i].score = s;
+                if (*hn == k) sift_down(h, *hn, i); /* raised: it can only sink in a min-heap */
+            }
+            return;
+        }
+    if (*hn < k) {
+        h[(*hn)++] = (vec_hit){id, s};
+        if (*hn == k)
+            for (size_t i = k / 2; i-- > 0;) sift_down(h, *hn, i);
+    } else {
+        h[0] = (vec_hit){id, s};
+        sift_down(h, *hn, 0);
+    }
+}
+
 /* Exact top k, scanning the int8 copy (a quarter of the bytes: the scan is memory-bound) and
  * rescoring in float only the rows that can still be in the answer:
  *   every row's approximate score a = sq * sr * (q8 . r8) is within B = err_r + err_q (1 + err_r)
- *   of its exact cosine (Cauchy-Schwarz on q.r - q^.r^ = q.(r - r^) + (q - q^).r^), so with tau the
- *   cap-th largest lower bound a - B among the kept rows, no row whose upper bound a + B is below
- *   tau can be among the cap best; the others are rescored exactly, the best cap kept, and
- *   duplicates of an entry (text windows) folded. The answer is the float scan's, bit for bit. */
+ *   of its exact cosine (Cauchy-Schwarz on q.r - q^.r^ = q.(r - r^) + (q - q^).r^). With tau the
+ *   k-th largest lower bound a - B over distinct entries (an entry counted once, at its best
+ *   row), k different entries score at least tau, so no row whose upper bound a + B is below
+ *   tau can be the best row of an entry in the answer; the others are rescored exactly and the k
+ *   best distinct entries kept. Counting entries, not rows, is what makes it exact when one
+ *   entry has many windows (up to 1,024) near the query. The answer is the float scan's, bit for
+ *   bit. */
 int vecindex_topk(const vecindex *v, const float *q, int k, int (*keep)(int64_t, void *), void *arg, vec_hit **out,
                   size_t *n, cs_err *err) {
     *out = NULL;
     *n = 0;
     if (k <= 0 || v->rows == 0) return 0;
     int dim = v->dim;
-    /* several rows can belong to one entry (text windows): keep extra candidates, then dedupe */
-    size_t cap = (size_t)k * 4 + 16, rec = q8_rec(dim);
+    size_t cap = (size_t)k, rec = q8_rec(dim);
     unsigned char *qq = malloc(rec);
     float *sc = malloc(v->rows * sizeof *sc), *bd = malloc(v->rows * sizeof *bd);
     vec_hit *h = malloc(cap * sizeof *h);
@@ -349,7 +416,7 @@ int vecindex_topk(const vecindex *v, const float *q, int k, int (*keep)(int64_t,
         sc[r] = qs * rs * (float)dot8(q8, (const int8_t *)(row + 8), dim);
         bd[r] = re + qe * (1.0f + re) + Q8_SLACK;
     }
-    /* pass 2: candidates. h is a min-heap of the cap largest lower bounds among kept rows. */
+    /* pass 2: candidates. h holds the k largest lower bounds of distinct kept entries. */
     size_t hn = 0;
     int rc = 0;
     for (size_t r = 0; r < v->rows && !rc; r++) {
@@ -364,32 +431,15 @@ int vecindex_topk(const vecindex *v, const float *q, int k, int (*keep)(int64_t,
             cand = nn;
         }
         cand[nc++] = r;
-        if (hn < cap) {
-            h[hn++] = (vec_hit){id, lo};
-            if (hn == cap)
-                for (size_t i = cap / 2; i-- > 0;) sift_down(h, hn, i);
-        } else if (lo > h[0].score) {
-            h[0] = (vec_hit){id, lo};
-            sift_down(h, hn, 0);
-        }
+        offer(h, &hn, cap, id, lo);
     }
     float tau = hn == cap ? h[0].score : -INFINITY;
-    /* pass 3: rescore the survivors exactly; keep the cap best */
+    /* pass 3: rescore the survivors exactly; keep the k best entries */
     hn = 0;
     for (size_t i = 0; i < nc && !rc; i++) {
         size_t r = cand[i];
         if (sc[r] + bd[r] < tau) continue;
-        float e = dot(q, row_f32(v, r), dim);
-        if (hn == cap && e <= h[0].score) continue;
-        vec_hit x = {row_id(v, r), e};
-        if (hn < cap) {
-            h[hn++] = x;
-            if (hn == cap)
-                for (size_t j = cap / 2; j-- > 0;) sift_down(h, hn, j);
-        } else {
-            h[0] = x;
-            sift_down(h, hn, 0);
-        }
+        offer(h, &hn, cap, row_id(v, r), dot(q, row_f32(v, r), dim));
     }
     free(cand);
     free(sc);
@@ -397,13 +447,7 @@ int vecindex_topk(const vecindex *v, const float *q, int k, int (*keep)(int64_t,
     free(qq);
     if (rc) { free(h); return -1; }
     qsort(h, hn, sizeof *h, by_score_desc);
-    size_t m = 0;
-    for (size_t i = 0; i < hn && m < (size_t)k; i++) {
-        int dup = 0;
-        for (size_t j = 0; j < m && !dup; j++) dup = h[j].entry == h[i].entry;
-        if (!dup) h[m++] = h[i];
-    }
     *out = h;
-    *n = m;
+    *n = hn;
     return 0;
 }

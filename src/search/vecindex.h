@@ -13,8 +13,9 @@
  * with one scale and its quantisation error err = ||v - v^||. A search streams that quarter-size
  * copy (AVX2 int8 dot products, both cores), bounds every row's true cosine within
  * err_r + err_q (1 + err_r) of its int8 score, and rescores in float only the rows whose upper
- * bound reaches the k-th best lower bound: the result is the float scan's. Best row per entry,
- * top k by a bounded heap. */
+ * bound reaches the k-th best lower bound of distinct entries: the result is the float scan's,
+ * also when one entry has many rows (text windows) near the query. Best row per entry, top k
+ * entries by a bounded heap. */
 #ifndef VECINDEX_H
 #define VECINDEX_H
 
@@ -26,11 +27,18 @@
 
 typedef struct vecindex vecindex;
 
-/* Brings the file for `model` up to date with the store and maps it. Caller closes. */
+/* Brings the file for `model` up to date with the store and maps it. Caller closes. When the new
+ * rows cannot be written (ENOSPC, EDQUOT, EFBIG) it still succeeds, with the rows already on
+ * disk, and vecindex_stale says so. */
 int vecindex_open(store *s, const char *model, vecindex **out, cs_err *err);
 void vecindex_close(vecindex *v);
 
 size_t vecindex_rows(const vecindex *v);
+/* NULL when the index holds every vector of the store; else why some are missing, e.g. "index
+ * out of date: disk full" (the new rows could not be appended: a full disk must not stop
+ * searches, which go on from the rows already there; the next open appends the rest). Borrowed,
+ * lives as long as v. */
+const char *vecindex_stale(const vecindex *v);
 int vecindex_dim(const vecindex *v);
 
 typedef struct vec_hit {

@@ -39,7 +39,23 @@ void store_sha256_hex(const void *data, size_t len, char out[65]) {
     for (int i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
+/* 1 if the last failure on this connection came from the disk (an IOERR, or any error while
+ * the last system error SQLite saw was EIO: a failed read surfaces as "vtable constructor
+ * failed" through FTS5, or as a corrupt-looking page). */
+static int io_failure(store *s) {
+    int code = sqlite3_extended_errcode(s->db) & 0xff;
+    return code == SQLITE_IOERR || sqlite3_system_errno(s->db) == EIO;
+}
+
+#define IO_ADVICE "the disk or file system failed; the database itself may be intact: check the disk (dmesg) before deleting anything"
+
 int store_dberr(store *s, cs_err *err, const char *what) {
+    /* SQLite's wording for a disk failure ("disk I/O error", or "database disk image is
+     * malformed" when a page could not be read) invites deleting a healthy database */
+    if (io_failure(s)) {
+        int sys = sqlite3_system_errno(s->db);
+        return cs_err_set(err, "%s: %s: I/O error (%s): " IO_ADVICE, s->dbpath, what, sys ? strerror(sys) : sqlite3_errmsg(s->db));
+    }
     return cs_err_set(err, "%s: %s: %s", s->dbpath, what, sqlite3_errmsg(s->db));
 }
 
@@ -154,6 +170,47 @@ static const char *SCHEMA_V4 =
 static const char *SCHEMA_V3 = "ALTER TABLE entries ADD COLUMN subkind TEXT; ALTER TABLE entries ADD COLUMN lang TEXT;"
                                "CREATE INDEX entries_subkind ON entries(subkind);";
 
+/* v5: ids are never reused. Without AUTOINCREMENT, deleting the newest entry gave its id to the
+ * next clip, and anything still holding the old id (a search matrix row, a stale web tab, a
+ * picker line) then named the unrelated new clip; the same for vector rowids, which the search
+ * matrix syncs by ("rows past last_rowid"), so a new vector could take a deleted one's rowid and
+ * never reach the matrix. SQLite cannot add AUTOINCREMENT to a table, so both are rebuilt (ids
+ * and rowids kept; sqlite_sequence starts at the largest). Runs with foreign keys off (dropping
+ * the old table must not cascade) and legacy renames (nothing else is rewritten). */
+static const char *SCHEMA_V5 =
+    "CREATE TABLE entries_v5("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, mime TEXT NOT NULL, mimes TEXT NOT NULL DEFAULT '',"
+    " size INTEGER NOT NULL, sha256 TEXT NOT NULL UNIQUE, text TEXT, blob TEXT, width INTEGER NOT NULL DEFAULT 0,"
+    " height INTEGER NOT NULL DEFAULT 0, source TEXT, first_ms INTEGER NOT NULL, last_ms INTEGER NOT NULL,"
+    " copies INTEGER NOT NULL DEFAULT 1, pinned INTEGER NOT NULL DEFAULT 0, seq INTEGER NOT NULL DEFAULT 0,"
+    " subkind TEXT, lang TEXT, ocr_text TEXT, category TEXT, category_conf REAL,"
+    " collection INTEGER REFERENCES collections(id) ON DELETE SET NULL, dup_of INTEGER, expire_ms INTEGER, organised TEXT);"
+    "INSERT INTO entries_v5 SELECT id, kind, mime, mimes, size, sha256, text, blob, width, height, source, first_ms,"
+    " last_ms, copies, pinned, seq, subkind, lang, ocr_text, category, category_conf, collection, dup_of, expire_ms,"
+    " organised FROM entries;"
+    "DROP TABLE entries;"
+    "ALTER TABLE entries_v5 RENAME TO entries;"
+    "CREATE INDEX entries_last ON entries(last_ms);"
+    "CREATE INDEX entries_seq ON entries(seq);"
+    "CREATE INDEX entries_blob ON entries(blob) WHERE blob IS NOT NULL;"
+    "CREATE INDEX entries_subkind ON entries(subkind);"
+    "CREATE INDEX entries_collection ON entries(collection) WHERE collection IS NOT NULL;"
+    "CREATE INDEX entries_pinned ON entries(seq) WHERE pinned = 1;"
+    "CREATE INDEX entries_category ON entries(category) WHERE category IS NOT NULL;"
+    "CREATE TRIGGER entries_fts_ai AFTER INSERT ON entries BEGIN"
+    " INSERT INTO entries_fts(rowid, body) VALUES(new.id, " FTS_BODY4("new") "); END;"
+    "CREATE TRIGGER entries_fts_ad AFTER DELETE ON entries BEGIN"
+    " DELETE FROM entries_fts WHERE rowid = old.id; END;"
+    "CREATE TRIGGER entries_fts_au AFTER UPDATE OF text, source, ocr_text, category ON entries BEGIN"
+    " DELETE FROM entries_fts WHERE rowid = old.id;"
+    " INSERT INTO entries_fts(rowid, body) VALUES(new.id, " FTS_BODY4("new") "); END;"
+    "CREATE TABLE vectors_v5(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " entry INTEGER NOT NULL REFERENCES entries(id) ON DELETE CASCADE, model TEXT NOT NULL, part INTEGER NOT NULL,"
+    " dim INTEGER NOT NULL, vec BLOB NOT NULL, UNIQUE(entry, model, part));"
+    "INSERT INTO vectors_v5 SELECT rowid, entry, model, part, dim, vec FROM vectors;"
+    "DROP TABLE vectors;"
+    "ALTER TABLE vectors_v5 RENAME TO vectors;";
+
 static int pragma_int(store *s, const char *sql, int64_t *out, cs_err *err) {
     sqlite3_stmt *st;
     if (store_prepare(s, sql, &st, "reading the header", err)) return -1;
@@ -163,6 +220,42 @@ static int pragma_int(store *s, const char *sql, int64_t *out, cs_err *err) {
     return rc == SQLITE_ROW ? 0 : store_dberr(s, err, "reading the header");
 }
 
+/* Removes the search matrix files (vectors/, caches rebuilt on the next search). Done once, when
+ * an old store becomes v5: ids were reused before, so a matrix row of an entry deleted then may
+ * carry the id of a later clip; from v5 on an id names one entry forever, and a row of a deleted
+ * entry can only name nothing. Unlinked, never truncated: a process that has one mapped keeps
+ * its pages. */
+static void drop_vector_caches(store *s) {
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/vectors", s->dir);
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        size_t l = strlen(de->d_name);
+        if (l > 4 && (!strcmp(de->d_name + l - 4, ".f32") || !strcmp(de->d_name + l - 3, ".q8"))) {
+            char p[4600];
+            snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+            unlink(p);
+        }
+    }
+    closedir(d);
+}
+
+/* -1 with a message if PRAGMA foreign_key_check finds a row pointing at nothing. */
+static int foreign_key_problems(store *s, cs_err *err) {
+    sqlite3_stmt *st;
+    if (store_prepare(s, "PRAGMA foreign_key_check", &st, "migrating", err)) return -1;
+    int r = sqlite3_step(st);
+    char what[128] = "";
+    if (r == SQLITE_ROW) snprintf(what, sizeof what, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    if (r == SQLITE_ROW) return cs_err_set(err, "%s: migrating: a row of %s points at nothing", s->dbpath, what);
+    return r == SQLITE_DONE ? 0 : store_dberr(s, err, "migrating");
+}
+
+/* Runs with foreign keys off (store_open turns them on after): the v5 rebuild drops tables that
+ * others reference, and PRAGMA foreign_keys cannot change inside the migration's transaction. */
 static int migrate(store *s, cs_err *err) {
     int64_t app = 0, ver = 0, tables = 0;
     if (pragma_int(s, "PRAGMA application_id", &app, err) || pragma_int(s, "PRAGMA user_version", &ver, err) ||
@@ -183,13 +276,17 @@ static int migrate(store *s, cs_err *err) {
     if (!rc && ver < 2) rc = store_exec(s, SCHEMA_V2, err);
     if (!rc && ver < 3) rc = store_exec(s, SCHEMA_V3, err);
     if (!rc && ver < 4) rc = store_exec(s, SCHEMA_V4, err);
+    if (!rc && ver < 5) rc = store_exec(s, SCHEMA_V5, err);
+    if (!rc) rc = foreign_key_problems(s, err); /* the rebuild kept every reference */
     if (!rc) {
         char sql[128];
         snprintf(sql, sizeof sql, "PRAGMA application_id=%d; PRAGMA user_version=%d", APP_ID, STORE_SCHEMA_VERSION);
         rc = store_exec(s, sql, err);
     }
     if (rc) { store_exec(s, "ROLLBACK", NULL); return -1; }
-    return store_exec(s, "COMMIT", err);
+    if (store_exec(s, "COMMIT", err)) return -1;
+    if (ver >= 1 && ver < 5) drop_vector_caches(s);
+    return 0;
 }
 
 int store_open(const char *dir, store **out, cs_err *err) {
@@ -237,7 +334,8 @@ int store_open(const char *dir, store **out, cs_err *err) {
         store_close(s);
         return -1;
     }
-    if (store_exec(s, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON", err) || migrate(s, err)) {
+    if (store_exec(s, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF; PRAGMA legacy_alter_table=ON", err) ||
+        migrate(s, err) || store_exec(s, "PRAGMA legacy_alter_table=OFF; PRAGMA foreign_keys=ON", err)) {
         store_close(s);
         return -1;
     }
@@ -339,6 +437,7 @@ int store_add(store *s, const store_new *e, int64_t *id, int *added, cs_err *err
     /* shared: many adds at once, but no gc between writing the blob and committing its row */
     flock(s->lockfd, LOCK_SH);
     if (!text && write_blob(s, sha, e->data, e->len, err)) { flock(s->lockfd, LOCK_UN); return -1; }
+    if (!text && s->test_hook) s->test_hook(s, "add-blob-written", s->test_hook_arg);
     if (store_exec(s, "BEGIN IMMEDIATE", err)) { flock(s->lockfd, LOCK_UN); return -1; }
     sqlite3_stmt *st = NULL;
     int rc = -1;
@@ -512,18 +611,28 @@ int store_list(store *s, const store_query *q, store_entry **out, size_t *n, cs_
     return 0;
 }
 
-/* Removes a blob file if no row names it any more (called after the deleting commit). */
+/* Removes a blob file if no row names it any more (called after the deleting commit). Under
+ * blobs/.lock held exclusively, re-checking inside it: an add of the same image holds the lock
+ * shared from finding its blob on disk (and skipping the write) to committing the row that names
+ * it, so an unlink outside the lock could fall between the two and leave an acknowledged entry
+ * without its blob. Anything but "no row names it" keeps the file (gc removes a true orphan). */
 static void drop_blob_if_unused(store *s, const char *sha) {
+    if (s->test_hook) s->test_hook(s, "drop-blob", s->test_hook_arg);
+    while (flock(s->lockfd, LOCK_EX) != 0)
+        if (errno != EINTR) return;
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM entries WHERE blob = ?", -1, &st, NULL) != SQLITE_OK) return;
-    sqlite3_bind_text(st, 1, sha, -1, SQLITE_STATIC);
-    int used = sqlite3_step(st) == SQLITE_ROW;
-    sqlite3_finalize(st);
-    if (!used) {
+    int r = SQLITE_ERROR;
+    if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM entries WHERE blob = ?", -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, sha, -1, SQLITE_STATIC);
+        r = sqlite3_step(st);
+        sqlite3_finalize(st);
+    }
+    if (r == SQLITE_DONE) {
         char *p = blob_path_for(s, sha);
         if (p) unlink(p);
         free(p);
     }
+    flock(s->lockfd, LOCK_UN);
 }
 
 static int change_one(store *s, const char *sql, int64_t id, int64_t arg, cs_err *err) {
@@ -744,11 +853,20 @@ int store_check(store *s, int integrity, store_report *r, cs_err *err) {
     r->orphan_blobs = b.orphans;
     if (integrity) {
         if (store_prepare(s, "PRAGMA integrity_check", &st, "integrity_check", err)) return -1;
-        if (sqlite3_step(st) == SQLITE_ROW) {
-            snprintf(r->integrity, sizeof r->integrity, "%s", (const char *)sqlite3_column_text(st, 0));
-            r->integrity_ok = strcmp(r->integrity, "ok") == 0;
+        int got = sqlite3_step(st);
+        if (got == SQLITE_ROW) {
+            const char *t = (const char *)sqlite3_column_text(st, 0);
+            r->integrity_ok = strcmp(t, "ok") == 0;
+            /* pages it could not read ("unable to get the page. error code=266") are a disk
+             * failure, not damage in the file: say so */
+            const char *ec = strstr(t, "error code=");
+            if (!r->integrity_ok && ((ec && (atoi(ec + 11) & 0xff) == SQLITE_IOERR) || io_failure(s)))
+                snprintf(r->integrity, sizeof r->integrity, "I/O error reading pages (%s): " IO_ADVICE, strerror(EIO));
+            else
+                snprintf(r->integrity, sizeof r->integrity, "%s", t);
         }
         sqlite3_finalize(st);
+        if (got != SQLITE_ROW) return store_dberr(s, err, "integrity_check");
     }
     return 0;
 }

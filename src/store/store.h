@@ -24,7 +24,7 @@
 
 typedef struct store store;
 
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 /* Opens (creating if needed) the store in dir. Creates dir with mode 0700 and the database with
  * 0600; tightens existing permissions that are looser. Caller closes with store_close. */
@@ -92,7 +92,8 @@ typedef struct store_query {
 int store_list(store *s, const store_query *q, store_entry **out, size_t *n, cs_err *err);
 
 /* Deletes an entry (its blob goes when no other row names it, its thumbnail with it). Returns 1
- * if there was none. */
+ * if there was none. The blob is unlinked under blobs/.lock held exclusively, after re-checking,
+ * so an add of the same image in progress (which holds it shared) never loses its blob. */
 int store_delete(store *s, int64_t id, cs_err *err);
 int store_set_pinned(store *s, int64_t id, int pinned, cs_err *err);
 /* add = 1 adds the tag, 0 removes it. Tags are 1-64 bytes of UTF-8 without control characters. */

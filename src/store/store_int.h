@@ -14,6 +14,12 @@ struct store {
      * deletion commits, never before (a rollback or a crash must not leave a row without its blob) */
     char (*pending)[65];
     size_t npending;
+    /* tests only (NULL otherwise): called at named points of races the tests force, so an
+     * interleaving is made deterministic instead of hoped for: "add-blob-written" (an image's
+     * blob is on disk, its row not yet committed, the shared lock held) and "drop-blob" (a
+     * deleted entry's blob is about to be checked and unlinked, no lock held yet) */
+    void (*test_hook)(store *s, const char *point, void *arg);
+    void *test_hook_arg;
 };
 
 /* Sets err to "<db path>: <what>: <SQLite's message>"; returns -1. */

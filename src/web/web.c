@@ -408,7 +408,9 @@ static enum MHD_Result api_entries(web_server *w, struct MHD_Connection *c, stor
                 else i++;
         }
         free(h);
-        return send_json(c, 200, json_pack("{s:o, s:n, s:b}", "entries", arr, "next", "search", 1));
+        json_t *page = json_pack("{s:o, s:n, s:b}", "entries", arr, "next", "search", 1);
+        if (sq.warning[0]) json_object_set_new(page, "warning", json_string(sq.warning)); /* index out of date */
+        return send_json(c, 200, page);
     }
     store_query lq = {0};
     lq.kind = kind;

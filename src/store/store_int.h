@@ -14,6 +14,7 @@ struct store {
      * deletion commits, never before (a rollback or a crash must not leave a row without its blob) */
     char (*pending)[65];
     size_t npending;
+    int scrub; /* a secret was deleted inside store_begin: scrub the full-text index at store_end */
 };
 
 /* Sets err to "<db path>: <what>: <SQLite's message>"; returns -1. */

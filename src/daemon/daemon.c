@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "../capture/capture.h"
+#include "../capture/ingest.h"
 #include "../capture/rules.h"
 #include "../capture/x11.h"
 #include "../index/indexer.h"
@@ -39,6 +40,7 @@ typedef struct daemon_state {
     pthread_cond_t wake;    /* new clip stored, or stop */
     pthread_cond_t idle;    /* the indexer found nothing to do */
     int64_t clips, indexed, failed, organised, ocr_read, generation, idle_generation;
+    int64_t capture_errors;  /* clips the capture could not store (the store failed, pause unreadable) */
     int index_idle, have_model;
     int model_checked;      /* the indexer has made its first attempt to load a model */
     char capture[32], model_id[256], last_error[1024];
@@ -67,7 +69,7 @@ static void say(const char *fmt, ...) {
 
 static void set_error(daemon_state *d, const char *msg) {
     pthread_mutex_lock(&d->lock);
-    snprintf(d->last_error, sizeof d->last_error, "%s", msg);
+    snprintf(d->last_error, sizeof d->last_error, "%.1000s", msg);
     pthread_mutex_unlock(&d->lock);
     say("%s", msg);
 }
@@ -79,37 +81,20 @@ typedef struct { daemon_state *d; store *s; } cap_ctx;
 static void on_clip(const capture_clip *c, void *arg) {
     cap_ctx *cc = arg;
     daemon_state *d = cc->d;
-    char *paused = NULL;
-    store_meta_get(cc->s, "paused", &paused, NULL);
-    int is_paused = paused && !strcmp(paused, "1");
-    free(paused);
-    if (is_paused) return;
-    capture_kind k;
+    ingest_result r;
     cs_err e;
-    capture_caps caps = rules_caps(d->rules);
-    if (capture_classify(c->data, c->len, c->type, &caps, &k, &e)) {
-        say("clip skipped: %s", e.msg);
+    char line[1400];
+    int rc = ingest_clip(cc->s, d->rules, c, INGEST_CAPTURED, &r, &e);
+    ingest_describe(&r, c, line, sizeof line);
+    if (rc) {
+        set_error(d, line);
+        pthread_mutex_lock(&d->lock);
+        d->capture_errors++;
+        pthread_mutex_unlock(&d->lock);
         return;
     }
-    const char *why = rules_reject(d->rules, k.kind, k.subkind, c->data, c->len, c->source);
-    if (why) {
-        say("clip not stored: %s", why);
-        return;
-    }
-    store_new n = {k.kind, k.mime, c->offered, c->data, c->len, c->source, k.width, k.height, 0, k.subkind, k.lang};
-    int64_t id;
-    int added;
-    if (store_add(cc->s, &n, &id, &added, &e)) {
-        set_error(d, e.msg);
-        return;
-    }
-    say("%s entry %lld (%s, %zu bytes%s%s)", added ? "stored" : "bumped", (long long)id, k.kind, c->len,
-        c->source ? ", from " : "", c->source ? c->source : "");
-    if (added && rules_apply(d->rules, cc->s, id, RULES_AT_STORE, NULL, &e)) say("rules: %s", e.msg);
-    store_limits lim = rules_limits(d->rules);
-    int64_t pruned = 0;
-    if (added && store_prune(cc->s, &lim, &pruned, &e) == 0 && pruned)
-        say("retention: removed %lld old entries", (long long)pruned);
+    say("%s", line);
+    if (r.decision != INGEST_STORED && r.decision != INGEST_BUMPED) return;
     pthread_mutex_lock(&d->lock);
     d->clips++;
     d->generation++;

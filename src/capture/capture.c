@@ -1,6 +1,7 @@
 /* capture: see capture.h. */
 #include "capture.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,13 +53,50 @@ int capture_classify(const unsigned char *d, size_t n, const char *type_hint, co
     }
     if (!cs_utf8_valid(d, n, 0)) return cs_err_set(err, "neither UTF-8 text nor a supported image");
     if (n > caps->max_text) return cs_err_set(err, "text of %zu bytes is over the %zu-byte cap", n, caps->max_text);
-    if (type_hint && !strcmp(type_hint, "text/uri-list")) {
+    if (type_hint && (!strcmp(type_hint, "text/uri-list") || !strcmp(type_hint, "x-special/gnome-copied-files"))) {
+        /* GNOME's own form is "copy" or "cut", then the URIs: kept as offered, converted on paste */
         c->kind = "files";
-        c->mime = "text/uri-list";
+        c->mime = !strcmp(type_hint, "text/uri-list") ? "text/uri-list" : "x-special/gnome-copied-files";
         return 0;
     }
     c->kind = "text";
     c->mime = "text/plain;charset=utf-8";
     c->subkind = textkind_classify((const char *)d, n, &c->lang);
     return 0;
+}
+
+/* Is `name` one of the newline-separated lines of `offered`? Exact match: X11 atom names and MIME
+ * types are both compared byte for byte by their owners, so "text/plain;charset=UTF-8" is offered as
+ * a name of its own (it is listed below under both spellings). */
+static int offers(const char *offered, const char *name) {
+    size_t nl = strlen(name);
+    for (const char *p = offered; p && *p;) {
+        const char *e = strchr(p, '\n');
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        if (l && p[l - 1] == '\r') l--;
+        if (l == nl && !memcmp(p, name, nl)) return 1;
+        p = e ? e + 1 : NULL;
+    }
+    return 0;
+}
+
+const char *capture_pick_type(const char *offered) {
+    /* in order of preference; every image type here is one img_probe reads */
+    static const char *const order[] = {
+        "image/png", "image/jpeg", "image/jpg", "image/webp", "image/gif", "image/bmp", "image/x-bmp", "image/x-MS-bmp",
+        "text/uri-list", "x-special/gnome-copied-files",
+        "text/plain;charset=utf-8", "text/plain;charset=UTF-8", "UTF8_STRING", "text/plain", "STRING", "TEXT",
+    };
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
+        if (offers(offered, order[i])) return order[i];
+    return NULL;
+}
+
+int capture_offers_secret_hint(const char *offered) { return offers(offered, "x-kde-passwordManagerHint"); }
+
+int capture_hint_is_secret(const unsigned char *v, size_t n) {
+    if (!v) return 1;
+    while (n && (isspace(*v) || !*v)) { v++; n--; }
+    while (n && (isspace(v[n - 1]) || !v[n - 1])) n--;
+    return n == 6 && !memcmp(v, "secret", 6);
 }

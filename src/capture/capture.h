@@ -2,7 +2,7 @@
  * callback through which a backend hands a clip over.
  *
  * A clip is kept as an "image" when its bytes are a PNG, JPEG, WebP, GIF or BMP with a readable
- * header; as "files" when the owner offered text/uri-list; as "text" when it is UTF-8 without NUL
+ * header; as "files" when it was read as text/uri-list or x-special/gnome-copied-files; as "text" when it is UTF-8 without NUL
  * bytes. Anything else is refused with a reason (never stored half-understood). */
 #ifndef CAPTURE_H
 #define CAPTURE_H
@@ -41,5 +41,24 @@ typedef struct capture_clip {
 } capture_clip;
 
 typedef void (*capture_fn)(const capture_clip *clip, void *arg);
+
+/* Chooses which offered type to read, the same way on X11 and Wayland: images (image/png, then other
+ * image types classify can read: jpeg, webp, gif, bmp) over text/html; text/uri-list (then
+ * x-special/gnome-copied-files) for files; then UTF-8 text types (text/plain;charset=utf-8,
+ * UTF8_STRING, text/plain, STRING, TEXT). A browser's "Copy Image" offers text/html + image/png:
+ * the image wins, the markup is never stored. `offered` is the owner's types/targets,
+ * newline-separated (a trailing "\r" on a line is ignored; NULL counts as nothing offered).
+ * Returns the chosen type: a pointer to a static string equal to one of the offered names, or NULL
+ * when nothing usable is offered. Does not look at secrecy (see capture_offers_secret_hint). */
+const char *capture_pick_type(const char *offered);
+
+/* The password-manager hint (KeePassXC, KDE): returns 1 when `offered` (as above) lists
+ * x-kde-passwordManagerHint, else 0. The caller must then read that type's value, before any data,
+ * and pass it to capture_hint_is_secret; an owner that will not hand it over counts as secret. */
+int capture_offers_secret_hint(const char *offered);
+
+/* 1 when the hint's value says secret ("secret", surrounding whitespace and NULs ignored), or when
+ * value is NULL (the hint could not be read: fail closed); else 0. */
+int capture_hint_is_secret(const unsigned char *value, size_t len);
 
 #endif

@@ -34,6 +34,7 @@ int cmd_preprocess(int argc, char **argv);
 int cmd_model(int argc, char **argv);
 int cmd_add(int argc, char **argv);
 int cmd_store(int argc, char **argv);
+int cmd_wl_event(int argc, char **argv);
 int cmd_pause(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_pick(int argc, char **argv);

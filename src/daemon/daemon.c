@@ -21,6 +21,7 @@
 #include "../capture/capture.h"
 #include "../capture/ingest.h"
 #include "../capture/rules.h"
+#include "../capture/wayland.h"
 #include "../capture/x11.h"
 #include "../index/indexer.h"
 #include "../model/clip.h"
@@ -41,6 +42,7 @@ typedef struct daemon_state {
     pthread_cond_t idle;    /* the indexer found nothing to do */
     int64_t clips, indexed, failed, organised, ocr_read, generation, idle_generation;
     int64_t capture_errors;  /* clips the capture could not store (the store failed, pause unreadable) */
+    int64_t capture_restarts; /* times the Wayland watcher exited and was started again */
     int index_idle, have_model;
     int model_checked;      /* the indexer has made its first attempt to load a model */
     char capture[32], model_id[256], last_error[1024];
@@ -415,11 +417,29 @@ static void *client_thread(void *arg) {
                               (json_int_t)d->indexed, "failed", (json_int_t)d->failed, "organised",
                               (json_int_t)d->organised, "ocr_read", (json_int_t)d->ocr_read, "index_idle", d->index_idle,
                               "last_error", d->last_error, "web_port", d->web_port);
+        /* clips capture could not store, and how often the Wayland watcher had to be restarted */
+        json_object_set_new(j, "capture_errors", json_integer(d->capture_errors));
+        json_object_set_new(j, "capture_restarts", json_integer(d->capture_restarts));
         pthread_mutex_unlock(&d->lock);
         char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
         reply(cl->fd, txt ? txt : "{}");
         free(txt);
         json_decref(j);
+    } else if (!strncmp(line, "CAPTURED ", 9)) { /* from `clipseek wl-event`: a clip was decided */
+        pthread_mutex_lock(&d->lock);
+        if (!strcmp(line + 9, "stored") || !strcmp(line + 9, "bumped")) {
+            d->clips++;
+            d->generation++;
+            pthread_cond_broadcast(&d->wake);
+        }
+        pthread_mutex_unlock(&d->lock);
+        reply(cl->fd, "OK");
+    } else if (!strncmp(line, "CAPTURE-ERROR ", 14)) { /* from `clipseek wl-event`: a clip was lost */
+        pthread_mutex_lock(&d->lock);
+        d->capture_errors++;
+        snprintf(d->last_error, sizeof d->last_error, "capture: %.1000s", line + 14);
+        pthread_mutex_unlock(&d->lock);
+        reply(cl->fd, "OK");
     } else if (!strcmp(line, "INDEX-WAIT")) {
         pthread_mutex_lock(&d->lock);
         while (!d->stop && !d->model_checked) pthread_cond_wait(&d->idle, &d->lock); /* just started */
@@ -454,13 +474,132 @@ static void *client_thread(void *arg) {
     return NULL;
 }
 
-static pid_t spawn_wl_paste(const daemon_params *p) {
+
+/* ---- Wayland: supervising `wl-paste --watch clipseek wl-event` ---- */
+
+static void set_capture(daemon_state *d, const char *state) {
+    pthread_mutex_lock(&d->lock);
+    snprintf(d->capture, sizeof d->capture, "%s", state);
+    pthread_mutex_unlock(&d->lock);
+}
+
+/* wl-paste with its stderr (and that of every wl-event it runs) on a pipe we read, so what it says
+ * reaches our log and, when it exits, last_error. *errfd gets the read end. */
+static pid_t spawn_wl_paste(const daemon_params *p, int *errfd) {
+    int pfd[2];
+    if (pipe2(pfd, O_CLOEXEC) != 0) return -1;
     pid_t pid = fork();
     if (pid == 0) {
-        execlp("wl-paste", "wl-paste", "--watch", p->self_exe, "--data-dir", p->data_dir, "store", (char *)NULL);
+        dup2(pfd[1], 2);
+        execlp("wl-paste", "wl-paste", "--watch", p->self_exe, "--data-dir", p->data_dir, "wl-event", (char *)NULL);
+        dprintf(2, "cannot run wl-paste: %s\n", strerror(errno));
         _exit(127);
     }
+    close(pfd[1]);
+    if (pid < 0) { close(pfd[0]); return -1; }
+    *errfd = pfd[0];
     return pid;
+}
+
+/* Logs each complete line of the child's stderr; keeps the last one. Returns 0 at end of file. */
+static int drain_lines(int fd, char *acc, size_t *accn, size_t cap, char *last, size_t lastn) {
+    ssize_t k = read(fd, acc + *accn, cap - 1 - *accn);
+    if (k <= 0) return k < 0 && (errno == EAGAIN || errno == EINTR) ? 1 : 0;
+    *accn += (size_t)k;
+    char *start = acc, *nl;
+    while ((nl = memchr(start, '\n', (size_t)(acc + *accn - start)))) {
+        *nl = 0;
+        if (*start) {
+            say("%s", start);
+            snprintf(last, lastn, "%s", start);
+        }
+        start = nl + 1;
+    }
+    size_t rest = (size_t)(acc + *accn - start);
+    if (rest == cap - 1) rest = 0; /* an endless line: drop it */
+    memmove(acc, start, rest);
+    *accn = rest;
+    return 1;
+}
+
+static void *capture_thread(void *arg);
+
+/* Runs wl-paste --watch; when it exits (a crash, the compositor restarting, no data-control
+ * protocol) the reason is logged and shown by `status` (capture "failed", last_error) and it is
+ * started again with a growing pause. A compositor without data-control (GNOME/Mutter, weston)
+ * cannot work at all: with DISPLAY set too, capture falls back to X11 through XWayland. */
+static void *wayland_thread(void *arg) {
+    daemon_state *d = arg;
+    int backoff = 1;
+    while (!d->stop) {
+        wayland_info wi;
+        cs_err e;
+        char msg[1024];
+        if (wayland_probe(&wi, &e) == 0 && !wi.data_control) {
+            if (d->p.x11 && getenv("DISPLAY")) {
+                say("this compositor has no data-control protocol: capturing through XWayland (DISPLAY=%s) instead",
+                    getenv("DISPLAY"));
+                set_capture(d, "x11");
+                return capture_thread(d);
+            }
+            set_capture(d, "failed");
+            set_error(d, "this compositor has no data-control protocol (GNOME/Mutter and weston have none), so "
+                         "wl-paste --watch cannot capture; use XWayland capture: start the daemon with DISPLAY set");
+        } else {
+            int efd = -1;
+            pid_t pid = spawn_wl_paste(&d->p, &efd);
+            if (pid < 0) {
+                snprintf(msg, sizeof msg, "cannot start wl-paste: %s", strerror(errno));
+                set_error(d, msg);
+            } else {
+                pthread_mutex_lock(&d->lock);
+                d->wl_child = pid;
+                snprintf(d->capture, sizeof d->capture, "wayland");
+                pthread_mutex_unlock(&d->lock);
+                say("capturing through wl-paste --watch (pid %ld)", (long)pid);
+                time_t started = time(NULL);
+                char acc[4096], last[1024] = "";
+                size_t accn = 0;
+                int st = 0, open_fd = 1;
+                pid_t w = 0;
+                while (!d->stop) {
+                    struct pollfd pf = {efd, POLLIN, 0};
+                    if (open_fd && poll(&pf, 1, 200) > 0) open_fd = drain_lines(efd, acc, &accn, sizeof acc, last, sizeof last);
+                    else if (!open_fd) usleep(200000);
+                    if ((w = waitpid(pid, &st, WNOHANG)) == pid) break;
+                }
+                if (w != pid) { /* stopping: end our own child */
+                    kill(pid, SIGTERM);
+                    waitpid(pid, &st, 0);
+                }
+                /* what it said last, if it is still in the pipe */
+                fcntl(efd, F_SETFL, O_NONBLOCK);
+                while (open_fd && drain_lines(efd, acc, &accn, sizeof acc, last, sizeof last) && accn < sizeof acc - 1) {
+                    struct pollfd pf = {efd, POLLIN, 0};
+                    if (poll(&pf, 1, 0) <= 0) break;
+                }
+                close(efd);
+                pthread_mutex_lock(&d->lock);
+                d->wl_child = 0;
+                pthread_mutex_unlock(&d->lock);
+                if (d->stop) break;
+                if (time(NULL) - started > 60) backoff = 1; /* it ran a good while: a fresh failure */
+                if (WIFEXITED(st)) snprintf(msg, sizeof msg, "wl-paste --watch exited with status %d%s%.900s; restarting in %d s",
+                                            WEXITSTATUS(st), last[0] ? ": " : "", last, backoff);
+                else snprintf(msg, sizeof msg, "wl-paste --watch was killed by signal %d%s%.900s; restarting in %d s",
+                              WTERMSIG(st), last[0] ? " (last said: " : "", last, backoff);
+                if (!WIFEXITED(st) && last[0]) strncat(msg, ")", sizeof msg - strlen(msg) - 1);
+                pthread_mutex_lock(&d->lock);
+                d->capture_restarts++;
+                snprintf(d->capture, sizeof d->capture, "failed");
+                pthread_mutex_unlock(&d->lock);
+                set_error(d, msg);
+            }
+        }
+        for (int i = 0; i < backoff * 10 && !d->stop; i++) usleep(100000);
+        backoff = backoff * 2 > 60 ? 60 : backoff * 2;
+    }
+    return NULL;
 }
 
 static int have_program(const char *name) {
@@ -527,9 +666,11 @@ int daemon_run(const daemon_params *p, cs_err *err) {
     if (p->no_capture) {
         snprintf(d.capture, sizeof d.capture, "off");
     } else if (getenv("WAYLAND_DISPLAY") && have_program("wl-paste") && p->self_exe) {
-        d.wl_child = spawn_wl_paste(p);
         snprintf(d.capture, sizeof d.capture, "wayland");
-        say("capturing through wl-paste --watch (pid %ld)", (long)d.wl_child);
+        have_capture = pthread_create(&ct, NULL, wayland_thread, &d) == 0;
+    } else if (getenv("WAYLAND_DISPLAY") && !(p->x11 && getenv("DISPLAY"))) {
+        snprintf(d.capture, sizeof d.capture, "failed");
+        set_error(&d, "Wayland without wl-paste: install wl-clipboard to capture (or set DISPLAY for XWayland capture)");
     } else if (p->x11 && getenv("DISPLAY")) {
         snprintf(d.capture, sizeof d.capture, "x11");
         have_capture = pthread_create(&ct, NULL, capture_thread, &d) == 0;
@@ -591,10 +732,6 @@ int daemon_run(const daemon_params *p, cs_err *err) {
     pthread_mutex_unlock(&d.lock);
     if (have_capture) pthread_join(ct, NULL);
     pthread_join(it, NULL);
-    if (d.wl_child > 0) {
-        kill(d.wl_child, SIGTERM);
-        waitpid(d.wl_child, NULL, 0);
-    }
     close(lfd);
     unlink(a.sun_path);
     rules_free(d.rules);

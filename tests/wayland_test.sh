@@ -131,6 +131,8 @@ stop_owner() { kill "$OPID" 2> /dev/null; wait "$OPID" 2> /dev/null; }
 if owner html gtk-html-image "$TMP/green.png"; then
   check "html+image: the image is stored" wait_for 10 image_listed '"width":41,"height":29'
   check "html+image: the markup is not" not_in_db 'example.org/cat.png'
+  # sway's IPC names the focused window's app as the source
+  check "html+image: source app from sway" grep -q 'stored entry [0-9]* (image, [0-9]* bytes, from [^)]' "$TMP/daemon.log"
   stop_owner
 else
   bad "html+image: GTK 4 owner took the clipboard"; tail -3 "$TMP/html.err"
@@ -184,6 +186,16 @@ check "unreadable pause flag: nothing stored" not_in_db 'unreadable flag\|stored
 python3 -c "
 import sqlite3; db = sqlite3.connect('$DATA/clipseek.db')
 db.executescript('DROP VIEW meta; ALTER TABLE meta_kept RENAME TO meta;')"
+
+# ---- a store that fails under the watcher (one bad config line): logged and counted ----
+errs() { u "$CS" doctor 2> /dev/null | grep '^daemon' | sed 's/.*"capture_errors":\([0-9]*\).*/\1/'; }
+e0=$(errs)
+echo 'no_such_key = 1' > "$TMP/config"
+printf 'copied with a bad config' | u wl-copy
+check "bad config under the watcher: logged" wait_for 10 grep -q "clip not stored: $TMP/config:1" "$TMP/daemon.log"
+errs_above() { [ "$(errs)" -gt "$1" ]; }
+check "bad config under the watcher: counted in status" wait_for 5 errs_above "$e0"
+: > "$TMP/config"
 
 # ---- the watcher killed: reaped, reported, restarted ----
 WPID=$(ps -o pid= --ppid "$DPID" | tr -d ' ' | head -1)

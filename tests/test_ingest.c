@@ -23,18 +23,33 @@ static void db_exec(const char *dir, const char *sql) {
     sqlite3_close(db);
 }
 
+/* A fresh store in a temporary directory and a config parsed from text. */
+typedef struct fx { char dir[64]; store *s; rules *r; } fx;
+
+static void fx_open(fx *f, const char *config) {
+    cs_err e;
+    make_tmpdir(f->dir, sizeof f->dir);
+    cr_assert_eq(store_open(f->dir, &f->s, &e), 0, "%s", e.msg);
+    f->r = parse_rules(config);
+}
+
+static void fx_close(fx *f) {
+    rules_free(f->r);
+    store_close(f->s);
+    rm_rf(f->dir);
+}
+
 static capture_clip text_clip(const char *t, const char *offered) {
     capture_clip c = {(const unsigned char *)t, strlen(t), "text/plain;charset=utf-8", offered, NULL};
     return c;
 }
 
 Test(ingest, stores_with_offered_types_and_reports) {
-    char dir[64];
-    make_tmpdir(dir, sizeof dir);
-    store *s;
+    fx f;
+    fx_open(&f, "");
+    store *s = f.s;
+    rules *r = f.r;
     cs_err e;
-    cr_assert_eq(store_open(dir, &s, &e), 0, "%s", e.msg);
-    rules *r = parse_rules("");
     capture_clip c = text_clip("hello from the ingest test", "text/plain;charset=utf-8\ntext/html\nx-custom");
     ingest_result res;
     cr_assert_eq(ingest_clip(s, r, &c, INGEST_CAPTURED, &res, &e), 0, "%s", e.msg);
@@ -51,18 +66,15 @@ Test(ingest, stores_with_offered_types_and_reports) {
     cr_assert_eq(ingest_clip(s, r, &empty, INGEST_CAPTURED, &res, &e), 0);
     cr_assert_eq(res.decision, INGEST_INVALID);
     cr_assert(strstr(res.reason, "empty"), "%s", res.reason);
-    rules_free(r);
-    store_close(s);
-    rm_rf(dir);
+    fx_close(&f);
 }
 
 Test(ingest, secret_policy_applies_to_captured_clips_only) {
-    char dir[64];
-    make_tmpdir(dir, sizeof dir);
-    store *s;
+    fx f;
+    fx_open(&f, "store_secrets = false\n");
+    store *s = f.s;
+    rules *r = f.r;
     cs_err e;
-    cr_assert_eq(store_open(dir, &s, &e), 0, "%s", e.msg);
-    rules *r = parse_rules("store_secrets = false\n");
     capture_clip c = text_clip("ghp_R7cQ2mV9xK4tB8nL1pW6yH3jF5dS0aZ2eU7i", NULL);
     ingest_result res;
     cr_assert_eq(ingest_clip(s, r, &c, INGEST_CAPTURED, &res, &e), 0);
@@ -71,9 +83,7 @@ Test(ingest, secret_policy_applies_to_captured_clips_only) {
     cr_assert_eq(ingest_clip(s, r, &c, 0, &res, &e), 0); /* an explicit import */
     cr_assert_eq(res.decision, INGEST_STORED);
     cr_assert_str_eq(res.subkind, "secret");
-    rules_free(r);
-    store_close(s);
-    rm_rf(dir);
+    fx_close(&f);
 }
 
 Test(ingest, pause_set_and_unreadable_keep_clips_out) {
@@ -122,14 +132,14 @@ static int file_has(const char *path, const char *needle) {
 }
 
 Test(ingest, deleted_secret_bytes_leave_the_database_file) {
-    char dir[64], db[128], wal[140];
-    make_tmpdir(dir, sizeof dir);
-    snprintf(db, sizeof db, "%s/clipseek.db", dir);
-    snprintf(wal, sizeof wal, "%s/clipseek.db-wal", dir);
-    store *s;
+    fx f;
+    fx_open(&f, "");
+    store *s = f.s;
+    rules *r = f.r;
     cs_err e;
-    cr_assert_eq(store_open(dir, &s, &e), 0, "%s", e.msg);
-    rules *r = parse_rules("");
+    char db[128], wal[140];
+    snprintf(db, sizeof db, "%s/clipseek.db", f.dir);
+    snprintf(wal, sizeof wal, "%s/clipseek.db-wal", f.dir);
     /* other entries around it, so the index has segments of its own to keep */
     for (int i = 0; i < 20; i++) {
         char t[64];
@@ -155,7 +165,5 @@ Test(ingest, deleted_secret_bytes_leave_the_database_file) {
     cr_assert_eq(store_fts(s, "gardening", 100, &ids, &n, &e), 0, "%s", e.msg);
     cr_assert_eq(n, 20);
     free(ids);
-    rules_free(r);
-    store_close(s);
-    rm_rf(dir);
+    fx_close(&f);
 }

@@ -5,8 +5,9 @@
 # Covers: text; an image; text/html + image/png (the image is kept); a password offered with
 # x-kde-passwordManagerHint (neither read nor stored); a GTK 4 hint that cannot be handed over
 # (treated as secret); pause and an unreadable pause flag (nothing stored); the wl-paste watcher
-# killed (restarted, reported in status); weston (`doctor` fails and says what to do, the daemon
-# reports capture "failed").
+# killed (restarted, reported in status); a bad config line under the watcher (logged, counted);
+# weston (`doctor` fails and says what to do, the daemon reports capture "failed"), and weston with
+# DISPLAY set (capture falls back to X11, as through XWayland on GNOME; Xvfb is the X server).
 # Compositors refuse to run as root: as root (CI) the test runs them, the daemon and the owners as
 # the dedicated user clipseek-wl (created here if missing), with its own XDG_RUNTIME_DIR (0700).
 # Every wait polls for evidence with a bound; only processes started here are ended, by PID.
@@ -56,6 +57,7 @@ envs() {
   # set only when known: sway binds its IPC socket to $SWAYSOCK when that is set, even empty
   [ -z "${WLD:-}" ] || echo "WAYLAND_DISPLAY=$WLD"
   [ -z "${SWAYSOCK:-}" ] || echo "SWAYSOCK=$SWAYSOCK"
+  [ -z "${XDISP:-}" ] || echo "DISPLAY=$XDISP"
 }
 # u CMD...: runs CMD as the test user; ubg CMD...: in the background, BG its PID (exec all the
 # way down, so BG is the program itself and it can be ended by that PID)
@@ -226,6 +228,30 @@ if wait_for 20 test -S "$RT/wayland-nodc"; then
   ubg "$CS" daemon --no-web > "$TMP/daemon2.log" 2>&1
   D2=$BG
   check "weston: daemon reports capture failed" wait_for 20 status_has '"capture":"failed".*no data-control'
+  kill "$D2"
+  wait_for 10 sh -c "! kill -0 $D2"
+  D2=0
+  # with DISPLAY too (the X server XWayland would be; Xvfb here), capture falls back to X11
+  if command -v Xvfb > /dev/null && command -v xclip > /dev/null; then
+    ubg Xvfb -displayfd 1 -nolisten tcp > "$TMP/xdisplay" 2> "$TMP/xvfb.log"
+    if wait_for 20 test -s "$TMP/xdisplay"; then
+      XDISP=:$(head -1 "$TMP/xdisplay")
+      u "$CS" doctor > "$TMP/doctor3" 2>&1
+      check "weston + DISPLAY: doctor passes" [ $? -eq 0 ]
+      check "weston + DISPLAY: doctor says XWayland" grep -q 'capturing through XWayland' "$TMP/doctor3"
+      DATA="$TMP/data3"
+      ubg "$CS" daemon --no-web > "$TMP/daemon3.log" 2>&1
+      D2=$BG
+      check "weston + DISPLAY: falls back to X11" wait_for 20 status_has '"capture":"x11"'
+      check "weston + DISPLAY: X11 capture running" wait_for 10 grep -q 'capturing the X11 clipboard' "$TMP/daemon3.log"
+      printf 'copied through xwayland' | u xclip -selection clipboard
+      check "weston + DISPLAY: clip stored" wait_for 10 listed 'copied through xwayland'
+    else
+      bad "Xvfb starts"; tail -3 "$TMP/xvfb.log"
+    fi
+  else
+    skip=$((skip + 1)); echo "[SKIP] XWayland fallback: Xvfb or xclip not installed"
+  fi
 else
   bad "weston starts headless"; tail -3 "$TMP/weston.log"
 fi

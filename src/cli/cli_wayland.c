@@ -88,6 +88,7 @@ static int run_read(char *const argv[], size_t max, int timeout_ms, char **out, 
         got += (size_t)k;
     }
     close(pfd[0]);
+    if (got > max) over = 1;
     if (timed_out || over || !buf) kill(pid, SIGKILL); /* our own child only */
     int st = 0;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}

@@ -522,8 +522,6 @@ static int drain_lines(int fd, char *acc, size_t *accn, size_t cap, char *last, 
     return 1;
 }
 
-static void *capture_thread(void *arg);
-
 /* Runs wl-paste --watch; when it exits (a crash, the compositor restarting, no data-control
  * protocol) the reason is logged and shown by `status` (capture "failed", last_error) and it is
  * started again with a growing pause. A compositor without data-control (GNOME/Mutter, weston)

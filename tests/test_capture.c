@@ -74,3 +74,31 @@ Test(capture_classify, gnome_copied_files) {
     cr_expect_str_eq(k.kind, "files");
     cr_expect_str_eq(k.mime, "x-special/gnome-copied-files");
 }
+
+#include "../src/capture/x11own.h"
+
+/* What copying a files entry back serves: RFC 2483 CRLF lines, GNOME's "copy" form, text. */
+Test(x11own, files_items) {
+    x11own_item it[4];
+    char *buf;
+    cs_err e;
+    const char *uri = "file:///tmp/a%20b.txt\nfile:///tmp/c.txt\n";
+    int n = x11own_files_items((const unsigned char *)uri, strlen(uri), "text/uri-list", it, &buf, &e);
+    cr_assert_eq(n, 4, "%s", e.msg);
+    cr_expect_str_eq(it[0].type, "text/uri-list");
+    cr_expect(it[0].len == strlen("file:///tmp/a%20b.txt\r\nfile:///tmp/c.txt\r\n") &&
+              !memcmp(it[0].data, "file:///tmp/a%20b.txt\r\nfile:///tmp/c.txt\r\n", it[0].len));
+    cr_expect_str_eq(it[1].type, "x-special/gnome-copied-files");
+    cr_expect(it[1].len == strlen("copy\nfile:///tmp/a%20b.txt\nfile:///tmp/c.txt") &&
+              !memcmp(it[1].data, "copy\nfile:///tmp/a%20b.txt\nfile:///tmp/c.txt", it[1].len));
+    cr_expect(it[2].len == strlen("file:///tmp/a%20b.txt\nfile:///tmp/c.txt"));
+    free(buf);
+    /* GNOME's own form in, the same four out */
+    const char *g = "cut\nfile:///x/y";
+    n = x11own_files_items((const unsigned char *)g, strlen(g), "x-special/gnome-copied-files", it, &buf, &e);
+    cr_assert_eq(n, 4, "%s", e.msg);
+    cr_expect(it[0].len == strlen("file:///x/y\r\n") && !memcmp(it[0].data, "file:///x/y\r\n", it[0].len));
+    free(buf);
+    cr_expect_eq(x11own_files_items((const unsigned char *)"copy", 4, "x-special/gnome-copied-files", it, &buf, &e), -1);
+    cr_expect_eq(x11own_files_items((const unsigned char *)"\n\n", 2, "text/uri-list", it, &buf, &e), -1);
+}

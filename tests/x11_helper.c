@@ -2,8 +2,14 @@
  *   x11_helper png OUT W H SEED          write a W x H PNG of pseudo-random pixels
  *   x11_helper own-secret TEXT LOG SECS  own CLIPBOARD offering UTF8_STRING and
  *                                        x-kde-passwordManagerHint=secret; log each target asked for
+ *   x11_helper own-hint-refused TEXT LOG SECS  like own-secret, but refuses to convert the hint
  *   x11_helper own-silent SECS           own CLIPBOARD and never answer a request
- * The owners print "owning" once they own the selection, and exit after SECS or on losing it. */
+ *   x11_helper own-trickle SECS          offer UTF8_STRING, answer it with INCR and then send 8
+ *                                        bytes every 1.5 s, never the final empty chunk
+ *   x11_helper own-endless-targets SECS  answer TARGETS the same way (an endless INCR of atoms)
+ * The owners print "owning" once they own the selection, "trickling" when an endless transfer
+ * starts and "chunk" for each chunk sent, and exit after SECS or on losing the selection (the
+ * endless ones keep sending after losing it). */
 #include <X11/Xatom.h>
 #include <X11/Xlib.h>
 #include <png.h>
@@ -35,43 +41,91 @@ static int write_png(const char *out, int w, int h, unsigned seed) {
     return fclose(f) != 0;
 }
 
-static int own(const char *text, const char *logpath, int secs, int silent) {
+enum { OWN_SECRET, OWN_SILENT, OWN_HINT_REFUSED, OWN_TRICKLE, OWN_ENDLESS_TARGETS };
+
+static long long now_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* An INCR transfer in progress, owner side (ICCCM 2.7.2): after the requestor deletes the
+ * property, write the next chunk there. A trickling owner waits TRICKLE_MS before each chunk and
+ * never sends the final empty one. */
+#define TRICKLE_MS 1500
+typedef struct { Window req; Atom prop, type; int format, active, deleted; long long next_at; } incr_state;
+
+static int own(const char *text, const char *logpath, int secs, int mode) {
     Display *d = XOpenDisplay(NULL);
     if (!d) { fprintf(stderr, "no display\n"); return 1; }
     Window w = XCreateSimpleWindow(d, DefaultRootWindow(d), 0, 0, 1, 1, 0, 0, 0);
     Atom clip = XInternAtom(d, "CLIPBOARD", False), targets = XInternAtom(d, "TARGETS", False),
-         utf8 = XInternAtom(d, "UTF8_STRING", False), hint = XInternAtom(d, "x-kde-passwordManagerHint", False);
+         utf8 = XInternAtom(d, "UTF8_STRING", False), hint = XInternAtom(d, "x-kde-passwordManagerHint", False),
+         incr = XInternAtom(d, "INCR", False);
     XSetSelectionOwner(d, clip, w, CurrentTime);
     XSync(d, False);
     if (XGetSelectionOwner(d, clip) != w) { fprintf(stderr, "could not own CLIPBOARD\n"); return 1; }
     printf("owning\n");
     fflush(stdout);
     FILE *log = logpath ? fopen(logpath, "w") : NULL;
-    time_t end = time(NULL) + secs;
-    while (time(NULL) < end) {
+    incr_state is = {0};
+    long long end = now_ms() + secs * 1000LL;
+    while (now_ms() < end) {
+        if (is.active && is.deleted && now_ms() >= is.next_at) {
+            /* the next few bytes of a transfer that never ends */
+            if (is.type == XA_ATOM) {
+                Atom a[2] = {utf8, utf8};
+                XChangeProperty(d, is.req, is.prop, XA_ATOM, 32, PropModeReplace, (unsigned char *)a, 2);
+            } else
+                XChangeProperty(d, is.req, is.prop, is.type, 8, PropModeReplace, (const unsigned char *)"trickle.", 8);
+            XFlush(d);
+            is.deleted = 0;
+            printf("chunk\n");
+            fflush(stdout);
+        }
         if (!XPending(d)) {
             struct pollfd pfd = {ConnectionNumber(d), POLLIN, 0};
-            poll(&pfd, 1, 100);
+            poll(&pfd, 1, 50);
             continue;
         }
         XEvent ev;
         XNextEvent(d, &ev);
-        if (ev.type == SelectionClear) break;
-        if (ev.type != SelectionRequest || silent) continue;
+        /* losing the selection ends the owner, except in the middle of an endless transfer: a slow
+         * owner finishes what it started (ICCCM lets it), so the requestor must give up itself */
+        if (ev.type == SelectionClear && !is.active) break;
+        if (ev.type == PropertyNotify && is.active && ev.xproperty.window == is.req && ev.xproperty.atom == is.prop &&
+            ev.xproperty.state == PropertyDelete) {
+            is.deleted = 1;
+            is.next_at = now_ms() + TRICKLE_MS;
+            continue;
+        }
+        if (ev.type != SelectionRequest || mode == OWN_SILENT) continue;
         XSelectionRequestEvent *r = &ev.xselectionrequest;
         char *name = XGetAtomName(d, r->target);
         if (log) { fprintf(log, "%s\n", name ? name : "?"); fflush(log); }
         if (name) XFree(name);
         XSelectionEvent re = {SelectionNotify, 0, True, d, r->requestor, r->selection, r->target, r->property, r->time};
-        if (r->target == targets) {
+        int start_incr = (mode == OWN_ENDLESS_TARGETS && r->target == targets) || (mode == OWN_TRICKLE && r->target == utf8);
+        if (start_incr && !is.active) {
+            /* answer with INCR (a lower bound of the size), then trickle */
+            long size = 1 << 20;
+            XSelectInput(d, r->requestor, PropertyChangeMask);
+            XChangeProperty(d, r->requestor, r->property, incr, 32, PropModeReplace, (unsigned char *)&size, 1);
+            is = (incr_state){r->requestor, r->property, r->target == targets ? XA_ATOM : utf8, 8, 1, 0, 0};
+            printf("trickling\n");
+            fflush(stdout);
+        } else if (start_incr) {
+            re.property = None; /* one endless transfer at a time is enough */
+        } else if (r->target == targets) {
             Atom list[3] = {targets, utf8, hint};
-            XChangeProperty(d, r->requestor, r->property, XA_ATOM, 32, PropModeReplace, (unsigned char *)list, 3);
-        } else if (r->target == hint) {
+            XChangeProperty(d, r->requestor, r->property, XA_ATOM, 32, PropModeReplace, (unsigned char *)list,
+                            mode == OWN_SECRET || mode == OWN_HINT_REFUSED ? 3 : 2);
+        } else if (r->target == hint && mode == OWN_SECRET) {
             XChangeProperty(d, r->requestor, r->property, XA_STRING, 8, PropModeReplace, (const unsigned char *)"secret", 6);
         } else if (r->target == utf8) {
             XChangeProperty(d, r->requestor, r->property, utf8, 8, PropModeReplace, (const unsigned char *)text, (int)strlen(text));
         } else
-            re.property = None;
+            re.property = None; /* including the hint, for OWN_HINT_REFUSED */
         XSendEvent(d, r->requestor, False, 0, (XEvent *)&re);
         XFlush(d);
     }
@@ -82,8 +136,11 @@ static int own(const char *text, const char *logpath, int secs, int silent) {
 
 int main(int argc, char **argv) {
     if (argc == 6 && !strcmp(argv[1], "png")) return write_png(argv[2], atoi(argv[3]), atoi(argv[4]), (unsigned)atoi(argv[5]));
-    if (argc == 5 && !strcmp(argv[1], "own-secret")) return own(argv[2], argv[3], atoi(argv[4]), 0);
-    if (argc == 3 && !strcmp(argv[1], "own-silent")) return own("", NULL, atoi(argv[2]), 1);
+    if (argc == 5 && !strcmp(argv[1], "own-secret")) return own(argv[2], argv[3], atoi(argv[4]), OWN_SECRET);
+    if (argc == 5 && !strcmp(argv[1], "own-hint-refused")) return own(argv[2], argv[3], atoi(argv[4]), OWN_HINT_REFUSED);
+    if (argc == 3 && !strcmp(argv[1], "own-silent")) return own("", NULL, atoi(argv[2]), OWN_SILENT);
+    if (argc == 3 && !strcmp(argv[1], "own-trickle")) return own("", NULL, atoi(argv[2]), OWN_TRICKLE);
+    if (argc == 3 && !strcmp(argv[1], "own-endless-targets")) return own("", NULL, atoi(argv[2]), OWN_ENDLESS_TARGETS);
     fprintf(stderr, "usage: see the top of tests/x11_helper.c\n");
     return 2;
 }

@@ -16,8 +16,16 @@ int paste_entry(store *s, const store_entry *e, cs_err *err) {
     /* X11 clients ask plain text as UTF8_STRING; images by their MIME type */
     const char *type = e->text ? "text/plain;charset=utf-8" : e->mime;
     char *args[8];
+    const char *prog = NULL; /* what to run, when it is not args[0] looked up in PATH */
     int k = 0;
-    if (getenv("WAYLAND_DISPLAY")) {
+    if (!getenv("WAYLAND_DISPLAY") && getenv("DISPLAY") && !strcmp(e->kind, "files")) {
+        /* xclip offers one target; a file manager wants text/uri-list or GNOME's form, so our own
+         * binary serves them all (x11own.h) */
+        prog = "/proc/self/exe";
+        args[k++] = "clipseek";
+        args[k++] = "x11-own-files";
+        args[k++] = (char *)(e->mime ? e->mime : "text/uri-list");
+    } else if (getenv("WAYLAND_DISPLAY")) {
         args[k++] = "wl-copy";
         args[k++] = "--type";
         args[k++] = (char *)type;
@@ -38,7 +46,8 @@ int paste_entry(store *s, const store_entry *e, cs_err *err) {
     pid_t pid = fork();
     if (pid == 0) {
         dup2(fds[0], 0);
-        execvp(args[0], args);
+        if (prog) execv(prog, args);
+        else execvp(args[0], args);
         _exit(127);
     }
     close(fds[0]);

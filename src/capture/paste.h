@@ -1,5 +1,7 @@
 /* paste: puts an entry back on the clipboard, by handing its bytes to wl-copy (Wayland) or xclip
- * (X11) with the entry's type, so the next paste anywhere gives it back.
+ * (X11) with the entry's type, so the next paste anywhere gives it back. A files entry on X11 is
+ * served by this binary's internal `x11-own-files` command instead (x11own.h), which offers
+ * text/uri-list, x-special/gnome-copied-files and text, so a file manager pastes the files.
  *
  * Returns 0, or -1 with err saying why (no display, tool missing, tool failed). The tool keeps
  * serving the selection in the background after this returns, as both tools do by design. */

@@ -41,6 +41,8 @@ struct rules {
     capture_caps caps;
     int primary;
     int drop_secrets;
+    int min_length;  /* text clips with fewer non-blank characters are not stored */
+    int debounce_ms; /* PRIMARY settles this long before it is read */
 };
 
 char *rules_default_path(void) {
@@ -215,6 +217,8 @@ static void set_defaults(rules *r) {
     r->limits.max_entries = 10000;
     r->caps = capture_default_caps();
     r->web_port = 7717;
+    r->min_length = 1;
+    r->debounce_ms = 300;
     r->org.ocr = 1;
     snprintf(r->org.ocr_lang, sizeof r->org.ocr_lang, "eng");
     r->org.duplicate_threshold = 0.95f;
@@ -279,6 +283,14 @@ int rules_parse(const char *text, size_t len, const char *p, rules **out, cs_err
         } else if (!strcmp(k, "primary")) {
             if (strcmp(v, "true") && strcmp(v, "false")) { rc = cs_err_set(err, "%s:%d: primary is true or false", p, lineno); break; }
             r->primary = !strcmp(v, "true");
+        } else if (!strcmp(k, "min_length") || !strcmp(k, "debounce_ms")) {
+            long long max = !strcmp(k, "min_length") ? 1000000 : 10000;
+            if (parse_count(v, max, &n)) {
+                rc = cs_err_set(err, "%s:%d: %s needs a whole number from 0 to %lld", p, lineno, k, max);
+                break;
+            }
+            if (!strcmp(k, "min_length")) r->min_length = (int)n;
+            else r->debounce_ms = (int)n;
         } else if (!strcmp(k, "max_entries") || !strcmp(k, "max_age_days") || !strcmp(k, "max_total_mb") ||
                    !strcmp(k, "max_image_mb") || !strcmp(k, "max_text_mb")) {
             /* days are multiplied into milliseconds: a smaller ceiling keeps that in range */
@@ -333,9 +345,22 @@ static int rule_matches(const rule *u, const rule_facts *f) {
     return 1;
 }
 
+/* Fewer than min non-blank characters (UTF-8 code points, counted after trimming), or nothing but
+ * whitespace whatever min is: a stray space or newline selected by accident is not a clip. */
+static int short_text(const unsigned char *d, size_t n, int min) {
+    while (n && isspace(*d)) { d++; n--; }
+    while (n && isspace(d[n - 1])) n--;
+    if (n == 0) return 1;
+    long chars = 0;
+    for (size_t i = 0; i < n && chars < min; i++) chars += (d[i] & 0xC0) != 0x80;
+    return chars < min;
+}
+
 const char *rules_reject(const rules *r, const char *kind, const char *subkind, const unsigned char *data, size_t len,
                          const char *source) {
     if (!r) return NULL;
+    if (!strcmp(kind, "text") && short_text(data, len, r->min_length))
+        return r->min_length > 1 ? "it is shorter than min_length" : "it is only whitespace";
     if (r->drop_secrets && subkind && !strcmp(subkind, "secret")) return "it looks like a secret (store_secrets = false)";
     for (int i = 0; source && i < r->napp; i++)
         if (!strcasecmp(source, r->app[i])) return "its application is in ignore_app";
@@ -408,3 +433,4 @@ int rules_web_port(const rules *r) { return r->web_port; }
 store_limits rules_limits(const rules *r) { return r->limits; }
 capture_caps rules_caps(const rules *r) { return r->caps; }
 int rules_primary(const rules *r) { return r->primary; }
+int rules_debounce_ms(const rules *r) { return r ? r->debounce_ms : 300; }

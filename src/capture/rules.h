@@ -12,6 +12,11 @@
  *   max_image_mb = N        refuse larger images (default 50)
  *   max_text_mb = N         refuse larger texts (default 5)
  *   primary = true|false    also capture the PRIMARY selection (default false)
+ *   debounce_ms = N         X11 PRIMARY is read once it has not changed for N ms and the mouse
+ *                           button and Shift are up, so a selection dragged out word by word is
+ *                           one clip (default 300; 0 = at once)
+ *   min_length = N          text clips with fewer than N characters, surrounding whitespace not
+ *                           counted, are not stored (default 1; whitespace-only text never is)
  *   store_secrets = true|false  false: text that looks like a key, token or card number is not
  *                           stored at all (default true: stored and flagged as kind "secret")
  *   rule = MATCH... -> ACTION...   user rules, applied in file order (repeatable, at most 64).
@@ -80,5 +85,6 @@ int rules_web_port(const rules *r);
 store_limits rules_limits(const rules *r);
 capture_caps rules_caps(const rules *r);
 int rules_primary(const rules *r);
+int rules_debounce_ms(const rules *r); /* r NULL: the default */
 
 #endif

@@ -1,6 +1,8 @@
-/* textkind: see textkind.h. Patterns are POSIX extended regexes compiled once; every check runs
- * on the text trimmed of surrounding whitespace. */
+/* textkind: see textkind.h. Patterns are POSIX extended regexes compiled once; every check but the
+ * secret scan (secrets.h, on the whole text) runs on the text trimmed of surrounding whitespace. */
 #include "textkind.h"
+
+#include "secrets.h"
 
 #include <ctype.h>
 #include <jansson.h>
@@ -8,20 +10,6 @@
 #include <regex.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const char *secret_res[] = {
-    "AKIA[0-9A-Z]{16}",                                      /* AWS access key id */
-    "gh[pousr]_[A-Za-z0-9]{36,}",                            /* GitHub tokens */
-    "github_pat_[A-Za-z0-9_]{60,}",
-    "glpat-[A-Za-z0-9_-]{20,}",                              /* GitLab */
-    "xox[abprs]-[A-Za-z0-9-]{10,}",                          /* Slack */
-    "sk_live_[A-Za-z0-9]{20,}",                              /* Stripe */
-    "sk-[A-Za-z0-9_-]{32,}",                                 /* OpenAI-style */
-    "AIza[0-9A-Za-z_-]{35}",                                 /* Google API key */
-    "-----BEGIN ([A-Z]+ )?PRIVATE KEY-----",                 /* PEM private keys */
-    "eyJ[A-Za-z0-9_-]{8,}\\.eyJ[A-Za-z0-9_-]{8,}\\.[A-Za-z0-9_-]{8,}", /* JWT */
-};
-#define NSECRET (sizeof secret_res / sizeof secret_res[0])
 
 typedef struct { const char *kind, *re; } simple;
 static const simple simple_res[] = {
@@ -37,31 +25,13 @@ static const simple simple_res[] = {
 };
 #define NSIMPLE (sizeof simple_res / sizeof simple_res[0])
 
-static regex_t secret_rx[NSECRET], simple_rx[NSIMPLE];
+static regex_t simple_rx[NSIMPLE];
 static int compiled_ok;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static void compile_all(void) {
     compiled_ok = 1;
-    for (size_t i = 0; i < NSECRET; i++) compiled_ok &= regcomp(&secret_rx[i], secret_res[i], REG_EXTENDED | REG_NOSUB) == 0;
     for (size_t i = 0; i < NSIMPLE; i++) compiled_ok &= regcomp(&simple_rx[i], simple_res[i].re, REG_EXTENDED | REG_NOSUB) == 0;
-}
-
-/* A payment card number: 13-19 digits (spaces or dashes allowed) passing the Luhn check. */
-static int is_card(const char *t) {
-    int d[32], n = 0;
-    for (const char *p = t; *p; p++) {
-        if (isdigit((unsigned char)*p)) { if (n == 32) return 0; d[n++] = *p - '0'; }
-        else if (*p != ' ' && *p != '-') return 0;
-    }
-    if (n < 13 || n > 19) return 0;
-    int sum = 0;
-    for (int i = n - 1, k = 0; i >= 0; i--, k++) {
-        int v = d[i];
-        if (k % 2) { v *= 2; if (v > 9) v -= 9; }
-        sum += v;
-    }
-    return sum % 10 == 0;
 }
 
 static int count(const char *t, const char *needle) {
@@ -100,7 +70,11 @@ static int looks_like_code(const char *t) {
 const char *textkind_classify(const char *text, size_t len, const char **lang) {
     if (lang) *lang = NULL;
     pthread_once(&once, compile_all);
-    if (!compiled_ok || len == 0) return NULL;
+    if (len == 0) return NULL;
+    /* secrets first, over the whole text whatever its size: store_secrets = false must hold for
+     * a private key at the end of a 2 MB paste too (a broken regex library counts as a secret) */
+    if (secrets_find(text, len, NULL) != 0) return "secret";
+    if (!compiled_ok) return NULL;
     while (len && isspace((unsigned char)*text)) { text++; len--; }
     while (len && isspace((unsigned char)text[len - 1])) len--;
     if (len == 0 || len > (1u << 20)) return NULL; /* rules are for clips, not books */
@@ -109,9 +83,6 @@ const char *textkind_classify(const char *text, size_t len, const char **lang) {
     memcpy(t, text, len);
     t[len] = 0;
     const char *kind = NULL;
-    for (size_t i = 0; i < NSECRET && !kind; i++)
-        if (regexec(&secret_rx[i], t, 0, NULL, 0) == 0) kind = "secret";
-    if (!kind && is_card(t)) kind = "secret";
     int one_line = !memchr(t, '\n', len);
     for (size_t i = 0; i < NSIMPLE && !kind; i++) {
         /* number beats phone for plain integers; phone needs a separator or a '+' */

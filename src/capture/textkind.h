@@ -1,8 +1,9 @@
 /* textkind: what a piece of copied text is, by rules (no model needed).
  *
  * Kinds, checked in this order (the first that fits wins):
- *   secret   API keys and tokens of well-known shapes (AWS, GitHub, GitLab, Slack, Stripe, OpenAI,
- *            Google), private-key blocks, JWTs, payment card numbers (Luhn-checked)
+ *   secret   anything secrets_find (secrets.h) finds anywhere in the text, whatever its size:
+ *            provider tokens, private keys, AWS secret keys, password/token assignments,
+ *            credentials in URLs, card numbers (also inside a sentence)
  *   url      one token with a scheme (http, https, ftp, file, ssh, git) or starting with www.
  *   email    one token local@domain.tld
  *   phone    one line of 7-15 digits with +, spaces, dashes, dots or parentheses
@@ -20,7 +21,8 @@
 
 #include <stddef.h>
 
-/* Classifies UTF-8 text. Returns a static kind name or NULL; *lang (may be NULL) gets the code
+/* Classifies UTF-8 text. The other kinds are looked for in texts up to 1 MiB (they describe a
+ * clip, not a book). Returns a static kind name or NULL; *lang (may be NULL) gets the code
  * language for "code", else NULL. */
 const char *textkind_classify(const char *text, size_t len, const char **lang);
 

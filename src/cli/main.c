@@ -115,5 +115,6 @@ int main(int argc, char **argv) {
     argv[argc] = NULL;
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "x11-own-files")) return cmd_x11_own_files(argc - 1, argv + 1); /* internal, for copy */
     return cli_usage("unknown command '%s'", argv[1]);
 }

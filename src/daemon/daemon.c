@@ -117,16 +117,24 @@ static void *capture_thread(void *arg) {
     capture_x11_params xp = capture_x11_default_params();
     xp.primary = d->p.primary || rules_primary(d->rules);
     xp.caps = rules_caps(d->rules);
+    xp.debounce_ms = rules_debounce_ms(d->rules);
     capture_x11 *x;
-    /* reconnect with a pause if the X server goes away and comes back (a session restart) */
+    /* The X server may go away (a session restart, a crash): the web page, the indexer and the
+     * socket keep running, and capture reconnects with backoff (0.5 s doubling to 8 s). */
+    int backoff_ms = 500;
     while (!d->stop) {
         if (capture_x11_open(&xp, &x, &e)) {
             set_error(d, e.msg);
-            for (int i = 0; i < 50 && !d->stop; i++) usleep(100000);
+            for (int i = 0; i < backoff_ms / 100 && !d->stop; i++) usleep(100000);
+            if (backoff_ms < 8000) backoff_ms *= 2;
             continue;
         }
-        say("capturing the X11 clipboard%s", d->p.primary ? " and PRIMARY" : "");
-        if (capture_x11_run(x, on_clip, &cc, cap_log, &d->stop, &e)) set_error(d, e.msg);
+        backoff_ms = 500;
+        say("capturing the X11 clipboard%s", xp.primary ? " and PRIMARY" : "");
+        if (capture_x11_run(x, on_clip, &cc, cap_log, &d->stop, &e)) {
+            set_error(d, e.msg);
+            say("X11 capture: reconnecting");
+        }
         capture_x11_close(x);
     }
     store_close(cc.s);

@@ -47,23 +47,21 @@ static capture_clip text_clip(const char *t, const char *offered) {
 Test(ingest, stores_with_offered_types_and_reports) {
     fx f;
     fx_open(&f, "");
-    store *s = f.s;
-    rules *r = f.r;
     cs_err e;
     capture_clip c = text_clip("hello from the ingest test", "text/plain;charset=utf-8\ntext/html\nx-custom");
     ingest_result res;
-    cr_assert_eq(ingest_clip(s, r, &c, INGEST_CAPTURED, &res, &e), 0, "%s", e.msg);
+    cr_assert_eq(ingest_clip(f.s, f.r, &c, INGEST_CAPTURED, &res, &e), 0, "%s", e.msg);
     cr_assert_eq(res.decision, INGEST_STORED);
     store_entry en;
-    cr_assert_eq(store_get(s, res.id, &en, &e), 0);
+    cr_assert_eq(store_get(f.s, res.id, &en, &e), 0);
     cr_assert_str_eq(en.mimes, "text/plain;charset=utf-8\ntext/html\nx-custom");
     store_entry_free(&en);
-    cr_assert_eq(ingest_clip(s, r, &c, 0, &res, &e), 0);
+    cr_assert_eq(ingest_clip(f.s, f.r, &c, 0, &res, &e), 0);
     cr_assert_eq(res.decision, INGEST_BUMPED);
     char line[1400];
     cr_assert(strstr(ingest_describe(&res, &c, line, sizeof line), "bumped entry"), "%s", line);
     capture_clip empty = text_clip("", NULL);
-    cr_assert_eq(ingest_clip(s, r, &empty, INGEST_CAPTURED, &res, &e), 0);
+    cr_assert_eq(ingest_clip(f.s, f.r, &empty, INGEST_CAPTURED, &res, &e), 0);
     cr_assert_eq(res.decision, INGEST_INVALID);
     cr_assert(strstr(res.reason, "empty"), "%s", res.reason);
     fx_close(&f);
@@ -72,15 +70,13 @@ Test(ingest, stores_with_offered_types_and_reports) {
 Test(ingest, secret_policy_applies_to_captured_clips_only) {
     fx f;
     fx_open(&f, "store_secrets = false\n");
-    store *s = f.s;
-    rules *r = f.r;
     cs_err e;
     capture_clip c = text_clip("ghp_R7cQ2mV9xK4tB8nL1pW6yH3jF5dS0aZ2eU7i", NULL);
     ingest_result res;
-    cr_assert_eq(ingest_clip(s, r, &c, INGEST_CAPTURED, &res, &e), 0);
+    cr_assert_eq(ingest_clip(f.s, f.r, &c, INGEST_CAPTURED, &res, &e), 0);
     cr_assert_eq(res.decision, INGEST_REJECTED);
     cr_assert(strstr(res.reason, "secret"), "%s", res.reason);
-    cr_assert_eq(ingest_clip(s, r, &c, 0, &res, &e), 0); /* an explicit import */
+    cr_assert_eq(ingest_clip(f.s, f.r, &c, 0, &res, &e), 0); /* an explicit import */
     cr_assert_eq(res.decision, INGEST_STORED);
     cr_assert_str_eq(res.subkind, "secret");
     fx_close(&f);
@@ -134,8 +130,6 @@ static int file_has(const char *path, const char *needle) {
 Test(ingest, deleted_secret_bytes_leave_the_database_file) {
     fx f;
     fx_open(&f, "");
-    store *s = f.s;
-    rules *r = f.r;
     cs_err e;
     char db[128], wal[140];
     snprintf(db, sizeof db, "%s/clipseek.db", f.dir);
@@ -146,23 +140,23 @@ Test(ingest, deleted_secret_bytes_leave_the_database_file) {
         snprintf(t, sizeof t, "ordinary note number %d about gardening", i);
         capture_clip c = text_clip(t, NULL);
         ingest_result res;
-        cr_assert_eq(ingest_clip(s, r, &c, INGEST_CAPTURED, &res, &e), 0);
+        cr_assert_eq(ingest_clip(f.s, f.r, &c, INGEST_CAPTURED, &res, &e), 0);
     }
     const char *secret = "ghp_Q8wErTy5uIoP3aSdFgH7jKlZ1xCvBnM4qWe2";
     capture_clip c = text_clip(secret, NULL);
     ingest_result res;
-    cr_assert_eq(ingest_clip(s, r, &c, INGEST_CAPTURED, &res, &e), 0);
+    cr_assert_eq(ingest_clip(f.s, f.r, &c, INGEST_CAPTURED, &res, &e), 0);
     cr_assert_eq(res.decision, INGEST_STORED);
     cr_assert_str_eq(res.subkind, "secret");
     cr_assert(file_has(db, "Q8wErTy5uIoP3aSdFgH7") || file_has(wal, "Q8wErTy5uIoP3aSdFgH7"), "the secret was written");
-    cr_assert_eq(store_delete(s, res.id, &e), 0, "%s", e.msg);
+    cr_assert_eq(store_delete(f.s, res.id, &e), 0, "%s", e.msg);
     /* FTS5 keeps terms lowercased: search without case, the token's body and its prefix */
     cr_assert_not(file_has(db, "Q8wErTy5uIoP3aSdFgH7"), "secret bytes still in %s", db);
     cr_assert_not(file_has(wal, "Q8wErTy5uIoP3aSdFgH7"), "secret bytes still in %s", wal);
     /* the rest of the index still answers */
     int64_t *ids = NULL;
     size_t n = 0;
-    cr_assert_eq(store_fts(s, "gardening", 100, &ids, &n, &e), 0, "%s", e.msg);
+    cr_assert_eq(store_fts(f.s, "gardening", 100, &ids, &n, &e), 0, "%s", e.msg);
     cr_assert_eq(n, 20);
     free(ids);
     fx_close(&f);

@@ -17,7 +17,7 @@ ARCH    ?= -march=native
 PREFIX  ?= $(HOME)/.local
 BUILD   ?= build
 
-PKGS     := jansson libutf8proc libpng libjpeg libwebp libwebpdemux sqlite3 libcrypto x11 xfixes libcurl tesseract lept libmicrohttpd
+PKGS     := jansson libutf8proc libpng libjpeg libwebp libwebpdemux sqlite3 libcrypto x11 xfixes libcurl tesseract lept libmicrohttpd wayland-client
 # -fno-trapping-math changes no result (we never read floating-point exception flags); it lets
 # GCC if-convert and vectorise loops with float comparisons (clamps, masks). No -ffast-math.
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra $(WERROR) -g -fopenmp -fno-trapping-math $(shell pkg-config --cflags $(PKGS))
@@ -87,12 +87,14 @@ $(BUILD)/x11_helper: tests/x11_helper.c
 	@$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
 
 # Unit and conformance tests (Criterion), then CLI tests, X11 and durability tests under Xvfb,
-# a full disk (a tmpfs in a private namespace), then the fuzz corpus replay.
+# a full disk (a tmpfs in a private namespace), Wayland capture under headless sway and weston,
+# then the fuzz corpus replay.
 test: $(BUILD)/clipseek $(TEST_BIN) $(BUILD)/x11_helper
 	@set -e; for t in $(TEST_BIN); do echo "== $$t"; $$t --jobs 1; done
 	CLIPSEEK=$(BUILD)/clipseek sh tests/cli_test.sh
 	CLIPSEEK=$(BUILD)/clipseek sh tests/store_cli_test.sh
 	CLIPSEEK=$(BUILD)/clipseek HELPER=$(BUILD)/x11_helper sh tests/x11_test.sh
+	CLIPSEEK=$(BUILD)/clipseek sh tests/wayland_test.sh
 	CLIPSEEK=$(BUILD)/clipseek sh tests/fetch_test.sh
 	CLIPSEEK=$(BUILD)/clipseek sh tests/inputs_test.sh
 	CLIPSEEK=$(BUILD)/clipseek sh tests/search_test.sh

@@ -34,6 +34,7 @@ int cmd_preprocess(int argc, char **argv);
 int cmd_model(int argc, char **argv);
 int cmd_add(int argc, char **argv);
 int cmd_store(int argc, char **argv);
+int cmd_wl_event(int argc, char **argv);
 /* internal: serves a files entry on the X11 CLIPBOARD for `copy` (cli_x11own.c); not in the help */
 int cmd_x11_own_files(int argc, char **argv);
 int cmd_pause(int argc, char **argv);

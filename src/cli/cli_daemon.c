@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "../capture/rules.h"
+#include "../capture/wayland.h"
 #include "../daemon/daemon.h"
 #include "../organize/ocr.h"
 #include "../model/clip.h"
@@ -120,9 +121,38 @@ int cmd_doctor(int argc, char **argv) {
     printf("data dir     %s\n", dir ? dir : "(none: set HOME or CLIPSEEK_DATA_DIR)");
     const char *disp = getenv("WAYLAND_DISPLAY") ? "Wayland" : getenv("DISPLAY") ? "X11" : "none";
     printf("display      %s%s%s\n", disp, getenv("DISPLAY") ? " DISPLAY=" : "", getenv("DISPLAY") ? getenv("DISPLAY") : "");
-    char buf[1024];
-    if (dir && daemon_request(dir, "STATUS", buf, sizeof buf, 2000) == 0) printf("daemon       running %s\n", buf);
-    else printf("daemon       not running (start it with `clipseek daemon`)\n");
+    if (getenv("WAYLAND_DISPLAY")) {
+        /* wl-paste --watch needs the data-control protocol; GNOME/Mutter and weston have none */
+        wayland_info wi;
+        cs_err we;
+        if (wayland_probe(&wi, &we)) {
+            printf("capture      %s\n", we.msg);
+            problems++;
+        } else if (wi.data_control)
+            printf("capture      Wayland through wl-paste --watch (%s)\n", wi.protocol);
+        else if (getenv("DISPLAY"))
+            printf("capture      this compositor has no data-control protocol: capturing through XWayland (DISPLAY=%s) "
+                   "instead; copies in Wayland apps reach it only when the compositor syncs the clipboard to XWayland "
+                   "(GNOME does)\n", getenv("DISPLAY"));
+        else {
+            printf("capture      this compositor has no data-control protocol (GNOME/Mutter and weston have none), so "
+                   "Wayland clipboard capture cannot work. Use XWayland capture: start the daemon with DISPLAY set to "
+                   "the XWayland display (e.g. DISPLAY=:0 clipseek daemon)\n");
+            problems++;
+        }
+    }
+    char buf[2048];
+    if (dir && daemon_request(dir, "STATUS", buf, sizeof buf, 2000) == 0) {
+        printf("daemon       running %s\n", buf);
+        json_t *j = json_loads(buf, 0, NULL);
+        const char *cap = json_string_value(json_object_get(j, "capture"));
+        if (cap && !strcmp(cap, "failed")) {
+            printf("capture      failed: %s\n", json_string_value(json_object_get(j, "last_error")));
+            problems++;
+        }
+        json_decref(j);
+    } else
+        printf("daemon       not running (start it with `clipseek daemon`)\n");
     store *s = dir ? cli_open_store() : NULL;
     if (s) {
         store_report r;

@@ -16,6 +16,7 @@
 #include "../common/cs_file.h"
 #include "../common/cs_utf8.h"
 #include "../capture/capture.h"
+#include "../capture/ingest.h"
 #include "../capture/paste.h"
 #include "../capture/rules.h"
 #include "../capture/textkind.h"
@@ -77,34 +78,26 @@ static size_t max_clip_bytes(void) {
 
 /* ---- add ---- */
 
-typedef struct { int added, bumped, skipped, total; int progress, quiet, reject; const rules *rules; } add_stats;
+typedef struct { int added, bumped, skipped, total; int progress, quiet, flags, paused; const rules *rules; } add_stats;
 
-static int add_bytes(store *s, const unsigned char *d, size_t n, const char *source, const char *type_hint, add_stats *st,
-                     const char *label) {
-    capture_kind c;
+/* One clip through the ingest chain (ingest.h), the same one the daemon runs. A failure (the
+ * store, or a pause flag that cannot be read) is an error; a clip not kept is counted as skipped. */
+static int add_bytes(store *s, const unsigned char *d, size_t n, const char *source, const char *type_hint,
+                     const char *offered, add_stats *st, const char *label) {
+    capture_clip c = {d, n, type_hint, offered, source};
+    ingest_result r;
     cs_err e;
-    capture_caps caps = st->rules ? rules_caps(st->rules) : capture_default_caps();
-    if (capture_classify(d, n, type_hint, &caps, &c, &e)) {
-        st->skipped++;
-        fprintf(stderr, "clipseek: %s: %s, skipped\n", label, e.msg);
-        return 0;
+    char line[1400];
+    if (ingest_clip(s, st->rules, &c, st->flags, &r, &e)) return cli_fail("%s: %s", label, ingest_describe(&r, &c, line, sizeof line));
+    switch (r.decision) {
+    case INGEST_STORED: st->added++; break;
+    case INGEST_BUMPED: st->bumped++; break;
+    case INGEST_PAUSED: st->paused++; /* fall through */
+    default: st->skipped++; fprintf(stderr, "clipseek: %s: %s\n", label, ingest_describe(&r, &c, line, sizeof line)); return 0;
     }
-    const char *why = st->rules && st->reject ? rules_reject(st->rules, c.kind, c.subkind, d, n, source) : NULL;
-    if (why) {
-        st->skipped++;
-        fprintf(stderr, "clipseek: %s: not stored: %s\n", label, why);
-        return 0;
-    }
-    store_new ne = {c.kind, c.mime, NULL, d, n, source, c.width, c.height, 0, c.subkind, c.lang};
-    int64_t id;
-    int added;
-    if (store_add(s, &ne, &id, &added, &e)) return cli_fail("%s: %s", label, e.msg);
-    int deleted = 0;
-    if (added && st->rules && rules_apply(st->rules, s, id, RULES_AT_STORE, &deleted, &e))
-        fprintf(stderr, "clipseek: %s: rules: %s\n", label, e.msg);
-    if (added) st->added++; else st->bumped++;
+    if (r.note[0]) fprintf(stderr, "clipseek: %s: %s\n", label, r.note);
     /* flushed per id: an import that is interrupted still reports every id it committed */
-    if (!st->quiet && (printf("%lld\n", (long long)id) < 0 || fflush(stdout) != 0))
+    if (!st->quiet && (printf("%lld\n", (long long)r.id) < 0 || fflush(stdout) != 0))
         return cli_fail("writing stdout: %s", strerror(errno));
     return 0;
 }
@@ -149,7 +142,7 @@ static int add_path(store *s, const char *path, add_stats *st, int depth) {
     if (cs_read_input(path, cap, &buf, &len, &e)) return cli_fail("%s", e.msg);
     char real[PATH_MAX];
     const char *src = stream ? NULL : realpath(path, real) ? real : path; /* a pipe has no source file */
-    int rc = add_bytes(s, (unsigned char *)buf, len, src, NULL, st, path);
+    int rc = add_bytes(s, (unsigned char *)buf, len, src, NULL, NULL, st, path);
     free(buf);
     if (st->progress && st->total % 100 == 0) fprintf(stderr, "clipseek: %d files read...\n", st->total);
     return rc;
@@ -176,12 +169,14 @@ int cmd_add(int argc, char **argv) {
                 rc = cli_fail("stdin: %s", strerror(errno));
                 break;
             }
-            rc = add_bytes(s, (unsigned char *)d, n, NULL, NULL, &st, "stdin");
+            rc = add_bytes(s, (unsigned char *)d, n, NULL, NULL, NULL, &st, "stdin");
             free(d);
         } else
             rc = add_path(s, argv[i], &st, 0);
     }
     fprintf(stderr, "clipseek: %d added, %d already present, %d skipped\n", st.added, st.bumped, st.skipped);
+    /* paused: the user asked to store nothing, and this command stored nothing it was given */
+    if (rc == CLI_OK && st.paused) rc = cli_fail("capture is paused: nothing added while paused (clipseek resume)");
     if (rc == CLI_OK && wait) rc = cli_index_all(s, NULL, 0);
     rules_free(r);
     store_close(s);
@@ -189,9 +184,10 @@ int cmd_add(int argc, char **argv) {
     return rc;
 }
 
-/* `wl-paste --watch clipseek store`: one clip on stdin. wl-paste sets CLIPBOARD_STATE: "data"
- * (store it), "nil" or "clear" (nothing to store), "sensitive" (a password manager marked it:
- * store nothing, and do not even read it). */
+/* `wl-paste --watch clipseek store`: one clip on stdin. wl-paste 2.2 and later set
+ * CLIPBOARD_STATE: "data" (store it), "nil" or "clear" (nothing to store), "sensitive" (a password
+ * manager marked it: store nothing, and do not even read it). Debian 12's wl-clipboard 2.1.0 sets
+ * none of it: the daemon runs `clipseek wl-event` there instead (cli_wayland.c). */
 int cmd_store(int argc, char **argv) {
     const char *type = NULL;
     for (int i = 1; i < argc; i++) {
@@ -200,29 +196,32 @@ int cmd_store(int argc, char **argv) {
     }
     const char *state = getenv("CLIPBOARD_STATE");
     if (state && (!strcmp(state, "sensitive") || !strcmp(state, "nil") || !strcmp(state, "clear"))) return CLI_OK;
-    char *paused = NULL;
     store *s = cli_open_store();
     if (!s) return CLI_FAIL;
-    store_meta_get(s, "paused", &paused, NULL);
-    if (paused && !strcmp(paused, "1")) { free(paused); store_close(s); return CLI_OK; }
-    free(paused);
+    /* paused (or a flag that cannot be read): stdin is not even read */
+    char why[1100];
+    int p = ingest_paused(s, why, sizeof why);
+    if (p) {
+        store_close(s);
+        return p < 0 ? cli_fail("%s", why) : CLI_OK;
+    }
+    rules *r;
+    cs_err e;
+    if (rules_load(NULL, &r, &e)) { store_close(s); return cli_fail("clip not stored: %s", e.msg); }
     char *d;
     size_t n;
     size_t cap = max_clip_bytes();
     if (cs_read_stream(stdin, cap, &d, &n)) {
+        int big = errno == EFBIG;
+        rules_free(r);
         store_close(s);
-        return errno == EFBIG ? cli_fail("clip over the size caps, not stored") : cli_fail("stdin: %s", strerror(errno));
+        return big ? cli_fail("clip over the size caps, not stored") : cli_fail("stdin: %s", strerror(errno));
     }
     add_stats st = {0};
     st.quiet = 1; /* wl-paste --watch has no use for the id */
-    rules *r;
-    cs_err e;
-    if (rules_load(NULL, &r, &e)) { free(d); store_close(s); return cli_fail("%s", e.msg); }
     st.rules = r;
-    st.reject = 1; /* captured clips follow the ignore rules; explicit `add` only the organising ones */
-    int rc = add_bytes(s, (unsigned char *)d, n, getenv("CLIPSEEK_SOURCE"), type, &st, "clip");
-    store_limits lim = rules_limits(r);
-    if (rc == CLI_OK && st.added) store_prune(s, &lim, NULL, NULL);
+    st.flags = INGEST_CAPTURED; /* captured: ignore rules, secret policy, retention */
+    int rc = add_bytes(s, (unsigned char *)d, n, getenv("CLIPSEEK_SOURCE"), type, type, &st, "clip");
     rules_free(r);
     free(d);
     store_close(s);

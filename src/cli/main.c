@@ -63,6 +63,7 @@ static const struct {
     {"organize", cmd_organize, "organize [--no-ocr]   text kinds, text in images, categories, duplicates, collections, rules (now)"},
     {"collections", cmd_collections, "collections [--json] | rename C NAME | merge FROM INTO   automatic and named groups"},
     {"add", cmd_add, "add [--wait] FILE...|DIR...|-   import files, folders (recursively) or stdin; --wait also indexes them"},
+    {"wl-event", cmd_wl_event, "wl-event   one Wayland selection event (the daemon's wl-paste --watch runs it): reads the offered types, skips passwords, stores the best type"},
     {"store", cmd_store, "store [--type MIME]   store one clip from stdin (for wl-paste --watch; honours CLIPBOARD_STATE)"},
     {"list", cmd_list, "list [--kind K] [--collection C] [--category C] [--duplicates-of ID] [--limit N] [--pinned] [--json]   newest first"},
     {"pick", cmd_pick, "pick [--kind K] [--limit N] [--pinned]   ID<TAB>preview lines for dmenu/rofi/fzf"},

@@ -19,7 +19,9 @@
 #include <unistd.h>
 
 #include "../capture/capture.h"
+#include "../capture/ingest.h"
 #include "../capture/rules.h"
+#include "../capture/wayland.h"
 #include "../capture/x11.h"
 #include "../index/indexer.h"
 #include "../model/clip.h"
@@ -40,7 +42,9 @@ typedef struct daemon_state {
     pthread_cond_t idle;    /* the indexer found nothing to do */
     int64_t clips, indexed, failed, organised, ocr_read, generation, idle_generation;
     int64_t passes;         /* index worker passes begun (STATUS: evidence a pass has run) */
-    int64_t not_stored;     /* clips captured but not stored (an error, not an ignore rule) */
+    int64_t not_stored;     /* clips captured but not stored: an error (the store failed, pause
+                             * unreadable, a bad config under the watcher), not an ignore rule */
+    int64_t capture_restarts; /* times the Wayland watcher exited and was started again */
     int index_idle, have_model;
     int model_checked;      /* the indexer has made its first attempt to load a model */
     char capture[32], model_id[256], last_error[1024];
@@ -70,7 +74,7 @@ static void say(const char *fmt, ...) {
 
 static void set_error(daemon_state *d, const char *msg) {
     pthread_mutex_lock(&d->lock);
-    snprintf(d->last_error, sizeof d->last_error, "%s", msg);
+    snprintf(d->last_error, sizeof d->last_error, "%.1000s", msg);
     pthread_mutex_unlock(&d->lock);
     say("%s", msg);
 }
@@ -82,42 +86,20 @@ typedef struct { daemon_state *d; store *s; } cap_ctx;
 static void on_clip(const capture_clip *c, void *arg) {
     cap_ctx *cc = arg;
     daemon_state *d = cc->d;
-    char *paused = NULL;
-    store_meta_get(cc->s, "paused", &paused, NULL);
-    int is_paused = paused && !strcmp(paused, "1");
-    free(paused);
-    if (is_paused) return;
-    capture_kind k;
+    ingest_result r;
     cs_err e;
-    capture_caps caps = rules_caps(d->rules);
-    if (capture_classify(c->data, c->len, c->type, &caps, &k, &e)) {
-        say("clip skipped: %s", e.msg);
-        return;
-    }
-    const char *why = rules_reject(d->rules, k.kind, k.subkind, c->data, c->len, c->source);
-    if (why) {
-        say("clip not stored: %s", why);
-        return;
-    }
-    store_new n = {k.kind, k.mime, c->offered, c->data, c->len, c->source, k.width, k.height, 0, k.subkind, k.lang};
-    int64_t id;
-    int added;
-    if (store_add(cc->s, &n, &id, &added, &e)) {
-        char msg[1024];
-        snprintf(msg, sizeof msg, "clip not stored: %.990s", e.msg);
+    char line[1400];
+    int rc = ingest_clip(cc->s, d->rules, c, INGEST_CAPTURED, &r, &e);
+    ingest_describe(&r, c, line, sizeof line);
+    if (rc) {
+        set_error(d, line);
         pthread_mutex_lock(&d->lock);
         d->not_stored++;
         pthread_mutex_unlock(&d->lock);
-        set_error(d, msg);
         return;
     }
-    say("%s entry %lld (%s, %zu bytes%s%s)", added ? "stored" : "bumped", (long long)id, k.kind, c->len,
-        c->source ? ", from " : "", c->source ? c->source : "");
-    if (added && rules_apply(d->rules, cc->s, id, RULES_AT_STORE, NULL, &e)) say("rules: %s", e.msg);
-    store_limits lim = rules_limits(d->rules);
-    int64_t pruned = 0;
-    if (added && store_prune(cc->s, &lim, &pruned, &e) == 0 && pruned)
-        say("retention: removed %lld old entries", (long long)pruned);
+    say("%s", line);
+    if (r.decision != INGEST_STORED && r.decision != INGEST_BUMPED) return;
     pthread_mutex_lock(&d->lock);
     d->clips++;
     d->generation++;
@@ -453,11 +435,28 @@ static void *client_thread(void *arg) {
                               "organised", (json_int_t)d->organised, "ocr_read", (json_int_t)d->ocr_read, "index_passes",
                               (json_int_t)d->passes, "index_idle", d->index_idle, "last_error", d->last_error, "web_port",
                               d->web_port);
+        /* how often the Wayland watcher had to be restarted */
+        json_object_set_new(j, "capture_restarts", json_integer(d->capture_restarts));
         pthread_mutex_unlock(&d->lock);
         char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
         reply(cl->fd, txt ? txt : "{}");
         free(txt);
         json_decref(j);
+    } else if (!strncmp(line, "CAPTURED ", 9)) { /* from `clipseek wl-event`: a clip was decided */
+        pthread_mutex_lock(&d->lock);
+        if (!strcmp(line + 9, "stored") || !strcmp(line + 9, "bumped")) {
+            d->clips++;
+            d->generation++;
+            pthread_cond_broadcast(&d->wake);
+        }
+        pthread_mutex_unlock(&d->lock);
+        reply(cl->fd, "OK");
+    } else if (!strncmp(line, "CAPTURE-ERROR ", 14)) { /* from `clipseek wl-event`: a clip was lost */
+        pthread_mutex_lock(&d->lock);
+        d->not_stored++;
+        snprintf(d->last_error, sizeof d->last_error, "capture: %.1000s", line + 14);
+        pthread_mutex_unlock(&d->lock);
+        reply(cl->fd, "OK");
     } else if (!strcmp(line, "INDEX-WAIT")) {
         pthread_mutex_lock(&d->lock);
         while (!d->stop && !d->model_checked) pthread_cond_wait(&d->idle, &d->lock); /* just started */
@@ -500,13 +499,130 @@ static void *client_thread(void *arg) {
     return NULL;
 }
 
-static pid_t spawn_wl_paste(const daemon_params *p) {
+
+/* ---- Wayland: supervising `wl-paste --watch clipseek wl-event` ---- */
+
+static void set_capture(daemon_state *d, const char *state) {
+    pthread_mutex_lock(&d->lock);
+    snprintf(d->capture, sizeof d->capture, "%s", state);
+    pthread_mutex_unlock(&d->lock);
+}
+
+/* wl-paste with its stderr (and that of every wl-event it runs) on a pipe we read, so what it says
+ * reaches our log and, when it exits, last_error. *errfd gets the read end. */
+static pid_t spawn_wl_paste(const daemon_params *p, int *errfd) {
+    int pfd[2];
+    if (pipe2(pfd, O_CLOEXEC) != 0) return -1;
     pid_t pid = fork();
     if (pid == 0) {
-        execlp("wl-paste", "wl-paste", "--watch", p->self_exe, "--data-dir", p->data_dir, "store", (char *)NULL);
+        dup2(pfd[1], 2);
+        execlp("wl-paste", "wl-paste", "--watch", p->self_exe, "--data-dir", p->data_dir, "wl-event", (char *)NULL);
+        dprintf(2, "cannot run wl-paste: %s\n", strerror(errno));
         _exit(127);
     }
+    close(pfd[1]);
+    if (pid < 0) { close(pfd[0]); return -1; }
+    *errfd = pfd[0];
     return pid;
+}
+
+/* Logs each complete line of the child's stderr; keeps the last one. Returns 0 at end of file. */
+static int drain_lines(int fd, char *acc, size_t *accn, size_t cap, char *last, size_t lastn) {
+    ssize_t k = read(fd, acc + *accn, cap - 1 - *accn);
+    if (k <= 0) return k < 0 && (errno == EAGAIN || errno == EINTR) ? 1 : 0;
+    *accn += (size_t)k;
+    char *start = acc, *nl;
+    while ((nl = memchr(start, '\n', (size_t)(acc + *accn - start)))) {
+        *nl = 0;
+        if (*start) {
+            say("%s", start);
+            snprintf(last, lastn, "%s", start);
+        }
+        start = nl + 1;
+    }
+    size_t rest = (size_t)(acc + *accn - start);
+    if (rest == cap - 1) rest = 0; /* an endless line: drop it */
+    memmove(acc, start, rest);
+    *accn = rest;
+    return 1;
+}
+
+/* Runs wl-paste --watch; when it exits (a crash, the compositor restarting, no data-control
+ * protocol) the reason is logged and shown by `status` (capture "failed", last_error) and it is
+ * started again with a growing pause. A compositor without data-control (GNOME/Mutter, weston)
+ * cannot work at all: with DISPLAY set too, capture falls back to X11 through XWayland. */
+static void *wayland_thread(void *arg) {
+    daemon_state *d = arg;
+    int backoff = 1;
+    while (!d->stop) {
+        wayland_info wi;
+        cs_err e;
+        char msg[1024];
+        if (wayland_probe(&wi, &e) == 0 && !wi.data_control) {
+            if (d->p.x11 && getenv("DISPLAY")) {
+                say("this compositor has no data-control protocol: capturing through XWayland (DISPLAY=%s) instead",
+                    getenv("DISPLAY"));
+                set_capture(d, "x11");
+                return capture_thread(d);
+            }
+            set_capture(d, "failed");
+            set_error(d, "this compositor has no data-control protocol (GNOME/Mutter and weston have none), so "
+                         "wl-paste --watch cannot capture; use XWayland capture: start the daemon with DISPLAY set");
+        } else {
+            int efd = -1;
+            pid_t pid = spawn_wl_paste(&d->p, &efd);
+            if (pid < 0) {
+                snprintf(msg, sizeof msg, "cannot start wl-paste: %s", strerror(errno));
+                set_error(d, msg);
+            } else {
+                pthread_mutex_lock(&d->lock);
+                d->wl_child = pid;
+                snprintf(d->capture, sizeof d->capture, "wayland");
+                pthread_mutex_unlock(&d->lock);
+                say("capturing through wl-paste --watch (pid %ld)", (long)pid);
+                time_t started = time(NULL);
+                char acc[4096], last[1024] = "";
+                size_t accn = 0;
+                int st = 0, open_fd = 1;
+                pid_t w = 0;
+                while (!d->stop) {
+                    struct pollfd pf = {efd, POLLIN, 0};
+                    if (open_fd && poll(&pf, 1, 200) > 0) open_fd = drain_lines(efd, acc, &accn, sizeof acc, last, sizeof last);
+                    else if (!open_fd) usleep(200000);
+                    if ((w = waitpid(pid, &st, WNOHANG)) == pid) break;
+                }
+                if (w != pid) { /* stopping: end our own child */
+                    kill(pid, SIGTERM);
+                    waitpid(pid, &st, 0);
+                }
+                /* what it said last, if it is still in the pipe */
+                fcntl(efd, F_SETFL, O_NONBLOCK);
+                while (open_fd && drain_lines(efd, acc, &accn, sizeof acc, last, sizeof last) && accn < sizeof acc - 1) {
+                    struct pollfd pf = {efd, POLLIN, 0};
+                    if (poll(&pf, 1, 0) <= 0) break;
+                }
+                close(efd);
+                pthread_mutex_lock(&d->lock);
+                d->wl_child = 0;
+                pthread_mutex_unlock(&d->lock);
+                if (d->stop) break;
+                if (time(NULL) - started > 60) backoff = 1; /* it ran a good while: a fresh failure */
+                if (WIFEXITED(st)) snprintf(msg, sizeof msg, "wl-paste --watch exited with status %d%s%.900s; restarting in %d s",
+                                            WEXITSTATUS(st), last[0] ? ": " : "", last, backoff);
+                else snprintf(msg, sizeof msg, "wl-paste --watch was killed by signal %d%s%.900s; restarting in %d s",
+                              WTERMSIG(st), last[0] ? " (last said: " : "", last, backoff);
+                if (!WIFEXITED(st) && last[0]) strncat(msg, ")", sizeof msg - strlen(msg) - 1);
+                pthread_mutex_lock(&d->lock);
+                d->capture_restarts++;
+                snprintf(d->capture, sizeof d->capture, "failed");
+                pthread_mutex_unlock(&d->lock);
+                set_error(d, msg);
+            }
+        }
+        for (int i = 0; i < backoff * 10 && !d->stop; i++) usleep(100000);
+        backoff = backoff * 2 > 60 ? 60 : backoff * 2;
+    }
+    return NULL;
 }
 
 static int have_program(const char *name) {
@@ -573,9 +689,11 @@ int daemon_run(const daemon_params *p, cs_err *err) {
     if (p->no_capture) {
         snprintf(d.capture, sizeof d.capture, "off");
     } else if (getenv("WAYLAND_DISPLAY") && have_program("wl-paste") && p->self_exe) {
-        d.wl_child = spawn_wl_paste(p);
         snprintf(d.capture, sizeof d.capture, "wayland");
-        say("capturing through wl-paste --watch (pid %ld)", (long)d.wl_child);
+        have_capture = pthread_create(&ct, NULL, wayland_thread, &d) == 0;
+    } else if (getenv("WAYLAND_DISPLAY") && !(p->x11 && getenv("DISPLAY"))) {
+        snprintf(d.capture, sizeof d.capture, "failed");
+        set_error(&d, "Wayland without wl-paste: install wl-clipboard to capture (or set DISPLAY for XWayland capture)");
     } else if (p->x11 && getenv("DISPLAY")) {
         snprintf(d.capture, sizeof d.capture, "x11");
         have_capture = pthread_create(&ct, NULL, capture_thread, &d) == 0;
@@ -638,10 +756,6 @@ int daemon_run(const daemon_params *p, cs_err *err) {
     pthread_mutex_unlock(&d.lock);
     if (have_capture) pthread_join(ct, NULL);
     pthread_join(it, NULL);
-    if (d.wl_child > 0) {
-        kill(d.wl_child, SIGTERM);
-        waitpid(d.wl_child, NULL, 0);
-    }
     close(lfd);
     unlink(a.sun_path);
     rules_free(d.rules);

@@ -1,15 +1,21 @@
 /* daemon: the long-running clipseek process: capture, background indexing and a control socket.
  *
- * Threads: capture (X11 through XFixes; under Wayland a `wl-paste --watch clipseek store` child
- * does the capturing and this thread only supervises), index (embeds new entries, then organises
+ * Threads: capture (X11 through XFixes; under Wayland a `wl-paste --watch clipseek wl-event`
+ * child does the capturing and this thread supervises it: its stderr is logged, an exit is reaped,
+ * reported (capture "failed", last_error, capture_restarts) and restarted with backoff; a
+ * compositor without the data-control protocol falls back to X11 through XWayland when DISPLAY is
+ * set, see docs/capture.md), index (embeds new entries, then organises
  * them: text kinds, OCR, categories, near-duplicates, collections, src/organize/; woken by each
  * stored clip, and backfills everything missing at start), and the caller's thread, which serves
  * the control socket <data dir>/daemon.sock (mode 0600, one line in, one line out):
  *   PING        -> "OK <pid>"
- *   STATUS      -> one line of JSON (capture backend, model, counts: "clips" stored,
+ *   STATUS      -> one line of JSON (capture backend or "failed", model, counts: "clips" stored,
  *                  "not_stored" (captured but failed to store, each logged "clip not stored:
  *                  ..."), "indexed", "failed", "organised", "ocr_read", "index_passes" (passes
- *                  of the index worker begun), last error)
+ *                  of the index worker begun), last error, capture_restarts: times the Wayland
+ *                  watcher was started again)
+ *   CAPTURED D  -> "OK"; from `clipseek wl-event`: a clip was decided (D: ingest_decision_name)
+ *   CAPTURE-ERROR MSG -> "OK"; from `clipseek wl-event`: a clip was lost (counted, last_error)
  *   INDEX-WAIT  -> "OK <entries indexed so far>" once nothing is left to index (or "ERR ...")
  *   SEARCH JSON -> {"hits": [[id, score, signals, cosine], ...]} (search.h, with the model
  *                  already loaded; the request is {"q", "kind", "since_ms", "collection",

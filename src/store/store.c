@@ -334,7 +334,9 @@ int store_open(const char *dir, store **out, cs_err *err) {
         store_close(s);
         return -1;
     }
-    if (store_exec(s, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF; PRAGMA legacy_alter_table=ON", err) ||
+    /* secure_delete: a deleted row's bytes (a copied password) are overwritten with zeros in the
+     * file, not left in free pages until reused */
+    if (store_exec(s, "PRAGMA synchronous=FULL; PRAGMA secure_delete=ON; PRAGMA foreign_keys=OFF; PRAGMA legacy_alter_table=ON", err) ||
         migrate(s, err) || store_exec(s, "PRAGMA legacy_alter_table=OFF; PRAGMA foreign_keys=ON", err)) {
         store_close(s);
         return -1;
@@ -655,12 +657,25 @@ static void drop_entry_files(store *s, const char *blob, const char *sha) {
     unlink(tp);
 }
 
+/* After a secret is deleted: FTS5 only marks a deleted row in a new segment, so its terms stay in
+ * the old segments until they happen to merge. 'optimize' merges every segment now (the dropped
+ * segment rows are zeroed by secure_delete); then the WAL, which still holds the old pages, is
+ * checkpointed and truncated. Outside a transaction only: inside one, store_end does it. */
+static int scrub_index(store *s, cs_err *err) {
+    if (store_exec(s, "INSERT INTO entries_fts(entries_fts) VALUES('optimize')", err)) return -1;
+    if (sqlite3_get_autocommit(s->db))
+        sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL); /* best effort: a reader may hold it */
+    return 0;
+}
+
 int store_begin(store *s, cs_err *err) { return store_exec(s, "BEGIN IMMEDIATE", err); }
 
 int store_end(store *s, int ok, cs_err *err) {
     int rc = 0;
     if (ok) rc = store_exec(s, "COMMIT", err);
     else store_exec(s, "ROLLBACK", NULL);
+    if (ok && !rc && s->scrub) rc = scrub_index(s, err);
+    s->scrub = 0;
     /* blobs are named by their sha256; drop_blob_if_unused checks no row names it any more */
     for (size_t i = 0; i < s->npending; i++)
         if (ok && !rc) drop_entry_files(s, s->pending[i], s->pending[i]);
@@ -675,6 +690,10 @@ int store_delete(store *s, int64_t id, cs_err *err) {
     int r = store_get(s, id, &e, err);
     if (r) return r;
     r = change_one(s, "DELETE FROM entries WHERE id = ?1 AND ?2 = ?2", id, 0, err);
+    if (r == 0 && e.subkind && !strcmp(e.subkind, "secret")) {
+        if (sqlite3_get_autocommit(s->db)) r = scrub_index(s, err);
+        else s->scrub = 1;
+    }
     if (r == 0 && e.blob && !sqlite3_get_autocommit(s->db)) { /* in a transaction: after its commit */
         char (*np)[65] = realloc(s->pending, (s->npending + 1) * sizeof *np);
         if (np) {
@@ -987,9 +1006,12 @@ int store_meta_get(store *s, const char *key, char **value, cs_err *err) {
     sqlite3_stmt *st;
     if (store_prepare(s, "SELECT value FROM meta WHERE key = ?", &st, "meta", err)) return -1;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW) *value = store_col_strdup(st, 0);
+    /* a failed read is an error, not "unset": the pause flag must fail closed (ingest.h) */
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW) *value = store_col_strdup(st, 0);
+    int rc = r == SQLITE_ROW || r == SQLITE_DONE ? 0 : store_dberr(s, err, "meta");
     sqlite3_finalize(st);
-    return 0;
+    return rc;
 }
 
 int store_meta_set(store *s, const char *key, const char *value, cs_err *err) {

@@ -104,6 +104,18 @@ check "text stored" wait_for 10 listed 'plain wayland text'
 u "$CS" list --json --limit 1 > "$TMP/l.json" 2>&1
 check "offered types stored with the text" grep -q 'text/plain;charset=utf-8' "$TMP/l.json"
 
+# ---- a files entry copied back: offered as text/uri-list, so a file manager pastes files ----
+printf 'copy\nfile:///tmp/one%%20file.txt\nfile:///tmp/two.txt' | u "$CS" store --type x-special/gnome-copied-files
+FID=$(u "$CS" list --kind files --json --limit 1 2> /dev/null | sed -n 's/.*"id":\([0-9]*\).*/\1/p' | head -1)
+if [ -n "$FID" ] && u "$CS" copy "$FID" 2> "$TMP/copy.err"; then
+  u wl-paste --list-types > "$TMP/types" 2>&1
+  check "files copy back: text/uri-list offered" grep -qx 'text/uri-list' "$TMP/types"
+  u wl-paste --no-newline --type text/uri-list > "$TMP/uris" 2> /dev/null
+  check "files copy back: the URIs, one CRLF line each" sh -c "printf 'file:///tmp/one%%20file.txt\r\nfile:///tmp/two.txt\r\n' | cmp -s - '$TMP/uris'"
+else
+  bad "files copy back: a files entry stored and copied"; cat "$TMP/copy.err"
+fi
+
 # ---- image ----
 # two small PNGs of different sizes (zlib and struct: no imaging library needed)
 python3 -c "

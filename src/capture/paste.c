@@ -9,6 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "x11own.h"
+
 int paste_entry(store *s, const store_entry *e, cs_err *err) {
     unsigned char *d = NULL;
     size_t n = 0;
@@ -26,6 +28,22 @@ int paste_entry(store *s, const store_entry *e, cs_err *err) {
         args[k++] = "x11-own-files";
         args[k++] = (char *)(e->mime ? e->mime : "text/uri-list");
     } else if (getenv("WAYLAND_DISPLAY")) {
+        if (!strcmp(e->kind, "files")) {
+            /* wl-copy offers one type (and, for a text/ type, the plain-text names beside it), so a
+             * files entry goes out as a text/uri-list (CRLF lines, RFC 2483), which file managers
+             * on Wayland paste as files; GNOME's own form would need a second offer */
+            x11own_item items[4];
+            char *bufs = NULL;
+            if (x11own_files_items(d, n, e->mime, items, &bufs, err) < 0) { free(d); return -1; }
+            unsigned char *u = malloc(items[0].len);
+            if (u) memcpy(u, items[0].data, items[0].len);
+            n = items[0].len;
+            free(bufs);
+            free(d);
+            d = u;
+            if (!d) return cs_err_set(err, "out of memory");
+            type = "text/uri-list";
+        }
         args[k++] = "wl-copy";
         args[k++] = "--type";
         args[k++] = (char *)type;

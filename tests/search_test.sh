@@ -19,9 +19,25 @@ printf 'Grüße aus Köln, café résumé' | "$BIN" add - > /dev/null 2>&1
 check "words by full text (no model)" sh -c "'$BIN' search IBAN --json | grep -q '\"id\":1,.*\"signals\":\\[\"text\"\\]'"
 check "tags are searchable" sh -c "'$BIN' search infra --limit 1 --json | grep -q '\"id\":2,'"
 check "diacritics folded" sh -c "'$BIN' search 'cafe resume' --limit 1 --json | grep -q '\"id\":3,'"
+# searching while typing: a prefix of the last word, one typo, a piece inside a word; picker lines
+check "prefix of the last word" sh -c "[ \"\$('$BIN' search 'work lapt' --format tsv | head -1 | cut -f1)\" = 2 ]"
+check "one typo (swapped letters)" sh -c "[ \"\$('$BIN' search laptpo --format tsv | head -1 | cut -f1)\" = 2 ]"
+check "a piece inside a word (trigram index)" sh -c "[ \"\$('$BIN' search ygen --format tsv | head -1 | cut -f1)\" = 2 ]"
+check "picker line: id, kind, preview" sh -c "'$BIN' search iban --format tsv | grep -qx '1	text	my IBAN DE89 3704 0044 0532 0130 00 for the rent'"
+check "why a hit is listed" sh -c "'$BIN' search lapt --json | grep -q '\"why\":\"words\",\"match\":\"prefix\",\"matched\":\\[\"laptop\"\\]'"
+check "no matches: status 1" sh -c "! '$BIN' search zzqxvkw > /dev/null 2>&1"
+if command -v fzf > /dev/null; then
+  # the README's fzf recipe, in fzf's non-interactive mode: the lines go through fzf and back
+  check "fzf takes the picker lines" sh -c "[ \"\$('$BIN' search '' --format tsv | fzf --filter rent --delimiter '\t' --with-nth 3.. | cut -f1)\" = 1 ]"
+else
+  skip=$((skip + 1)); echo "[SKIP] fzf not installed"
+fi
 for q in '' '"' 'AND OR NOT' 'a"b' '(((' '*' 'NEAR(x y)' "$(printf '\377\376')" "$(head -c 100000 /dev/zero | tr '\0' x)"; do
-  "$BIN" search "$q" > /dev/null 2>&1
-  check "hostile query answered ($(printf '%s' "$q" | head -c 12 | od -An -c | tr -s ' ' | head -c 30))" [ $? -eq 0 ]
+  # answered: hits (status 0) or "no matches" (status 1, as grep), never an error
+  "$BIN" search "$q" > /dev/null 2> "$TMP/err"
+  rc=$?
+  check "hostile query answered ($(printf '%s' "$q" | head -c 12 | od -An -c | tr -s ' ' | head -c 30))" \
+    sh -c "[ $rc -le 1 ] && ! grep -v 'no matches' '$TMP/err'"
 done
 
 if [ -d "$FX/toyworld-clip" ] && [ -f "$FX/toyworld-eval/queries.json" ] && command -v python3 > /dev/null; then
@@ -41,13 +57,16 @@ if [ -d "$FX/toyworld-clip" ] && [ -f "$FX/toyworld-eval/queries.json" ] && comm
   id=$("$BIN" search 'a blue ring' --kind image --limit 1 --json | grep -o '"id":[0-9]*' | cut -d: -f2)
   check "similar leaves the entry itself out" sh -c "! '$BIN' similar $id --limit 3 --json | grep -q '\"id\":$id,'"
   check "query by example image" sh -c "'$BIN' search --image '$FX/toyworld-eval/img00.png' --kind image --limit 1 --json | grep -q 'img00.png'"
-  check "meaning and words fused" sh -c "'$BIN' search 'IBAN rent' --limit 1 --json | grep -q '\"signals\":\\[\"text\",\"meaning\"\\]'"
+  # nonsense finds nothing (exit status 1, as grep), while meaning alone would list 20 rows
+  check "nonsense: no matches, status 1" sh -c "'$BIN' search zzqxvkw > '$TMP/n.out' 2> '$TMP/n.err'; [ \$? -eq 1 ] && [ ! -s '$TMP/n.out' ] && grep -q 'no matches' '$TMP/n.err'"
+  check "an empty query lists recent entries" sh -c "[ \$('$BIN' search '   ' --format tsv | wc -l) -eq 20 ]"
   # text entries found by meaning where the words do not match: a paraphrase in the toy model's
   # world (it knows colours and shapes), and an image as the query
   for t in 'a green cross' 'a yellow ring' 'a black triangle' 'a purple square'; do printf '%s' "$t" | "$BIN" add - > /dev/null 2>&1; done
   "$BIN" index > /dev/null 2>&1
   id_gc=$("$BIN" search 'a green cross' --kind text --limit 1 --json | grep -o '"id":[0-9]*' | head -1 | cut -d: -f2)
-  check "paraphrase finds a text entry by meaning alone" sh -c "'$BIN' search 'the cross that is green' --kind text --limit 1 --json | grep -q '\"id\":$id_gc,.*\"signals\":\[\"meaning\"\]'"
+  check "meaning and words fused" sh -c "'$BIN' search 'a green cross' --kind text --limit 1 --json | grep -q '\"id\":$id_gc,.*\"signals\":\[\"text\",\"meaning\"\]'"
+  check "paraphrase finds its text entry first" sh -c "'$BIN' search 'the cross that is green' --kind text --limit 1 --json | grep -q '\"id\":$id_gc,'"
   gc_img=$(python3 -c "import json,sys; print([i['file'] for i in json.load(open(sys.argv[1]))['items'] if i['query'] == 'a green cross'][0])" "$FX/toyworld-eval/queries.json")
   check "an image finds the text that describes it" sh -c "'$BIN' search --image '$FX/toyworld-eval/$gc_img' --kind text --limit 1 --json | grep -q '\"id\":$id_gc,'"
   # a deleted entry keeps its row in the search matrix: it must never come back

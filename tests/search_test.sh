@@ -69,6 +69,13 @@ if [ -d "$FX/toyworld-clip" ] && [ -f "$FX/toyworld-eval/queries.json" ] && comm
   check "paraphrase finds its text entry first" sh -c "'$BIN' search 'the cross that is green' --kind text --limit 1 --json | grep -q '\"id\":$id_gc,'"
   gc_img=$(python3 -c "import json,sys; print([i['file'] for i in json.load(open(sys.argv[1]))['items'] if i['query'] == 'a green cross'][0])" "$FX/toyworld-eval/queries.json")
   check "an image finds the text that describes it" sh -c "'$BIN' search --image '$FX/toyworld-eval/$gc_img' --kind text --limit 1 --json | grep -q '\"id\":$id_gc,'"
+  # the README's rofi script, called as rofi calls it (rofi-script(5)): rows with the preview, the
+  # thumbnail as icon and the id as info; a custom entry (ROFI_RETV=2) searches what was typed
+  rofi_sh="$(dirname "$0")/../scripts/clipseek-rofi"
+  XDG_CACHE_HOME="$TMP/cache" CLIPSEEK="$BIN" ROFI_RETV=2 sh "$rofi_sh" 'a red star' > "$TMP/rofi.out"
+  rs_id=$("$BIN" search 'a red star' --format tsv | head -1 | cut -f1)
+  check "rofi script: a search's rows with thumbnails as icons" sh -c "sed -n 3p '$TMP/rofi.out' | tr '\\000\\037' '|~' | grep -q '^\\[image.*|icon~$TMP/cache/clipseek-rofi/$rs_id.png~info~$rs_id\$' && file '$TMP/cache/clipseek-rofi/$rs_id.png' | grep -q PNG"
+  check "rofi script: recent entries first" sh -c "XDG_CACHE_HOME='$TMP/cache' CLIPSEEK='$BIN' ROFI_RETV=0 sh '$rofi_sh' | tr '\\000\\037' '|~' | sed -n 2p | grep -q 'info~'"
   # a deleted entry keeps its row in the search matrix: it must never come back
   gone=$("$BIN" search 'a green cross' --kind image --limit 1 --json | grep -o '"id":[0-9]*' | head -1 | cut -d: -f2)
   "$BIN" delete "$gone"

@@ -14,11 +14,16 @@
 #define SEARCH_STEP 0.01     /* scores closer than this are a tie, broken by recency */
 #define SEARCH_LEN0 4000.0   /* characters: the length factor halves at 4000 * (2 - 1) */
 #define SEARCH_MAXWORDS 16
-#define SEARCH_REF_RANK 4    /* the reference cosine: the 5th best of a modality (or top 2 %) */
+/* The reference cosine of a modality: its 2nd best, or the best of the rest after the top 0.1 %
+ * in a large history. */
+#define SEARCH_REF_RANK 1
+#define SEARCH_REF_SHARE 1000
 /* A meaning hit must clear the reference by this share of the reference's height over the median.
- * Per modality, calibrated with bench/relevance.py on the toy-world model: the toy model's text
- * tower places unrelated texts (and nonsense) close together, so text-to-text hits need more. */
-static const double standout_min[2] = {1.6, 0.3}; /* text kinds, images */
+ * Per modality, calibrated with bench/relevance.py on the toy-world model (nonsense: image side at
+ * most 0.33, text side at most 0.71; toy-world targets: 95 % above 0.33): the toy model's text
+ * tower places unrelated texts and nonsense close together, so text-to-text hits need more. A
+ * real CLIP model needs its own calibration (search.h). */
+static const double standout_min[2] = {0.75, 0.34}; /* text kinds, images */
 
 /* a word character: ASCII letters and digits, or any non-ASCII scalar (unicode61 decides) */
 static int word_cp(int32_t cp) {
@@ -350,8 +355,8 @@ static int score_all(cands *c, const filt *f) {
     for (int m = 0; m < 3; m++) qsort(cs[m], nc[m], sizeof(float), by_desc);
     for (int m = 0; m < 2; m++) {
         int u = nc[m] >= 16 ? m : 2; /* too few of this modality: both together */
-        size_t n = nc[u], r = n / 50 > SEARCH_REF_RANK ? n / 50 : SEARCH_REF_RANK;
-        if (n > r + 2) {
+        size_t n = nc[u], r = n / SEARCH_REF_SHARE > SEARCH_REF_RANK ? n / SEARCH_REF_SHARE : SEARCH_REF_RANK;
+        if (n > r + 4) {
             med[m] = cs[u][n / 2];
             ref[m] = cs[u][r];
         } else { /* a handful of rows: no distribution to speak of; a generic scale */
@@ -369,7 +374,7 @@ static int score_all(cands *c, const filt *f) {
             double z = (x->h.cosine - ref[m]) / (ref[m] - med[m]);
             x->h.standout = (float)z;
             if (z >= standout_min[m]) {
-                ms = 0.5 + (z - standout_min[m]) / 4;
+                ms = 0.5 + (z - standout_min[m]) / 1.5;
                 if (ms > 1.5) ms = 1.5;
                 x->h.signals |= SEARCH_MEANING;
             }

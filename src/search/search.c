@@ -242,8 +242,12 @@ static int by_score(const void *a, const void *b) {
 }
 
 /* The words' candidates, every way, each entry keeping its best text score. */
-static int gather_words(store *s, char **w, size_t nw, filt *f, cands *c, cs_err *err) {
+static int gather_words(store *s, char **w, size_t nw, int limit, filt *f, cands *c, cs_err *err) {
     for (int way = 0; way < WAYS; way++) {
+        /* typos and pieces of words are for when the words as typed find too little: with a
+         * page of exact, all-words or prefix hits they would rank below those anyway, and they
+         * are the slow ways (hundreds of terms; a trigram doclist per 3 letters) */
+        if (way >= WAY_FUZZY && c->n >= (size_t)limit) break;
         char *fq = way_query(way, w, nw);
         if (!fq) continue;
         store_fts_hit *fh;
@@ -278,7 +282,7 @@ static int gather_words(store *s, char **w, size_t nw, filt *f, cands *c, cs_err
 /* Both signals' candidates, and the sample of cosines (cand 0) for the standout. */
 static int gather(store *s, const search_query *q, char **w, size_t nw, filt *f, cands *c, cs_err *err) {
     c->n = 0;
-    if (nw && gather_words(s, w, nw, f, c, err)) return -1;
+    if (nw && gather_words(s, w, nw, q->limit, f, c, err)) return -1;
     if (q->qvec && q->vecs) {
         vec_hit *vh;
         size_t m;

@@ -9,6 +9,8 @@
  *   fuzzy      each word of 5+ letters may be one edit off (insert, delete,
  *              substitute, swap two neighbours; ASCII letters and digits)       0.6
  *   substring  every word of 3+ characters inside a word (trigram index)        0.55
+ * The last two ways are asked only when the first three found fewer than a page (limit) of
+ * entries: they would rank below those, and they are the slow ones.
  * text score ts = quality * (0.7 + 0.3 * bm25 / best bm25 of that way) * L, with the length
  * factor L = 1 / (1 + log2(1 + chars / 4000)), so a long file does not win by containing the words.
  *

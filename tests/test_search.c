@@ -2,6 +2,7 @@
  * typo, pieces inside words, stop words, the empty query as the recent list, nonsense as nothing,
  * and the words a front end highlights. */
 #include <criterion/criterion.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,4 +147,30 @@ Test(search, matched_words_for_highlighting) {
     cr_assert_str_eq(w[0], "quarterly");
     cr_assert_str_eq(w[1], "meeting");
     for (size_t i = 0; i < n; i++) free(w[i]);
+}
+
+/* A store from before the trigram index (version 4 here: the index, its triggers and the version
+ * taken back) gets it when opened, filled with the entries it already has. */
+Test(search, migration_builds_the_trigram_index) {
+    store_close(st);
+    char db[128];
+    snprintf(db, sizeof db, "%s/clipseek.db", dir);
+    sqlite3 *h;
+    cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(h, "DROP TABLE entries_tri; DROP TRIGGER IF EXISTS entries_tri_ai;"
+                                 " DROP TRIGGER IF EXISTS entries_tri_ad; DROP TRIGGER IF EXISTS entries_tri_au;"
+                                 " PRAGMA user_version = 4;", NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(h));
+    sqlite3_close(h);
+    cs_err e;
+    cr_assert_eq(store_open(dir, &st, &e), 0, "%s", e.msg);
+    search_hit *hh;
+    size_t n = run("board", &hh);
+    cr_assert_eq(n, 1);
+    cr_assert_eq(hh[0].id, ids[5]);
+    free(hh);
+    int64_t id = add("a keyboard shortcut"); /* and keeps it up to date */
+    n = run("board", &hh);
+    cr_assert_eq(n, 2);
+    cr_assert(hh[0].id == id || hh[1].id == id);
+    free(hh);
 }

@@ -154,14 +154,14 @@ static const char *SCHEMA_V4 =
 static const char *SCHEMA_V3 = "ALTER TABLE entries ADD COLUMN subkind TEXT; ALTER TABLE entries ADD COLUMN lang TEXT;"
                                "CREATE INDEX entries_subkind ON entries(subkind);";
 
-/* v5: a trigram index beside the word index, so a query finds words inside words ("voice" in
+/* v6: a trigram index beside the word index, so a query finds words inside words ("voice" in
  * "invoice", "board" in "clipboard"; search.h). Its own triggers, so the word index's stay as
  * they are. Only the first 4096 characters of text and OCR text go in: a trigram index costs
  * several times its text, and a substring hit deep in a long file is not what a person typing a
  * few letters is after (the word index still has the whole text). */
 #define TRI_BODY(e) "substr(coalesce(" e ".text, ''), 1, 4096) || ' ' || substr(coalesce(" e ".ocr_text, ''), 1, 4096)" \
                     " || ' ' || coalesce(" e ".category, '')"
-static const char *SCHEMA_V5 =
+static const char *SCHEMA_V6 =
     "CREATE VIRTUAL TABLE entries_tri USING fts5(body, tokenize='trigram');"
     "INSERT INTO entries_tri(rowid, body) SELECT id, " TRI_BODY("entries") " FROM entries;"
     "CREATE TRIGGER entries_tri_ai AFTER INSERT ON entries BEGIN"
@@ -201,7 +201,8 @@ static int migrate(store *s, cs_err *err) {
     if (!rc && ver < 2) rc = store_exec(s, SCHEMA_V2, err);
     if (!rc && ver < 3) rc = store_exec(s, SCHEMA_V3, err);
     if (!rc && ver < 4) rc = store_exec(s, SCHEMA_V4, err);
-    if (!rc && ver < 5) rc = store_exec(s, SCHEMA_V5, err);
+    /* (version 5, ids never reused, comes from another branch; this one has no step 5) */
+    if (!rc && ver < 6) rc = store_exec(s, SCHEMA_V6, err);
     if (!rc) {
         char sql[128];
         snprintf(sql, sizeof sql, "PRAGMA application_id=%d; PRAGMA user_version=%d", APP_ID, STORE_SCHEMA_VERSION);

@@ -24,7 +24,7 @@
 
 typedef struct store store;
 
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 
 /* Opens (creating if needed) the store in dir. Creates dir with mode 0700 and the database with
  * 0600; tightens existing permissions that are looser. Caller closes with store_close. */

@@ -220,9 +220,14 @@ def main():
     env.pop("CLIPSEEK_CONFIG", None)
     try:
         hist = os.path.join(work, "history")
-        if a.reuse:  # the same labels (seeded), written aside; the history's files stay as added
-            shutil.rmtree(hist + ".again", ignore_errors=True)
-            items = build_history(hist + ".again", a.fixtures, rng)
+        if a.reuse:  # the labels from the history's files as they were added
+            items = {}
+            rendered = dict(RENDERED)
+            for name in sorted(os.listdir(hist)):
+                if name.endswith(".txt"):
+                    items[name] = open(os.path.join(hist, name), encoding="utf-8").read()
+                else:
+                    items[name] = rendered.get(name[:-4])
         else:
             items = build_history(hist, a.fixtures, rng)
             subprocess.run([binary, "model", "use", os.path.join(a.fixtures, "toyworld-clip")], env=env, check=True,
@@ -231,7 +236,8 @@ def main():
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             subprocess.run([binary, "organize"], env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         stats = subprocess.run([binary, "stats", "--json"], env=env, check=True, capture_output=True, text=True).stdout
-        queries = make_queries(items, a.fixtures, rng)
+        # its own generator: the history's depends on what Debian has installed
+        queries = make_queries(items, a.fixtures, random.Random(15))
         with open(os.path.join(work, "labels.tsv"), "w") as f:
             for g, qq, t in queries:
                 f.write("%s\t%s\t%s\n" % (g, qq, t or ""))

@@ -73,9 +73,33 @@ if [ -d "$FX/toyworld-clip" ] && [ -f "$FX/toyworld-eval/queries.json" ] && comm
   # thumbnail as icon and the id as info; a custom entry (ROFI_RETV=2) searches what was typed
   rofi_sh="$(dirname "$0")/../scripts/clipseek-rofi"
   XDG_CACHE_HOME="$TMP/cache" CLIPSEEK="$BIN" ROFI_RETV=2 sh "$rofi_sh" 'a red star' > "$TMP/rofi.out"
-  rs_id=$("$BIN" search 'a red star' --format tsv | head -1 | cut -f1)
-  check "rofi script: a search's rows with thumbnails as icons" sh -c "sed -n 3p '$TMP/rofi.out' | tr '\\000\\037' '|~' | grep -q '^\\[image.*|icon~$TMP/cache/clipseek-rofi/$rs_id.png~info~$rs_id\$' && file '$TMP/cache/clipseek-rofi/$rs_id.png' | grep -q PNG"
+  # (the fixture folder's queries.json, imported as text, has the words exactly: it comes first)
+  rs_id=$("$BIN" search 'a red star' --format tsv | awk -F '\t' '$2 == "image" { print $1; exit }')
+  check "rofi script: a search's rows with thumbnails as icons" sh -c "tr '\\000\\037' '|~' < '$TMP/rofi.out' | grep -q '^\\[image.*|icon~$TMP/cache/clipseek-rofi/$rs_id.png~info~$rs_id\$' && file '$TMP/cache/clipseek-rofi/$rs_id.png' | grep -q PNG"
   check "rofi script: recent entries first" sh -c "XDG_CACHE_HOME='$TMP/cache' CLIPSEEK='$BIN' ROFI_RETV=0 sh '$rofi_sh' | tr '\\000\\037' '|~' | sed -n 2p | grep -q 'info~'"
+  # and in rofi itself, under Xvfb: type a query, Shift+Enter (rofi's custom input) runs the script
+  # with it; the search's image rows bring their thumbnails, then a screenshot is taken
+  if command -v rofi > /dev/null && command -v Xvfb > /dev/null && command -v xdotool > /dev/null && [ -x /usr/bin/import ]; then
+    Xvfb -displayfd 3 -screen 0 800x600x24 -nolisten tcp 3> "$TMP/rdisplay" > /dev/null 2>&1 &
+    XPID=$!
+    for _k in $(seq 50); do [ -s "$TMP/rdisplay" ] && break; sleep 0.1; done
+    RD=":$(cat "$TMP/rdisplay")"
+    # rofi runs the script for the first view before it maps its window; the icons cached then
+    # are removed, so one that appears afterwards can only come from the typed search
+    DISPLAY=$RD XDG_CACHE_HOME="$TMP/rcache" CLIPSEEK="$BIN" rofi -show clipseek -modi "clipseek:$rofi_sh" -show-icons > "$TMP/rofi.log" 2>&1 &
+    RPID=$!
+    for _k in $(seq 100); do DISPLAY=$RD xdotool search --class rofi > /dev/null 2>&1 && break; sleep 0.1; done
+    rm -rf "$TMP/rcache/clipseek-rofi"
+    DISPLAY=$RD xdotool type --delay 20 'a red star'
+    DISPLAY=$RD xdotool key shift+Return
+    for _k in $(seq 100); do [ -s "$TMP/rcache/clipseek-rofi/$rs_id.png" ] && break; sleep 0.1; done
+    for _k in $(seq 50); do DISPLAY=$RD /usr/bin/import -window root "$TMP/rofi.png" 2> /dev/null && break; sleep 0.1; done
+    check "rofi under Xvfb: the typed query searched, thumbnail fetched, screenshot taken" \
+      sh -c "[ -s '$TMP/rcache/clipseek-rofi/$rs_id.png' ] && file '$TMP/rofi.png' | grep -q 'PNG image data, 800 x 600'"
+    kill "$RPID" "$XPID" 2> /dev/null; wait "$RPID" "$XPID" 2> /dev/null
+  else
+    skip=$((skip + 1)); echo "[SKIP] rofi under Xvfb: rofi, Xvfb, xdotool or ImageMagick's import not installed"
+  fi
   # a deleted entry keeps its row in the search matrix: it must never come back
   gone=$("$BIN" search 'a green cross' --kind image --limit 1 --json | grep -o '"id":[0-9]*' | head -1 | cut -d: -f2)
   "$BIN" delete "$gone"

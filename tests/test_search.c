@@ -174,3 +174,24 @@ Test(search, migration_builds_the_trigram_index) {
     cr_assert(hh[0].id == id || hh[1].id == id);
     free(hh);
 }
+
+/* The same when the table is already there (a development build's version 5) but stale and
+ * without its triggers: the migration empties, refills and re-arms it. */
+Test(search, migration_repairs_a_stale_trigram_index) {
+    store_close(st);
+    char db[128];
+    snprintf(db, sizeof db, "%s/clipseek.db", dir);
+    sqlite3 *h;
+    cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(h, "DELETE FROM entries_tri; DROP TRIGGER entries_tri_ai; PRAGMA user_version = 5;", NULL,
+                              NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(h));
+    sqlite3_close(h);
+    cs_err e;
+    cr_assert_eq(store_open(dir, &st, &e), 0, "%s", e.msg);
+    search_hit *hh;
+    cr_assert_eq(run("board", &hh), 1);
+    free(hh);
+    add("a keyboard shortcut");
+    cr_assert_eq(run("board", &hh), 2);
+    free(hh);
+}

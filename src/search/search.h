@@ -16,12 +16,13 @@
  *
  * Meaning (cosine of the query's CLIP embedding with each image and text vector, vecindex.h). A
  * cosine means nothing by itself: with real CLIP weights text-to-text cosines sit at 0.7-0.9 for
- * almost anything, and text-to-image cosines live on another scale. So each hit's cosine is turned
- * into a standout z = (cosine - mean) / sd against this query's cosines with the history, per
- * modality (images; everything else), from a sample of up to 2048 rows. A meaning hit counts only
- * when z >= zmin = max(3.5, sqrt(2 ln N) + 1) for N rows of that modality: the largest of N
- * unrelated scores sits near sqrt(2 ln N) sd above their mean, so nonsense rarely clears it.
- * meaning score ms = min(1.5, 0.5 + (z - zmin) / 6), 0 below the floor.
+ * almost anything, and text-to-image cosines live on another scale. So each hit is compared with
+ * this query's cosines over the history, per modality (images; everything else), from a sample of
+ * up to 2048 rows: its standout is its lead over the modality's reference cosine (the 3rd best,
+ * or the best after the top 0.1 % in a large history) in units of the reference's height over the
+ * modality's median. Nonsense lifts every entry about equally; a real match leads. A meaning hit
+ * counts only when its standout clears the modality's floor (search.c, calibrated with
+ * bench/relevance.py); meaning score ms = min(1.5, 0.5 + (standout - floor) / 1.5), 0 below it.
  *
  * Fusion (weights, not ranks): score = ts + ms, plus 2 for an exact hit, so an entry whose words
  * match the query exactly ranks above every other hit; prefix, fuzzy and substring hits are fused

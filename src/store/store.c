@@ -162,8 +162,13 @@ static const char *SCHEMA_V3 = "ALTER TABLE entries ADD COLUMN subkind TEXT; ALT
 #define TRI_BODY(e) "substr(coalesce(" e ".text, ''), 1, 4096) || ' ' || substr(coalesce(" e ".ocr_text, ''), 1, 4096)" \
                     " || ' ' || coalesce(" e ".category, '')"
 static const char *SCHEMA_V6 =
-    "CREATE VIRTUAL TABLE entries_tri USING fts5(body, tokenize='trigram');"
+    /* idempotent (IF NOT EXISTS, emptied and refilled, triggers made again): a store that has
+     * the table from a development build, or that lost the triggers to a table rebuild, ends the
+     * same as a fresh one */
+    "CREATE VIRTUAL TABLE IF NOT EXISTS entries_tri USING fts5(body, tokenize='trigram');"
+    "DELETE FROM entries_tri;"
     "INSERT INTO entries_tri(rowid, body) SELECT id, " TRI_BODY("entries") " FROM entries;"
+    "DROP TRIGGER IF EXISTS entries_tri_ai; DROP TRIGGER IF EXISTS entries_tri_ad; DROP TRIGGER IF EXISTS entries_tri_au;"
     "CREATE TRIGGER entries_tri_ai AFTER INSERT ON entries BEGIN"
     " INSERT INTO entries_tri(rowid, body) VALUES(new.id, " TRI_BODY("new") "); END;"
     "CREATE TRIGGER entries_tri_ad AFTER DELETE ON entries BEGIN"

@@ -29,6 +29,29 @@ check "no matches: status 1" sh -c "! '$BIN' search zzqxvkw > /dev/null 2>&1"
 if command -v fzf > /dev/null; then
   # the README's fzf recipe, in fzf's non-interactive mode: the lines go through fzf and back
   check "fzf takes the picker lines" sh -c "[ \"\$('$BIN' search '' --format tsv | fzf --filter rent --delimiter '\t' --with-nth 3.. | cut -f1)\" = 1 ]"
+  if command -v tmux > /dev/null; then
+    # the README's recipe as a person runs it, in a terminal (tmux, private server): typing
+    # reloads the list through clipseek (fzf itself filters nothing), Enter prints the id
+    mkdir -p "$TMP/bin" && ln -sf "$BIN" "$TMP/bin/clipseek"
+    cat > "$TMP/fzf.sh" << 'EOS'
+clipseek search '' --format tsv | fzf --disabled --delimiter '\t' --with-nth 2.. \
+  --bind 'change:reload(clipseek search {q} --format tsv || true)' \
+  --preview 'if [ {2} = image ]; then clipseek decode {1} | chafa --size=${FZF_PREVIEW_COLUMNS}x${FZF_PREVIEW_LINES} -; else clipseek decode {1}; fi' \
+  | cut -f1 > "$PICKED"
+EOS
+    TS="$TMP/tmux.sock"
+    PATH="$TMP/bin:$PATH" PICKED="$TMP/picked" tmux -S "$TS" new-session -d -x 120 -y 30 "sh '$TMP/fzf.sh'"
+    for _k in $(seq 100); do tmux -S "$TS" capture-pane -p 2> /dev/null | grep -q '3/3' && break; sleep 0.1; done
+    tmux -S "$TS" send-keys -l 'lapt'
+    for _k in $(seq 100); do tmux -S "$TS" capture-pane -p 2> /dev/null | grep -q '1/1' && break; sleep 0.1; done
+    tmux -S "$TS" capture-pane -p > "$TMP/pane" 2> /dev/null
+    tmux -S "$TS" send-keys Enter
+    for _k in $(seq 100); do [ -s "$TMP/picked" ] && break; sleep 0.1; done
+    check "fzf recipe in a terminal: typing searches, Enter picks" sh -c "grep -q 'ssh-keygen' '$TMP/pane' && [ \"\$(cat '$TMP/picked')\" = 2 ]"
+    tmux -S "$TS" kill-server 2> /dev/null
+  else
+    skip=$((skip + 1)); echo "[SKIP] fzf recipe in a terminal: tmux not installed"
+  fi
 else
   skip=$((skip + 1)); echo "[SKIP] fzf not installed"
 fi

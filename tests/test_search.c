@@ -58,59 +58,40 @@ static size_t run(const char *text, search_hit **h) {
 
 TestSuite(search, .init = setup, .fini = teardown);
 
-Test(search, exact_word_first) {
+/* q's first hit is entry id, found by words the way `match` says */
+static void expect_first(const char *q, int64_t id, int match) {
     search_hit *h;
-    size_t n = run("fib", &h);
-    cr_assert_geq(n, 1);
-    cr_assert_eq(h[0].id, ids[0]);
-    cr_assert_eq(h[0].match, SEARCH_EXACT);
+    size_t n = run(q, &h);
+    cr_assert_geq(n, 1, "%s found nothing", q);
+    cr_assert_eq(h[0].id, id, "%s", q);
+    cr_assert_eq(h[0].match, match, "%s", q);
     free(h);
 }
 
+Test(search, exact_word_first) { expect_first("fib", ids[0], SEARCH_EXACT); }
+
 Test(search, last_word_as_prefix_while_typing) {
     const char *steps[] = {"inv", "invo", "invoi", "invoic", "quarterly bud", "quar"};
-    for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) {
-        search_hit *h;
-        size_t n = run(steps[i], &h);
-        cr_assert_geq(n, 1, "%s found nothing", steps[i]);
-        cr_assert_eq(h[0].id, i < 4 ? ids[2] : ids[3], "%s", steps[i]);
-        cr_assert_eq(h[0].match, SEARCH_PREFIX, "%s", steps[i]);
-        free(h);
-    }
+    for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) expect_first(steps[i], i < 4 ? ids[2] : ids[3], SEARCH_PREFIX);
 }
 
 Test(search, one_typo_in_a_long_word) {
     const char *typos[] = {"meting", "budgte", "quartrly", "invoize"};
-    for (size_t i = 0; i < sizeof typos / sizeof *typos; i++) {
-        search_hit *h;
-        size_t n = run(typos[i], &h);
-        cr_assert_geq(n, 1, "%s found nothing", typos[i]);
-        cr_assert_eq(h[0].id, i < 3 ? ids[3] : ids[2], "%s", typos[i]);
-        cr_assert_eq(h[0].match, SEARCH_FUZZY, "%s", typos[i]);
-        free(h);
-    }
+    for (size_t i = 0; i < sizeof typos / sizeof *typos; i++) expect_first(typos[i], i < 3 ? ids[3] : ids[2], SEARCH_FUZZY);
     search_hit *h; /* short words are not guessed at: "fob" is not "fib" */
     cr_assert_eq(run("fob", &h), 0);
     free(h);
 }
 
 Test(search, piece_inside_a_word) {
+    expect_first("board", ids[5], SEARCH_SUBSTRING);
     search_hit *h;
-    size_t n = run("board", &h);
-    cr_assert_eq(n, 1);
-    cr_assert_eq(h[0].id, ids[5]);
-    cr_assert_eq(h[0].match, SEARCH_SUBSTRING);
+    cr_assert_eq(run("board", &h), 1);
     free(h);
 }
 
-Test(search, stop_words_left_out_and_phrase_beats_scattered) {
-    search_hit *h;
-    size_t n = run("the red star", &h); /* "red" and "star" are in entry 4, not as a phrase */
-    cr_assert_geq(n, 1);
-    cr_assert_eq(h[0].id, ids[4]);
-    cr_assert_eq(h[0].match, SEARCH_WORDS);
-    free(h);
-}
+/* "red" and "star" are in entry 4, not as a phrase; "the" is left out */
+Test(search, stop_words_left_out_and_phrase_beats_scattered) { expect_first("the red star", ids[4], SEARCH_WORDS); }
 
 Test(search, nonsense_finds_nothing) {
     search_hit *h;
@@ -149,49 +130,37 @@ Test(search, matched_words_for_highlighting) {
     for (size_t i = 0; i < n; i++) free(w[i]);
 }
 
-/* A store from before the trigram index (version 4 here: the index, its triggers and the version
- * taken back) gets it when opened, filled with the entries it already has. */
-Test(search, migration_builds_the_trigram_index) {
+/* Closes the store, runs sql on its file as an older or damaged store would have it, reopens
+ * (migrating), then checks that "board" finds entry 5 alone and that a new entry joins it. */
+static void reopen_after(const char *sql) {
     store_close(st);
     char db[128];
     snprintf(db, sizeof db, "%s/clipseek.db", dir);
     sqlite3 *h;
     cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
-    cr_assert_eq(sqlite3_exec(h, "DROP TABLE entries_tri; DROP TRIGGER IF EXISTS entries_tri_ai;"
-                                 " DROP TRIGGER IF EXISTS entries_tri_ad; DROP TRIGGER IF EXISTS entries_tri_au;"
-                                 " PRAGMA user_version = 4;", NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(h));
+    cr_assert_eq(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(h));
     sqlite3_close(h);
     cs_err e;
     cr_assert_eq(store_open(dir, &st, &e), 0, "%s", e.msg);
+    expect_first("board", ids[5], SEARCH_SUBSTRING);
     search_hit *hh;
-    size_t n = run("board", &hh);
-    cr_assert_eq(n, 1);
-    cr_assert_eq(hh[0].id, ids[5]);
+    cr_assert_eq(run("board", &hh), 1);
     free(hh);
-    int64_t id = add("a keyboard shortcut"); /* and keeps it up to date */
-    n = run("board", &hh);
-    cr_assert_eq(n, 2);
+    int64_t id = add("a keyboard shortcut"); /* and the index is kept up to date */
+    cr_assert_eq(run("board", &hh), 2);
     cr_assert(hh[0].id == id || hh[1].id == id);
     free(hh);
+}
+
+/* A store from before the trigram index (version 4 here: the index, its triggers and the version
+ * taken back) gets it when opened, filled with the entries it already has. */
+Test(search, migration_builds_the_trigram_index) {
+    reopen_after("DROP TABLE entries_tri; DROP TRIGGER IF EXISTS entries_tri_ai; DROP TRIGGER IF EXISTS entries_tri_ad;"
+                 " DROP TRIGGER IF EXISTS entries_tri_au; PRAGMA user_version = 4;");
 }
 
 /* The same when the table is already there (a development build's version 5) but stale and
  * without its triggers: the migration empties, refills and re-arms it. */
 Test(search, migration_repairs_a_stale_trigram_index) {
-    store_close(st);
-    char db[128];
-    snprintf(db, sizeof db, "%s/clipseek.db", dir);
-    sqlite3 *h;
-    cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
-    cr_assert_eq(sqlite3_exec(h, "DELETE FROM entries_tri; DROP TRIGGER entries_tri_ai; PRAGMA user_version = 5;", NULL,
-                              NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(h));
-    sqlite3_close(h);
-    cs_err e;
-    cr_assert_eq(store_open(dir, &st, &e), 0, "%s", e.msg);
-    search_hit *hh;
-    cr_assert_eq(run("board", &hh), 1);
-    free(hh);
-    add("a keyboard shortcut");
-    cr_assert_eq(run("board", &hh), 2);
-    free(hh);
+    reopen_after("DELETE FROM entries_tri; DROP TRIGGER entries_tri_ai; PRAGMA user_version = 5;");
 }

@@ -79,6 +79,8 @@ if [ -d "$FX/toyworld-clip" ] && [ -f "$FX/toyworld-eval/queries.json" ] && comm
   check "since filter" [ "$("$BIN" search 'a red star' --since 0s --json)" = "[]" ]
   id=$("$BIN" search 'a blue ring' --kind image --limit 1 --json | grep -o '"id":[0-9]*' | cut -d: -f2)
   check "similar leaves the entry itself out" sh -c "! '$BIN' similar $id --limit 3 --json | grep -q '\"id\":$id,'"
+  # a query by example asks for the nearest entries: no floor, so it always lists some
+  check "similar lists its nearest entries" [ "$("$BIN" similar "$id" --limit 3 --json | grep -o '"id":' | wc -l)" -eq 3 ]
   check "query by example image" sh -c "'$BIN' search --image '$FX/toyworld-eval/img00.png' --kind image --limit 1 --json | grep -q 'img00.png'"
   # nonsense finds nothing (exit status 1, as grep), while meaning alone would list 20 rows
   check "nonsense: no matches, status 1" sh -c "'$BIN' search zzqxvkw > '$TMP/n.out' 2> '$TMP/n.err'; [ \$? -eq 1 ] && [ ! -s '$TMP/n.out' ] && grep -q 'no matches' '$TMP/n.err'"

@@ -342,8 +342,10 @@ static int by_desc(const void *a, const void *b) {
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
-/* Turns cosines into standouts and the two signals into one score (search.h). */
-static int score_all(cands *c, const filt *f) {
+/* Turns cosines into standouts and the two signals into one score (search.h). floor 0: a query
+ * by example (similar, --image), which asks for the nearest entries whatever they are: every
+ * meaning candidate is kept, ranked by cosine. */
+static int score_all(cands *c, const filt *f, int floor) {
     float *cs[3];
     size_t nc[3] = {0, 0, 0}; /* 0 text kinds, 1 images, 2 both */
     for (int m = 0; m < 3; m++) cs[m] = malloc((c->n ? c->n : 1) * sizeof(float));
@@ -379,7 +381,10 @@ static int score_all(cands *c, const filt *f) {
             int m = is_image(find_brief(f, x->h.id));
             double z = (x->h.cosine - ref[m]) / (ref[m] - med[m]);
             x->h.standout = (float)z;
-            if (z >= standout_min[m]) {
+            if (!floor) {
+                ms = 1 + x->h.cosine;
+                x->h.signals |= SEARCH_MEANING;
+            } else if (z >= standout_min[m]) {
                 ms = 0.5 + (z - standout_min[m]) / 1.5;
                 if (ms > 1.5) ms = 1.5;
                 x->h.signals |= SEARCH_MEANING;
@@ -430,7 +435,7 @@ int search_run(store *s, const search_query *q, search_hit **hits, size_t *n, cs
     }
     free_words(w, nw);
     if (rc) { free(f.b); free(c.a); return -1; }
-    if (score_all(&c, &f)) { free(f.b); free(c.a); return cs_err_set(err, "out of memory"); }
+    if (score_all(&c, &f, q->text != NULL)) { free(f.b); free(c.a); return cs_err_set(err, "out of memory"); }
     /* keep the candidates that matched by words or stood out by meaning */
     size_t k = 0;
     for (size_t i = 0; i < c.n; i++) {

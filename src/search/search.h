@@ -23,6 +23,8 @@
  * modality's median. Nonsense lifts every entry about equally; a real match leads. A meaning hit
  * counts only when its standout clears the modality's floor (search.c, calibrated with
  * bench/relevance.py); meaning score ms = min(1.5, 0.5 + (standout - floor) / 1.5), 0 below it.
+ * A query by example (text NULL: similar, search --image) has no floor: it asks for the nearest
+ * entries, ranked by cosine (ms = 1 + cosine).
  *
  * Fusion (weights, not ranks): score = ts + ms, plus 2 for an exact hit, so an entry whose words
  * match the query exactly ranks above every other hit; prefix, fuzzy and substring hits are fused

@@ -19,9 +19,48 @@ printf 'Grüße aus Köln, café résumé' | "$BIN" add - > /dev/null 2>&1
 check "words by full text (no model)" sh -c "'$BIN' search IBAN --json | grep -q '\"id\":1,.*\"signals\":\\[\"text\"\\]'"
 check "tags are searchable" sh -c "'$BIN' search infra --limit 1 --json | grep -q '\"id\":2,'"
 check "diacritics folded" sh -c "'$BIN' search 'cafe resume' --limit 1 --json | grep -q '\"id\":3,'"
+# searching while typing: a prefix of the last word, one typo, a piece inside a word; picker lines
+check "prefix of the last word" sh -c "[ \"\$('$BIN' search 'work lapt' --format tsv | head -1 | cut -f1)\" = 2 ]"
+check "one typo (swapped letters)" sh -c "[ \"\$('$BIN' search laptpo --format tsv | head -1 | cut -f1)\" = 2 ]"
+check "a piece inside a word (trigram index)" sh -c "[ \"\$('$BIN' search ygen --format tsv | head -1 | cut -f1)\" = 2 ]"
+check "picker line: id, kind, preview" sh -c "'$BIN' search iban --format tsv | grep -qx '1	text	my IBAN DE89 3704 0044 0532 0130 00 for the rent'"
+check "why a hit is listed" sh -c "'$BIN' search lapt --json | grep -q '\"why\":\"words\",\"match\":\"prefix\",\"matched\":\\[\"laptop\"\\]'"
+check "no matches: status 1" sh -c "! '$BIN' search zzqxvkw > /dev/null 2>&1"
+if command -v fzf > /dev/null; then
+  # the README's fzf recipe, in fzf's non-interactive mode: the lines go through fzf and back
+  check "fzf takes the picker lines" sh -c "[ \"\$('$BIN' search '' --format tsv | fzf --filter rent --delimiter '\t' --with-nth 3.. | cut -f1)\" = 1 ]"
+  if command -v tmux > /dev/null; then
+    # the README's recipe as a person runs it, in a terminal (tmux, private server): typing
+    # reloads the list through clipseek (fzf itself filters nothing), Enter prints the id
+    mkdir -p "$TMP/bin" && ln -sf "$BIN" "$TMP/bin/clipseek"
+    cat > "$TMP/fzf.sh" << 'EOS'
+clipseek search '' --format tsv | fzf --disabled --delimiter '\t' --with-nth 2.. \
+  --bind 'change:reload(clipseek search {q} --format tsv || true)' \
+  --preview 'if [ {2} = image ]; then clipseek decode {1} | chafa --size=${FZF_PREVIEW_COLUMNS}x${FZF_PREVIEW_LINES} -; else clipseek decode {1}; fi' \
+  | cut -f1 > "$PICKED"
+EOS
+    TS="$TMP/tmux.sock"
+    PATH="$TMP/bin:$PATH" PICKED="$TMP/picked" tmux -S "$TS" new-session -d -x 120 -y 30 "sh '$TMP/fzf.sh'"
+    for _k in $(seq 100); do tmux -S "$TS" capture-pane -p 2> /dev/null | grep -q '3/3' && break; sleep 0.1; done
+    tmux -S "$TS" send-keys -l 'lapt'
+    for _k in $(seq 100); do tmux -S "$TS" capture-pane -p 2> /dev/null | grep -q '1/1' && break; sleep 0.1; done
+    tmux -S "$TS" capture-pane -p > "$TMP/pane" 2> /dev/null
+    tmux -S "$TS" send-keys Enter
+    for _k in $(seq 100); do [ -s "$TMP/picked" ] && break; sleep 0.1; done
+    check "fzf recipe in a terminal: typing searches, Enter picks" sh -c "grep -q 'ssh-keygen' '$TMP/pane' && [ \"\$(cat '$TMP/picked')\" = 2 ]"
+    tmux -S "$TS" kill-server 2> /dev/null
+  else
+    skip=$((skip + 1)); echo "[SKIP] fzf recipe in a terminal: tmux not installed"
+  fi
+else
+  skip=$((skip + 1)); echo "[SKIP] fzf not installed"
+fi
 for q in '' '"' 'AND OR NOT' 'a"b' '(((' '*' 'NEAR(x y)' "$(printf '\377\376')" "$(head -c 100000 /dev/zero | tr '\0' x)"; do
-  "$BIN" search "$q" > /dev/null 2>&1
-  check "hostile query answered ($(printf '%s' "$q" | head -c 12 | od -An -c | tr -s ' ' | head -c 30))" [ $? -eq 0 ]
+  # answered: hits (status 0) or "no matches" (status 1, as grep), never an error
+  "$BIN" search "$q" > /dev/null 2> "$TMP/err"
+  rc=$?
+  check "hostile query answered ($(printf '%s' "$q" | head -c 12 | od -An -c | tr -s ' ' | head -c 30))" \
+    sh -c "[ $rc -le 1 ] && ! grep -v 'no matches' '$TMP/err'"
 done
 
 if [ -d "$FX/toyworld-clip" ] && [ -f "$FX/toyworld-eval/queries.json" ] && command -v python3 > /dev/null; then
@@ -40,16 +79,52 @@ if [ -d "$FX/toyworld-clip" ] && [ -f "$FX/toyworld-eval/queries.json" ] && comm
   check "since filter" [ "$("$BIN" search 'a red star' --since 0s --json)" = "[]" ]
   id=$("$BIN" search 'a blue ring' --kind image --limit 1 --json | grep -o '"id":[0-9]*' | cut -d: -f2)
   check "similar leaves the entry itself out" sh -c "! '$BIN' similar $id --limit 3 --json | grep -q '\"id\":$id,'"
+  # a query by example asks for the nearest entries: no floor, so it always lists some
+  check "similar lists its nearest entries" [ "$("$BIN" similar "$id" --limit 3 --json | grep -o '"id":' | wc -l)" -eq 3 ]
   check "query by example image" sh -c "'$BIN' search --image '$FX/toyworld-eval/img00.png' --kind image --limit 1 --json | grep -q 'img00.png'"
-  check "meaning and words fused" sh -c "'$BIN' search 'IBAN rent' --limit 1 --json | grep -q '\"signals\":\\[\"text\",\"meaning\"\\]'"
+  # nonsense finds nothing (exit status 1, as grep), while meaning alone would list 20 rows
+  check "nonsense: no matches, status 1" sh -c "'$BIN' search zzqxvkw > '$TMP/n.out' 2> '$TMP/n.err'; [ \$? -eq 1 ] && [ ! -s '$TMP/n.out' ] && grep -q 'no matches' '$TMP/n.err'"
+  check "an empty query lists recent entries" sh -c "[ \$('$BIN' search '   ' --format tsv | wc -l) -eq 20 ]"
   # text entries found by meaning where the words do not match: a paraphrase in the toy model's
   # world (it knows colours and shapes), and an image as the query
   for t in 'a green cross' 'a yellow ring' 'a black triangle' 'a purple square'; do printf '%s' "$t" | "$BIN" add - > /dev/null 2>&1; done
   "$BIN" index > /dev/null 2>&1
   id_gc=$("$BIN" search 'a green cross' --kind text --limit 1 --json | grep -o '"id":[0-9]*' | head -1 | cut -d: -f2)
-  check "paraphrase finds a text entry by meaning alone" sh -c "'$BIN' search 'the cross that is green' --kind text --limit 1 --json | grep -q '\"id\":$id_gc,.*\"signals\":\[\"meaning\"\]'"
+  check "meaning and words fused" sh -c "'$BIN' search 'a green cross' --kind text --limit 1 --json | grep -q '\"id\":$id_gc,.*\"signals\":\[\"text\",\"meaning\"\]'"
+  check "paraphrase finds its text entry first" sh -c "'$BIN' search 'the cross that is green' --kind text --limit 1 --json | grep -q '\"id\":$id_gc,'"
   gc_img=$(python3 -c "import json,sys; print([i['file'] for i in json.load(open(sys.argv[1]))['items'] if i['query'] == 'a green cross'][0])" "$FX/toyworld-eval/queries.json")
   check "an image finds the text that describes it" sh -c "'$BIN' search --image '$FX/toyworld-eval/$gc_img' --kind text --limit 1 --json | grep -q '\"id\":$id_gc,'"
+  # the README's rofi script, called as rofi calls it (rofi-script(5)): rows with the preview, the
+  # thumbnail as icon and the id as info; a custom entry (ROFI_RETV=2) searches what was typed
+  rofi_sh="$(dirname "$0")/../scripts/clipseek-rofi"
+  XDG_CACHE_HOME="$TMP/cache" CLIPSEEK="$BIN" ROFI_RETV=2 sh "$rofi_sh" 'a red star' > "$TMP/rofi.out"
+  # (the fixture folder's queries.json, imported as text, has the words exactly: it comes first)
+  rs_id=$("$BIN" search 'a red star' --format tsv | awk -F '\t' '$2 == "image" { print $1; exit }')
+  check "rofi script: a search's rows with thumbnails as icons" sh -c "tr '\\000\\037' '|~' < '$TMP/rofi.out' | grep -q '^\\[image.*|icon~$TMP/cache/clipseek-rofi/$rs_id.png~info~$rs_id\$' && file '$TMP/cache/clipseek-rofi/$rs_id.png' | grep -q PNG"
+  check "rofi script: recent entries first" sh -c "XDG_CACHE_HOME='$TMP/cache' CLIPSEEK='$BIN' ROFI_RETV=0 sh '$rofi_sh' | tr '\\000\\037' '|~' | sed -n 2p | grep -q 'info~'"
+  # and in rofi itself, under Xvfb: type a query, Shift+Enter (rofi's custom input) runs the script
+  # with it; the search's image rows bring their thumbnails, then a screenshot is taken
+  if command -v rofi > /dev/null && command -v Xvfb > /dev/null && command -v xdotool > /dev/null && [ -x /usr/bin/import ]; then
+    Xvfb -displayfd 3 -screen 0 800x600x24 -nolisten tcp 3> "$TMP/rdisplay" > /dev/null 2>&1 &
+    XPID=$!
+    for _k in $(seq 50); do [ -s "$TMP/rdisplay" ] && break; sleep 0.1; done
+    RD=":$(cat "$TMP/rdisplay")"
+    # rofi runs the script for the first view before it maps its window; the icons cached then
+    # are removed, so one that appears afterwards can only come from the typed search
+    DISPLAY=$RD XDG_CACHE_HOME="$TMP/rcache" CLIPSEEK="$BIN" rofi -show clipseek -modi "clipseek:$rofi_sh" -show-icons > "$TMP/rofi.log" 2>&1 &
+    RPID=$!
+    for _k in $(seq 100); do DISPLAY=$RD xdotool search --class rofi > /dev/null 2>&1 && break; sleep 0.1; done
+    rm -rf "$TMP/rcache/clipseek-rofi"
+    DISPLAY=$RD xdotool type --delay 20 'a red star'
+    DISPLAY=$RD xdotool key shift+Return
+    for _k in $(seq 100); do [ -s "$TMP/rcache/clipseek-rofi/$rs_id.png" ] && break; sleep 0.1; done
+    for _k in $(seq 50); do DISPLAY=$RD /usr/bin/import -window root "$TMP/rofi.png" 2> /dev/null && break; sleep 0.1; done
+    check "rofi under Xvfb: the typed query searched, thumbnail fetched, screenshot taken" \
+      sh -c "[ -s '$TMP/rcache/clipseek-rofi/$rs_id.png' ] && file '$TMP/rofi.png' | grep -q 'PNG image data, 800 x 600'"
+    kill "$RPID" "$XPID" 2> /dev/null; wait "$RPID" "$XPID" 2> /dev/null
+  else
+    skip=$((skip + 1)); echo "[SKIP] rofi under Xvfb: rofi, Xvfb, xdotool or ImageMagick's import not installed"
+  fi
   # a deleted entry keeps its row in the search matrix: it must never come back
   gone=$("$BIN" search 'a green cross' --kind image --limit 1 --json | grep -o '"id":[0-9]*' | head -1 | cut -d: -f2)
   "$BIN" delete "$gone"

@@ -240,6 +240,10 @@ check("a secret's preview is masked in the list", listed and listed[0].get("mask
 st, h, d = req("GET", "/api/entries?q=ghp_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8", AUTH)
 hits = [e for e in json.loads(d)["entries"] if e["id"] == SECRET_ID]
 check("and in search results", hits and hits[0].get("masked") is True and SECRET.encode() not in d, d[:200])
+# a prefix finds it while typing, and "matched" (the entry's words to highlight) must not spell it out
+st, h, d = req("GET", "/api/entries?q=a1B2c3", AUTH)
+hits = [e for e in json.loads(d)["entries"] if e["id"] == SECRET_ID]
+check("and found by a prefix, nothing of it in the answer", hits and "matched" not in hits[0] and b"a1B2c3D4" not in d, d[:300])
 # "similar" from every entry that has the secret among its neighbours
 seen = 0
 for e in json.loads(req("GET", "/api/entries?limit=500", AUTH)[2])["entries"]:

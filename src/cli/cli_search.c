@@ -7,6 +7,7 @@
 #include "../index/indexer.h"
 #include "../model/clip.h"
 #include "../search/search.h"
+#include "../search/search_json.h"
 #include "../search/vecindex.h"
 #include "../store/store.h"
 #include "../common/cs_file.h"
@@ -53,51 +54,56 @@ static void close_model(opened *o) {
     free(o->model_id);
 }
 
-static int print_hits(store *s, const search_hit *h, size_t n, int json) {
-    json_t *arr = json ? json_array() : NULL;
+enum { OUT_HUMAN, OUT_JSON, OUT_TSV };
+
+/* Prints the hits; "no matches" (exit status 1, as grep) when there are none. */
+static int print_hits(store *s, const search_hit *h, size_t n, int fmt, const char *query) {
+    json_t *arr = fmt == OUT_JSON ? json_array() : NULL;
     for (size_t i = 0; i < n; i++) {
         store_entry e;
         if (store_get(s, h[i].id, &e, NULL)) continue;
-        if (json) {
-            json_t *o = store_entry_json(&e), *sig = json_array();
-            json_object_set_new(o, "score", json_real(h[i].score));
-            if (h[i].signals & SEARCH_TEXT) json_array_append_new(sig, json_string("text"));
-            if (h[i].signals & SEARCH_MEANING) {
-                json_array_append_new(sig, json_string("meaning"));
-                json_object_set_new(o, "cosine", json_real(h[i].cosine));
-            }
-            json_object_set_new(o, "signals", sig);
+        if (fmt == OUT_JSON) {
+            json_t *o = store_entry_json(&e);
+            search_hit_json(o, &h[i], &e, query);
             json_array_append_new(arr, o);
+        } else if (fmt == OUT_TSV) {
+            char *line = search_pick_line(&h[i], &e, 200);
+            if (line) printf("%s\n", line);
+            free(line);
         } else {
             char *pv = store_preview(&e, 80);
-            printf("%6lld  %-5s %.4f %-12s %s\n", (long long)e.id, e.kind, h[i].score,
-                   h[i].signals == (SEARCH_TEXT | SEARCH_MEANING) ? "text+meaning" : h[i].signals & SEARCH_TEXT ? "text" : "meaning",
-                   pv ? pv : "");
+            const char *why = search_why(&h[i], !strcmp(e.kind, "image")), *m = search_match_name(h[i].match);
+            char how[40];
+            snprintf(how, sizeof how, "%s%s%s", why ? why : "recent",
+                     (h[i].signals & SEARCH_TEXT) && m ? ":" : "", (h[i].signals & SEARCH_TEXT) && m ? m : "");
+            if ((h[i].signals & SEARCH_TEXT) && (h[i].signals & SEARCH_MEANING)) strncat(how, "+means", sizeof how - strlen(how) - 1);
+            printf("%6lld  %-5s %.4f %-16s %s\n", (long long)e.id, e.kind, h[i].score, how, pv ? pv : "");
             free(pv);
         }
         store_entry_free(&e);
     }
-    if (json) {
+    if (fmt == OUT_JSON) {
         cli_print_json(arr);
         json_decref(arr);
     }
-    return CLI_OK;
+    if (!n && fmt == OUT_HUMAN) fprintf(stderr, "clipseek: no matches\n");
+    return n ? CLI_OK : CLI_FAIL;
 }
 
 /* Runs q and prints its hits; the common tail of search and similar. */
-static int run_and_print(store *s, const search_query *q, int json) {
+static int run_and_print(store *s, const search_query *q, int fmt) {
     search_hit *h;
     size_t n;
     cs_err e;
     if (search_run(s, q, &h, &n, &e)) return cli_fail("%s", e.msg);
-    int rc = print_hits(s, h, n, json);
+    int rc = print_hits(s, h, n, fmt, q->text);
     free(h);
     return rc;
 }
 
 /* Asks a running daemon (which has the model loaded) to search. Returns CLI_OK/CLI_FAIL, or -1
  * when no daemon answers, so the caller searches itself. */
-static int search_via_daemon(store *s, const search_query *q, int json) {
+static int search_via_daemon(store *s, const search_query *q, int fmt) {
     json_t *req = json_pack("{s:s, s:I, s:i}", "q", q->text, "since_ms", (json_int_t)q->since_ms, "limit", q->limit);
     if (q->kind) json_object_set_new(req, "kind", json_string(q->kind));
     if (q->collection) json_object_set_new(req, "collection", json_integer(q->collection));
@@ -131,9 +137,11 @@ static int search_via_daemon(store *s, const search_query *q, int json) {
         h[i].score = json_number_value(json_array_get(a, 1));
         h[i].signals = (int)json_integer_value(json_array_get(a, 2));
         h[i].cosine = (float)json_number_value(json_array_get(a, 3));
+        h[i].match = (int)json_integer_value(json_array_get(a, 4));
+        h[i].standout = (float)json_number_value(json_array_get(a, 5));
     }
     json_decref(rep);
-    int rc = h ? print_hits(s, h, n, json) : cli_fail("out of memory");
+    int rc = h ? print_hits(s, h, n, fmt, q->text) : cli_fail("out of memory");
     free(h);
     return rc;
 }
@@ -142,15 +150,21 @@ int cmd_search(int argc, char **argv) {
     search_query q = {0};
     q.limit = 20;
     const char *model = NULL, *image = NULL, *text = NULL, *coll = NULL;
-    int json = 0;
+    int json = OUT_HUMAN;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--kind") && i + 1 < argc) q.kind = argv[++i];
         else if (!strcmp(argv[i], "--since") && i + 1 < argc) {
             if (parse_since(argv[++i], &q.since_ms)) return cli_usage("--since takes 30m, 2h, 3d, 1w or seconds");
         } else if (!strcmp(argv[i], "--limit") && i + 1 < argc) {
             if (cli_parse_int(argv[++i], 1, 100000, &q.limit)) return cli_usage("--limit needs a positive number");
-        } else if (!strcmp(argv[i], "--json")) json = 1;
-        else if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
+        } else if (!strcmp(argv[i], "--json")) json = OUT_JSON;
+        else if (!strcmp(argv[i], "--format") && i + 1 < argc) {
+            const char *f = argv[++i];
+            if (!strcmp(f, "tsv")) json = OUT_TSV;
+            else if (!strcmp(f, "json")) json = OUT_JSON;
+            else if (!strcmp(f, "human")) json = OUT_HUMAN;
+            else return cli_usage("--format is human, json or tsv");
+        } else if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
         else if (!strcmp(argv[i], "--image") && i + 1 < argc) image = cs_input_path(argv[++i]);
         else if (!strcmp(argv[i], "--collection") && i + 1 < argc) coll = argv[++i];
         else if (!strcmp(argv[i], "--category") && i + 1 < argc) q.category = argv[++i];
@@ -205,7 +219,7 @@ int cmd_similar(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--limit") && i + 1 < argc) {
             if (cli_parse_int(argv[++i], 1, 100000, &q.limit)) return cli_usage("--limit needs a positive number");
-        } else if (!strcmp(argv[i], "--json")) json = 1;
+        } else if (!strcmp(argv[i], "--json")) json = OUT_JSON;
         else if (!strcmp(argv[i], "--kind") && i + 1 < argc) q.kind = argv[++i];
         else if (!id) {
             char *end;

@@ -58,7 +58,7 @@ static const struct {
     {"web", cmd_web, "web [--open] [--port N] [--logout-all]   a one-time login URL for the web page (opened with --open); serves it if no daemon does; --logout-all ends every session"},
     {"doctor", cmd_doctor, "doctor   data dir, display, daemon, store health, model"},
     {"index", cmd_index, "index [--wait] [--model DIR]   embed every entry that has no vectors yet (foreground)"},
-    {"search", cmd_search, "search QUERY [--kind K] [--since 3d] [--collection C] [--category C] [--limit N] [--json] [--image FILE]   by words and by meaning"},
+    {"search", cmd_search, "search QUERY [--kind K] [--since 3d] [--collection C] [--category C] [--limit N] [--json] [--format tsv] [--image FILE]   by words and by meaning; no matches: status 1"},
     {"similar", cmd_similar, "similar ID [--kind K] [--limit N] [--json]   entries that mean something close"},
     {"organize", cmd_organize, "organize [--no-ocr]   text kinds, text in images, categories, duplicates, collections, rules (now)"},
     {"collections", cmd_collections, "collections [--json] | rename C NAME | merge FROM INTO   automatic and named groups"},

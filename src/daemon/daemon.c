@@ -312,7 +312,7 @@ static int daemon_search(void *arg, store *s, search_query *sq, search_hit **h, 
 }
 
 /* SEARCH {"q": TEXT, "kind": K, "since_ms": T, "limit": N, "collection": C, "category": C} ->
- * {"hits": [[id, score, signals, cosine], ...], "embed_ms": T, "total_ms": T} or {"error": MSG}. */
+ * {"hits": [[id, score, signals, cosine, match, standout], ...], "embed_ms": T, "total_ms": T} or {"error": MSG}. */
 static char *do_search(daemon_state *d, const char *json) {
     json_t *req = json_loads(json, 0, NULL), *out = json_object();
     const char *q = json_string_value(json_object_get(req, "q"));
@@ -334,7 +334,8 @@ static char *do_search(daemon_state *d, const char *json) {
     if (!rc && search_timed(d, s, &sq, &h, &n, &e, &embed) == 0) {
         json_t *arr = json_array();
         for (size_t i = 0; i < n; i++)
-            json_array_append_new(arr, json_pack("[I, f, i, f]", (json_int_t)h[i].id, h[i].score, h[i].signals, (double)h[i].cosine));
+            json_array_append_new(arr, json_pack("[I, f, i, f, i, f]", (json_int_t)h[i].id, h[i].score, h[i].signals, (double)h[i].cosine,
+                                                     h[i].match, (double)h[i].standout));
         json_object_set_new(out, "hits", arr);
         if (sq.warning[0]) json_object_set_new(out, "warning", json_string(sq.warning));
         /* where the time goes, for benchmarks (bench/e2e.py) */

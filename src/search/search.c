@@ -1,39 +1,201 @@
-/* search: see search.h. */
+/* search: see search.h (the ranking, its weights and why). */
 #include "search.h"
 
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "../common/cs_utf8.h"
 
-char *search_fts_query(const char *text) {
-    if (!text) return NULL;
-    size_t n = strlen(text);
-    char *out = malloc(n * 3 + 3), *o = out;
-    if (!out) return NULL;
-    int in_word = 0, words = 0;
+#define SEARCH_SAMPLE 2048   /* rows whose cosines give the query's score distribution */
+#define SEARCH_EXACT_BONUS 2.0
+#define SEARCH_STEP 0.01     /* scores closer than this are a tie, broken by recency */
+#define SEARCH_LEN0 4000.0   /* characters: the length factor halves at 4000 * (2 - 1) */
+#define SEARCH_MAXWORDS 16
+/* The reference cosine of a modality: its 3rd best (so two near-twins can both stand out), or
+ * the best of the rest after the top 0.1 % in a large history. */
+#define SEARCH_REF_RANK 2
+#define SEARCH_REF_SHARE 1000
+/* A meaning hit must clear the reference by this share of the reference's height over the median.
+ * Per modality, calibrated with bench/relevance.py on the toy-world model: over the 48 toy images
+ * every toy-world target leads by at least 0.44 and 95 % of nonsense strings by at most 0.46 (with
+ * the benchmark's 12 rendered-text images among them: targets 95 % above 0.41, nonsense 95 %
+ * below 0.42); the toy model's text tower places unrelated texts and nonsense close together, so
+ * text-to-text hits need more (nonsense at most 1.13). A real CLIP model needs its own
+ * calibration (docs/search.md). */
+static const double standout_min[2] = {1.15, 0.44}; /* text kinds, images */
+
+/* a word character: ASCII letters and digits, or any non-ASCII scalar (unicode61 decides) */
+static int word_cp(int32_t cp) {
+    return cp > 127 || (cp >= '0' && cp <= '9') || (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z');
+}
+
+/* Splits text into words (ASCII lowercased), at most max; each malloc'd. */
+static size_t split_words(const char *text, char **w, size_t max) {
+    size_t nw = 0, n = text ? strlen(text) : 0, start = 0;
     const unsigned char *t = (const unsigned char *)text;
-    for (size_t i = 0; i < n;) {
-        int32_t cp;
-        size_t k = cs_utf8_next(t + i, n - i, &cp);
-        /* a word character: ASCII letters and digits, or any non-ASCII scalar (unicode61 decides) */
-        int w = cp > 127 || (cp >= '0' && cp <= '9') || (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z');
-        if (w && !in_word) { if (words) *o++ = ' '; *o++ = '"'; words++; }
-        if (!w && in_word) *o++ = '"';
-        if (w) { memcpy(o, t + i, k); o += k; }
-        in_word = w;
+    int in = 0;
+    for (size_t i = 0; i <= n;) {
+        int32_t cp = 0;
+        size_t k = i < n ? cs_utf8_next(t + i, n - i, &cp) : 1;
+        int isw = i < n && word_cp(cp);
+        if (isw && !in) start = i;
+        if (!isw && in && nw < max) {
+            char *x = malloc(i - start + 1);
+            if (x) {
+                for (size_t j = 0; j < i - start; j++) x[j] = (char)(text[start + j] >= 'A' && text[start + j] <= 'Z' ? text[start + j] + 32 : text[start + j]);
+                x[i - start] = 0;
+                w[nw++] = x;
+            }
+        }
+        in = isw;
         i += k;
     }
-    if (in_word) *o++ = '"';
-    *o = 0;
-    if (!words) { free(out); return NULL; }
+    return nw;
+}
+
+static void free_words(char **w, size_t n) {
+    for (size_t i = 0; i < n; i++) free(w[i]);
+}
+
+char *search_fts_query(const char *text) {
+    char *w[SEARCH_MAXWORDS * 4];
+    size_t nw = split_words(text, w, sizeof w / sizeof *w), len = 1;
+    for (size_t i = 0; i < nw; i++) len += strlen(w[i]) + 3;
+    char *out = nw ? malloc(len) : NULL, *o = out;
+    for (size_t i = 0; out && i < nw; i++) o += sprintf(o, "%s\"%s\"", i ? " " : "", w[i]);
+    free_words(w, nw);
     return out;
+}
+
+/* English function words: a query's "a" and "the" say nothing about which entry is meant, and
+ * every long document contains them. */
+static int stop_word(const char *w) {
+    static const char *const sw[] = {"a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "in", "into", "is",
+                                     "it", "its", "of", "on", "or", "that", "the", "this", "to", "was", "with"};
+    for (size_t i = 0; i < sizeof sw / sizeof *sw; i++)
+        if (!strcmp(w, sw[i])) return 1;
+    return 0;
+}
+
+/* The query's words less stop words (all of them when every word is one); 0 when it has none. */
+static size_t query_words(const char *text, char **w, size_t max) {
+    char *all[SEARCH_MAXWORDS];
+    size_t na = split_words(text, all, max < SEARCH_MAXWORDS ? max : SEARCH_MAXWORDS), nw = 0;
+    for (size_t i = 0; i < na; i++)
+        if (!stop_word(all[i])) w[nw++] = all[i];
+    if (!nw) {
+        for (size_t i = 0; i < na; i++) w[i] = all[i];
+        return na;
+    }
+    for (size_t i = 0; i < na; i++)
+        if (stop_word(all[i])) free(all[i]);
+    return nw;
+}
+
+int search_one_edit(const char *a, size_t na, const char *b, size_t nb) {
+    if (na > nb) { const char *t = a; a = b; b = t; size_t tn = na; na = nb; nb = tn; }
+    if (nb - na > 1) return 0;
+    size_t i = 0;
+    while (i < na && a[i] == b[i]) i++;
+    if (i == na) return 1; /* equal, or b has one more at the end */
+    if (na == nb) {
+        if (!strncmp(a + i + 1, b + i + 1, na - i - 1)) return 1; /* substitution */
+        return i + 1 < na && a[i] == b[i + 1] && a[i + 1] == b[i] && !strncmp(a + i + 2, b + i + 2, na - i - 2); /* swap */
+    }
+    return !strncmp(a + i, b + i + 1, na - i); /* b has one more */
+}
+
+static int ascii_word(const char *w) {
+    for (; *w; w++)
+        if ((unsigned char)*w > 127) return 0;
+    return 1;
+}
+
+/* Appends to a growing string; -1 when out of memory. */
+typedef struct { char *p; size_t n, cap; } sbuf;
+static int sb_add(sbuf *b, const char *fmt, const char *a, const char *c) {
+    size_t need = strlen(fmt) + strlen(a) + (c ? strlen(c) : 0) + 1;
+    if (b->n + need > b->cap) {
+        size_t cap = (b->n + need) * 2;
+        char *np = realloc(b->p, cap);
+        if (!np) return -1;
+        b->p = np;
+        b->cap = cap;
+    }
+    b->n += (size_t)sprintf(b->p + b->n, fmt, a, c ? c : "");
+    return 0;
+}
+
+/* ("w" OR "v1" OR ...): w and every word one edit away over [a-z0-9] (FTS5 looks each up in its
+ * term index: a few hundred B-tree seeks); with prefix, also "w"*. */
+static int fuzzy_term(sbuf *b, const char *w, int prefix) {
+    static const char al[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+    size_t n = strlen(w);
+    char v[80];
+    if (n + 2 > sizeof v) return sb_add(b, "\"%s\"%s", w, prefix ? "*" : "");
+    int rc = sb_add(b, "(\"%s\"%s", w, prefix ? "*" : "");
+    for (size_t i = 0; !rc && i <= n; i++) {
+        for (const char *c = al; !rc && *c; c++) { /* insert before i */
+            memcpy(v, w, i); v[i] = *c; memcpy(v + i + 1, w + i, n - i + 1);
+            rc = sb_add(b, " OR \"%s\"%s", v, "");
+        }
+        if (i == n) break;
+        for (const char *c = al; !rc && *c; c++) { /* substitute i */
+            if (*c == w[i]) continue;
+            memcpy(v, w, n + 1); v[i] = *c;
+            rc = sb_add(b, " OR \"%s\"%s", v, "");
+        }
+        memcpy(v, w, i); memcpy(v + i, w + i + 1, n - i); /* delete i */
+        if (!rc) rc = sb_add(b, " OR \"%s\"%s", v, "");
+        if (!rc && i + 1 < n && w[i] != w[i + 1]) { /* swap i, i+1 */
+            memcpy(v, w, n + 1); v[i] = w[i + 1]; v[i + 1] = w[i];
+            rc = sb_add(b, " OR \"%s\"%s", v, "");
+        }
+    }
+    return rc ? rc : sb_add(b, ")%s", "", NULL);
+}
+
+enum { WAY_EXACT, WAY_WORDS, WAY_PREFIX, WAY_FUZZY, WAY_SUBSTRING, WAYS };
+static const double way_quality[WAYS] = {1.0, 0.9, 0.75, 0.6, 0.55};
+
+/* The FTS5 query of one way (malloc'd), or NULL when that way does not apply to these words. */
+static char *way_query(int way, char **w, size_t nw) {
+    sbuf b = {0};
+    int rc = 0, any = 0;
+    if (way == WAY_EXACT) {
+        if (nw < 2) return NULL; /* one word: the same as WAY_WORDS, which then counts as exact */
+        rc = sb_add(&b, "\"%s", w[0], NULL);
+        for (size_t i = 1; !rc && i < nw; i++) rc = sb_add(&b, " %s", w[i], NULL);
+        if (!rc) rc = sb_add(&b, "\"", "", NULL);
+        any = 1;
+    }
+    for (size_t i = 0; way != WAY_EXACT && !rc && i < nw; i++) {
+        int last = i + 1 == nw, fz = ascii_word(w[i]) && strlen(w[i]) >= 5;
+        if (b.n) rc = sb_add(&b, " AND ", "", NULL); /* explicit: FTS5 has no implicit AND before "(" */
+        if (rc) break;
+        if (way == WAY_WORDS) { rc = sb_add(&b, "\"%s\"", w[i], NULL); any = 1; }
+        else if (way == WAY_PREFIX) {
+            int p = last && strlen(w[i]) >= 2;
+            rc = sb_add(&b, "\"%s\"%s", w[i], p ? "*" : "");
+            any |= p;
+        } else if (way == WAY_FUZZY) {
+            rc = fz ? fuzzy_term(&b, w[i], last) : sb_add(&b, "\"%s\"%s", w[i], last && strlen(w[i]) >= 2 ? "*" : "");
+            any |= fz;
+        } else if (strlen(w[i]) >= 3) { /* substring: shorter words cannot be asked of a trigram index */
+            rc = sb_add(&b, "\"%s\"", w[i], NULL);
+            any = 1;
+        } else if (b.n >= 5) b.p[b.n -= 5] = 0; /* the " AND " just added */
+    }
+    if (rc || !any) { free(b.p); return NULL; }
+    return b.p;
 }
 
 /* listed: b holds every entry that passes the filters (sorted by id); 0 on the unfiltered fast
  * path, where candidates are looked up afterwards instead of listing every entry first */
-typedef struct { store_brief *b; size_t n; const search_query *q; int listed; } filt;
+typedef struct { store_brief *b; size_t n; const search_query *q; int listed; size_t stride; } filt;
 
 static const store_brief *find_brief(const filt *f, int64_t id) { return store_brief_find(f->b, f->n, id); }
 
@@ -43,73 +205,205 @@ static int keep_entry(int64_t id, void *arg) {
     return !f->listed || find_brief(f, id) != NULL;
 }
 
-typedef struct { search_hit h; int64_t seq; } scored;
+/* a fixed pseudo-random share of entries, for the score distribution */
+static int keep_sample(int64_t id, void *arg) {
+    const filt *f = arg;
+    return ((uint64_t)id * 2654435761u) % f->stride == 0 && keep_entry(id, arg);
+}
+
+typedef struct {
+    search_hit h;
+    int64_t seq;
+    double ts;      /* text score, 0: not found by words */
+    int cand;       /* 1: a candidate (words or meaning top list); 0: only in the sample */
+    int has_cos;
+} scored;
+
+typedef struct { scored *a; size_t n, cap; } cands;
+
+static scored *cand_get(cands *c, int64_t id) {
+    for (size_t i = 0; i < c->n; i++)
+        if (c->a[i].h.id == id) return &c->a[i];
+    if (c->n == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 256;
+        scored *nn = realloc(c->a, c->cap * sizeof *nn);
+        if (!nn) return NULL;
+        c->a = nn;
+    }
+    scored *x = &c->a[c->n++];
+    memset(x, 0, sizeof *x);
+    x->h.id = id;
+    return x;
+}
 
 static int by_score(const void *a, const void *b) {
     const scored *x = a, *y = b;
-    if (x->h.score != y->h.score) return x->h.score < y->h.score ? 1 : -1;
+    double bx = floor(x->h.score / SEARCH_STEP), by = floor(y->h.score / SEARCH_STEP);
+    if (bx != by) return bx < by ? 1 : -1;
     return x->seq < y->seq ? 1 : x->seq > y->seq ? -1 : 0;
 }
 
-static int add_scored(scored **all, size_t *na, size_t *cap, scored x) {
-    if (*na == *cap) {
-        *cap = *cap ? *cap * 2 : 256;
-        scored *nn = realloc(*all, *cap * sizeof *nn);
-        if (!nn) return -1;
-        *all = nn;
+/* The words' candidates, every way, each entry keeping its best text score. */
+static int gather_words(store *s, char **w, size_t nw, int limit, filt *f, cands *c, cs_err *err) {
+    for (int way = 0; way < WAYS; way++) {
+        /* typos and pieces of words are for when the words as typed find too little: with a
+         * page of exact, all-words or prefix hits they would rank below those anyway, and they
+         * are the slow ways (hundreds of terms; a trigram doclist per 3 letters) */
+        if (way >= WAY_FUZZY && c->n >= (size_t)limit) break;
+        char *fq = way_query(way, w, nw);
+        if (!fq) continue;
+        store_fts_hit *fh;
+        size_t m;
+        int rc = store_fts_ranked(s, way == WAY_SUBSTRING, fq, SEARCH_DEPTH * 2, &fh, &m, err);
+        free(fq);
+        if (rc) return -1;
+        double best = 0;
+        for (size_t i = 0; i < m; i++)
+            if (keep_entry(fh[i].id, f) && fh[i].bm25 > best) best = fh[i].bm25;
+        int taken = 0;
+        for (size_t i = 0; i < m && taken < SEARCH_DEPTH; i++) {
+            if (!keep_entry(fh[i].id, f)) continue;
+            taken++;
+            double rel = best > 0 ? fh[i].bm25 / best : 1;
+            double L = 1.0 / (1.0 + log2(1.0 + (double)fh[i].len / SEARCH_LEN0));
+            double ts = way_quality[way] * (0.7 + 0.3 * rel) * L;
+            scored *x = cand_get(c, fh[i].id);
+            if (!x) { free(fh); return cs_err_set(err, "out of memory"); }
+            x->cand = 1;
+            x->h.signals |= SEARCH_TEXT;
+            /* one word asked as "words" is the exact match */
+            int match = way == WAY_WORDS && nw == 1 ? SEARCH_EXACT : SEARCH_EXACT + way;
+            if (!x->h.match || match < x->h.match) x->h.match = match;
+            if (ts > x->ts) x->ts = ts;
+        }
+        free(fh);
     }
-    (*all)[(*na)++] = x;
     return 0;
 }
 
-/* Both signals' candidates, fused by reciprocal rank (seq not filled in yet). */
-static int gather(store *s, const search_query *q, filt *f, scored **out, size_t *nout, cs_err *err) {
-    scored *all = NULL;
-    size_t na = 0, cap = 0;
-    int rc = 0;
-    char *fq = search_fts_query(q->text);
-    if (fq) {
-        int64_t *ids;
-        size_t m;
-        rc = store_fts(s, fq, SEARCH_DEPTH * 4, &ids, &m, err);
-        int rank = 0;
-        for (size_t i = 0; !rc && i < m && rank < SEARCH_DEPTH; i++) {
-            if (!keep_entry(ids[i], f)) continue;
-            rank++;
-            if (add_scored(&all, &na, &cap, (scored){{ids[i], 1.0 / (SEARCH_RRF_K + rank), SEARCH_TEXT, 0}, 0}))
-                rc = cs_err_set(err, "out of memory");
-        }
-        free(ids);
-        free(fq);
-    }
-    if (!rc && q->qvec && q->vecs) {
+/* Both signals' candidates, and the sample of cosines (cand 0) for the standout. */
+static int gather(store *s, const search_query *q, char **w, size_t nw, filt *f, cands *c, cs_err *err) {
+    c->n = 0;
+    if (nw && gather_words(s, w, nw, q->limit, f, c, err)) return -1;
+    if (q->qvec && q->vecs) {
         vec_hit *vh;
         size_t m;
-        rc = vecindex_topk(q->vecs, q->qvec, SEARCH_DEPTH, keep_entry, f, &vh, &m, err);
-        for (size_t i = 0; !rc && i < m; i++) {
-            double add = 1.0 / (SEARCH_RRF_K + (int)i + 1);
-            size_t j = 0;
-            while (j < na && all[j].h.id != vh[i].entry) j++;
-            if (j < na) {
-                all[j].h.score += add;
-                all[j].h.signals |= SEARCH_MEANING;
-                all[j].h.cosine = vh[i].score;
-            } else if (add_scored(&all, &na, &cap, (scored){{vh[i].entry, add, SEARCH_MEANING, vh[i].score}, 0}))
-                rc = cs_err_set(err, "out of memory");
+        if (vecindex_topk(q->vecs, q->qvec, SEARCH_DEPTH, keep_entry, f, &vh, &m, err)) return -1;
+        for (size_t i = 0; i < m; i++) {
+            scored *x = cand_get(c, vh[i].entry);
+            if (!x) { free(vh); return cs_err_set(err, "out of memory"); }
+            x->cand = 1;
+            x->has_cos = 1;
+            x->h.cosine = vh[i].score;
         }
-        if (!rc) free(vh);
+        free(vh);
+        size_t rows = vecindex_rows(q->vecs);
+        f->stride = rows > SEARCH_SAMPLE ? rows / SEARCH_SAMPLE : 1;
+        if (vecindex_topk(q->vecs, q->qvec, SEARCH_SAMPLE, keep_sample, f, &vh, &m, err)) return -1;
+        for (size_t i = 0; i < m; i++) {
+            scored *x = cand_get(c, vh[i].entry);
+            if (!x) { free(vh); return cs_err_set(err, "out of memory"); }
+            x->has_cos = 1;
+            x->h.cosine = vh[i].score;
+        }
+        free(vh);
     }
-    if (rc) { free(all); return -1; }
-    *out = all;
-    *nout = na;
+    return 0;
+}
+
+/* The most recent entries that pass the filters: an empty query's answer. */
+static int recent(store *s, const search_query *q, search_hit **hits, size_t *n, cs_err *err) {
+    store_query lq = {0};
+    lq.kind = q->kind;
+    lq.since_ms = q->since_ms;
+    lq.collection = q->collection;
+    lq.category = q->category;
+    lq.limit = q->limit + (q->exclude ? 1 : 0);
+    store_entry *es;
+    size_t m;
+    if (store_list(s, &lq, &es, &m, err)) return -1;
+    search_hit *out = calloc(m ? m : 1, sizeof *out);
+    size_t k = 0;
+    for (size_t i = 0; i < m; i++) {
+        if (out && es[i].id != q->exclude && k < (size_t)q->limit) out[k++].id = es[i].id;
+        store_entry_free(&es[i]);
+    }
+    free(es);
+    if (!out) return cs_err_set(err, "out of memory");
+    *hits = out;
+    *n = k;
+    return 0;
+}
+
+static int is_image(const store_brief *b) { return b && !strcmp(b->kind, "image"); }
+
+static int by_desc(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Turns cosines into standouts and the two signals into one score (search.h). floor 0: a query
+ * by example (similar, --image), which asks for the nearest entries whatever they are: every
+ * meaning candidate is kept, ranked by cosine. */
+static int score_all(cands *c, const filt *f, int floor) {
+    float *cs[3];
+    size_t nc[3] = {0, 0, 0}; /* 0 text kinds, 1 images, 2 both */
+    for (int m = 0; m < 3; m++) cs[m] = malloc((c->n ? c->n : 1) * sizeof(float));
+    if (!cs[0] || !cs[1] || !cs[2]) { for (int m = 0; m < 3; m++) free(cs[m]); return -1; }
+    for (size_t i = 0; i < c->n; i++) {
+        const scored *x = &c->a[i];
+        const store_brief *b = x->has_cos ? find_brief(f, x->h.id) : NULL;
+        /* only sampled ids: the top list's other entries would bias the distribution upwards */
+        if (!b || ((uint64_t)x->h.id * 2654435761u) % f->stride != 0) continue;
+        int m = is_image(b);
+        cs[m][nc[m]++] = x->h.cosine;
+        cs[2][nc[2]++] = x->h.cosine;
+    }
+    double med[2], ref[2];
+    for (int m = 0; m < 3; m++) qsort(cs[m], nc[m], sizeof(float), by_desc);
+    for (int m = 0; m < 2; m++) {
+        int u = nc[m] >= 16 ? m : 2; /* too few of this modality: both together */
+        size_t n = nc[u], r = n / SEARCH_REF_SHARE > SEARCH_REF_RANK ? n / SEARCH_REF_SHARE : SEARCH_REF_RANK;
+        if (n > r + 4) {
+            med[m] = cs[u][n / 2];
+            ref[m] = cs[u][r];
+        } else { /* a handful of rows: no distribution to speak of; a generic scale */
+            med[m] = 0;
+            ref[m] = 0.25;
+        }
+        if (ref[m] - med[m] < 0.01) ref[m] = med[m] + 0.01;
+    }
+    for (int m = 0; m < 3; m++) free(cs[m]);
+    for (size_t i = 0; i < c->n; i++) {
+        scored *x = &c->a[i];
+        double ms = 0;
+        if (x->cand && x->has_cos) {
+            int m = is_image(find_brief(f, x->h.id));
+            double z = (x->h.cosine - ref[m]) / (ref[m] - med[m]);
+            x->h.standout = (float)z;
+            if (!floor) {
+                ms = 1 + x->h.cosine;
+                x->h.signals |= SEARCH_MEANING;
+            } else if (z >= standout_min[m]) {
+                ms = 0.5 + (z - standout_min[m]) / 1.5;
+                if (ms > 1.5) ms = 1.5;
+                x->h.signals |= SEARCH_MEANING;
+            }
+        }
+        x->h.score = x->ts + ms + (x->h.match == SEARCH_EXACT ? SEARCH_EXACT_BONUS : 0);
+    }
     return 0;
 }
 
 int search_run(store *s, const search_query *q, search_hit **hits, size_t *n, cs_err *err) {
     *hits = NULL;
     *n = 0;
-    filt f = {NULL, 0, q, 0};
-    int filtered = q->kind || q->since_ms || q->collection || q->category;
+    char *w[SEARCH_MAXWORDS];
+    size_t nw = query_words(q->text, w, SEARCH_MAXWORDS);
+    if (q->text && !nw) return recent(s, q, hits, n, err);
+    filt f = {NULL, 0, q, 0, 1};
+    int filtered = q->kind || q->since_ms || q->collection || q->category, rc = 0;
+    cands c = {0};
     if (filtered) {
         f.listed = 1;
         store_query sf = {0};
@@ -117,43 +411,93 @@ int search_run(store *s, const search_query *q, search_hit **hits, size_t *n, cs
         sf.since_ms = q->since_ms;
         sf.collection = q->collection;
         sf.category = q->category;
-        if (store_briefs(s, &sf, &f.b, &f.n, err)) return -1;
+        rc = store_briefs(s, &sf, &f.b, &f.n, err);
     }
-    scored *all = NULL;
-    size_t na = 0;
-    if (gather(s, q, &f, &all, &na, err)) { free(f.b); return -1; }
-    if (!filtered) {
+    if (!rc) rc = gather(s, q, w, nw, &f, &c, err);
+    if (!rc && !filtered) {
         /* the candidates' own rows: entries deleted since their vectors joined the search matrix
          * are gone from the store but not from the matrix; if any made the meaning list, rank
          * again against the list of every entry (slower, rare) */
-        int64_t *ids = malloc((na ? na : 1) * sizeof *ids);
-        if (!ids) { free(all); return cs_err_set(err, "out of memory"); }
-        for (size_t i = 0; i < na; i++) ids[i] = all[i].h.id;
-        int rc = store_briefs_of(s, ids, na, &f.b, &f.n, err);
+        int64_t *ids = malloc((c.n ? c.n : 1) * sizeof *ids);
+        if (!ids) rc = cs_err_set(err, "out of memory");
+        for (size_t i = 0; !rc && i < c.n; i++) ids[i] = c.a[i].h.id;
+        if (!rc) rc = store_briefs_of(s, ids, c.n, &f.b, &f.n, err);
         free(ids);
-        if (rc) { free(all); return -1; }
         int stale = 0;
-        for (size_t i = 0; i < na; i++) stale |= !find_brief(&f, all[i].h.id);
-        if (stale) {
-            free(all);
+        for (size_t i = 0; !rc && i < c.n; i++) stale |= c.a[i].cand && !find_brief(&f, c.a[i].h.id);
+        if (!rc && stale) {
             free(f.b);
             f.b = NULL;
             f.listed = 1;
-            if (store_briefs(s, NULL, &f.b, &f.n, err) || gather(s, q, &f, &all, &na, err)) { free(f.b); return -1; }
+            rc = store_briefs(s, NULL, &f.b, &f.n, err);
+            if (!rc) rc = gather(s, q, w, nw, &f, &c, err);
         }
     }
-    for (size_t i = 0; i < na; i++) {
-        const store_brief *b = find_brief(&f, all[i].h.id);
-        all[i].seq = b ? b->seq : 0;
+    free_words(w, nw);
+    if (rc) { free(f.b); free(c.a); return -1; }
+    if (score_all(&c, &f, q->text != NULL)) { free(f.b); free(c.a); return cs_err_set(err, "out of memory"); }
+    /* keep the candidates that matched by words or stood out by meaning */
+    size_t k = 0;
+    for (size_t i = 0; i < c.n; i++) {
+        const store_brief *b = find_brief(&f, c.a[i].h.id);
+        if (!c.a[i].cand || !b || !(c.a[i].h.signals & (SEARCH_TEXT | SEARCH_MEANING))) continue;
+        c.a[i].seq = b->seq;
+        c.a[k++] = c.a[i];
     }
     free(f.b);
-    if (na > 1) qsort(all, na, sizeof *all, by_score); /* all is NULL when nothing matched */
-    size_t k = na < (size_t)q->limit ? na : (size_t)q->limit;
+    if (k > 1) qsort(c.a, k, sizeof *c.a, by_score);
+    if (k > (size_t)q->limit) k = (size_t)q->limit;
     search_hit *out = malloc((k ? k : 1) * sizeof *out);
-    if (!out) { free(all); return cs_err_set(err, "out of memory"); }
-    for (size_t i = 0; i < k; i++) out[i] = all[i].h;
-    free(all);
+    if (!out) { free(c.a); return cs_err_set(err, "out of memory"); }
+    for (size_t i = 0; i < k; i++) out[i] = c.a[i].h;
+    free(c.a);
     *hits = out;
     *n = k;
     return 0;
+}
+
+const char *search_match_name(int match) {
+    static const char *const names[] = {NULL, "exact", "words", "prefix", "fuzzy", "substring"};
+    return match > 0 && match <= SEARCH_SUBSTRING ? names[match] : NULL;
+}
+
+const char *search_why(const search_hit *h, int image) {
+    if (h->signals & SEARCH_TEXT) return "words";
+    if (h->signals & SEARCH_MEANING) return image ? "looks like" : "means";
+    return NULL;
+}
+
+size_t search_matched_words(const char *text, const char *query, char **out, size_t max) {
+    char *qw[SEARCH_MAXWORDS];
+    size_t nq = query_words(query, qw, SEARCH_MAXWORDS), k = 0;
+    size_t n = text ? strlen(text) : 0, start = 0;
+    const unsigned char *t = (const unsigned char *)text;
+    int in = 0;
+    for (size_t i = 0; i <= n && k < max && nq;) {
+        int32_t cp = 0;
+        size_t step = i < n ? cs_utf8_next(t + i, n - i, &cp) : 1;
+        int isw = i < n && word_cp(cp);
+        if (isw && !in) start = i;
+        if (!isw && in) {
+            size_t len = i - start;
+            char word[128];
+            if (len < sizeof word) {
+                for (size_t j = 0; j < len; j++) word[j] = (char)(text[start + j] >= 'A' && text[start + j] <= 'Z' ? text[start + j] + 32 : text[start + j]);
+                word[len] = 0;
+                int hit = 0;
+                for (size_t j = 0; j < nq && !hit; j++) {
+                    size_t ql = strlen(qw[j]);
+                    hit = !strcmp(word, qw[j]) || (j + 1 == nq && ql >= 2 && !strncmp(word, qw[j], ql)) ||
+                          (ql >= 5 && ascii_word(qw[j]) && search_one_edit(word, len, qw[j], ql)) ||
+                          (ql >= 3 && strstr(word, qw[j]));
+                }
+                for (size_t j = 0; hit && j < k; j++) hit = strcmp(out[j], word) != 0;
+                if (hit && (out[k] = strdup(word))) k++;
+            }
+        }
+        in = isw;
+        i += step;
+    }
+    free_words(qw, nq);
+    return k;
 }

@@ -1,14 +1,41 @@
-/* search: one ranked list from full text and meaning.
+/* search: one ranked list from words and meaning, that a person can trust while typing.
  *
- * Signals: "text" (SQLite FTS5, BM25, over each entry's text, text read from an image, image category, source and tags) and "meaning"
- * (cosine of the query's CLIP text embedding with every image and text vector, vecindex.h).
- * Their scores are not on one scale, so the lists are fused by reciprocal rank,
- * score = sum over signals of 1 / (60 + rank), and ties go to the more recently copied entry.
- * Each hit says which signals found it. Unfiltered searches look up only their candidates' rows;
- * with filters (kind, since, collection, category) the matching entries are listed in SQL first.
+ * Words (SQLite FTS5 over each entry's text, text read from an image, image category, source and
+ * tags). The query's words, less English stop words ("a", "the", "of"... unless every word is
+ * one), are asked five ways; an entry keeps the best way it matched:
+ *   exact      every word, as a phrase (one word: that word)                   quality 1.0
+ *   words      every word, anywhere                                            0.9
+ *   prefix     every word, the last one as a prefix (typing "invo")             0.75
+ *   fuzzy      each word of 5+ letters may be one edit off (insert, delete,
+ *              substitute, swap two neighbours; ASCII letters and digits)       0.6
+ *   substring  every word of 3+ characters inside a word (trigram index)        0.55
+ * The last two ways are asked only when the first three found fewer than a page (limit) of
+ * entries: they would rank below those, and they are the slow ones.
+ * text score ts = quality * (0.7 + 0.3 * bm25 / best bm25 of that way) * L, with the length
+ * factor L = 1 / (1 + log2(1 + chars / 4000)), so a long file does not win by containing the words.
  *
- * Queries are never passed to FTS5 as syntax: the words (letters and digits) are quoted one by
- * one and must all appear, so quotes, operators and stray punctuation are harmless. */
+ * Meaning (cosine of the query's CLIP embedding with each image and text vector, vecindex.h). A
+ * cosine means nothing by itself: with real CLIP weights text-to-text cosines sit at 0.7-0.9 for
+ * almost anything, and text-to-image cosines live on another scale. So each hit is compared with
+ * this query's cosines over the history, per modality (images; everything else), from a sample of
+ * up to 2048 rows: its standout is its lead over the modality's reference cosine (the 3rd best,
+ * or the best after the top 0.1 % in a large history) in units of the reference's height over the
+ * modality's median. Nonsense lifts every entry about equally; a real match leads. A meaning hit
+ * counts only when its standout clears the modality's floor (search.c, calibrated with
+ * bench/relevance.py); meaning score ms = min(1.5, 0.5 + (standout - floor) / 1.5), 0 below it.
+ * A query by example (text NULL: similar, search --image) has no floor: it asks for the nearest
+ * entries, ranked by cosine (ms = 1 + cosine).
+ *
+ * Fusion (weights, not ranks): score = ts + ms, plus 2 for an exact hit, so an entry whose words
+ * match the query exactly ranks above every other hit; prefix, fuzzy and substring hits are fused
+ * with meaning hits. Scores are compared in steps of 0.01; recency (copy order) breaks ties only
+ * within a step. A query without words (empty or only punctuation) lists the most recent entries
+ * (what a picker shows before the first keystroke); hits then have no signals.
+ *
+ * Unfiltered searches look up only their candidates' rows; with filters (kind, since,
+ * collection, category) the matching entries are listed in SQL first. Queries are never passed to
+ * FTS5 as syntax: the words (letters and digits) are quoted one by one, so quotes, operators and
+ * stray punctuation are harmless. */
 #ifndef SEARCH_H
 #define SEARCH_H
 
@@ -39,16 +66,39 @@ typedef struct search_query {
 
 enum { SEARCH_TEXT = 1, SEARCH_MEANING = 2 };
 
+/* How the words matched (the list above); SEARCH_NOWORDS: not by words. */
+typedef enum { SEARCH_NOWORDS = 0, SEARCH_EXACT, SEARCH_WORDS, SEARCH_PREFIX, SEARCH_FUZZY, SEARCH_SUBSTRING } search_match;
+
 typedef struct search_hit {
     int64_t id;
     double score;
-    int signals;          /* SEARCH_TEXT | SEARCH_MEANING */
+    int signals;          /* SEARCH_TEXT | SEARCH_MEANING; 0 for the recent list of an empty query */
     float cosine;         /* when SEARCH_MEANING */
+    int match;            /* search_match, when SEARCH_TEXT */
+    float standout;       /* z of the cosine (above), when SEARCH_MEANING */
 } search_hit;
 
+/* Ranks the history for q. *hits is malloc'd (best first, at most q->limit); *n == 0 means
+ * nothing matched well enough (the CLI says "no matches"). -1 with err on a store error. */
 int search_run(store *s, const search_query *q, search_hit **hits, size_t *n, cs_err *err);
+
+/* The name of a search_match ("exact", "words", "prefix", "fuzzy", "substring"), or NULL. */
+const char *search_match_name(int match);
+
+/* Why a hit is listed, for people: "words" when words matched, else "looks like" (an image
+ * found by meaning) or "means" (text found by meaning); NULL for the recent list. */
+const char *search_why(const search_hit *h, int is_image);
+
+/* The distinct words of text (lowercased, at most max) that the query's words match, exactly, as
+ * a prefix (the last query word), one edit away (5+ letters) or as a substring (3+), in order of
+ * first appearance: what a front end highlights. Returns the count; words[i] are malloc'd. */
+size_t search_matched_words(const char *text, const char *query, char **words, size_t max);
 
 /* The FTS5 query for free text: "w1" "w2" ... (malloc'd), or NULL when it has no words. */
 char *search_fts_query(const char *text);
+
+/* 1 if words a and b (bytes) are at most one edit apart (insert, delete, substitute, or swap of
+ * two neighbours). */
+int search_one_edit(const char *a, size_t na, const char *b, size_t nb);
 
 #endif

@@ -211,6 +211,29 @@ static const char *SCHEMA_V5 =
     "DROP TABLE vectors;"
     "ALTER TABLE vectors_v5 RENAME TO vectors;";
 
+/* v6: a trigram index beside the word index, so a query finds words inside words ("voice" in
+ * "invoice", "board" in "clipboard"; search.h). Its own triggers, so the word index's stay as
+ * they are. Only the first 4096 characters of text and OCR text go in: a trigram index costs
+ * several times its text, and a substring hit deep in a long file is not what a person typing a
+ * few letters is after (the word index still has the whole text). */
+#define TRI_BODY(e) "substr(coalesce(" e ".text, ''), 1, 4096) || ' ' || substr(coalesce(" e ".ocr_text, ''), 1, 4096)" \
+                    " || ' ' || coalesce(" e ".category, '')"
+static const char *SCHEMA_V6 =
+    /* idempotent (IF NOT EXISTS, emptied and refilled, triggers made again): a store that has
+     * the table from a development build, or that lost the triggers to a table rebuild, ends the
+     * same as a fresh one */
+    "CREATE VIRTUAL TABLE IF NOT EXISTS entries_tri USING fts5(body, tokenize='trigram');"
+    "DELETE FROM entries_tri;"
+    "INSERT INTO entries_tri(rowid, body) SELECT id, " TRI_BODY("entries") " FROM entries;"
+    "DROP TRIGGER IF EXISTS entries_tri_ai; DROP TRIGGER IF EXISTS entries_tri_ad; DROP TRIGGER IF EXISTS entries_tri_au;"
+    "CREATE TRIGGER entries_tri_ai AFTER INSERT ON entries BEGIN"
+    " INSERT INTO entries_tri(rowid, body) VALUES(new.id, " TRI_BODY("new") "); END;"
+    "CREATE TRIGGER entries_tri_ad AFTER DELETE ON entries BEGIN"
+    " DELETE FROM entries_tri WHERE rowid = old.id; END;"
+    "CREATE TRIGGER entries_tri_au AFTER UPDATE OF text, ocr_text, category ON entries BEGIN"
+    " DELETE FROM entries_tri WHERE rowid = old.id;"
+    " INSERT INTO entries_tri(rowid, body) VALUES(new.id, " TRI_BODY("new") "); END;";
+
 static int pragma_int(store *s, const char *sql, int64_t *out, cs_err *err) {
     sqlite3_stmt *st;
     if (store_prepare(s, sql, &st, "reading the header", err)) return -1;
@@ -278,6 +301,8 @@ static int migrate(store *s, cs_err *err) {
     if (!rc && ver < 4) rc = store_exec(s, SCHEMA_V4, err);
     if (!rc && ver < 5) rc = store_exec(s, SCHEMA_V5, err);
     if (!rc) rc = foreign_key_problems(s, err); /* the rebuild kept every reference */
+    /* after 5: its table rebuild drops every trigger on entries, the trigram ones included */
+    if (!rc && ver < 6) rc = store_exec(s, SCHEMA_V6, err);
     if (!rc) {
         char sql[128];
         snprintf(sql, sizeof sql, "PRAGMA application_id=%d; PRAGMA user_version=%d", APP_ID, STORE_SCHEMA_VERSION);
@@ -662,7 +687,9 @@ static void drop_entry_files(store *s, const char *blob, const char *sha) {
  * segment rows are zeroed by secure_delete); then the WAL, which still holds the old pages, is
  * checkpointed and truncated. Outside a transaction only: inside one, store_end does it. */
 static int scrub_index(store *s, cs_err *err) {
-    if (store_exec(s, "INSERT INTO entries_fts(entries_fts) VALUES('optimize')", err)) return -1;
+    /* both indexes: the trigram one (version 6) holds the secret as overlapping 3-letter pieces */
+    if (store_exec(s, "INSERT INTO entries_fts(entries_fts) VALUES('optimize');"
+                      "INSERT INTO entries_tri(entries_tri) VALUES('optimize')", err)) return -1;
     if (sqlite3_get_autocommit(s->db))
         sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL); /* best effort: a reader may hold it */
     return 0;
@@ -1149,6 +1176,35 @@ int store_fts(store *s, const char *q, int limit, int64_t **ids, size_t *n, cs_e
     sqlite3_bind_text(st, 1, q, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, limit);
     return store_collect_ids(s, st, ids, n, "full-text search", err);
+}
+
+int store_fts_ranked(store *s, int trigram, const char *q, int limit, store_fts_hit **out, size_t *n, cs_err *err) {
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *st;
+    /* bm25() is negative, lower is better; length(body) for the caller's length normalisation
+     * (the word index's body, also for the trigram index: that one is cut at 4096 characters) */
+    const char *sql = trigram ? "SELECT t.rowid, -bm25(entries_tri), (SELECT length(body) FROM entries_fts WHERE rowid = t.rowid)"
+                                " FROM entries_tri t WHERE entries_tri MATCH ? ORDER BY rank LIMIT ?"
+                              : "SELECT rowid, -bm25(entries_fts), length(body) FROM entries_fts WHERE entries_fts MATCH ?"
+                                " ORDER BY rank LIMIT ?";
+    if (store_prepare(s, sql, &st, "full-text search", err)) return -1;
+    sqlite3_bind_text(st, 1, q, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, limit);
+    size_t cap = 0;
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 64;
+            store_fts_hit *nn = realloc(*out, cap * sizeof *nn);
+            if (!nn) { sqlite3_finalize(st); free(*out); *out = NULL; *n = 0; return cs_err_set(err, "out of memory"); }
+            *out = nn;
+        }
+        (*out)[(*n)++] = (store_fts_hit){sqlite3_column_int64(st, 0), sqlite3_column_double(st, 1), sqlite3_column_int64(st, 2)};
+    }
+    sqlite3_finalize(st);
+    if (r != SQLITE_DONE) { free(*out); *out = NULL; *n = 0; return store_dberr(s, err, "full-text search"); }
+    return 0;
 }
 
 int store_get_vector(store *s, int64_t id, const char *model, int part, float *v, int dim, cs_err *err) {

@@ -24,7 +24,7 @@
 
 typedef struct store store;
 
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 
 /* Opens (creating if needed) the store in dir. Creates dir with mode 0700 and the database with
  * 0600; tightens existing permissions that are looser. Caller closes with store_close. */
@@ -171,6 +171,14 @@ int store_briefs_of(store *s, const int64_t *ids, size_t nids, store_brief **out
 
 /* Full-text matches of an FTS5 query (already sanitised), best first (BM25), at most limit. */
 int store_fts(store *s, const char *fts_query, int limit, int64_t **ids, size_t *n, cs_err *err);
+
+/* A full-text match with its BM25 score (higher is better, > 0) and the length in characters of
+ * the entry's indexed text. */
+typedef struct store_fts_hit { int64_t id; double bm25; int64_t len; } store_fts_hit;
+/* Like store_fts, with scores; trigram != 0 asks the trigram index (substrings of 3+ characters,
+ * over the first 4096 characters of text and OCR text) instead of the word index. *out is
+ * malloc'd (NULL when nothing matched). */
+int store_fts_ranked(store *s, int trigram, const char *fts_query, int limit, store_fts_hit **out, size_t *n, cs_err *err);
 
 /* Entries of text kinds not yet organised (subkind never computed), at most limit. */
 int store_unorganised(store *s, int limit, int64_t **ids, size_t *n, cs_err *err);

@@ -22,6 +22,7 @@
 #include "../capture/paste.h"
 #include "../common/cs_file.h"
 #include "../model/image.h"
+#include "../search/search_json.h"
 #include "../store/store.h"
 
 #define BODY_MAX (16 * 1024)
@@ -358,18 +359,17 @@ static json_t *entry_full(store *s, const store_entry *e) {
     return o;
 }
 
-static json_t *hits_json(store *s, const search_hit *h, size_t n) {
+static json_t *hits_json(store *s, const search_hit *h, size_t n, const char *query) {
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++) {
         store_entry e;
         cs_err err;
         if (store_get(s, h[i].id, &e, &err)) continue;
-        json_t *o = entry_brief(&e), *sig = json_array();
-        json_object_set_new(o, "score", json_real(h[i].score));
-        if (h[i].signals & SEARCH_TEXT) json_array_append_new(sig, json_string("text"));
-        if (h[i].signals & SEARCH_MEANING) json_array_append_new(sig, json_string("meaning"));
-        json_object_set_new(o, "signals", sig);
-        if (h[i].signals & SEARCH_MEANING) json_object_set_new(o, "cosine", json_real(h[i].cosine));
+        json_t *o = entry_brief(&e);
+        search_hit_json(o, &h[i], &e, query); /* the fields `clipseek search --json` gives */
+        /* "matched" lists the entry's own words that the query's matched (a prefix or a typo
+         * away): for a secret that would spell out the masked text */
+        if (json_is_true(json_object_get(o, "masked"))) json_object_del(o, "matched");
         json_array_append_new(arr, o);
         store_entry_free(&e);
     }
@@ -400,7 +400,7 @@ static enum MHD_Result api_entries(web_server *w, struct MHD_Connection *c, stor
         size_t n = 0;
         int rc = w->p.search ? w->p.search(w->p.arg, s, &sq, &h, &n, &err) : search_run(s, &sq, &h, &n, &err);
         if (rc) return send_error(c, 500, err.msg);
-        json_t *arr = hits_json(s, h, n);
+        json_t *arr = hits_json(s, h, n, q);
         if (pinned) { /* a filter search has no use for: applied to the page */
             size_t i = 0;
             while (i < json_array_size(arr))
@@ -556,7 +556,7 @@ static enum MHD_Result api_entry(web_server *w, struct MHD_Connection *c, store 
         size_t n = 0;
         if (!w->p.search) r = send_json(c, 200, json_pack("{s:[]}", "entries"));
         else if (w->p.search(w->p.arg, s, &sq, &h, &n, &err)) r = send_error(c, 500, err.msg);
-        else r = send_json(c, 200, json_pack("{s:o}", "entries", hits_json(s, h, n)));
+        else r = send_json(c, 200, json_pack("{s:o}", "entries", hits_json(s, h, n, NULL)));
         free(h);
     } else if (!strcmp(rest, "/copy") && post) {
         r = paste_entry(s, &e, &err) ? send_error(c, 500, err.msg) : send_json(c, 200, json_pack("{s:b}", "copied", 1));

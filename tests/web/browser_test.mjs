@@ -63,7 +63,14 @@ try {
   }, wordId, { timeout: 10000 }).catch(() => {});
   const first = await page.locator('#grid li.card').first().getAttribute('data-id');
   check('a search shows the right entry first', Number(first) === wordId, `first ${first}, want ${wordId}`);
-  check('the hit says which signal found it', /text/.test(await page.locator('#grid li.card .sig').first().textContent()));
+  check('the hit says why it is listed', /words/.test(await page.locator('#grid li.card .sig').first().textContent()));
+  check('the matched word is highlighted', (await page.locator('#grid li.card').first().locator('mark').first().textContent()).toLowerCase() === 'pelican7781');
+
+  // nonsense: an empty state that says so, not a grid of noise
+  await page.fill('#q', 'zzqxvkwj');
+  await page.waitForFunction(() => !document.getElementById('empty').hidden, null, { timeout: 10000 }).catch(() => {});
+  check('nonsense shows "no matches"', await page.locator('#grid li.card').count() === 0
+    && /No matches/.test(await page.locator('#empty').textContent()) && /no matches/.test(await page.locator('#count').textContent()));
 
   // meaning: a toyworld query finds an image (the kind filter leaves out queries.json, which
   // holds the words)
@@ -71,7 +78,7 @@ try {
   await page.fill('#q', 'a red star');
   await page.waitForFunction(() => {
     const c = document.querySelector('#grid li.card');
-    return c && c.querySelector('img') && /meaning/.test(c.textContent);
+    return c && c.querySelector('img') && /looks like/.test(c.textContent);
   }, null, { timeout: 10000 }).catch(() => {});
   check('a meaning search shows an image first', await page.locator('#grid li.card').first().locator('img').count() === 1);
   const alt = await page.locator('#grid li.card img').first().getAttribute('alt');

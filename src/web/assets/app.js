@@ -62,17 +62,42 @@ function query() {
   return p;
 }
 
+// The preview with the words the search matched in <mark> (the server says which, in "matched",
+// by the same rules as the ranking: exact, prefix, one typo, substring). Text nodes only.
+function highlight(text, words) {
+  const pre = el('pre');
+  if (!words || !words.length) { pre.textContent = text; return pre; }
+  const esc = words.map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  const re = new RegExp(`(${esc.join('|')})`, 'gi');
+  let last = 0;
+  for (const m of text.matchAll(re)) {
+    if (m.index > last) pre.append(text.slice(last, m.index));
+    pre.append(el('mark', { text: m[0] }));
+    last = m.index + m[0].length;
+  }
+  if (last < text.length) pre.append(text.slice(last));
+  return pre;
+}
+
+// Why a search hit is listed: "words" (and how they matched), "looks like" / "means" (meaning).
+function why(e) {
+  if (!e.why) return null;
+  let t = e.why === 'words' && e.match && e.match !== 'exact' ? `words (${e.match})` : e.why;
+  if (e.why === 'words' && e.signals && e.signals.includes('meaning')) t += e.kind === 'image' ? ' + looks like' : ' + means';
+  return el('span', { class: 'sig', text: t });
+}
+
 function card(e, i) {
   const li = el('li', { class: 'card', tabIndex: -1, 'data-id': String(e.id) });
   const body = e.kind === 'image'
     ? el('div', { class: 'thumb' }, el('img', { src: `/api/entries/${e.id}/thumb`, alt: e.ocr_text || e.preview, loading: 'lazy' }))
-    : el('pre', { text: e.masked ? '•••••••• (secret: open to reveal)' : e.preview });
+    : e.masked ? el('pre', { text: '•••••••• (secret: open to reveal)' }) : highlight(e.preview, e.matched);
   const meta = el('div', { class: 'meta' },
     el('span', { class: 'badge', text: e.text_kind || e.kind }),
     e.category ? el('span', { class: 'badge', text: e.category }) : null,
     e.pinned ? el('span', { class: 'pin', text: '● pinned', title: 'pinned' }) : null,
     el('span', { text: ago(e.last_copied_ms) }),
-    e.signals ? el('span', { class: 'sig', text: e.signals.join(' + ') }) : null);
+    why(e));
   li.append(body, meta);
   li.addEventListener('click', () => { select(i); openView(e.id); });
   return li;
@@ -83,7 +108,10 @@ function render(reset) {
   if (reset) grid.replaceChildren();
   for (let i = grid.children.length; i < state.entries.length; i++) grid.append(card(state.entries[i], i));
   $('empty').hidden = state.entries.length > 0;
-  $('count').textContent = state.search ? `${state.entries.length} found` : `${state.entries.length}${state.next ? '+' : ''} shown`;
+  // a search that finds nothing says so, instead of the empty history's text
+  $('empty').textContent = state.search ? `No matches for “${$('q').value.trim()}”.` : 'Nothing here yet.';
+  $('count').textContent = state.search ? (state.entries.length ? `${state.entries.length} found` : 'no matches')
+    : `${state.entries.length}${state.next ? '+' : ''} shown`;
 }
 
 async function load(reset) {

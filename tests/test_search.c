@@ -1,0 +1,166 @@
+/* search ranking without a model (words only): exact hits first, the last word as a prefix, one
+ * typo, pieces inside words, stop words, the empty query as the recent list, nonsense as nothing,
+ * and the words a front end highlights. */
+#include <criterion/criterion.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../src/search/search.h"
+#include "../src/store/store.h"
+
+static store *st;
+static char dir[64];
+static int64_t ids[16];
+
+static int64_t add(const char *text) {
+    store_new n = {0};
+    n.kind = "text";
+    n.mime = "text/plain;charset=utf-8";
+    n.data = text;
+    n.len = strlen(text);
+    int64_t id;
+    cs_err e;
+    cr_assert_eq(store_add(st, &n, &id, NULL, &e), 0, "%s", e.msg);
+    return id;
+}
+
+static void setup(void) {
+    strcpy(dir, "/tmp/clipseek-test-search-XXXXXX"); /* each test its own store */
+    cr_assert_not_null(mkdtemp(dir));
+    cs_err e;
+    cr_assert_eq(store_open(dir, &st, &e), 0, "%s", e.msg);
+    ids[0] = add("def fib(n): return n if n < 2 else fib(n - 1) + fib(n - 2)");
+    ids[1] = add("fibonacci numbers grow like the golden ratio, see fibs and fibers");
+    ids[2] = add("invoice 4471 total due");
+    ids[3] = add("quarterly budget meeting notes");
+    ids[4] = add("a red car and a star on the hood of it");
+    ids[5] = add("my clipboard history");
+}
+
+static void teardown(void) {
+    store_close(st);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+static size_t run(const char *text, search_hit **h) {
+    search_query q = {0};
+    q.text = text;
+    q.limit = 10;
+    size_t n;
+    cs_err e;
+    cr_assert_eq(search_run(st, &q, h, &n, &e), 0, "%s", e.msg);
+    return n;
+}
+
+TestSuite(search, .init = setup, .fini = teardown);
+
+/* q's first hit is entry id, found by words the way `match` says */
+static void expect_first(const char *q, int64_t id, int match) {
+    search_hit *h;
+    size_t n = run(q, &h);
+    cr_assert_geq(n, 1, "%s found nothing", q);
+    cr_assert_eq(h[0].id, id, "%s", q);
+    cr_assert_eq(h[0].match, match, "%s", q);
+    free(h);
+}
+
+Test(search, exact_word_first) { expect_first("fib", ids[0], SEARCH_EXACT); }
+
+Test(search, last_word_as_prefix_while_typing) {
+    const char *steps[] = {"inv", "invo", "invoi", "invoic", "quarterly bud", "quar"};
+    for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) expect_first(steps[i], i < 4 ? ids[2] : ids[3], SEARCH_PREFIX);
+}
+
+Test(search, one_typo_in_a_long_word) {
+    const char *typos[] = {"meting", "budgte", "quartrly", "invoize"};
+    for (size_t i = 0; i < sizeof typos / sizeof *typos; i++) expect_first(typos[i], i < 3 ? ids[3] : ids[2], SEARCH_FUZZY);
+    search_hit *h; /* short words are not guessed at: "fob" is not "fib" */
+    cr_assert_eq(run("fob", &h), 0);
+    free(h);
+}
+
+Test(search, piece_inside_a_word) {
+    expect_first("board", ids[5], SEARCH_SUBSTRING);
+    search_hit *h;
+    cr_assert_eq(run("board", &h), 1);
+    free(h);
+}
+
+/* "red" and "star" are in entry 4, not as a phrase; "the" is left out */
+Test(search, stop_words_left_out_and_phrase_beats_scattered) { expect_first("the red star", ids[4], SEARCH_WORDS); }
+
+Test(search, nonsense_finds_nothing) {
+    search_hit *h;
+    cr_assert_eq(run("zzqxvkw", &h), 0);
+    free(h);
+}
+
+Test(search, empty_query_lists_recent) {
+    const char *empties[] = {"", "   ", "\"!?"};
+    for (size_t i = 0; i < 3; i++) {
+        search_hit *h;
+        size_t n = run(empties[i], &h);
+        cr_assert_eq(n, 6, "'%s'", empties[i]);
+        cr_assert_eq(h[0].id, ids[5]);
+        cr_assert_eq(h[5].id, ids[0]);
+        cr_assert_eq(h[0].signals, 0);
+        free(h);
+    }
+}
+
+Test(search, one_edit) {
+    cr_assert(search_one_edit("meeting", 7, "meting", 6));
+    cr_assert(search_one_edit("budget", 6, "budgte", 6));
+    cr_assert(search_one_edit("budget", 6, "budgex", 6));
+    cr_assert(search_one_edit("budget", 6, "budgets", 7));
+    cr_assert(!search_one_edit("budget", 6, "bugdte", 6));
+    cr_assert(!search_one_edit("budget", 6, "budge", 4));
+}
+
+Test(search, matched_words_for_highlighting) {
+    char *w[8];
+    size_t n = search_matched_words("Quarterly Budget: the meeting, quarterly.", "quartrly meet", w, 8);
+    cr_assert_eq(n, 2);
+    cr_assert_str_eq(w[0], "quarterly");
+    cr_assert_str_eq(w[1], "meeting");
+    for (size_t i = 0; i < n; i++) free(w[i]);
+}
+
+/* Closes the store, runs sql on its file as an older or damaged store would have it, reopens
+ * (migrating), then checks that "board" finds entry 5 alone and that a new entry joins it. */
+static void reopen_after(const char *sql) {
+    store_close(st);
+    char db[128];
+    snprintf(db, sizeof db, "%s/clipseek.db", dir);
+    sqlite3 *h;
+    cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(h));
+    sqlite3_close(h);
+    cs_err e;
+    cr_assert_eq(store_open(dir, &st, &e), 0, "%s", e.msg);
+    expect_first("board", ids[5], SEARCH_SUBSTRING);
+    search_hit *hh;
+    cr_assert_eq(run("board", &hh), 1);
+    free(hh);
+    int64_t id = add("a keyboard shortcut"); /* and the index is kept up to date */
+    cr_assert_eq(run("board", &hh), 2);
+    cr_assert(hh[0].id == id || hh[1].id == id);
+    free(hh);
+}
+
+/* A store from before the trigram index (version 4 here: the index, its triggers and the version
+ * taken back) gets it when opened, filled with the entries it already has. */
+Test(search, migration_builds_the_trigram_index) {
+    reopen_after("DROP TABLE entries_tri; DROP TRIGGER IF EXISTS entries_tri_ai; DROP TRIGGER IF EXISTS entries_tri_ad;"
+                 " DROP TRIGGER IF EXISTS entries_tri_au; PRAGMA user_version = 4;");
+}
+
+/* The same when the table is already there (a development build's version 5) but stale and
+ * without its triggers: the migration empties, refills and re-arms it. */
+Test(search, migration_repairs_a_stale_trigram_index) {
+    reopen_after("DELETE FROM entries_tri; DROP TRIGGER entries_tri_ai; PRAGMA user_version = 5;");
+}

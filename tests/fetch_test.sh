@@ -153,6 +153,16 @@ check "second fetch completes" [ $? -eq 0 ]
 check "resumed with a Range request at the CDN" grep -q "^host=localhost.*model.safetensors range=bytes=[1-9]" "$TMP/server-cut.log"
 check "resumed file identical" cmp -s "$(cat "$TMP/out")/model.safetensors" "$FX/toyworld-clip/model.safetensors"
 
+## an interrupted download, then a CDN that ignores Range (a 200 with the whole file)
+rm -rf "$HF_HUB_CACHE" "$TMP/data"
+serve norange
+R=$HF_HUB_CACHE/models--test--toyworld-clip
+"$BIN" model fetch test/toyworld-clip > /dev/null 2> "$TMP/err"
+check "no Range support: interrupted download fails" [ $? -eq 1 ]
+"$BIN" model fetch test/toyworld-clip > "$TMP/out" 2> "$TMP/err"
+check "no Range support: second fetch starts over and completes" [ $? -eq 0 ]
+check "no Range support: file identical" cmp -s "$(cat "$TMP/out")/model.safetensors" "$FX/toyworld-clip/model.safetensors"
+
 ## a bad checksum
 rm -rf "$HF_HUB_CACHE" "$TMP/data"
 serve badsum

@@ -32,7 +32,8 @@ Repositories (files served from the fixtures folder ROOT in place, never copied)
 Modes (argv[3]): "ok"; "cut": the first CDN download of each file stops halfway (connection
 closed); "badsum": X-Linked-Etag is wrong; "noapi": /api/* answers a plain 404 (a mirror without
 the API: clients must probe); "slow": the CDN sends 64 KB every 3 ms (downloads overlap); "nopr": openai/clip-vit-base-patch32 has no
-conversion pull request (only pytorch_model.bin). Writes "HUBPORT CDNPORT" to argv[2]. Logs one line per request to
+conversion pull request (only pytorch_model.bin); "norange": like "cut", and the CDN then ignores
+Range (a 200 with the whole file, as RFC 9110 allows). Writes "HUBPORT CDNPORT" to argv[2]. Logs one line per request to
 stderr: "host=HOST METHOD PATH range=R auth=yes|no" (never the token). Binds 127.0.0.1 only and
 exits after 300 s.
 """
@@ -270,7 +271,7 @@ class H(BaseHTTPRequestHandler):
         data = open(full, "rb").read()
         start = 0
         rng = self.headers.get("Range")
-        if rng and rng.startswith("bytes=") and rng.endswith("-"):
+        if rng and rng.startswith("bytes=") and rng.endswith("-") and MODE != "norange":
             start = int(rng[6:-1])
         if start >= len(data) and start:
             self.send_response(416)
@@ -290,7 +291,7 @@ class H(BaseHTTPRequestHandler):
             return
         key = rel
         with lock:
-            cut = MODE == "cut" and key not in cut_done
+            cut = MODE in ("cut", "norange") and key not in cut_done
             cut_done.add(key)
         if cut:
             self.wfile.write(body[: len(body) // 2])

@@ -50,6 +50,7 @@ typedef struct conn {
     FILE *f;
     membuf *mb;
     int overflow;
+    CURLcode cc; /* the last request's curl result */
     long resume;
     const char *pname;
     unsigned long long total;
@@ -99,11 +100,6 @@ static size_t on_data(char *b, size_t sz, size_t nm, void *arg) {
     long st = k->cur.status;
     if (st < 200 || st >= 300) return len; /* a redirect's or an error's body: not the file */
     if (k->f) {
-        if (st == 200 && k->resume > 0) {
-            /* the server ignored the Range request and sends the whole file: start over */
-            if (ftruncate(fileno(k->f), 0) != 0 || fseek(k->f, 0, SEEK_SET) != 0) return 0;
-            k->resume = 0;
-        }
         return fwrite(b, 1, len, k->f);
     }
     if (k->mb) {
@@ -167,7 +163,7 @@ static int request(conn *k, const char *url0, int head, hdrs *first, hdrs *last,
         if (k->auth && same_origin(k, url)) curl_easy_setopt(c, CURLOPT_HTTPHEADER, k->auth);
         if (k->f && k->resume > 0 && !head) curl_easy_setopt(c, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)k->resume);
         memset(&k->cur, 0, sizeof k->cur);
-        CURLcode cc = curl_easy_perform(c);
+        CURLcode cc = k->cc = curl_easy_perform(c);
         long status = 0;
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
         k->cur.status = status;
@@ -411,6 +407,14 @@ static int download(conn *k, const char *url, const hdrs *hp, const char *rev, c
         k->total = h.linked_size;
         hdrs last;
         int rc = request(k, url, 0, NULL, &last, err);
+        if (rc && k->cc == CURLE_RANGE_ERROR && have > 0) {
+            /* the server ignores Range and answers 200 with the whole file, which curl refuses
+             * when resuming: start over from byte 0 (else every later fetch would fail the same way) */
+            if (fflush(f) == 0 && ftruncate(fileno(f), 0) == 0) {
+                k->resume = have = 0;
+                rc = request(k, url, 0, NULL, &last, err);
+            }
+        }
         k->f = NULL;
         k->pname = NULL;
         int wok = fflush(f) == 0 && fsync(fileno(f)) == 0;

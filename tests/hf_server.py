@@ -33,7 +33,8 @@ Modes (argv[3]): "ok"; "cut": the first CDN download of each file stops halfway 
 closed); "badsum": X-Linked-Etag is wrong; "noapi": /api/* answers a plain 404 (a mirror without
 the API: clients must probe); "slow": the CDN sends 64 KB every 3 ms (downloads overlap); "nopr": openai/clip-vit-base-patch32 has no
 conversion pull request (only pytorch_model.bin); "norange": like "cut", and the CDN then ignores
-Range (a 200 with the whole file, as RFC 9110 allows). Writes "HUBPORT CDNPORT" to argv[2]. Logs one line per request to
+Range (a 200 with the whole file, as RFC 9110 allows); "long": the CDN sends 64 MB more than the
+file (and says so in Content-Length), logging whether the client hung up first. Writes "HUBPORT CDNPORT" to argv[2]. Logs one line per request to
 stderr: "host=HOST METHOD PATH range=R auth=yes|no" (never the token). Binds 127.0.0.1 only and
 exits after 300 s.
 """
@@ -61,6 +62,7 @@ TOP_FILES = ["config.json", "merges.txt", "vocab.json", "preprocessor_config.jso
              "pytorch_model-00001-of-00002.bin", "pytorch_model-00002-of-00002.bin"]
 if MODE == "nopr":  # the default repository before the conversion bot came by
     REPOS["openai/clip-vit-base-patch32"] = {"main": "torch-checkpoints/zip-f32"}
+LONG_EXTRA = 64 << 20  # mode "long": the CDN sends this many bytes more than the file has
 cut_done = set()
 lock = threading.Lock()
 
@@ -283,7 +285,8 @@ class H(BaseHTTPRequestHandler):
         self.send_response(206 if start else 200)
         self.send_header("ETag", '"%s"' % hashlib.md5(data).hexdigest())  # S3's, not a hub checksum
         self.send_header("Accept-Ranges", "bytes")
-        self.send_header("Content-Length", str(len(body)))
+        extra = LONG_EXTRA if MODE == "long" else 0
+        self.send_header("Content-Length", str(len(body) + extra))
         if start:
             self.send_header("Content-Range", "bytes %d-%d/%d" % (start, len(data) - 1, len(data)))
         self.end_headers()
@@ -305,6 +308,13 @@ class H(BaseHTTPRequestHandler):
                 threading.Event().wait(0.003)
             return
         self.wfile.write(body)
+        if extra:  # bytes past what X-Linked-Size promised: a client should hang up before the end
+            try:
+                for _ in range(extra >> 16):
+                    self.wfile.write(b"\0" * (1 << 16))
+                sys.stderr.write("long: sent all %d extra bytes of %s\n" % (extra, rel))
+            except OSError:
+                sys.stderr.write("long: client hung up during the extra bytes of %s\n" % rel)
 
 
 hub = ThreadingHTTPServer(("127.0.0.1", 0), H)

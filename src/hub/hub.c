@@ -52,6 +52,7 @@ typedef struct conn {
     int overflow;
     CURLcode cc; /* the last request's curl result */
     long resume;
+    unsigned long long got; /* bytes written to f by this request */
     const char *pname;
     unsigned long long total;
 } conn;
@@ -100,6 +101,10 @@ static size_t on_data(char *b, size_t sz, size_t nm, void *arg) {
     long st = k->cur.status;
     if (st < 200 || st >= 300) return len; /* a redirect's or an error's body: not the file */
     if (k->f) {
+        /* never more on disk than the hub said the file has: a CDN or mirror that sends more
+         * (by mistake or to fill the disk) is cut off here, not after the whole answer */
+        if (k->total && (unsigned long long)k->resume + k->got + len > k->total) { k->overflow = 1; return 0; }
+        k->got += len;
         return fwrite(b, 1, len, k->f);
     }
     if (k->mb) {
@@ -163,6 +168,7 @@ static int request(conn *k, const char *url0, int head, hdrs *first, hdrs *last,
         if (k->auth && same_origin(k, url)) curl_easy_setopt(c, CURLOPT_HTTPHEADER, k->auth);
         if (k->f && k->resume > 0 && !head) curl_easy_setopt(c, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)k->resume);
         memset(&k->cur, 0, sizeof k->cur);
+        k->got = 0;
         CURLcode cc = k->cc = curl_easy_perform(c);
         long status = 0;
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
@@ -405,6 +411,7 @@ static int download(conn *k, const char *url, const hdrs *hp, const char *rev, c
         k->resume = have;
         k->pname = name;
         k->total = h.linked_size;
+        k->overflow = 0;
         hdrs last;
         int rc = request(k, url, 0, NULL, &last, err);
         if (rc && k->cc == CURLE_RANGE_ERROR && have > 0) {
@@ -420,6 +427,11 @@ static int download(conn *k, const char *url, const hdrs *hp, const char *rev, c
         int wok = fflush(f) == 0 && fsync(fileno(f)) == 0;
         fclose(f);
         long got = stat(part, &st) == 0 ? (long)st.st_size : 0;
+        if (rc && k->overflow) {
+            unlink(part);
+            return cs_err_set(err, "%s: the server sent more than the %llu bytes the hub said (X-Linked-Size); the "
+                              "download was deleted", name, h.linked_size);
+        }
         if (rc) return cs_err_prefix(err, "%s: the %ld bytes so far are kept in %s; fetch again to resume", name, got, part);
         if (last.status == 416 && have > 0 && h.linked_size && (unsigned long long)have == h.linked_size)
             last.status = 206; /* it was complete already: the checksum decides */

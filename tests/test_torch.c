@@ -368,3 +368,36 @@ Test(torch, model_id_tells_bin_checkpoints_apart) {
     free(ib);
     free(ic);
 }
+
+/* A legacy checkpoint of one F32 tensor 'w' of size (4096, 4096) over a storage of ONE element
+ * with strides (0, 0) (an expand()ed view): a 200-byte file. Its view is inside its storage, yet
+ * copying it row-major would make 64 MB; the reader must refuse such amplification (the copies of
+ * a file's strided views may not exceed the file's bytes), not allocate and fill it. */
+Test(torch, repeating_view_cannot_amplify_memory) {
+    static const char magic[] = "\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.";
+    static const char proto[] = "\x80\x02M\xe9\x03.";
+    static const char sys[] = "\x80\x02}.";
+    static const char dict[] =
+        "\x80\x02}X\x01\x00\x00\x00w"
+        "ctorch._utils\n_rebuild_tensor_v2\n("
+        "(X\x07\x00\x00\x00storagectorch\nFloatStorage\nX\x01\x00\x00\x00" "0X\x03\x00\x00\x00" "cpuK\x01Nt" "Q"
+        "K\x00(M\x00\x10M\x00\x10t(K\x00K\x00ttRs.";
+    static const char keys[] = "\x80\x02]X\x01\x00\x00\x00" "0a.";
+    static const unsigned char storage[] = {1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80, 0x3f}; /* 1 element: 1.0f */
+    unsigned char buf[512];
+    size_t n = 0;
+    const struct { const void *p; size_t n; } parts[] = {{magic, sizeof magic - 1}, {proto, sizeof proto - 1},
+                                                         {sys, sizeof sys - 1},     {dict, sizeof dict - 1},
+                                                         {keys, sizeof keys - 1},   {storage, sizeof storage}};
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        memcpy(buf + n, parts[i].p, parts[i].n);
+        n += parts[i].n;
+    }
+    st_set *s;
+    cs_err e = {{0}};
+    cr_assert_eq(st_new(&s, &e), 0);
+    int rc = tc_add_buffer(s, buf, n, "expand.bin", &e);
+    cr_expect(rc < 0 && strstr(e.msg, "tensor 'w'") && strstr(e.msg, "more bytes than the file"),
+              "a %zu-byte file asked for a 64 MB copy: rc %d, '%s'", n, rc, e.msg);
+    st_close(s);
+}

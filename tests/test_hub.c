@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "../src/hub/hub.h"
+#include "../src/hub/hub_int.h"
 
 static const char *const files[] = {"config.json"};
 
@@ -154,4 +155,30 @@ Test(hub, origin_is_read_from_the_snapshot_path, .init = mk_cache, .fini = rm_ca
     cr_assert_str_eq(m.revision, "main");
     cr_assert_str_eq(m.format, "safetensors");
     cr_assert_eq(hub_origin(cache, &m), 1, "a plain folder has no hub origin");
+}
+
+/* An index's weight_map comes from the network and may name up to 64 MB of entries: 300,000
+ * distinct shard names must be read in well under the timeout (a pairwise duplicate check took
+ * minutes, and did it again at every cache lookup), in order of first mention, each once. */
+Test(hub, index_with_many_shard_names_is_read_quickly, .init = mk_cache, .fini = rm_cache, .timeout = 30) {
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/model.safetensors.index.json", cache);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    enum { N = 300000 };
+    fprintf(f, "{\"weight_map\": {\"a\": \"s-b\", \"b\": \"s-a\", \"c\": \"s-b\"");
+    for (int i = 0; i < N; i++) fprintf(f, ", \"t%d\": \"x%07d\"", i, N - i);
+    fprintf(f, "}}");
+    cr_assert_eq(fclose(f), 0);
+    char **names;
+    cs_err e = {{0}};
+    cr_assert_eq(hub_index_shards(path, &names, &e), 0, "%s", e.msg);
+    size_t n = 0;
+    while (names[n]) n++;
+    cr_expect_eq(n, (size_t)N + 2);
+    cr_expect_str_eq(names[0], "s-b");
+    cr_expect_str_eq(names[1], "s-a");
+    cr_expect_str_eq(names[2], "x0300000");
+    cr_expect_str_eq(names[n - 1], "x0000001");
+    hub_free_names(names);
 }

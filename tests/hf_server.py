@@ -33,8 +33,8 @@ Modes (argv[3]): "ok"; "cut": the first CDN download of each file stops halfway 
 closed); "badsum": X-Linked-Etag is wrong; "noapi": /api/* answers a plain 404 (a mirror without
 the API: clients must probe); "slow": the CDN sends 64 KB every 3 ms (downloads overlap); "nopr": openai/clip-vit-base-patch32 has no
 conversion pull request (only pytorch_model.bin); "norange": like "cut", and the CDN then ignores
-Range (a 200 with the whole file, as RFC 9110 allows); "long": the CDN sends 64 MB more than the
-file (and says so in Content-Length), logging whether the client hung up first. Writes "HUBPORT CDNPORT" to argv[2]. Logs one line per request to
+Range (a 200 with the whole file, as RFC 9110 allows); "long": a GET of a file (resolve cache or CDN)
+sends 64 MB more than HEAD said (in Content-Length too), logging whether the client hung up first. Writes "HUBPORT CDNPORT" to argv[2]. Logs one line per request to
 stderr: "host=HOST METHOD PATH range=R auth=yes|no" (never the token). Binds 127.0.0.1 only and
 exits after 300 s.
 """
@@ -257,10 +257,12 @@ class H(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("ETag", '"%s"' % hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest())
         self.send_header("X-Repo-Commit", commit_of(repo, canonical(repo, commit)))
-        self.send_header("Content-Length", str(len(data)))
+        extra = LONG_EXTRA if MODE == "long" and self.command != "HEAD" else 0  # HEAD tells the true size
+        self.send_header("Content-Length", str(len(data) + extra))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
+            self.send_extra(extra, fname)
 
     def serve_cdn(self, path):
         parts = path.split("/")
@@ -308,13 +310,18 @@ class H(BaseHTTPRequestHandler):
                 threading.Event().wait(0.003)
             return
         self.wfile.write(body)
-        if extra:  # bytes past what X-Linked-Size promised: a client should hang up before the end
-            try:
-                for _ in range(extra >> 16):
-                    self.wfile.write(b"\0" * (1 << 16))
-                sys.stderr.write("long: sent all %d extra bytes of %s\n" % (extra, rel))
-            except OSError:
-                sys.stderr.write("long: client hung up during the extra bytes of %s\n" % rel)
+        self.send_extra(extra, rel)
+
+    def send_extra(self, extra, name):
+        """Mode "long": bytes past the size the hub's HEAD promised; a client should hang up first."""
+        if not extra:
+            return
+        try:
+            for _ in range(extra >> 16):
+                self.wfile.write(b"\0" * (1 << 16))
+            sys.stderr.write("long: sent all %d extra bytes of %s\n" % (extra, name))
+        except OSError:
+            sys.stderr.write("long: client hung up during the extra bytes of %s\n" % name)
 
 
 hub = ThreadingHTTPServer(("127.0.0.1", 0), H)

@@ -28,7 +28,7 @@
 typedef struct hdrs {
     long status;
     char etag[160], linked[160], commit[64], errcode[64], errmsg[256];
-    unsigned long long linked_size;
+    unsigned long long linked_size, length; /* X-Linked-Size, Content-Length */
 } hdrs;
 
 typedef struct membuf {
@@ -92,6 +92,7 @@ static size_t on_header(char *b, size_t sz, size_t nm, void *arg) {
     else if (!strcmp(line, "x-error-code")) snprintf(k->cur.errcode, sizeof k->cur.errcode, "%s", v);
     else if (!strcmp(line, "x-error-message")) snprintf(k->cur.errmsg, sizeof k->cur.errmsg, "%s", v);
     else if (!strcmp(line, "x-linked-size")) k->cur.linked_size = strtoull(v, NULL, 10);
+    else if (!strcmp(line, "content-length")) k->cur.length = strtoull(v, NULL, 10);
     return len;
 }
 
@@ -354,6 +355,9 @@ static int get_file(conn *k, const char *rdir, const char *rev, const char *name
     if (!h.commit[0]) snprintf(h.commit, sizeof h.commit, "%s", h0.commit);
     if (h.status == 404 && (!strcmp(h.errcode, "EntryNotFound") || !h.errcode[0])) return 1;
     if (h.status >= 400 || h.status < 200) return http_error(k, &h, rev, name, err);
+    /* the size the download is held to: X-Linked-Size for an LFS file, else (a small file, whose
+     * HEAD ends in a 200) its Content-Length, as huggingface_hub's get_hf_file_metadata reads it */
+    if (!h.linked_size && h.status == 200) h.linked_size = h.length;
     char etag[160];
     snprintf(etag, sizeof etag, "%s", h.linked[0] ? h.linked : h.etag);
     for (const char *c = etag; *c; c++) /* it names a file in blobs/: hex and letters only */
@@ -429,7 +433,7 @@ static int download(conn *k, const char *url, const hdrs *hp, const char *rev, c
         long got = stat(part, &st) == 0 ? (long)st.st_size : 0;
         if (rc && k->overflow) {
             unlink(part);
-            return cs_err_set(err, "%s: the server sent more than the %llu bytes the hub said (X-Linked-Size); the "
+            return cs_err_set(err, "%s: the server sent more than the %llu bytes the hub's HEAD answer said; the "
                               "download was deleted", name, h.linked_size);
         }
         if (rc) return cs_err_prefix(err, "%s: the %ld bytes so far are kept in %s; fetch again to resume", name, got, part);

@@ -401,3 +401,26 @@ Test(torch, repeating_view_cannot_amplify_memory) {
               "a %zu-byte file asked for a 64 MB copy: rc %d, '%s'", n, rc, e.msg);
     st_close(s);
 }
+
+/* The structure-aware seeds of fuzz/make_pickle_seeds.py beyond the fixtures: a legacy storage
+ * view (view_key, offset, size), a small expand()ed view (stride 0, its copy within the file's
+ * size), and a zip with a duplicate entry name and an entry named ../escape. */
+Test(torch, seed_views_and_odd_zip_names) {
+    st_set *s;
+    cs_err e = {{0}};
+    float v[12];
+    cr_assert_eq(tc_open("fuzz/seeds/pickle/legacy-view.bin", &s, &e), 0, "%s", e.msg);
+    const st_tensor *t = st_find(s, "legacy_view"); /* storage 0 = 0..5, view of elements 2..5 */
+    cr_assert(t && t->numel == 4);
+    st_to_f32(t, v);
+    cr_expect(v[0] == 2 && v[1] == 3 && v[2] == 4 && v[3] == 5, "%g %g %g %g", v[0], v[1], v[2], v[3]);
+    st_close(s);
+    cr_assert_eq(tc_open("fuzz/seeds/pickle/zip-expand.bin", &s, &e), 0, "%s", e.msg);
+    t = st_find(s, "expanded"); /* storage 0, offset 1, size (3, 4), stride (0, 0) */
+    cr_assert(t && t->numel == 12);
+    st_to_f32(t, v);
+    for (int i = 0; i < 12; i++) cr_expect(v[i] == 1, "element %d: %g", i, v[i]);
+    st_close(s);
+    cr_expect_eq(tc_open("fuzz/seeds/pickle/zip-odd-names.bin", &s, &e), -1);
+    cr_expect(strstr(e.msg, "'archive/version' appears twice"), "%s", e.msg);
+}

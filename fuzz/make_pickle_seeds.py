@@ -53,14 +53,16 @@ class P:
         return bytes(self.b + b".")
 
 
-def tensor(p, storage, key, numel, offset, size, stride, legacy=False, param=False):
+def tensor(p, storage, key, numel, offset, size, stride, legacy=False, param=False, view=None):
     if param:
         p.g("torch._utils", "_rebuild_parameter")
         p.op(b"(")
     p.g("torch._utils", "_rebuild_tensor_v2")
     pid = [lambda q: q.s("storage"), lambda q: q.g("torch", storage), lambda q: q.s(key), lambda q: q.s("cpu"),
            lambda q: q.i(numel)]
-    if legacy:
+    if legacy and view:  # a legacy storage view: (view_key, offset, size) into the root storage
+        pid.append(lambda q: q.tup([lambda r: r.s(view[0]), lambda r: r.i(view[1]), lambda r: r.i(view[2])]))
+    elif legacy:
         pid.append(lambda q: q.op(b"N"))
     p.op(b"(")
     p.tup(pid).op(b"Q")
@@ -71,7 +73,7 @@ def tensor(p, storage, key, numel, offset, size, stride, legacy=False, param=Fal
         p.op(b"\x88").g("collections", "OrderedDict").op(b")R").op(b"t").op(b"R")
 
 
-def state_dict(legacy):
+def state_dict(legacy, extra=None):
     p = P()
     p.g("collections", "OrderedDict").op(b")R").put().op(b"(")
     p.s("w")
@@ -82,6 +84,8 @@ def state_dict(legacy):
     tensor(p, "HalfStorage", "1", 4, 0, [2, 2], [2, 1], legacy, param=True)
     p.s("position_ids")
     tensor(p, "LongStorage", "2", 3, 0, [1, 3], [3, 1], legacy)
+    if extra:
+        extra(p)
     p.op(b"u")
     # OrderedDict state: _metadata, as model.state_dict() carries
     p.op(b"}").s("_metadata").op(b"}").s("").op(b"}").s("version").i(1).op(b"sss").op(b"b")
@@ -92,10 +96,17 @@ STORAGES = {"0": struct.pack("<6f", 0, 1, 2, 3, 4, 5), "1": struct.pack("<4e", 1
             "2": struct.pack("<3q", 0, 1, 2)}
 
 
-def zip_checkpoint(folder="archive"):
+def expand(p):  # an expand()ed view: stride 0 repeats one element (its copy is bounded by the file)
+    p.s("expanded")
+    tensor(p, "FloatStorage", "0", 6, 1, [3, 4], [0, 0])
+
+
+def zip_checkpoint(folder="archive", extra=None, names=()):
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
-        z.writestr(folder + "/data.pkl", state_dict(False))
+        for n in names:  # entries a reader must not trip over: a path outside, a duplicate name
+            z.writestr(n, b"x")
+        z.writestr(folder + "/data.pkl", state_dict(False, extra))
         z.writestr(folder + "/byteorder", "little")
         for k, v in STORAGES.items():
             z.writestr(folder + "/data/" + k, v)
@@ -103,12 +114,17 @@ def zip_checkpoint(folder="archive"):
     return buf.getvalue()
 
 
-def legacy_checkpoint():
+def legacy_view(p):  # a legacy tensor on a view of storage "0": elements 2..5
+    p.s("legacy_view")
+    tensor(p, "FloatStorage", "0", 6, 0, [2, 2], [2, 1], True, view=("0v", 2, 4))
+
+
+def legacy_checkpoint(extra=None):
     magic = P().op(b"\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little")).stop()
     proto = P().i(1001).stop()
     info = P().op(b"}(").s("protocol_version").i(1001).s("little_endian").op(b"\x88").op(b"u").stop()
     keys = P().op(b"](").s("0").s("1").s("2").op(b"e").stop()
-    out = magic + proto + info + state_dict(True) + keys
+    out = magic + proto + info + state_dict(True, extra) + keys
     for k in ("0", "1", "2"):
         n = {"0": 6, "1": 4, "2": 3}[k]
         out += struct.pack("<Q", n) + STORAGES[k]
@@ -118,7 +134,10 @@ def legacy_checkpoint():
 def main():
     os.makedirs(OUT, exist_ok=True)
     seeds = {"zip.bin": zip_checkpoint(), "zip-other-folder.bin": zip_checkpoint("pytorch_model"),
-             "legacy.bin": legacy_checkpoint(), "state_dict.pkl": state_dict(False)}
+             "legacy.bin": legacy_checkpoint(), "state_dict.pkl": state_dict(False),
+             "zip-expand.bin": zip_checkpoint(extra=expand),
+             "zip-odd-names.bin": zip_checkpoint(names=("../escape", "archive/version")),
+             "legacy-view.bin": legacy_checkpoint(legacy_view)}
     for name, data in seeds.items():
         with open(os.path.join(OUT, name), "wb") as f:
             f.write(data)

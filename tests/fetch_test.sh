@@ -159,6 +159,27 @@ check "second fetch completes" [ $? -eq 0 ]
 check "resumed with a Range request at the CDN" grep -q "^host=localhost.*model.safetensors range=bytes=[1-9]" "$TMP/server-cut.log"
 check "resumed file identical" cmp -s "$(cat "$TMP/out")/model.safetensors" "$FX/toyworld-clip/model.safetensors"
 
+## an interrupted download, then a CDN that ignores Range (a 200 with the whole file)
+rm -rf "$HF_HUB_CACHE" "$TMP/data"
+serve norange
+R=$HF_HUB_CACHE/models--test--toyworld-clip
+"$BIN" model fetch test/toyworld-clip > /dev/null 2> "$TMP/err"
+check "no Range support: interrupted download fails" [ $? -eq 1 ]
+"$BIN" model fetch test/toyworld-clip > "$TMP/out" 2> "$TMP/err"
+check "no Range support: second fetch starts over and completes" [ $? -eq 0 ]
+check "no Range support: file identical" cmp -s "$(cat "$TMP/out")/model.safetensors" "$FX/toyworld-clip/model.safetensors"
+
+## a server that sends more than the hub's HEAD said (X-Linked-Size, else Content-Length): not
+## written to disk past that size; config.json (a small file, from the resolve cache) comes first
+rm -rf "$HF_HUB_CACHE" "$TMP/data"
+serve long
+"$BIN" model fetch test/toyworld-clip > /dev/null 2> "$TMP/err"
+check "too long a download fails" [ $? -eq 1 ]
+check "it says the server sent too much" grep -q "more than the" "$TMP/err"
+for _k in $(seq 100); do grep -q "^long: " "$TMP/server-long.log" && break; sleep 0.1; done
+check "the client hung up instead of taking the extra 64 MB" sh -c "grep -q '^long: client hung up during the extra bytes of config.json' '$TMP/server-long.log' && ! grep -q '^long: sent all' '$TMP/server-long.log'"
+check "too long a download deleted" [ -z "$(find "$HF_HUB_CACHE" -name '*.incomplete')" ]
+
 ## a bad checksum
 rm -rf "$HF_HUB_CACHE" "$TMP/data"
 serve badsum

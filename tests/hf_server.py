@@ -32,7 +32,9 @@ Repositories (files served from the fixtures folder ROOT in place, never copied)
 Modes (argv[3]): "ok"; "cut": the first CDN download of each file stops halfway (connection
 closed); "badsum": X-Linked-Etag is wrong; "noapi": /api/* answers a plain 404 (a mirror without
 the API: clients must probe); "slow": the CDN sends 64 KB every 3 ms (downloads overlap); "nopr": openai/clip-vit-base-patch32 has no
-conversion pull request (only pytorch_model.bin). Writes "HUBPORT CDNPORT" to argv[2]. Logs one line per request to
+conversion pull request (only pytorch_model.bin); "norange": like "cut", and the CDN then ignores
+Range (a 200 with the whole file, as RFC 9110 allows); "long": a GET of a file (resolve cache or CDN)
+sends 64 MB more than HEAD said (in Content-Length too), logging whether the client hung up first. Writes "HUBPORT CDNPORT" to argv[2]. Logs one line per request to
 stderr: "host=HOST METHOD PATH range=R auth=yes|no" (never the token). Binds 127.0.0.1 only and
 exits after 300 s.
 """
@@ -60,6 +62,7 @@ TOP_FILES = ["config.json", "merges.txt", "vocab.json", "preprocessor_config.jso
              "pytorch_model-00001-of-00002.bin", "pytorch_model-00002-of-00002.bin"]
 if MODE == "nopr":  # the default repository before the conversion bot came by
     REPOS["openai/clip-vit-base-patch32"] = {"main": "torch-checkpoints/zip-f32"}
+LONG_EXTRA = 64 << 20  # mode "long": the CDN sends this many bytes more than the file has
 cut_done = set()
 lock = threading.Lock()
 
@@ -254,10 +257,12 @@ class H(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("ETag", '"%s"' % hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest())
         self.send_header("X-Repo-Commit", commit_of(repo, canonical(repo, commit)))
-        self.send_header("Content-Length", str(len(data)))
+        extra = LONG_EXTRA if MODE == "long" and self.command != "HEAD" else 0  # HEAD tells the true size
+        self.send_header("Content-Length", str(len(data) + extra))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
+            self.send_extra(extra, fname)
 
     def serve_cdn(self, path):
         parts = path.split("/")
@@ -270,7 +275,7 @@ class H(BaseHTTPRequestHandler):
         data = open(full, "rb").read()
         start = 0
         rng = self.headers.get("Range")
-        if rng and rng.startswith("bytes=") and rng.endswith("-"):
+        if rng and rng.startswith("bytes=") and rng.endswith("-") and MODE != "norange":
             start = int(rng[6:-1])
         if start >= len(data) and start:
             self.send_response(416)
@@ -282,7 +287,8 @@ class H(BaseHTTPRequestHandler):
         self.send_response(206 if start else 200)
         self.send_header("ETag", '"%s"' % hashlib.md5(data).hexdigest())  # S3's, not a hub checksum
         self.send_header("Accept-Ranges", "bytes")
-        self.send_header("Content-Length", str(len(body)))
+        extra = LONG_EXTRA if MODE == "long" else 0
+        self.send_header("Content-Length", str(len(body) + extra))
         if start:
             self.send_header("Content-Range", "bytes %d-%d/%d" % (start, len(data) - 1, len(data)))
         self.end_headers()
@@ -290,7 +296,7 @@ class H(BaseHTTPRequestHandler):
             return
         key = rel
         with lock:
-            cut = MODE == "cut" and key not in cut_done
+            cut = MODE in ("cut", "norange") and key not in cut_done
             cut_done.add(key)
         if cut:
             self.wfile.write(body[: len(body) // 2])
@@ -304,6 +310,18 @@ class H(BaseHTTPRequestHandler):
                 threading.Event().wait(0.003)
             return
         self.wfile.write(body)
+        self.send_extra(extra, rel)
+
+    def send_extra(self, extra, name):
+        """Mode "long": bytes past the size the hub's HEAD promised; a client should hang up first."""
+        if not extra:
+            return
+        try:
+            for _ in range(extra >> 16):
+                self.wfile.write(b"\0" * (1 << 16))
+            sys.stderr.write("long: sent all %d extra bytes of %s\n" % (extra, name))
+        except OSError:
+            sys.stderr.write("long: client hung up during the extra bytes of %s\n" % name)
 
 
 hub = ThreadingHTTPServer(("127.0.0.1", 0), H)

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "../src/hub/hub.h"
+#include "../src/hub/hub_int.h"
 
 static const char *const files[] = {"config.json"};
 
@@ -154,4 +155,49 @@ Test(hub, origin_is_read_from_the_snapshot_path, .init = mk_cache, .fini = rm_ca
     cr_assert_str_eq(m.revision, "main");
     cr_assert_str_eq(m.format, "safetensors");
     cr_assert_eq(hub_origin(cache, &m), 1, "a plain folder has no hub origin");
+}
+
+/* An index's weight_map comes from the network and may name up to 64 MB of entries: 300,000
+ * distinct shard names must be read in well under the timeout (a pairwise duplicate check took
+ * minutes, and did it again at every cache lookup), in order of first mention, each once. */
+Test(hub, index_with_many_shard_names_is_read_quickly, .init = mk_cache, .fini = rm_cache, .timeout = 30) {
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/model.safetensors.index.json", cache);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    enum { N = 300000 };
+    fprintf(f, "{\"weight_map\": {\"a\": \"s-b\", \"b\": \"s-a\", \"c\": \"s-b\"");
+    for (int i = 0; i < N; i++) fprintf(f, ", \"t%d\": \"x%07d\"", i, N - i);
+    fprintf(f, "}}");
+    cr_assert_eq(fclose(f), 0);
+    char **names;
+    cs_err e = {{0}};
+    cr_assert_eq(hub_index_shards(path, &names, &e), 0, "%s", e.msg);
+    size_t n = 0;
+    while (names[n]) n++;
+    cr_expect_eq(n, (size_t)N + 2);
+    cr_expect_str_eq(names[0], "s-b");
+    cr_expect_str_eq(names[1], "s-a");
+    cr_expect_str_eq(names[2], "x0300000");
+    cr_expect_str_eq(names[n - 1], "x0000001");
+    hub_free_names(names);
+}
+
+/* Names in a message come from the network or a file (here an index key with a terminal escape
+ * that would clear the screen and retitle the terminal, and a bell); main prints the message
+ * as-is, so no control character may reach it. */
+Test(hub, control_characters_never_reach_a_message, .init = mk_cache, .fini = rm_cache) {
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/model.safetensors.index.json", cache);
+    put(path, "{\"weight_map\": {\"w\\u001b[2J\\u001b]0;pwned\\u0007\\r\\n\": \"../x\"}}");
+    char **names;
+    cs_err e = {{0}};
+    cr_assert_eq(hub_index_shards(path, &names, &e), -1);
+    cr_expect(strstr(e.msg, "bad shard name"), "%s", e.msg);
+    for (const char *c = e.msg; *c; c++)
+        cr_expect((unsigned char)*c >= 0x20 && *c != 0x7f, "control byte 0x%02x in '%s'", (unsigned char)*c, e.msg);
+    cs_err p = {{0}};
+    cs_err_set(&p, "inner \x1b[31m");
+    cs_err_prefix(&p, "outer\a %s", "\x1b]0;x\x07");
+    for (const char *c = p.msg; *c; c++) cr_expect((unsigned char)*c >= 0x20 && *c != 0x7f, "prefix: 0x%02x", (unsigned char)*c);
 }

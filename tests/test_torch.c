@@ -368,3 +368,59 @@ Test(torch, model_id_tells_bin_checkpoints_apart) {
     free(ib);
     free(ic);
 }
+
+/* A legacy checkpoint of one F32 tensor 'w' of size (4096, 4096) over a storage of ONE element
+ * with strides (0, 0) (an expand()ed view): a 200-byte file. Its view is inside its storage, yet
+ * copying it row-major would make 64 MB; the reader must refuse such amplification (the copies of
+ * a file's strided views may not exceed the file's bytes), not allocate and fill it. */
+Test(torch, repeating_view_cannot_amplify_memory) {
+    static const char magic[] = "\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.";
+    static const char proto[] = "\x80\x02M\xe9\x03.";
+    static const char sys[] = "\x80\x02}.";
+    static const char dict[] =
+        "\x80\x02}X\x01\x00\x00\x00w"
+        "ctorch._utils\n_rebuild_tensor_v2\n("
+        "(X\x07\x00\x00\x00storagectorch\nFloatStorage\nX\x01\x00\x00\x00" "0X\x03\x00\x00\x00" "cpuK\x01Nt" "Q"
+        "K\x00(M\x00\x10M\x00\x10t(K\x00K\x00ttRs.";
+    static const char keys[] = "\x80\x02]X\x01\x00\x00\x00" "0a.";
+    static const unsigned char storage[] = {1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80, 0x3f}; /* 1 element: 1.0f */
+    unsigned char buf[512];
+    size_t n = 0;
+    const struct { const void *p; size_t n; } parts[] = {{magic, sizeof magic - 1}, {proto, sizeof proto - 1},
+                                                         {sys, sizeof sys - 1},     {dict, sizeof dict - 1},
+                                                         {keys, sizeof keys - 1},   {storage, sizeof storage}};
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        memcpy(buf + n, parts[i].p, parts[i].n);
+        n += parts[i].n;
+    }
+    st_set *s;
+    cs_err e = {{0}};
+    cr_assert_eq(st_new(&s, &e), 0);
+    int rc = tc_add_buffer(s, buf, n, "expand.bin", &e);
+    cr_expect(rc < 0 && strstr(e.msg, "tensor 'w'") && strstr(e.msg, "more bytes than the file"),
+              "a %zu-byte file asked for a 64 MB copy: rc %d, '%s'", n, rc, e.msg);
+    st_close(s);
+}
+
+/* The structure-aware seeds of fuzz/make_pickle_seeds.py beyond the fixtures: a legacy storage
+ * view (view_key, offset, size), a small expand()ed view (stride 0, its copy within the file's
+ * size), and a zip with a duplicate entry name and an entry named ../escape. */
+Test(torch, seed_views_and_odd_zip_names) {
+    st_set *s;
+    cs_err e = {{0}};
+    float v[12];
+    cr_assert_eq(tc_open("fuzz/seeds/pickle/legacy-view.bin", &s, &e), 0, "%s", e.msg);
+    const st_tensor *t = st_find(s, "legacy_view"); /* storage 0 = 0..5, view of elements 2..5 */
+    cr_assert(t && t->numel == 4);
+    st_to_f32(t, v);
+    cr_expect(v[0] == 2 && v[1] == 3 && v[2] == 4 && v[3] == 5, "%g %g %g %g", v[0], v[1], v[2], v[3]);
+    st_close(s);
+    cr_assert_eq(tc_open("fuzz/seeds/pickle/zip-expand.bin", &s, &e), 0, "%s", e.msg);
+    t = st_find(s, "expanded"); /* storage 0, offset 1, size (3, 4), stride (0, 0) */
+    cr_assert(t && t->numel == 12);
+    st_to_f32(t, v);
+    for (int i = 0; i < 12; i++) cr_expect(v[i] == 1, "element %d: %g", i, v[i]);
+    st_close(s);
+    cr_expect_eq(tc_open("fuzz/seeds/pickle/zip-odd-names.bin", &s, &e), -1);
+    cr_expect(strstr(e.msg, "'archive/version' appears twice"), "%s", e.msg);
+}

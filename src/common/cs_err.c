@@ -5,12 +5,20 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Messages carry names from files and servers (a tensor name, a hub's X-Error-Message) and main
+ * prints them as-is: a control character (an ESC sequence can rewrite the terminal) becomes '?'. */
+static void scrub(char *m) {
+    for (; *m; m++)
+        if ((unsigned char)*m < 0x20 || *m == 0x7f) *m = '?';
+}
+
 int cs_err_set(cs_err *e, const char *fmt, ...) {
     if (!e) return -1;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(e->msg, sizeof e->msg, fmt, ap);
     va_end(ap);
+    scrub(e->msg);
     return -1;
 }
 
@@ -29,5 +37,6 @@ int cs_err_prefix(cs_err *e, const char *fmt, ...) {
     for (const char *s = sep; *s && at < sizeof e->msg - 1; s++) e->msg[at++] = *s;
     for (const char *s = old; *s && at < sizeof e->msg - 1; s++) e->msg[at++] = *s;
     e->msg[at] = 0;
+    scrub(e->msg);
     return -1;
 }

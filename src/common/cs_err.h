@@ -2,7 +2,8 @@
  *
  * Library code never prints; a failing function writes a human-readable reason into a caller-owned
  * cs_err and returns a negative int. The text names the file and the object that failed
- * ("model.safetensors: tensor 'x': ..."), so main can print it as-is. A NULL cs_err is allowed
+ * ("model.safetensors: tensor 'x': ..."), so main can print it as-is: control characters
+ * (which a name from a file or a server may hold) are replaced by '?'. A NULL cs_err is allowed
  * everywhere and discards the message. */
 #ifndef CS_ERR_H
 #define CS_ERR_H

@@ -28,7 +28,7 @@
 typedef struct hdrs {
     long status;
     char etag[160], linked[160], commit[64], errcode[64], errmsg[256];
-    unsigned long long linked_size;
+    unsigned long long linked_size, length; /* X-Linked-Size, Content-Length */
 } hdrs;
 
 typedef struct membuf {
@@ -50,7 +50,9 @@ typedef struct conn {
     FILE *f;
     membuf *mb;
     int overflow;
+    CURLcode cc; /* the last request's curl result */
     long resume;
+    unsigned long long got; /* bytes written to f by this request */
     const char *pname;
     unsigned long long total;
 } conn;
@@ -90,6 +92,7 @@ static size_t on_header(char *b, size_t sz, size_t nm, void *arg) {
     else if (!strcmp(line, "x-error-code")) snprintf(k->cur.errcode, sizeof k->cur.errcode, "%s", v);
     else if (!strcmp(line, "x-error-message")) snprintf(k->cur.errmsg, sizeof k->cur.errmsg, "%s", v);
     else if (!strcmp(line, "x-linked-size")) k->cur.linked_size = strtoull(v, NULL, 10);
+    else if (!strcmp(line, "content-length")) k->cur.length = strtoull(v, NULL, 10);
     return len;
 }
 
@@ -99,11 +102,10 @@ static size_t on_data(char *b, size_t sz, size_t nm, void *arg) {
     long st = k->cur.status;
     if (st < 200 || st >= 300) return len; /* a redirect's or an error's body: not the file */
     if (k->f) {
-        if (st == 200 && k->resume > 0) {
-            /* the server ignored the Range request and sends the whole file: start over */
-            if (ftruncate(fileno(k->f), 0) != 0 || fseek(k->f, 0, SEEK_SET) != 0) return 0;
-            k->resume = 0;
-        }
+        /* never more on disk than the hub said the file has: a CDN or mirror that sends more
+         * (by mistake or to fill the disk) is cut off here, not after the whole answer */
+        if (k->total && (unsigned long long)k->resume + k->got + len > k->total) { k->overflow = 1; return 0; }
+        k->got += len;
         return fwrite(b, 1, len, k->f);
     }
     if (k->mb) {
@@ -167,7 +169,8 @@ static int request(conn *k, const char *url0, int head, hdrs *first, hdrs *last,
         if (k->auth && same_origin(k, url)) curl_easy_setopt(c, CURLOPT_HTTPHEADER, k->auth);
         if (k->f && k->resume > 0 && !head) curl_easy_setopt(c, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)k->resume);
         memset(&k->cur, 0, sizeof k->cur);
-        CURLcode cc = curl_easy_perform(c);
+        k->got = 0;
+        CURLcode cc = k->cc = curl_easy_perform(c);
         long status = 0;
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
         k->cur.status = status;
@@ -352,6 +355,9 @@ static int get_file(conn *k, const char *rdir, const char *rev, const char *name
     if (!h.commit[0]) snprintf(h.commit, sizeof h.commit, "%s", h0.commit);
     if (h.status == 404 && (!strcmp(h.errcode, "EntryNotFound") || !h.errcode[0])) return 1;
     if (h.status >= 400 || h.status < 200) return http_error(k, &h, rev, name, err);
+    /* the size the download is held to: X-Linked-Size for an LFS file, else (a small file, whose
+     * HEAD ends in a 200) its Content-Length, as huggingface_hub's get_hf_file_metadata reads it */
+    if (!h.linked_size && h.status == 200) h.linked_size = h.length;
     char etag[160];
     snprintf(etag, sizeof etag, "%s", h.linked[0] ? h.linked : h.etag);
     for (const char *c = etag; *c; c++) /* it names a file in blobs/: hex and letters only */
@@ -409,13 +415,27 @@ static int download(conn *k, const char *url, const hdrs *hp, const char *rev, c
         k->resume = have;
         k->pname = name;
         k->total = h.linked_size;
+        k->overflow = 0;
         hdrs last;
         int rc = request(k, url, 0, NULL, &last, err);
+        if (rc && k->cc == CURLE_RANGE_ERROR && have > 0) {
+            /* the server ignores Range and answers 200 with the whole file, which curl refuses
+             * when resuming: start over from byte 0 (else every later fetch would fail the same way) */
+            if (fflush(f) == 0 && ftruncate(fileno(f), 0) == 0) {
+                k->resume = have = 0;
+                rc = request(k, url, 0, NULL, &last, err);
+            }
+        }
         k->f = NULL;
         k->pname = NULL;
         int wok = fflush(f) == 0 && fsync(fileno(f)) == 0;
         fclose(f);
         long got = stat(part, &st) == 0 ? (long)st.st_size : 0;
+        if (rc && k->overflow) {
+            unlink(part);
+            return cs_err_set(err, "%s: the server sent more than the %llu bytes the hub's HEAD answer said; the "
+                              "download was deleted", name, h.linked_size);
+        }
         if (rc) return cs_err_prefix(err, "%s: the %ld bytes so far are kept in %s; fetch again to resume", name, got, part);
         if (last.status == 416 && have > 0 && h.linked_size && (unsigned long long)have == h.linked_size)
             last.status = 206; /* it was complete already: the checksum decides */

@@ -166,6 +166,23 @@ void hub_free_names(char **names) {
     free(names);
 }
 
+/* A shard name and where the weight_map first mentions it, sorted by name then position. */
+typedef struct shard_ref {
+    const char *name;
+    size_t at;
+} shard_ref;
+
+static int cmp_shard(const void *a, const void *b) {
+    const shard_ref *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : (x->at > y->at) - (x->at < y->at);
+}
+
+static int cmp_at(const void *a, const void *b) {
+    const shard_ref *x = a, *y = b;
+    return (x->at > y->at) - (x->at < y->at);
+}
+
 int hub_index_shards(const char *index_path, char ***names, cs_err *err) {
     *names = NULL;
     char *txt;
@@ -179,9 +196,13 @@ int hub_index_shards(const char *index_path, char ***names, cs_err *err) {
         json_decref(idx);
         return cs_err_set(err, "%s: no weight_map object", index_path);
     }
-    size_t cap = json_object_size(wm) + 1, k = 0;
-    char **v = calloc(cap, sizeof *v);
-    int rc = v ? 0 : cs_err_set(err, "out of memory");
+    /* the map comes from the network and may hold millions of entries: duplicates are found by
+     * sorting (n log n), not by comparing each name with every earlier one */
+    size_t total = json_object_size(wm), n = 0, k = 0;
+    shard_ref *refs = malloc((total ? total : 1) * sizeof *refs);
+    char **v = calloc(total + 1, sizeof *v);
+    unsigned char *first = calloc(total ? total : 1, 1);
+    int rc = refs && v && first ? 0 : cs_err_set(err, "out of memory");
     const char *key;
     json_t *val;
     json_object_foreach(wm, key, val) {
@@ -192,10 +213,20 @@ int hub_index_shards(const char *index_path, char ***names, cs_err *err) {
             rc = cs_err_set(err, "%s: tensor '%s': bad shard name", index_path, key);
             break;
         }
-        size_t j = 0;
-        while (j < k && strcmp(v[j], f)) j++;
-        if (j == k && !(v[k++] = strdup(f))) rc = cs_err_set(err, "out of memory");
+        refs[n] = (shard_ref){f, n};
+        n++;
     }
+    if (!rc) {
+        qsort(refs, n, sizeof *refs, cmp_shard);
+        for (size_t i = 0; i < n; i++)
+            if (i == 0 || strcmp(refs[i - 1].name, refs[i].name)) first[refs[i].at] = 1;
+        /* back in order of first mention: the order the shards are downloaded in */
+        qsort(refs, n, sizeof *refs, cmp_at);
+        for (size_t i = 0; i < n && !rc; i++)
+            if (first[i] && !(v[k++] = strdup(refs[i].name))) rc = cs_err_set(err, "out of memory");
+    }
+    free(refs);
+    free(first);
     json_decref(idx);
     if (rc) { hub_free_names(v); return -1; }
     *names = v;

@@ -52,6 +52,8 @@ typedef struct ctx {
     size_t plen;
     lstore *ls;       /* legacy */
     size_t nls;
+    size_t len;       /* the file's bytes */
+    uint64_t copied;  /* bytes of strided views copied so far */
 } ctx;
 
 /* A tensor as _rebuild_tensor_v2's arguments describe it. */
@@ -324,7 +326,16 @@ static int add_tensor(ctx *c, const targs *t) {
         o.data = base + (size_t)t->offset * es;
         return st_add_tensor(c->s, &o, c->err);
     }
-    /* A strided view: copied once, in row-major order, as the model code expects it. */
+    /* A strided view: copied once, in row-major order, as the model code expects it. The copies
+     * may not exceed the file's own bytes: a view that repeats storage elements (stride 0, as
+     * expand() makes, or overlapping strides) or many views of one storage would otherwise turn
+     * a small file into gigabytes of memory, while a real one (a transposed weight) copies each
+     * element of its storage once. */
+    if (numel * es > c->len - c->copied)
+        return TERR("%s: tensor '%s': copying its strided view (%llu elements over a storage of %llu) would need "
+                    "more bytes than the file holds: refused", c->label, t->name, (unsigned long long)numel,
+                    (unsigned long long)t->storage_numel);
+    c->copied += numel * es;
     unsigned char *dst = st_own(c->s, (size_t)numel * es);
     if (!dst) return TERR("%s: tensor '%s': out of memory copying a strided view", c->label, t->name);
     int64_t idx[ST_MAX_DIMS] = {0};
@@ -467,6 +478,7 @@ int tc_add_buffer(st_set *s, const unsigned char *buf, size_t len, const char *l
     c.s = s;
     c.label = label;
     c.err = err;
+    c.len = len;
     int rc;
     if (len >= 4 && memcmp(buf, "PK\x03\x04", 4) == 0) {
         st_set_format(s, "pytorch zip");

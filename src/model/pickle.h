@@ -13,10 +13,12 @@
  *   torch._utils._rebuild_parameter    REDUCE gives PK_CALL {callee, args}
  *   torch.<T>Storage                   only as data (inside a persistent id); never called
  *
- * Bounds: the value stack, the MARK stack, the nesting depth of values (PK_MAX_DEPTH), memo
- * indices, the number of values and string lengths are all capped; every length is checked
- * against the bytes left, so a truncated pickle is an error naming the byte offset. No recursion
- * is used anywhere, so a hostile pickle cannot exhaust the C stack.
+ * Bounds: the value stack, the MARK stack, memo indices, the number of values and string lengths
+ * are all capped; every length is checked against the bytes left, so a truncated pickle is an
+ * error naming the byte offset. The nesting depth (PK_MAX_DEPTH) is checked as each item goes into
+ * a container, from the item's depth at that moment: a memoised container filled after it was
+ * nested can end up deeper than the cap. That is no hazard, because no recursion is used anywhere
+ * (nothing walks values recursively), so a hostile pickle cannot exhaust the C stack either way.
  *
  * Ownership: all values belong to the pk_doc and live until pk_free; strings are NUL-terminated
  * copies. Threading: none; a pk_doc is immutable after pk_load. */

@@ -64,10 +64,13 @@ static const secret_rule rules[] = {
     /* detect-secrets BasicAuthDetector: scheme://user:password@host */
     {"url-credentials", "://", "[a-z][a-z0-9+.-]*://[^/[:space:]:@]+:[^/[:space:]:@$<{]{3,}@[^[:space:]]", 1},
     /* detect-secrets KeywordDetector; gitleaks [generic-api-key]: a value assigned to a password,
-     * secret, token or key name. Placeholders (${X}, <x>, {{x}}, ***, %s) and calls do not count. */
+     * secret, token or key name. Placeholders (${X}, <x>, {{x}}, ***, %s) and calls do not count.
+     * The name around the keyword is bounded (64 each side): unbounded, each '.' or '-' in a long
+     * identifier run began a scan to the end of the window (quadratic: 1 MiB of "key." took a
+     * minute, holding capture). */
     {"password-assignment", "pass|pwd|secret|token|key|credential|auth",
-     "(^|[^A-Za-z0-9_])[A-Za-z0-9_.-]*(password|passwd|passphrase|pwd|secret|token|api[_-]?key|access[_-]?key|"
-     "private[_-]?key|auth[_-]?key|credentials?)[A-Za-z0-9_.-]*[\"']?[ \t]*(=|:=|:|=>)[ \t]*"
+     "(^|[^A-Za-z0-9_])[A-Za-z0-9_.-]{0,64}(password|passwd|passphrase|pwd|secret|token|api[_-]?key|access[_-]?key|"
+     "private[_-]?key|auth[_-]?key|credentials?)[A-Za-z0-9_.-]{0,64}[\"']?[ \t]*(=|:=|:|=>)[ \t]*"
      "(\"[^\"$<{*%\n][^\"\n]{5,}\"|'[^'$<{*%\n][^'\n]{5,}'|[^[:space:]\"'$<{*%()][^[:space:]\"'()]{5,}([[:space:];,]|$))",
      1},
 };

@@ -53,6 +53,8 @@ Test(secrets, provider_tokens) {
     expect_secret("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAA\n-----END OPENSSH PRIVATE KEY-----", "private-key");
     expect_secret("-----BEGIN PGP PRIVATE KEY BLOCK-----", "private-key");
     expect_secret("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.abcdefghijklmnop", "jwt");
+    expect_secret("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.abcdefghijklmnop", "jwt");
+    expect_secret("{\"id_token\":\"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.abcdefghijklmnop\"}", NULL);
     expect_secret("npm_abcdefghijklmnopqrstuvwxyz0123456789", "npm-token");
     expect_secret("SG.abcdefghijklmnopqrstuv.abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", "sendgrid-key");
     expect_secret("123456789:AAabcdefghijklmnopqrstuvwxyz0123456", "telegram-bot-token");
@@ -98,10 +100,14 @@ Test(secrets, chunk_borders) {
 
 /* Adversarial near-matches: identifier runs full of keywords and '.'/'-' starts but no assignment.
  * Each such start once kept the password rule's regex alive to the end of its 64 KiB window
- * (quadratic: 128 KiB of "key." took 9 s, 1 MiB over a minute), holding capture that long. Half a
+ * (quadratic: 128 KiB of "key." took 9 s, 1 MiB over a minute), holding capture that long; the
+ * same for runs of "eyJ" (jwt, 12 s for 128 KiB) and long scheme-like words (26 s). Half a
  * MiB of each shape, with a real assignment at its end, must classify in bounded time. */
 Test(secrets, near_matches_bounded_time, .timeout = 30) {
-    const char *units[] = {"key.", "token-a.b_", "x.secret_", "-pwd-"};
+    static char scheme[20004]; /* a long run of scheme letters before "://" (url-credentials) */
+    memset(scheme, 'a', 20000);
+    memcpy(scheme + 20000, "://", 4);
+    const char *units[] = {"key.", "token-a.b_", "x.secret_", "-pwd-", "eyJa" /* jwt */, scheme};
     const char *tail = "\nDB_PASSWORD=s3cr3t-Pa55\n";
     size_t n = 512u << 10;
     char *t = malloc(n + 64);

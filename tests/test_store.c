@@ -434,15 +434,10 @@ Test(index, toyworld_images_get_hf_vectors) {
     rm_parent(dir);
 }
 
-Test(store, v1_database_migrates_and_organises) {
-    char base[64], dir[128], db[200];
-    make_tmpdir(base, sizeof base);
-    snprintf(dir, sizeof dir, "%s/data", base);
-    mkdir(dir, 0700);
-    snprintf(db, sizeof db, "%s/clipseek.db", dir);
+/* Writes db as version 1 shipped it, with one entry (tagged, with a vector); returns it open. */
+static sqlite3 *write_v1_db(const char *db) {
     sqlite3 *h;
     cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
-    /* the schema as version 1 shipped it, with one entry */
     const char *v1 =
         "CREATE TABLE entries(id INTEGER PRIMARY KEY, kind TEXT NOT NULL, mime TEXT NOT NULL, mimes TEXT NOT NULL DEFAULT '',"
         " size INTEGER NOT NULL, sha256 TEXT NOT NULL UNIQUE, text TEXT, blob TEXT, width INTEGER NOT NULL DEFAULT 0,"
@@ -459,7 +454,16 @@ Test(store, v1_database_migrates_and_organises) {
         "INSERT INTO tags VALUES(1, 'kept'); INSERT INTO vectors VALUES(1, 'm', 0, 1, x'0000803f');"
         "PRAGMA application_id = 1131171955; /* 0x436c5073 */ PRAGMA user_version = 1;";
     cr_assert_eq(sqlite3_exec(h, v1, NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(h);
+    return h;
+}
+
+Test(store, v1_database_migrates_and_organises) {
+    char base[64], dir[128], db[200];
+    make_tmpdir(base, sizeof base);
+    snprintf(dir, sizeof dir, "%s/data", base);
+    mkdir(dir, 0700);
+    snprintf(db, sizeof db, "%s/clipseek.db", dir);
+    sqlite3_close(write_v1_db(db));
     /* a search matrix made while ids were reused: its rows may name later clips */
     char vdir[200], vf[260];
     snprintf(vdir, sizeof vdir, "%s/vectors", dir);
@@ -491,6 +495,39 @@ Test(store, v1_database_migrates_and_organises) {
     cr_assert_eq(store_delete(s, 1, NULL), 0);
     int added;
     cr_assert_gt(add_text(s, "after the migration", &added), 1);
+    store_close(s);
+    rm_rf(base);
+}
+
+static void *release_after_6s(void *h) {
+    struct timespec d = {6, 0}; /* the stimulus: a migration that holds the write lock this long */
+    nanosleep(&d, NULL);
+    cr_assert_eq(sqlite3_exec(h, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    return NULL;
+}
+
+/* A store opened while another process migrates it (the v5 rebuild of a large history held the
+ * write lock 14 s for 150k entries) waits for that, instead of failing after the usual 5 s with
+ * "database is locked" (a clip captured then was lost). */
+Test(store, open_waits_for_a_migration_in_progress, .timeout = 60) {
+    char base[64], dir[128], db[200];
+    make_tmpdir(base, sizeof base);
+    snprintf(dir, sizeof dir, "%s/data", base);
+    mkdir(dir, 0700);
+    snprintf(db, sizeof db, "%s/clipseek.db", dir);
+    sqlite3 *h = write_v1_db(db);
+    cr_assert_eq(sqlite3_exec(h, "PRAGMA journal_mode=WAL; BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, release_after_6s, h), 0);
+    store *s;
+    cs_err e;
+    int rc = store_open(dir, &s, &e);
+    pthread_join(t, NULL);
+    sqlite3_close(h);
+    cr_assert_eq(rc, 0, "%s", e.msg);
+    store_entry en;
+    cr_assert_eq(store_get(s, 1, &en, NULL), 0, "the old entry is there, migrated");
+    store_entry_free(&en);
     store_close(s);
     rm_rf(base);
 }

@@ -256,12 +256,17 @@ Test(store, check_finds_missing_and_orphan_blobs_and_gc_removes) {
     rm_parent(dir);
 }
 
+/* A temporary base with an empty data dir (0700) in it, and the database path there. */
+static void fresh_data_dir(char base[64], char dir[128], char db[200]) {
+    make_tmpdir(base, 64);
+    snprintf(dir, 128, "%s/data", base);
+    mkdir(dir, 0700);
+    snprintf(db, 200, "%s/clipseek.db", dir);
+}
+
 Test(store, foreign_corrupt_and_newer_databases_are_refused) {
     char base[64], dir[128], db[200];
-    make_tmpdir(base, sizeof base);
-    snprintf(dir, sizeof dir, "%s/data", base);
-    mkdir(dir, 0700);
-    snprintf(db, sizeof db, "%s/clipseek.db", dir);
+    fresh_data_dir(base, dir, db);
     store *s;
     cs_err e;
     /* garbage */
@@ -459,10 +464,7 @@ static sqlite3 *write_v1_db(const char *db) {
 
 Test(store, v1_database_migrates_and_organises) {
     char base[64], dir[128], db[200];
-    make_tmpdir(base, sizeof base);
-    snprintf(dir, sizeof dir, "%s/data", base);
-    mkdir(dir, 0700);
-    snprintf(db, sizeof db, "%s/clipseek.db", dir);
+    fresh_data_dir(base, dir, db);
     sqlite3_close(write_v1_db(db));
     /* a search matrix made while ids were reused: its rows may name later clips */
     char vdir[200], vf[260];
@@ -511,10 +513,7 @@ static void *release_after_6s(void *h) {
  * "database is locked" (a clip captured then was lost). */
 Test(store, open_waits_for_a_migration_in_progress, .timeout = 60) {
     char base[64], dir[128], db[200];
-    make_tmpdir(base, sizeof base);
-    snprintf(dir, sizeof dir, "%s/data", base);
-    mkdir(dir, 0700);
-    snprintf(db, sizeof db, "%s/clipseek.db", dir);
+    fresh_data_dir(base, dir, db);
     sqlite3 *h = write_v1_db(db);
     cr_assert_eq(sqlite3_exec(h, "PRAGMA journal_mode=WAL; BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
     pthread_t t;

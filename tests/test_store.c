@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "../src/index/indexer.h"
+#include "../src/organize/organize.h"
 #include "../src/store/store.h"
 #include "../src/store/store_int.h"
 #include "testutil.h"
@@ -715,4 +716,56 @@ Test(store, io_errors_are_called_io_errors) {
     cr_assert(rf != 0 && strstr(fts, "I/O error"), "full text: %s", fts);
     cr_assert(rchk != 0 || (r.integrity_ok == 0 && strstr(r.integrity, "I/O error")), "integrity: %s", r.integrity);
     cr_assert(rc != 0 && strstr(e.msg, "I/O error") && !strstr(e.msg, "malformed"), "open: %s", e.msg);
+}
+
+/* Two screenshots of the same key (OCR text set as if read): the collection they form must not be
+ * named after the key's pieces. Images have no text kind, so the secret check in the naming only
+ * saw text entries, and the pair was named "ghp q8werty5uiop3asdfgh7jklz1xcvbnm4qwe". */
+Test(organize, collection_never_named_after_a_secret_read_from_images) {
+    FIXTURE(model, "toyworld-clip");
+    FIXTURE(evald, "toyworld-eval");
+    char dir[128];
+    store *s = open_tmp(dir, sizeof dir);
+    cs_err e;
+    for (int i = 0; i < 2; i++) {
+        char p[4200];
+        snprintf(p, sizeof p, "%s/img00.png", evald);
+        size_t len;
+        unsigned char *d = read_all(p, &len);
+        store_new n = {"image", "image/png", NULL, d, len - (size_t)i, NULL, 64, 64, 0, NULL, NULL}; /* the same picture */
+        int64_t id;
+        cr_assert_eq(store_add(s, &n, &id, NULL, &e), 0, "%s", e.msg);
+        cr_assert_eq(store_set_ocr(s, id, "ghp_Q8wErTy5uIoP3aSdFgH7jKlZ1xCvBnM4qWe2", &e), 0, "%s", e.msg);
+        free(d);
+    }
+    char *mid = index_model_id(model, &e);
+    cr_assert_not_null(mid, "%s", e.msg);
+    clip_params cp = clip_default_params();
+    cp.threads = 2;
+    clip_ctx *c;
+    cr_assert_eq(clip_load(model, &cp, &c, &e), 0, "%s", e.msg);
+    index_stats ist;
+    cr_assert_eq(index_run(s, c, mid, 0, &ist, NULL, NULL, &e), 0, "%s", e.msg);
+    const char *conf = "collection_threshold = 0\nduplicate_threshold = 1\n";
+    rules *r;
+    cr_assert_eq(rules_parse(conf, strlen(conf), "test", &r, &e), 0, "%s", e.msg);
+    organizer *o;
+    cr_assert_eq(org_open(r, &o, &e), 0, "%s", e.msg);
+    cr_assert_eq(org_set_model(o, c, mid, &e), 0, "%s", e.msg);
+    org_stats st = {0};
+    cr_assert_eq(org_model(o, s, 100, &st, &e), 0, "%s", e.msg);
+    cr_assert_eq(st.collected, 2, "the pair forms a collection (organised %lld, collected %lld)", (long long)st.organised, (long long)st.collected);
+    store_collection *cs;
+    size_t n;
+    cr_assert_eq(store_collections(s, &cs, &n, &e), 0, "%s", e.msg);
+    cr_assert_eq(n, 1);
+    cr_expect_null(strstr(cs[0].name, "q8werty"), "named after the key: %s", cs[0].name);
+    store_collection_free(&cs[0]);
+    free(cs);
+    org_close(o);
+    rules_free(r);
+    clip_free(c);
+    free(mid);
+    store_close(s);
+    rm_parent(dir);
 }

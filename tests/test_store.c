@@ -397,6 +397,19 @@ Test(index, text_windows_overlap_and_cover) {
     free(w[0]);
 }
 
+/* Loads the model (2 threads) and runs one index pass over s; *mid is the model id (free it). */
+static clip_ctx *load_and_index(store *s, const char *model, char **mid, index_stats *st) {
+    cs_err e;
+    *mid = index_model_id(model, &e);
+    cr_assert_not_null(*mid, "%s", e.msg);
+    clip_params p = clip_default_params();
+    p.threads = 2;
+    clip_ctx *c;
+    cr_assert_eq(clip_load(model, &p, &c, &e), 0, "%s", e.msg);
+    cr_assert_eq(index_run(s, c, *mid, 0, st, NULL, NULL, &e), 0, "%s", e.msg);
+    return c;
+}
+
 Test(index, toyworld_images_get_hf_vectors) {
     FIXTURE(model, "toyworld-clip");
     FIXTURE(evald, "toyworld-eval");
@@ -416,14 +429,9 @@ Test(index, toyworld_images_get_hf_vectors) {
     cr_assert_eq(store_add(s, &nj, NULL, NULL, NULL), 0);
     add_text(s, "a red star", NULL);
     cs_err e;
-    char *mid = index_model_id(model, &e);
-    cr_assert_not_null(mid, "%s", e.msg);
-    clip_params p = clip_default_params();
-    p.threads = 2;
-    clip_ctx *c;
-    cr_assert_eq(clip_load(model, &p, &c, &e), 0, "%s", e.msg);
+    char *mid;
     index_stats st;
-    cr_assert_eq(index_run(s, c, mid, 0, &st, NULL, NULL, &e), 0, "%s", e.msg);
+    clip_ctx *c = load_and_index(s, model, &mid, &st);
     cr_assert_eq(st.embedded, 49);
     cr_assert_eq(st.failed, 1, "the broken PNG is marked, not retried");
     int64_t *ids;
@@ -738,14 +746,9 @@ Test(organize, collection_never_named_after_a_secret_read_from_images) {
         cr_assert_eq(store_set_ocr(s, id, "ghp_Q8wErTy5uIoP3aSdFgH7jKlZ1xCvBnM4qWe2", &e), 0, "%s", e.msg);
         free(d);
     }
-    char *mid = index_model_id(model, &e);
-    cr_assert_not_null(mid, "%s", e.msg);
-    clip_params cp = clip_default_params();
-    cp.threads = 2;
-    clip_ctx *c;
-    cr_assert_eq(clip_load(model, &cp, &c, &e), 0, "%s", e.msg);
+    char *mid;
     index_stats ist;
-    cr_assert_eq(index_run(s, c, mid, 0, &ist, NULL, NULL, &e), 0, "%s", e.msg);
+    clip_ctx *c = load_and_index(s, model, &mid, &ist);
     const char *conf = "collection_threshold = 0\nduplicate_threshold = 1\n";
     rules *r;
     cr_assert_eq(rules_parse(conf, strlen(conf), "test", &r, &e), 0, "%s", e.msg);

@@ -61,7 +61,12 @@ Test(capture_hint, values) {
     cr_expect_eq(capture_hint_is_secret((const unsigned char *)"secret\n", 7), 1);
     cr_expect_eq(capture_hint_is_secret((const unsigned char *)"secret\0", 7), 1);
     cr_expect_eq(capture_hint_is_secret(NULL, 0), 1, "an unreadable hint fails closed");
-    cr_expect_eq(capture_hint_is_secret((const unsigned char *)"", 0), 0);
+    /* X11 took an empty or blank value as "not secret" (stored) while wl-event took an empty one as
+     * not handed over (secret); the type exists only to mark passwords, so neither may store */
+    cr_expect_eq(capture_hint_is_secret((const unsigned char *)"", 0), 1, "an empty hint fails closed");
+    cr_expect_eq(capture_hint_is_secret((const unsigned char *)" \n\0", 3), 1, "a blank hint fails closed");
+    cr_expect_eq(capture_hint_is_secret((const unsigned char *)"Secret", 6), 1, "case does not matter");
+    cr_expect_eq(capture_hint_is_secret((const unsigned char *)"\tSECRET\r\n", 9), 1);
     cr_expect_eq(capture_hint_is_secret((const unsigned char *)"public", 6), 0);
     cr_expect_eq(capture_hint_is_secret((const unsigned char *)"secrets", 7), 0);
 }

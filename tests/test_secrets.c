@@ -7,6 +7,8 @@
 #include "../src/capture/textkind.h"
 #include "testutil.h"
 
+#include <time.h>
+
 static void expect_secret(const char *text, const char *rule) {
     const char *r = NULL;
     int s = secrets_find(text, strlen(text), &r);
@@ -51,6 +53,8 @@ Test(secrets, provider_tokens) {
     expect_secret("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAA\n-----END OPENSSH PRIVATE KEY-----", "private-key");
     expect_secret("-----BEGIN PGP PRIVATE KEY BLOCK-----", "private-key");
     expect_secret("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.abcdefghijklmnop", "jwt");
+    expect_secret("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.abcdefghijklmnop", "jwt");
+    expect_secret("{\"id_token\":\"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.abcdefghijklmnop\"}", NULL);
     expect_secret("npm_abcdefghijklmnopqrstuvwxyz0123456789", "npm-token");
     expect_secret("SG.abcdefghijklmnopqrstuv.abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", "sendgrid-key");
     expect_secret("123456789:AAabcdefghijklmnopqrstuvwxyz0123456", "telegram-bot-token");
@@ -91,6 +95,36 @@ Test(secrets, chunk_borders) {
         }
     memset(t, 'a', n);
     cr_expect_eq(secrets_find(t, n, NULL), 0);
+    free(t);
+}
+
+/* Adversarial near-matches: identifier runs full of keywords and '.'/'-' starts but no assignment.
+ * Each such start once kept the password rule's regex alive to the end of its 64 KiB window
+ * (quadratic: 128 KiB of "key." took 9 s, 1 MiB over a minute), holding capture that long; the
+ * same for runs of "eyJ" (jwt, 12 s for 128 KiB) and long scheme-like words (26 s). Half a
+ * MiB of each shape, with a real assignment at its end, must classify in bounded time. */
+Test(secrets, near_matches_bounded_time, .timeout = 30) {
+    static char scheme[20004]; /* a long run of scheme letters before "://" (url-credentials) */
+    memset(scheme, 'a', 20000);
+    memcpy(scheme + 20000, "://", 4);
+    const char *units[] = {"key.", "token-a.b_", "x.secret_", "-pwd-", "eyJa" /* jwt */, scheme};
+    const char *tail = "\nDB_PASSWORD=s3cr3t-Pa55\n";
+    size_t n = 512u << 10;
+    char *t = malloc(n + 64);
+    cr_assert_not_null(t);
+    for (size_t u = 0; u < sizeof units / sizeof units[0]; u++) {
+        size_t ul = strlen(units[u]), off = 0;
+        while (off + ul <= n) { memcpy(t + off, units[u], ul); off += ul; }
+        strcpy(t + off, tail);
+        struct timespec a, b;
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        const char *r = NULL;
+        int f = secrets_find(t, off + strlen(tail), &r);
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        double s = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+        cr_expect_eq(f, 1, "'%s' x %zu: the assignment at the end is found", units[u], n / ul);
+        cr_expect_lt(s, 5.0, "'%s' x %zu took %.1f s", units[u], n / ul, s);
+    }
     free(t);
 }
 

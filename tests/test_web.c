@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "../src/store/store.h"
 #include "../src/web/web.h"
 #include "testutil.h"
 
@@ -46,8 +47,8 @@ static void stop(void) {
 }
 
 /* One request (Connection: close); returns the status and copies the session cookie, if set,
- * into session (65 bytes). */
-static int http(const char *path, const char *cookie, char *session) {
+ * into session (65 bytes), and the whole answer, if body is not NULL, into body (16 KiB). */
+static int http_answer(const char *path, const char *cookie, char *session, char *body) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     cr_assert_geq(fd, 0);
     struct sockaddr_in a = {0};
@@ -66,6 +67,7 @@ static int http(const char *path, const char *cookie, char *session) {
     close(fd);
     buf[got] = 0;
     int status = 0;
+    if (body) memcpy(body, buf, got + 1);
     cr_assert_eq(sscanf(buf, "HTTP/1.1 %d", &status), 1, "no status line: %.80s", buf);
     if (session) {
         session[0] = 0;
@@ -74,6 +76,8 @@ static int http(const char *path, const char *cookie, char *session) {
     }
     return status;
 }
+
+static int http(const char *path, const char *cookie, char *session) { return http_answer(path, cookie, session, NULL); }
 
 /* A fresh login code's path: /login?code=... */
 static void login_path(char out[128]) {
@@ -176,5 +180,33 @@ Test(web, the_65th_session_ends_the_least_recently_used) {
     cr_assert_eq(http("/", second, NULL), 401);
     cr_assert_eq(http("/", first, NULL), 200);
     cr_assert_eq(http("/", s, NULL), 200);
+    stop();
+}
+
+/* A screenshot of a key: its OCR text is a secret, so lists (entries, search) leave it out and mark
+ * the entry masked, as they do a secret's preview; only the entry's own answer carries it. It was
+ * sent in every list as "ocr_text". */
+Test(web, secret_ocr_text_is_masked_in_lists) {
+    start(0, 0, 0);
+    store *st;
+    cs_err err;
+    cr_assert_eq(store_open(tmpdir, &st, &err), 0, "%s", err.msg);
+    const unsigned char png[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 1};
+    store_new n = {"image", "image/png", NULL, png, sizeof png, NULL, 10, 10, 0, NULL, NULL};
+    int64_t id = 0;
+    cr_assert_eq(store_add(st, &n, &id, NULL, &err), 0, "%s", err.msg);
+    cr_assert_eq(store_set_ocr(st, id, "export GITHUB_TOKEN=ghp_Q8wErTy5uIoP3aSdFgH7jKlZ1xCvBnM4qWe2", &err), 0, "%s", err.msg);
+    store_close(st);
+    char session[65], path[64];
+    static char body[16384];
+    login(session);
+    cr_assert_eq(http_answer("/api/entries", session, NULL, body), 200);
+    cr_assert_not_null(strstr(body, "\"masked\":true"), "%s", body);
+    cr_assert_null(strstr(body, "Q8wErTy5uIoP3aSdFgH7"), "the key read from the image is in the list: %s", body);
+    cr_assert_eq(http_answer("/api/entries?q=GITHUB_TOKEN", session, NULL, body), 200);
+    cr_assert_null(strstr(body, "Q8wErTy5uIoP3aSdFgH7"), "the key read from the image is in a search: %s", body);
+    snprintf(path, sizeof path, "/api/entries/%lld", (long long)id);
+    cr_assert_eq(http_answer(path, session, NULL, body), 200);
+    cr_assert_not_null(strstr(body, "Q8wErTy5uIoP3aSdFgH7"), "the entry's own answer carries it: %s", body);
     stop();
 }

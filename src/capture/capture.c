@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "../common/cs_utf8.h"
 #include "../model/image.h"
@@ -98,5 +99,7 @@ int capture_hint_is_secret(const unsigned char *v, size_t n) {
     if (!v) return 1;
     while (n && (isspace(*v) || !*v)) { v++; n--; }
     while (n && (isspace(v[n - 1]) || !v[n - 1])) n--;
-    return n == 6 && !memcmp(v, "secret", 6);
+    /* an empty value marks nothing else, so it is taken as a hint not handed over (as wl-event
+     * does); the value's case is the owner's choice, not a reason to store a password */
+    return n == 0 || (n == 6 && !strncasecmp((const char *)v, "secret", 6));
 }

@@ -57,8 +57,9 @@ const char *capture_pick_type(const char *offered);
  * and pass it to capture_hint_is_secret; an owner that will not hand it over counts as secret. */
 int capture_offers_secret_hint(const char *offered);
 
-/* 1 when the hint's value says secret ("secret", surrounding whitespace and NULs ignored), or when
- * value is NULL (the hint could not be read: fail closed); else 0. */
+/* 1 when the hint's value says secret ("secret" in any case, surrounding whitespace and NULs
+ * ignored), or when value is NULL or empty after that trimming (the hint could not be read or says
+ * nothing: fail closed); else 0. */
 int capture_hint_is_secret(const unsigned char *value, size_t len);
 
 #endif

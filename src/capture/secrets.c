@@ -47,8 +47,9 @@ static const secret_rule rules[] = {
     {"google-api-key", "AIza", "AIza[0-9A-Za-z_-]{35}", 0},
     /* [private-key]; detect-secrets PrivateKeyDetector */
     {"private-key", "PRIVATE KEY", "-----BEGIN[ A-Z0-9]*PRIVATE KEY( BLOCK)?-----", 0},
-    /* [jwt]; detect-secrets JwtTokenDetector */
-    {"jwt", "eyJ", "eyJ[A-Za-z0-9_-]{8,}\\.eyJ[A-Za-z0-9_-]{8,}\\.[A-Za-z0-9_-]{8,}", 0},
+    /* [jwt] (gitleaks anchors it with \b); detect-secrets JwtTokenDetector. Not after a token
+     * character: unanchored, each "eyJ" in a long run began a scan to the run's end (quadratic) */
+    {"jwt", "eyJ", "(^|[^A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,}\\.eyJ[A-Za-z0-9_-]{8,}\\.[A-Za-z0-9_-]{8,}", 0},
     /* [npm-access-token] */
     {"npm-token", "npm_", "(^|[^A-Za-z0-9_])npm_[A-Za-z0-9]{36}", 0},
     /* [pypi-upload-token] */
@@ -61,13 +62,17 @@ static const secret_rule rules[] = {
     {"telegram-bot-token", ":A", "(^|[^0-9])[0-9]{5,16}:A[A-Za-z0-9_-]{34}([^A-Za-z0-9_-]|$)", 0},
     /* [azure-storage-account-key]-like connection strings */
     {"azure-storage-key", "AccountKey=", "AccountKey=[A-Za-z0-9+/]{86}==", 0},
-    /* detect-secrets BasicAuthDetector: scheme://user:password@host */
-    {"url-credentials", "://", "[a-z][a-z0-9+.-]*://[^/[:space:]:@]+:[^/[:space:]:@$<{]{3,}@[^[:space:]]", 1},
+    /* detect-secrets BasicAuthDetector: scheme://user:password@host. The scheme is bounded: each
+     * letter of a long word before "://" began a scan to its end (quadratic) */
+    {"url-credentials", "://", "[a-z][a-z0-9+.-]{0,31}://[^/[:space:]:@]+:[^/[:space:]:@$<{]{3,}@[^[:space:]]", 1},
     /* detect-secrets KeywordDetector; gitleaks [generic-api-key]: a value assigned to a password,
-     * secret, token or key name. Placeholders (${X}, <x>, {{x}}, ***, %s) and calls do not count. */
+     * secret, token or key name. Placeholders (${X}, <x>, {{x}}, ***, %s) and calls do not count.
+     * The name around the keyword is bounded (64 each side): unbounded, each '.' or '-' in a long
+     * identifier run began a scan to the end of the window (quadratic: 1 MiB of "key." took a
+     * minute, holding capture). */
     {"password-assignment", "pass|pwd|secret|token|key|credential|auth",
-     "(^|[^A-Za-z0-9_])[A-Za-z0-9_.-]*(password|passwd|passphrase|pwd|secret|token|api[_-]?key|access[_-]?key|"
-     "private[_-]?key|auth[_-]?key|credentials?)[A-Za-z0-9_.-]*[\"']?[ \t]*(=|:=|:|=>)[ \t]*"
+     "(^|[^A-Za-z0-9_])[A-Za-z0-9_.-]{0,64}(password|passwd|passphrase|pwd|secret|token|api[_-]?key|access[_-]?key|"
+     "private[_-]?key|auth[_-]?key|credentials?)[A-Za-z0-9_.-]{0,64}[\"']?[ \t]*(=|:=|:|=>)[ \t]*"
      "(\"[^\"$<{*%\n][^\"\n]{5,}\"|'[^'$<{*%\n][^'\n]{5,}'|[^[:space:]\"'$<{*%()][^[:space:]\"'()]{5,}([[:space:];,]|$))",
      1},
 };

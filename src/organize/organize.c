@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../capture/secrets.h"
 #include "../capture/textkind.h"
 #include "../search/vecindex.h"
 #include "labels.h"
@@ -166,8 +167,10 @@ static void salient_words(store *s, int64_t coll, char *out, size_t outn) {
     for (size_t i = 0; i < n; i++) {
         store_entry en;
         if (store_get(s, ids[i], &en, &e)) continue;
-        /* never name a collection after a secret's pieces */
+        /* never name a collection after a secret's pieces, nor after a key read from a screenshot
+         * (images have no text kind: their OCR text is checked here) */
         const char *t = en.subkind && !strcmp(en.subkind, "secret") ? NULL : en.text ? en.text : en.ocr_text;
+        if (t && !en.text && secrets_find(t, strlen(t), NULL) != 0) t = NULL;
         for (const char *p = t; p && *p;) {
             while (*p && !isalnum((unsigned char)*p)) p++;
             char w[40];

@@ -277,6 +277,8 @@ static int foreign_key_problems(store *s, cs_err *err) {
     return r == SQLITE_DONE ? 0 : store_dberr(s, err, "migrating");
 }
 
+#define MIGRATE_WAIT_MS (10 * 60 * 1000)
+
 /* Runs with foreign keys off (store_open turns them on after): the v5 rebuild drops tables that
  * others reference, and PRAGMA foreign_keys cannot change inside the migration's transaction. */
 static int migrate(store *s, cs_err *err) {
@@ -291,7 +293,13 @@ static int migrate(store *s, cs_err *err) {
         return cs_err_set(err, "%s: schema version %lld is newer than this clipseek (%d); upgrade clipseek", s->dbpath,
                           (long long)ver, STORE_SCHEMA_VERSION);
     if (ver == STORE_SCHEMA_VERSION) return 0;
-    if (store_exec(s, "BEGIN IMMEDIATE", err)) return -1;
+    /* Another process may be migrating right now: the v5 rebuild of a large history holds the
+     * write lock for many seconds (150k entries: 14 s), far past the usual 5 s wait, and a
+     * capture or command opened meanwhile failed with "database is locked". Wait for it. */
+    sqlite3_busy_timeout(s->db, MIGRATE_WAIT_MS);
+    int br = store_exec(s, "BEGIN IMMEDIATE", err);
+    sqlite3_busy_timeout(s->db, 5000);
+    if (br) return cs_err_prefix(err, "upgrading the database (another clipseek held it for over %d s)", MIGRATE_WAIT_MS / 1000);
     /* re-read under the write lock: another process may have migrated meanwhile */
     if (pragma_int(s, "PRAGMA user_version", &ver, err)) { store_exec(s, "ROLLBACK", NULL); return -1; }
     int rc = 0;

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "../capture/paste.h"
+#include "../capture/secrets.h"
 #include "../common/cs_file.h"
 #include "../model/image.h"
 #include "../search/search_json.h"
@@ -329,11 +330,17 @@ static int parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out) {
 
 /* An entry as lists show it, with a secret's preview masked: a secret's characters leave the
  * server only through its own endpoint (entry_full), which the page calls when the user opens
- * it, and shows once they ask. */
+ * it, and shows once they ask. Text read from an image (a screenshot of a key) is held to the
+ * same rule: images have no text kind, so its OCR text is checked here (a detector that fails
+ * counts as a secret). */
 static json_t *entry_brief(const store_entry *e) {
     json_t *o = store_entry_json(e);
     if (e->subkind && !strcmp(e->subkind, "secret")) {
         json_object_set_new(o, "preview", json_string(MASK));
+        json_object_set_new(o, "masked", json_true());
+    }
+    if (e->ocr_text && *e->ocr_text && secrets_find(e->ocr_text, strlen(e->ocr_text), NULL) != 0) {
+        json_object_del(o, "ocr_text");
         json_object_set_new(o, "masked", json_true());
     }
     return o;

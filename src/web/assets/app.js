@@ -199,7 +199,12 @@ async function openView(id) {
     reveal.addEventListener('click', () => { pre.textContent = e.text; reveal.remove(); });
     body.append(pre, reveal);
   } else if (e.text !== undefined) body.append(el('pre', { class: 'full', text: e.text }));
-  if (e.ocr_text) body.append(el('h3', { text: 'Text in the image' }), el('pre', { class: 'ocr', text: e.ocr_text }));
+  if (e.ocr_text && e.masked && e.text === undefined) { // a screenshot of a key: the same rule as a secret's text
+    const pre = el('pre', { class: 'ocr', text: '•'.repeat(Math.min(e.ocr_text.length, 40)) });
+    const reveal = el('button', { type: 'button', text: 'Reveal text in the image' });
+    reveal.addEventListener('click', () => { pre.textContent = e.ocr_text; reveal.remove(); });
+    body.append(el('h3', { text: 'Text in the image' }), pre, reveal);
+  } else if (e.ocr_text) body.append(el('h3', { text: 'Text in the image' }), el('pre', { class: 'ocr', text: e.ocr_text }));
   const dl = el('dl');
   row(dl, 'source', e.source);
   row(dl, 'first copied', new Date(e.first_copied_ms).toLocaleString());

@@ -117,6 +117,14 @@ check "once" sh -c "curl -s -i '$WURL' | grep -q '^HTTP/1.1 401'"
 check "clipseek web asks it for a new code" sh -c "'$BIN' web | grep -q '^http://127.0.0.1:$WPORT/login?code='"
 check "clipseek web --logout-all ends its session" sh -c "'$BIN' web --logout-all 2>&1 | grep -q '^clipseek: 1 web session'"
 kill "$WPID"; wait "$WPID" 2> /dev/null
+# out of file descriptors (EMFILE): the acceptor pauses instead of spinning on the queued connections
+D2="$TMP/emfile"; mkdir -m 0700 "$D2"
+CLIPSEEK_DATA_DIR="$D2" prlimit --nofile=40 "$BIN" web --port 0 > "$TMP/web2.out" 2> "$TMP/web2.log" & WPID=$!
+for _k in $(seq 200); do [ -s "$TMP/web2.out" ] && break; sleep 0.05; done
+WPORT=$(sed -n 's|^http://127.0.0.1:\([0-9]*\)/login.*|\1|p' "$TMP/web2.out")
+if [ -n "$WPORT" ] && python3 -B "$(dirname "$0")/web_emfile_test.py" "$WPORT" "$WPID"; then ok "web server out of descriptors does not spin"
+else bad "web server out of descriptors does not spin"; fi
+kill "$WPID"; wait "$WPID" 2> /dev/null
 check "with no server, --logout-all says no browser is logged in" sh -c "'$BIN' web --logout-all 2>&1 | grep -q 'no browser is logged in'"
 echo "web: $pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]

@@ -721,11 +721,13 @@ static void addr_key(const struct sockaddr_storage *ss, unsigned char ip[16]) {
     }
 }
 
-static void accept_one(web_server *w, int lfd, lingering *lg, int *nlg, double now) {
+/* Returns 1 when the process is out of descriptors or memory (the pending connection stays queued,
+ * so poll would report it again at once: the caller must pause), else 0. */
+static int accept_one(web_server *w, int lfd, lingering *lg, int *nlg, double now) {
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
     int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) return;
+    if (fd < 0) return errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM;
     unsigned char ip[16];
     addr_key(&ss, ip);
     pthread_mutex_lock(&w->lock);
@@ -741,7 +743,7 @@ static void accept_one(web_server *w, int lfd, lingering *lg, int *nlg, double n
     if (dup < 0) {
         pthread_mutex_unlock(&w->lock);
         refuse(fd, lg, nlg, now);
-        return;
+        return 0;
     }
     *slot = (web_conn){fd, dup, {0}, now + REQUEST_DEADLINE_S, 0, 1};
     memcpy(slot->ip, ip, 16);
@@ -752,17 +754,19 @@ static void accept_one(web_server *w, int lfd, lingering *lg, int *nlg, double n
         memset(slot, 0, sizeof *slot);
         pthread_mutex_unlock(&w->lock);
     }
+    return 0;
 }
 
 static void *acceptor(void *arg) {
     web_server *w = arg;
     lingering lg[LINGER_MAX];
     int nlg = 0;
+    double pause_until = 0; /* out of descriptors: leave the listeners alone until then */
     for (;;) {
         struct pollfd pf[3 + LINGER_MAX];
-        int np = 0;
+        int np = 0, paused = now_s() < pause_until;
         pf[np++] = (struct pollfd){w->wake[0], POLLIN, 0};
-        for (int k = 0; k < 2; k++) pf[np++] = (struct pollfd){w->lfd[k], POLLIN, 0}; /* fd -1 is ignored */
+        for (int k = 0; k < 2; k++) pf[np++] = (struct pollfd){paused ? -1 : w->lfd[k], POLLIN, 0}; /* fd -1 is ignored */
         for (int i = 0; i < nlg; i++) pf[np++] = (struct pollfd){lg[i].fd, POLLIN, 0};
         if (poll(pf, (nfds_t)np, 250) < 0 && errno != EINTR) break;
         if (pf[0].revents) break; /* web_stop */
@@ -786,7 +790,8 @@ static void *acceptor(void *arg) {
         }
         pthread_mutex_unlock(&w->lock);
         for (int k = 0; k < 2; k++)
-            if (pf[1 + k].revents & POLLIN) accept_one(w, w->lfd[k], lg, &nlg, now);
+            if ((pf[1 + k].revents & POLLIN) && accept_one(w, w->lfd[k], lg, &nlg, now))
+                pause_until = now + 0.1; /* else poll reports the queued connection again at once: a busy loop */
     }
     for (int i = 0; i < nlg; i++) close(lg[i].fd);
     return NULL;

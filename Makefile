@@ -44,10 +44,22 @@ else
   $(error BLAS must be auto, blis, openblas, dnnl or none)
 endif
 
-CFLAGS  += $(CFLAGS_BASE) $(OPT) $(ARCH) $(BLAS_CFLAGS)
-LDLIBS  += $(LIBS_BASE) $(BLAS_LIBS)
+# VULKAN=1 (default): the Vulkan compute backend (src/model/backend_vk.c), its GLSL shaders compiled
+# to SPIR-V by glslc at build time and embedded; libvulkan-dev's loader. VULKAN=0 leaves it out.
+VULKAN  ?= 1
+ifeq ($(VULKAN),1)
+  VK_CFLAGS := -DCS_VULKAN -I$(BUILD)/shaders
+  VK_LIBS   := -lvulkan
+else
+  VK_CFLAGS :=
+  VK_LIBS   :=
+endif
 
-LIB_SRC := $(wildcard src/common/*.c) $(wildcard src/model/*.c) $(wildcard src/store/*.c) $(wildcard src/index/*.c) $(wildcard src/capture/*.c) $(wildcard src/daemon/*.c) $(wildcard src/search/*.c) $(wildcard src/organize/*.c) $(wildcard src/web/*.c)
+CFLAGS  += $(CFLAGS_BASE) $(OPT) $(ARCH) $(BLAS_CFLAGS) $(VK_CFLAGS)
+LDLIBS  += $(LIBS_BASE) $(BLAS_LIBS) $(VK_LIBS)
+
+MODEL_SRC := $(filter-out $(if $(filter 1,$(VULKAN)),,src/model/backend_vk.c),$(wildcard src/model/*.c))
+LIB_SRC := $(wildcard src/common/*.c) $(MODEL_SRC) $(wildcard src/store/*.c) $(wildcard src/index/*.c) $(wildcard src/capture/*.c) $(wildcard src/daemon/*.c) $(wildcard src/search/*.c) $(wildcard src/organize/*.c) $(wildcard src/web/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/src/web/assets.o
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
@@ -63,6 +75,30 @@ $(BUILD)/%.o: %.c $(wildcard src/*/*.h) Makefile
 	@echo "  CC      $<"
 	@$(CC) $(CFLAGS) -c $< -o $@
 
+# SPIR-V as C initialisers (glslc -mfmt=c), included by backend_vk.c. Variants by -D: the matrix
+# product per weight storage, the reductions with and without subgroup operations.
+SHADERS := src/model/shaders
+SPV := $(addprefix $(BUILD)/shaders/,matmul_f32.inc matmul_f16.inc matmul_f16p.inc layernorm.inc layernorm_sg.inc \
+         attention.inc attention_sg.inc rows.inc im2col.inc)
+GLSLC := glslc --target-env=vulkan1.1 -O -fshader-stage=compute -mfmt=c
+$(BUILD)/shaders/%.inc: $(SHADERS)/%.comp $(SHADERS)/common.glsl
+	@mkdir -p $(dir $@)
+	@echo "  GLSLC   $<"
+	@$(GLSLC) $< -o $@
+$(BUILD)/shaders/matmul_f32.inc: $(SHADERS)/matmul.comp $(SHADERS)/common.glsl
+	@mkdir -p $(dir $@)
+	@$(GLSLC) -DW_F32 $< -o $@
+$(BUILD)/shaders/matmul_f16.inc: $(SHADERS)/matmul.comp $(SHADERS)/common.glsl
+	@mkdir -p $(dir $@)
+	@$(GLSLC) -DW_F16 $< -o $@
+$(BUILD)/shaders/matmul_f16p.inc: $(SHADERS)/matmul.comp $(SHADERS)/common.glsl
+	@mkdir -p $(dir $@)
+	@$(GLSLC) -DW_F16P $< -o $@
+$(BUILD)/shaders/%_sg.inc: $(SHADERS)/%.comp $(SHADERS)/common.glsl
+	@mkdir -p $(dir $@)
+	@$(GLSLC) -DSUBGROUP $< -o $@
+$(BUILD)/src/model/backend_vk.o: $(SPV)
+
 # the page's files are assembled in (.incbin), so the binary carries them
 $(BUILD)/src/web/assets.o: src/web/assets.S $(wildcard src/web/assets/*)
 	@mkdir -p $(dir $@)
@@ -77,7 +113,7 @@ $(BUILD)/clipseek: $(CLI_OBJ) $(BUILD)/libclipseek.a
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/libclipseek.a
+$(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(BUILD)/libclipseek.a
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libclipseek.a $(LDLIBS) -lcriterion -lz -lsqlite3
@@ -123,10 +159,10 @@ asan:
 # libFuzzer builds (clang). FUZZ_SECONDS per target with `make fuzz-run`.
 FUZZ_SECONDS ?= 60
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
-build-fuzz/%: fuzz/%.c $(LIB_SRC) src/web/assets.S
+build-fuzz/%: fuzz/%.c $(LIB_SRC) src/web/assets.S $(if $(filter 1,$(VULKAN)),$(SPV))
 	@mkdir -p build-fuzz
-	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(shell pkg-config --cflags $(PKGS)) \
-	  -o $@ $< $(LIB_SRC) src/web/assets.S $(shell pkg-config --libs $(PKGS)) -lgif -lm -lpthread
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(shell pkg-config --cflags $(PKGS)) $(VK_CFLAGS) \
+	  -o $@ $< $(LIB_SRC) src/web/assets.S $(shell pkg-config --libs $(PKGS)) -lgif -lm -lpthread $(VK_LIBS)
 fuzz: $(FUZZ_BIN)
 fuzz-run: $(FUZZ_BIN)
 	@set -e; for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p fuzz/corpus/$${n#fuzz_}; \

@@ -37,6 +37,13 @@ static int vk_index(void) {
     return idx < 0 ? 0 : idx;
 }
 
+static float *wave_px(size_t n) {
+    float *v = malloc(n * sizeof *v);
+    cr_assert_not_null(v);
+    for (size_t i = 0; i < n; i++) v[i] = (float)((i * 2654435761u) % 1000) / 500.0f - 1.0f;
+    return v;
+}
+
 static clip_ctx *load_on(const char *dir, const char *device, int f32) {
     clip_params p = clip_default_params();
     p.threads = 2;
@@ -121,6 +128,34 @@ Test(vulkan, falls_back_to_cpu_without_a_driver) {
     cr_assert_not_null(clip_device_note(c, &asked));
     cr_assert_eq(asked, 0);
     clip_free(c);
+}
+
+/* A failure after the device was opened (here: out of device memory, on a device capped at 40 MB
+ * when a batch of 40 images needs a bigger workspace) moves the context to the CPU, says why, and
+ * still answers. */
+Test(vulkan, falls_back_to_cpu_when_the_device_fails) {
+    setenv("CLIPSEEK_VK_MEMORY_MB", "40", 1);
+    FIXTURE(dir, TINY);
+    clip_ctx *c = load_vk(dir, 0), *ref = load_on(dir, "cpu", 0);
+    const clip_info *in = clip_get_info(c);
+    int B = 40, S = in->image_size, P = in->projection_dim;
+    size_t npx = (size_t)B * 3 * S * S;
+    float *px = wave_px(npx), *a = malloc((size_t)B * P * sizeof *a), *b = malloc((size_t)B * P * sizeof *b);
+    cs_err e;
+    cr_assert_eq(clip_vision_forward(c, px, 2, 1, NULL, a, &e), 0, "%s", e.msg); /* fine on the device */
+    cr_assert_eq(clip_vision_forward(c, px, B, 1, NULL, a, &e), 0, "%s", e.msg);
+    cr_assert_eq(clip_vision_forward(ref, px, B, 1, NULL, b, &e), 0, "%s", e.msg);
+    clip_device d;
+    clip_get_device(c, &d);
+    cr_assert_str_eq(d.backend, "cpu");
+    int asked = 0;
+    const char *note = clip_device_note(c, &asked);
+    cr_assert(note && asked, "the failure is said");
+    cr_log_info("%s", note);
+    cr_assert_leq(max_abs_diff(a, b, (size_t)B * P), 1e-6f);
+    free(px); free(a); free(b);
+    clip_free(c);
+    clip_free(ref);
 }
 
 /* lavapipe is a CPU implementation: "auto" and "vulkan" never take it; vulkan:N does. */

@@ -123,6 +123,7 @@ typedef struct vk_be {
     int uploading;
     int failed;
     char why[512];
+    VkDeviceSize dev_bytes, limit; /* device-local bytes allocated; a cap (CLIPSEEK_VK_MEMORY_MB), 0 = none */
 } vk_be;
 
 #define VB(b) ((vk_be *)(b))
@@ -188,6 +189,8 @@ static VkResult buf_new(vk_be *v, VkDeviceSize size, int host, vk_buf *out) {
     bi.size = size;
     bi.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
     bi.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
+    /* the cap plays a smaller GPU: what fits in 2 GB, and what happens when memory runs out */
+    if (!host && v->limit && v->dev_bytes + size > v->limit) return VK_ERROR_OUT_OF_DEVICE_MEMORY;
     VkResult r = vkCreateBuffer(v->dev, &bi, NULL, &out->buf);
     if (r) return r;
     VkMemoryRequirements req;
@@ -211,11 +214,13 @@ static VkResult buf_new(vk_be *v, VkDeviceSize size, int host, vk_buf *out) {
         return r;
     }
     out->size = size;
+    if (!host) v->dev_bytes += size;
     return VK_SUCCESS;
 }
 
 static void buf_free(vk_be *v, vk_buf *b) {
     if (!b->buf) return;
+    if (!b->map) v->dev_bytes -= b->size;
     vkDestroyBuffer(v->dev, b->buf, NULL);
     vkFreeMemory(v->dev, b->mem, NULL); /* unmaps */
     memset(b, 0, sizeof *b);
@@ -401,6 +406,8 @@ static be_w *vk_prepare(be *b, const void *data, int dtype, int n, int k, int ki
     VkDeviceSize off = (v->chunk_used + v->align - 1) / v->align * v->align;
     if (!v->nchunks || off + alloc > v->chunks[v->nchunks - 1].size) {
         VkDeviceSize cs = alloc > CHUNK ? alloc : CHUNK;
+        if (v->limit && cs > alloc && v->dev_bytes + cs > v->limit) /* a capped device: what is left */
+            cs = v->limit > v->dev_bytes + alloc ? v->limit - v->dev_bytes : alloc;
         vk_buf *nc = realloc(v->chunks, (size_t)(v->nchunks + 1) * sizeof *nc);
         if (!nc) { free(w); cs_err_set(err, "out of memory"); return NULL; }
         v->chunks = nc;
@@ -833,6 +840,8 @@ be *be_vk_new(int dev, int f16, int *found, cs_err *err) {
     v->subgroup = (sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
                   (sg.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT) && !(envsg && *envsg == '1');
     v->b.info.precision = f16 ? "F16" : "F32";
+    const char *lim = getenv("CLIPSEEK_VK_MEMORY_MB");
+    if (lim && atoll(lim) > 0) v->limit = (VkDeviceSize)atoll(lim) << 20;
     /* queue */
     uint32_t nq = 0;
     vkGetPhysicalDeviceQueueFamilyProperties(v->pd, &nq, NULL);

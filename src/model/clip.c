@@ -406,10 +406,21 @@ static void unprepare(clip_ctx *c, tower *t) {
     }
 }
 
+/* Opens the backend on first use, not at load: probing Vulkan loads every installed driver (0.1 to
+ * 0.3 s here without a GPU), which a load that never runs a tower (model info, a search served by
+ * the daemon) should not pay. Under the lock, or before the context is shared. */
+static int open_backend(clip_ctx *c, cs_err *err) {
+    if (c->be) return 0;
+    c->be = be_open(c->params.reference ? "reference" : c->params.device, c->params.f32, c->note, sizeof c->note,
+                    &c->note_loud, err);
+    return c->be ? 0 : -1;
+}
+
 /* Fills the float views of one tower (under the lock). */
 static int materialise(clip_ctx *c, int vision, cs_err *err) {
     tower *t = vision ? &c->vision : &c->text;
     if (t->ready) return 0;
+    if (open_backend(c, err)) return -1;
     for (size_t i = 0; i < c->nslots; i++) {
         slot *s = &c->slots[i];
         if (s->vision != vision) continue;
@@ -513,11 +524,15 @@ int clip_load(const char *dir, const clip_params *p, clip_ctx **out, cs_err *err
         if (c->params.threads <= 0) c->params.threads = 1;
     }
     ops_set_threads(c->params.threads);
-    if (!(c->be = be_open(c->params.reference ? "reference" : c->params.device, c->params.f32, c->note, sizeof c->note,
-                          &c->note_loud, err))) {
-        pthread_mutex_destroy(&c->lock);
-        free(c);
-        return -1;
+    { /* a bad device name fails the load; the device itself is opened on first use (open_backend) */
+        const char *env = getenv("CLIPSEEK_DEVICE"), *d = c->params.device && *c->params.device ? c->params.device
+                                                        : env && *env ? env : "auto";
+        int kind, idx;
+        if (!c->params.reference && be_parse_device(d, &kind, &idx, err)) {
+            pthread_mutex_destroy(&c->lock);
+            free(c);
+            return -1;
+        }
     }
     c->dir = strdup(dir);
     char *cfg = cs_path_join(dir, "config.json"), *pp = cs_path_join(dir, "preprocessor_config.json"),
@@ -618,11 +633,23 @@ const clip_info *clip_get_info(const clip_ctx *c) { return &c->info; }
 uint64_t clip_resident_bytes(const clip_ctx *c) {
     /* mapped pages we hold, plus our own copies (widened, stacked, packed): resident by
      * construction once written */
-    return st_resident_bytes(c->st) + c->owned_bytes + ((c->be->caps & BE_CAP_HOST) ? c->be->info.weight_bytes : 0);
+    return st_resident_bytes(c->st) + c->owned_bytes +
+           (c->be && (c->be->caps & BE_CAP_HOST) ? c->be->info.weight_bytes : 0);
+}
+
+/* The device queries open the backend if no pass has yet: the context is logically const. */
+static void open_for_query(const clip_ctx *cc) {
+    clip_ctx *c = (clip_ctx *)cc;
+    pthread_mutex_lock(&c->lock);
+    cs_err e;
+    if (open_backend(c, &e)) snprintf(c->note, sizeof c->note, "%.300s", e.msg);
+    pthread_mutex_unlock(&c->lock);
 }
 
 void clip_get_device(const clip_ctx *c, clip_device *out) {
     memset(out, 0, sizeof *out);
+    open_for_query(c);
+    if (!c->be) return;
     const be_info *i = &c->be->info;
     snprintf(out->backend, sizeof out->backend, "%s", i->name);
     snprintf(out->device, sizeof out->device, "%s", i->device);
@@ -634,6 +661,7 @@ void clip_get_device(const clip_ctx *c, clip_device *out) {
 }
 
 const char *clip_device_note(const clip_ctx *c, int *asked) {
+    open_for_query(c);
     if (asked) *asked = c->note_loud;
     return c->note[0] ? c->note : NULL;
 }
@@ -726,7 +754,10 @@ static int text_run(clip_ctx *c, const int32_t *const *ids, const size_t *lens, 
     if (materialise(c, 0, err)) return -1;
     size_t need = (size_t)T * H * 6 + (size_t)T * I + (size_t)batch * (H + P);
     int maxk = I > 3 * H ? I : 3 * H;
-    if (be_reserve(c->be, need, maxn, H / t->heads, T, maxk, err)) return -1;
+    if (be_reserve(c->be, need, maxn, H / t->heads, T, maxk, err)) {
+        c->dev_failed = !(c->be->caps & BE_CAP_HOST);
+        return -1;
+    }
     be_off x = 0, h = x + (size_t)T * H, qkv = h + (size_t)T * H, att = qkv + (size_t)T * 3 * H,
            m = att + (size_t)T * H, pooled = m + (size_t)T * I, proj = pooled + (size_t)batch * H;
     int *iw = malloc(((size_t)batch * 3 + (mask ? (size_t)T : 0)) * sizeof *iw);
@@ -759,6 +790,7 @@ static int text_run(clip_ctx *c, const int32_t *const *ids, const size_t *lens, 
 /* After a GPU failure (out of device memory while uploading, a lost device): both towers move to
  * the CPU, and note says why. Their weights are read again from the checkpoint. */
 static int fall_back(clip_ctx *c, const cs_err *why, cs_err *err) {
+    if (!c->be) return cs_err_set(err, "%s", why->msg); /* opening the backend itself failed */
     be *cpu = be_cpu_new();
     if (!cpu) return cs_err_set(err, "out of memory");
     snprintf(c->note, sizeof c->note, "%.100s: %.180s; running on the CPU", c->be->info.device, why->msg);
@@ -807,7 +839,10 @@ static int vision_run(clip_ctx *c, const float *pixels, int batch, int normalize
     maxk = K > maxk ? K : maxk;
     size_t npix = (size_t)batch * 3 * S * S;
     size_t need = (size_t)T * H * 6 + (size_t)T * I + (size_t)batch * np * K + npix + (size_t)batch * (H + P);
-    if (be_reserve(c->be, need, n, H / t->heads, T, maxk, err)) return -1;
+    if (be_reserve(c->be, need, n, H / t->heads, T, maxk, err)) {
+        c->dev_failed = !(c->be->caps & BE_CAP_HOST);
+        return -1;
+    }
     be_off x = 0, h = x + (size_t)T * H, qkv = h + (size_t)T * H, att = qkv + (size_t)T * 3 * H,
            m = att + (size_t)T * H, cols = m + (size_t)T * I, pix = cols + (size_t)batch * np * K,
            pooled = pix + npix, proj = pooled + (size_t)batch * H;

@@ -83,6 +83,7 @@ typedef struct clip_device {
     double upload_ms;      /* preparing/uploading weights so far */
 } clip_device;
 
+/* The device is opened on the first pass (or by these queries, which may then take a moment). */
 void clip_get_device(const clip_ctx *c, clip_device *out);
 /* NULL, or one line saying why the asked device is not in use (the towers run on the CPU).
  * *asked (if not NULL) is 1 when the caller should show it: a device named explicitly, or a GPU

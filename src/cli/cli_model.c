@@ -19,11 +19,9 @@ static clip_ctx *open_model(const char *dir) {
         cli_usage("--model DIR is required");
         return NULL;
     }
-    clip_params p = clip_default_params();
-    p.threads = cli_threads;
     clip_ctx *c;
     cs_err e;
-    if (clip_load(dir, &p, &c, &e)) {
+    if (cli_clip_load(dir, cli_threads, &c, &e)) {
         cli_fail("%s", e.msg);
         return NULL;
     }
@@ -329,19 +327,24 @@ int cmd_model(int argc, char **argv) {
     const clip_info *m = clip_get_info(c);
     int g = m->image_size / m->patch_size;
     uint64_t res = clip_resident_bytes(c);
+    clip_device d;
+    clip_get_device(c, &d);
     if (json) {
         printf("{\"architecture\": \"CLIPModel\", \"dtype\": \"%s\", \"projection_dim\": %d, \"logit_scale\": %.9g,\n"
                " \"text\": {\"hidden\": %d, \"intermediate\": %d, \"layers\": %d, \"heads\": %d, \"act\": \"%s\", "
                "\"vocab_size\": %d, \"max_positions\": %d, \"params\": %llu},\n"
                " \"vision\": {\"hidden\": %d, \"intermediate\": %d, \"layers\": %d, \"heads\": %d, \"act\": \"%s\", "
                "\"image_size\": %d, \"patch_size\": %d, \"patches\": %d, \"params\": %llu},\n"
-               " \"params\": %llu, \"file_bytes\": %llu, \"resident_bytes\": %llu, \"blas\": \"%s\", \"threads\": %d}\n",
+               " \"params\": %llu, \"file_bytes\": %llu, \"resident_bytes\": %llu, \"blas\": \"%s\", \"threads\": %d,\n"
+               " \"device\": {\"backend\": \"%s\", \"name\": \"%s\", \"driver\": \"%s\", \"precision\": \"%s\", "
+               "\"weight_bytes\": %llu, \"work_bytes\": %llu}}\n",
                m->dtype, m->projection_dim, m->logit_scale, m->text.hidden, m->text.intermediate, m->text.layers,
                m->text.heads, m->text.act, m->vocab_size, m->max_positions, (unsigned long long)m->text_params,
                m->vision.hidden, m->vision.intermediate, m->vision.layers, m->vision.heads, m->vision.act,
                m->image_size, m->patch_size, g * g, (unsigned long long)m->vision_params,
                (unsigned long long)m->total_params, (unsigned long long)m->file_bytes, (unsigned long long)res,
-               ops_blas_name(), ops_threads());
+               ops_blas_name(), ops_threads(), d.backend, d.device, d.driver, d.precision ? d.precision : "F32",
+               (unsigned long long)d.weight_bytes, (unsigned long long)d.work_bytes);
     } else {
         printf("architecture   CLIPModel (%s weights)\n", m->dtype);
         printf("text tower     %d layers, width %d, MLP %d, %d heads, %s, vocab %d, context %d, %.1fM params\n",
@@ -354,6 +357,7 @@ int cmd_model(int argc, char **argv) {
         printf("parameters     %.2fM (%.1f MB of weights on disk)\n", m->total_params / 1e6, m->file_bytes / 1e6);
         printf("resident       %.1f MB now (weights are mapped; a tower is read when first used)\n", res / 1e6);
         printf("compute        %s, %d threads\n", ops_blas_name(), ops_threads());
+        cli_device_print(c, "device         ");
     }
     clip_free(c);
     return CLI_OK;

@@ -66,7 +66,7 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test unit-test cli-test asan fuzz fuzz-run bench bench-e2e install clean
+.PHONY: all test unit-test cli-test asan fuzz fuzz-run bench bench-e2e bench-gpu gpu-bundle install clean
 
 all: $(BUILD)/clipseek
 
@@ -180,6 +180,20 @@ $(BUILD)/bench_fill: bench/bench_fill.c $(BUILD)/libclipseek.a
 # end to end: `clipseek search` against a running daemon, ViT-B/32-shaped model, synthetic store
 bench-e2e: $(BUILD)/clipseek $(BUILD)/bench_fill $(BUILD)/bench_clip
 	python3 bench/e2e.py --bin $(BUILD)/clipseek --fill $(BUILD)/bench_fill --bench-clip $(BUILD)/bench_clip
+# GPU next to CPU on a ViT-B/32-shaped model (written once by bench_clip), DEVICE=vulkan:N to name
+# the GPU; then transformers fp16 on the CUDA GPU where it is installed, and our / its ratios.
+BENCH_MODEL_DIR ?= /tmp/clipseek-bench-model
+DEVICE ?= vulkan
+bench-gpu: $(BUILD)/bench_gpu $(BUILD)/bench_clip
+	@$(BUILD)/bench_clip --keep $(BENCH_MODEL_DIR) --write-only
+	@$(BUILD)/bench_gpu --model $(BENCH_MODEL_DIR) --device $(DEVICE) $(BENCH_GPU_ARGS) | tee $(BUILD)/bench-gpu.txt
+	@python3 bench/hf_gpu.py > $(BUILD)/bench-hf.txt 2>/dev/null; cat $(BUILD)/bench-hf.txt; \
+	  for m in image_b1_ms image_b32_images_per_s text_8tok_ms text_77tok_ms; do \
+	    a=$$(awk -v m=gpu_$$m '$$1 == m {print $$2}' $(BUILD)/bench-gpu.txt); b=$$(awk -v m=hf_$$m '$$1 == m {print $$2}' $(BUILD)/bench-hf.txt); \
+	    [ -n "$$b" ] && awk -v m=$$m -v a=$$a -v b=$$b 'BEGIN {printf "ratio_vs_hf_%s %.2f\n", m, a / b}'; done; true
+$(BUILD)/bench_gpu: bench/bench_gpu.c $(BUILD)/libclipseek.a
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libclipseek.a $(LDLIBS)
 $(BUILD)/bench_clip: bench/bench_clip.c $(BUILD)/libclipseek.a
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libclipseek.a $(LDLIBS)

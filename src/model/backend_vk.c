@@ -61,7 +61,7 @@ static const uint32_t spv_im2col[] =
     ;
 
 enum { P_MATMUL, P_MATMUL32, P_LAYERNORM, P_ATTENTION, P_ROWS, P_IM2COL, P_COUNT };
-enum { MAX_KEYS = 2048, MAX_HD = 256, CHUNK = 256u << 20 };
+enum { MAX_KEYS = 2048, MAX_HD = 256, CHUNK = 64u << 20 };
 
 typedef struct vk_buf {
     VkBuffer buf;

@@ -126,6 +126,7 @@ $(BUILD)/x11_helper: tests/x11_helper.c
 # then the fuzz corpus replay.
 test: $(BUILD)/clipseek $(TEST_BIN) $(BUILD)/x11_helper
 	@set -e; for t in $(TEST_BIN); do echo "== $$t"; $$t --jobs 1; done
+	@$(MAKE) --no-print-directory vk-validate BUILD=$(BUILD)
 	CLIPSEEK=$(BUILD)/clipseek sh tests/cli_test.sh
 	CLIPSEEK=$(BUILD)/clipseek sh tests/store_cli_test.sh
 	CLIPSEEK=$(BUILD)/clipseek HELPER=$(BUILD)/x11_helper sh tests/x11_test.sh
@@ -134,6 +135,17 @@ test: $(BUILD)/clipseek $(TEST_BIN) $(BUILD)/x11_helper
 	CLIPSEEK=$(BUILD)/clipseek sh tests/organize_test.sh
 	CLIPSEEK=$(BUILD)/clipseek sh tests/web_test.sh
 	$(MAKE) --no-print-directory fuzz-replay BUILD=$(BUILD)
+
+# The Vulkan tests once more under Khronos' validation layers (vulkan-validationlayers), on lavapipe:
+# any error or warning they print fails the target.
+VK_LAYER_JSON := /usr/share/vulkan/explicit_layer.d/VkLayer_khronos_validation.json
+.PHONY: vk-validate
+vk-validate: $(BUILD)/tests/test_vulkan
+	@if [ ! -f $(VK_LAYER_JSON) ]; then echo "vk-validate: skipped, vulkan-validationlayers is not installed"; exit 0; fi; \
+	  echo "== $(BUILD)/tests/test_vulkan under VK_LAYER_KHRONOS_validation"; \
+	  VK_INSTANCE_LAYERS=VK_LAYER_KHRONOS_validation $(BUILD)/tests/test_vulkan --jobs 1 --filter 'vulkan/[art]*' \
+	    > $(BUILD)/vk-validation.log 2>&1; rc=$$?; tail -1 $(BUILD)/vk-validation.log; \
+	  if grep -E 'Validation (Error|Warning)|VUID-' $(BUILD)/vk-validation.log; then echo "vk-validate: the validation layers reported the above"; exit 1; fi; exit $$rc
 
 # The fuzz targets double as corpus-replay programs (tests/fuzz_main.c), so replay needs no clang.
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)

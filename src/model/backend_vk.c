@@ -710,15 +710,21 @@ static void driver_str(VkPhysicalDevice pd, char *buf, size_t n) {
 
 int be_vk_built(void) { return 1; }
 
+/* The first 16 physical devices, in the loader's order (what vulkan:N counts). */
+static uint32_t devices(VkInstance inst, VkPhysicalDevice pds[16]) {
+    uint32_t cnt = 0;
+    vkEnumeratePhysicalDevices(inst, &cnt, NULL);
+    if (cnt > 16) cnt = 16;
+    if (cnt && vkEnumeratePhysicalDevices(inst, &cnt, pds) < 0) cnt = 0;
+    return cnt;
+}
+
 int be_vk_list(char *buf, size_t n, cs_err *err) {
     VkInstance inst;
     VkResult r = instance_new(&inst);
     if (r) return cs_err_set(err, "no Vulkan driver (vkCreateInstance: %s)", vk_str(r));
-    uint32_t cnt = 0;
-    vkEnumeratePhysicalDevices(inst, &cnt, NULL);
     VkPhysicalDevice pds[16];
-    if (cnt > 16) cnt = 16;
-    vkEnumeratePhysicalDevices(inst, &cnt, pds);
+    uint32_t cnt = devices(inst, pds);
     size_t at = 0;
     if (n) buf[0] = 0;
     for (uint32_t i = 0; i < cnt && at < n; i++) {
@@ -790,11 +796,8 @@ be *be_vk_new(int dev, int f16, int *found, cs_err *err) {
         vk_destroy(&v->b);
         return NULL;
     }
-    uint32_t cnt = 0;
-    vkEnumeratePhysicalDevices(v->inst, &cnt, NULL);
     VkPhysicalDevice pds[16];
-    if (cnt > 16) cnt = 16;
-    vkEnumeratePhysicalDevices(v->inst, &cnt, pds);
+    uint32_t cnt = devices(v->inst, pds);
     int pick = -1;
     if (dev >= 0) {
         if ((uint32_t)dev >= cnt) {

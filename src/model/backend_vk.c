@@ -125,6 +125,7 @@ typedef struct vk_be {
     int failed;
     char why[512];
     VkDeviceSize dev_bytes, limit; /* device-local bytes allocated; a cap (CLIPSEEK_VK_MEMORY_MB), 0 = none */
+    int split, ndisp; /* submit every `split` dispatches (0: once per pass); dispatches recorded so far */
 } vk_be;
 
 #define VB(b) ((vk_be *)(b))
@@ -340,6 +341,12 @@ static void dispatch(vk_be *v, int p, bind w, bind a, bind b2, bind ix, const vo
     vkCmdPushConstants(cb, v->pl, VK_SHADER_STAGE_COMPUTE_BIT, 0, (uint32_t)pcn, pc);
     vkCmdDispatch(cb, gx, gy, 1);
     barrier(v, cb);
+    if (v->split && ++v->ndisp % v->split == 0) { /* see be_vk_new: lavapipe and long command buffers */
+        VkResult r = submit_wait(v, cb);
+        vkResetCommandBuffer(cb, 0);
+        v->recording = 0;
+        if (r) fail(v, "running part of a pass", r);
+    }
 }
 
 /* Copies n ints into the index arena; returns its binding and the int offset 0. */
@@ -857,6 +864,13 @@ be *be_vk_new(int dev, int f16, int *found, cs_err *err) {
     v->subgroup = (sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
                   (sg.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT) && !(envsg && *envsg == '1');
     v->b.info.precision = f16 ? "F16" : "F32";
+    /* lavapipe (Mesa 22.3) loses the device (SIGSEGV in its queue thread) on a ViT-B/32 vision
+     * pass recorded as one command buffer of ~100 dispatches; in parts of 30 it runs (docs/gpu.md).
+     * So a CPU implementation gets its pass in parts; a GPU, one submission per pass.
+     * CLIPSEEK_VK_SPLIT=N forces parts of N anywhere (0: never). */
+    const char *sp = getenv("CLIPSEEK_VK_SPLIT");
+    v->split = sp && *sp ? atoi(sp) : props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU ? 24 : 0;
+    if (v->split < 0) v->split = 0;
     const char *lim = getenv("CLIPSEEK_VK_MEMORY_MB");
     if (lim && atoll(lim) > 0) v->limit = (VkDeviceSize)atoll(lim) << 20;
     /* queue */

@@ -44,17 +44,29 @@ else
   $(error BLAS must be auto, blis, openblas, dnnl or none)
 endif
 
-CFLAGS  += $(CFLAGS_BASE) $(OPT) $(ARCH) $(BLAS_CFLAGS)
-LDLIBS  += $(LIBS_BASE) $(BLAS_LIBS)
+# VULKAN=1 (default): the Vulkan compute backend (src/model/backend_vk.c), its GLSL shaders compiled
+# to SPIR-V by glslc at build time and embedded; libvulkan-dev's loader. VULKAN=0 leaves it out.
+VULKAN  ?= 1
+ifeq ($(VULKAN),1)
+  VK_CFLAGS := -DCS_VULKAN -I$(BUILD)/shaders
+  VK_LIBS   := -lvulkan
+else
+  VK_CFLAGS :=
+  VK_LIBS   :=
+endif
 
-LIB_SRC := $(wildcard src/common/*.c) $(wildcard src/model/*.c) $(wildcard src/hub/*.c) $(wildcard src/store/*.c) $(wildcard src/index/*.c) $(wildcard src/capture/*.c) $(wildcard src/daemon/*.c) $(wildcard src/search/*.c) $(wildcard src/organize/*.c) $(wildcard src/web/*.c)
+CFLAGS  += $(CFLAGS_BASE) $(OPT) $(ARCH) $(BLAS_CFLAGS) $(VK_CFLAGS)
+LDLIBS  += $(LIBS_BASE) $(BLAS_LIBS) $(VK_LIBS)
+
+MODEL_SRC := $(filter-out $(if $(filter 1,$(VULKAN)),,src/model/backend_vk.c),$(wildcard src/model/*.c))
+LIB_SRC := $(wildcard src/common/*.c) $(MODEL_SRC) $(wildcard src/hub/*.c) $(wildcard src/store/*.c) $(wildcard src/index/*.c) $(wildcard src/capture/*.c) $(wildcard src/daemon/*.c) $(wildcard src/search/*.c) $(wildcard src/organize/*.c) $(wildcard src/web/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/src/web/assets.o
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test unit-test cli-test asan fuzz fuzz-run bench bench-e2e install clean
+.PHONY: all test unit-test cli-test asan fuzz fuzz-run bench bench-e2e bench-gpu gpu-bundle install clean
 
 all: $(BUILD)/clipseek
 
@@ -62,6 +74,30 @@ $(BUILD)/%.o: %.c $(wildcard src/*/*.h) Makefile
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	@$(CC) $(CFLAGS) -c $< -o $@
+
+# SPIR-V as C initialisers (glslc -mfmt=c), included by backend_vk.c. Variants by -D: the matrix
+# product per weight storage, the reductions with and without subgroup operations.
+SHADERS := src/model/shaders
+SPV := $(addprefix $(BUILD)/shaders/,matmul_f32.inc matmul_f16.inc matmul_f16p.inc layernorm.inc layernorm_sg.inc \
+         attention.inc attention_sg.inc rows.inc im2col.inc)
+GLSLC := glslc --target-env=vulkan1.1 -O -fshader-stage=compute -mfmt=c
+$(BUILD)/shaders/%.inc: $(SHADERS)/%.comp $(SHADERS)/common.glsl
+	@mkdir -p $(dir $@)
+	@echo "  GLSLC   $<"
+	@$(GLSLC) $< -o $@
+$(BUILD)/shaders/matmul_f32.inc: $(SHADERS)/matmul.comp $(SHADERS)/common.glsl
+	@mkdir -p $(dir $@)
+	@$(GLSLC) -DW_F32 $< -o $@
+$(BUILD)/shaders/matmul_f16.inc: $(SHADERS)/matmul.comp $(SHADERS)/common.glsl
+	@mkdir -p $(dir $@)
+	@$(GLSLC) -DW_F16 $< -o $@
+$(BUILD)/shaders/matmul_f16p.inc: $(SHADERS)/matmul.comp $(SHADERS)/common.glsl
+	@mkdir -p $(dir $@)
+	@$(GLSLC) -DW_F16P $< -o $@
+$(BUILD)/shaders/%_sg.inc: $(SHADERS)/%.comp $(SHADERS)/common.glsl
+	@mkdir -p $(dir $@)
+	@$(GLSLC) -DSUBGROUP $< -o $@
+$(BUILD)/src/model/backend_vk.o: $(SPV)
 
 # the page's files are assembled in (.incbin), so the binary carries them
 $(BUILD)/src/web/assets.o: src/web/assets.S $(wildcard src/web/assets/*)
@@ -91,6 +127,7 @@ $(BUILD)/x11_helper: tests/x11_helper.c
 # then the fuzz corpus replay.
 test: $(BUILD)/clipseek $(TEST_BIN) $(BUILD)/x11_helper
 	@set -e; for t in $(TEST_BIN); do echo "== $$t"; $$t --jobs 1; done
+	@$(MAKE) --no-print-directory vk-validate BUILD=$(BUILD)
 	CLIPSEEK=$(BUILD)/clipseek sh tests/cli_test.sh
 	CLIPSEEK=$(BUILD)/clipseek sh tests/store_cli_test.sh
 	CLIPSEEK=$(BUILD)/clipseek HELPER=$(BUILD)/x11_helper sh tests/x11_test.sh
@@ -102,6 +139,17 @@ test: $(BUILD)/clipseek $(TEST_BIN) $(BUILD)/x11_helper
 	CLIPSEEK=$(BUILD)/clipseek sh tests/organize_test.sh
 	CLIPSEEK=$(BUILD)/clipseek sh tests/web_test.sh
 	$(MAKE) --no-print-directory fuzz-replay BUILD=$(BUILD)
+
+# The Vulkan tests once more under Khronos' validation layers (vulkan-validationlayers), on lavapipe:
+# any error or warning they print fails the target.
+VK_LAYER_JSON := /usr/share/vulkan/explicit_layer.d/VkLayer_khronos_validation.json
+.PHONY: vk-validate
+vk-validate: $(BUILD)/tests/test_vulkan
+	@if [ ! -f $(VK_LAYER_JSON) ]; then echo "vk-validate: skipped, vulkan-validationlayers is not installed"; exit 0; fi; \
+	  echo "== $(BUILD)/tests/test_vulkan under VK_LAYER_KHRONOS_validation"; \
+	  VK_INSTANCE_LAYERS=VK_LAYER_KHRONOS_validation $(BUILD)/tests/test_vulkan --jobs 1 --filter 'vulkan/[art]*' \
+	    > $(BUILD)/vk-validation.log 2>&1; rc=$$?; tail -1 $(BUILD)/vk-validation.log; \
+	  if grep -E 'Validation (Error|Warning)|VUID-' $(BUILD)/vk-validation.log; then echo "vk-validate: the validation layers reported the above"; exit 1; fi; exit $$rc
 
 # The fuzz targets double as corpus-replay programs (tests/fuzz_main.c), so replay needs no clang.
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
@@ -127,10 +175,10 @@ asan:
 # libFuzzer builds (clang). FUZZ_SECONDS per target with `make fuzz-run`.
 FUZZ_SECONDS ?= 60
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
-build-fuzz/%: fuzz/%.c $(LIB_SRC) src/web/assets.S
+build-fuzz/%: fuzz/%.c $(LIB_SRC) src/web/assets.S $(if $(filter 1,$(VULKAN)),$(SPV))
 	@mkdir -p build-fuzz
-	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(shell pkg-config --cflags $(PKGS)) \
-	  -o $@ $< $(LIB_SRC) src/web/assets.S $(shell pkg-config --libs $(PKGS)) -lgif -lm -lpthread
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(shell pkg-config --cflags $(PKGS)) $(VK_CFLAGS) \
+	  -o $@ $< $(LIB_SRC) src/web/assets.S $(shell pkg-config --libs $(PKGS)) -lgif -lm -lpthread $(VK_LIBS)
 fuzz: $(FUZZ_BIN)
 fuzz-run: $(FUZZ_BIN)
 	@set -e; for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p fuzz/corpus/$${n#fuzz_}; \
@@ -148,6 +196,20 @@ $(BUILD)/bench_fill: bench/bench_fill.c $(BUILD)/libclipseek.a
 # end to end: `clipseek search` against a running daemon, ViT-B/32-shaped model, synthetic store
 bench-e2e: $(BUILD)/clipseek $(BUILD)/bench_fill $(BUILD)/bench_clip
 	python3 bench/e2e.py --bin $(BUILD)/clipseek --fill $(BUILD)/bench_fill --bench-clip $(BUILD)/bench_clip
+# GPU next to CPU on a ViT-B/32-shaped model (written once by bench_clip), DEVICE=vulkan:N to name
+# the GPU; then transformers fp16 on the CUDA GPU where it is installed, and our / its ratios.
+BENCH_MODEL_DIR ?= /tmp/clipseek-bench-model
+DEVICE ?= vulkan
+bench-gpu: $(BUILD)/bench_gpu $(BUILD)/bench_clip
+	@$(BUILD)/bench_clip --keep $(BENCH_MODEL_DIR) --write-only
+	@$(BUILD)/bench_gpu --model $(BENCH_MODEL_DIR) --device $(DEVICE) $(BENCH_GPU_ARGS) | tee $(BUILD)/bench-gpu.txt
+	@python3 bench/hf_gpu.py > $(BUILD)/bench-hf.txt 2>/dev/null; cat $(BUILD)/bench-hf.txt; \
+	  for m in image_b1_ms image_b32_images_per_s text_8tok_ms text_77tok_ms; do \
+	    a=$$(awk -v m=gpu_$$m '$$1 == m {print $$2}' $(BUILD)/bench-gpu.txt); b=$$(awk -v m=hf_$$m '$$1 == m {print $$2}' $(BUILD)/bench-hf.txt); \
+	    [ -n "$$b" ] && awk -v m=$$m -v a=$$a -v b=$$b 'BEGIN {printf "ratio_vs_hf_%s %.2f\n", m, a / b}'; done; true
+$(BUILD)/bench_gpu: bench/bench_gpu.c $(BUILD)/libclipseek.a
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libclipseek.a $(LDLIBS)
 $(BUILD)/bench_clip: bench/bench_clip.c $(BUILD)/libclipseek.a
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libclipseek.a $(LDLIBS)

@@ -7,7 +7,7 @@
 #include "../src/model/clip.h"
 #include "../src/model/ops.h"
 #include "testutil.h"
-#include "clip_refs.h"
+#include "clip_checks.h"
 
 Test(model, tiny_clip_matches_transformers) {
     FIXTURE(dir, TINY);
@@ -260,54 +260,7 @@ Test(model, toyworld_each_query_finds_its_image) {
     FIXTURE(q, "toyworld-eval/queries.json");
     FIXTURE(he, "toyworld-eval/hf-embeds.safetensors");
     clip_ctx *c = load_model(dir, 0);
-    int P = clip_get_info(c)->projection_dim;
-    json_t *root = json_load_file(q, 0, NULL), *items = json_object_get(root, "items");
-    size_t N = json_array_size(items);
-    cr_assert_eq(N, 48);
-    const char **paths = malloc(N * sizeof *paths), **texts = malloc(N * sizeof *texts);
-    char (*pbuf)[4096] = malloc(N * 4096);
-    int *row = malloc(N * sizeof *row);
-    for (size_t i = 0; i < N; i++) {
-        json_t *it = json_array_get(items, i);
-        snprintf(pbuf[i], 4096, "%s/toyworld-eval/%s", fixtures_dir(), json_string_value(json_object_get(it, "file")));
-        paths[i] = pbuf[i];
-        texts[i] = json_string_value(json_object_get(it, "query"));
-        row[i] = (int)json_integer_value(json_object_get(it, "ref_row"));
-    }
-    float *ie = malloc(N * P * sizeof *ie), *te = malloc(N * P * sizeof *te);
-    cs_err e;
-    cr_assert_eq(clip_image_files_embed(c, paths, (int)N, 1, ie, &e), 0, "%s", e.msg);
-    cr_assert_eq(clip_texts_embed(c, texts, (int)N, 1, te, &e), 0, "%s", e.msg);
-    st_set *ref;
-    cr_assert_eq(st_open(he, &ref, NULL), 0);
-    float *hi = load_ref(ref, "image_embeds", NULL), *ht = load_ref(ref, "text_embeds", NULL);
-    float worst_i = 1, worst_t = 1;
-    int top1 = 0;
-    for (size_t i = 0; i < N; i++) {
-        float ci = 0, ct = 0;
-        for (int k = 0; k < P; k++) {
-            ci += ie[i * P + k] * hi[row[i] * P + k];
-            ct += te[i * P + k] * ht[row[i] * P + k];
-        }
-        if (ci < worst_i) worst_i = ci;
-        if (ct < worst_t) worst_t = ct;
-        size_t best = 0;
-        float bs = -2;
-        for (size_t j = 0; j < N; j++) {
-            float s = 0;
-            for (int k = 0; k < P; k++) s += te[i * P + k] * ie[j * P + k];
-            if (s > bs) { bs = s; best = j; }
-        }
-        if (best == i) top1++;
-        else cr_log_error("query '%s' found %s, not %s", texts[i], paths[best], paths[i]);
-    }
-    cr_log_info("toyworld: top-1 %d/48, min image cosine %.6f, min text cosine %.6f", top1, worst_i, worst_t);
-    cr_expect_eq(top1, 48);
-    cr_expect_geq(worst_i, 0.9999f, "image cosine %.6f", worst_i);
-    cr_expect_geq(worst_t, 0.9999f, "text cosine %.6f", worst_t);
-    free(paths); free(texts); free(pbuf); free(row); free(ie); free(te); free(hi); free(ht);
-    st_close(ref);
-    json_decref(root);
+    check_toyworld(c, q, he);
     clip_free(c);
 }
 

@@ -9,7 +9,7 @@
 #include "../src/model/pickle.h"
 #include "../src/model/torch_ckpt.h"
 #include "../src/model/weights.h"
-#include "clip_refs.h"
+#include "clip_checks.h"
 #include "testutil.h"
 
 #define TC "torch-checkpoints/"

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../model/backend.h"
+
 #include "../common/cs_file.h"
 #include "../common/cs_utf8.h"
 
@@ -33,6 +35,7 @@ struct rules {
     int nrule;
     org_settings org;
     int web_port; /* -1: no web page */
+    char device[32]; /* "" or a device name (model/backend.h) */
     regex_t text[MAX_RULES];
     int ntext;
     char *app[MAX_RULES];
@@ -316,6 +319,12 @@ int rules_parse(const char *text, size_t len, const char *p, rules **out, cs_err
         } else if (!strcmp(k, "web_port")) {
             if (parse_count(v, 65535, &n) || n < 1) rc = cs_err_set(err, "%s:%d: web_port is 1-65535", p, lineno);
             else if (r->web_port >= 0) r->web_port = (int)n;
+        } else if (!strcmp(k, "device")) {
+            int kind, idx;
+            cs_err de;
+            if (strlen(v) >= sizeof r->device || be_parse_device(v, &kind, &idx, &de))
+                rc = cs_err_set(err, "%s:%d: device is auto, cpu, vulkan or vulkan:N", p, lineno);
+            else snprintf(r->device, sizeof r->device, "%s", v);
         } else if (!strcmp(k, "ocr")) {
             if (parse_bool(v, &r->org.ocr)) rc = cs_err_set(err, "%s:%d: ocr is true or false", p, lineno);
         } else if (!strcmp(k, "ocr_lang")) {
@@ -429,6 +438,8 @@ org_settings rules_org(const rules *r) {
     return d.org;
 }
 int rules_web_port(const rules *r) { return r->web_port; }
+
+const char *rules_device(const rules *r) { return r && r->device[0] ? r->device : NULL; }
 
 store_limits rules_limits(const rules *r) { return r->limits; }
 capture_caps rules_caps(const rules *r) { return r->caps; }

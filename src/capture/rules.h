@@ -35,6 +35,8 @@
  *   collection_threshold = X  entries join a collection at cosine >= X to its centre (default 0.85)
  *   web = true|false        serve the web page from the daemon (default true)
  *   web_port = N            its port on 127.0.0.1 and ::1 (default 7717)
+ *   device = D              where the CLIP towers run: auto (default), cpu, vulkan, vulkan:N
+ *                           (--device and CLIPSEEK_DEVICE take precedence)
  * Unknown keys and bad values are errors naming the file and line. */
 #ifndef RULES_H
 #define RULES_H
@@ -81,6 +83,9 @@ org_settings rules_org(const rules *r);
 
 /* The web page's port, or -1 when `web = false`. */
 int rules_web_port(const rules *r);
+
+/* The `device =` setting, or NULL when not set (r may be NULL). */
+const char *rules_device(const rules *r);
 
 store_limits rules_limits(const rules *r);
 capture_caps rules_caps(const rules *r);

@@ -19,6 +19,22 @@ int cli_parse_int(const char *s, int lo, int hi, int *out);
 
 /* The thread count from --threads (0 if absent): picked up by every computing command. */
 extern int cli_threads;
+/* --device and --dtype f32 (cli_device.c): where the towers run, for every computing command. */
+extern const char *cli_device;
+extern int cli_f32;
+struct clip_params;
+struct clip_ctx;
+struct cs_err;
+/* clip_params with threads, the device (--device, else CLIPSEEK_DEVICE, else the config's
+ * `device =`, else auto) and --dtype. */
+struct clip_params cli_clip_params(int threads);
+/* clip_load with cli_clip_params(threads); says on stderr (one line) why an asked device is not used. */
+int cli_clip_load(const char *dir, int threads, struct clip_ctx **c, struct cs_err *e);
+/* The same with the caller's params (from cli_clip_params, then adjusted: no_tokenizer...). */
+int cli_clip_load_params(const char *dir, const struct clip_params *p, struct clip_ctx **c, struct cs_err *e);
+void cli_device_say(const struct clip_ctx *c);
+/* Prints "LABEL device (driver), precision, memory" and, if any, why an asked device is not used. */
+void cli_device_print(const struct clip_ctx *c, const char *label);
 /* --data-dir, if given (else CLIPSEEK_DATA_DIR, $XDG_DATA_HOME/clipseek, ~/.local/share/clipseek). */
 extern const char *cli_data_dir_opt;
 

@@ -33,6 +33,8 @@ int cmd_daemon(int argc, char **argv) {
     daemon_params p = {0};
     p.x11 = 1;
     p.threads = cli_threads;
+    p.device = cli_device;
+    p.f32 = cli_f32;
     p.web_port = -2;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--no-x11")) p.x11 = 0;
@@ -169,11 +171,11 @@ int cmd_doctor(int argc, char **argv) {
         char *m = cli_model_dir(s, NULL);
         if (m) {
             clip_ctx *c;
-            clip_params p = clip_default_params();
-            p.threads = 1;
+            clip_params p = cli_clip_params(1);
             if (clip_load(m, &p, &c, &e) == 0) {
                 const clip_info *in = clip_get_info(c);
                 printf("model        %s (%d-dim, %s)\n", m, in->projection_dim, in->dtype);
+                cli_device_print(c, "device       ");
                 clip_free(c);
             } else {
                 printf("model        %s: %s\n", m, e.msg);

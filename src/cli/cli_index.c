@@ -57,10 +57,8 @@ int cli_index_all(store *s, const char *model_opt, int quiet) {
     cs_err e;
     char *id = index_model_id(dir, &e);
     if (!id) { free(dir); return cli_fail("%s", e.msg); }
-    clip_params p = clip_default_params();
-    p.threads = cli_threads;
     clip_ctx *c;
-    if (clip_load(dir, &p, &c, &e)) { free(dir); free(id); return cli_fail("%s", e.msg); }
+    if (cli_clip_load(dir, cli_threads, &c, &e)) { free(dir); free(id); return cli_fail("%s", e.msg); }
     index_stats st;
     int rc = index_run(s, c, id, 0, &st, quiet ? NULL : progress, NULL, &e) ? cli_fail("%s", e.msg) : CLI_OK;
     if (!quiet && isatty(2)) fputc('\n', stderr);

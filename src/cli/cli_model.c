@@ -20,12 +20,11 @@ static clip_ctx *open_model(const char *dir, int need_text) {
         cli_usage("--model DIR is required");
         return NULL;
     }
-    clip_params p = clip_default_params();
-    p.threads = cli_threads;
+    clip_params p = cli_clip_params(cli_threads);
     p.no_tokenizer = !need_text;
     clip_ctx *c;
     cs_err e;
-    if (clip_load(dir, &p, &c, &e)) {
+    if (cli_clip_load_params(dir, &p, &c, &e)) {
         cli_fail("%s", e.msg);
         return NULL;
     }
@@ -335,19 +334,24 @@ int cmd_model(int argc, char **argv) {
     const clip_info *m = clip_get_info(c);
     int g = m->image_size / m->patch_size;
     uint64_t res = clip_resident_bytes(c);
+    clip_device d;
+    clip_get_device(c, &d);
     if (json) {
         printf("{\"architecture\": \"CLIPModel\", \"format\": \"%s\", \"converted_tensors\": %zu, \"dtype\": \"%s\", \"projection_dim\": %d, \"logit_scale\": %.9g,\n"
                " \"text\": {\"hidden\": %d, \"intermediate\": %d, \"layers\": %d, \"heads\": %d, \"act\": \"%s\", "
                "\"vocab_size\": %d, \"max_positions\": %d, \"params\": %llu},\n"
                " \"vision\": {\"hidden\": %d, \"intermediate\": %d, \"layers\": %d, \"heads\": %d, \"act\": \"%s\", "
                "\"image_size\": %d, \"patch_size\": %d, \"patches\": %d, \"params\": %llu},\n"
-               " \"params\": %llu, \"file_bytes\": %llu, \"resident_bytes\": %llu, \"blas\": \"%s\", \"threads\": %d",
+               " \"params\": %llu, \"file_bytes\": %llu, \"resident_bytes\": %llu, \"blas\": \"%s\", \"threads\": %d,\n"
+               " \"device\": {\"backend\": \"%s\", \"name\": \"%s\", \"driver\": \"%s\", \"precision\": \"%s\", "
+               "\"weight_bytes\": %llu, \"work_bytes\": %llu}",
                m->format, m->converted, m->dtype, m->projection_dim, m->logit_scale, m->text.hidden, m->text.intermediate, m->text.layers,
                m->text.heads, m->text.act, m->vocab_size, m->max_positions, (unsigned long long)m->text_params,
                m->vision.hidden, m->vision.intermediate, m->vision.layers, m->vision.heads, m->vision.act,
                m->image_size, m->patch_size, g * g, (unsigned long long)m->vision_params,
                (unsigned long long)m->total_params, (unsigned long long)m->file_bytes, (unsigned long long)res,
-               ops_blas_name(), ops_threads());
+               ops_blas_name(), ops_threads(), d.backend, d.device, d.driver, d.precision ? d.precision : "F32",
+               (unsigned long long)d.weight_bytes, (unsigned long long)d.work_bytes);
         cli_model_origin(dir, 1);
         printf("}\n");
     } else {
@@ -365,6 +369,7 @@ int cmd_model(int argc, char **argv) {
         printf("parameters     %.2fM (%.1f MB of weights on disk)\n", m->total_params / 1e6, m->file_bytes / 1e6);
         printf("resident       %.1f MB now (weights are mapped; a tower is read when first used)\n", res / 1e6);
         printf("compute        %s, %d threads\n", ops_blas_name(), ops_threads());
+        cli_device_print(c, "device         ");
         cli_model_origin(dir, 0);
     }
     clip_free(c);

@@ -54,9 +54,7 @@ int cmd_organize(int argc, char **argv) {
     cs_err e;
     int rc = CLI_OK;
     if (dir) {
-        clip_params p = clip_default_params();
-        p.threads = cli_threads;
-        if (!(id = index_model_id(dir, &e)) || clip_load(dir, &p, &c, &e)) rc = cli_fail("%s", e.msg);
+        if (!(id = index_model_id(dir, &e)) || cli_clip_load(dir, cli_threads, &c, &e)) rc = cli_fail("%s", e.msg);
     }
     if (rc == CLI_OK) rc = cli_organise(s, c, id, ocr, 0);
     clip_free(c);

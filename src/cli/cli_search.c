@@ -37,10 +37,8 @@ static int open_model(store *s, const char *opt, opened *o) {
     char *dir = cli_model_dir(s, opt);
     if (!dir) return CLI_OK;
     cs_err e;
-    clip_params p = clip_default_params();
-    p.threads = cli_threads;
     int rc = CLI_OK;
-    if (!(o->model_id = index_model_id(dir, &e)) || clip_load(dir, &p, &o->c, &e) || vecindex_open(s, o->model_id, &o->vi, &e))
+    if (!(o->model_id = index_model_id(dir, &e)) || cli_clip_load(dir, cli_threads, &o->c, &e) || vecindex_open(s, o->model_id, &o->vi, &e))
         rc = cli_fail("%s", e.msg);
     else if (vecindex_stale(o->vi)) /* the results still come, from what was indexed */
         fprintf(stderr, "clipseek: %s\n", vecindex_stale(o->vi));

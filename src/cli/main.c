@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../model/backend.h"
 #include "cli.h"
 
 int cli_threads = 0;
@@ -85,6 +86,9 @@ static void usage(FILE *f) {
     fputs("usage: clipseek COMMAND [options]\n\ncommands:\n", f);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) fprintf(f, "  %s\n", commands[i].help);
     fputs("\ncommon options:\n  --threads N     threads for computing commands (also CLIPSEEK_THREADS)\n"
+          "  --device D      where computing commands run: auto (a GPU if there is one), cpu, vulkan, vulkan:N\n"
+          "                  (also CLIPSEEK_DEVICE, or device = in the config)\n"
+          "  --dtype f16|f32 the weights a GPU keeps (default f16)\n"
           "  --data-dir DIR  the history's folder (also CLIPSEEK_DATA_DIR; default $XDG_DATA_HOME/clipseek)\n", f);
 }
 
@@ -103,6 +107,19 @@ int main(int argc, char **argv) {
         if (!strcmp(argv[i], "--data-dir")) {
             if (i + 1 >= argc || !argv[i + 1][0]) return cli_usage("--data-dir needs a folder");
             cli_data_dir_opt = argv[++i];
+            continue;
+        }
+        if (!strcmp(argv[i], "--device")) {
+            int kind, idx;
+            if (i + 1 >= argc || be_parse_device(argv[i + 1], &kind, &idx, NULL))
+                return cli_usage("--device is auto, cpu, vulkan or vulkan:N");
+            cli_device = argv[++i];
+            continue;
+        }
+        if (!strcmp(argv[i], "--dtype")) {
+            if (i + 1 >= argc || (strcmp(argv[i + 1], "f16") && strcmp(argv[i + 1], "f32")))
+                return cli_usage("--dtype is f16 or f32 (the weights a GPU keeps)");
+            cli_f32 = !strcmp(argv[++i], "f32");
             continue;
         }
         if (!strcmp(argv[i], "--threads")) {

@@ -184,11 +184,18 @@ static void *index_thread(void *arg) {
             id = index_model_id(dir, &e);
             clip_params cp = clip_default_params();
             cp.threads = d->p.threads;
+            cp.f32 = d->p.f32;
+            const char *env = getenv("CLIPSEEK_DEVICE");
+            cp.device = d->p.device ? d->p.device : env && *env ? NULL : rules_device(d->rules);
             if (!id || clip_load(dir, &cp, &c, &e)) {
                 set_error(d, e.msg);
                 c = NULL;
             } else {
-                say("indexing with %s", id);
+                /* the model stays loaded (on the GPU, if it runs on one) for the daemon's life */
+                clip_device dv;
+                clip_get_device(c, &dv);
+                const char *note = clip_device_note(c, NULL);
+                say("indexing with %s on %s%s%s", id, dv.device, note ? "; " : "", note ? note : "");
                 if (org && org_set_model(org, c, id, &e)) set_error(d, e.msg);
             }
             free(loaded);

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "../common/cs_file.h"
+#include "backend.h"
 #include "ops.h"
 #include "safetensors.h"
 #include "weights.h"
@@ -34,7 +35,8 @@ typedef struct layer_w {
     const float *ln1_w, *ln1_b, *q_w, *q_b, *k_w, *k_b, *v_w, *v_b, *o_w, *o_b;
     const float *ln2_w, *ln2_b, *fc1_w, *fc1_b, *fc2_w, *fc2_b;
     float *qkv_w, *qkv_b; /* q, k, v stacked ([3H, H], [3H]): one GEMM instead of three */
-    ops_packed *qkv_p, *o_p, *fc1_p, *fc2_p; /* prepacked (vision tower), or NULL */
+    /* the same weights as the backend prepared them (packed, uploaded, or the views above) */
+    be_w *ln1g, *ln1b, *qkvw, *qkvb, *ow, *ob, *ln2g, *ln2b, *fc1w, *fc1b, *fc2w, *fc2b;
 } layer_w;
 
 typedef struct tower {
@@ -47,7 +49,7 @@ typedef struct tower {
     const float *pos;                   /* position embeddings */
     const float *proj;                  /* [P, H] */
     const float *class_emb, *patch_w;   /* vision only */
-    ops_packed *patch_p;                /* prepacked patch_w, or NULL */
+    be_w *pre_g, *pre_b, *post_g, *post_b, *posw, *projw, *clsw, *patchw, *tokw; /* prepared by the backend */
     int ready;                          /* weights materialised */
 } tower;
 
@@ -73,14 +75,16 @@ struct clip_ctx {
     size_t nslots;
     void **owned; /* widened copies and stacked q, k, v */
     size_t nowned;
-    uint64_t owned_bytes, packed_bytes;
-    float *ws;    /* workspace */
-    size_t ws_cap;
+    uint64_t owned_bytes;
+    be *be;            /* the backend the towers run on */
+    char note[320];    /* why the requested device is not the one in use, or "" */
+    int note_loud;     /* the device was asked for by name (or failed after starting): say so */
+    int dev_failed;    /* the GPU backend failed in this pass: fall back to the CPU */
     pthread_mutex_t lock;
 };
 
 clip_params clip_default_params(void) {
-    clip_params p = {0, 0, 0, 0};
+    clip_params p = {0, 0, 0, 0, NULL, 0};
     return p;
 }
 
@@ -371,25 +375,53 @@ static const char *slot_name(const clip_ctx *c, const float *const *dst) {
     return NULL;
 }
 
-/* Packs the weight *w ([n, k]; w is its slot's pointer, or a local one for an owned copy), drops
- * the original and sets *w to NULL: from now on only the packed copy is read. */
-static int pack_weight(clip_ctx *c, const float **w, int n, int k, ops_packed **out, cs_err *err) {
-    if (*out) { /* left by an earlier try that ran out of memory further on */
-        c->packed_bytes -= ops_packed_bytes(*out);
-        ops_packed_free(*out);
+/* Hands one weight to the backend. When the backend keeps its own copy (packed, uploaded), the
+ * source is dropped and *src set to NULL: from now on only the prepared copy is read. */
+static int prep(clip_ctx *c, const float **src, int n, int k, int kind, be_w **out, cs_err *err) {
+    *out = be_prepare(c->be, *src, BE_F32, n, k, kind, err);
+    if (!*out) {
+        c->dev_failed = !(c->be->caps & BE_CAP_HOST);
+        return cs_err_prefix(err, "%s", c->be->info.name);
     }
-    *out = ops_pack(*w, n, k);
-    if (!*out) return cs_err_set(err, "out of memory packing a %dx%d weight", n, k);
-    c->packed_bytes += ops_packed_bytes(*out);
-    drop(c, *w, slot_name(c, w), (size_t)n * k * sizeof(float));
-    *w = NULL;
+    if ((*out)->copied) {
+        drop(c, *src, slot_name(c, src), (size_t)n * k * sizeof(float));
+        *src = NULL;
+    }
     return 0;
+}
+
+static void unprepare(clip_ctx *c, tower *t) {
+    be_w **all[] = {&t->pre_g, &t->pre_b, &t->post_g, &t->post_b, &t->posw, &t->projw, &t->clsw, &t->patchw, &t->tokw};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) {
+        if (c->be) be_wfree(c->be, *all[i]);
+        *all[i] = NULL;
+    }
+    for (int l = 0; t->L && l < t->layers; l++) {
+        layer_w *L = &t->L[l];
+        be_w **lw[] = {&L->ln1g, &L->ln1b, &L->qkvw, &L->qkvb, &L->ow, &L->ob, &L->ln2g, &L->ln2b,
+                       &L->fc1w, &L->fc1b, &L->fc2w, &L->fc2b};
+        for (size_t i = 0; i < sizeof lw / sizeof *lw; i++) {
+            if (c->be) be_wfree(c->be, *lw[i]);
+            *lw[i] = NULL;
+        }
+    }
+}
+
+/* Opens the backend on first use, not at load: probing Vulkan loads every installed driver (0.1 to
+ * 0.3 s here without a GPU), which a load that never runs a tower (model info, a search served by
+ * the daemon) should not pay. Under the lock, or before the context is shared. */
+static int open_backend(clip_ctx *c, cs_err *err) {
+    if (c->be) return 0;
+    c->be = be_open(c->params.reference ? "reference" : c->params.device, c->params.f32, c->note, sizeof c->note,
+                    &c->note_loud, err);
+    return c->be ? 0 : -1;
 }
 
 /* Fills the float views of one tower (under the lock). */
 static int materialise(clip_ctx *c, int vision, cs_err *err) {
     tower *t = vision ? &c->vision : &c->text;
     if (t->ready) return 0;
+    if (open_backend(c, err)) return -1;
     for (size_t i = 0; i < c->nslots; i++) {
         slot *s = &c->slots[i];
         if (s->vision != vision) continue;
@@ -428,28 +460,46 @@ static int materialise(clip_ctx *c, int vision, cs_err *err) {
         memcpy(b + 2 * H, L->v_b, H * sizeof *b);
         L->qkv_w = w;
         L->qkv_b = b;
-        if (!c->params.reference) { /* the reference kernels read q, k and v separately */
-            drop(c, L->q_w, slot_name(c, &L->q_w), H * H * sizeof(float));
-            drop(c, L->k_w, slot_name(c, &L->k_w), H * H * sizeof(float));
-            drop(c, L->v_w, slot_name(c, &L->v_w), H * H * sizeof(float));
-            L->q_w = L->k_w = L->v_w = NULL;
-        }
+        drop(c, L->q_w, slot_name(c, &L->q_w), H * H * sizeof(float));
+        drop(c, L->k_w, slot_name(c, &L->k_w), H * H * sizeof(float));
+        drop(c, L->v_w, slot_name(c, &L->v_w), H * H * sizeof(float));
+        L->q_w = L->k_w = L->v_w = NULL;
     }
-    /* The vision tower's products have 50+ rows (a patch grid per image): pack its weights once.
-     * The text tower keeps the CBLAS path, whose small-m kernels suit a short query better. */
-    if (vision && !c->params.reference && ops_pack_available()) {
-        int I = t->inter, K = 3 * c->info.patch_size * c->info.patch_size;
-        for (int l = 0; l < t->layers; l++) {
-            layer_w *L = &t->L[l];
-            const float *qkv = L->qkv_w;
-            if (pack_weight(c, &qkv, 3 * (int)H, (int)H, &L->qkv_p, err) ||
-                pack_weight(c, &L->o_w, (int)H, (int)H, &L->o_p, err) ||
-                pack_weight(c, &L->fc1_w, I, (int)H, &L->fc1_p, err) ||
-                pack_weight(c, &L->fc2_w, (int)H, I, &L->fc2_p, err))
-                return -1;
-            L->qkv_w = NULL;
+    /* Every weight through the backend. The vision tower's products have 50+ rows (a patch grid
+     * per image), the text tower's a few tokens per query: the backend may lay them out for that. */
+    int I = t->inter, h = (int)H, lk = vision ? BE_W_LINEAR : BE_W_LINEAR_FEW, P = c->info.projection_dim;
+    for (int l = 0; l < t->layers; l++) {
+        layer_w *L = &t->L[l];
+        const float *qkv = L->qkv_w, *qkvb = L->qkv_b;
+        if (prep(c, &L->ln1_w, h, 1, BE_W_VEC, &L->ln1g, err) || prep(c, &L->ln1_b, h, 1, BE_W_VEC, &L->ln1b, err) ||
+            prep(c, &qkv, 3 * h, h, lk, &L->qkvw, err) || prep(c, &qkvb, 3 * h, 1, BE_W_VEC, &L->qkvb, err) ||
+            prep(c, &L->o_w, h, h, lk, &L->ow, err) || prep(c, &L->o_b, h, 1, BE_W_VEC, &L->ob, err) ||
+            prep(c, &L->ln2_w, h, 1, BE_W_VEC, &L->ln2g, err) || prep(c, &L->ln2_b, h, 1, BE_W_VEC, &L->ln2b, err) ||
+            prep(c, &L->fc1_w, I, h, lk, &L->fc1w, err) || prep(c, &L->fc1_b, I, 1, BE_W_VEC, &L->fc1b, err) ||
+            prep(c, &L->fc2_w, h, I, lk, &L->fc2w, err) || prep(c, &L->fc2_b, h, 1, BE_W_VEC, &L->fc2b, err))
+            return -1;
+        if (!qkv) L->qkv_w = NULL;
+        if (!qkvb) L->qkv_b = NULL;
+    }
+    if (prep(c, &t->post_ln_w, h, 1, BE_W_VEC, &t->post_g, err) || prep(c, &t->post_ln_b, h, 1, BE_W_VEC, &t->post_b, err) ||
+        prep(c, &t->proj, P, h, BE_W_LINEAR_FEW, &t->projw, err))
+        return -1;
+    if (vision) {
+        int g = c->info.image_size / c->info.patch_size, K = 3 * c->info.patch_size * c->info.patch_size;
+        if (prep(c, &t->pre_ln_w, h, 1, BE_W_VEC, &t->pre_g, err) || prep(c, &t->pre_ln_b, h, 1, BE_W_VEC, &t->pre_b, err) ||
+            prep(c, &t->pos, g * g + 1, h, BE_W_VEC, &t->posw, err) || prep(c, &t->class_emb, h, 1, BE_W_VEC, &t->clsw, err) ||
+            prep(c, &t->patch_w, h, K, BE_W_LINEAR, &t->patchw, err))
+            return -1;
+    } else {
+        const st_tensor *te = c->tok_emb;
+        int dt = te->dtype == ST_F32 ? BE_F32 : te->dtype == ST_F16 ? BE_F16 : BE_BF16;
+        if (prep(c, &t->pos, c->info.max_positions, h, BE_W_VEC, &t->posw, err)) return -1;
+        /* the token table stays as stored (rows widened as they are gathered on the CPU) */
+        if (!(t->tokw = be_prepare(c->be, te->data, dt, (int)te->shape[0], h, BE_W_TABLE, err))) {
+            c->dev_failed = !(c->be->caps & BE_CAP_HOST);
+            return cs_err_prefix(err, "%s", c->be->info.name);
         }
-        if (pack_weight(c, &t->patch_w, (int)H, K, &t->patch_p, err)) return -1;
+        if (t->tokw->copied) st_release(c->st, te);
     }
     t->ready = 1;
     return 0;
@@ -477,6 +527,16 @@ int clip_load(const char *dir, const clip_params *p, clip_ctx **out, cs_err *err
         if (c->params.threads <= 0) c->params.threads = 1;
     }
     ops_set_threads(c->params.threads);
+    { /* a bad device name fails the load; the device itself is opened on first use (open_backend) */
+        const char *env = getenv("CLIPSEEK_DEVICE"), *d = c->params.device && *c->params.device ? c->params.device
+                                                        : env && *env ? env : "auto";
+        int kind, idx;
+        if (!c->params.reference && be_parse_device(d, &kind, &idx, err)) {
+            pthread_mutex_destroy(&c->lock);
+            free(c);
+            return -1;
+        }
+    }
     c->dir = strdup(dir);
     char *cfg = cs_path_join(dir, "config.json"), *pp = cs_path_join(dir, "preprocessor_config.json"),
          *voc = cs_path_join(dir, "vocab.json"), *mer = cs_path_join(dir, "merges.txt");
@@ -555,26 +615,16 @@ int clip_config_check(const char *config, size_t clen, const char *preproc, size
     return 0;
 }
 
-static void free_packed(tower *t) {
-    for (int l = 0; t->L && l < t->layers; l++) {
-        ops_packed_free(t->L[l].qkv_p);
-        ops_packed_free(t->L[l].o_p);
-        ops_packed_free(t->L[l].fc1_p);
-        ops_packed_free(t->L[l].fc2_p);
-    }
-    ops_packed_free(t->patch_p);
-}
-
 void clip_free(clip_ctx *c) {
     if (!c) return;
-    free_packed(&c->text);
-    free_packed(&c->vision);
+    unprepare(c, &c->text);
+    unprepare(c, &c->vision);
+    be_free(c->be);
     for (size_t i = 0; i < c->nowned; i++) free(c->owned[i]);
     free(c->owned);
     free(c->slots);
     free(c->text.L);
     free(c->vision.L);
-    free(c->ws);
     tok_free(c->tok);
     st_close(c->st);
     free(c->dir);
@@ -587,7 +637,37 @@ const clip_info *clip_get_info(const clip_ctx *c) { return &c->info; }
 uint64_t clip_resident_bytes(const clip_ctx *c) {
     /* mapped pages we hold, plus our own copies (widened, stacked, packed): resident by
      * construction once written */
-    return st_resident_bytes(c->st) + c->owned_bytes + c->packed_bytes;
+    return st_resident_bytes(c->st) + c->owned_bytes +
+           (c->be && (c->be->caps & BE_CAP_HOST) ? c->be->info.weight_bytes : 0);
+}
+
+/* The device queries open the backend if no pass has yet: the context is logically const. */
+static void open_for_query(const clip_ctx *cc) {
+    clip_ctx *c = (clip_ctx *)cc;
+    pthread_mutex_lock(&c->lock);
+    cs_err e;
+    if (open_backend(c, &e)) snprintf(c->note, sizeof c->note, "%.300s", e.msg);
+    pthread_mutex_unlock(&c->lock);
+}
+
+void clip_get_device(const clip_ctx *c, clip_device *out) {
+    memset(out, 0, sizeof *out);
+    open_for_query(c);
+    if (!c->be) return;
+    const be_info *i = &c->be->info;
+    snprintf(out->backend, sizeof out->backend, "%s", i->name);
+    snprintf(out->device, sizeof out->device, "%s", i->device);
+    snprintf(out->driver, sizeof out->driver, "%s", i->driver);
+    out->precision = i->precision;
+    out->weight_bytes = i->weight_bytes;
+    out->work_bytes = i->work_bytes;
+    out->upload_ms = i->upload_ms;
+}
+
+const char *clip_device_note(const clip_ctx *c, int *asked) {
+    open_for_query(c);
+    if (asked) *asked = c->note_loud;
+    return c->note[0] ? c->note : NULL;
 }
 
 /* A context loaded with no_tokenizer has none: text input is refused, never tokenised with NULL. */
@@ -604,136 +684,55 @@ int clip_tokenize(clip_ctx *c, const char *text, size_t len, int max_len, int32_
 
 /* ---------------- forward ---------------- */
 
-static int ws_reserve(clip_ctx *c, size_t floats, cs_err *err) {
-    if (floats <= c->ws_cap) return 0;
-    /* A large workspace (image batches) goes on 2 MB-aligned memory the kernel may back with huge
-     * pages: 1% faster per image at batch 8 (79 of 120 interleaved rounds won), likely because a
-     * product's output rows are 3-12 KB apart, so each 6-row tile touches six 4 KB pages. The
-     * contents need not survive: every pass rewrites them. */
-    size_t bytes = floats * sizeof(float), align = bytes >= (4u << 20) ? (2u << 20) : 64;
-    float *n = NULL;
-    if (posix_memalign((void **)&n, align, bytes)) n = NULL;
-    if (!n) return cs_err_set(err, "out of memory for a %zu MB workspace", floats * sizeof(float) >> 20);
-#ifdef MADV_HUGEPAGE
-    if (align > 64) madvise(n, bytes, MADV_HUGEPAGE); /* advice only: its failure changes nothing */
-#endif
-    free(c->ws);
-    c->ws = n;
-    c->ws_cap = floats;
-    return 0;
-}
-
-typedef void (*linear_fn)(const float *, const float *, const float *, float *, int, int, int);
-
-/* Moves row seq_off[s] + pool[s] of a[., ld] to row s, for each sequence s, in order: row s is
- * never past its source, so no row is overwritten before it is moved. */
-static void take_pooled_rows(float *a, int ld, const int *seq_off, const int *pool, int nseq) {
-    for (int s = 0; s < nseq; s++)
-        memmove(a + (size_t)s * ld, a + ((size_t)seq_off[s] + (size_t)pool[s]) * ld, (size_t)ld * sizeof *a);
-}
-
-/* The last layer's attention when only the pooled rows are read: keys and values for every row,
- * the query and its attention for one row per sequence (pool[s]), into att rows 0..nseq-1. h holds
- * ln1(x) and is overwritten. */
-static void pooled_attention(const tower *t, const layer_w *L, float *h, float *qkv, float *att, int T,
-                             const int *seq_off, const int *seq_len, const int *pool, int nseq, int causal,
-                             const int *keymask, float *scratch, float *pscratch) {
-    const int H = t->hidden;
-    const float *q;
-    int ldq;
-    if (L->qkv_p) {
-        /* K and V columns for all rows; then the pooled rows of ln1(x) to the top of h, and their
-         * Q columns only, so rows 0..nseq-1 of qkv keep their K and V */
-        ops_linear_packed_cols(h, L->qkv_p, L->qkv_b, OPS_ACT_NONE, qkv, NULL, T, H, 3 * H, pscratch);
-        take_pooled_rows(h, H, seq_off, pool, nseq);
-        ops_linear_packed_cols(h, L->qkv_p, L->qkv_b, OPS_ACT_NONE, qkv, NULL, nseq, 0, H, pscratch);
-        q = qkv;
-        ldq = 3 * H;
-    } else { /* BLAS on the plain weight: all of Q, K, V, then the pooled queries copied to h */
-        ops_linear(h, L->qkv_w, L->qkv_b, qkv, T, 3 * H, H);
-        for (int s = 0; s < nseq; s++)
-            memcpy(h + (size_t)s * H, qkv + ((size_t)seq_off[s] + (size_t)pool[s]) * 3 * H, (size_t)H * sizeof *h);
-        q = h;
-        ldq = H;
-    }
-    ops_attention_rows(q, ldq, pool, qkv + H, qkv + 2 * H, 3 * H, att, H, seq_off, seq_len, nseq, t->heads,
-                       H / t->heads, causal, keymask, scratch);
-}
-
 /* Runs the encoder layers over x[T, H]. seq_off/seq_len: nseq sequences stacked in x.
  * pool: NULL, or one row per sequence (an index within it) that is all the caller will read.
  * Then the last layer computes only what those rows need: keys and values for every row, but the
  * query, attention, out-projection, MLP and residuals for the pooled rows alone; on return x[s]
- * (rows 0..nseq-1) holds sequence s's pooled row and the other rows are scratch. That skips 10/12
- * of the last layer's products on packed weights, 9/12 on the BLAS path (which computes Q for
- * every row): about 7% of an image pass, for the same pooled vectors.
- * Buffers: h, att [T, H]; qkv [T, 3H]; m [T, I]; scratch for attention. */
-static void encoder(const clip_ctx *c, const tower *t, float *x, int T, const int *seq_off, const int *seq_len, int nseq,
-                    int causal, const int *keymask, const int *pool, float *h, float *qkv, float *att, float *m,
-                    float *scratch, float *pscratch) {
-    int ref = c->params.reference;
-    linear_fn lin = ref ? ops_linear_ref : ops_linear;
-    int H = t->hidden, I = t->inter, hd = H / t->heads;
+ * (rows 0..nseq-1) holds sequence s's pooled row and the other rows are scratch. On the fast CPU
+ * backend that skips 10/12 of the last layer's products on packed weights, 9/12 on the BLAS path
+ * (which computes Q for every row): about 7% of an image pass, for the same pooled vectors. A
+ * backend without BE_CAP_POOLED (the reference) computes the last attention for every row first.
+ * Buffers (workspace offsets): h, att [T, H]; qkv [T, 3H]; m [T, I]. */
+static void encoder(clip_ctx *c, const tower *t, be_off x, int T, const int *seq_off, const int *seq_len, int nseq,
+                    int causal, const int *keymask, const int *pool, be_off h, be_off qkv, be_off att, be_off m) {
+    be *b = c->be;
+    const be_vtbl *v = b->v;
+    int H = t->hidden;
     for (int l = 0; l < t->layers; l++) {
         const layer_w *L = &t->L[l];
         const int pooled = pool && l == t->layers - 1;
-        ops_layernorm(x, L->ln1_w, L->ln1_b, h, T, H, t->eps);
-        if (pooled && !ref)
-            pooled_attention(t, L, h, qkv, att, T, seq_off, seq_len, pool, nseq, causal, keymask, scratch, pscratch);
+        v->layernorm(b, x, L->ln1g, L->ln1b, h, T, H, t->eps);
+        if (pooled && (b->caps & BE_CAP_POOLED))
+            v->attention_pooled(b, L->qkvw, L->qkvb, h, qkv, att, T, H, seq_off, seq_len, pool, nseq, t->heads, causal,
+                                keymask);
         else {
-            if (L->qkv_p) ops_linear_packed(h, L->qkv_p, L->qkv_b, OPS_ACT_NONE, qkv, NULL, T, pscratch);
-            else lin(h, L->qkv_w, L->qkv_b, qkv, T, 3 * H, H);
-            if (ref)
-                for (int s = 0; s < nseq; s++) {
-                    const float *q = qkv + (size_t)seq_off[s] * 3 * H;
-                    ops_attention_ref(q, q + H, q + 2 * H, 3 * H, att + (size_t)seq_off[s] * H, H, seq_len[s], t->heads,
-                                      hd, causal, keymask ? keymask + seq_off[s] : NULL);
-                }
-            else
-                ops_attention_batch(qkv, qkv + H, qkv + 2 * H, 3 * H, att, H, seq_off, seq_len, nseq, t->heads, hd,
-                                    causal, keymask, scratch);
-            if (pooled) /* the reference kernels ran every row; keep the pooled ones */
-                take_pooled_rows(att, H, seq_off, pool, nseq);
+            v->linear(b, h, L->qkvw, L->qkvb, OPS_ACT_NONE, qkv, 0, T, 0, 0);
+            v->attention(b, qkv, H, att, seq_off, seq_len, nseq, t->heads, causal, keymask);
+            if (pooled) /* every row's attention ran; keep the pooled ones */
+                v->take_rows(b, att, H, seq_off, pool, nseq);
         }
         if (pooled) { /* from here on, the pooled rows alone */
-            take_pooled_rows(x, H, seq_off, pool, nseq);
+            v->take_rows(b, x, H, seq_off, pool, nseq);
             T = nseq;
         }
-        /* x += out_proj(att) */
-        if (L->o_p) ops_linear_packed(att, L->o_p, L->o_b, OPS_ACT_NONE, NULL, x, T, pscratch);
-        else {
-            lin(att, L->o_w, NULL, h, T, H, H);
-            ops_residual(x, h, L->o_b, T, H);
-        }
-        ops_layernorm(x, L->ln2_w, L->ln2_b, h, T, H, t->eps);
-        if (L->fc1_p) ops_linear_packed(h, L->fc1_p, L->fc1_b, t->act, m, NULL, T, pscratch);
-        else {
-            lin(h, L->fc1_w, NULL, m, T, I, H);
-            (ref ? ops_bias_act_ref : ops_bias_act)(m, L->fc1_b, T, I, t->act);
-        }
-        /* x += fc2(act(fc1(ln2(x)))) */
-        if (L->fc2_p) ops_linear_packed(m, L->fc2_p, L->fc2_b, OPS_ACT_NONE, NULL, x, T, pscratch);
-        else {
-            lin(m, L->fc2_w, NULL, h, T, H, I);
-            ops_residual(x, h, L->fc2_b, T, H);
-        }
+        v->linear(b, att, L->ow, L->ob, OPS_ACT_NONE, x, 1, T, 0, 0);          /* x += out_proj(att) */
+        v->layernorm(b, x, L->ln2g, L->ln2b, h, T, H, t->eps);
+        v->linear(b, h, L->fc1w, L->fc1b, t->act, m, 0, T, 0, 0);
+        v->linear(b, m, L->fc2w, L->fc2b, OPS_ACT_NONE, x, 1, T, 0, 0);        /* x += fc2(act(fc1(ln2(x)))) */
     }
 }
 
-static void embed_token(const clip_ctx *c, int32_t id, float *dst) {
-    int H = c->text.hidden;
-    const st_tensor *t = c->tok_emb;
-    size_t es = st_dtype_size(t->dtype);
-    const unsigned char *row = (const unsigned char *)t->data + (size_t)id * H * es;
-    for (int i = 0; i < H; i++) {
-        const unsigned char *p = row + (size_t)i * es;
-        if (t->dtype == ST_F32) memcpy(&dst[i], p, 4);
-        else {
-            uint16_t u;
-            memcpy(&u, p, 2);
-            dst[i] = t->dtype == ST_F16 ? st_f16_to_f32(u) : st_bf16_to_f32(u);
-        }
-    }
+/* Reads the projected rows, waits for the pass, then normalises on the host. */
+static int finish(clip_ctx *c, be_off proj, int batch, int normalize, float *embeds, cs_err *err) {
+    int P = c->info.projection_dim;
+    float *tmp = embeds ? embeds : malloc((size_t)batch * P * sizeof *tmp);
+    if (!tmp) return cs_err_set(err, "out of memory");
+    be_read(c->be, proj, tmp, (size_t)batch * P);
+    int rc = be_sync(c->be, err);
+    if (rc) c->dev_failed = !(c->be->caps & BE_CAP_HOST);
+    else if (normalize) ops_l2_normalize(tmp, batch, P);
+    if (tmp != embeds) free(tmp);
+    return rc;
 }
 
 static int pool_index(const clip_ctx *c, const int32_t *ids, int n) {
@@ -765,45 +764,65 @@ static int text_run(clip_ctx *c, const int32_t *const *ids, const size_t *lens, 
         if ((int)lens[b] > maxn) maxn = (int)lens[b];
     }
     if (materialise(c, 0, err)) return -1;
-    size_t scr = ops_attention_scratch(maxn, H / t->heads);
-    size_t need = (size_t)T * H * 6 + (size_t)T * I + scr + (size_t)batch * (H + P) + (size_t)T * 2 + 3 * (size_t)batch;
-    if (ws_reserve(c, need, err)) return -1;
-    float *x = c->ws, *h = x + (size_t)T * H, *qkv = h + (size_t)T * H, *att = qkv + (size_t)T * 3 * H,
-          *m = att + (size_t)T * H, *scratch = m + (size_t)T * I, *pooled = scratch + scr, *proj = pooled + (size_t)batch * H;
-    int *off = (int *)(proj + (size_t)batch * P), *len = off + batch, *pool = len + batch, *km = mask ? pool + batch : NULL;
+    size_t need = (size_t)T * H * 6 + (size_t)T * I + (size_t)batch * (H + P);
+    int maxk = I > 3 * H ? I : 3 * H;
+    if (be_reserve(c->be, need, maxn, H / t->heads, T, maxk, err)) {
+        c->dev_failed = !(c->be->caps & BE_CAP_HOST);
+        return -1;
+    }
+    be_off x = 0, h = x + (size_t)T * H, qkv = h + (size_t)T * H, att = qkv + (size_t)T * 3 * H,
+           m = att + (size_t)T * H, pooled = m + (size_t)T * I, proj = pooled + (size_t)batch * H;
+    int *iw = malloc(((size_t)batch * 3 + (mask ? (size_t)T : 0)) * sizeof *iw);
+    if (!iw) return cs_err_set(err, "out of memory");
+    int *off = iw, *len = off + batch, *pool = len + batch, *km = mask ? pool + batch : NULL;
     for (int b = 0, o = 0; b < batch; b++) {
         off[b] = o;
         len[b] = (int)lens[b];
-        for (int i = 0; i < len[b]; i++) {
-            float *row = x + (size_t)(o + i) * H;
-            embed_token(c, ids[b][i], row);
-            const float *pe = t->pos + (size_t)i * H;
-            for (int j = 0; j < H; j++) row[j] += pe[j];
-            if (km) km[o + i] = mask[o + i] != 0;
-        }
+        for (int i = 0; km && i < len[b]; i++) km[o + i] = mask[o + i] != 0;
+        pool[b] = pool_index(c, ids[b], len[b]);
         o += len[b];
     }
-    for (int b = 0; b < batch; b++) pool[b] = pool_index(c, ids[b], len[b]);
+    const be_vtbl *v = c->be->v;
+    v->embed_tokens(c->be, x, t->tokw, t->posw, ids, len, batch, H);
     if (last_hidden) { /* every row's final state: the whole tower */
-        encoder(c, t, x, T, off, len, batch, 1, km, NULL, h, qkv, att, m, scratch, NULL);
-        ops_layernorm(x, t->post_ln_w, t->post_ln_b, x, T, H, t->eps);
-        memcpy(last_hidden, x, (size_t)T * H * sizeof(float));
-        for (int b = 0; b < batch; b++)
-            memcpy(pooled + (size_t)b * H, x + (size_t)(off[b] + pool[b]) * H, (size_t)H * sizeof(float));
+        encoder(c, t, x, T, off, len, batch, 1, km, NULL, h, qkv, att, m);
+        v->layernorm(c->be, x, t->post_g, t->post_b, x, T, H, t->eps);
+        be_read(c->be, x, last_hidden, (size_t)T * H);
+        v->take_rows(c->be, x, H, off, pool, batch);
+        v->linear(c->be, x, t->projw, NULL, OPS_ACT_NONE, proj, 0, batch, 0, 0);
     } else { /* the pooled rows only: they end in x's first batch rows */
-        encoder(c, t, x, T, off, len, batch, 1, km, pool, h, qkv, att, m, scratch, NULL);
-        ops_layernorm(x, t->post_ln_w, t->post_ln_b, pooled, batch, H, t->eps);
+        encoder(c, t, x, T, off, len, batch, 1, km, pool, h, qkv, att, m);
+        v->layernorm(c->be, x, t->post_g, t->post_b, pooled, batch, H, t->eps);
+        v->linear(c->be, pooled, t->projw, NULL, OPS_ACT_NONE, proj, 0, batch, 0, 0);
     }
-    (c->params.reference ? ops_linear_ref : ops_linear)(pooled, t->proj, NULL, proj, batch, P, H);
-    if (normalize) ops_l2_normalize(proj, batch, P);
-    if (embeds) memcpy(embeds, proj, (size_t)batch * P * sizeof(float));
+    free(iw);
+    return finish(c, proj, batch, normalize, embeds, err);
+}
+
+/* After a GPU failure (out of device memory while uploading, a lost device): both towers move to
+ * the CPU, and note says why. Their weights are read again from the checkpoint. */
+static int fall_back(clip_ctx *c, const cs_err *why, cs_err *err) {
+    if (!c->be) return cs_err_set(err, "%s", why->msg); /* opening the backend itself failed */
+    be *cpu = be_cpu_new();
+    if (!cpu) return cs_err_set(err, "out of memory");
+    snprintf(c->note, sizeof c->note, "%.100s: %.180s; running on the CPU", c->be->info.device, why->msg);
+    c->note_loud = 1;
+    unprepare(c, &c->text);
+    unprepare(c, &c->vision);
+    be_free(c->be);
+    c->be = cpu;
+    c->text.ready = c->vision.ready = 0;
+    c->dev_failed = 0;
     return 0;
 }
 
 int clip_text_embed(clip_ctx *c, const int32_t *const *ids, const size_t *lens, int batch, int normalize,
                     float *embeds, cs_err *err) {
     pthread_mutex_lock(&c->lock);
-    int rc = text_run(c, ids, lens, batch, NULL, normalize, NULL, embeds, err);
+    cs_err e = {0};
+    int rc = text_run(c, ids, lens, batch, NULL, normalize, NULL, embeds, &e);
+    if (rc && c->dev_failed && !fall_back(c, &e, &e)) rc = text_run(c, ids, lens, batch, NULL, normalize, NULL, embeds, &e);
+    if (rc && err) *err = e;
     pthread_mutex_unlock(&c->lock);
     return rc;
 }
@@ -812,7 +831,10 @@ int clip_text_forward(clip_ctx *c, const int32_t *ids, const int32_t *mask, int 
                       float *embeds, cs_err *err) {
     size_t len = n > 0 ? (size_t)n : 0;
     pthread_mutex_lock(&c->lock);
-    int rc = text_run(c, &ids, &len, 1, mask, normalize, last_hidden, embeds, err);
+    cs_err e = {0};
+    int rc = text_run(c, &ids, &len, 1, mask, normalize, last_hidden, embeds, &e);
+    if (rc && c->dev_failed && !fall_back(c, &e, &e)) rc = text_run(c, &ids, &len, 1, mask, normalize, last_hidden, embeds, &e);
+    if (rc && err) *err = e;
     pthread_mutex_unlock(&c->lock);
     return rc;
 }
@@ -824,64 +846,50 @@ static int vision_run(clip_ctx *c, const float *pixels, int batch, int normalize
     if (batch <= 0) return cs_err_set(err, "no images to embed");
     if (materialise(c, 1, err)) return -1;
     int S = in->image_size, p = in->patch_size, g = S / p, np = g * g, n = np + 1, H = t->hidden, I = t->inter,
-        P = in->projection_dim, K = 3 * p * p, T = batch * n, nth = ops_threads();
-    size_t scr = ops_attention_scratch(n, H / t->heads);
-    int kmax = I > H ? I : H;
-    size_t pscr = 0;
-    if (t->patch_p) { /* the packed products' largest x: [T, max(H, I)] or the patches [batch * np, K] */
-        size_t a = ops_linear_packed_scratch(T, kmax), b2 = ops_linear_packed_scratch(batch * np, K);
-        pscr = a > b2 ? a : b2;
+        P = in->projection_dim, K = 3 * p * p, T = batch * n;
+    int maxk = I > 3 * H ? I : 3 * H;
+    maxk = K > maxk ? K : maxk;
+    size_t npix = (size_t)batch * 3 * S * S;
+    size_t need = (size_t)T * H * 6 + (size_t)T * I + (size_t)batch * np * K + npix + (size_t)batch * (H + P);
+    if (be_reserve(c->be, need, n, H / t->heads, T, maxk, err)) {
+        c->dev_failed = !(c->be->caps & BE_CAP_HOST);
+        return -1;
     }
-    size_t need = (size_t)T * H * 6 + (size_t)T * I + scr + (size_t)batch * np * K + (size_t)batch * (H + P) + pscr +
-                  (size_t)batch * 3;
-    if (ws_reserve(c, need, err)) return -1;
-    float *x = c->ws, *h = x + (size_t)T * H, *qkv = h + (size_t)T * H, *att = qkv + (size_t)T * 3 * H,
-          *m = att + (size_t)T * H, *scratch = m + (size_t)T * I, *cols = scratch + scr,
-          *pooled = cols + (size_t)batch * np * K, *proj = pooled + (size_t)batch * H, *pscratch = proj + (size_t)batch * P;
-    int *off = (int *)(pscratch + pscr), *len = off + batch, *pool = len + batch;
-    /* im2col: row (b, patch) holds the patch's pixels in the conv weight's (c, ky, kx) order */
-#pragma omp parallel for schedule(static) num_threads(nth) if (batch * np > 16)
-    for (int r = 0; r < batch * np; r++) {
-        int b = r / np, pi = r % np, py = pi / g, px = pi % g;
-        float *dst = cols + (size_t)r * K;
-        for (int ch = 0; ch < 3; ch++)
-            for (int ky = 0; ky < p; ky++)
-                memcpy(dst + (size_t)(ch * p + ky) * p,
-                       pixels + (((size_t)b * 3 + ch) * S + (size_t)py * p + ky) * S + (size_t)px * p, (size_t)p * sizeof(float));
-    }
-    /* patch embeddings land in h, then are placed after each image's class token */
-    if (t->patch_p) ops_linear_packed(cols, t->patch_p, NULL, OPS_ACT_NONE, h, NULL, batch * np, pscratch);
-    else (c->params.reference ? ops_linear_ref : ops_linear)(cols, t->patch_w, NULL, h, batch * np, H, K);
+    be_off x = 0, h = x + (size_t)T * H, qkv = h + (size_t)T * H, att = qkv + (size_t)T * 3 * H,
+           m = att + (size_t)T * H, cols = m + (size_t)T * I, pix = cols + (size_t)batch * np * K,
+           pooled = pix + npix, proj = pooled + (size_t)batch * H;
+    int *iw = malloc((size_t)batch * 3 * sizeof *iw);
+    if (!iw) return cs_err_set(err, "out of memory");
+    int *off = iw, *len = off + batch, *pool = len + batch;
     for (int b = 0; b < batch; b++) {
         off[b] = b * n;
         len[b] = n;
         pool[b] = 0;
-        float *xb = x + (size_t)b * n * H;
-        for (int j = 0; j < H; j++) xb[j] = t->class_emb[j] + t->pos[j];
-        for (int i = 0; i < np; i++) {
-            float *row = xb + (size_t)(i + 1) * H;
-            const float *e = h + ((size_t)b * np + i) * H, *pe = t->pos + (size_t)(i + 1) * H;
-            for (int j = 0; j < H; j++) row[j] = e[j] + pe[j];
-        }
     }
-    ops_layernorm(x, t->pre_ln_w, t->pre_ln_b, x, T, H, t->eps);
+    const be_vtbl *v = c->be->v;
+    be_write(c->be, pix, pixels, npix);
+    v->patch_embed(c->be, x, pix, cols, h, batch, S, p, H, t->patchw, t->clsw, t->posw);
+    v->layernorm(c->be, x, t->pre_g, t->pre_b, x, T, H, t->eps);
     /* pooled at the class token, row 0 of each image: without last_hidden, the last layer runs
      * the class tokens alone and leaves them in x's first batch rows */
-    encoder(c, t, x, T, off, len, batch, 0, NULL, last_hidden ? NULL : pool, h, qkv, att, m, scratch, pscratch);
-    if (last_hidden) memcpy(last_hidden, x, (size_t)T * H * sizeof(float));
-    for (int b = 0; b < batch; b++)
-        ops_layernorm(x + (size_t)b * (last_hidden ? n : 1) * H, t->post_ln_w, t->post_ln_b, pooled + (size_t)b * H, 1,
-                      H, t->eps);
-    (c->params.reference ? ops_linear_ref : ops_linear)(pooled, t->proj, NULL, proj, batch, P, H);
-    if (normalize) ops_l2_normalize(proj, batch, P);
-    if (embeds) memcpy(embeds, proj, (size_t)batch * P * sizeof(float));
-    return 0;
+    encoder(c, t, x, T, off, len, batch, 0, NULL, last_hidden ? NULL : pool, h, qkv, att, m);
+    if (last_hidden) {
+        be_read(c->be, x, last_hidden, (size_t)T * H);
+        v->take_rows(c->be, x, H, off, pool, batch);
+    }
+    v->layernorm(c->be, x, t->post_g, t->post_b, pooled, batch, H, t->eps);
+    v->linear(c->be, pooled, t->projw, NULL, OPS_ACT_NONE, proj, 0, batch, 0, 0);
+    free(iw);
+    return finish(c, proj, batch, normalize, embeds, err);
 }
 
 int clip_vision_forward(clip_ctx *c, const float *pixels, int batch, int normalize, float *last_hidden, float *embeds,
                         cs_err *err) {
     pthread_mutex_lock(&c->lock);
-    int rc = vision_run(c, pixels, batch, normalize, last_hidden, embeds, err);
+    cs_err e = {0};
+    int rc = vision_run(c, pixels, batch, normalize, last_hidden, embeds, &e);
+    if (rc && c->dev_failed && !fall_back(c, &e, &e)) rc = vision_run(c, pixels, batch, normalize, last_hidden, embeds, &e);
+    if (rc && err) *err = e;
     pthread_mutex_unlock(&c->lock);
     return rc;
 }

@@ -14,6 +14,14 @@
  * Outputs: "embeds" are projected and (unless normalize is 0) L2-normalised, as CLIPModel's
  * text_embeds / image_embeds; with normalize 0 they equal get_text_features / get_image_features.
  *
+ * Devices: the towers run on a backend (backend.h): the CPU (the default without a GPU), the plain
+ * reference kernels (params.reference, for tests), or a GPU through Vulkan. params.device names it
+ * ("auto", "cpu", "vulkan", "vulkan:N"; NULL: $CLIPSEEK_DEVICE, else "auto"). "auto" takes a
+ * discrete GPU, then an integrated one, never a CPU implementation of Vulkan (lavapipe: only when
+ * named). When the asked device cannot be used (no loader, no device, out of device memory, a lost
+ * device), the context runs on the CPU instead and clip_device_note says why; it never fails for
+ * that alone.
+ *
  * Threading: a clip_ctx runs one forward pass at a time (calls are serialised by an internal
  * lock); each pass uses params.threads threads. */
 #ifndef CLIP_H
@@ -33,6 +41,8 @@ typedef struct clip_params {
     int reference;        /* 1: use the plain reference kernels (slow; for tests) */
     int no_tokenizer;     /* 1: skip vocab.json and merges.txt (image-only commands: about 80 ms saved);
                            * clip_tokenize and clip_texts_embed then fail with a message */
+    const char *device;   /* "auto", "cpu", "vulkan", "vulkan:N"; NULL: $CLIPSEEK_DEVICE, else "auto" */
+    int f32;              /* GPU: keep weights in F32 (default: F16, accumulating in F32) */
 } clip_params;
 
 clip_params clip_default_params(void);
@@ -65,6 +75,24 @@ const clip_info *clip_get_info(const clip_ctx *c);
 
 /* Resident weight bytes in use right now (mapped pages touched + widened copies), from mincore. */
 uint64_t clip_resident_bytes(const clip_ctx *c);
+
+/* The device the towers run on. */
+typedef struct clip_device {
+    char backend[16];      /* "cpu", "reference", "vulkan" */
+    char device[128];      /* "CPU (BLIS)", "NVIDIA H200 (discrete GPU)" */
+    char driver[128];      /* "" on the CPU */
+    const char *precision; /* weights as kept there: "F32" or "F16" */
+    uint64_t weight_bytes; /* prepared weights (device memory on a GPU; packed copies on the CPU) */
+    uint64_t work_bytes;   /* workspace (and staging on a GPU) */
+    double upload_ms;      /* preparing/uploading weights so far */
+} clip_device;
+
+/* The device is opened on the first pass (or by these queries, which may then take a moment). */
+void clip_get_device(const clip_ctx *c, clip_device *out);
+/* NULL, or one line saying why the asked device is not in use (the towers run on the CPU).
+ * *asked (if not NULL) is 1 when the caller should show it: a device named explicitly, or a GPU
+ * that failed after it was found; 0 when "auto" simply found no GPU. */
+const char *clip_device_note(const clip_ctx *c, int *asked);
 
 /* Parses and validates config.json text and (optionally, NULL = absent) preprocessor_config.json
  * text without loading weights; fills *out (its text/vision act names are not set). Used by the

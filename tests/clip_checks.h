@@ -25,7 +25,7 @@ static inline clip_ctx *load_model(const char *dir, int reference) {
 
 /* tiny-clip-quickgelu-p32: every output of refs.safetensors (padded and unpadded texts, hidden
  * states, pooled features, image embeds, logits) within tol. */
-static void check_tiny(clip_ctx *c, st_set *refs, float tol) {
+static inline void check_tiny(clip_ctx *c, st_set *refs, float tol) {
     /* logits are logit_scale times a dot product of two embeddings: an embedding tolerance above
      * the CPU's (F16 weights on a GPU) scales up with them */
     const float ltol = tol > 1e-4f ? 2.0f * tol * clip_get_info(c)->logit_scale : 1e-3f;
@@ -85,7 +85,7 @@ static void check_tiny(clip_ctx *c, st_set *refs, float tol) {
 
 /* toyworld: each of the 48 queries finds its image first, and every embedding has cosine >= 0.9999
  * with transformers' (q: queries.json, he: hf-embeds.safetensors). */
-static void check_toyworld(clip_ctx *c, const char *q, const char *he) {
+static inline void check_toyworld(clip_ctx *c, const char *q, const char *he) {
     int P = clip_get_info(c)->projection_dim;
     json_t *root = json_load_file(q, 0, NULL), *items = json_object_get(root, "items");
     size_t N = json_array_size(items);

@@ -120,17 +120,22 @@ check "missing revision (404 RevisionNotFound)" grep -q "revision 'nosuch' not f
 "$BIN" model fetch test/toyworld-clip --revision ../../../x > /dev/null 2> "$TMP/err"
 check "a revision that would escape refs/ is refused" sh -c "grep -q 'not a revision' '$TMP/err' && [ ! -e '$HF_HUB_CACHE/x' ] && [ ! -e '$TMP/x' ]"
 
+# searches_with LABEL: the fetched model in use works for both towers: the image finds itself by
+# meaning (a lone entry gives a text query no distribution for the meaning floor), and a text
+# query embeds and runs (no matches is an answer, an error is not)
+searches_with() {
+  "$BIN" add --wait "$FX/toyworld-eval/img00.png" > /dev/null 2>&1
+  check "$1: search works with it" sh -c "'$BIN' search --image '$FX/toyworld-eval/img00.png' 2> /dev/null | grep -q image"
+  check "$1: a text query runs" sh -c "'$BIN' search 'a photo' > /dev/null 2> '$TMP/q.err'; [ \$? -le 1 ] && [ ! -s '$TMP/q.err' ] || grep -qx 'clipseek: no matches' '$TMP/q.err'"
+}
+
 ## the README's quick start: `model fetch` with no argument; the default repo is .bin-only on main
 rm -rf "$TMP/data"
 "$BIN" model fetch > "$TMP/out" 2> "$TMP/err"
 check "quick start: model fetch succeeds" [ $? -eq 0 ]
 check "quick start: took the conversion pull request" grep -q "at refs/pr/66" "$TMP/err"
 check "quick start: the model is in use" sh -c "'$BIN' model list | grep -q '^\* $(cat "$TMP/out")'"
-"$BIN" add --wait "$FX/toyworld-eval/img00.png" > /dev/null 2>&1
-# both towers of the fetched weights: the image finds itself by meaning (a lone entry has no
-# query distribution for the meaning floor of a text query), and a text query embeds and runs
-check "quick start: search works with it" sh -c "'$BIN' search --image '$FX/toyworld-eval/img00.png' 2> /dev/null | grep -q image"
-check "quick start: a text query runs" sh -c "'$BIN' search 'a photo' > /dev/null 2> '$TMP/q.err'; [ \$? -le 1 ] && [ ! -s '$TMP/q.err' ] || grep -qx 'clipseek: no matches' '$TMP/q.err'"
+searches_with "quick start"
 
 ## the quick start when the default repository has only pytorch_model.bin (no conversion PR)
 rm -rf "$HF_HUB_CACHE" "$TMP/data"
@@ -138,11 +143,7 @@ serve nopr
 "$BIN" model fetch > "$TMP/out" 2> "$TMP/err"
 check "quick start, .bin only: model fetch succeeds" [ $? -eq 0 ]
 check "quick start, .bin only: pytorch_model.bin from main" sh -c "grep -q 'at main (commit [0-9a-f]*, pytorch weights)' '$TMP/err' && cmp -s '$(cat "$TMP/out")/pytorch_model.bin' '$FX/torch-checkpoints/zip-f32/pytorch_model.bin'"
-"$BIN" add --wait "$FX/toyworld-eval/img00.png" > /dev/null 2>&1
-# both towers of the fetched weights: the image finds itself by meaning (a lone entry has no
-# query distribution for the meaning floor of a text query), and a text query embeds and runs
-check "quick start, .bin only: search works with it" sh -c "'$BIN' search --image '$FX/toyworld-eval/img00.png' 2> /dev/null | grep -q image"
-check "quick start, .bin only: a text query runs" sh -c "'$BIN' search 'a photo' > /dev/null 2> '$TMP/q.err'; [ \$? -le 1 ] && [ ! -s '$TMP/q.err' ] || grep -qx 'clipseek: no matches' '$TMP/q.err'"
+searches_with "quick start, .bin only"
 
 ## an interrupted download resumes
 rm -rf "$HF_HUB_CACHE" "$TMP/data"

@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "../src/capture/rules.h"
+#include "../src/config/rules.h"
 #include "../src/organize/labels.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

@@ -2,7 +2,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "../src/model/image.h"
+#include "../src/image/image.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     img_rgb im;

@@ -9,7 +9,7 @@
 #include <pthread.h>
 #include <sys/resource.h>
 
-#include "../src/model/image.h"
+#include "../src/image/image.h"
 #include "testutil.h"
 
 Test(image, every_fixture_matches_reference_pixels) {

@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../src/capture/rules.h"
+#include "../src/config/rules.h"
 #include "../src/organize/labels.h"
 
 static const char *tmp_config(const char *text) {

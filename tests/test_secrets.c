@@ -2,7 +2,7 @@
  * must not be, any size of text (chunk borders, a key at the end of 2 MB), and the policy:
  * store_secrets = false refuses what the detector finds; min_length and whitespace-only clips. */
 #include "../src/capture/capture.h"
-#include "../src/capture/rules.h"
+#include "../src/config/rules.h"
 #include "../src/capture/secrets.h"
 #include "../src/capture/textkind.h"
 #include "testutil.h"

@@ -7,7 +7,7 @@
 #include <strings.h>
 
 #include "../common/cs_utf8.h"
-#include "../model/image.h"
+#include "../image/image.h"
 #include "textkind.h"
 
 static size_t env_size(const char *name, size_t def) {

@@ -22,7 +22,7 @@
 #include "../common/cs_err.h"
 #include "../store/store.h"
 #include "capture.h"
-#include "rules.h"
+#include "../config/rules.h"
 
 typedef enum ingest_decision {
     INGEST_STORED = 0, /* a new entry */

@@ -7,7 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../capture/rules.h"
+#include "../config/rules.h"
 #include "../capture/wayland.h"
 #include "../daemon/daemon.h"
 #include "../organize/ocr.h"

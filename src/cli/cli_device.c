@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../capture/rules.h"
+#include "../config/rules.h"
 #include "../model/clip.h"
 #include "cli.h"
 

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../capture/rules.h"
+#include "../config/rules.h"
 #include "../index/indexer.h"
 #include "../organize/organize.h"
 #include "../store/store.h"

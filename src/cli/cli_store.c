@@ -18,7 +18,7 @@
 #include "../capture/capture.h"
 #include "../capture/ingest.h"
 #include "../capture/paste.h"
-#include "../capture/rules.h"
+#include "../config/rules.h"
 #include "../capture/textkind.h"
 #include "../search/vecindex.h"
 #include "../store/store.h"

@@ -35,7 +35,7 @@
 
 #include "../capture/capture.h"
 #include "../capture/ingest.h"
-#include "../capture/rules.h"
+#include "../config/rules.h"
 #include "../capture/wayland.h"
 #include "../daemon/daemon.h"
 #include "../store/store.h"

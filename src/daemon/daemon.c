@@ -20,7 +20,7 @@
 
 #include "../capture/capture.h"
 #include "../capture/ingest.h"
-#include "../capture/rules.h"
+#include "../config/rules.h"
 #include "../capture/wayland.h"
 #include "../capture/x11.h"
 #include "../index/indexer.h"

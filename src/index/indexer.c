@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "../common/cs_file.h"
-#include "../model/image.h"
+#include "../image/image.h"
 
 char *index_model_id(const char *dir, cs_err *err) {
     /* hash config.json and the safetensors header(s): weights are large, headers name every

@@ -31,7 +31,7 @@
 #include <stdint.h>
 
 #include "../common/cs_err.h"
-#include "image.h"
+#include "../image/image.h"
 
 typedef struct clip_ctx clip_ctx;
 

@@ -10,7 +10,7 @@
 #define OCR_H
 
 #include "../common/cs_err.h"
-#include "../model/image.h"
+#include "../image/image.h"
 
 #define OCR_MAX_PIXELS 3000000u
 #define OCR_MIN_SIDE 300

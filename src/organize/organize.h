@@ -19,7 +19,7 @@
 
 #include <stdint.h>
 
-#include "../capture/rules.h"
+#include "../config/rules.h"
 #include "../common/cs_err.h"
 #include "../model/clip.h"
 #include "../store/store.h"

@@ -22,7 +22,7 @@
 #include "../capture/paste.h"
 #include "../capture/secrets.h"
 #include "../common/cs_file.h"
-#include "../model/image.h"
+#include "../image/image.h"
 #include "../search/search_json.h"
 #include "../store/store.h"
 

@@ -43,7 +43,7 @@
 
 #include "../common/cs_err.h"
 #include "../store/store.h"
-#include "capture.h"
+#include "../capture/capture.h"
 
 typedef struct rules rules;
 

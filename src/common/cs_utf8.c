@@ -44,3 +44,8 @@ char *cs_trim(char *s) {
     while (e > s && isspace((unsigned char)e[-1])) *--e = 0;
     return s;
 }
+
+int cs_utf8_is_space(int32_t c) {
+    return (c >= 9 && c <= 13) || c == 32 || c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) ||
+           c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
+}

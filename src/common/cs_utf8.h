@@ -13,6 +13,9 @@ size_t cs_utf8_next(const unsigned char *s, size_t n, int32_t *cp);
 /* 1 if s[0..n) is valid UTF-8 (and, unless allow_nul, has no NUL byte). */
 int cs_utf8_valid(const void *s, size_t n, int allow_nul);
 
+/* 1 if c has Unicode's White_Space property (Rust's char::is_whitespace, Oniguruma's \s). */
+int cs_utf8_is_space(int32_t c);
+
 /* Trims ASCII white space at both ends of s in place; returns the first kept character. */
 char *cs_trim(char *s);
 

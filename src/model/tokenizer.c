@@ -359,10 +359,7 @@ static int encode_piece(tok_ctx *t, const unsigned char *s, size_t n, idbuf *out
 /* ---- normalisation ---- */
 
 /* Oniguruma's \s for Unicode (White_Space). */
-static int is_space(int32_t c) {
-    return (c >= 9 && c <= 13) || c == 32 || c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) ||
-           c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
-}
+#define is_space cs_utf8_is_space
 static int is_letter(int32_t c) {
     utf8proc_category_t k = utf8proc_category(c);
     return k >= UTF8PROC_CATEGORY_LU && k <= UTF8PROC_CATEGORY_LO;

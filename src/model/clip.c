@@ -25,9 +25,11 @@
 
 #include "../common/cs_file.h"
 #include "backend.h"
+#include "mconf.h"
 #include "ops.h"
 #include "safetensors.h"
 #include "weights.h"
+#include "wset.h"
 #include "tokenizer.h"
 
 /* One encoder layer's weights: each a float view of a checked tensor. */
@@ -53,15 +55,6 @@ typedef struct tower {
     int ready;                          /* weights materialised */
 } tower;
 
-/* A weight slot: tensor name, expected shape, and where its float view goes. */
-typedef struct slot {
-    char name[128];
-    int ndim;
-    int64_t shape[4];
-    const float **dst;
-    int vision;
-} slot;
-
 struct clip_ctx {
     clip_params params;
     clip_info info;
@@ -71,11 +64,7 @@ struct clip_ctx {
     tower text, vision;
     const st_tensor *tok_emb;
     int legacy_eos; /* config eos_token_id == 2: pool at argmax(ids) */
-    slot *slots;
-    size_t nslots;
-    void **owned; /* widened copies and stacked q, k, v */
-    size_t nowned;
-    uint64_t owned_bytes;
+    wset ws;        /* weight slots, widened copies and stacked q, k, v */
     be *be;            /* the backend the towers run on */
     char note[320];    /* why the requested device is not the one in use, or "" */
     int note_loud;     /* the device was asked for by name (or failed after starting): say so */
@@ -90,50 +79,14 @@ clip_params clip_default_params(void) {
 
 /* ---------------- config ---------------- */
 
-static int get_int(json_t *o, const char *k, int def, int lo, int hi, int *out, const char *file, cs_err *err) {
-    json_t *v = o ? json_object_get(o, k) : NULL;
-    if (!v || json_is_null(v)) { *out = def; return 0; }
-    if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
-        return cs_err_set(err, "%s: \"%s\" must be an integer in %d..%d", file, k, lo, hi);
-    *out = (int)json_integer_value(v);
-    return 0;
-}
-
-static int get_num(json_t *o, const char *k, double def, double lo, double hi, double *out, const char *file, cs_err *err) {
-    json_t *v = o ? json_object_get(o, k) : NULL;
-    if (!v || json_is_null(v)) { *out = def; return 0; }
-    if (!json_is_number(v) || json_number_value(v) < lo || json_number_value(v) > hi)
-        return cs_err_set(err, "%s: \"%s\" must be a number in %g..%g", file, k, lo, hi);
-    *out = json_number_value(v);
-    return 0;
-}
-
-static int get_bool(json_t *o, const char *k, int def, int *out, const char *file, cs_err *err) {
-    json_t *v = o ? json_object_get(o, k) : NULL;
-    if (!v || json_is_null(v)) { *out = def; return 0; }
-    if (!json_is_boolean(v)) return cs_err_set(err, "%s: \"%s\" must be true or false", file, k);
-    *out = json_is_true(v);
-    return 0;
-}
-
-static int parse_act(const char *s, int *act) {
-    if (strcmp(s, "quick_gelu") == 0) *act = OPS_ACT_QUICK_GELU;
-    else if (strcmp(s, "gelu") == 0) *act = OPS_ACT_GELU;
-    else if (strcmp(s, "gelu_new") == 0 || strcmp(s, "gelu_pytorch_tanh") == 0 || strcmp(s, "gelu_fast") == 0)
-        *act = OPS_ACT_GELU_TANH;
-    else if (strcmp(s, "relu") == 0) *act = OPS_ACT_RELU;
-    else return -1;
-    return 0;
-}
-
 static int parse_tower(json_t *o, tower *t, int dh, int di, int dl, int dheads, const char *file, const char *which,
                        cs_err *err) {
     double eps = 0;
-    if (get_int(o, "hidden_size", dh, 1, 1 << 16, &t->hidden, file, err) ||
-        get_int(o, "intermediate_size", di, 1, 1 << 20, &t->inter, file, err) ||
-        get_int(o, "num_hidden_layers", dl, 1, 1024, &t->layers, file, err) ||
-        get_int(o, "num_attention_heads", dheads, 1, 1024, &t->heads, file, err) ||
-        get_num(o, "layer_norm_eps", 1e-5, 0.0, 1.0, &eps, file, err))
+    if (mc_get_int(o, "hidden_size", dh, 1, 1 << 16, &t->hidden, file, err) ||
+        mc_get_int(o, "intermediate_size", di, 1, 1 << 20, &t->inter, file, err) ||
+        mc_get_int(o, "num_hidden_layers", dl, 1, 1024, &t->layers, file, err) ||
+        mc_get_int(o, "num_attention_heads", dheads, 1, 1024, &t->heads, file, err) ||
+        mc_get_num(o, "layer_norm_eps", 1e-5, 0.0, 1.0, &eps, file, err))
         return cs_err_prefix(err, "%s", which);
     t->eps = (float)eps;
     if (t->hidden % t->heads)
@@ -142,7 +95,7 @@ static int parse_tower(json_t *o, tower *t, int dh, int di, int dl, int dheads, 
     json_t *a = o ? json_object_get(o, "hidden_act") : NULL;
     const char *as = json_is_string(a) ? json_string_value(a) : "quick_gelu";
     if (a && !json_is_string(a)) return cs_err_set(err, "%s: %s: hidden_act must be a string", file, which);
-    if (parse_act(as, &t->act)) return cs_err_set(err, "%s: %s: hidden_act \"%s\" is not supported", file, which, as);
+    if (mc_parse_act(as, &t->act)) return cs_err_set(err, "%s: %s: hidden_act \"%s\" is not supported", file, which, as);
     snprintf(t->act_name, sizeof t->act_name, "%s", as);
     return 0;
 }
@@ -173,16 +126,16 @@ static int parse_config(clip_ctx *c, const char *txt, size_t len, const char *pa
     double ls = 0;
     rc = parse_tower(tc, &c->text, 512, 2048, 12, 8, path, "text_config", err);
     if (!rc) rc = parse_tower(vc, &c->vision, 768, 3072, 12, 12, path, "vision_config", err);
-    if (!rc) rc = get_int(tc, "vocab_size", 49408, 1, 1 << 22, &in->vocab_size, path, err);
-    if (!rc) rc = get_int(tc, "max_position_embeddings", 77, 2, 1 << 16, &in->max_positions, path, err);
-    if (!rc) rc = get_int(tc, "eos_token_id", 49407, 0, 1 << 22, &eos, path, err);
-    if (!rc) rc = get_int(tc, "bos_token_id", 49406, 0, 1 << 22, &in->bos_id, path, err);
-    if (!rc) rc = get_int(tc, "pad_token_id", 1, 0, 1 << 22, &in->pad_id, path, err);
-    if (!rc) rc = get_int(vc, "image_size", 224, 1, 8192, &in->image_size, path, err);
-    if (!rc) rc = get_int(vc, "patch_size", 32, 1, 8192, &in->patch_size, path, err);
-    if (!rc) rc = get_int(vc, "num_channels", 3, 3, 3, &in->channels, path, err);
-    if (!rc) rc = get_int(root, "projection_dim", 512, 1, 1 << 16, &in->projection_dim, path, err);
-    if (!rc) rc = get_num(root, "logit_scale_init_value", 2.6592, -100, 100, &ls, path, err);
+    if (!rc) rc = mc_get_int(tc, "vocab_size", 49408, 1, 1 << 22, &in->vocab_size, path, err);
+    if (!rc) rc = mc_get_int(tc, "max_position_embeddings", 77, 2, 1 << 16, &in->max_positions, path, err);
+    if (!rc) rc = mc_get_int(tc, "eos_token_id", 49407, 0, 1 << 22, &eos, path, err);
+    if (!rc) rc = mc_get_int(tc, "bos_token_id", 49406, 0, 1 << 22, &in->bos_id, path, err);
+    if (!rc) rc = mc_get_int(tc, "pad_token_id", 1, 0, 1 << 22, &in->pad_id, path, err);
+    if (!rc) rc = mc_get_int(vc, "image_size", 224, 1, 8192, &in->image_size, path, err);
+    if (!rc) rc = mc_get_int(vc, "patch_size", 32, 1, 8192, &in->patch_size, path, err);
+    if (!rc) rc = mc_get_int(vc, "num_channels", 3, 3, 3, &in->channels, path, err);
+    if (!rc) rc = mc_get_int(root, "projection_dim", 512, 1, 1 << 16, &in->projection_dim, path, err);
+    if (!rc) rc = mc_get_num(root, "logit_scale_init_value", 2.6592, -100, 100, &ls, path, err);
     json_decref(root);
     if (rc) return -1;
     if (in->patch_size > in->image_size)
@@ -226,13 +179,13 @@ static int parse_preproc(clip_ctx *c, const char *txt, size_t len, const char *p
         json_decref(o);
         return cs_err_set(err, "%s: not a JSON object (line %d: %s)", path, je.line, je.text);
     }
-    int rc = get_bool(o, "do_resize", 1, &p->do_resize, path, err);
-    if (!rc) rc = get_bool(o, "do_center_crop", 1, &p->do_center_crop, path, err);
-    if (!rc) rc = get_bool(o, "do_rescale", 1, &p->do_rescale, path, err);
-    if (!rc) rc = get_bool(o, "do_normalize", 1, &p->do_normalize, path, err);
-    if (!rc) rc = get_int(o, "resample", IMG_BICUBIC, 1, 5, &p->resample, path, err);
+    int rc = mc_get_bool(o, "do_resize", 1, &p->do_resize, path, err);
+    if (!rc) rc = mc_get_bool(o, "do_center_crop", 1, &p->do_center_crop, path, err);
+    if (!rc) rc = mc_get_bool(o, "do_rescale", 1, &p->do_rescale, path, err);
+    if (!rc) rc = mc_get_bool(o, "do_normalize", 1, &p->do_normalize, path, err);
+    if (!rc) rc = mc_get_int(o, "resample", IMG_BICUBIC, 1, 5, &p->resample, path, err);
     double rf = 0;
-    if (!rc) rc = get_num(o, "rescale_factor", 1.0 / 255.0, 0.0, 1e6, &rf, path, err);
+    if (!rc) rc = mc_get_num(o, "rescale_factor", 1.0 / 255.0, 0.0, 1e6, &rf, path, err);
     if (!rc) p->rescale = (float)rf;
     json_t *sz = json_object_get(o, "size"), *cs = json_object_get(o, "crop_size");
     int w, h;
@@ -260,28 +213,12 @@ static int parse_preproc(clip_ctx *c, const char *txt, size_t len, const char *p
 
 /* ---------------- weights ---------------- */
 
-static int add_slot(clip_ctx *c, int vision, const float **dst, const char *name, int ndim, int64_t d0, int64_t d1,
-                    int64_t d2, int64_t d3) {
-    slot *ns = realloc(c->slots, (c->nslots + 1) * sizeof *ns);
-    if (!ns) return -1;
-    c->slots = ns;
-    slot *s = &c->slots[c->nslots++];
-    memset(s, 0, sizeof *s);
-    snprintf(s->name, sizeof s->name, "%s", name);
-    s->ndim = ndim;
-    int64_t d[4] = {d0, d1, d2, d3};
-    memcpy(s->shape, d, sizeof d);
-    s->dst = dst;
-    s->vision = vision;
-    return 0;
-}
-
 static int add_tower_slots(clip_ctx *c, tower *t, int vision) {
     const char *pre = vision ? "vision_model" : "text_model";
     int64_t H = t->hidden, I = t->inter;
     char n[128];
     int rc = 0;
-#define SLOT(field, nd, a, b, cc, d) (rc |= add_slot(c, vision, &(field), n, nd, a, b, cc, d))
+#define SLOT(field, nd, a, b, cc, d) (rc |= ws_add(&c->ws, vision, &(field), n, nd, a, b, cc, d))
     for (int i = 0; i < t->layers; i++) {
         layer_w *L = &t->L[i];
         static const char *proj[4] = {"q_proj", "k_proj", "v_proj", "out_proj"};
@@ -323,71 +260,11 @@ static int add_tower_slots(clip_ctx *c, tower *t, int vision) {
     return rc;
 }
 
-static void shape_str(char *buf, size_t n, int nd, const int64_t *s) {
-    size_t at = (size_t)snprintf(buf, n, "[");
-    for (int i = 0; i < nd && at < n; i++) at += (size_t)snprintf(buf + at, n - at, i ? ", %lld" : "%lld", (long long)s[i]);
-    if (at < n) snprintf(buf + at, n - at, "]");
-}
-
-static int check_tensor(const clip_ctx *c, const char *name, int nd, const int64_t *shape, const st_tensor **out,
-                        cs_err *err) {
-    const st_tensor *t = st_find(c->st, name);
-    if (!t) return cs_err_set(err, "%s: tensor '%s' is missing", c->dir, name);
-    int ok = t->ndim == nd && (t->dtype == ST_F32 || t->dtype == ST_F16 || t->dtype == ST_BF16);
-    for (int i = 0; ok && i < nd; i++) ok = t->shape[i] == shape[i];
-    if (!ok) {
-        char want[96], got[96];
-        shape_str(want, sizeof want, nd, shape);
-        shape_str(got, sizeof got, t->ndim, t->shape);
-        return cs_err_set(err, "%s: tensor '%s': expected F32/F16/BF16 %s, found %s %s", t->file, name, want,
-                          st_dtype_name(t->dtype), got);
-    }
-    *out = t;
-    return 0;
-}
-
-/* Keeps a malloc'd buffer until clip_free. Returns 0, or -1 (the buffer is freed) out of memory. */
-static int own(clip_ctx *c, void *p, size_t bytes) {
-    void **no = realloc(c->owned, (c->nowned + 1) * sizeof *no);
-    if (!no) { free(p); return -1; }
-    c->owned = no;
-    c->owned[c->nowned++] = p;
-    c->owned_bytes += bytes;
-    return 0;
-}
-
-/* Gives back a weight that will not be read again: frees an owned copy, or releases the mapped
- * tensor's pages. */
-static void drop(clip_ctx *c, const float *p, const char *name, size_t bytes) {
-    for (size_t i = 0; i < c->nowned; i++)
-        if (c->owned[i] == p) {
-            free(c->owned[i]);
-            c->owned[i] = c->owned[--c->nowned];
-            c->owned_bytes -= bytes;
-            return;
-        }
-    if (name) st_release(c->st, st_find(c->st, name));
-}
-
-static const char *slot_name(const clip_ctx *c, const float *const *dst) {
-    for (size_t i = 0; i < c->nslots; i++)
-        if (c->slots[i].dst == dst) return c->slots[i].name;
-    return NULL;
-}
-
-/* Hands one weight to the backend. When the backend keeps its own copy (packed, uploaded), the
- * source is dropped and *src set to NULL: from now on only the prepared copy is read. */
+/* Hands one weight to the backend (ws_prep); a GPU failure moves the context to the CPU. */
 static int prep(clip_ctx *c, const float **src, int n, int k, int kind, be_w **out, cs_err *err) {
-    *out = be_prepare(c->be, *src, BE_F32, n, k, kind, err);
-    if (!*out) {
-        c->dev_failed = !(c->be->caps & BE_CAP_HOST);
-        return cs_err_prefix(err, "%s", c->be->info.name);
-    }
-    if ((*out)->copied) {
-        drop(c, *src, slot_name(c, src), (size_t)n * k * sizeof(float));
-        *src = NULL;
-    }
-    return 0;
+    if (!ws_prep(&c->ws, c->be, src, n, k, kind, out, err)) return 0;
+    c->dev_failed = !(c->be->caps & BE_CAP_HOST);
+    return -1;
 }
 
 static void unprepare(clip_ctx *c, tower *t) {
@@ -422,48 +299,13 @@ static int materialise(clip_ctx *c, int vision, cs_err *err) {
     tower *t = vision ? &c->vision : &c->text;
     if (t->ready) return 0;
     if (open_backend(c, err)) return -1;
-    for (size_t i = 0; i < c->nslots; i++) {
-        slot *s = &c->slots[i];
-        if (s->vision != vision) continue;
-        const st_tensor *tt;
-        if (check_tensor(c, s->name, s->ndim, s->shape, &tt, err)) return -1;
-        if (tt->dtype == ST_F32 && ((uintptr_t)tt->data % sizeof(float)) == 0) {
-            *s->dst = tt->data;
-            continue;
-        }
-        float *w = malloc((size_t)tt->numel * sizeof *w);
-        if (!w || own(c, w, (size_t)tt->numel * sizeof *w)) return cs_err_set(err, "out of memory widening '%s'", s->name);
-        st_to_f32(tt, w);
-        st_release(c->st, tt); /* only the copy is read from now on: the mapped pages can go */
-        *s->dst = w;
-    }
+    if (ws_views(&c->ws, vision, err)) return -1;
     /* Stack q, k and v. The originals are read once here and not again. */
     size_t H = (size_t)t->hidden;
     for (int l = 0; l < t->layers; l++) {
         layer_w *L = &t->L[l];
-        float *w = malloc(3 * H * H * sizeof *w), *b = malloc(3 * H * sizeof *b);
-        if (!w || !b) {
-            free(w);
-            free(b);
-            return cs_err_set(err, "out of memory stacking attention weights");
-        }
-        if (own(c, w, 3 * H * H * sizeof *w)) { /* own() freed w */
-            free(b);
-            return cs_err_set(err, "out of memory stacking attention weights");
-        }
-        if (own(c, b, 3 * H * sizeof *b)) return cs_err_set(err, "out of memory stacking attention weights");
-        memcpy(w, L->q_w, H * H * sizeof *w);
-        memcpy(w + H * H, L->k_w, H * H * sizeof *w);
-        memcpy(w + 2 * H * H, L->v_w, H * H * sizeof *w);
-        memcpy(b, L->q_b, H * sizeof *b);
-        memcpy(b + H, L->k_b, H * sizeof *b);
-        memcpy(b + 2 * H, L->v_b, H * sizeof *b);
-        L->qkv_w = w;
-        L->qkv_b = b;
-        drop(c, L->q_w, slot_name(c, &L->q_w), H * H * sizeof(float));
-        drop(c, L->k_w, slot_name(c, &L->k_w), H * H * sizeof(float));
-        drop(c, L->v_w, slot_name(c, &L->v_w), H * H * sizeof(float));
-        L->q_w = L->k_w = L->v_w = NULL;
+        if (ws_stack3(&c->ws, &L->q_w, &L->k_w, &L->v_w, L->q_b, L->k_b, L->v_b, H, H, &L->qkv_w, &L->qkv_b, err))
+            return -1;
     }
     /* Every weight through the backend. The vision tower's products have 50+ rows (a patch grid
      * per image), the text tower's a few tokens per query: the backend may lay them out for that. */
@@ -553,6 +395,8 @@ int clip_load(const char *dir, const clip_params *p, clip_ctx **out, cs_err *err
     free(txt);
     if (prc) goto done;
     if (wt_open_dir(dir, &c->st, err)) goto done;
+    c->ws.dir = c->dir;
+    c->ws.st = c->st;
     clip_info *in = &c->info;
     if (!c->params.no_tokenizer && tok_load(voc, mer, &c->tok, err)) goto done;
     if (c->tok && (int)tok_vocab_size(c->tok) > in->vocab_size) {
@@ -566,12 +410,9 @@ int clip_load(const char *dir, const clip_params *p, clip_ctx **out, cs_err *err
         goto done;
     }
     /* Validate every tensor now, from the headers alone: no weight page is touched. */
-    for (size_t i = 0; i < c->nslots; i++) {
-        const st_tensor *t;
-        if (check_tensor(c, c->slots[i].name, c->slots[i].ndim, c->slots[i].shape, &t, err)) goto done;
-    }
+    if (ws_check_all(&c->ws, err)) goto done;
     int64_t te[2] = {in->vocab_size, c->text.hidden};
-    if (check_tensor(c, "text_model.embeddings.token_embedding.weight", 2, te, &c->tok_emb, err)) goto done;
+    if (ws_check(&c->ws, "text_model.embeddings.token_embedding.weight", 2, te, &c->tok_emb, err)) goto done;
     const st_tensor *ls = st_find(c->st, "logit_scale");
     if (ls && ls->numel == 1) {
         float v;
@@ -620,9 +461,7 @@ void clip_free(clip_ctx *c) {
     unprepare(c, &c->text);
     unprepare(c, &c->vision);
     be_free(c->be);
-    for (size_t i = 0; i < c->nowned; i++) free(c->owned[i]);
-    free(c->owned);
-    free(c->slots);
+    ws_free(&c->ws);
     free(c->text.L);
     free(c->vision.L);
     tok_free(c->tok);
@@ -637,7 +476,7 @@ const clip_info *clip_get_info(const clip_ctx *c) { return &c->info; }
 uint64_t clip_resident_bytes(const clip_ctx *c) {
     /* mapped pages we hold, plus our own copies (widened, stacked, packed): resident by
      * construction once written */
-    return st_resident_bytes(c->st) + c->owned_bytes +
+    return st_resident_bytes(c->st) + c->ws.owned_bytes +
            (c->be && (c->be->caps & BE_CAP_HOST) ? c->be->info.weight_bytes : 0);
 }
 

@@ -1,0 +1,388 @@
+/* bert: BERT / DistilBERT encoders over a memory-mapped checkpoint. See bert.h.
+ *
+ * A thin family layer over the shared parts: mconf reads config.json, wset names, checks and
+ * widens the weights, the backend (backend.h) runs the operations. What is BERT-specific is the
+ * tensor naming of the two families and the post-LN layer (CLIP's encoder is pre-LN).
+ *
+ * Terms: T = tokens of the pass (every sequence stacked: each linear layer is one GEMM over the
+ * batch, and no padding is ever computed); H = width; I = FFN width. */
+#include "bert.h"
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../common/cs_file.h"
+#include "backend.h"
+#include "mconf.h"
+#include "ops.h"
+#include "weights.h"
+#include "wset.h"
+
+typedef struct blayer {
+    const float *q_w, *q_b, *k_w, *k_b, *v_w, *v_b, *o_w, *o_b, *ln1_w, *ln1_b, *fc1_w, *fc1_b, *fc2_w, *fc2_b,
+        *ln2_w, *ln2_b;
+    float *qkv_w, *qkv_b;
+    be_w *qkvw, *qkvb, *ow, *ob, *ln1g, *ln1b, *fc1w, *fc1b, *fc2w, *fc2b, *ln2g, *ln2b;
+} blayer;
+
+struct bert_ctx {
+    bert_params params;
+    bert_info info;
+    int act;
+    char *dir;
+    st_set *st;
+    wset ws;
+    blayer *L;
+    const float *pos, *tt, *emb_ln_w, *emb_ln_b;
+    const st_tensor *tok_emb; /* the word table, used as stored */
+    be_w *tokw, *posw, *embg, *embb;
+    be *be;
+    int ready, dev_failed;
+    char note[320];
+    int note_loud;
+    pthread_mutex_t lock;
+};
+
+bert_params bert_default_params(void) {
+    bert_params p = {0, 0, NULL, 0};
+    return p;
+}
+
+/* ---------------- config ---------------- */
+
+int bert_config_check(const char *txt, size_t len, const char *path, bert_info *in, cs_err *err) {
+    memset(in, 0, sizeof *in);
+    json_error_t je;
+    json_t *o = json_loadb(txt, len, 0, &je);
+    if (!o || !json_is_object(o)) {
+        json_decref(o);
+        return cs_err_set(err, "%s: not a JSON object (line %d: %s)", path, je.line, je.text);
+    }
+    json_t *mt = json_object_get(o, "model_type");
+    const char *t = json_is_string(mt) ? json_string_value(mt) : "";
+    int rc = 0, distil = !strcmp(t, "distilbert");
+    double eps = 1e-12;
+    if (!distil && strcmp(t, "bert") != 0) {
+        rc = cs_err_set(err, "%s: model_type is \"%s\", not \"bert\" or \"distilbert\"", path, t);
+    } else if (distil) {
+        int sinus = 0;
+        in->family = "distilbert";
+        rc = mc_get_int(o, "dim", 768, 1, 1 << 16, &in->hidden, path, err);
+        if (!rc) rc = mc_get_int(o, "hidden_dim", 3072, 1, 1 << 20, &in->intermediate, path, err);
+        if (!rc) rc = mc_get_int(o, "n_layers", 6, 1, 1024, &in->layers, path, err);
+        if (!rc) rc = mc_get_int(o, "n_heads", 12, 1, 1024, &in->heads, path, err);
+        if (!rc) rc = mc_get_bool(o, "sinusoidal_pos_embds", 0, &sinus, path, err);
+        /* sinusoidal tables are saved into the checkpoint like learned ones, so both load alike */
+        json_t *a = json_object_get(o, "activation");
+        snprintf(in->act, sizeof in->act, "%s", json_is_string(a) ? json_string_value(a) : "gelu");
+        if (!rc && a && !json_is_string(a)) rc = cs_err_set(err, "%s: \"activation\" must be a string", path);
+    } else {
+        in->family = "bert";
+        rc = mc_get_int(o, "hidden_size", 768, 1, 1 << 16, &in->hidden, path, err);
+        if (!rc) rc = mc_get_int(o, "intermediate_size", 3072, 1, 1 << 20, &in->intermediate, path, err);
+        if (!rc) rc = mc_get_int(o, "num_hidden_layers", 12, 1, 1024, &in->layers, path, err);
+        if (!rc) rc = mc_get_int(o, "num_attention_heads", 12, 1, 1024, &in->heads, path, err);
+        if (!rc) rc = mc_get_int(o, "type_vocab_size", 2, 1, 1 << 16, &in->type_vocab_size, path, err);
+        if (!rc) rc = mc_get_num(o, "layer_norm_eps", 1e-12, 0.0, 1.0, &eps, path, err);
+        json_t *a = json_object_get(o, "hidden_act"), *pe = json_object_get(o, "position_embedding_type");
+        snprintf(in->act, sizeof in->act, "%s", json_is_string(a) ? json_string_value(a) : "gelu");
+        if (!rc && a && !json_is_string(a)) rc = cs_err_set(err, "%s: \"hidden_act\" must be a string", path);
+        if (!rc && pe && !json_is_null(pe) && (!json_is_string(pe) || strcmp(json_string_value(pe), "absolute") != 0))
+            rc = cs_err_set(err, "%s: only position_embedding_type \"absolute\" is supported", path);
+    }
+    if (!rc) rc = mc_get_int(o, "vocab_size", 30522, 1, 1 << 24, &in->vocab_size, path, err);
+    if (!rc) rc = mc_get_int(o, "max_position_embeddings", 512, 2, 1 << 16, &in->max_positions, path, err);
+    json_decref(o);
+    if (rc) return -1;
+    in->eps = (float)eps;
+    int act;
+    if (mc_parse_act(in->act, &act)) return cs_err_set(err, "%s: activation \"%s\" is not supported", path, in->act);
+    if (in->hidden % in->heads)
+        return cs_err_set(err, "%s: the width %d is not divisible by the %d heads", path, in->hidden, in->heads);
+    return 0;
+}
+
+/* ---------------- weights ---------------- */
+
+static int add_slots(bert_ctx *c, const char *pre) {
+    const bert_info *in = &c->info;
+    int64_t H = in->hidden, I = in->intermediate;
+    int distil = !strcmp(in->family, "distilbert"), rc = 0;
+    char n[128];
+#define SLOT(field, nd, a, b) (rc |= ws_add(&c->ws, 0, &(field), n, nd, a, b, 0, 0))
+#define NAME(...) snprintf(n, sizeof n, __VA_ARGS__)
+    NAME("%sembeddings.word_embeddings.weight", pre); /* checked, used as stored (bert_load) */
+    NAME("%sembeddings.position_embeddings.weight", pre); SLOT(c->pos, 2, in->max_positions, H);
+    NAME("%sembeddings.LayerNorm.weight", pre); SLOT(c->emb_ln_w, 1, H, 0);
+    NAME("%sembeddings.LayerNorm.bias", pre); SLOT(c->emb_ln_b, 1, H, 0);
+    if (!distil) { NAME("%sembeddings.token_type_embeddings.weight", pre); SLOT(c->tt, 2, in->type_vocab_size, H); }
+    for (int i = 0; i < in->layers; i++) {
+        blayer *L = &c->L[i];
+        /* the same tensors under each family's names, in the order q k v o ln1 fc1 fc2 ln2 */
+        static const char *dn[8] = {"attention.q_lin", "attention.k_lin", "attention.v_lin", "attention.out_lin",
+                                    "sa_layer_norm", "ffn.lin1", "ffn.lin2", "output_layer_norm"};
+        static const char *bn[8] = {"attention.self.query", "attention.self.key", "attention.self.value",
+                                    "attention.output.dense", "attention.output.LayerNorm", "intermediate.dense",
+                                    "output.dense", "output.LayerNorm"};
+        const float **w[8] = {&L->q_w, &L->k_w, &L->v_w, &L->o_w, &L->ln1_w, &L->fc1_w, &L->fc2_w, &L->ln2_w};
+        const float **b[8] = {&L->q_b, &L->k_b, &L->v_b, &L->o_b, &L->ln1_b, &L->fc1_b, &L->fc2_b, &L->ln2_b};
+        int64_t rows[8] = {H, H, H, H, H, I, H, H}, cols[8] = {H, H, H, H, 0, H, I, 0};
+        for (int k = 0; k < 8; k++) {
+            const char *base = distil ? dn[k] : bn[k];
+            const char *lay = distil ? "transformer.layer" : "encoder.layer";
+            NAME("%s%s.%d.%s.weight", pre, lay, i, base);
+            rc |= ws_add(&c->ws, 0, w[k], n, cols[k] ? 2 : 1, rows[k], cols[k], 0, 0);
+            NAME("%s%s.%d.%s.bias", pre, lay, i, base);
+            rc |= ws_add(&c->ws, 0, b[k], n, 1, rows[k], 0, 0, 0);
+        }
+    }
+#undef SLOT
+#undef NAME
+    return rc;
+}
+
+static int open_backend(bert_ctx *c, cs_err *err) {
+    if (c->be) return 0;
+    c->be = be_open(c->params.reference ? "reference" : c->params.device, c->params.f32, c->note, sizeof c->note,
+                    &c->note_loud, err);
+    return c->be ? 0 : -1;
+}
+
+static int prep(bert_ctx *c, const float **src, int n, int k, int kind, be_w **out, cs_err *err) {
+    if (!ws_prep(&c->ws, c->be, src, n, k, kind, out, err)) return 0;
+    c->dev_failed = !(c->be->caps & BE_CAP_HOST);
+    return -1;
+}
+
+static void unprepare(bert_ctx *c) {
+    be_w **all[] = {&c->tokw, &c->posw, &c->embg, &c->embb};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) {
+        if (c->be) be_wfree(c->be, *all[i]);
+        *all[i] = NULL;
+    }
+    for (int l = 0; c->L && l < c->info.layers; l++) {
+        blayer *L = &c->L[l];
+        be_w **lw[] = {&L->qkvw, &L->qkvb, &L->ow, &L->ob, &L->ln1g, &L->ln1b, &L->fc1w, &L->fc1b,
+                       &L->fc2w, &L->fc2b, &L->ln2g, &L->ln2b};
+        for (size_t i = 0; i < sizeof lw / sizeof *lw; i++) {
+            if (c->be) be_wfree(c->be, *lw[i]);
+            *lw[i] = NULL;
+        }
+    }
+}
+
+/* Fills the float views and hands every weight to the backend (under the lock). */
+static int materialise(bert_ctx *c, cs_err *err) {
+    if (c->ready) return 0;
+    if (open_backend(c, err) || ws_views(&c->ws, 0, err)) return -1;
+    int H = c->info.hidden, I = c->info.intermediate, P = c->info.max_positions;
+    for (int l = 0; l < c->info.layers; l++) {
+        blayer *L = &c->L[l];
+        if (ws_stack3(&c->ws, &L->q_w, &L->k_w, &L->v_w, L->q_b, L->k_b, L->v_b, (size_t)H, (size_t)H,
+                                   &L->qkv_w, &L->qkv_b, err))
+            return -1;
+        const float *qkv = L->qkv_w, *qkvb = L->qkv_b;
+        if (prep(c, &qkv, 3 * H, H, BE_W_LINEAR_FEW, &L->qkvw, err) || prep(c, &qkvb, 3 * H, 1, BE_W_VEC, &L->qkvb, err) ||
+            prep(c, &L->o_w, H, H, BE_W_LINEAR_FEW, &L->ow, err) || prep(c, &L->o_b, H, 1, BE_W_VEC, &L->ob, err) ||
+            prep(c, &L->ln1_w, H, 1, BE_W_VEC, &L->ln1g, err) || prep(c, &L->ln1_b, H, 1, BE_W_VEC, &L->ln1b, err) ||
+            prep(c, &L->fc1_w, I, H, BE_W_LINEAR_FEW, &L->fc1w, err) || prep(c, &L->fc1_b, I, 1, BE_W_VEC, &L->fc1b, err) ||
+            prep(c, &L->fc2_w, H, I, BE_W_LINEAR_FEW, &L->fc2w, err) || prep(c, &L->fc2_b, H, 1, BE_W_VEC, &L->fc2b, err) ||
+            prep(c, &L->ln2_w, H, 1, BE_W_VEC, &L->ln2g, err) || prep(c, &L->ln2_b, H, 1, BE_W_VEC, &L->ln2b, err))
+            return -1;
+        if (!qkv) L->qkv_w = NULL; /* the backend keeps its own copy; ours was freed */
+        if (!qkvb) L->qkv_b = NULL;
+    }
+    const float *pos = c->pos;
+    if (c->tt) { /* HF adds the token type row, then the position: (w + t) + p; here w + (p + t), the
+                  * same to float rounding (well inside the 1e-4 the references allow) */
+        float *pt = malloc((size_t)P * H * sizeof *pt);
+        if (!pt || ws_own(&c->ws, pt, (size_t)P * H * sizeof *pt)) return cs_err_set(err, "out of memory");
+        for (size_t i = 0; i < (size_t)P; i++)
+            for (size_t j = 0; j < (size_t)H; j++) pt[i * H + j] = c->pos[i * H + j] + c->tt[j];
+        pos = pt;
+    }
+    if (prep(c, &pos, P, H, BE_W_VEC, &c->posw, err) || prep(c, &c->emb_ln_w, H, 1, BE_W_VEC, &c->embg, err) ||
+        prep(c, &c->emb_ln_b, H, 1, BE_W_VEC, &c->embb, err))
+        return -1;
+    const st_tensor *te = c->tok_emb;
+    int dt = te->dtype == ST_F32 ? BE_F32 : te->dtype == ST_F16 ? BE_F16 : BE_BF16;
+    if (!(c->tokw = be_prepare(c->be, te->data, dt, (int)te->shape[0], H, BE_W_TABLE, err))) {
+        c->dev_failed = !(c->be->caps & BE_CAP_HOST);
+        return cs_err_prefix(err, "%s", c->be->info.name);
+    }
+    if (c->tokw->copied) st_release(c->st, te);
+    c->ready = 1;
+    return 0;
+}
+
+int bert_load(const char *dir, const bert_params *p, bert_ctx **out, cs_err *err) {
+    *out = NULL;
+    bert_ctx *c = calloc(1, sizeof *c);
+    if (!c) return cs_err_set(err, "out of memory");
+    pthread_mutex_init(&c->lock, NULL);
+    c->params = p ? *p : bert_default_params();
+    if (c->params.threads <= 0) {
+        const char *e = getenv("CLIPSEEK_THREADS");
+        c->params.threads = e && atoi(e) > 0 ? atoi(e) : (int)sysconf(_SC_NPROCESSORS_ONLN);
+        if (c->params.threads <= 0) c->params.threads = 1;
+    }
+    ops_set_threads(c->params.threads);
+    int rc = -1, kind, idx;
+    const char *env = getenv("CLIPSEEK_DEVICE"), *d = c->params.device && *c->params.device ? c->params.device
+                                                    : env && *env ? env : "auto";
+    char *cfg = cs_path_join(dir, "config.json"), *txt = NULL;
+    size_t len = 0;
+    c->dir = strdup(dir);
+    if (!cfg || !c->dir) { cs_err_set(err, "out of memory"); goto done; }
+    if (!c->params.reference && be_parse_device(d, &kind, &idx, err)) goto done;
+    if (cs_read_file(cfg, 16u << 20, &txt, &len, err) || bert_config_check(txt, len, cfg, &c->info, err)) goto done;
+    mc_parse_act(c->info.act, &c->act);
+    if (wt_open_dir(dir, &c->st, err)) goto done;
+    c->ws.dir = c->dir;
+    c->ws.st = c->st;
+    const char *pre = "";
+    char probe[160];
+    static const char *pres[2] = {"bert.", "distilbert."};
+    for (int i = 0; i < 2; i++) {
+        snprintf(probe, sizeof probe, "%sembeddings.word_embeddings.weight", pres[i]);
+        if (st_find(c->st, probe)) pre = pres[i];
+    }
+    c->L = calloc((size_t)c->info.layers, sizeof *c->L);
+    if (!c->L || add_slots(c, pre)) { cs_err_set(err, "out of memory"); goto done; }
+    if (ws_check_all(&c->ws, err)) goto done;
+    snprintf(probe, sizeof probe, "%sembeddings.word_embeddings.weight", pre);
+    int64_t te[2] = {c->info.vocab_size, c->info.hidden};
+    if (ws_check(&c->ws, probe, 2, te, &c->tok_emb, err)) goto done;
+    int counts[3] = {0, 0, 0};
+    for (size_t i = 0; i < st_count(c->st); i++) {
+        const st_tensor *t = st_at(c->st, i);
+        if (t->dtype != ST_F32 && t->dtype != ST_F16 && t->dtype != ST_BF16) continue; /* position_ids */
+        counts[t->dtype == ST_F32 ? 0 : t->dtype == ST_F16 ? 1 : 2]++;
+        c->info.params += (uint64_t)t->numel;
+    }
+    int nz = (counts[0] > 0) + (counts[1] > 0) + (counts[2] > 0);
+    c->info.dtype = nz > 1 ? "mixed" : counts[1] ? "F16" : counts[2] ? "BF16" : "F32";
+    c->info.file_bytes = st_file_bytes(c->st);
+    c->info.format = st_format(c->st);
+    rc = 0;
+done:
+    free(cfg);
+    free(txt);
+    if (rc) {
+        bert_free(c);
+        return -1;
+    }
+    *out = c;
+    return 0;
+}
+
+void bert_free(bert_ctx *c) {
+    if (!c) return;
+    unprepare(c);
+    be_free(c->be);
+    ws_free(&c->ws);
+    free(c->L);
+    st_close(c->st);
+    free(c->dir);
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}
+
+const bert_info *bert_get_info(const bert_ctx *c) { return &c->info; }
+
+uint64_t bert_resident_bytes(const bert_ctx *c) {
+    return st_resident_bytes(c->st) + c->ws.owned_bytes +
+           (c->be && (c->be->caps & BE_CAP_HOST) ? c->be->info.weight_bytes : 0);
+}
+
+const char *bert_device_note(const bert_ctx *c) { return c->note[0] ? c->note : NULL; }
+
+/* ---------------- forward ---------------- */
+
+/* One post-LN layer over x[T, H] (BertLayer / DistilBERT's TransformerBlock):
+ * x = LN1(x + out(attn(qkv(x)))); x = LN2(x + fc2(act(fc1(x)))). */
+static void layer_post_ln(bert_ctx *c, const blayer *L, be_off x, int T, const int *off, const int *len, int nseq,
+                          const int *km, be_off qkv, be_off att, be_off m) {
+    be *b = c->be;
+    const be_vtbl *v = b->v;
+    int H = c->info.hidden;
+    v->linear(b, x, L->qkvw, L->qkvb, OPS_ACT_NONE, qkv, 0, T, 0, 0);
+    v->attention(b, qkv, H, att, off, len, nseq, c->info.heads, 0, km);
+    v->linear(b, att, L->ow, L->ob, OPS_ACT_NONE, x, 1, T, 0, 0);
+    v->layernorm(b, x, L->ln1g, L->ln1b, x, T, H, c->info.eps);
+    v->linear(b, x, L->fc1w, L->fc1b, c->act, m, 0, T, 0, 0);
+    v->linear(b, m, L->fc2w, L->fc2b, OPS_ACT_NONE, x, 1, T, 0, 0);
+    v->layernorm(b, x, L->ln2g, L->ln2b, x, T, H, c->info.eps);
+}
+
+static int run(bert_ctx *c, const int32_t *const *ids, const size_t *lens, int batch, const int32_t *mask,
+               float *last_hidden, cs_err *err) {
+    const bert_info *in = &c->info;
+    if (batch <= 0) return cs_err_set(err, "no texts to embed");
+    int H = in->hidden, I = in->intermediate, T = 0, maxn = 0;
+    for (int b = 0; b < batch; b++) {
+        if (lens[b] < 1 || lens[b] > (size_t)in->max_positions)
+            return cs_err_set(err, "text %d has %zu tokens; the model takes 1 to %d", b, lens[b], in->max_positions);
+        for (size_t i = 0; i < lens[b]; i++)
+            if (ids[b][i] < 0 || ids[b][i] >= in->vocab_size)
+                return cs_err_set(err, "token id %d is outside the vocabulary (0..%d)", ids[b][i], in->vocab_size - 1);
+        T += (int)lens[b];
+        if ((int)lens[b] > maxn) maxn = (int)lens[b];
+    }
+    if (materialise(c, err)) return -1;
+    size_t need = (size_t)T * H * 5 + (size_t)T * I;
+    int maxk = I > 3 * H ? I : 3 * H;
+    if (be_reserve(c->be, need, maxn, H / in->heads, T, maxk, err)) {
+        c->dev_failed = !(c->be->caps & BE_CAP_HOST);
+        return -1;
+    }
+    be_off x = 0, qkv = x + (size_t)T * H, att = qkv + (size_t)T * 3 * H, m = att + (size_t)T * H;
+    int *iw = malloc(((size_t)batch * 2 + (mask ? (size_t)T : 0)) * sizeof *iw);
+    if (!iw) return cs_err_set(err, "out of memory");
+    int *off = iw, *len = off + batch, *km = mask ? len + batch : NULL;
+    for (int b = 0, o = 0; b < batch; b++) {
+        off[b] = o;
+        len[b] = (int)lens[b];
+        o += len[b];
+    }
+    for (int i = 0; km && i < T; i++) km[i] = mask[i] != 0;
+    const be_vtbl *v = c->be->v;
+    v->embed_tokens(c->be, x, c->tokw, c->posw, ids, len, batch, H);
+    v->layernorm(c->be, x, c->embg, c->embb, x, T, H, in->eps);
+    for (int l = 0; l < in->layers; l++) layer_post_ln(c, &c->L[l], x, T, off, len, batch, km, qkv, att, m);
+    be_read(c->be, x, last_hidden, (size_t)T * H);
+    free(iw);
+    int rc = be_sync(c->be, err);
+    if (rc) c->dev_failed = !(c->be->caps & BE_CAP_HOST);
+    return rc;
+}
+
+/* After a GPU failure the weights are prepared again for the CPU. */
+static int fall_back(bert_ctx *c, const cs_err *why, cs_err *err) {
+    if (!c->be) return cs_err_set(err, "%s", why->msg);
+    be *cpu = be_cpu_new();
+    if (!cpu) return cs_err_set(err, "out of memory");
+    snprintf(c->note, sizeof c->note, "%.100s: %.180s; running on the CPU", c->be->info.device, why->msg);
+    c->note_loud = 1;
+    unprepare(c);
+    be_free(c->be);
+    c->be = cpu;
+    c->ready = 0;
+    c->dev_failed = 0;
+    return 0;
+}
+
+int bert_forward(bert_ctx *c, const int32_t *const *ids, const size_t *lens, int batch, const int32_t *mask,
+                 float *last_hidden, cs_err *err) {
+    pthread_mutex_lock(&c->lock);
+    cs_err e = {{0}};
+    int rc = run(c, ids, lens, batch, mask, last_hidden, &e);
+    if (rc && c->dev_failed && !fall_back(c, &e, &e)) rc = run(c, ids, lens, batch, mask, last_hidden, &e);
+    if (rc && err) *err = e;
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}

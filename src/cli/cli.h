@@ -75,6 +75,14 @@ int cmd_doctor(int argc, char **argv);
 /* Asks a running daemon to finish indexing: CLI_OK/CLI_FAIL, or -1 when no daemon runs. */
 int cli_daemon_index_wait(void);
 int cli_model_use(int argc, char **argv);
+/* BERT-family sentence-transformers folders (cli_text.c), chosen when stm_detect(dir) says so:
+ * tokenize (lines from `from` to ids per line; maxlen 0 = no truncation), embed
+ * (texts[i] of lens[i] bytes; f32 1 = raw float32 output, else one JSON array per line), info. */
+int cli_text_tokenize(const char *dir, const char *from, int maxlen);
+int cli_text_embed(const char *dir, const char *const *texts, const size_t *lens, size_t n, int norm, int f32);
+int cli_text_info(const char *dir, int json);
+/* bert_params from the same flags and settings as cli_clip_params. */
+struct bert_params cli_bert_params(int threads);
 int cli_model_list(int argc, char **argv);
 int cli_model_fetch(int argc, char **argv);
 struct hub_model;

@@ -9,6 +9,7 @@
 #include "../common/cs_file.h"
 #include "../model/clip.h"
 #include "../model/ops.h"
+#include "../model/stmodel.h"
 #include "../model/tokenizer.h"
 #include "cli.h"
 
@@ -73,6 +74,7 @@ int cmd_tokenize(int argc, char **argv) {
         } else return cli_usage("tokenize: unexpected argument '%s'", argv[i]);
     }
     if (!dir) return cli_usage("tokenize: --model DIR is required");
+    if (stm_detect(dir)) return cli_text_tokenize(dir, from, maxlen); /* a BERT-family folder: WordPiece */
     /* only the tokenizer files are needed: no weights are opened */
     char *voc = cs_path_join(dir, "vocab.json"), *mer = cs_path_join(dir, "merges.txt");
     tok_ctx *t = NULL;
@@ -246,6 +248,23 @@ int cmd_embed(int argc, char **argv) {
         } else rc = cli_usage("embed: unexpected argument '%s'", a);
     }
     if (rc == CLI_OK && in.n == 0) rc = cli_usage("embed: nothing to embed (give --text, --texts-from, --image, --token-ids or --pixel-values)");
+    if (rc == CLI_OK && dir && stm_detect(dir)) { /* a BERT-family sentence model: texts only */
+        const char **tx = malloc((in.n ? in.n : 1) * sizeof *tx);
+        size_t *tl = malloc((in.n ? in.n : 1) * sizeof *tl);
+        if (!tx || !tl) rc = cli_fail("out of memory");
+        for (size_t i = 0; i < in.n && rc == CLI_OK; i++) {
+            if (in.v[i].kind != IN_TEXT) rc = cli_usage("embed: %s is a text model; give --text or --texts-from", dir);
+            tx[i] = in.v[i].val;
+            tl[i] = in.v[i].len;
+        }
+        if (rc == CLI_OK) rc = cli_text_embed(dir, tx, tl, in.n, norm, !strcmp(format, "f32"));
+        free(tx);
+        free(tl);
+        for (size_t i = 0; i < ntb; i++) free(texts_bufs[i]);
+        free(texts_bufs);
+        free(in.v);
+        return rc;
+    }
     int need_text = 0;
     for (size_t i = 0; i < in.n; i++) need_text |= in.v[i].kind == IN_TEXT;
     clip_ctx *c = rc == CLI_OK ? open_model(dir, need_text) : NULL;
@@ -329,6 +348,7 @@ int cmd_model(int argc, char **argv) {
         else if (!dir && strncmp(argv[i], "--", 2)) dir = argv[i];
         else return cli_usage("model info: unexpected argument '%s'", argv[i]);
     }
+    if (dir && stm_detect(dir)) return cli_text_info(dir, json);
     clip_ctx *c = open_model(dir, 1);
     if (!c) return CLI_FAIL;
     const clip_info *m = clip_get_info(c);

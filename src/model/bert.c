@@ -17,17 +17,13 @@
 
 #include "../common/cs_file.h"
 #include "backend.h"
+#include "encoder.h"
 #include "mconf.h"
 #include "ops.h"
 #include "weights.h"
 #include "wset.h"
 
-typedef struct blayer {
-    const float *q_w, *q_b, *k_w, *k_b, *v_w, *v_b, *o_w, *o_b, *ln1_w, *ln1_b, *fc1_w, *fc1_b, *fc2_w, *fc2_b,
-        *ln2_w, *ln2_b;
-    float *qkv_w, *qkv_b;
-    be_w *qkvw, *qkvb, *ow, *ob, *ln1g, *ln1b, *fc1w, *fc1b, *fc2w, *fc2b, *ln2g, *ln2b;
-} blayer;
+typedef enc_layer blayer; /* encoder.h */
 
 struct bert_ctx {
     bert_params params;
@@ -164,15 +160,7 @@ static void unprepare(bert_ctx *c) {
         if (c->be) be_wfree(c->be, *all[i]);
         *all[i] = NULL;
     }
-    for (int l = 0; c->L && l < c->info.layers; l++) {
-        blayer *L = &c->L[l];
-        be_w **lw[] = {&L->qkvw, &L->qkvb, &L->ow, &L->ob, &L->ln1g, &L->ln1b, &L->fc1w, &L->fc1b,
-                       &L->fc2w, &L->fc2b, &L->ln2g, &L->ln2b};
-        for (size_t i = 0; i < sizeof lw / sizeof *lw; i++) {
-            if (c->be) be_wfree(c->be, *lw[i]);
-            *lw[i] = NULL;
-        }
-    }
+    for (int l = 0; c->L && l < c->info.layers; l++) enc_layer_unprepare(c->be, &c->L[l]);
 }
 
 /* Fills the float views and hands every weight to the backend (under the lock). */
@@ -180,22 +168,11 @@ static int materialise(bert_ctx *c, cs_err *err) {
     if (c->ready) return 0;
     if (open_backend(c, err) || ws_views(&c->ws, 0, err)) return -1;
     int H = c->info.hidden, I = c->info.intermediate, P = c->info.max_positions;
-    for (int l = 0; l < c->info.layers; l++) {
-        blayer *L = &c->L[l];
-        if (ws_stack3(&c->ws, &L->q_w, &L->k_w, &L->v_w, L->q_b, L->k_b, L->v_b, (size_t)H, (size_t)H,
-                                   &L->qkv_w, &L->qkv_b, err))
+    for (int l = 0; l < c->info.layers; l++)
+        if (enc_layer_prepare(&c->ws, c->be, &c->L[l], H, I, BE_W_LINEAR_FEW, err)) {
+            c->dev_failed = !(c->be->caps & BE_CAP_HOST);
             return -1;
-        const float *qkv = L->qkv_w, *qkvb = L->qkv_b;
-        if (prep(c, &qkv, 3 * H, H, BE_W_LINEAR_FEW, &L->qkvw, err) || prep(c, &qkvb, 3 * H, 1, BE_W_VEC, &L->qkvb, err) ||
-            prep(c, &L->o_w, H, H, BE_W_LINEAR_FEW, &L->ow, err) || prep(c, &L->o_b, H, 1, BE_W_VEC, &L->ob, err) ||
-            prep(c, &L->ln1_w, H, 1, BE_W_VEC, &L->ln1g, err) || prep(c, &L->ln1_b, H, 1, BE_W_VEC, &L->ln1b, err) ||
-            prep(c, &L->fc1_w, I, H, BE_W_LINEAR_FEW, &L->fc1w, err) || prep(c, &L->fc1_b, I, 1, BE_W_VEC, &L->fc1b, err) ||
-            prep(c, &L->fc2_w, H, I, BE_W_LINEAR_FEW, &L->fc2w, err) || prep(c, &L->fc2_b, H, 1, BE_W_VEC, &L->fc2b, err) ||
-            prep(c, &L->ln2_w, H, 1, BE_W_VEC, &L->ln2g, err) || prep(c, &L->ln2_b, H, 1, BE_W_VEC, &L->ln2b, err))
-            return -1;
-        if (!qkv) L->qkv_w = NULL; /* the backend keeps its own copy; ours was freed */
-        if (!qkvb) L->qkv_b = NULL;
-    }
+        }
     const float *pos = c->pos;
     if (c->tt) { /* HF adds the token type row, then the position: (w + t) + p; here w + (p + t), the
                   * same to float rounding (well inside the 1e-4 the references allow) */
@@ -303,22 +280,6 @@ const char *bert_device_note(const bert_ctx *c) { return c->note[0] ? c->note : 
 
 /* ---------------- forward ---------------- */
 
-/* One post-LN layer over x[T, H] (BertLayer / DistilBERT's TransformerBlock):
- * x = LN1(x + out(attn(qkv(x)))); x = LN2(x + fc2(act(fc1(x)))). */
-static void layer_post_ln(bert_ctx *c, const blayer *L, be_off x, int T, const int *off, const int *len, int nseq,
-                          const int *km, be_off qkv, be_off att, be_off m) {
-    be *b = c->be;
-    const be_vtbl *v = b->v;
-    int H = c->info.hidden;
-    v->linear(b, x, L->qkvw, L->qkvb, OPS_ACT_NONE, qkv, 0, T, 0, 0);
-    v->attention(b, qkv, H, att, off, len, nseq, c->info.heads, 0, km);
-    v->linear(b, att, L->ow, L->ob, OPS_ACT_NONE, x, 1, T, 0, 0);
-    v->layernorm(b, x, L->ln1g, L->ln1b, x, T, H, c->info.eps);
-    v->linear(b, x, L->fc1w, L->fc1b, c->act, m, 0, T, 0, 0);
-    v->linear(b, m, L->fc2w, L->fc2b, OPS_ACT_NONE, x, 1, T, 0, 0);
-    v->layernorm(b, x, L->ln2g, L->ln2b, x, T, H, c->info.eps);
-}
-
 static int run(bert_ctx *c, const int32_t *const *ids, const size_t *lens, int batch, const int32_t *mask,
                float *last_hidden, cs_err *err) {
     const bert_info *in = &c->info;
@@ -353,7 +314,8 @@ static int run(bert_ctx *c, const int32_t *const *ids, const size_t *lens, int b
     const be_vtbl *v = c->be->v;
     v->embed_tokens(c->be, x, c->tokw, c->posw, ids, len, batch, H);
     v->layernorm(c->be, x, c->embg, c->embb, x, T, H, in->eps);
-    for (int l = 0; l < in->layers; l++) layer_post_ln(c, &c->L[l], x, T, off, len, batch, km, qkv, att, m);
+    for (int l = 0; l < in->layers; l++)
+        enc_layer_post_ln(c->be, &c->L[l], x, T, H, in->heads, c->act, in->eps, off, len, batch, km, qkv, att, m);
     be_read(c->be, x, last_hidden, (size_t)T * H);
     free(iw);
     int rc = be_sync(c->be, err);

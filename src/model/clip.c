@@ -25,6 +25,7 @@
 
 #include "../common/cs_file.h"
 #include "backend.h"
+#include "encoder.h"
 #include "mconf.h"
 #include "ops.h"
 #include "safetensors.h"
@@ -32,14 +33,7 @@
 #include "wset.h"
 #include "tokenizer.h"
 
-/* One encoder layer's weights: each a float view of a checked tensor. */
-typedef struct layer_w {
-    const float *ln1_w, *ln1_b, *q_w, *q_b, *k_w, *k_b, *v_w, *v_b, *o_w, *o_b;
-    const float *ln2_w, *ln2_b, *fc1_w, *fc1_b, *fc2_w, *fc2_b;
-    float *qkv_w, *qkv_b; /* q, k, v stacked ([3H, H], [3H]): one GEMM instead of three */
-    /* the same weights as the backend prepared them (packed, uploaded, or the views above) */
-    be_w *ln1g, *ln1b, *qkvw, *qkvb, *ow, *ob, *ln2g, *ln2b, *fc1w, *fc1b, *fc2w, *fc2b;
-} layer_w;
+typedef enc_layer layer_w; /* encoder.h */
 
 typedef struct tower {
     int hidden, inter, layers, heads, act;
@@ -273,15 +267,7 @@ static void unprepare(clip_ctx *c, tower *t) {
         if (c->be) be_wfree(c->be, *all[i]);
         *all[i] = NULL;
     }
-    for (int l = 0; t->L && l < t->layers; l++) {
-        layer_w *L = &t->L[l];
-        be_w **lw[] = {&L->ln1g, &L->ln1b, &L->qkvw, &L->qkvb, &L->ow, &L->ob, &L->ln2g, &L->ln2b,
-                       &L->fc1w, &L->fc1b, &L->fc2w, &L->fc2b};
-        for (size_t i = 0; i < sizeof lw / sizeof *lw; i++) {
-            if (c->be) be_wfree(c->be, *lw[i]);
-            *lw[i] = NULL;
-        }
-    }
+    for (int l = 0; t->L && l < t->layers; l++) enc_layer_unprepare(c->be, &t->L[l]);
 }
 
 /* Opens the backend on first use, not at load: probing Vulkan loads every installed driver (0.1 to
@@ -300,29 +286,15 @@ static int materialise(clip_ctx *c, int vision, cs_err *err) {
     if (t->ready) return 0;
     if (open_backend(c, err)) return -1;
     if (ws_views(&c->ws, vision, err)) return -1;
-    /* Stack q, k and v. The originals are read once here and not again. */
-    size_t H = (size_t)t->hidden;
-    for (int l = 0; l < t->layers; l++) {
-        layer_w *L = &t->L[l];
-        if (ws_stack3(&c->ws, &L->q_w, &L->k_w, &L->v_w, L->q_b, L->k_b, L->v_b, H, H, &L->qkv_w, &L->qkv_b, err))
+    /* Every weight through the backend (q, k and v stacked first: the originals are read once and
+     * not again). The vision tower's products have 50+ rows (a patch grid per image), the text
+     * tower's a few tokens per query: the backend may lay them out for that. */
+    int I = t->inter, h = t->hidden, lk = vision ? BE_W_LINEAR : BE_W_LINEAR_FEW, P = c->info.projection_dim;
+    for (int l = 0; l < t->layers; l++)
+        if (enc_layer_prepare(&c->ws, c->be, &t->L[l], h, I, lk, err)) {
+            c->dev_failed = !(c->be->caps & BE_CAP_HOST);
             return -1;
-    }
-    /* Every weight through the backend. The vision tower's products have 50+ rows (a patch grid
-     * per image), the text tower's a few tokens per query: the backend may lay them out for that. */
-    int I = t->inter, h = (int)H, lk = vision ? BE_W_LINEAR : BE_W_LINEAR_FEW, P = c->info.projection_dim;
-    for (int l = 0; l < t->layers; l++) {
-        layer_w *L = &t->L[l];
-        const float *qkv = L->qkv_w, *qkvb = L->qkv_b;
-        if (prep(c, &L->ln1_w, h, 1, BE_W_VEC, &L->ln1g, err) || prep(c, &L->ln1_b, h, 1, BE_W_VEC, &L->ln1b, err) ||
-            prep(c, &qkv, 3 * h, h, lk, &L->qkvw, err) || prep(c, &qkvb, 3 * h, 1, BE_W_VEC, &L->qkvb, err) ||
-            prep(c, &L->o_w, h, h, lk, &L->ow, err) || prep(c, &L->o_b, h, 1, BE_W_VEC, &L->ob, err) ||
-            prep(c, &L->ln2_w, h, 1, BE_W_VEC, &L->ln2g, err) || prep(c, &L->ln2_b, h, 1, BE_W_VEC, &L->ln2b, err) ||
-            prep(c, &L->fc1_w, I, h, lk, &L->fc1w, err) || prep(c, &L->fc1_b, I, 1, BE_W_VEC, &L->fc1b, err) ||
-            prep(c, &L->fc2_w, h, I, lk, &L->fc2w, err) || prep(c, &L->fc2_b, h, 1, BE_W_VEC, &L->fc2b, err))
-            return -1;
-        if (!qkv) L->qkv_w = NULL;
-        if (!qkvb) L->qkv_b = NULL;
-    }
+        }
     if (prep(c, &t->post_ln_w, h, 1, BE_W_VEC, &t->post_g, err) || prep(c, &t->post_ln_b, h, 1, BE_W_VEC, &t->post_b, err) ||
         prep(c, &t->proj, P, h, BE_W_LINEAR_FEW, &t->projw, err))
         return -1;

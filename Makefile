@@ -136,6 +136,7 @@ test: $(BUILD)/clipseek $(TEST_BIN) $(BUILD)/x11_helper
 	CLIPSEEK=$(BUILD)/clipseek sh tests/fetch_test.sh
 	CLIPSEEK=$(BUILD)/clipseek sh tests/inputs_test.sh
 	CLIPSEEK=$(BUILD)/clipseek sh tests/search_test.sh
+	CLIPSEEK=$(BUILD)/clipseek sh tests/text_product_test.sh
 	CLIPSEEK=$(BUILD)/clipseek sh tests/diskfull_test.sh
 	CLIPSEEK=$(BUILD)/clipseek sh tests/organize_test.sh
 	CLIPSEEK=$(BUILD)/clipseek sh tests/web_test.sh
@@ -185,9 +186,13 @@ fuzz-run: $(FUZZ_BIN)
 	@set -e; for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p fuzz/corpus/$${n#fuzz_}; \
 	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 fuzz/corpus/$${n#fuzz_} fuzz/seeds/$${n#fuzz_}; done
 
-bench: $(BUILD)/bench_clip $(BUILD)/bench_search
+bench: $(BUILD)/bench_clip $(BUILD)/bench_search $(BUILD)/bench_text
 	sh bench/run.sh $(BUILD)/bench_clip
 	$(BUILD)/bench_search --threads $${BENCH_THREADS:-$$(nproc)}
+	$(BUILD)/bench_text --threads $${BENCH_THREADS:-$$(nproc)} --keep $${BENCH_TEXT_DIR:-/tmp/clipseek-bench-text}
+$(BUILD)/bench_text: bench/bench_text.c $(BUILD)/libclipseek.a
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libclipseek.a $(LDLIBS)
 $(BUILD)/bench_search: bench/bench_search.c $(BUILD)/libclipseek.a
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libclipseek.a $(LDLIBS)

@@ -81,6 +81,14 @@ int cli_model_use(int argc, char **argv);
 int cli_text_tokenize(const char *dir, const char *from, int maxlen);
 int cli_text_embed(const char *dir, const char *const *texts, const size_t *lens, size_t n, int norm, int f32);
 int cli_text_info(const char *dir, int json);
+/* Checks that text model `tdir` embeds into CLIP model `cdir`'s space (its sentence embedding has
+ * the CLIP projection's size). Loads headers only. Returns 0 or -1 with *e. */
+int cli_text_check_space(const char *tdir, const char *cdir, struct cs_err *e);
+struct store;
+struct stm_ctx;
+/* The text model set by `model use ... --text-model` (or $CLIPSEEK_TEXT_MODEL), loaded; *out is
+ * NULL when none is set. Returns 0, or -1 with *e when the one set cannot be loaded. */
+int cli_text_query_model(struct store *s, struct stm_ctx **out, struct cs_err *e);
 /* bert_params from the same flags and settings as cli_clip_params. */
 struct bert_params cli_bert_params(int threads);
 int cli_model_list(int argc, char **argv);

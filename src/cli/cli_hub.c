@@ -102,25 +102,54 @@ int cli_model_fetch(int argc, char **argv) {
     return rc;
 }
 
-int cli_model_use(int argc, char **argv) {
-    if (argc != 3) return cli_usage("model use: expected DIR (a Hugging Face CLIP folder) or REPO (org/name, from the cache)");
-    char real[PATH_MAX + 512];
+/* A folder (made absolute) or a repository in the cache (files: what its folder must hold). */
+static int resolve_model(const char *arg, const char *const *files, int nfiles, char *real, size_t n) {
     struct stat st;
-    if (stat(argv[2], &st) == 0 && S_ISDIR(st.st_mode)) {
-        if (!realpath(argv[2], real)) return cli_fail("%s: no such folder", argv[2]);
-    } else if (hub_repo_valid(argv[2])) {
+    if (stat(arg, &st) == 0 && S_ISDIR(st.st_mode)) {
+        char tmp[PATH_MAX];
+        if (!realpath(arg, tmp)) return cli_fail("%s: no such folder", arg);
+        snprintf(real, n, "%s", tmp);
+        return CLI_OK;
+    }
+    if (hub_repo_valid(arg)) {
         hub_model m;
-        if (cli_hub_cached(argv[2], &m))
-            return cli_fail("%s is not in the Hugging Face cache; download it with `clipseek model fetch %s`", argv[2], argv[2]);
-        snprintf(real, sizeof real, "%s", m.dir);
-    } else
-        return cli_fail("%s: no such folder (and not a repository name like org/name)", argv[2]);
+        hub_params p = hub_default_params();
+        if (hub_cache_lookup(arg, files, nfiles, &p, &m, NULL) != 0)
+            return cli_fail("%s is not in the Hugging Face cache; download it with `clipseek model fetch %s`", arg, arg);
+        snprintf(real, n, "%s", m.dir);
+        return CLI_OK;
+    }
+    return cli_fail("%s: no such folder (and not a repository name like org/name)", arg);
+}
+
+int cli_model_use(int argc, char **argv) {
+    const char *clip_arg = NULL, *text_arg = NULL;
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--text-model") && i + 1 < argc) text_arg = argv[++i];
+        else if (!clip_arg && strncmp(argv[i], "--", 2)) clip_arg = argv[i];
+        else clip_arg = NULL, i = argc;
+    }
+    if (!clip_arg)
+        return cli_usage("model use: expected DIR|REPO (a CLIP model) [--text-model DIR|REPO (a sentence-transformers "
+                         "text tower into the same space)]");
+    char real[PATH_MAX + 512], treal[PATH_MAX + 512];
+    int rc = resolve_model(clip_arg, clip_files, N_CLIP_FILES, real, sizeof real);
+    if (rc) return rc;
     cs_err e;
     if (validate(real, &e)) return cli_fail("%s", e.msg); /* reads headers, not the weights */
+    if (text_arg) {
+        static const char *const st_files[] = {"config.json", "vocab.txt"};
+        if ((rc = resolve_model(text_arg, st_files, 2, treal, sizeof treal))) return rc;
+        if (cli_text_check_space(treal, real, &e)) return cli_fail("%s", e.msg);
+    }
     store *s = cli_open_store();
     if (!s) return CLI_FAIL;
-    int rc = store_meta_set(s, "model_dir", real, &e) ? cli_fail("%s", e.msg) : CLI_OK;
+    rc = store_meta_set(s, "model_dir", real, &e) ? cli_fail("%s", e.msg) : CLI_OK;
+    /* a text model belongs to the CLIP model it was checked against: a new `model use` without one
+     * goes back to CLIP's own text tower */
+    if (!rc && store_meta_set(s, "text_model_dir", text_arg ? treal : NULL, &e)) rc = cli_fail("%s", e.msg);
     if (!rc) printf("using %s\n", real);
+    if (!rc && text_arg) printf("queries embedded by %s\n", treal);
     store_close(s);
     return rc;
 }

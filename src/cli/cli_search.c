@@ -6,6 +6,7 @@
 #include "../daemon/daemon.h"
 #include "../index/indexer.h"
 #include "../model/clip.h"
+#include "../model/stmodel.h"
 #include "../search/search.h"
 #include "../search/search_json.h"
 #include "../search/vecindex.h"
@@ -29,7 +30,7 @@ static int parse_since(const char *s, int64_t *out) {
     return 0;
 }
 
-typedef struct opened { clip_ctx *c; char *model_id; vecindex *vi; } opened;
+typedef struct opened { clip_ctx *c; char *model_id; vecindex *vi; stm_ctx *tm; } opened;
 
 /* Loads the model in use and its search matrix; a store without a model gives {0}. */
 static int open_model(store *s, const char *opt, opened *o) {
@@ -40,6 +41,8 @@ static int open_model(store *s, const char *opt, opened *o) {
     int rc = CLI_OK;
     if (!(o->model_id = index_model_id(dir, &e)) || cli_clip_load(dir, cli_threads, &o->c, &e) || vecindex_open(s, o->model_id, &o->vi, &e))
         rc = cli_fail("%s", e.msg);
+    else if (cli_text_query_model(s, &o->tm, &e)) /* queries through a text model into CLIP's space */
+        rc = cli_fail("%s", e.msg);
     else if (vecindex_stale(o->vi)) /* the results still come, from what was indexed */
         fprintf(stderr, "clipseek: %s\n", vecindex_stale(o->vi));
     free(dir);
@@ -49,6 +52,7 @@ static int open_model(store *s, const char *opt, opened *o) {
 static void close_model(opened *o) {
     vecindex_close(o->vi);
     clip_free(o->c);
+    stm_free(o->tm);
     free(o->model_id);
 }
 
@@ -191,7 +195,10 @@ int cmd_search(int argc, char **argv) {
         qv = malloc((size_t)P * sizeof *qv);
         const char *t = text ? text : "";
         if (!qv) rc = cli_fail("out of memory");
-        else if (image ? clip_image_files_embed(o.c, &image, 1, 1, qv, &e) : clip_texts_embed(o.c, &t, 1, 1, qv, &e))
+        else if (!image && o.tm && stm_dim(o.tm) != P)
+            rc = cli_fail("the text model embeds into %d dimensions, the CLIP model %d", stm_dim(o.tm), P);
+        else if (image ? clip_image_files_embed(o.c, &image, 1, 1, qv, &e)
+                 : o.tm ? stm_embed_texts(o.tm, &t, 1, 1, qv, &e) : clip_texts_embed(o.c, &t, 1, 1, qv, &e))
             rc = cli_fail("%s", e.msg);
         else if (vecindex_dim(o.vi) && vecindex_dim(o.vi) != P)
             rc = cli_fail("the search matrix has %d dimensions, the model %d", vecindex_dim(o.vi), P);
@@ -201,6 +208,7 @@ int cmd_search(int argc, char **argv) {
         q.text = image ? NULL : text;
         q.qvec = qv;
         q.vecs = o.vi;
+        if (!image && o.tm) q.meaning_min = search_textmodel_min; /* the text model's own scale */
         rc = run_and_print(s, &q, json);
     }
     free(qv);

@@ -10,6 +10,8 @@
 #include "../model/clip.h"
 #include "../model/ops.h"
 #include "../model/stmodel.h"
+#include "../config/rules.h"
+#include "../store/store.h"
 #include "cli.h"
 
 #define MAX_INPUT_FILE (256u << 20)
@@ -21,6 +23,43 @@ struct bert_params cli_bert_params(int threads) {
     p.device = c.device;
     p.f32 = c.f32;
     return p;
+}
+
+int cli_text_check_space(const char *tdir, const char *cdir, cs_err *e) {
+    clip_params cp = clip_default_params();
+    cp.threads = 1;
+    cp.no_tokenizer = 1;
+    clip_ctx *c;
+    if (clip_load(cdir, &cp, &c, e)) return -1;
+    int P = clip_get_info(c)->projection_dim;
+    clip_free(c);
+    bert_params bp = bert_default_params();
+    bp.threads = 1;
+    stm_ctx *s;
+    if (stm_load(tdir, &bp, &s, e)) return -1;
+    int D = stm_dim(s);
+    stm_free(s);
+    if (D != P)
+        return cs_err_set(e, "%s embeds into %d dimensions, but %s's space has %d: it was not trained for this CLIP model",
+                          tdir, D, cdir, P);
+    return 0;
+}
+
+int cli_text_query_model(store *s, stm_ctx **out, cs_err *e) {
+    *out = NULL;
+    const char *env = getenv("CLIPSEEK_TEXT_MODEL");
+    char *dir = env && *env ? strdup(env) : NULL;
+    if (!dir && s) store_meta_get(s, "text_model_dir", &dir, NULL);
+    if (!dir) { /* the config's `text_model =` (a broken config is reported by the commands that read it) */
+        rules *r = NULL;
+        if (rules_load(NULL, &r, NULL) == 0 && rules_text_model(r)) dir = strdup(rules_text_model(r));
+        rules_free(r);
+    }
+    if (!dir) return 0;
+    bert_params p = cli_bert_params(cli_threads);
+    int rc = stm_load(dir, &p, out, e);
+    free(dir);
+    return rc;
 }
 
 static stm_ctx *open_st(const char *dir) {

@@ -36,6 +36,7 @@ struct rules {
     org_settings org;
     int web_port; /* -1: no web page */
     char device[32]; /* "" or a device name (model/backend.h) */
+    char text_model[1024]; /* "" or a folder */
     regex_t text[MAX_RULES];
     int ntext;
     char *app[MAX_RULES];
@@ -325,6 +326,9 @@ int rules_parse(const char *text, size_t len, const char *p, rules **out, cs_err
             if (strlen(v) >= sizeof r->device || be_parse_device(v, &kind, &idx, &de))
                 rc = cs_err_set(err, "%s:%d: device is auto, cpu, vulkan or vulkan:N", p, lineno);
             else snprintf(r->device, sizeof r->device, "%s", v);
+        } else if (!strcmp(k, "text_model")) {
+            if (!*v || strlen(v) >= sizeof r->text_model) rc = cs_err_set(err, "%s:%d: text_model is a folder", p, lineno);
+            else snprintf(r->text_model, sizeof r->text_model, "%s", v);
         } else if (!strcmp(k, "ocr")) {
             if (parse_bool(v, &r->org.ocr)) rc = cs_err_set(err, "%s:%d: ocr is true or false", p, lineno);
         } else if (!strcmp(k, "ocr_lang")) {
@@ -440,6 +444,7 @@ org_settings rules_org(const rules *r) {
 int rules_web_port(const rules *r) { return r->web_port; }
 
 const char *rules_device(const rules *r) { return r && r->device[0] ? r->device : NULL; }
+const char *rules_text_model(const rules *r) { return r && r->text_model[0] ? r->text_model : NULL; }
 
 store_limits rules_limits(const rules *r) { return r->limits; }
 capture_caps rules_caps(const rules *r) { return r->caps; }

@@ -37,6 +37,9 @@
  *   web_port = N            its port on 127.0.0.1 and ::1 (default 7717)
  *   device = D              where the CLIP towers run: auto (default), cpu, vulkan, vulkan:N
  *                           (--device and CLIPSEEK_DEVICE take precedence)
+ *   text_model = DIR        a sentence-transformers text tower into the CLIP model's space that
+ *                           embeds text queries (docs/text-models.md); `model use --text-model` and
+ *                           CLIPSEEK_TEXT_MODEL take precedence
  * Unknown keys and bad values are errors naming the file and line. */
 #ifndef RULES_H
 #define RULES_H
@@ -86,6 +89,8 @@ int rules_web_port(const rules *r);
 
 /* The `device =` setting, or NULL when not set (r may be NULL). */
 const char *rules_device(const rules *r);
+/* The `text_model =` setting (a folder), or NULL when not set (r may be NULL). */
+const char *rules_text_model(const rules *r);
 
 store_limits rules_limits(const rules *r);
 capture_caps rules_caps(const rules *r);

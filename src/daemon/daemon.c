@@ -25,6 +25,7 @@
 #include "../capture/x11.h"
 #include "../index/indexer.h"
 #include "../model/clip.h"
+#include "../model/stmodel.h"
 #include "../organize/organize.h"
 #include "../search/search.h"
 #include "../search/vecindex.h"
@@ -57,6 +58,9 @@ typedef struct daemon_state {
     pthread_mutex_t model_lock;
     clip_ctx *model;
     char *model_key;
+    /* `model use ... --text-model`: embeds text queries into the model's space instead of CLIP's
+     * own text tower (under model_lock, as model) */
+    stm_ctx *tmodel;
 } daemon_state;
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -155,13 +159,37 @@ static char *model_dir_for(daemon_state *d, store *s) {
     return v;
 }
 
+/* Loads (or drops) the text model of the store's text_model_dir when it changed since *loaded. */
+static void text_model_sync(daemon_state *d, store *s, char **loaded) {
+    const char *env = getenv("CLIPSEEK_TEXT_MODEL");
+    char *dir = NULL;
+    if (env && *env) dir = strdup(env);
+    else store_meta_get(s, "text_model_dir", &dir, NULL);
+    if (!dir && rules_text_model(d->rules)) dir = strdup(rules_text_model(d->rules));
+    if ((!dir && !*loaded) || (dir && *loaded && !strcmp(dir, *loaded))) { free(dir); return; }
+    stm_ctx *t = NULL;
+    cs_err e;
+    if (dir) {
+        bert_params bp = bert_default_params();
+        bp.threads = d->p.threads;
+        if (stm_load(dir, &bp, &t, &e)) set_error(d, e.msg);
+        else say("text queries embedded by %s", dir);
+    }
+    pthread_mutex_lock(&d->model_lock);
+    stm_free(d->tmodel);
+    d->tmodel = t;
+    pthread_mutex_unlock(&d->model_lock);
+    free(*loaded);
+    *loaded = dir;
+}
+
 static void *index_thread(void *arg) {
     daemon_state *d = arg;
     store *s;
     cs_err e;
     if (store_open(d->p.data_dir, &s, &e)) { set_error(d, e.msg); return NULL; }
     clip_ctx *c = NULL;
-    char *loaded = NULL, *id = NULL;
+    char *loaded = NULL, *id = NULL, *tloaded = NULL;
     organizer *org = NULL;
     if (org_open(d->rules, &org, &e)) set_error(d, e.msg); /* a bad label file: no organising */
     while (!d->stop) {
@@ -210,6 +238,7 @@ static void *index_thread(void *arg) {
             pthread_mutex_unlock(&d->model_lock);
         }
         free(dir);
+        text_model_sync(d, s, &tloaded);
         pthread_mutex_lock(&d->lock);
         d->passes++;
         if (!d->model_checked) {
@@ -263,9 +292,12 @@ static void *index_thread(void *arg) {
     free(d->model_key);
     d->model_key = NULL;
     clip_free(c);
+    stm_free(d->tmodel);
+    d->tmodel = NULL;
     pthread_mutex_unlock(&d->model_lock);
     org_close(org);
     free(loaded);
+    free(tloaded);
     free(id);
     store_close(s);
     return NULL;
@@ -292,7 +324,12 @@ static int search_timed(daemon_state *d, store *s, search_query *sq, search_hit 
         double t0 = ms_now();
         if (!qv) rc = cs_err_set(e, "out of memory");
         else if (sq->text && *sq->text) {
-            rc = clip_texts_embed(d->model, &sq->text, 1, 1, qv, e);
+            if (d->tmodel && stm_dim(d->tmodel) != P) rc = cs_err_set(e, "the text model and the CLIP model disagree");
+            else if (d->tmodel) {
+                rc = stm_embed_texts(d->tmodel, &sq->text, 1, 1, qv, e);
+                sq->meaning_min = search_textmodel_min; /* the text model's own scale */
+            }
+            else rc = clip_texts_embed(d->model, &sq->text, 1, 1, qv, e);
             if (embed_ms) *embed_ms = ms_now() - t0;
         }
         else if (sq->exclude) {

@@ -59,6 +59,10 @@ typedef struct search_query {
     int64_t exclude;      /* an entry id to leave out (query by example), 0 none */
     int64_t collection;   /* 0: any */
     const char *category; /* NULL: any (image category, ignoring ASCII case) */
+    /* Text-model hook (docs/text-models.md): NULL when qvec comes from CLIP's own text tower or an
+     * image; else the query embedder's own scale {text kinds, images} (search_textmodel_min for
+     * `model use ... --text-model`), since each embedding space needs its own calibration. */
+    const double *meaning_min;
     char warning[96];     /* out, set by the daemon's search (web.h's search callback): "" or why
                            * results may miss entries, e.g. "index out of date: disk full"
                            * (vecindex_stale); search_run leaves it alone */
@@ -77,6 +81,10 @@ typedef struct search_hit {
     int match;            /* search_match, when SEARCH_TEXT */
     float standout;       /* z of the cosine (above), when SEARCH_MEANING */
 } search_hit;
+
+/* The standout minimums {text kinds, images} for queries embedded by a sentence-transformers text
+ * tower trained into CLIP's space (toyworld-multilingual's calibration, search.c). */
+extern const double search_textmodel_min[2];
 
 /* Ranks the history for q. *hits is malloc'd (best first, at most q->limit); *n == 0 means
  * nothing matched well enough (the CLI says "no matches"). -1 with err on a store error. */

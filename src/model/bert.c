@@ -227,11 +227,7 @@ int bert_load(const char *dir, const bert_params *p, bert_ctx **out, cs_err *err
     if (!c) return cs_err_set(err, "out of memory");
     pthread_mutex_init(&c->lock, NULL);
     c->params = p ? *p : bert_default_params();
-    if (c->params.threads <= 0) {
-        const char *e = getenv("CLIPSEEK_THREADS");
-        c->params.threads = e && atoi(e) > 0 ? atoi(e) : (int)sysconf(_SC_NPROCESSORS_ONLN);
-        if (c->params.threads <= 0) c->params.threads = 1;
-    }
+    c->params.threads = mc_threads(c->params.threads);
     ops_set_threads(c->params.threads);
     int rc = -1, kind, idx;
     const char *env = getenv("CLIPSEEK_DEVICE"), *d = c->params.device && *c->params.device ? c->params.device

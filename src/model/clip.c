@@ -335,11 +335,7 @@ int clip_load(const char *dir, const clip_params *p, clip_ctx **out, cs_err *err
     if (!c) return cs_err_set(err, "out of memory");
     pthread_mutex_init(&c->lock, NULL);
     c->params = p ? *p : clip_default_params();
-    if (c->params.threads <= 0) {
-        const char *e = getenv("CLIPSEEK_THREADS");
-        c->params.threads = e && atoi(e) > 0 ? atoi(e) : (int)sysconf(_SC_NPROCESSORS_ONLN);
-        if (c->params.threads <= 0) c->params.threads = 1;
-    }
+    c->params.threads = mc_threads(c->params.threads);
     ops_set_threads(c->params.threads);
     { /* a bad device name fails the load; the device itself is opened on first use (open_backend) */
         const char *env = getenv("CLIPSEEK_DEVICE"), *d = c->params.device && *c->params.device ? c->params.device

@@ -1,7 +1,9 @@
 /* mconf: see mconf.h. */
 #include "mconf.h"
 
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ops.h"
 
@@ -39,4 +41,11 @@ int mc_parse_act(const char *s, int *act) {
     else if (strcmp(s, "relu") == 0) *act = OPS_ACT_RELU;
     else return -1;
     return 0;
+}
+
+int mc_threads(int requested) {
+    if (requested > 0) return requested;
+    const char *e = getenv("CLIPSEEK_THREADS");
+    int n = e && atoi(e) > 0 ? atoi(e) : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? n : 1;
 }

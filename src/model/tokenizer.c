@@ -238,8 +238,9 @@ const char *tok_token(const tok_ctx *t, int32_t id) {
 }
 
 /* ---- growable id buffer ---- */
-typedef struct { int32_t *v; size_t n, cap; } idbuf;
-static int ib_push(idbuf *b, int32_t x) {
+typedef tok_ids idbuf;
+#define ib_push tok_ids_push
+int tok_ids_push(tok_ids *b, int32_t x) {
     if (b->n == b->cap) {
         size_t nc = b->cap ? b->cap * 2 : 64;
         int32_t *nv = realloc(b->v, nc * sizeof *nv);

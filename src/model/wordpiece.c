@@ -14,6 +14,7 @@
 
 #include "../common/cs_file.h"
 #include "../common/cs_utf8.h"
+#include "tokenizer.h"
 
 struct wp_ctx {
     char *buf;          /* vocab text, lines NUL-ended */
@@ -260,19 +261,8 @@ static int is_punct(int32_t c) {
 
 /* ---- encoding ---- */
 
-typedef struct { int32_t *v; size_t n, cap; } ibuf;
-
-static int push(ibuf *b, int32_t x) {
-    if (b->n == b->cap) {
-        size_t nc = b->cap ? b->cap * 2 : 64;
-        int32_t *nv = realloc(b->v, nc * sizeof *nv);
-        if (!nv) return -1;
-        b->v = nv;
-        b->cap = nc;
-    }
-    b->v[b->n++] = x;
-    return 0;
-}
+typedef tok_ids ibuf; /* tokenizer.h */
+#define push tok_ids_push
 
 /* UTF-8 of cps[0..n) into a malloc'd buffer (NUL-ended); *len its bytes. */
 static unsigned char *to_utf8(const int32_t *cps, size_t n, size_t *len) {

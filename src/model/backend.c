@@ -39,7 +39,7 @@ be *be_open(const char *device, int f32, char *note, size_t nn, int *loud, cs_er
     int kind, index;
     if (be_parse_device(name, &kind, &index, err)) return NULL;
     if (kind != 1) {
-        cs_err why = {{0}};
+        cs_err why = {0};
         int found = 0;
 #ifdef CS_VULKAN
         be *g = be_vk_new(index, !f32, &found, &why);

@@ -59,7 +59,7 @@ CFLAGS  += $(CFLAGS_BASE) $(OPT) $(ARCH) $(BLAS_CFLAGS) $(VK_CFLAGS)
 LDLIBS  += $(LIBS_BASE) $(BLAS_LIBS) $(VK_LIBS)
 
 MODEL_SRC := $(filter-out $(if $(filter 1,$(VULKAN)),,src/model/backend_vk.c),$(wildcard src/model/*.c))
-LIB_SRC := $(wildcard src/common/*.c) $(MODEL_SRC) $(wildcard src/image/*.c) $(wildcard src/config/*.c) $(wildcard src/hub/*.c) $(wildcard src/store/*.c) $(wildcard src/index/*.c) $(wildcard src/capture/*.c) $(wildcard src/daemon/*.c) $(wildcard src/search/*.c) $(wildcard src/organize/*.c) $(wildcard src/web/*.c)
+LIB_SRC := $(wildcard src/common/*.c) $(MODEL_SRC) $(wildcard src/image/*.c) $(wildcard src/config/*.c) $(wildcard src/hub/*.c) $(wildcard src/store/*.c) $(wildcard src/index/*.c) $(wildcard src/ipc/*.c) $(wildcard src/capture/*.c) $(wildcard src/daemon/*.c) $(wildcard src/search/*.c) $(wildcard src/organize/*.c) $(wildcard src/web/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/src/web/assets.o
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)

@@ -831,6 +831,16 @@ static int listen_on(struct sockaddr *sa, socklen_t sl) {
     return fd;
 }
 
+web_params web_default_params(void) {
+    web_params p;
+    memset(&p, 0, sizeof p);
+    p.port = WEB_DEFAULT_PORT;
+    p.code_ttl_s = WEB_CODE_TTL_S;
+    p.session_idle_s = WEB_SESSION_IDLE_S;
+    p.session_max_s = WEB_SESSION_MAX_S;
+    return p;
+}
+
 int web_start(const web_params *p, web_server **out, cs_err *err) {
     *out = NULL;
     web_server *w = calloc(1, sizeof *w);

@@ -59,6 +59,10 @@ typedef struct web_params {
     double code_ttl_s, session_idle_s, session_max_s; /* 0: the WEB_* defaults (tests shorten them) */
 } web_params;
 
+/* web_params with the defaults: port WEB_DEFAULT_PORT, the WEB_* lifetimes, no search (full
+ * text only) and no status; data_dir must be set. */
+web_params web_default_params(void);
+
 typedef struct web_server web_server;
 
 /* Starts serving in background threads. Fails if the port cannot be bound on 127.0.0.1. */

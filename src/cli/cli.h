@@ -1,4 +1,5 @@
-/* cli: the `clipseek` command table and helpers shared by subcommands.
+/* cli: the `clipseek` command table (main.c) and the helpers shared by subcommands
+ * (cli_common.c; loading a model: cli_device.c).
  *
  * Exit codes: 0 success, 1 runtime failure (the message says why), 2 usage error. Errors go to
  * stderr as "clipseek: <message>"; stdout carries only results, so it can be piped. */
@@ -78,6 +79,9 @@ int cli_model_use(int argc, char **argv);
 int cli_model_list(int argc, char **argv);
 int cli_model_fetch(int argc, char **argv);
 struct hub_model;
+/* What a CLIP folder needs besides the weights (clip_load reads these). */
+#define CLI_N_CLIP_FILES 3
+extern const char *const cli_clip_files[CLI_N_CLIP_FILES];
 /* repo's CLIP snapshot in the Hugging Face cache (no network): 0 and *m filled, or -1. */
 int cli_hub_cached(const char *repo, struct hub_model *m);
 /* Prints where the model folder came from: a "source" line, or with json a ",\n \"source\": ..."

@@ -125,19 +125,6 @@ int cmd_web(int argc, char **argv) {
     return run_daemon(&p);
 }
 
-/* Asks a running daemon to finish indexing. Returns CLI_OK/CLI_FAIL, or -1 if none runs. */
-int cli_daemon_index_wait(void) {
-    char *dir = cli_data_dir();
-    if (!dir) return -1;
-    char buf[256];
-    int r = daemon_request(dir, "INDEX-WAIT", buf, sizeof buf, 0);
-    free(dir);
-    if (r == 1) return -1;
-    if (r < 0 || strncmp(buf, "OK", 2)) return cli_fail("daemon: %s", r < 0 ? "no answer" : buf);
-    fprintf(stderr, "clipseek: the daemon has indexed everything (%s entries this run)\n", buf + 3);
-    return CLI_OK;
-}
-
 int cmd_doctor(int argc, char **argv) {
     (void)argv;
     if (argc != 1) return cli_usage("doctor takes no arguments");

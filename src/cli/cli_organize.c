@@ -10,36 +10,6 @@
 #include "../store/store.h"
 #include "cli.h"
 
-int cli_organise(store *s, clip_ctx *c, const char *model_id, int with_ocr, int quiet) {
-    rules *r = NULL;
-    organizer *o = NULL;
-    cs_err e;
-    if (rules_load(NULL, &r, &e) || org_open(r, &o, &e) || (c && org_set_model(o, c, model_id, &e))) {
-        org_close(o);
-        rules_free(r);
-        return cli_fail("%s", e.msg);
-    }
-    org_stats st = {0};
-    int rc = CLI_OK;
-    for (;;) {
-        org_stats before = st;
-        if (org_text_kinds(o, s, 256, &st, &e) || (with_ocr && org_ocr(o, s, 16, &st, &e)) || org_model(o, s, 64, &st, &e)) {
-            rc = cli_fail("%s", e.msg);
-            break;
-        }
-        if (st.kinds == before.kinds && st.ocr == before.ocr && st.organised == before.organised) break;
-    }
-    if (rc == CLI_OK && !quiet)
-        fprintf(stderr,
-                "clipseek: organised: %lld text kinds, %lld images read, %lld entries (%lld categorised, %lld near-duplicates,"
-                " %lld put in collections, %lld deleted by rules)\n",
-                (long long)st.kinds, (long long)st.ocr, (long long)st.organised, (long long)st.categorised,
-                (long long)st.duplicates, (long long)st.collected, (long long)st.deleted);
-    org_close(o);
-    rules_free(r);
-    return rc;
-}
-
 /* organize [--no-ocr]: everything the daemon does in the background, now. */
 int cmd_organize(int argc, char **argv) {
     int ocr = 1;

@@ -24,44 +24,6 @@
 #include "../store/store.h"
 #include "cli.h"
 
-char *cli_data_dir(void) {
-    if (cli_data_dir_opt) return strdup(cli_data_dir_opt);
-    const char *e = getenv("CLIPSEEK_DATA_DIR");
-    if (e && *e) return strdup(e);
-    const char *x = getenv("XDG_DATA_HOME");
-    char buf[PATH_MAX];
-    if (x && *x) snprintf(buf, sizeof buf, "%s/clipseek", x);
-    else {
-        const char *h = getenv("HOME");
-        if (!h || !*h) return NULL;
-        snprintf(buf, sizeof buf, "%s/.local/share/clipseek", h);
-        /* ~/.local/share may not exist yet on a fresh account */
-        char parent[PATH_MAX];
-        snprintf(parent, sizeof parent, "%s/.local", h);
-        mkdir(parent, 0700);
-        snprintf(parent, sizeof parent, "%s/.local/share", h);
-        mkdir(parent, 0700);
-    }
-    return strdup(buf);
-}
-
-store *cli_open_store(void) {
-    char *dir = cli_data_dir();
-    if (!dir) {
-        cli_fail("no data directory: set HOME, XDG_DATA_HOME, CLIPSEEK_DATA_DIR or --data-dir");
-        return NULL;
-    }
-    store *s;
-    cs_err e;
-    int rc = store_open(dir, &s, &e);
-    free(dir);
-    if (rc) {
-        cli_fail("%s", e.msg);
-        return NULL;
-    }
-    return s;
-}
-
 static int parse_id(const char *a, int64_t *id) {
     char *end;
     errno = 0;
@@ -240,12 +202,6 @@ int cmd_pause(int argc, char **argv) {
 }
 
 /* ---- output helpers ---- */
-
-void cli_print_json(json_t *j) {
-    char *s = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII);
-    if (s) puts(s);
-    free(s);
-}
 
 static const char *age(int64_t ms, char *buf, size_t n) {
     int64_t d = (store_now_ms() - ms) / 1000;

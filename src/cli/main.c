@@ -11,35 +11,6 @@
 int cli_threads = 0;
 const char *cli_data_dir_opt = NULL;
 
-int cli_fail(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("clipseek: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return CLI_FAIL;
-}
-
-int cli_usage(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("clipseek: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputs("\n(see 'clipseek help')\n", stderr);
-    va_end(ap);
-    return CLI_USAGE;
-}
-
-int cli_parse_int(const char *s, int lo, int hi, int *out) {
-    if (!s || !*s) return -1;
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (*end || v < lo || v > hi) return -1;
-    *out = (int)v;
-    return 0;
-}
-
 static const struct {
     const char *name;
     int (*fn)(int, char **);

@@ -39,7 +39,7 @@ typedef struct capture_x11_params {
 capture_x11_params capture_x11_default_params(void);
 
 int capture_x11_open(const capture_x11_params *p, capture_x11 **out, cs_err *err);
-void capture_x11_close(capture_x11 *x);
+void capture_x11_close(capture_x11 *x); /* NULL is a no-op */
 
 /* Runs until *stop becomes non-zero (checked at least every 200 ms, also inside a transfer) or
  * the X connection breaks (returns -1 with a message; the process keeps running). fn receives each clip; skipped clips (secret, too large,

@@ -70,7 +70,7 @@ typedef struct store_entry {
     int64_t seq;          /* copy order (larger = more recent) */
 } store_entry;
 
-void store_entry_free(store_entry *e); /* frees the strings; the struct itself is the caller's */
+void store_entry_free(store_entry *e); /* frees the strings; the struct itself is the caller's; NULL is a no-op */
 
 /* Reads one entry. Returns 0, 1 if there is no such id (err set), -1 on failure. */
 int store_get(store *s, int64_t id, store_entry *out, cs_err *err);
@@ -211,7 +211,7 @@ typedef struct store_collection {
     float *centroid;  /* unit vector of model, or NULL */
     char *model;
 } store_collection;
-void store_collection_free(store_collection *c); /* frees the members, not the struct */
+void store_collection_free(store_collection *c); /* frees the members, not the struct; NULL is a no-op */
 
 /* Every collection with its member count, largest first. *out is malloc'd. */
 int store_collections(store *s, store_collection **out, size_t *n, cs_err *err);

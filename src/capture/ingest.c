@@ -5,10 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int fail(ingest_result *out, cs_err *err, const char *msg) {
+/* The store's failure, its code kept (a busy store is worth one more try). */
+static int fail(ingest_result *out, cs_err *err, const cs_err *why) {
     out->decision = INGEST_FAILED;
-    snprintf(out->reason, sizeof out->reason, "%s", msg);
-    return cs_err_set(err, "%s", msg);
+    snprintf(out->reason, sizeof out->reason, "%s", why->msg);
+    return cs_errc(err, cs_err_code_of(why), "%s", why->msg);
 }
 
 int ingest_paused(store *s, char *why, size_t n) {
@@ -58,7 +59,7 @@ int ingest_clip(store *s, const rules *r, const capture_clip *c, int flags, inge
     int added = 0;
     if (store_add(s, &n, &out->id, &added, &e)) {
         out->id = 0;
-        return fail(out, err, e.msg);
+        return fail(out, err, &e);
     }
     out->decision = added ? INGEST_STORED : INGEST_BUMPED;
     if (!added) return 0;

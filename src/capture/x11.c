@@ -74,7 +74,7 @@ static void on_xioerror_exit(Display *d, void *arg) {
 int capture_x11_open(const capture_x11_params *p, capture_x11 **out, cs_err *err) {
     *out = NULL;
     capture_x11 *x = calloc(1, sizeof *x);
-    if (!x) return cs_err_set(err, "out of memory");
+    if (!x) return cs_errc(err, CS_ENOMEM, "out of memory");
     x->p = p ? *p : capture_x11_default_params();
     if (x->p.timeout_ms <= 0) x->p.timeout_ms = 2000;
     if (x->p.debounce_ms < 0) x->p.debounce_ms = 0;
@@ -237,7 +237,7 @@ static int get_selection(capture_x11 *x, Atom sel, Atom target, size_t cap, unsi
         size_t n = nitems * item_bytes(*format);
         if (n > cap) { XFree(buf); return cs_err_set(err, "clip of %zu bytes is over the cap", n); }
         *data = malloc(n + 1);
-        if (!*data) { XFree(buf); return cs_err_set(err, "out of memory"); }
+        if (!*data) { XFree(buf); return cs_errc(err, CS_ENOMEM, "out of memory"); }
         if (n) memcpy(*data, buf, n);
         (*data)[n] = 0;
         *len = n;
@@ -249,7 +249,7 @@ static int get_selection(capture_x11 *x, Atom sel, Atom target, size_t cap, unsi
     XFlush(x->dpy);
     size_t sz = 0, cap_alloc = 1 << 16;
     unsigned char *acc = malloc(cap_alloc);
-    if (!acc) return cs_err_set(err, "out of memory");
+    if (!acc) return cs_errc(err, CS_ENOMEM, "out of memory");
     prop_key k = {x->win, x->prop};
     for (;;) {
         int64_t deadline = start + x->p.timeout_ms + (int64_t)(sz / RATE_BYTES_PER_MS);
@@ -281,7 +281,7 @@ static int get_selection(capture_x11 *x, Atom sel, Atom target, size_t cap, unsi
         if (sz + n + 1 > cap_alloc) {
             while (sz + n + 1 > cap_alloc) cap_alloc *= 2;
             unsigned char *na = realloc(acc, cap_alloc);
-            if (!na) { XFree(buf); free(acc); return cs_err_set(err, "out of memory"); }
+            if (!na) { XFree(buf); free(acc); return cs_errc(err, CS_ENOMEM, "out of memory"); }
             acc = na;
         }
         memcpy(acc + sz, buf, n);

@@ -1,17 +1,23 @@
 /* cli: the `clipseek` command table (main.c) and the helpers shared by subcommands
  * (cli_common.c; loading a model: cli_device.c).
  *
- * Exit codes: 0 success, 1 runtime failure (the message says why), 2 usage error. Errors go to
- * stderr as "clipseek: <message>"; stdout carries only results, so it can be piped. */
+ * Exit codes: 0 success, 1 runtime failure (the message says why), 2 usage error, 75 busy (the
+ * store was locked by another process for too long: trying again later may work; sysexits'
+ * EX_TEMPFAIL). Errors go to stderr as "clipseek: <message>"; stdout carries only results, so it
+ * can be piped. */
 #ifndef CLI_H
 #define CLI_H
 
 #include <stdio.h>
 
-enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2, CLI_BUSY = 75 };
 
 /* Prints "clipseek: " + message to stderr. Returns CLI_FAIL. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+struct cs_err;
+/* Prints "clipseek: " + e's message to stderr. Returns the exit code for its cs_err code: the one
+ * place a library error becomes an exit status (CS_EBUSY: CLI_BUSY; anything else CLI_FAIL). */
+int cli_fail_err(const struct cs_err *e);
 /* Prints a usage error and returns CLI_USAGE. */
 int cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -40,6 +40,11 @@ int cli_fail(const char *fmt, ...) {
     return CLI_FAIL;
 }
 
+int cli_fail_err(const cs_err *e) {
+    cli_fail("%s", e->msg);
+    return cs_err_code_of(e) == CS_EBUSY ? CLI_BUSY : CLI_FAIL;
+}
+
 int cli_usage(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
@@ -91,7 +96,7 @@ store *cli_open_store(void) {
     int rc = store_open(dir, &s, &e);
     free(dir);
     if (rc) {
-        cli_fail("%s", e.msg);
+        cli_fail_err(&e);
         return NULL;
     }
     return s;
@@ -158,11 +163,11 @@ int cli_index_all(store *s, const char *model_opt, int quiet) {
     }
     cs_err e;
     char *id = index_model_id(dir, &e);
-    if (!id) { free(dir); return cli_fail("%s", e.msg); }
+    if (!id) { free(dir); return cli_fail_err(&e); }
     clip_ctx *c;
-    if (cli_clip_load(dir, cli_threads, &c, &e)) { free(dir); free(id); return cli_fail("%s", e.msg); }
+    if (cli_clip_load(dir, cli_threads, &c, &e)) { free(dir); free(id); return cli_fail_err(&e); }
     index_stats st;
-    int rc = index_run(s, c, id, 0, &st, quiet ? NULL : progress, NULL, &e) ? cli_fail("%s", e.msg) : CLI_OK;
+    int rc = index_run(s, c, id, 0, &st, quiet ? NULL : progress, NULL, &e) ? cli_fail_err(&e) : CLI_OK;
     if (!quiet && isatty(2)) fputc('\n', stderr);
     if (rc == CLI_OK) {
         int64_t dropped = 0;
@@ -186,14 +191,14 @@ int cli_organise(store *s, clip_ctx *c, const char *model_id, int with_ocr, int 
     if (rules_load(NULL, &r, &e) || org_open(r, &o, &e) || (c && org_set_model(o, c, model_id, &e))) {
         org_close(o);
         rules_free(r);
-        return cli_fail("%s", e.msg);
+        return cli_fail_err(&e);
     }
     org_stats st = {0};
     int rc = CLI_OK;
     for (;;) {
         org_stats before = st;
         if (org_text_kinds(o, s, 256, &st, &e) || (with_ocr && org_ocr(o, s, 16, &st, &e)) || org_model(o, s, 64, &st, &e)) {
-            rc = cli_fail("%s", e.msg);
+            rc = cli_fail_err(&e);
             break;
         }
         if (st.kinds == before.kinds && st.ocr == before.ocr && st.organised == before.organised) break;

@@ -48,7 +48,7 @@ static int run_daemon(daemon_params *p) {
     p->data_dir = dir;
     cs_log_set_sink(log_to_stderr, NULL, CS_LOG_INFO);
     cs_err e;
-    int rc = daemon_run(p, &e) ? cli_fail("%s", e.msg) : CLI_OK;
+    int rc = daemon_run(p, &e) ? cli_fail_err(&e) : CLI_OK;
     free(dir);
     return rc;
 }

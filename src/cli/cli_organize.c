@@ -24,7 +24,7 @@ int cmd_organize(int argc, char **argv) {
     cs_err e;
     int rc = CLI_OK;
     if (dir) {
-        if (!(id = index_model_id(dir, &e)) || cli_clip_load(dir, cli_threads, &c, &e)) rc = cli_fail("%s", e.msg);
+        if (!(id = index_model_id(dir, &e)) || cli_clip_load(dir, cli_threads, &c, &e)) rc = cli_fail_err(&e);
     }
     if (rc == CLI_OK) rc = cli_organise(s, c, id, ocr, 0);
     clip_free(c);
@@ -38,7 +38,7 @@ static int collections_list(store *s, int json) {
     store_collection *cs;
     size_t n;
     cs_err e;
-    if (store_collections(s, &cs, &n, &e)) return cli_fail("%s", e.msg);
+    if (store_collections(s, &cs, &n, &e)) return cli_fail_err(&e);
     json_t *arr = json ? json_array() : NULL;
     for (size_t i = 0; i < n; i++) {
         if (json)
@@ -64,11 +64,11 @@ int cmd_collections(int argc, char **argv) {
     int64_t a, b;
     if (argc == 1 || (argc == 2 && !strcmp(argv[1], "--json"))) rc = collections_list(s, argc == 2);
     else if (argc == 4 && !strcmp(argv[1], "rename")) {
-        rc = store_collection_find(s, argv[2], &a, &e) || store_collection_rename(s, a, argv[3], 1, &e) ? cli_fail("%s", e.msg) : CLI_OK;
+        rc = store_collection_find(s, argv[2], &a, &e) || store_collection_rename(s, a, argv[3], 1, &e) ? cli_fail_err(&e) : CLI_OK;
     } else if (argc == 4 && !strcmp(argv[1], "merge")) {
         rc = store_collection_find(s, argv[2], &a, &e) || store_collection_find(s, argv[3], &b, &e) ||
                      store_collection_merge(s, a, b, &e)
-                 ? cli_fail("%s", e.msg)
+                 ? cli_fail_err(&e)
                  : CLI_OK;
     } else
         rc = cli_usage("collections [--json] | collections rename C NAME | collections merge FROM INTO");

@@ -39,7 +39,7 @@ static int open_model(store *s, const char *opt, opened *o) {
     if (!dir) return CLI_OK;
     cs_err e;
     int rc = CLI_OK;
-    if (!(o->model_id = index_model_id(dir, &e)) || cli_clip_load(dir, cli_threads, &o->c, &e)) rc = cli_fail("%s", e.msg);
+    if (!(o->model_id = index_model_id(dir, &e)) || cli_clip_load(dir, cli_threads, &o->c, &e)) rc = cli_fail_err(&e);
     free(dir);
     return rc;
 }
@@ -99,7 +99,7 @@ static int run_and_print(store *s, const opened *o, search_query *q, const char 
     search_hit *h;
     size_t n;
     cs_err e;
-    if (search_with_model(s, o->c, o->model_id, q, image, &h, &n, NULL, &e)) return cli_fail("%s", e.msg);
+    if (search_with_model(s, o->c, o->model_id, q, image, &h, &n, NULL, &e)) return cli_fail_err(&e);
     return print_result(s, q, h, n, fmt);
 }
 
@@ -111,7 +111,7 @@ static int search_via_daemon(store *s, search_query *q, int fmt) {
     cs_err e;
     int r = ipc_search(store_dir(s), q, &h, &n, &e);
     if (r == 1) return -1;
-    return r ? cli_fail("%s", e.msg) : print_result(s, q, h, n, fmt);
+    return r ? cli_fail_err(&e) : print_result(s, q, h, n, fmt);
 }
 
 int cmd_search(int argc, char **argv) {
@@ -143,7 +143,7 @@ int cmd_search(int argc, char **argv) {
     store *s = cli_open_store();
     if (!s) return CLI_FAIL;
     cs_err ce;
-    if (coll && store_collection_find(s, coll, &q.collection, &ce)) { store_close(s); return cli_fail("%s", ce.msg); }
+    if (coll && store_collection_find(s, coll, &q.collection, &ce)) { store_close(s); return cli_fail_err(&ce); }
     if (!model && !image && q.limit <= 1000 && !getenv("CLIPSEEK_NO_DAEMON")) {
         q.text = text;
         int r = search_via_daemon(s, &q, json);

@@ -37,6 +37,16 @@ int cs_errc(cs_err *e, cs_err_code code, const char *fmt, ...) {
     return -1;
 }
 
+int cs_err_sys(cs_err *e, int errnum, const char *fmt, ...) {
+    if (!e) return -1;
+    char what[sizeof e->msg];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    return cs_errc(e, cs_err_from_errno(errnum), "%.900s: %s", what, strerror(errnum));
+}
+
 cs_err_code cs_err_code_of(const cs_err *e) {
     return e && e->code >= CS_EFAIL && e->code <= CS_EUNSUPPORTED ? (cs_err_code)e->code : CS_EFAIL;
 }

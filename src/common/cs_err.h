@@ -44,6 +44,10 @@ int cs_err_set(cs_err *e, const char *fmt, ...) __attribute__((format(printf, 2,
 /* As cs_err_set, with a code other than CS_EFAIL. Returns -1. */
 int cs_errc(cs_err *e, cs_err_code code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* A failed system call: "<what>: <strerror(errnum)>" with cs_err_from_errno(errnum)'s code.
+ * Returns -1. */
+int cs_err_sys(cs_err *e, int errnum, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Prefixes the existing message with "prefix: " (if e is not NULL); the code stays. Returns -1. */
 int cs_err_prefix(cs_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

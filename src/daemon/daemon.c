@@ -88,6 +88,9 @@ static void on_clip(const capture_clip *c, void *arg) {
     cs_err e;
     char line[1400];
     int rc = ingest_clip(cc->s, cc->d->rules, c, INGEST_CAPTURED, &r, &e);
+    /* the store was locked past SQLite's 5 s wait (a long `clipseek import`, gc): once more
+     * before the clip counts as lost; any other failure would only fail again */
+    if (rc && cs_err_code_of(&e) == CS_EBUSY) rc = ingest_clip(cc->s, cc->d->rules, c, INGEST_CAPTURED, &r, &e);
     ingest_describe(&r, c, line, sizeof line);
     if (rc) {
         clip_lost(cc->d, line);

@@ -56,8 +56,8 @@ typedef struct daemon_params {
 daemon_params daemon_default_params(void);
 
 /* Runs until SIGINT/SIGTERM or STOP. Logs through cs_log (main installs the sink). Returns 0, or
- * -1 with a message: CS_EBUSY when a daemon already runs for data_dir, else why the config, the
- * store or the socket could not be opened. */
+ * -1 with a message: a daemon already runs for data_dir, or why the config, the store or the
+ * socket could not be opened. */
 int daemon_run(const daemon_params *p, cs_err *err);
 
 /* Client side: ipc_request (src/ipc/ipc.h), kept under this name for its callers. Returns 0, 1

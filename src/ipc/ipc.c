@@ -67,7 +67,7 @@ int ipc_listen(const char *data_dir, ipc_server **out, cs_err *err) {
     *out = NULL;
     char buf[64];
     if (ipc_request(data_dir, "PING", buf, sizeof buf, 2000) == 0)
-        return cs_errc(err, CS_EBUSY, "a daemon is already running for %s (%s)", data_dir, buf);
+        return cs_err_set(err, "a daemon is already running for %s (%s)", data_dir, buf);
     ipc_server *srv = calloc(1, sizeof *srv);
     if (!srv) return cs_errc(err, CS_ENOMEM, "out of memory");
     if (sock_path(data_dir, &srv->addr)) {

@@ -21,8 +21,9 @@ int ipc_request(const char *data_dir, const char *req, char *buf, size_t n, int 
 
 typedef struct ipc_server ipc_server;
 
-/* Binds <data_dir>/daemon.sock. Fails with CS_EBUSY if a daemon already answers PING there,
- * CS_EINVAL if the path is too long for a socket, CS_EIO if it cannot be bound. */
+/* Binds <data_dir>/daemon.sock. Fails if a daemon already answers PING there (CS_EFAIL: waiting
+ * would not help), with CS_EINVAL if the path is too long for a socket, CS_EIO if it cannot be
+ * bound. */
 int ipc_listen(const char *data_dir, ipc_server **out, cs_err *err);
 
 /* The socket's path (borrowed from srv, valid until ipc_close). */

@@ -49,14 +49,29 @@ static int io_failure(store *s) {
 
 #define IO_ADVICE "the disk or file system failed; the database itself may be intact: check the disk (dmesg) before deleting anything"
 
+cs_err_code store_code(int sqlite_rc) {
+    switch (sqlite_rc & 0xff) {
+    case SQLITE_BUSY: case SQLITE_LOCKED: return CS_EBUSY;
+    case SQLITE_CORRUPT: case SQLITE_NOTADB: return CS_ECORRUPT;
+    case SQLITE_FULL: return CS_ENOSPC;
+    case SQLITE_IOERR: return CS_EIO;
+    case SQLITE_NOMEM: return CS_ENOMEM;
+    case SQLITE_PERM: case SQLITE_READONLY: case SQLITE_AUTH: return CS_EPERM;
+    case SQLITE_CANTOPEN: return CS_ENOTFOUND;
+    case SQLITE_TOOBIG: case SQLITE_MISMATCH: case SQLITE_RANGE: case SQLITE_CONSTRAINT: return CS_EINVAL;
+    default: return CS_EFAIL;
+    }
+}
+
 int store_dberr(store *s, cs_err *err, const char *what) {
     /* SQLite's wording for a disk failure ("disk I/O error", or "database disk image is
      * malformed" when a page could not be read) invites deleting a healthy database */
     if (io_failure(s)) {
         int sys = sqlite3_system_errno(s->db);
-        return cs_err_set(err, "%s: %s: I/O error (%s): " IO_ADVICE, s->dbpath, what, sys ? strerror(sys) : sqlite3_errmsg(s->db));
+        cs_err_code code = sys == ENOSPC || sys == EDQUOT ? CS_ENOSPC : CS_EIO;
+        return cs_errc(err, code, "%s: %s: I/O error (%s): " IO_ADVICE, s->dbpath, what, sys ? strerror(sys) : sqlite3_errmsg(s->db));
     }
-    return cs_err_set(err, "%s: %s: %s", s->dbpath, what, sqlite3_errmsg(s->db));
+    return cs_errc(err, store_code(sqlite3_extended_errcode(s->db)), "%s: %s: %s", s->dbpath, what, sqlite3_errmsg(s->db));
 }
 
 int store_prepare(store *s, const char *sql, sqlite3_stmt **st, const char *what, cs_err *err) {
@@ -65,8 +80,9 @@ int store_prepare(store *s, const char *sql, sqlite3_stmt **st, const char *what
 
 int store_exec(store *s, const char *sql, cs_err *err) {
     char *msg = NULL;
-    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        cs_err_set(err, "%s: %s", s->dbpath, msg ? msg : sqlite3_errmsg(s->db));
+    int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        cs_errc(err, store_code(rc), "%s: %s", s->dbpath, msg ? msg : sqlite3_errmsg(s->db));
         sqlite3_free(msg);
         return -1;
     }
@@ -75,10 +91,10 @@ int store_exec(store *s, const char *sql, cs_err *err) {
 
 /* Creates a directory 0700, or tightens an existing one. */
 static int private_dir(const char *path, cs_err *err) {
-    if (mkdir(path, 0700) != 0 && errno != EEXIST) return cs_err_set(err, "%s: %s", path, strerror(errno));
+    if (mkdir(path, 0700) != 0 && errno != EEXIST) return cs_errc(err, cs_err_from_errno(errno), "%s: %s", path, strerror(errno));
     struct stat st;
-    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) return cs_err_set(err, "%s: not a directory", path);
-    if ((st.st_mode & 0077) && chmod(path, 0700) != 0) return cs_err_set(err, "%s: chmod: %s", path, strerror(errno));
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) return cs_errc(err, CS_EINVAL, "%s: not a directory", path);
+    if ((st.st_mode & 0077) && chmod(path, 0700) != 0) return cs_errc(err, cs_err_from_errno(errno), "%s: chmod: %s", path, strerror(errno));
     return 0;
 }
 
@@ -287,10 +303,10 @@ static int migrate(store *s, cs_err *err) {
         pragma_int(s, "SELECT count(*) FROM sqlite_master", &tables, err))
         return -1;
     if (app != APP_ID && !(app == 0 && tables == 0))
-        return cs_err_set(err, "%s: not a clipseek database (application_id %lld); refusing to touch it", s->dbpath,
+        return cs_errc(err, CS_EINVAL, "%s: not a clipseek database (application_id %lld); refusing to touch it", s->dbpath,
                           (long long)app);
     if (ver > STORE_SCHEMA_VERSION)
-        return cs_err_set(err, "%s: schema version %lld is newer than this clipseek (%d); upgrade clipseek", s->dbpath,
+        return cs_errc(err, CS_EUNSUPPORTED, "%s: schema version %lld is newer than this clipseek (%d); upgrade clipseek", s->dbpath,
                           (long long)ver, STORE_SCHEMA_VERSION);
     if (ver == STORE_SCHEMA_VERSION) return 0;
     /* Another process may be migrating right now: the v5 rebuild of a large history holds the
@@ -325,17 +341,17 @@ static int migrate(store *s, cs_err *err) {
 int store_open(const char *dir, store **out, cs_err *err) {
     *out = NULL;
     store *s = calloc(1, sizeof *s);
-    if (!s) return cs_err_set(err, "out of memory");
+    if (!s) return cs_errc(err, CS_ENOMEM, "out of memory");
     s->dir = strdup(dir);
     s->blobdir = cs_path_join(dir, "blobs");
     s->dbpath = cs_path_join(dir, "clipseek.db");
-    if (!s->dir || !s->blobdir || !s->dbpath) { store_close(s); return cs_err_set(err, "out of memory"); }
+    if (!s->dir || !s->blobdir || !s->dbpath) { store_close(s); return cs_errc(err, CS_ENOMEM, "out of memory"); }
     s->lockfd = -1;
     if (private_dir(dir, err) || private_dir(s->blobdir, err)) { store_close(s); return -1; }
     char lp[4200];
     snprintf(lp, sizeof lp, "%s/.lock", s->blobdir);
     s->lockfd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (s->lockfd < 0) { cs_err_set(err, "%s: %s", lp, strerror(errno)); store_close(s); return -1; }
+    if (s->lockfd < 0) { cs_errc(err, cs_err_from_errno(errno), "%s: %s", lp, strerror(errno)); store_close(s); return -1; }
     /* Create the file 0600 ourselves so SQLite never makes it world-readable. Only with O_EXCL:
      * closing any descriptor of a database file drops every POSIX lock this process holds on it,
      * including those of other connections (other threads) that have it open. A file that does
@@ -343,11 +359,12 @@ int store_open(const char *dir, store **out, cs_err *err) {
      * chmod-ed by path. */
     int fd = open(s->dbpath, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd >= 0) close(fd);
-    else if (errno != EEXIST) { cs_err_set(err, "%s: %s", s->dbpath, strerror(errno)); store_close(s); return -1; }
+    else if (errno != EEXIST) { cs_errc(err, cs_err_from_errno(errno), "%s: %s", s->dbpath, strerror(errno)); store_close(s); return -1; }
     struct stat dst;
     if (stat(s->dbpath, &dst) == 0 && (dst.st_mode & 0077)) chmod(s->dbpath, 0600);
-    if (sqlite3_open_v2(s->dbpath, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-        cs_err_set(err, "%s: %s", s->dbpath, s->db ? sqlite3_errmsg(s->db) : "cannot open");
+    int orc = sqlite3_open_v2(s->dbpath, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (orc != SQLITE_OK) {
+        cs_errc(err, store_code(orc), "%s: %s", s->dbpath, s->db ? sqlite3_errmsg(s->db) : "cannot open");
         store_close(s);
         return -1;
     }
@@ -422,12 +439,12 @@ static int write_blob(store *s, const char *sha, const void *data, size_t len, c
     snprintf(sub, sizeof sub, "%s/%.2s", s->blobdir, sha);
     if (private_dir(sub, err)) return -1;
     char *final = blob_path_for(s, sha);
-    if (!final) return cs_err_set(err, "out of memory");
+    if (!final) return cs_errc(err, CS_ENOMEM, "out of memory");
     struct stat st;
     if (stat(final, &st) == 0 && (size_t)st.st_size == len) { free(final); return 0; }
     snprintf(tmp, sizeof tmp, "%s/.tmp-%s-%ld", sub, sha, (long)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) { free(final); return cs_err_set(err, "%s: %s", tmp, strerror(errno)); }
+    if (fd < 0) { free(final); return cs_errc(err, cs_err_from_errno(errno), "%s: %s", tmp, strerror(errno)); }
     const unsigned char *p = data;
     size_t left = len;
     while (left) {
@@ -438,7 +455,7 @@ static int write_blob(store *s, const char *sha, const void *data, size_t len, c
             close(fd);
             unlink(tmp);
             free(final);
-            return cs_err_set(err, "%s: write: %s", tmp, strerror(e));
+            return cs_errc(err, cs_err_from_errno(e), "%s: write: %s", tmp, strerror(e));
         }
         p += w;
         left -= (size_t)w;
@@ -639,7 +656,7 @@ int store_list(store *s, const store_query *q, store_entry **out, size_t *n, cs_
         free(*out);
         *out = NULL;
         *n = 0;
-        return r == SQLITE_NOMEM ? cs_err_set(err, "out of memory") : store_dberr(s, err, "list");
+        return r == SQLITE_NOMEM ? cs_errc(err, CS_ENOMEM, "out of memory") : store_dberr(s, err, "list");
     }
     for (size_t i = 0; i < *n; i++)
         if (load_tags(s, &(*out)[i], err)) return -1;
@@ -771,14 +788,14 @@ int store_content(store *s, const store_entry *e, unsigned char **data, size_t *
     if (e->text) {
         size_t n = strlen(e->text);
         *data = malloc(n + 1);
-        if (!*data) return cs_err_set(err, "out of memory");
+        if (!*data) return cs_errc(err, CS_ENOMEM, "out of memory");
         memcpy(*data, e->text, n + 1);
         *len = n;
         return 0;
     }
     if (!e->blob) return cs_err_set(err, "entry %lld has no content", (long long)e->id);
     char *p = blob_path_for(s, e->blob);
-    if (!p) return cs_err_set(err, "out of memory");
+    if (!p) return cs_errc(err, CS_ENOMEM, "out of memory");
     char *buf;
     int rc = cs_read_file(p, (size_t)1 << 31, &buf, len, err);
     free(p);
@@ -1003,7 +1020,7 @@ int store_collect_ids(store *s, sqlite3_stmt *st, int64_t **ids, size_t *n, cons
         if (*n == cap) {
             cap = cap ? cap * 2 : 64;
             int64_t *ni = realloc(*ids, cap * sizeof *ni);
-            if (!ni) { sqlite3_finalize(st); return cs_err_set(err, "out of memory"); }
+            if (!ni) { sqlite3_finalize(st); return cs_errc(err, CS_ENOMEM, "out of memory"); }
             *ids = ni;
         }
         (*ids)[(*n)++] = sqlite3_column_int64(st, 0);
@@ -1076,7 +1093,7 @@ int store_each_vector(store *s, const char *model, int64_t after_rowid, store_ve
         float *v = NULL;
         if (dim > 0) {
             v = malloc((size_t)dim * sizeof *v); /* blobs may be unaligned */
-            if (!v) { rc = cs_err_set(err, "out of memory"); break; }
+            if (!v) { rc = cs_errc(err, CS_ENOMEM, "out of memory"); break; }
             memcpy(v, b, (size_t)dim * sizeof *v);
         }
         int stop = fn(sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), sqlite3_column_int(st, 2), v, dim, arg);
@@ -1128,7 +1145,7 @@ int store_briefs(store *s, const store_query *f, store_brief **out, size_t *n, c
     size_t cap = 0;
     int r;
     while ((r = sqlite3_step(st)) == SQLITE_ROW)
-        if (push_brief(out, n, &cap, st)) { sqlite3_finalize(st); return cs_err_set(err, "out of memory"); }
+        if (push_brief(out, n, &cap, st)) { sqlite3_finalize(st); return cs_errc(err, CS_ENOMEM, "out of memory"); }
     sqlite3_finalize(st);
     return r == SQLITE_DONE ? 0 : store_dberr(s, err, "entries");
 }
@@ -1158,7 +1175,7 @@ int store_briefs_of(store *s, const int64_t *ids, size_t nids, store_brief **out
     for (size_t i = 0; i < nids && !rc; i++) {
         sqlite3_bind_int64(st, 1, ids[i]);
         int r = sqlite3_step(st);
-        if (r == SQLITE_ROW && push_brief(out, n, &cap, st)) rc = cs_err_set(err, "out of memory");
+        if (r == SQLITE_ROW && push_brief(out, n, &cap, st)) rc = cs_errc(err, CS_ENOMEM, "out of memory");
         else if (r != SQLITE_ROW && r != SQLITE_DONE) rc = store_dberr(s, err, "entries");
         sqlite3_reset(st);
     }
@@ -1205,7 +1222,7 @@ int store_fts_ranked(store *s, int trigram, const char *q, int limit, store_fts_
         if (*n == cap) {
             cap = cap ? cap * 2 : 64;
             store_fts_hit *nn = realloc(*out, cap * sizeof *nn);
-            if (!nn) { sqlite3_finalize(st); free(*out); *out = NULL; *n = 0; return cs_err_set(err, "out of memory"); }
+            if (!nn) { sqlite3_finalize(st); free(*out); *out = NULL; *n = 0; return cs_errc(err, CS_ENOMEM, "out of memory"); }
             *out = nn;
         }
         (*out)[(*n)++] = (store_fts_hit){sqlite3_column_int64(st, 0), sqlite3_column_double(st, 1), sqlite3_column_int64(st, 2)};

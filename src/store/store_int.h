@@ -23,7 +23,12 @@ struct store {
     int scrub; /* a secret was deleted inside store_begin: scrub the full-text index at store_end */
 };
 
-/* Sets err to "<db path>: <what>: <SQLite's message>"; returns -1. */
+/* The cs_err code for an SQLite result code: BUSY/LOCKED -> CS_EBUSY, CORRUPT/NOTADB ->
+ * CS_ECORRUPT, FULL -> CS_ENOSPC, IOERR -> CS_EIO, NOMEM -> CS_ENOMEM, PERM/READONLY ->
+ * CS_EPERM, CANTOPEN -> CS_ENOTFOUND, constraint and size errors -> CS_EINVAL. */
+cs_err_code store_code(int sqlite_rc);
+/* Sets err to "<db path>: <what>: <SQLite's message>" with store_code's code (CS_EIO or
+ * CS_ENOSPC for a failure of the disk); returns -1. */
 int store_dberr(store *s, cs_err *err, const char *what);
 /* Runs SQL statements; returns 0 or -1 (err set). */
 /* Prepares sql on the store's connection. Returns 0, or -1 with "<db>: <what>: <sqlite message>". */

@@ -99,7 +99,7 @@ static int random_hex(char out[65], cs_err *err) {
 
 int web_token(const char *data_dir, char out[65], cs_err *err) {
     char *p = cs_path_join(data_dir, "web.token");
-    if (!p) return cs_err_set(err, "out of memory");
+    if (!p) return cs_errc(err, CS_ENOMEM, "out of memory");
     for (int attempt = 0; attempt < 2; attempt++) {
         int fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         if (fd >= 0) {
@@ -114,7 +114,7 @@ int web_token(const char *data_dir, char out[65], cs_err *err) {
         if (random_hex(out, err)) { free(p); return -1; }
         fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0 && errno == EEXIST) continue; /* another process made it: read theirs */
-        if (fd < 0) { cs_err_set(err, "%s: %s", p, strerror(errno)); free(p); return -1; }
+        if (fd < 0) { cs_err_sys(err, errno, "%s", p); free(p); return -1; }
         int ok = write(fd, out, 64) == 64 && fsync(fd) == 0;
         close(fd);
         free(p);
@@ -176,6 +176,22 @@ static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json
 
 static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, const char *msg) {
     return send_json(c, status, json_pack("{s:s}", "error", msg));
+}
+
+/* The one place a library error becomes an HTTP status: what was asked for is not there (404),
+ * the request or its data is bad (400), the store is busy or locked, try again (503), the rest
+ * is ours (500). */
+unsigned web_status_for(const cs_err *err) {
+    switch (cs_err_code_of(err)) {
+    case CS_ENOTFOUND: return 404;
+    case CS_EINVAL: return 400;
+    case CS_EBUSY: return 503;
+    default: return 500;
+    }
+}
+
+static enum MHD_Result send_cs_err(struct MHD_Connection *c, const cs_err *err) {
+    return send_error(c, web_status_for(err), err->msg);
 }
 
 /* ---- request checks ---- */
@@ -406,7 +422,7 @@ static enum MHD_Result api_entries(web_server *w, struct MHD_Connection *c, stor
         search_hit *h = NULL;
         size_t n = 0;
         int rc = w->p.search ? w->p.search(w->p.arg, s, &sq, &h, &n, &err) : search_run(s, &sq, &h, &n, &err);
-        if (rc) return send_error(c, 500, err.msg);
+        if (rc) return send_cs_err(c, &err);
         json_t *arr = hits_json(s, h, n, q);
         if (pinned) { /* a filter search has no use for: applied to the page */
             size_t i = 0;
@@ -429,7 +445,7 @@ static enum MHD_Result api_entries(web_server *w, struct MHD_Connection *c, stor
     lq.before_seq = before;
     store_entry *es;
     size_t n;
-    if (store_list(s, &lq, &es, &n, &err)) return send_error(c, 500, err.msg);
+    if (store_list(s, &lq, &es, &n, &err)) return send_cs_err(c, &err);
     json_t *arr = json_array();
     int64_t next = 0;
     for (size_t i = 0; i < n; i++) {
@@ -461,7 +477,7 @@ static enum MHD_Result api_image(web_server *w, struct MHD_Connection *c, store 
     }
     unsigned char *d;
     size_t n;
-    if (store_content(s, e, &d, &n, &err)) return send_error(c, 500, err.msg);
+    if (store_content(s, e, &d, &n, &err)) return send_cs_err(c, &err);
     if (!thumb) {
         img_format f = img_sniff(d, n);
         const char *type = f == IMG_PNG ? "image/png" : f == IMG_JPEG ? "image/jpeg" : f == IMG_WEBP ? "image/webp"
@@ -477,7 +493,7 @@ static enum MHD_Result api_image(web_server *w, struct MHD_Connection *c, store 
     if (rc) return send_error(c, 415, err.msg);
     rc = img_encode_jpeg(&th, 82, &jpg, &jl, &err);
     img_free(&th);
-    if (rc) return send_error(c, 500, err.msg);
+    if (rc) return send_cs_err(c, &err);
     /* write-then-rename: a reader never sees half a thumbnail */
     char tmp[4300];
     snprintf(tmp, sizeof tmp, "%s.%ld.tmp", tp, (long)gettid());
@@ -547,12 +563,12 @@ static enum MHD_Result api_entry(web_server *w, struct MHD_Connection *c, store 
     cs_err err;
     int g = store_get(s, id, &e, &err);
     if (g == 1) return send_error(c, 404, "no such entry");
-    if (g) return send_error(c, 500, err.msg);
+    if (g) return send_cs_err(c, &err);
     enum MHD_Result r;
     int get = !strcmp(method, "GET"), post = !strcmp(method, "POST");
     if (!*rest && get) r = send_json(c, 200, entry_full(s, &e));
     else if (!*rest && !strcmp(method, "DELETE")) {
-        r = store_delete(s, id, &err) < 0 ? send_error(c, 500, err.msg) : send_json(c, 200, json_pack("{s:b}", "deleted", 1));
+        r = store_delete(s, id, &err) < 0 ? send_cs_err(c, &err) : send_json(c, 200, json_pack("{s:b}", "deleted", 1));
     } else if (!strcmp(rest, "/image") && get) r = api_image(w, c, s, &e, 0);
     else if (!strcmp(rest, "/thumb") && get) r = api_image(w, c, s, &e, 1);
     else if (!strcmp(rest, "/similar") && get) {
@@ -562,18 +578,18 @@ static enum MHD_Result api_entry(web_server *w, struct MHD_Connection *c, store 
         search_hit *h = NULL;
         size_t n = 0;
         if (!w->p.search) r = send_json(c, 200, json_pack("{s:[]}", "entries"));
-        else if (w->p.search(w->p.arg, s, &sq, &h, &n, &err)) r = send_error(c, 500, err.msg);
+        else if (w->p.search(w->p.arg, s, &sq, &h, &n, &err)) r = send_cs_err(c, &err);
         else r = send_json(c, 200, json_pack("{s:o}", "entries", hits_json(s, h, n, NULL)));
         free(h);
     } else if (!strcmp(rest, "/copy") && post) {
-        r = paste_entry(s, &e, &err) ? send_error(c, 500, err.msg) : send_json(c, 200, json_pack("{s:b}", "copied", 1));
+        r = paste_entry(s, &e, &err) ? send_cs_err(c, &err) : send_json(c, 200, json_pack("{s:b}", "copied", 1));
     } else if ((!strcmp(rest, "/pin") || !strcmp(rest, "/tags")) && post) {
         json_t *b = body_json(body, blen);
         if (!json_is_object(b)) r = send_error(c, 400, "the body must be a JSON object");
         else if (!strcmp(rest, "/pin")) {
             json_t *p = json_object_get(b, "pinned");
             r = !json_is_boolean(p) ? send_error(c, 400, "expected {\"pinned\": true|false}")
-              : store_set_pinned(s, id, json_is_true(p), &err) ? send_error(c, 500, err.msg)
+              : store_set_pinned(s, id, json_is_true(p), &err) ? send_cs_err(c, &err)
               : send_json(c, 200, json_pack("{s:b}", "pinned", json_is_true(p)));
         } else {
             const char *t = json_string_value(json_object_get(b, "tag"));
@@ -844,7 +860,7 @@ web_params web_default_params(void) {
 int web_start(const web_params *p, web_server **out, cs_err *err) {
     *out = NULL;
     web_server *w = calloc(1, sizeof *w);
-    if (!w) return cs_err_set(err, "out of memory");
+    if (!w) return cs_errc(err, CS_ENOMEM, "out of memory");
     w->p = *p;
     w->lfd[0] = w->lfd[1] = w->wake[0] = w->wake[1] = -1;
     w->idle_s = p->session_idle_s > 0 ? p->session_idle_s : WEB_SESSION_IDLE_S;
@@ -854,9 +870,9 @@ int web_start(const web_params *p, web_server **out, cs_err *err) {
     w->thumbs = cs_path_join(p->data_dir, "thumbs");
     pthread_mutex_init(&w->pool_lock, NULL);
     pthread_mutex_init(&w->lock, NULL);
-    if (!w->data_dir || !w->thumbs) { web_stop(w); return cs_err_set(err, "out of memory"); }
+    if (!w->data_dir || !w->thumbs) { web_stop(w); return cs_errc(err, CS_ENOMEM, "out of memory"); }
     if (web_token(p->data_dir, w->token, err)) { web_stop(w); return -1; }
-    if (mkdir(w->thumbs, 0700) != 0 && errno != EEXIST) { cs_err_set(err, "%s: %s", w->thumbs, strerror(errno)); web_stop(w); return -1; }
+    if (mkdir(w->thumbs, 0700) != 0 && errno != EEXIST) { cs_err_sys(err, errno, "%s", w->thumbs); web_stop(w); return -1; }
     struct sockaddr_in a4 = {0};
     a4.sin_family = AF_INET;
     a4.sin_port = htons((uint16_t)p->port);

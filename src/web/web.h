@@ -77,6 +77,10 @@ char *web_login_url(web_server *w);
  * sessions ended. Thread-safe. */
 int web_logout_all(web_server *w);
 
+/* The HTTP status for a failure (cs_err_code): CS_ENOTFOUND 404, CS_EINVAL 400, CS_EBUSY 503,
+ * anything else 500. Every error answer of the API goes through it. */
+unsigned web_status_for(const cs_err *err);
+
 /* Reads <data_dir>/web.token, creating it (0600, 64 hex digits) if absent. */
 int web_token(const char *data_dir, char out[65], cs_err *err);
 

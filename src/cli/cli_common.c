@@ -30,12 +30,17 @@
 /* What a CLIP folder needs besides the weights (clip_load reads these). */
 const char *const cli_clip_files[CLI_N_CLIP_FILES] = {"config.json", "vocab.json", "merges.txt"};
 
+/* "clipseek: <message><tail>" on stderr. */
+static void say(const char *fmt, va_list ap, const char *tail) {
+    fputs("clipseek: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputs(tail, stderr);
+}
+
 int cli_fail(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    fputs("clipseek: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    say(fmt, ap, "\n");
     va_end(ap);
     return CLI_FAIL;
 }
@@ -48,9 +53,7 @@ int cli_fail_err(const cs_err *e) {
 int cli_usage(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    fputs("clipseek: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputs("\n(see 'clipseek help')\n", stderr);
+    say(fmt, ap, "\n(see 'clipseek help')\n");
     va_end(ap);
     return CLI_USAGE;
 }

@@ -34,14 +34,13 @@ static int search_fn(void *arg, search_query *q, search_hit **h, size_t *n, doub
     if (store_open(d->p.data_dir, &s, e)) return -1;
     int rc = index_worker_search(d->worker, s, q, h, n, embed_ms, e);
     store_close(s);
-    /* similar entries of one without a vector yet: none, as the web page expects */
-    if (rc && cs_err_code_of(e) == CS_ENOTFOUND && q->exclude && !q->text) rc = 0;
     return rc;
 }
 
 int daemon_web_search(void *arg, store *s, search_query *q, search_hit **h, size_t *n, cs_err *e) {
     daemon_state *d = arg;
     int rc = index_worker_search(d->worker, s, q, h, n, NULL, e);
+    /* similar entries of one without a vector yet: none, as the page always answered */
     if (rc && cs_err_code_of(e) == CS_ENOTFOUND && q->exclude && !q->text) rc = 0;
     return rc;
 }

@@ -228,17 +228,6 @@ int cmd_store(int argc, char **argv) {
     return rc;
 }
 
-int cmd_pause(int argc, char **argv) {
-    (void)argv;
-    if (argc != 1) return cli_usage("pause takes no arguments");
-    store *s = cli_open_store();
-    if (!s) return CLI_FAIL;
-    cs_err e;
-    int rc = store_meta_set(s, "paused", !strcmp(argv[0], "pause") ? "1" : NULL, &e) ? cli_fail("%s", e.msg) : CLI_OK;
-    store_close(s);
-    return rc;
-}
-
 /* ---- output helpers ---- */
 
 void cli_print_json(json_t *j) {
@@ -328,7 +317,7 @@ static int get_entry(int argc, char **argv, store **s, store_entry *e) {
 int cmd_show(int argc, char **argv) {
     int json = argc > 2 && !strcmp(argv[2], "--json");
     if (argc > 3 || (argc == 3 && !json)) return cli_usage("show: expected ID [--json]");
-    store *s;
+    store *s = NULL;
     store_entry e;
     int rc = get_entry(argc, argv, &s, &e);
     if (rc) return rc;
@@ -378,7 +367,7 @@ int cmd_show(int argc, char **argv) {
 
 int cmd_decode(int argc, char **argv) {
     if (argc != 2) return cli_usage("decode: expected ID");
-    store *s;
+    store *s = NULL;
     store_entry e;
     int rc = get_entry(argc, argv, &s, &e);
     if (rc) return rc;
@@ -413,17 +402,26 @@ static int for_each_id(int argc, char **argv, int first, int (*fn)(store *, int6
     return rc;
 }
 
-static int do_delete(store *s, int64_t id, void *arg) {
-    (void)arg;
-    cs_err e;
-    return store_delete(s, id, &e) ? cli_fail("%s", e.msg) : CLI_OK;
-}
 static int do_pin(store *s, int64_t id, void *arg) {
     cs_err e;
     return store_set_pinned(s, id, *(int *)arg, &e) ? cli_fail("%s", e.msg) : CLI_OK;
 }
 
-int cmd_delete(int argc, char **argv) { return for_each_id(argc, argv, 1, do_delete, NULL); }
+/* All the ids as one undo step, all or nothing (an unknown id deletes none): they go to the trash,
+ * secrets excepted (store_trash). */
+int cmd_delete(int argc, char **argv) {
+    if (argc < 2) return cli_usage("delete: expected an entry id");
+    int64_t *ids = calloc((size_t)argc, sizeof *ids);
+    if (!ids) return cli_fail("out of memory");
+    for (int i = 1; i < argc; i++)
+        if (parse_id(argv[i], &ids[i - 1])) { free(ids); return cli_usage("delete: '%s' is not an entry id", argv[i]); }
+    store *s = cli_open_store();
+    cs_err e;
+    int rc = !s ? CLI_FAIL : store_trash(s, ids, (size_t)argc - 1, NULL, &e) ? cli_fail("%s", e.msg) : CLI_OK;
+    store_close(s);
+    free(ids);
+    return rc;
+}
 int cmd_pin(int argc, char **argv) {
     int pin = !strcmp(argv[0], "pin");
     return for_each_id(argc, argv, 1, do_pin, &pin);

@@ -1,6 +1,7 @@
 /* ingest: see ingest.h. */
 #include "ingest.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,12 @@ int ingest_pause_set(store *s, int64_t until_ms, cs_err *err) {
     char v[40];
     snprintf(v, sizeof v, "until:%lld", (long long)until_ms);
     return store_meta_set(s, "paused", v, err);
+}
+
+void ingest_pause_json(const ingest_pause *p, struct json_t *o) {
+    json_object_set_new(o, "paused", json_boolean(p->paused));
+    json_object_set_new(o, "paused_until_ms", json_integer(p->paused ? p->until_ms : 0));
+    json_object_set_new(o, "skip_next", json_boolean(p->skip_next));
 }
 
 int ingest_paused(store *s, char *why, size_t n) {

@@ -68,7 +68,11 @@ int ingest_paused(store *s, char *why, size_t n);
  * process ran at that moment (a daemon restart, a reboot). */
 typedef struct ingest_pause { int paused; int64_t until_ms; int skip_next; } ingest_pause;
 int ingest_pause_state(store *s, ingest_pause *p, cs_err *err);
-/* Pauses until until_ms (epoch ms), 0 = until resumed; a negative until_ms resumes. */
+struct json_t;
+/* Adds "paused" (bool), "paused_until_ms" (epoch ms; 0 = until resumed, or not paused) and
+ * "skip_next" (bool) to a JSON object: the daemon's STATUS, /api/status, `status --json`. */
+void ingest_pause_json(const ingest_pause *p, struct json_t *o);
+/* Pauses until (epoch ms), 0 = until resumed; a negative until_ms resumes. */
 int ingest_pause_set(store *s, int64_t until_ms, cs_err *err);
 
 /* "stored", "bumped", "paused", "rejected", "invalid", "failed". */

@@ -64,11 +64,6 @@ int cmd_export(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 /* "10m", "2h", "7d", "1w" (minutes, hours, days, weeks) into *ms; 0, or -1 when not a duration. */
 int cli_parse_duration(const char *s, int64_t *ms);
-struct ingest_pause;
-struct json_t;
-/* Adds "paused" (bool), "paused_until_ms" (epoch ms, 0 = until resumed or not paused) and
- * "skip_next" (bool) to a JSON object: the daemon's STATUS, /api/status and `status --json`. */
-void cli_pause_json(const struct ingest_pause *p, struct json_t *o);
 /* One line for humans about capture's pause state into buf; returns 1 when paused until resumed
  * (for good), -1 when the flag cannot be read, else 0. */
 int cli_pause_line(struct store *s, char *buf, size_t n);

@@ -49,12 +49,6 @@ static const char *pause_words(const ingest_pause *p, char *buf, size_t n) {
     return buf;
 }
 
-void cli_pause_json(const ingest_pause *p, json_t *o) {
-    json_object_set_new(o, "paused", json_boolean(p->paused));
-    json_object_set_new(o, "paused_until_ms", json_integer(p->paused ? p->until_ms : 0));
-    json_object_set_new(o, "skip_next", json_boolean(p->skip_next));
-}
-
 int cmd_pause(int argc, char **argv) {
     int resume = !strcmp(argv[0], "resume"), next = 0;
     int64_t dur = 0;
@@ -116,7 +110,7 @@ int cmd_status(int argc, char **argv) {
         rc = cli_fail("%s", e.msg);
     else if (json) {
         json_t *o = json_object();
-        cli_pause_json(&p, o);
+        ingest_pause_json(&p, o);
         json_object_set_new(o, "entries", json_integer(entries));
         json_object_set_new(o, "trash", json_integer(trash));
         json_object_set_new(o, "undo", json_integer(last));

@@ -446,6 +446,13 @@ static void *client_thread(void *arg) {
         /* how often the Wayland watcher had to be restarted */
         json_object_set_new(j, "capture_restarts", json_integer(d->capture_restarts));
         pthread_mutex_unlock(&d->lock);
+        /* the pause state lives in the store (it outlives the daemon): read it there */
+        store *ps = NULL;
+        ingest_pause pz;
+        cs_err pe;
+        if (store_open(d->p.data_dir, &ps, &pe) == 0 && ingest_pause_state(ps, &pz, &pe) == 0) ingest_pause_json(&pz, j);
+        else json_object_set_new(j, "pause_error", json_string(pe.msg));
+        store_close(ps);
         char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
         reply(cl->fd, txt ? txt : "{}");
         free(txt);

@@ -293,8 +293,9 @@ int store_clear_ids(store *s, const store_clear *c, int64_t **ids, size_t *n, cs
 /* Replaces the text of a text entry (kind "text"; other kinds are refused) with text, of text
  * kind subkind (NULL prose) and language lang (may be NULL). Both full-text indexes follow; its
  * vectors are dropped so the index worker embeds it again, and the organiser looks at it again.
- * Refused (-1) when another entry holds this text already (sha256 is unique). Returns 1 if there
- * is no such entry. */
+ * Returns 0, 1 if there is no such entry, 2 when refused (not a text entry, text empty or not
+ * UTF-8, or another entry holds this text already: sha256 is unique), -1 on failure; err says
+ * why. */
 int store_set_text(store *s, int64_t id, const char *text, size_t len, const char *subkind, const char *lang, cs_err *err);
 
 /* ---- archives (store_archive.c) ---- */

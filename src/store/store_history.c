@@ -229,8 +229,8 @@ int store_clear_ids(store *s, const store_clear *c, int64_t **ids, size_t *n, cs
 }
 
 int store_set_text(store *s, int64_t id, const char *text, size_t len, const char *subkind, const char *lang, cs_err *err) {
-    if (!cs_utf8_valid(text, len, 0)) return cs_err_set(err, "the new text must be UTF-8 without NUL bytes");
-    if (len == 0) return cs_err_set(err, "the new text is empty (delete the entry instead)");
+    if (!cs_utf8_valid(text, len, 0)) return cs_err_set(err, "the new text must be UTF-8 without NUL bytes"), 2;
+    if (len == 0) return cs_err_set(err, "the new text is empty (delete the entry instead)"), 2;
     char sha[65];
     store_sha256_hex(text, len, sha);
     if (store_begin(s, err)) return -1;
@@ -245,10 +245,10 @@ int store_set_text(store *s, int64_t id, const char *text, size_t len, const cha
     if (r == SQLITE_DONE) rc = 1, cs_err_set(err, "no entry %lld", (long long)id);
     else if (r != SQLITE_ROW) rc = store_dberr(s, err, "edit");
     else if (strcmp((const char *)sqlite3_column_text(st, 0), "text"))
-        rc = cs_err_set(err, "entry %lld is %s, not text: only text entries can be edited", (long long)id,
+        rc = 2, cs_err_set(err, "entry %lld is %s, not text: only text entries can be edited", (long long)id,
                         (const char *)sqlite3_column_text(st, 0));
     else if (sqlite3_column_type(st, 2) != SQLITE_NULL)
-        rc = cs_err_set(err, "entry %lld already holds this text", (long long)sqlite3_column_int64(st, 2));
+        rc = 2, cs_err_set(err, "entry %lld already holds this text", (long long)sqlite3_column_int64(st, 2));
     else secret = sqlite3_column_int(st, 1);
     sqlite3_finalize(st);
     /* the text triggers re-index both full-text indexes; the old vectors describe the old text,

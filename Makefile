@@ -130,6 +130,7 @@ test: $(BUILD)/clipseek $(TEST_BIN) $(BUILD)/x11_helper
 	@$(MAKE) --no-print-directory vk-validate BUILD=$(BUILD)
 	CLIPSEEK=$(BUILD)/clipseek sh tests/cli_test.sh
 	CLIPSEEK=$(BUILD)/clipseek sh tests/store_cli_test.sh
+	CLIPSEEK=$(BUILD)/clipseek sh tests/history_cli_test.sh
 	CLIPSEEK=$(BUILD)/clipseek HELPER=$(BUILD)/x11_helper sh tests/x11_test.sh
 	CLIPSEEK=$(BUILD)/clipseek sh tests/wayland_test.sh
 	CLIPSEEK=$(BUILD)/clipseek sh tests/fetch_test.sh

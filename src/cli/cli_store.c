@@ -152,6 +152,9 @@ int cmd_add(int argc, char **argv) {
     int wait = 0, first = 1;
     if (argc > 1 && !strcmp(argv[1], "--wait")) { wait = 1; first = 2; }
     if (argc <= first) return cli_usage("add: give files, folders, or - for stdin");
+    for (int i = first; i < argc; i++)
+        if (argv[i][0] == '-' && argv[i][1])
+            return cli_usage("add: unknown option '%s' (a file whose name starts with '-': ./%s)", argv[i], argv[i]);
     store *s = cli_open_store();
     if (!s) return CLI_FAIL;
     add_stats st = {0};

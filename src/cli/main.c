@@ -54,7 +54,8 @@ static const struct {
     const char *usage;
 } commands[] = {
     {"daemon", cmd_daemon, "capture, index, serve the CLI and the web page",
-     "daemon [--no-x11] [--primary] [--model DIR] [--web-port N] [--no-web]\n"
+     "daemon [--no-x11] [--primary] [--model DIR] [--web-port N]\n"
+     "       [--no-web]\n"
      "  Captures the clipboard (X11 and/or Wayland), indexes new clips and serves\n"
      "  the web page on loopback."},
     {"status", cmd_status, "capture (paused or not), entries, trash",
@@ -68,11 +69,12 @@ static const struct {
      "  --next: store everything but the next copy (e.g. before copying a password)."},
     {"resume", cmd_pause, "store clips again (ends a pause, cancels pause --next)", "resume"},
     {"list", cmd_list, "entries, newest first",
-     "list [--kind K] [--collection C] [--category C] [--duplicates-of ID]\n"
-     "     [--limit N] [--pinned] [--json]"},
+     "list [--kind K] [--collection C] [--category C]\n"
+     "     [--duplicates-of ID] [--limit N] [--pinned] [--json]"},
     {"search", cmd_search, "by words and by meaning; no matches: status 1",
-     "search QUERY [--kind K] [--since 3d] [--collection C] [--category C]\n"
-     "       [--limit N] [--json] [--format tsv] [--image FILE]\n"
+     "search QUERY [--kind K] [--since 3d] [--collection C]\n"
+     "       [--category C] [--limit N] [--json] [--format tsv] [--image FILE]\n"
+     "  A QUERY that starts with '-' goes after --.\n"
      "  Full-text and meaning search (with a model). No matches: exit status 1."},
     {"pick", cmd_pick, "ID<TAB>preview lines for dmenu/rofi/fzf",
      "pick [--kind K] [--limit N] [--pinned]\n"
@@ -132,7 +134,8 @@ static const struct {
     {"check", cmd_stats, "missing and orphan blobs, SQLite integrity_check", "check [--integrity] [--json]"},
     {"gc", cmd_gc, "remove orphan files, expired trash", "gc"},
     {"model", cmd_model, "model info, use, list, fetch",
-     "model info DIR [--json]   architecture, sizes, parameters, dtype, memory\n"
+     "model info DIR [--json]\n"
+     "                            architecture, sizes, parameters, dtype, memory\n"
      "  model use DIR|REPO        the model indexing and searches use (REPO: from\n"
      "                            the Hugging Face cache)\n"
      "  model list [--available]  models here; --available: a catalogue\n"
@@ -148,9 +151,9 @@ static const struct {
     {"tokenize", cmd_tokenize, "texts (stdin), one per line -> token ids",
      "tokenize --model DIR [--max-length N] [--texts-from FILE]"},
     {"embed", cmd_embed, "one embedding per input, in input order",
-     "embed --model DIR (--text T | --texts-from FILE | --image FILE...\n"
-     "      | --token-ids \"ID ...\" | --pixel-values FILE) [--format json|f32]\n"
-     "      [--no-normalize]"},
+     "embed --model DIR (--text T | --texts-from FILE\n"
+     "      | --image FILE... | --token-ids \"ID ...\" | --pixel-values FILE)\n"
+     "      [--format json|f32] [--no-normalize]"},
     {"preprocess", cmd_preprocess, "normalised pixels, float32 C x H x W",
      "preprocess --model DIR --image FILE --out FILE"},
 };

@@ -80,6 +80,16 @@ Test(history, trash_hides_everywhere_and_undo_restores) {
     float v[4] = {1, 0, 0, 0};
     cr_assert_eq(store_put_vector(s, t, "m", 0, v, 4, &e), 0);
     char *bp = path_of_blob(s, img);
+    char tdir[200], thumb[300];
+    snprintf(tdir, sizeof tdir, "%s/thumbs", dir);
+    mkdir(tdir, 0700);
+    store_entry ie;
+    cr_assert_eq(store_get(s, img, &ie, &e), 0);
+    snprintf(thumb, sizeof thumb, "%s/%s.jpg", tdir, ie.sha256);
+    store_entry_free(&ie);
+    FILE *tf = fopen(thumb, "w");
+    cr_assert_not_null(tf);
+    fclose(tf);
     int64_t ids[2] = {t, img}, moved = 0;
     cr_assert_eq(store_trash(s, ids, 2, &moved, &e), 0, "%s", e.msg);
     cr_expect_eq(moved, 2);
@@ -91,6 +101,7 @@ Test(history, trash_hides_everywhere_and_undo_restores) {
     cr_expect_eq(hits(s, 0, "bills"), 0, "its tags too");
     struct stat st;
     cr_expect_eq(stat(bp, &st), 0, "the blob stays while in the trash");
+    cr_expect_neq(stat(thumb, &st), 0, "its thumbnail (a cache) goes at once");
     int64_t rep = -1, tr = 0, last = 0;
     cr_assert_eq(store_gc(s, &rep, &e), 0, "%s", e.msg);
     cr_expect_eq(stat(bp, &st), 0, "gc keeps a blob the trash names");

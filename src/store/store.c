@@ -974,7 +974,7 @@ int store_gc(store *s, int64_t *removed, cs_err *err) {
     snprintf(td, sizeof td, "%s/thumbs", s->dir);
     DIR *t = opendir(td);
     sqlite3_stmt *st = NULL;
-    if (t && sqlite3_prepare_v2(s->db, "SELECT 1 FROM entries WHERE sha256 = ?1 UNION ALL SELECT 1 FROM trash WHERE sha256 = ?1", -1, &st, NULL) != SQLITE_OK) st = NULL;
+    if (t && sqlite3_prepare_v2(s->db, "SELECT 1 FROM entries WHERE sha256 = ?", -1, &st, NULL) != SQLITE_OK) st = NULL;
     while (t && st && (de = readdir(t))) {
         size_t l = strlen(de->d_name);
         if (de->d_name[0] == '.') continue;

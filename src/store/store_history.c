@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../common/cs_utf8.h"
 #include "store_int.h"
@@ -72,6 +73,17 @@ int store_trash(store *s, const int64_t *ids, size_t n, int64_t *trashed, cs_err
     }
     if (store_end(s, 1, err)) return -1;
     if (trashed) *trashed = moved;
+    /* thumbnails are a cache: one of a deleted image goes now (the page makes it again after an
+     * undo); the blob itself stays with the trash row */
+    if (store_prepare(s, "SELECT sha256 FROM trash WHERE batch = ? AND blob IS NOT NULL", &st, "delete", NULL) == 0) {
+        sqlite3_bind_int64(st, 1, batch);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            char tp[4300];
+            snprintf(tp, sizeof tp, "%s/thumbs/%s.jpg", s->dir, (const char *)sqlite3_column_text(st, 0));
+            unlink(tp);
+        }
+        sqlite3_finalize(st);
+    }
     return 0;
 }
 

@@ -105,6 +105,26 @@ check "twice: no duplicates" sh -c "CLIPSEEK_DATA_DIR='$TMP/other' '$BIN' import
 printf 'not an archive' > "$TMP/junk.db"
 check "a file that is no archive: clear error" sh -c "CLIPSEEK_DATA_DIR='$TMP/other' '$BIN' import '$TMP/junk.db' 2>&1 | grep -q 'not a clipseek archive'"
 
+# ---- add --images-only / --ext ----
+mkdir -p "$TMP/in/sub"
+python3 - "$TMP/in/pic.img" "$TMP/in/sub/b.PNG" << 'PY'
+import struct, sys, zlib
+def png(path, rgb):  # a valid 1x1 PNG
+    def chunk(t, d): return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xffffffff)
+    ihdr = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    idat = zlib.compress(b"\0" + bytes(rgb))
+    open(path, "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+png(sys.argv[1], (255, 0, 0))
+png(sys.argv[2], (0, 255, 0))
+PY
+printf 'only text inside' > "$TMP/in/fake.png"
+printf 'some notes' > "$TMP/in/notes.txt"
+n=$(CLIPSEEK_DATA_DIR="$TMP/imgs" "$BIN" add --images-only "$TMP/in" 2> "$TMP/err" | wc -l)
+check "add --images-only takes images by content (2 of 4)" sh -c "[ $n -eq 2 ] && [ \$(CLIPSEEK_DATA_DIR='$TMP/imgs' '$BIN' list --kind image | wc -l) -eq 2 ] && grep -q '2 left out' '$TMP/err'"
+n=$(CLIPSEEK_DATA_DIR="$TMP/exts" "$BIN" add "$TMP/in" --ext txt,.PNG 2> /dev/null | wc -l)
+check "add --ext txt,.PNG by extension, any case (3 of 4)" [ "$n" -eq 3 ]
+check "add --ext needs a list" sh -c "'$BIN' add --ext 2> /dev/null; [ \$? -eq 2 ]"
+
 # ---- the daemon's STATUS and the web endpoints ----
 "$BIN" daemon --no-x11 --web-port 0 > "$TMP/daemon.out" 2> "$TMP/daemon.log" & DPID=$!
 for _k in $(seq 200); do grep -q "web page on" "$TMP/daemon.log" 2> /dev/null && break; sleep 0.05; done

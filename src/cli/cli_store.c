@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -78,7 +79,29 @@ static size_t max_clip_bytes(void) {
 
 /* ---- add ---- */
 
-typedef struct { int added, bumped, skipped, total; int progress, quiet, flags, paused; const rules *rules; } add_stats;
+typedef struct {
+    int added, bumped, skipped, total;
+    int progress, quiet, flags, paused;
+    const rules *rules;
+    int images_only;  /* add --images-only: files whose content is not an image are passed over */
+    const char *exts; /* add --ext png,jpg: only files with one of these extensions (any case) */
+    int filtered;     /* files passed over by those two */
+} add_stats;
+
+/* 1 if path's extension is in the comma-separated list exts (case-insensitive). */
+static int ext_wanted(const char *path, const char *exts) {
+    const char *base = strrchr(path, '/'), *dot = strrchr(base ? base : path, '.');
+    if (!dot || !dot[1]) return 0;
+    size_t n = strlen(dot + 1);
+    for (const char *p = exts; *p;) {
+        const char *c = strchr(p, ',');
+        size_t l = c ? (size_t)(c - p) : strlen(p);
+        if (*p == '.') p++, l--; /* ".png" as well as "png" */
+        if (l == n && !strncasecmp(p, dot + 1, n)) return 1;
+        p += l + (c ? 1 : 0);
+    }
+    return 0;
+}
 
 /* One clip through the ingest chain (ingest.h), the same one the daemon runs. A failure (the
  * store, or a pause flag that cannot be read) is an error; a clip not kept is counted as skipped. */
@@ -129,6 +152,7 @@ static int add_path(store *s, const char *path, add_stats *st, int depth) {
     /* a pipe (`<(...)`, /dev/stdin) is read like stdin: to its end, within the caps */
     int stream = S_ISFIFO(sb.st_mode) || S_ISCHR(sb.st_mode);
     if (!S_ISREG(sb.st_mode) && !stream) { st->skipped++; fprintf(stderr, "clipseek: %s: not a file, a folder or a pipe, skipped\n", path); return 0; }
+    if (st->exts && !ext_wanted(path, st->exts)) { st->filtered++; return 0; }
     st->total++;
     size_t cap = max_clip_bytes();
     if (!stream && (size_t)sb.st_size > cap) {
@@ -142,6 +166,15 @@ static int add_path(store *s, const char *path, add_stats *st, int depth) {
     if (cs_read_input(path, cap, &buf, &len, &e)) return cli_fail("%s", e.msg);
     char real[PATH_MAX];
     const char *src = stream ? NULL : realpath(path, real) ? real : path; /* a pipe has no source file */
+    if (st->images_only) { /* by content, as the import itself decides: a .png that is text is not an image */
+        capture_kind k;
+        capture_caps caps = rules_caps(st->rules);
+        if (capture_classify((unsigned char *)buf, len, NULL, &caps, &k, NULL) || strcmp(k.kind, "image")) {
+            free(buf);
+            st->filtered++;
+            return 0;
+        }
+    }
     int rc = add_bytes(s, (unsigned char *)buf, len, src, NULL, NULL, st, path);
     free(buf);
     if (st->progress && st->total % 100 == 0) fprintf(stderr, "clipseek: %d files read...\n", st->total);
@@ -149,15 +182,25 @@ static int add_path(store *s, const char *path, add_stats *st, int depth) {
 }
 
 int cmd_add(int argc, char **argv) {
-    int wait = 0, first = 1;
-    if (argc > 1 && !strcmp(argv[1], "--wait")) { wait = 1; first = 2; }
-    if (argc <= first) return cli_usage("add: give files, folders, or - for stdin");
-    for (int i = first; i < argc; i++)
-        if (argv[i][0] == '-' && argv[i][1])
+    int wait = 0, first = 1, images_only = 0;
+    const char *exts = NULL;
+    /* options first, then the inputs; the inputs are compacted into argv[first..argc) */
+    int n = 1;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--wait")) wait = 1;
+        else if (!strcmp(argv[i], "--images-only")) images_only = 1;
+        else if (!strcmp(argv[i], "--ext") && i + 1 < argc && argv[i + 1][0] && argv[i + 1][0] != '-') exts = argv[++i];
+        else if (argv[i][0] == '-' && argv[i][1])
             return cli_usage("add: unknown option '%s' (a file whose name starts with '-': ./%s)", argv[i], argv[i]);
+        else argv[n++] = argv[i];
+    }
+    argc = n;
+    if (argc <= first) return cli_usage("add: give files, folders, or - for stdin");
     store *s = cli_open_store();
     if (!s) return CLI_FAIL;
     add_stats st = {0};
+    st.images_only = images_only;
+    st.exts = exts;
     st.progress = isatty(2);
     rules *r;
     cs_err e;
@@ -177,7 +220,9 @@ int cmd_add(int argc, char **argv) {
         } else
             rc = add_path(s, argv[i], &st, 0);
     }
-    fprintf(stderr, "clipseek: %d added, %d already present, %d skipped\n", st.added, st.bumped, st.skipped);
+    fprintf(stderr, "clipseek: %d added, %d already present, %d skipped", st.added, st.bumped, st.skipped);
+    if (st.filtered) fprintf(stderr, ", %d left out by --images-only/--ext", st.filtered);
+    fputc('\n', stderr);
     /* paused: the user asked to store nothing, and this command stored nothing it was given */
     if (rc == CLI_OK && st.paused) rc = cli_fail("capture is paused: nothing added while paused (clipseek resume)");
     if (rc == CLI_OK && wait) rc = cli_index_all(s, NULL, 0);

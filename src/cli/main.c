@@ -104,8 +104,10 @@ static const struct {
     {"unpin", cmd_pin, "let retention remove entries again", "unpin ID..."},
     {"tag", cmd_tag, "add or remove a tag", "tag ID TAG [--remove]"},
     {"add", cmd_add, "import files, folders or stdin",
-     "add [--wait] FILE...|DIR...|-\n"
-     "  Imports files, folders (recursively) or stdin; --wait also indexes them."},
+     "add [--wait] [--images-only] [--ext png,jpg] FILE...|DIR...|-\n"
+     "  Imports files, folders (recursively) or stdin; --wait also indexes them.\n"
+     "  --images-only: only files whose content is an image; --ext: only files\n"
+     "  with one of these extensions (any case)."},
     {"export", cmd_export, "write the history to a portable archive file",
      "export FILE\n"
      "  Writes entries, images, tags, pins and collections to FILE (one SQLite\n"

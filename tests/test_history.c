@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "../src/capture/ingest.h"
+#include "../src/image/image.h"
 #include "../src/store/store.h"
 #include "testutil.h"
 
@@ -434,4 +435,48 @@ Test(history, export_import_round_trip_and_refusals) {
     store_close(d);
     store_close(b);
     store_close(a);
+}
+
+Test(history, svg_documents_are_stored_as_their_drawing) {
+    const char *doc = "<?xml version=\"1.0\"?>\n<!-- icon -->\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"24\""
+                      " height=\"16\"><rect width=\"12\" height=\"16\" fill=\"#ff0000\"/></svg>\n";
+    cr_expect(img_svg_sniff((const unsigned char *)doc, strlen(doc)));
+    const char *frag = "<svg xmlns=\"http://www.w3.org/2000/svg\"><rect width=\"1\" height=\"1\"/>";
+    cr_expect_not(img_svg_sniff((const unsigned char *)frag, strlen(frag)), "a fragment is text being edited");
+    cr_expect_not(img_svg_sniff((const unsigned char *)"<svgx></svg>", 12));
+    cr_expect_not(img_svg_sniff((const unsigned char *)"hello", 5));
+    char dir[128];
+    store *s = open_dir(dir, sizeof dir);
+    cs_err e;
+    rules *r;
+    cr_assert_eq(rules_parse("", 0, "test", &r, &e), 0, "%s", e.msg);
+    capture_clip c = {(const unsigned char *)doc, strlen(doc), "text/plain", NULL, NULL};
+    ingest_result res;
+    cr_assert_eq(ingest_clip(s, r, &c, 0, &res, &e), 0, "%s", e.msg);
+    cr_assert_eq(res.decision, INGEST_STORED);
+    store_entry en;
+    cr_assert_eq(store_get(s, res.id, &en, &e), 0);
+    cr_expect_str_eq(en.kind, "image");
+    cr_expect_str_eq(en.mime, "image/png");
+    cr_expect_eq(en.width, 256, "a small drawing is drawn larger (24 -> 256)");
+    cr_expect_eq(en.height, 171);
+    unsigned char *d;
+    size_t n;
+    cr_assert_eq(store_content(s, &en, &d, &n, &e), 0, "%s", e.msg);
+    img_rgb im;
+    cr_assert_eq(img_decode(d, n, IMG_DEFAULT_MAX_PIXELS, &im, &e), 0, "%s", e.msg);
+    const unsigned char *left = im.px + (10 * im.w + 10) * 3, *right = im.px + (100 * im.w + 200) * 3;
+    cr_expect(left[0] > 240 && left[1] < 16 && left[2] < 16, "the red half: %d %d %d", left[0], left[1], left[2]);
+    cr_expect(right[0] > 240 && right[1] > 240 && right[2] > 240, "on white");
+    img_free(&im);
+    free(d);
+    store_entry_free(&en);
+    /* looks like SVG but cannot be drawn: kept as the text it is */
+    const char *broken = "<svg xmlns=\"http://www.w3.org/2000/svg\"><rect></g></svg>";
+    capture_clip b = {(const unsigned char *)broken, strlen(broken), "text/plain", NULL, NULL};
+    cr_assert_eq(ingest_clip(s, r, &b, 0, &res, &e), 0, "%s", e.msg);
+    cr_assert_eq(res.decision, INGEST_STORED);
+    cr_expect_str_eq(res.kind, "text");
+    rules_free(r);
+    store_close(s);
 }

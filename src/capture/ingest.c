@@ -1,6 +1,8 @@
 /* ingest: see ingest.h. */
 #include "ingest.h"
 
+#include "../image/image.h"
+
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,7 +70,7 @@ int ingest_paused(store *s, char *why, size_t n) {
     return p.paused;
 }
 
-int ingest_clip(store *s, const rules *r, const capture_clip *c, int flags, ingest_result *out, cs_err *err) {
+static int ingest_one(store *s, const rules *r, const capture_clip *c, int flags, ingest_result *out, cs_err *err) {
     memset(out, 0, sizeof *out);
     cs_err e;
     /* 1. pause, failing closed */
@@ -126,6 +128,27 @@ int ingest_clip(store *s, const rules *r, const capture_clip *c, int flags, inge
             snprintf(out->note, sizeof out->note, "retention: %.480s", e.msg);
     }
     return 0;
+}
+
+/* An SVG document is a picture: it is stored as its drawing (a PNG, so thumbnails, the image
+ * model and OCR see what a person sees), not as kilobytes of XML cut into text windows. A file
+ * that looks like SVG but cannot be drawn stays text. The pause is checked first by ingest_one,
+ * so a paused clip is never drawn. */
+int ingest_clip(store *s, const rules *r, const capture_clip *c, int flags, ingest_result *out, cs_err *err) {
+    unsigned char *png = NULL;
+    size_t n = 0;
+    capture_clip drawn;
+    if (img_svg_sniff(c->data, c->len) && ingest_paused(s, out->reason, sizeof out->reason) == 0 &&
+        img_svg_to_png(c->data, c->len, 256, 1024, &png, &n, NULL, NULL, NULL) == 0) {
+        drawn = *c;
+        drawn.data = png;
+        drawn.len = n;
+        drawn.type = "image/png";
+        c = &drawn;
+    }
+    int rc = ingest_one(s, r, c, flags, out, err);
+    free(png);
+    return rc;
 }
 
 const char *ingest_decision_name(ingest_decision d) {

@@ -8,7 +8,8 @@
  *      flag that cannot be read counts as set: a privacy switch fails closed (the clip is refused
  *      and -1 returned). Then, captured clips only, `pause --next` (meta "skip_next"): taken, and
  *      that one clip is not stored (INGEST_PAUSED).
- *   2. classify (capture_classify: image, files or text, size caps from the config);
+ *   2. classify (capture_classify: image, files or text, size caps from the config); a whole SVG
+ *      document is first drawn to a PNG (img_svg_to_png) and stored as that image;
  *   3. captured clips only (INGEST_CAPTURED): the ignore rules and the secret policy
  *      (rules_reject: ignore_text, ignore_app, store_secrets = false, rule ... -> ignore);
  *   4. store_add, with every offered type (clip->offered; NULL: the stored type);

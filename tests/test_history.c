@@ -10,15 +10,6 @@
 #include "../src/store/store.h"
 #include "testutil.h"
 
-static store *open_dir(char *dir, size_t n) {
-    char base[64];
-    make_tmpdir(base, sizeof base);
-    snprintf(dir, n, "%s/data", base);
-    store *s;
-    cs_err e;
-    cr_assert_eq(store_open(dir, &s, &e), 0, "%s", e.msg);
-    return s;
-}
 
 static int64_t add(store *s, const char *kind, const char *mime, const char *data, const char *subkind) {
     store_new n = {kind, mime, NULL, data, strlen(data), NULL, 10, 10, 0, subkind, NULL};
@@ -71,7 +62,7 @@ static char *path_of_blob(store *s, int64_t id) {
 
 Test(history, trash_hides_everywhere_and_undo_restores) {
     char dir[128];
-    store *s = open_dir(dir, sizeof dir);
+    store *s = tmp_store(dir, sizeof dir);
     cs_err e;
     int64_t t = add(s, "text", "text/plain", "quarterly invoice from the plumber", NULL);
     int64_t img = add(s, "image", "image/png", "fake png bytes of a receipt", NULL);
@@ -141,7 +132,7 @@ Test(history, trash_hides_everywhere_and_undo_restores) {
 
 Test(history, secrets_never_wait_in_the_trash) {
     char dir[128];
-    store *s = open_dir(dir, sizeof dir);
+    store *s = tmp_store(dir, sizeof dir);
     cs_err e;
     int64_t sec = add(s, "text", "text/plain", "password=hunter2hunter2", "secret");
     int64_t moved = 9;
@@ -161,7 +152,7 @@ Test(history, secrets_never_wait_in_the_trash) {
 
 Test(history, trash_is_all_or_nothing_and_purged) {
     char dir[128];
-    store *s = open_dir(dir, sizeof dir);
+    store *s = tmp_store(dir, sizeof dir);
     cs_err e;
     int64_t a = add(s, "image", "image/png", "image bytes A", NULL);
     int64_t ids[2] = {a, 999};
@@ -183,7 +174,7 @@ Test(history, trash_is_all_or_nothing_and_purged) {
 
 Test(history, undo_after_the_same_content_came_back) {
     char dir[128];
-    store *s = open_dir(dir, sizeof dir);
+    store *s = tmp_store(dir, sizeof dir);
     cs_err e;
     int64_t a = add(s, "text", "text/plain", "copied twice", NULL);
     cr_assert_eq(store_tag(s, a, "t1", 1, &e), 0);
@@ -206,7 +197,7 @@ Test(history, undo_after_the_same_content_came_back) {
 
 Test(history, clear_selects_by_age_kind_and_pin) {
     char dir[128];
-    store *s = open_dir(dir, sizeof dir);
+    store *s = tmp_store(dir, sizeof dir);
     cs_err e;
     store_new old = {"text", "text/plain", NULL, "old one", 7, NULL, 0, 0, store_now_ms() - 10LL * 86400000, NULL, NULL};
     int64_t o;
@@ -239,7 +230,7 @@ Test(history, clear_selects_by_age_kind_and_pin) {
 
 Test(history, edit_reindexes_a_text_entry) {
     char dir[128];
-    store *s = open_dir(dir, sizeof dir);
+    store *s = tmp_store(dir, sizeof dir);
     cs_err e;
     int64_t t = add(s, "text", "text/plain", "meeting on tuesday", NULL);
     int64_t other = add(s, "text", "text/plain", "taken already", NULL);
@@ -278,7 +269,7 @@ Test(history, edit_reindexes_a_text_entry) {
 
 Test(history, timed_pause_ends_by_itself_and_fails_closed) {
     char dir[128];
-    store *s = open_dir(dir, sizeof dir);
+    store *s = tmp_store(dir, sizeof dir);
     cs_err e;
     ingest_pause p;
     cr_assert_eq(ingest_pause_set(s, store_now_ms() + 600000, &e), 0);
@@ -305,7 +296,7 @@ Test(history, timed_pause_ends_by_itself_and_fails_closed) {
 
 Test(history, pause_next_skips_exactly_one_captured_clip) {
     char dir[128];
-    store *s = open_dir(dir, sizeof dir);
+    store *s = tmp_store(dir, sizeof dir);
     cs_err e;
     rules *r;
     cr_assert_eq(rules_parse("", 0, "test", &r, &e), 0, "%s", e.msg);
@@ -350,7 +341,7 @@ static size_t count_files(const char *dir) {
 
 Test(history, export_import_round_trip_and_refusals) {
     char da[128], db[128], arch[256];
-    store *a = open_dir(da, sizeof da);
+    store *a = tmp_store(da, sizeof da);
     cs_err e;
     int64_t t = add(a, "text", "text/plain", "exported text", NULL);
     int64_t img = add(a, "image", "image/png", "exported image bytes", NULL);
@@ -370,7 +361,7 @@ Test(history, export_import_round_trip_and_refusals) {
     struct stat st;
     cr_assert_eq(stat(arch, &st), 0);
     cr_expect_eq(st.st_mode & 0777, 0600);
-    store *b = open_dir(db, sizeof db);
+    store *b = tmp_store(db, sizeof db);
     add(b, "text", "text/plain", "exported text", NULL); /* already here */
     cr_assert_eq(store_import(b, arch, &c, &e), 0, "%s", e.msg);
     cr_expect_eq(c.entries, 1);
@@ -403,7 +394,7 @@ Test(history, export_import_round_trip_and_refusals) {
     /* hostile: an entry whose text does not match its sha256; the import must take nothing,
      * not even the valid image before it, and leave no image file behind */
     char dc[128], bad[300];
-    store *d = open_dir(dc, sizeof dc);
+    store *d = tmp_store(dc, sizeof dc);
     snprintf(bad, sizeof bad, "%s.bad", arch);
     char cmd[2000];
     snprintf(cmd, sizeof cmd, "cp '%s' '%s'", arch, bad);
@@ -446,7 +437,7 @@ Test(history, svg_documents_are_stored_as_their_drawing) {
     cr_expect_not(img_svg_sniff((const unsigned char *)"<svgx></svg>", 12));
     cr_expect_not(img_svg_sniff((const unsigned char *)"hello", 5));
     char dir[128];
-    store *s = open_dir(dir, sizeof dir);
+    store *s = tmp_store(dir, sizeof dir);
     cs_err e;
     rules *r;
     cr_assert_eq(rules_parse("", 0, "test", &r, &e), 0, "%s", e.msg);

@@ -60,8 +60,7 @@ int cmd_status(int argc, char **argv);
 int cmd_clear(int argc, char **argv);
 int cmd_undo(int argc, char **argv);
 int cmd_edit(int argc, char **argv);
-int cmd_export(int argc, char **argv);
-int cmd_import(int argc, char **argv);
+int cmd_export(int argc, char **argv); /* export and import */
 /* "10m", "2h", "7d", "1w" (minutes, hours, days, weeks) into *ms; 0, or -1 when not a duration. */
 int cli_parse_duration(const char *s, int64_t *ms);
 /* One line for humans about capture's pause state into buf; returns 1 when paused until resumed

@@ -277,33 +277,25 @@ int cmd_edit(int argc, char **argv) {
     return rc;
 }
 
+/* export FILE and import FILE: the same shape, the archive work in the store (store_archive.c). */
 int cmd_export(int argc, char **argv) {
-    if (argc != 2 || argv[1][0] == '-') return cli_usage("export: expected FILE");
-    /* never over an existing file: an archive is easy to make again, what was there may not be */
-    if (cs_exists(argv[1])) return cli_fail("%s exists already: remove it or choose another name", argv[1]);
+    int imp = !strcmp(argv[0], "import");
+    if (argc != 2 || argv[1][0] == '-') return cli_usage("%s: expected FILE (an archive of clipseek export)", argv[0]);
+    /* export never over an existing file: an archive is easy to make again, what was there may not be */
+    if (!imp && cs_exists(argv[1])) return cli_fail("%s exists already: remove it or choose another name", argv[1]);
+    if (imp && !cs_is_file(argv[1])) return cli_fail("%s: no such archive file", argv[1]);
     store *s = cli_open_store();
     if (!s) return CLI_FAIL;
     store_archive_counts c;
     cs_err e;
     int rc = CLI_OK;
-    if (store_export(s, argv[1], &c, &e)) rc = cli_fail("%s", e.msg);
-    else printf("exported %lld entries (%lld images, %lld tags) to %s\n", (long long)c.entries, (long long)c.blobs,
-                (long long)c.tags, argv[1]);
-    store_close(s);
-    return rc;
-}
-
-int cmd_import(int argc, char **argv) {
-    if (argc != 2 || argv[1][0] == '-') return cli_usage("import: expected FILE (an archive made by clipseek export)");
-    if (!cs_is_file(argv[1])) return cli_fail("%s: no such archive file", argv[1]);
-    store *s = cli_open_store();
-    if (!s) return CLI_FAIL;
-    store_archive_counts c;
-    cs_err e;
-    int rc = CLI_OK;
-    if (store_import(s, argv[1], &c, &e)) rc = cli_fail("%s (nothing imported)", e.msg);
-    else printf("imported %lld entries (%lld already here), %lld tags\n", (long long)c.entries, (long long)c.duplicates,
-                (long long)c.tags);
+    if ((imp ? store_import : store_export)(s, argv[1], &c, &e)) rc = cli_fail("%s%s", e.msg, imp ? " (nothing imported)" : "");
+    else if (imp)
+        printf("imported %lld entries (%lld already here), %lld tags\n", (long long)c.entries, (long long)c.duplicates,
+               (long long)c.tags);
+    else
+        printf("exported %lld entries (%lld images, %lld tags) to %s\n", (long long)c.entries, (long long)c.blobs,
+               (long long)c.tags, argv[1]);
     store_close(s);
     return rc;
 }

@@ -113,7 +113,7 @@ static const struct {
      "  Writes entries, images, tags, pins and collections to FILE (one SQLite\n"
      "  file, 0600), a consistent copy even while the daemon runs. Secrets and the\n"
      "  trash are left out."},
-    {"import", cmd_import, "merge an archive made by export into this history",
+    {"import", cmd_export, "merge an archive made by export into this history",
      "import FILE\n"
      "  Adds the archive's entries that are not here yet (same content = same\n"
      "  entry), with their times, tags, pins and collections; all or nothing."},

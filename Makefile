@@ -17,7 +17,7 @@ ARCH    ?= -march=native
 PREFIX  ?= $(HOME)/.local
 BUILD   ?= build
 
-PKGS     := jansson libutf8proc libpng libjpeg libwebp libwebpdemux sqlite3 libcrypto x11 xfixes libcurl tesseract lept libmicrohttpd wayland-client
+PKGS     := jansson libutf8proc libpng libjpeg libwebp libwebpdemux sqlite3 libcrypto x11 xfixes libcurl tesseract lept libmicrohttpd wayland-client librsvg-2.0
 # -fno-trapping-math changes no result (we never read floating-point exception flags); it lets
 # GCC if-convert and vectorise loops with float comparisons (clamps, masks). No -ffast-math.
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra $(WERROR) -g -fopenmp -fno-trapping-math $(shell pkg-config --cflags $(PKGS))
@@ -130,6 +130,7 @@ test: $(BUILD)/clipseek $(TEST_BIN) $(BUILD)/x11_helper
 	@$(MAKE) --no-print-directory vk-validate BUILD=$(BUILD)
 	CLIPSEEK=$(BUILD)/clipseek sh tests/cli_test.sh
 	CLIPSEEK=$(BUILD)/clipseek sh tests/store_cli_test.sh
+	CLIPSEEK=$(BUILD)/clipseek sh tests/history_cli_test.sh
 	CLIPSEEK=$(BUILD)/clipseek HELPER=$(BUILD)/x11_helper sh tests/x11_test.sh
 	CLIPSEEK=$(BUILD)/clipseek sh tests/wayland_test.sh
 	CLIPSEEK=$(BUILD)/clipseek sh tests/fetch_test.sh

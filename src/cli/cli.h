@@ -8,6 +8,7 @@
 #ifndef CLI_H
 #define CLI_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2, CLI_BUSY = 75 };
@@ -60,7 +61,18 @@ int cmd_store(int argc, char **argv);
 int cmd_wl_event(int argc, char **argv);
 /* internal: serves a files entry on the X11 CLIPBOARD for `copy` (cli_x11own.c); not in the help */
 int cmd_x11_own_files(int argc, char **argv);
+/* cli_history.c */
 int cmd_pause(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_clear(int argc, char **argv);
+int cmd_undo(int argc, char **argv);
+int cmd_edit(int argc, char **argv);
+int cmd_export(int argc, char **argv); /* export and import */
+/* "10m", "2h", "7d", "1w" (minutes, hours, days, weeks) into *ms; 0, or -1 when not a duration. */
+int cli_parse_duration(const char *s, int64_t *ms);
+/* One line for humans about capture's pause state into buf; returns 1 when paused until resumed
+ * (for good), -1 when the flag cannot be read, else 0. */
+int cli_pause_line(struct store *s, char *buf, size_t n);
 int cmd_list(int argc, char **argv);
 int cmd_pick(int argc, char **argv);
 int cmd_show(int argc, char **argv);

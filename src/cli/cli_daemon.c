@@ -178,6 +178,10 @@ int cmd_doctor(int argc, char **argv) {
             printf("store        %s\n", e.msg);
             problems++;
         }
+        char pl[1200];
+        int pz = cli_pause_line(s, pl, sizeof pl);
+        printf("pause        %s\n", pl);
+        problems += pz != 0; /* paused for good, or a flag nobody can read: nothing is captured */
         char *m = cli_model_dir(s, NULL);
         if (m) {
             clip_ctx *c;

@@ -57,6 +57,10 @@ static int collections_list(store *s, int json) {
 
 /* collections [--json] | rename C NAME | merge FROM INTO */
 int cmd_collections(int argc, char **argv) {
+    /* the arguments first: a usage error must not open (or create) the store */
+    if (!(argc == 1 || (argc == 2 && !strcmp(argv[1], "--json")) ||
+          (argc == 4 && (!strcmp(argv[1], "rename") || !strcmp(argv[1], "merge")))))
+        return cli_usage("collections [--json] | collections rename C NAME | collections merge FROM INTO");
     store *s = cli_open_store();
     if (!s) return CLI_FAIL;
     int rc;

@@ -136,6 +136,9 @@ int cmd_search(int argc, char **argv) {
         else if (!strcmp(argv[i], "--image") && i + 1 < argc) image = cs_input_path(argv[++i]);
         else if (!strcmp(argv[i], "--collection") && i + 1 < argc) coll = argv[++i];
         else if (!strcmp(argv[i], "--category") && i + 1 < argc) q.category = argv[++i];
+        else if (!strcmp(argv[i], "--") && i + 1 < argc && !text) text = argv[++i]; /* a query that starts with - */
+        else if (argv[i][0] == '-' && argv[i][1] && !(argv[i][1] >= '0' && argv[i][1] <= '9'))
+            return cli_usage("search: unknown option '%s' (a query starting with '-' goes after --)", argv[i]);
         else if (!text) text = argv[i];
         else return cli_usage("search: one QUERY (quote it), got also '%s'", argv[i]);
     }

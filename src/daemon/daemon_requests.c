@@ -8,6 +8,7 @@
 
 #include "../ipc/ipc.h"
 #include "../ipc/ipc_search.h"
+#include "../capture/ingest.h"
 #include "daemon_int.h"
 
 static char *status_json(daemon_state *d) {
@@ -21,6 +22,15 @@ static char *status_json(daemon_state *d) {
                           "index_passes", (json_int_t)st.passes, "index_idle", st.idle, "last_error", d->last_error,
                           "web_port", d->web_port, "capture_restarts", (json_int_t)d->capture_restarts);
     pthread_mutex_unlock(&d->lock);
+    /* the pause state lives in the store (it outlives the daemon): read it there */
+    store *ps = NULL;
+    ingest_pause pz;
+    cs_err pe = {0};
+    if (j) {
+        if (store_open(d->p.data_dir, &ps, &pe) == 0 && ingest_pause_state(ps, &pz, &pe) == 0) ingest_pause_json(&pz, j);
+        else json_object_set_new(j, "pause_error", json_string(pe.msg));
+        store_close(ps);
+    }
     char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     return txt ? txt : strdup("{}");

@@ -250,6 +250,21 @@ static const char *SCHEMA_V6 =
     " DELETE FROM entries_tri WHERE rowid = old.id;"
     " INSERT INTO entries_tri(rowid, body) VALUES(new.id, " TRI_BODY("new") "); END;";
 
+/* v7: the trash. A deleted entry (not a secret) moves here with its tags, as one undo step (its
+ * batch), and is purged after STORE_TRASH_KEEP_MS or by gc; undo moves a batch back under the
+ * same ids (never reused: AUTOINCREMENT). Rows here are in no index (FTS, trigram, vectors), so
+ * nothing that searches or lists entries can see them; a blob stays on disk while a row here
+ * names it. */
+static const char *SCHEMA_V7 =
+    "CREATE TABLE IF NOT EXISTS trash(id INTEGER PRIMARY KEY, batch INTEGER NOT NULL, deleted_ms INTEGER NOT NULL,"
+    " kind TEXT NOT NULL, mime TEXT NOT NULL, mimes TEXT NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL,"
+    " text TEXT, blob TEXT, width INTEGER NOT NULL, height INTEGER NOT NULL, source TEXT, first_ms INTEGER NOT NULL,"
+    " last_ms INTEGER NOT NULL, copies INTEGER NOT NULL, pinned INTEGER NOT NULL, seq INTEGER NOT NULL,"
+    " subkind TEXT, lang TEXT, ocr_text TEXT, category TEXT, category_conf REAL, collection INTEGER, dup_of INTEGER,"
+    " expire_ms INTEGER, organised TEXT, tags TEXT);" /* tags: newline-separated (a tag holds no control characters) */
+    "CREATE INDEX IF NOT EXISTS trash_batch ON trash(batch);"
+    "CREATE INDEX IF NOT EXISTS trash_blob ON trash(blob) WHERE blob IS NOT NULL;";
+
 static int pragma_int(store *s, const char *sql, int64_t *out, cs_err *err) {
     sqlite3_stmt *st;
     if (store_prepare(s, sql, &st, "reading the header", err)) return -1;
@@ -327,6 +342,7 @@ static int migrate(store *s, cs_err *err) {
     if (!rc) rc = foreign_key_problems(s, err); /* the rebuild kept every reference */
     /* after 5: its table rebuild drops every trigger on entries, the trigram ones included */
     if (!rc && ver < 6) rc = store_exec(s, SCHEMA_V6, err);
+    if (!rc && ver < 7) rc = store_exec(s, SCHEMA_V7, err);
     if (!rc) {
         char sql[128];
         snprintf(sql, sizeof sql, "PRAGMA application_id=%d; PRAGMA user_version=%d", APP_ID, STORE_SCHEMA_VERSION);
@@ -434,7 +450,7 @@ static int fsync_dir(const char *dir) {
 }
 
 /* Writes a blob durably; a blob that already exists with this name is left as it is. */
-static int write_blob(store *s, const char *sha, const void *data, size_t len, cs_err *err) {
+int store_write_blob(store *s, const char *sha, const void *data, size_t len, cs_err *err) {
     char sub[4200], tmp[4300];
     snprintf(sub, sizeof sub, "%s/%.2s", s->blobdir, sha);
     if (private_dir(sub, err)) return -1;
@@ -488,7 +504,7 @@ int store_add(store *s, const store_new *e, int64_t *id, int *added, cs_err *err
     int64_t now = e->time_ms ? e->time_ms : store_now_ms();
     /* shared: many adds at once, but no gc between writing the blob and committing its row */
     flock(s->lockfd, LOCK_SH);
-    if (!text && write_blob(s, sha, e->data, e->len, err)) { flock(s->lockfd, LOCK_UN); return -1; }
+    if (!text && store_write_blob(s, sha, e->data, e->len, err)) { flock(s->lockfd, LOCK_UN); return -1; }
     if (!text && s->test_hook) s->test_hook(s, "add-blob-written", s->test_hook_arg);
     if (store_exec(s, "BEGIN IMMEDIATE", err)) { flock(s->lockfd, LOCK_UN); return -1; }
     sqlite3_stmt *st = NULL;
@@ -668,13 +684,13 @@ int store_list(store *s, const store_query *q, store_entry **out, size_t *n, cs_
  * shared from finding its blob on disk (and skipping the write) to committing the row that names
  * it, so an unlink outside the lock could fall between the two and leave an acknowledged entry
  * without its blob. Anything but "no row names it" keeps the file (gc removes a true orphan). */
-static void drop_blob_if_unused(store *s, const char *sha) {
+void store_drop_blob_if_unused(store *s, const char *sha) {
     if (s->test_hook) s->test_hook(s, "drop-blob", s->test_hook_arg);
     while (flock(s->lockfd, LOCK_EX) != 0)
         if (errno != EINTR) return;
     sqlite3_stmt *st;
     int r = SQLITE_ERROR;
-    if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM entries WHERE blob = ?", -1, &st, NULL) == SQLITE_OK) {
+    if (sqlite3_prepare_v2(s->db, BLOB_USED_SQL, -1, &st, NULL) == SQLITE_OK) {
         sqlite3_bind_text(st, 1, sha, -1, SQLITE_STATIC);
         r = sqlite3_step(st);
         sqlite3_finalize(st);
@@ -700,8 +716,8 @@ static int change_one(store *s, const char *sql, int64_t id, int64_t arg, cs_err
 }
 
 /* The files of a deleted entry: its blob (if no other row names it) and its thumbnail. */
-static void drop_entry_files(store *s, const char *blob, const char *sha) {
-    if (blob) drop_blob_if_unused(s, blob);
+void store_drop_entry_files(store *s, const char *blob, const char *sha) {
+    if (blob) store_drop_blob_if_unused(s, blob);
     char tp[4300];
     snprintf(tp, sizeof tp, "%s/thumbs/%s.jpg", s->dir, sha);
     unlink(tp);
@@ -711,7 +727,7 @@ static void drop_entry_files(store *s, const char *blob, const char *sha) {
  * the old segments until they happen to merge. 'optimize' merges every segment now (the dropped
  * segment rows are zeroed by secure_delete); then the WAL, which still holds the old pages, is
  * checkpointed and truncated. Outside a transaction only: inside one, store_end does it. */
-static int scrub_index(store *s, cs_err *err) {
+int store_scrub_index(store *s, cs_err *err) {
     /* both indexes: the trigram one (version 6) holds the secret as overlapping 3-letter pieces */
     if (store_exec(s, "INSERT INTO entries_fts(entries_fts) VALUES('optimize');"
                       "INSERT INTO entries_tri(entries_tri) VALUES('optimize')", err)) return -1;
@@ -726,11 +742,11 @@ int store_end(store *s, int ok, cs_err *err) {
     int rc = 0;
     if (ok) rc = store_exec(s, "COMMIT", err);
     else store_exec(s, "ROLLBACK", NULL);
-    if (ok && !rc && s->scrub) rc = scrub_index(s, err);
+    if (ok && !rc && s->scrub) rc = store_scrub_index(s, err);
     s->scrub = 0;
     /* blobs are named by their sha256; drop_blob_if_unused checks no row names it any more */
     for (size_t i = 0; i < s->npending; i++)
-        if (ok && !rc) drop_entry_files(s, s->pending[i], s->pending[i]);
+        if (ok && !rc) store_drop_entry_files(s, s->pending[i], s->pending[i]);
     free(s->pending);
     s->pending = NULL;
     s->npending = 0;
@@ -743,7 +759,7 @@ int store_delete(store *s, int64_t id, cs_err *err) {
     if (r) return r;
     r = change_one(s, "DELETE FROM entries WHERE id = ?1 AND ?2 = ?2", id, 0, err);
     if (r == 0 && e.subkind && !strcmp(e.subkind, "secret")) {
-        if (sqlite3_get_autocommit(s->db)) r = scrub_index(s, err);
+        if (sqlite3_get_autocommit(s->db)) r = store_scrub_index(s, err);
         else s->scrub = 1;
     }
     if (r == 0 && e.blob && !sqlite3_get_autocommit(s->db)) { /* in a transaction: after its commit */
@@ -753,7 +769,7 @@ int store_delete(store *s, int64_t id, cs_err *err) {
             snprintf(np[s->npending++], 65, "%s", e.sha256);
         } /* else: the blob stays an orphan until gc */
     } else if (r == 0 && e.blob)
-        drop_entry_files(s, e.blob, e.sha256);
+        store_drop_entry_files(s, e.blob, e.sha256);
     store_entry_free(&e);
     return r;
 }
@@ -813,6 +829,8 @@ int store_content(store *s, const store_entry *e, unsigned char **data, size_t *
 int store_prune(store *s, const store_limits *l, int64_t *removed, cs_err *err) {
     if (removed) *removed = 0;
     int64_t total = 0;
+    /* the trash first: what was deleted longer ago than the undo window goes for good */
+    if (store_trash_purge(s, store_now_ms() - STORE_TRASH_KEEP_MS, NULL, err)) return -1;
     /* entries whose expire rule ran out (a pin cancels it) */
     int64_t *ex = NULL;
     size_t nex = 0;
@@ -886,7 +904,7 @@ static void scan_one(store *s, const char *path, const char *name, void *arg) {
     blob_scan *b = arg;
     b->blobs++;
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM entries WHERE blob = ?", -1, &st, NULL) != SQLITE_OK) return;
+    if (sqlite3_prepare_v2(s->db, BLOB_USED_SQL, -1, &st, NULL) != SQLITE_OK) return;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     int used = sqlite3_step(st) == SQLITE_ROW;
     sqlite3_finalize(st);
@@ -943,6 +961,7 @@ int store_check(store *s, int integrity, store_report *r, cs_err *err) {
 }
 
 int store_gc(store *s, int64_t *removed, cs_err *err) {
+    if (store_trash_purge(s, store_now_ms() - STORE_TRASH_KEEP_MS, NULL, err)) return -1;
     blob_scan b = {0};
     b.remove = 1;
     /* exclusive: waits for adds in progress (in any process) to commit, and keeps new ones out */

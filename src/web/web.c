@@ -19,7 +19,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../capture/ingest.h"
 #include "../capture/paste.h"
+#include "../capture/textkind.h"
 #include "../capture/secrets.h"
 #include "../common/cs_file.h"
 #include "../image/image.h"
@@ -27,6 +29,7 @@
 #include "../store/store.h"
 
 #define BODY_MAX (16 * 1024)
+#define EDIT_BODY_MAX (4 * 1024 * 1024) /* PUT /api/entries/ID carries a whole text */
 #define URL_MAX 4096
 #define POOL 8
 #define THUMB_SIDE 320
@@ -516,6 +519,11 @@ static enum MHD_Result api_status(web_server *w, struct MHD_Connection *c, store
         json_object_set_new(o, "entries", json_integer(entries));
         json_object_set_new(o, "pending", json_integer(pending));
     }
+    /* the pause state and what undo would bring back (the page's header and toast) */
+    ingest_pause p;
+    int64_t trash = 0, undo = 0;
+    if (ingest_pause_state(s, &p, &err) == 0) ingest_pause_json(&p, o);
+    if (store_trash_count(s, &trash, &undo, &err) == 0) json_object_set_new(o, "undo", json_integer(undo));
     return send_json(c, 200, o);
 }
 
@@ -557,6 +565,38 @@ static json_t *body_json(const char *body, size_t len) {
     return len ? json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL) : json_object();
 }
 
+/* PUT /api/entries/ID {"text": T}: the entry's new text (text entries only), re-indexed. */
+static enum MHD_Result api_edit(struct MHD_Connection *c, store *s, int64_t id, const char *body, size_t blen) {
+    json_t *b = body_json(body, blen);
+    const char *t = json_string_value(json_object_get(b, "text"));
+    size_t n = t ? json_string_length(json_object_get(b, "text")) : 0;
+    enum MHD_Result r;
+    cs_err err;
+    if (!t) r = send_error(c, 400, "expected {\"text\": TEXT}");
+    else {
+        const char *lang = NULL;
+        const char *kind = textkind_classify(t, n, &lang);
+        int e = store_set_text(s, id, t, n, kind, lang, &err);
+        r = e == 0 ? send_json(c, 200, json_pack("{s:b, s:s?}", "saved", 1, "text_kind", kind))
+          : e == 1 ? send_error(c, 404, "no such entry") : send_error(c, e == 2 ? 400 : 500, err.msg);
+    }
+    json_decref(b);
+    return r;
+}
+
+/* POST /api/undo: brings back the last delete; {"restored": [ids]}, 404 when there is none. */
+static enum MHD_Result api_undo(struct MHD_Connection *c, store *s) {
+    int64_t *ids = NULL;
+    size_t n = 0;
+    cs_err err;
+    if (store_undo(s, &ids, &n, &err)) return send_cs_err(c, &err);
+    if (!n) return send_error(c, 404, "nothing to undo");
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++) json_array_append_new(a, json_integer(ids[i]));
+    free(ids);
+    return send_json(c, 200, json_pack("{s:o}", "restored", a));
+}
+
 static enum MHD_Result api_entry(web_server *w, struct MHD_Connection *c, store *s, const char *method, int64_t id,
                                  const char *rest, const char *body, size_t blen) {
     store_entry e;
@@ -567,9 +607,12 @@ static enum MHD_Result api_entry(web_server *w, struct MHD_Connection *c, store 
     enum MHD_Result r;
     int get = !strcmp(method, "GET"), post = !strcmp(method, "POST");
     if (!*rest && get) r = send_json(c, 200, entry_full(s, &e));
-    else if (!*rest && !strcmp(method, "DELETE")) {
-        r = store_delete(s, id, &err) < 0 ? send_cs_err(c, &err) : send_json(c, 200, json_pack("{s:b}", "deleted", 1));
-    } else if (!strcmp(rest, "/image") && get) r = api_image(w, c, s, &e, 0);
+    else if (!*rest && !strcmp(method, "DELETE")) { /* to the trash (a secret: for good); "trashed" 1 = undo-able */
+        int64_t t = 0;
+        r = store_trash(s, &id, 1, &t, &err) < 0 ? send_cs_err(c, &err)
+          : send_json(c, 200, json_pack("{s:b, s:I}", "deleted", 1, "trashed", (json_int_t)t));
+    } else if (!*rest && !strcmp(method, "PUT")) r = api_edit(c, s, id, body, blen);
+    else if (!strcmp(rest, "/image") && get) r = api_image(w, c, s, &e, 0);
     else if (!strcmp(rest, "/thumb") && get) r = api_image(w, c, s, &e, 1);
     else if (!strcmp(rest, "/similar") && get) {
         search_query sq = {0};
@@ -630,7 +673,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return MHD_YES;
     }
     if (*upload_size) { /* body data */
-        if (rs->len + *upload_size > BODY_MAX) rs->too_big = 1;
+        if (rs->len + *upload_size > (strcmp(method, "PUT") ? BODY_MAX : EDIT_BODY_MAX)) rs->too_big = 1;
         else {
             char *nb = realloc(rs->body, rs->len + *upload_size + 1);
             if (!nb) return MHD_NO;
@@ -645,9 +688,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     conn_deadline(w, c, 0);
     if (!host_ok(w, c)) return send_error(c, 421, "the Host header must name this loopback server");
     if (strlen(url) > URL_MAX) return send_error(c, 414, "URL too long");
-    if (rs->too_big) return send_error(c, 413, "request body too large (16 KiB at most)");
+    if (rs->too_big) return send_error(c, 413, strcmp(method, "PUT") ? "request body too large (16 KiB at most)"
+                                                                     : "request body too large (4 MiB at most)");
     int get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
-    int change = !strcmp(method, "POST") || !strcmp(method, "DELETE");
+    int change = !strcmp(method, "POST") || !strcmp(method, "DELETE") || !strcmp(method, "PUT");
     if (!get && !change) return send_error(c, 405, "method not allowed");
     /* the login: GET /login?code=C trades a one-time code for a session cookie and sends the
      * browser to / (dropping the code from the address bar and history) */
@@ -683,6 +727,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (get && !strcmp(p, "status")) r = api_status(w, c, s);
     else if (get && !strcmp(p, "entries")) r = api_entries(w, c, s);
     else if (get && !strcmp(p, "facets")) r = api_facets(c, s);
+    else if (!strcmp(method, "POST") && !strcmp(p, "undo")) r = api_undo(c, s);
     else if (!strncmp(p, "entries/", 8)) {
         const char *idp = p + 8, *slash = strchr(idp, '/');
         char ids[24];

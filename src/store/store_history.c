@@ -11,41 +11,6 @@
 #define TRASH_COLS "kind, mime, mimes, size, sha256, text, blob, width, height, source, first_ms, last_ms, copies, pinned, seq," \
                    " subkind, lang, ocr_text, category, category_conf, collection, dup_of, expire_ms, organised"
 
-/* Moves one entry into the trash under batch; returns 0, 1 if it is gone, -1. */
-static int trash_one(store *s, int64_t id, int64_t batch, int64_t now, cs_err *err) {
-    sqlite3_stmt *st;
-    if (store_prepare(s,
-                      "INSERT INTO trash(id, batch, deleted_ms, " TRASH_COLS ", tags) SELECT id, ?2, ?3, " TRASH_COLS ","
-                      " (SELECT group_concat(tag, char(10)) FROM tags WHERE entry = entries.id) FROM entries WHERE id = ?1",
-                      &st, "delete", err))
-        return -1;
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_int64(st, 2, batch);
-    sqlite3_bind_int64(st, 3, now);
-    int r = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (r != SQLITE_DONE) return store_dberr(s, err, "delete");
-    if (sqlite3_changes(s->db) == 0) { cs_err_set(err, "no entry %lld", (long long)id); return 1; }
-    /* the triggers take it out of both full-text indexes; tags and vectors go by cascade; the
-     * blob and thumbnail stay on disk: the trash row still names them */
-    if (store_prepare(s, "DELETE FROM entries WHERE id = ?", &st, "delete", err)) return -1;
-    sqlite3_bind_int64(st, 1, id);
-    r = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return r == SQLITE_DONE ? 0 : store_dberr(s, err, "delete");
-}
-
-/* 1 if the entry is a secret, 0 if not, 2 if there is no such entry, -1 on failure. */
-static int is_secret(store *s, int64_t id, cs_err *err) {
-    sqlite3_stmt *st;
-    if (store_prepare(s, "SELECT coalesce(subkind, '') = 'secret' FROM entries WHERE id = ?", &st, "delete", err)) return -1;
-    sqlite3_bind_int64(st, 1, id);
-    int r = sqlite3_step(st), v = r == SQLITE_ROW ? sqlite3_column_int(st, 0) : 2;
-    sqlite3_finalize(st);
-    if (r != SQLITE_ROW && r != SQLITE_DONE) return store_dberr(s, err, "delete");
-    return v;
-}
-
 int store_trash(store *s, const int64_t *ids, size_t n, int64_t *trashed, cs_err *err) {
     if (trashed) *trashed = 0;
     if (store_begin(s, err)) return -1;
@@ -57,14 +22,47 @@ int store_trash(store *s, const int64_t *ids, size_t n, int64_t *trashed, cs_err
         else rc = store_dberr(s, err, "delete");
         sqlite3_finalize(st);
     }
-    for (size_t i = 0; i < n && !rc; i++) {
-        int sec = is_secret(s, ids[i], err);
-        if (sec < 0) rc = -1;
-        else if (sec == 2) rc = 1, cs_err_set(err, "no entry %lld", (long long)ids[i]);
-        /* a secret never waits in the trash: gone for good, its index pages scrubbed at the end */
-        else if (sec == 1) rc = store_delete(s, ids[i], err);
-        else if (!(rc = trash_one(s, ids[i], batch, now, err))) moved++;
+    /* set-based: the ids go into a temporary table, then one statement each moves them (a clear
+     * of thousands of entries costs about what one DELETE of them costs) */
+    if (!rc) rc = store_exec(s, "CREATE TEMP TABLE IF NOT EXISTS trash_ids(id INTEGER PRIMARY KEY); DELETE FROM temp.trash_ids", err);
+    if (!rc && !(rc = store_prepare(s, "INSERT OR IGNORE INTO temp.trash_ids(id) VALUES(?)", &st, "delete", err))) {
+        for (size_t i = 0; i < n && !rc; i++) {
+            sqlite3_bind_int64(st, 1, ids[i]);
+            if (sqlite3_step(st) != SQLITE_DONE) rc = store_dberr(s, err, "delete");
+            sqlite3_reset(st);
+        }
+        sqlite3_finalize(st);
     }
+    /* all or nothing: an unknown id refuses the whole step */
+    if (!rc && !(rc = store_prepare(s, "SELECT id FROM temp.trash_ids WHERE id NOT IN (SELECT id FROM entries) LIMIT 1", &st,
+                                    "delete", err))) {
+        int r = sqlite3_step(st);
+        if (r == SQLITE_ROW) rc = 1, cs_err_set(err, "no entry %lld", (long long)sqlite3_column_int64(st, 0));
+        else if (r != SQLITE_DONE) rc = store_dberr(s, err, "delete");
+        sqlite3_finalize(st);
+    }
+    /* a secret never waits in the trash: gone for good, its index pages scrubbed at the end */
+    int64_t *sec = NULL;
+    size_t nsec = 0;
+    if (!rc && !(rc = store_prepare(s, "SELECT id FROM entries WHERE id IN (SELECT id FROM temp.trash_ids) AND subkind = 'secret'",
+                                    &st, "delete", err)))
+        rc = store_collect_ids(s, st, &sec, &nsec, "delete", err);
+    for (size_t i = 0; i < nsec && !rc; i++) rc = store_delete(s, sec[i], err);
+    free(sec);
+    /* the rest moves with its tags; the triggers take it out of both full-text indexes, tags and
+     * vectors go by cascade, the blob and thumbnail stay on disk (the trash row names them) */
+    if (!rc && !(rc = store_prepare(s,
+                                    "INSERT INTO trash(id, batch, deleted_ms, " TRASH_COLS ", tags) SELECT id, ?1, ?2, " TRASH_COLS ","
+                                    " (SELECT group_concat(tag, char(10)) FROM tags WHERE entry = entries.id) FROM entries"
+                                    " WHERE id IN (SELECT id FROM temp.trash_ids)",
+                                    &st, "delete", err))) {
+        sqlite3_bind_int64(st, 1, batch);
+        sqlite3_bind_int64(st, 2, now);
+        if (sqlite3_step(st) != SQLITE_DONE) rc = store_dberr(s, err, "delete");
+        else moved = sqlite3_changes(s->db);
+        sqlite3_finalize(st);
+    }
+    if (!rc) rc = store_exec(s, "DELETE FROM entries WHERE id IN (SELECT id FROM temp.trash_ids); DELETE FROM temp.trash_ids", err);
     if (rc) {
         cs_err keep = err ? *err : (cs_err){0};
         store_end(s, 0, NULL);
@@ -87,86 +85,54 @@ int store_trash(store *s, const int64_t *ids, size_t n, int64_t *trashed, cs_err
     return 0;
 }
 
-/* Puts the tags of a trash row (newline-separated) on entry id. */
-static int restore_tags(store *s, int64_t id, const char *tags, cs_err *err) {
-    if (!tags || !*tags) return 0;
-    sqlite3_stmt *st;
-    if (store_prepare(s, "INSERT OR IGNORE INTO tags(entry, tag) VALUES(?, ?)", &st, "undo", err)) return -1;
-    int rc = 0;
-    for (const char *p = tags; *p && !rc;) {
-        const char *nl = strchr(p, '\n');
-        size_t l = nl ? (size_t)(nl - p) : strlen(p);
-        if (l) {
-            sqlite3_bind_int64(st, 1, id);
-            sqlite3_bind_text(st, 2, p, (int)l, SQLITE_TRANSIENT);
-            if (sqlite3_step(st) != SQLITE_DONE) rc = store_dberr(s, err, "undo");
-            sqlite3_reset(st);
-        }
-        p += l + (nl ? 1 : 0);
-    }
-    sqlite3_finalize(st);
-    return rc;
-}
-
-static int push_id(int64_t **ids, size_t *n, int64_t id) {
-    int64_t *ni = realloc(*ids, (*n + 1) * sizeof *ni);
-    if (!ni) return -1;
-    *ids = ni;
-    ni[(*n)++] = id;
-    return 0;
-}
-
-/* Restores one trash row; *back gets the id the content now has. */
-static int restore_one(store *s, int64_t tid, const char *sha, int pinned, const char *tags, int64_t *back, cs_err *err) {
-    sqlite3_stmt *st;
-    /* the same content copied again while this one was in the trash: no second row (sha256 is
-     * unique); the pin and tags go onto the entry that has it */
-    if (store_prepare(s, "SELECT id FROM entries WHERE sha256 = ?", &st, "undo", err)) return -1;
-    sqlite3_bind_text(st, 1, sha, -1, SQLITE_STATIC);
-    int r = sqlite3_step(st);
-    int64_t have = r == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_finalize(st);
-    if (r != SQLITE_ROW && r != SQLITE_DONE) return store_dberr(s, err, "undo");
-    if (have) {
-        if (pinned && store_set_pinned(s, have, 1, err) < 0) return -1;
-    } else {
-        /* the collection only if it still exists (a merge may have removed it) */
-        if (store_prepare(s,
-                          "INSERT INTO entries(id, " TRASH_COLS ") SELECT id, kind, mime, mimes, size, sha256, text, blob, width,"
-                          " height, source, first_ms, last_ms, copies, pinned, seq, subkind, lang, ocr_text, category, category_conf,"
-                          " (SELECT c.id FROM collections c WHERE c.id = trash.collection), dup_of, expire_ms, organised"
-                          " FROM trash WHERE id = ?",
-                          &st, "undo", err))
-            return -1;
-        sqlite3_bind_int64(st, 1, tid);
-        r = sqlite3_step(st);
-        sqlite3_finalize(st);
-        if (r != SQLITE_DONE) return store_dberr(s, err, "undo");
-        have = tid;
-    }
-    if (restore_tags(s, have, tags, err)) return -1;
-    *back = have;
-    return 0;
-}
+/* Undo, set-based like store_trash: the batch's rows go back in a few statements. ?1 is the batch. */
+static const char *UNDO_SQL[] = {
+    /* back under their ids, unless the same content was copied again meanwhile (sha256 is
+     * unique: no second row); the collection only if it still exists (a merge may have removed it) */
+    "INSERT INTO entries(id, " TRASH_COLS ") SELECT id, kind, mime, mimes, size, sha256, text, blob, width, height, source,"
+    " first_ms, last_ms, copies, pinned, seq, subkind, lang, ocr_text, category, category_conf,"
+    " (SELECT c.id FROM collections c WHERE c.id = t.collection), dup_of, expire_ms, organised"
+    " FROM trash t WHERE batch = ?1 AND NOT EXISTS (SELECT 1 FROM entries e WHERE e.sha256 = t.sha256)",
+    /* for those copied again: the pin goes onto the entry that has the content */
+    "UPDATE entries SET pinned = 1 WHERE sha256 IN (SELECT sha256 FROM trash WHERE batch = ?1 AND pinned = 1)",
+    /* the tags (newline-separated in the trash row) onto whichever entry has the content now */
+    "WITH RECURSIVE split(sha, rest, tag) AS ("
+    " SELECT sha256, tags || char(10), NULL FROM trash WHERE batch = ?1 AND coalesce(tags, '') <> ''"
+    " UNION ALL SELECT sha, substr(rest, instr(rest, char(10)) + 1), substr(rest, 1, instr(rest, char(10)) - 1)"
+    " FROM split WHERE rest <> '')"
+    " INSERT OR IGNORE INTO tags(entry, tag) SELECT e.id, s.tag FROM split s JOIN entries e ON e.sha256 = s.sha"
+    " WHERE coalesce(s.tag, '') <> ''",
+};
 
 int store_undo(store *s, int64_t **ids, size_t *n, cs_err *err) {
     *ids = NULL;
     *n = 0;
     if (store_begin(s, err)) return -1;
     sqlite3_stmt *st;
-    int rc = store_prepare(s,
-                           "SELECT id, sha256, pinned, tags FROM trash WHERE batch = (SELECT max(batch) FROM trash) ORDER BY id",
-                           &st, "undo", err);
-    int r = SQLITE_DONE;
-    while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t back = 0;
-        rc = restore_one(s, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1), sqlite3_column_int(st, 2),
-                         (const char *)sqlite3_column_text(st, 3), &back, err);
-        if (!rc && push_id(ids, n, back)) rc = cs_err_set(err, "out of memory");
+    int64_t batch = 0;
+    int rc = store_prepare(s, "SELECT coalesce(max(batch), 0) FROM trash", &st, "undo", err);
+    if (!rc) {
+        if (sqlite3_step(st) == SQLITE_ROW) batch = sqlite3_column_int64(st, 0);
+        else rc = store_dberr(s, err, "undo");
+        sqlite3_finalize(st);
     }
-    if (!rc && r != SQLITE_DONE) rc = store_dberr(s, err, "undo");
-    if (st) sqlite3_finalize(st);
-    if (!rc) rc = store_exec(s, "DELETE FROM trash WHERE batch = (SELECT max(batch) FROM trash)", err);
+    for (size_t i = 0; i < sizeof UNDO_SQL / sizeof *UNDO_SQL && !rc && batch; i++) {
+        if ((rc = store_prepare(s, UNDO_SQL[i], &st, "undo", err))) break;
+        sqlite3_bind_int64(st, 1, batch);
+        if (sqlite3_step(st) != SQLITE_DONE) rc = store_dberr(s, err, "undo");
+        sqlite3_finalize(st);
+    }
+    /* the ids the contents have now, in the order they were deleted in */
+    if (!rc && batch && !(rc = store_prepare(s, "SELECT e.id FROM trash t JOIN entries e ON e.sha256 = t.sha256 WHERE t.batch = ?"
+                                                " ORDER BY t.id", &st, "undo", err))) {
+        sqlite3_bind_int64(st, 1, batch);
+        rc = store_collect_ids(s, st, ids, n, "undo", err);
+    }
+    if (!rc && batch && !(rc = store_prepare(s, "DELETE FROM trash WHERE batch = ?", &st, "undo", err))) {
+        sqlite3_bind_int64(st, 1, batch);
+        if (sqlite3_step(st) != SQLITE_DONE) rc = store_dberr(s, err, "undo");
+        sqlite3_finalize(st);
+    }
     if (!rc && store_end(s, 1, err)) rc = -1, store_exec(s, "ROLLBACK", NULL); /* a failed COMMIT may leave it open */
     else if (rc) {
         cs_err keep = err ? *err : (cs_err){0};

@@ -161,7 +161,7 @@ int main(int argc, char **argv) {
         return 0;
     }
     run(model, "cpu", 0, threads, cpu_reps, px, &cpu, c32, ct);
-    printf("# cpu: %s, %d threads\n", cpu.dev.device, ops_threads());
+    printf("# cpu: %s, %d threads\n", cpu.dev.device, cpu.dev.threads);
     printf("gpu_image_b1_ms %.3f\n", g.b1);
     printf("gpu_image_b32_ms_per_image %.3f\n", g.b32 / 32);
     printf("gpu_image_b32_images_per_s %.1f\n", 32e3 / g.b32);

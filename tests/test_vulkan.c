@@ -201,7 +201,7 @@ static pair pair_new(int f16, size_t floats, int maxseq, int hd, int maxrows, in
     pair p = {0};
     cs_err e;
     int found;
-    p.r = be_ref_new();
+    p.r = be_ref_new(2);
     p.g = be_vk_new(vk_index(), f16, &found, &e);
     cr_assert_not_null(p.g, "%s", e.msg);
     cr_assert_eq(be_reserve(p.r, floats, maxseq, hd, maxrows, maxk, &e), 0, "%s", e.msg);

@@ -157,6 +157,39 @@ Test(vulkan, falls_back_to_cpu_when_the_device_fails) {
     clip_free(ref);
 }
 
+/* A pass slower than the fence wait's slice is waited for, not given up. The lavapipe crash on
+ * the ViT-B/32-shaped model (image batch 8, a pass of minutes on a loaded CPU) was ours: after a
+ * 60 s fence timeout the pass was called a lost device and its command buffer reset while
+ * lavapipe's queue thread was still running it (SIGSEGV reading the freed command list). A 1 ms
+ * slice gives every pass here that timeout. One submission for the whole pass (no split), an
+ * image batch of 8 and a text batch; results must be the device's own, as good as ever. */
+Test(vulkan, pass_slower_than_the_wait_slice_is_waited_for) {
+    setenv("CLIPSEEK_VK_WAIT_SLICE_MS", "1", 1);
+    setenv("CLIPSEEK_VK_SPLIT", "0", 1);
+    FIXTURE(dir, TINY);
+    clip_ctx *c = load_vk(dir, 0), *ref = load_on(dir, "cpu", 0);
+    const clip_info *in = clip_get_info(c);
+    int B = 8, S = in->image_size, P = in->projection_dim;
+    float *px = wave_px((size_t)B * 3 * S * S), *a = malloc((size_t)B * P * sizeof *a), *b = malloc((size_t)B * P * sizeof *b);
+    cs_err e;
+    for (int round = 0; round < 3; round++) {
+        cr_assert_eq(clip_vision_forward(c, px, B, 1, NULL, a, &e), 0, "%s", e.msg);
+        cr_assert_eq(clip_vision_forward(ref, px, B, 1, NULL, b, &e), 0, "%s", e.msg);
+        cr_assert_leq(max_abs_diff(a, b, (size_t)B * P), 2e-3f, "round %d", round);
+        const char *texts[] = {"a photo of a cat", "two dogs playing in the snow", "x"};
+        cr_assert_eq(clip_texts_embed(c, texts, 3, 1, a, &e), 0, "%s", e.msg);
+        cr_assert_eq(clip_texts_embed(ref, texts, 3, 1, b, &e), 0, "%s", e.msg);
+        cr_assert_leq(max_abs_diff(a, b, (size_t)3 * P), 2e-3f, "round %d", round);
+    }
+    clip_device d;
+    clip_get_device(c, &d);
+    const char *note = clip_device_note(c, NULL);
+    cr_assert_str_eq(d.backend, "vulkan", "gave up on the device: %s", note ? note : "?");
+    free(px); free(a); free(b);
+    clip_free(c);
+    clip_free(ref);
+}
+
 /* lavapipe is a CPU implementation: "auto" and "vulkan" never take it; vulkan:N does. */
 Test(vulkan, auto_never_picks_lavapipe) {
     if (getenv("CLIPSEEK_TEST_VK_DEVICE")) cr_skip_test("runs on lavapipe only");

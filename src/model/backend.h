@@ -62,6 +62,7 @@ typedef struct be_info {
     uint64_t weight_bytes;/* bytes of prepared weights (device memory on a GPU; packed/copied on the CPU) */
     uint64_t work_bytes;  /* bytes of workspace and staging */
     double upload_ms;     /* time spent preparing weights so far */
+    uint64_t dispatches;  /* kernels recorded so far (a GPU's dispatches; 0 on the CPU): per pass by difference */
 } be_info;
 
 typedef struct be_vtbl {

@@ -289,9 +289,17 @@ static VkResult submit_wait(vk_be *v, VkCommandBuffer cb) {
     si.commandBufferCount = 1;
     si.pCommandBuffers = &cb;
     if ((r = vkResetFences(v->dev, 1, &v->fence)) || (r = vkQueueSubmit(v->queue, 1, &si, v->fence))) return r;
-    /* a pass of a large model on a slow GPU takes seconds; a minute means the device is gone */
-    r = vkWaitForFences(v->dev, 1, &v->fence, VK_TRUE, 60ull * 1000 * 1000 * 1000);
-    return r == VK_TIMEOUT ? VK_ERROR_DEVICE_LOST : r;
+    /* Wait until the queue is done with cb, however long that takes. This used to give up after
+     * 60 s and call it a lost device; the caller then reset the command buffer (and freed buffers)
+     * while the device was still running it. On lavapipe, whose passes take minutes on a loaded
+     * CPU, that was the crash in its queue thread: it read the command list we had just freed
+     * ("Unsupported command", a SIGSEGV). A hung GPU ends the wait itself: its driver reports the
+     * device lost. The wait runs in slices (CLIPSEEK_VK_WAIT_SLICE_MS, default 60 s; tests set
+     * 1 ms) only so that a slow pass goes through the same path a test can reach. */
+    const char *sl = getenv("CLIPSEEK_VK_WAIT_SLICE_MS");
+    uint64_t slice = sl && atoll(sl) > 0 ? (uint64_t)atoll(sl) * 1000000ull : 60ull * 1000 * 1000 * 1000;
+    while ((r = vkWaitForFences(v->dev, 1, &v->fence, VK_TRUE, slice)) == VK_TIMEOUT) continue;
+    return r;
 }
 
 /* Sends the recorded weight copies and waits: weights are in place before a pass reads them. */
@@ -340,8 +348,9 @@ static void dispatch(vk_be *v, int p, bind w, bind a, bind b2, bind ix, const vo
     v->push(cb, VK_PIPELINE_BIND_POINT_COMPUTE, v->pl, 0, 5, wr);
     vkCmdPushConstants(cb, v->pl, VK_SHADER_STAGE_COMPUTE_BIT, 0, (uint32_t)pcn, pc);
     vkCmdDispatch(cb, gx, gy, 1);
+    v->b.info.dispatches++;
     barrier(v, cb);
-    if (v->split && ++v->ndisp % v->split == 0) { /* see be_vk_new: lavapipe and long command buffers */
+    if (v->split && ++v->ndisp % v->split == 0) { /* CLIPSEEK_VK_SPLIT (be_vk_new) */
         VkResult r = submit_wait(v, cb);
         vkResetCommandBuffer(cb, 0);
         v->recording = 0;
@@ -864,12 +873,10 @@ be *be_vk_new(int dev, int f16, int *found, cs_err *err) {
     v->subgroup = (sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
                   (sg.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT) && !(envsg && *envsg == '1');
     v->b.info.precision = f16 ? "F16" : "F32";
-    /* lavapipe (Mesa 22.3) loses the device (SIGSEGV in its queue thread) on a ViT-B/32 vision
-     * pass recorded as one command buffer of ~100 dispatches; in parts of 30 it runs (docs/gpu.md).
-     * So a CPU implementation gets its pass in parts; a GPU, one submission per pass.
-     * CLIPSEEK_VK_SPLIT=N forces parts of N anywhere (0: never). */
+    /* One submission per pass on every device, lavapipe included: its crash on long passes was
+     * ours (submit_wait). CLIPSEEK_VK_SPLIT=N submits in parts of N dispatches (diagnosis). */
     const char *sp = getenv("CLIPSEEK_VK_SPLIT");
-    v->split = sp && *sp ? atoi(sp) : props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU ? 24 : 0;
+    v->split = sp && *sp ? atoi(sp) : 0;
     if (v->split < 0) v->split = 0;
     const char *lim = getenv("CLIPSEEK_VK_MEMORY_MB");
     if (lim && atoll(lim) > 0) v->limit = (VkDeviceSize)atoll(lim) << 20;

@@ -662,6 +662,7 @@ void clip_get_device(const clip_ctx *c, clip_device *out) {
     out->work_bytes = i->work_bytes;
     out->upload_ms = i->upload_ms;
     out->threads = c->params.threads;
+    out->dispatches = i->dispatches;
 }
 
 const char *clip_device_note(const clip_ctx *c, int *asked) {

@@ -190,6 +190,50 @@ Test(vulkan, pass_slower_than_the_wait_slice_is_waited_for) {
     clip_free(ref);
 }
 
+/* Dispatches per pass, and the layer norms the products run themselves: an image pass and a text
+ * pass with and without (CLIPSEEK_VK_NOFUSE=1). Each layer's ln1 and ln2, and the post-LN before
+ * the projection, stop being dispatches of their own (the in-place pre-LN stays one); the
+ * embeddings stay the same (F32 weights, so only the order of the layer norms' sums differs). */
+static void passes(clip_ctx *c, const float *px, int B, float *img, float *txt, uint64_t *ni, uint64_t *nt) {
+    const char *texts[] = {"a photo of a cat", "two dogs playing in the snow"};
+    clip_device d0, d1, d2;
+    cs_err e;
+    clip_get_device(c, &d0);
+    cr_assert_eq(clip_vision_forward(c, px, B, 1, NULL, img, &e), 0, "%s", e.msg);
+    clip_get_device(c, &d1);
+    cr_assert_eq(clip_texts_embed(c, texts, 2, 1, txt, &e), 0, "%s", e.msg);
+    clip_get_device(c, &d2);
+    cr_assert_str_eq(d2.backend, "vulkan");
+    *ni = d1.dispatches - d0.dispatches;
+    *nt = d2.dispatches - d1.dispatches;
+}
+
+Test(vulkan, layer_norms_run_inside_the_products) {
+    FIXTURE(dir, TINY);
+    clip_ctx *c = load_vk(dir, 1);
+    const clip_info *in = clip_get_info(c);
+    int B = 3, S = in->image_size, P = in->projection_dim;
+    float *px = wave_px((size_t)B * 3 * S * S), *i1 = malloc((size_t)B * P * 4), *i2 = malloc((size_t)B * P * 4),
+          t1[2 * 512], t2[2 * 512];
+    cr_assert_leq(P, 512);
+    uint64_t fi, ft, ui, ut;
+    passes(c, px, B, i1, t1, &fi, &ft);
+    setenv("CLIPSEEK_VK_NOFUSE", "1", 1); /* read when the next context opens its device */
+    clip_ctx *u = load_vk(dir, 1);
+    passes(u, px, B, i2, t2, &ui, &ut);
+    cr_log_info("dispatches per pass: image %llu (unfused %llu), text %llu (unfused %llu)", (unsigned long long)fi,
+                (unsigned long long)ui, (unsigned long long)ft, (unsigned long long)ut);
+    cr_assert_eq(ui - fi, (uint64_t)(2 * in->vision.layers + 1), "image: %llu vs %llu", (unsigned long long)fi,
+                 (unsigned long long)ui);
+    cr_assert_eq(ut - ft, (uint64_t)(2 * in->text.layers + 1), "text: %llu vs %llu", (unsigned long long)ft,
+                 (unsigned long long)ut);
+    cr_assert_leq(max_abs_diff(i1, i2, (size_t)B * P), 1e-5f);
+    cr_assert_leq(max_abs_diff(t1, t2, (size_t)2 * P), 1e-5f);
+    free(px); free(i1); free(i2);
+    clip_free(c);
+    clip_free(u);
+}
+
 /* lavapipe is a CPU implementation: "auto" and "vulkan" never take it; vulkan:N does. */
 Test(vulkan, auto_never_picks_lavapipe) {
     if (getenv("CLIPSEEK_TEST_VK_DEVICE")) cr_skip_test("runs on lavapipe only");

@@ -405,8 +405,8 @@ static void unprepare(clip_ctx *c, tower *t) {
  * the daemon) should not pay. Under the lock, or before the context is shared. */
 static int open_backend(clip_ctx *c, cs_err *err) {
     if (c->be) return 0;
-    c->be = be_open(c->params.reference ? "reference" : c->params.device, c->params.f32, c->note, sizeof c->note,
-                    &c->note_loud, err);
+    c->be = be_open(c->params.reference ? "reference" : c->params.device, c->params.f32, c->params.threads, c->note,
+                    sizeof c->note, &c->note_loud, err);
     return c->be ? 0 : -1;
 }
 
@@ -519,7 +519,6 @@ int clip_load(const char *dir, const clip_params *p, clip_ctx **out, cs_err *err
         c->params.threads = e && atoi(e) > 0 ? atoi(e) : (int)sysconf(_SC_NPROCESSORS_ONLN);
         if (c->params.threads <= 0) c->params.threads = 1;
     }
-    ops_set_threads(c->params.threads);
     { /* a bad device name fails the load; the device itself is opened on first use (open_backend) */
         const char *env = getenv("CLIPSEEK_DEVICE"), *d = c->params.device && *c->params.device ? c->params.device
                                                         : env && *env ? env : "auto";
@@ -655,6 +654,8 @@ void clip_get_device(const clip_ctx *c, clip_device *out) {
     out->weight_bytes = i->weight_bytes;
     out->work_bytes = i->work_bytes;
     out->upload_ms = i->upload_ms;
+    out->threads = c->params.threads;
+    out->dispatches = i->dispatches;
 }
 
 const char *clip_device_note(const clip_ctx *c, int *asked) {
@@ -796,8 +797,10 @@ static int text_run(clip_ctx *c, const int32_t *const *ids, const size_t *lens, 
  * the CPU, and note says why. Their weights are read again from the checkpoint. */
 static int fall_back(clip_ctx *c, const cs_err *why, cs_err *err) {
     if (!c->be) return cs_err_set(err, "%s", why->msg); /* opening the backend itself failed */
-    be *cpu = be_cpu_new();
-    if (!cpu) return cs_errc(err, CS_ENOMEM, "out of memory");
+    char unused[8];
+    int loud;
+    be *cpu = be_open("cpu", c->params.f32, c->params.threads, unused, sizeof unused, &loud, err);
+    if (!cpu) return -1;
     snprintf(c->note, sizeof c->note, "%.100s: %.180s; running on the CPU", c->be->info.device, why->msg);
     c->note_loud = 1;
     unprepare(c, &c->text);

@@ -87,6 +87,8 @@ typedef struct clip_device {
     uint64_t weight_bytes; /* prepared weights (device memory on a GPU; packed copies on the CPU) */
     uint64_t work_bytes;   /* workspace (and staging on a GPU) */
     double upload_ms;      /* preparing/uploading weights so far */
+    int threads;           /* CPU threads of the towers' CPU kernels (params.threads, resolved) */
+    uint64_t dispatches;   /* GPU kernels recorded so far (0 on the CPU); a pass's count by difference */
 } clip_device;
 
 /* The device is opened on the first pass (or by these queries, which may then take a moment). */

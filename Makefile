@@ -131,6 +131,7 @@ test: $(BUILD)/clipseek $(TEST_BIN) $(BUILD)/x11_helper
 	CLIPSEEK=$(BUILD)/clipseek sh tests/cli_test.sh
 	CLIPSEEK=$(BUILD)/clipseek sh tests/store_cli_test.sh
 	CLIPSEEK=$(BUILD)/clipseek HELPER=$(BUILD)/x11_helper sh tests/x11_test.sh
+	CLIPSEEK=$(BUILD)/clipseek sh tests/popup_test.sh
 	CLIPSEEK=$(BUILD)/clipseek sh tests/wayland_test.sh
 	CLIPSEEK=$(BUILD)/clipseek sh tests/fetch_test.sh
 	CLIPSEEK=$(BUILD)/clipseek sh tests/inputs_test.sh

@@ -64,6 +64,12 @@ int cmd_tag(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
 int cmd_copy(int argc, char **argv);
+struct paste_target;
+/* Puts entry id_text on the clipboard; with paste, gives the focus back to t (NULL: stays where it
+ * is) and types keys there (paste.h: paste_keys). Prints the error; returns CLI_OK/FAIL/USAGE. */
+int cli_copy_paste(const char *id_text, int paste, const struct paste_target *t, const char *keys);
+/* popup [--picker P] [--keys K] [--no-paste] [-- PICKER-ARGS]: pick an entry, paste it (cli_popup.c) */
+int cmd_popup(int argc, char **argv);
 int cmd_index(int argc, char **argv);
 int cmd_daemon(int argc, char **argv);
 int cmd_search(int argc, char **argv);

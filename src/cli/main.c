@@ -70,7 +70,10 @@ static const struct {
     {"pick", cmd_pick, "pick [--kind K] [--limit N] [--pinned]   ID<TAB>preview lines for dmenu/rofi/fzf"},
     {"show", cmd_show, "show ID [--json]   one entry in full"},
     {"decode", cmd_decode, "decode ID   the raw content on stdout"},
-    {"copy", cmd_copy, "copy ID   put an entry back on the clipboard (wl-copy or xclip)"},
+    {"copy", cmd_copy, "copy ID [--paste [--keys ctrl+v]]   put an entry back on the clipboard (wl-copy or xclip);\n"
+                       "    --paste also pastes it into the focused window (xdotool on X11, wtype on Wayland)"},
+    {"popup", cmd_popup, "popup [--picker rofi|fuzzel|wofi] [--keys K] [--no-paste] [-- PICKER-ARGS]   pick an entry\n"
+                         "    near the pointer and paste it into the window that had the focus (bind it to a hotkey)"},
     {"delete", cmd_delete, "delete ID...   remove entries"},
     {"pin", cmd_pin, "pin ID...   keep entries whatever the retention limits"},
     {"unpin", cmd_pin, "unpin ID..."},

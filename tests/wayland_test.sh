@@ -71,7 +71,7 @@ wait_for() {
   while [ "$n" -gt 0 ]; do "$@" > /dev/null 2>&1 && return 0; sleep 0.1; n=$((n - 1)); done
   return 1
 }
-status_has() { u "$CS" doctor 2> /dev/null | grep '^daemon' | grep -q "$1"; }
+status_has() { u "$CS" doctor --json 2> /dev/null | grep -q "$1"; }
 listed() { u "$CS" list --limit 50 2> /dev/null | grep -q -- "$1"; }
 not_listed() { ! listed "$1"; }
 image_listed() { u "$CS" list --kind image --json 2> /dev/null | grep -q -- "$1"; }
@@ -199,7 +199,7 @@ import sqlite3; db = sqlite3.connect('$DATA/clipseek.db')
 db.executescript('DROP VIEW meta; ALTER TABLE meta_kept RENAME TO meta;')"
 
 # ---- a store that fails under the watcher (one bad config line): logged and counted ----
-errs() { u "$CS" doctor 2> /dev/null | grep '^daemon' | sed 's/.*"not_stored":\([0-9]*\).*/\1/'; }
+errs() { u "$CS" doctor --json 2> /dev/null | sed 's/.*"not_stored":\([0-9]*\).*/\1/'; }
 e0=$(errs)
 echo 'no_such_key = 1' > "$TMP/config"
 printf 'copied with a bad config' | u wl-copy

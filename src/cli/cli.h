@@ -78,6 +78,7 @@ int cmd_similar(int argc, char **argv);
 struct json_t;
 void cli_print_json(struct json_t *j);
 int cmd_doctor(int argc, char **argv);
+int cmd_reload(int argc, char **argv);
 /* Asks a running daemon to finish indexing: CLI_OK/CLI_FAIL, or -1 when no daemon runs. */
 int cli_daemon_index_wait(void);
 int cli_model_use(int argc, char **argv);

@@ -55,9 +55,12 @@ static const struct {
                          "  model list [--available]   models here; --available: a catalogue with size, speed, quality\n"
                          "  model fetch [REPO] [--revision R]   download into the Hugging Face cache (HF_ENDPOINT,\n"
                          "    HF_TOKEN, HF_HUB_OFFLINE), resumable, checksummed"},
-    {"daemon", cmd_daemon, "daemon [--no-x11] [--primary] [--model DIR] [--web-port N] [--no-web]   capture, index, serve the CLI and the web page"},
     {"web", cmd_web, "web [--open] [--port N] [--logout-all]   a one-time login URL for the web page (opened with --open); serves it if no daemon does; --logout-all ends every session"},
-    {"doctor", cmd_doctor, "doctor   data dir, display, daemon, store health, model"},
+    {"daemon", cmd_daemon, "daemon [--no-x11] [--primary] [--model DIR] [--web-port N] [--no-web] [--need-capture]\n"
+                           "    capture, index, serve the CLI and the web page; --need-capture: fail without a display"},
+    {"reload", cmd_reload, "reload   the running daemon reads the config again (also on SIGHUP and when the file changes)"},
+    {"doctor", cmd_doctor, "doctor [--json]   OK/WARN/FAIL per check: daemon, capture, pause, store, model, config, web;\n"
+                           "    exit 1 on any FAIL"},
     {"index", cmd_index, "index [--wait] [--model DIR]   embed every entry that has no vectors yet (foreground)"},
     {"search", cmd_search, "search QUERY [--kind K] [--since 3d] [--collection C] [--category C] [--limit N] [--json] [--format tsv] [--image FILE]   by words and by meaning; no matches: status 1"},
     {"similar", cmd_similar, "similar ID [--kind K] [--limit N] [--json]   entries that mean something close"},

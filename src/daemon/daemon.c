@@ -20,6 +20,7 @@
 
 #include "../capture/capture.h"
 #include "../capture/ingest.h"
+#include "../config/cfgwatch.h"
 #include "../config/rules.h"
 #include "../capture/wayland.h"
 #include "../capture/x11.h"
@@ -31,8 +32,9 @@
 #include "../store/store.h"
 #include "../web/web.h"
 
-static volatile sig_atomic_t g_signal;
+static volatile sig_atomic_t g_signal, g_reload;
 static void on_signal(int s) { g_signal = s; }
+static void on_hup(int s) { (void)s; g_reload = 1; }
 
 typedef struct daemon_state {
     daemon_params p;
@@ -51,7 +53,12 @@ typedef struct daemon_state {
     int web_port;           /* 0: no web page */
     web_server *web;        /* set before the control socket is served; NULL: no web page */
     pid_t wl_child;
+    /* the config: replaced whole by a reload (write lock) while capture and the organiser read it
+     * (read lock); rules_gen counts replacements, so the organiser knows to reopen on the new one */
+    pthread_rwlock_t rules_lock;
     rules *rules;
+    int64_t rules_gen, config_reloads;
+    char config_error[1024]; /* why the last reload failed ("" once one succeeds) */
     /* the model the indexer loaded, shared with SEARCH requests; model_lock keeps it alive
      * while a request uses it (clip_ctx serialises the forward passes itself) */
     pthread_mutex_t model_lock;
@@ -89,7 +96,9 @@ static void on_clip(const capture_clip *c, void *arg) {
     ingest_result r;
     cs_err e;
     char line[1400];
+    pthread_rwlock_rdlock(&d->rules_lock);
     int rc = ingest_clip(cc->s, d->rules, c, INGEST_CAPTURED, &r, &e);
+    pthread_rwlock_unlock(&d->rules_lock);
     ingest_describe(&r, c, line, sizeof line);
     if (rc) {
         set_error(d, line);
@@ -112,27 +121,33 @@ static void cap_log(const char *msg, void *arg) {
     say("%s", msg);
 }
 
+static void set_capture(daemon_state *d, const char *state);
+
 static void *capture_thread(void *arg) {
     daemon_state *d = arg;
     cap_ctx cc = {d, NULL};
     cs_err e;
     if (store_open(d->p.data_dir, &cc.s, &e)) { set_error(d, e.msg); return NULL; }
     capture_x11_params xp = capture_x11_default_params();
+    pthread_rwlock_rdlock(&d->rules_lock);
     xp.primary = d->p.primary || rules_primary(d->rules);
     xp.caps = rules_caps(d->rules);
     xp.debounce_ms = rules_debounce_ms(d->rules);
+    pthread_rwlock_unlock(&d->rules_lock);
     capture_x11 *x;
     /* The X server may go away (a session restart, a crash): the web page, the indexer and the
      * socket keep running, and capture reconnects with backoff (0.5 s doubling to 8 s). */
     int backoff_ms = 500;
     while (!d->stop) {
         if (capture_x11_open(&xp, &x, &e)) {
+            set_capture(d, "failed"); /* STATUS and doctor must not say "x11" while nothing is read */
             set_error(d, e.msg);
             for (int i = 0; i < backoff_ms / 100 && !d->stop; i++) usleep(100000);
             if (backoff_ms < 8000) backoff_ms *= 2;
             continue;
         }
         backoff_ms = 500;
+        set_capture(d, "x11");
         say("capturing the X11 clipboard%s", xp.primary ? " and PRIMARY" : "");
         if (capture_x11_run(x, on_clip, &cc, cap_log, &d->stop, &e)) {
             set_error(d, e.msg);
@@ -163,7 +178,7 @@ static void *index_thread(void *arg) {
     clip_ctx *c = NULL;
     char *loaded = NULL, *id = NULL;
     organizer *org = NULL;
-    if (org_open(d->rules, &org, &e)) set_error(d, e.msg); /* a bad label file: no organising */
+    int64_t org_gen = -1; /* the config generation org was opened on */
     while (!d->stop) {
         pthread_mutex_lock(&d->lock);
         int64_t gen = d->generation;
@@ -186,7 +201,11 @@ static void *index_thread(void *arg) {
             cp.threads = d->p.threads;
             cp.f32 = d->p.f32;
             const char *env = getenv("CLIPSEEK_DEVICE");
-            cp.device = d->p.device ? d->p.device : env && *env ? NULL : rules_device(d->rules);
+            char device[64] = "";
+            pthread_rwlock_rdlock(&d->rules_lock);
+            if (rules_device(d->rules)) snprintf(device, sizeof device, "%s", rules_device(d->rules));
+            pthread_rwlock_unlock(&d->rules_lock);
+            cp.device = d->p.device ? d->p.device : env && *env ? NULL : device[0] ? device : NULL;
             if (!id || clip_load(dir, &cp, &c, &e)) {
                 set_error(d, e.msg);
                 c = NULL;
@@ -231,7 +250,16 @@ static void *index_thread(void *arg) {
                 store_drop_other_vectors(s, id, NULL, NULL);
         }
         /* organising comes after embedding, a few entries at a time, so new clips are searchable
-         * by meaning first; OCR (the slowest step) takes two images per pass */
+         * by meaning first; OCR (the slowest step) takes two images per pass. The organiser keeps
+         * a pointer to the rules: it runs under the read lock and is reopened after a reload. */
+        pthread_rwlock_rdlock(&d->rules_lock);
+        if (org_gen != d->rules_gen) {
+            org_close(org);
+            org = NULL;
+            org_gen = d->rules_gen;
+            if (org_open(d->rules, &org, &e)) set_error(d, e.msg); /* a bad label file: no organising */
+            else if (c && org_set_model(org, c, id, &e)) set_error(d, e.msg);
+        }
         if (org) {
             org_stats os = {0};
             if (org_text_kinds(org, s, 64, &os, &e) || org_model(org, s, 32, &os, &e)) set_error(d, e.msg);
@@ -244,6 +272,7 @@ static void *index_thread(void *arg) {
                 pthread_mutex_unlock(&d->lock);
             }
         }
+        pthread_rwlock_unlock(&d->rules_lock);
         pthread_mutex_lock(&d->lock);
         if (idle && gen == d->generation) {
             d->index_idle = 1;
@@ -373,6 +402,37 @@ static void web_status(void *arg, void *obj) {
     pthread_mutex_unlock(&d->lock);
 }
 
+/* ---- reload ---- */
+
+/* Reads the config again (SIGHUP, RELOAD, the file changed). A config that does not load leaves
+ * the previous one in force: the reason is logged and kept for STATUS ("config_error"). What
+ * takes effect when is in docs/cli.md (reload). Returns 0, or -1 with err. */
+static int daemon_reload(daemon_state *d, const char *why, cs_err *err) {
+    cs_err local;
+    if (!err) err = &local;
+    rules *r;
+    if (rules_load(NULL, &r, err)) {
+        pthread_mutex_lock(&d->lock);
+        snprintf(d->config_error, sizeof d->config_error, "%.1000s", err->msg);
+        pthread_mutex_unlock(&d->lock);
+        say("config not reloaded (%s), the previous settings stay: %s", why, err->msg);
+        return -1;
+    }
+    pthread_rwlock_wrlock(&d->rules_lock);
+    rules *old = d->rules;
+    d->rules = r;
+    d->rules_gen++;
+    pthread_rwlock_unlock(&d->rules_lock);
+    rules_free(old);
+    pthread_mutex_lock(&d->lock);
+    d->config_error[0] = 0;
+    d->config_reloads++;
+    pthread_cond_broadcast(&d->wake); /* the indexer reopens its organiser on the new rules */
+    pthread_mutex_unlock(&d->lock);
+    say("config reloaded (%s)", why);
+    return 0;
+}
+
 /* ---- control socket ---- */
 
 static int sock_path(const char *data_dir, struct sockaddr_un *a) {
@@ -445,6 +505,8 @@ static void *client_thread(void *arg) {
                               d->web_port);
         /* how often the Wayland watcher had to be restarted */
         json_object_set_new(j, "capture_restarts", json_integer(d->capture_restarts));
+        json_object_set_new(j, "config_reloads", json_integer(d->config_reloads));
+        json_object_set_new(j, "config_error", json_string(d->config_error));
         pthread_mutex_unlock(&d->lock);
         char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
         reply(cl->fd, txt ? txt : "{}");
@@ -495,6 +557,11 @@ static void *client_thread(void *arg) {
         else if (!(url = web_login_url(d->web))) snprintf(out, sizeof out, "ERR cannot make a login code");
         else snprintf(out, sizeof out, "OK %s", url);
         free(url);
+        reply(cl->fd, out);
+    } else if (!strcmp(line, "RELOAD")) {
+        cs_err e;
+        if (daemon_reload(d, "clipseek reload", &e)) snprintf(out, sizeof out, "ERR %.1000s", e.msg);
+        else snprintf(out, sizeof out, "OK");
         reply(cl->fd, out);
     } else if (!strcmp(line, "STOP")) {
         reply(cl->fd, "OK");
@@ -655,7 +722,16 @@ int daemon_run(const daemon_params *p, cs_err *err) {
     pthread_mutex_init(&d.model_lock, NULL);
     pthread_cond_init(&d.wake, NULL);
     pthread_cond_init(&d.idle, NULL);
+    pthread_rwlock_init(&d.rules_lock, NULL);
     if (rules_load(NULL, &d.rules, err)) return -1; /* a bad config is an error, not a surprise later */
+    if (p->need_capture && !p->no_capture && !getenv("WAYLAND_DISPLAY") && !(p->x11 && getenv("DISPLAY"))) {
+        /* under systemd, exiting is what makes this visible (the unit fails and is retried with
+         * the manager's environment, which `import-environment` may have completed since) */
+        rules_free(d.rules);
+        return cs_err_set(err, "no display to capture from: neither WAYLAND_DISPLAY nor DISPLAY is set. Under systemd, "
+                               "add to your session start: systemctl --user import-environment DISPLAY WAYLAND_DISPLAY "
+                               "XAUTHORITY");
+    }
     /* the store creates the data dir (0700) and checks the database before anything else */
     store *s;
     if (store_open(p->data_dir, &s, err)) { rules_free(d.rules); return -1; }
@@ -691,7 +767,15 @@ int daemon_run(const daemon_params *p, cs_err *err) {
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = on_hup;
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* a changed config file is reloaded; without inotify, SIGHUP and `clipseek reload` still work */
+    cfgwatch *cw = NULL;
+    char *cfg_path = rules_default_path();
+    cs_err ce;
+    if (cfg_path && cfgwatch_open(cfg_path, &cw, &ce)) say("not watching the config file: %s", ce.msg);
+    free(cfg_path);
     pthread_t ct = 0, it;
     int have_capture = 0;
     if (p->no_capture) {
@@ -743,8 +827,14 @@ int daemon_run(const daemon_params *p, cs_err *err) {
         }
     }
     while (!d.stop && !g_signal) {
-        struct pollfd pfd = {lfd, POLLIN, 0};
-        if (poll(&pfd, 1, 200) <= 0) continue;
+        struct pollfd pfd[2] = {{lfd, POLLIN, 0}, {cw ? cfgwatch_fd(cw) : -1, POLLIN, 0}};
+        int pr = poll(pfd, 2, 200);
+        if (g_reload) {
+            g_reload = 0;
+            daemon_reload(&d, "SIGHUP", NULL);
+        }
+        if (pr > 0 && (pfd[1].revents & POLLIN) && cfgwatch_changed(cw)) daemon_reload(&d, "the config file changed", NULL);
+        if (pr <= 0 || !(pfd[0].revents & POLLIN)) continue;
         int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
         if (cfd < 0) continue;
         client *cl = malloc(sizeof *cl);
@@ -766,6 +856,8 @@ int daemon_run(const daemon_params *p, cs_err *err) {
     pthread_join(it, NULL);
     close(lfd);
     unlink(a.sun_path);
+    cfgwatch_close(cw);
     rules_free(d.rules);
+    pthread_rwlock_destroy(&d.rules_lock);
     return 0;
 }

@@ -24,6 +24,9 @@
  *                  "index out of date: disk full": the hits then come from what was indexed)
  *   WEB-LOGIN   -> "OK <one-time login URL>" (web.h: web_login_url), or "ERR ..." without a page
  *   WEB-LOGOUT-ALL -> "OK <sessions ended>": every browser must log in again (web_logout_all)
+ *   RELOAD      -> "OK" once the config is read again, or "ERR <why>" (the old one stays in force);
+ *                  SIGHUP and a change to the config file (inotify, config/cfgwatch.h) do the same;
+ *                  STATUS carries "config_reloads" and "config_error" (why the last reload failed)
  *   STOP        -> "OK", then the daemon exits
  * With the web page on (web.h), its threads serve HTTP on loopback and search through the same
  * loaded model; STATUS then carries "web_port". Each thread has its own store connection. Capture never waits for indexing: a clip is committed
@@ -45,6 +48,8 @@ typedef struct daemon_params {
     int no_capture;         /* 1: neither X11 nor Wayland capture (`clipseek web` on its own) */
     int web_port;           /* web page: -2 the config's setting, -1 off, 0 any free port, else that port */
     int open_browser;       /* once the page is served: 1 prints its login URL on stdout, 2 also opens it (xdg-open) */
+    int need_capture;       /* 1: no display to capture from is an error (daemon_run fails), as the
+                             * systemd unit wants: a service that captures nothing must not look fine */
 } daemon_params;
 
 /* Runs until SIGINT/SIGTERM or STOP. Returns 0, or -1 with a message (already running, cannot

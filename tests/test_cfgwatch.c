@@ -65,8 +65,10 @@ Test(cfgwatch, bad_paths) {
 Test(paste, keys_refused_before_anything_runs) {
     cs_err e;
     const char *bad[] = {"", "+", "ctrl+", "ctrl+v;rm -rf", "hyper+v", "ctrl+shift+alt+super+ctrl+shift+alt+super+v", "ctrl v"};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         cr_expect_eq(paste_keys(NULL, bad[i], &e), -1, "'%s' should be refused", bad[i]);
+        cr_expect(strstr(e.msg, "paste keys") != NULL, "'%s' refused for what it is, not later: %s", bad[i], e.msg);
+    }
     unsetenv("DISPLAY");
     unsetenv("WAYLAND_DISPLAY");
     cr_expect_eq(paste_keys(NULL, "ctrl+shift+v", &e), -1);

@@ -178,6 +178,9 @@ int paste_keys(const paste_target *t, const char *keys, cs_err *err) {
     char buf[128], *parts[8];
     int np = 0;
     if (snprintf(buf, sizeof buf, "%s", keys) >= (int)sizeof buf) return cs_err_set(err, "paste keys '%.64s...': too long", keys);
+    size_t kl = strlen(keys);
+    if (!kl || keys[0] == '+' || keys[kl - 1] == '+' || strstr(keys, "++"))
+        return cs_err_set(err, "paste keys '%s': an empty part (write e.g. ctrl+v)", keys);
     for (char *save = NULL, *p = strtok_r(buf, "+", &save); p; p = strtok_r(NULL, "+", &save)) {
         if (np == 8) return cs_err_set(err, "paste keys '%s': too many parts", keys);
         parts[np++] = p;

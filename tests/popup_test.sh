@@ -23,12 +23,8 @@ TMP=$(mktemp -d /tmp/clipseek-popup-XXXXXX)
 export CLIPSEEK_DATA_DIR="$TMP/data" CLIPSEEK_CONFIG="$TMP/config" XDG_CACHE_HOME="$TMP/cache" XDG_RUNTIME_DIR="$TMP"
 : > "$CLIPSEEK_CONFIG"
 unset WAYLAND_DISPLAY SWAYSOCK CLIPSEEK_MODEL
-Xvfb -displayfd 3 -screen 0 800x600x24 -nolisten tcp 3> "$TMP/display" > /dev/null 2>&1 &
-XPID=$!
+start_xvfb
 PIDS=
-wait_for() { _w=$1; shift; for _j in $(seq "$_w"); do "$@" && return 0; sleep 0.1; done; return 1; }
-wait_for 50 test -s "$TMP/display"
-export DISPLAY=":$(cat "$TMP/display")"
 stop_all() {
   for _p in $PIDS; do kill "$_p" 2> /dev/null; wait "$_p" 2> /dev/null; done
   kill "$XPID" 2> /dev/null

@@ -23,12 +23,8 @@ TMP=$(mktemp -d /tmp/clipseek-svc-XXXXXX)
 # the config's folder does not exist yet: the daemon makes it, so a config written later is seen
 export CLIPSEEK_DATA_DIR="$TMP/data" CLIPSEEK_CONFIG="$TMP/cfg/config"
 unset WAYLAND_DISPLAY SWAYSOCK CLIPSEEK_MODEL
-Xvfb -displayfd 3 -screen 0 640x480x24 -nolisten tcp 3> "$TMP/display" > /dev/null 2>&1 &
-XPID=$!
+start_xvfb
 DPID=
-wait_for() { _w=$1; shift; for _j in $(seq "$_w"); do "$@" && return 0; sleep 0.1; done; return 1; }
-wait_for 50 test -s "$TMP/display"
-export DISPLAY=":$(cat "$TMP/display")"
 stop_all() {
   [ -n "$DPID" ] && kill "$DPID" 2> /dev/null && wait "$DPID" 2> /dev/null
   kill "$XPID" 2> /dev/null

@@ -4,7 +4,7 @@
 # python3-gi; tests/wl_owner.py) and a headless weston (no data-control protocol, as GNOME).
 # Covers: text; an image; text/html + image/png (the image is kept); a password offered with
 # x-kde-passwordManagerHint (neither read nor stored); a GTK 4 hint that cannot be handed over
-# (treated as secret); pause and an unreadable pause flag (nothing stored); the wl-paste watcher
+# (treated as secret); the popup through fuzzel (Enter copies the newest entry); pause and an unreadable pause flag (nothing stored); the wl-paste watcher
 # killed (restarted, reported in status); a bad config line under the watcher (logged, counted);
 # weston (`doctor` fails and says what to do, the daemon reports capture "failed"), and weston with
 # DISPLAY set (capture falls back to X11, as through XWayland on GNOME; Xvfb is the X server).
@@ -103,6 +103,25 @@ printf 'plain wayland text' | u wl-copy
 check "text stored" wait_for 10 listed 'plain wayland text'
 u "$CS" list --json --limit 1 > "$TMP/l.json" 2>&1
 check "offered types stored with the text" grep -q 'text/plain;charset=utf-8' "$TMP/l.json"
+
+# ---- the popup on Wayland: fuzzel lists the entries, Enter copies the first (the newest) ----
+if command -v fuzzel > /dev/null; then
+  printf 'picked in fuzzel' | u "$CS" add - > /dev/null 2>&1
+  # a session has a keyboard: a virtual one that stays (wtype waiting to type), so fuzzel keeps
+  # the keyboard focus while other wtype keyboards come and go (it exits when it loses it)
+  ubg wtype -s 600000 -k F24
+  KPID=$BG
+  ubg "$CS" popup --no-paste > "$TMP/fuzzel.log" 2>&1
+  PP=$BG
+  # Return until fuzzel has the keyboard and takes it (a key before its surface is up reaches no one)
+  for _r in $(seq 50); do kill -0 "$PP" 2> /dev/null || break; u wtype -k Return; sleep 0.1; done
+  check "popup (fuzzel): closed on Enter" sh -c "! kill -0 $PP 2> /dev/null"
+  u wl-paste --no-newline > "$TMP/picked" 2> /dev/null
+  check "popup (fuzzel): the newest entry is on the clipboard" [ "$(cat "$TMP/picked")" = 'picked in fuzzel' ]
+  kill "$PP" "$KPID" 2> /dev/null
+else
+  skip=$((skip + 1)); echo "[SKIP] popup on Wayland: fuzzel not installed"
+fi
 
 # ---- a files entry copied back: offered as text/uri-list, so a file manager pastes files ----
 printf 'copy\nfile:///tmp/one%%20file.txt\nfile:///tmp/two.txt' | u "$CS" store --type x-special/gnome-copied-files

@@ -5,7 +5,8 @@
 # Covers: text; an image; text/html + image/png (the image is kept); a password offered with
 # x-kde-passwordManagerHint (neither read nor stored); a GTK 4 hint that cannot be handed over
 # (treated as secret); the popup through fuzzel (Enter copies the newest entry); pause and an
-# unreadable pause flag (nothing stored); the wl-paste watcher killed (restarted, reported in status); a bad config line under the watcher (logged, counted);
+# unreadable pause flag (nothing stored); the wl-paste watcher killed (restarted, reported in
+# status); a bad config line under the watcher (logged, counted);
 # weston (`doctor` fails and says what to do, the daemon reports capture "failed"), and weston with
 # DISPLAY set (capture falls back to X11, as through XWayland on GNOME; Xvfb is the X server).
 # Compositors refuse to run as root: as root (CI) the test runs them, the daemon and the owners as

@@ -399,6 +399,7 @@ static void web_status(void *arg, void *obj) {
     json_object_set_new(o, "ocr_read", json_integer(d->ocr_read));
     json_object_set_new(o, "index_idle", json_boolean(d->index_idle));
     json_object_set_new(o, "last_error", json_string(d->last_error));
+    json_object_set_new(o, "config_error", json_string(d->config_error)); /* a refused reload */
     pthread_mutex_unlock(&d->lock);
 }
 

@@ -114,11 +114,14 @@ if command -v fuzzel > /dev/null; then
   KPID=$BG
   ubg "$CS" popup --no-paste > "$TMP/fuzzel.log" 2>&1
   PP=$BG
-  # Return until fuzzel has the keyboard and takes it (a key before its surface is up reaches no one)
+  # fuzzel logs its icon theme once it has its outputs and fonts; then Return until it has the
+  # keyboard and takes it (a key before its surface is up reaches no one)
+  wait_for 20 grep -q 'theme:' "$TMP/fuzzel.log"
   for _r in $(seq 50); do kill -0 "$PP" 2> /dev/null || break; u wtype -k Return; sleep 0.1; done
   check "popup (fuzzel): closed on Enter" sh -c "! kill -0 $PP 2> /dev/null"
   u wl-paste --no-newline > "$TMP/picked" 2> /dev/null
   check "popup (fuzzel): the newest entry is on the clipboard" [ "$(cat "$TMP/picked")" = 'picked in fuzzel' ]
+  [ "$(cat "$TMP/picked")" = 'picked in fuzzel' ] || { echo "# clipboard: $(cat "$TMP/picked")"; grep -v '^info' "$TMP/fuzzel.log"; }
   kill "$PP" "$KPID" 2> /dev/null
 else
   skip=$((skip + 1)); echo "[SKIP] popup on Wayland: fuzzel not installed"

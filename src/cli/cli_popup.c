@@ -109,13 +109,15 @@ static int pick_dmenu(const char *self, const char *picker, char **extra, int ne
         dup2(fds[1], 1);
         close(fds[0]);
         close(fds[1]);
-        /* $1: this binary; the rest: the picker's command line. Tabs end the preview column. */
+        /* $1: this binary; the rest: the picker's command line. Tabs end the preview column. The
+         * list is complete before the picker starts: an Enter typed at once picks from all of it,
+         * never from none of it yet */
         char *argv[64];
         int k = 0;
         argv[k++] = "sh";
         argv[k++] = "-c";
-        argv[k++] = "cs=$1; shift; \"$cs\" search '' --format tsv --limit 200 | "
-                    "awk -F '\\t' '{ print $1 \": \" $3 }' | \"$@\"";
+        argv[k++] = "cs=$1; shift; rows=$(\"$cs\" search '' --format tsv --limit 200 | "
+                    "awk -F '\\t' '{ print $1 \": \" $3 }') && printf '%s\\n' \"$rows\" | \"$@\"";
         argv[k++] = "sh";
         argv[k++] = (char *)self;
         argv[k++] = (char *)picker;

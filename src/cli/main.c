@@ -56,11 +56,13 @@ static const struct {
                          "  model fetch [REPO] [--revision R]   download into the Hugging Face cache (HF_ENDPOINT,\n"
                          "    HF_TOKEN, HF_HUB_OFFLINE), resumable, checksummed"},
     {"web", cmd_web, "web [--open] [--port N] [--logout-all]   a one-time login URL for the web page (opened with --open); serves it if no daemon does; --logout-all ends every session"},
-    {"daemon", cmd_daemon, "daemon [--no-x11] [--primary] [--model DIR] [--web-port N] [--no-web] [--need-capture]\n"
-                           "    capture, index, serve the CLI and the web page; --need-capture: fail without a display"},
-    {"reload", cmd_reload, "reload   the running daemon reads the config again (also on SIGHUP and when the file changes)"},
-    {"doctor", cmd_doctor, "doctor [--json]   OK/WARN/FAIL per check: daemon, capture, pause, store, model, config, web;\n"
-                           "    exit 1 on any FAIL"},
+    {"daemon", cmd_daemon, "daemon [--no-x11] [--primary] [--model DIR] [--web-port N] [--no-web]\n"
+                           "    [--need-capture]   capture, index, serve the CLI and the web page;\n"
+                           "    --need-capture: no display is an error (exit 1)"},
+    {"reload", cmd_reload, "reload   the running daemon reads the config again (also on SIGHUP and\n"
+                           "    when the file changes)"},
+    {"doctor", cmd_doctor, "doctor [--json]   OK/WARN/FAIL per check: daemon, capture, pause, store,\n"
+                           "    model, config, web; exit 1 on any FAIL"},
     {"index", cmd_index, "index [--wait] [--model DIR]   embed every entry that has no vectors yet (foreground)"},
     {"search", cmd_search, "search QUERY [--kind K] [--since 3d] [--collection C] [--category C] [--limit N] [--json] [--format tsv] [--image FILE]   by words and by meaning; no matches: status 1"},
     {"similar", cmd_similar, "similar ID [--kind K] [--limit N] [--json]   entries that mean something close"},
@@ -73,10 +75,11 @@ static const struct {
     {"pick", cmd_pick, "pick [--kind K] [--limit N] [--pinned]   ID<TAB>preview lines for dmenu/rofi/fzf"},
     {"show", cmd_show, "show ID [--json]   one entry in full"},
     {"decode", cmd_decode, "decode ID   the raw content on stdout"},
-    {"copy", cmd_copy, "copy ID [--paste [--keys ctrl+v]]   put an entry back on the clipboard (wl-copy or xclip);\n"
-                       "    --paste also pastes it into the focused window (xdotool on X11, wtype on Wayland)"},
-    {"popup", cmd_popup, "popup [--picker rofi|fuzzel|wofi] [--keys K] [--no-paste] [-- PICKER-ARGS]   pick an entry\n"
-                         "    near the pointer and paste it into the window that had the focus (bind it to a hotkey)"},
+    {"copy", cmd_copy, "copy ID [--paste [--keys ctrl+v]]   put an entry back on the clipboard;\n"
+                       "    --paste also pastes it into the focused window (xdotool, wtype)"},
+    {"popup", cmd_popup, "popup [--picker rofi|fuzzel|wofi] [--keys K] [--no-paste] [-- ARGS]\n"
+                         "    pick an entry at the pointer, paste it into the window that had the\n"
+                         "    focus (bind it to a hotkey); ARGS go to the picker"},
     {"delete", cmd_delete, "delete ID...   remove entries"},
     {"pin", cmd_pin, "pin ID...   keep entries whatever the retention limits"},
     {"unpin", cmd_pin, "unpin ID..."},

@@ -17,7 +17,7 @@ ARCH    ?= -march=native
 PREFIX  ?= $(HOME)/.local
 BUILD   ?= build
 
-PKGS     := jansson libutf8proc libpng libjpeg libwebp libwebpdemux sqlite3 libcrypto x11 xfixes libcurl tesseract lept libmicrohttpd wayland-client
+PKGS     := jansson libutf8proc libpng libjpeg libwebp libwebpdemux sqlite3 libcrypto x11 xfixes libcurl tesseract lept libmicrohttpd wayland-client librsvg-2.0
 # -fno-trapping-math changes no result (we never read floating-point exception flags); it lets
 # GCC if-convert and vectorise loops with float comparisons (clamps, masks). No -ffast-math.
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra $(WERROR) -g -fopenmp -fno-trapping-math $(shell pkg-config --cflags $(PKGS))
@@ -59,7 +59,7 @@ CFLAGS  += $(CFLAGS_BASE) $(OPT) $(ARCH) $(BLAS_CFLAGS) $(VK_CFLAGS)
 LDLIBS  += $(LIBS_BASE) $(BLAS_LIBS) $(VK_LIBS)
 
 MODEL_SRC := $(filter-out $(if $(filter 1,$(VULKAN)),,src/model/backend_vk.c),$(wildcard src/model/*.c))
-LIB_SRC := $(wildcard src/common/*.c) $(MODEL_SRC) $(wildcard src/image/*.c) $(wildcard src/config/*.c) $(wildcard src/hub/*.c) $(wildcard src/store/*.c) $(wildcard src/index/*.c) $(wildcard src/capture/*.c) $(wildcard src/daemon/*.c) $(wildcard src/search/*.c) $(wildcard src/organize/*.c) $(wildcard src/web/*.c)
+LIB_SRC := $(wildcard src/common/*.c) $(MODEL_SRC) $(wildcard src/image/*.c) $(wildcard src/config/*.c) $(wildcard src/hub/*.c) $(wildcard src/store/*.c) $(wildcard src/index/*.c) $(wildcard src/ipc/*.c) $(wildcard src/capture/*.c) $(wildcard src/daemon/*.c) $(wildcard src/search/*.c) $(wildcard src/organize/*.c) $(wildcard src/web/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/src/web/assets.o
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
@@ -130,6 +130,7 @@ test: $(BUILD)/clipseek $(TEST_BIN) $(BUILD)/x11_helper
 	@$(MAKE) --no-print-directory vk-validate BUILD=$(BUILD)
 	CLIPSEEK=$(BUILD)/clipseek sh tests/cli_test.sh
 	CLIPSEEK=$(BUILD)/clipseek sh tests/store_cli_test.sh
+	CLIPSEEK=$(BUILD)/clipseek sh tests/history_cli_test.sh
 	CLIPSEEK=$(BUILD)/clipseek HELPER=$(BUILD)/x11_helper sh tests/x11_test.sh
 	CLIPSEEK=$(BUILD)/clipseek sh tests/popup_test.sh
 	CLIPSEEK=$(BUILD)/clipseek sh tests/service_test.sh

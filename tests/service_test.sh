@@ -5,7 +5,8 @@
 #   a bad config is refused (reload exits 1, the old rules stay in force, STATUS and doctor show
 #   why) until it is fixed;
 #   doctor: exit 1 with no daemon, 0 with capture running (and the daemon's real web port, not the
-#   config's), 1 when paused with no end, 1 when the daemon has no display; --json is JSON;
+#   config's), 1 when paused with no end (0 with a WARN for a timed pause), 1 when the daemon
+#   has no display; --json is JSON;
 #   daemon --need-capture without a display exits 1 naming the import-environment command;
 #   the unit passes `systemd-analyze verify` without a warning, and its ExecStart run with the
 #   empty environment of a user manager that was never told the display exits 1;
@@ -67,9 +68,14 @@ sys.exit(not (d['ok'] is True and d['daemon']['web_port'] == $port and any(c['ch
 # ---- paused with no end
 "$BIN" pause
 check "doctor, paused for good: exit 1" [ "$(doctor_rc)" = 1 ]
-check "doctor, paused: says how to resume" grep -q '^history *FAIL *paused with no end.*clipseek resume' "$TMP/doctor.out"
+check "doctor, paused: says how to resume" grep -q '^pause *FAIL *paused with no end.*clipseek resume' "$TMP/doctor.out"
 "$BIN" resume
 check "doctor, resumed: exit 0" [ "$(doctor_rc)" = 0 ]
+# a timed pause ends by itself: a warning with its end, not a failure
+"$BIN" pause 10m
+check "doctor, timed pause: exit 0" [ "$(doctor_rc)" = 0 ]
+check "doctor, timed pause: WARN with the end time" grep -q '^pause *WARN *paused until [0-9-]* [0-9:]* ([0-9]* min left)' "$TMP/doctor.out"
+"$BIN" resume
 
 # ---- reload when the file changes: an ignore rule written to disk applies to the next clip
 n=$(log_count 'config reloaded (the config file changed)')

@@ -445,7 +445,7 @@ Test(model, text_use_leaves_vision_weights_unread) {
 
 static void expect_load_error(const char *dir, const char *needle) {
     clip_ctx *c = NULL;
-    cs_err e = {{0}};
+    cs_err e = {0};
     int rc = clip_load(dir, NULL, &c, &e);
     cr_expect_lt(rc, 0, "loading %s should fail", dir);
     cr_expect(strstr(e.msg, needle) != NULL, "message '%s' should mention '%s'", e.msg, needle);

@@ -99,17 +99,16 @@ static void check_store(doctor *d, store *s) {
          "%lld entries, %lld vectors, %lld missing blobs, %lld orphan blobs, integrity %s%s", (long long)r.entries,
          (long long)r.vectors, (long long)r.missing_blobs, (long long)r.orphan_blobs, r.integrity,
          r.orphan_blobs && !bad ? " (`clipseek gc` removes orphans)" : "");
-    /* a pause with no end loses every clip from now on; the flag "1" is `clipseek pause` without
-     * a duration, anything else that pauses is reported as it is */
-    char why[256];
-    char *flag = NULL;
-    int paused = ingest_paused(s, why, sizeof why);
-    store_meta_get(s, "paused", &flag, NULL);
-    if (paused < 0) line(d, "history", DR_FAIL, "cannot read the pause flag, so clips are refused: %s", why);
-    else if (paused && flag && !strcmp(flag, "1")) line(d, "history", DR_FAIL, "paused with no end: nothing is stored (`clipseek resume`)");
-    else if (paused) line(d, "history", DR_WARN, "%s", why);
-    else line(d, "history", DR_OK, "recording");
-    free(flag);
+    /* a pause with no end loses every clip from now on (FAIL); a timed pause (`pause 10m`) ends
+     * by itself (WARN, with its end); the wording is `clipseek status`'s (cli_pause_line) */
+    ingest_pause pz;
+    char pl[1200];
+    int pr = cli_pause_line(s, pl, sizeof pl);
+    if (pr < 0) line(d, "pause", DR_FAIL, "%s", pl);
+    else if (pr) line(d, "pause", DR_FAIL, "paused with no end: nothing is stored (`clipseek resume`)");
+    else if (ingest_pause_state(s, &pz, &e) == 0 && pz.paused)
+        line(d, "pause", DR_WARN, "%s: nothing is stored until then (`clipseek resume` ends it now)", pl);
+    else line(d, "pause", DR_OK, "recording%s", pz.skip_next ? " (the next copy will be skipped: pause --next)" : "");
     char *m = cli_model_dir(s, NULL);
     if (m) {
         clip_ctx *c;

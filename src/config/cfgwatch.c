@@ -16,27 +16,27 @@ struct cfgwatch {
 int cfgwatch_open(const char *path, cfgwatch **out, cs_err *err) {
     *out = NULL;
     const char *slash = strrchr(path, '/');
-    if (!slash || !slash[1]) return cs_err_set(err, "%s: not a file path", path);
+    if (!slash || !slash[1]) return cs_errc(err, CS_EINVAL, "%s: not a file path", path);
     cfgwatch *w = calloc(1, sizeof *w);
     char *dir = strndup(path, slash == path ? 1 : (size_t)(slash - path));
     if (!w || !dir || !(w->name = strdup(slash + 1))) {
         free(dir);
         if (w) free(w->name);
         free(w);
-        return cs_err_set(err, "out of memory");
+        return cs_errc(err, CS_ENOMEM, "out of memory");
     }
     /* one level, as the config folder's parent (~/.config) nearly always exists */
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        cs_err_set(err, "%s: %s", dir, strerror(errno));
+        cs_err_sys(err, errno, "%s", dir);
         goto fail;
     }
     w->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (w->fd < 0) {
-        cs_err_set(err, "inotify: %s", strerror(errno));
+        cs_err_sys(err, errno, "inotify");
         goto fail;
     }
     if (inotify_add_watch(w->fd, dir, IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM) < 0) {
-        cs_err_set(err, "%s: cannot watch: %s", dir, strerror(errno));
+        cs_err_sys(err, errno, "%s: cannot watch", dir);
         close(w->fd);
         goto fail;
     }

@@ -79,7 +79,7 @@ static int cpu_reserve(be *b, size_t floats, int maxseq, int hd, int maxrows, in
 static be_w *cpu_prepare(be *b, const void *data, int dtype, int n, int k, int kind, cs_err *err) {
     cpu_be *c = CB(b);
     cpu_w *w = calloc(1, sizeof *w);
-    if (!w) { cs_err_set(err, "out of memory"); return NULL; }
+    if (!w) { cs_errc(err, CS_ENOMEM, "out of memory"); return NULL; }
     w->h.n = n;
     w->h.k = k;
     w->dtype = dtype;

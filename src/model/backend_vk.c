@@ -395,7 +395,7 @@ static be_w *vk_prepare(be *b, const void *data, int dtype, int n, int k, int ki
     vk_be *v = VB(b);
     if (v->failed) { cs_err_set(err, "%s", v->why); return NULL; }
     vk_w *w = calloc(1, sizeof *w);
-    if (!w) { cs_err_set(err, "out of memory"); return NULL; }
+    if (!w) { cs_errc(err, CS_ENOMEM, "out of memory"); return NULL; }
     double t0 = now_ms();
     size_t numel = (size_t)n * k;
     w->h.n = n;
@@ -417,7 +417,7 @@ static be_w *vk_prepare(be *b, const void *data, int dtype, int n, int k, int ki
         if (v->limit && cs > alloc && v->dev_bytes + cs > v->limit) /* a capped device: what is left */
             cs = v->limit > v->dev_bytes + alloc ? v->limit - v->dev_bytes : alloc;
         vk_buf *nc = realloc(v->chunks, (size_t)(v->nchunks + 1) * sizeof *nc);
-        if (!nc) { free(w); cs_err_set(err, "out of memory"); return NULL; }
+        if (!nc) { free(w); cs_errc(err, CS_ENOMEM, "out of memory"); return NULL; }
         v->chunks = nc;
         VkResult r = buf_new(v, cs, 0, &v->chunks[v->nchunks]);
         if (r) {
@@ -793,7 +793,7 @@ static int has_ext(VkPhysicalDevice pd, const char *name) {
 be *be_vk_new(int dev, int f16, int *found, cs_err *err) {
     *found = 0;
     vk_be *v = calloc(1, sizeof *v);
-    if (!v) { cs_err_set(err, "out of memory"); return NULL; }
+    if (!v) { cs_errc(err, CS_ENOMEM, "out of memory"); return NULL; }
     v->b.v = &vk_vtbl;
     v->b.info.name = "vulkan";
     VkResult r = instance_new(&v->inst);

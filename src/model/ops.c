@@ -120,33 +120,40 @@ void ops_act(float *x, size_t n, int act) {
     }
 }
 
+/* One scaled score q_i . k_j, or -INFINITY for a padding key. */
+static float ref_score(const float *qi, const float *k, int ld, int j, int hd, float scale, const int *keymask) {
+    if (keymask && !keymask[j]) return -INFINITY;
+    const float *kj = k + (size_t)j * ld;
+    float s = 0.0f;
+    for (int t = 0; t < hd; t++) s += qi[t] * kj[t];
+    return s * scale;
+}
+
+/* Recomputes each score in every pass instead of keeping a row of them, so it needs no memory
+ * (a reference kernel has no error to return) and does the same arithmetic as ever. */
 void ops_attention_ref(const float *q, const float *k, const float *v, int ld, float *out, int ldo, int n, int heads,
                        int hd, int causal, const int *keymask) {
     const float scale = 1.0f / sqrtf((float)hd);
-    float *p = malloc((size_t)n * sizeof *p);
-    if (!p) abort(); /* reference kernel, tests only */
     for (int h = 0; h < heads; h++)
         for (int i = 0; i < n; i++) {
-            const float *qi = q + (size_t)i * ld + h * hd;
+            const float *qi = q + (size_t)i * ld + h * hd, *kh = k + h * hd;
             float *o = out + (size_t)i * ldo + h * hd, mx = -INFINITY, sum = 0.0f;
             int jn = causal ? i + 1 : n;
             for (int j = 0; j < jn; j++) {
-                const float *kj = k + (size_t)j * ld + h * hd;
-                float s = 0.0f;
-                for (int t = 0; t < hd; t++) s += qi[t] * kj[t];
-                p[j] = (keymask && !keymask[j]) ? -INFINITY : s * scale;
-                if (p[j] > mx) mx = p[j];
+                float s = ref_score(qi, kh, ld, j, hd, scale, keymask);
+                if (s > mx) mx = s;
             }
             for (int t = 0; t < hd; t++) o[t] = 0.0f;
             if (mx == -INFINITY) continue;
             for (int j = 0; j < jn; j++) {
-                p[j] = p[j] == -INFINITY ? 0.0f : expf(p[j] - mx);
-                sum += p[j];
+                float s = ref_score(qi, kh, ld, j, hd, scale, keymask);
+                sum += s == -INFINITY ? 0.0f : expf(s - mx);
             }
-            for (int j = 0; j < jn; j++)
-                for (int t = 0; t < hd; t++) o[t] += p[j] / sum * v[(size_t)j * ld + h * hd + t];
+            for (int j = 0; j < jn; j++) {
+                float s = ref_score(qi, kh, ld, j, hd, scale, keymask), p = s == -INFINITY ? 0.0f : expf(s - mx);
+                for (int t = 0; t < hd; t++) o[t] += p / sum * v[(size_t)j * ld + h * hd + t];
+            }
         }
-    free(p);
 }
 
 /* GCC/Clang vector extension: 8 floats, one AVX register (two SSE ones without AVX). Plain

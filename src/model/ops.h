@@ -39,7 +39,7 @@ void ops_act_ref(float *x, size_t n, int act); /* libm expf/erff/tanhf */
  * causal: position i attends to j <= i. keymask: NULL, or n flags (0 = key is padding).
  * scratch: ops_attention_scratch(n, hd) floats. */
 size_t ops_attention_scratch(int n, int hd);
-/* The plain version: one dot product per score, libm expf. Allocates its own scratch. */
+/* The plain version: one dot product per score, libm expf. Needs no scratch. */
 void ops_attention_ref(const float *q, const float *k, const float *v, int ld, float *out, int ldo, int n, int heads,
                        int hd, int causal, const int *keymask);
 void ops_attention(const float *q, const float *k, const float *v, int ld, float *out, int ldo, int n, int heads,

@@ -99,8 +99,7 @@ if [ -n "$id_image" ] && [ -n "$CHROMIUM" ] && command -v node > /dev/null && [ 
   E="$TMP/empty"; mkdir -m 0700 "$E"
   CLIPSEEK_DATA_DIR="$E/data" "$BIN" web --port 0 > "$E/web.out" 2> "$E/web.log" & EPID=$!
   for _k in $(seq 200); do [ -s "$E/web.out" ] && break; sleep 0.05; done
-  # two one-time codes: the light page's and the dark one's (a code works once)
-  LOGIN_URL=$("$BIN" web) LOGIN_URL2=$("$BIN" web) WORD_ID="$id_word" HOSTILE_ID="$id_hostile" HOSTILE_TEXT="$HOSTILE" DELETE_ID="$id_delete" SECRET_ID="$id_secret" \
+  LOGIN_URL=$("$BIN" web) WORD_ID="$id_word" HOSTILE_ID="$id_hostile" HOSTILE_TEXT="$HOSTILE" DELETE_ID="$id_delete" SECRET_ID="$id_secret" \
     EDIT_ID="$id_edit" BULK_IDS="$id_bulk" BIG_ID="$id_big" BIG_BYTES="$(stat -c %s "$TMP/big.txt")" OCR_ID="$id_ocr" \
     EMPTY_URL="$(head -1 "$E/web.out")" EMPTY_DIR="$E/data" BIN="$BIN" \
     CHROMIUM="$CHROMIUM" ARTIFACTS="${ARTIFACTS:-$HERE/web/artifacts}" \

@@ -28,9 +28,10 @@ async function shot(url, scheme, view, path) {
   await page.waitForFunction(() => [...document.querySelectorAll('#grid img')].every((i) => i.complete)
     && /entries/.test(document.getElementById('status').textContent));
   if (view === 'list') {
-    await page.keyboard.press('ArrowDown'); // the newest entry's preview
-    await page.keyboard.press('ArrowDown');
-    await page.keyboard.press('ArrowDown');
+    // the newest screenshot in the preview
+    const shots = page.locator('#grid li:has(img)');
+    await shots.first().click();
+    await page.evaluate(() => document.activeElement && document.activeElement.blur());
     await page.waitForFunction(() => {
       const i = document.querySelector('#preview img');
       return !i || (i.complete && i.naturalWidth > 0);

@@ -69,10 +69,12 @@ function size(n) {
   return n < 1024 ? `${n} bytes` : n < 1048576 ? `${(n / 1024).toFixed(0)} KB` : `${(n / 1048576).toFixed(1)} MB`;
 }
 
-// An application name, or a file's name for an imported file (its path is the source)
+// An application name, or a file's name for an imported file (its path is the source); a
+// reverse-DNS app id (Wayland's org.gnome.TextEditor) by its last part
 function app(src) {
   if (!src) return '';
-  return src.startsWith('/') ? src.slice(src.lastIndexOf('/') + 1) : src;
+  if (src.startsWith('/')) return src.slice(src.lastIndexOf('/') + 1);
+  return /^[a-z]+(\.[A-Za-z0-9_-]+){2,}$/.test(src) ? src.slice(src.lastIndexOf('.') + 1) : src;
 }
 
 function filtered() {
@@ -135,6 +137,8 @@ function card(e, i) {
   const body = e.kind === 'image'
     ? el('div', { class: 'thumb' }, el('img', { src: `/api/entries/${e.id}/thumb`, alt: e.ocr_text || e.preview, loading: 'lazy' }))
     : e.masked ? el('div', { class: 'text', text: '•••••••• (secret: open to reveal)' }) : highlight(e.preview, e.matched);
+  // a row in list mode names an image by the first words read from it (cards show the picture)
+  const caption = e.kind === 'image' && e.ocr_text ? el('div', { class: 'caption', text: e.ocr_text.trim().split('\n')[0] }) : null;
   const src = app(e.source);
   const meta = el('div', { class: 'meta' },
     el('span', { class: 'badge', text: e.text_kind || e.kind }),
@@ -152,7 +156,7 @@ function card(e, i) {
     actButton(e.pinned ? 'Unpin' : 'Pin', `${e.pinned ? 'Unpin' : 'Pin'} #${e.id} (p)`, on(() => pinAll([e.id], !e.pinned))),
     actButton('Delete', `Delete #${e.id} (Delete)`, on(() => removeAll([e.id]))));
   acts.lastChild.classList.add('danger');
-  li.append(pick, body, meta, acts);
+  li.append(pick, body, ...(caption ? [caption] : []), meta, acts);
   li.classList.toggle('picked', pick.checked);
   li.addEventListener('click', (ev) => {
     if (ev.ctrlKey || ev.metaKey) { pickClick(i, false); return; }

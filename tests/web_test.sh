@@ -101,7 +101,7 @@ if [ -n "$id_image" ] && [ -n "$CHROMIUM" ] && command -v node > /dev/null && [ 
   for _k in $(seq 200); do [ -s "$E/web.out" ] && break; sleep 0.05; done
   LOGIN_URL=$("$BIN" web) WORD_ID="$id_word" HOSTILE_ID="$id_hostile" HOSTILE_TEXT="$HOSTILE" DELETE_ID="$id_delete" SECRET_ID="$id_secret" \
     EDIT_ID="$id_edit" BULK_IDS="$id_bulk" BIG_ID="$id_big" BIG_BYTES="$(stat -c %s "$TMP/big.txt")" OCR_ID="$id_ocr" \
-    EMPTY_URL="$(head -1 "$E/web.out")" EMPTY_DIR="$E/data" BIN="$BIN" \
+    EMPTY_DIR="$E/data" BIN="$BIN" \
     CHROMIUM="$CHROMIUM" ARTIFACTS="${ARTIFACTS:-$HERE/web/artifacts}" \
     timeout 240 node "$HERE/web/browser_test.mjs" > "$TMP/browser.log" 2>&1
   kill "$EPID"; wait "$EPID" 2> /dev/null; EPID=""

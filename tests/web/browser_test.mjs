@@ -2,8 +2,8 @@
 // daemon on loopback with a temporary data directory (tests/web_test.sh sets it up).
 // env: LOGIN_URL (a one-time login URL: `clipseek web`), WORD_ID (entry holding the word "pelican7781"), HOSTILE_ID, HOSTILE_TEXT,
 //      DELETE_ID, SECRET_ID (a secret-looking text), EDIT_ID (a text to edit), BULK_IDS (three texts for the bulk
-//      actions), BIG_ID and BIG_BYTES (a 3 MB text), OCR_ID (an image whose text OCR read), EMPTY_URL and EMPTY_DIR (a
-//      login URL of `clipseek web` alone on an empty history, and its data dir), BIN (clipseek),
+//      actions), BIG_ID and BIG_BYTES (a 3 MB text), OCR_ID (an image whose text OCR read), EMPTY_DIR (the data dir
+//      of an empty history that `clipseek web` alone serves), BIN (clipseek),
 //      CHROMIUM (default /usr/bin/chromium), ARTIFACTS (screenshot folder).
 import { chromium } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
@@ -417,8 +417,12 @@ try {
   await section('empty states', async () => {
     const ec = await browser.newContext({ viewport: { width: 1280, height: 860 } });
     const ep = await ec.newPage();
+    ep.setDefaultTimeout(10000);
     ep.on('pageerror', (e) => errors.push(`empty: ${e}`));
-    await ep.goto(env.EMPTY_URL);
+    // a fresh login code from that server (`clipseek web` asks it over its control socket): one
+    // made before the test began would have expired by now (60 s)
+    const emptyUrl = execFileSync(env.BIN, ['web'], { env: { ...process.env, CLIPSEEK_DATA_DIR: env.EMPTY_DIR } }).toString().trim();
+    await ep.goto(emptyUrl);
     await ep.waitForFunction(() => !document.getElementById('empty').hidden && document.querySelector('#empty .cmd'), null, { timeout: 8000 }).catch(() => {});
     check('empty, no capture: says so with the command', /not being captured/.test(await ep.textContent('#empty'))
       && /systemctl --user start clipseek/.test(await ep.textContent('#empty .cmd')) && /not capturing/.test(await ep.textContent('#paused')),

@@ -313,8 +313,9 @@ async function copy(id) {
   }
 }
 
+// The entry with all its text (a copy: the dialog's own, shown in part, stays as it is)
 async function fullEntry(id) {
-  const e = state.current && state.current.id === id ? state.current : await api(`/api/entries/${id}`);
+  const e = state.current && state.current.id === id ? { ...state.current } : await api(`/api/entries/${id}`);
   if (e.text_truncated) await loadRest(e);
   return e;
 }
@@ -505,9 +506,9 @@ async function openView(id) {
 // Editing a text entry in place: PUT /api/entries/ID {"text"} (servers without it answer 404 or
 // 405: the button goes away)
 async function editView() {
-  const e = state.current;
-  if (!e) return;
-  try { await fullEntry(e.id); } catch (err) { toast(err.message); return; }
+  if (!state.current) return;
+  let e;
+  try { e = await fullEntry(state.current.id); } catch (err) { toast(err.message); return; }
   const ta = el('textarea', { class: `edit${MONO.has(e.text_kind) ? ' mono' : ''}`, value: e.text, 'aria-label': 'Entry text' });
   const save = el('button', { type: 'button', text: 'Save', class: 'primary' });
   const cancel = el('button', { type: 'button', text: 'Cancel', onclick: () => openView(e.id) });
@@ -653,7 +654,8 @@ function init() {
     const control = !typing && ev.target.closest && ev.target.closest('button, input, select, textarea, a, form');
     if (ev.key === '/' && !typing && !control) { ev.preventDefault(); $('q').focus(); $('q').select(); return; }
     if (ev.key === 'Escape' && state.picked.size) { clearPicks(); return; }
-    if (control && ev.key !== 'ArrowDown' && ev.key !== 'ArrowUp') return;
+    // (arrows on an entry's own checkbox or buttons still move between entries)
+    if (control && !(ev.key.startsWith('Arrow') && ev.target.closest('.card'))) return;
     const n = state.entries.length;
     if (!n) return;
     const cols = columns();

@@ -432,7 +432,7 @@ try {
     await ep.reload();
     await ep.waitForFunction(() => /paused/.test(document.getElementById('empty').textContent), null, { timeout: 8000 }).catch(() => {});
     check('paused: the header and the empty page say so, with the command', /paused/.test(await ep.textContent('#empty'))
-      && (await ep.textContent('#empty .cmd')) === 'clipseek resume' && (await ep.textContent('#paused')) === '⏸ paused',
+      && (await ep.textContent('#empty .cmd')) === 'clipseek resume' && (await ep.textContent('#paused')) === 'paused',
       `${await ep.textContent('#empty')} | ${await ep.textContent('#paused')}`);
     // the fields a newer server adds: paused_until (pause 10m); capture running with nothing copied
     const until = Date.now() + 10 * 60 * 1000;
@@ -444,7 +444,7 @@ try {
     await ep.reload();
     await ep.waitForFunction(() => /until/.test(document.getElementById('paused').textContent), null, { timeout: 8000 }).catch(() => {});
     const hhmm = new Date(until).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
-    check('paused_until, when the server gives it, shows the end', (await ep.textContent('#paused')) === `⏸ paused until ${hhmm}`,
+    check('paused_until, when the server gives it, shows the end', (await ep.textContent('#paused')) === `paused until ${hhmm}`,
       await ep.textContent('#paused'));
     await ep.screenshot({ path: `${art}/empty-paused.png` });
     await ep.unroute('**/api/status');

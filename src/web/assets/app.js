@@ -602,7 +602,7 @@ async function status() {
     const p = $('paused');
     const off = s.capture && s.capture !== 'x11' && s.capture !== 'wayland';
     p.hidden = !s.paused && !off;
-    p.textContent = s.paused ? `⏸ ${pausedText(s)}` : off ? `not capturing (${s.capture})` : '';
+    p.textContent = s.paused ? pausedText(s) : off ? `not capturing (${s.capture})` : '';
     p.title = s.paused ? 'Nothing new is stored: clipseek resume' : off ? 'Start the daemon: systemctl --user start clipseek' : '';
     markNow();
     if (!state.entries.length) emptyState();

@@ -434,17 +434,17 @@ try {
     check('paused: the header and the empty page say so, with the command', /paused/.test(await ep.textContent('#empty'))
       && (await ep.textContent('#empty .cmd')) === 'clipseek resume' && (await ep.textContent('#paused')) === 'paused',
       `${await ep.textContent('#empty')} | ${await ep.textContent('#paused')}`);
-    // the fields a newer server adds: paused_until (pause 10m); capture running with nothing copied
+    // the field a server with timed pauses adds: paused_until_ms (pause 10m); capture running with nothing copied
     const until = Date.now() + 10 * 60 * 1000;
     await ep.route('**/api/status', async (route) => {
       const r = await route.fetch();
       const j = await r.json();
-      await route.fulfill({ response: r, json: { ...j, paused_until: until } });
+      await route.fulfill({ response: r, json: { ...j, paused_until_ms: until } });
     });
     await ep.reload();
     await ep.waitForFunction(() => /until/.test(document.getElementById('paused').textContent), null, { timeout: 8000 }).catch(() => {});
     const hhmm = new Date(until).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
-    check('paused_until, when the server gives it, shows the end', (await ep.textContent('#paused')) === `paused until ${hhmm}`,
+    check('paused_until_ms, when the server gives it, shows the end', (await ep.textContent('#paused')) === `paused until ${hhmm}`,
       await ep.textContent('#paused'));
     await ep.screenshot({ path: `${art}/empty-paused.png` });
     await ep.unroute('**/api/status');

@@ -321,12 +321,14 @@ async function fullEntry(id) {
 }
 
 async function undoDeletes(n) {
-  // POST /api/undo brings back the last delete (one entry), so once per entry deleted
+  // POST /api/undo brings back the last delete (one entry), so once per entry deleted. A server
+  // whose status counts "undo" has the endpoint: its 404 is "nothing to undo", not "no undo"
+  const known = state.status && 'undo' in state.status;
   let back = 0;
   try {
     for (; back < n; back++) await post('/api/undo');
   } catch (err) {
-    if (missing(err) && back === 0) { state.noUndo = true; toast('Undo is not available on this server'); return; }
+    if (missing(err) && back === 0 && !known) { state.noUndo = true; toast('Undo is not available on this server'); return; }
     if (!back) { toast(err.message); return; }
   }
   toast(back === 1 ? 'Restored' : `Restored ${back}`);
@@ -339,16 +341,23 @@ async function removeAll(ids) {
   let done = 0, fail = null;
   const first = state.entries.findIndex((e) => ids.includes(e.id));
   const gone = new Set();
+  let trashed = 0, told = false; // a server with a trash says what undo can bring back ("trashed")
   for (const id of ids) {
-    try { await api(`/api/entries/${id}`, { method: 'DELETE' }); gone.add(id); done++; } catch (err) { fail = err; }
+    try {
+      const r = await api(`/api/entries/${id}`, { method: 'DELETE' });
+      gone.add(id);
+      done++;
+      if (r && 'trashed' in r) { told = true; trashed += Number(r.trashed) || 0; }
+    } catch (err) { fail = err; }
   }
+  const undoable = told ? trashed : done;
   state.entries = state.entries.filter((e) => !gone.has(e.id));
   for (const id of gone) state.picked.delete(id);
   render(true);
   if (state.entries.length && first >= 0) select(Math.min(first, state.entries.length - 1));
   if ($('view').open && state.current && gone.has(state.current.id)) $('view').close();
   if (fail) toast(`Deleted ${done} of ${ids.length}: ${fail.message}`);
-  else toast(done === 1 ? 'Deleted' : `Deleted ${done}`, () => undoDeletes(done));
+  else toast(done === 1 ? 'Deleted' : `Deleted ${done}`, undoable ? () => undoDeletes(undoable) : null);
   loadFacets();
   status();
 }
@@ -582,10 +591,11 @@ async function loadFacets() {
   } catch (err) { toast(err.message); }
 }
 
-// "paused", with its end when the server says (paused_until: ms since the epoch, or seconds)
+// "paused", with its end when the server says (paused_until_ms: ms since the epoch, 0 = until
+// resumed; paused_until, ms or seconds, is read too)
 function pausedText(s) {
-  const u = Number(s.paused_until);
-  if (!s.paused_until || !Number.isFinite(u) || u <= 0) return 'paused';
+  const u = Number(s.paused_until_ms || s.paused_until);
+  if (!Number.isFinite(u) || u <= 0) return 'paused';
   const when = new Date(u < 1e12 ? u * 1000 : u);
   return `paused until ${when.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}`;
 }

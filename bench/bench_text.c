@@ -222,7 +222,7 @@ int main(int argc, char **argv) {
     double t0 = now();
     if (stm_load(dir, &p, &s, &e)) { fprintf(stderr, "bench_text: %s\n", e.msg); return 1; }
     printf("text_load_ms %.1f\n", (now() - t0) * 1e3);
-    printf("# threads: %d, blas: %s, modules: %s\n", ops_threads(), ops_blas_name(), stm_describe(s));
+    printf("# threads: %d, blas: %s, modules: %s\n", stm_threads(s), ops_blas_name(), stm_describe(s));
     long rss0 = vmrss_kb();
     printf("rss_after_load_mb %.1f\n", rss0 / 1024.0);
     float out[OUT];

@@ -1,16 +1,24 @@
-/* cli: the `clipseek` command table and helpers shared by subcommands.
+/* cli: the `clipseek` command table (main.c) and the helpers shared by subcommands
+ * (cli_common.c; loading a model: cli_device.c).
  *
- * Exit codes: 0 success, 1 runtime failure (the message says why), 2 usage error. Errors go to
- * stderr as "clipseek: <message>"; stdout carries only results, so it can be piped. */
+ * Exit codes: 0 success, 1 runtime failure (the message says why), 2 usage error, 75 busy (the
+ * store was locked by another process for too long: trying again later may work; sysexits'
+ * EX_TEMPFAIL). Errors go to stderr as "clipseek: <message>"; stdout carries only results, so it
+ * can be piped. */
 #ifndef CLI_H
 #define CLI_H
 
+#include <stdint.h>
 #include <stdio.h>
 
-enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2, CLI_BUSY = 75 };
 
 /* Prints "clipseek: " + message to stderr. Returns CLI_FAIL. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+struct cs_err;
+/* Prints "clipseek: " + e's message to stderr. Returns the exit code for its cs_err code: the one
+ * place a library error becomes an exit status (CS_EBUSY: CLI_BUSY; anything else CLI_FAIL). */
+int cli_fail_err(const struct cs_err *e);
 /* Prints a usage error and returns CLI_USAGE. */
 int cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -53,7 +61,18 @@ int cmd_store(int argc, char **argv);
 int cmd_wl_event(int argc, char **argv);
 /* internal: serves a files entry on the X11 CLIPBOARD for `copy` (cli_x11own.c); not in the help */
 int cmd_x11_own_files(int argc, char **argv);
+/* cli_history.c */
 int cmd_pause(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_clear(int argc, char **argv);
+int cmd_undo(int argc, char **argv);
+int cmd_edit(int argc, char **argv);
+int cmd_export(int argc, char **argv); /* export and import */
+/* "10m", "2h", "7d", "1w" (minutes, hours, days, weeks) into *ms; 0, or -1 when not a duration. */
+int cli_parse_duration(const char *s, int64_t *ms);
+/* One line for humans about capture's pause state into buf; returns 1 when paused until resumed
+ * (for good), -1 when the flag cannot be read, else 0. */
+int cli_pause_line(struct store *s, char *buf, size_t n);
 int cmd_list(int argc, char **argv);
 int cmd_pick(int argc, char **argv);
 int cmd_show(int argc, char **argv);
@@ -64,6 +83,12 @@ int cmd_tag(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
 int cmd_copy(int argc, char **argv);
+struct paste_target;
+/* Puts entry id_text on the clipboard; with paste, gives the focus back to t (NULL: stays where it
+ * is) and types keys there (paste.h: paste_keys). Prints the error; returns CLI_OK/FAIL/USAGE. */
+int cli_copy_paste(const char *id_text, int paste, const struct paste_target *t, const char *keys);
+/* popup [--picker P] [--keys K] [--no-paste] [-- PICKER-ARGS]: pick an entry, paste it (cli_popup.c) */
+int cmd_popup(int argc, char **argv);
 int cmd_index(int argc, char **argv);
 int cmd_daemon(int argc, char **argv);
 int cmd_search(int argc, char **argv);
@@ -72,6 +97,7 @@ int cmd_similar(int argc, char **argv);
 struct json_t;
 void cli_print_json(struct json_t *j);
 int cmd_doctor(int argc, char **argv);
+int cmd_reload(int argc, char **argv);
 /* Asks a running daemon to finish indexing: CLI_OK/CLI_FAIL, or -1 when no daemon runs. */
 int cli_daemon_index_wait(void);
 int cli_model_use(int argc, char **argv);
@@ -94,6 +120,9 @@ struct bert_params cli_bert_params(int threads);
 int cli_model_list(int argc, char **argv);
 int cli_model_fetch(int argc, char **argv);
 struct hub_model;
+/* What a CLIP folder needs besides the weights (clip_load reads these). */
+#define CLI_N_CLIP_FILES 3
+extern const char *const cli_clip_files[CLI_N_CLIP_FILES];
 /* repo's CLIP snapshot in the Hugging Face cache (no network): 0 and *m filled, or -1. */
 int cli_hub_cached(const char *repo, struct hub_model *m);
 /* Prints where the model folder came from: a "source" line, or with json a ",\n \"source\": ..."

@@ -1,12 +1,15 @@
-/* cli_daemon: `clipseek daemon`, `clipseek doctor`, and the daemon side of `index --wait`. */
+/* cli_daemon: `clipseek daemon`, `clipseek web` and `clipseek reload`. */
 #include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "../common/cs_log.h"
+#include "../common/cs_proc.h"
 #include "../config/rules.h"
 #include "../capture/wayland.h"
 #include "../daemon/daemon.h"
@@ -16,6 +19,26 @@
 #include "../web/web.h"
 #include "cli.h"
 
+/* The daemon's log (cs_log): stderr, each line time-stamped. */
+static void log_to_stderr(cs_log_level level, const char *msg, void *arg) {
+    (void)level;
+    (void)arg;
+    char ts[32];
+    time_t t = time(NULL);
+    struct tm tm;
+    strftime(ts, sizeof ts, "%H:%M:%S", localtime_r(&t, &tm));
+    fprintf(stderr, "clipseek daemon %s: %s\n", ts, msg);
+}
+
+/* The page is served: its login URL on stdout (`clipseek web`), and with --open in a browser. */
+static void on_web(const char *url, void *arg) {
+    int open = *(int *)arg;
+    printf("%s\n", url ? url : "");
+    fflush(stdout);
+    if (url && open && cs_proc_have("xdg-open") && (getenv("DISPLAY") || getenv("WAYLAND_DISPLAY")))
+        cs_proc_detach((char *[]){"xdg-open", (char *)url, NULL});
+}
+
 static int run_daemon(daemon_params *p) {
     char *dir = cli_data_dir();
     if (!dir) return cli_fail("no data directory: set HOME, XDG_DATA_HOME, CLIPSEEK_DATA_DIR or --data-dir");
@@ -23,24 +46,24 @@ static int run_daemon(daemon_params *p) {
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
     if (n > 0) { self[n] = 0; p->self_exe = self; }
     p->data_dir = dir;
+    cs_log_set_sink(log_to_stderr, NULL, CS_LOG_INFO);
     cs_err e;
-    int rc = daemon_run(p, &e) ? cli_fail("%s", e.msg) : CLI_OK;
+    int rc = daemon_run(p, &e) ? cli_fail_err(&e) : CLI_OK;
     free(dir);
     return rc;
 }
 
 int cmd_daemon(int argc, char **argv) {
-    daemon_params p = {0};
-    p.x11 = 1;
+    daemon_params p = daemon_default_params();
     p.threads = cli_threads;
     p.device = cli_device;
     p.f32 = cli_f32;
-    p.web_port = -2;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--no-x11")) p.x11 = 0;
         else if (!strcmp(argv[i], "--primary")) p.primary = 1;
         else if (!strcmp(argv[i], "--model") && i + 1 < argc) p.model_dir = argv[++i];
         else if (!strcmp(argv[i], "--no-web")) p.web_port = -1;
+        else if (!strcmp(argv[i], "--need-capture")) p.need_capture = 1;
         else if (!strcmp(argv[i], "--web-port") && i + 1 < argc) {
             if (cli_parse_int(argv[++i], 0, 65535, &p.web_port)) return cli_usage("--web-port is 0-65535 (0: any free port)");
         } else return cli_usage("daemon: unexpected argument '%s'", argv[i]);
@@ -54,9 +77,9 @@ int cmd_daemon(int argc, char **argv) {
  * --logout-all ends every browser session of the running server. The long-lived web.token is
  * never put on a command line (xdg-open's, the browser's): `ps` shows those to every user. */
 int cmd_web(int argc, char **argv) {
-    daemon_params p = {0};
+    daemon_params p = daemon_default_params();
+    p.x11 = 0;
     p.threads = cli_threads;
-    p.web_port = -2;
     p.no_capture = 1;
     int open = 0, logout = 0;
     for (int i = 1; i < argc; i++) {
@@ -98,116 +121,25 @@ int cmd_web(int argc, char **argv) {
         return CLI_OK;
     }
     free(dir);
-    p.open_browser = open ? 2 : 1;
+    p.on_web = on_web;
+    p.on_web_arg = &open;
     return run_daemon(&p);
 }
 
-/* Asks a running daemon to finish indexing. Returns CLI_OK/CLI_FAIL, or -1 if none runs. */
-int cli_daemon_index_wait(void) {
-    char *dir = cli_data_dir();
-    if (!dir) return -1;
-    char buf[256];
-    int r = daemon_request(dir, "INDEX-WAIT", buf, sizeof buf, 0);
-    free(dir);
-    if (r == 1) return -1;
-    if (r < 0 || strncmp(buf, "OK", 2)) return cli_fail("daemon: %s", r < 0 ? "no answer" : buf);
-    fprintf(stderr, "clipseek: the daemon has indexed everything (%s entries this run)\n", buf + 3);
-    return CLI_OK;
-}
-
-int cmd_doctor(int argc, char **argv) {
+/* reload: the running daemon reads its config again (as on SIGHUP); a bad config is refused
+ * with the reason and the daemon keeps the settings it had */
+int cmd_reload(int argc, char **argv) {
     (void)argv;
-    if (argc != 1) return cli_usage("doctor takes no arguments");
-    int problems = 0;
+    if (argc != 1) return cli_usage("reload takes no arguments");
     char *dir = cli_data_dir();
-    printf("data dir     %s\n", dir ? dir : "(none: set HOME or CLIPSEEK_DATA_DIR)");
-    const char *disp = getenv("WAYLAND_DISPLAY") ? "Wayland" : getenv("DISPLAY") ? "X11" : "none";
-    printf("display      %s%s%s\n", disp, getenv("DISPLAY") ? " DISPLAY=" : "", getenv("DISPLAY") ? getenv("DISPLAY") : "");
-    if (getenv("WAYLAND_DISPLAY")) {
-        /* wl-paste --watch needs the data-control protocol; GNOME/Mutter and weston have none */
-        wayland_info wi;
-        cs_err we;
-        if (wayland_probe(&wi, &we)) {
-            printf("capture      %s\n", we.msg);
-            problems++;
-        } else if (wi.data_control)
-            printf("capture      Wayland through wl-paste --watch (%s)\n", wi.protocol);
-        else if (getenv("DISPLAY"))
-            printf("capture      this compositor has no data-control protocol: capturing through XWayland (DISPLAY=%s) "
-                   "instead; copies in Wayland apps reach it only when the compositor syncs the clipboard to XWayland "
-                   "(GNOME does)\n", getenv("DISPLAY"));
-        else {
-            printf("capture      this compositor has no data-control protocol (GNOME/Mutter and weston have none), so "
-                   "Wayland clipboard capture cannot work. Use XWayland capture: start the daemon with DISPLAY set to "
-                   "the XWayland display (e.g. DISPLAY=:0 clipseek daemon)\n");
-            problems++;
-        }
-    }
-    char buf[2048];
-    if (dir && daemon_request(dir, "STATUS", buf, sizeof buf, 2000) == 0) {
-        printf("daemon       running %s\n", buf);
-        json_t *j = json_loads(buf, 0, NULL);
-        const char *cap = json_string_value(json_object_get(j, "capture"));
-        if (cap && !strcmp(cap, "failed")) {
-            printf("capture      failed: %s\n", json_string_value(json_object_get(j, "last_error")));
-            problems++;
-        }
-        json_decref(j);
-    } else
-        printf("daemon       not running (start it with `clipseek daemon`)\n");
-    store *s = dir ? cli_open_store() : NULL;
-    if (s) {
-        store_report r;
-        cs_err e;
-        if (store_check(s, 1, &r, &e) == 0) {
-            printf("store        %lld entries, %lld vectors, %lld missing blobs, %lld orphan blobs, integrity %s\n",
-                   (long long)r.entries, (long long)r.vectors, (long long)r.missing_blobs, (long long)r.orphan_blobs,
-                   r.integrity);
-            problems += r.missing_blobs > 0 || r.integrity_ok == 0;
-        } else {
-            printf("store        %s\n", e.msg);
-            problems++;
-        }
-        char *m = cli_model_dir(s, NULL);
-        if (m) {
-            clip_ctx *c;
-            clip_params p = cli_clip_params(1);
-            if (clip_load(m, &p, &c, &e) == 0) {
-                const clip_info *in = clip_get_info(c);
-                printf("model        %s (%d-dim, %s)\n", m, in->projection_dim, in->dtype);
-                cli_device_print(c, "device       ");
-                clip_free(c);
-            } else {
-                printf("model        %s: %s\n", m, e.msg);
-                problems++;
-            }
-        } else
-            printf("model        none (`clipseek model use DIR`); capture and full-text search work without one\n");
-        free(m);
-        store_close(s);
-    } else
-        problems++;
-    /* the organiser's settings and OCR's language data */
-    rules *r = NULL;
-    cs_err e;
-    if (rules_load(NULL, &r, &e)) {
-        printf("config       %s\n", e.msg);
-        problems++;
-    } else {
-        org_settings o = rules_org(r);
-        ocr *oc = NULL;
-        if (!o.ocr) printf("ocr          off (ocr = false)\n");
-        else if (ocr_open(o.ocr_lang, NULL, &oc, &e) == 0) printf("ocr          %s\n", o.ocr_lang);
-        else {
-            printf("ocr          %s\n", e.msg);
-            problems++;
-        }
-        ocr_close(oc);
-        int port = rules_web_port(r);
-        if (port < 0) printf("web          off (web = false)\n");
-        else printf("web          port %d (`clipseek web --open`)\n", port);
-        rules_free(r);
-    }
+    if (!dir) return cli_fail("no data directory: set HOME, XDG_DATA_HOME, CLIPSEEK_DATA_DIR or --data-dir");
+    char buf[1400];
+    int r = daemon_request(dir, "RELOAD", buf, sizeof buf, 10000);
     free(dir);
-    return problems ? CLI_FAIL : CLI_OK;
+    if (r == 1) return cli_fail("no daemon runs (the next one reads the config when it starts)");
+    if (r < 0) return cli_fail("daemon: no answer");
+    if (!strcmp(buf, "ERR unknown request")) return cli_fail("the running daemon predates reload: restart it");
+    if (strncmp(buf, "OK", 2)) return cli_fail("config not reloaded, the daemon keeps its previous settings: %s", buf[0] == 'E' ? buf + 4 : buf);
+    fprintf(stderr, "clipseek: the daemon has read the config again\n");
+    return CLI_OK;
 }

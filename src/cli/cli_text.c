@@ -158,7 +158,7 @@ int cli_text_info(const char *dir, int json) {
                m->vocab_size, m->max_positions, stm_max_seq(s), stm_dim(s), wp_vocab_size(w),
                o->lowercase ? "true" : "false", strip ? "true" : "false", wp_cls(w), wp_sep(w), wp_unk(w), wp_pad(w),
                stm_describe(s), (unsigned long long)m->params, (unsigned long long)m->file_bytes,
-               (unsigned long long)stm_resident_bytes(s), ops_blas_name(), ops_threads());
+               (unsigned long long)stm_resident_bytes(s), ops_blas_name(), stm_threads(s));
         cli_model_origin(dir, 1);
         printf("}\n");
     } else {
@@ -173,7 +173,7 @@ int cli_text_info(const char *dir, int json) {
         printf("parameters     %.2fM (%.1f MB of weights on disk)\n", m->params / 1e6, m->file_bytes / 1e6);
         printf("resident       %.1f MB now (weights are mapped; word-table rows are read as tokens are seen)\n",
                stm_resident_bytes(s) / 1e6);
-        printf("compute        %s, %d threads\n", ops_blas_name(), ops_threads());
+        printf("compute        %s, %d threads\n", ops_blas_name(), stm_threads(s));
         cli_model_origin(dir, 0);
     }
     stm_free(s);

@@ -153,8 +153,8 @@ static int add_slots(bert_ctx *c, const char *pre) {
 
 static int open_backend(bert_ctx *c, cs_err *err) {
     if (c->be) return 0;
-    c->be = be_open(c->params.reference ? "reference" : c->params.device, c->params.f32, c->note, sizeof c->note,
-                    &c->note_loud, err);
+    c->be = be_open(c->params.reference ? "reference" : c->params.device, c->params.f32, c->params.threads, c->note,
+                    sizeof c->note, &c->note_loud, err);
     return c->be ? 0 : -1;
 }
 
@@ -187,7 +187,7 @@ static int materialise(bert_ctx *c, cs_err *err) {
     if (c->tt) { /* HF adds the token type row, then the position: (w + t) + p; here w + (p + t), the
                   * same to float rounding (well inside the 1e-4 the references allow) */
         float *pt = malloc((size_t)P * H * sizeof *pt);
-        if (!pt || ws_own(&c->ws, pt, (size_t)P * H * sizeof *pt)) return cs_err_set(err, "out of memory");
+        if (!pt || ws_own(&c->ws, pt, (size_t)P * H * sizeof *pt)) return cs_errc(err, CS_ENOMEM, "out of memory");
         for (size_t i = 0; i < (size_t)P; i++)
             for (size_t j = 0; j < (size_t)H; j++) pt[i * H + j] = c->pos[i * H + j] + c->tt[j];
         pos = pt;
@@ -224,18 +224,17 @@ static int materialise(bert_ctx *c, cs_err *err) {
 int bert_load(const char *dir, const bert_params *p, bert_ctx **out, cs_err *err) {
     *out = NULL;
     bert_ctx *c = calloc(1, sizeof *c);
-    if (!c) return cs_err_set(err, "out of memory");
+    if (!c) return cs_errc(err, CS_ENOMEM, "out of memory");
     pthread_mutex_init(&c->lock, NULL);
     c->params = p ? *p : bert_default_params();
     c->params.threads = mc_threads(c->params.threads);
-    ops_set_threads(c->params.threads);
     int rc = -1, kind, idx;
     const char *env = getenv("CLIPSEEK_DEVICE"), *d = c->params.device && *c->params.device ? c->params.device
                                                     : env && *env ? env : "auto";
     char *cfg = cs_path_join(dir, "config.json"), *txt = NULL;
     size_t len = 0;
     c->dir = strdup(dir);
-    if (!cfg || !c->dir) { cs_err_set(err, "out of memory"); goto done; }
+    if (!cfg || !c->dir) { cs_errc(err, CS_ENOMEM, "out of memory"); goto done; }
     if (!c->params.reference && be_parse_device(d, &kind, &idx, err)) goto done;
     if (cs_read_file(cfg, 16u << 20, &txt, &len, err) || bert_config_check(txt, len, cfg, &c->info, err)) goto done;
     mc_parse_act(c->info.act, &c->act);
@@ -250,7 +249,7 @@ int bert_load(const char *dir, const bert_params *p, bert_ctx **out, cs_err *err
         if (st_find(c->st, probe)) pre = pres[i];
     }
     c->L = calloc((size_t)c->info.layers, sizeof *c->L);
-    if (!c->L || add_slots(c, pre)) { cs_err_set(err, "out of memory"); goto done; }
+    if (!c->L || add_slots(c, pre)) { cs_errc(err, CS_ENOMEM, "out of memory"); goto done; }
     if (ws_check_all(&c->ws, err)) goto done;
     snprintf(probe, sizeof probe, "%sembeddings.word_embeddings.weight", pre);
     int64_t te[2] = {c->info.vocab_size, c->info.hidden};
@@ -300,6 +299,7 @@ uint64_t bert_resident_bytes(const bert_ctx *c) {
 }
 
 const char *bert_device_note(const bert_ctx *c) { return c->note[0] ? c->note : NULL; }
+int bert_threads(const bert_ctx *c) { return c->params.threads; }
 
 /* ---------------- forward ---------------- */
 
@@ -350,7 +350,7 @@ static int run(bert_ctx *c, const int32_t *const *ids, const size_t *lens, int b
     }
     be_off x = 0, qkv = x + (size_t)T * H, att = qkv + (size_t)T * 3 * H, m = att + (size_t)T * H;
     int *iw = malloc(((size_t)batch * 2 + (mask ? (size_t)T : 0)) * sizeof *iw);
-    if (!iw) return cs_err_set(err, "out of memory");
+    if (!iw) return cs_errc(err, CS_ENOMEM, "out of memory");
     int *off = iw, *len = off + batch, *km = mask ? len + batch : NULL;
     for (int b = 0, o = 0; b < batch; b++) {
         off[b] = o;
@@ -374,8 +374,8 @@ static int run(bert_ctx *c, const int32_t *const *ids, const size_t *lens, int b
 /* After a GPU failure the weights are prepared again for the CPU. */
 static int fall_back(bert_ctx *c, const cs_err *why, cs_err *err) {
     if (!c->be) return cs_err_set(err, "%s", why->msg);
-    be *cpu = be_cpu_new();
-    if (!cpu) return cs_err_set(err, "out of memory");
+    be *cpu = be_cpu_new(c->params.threads);
+    if (!cpu) return cs_errc(err, CS_ENOMEM, "out of memory");
     snprintf(c->note, sizeof c->note, "%.100s: %.180s; running on the CPU", c->be->info.device, why->msg);
     c->note_loud = 1;
     unprepare(c);
@@ -389,7 +389,7 @@ static int fall_back(bert_ctx *c, const cs_err *why, cs_err *err) {
 int bert_forward(bert_ctx *c, const int32_t *const *ids, const size_t *lens, int batch, const int32_t *mask,
                  float *last_hidden, cs_err *err) {
     pthread_mutex_lock(&c->lock);
-    cs_err e = {{0}};
+    cs_err e = {0};
     int rc = run(c, ids, lens, batch, mask, last_hidden, &e);
     if (rc && c->dev_failed && !fall_back(c, &e, &e)) rc = run(c, ids, lens, batch, mask, last_hidden, &e);
     if (rc && err) *err = e;

@@ -60,6 +60,8 @@ const bert_info *bert_get_info(const bert_ctx *b);
 uint64_t bert_resident_bytes(const bert_ctx *b);
 /* NULL, or why the asked device is not in use. */
 const char *bert_device_note(const bert_ctx *b);
+/* The compute threads its CPU backend runs with (bert_params.threads, resolved by mc_threads). */
+int bert_threads(const bert_ctx *b);
 
 /* The encoder over `batch` sequences (ids[b] of lens[b] tokens, 1..max_positions each), stacked:
  * writes sum(lens) x hidden floats to last_hidden, sequence after sequence. mask: NULL, or one

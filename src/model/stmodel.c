@@ -106,7 +106,7 @@ static int load_pooling(stm_mod *m, const char *dir, int hidden, cs_err *err) {
     char *p = cs_path_join(dir, "config.json");
     json_t *o = p ? load_json(p, 1u << 20, err) : NULL;
     int rc = o && json_is_object(o) ? 0 : -1;
-    if (!p) cs_err_set(err, "out of memory");
+    if (!p) cs_errc(err, CS_ENOMEM, "out of memory");
     if (o && !json_is_object(o)) cs_err_set(err, "%s: not a JSON object", p);
     static const char *keys[4] = {"pooling_mode_cls_token", "pooling_mode_max_tokens", "pooling_mode_mean_tokens",
                                   "pooling_mode_mean_sqrt_len_tokens"};
@@ -169,7 +169,7 @@ static int load_dense(stm_mod *m, const char *dir, int in_dim, cs_err *err) {
                  (t->dtype != ST_F32 && t->dtype != ST_F16 && t->dtype != ST_BF16))
             rc = cs_err_set(err, "%s: tensor '%s' has the wrong shape or type for %d->%d", t->file, names[k], m->in, m->out);
         else if (!(*dst[k] = malloc((size_t)t->numel * sizeof(float))))
-            rc = cs_err_set(err, "out of memory");
+            rc = cs_errc(err, CS_ENOMEM, "out of memory");
         else
             st_to_f32(t, *dst[k]);
     }
@@ -181,12 +181,12 @@ static int load_dense(stm_mod *m, const char *dir, int in_dim, cs_err *err) {
 int stm_load(const char *dir, const bert_params *bp, stm_ctx **out, cs_err *err) {
     *out = NULL;
     stm_ctx *s = calloc(1, sizeof *s);
-    if (!s) return cs_err_set(err, "out of memory");
+    if (!s) return cs_errc(err, CS_ENOMEM, "out of memory");
     char *mp = cs_path_join(dir, "modules.json"), *tdir = NULL, *txt = NULL, *sbc = NULL;
     json_t *mods = NULL;
     size_t len = 0;
     int rc = -1;
-    if (!mp) { cs_err_set(err, "out of memory"); goto done; }
+    if (!mp) { cs_errc(err, CS_ENOMEM, "out of memory"); goto done; }
     const char *tpath = "";
     if (cs_is_file(mp)) {
         if (cs_read_file(mp, 1u << 20, &txt, &len, err) || stm_parse_modules(txt, len, mp, err) < 0) goto done;
@@ -194,7 +194,7 @@ int stm_load(const char *dir, const bert_params *bp, stm_ctx **out, cs_err *err)
         tpath = json_string_value(json_object_get(json_array_get(mods, 0), "path"));
     }
     tdir = *tpath ? cs_path_join(dir, tpath) : strdup(dir);
-    if (!tdir) { cs_err_set(err, "out of memory"); goto done; }
+    if (!tdir) { cs_errc(err, CS_ENOMEM, "out of memory"); goto done; }
     if (bert_load(tdir, bp, &s->enc, err) || wp_load(tdir, &s->tok, err)) goto done;
     const bert_info *bi = bert_get_info(s->enc);
     if ((int)wp_vocab_size(s->tok) > bi->vocab_size) {
@@ -220,7 +220,7 @@ int stm_load(const char *dir, const bert_params *bp, stm_ctx **out, cs_err *err)
         const char *t = mods ? mod_type(json_array_get(mods, i)) : "Pooling";
         const char *p = mods ? json_string_value(json_object_get(json_array_get(mods, i), "path")) : "";
         char *md = cs_path_join(dir, p);
-        if (!md) { cs_err_set(err, "out of memory"); goto done; }
+        if (!md) { cs_errc(err, CS_ENOMEM, "out of memory"); goto done; }
         int r = 0;
         if (!strcmp(t, "Pooling") && mods) {
             r = load_pooling(m, md, bi->hidden, err);
@@ -288,6 +288,7 @@ void stm_free(stm_ctx *s) {
 const bert_info *stm_encoder_info(const stm_ctx *s) { return bert_get_info(s->enc); }
 const wp_ctx *stm_tokenizer(const stm_ctx *s) { return s->tok; }
 int stm_dim(const stm_ctx *s) { return s->dim; }
+int stm_threads(const stm_ctx *s) { return bert_threads(s->enc); }
 int stm_max_seq(const stm_ctx *s) { return s->max_seq; }
 const char *stm_describe(const stm_ctx *s) { return s->desc; }
 uint64_t stm_resident_bytes(const stm_ctx *s) { return bert_resident_bytes(s->enc); }
@@ -362,7 +363,7 @@ int stm_forward(stm_ctx *s, const int32_t *const *ids, const size_t *lens, int b
     if (!h || !va) {
         if (h != last_hidden) free(h);
         free(va);
-        return cs_err_set(err, "out of memory");
+        return cs_errc(err, CS_ENOMEM, "out of memory");
     }
     int rc = bert_forward(s->enc, ids, lens, batch, mask, h, err);
     size_t o = 0;
@@ -407,7 +408,7 @@ int stm_forward(stm_ctx *s, const int32_t *const *ids, const size_t *lens, int b
 int stm_embed_texts(stm_ctx *s, const char *const *texts, int n, int normalize, float *embeds, cs_err *err) {
     int32_t **ids = calloc((size_t)n, sizeof *ids);
     size_t *lens = calloc((size_t)n, sizeof *lens);
-    int rc = !ids || !lens ? cs_err_set(err, "out of memory") : 0;
+    int rc = !ids || !lens ? cs_errc(err, CS_ENOMEM, "out of memory") : 0;
     for (int i = 0; i < n && !rc; i++) rc = stm_tokenize(s, texts[i], strlen(texts[i]), &ids[i], &lens[i], err);
     if (!rc) rc = stm_forward(s, (const int32_t *const *)ids, lens, n, NULL, normalize, NULL, NULL, embeds, err);
     for (int i = 0; ids && i < n; i++) free(ids[i]);

@@ -133,7 +133,7 @@ int wp_load_mem(const char *vocab, size_t len, const wp_opts *o, const char *fil
     wp_ctx *w = calloc(1, sizeof *w);
     if (!w || !(w->buf = malloc(len + 1))) {
         free(w);
-        return cs_err_set(err, "out of memory");
+        return cs_errc(err, CS_ENOMEM, "out of memory");
     }
     w->o = o ? *o : wp_default_opts();
     memcpy(w->buf, vocab, len);
@@ -151,7 +151,7 @@ int wp_load_mem(const char *vocab, size_t len, const wp_opts *o, const char *fil
     w->slot = malloc(w->cap * sizeof *w->slot);
     if (!w->id2tok || !w->tlen || !w->slot) {
         wp_free(w);
-        return cs_err_set(err, "out of memory");
+        return cs_errc(err, CS_ENOMEM, "out of memory");
     }
     memset(w->slot, 0xff, w->cap * sizeof *w->slot);
     char *p = w->buf, *end = w->buf + len;
@@ -200,7 +200,7 @@ int wp_load(const char *dir, wp_ctx **out, cs_err *err) {
     size_t len = 0;
     int rc = -1;
     wp_opts o = wp_default_opts();
-    if (!voc || !tc || !tj) { cs_err_set(err, "out of memory"); goto done; }
+    if (!voc || !tc || !tj) { cs_errc(err, CS_ENOMEM, "out of memory"); goto done; }
     const char *cfg = cs_is_file(tc) ? tc : cs_is_file(tj) ? tj : NULL;
     if (cfg) {
         if (cs_read_file(cfg, 64u << 20, &txt, &len, err)) goto done;

@@ -21,13 +21,14 @@
  *     (headers and body) must be complete 10 s after it began (slowloris), or its connection is
  *     closed;
  *   - previews of secret entries (text kind "secret") are masked in every list; only the
- *     entry's own GET /api/entries/ID carries its text;
+ *     entry's own GET /api/entries/ID (and its slices, /text) carries its text;
  *   - the Host header must be 127.0.0.1, localhost or [::1] with our port (DNS rebinding);
  *   - state changes are POST or DELETE only, with an Origin header naming us (cross-site
  *     requests are refused before anything is read);
  *   - responses carry a Content-Security-Policy without inline or remote script, nosniff,
  *     no-referrer and frame-ancestors 'none'; images come from the store by id with the type
- *     their bytes have; the page inserts entry content as text only;
+ *     their bytes have (a download is named clipseek-ID.EXT by the server, never by the
+ *     entry); the page inserts entry content as text only;
  *   - bodies over 16 KiB, URLs over 4 KiB and anything malformed get a JSON error.
  * Static assets (src/web/assets) are compiled into the binary. */
 #ifndef WEB_H
@@ -59,6 +60,10 @@ typedef struct web_params {
     double code_ttl_s, session_idle_s, session_max_s; /* 0: the WEB_* defaults (tests shorten them) */
 } web_params;
 
+/* web_params with the defaults: port WEB_DEFAULT_PORT, the WEB_* lifetimes, no search (full
+ * text only) and no status; data_dir must be set. */
+web_params web_default_params(void);
+
 typedef struct web_server web_server;
 
 /* Starts serving in background threads. Fails if the port cannot be bound on 127.0.0.1. */
@@ -72,6 +77,10 @@ char *web_login_url(web_server *w);
 /* Ends every session and pending login code: each browser must log in again. Returns how many
  * sessions ended. Thread-safe. */
 int web_logout_all(web_server *w);
+
+/* The HTTP status for a failure (cs_err_code): CS_ENOTFOUND 404, CS_EINVAL 400, CS_EBUSY 503,
+ * anything else 500. Every error answer of the API goes through it. */
+unsigned web_status_for(const cs_err *err);
 
 /* Reads <data_dir>/web.token, creating it (0600, 64 hex digits) if absent. */
 int web_token(const char *data_dir, char out[65], cs_err *err);

@@ -39,6 +39,12 @@ void store_sha256_hex(const void *data, size_t len, char out[65]) {
     for (int i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
+/* Counts every commit, explicit or autocommit: each is one fsync of the WAL (store_commits). */
+static int count_commit(void *arg) {
+    ((store *)arg)->commits++;
+    return 0; /* 0: let the commit go ahead */
+}
+
 /* 1 if the last failure on this connection came from the disk (an IOERR, or any error while
  * the last system error SQLite saw was EIO: a failed read surfaces as "vtable constructor
  * failed" through FTS5, or as a corrupt-looking page). */
@@ -386,6 +392,7 @@ int store_open(const char *dir, store **out, cs_err *err) {
     }
     sqlite3_busy_timeout(s->db, 5000);
     sqlite3_extended_result_codes(s->db, 1);
+    sqlite3_commit_hook(s->db, count_commit, s);
     /* Turning a new database to WAL needs it to itself, and SQLite reports SQLITE_BUSY there
      * without calling the busy handler: retry for up to 5 s (two processes opening a fresh store
      * at once, such as the daemon and a CLI call, meet here). */
@@ -1292,3 +1299,5 @@ int store_set_subkind(store *s, int64_t id, const char *subkind, const char *lan
     sqlite3_finalize(st);
     return r == SQLITE_DONE ? 0 : store_dberr(s, err, "organise");
 }
+
+int64_t store_commits(const store *s) { return s->commits; }

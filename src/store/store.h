@@ -240,6 +240,9 @@ int store_collection_members(store *s, int64_t id, int limit, int64_t **ids, siz
  * take milliseconds: other writers (capture) wait meanwhile. Not nestable. */
 int store_begin(store *s, cs_err *err);
 int store_end(store *s, int ok, cs_err *err);
+/* Write transactions this handle committed since it opened (explicit ones and single-statement
+ * autocommits alike): each costs one WAL fsync, so tests use it to check writes are grouped. */
+int64_t store_commits(const store *s);
 
 /* Settings kept in the database (model in use, pause flag). *value is malloc'd, NULL if unset. */
 int store_meta_get(store *s, const char *key, char **value, cs_err *err);

@@ -26,6 +26,23 @@ check "a piece inside a word (trigram index)" sh -c "[ \"\$('$BIN' search ygen -
 check "picker line: id, kind, preview" sh -c "'$BIN' search iban --format tsv | grep -qx '1	text	my IBAN DE89 3704 0044 0532 0130 00 for the rent'"
 check "why a hit is listed" sh -c "'$BIN' search lapt --json | grep -q '\"why\":\"words\",\"match\":\"prefix\",\"matched\":\\[\"laptop\"\\]'"
 check "no matches: status 1" sh -c "! '$BIN' search zzqxvkw > /dev/null 2>&1"
+# secrets are masked in list, pick and search output unless --reveal (as on the web page)
+sid=$(printf 'export API_TOKEN=Zk29QmVx81LpTn4RwYc7HsJd0AeUfGo5' | "$BIN" add - 2> /dev/null)
+for cmd in "list" "pick" "search token" "search token --format tsv" "search token --json" "list --json"; do
+  check "secret masked: $cmd" sh -c "'$BIN' $cmd > '$TMP/m.out' && grep -q '••••••••\\|u2022\\\\u2022\\\\u2022\\\\u2022\\\\u2022\\\\u2022\\\\u2022\\\\u2022' '$TMP/m.out' && ! grep -q 'Zk29QmVx' '$TMP/m.out'"
+  check "secret shown with --reveal: $cmd" sh -c "'$BIN' $cmd --reveal | grep -q 'Zk29QmVx81LpTn4RwYc7HsJd0AeUfGo5'"
+done
+check "search --json says masked" sh -c "'$BIN' search token --json | grep -q '\"id\":$sid,.*\"matched\":\\[\\],\"masked\":true'"
+# C0 and C1 controls and bidi overrides never reach the terminal: ESC, CSI as one byte (U+009B),
+# RLO (U+202E), PDI (U+2069), LRM (U+200E), ALM (U+061C)
+eid=$(printf 'evil \033[31mred\033[0m \302\2332J \342\200\256gnp.exe\342\201\251 \342\200\216x\330\234y done' | "$BIN" add - 2> /dev/null)
+for cmd in "list" "pick" "search evil" "search evil --format tsv" "show $eid"; do
+  check "controls and bidi stripped: $cmd" sh -c "'$BIN' $cmd > '$TMP/c.out' && grep -q 'evil \\[31mred\\[0m 2J gnp.exe xy done' '$TMP/c.out' && ! LC_ALL=C grep -q \"\$(printf '\\033\\\\|\\302\\233\\\\|\\342\\200\\256\\\\|\\342\\201\\251\\\\|\\342\\200\\216\\\\|\\330\\234')\" '$TMP/c.out'"
+done
+# show: the text kind, and sha256 and the blob path only with -v (or --json)
+check "show: text kind" sh -c "'$BIN' show $sid | grep -qx 'text     secret'"
+check "show: no sha256 without -v" sh -c "! '$BIN' show $sid | grep -q sha256"
+check "show -v: sha256" sh -c "'$BIN' show $sid -v | grep -q '^sha256   [0-9a-f]\\{64\\}\$'"
 if command -v fzf > /dev/null; then
   # the README's fzf recipe, in fzf's non-interactive mode: the lines go through fzf and back
   check "fzf takes the picker lines" sh -c "[ \"\$('$BIN' search '' --format tsv | fzf --filter rent --delimiter '\t' --with-nth 3.. | cut -f1)\" = 1 ]"

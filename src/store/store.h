@@ -256,7 +256,8 @@ int store_group_counts(store *s, const char *column, char ***values, int64_t **c
 
 /* ---- presentation (store_json.c) ---- */
 
-/* One line of at most max bytes (UTF-8 safe, whitespace runs collapsed, controls dropped), or
+/* One line of at most max bytes (UTF-8 safe, whitespace runs collapsed, control characters and
+ * bidi overrides dropped as cs_utf8_unsafe says, broken UTF-8 as U+FFFD), or
  * "[image WxH png]" for images. malloc'd. */
 char *store_preview(const store_entry *e, size_t max);
 struct json_t;

@@ -8,6 +8,7 @@
 #include "../model/clip.h"
 #include "../search/search.h"
 #include "../search/search_json.h"
+#include "../search/search_neutral.h"
 #include "../search/vecindex.h"
 #include "../store/store.h"
 #include "../common/cs_file.h"
@@ -191,7 +192,7 @@ int cmd_search(int argc, char **argv) {
     }
     opened o;
     int rc = open_model(s, model, &o);
-    float *qv = NULL;
+    float *qv = NULL, *neutral = NULL;
     cs_err e;
     if (!rc && o.c) {
         int P = clip_get_info(o.c)->projection_dim;
@@ -199,6 +200,8 @@ int cmd_search(int argc, char **argv) {
         const char *t = text ? text : "";
         if (!qv) rc = cli_fail("out of memory");
         else if (image ? clip_image_files_embed(o.c, &image, 1, 1, qv, &e) : clip_texts_embed(o.c, &t, 1, 1, qv, &e))
+            rc = cli_fail("%s", e.msg);
+        else if (!image && search_neutral_embed(o.c, &neutral, &e))
             rc = cli_fail("%s", e.msg);
         else if (vecindex_dim(o.vi) && vecindex_dim(o.vi) != P)
             rc = cli_fail("the search matrix has %d dimensions, the model %d", vecindex_dim(o.vi), P);
@@ -208,9 +211,12 @@ int cmd_search(int argc, char **argv) {
         q.text = image ? NULL : text;
         q.qvec = qv;
         q.vecs = o.vi;
+        q.neutral = neutral;
+        q.n_neutral = neutral ? SEARCH_NEUTRAL_N : 0;
         rc = run_and_print(s, &q, json);
     }
     free(qv);
+    free(neutral);
     close_model(&o);
     store_close(s);
     return rc;

@@ -27,6 +27,7 @@
 #include "../model/clip.h"
 #include "../organize/organize.h"
 #include "../search/search.h"
+#include "../search/search_neutral.h"
 #include "../search/vecindex.h"
 #include "../store/store.h"
 #include "../web/web.h"
@@ -57,6 +58,7 @@ typedef struct daemon_state {
     pthread_mutex_t model_lock;
     clip_ctx *model;
     char *model_key;
+    float *neutral;         /* the model's gibberish prompts (search_neutral.h), embedded on first use */
 } daemon_state;
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -177,6 +179,8 @@ static void *index_thread(void *arg) {
             d->model = NULL;
             free(d->model_key);
             d->model_key = NULL;
+            free(d->neutral);
+            d->neutral = NULL;
             clip_free(c);
             c = NULL;
             pthread_mutex_unlock(&d->model_lock);
@@ -262,6 +266,8 @@ static void *index_thread(void *arg) {
     d->model = NULL;
     free(d->model_key);
     d->model_key = NULL;
+    free(d->neutral);
+    d->neutral = NULL;
     clip_free(c);
     pthread_mutex_unlock(&d->model_lock);
     org_close(org);
@@ -283,7 +289,7 @@ static double ms_now(void) {
 /* embed_ms (may be NULL) gets the text tower's time */
 static int search_timed(daemon_state *d, store *s, search_query *sq, search_hit **h, size_t *n, cs_err *e, double *embed_ms) {
     vecindex *vi = NULL;
-    float *qv = NULL;
+    float *qv = NULL, *nv = NULL;
     int rc = 0;
     pthread_mutex_lock(&d->model_lock);
     if (d->model) {
@@ -294,6 +300,13 @@ static int search_timed(daemon_state *d, store *s, search_query *sq, search_hit 
         else if (sq->text && *sq->text) {
             rc = clip_texts_embed(d->model, &sq->text, 1, 1, qv, e);
             if (embed_ms) *embed_ms = ms_now() - t0;
+            if (!rc && !d->neutral) rc = search_neutral_embed(d->model, &d->neutral, e);
+            /* a copy: the model (and d->neutral) may be switched once the lock is let go */
+            size_t nb = (size_t)SEARCH_NEUTRAL_N * (size_t)P * sizeof *nv;
+            if (!rc && !(nv = malloc(nb))) rc = cs_err_set(e, "out of memory");
+            if (!rc) memcpy(nv, d->neutral, nb);
+            sq->neutral = nv;
+            sq->n_neutral = nv ? SEARCH_NEUTRAL_N : 0;
         }
         else if (sq->exclude) {
             if (store_get_vector(s, sq->exclude, d->model_key, 0, qv, P, e)) { free(qv); qv = NULL; }
@@ -309,6 +322,9 @@ static int search_timed(daemon_state *d, store *s, search_query *sq, search_hit 
     else if (!rc) { *h = NULL; *n = 0; }
     sq->qvec = NULL;
     sq->vecs = NULL;
+    sq->neutral = NULL;
+    sq->n_neutral = 0;
+    free(nv);
     free(qv);
     vecindex_close(vi);
     return rc;

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "../common/cs_utf8.h"
+#include "search_neutral.h"
 
 #define SEARCH_SAMPLE 2048   /* rows whose cosines give the query's score distribution */
 #define SEARCH_EXACT_BONUS 2.0
@@ -18,14 +19,18 @@
  * the best of the rest after the top 0.1 % in a large history. */
 #define SEARCH_REF_RANK 2
 #define SEARCH_REF_SHARE 1000
-/* A meaning hit must clear the reference by this share of the reference's height over the median.
- * Per modality, calibrated with bench/relevance.py on the toy-world model: over the 48 toy images
- * every toy-world target leads by at least 0.44 and 95 % of nonsense strings by at most 0.46 (with
- * the benchmark's 12 rendered-text images among them: targets 95 % above 0.41, nonsense 95 %
- * below 0.42); the toy model's text tower places unrelated texts and nonsense close together, so
- * text-to-text hits need more (nonsense at most 1.13). A real CLIP model needs its own
- * calibration (docs/search.md). */
-static const double standout_min[2] = {1.15, 0.44}; /* text kinds, images */
+/* A meaning hit must clear the reference by this share of the reference's height over the median,
+ * plus SEARCH_NEUTRAL_GAIN times the query's likeness to gibberish above SEARCH_NEUTRAL_AT
+ * (search_neutral.h). Per modality, calibrated with bench/relevance.py on the toy-world model
+ * (docs/search.md): toy-world queries sit at likeness -0.1 to 0.84 (median 0.48), nonsense
+ * strings at 0.60 to 0.97 (median 0.85); with the rise, 46 of the 48 toy-world targets clear
+ * the image floor and 39 of 40 nonsense strings do not (the two misses: a target that is not
+ * the best image even by cosine, and one at standout 0.38 and likeness 0.67). The toy model's
+ * text tower places unrelated texts and nonsense close together, so text-to-text hits need more
+ * (nonsense at most 1.07). A real CLIP model needs its own calibration (docs/search.md). */
+#define SEARCH_NEUTRAL_AT 0.5
+#define SEARCH_NEUTRAL_GAIN 1.0
+static const double standout_min[2] = {1.15, 0.35}; /* text kinds, images */
 
 /* a word character: ASCII letters and digits, or any non-ASCII scalar (unicode61 decides) */
 static int word_cp(int32_t cp) {
@@ -345,7 +350,7 @@ static int by_desc(const void *a, const void *b) {
 /* Turns cosines into standouts and the two signals into one score (search.h). floor 0: a query
  * by example (similar, --image), which asks for the nearest entries whatever they are: every
  * meaning candidate is kept, ranked by cosine. */
-static int score_all(cands *c, const filt *f, int floor) {
+static int score_all(cands *c, const filt *f, int floor, double raise) {
     float *cs[3];
     size_t nc[3] = {0, 0, 0}; /* 0 text kinds, 1 images, 2 both */
     for (int m = 0; m < 3; m++) cs[m] = malloc((c->n ? c->n : 1) * sizeof(float));
@@ -384,8 +389,8 @@ static int score_all(cands *c, const filt *f, int floor) {
             if (!floor) {
                 ms = 1 + x->h.cosine;
                 x->h.signals |= SEARCH_MEANING;
-            } else if (z >= standout_min[m]) {
-                ms = 0.5 + (z - standout_min[m]) / 1.5;
+            } else if (z >= standout_min[m] + raise) {
+                ms = 0.5 + (z - standout_min[m] - raise) / 1.5;
                 if (ms > 1.5) ms = 1.5;
                 x->h.signals |= SEARCH_MEANING;
             }
@@ -435,7 +440,13 @@ int search_run(store *s, const search_query *q, search_hit **hits, size_t *n, cs
     }
     free_words(w, nw);
     if (rc) { free(f.b); free(c.a); return -1; }
-    if (score_all(&c, &f, q->text != NULL)) { free(f.b); free(c.a); return cs_err_set(err, "out of memory"); }
+    /* a query that looks like gibberish to this model must stand out more (search_neutral.h) */
+    double raise = 0;
+    if (q->text && q->qvec && q->neutral && q->vecs) {
+        double g = search_neutral_likeness(q->qvec, q->neutral, q->n_neutral, vecindex_dim(q->vecs));
+        if (g > SEARCH_NEUTRAL_AT) raise = (g - SEARCH_NEUTRAL_AT) * SEARCH_NEUTRAL_GAIN;
+    }
+    if (score_all(&c, &f, q->text != NULL, raise)) { free(f.b); free(c.a); return cs_err_set(err, "out of memory"); }
     /* keep the candidates that matched by words or stood out by meaning */
     size_t k = 0;
     for (size_t i = 0; i < c.n; i++) {

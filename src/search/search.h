@@ -53,6 +53,9 @@ typedef struct search_query {
     const char *text;     /* the words, for full text (may be NULL or empty) */
     const float *qvec;    /* unit query embedding, or NULL (no model) */
     const vecindex *vecs; /* needed with qvec */
+    const float *neutral; /* n_neutral unit vectors of gibberish prompts (search_neutral.h), or NULL:
+                           * the meaning floor then does not adapt to how nonsense-like q is */
+    int n_neutral;
     const char *kind;     /* NULL: every kind */
     int64_t since_ms;     /* 0: no limit */
     int limit;            /* > 0 */

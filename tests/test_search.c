@@ -212,3 +212,23 @@ Test(search, gibberish_likeness_raises_the_meaning_floor) {
     }
     vecindex_close(vi);
 }
+
+/* Typing a prefix, the entry holding its rarer completion comes first: "quar" completes the
+ * "quarterly" of one entry and the "quarter" of three shorter ones, which BM25 alone prefers. */
+Test(search, rarer_completion_of_a_prefix_first) {
+    for (int i = 0; i < 3; i++) add(i == 0 ? "quarter quarter" : i == 1 ? "a quarter past" : "quarter to");
+    expect_first("quar", ids[3], SEARCH_PREFIX);
+    expect_first("budget quar", ids[3], SEARCH_PREFIX);
+}
+
+/* A word starting with what was typed comes before one that only holds it inside. */
+Test(search, word_start_before_inside_a_word) {
+    int64_t inside = add("rebudgeting"); /* newest: recency would put it first on a tie */
+    search_hit *h;
+    size_t n = run("budg", &h);
+    cr_assert_geq(n, 1);
+    cr_expect_eq(h[0].id, ids[3]);
+    int64_t last = h[n - 1].id;
+    cr_expect(n == 1 || last == inside, "the piece inside a word comes last");
+    free(h);
+}

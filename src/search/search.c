@@ -15,6 +15,7 @@
 #define SEARCH_STEP 0.01     /* scores closer than this are a tie, broken by recency */
 #define SEARCH_LEN0 4000.0   /* characters: the length factor halves at 4000 * (2 - 1) */
 #define SEARCH_MAXWORDS 16
+#define SEARCH_COMPLETIONS 32 /* the rarest words completing a typed prefix, asked one by one */
 /* The reference cosine of a modality: its 3rd best (so two near-twins can both stand out), or
  * the best of the rest after the top 0.1 % in a large history. */
 #define SEARCH_REF_RANK 2
@@ -164,7 +165,7 @@ static int fuzzy_term(sbuf *b, const char *w, int prefix) {
 }
 
 enum { WAY_EXACT, WAY_WORDS, WAY_PREFIX, WAY_FUZZY, WAY_SUBSTRING, WAYS };
-static const double way_quality[WAYS] = {1.0, 0.9, 0.75, 0.6, 0.55};
+static const double way_quality[WAYS] = {1.0, 0.9, 0.75, 0.6, 0.45};
 
 /* The FTS5 query of one way (malloc'd), or NULL when that way does not apply to these words. */
 static char *way_query(int way, char **w, size_t nw) {
@@ -248,8 +249,78 @@ static int by_score(const void *a, const void *b) {
     return x->seq < y->seq ? 1 : x->seq > y->seq ? -1 : 0;
 }
 
+/* An entry that holds one of the rarest completions of the last word (typed as a prefix). */
+typedef struct { int64_t id; double rare; int64_t len; } rarity;
+
+static const rarity *find_rarity(const rarity *r, size_t n, int64_t id) {
+    for (size_t i = 0; i < n; i++)
+        if (r[i].id == id) return &r[i];
+    return NULL;
+}
+
+/* While typing "quarterl", the entry holding "quarterly" in a history where few entries do is a
+ * better guess than one of the many holding "quarter": as a picker ranks completions, the rarer
+ * the word the prefix completes, the more it says. The index's words that complete the last query
+ * word (SEARCH_COMPLETIONS of them, rarest first) are asked one by one with the other words;
+ * each entry gets the rarity of its rarest completion, log((N + 1) / docs) / log(N + 1): 1 for
+ * a word in one entry of N, 0 for a word in all. *out is malloc'd (NULL when none). */
+static int prefix_rarity(store *s, char **w, size_t nw, filt *f, rarity **out, size_t *n, cs_err *err) {
+    *out = NULL;
+    *n = 0;
+    const char *p = w[nw - 1];
+    if (strlen(p) < 2) return 0;
+    store_fts_term *t;
+    size_t nt;
+    int64_t total;
+    if (store_fts_terms(s, p, SEARCH_COMPLETIONS, &t, &nt, &total, err)) return -1;
+    size_t cap = 0;
+    int rc = 0;
+    for (size_t i = 0; !rc && i < nt; i++) {
+        sbuf b = {0};
+        for (size_t j = 0; !rc && j + 1 < nw; j++) rc = sb_add(&b, "\"%s\" AND ", w[j], NULL);
+        if (!rc) rc = sb_add(&b, "\"%s\"", t[i].term, NULL);
+        store_fts_hit *fh = NULL;
+        size_t m = 0;
+        if (!rc) rc = store_fts_ranked(s, 0, b.p, SEARCH_DEPTH, &fh, &m, err);
+        else cs_err_set(err, "out of memory");
+        free(b.p);
+        double rare = log((double)(total + 1) / (double)(t[i].docs > 0 ? t[i].docs : 1)) / log((double)total + 2);
+        for (size_t k = 0; !rc && k < m; k++) {
+            if (!keep_entry(fh[k].id, f) || find_rarity(*out, *n, fh[k].id)) continue; /* rarest first: kept */
+            if (*n == cap) {
+                cap = cap ? cap * 2 : 64;
+                rarity *nn = realloc(*out, cap * sizeof *nn);
+                if (!nn) { rc = cs_err_set(err, "out of memory"); break; }
+                *out = nn;
+            }
+            (*out)[(*n)++] = (rarity){fh[k].id, rare, fh[k].len};
+        }
+        free(fh);
+    }
+    store_fts_terms_free(t, nt);
+    if (rc) { free(*out); *out = NULL; *n = 0; }
+    return rc ? -1 : 0;
+}
+
+/* One way's hit into the candidates: the entry keeps its best text score and its best way. */
+static int take_hit(cands *c, int64_t id, int match, double ts, cs_err *err) {
+    scored *x = cand_get(c, id);
+    if (!x) return cs_err_set(err, "out of memory");
+    x->cand = 1;
+    x->h.signals |= SEARCH_TEXT;
+    if (!x->h.match || match < x->h.match) x->h.match = match;
+    if (ts > x->ts) x->ts = ts;
+    return 0;
+}
+
+/* a long file must not win by containing the words (search.h) */
+static double length_factor(int64_t len) { return 1.0 / (1.0 + log2(1.0 + (double)len / SEARCH_LEN0)); }
+
 /* The words' candidates, every way, each entry keeping its best text score. */
 static int gather_words(store *s, char **w, size_t nw, int limit, filt *f, cands *c, cs_err *err) {
+    rarity *rar = NULL;
+    size_t nrar = 0;
+    if (prefix_rarity(s, w, nw, f, &rar, &nrar, err)) return -1;
     for (int way = 0; way < WAYS; way++) {
         /* typos and pieces of words are for when the words as typed find too little: with a
          * page of exact, all-words or prefix hits they would rank below those anyway, and they
@@ -266,23 +337,27 @@ static int gather_words(store *s, char **w, size_t nw, int limit, filt *f, cands
         for (size_t i = 0; i < m; i++)
             if (keep_entry(fh[i].id, f) && fh[i].bm25 > best) best = fh[i].bm25;
         int taken = 0;
+        /* one word asked as "words" is the exact match */
+        int match = way == WAY_WORDS && nw == 1 ? SEARCH_EXACT : SEARCH_EXACT + way;
         for (size_t i = 0; i < m && taken < SEARCH_DEPTH; i++) {
             if (!keep_entry(fh[i].id, f)) continue;
             taken++;
-            double rel = best > 0 ? fh[i].bm25 / best : 1;
-            double L = 1.0 / (1.0 + log2(1.0 + (double)fh[i].len / SEARCH_LEN0));
-            double ts = way_quality[way] * (0.7 + 0.3 * rel) * L;
-            scored *x = cand_get(c, fh[i].id);
-            if (!x) { free(fh); return cs_err_set(err, "out of memory"); }
-            x->cand = 1;
-            x->h.signals |= SEARCH_TEXT;
-            /* one word asked as "words" is the exact match */
-            int match = way == WAY_WORDS && nw == 1 ? SEARCH_EXACT : SEARCH_EXACT + way;
-            if (!x->h.match || match < x->h.match) x->h.match = match;
-            if (ts > x->ts) x->ts = ts;
+            double rel = best > 0 ? fh[i].bm25 / best : 1, ts;
+            if (way == WAY_PREFIX) { /* rarity of the completion, then BM25 */
+                const rarity *r = find_rarity(rar, nrar, fh[i].id);
+                ts = way_quality[way] * (0.5 + 0.2 * rel + 0.3 * (r ? r->rare : 0)) * length_factor(fh[i].len);
+            } else
+                ts = way_quality[way] * (0.7 + 0.3 * rel) * length_factor(fh[i].len);
+            if (take_hit(c, fh[i].id, match, ts, err)) { free(fh); free(rar); return -1; }
         }
         free(fh);
+        /* rare completions beyond the prefix query's own depth (it ranks by BM25, not rarity) */
+        for (size_t i = 0; way == WAY_PREFIX && i < nrar; i++) {
+            double ts = way_quality[way] * (0.5 + 0.3 * rar[i].rare) * length_factor(rar[i].len);
+            if (take_hit(c, rar[i].id, match, ts, err)) { free(rar); return -1; }
+        }
     }
+    free(rar);
     return 0;
 }
 

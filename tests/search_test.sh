@@ -46,28 +46,33 @@ check "show -v: sha256" sh -c "'$BIN' show $sid -v | grep -q '^sha256   [0-9a-f]
 if command -v fzf > /dev/null; then
   # the README's fzf recipe, in fzf's non-interactive mode: the lines go through fzf and back
   check "fzf takes the picker lines" sh -c "[ \"\$('$BIN' search '' --format tsv | fzf --filter rent --delimiter '\t' --with-nth 3.. | cut -f1)\" = 1 ]"
-  if command -v tmux > /dev/null; then
-    # the README's recipe as a person runs it, in a terminal (tmux, private server): typing
-    # reloads the list through clipseek (fzf itself filters nothing), Enter prints the id
+  if command -v tmux > /dev/null && command -v Xvfb > /dev/null && command -v xclip > /dev/null; then
+    # the README's recipe, its very lines, as a person runs it: in a terminal (tmux, private
+    # server) on an X display (Xvfb) for `clipseek copy`. Typing reloads the list through
+    # clipseek (fzf itself filters nothing); Enter copies the entry, read back with xclip.
     mkdir -p "$TMP/bin" && ln -sf "$BIN" "$TMP/bin/clipseek"
-    cat > "$TMP/fzf.sh" << 'EOS'
-clipseek search '' --format tsv | fzf --disabled --delimiter '\t' --with-nth 2.. \
-  --bind 'change:reload(clipseek search {q} --format tsv || true)' \
-  --preview 'if [ {2} = image ]; then clipseek decode {1} | chafa --size=${FZF_PREVIEW_COLUMNS}x${FZF_PREVIEW_LINES} -; else clipseek decode {1}; fi' \
-  | cut -f1 > "$PICKED"
-EOS
+    sed -n "/^clipseek search '' --format tsv | fzf /,/xargs -r clipseek copy\$/p" "$(dirname "$0")/../README.md" > "$TMP/fzf.sh"
+    check "the README has the fzf recipe" [ "$(grep -c . "$TMP/fzf.sh")" -ge 4 ]
+    Xvfb -displayfd 3 -screen 0 640x480x24 -nolisten tcp 3> "$TMP/fdisplay" > /dev/null 2>&1 &
+    FXPID=$!
+    for _k in $(seq 50); do [ -s "$TMP/fdisplay" ] && break; sleep 0.1; done
+    FD=":$(cat "$TMP/fdisplay")"
     TS="$TMP/tmux.sock"
-    PATH="$TMP/bin:$PATH" PICKED="$TMP/picked" tmux -S "$TS" new-session -d -x 120 -y 30 "sh '$TMP/fzf.sh'"
-    for _k in $(seq 100); do tmux -S "$TS" capture-pane -p 2> /dev/null | grep -q '3/3' && break; sleep 0.1; done
+    # the pane stays open after the recipe, as the shell a person typed it in does: xclip, which
+    # holds the copied clip, is in the recipe's process group and goes with a closing terminal
+    DISPLAY=$FD PATH="$TMP/bin:$PATH" tmux -S "$TS" new-session -d -x 120 -y 30 "sh '$TMP/fzf.sh'; exec cat"
+    for _k in $(seq 100); do tmux -S "$TS" capture-pane -p 2> /dev/null | grep -q '[0-9]/[0-9]' && break; sleep 0.1; done
     tmux -S "$TS" send-keys -l 'lapt'
-    for _k in $(seq 100); do tmux -S "$TS" capture-pane -p 2> /dev/null | grep -q '1/1' && break; sleep 0.1; done
+    for _k in $(seq 100); do tmux -S "$TS" capture-pane -p 2> /dev/null | grep -q ' 1/1' && break; sleep 0.1; done
     tmux -S "$TS" capture-pane -p > "$TMP/pane" 2> /dev/null
     tmux -S "$TS" send-keys Enter
-    for _k in $(seq 100); do [ -s "$TMP/picked" ] && break; sleep 0.1; done
-    check "fzf recipe in a terminal: typing searches, Enter picks" sh -c "grep -q 'ssh-keygen' '$TMP/pane' && [ \"\$(cat '$TMP/picked')\" = 2 ]"
+    for _k in $(seq 100); do [ "$(DISPLAY=$FD xclip -selection clipboard -o 2> /dev/null)" = 'ssh-keygen -t ed25519 -C "work laptop"' ] && break; sleep 0.1; done
+    check "fzf recipe in a terminal: typing searches, Enter copies the entry" \
+      sh -c "grep -q 'ssh-keygen' '$TMP/pane' && [ \"\$(DISPLAY=$FD xclip -selection clipboard -o)\" = 'ssh-keygen -t ed25519 -C \"work laptop\"' ]"
     tmux -S "$TS" kill-server 2> /dev/null
+    kill "$FXPID" 2> /dev/null; wait "$FXPID" 2> /dev/null
   else
-    skip=$((skip + 1)); echo "[SKIP] fzf recipe in a terminal: tmux not installed"
+    skip=$((skip + 1)); echo "[SKIP] fzf recipe in a terminal: tmux, Xvfb or xclip not installed"
   fi
 else
   skip=$((skip + 1)); echo "[SKIP] fzf not installed"

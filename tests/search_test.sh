@@ -133,7 +133,11 @@ if [ -d "$FX/toyworld-clip" ] && [ -f "$FX/toyworld-eval/queries.json" ] && comm
     RD=":$(cat "$TMP/rdisplay")"
     # rofi runs the script for the first view before it maps its window; the icons cached then
     # are removed, so one that appears afterwards can only come from the typed search
-    DISPLAY=$RD XDG_CACHE_HOME="$TMP/rcache" CLIPSEEK="$BIN" rofi -show clipseek -modi "clipseek:$rofi_sh" -show-icons > "$TMP/rofi.log" 2>&1 &
+    # the README's line as written, from the project's root, with clipseek on PATH
+    rofi_cmd=$(sed -n 's/^# rofi (script mode[^:]*): \(rofi .*\)$/\1/p' "$(dirname "$0")/../README.md")
+    check "the README has the rofi line" sh -c "echo '$rofi_cmd' | grep -q '^rofi -show clipseek -modi clipseek:scripts/clipseek-rofi'"
+    mkdir -p "$TMP/bin" && ln -sf "$BIN" "$TMP/bin/clipseek"
+    (cd "$(dirname "$0")/.." && export DISPLAY=$RD XDG_CACHE_HOME="$TMP/rcache" PATH="$TMP/bin:$PATH" && exec $rofi_cmd > "$TMP/rofi.log" 2>&1) &
     RPID=$!
     for _k in $(seq 100); do DISPLAY=$RD xdotool search --class rofi > /dev/null 2>&1 && break; sleep 0.1; done
     rm -rf "$TMP/rcache/clipseek-rofi"

@@ -262,8 +262,8 @@ static const rarity *find_rarity(const rarity *r, size_t n, int64_t id) {
  * better guess than one of the many holding "quarter": as a picker ranks completions, the rarer
  * the word the prefix completes, the more it says. The index's words that complete the last query
  * word (SEARCH_COMPLETIONS of them, rarest first) are asked one by one with the other words;
- * each entry gets the rarity of its rarest completion, log((N + 1) / docs) / log(N + 1): 1 for
- * a word in one entry of N, 0 for a word in all. *out is malloc'd (NULL when none). */
+ * each entry gets the rarity of its rarest completion, log((N + 1) / docs) / log(N + 2): about 1
+ * for a word in one entry of N, 0 for a word in all. *out is malloc'd (NULL when none). */
 static int prefix_rarity(store *s, char **w, size_t nw, filt *f, rarity **out, size_t *n, cs_err *err) {
     *out = NULL;
     *n = 0;

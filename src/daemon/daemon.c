@@ -157,6 +157,18 @@ static char *model_dir_for(daemon_state *d, store *s) {
     return v;
 }
 
+/* Takes the model c away from SEARCH requests (under model_lock: none is using it after) and frees
+ * it with what was derived from it. */
+static void drop_model(daemon_state *d, clip_ctx *c) {
+    pthread_mutex_lock(&d->model_lock);
+    d->model = NULL;
+    free(d->model_key);
+    d->model_key = NULL;
+    free(d->neutral);
+    d->neutral = NULL;
+    clip_free(c);
+    pthread_mutex_unlock(&d->model_lock);
+}
 static void *index_thread(void *arg) {
     daemon_state *d = arg;
     store *s;
@@ -175,15 +187,8 @@ static void *index_thread(void *arg) {
             /* the organiser holds the model too: it lets go before the model is freed (a switch
              * to a folder that fails to load left it calling into the freed one) */
             if (org) org_set_model(org, NULL, NULL, NULL);
-            pthread_mutex_lock(&d->model_lock);
-            d->model = NULL;
-            free(d->model_key);
-            d->model_key = NULL;
-            free(d->neutral);
-            d->neutral = NULL;
-            clip_free(c);
+            drop_model(d, c);
             c = NULL;
-            pthread_mutex_unlock(&d->model_lock);
             free(id);
             id = index_model_id(dir, &e);
             clip_params cp = clip_default_params();
@@ -262,14 +267,7 @@ static void *index_thread(void *arg) {
         }
         pthread_mutex_unlock(&d->lock);
     }
-    pthread_mutex_lock(&d->model_lock);
-    d->model = NULL;
-    free(d->model_key);
-    d->model_key = NULL;
-    free(d->neutral);
-    d->neutral = NULL;
-    clip_free(c);
-    pthread_mutex_unlock(&d->model_lock);
+    drop_model(d, c);
     org_close(org);
     free(loaded);
     free(id);

@@ -220,7 +220,9 @@ int main(int argc, char **argv) {
     clip_ctx *c;
     cs_err e;
     if (clip_load(model, &p, &c, &e)) { fprintf(stderr, "%s\n", e.msg); return 1; }
-    printf("# clipseek %s, %d threads\n", ops_blas_name(), ops_threads());
+    clip_device d;
+    clip_get_device(c, &d);
+    printf("# clipseek %s, %d threads\n", ops_blas_name(), d.threads);
     printf("image_b1_ms %.1f\n", time_image(c, 1, 10));
     printf("image_b8_ms_per_image %.1f\n", time_image(c, 8, 3) / 8);
     printf("text_8tok_ms %.1f\n", time_text(c, 8, 20));

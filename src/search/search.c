@@ -282,7 +282,7 @@ static int prefix_rarity(store *s, char **w, size_t nw, filt *f, rarity **out, s
         store_fts_hit *fh = NULL;
         size_t m = 0;
         if (!rc) rc = store_fts_ranked(s, 0, b.p, SEARCH_DEPTH, &fh, &m, err);
-        else cs_err_set(err, "out of memory");
+        else cs_errc(err, CS_ENOMEM, "out of memory");
         free(b.p);
         double rare = log((double)(total + 1) / (double)(t[i].docs > 0 ? t[i].docs : 1)) / log((double)total + 2);
         for (size_t k = 0; !rc && k < m; k++) {
@@ -290,7 +290,7 @@ static int prefix_rarity(store *s, char **w, size_t nw, filt *f, rarity **out, s
             if (*n == cap) {
                 cap = cap ? cap * 2 : 64;
                 rarity *nn = realloc(*out, cap * sizeof *nn);
-                if (!nn) { rc = cs_err_set(err, "out of memory"); break; }
+                if (!nn) { rc = cs_errc(err, CS_ENOMEM, "out of memory"); break; }
                 *out = nn;
             }
             (*out)[(*n)++] = (rarity){fh[k].id, rare, fh[k].len};
@@ -305,7 +305,7 @@ static int prefix_rarity(store *s, char **w, size_t nw, filt *f, rarity **out, s
 /* One way's hit into the candidates: the entry keeps its best text score and its best way. */
 static int take_hit(cands *c, int64_t id, int match, double ts, cs_err *err) {
     scored *x = cand_get(c, id);
-    if (!x) return cs_err_set(err, "out of memory");
+    if (!x) return cs_errc(err, CS_ENOMEM, "out of memory");
     x->cand = 1;
     x->h.signals |= SEARCH_TEXT;
     if (!x->h.match || match < x->h.match) x->h.match = match;
@@ -371,7 +371,7 @@ static int gather(store *s, const search_query *q, char **w, size_t nw, filt *f,
         if (vecindex_topk(q->vecs, q->qvec, SEARCH_DEPTH, keep_entry, f, &vh, &m, err)) return -1;
         for (size_t i = 0; i < m; i++) {
             scored *x = cand_get(c, vh[i].entry);
-            if (!x) { free(vh); return cs_err_set(err, "out of memory"); }
+            if (!x) { free(vh); return cs_errc(err, CS_ENOMEM, "out of memory"); }
             x->cand = 1;
             x->has_cos = 1;
             x->h.cosine = vh[i].score;
@@ -382,7 +382,7 @@ static int gather(store *s, const search_query *q, char **w, size_t nw, filt *f,
         if (vecindex_topk(q->vecs, q->qvec, SEARCH_SAMPLE, keep_sample, f, &vh, &m, err)) return -1;
         for (size_t i = 0; i < m; i++) {
             scored *x = cand_get(c, vh[i].entry);
-            if (!x) { free(vh); return cs_err_set(err, "out of memory"); }
+            if (!x) { free(vh); return cs_errc(err, CS_ENOMEM, "out of memory"); }
             x->has_cos = 1;
             x->h.cosine = vh[i].score;
         }
@@ -409,7 +409,7 @@ static int recent(store *s, const search_query *q, search_hit **hits, size_t *n,
         store_entry_free(&es[i]);
     }
     free(es);
-    if (!out) return cs_err_set(err, "out of memory");
+    if (!out) return cs_errc(err, CS_ENOMEM, "out of memory");
     *hits = out;
     *n = k;
     return 0;
@@ -499,7 +499,7 @@ int search_run(store *s, const search_query *q, search_hit **hits, size_t *n, cs
          * are gone from the store but not from the matrix; if any made the meaning list, rank
          * again against the list of every entry (slower, rare) */
         int64_t *ids = malloc((c.n ? c.n : 1) * sizeof *ids);
-        if (!ids) rc = cs_err_set(err, "out of memory");
+        if (!ids) rc = cs_errc(err, CS_ENOMEM, "out of memory");
         for (size_t i = 0; !rc && i < c.n; i++) ids[i] = c.a[i].h.id;
         if (!rc) rc = store_briefs_of(s, ids, c.n, &f.b, &f.n, err);
         free(ids);
@@ -521,7 +521,7 @@ int search_run(store *s, const search_query *q, search_hit **hits, size_t *n, cs
         double g = search_neutral_likeness(q->qvec, q->neutral, q->n_neutral, vecindex_dim(q->vecs));
         if (g > SEARCH_NEUTRAL_AT) raise = (g - SEARCH_NEUTRAL_AT) * SEARCH_NEUTRAL_GAIN;
     }
-    if (score_all(&c, &f, q->text != NULL, raise)) { free(f.b); free(c.a); return cs_err_set(err, "out of memory"); }
+    if (score_all(&c, &f, q->text != NULL, raise)) { free(f.b); free(c.a); return cs_errc(err, CS_ENOMEM, "out of memory"); }
     /* keep the candidates that matched by words or stood out by meaning */
     size_t k = 0;
     for (size_t i = 0; i < c.n; i++) {
@@ -534,7 +534,7 @@ int search_run(store *s, const search_query *q, search_hit **hits, size_t *n, cs
     if (k > 1) qsort(c.a, k, sizeof *c.a, by_score);
     if (k > (size_t)q->limit) k = (size_t)q->limit;
     search_hit *out = malloc((k ? k : 1) * sizeof *out);
-    if (!out) { free(c.a); return cs_err_set(err, "out of memory"); }
+    if (!out) { free(c.a); return cs_errc(err, CS_ENOMEM, "out of memory"); }
     for (size_t i = 0; i < k; i++) out[i] = c.a[i].h;
     free(c.a);
     *hits = out;

@@ -17,7 +17,7 @@ int search_neutral_embed(clip_ctx *c, float **out, cs_err *err) {
     *out = NULL;
     int dim = clip_get_info(c)->projection_dim;
     float *v = malloc((size_t)SEARCH_NEUTRAL_N * (size_t)dim * sizeof *v);
-    if (!v) return cs_err_set(err, "out of memory");
+    if (!v) return cs_errc(err, CS_ENOMEM, "out of memory");
     if (clip_texts_embed(c, prompts, SEARCH_NEUTRAL_N, 1, v, err)) {
         free(v);
         return -1;

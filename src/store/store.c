@@ -1258,6 +1258,51 @@ int store_fts_ranked(store *s, int trigram, const char *q, int limit, store_fts_
     return 0;
 }
 
+int store_fts_terms(store *s, const char *prefix, int limit, store_fts_term **out, size_t *n, int64_t *total, cs_err *err) {
+    *out = NULL;
+    *n = 0;
+    *total = 0;
+    /* fts5vocab reads the index's own term list; a temp table, so the schema stays as it is */
+    if (store_exec(s, "CREATE VIRTUAL TABLE IF NOT EXISTS temp.entries_fts_terms USING fts5vocab(main, 'entries_fts', 'row');", err))
+        return -1;
+    sqlite3_stmt *st;
+    if (store_prepare(s, "SELECT count(*) FROM entries_fts", &st, "full-text terms", err)) return -1;
+    if (sqlite3_step(st) == SQLITE_ROW) *total = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    /* the terms of the prefix are the range [prefix, prefix + U+10FFFF) in the index's order */
+    if (store_prepare(s, "SELECT term, doc FROM temp.entries_fts_terms WHERE term >= ?1 AND term < ?1 || char(1114111)"
+                         " ORDER BY doc, term LIMIT ?2", &st, "full-text terms", err))
+        return -1;
+    sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, limit);
+    size_t cap = 0;
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 32;
+            store_fts_term *nn = realloc(*out, cap * sizeof *nn);
+            if (!nn) { r = SQLITE_NOMEM; break; }
+            *out = nn;
+        }
+        char *t = strdup((const char *)sqlite3_column_text(st, 0));
+        if (!t) { r = SQLITE_NOMEM; break; }
+        (*out)[(*n)++] = (store_fts_term){t, sqlite3_column_int64(st, 1)};
+    }
+    sqlite3_finalize(st);
+    if (r != SQLITE_DONE) {
+        store_fts_terms_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+        return r == SQLITE_NOMEM ? cs_errc(err, CS_ENOMEM, "out of memory") : store_dberr(s, err, "full-text terms");
+    }
+    return 0;
+}
+
+void store_fts_terms_free(store_fts_term *t, size_t n) {
+    for (size_t i = 0; i < n; i++) free(t[i].term);
+    free(t);
+}
+
 int store_get_vector(store *s, int64_t id, const char *model, int part, float *v, int dim, cs_err *err) {
     sqlite3_stmt *st;
     if (store_prepare(s,

@@ -35,6 +35,7 @@ int cmd_daemon(int argc, char **argv) {
     p.threads = cli_threads;
     p.device = cli_device;
     p.f32 = cli_f32;
+    p.dtype = cli_dtype;
     p.web_port = -2;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--no-x11")) p.x11 = 0;

@@ -119,8 +119,12 @@ int cli_model_use(int argc, char **argv) {
     if (validate(real, &e)) return cli_fail("%s", e.msg); /* reads headers, not the weights */
     store *s = cli_open_store();
     if (!s) return CLI_FAIL;
-    int rc = store_meta_set(s, "model_dir", real, &e) ? cli_fail("%s", e.msg) : CLI_OK;
-    if (!rc) printf("using %s\n", real);
+    /* the dtype goes with the model choice: --dtype stores it, none stores the default */
+    int rc = store_meta_set(s, "model_dir", real, &e) ||
+                     store_meta_set(s, "model_dtype", cli_dtype ? clip_dtype_name(cli_dtype) : NULL, &e)
+                 ? cli_fail("%s", e.msg)
+                 : CLI_OK;
+    if (!rc) printf("using %s (%s weights)\n", real, cli_dtype ? clip_dtype_name(cli_dtype) : "default");
     store_close(s);
     return rc;
 }

@@ -155,6 +155,17 @@ static char *model_dir_for(daemon_state *d, store *s) {
     return v;
 }
 
+/* --dtype, else what `model use` stored with the model (when the model is the stored one) */
+static int model_dtype_for(daemon_state *d, store *s) {
+    const char *env = getenv("CLIPSEEK_MODEL");
+    int dt = d->p.dtype;
+    char *v = NULL;
+    if (dt == CLIP_DTYPE_DEFAULT && !d->p.model_dir && !(env && *env) && store_meta_get(s, "model_dtype", &v, NULL) == 0 && v)
+        clip_dtype_parse(v, &dt, NULL); /* an unknown value leaves the default */
+    free(v);
+    return dt;
+}
+
 static void *index_thread(void *arg) {
     daemon_state *d = arg;
     store *s;
@@ -162,6 +173,7 @@ static void *index_thread(void *arg) {
     if (store_open(d->p.data_dir, &s, &e)) { set_error(d, e.msg); return NULL; }
     clip_ctx *c = NULL;
     char *loaded = NULL, *id = NULL;
+    int loaded_dt = -1;
     organizer *org = NULL;
     if (org_open(d->rules, &org, &e)) set_error(d, e.msg); /* a bad label file: no organising */
     while (!d->stop) {
@@ -169,7 +181,8 @@ static void *index_thread(void *arg) {
         int64_t gen = d->generation;
         pthread_mutex_unlock(&d->lock);
         char *dir = model_dir_for(d, s);
-        if (dir && (!loaded || strcmp(dir, loaded))) { /* first model, or `model use` switched it */
+        int dt = model_dtype_for(d, s);
+        if (dir && (!loaded || strcmp(dir, loaded) || dt != loaded_dt)) { /* first model, or `model use` switched it */
             /* the organiser holds the model too: it lets go before the model is freed (a switch
              * to a folder that fails to load left it calling into the freed one) */
             if (org) org_set_model(org, NULL, NULL, NULL);
@@ -185,6 +198,7 @@ static void *index_thread(void *arg) {
             clip_params cp = clip_default_params();
             cp.threads = d->p.threads;
             cp.f32 = d->p.f32;
+            cp.dtype = dt;
             const char *env = getenv("CLIPSEEK_DEVICE");
             cp.device = d->p.device ? d->p.device : env && *env ? NULL : rules_device(d->rules);
             if (!id || clip_load(dir, &cp, &c, &e)) {
@@ -200,6 +214,7 @@ static void *index_thread(void *arg) {
             }
             free(loaded);
             loaded = strdup(dir);
+            loaded_dt = dt;
             pthread_mutex_lock(&d->lock);
             d->have_model = c != NULL;
             snprintf(d->model_id, sizeof d->model_id, "%s", c ? id : "");

@@ -48,6 +48,12 @@ enum {
 
 enum { BE_F32, BE_F16, BE_BF16 }; /* source element types for be_prepare */
 
+/* How the CPU backends keep linear weights (BE_W_LINEAR, BE_W_LINEAR_FEW) prepared from now on:
+ * the caller sets be.keep before preparing a tower's weights (so each tower may differ). F32:
+ * as given (packed or used in place); F16 and Q8 (q8_0): converted copies, ops_lp.h. Other
+ * backends ignore it (Vulkan has its own F16/F32 choice). */
+enum { BE_KEEP_F32, BE_KEEP_F16, BE_KEEP_Q8 };
+
 /* Capabilities. */
 enum {
     BE_CAP_POOLED = 1, /* implements be_attention_pooled's short cut (else clip.c runs the full last layer) */
@@ -93,6 +99,7 @@ struct be {
     int caps;
     be_info info;
     float *host; /* BE_CAP_HOST: the workspace */
+    int keep;    /* BE_KEEP_*: the CPU backends' linear weights from the next be_prepare on */
 };
 
 /* Creates the reference backend (plain loops). Never fails but out of memory (NULL). */

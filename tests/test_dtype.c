@@ -1,10 +1,15 @@
 /* Lower-precision weights (ops_lp.h): the F16 conversion, q8_0 quantisation, each kernel (portable
  * C, AVX2) against the reference kernel on odd shapes, the reference against the F32 product within
- * the quantisation's error bound, and whole models (tiny-clip, toyworld) per dtype against F32. */
+ * the quantisation's error bound, whole models (tiny-clip, toyworld) per dtype against F32, and the
+ * cache of converted weights (written once, read back, rebuilt when stale or damaged). */
+#include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
+#include <sys/stat.h>
 
+#include "../src/common/cs_file.h"
 #include "../src/model/clip.h"
+#include "../src/model/lpcache.h"
 #include "../src/model/ops.h"
 #include "../src/model/ops_lp.h"
 #include "clip_checks.h"
@@ -320,4 +325,122 @@ Test(dtype, dtype_names_parse) {
     cr_assert_eq(d, CLIP_DTYPE_F16);
     cr_assert_eq(clip_dtype_parse("int4", &d, &e), -1);
     cr_assert(strstr(e.msg, "int4") && strstr(e.msg, "q8"), "%s", e.msg);
+}
+
+/* ---- the converted-weights cache (lpcache.h) ---- */
+
+static void copy_file(const char *from, const char *to) {
+    char *buf;
+    size_t len;
+    cs_err e;
+    cr_assert_eq(cs_read_file(from, 64u << 20, &buf, &len, &e), 0, "%s", e.msg);
+    FILE *f = fopen(to, "wb");
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite(buf, 1, len, f), len);
+    fclose(f);
+    free(buf);
+}
+
+/* Embeds the fixture's 3 images and one text with a fresh context; returns which towers came from
+ * the cache (clip_device.cached). */
+static int embed_cached(const char *model, const char *cache, const float *px, float *img, float *txt) {
+    clip_params p = clip_default_params();
+    p.threads = 2;
+    p.dtype = CLIP_DTYPE_Q8;
+    p.device = "cpu";
+    p.cache_dir = cache;
+    clip_ctx *c;
+    cs_err e;
+    cr_assert_eq(clip_load(model, &p, &c, &e), 0, "%s", e.msg);
+    int32_t ids[5] = {49406, 320, 1929, 539, 49407};
+    cr_assert_eq(clip_vision_forward(c, px, 3, 1, NULL, img, &e), 0, "%s", e.msg);
+    cr_assert_eq(clip_text_forward(c, ids, NULL, 5, 1, NULL, txt, &e), 0, "%s", e.msg);
+    clip_device d;
+    clip_get_device(c, &d);
+    clip_free(c);
+    return d.cached;
+}
+
+static void flip_byte(const char *path, long off_from_end) {
+    FILE *f = fopen(path, "r+b");
+    cr_assert_not_null(f);
+    cr_assert_eq(fseek(f, -off_from_end, SEEK_END), 0);
+    int ch = fgetc(f);
+    cr_assert_eq(fseek(f, -off_from_end, SEEK_END), 0);
+    fputc(ch ^ 0x10, f);
+    fclose(f);
+}
+
+Test(dtype, converted_weights_are_cached_once_and_a_bad_cache_is_rebuilt) {
+    FIXTURE(src, TINY);
+    FIXTURE(rp, TINY "/refs.safetensors");
+    char tmp[] = "/tmp/clipseek-dtype-XXXXXX", model[200], cache[200], path[600];
+    cr_assert_not_null(mkdtemp(tmp));
+    snprintf(model, sizeof model, "%s/model", tmp);
+    snprintf(cache, sizeof cache, "%s/data/weights", tmp);
+    cr_assert_eq(mkdir(model, 0700), 0);
+    snprintf(path, sizeof path, "%s/data", tmp);
+    cr_assert_eq(mkdir(path, 0700), 0);
+    const char *files[] = {"config.json", "model.safetensors", "vocab.json", "merges.txt", "preprocessor_config.json"};
+    for (int i = 0; i < 5; i++) {
+        char a[4200], b[400];
+        snprintf(a, sizeof a, "%s/%s", src, files[i]);
+        snprintf(b, sizeof b, "%s/%s", model, files[i]);
+        copy_file(a, b);
+    }
+    st_set *refs;
+    cr_assert_eq(st_open(rp, &refs, NULL), 0);
+    float *px = load_ref(refs, "pixel_values", NULL);
+    float img0[96], txt0[32], img[96], txt[32];
+
+    /* first load: converted, then saved (0600 in a 0700 folder), one file per tower */
+    cr_assert_eq(embed_cached(model, cache, px, img0, txt0), 0, "nothing can come from an empty cache");
+    struct stat st;
+    cr_assert_eq(stat(cache, &st), 0, "the cache folder was not made");
+    cr_assert_eq(st.st_mode & 0777, 0700);
+    char key[8192], vname[128], tname[128], vpath[400], tpath[400];
+    cr_assert_eq(lpc_key(model, "vision", OPS_LP_Q8, key, sizeof key, vname, sizeof vname, NULL), 0);
+    cr_assert_eq(lpc_key(model, "text", OPS_LP_Q8, key, sizeof key, tname, sizeof tname, NULL), 0);
+    snprintf(vpath, sizeof vpath, "%s/%s", cache, vname);
+    snprintf(tpath, sizeof tpath, "%s/%s", cache, tname);
+    cr_assert_eq(stat(vpath, &st), 0, "no cache file %s", vpath);
+    cr_assert_eq(st.st_mode & 0777, 0600);
+    cr_assert_eq(stat(tpath, &st), 0, "no cache file %s", tpath);
+
+    /* second load: both towers read back, the same embeddings bit for bit */
+    cr_assert_eq(embed_cached(model, cache, px, img, txt), 3);
+    cr_assert_eq(memcmp(img, img0, sizeof img), 0);
+    cr_assert_eq(memcmp(txt, txt0, sizeof txt), 0);
+
+    /* a flipped byte in the weights: the checksum catches it, the tower is converted again */
+    flip_byte(vpath, 100);
+    cr_assert_eq(embed_cached(model, cache, px, img, txt), 1, "a damaged vision cache was trusted");
+    cr_assert_eq(memcmp(img, img0, sizeof img), 0);
+    cr_assert_eq(embed_cached(model, cache, px, img, txt), 3, "the damaged file was not rewritten");
+
+    /* a truncated file */
+    cr_assert_eq(truncate(tpath, 1000), 0);
+    cr_assert_eq(embed_cached(model, cache, px, img, txt), 2, "a truncated text cache was trusted");
+    cr_assert_eq(memcmp(txt, txt0, sizeof txt), 0);
+
+    /* the model's weights file changed (a new mtime): both are stale */
+    struct timespec ts[2] = {{0, UTIME_OMIT}, {1000000000, 0}};
+    char wpath[400];
+    snprintf(wpath, sizeof wpath, "%s/model.safetensors", model);
+    cr_assert_eq(utimensat(AT_FDCWD, wpath, ts, 0), 0);
+    cr_assert_eq(embed_cached(model, cache, px, img, txt), 0, "a stale cache was trusted");
+    cr_assert_eq(embed_cached(model, cache, px, img, txt), 3);
+
+    /* garbage in place of the file */
+    FILE *f = fopen(vpath, "wb");
+    fputs("not a cache", f);
+    fclose(f);
+    cr_assert_eq(embed_cached(model, cache, px, img, txt), 1);
+    cr_assert_eq(memcmp(img, img0, sizeof img), 0);
+
+    free(px);
+    st_close(refs);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+    cr_assert_eq(system(cmd), 0);
 }

@@ -19,6 +19,14 @@ clip_params cli_clip_params(int threads) {
     p.f32 = cli_f32;
     p.dtype = cli_dtype;
     p.device = cli_device;
+    /* converted F16/Q8 weights are kept beside the vectors, in the data dir */
+    static char cache[4200];
+    char *dd = cli_data_dir();
+    if (dd) {
+        snprintf(cache, sizeof cache, "%s/weights", dd);
+        p.cache_dir = cache;
+        free(dd);
+    }
     const char *env = getenv("CLIPSEEK_DEVICE");
     if (!p.device && !(env && *env)) {
         static char cfg[32];

@@ -48,6 +48,7 @@ typedef struct daemon_state {
     int index_idle, have_model;
     int model_checked;      /* the indexer has made its first attempt to load a model */
     char capture[32], model_id[256], last_error[1024];
+    char weights_dir[4200]; /* <data dir>/weights: the model's converted F16/Q8 weights (lpcache.h) */
     int web_port;           /* 0: no web page */
     web_server *web;        /* set before the control socket is served; NULL: no web page */
     pid_t wl_child;
@@ -199,6 +200,8 @@ static void *index_thread(void *arg) {
             cp.threads = d->p.threads;
             cp.f32 = d->p.f32;
             cp.dtype = dt;
+            snprintf(d->weights_dir, sizeof d->weights_dir, "%s/weights", d->p.data_dir);
+            cp.cache_dir = d->weights_dir;
             const char *env = getenv("CLIPSEEK_DEVICE");
             cp.device = d->p.device ? d->p.device : env && *env ? NULL : rules_device(d->rules);
             if (!id || clip_load(dir, &cp, &c, &e)) {

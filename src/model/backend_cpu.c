@@ -108,13 +108,28 @@ static be_w *cpu_prepare(be *b, const void *data, int dtype, int n, int k, int k
         w->raw = data;
         return &w->h;
     }
+    int lpfmt = c->b.keep == BE_KEEP_F16 ? OPS_LP_F16 : OPS_LP_Q8;
+    if (dtype == BE_LPW) { /* converted before (a cache): taken over as it is */
+        ops_lpw *lw = (ops_lpw *)data;
+        if (c->b.keep == BE_KEEP_F32 || (kind != BE_W_LINEAR && kind != BE_W_LINEAR_FEW) || lw->fmt != lpfmt ||
+            lw->n != n || lw->k != k) {
+            free(w);
+            cs_err_set(err, "a converted %dx%d weight does not match what is asked", n, k);
+            return NULL;
+        }
+        w->lp = lw;
+        w->h.copied = 1;
+        c->b.info.weight_bytes += lw->bytes;
+        set_precision(c, c->b.keep);
+        return &w->h;
+    }
     if (dtype != BE_F32) {
         free(w);
         cs_err_set(err, "the CPU backend takes F32 weights");
         return NULL;
     }
     if (c->b.keep != BE_KEEP_F32 && (kind == BE_W_LINEAR || kind == BE_W_LINEAR_FEW)) {
-        w->lp = ops_lp_pack(data, n, k, c->b.keep == BE_KEEP_F16 ? OPS_LP_F16 : OPS_LP_Q8);
+        w->lp = ops_lp_pack(data, n, k, lpfmt);
         if (!w->lp) {
             free(w);
             cs_err_set(err, "out of memory converting a %dx%d weight", n, k);
@@ -151,6 +166,8 @@ static void cpu_wfree(be *b, be_w *w) {
     ops_lp_free(cw->lp);
     free(cw);
 }
+
+const struct ops_lpw *be_cpu_lpw(const be_w *w) { return CW(w)->lp; }
 
 static void cpu_write(be *b, be_off dst, const float *src, size_t n) { memcpy(AT(b, dst), src, n * sizeof *src); }
 static void cpu_read(be *b, be_off src, float *dst, size_t n) { memcpy(dst, AT(b, src), n * sizeof *dst); }

@@ -25,7 +25,9 @@
 
 #include "../common/cs_file.h"
 #include "backend.h"
+#include "lpcache.h"
 #include "ops.h"
+#include "ops_lp.h"
 #include "safetensors.h"
 #include "weights.h"
 #include "tokenizer.h"
@@ -80,11 +82,18 @@ struct clip_ctx {
     char note[320];    /* why the requested device is not the one in use, or "" */
     int note_loud;     /* the device was asked for by name (or failed after starting): say so */
     int dev_failed;    /* the GPU backend failed in this pass: fall back to the CPU */
+    /* the weights cache (lpcache.h) while a tower is prepared: weights read back (taken in prepare
+     * order), or the prepared linear weights to save */
+    ops_lpw **lpc_in;
+    size_t lpc_n, lpc_used;
+    be_w **lpc_out;
+    size_t lpc_outn;
+    int cached;        /* clip_device.cached */
     pthread_mutex_t lock;
 };
 
 clip_params clip_default_params(void) {
-    clip_params p = {0, 0, 0, 0, NULL, 0, CLIP_DTYPE_DEFAULT};
+    clip_params p = {0, 0, 0, 0, NULL, 0, CLIP_DTYPE_DEFAULT, NULL};
     return p;
 }
 
@@ -396,7 +405,13 @@ static const char *slot_name(const clip_ctx *c, const float *const *dst) {
 /* Hands one weight to the backend. When the backend keeps its own copy (packed, uploaded), the
  * source is dropped and *src set to NULL: from now on only the prepared copy is read. */
 static int prep(clip_ctx *c, const float **src, int n, int k, int kind, be_w **out, cs_err *err) {
-    *out = be_prepare(c->be, *src, BE_F32, n, k, kind, err);
+    int linear = kind == BE_W_LINEAR || kind == BE_W_LINEAR_FEW;
+    if (linear && c->lpc_in) { /* converted before: the source is never read */
+        *out = be_prepare(c->be, c->lpc_in[c->lpc_used], BE_LPW, n, k, kind, err);
+        if (*out) c->lpc_in[c->lpc_used++] = NULL; /* the backend owns it now */
+    } else
+        *out = be_prepare(c->be, *src, BE_F32, n, k, kind, err);
+    if (*out && linear && c->lpc_out) c->lpc_out[c->lpc_outn++] = *out;
     if (!*out) {
         c->dev_failed = !(c->be->caps & BE_CAP_HOST);
         return cs_err_prefix(err, "%s", c->be->info.name);
@@ -435,6 +450,70 @@ static int open_backend(clip_ctx *c, cs_err *err) {
     return c->be ? 0 : -1;
 }
 
+static void cache_reset(clip_ctx *c) {
+    for (size_t i = 0; c->lpc_in && i < c->lpc_n; i++) ops_lp_free(c->lpc_in[i]); /* those not taken */
+    free(c->lpc_in);
+    free(c->lpc_out);
+    c->lpc_in = NULL;
+    c->lpc_out = NULL;
+    c->lpc_n = c->lpc_used = c->lpc_outn = 0;
+}
+
+/* Before a tower's weights are prepared: reads its converted weights back from the cache when the
+ * tower runs on a CPU backend in F16/Q8 and a valid file is there (c->lpc_in), else makes room to
+ * collect them for cache_close (c->lpc_out). path gets the file ("" when no cache applies).
+ * A missing, stale or damaged file only means converting again. -1: out of memory. */
+static int cache_open(clip_ctx *c, const tower *t, int vision, char *path, size_t pn, char *key, size_t kn) {
+    cache_reset(c);
+    path[0] = 0;
+    int fmt = c->be->keep == BE_KEEP_F16 ? OPS_LP_F16 : OPS_LP_Q8;
+    char name[128];
+    cs_err e;
+    if (!c->params.cache_dir || c->be->keep == BE_KEEP_F32 || !(c->be->caps & BE_CAP_HOST) || c->params.reference ||
+        lpc_key(c->dir, vision ? "vision" : "text", fmt, key, kn, name, sizeof name, &e))
+        return 0;
+    snprintf(path, pn, "%s/%s", c->params.cache_dir, name);
+    /* the linear weights in the order materialise prepares them */
+    int h = t->hidden, I = t->inter, L = t->layers;
+    size_t count = 4 * (size_t)L + 1 + (size_t)vision;
+    int(*shapes)[2] = malloc(count * sizeof *shapes);
+    if (!shapes) return -1;
+    for (int l = 0; l < L; l++) {
+        int s[4][2] = {{3 * h, h}, {h, h}, {I, h}, {h, I}};
+        memcpy(shapes[4 * l], s, sizeof s);
+    }
+    shapes[4 * L][0] = c->info.projection_dim;
+    shapes[4 * L][1] = h;
+    if (vision) {
+        shapes[4 * L + 1][0] = h;
+        shapes[4 * L + 1][1] = 3 * c->info.patch_size * c->info.patch_size;
+    }
+    ops_lpw **w;
+    if (lpc_load(path, key, fmt, (const int(*)[2])shapes, count, &w, &e) == 0) {
+        c->lpc_in = w;
+        c->lpc_n = count;
+        c->cached |= 1 << vision;
+    } else if (!(c->lpc_out = calloc(count, sizeof *c->lpc_out))) {
+        free(shapes);
+        return -1;
+    } else
+        c->lpc_n = count;
+    free(shapes);
+    return 0;
+}
+
+/* After a tower was prepared: saves what was converted (when it was not read back). A failed save
+ * (disk full, read-only data dir) only means converting again at the next load. */
+static void cache_close(clip_ctx *c, const char *path, const char *key) {
+    const ops_lpw **w = c->lpc_out && path[0] && c->lpc_outn == c->lpc_n ? malloc(c->lpc_n * sizeof *w) : NULL;
+    size_t n = 0;
+    for (; w && n < c->lpc_n && (w[n] = be_cpu_lpw(c->lpc_out[n])); n++) {}
+    cs_err e;
+    if (w && n == c->lpc_n) lpc_save(path, key, w, n, &e);
+    free(w);
+    cache_reset(c);
+}
+
 /* Fills the float views of one tower (under the lock). */
 static int materialise(clip_ctx *c, int vision, cs_err *err) {
     tower *t = vision ? &c->vision : &c->text;
@@ -455,24 +534,31 @@ static int materialise(clip_ctx *c, int vision, cs_err *err) {
         st_release(c->st, tt); /* only the copy is read from now on: the mapped pages can go */
         *s->dst = w;
     }
-    /* Stack q, k and v. The originals are read once here and not again. */
     size_t H = (size_t)t->hidden;
+    int dt = c->params.dtype != CLIP_DTYPE_DEFAULT ? c->params.dtype : clip_dtype_default(vision);
+    c->be->keep = dt == CLIP_DTYPE_F16 ? BE_KEEP_F16 : dt == CLIP_DTYPE_Q8 ? BE_KEEP_Q8 : BE_KEEP_F32;
+    char cpath[4600] = "", ckey[8192];
+    if (cache_open(c, t, vision, cpath, sizeof cpath, ckey, sizeof ckey)) return cs_err_set(err, "out of memory");
+    /* Stack q, k and v. The originals are read once here and not again (not at all when the
+     * tower's converted weights come from the cache). */
     for (int l = 0; l < t->layers; l++) {
         layer_w *L = &t->L[l];
-        float *w = malloc(3 * H * H * sizeof *w), *b = malloc(3 * H * sizeof *b);
-        if (!w || !b) {
+        float *w = c->lpc_in ? NULL : malloc(3 * H * H * sizeof *w), *b = malloc(3 * H * sizeof *b);
+        if ((!w && !c->lpc_in) || !b) {
             free(w);
             free(b);
             return cs_err_set(err, "out of memory stacking attention weights");
         }
-        if (own(c, w, 3 * H * H * sizeof *w)) { /* own() freed w */
+        if (w && own(c, w, 3 * H * H * sizeof *w)) { /* own() freed w */
             free(b);
             return cs_err_set(err, "out of memory stacking attention weights");
         }
         if (own(c, b, 3 * H * sizeof *b)) return cs_err_set(err, "out of memory stacking attention weights");
-        memcpy(w, L->q_w, H * H * sizeof *w);
-        memcpy(w + H * H, L->k_w, H * H * sizeof *w);
-        memcpy(w + 2 * H * H, L->v_w, H * H * sizeof *w);
+        if (w) {
+            memcpy(w, L->q_w, H * H * sizeof *w);
+            memcpy(w + H * H, L->k_w, H * H * sizeof *w);
+            memcpy(w + 2 * H * H, L->v_w, H * H * sizeof *w);
+        }
         memcpy(b, L->q_b, H * sizeof *b);
         memcpy(b + H, L->k_b, H * sizeof *b);
         memcpy(b + 2 * H, L->v_b, H * sizeof *b);
@@ -486,8 +572,6 @@ static int materialise(clip_ctx *c, int vision, cs_err *err) {
     /* Every weight through the backend. The vision tower's products have 50+ rows (a patch grid
      * per image), the text tower's a few tokens per query: the backend may lay them out for that. */
     int I = t->inter, h = (int)H, lk = vision ? BE_W_LINEAR : BE_W_LINEAR_FEW, P = c->info.projection_dim;
-    int dt = c->params.dtype != CLIP_DTYPE_DEFAULT ? c->params.dtype : clip_dtype_default(vision);
-    c->be->keep = dt == CLIP_DTYPE_F16 ? BE_KEEP_F16 : dt == CLIP_DTYPE_Q8 ? BE_KEEP_Q8 : BE_KEEP_F32;
     for (int l = 0; l < t->layers; l++) {
         layer_w *L = &t->L[l];
         const float *qkv = L->qkv_w, *qkvb = L->qkv_b;
@@ -521,6 +605,7 @@ static int materialise(clip_ctx *c, int vision, cs_err *err) {
         }
         if (t->tokw->copied) st_release(c->st, te);
     }
+    cache_close(c, cpath, ckey);
     t->ready = 1;
     return 0;
 }
@@ -637,6 +722,7 @@ int clip_config_check(const char *config, size_t clen, const char *preproc, size
 
 void clip_free(clip_ctx *c) {
     if (!c) return;
+    cache_reset(c);
     unprepare(c, &c->text);
     unprepare(c, &c->vision);
     be_free(c->be);
@@ -682,6 +768,7 @@ void clip_get_device(const clip_ctx *c, clip_device *out) {
     out->weight_bytes = i->weight_bytes;
     out->work_bytes = i->work_bytes;
     out->upload_ms = i->upload_ms;
+    out->cached = c->cached;
 }
 
 const char *clip_device_note(const clip_ctx *c, int *asked) {

@@ -49,6 +49,9 @@ typedef struct clip_params {
     const char *device;   /* "auto", "cpu", "vulkan", "vulkan:N"; NULL: $CLIPSEEK_DEVICE, else "auto" */
     int f32;              /* GPU: keep weights in F32 (default: F16, accumulating in F32) */
     int dtype;            /* CPU: CLIP_DTYPE_*, both towers (DEFAULT: per tower) */
+    const char *cache_dir;/* NULL, or a folder for converted F16/Q8 weights (lpcache.h): a tower converted
+                           * once is read back from there at the next load instead of converted again;
+                           * the string must outlive the context */
 } clip_params;
 
 /* Parses "f32", "f16", "q8" (and "default") into CLIP_DTYPE_*. Returns 0, or -1 with *err. */
@@ -97,6 +100,7 @@ typedef struct clip_device {
     uint64_t weight_bytes; /* prepared weights (device memory on a GPU; packed copies on the CPU) */
     uint64_t work_bytes;   /* workspace (and staging on a GPU) */
     double upload_ms;      /* preparing/uploading weights so far */
+    int cached;            /* towers whose converted weights came from params.cache_dir: bit 0 text, bit 1 vision */
 } clip_device;
 
 /* The device is opened on the first pass (or by these queries, which may then take a moment). */

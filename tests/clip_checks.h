@@ -12,10 +12,13 @@
 
 #define TINY "tiny-clip-quickgelu-p32"
 
-/* Loads a model on two threads (reference: the plain reference kernels); fails the test if it cannot. */
+/* Loads a model on two threads (reference: the plain reference kernels); fails the test if it cannot.
+ * F32 weights on the CPU: these checks hold the engine to transformers' F32 outputs (the lower
+ * dtypes are held to F32 in test_dtype.c). */
 static inline clip_ctx *load_model(const char *dir, int reference) {
     clip_params p = clip_default_params();
     p.threads = 2;
+    p.dtype = CLIP_DTYPE_F32;
     p.reference = reference;
     clip_ctx *c;
     cs_err e;

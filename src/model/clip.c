@@ -113,7 +113,7 @@ const char *clip_dtype_name(int dtype) {
 
 /* Measured in docs/performance.md ("Lower-precision weights"): a dtype is a tower's default only
  * if every embedding of the three test models kept cosine >= 0.999 against F32. */
-int clip_dtype_default(int vision) { return vision ? CLIP_DTYPE_F32 : CLIP_DTYPE_F32; }
+int clip_dtype_default(int vision) { return vision ? CLIP_DTYPE_F32 : CLIP_DTYPE_Q8; }
 
 /* ---------------- config ---------------- */
 

@@ -1,9 +1,6 @@
 /* ops_f16: y = x . W^T on F16 weights (see ops_lp.h). Widening costs one instruction per 8 weights
  * with F16C; the products and sums stay in F32. */
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 #if defined(__AVX2__) && defined(__F16C__) && defined(__FMA__)
 #include <immintrin.h>
 #define F16_AVX2 1
@@ -54,13 +51,6 @@ static void f16_portable(const float *x, const uint16_t *w, float *y, int m, int
 }
 
 #ifdef F16_AVX2
-static inline float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
 /* Rows i..i+mr-1 (mr <= 4) of x against weight rows j..j+nr-1 (nr <= 2): 8 sums in registers,
  * each weight vector widened once and used mr times. */
 static inline void f16_tile(const float *x, const uint16_t *w, float *y, int k, int n, int i, int j, int mr, int nr) {
@@ -82,31 +72,21 @@ static inline void f16_tile(const float *x, const uint16_t *w, float *y, int k, 
     }
     for (int a = 0; a < mr; a++)
         for (int b = 0; b < nr; b++) {
-            float s = hsum(acc[a][b]);
+            float s = ops_lp_hsum(acc[a][b]);
             for (int u = t; u < k; u++) s += xr[a][u] * _cvtsh_ss(wr[b][u]);
             y[(size_t)(i + a) * n + j + b] = s;
         }
 }
 
+typedef struct { const float *x; const uint16_t *w; float *y; int k, n; } f16_job;
+static void f16_tile_job(const void *ctx, int i, int j, int mr, int nr) {
+    const f16_job *J = ctx;
+    f16_tile(J->x, J->w, J->y, J->k, J->n, i, j, mr, nr);
+}
+
 static void f16_avx2(const float *x, const uint16_t *w, float *y, int m, int n, int k) {
-    int rb = row_block(k), nth = ops_threads();
-#pragma omp parallel num_threads(nth) if ((size_t)m * n * k > 1000000)
-    {
-#ifdef _OPENMP
-        int t = omp_get_thread_num(), tn = omp_get_num_threads();
-#else
-        int t = 0, tn = 1;
-#endif
-        /* each thread a contiguous run of weight rows (pairs), so each weight is read by one thread */
-        int pairs = (n + 1) / 2, p0 = (int)((long)pairs * t / tn), p1 = (int)((long)pairs * (t + 1) / tn);
-        for (int i0 = 0; i0 < m; i0 += rb) {
-            int i1 = i0 + rb < m ? i0 + rb : m;
-            for (int p = p0; p < p1; p++) {
-                int j = 2 * p, nr = n - j < 2 ? n - j : 2;
-                for (int i = i0; i < i1; i += 4) f16_tile(x, w, y, k, n, i, j, i1 - i < 4 ? i1 - i : 4, nr);
-            }
-        }
-    }
+    f16_job J = {x, w, y, k, n};
+    ops_lp_tiles(m, n, row_block(k), (size_t)m * n * k > 1000000, f16_tile_job, &J);
 }
 #endif
 

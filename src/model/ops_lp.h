@@ -22,6 +22,14 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#ifdef __AVX__
+#include <immintrin.h>
+#endif
+
+#include "ops.h"
 
 typedef enum { OPS_LP_F16 = 1, OPS_LP_Q8 = 2 } ops_lp_fmt;
 typedef enum { OPS_LP_REF, OPS_LP_PORTABLE, OPS_LP_AVX2 } ops_lp_impl;
@@ -68,6 +76,37 @@ float ops_f16_to_f32(uint16_t h);
 /* Quantises one row x[k] into nb = ceil(k / 32) blocks: q[nb * 32] (zeros past k) and d[nb]
  * (F32 scales: max |x| / 127 per block, 0 for an all-zero block). Rounding is to nearest even. */
 void ops_q8_quantize_row(const float *x, int k, int8_t *q, float *d);
+
+/* Shared by the AVX2 kernels: runs tile(ctx, i, j, mr, nr) over y[m, n] in tiles of at most 4
+ * rows (mr) by 2 columns (nr), on ops_threads() threads when parallel is set: each thread a
+ * contiguous run of column pairs (so each weight row is read by one thread), rows in blocks of rb
+ * (a multiple of 4) kept hot while the thread walks its columns. */
+static inline void ops_lp_tiles(int m, int n, int rb, int parallel, void (*tile)(const void *, int, int, int, int),
+                                const void *ctx) {
+#pragma omp parallel num_threads(ops_threads()) if (parallel)
+    {
+#ifdef _OPENMP
+        int t = omp_get_thread_num(), tn = omp_get_num_threads();
+#else
+        int t = 0, tn = 1;
+#endif
+        int pairs = (n + 1) / 2, p0 = (int)((long)pairs * t / tn), p1 = (int)((long)pairs * (t + 1) / tn);
+        for (int i0 = 0; i0 < m; i0 += rb) {
+            int i1 = i0 + rb < m ? i0 + rb : m;
+            for (int p = p0; p < p1; p++)
+                for (int i = i0; i < i1; i += 4) tile(ctx, i, 2 * p, i1 - i < 4 ? i1 - i : 4, n - 2 * p < 2 ? n - 2 * p : 2);
+        }
+    }
+}
+
+#ifdef __AVX__
+static inline float ops_lp_hsum(__m256 v) { /* the sum of 8 lanes */
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+#endif
 
 /* Kernels by format (ops_f16.c, ops_q8.c); the dispatch above is the public way in. */
 void ops_f16_linear(const float *x, const ops_lpw *w, float *y, int m, int impl);

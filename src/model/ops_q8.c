@@ -2,9 +2,6 @@
  * blocks first; a block pair's 32 products are summed exactly in int32, then scaled in F32, as
  * ggml_vec_dot_q8_0_q8_0 does. */
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 #if defined(__AVX2__) && defined(__F16C__) && defined(__FMA__)
 #include <immintrin.h>
 #define Q8_AVX2 1
@@ -52,13 +49,6 @@ static void q8_portable(const int8_t *q, const float *d, const ops_q8_block *w, 
 }
 
 #ifdef Q8_AVX2
-static inline float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
 /* Rows i..i+mr-1 (mr <= 4) of the quantised x against weight rows j..j+nr-1 (nr <= 2).
  * vpmaddubsw multiplies unsigned by signed bytes, so x's magnitudes go in unsigned and its signs
  * move onto the weights (vpsignb); |q| <= 127 keeps each pair sum (at most 2 * 127 * 127) inside
@@ -92,29 +82,20 @@ static inline void q8_tile(const int8_t *q, const float *d, const ops_q8_block *
         }
     }
     for (int a = 0; a < mr; a++)
-        for (int b = 0; b < nr; b++) y[(size_t)(i + a) * n + j + b] = hsum(acc[a][b]);
+        for (int b = 0; b < nr; b++) y[(size_t)(i + a) * n + j + b] = ops_lp_hsum(acc[a][b]);
+}
+
+typedef struct { const int8_t *q; const float *d; const ops_q8_block *w; float *y; int n, nb; } q8_job;
+static void q8_tile_job(const void *ctx, int i, int j, int mr, int nr) {
+    const q8_job *J = ctx;
+    q8_tile(J->q, J->d, J->w, J->y, J->n, J->nb, i, j, mr, nr);
 }
 
 static void q8_avx2(const int8_t *q, const float *d, const ops_q8_block *w, float *y, int m, int n, int nb) {
     /* rows of x kept hot while a thread walks its weight rows: about 64 KB of them */
     int rb = (64 * 1024) / (nb * OPS_Q8_BLOCK);
-    rb = rb < 4 ? 4 : rb - rb % 4;
-#pragma omp parallel num_threads(ops_threads()) if ((size_t)m * n * nb > 30000)
-    {
-#ifdef _OPENMP
-        int t = omp_get_thread_num(), tn = omp_get_num_threads();
-#else
-        int t = 0, tn = 1;
-#endif
-        int pairs = (n + 1) / 2, p0 = (int)((long)pairs * t / tn), p1 = (int)((long)pairs * (t + 1) / tn);
-        for (int i0 = 0; i0 < m; i0 += rb) {
-            int i1 = i0 + rb < m ? i0 + rb : m;
-            for (int p = p0; p < p1; p++) {
-                int j = 2 * p, nr = n - j < 2 ? n - j : 2;
-                for (int i = i0; i < i1; i += 4) q8_tile(q, d, w, y, n, nb, i, j, i1 - i < 4 ? i1 - i : 4, nr);
-            }
-        }
-    }
+    q8_job J = {q, d, w, y, n, nb};
+    ops_lp_tiles(m, n, rb < 4 ? 4 : rb - rb % 4, (size_t)m * n * nb > 30000, q8_tile_job, &J);
 }
 #endif
 

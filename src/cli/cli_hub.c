@@ -124,7 +124,8 @@ int cli_model_use(int argc, char **argv) {
                      store_meta_set(s, "model_dtype", cli_dtype ? clip_dtype_name(cli_dtype) : NULL, &e)
                  ? cli_fail("%s", e.msg)
                  : CLI_OK;
-    if (!rc) printf("using %s (%s weights)\n", real, cli_dtype ? clip_dtype_name(cli_dtype) : "default");
+    if (!rc) printf("using %s%s%s%s\n", real, cli_dtype ? " (" : "", cli_dtype ? clip_dtype_name(cli_dtype) : "",
+                    cli_dtype ? " weights)" : "");
     store_close(s);
     return rc;
 }

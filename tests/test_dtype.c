@@ -168,6 +168,7 @@ Test(dtype, packed_sizes_are_half_and_about_a_quarter) {
     ops_lpw *h = ops_lp_pack(w, 64, 100, OPS_LP_F16), *q = ops_lp_pack(w, 64, 100, OPS_LP_Q8);
     cr_assert_eq(h->bytes, 64 * 100 * 2);
     cr_assert_eq(q->bytes, 64 * 4 * 34); /* 100 columns: 4 blocks of 34 bytes per row */
+    cr_assert_eq(ops_lp_size(3, 64, OPS_LP_Q8), 3 * 2 * 34); /* a multiple of 32: no padding block */
     cr_assert_eq(sizeof(ops_q8_block), 34, "ggml's block_q8_0 is 34 bytes");
     cr_assert_null(ops_lp_pack(w, 64, 100, 7));
     ops_lp_free(h); ops_lp_free(q);

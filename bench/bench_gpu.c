@@ -34,6 +34,7 @@ static void die(const char *what, const cs_err *e) {
 
 typedef struct result {
     double b1, b32, t8, t77, first_ms;
+    uint64_t disp_image, disp_text; /* kernels per pass: an image (batch 1), a short text */
     clip_device dev;
 } result;
 
@@ -83,6 +84,15 @@ static void run(const char *model, const char *device, int f32, int threads, int
     if (clip_vision_forward(c, px, 1, 1, NULL, out, &e) || clip_texts_embed(c, (const char *[]){"a"}, 1, 1, out, &e))
         die("first pass", &e);
     r->first_ms = (now() - t0) * 1e3;
+    /* kernels per pass: what a pass costs in launches and barriers, whatever the device's speed */
+    clip_device d0, d1, d2;
+    clip_get_device(c, &d0);
+    if (clip_vision_forward(c, px, 1, 1, NULL, out, &e)) die("image", &e);
+    clip_get_device(c, &d1);
+    if (clip_texts_embed(c, (const char *[]){"a photo of a cat"}, 1, 1, out, &e)) die("text", &e);
+    clip_get_device(c, &d2);
+    r->disp_image = d1.dispatches - d0.dispatches;
+    r->disp_text = d2.dispatches - d1.dispatches;
     r->b1 = time_image(c, px, 1, reps * 4, out);
     r->b32 = time_image(c, px, 32, reps, emb32);
     r->t8 = time_text(c, 8, reps * 4, out);
@@ -157,11 +167,13 @@ int main(int argc, char **argv) {
     printf("# gpu: %s; driver %s; %s weights\n", g.dev.device, g.dev.driver, g.dev.precision);
     if (gpu_only) { /* the GPU's numbers alone (a memory-capped run, a second precision) */
         printf("gpu_image_b1_ms %.3f\ngpu_image_b32_ms_per_image %.3f\ngpu_text_8tok_ms %.3f\ngpu_text_77tok_ms %.3f\n"
-               "gpu_device_mb %.1f\n", g.b1, g.b32 / 32, g.t8, g.t77, (g.dev.weight_bytes + g.dev.work_bytes) / 1048576.0);
+               "gpu_device_mb %.1f\ngpu_dispatches_image_pass %llu\ngpu_dispatches_text_pass %llu\n", g.b1, g.b32 / 32, g.t8,
+               g.t77, (g.dev.weight_bytes + g.dev.work_bytes) / 1048576.0, (unsigned long long)g.disp_image,
+               (unsigned long long)g.disp_text);
         return 0;
     }
     run(model, "cpu", 0, threads, cpu_reps, px, &cpu, c32, ct);
-    printf("# cpu: %s, %d threads\n", cpu.dev.device, ops_threads());
+    printf("# cpu: %s, %d threads\n", cpu.dev.device, cpu.dev.threads);
     printf("gpu_image_b1_ms %.3f\n", g.b1);
     printf("gpu_image_b32_ms_per_image %.3f\n", g.b32 / 32);
     printf("gpu_image_b32_images_per_s %.1f\n", 32e3 / g.b32);
@@ -172,6 +184,8 @@ int main(int argc, char **argv) {
     printf("gpu_weight_mb %.1f\n", g.dev.weight_bytes / 1048576.0);
     printf("gpu_work_mb %.1f\n", g.dev.work_bytes / 1048576.0);
     printf("gpu_device_mb %.1f\n", (g.dev.weight_bytes + g.dev.work_bytes) / 1048576.0);
+    printf("gpu_dispatches_image_pass %llu\n", (unsigned long long)g.disp_image);
+    printf("gpu_dispatches_text_pass %llu\n", (unsigned long long)g.disp_text);
     printf("cpu_image_b1_ms %.3f\n", cpu.b1);
     printf("cpu_image_b32_ms_per_image %.3f\n", cpu.b32 / 32);
     printf("cpu_image_b32_images_per_s %.1f\n", 32e3 / cpu.b32);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <omp.h>
 
 #include "../src/model/ops.h"
 #include "../src/search/vecindex.h"
@@ -35,7 +36,7 @@ int main(int argc, char **argv) {
         if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--max")) maxrows = (size_t)atoll(argv[i + 1]);
     }
-    ops_set_threads(threads);
+    omp_set_num_threads(threads); /* the index scan's OpenMP loop */
     const int D = 512, Q = 50;
     float *mat = malloc(maxrows * D * sizeof *mat);
     int64_t *ids = malloc(maxrows * sizeof *ids);

@@ -85,11 +85,14 @@ M=${BENCH_MODEL_DIR:-/tmp/clipseek-bench-model}
 [ -f "$M/model.safetensors" ] || timeout 120 "$BIN/bench_clip" --keep "$M" --write-only || say "could not write the model to $M"
 timeout 150 "$BIN/bench_gpu" --model "$M" --device "$DEVICE" --cpu-reps 3
 rc=$?; echo "bench_gpu exit status: $rc"
-if [ $rc -ge 128 ] && [ $rc -ne 137 ]; then # crashed: once more with the pass submitted in parts (docs/gpu.md, known issue)
+if [ $rc -ge 128 ] && [ $rc -ne 137 ]; then # crashed: once more with the pass submitted in parts (diagnosis)
   say "3a. crashed: again with CLIPSEEK_VK_SPLIT=16 (the pass in parts of 16 dispatches)"
   CLIPSEEK_VK_SPLIT=16 timeout 150 "$BIN/bench_gpu" --model "$M" --device "$DEVICE" --cpu-reps 2
   echo "split run exit status: $?"
 fi
+say "3a'. layer norms as dispatches of their own (CLIPSEEK_VK_NOFUSE=1): the before of the fusion, same run"
+CLIPSEEK_VK_NOFUSE=1 timeout 60 "$BIN/bench_gpu" --model "$M" --device "$DEVICE" --gpu-only
+echo "unfused run exit status: $?"
 say "3b. the same GPU capped at 2 GB of device memory (F16)"
 CLIPSEEK_VK_MEMORY_MB=2048 timeout 60 "$BIN/bench_gpu" --model "$M" --device "$DEVICE" --gpu-only
 echo "capped run exit status: $?"

@@ -88,14 +88,16 @@ static const int shapes[][3] = {{1, 1, 1}, {1, 3, 7}, {3, 5, 33}, {5, 3, 64}, {7
 /* The fast kernels against the reference, per format and shape. Q8's portable kernel sums as the
  * reference (bit for bit); the others in their own order: within 1e-5 of sum |x_t w_t|. */
 static void kernels_match_reference(int fmt) {
+    ops_ctx *o = ops_ctx_new(2); /* the fast kernels on two threads, as the backend runs them */
+    cr_assert_not_null(o);
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
         int m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
         float *x = rand_mat((size_t)m * k, 2.0f), *w = rand_mat((size_t)n * k, 0.05f);
         float *ref = malloc((size_t)m * n * sizeof *ref), *y = malloc((size_t)m * n * sizeof *y);
-        ops_lpw *lw = ops_lp_pack(w, n, k, fmt);
+        ops_lpw *lw = ops_lp_pack(o, w, n, k, fmt);
         cr_assert_not_null(lw);
         void *scr = scratch_for(m, k);
-        cr_assert_eq(ops_lp_linear_impl(x, lw, ref, m, scr, OPS_LP_REF), 0);
+        cr_assert_eq(ops_lp_linear_impl(o, x, lw, ref, m, scr, OPS_LP_REF), 0);
         int impls[] = {OPS_LP_PORTABLE, OPS_LP_AVX2};
         for (int t = 0; t < 2; t++) {
             if (!ops_lp_have(impls[t])) {
@@ -103,7 +105,7 @@ static void kernels_match_reference(int fmt) {
                 continue;
             }
             for (size_t i = 0; i < (size_t)m * n; i++) y[i] = NAN;
-            cr_assert_eq(ops_lp_linear_impl(x, lw, y, m, scr, impls[t]), 0);
+            cr_assert_eq(ops_lp_linear_impl(o, x, lw, y, m, scr, impls[t]), 0);
             for (int i = 0; i < m; i++)
                 for (int j = 0; j < n; j++) {
                     float mag = 0;
@@ -117,6 +119,7 @@ static void kernels_match_reference(int fmt) {
         ops_lp_free(lw);
         free(x); free(w); free(ref); free(y); free(scr);
     }
+    ops_ctx_free(o);
 }
 
 Test(dtype, f16_kernels_match_the_reference_on_odd_shapes) { kernels_match_reference(OPS_LP_F16); }
@@ -131,15 +134,16 @@ Test(dtype, reference_kernels_stay_within_the_quantisation_error_of_f32) {
     float y32[15], y[15];
     ops_linear_ref(x, w, NULL, y32, m, n, k);
     void *scr = scratch_for(m, k);
-    ops_lpw *h = ops_lp_pack(w, n, k, OPS_LP_F16), *q = ops_lp_pack(w, n, k, OPS_LP_Q8);
-    cr_assert_eq(ops_lp_linear_impl(x, h, y, m, scr, OPS_LP_REF), 0);
+    ops_ctx *o = ops_ctx_new(2);
+    ops_lpw *h = ops_lp_pack(o, w, n, k, OPS_LP_F16), *q = ops_lp_pack(o, w, n, k, OPS_LP_Q8);
+    cr_assert_eq(ops_lp_linear_impl(o, x, h, y, m, scr, OPS_LP_REF), 0);
     for (int i = 0; i < m; i++)
         for (int j = 0; j < n; j++) {
             float mag = 0;
             for (int u = 0; u < k; u++) mag += fabsf(x[i * k + u] * w[j * k + u]);
             cr_assert_leq(fabsf(y[i * n + j] - y32[i * n + j]), mag * (1.0f / 2048 + 1e-5f), "F16 y[%d,%d]", i, j);
         }
-    cr_assert_eq(ops_lp_linear_impl(x, q, y, m, scr, OPS_LP_REF), 0);
+    cr_assert_eq(ops_lp_linear_impl(o, x, q, y, m, scr, OPS_LP_REF), 0);
     const ops_q8_block *blk = q->data;
     for (int i = 0; i < m; i++)
         for (int j = 0; j < n; j++) {
@@ -160,17 +164,18 @@ Test(dtype, reference_kernels_stay_within_the_quantisation_error_of_f32) {
             cr_assert_gt(err, 0.0f, "Q8 y[%d,%d] equals F32 exactly: not quantised?", i, j);
         }
     ops_lp_free(h); ops_lp_free(q);
+    ops_ctx_free(o);
     free(x); free(w); free(scr);
 }
 
 Test(dtype, packed_sizes_are_half_and_about_a_quarter) {
     float *w = rand_mat(64 * 100, 1.0f);
-    ops_lpw *h = ops_lp_pack(w, 64, 100, OPS_LP_F16), *q = ops_lp_pack(w, 64, 100, OPS_LP_Q8);
+    ops_lpw *h = ops_lp_pack(NULL, w, 64, 100, OPS_LP_F16), *q = ops_lp_pack(NULL, w, 64, 100, OPS_LP_Q8);
     cr_assert_eq(h->bytes, 64 * 100 * 2);
     cr_assert_eq(q->bytes, 64 * 4 * 34); /* 100 columns: 4 blocks of 34 bytes per row */
     cr_assert_eq(ops_lp_size(3, 64, OPS_LP_Q8), 3 * 2 * 34); /* a multiple of 32: no padding block */
     cr_assert_eq(sizeof(ops_q8_block), 34, "ggml's block_q8_0 is 34 bytes");
-    cr_assert_null(ops_lp_pack(w, 64, 100, 7));
+    cr_assert_null(ops_lp_pack(NULL, w, 64, 100, 7));
     ops_lp_free(h); ops_lp_free(q);
     ops_lp_free(NULL);
     free(w);
@@ -244,16 +249,7 @@ static void toyworld_dtype(int dtype) {
     clip_get_device(c, &d);
     cr_assert_str_eq(d.precision, dtype == CLIP_DTYPE_F16 ? "F16" : dtype == CLIP_DTYPE_Q8 ? "Q8_0" : "F32");
     int top1 = 0;
-    for (int i = 0; i < N; i++) {
-        int best = 0;
-        float bs = -2;
-        for (int j = 0; j < N; j++) {
-            float s = 0;
-            for (int k = 0; k < P; k++) s += te[i * P + k] * ie[j * P + k];
-            if (s > bs) { bs = s; best = j; }
-        }
-        top1 += best == i;
-    }
+    for (int i = 0; i < N; i++) top1 += best_match(te + (size_t)i * P, ie, (size_t)N, P) == (size_t)i;
     float imin, imed, tmin, tmed;
     cosines(ie, i32, N, P, &imin, &imed);
     cosines(te, t32, N, P, &tmin, &tmed);

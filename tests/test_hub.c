@@ -171,7 +171,7 @@ Test(hub, index_with_many_shard_names_is_read_quickly, .init = mk_cache, .fini =
     fprintf(f, "}}");
     cr_assert_eq(fclose(f), 0);
     char **names;
-    cs_err e = {{0}};
+    cs_err e = {0};
     cr_assert_eq(hub_index_shards(path, &names, &e), 0, "%s", e.msg);
     size_t n = 0;
     while (names[n]) n++;
@@ -191,12 +191,12 @@ Test(hub, control_characters_never_reach_a_message, .init = mk_cache, .fini = rm
     snprintf(path, sizeof path, "%s/model.safetensors.index.json", cache);
     put(path, "{\"weight_map\": {\"w\\u001b[2J\\u001b]0;pwned\\u0007\\r\\n\": \"../x\"}}");
     char **names;
-    cs_err e = {{0}};
+    cs_err e = {0};
     cr_assert_eq(hub_index_shards(path, &names, &e), -1);
     cr_expect(strstr(e.msg, "bad shard name"), "%s", e.msg);
     for (const char *c = e.msg; *c; c++)
         cr_expect((unsigned char)*c >= 0x20 && *c != 0x7f, "control byte 0x%02x in '%s'", (unsigned char)*c, e.msg);
-    cs_err p = {{0}};
+    cs_err p = {0};
     cs_err_set(&p, "inner \x1b[31m");
     cs_err_prefix(&p, "outer\a %s", "\x1b]0;x\x07");
     for (const char *c = p.msg; *c; c++) cr_expect((unsigned char)*c >= 0x20 && *c != 0x7f, "prefix: 0x%02x", (unsigned char)*c);

@@ -76,7 +76,7 @@ Test(model, pooled_rows_only_pass_matches_full_pass) {
 Test(model, fast_linear_matches_reference) {
     const int shapes[][3] = {{37, 65, 129}, {8, 300, 129}, {1, 1000, 64}, {16, 130, 200}, {5, 2048, 512}};
     for (int th = 1; th <= 2; th++) {
-        ops_set_threads(th);
+        ops_ctx *o = ops_ctx_new(th);
         for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
             for (int rep = 0; rep < 3; rep++) {
                 int m = shapes[si][0], n = shapes[si][1], k = shapes[si][2];
@@ -85,13 +85,13 @@ Test(model, fast_linear_matches_reference) {
                 for (int i = 0; i < m * k; i++) x[i] = sinf(i * 0.37f + rep);
                 for (int i = 0; i < n * k; i++) w[i] = cosf(i * 0.11f) * 0.1f;
                 for (int i = 0; i < n; i++) b[i] = i * 0.01f;
-                ops_linear(x, w, b, y1, m, n, k);
+                ops_linear(o, x, w, b, y1, m, n, k);
                 ops_linear_ref(x, w, b, y2, m, n, k);
                 cr_assert_leq(max_abs_diff(y1, y2, (size_t)m * n), 1e-5f * (float)k, "%dx%dx%d threads %d", m, n, k, th);
                 free(x); free(w); free(b); free(y1); free(y2);
             }
+        ops_ctx_free(o);
     }
-    ops_set_threads(2);
 }
 
 /* The packed path against the reference linear + bias/activation/residual, on shapes that cut
@@ -104,7 +104,7 @@ Test(model, packed_linear_matches_reference) {
     }
     const int shapes[][3] = {{1, 1, 1}, {7, 17, 3}, {50, 96, 64}, {61, 33, 600}, {400, 48, 257}};
     for (int th = 1; th <= 2; th++) {
-        ops_set_threads(th);
+        ops_ctx *o = ops_ctx_new(th);
         for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
             int m = shapes[si][0], n = shapes[si][1], k = shapes[si][2];
             float *x = malloc((size_t)m * k * 4), *w = malloc((size_t)n * k * 4), *b = malloc((size_t)n * 4);
@@ -114,36 +114,37 @@ Test(model, packed_linear_matches_reference) {
             for (int i = 0; i < m * k; i++) x[i] = sinf(i * 0.37f);
             for (int i = 0; i < n * k; i++) w[i] = cosf(i * 0.11f) * 0.1f;
             for (int i = 0; i < n; i++) b[i] = i * 0.01f - 0.2f;
-            ops_packed *pw = ops_pack(w, n, k);
+            ops_packed *pw = ops_pack(o, w, n, k);
             cr_assert_not_null(pw);
             float tol = 1e-5f * (float)k;
             /* plain product, bias, and each activation */
             for (int act = OPS_ACT_QUICK_GELU; act <= OPS_ACT_NONE; act++) {
                 const float *bb = act == OPS_ACT_NONE && si % 2 ? NULL : b;
-                ops_linear_packed(x, pw, bb, act, y, NULL, m, scr);
+                ops_linear_packed(o, x, pw, bb, act, y, NULL, m, scr);
                 ops_linear_ref(x, w, bb, r, m, n, k);
                 if (act != OPS_ACT_NONE) ops_act_ref(r, (size_t)m * n, act);
                 cr_assert_leq(max_abs_diff(y, r, (size_t)m * n), tol, "%dx%dx%d act %d threads %d", m, n, k, act, th);
             }
             /* residual: res += x w^T + b, accumulated in place (y is not used) */
             for (int i = 0; i < m * n; i++) res[i] = res2[i] = cosf(i * 0.7f);
-            ops_linear_packed(x, pw, si % 2 ? NULL : b, OPS_ACT_NONE, NULL, res, m, scr);
+            ops_linear_packed(o, x, pw, si % 2 ? NULL : b, OPS_ACT_NONE, NULL, res, m, scr);
             ops_linear_ref(x, w, NULL, r, m, n, k);
-            ops_residual(res2, r, si % 2 ? NULL : b, m, n);
+            ops_residual(o, res2, r, si % 2 ? NULL : b, m, n);
             cr_assert_leq(max_abs_diff(res, res2, (size_t)m * n), tol, "%dx%dx%d residual", m, n, k);
             ops_packed_free(pw);
             free(x); free(w); free(b); free(y); free(r); free(res); free(res2); free(scr);
         }
+        ops_ctx_free(o);
     }
-    ops_set_threads(2);
 }
 
 Test(model, fast_activation_matches_libm) {
+    ops_ctx *o = ops_ctx_new(2);
     size_t n = 200001;
     float *a = malloc(n * 4), *b = malloc(n * 4);
     for (int act = OPS_ACT_QUICK_GELU; act <= OPS_ACT_RELU; act++) {
         for (size_t i = 0; i < n; i++) a[i] = b[i] = -100.0f + 200.0f * (float)i / (float)(n - 1);
-        ops_act(a, n, act);
+        ops_act(o, a, n, act);
         ops_act_ref(b, n, act);
         for (size_t i = 0; i < n; i++)
             cr_assert_leq(fabsf(a[i] - b[i]), 1e-6f * (1.0f + fabsf(b[i])), "act %d at x=%g: %g vs %g", act,
@@ -151,35 +152,39 @@ Test(model, fast_activation_matches_libm) {
     }
     free(a);
     free(b);
+    ops_ctx_free(o);
 }
 
 Test(model, fast_attention_matches_reference) {
+    ops_ctx *o = ops_ctx_new(2);
     int n = 77, heads = 8, hd = 64, ld = 3 * heads * hd, ldo = heads * hd;
     float *qkv = malloc((size_t)n * ld * 4), *o1 = malloc((size_t)n * ldo * 4), *o2 = malloc((size_t)n * ldo * 4);
-    float *scr = malloc(ops_attention_scratch(n, hd) * 4);
+    float *scr = malloc(ops_attention_scratch(o, n, hd) * 4);
     int mask[77];
     for (int i = 0; i < n * ld; i++) qkv[i] = sinf(i * 0.013f) * 2.0f;
     for (int i = 0; i < n; i++) mask[i] = i < 60;
     for (int causal = 0; causal < 2; causal++)
         for (int m = 0; m < 2; m++) {
-            ops_attention(qkv, qkv + ldo, qkv + 2 * ldo, ld, o1, ldo, n, heads, hd, causal, m ? mask : NULL, scr);
+            ops_attention(o, qkv, qkv + ldo, qkv + 2 * ldo, ld, o1, ldo, n, heads, hd, causal, m ? mask : NULL, scr);
             ops_attention_ref(qkv, qkv + ldo, qkv + 2 * ldo, ld, o2, ldo, n, heads, hd, causal, m ? mask : NULL);
             cr_assert_leq(max_abs_diff(o1, o2, (size_t)n * ldo), 1e-5f, "causal %d mask %d", causal, m);
         }
     free(qkv); free(o1); free(o2); free(scr);
+    ops_ctx_free(o);
 }
 
 /* Sequences of different lengths stacked, as the towers batch them, against the reference run
  * sequence by sequence. */
 Test(model, batched_attention_matches_reference) {
+    ops_ctx *o = ops_ctx_new(2);
     int heads = 4, hd = 40, ld = 3 * heads * hd, ldo = heads * hd, lens[3] = {5, 50, 17}, offs[3] = {0, 5, 55}, T = 72;
     float *qkv = malloc((size_t)T * ld * 4), *o1 = malloc((size_t)T * ldo * 4), *o2 = malloc((size_t)T * ldo * 4);
-    float *scr = malloc(ops_attention_scratch(50, hd) * 4);
+    float *scr = malloc(ops_attention_scratch(o, 50, hd) * 4);
     int mask[72];
     for (int i = 0; i < T * ld; i++) qkv[i] = sinf(i * 0.017f) * 3.0f;
     for (int i = 0; i < T; i++) mask[i] = i % 7 != 3;
     for (int causal = 0; causal < 2; causal++) {
-        ops_attention_batch(qkv, qkv + ldo, qkv + 2 * ldo, ld, o1, ldo, offs, lens, 3, heads, hd, causal, mask, scr);
+        ops_attention_batch(o, qkv, qkv + ldo, qkv + 2 * ldo, ld, o1, ldo, offs, lens, 3, heads, hd, causal, mask, scr);
         for (int s = 0; s < 3; s++) {
             const float *q = qkv + (size_t)offs[s] * ld;
             ops_attention_ref(q, q + ldo, q + 2 * ldo, ld, o2 + (size_t)offs[s] * ldo, ldo, lens[s], heads, hd, causal,
@@ -188,16 +193,18 @@ Test(model, batched_attention_matches_reference) {
         cr_assert_leq(max_abs_diff(o1, o2, (size_t)T * ldo), 1e-5f, "causal %d", causal);
     }
     free(qkv); free(o1); free(o2); free(scr);
+    ops_ctx_free(o);
 }
 
 /* ---- toyworld: retrieval and HF embeddings ---- */
 
 /* One query row per sequence (the pooled last layer) against the reference's row for it. */
 Test(model, attention_rows_match_reference) {
+    ops_ctx *o = ops_ctx_new(2);
     int heads = 4, hd = 40, ld = 3 * heads * hd, ldo = heads * hd, lens[3] = {5, 50, 17}, offs[3] = {0, 5, 55}, T = 72;
     int qpos[3] = {4, 0, 9};
     float *qkv = malloc((size_t)T * ld * 4), *full = malloc((size_t)T * ldo * 4), *rows = malloc(3 * (size_t)ldo * 4);
-    float *q = malloc(3 * (size_t)ldo * 4), *scr = malloc(ops_attention_scratch(50, hd) * 4);
+    float *q = malloc(3 * (size_t)ldo * 4), *scr = malloc(ops_attention_scratch(o, 50, hd) * 4);
     int mask[72];
     for (int i = 0; i < T * ld; i++) qkv[i] = sinf(i * 0.017f) * 3.0f;
     for (int i = 0; i < T; i++) mask[i] = i % 7 != 3;
@@ -209,13 +216,14 @@ Test(model, attention_rows_match_reference) {
                 ops_attention_ref(b, b + ldo, b + 2 * ldo, ld, full + (size_t)offs[s] * ldo, ldo, lens[s], heads, hd,
                                   causal, masked ? mask + offs[s] : NULL);
             }
-            ops_attention_rows(q, ldo, qpos, qkv + ldo, qkv + 2 * ldo, ld, rows, ldo, offs, lens, 3, heads, hd, causal,
+            ops_attention_rows(o, q, ldo, qpos, qkv + ldo, qkv + 2 * ldo, ld, rows, ldo, offs, lens, 3, heads, hd, causal,
                                masked ? mask : NULL, scr);
             for (int s = 0; s < 3; s++)
                 cr_assert_leq(max_abs_diff(rows + (size_t)s * ldo, full + (size_t)(offs[s] + qpos[s]) * ldo, ldo), 1e-5f,
                               "sequence %d causal %d masked %d", s, causal, masked);
         }
     free(qkv); free(full); free(rows); free(q); free(scr);
+    ops_ctx_free(o);
 }
 
 /* A column range of a packed product: those columns as the whole product has them, nothing at or
@@ -231,15 +239,17 @@ Test(model, packed_column_range_matches_whole_product) {
     for (int i = 0; i < m * k; i++) x[i] = sinf(i * 0.37f);
     for (int i = 0; i < n * k; i++) w[i] = cosf(i * 0.11f) * 0.1f;
     for (int i = 0; i < n; i++) b[i] = i * 0.01f - 0.2f;
-    ops_packed *pw = ops_pack(w, n, k);
+    ops_ctx *o = ops_ctx_new(1);
+    ops_packed *pw = ops_pack(o, w, n, k);
     cr_assert_not_null(pw);
     for (int th = 1; th <= 2; th++) {
-        ops_set_threads(th);
-        ops_linear_packed(x, pw, b, OPS_ACT_QUICK_GELU, whole, NULL, m, scr);
+        ops_ctx_free(o);
+        o = ops_ctx_new(th);
+        ops_linear_packed(o, x, pw, b, OPS_ACT_QUICK_GELU, whole, NULL, m, scr);
         for (size_t ri = 0; ri < sizeof ranges / sizeof ranges[0]; ri++) {
             int c0 = ranges[ri][0], c1 = ranges[ri][1];
             for (int i = 0; i < m * n; i++) part[i] = 12345.0f;
-            ops_linear_packed_cols(x, pw, b, OPS_ACT_QUICK_GELU, part, NULL, m, c0, c1, scr);
+            ops_linear_packed_cols(o, x, pw, b, OPS_ACT_QUICK_GELU, part, NULL, m, c0, c1, scr);
             for (int i = 0; i < m; i++)
                 for (int j = 0; j < n; j++) {
                     float got = part[i * n + j];
@@ -250,7 +260,7 @@ Test(model, packed_column_range_matches_whole_product) {
                 }
         }
     }
-    ops_set_threads(2);
+    ops_ctx_free(o);
     ops_packed_free(pw);
     free(x); free(w); free(b); free(whole); free(part); free(scr);
 }
@@ -445,7 +455,7 @@ Test(model, text_use_leaves_vision_weights_unread) {
 
 static void expect_load_error(const char *dir, const char *needle) {
     clip_ctx *c = NULL;
-    cs_err e = {{0}};
+    cs_err e = {0};
     int rc = clip_load(dir, NULL, &c, &e);
     cr_expect_lt(rc, 0, "loading %s should fail", dir);
     cr_expect(strstr(e.msg, needle) != NULL, "message '%s' should mention '%s'", e.msg, needle);

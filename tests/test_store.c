@@ -14,15 +14,7 @@
 #include "../src/store/store_int.h"
 #include "testutil.h"
 
-static store *open_tmp(char *dir, size_t n) {
-    char base[64];
-    make_tmpdir(base, sizeof base);
-    snprintf(dir, n, "%s/data", base);
-    store *s;
-    cs_err e;
-    cr_assert_eq(store_open(dir, &s, &e), 0, "%s", e.msg);
-    return s;
-}
+static store *open_tmp(char *dir, size_t n) { return tmp_store(dir, n); }
 
 /* Two connections to one fresh store (as two threads or processes have). */
 static store *open_tmp_twice(char *dir, size_t n, store **second) {

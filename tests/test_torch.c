@@ -217,7 +217,7 @@ static void expect_refused(const char *name, const char *needle) {
     snprintf(rel, sizeof rel, TC "hostile/%s", name);
     cr_assert(fixture_path(p, sizeof p, rel), "fixture %s missing", rel);
     st_set *s = NULL;
-    cs_err e = {{0}};
+    cs_err e = {0};
     int rc = tc_open(p, &s, &e);
     cr_expect_lt(rc, 0, "%s should be refused", name);
     cr_expect_null(s);
@@ -272,7 +272,7 @@ Test(torch, every_truncation_is_an_error) {
             unsigned char *b = malloc(n ? n : 1); /* exact size: ASan catches any read past the end */
             memcpy(b, all, n);
             st_set *s;
-            cs_err e = {{0}};
+            cs_err e = {0};
             cr_assert_eq(st_new(&s, NULL), 0);
             int rc = tc_add_buffer(s, b, n, "cut.bin", &e);
             cr_expect_lt(rc, 0, "%s cut to %zu bytes loaded", paths[k], n);
@@ -300,7 +300,7 @@ Test(torch, crafted_pickles_are_errors) {
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
         pk_doc *d;
         const pk_val *root;
-        cs_err e = {{0}};
+        cs_err e = {0};
         int rc = pk_load((const unsigned char *)v[i].p, v[i].n, "crafted", &d, &root, NULL, &e);
         if (!v[i].needle) cr_expect_eq(rc, 0, "case %zu: %s", i, e.msg);
         else cr_expect(rc < 0 && strstr(e.msg, v[i].needle), "case %zu: '%s' should mention '%s'", i, e.msg, v[i].needle);
@@ -315,7 +315,7 @@ Test(torch, crafted_pickles_are_errors) {
     *q++ = '.';
     pk_doc *d;
     const pk_val *root;
-    cs_err e = {{0}};
+    cs_err e = {0};
     int rc = pk_load(deep, (size_t)(q - deep), "deep", &d, &root, NULL, &e);
     cr_expect(rc < 0 && strstr(e.msg, "nested deeper"), "'%s'", e.msg);
     pk_free(d);
@@ -394,7 +394,7 @@ Test(torch, repeating_view_cannot_amplify_memory) {
         n += parts[i].n;
     }
     st_set *s;
-    cs_err e = {{0}};
+    cs_err e = {0};
     cr_assert_eq(st_new(&s, &e), 0);
     int rc = tc_add_buffer(s, buf, n, "expand.bin", &e);
     cr_expect(rc < 0 && strstr(e.msg, "tensor 'w'") && strstr(e.msg, "more bytes than the file"),
@@ -407,7 +407,7 @@ Test(torch, repeating_view_cannot_amplify_memory) {
  * size), and a zip with a duplicate entry name and an entry named ../escape. */
 Test(torch, seed_views_and_odd_zip_names) {
     st_set *s;
-    cs_err e = {{0}};
+    cs_err e = {0};
     float v[12];
     cr_assert_eq(tc_open("fuzz/seeds/pickle/legacy-view.bin", &s, &e), 0, "%s", e.msg);
     const st_tensor *t = st_find(s, "legacy_view"); /* storage 0 = 0..5, view of elements 2..5 */

@@ -77,6 +77,19 @@ static inline void rm_rf(const char *dir) {
     cr_assert_eq(system(cmd), 0);
 }
 
+#ifdef STORE_H
+/* A fresh store in a new temporary directory's data/ (dir gets that path); asserts it opens. */
+static inline store *tmp_store(char *dir, size_t n) {
+    char base[64];
+    make_tmpdir(base, sizeof base);
+    snprintf(dir, n, "%s/data", base);
+    store *s;
+    cs_err e;
+    cr_assert_eq(store_open(dir, &s, &e), 0, "%s", e.msg);
+    return s;
+}
+#endif
+
 static inline void write_file(const char *path, const void *data, size_t len) {
     FILE *f = fopen(path, "wb");
     cr_assert_not_null(f, "cannot write %s", path);

@@ -1,31 +1,77 @@
 /* ingest: see ingest.h. */
 #include "ingest.h"
 
+#include "../image/image.h"
+
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-static int fail(ingest_result *out, cs_err *err, const char *msg) {
+/* The store's failure, its code kept (a busy store is worth one more try). */
+static int fail(ingest_result *out, cs_err *err, const cs_err *why) {
     out->decision = INGEST_FAILED;
-    snprintf(out->reason, sizeof out->reason, "%s", msg);
-    return cs_err_set(err, "%s", msg);
+    snprintf(out->reason, sizeof out->reason, "%s", why->msg);
+    return cs_errc(err, cs_err_code_of(why), "%s", why->msg);
+}
+
+/* The flag's values: absent or "0" not paused, "until:MS" paused until that time (epoch ms),
+ * anything else (historically "1") paused until resumed. Unknown values count as paused. */
+int ingest_pause_state(store *s, ingest_pause *p, cs_err *err) {
+    memset(p, 0, sizeof *p);
+    char *v = NULL, *next = NULL;
+    if (store_meta_get(s, "paused", &v, err)) return -1;
+    if (store_meta_get(s, "skip_next", &next, err)) { free(v); return -1; }
+    p->skip_next = next != NULL;
+    free(next);
+    if (v && strcmp(v, "0") != 0) {
+        p->paused = 1;
+        if (!strncmp(v, "until:", 6)) {
+            char *end;
+            long long ms = strtoll(v + 6, &end, 10);
+            if (*end || ms <= 0) p->until_ms = 0; /* damaged: paused until resumed (fail closed) */
+            else if (ms <= store_now_ms()) p->paused = 0; /* expired: resumed by itself */
+            else p->until_ms = ms;
+        }
+    }
+    free(v);
+    return 0;
+}
+
+int ingest_pause_set(store *s, int64_t until_ms, cs_err *err) {
+    if (until_ms < 0) return store_meta_set(s, "paused", NULL, err);
+    if (until_ms == 0) return store_meta_set(s, "paused", "1", err);
+    char v[40];
+    snprintf(v, sizeof v, "until:%lld", (long long)until_ms);
+    return store_meta_set(s, "paused", v, err);
+}
+
+void ingest_pause_json(const ingest_pause *p, struct json_t *o) {
+    json_object_set_new(o, "paused", json_boolean(p->paused));
+    json_object_set_new(o, "paused_until_ms", json_integer(p->paused ? p->until_ms : 0));
+    json_object_set_new(o, "skip_next", json_boolean(p->skip_next));
 }
 
 int ingest_paused(store *s, char *why, size_t n) {
     cs_err e;
-    char *paused = NULL;
-    if (store_meta_get(s, "paused", &paused, &e)) {
+    ingest_pause p;
+    if (ingest_pause_state(s, &p, &e)) {
         snprintf(why, n, "cannot read the pause flag, so no clip is stored (fail closed): %.900s", e.msg);
         return -1;
     }
-    /* only no flag at all, or an explicit "0", means "not paused" */
-    int on = paused && strcmp(paused, "0") != 0;
-    free(paused);
-    if (on) snprintf(why, n, "capture is paused (clipseek resume)");
-    return on;
+    if (p.paused && p.until_ms) {
+        time_t t = (time_t)(p.until_ms / 1000);
+        struct tm tm;
+        char hm[32] = "?";
+        if (localtime_r(&t, &tm)) strftime(hm, sizeof hm, "%H:%M:%S", &tm);
+        snprintf(why, n, "capture is paused until %s (clipseek resume)", hm);
+    } else if (p.paused)
+        snprintf(why, n, "capture is paused (clipseek resume)");
+    return p.paused;
 }
 
-int ingest_clip(store *s, const rules *r, const capture_clip *c, int flags, ingest_result *out, cs_err *err) {
+static int ingest_one(store *s, const rules *r, const capture_clip *c, int flags, ingest_result *out, cs_err *err) {
     memset(out, 0, sizeof *out);
     cs_err e;
     /* 1. pause, failing closed */
@@ -33,6 +79,17 @@ int ingest_clip(store *s, const rules *r, const capture_clip *c, int flags, inge
     if (p) {
         out->decision = p < 0 ? INGEST_FAILED : INGEST_PAUSED;
         return p < 0 ? cs_err_set(err, "%s", out->reason) : 0;
+    }
+    /* 1b. `pause --next`: the next captured copy is let go, whatever it is. Taken atomically, so
+     * of two clips racing (X11 and Wayland capture) exactly one is skipped. */
+    if (flags & INGEST_CAPTURED) {
+        int took = store_meta_take(s, "skip_next", &e);
+        if (took < 0) return fail(out, err, &e);
+        if (took) {
+            out->decision = INGEST_PAUSED;
+            snprintf(out->reason, sizeof out->reason, "skipped: the copy after `clipseek pause --next`");
+            return 0;
+        }
     }
     /* 2. classify */
     capture_kind k;
@@ -58,7 +115,7 @@ int ingest_clip(store *s, const rules *r, const capture_clip *c, int flags, inge
     int added = 0;
     if (store_add(s, &n, &out->id, &added, &e)) {
         out->id = 0;
-        return fail(out, err, e.msg);
+        return fail(out, err, &e);
     }
     out->decision = added ? INGEST_STORED : INGEST_BUMPED;
     if (!added) return 0;
@@ -72,6 +129,27 @@ int ingest_clip(store *s, const rules *r, const capture_clip *c, int flags, inge
             snprintf(out->note, sizeof out->note, "retention: %.480s", e.msg);
     }
     return 0;
+}
+
+/* An SVG document is a picture: it is stored as its drawing (a PNG, so thumbnails, the image
+ * model and OCR see what a person sees), not as kilobytes of XML cut into text windows. A file
+ * that looks like SVG but cannot be drawn stays text. The pause is checked first by ingest_one,
+ * so a paused clip is never drawn. */
+int ingest_clip(store *s, const rules *r, const capture_clip *c, int flags, ingest_result *out, cs_err *err) {
+    unsigned char *png = NULL;
+    size_t n = 0;
+    capture_clip drawn;
+    if (img_svg_sniff(c->data, c->len) && ingest_paused(s, out->reason, sizeof out->reason) == 0 &&
+        img_svg_to_png(c->data, c->len, 256, 1024, &png, &n, NULL, NULL, NULL) == 0) {
+        drawn = *c;
+        drawn.data = png;
+        drawn.len = n;
+        drawn.type = "image/png";
+        c = &drawn;
+    }
+    int rc = ingest_one(s, r, c, flags, out, err);
+    free(png);
+    return rc;
 }
 
 const char *ingest_decision_name(ingest_decision d) {

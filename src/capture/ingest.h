@@ -4,9 +4,12 @@
  * drifted (the CLI stored no offered types; a failed pause-flag read meant "not paused").
  *
  * The chain, in order:
- *   1. the pause flag (store meta "paused"): set -> not stored. A flag that cannot be read counts
- *      as set: a privacy switch fails closed (the clip is refused and -1 returned).
- *   2. classify (capture_classify: image, files or text, size caps from the config);
+ *   1. the pause flag (store meta "paused"; a timed pause holds its end time): set -> not stored. A
+ *      flag that cannot be read counts as set: a privacy switch fails closed (the clip is refused
+ *      and -1 returned). Then, captured clips only, `pause --next` (meta "skip_next"): taken, and
+ *      that one clip is not stored (INGEST_PAUSED).
+ *   2. classify (capture_classify: image, files or text, size caps from the config); a whole SVG
+ *      document is first drawn to a PNG (img_svg_to_png) and stored as that image;
  *   3. captured clips only (INGEST_CAPTURED): the ignore rules and the secret policy
  *      (rules_reject: ignore_text, ignore_app, store_secrets = false, rule ... -> ignore);
  *   4. store_add, with every offered type (clip->offered; NULL: the stored type);
@@ -58,6 +61,20 @@ int ingest_clip(store *s, const rules *r, const capture_clip *clip, int flags, i
  * -1 when it cannot be read (keep clips out: fail closed), 0 when not paused. why (n bytes)
  * gets the reason for 1 and -1. ingest_clip checks it itself. */
 int ingest_paused(store *s, char *why, size_t n);
+
+/* The pause state: paused (1, or 0 when not paused or a timed pause has run out), until_ms (the
+ * time a timed pause ends, epoch ms; 0 = until `resume`), skip_next (`pause --next`: the next
+ * captured copy is not stored). Returns 0, or -1 when the flags cannot be read (err set). The
+ * expiry is stored, not a flag that something must clear: a pause ends on time even if no
+ * process ran at that moment (a daemon restart, a reboot). */
+typedef struct ingest_pause { int paused; int64_t until_ms; int skip_next; } ingest_pause;
+int ingest_pause_state(store *s, ingest_pause *p, cs_err *err);
+struct json_t;
+/* Adds "paused" (bool), "paused_until_ms" (epoch ms; 0 = until resumed, or not paused) and
+ * "skip_next" (bool) to a JSON object: the daemon's STATUS, /api/status, `status --json`. */
+void ingest_pause_json(const ingest_pause *p, struct json_t *o);
+/* Pauses until (epoch ms), 0 = until resumed; a negative until_ms resumes. */
+int ingest_pause_set(store *s, int64_t until_ms, cs_err *err);
 
 /* "stored", "bumped", "paused", "rejected", "invalid", "failed". */
 const char *ingest_decision_name(ingest_decision d);

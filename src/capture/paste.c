@@ -41,7 +41,7 @@ int paste_entry(store *s, const store_entry *e, cs_err *err) {
             free(bufs);
             free(d);
             d = u;
-            if (!d) return cs_err_set(err, "out of memory");
+            if (!d) return cs_errc(err, CS_ENOMEM, "out of memory");
             type = "text/uri-list";
         }
         args[k++] = "wl-copy";

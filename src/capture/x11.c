@@ -41,7 +41,7 @@ struct capture_x11 {
      * still arrive later, and must not be taken for the answer to the current one. */
     Atom props[8], prop;
     unsigned seq;
-    volatile int *stop;
+    atomic_int *stop;
     volatile int dead; /* the IO-error exit handler ran: the connection is gone */
     Atom busy_sel;     /* the selection a transfer is reading */
 };
@@ -74,7 +74,7 @@ static void on_xioerror_exit(Display *d, void *arg) {
 int capture_x11_open(const capture_x11_params *p, capture_x11 **out, cs_err *err) {
     *out = NULL;
     capture_x11 *x = calloc(1, sizeof *x);
-    if (!x) return cs_err_set(err, "out of memory");
+    if (!x) return cs_errc(err, CS_ENOMEM, "out of memory");
     x->p = p ? *p : capture_x11_default_params();
     if (x->p.timeout_ms <= 0) x->p.timeout_ms = 2000;
     if (x->p.debounce_ms < 0) x->p.debounce_ms = 0;
@@ -168,7 +168,7 @@ static int wait_event(capture_x11 *x, Bool (*pred)(Display *, XEvent *, XPointer
         if (x->dead) return WAIT_DEAD;
         if (XCheckIfEvent(x->dpy, ev, pred, arg)) return WAIT_OK;
         if (x->busy_sel != None && superseded(x, x->busy_sel)) return WAIT_SUPERSEDED;
-        if (x->stop && *x->stop) return WAIT_STOP;
+        if (x->stop && atomic_load(x->stop)) return WAIT_STOP;
         int64_t left = deadline - now_ms();
         if (left <= 0) return WAIT_TIMEOUT;
         struct pollfd pfd = {ConnectionNumber(x->dpy), POLLIN, 0};
@@ -237,7 +237,7 @@ static int get_selection(capture_x11 *x, Atom sel, Atom target, size_t cap, unsi
         size_t n = nitems * item_bytes(*format);
         if (n > cap) { XFree(buf); return cs_err_set(err, "clip of %zu bytes is over the cap", n); }
         *data = malloc(n + 1);
-        if (!*data) { XFree(buf); return cs_err_set(err, "out of memory"); }
+        if (!*data) { XFree(buf); return cs_errc(err, CS_ENOMEM, "out of memory"); }
         if (n) memcpy(*data, buf, n);
         (*data)[n] = 0;
         *len = n;
@@ -249,7 +249,7 @@ static int get_selection(capture_x11 *x, Atom sel, Atom target, size_t cap, unsi
     XFlush(x->dpy);
     size_t sz = 0, cap_alloc = 1 << 16;
     unsigned char *acc = malloc(cap_alloc);
-    if (!acc) return cs_err_set(err, "out of memory");
+    if (!acc) return cs_errc(err, CS_ENOMEM, "out of memory");
     prop_key k = {x->win, x->prop};
     for (;;) {
         int64_t deadline = start + x->p.timeout_ms + (int64_t)(sz / RATE_BYTES_PER_MS);
@@ -281,7 +281,7 @@ static int get_selection(capture_x11 *x, Atom sel, Atom target, size_t cap, unsi
         if (sz + n + 1 > cap_alloc) {
             while (sz + n + 1 > cap_alloc) cap_alloc *= 2;
             unsigned char *na = realloc(acc, cap_alloc);
-            if (!na) { XFree(buf); free(acc); return cs_err_set(err, "out of memory"); }
+            if (!na) { XFree(buf); free(acc); return cs_errc(err, CS_ENOMEM, "out of memory"); }
             acc = na;
         }
         memcpy(acc + sz, buf, n);
@@ -461,7 +461,7 @@ static int settle(capture_x11 *x, Atom sel) {
     int64_t quiet_until = now_ms() + x->p.debounce_ms, give_up = now_ms() + 10000;
     for (;;) {
         if (superseded(x, sel)) return 1;
-        if (x->dead || (x->stop && *x->stop)) return 1;
+        if (x->dead || (x->stop && atomic_load(x->stop))) return 1;
         int64_t now = now_ms();
         if (now >= give_up) return 0;
         if (now >= quiet_until) {
@@ -476,13 +476,13 @@ static int settle(capture_x11 *x, Atom sel) {
     }
 }
 
-int capture_x11_run(capture_x11 *x, capture_fn fn, void *arg, void (*log)(const char *, void *), volatile int *stop,
+int capture_x11_run(capture_x11 *x, capture_fn fn, void *arg, void (*log)(const char *, void *), atomic_int *stop,
                     cs_err *err) {
     x->stop = stop;
     /* what is on the clipboard at start is a clip too */
     handle_change(x, x->clipboard, fn, arg, log);
     x->busy_sel = None;
-    while (!*stop) {
+    while (!atomic_load(stop)) {
         if (x->dead) return cs_err_set(err, "the X connection was lost (the X server stopped or restarted)");
         if (!XPending(x->dpy)) {
             struct pollfd pfd = {ConnectionNumber(x->dpy), POLLIN, 0};
@@ -497,7 +497,7 @@ int capture_x11_run(capture_x11 *x, capture_fn fn, void *arg, void (*log)(const 
                 continue;
             }
         }
-        while (!x->dead && XPending(x->dpy) && !*stop) {
+        while (!x->dead && XPending(x->dpy) && !atomic_load(stop)) {
             XEvent ev;
             XNextEvent(x->dpy, &ev);
             if (!is_owner_event(x, &ev)) continue;

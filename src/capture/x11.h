@@ -21,6 +21,8 @@
 #ifndef X11_H
 #define X11_H
 
+#include <stdatomic.h>
+
 #include "../common/cs_err.h"
 #include "capture.h"
 
@@ -37,12 +39,12 @@ typedef struct capture_x11_params {
 capture_x11_params capture_x11_default_params(void);
 
 int capture_x11_open(const capture_x11_params *p, capture_x11 **out, cs_err *err);
-void capture_x11_close(capture_x11 *x);
+void capture_x11_close(capture_x11 *x); /* NULL is a no-op */
 
 /* Runs until *stop becomes non-zero (checked at least every 200 ms, also inside a transfer) or
  * the X connection breaks (returns -1 with a message; the process keeps running). fn receives each clip; skipped clips (secret, too large,
  * refused, timed out) are reported through log (may be NULL) with a reason. */
 int capture_x11_run(capture_x11 *x, capture_fn fn, void *arg, void (*log)(const char *msg, void *arg),
-                    volatile int *stop, cs_err *err);
+                    atomic_int *stop, cs_err *err);
 
 #endif

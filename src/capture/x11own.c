@@ -28,7 +28,7 @@ int x11own_files_items(const unsigned char *data, size_t len, const char *mime, 
     for (size_t i = 0; i < ul; i++) lines += uris[i] == '\n';
     size_t cap = 2 * (ul + lines * 2) + 16;
     char *b = malloc(cap);
-    if (!b) return cs_err_set(err, "out of memory");
+    if (!b) return cs_errc(err, CS_ENOMEM, "out of memory");
     size_t k = 0;
     for (size_t i = 0; i < ul; i++) {
         if (uris[i] == '\r') continue;

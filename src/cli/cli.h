@@ -1,16 +1,24 @@
-/* cli: the `clipseek` command table and helpers shared by subcommands.
+/* cli: the `clipseek` command table (main.c) and the helpers shared by subcommands
+ * (cli_common.c; loading a model: cli_device.c).
  *
- * Exit codes: 0 success, 1 runtime failure (the message says why), 2 usage error. Errors go to
- * stderr as "clipseek: <message>"; stdout carries only results, so it can be piped. */
+ * Exit codes: 0 success, 1 runtime failure (the message says why), 2 usage error, 75 busy (the
+ * store was locked by another process for too long: trying again later may work; sysexits'
+ * EX_TEMPFAIL). Errors go to stderr as "clipseek: <message>"; stdout carries only results, so it
+ * can be piped. */
 #ifndef CLI_H
 #define CLI_H
 
+#include <stdint.h>
 #include <stdio.h>
 
-enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2, CLI_BUSY = 75 };
 
 /* Prints "clipseek: " + message to stderr. Returns CLI_FAIL. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+struct cs_err;
+/* Prints "clipseek: " + e's message to stderr. Returns the exit code for its cs_err code: the one
+ * place a library error becomes an exit status (CS_EBUSY: CLI_BUSY; anything else CLI_FAIL). */
+int cli_fail_err(const struct cs_err *e);
 /* Prints a usage error and returns CLI_USAGE. */
 int cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -56,7 +64,18 @@ int cmd_store(int argc, char **argv);
 int cmd_wl_event(int argc, char **argv);
 /* internal: serves a files entry on the X11 CLIPBOARD for `copy` (cli_x11own.c); not in the help */
 int cmd_x11_own_files(int argc, char **argv);
+/* cli_history.c */
 int cmd_pause(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_clear(int argc, char **argv);
+int cmd_undo(int argc, char **argv);
+int cmd_edit(int argc, char **argv);
+int cmd_export(int argc, char **argv); /* export and import */
+/* "10m", "2h", "7d", "1w" (minutes, hours, days, weeks) into *ms; 0, or -1 when not a duration. */
+int cli_parse_duration(const char *s, int64_t *ms);
+/* One line for humans about capture's pause state into buf; returns 1 when paused until resumed
+ * (for good), -1 when the flag cannot be read, else 0. */
+int cli_pause_line(struct store *s, char *buf, size_t n);
 int cmd_list(int argc, char **argv);
 int cmd_pick(int argc, char **argv);
 int cmd_show(int argc, char **argv);
@@ -81,6 +100,9 @@ int cli_model_use(int argc, char **argv);
 int cli_model_list(int argc, char **argv);
 int cli_model_fetch(int argc, char **argv);
 struct hub_model;
+/* What a CLIP folder needs besides the weights (clip_load reads these). */
+#define CLI_N_CLIP_FILES 3
+extern const char *const cli_clip_files[CLI_N_CLIP_FILES];
 /* repo's CLIP snapshot in the Hugging Face cache (no network): 0 and *m filled, or -1. */
 int cli_hub_cached(const char *repo, struct hub_model *m);
 /* Prints where the model folder came from: a "source" line, or with json a ",\n \"source\": ..."

@@ -5,8 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "../common/cs_log.h"
+#include "../common/cs_proc.h"
 #include "../config/rules.h"
 #include "../capture/wayland.h"
 #include "../daemon/daemon.h"
@@ -16,6 +19,26 @@
 #include "../web/web.h"
 #include "cli.h"
 
+/* The daemon's log (cs_log): stderr, each line time-stamped. */
+static void log_to_stderr(cs_log_level level, const char *msg, void *arg) {
+    (void)level;
+    (void)arg;
+    char ts[32];
+    time_t t = time(NULL);
+    struct tm tm;
+    strftime(ts, sizeof ts, "%H:%M:%S", localtime_r(&t, &tm));
+    fprintf(stderr, "clipseek daemon %s: %s\n", ts, msg);
+}
+
+/* The page is served: its login URL on stdout (`clipseek web`), and with --open in a browser. */
+static void on_web(const char *url, void *arg) {
+    int open = *(int *)arg;
+    printf("%s\n", url ? url : "");
+    fflush(stdout);
+    if (url && open && cs_proc_have("xdg-open") && (getenv("DISPLAY") || getenv("WAYLAND_DISPLAY")))
+        cs_proc_detach((char *[]){"xdg-open", (char *)url, NULL});
+}
+
 static int run_daemon(daemon_params *p) {
     char *dir = cli_data_dir();
     if (!dir) return cli_fail("no data directory: set HOME, XDG_DATA_HOME, CLIPSEEK_DATA_DIR or --data-dir");
@@ -23,20 +46,19 @@ static int run_daemon(daemon_params *p) {
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
     if (n > 0) { self[n] = 0; p->self_exe = self; }
     p->data_dir = dir;
+    cs_log_set_sink(log_to_stderr, NULL, CS_LOG_INFO);
     cs_err e;
-    int rc = daemon_run(p, &e) ? cli_fail("%s", e.msg) : CLI_OK;
+    int rc = daemon_run(p, &e) ? cli_fail_err(&e) : CLI_OK;
     free(dir);
     return rc;
 }
 
 int cmd_daemon(int argc, char **argv) {
-    daemon_params p = {0};
-    p.x11 = 1;
+    daemon_params p = daemon_default_params();
     p.threads = cli_threads;
     p.device = cli_device;
     p.f32 = cli_f32;
     p.dtype = cli_dtype;
-    p.web_port = -2;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--no-x11")) p.x11 = 0;
         else if (!strcmp(argv[i], "--primary")) p.primary = 1;
@@ -55,9 +77,9 @@ int cmd_daemon(int argc, char **argv) {
  * --logout-all ends every browser session of the running server. The long-lived web.token is
  * never put on a command line (xdg-open's, the browser's): `ps` shows those to every user. */
 int cmd_web(int argc, char **argv) {
-    daemon_params p = {0};
+    daemon_params p = daemon_default_params();
+    p.x11 = 0;
     p.threads = cli_threads;
-    p.web_port = -2;
     p.no_capture = 1;
     int open = 0, logout = 0;
     for (int i = 1; i < argc; i++) {
@@ -99,21 +121,9 @@ int cmd_web(int argc, char **argv) {
         return CLI_OK;
     }
     free(dir);
-    p.open_browser = open ? 2 : 1;
+    p.on_web = on_web;
+    p.on_web_arg = &open;
     return run_daemon(&p);
-}
-
-/* Asks a running daemon to finish indexing. Returns CLI_OK/CLI_FAIL, or -1 if none runs. */
-int cli_daemon_index_wait(void) {
-    char *dir = cli_data_dir();
-    if (!dir) return -1;
-    char buf[256];
-    int r = daemon_request(dir, "INDEX-WAIT", buf, sizeof buf, 0);
-    free(dir);
-    if (r == 1) return -1;
-    if (r < 0 || strncmp(buf, "OK", 2)) return cli_fail("daemon: %s", r < 0 ? "no answer" : buf);
-    fprintf(stderr, "clipseek: the daemon has indexed everything (%s entries this run)\n", buf + 3);
-    return CLI_OK;
 }
 
 int cmd_doctor(int argc, char **argv) {
@@ -169,6 +179,10 @@ int cmd_doctor(int argc, char **argv) {
             printf("store        %s\n", e.msg);
             problems++;
         }
+        char pl[1200];
+        int pz = cli_pause_line(s, pl, sizeof pl);
+        printf("pause        %s\n", pl);
+        problems += pz != 0; /* paused for good, or a flag nobody can read: nothing is captured */
         char *m = cli_model_dir(s, NULL);
         if (m) {
             clip_ctx *c;

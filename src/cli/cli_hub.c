@@ -16,16 +16,9 @@
 #include "../store/store.h"
 #include "cli.h"
 
-/* What a CLIP folder needs besides the weights (clip_load reads these), and what it may use. */
-static const char *const clip_files[] = {"config.json", "vocab.json", "merges.txt"};
+/* What a CLIP folder may use besides cli_clip_files (cli_common.c). */
 static const char *const clip_optional[] = {"preprocessor_config.json", "tokenizer_config.json", "special_tokens_map.json"};
-#define N_CLIP_FILES 3
 #define N_CLIP_OPTIONAL 3
-
-int cli_hub_cached(const char *repo, hub_model *m) {
-    hub_params p = hub_default_params();
-    return hub_cache_lookup(repo, clip_files, N_CLIP_FILES, &p, m, NULL) == 0 ? 0 : -1;
-}
 
 typedef struct bar {
     char file[256];
@@ -82,7 +75,7 @@ int cli_model_fetch(int argc, char **argv) {
     char cache[PATH_MAX];
     if (hub_cache_dir(&hp, cache, sizeof cache)) snprintf(cache, sizeof cache, "?");
     fprintf(stderr, "clipseek: fetching %s (revision %s) into the Hugging Face cache %s\n", repo, rev ? rev : "main", cache);
-    int r = hub_fetch(repo, clip_files, N_CLIP_FILES, clip_optional, N_CLIP_OPTIONAL, &hp, &m, &e);
+    int r = hub_fetch(repo, cli_clip_files, CLI_N_CLIP_FILES, clip_optional, N_CLIP_OPTIONAL, &hp, &m, &e);
     if (b.drawn) fputc('\n', stderr);
     if (r) rc = cli_fail("%s", e.msg);
     else {

@@ -350,7 +350,7 @@ int cmd_model(int argc, char **argv) {
                m->vision.hidden, m->vision.intermediate, m->vision.layers, m->vision.heads, m->vision.act,
                m->image_size, m->patch_size, g * g, (unsigned long long)m->vision_params,
                (unsigned long long)m->total_params, (unsigned long long)m->file_bytes, (unsigned long long)res,
-               ops_blas_name(), ops_threads(), d.backend, d.device, d.driver, d.precision ? d.precision : "F32",
+               ops_blas_name(), d.threads, d.backend, d.device, d.driver, d.precision ? d.precision : "F32",
                (unsigned long long)d.weight_bytes, (unsigned long long)d.work_bytes);
         cli_model_origin(dir, 1);
         printf("}\n");
@@ -368,7 +368,7 @@ int cmd_model(int argc, char **argv) {
         printf("projection     %d dims, logit scale %.4g\n", m->projection_dim, m->logit_scale);
         printf("parameters     %.2fM (%.1f MB of weights on disk)\n", m->total_params / 1e6, m->file_bytes / 1e6);
         printf("resident       %.1f MB now (weights are mapped; a tower is read when first used)\n", res / 1e6);
-        printf("compute        %s, %d threads\n", ops_blas_name(), ops_threads());
+        printf("compute        %s, %d threads\n", ops_blas_name(), d.threads);
         cli_device_print(c, "device         ");
         cli_model_origin(dir, 0);
     }

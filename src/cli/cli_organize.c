@@ -10,36 +10,6 @@
 #include "../store/store.h"
 #include "cli.h"
 
-int cli_organise(store *s, clip_ctx *c, const char *model_id, int with_ocr, int quiet) {
-    rules *r = NULL;
-    organizer *o = NULL;
-    cs_err e;
-    if (rules_load(NULL, &r, &e) || org_open(r, &o, &e) || (c && org_set_model(o, c, model_id, &e))) {
-        org_close(o);
-        rules_free(r);
-        return cli_fail("%s", e.msg);
-    }
-    org_stats st = {0};
-    int rc = CLI_OK;
-    for (;;) {
-        org_stats before = st;
-        if (org_text_kinds(o, s, 256, &st, &e) || (with_ocr && org_ocr(o, s, 16, &st, &e)) || org_model(o, s, 64, &st, &e)) {
-            rc = cli_fail("%s", e.msg);
-            break;
-        }
-        if (st.kinds == before.kinds && st.ocr == before.ocr && st.organised == before.organised) break;
-    }
-    if (rc == CLI_OK && !quiet)
-        fprintf(stderr,
-                "clipseek: organised: %lld text kinds, %lld images read, %lld entries (%lld categorised, %lld near-duplicates,"
-                " %lld put in collections, %lld deleted by rules)\n",
-                (long long)st.kinds, (long long)st.ocr, (long long)st.organised, (long long)st.categorised,
-                (long long)st.duplicates, (long long)st.collected, (long long)st.deleted);
-    org_close(o);
-    rules_free(r);
-    return rc;
-}
-
 /* organize [--no-ocr]: everything the daemon does in the background, now. */
 int cmd_organize(int argc, char **argv) {
     int ocr = 1;
@@ -54,7 +24,7 @@ int cmd_organize(int argc, char **argv) {
     cs_err e;
     int rc = CLI_OK;
     if (dir) {
-        if (!(id = index_model_id(dir, &e)) || cli_clip_load(dir, cli_threads, &c, &e)) rc = cli_fail("%s", e.msg);
+        if (!(id = index_model_id(dir, &e)) || cli_clip_load(dir, cli_threads, &c, &e)) rc = cli_fail_err(&e);
     }
     if (rc == CLI_OK) rc = cli_organise(s, c, id, ocr, 0);
     clip_free(c);
@@ -68,7 +38,7 @@ static int collections_list(store *s, int json) {
     store_collection *cs;
     size_t n;
     cs_err e;
-    if (store_collections(s, &cs, &n, &e)) return cli_fail("%s", e.msg);
+    if (store_collections(s, &cs, &n, &e)) return cli_fail_err(&e);
     json_t *arr = json ? json_array() : NULL;
     for (size_t i = 0; i < n; i++) {
         if (json)
@@ -87,6 +57,10 @@ static int collections_list(store *s, int json) {
 
 /* collections [--json] | rename C NAME | merge FROM INTO */
 int cmd_collections(int argc, char **argv) {
+    /* the arguments first: a usage error must not open (or create) the store */
+    if (!(argc == 1 || (argc == 2 && !strcmp(argv[1], "--json")) ||
+          (argc == 4 && (!strcmp(argv[1], "rename") || !strcmp(argv[1], "merge")))))
+        return cli_usage("collections [--json] | collections rename C NAME | collections merge FROM INTO");
     store *s = cli_open_store();
     if (!s) return CLI_FAIL;
     int rc;
@@ -94,11 +68,11 @@ int cmd_collections(int argc, char **argv) {
     int64_t a, b;
     if (argc == 1 || (argc == 2 && !strcmp(argv[1], "--json"))) rc = collections_list(s, argc == 2);
     else if (argc == 4 && !strcmp(argv[1], "rename")) {
-        rc = store_collection_find(s, argv[2], &a, &e) || store_collection_rename(s, a, argv[3], 1, &e) ? cli_fail("%s", e.msg) : CLI_OK;
+        rc = store_collection_find(s, argv[2], &a, &e) || store_collection_rename(s, a, argv[3], 1, &e) ? cli_fail_err(&e) : CLI_OK;
     } else if (argc == 4 && !strcmp(argv[1], "merge")) {
         rc = store_collection_find(s, argv[2], &a, &e) || store_collection_find(s, argv[3], &b, &e) ||
                      store_collection_merge(s, a, b, &e)
-                 ? cli_fail("%s", e.msg)
+                 ? cli_fail_err(&e)
                  : CLI_OK;
     } else
         rc = cli_usage("collections [--json] | collections rename C NAME | collections merge FROM INTO");

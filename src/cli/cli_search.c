@@ -1,14 +1,15 @@
 /* cli_search: `clipseek search` and `clipseek similar` (search.h has the ranking). */
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../daemon/daemon.h"
+#include "../ipc/ipc_search.h"
 #include "../index/indexer.h"
 #include "../model/clip.h"
 #include "../search/search.h"
 #include "../search/search_json.h"
-#include "../search/vecindex.h"
+#include "../search/search_model.h"
 #include "../store/store.h"
 #include "../common/cs_file.h"
 #include "cli.h"
@@ -29,25 +30,21 @@ static int parse_since(const char *s, int64_t *out) {
     return 0;
 }
 
-typedef struct opened { clip_ctx *c; char *model_id; vecindex *vi; } opened;
+typedef struct opened { clip_ctx *c; char *model_id; } opened;
 
-/* Loads the model in use and its search matrix; a store without a model gives {0}. */
+/* Loads the model in use; a store without a model gives {0}. */
 static int open_model(store *s, const char *opt, opened *o) {
     memset(o, 0, sizeof *o);
     char *dir = cli_model_dir(s, opt);
     if (!dir) return CLI_OK;
     cs_err e;
     int rc = CLI_OK;
-    if (!(o->model_id = index_model_id(dir, &e)) || cli_clip_load(dir, cli_threads, &o->c, &e) || vecindex_open(s, o->model_id, &o->vi, &e))
-        rc = cli_fail("%s", e.msg);
-    else if (vecindex_stale(o->vi)) /* the results still come, from what was indexed */
-        fprintf(stderr, "clipseek: %s\n", vecindex_stale(o->vi));
+    if (!(o->model_id = index_model_id(dir, &e)) || cli_clip_load(dir, cli_threads, &o->c, &e)) rc = cli_fail_err(&e);
     free(dir);
     return rc;
 }
 
 static void close_model(opened *o) {
-    vecindex_close(o->vi);
     clip_free(o->c);
     free(o->model_id);
 }
@@ -88,60 +85,33 @@ static int print_hits(store *s, const search_hit *h, size_t n, int fmt, const ch
     return n ? CLI_OK : CLI_FAIL;
 }
 
-/* Runs q and prints its hits; the common tail of search and similar. */
-static int run_and_print(store *s, const search_query *q, int fmt) {
-    search_hit *h;
-    size_t n;
-    cs_err e;
-    if (search_run(s, q, &h, &n, &e)) return cli_fail("%s", e.msg);
+/* Prints hits (freeing them), after the warning search left in q, if any. */
+static int print_result(store *s, const search_query *q, search_hit *h, size_t n, int fmt) {
+    if (q->warning[0]) fprintf(stderr, "clipseek: %s\n", q->warning); /* e.g. index out of date: disk full */
     int rc = print_hits(s, h, n, fmt, q->text);
     free(h);
     return rc;
 }
 
+/* Searches with the model in o (if any) and prints the hits; the common tail of search and
+ * similar. */
+static int run_and_print(store *s, const opened *o, search_query *q, const char *image, int fmt) {
+    search_hit *h;
+    size_t n;
+    cs_err e;
+    if (search_with_model(s, o->c, o->model_id, q, image, &h, &n, NULL, &e)) return cli_fail_err(&e);
+    return print_result(s, q, h, n, fmt);
+}
+
 /* Asks a running daemon (which has the model loaded) to search. Returns CLI_OK/CLI_FAIL, or -1
  * when no daemon answers, so the caller searches itself. */
-static int search_via_daemon(store *s, const search_query *q, int fmt) {
-    json_t *req = json_pack("{s:s, s:I, s:i}", "q", q->text, "since_ms", (json_int_t)q->since_ms, "limit", q->limit);
-    if (q->kind) json_object_set_new(req, "kind", json_string(q->kind));
-    if (q->collection) json_object_set_new(req, "collection", json_integer(q->collection));
-    if (q->category) json_object_set_new(req, "category", json_string(q->category));
-    char *body = json_dumps(req, JSON_COMPACT | JSON_ENSURE_ASCII);
-    json_decref(req);
-    if (!body || strlen(body) > 60000) { free(body); return -1; }
-    size_t reqlen = strlen(body) + 8;
-    char *line = malloc(reqlen), *buf = malloc(1 << 20);
-    if (!line || !buf) { free(body); free(line); free(buf); return -1; }
-    snprintf(line, reqlen, "SEARCH %s", body);
-    free(body);
-    int r = daemon_request(store_dir(s), line, buf, 1 << 20, 30000);
-    free(line);
-    if (r != 0) { free(buf); return -1; }
-    json_t *rep = json_loads(buf, 0, NULL), *hits = json_object_get(rep, "hits");
-    free(buf);
-    if (!json_is_array(hits)) {
-        const char *m = json_string_value(json_object_get(rep, "error"));
-        int rc = m ? cli_fail("daemon: %s", m) : -1;
-        json_decref(rep);
-        return rc;
-    }
-    const char *warn = json_string_value(json_object_get(rep, "warning"));
-    if (warn) fprintf(stderr, "clipseek: %s\n", warn); /* e.g. index out of date: disk full */
-    size_t n = json_array_size(hits);
-    search_hit *h = calloc(n ? n : 1, sizeof *h);
-    for (size_t i = 0; h && i < n; i++) {
-        json_t *a = json_array_get(hits, i);
-        h[i].id = json_integer_value(json_array_get(a, 0));
-        h[i].score = json_number_value(json_array_get(a, 1));
-        h[i].signals = (int)json_integer_value(json_array_get(a, 2));
-        h[i].cosine = (float)json_number_value(json_array_get(a, 3));
-        h[i].match = (int)json_integer_value(json_array_get(a, 4));
-        h[i].standout = (float)json_number_value(json_array_get(a, 5));
-    }
-    json_decref(rep);
-    int rc = h ? print_hits(s, h, n, fmt, q->text) : cli_fail("out of memory");
-    free(h);
-    return rc;
+static int search_via_daemon(store *s, search_query *q, int fmt) {
+    search_hit *h;
+    size_t n;
+    cs_err e;
+    int r = ipc_search(store_dir(s), q, &h, &n, &e);
+    if (r == 1) return -1;
+    return r ? cli_fail_err(&e) : print_result(s, q, h, n, fmt);
 }
 
 int cmd_search(int argc, char **argv) {
@@ -166,6 +136,9 @@ int cmd_search(int argc, char **argv) {
         else if (!strcmp(argv[i], "--image") && i + 1 < argc) image = cs_input_path(argv[++i]);
         else if (!strcmp(argv[i], "--collection") && i + 1 < argc) coll = argv[++i];
         else if (!strcmp(argv[i], "--category") && i + 1 < argc) q.category = argv[++i];
+        else if (!strcmp(argv[i], "--") && i + 1 < argc && !text) text = argv[++i]; /* a query that starts with - */
+        else if (argv[i][0] == '-' && argv[i][1] && !(argv[i][1] >= '0' && argv[i][1] <= '9'))
+            return cli_usage("search: unknown option '%s' (a query starting with '-' goes after --)", argv[i]);
         else if (!text) text = argv[i];
         else return cli_usage("search: one QUERY (quote it), got also '%s'", argv[i]);
     }
@@ -173,7 +146,7 @@ int cmd_search(int argc, char **argv) {
     store *s = cli_open_store();
     if (!s) return CLI_FAIL;
     cs_err ce;
-    if (coll && store_collection_find(s, coll, &q.collection, &ce)) { store_close(s); return cli_fail("%s", ce.msg); }
+    if (coll && store_collection_find(s, coll, &q.collection, &ce)) { store_close(s); return cli_fail_err(&ce); }
     if (!model && !image && q.limit <= 1000 && !getenv("CLIPSEEK_NO_DAEMON")) {
         q.text = text;
         int r = search_via_daemon(s, &q, json);
@@ -184,26 +157,11 @@ int cmd_search(int argc, char **argv) {
     }
     opened o;
     int rc = open_model(s, model, &o);
-    float *qv = NULL;
-    cs_err e;
-    if (!rc && o.c) {
-        int P = clip_get_info(o.c)->projection_dim;
-        qv = malloc((size_t)P * sizeof *qv);
-        const char *t = text ? text : "";
-        if (!qv) rc = cli_fail("out of memory");
-        else if (image ? clip_image_files_embed(o.c, &image, 1, 1, qv, &e) : clip_texts_embed(o.c, &t, 1, 1, qv, &e))
-            rc = cli_fail("%s", e.msg);
-        else if (vecindex_dim(o.vi) && vecindex_dim(o.vi) != P)
-            rc = cli_fail("the search matrix has %d dimensions, the model %d", vecindex_dim(o.vi), P);
-    } else if (!rc && image)
-        rc = cli_fail("search --image needs a model (`clipseek model use DIR`)");
+    if (!rc && image && !o.c) rc = cli_fail("search --image needs a model (`clipseek model use DIR`)");
     if (!rc) {
-        q.text = image ? NULL : text;
-        q.qvec = qv;
-        q.vecs = o.vi;
-        rc = run_and_print(s, &q, json);
+        q.text = text;
+        rc = run_and_print(s, &o, &q, image, json);
     }
-    free(qv);
     close_model(&o);
     store_close(s);
     return rc;
@@ -231,21 +189,10 @@ int cmd_similar(int argc, char **argv) {
     opened o;
     int rc = open_model(s, NULL, &o);
     if (!rc && !o.c) rc = cli_fail("similar needs a model (`clipseek model use DIR`)");
-    float *qv = NULL;
-    cs_err e;
     if (!rc) {
-        int P = clip_get_info(o.c)->projection_dim;
-        qv = malloc((size_t)P * sizeof *qv);
-        int r = qv ? store_get_vector(s, id, o.model_id, 0, qv, P, &e) : -1;
-        if (r) rc = cli_fail("entry %lld has no vector yet (run `clipseek index`)", (long long)id);
-    }
-    if (!rc) {
-        q.qvec = qv;
-        q.vecs = o.vi;
         q.exclude = id;
-        rc = run_and_print(s, &q, json);
+        rc = run_and_print(s, &o, &q, NULL, json);
     }
-    free(qv);
     close_model(&o);
     store_close(s);
     return rc;

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -23,44 +24,6 @@
 #include "../search/vecindex.h"
 #include "../store/store.h"
 #include "cli.h"
-
-char *cli_data_dir(void) {
-    if (cli_data_dir_opt) return strdup(cli_data_dir_opt);
-    const char *e = getenv("CLIPSEEK_DATA_DIR");
-    if (e && *e) return strdup(e);
-    const char *x = getenv("XDG_DATA_HOME");
-    char buf[PATH_MAX];
-    if (x && *x) snprintf(buf, sizeof buf, "%s/clipseek", x);
-    else {
-        const char *h = getenv("HOME");
-        if (!h || !*h) return NULL;
-        snprintf(buf, sizeof buf, "%s/.local/share/clipseek", h);
-        /* ~/.local/share may not exist yet on a fresh account */
-        char parent[PATH_MAX];
-        snprintf(parent, sizeof parent, "%s/.local", h);
-        mkdir(parent, 0700);
-        snprintf(parent, sizeof parent, "%s/.local/share", h);
-        mkdir(parent, 0700);
-    }
-    return strdup(buf);
-}
-
-store *cli_open_store(void) {
-    char *dir = cli_data_dir();
-    if (!dir) {
-        cli_fail("no data directory: set HOME, XDG_DATA_HOME, CLIPSEEK_DATA_DIR or --data-dir");
-        return NULL;
-    }
-    store *s;
-    cs_err e;
-    int rc = store_open(dir, &s, &e);
-    free(dir);
-    if (rc) {
-        cli_fail("%s", e.msg);
-        return NULL;
-    }
-    return s;
-}
 
 static int parse_id(const char *a, int64_t *id) {
     char *end;
@@ -78,7 +41,29 @@ static size_t max_clip_bytes(void) {
 
 /* ---- add ---- */
 
-typedef struct { int added, bumped, skipped, total; int progress, quiet, flags, paused; const rules *rules; } add_stats;
+typedef struct {
+    int added, bumped, skipped, total;
+    int progress, quiet, flags, paused;
+    const rules *rules;
+    int images_only;  /* add --images-only: files whose content is not an image are passed over */
+    const char *exts; /* add --ext png,jpg: only files with one of these extensions (any case) */
+    int filtered;     /* files passed over by those two */
+} add_stats;
+
+/* 1 if path's extension is in the comma-separated list exts (case-insensitive). */
+static int ext_wanted(const char *path, const char *exts) {
+    const char *base = strrchr(path, '/'), *dot = strrchr(base ? base : path, '.');
+    if (!dot || !dot[1]) return 0;
+    size_t n = strlen(dot + 1);
+    for (const char *p = exts; *p;) {
+        const char *c = strchr(p, ',');
+        size_t l = c ? (size_t)(c - p) : strlen(p);
+        if (*p == '.') p++, l--; /* ".png" as well as "png" */
+        if (l == n && !strncasecmp(p, dot + 1, n)) return 1;
+        p += l + (c ? 1 : 0);
+    }
+    return 0;
+}
 
 /* One clip through the ingest chain (ingest.h), the same one the daemon runs. A failure (the
  * store, or a pause flag that cannot be read) is an error; a clip not kept is counted as skipped. */
@@ -129,6 +114,7 @@ static int add_path(store *s, const char *path, add_stats *st, int depth) {
     /* a pipe (`<(...)`, /dev/stdin) is read like stdin: to its end, within the caps */
     int stream = S_ISFIFO(sb.st_mode) || S_ISCHR(sb.st_mode);
     if (!S_ISREG(sb.st_mode) && !stream) { st->skipped++; fprintf(stderr, "clipseek: %s: not a file, a folder or a pipe, skipped\n", path); return 0; }
+    if (st->exts && !ext_wanted(path, st->exts)) { st->filtered++; return 0; }
     st->total++;
     size_t cap = max_clip_bytes();
     if (!stream && (size_t)sb.st_size > cap) {
@@ -142,6 +128,15 @@ static int add_path(store *s, const char *path, add_stats *st, int depth) {
     if (cs_read_input(path, cap, &buf, &len, &e)) return cli_fail("%s", e.msg);
     char real[PATH_MAX];
     const char *src = stream ? NULL : realpath(path, real) ? real : path; /* a pipe has no source file */
+    if (st->images_only) { /* by content, as the import itself decides: a .png that is text is not an image */
+        capture_kind k;
+        capture_caps caps = rules_caps(st->rules);
+        if (capture_classify((unsigned char *)buf, len, NULL, &caps, &k, NULL) || strcmp(k.kind, "image")) {
+            free(buf);
+            st->filtered++;
+            return 0;
+        }
+    }
     int rc = add_bytes(s, (unsigned char *)buf, len, src, NULL, NULL, st, path);
     free(buf);
     if (st->progress && st->total % 100 == 0) fprintf(stderr, "clipseek: %d files read...\n", st->total);
@@ -149,12 +144,25 @@ static int add_path(store *s, const char *path, add_stats *st, int depth) {
 }
 
 int cmd_add(int argc, char **argv) {
-    int wait = 0, first = 1;
-    if (argc > 1 && !strcmp(argv[1], "--wait")) { wait = 1; first = 2; }
+    int wait = 0, first = 1, images_only = 0;
+    const char *exts = NULL;
+    /* options first, then the inputs; the inputs are compacted into argv[first..argc) */
+    int n = 1;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--wait")) wait = 1;
+        else if (!strcmp(argv[i], "--images-only")) images_only = 1;
+        else if (!strcmp(argv[i], "--ext") && i + 1 < argc && argv[i + 1][0] && argv[i + 1][0] != '-') exts = argv[++i];
+        else if (argv[i][0] == '-' && argv[i][1])
+            return cli_usage("add: unknown option '%s' (a file whose name starts with '-': ./%s)", argv[i], argv[i]);
+        else argv[n++] = argv[i];
+    }
+    argc = n;
     if (argc <= first) return cli_usage("add: give files, folders, or - for stdin");
     store *s = cli_open_store();
     if (!s) return CLI_FAIL;
     add_stats st = {0};
+    st.images_only = images_only;
+    st.exts = exts;
     st.progress = isatty(2);
     rules *r;
     cs_err e;
@@ -174,7 +182,9 @@ int cmd_add(int argc, char **argv) {
         } else
             rc = add_path(s, argv[i], &st, 0);
     }
-    fprintf(stderr, "clipseek: %d added, %d already present, %d skipped\n", st.added, st.bumped, st.skipped);
+    fprintf(stderr, "clipseek: %d added, %d already present, %d skipped", st.added, st.bumped, st.skipped);
+    if (st.filtered) fprintf(stderr, ", %d left out by --images-only/--ext", st.filtered);
+    fputc('\n', stderr);
     /* paused: the user asked to store nothing, and this command stored nothing it was given */
     if (rc == CLI_OK && st.paused) rc = cli_fail("capture is paused: nothing added while paused (clipseek resume)");
     if (rc == CLI_OK && wait) rc = cli_index_all(s, NULL, 0);
@@ -228,24 +238,7 @@ int cmd_store(int argc, char **argv) {
     return rc;
 }
 
-int cmd_pause(int argc, char **argv) {
-    (void)argv;
-    if (argc != 1) return cli_usage("pause takes no arguments");
-    store *s = cli_open_store();
-    if (!s) return CLI_FAIL;
-    cs_err e;
-    int rc = store_meta_set(s, "paused", !strcmp(argv[0], "pause") ? "1" : NULL, &e) ? cli_fail("%s", e.msg) : CLI_OK;
-    store_close(s);
-    return rc;
-}
-
 /* ---- output helpers ---- */
-
-void cli_print_json(json_t *j) {
-    char *s = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII);
-    if (s) puts(s);
-    free(s);
-}
 
 static const char *age(int64_t ms, char *buf, size_t n) {
     int64_t d = (store_now_ms() - ms) / 1000;
@@ -328,7 +321,7 @@ static int get_entry(int argc, char **argv, store **s, store_entry *e) {
 int cmd_show(int argc, char **argv) {
     int json = argc > 2 && !strcmp(argv[2], "--json");
     if (argc > 3 || (argc == 3 && !json)) return cli_usage("show: expected ID [--json]");
-    store *s;
+    store *s = NULL;
     store_entry e;
     int rc = get_entry(argc, argv, &s, &e);
     if (rc) return rc;
@@ -378,7 +371,7 @@ int cmd_show(int argc, char **argv) {
 
 int cmd_decode(int argc, char **argv) {
     if (argc != 2) return cli_usage("decode: expected ID");
-    store *s;
+    store *s = NULL;
     store_entry e;
     int rc = get_entry(argc, argv, &s, &e);
     if (rc) return rc;
@@ -413,17 +406,26 @@ static int for_each_id(int argc, char **argv, int first, int (*fn)(store *, int6
     return rc;
 }
 
-static int do_delete(store *s, int64_t id, void *arg) {
-    (void)arg;
-    cs_err e;
-    return store_delete(s, id, &e) ? cli_fail("%s", e.msg) : CLI_OK;
-}
 static int do_pin(store *s, int64_t id, void *arg) {
     cs_err e;
     return store_set_pinned(s, id, *(int *)arg, &e) ? cli_fail("%s", e.msg) : CLI_OK;
 }
 
-int cmd_delete(int argc, char **argv) { return for_each_id(argc, argv, 1, do_delete, NULL); }
+/* All the ids as one undo step, all or nothing (an unknown id deletes none): they go to the trash,
+ * secrets excepted (store_trash). */
+int cmd_delete(int argc, char **argv) {
+    if (argc < 2) return cli_usage("delete: expected an entry id");
+    int64_t *ids = calloc((size_t)argc, sizeof *ids);
+    if (!ids) return cli_fail("out of memory");
+    for (int i = 1; i < argc; i++)
+        if (parse_id(argv[i], &ids[i - 1])) { free(ids); return cli_usage("delete: '%s' is not an entry id", argv[i]); }
+    store *s = cli_open_store();
+    cs_err e;
+    int rc = !s ? CLI_FAIL : store_trash(s, ids, (size_t)argc - 1, NULL, &e) ? cli_fail("%s", e.msg) : CLI_OK;
+    store_close(s);
+    free(ids);
+    return rc;
+}
 int cmd_pin(int argc, char **argv) {
     int pin = !strcmp(argv[0], "pin");
     return for_each_id(argc, argv, 1, do_pin, &pin);

@@ -12,87 +12,140 @@
 int cli_threads = 0;
 const char *cli_data_dir_opt = NULL;
 
-int cli_fail(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("clipseek: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return CLI_FAIL;
-}
+#ifndef CLIPSEEK_VERSION
+#define CLIPSEEK_VERSION "0.1.0"
+#endif
 
-int cli_usage(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("clipseek: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputs("\n(see 'clipseek help')\n", stderr);
-    va_end(ap);
-    return CLI_USAGE;
-}
-
-int cli_parse_int(const char *s, int lo, int hi, int *out) {
-    if (!s || !*s) return -1;
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (*end || v < lo || v > hi) return -1;
-    *out = (int)v;
-    return 0;
-}
-
+/* Each command: its name, its function, a summary for `clipseek help` (fits one 80-column line
+ * after the name) and its usage for `clipseek COMMAND --help` (lines of at most 80 columns; a
+ * test checks both). */
 static const struct {
     const char *name;
     int (*fn)(int, char **);
-    const char *help;
+    const char *summary;
+    const char *usage;
 } commands[] = {
-    {"tokenize", cmd_tokenize, "tokenize --model DIR [--max-length N] [--texts-from FILE]   texts (stdin), one per line -> token ids"},
-    {"embed", cmd_embed,
-     "embed --model DIR (--text T | --texts-from FILE | --image FILE... | --token-ids \"ID ...\" | --pixel-values FILE)\n"
-     "        [--format json|f32] [--no-normalize]   one embedding per input, in input order"},
-    {"preprocess", cmd_preprocess, "preprocess --model DIR --image FILE --out FILE   normalised pixels, float32 C x H x W"},
-    {"model", cmd_model, "model info DIR [--json]   architecture, sizes, parameters, dtype, resident memory\n"
-                         "  model use DIR|REPO   the model the index worker and searches use (REPO: from the HF cache)\n"
-                         "  model list [--available]   models here; --available: a catalogue with size, speed, quality\n"
-                         "  model fetch [REPO] [--revision R]   download into the Hugging Face cache (HF_ENDPOINT,\n"
-                         "    HF_TOKEN, HF_HUB_OFFLINE), resumable, checksummed"},
-    {"daemon", cmd_daemon, "daemon [--no-x11] [--primary] [--model DIR] [--web-port N] [--no-web]   capture, index, serve the CLI and the web page"},
-    {"web", cmd_web, "web [--open] [--port N] [--logout-all]   a one-time login URL for the web page (opened with --open); serves it if no daemon does; --logout-all ends every session"},
-    {"doctor", cmd_doctor, "doctor   data dir, display, daemon, store health, model"},
-    {"index", cmd_index, "index [--wait] [--model DIR]   embed every entry that has no vectors yet (foreground)"},
-    {"search", cmd_search, "search QUERY [--kind K] [--since 3d] [--collection C] [--category C] [--limit N] [--json] [--format tsv] [--image FILE]   by words and by meaning; no matches: status 1"},
-    {"similar", cmd_similar, "similar ID [--kind K] [--limit N] [--json]   entries that mean something close"},
-    {"organize", cmd_organize, "organize [--no-ocr]   text kinds, text in images, categories, duplicates, collections, rules (now)"},
-    {"collections", cmd_collections, "collections [--json] | rename C NAME | merge FROM INTO   automatic and named groups"},
-    {"add", cmd_add, "add [--wait] FILE...|DIR...|-   import files, folders (recursively) or stdin; --wait also indexes them"},
-    {"wl-event", cmd_wl_event, "wl-event   one Wayland selection event (the daemon's wl-paste --watch runs it): reads the offered types, skips passwords, stores the best type"},
-    {"store", cmd_store, "store [--type MIME]   store one clip from stdin (for wl-paste --watch; honours CLIPBOARD_STATE)"},
-    {"list", cmd_list, "list [--kind K] [--collection C] [--category C] [--duplicates-of ID] [--limit N] [--pinned] [--json]   newest first"},
-    {"pick", cmd_pick, "pick [--kind K] [--limit N] [--pinned]   ID<TAB>preview lines for dmenu/rofi/fzf"},
-    {"show", cmd_show, "show ID [--json]   one entry in full"},
-    {"decode", cmd_decode, "decode ID   the raw content on stdout"},
-    {"copy", cmd_copy, "copy ID   put an entry back on the clipboard (wl-copy or xclip)"},
-    {"delete", cmd_delete, "delete ID...   remove entries"},
-    {"pin", cmd_pin, "pin ID...   keep entries whatever the retention limits"},
-    {"unpin", cmd_pin, "unpin ID..."},
-    {"tag", cmd_tag, "tag ID TAG [--remove]"},
-    {"pause", cmd_pause, "pause   stop storing clips (clipseek store and capture skip them)"},
-    {"resume", cmd_pause, "resume"},
-    {"stats", cmd_stats, "stats [--json]   counts and sizes"},
-    {"check", cmd_stats, "check [--integrity] [--json]   missing and orphan blobs, SQLite integrity_check"},
-    {"gc", cmd_gc, "gc   remove orphan blob files"},
+    {"daemon", cmd_daemon, "capture, index, serve the CLI and the web page",
+     "daemon [--no-x11] [--primary] [--model DIR] [--web-port N]\n"
+     "       [--no-web]\n"
+     "  Captures the clipboard (X11 and/or Wayland), indexes new clips and serves\n"
+     "  the web page on loopback."},
+    {"status", cmd_status, "capture (paused or not), entries, trash",
+     "status [--json]\n"
+     "  Whether capture is paused (and until when), the entry count, and what\n"
+     "  `undo` would bring back. --json: paused, paused_until_ms, skip_next..."},
+    {"pause", cmd_pause, "stop storing clips: for a while, until resume, or the next copy",
+     "pause [DURATION | --next]\n"
+     "  DURATION: 10m, 2h, 1d, 1w (minutes, hours, days, weeks); capture resumes by\n"
+     "  itself after it, also across restarts. No DURATION: until `resume`.\n"
+     "  --next: store everything but the next copy (e.g. before copying a password)."},
+    {"resume", cmd_pause, "store clips again (ends a pause, cancels pause --next)", "resume"},
+    {"list", cmd_list, "entries, newest first",
+     "list [--kind K] [--collection C] [--category C]\n"
+     "     [--duplicates-of ID] [--limit N] [--pinned] [--json]"},
+    {"search", cmd_search, "by words and by meaning; no matches: status 1",
+     "search QUERY [--kind K] [--since 3d] [--collection C]\n"
+     "       [--category C] [--limit N] [--json] [--format tsv] [--image FILE]\n"
+     "  A QUERY that starts with '-' goes after --.\n"
+     "  Full-text and meaning search (with a model). No matches: exit status 1."},
+    {"pick", cmd_pick, "ID<TAB>preview lines for dmenu/rofi/fzf",
+     "pick [--kind K] [--limit N] [--pinned]\n"
+     "  One line per entry: ID<TAB>preview, for dmenu, rofi or fzf."},
+    {"show", cmd_show, "one entry in full", "show ID [--json]"},
+    {"decode", cmd_decode, "the raw content on stdout", "decode ID"},
+    {"copy", cmd_copy, "put an entry back on the clipboard",
+     "copy ID\n"
+     "  Puts the entry on the clipboard through wl-copy (Wayland) or xclip (X11)."},
+    {"edit", cmd_edit, "edit a text entry in $VISUAL / $EDITOR",
+     "edit ID\n"
+     "  Opens the text in $VISUAL, else $EDITOR, else vi (a private 0600 file) and\n"
+     "  saves what you write as the entry's text; it is indexed again."},
+    {"delete", cmd_delete, "remove entries (undo brings them back)",
+     "delete ID...\n"
+     "  The entries go to the trash for 24 hours: `undo` brings them back. Secrets\n"
+     "  are deleted for good at once."},
+    {"clear", cmd_clear, "delete many entries at once (asks first)",
+     "clear [--older-than AGE] [--kind K] [--include-pinned] [--yes]\n"
+     "  Deletes every entry, or those last copied longer ago than AGE (30m, 12h, 7d,\n"
+     "  2w) and/or of kind K. Pinned entries are kept unless --include-pinned.\n"
+     "  Asks on a terminal; without one it needs --yes. `undo` brings them back."},
+    {"undo", cmd_undo, "bring back what the last delete or clear removed",
+     "undo\n"
+     "  Brings back the entries of the last `delete` or `clear` (within 24 hours)."},
+    {"pin", cmd_pin, "keep entries whatever the retention limits", "pin ID..."},
+    {"unpin", cmd_pin, "let retention remove entries again", "unpin ID..."},
+    {"tag", cmd_tag, "add or remove a tag", "tag ID TAG [--remove]"},
+    {"add", cmd_add, "import files, folders or stdin",
+     "add [--wait] [--images-only] [--ext png,jpg] FILE...|DIR...|-\n"
+     "  Imports files, folders (recursively) or stdin; --wait also indexes them.\n"
+     "  --images-only: only files whose content is an image; --ext: only files\n"
+     "  with one of these extensions (any case)."},
+    {"export", cmd_export, "write the history to a portable archive file",
+     "export FILE\n"
+     "  Writes entries, images, tags, pins and collections to FILE (one SQLite\n"
+     "  file, 0600), a consistent copy even while the daemon runs. Secrets and the\n"
+     "  trash are left out."},
+    {"import", cmd_export, "merge an archive made by export into this history",
+     "import FILE\n"
+     "  Adds the archive's entries that are not here yet (same content = same\n"
+     "  entry), with their times, tags, pins and collections; all or nothing."},
+    {"web", cmd_web, "a one-time login URL for the web page",
+     "web [--open] [--port N] [--logout-all]\n"
+     "  Prints a one-time login URL for the web page (opens it with --open); serves\n"
+     "  the page if no daemon does. --logout-all ends every session."},
+    {"doctor", cmd_doctor, "data dir, display, daemon, store health, model", "doctor"},
+    {"index", cmd_index, "embed every entry that has no vectors yet",
+     "index [--wait] [--model DIR]\n"
+     "  Embeds every entry that has no vectors yet (in the foreground)."},
+    {"similar", cmd_similar, "entries that mean something close", "similar ID [--kind K] [--limit N] [--json]"},
+    {"organize", cmd_organize, "text kinds, OCR, categories, duplicates, collections",
+     "organize [--no-ocr]\n"
+     "  Runs now: text kinds, text in images, categories, near-duplicates,\n"
+     "  collections and the category rules."},
+    {"collections", cmd_collections, "automatic and named groups",
+     "collections [--json] | rename C NAME | merge FROM INTO"},
+    {"stats", cmd_stats, "counts and sizes", "stats [--json]"},
+    {"check", cmd_stats, "missing and orphan blobs, SQLite integrity_check", "check [--integrity] [--json]"},
+    {"gc", cmd_gc, "remove orphan files, expired trash", "gc"},
+    {"model", cmd_model, "model info, use, list, fetch",
+     "model info DIR [--json]\n"
+     "                            architecture, sizes, parameters, dtype, memory\n"
+     "  model use DIR|REPO        the model indexing and searches use (REPO: from\n"
+     "                            the Hugging Face cache)\n"
+     "  model list [--available]  models here; --available: a catalogue\n"
+     "  model fetch [REPO] [--revision R]   download into the Hugging Face cache\n"
+     "                            (HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE)"},
+    {"store", cmd_store, "store one clip from stdin (for wl-paste --watch)",
+     "store [--type MIME]\n"
+     "  Stores one clip from stdin (for wl-paste --watch; honours CLIPBOARD_STATE)."},
+    {"wl-event", cmd_wl_event, "one Wayland selection event (run by the daemon)",
+     "wl-event\n"
+     "  One Wayland selection event (the daemon's wl-paste --watch runs it): reads\n"
+     "  the offered types, skips passwords, stores the best type."},
+    {"tokenize", cmd_tokenize, "texts (stdin), one per line -> token ids",
+     "tokenize --model DIR [--max-length N] [--texts-from FILE]"},
+    {"embed", cmd_embed, "one embedding per input, in input order",
+     "embed --model DIR (--text T | --texts-from FILE\n"
+     "      | --image FILE... | --token-ids \"ID ...\" | --pixel-values FILE)\n"
+     "      [--format json|f32] [--no-normalize]"},
+    {"preprocess", cmd_preprocess, "normalised pixels, float32 C x H x W",
+     "preprocess --model DIR --image FILE --out FILE"},
 };
 
 static void usage(FILE *f) {
-    fputs("usage: clipseek COMMAND [options]\n\ncommands:\n", f);
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) fprintf(f, "  %s\n", commands[i].help);
+    fputs("usage: clipseek COMMAND [options]    (clipseek COMMAND --help for its options)\n\ncommands:\n", f);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
     fputs("\ncommon options:\n  --threads N     threads for computing commands (also CLIPSEEK_THREADS)\n"
-          "  --device D      where computing commands run: auto (a GPU if there is one), cpu, vulkan, vulkan:N\n"
-          "                  (also CLIPSEEK_DEVICE, or device = in the config)\n"
-          "  --dtype f32|f16|q8  the weights the towers keep: on the CPU f32, f16 or q8 (8-bit blocks; default\n"
-          "                  per tower, docs/performance.md), on a GPU f32 or f16 (f16 also for q8); stored\n"
-          "                  with the model by `model use`\n"
-          "  --data-dir DIR  the history's folder (also CLIPSEEK_DATA_DIR; default $XDG_DATA_HOME/clipseek)\n", f);
+          "  --device D      where computing commands run: auto (a GPU if there is one),\n"
+          "                  cpu, vulkan, vulkan:N (also CLIPSEEK_DEVICE, or device =)\n"
+          "  --dtype f32|f16|q8  the weights the towers keep: on the CPU f32, f16 or q8\n"
+          "                  (8-bit blocks; default per tower, docs/performance.md), on a\n"
+          "                  GPU f32 or f16 (f16 also for q8); stored with the model by\n"
+          "                  `model use`\n"
+          "  --data-dir DIR  the history's folder (also CLIPSEEK_DATA_DIR;\n"
+          "                  default $XDG_DATA_HOME/clipseek)\n"
+          "  --version       clipseek's version\n", f);
 }
 
 int main(int argc, char **argv) {
@@ -100,7 +153,13 @@ int main(int argc, char **argv) {
         usage(stderr);
         return CLI_USAGE;
     }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V") || !strcmp(argv[1], "version")) {
+        printf("clipseek %s\n", CLIPSEEK_VERSION);
+        return CLI_OK;
+    }
     if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        for (size_t i = 0; argc > 2 && i < sizeof commands / sizeof commands[0]; i++)
+            if (!strcmp(argv[2], commands[i].name)) return printf("usage: clipseek %s\n", commands[i].usage) < 0;
         usage(stdout);
         return CLI_OK;
     }
@@ -135,6 +194,16 @@ int main(int argc, char **argv) {
     }
     argc = n;
     argv[argc] = NULL;
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_USAGE;
+    }
+    /* COMMAND -h/--help anywhere: its usage, before anything parses (a command must not take
+     * "--help" as a query or a file, nor create the data directory) */
+    for (int i = 2; i < argc; i++)
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+            for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++)
+                if (!strcmp(argv[1], commands[k].name)) return printf("usage: clipseek %s\n", commands[k].usage) < 0;
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
     if (!strcmp(argv[1], "x11-own-files")) return cmd_x11_own_files(argc - 1, argv + 1); /* internal, for copy */

@@ -26,7 +26,7 @@ static int read_fd_bounded(int fd, const char *path, size_t max_bytes, char **ou
         }
         ssize_t r = read(fd, buf + n, cap - n);
         if (r < 0 && errno == EINTR) continue;
-        if (r < 0) { int e = errno; free(buf); return cs_err_set(err, "%s: %s", path, strerror(e)); }
+        if (r < 0) { int e = errno; free(buf); return cs_err_sys(err, e, "%s", path); }
         if (r == 0) break;
         n += (size_t)r;
     }
@@ -53,11 +53,11 @@ static const char *file_type(mode_t m) {
  * reads wait for data as cat's would. Sets *st. Returns the fd, or -1 (err set). */
 static int open_checked(const char *path, int allow_stream, struct stat *st, cs_err *err) {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) return cs_err_set(err, "%s: %s", path, strerror(errno));
+    if (fd < 0) return cs_err_sys(err, errno, "%s", path);
     if (fstat(fd, st) != 0) {
         int e = errno;
         close(fd);
-        return cs_err_set(err, "%s: %s", path, strerror(e));
+        return cs_err_sys(err, e, "%s", path);
     }
     if (S_ISREG(st->st_mode)) return fd;
     int stream = S_ISFIFO(st->st_mode) || S_ISCHR(st->st_mode) || S_ISSOCK(st->st_mode);
@@ -66,7 +66,7 @@ static int open_checked(const char *path, int allow_stream, struct stat *st, cs_
         if (fl != -1 && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == 0) return fd;
         int e = errno;
         close(fd);
-        return cs_err_set(err, "%s: %s", path, strerror(e));
+        return cs_err_sys(err, e, "%s", path);
     }
     close(fd);
     if (S_ISDIR(st->st_mode)) return cs_err_set(err, "%s: is a folder, not a file", path);

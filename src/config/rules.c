@@ -249,7 +249,7 @@ int rules_parse(const char *text, size_t len, const char *p, rules **out, cs_err
     if (memchr(text, 0, len)) return cs_err_set(err, "%s: not a text file (NUL byte)", p);
     rules *r = calloc(1, sizeof *r);
     char *txt = malloc(len + 1);
-    if (!r || !txt) { free(r); free(txt); return cs_err_set(err, "out of memory"); }
+    if (!r || !txt) { free(r); free(txt); return cs_errc(err, CS_ENOMEM, "out of memory"); }
     memcpy(txt, text, len);
     txt[len] = 0;
     set_defaults(r);

@@ -49,7 +49,7 @@ typedef struct rules rules;
 
 /* Loads the config (path NULL: the default location). Caller frees with rules_free. */
 int rules_load(const char *path, rules **out, cs_err *err);
-void rules_free(rules *r);
+void rules_free(rules *r); /* NULL is a no-op */
 
 /* Parses config text (name is used in error messages). rules_load reads a file and calls it. */
 int rules_parse(const char *text, size_t len, const char *name, rules **out, cs_err *err);
@@ -84,7 +84,8 @@ org_settings rules_org(const rules *r);
 /* The web page's port, or -1 when `web = false`. */
 int rules_web_port(const rules *r);
 
-/* The `device =` setting, or NULL when not set (r may be NULL). */
+/* The `device =` setting, or NULL when not set (r may be NULL). Borrowed: valid until
+ * rules_free(r). */
 const char *rules_device(const rules *r);
 
 store_limits rules_limits(const rules *r);

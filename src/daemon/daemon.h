@@ -31,6 +31,8 @@
 #ifndef DAEMON_H
 #define DAEMON_H
 
+#include <stddef.h>
+
 #include "../common/cs_err.h"
 
 typedef struct daemon_params {
@@ -45,15 +47,22 @@ typedef struct daemon_params {
     int dtype;              /* CLIP_DTYPE_* on the CPU; DEFAULT: the store's "model_dtype", else per tower */
     int no_capture;         /* 1: neither X11 nor Wayland capture (`clipseek web` on its own) */
     int web_port;           /* web page: -2 the config's setting, -1 off, 0 any free port, else that port */
-    int open_browser;       /* once the page is served: 1 prints its login URL on stdout, 2 also opens it (xdg-open) */
+    /* once the page is served: called with a one-time login URL (borrowed for the call; NULL if
+     * none could be made), e.g. to print and open it; NULL: nothing */
+    void (*on_web)(const char *login_url, void *arg);
+    void *on_web_arg;
 } daemon_params;
 
-/* Runs until SIGINT/SIGTERM or STOP. Returns 0, or -1 with a message (already running, cannot
- * open the store or the socket). */
+/* The defaults: X11 capture on, the config's web port, everything else off or automatic. */
+daemon_params daemon_default_params(void);
+
+/* Runs until SIGINT/SIGTERM or STOP. Logs through cs_log (main installs the sink). Returns 0, or
+ * -1 with a message: a daemon already runs for data_dir, or why the config, the store or the
+ * socket could not be opened. */
 int daemon_run(const daemon_params *p, cs_err *err);
 
-/* Client side: sends one request line to the daemon of data_dir and reads the reply line into
- * buf. Returns 0, 1 if no daemon answers, -1 on a protocol error. timeout_ms <= 0 waits forever. */
+/* Client side: ipc_request (src/ipc/ipc.h), kept under this name for its callers. Returns 0, 1
+ * if no daemon answers, -1 on a protocol error. timeout_ms <= 0 waits forever. */
 int daemon_request(const char *data_dir, const char *req, char *buf, size_t n, int timeout_ms);
 
 #endif

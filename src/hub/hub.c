@@ -146,7 +146,7 @@ static int same_origin(const conn *k, const char *url) {
  * status), -1 on a transport failure (err set). */
 static int request(conn *k, const char *url0, int head, hdrs *first, hdrs *last, cs_err *err) {
     char *url = strdup(url0);
-    if (!url) return cs_err_set(err, "out of memory");
+    if (!url) return cs_errc(err, CS_ENOMEM, "out of memory");
     int rc = 0;
     for (int hop = 0;; hop++) {
         CURL *c = k->c;
@@ -185,7 +185,7 @@ static int request(conn *k, const char *url0, int head, hdrs *first, hdrs *last,
         if (head && !same_origin(k, loc)) break;
         if (hop == MAX_REDIRECTS) { rc = cs_err_set(err, "%s: too many redirects", url0); break; }
         char *next = strdup(loc);
-        if (!next) { rc = cs_err_set(err, "out of memory"); break; }
+        if (!next) { rc = cs_errc(err, CS_ENOMEM, "out of memory"); break; }
         free(url);
         url = next;
     }
@@ -385,11 +385,11 @@ static int get_file(conn *k, const char *rdir, const char *rev, const char *name
     if (hub_mkdirs(locks, err)) return -1;
     snprintf(lockp, sizeof lockp, "%s/%s.lock", locks, etag);
     int lfd = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (lfd < 0) return cs_err_set(err, "%s: %s", lockp, strerror(errno));
+    if (lfd < 0) return cs_err_sys(err, errno, "%s", lockp);
     if (flock(lfd, LOCK_EX) != 0) {
         int e = errno;
         close(lfd);
-        return cs_err_set(err, "%s: %s", lockp, strerror(e));
+        return cs_err_sys(err, e, "%s", lockp);
     }
     int rc = download(k, url, &h, rev, name, etag, blobs, blob, part, err);
     close(lfd); /* releases the lock */
@@ -409,7 +409,7 @@ static int download(conn *k, const char *url, const hdrs *hp, const char *rev, c
         FILE *f = fd >= 0 ? fdopen(fd, "ab") : NULL;
         if (!f) {
             if (fd >= 0) close(fd);
-            return cs_err_set(err, "%s: %s", part, strerror(errno));
+            return cs_err_sys(err, errno, "%s", part);
         }
         k->f = f;
         k->resume = have;
@@ -443,7 +443,7 @@ static int download(conn *k, const char *url, const hdrs *hp, const char *rev, c
             if (last.status == 416) unlink(part); /* the server says the partial file is longer than the file */
             return http_error(k, &last, rev, name, err);
         }
-        if (!wok) return cs_err_set(err, "%s: %s", part, strerror(errno));
+        if (!wok) return cs_err_sys(err, errno, "%s", part);
         char what[400];
         if (h.linked_size && (unsigned long long)got != h.linked_size) {
             unlink(part);
@@ -453,7 +453,7 @@ static int download(conn *k, const char *url, const hdrs *hp, const char *rev, c
             unlink(part);
             return cs_err_set(err, "%s: checksum mismatch (%s); the download was deleted", name, what);
         }
-        if (rename(part, blob) != 0) return cs_err_set(err, "%s: %s", blob, strerror(errno));
+        if (rename(part, blob) != 0) return cs_err_sys(err, errno, "%s", blob);
         fsync_path(blobs);
     }
     return 0;

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../common/cs_json.h"
 #include "../common/cs_file.h"
 #include "hub_int.h"
 
@@ -87,7 +88,7 @@ int hub_mkdirs(const char *path, cs_err *err) {
         if (*c == '/' || !*c) {
             char keep = *c;
             *c = 0;
-            if (mkdir(tmp, 0700) != 0 && errno != EEXIST) return cs_err_set(err, "%s: %s", tmp, strerror(errno));
+            if (mkdir(tmp, 0700) != 0 && errno != EEXIST) return cs_err_sys(err, errno, "%s", tmp);
             *c = keep;
             if (!keep) break;
         }
@@ -115,14 +116,14 @@ static int write_atomic(const char *path, const char *data, size_t len, cs_err *
     char tmp[PATH_MAX + 32];
     snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) return cs_err_set(err, "%s: %s", tmp, strerror(errno));
+    if (fd < 0) return cs_err_sys(err, errno, "%s", tmp);
     int ok = write(fd, data, len) == (ssize_t)len && fsync(fd) == 0;
     int e = errno;
     close(fd);
     if (!ok || rename(tmp, path) != 0) {
         if (ok) e = errno;
         unlink(tmp);
-        return cs_err_set(err, "%s: %s", path, strerror(e));
+        return cs_err_sys(err, e, "%s", path);
     }
     return 0;
 }
@@ -152,11 +153,11 @@ int hub_link_snapshot(const char *rdir, const char *commit, const char *file, co
     snprintf(target + at, sizeof target - at, "../../blobs/%s", etag);
     snprintf(tmp, sizeof tmp, "%s.tmp.%d", link, (int)getpid());
     unlink(tmp);
-    if (symlink(target, tmp) != 0) return cs_err_set(err, "%s: %s", tmp, strerror(errno));
+    if (symlink(target, tmp) != 0) return cs_err_sys(err, errno, "%s", tmp);
     if (rename(tmp, link) != 0) {
         int e = errno;
         unlink(tmp);
-        return cs_err_set(err, "%s: %s", link, strerror(e));
+        return cs_err_sys(err, e, "%s", link);
     }
     return 0;
 }
@@ -185,12 +186,8 @@ static int cmp_at(const void *a, const void *b) {
 
 int hub_index_shards(const char *index_path, char ***names, cs_err *err) {
     *names = NULL;
-    char *txt;
-    size_t len;
-    if (cs_read_file(index_path, 64u << 20, &txt, &len, err)) return -1;
-    json_error_t je;
-    json_t *idx = json_loadb(txt, len, 0, &je);
-    free(txt);
+    json_t *idx = cs_json_read_object(index_path, 64u << 20, err);
+    if (!idx) return -1;
     json_t *wm = json_object_get(idx, "weight_map");
     if (!json_is_object(wm)) {
         json_decref(idx);
@@ -202,7 +199,7 @@ int hub_index_shards(const char *index_path, char ***names, cs_err *err) {
     shard_ref *refs = malloc((total ? total : 1) * sizeof *refs);
     char **v = calloc(total + 1, sizeof *v);
     unsigned char *first = calloc(total ? total : 1, 1);
-    int rc = refs && v && first ? 0 : cs_err_set(err, "out of memory");
+    int rc = refs && v && first ? 0 : cs_errc(err, CS_ENOMEM, "out of memory");
     const char *key;
     json_t *val;
     json_object_foreach(wm, key, val) {
@@ -223,7 +220,7 @@ int hub_index_shards(const char *index_path, char ***names, cs_err *err) {
         /* back in order of first mention: the order the shards are downloaded in */
         qsort(refs, n, sizeof *refs, cmp_at);
         for (size_t i = 0; i < n && !rc; i++)
-            if (first[i] && !(v[k++] = strdup(refs[i].name))) rc = cs_err_set(err, "out of memory");
+            if (first[i] && !(v[k++] = strdup(refs[i].name))) rc = cs_errc(err, CS_ENOMEM, "out of memory");
     }
     free(refs);
     free(first);

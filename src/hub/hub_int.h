@@ -24,7 +24,7 @@ int hub_snapshot_format(const char *snap, const char *const *files, int n);
 /* Shard names listed by an index file's weight_map (each a plain file name), malloc'd array of
  * malloc'd strings, NULL-terminated. Returns 0 or -1 (err set). Free with hub_free_names. */
 int hub_index_shards(const char *index_path, char ***names, cs_err *err);
-void hub_free_names(char **names);
+void hub_free_names(char **names); /* NULL is a no-op */
 /* mkdir -p with mode 0700 for the folders it creates. */
 int hub_mkdirs(const char *path, cs_err *err);
 /* Points snap/<file> at ../../blobs/<etag> (a temporary link renamed over the old one). */

@@ -104,4 +104,14 @@ int img_thumbnail_decode(const unsigned char *buf, size_t len, uint64_t max_pixe
 /* JPEG bytes of im at quality 1-100 (libjpeg-turbo). *out is malloc'd. */
 int img_encode_jpeg(const img_rgb *im, int quality, unsigned char **out, size_t *len, cs_err *err);
 
+/* SVG (image_svg.c, librsvg): 1 if buf is a whole SVG document (after an optional BOM, XML
+ * declaration, comments and DOCTYPE it opens with <svg and ends with </svg>). */
+int img_svg_sniff(const unsigned char *buf, size_t len);
+/* Draws an SVG document on white into PNG bytes (*png malloc'd), at its own size scaled so the
+ * longer side is at least min_side and at most max_side (no size given: its viewBox's
+ * proportions, else 512 square). References to other files are not followed. *w, *h (may be
+ * NULL) get the size. */
+int img_svg_to_png(const unsigned char *buf, size_t len, int min_side, int max_side, unsigned char **png, size_t *png_len,
+                   int *w, int *h, cs_err *err);
+
 #endif

@@ -70,7 +70,7 @@ int img_thumbnail(const img_rgb *in, int max_side, img_rgb *out, cs_err *err) {
     if (tw == in->w && th == in->h) {
         size_t n = (size_t)in->w * in->h * 3;
         out->px = malloc(n ? n : 1);
-        if (!out->px) return cs_err_set(err, "out of memory");
+        if (!out->px) return cs_errc(err, CS_ENOMEM, "out of memory");
         memcpy(out->px, in->px, n);
         out->w = in->w;
         out->h = in->h;

@@ -19,7 +19,7 @@ char *index_model_id(const char *dir, cs_err *err) {
     size_t cap = 1 << 16, n = 0;
     int have_st = 0;
     unsigned char *buf = malloc(cap);
-    if (!buf) { cs_err_set(err, "out of memory"); return NULL; }
+    if (!buf) { cs_errc(err, CS_ENOMEM, "out of memory"); return NULL; }
     for (int i = 0; i < 5; i++) {
         char *p = cs_path_join(dir, files[i]);
         cs_map m = {0};
@@ -40,7 +40,7 @@ char *index_model_id(const char *dir, cs_err *err) {
             if (n + take > cap) {
                 while (n + take > cap) cap *= 2;
                 unsigned char *nb = realloc(buf, cap);
-                if (!nb) { cs_unmap(&m); free(p); free(buf); cs_err_set(err, "out of memory"); return NULL; }
+                if (!nb) { cs_unmap(&m); free(p); free(buf); cs_errc(err, CS_ENOMEM, "out of memory"); return NULL; }
                 buf = nb;
             }
             memcpy(buf + n, from, take);
@@ -60,7 +60,7 @@ char *index_model_id(const char *dir, cs_err *err) {
         if (dir[i] == '/') base = dir + i + 1;
     size_t len = (size_t)(dir + bl - base);
     char *id = malloc(len + 16);
-    if (!id) { cs_err_set(err, "out of memory"); return NULL; }
+    if (!id) { cs_errc(err, CS_ENOMEM, "out of memory"); return NULL; }
     snprintf(id, len + 16, "%.*s-%.12s", (int)len, base, sha);
     return id;
 }
@@ -103,7 +103,7 @@ static int embed_text_entry(store *s, clip_ctx *c, const store_entry *e, const c
         if ((int)lens[i] > in->max_positions) { lens[i] = (size_t)in->max_positions; win[i][lens[i] - 1] = in->eos_id; }
     int P = in->projection_dim, rc = 0;
     float *v = malloc((size_t)(k > 0 ? k : 1) * P * sizeof *v);
-    if (!v) rc = cs_err_set(err, "out of memory");
+    if (!v) rc = cs_errc(err, CS_ENOMEM, "out of memory");
     for (int i = 0; i < k && !rc; i += 16) {
         int b = k - i < 16 ? k - i : 16;
         rc = clip_text_embed(c, (const int32_t *const *)win + i, lens + i, b, 1, v + (size_t)i * P, err);
@@ -129,7 +129,7 @@ int index_run(store *s, clip_ctx *c, const char *model, int64_t max_entries, ind
     enum { BATCH = 8 };
     size_t per = (size_t)3 * S * S;
     float *px = malloc(per * BATCH * sizeof *px), *v = malloc((size_t)BATCH * P * sizeof *v);
-    if (!px || !v) { free(px); free(v); return cs_err_set(err, "out of memory"); }
+    if (!px || !v) { free(px); free(v); return cs_errc(err, CS_ENOMEM, "out of memory"); }
     int rc = 0;
     int64_t done = 0;
     while (!rc && (max_entries <= 0 || done < max_entries)) {

@@ -26,12 +26,12 @@ int be_parse_device(const char *s, int *kind, int *index, cs_err *err) {
     return 0;
 }
 
-be *be_open(const char *device, int f32, char *note, size_t nn, int *loud, cs_err *err) {
+be *be_open(const char *device, int f32, int threads, char *note, size_t nn, int *loud, cs_err *err) {
     note[0] = 0;
     *loud = 0;
     if (device && !strcmp(device, "reference")) {
-        be *b = be_ref_new();
-        if (!b) cs_err_set(err, "out of memory");
+        be *b = be_ref_new(threads);
+        if (!b) cs_errc(err, CS_ENOMEM, "out of memory");
         return b;
     }
     const char *env = getenv("CLIPSEEK_DEVICE");
@@ -39,7 +39,7 @@ be *be_open(const char *device, int f32, char *note, size_t nn, int *loud, cs_er
     int kind, index;
     if (be_parse_device(name, &kind, &index, err)) return NULL;
     if (kind != 1) {
-        cs_err why = {{0}};
+        cs_err why = {0};
         int found = 0;
 #ifdef CS_VULKAN
         be *g = be_vk_new(index, !f32, &found, &why);
@@ -52,7 +52,7 @@ be *be_open(const char *device, int f32, char *note, size_t nn, int *loud, cs_er
         snprintf(note, nn, "%s: %.240s; running on the CPU", kind == 0 ? "auto" : name, why.msg);
         *loud = kind == 2 || found;
     }
-    be *b = be_cpu_new();
-    if (!b) cs_err_set(err, "out of memory");
+    be *b = be_cpu_new(threads);
+    if (!b) cs_errc(err, CS_ENOMEM, "out of memory");
     return b;
 }

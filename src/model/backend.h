@@ -71,6 +71,7 @@ typedef struct be_info {
     uint64_t weight_bytes;/* bytes of prepared weights (device memory on a GPU; packed/copied on the CPU) */
     uint64_t work_bytes;  /* bytes of workspace and staging */
     double upload_ms;     /* time spent preparing weights so far */
+    uint64_t dispatches;  /* kernels recorded so far (a GPU's dispatches; 0 on the CPU): per pass by difference */
 } be_info;
 
 typedef struct be_vtbl {
@@ -105,10 +106,12 @@ struct be {
     int keep;    /* BE_KEEP_*: the CPU backends' linear weights from the next be_prepare on */
 };
 
-/* Creates the reference backend (plain loops). Never fails but out of memory (NULL). */
-be *be_ref_new(void);
-/* Creates the fast CPU backend (the build's BLAS, BLIS prepacking when available). */
-be *be_cpu_new(void);
+/* Creates the reference backend (plain loops). threads (>= 1) serves only the data movement
+ * between its kernels (im2col, residual adds). Never fails but out of memory (NULL). */
+be *be_ref_new(int threads);
+/* Creates the fast CPU backend (the build's BLAS, BLIS prepacking when available) on threads
+ * threads (>= 1). Its thread count and load-balancing state are its own (an ops_ctx). */
+be *be_cpu_new(int threads);
 
 /* Vulkan. dev: -1 = auto (discrete, then integrated GPU; never a CPU implementation such as
  * lavapipe), else the index in be_vk_list's order (any type, lavapipe included). f16: keep linear
@@ -129,11 +132,12 @@ void be_free(be *b); /* NULL is a no-op */
 const struct ops_lpw *be_cpu_lpw(const be_w *w);
 
 /* Opens the backend for a device name (NULL: $CLIPSEEK_DEVICE, else "auto"; "reference": the
- * reference kernels). f32: a GPU keeps F32 weights (else F16). When a GPU is asked for but cannot
+ * reference kernels). f32: a GPU keeps F32 weights (else F16). threads: a CPU backend's thread
+ * count (>= 1). When a GPU is asked for but cannot
  * be used, returns the fast CPU backend and writes why into note (nn bytes; else note is ""),
  * with *loud = 1 when the user should be told (a device named, or a GPU found that failed).
  * Returns NULL with *err only for a bad device name or out of memory. */
-be *be_open(const char *device, int f32, char *note, size_t nn, int *loud, cs_err *err);
+be *be_open(const char *device, int f32, int threads, char *note, size_t nn, int *loud, cs_err *err);
 
 /* Parses a device name: "auto", "cpu", "vulkan" (= auto among GPUs), "vulkan:N". Returns 0 and sets
  * *kind (0 auto, 1 cpu, 2 vulkan) and *index (-1 or N), or -1 with *err. */

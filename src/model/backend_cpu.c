@@ -29,6 +29,7 @@ typedef struct cpu_w {
 typedef struct cpu_be {
     be b;
     int ref;
+    ops_ctx *o;        /* thread count and load-balancing state of the fast kernels */
     size_t cap;        /* floats of workspace */
     float *scratch;    /* attention scratch */
     float *pscratch;   /* packed-product scratch */
@@ -50,6 +51,7 @@ static void cpu_destroy(be *b) {
     free(c->pscratch);
     free(c->tmp);
     free(c->lpscr);
+    ops_ctx_free(c->o);
     free(c);
 }
 
@@ -73,7 +75,7 @@ static int grow(float **buf, size_t *cap, size_t floats) {
 
 static int cpu_reserve(be *b, size_t floats, int maxseq, int hd, int maxrows, int maxk, cs_err *err) {
     cpu_be *c = CB(b);
-    size_t scr = ops_attention_scratch(maxseq, hd), tmp = (size_t)maxrows * maxk,
+    size_t scr = ops_attention_scratch(c->o, maxseq, hd), tmp = (size_t)maxrows * maxk,
            pscr = !c->ref && ops_pack_available() ? ops_linear_packed_scratch(maxrows, maxk) : 0;
     if (grow(&c->b.host, &c->cap, floats) || grow(&c->scratch, &c->scr_cap, scr) ||
         grow(&c->pscratch, &c->pscr_cap, pscr) || grow(&c->tmp, &c->tmp_cap, tmp))
@@ -81,7 +83,7 @@ static int cpu_reserve(be *b, size_t floats, int maxseq, int hd, int maxrows, in
     size_t lps = ops_lp_scratch(maxrows, maxk, OPS_LP_Q8);
     if (lps > c->lpscr_cap) {
         void *n = NULL;
-        if (posix_memalign(&n, 64, lps)) return cs_err_set(err, "out of memory for a %zu MB workspace", lps >> 20);
+        if (posix_memalign(&n, 64, lps)) return cs_errc(err, CS_ENOMEM, "out of memory for a %zu MB workspace", lps >> 20);
         free(c->lpscr);
         c->lpscr = n;
         c->lpscr_cap = lps;
@@ -100,7 +102,7 @@ static void set_precision(cpu_be *c, int keep) {
 static be_w *cpu_prepare(be *b, const void *data, int dtype, int n, int k, int kind, cs_err *err) {
     cpu_be *c = CB(b);
     cpu_w *w = calloc(1, sizeof *w);
-    if (!w) { cs_err_set(err, "out of memory"); return NULL; }
+    if (!w) { cs_errc(err, CS_ENOMEM, "out of memory"); return NULL; }
     w->h.n = n;
     w->h.k = k;
     w->dtype = dtype;
@@ -114,7 +116,7 @@ static be_w *cpu_prepare(be *b, const void *data, int dtype, int n, int k, int k
         if (c->b.keep == BE_KEEP_F32 || (kind != BE_W_LINEAR && kind != BE_W_LINEAR_FEW) || lw->fmt != lpfmt ||
             lw->n != n || lw->k != k) {
             free(w);
-            cs_err_set(err, "a converted %dx%d weight does not match what is asked", n, k);
+            cs_errc(err, CS_EINVAL, "a converted %dx%d weight does not match what is asked", n, k);
             return NULL;
         }
         w->lp = lw;
@@ -129,10 +131,10 @@ static be_w *cpu_prepare(be *b, const void *data, int dtype, int n, int k, int k
         return NULL;
     }
     if (c->b.keep != BE_KEEP_F32 && (kind == BE_W_LINEAR || kind == BE_W_LINEAR_FEW)) {
-        w->lp = ops_lp_pack(data, n, k, lpfmt);
+        w->lp = ops_lp_pack(c->o, data, n, k, lpfmt);
         if (!w->lp) {
             free(w);
-            cs_err_set(err, "out of memory converting a %dx%d weight", n, k);
+            cs_errc(err, CS_ENOMEM, "out of memory converting a %dx%d weight", n, k);
             return NULL;
         }
         w->h.copied = 1;
@@ -144,7 +146,7 @@ static be_w *cpu_prepare(be *b, const void *data, int dtype, int n, int k, int k
     /* The vision tower's products have 50+ rows (a patch grid per image): pack its weights once.
      * The text tower keeps the CBLAS path, whose small-m kernels suit a short query better. */
     if (kind == BE_W_LINEAR && !c->ref && ops_pack_available()) {
-        w->p = ops_pack(data, n, k);
+        w->p = ops_pack(c->o, data, n, k);
         if (!w->p) {
             free(w);
             cs_err_set(err, "out of memory packing a %dx%d weight", n, k);
@@ -175,8 +177,10 @@ static int cpu_sync(be *b, cs_err *err) { (void)b; (void)err; return 0; }
 
 /* y[m, n] = act(y + b) (b may be NULL); ops_bias_act has no OPS_ACT_NONE */
 static void add_bias_act(const cpu_be *c, float *y, const float *b, int m, int n, int act) {
-    if (act != OPS_ACT_NONE) (c->ref ? ops_bias_act_ref : ops_bias_act)(y, b, m, n, act);
-    else if (b)
+    if (act != OPS_ACT_NONE) {
+        if (c->ref) ops_bias_act_ref(y, b, m, n, act);
+        else ops_bias_act(c->o, y, b, m, n, act);
+    } else if (b)
         for (int i = 0; i < m; i++)
             for (int j = 0; j < n; j++) y[(size_t)i * n + j] += b[j];
 }
@@ -189,33 +193,38 @@ static void cpu_linear(be *b, be_off xo, const be_w *w, const be_w *bias, int ac
     float *y = AT(b, yo);
     int n = w->n, k = w->k;
     if (W->p) {
-        if (c1 > 0) ops_linear_packed_cols(x, W->p, bv, act, resid ? NULL : y, resid ? y : NULL, m, c0, c1, c->pscratch);
-        else ops_linear_packed(x, W->p, bv, act, resid ? NULL : y, resid ? y : NULL, m, c->pscratch);
+        if (c1 > 0)
+            ops_linear_packed_cols(c->o, x, W->p, bv, act, resid ? NULL : y, resid ? y : NULL, m, c0, c1, c->pscratch);
+        else ops_linear_packed(c->o, x, W->p, bv, act, resid ? NULL : y, resid ? y : NULL, m, c->pscratch);
         return;
     }
     /* plain weights compute every column; c0..c1 is an upper bound on what the caller reads */
-    void (*lin)(const float *, const float *, const float *, float *, int, int, int) = c->ref ? ops_linear_ref : ops_linear;
     if (W->lp) { /* F16/Q8_0: the product alone, then the same passes as for F32 */
         float *dst = resid ? c->tmp : y;
-        if (c->ref) ops_lp_linear_impl(x, W->lp, dst, m, c->lpscr, OPS_LP_REF);
-        else ops_lp_linear(x, W->lp, dst, m, c->lpscr);
-        if (resid) ops_residual(y, c->tmp, bv, m, n);
+        if (c->ref) ops_lp_linear_impl(c->o, x, W->lp, dst, m, c->lpscr, OPS_LP_REF);
+        else ops_lp_linear(c->o, x, W->lp, dst, m, c->lpscr);
+        if (resid) ops_residual(c->o, y, c->tmp, bv, m, n);
         else add_bias_act(c, y, bv, m, n, act);
         return;
     }
-    if (resid) { /* the GEMM writes with beta = 0, then one pass adds it and the bias to the stream */
-        lin(x, W->f, NULL, c->tmp, m, n, k);
-        ops_residual(y, c->tmp, bv, m, n);
+    if (c->ref) {
+        ops_linear_ref(x, W->f, resid || act != OPS_ACT_NONE ? NULL : bv, resid ? c->tmp : y, m, n, k);
+        if (resid) ops_residual(c->o, y, c->tmp, bv, m, n);
+        else if (act != OPS_ACT_NONE) ops_bias_act_ref(y, bv, m, n, act);
+    } else if (resid) { /* the GEMM writes with beta = 0, then one pass adds it and the bias to the stream */
+        ops_linear(c->o, x, W->f, NULL, c->tmp, m, n, k);
+        ops_residual(c->o, y, c->tmp, bv, m, n);
     } else if (act == OPS_ACT_NONE) {
-        lin(x, W->f, bv, y, m, n, k);
+        ops_linear(c->o, x, W->f, bv, y, m, n, k);
     } else {
-        lin(x, W->f, NULL, y, m, n, k);
-        (c->ref ? ops_bias_act_ref : ops_bias_act)(y, bv, m, n, act);
+        ops_linear(c->o, x, W->f, NULL, y, m, n, k);
+        ops_bias_act(c->o, y, bv, m, n, act);
     }
 }
 
 static void cpu_layernorm(be *b, be_off x, const be_w *g, const be_w *bias, be_off y, int m, int d, float eps) {
-    ops_layernorm(AT(b, x), CW(g)->f, CW(bias)->f, AT(b, y), m, d, eps);
+    if (CB(b)->ref) ops_layernorm_ref(AT(b, x), CW(g)->f, CW(bias)->f, AT(b, y), m, d, eps);
+    else ops_layernorm(CB(b)->o, AT(b, x), CW(g)->f, CW(bias)->f, AT(b, y), m, d, eps);
 }
 
 static void cpu_attention(be *b, be_off qkvo, int H, be_off outo, const int *seq_off, const int *seq_len, int nseq,
@@ -231,7 +240,7 @@ static void cpu_attention(be *b, be_off qkvo, int H, be_off outo, const int *seq
                               keymask ? keymask + seq_off[s] : NULL);
         }
     else
-        ops_attention_batch(qkv, qkv + H, qkv + 2 * H, 3 * H, att, H, seq_off, seq_len, nseq, heads, hd, causal,
+        ops_attention_batch(c->o, qkv, qkv + H, qkv + 2 * H, 3 * H, att, H, seq_off, seq_len, nseq, heads, hd, causal,
                             keymask, c->scratch);
 }
 
@@ -257,23 +266,23 @@ static void cpu_attention_pooled(be *b, const be_w *qkv_w, const be_w *qkv_b, be
     if (W->p) {
         /* K and V columns for all rows; then the pooled rows of ln1(x) to the top of h, and their
          * Q columns only, so rows 0..nseq-1 of qkv keep their K and V */
-        ops_linear_packed_cols(h, W->p, bv, OPS_ACT_NONE, qkv, NULL, T, H, 3 * H, c->pscratch);
+        ops_linear_packed_cols(c->o, h, W->p, bv, OPS_ACT_NONE, qkv, NULL, T, H, 3 * H, c->pscratch);
         cpu_take_rows(b, ho, H, seq_off, pool, nseq);
-        ops_linear_packed_cols(h, W->p, bv, OPS_ACT_NONE, qkv, NULL, nseq, 0, H, c->pscratch);
+        ops_linear_packed_cols(c->o, h, W->p, bv, OPS_ACT_NONE, qkv, NULL, nseq, 0, H, c->pscratch);
         q = qkv;
         ldq = 3 * H;
     } else { /* BLAS on the plain weight: all of Q, K, V, then the pooled queries copied to h */
         if (W->lp) {
-            ops_lp_linear(h, W->lp, qkv, T, c->lpscr);
+            ops_lp_linear(c->o, h, W->lp, qkv, T, c->lpscr);
             add_bias_act(c, qkv, bv, T, 3 * H, OPS_ACT_NONE);
         } else
-            ops_linear(h, W->f, bv, qkv, T, 3 * H, H);
+            ops_linear(c->o, h, W->f, bv, qkv, T, 3 * H, H);
         for (int s = 0; s < nseq; s++)
             memcpy(h + (size_t)s * H, qkv + ((size_t)seq_off[s] + (size_t)pool[s]) * 3 * H, (size_t)H * sizeof *h);
         q = h;
         ldq = H;
     }
-    ops_attention_rows(q, ldq, pool, qkv + H, qkv + 2 * H, 3 * H, att, H, seq_off, seq_len, nseq, heads, H / heads,
+    ops_attention_rows(c->o, q, ldq, pool, qkv + H, qkv + 2 * H, 3 * H, att, H, seq_off, seq_len, nseq, heads, H / heads,
                        causal, keymask, c->scratch);
 }
 
@@ -308,7 +317,7 @@ static void cpu_embed_tokens(be *b, be_off xo, const be_w *table, const be_w *po
 
 static void cpu_patch_embed(be *b, be_off xo, be_off pixo, be_off colso, be_off tmpo, int batch, int S, int p, int H,
                             const be_w *patch_w, const be_w *class_emb, const be_w *pos) {
-    int g = S / p, np = g * g, n = np + 1, K = 3 * p * p, nth = ops_threads();
+    int g = S / p, np = g * g, n = np + 1, K = 3 * p * p, nth = ops_ctx_threads(CB(b)->o);
     const float *pixels = AT(b, pixo), *cls = CW(class_emb)->f, *pe0 = CW(pos)->f;
     float *cols = AT(b, colso), *x = AT(b, xo), *h = AT(b, tmpo);
     /* im2col: row (b, patch) holds the patch's pixels in the conv weight's (c, ky, kx) order */
@@ -340,9 +349,12 @@ static const be_vtbl cpu_vtbl = {
     cpu_attention, cpu_attention_pooled, cpu_take_rows, cpu_embed_tokens, cpu_patch_embed,
 };
 
-static be *cpu_new(int ref) {
+static be *cpu_new(int ref, int threads) {
     cpu_be *c = calloc(1, sizeof *c);
-    if (!c) return NULL;
+    if (!c || !(c->o = ops_ctx_new(threads))) {
+        free(c);
+        return NULL;
+    }
     c->b.v = &cpu_vtbl;
     c->ref = ref;
     c->b.caps = BE_CAP_HOST | (ref ? 0 : BE_CAP_POOLED);
@@ -352,5 +364,5 @@ static be *cpu_new(int ref) {
     return &c->b;
 }
 
-be *be_ref_new(void) { return cpu_new(1); }
-be *be_cpu_new(void) { return cpu_new(0); }
+be *be_ref_new(int threads) { return cpu_new(1, threads); }
+be *be_cpu_new(int threads) { return cpu_new(0, threads); }

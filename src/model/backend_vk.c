@@ -1,8 +1,8 @@
 /* backend_vk: the Vulkan compute backend behind backend.h.
  *
  * Shaders: GLSL in src/model/shaders, compiled to SPIR-V by glslc at build time and embedded
- * (as build/shaders/NAME.inc). One descriptor layout for all of them (push descriptors, five storage
- * buffers: workspace, weight, two float vectors, host-written indices) and a 64-byte push constant.
+ * (as build/shaders/NAME.inc). One descriptor layout for all of them (push descriptors, six storage
+ * buffers: workspace, weight, three float vectors, host-written indices) and a 64-byte push constant.
  *
  * Memory: weights live in device-local chunks (sub-allocated, one VkBuffer per chunk, each weight
  * bound at its own aligned offset), uploaded once through a host-visible staging buffer. Linear
@@ -12,7 +12,11 @@
  * (sequence bounds, pooled rows, token ids, masks) through a host-visible index arena.
  *
  * Recording: operations are recorded into one command buffer, each followed by a full memory
- * barrier; be_sync submits it once, waits, and copies the downloads out. An arena that fills up
+ * barrier; be_sync submits it once, waits, and copies the downloads out. A layer norm into a
+ * buffer of its own is held back one operation: when the next is a product of its output (the
+ * towers' ln1 -> qkv, ln2 -> fc1, post-LN -> projection), the product's shader normalises its
+ * rows itself (matmul.comp, ln); otherwise it is recorded as it was. CLIPSEEK_VK_NOFUSE=1 keeps
+ * every layer norm a dispatch of its own. An arena that fills up
  * mid-pass is replaced by a bigger one; the old one is kept alive until the pass is done.
  *
  * Device features: 16-bit storage (else F16 weights are read two per uint with unpackHalf2x16),
@@ -126,6 +130,13 @@ typedef struct vk_be {
     char why[512];
     VkDeviceSize dev_bytes, limit; /* device-local bytes allocated; a cap (CLIPSEEK_VK_MEMORY_MB), 0 = none */
     int split, ndisp; /* submit every `split` dispatches (0: once per pass); dispatches recorded so far */
+    int nofuse;       /* CLIPSEEK_VK_NOFUSE: no layer norm inside the products */
+    struct {          /* a layer norm held back (see the top of the file) */
+        int on, m, d;
+        be_off x, y;
+        const be_w *g, *b;
+        float eps;
+    } pend;
 } vk_be;
 
 #define VB(b) ((vk_be *)(b))
@@ -289,9 +300,17 @@ static VkResult submit_wait(vk_be *v, VkCommandBuffer cb) {
     si.commandBufferCount = 1;
     si.pCommandBuffers = &cb;
     if ((r = vkResetFences(v->dev, 1, &v->fence)) || (r = vkQueueSubmit(v->queue, 1, &si, v->fence))) return r;
-    /* a pass of a large model on a slow GPU takes seconds; a minute means the device is gone */
-    r = vkWaitForFences(v->dev, 1, &v->fence, VK_TRUE, 60ull * 1000 * 1000 * 1000);
-    return r == VK_TIMEOUT ? VK_ERROR_DEVICE_LOST : r;
+    /* Wait until the queue is done with cb, however long that takes. This used to give up after
+     * 60 s and call it a lost device; the caller then reset the command buffer (and freed buffers)
+     * while the device was still running it. On lavapipe, whose passes take minutes on a loaded
+     * CPU, that was the crash in its queue thread: it read the command list we had just freed
+     * ("Unsupported command", a SIGSEGV). A hung GPU ends the wait itself: its driver reports the
+     * device lost. The wait runs in slices (CLIPSEEK_VK_WAIT_SLICE_MS, default 60 s; tests set
+     * 1 ms) only so that a slow pass goes through the same path a test can reach. */
+    const char *sl = getenv("CLIPSEEK_VK_WAIT_SLICE_MS");
+    uint64_t slice = sl && atoll(sl) > 0 ? (uint64_t)atoll(sl) * 1000000ull : 60ull * 1000 * 1000 * 1000;
+    while ((r = vkWaitForFences(v->dev, 1, &v->fence, VK_TRUE, slice)) == VK_TIMEOUT) continue;
+    return r;
 }
 
 /* Sends the recorded weight copies and waits: weights are in place before a pass reads them. */
@@ -320,15 +339,19 @@ static bind bw(vk_be *v, const be_w *w) {
     return (bind){v->chunks[x->chunk].buf, x->off, x->bytes};
 }
 
-static void dispatch(vk_be *v, int p, bind w, bind a, bind b2, bind ix, const void *pc, size_t pcn, uint32_t gx,
-                     uint32_t gy) {
+static void flush_ln(vk_be *v);
+
+/* Records one dispatch (after a layer norm held back, if any): bindings 1-5 as common.glsl. */
+static void dispatch6(vk_be *v, int p, bind w, bind a, bind b2, bind ix, bind c, const void *pc, size_t pcn,
+                      uint32_t gx, uint32_t gy) {
+    flush_ln(v);
     VkCommandBuffer cb = rec(v);
     if (!cb) return;
     if (gx > 65535 || gy > 65535) { fail(v, "a dispatch larger than 65535 workgroups", VK_ERROR_FEATURE_NOT_PRESENT); return; }
-    VkDescriptorBufferInfo bi[5] = {{v->ws.buf, 0, v->ws.size}, {w.buf, w.off, w.range}, {a.buf, a.off, a.range},
-                                    {b2.buf, b2.off, b2.range}, {ix.buf, ix.off, ix.range}};
-    VkWriteDescriptorSet wr[5];
-    for (int i = 0; i < 5; i++) {
+    VkDescriptorBufferInfo bi[6] = {{v->ws.buf, 0, v->ws.size}, {w.buf, w.off, w.range}, {a.buf, a.off, a.range},
+                                    {b2.buf, b2.off, b2.range}, {ix.buf, ix.off, ix.range}, {c.buf, c.off, c.range}};
+    VkWriteDescriptorSet wr[6];
+    for (int i = 0; i < 6; i++) {
         memset(&wr[i], 0, sizeof wr[i]);
         wr[i].sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET;
         wr[i].dstBinding = (uint32_t)i;
@@ -337,11 +360,12 @@ static void dispatch(vk_be *v, int p, bind w, bind a, bind b2, bind ix, const vo
         wr[i].pBufferInfo = &bi[i];
     }
     vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_COMPUTE, v->pipe[p]);
-    v->push(cb, VK_PIPELINE_BIND_POINT_COMPUTE, v->pl, 0, 5, wr);
+    v->push(cb, VK_PIPELINE_BIND_POINT_COMPUTE, v->pl, 0, 6, wr);
     vkCmdPushConstants(cb, v->pl, VK_SHADER_STAGE_COMPUTE_BIT, 0, (uint32_t)pcn, pc);
     vkCmdDispatch(cb, gx, gy, 1);
+    v->b.info.dispatches++;
     barrier(v, cb);
-    if (v->split && ++v->ndisp % v->split == 0) { /* see be_vk_new: lavapipe and long command buffers */
+    if (v->split && ++v->ndisp % v->split == 0) { /* CLIPSEEK_VK_SPLIT (be_vk_new) */
         VkResult r = submit_wait(v, cb);
         vkResetCommandBuffer(cb, 0);
         v->recording = 0;
@@ -358,6 +382,19 @@ static bind put_ints(vk_be *v, const int *src, size_t n) {
 }
 
 static bind nob(vk_be *v) { return (bind){v->dummy.buf, 0, v->dummy.size}; }
+
+static void dispatch(vk_be *v, int p, bind w, bind a, bind b2, bind ix, const void *pc, size_t pcn, uint32_t gx,
+                     uint32_t gy) {
+    dispatch6(v, p, w, a, b2, ix, nob(v), pc, pcn, gx, gy);
+}
+
+/* Records the layer norm held back, if any. */
+static void flush_ln(vk_be *v) {
+    if (!v->pend.on) return;
+    v->pend.on = 0;
+    struct { uint32_t x, y, d; float eps; } pc = {(uint32_t)v->pend.x, (uint32_t)v->pend.y, (uint32_t)v->pend.d, v->pend.eps};
+    dispatch(v, P_LAYERNORM, nob(v), bw(v, v->pend.g), bw(v, v->pend.b), nob(v), &pc, sizeof pc, (uint32_t)v->pend.m, 1);
+}
 
 /* ---- the operations ---- */
 
@@ -395,7 +432,7 @@ static be_w *vk_prepare(be *b, const void *data, int dtype, int n, int k, int ki
     vk_be *v = VB(b);
     if (v->failed) { cs_err_set(err, "%s", v->why); return NULL; }
     vk_w *w = calloc(1, sizeof *w);
-    if (!w) { cs_err_set(err, "out of memory"); return NULL; }
+    if (!w) { cs_errc(err, CS_ENOMEM, "out of memory"); return NULL; }
     double t0 = now_ms();
     size_t numel = (size_t)n * k;
     w->h.n = n;
@@ -417,7 +454,7 @@ static be_w *vk_prepare(be *b, const void *data, int dtype, int n, int k, int ki
         if (v->limit && cs > alloc && v->dev_bytes + cs > v->limit) /* a capped device: what is left */
             cs = v->limit > v->dev_bytes + alloc ? v->limit - v->dev_bytes : alloc;
         vk_buf *nc = realloc(v->chunks, (size_t)(v->nchunks + 1) * sizeof *nc);
-        if (!nc) { free(w); cs_err_set(err, "out of memory"); return NULL; }
+        if (!nc) { free(w); cs_errc(err, CS_ENOMEM, "out of memory"); return NULL; }
         v->chunks = nc;
         VkResult r = buf_new(v, cs, 0, &v->chunks[v->nchunks]);
         if (r) {
@@ -476,6 +513,7 @@ static void vk_wfree(be *b, be_w *w) {
 
 static void vk_write(be *b, be_off dst, const float *src, size_t n) {
     vk_be *v = VB(b);
+    flush_ln(v);
     VkCommandBuffer cb = rec(v);
     if (!cb) return;
     long long off = arena_take(v, &v->stage, n * sizeof *src);
@@ -488,6 +526,7 @@ static void vk_write(be *b, be_off dst, const float *src, size_t n) {
 
 static void vk_read(be *b, be_off src, float *dst, size_t n) {
     vk_be *v = VB(b);
+    flush_ln(v);
     VkCommandBuffer cb = rec(v);
     if (!cb) return;
     if (v->ndl == v->dlcap) {
@@ -507,6 +546,7 @@ static void vk_read(be *b, be_off src, float *dst, size_t n) {
 
 static int vk_sync(be *b, cs_err *err) {
     vk_be *v = VB(b);
+    flush_ln(v);
     if (!v->failed && v->recording) {
         VkResult r = submit_wait(v, v->cmd);
         if (r) fail(v, "running a pass", r);
@@ -529,18 +569,41 @@ static void vk_linear(be *b, be_off x, const be_w *w, const be_w *bias, int act,
                       int c1) {
     vk_be *v = VB(b);
     if (c1 <= 0) { c0 = 0; c1 = w->n; }
-    struct { uint32_t x, y, m, k, c0, c1, ldy, act, resid, bias; } pc = {
-        (uint32_t)x, (uint32_t)y, (uint32_t)m, (uint32_t)w->k, (uint32_t)c0, (uint32_t)c1, (uint32_t)w->n,
-        (uint32_t)act, (uint32_t)resid, bias != NULL};
+    /* the layer norm held back produced x: normalise inside the product, reading its input, unless
+     * the product writes over that input (other tiles still read it) */
+    const size_t yend = (size_t)y + (size_t)(m - 1) * (size_t)w->n + (size_t)c1,
+                 lend = (size_t)v->pend.x + (size_t)v->pend.m * (size_t)v->pend.d;
+    int ln = v->pend.on && v->pend.y == x && v->pend.m == m && v->pend.d == w->k && (yend <= v->pend.x || y >= lend);
+    bind g = nob(v), gb = nob(v);
+    be_off src = x;
+    float eps = 0.0f;
+    if (ln) {
+        g = bw(v, v->pend.g);
+        gb = bw(v, v->pend.b);
+        src = v->pend.x;
+        eps = v->pend.eps;
+        v->pend.on = 0;
+    }
+    struct { uint32_t x, y, m, k, c0, c1, ldy, act, resid, bias, ln, h; float eps; } pc = {
+        (uint32_t)src, (uint32_t)y, (uint32_t)m, (uint32_t)w->k, (uint32_t)c0, (uint32_t)c1, (uint32_t)w->n,
+        (uint32_t)act, (uint32_t)resid, bias != NULL, (uint32_t)ln, (uint32_t)x, eps};
     /* the pipeline follows the weight's storage: F16 (16-bit storage or packed) or F32 */
-    dispatch(v, VW(w)->f16 ? P_MATMUL : P_MATMUL32, bw(v, w), bw(v, bias), nob(v), nob(v), &pc, sizeof pc, (uint32_t)((c1 - c0 + 63) / 64),
-             (uint32_t)((m + 63) / 64));
+    dispatch6(v, VW(w)->f16 ? P_MATMUL : P_MATMUL32, bw(v, w), bw(v, bias), g, nob(v), gb, &pc, sizeof pc,
+              (uint32_t)((c1 - c0 + 63) / 64), (uint32_t)((m + 63) / 64));
 }
 
 static void vk_layernorm(be *b, be_off x, const be_w *g, const be_w *bias, be_off y, int m, int d, float eps) {
     vk_be *v = VB(b);
-    struct { uint32_t x, y, d; float eps; } pc = {(uint32_t)x, (uint32_t)y, (uint32_t)d, eps};
-    dispatch(v, P_LAYERNORM, nob(v), bw(v, g), bw(v, bias), nob(v), &pc, sizeof pc, (uint32_t)m, 1);
+    flush_ln(v);
+    v->pend.x = x;
+    v->pend.y = y;
+    v->pend.g = g;
+    v->pend.b = bias;
+    v->pend.m = m;
+    v->pend.d = d;
+    v->pend.eps = eps;
+    v->pend.on = 1;
+    if (x == y || v->nofuse) flush_ln(v); /* in place: a product reading it could not normalise its own rows */
 }
 
 /* Query rows r: keys from meta[3r], meta[3r+1] of them, query position meta[3r+2]. */
@@ -793,7 +856,7 @@ static int has_ext(VkPhysicalDevice pd, const char *name) {
 be *be_vk_new(int dev, int f16, int *found, cs_err *err) {
     *found = 0;
     vk_be *v = calloc(1, sizeof *v);
-    if (!v) { cs_err_set(err, "out of memory"); return NULL; }
+    if (!v) { cs_errc(err, CS_ENOMEM, "out of memory"); return NULL; }
     v->b.v = &vk_vtbl;
     v->b.info.name = "vulkan";
     VkResult r = instance_new(&v->inst);
@@ -864,12 +927,12 @@ be *be_vk_new(int dev, int f16, int *found, cs_err *err) {
     v->subgroup = (sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
                   (sg.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT) && !(envsg && *envsg == '1');
     v->b.info.precision = f16 ? "F16" : "F32";
-    /* lavapipe (Mesa 22.3) loses the device (SIGSEGV in its queue thread) on a ViT-B/32 vision
-     * pass recorded as one command buffer of ~100 dispatches; in parts of 30 it runs (docs/gpu.md).
-     * So a CPU implementation gets its pass in parts; a GPU, one submission per pass.
-     * CLIPSEEK_VK_SPLIT=N forces parts of N anywhere (0: never). */
+    /* One submission per pass on every device, lavapipe included: its crash on long passes was
+     * ours (submit_wait). CLIPSEEK_VK_SPLIT=N submits in parts of N dispatches (diagnosis). */
     const char *sp = getenv("CLIPSEEK_VK_SPLIT");
-    v->split = sp && *sp ? atoi(sp) : props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU ? 24 : 0;
+    v->split = sp && *sp ? atoi(sp) : 0;
+    const char *nf = getenv("CLIPSEEK_VK_NOFUSE");
+    v->nofuse = nf && *nf == '1';
     if (v->split < 0) v->split = 0;
     const char *lim = getenv("CLIPSEEK_VK_MEMORY_MB");
     if (lim && atoll(lim) > 0) v->limit = (VkDeviceSize)atoll(lim) << 20;
@@ -906,13 +969,13 @@ be *be_vk_new(int dev, int f16, int *found, cs_err *err) {
     vkGetDeviceQueue(v->dev, v->qfam, 0, &v->queue);
     v->push = (PFN_vkCmdPushDescriptorSetKHR)vkGetDeviceProcAddr(v->dev, "vkCmdPushDescriptorSetKHR");
     if (!v->push) TRY(VK_ERROR_EXTENSION_NOT_PRESENT, "vkCmdPushDescriptorSetKHR");
-    VkDescriptorSetLayoutBinding lb[5];
-    for (int i = 0; i < 5; i++)
+    VkDescriptorSetLayoutBinding lb[6];
+    for (int i = 0; i < 6; i++)
         lb[i] = (VkDescriptorSetLayoutBinding){(uint32_t)i, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1,
                                                VK_SHADER_STAGE_COMPUTE_BIT, NULL};
     VkDescriptorSetLayoutCreateInfo dl = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO};
     dl.flags = VK_DESCRIPTOR_SET_LAYOUT_CREATE_PUSH_DESCRIPTOR_BIT_KHR;
-    dl.bindingCount = 5;
+    dl.bindingCount = 6;
     dl.pBindings = lb;
     TRY(vkCreateDescriptorSetLayout(v->dev, &dl, NULL, &v->dsl), "descriptor layout");
     VkPushConstantRange pr = {VK_SHADER_STAGE_COMPUTE_BIT, 0, 64};

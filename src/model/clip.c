@@ -11,6 +11,7 @@
  * Invariants: every expected tensor was found with its exact shape at load; towers are
  * "materialised" (weight pointers filled) lazily under the context lock; workspace grows only at
  * the start of a call, never inside the layer loop. */
+#include "../common/cs_json.h"
 #include "clip.h"
 
 #include <jansson.h>
@@ -179,12 +180,8 @@ static int parse_tower(json_t *o, tower *t, int dh, int di, int dl, int dheads, 
 
 /* Parses config.json text (`path` names it in messages). */
 static int parse_config(clip_ctx *c, const char *txt, size_t len, const char *path, cs_err *err) {
-    json_error_t je;
-    json_t *root = json_loadb(txt, len, 0, &je);
-    if (!root || !json_is_object(root)) {
-        json_decref(root);
-        return cs_err_set(err, "%s: not a JSON object (line %d: %s)", path, je.line, je.text);
-    }
+    json_t *root = cs_json_object(txt, len, path, err);
+    if (!root) return -1;
     json_t *mt = json_object_get(root, "model_type");
     if (json_is_string(mt) && strcmp(json_string_value(mt), "clip") != 0) {
         cs_err_set(err, "%s: model_type is \"%s\", not \"clip\"", path, json_string_value(mt));
@@ -250,12 +247,8 @@ static int parse_preproc(clip_ctx *c, const char *txt, size_t len, const char *p
     *p = img_default_preproc();
     p->shortest_edge = p->crop_w = p->crop_h = c->info.image_size;
     if (!txt) return 0;
-    json_error_t je;
-    json_t *o = json_loadb(txt, len, 0, &je);
-    if (!o || !json_is_object(o)) {
-        json_decref(o);
-        return cs_err_set(err, "%s: not a JSON object (line %d: %s)", path, je.line, je.text);
-    }
+    json_t *o = cs_json_object(txt, len, path, err);
+    if (!o) return -1;
     int rc = get_bool(o, "do_resize", 1, &p->do_resize, path, err);
     if (!rc) rc = get_bool(o, "do_center_crop", 1, &p->do_center_crop, path, err);
     if (!rc) rc = get_bool(o, "do_rescale", 1, &p->do_rescale, path, err);
@@ -448,8 +441,8 @@ static void unprepare(clip_ctx *c, tower *t) {
  * the daemon) should not pay. Under the lock, or before the context is shared. */
 static int open_backend(clip_ctx *c, cs_err *err) {
     if (c->be) return 0;
-    c->be = be_open(c->params.reference ? "reference" : c->params.device, c->params.f32, c->note, sizeof c->note,
-                    &c->note_loud, err);
+    c->be = be_open(c->params.reference ? "reference" : c->params.device, c->params.f32, c->params.threads, c->note,
+                    sizeof c->note, &c->note_loud, err);
     return c->be ? 0 : -1;
 }
 
@@ -626,7 +619,7 @@ static uint64_t count_params(const clip_ctx *c, const char *prefix) {
 int clip_load(const char *dir, const clip_params *p, clip_ctx **out, cs_err *err) {
     *out = NULL;
     clip_ctx *c = calloc(1, sizeof *c);
-    if (!c) return cs_err_set(err, "out of memory");
+    if (!c) return cs_errc(err, CS_ENOMEM, "out of memory");
     pthread_mutex_init(&c->lock, NULL);
     c->params = p ? *p : clip_default_params();
     if (c->params.threads <= 0) {
@@ -634,7 +627,6 @@ int clip_load(const char *dir, const clip_params *p, clip_ctx **out, cs_err *err
         c->params.threads = e && atoi(e) > 0 ? atoi(e) : (int)sysconf(_SC_NPROCESSORS_ONLN);
         if (c->params.threads <= 0) c->params.threads = 1;
     }
-    ops_set_threads(c->params.threads);
     { /* a bad device name fails the load; the device itself is opened on first use (open_backend) */
         const char *env = getenv("CLIPSEEK_DEVICE"), *d = c->params.device && *c->params.device ? c->params.device
                                                         : env && *env ? env : "auto";
@@ -649,7 +641,7 @@ int clip_load(const char *dir, const clip_params *p, clip_ctx **out, cs_err *err
     char *cfg = cs_path_join(dir, "config.json"), *pp = cs_path_join(dir, "preprocessor_config.json"),
          *voc = cs_path_join(dir, "vocab.json"), *mer = cs_path_join(dir, "merges.txt");
     int rc = -1;
-    if (!c->dir || !cfg || !pp || !voc || !mer) { cs_err_set(err, "out of memory"); goto done; }
+    if (!c->dir || !cfg || !pp || !voc || !mer) { cs_errc(err, CS_ENOMEM, "out of memory"); goto done; }
     char *txt = NULL;
     size_t len = 0;
     if (cs_read_file(cfg, 16u << 20, &txt, &len, err)) goto done;
@@ -670,7 +662,7 @@ int clip_load(const char *dir, const clip_params *p, clip_ctx **out, cs_err *err
     c->text.L = calloc((size_t)c->text.layers, sizeof(layer_w));
     c->vision.L = calloc((size_t)c->vision.layers, sizeof(layer_w));
     if (!c->text.L || !c->vision.L || add_tower_slots(c, &c->text, 0) || add_tower_slots(c, &c->vision, 1)) {
-        cs_err_set(err, "out of memory");
+        cs_errc(err, CS_ENOMEM, "out of memory");
         goto done;
     }
     /* Validate every tensor now, from the headers alone: no weight page is touched. */
@@ -772,6 +764,8 @@ void clip_get_device(const clip_ctx *c, clip_device *out) {
     out->work_bytes = i->work_bytes;
     out->upload_ms = i->upload_ms;
     out->cached = c->cached;
+    out->threads = c->params.threads;
+    out->dispatches = i->dispatches;
 }
 
 const char *clip_device_note(const clip_ctx *c, int *asked) {
@@ -836,7 +830,7 @@ static void encoder(clip_ctx *c, const tower *t, be_off x, int T, const int *seq
 static int finish(clip_ctx *c, be_off proj, int batch, int normalize, float *embeds, cs_err *err) {
     int P = c->info.projection_dim;
     float *tmp = embeds ? embeds : malloc((size_t)batch * P * sizeof *tmp);
-    if (!tmp) return cs_err_set(err, "out of memory");
+    if (!tmp) return cs_errc(err, CS_ENOMEM, "out of memory");
     be_read(c->be, proj, tmp, (size_t)batch * P);
     int rc = be_sync(c->be, err);
     if (rc) c->dev_failed = !(c->be->caps & BE_CAP_HOST);
@@ -883,7 +877,7 @@ static int text_run(clip_ctx *c, const int32_t *const *ids, const size_t *lens, 
     be_off x = 0, h = x + (size_t)T * H, qkv = h + (size_t)T * H, att = qkv + (size_t)T * 3 * H,
            m = att + (size_t)T * H, pooled = m + (size_t)T * I, proj = pooled + (size_t)batch * H;
     int *iw = malloc(((size_t)batch * 3 + (mask ? (size_t)T : 0)) * sizeof *iw);
-    if (!iw) return cs_err_set(err, "out of memory");
+    if (!iw) return cs_errc(err, CS_ENOMEM, "out of memory");
     int *off = iw, *len = off + batch, *pool = len + batch, *km = mask ? pool + batch : NULL;
     for (int b = 0, o = 0; b < batch; b++) {
         off[b] = o;
@@ -913,8 +907,10 @@ static int text_run(clip_ctx *c, const int32_t *const *ids, const size_t *lens, 
  * the CPU, and note says why. Their weights are read again from the checkpoint. */
 static int fall_back(clip_ctx *c, const cs_err *why, cs_err *err) {
     if (!c->be) return cs_err_set(err, "%s", why->msg); /* opening the backend itself failed */
-    be *cpu = be_cpu_new();
-    if (!cpu) return cs_err_set(err, "out of memory");
+    char unused[8];
+    int loud;
+    be *cpu = be_open("cpu", c->params.f32, c->params.threads, unused, sizeof unused, &loud, err);
+    if (!cpu) return -1;
     snprintf(c->note, sizeof c->note, "%.100s: %.180s; running on the CPU", c->be->info.device, why->msg);
     c->note_loud = 1;
     unprepare(c, &c->text);
@@ -969,7 +965,7 @@ static int vision_run(clip_ctx *c, const float *pixels, int batch, int normalize
            m = att + (size_t)T * H, cols = m + (size_t)T * I, pix = cols + (size_t)batch * np * K,
            pooled = pix + npix, proj = pooled + (size_t)batch * H;
     int *iw = malloc((size_t)batch * 3 * sizeof *iw);
-    if (!iw) return cs_err_set(err, "out of memory");
+    if (!iw) return cs_errc(err, CS_ENOMEM, "out of memory");
     int *off = iw, *len = off + batch, *pool = len + batch;
     for (int b = 0; b < batch; b++) {
         off[b] = b * n;
@@ -1014,7 +1010,7 @@ int clip_image_files_embed(clip_ctx *c, const char *const *paths, int n, int nor
     /* bounded batches keep the pixel buffer and workspace small for long lists */
     enum { CHUNK = 8 };
     float *px = malloc(per * CHUNK * sizeof *px);
-    if (!px) return cs_err_set(err, "out of memory");
+    if (!px) return cs_errc(err, CS_ENOMEM, "out of memory");
     for (int i = 0; i < n; i += CHUNK) {
         int b = n - i < CHUNK ? n - i : CHUNK;
         for (int j = 0; j < b; j++) {
@@ -1034,7 +1030,7 @@ int clip_texts_embed(clip_ctx *c, const char *const *texts, int n, int normalize
     int32_t **ids = calloc((size_t)n, sizeof *ids);
     size_t *lens = calloc((size_t)n, sizeof *lens);
     int rc = 0;
-    if (!ids || !lens) rc = cs_err_set(err, "out of memory");
+    if (!ids || !lens) rc = cs_errc(err, CS_ENOMEM, "out of memory");
     if (!rc) rc = need_tok(c, err);
     for (int i = 0; i < n && !rc; i++) rc = tok_encode(c->tok, texts[i], strlen(texts[i]), c->info.max_positions, &ids[i], &lens[i], err);
     if (!rc) rc = clip_text_embed(c, (const int32_t *const *)ids, lens, n, normalize, embeds, err);

@@ -86,9 +86,11 @@ typedef struct clip_info {
 int clip_load(const char *dir, const clip_params *p, clip_ctx **out, cs_err *err);
 void clip_free(clip_ctx *c); /* NULL is a no-op */
 
+/* The model's shape. Borrowed: valid until clip_free(c). */
 const clip_info *clip_get_info(const clip_ctx *c);
 
-/* Resident weight bytes in use right now (mapped pages touched + widened copies), from mincore. */
+/* Resident weight bytes in use right now (mapped pages touched + widened copies): the Rss of
+ * the weight mappings from /proc/self/smaps (st_resident_bytes). */
 uint64_t clip_resident_bytes(const clip_ctx *c);
 
 /* The device the towers run on. */
@@ -101,13 +103,16 @@ typedef struct clip_device {
     uint64_t work_bytes;   /* workspace (and staging on a GPU) */
     double upload_ms;      /* preparing/uploading weights so far */
     int cached;            /* towers whose converted weights came from params.cache_dir: bit 0 text, bit 1 vision */
+    int threads;           /* CPU threads of the towers' CPU kernels (params.threads, resolved) */
+    uint64_t dispatches;   /* GPU kernels recorded so far (0 on the CPU); a pass's count by difference */
 } clip_device;
 
 /* The device is opened on the first pass (or by these queries, which may then take a moment). */
 void clip_get_device(const clip_ctx *c, clip_device *out);
 /* NULL, or one line saying why the asked device is not in use (the towers run on the CPU).
  * *asked (if not NULL) is 1 when the caller should show it: a device named explicitly, or a GPU
- * that failed after it was found; 0 when "auto" simply found no GPU. */
+ * that failed after it was found; 0 when "auto" simply found no GPU. Borrowed: valid until
+ * clip_free(c). */
 const char *clip_device_note(const clip_ctx *c, int *asked);
 
 /* Parses and validates config.json text and (optionally, NULL = absent) preprocessor_config.json

@@ -1,48 +1,60 @@
 /* ops: the numeric kernels of the CLIP towers.
  *
- * Each kernel has a plain reference version (ops_*_ref: straightforward loops, kept forever as
- * the ground truth) and the fast path used by default. The fast linear goes through the CBLAS
- * chosen at build time (ops_blas.c); the rest are cache-friendly loops parallelised with OpenMP.
- * Tests compare the two paths.
+ * Each kernel has a plain reference version (ops_*_ref in ops.c: straightforward loops on one
+ * thread, kept forever as the ground truth; they never call the fast path) and the fast path
+ * used by default. The fast linear goes through the BLAS chosen at build time (the Makefile's
+ * BLAS= compiles one ops_gemm_<vendor>.c); the rest are cache-friendly loops parallelised with
+ * OpenMP (ops_fast.c). Tests compare the two paths.
  *
  * Conventions: matrices are row-major float32. A linear layer's weight is [out, in] as PyTorch
  * stores it, so y = x W^T + b.
- * Threading: kernels use up to ops_threads() threads; the count is process-wide. */
+ * Threading: the fast kernels take an ops_ctx, which holds their thread count and the
+ * load-balancing state of the split products; the CPU backend owns one. Nothing is process-wide
+ * but BLIS's blocksizes (constants of the CPU) and the BLAS libraries' own thread knobs, which
+ * each call sets from its ops_ctx. One call at a time per ops_ctx. */
 #ifndef OPS_H
 #define OPS_H
 
 #include <stddef.h>
 
+typedef struct ops_ctx ops_ctx;
+/* A context for threads >= 1 (less is taken as 1). NULL when out of memory. */
+ops_ctx *ops_ctx_new(int threads);
+void ops_ctx_free(ops_ctx *o); /* NULL is a no-op */
+int ops_ctx_threads(const ops_ctx *o);
+
 /* y[m, n] = x[m, k] . w[n, k]^T (+ b[n] if b is not NULL). */
-void ops_linear(const float *x, const float *w, const float *b, float *y, int m, int n, int k);
+void ops_linear(ops_ctx *o, const float *x, const float *w, const float *b, float *y, int m, int n, int k);
 void ops_linear_ref(const float *x, const float *w, const float *b, float *y, int m, int n, int k);
 
 /* The residual stream: x[m, n] += y[m, n] + b[n] in one pass (b may be NULL). The GEMM before it
  * writes y with beta = 0: oneDNN's beta = 1 path measured slower here than this extra pass. */
-void ops_residual(float *x, const float *y, const float *b, int m, int n);
+void ops_residual(ops_ctx *o, float *x, const float *y, const float *b, int m, int n);
 
 /* x[m, n] = act(x[m, n] + b[n]) in one pass (b may be NULL). */
-void ops_bias_act(float *x, const float *b, int m, int n, int act);
+void ops_bias_act(ops_ctx *o, float *x, const float *b, int m, int n, int act);
 void ops_bias_act_ref(float *x, const float *b, int m, int n, int act);
 
-/* y[m, d] = layernorm(x[m, d]) * g + b (biased variance, as torch). y may equal x. */
-void ops_layernorm(const float *x, const float *g, const float *b, float *y, int m, int d, float eps);
+/* y[m, d] = layernorm(x[m, d]) * g + b (biased variance, as torch). y may equal x. The fast
+ * version runs the reference's rows on o's threads: the same results. */
+void ops_layernorm_ref(const float *x, const float *g, const float *b, float *y, int m, int d, float eps);
+void ops_layernorm(ops_ctx *o, const float *x, const float *g, const float *b, float *y, int m, int d, float eps);
 
 enum { OPS_ACT_QUICK_GELU, OPS_ACT_GELU, OPS_ACT_GELU_TANH, OPS_ACT_RELU, OPS_ACT_NONE };
 /* In place: quick_gelu x*sigmoid(1.702x); gelu (exact, erf); gelu_tanh; relu (OPS_ACT_NONE is
  * only for ops_linear_packed). */
-void ops_act(float *x, size_t n, int act);
+void ops_act(ops_ctx *o, float *x, size_t n, int act);
 void ops_act_ref(float *x, size_t n, int act); /* libm expf/erff/tanhf */
 
 /* Multi-head scaled dot-product attention for one sequence.
  * qkv: q, k, v each [n, heads * hd] with row stride ld. out: [n, heads * hd] with stride ldo.
  * causal: position i attends to j <= i. keymask: NULL, or n flags (0 = key is padding).
- * scratch: ops_attention_scratch(n, hd) floats. */
-size_t ops_attention_scratch(int n, int hd);
-/* The plain version: one dot product per score, libm expf. Allocates its own scratch. */
+ * scratch: ops_attention_scratch(o, n, hd) floats (for o's thread count). */
+size_t ops_attention_scratch(const ops_ctx *o, int n, int hd);
+/* The plain version: one dot product per score, libm expf. Needs no scratch. */
 void ops_attention_ref(const float *q, const float *k, const float *v, int ld, float *out, int ldo, int n, int heads,
                        int hd, int causal, const int *keymask);
-void ops_attention(const float *q, const float *k, const float *v, int ld, float *out, int ldo, int n, int heads,
+void ops_attention(ops_ctx *o, const float *q, const float *k, const float *v, int ld, float *out, int ldo, int n, int heads,
                    int hd, int causal, const int *keymask, float *scratch);
 /* The same over nseq sequences stacked in q, k, v and out: sequence s is rows seq_off[s] ..
  * seq_off[s] + seq_len[s] - 1 (keymask, if given, is indexed by row). One parallel region for
@@ -50,7 +62,7 @@ void ops_attention(const float *q, const float *k, const float *v, int ld, float
  * Softmax uses exp_poly (within 2 ulp of expf). In builds with BLIS, Q K^T and P V run on its
  * sgemm micro-kernel (its own summation order, FMA); otherwise plain loops summing in the
  * reference's order. */
-void ops_attention_batch(const float *q, const float *k, const float *v, int ld, float *out, int ldo,
+void ops_attention_batch(ops_ctx *o, const float *q, const float *k, const float *v, int ld, float *out, int ldo,
                          const int *seq_off, const int *seq_len, int nseq, int heads, int hd, int causal,
                          const int *keymask, float *scratch);
 
@@ -60,7 +72,7 @@ void ops_attention_batch(const float *q, const float *k, const float *v, int ld,
  * seq_off[s] + seq_len[s] - 1 of k and v (stride ld), keymask by those rows. Writes row s of out
  * (stride ldo). scratch: ops_attention_scratch(longest sequence, hd) floats. Plain loops: a few
  * dot products per (sequence, head). */
-void ops_attention_rows(const float *q, int ldq, const int *qpos, const float *k, const float *v, int ld,
+void ops_attention_rows(ops_ctx *o, const float *q, int ldq, const int *qpos, const float *k, const float *v, int ld,
                         float *out, int ldo, const int *seq_off, const int *seq_len, int nseq, int heads, int hd,
                         int causal, const int *keymask, float *scratch);
 
@@ -80,7 +92,7 @@ int ops_pack_available(void);
 /* Packs w[n, k] (the PyTorch layout of ops_linear). Returns a new packed weight (free with
  * ops_packed_free; w is not referenced afterwards), or NULL when the build has no packed path or
  * memory ran out (errno ENOMEM). */
-ops_packed *ops_pack(const float *w, int n, int k);
+ops_packed *ops_pack(ops_ctx *o, const float *w, int n, int k);
 void ops_packed_free(ops_packed *p); /* NULL is a no-op */
 size_t ops_packed_bytes(const ops_packed *p);
 /* Floats of scratch ops_linear_packed needs for x[m, k]. */
@@ -90,18 +102,14 @@ size_t ops_linear_packed_scratch(int m, int k);
  * (may be NULL; act must be OPS_ACT_NONE). b may be NULL. The same sums as ops_linear +
  * ops_bias_act / ops_residual, up to float rounding order (with resid, each K block's partial
  * product is added to resid in turn, then b). */
-void ops_linear_packed(const float *x, const ops_packed *w, const float *b, int act, float *y, float *resid, int m,
+void ops_linear_packed(ops_ctx *o, const float *x, const ops_packed *w, const float *b, int act, float *y, float *resid, int m,
                        float *scratch);
 /* The same for output columns [c0, c1) only (0 <= c0 < c1 <= n): y and resid keep their row
  * stride n, and b is indexed by column as before. Work is done in whole panels of the packed
  * layout, so the columns from c0 rounded down to a panel start (BLIS's NR) up to c0 are written
  * too; none at or past c1. */
-void ops_linear_packed_cols(const float *x, const ops_packed *w, const float *b, int act, float *y, float *resid, int m,
+void ops_linear_packed_cols(ops_ctx *o, const float *x, const ops_packed *w, const float *b, int act, float *y, float *resid, int m,
                             int c0, int c1, float *scratch);
-
-/* Sets/gets the thread count for BLAS and for our own loops (>= 1). */
-void ops_set_threads(int n);
-int ops_threads(void);
 
 /* Names the BLAS the fast path was built with ("OpenBLAS 0.3.21", "BLIS", "oneDNN", "reference"). */
 const char *ops_blas_name(void);

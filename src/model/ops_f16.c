@@ -27,9 +27,9 @@ static void f16_ref(const float *x, const uint16_t *w, float *y, int m, int n, i
 
 /* Portable: each weight row widened once into a buffer (in chunks of 1024), then dotted with every
  * row of x over 8 interleaved sums, which GCC vectorises. */
-static void f16_portable(const float *x, const uint16_t *w, float *y, int m, int n, int k) {
+static void f16_portable(int nt, const float *x, const uint16_t *w, float *y, int m, int n, int k) {
     enum { CH = 1024 };
-#pragma omp parallel for schedule(static) num_threads(ops_threads()) if ((size_t)m * n * k > 1000000)
+#pragma omp parallel for schedule(static) num_threads(nt) if ((size_t)m * n * k > 1000000)
     for (int j = 0; j < n; j++) {
         float buf[CH];
         for (int i = 0; i < m; i++) y[(size_t)i * n + j] = 0.0f;
@@ -84,17 +84,18 @@ static void f16_tile_job(const void *ctx, int i, int j, int mr, int nr) {
     f16_tile(J->x, J->w, J->y, J->k, J->n, i, j, mr, nr);
 }
 
-static void f16_avx2(const float *x, const uint16_t *w, float *y, int m, int n, int k) {
+static void f16_avx2(int nt, const float *x, const uint16_t *w, float *y, int m, int n, int k) {
     f16_job J = {x, w, y, k, n};
-    ops_lp_tiles(m, n, row_block(k), (size_t)m * n * k > 1000000, f16_tile_job, &J);
+    ops_lp_tiles(nt, m, n, row_block(k), (size_t)m * n * k > 1000000, f16_tile_job, &J);
 }
 #endif
 
-void ops_f16_linear(const float *x, const ops_lpw *w, float *y, int m, int impl) {
+void ops_f16_linear(ops_ctx *o, const float *x, const ops_lpw *w, float *y, int m, int impl) {
+    int nt = o ? ops_ctx_threads(o) : 1;
     const uint16_t *h = w->data;
 #ifdef F16_AVX2
-    if (impl == OPS_LP_AVX2) { f16_avx2(x, h, y, m, w->n, w->k); return; }
+    if (impl == OPS_LP_AVX2) { f16_avx2(nt, x, h, y, m, w->n, w->k); return; }
 #endif
     if (impl == OPS_LP_REF) f16_ref(x, h, y, m, w->n, w->k);
-    else f16_portable(x, h, y, m, w->n, w->k);
+    else f16_portable(nt, x, h, y, m, w->n, w->k);
 }

@@ -1,12 +1,44 @@
-/* ops_int: helpers shared by the kernels in ops.c and ops_blas.c (private to src/model/ops*). */
+/* ops_int: helpers shared by the CPU kernels (private to src/model/ops*).
+ *
+ * The files and who calls whom (one direction only):
+ *   ops.c          the reference kernels: plain loops, no threads; they call nothing else here.
+ *   ops_fast.c     the fast kernels that need no BLAS (layer norm, activations, attention loops),
+ *                  the ops_ctx, and ops_linear; may call the reference helpers.
+ *   ops_gemm_*.c   one per BLAS= choice (the Makefile compiles exactly one): ops_gemm and
+ *                  ops_blas_name for that vendor.
+ *   ops_blis.c     BLIS's micro-kernel: prepacked weights, attention, the speed-balanced splits
+ *                  (BLAS=auto and blis); ops_nopack.c stands in for it in the other builds. */
 #ifndef OPS_INT_H
 #define OPS_INT_H
 
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "ops.h"
+
+/* Sharing a product's columns between threads by their measured speed (ops_blis.c). One per kind
+ * of product, kept in the ops_ctx (so in the backend object), not in the process. */
+#define PK_MAXT 64
+typedef struct {
+    pthread_mutex_t lock;
+    int n;                 /* thread count the shares are for (0: none learnt yet) */
+    double share[PK_MAXT]; /* sums to 1 */
+} ops_bal;
+
+struct ops_ctx {
+    int threads;           /* >= 1: our OpenMP loops and the BLAS's own threads */
+    ops_bal bal_packed;    /* the packed products (vision tower) */
+    ops_bal bal_small;     /* BLAS=auto's few-row products split between threads (text tower) */
+};
+
+/* y[m, n] = x[m, k] . w[n, k]^T on the build's BLAS (ops_gemm_<vendor>.c), o->threads threads. */
+void ops_gemm(ops_ctx *o, const float *x, const float *w, float *y, int m, int n, int k);
+
+/* A few-row product split between o->threads threads by their measured speeds, each running BLIS
+ * alone on a slice of the weight rows (ops_blis.c; only in builds with BLIS). */
+void ops_blis_gemm_split(ops_ctx *o, const float *x, const float *w, float *y, int m, int n, int k);
 
 /* exp(x) for the activations, written so that GCC vectorises it (glibc's vector expf is only
  * used under fast-math, which we do not use): Cody-Waite reduction x = n ln2 + r, |r| <= ln2/2,
@@ -104,11 +136,12 @@ static inline void ops_softmax_row(float *p, int n, float scale, const int *km) 
     for (j = 0; j < n; j++) p[j] *= inv;
 }
 
-/* Attention on BLIS's micro-kernel (ops_blas.c): the same contract as ops_attention_batch.
+/* Attention on BLIS's micro-kernel (ops_blis.c): the same contract as ops_attention_batch.
  * Returns 1 when it ran, 0 when the build has no BLIS micro-kernel (the caller runs its own
- * loops). Scratch: ops_attention_blis_scratch(longest sequence, hd) floats (0 without BLIS). */
-size_t ops_attention_blis_scratch(int n, int hd);
-int ops_attention_blis(const float *q, const float *k, const float *v, int ld, float *out, int ldo, const int *seq_off,
-                       const int *seq_len, int nseq, int heads, int hd, int causal, const int *keymask, float *scratch);
+ * loops). Scratch: ops_attention_blis_scratch(o, longest sequence, hd) floats (0 without BLIS). */
+size_t ops_attention_blis_scratch(const ops_ctx *o, int n, int hd);
+int ops_attention_blis(ops_ctx *o, const float *q, const float *k, const float *v, int ld, float *out, int ldo,
+                       const int *seq_off, const int *seq_len, int nseq, int heads, int hd, int causal,
+                       const int *keymask, float *scratch);
 
 #endif

@@ -88,18 +88,19 @@ void ops_lp_free(ops_lpw *w) {
     free(w);
 }
 
-ops_lpw *ops_lp_pack(const float *src, int n, int k, int fmt) {
+ops_lpw *ops_lp_pack(ops_ctx *o, const float *src, int n, int k, int fmt) {
     ops_lpw *w = ops_lp_alloc(n, k, fmt);
     if (!w) return NULL;
+    int nt = o ? ops_ctx_threads(o) : 1;
     if (fmt == OPS_LP_F16) {
         uint16_t *h = w->data;
-#pragma omp parallel for schedule(static) num_threads(ops_threads()) if ((size_t)n * k > 65536)
+#pragma omp parallel for schedule(static) num_threads(nt) if ((size_t)n * k > 65536)
         for (size_t i = 0; i < (size_t)n * k; i++) h[i] = ops_f32_to_f16(src[i]);
         return w;
     }
     ops_q8_block *blk = w->data;
     int nb = w->nb;
-#pragma omp parallel for schedule(static) num_threads(ops_threads()) if ((size_t)n * k > 65536)
+#pragma omp parallel for schedule(static) num_threads(nt) if ((size_t)n * k > 65536)
     for (int r = 0; r < n; r++)
         for (int b = 0; b < nb; b++) {
             const float *x = src + (size_t)r * k + (size_t)b * OPS_Q8_BLOCK;
@@ -111,13 +112,13 @@ ops_lpw *ops_lp_pack(const float *src, int n, int k, int fmt) {
              * the scale's own rounding, up to 2^-11 relative, to every weight of the block) */
             uint16_t dh = ops_f32_to_f16(amax / 127.0f);
             float d = ops_f16_to_f32(dh), id = d > 0.0f ? 1.0f / d : 0.0f;
-            ops_q8_block *o = &blk[(size_t)r * nb + b];
-            o->d = dh;
+            ops_q8_block *ob = &blk[(size_t)r * nb + b];
+            ob->d = dh;
             for (int j = 0; j < cnt; j++) {
                 float v = rne(x[j] * id);
-                o->qs[j] = (int8_t)(int)(v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v);
+                ob->qs[j] = (int8_t)(int)(v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v);
             }
-            for (int j = cnt; j < OPS_Q8_BLOCK; j++) o->qs[j] = 0;
+            for (int j = cnt; j < OPS_Q8_BLOCK; j++) ob->qs[j] = 0;
         }
     return w;
 }
@@ -136,13 +137,13 @@ int ops_lp_have(int impl) {
 #endif
 }
 
-int ops_lp_linear_impl(const float *x, const ops_lpw *w, float *y, int m, void *scratch, int impl) {
+int ops_lp_linear_impl(ops_ctx *o, const float *x, const ops_lpw *w, float *y, int m, void *scratch, int impl) {
     if (!ops_lp_have(impl)) return -1;
-    if (w->fmt == OPS_LP_F16) ops_f16_linear(x, w, y, m, impl);
-    else ops_q8_linear(x, w, y, m, scratch, impl);
+    if (w->fmt == OPS_LP_F16) ops_f16_linear(o, x, w, y, m, impl);
+    else ops_q8_linear(o, x, w, y, m, scratch, impl);
     return 0;
 }
 
-void ops_lp_linear(const float *x, const ops_lpw *w, float *y, int m, void *scratch) {
-    ops_lp_linear_impl(x, w, y, m, scratch, ops_lp_have(OPS_LP_AVX2) ? OPS_LP_AVX2 : OPS_LP_PORTABLE);
+void ops_lp_linear(ops_ctx *o, const float *x, const ops_lpw *w, float *y, int m, void *scratch) {
+    ops_lp_linear_impl(o, x, w, y, m, scratch, ops_lp_have(OPS_LP_AVX2) ? OPS_LP_AVX2 : OPS_LP_PORTABLE);
 }

@@ -15,7 +15,8 @@
  * oracle), a portable C kernel, and an AVX2 kernel (F16C + FMA for F16; vpmaddubsw/vpmaddwd on
  * sign-adjusted operands for Q8) when the build targets AVX2. ops_lp_linear picks the fastest the
  * build has; ops_lp_linear_impl runs a named one (tests compare them).
- * Threads: the output columns are shared among ops_threads() OpenMP threads.
+ * Threads: the fast kernels take the backend's ops_ctx first (ops.h), like the other fast kernels:
+ * the output columns are shared among its ops_ctx_threads() OpenMP threads (NULL: one thread).
  * Errors: ops_lp_pack returns NULL only when memory runs out or the format is unknown. */
 #ifndef OPS_LP_H
 #define OPS_LP_H
@@ -51,7 +52,7 @@ typedef struct ops_lpw {
 
 /* Converts w[n, k] (row-major F32) to fmt. Returns a new weight (free with ops_lp_free), or NULL
  * when memory runs out or fmt is unknown. */
-ops_lpw *ops_lp_pack(const float *w, int n, int k, int fmt);
+ops_lpw *ops_lp_pack(ops_ctx *o, const float *w, int n, int k, int fmt);
 /* An empty weight of the format and shape whose data the caller fills (a cache read back):
  * data is allocated, uninitialised, bytes long. NULL when out of memory. */
 ops_lpw *ops_lp_alloc(int n, int k, int fmt);
@@ -64,9 +65,9 @@ const char *ops_lp_name(int fmt); /* "F16", "Q8_0" */
 size_t ops_lp_scratch(int m, int k, int fmt);
 /* y[m, n] = x[m, k] . W^T with the fastest kernel the build has. scratch: ops_lp_scratch bytes,
  * 64-byte aligned. */
-void ops_lp_linear(const float *x, const ops_lpw *w, float *y, int m, void *scratch);
+void ops_lp_linear(ops_ctx *o, const float *x, const ops_lpw *w, float *y, int m, void *scratch);
 /* The same with a named kernel. Returns 0, or -1 (nothing written) when the build lacks it. */
-int ops_lp_linear_impl(const float *x, const ops_lpw *w, float *y, int m, void *scratch, int impl);
+int ops_lp_linear_impl(ops_ctx *o, const float *x, const ops_lpw *w, float *y, int m, void *scratch, int impl);
 int ops_lp_have(int impl); /* 1 when the build has that kernel */
 
 /* Half precision, round to nearest even (overflow to infinity, NaN stays NaN), and back. */
@@ -78,12 +79,12 @@ float ops_f16_to_f32(uint16_t h);
 void ops_q8_quantize_row(const float *x, int k, int8_t *q, float *d);
 
 /* Shared by the AVX2 kernels: runs tile(ctx, i, j, mr, nr) over y[m, n] in tiles of at most 4
- * rows (mr) by 2 columns (nr), on ops_threads() threads when parallel is set: each thread a
+ * rows (mr) by 2 columns (nr), on nt threads when parallel is set: each thread a
  * contiguous run of column pairs (so each weight row is read by one thread), rows in blocks of rb
  * (a multiple of 4) kept hot while the thread walks its columns. */
-static inline void ops_lp_tiles(int m, int n, int rb, int parallel, void (*tile)(const void *, int, int, int, int),
+static inline void ops_lp_tiles(int nt, int m, int n, int rb, int parallel, void (*tile)(const void *, int, int, int, int),
                                 const void *ctx) {
-#pragma omp parallel num_threads(ops_threads()) if (parallel)
+#pragma omp parallel num_threads(nt) if (parallel)
     {
 #ifdef _OPENMP
         int t = omp_get_thread_num(), tn = omp_get_num_threads();
@@ -109,7 +110,7 @@ static inline float ops_lp_hsum(__m256 v) { /* the sum of 8 lanes */
 #endif
 
 /* Kernels by format (ops_f16.c, ops_q8.c); the dispatch above is the public way in. */
-void ops_f16_linear(const float *x, const ops_lpw *w, float *y, int m, int impl);
-void ops_q8_linear(const float *x, const ops_lpw *w, float *y, int m, void *scratch, int impl);
+void ops_f16_linear(ops_ctx *o, const float *x, const ops_lpw *w, float *y, int m, int impl);
+void ops_q8_linear(ops_ctx *o, const float *x, const ops_lpw *w, float *y, int m, void *scratch, int impl);
 
 #endif

@@ -11,13 +11,13 @@
 #include "ops_lp.h"
 
 /* The quantised activations in scratch: q[m][nb * 32] (64-byte aligned), then d[m][nb]. */
-static void quantize_rows(const float *x, int m, int k, int nb, void *scratch, int8_t **q, float **d) {
+static void quantize_rows(int nt, const float *x, int m, int k, int nb, void *scratch, int8_t **q, float **d) {
     uintptr_t a = ((uintptr_t)scratch + 63) & ~(uintptr_t)63;
     *q = (int8_t *)a;
     *d = (float *)(*q + (size_t)m * nb * OPS_Q8_BLOCK);
     int8_t *qq = *q;
     float *dd = *d;
-#pragma omp parallel for schedule(static) num_threads(ops_threads()) if ((size_t)m * k > 32768)
+#pragma omp parallel for schedule(static) num_threads(nt) if ((size_t)m * k > 32768)
     for (int i = 0; i < m; i++)
         ops_q8_quantize_row(x + (size_t)i * k, k, qq + (size_t)i * nb * OPS_Q8_BLOCK, dd + (size_t)i * nb);
 }
@@ -41,8 +41,8 @@ static void q8_ref(const int8_t *q, const float *d, const ops_q8_block *w, float
 
 /* Portable: the reference's sums (bit for bit), with the weight rows shared among threads and the
  * int8 loops in a form GCC vectorises. */
-static void q8_portable(const int8_t *q, const float *d, const ops_q8_block *w, float *y, int m, int n, int nb) {
-#pragma omp parallel for schedule(static) num_threads(ops_threads()) if ((size_t)m * n * nb > 30000)
+static void q8_portable(int nt, const int8_t *q, const float *d, const ops_q8_block *w, float *y, int m, int n, int nb) {
+#pragma omp parallel for schedule(static) num_threads(nt) if ((size_t)m * n * nb > 30000)
     for (int j = 0; j < n; j++)
         for (int i = 0; i < m; i++)
             y[(size_t)i * n + j] = dot_blocks(q + (size_t)i * nb * OPS_Q8_BLOCK, d + (size_t)i * nb, w + (size_t)j * nb, nb);
@@ -91,21 +91,22 @@ static void q8_tile_job(const void *ctx, int i, int j, int mr, int nr) {
     q8_tile(J->q, J->d, J->w, J->y, J->n, J->nb, i, j, mr, nr);
 }
 
-static void q8_avx2(const int8_t *q, const float *d, const ops_q8_block *w, float *y, int m, int n, int nb) {
+static void q8_avx2(int nt, const int8_t *q, const float *d, const ops_q8_block *w, float *y, int m, int n, int nb) {
     /* rows of x kept hot while a thread walks its weight rows: about 64 KB of them */
     int rb = (64 * 1024) / (nb * OPS_Q8_BLOCK);
     q8_job J = {q, d, w, y, n, nb};
-    ops_lp_tiles(m, n, rb < 4 ? 4 : rb - rb % 4, (size_t)m * n * nb > 30000, q8_tile_job, &J);
+    ops_lp_tiles(nt, m, n, rb < 4 ? 4 : rb - rb % 4, (size_t)m * n * nb > 30000, q8_tile_job, &J);
 }
 #endif
 
-void ops_q8_linear(const float *x, const ops_lpw *w, float *y, int m, void *scratch, int impl) {
+void ops_q8_linear(ops_ctx *o, const float *x, const ops_lpw *w, float *y, int m, void *scratch, int impl) {
+    int nt = o ? ops_ctx_threads(o) : 1;
     int8_t *q;
     float *d;
-    quantize_rows(x, m, w->k, w->nb, scratch, &q, &d);
+    quantize_rows(nt, x, m, w->k, w->nb, scratch, &q, &d);
 #ifdef Q8_AVX2
-    if (impl == OPS_LP_AVX2) { q8_avx2(q, d, w->data, y, m, w->n, w->nb); return; }
+    if (impl == OPS_LP_AVX2) { q8_avx2(nt, q, d, w->data, y, m, w->n, w->nb); return; }
 #endif
     if (impl == OPS_LP_REF) q8_ref(q, d, w->data, y, m, w->n, w->nb);
-    else q8_portable(q, d, w->data, y, m, w->n, w->nb);
+    else q8_portable(nt, q, d, w->data, y, m, w->n, w->nb);
 }

@@ -3,6 +3,7 @@
  * Why so much checking: a model file is untrusted input (downloaded, possibly truncated by an
  * interrupted fetch). Every number from the header is range-checked before it is used to form a
  * pointer, and sizes are computed with overflow checks. */
+#include "../common/cs_json.h"
 #include "safetensors.h"
 
 #include <jansson.h>
@@ -174,7 +175,7 @@ static int finish(st_set *s, cs_err *err) {
 int st_open_buffer(const unsigned char *buf, size_t len, const char *label, st_set **out, cs_err *err) {
     *out = NULL;
     st_set *s = calloc(1, sizeof *s);
-    if (!s) return cs_err_set(err, "out of memory");
+    if (!s) return cs_errc(err, CS_ENOMEM, "out of memory");
     if (add_buffer(s, buf, len, label, err) != 0 || finish(s, err) != 0) {
         st_close(s);
         return -1;
@@ -197,13 +198,8 @@ static int ends_with(const char *s, const char *suf) {
 }
 
 int st_open_index(st_set *s, const char *path, st_add_shard_fn add, cs_err *err) {
-    char *txt;
-    size_t len = 0;
-    if (cs_read_file(path, 64u << 20, &txt, &len, err) != 0) return -1;
-    json_error_t jerr;
-    json_t *root = json_loadb(txt, len, 0, &jerr);
-    free(txt);
-    if (!root) return cs_err_set(err, "%s: not valid JSON (line %d: %s)", path, jerr.line, jerr.text);
+    json_t *root = cs_json_read_object(path, 64u << 20, err);
+    if (!root) return -1;
     json_t *wm = json_object_get(root, "weight_map");
     int rc = 0;
     if (!json_is_object(wm)) {
@@ -211,7 +207,7 @@ int st_open_index(st_set *s, const char *path, st_add_shard_fn add, cs_err *err)
         return cs_err_set(err, "%s: no \"weight_map\" object", path);
     }
     char *dir = strdup(path);
-    if (!dir) { json_decref(root); return cs_err_set(err, "out of memory"); }
+    if (!dir) { json_decref(root); return cs_errc(err, CS_ENOMEM, "out of memory"); }
     char *slash = strrchr(dir, '/');
     if (slash) *slash = 0; else strcpy(dir, ".");
     const char *key;
@@ -225,7 +221,7 @@ int st_open_index(st_set *s, const char *path, st_add_shard_fn add, cs_err *err)
             break;
         }
         char *full = cs_path_join(dir, f);
-        if (!full) { rc = cs_err_set(err, "out of memory"); break; }
+        if (!full) { rc = cs_errc(err, CS_ENOMEM, "out of memory"); break; }
         int seen = 0;
         for (size_t i = 0; i < s->nshards; i++)
             if (strcmp(s->shards[i].path, full) == 0) seen = 1;
@@ -253,7 +249,7 @@ int st_open_index(st_set *s, const char *path, st_add_shard_fn add, cs_err *err)
 int st_open(const char *path, st_set **out, cs_err *err) {
     *out = NULL;
     st_set *s = calloc(1, sizeof *s);
-    if (!s) return cs_err_set(err, "out of memory");
+    if (!s) return cs_errc(err, CS_ENOMEM, "out of memory");
     int rc = ends_with(path, ".json") ? st_open_index(s, path, add_shard, err) : add_shard(s, path, err);
     if (rc == 0 && !ends_with(path, ".json")) rc = finish(s, err);
     if (rc != 0) {
@@ -383,18 +379,18 @@ uint64_t st_file_bytes(const st_set *s) {
 
 int st_new(st_set **out, cs_err *err) {
     *out = calloc(1, sizeof **out);
-    return *out ? 0 : cs_err_set(err, "out of memory");
+    return *out ? 0 : cs_errc(err, CS_ENOMEM, "out of memory");
 }
 
 int st_add_file(st_set *s, const char *path, const unsigned char **data, size_t *len, const char **label,
                 cs_err *err) {
     st_shard *ns = realloc(s->shards, (s->nshards + 1) * sizeof *ns);
-    if (!ns) return cs_err_set(err, "out of memory");
+    if (!ns) return cs_errc(err, CS_ENOMEM, "out of memory");
     s->shards = ns;
     st_shard *sh = &s->shards[s->nshards];
     memset(sh, 0, sizeof *sh);
     sh->path = strdup(path);
-    if (!sh->path) return cs_err_set(err, "out of memory");
+    if (!sh->path) return cs_errc(err, CS_ENOMEM, "out of memory");
     s->nshards++;
     if (cs_map_file(path, &sh->map, err) != 0) return -1;
     *data = sh->map.data;
@@ -427,7 +423,7 @@ int st_add_tensor(st_set *s, const st_tensor *t, cs_err *err) {
     if (s->n == s->cap) {
         size_t nc = s->cap ? s->cap * 2 : 64;
         st_tensor *nt = realloc(s->t, nc * sizeof *nt);
-        if (!nt) return cs_err_set(err, "out of memory");
+        if (!nt) return cs_errc(err, CS_ENOMEM, "out of memory");
         s->t = nt;
         s->cap = nc;
     }
@@ -435,7 +431,7 @@ int st_add_tensor(st_set *s, const st_tensor *t, cs_err *err) {
     c.numel = (int64_t)numel;
     c.nbytes = (size_t)(numel * st_dtype_size(t->dtype));
     char *nm;
-    if (set_push_name(s, t->name, &nm) != 0) return cs_err_set(err, "out of memory");
+    if (set_push_name(s, t->name, &nm) != 0) return cs_errc(err, CS_ENOMEM, "out of memory");
     c.name = nm;
     s->t[s->n++] = c;
     return 0;

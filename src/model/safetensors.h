@@ -47,7 +47,7 @@ int st_open_buffer(const unsigned char *buf, size_t len, const char *label, st_s
 
 void st_close(st_set *s); /* NULL is a no-op */
 
-/* Looks a tensor up by exact name; NULL if absent. */
+/* Looks a tensor up by exact name; NULL if absent. Borrowed (as st_at's): valid until st_close. */
 const st_tensor *st_find(const st_set *s, const char *name);
 
 size_t st_count(const st_set *s);
@@ -65,7 +65,8 @@ int st_to_f32(const st_tensor *t, float *dst);
 float st_f16_to_f32(uint16_t h);
 float st_bf16_to_f32(uint16_t h);
 
-/* Bytes of the set's files currently resident in memory (mincore over the maps). */
+/* Bytes of the set's file maps resident in this process: their Rss from /proc/self/smaps (not
+ * mincore, which would count pages that are merely in the page cache). 0 if smaps is unreadable. */
 uint64_t st_resident_bytes(const st_set *s);
 /* Hands the pages of a tensor that the caller will not read again back to the kernel
  * (madvise MADV_DONTNEED on the file map; only pages wholly inside the tensor). The data stays

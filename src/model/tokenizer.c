@@ -4,6 +4,7 @@
  * id -> string table; merges are a hash from the id pair (a, b) to (rank, merged id), so BPE works
  * on ids and never builds strings. A bounded word cache (piece bytes -> ids) makes repeated words
  * cost one hash lookup. */
+#include "../common/cs_json.h"
 #include "tokenizer.h"
 
 #include <jansson.h>
@@ -77,16 +78,8 @@ static void byte_unicode(int cp[256]) {
 }
 
 static int load_vocab(tok_ctx *t, const char *path, cs_err *err) {
-    char *txt;
-    size_t len;
-    if (cs_read_file(path, 64u << 20, &txt, &len, err) != 0) return -1;
-    json_error_t je;
-    json_t *root = json_loadb(txt, len, 0, &je);
-    free(txt);
-    if (!root || !json_is_object(root)) {
-        json_decref(root);
-        return cs_err_set(err, "%s: not a JSON object (line %d: %s)", path, je.line, je.text);
-    }
+    json_t *root = cs_json_read_object(path, 64u << 20, err);
+    if (!root) return -1;
     size_t n = json_object_size(root);
     if (n == 0 || n > (1u << 24)) {
         json_decref(root);
@@ -97,7 +90,7 @@ static int load_vocab(tok_ctx *t, const char *path, cs_err *err) {
     t->vcap = 1;
     while (t->vcap < n * 2) t->vcap <<= 1;
     t->vslot = malloc(t->vcap * sizeof *t->vslot);
-    if (!t->id2tok || !t->vslot) { json_decref(root); return cs_err_set(err, "out of memory"); }
+    if (!t->id2tok || !t->vslot) { json_decref(root); return cs_errc(err, CS_ENOMEM, "out of memory"); }
     memset(t->vslot, 0xff, t->vcap * sizeof *t->vslot);
     const char *k;
     json_t *v;
@@ -110,7 +103,7 @@ static int load_vocab(tok_ctx *t, const char *path, cs_err *err) {
         int32_t id = (int32_t)json_integer_value(v);
         if (t->id2tok[id]) { rc = cs_err_set(err, "%s: id %d is used twice", path, id); break; }
         t->id2tok[id] = strdup(k);
-        if (!t->id2tok[id]) { rc = cs_err_set(err, "out of memory"); break; }
+        if (!t->id2tok[id]) { rc = cs_errc(err, CS_ENOMEM, "out of memory"); break; }
         size_t m = t->vcap - 1, i = fnv(k, strlen(k)) & m;
         while (t->vslot[i] >= 0) i = (i + 1) & m;
         t->vslot[i] = id;
@@ -128,7 +121,7 @@ static int load_merges(tok_ctx *t, const char *path, cs_err *err) {
     t->mcap = 16;
     while (t->mcap < lines * 2) t->mcap <<= 1;
     t->merges = calloc(t->mcap, sizeof *t->merges);
-    if (!t->merges) { free(txt); return cs_err_set(err, "out of memory"); }
+    if (!t->merges) { free(txt); return cs_errc(err, CS_ENOMEM, "out of memory"); }
     int rc = 0, lineno = 0;
     int32_t rank = 0;
     char *p = txt, *end = txt + len;
@@ -176,7 +169,7 @@ static int load_merges(tok_ctx *t, const char *path, cs_err *err) {
 int tok_load(const char *vocab_path, const char *merges_path, tok_ctx **out, cs_err *err) {
     *out = NULL;
     tok_ctx *t = calloc(1, sizeof *t);
-    if (!t) return cs_err_set(err, "out of memory");
+    if (!t) return cs_errc(err, CS_ENOMEM, "out of memory");
     pthread_mutex_init(&t->lock, NULL);
     if (load_vocab(t, vocab_path, err) != 0 || load_merges(t, merges_path, err) != 0) {
         tok_free(t);
@@ -203,7 +196,7 @@ int tok_load(const char *vocab_path, const char *merges_path, tok_ctx **out, cs_
     }
     t->ccap = TOK_CACHE_MAX * 2;
     t->cache = calloc(t->ccap, sizeof *t->cache);
-    if (!t->cache) { tok_free(t); return cs_err_set(err, "out of memory"); }
+    if (!t->cache) { tok_free(t); return cs_errc(err, CS_ENOMEM, "out of memory"); }
     *out = t;
     return 0;
 }

@@ -53,7 +53,7 @@ int labels_parse(const char *text, size_t len, const char *name, labels **out, c
     if (!cs_utf8_valid(text, len, 0)) return cs_err_set(err, "%s: not UTF-8 text", name);
     labels *l = calloc(1, sizeof *l);
     char *buf = malloc(len + 1);
-    if (!l || !buf) { free(l); free(buf); return cs_err_set(err, "out of memory"); }
+    if (!l || !buf) { free(l); free(buf); return cs_errc(err, CS_ENOMEM, "out of memory"); }
     memcpy(buf, text, len);
     buf[len] = 0;
     int rc = 0, lineno = 0;
@@ -82,7 +82,7 @@ int labels_parse(const char *text, size_t len, const char *name, labels **out, c
             char *pr = cs_trim(p);
             if (!*pr) continue;
             if (L->nprompts == LABELS_MAX_PROMPTS) rc = cs_err_set(err, "%s:%d: more than %d prompts", name, lineno, LABELS_MAX_PROMPTS);
-            else if (!(L->prompts[L->nprompts++] = strdup(pr))) rc = cs_err_set(err, "out of memory");
+            else if (!(L->prompts[L->nprompts++] = strdup(pr))) rc = cs_errc(err, CS_ENOMEM, "out of memory");
         }
         if (!rc && !L->nprompts) rc = cs_err_set(err, "%s:%d: label '%s' has no prompt", name, lineno, lab);
     }
@@ -104,7 +104,7 @@ int labels_parse(const char *text, size_t len, const char *name, labels **out, c
             memcpy(d + n, s, k);
             n += k;
         }
-    if (!d) { labels_free(l); return cs_err_set(err, "out of memory"); }
+    if (!d) { labels_free(l); return cs_errc(err, CS_ENOMEM, "out of memory"); }
     store_sha256_hex(d, n, l->digest);
     free(d);
     *out = l;
@@ -137,7 +137,7 @@ int labels_embed(labels *l, clip_ctx *c, cs_err *err) {
     const clip_info *in = clip_get_info(c);
     int P = in->projection_dim;
     float *vecs = calloc((size_t)l->n * P, sizeof *vecs), *pv = malloc((size_t)LABELS_MAX_PROMPTS * P * sizeof *pv);
-    if (!vecs || !pv) { free(vecs); free(pv); return cs_err_set(err, "out of memory"); }
+    if (!vecs || !pv) { free(vecs); free(pv); return cs_errc(err, CS_ENOMEM, "out of memory"); }
     for (int i = 0; i < l->n; i++) {
         label *L = &l->l[i];
         if (clip_texts_embed(c, (const char *const *)L->prompts, L->nprompts, 1, pv, err)) {

@@ -27,9 +27,10 @@ typedef struct labels labels;
 int labels_parse(const char *text, size_t len, const char *name, labels **out, cs_err *err);
 /* Loads path, or (NULL or "") the default file, or the built-in set when there is none. */
 int labels_load(const char *path, labels **out, cs_err *err);
-void labels_free(labels *l);
+void labels_free(labels *l); /* NULL is a no-op */
 
 int labels_count(const labels *l);
+/* Borrowed, as labels_digest's: valid until labels_free(l). */
 const char *labels_name(const labels *l, int i);
 /* Hex SHA-256 of the parsed labels and prompts (a change means: categorise again). */
 const char *labels_digest(const labels *l);

@@ -15,7 +15,7 @@ int ocr_open(const char *lang, const char *datapath, ocr **out, cs_err *err) {
     *out = NULL;
     if (!lang || !*lang) lang = "eng";
     ocr *o = calloc(1, sizeof *o);
-    if (!o) return cs_err_set(err, "out of memory");
+    if (!o) return cs_errc(err, CS_ENOMEM, "out of memory");
     o->api = TessBaseAPICreate();
     /* Init prints its own complaints to stderr; our message says what to install */
     if (!o->api || TessBaseAPIInit3(o->api, datapath, lang) != 0) {
@@ -79,7 +79,7 @@ int ocr_read(ocr *o, const img_rgb *im, int min_conf, char **text, cs_err *err) 
     if (rc != 0) { TessBaseAPIClear(o->api); return cs_err_set(err, "OCR: recognition failed"); }
     size_t len = 0, cap = 256;
     char *buf = malloc(cap);
-    if (!buf) { TessBaseAPIClear(o->api); return cs_err_set(err, "out of memory"); }
+    if (!buf) { TessBaseAPIClear(o->api); return cs_errc(err, CS_ENOMEM, "out of memory"); }
     buf[0] = 0;
     /* walk words, keeping line breaks between text lines */
     TessResultIterator *it = TessBaseAPIGetIterator(o->api);
@@ -97,7 +97,7 @@ int ocr_read(ocr *o, const img_rgb *im, int min_conf, char **text, cs_err *err) 
         TessResultIteratorDelete(it);
     }
     TessBaseAPIClear(o->api);
-    if (oom) { free(buf); return cs_err_set(err, "out of memory"); }
+    if (oom) { free(buf); return cs_errc(err, CS_ENOMEM, "out of memory"); }
     *text = buf;
     return 0;
 }

@@ -27,7 +27,7 @@ struct organizer {
 int org_open(const rules *r, organizer **out, cs_err *err) {
     *out = NULL;
     organizer *o = calloc(1, sizeof *o);
-    if (!o) return cs_err_set(err, "out of memory");
+    if (!o) return cs_errc(err, CS_ENOMEM, "out of memory");
     o->rules = r;
     o->set = rules_org(r);
     if (labels_load(o->set.labels, &o->labels, err)) { free(o); return -1; }
@@ -52,7 +52,7 @@ int org_set_model(organizer *o, clip_ctx *c, const char *model_id, cs_err *err) 
     if (labels_embed(o->labels, c, err)) return -1;
     o->clip = c;
     o->model = strdup(model_id);
-    return o->model ? 0 : cs_err_set(err, "out of memory");
+    return o->model ? 0 : cs_errc(err, CS_ENOMEM, "out of memory");
 }
 
 int org_text_kinds(organizer *o, store *s, int max, org_stats *st, cs_err *err) {
@@ -281,7 +281,7 @@ static int collect(organizer *o, store *s, const vecindex *vi, filt *f, coll_cac
     if (!rc && nh && h[0].score >= thr) {
         float *u = malloc((size_t)dim * sizeof *u), *cen = malloc((size_t)dim * sizeof *cen);
         int64_t cid = 0;
-        if (!u || !cen) rc = cs_err_set(err, "out of memory");
+        if (!u || !cen) rc = cs_errc(err, CS_ENOMEM, "out of memory");
         else if (store_get_vector(s, h[0].entry, o->model, 0, u, dim, err) != 0) memcpy(u, v, (size_t)dim * sizeof *u);
         if (!rc) {
             for (int k = 0; k < dim; k++) cen[k] = v[k] + u[k];
@@ -349,7 +349,7 @@ int org_model(organizer *o, store *s, int max, org_stats *st, cs_err *err) {
     vecindex *vi = NULL;
     filt f = {0};
     float *v = malloc((size_t)dim * sizeof *v);
-    if (!v) rc = cs_err_set(err, "out of memory");
+    if (!v) rc = cs_errc(err, CS_ENOMEM, "out of memory");
     if (!rc) rc = vecindex_open(s, o->model, &vi, err);
     if (!rc) rc = store_briefs(s, NULL, &f.b, &f.n, err);
     coll_cache cc = {0};

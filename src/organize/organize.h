@@ -33,7 +33,7 @@ typedef struct org_stats {
 /* rules supplies the settings and user rules and must outlive the organiser (NULL: defaults,
  * no rules). Loads the label file; errors name it. */
 int org_open(const rules *r, organizer **out, cs_err *err);
-void org_close(organizer *o);
+void org_close(organizer *o); /* NULL is a no-op */
 
 /* Sets the model for the model-based steps (NULL: none); embeds the labels with it. */
 int org_set_model(organizer *o, clip_ctx *c, const char *model_id, cs_err *err);

@@ -268,7 +268,7 @@ static int gather_words(store *s, char **w, size_t nw, int limit, filt *f, cands
             double L = 1.0 / (1.0 + log2(1.0 + (double)fh[i].len / SEARCH_LEN0));
             double ts = way_quality[way] * (0.7 + 0.3 * rel) * L;
             scored *x = cand_get(c, fh[i].id);
-            if (!x) { free(fh); return cs_err_set(err, "out of memory"); }
+            if (!x) { free(fh); return cs_errc(err, CS_ENOMEM, "out of memory"); }
             x->cand = 1;
             x->h.signals |= SEARCH_TEXT;
             /* one word asked as "words" is the exact match */
@@ -291,7 +291,7 @@ static int gather(store *s, const search_query *q, char **w, size_t nw, filt *f,
         if (vecindex_topk(q->vecs, q->qvec, SEARCH_DEPTH, keep_entry, f, &vh, &m, err)) return -1;
         for (size_t i = 0; i < m; i++) {
             scored *x = cand_get(c, vh[i].entry);
-            if (!x) { free(vh); return cs_err_set(err, "out of memory"); }
+            if (!x) { free(vh); return cs_errc(err, CS_ENOMEM, "out of memory"); }
             x->cand = 1;
             x->has_cos = 1;
             x->h.cosine = vh[i].score;
@@ -302,7 +302,7 @@ static int gather(store *s, const search_query *q, char **w, size_t nw, filt *f,
         if (vecindex_topk(q->vecs, q->qvec, SEARCH_SAMPLE, keep_sample, f, &vh, &m, err)) return -1;
         for (size_t i = 0; i < m; i++) {
             scored *x = cand_get(c, vh[i].entry);
-            if (!x) { free(vh); return cs_err_set(err, "out of memory"); }
+            if (!x) { free(vh); return cs_errc(err, CS_ENOMEM, "out of memory"); }
             x->has_cos = 1;
             x->h.cosine = vh[i].score;
         }
@@ -329,7 +329,7 @@ static int recent(store *s, const search_query *q, search_hit **hits, size_t *n,
         store_entry_free(&es[i]);
     }
     free(es);
-    if (!out) return cs_err_set(err, "out of memory");
+    if (!out) return cs_errc(err, CS_ENOMEM, "out of memory");
     *hits = out;
     *n = k;
     return 0;
@@ -419,7 +419,7 @@ int search_run(store *s, const search_query *q, search_hit **hits, size_t *n, cs
          * are gone from the store but not from the matrix; if any made the meaning list, rank
          * again against the list of every entry (slower, rare) */
         int64_t *ids = malloc((c.n ? c.n : 1) * sizeof *ids);
-        if (!ids) rc = cs_err_set(err, "out of memory");
+        if (!ids) rc = cs_errc(err, CS_ENOMEM, "out of memory");
         for (size_t i = 0; !rc && i < c.n; i++) ids[i] = c.a[i].h.id;
         if (!rc) rc = store_briefs_of(s, ids, c.n, &f.b, &f.n, err);
         free(ids);
@@ -435,7 +435,7 @@ int search_run(store *s, const search_query *q, search_hit **hits, size_t *n, cs
     }
     free_words(w, nw);
     if (rc) { free(f.b); free(c.a); return -1; }
-    if (score_all(&c, &f, q->text != NULL)) { free(f.b); free(c.a); return cs_err_set(err, "out of memory"); }
+    if (score_all(&c, &f, q->text != NULL)) { free(f.b); free(c.a); return cs_errc(err, CS_ENOMEM, "out of memory"); }
     /* keep the candidates that matched by words or stood out by meaning */
     size_t k = 0;
     for (size_t i = 0; i < c.n; i++) {
@@ -448,7 +448,7 @@ int search_run(store *s, const search_query *q, search_hit **hits, size_t *n, cs
     if (k > 1) qsort(c.a, k, sizeof *c.a, by_score);
     if (k > (size_t)q->limit) k = (size_t)q->limit;
     search_hit *out = malloc((k ? k : 1) * sizeof *out);
-    if (!out) { free(c.a); return cs_err_set(err, "out of memory"); }
+    if (!out) { free(c.a); return cs_errc(err, CS_ENOMEM, "out of memory"); }
     for (size_t i = 0; i < k; i++) out[i] = c.a[i].h;
     free(c.a);
     *hits = out;

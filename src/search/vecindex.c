@@ -98,7 +98,7 @@ static int disk_full(int e) { return e == ENOSPC || e == EDQUOT || e == EFBIG; }
 static int q8_in_memory(vecindex *v, cs_err *err) {
     size_t rec = q8_rec(v->dim), rec32 = 8 + 4 * (size_t)v->dim;
     v->q8mem = malloc(v->rows ? v->rows * rec : 1);
-    if (!v->q8mem) return cs_err_set(err, "out of memory");
+    if (!v->q8mem) return cs_errc(err, CS_ENOMEM, "out of memory");
     for (size_t r = 0; r < v->rows; r++)
         quantise((const float *)(const void *)(v->map + sizeof(hdr) + r * rec32 + 8), v->dim, v->q8mem + r * rec);
     v->q8 = v->q8mem;
@@ -112,7 +112,7 @@ static int q8_in_memory(vecindex *v, cs_err *err) {
 static int q8_sync(vecindex *v, const char *path, int rebuilt, cs_err *err) {
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0 && disk_full(errno)) return q8_in_memory(v, err);
-    if (fd < 0) return cs_err_set(err, "%s: %s", path, strerror(errno));
+    if (fd < 0) return cs_err_sys(err, errno, "%s", path);
     hdr h = {{0}, 0, 0, 0, 0};
     struct stat st;
     fstat(fd, &st);
@@ -130,7 +130,7 @@ static int q8_sync(vecindex *v, const char *path, int rebuilt, cs_err *err) {
         /* append in chunks; the header is written last, so a torn append is redone next time */
         size_t rec32 = 8 + 4 * (size_t)v->dim, chunk = 4096;
         unsigned char *buf = malloc(chunk * rec);
-        if (!buf) rc = cs_err_set(err, "out of memory");
+        if (!buf) rc = cs_errc(err, CS_ENOMEM, "out of memory");
         for (size_t r = (size_t)h.count; !rc && r < v->rows; r += chunk) {
             size_t n = v->rows - r < chunk ? v->rows - r : chunk;
             for (size_t i = 0; i < n; i++)
@@ -170,11 +170,11 @@ int vecindex_open(store *s, const char *model, vecindex **out, cs_err *err) {
     *out = NULL;
     char dir[4200], path[4600];
     snprintf(dir, sizeof dir, "%s/vectors", store_dir(s));
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) return cs_err_set(err, "%s: %s", dir, strerror(errno));
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) return cs_err_sys(err, errno, "%s", dir);
     if (strchr(model, '/')) return cs_err_set(err, "bad model id '%s'", model);
     snprintf(path, sizeof path, "%s/%s.f32", dir, model);
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) return cs_err_set(err, "%s: %s", path, strerror(errno));
+    if (fd < 0) return cs_err_sys(err, errno, "%s", path);
     flock(fd, LOCK_EX); /* one appender at a time, across processes */
     FILE *f = fdopen(fd, "r+b");
     sync_ctx c = {f, {{0}, 0, 0, 0, 0}, 0};
@@ -399,7 +399,7 @@ int vecindex_topk(const vecindex *v, const float *q, int k, int (*keep)(int64_t,
     float *sc = malloc(v->rows * sizeof *sc), *bd = malloc(v->rows * sizeof *bd);
     vec_hit *h = malloc(cap * sizeof *h);
     size_t *cand = NULL, nc = 0, ccap = 0;
-    if (!qq || !sc || !bd || !h) { free(qq); free(sc); free(bd); free(h); return cs_err_set(err, "out of memory"); }
+    if (!qq || !sc || !bd || !h) { free(qq); free(sc); free(bd); free(h); return cs_errc(err, CS_ENOMEM, "out of memory"); }
     quantise(q, dim, qq);
     float qs, qe;
     memcpy(&qs, qq, 4);
@@ -427,7 +427,7 @@ int vecindex_topk(const vecindex *v, const float *q, int k, int (*keep)(int64_t,
         if (nc == ccap) {
             ccap = ccap ? ccap * 2 : 1024;
             size_t *nn = realloc(cand, ccap * sizeof *nn);
-            if (!nn) { rc = cs_err_set(err, "out of memory"); break; }
+            if (!nn) { rc = cs_errc(err, CS_ENOMEM, "out of memory"); break; }
             cand = nn;
         }
         cand[nc++] = r;

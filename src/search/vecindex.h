@@ -31,7 +31,7 @@ typedef struct vecindex vecindex;
  * rows cannot be written (ENOSPC, EDQUOT, EFBIG) it still succeeds, with the rows already on
  * disk, and vecindex_stale says so. */
 int vecindex_open(store *s, const char *model, vecindex **out, cs_err *err);
-void vecindex_close(vecindex *v);
+void vecindex_close(vecindex *v); /* NULL is a no-op */
 
 size_t vecindex_rows(const vecindex *v);
 /* NULL when the index holds every vector of the store; else why some are missing, e.g. "index

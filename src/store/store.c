@@ -49,14 +49,29 @@ static int io_failure(store *s) {
 
 #define IO_ADVICE "the disk or file system failed; the database itself may be intact: check the disk (dmesg) before deleting anything"
 
+cs_err_code store_code(int sqlite_rc) {
+    switch (sqlite_rc & 0xff) {
+    case SQLITE_BUSY: case SQLITE_LOCKED: return CS_EBUSY;
+    case SQLITE_CORRUPT: case SQLITE_NOTADB: return CS_ECORRUPT;
+    case SQLITE_FULL: return CS_ENOSPC;
+    case SQLITE_IOERR: return CS_EIO;
+    case SQLITE_NOMEM: return CS_ENOMEM;
+    case SQLITE_PERM: case SQLITE_READONLY: case SQLITE_AUTH: return CS_EPERM;
+    case SQLITE_CANTOPEN: return CS_ENOTFOUND;
+    case SQLITE_TOOBIG: case SQLITE_MISMATCH: case SQLITE_RANGE: case SQLITE_CONSTRAINT: return CS_EINVAL;
+    default: return CS_EFAIL;
+    }
+}
+
 int store_dberr(store *s, cs_err *err, const char *what) {
     /* SQLite's wording for a disk failure ("disk I/O error", or "database disk image is
      * malformed" when a page could not be read) invites deleting a healthy database */
     if (io_failure(s)) {
         int sys = sqlite3_system_errno(s->db);
-        return cs_err_set(err, "%s: %s: I/O error (%s): " IO_ADVICE, s->dbpath, what, sys ? strerror(sys) : sqlite3_errmsg(s->db));
+        cs_err_code code = sys == ENOSPC || sys == EDQUOT ? CS_ENOSPC : CS_EIO;
+        return cs_errc(err, code, "%s: %s: I/O error (%s): " IO_ADVICE, s->dbpath, what, sys ? strerror(sys) : sqlite3_errmsg(s->db));
     }
-    return cs_err_set(err, "%s: %s: %s", s->dbpath, what, sqlite3_errmsg(s->db));
+    return cs_errc(err, store_code(sqlite3_extended_errcode(s->db)), "%s: %s: %s", s->dbpath, what, sqlite3_errmsg(s->db));
 }
 
 int store_prepare(store *s, const char *sql, sqlite3_stmt **st, const char *what, cs_err *err) {
@@ -65,8 +80,9 @@ int store_prepare(store *s, const char *sql, sqlite3_stmt **st, const char *what
 
 int store_exec(store *s, const char *sql, cs_err *err) {
     char *msg = NULL;
-    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        cs_err_set(err, "%s: %s", s->dbpath, msg ? msg : sqlite3_errmsg(s->db));
+    int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        cs_errc(err, store_code(rc), "%s: %s", s->dbpath, msg ? msg : sqlite3_errmsg(s->db));
         sqlite3_free(msg);
         return -1;
     }
@@ -75,10 +91,10 @@ int store_exec(store *s, const char *sql, cs_err *err) {
 
 /* Creates a directory 0700, or tightens an existing one. */
 static int private_dir(const char *path, cs_err *err) {
-    if (mkdir(path, 0700) != 0 && errno != EEXIST) return cs_err_set(err, "%s: %s", path, strerror(errno));
+    if (mkdir(path, 0700) != 0 && errno != EEXIST) return cs_errc(err, cs_err_from_errno(errno), "%s: %s", path, strerror(errno));
     struct stat st;
-    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) return cs_err_set(err, "%s: not a directory", path);
-    if ((st.st_mode & 0077) && chmod(path, 0700) != 0) return cs_err_set(err, "%s: chmod: %s", path, strerror(errno));
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) return cs_errc(err, CS_EINVAL, "%s: not a directory", path);
+    if ((st.st_mode & 0077) && chmod(path, 0700) != 0) return cs_errc(err, cs_err_from_errno(errno), "%s: chmod: %s", path, strerror(errno));
     return 0;
 }
 
@@ -234,6 +250,21 @@ static const char *SCHEMA_V6 =
     " DELETE FROM entries_tri WHERE rowid = old.id;"
     " INSERT INTO entries_tri(rowid, body) VALUES(new.id, " TRI_BODY("new") "); END;";
 
+/* v7: the trash. A deleted entry (not a secret) moves here with its tags, as one undo step (its
+ * batch), and is purged after STORE_TRASH_KEEP_MS or by gc; undo moves a batch back under the
+ * same ids (never reused: AUTOINCREMENT). Rows here are in no index (FTS, trigram, vectors), so
+ * nothing that searches or lists entries can see them; a blob stays on disk while a row here
+ * names it. */
+static const char *SCHEMA_V7 =
+    "CREATE TABLE IF NOT EXISTS trash(id INTEGER PRIMARY KEY, batch INTEGER NOT NULL, deleted_ms INTEGER NOT NULL,"
+    " kind TEXT NOT NULL, mime TEXT NOT NULL, mimes TEXT NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL,"
+    " text TEXT, blob TEXT, width INTEGER NOT NULL, height INTEGER NOT NULL, source TEXT, first_ms INTEGER NOT NULL,"
+    " last_ms INTEGER NOT NULL, copies INTEGER NOT NULL, pinned INTEGER NOT NULL, seq INTEGER NOT NULL,"
+    " subkind TEXT, lang TEXT, ocr_text TEXT, category TEXT, category_conf REAL, collection INTEGER, dup_of INTEGER,"
+    " expire_ms INTEGER, organised TEXT, tags TEXT);" /* tags: newline-separated (a tag holds no control characters) */
+    "CREATE INDEX IF NOT EXISTS trash_batch ON trash(batch);"
+    "CREATE INDEX IF NOT EXISTS trash_blob ON trash(blob) WHERE blob IS NOT NULL;";
+
 static int pragma_int(store *s, const char *sql, int64_t *out, cs_err *err) {
     sqlite3_stmt *st;
     if (store_prepare(s, sql, &st, "reading the header", err)) return -1;
@@ -287,10 +318,10 @@ static int migrate(store *s, cs_err *err) {
         pragma_int(s, "SELECT count(*) FROM sqlite_master", &tables, err))
         return -1;
     if (app != APP_ID && !(app == 0 && tables == 0))
-        return cs_err_set(err, "%s: not a clipseek database (application_id %lld); refusing to touch it", s->dbpath,
+        return cs_errc(err, CS_EINVAL, "%s: not a clipseek database (application_id %lld); refusing to touch it", s->dbpath,
                           (long long)app);
     if (ver > STORE_SCHEMA_VERSION)
-        return cs_err_set(err, "%s: schema version %lld is newer than this clipseek (%d); upgrade clipseek", s->dbpath,
+        return cs_errc(err, CS_EUNSUPPORTED, "%s: schema version %lld is newer than this clipseek (%d); upgrade clipseek", s->dbpath,
                           (long long)ver, STORE_SCHEMA_VERSION);
     if (ver == STORE_SCHEMA_VERSION) return 0;
     /* Another process may be migrating right now: the v5 rebuild of a large history holds the
@@ -311,6 +342,7 @@ static int migrate(store *s, cs_err *err) {
     if (!rc) rc = foreign_key_problems(s, err); /* the rebuild kept every reference */
     /* after 5: its table rebuild drops every trigger on entries, the trigram ones included */
     if (!rc && ver < 6) rc = store_exec(s, SCHEMA_V6, err);
+    if (!rc && ver < 7) rc = store_exec(s, SCHEMA_V7, err);
     if (!rc) {
         char sql[128];
         snprintf(sql, sizeof sql, "PRAGMA application_id=%d; PRAGMA user_version=%d", APP_ID, STORE_SCHEMA_VERSION);
@@ -325,17 +357,17 @@ static int migrate(store *s, cs_err *err) {
 int store_open(const char *dir, store **out, cs_err *err) {
     *out = NULL;
     store *s = calloc(1, sizeof *s);
-    if (!s) return cs_err_set(err, "out of memory");
+    if (!s) return cs_errc(err, CS_ENOMEM, "out of memory");
     s->dir = strdup(dir);
     s->blobdir = cs_path_join(dir, "blobs");
     s->dbpath = cs_path_join(dir, "clipseek.db");
-    if (!s->dir || !s->blobdir || !s->dbpath) { store_close(s); return cs_err_set(err, "out of memory"); }
+    if (!s->dir || !s->blobdir || !s->dbpath) { store_close(s); return cs_errc(err, CS_ENOMEM, "out of memory"); }
     s->lockfd = -1;
     if (private_dir(dir, err) || private_dir(s->blobdir, err)) { store_close(s); return -1; }
     char lp[4200];
     snprintf(lp, sizeof lp, "%s/.lock", s->blobdir);
     s->lockfd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (s->lockfd < 0) { cs_err_set(err, "%s: %s", lp, strerror(errno)); store_close(s); return -1; }
+    if (s->lockfd < 0) { cs_errc(err, cs_err_from_errno(errno), "%s: %s", lp, strerror(errno)); store_close(s); return -1; }
     /* Create the file 0600 ourselves so SQLite never makes it world-readable. Only with O_EXCL:
      * closing any descriptor of a database file drops every POSIX lock this process holds on it,
      * including those of other connections (other threads) that have it open. A file that does
@@ -343,11 +375,12 @@ int store_open(const char *dir, store **out, cs_err *err) {
      * chmod-ed by path. */
     int fd = open(s->dbpath, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd >= 0) close(fd);
-    else if (errno != EEXIST) { cs_err_set(err, "%s: %s", s->dbpath, strerror(errno)); store_close(s); return -1; }
+    else if (errno != EEXIST) { cs_errc(err, cs_err_from_errno(errno), "%s: %s", s->dbpath, strerror(errno)); store_close(s); return -1; }
     struct stat dst;
     if (stat(s->dbpath, &dst) == 0 && (dst.st_mode & 0077)) chmod(s->dbpath, 0600);
-    if (sqlite3_open_v2(s->dbpath, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-        cs_err_set(err, "%s: %s", s->dbpath, s->db ? sqlite3_errmsg(s->db) : "cannot open");
+    int orc = sqlite3_open_v2(s->dbpath, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (orc != SQLITE_OK) {
+        cs_errc(err, store_code(orc), "%s: %s", s->dbpath, s->db ? sqlite3_errmsg(s->db) : "cannot open");
         store_close(s);
         return -1;
     }
@@ -417,17 +450,17 @@ static int fsync_dir(const char *dir) {
 }
 
 /* Writes a blob durably; a blob that already exists with this name is left as it is. */
-static int write_blob(store *s, const char *sha, const void *data, size_t len, cs_err *err) {
+int store_write_blob(store *s, const char *sha, const void *data, size_t len, cs_err *err) {
     char sub[4200], tmp[4300];
     snprintf(sub, sizeof sub, "%s/%.2s", s->blobdir, sha);
     if (private_dir(sub, err)) return -1;
     char *final = blob_path_for(s, sha);
-    if (!final) return cs_err_set(err, "out of memory");
+    if (!final) return cs_errc(err, CS_ENOMEM, "out of memory");
     struct stat st;
     if (stat(final, &st) == 0 && (size_t)st.st_size == len) { free(final); return 0; }
     snprintf(tmp, sizeof tmp, "%s/.tmp-%s-%ld", sub, sha, (long)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) { free(final); return cs_err_set(err, "%s: %s", tmp, strerror(errno)); }
+    if (fd < 0) { free(final); return cs_errc(err, cs_err_from_errno(errno), "%s: %s", tmp, strerror(errno)); }
     const unsigned char *p = data;
     size_t left = len;
     while (left) {
@@ -438,7 +471,7 @@ static int write_blob(store *s, const char *sha, const void *data, size_t len, c
             close(fd);
             unlink(tmp);
             free(final);
-            return cs_err_set(err, "%s: write: %s", tmp, strerror(e));
+            return cs_errc(err, cs_err_from_errno(e), "%s: write: %s", tmp, strerror(e));
         }
         p += w;
         left -= (size_t)w;
@@ -471,7 +504,7 @@ int store_add(store *s, const store_new *e, int64_t *id, int *added, cs_err *err
     int64_t now = e->time_ms ? e->time_ms : store_now_ms();
     /* shared: many adds at once, but no gc between writing the blob and committing its row */
     flock(s->lockfd, LOCK_SH);
-    if (!text && write_blob(s, sha, e->data, e->len, err)) { flock(s->lockfd, LOCK_UN); return -1; }
+    if (!text && store_write_blob(s, sha, e->data, e->len, err)) { flock(s->lockfd, LOCK_UN); return -1; }
     if (!text && s->test_hook) s->test_hook(s, "add-blob-written", s->test_hook_arg);
     if (store_exec(s, "BEGIN IMMEDIATE", err)) { flock(s->lockfd, LOCK_UN); return -1; }
     sqlite3_stmt *st = NULL;
@@ -639,7 +672,7 @@ int store_list(store *s, const store_query *q, store_entry **out, size_t *n, cs_
         free(*out);
         *out = NULL;
         *n = 0;
-        return r == SQLITE_NOMEM ? cs_err_set(err, "out of memory") : store_dberr(s, err, "list");
+        return r == SQLITE_NOMEM ? cs_errc(err, CS_ENOMEM, "out of memory") : store_dberr(s, err, "list");
     }
     for (size_t i = 0; i < *n; i++)
         if (load_tags(s, &(*out)[i], err)) return -1;
@@ -651,13 +684,13 @@ int store_list(store *s, const store_query *q, store_entry **out, size_t *n, cs_
  * shared from finding its blob on disk (and skipping the write) to committing the row that names
  * it, so an unlink outside the lock could fall between the two and leave an acknowledged entry
  * without its blob. Anything but "no row names it" keeps the file (gc removes a true orphan). */
-static void drop_blob_if_unused(store *s, const char *sha) {
+void store_drop_blob_if_unused(store *s, const char *sha) {
     if (s->test_hook) s->test_hook(s, "drop-blob", s->test_hook_arg);
     while (flock(s->lockfd, LOCK_EX) != 0)
         if (errno != EINTR) return;
     sqlite3_stmt *st;
     int r = SQLITE_ERROR;
-    if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM entries WHERE blob = ?", -1, &st, NULL) == SQLITE_OK) {
+    if (sqlite3_prepare_v2(s->db, BLOB_USED_SQL, -1, &st, NULL) == SQLITE_OK) {
         sqlite3_bind_text(st, 1, sha, -1, SQLITE_STATIC);
         r = sqlite3_step(st);
         sqlite3_finalize(st);
@@ -683,8 +716,8 @@ static int change_one(store *s, const char *sql, int64_t id, int64_t arg, cs_err
 }
 
 /* The files of a deleted entry: its blob (if no other row names it) and its thumbnail. */
-static void drop_entry_files(store *s, const char *blob, const char *sha) {
-    if (blob) drop_blob_if_unused(s, blob);
+void store_drop_entry_files(store *s, const char *blob, const char *sha) {
+    if (blob) store_drop_blob_if_unused(s, blob);
     char tp[4300];
     snprintf(tp, sizeof tp, "%s/thumbs/%s.jpg", s->dir, sha);
     unlink(tp);
@@ -694,7 +727,7 @@ static void drop_entry_files(store *s, const char *blob, const char *sha) {
  * the old segments until they happen to merge. 'optimize' merges every segment now (the dropped
  * segment rows are zeroed by secure_delete); then the WAL, which still holds the old pages, is
  * checkpointed and truncated. Outside a transaction only: inside one, store_end does it. */
-static int scrub_index(store *s, cs_err *err) {
+int store_scrub_index(store *s, cs_err *err) {
     /* both indexes: the trigram one (version 6) holds the secret as overlapping 3-letter pieces */
     if (store_exec(s, "INSERT INTO entries_fts(entries_fts) VALUES('optimize');"
                       "INSERT INTO entries_tri(entries_tri) VALUES('optimize')", err)) return -1;
@@ -709,11 +742,11 @@ int store_end(store *s, int ok, cs_err *err) {
     int rc = 0;
     if (ok) rc = store_exec(s, "COMMIT", err);
     else store_exec(s, "ROLLBACK", NULL);
-    if (ok && !rc && s->scrub) rc = scrub_index(s, err);
+    if (ok && !rc && s->scrub) rc = store_scrub_index(s, err);
     s->scrub = 0;
     /* blobs are named by their sha256; drop_blob_if_unused checks no row names it any more */
     for (size_t i = 0; i < s->npending; i++)
-        if (ok && !rc) drop_entry_files(s, s->pending[i], s->pending[i]);
+        if (ok && !rc) store_drop_entry_files(s, s->pending[i], s->pending[i]);
     free(s->pending);
     s->pending = NULL;
     s->npending = 0;
@@ -726,7 +759,7 @@ int store_delete(store *s, int64_t id, cs_err *err) {
     if (r) return r;
     r = change_one(s, "DELETE FROM entries WHERE id = ?1 AND ?2 = ?2", id, 0, err);
     if (r == 0 && e.subkind && !strcmp(e.subkind, "secret")) {
-        if (sqlite3_get_autocommit(s->db)) r = scrub_index(s, err);
+        if (sqlite3_get_autocommit(s->db)) r = store_scrub_index(s, err);
         else s->scrub = 1;
     }
     if (r == 0 && e.blob && !sqlite3_get_autocommit(s->db)) { /* in a transaction: after its commit */
@@ -736,7 +769,7 @@ int store_delete(store *s, int64_t id, cs_err *err) {
             snprintf(np[s->npending++], 65, "%s", e.sha256);
         } /* else: the blob stays an orphan until gc */
     } else if (r == 0 && e.blob)
-        drop_entry_files(s, e.blob, e.sha256);
+        store_drop_entry_files(s, e.blob, e.sha256);
     store_entry_free(&e);
     return r;
 }
@@ -771,14 +804,14 @@ int store_content(store *s, const store_entry *e, unsigned char **data, size_t *
     if (e->text) {
         size_t n = strlen(e->text);
         *data = malloc(n + 1);
-        if (!*data) return cs_err_set(err, "out of memory");
+        if (!*data) return cs_errc(err, CS_ENOMEM, "out of memory");
         memcpy(*data, e->text, n + 1);
         *len = n;
         return 0;
     }
     if (!e->blob) return cs_err_set(err, "entry %lld has no content", (long long)e->id);
     char *p = blob_path_for(s, e->blob);
-    if (!p) return cs_err_set(err, "out of memory");
+    if (!p) return cs_errc(err, CS_ENOMEM, "out of memory");
     char *buf;
     int rc = cs_read_file(p, (size_t)1 << 31, &buf, len, err);
     free(p);
@@ -796,6 +829,8 @@ int store_content(store *s, const store_entry *e, unsigned char **data, size_t *
 int store_prune(store *s, const store_limits *l, int64_t *removed, cs_err *err) {
     if (removed) *removed = 0;
     int64_t total = 0;
+    /* the trash first: what was deleted longer ago than the undo window goes for good */
+    if (store_trash_purge(s, store_now_ms() - STORE_TRASH_KEEP_MS, NULL, err)) return -1;
     /* entries whose expire rule ran out (a pin cancels it) */
     int64_t *ex = NULL;
     size_t nex = 0;
@@ -869,7 +904,7 @@ static void scan_one(store *s, const char *path, const char *name, void *arg) {
     blob_scan *b = arg;
     b->blobs++;
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM entries WHERE blob = ?", -1, &st, NULL) != SQLITE_OK) return;
+    if (sqlite3_prepare_v2(s->db, BLOB_USED_SQL, -1, &st, NULL) != SQLITE_OK) return;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     int used = sqlite3_step(st) == SQLITE_ROW;
     sqlite3_finalize(st);
@@ -926,6 +961,7 @@ int store_check(store *s, int integrity, store_report *r, cs_err *err) {
 }
 
 int store_gc(store *s, int64_t *removed, cs_err *err) {
+    if (store_trash_purge(s, store_now_ms() - STORE_TRASH_KEEP_MS, NULL, err)) return -1;
     blob_scan b = {0};
     b.remove = 1;
     /* exclusive: waits for adds in progress (in any process) to commit, and keeps new ones out */
@@ -1003,7 +1039,7 @@ int store_collect_ids(store *s, sqlite3_stmt *st, int64_t **ids, size_t *n, cons
         if (*n == cap) {
             cap = cap ? cap * 2 : 64;
             int64_t *ni = realloc(*ids, cap * sizeof *ni);
-            if (!ni) { sqlite3_finalize(st); return cs_err_set(err, "out of memory"); }
+            if (!ni) { sqlite3_finalize(st); return cs_errc(err, CS_ENOMEM, "out of memory"); }
             *ids = ni;
         }
         (*ids)[(*n)++] = sqlite3_column_int64(st, 0);
@@ -1076,7 +1112,7 @@ int store_each_vector(store *s, const char *model, int64_t after_rowid, store_ve
         float *v = NULL;
         if (dim > 0) {
             v = malloc((size_t)dim * sizeof *v); /* blobs may be unaligned */
-            if (!v) { rc = cs_err_set(err, "out of memory"); break; }
+            if (!v) { rc = cs_errc(err, CS_ENOMEM, "out of memory"); break; }
             memcpy(v, b, (size_t)dim * sizeof *v);
         }
         int stop = fn(sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), sqlite3_column_int(st, 2), v, dim, arg);
@@ -1128,7 +1164,7 @@ int store_briefs(store *s, const store_query *f, store_brief **out, size_t *n, c
     size_t cap = 0;
     int r;
     while ((r = sqlite3_step(st)) == SQLITE_ROW)
-        if (push_brief(out, n, &cap, st)) { sqlite3_finalize(st); return cs_err_set(err, "out of memory"); }
+        if (push_brief(out, n, &cap, st)) { sqlite3_finalize(st); return cs_errc(err, CS_ENOMEM, "out of memory"); }
     sqlite3_finalize(st);
     return r == SQLITE_DONE ? 0 : store_dberr(s, err, "entries");
 }
@@ -1158,7 +1194,7 @@ int store_briefs_of(store *s, const int64_t *ids, size_t nids, store_brief **out
     for (size_t i = 0; i < nids && !rc; i++) {
         sqlite3_bind_int64(st, 1, ids[i]);
         int r = sqlite3_step(st);
-        if (r == SQLITE_ROW && push_brief(out, n, &cap, st)) rc = cs_err_set(err, "out of memory");
+        if (r == SQLITE_ROW && push_brief(out, n, &cap, st)) rc = cs_errc(err, CS_ENOMEM, "out of memory");
         else if (r != SQLITE_ROW && r != SQLITE_DONE) rc = store_dberr(s, err, "entries");
         sqlite3_reset(st);
     }
@@ -1205,7 +1241,7 @@ int store_fts_ranked(store *s, int trigram, const char *q, int limit, store_fts_
         if (*n == cap) {
             cap = cap ? cap * 2 : 64;
             store_fts_hit *nn = realloc(*out, cap * sizeof *nn);
-            if (!nn) { sqlite3_finalize(st); free(*out); *out = NULL; *n = 0; return cs_err_set(err, "out of memory"); }
+            if (!nn) { sqlite3_finalize(st); free(*out); *out = NULL; *n = 0; return cs_errc(err, CS_ENOMEM, "out of memory"); }
             *out = nn;
         }
         (*out)[(*n)++] = (store_fts_hit){sqlite3_column_int64(st, 0), sqlite3_column_double(st, 1), sqlite3_column_int64(st, 2)};

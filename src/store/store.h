@@ -24,7 +24,7 @@
 
 typedef struct store store;
 
-#define STORE_SCHEMA_VERSION 6
+#define STORE_SCHEMA_VERSION 7
 
 /* Opens (creating if needed) the store in dir. Creates dir with mode 0700 and the database with
  * 0600; tightens existing permissions that are looser. Caller closes with store_close. */
@@ -70,7 +70,7 @@ typedef struct store_entry {
     int64_t seq;          /* copy order (larger = more recent) */
 } store_entry;
 
-void store_entry_free(store_entry *e); /* frees the strings; the struct itself is the caller's */
+void store_entry_free(store_entry *e); /* frees the strings; the struct itself is the caller's; NULL is a no-op */
 
 /* Reads one entry. Returns 0, 1 if there is no such id (err set), -1 on failure. */
 int store_get(store *s, int64_t id, store_entry *out, cs_err *err);
@@ -211,7 +211,7 @@ typedef struct store_collection {
     float *centroid;  /* unit vector of model, or NULL */
     char *model;
 } store_collection;
-void store_collection_free(store_collection *c); /* frees the members, not the struct */
+void store_collection_free(store_collection *c); /* frees the members, not the struct; NULL is a no-op */
 
 /* Every collection with its member count, largest first. *out is malloc'd. */
 int store_collections(store *s, store_collection **out, size_t *n, cs_err *err);
@@ -244,6 +244,9 @@ int store_end(store *s, int ok, cs_err *err);
 /* Settings kept in the database (model in use, pause flag). *value is malloc'd, NULL if unset. */
 int store_meta_get(store *s, const char *key, char **value, cs_err *err);
 int store_meta_set(store *s, const char *key, const char *value, cs_err *err); /* NULL deletes */
+/* Deletes a setting in one statement: 1 if it was set (this caller took it; of several processes
+ * racing, exactly one gets 1), 0 if not, -1 on failure. */
+int store_meta_take(store *s, const char *key, cs_err *err);
 
 /* Number of vectors of model with data (dim > 0): what a search matrix of that model should hold. */
 int store_vector_count(store *s, const char *model, int64_t *n, cs_err *err);
@@ -253,6 +256,70 @@ int store_counts(store *s, const char *model, int64_t *entries, int64_t *pending
 /* Distinct values of column ("kind", "subkind" or "category"; NULL and "" left out) with their
  * entry counts, most common first. *values (each malloc'd) and *counts are malloc'd arrays. */
 int store_group_counts(store *s, const char *column, char ***values, int64_t **counts, size_t *n, cs_err *err);
+
+/* ---- history: trash, undo, clear, edit (store_history.c) ---- */
+
+/* How long a deleted entry stays in the trash (undo-able) before prune or gc purge it. */
+#define STORE_TRASH_KEEP_MS (24LL * 3600 * 1000)
+
+/* Deletes entries as one undo step. Each moves to the trash with its tags, pin and collection
+ * (its blob and thumbnail stay on disk, its vectors and index rows go), except secrets, which are
+ * deleted for good as store_delete does. All or nothing: an id that does not exist returns 1
+ * (err names it) and nothing is deleted. *trashed (may be NULL) gets how many went to the
+ * trash. Runs its own transaction: not inside store_begin. */
+int store_trash(store *s, const int64_t *ids, size_t n, int64_t *trashed, cs_err *err);
+
+/* Brings back the most recent undo step: the entries return under their ids with their tags,
+ * pin, copy order and collection (if it still exists); the index worker embeds them again. An
+ * entry whose content was copied again meanwhile is not duplicated: its pin and tags go onto the
+ * entry that has it, and that id is reported. *ids (malloc'd, *n of them) gets the ids; *n = 0
+ * when the trash is empty. One transaction. */
+int store_undo(store *s, int64_t **ids, size_t *n, cs_err *err);
+
+/* Removes for good the trash rows deleted before cutoff_ms (INT64_MAX: all), and their files when
+ * no row names them. store_prune runs it with now - STORE_TRASH_KEEP_MS. */
+int store_trash_purge(store *s, int64_t cutoff_ms, int64_t *removed, cs_err *err);
+/* Rows in the trash, and in its most recent undo step (either may be NULL). */
+int store_trash_count(store *s, int64_t *entries, int64_t *last_batch, cs_err *err);
+
+typedef struct store_clear {
+    int64_t older_than_ms; /* > 0: only entries last copied longer ago than this */
+    const char *kind;      /* NULL: all; else the kind or the text kind, as store_query */
+    int include_pinned;    /* 0: pinned entries are kept */
+} store_clear;
+/* Ids of the entries a clear would delete (pass them to store_trash). *ids is malloc'd. */
+int store_clear_ids(store *s, const store_clear *c, int64_t **ids, size_t *n, cs_err *err);
+
+/* Replaces the text of a text entry (kind "text"; other kinds are refused) with text, of text
+ * kind subkind (NULL prose) and language lang (may be NULL). Both full-text indexes follow; its
+ * vectors are dropped so the index worker embeds it again, and the organiser looks at it again.
+ * Returns 0, 1 if there is no such entry, 2 when refused (not a text entry, text empty or not
+ * UTF-8, or another entry holds this text already: sha256 is unique), -1 on failure; err says
+ * why. */
+int store_set_text(store *s, int64_t id, const char *text, size_t len, const char *subkind, const char *lang, cs_err *err);
+
+/* ---- archives (store_archive.c) ---- */
+
+typedef struct store_archive_counts {
+    int64_t entries;    /* written (export) or added (import) */
+    int64_t duplicates; /* import: already here (same sha256), left as they are */
+    int64_t blobs, tags;
+} store_archive_counts;
+
+/* Writes the history to path: one SQLite file (0600, application_id "ClPx", so it is never taken
+ * for a live store) made with the online backup API, a consistent snapshot even while other
+ * processes write, with the image bytes in a table archive_blobs(sha256, data). Secrets, the
+ * trash, vectors (they belong to one model) and settings are left out. Written to a temporary
+ * name and renamed: path never holds half an archive. */
+int store_export(store *s, const char *path, store_archive_counts *c, cs_err *err);
+
+/* Merges an archive made by store_export: entries not here yet (by sha256) are added with new
+ * ids, their times, copy counts, pins, tags, text kinds, OCR text and collections (by name);
+ * the index worker embeds them. Imported clips take their place in the copy order by time.
+ * Every row is checked first (kind, UTF-8, sha256 of text and image bytes) and the rows go in
+ * one transaction: a damaged or hostile archive is refused with the reason and nothing is
+ * imported (image files written for it are removed again). */
+int store_import(store *s, const char *path, store_archive_counts *c, cs_err *err);
 
 /* ---- presentation (store_json.c) ---- */
 

@@ -23,7 +23,12 @@ struct store {
     int scrub; /* a secret was deleted inside store_begin: scrub the full-text index at store_end */
 };
 
-/* Sets err to "<db path>: <what>: <SQLite's message>"; returns -1. */
+/* The cs_err code for an SQLite result code: BUSY/LOCKED -> CS_EBUSY, CORRUPT/NOTADB ->
+ * CS_ECORRUPT, FULL -> CS_ENOSPC, IOERR -> CS_EIO, NOMEM -> CS_ENOMEM, PERM/READONLY ->
+ * CS_EPERM, CANTOPEN -> CS_ENOTFOUND, constraint and size errors -> CS_EINVAL. */
+cs_err_code store_code(int sqlite_rc);
+/* Sets err to "<db path>: <what>: <SQLite's message>" with store_code's code (CS_EIO or
+ * CS_ENOSPC for a failure of the disk); returns -1. */
 int store_dberr(store *s, cs_err *err, const char *what);
 /* Runs SQL statements; returns 0 or -1 (err set). */
 /* Prepares sql on the store's connection. Returns 0, or -1 with "<db>: <what>: <sqlite message>". */
@@ -34,5 +39,17 @@ char *store_col_strdup(sqlite3_stmt *st, int i);
 /* Steps a prepared statement whose first column is an id, appending the ids to *ids (malloc'd, *n of them);
  * finalizes it. */
 int store_collect_ids(store *s, sqlite3_stmt *st, int64_t **ids, size_t *n, const char *what, cs_err *err);
+
+/* Whether a blob file is still named by a row: an entry, or one in the trash (bind ?1 = sha256). */
+#define BLOB_USED_SQL "SELECT 1 FROM entries WHERE blob = ?1 UNION ALL SELECT 1 FROM trash WHERE blob = ?1"
+/* Writes a blob file durably (temporary name, fsync, rename, fsync dir); an existing one of the
+ * same size is kept. The caller holds blobs/.lock shared until the row naming it commits. */
+int store_write_blob(store *s, const char *sha, const void *data, size_t len, cs_err *err);
+/* Unlinks a blob no row names any more, under blobs/.lock (store.c explains the race it closes). */
+void store_drop_blob_if_unused(store *s, const char *sha);
+/* The files of a deleted entry: its blob (if no row names it) and its thumbnail. */
+void store_drop_entry_files(store *s, const char *blob, const char *sha);
+/* Merges the full-text segments so a deleted secret's terms leave the file (see store.c). */
+int store_scrub_index(store *s, cs_err *err);
 
 #endif

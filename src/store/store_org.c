@@ -325,7 +325,7 @@ int store_group_counts(store *s, const char *column, char ***values, int64_t **c
         *values = NULL;
         *counts = NULL;
         *n = 0;
-        return r == SQLITE_NOMEM ? cs_err_set(err, "out of memory") : store_dberr(s, err, "counts");
+        return r == SQLITE_NOMEM ? cs_errc(err, CS_ENOMEM, "out of memory") : store_dberr(s, err, "counts");
     }
     return 0;
 }

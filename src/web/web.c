@@ -19,7 +19,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../capture/ingest.h"
 #include "../capture/paste.h"
+#include "../capture/textkind.h"
 #include "../capture/secrets.h"
 #include "../common/cs_file.h"
 #include "../image/image.h"
@@ -27,6 +29,7 @@
 #include "../store/store.h"
 
 #define BODY_MAX (16 * 1024)
+#define EDIT_BODY_MAX (4 * 1024 * 1024) /* PUT /api/entries/ID carries a whole text */
 #define URL_MAX 4096
 #define POOL 8
 #define THUMB_SIDE 320
@@ -99,7 +102,7 @@ static int random_hex(char out[65], cs_err *err) {
 
 int web_token(const char *data_dir, char out[65], cs_err *err) {
     char *p = cs_path_join(data_dir, "web.token");
-    if (!p) return cs_err_set(err, "out of memory");
+    if (!p) return cs_errc(err, CS_ENOMEM, "out of memory");
     for (int attempt = 0; attempt < 2; attempt++) {
         int fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         if (fd >= 0) {
@@ -114,7 +117,7 @@ int web_token(const char *data_dir, char out[65], cs_err *err) {
         if (random_hex(out, err)) { free(p); return -1; }
         fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0 && errno == EEXIST) continue; /* another process made it: read theirs */
-        if (fd < 0) { cs_err_set(err, "%s: %s", p, strerror(errno)); free(p); return -1; }
+        if (fd < 0) { cs_err_sys(err, errno, "%s", p); free(p); return -1; }
         int ok = write(fd, out, 64) == 64 && fsync(fd) == 0;
         close(fd);
         free(p);
@@ -176,6 +179,22 @@ static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json
 
 static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, const char *msg) {
     return send_json(c, status, json_pack("{s:s}", "error", msg));
+}
+
+/* The one place a library error becomes an HTTP status: what was asked for is not there (404),
+ * the request or its data is bad (400), the store is busy or locked, try again (503), the rest
+ * is ours (500). */
+unsigned web_status_for(const cs_err *err) {
+    switch (cs_err_code_of(err)) {
+    case CS_ENOTFOUND: return 404;
+    case CS_EINVAL: return 400;
+    case CS_EBUSY: return 503;
+    default: return 500;
+    }
+}
+
+static enum MHD_Result send_cs_err(struct MHD_Connection *c, const cs_err *err) {
+    return send_error(c, web_status_for(err), err->msg);
 }
 
 /* ---- request checks ---- */
@@ -406,7 +425,7 @@ static enum MHD_Result api_entries(web_server *w, struct MHD_Connection *c, stor
         search_hit *h = NULL;
         size_t n = 0;
         int rc = w->p.search ? w->p.search(w->p.arg, s, &sq, &h, &n, &err) : search_run(s, &sq, &h, &n, &err);
-        if (rc) return send_error(c, 500, err.msg);
+        if (rc) return send_cs_err(c, &err);
         json_t *arr = hits_json(s, h, n, q);
         if (pinned) { /* a filter search has no use for: applied to the page */
             size_t i = 0;
@@ -429,7 +448,7 @@ static enum MHD_Result api_entries(web_server *w, struct MHD_Connection *c, stor
     lq.before_seq = before;
     store_entry *es;
     size_t n;
-    if (store_list(s, &lq, &es, &n, &err)) return send_error(c, 500, err.msg);
+    if (store_list(s, &lq, &es, &n, &err)) return send_cs_err(c, &err);
     json_t *arr = json_array();
     int64_t next = 0;
     for (size_t i = 0; i < n; i++) {
@@ -461,7 +480,7 @@ static enum MHD_Result api_image(web_server *w, struct MHD_Connection *c, store 
     }
     unsigned char *d;
     size_t n;
-    if (store_content(s, e, &d, &n, &err)) return send_error(c, 500, err.msg);
+    if (store_content(s, e, &d, &n, &err)) return send_cs_err(c, &err);
     if (!thumb) {
         img_format f = img_sniff(d, n);
         const char *type = f == IMG_PNG ? "image/png" : f == IMG_JPEG ? "image/jpeg" : f == IMG_WEBP ? "image/webp"
@@ -477,7 +496,7 @@ static enum MHD_Result api_image(web_server *w, struct MHD_Connection *c, store 
     if (rc) return send_error(c, 415, err.msg);
     rc = img_encode_jpeg(&th, 82, &jpg, &jl, &err);
     img_free(&th);
-    if (rc) return send_error(c, 500, err.msg);
+    if (rc) return send_cs_err(c, &err);
     /* write-then-rename: a reader never sees half a thumbnail */
     char tmp[4300];
     snprintf(tmp, sizeof tmp, "%s.%ld.tmp", tp, (long)gettid());
@@ -500,6 +519,11 @@ static enum MHD_Result api_status(web_server *w, struct MHD_Connection *c, store
         json_object_set_new(o, "entries", json_integer(entries));
         json_object_set_new(o, "pending", json_integer(pending));
     }
+    /* the pause state and what undo would bring back (the page's header and toast) */
+    ingest_pause p;
+    int64_t trash = 0, undo = 0;
+    if (ingest_pause_state(s, &p, &err) == 0) ingest_pause_json(&p, o);
+    if (store_trash_count(s, &trash, &undo, &err) == 0) json_object_set_new(o, "undo", json_integer(undo));
     return send_json(c, 200, o);
 }
 
@@ -541,19 +565,54 @@ static json_t *body_json(const char *body, size_t len) {
     return len ? json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL) : json_object();
 }
 
+/* PUT /api/entries/ID {"text": T}: the entry's new text (text entries only), re-indexed. */
+static enum MHD_Result api_edit(struct MHD_Connection *c, store *s, int64_t id, const char *body, size_t blen) {
+    json_t *b = body_json(body, blen);
+    const char *t = json_string_value(json_object_get(b, "text"));
+    size_t n = t ? json_string_length(json_object_get(b, "text")) : 0;
+    enum MHD_Result r;
+    cs_err err;
+    if (!t) r = send_error(c, 400, "expected {\"text\": TEXT}");
+    else {
+        const char *lang = NULL;
+        const char *kind = textkind_classify(t, n, &lang);
+        int e = store_set_text(s, id, t, n, kind, lang, &err);
+        r = e == 0 ? send_json(c, 200, json_pack("{s:b, s:s?}", "saved", 1, "text_kind", kind))
+          : e == 1 ? send_error(c, 404, "no such entry") : send_error(c, e == 2 ? 400 : 500, err.msg);
+    }
+    json_decref(b);
+    return r;
+}
+
+/* POST /api/undo: brings back the last delete; {"restored": [ids]}, 404 when there is none. */
+static enum MHD_Result api_undo(struct MHD_Connection *c, store *s) {
+    int64_t *ids = NULL;
+    size_t n = 0;
+    cs_err err;
+    if (store_undo(s, &ids, &n, &err)) return send_cs_err(c, &err);
+    if (!n) return send_error(c, 404, "nothing to undo");
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++) json_array_append_new(a, json_integer(ids[i]));
+    free(ids);
+    return send_json(c, 200, json_pack("{s:o}", "restored", a));
+}
+
 static enum MHD_Result api_entry(web_server *w, struct MHD_Connection *c, store *s, const char *method, int64_t id,
                                  const char *rest, const char *body, size_t blen) {
     store_entry e;
     cs_err err;
     int g = store_get(s, id, &e, &err);
     if (g == 1) return send_error(c, 404, "no such entry");
-    if (g) return send_error(c, 500, err.msg);
+    if (g) return send_cs_err(c, &err);
     enum MHD_Result r;
     int get = !strcmp(method, "GET"), post = !strcmp(method, "POST");
     if (!*rest && get) r = send_json(c, 200, entry_full(s, &e));
-    else if (!*rest && !strcmp(method, "DELETE")) {
-        r = store_delete(s, id, &err) < 0 ? send_error(c, 500, err.msg) : send_json(c, 200, json_pack("{s:b}", "deleted", 1));
-    } else if (!strcmp(rest, "/image") && get) r = api_image(w, c, s, &e, 0);
+    else if (!*rest && !strcmp(method, "DELETE")) { /* to the trash (a secret: for good); "trashed" 1 = undo-able */
+        int64_t t = 0;
+        r = store_trash(s, &id, 1, &t, &err) < 0 ? send_cs_err(c, &err)
+          : send_json(c, 200, json_pack("{s:b, s:I}", "deleted", 1, "trashed", (json_int_t)t));
+    } else if (!*rest && !strcmp(method, "PUT")) r = api_edit(c, s, id, body, blen);
+    else if (!strcmp(rest, "/image") && get) r = api_image(w, c, s, &e, 0);
     else if (!strcmp(rest, "/thumb") && get) r = api_image(w, c, s, &e, 1);
     else if (!strcmp(rest, "/similar") && get) {
         search_query sq = {0};
@@ -562,18 +621,18 @@ static enum MHD_Result api_entry(web_server *w, struct MHD_Connection *c, store 
         search_hit *h = NULL;
         size_t n = 0;
         if (!w->p.search) r = send_json(c, 200, json_pack("{s:[]}", "entries"));
-        else if (w->p.search(w->p.arg, s, &sq, &h, &n, &err)) r = send_error(c, 500, err.msg);
+        else if (w->p.search(w->p.arg, s, &sq, &h, &n, &err)) r = send_cs_err(c, &err);
         else r = send_json(c, 200, json_pack("{s:o}", "entries", hits_json(s, h, n, NULL)));
         free(h);
     } else if (!strcmp(rest, "/copy") && post) {
-        r = paste_entry(s, &e, &err) ? send_error(c, 500, err.msg) : send_json(c, 200, json_pack("{s:b}", "copied", 1));
+        r = paste_entry(s, &e, &err) ? send_cs_err(c, &err) : send_json(c, 200, json_pack("{s:b}", "copied", 1));
     } else if ((!strcmp(rest, "/pin") || !strcmp(rest, "/tags")) && post) {
         json_t *b = body_json(body, blen);
         if (!json_is_object(b)) r = send_error(c, 400, "the body must be a JSON object");
         else if (!strcmp(rest, "/pin")) {
             json_t *p = json_object_get(b, "pinned");
             r = !json_is_boolean(p) ? send_error(c, 400, "expected {\"pinned\": true|false}")
-              : store_set_pinned(s, id, json_is_true(p), &err) ? send_error(c, 500, err.msg)
+              : store_set_pinned(s, id, json_is_true(p), &err) ? send_cs_err(c, &err)
               : send_json(c, 200, json_pack("{s:b}", "pinned", json_is_true(p)));
         } else {
             const char *t = json_string_value(json_object_get(b, "tag"));
@@ -614,7 +673,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return MHD_YES;
     }
     if (*upload_size) { /* body data */
-        if (rs->len + *upload_size > BODY_MAX) rs->too_big = 1;
+        if (rs->len + *upload_size > (strcmp(method, "PUT") ? BODY_MAX : EDIT_BODY_MAX)) rs->too_big = 1;
         else {
             char *nb = realloc(rs->body, rs->len + *upload_size + 1);
             if (!nb) return MHD_NO;
@@ -629,9 +688,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     conn_deadline(w, c, 0);
     if (!host_ok(w, c)) return send_error(c, 421, "the Host header must name this loopback server");
     if (strlen(url) > URL_MAX) return send_error(c, 414, "URL too long");
-    if (rs->too_big) return send_error(c, 413, "request body too large (16 KiB at most)");
+    if (rs->too_big) return send_error(c, 413, strcmp(method, "PUT") ? "request body too large (16 KiB at most)"
+                                                                     : "request body too large (4 MiB at most)");
     int get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
-    int change = !strcmp(method, "POST") || !strcmp(method, "DELETE");
+    int change = !strcmp(method, "POST") || !strcmp(method, "DELETE") || !strcmp(method, "PUT");
     if (!get && !change) return send_error(c, 405, "method not allowed");
     /* the login: GET /login?code=C trades a one-time code for a session cookie and sends the
      * browser to / (dropping the code from the address bar and history) */
@@ -667,6 +727,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (get && !strcmp(p, "status")) r = api_status(w, c, s);
     else if (get && !strcmp(p, "entries")) r = api_entries(w, c, s);
     else if (get && !strcmp(p, "facets")) r = api_facets(c, s);
+    else if (!strcmp(method, "POST") && !strcmp(p, "undo")) r = api_undo(c, s);
     else if (!strncmp(p, "entries/", 8)) {
         const char *idp = p + 8, *slash = strchr(idp, '/');
         char ids[24];
@@ -831,10 +892,20 @@ static int listen_on(struct sockaddr *sa, socklen_t sl) {
     return fd;
 }
 
+web_params web_default_params(void) {
+    web_params p;
+    memset(&p, 0, sizeof p);
+    p.port = WEB_DEFAULT_PORT;
+    p.code_ttl_s = WEB_CODE_TTL_S;
+    p.session_idle_s = WEB_SESSION_IDLE_S;
+    p.session_max_s = WEB_SESSION_MAX_S;
+    return p;
+}
+
 int web_start(const web_params *p, web_server **out, cs_err *err) {
     *out = NULL;
     web_server *w = calloc(1, sizeof *w);
-    if (!w) return cs_err_set(err, "out of memory");
+    if (!w) return cs_errc(err, CS_ENOMEM, "out of memory");
     w->p = *p;
     w->lfd[0] = w->lfd[1] = w->wake[0] = w->wake[1] = -1;
     w->idle_s = p->session_idle_s > 0 ? p->session_idle_s : WEB_SESSION_IDLE_S;
@@ -844,9 +915,9 @@ int web_start(const web_params *p, web_server **out, cs_err *err) {
     w->thumbs = cs_path_join(p->data_dir, "thumbs");
     pthread_mutex_init(&w->pool_lock, NULL);
     pthread_mutex_init(&w->lock, NULL);
-    if (!w->data_dir || !w->thumbs) { web_stop(w); return cs_err_set(err, "out of memory"); }
+    if (!w->data_dir || !w->thumbs) { web_stop(w); return cs_errc(err, CS_ENOMEM, "out of memory"); }
     if (web_token(p->data_dir, w->token, err)) { web_stop(w); return -1; }
-    if (mkdir(w->thumbs, 0700) != 0 && errno != EEXIST) { cs_err_set(err, "%s: %s", w->thumbs, strerror(errno)); web_stop(w); return -1; }
+    if (mkdir(w->thumbs, 0700) != 0 && errno != EEXIST) { cs_err_sys(err, errno, "%s", w->thumbs); web_stop(w); return -1; }
     struct sockaddr_in a4 = {0};
     a4.sin_family = AF_INET;
     a4.sin_port = htons((uint16_t)p->port);

@@ -59,6 +59,10 @@ typedef struct web_params {
     double code_ttl_s, session_idle_s, session_max_s; /* 0: the WEB_* defaults (tests shorten them) */
 } web_params;
 
+/* web_params with the defaults: port WEB_DEFAULT_PORT, the WEB_* lifetimes, no search (full
+ * text only) and no status; data_dir must be set. */
+web_params web_default_params(void);
+
 typedef struct web_server web_server;
 
 /* Starts serving in background threads. Fails if the port cannot be bound on 127.0.0.1. */
@@ -72,6 +76,10 @@ char *web_login_url(web_server *w);
 /* Ends every session and pending login code: each browser must log in again. Returns how many
  * sessions ended. Thread-safe. */
 int web_logout_all(web_server *w);
+
+/* The HTTP status for a failure (cs_err_code): CS_ENOTFOUND 404, CS_EINVAL 400, CS_EBUSY 503,
+ * anything else 500. Every error answer of the API goes through it. */
+unsigned web_status_for(const cs_err *err);
 
 /* Reads <data_dir>/web.token, creating it (0600, 64 hex digits) if absent. */
 int web_token(const char *data_dir, char out[65], cs_err *err);

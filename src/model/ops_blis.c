@@ -1,21 +1,17 @@
-/* ops_blas: the fast linear layer through a CBLAS (or oneDNN's sgemm), chosen at build time with
- * `make BLAS=auto|blis|openblas|dnnl|none`. See ops.h.
+/* ops_blis: the fast path on BLIS's sgemm micro-kernel (compiled for BLAS=auto and BLAS=blis;
+ * ops_nopack.c takes its place otherwise): weights prepacked once into the micro-kernel's panel
+ * order, the products that finish each tile (bias, activation, residual) while it is in cache,
+ * attention as two small products per (sequence, head), and the split of a few-row product
+ * between threads by their measured speeds. See ops.h and ops_int.h.
  *
- * auto (the default) links BLIS and oneDNN and picks per call: BLIS when the product has at most
- * OPS_SMALL_M rows (a short text: the weights stream from memory and BLIS's small-m path moves
- * them fastest), oneDNN otherwise (image batches, long texts). Measured on the 2-core build
- * machine, cold weights, 2 threads (docs/performance.md): 8x2048x512 BLIS 0.47 ms vs oneDNN
- * 0.59 ms; 400x768x3072 BLIS 35.3 ms vs oneDNN 16.9 ms.
- *
- * Threads: each library has its own knob; ops_set_threads sets it and OpenMP's, so our own loops
- * and the GEMM agree. BLIS (the openmp build) and oneDNN share libgomp's pool with our loops. */
+ * The only process-wide state is g_pk: the micro-kernel and blocksizes BLIS reports for this CPU,
+ * found once. Thread counts and the load-balancing shares are the caller's ops_ctx. */
 #include "ops.h"
 #include "ops_int.h"
 
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -26,64 +22,8 @@
 #include <omp.h>
 #endif
 
-#if defined(CS_BLAS_AUTO)
-#define CS_BLAS_BLIS_USED
-#define CS_BLAS_DNNL_USED
-#define OPS_SMALL_M 16
 #include <blis.h>
-#include <dnnl.h>
-#elif defined(CS_BLAS_DNNL)
-#define CS_BLAS_DNNL_USED
-#include <dnnl.h>
-#elif defined(CS_BLAS_BLIS)
-#define CS_BLAS_BLIS_USED
-#include <blis.h>
-#elif defined(CS_BLAS_OPENBLAS)
-#include <cblas.h>
-void openblas_set_num_threads(int);
-#endif
 
-static int g_threads = 1;
-
-void ops_set_threads(int n) {
-    if (n < 1) n = 1;
-    g_threads = n;
-#ifdef _OPENMP
-    omp_set_num_threads(n);
-#endif
-#if defined(CS_BLAS_BLIS_USED)
-    bli_thread_set_num_threads(n);
-#elif defined(CS_BLAS_OPENBLAS)
-    openblas_set_num_threads(n);
-#endif
-}
-
-int ops_threads(void) { return g_threads; }
-
-const char *ops_blas_name(void) {
-#if defined(CS_BLAS_AUTO)
-    static char buf[96];
-    const dnnl_version_t *v = dnnl_version();
-    snprintf(buf, sizeof buf, "BLIS %s (m <= %d) + oneDNN %d.%d.%d", bli_info_get_version_str(), OPS_SMALL_M, v->major,
-             v->minor, v->patch);
-    return buf;
-#elif defined(CS_BLAS_DNNL)
-    static char buf[64];
-    const dnnl_version_t *v = dnnl_version();
-    snprintf(buf, sizeof buf, "oneDNN %d.%d.%d", v->major, v->minor, v->patch);
-    return buf;
-#elif defined(CS_BLAS_BLIS)
-    static char buf[64];
-    snprintf(buf, sizeof buf, "BLIS %s", bli_info_get_version_str());
-    return buf;
-#elif defined(CS_BLAS_OPENBLAS)
-    return "OpenBLAS";
-#else
-    return "reference (no BLAS)";
-#endif
-}
-
-#if defined(CS_BLAS_BLIS_USED)
 /* Sharing a product's columns between threads by their measured speed. With an even split, one
  * thread waited at the end of each product for 4-10% of an image pass (0.4-1 s per 10 s, two
  * threads): the host slows one vCPU or the other. Each thread's speed (units of work per second
@@ -92,13 +32,7 @@ const char *ops_blas_name(void) {
  * faster than a product: about 4% of waiting remains, and handing out work dynamically cost more
  * than it saved (docs/performance.md). Which thread computes a column changes no result: every
  * column is computed the same way. */
-#define PK_MAXT 64
-typedef struct {
-    pthread_mutex_t lock;
-    int n;                 /* thread count the shares are for */
-    double share[PK_MAXT]; /* sums to 1 */
-} bal_state;
-static bal_state g_bal = {PTHREAD_MUTEX_INITIALIZER, 0, {0}}; /* the packed products */
+/* (the state, ops_bal, lives in the ops_ctx) */
 
 static double bal_now(void) {
     struct timespec ts;
@@ -107,7 +41,7 @@ static double bal_now(void) {
 }
 
 /* cut[t]..cut[t+1] are thread t's panels, for tn threads over np panels */
-static void bal_split(bal_state *g, int tn, int np, int *cut) {
+static void bal_split(ops_bal *g, int tn, int np, int *cut) {
     double share[PK_MAXT], acc = 0.0;
     pthread_mutex_lock(&g->lock);
     if (g->n != tn)
@@ -124,7 +58,7 @@ static void bal_split(bal_state *g, int tn, int np, int *cut) {
 }
 
 /* folds one product's timings in: thread t ran panels[t] in secs[t] */
-static void bal_update(bal_state *g, int tn, const int *panels, const double *secs) {
+static void bal_update(ops_bal *g, int tn, const int *panels, const double *secs) {
     double rate[PK_MAXT], sum = 0.0;
     for (int t = 0; t < tn; t++) {
         if (panels[t] < 1 || secs[t] <= 0.0) return; /* nothing to learn from */
@@ -148,20 +82,15 @@ static void bal_update(bal_state *g, int tn, const int *panels, const double *se
     pthread_mutex_unlock(&g->lock);
 }
 
-#endif
-
-#if defined(CS_BLAS_AUTO)
-/* A product of at most OPS_SMALL_M rows (a short text) streams its weights from memory. BLIS
+/* A product of few rows (a short text; BLAS=auto) streams its weights from memory. BLIS
  * splits the columns evenly between its threads; here each thread runs BLIS alone
  * (bli_sgemm_ex, a one-thread runtime) on a slice of the weight rows, in units of 16 columns
  * sized by the threads' measured speeds, as for the packed path: text at 8 tokens 4% faster
  * (76 of 90 interleaved rounds won). Which thread computes a column changes no result. */
-static bal_state g_bal_small = {PTHREAD_MUTEX_INITIALIZER, 0, {0}};
-
-static void gemm_small_split(const float *x, const float *w, float *y, int m, int n, int k) {
-    int nth = g_threads > PK_MAXT ? PK_MAXT : g_threads, units = n / 16, cut[PK_MAXT + 1], done[PK_MAXT] = {0};
+void ops_blis_gemm_split(ops_ctx *o, const float *x, const float *w, float *y, int m, int n, int k) {
+    int nth = o->threads > PK_MAXT ? PK_MAXT : o->threads, units = n / 16, cut[PK_MAXT + 1], done[PK_MAXT] = {0};
     double secs[PK_MAXT];
-    bal_split(&g_bal_small, nth, units, cut);
+    bal_split(&o->bal_small, nth, units, cut);
 #pragma omp parallel num_threads(nth)
     {
 #ifdef _OPENMP
@@ -183,37 +112,8 @@ static void gemm_small_split(const float *x, const float *w, float *y, int m, in
             secs[t] = bal_now() - t0;
         }
     }
-    bal_update(&g_bal_small, nth, done, secs);
+    bal_update(&o->bal_small, nth, done, secs);
 }
-#endif
-
-static void gemm(const float *x, const float *w, float *y, int m, int n, int k) {
-#if defined(CS_BLAS_AUTO)
-    if (m <= OPS_SMALL_M && g_threads > 1 && n >= 64 * g_threads) gemm_small_split(x, w, y, m, n, k);
-    else if (m <= OPS_SMALL_M) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, x, k, w, k, 0.0f, y, n);
-    else dnnl_sgemm('N', 'T', m, n, k, 1.0f, x, k, w, k, 0.0f, y, n);
-#elif defined(CS_BLAS_DNNL)
-    dnnl_sgemm('N', 'T', m, n, k, 1.0f, x, k, w, k, 0.0f, y, n);
-#elif defined(CS_BLAS_BLIS) || defined(CS_BLAS_OPENBLAS)
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, x, k, w, k, 0.0f, y, n);
-#else
-    ops_linear_ref(x, w, NULL, y, m, n, k);
-#endif
-}
-
-static void add_bias(float *y, const float *b, int m, int n) {
-#pragma omp parallel for schedule(static) num_threads(g_threads) if ((size_t)m * n > 65536)
-    for (int i = 0; i < m; i++) {
-        float *r = y + (size_t)i * n;
-        for (int j = 0; j < n; j++) r[j] += b[j];
-    }
-}
-
-void ops_linear(const float *x, const float *w, const float *b, float *y, int m, int n, int k) {
-    gemm(x, w, y, m, n, k);
-    if (b) add_bias(y, b, m, n);
-}
-
 
 /* ---------------- prepacked weights (BLIS's micro-kernel) ----------------
  *
@@ -230,7 +130,6 @@ void ops_linear(const float *x, const float *w, const float *b, float *y, int m,
  * no barrier between them. The last K block finishes each tile (bias, activation) right after
  * the micro-kernel writes it; a product feeding the residual stream is accumulated into it
  * directly, every K block with beta 1. */
-#if defined(CS_BLAS_BLIS_USED)
 struct ops_packed {
     int n, k, np;
     size_t bytes;
@@ -271,19 +170,19 @@ int ops_pack_available(void) {
     return g_pk.ok;
 }
 
-ops_packed *ops_pack(const float *w, int n, int k) {
+ops_packed *ops_pack(ops_ctx *o, const float *w, int n, int k) {
     if (!ops_pack_available() || n < 1 || k < 1) return NULL;
     const int NR = g_pk.nr, KC = g_pk.kc, np = (n + NR - 1) / NR;
-    ops_packed *o = calloc(1, sizeof *o);
+    ops_packed *pw = calloc(1, sizeof *pw);
     size_t floats = (size_t)np * NR * (size_t)k;
     float *p = NULL;
-    if (!o || posix_memalign((void **)&p, 64, floats * sizeof *p)) {
-        free(o);
+    if (!pw || posix_memalign((void **)&p, 64, floats * sizeof *p)) {
+        free(pw);
         errno = ENOMEM;
         return NULL;
     }
-    *o = (ops_packed){n, k, np, floats * sizeof *p, p};
-#pragma omp parallel for schedule(static) num_threads(g_threads) if (floats > 65536)
+    *pw = (ops_packed){n, k, np, floats * sizeof *p, p};
+#pragma omp parallel for schedule(static) num_threads(o->threads) if (floats > 65536)
     for (int J = 0; J < np; J++)
         for (int P = 0; P < k; P += KC) {
             int kc = k - P < KC ? k - P : KC;
@@ -297,7 +196,7 @@ ops_packed *ops_pack(const float *w, int n, int k) {
                     for (int q = 0; q < kc; q++) dst[(size_t)q * NR + j] = 0.0f;
             }
         }
-    return o;
+    return pw;
 }
 
 void ops_packed_free(ops_packed *p) {
@@ -412,12 +311,12 @@ size_t ops_linear_packed_scratch(int m, int k) {
     return pk_a_floats(m, k) + 16; /* + 16: room to align the start */
 }
 
-void ops_linear_packed(const float *x, const ops_packed *w, const float *b, int act, float *y, float *resid, int m,
+void ops_linear_packed(ops_ctx *o, const float *x, const ops_packed *w, const float *b, int act, float *y, float *resid, int m,
                        float *scratch) {
-    ops_linear_packed_cols(x, w, b, act, y, resid, m, 0, w->n, scratch);
+    ops_linear_packed_cols(o, x, w, b, act, y, resid, m, 0, w->n, scratch);
 }
 
-void ops_linear_packed_cols(const float *x, const ops_packed *w, const float *b, int act, float *y, float *resid, int m,
+void ops_linear_packed_cols(ops_ctx *o, const float *x, const ops_packed *w, const float *b, int act, float *y, float *resid, int m,
                             int c0, int c1, float *scratch) {
     const int MR = g_pk.mr, NR = g_pk.nr, KC = g_pk.kc, MC = g_pk.mc, n = w->n < c1 ? w->n : c1, k = w->k, ldy = w->n,
               pnp = w->np; /* panels in the packed layout */
@@ -426,11 +325,11 @@ void ops_linear_packed_cols(const float *x, const ops_packed *w, const float *b,
     const int mp = (m + MR - 1) / MR; /* row panels */
     float *apk = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
     /* a product too small to share stays on one thread */
-    int nth = (double)m * np * NR * k < 2e6 ? 1 : g_threads;
+    int nth = (double)m * np * NR * k < 2e6 ? 1 : o->threads;
     if (nth > PK_MAXT) nth = PK_MAXT;
     int cut[PK_MAXT + 1], done[PK_MAXT] = {0};
     double secs[PK_MAXT];
-    bal_split(&g_bal, nth, np, cut);
+    bal_split(&o->bal_packed, nth, np, cut);
 #pragma omp parallel num_threads(nth)
     {
         /* 1. x as A micro-panels, once, shared: panel (P, R) holds rows R*MR.. of x[:, P..P+kc),
@@ -492,7 +391,7 @@ void ops_linear_packed_cols(const float *x, const ops_packed *w, const float *b,
             secs[t] = bal_now() - t0;
         }
     }
-    if (nth > 1) bal_update(&g_bal, nth, done, secs);
+    if (nth > 1) bal_update(&o->bal_packed, nth, done, secs);
 }
 
 /* ---- attention on the same micro-kernel ----
@@ -524,12 +423,12 @@ static att_layout att_layout_of(int n, int hd) {
     return L;
 }
 
-size_t ops_attention_blis_scratch(int n, int hd) {
+size_t ops_attention_blis_scratch(const ops_ctx *o, int n, int hd) {
     if (!ops_pack_available() || n < 1 || hd < 1) return 0;
-    return (size_t)g_threads * att_layout_of(n, hd).total;
+    return (size_t)o->threads * att_layout_of(n, hd).total;
 }
 
-int ops_attention_blis(const float *q, const float *k, const float *v, int ld, float *out, int ldo, const int *seq_off,
+int ops_attention_blis(ops_ctx *o, const float *q, const float *k, const float *v, int ld, float *out, int ldo, const int *seq_off,
                        const int *seq_len, int nseq, int heads, int hd, int causal, const int *keymask, float *scratch) {
     if (!ops_pack_available()) return 0;
     const int MR = g_pk.mr, NR = g_pk.nr;
@@ -537,7 +436,7 @@ int ops_attention_blis(const float *q, const float *k, const float *v, int ld, f
     int maxn = 0;
     for (int s = 0; s < nseq; s++) maxn = seq_len[s] > maxn ? seq_len[s] : maxn;
     const size_t per = att_layout_of(maxn, hd).total;
-#pragma omp parallel for schedule(static) num_threads(g_threads) if (nseq * heads > 1 && maxn > 8)
+#pragma omp parallel for schedule(static) num_threads(o->threads) if (nseq * heads > 1 && maxn > 8)
     for (int sh = 0; sh < nseq * heads; sh++) {
         const int s = sh / heads, h = sh % heads, n = seq_len[s], o0 = seq_off[s];
 #ifdef _OPENMP
@@ -598,39 +497,3 @@ int ops_attention_blis(const float *q, const float *k, const float *v, int ld, f
     }
     return 1;
 }
-#else
-struct ops_packed {
-    int unused;
-};
-int ops_pack_available(void) { return 0; }
-ops_packed *ops_pack(const float *w, int n, int k) {
-    (void)w; (void)n; (void)k;
-    return NULL;
-}
-void ops_packed_free(ops_packed *p) { (void)p; }
-size_t ops_packed_bytes(const ops_packed *p) { (void)p; return 0; }
-size_t ops_linear_packed_scratch(int m, int k) {
-    (void)m; (void)k;
-    return 0;
-}
-size_t ops_attention_blis_scratch(int n, int hd) {
-    (void)n; (void)hd;
-    return 0;
-}
-int ops_attention_blis(const float *q, const float *k, const float *v, int ld, float *out, int ldo, const int *seq_off,
-                       const int *seq_len, int nseq, int heads, int hd, int causal, const int *keymask, float *scratch) {
-    (void)q; (void)k; (void)v; (void)ld; (void)out; (void)ldo; (void)seq_off; (void)seq_len; (void)nseq; (void)heads;
-    (void)hd; (void)causal; (void)keymask; (void)scratch;
-    return 0;
-}
-void ops_linear_packed(const float *x, const ops_packed *w, const float *b, int act, float *y, float *resid, int m,
-                       float *scratch) {
-    (void)x; (void)w; (void)b; (void)act; (void)y; (void)resid; (void)m; (void)scratch;
-    abort(); /* unreachable: ops_pack never returns a weight in this build */
-}
-void ops_linear_packed_cols(const float *x, const ops_packed *w, const float *b, int act, float *y, float *resid, int m,
-                            int c0, int c1, float *scratch) {
-    (void)x; (void)w; (void)b; (void)act; (void)y; (void)resid; (void)m; (void)c0; (void)c1; (void)scratch;
-    abort(); /* unreachable, as ops_linear_packed */
-}
-#endif

@@ -1,0 +1,281 @@
+/* worker: see worker.h. */
+#include "worker.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../common/cs_log.h"
+#include "../model/clip.h"
+#include "../organize/organize.h"
+#include "../search/search_model.h"
+#include "indexer.h"
+
+struct index_worker {
+    index_worker_params p;
+    pthread_t thread;
+    atomic_int stop;
+    pthread_mutex_t lock;   /* the counters and generations below */
+    pthread_cond_t wake;    /* new work, or stop */
+    pthread_cond_t idle;    /* a pass found nothing to do, or the first model attempt was made */
+    int64_t generation, idle_generation;
+    index_worker_stats st;
+    int model_checked;      /* the first attempt to load a model was made */
+    /* the model, shared with searches: they hold model_lock for reading while they use it
+     * (clip_ctx serialises the forward passes itself), a swap holds it for writing */
+    pthread_rwlock_t model_lock;
+    clip_ctx *model;
+    char *model_id;
+    /* the worker thread's own */
+    store *s;
+    organizer *org;
+    char *loaded;           /* the folder the model came from (even if it failed to load) */
+    int loaded_dt;          /* and the dtype it was loaded with (-1: none yet) */
+    char weights_dir[4200]; /* <data dir>/weights: the model's converted F16/Q8 weights (lpcache.h) */
+};
+
+index_worker_params index_worker_default_params(void) {
+    index_worker_params p;
+    memset(&p, 0, sizeof p);
+    return p;
+}
+
+static void fail(index_worker *w, const cs_err *e) {
+    if (w->p.on_error) w->p.on_error(e->msg, w->p.arg);
+}
+
+static char *model_dir_for(index_worker *w) {
+    if (w->p.model_dir) return strdup(w->p.model_dir);
+    const char *env = getenv("CLIPSEEK_MODEL");
+    if (env && *env) return strdup(env);
+    char *v = NULL;
+    store_meta_get(w->s, "model_dir", &v, NULL);
+    return v;
+}
+
+/* --dtype, else what `model use` stored with the model (when the model is the stored one) */
+static int model_dtype_for(index_worker *w) {
+    const char *env = getenv("CLIPSEEK_MODEL");
+    int dt = w->p.dtype;
+    char *v = NULL;
+    if (dt == CLIP_DTYPE_DEFAULT && !w->p.model_dir && !(env && *env) &&
+        store_meta_get(w->s, "model_dtype", &v, NULL) == 0 && v)
+        clip_dtype_parse(v, &dt, NULL); /* an unknown value leaves the default */
+    free(v);
+    return dt;
+}
+
+static void drop_model(index_worker *w) {
+    pthread_rwlock_wrlock(&w->model_lock);
+    clip_free(w->model);
+    w->model = NULL;
+    free(w->model_id);
+    w->model_id = NULL;
+    pthread_rwlock_unlock(&w->model_lock);
+}
+
+/* Loads the model in dir with dtype dt in place of the current one (first model, or `model use`
+ * switched the folder or the dtype). */
+static void swap_model(index_worker *w, const char *dir, int dt) {
+    /* the organiser holds the model too: it lets go before the model is freed (a switch to a
+     * folder that fails to load left it calling into the freed one) */
+    if (w->org) org_set_model(w->org, NULL, NULL, NULL);
+    drop_model(w);
+    cs_err e;
+    clip_ctx *c = NULL;
+    char *id = index_model_id(dir, &e);
+    clip_params cp = clip_default_params();
+    cp.threads = w->p.threads;
+    cp.f32 = w->p.f32;
+    cp.dtype = dt;
+    snprintf(w->weights_dir, sizeof w->weights_dir, "%s/weights", w->p.data_dir);
+    cp.cache_dir = w->weights_dir;
+    const char *env = getenv("CLIPSEEK_DEVICE");
+    cp.device = w->p.device ? w->p.device : env && *env ? NULL : rules_device(w->p.rules);
+    if (!id || clip_load(dir, &cp, &c, &e)) {
+        fail(w, &e);
+        c = NULL;
+    } else {
+        /* the model stays loaded (on the GPU, if it runs on one) until the next swap */
+        clip_device dv;
+        clip_get_device(c, &dv);
+        const char *note = clip_device_note(c, NULL);
+        cs_log(CS_LOG_INFO, "indexing with %s on %s%s%s", id, dv.device, note ? "; " : "", note ? note : "");
+        if (w->org && org_set_model(w->org, c, id, &e)) fail(w, &e);
+    }
+    free(w->loaded);
+    w->loaded = strdup(dir);
+    w->loaded_dt = dt;
+    pthread_mutex_lock(&w->lock);
+    w->st.have_model = c != NULL;
+    snprintf(w->st.model_id, sizeof w->st.model_id, "%s", c ? id : "");
+    pthread_mutex_unlock(&w->lock);
+    pthread_rwlock_wrlock(&w->model_lock);
+    w->model = c;
+    w->model_id = c ? id : NULL;
+    pthread_rwlock_unlock(&w->model_lock);
+    if (!c) free(id);
+}
+
+/* Embeds, then organises, a few entries. Returns 1 if there was anything to do. */
+static int one_pass(index_worker *w) {
+    cs_err e;
+    int busy = 0;
+    /* only this thread changes the model: no lock needed to read it here */
+    if (w->model) {
+        index_stats st;
+        if (index_run(w->s, w->model, w->model_id, 32, &st, NULL, NULL, &e)) fail(w, &e);
+        else if (st.embedded + st.failed > 0) {
+            busy = 1;
+            pthread_mutex_lock(&w->lock);
+            w->st.indexed += st.embedded;
+            w->st.failed += st.failed;
+            pthread_mutex_unlock(&w->lock);
+        } else
+            store_drop_other_vectors(w->s, w->model_id, NULL, NULL);
+    }
+    /* organising comes after embedding, a few entries at a time, so new clips are searchable by
+     * meaning first; OCR (the slowest step) takes two images per pass */
+    if (w->org) {
+        org_stats os = {0};
+        if (org_text_kinds(w->org, w->s, 64, &os, &e) || org_model(w->org, w->s, 32, &os, &e)) fail(w, &e);
+        if (org_ocr(w->org, w->s, 2, &os, &e)) fail(w, &e);
+        if (os.kinds + os.ocr + os.organised > 0) {
+            busy = 1;
+            pthread_mutex_lock(&w->lock);
+            w->st.organised += os.organised;
+            w->st.ocr_read += os.ocr;
+            pthread_mutex_unlock(&w->lock);
+        }
+    }
+    return busy;
+}
+
+static void *worker_thread(void *arg) {
+    index_worker *w = arg;
+    while (!atomic_load(&w->stop)) {
+        pthread_mutex_lock(&w->lock);
+        int64_t gen = w->generation;
+        pthread_mutex_unlock(&w->lock);
+        char *dir = model_dir_for(w);
+        int dt = dir ? model_dtype_for(w) : CLIP_DTYPE_DEFAULT;
+        if (dir && (!w->loaded || strcmp(dir, w->loaded) || dt != w->loaded_dt)) swap_model(w, dir, dt);
+        free(dir);
+        pthread_mutex_lock(&w->lock);
+        w->st.passes++;
+        if (!w->model_checked) {
+            w->model_checked = 1;
+            pthread_cond_broadcast(&w->idle);
+        }
+        pthread_mutex_unlock(&w->lock);
+        int busy = one_pass(w);
+        pthread_mutex_lock(&w->lock);
+        if (!busy && gen == w->generation && !atomic_load(&w->stop)) {
+            w->st.idle = 1;
+            w->idle_generation = gen;
+            pthread_cond_broadcast(&w->idle);
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += 2; /* also look again now and then: `clipseek add` from another process */
+            pthread_cond_timedwait(&w->wake, &w->lock, &ts);
+            w->generation++; /* a timeout counts as possible outside work */
+            w->st.idle = 0;
+        }
+        pthread_mutex_unlock(&w->lock);
+    }
+    return NULL;
+}
+
+int index_worker_start(const index_worker_params *p, index_worker **out, cs_err *err) {
+    *out = NULL;
+    index_worker *w = calloc(1, sizeof *w);
+    if (!w) return cs_errc(err, CS_ENOMEM, "out of memory");
+    w->p = *p;
+    w->loaded_dt = -1;
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->wake, NULL);
+    pthread_cond_init(&w->idle, NULL);
+    pthread_rwlock_init(&w->model_lock, NULL);
+    if (store_open(p->data_dir, &w->s, err)) {
+        index_worker_free(w);
+        return -1;
+    }
+    cs_err e;
+    if (org_open(p->rules, &w->org, &e)) fail(w, &e); /* a bad label file: no organising */
+    if (pthread_create(&w->thread, NULL, worker_thread, w) != 0) {
+        index_worker_free(w);
+        return cs_err_set(err, "cannot start the index thread");
+    }
+    *out = w;
+    return 0;
+}
+
+void index_worker_kick(index_worker *w) {
+    pthread_mutex_lock(&w->lock);
+    w->generation++;
+    pthread_cond_broadcast(&w->wake);
+    pthread_mutex_unlock(&w->lock);
+}
+
+void index_worker_wait_checked(index_worker *w) {
+    pthread_mutex_lock(&w->lock);
+    while (!atomic_load(&w->stop) && !w->model_checked) pthread_cond_wait(&w->idle, &w->lock);
+    pthread_mutex_unlock(&w->lock);
+}
+
+int index_worker_wait_idle(index_worker *w, int64_t *indexed) {
+    index_worker_wait_checked(w); /* just started: the model may be loading */
+    pthread_mutex_lock(&w->lock);
+    if (!w->st.have_model) {
+        pthread_mutex_unlock(&w->lock);
+        return -1;
+    }
+    /* wait for an idle pass that started after this request */
+    w->generation++;
+    int64_t want = w->generation;
+    pthread_cond_broadcast(&w->wake);
+    while (!atomic_load(&w->stop) && w->idle_generation < want) pthread_cond_wait(&w->idle, &w->lock);
+    *indexed = w->st.indexed;
+    pthread_mutex_unlock(&w->lock);
+    return 0;
+}
+
+void index_worker_get_stats(index_worker *w, index_worker_stats *st) {
+    pthread_mutex_lock(&w->lock);
+    *st = w->st;
+    pthread_mutex_unlock(&w->lock);
+}
+
+int index_worker_search(index_worker *w, store *s, search_query *q, search_hit **hits, size_t *n, double *embed_ms,
+                        cs_err *err) {
+    pthread_rwlock_rdlock(&w->model_lock);
+    int rc = search_with_model(s, w->model, w->model_id, q, NULL, hits, n, embed_ms, err);
+    pthread_rwlock_unlock(&w->model_lock);
+    return rc;
+}
+
+void index_worker_stop(index_worker *w) {
+    if (!w || atomic_exchange(&w->stop, 1)) return;
+    pthread_mutex_lock(&w->lock);
+    pthread_cond_broadcast(&w->wake);
+    pthread_cond_broadcast(&w->idle);
+    pthread_mutex_unlock(&w->lock);
+    pthread_join(w->thread, NULL);
+}
+
+void index_worker_free(index_worker *w) {
+    if (!w) return;
+    if (w->org) org_set_model(w->org, NULL, NULL, NULL);
+    drop_model(w);
+    org_close(w->org);
+    store_close(w->s);
+    free(w->loaded);
+    pthread_rwlock_destroy(&w->model_lock);
+    pthread_cond_destroy(&w->idle);
+    pthread_cond_destroy(&w->wake);
+    pthread_mutex_destroy(&w->lock);
+    free(w);
+}

@@ -1,0 +1,137 @@
+/* ipc: see ipc.h. */
+#include "ipc.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+struct ipc_server {
+    int fd;
+    struct sockaddr_un addr;
+};
+
+static int sock_path(const char *data_dir, struct sockaddr_un *a) {
+    memset(a, 0, sizeof *a);
+    a->sun_family = AF_UNIX;
+    int n = snprintf(a->sun_path, sizeof a->sun_path, "%s/daemon.sock", data_dir);
+    return n > 0 && (size_t)n < sizeof a->sun_path ? 0 : -1;
+}
+
+/* Reads up to the first newline (or n - 1 bytes, or end of file) into buf, NUL-terminated
+ * without the newline. Returns the bytes read, or -1 if poll timed out or failed (buf then holds
+ * what came before). */
+static ssize_t read_line(int fd, char *buf, size_t n, int timeout_ms) {
+    size_t got = 0;
+    while (got + 1 < n) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, timeout_ms > 0 ? timeout_ms : -1) <= 0) {
+            buf[got] = 0;
+            return -1;
+        }
+        ssize_t k = read(fd, buf + got, n - 1 - got);
+        if (k <= 0) break;
+        got += (size_t)k;
+        if (memchr(buf, '\n', got)) break;
+    }
+    buf[got] = 0;
+    char *nl = strchr(buf, '\n');
+    if (nl) *nl = 0;
+    return (ssize_t)got;
+}
+
+static int write_line(int fd, const char *s) {
+    size_t n = strlen(s);
+    return write(fd, s, n) == (ssize_t)n && write(fd, "\n", 1) == 1 ? 0 : -1;
+}
+
+int ipc_request(const char *data_dir, const char *req, char *buf, size_t n, int timeout_ms) {
+    struct sockaddr_un a;
+    if (sock_path(data_dir, &a)) return 1;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return 1;
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) { close(fd); return 1; }
+    if (write_line(fd, req)) { close(fd); return -1; }
+    ssize_t got = read_line(fd, buf, n, timeout_ms);
+    close(fd);
+    return got > 0 ? 0 : -1;
+}
+
+int ipc_listen(const char *data_dir, ipc_server **out, cs_err *err) {
+    *out = NULL;
+    char buf[64];
+    if (ipc_request(data_dir, "PING", buf, sizeof buf, 2000) == 0)
+        return cs_err_set(err, "a daemon is already running for %s (%s)", data_dir, buf);
+    ipc_server *srv = calloc(1, sizeof *srv);
+    if (!srv) return cs_errc(err, CS_ENOMEM, "out of memory");
+    if (sock_path(data_dir, &srv->addr)) {
+        free(srv);
+        return cs_errc(err, CS_EINVAL, "%s: path too long for a socket", data_dir);
+    }
+    unlink(srv->addr.sun_path); /* stale: nobody answered */
+    srv->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    mode_t old = umask(0177); /* created 0600: the socket hands out search results and login codes */
+    int b = srv->fd >= 0 ? bind(srv->fd, (struct sockaddr *)&srv->addr, sizeof srv->addr) : -1;
+    umask(old);
+    if (b != 0 || listen(srv->fd, 16) != 0) {
+        int rc = cs_errc(err, CS_EIO, "%s: %s", srv->addr.sun_path, strerror(errno));
+        if (srv->fd >= 0) close(srv->fd);
+        free(srv);
+        return rc;
+    }
+    chmod(srv->addr.sun_path, 0600);
+    *out = srv;
+    return 0;
+}
+
+const char *ipc_path(const ipc_server *srv) { return srv->addr.sun_path; }
+
+typedef struct conn {
+    int fd;
+    ipc_handler handler;
+    void *arg;
+    atomic_int *stop;
+} conn;
+
+static void *conn_thread(void *p) {
+    conn *c = p;
+    char line[65536];
+    char *reply = NULL;
+    int act = IPC_CONTINUE;
+    read_line(c->fd, line, sizeof line, 5000); /* a slow client: what it sent within 5 s is its request */
+    act = c->handler(c->arg, line, &reply);
+    write_line(c->fd, reply ? reply : "ERR out of memory"); /* a client that went away is no error */
+    free(reply);
+    close(c->fd);
+    if (act == IPC_STOP) atomic_store(c->stop, 1);
+    free(c);
+    return NULL;
+}
+
+void ipc_serve(ipc_server *srv, ipc_handler handler, void *arg, atomic_int *stop) {
+    while (!atomic_load(stop)) {
+        struct pollfd pfd = {srv->fd, POLLIN, 0};
+        if (poll(&pfd, 1, 200) <= 0) continue;
+        int cfd = accept4(srv->fd, NULL, NULL, SOCK_CLOEXEC);
+        if (cfd < 0) continue;
+        conn *c = malloc(sizeof *c);
+        pthread_t t;
+        if (!c) { close(cfd); continue; }
+        *c = (conn){cfd, handler, arg, stop};
+        if (pthread_create(&t, NULL, conn_thread, c) != 0) { close(cfd); free(c); continue; }
+        pthread_detach(t);
+    }
+}
+
+void ipc_close(ipc_server *srv) {
+    if (!srv) return;
+    close(srv->fd);
+    unlink(srv->addr.sun_path);
+    free(srv);
+}

@@ -1,0 +1,61 @@
+/* search_model: see search_model.h. */
+#include "search_model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "../common/cs_clock.h"
+#include "vecindex.h"
+
+/* The query vector (malloc'd into *qv, or NULL when the query has none). */
+static int query_vector(store *s, clip_ctx *model, const char *model_id, const search_query *q, const char *image,
+                        float **qv, double *embed_ms, cs_err *err) {
+    *qv = NULL;
+    int P = clip_get_info(model)->projection_dim;
+    int want = image || (q->text && *q->text) || q->exclude;
+    if (!want) return 0;
+    float *v = malloc((size_t)P * sizeof *v);
+    if (!v) return cs_errc(err, CS_ENOMEM, "out of memory");
+    int rc;
+    if (image) rc = clip_image_files_embed(model, &image, 1, 1, v, err);
+    else if (q->text && *q->text) {
+        double t0 = cs_mono_ms();
+        rc = clip_texts_embed(model, &q->text, 1, 1, v, err);
+        if (embed_ms) *embed_ms = cs_mono_ms() - t0;
+    } else if (store_get_vector(s, q->exclude, model_id, 0, v, P, NULL))
+        rc = cs_errc(err, CS_ENOTFOUND, "entry %lld has no vector yet (run `clipseek index`)", (long long)q->exclude);
+    else rc = 0;
+    if (rc) free(v);
+    else *qv = v;
+    return rc;
+}
+
+int search_with_model(store *s, clip_ctx *model, const char *model_id, search_query *q, const char *image,
+                      search_hit **hits, size_t *n, double *embed_ms, cs_err *err) {
+    *hits = NULL;
+    *n = 0;
+    if (embed_ms) *embed_ms = 0;
+    if (image && !model) return cs_errc(err, CS_EINVAL, "searching by an image needs a model (`clipseek model use DIR`)");
+    float *qv = NULL;
+    vecindex *vi = NULL;
+    int rc = model ? query_vector(s, model, model_id, q, image, &qv, embed_ms, err) : 0;
+    if (!rc && qv) rc = vecindex_open(s, model_id, &vi, err);
+    if (!rc && vi) {
+        int P = clip_get_info(model)->projection_dim;
+        if (vecindex_dim(vi) && vecindex_dim(vi) != P)
+            rc = cs_errc(err, CS_EINVAL, "the search matrix has %d dimensions, the model %d", vecindex_dim(vi), P);
+        else if (vecindex_stale(vi)) /* the results still come, from what was indexed */
+            snprintf(q->warning, sizeof q->warning, "%s", vecindex_stale(vi));
+    }
+    const char *text = q->text;
+    if (image) q->text = NULL; /* a query by example: ranked by cosine, no words */
+    q->qvec = qv;
+    q->vecs = vi;
+    if (!rc && (q->text || qv)) rc = search_run(s, q, hits, n, err);
+    q->text = text;
+    q->qvec = NULL;
+    q->vecs = NULL;
+    free(qv);
+    vecindex_close(vi);
+    return rc;
+}

@@ -1,0 +1,32 @@
+/* search_model: the one search entry point for a caller that may hold a CLIP model, shared by
+ * `clipseek search`/`similar` (cli_search.c) and the daemon (SEARCH requests and the web page,
+ * through the index worker that owns the loaded model).
+ *
+ * It turns a query into a query vector with the model, opens the search matrix of that model,
+ * and runs search_run (search.h, the ranking). Without a model it is full text only. */
+#ifndef SEARCH_MODEL_H
+#define SEARCH_MODEL_H
+
+#include <stddef.h>
+
+#include "../common/cs_err.h"
+#include "../model/clip.h"
+#include "../store/store.h"
+#include "search.h"
+
+/* Searches s for q with model (NULL: no model) whose vectors carry model_id (index_model_id).
+ * The query vector is, in order: image (a file path, not NULL: query by example, q->text is
+ * ignored) embedded by the vision tower; q->text, if not empty, embedded by the text tower; with
+ * no text and q->exclude set, that entry's own stored vector (similar entries). q->qvec and
+ * q->vecs are filled and reset to NULL before returning; q->warning gets vecindex_stale's reason
+ * when the search matrix is out of date (the hits then come from what was indexed). With neither
+ * words nor a query vector there are no hits (*n = 0).
+ * *hits is malloc'd (the caller frees it), *n its length. embed_ms (may be NULL) gets the text
+ * tower's time in milliseconds (0 when no text was embedded).
+ * Errors: CS_EINVAL for an image without a model, or a search matrix whose dimension differs from
+ * the model's; CS_ENOTFOUND when the q->exclude entry has no vector yet; else what the model,
+ * the store or search_run report. */
+int search_with_model(store *s, clip_ctx *model, const char *model_id, search_query *q, const char *image,
+                      search_hit **hits, size_t *n, double *embed_ms, cs_err *err);
+
+#endif

@@ -1,0 +1,125 @@
+/* The control socket (ipc.h) against a real AF_UNIX socket in a temporary data directory, and
+ * the log's sink (cs_log.h). The server runs in a thread of this process; every wait is a
+ * request with a timeout, never a blind sleep. */
+#include <pthread.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../src/common/cs_log.h"
+#include "../src/ipc/ipc.h"
+#include "../src/ipc/ipc_search.h"
+#include "testutil.h"
+
+static char dir[64];
+static void setup(void) { make_tmpdir(dir, sizeof dir); }
+static void teardown(void) { rm_rf(dir); }
+TestSuite(ipc, .init = setup, .fini = teardown);
+
+/* One hit whose id is the request's limit, so the test sees the request arrived whole. */
+static int fake_search(void *arg, search_query *q, search_hit **h, size_t *n, double *embed_ms, cs_err *e) {
+    (void)arg;
+    *embed_ms = 1.5;
+    if (!strcmp(q->text, "fail")) return cs_errc(e, CS_EBUSY, "store busy");
+    *h = calloc(1, sizeof **h);
+    (*h)[0].id = q->limit;
+    (*h)[0].score = 0.5;
+    (*h)[0].signals = 1;
+    *n = 1;
+    snprintf(q->warning, sizeof q->warning, "index out of date: test");
+    return 0;
+}
+
+/* A daemon stand-in with the real daemon's answers to PING and STOP, and SEARCH through
+ * ipc_search_answer. */
+static int handler(void *arg, const char *line, char **reply) {
+    (void)arg;
+    if (!strcmp(line, "PING")) *reply = strdup("OK 1");
+    else if (!strcmp(line, "STOP")) return *reply = strdup("OK"), IPC_STOP;
+    else if (!strncmp(line, "SEARCH ", 7)) {
+        *reply = ipc_search_answer(line + 7, fake_search, NULL);
+    } else *reply = strdup("ERR unknown request");
+    return IPC_CONTINUE;
+}
+
+typedef struct { ipc_server *srv; atomic_int stop; } served;
+
+static void *serve(void *arg) {
+    served *sv = arg;
+    ipc_serve(sv->srv, handler, NULL, &sv->stop);
+    return NULL;
+}
+
+Test(ipc, request_reply_stop) {
+    char buf[256];
+    cr_expect_eq(ipc_request(dir, "PING", buf, sizeof buf, 2000), 1, "no daemon yet: 1");
+    served sv = {0};
+    cs_err e = {0};
+    cr_assert_eq(ipc_listen(dir, &sv.srv, &e), 0, "%s", e.msg);
+    struct stat st;
+    cr_assert_eq(stat(ipc_path(sv.srv), &st), 0);
+    cr_expect_eq(st.st_mode & 0777, 0600, "the socket is private");
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, serve, &sv), 0);
+    cr_expect_eq(ipc_request(dir, "PING", buf, sizeof buf, 5000), 0);
+    cr_expect_str_eq(buf, "OK 1");
+    ipc_server *second = NULL;
+    cr_expect_lt(ipc_listen(dir, &second, &e), 0, "a second server on a live socket");
+    cr_expect(strstr(e.msg, "already running") != NULL, "%s", e.msg);
+    cr_expect_eq(ipc_request(dir, "NONSENSE", buf, sizeof buf, 5000), 0);
+    cr_expect_str_eq(buf, "ERR unknown request");
+    cr_expect_eq(ipc_request(dir, "STOP", buf, sizeof buf, 5000), 0);
+    cr_expect_str_eq(buf, "OK", "STOP is answered before the server stops");
+    pthread_join(t, NULL); /* returns only because STOP set the flag */
+    cr_expect_eq(atomic_load(&sv.stop), 1);
+    ipc_close(sv.srv);
+    cr_expect_eq(ipc_request(dir, "PING", buf, sizeof buf, 2000), 1, "the socket file is gone");
+}
+
+Test(ipc, search_both_halves) {
+    served sv = {0};
+    cs_err e = {0};
+    cr_assert_eq(ipc_listen(dir, &sv.srv, &e), 0, "%s", e.msg);
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, serve, &sv), 0);
+    search_query q = {0};
+    q.text = "caf\xc3\xa9 \"quoted\"";
+    q.limit = 7;
+    search_hit *h = NULL;
+    size_t n = 0;
+    cr_assert_eq(ipc_search(dir, &q, &h, &n, &e), 0, "%s", e.msg);
+    cr_assert_eq(n, 1);
+    cr_expect_eq(h[0].id, 7, "the limit arrived");
+    cr_expect_float_eq(h[0].score, 0.5, 1e-9);
+    cr_expect_str_eq(q.warning, "index out of date: test");
+    free(h);
+    q.text = "fail";
+    cr_expect_lt(ipc_search(dir, &q, &h, &n, &e), 0);
+    cr_expect_str_eq(e.msg, "daemon: store busy");
+    char buf[256];
+    cr_expect_eq(ipc_request(dir, "SEARCH not json", buf, sizeof buf, 5000), 0);
+    cr_expect_str_eq(buf, "{\"error\":\"bad request\"}");
+    ipc_request(dir, "STOP", buf, sizeof buf, 5000);
+    pthread_join(t, NULL);
+    ipc_close(sv.srv);
+}
+
+static char logged[4][128];
+static int nlogged;
+static void sink(cs_log_level level, const char *msg, void *arg) {
+    (void)arg;
+    if (nlogged < 4) snprintf(logged[nlogged++], sizeof logged[0], "%d %s", (int)level, msg);
+}
+
+Test(ipc, log_sink) {
+    nlogged = 0;
+    cs_log(CS_LOG_ERROR, "nobody hears this");
+    cs_log_set_sink(sink, NULL, CS_LOG_INFO);
+    cs_log(CS_LOG_DEBUG, "below the level");
+    cs_log(CS_LOG_INFO, "clip %d\n\x1b[2Jforged", 3);
+    cs_log(CS_LOG_ERROR, "bad");
+    cs_log_set_sink(NULL, NULL, CS_LOG_INFO);
+    cs_log(CS_LOG_ERROR, "discarded again");
+    cr_assert_eq(nlogged, 2);
+    cr_expect_str_eq(logged[0], "1 clip 3??[2Jforged", "control characters cannot forge a line");
+    cr_expect_str_eq(logged[1], "3 bad");
+}

@@ -279,8 +279,7 @@ int main(int argc, char **argv) {
     if (fid) {
         clip_ctx *c32;
         p.dtype = CLIP_DTYPE_F32;
-        if (clip_load(model, &p, &c32, &e)) { fprintf(stderr, "%s
-", e.msg); return 1; }
+        if (clip_load(model, &p, &c32, &e)) { fprintf(stderr, "%s\n", e.msg); return 1; }
         int rc = fidelity(c, c32, fid);
         clip_free(c32);
         clip_free(c);
@@ -288,8 +287,7 @@ int main(int argc, char **argv) {
     }
     clip_device d;
     clip_get_device(c, &d);
-    printf("# clipseek %s, %d threads, dtype %s
-", ops_blas_name(), d.threads, clip_dtype_name(dtype));
+    printf("# clipseek %s, %d threads, dtype %s\n", ops_blas_name(), d.threads, clip_dtype_name(dtype));
     printf("image_b1_ms %.1f\n", time_image(c, 1, 10));
     printf("image_b8_ms_per_image %.1f\n", time_image(c, 8, 3) / 8);
     printf("text_8tok_ms %.1f\n", time_text(c, 8, 20));

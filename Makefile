@@ -1,6 +1,6 @@
 # clipseek — plain GNU Makefile. `make` builds, `make test` runs the suite, `make asan` runs it under
 # AddressSanitizer + UBSan, `make fuzz` builds and replays the libFuzzer targets, `make bench`
-# compares against the ONNX Runtime anchor, `make install` installs the binary.
+# compares against the ONNX Runtime anchor, `make install` installs for the user (no sudo), `make uninstall`.
 #
 # BLAS: the fast linear layers go through BLAS=auto (default: the vision tower on weights prepacked
 # for BLIS's micro-kernel; the text tower through BLIS for short texts, oneDNN's sgemm for longer
@@ -74,7 +74,7 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test unit-test cli-test asan fuzz fuzz-run bench bench-e2e bench-gpu gpu-bundle install clean
+.PHONY: all test unit-test cli-test asan fuzz fuzz-run bench bench-e2e bench-gpu gpu-bundle install uninstall clean
 
 all: $(BUILD)/clipseek
 
@@ -140,6 +140,8 @@ test: $(BUILD)/clipseek $(TEST_BIN) $(BUILD)/x11_helper
 	CLIPSEEK=$(BUILD)/clipseek sh tests/store_cli_test.sh
 	CLIPSEEK=$(BUILD)/clipseek sh tests/history_cli_test.sh
 	CLIPSEEK=$(BUILD)/clipseek HELPER=$(BUILD)/x11_helper sh tests/x11_test.sh
+	CLIPSEEK=$(BUILD)/clipseek sh tests/popup_test.sh
+	CLIPSEEK=$(BUILD)/clipseek sh tests/service_test.sh
 	CLIPSEEK=$(BUILD)/clipseek sh tests/wayland_test.sh
 	CLIPSEEK=$(BUILD)/clipseek sh tests/fetch_test.sh
 	CLIPSEEK=$(BUILD)/clipseek sh tests/inputs_test.sh
@@ -225,13 +227,28 @@ $(BUILD)/bench_clip: bench/bench_clip.c $(BUILD)/libclipseek.a
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libclipseek.a $(LDLIBS)
 
-# Installs the binary and a systemd user unit (enable with `systemctl --user enable --now clipseek`).
-UNITDIR ?= $(HOME)/.config/systemd/user
+# Installs as a normal user (no sudo): the binary and the rofi script in $(BINDIR), the systemd
+# user unit (docs/cli.md, "Start at login") and a .desktop entry for the popup (menus; KDE binds a
+# shortcut to it). `make uninstall` removes exactly these files, and the unit's enable link.
+# DESTDIR stages the lot under another root (packaging, tests/install_test.sh).
+BINDIR  ?= $(PREFIX)/bin
+UNITDIR ?= $(or $(XDG_CONFIG_HOME),$(HOME)/.config)/systemd/user
+APPDIR  ?= $(PREFIX)/share/applications
+INSTALLED := $(BINDIR)/clipseek $(BINDIR)/clipseek-rofi $(UNITDIR)/clipseek.service $(APPDIR)/clipseek-popup.desktop
 install: $(BUILD)/clipseek
-	install -D -m 0755 $(BUILD)/clipseek $(DESTDIR)$(PREFIX)/bin/clipseek
-	@mkdir -p $(DESTDIR)$(UNITDIR)
-	sed 's|@BINDIR@|$(PREFIX)/bin|' contrib/clipseek.service > $(DESTDIR)$(UNITDIR)/clipseek.service
-	@echo "installed; start capturing with: systemctl --user enable --now clipseek"
+	install -D -m 0755 $(BUILD)/clipseek $(DESTDIR)$(BINDIR)/clipseek
+	install -D -m 0755 scripts/clipseek-rofi $(DESTDIR)$(BINDIR)/clipseek-rofi
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(APPDIR)
+	sed 's|@BINDIR@|$(BINDIR)|' contrib/clipseek.service > $(DESTDIR)$(UNITDIR)/clipseek.service
+	sed 's|@BINDIR@|$(BINDIR)|' contrib/clipseek-popup.desktop > $(DESTDIR)$(APPDIR)/clipseek-popup.desktop
+	@[ -n "$(DESTDIR)" ] || ! command -v systemctl > /dev/null || systemctl --user daemon-reload 2> /dev/null || true
+	@echo "installed. GNOME/KDE: systemctl --user enable --now clipseek; i3/sway/startx: see README, Start at login"
+
+uninstall:
+	@[ -n "$(DESTDIR)" ] || ! command -v systemctl > /dev/null || systemctl --user disable --now clipseek 2> /dev/null || true
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED)) $(DESTDIR)$(UNITDIR)/graphical-session.target.wants/clipseek.service
+	@[ -n "$(DESTDIR)" ] || ! command -v systemctl > /dev/null || systemctl --user daemon-reload 2> /dev/null || true
+	@echo "uninstalled (the history in $${XDG_DATA_HOME:-~/.local/share}/clipseek and the config are kept)"
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -62,7 +62,7 @@ if [ "$X" = 1 ]; then
   printf 'copied while the disk is full %s' "$$" | xclip -selection clipboard 2> /dev/null
   for _k in $(seq 200); do grep -q 'clip not stored' "$TMP/daemon.log" && break; sleep 0.05; done
   check "a clip that cannot be stored is logged 'clip not stored'" grep -q 'clip not stored: .*full' "$TMP/daemon.log"
-  check "and counted in STATUS" sh -c "'$BIN' doctor 2> /dev/null | grep -q '\"not_stored\":1,'"
+  check "and counted in STATUS" sh -c "'$BIN' doctor --json 2> /dev/null | grep -q '\"not_stored\":1,'"
 else
   skip=$((skip + 2)); echo "[SKIP] capture on a full disk: Xvfb or xclip not installed"
 fi

@@ -136,7 +136,8 @@ if [ -n "$PORT" ]; then
       -H 'Content-Type: application/json' ${3:+--data-binary "$3"} "http://127.0.0.1:$PORT$2"
   }
   "$BIN" pause 1h > /dev/null
-  check "daemon STATUS has the pause" sh -c "'$BIN' doctor 2> /dev/null | grep '^daemon' | grep -q '\"paused\":true'"
+  # doctor --json carries the daemon's STATUS as it is ("daemon"); the text lines summarise it
+  check "daemon STATUS has the pause" sh -c "'$BIN' doctor --json 2> /dev/null | python3 -c 'import json, sys; sys.exit(json.load(sys.stdin)[\"daemon\"][\"paused\"] is not True)'"
   check "/api/status has it" sh -c "curl -s -H 'Authorization: Bearer $TOK' http://127.0.0.1:$PORT/api/status | grep -q '\"paused_until_ms\":[1-9]'"
   "$BIN" resume
   wid=$(printf 'web delete me' | "$BIN" add - 2> /dev/null)

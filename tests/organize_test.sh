@@ -197,7 +197,7 @@ PYEOF
   check "daemon reports the model that failed to load" grep -q 'broken-model' "$TMP/uaf.log"
   sed 's/collection_threshold = 0.75/collection_threshold = 0.7/' "$TMP/config" > "$TMP/config3"
   CLIPSEEK_CONFIG="$TMP/config3" "$BIN" index --model "$FX/toyworld-clip" 2> /dev/null
-  passes() { "$BIN" doctor 2> /dev/null | sed -n 's/.*"index_passes":\([0-9]*\).*/\1/p'; }
+  passes() { "$BIN" doctor --json 2> /dev/null | sed -n 's/.*"index_passes":\([0-9]*\).*/\1/p'; }
   p0=$(passes)
   for _k in $(seq 100); do kill -0 "$DPID" 2> /dev/null || break; [ "$(passes)" -ge $((${p0:-0} + 2)) ] 2> /dev/null && break; sleep 0.1; done
   p1=$(passes)

@@ -1,10 +1,14 @@
 /* The daemon's index worker (src/index/worker.h) on the toyworld CLIP fixture: it embeds what the
  * store holds, searches share its model, and a `model use` to a folder that does not load swaps
- * the model out (reported, searches fall back to full text) without a crash. Every wait is the
- * worker's own idle signal, never a sleep. */
+ * the model out (reported, searches fall back to full text) without a crash; new rules (a reload)
+ * reopen the organiser on them. The model tests wait on the worker's own idle signal; the rules
+ * test polls its counters (a label file's error has no signal of its own). A change of the stored
+ * dtype loads the model again. */
 #include <dirent.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "../src/config/rules.h"
 #include "../src/index/worker.h"
 #include "../src/store/store.h"
 #include "testutil.h"
@@ -97,6 +101,72 @@ Test(worker, indexes_searches_and_swaps_models, .timeout = 300) {
     index_worker_stop(NULL);
     index_worker_free(NULL);
     store_close(s);
+}
+
+/* A reload hands the worker new rules: it reopens its organiser on them before its next step (a
+ * label file that does not load is reported and organising stops), and once
+ * index_worker_set_rules returns the old rules may be freed. Each set_rules reopens: bad, good,
+ * then another bad label file is reported again, the good rules in between report nothing. */
+static void wait_for_error(index_worker *w, const char *what) {
+    for (int i = 0; i < 300 && !strstr(last_error, what); i++) {
+        index_worker_kick(w);
+        usleep(10000);
+    }
+}
+
+static void wait_passes(index_worker *w, int k) {
+    index_worker_stats st;
+    index_worker_get_stats(w, &st);
+    int64_t want = st.passes + k;
+    for (int i = 0; i < 300 && st.passes < want; i++) {
+        index_worker_kick(w);
+        usleep(10000);
+        index_worker_get_stats(w, &st);
+    }
+    cr_expect_geq(st.passes, want, "the worker keeps running passes");
+}
+
+Test(worker, set_rules_reopens_the_organiser, .timeout = 120) {
+    cs_err e = {0};
+    rules *good, *bad, *bad2;
+    const char *g = "ocr = false\n", *b = "ocr = false\nlabels = /nonexistent/labels.txt\n",
+               *b2 = "ocr = false\nlabels = /nonexistent/other-labels.txt\n";
+    cr_assert_eq(rules_parse(g, strlen(g), "good", &good, &e), 0, "%s", e.msg);
+    cr_assert_eq(rules_parse(b, strlen(b), "bad", &bad, &e), 0, "%s", e.msg);
+    cr_assert_eq(rules_parse(b2, strlen(b2), "bad2", &bad2, &e), 0, "%s", e.msg);
+    index_worker_params p = index_worker_default_params();
+    p.data_dir = dir;
+    p.threads = 1;
+    p.rules = good;
+    p.on_error = on_error;
+    index_worker *w;
+    errors = 0;
+    last_error[0] = 0;
+    cr_assert_eq(index_worker_start(&p, &w, &e), 0, "%s", e.msg);
+    wait_passes(w, 2);
+    cr_expect_eq(errors, 0, "%s", last_error);
+
+    index_worker_set_rules(w, bad);
+    rules_free(good); /* the worker no longer reads them */
+    wait_for_error(w, "/nonexistent/labels.txt");
+    cr_expect(strstr(last_error, "/nonexistent/labels.txt") != NULL, "the bad label file reported: %s", last_error);
+    cr_expect_eq(errors, 1, "reported once, not at every pass");
+
+    cr_assert_eq(rules_parse(g, strlen(g), "good", &good, &e), 0, "%s", e.msg);
+    index_worker_set_rules(w, good);
+    rules_free(bad);
+    wait_passes(w, 3);
+    cr_expect_eq(errors, 1, "good rules again: nothing to report (%s)", last_error);
+
+    index_worker_set_rules(w, bad2);
+    rules_free(good);
+    wait_for_error(w, "/nonexistent/other-labels.txt");
+    cr_expect(strstr(last_error, "/nonexistent/other-labels.txt") != NULL, "reopened again: %s", last_error);
+    cr_expect_eq(errors, 2);
+
+    index_worker_stop(w);
+    index_worker_free(w);
+    rules_free(bad2);
 }
 
 /* files in dir/weights whose name ends in suffix (the converted-weights cache, lpcache.h) */

@@ -9,3 +9,13 @@ check() { name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
 skip_fixture() {
   if [ "${CLIPSEEK_REQUIRE_FIXTURES:-}" = 1 ]; then bad "$2 (CLIPSEEK_REQUIRE_FIXTURES=1)"; else skip=$((skip + $1)); echo "[SKIP] $2"; fi
 }
+# wait_for N CMD...: retries CMD every tenth of a second, for up to N tenths
+wait_for() { _w=$1; shift; for _j in $(seq "$_w"); do "$@" && return 0; sleep 0.1; done; return 1; }
+# start_xvfb: an X server of the test's own ($TMP must exist): Xvfb picks a free display and
+# writes its number; sets XPID (to end it by) and exports DISPLAY
+start_xvfb() {
+  Xvfb -displayfd 3 -screen 0 800x600x24 -nolisten tcp 3> "$TMP/display" > /dev/null 2>&1 &
+  XPID=$!
+  wait_for 50 test -s "$TMP/display"
+  export DISPLAY=":$(cat "$TMP/display")"
+}

@@ -4,8 +4,9 @@
 # python3-gi; tests/wl_owner.py) and a headless weston (no data-control protocol, as GNOME).
 # Covers: text; an image; text/html + image/png (the image is kept); a password offered with
 # x-kde-passwordManagerHint (neither read nor stored); a GTK 4 hint that cannot be handed over
-# (treated as secret); pause and an unreadable pause flag (nothing stored); the wl-paste watcher
-# killed (restarted, reported in status); a bad config line under the watcher (logged, counted);
+# (treated as secret); the popup through fuzzel (Enter copies the newest entry); pause and an
+# unreadable pause flag (nothing stored); the wl-paste watcher killed (restarted, reported in
+# status); a bad config line under the watcher (logged, counted);
 # weston (`doctor` fails and says what to do, the daemon reports capture "failed"), and weston with
 # DISPLAY set (capture falls back to X11, as through XWayland on GNOME; Xvfb is the X server).
 # Compositors refuse to run as root: as root (CI) the test runs them, the daemon and the owners as
@@ -71,7 +72,7 @@ wait_for() {
   while [ "$n" -gt 0 ]; do "$@" > /dev/null 2>&1 && return 0; sleep 0.1; n=$((n - 1)); done
   return 1
 }
-status_has() { u "$CS" doctor 2> /dev/null | grep '^daemon' | grep -q "$1"; }
+status_has() { u "$CS" doctor --json 2> /dev/null | grep -q "$1"; }
 listed() { u "$CS" list --limit 50 2> /dev/null | grep -q -- "$1"; }
 not_listed() { ! listed "$1"; }
 image_listed() { u "$CS" list --kind image --json 2> /dev/null | grep -q -- "$1"; }
@@ -103,6 +104,28 @@ printf 'plain wayland text' | u wl-copy
 check "text stored" wait_for 10 listed 'plain wayland text'
 u "$CS" list --json --limit 1 > "$TMP/l.json" 2>&1
 check "offered types stored with the text" grep -q 'text/plain;charset=utf-8' "$TMP/l.json"
+
+# ---- the popup on Wayland: fuzzel lists the entries, Enter copies the first (the newest) ----
+if command -v fuzzel > /dev/null; then
+  printf 'picked in fuzzel' | u "$CS" add - > /dev/null 2>&1
+  # a session has a keyboard: a virtual one that stays (wtype waiting to type), so fuzzel keeps
+  # the keyboard focus while other wtype keyboards come and go (it exits when it loses it)
+  ubg wtype -s 600000 -k F24
+  KPID=$BG
+  ubg "$CS" popup --no-paste > "$TMP/fuzzel.log" 2>&1
+  PP=$BG
+  # fuzzel logs its icon theme once it has its outputs and fonts; then Return until it has the
+  # keyboard and takes it (a key before its surface is up reaches no one)
+  wait_for 20 grep -q 'theme:' "$TMP/fuzzel.log"
+  for _r in $(seq 50); do kill -0 "$PP" 2> /dev/null || break; u wtype -k Return; sleep 0.1; done
+  check "popup (fuzzel): closed on Enter" sh -c "! kill -0 $PP 2> /dev/null"
+  u wl-paste --no-newline > "$TMP/picked" 2> /dev/null
+  check "popup (fuzzel): the newest entry is on the clipboard" [ "$(cat "$TMP/picked")" = 'picked in fuzzel' ]
+  [ "$(cat "$TMP/picked")" = 'picked in fuzzel' ] || { echo "# clipboard: $(cat "$TMP/picked")"; grep -v '^info' "$TMP/fuzzel.log"; }
+  kill "$PP" "$KPID" 2> /dev/null
+else
+  skip=$((skip + 1)); echo "[SKIP] popup on Wayland: fuzzel not installed"
+fi
 
 # ---- a files entry copied back: offered as text/uri-list, so a file manager pastes files ----
 printf 'copy\nfile:///tmp/one%%20file.txt\nfile:///tmp/two.txt' | u "$CS" store --type x-special/gnome-copied-files
@@ -199,7 +222,7 @@ import sqlite3; db = sqlite3.connect('$DATA/clipseek.db')
 db.executescript('DROP VIEW meta; ALTER TABLE meta_kept RENAME TO meta;')"
 
 # ---- a store that fails under the watcher (one bad config line): logged and counted ----
-errs() { u "$CS" doctor 2> /dev/null | grep '^daemon' | sed 's/.*"not_stored":\([0-9]*\).*/\1/'; }
+errs() { u "$CS" doctor --json 2> /dev/null | sed 's/.*"not_stored":\([0-9]*\).*/\1/'; }
 e0=$(errs)
 echo 'no_such_key = 1' > "$TMP/config"
 printf 'copied with a bad config' | u wl-copy
@@ -244,14 +267,15 @@ if wait_for 20 test -S "$RT/wayland-nodc"; then
     ubg Xvfb -displayfd 1 -nolisten tcp > "$TMP/xdisplay" 2> "$TMP/xvfb.log"
     if wait_for 20 test -s "$TMP/xdisplay"; then
       XDISP=:$(head -1 "$TMP/xdisplay")
-      u "$CS" doctor > "$TMP/doctor3" 2>&1
-      check "weston + DISPLAY: doctor passes" [ $? -eq 0 ]
-      check "weston + DISPLAY: doctor says XWayland" grep -q 'capturing through XWayland' "$TMP/doctor3"
       DATA="$TMP/data3"
       ubg "$CS" daemon --no-web > "$TMP/daemon3.log" 2>&1
       D2=$BG
       check "weston + DISPLAY: falls back to X11" wait_for 20 status_has '"capture":"x11"'
       check "weston + DISPLAY: X11 capture running" wait_for 10 grep -q 'capturing the X11 clipboard' "$TMP/daemon3.log"
+      # doctor fails with no daemon capturing: it is asked once the daemon captures through X11
+      u "$CS" doctor > "$TMP/doctor3" 2>&1
+      check "weston + DISPLAY: doctor passes" [ $? -eq 0 ]
+      check "weston + DISPLAY: doctor says XWayland" grep -q 'capturing through XWayland' "$TMP/doctor3"
       printf 'copied through xwayland' | u xclip -selection clipboard
       check "weston + DISPLAY: clip stored" wait_for 10 listed 'copied through xwayland'
     else

@@ -259,4 +259,46 @@ st, h, d = req("GET", f"/api/entries/{SECRET_ID}", AUTH)
 j = json.loads(d)
 check("the entry's own endpoint reveals it", st == 200 and j.get("text", "").startswith(SECRET) and SECRET not in j["preview"], j)
 
+# --- the page's extras: status, text in parts, downloads, copying what an image says ---
+st, h, d = req("GET", "/api/status", AUTH)
+j = json.loads(d)
+check("status says whether the history is paused, and the newest entry", j.get("paused") is False
+      and isinstance(j.get("latest_id"), int), j)
+WIDE = "é" * 100000 + "end"  # 200,003 bytes of two-byte characters
+wide_id = int(subprocess.run([BIN, "add", "-"], input=WIDE.encode(), capture_output=True).stdout)
+st, h, d = req("GET", f"/api/entries/{wide_id}?text_max=11", AUTH)
+j = json.loads(d)
+check("text_max cuts the text on a character boundary", st == 200 and j.get("text") == "é" * 5 and j.get("text_truncated") is True
+      and j.get("text_bytes") == 200003, (st, j.get("text"), j.get("text_bytes")))
+st, h, d = req("GET", f"/api/entries/{wide_id}", AUTH)
+check("without it the whole text", json.loads(d)["text"] == WIDE and json.loads(d)["text_truncated"] is False)
+parts, off = [], 0
+while off is not None and len(parts) < 100:
+    st, h, d = req("GET", f"/api/entries/{wide_id}/text?offset={off}&length=65537", AUTH)
+    j = json.loads(d)
+    parts.append(j["text"])
+    off = j["next"]
+check("the text in slices, each cut on a character boundary, adds up", "".join(parts) == WIDE and len(parts) == 4
+      and all(len(p.encode()) <= 65537 for p in parts), [len(p.encode()) for p in parts])
+for q in ["offset=11", "offset=200004", "length=2", "offset=-1", "length=x"]:
+    st, h, d = req("GET", f"/api/entries/{wide_id}/text?{q}", AUTH)
+    check(f"bad slice refused ({q})", st == 400 and is_json_error(d), st)
+st, h, d = req("GET", f"/api/entries/{wide_id}?text_max=0", AUTH)
+check("bad text_max refused", st == 400 and is_json_error(d), st)
+st, h, d = req("GET", f"/api/entries/{IMAGE_ID}/text", AUTH)
+check("an image has no text slices", st == 404, st)
+st, h, d = req("GET", f"/api/entries/{IMAGE_ID}/image?download=1", AUTH)
+st2, h2, d2 = req("GET", f"/api/entries/{IMAGE_ID}/image", AUTH)
+check("download: the original bytes, their type, a file name", st == 200 and d == d2 and h.get("content-type") == "image/png"
+      and h.get("content-disposition") == f'attachment; filename="clipseek-{IMAGE_ID}.png"'
+      and "content-disposition" not in h2, (st, h.get("content-disposition")))
+st, h, d = req("POST", f"/api/entries/{TEXT_ID}/copy", POST, b'{"what": "everything"}')
+check("copy of an unknown part refused", st == 400 and is_json_error(d), st)
+st, h, d = req("POST", f"/api/entries/{TEXT_ID}/copy", POST, b'{"what": "ocr_text"}')
+check("copy of the text read from an entry that has none: 404", st == 404 and is_json_error(d), st)
+st, h, d = req("POST", f"/api/entries/{TEXT_ID}/copy", {"Cookie": COOKIE, "Origin": "http://evil.example",
+                                                          "Content-Type": "application/json"}, b'{"what": "ocr_text"}')
+check("and cross-origin: 403", st == 403, st)
+subprocess.run([BIN, "delete", str(wide_id)], capture_output=True)
+
 finish("web-http")

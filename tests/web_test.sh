@@ -12,9 +12,10 @@ TMP=$(mktemp -d /tmp/clipseek-web-XXXXXX)
 export CLIPSEEK_DATA_DIR="$TMP/data" CLIPSEEK_CONFIG="$TMP/config" XDG_CONFIG_HOME="$TMP/xdg"
 unset CLIPSEEK_MODEL WAYLAND_DISPLAY
 printf 'ocr = false\n' > "$TMP/config"
-DPID="" XPID=""
+DPID="" XPID="" EPID=""
 finish() {
   [ -n "$DPID" ] && kill "$DPID" 2> /dev/null
+  [ -n "$EPID" ] && kill "$EPID" 2> /dev/null
   [ -n "$XPID" ] && kill "$XPID" 2> /dev/null
   [ "$fail" -eq 0 ] && rm -rf "$TMP"
 }
@@ -38,10 +39,16 @@ id_word=$(printf 'the pelican7781 invoice number' | "$BIN" add - 2> /dev/null)
 id_hostile=$(printf '%s' "$HOSTILE" | "$BIN" add - 2> /dev/null)
 id_delete=$(printf 'delete me later' | "$BIN" add - 2> /dev/null)
 id_secret=$(printf 'ghp_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8' | "$BIN" add - 2> /dev/null)
+# for the page: one to edit, three for the bulk actions, a 3 MB text (opened in parts)
+id_edit=$(printf 'a note to edit in the page' | "$BIN" add - 2> /dev/null)
+id_bulk=$(for k in 1 2 3; do printf 'bulk entry %s of three' "$k" | "$BIN" add - 2> /dev/null; done | tr '\n' ' ')
+python3 -c "import sys; sys.stdout.write(''.join('line %06d of a long build log, with some words to wrap: compiling src/web/web.c\\n' % i for i in range(38000))[:3000000])" > "$TMP/big.txt"
+id_big=$("$BIN" add "$TMP/big.txt" 2> /dev/null)
 id_image=$("$BIN" list --kind image --limit 1 --json | grep -o '"id":[0-9]*' | head -1 | cut -d: -f2)
 [ -z "$id_image" ] && { printf 'P6\n1 1\n255\n\377\0\0' > "$TMP/x.ppm"; } # (no fixtures: HTTP image checks need one)
 
-"$BIN" daemon --no-x11 --web-port 0 > "$TMP/daemon.out" 2> "$TMP/daemon.log" & DPID=$!
+# X11 capture on (under Xvfb): a copy from the page comes back as the entry "on clipboard"
+"$BIN" daemon $([ -n "${DISPLAY:-}" ] || echo --no-x11) --web-port 0 > "$TMP/daemon.out" 2> "$TMP/daemon.log" & DPID=$!
 for _k in $(seq 200); do grep -q "web page on" "$TMP/daemon.log" 2> /dev/null && break; sleep 0.05; done
 PORT=$(sed -n 's|.*web page on http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$TMP/daemon.log" | head -1)
 check "daemon serves the page on loopback" [ -n "$PORT" ]
@@ -83,10 +90,21 @@ fi
 # the browser test needs node, playwright-core (npm ci in tests/web; .ci/run does it) and chromium
 CHROMIUM=${CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}
 if [ -n "$id_image" ] && [ -n "$CHROMIUM" ] && command -v node > /dev/null && [ -d "$HERE/web/node_modules/playwright-core" ] && [ -n "${DISPLAY:-}" ]; then
-  # two one-time codes: the light page's and the dark one's (a code works once)
-  LOGIN_URL=$("$BIN" web) LOGIN_URL2=$("$BIN" web) WORD_ID="$id_word" HOSTILE_ID="$id_hostile" HOSTILE_TEXT="$HOSTILE" DELETE_ID="$id_delete" SECRET_ID="$id_secret" \
+  # an image with words in it, read by OCR (only now: the HTTP tests above expect none)
+  convert -size 520x140 xc:white -font DejaVu-Sans -pointsize 40 -fill black -annotate +20+85 'INVOICE 4471 PAID' "$TMP/ocr.png"
+  id_ocr=$("$BIN" add "$TMP/ocr.png" 2> /dev/null)
+  printf 'ocr = true\n' > "$TMP/config-ocr"
+  CLIPSEEK_CONFIG="$TMP/config-ocr" "$BIN" organize > /dev/null 2>&1
+  # a second history, empty, served by `clipseek web` alone (no capture): the empty states
+  E="$TMP/empty"; mkdir -m 0700 "$E"
+  CLIPSEEK_DATA_DIR="$E/data" "$BIN" web --port 0 > "$E/web.out" 2> "$E/web.log" & EPID=$!
+  for _k in $(seq 200); do [ -s "$E/web.out" ] && break; sleep 0.05; done
+  LOGIN_URL=$("$BIN" web) WORD_ID="$id_word" HOSTILE_ID="$id_hostile" HOSTILE_TEXT="$HOSTILE" DELETE_ID="$id_delete" SECRET_ID="$id_secret" \
+    EDIT_ID="$id_edit" BULK_IDS="$id_bulk" BIG_ID="$id_big" BIG_BYTES="$(stat -c %s "$TMP/big.txt")" OCR_ID="$id_ocr" \
+    EMPTY_DIR="$E/data" BIN="$BIN" \
     CHROMIUM="$CHROMIUM" ARTIFACTS="${ARTIFACTS:-$HERE/web/artifacts}" \
-    timeout 120 node "$HERE/web/browser_test.mjs" > "$TMP/browser.log" 2>&1
+    timeout 240 node "$HERE/web/browser_test.mjs" > "$TMP/browser.log" 2>&1
+  kill "$EPID"; wait "$EPID" 2> /dev/null; EPID=""
   grep -v '^\[PASS\]' "$TMP/browser.log"
   p=$(sed -n 's/^web-browser: \([0-9]*\) passed, \([0-9]*\) failed.*/\1/p' "$TMP/browser.log")
   f=$(sed -n 's/^web-browser: \([0-9]*\) passed, \([0-9]*\) failed.*/\2/p' "$TMP/browser.log")

@@ -2,6 +2,7 @@
 #include "paste.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -89,5 +90,147 @@ int paste_entry(store *s, const store_entry *e, cs_err *err) {
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         return cs_err_set(err, "copy: %s failed%s", args[0], WIFEXITED(status) && WEXITSTATUS(status) == 127 ? " (not installed?)" : "");
     if (off < n) return cs_err_set(err, "copy: %s did not take the whole clip", args[0]);
+    return 0;
+}
+
+/* Runs argv (looked up in PATH) with stdin and stderr on /dev/null; up to n-1 bytes of its stdout
+ * go to out (may be NULL). Returns its exit status, 127 when it cannot run, -1 on a system error. */
+static int run_tool(char *const argv[], char *out, size_t n) {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        int nul = open("/dev/null", O_RDWR);
+        if (nul >= 0) { dup2(nul, 0); dup2(nul, 2); }
+        dup2(fds[1], 1);
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    if (pid < 0) { close(fds[0]); return -1; }
+    size_t got = 0;
+    char sink[4096];
+    for (;;) { /* read to the end, so the tool never blocks on a full pipe */
+        char *dst = out && got + 1 < n ? out + got : sink;
+        size_t room = out && got + 1 < n ? n - 1 - got : sizeof sink;
+        ssize_t k = read(fds[0], dst, room);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) break;
+        if (dst != sink) got += (size_t)k;
+    }
+    close(fds[0]);
+    if (out && n) out[got] = 0;
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR) return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* sway's tree: the id of the node marked focused (a window, or an empty workspace) */
+static int sway_focused(json_t *node, unsigned long *id) {
+    if (json_is_true(json_object_get(node, "focused"))) {
+        *id = (unsigned long)json_integer_value(json_object_get(node, "id"));
+        return 1;
+    }
+    const char *lists[] = {"nodes", "floating_nodes"};
+    for (int l = 0; l < 2; l++) {
+        size_t i;
+        json_t *c;
+        json_array_foreach(json_object_get(node, lists[l]), i, c) if (sway_focused(c, id)) return 1;
+    }
+    return 0;
+}
+
+void paste_target_save(paste_target *t) {
+    t->kind = PASTE_FOCUSED;
+    t->id = 0;
+    char out[64];
+    if (getenv("WAYLAND_DISPLAY")) {
+        if (!getenv("SWAYSOCK")) return;
+        /* the tree is a few kB per window: read it through a file-sized buffer */
+        size_t cap = 4u << 20;
+        char *buf = malloc(cap);
+        char *argv[] = {"swaymsg", "-r", "-t", "get_tree", NULL};
+        if (buf && run_tool(argv, buf, cap) == 0) {
+            json_t *tree = json_loads(buf, 0, NULL);
+            if (tree && sway_focused(tree, &t->id)) t->kind = PASTE_SWAY_CON;
+            json_decref(tree);
+        }
+        free(buf);
+        return;
+    }
+    if (!getenv("DISPLAY")) return;
+    /* getactivewindow needs a window manager that sets _NET_ACTIVE_WINDOW; without one the input
+     * focus is the answer */
+    char *active[] = {"xdotool", "getactivewindow", NULL}, *focus[] = {"xdotool", "getwindowfocus", "-f", NULL};
+    if (run_tool(active, out, sizeof out) != 0 && run_tool(focus, out, sizeof out) != 0) return;
+    char *end;
+    unsigned long w = strtoul(out, &end, 10);
+    if (end != out && w) {
+        t->kind = PASTE_X11_WINDOW;
+        t->id = w;
+    }
+}
+
+int paste_keys(const paste_target *t, const char *keys, cs_err *err) {
+    if (!keys) keys = "ctrl+v";
+    /* split "ctrl+shift+v" into modifiers and the key */
+    char buf[128], *parts[8];
+    int np = 0;
+    if (snprintf(buf, sizeof buf, "%s", keys) >= (int)sizeof buf) return cs_err_set(err, "paste keys '%.64s...': too long", keys);
+    size_t kl = strlen(keys);
+    if (!kl || keys[0] == '+' || keys[kl - 1] == '+' || strstr(keys, "++"))
+        return cs_err_set(err, "paste keys '%s': an empty part (write e.g. ctrl+v)", keys);
+    for (char *save = NULL, *p = strtok_r(buf, "+", &save); p; p = strtok_r(NULL, "+", &save)) {
+        if (np == 8) return cs_err_set(err, "paste keys '%s': too many parts", keys);
+        parts[np++] = p;
+    }
+    if (np == 0) return cs_err_set(err, "paste keys '%s': no key", keys);
+    for (int i = 0; i < np; i++) {
+        for (const char *c = parts[i]; *c; c++)
+            if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_'))
+                return cs_err_set(err, "paste keys '%s': '%s' is not a key name", keys, parts[i]);
+        if (i < np - 1 && strcmp(parts[i], "ctrl") && strcmp(parts[i], "shift") && strcmp(parts[i], "alt") && strcmp(parts[i], "super"))
+            return cs_err_set(err, "paste keys '%s': modifiers are ctrl, shift, alt and super", keys);
+    }
+    char *argv[32], idbuf[32];
+    int k = 0, rc;
+    if (getenv("WAYLAND_DISPLAY")) {
+        if (t && t->kind == PASTE_SWAY_CON) {
+            snprintf(idbuf, sizeof idbuf, "[con_id=%lu]", t->id);
+            char *sw[] = {"swaymsg", idbuf, "focus", NULL};
+            if ((rc = run_tool(sw, NULL, 0)) != 0)
+                return cs_err_set(err, "paste: swaymsg could not focus container %lu again%s", t->id, rc == 127 ? " (not installed?)" : " (closed?)");
+        }
+        /* wtype presses the modifiers (-M), taps the key (-k), releases them (-m) in reverse order */
+        argv[k++] = "wtype";
+        for (int i = 0; i < np - 1; i++) {
+            argv[k++] = "-M";
+            argv[k++] = !strcmp(parts[i], "super") ? "logo" : parts[i];
+        }
+        argv[k++] = "-k";
+        argv[k++] = parts[np - 1];
+        for (int i = np - 2; i >= 0; i--) {
+            argv[k++] = "-m";
+            argv[k++] = !strcmp(parts[i], "super") ? "logo" : parts[i];
+        }
+    } else if (getenv("DISPLAY")) {
+        argv[k++] = "xdotool";
+        if (t && t->kind == PASTE_X11_WINDOW) {
+            /* focus first and wait until the server says it has it: keys typed before that would
+             * go to the popup's window, or nowhere */
+            snprintf(idbuf, sizeof idbuf, "%lu", t->id);
+            argv[k++] = "windowfocus";
+            argv[k++] = "--sync";
+            argv[k++] = idbuf;
+        }
+        argv[k++] = "key";
+        argv[k++] = "--clearmodifiers";
+        argv[k++] = (char *)keys;
+    } else
+        return cs_err_set(err, "paste: no display (neither WAYLAND_DISPLAY nor DISPLAY is set)");
+    argv[k] = NULL;
+    if ((rc = run_tool(argv, NULL, 0)) != 0)
+        return cs_err_set(err, "paste: %s failed%s", argv[0], rc == 127 ? " (not installed?)" : "");
     return 0;
 }

@@ -86,6 +86,12 @@ int cmd_tag(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
 int cmd_copy(int argc, char **argv);
+struct paste_target;
+/* Puts entry id_text on the clipboard; with paste, gives the focus back to t (NULL: stays where it
+ * is) and types keys there (paste.h: paste_keys). Prints the error; returns CLI_OK/FAIL/USAGE. */
+int cli_copy_paste(const char *id_text, int paste, const struct paste_target *t, const char *keys);
+/* popup [--picker P] [--keys K] [--no-paste] [-- PICKER-ARGS]: pick an entry, paste it (cli_popup.c) */
+int cmd_popup(int argc, char **argv);
 int cmd_index(int argc, char **argv);
 int cmd_daemon(int argc, char **argv);
 int cmd_search(int argc, char **argv);
@@ -94,6 +100,7 @@ int cmd_similar(int argc, char **argv);
 struct json_t;
 void cli_print_json(struct json_t *j);
 int cmd_doctor(int argc, char **argv);
+int cmd_reload(int argc, char **argv);
 /* Asks a running daemon to finish indexing: CLI_OK/CLI_FAIL, or -1 when no daemon runs. */
 int cli_daemon_index_wait(void);
 int cli_model_use(int argc, char **argv);

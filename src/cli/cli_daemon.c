@@ -1,4 +1,4 @@
-/* cli_daemon: `clipseek daemon`, `clipseek doctor`, and the daemon side of `index --wait`. */
+/* cli_daemon: `clipseek daemon`, `clipseek web` and `clipseek reload`. */
 #include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
@@ -64,6 +64,7 @@ int cmd_daemon(int argc, char **argv) {
         else if (!strcmp(argv[i], "--primary")) p.primary = 1;
         else if (!strcmp(argv[i], "--model") && i + 1 < argc) p.model_dir = argv[++i];
         else if (!strcmp(argv[i], "--no-web")) p.web_port = -1;
+        else if (!strcmp(argv[i], "--need-capture")) p.need_capture = 1;
         else if (!strcmp(argv[i], "--web-port") && i + 1 < argc) {
             if (cli_parse_int(argv[++i], 0, 65535, &p.web_port)) return cli_usage("--web-port is 0-65535 (0: any free port)");
         } else return cli_usage("daemon: unexpected argument '%s'", argv[i]);
@@ -126,103 +127,20 @@ int cmd_web(int argc, char **argv) {
     return run_daemon(&p);
 }
 
-int cmd_doctor(int argc, char **argv) {
+/* reload: the running daemon reads its config again (as on SIGHUP); a bad config is refused
+ * with the reason and the daemon keeps the settings it had */
+int cmd_reload(int argc, char **argv) {
     (void)argv;
-    if (argc != 1) return cli_usage("doctor takes no arguments");
-    int problems = 0;
+    if (argc != 1) return cli_usage("reload takes no arguments");
     char *dir = cli_data_dir();
-    printf("data dir     %s\n", dir ? dir : "(none: set HOME or CLIPSEEK_DATA_DIR)");
-    const char *disp = getenv("WAYLAND_DISPLAY") ? "Wayland" : getenv("DISPLAY") ? "X11" : "none";
-    printf("display      %s%s%s\n", disp, getenv("DISPLAY") ? " DISPLAY=" : "", getenv("DISPLAY") ? getenv("DISPLAY") : "");
-    if (getenv("WAYLAND_DISPLAY")) {
-        /* wl-paste --watch needs the data-control protocol; GNOME/Mutter and weston have none */
-        wayland_info wi;
-        cs_err we;
-        if (wayland_probe(&wi, &we)) {
-            printf("capture      %s\n", we.msg);
-            problems++;
-        } else if (wi.data_control)
-            printf("capture      Wayland through wl-paste --watch (%s)\n", wi.protocol);
-        else if (getenv("DISPLAY"))
-            printf("capture      this compositor has no data-control protocol: capturing through XWayland (DISPLAY=%s) "
-                   "instead; copies in Wayland apps reach it only when the compositor syncs the clipboard to XWayland "
-                   "(GNOME does)\n", getenv("DISPLAY"));
-        else {
-            printf("capture      this compositor has no data-control protocol (GNOME/Mutter and weston have none), so "
-                   "Wayland clipboard capture cannot work. Use XWayland capture: start the daemon with DISPLAY set to "
-                   "the XWayland display (e.g. DISPLAY=:0 clipseek daemon)\n");
-            problems++;
-        }
-    }
-    char buf[2048];
-    if (dir && daemon_request(dir, "STATUS", buf, sizeof buf, 2000) == 0) {
-        printf("daemon       running %s\n", buf);
-        json_t *j = json_loads(buf, 0, NULL);
-        const char *cap = json_string_value(json_object_get(j, "capture"));
-        if (cap && !strcmp(cap, "failed")) {
-            printf("capture      failed: %s\n", json_string_value(json_object_get(j, "last_error")));
-            problems++;
-        }
-        json_decref(j);
-    } else
-        printf("daemon       not running (start it with `clipseek daemon`)\n");
-    store *s = dir ? cli_open_store() : NULL;
-    if (s) {
-        store_report r;
-        cs_err e;
-        if (store_check(s, 1, &r, &e) == 0) {
-            printf("store        %lld entries, %lld vectors, %lld missing blobs, %lld orphan blobs, integrity %s\n",
-                   (long long)r.entries, (long long)r.vectors, (long long)r.missing_blobs, (long long)r.orphan_blobs,
-                   r.integrity);
-            problems += r.missing_blobs > 0 || r.integrity_ok == 0;
-        } else {
-            printf("store        %s\n", e.msg);
-            problems++;
-        }
-        char pl[1200];
-        int pz = cli_pause_line(s, pl, sizeof pl);
-        printf("pause        %s\n", pl);
-        problems += pz != 0; /* paused for good, or a flag nobody can read: nothing is captured */
-        char *m = cli_model_dir(s, NULL);
-        if (m) {
-            clip_ctx *c;
-            clip_params p = cli_clip_params(1);
-            if (clip_load(m, &p, &c, &e) == 0) {
-                const clip_info *in = clip_get_info(c);
-                printf("model        %s (%d-dim, %s)\n", m, in->projection_dim, in->dtype);
-                cli_device_print(c, "device       ");
-                clip_free(c);
-            } else {
-                printf("model        %s: %s\n", m, e.msg);
-                problems++;
-            }
-        } else
-            printf("model        none (`clipseek model use DIR`); capture and full-text search work without one\n");
-        free(m);
-        store_close(s);
-    } else
-        problems++;
-    /* the organiser's settings and OCR's language data */
-    rules *r = NULL;
-    cs_err e;
-    if (rules_load(NULL, &r, &e)) {
-        printf("config       %s\n", e.msg);
-        problems++;
-    } else {
-        org_settings o = rules_org(r);
-        ocr *oc = NULL;
-        if (!o.ocr) printf("ocr          off (ocr = false)\n");
-        else if (ocr_open(o.ocr_lang, NULL, &oc, &e) == 0) printf("ocr          %s\n", o.ocr_lang);
-        else {
-            printf("ocr          %s\n", e.msg);
-            problems++;
-        }
-        ocr_close(oc);
-        int port = rules_web_port(r);
-        if (port < 0) printf("web          off (web = false)\n");
-        else printf("web          port %d (`clipseek web --open`)\n", port);
-        rules_free(r);
-    }
+    if (!dir) return cli_fail("no data directory: set HOME, XDG_DATA_HOME, CLIPSEEK_DATA_DIR or --data-dir");
+    char buf[1400];
+    int r = daemon_request(dir, "RELOAD", buf, sizeof buf, 10000);
     free(dir);
-    return problems ? CLI_FAIL : CLI_OK;
+    if (r == 1) return cli_fail("no daemon runs (the next one reads the config when it starts)");
+    if (r < 0) return cli_fail("daemon: no answer");
+    if (!strcmp(buf, "ERR unknown request")) return cli_fail("the running daemon predates reload: restart it");
+    if (strncmp(buf, "OK", 2)) return cli_fail("config not reloaded, the daemon keeps its previous settings: %s", buf[0] == 'E' ? buf + 4 : buf);
+    fprintf(stderr, "clipseek: the daemon has read the config again\n");
+    return CLI_OK;
 }

@@ -501,18 +501,31 @@ int cmd_gc(int argc, char **argv) {
     return rc;
 }
 
-/* copy: puts an entry back on the clipboard through wl-copy (Wayland) or xclip (X11), feeding
- * the content on their stdin; they keep serving the selection after we exit. */
+/* copy ID [--paste [--keys K]]: puts an entry back on the clipboard through wl-copy (Wayland) or
+ * xclip (X11), which keep serving it after we exit; --paste also types the paste keystroke into
+ * the focused window. Options may come before or after the id. */
 int cmd_copy(int argc, char **argv) {
-    if (argc != 2) return cli_usage("copy: expected ID");
+    int paste = 0;
+    const char *keys = NULL, *id = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--paste")) paste = 1;
+        else if (!strcmp(argv[i], "--keys") && i + 1 < argc) keys = argv[++i];
+        else if (!id && argv[i][0] != '-') id = argv[i];
+        else return cli_usage("copy: expected ID [--paste [--keys ctrl+v]]");
+    }
+    if (!id || (keys && !paste)) return cli_usage("copy: expected ID [--paste [--keys ctrl+v]]");
+    return cli_copy_paste(id, paste, NULL, keys);
+}
+
+int cli_copy_paste(const char *id_text, int paste, const struct paste_target *t, const char *keys) {
+    char *args[] = {"copy", (char *)id_text, NULL};
     store *s = NULL;
     store_entry e;
-    int rc = get_entry(argc, argv, &s, &e);
+    int rc = get_entry(2, args, &s, &e);
     if (rc) return rc;
     cs_err err;
-    if (paste_entry(s, &e, &err)) rc = cli_fail("%s", err.msg);
+    if (paste_entry(s, &e, &err) || (paste && paste_keys(t, keys, &err))) rc = cli_fail("%s", err.msg);
     store_entry_free(&e);
     store_close(s);
     return rc;
 }
-

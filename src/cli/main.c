@@ -27,9 +27,15 @@ static const struct {
 } commands[] = {
     {"daemon", cmd_daemon, "capture, index, serve the CLI and the web page",
      "daemon [--no-x11] [--primary] [--model DIR] [--web-port N]\n"
-     "       [--no-web]\n"
+     "       [--no-web] [--need-capture]\n"
      "  Captures the clipboard (X11 and/or Wayland), indexes new clips and serves\n"
-     "  the web page on loopback."},
+     "  the web page on loopback. --need-capture: no display to capture from is an\n"
+     "  error (exit 1), as the systemd unit wants."},
+    {"reload", cmd_reload, "the running daemon reads the config again",
+     "reload\n"
+     "  The running daemon reads its config again (as on SIGHUP, and when the file\n"
+     "  changes). A config that does not load is refused with the reason; the\n"
+     "  daemon keeps the settings it had."},
     {"status", cmd_status, "capture (paused or not), entries, trash",
      "status [--json]\n"
      "  Whether capture is paused (and until when), the entry count, and what\n"
@@ -53,9 +59,17 @@ static const struct {
      "  One line per entry: ID<TAB>preview, for dmenu, rofi or fzf."},
     {"show", cmd_show, "one entry in full", "show ID [--json]"},
     {"decode", cmd_decode, "the raw content on stdout", "decode ID"},
-    {"copy", cmd_copy, "put an entry back on the clipboard",
-     "copy ID\n"
-     "  Puts the entry on the clipboard through wl-copy (Wayland) or xclip (X11)."},
+    {"copy", cmd_copy, "put an entry back on the clipboard (and paste it)",
+     "copy ID [--paste [--keys ctrl+v]]\n"
+     "  Puts the entry on the clipboard through wl-copy (Wayland) or xclip (X11).\n"
+     "  --paste also pastes it into the focused window (xdotool, wtype); --keys:\n"
+     "  the keys that paste there (default ctrl+v)."},
+    {"popup", cmd_popup, "pick an entry at the pointer and paste it (bind to a hotkey)",
+     "popup [--picker rofi|fuzzel|wofi] [--keys K] [--no-paste]\n"
+     "      [-- ARGS]\n"
+     "  Opens a picker at the pointer and pastes the chosen entry into the window\n"
+     "  that had the focus (bind it to a hotkey). --no-paste: only copy it.\n"
+     "  ARGS go to the picker."},
     {"edit", cmd_edit, "edit a text entry in $VISUAL / $EDITOR",
      "edit ID\n"
      "  Opens the text in $VISUAL, else $EDITOR, else vi (a private 0600 file) and\n"
@@ -93,7 +107,10 @@ static const struct {
      "web [--open] [--port N] [--logout-all]\n"
      "  Prints a one-time login URL for the web page (opens it with --open); serves\n"
      "  the page if no daemon does. --logout-all ends every session."},
-    {"doctor", cmd_doctor, "data dir, display, daemon, store health, model", "doctor"},
+    {"doctor", cmd_doctor, "OK/WARN/FAIL per check; exit 1 on any FAIL",
+     "doctor [--json]\n"
+     "  OK/WARN/FAIL per check: daemon, capture, pause, store, model, config, web.\n"
+     "  Exit status 1 on any FAIL."},
     {"index", cmd_index, "embed every entry that has no vectors yet",
      "index [--wait] [--model DIR]\n"
      "  Embeds every entry that has no vectors yet (in the foreground)."},

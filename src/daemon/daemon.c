@@ -9,6 +9,7 @@
  * share daemon_state (daemon_int.h): counters under d->lock, the stop flag as an atomic. */
 #include "daemon.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -17,6 +18,7 @@
 #include <string.h>
 
 #include "../common/cs_log.h"
+#include "../config/cfgwatch.h"
 #include "../config/rules.h"
 #include "../index/worker.h"
 #include "../ipc/ipc.h"
@@ -26,9 +28,10 @@
 #include "daemon_int.h"
 
 static atomic_int *g_stop; /* the running daemon's stop flag, for the signal handler */
+static atomic_int g_reload; /* SIGHUP came: the reload thread reads the config again */
 static void on_signal(int s) {
-    (void)s;
-    if (g_stop) atomic_store(g_stop, 1); /* lock-free: async-signal-safe */
+    if (s == SIGHUP) atomic_store(&g_reload, 1); /* lock-free: async-signal-safe */
+    else if (g_stop) atomic_store(g_stop, 1);
 }
 
 void daemon_set_error(daemon_state *d, const char *msg) {
@@ -61,6 +64,48 @@ void daemon_clip_lost(daemon_state *d, const char *why) {
     daemon_set_error(d, why);
 }
 
+int daemon_reload(daemon_state *d, const char *why, cs_err *err) {
+    cs_err local = {0};
+    if (!err) err = &local;
+    rules *r;
+    if (rules_load(NULL, &r, err)) {
+        pthread_mutex_lock(&d->lock);
+        snprintf(d->config_error, sizeof d->config_error, "%.1000s", err->msg);
+        pthread_mutex_unlock(&d->lock);
+        cs_log(CS_LOG_ERROR, "config not reloaded (%s), the previous settings stay: %s", why, err->msg);
+        return -1;
+    }
+    pthread_rwlock_wrlock(&d->rules_lock);
+    rules *old = d->rules;
+    d->rules = r;
+    pthread_rwlock_unlock(&d->rules_lock);
+    /* the worker reopens its organiser on r; once this returns it no longer reads old */
+    index_worker_set_rules(d->worker, r);
+    rules_free(old);
+    pthread_mutex_lock(&d->lock);
+    d->config_error[0] = 0;
+    d->config_reloads++;
+    pthread_mutex_unlock(&d->lock);
+    cs_log(CS_LOG_INFO, "config reloaded (%s)", why);
+    return 0;
+}
+
+/* The reload thread: SIGHUP, and the config file changing (inotify; without it SIGHUP and
+ * `clipseek reload` still work). One thread, so reloads never run two at a time from here. */
+typedef struct { daemon_state *d; cfgwatch *cw; } reload_ctx;
+
+static void *reload_thread(void *arg) {
+    reload_ctx *rc = arg;
+    daemon_state *d = rc->d;
+    while (!atomic_load(&d->stop)) {
+        struct pollfd pfd = {rc->cw ? cfgwatch_fd(rc->cw) : -1, POLLIN, 0};
+        int pr = poll(&pfd, 1, 200);
+        if (atomic_exchange(&g_reload, 0)) daemon_reload(d, "SIGHUP", NULL);
+        if (pr > 0 && (pfd.revents & POLLIN) && cfgwatch_changed(rc->cw)) daemon_reload(d, "the config file changed", NULL);
+    }
+    return NULL;
+}
+
 /* The store creates the data dir (0700) and is checked, tidied and compacted before anything
  * else runs. */
 static int check_store(const char *data_dir, cs_err *err) {
@@ -82,7 +127,9 @@ static int check_store(const char *data_dir, cs_err *err) {
 
 static void start_web(daemon_state *d) {
     const daemon_params *p = &d->p;
+    pthread_rwlock_rdlock(&d->rules_lock);
     int port = p->web_port == -2 ? rules_web_port(d->rules) : p->web_port;
+    pthread_rwlock_unlock(&d->rules_lock);
     if (port < 0) return;
     web_params wp = web_default_params();
     wp.data_dir = p->data_dir;
@@ -117,9 +164,19 @@ int daemon_run(const daemon_params *p, cs_err *err) {
     memset(&d, 0, sizeof d);
     d.p = *p;
     pthread_mutex_init(&d.lock, NULL);
+    pthread_rwlock_init(&d.rules_lock, NULL);
     ipc_server *srv = NULL;
     /* a bad config is an error, not a surprise later */
-    if (rules_load(NULL, &d.rules, err) || check_store(p->data_dir, err) || ipc_listen(p->data_dir, &srv, err)) {
+    if (rules_load(NULL, &d.rules, err)) return -1;
+    if (p->need_capture && !p->no_capture && !getenv("WAYLAND_DISPLAY") && !(p->x11 && getenv("DISPLAY"))) {
+        /* under systemd, exiting is what makes this visible (the unit fails and is retried with
+         * the manager's environment, which `import-environment` may have completed since) */
+        rules_free(d.rules);
+        return cs_errc(err, CS_EINVAL,
+                       "no display to capture from: neither WAYLAND_DISPLAY nor DISPLAY is set. Under systemd, add to "
+                       "your session start: systemctl --user import-environment DISPLAY WAYLAND_DISPLAY XAUTHORITY");
+    }
+    if (check_store(p->data_dir, err) || ipc_listen(p->data_dir, &srv, err)) {
         rules_free(d.rules);
         return -1;
     }
@@ -144,7 +201,16 @@ int daemon_run(const daemon_params *p, cs_err *err) {
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    atomic_store(&g_reload, 0);
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    reload_ctx rc = {&d, NULL};
+    char *cfg_path = rules_default_path();
+    cs_err ce = {0};
+    if (cfg_path && cfgwatch_open(cfg_path, &rc.cw, &ce)) cs_log(CS_LOG_INFO, "not watching the config file: %s", ce.msg);
+    free(cfg_path);
+    pthread_t rt;
+    int have_reload = pthread_create(&rt, NULL, reload_thread, &rc) == 0;
     pthread_t ct;
     int have_capture;
     daemon_start_capture(&d, &ct, &have_capture);
@@ -154,12 +220,15 @@ int daemon_run(const daemon_params *p, cs_err *err) {
     cs_log(CS_LOG_INFO, "stopping");
     web_stop(d.web); /* first: its requests use the model and the stores */
     atomic_store(&d.stop, 1);
+    if (have_reload) pthread_join(rt, NULL); /* before the worker goes: a reload tells it */
+    cfgwatch_close(rc.cw);
     index_worker_stop(d.worker);
     if (have_capture) pthread_join(ct, NULL);
     index_worker_free(d.worker);
     ipc_close(srv);
     g_stop = NULL;
     rules_free(d.rules);
+    pthread_rwlock_destroy(&d.rules_lock);
     return 0;
 }
 

@@ -24,6 +24,9 @@
  *                  "index out of date: disk full": the hits then come from what was indexed)
  *   WEB-LOGIN   -> "OK <one-time login URL>" (web.h: web_login_url), or "ERR ..." without a page
  *   WEB-LOGOUT-ALL -> "OK <sessions ended>": every browser must log in again (web_logout_all)
+ *   RELOAD      -> "OK" once the config is read again, or "ERR <why>" (the old one stays in force);
+ *                  SIGHUP and a change to the config file (inotify, config/cfgwatch.h) do the same;
+ *                  STATUS carries "config_reloads" and "config_error" (why the last reload failed)
  *   STOP        -> "OK", then the daemon exits
  * With the web page on (web.h), its threads serve HTTP on loopback and search through the same
  * loaded model; STATUS then carries "web_port". Each thread has its own store connection. Capture never waits for indexing: a clip is committed
@@ -51,6 +54,8 @@ typedef struct daemon_params {
      * none could be made), e.g. to print and open it; NULL: nothing */
     void (*on_web)(const char *login_url, void *arg);
     void *on_web_arg;
+    int need_capture;       /* 1: no display to capture from is an error (daemon_run fails), as the
+                             * systemd unit wants: a service that captures nothing must not look fine */
 } daemon_params;
 
 /* The defaults: X11 capture on, the config's web port, everything else off or automatic. */

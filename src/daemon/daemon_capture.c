@@ -21,10 +21,17 @@ static void on_clip(const capture_clip *c, void *arg) {
     ingest_result r;
     cs_err e;
     char line[1400];
+    /* the rules under the read lock: a reload replaces them whole */
+    pthread_rwlock_rdlock(&cc->d->rules_lock);
     int rc = ingest_clip(cc->s, cc->d->rules, c, INGEST_CAPTURED, &r, &e);
+    pthread_rwlock_unlock(&cc->d->rules_lock);
     /* the store was locked past SQLite's 5 s wait (a long `clipseek import`, gc): once more
      * before the clip counts as lost; any other failure would only fail again */
-    if (rc && cs_err_code_of(&e) == CS_EBUSY) rc = ingest_clip(cc->s, cc->d->rules, c, INGEST_CAPTURED, &r, &e);
+    if (rc && cs_err_code_of(&e) == CS_EBUSY) {
+        pthread_rwlock_rdlock(&cc->d->rules_lock);
+        rc = ingest_clip(cc->s, cc->d->rules, c, INGEST_CAPTURED, &r, &e);
+        pthread_rwlock_unlock(&cc->d->rules_lock);
+    }
     ingest_describe(&r, c, line, sizeof line);
     if (rc) {
         daemon_clip_lost(cc->d, line);
@@ -48,19 +55,24 @@ static void *x11_thread(void *arg) {
     cs_err e;
     if (store_open(d->p.data_dir, &cc.s, &e)) { daemon_set_error(d, e.msg); return NULL; }
     capture_x11_params xp = capture_x11_default_params();
+    /* read once: a reload changes these for the next daemon start (docs/cli.md, reload) */
+    pthread_rwlock_rdlock(&d->rules_lock);
     xp.primary = d->p.primary || rules_primary(d->rules);
     xp.caps = rules_caps(d->rules);
     xp.debounce_ms = rules_debounce_ms(d->rules);
+    pthread_rwlock_unlock(&d->rules_lock);
     capture_x11 *x;
     int backoff_ms = 500;
     while (!atomic_load(&d->stop)) {
         if (capture_x11_open(&xp, &x, &e)) {
+            daemon_set_capture(d, "failed"); /* STATUS and doctor must not say "x11" while nothing is read */
             daemon_set_error(d, e.msg);
             for (int i = 0; i < backoff_ms / 100 && !atomic_load(&d->stop); i++) usleep(100000);
             if (backoff_ms < 8000) backoff_ms *= 2;
             continue;
         }
         backoff_ms = 500;
+        daemon_set_capture(d, "x11");
         cs_log(CS_LOG_INFO, "capturing the X11 clipboard%s", xp.primary ? " and PRIMARY" : "");
         if (capture_x11_run(x, on_clip, &cc, cap_log, &d->stop, &e)) {
             daemon_set_error(d, e.msg);

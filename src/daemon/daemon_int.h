@@ -24,6 +24,11 @@ typedef struct daemon_state {
     char capture[32], last_error[1024];
     int web_port;           /* 0: no web page */
     web_server *web;        /* set before the control socket is served; NULL: no web page */
+    int64_t config_reloads; /* reloads that took effect */
+    char config_error[1024]; /* why the last reload failed ("" once one succeeds) */
+    /* the config: replaced whole by a reload (write lock) while capture and the web start read
+     * it (read lock); the worker has its own copy of the pointer (index_worker_set_rules) */
+    pthread_rwlock_t rules_lock;
     rules *rules;
     index_worker *worker;   /* embeds and organises; holds the model searches use */
 } daemon_state;
@@ -37,6 +42,12 @@ void daemon_set_capture(daemon_state *d, const char *state);
 void daemon_clip_stored(daemon_state *d);
 /* A captured clip could not be stored: counts it, records why. */
 void daemon_clip_lost(daemon_state *d, const char *why);
+
+/* Reads the config again (SIGHUP, RELOAD, the file changed; why says which, for the log). A
+ * config that does not load leaves the previous one in force: the reason is logged and kept for
+ * STATUS ("config_error"). What takes effect when is in docs/cli.md (reload). Returns 0, or -1
+ * with err (may be NULL). */
+int daemon_reload(daemon_state *d, const char *why, cs_err *err);
 
 /* Starts the capture thread the session calls for (X11, Wayland through wl-paste, or none);
  * *started says whether one runs (then join *t once d->stop is set). */

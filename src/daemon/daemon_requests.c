@@ -21,6 +21,10 @@ static char *status_json(daemon_state *d) {
                           (json_int_t)st.failed, "organised", (json_int_t)st.organised, "ocr_read", (json_int_t)st.ocr_read,
                           "index_passes", (json_int_t)st.passes, "index_idle", st.idle, "last_error", d->last_error,
                           "web_port", d->web_port, "capture_restarts", (json_int_t)d->capture_restarts);
+    if (j) {
+        json_object_set_new(j, "config_reloads", json_integer(d->config_reloads));
+        json_object_set_new(j, "config_error", json_string(d->config_error)); /* why the last reload failed */
+    }
     pthread_mutex_unlock(&d->lock);
     /* the pause state lives in the store (it outlives the daemon): read it there */
     store *ps = NULL;
@@ -68,6 +72,7 @@ void daemon_web_status(void *arg, void *obj) {
     json_object_set_new(o, "ocr_read", json_integer(st.ocr_read));
     json_object_set_new(o, "index_idle", json_boolean(st.idle));
     json_object_set_new(o, "last_error", json_string(d->last_error));
+    json_object_set_new(o, "config_error", json_string(d->config_error)); /* a refused reload */
     pthread_mutex_unlock(&d->lock);
 }
 
@@ -101,7 +106,11 @@ int daemon_on_request(void *arg, const char *line, char **reply) {
         else snprintf(out, sizeof out, "OK %lld", (long long)indexed);
     } else if (!strncmp(line, "SEARCH ", 7)) return *reply = ipc_search_answer(line + 7, search_fn, d), IPC_CONTINUE;
     else if (!strcmp(line, "WEB-LOGIN") || !strcmp(line, "WEB-LOGOUT-ALL")) return *reply = web_request(d, line), IPC_CONTINUE;
-    else if (!strcmp(line, "STOP")) return *reply = strdup("OK"), IPC_STOP;
+    else if (!strcmp(line, "RELOAD")) {
+        cs_err e = {0};
+        if (daemon_reload(d, "clipseek reload", &e)) snprintf(out, sizeof out, "ERR %.1000s", e.msg);
+        else snprintf(out, sizeof out, "OK");
+    } else if (!strcmp(line, "STOP")) return *reply = strdup("OK"), IPC_STOP;
     else snprintf(out, sizeof out, "ERR unknown request");
     *reply = strdup(out);
     return IPC_CONTINUE;

@@ -29,9 +29,15 @@ struct index_worker {
     pthread_rwlock_t model_lock;
     clip_ctx *model;
     char *model_id;
+    /* the config: replaced whole by index_worker_set_rules (write lock) while this thread reads
+     * it (read lock); rules_gen counts replacements, so the organiser is reopened on new ones */
+    pthread_rwlock_t rules_lock;
+    const rules *rules;
+    int64_t rules_gen;
     /* the worker thread's own */
     store *s;
     organizer *org;
+    int64_t org_gen;        /* the rules_gen org was opened on */
     char *loaded;           /* the folder the model came from (even if it failed to load) */
     int loaded_dt;          /* and the dtype it was loaded with (-1: none yet) */
     char weights_dir[4200]; /* <data dir>/weights: the model's converted F16/Q8 weights (lpcache.h) */
@@ -94,7 +100,11 @@ static void swap_model(index_worker *w, const char *dir, int dt) {
     snprintf(w->weights_dir, sizeof w->weights_dir, "%s/weights", w->p.data_dir);
     cp.cache_dir = w->weights_dir;
     const char *env = getenv("CLIPSEEK_DEVICE");
-    cp.device = w->p.device ? w->p.device : env && *env ? NULL : rules_device(w->p.rules);
+    char device[64] = "";
+    pthread_rwlock_rdlock(&w->rules_lock);
+    if (rules_device(w->rules)) snprintf(device, sizeof device, "%s", rules_device(w->rules));
+    pthread_rwlock_unlock(&w->rules_lock);
+    cp.device = w->p.device ? w->p.device : env && *env ? NULL : device[0] ? device : NULL;
     if (!id || clip_load(dir, &cp, &c, &e)) {
         fail(w, &e);
         c = NULL;
@@ -138,7 +148,16 @@ static int one_pass(index_worker *w) {
             store_drop_other_vectors(w->s, w->model_id, NULL, NULL);
     }
     /* organising comes after embedding, a few entries at a time, so new clips are searchable by
-     * meaning first; OCR (the slowest step) takes two images per pass */
+     * meaning first; OCR (the slowest step) takes two images per pass. The organiser keeps a
+     * pointer to the rules: it runs under the read lock and is reopened after a reload. */
+    pthread_rwlock_rdlock(&w->rules_lock);
+    if (w->org_gen != w->rules_gen) {
+        org_close(w->org);
+        w->org = NULL;
+        w->org_gen = w->rules_gen;
+        if (org_open(w->rules, &w->org, &e)) fail(w, &e); /* a bad label file: no organising */
+        else if (w->model && org_set_model(w->org, w->model, w->model_id, &e)) fail(w, &e);
+    }
     if (w->org) {
         org_stats os = {0};
         if (org_text_kinds(w->org, w->s, 64, &os, &e) || org_model(w->org, w->s, 32, &os, &e)) fail(w, &e);
@@ -151,6 +170,7 @@ static int one_pass(index_worker *w) {
             pthread_mutex_unlock(&w->lock);
         }
     }
+    pthread_rwlock_unlock(&w->rules_lock);
     return busy;
 }
 
@@ -199,12 +219,14 @@ int index_worker_start(const index_worker_params *p, index_worker **out, cs_err 
     pthread_cond_init(&w->wake, NULL);
     pthread_cond_init(&w->idle, NULL);
     pthread_rwlock_init(&w->model_lock, NULL);
+    pthread_rwlock_init(&w->rules_lock, NULL);
+    w->rules = p->rules;
     if (store_open(p->data_dir, &w->s, err)) {
         index_worker_free(w);
         return -1;
     }
     cs_err e;
-    if (org_open(p->rules, &w->org, &e)) fail(w, &e); /* a bad label file: no organising */
+    if (org_open(w->rules, &w->org, &e)) fail(w, &e); /* a bad label file: no organising */
     if (pthread_create(&w->thread, NULL, worker_thread, w) != 0) {
         index_worker_free(w);
         return cs_err_set(err, "cannot start the index thread");
@@ -218,6 +240,14 @@ void index_worker_kick(index_worker *w) {
     w->generation++;
     pthread_cond_broadcast(&w->wake);
     pthread_mutex_unlock(&w->lock);
+}
+
+void index_worker_set_rules(index_worker *w, const rules *r) {
+    pthread_rwlock_wrlock(&w->rules_lock); /* waits for a step that reads the old rules */
+    w->rules = r;
+    w->rules_gen++;
+    pthread_rwlock_unlock(&w->rules_lock);
+    index_worker_kick(w); /* reopen the organiser now: new rules may organise what the old did not */
 }
 
 void index_worker_wait_checked(index_worker *w) {
@@ -274,6 +304,7 @@ void index_worker_free(index_worker *w) {
     store_close(w->s);
     free(w->loaded);
     pthread_rwlock_destroy(&w->model_lock);
+    pthread_rwlock_destroy(&w->rules_lock);
     pthread_cond_destroy(&w->idle);
     pthread_cond_destroy(&w->wake);
     pthread_mutex_destroy(&w->lock);

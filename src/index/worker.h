@@ -32,7 +32,8 @@ typedef struct index_worker_params {
     const char *device;    /* model/backend.h names; NULL: CLIPSEEK_DEVICE, then the config's */
     int f32;               /* a GPU keeps F32 weights (else F16) */
     int dtype;             /* CLIP_DTYPE_* on the CPU; DEFAULT: the store's "model_dtype", else per tower */
-    const rules *rules;    /* borrowed: the organiser's label file and rules, the config's device */
+    const rules *rules;    /* borrowed: the organiser's label file and rules, the config's device
+                            * (replaced by index_worker_set_rules after a reload) */
     /* each failure of a pass (a model that does not load, a store error), for the daemon's
      * last_error; called on the worker's thread; may be NULL */
     void (*on_error)(const char *msg, void *arg);
@@ -60,6 +61,12 @@ int index_worker_start(const index_worker_params *p, index_worker **out, cs_err 
 
 /* A clip was stored: start a pass now rather than at the next 2 s look. Thread-safe. */
 void index_worker_kick(index_worker *w);
+
+/* The config was reloaded: the worker uses r from now on (the organiser is reopened on it before
+ * its next step; a label file that does not load is reported through on_error and organising
+ * stops until the next reload). r is borrowed like index_worker_params.rules. Once this returns
+ * the worker no longer reads the previous rules, so the caller may free them. Thread-safe. */
+void index_worker_set_rules(index_worker *w, const rules *r);
 
 /* Blocks until the worker has tried to load a model once (just after start), or is stopping. */
 void index_worker_wait_checked(index_worker *w);

@@ -158,16 +158,23 @@ static void security_headers(struct MHD_Response *r) {
     MHD_add_response_header(r, "Cross-Origin-Opener-Policy", "same-origin");
 }
 
-static enum MHD_Result send_buf(struct MHD_Connection *c, unsigned status, const char *type, const void *data, size_t len,
-                                enum MHD_ResponseMemoryMode mode, const char *cache) {
+/* A response with one extra header (name NULL: none). */
+static enum MHD_Result send_buf_hdr(struct MHD_Connection *c, unsigned status, const char *type, const void *data, size_t len,
+                                    enum MHD_ResponseMemoryMode mode, const char *cache, const char *name, const char *value) {
     struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)data, mode);
     if (!r) return MHD_NO;
     security_headers(r);
     MHD_add_response_header(r, "Content-Type", type);
     MHD_add_response_header(r, "Cache-Control", cache ? cache : "no-store");
+    if (name) MHD_add_response_header(r, name, value);
     enum MHD_Result ok = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
     return ok;
+}
+
+static enum MHD_Result send_buf(struct MHD_Connection *c, unsigned status, const char *type, const void *data, size_t len,
+                                enum MHD_ResponseMemoryMode mode, const char *cache) {
+    return send_buf_hdr(c, status, type, data, len, mode, cache, NULL, NULL);
 }
 
 static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json_t *j) {
@@ -365,10 +372,27 @@ static json_t *entry_brief(const store_entry *e) {
     return o;
 }
 
-/* An entry with the extras the page shows: full text, collection name. */
-static json_t *entry_full(store *s, const store_entry *e) {
+/* The length of the longest prefix of t[0..n) that is at most max bytes and ends on a UTF-8
+ * character boundary (a continuation byte never starts the rest). */
+static size_t utf8_cut(const char *t, size_t n, size_t max) {
+    if (n <= max) return n;
+    size_t k = max;
+    while (k > 0 && ((unsigned char)t[k] & 0xC0) == 0x80) k--;
+    return k;
+}
+
+/* An entry with the extras the page shows: text, collection name. text_max > 0 sends at most
+ * that many bytes of the text (cut on a character boundary) with "text_bytes" (the whole
+ * length) and "text_truncated": a 3 MB clip opens at once, and the rest comes from
+ * /api/entries/ID/text when asked. */
+static json_t *entry_full(store *s, const store_entry *e, size_t text_max) {
     json_t *o = entry_brief(e);
-    if (e->text) json_object_set_new(o, "text", json_string(e->text));
+    if (e->text) {
+        size_t n = strlen(e->text), k = text_max ? utf8_cut(e->text, n, text_max) : n;
+        json_object_set_new(o, "text", json_stringn(e->text, k));
+        json_object_set_new(o, "text_bytes", json_integer((json_int_t)n));
+        json_object_set_new(o, "text_truncated", json_boolean(k < n));
+    }
     if (e->ocr_text && *e->ocr_text) json_object_set_new(o, "ocr_text", json_string(e->ocr_text));
     if (e->collection) {
         store_collection *cs;
@@ -466,8 +490,10 @@ static enum MHD_Result api_entries(web_server *w, struct MHD_Connection *c, stor
                                        "search", 0));
 }
 
-static enum MHD_Result api_image(web_server *w, struct MHD_Connection *c, store *s, const store_entry *e, int thumb) {
-    (void)w;
+/* mode: 0 the image, 1 its thumbnail, 2 the image as a download (Content-Disposition names it
+ * clipseek-ID.EXT, after the type its bytes have) */
+static enum MHD_Result api_image(web_server *w, struct MHD_Connection *c, store *s, const store_entry *e, int mode) {
+    int thumb = mode == 1;
     if (strcmp(e->kind, "image")) return send_error(c, 404, "not an image");
     cs_err err;
     char tp[4200];
@@ -486,6 +512,11 @@ static enum MHD_Result api_image(web_server *w, struct MHD_Connection *c, store 
         const char *type = f == IMG_PNG ? "image/png" : f == IMG_JPEG ? "image/jpeg" : f == IMG_WEBP ? "image/webp"
                          : f == IMG_GIF ? "image/gif" : f == IMG_BMP ? "image/bmp" : NULL;
         if (!type) { free(d); return send_error(c, 415, "the stored bytes are not an image type we serve"); }
+        if (mode == 2) {
+            char cd[96];
+            snprintf(cd, sizeof cd, "attachment; filename=\"clipseek-%lld.%s\"", (long long)e->id, strchr(type, '/') + 1);
+            return send_buf_hdr(c, 200, type, d, n, MHD_RESPMEM_MUST_FREE, "private, max-age=86400", "Content-Disposition", cd);
+        }
         return send_buf(c, 200, type, d, n, MHD_RESPMEM_MUST_FREE, "private, max-age=86400");
     }
     img_rgb th;
@@ -524,6 +555,17 @@ static enum MHD_Result api_status(web_server *w, struct MHD_Connection *c, store
     int64_t trash = 0, undo = 0;
     if (ingest_pause_state(s, &p, &err) == 0) ingest_pause_json(&p, o);
     if (store_trash_count(s, &trash, &undo, &err) == 0) json_object_set_new(o, "undo", json_integer(undo));
+    /* the most recently copied entry: what the clipboard holds now while capture runs (a copy
+     * from the page puts an entry back on the clipboard, and capture bumps it to the top) */
+    store_query lq = {0};
+    lq.limit = 1;
+    store_entry *es;
+    size_t n;
+    if (store_list(s, &lq, &es, &n, &err) == 0) {
+        json_object_set_new(o, "latest_id", n ? json_integer(es[0].id) : json_null());
+        for (size_t i = 0; i < n; i++) store_entry_free(&es[i]);
+        free(es);
+    }
     return send_json(c, 200, o);
 }
 
@@ -606,13 +648,34 @@ static enum MHD_Result api_entry(web_server *w, struct MHD_Connection *c, store 
     if (g) return send_cs_err(c, &err);
     enum MHD_Result r;
     int get = !strcmp(method, "GET"), post = !strcmp(method, "POST");
-    if (!*rest && get) r = send_json(c, 200, entry_full(s, &e));
+    int64_t tmax = 0, off = 0, len = 256 * 1024;
+    if (!*rest && get) {
+        if (arg(c, "text_max") && parse_i64(arg(c, "text_max"), 1, INT64_MAX, &tmax))
+            r = send_error(c, 400, "text_max is a number of bytes (1 or more)");
+        else r = send_json(c, 200, entry_full(s, &e, (size_t)tmax));
+    } else if (!strcmp(rest, "/text") && get) {
+        /* a slice of the text, cut on character boundaries: offset (from a previous "next") and
+         * length (bytes, default 256 KiB, at most 4 MiB) */
+        size_t n = e.text ? strlen(e.text) : 0;
+        if (!e.text) r = send_error(c, 404, "not a text entry");
+        else if ((arg(c, "offset") && parse_i64(arg(c, "offset"), 0, (int64_t)n, &off)) ||
+                 (arg(c, "length") && parse_i64(arg(c, "length"), 4, 4 << 20, &len)))
+            r = send_error(c, 400, "offset is 0 to the text's length, length 4 (one character) to 4194304 bytes");
+        else if (off < (int64_t)n && ((unsigned char)e.text[off] & 0xC0) == 0x80)
+            r = send_error(c, 400, "offset is inside a character: use the \"next\" of the previous answer");
+        else {
+            size_t k = utf8_cut(e.text + off, n - (size_t)off, (size_t)len);
+            size_t next = (size_t)off + k;
+            r = send_json(c, 200, json_pack("{s:s%, s:I, s:o, s:I}", "text", e.text + off, k, "offset", (json_int_t)off, "next",
+                                            next < n ? json_integer((json_int_t)next) : json_null(), "text_bytes", (json_int_t)n));
+        }
+    }
     else if (!*rest && !strcmp(method, "DELETE")) { /* to the trash (a secret: for good); "trashed" 1 = undo-able */
         int64_t t = 0;
         r = store_trash(s, &id, 1, &t, &err) < 0 ? send_cs_err(c, &err)
           : send_json(c, 200, json_pack("{s:b, s:I}", "deleted", 1, "trashed", (json_int_t)t));
     } else if (!*rest && !strcmp(method, "PUT")) r = api_edit(c, s, id, body, blen);
-    else if (!strcmp(rest, "/image") && get) r = api_image(w, c, s, &e, 0);
+    else if (!strcmp(rest, "/image") && get) r = api_image(w, c, s, &e, arg(c, "download") ? 2 : 0);
     else if (!strcmp(rest, "/thumb") && get) r = api_image(w, c, s, &e, 1);
     else if (!strcmp(rest, "/similar") && get) {
         search_query sq = {0};
@@ -625,7 +688,24 @@ static enum MHD_Result api_entry(web_server *w, struct MHD_Connection *c, store 
         else r = send_json(c, 200, json_pack("{s:o}", "entries", hits_json(s, h, n, NULL)));
         free(h);
     } else if (!strcmp(rest, "/copy") && post) {
-        r = paste_entry(s, &e, &err) ? send_cs_err(c, &err) : send_json(c, 200, json_pack("{s:b}", "copied", 1));
+        /* {"what": "ocr_text"}: the text read from an image instead of the image */
+        json_t *b = body_json(body, blen);
+        const char *what = json_string_value(json_object_get(b, "what"));
+        if (!json_is_object(b) || (what && strcmp(what, "entry") && strcmp(what, "ocr_text")))
+            r = send_error(c, 400, "expected {} or {\"what\": \"entry\"|\"ocr_text\"}");
+        else if (what && !strcmp(what, "ocr_text")) {
+            if (!e.ocr_text || !*e.ocr_text) r = send_error(c, 404, "no text was read from this entry");
+            else {
+                store_entry t = {0};
+                snprintf(t.kind, sizeof t.kind, "text");
+                t.id = e.id;
+                t.text = e.ocr_text;
+                t.mime = (char *)"text/plain";
+                r = paste_entry(s, &t, &err) ? send_cs_err(c, &err) : send_json(c, 200, json_pack("{s:b}", "copied", 1));
+            }
+        } else
+            r = paste_entry(s, &e, &err) ? send_cs_err(c, &err) : send_json(c, 200, json_pack("{s:b}", "copied", 1));
+        json_decref(b);
     } else if ((!strcmp(rest, "/pin") || !strcmp(rest, "/tags")) && post) {
         json_t *b = body_json(body, blen);
         if (!json_is_object(b)) r = send_error(c, 400, "the body must be a JSON object");
@@ -644,7 +724,7 @@ static enum MHD_Result api_entry(web_server *w, struct MHD_Connection *c, store 
         json_decref(b);
     } else
         r = send_error(c, strcmp(rest, "") && strcmp(rest, "/image") && strcmp(rest, "/thumb") && strcmp(rest, "/similar") &&
-                                  strcmp(rest, "/copy") && strcmp(rest, "/pin") && strcmp(rest, "/tags")
+                                  strcmp(rest, "/copy") && strcmp(rest, "/pin") && strcmp(rest, "/tags") && strcmp(rest, "/text")
                               ? 404 : 405,
                        "no such action");
     store_entry_free(&e);

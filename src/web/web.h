@@ -21,13 +21,14 @@
  *     (headers and body) must be complete 10 s after it began (slowloris), or its connection is
  *     closed;
  *   - previews of secret entries (text kind "secret") are masked in every list; only the
- *     entry's own GET /api/entries/ID carries its text;
+ *     entry's own GET /api/entries/ID (and its slices, /text) carries its text;
  *   - the Host header must be 127.0.0.1, localhost or [::1] with our port (DNS rebinding);
  *   - state changes are POST or DELETE only, with an Origin header naming us (cross-site
  *     requests are refused before anything is read);
  *   - responses carry a Content-Security-Policy without inline or remote script, nosniff,
  *     no-referrer and frame-ancestors 'none'; images come from the store by id with the type
- *     their bytes have; the page inserts entry content as text only;
+ *     their bytes have (a download is named clipseek-ID.EXT by the server, never by the
+ *     entry); the page inserts entry content as text only;
  *   - bodies over 16 KiB, URLs over 4 KiB and anything malformed get a JSON error.
  * Static assets (src/web/assets) are compiled into the binary. */
 #ifndef WEB_H

@@ -26,31 +26,53 @@ check "a piece inside a word (trigram index)" sh -c "[ \"\$('$BIN' search ygen -
 check "picker line: id, kind, preview" sh -c "'$BIN' search iban --format tsv | grep -qx '1	text	my IBAN DE89 3704 0044 0532 0130 00 for the rent'"
 check "why a hit is listed" sh -c "'$BIN' search lapt --json | grep -q '\"why\":\"words\",\"match\":\"prefix\",\"matched\":\\[\"laptop\"\\]'"
 check "no matches: status 1" sh -c "! '$BIN' search zzqxvkw > /dev/null 2>&1"
+# secrets are masked in list, pick and search output unless --reveal (as on the web page)
+sid=$(printf 'export API_TOKEN=Zk29QmVx81LpTn4RwYc7HsJd0AeUfGo5' | "$BIN" add - 2> /dev/null)
+for cmd in "list" "pick" "search token" "search token --format tsv" "search token --json" "list --json"; do
+  check "secret masked: $cmd" sh -c "'$BIN' $cmd > '$TMP/m.out' && grep -q '••••••••\\|u2022\\\\u2022\\\\u2022\\\\u2022\\\\u2022\\\\u2022\\\\u2022\\\\u2022' '$TMP/m.out' && ! grep -q 'Zk29QmVx' '$TMP/m.out'"
+  check "secret shown with --reveal: $cmd" sh -c "'$BIN' $cmd --reveal | grep -q 'Zk29QmVx81LpTn4RwYc7HsJd0AeUfGo5'"
+done
+check "search --json says masked" sh -c "'$BIN' search token --json | grep -q '\"id\":$sid,.*\"matched\":\\[\\],\"masked\":true'"
+# C0 and C1 controls and bidi overrides never reach the terminal: ESC, CSI as one byte (U+009B),
+# RLO (U+202E), PDI (U+2069), LRM (U+200E), ALM (U+061C)
+eid=$(printf 'evil \033[31mred\033[0m \302\2332J \342\200\256gnp.exe\342\201\251 \342\200\216x\330\234y done' | "$BIN" add - 2> /dev/null)
+for cmd in "list" "pick" "search evil" "search evil --format tsv" "show $eid"; do
+  check "controls and bidi stripped: $cmd" sh -c "'$BIN' $cmd > '$TMP/c.out' && grep -q 'evil \\[31mred\\[0m 2J gnp.exe xy done' '$TMP/c.out' && ! LC_ALL=C grep -q \"\$(printf '\\033\\\\|\\302\\233\\\\|\\342\\200\\256\\\\|\\342\\201\\251\\\\|\\342\\200\\216\\\\|\\330\\234')\" '$TMP/c.out'"
+done
+# show: the text kind, and sha256 and the blob path only with -v (or --json)
+check "show: text kind" sh -c "'$BIN' show $sid | grep -qx 'text     secret'"
+check "show: no sha256 without -v" sh -c "! '$BIN' show $sid | grep -q sha256"
+check "show -v: sha256" sh -c "'$BIN' show $sid -v | grep -q '^sha256   [0-9a-f]\\{64\\}\$'"
 if command -v fzf > /dev/null; then
   # the README's fzf recipe, in fzf's non-interactive mode: the lines go through fzf and back
   check "fzf takes the picker lines" sh -c "[ \"\$('$BIN' search '' --format tsv | fzf --filter rent --delimiter '\t' --with-nth 3.. | cut -f1)\" = 1 ]"
-  if command -v tmux > /dev/null; then
-    # the README's recipe as a person runs it, in a terminal (tmux, private server): typing
-    # reloads the list through clipseek (fzf itself filters nothing), Enter prints the id
+  if command -v tmux > /dev/null && command -v Xvfb > /dev/null && command -v xclip > /dev/null; then
+    # the README's recipe, its very lines, as a person runs it: in a terminal (tmux, private
+    # server) on an X display (Xvfb) for `clipseek copy`. Typing reloads the list through
+    # clipseek (fzf itself filters nothing); Enter copies the entry, read back with xclip.
     mkdir -p "$TMP/bin" && ln -sf "$BIN" "$TMP/bin/clipseek"
-    cat > "$TMP/fzf.sh" << 'EOS'
-clipseek search '' --format tsv | fzf --disabled --delimiter '\t' --with-nth 2.. \
-  --bind 'change:reload(clipseek search {q} --format tsv || true)' \
-  --preview 'if [ {2} = image ]; then clipseek decode {1} | chafa --size=${FZF_PREVIEW_COLUMNS}x${FZF_PREVIEW_LINES} -; else clipseek decode {1}; fi' \
-  | cut -f1 > "$PICKED"
-EOS
+    sed -n "/^clipseek search '' --format tsv | fzf /,/xargs -r clipseek copy\$/p" "$(dirname "$0")/../README.md" > "$TMP/fzf.sh"
+    check "the README has the fzf recipe" [ "$(grep -c . "$TMP/fzf.sh")" -ge 4 ]
+    Xvfb -displayfd 3 -screen 0 640x480x24 -nolisten tcp 3> "$TMP/fdisplay" > /dev/null 2>&1 &
+    FXPID=$!
+    for _k in $(seq 50); do [ -s "$TMP/fdisplay" ] && break; sleep 0.1; done
+    FD=":$(cat "$TMP/fdisplay")"
     TS="$TMP/tmux.sock"
-    PATH="$TMP/bin:$PATH" PICKED="$TMP/picked" tmux -S "$TS" new-session -d -x 120 -y 30 "sh '$TMP/fzf.sh'"
-    for _k in $(seq 100); do tmux -S "$TS" capture-pane -p 2> /dev/null | grep -q '3/3' && break; sleep 0.1; done
+    # the pane stays open after the recipe, as the shell a person typed it in does: xclip, which
+    # holds the copied clip, is in the recipe's process group and goes with a closing terminal
+    DISPLAY=$FD PATH="$TMP/bin:$PATH" tmux -S "$TS" new-session -d -x 120 -y 30 "sh '$TMP/fzf.sh'; exec cat"
+    for _k in $(seq 100); do tmux -S "$TS" capture-pane -p 2> /dev/null | grep -q '[0-9]/[0-9]' && break; sleep 0.1; done
     tmux -S "$TS" send-keys -l 'lapt'
-    for _k in $(seq 100); do tmux -S "$TS" capture-pane -p 2> /dev/null | grep -q '1/1' && break; sleep 0.1; done
+    for _k in $(seq 100); do tmux -S "$TS" capture-pane -p 2> /dev/null | grep -q ' 1/1' && break; sleep 0.1; done
     tmux -S "$TS" capture-pane -p > "$TMP/pane" 2> /dev/null
     tmux -S "$TS" send-keys Enter
-    for _k in $(seq 100); do [ -s "$TMP/picked" ] && break; sleep 0.1; done
-    check "fzf recipe in a terminal: typing searches, Enter picks" sh -c "grep -q 'ssh-keygen' '$TMP/pane' && [ \"\$(cat '$TMP/picked')\" = 2 ]"
+    for _k in $(seq 100); do [ "$(DISPLAY=$FD xclip -selection clipboard -o 2> /dev/null)" = 'ssh-keygen -t ed25519 -C "work laptop"' ] && break; sleep 0.1; done
+    check "fzf recipe in a terminal: typing searches, Enter copies the entry" \
+      sh -c "grep -q 'ssh-keygen' '$TMP/pane' && [ \"\$(DISPLAY=$FD xclip -selection clipboard -o)\" = 'ssh-keygen -t ed25519 -C \"work laptop\"' ]"
     tmux -S "$TS" kill-server 2> /dev/null
+    kill "$FXPID" 2> /dev/null; wait "$FXPID" 2> /dev/null
   else
-    skip=$((skip + 1)); echo "[SKIP] fzf recipe in a terminal: tmux not installed"
+    skip=$((skip + 1)); echo "[SKIP] fzf recipe in a terminal: tmux, Xvfb or xclip not installed"
   fi
 else
   skip=$((skip + 1)); echo "[SKIP] fzf not installed"
@@ -111,7 +133,11 @@ if [ -d "$FX/toyworld-clip" ] && [ -f "$FX/toyworld-eval/queries.json" ] && comm
     RD=":$(cat "$TMP/rdisplay")"
     # rofi runs the script for the first view before it maps its window; the icons cached then
     # are removed, so one that appears afterwards can only come from the typed search
-    DISPLAY=$RD XDG_CACHE_HOME="$TMP/rcache" CLIPSEEK="$BIN" rofi -show clipseek -modi "clipseek:$rofi_sh" -show-icons > "$TMP/rofi.log" 2>&1 &
+    # the README's line as written, from the project's root, with clipseek on PATH
+    rofi_cmd=$(sed -n 's/^# rofi (script mode[^:]*): \(rofi .*\)$/\1/p' "$(dirname "$0")/../README.md")
+    check "the README has the rofi line" sh -c "echo '$rofi_cmd' | grep -q '^rofi -show clipseek -modi clipseek:scripts/clipseek-rofi'"
+    mkdir -p "$TMP/bin" && ln -sf "$BIN" "$TMP/bin/clipseek"
+    (cd "$(dirname "$0")/.." && export DISPLAY=$RD XDG_CACHE_HOME="$TMP/rcache" PATH="$TMP/bin:$PATH" && exec $rofi_cmd > "$TMP/rofi.log" 2>&1) &
     RPID=$!
     for _k in $(seq 100); do DISPLAY=$RD xdotool search --class rofi > /dev/null 2>&1 && break; sleep 0.1; done
     rm -rf "$TMP/rcache/clipseek-rofi"

@@ -91,7 +91,7 @@ printf 'ssh-keygen -t ed25519' | $BIN store
 check "url kind" sh -c "$BIN list --kind url --json | grep -q '\"text_kind\":\"url\"'"
 check "command kind" sh -c "$BIN list --kind command | grep -q 'ssh-keygen'"
 check "kind column shows the text kind" sh -c "$BIN list --limit 2 | grep -q ' url '"
-check "secret flagged by default" sh -c "printf 'ghp_abcdefghijklmnopqrstuvwxyz0123456789AB' | $BIN store && $BIN list --kind secret | grep -q ghp_"
+check "secret flagged by default" sh -c "printf 'ghp_abcdefghijklmnopqrstuvwxyz0123456789AB' | $BIN store && $BIN list --kind secret --reveal | grep -q ghp_"
 check "organize runs" sh -c "$BIN organize 2>&1 | grep -q organised"
 
 # config: ignore rules and retention

@@ -2,6 +2,7 @@
  * typo, pieces inside words, stop words, the empty query as the recent list, nonsense as nothing,
  * and the words a front end highlights. */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,4 +164,71 @@ Test(search, migration_builds_the_trigram_index) {
  * without its triggers: the migration empties, refills and re-arms it. */
 Test(search, migration_repairs_a_stale_trigram_index) {
     reopen_after("DELETE FROM entries_tri; DROP TRIGGER entries_tri_ai; PRAGMA user_version = 5;");
+}
+
+/* The meaning floor rises with the query's likeness to gibberish (search_neutral.h): a text hit
+ * that stands out by 1.5 (floor 1.15) is listed for a query unlike the gibberish prompts, and not
+ * for one at cosine 0.9 with them (floor 1.15 + 0.9 - 0.5). Vectors by hand: the query is axis 0;
+ * entry i has cosine c_i with it and its own axis for the rest. */
+Test(search, gibberish_likeness_raises_the_meaning_floor) {
+    enum { D = 40, R = 21 };
+    static float m[R * D], qv[D], far[D], near[D];
+    static int64_t vid[R];
+    for (int i = 0; i < R; i++) {
+        char t[32];
+        snprintf(t, sizeof t, "filler %d", i);
+        vid[i] = i < 6 ? ids[i] : add(t);
+        /* ids[2] ("invoice") is the target at 0.30; the rest at 0.00 .. 0.19: reference (3rd
+         * best) 0.18, median 0.10, so its standout is (0.30 - 0.18) / 0.08 = 1.5 */
+        double c = vid[i] == ids[2] ? 0.30 : 0.01 * (i < 2 ? i : i - 1);
+        m[i * D] = (float)c;
+        m[i * D + 1 + i] = (float)sqrt(1 - c * c);
+    }
+    qv[0] = 1;
+    far[0] = 0.3f, far[D - 1] = (float)sqrt(1 - 0.09);
+    near[0] = 0.9f, near[D - 1] = (float)sqrt(1 - 0.81);
+    vecindex *vi = vecindex_from_memory(m, vid, R, D);
+    cr_assert_not_null(vi);
+    const float *neutral[] = {NULL, far, near};
+    for (int k = 0; k < 3; k++) {
+        search_query q = {0};
+        q.text = "zzkqxv"; /* no words match: meaning alone */
+        q.limit = 10;
+        q.qvec = qv;
+        q.vecs = vi;
+        q.neutral = neutral[k];
+        q.n_neutral = neutral[k] ? 1 : 0;
+        search_hit *h;
+        size_t n;
+        cs_err e;
+        cr_assert_eq(search_run(st, &q, &h, &n, &e), 0, "%s", e.msg);
+        if (k < 2) {
+            cr_expect_eq(n, 1, "prompts %d: only the target stands out, got %zu hits", k, n);
+            cr_expect(n >= 1 && h[0].id == ids[2] && (h[0].signals & SEARCH_MEANING), "prompts %d", k);
+            cr_expect(n >= 1 && fabsf(h[0].standout - 1.5f) < 0.01f, "standout %f", n ? h[0].standout : 0);
+        } else
+            cr_expect_eq(n, 0, "a gibberish-like query lists nothing, got %zu hits", n);
+        free(h);
+    }
+    vecindex_close(vi);
+}
+
+/* Typing a prefix, the entry holding its rarer completion comes first: "quar" completes the
+ * "quarterly" of one entry and the "quarter" of three shorter ones, which BM25 alone prefers. */
+Test(search, rarer_completion_of_a_prefix_first) {
+    for (int i = 0; i < 3; i++) add(i == 0 ? "quarter quarter" : i == 1 ? "a quarter past" : "quarter to");
+    expect_first("quar", ids[3], SEARCH_PREFIX);
+    expect_first("budget quar", ids[3], SEARCH_PREFIX);
+}
+
+/* A word starting with what was typed comes before one that only holds it inside. */
+Test(search, word_start_before_inside_a_word) {
+    int64_t inside = add("rebudgeting"); /* newest: recency would put it first on a tie */
+    search_hit *h;
+    size_t n = run("budg", &h);
+    cr_assert_geq(n, 1);
+    cr_expect_eq(h[0].id, ids[3]);
+    int64_t last = h[n - 1].id;
+    cr_expect(n == 1 || last == inside, "the piece inside a word comes last");
+    free(h);
 }

@@ -440,6 +440,53 @@ Test(index, toyworld_images_get_hf_vectors) {
     rm_parent(dir);
 }
 
+/* Short texts (one window each) are written in groups: one commit (one WAL fsync) per batch of
+ * up to 32, not one per text; every text still gets its vector, the same as alone. */
+Test(index, short_texts_commit_in_groups) {
+    FIXTURE(model, "toyworld-clip");
+    char dir[128];
+    store *s = open_tmp(dir, sizeof dir);
+    int64_t ids[40];
+    for (int i = 0; i < 40; i++) {
+        char t[64];
+        snprintf(t, sizeof t, "short note number %d", i);
+        ids[i] = add_text(s, t, NULL);
+    }
+    int64_t before = store_commits(s);
+    char *mid;
+    index_stats st;
+    clip_ctx *c = load_and_index(s, model, &mid, &st);
+    int64_t commits = store_commits(s) - before;
+    cr_assert_eq(st.embedded, 40);
+    cr_assert_eq(st.windows, 40);
+    cr_assert_leq(commits, 3, "40 short texts took %lld commits", (long long)commits);
+    int P = clip_get_info(c)->projection_dim;
+    float *got = malloc((size_t)P * sizeof *got), *want = malloc((size_t)P * sizeof *want);
+    cs_err e;
+    for (int i = 0; i < 40; i += 13) {
+        cr_assert_eq(store_get_vector(s, ids[i], mid, 0, got, P, &e), 0, "entry %d has its vector", i);
+        char t[64];
+        snprintf(t, sizeof t, "short note number %d", i);
+        int32_t *tok;
+        size_t n;
+        cr_assert_eq(clip_tokenize(c, t, strlen(t), 0, &tok, &n, &e), 0, "%s", e.msg);
+        int32_t *w[1];
+        size_t wl[1];
+        const clip_info *in = clip_get_info(c);
+        cr_assert_eq(index_text_windows(tok, n, in->bos_id, in->eos_id, w, wl, 1), 1);
+        cr_assert_eq(clip_text_embed(c, (const int32_t *const *)w, wl, 1, 1, want, &e), 0, "%s", e.msg);
+        free(w[0]);
+        free(tok);
+        for (int k = 0; k < P; k++) cr_assert_float_eq(got[k], want[k], 1e-5, "entry %d dim %d", i, k);
+    }
+    free(got);
+    free(want);
+    clip_free(c);
+    free(mid);
+    store_close(s);
+    rm_parent(dir);
+}
+
 /* Writes db as version 1 shipped it, with one entry (tagged, with a vector); returns it open. */
 static sqlite3 *write_v1_db(const char *db) {
     sqlite3 *h;

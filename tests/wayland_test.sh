@@ -73,7 +73,7 @@ wait_for() {
   return 1
 }
 status_has() { u "$CS" doctor --json 2> /dev/null | grep -q "$1"; }
-listed() { u "$CS" list --limit 50 2> /dev/null | grep -q -- "$1"; }
+listed() { u "$CS" list --limit 50 --reveal 2> /dev/null | grep -q -- "$1"; }
 not_listed() { ! listed "$1"; }
 image_listed() { u "$CS" list --kind image --json 2> /dev/null | grep -q -- "$1"; }
 in_db() { cat "$DATA"/clipseek.db* | grep -a -q -e "$1"; }

@@ -78,7 +78,7 @@ check "large image bytes intact" cmp -s "$TMP/big.out" "$TMP/big.png"
 OPID=$!
 wait_for 30 grep -q owning "$TMP/owner.out"
 wait_for 50 log_has "marked secret"
-check "secret not stored" sh -c "! '$BIN' list --json | grep -q hunter2"
+check "secret not stored" sh -c "! '$BIN' list --json --reveal | grep -q hunter2"
 check "secret data never requested" sh -c "grep -q x-kde-passwordManagerHint '$TMP/asked' && ! grep -q UTF8_STRING '$TMP/asked'"
 check "skip logged" grep -q "marked secret" "$TMP/daemon.log"
 wait "$OPID"
@@ -89,7 +89,7 @@ OPID=$!; PIDS="$PIDS $OPID"
 wait_for 30 grep -q owning "$TMP/owner2.out"
 wait_for 50 log_has "did not hand it over"
 check "hint refused: treated as secret, logged" log_has "did not hand it over"
-check "hint refused: not stored" sh -c "! '$BIN' list --json | grep -q 'refused hint'"
+check "hint refused: not stored" sh -c "! '$BIN' list --json --reveal | grep -q 'refused hint'"
 check "hint refused: data never requested" sh -c "grep -q x-kde-passwordManagerHint '$TMP/asked2' && ! grep -q UTF8_STRING '$TMP/asked2'"
 kill "$OPID" 2> /dev/null; wait "$OPID" 2> /dev/null
 

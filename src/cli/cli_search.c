@@ -49,17 +49,22 @@ static void close_model(opened *o) {
     free(o->model_id);
 }
 
-enum { OUT_HUMAN, OUT_JSON, OUT_TSV };
+enum { OUT_HUMAN, OUT_JSON, OUT_TSV, OUT_REVEAL = 8 /* a flag: secrets unmasked (--reveal) */ };
 
 /* Prints the hits; "no matches" (exit status 1, as grep) when there are none. */
 static int print_hits(store *s, const search_hit *h, size_t n, int fmt, const char *query) {
+    int reveal = fmt & OUT_REVEAL;
+    fmt &= ~OUT_REVEAL;
     json_t *arr = fmt == OUT_JSON ? json_array() : NULL;
     for (size_t i = 0; i < n; i++) {
         store_entry e;
         if (store_get(s, h[i].id, &e, NULL)) continue;
+        /* masked before anything is printed: the matched words come from the masked text too */
+        int masked = !reveal && cli_mask_secret(&e);
         if (fmt == OUT_JSON) {
             json_t *o = store_entry_json(&e);
             search_hit_json(o, &h[i], &e, query);
+            if (masked) json_object_set_new(o, "masked", json_true());
             json_array_append_new(arr, o);
         } else if (fmt == OUT_TSV) {
             char *line = search_pick_line(&h[i], &e, 200);
@@ -118,7 +123,7 @@ int cmd_search(int argc, char **argv) {
     search_query q = {0};
     q.limit = 20;
     const char *model = NULL, *image = NULL, *text = NULL, *coll = NULL;
-    int json = OUT_HUMAN;
+    int json = OUT_HUMAN, reveal = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--kind") && i + 1 < argc) q.kind = argv[++i];
         else if (!strcmp(argv[i], "--since") && i + 1 < argc) {
@@ -136,6 +141,7 @@ int cmd_search(int argc, char **argv) {
         else if (!strcmp(argv[i], "--image") && i + 1 < argc) image = cs_input_path(argv[++i]);
         else if (!strcmp(argv[i], "--collection") && i + 1 < argc) coll = argv[++i];
         else if (!strcmp(argv[i], "--category") && i + 1 < argc) q.category = argv[++i];
+        else if (!strcmp(argv[i], "--reveal")) reveal = OUT_REVEAL;
         else if (!strcmp(argv[i], "--") && i + 1 < argc && !text) text = argv[++i]; /* a query that starts with - */
         else if (argv[i][0] == '-' && argv[i][1] && !(argv[i][1] >= '0' && argv[i][1] <= '9'))
             return cli_usage("search: unknown option '%s' (a query starting with '-' goes after --)", argv[i]);
@@ -143,6 +149,7 @@ int cmd_search(int argc, char **argv) {
         else return cli_usage("search: one QUERY (quote it), got also '%s'", argv[i]);
     }
     if (!text && !image) return cli_usage("search: expected QUERY or --image FILE");
+    json |= reveal;
     store *s = cli_open_store();
     if (!s) return CLI_FAIL;
     cs_err ce;

@@ -251,11 +251,12 @@ static const char *age(int64_t ms, char *buf, size_t n) {
 
 static int list_common(int argc, char **argv, int pick) {
     store_query q = {0};
-    int json = 0;
+    int json = 0, reveal = 0;
     const char *coll = NULL;
     int64_t dup = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--kind") && i + 1 < argc) q.kind = argv[++i];
+        else if (!strcmp(argv[i], "--reveal")) reveal = 1;
         else if (!strcmp(argv[i], "--limit") && i + 1 < argc) {
             if (cli_parse_int(argv[++i], 1, 1 << 30, &q.limit)) return cli_usage("--limit needs a positive number");
         } else if (!strcmp(argv[i], "--pinned")) q.pinned_only = 1;
@@ -287,8 +288,12 @@ static int list_common(int argc, char **argv, int pick) {
     }
     json_t *arr = json ? json_array() : NULL;
     for (size_t i = 0; i < n; i++) {
-        if (json) json_array_append_new(arr, store_entry_json(&es[i]));
-        else {
+        int masked = !reveal && cli_mask_secret(&es[i]);
+        if (json) {
+            json_t *o = store_entry_json(&es[i]);
+            if (masked) json_object_set_new(o, "masked", json_true());
+            json_array_append_new(arr, o);
+        } else {
             char *pv = store_preview(&es[i], pick ? 120 : 80);
             char ab[32];
             if (pick) printf("%lld\t%s\n", (long long)es[i].id, pv ? pv : "");
@@ -318,12 +323,24 @@ static int get_entry(int argc, char **argv, store **s, store_entry *e) {
     return CLI_OK;
 }
 
+/* prints label and s made fit for a terminal (cs_utf8_printable): clip content, source names,
+ * tags and OCR text may hold escape sequences and bidi overrides */
+static void show_line(const char *label, const char *s) {
+    char *p = cs_utf8_printable(s ? s : "-");
+    printf("%s%s\n", label, p ? p : "");
+    free(p);
+}
+
 int cmd_show(int argc, char **argv) {
-    int json = argc > 2 && !strcmp(argv[2], "--json");
-    if (argc > 3 || (argc == 3 && !json)) return cli_usage("show: expected ID [--json]");
+    int json = 0, verbose = 0;
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--json")) json = 1;
+        else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) verbose = 1;
+        else return cli_usage("show: expected ID [--json] [-v]");
+    }
     store *s = NULL;
     store_entry e;
-    int rc = get_entry(argc, argv, &s, &e);
+    int rc = get_entry(argc < 2 ? argc : 2, argv, &s, &e);
     if (rc) return rc;
     if (json) {
         json_t *o = store_entry_json(&e);
@@ -332,33 +349,44 @@ int cmd_show(int argc, char **argv) {
         json_decref(o);
     } else {
         char ab[32], bb[32];
-        printf("id       %lld\nkind     %s (%s)\nsize     %lld bytes\nsha256   %s\n", (long long)e.id, e.kind, e.mime,
-               (long long)e.size, e.sha256);
+        printf("id       %lld\nkind     %s (%s)\n", (long long)e.id, e.kind, e.mime);
+        /* what the organiser made of a text: its kind (url, code, secret...) and language */
+        if (e.subkind) printf("text     %s%s%s\n", e.subkind, e.lang ? ", " : "", e.lang ? e.lang : "");
+        else if (e.lang) printf("language %s\n", e.lang);
+        printf("size     %lld bytes\n", (long long)e.size);
+        if (verbose) printf("sha256   %s\n", e.sha256);
         if (e.width) printf("pixels   %dx%d\n", e.width, e.height);
-        printf("source   %s\ncopied   %lld times, first %s ago, last %s ago\npinned   %s\n", e.source ? e.source : "-",
-               (long long)e.copies, age(e.first_ms, ab, sizeof ab), age(e.last_ms, bb, sizeof bb), e.pinned ? "yes" : "no");
+        show_line("source   ", e.source);
+        printf("copied   %lld times, first %s ago, last %s ago\npinned   %s\n", (long long)e.copies,
+               age(e.first_ms, ab, sizeof ab), age(e.last_ms, bb, sizeof bb), e.pinned ? "yes" : "no");
         printf("tags    ");
-        for (int i = 0; i < e.ntags; i++) printf(" %s", e.tags[i]);
+        for (int i = 0; i < e.ntags; i++) {
+            char *t = cs_utf8_printable(e.tags[i]);
+            printf(" %s", t ? t : "");
+            free(t);
+        }
         printf("\n");
         if (e.category) printf("category %s (%.0f%%)\n", e.category, e.category_conf * 100);
         if (e.collection) {
-            char cid[32];
             store_collection *cs;
             size_t nc;
             cs_err ce;
-            snprintf(cid, sizeof cid, "%lld", (long long)e.collection);
             if (store_collections(s, &cs, &nc, &ce) == 0) {
                 for (size_t i = 0; i < nc; i++) {
-                    if (cs[i].id == e.collection) printf("collection %s (%s)\n", cs[i].name, cid);
+                    if (cs[i].id == e.collection) {
+                        char *nm = cs_utf8_printable(cs[i].name);
+                        printf("collection %s (%lld)\n", nm ? nm : "", (long long)e.collection);
+                        free(nm);
+                    }
                     store_collection_free(&cs[i]);
                 }
                 free(cs);
             }
         }
         if (e.dup_of) printf("near-duplicate of %lld\n", (long long)e.dup_of);
-        if (e.ocr_text && *e.ocr_text) printf("text in image:\n%s\n", e.ocr_text);
-        if (e.text) printf("\n%s\n", e.text);
-        else {
+        if (e.ocr_text && *e.ocr_text) show_line("text in image:\n", e.ocr_text);
+        if (e.text) show_line("\n", e.text);
+        else if (verbose) {
             char *p = store_blob_path(s, &e);
             printf("blob     %s\n", p ? p : "-");
             free(p);

@@ -48,16 +48,23 @@ static const struct {
     {"resume", cmd_pause, "store clips again (ends a pause, cancels pause --next)", "resume"},
     {"list", cmd_list, "entries, newest first",
      "list [--kind K] [--collection C] [--category C]\n"
-     "     [--duplicates-of ID] [--limit N] [--pinned] [--json]"},
+     "     [--duplicates-of ID] [--limit N] [--pinned] [--json] [--reveal]\n"
+     "  Secrets are masked (8 bullets) unless --reveal."},
     {"search", cmd_search, "by words and by meaning; no matches: status 1",
      "search QUERY [--kind K] [--since 3d] [--collection C]\n"
      "       [--category C] [--limit N] [--json] [--format tsv] [--image FILE]\n"
+     "       [--reveal]\n"
      "  A QUERY that starts with '-' goes after --.\n"
-     "  Full-text and meaning search (with a model). No matches: exit status 1."},
+     "  Full-text and meaning search (with a model). No matches: exit status 1.\n"
+     "  Secrets are masked unless --reveal."},
     {"pick", cmd_pick, "ID<TAB>preview lines for dmenu/rofi/fzf",
-     "pick [--kind K] [--limit N] [--pinned]\n"
-     "  One line per entry: ID<TAB>preview, for dmenu, rofi or fzf."},
-    {"show", cmd_show, "one entry in full", "show ID [--json]"},
+     "pick [--kind K] [--limit N] [--pinned] [--reveal]\n"
+     "  One line per entry: ID<TAB>preview, for dmenu, rofi or fzf. Secrets are\n"
+     "  masked unless --reveal."},
+    {"show", cmd_show, "one entry in full",
+     "show ID [--json] [-v]\n"
+     "  The entry's text, kind, size, source, tags and collection; -v adds the\n"
+     "  sha256 and the blob path."},
     {"decode", cmd_decode, "the raw content on stdout", "decode ID"},
     {"copy", cmd_copy, "put an entry back on the clipboard (and paste it)",
      "copy ID [--paste [--keys ctrl+v]]\n"

@@ -1,5 +1,6 @@
 /* cs_utf8: see cs_utf8.h. */
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 #include "cs_utf8.h"
 
@@ -43,4 +44,25 @@ char *cs_trim(char *s) {
     char *e = s + strlen(s);
     while (e > s && isspace((unsigned char)e[-1])) *--e = 0;
     return s;
+}
+
+int cs_utf8_unsafe(int32_t cp) {
+    return (cp >= 0 && cp < 0x20) || (cp >= 0x7f && cp <= 0x9f) || cp == 0x061c || cp == 0x200e || cp == 0x200f ||
+           (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+char *cs_utf8_printable(const char *s) {
+    if (!s) return NULL;
+    size_t n = strlen(s), o = 0;
+    char *out = malloc(n * 3 + 1); /* each invalid byte may become a 3-byte U+FFFD */
+    if (!out) return NULL;
+    for (size_t i = 0; i < n;) {
+        int32_t cp;
+        size_t k = cs_utf8_next((const unsigned char *)s + i, n - i, &cp);
+        if (cp < 0) { memcpy(out + o, "\xef\xbf\xbd", 3); o += 3; }
+        else if (cp == '\n' || cp == '\t' || !cs_utf8_unsafe(cp)) { memcpy(out + o, s + i, k); o += k; }
+        i += k;
+    }
+    out[o] = 0;
+    return out;
 }

@@ -89,7 +89,19 @@ static int mark_failed(store *s, int64_t id, const char *model, index_stats *st,
     return store_put_vector(s, id, model, -1, NULL, 0, err) < 0 ? -1 : 0;
 }
 
-static int embed_text_entry(store *s, clip_ctx *c, const store_entry *e, const char *model, index_stats *st, cs_err *err) {
+/* Single-window texts wait here to be written with the next batch: one commit (one fsync) for
+ * many short texts instead of one each. */
+#define TEXT_BATCH 32
+typedef struct text_pending {
+    float *v; /* TEXT_BATCH x projection_dim */
+    int64_t ids[TEXT_BATCH];
+    int n;
+} text_pending;
+
+/* Embeds e's text; a single window goes to tp (written by the caller), several are written now
+ * in one transaction. */
+static int embed_text_entry(store *s, clip_ctx *c, const store_entry *e, const char *model, text_pending *tp,
+                            index_stats *st, cs_err *err) {
     const clip_info *in = clip_get_info(c);
     int32_t *ids;
     size_t n;
@@ -108,13 +120,19 @@ static int embed_text_entry(store *s, clip_ctx *c, const store_entry *e, const c
         int b = k - i < 16 ? k - i : 16;
         rc = clip_text_embed(c, (const int32_t *const *)win + i, lens + i, b, 1, v + (size_t)i * P, err);
     }
-    /* one commit for all the windows of the entry */
-    if (!rc && k > 1) rc = store_begin(s, err);
-    for (int i = 0; i < k && !rc; i++) rc = store_put_vector(s, e->id, model, i, v + (size_t)i * P, P, err) < 0 ? -1 : 0;
-    if (k > 1 && store_end(s, !rc, err)) rc = -1;
+    int queued = !rc && k == 1 && tp->n < TEXT_BATCH;
+    if (queued) { /* written and counted with the next batch */
+        memcpy(tp->v + (size_t)tp->n * P, v, (size_t)P * sizeof *v);
+        tp->ids[tp->n++] = e->id;
+    } else if (!rc) {
+        /* one commit for all the windows of the entry */
+        if (k > 1) rc = store_begin(s, err);
+        for (int i = 0; i < k && !rc; i++) rc = store_put_vector(s, e->id, model, i, v + (size_t)i * P, P, err) < 0 ? -1 : 0;
+        if (k > 1 && store_end(s, !rc, err)) rc = -1;
+    }
     for (int i = 0; i < k; i++) free(win[i]);
     free(v);
-    if (!rc) {
+    if (!rc && !queued) {
         st->embedded++;
         st->windows += k;
     }
@@ -129,7 +147,8 @@ int index_run(store *s, clip_ctx *c, const char *model, int64_t max_entries, ind
     enum { BATCH = 8 };
     size_t per = (size_t)3 * S * S;
     float *px = malloc(per * BATCH * sizeof *px), *v = malloc((size_t)BATCH * P * sizeof *v);
-    if (!px || !v) { free(px); free(v); return cs_errc(err, CS_ENOMEM, "out of memory"); }
+    text_pending tp = {malloc((size_t)TEXT_BATCH * P * sizeof(float)), {0}, 0};
+    if (!px || !v || !tp.v) { free(px); free(v); free(tp.v); return cs_errc(err, CS_ENOMEM, "out of memory"); }
     int rc = 0;
     int64_t done = 0;
     while (!rc && (max_entries <= 0 || done < max_entries)) {
@@ -140,25 +159,33 @@ int index_run(store *s, clip_ctx *c, const char *model, int64_t max_entries, ind
         int64_t batch_ids[BATCH];
         int nb = 0;
         for (size_t i = 0; i <= n && !rc; i++) {
-            /* flush the image batch when full or at the end */
-            if (nb && (nb == BATCH || i == n)) {
-                if (clip_vision_forward(c, px, nb, 1, NULL, v, err)) { rc = -1; break; }
+            /* flush the image batch when full or at the end, the waiting texts with it; texts
+             * alone when their buffer is full (the image batch is never cut short by them) */
+            int end = i == n || (max_entries > 0 && done >= max_entries);
+            int img = nb && (nb == BATCH || end), txt = tp.n && (tp.n == TEXT_BATCH || end);
+            if (img || txt) {
+                if (img && clip_vision_forward(c, px, nb, 1, NULL, v, err)) { rc = -1; break; }
+                int w = img ? nb : 0;
                 rc = store_begin(s, err); /* one commit for the batch */
-                for (int j = 0; j < nb && !rc; j++)
+                for (int j = 0; j < w && !rc; j++)
                     rc = store_put_vector(s, batch_ids[j], model, 0, v + (size_t)j * P, P, err) < 0 ? -1 : 0;
+                for (int j = 0; j < tp.n && !rc; j++)
+                    rc = store_put_vector(s, tp.ids[j], model, 0, tp.v + (size_t)j * P, P, err) < 0 ? -1 : 0;
                 if (store_end(s, !rc, err)) rc = -1;
-                st->embedded += nb;
-                st->windows += nb;
-                nb = 0;
+                if (rc) break;
+                st->embedded += w + tp.n;
+                st->windows += w + tp.n;
+                if (img) nb = 0;
+                tp.n = 0;
             }
-            if (i == n || (max_entries > 0 && done >= max_entries)) break;
+            if (end) break;
             store_entry e;
             int g = store_get(s, ids[i], &e, err);
             done++;
             if (g == 1) continue; /* deleted meanwhile */
             if (g < 0) { rc = -1; break; }
             if (e.text) {
-                rc = embed_text_entry(s, c, &e, model, st, err);
+                rc = embed_text_entry(s, c, &e, model, &tp, st, err);
             } else {
                 unsigned char *d = NULL;
                 size_t len = 0;
@@ -183,5 +210,6 @@ int index_run(store *s, clip_ctx *c, const char *model, int64_t max_entries, ind
     }
     free(px);
     free(v);
+    free(tp.v);
     return rc;
 }

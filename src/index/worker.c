@@ -12,6 +12,7 @@
 #include "../model/clip.h"
 #include "../organize/organize.h"
 #include "../search/search_model.h"
+#include "../search/search_neutral.h"
 #include "indexer.h"
 
 struct index_worker {
@@ -34,6 +35,7 @@ struct index_worker {
     pthread_rwlock_t rules_lock;
     const rules *rules;
     int64_t rules_gen;
+    float *neutral;         /* the model's gibberish prompts (search_neutral.h), NULL if it has no text tower */
     /* the worker thread's own */
     store *s;
     organizer *org;
@@ -80,6 +82,8 @@ static void drop_model(index_worker *w) {
     w->model = NULL;
     free(w->model_id);
     w->model_id = NULL;
+    free(w->neutral);
+    w->neutral = NULL;
     pthread_rwlock_unlock(&w->model_lock);
 }
 
@@ -92,6 +96,7 @@ static void swap_model(index_worker *w, const char *dir, int dt) {
     drop_model(w);
     cs_err e;
     clip_ctx *c = NULL;
+    float *neutral = NULL;
     char *id = index_model_id(dir, &e);
     clip_params cp = clip_default_params();
     cp.threads = w->p.threads;
@@ -115,6 +120,9 @@ static void swap_model(index_worker *w, const char *dir, int dt) {
         const char *note = clip_device_note(c, NULL);
         cs_log(CS_LOG_INFO, "indexing with %s on %s%s%s", id, dv.device, note ? "; " : "", note ? note : "");
         if (w->org && org_set_model(w->org, c, id, &e)) fail(w, &e);
+        /* embedded once per loaded model, before searches can see it; without (a model with no
+         * text tower) a text query cannot be embedded either, and the floor does not adapt */
+        if (search_neutral_embed(c, &neutral, &e)) cs_log(CS_LOG_DEBUG, "no gibberish reference: %s", e.msg);
     }
     free(w->loaded);
     w->loaded = strdup(dir);
@@ -126,6 +134,7 @@ static void swap_model(index_worker *w, const char *dir, int dt) {
     pthread_rwlock_wrlock(&w->model_lock);
     w->model = c;
     w->model_id = c ? id : NULL;
+    w->neutral = neutral;
     pthread_rwlock_unlock(&w->model_lock);
     if (!c) free(id);
 }
@@ -282,7 +291,15 @@ void index_worker_get_stats(index_worker *w, index_worker_stats *st) {
 int index_worker_search(index_worker *w, store *s, search_query *q, search_hit **hits, size_t *n, double *embed_ms,
                         cs_err *err) {
     pthread_rwlock_rdlock(&w->model_lock);
+    const float *neutral = q->neutral;
+    int n_neutral = q->n_neutral;
+    if (w->model && w->neutral) {
+        q->neutral = w->neutral;
+        q->n_neutral = SEARCH_NEUTRAL_N;
+    }
     int rc = search_with_model(s, w->model, w->model_id, q, NULL, hits, n, embed_ms, err);
+    q->neutral = neutral;
+    q->n_neutral = n_neutral;
     pthread_rwlock_unlock(&w->model_lock);
     return rc;
 }

@@ -8,24 +8,30 @@
 #include <strings.h>
 
 #include "../common/cs_utf8.h"
+#include "search_neutral.h"
 
 #define SEARCH_SAMPLE 2048   /* rows whose cosines give the query's score distribution */
 #define SEARCH_EXACT_BONUS 2.0
 #define SEARCH_STEP 0.01     /* scores closer than this are a tie, broken by recency */
 #define SEARCH_LEN0 4000.0   /* characters: the length factor halves at 4000 * (2 - 1) */
 #define SEARCH_MAXWORDS 16
+#define SEARCH_COMPLETIONS 32 /* the rarest words completing a typed prefix, asked one by one */
 /* The reference cosine of a modality: its 3rd best (so two near-twins can both stand out), or
  * the best of the rest after the top 0.1 % in a large history. */
 #define SEARCH_REF_RANK 2
 #define SEARCH_REF_SHARE 1000
-/* A meaning hit must clear the reference by this share of the reference's height over the median.
- * Per modality, calibrated with bench/relevance.py on the toy-world model: over the 48 toy images
- * every toy-world target leads by at least 0.44 and 95 % of nonsense strings by at most 0.46 (with
- * the benchmark's 12 rendered-text images among them: targets 95 % above 0.41, nonsense 95 %
- * below 0.42); the toy model's text tower places unrelated texts and nonsense close together, so
- * text-to-text hits need more (nonsense at most 1.13). A real CLIP model needs its own
- * calibration (docs/search.md). */
-static const double standout_min[2] = {1.15, 0.44}; /* text kinds, images */
+/* A meaning hit must clear the reference by this share of the reference's height over the median,
+ * plus SEARCH_NEUTRAL_GAIN times the query's likeness to gibberish above SEARCH_NEUTRAL_AT
+ * (search_neutral.h). Per modality, calibrated with bench/relevance.py on the toy-world model
+ * (docs/search.md): toy-world queries sit at likeness -0.1 to 0.84 (median 0.48), nonsense
+ * strings at 0.60 to 0.97 (median 0.85); with the rise, 46 of the 48 toy-world targets clear
+ * the image floor and 39 of 40 nonsense strings do not (the two misses: a target that is not
+ * the best image even by cosine, and one at standout 0.38 and likeness 0.67). The toy model's
+ * text tower places unrelated texts and nonsense close together, so text-to-text hits need more
+ * (nonsense at most 1.07). A real CLIP model needs its own calibration (docs/search.md). */
+#define SEARCH_NEUTRAL_AT 0.5
+#define SEARCH_NEUTRAL_GAIN 1.0
+static const double standout_min[2] = {1.15, 0.35}; /* text kinds, images */
 
 /* a word character: ASCII letters and digits, or any non-ASCII scalar (unicode61 decides) */
 static int word_cp(int32_t cp) {
@@ -159,7 +165,7 @@ static int fuzzy_term(sbuf *b, const char *w, int prefix) {
 }
 
 enum { WAY_EXACT, WAY_WORDS, WAY_PREFIX, WAY_FUZZY, WAY_SUBSTRING, WAYS };
-static const double way_quality[WAYS] = {1.0, 0.9, 0.75, 0.6, 0.55};
+static const double way_quality[WAYS] = {1.0, 0.9, 0.75, 0.6, 0.45};
 
 /* The FTS5 query of one way (malloc'd), or NULL when that way does not apply to these words. */
 static char *way_query(int way, char **w, size_t nw) {
@@ -243,8 +249,78 @@ static int by_score(const void *a, const void *b) {
     return x->seq < y->seq ? 1 : x->seq > y->seq ? -1 : 0;
 }
 
+/* An entry that holds one of the rarest completions of the last word (typed as a prefix). */
+typedef struct { int64_t id; double rare; int64_t len; } rarity;
+
+static const rarity *find_rarity(const rarity *r, size_t n, int64_t id) {
+    for (size_t i = 0; i < n; i++)
+        if (r[i].id == id) return &r[i];
+    return NULL;
+}
+
+/* While typing "quarterl", the entry holding "quarterly" in a history where few entries do is a
+ * better guess than one of the many holding "quarter": as a picker ranks completions, the rarer
+ * the word the prefix completes, the more it says. The index's words that complete the last query
+ * word (SEARCH_COMPLETIONS of them, rarest first) are asked one by one with the other words;
+ * each entry gets the rarity of its rarest completion, log((N + 1) / docs) / log(N + 2): about 1
+ * for a word in one entry of N, 0 for a word in all. *out is malloc'd (NULL when none). */
+static int prefix_rarity(store *s, char **w, size_t nw, filt *f, rarity **out, size_t *n, cs_err *err) {
+    *out = NULL;
+    *n = 0;
+    const char *p = w[nw - 1];
+    if (strlen(p) < 2) return 0;
+    store_fts_term *t;
+    size_t nt;
+    int64_t total;
+    if (store_fts_terms(s, p, SEARCH_COMPLETIONS, &t, &nt, &total, err)) return -1;
+    size_t cap = 0;
+    int rc = 0;
+    for (size_t i = 0; !rc && i < nt; i++) {
+        sbuf b = {0};
+        for (size_t j = 0; !rc && j + 1 < nw; j++) rc = sb_add(&b, "\"%s\" AND ", w[j], NULL);
+        if (!rc) rc = sb_add(&b, "\"%s\"", t[i].term, NULL);
+        store_fts_hit *fh = NULL;
+        size_t m = 0;
+        if (!rc) rc = store_fts_ranked(s, 0, b.p, SEARCH_DEPTH, &fh, &m, err);
+        else cs_errc(err, CS_ENOMEM, "out of memory");
+        free(b.p);
+        double rare = log((double)(total + 1) / (double)(t[i].docs > 0 ? t[i].docs : 1)) / log((double)total + 2);
+        for (size_t k = 0; !rc && k < m; k++) {
+            if (!keep_entry(fh[k].id, f) || find_rarity(*out, *n, fh[k].id)) continue; /* rarest first: kept */
+            if (*n == cap) {
+                cap = cap ? cap * 2 : 64;
+                rarity *nn = realloc(*out, cap * sizeof *nn);
+                if (!nn) { rc = cs_errc(err, CS_ENOMEM, "out of memory"); break; }
+                *out = nn;
+            }
+            (*out)[(*n)++] = (rarity){fh[k].id, rare, fh[k].len};
+        }
+        free(fh);
+    }
+    store_fts_terms_free(t, nt);
+    if (rc) { free(*out); *out = NULL; *n = 0; }
+    return rc ? -1 : 0;
+}
+
+/* One way's hit into the candidates: the entry keeps its best text score and its best way. */
+static int take_hit(cands *c, int64_t id, int match, double ts, cs_err *err) {
+    scored *x = cand_get(c, id);
+    if (!x) return cs_errc(err, CS_ENOMEM, "out of memory");
+    x->cand = 1;
+    x->h.signals |= SEARCH_TEXT;
+    if (!x->h.match || match < x->h.match) x->h.match = match;
+    if (ts > x->ts) x->ts = ts;
+    return 0;
+}
+
+/* a long file must not win by containing the words (search.h) */
+static double length_factor(int64_t len) { return 1.0 / (1.0 + log2(1.0 + (double)len / SEARCH_LEN0)); }
+
 /* The words' candidates, every way, each entry keeping its best text score. */
 static int gather_words(store *s, char **w, size_t nw, int limit, filt *f, cands *c, cs_err *err) {
+    rarity *rar = NULL;
+    size_t nrar = 0;
+    if (prefix_rarity(s, w, nw, f, &rar, &nrar, err)) return -1;
     for (int way = 0; way < WAYS; way++) {
         /* typos and pieces of words are for when the words as typed find too little: with a
          * page of exact, all-words or prefix hits they would rank below those anyway, and they
@@ -261,23 +337,27 @@ static int gather_words(store *s, char **w, size_t nw, int limit, filt *f, cands
         for (size_t i = 0; i < m; i++)
             if (keep_entry(fh[i].id, f) && fh[i].bm25 > best) best = fh[i].bm25;
         int taken = 0;
+        /* one word asked as "words" is the exact match */
+        int match = way == WAY_WORDS && nw == 1 ? SEARCH_EXACT : SEARCH_EXACT + way;
         for (size_t i = 0; i < m && taken < SEARCH_DEPTH; i++) {
             if (!keep_entry(fh[i].id, f)) continue;
             taken++;
-            double rel = best > 0 ? fh[i].bm25 / best : 1;
-            double L = 1.0 / (1.0 + log2(1.0 + (double)fh[i].len / SEARCH_LEN0));
-            double ts = way_quality[way] * (0.7 + 0.3 * rel) * L;
-            scored *x = cand_get(c, fh[i].id);
-            if (!x) { free(fh); return cs_errc(err, CS_ENOMEM, "out of memory"); }
-            x->cand = 1;
-            x->h.signals |= SEARCH_TEXT;
-            /* one word asked as "words" is the exact match */
-            int match = way == WAY_WORDS && nw == 1 ? SEARCH_EXACT : SEARCH_EXACT + way;
-            if (!x->h.match || match < x->h.match) x->h.match = match;
-            if (ts > x->ts) x->ts = ts;
+            double rel = best > 0 ? fh[i].bm25 / best : 1, ts;
+            if (way == WAY_PREFIX) { /* rarity of the completion, then BM25 */
+                const rarity *r = find_rarity(rar, nrar, fh[i].id);
+                ts = way_quality[way] * (0.5 + 0.2 * rel + 0.3 * (r ? r->rare : 0)) * length_factor(fh[i].len);
+            } else
+                ts = way_quality[way] * (0.7 + 0.3 * rel) * length_factor(fh[i].len);
+            if (take_hit(c, fh[i].id, match, ts, err)) { free(fh); free(rar); return -1; }
         }
         free(fh);
+        /* rare completions beyond the prefix query's own depth (it ranks by BM25, not rarity) */
+        for (size_t i = 0; way == WAY_PREFIX && i < nrar; i++) {
+            double ts = way_quality[way] * (0.5 + 0.3 * rar[i].rare) * length_factor(rar[i].len);
+            if (take_hit(c, rar[i].id, match, ts, err)) { free(rar); return -1; }
+        }
     }
+    free(rar);
     return 0;
 }
 
@@ -345,7 +425,7 @@ static int by_desc(const void *a, const void *b) {
 /* Turns cosines into standouts and the two signals into one score (search.h). floor 0: a query
  * by example (similar, --image), which asks for the nearest entries whatever they are: every
  * meaning candidate is kept, ranked by cosine. */
-static int score_all(cands *c, const filt *f, int floor) {
+static int score_all(cands *c, const filt *f, int floor, double raise) {
     float *cs[3];
     size_t nc[3] = {0, 0, 0}; /* 0 text kinds, 1 images, 2 both */
     for (int m = 0; m < 3; m++) cs[m] = malloc((c->n ? c->n : 1) * sizeof(float));
@@ -384,8 +464,8 @@ static int score_all(cands *c, const filt *f, int floor) {
             if (!floor) {
                 ms = 1 + x->h.cosine;
                 x->h.signals |= SEARCH_MEANING;
-            } else if (z >= standout_min[m]) {
-                ms = 0.5 + (z - standout_min[m]) / 1.5;
+            } else if (z >= standout_min[m] + raise) {
+                ms = 0.5 + (z - standout_min[m] - raise) / 1.5;
                 if (ms > 1.5) ms = 1.5;
                 x->h.signals |= SEARCH_MEANING;
             }
@@ -435,7 +515,13 @@ int search_run(store *s, const search_query *q, search_hit **hits, size_t *n, cs
     }
     free_words(w, nw);
     if (rc) { free(f.b); free(c.a); return -1; }
-    if (score_all(&c, &f, q->text != NULL)) { free(f.b); free(c.a); return cs_errc(err, CS_ENOMEM, "out of memory"); }
+    /* a query that looks like gibberish to this model must stand out more (search_neutral.h) */
+    double raise = 0;
+    if (q->text && q->qvec && q->neutral && q->vecs) {
+        double g = search_neutral_likeness(q->qvec, q->neutral, q->n_neutral, vecindex_dim(q->vecs));
+        if (g > SEARCH_NEUTRAL_AT) raise = (g - SEARCH_NEUTRAL_AT) * SEARCH_NEUTRAL_GAIN;
+    }
+    if (score_all(&c, &f, q->text != NULL, raise)) { free(f.b); free(c.a); return cs_errc(err, CS_ENOMEM, "out of memory"); }
     /* keep the candidates that matched by words or stood out by meaning */
     size_t k = 0;
     for (size_t i = 0; i < c.n; i++) {

@@ -8,11 +8,15 @@
  *   prefix     every word, the last one as a prefix (typing "invo")             0.75
  *   fuzzy      each word of 5+ letters may be one edit off (insert, delete,
  *              substitute, swap two neighbours; ASCII letters and digits)       0.6
- *   substring  every word of 3+ characters inside a word (trigram index)        0.55
+ *   substring  every word of 3+ characters inside a word (trigram index)        0.45
  * The last two ways are asked only when the first three found fewer than a page (limit) of
  * entries: they would rank below those, and they are the slow ones.
  * text score ts = quality * (0.7 + 0.3 * bm25 / best bm25 of that way) * L, with the length
  * factor L = 1 / (1 + log2(1 + chars / 4000)), so a long file does not win by containing the words.
+ * A prefix hit weighs the rarity of the word the prefix completes instead of part of BM25, as a
+ * picker ranks completions: ts = 0.75 * (0.5 + 0.2 * bm25 / best + 0.3 * rarity) * L, rarity =
+ * log((N + 1) / entries holding the word) / log(N + 2) for the entry's rarest completion among
+ * the 32 rarest of the index (0 when it holds none of those).
  *
  * Meaning (cosine of the query's CLIP embedding with each image and text vector, vecindex.h). A
  * cosine means nothing by itself: with real CLIP weights text-to-text cosines sit at 0.7-0.9 for
@@ -22,7 +26,9 @@
  * or the best after the top 0.1 % in a large history) in units of the reference's height over the
  * modality's median. Nonsense lifts every entry about equally; a real match leads. A meaning hit
  * counts only when its standout clears the modality's floor (search.c, calibrated with
- * bench/relevance.py); meaning score ms = min(1.5, 0.5 + (standout - floor) / 1.5), 0 below it.
+ * bench/relevance.py), raised by the query's likeness to gibberish above 0.5 (its largest cosine
+ * with a few gibberish prompts, q->neutral, search_neutral.h): nonsense resembles nonsense;
+ * meaning score ms = min(1.5, 0.5 + (standout - floor) / 1.5), 0 below it.
  * A query by example (text NULL: similar, search --image) has no floor: it asks for the nearest
  * entries, ranked by cosine (ms = 1 + cosine).
  *
@@ -53,6 +59,9 @@ typedef struct search_query {
     const char *text;     /* the words, for full text (may be NULL or empty) */
     const float *qvec;    /* unit query embedding, or NULL (no model) */
     const vecindex *vecs; /* needed with qvec */
+    const float *neutral; /* n_neutral unit vectors of gibberish prompts (search_neutral.h), or NULL:
+                           * the meaning floor then does not adapt to how nonsense-like q is */
+    int n_neutral;
     const char *kind;     /* NULL: every kind */
     int64_t since_ms;     /* 0: no limit */
     int limit;            /* > 0 */

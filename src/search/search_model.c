@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "../common/cs_clock.h"
+#include "search_neutral.h"
 #include "vecindex.h"
 
 /* The query vector (malloc'd into *qv, or NULL when the query has none). */
@@ -47,14 +48,32 @@ int search_with_model(store *s, clip_ctx *model, const char *model_id, search_qu
         else if (vecindex_stale(vi)) /* the results still come, from what was indexed */
             snprintf(q->warning, sizeof q->warning, "%s", vecindex_stale(vi));
     }
+    /* a text query's likeness to gibberish raises the meaning floor (search_neutral.h): the
+     * caller's prompt vectors for this model if it keeps them (the index worker does, per
+     * loaded model), else embedded here for this search */
+    float *own = NULL;
+    const float *neutral = q->neutral;
+    int n_neutral = q->n_neutral;
+    if (!rc && vi && !image && q->text && *q->text && !neutral) {
+        rc = search_neutral_embed(model, &own, err);
+        neutral = own;
+        n_neutral = own ? SEARCH_NEUTRAL_N : 0;
+    }
     const char *text = q->text;
+    const float *caller_neutral = q->neutral;
+    int caller_n_neutral = q->n_neutral;
     if (image) q->text = NULL; /* a query by example: ranked by cosine, no words */
     q->qvec = qv;
     q->vecs = vi;
+    q->neutral = qv && !image && text && *text ? neutral : NULL;
+    q->n_neutral = q->neutral ? n_neutral : 0;
     if (!rc && (q->text || qv)) rc = search_run(s, q, hits, n, err);
     q->text = text;
     q->qvec = NULL;
     q->vecs = NULL;
+    q->neutral = caller_neutral;
+    q->n_neutral = caller_n_neutral;
+    free(own);
     free(qv);
     vecindex_close(vi);
     return rc;

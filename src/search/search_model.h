@@ -21,6 +21,10 @@
  * q->vecs are filled and reset to NULL before returning; q->warning gets vecindex_stale's reason
  * when the search matrix is out of date (the hits then come from what was indexed). With neither
  * words nor a query vector there are no hits (*n = 0).
+ * A text query with a model is also measured against the model's gibberish prompts
+ * (search_neutral.h, the meaning floor): q->neutral, when the caller set it (q->n_neutral
+ * vectors of this model, as the index worker keeps per loaded model), else they are embedded
+ * here for this one search (the CLI: once per process). q->neutral is left as the caller set it.
  * *hits is malloc'd (the caller frees it), *n its length. embed_ms (may be NULL) gets the text
  * tower's time in milliseconds (0 when no text was embedded).
  * Errors: CS_EINVAL for an image without a model, or a search matrix whose dimension differs from

@@ -39,6 +39,12 @@ void store_sha256_hex(const void *data, size_t len, char out[65]) {
     for (int i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
+/* Counts every commit, explicit or autocommit: each is one fsync of the WAL (store_commits). */
+static int count_commit(void *arg) {
+    ((store *)arg)->commits++;
+    return 0; /* 0: let the commit go ahead */
+}
+
 /* 1 if the last failure on this connection came from the disk (an IOERR, or any error while
  * the last system error SQLite saw was EIO: a failed read surfaces as "vtable constructor
  * failed" through FTS5, or as a corrupt-looking page). */
@@ -386,6 +392,7 @@ int store_open(const char *dir, store **out, cs_err *err) {
     }
     sqlite3_busy_timeout(s->db, 5000);
     sqlite3_extended_result_codes(s->db, 1);
+    sqlite3_commit_hook(s->db, count_commit, s);
     /* Turning a new database to WAL needs it to itself, and SQLite reports SQLITE_BUSY there
      * without calling the busy handler: retry for up to 5 s (two processes opening a fresh store
      * at once, such as the daemon and a CLI call, meet here). */
@@ -1251,6 +1258,51 @@ int store_fts_ranked(store *s, int trigram, const char *q, int limit, store_fts_
     return 0;
 }
 
+int store_fts_terms(store *s, const char *prefix, int limit, store_fts_term **out, size_t *n, int64_t *total, cs_err *err) {
+    *out = NULL;
+    *n = 0;
+    *total = 0;
+    /* fts5vocab reads the index's own term list; a temp table, so the schema stays as it is */
+    if (store_exec(s, "CREATE VIRTUAL TABLE IF NOT EXISTS temp.entries_fts_terms USING fts5vocab(main, 'entries_fts', 'row');", err))
+        return -1;
+    sqlite3_stmt *st;
+    if (store_prepare(s, "SELECT count(*) FROM entries_fts", &st, "full-text terms", err)) return -1;
+    if (sqlite3_step(st) == SQLITE_ROW) *total = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    /* the terms of the prefix are the range [prefix, prefix + U+10FFFF) in the index's order */
+    if (store_prepare(s, "SELECT term, doc FROM temp.entries_fts_terms WHERE term >= ?1 AND term < ?1 || char(1114111)"
+                         " ORDER BY doc, term LIMIT ?2", &st, "full-text terms", err))
+        return -1;
+    sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, limit);
+    size_t cap = 0;
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 32;
+            store_fts_term *nn = realloc(*out, cap * sizeof *nn);
+            if (!nn) { r = SQLITE_NOMEM; break; }
+            *out = nn;
+        }
+        char *t = strdup((const char *)sqlite3_column_text(st, 0));
+        if (!t) { r = SQLITE_NOMEM; break; }
+        (*out)[(*n)++] = (store_fts_term){t, sqlite3_column_int64(st, 1)};
+    }
+    sqlite3_finalize(st);
+    if (r != SQLITE_DONE) {
+        store_fts_terms_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+        return r == SQLITE_NOMEM ? cs_errc(err, CS_ENOMEM, "out of memory") : store_dberr(s, err, "full-text terms");
+    }
+    return 0;
+}
+
+void store_fts_terms_free(store_fts_term *t, size_t n) {
+    for (size_t i = 0; i < n; i++) free(t[i].term);
+    free(t);
+}
+
 int store_get_vector(store *s, int64_t id, const char *model, int part, float *v, int dim, cs_err *err) {
     sqlite3_stmt *st;
     if (store_prepare(s,
@@ -1292,3 +1344,5 @@ int store_set_subkind(store *s, int64_t id, const char *subkind, const char *lan
     sqlite3_finalize(st);
     return r == SQLITE_DONE ? 0 : store_dberr(s, err, "organise");
 }
+
+int64_t store_commits(const store *s) { return s->commits; }

@@ -180,6 +180,14 @@ typedef struct store_fts_hit { int64_t id; double bm25; int64_t len; } store_fts
  * malloc'd (NULL when nothing matched). */
 int store_fts_ranked(store *s, int trigram, const char *fts_query, int limit, store_fts_hit **out, size_t *n, cs_err *err);
 
+/* A word of the full-text index and the number of entries holding it. */
+typedef struct store_fts_term { char *term; int64_t docs; } store_fts_term;
+/* The indexed words that begin with prefix (lowercase, as the index folds them), those in the
+ * fewest entries first, at most limit; *total gets the number of entries in the index. *out is
+ * malloc'd, as is each term; free with store_fts_terms_free. */
+int store_fts_terms(store *s, const char *prefix, int limit, store_fts_term **out, size_t *n, int64_t *total, cs_err *err);
+void store_fts_terms_free(store_fts_term *t, size_t n);
+
 /* Entries of text kinds not yet organised (subkind never computed), at most limit. */
 int store_unorganised(store *s, int limit, int64_t **ids, size_t *n, cs_err *err);
 /* Sets an entry's text kind ("" for prose) and code language (may be NULL). */
@@ -240,6 +248,9 @@ int store_collection_members(store *s, int64_t id, int limit, int64_t **ids, siz
  * take milliseconds: other writers (capture) wait meanwhile. Not nestable. */
 int store_begin(store *s, cs_err *err);
 int store_end(store *s, int ok, cs_err *err);
+/* Write transactions this handle committed since it opened (explicit ones and single-statement
+ * autocommits alike): each costs one WAL fsync, so tests use it to check writes are grouped. */
+int64_t store_commits(const store *s);
 
 /* Settings kept in the database (model in use, pause flag). *value is malloc'd, NULL if unset. */
 int store_meta_get(store *s, const char *key, char **value, cs_err *err);
@@ -323,7 +334,8 @@ int store_import(store *s, const char *path, store_archive_counts *c, cs_err *er
 
 /* ---- presentation (store_json.c) ---- */
 
-/* One line of at most max bytes (UTF-8 safe, whitespace runs collapsed, controls dropped), or
+/* One line of at most max bytes (UTF-8 safe, whitespace runs collapsed, control characters and
+ * bidi overrides dropped as cs_utf8_unsafe says, broken UTF-8 as U+FFFD), or
  * "[image WxH png]" for images. malloc'd. */
 char *store_preview(const store_entry *e, size_t max);
 struct json_t;

@@ -21,6 +21,7 @@ struct store {
     void (*test_hook)(store *s, const char *point, void *arg);
     void *test_hook_arg;
     int scrub; /* a secret was deleted inside store_begin: scrub the full-text index at store_end */
+    int64_t commits; /* write transactions committed on this handle (store_commits) */
 };
 
 /* The cs_err code for an SQLite result code: BUSY/LOCKED -> CS_EBUSY, CORRUPT/NOTADB ->

@@ -28,10 +28,13 @@ char *store_preview(const store_entry *e, size_t max) {
             continue;
         }
         if (space) { out[o++] = ' '; space = 0; }
-        if (o + k > max) break;
-        if (cp >= 0 && cp < 0x20) { i += k; continue; } /* other controls dropped */
-        memcpy(out + o, t + i, k);
-        o += k;
+        /* other controls and bidi overrides dropped (cs_utf8_unsafe), broken UTF-8 as U+FFFD: a
+         * preview goes to terminals */
+        if (cs_utf8_unsafe(cp)) { i += k; continue; }
+        size_t w = cp < 0 ? 3 : k;
+        if (o + w > max) break;
+        memcpy(out + o, cp < 0 ? "\xef\xbf\xbd" : (const char *)t + i, w);
+        o += w;
         i += k;
     }
     out[o] = 0;

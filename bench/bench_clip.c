@@ -1,6 +1,6 @@
 /* bench_clip: latency of the CLIP towers, in the ONNX Runtime anchor's metrics.
  *
- *   bench_clip [--model DIR] [--threads N] [--keep DIR]
+ *   bench_clip [--model DIR] [--threads N] [--keep DIR] [--dtype f32|f16|q8] [--fidelity N]
  *
  * Without --model it writes a ViT-B/32-shaped checkpoint (vision 768 wide, 12 layers, 12 heads,
  * patch 32 at 224 px; text 512 wide, 12 layers, 8 heads; projection 512) with random weights to a
@@ -8,7 +8,11 @@
  * after one warm-up call each: image batch 1 (10 runs), image batch 8 per image (3 runs), text of
  * 8 tokens (20 runs) and of 77 tokens (10 runs); the same inputs and repetition counts as
  * ../shared/anchors/ort_bench.mjs. Prints "metric value" lines (milliseconds) and a few
- * informational lines starting with '#'. */
+ * informational lines starting with '#'. --dtype: the CPU weights (default: each tower's default).
+ *
+ * --fidelity N: instead of timing, embeds N random images and N random texts (4 to 77 tokens)
+ * with the dtype and with F32, and prints the min and median cosine between the two per tower
+ * ("fidelity_image_min 0.99990" ...), for the table in docs/performance.md. */
 #include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -163,6 +167,51 @@ static int write_model(const char *dir) {
     return 0;
 }
 
+static int cmpf(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* min and median over n of the cosines of a's rows with b's (L2-normalised rows of 512) */
+static void print_cosines(const char *what, const float *a, const float *b, int n) {
+    float *c = malloc((size_t)n * sizeof *c);
+    for (int i = 0; i < n; i++) {
+        double s = 0;
+        for (int k = 0; k < 512; k++) s += (double)a[(size_t)i * 512 + k] * b[(size_t)i * 512 + k];
+        c[i] = (float)s;
+    }
+    qsort(c, (size_t)n, sizeof *c, cmpf);
+    printf("fidelity_%s_min %.6f\nfidelity_%s_median %.6f\n", what, c[0], what, n % 2 ? c[n / 2] : 0.5f * (c[n / 2 - 1] + c[n / 2]));
+    free(c);
+}
+
+static int fidelity(clip_ctx *c, clip_ctx *c32, int n) {
+    size_t per = 3 * 224 * 224;
+    float *px = malloc(8 * per * sizeof *px), *a = malloc((size_t)n * 512 * 4), *b = malloc((size_t)n * 512 * 4);
+    cs_err e;
+    for (int i0 = 0; i0 < n; i0 += 8) {
+        int bt = n - i0 < 8 ? n - i0 : 8;
+        for (size_t i = 0; i < (size_t)bt * per; i++) px[i] = frand();
+        if (clip_vision_forward(c, px, bt, 1, NULL, a + (size_t)i0 * 512, &e) ||
+            clip_vision_forward(c32, px, bt, 1, NULL, b + (size_t)i0 * 512, &e)) { fprintf(stderr, "%s\n", e.msg); return 1; }
+    }
+    print_cosines("image", a, b, n);
+    for (int i = 0; i < n; i++) {
+        int32_t ids[77];
+        int len = 4 + (int)((frand() + 1.0f) * 36.9f); /* 4..77 */
+        for (int t = 0; t < len; t++) ids[t] = t == 0 ? 49406 : t == len - 1 ? 49407 : 256 + (int)((frand() + 1.0f) * 24000);
+        const int32_t *p = ids;
+        size_t l = (size_t)len;
+        if (clip_text_embed(c, &p, &l, 1, 1, a + (size_t)i * 512, &e) || clip_text_embed(c32, &p, &l, 1, 1, b + (size_t)i * 512, &e)) {
+            fprintf(stderr, "%s\n", e.msg);
+            return 1;
+        }
+    }
+    print_cosines("text", a, b, n);
+    free(px); free(a); free(b);
+    return 0;
+}
+
 static double time_image(clip_ctx *c, int batch, int reps) {
     size_t n = (size_t)batch * 3 * 224 * 224;
     float *px = malloc(n * sizeof *px), *out = malloc((size_t)batch * 512 * sizeof *out);
@@ -192,13 +241,18 @@ static double time_text(clip_ctx *c, int n, int reps) {
 
 int main(int argc, char **argv) {
     const char *model = NULL, *keep = NULL;
-    int threads = 0, write_only = 0;
+    int threads = 0, write_only = 0, dtype = CLIP_DTYPE_DEFAULT, fid = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--keep") && i + 1 < argc) keep = argv[++i];
         else if (!strcmp(argv[i], "--write-only")) write_only = 1; /* with --keep: just the checkpoint */
-        else { fprintf(stderr, "usage: bench_clip [--model DIR] [--threads N] [--keep DIR [--write-only]]\n"); return 2; }
+        else if (!strcmp(argv[i], "--dtype") && i + 1 < argc && !clip_dtype_parse(argv[i + 1], &dtype, NULL)) i++;
+        else if (!strcmp(argv[i], "--fidelity") && i + 1 < argc && atoi(argv[i + 1]) > 0) fid = atoi(argv[++i]);
+        else {
+            fprintf(stderr, "usage: bench_clip [--model DIR] [--threads N] [--keep DIR [--write-only]] [--dtype f32|f16|q8] [--fidelity N]\n");
+            return 2;
+        }
     }
     char tmp[256] = "";
     if (!model) {
@@ -217,12 +271,23 @@ int main(int argc, char **argv) {
     }
     clip_params p = clip_default_params();
     p.threads = threads;
+    p.dtype = dtype;
+    p.device = "cpu";
     clip_ctx *c;
     cs_err e;
     if (clip_load(model, &p, &c, &e)) { fprintf(stderr, "%s\n", e.msg); return 1; }
+    if (fid) {
+        clip_ctx *c32;
+        p.dtype = CLIP_DTYPE_F32;
+        if (clip_load(model, &p, &c32, &e)) { fprintf(stderr, "%s\n", e.msg); return 1; }
+        int rc = fidelity(c, c32, fid);
+        clip_free(c32);
+        clip_free(c);
+        return rc;
+    }
     clip_device d;
     clip_get_device(c, &d);
-    printf("# clipseek %s, %d threads\n", ops_blas_name(), d.threads);
+    printf("# clipseek %s, %d threads, dtype %s\n", ops_blas_name(), d.threads, clip_dtype_name(dtype));
     printf("image_b1_ms %.1f\n", time_image(c, 1, 10));
     printf("image_b8_ms_per_image %.1f\n", time_image(c, 8, 3) / 8);
     printf("text_8tok_ms %.1f\n", time_text(c, 8, 20));

@@ -12,10 +12,13 @@
 
 #define TINY "tiny-clip-quickgelu-p32"
 
-/* Loads a model on two threads (reference: the plain reference kernels); fails the test if it cannot. */
+/* Loads a model on two threads (reference: the plain reference kernels); fails the test if it cannot.
+ * F32 weights on the CPU: these checks hold the engine to transformers' F32 outputs (the lower
+ * dtypes are held to F32 in test_dtype.c). */
 static inline clip_ctx *load_model(const char *dir, int reference) {
     clip_params p = clip_default_params();
     p.threads = 2;
+    p.dtype = CLIP_DTYPE_F32;
     p.reference = reference;
     clip_ctx *c;
     cs_err e;
@@ -83,6 +86,19 @@ static inline void check_tiny(clip_ctx *c, st_set *refs, float tol) {
     free(px); free(ie); free(vp); free(vl); free(logits); free(vlast);
 }
 
+/* The row of cands[n][P] with the largest dot product with q[P] (the first on a tie): the top-1
+ * search result of a query embedding among image embeddings. */
+static inline size_t best_match(const float *q, const float *cands, size_t n, int P) {
+    size_t best = 0;
+    float bs = -2;
+    for (size_t j = 0; j < n; j++) {
+        float s = 0;
+        for (int k = 0; k < P; k++) s += q[k] * cands[j * P + k];
+        if (s > bs) { bs = s; best = j; }
+    }
+    return best;
+}
+
 /* toyworld: each of the 48 queries finds its image first, and every embedding has cosine >= 0.9999
  * with transformers' (q: queries.json, he: hf-embeds.safetensors). */
 static inline void check_toyworld(clip_ctx *c, const char *q, const char *he) {
@@ -117,13 +133,7 @@ static inline void check_toyworld(clip_ctx *c, const char *q, const char *he) {
         }
         if (ci < worst_i) worst_i = ci;
         if (ct < worst_t) worst_t = ct;
-        size_t best = 0;
-        float bs = -2;
-        for (size_t j = 0; j < N; j++) {
-            float s = 0;
-            for (int k = 0; k < P; k++) s += te[i * P + k] * ie[j * P + k];
-            if (s > bs) { bs = s; best = j; }
-        }
+        size_t best = best_match(te + i * P, ie, N, P);
         if (best == i) top1++;
         else cr_log_error("query '%s' found %s, not %s", texts[i], paths[best], paths[i]);
     }

@@ -48,6 +48,7 @@ static clip_ctx *load_on(const char *dir, const char *device, int f32) {
     p.threads = 2;
     p.device = device;
     p.f32 = f32;
+    p.dtype = CLIP_DTYPE_F32; /* on the CPU: the F32 oracle the GPU is held to */
     clip_ctx *c;
     cs_err e;
     cr_assert_eq(clip_load(dir, &p, &c, &e), 0, "%s", e.msg);

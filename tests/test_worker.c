@@ -3,7 +3,9 @@
  * the model out (reported, searches fall back to full text) without a crash; new rules (a reload)
  * reopen the organiser on them, and the config's `text_model =` loads a text model next to the CLIP
  * model (one from another space is refused, searches keep CLIP's own text tower). The model tests wait on the worker's own idle signal; the rules
- * test polls its counters (a label file's error has no signal of its own). */
+ * test polls its counters (a label file's error has no signal of its own). A change of the stored
+ * dtype loads the model again. */
+#include <dirent.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -167,6 +169,62 @@ Test(worker, set_rules_reopens_the_organiser, .timeout = 120) {
     index_worker_stop(w);
     index_worker_free(w);
     rules_free(bad2);
+}
+
+/* files in dir/weights whose name ends in suffix (the converted-weights cache, lpcache.h) */
+static int cached(const char *suffix) {
+    char wd[128];
+    snprintf(wd, sizeof wd, "%s/weights", dir);
+    DIR *d = opendir(wd);
+    if (!d) return 0;
+    int n = 0;
+    size_t sl = strlen(suffix);
+    for (struct dirent *de; (de = readdir(d));) {
+        size_t l = strlen(de->d_name);
+        n += l >= sl && !strcmp(de->d_name + l - sl, suffix);
+    }
+    closedir(d);
+    return n;
+}
+
+/* The dtype `model use` stores with the model ("model_dtype"): the worker loads with it, and loads
+ * again when it changes (same folder); converted weights go to <data dir>/weights. */
+Test(worker, reloads_when_the_stored_dtype_changes, .timeout = 300) {
+    FIXTURE(model, "toyworld-clip");
+    store *s;
+    cs_err e = {0};
+    cr_assert_eq(store_open(dir, &s, &e), 0, "%s", e.msg);
+    add_text(s, "a red circle");
+    cr_assert_eq(store_meta_set(s, "model_dir", model, &e), 0, "%s", e.msg);
+    cr_assert_eq(store_meta_set(s, "model_dtype", "f16", &e), 0, "%s", e.msg);
+
+    index_worker_params p = index_worker_default_params();
+    p.data_dir = dir;
+    p.threads = 1;
+    p.device = "cpu";
+    p.on_error = on_error;
+    index_worker *w;
+    cr_assert_eq(index_worker_start(&p, &w, &e), 0, "%s", e.msg);
+    int64_t indexed = -1;
+    cr_assert_eq(index_worker_wait_idle(w, &indexed), 0, "no model loaded: %s", last_error);
+    cr_expect_eq(indexed, 1);
+    cr_expect_eq(cached("-text-f16.lpw"), 1, "the text tower was converted to F16 and cached");
+    cr_expect_eq(cached("-text-q8.lpw"), 0);
+
+    /* `model use --dtype q8` of the same folder: the worker loads it again in q8 */
+    cr_assert_eq(store_meta_set(s, "model_dtype", "q8", &e), 0, "%s", e.msg);
+    add_text(s, "a blue square");
+    index_worker_kick(w);
+    cr_assert_eq(index_worker_wait_idle(w, &indexed), 0, "no model after the dtype change: %s", last_error);
+    cr_expect_eq(indexed, 2);
+    cr_expect_eq(cached("-text-q8.lpw"), 1, "the model was loaded again with Q8 weights");
+    index_worker_stats st;
+    index_worker_get_stats(w, &st);
+    cr_expect(st.have_model);
+
+    index_worker_stop(w);
+    index_worker_free(w);
+    store_close(s);
 }
 
 /* The config's `text_model =` (a reload hands the worker new rules): the worker loads the text

@@ -27,9 +27,12 @@ int cli_parse_int(const char *s, int lo, int hi, int *out);
 
 /* The thread count from --threads (0 if absent): picked up by every computing command. */
 extern int cli_threads;
-/* --device and --dtype f32 (cli_device.c): where the towers run, for every computing command. */
+/* --device and --dtype (cli_device.c): where the towers run, for every computing command.
+ * cli_f32: a GPU keeps F32 weights (--dtype f32). cli_dtype: CLIP_DTYPE_* for the CPU (--dtype
+ * f32|f16|q8; else the dtype stored by `model use`, which cli_model_dir applies, else per tower). */
 extern const char *cli_device;
 extern int cli_f32;
+extern int cli_dtype;
 struct clip_params;
 struct clip_ctx;
 struct cs_err;

@@ -117,7 +117,13 @@ char *cli_model_dir(store *s, const char *opt) {
     const char *e = getenv("CLIPSEEK_MODEL");
     if (e && *e) return strdup(e);
     char *v = NULL;
-    if (s && store_meta_get(s, "model_dir", &v, NULL) == 0 && v) return v;
+    if (s && store_meta_get(s, "model_dir", &v, NULL) == 0 && v) {
+        char *dt = NULL; /* the dtype `model use` stored with it, unless --dtype says otherwise */
+        if (cli_dtype == CLIP_DTYPE_DEFAULT && store_meta_get(s, "model_dtype", &dt, NULL) == 0 && dt)
+            clip_dtype_parse(dt, &cli_dtype, NULL); /* an unknown value leaves the default */
+        free(dt);
+        return v;
+    }
     if (!s) return NULL;
     char p[PATH_MAX];
     snprintf(p, sizeof p, "%s/models/%s", store_dir(s), DEFAULT_REPO);

@@ -58,6 +58,7 @@ int cmd_daemon(int argc, char **argv) {
     p.threads = cli_threads;
     p.device = cli_device;
     p.f32 = cli_f32;
+    p.dtype = cli_dtype;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--no-x11")) p.x11 = 0;
         else if (!strcmp(argv[i], "--primary")) p.primary = 1;

@@ -1,5 +1,5 @@
 /* cli_device: where the CLIP towers run, for every computing command: --device (auto, cpu, vulkan,
- * vulkan:N) and --dtype (f16, f32: the weights a GPU keeps), then CLIPSEEK_DEVICE, then the
+ * vulkan:N) and --dtype (f32, f16, q8: the weights the towers keep), then CLIPSEEK_DEVICE, then the
  * config's `device =`, else auto. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,12 +11,22 @@
 
 const char *cli_device = NULL;
 int cli_f32 = 0;
+int cli_dtype = CLIP_DTYPE_DEFAULT;
 
 clip_params cli_clip_params(int threads) {
     clip_params p = clip_default_params();
     p.threads = threads;
     p.f32 = cli_f32;
+    p.dtype = cli_dtype;
     p.device = cli_device;
+    /* converted F16/Q8 weights are kept beside the vectors, in the data dir */
+    static char cache[4200];
+    char *dd = cli_data_dir();
+    if (dd) {
+        snprintf(cache, sizeof cache, "%s/weights", dd);
+        p.cache_dir = cache;
+        free(dd);
+    }
     const char *env = getenv("CLIPSEEK_DEVICE");
     if (!p.device && !(env && *env)) {
         static char cfg[32];

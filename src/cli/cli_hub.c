@@ -137,11 +137,16 @@ int cli_model_use(int argc, char **argv) {
     }
     store *s = cli_open_store();
     if (!s) return CLI_FAIL;
-    rc = store_meta_set(s, "model_dir", real, &e) ? cli_fail("%s", e.msg) : CLI_OK;
+    /* the dtype goes with the model choice: --dtype stores it, none stores the default */
+    rc = store_meta_set(s, "model_dir", real, &e) ||
+                 store_meta_set(s, "model_dtype", cli_dtype ? clip_dtype_name(cli_dtype) : NULL, &e)
+             ? cli_fail("%s", e.msg)
+             : CLI_OK;
     /* a text model belongs to the CLIP model it was checked against: a new `model use` without one
      * goes back to CLIP's own text tower */
     if (!rc && store_meta_set(s, "text_model_dir", text_arg ? treal : NULL, &e)) rc = cli_fail("%s", e.msg);
-    if (!rc) printf("using %s\n", real);
+    if (!rc) printf("using %s%s%s%s\n", real, cli_dtype ? " (" : "", cli_dtype ? clip_dtype_name(cli_dtype) : "",
+                    cli_dtype ? " weights)" : "");
     if (!rc && text_arg) printf("queries embedded by %s\n", treal);
     store_close(s);
     return rc;

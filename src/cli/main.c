@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../model/backend.h"
+#include "../model/clip.h"
 #include "cli.h"
 
 int cli_threads = 0;
@@ -162,7 +163,10 @@ static void usage(FILE *f) {
     fputs("\ncommon options:\n  --threads N     threads for computing commands (also CLIPSEEK_THREADS)\n"
           "  --device D      where computing commands run: auto (a GPU if there is one),\n"
           "                  cpu, vulkan, vulkan:N (also CLIPSEEK_DEVICE, or device =)\n"
-          "  --dtype f16|f32 the weights a GPU keeps (default f16)\n"
+          "  --dtype f32|f16|q8  the weights the towers keep: on the CPU f32, f16 or q8\n"
+          "                  (8-bit blocks; default per tower, docs/performance.md), on a\n"
+          "                  GPU f32 or f16 (f16 also for q8); stored with the model by\n"
+          "                  `model use`\n"
           "  --data-dir DIR  the history's folder (also CLIPSEEK_DATA_DIR;\n"
           "                  default $XDG_DATA_HOME/clipseek)\n"
           "  --version       clipseek's version\n", f);
@@ -199,8 +203,8 @@ int main(int argc, char **argv) {
             continue;
         }
         if (!strcmp(argv[i], "--dtype")) {
-            if (i + 1 >= argc || (strcmp(argv[i + 1], "f16") && strcmp(argv[i + 1], "f32")))
-                return cli_usage("--dtype is f16 or f32 (the weights a GPU keeps)");
+            if (i + 1 >= argc || clip_dtype_parse(argv[i + 1], &cli_dtype, NULL) || cli_dtype == CLIP_DTYPE_DEFAULT)
+                return cli_usage("--dtype is f32, f16 or q8 (the weights the towers keep; a GPU keeps f16 for q8)");
             cli_f32 = !strcmp(argv[++i], "f32");
             continue;
         }

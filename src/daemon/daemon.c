@@ -186,6 +186,7 @@ int daemon_run(const daemon_params *p, cs_err *err) {
     wp.threads = p->threads;
     wp.device = p->device;
     wp.f32 = p->f32;
+    wp.dtype = p->dtype;
     wp.rules = d.rules;
     wp.on_error = on_worker_error;
     wp.arg = &d;

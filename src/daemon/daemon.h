@@ -47,6 +47,7 @@ typedef struct daemon_params {
     int threads;            /* compute threads for the indexer (0: default) */
     const char *device;     /* where the towers run (model/backend.h names); NULL: CLIPSEEK_DEVICE, the config, auto */
     int f32;                /* a GPU keeps F32 weights (else F16) */
+    int dtype;              /* CLIP_DTYPE_* on the CPU; DEFAULT: the store's "model_dtype", else per tower */
     int no_capture;         /* 1: neither X11 nor Wayland capture (`clipseek web` on its own) */
     int web_port;           /* web page: -2 the config's setting, -1 off, 0 any free port, else that port */
     /* once the page is served: called with a one-time login URL (borrowed for the call; NULL if

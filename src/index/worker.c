@@ -47,6 +47,8 @@ struct index_worker {
     int64_t org_gen;        /* the rules_gen org was opened on */
     char *loaded;           /* the folder the model came from (even if it failed to load) */
     char *tloaded;          /* the folder the text model came from (even if it failed to load) */
+    int loaded_dt;          /* and the dtype it was loaded with (-1: none yet) */
+    char weights_dir[4200]; /* <data dir>/weights: the model's converted F16/Q8 weights (lpcache.h) */
 };
 
 index_worker_params index_worker_default_params(void) {
@@ -66,6 +68,18 @@ static char *model_dir_for(index_worker *w) {
     char *v = NULL;
     store_meta_get(w->s, "model_dir", &v, NULL);
     return v;
+}
+
+/* --dtype, else what `model use` stored with the model (when the model is the stored one) */
+static int model_dtype_for(index_worker *w) {
+    const char *env = getenv("CLIPSEEK_MODEL");
+    int dt = w->p.dtype;
+    char *v = NULL;
+    if (dt == CLIP_DTYPE_DEFAULT && !w->p.model_dir && !(env && *env) &&
+        store_meta_get(w->s, "model_dtype", &v, NULL) == 0 && v)
+        clip_dtype_parse(v, &dt, NULL); /* an unknown value leaves the default */
+    free(v);
+    return dt;
 }
 
 static void drop_model(index_worker *w) {
@@ -132,8 +146,9 @@ static void text_model_sync(index_worker *w) {
     w->tloaded = dir;
 }
 
-/* Loads the model in dir in place of the current one (first model, or `model use` switched it). */
-static void swap_model(index_worker *w, const char *dir) {
+/* Loads the model in dir with dtype dt in place of the current one (first model, or `model use`
+ * switched the folder or the dtype). */
+static void swap_model(index_worker *w, const char *dir, int dt) {
     /* the organiser holds the model too: it lets go before the model is freed (a switch to a
      * folder that fails to load left it calling into the freed one) */
     if (w->org) org_set_model(w->org, NULL, NULL, NULL);
@@ -145,6 +160,9 @@ static void swap_model(index_worker *w, const char *dir) {
     clip_params cp = clip_default_params();
     cp.threads = w->p.threads;
     cp.f32 = w->p.f32;
+    cp.dtype = dt;
+    snprintf(w->weights_dir, sizeof w->weights_dir, "%s/weights", w->p.data_dir);
+    cp.cache_dir = w->weights_dir;
     const char *env = getenv("CLIPSEEK_DEVICE");
     char device[64] = "";
     pthread_rwlock_rdlock(&w->rules_lock);
@@ -167,6 +185,7 @@ static void swap_model(index_worker *w, const char *dir) {
     }
     free(w->loaded);
     w->loaded = strdup(dir);
+    w->loaded_dt = dt;
     pthread_mutex_lock(&w->lock);
     w->st.have_model = c != NULL;
     snprintf(w->st.model_id, sizeof w->st.model_id, "%s", c ? id : "");
@@ -230,7 +249,8 @@ static void *worker_thread(void *arg) {
         int64_t gen = w->generation;
         pthread_mutex_unlock(&w->lock);
         char *dir = model_dir_for(w);
-        if (dir && (!w->loaded || strcmp(dir, w->loaded))) swap_model(w, dir);
+        int dt = dir ? model_dtype_for(w) : CLIP_DTYPE_DEFAULT;
+        if (dir && (!w->loaded || strcmp(dir, w->loaded) || dt != w->loaded_dt)) swap_model(w, dir, dt);
         free(dir);
         text_model_sync(w);
         pthread_mutex_lock(&w->lock);
@@ -263,6 +283,7 @@ int index_worker_start(const index_worker_params *p, index_worker **out, cs_err 
     index_worker *w = calloc(1, sizeof *w);
     if (!w) return cs_errc(err, CS_ENOMEM, "out of memory");
     w->p = *p;
+    w->loaded_dt = -1;
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->wake, NULL);
     pthread_cond_init(&w->idle, NULL);

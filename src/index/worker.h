@@ -5,7 +5,10 @@
  * The model is the one in use (index_worker_params.model_dir, else $CLIPSEEK_MODEL, else the
  * store's "model_dir" setting that `clipseek model use` writes); it is looked up again before
  * every pass, so a `model use` while the daemon runs swaps it (hot swap): searches hold the
- * model for reading while they embed, the swap waits for them and frees the old one.
+ * model for reading while they embed, the swap waits for them and frees the old one. So is its
+ * dtype (index_worker_params.dtype, else the store's "model_dtype" that `model use --dtype`
+ * writes, when the model is the stored one): a change loads the same folder again. F16/Q8
+ * weights converted on the CPU are kept in <data dir>/weights (model/lpcache.h).
  *
  * The worker is woken by index_worker_kick (a clip was stored) and also looks again every 2 s
  * (`clipseek add` from another process stores without telling it). Each pass embeds at most 32
@@ -28,6 +31,7 @@ typedef struct index_worker_params {
     int threads;           /* compute threads (0: default) */
     const char *device;    /* model/backend.h names; NULL: CLIPSEEK_DEVICE, then the config's */
     int f32;               /* a GPU keeps F32 weights (else F16) */
+    int dtype;             /* CLIP_DTYPE_* on the CPU; DEFAULT: the store's "model_dtype", else per tower */
     const rules *rules;    /* borrowed: the organiser's label file and rules, the config's device
                             * (replaced by index_worker_set_rules after a reload) */
     /* each failure of a pass (a model that does not load, a store error), for the daemon's

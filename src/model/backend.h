@@ -46,7 +46,16 @@ enum {
     BE_W_TABLE      /* [n, k] embedding table, rows gathered by id; may be F16/BF16 on the host */
 };
 
-enum { BE_F32, BE_F16, BE_BF16 }; /* source element types for be_prepare */
+/* Source element types for be_prepare. BE_LPW (CPU backends, linear kinds only): data is an
+ * ops_lpw (ops_lp.h) already in be.keep's format, read back from a cache; on success the backend
+ * owns it. */
+enum { BE_F32, BE_F16, BE_BF16, BE_LPW };
+
+/* How the CPU backends keep linear weights (BE_W_LINEAR, BE_W_LINEAR_FEW) prepared from now on:
+ * the caller sets be.keep before preparing a tower's weights (so each tower may differ). F32:
+ * as given (packed or used in place); F16 and Q8 (q8_0): converted copies, ops_lp.h. Other
+ * backends ignore it (Vulkan has its own F16/F32 choice). */
+enum { BE_KEEP_F32, BE_KEEP_F16, BE_KEEP_Q8 };
 
 /* Capabilities. */
 enum {
@@ -94,6 +103,7 @@ struct be {
     int caps;
     be_info info;
     float *host; /* BE_CAP_HOST: the workspace */
+    int keep;    /* BE_KEEP_*: the CPU backends' linear weights from the next be_prepare on */
 };
 
 /* Creates the reference backend (plain loops). threads (>= 1) serves only the data movement
@@ -116,6 +126,10 @@ int be_vk_list(char *buf, size_t n, cs_err *err);
 int be_vk_built(void);
 
 void be_free(be *b); /* NULL is a no-op */
+
+/* A CPU backend's F16/Q8_0 copy of a prepared linear weight (to save it to a cache), or NULL
+ * (an F32 weight). Only for weights of the CPU backends (caps BE_CAP_HOST). */
+const struct ops_lpw *be_cpu_lpw(const be_w *w);
 
 /* Opens the backend for a device name (NULL: $CLIPSEEK_DEVICE, else "auto"; "reference": the
  * reference kernels). f32: a GPU keeps F32 weights (else F16). threads: a CPU backend's thread

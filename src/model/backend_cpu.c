@@ -14,12 +14,14 @@
 #include <sys/mman.h>
 
 #include "ops.h"
+#include "ops_lp.h"
 #include "safetensors.h"
 
 typedef struct cpu_w {
     be_w h;
     const float *f;   /* plain float weight (not owned), or NULL when packed */
     ops_packed *p;    /* packed copy, or NULL */
+    ops_lpw *lp;      /* F16 or Q8_0 copy (be.keep), or NULL */
     const void *raw;  /* BE_W_TABLE: the source rows, in `dtype` */
     int dtype;
 } cpu_w;
@@ -33,6 +35,9 @@ typedef struct cpu_be {
     float *pscratch;   /* packed-product scratch */
     float *tmp;        /* a product before it joins the residual stream: maxrows x maxk */
     size_t scr_cap, pscr_cap, tmp_cap;
+    void *lpscr;       /* activations quantised for a Q8_0 product */
+    size_t lpscr_cap;  /* bytes */
+    int fmts;          /* bit BE_KEEP_*: the formats linear weights are kept in (for info.precision) */
 } cpu_be;
 
 #define CB(b) ((cpu_be *)(b))
@@ -45,6 +50,7 @@ static void cpu_destroy(be *b) {
     free(c->scratch);
     free(c->pscratch);
     free(c->tmp);
+    free(c->lpscr);
     ops_ctx_free(c->o);
     free(c);
 }
@@ -74,8 +80,23 @@ static int cpu_reserve(be *b, size_t floats, int maxseq, int hd, int maxrows, in
     if (grow(&c->b.host, &c->cap, floats) || grow(&c->scratch, &c->scr_cap, scr) ||
         grow(&c->pscratch, &c->pscr_cap, pscr) || grow(&c->tmp, &c->tmp_cap, tmp))
         return cs_err_set(err, "out of memory for a %zu MB workspace", (floats + scr + tmp + pscr) * sizeof(float) >> 20);
-    c->b.info.work_bytes = (c->cap + c->scr_cap + c->pscr_cap + c->tmp_cap) * sizeof(float);
+    size_t lps = ops_lp_scratch(maxrows, maxk, OPS_LP_Q8);
+    if (lps > c->lpscr_cap) {
+        void *n = NULL;
+        if (posix_memalign(&n, 64, lps)) return cs_errc(err, CS_ENOMEM, "out of memory for a %zu MB workspace", lps >> 20);
+        free(c->lpscr);
+        c->lpscr = n;
+        c->lpscr_cap = lps;
+    }
+    c->b.info.work_bytes = (c->cap + c->scr_cap + c->pscr_cap + c->tmp_cap) * sizeof(float) + c->lpscr_cap;
     return 0;
+}
+
+/* info.precision names every format linear weights are kept in ("F32", "F16+Q8_0", ...) */
+static void set_precision(cpu_be *c, int keep) {
+    static const char *names[8] = {"F32", "F32", "F16", "F32+F16", "Q8_0", "F32+Q8_0", "F16+Q8_0", "F32+F16+Q8_0"};
+    c->fmts |= 1 << keep;
+    c->b.info.precision = names[c->fmts & 7];
 }
 
 static be_w *cpu_prepare(be *b, const void *data, int dtype, int n, int k, int kind, cs_err *err) {
@@ -89,11 +110,39 @@ static be_w *cpu_prepare(be *b, const void *data, int dtype, int n, int k, int k
         w->raw = data;
         return &w->h;
     }
+    int lpfmt = c->b.keep == BE_KEEP_F16 ? OPS_LP_F16 : OPS_LP_Q8;
+    if (dtype == BE_LPW) { /* converted before (a cache): taken over as it is */
+        ops_lpw *lw = (ops_lpw *)data;
+        if (c->b.keep == BE_KEEP_F32 || (kind != BE_W_LINEAR && kind != BE_W_LINEAR_FEW) || lw->fmt != lpfmt ||
+            lw->n != n || lw->k != k) {
+            free(w);
+            cs_errc(err, CS_EINVAL, "a converted %dx%d weight does not match what is asked", n, k);
+            return NULL;
+        }
+        w->lp = lw;
+        w->h.copied = 1;
+        c->b.info.weight_bytes += lw->bytes;
+        set_precision(c, c->b.keep);
+        return &w->h;
+    }
     if (dtype != BE_F32) {
         free(w);
         cs_err_set(err, "the CPU backend takes F32 weights");
         return NULL;
     }
+    if (c->b.keep != BE_KEEP_F32 && (kind == BE_W_LINEAR || kind == BE_W_LINEAR_FEW)) {
+        w->lp = ops_lp_pack(c->o, data, n, k, lpfmt);
+        if (!w->lp) {
+            free(w);
+            cs_errc(err, CS_ENOMEM, "out of memory converting a %dx%d weight", n, k);
+            return NULL;
+        }
+        w->h.copied = 1;
+        c->b.info.weight_bytes += w->lp->bytes;
+        set_precision(c, c->b.keep);
+        return &w->h;
+    }
+    if (kind == BE_W_LINEAR || kind == BE_W_LINEAR_FEW) set_precision(c, BE_KEEP_F32);
     /* The vision tower's products have 50+ rows (a patch grid per image): pack its weights once.
      * The text tower keeps the CBLAS path, whose small-m kernels suit a short query better. */
     if (kind == BE_W_LINEAR && !c->ref && ops_pack_available()) {
@@ -114,13 +163,27 @@ static be_w *cpu_prepare(be *b, const void *data, int dtype, int n, int k, int k
 static void cpu_wfree(be *b, be_w *w) {
     cpu_w *cw = (cpu_w *)w;
     if (cw->p) CB(b)->b.info.weight_bytes -= ops_packed_bytes(cw->p);
+    if (cw->lp) CB(b)->b.info.weight_bytes -= cw->lp->bytes;
     ops_packed_free(cw->p);
+    ops_lp_free(cw->lp);
     free(cw);
 }
+
+const struct ops_lpw *be_cpu_lpw(const be_w *w) { return CW(w)->lp; }
 
 static void cpu_write(be *b, be_off dst, const float *src, size_t n) { memcpy(AT(b, dst), src, n * sizeof *src); }
 static void cpu_read(be *b, be_off src, float *dst, size_t n) { memcpy(dst, AT(b, src), n * sizeof *dst); }
 static int cpu_sync(be *b, cs_err *err) { (void)b; (void)err; return 0; }
+
+/* y[m, n] = act(y + b) (b may be NULL); ops_bias_act has no OPS_ACT_NONE */
+static void add_bias_act(const cpu_be *c, float *y, const float *b, int m, int n, int act) {
+    if (act != OPS_ACT_NONE) {
+        if (c->ref) ops_bias_act_ref(y, b, m, n, act);
+        else ops_bias_act(c->o, y, b, m, n, act);
+    } else if (b)
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++) y[(size_t)i * n + j] += b[j];
+}
 
 static void cpu_linear(be *b, be_off xo, const be_w *w, const be_w *bias, int act, be_off yo, int resid, int m, int c0,
                        int c1) {
@@ -136,6 +199,14 @@ static void cpu_linear(be *b, be_off xo, const be_w *w, const be_w *bias, int ac
         return;
     }
     /* plain weights compute every column; c0..c1 is an upper bound on what the caller reads */
+    if (W->lp) { /* F16/Q8_0: the product alone, then the same passes as for F32 */
+        float *dst = resid ? c->tmp : y;
+        if (c->ref) ops_lp_linear_impl(c->o, x, W->lp, dst, m, c->lpscr, OPS_LP_REF);
+        else ops_lp_linear(c->o, x, W->lp, dst, m, c->lpscr);
+        if (resid) ops_residual(c->o, y, c->tmp, bv, m, n);
+        else add_bias_act(c, y, bv, m, n, act);
+        return;
+    }
     if (c->ref) {
         ops_linear_ref(x, W->f, resid || act != OPS_ACT_NONE ? NULL : bv, resid ? c->tmp : y, m, n, k);
         if (resid) ops_residual(c->o, y, c->tmp, bv, m, n);
@@ -201,7 +272,11 @@ static void cpu_attention_pooled(be *b, const be_w *qkv_w, const be_w *qkv_b, be
         q = qkv;
         ldq = 3 * H;
     } else { /* BLAS on the plain weight: all of Q, K, V, then the pooled queries copied to h */
-        ops_linear(c->o, h, W->f, bv, qkv, T, 3 * H, H);
+        if (W->lp) {
+            ops_lp_linear(c->o, h, W->lp, qkv, T, c->lpscr);
+            add_bias_act(c, qkv, bv, T, 3 * H, OPS_ACT_NONE);
+        } else
+            ops_linear(c->o, h, W->f, bv, qkv, T, 3 * H, H);
         for (int s = 0; s < nseq; s++)
             memcpy(h + (size_t)s * H, qkv + ((size_t)seq_off[s] + (size_t)pool[s]) * 3 * H, (size_t)H * sizeof *h);
         q = h;

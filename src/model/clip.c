@@ -27,8 +27,10 @@
 #include "../common/cs_file.h"
 #include "backend.h"
 #include "encoder.h"
+#include "lpcache.h"
 #include "mconf.h"
 #include "ops.h"
+#include "ops_lp.h"
 #include "safetensors.h"
 #include "weights.h"
 #include "wset.h"
@@ -64,13 +66,41 @@ struct clip_ctx {
     char note[320];    /* why the requested device is not the one in use, or "" */
     int note_loud;     /* the device was asked for by name (or failed after starting): say so */
     int dev_failed;    /* the GPU backend failed in this pass: fall back to the CPU */
+    /* the weights cache (lpcache.h) while a tower is prepared: weights read back (taken in prepare
+     * order), or the prepared linear weights to save */
+    ops_lpw **lpc_in;
+    size_t lpc_n, lpc_used;
+    be_w **lpc_out;
+    size_t lpc_outn;
+    int cached;        /* clip_device.cached */
     pthread_mutex_t lock;
 };
 
 clip_params clip_default_params(void) {
-    clip_params p = {0, 0, 0, 0, NULL, 0};
+    clip_params p = {0, 0, 0, 0, NULL, 0, CLIP_DTYPE_DEFAULT, NULL};
     return p;
 }
+
+int clip_dtype_parse(const char *s, int *out, cs_err *err) {
+    static const char *names[] = {"default", "f32", "f16", "q8"};
+    for (int i = 0; i < 4; i++)
+        if (s && !strcmp(s, names[i])) {
+            *out = i;
+            return 0;
+        }
+    return cs_err_set(err, "dtype \"%s\" is not one of f32, f16, q8", s ? s : "");
+}
+
+const char *clip_dtype_name(int dtype) {
+    return dtype == CLIP_DTYPE_F32 ? "f32" : dtype == CLIP_DTYPE_F16 ? "f16" : dtype == CLIP_DTYPE_Q8 ? "q8" : "default";
+}
+
+/* Measured in docs/performance.md ("Lower-precision weights"): a dtype may be a tower's default
+ * only if every embedding of the three test models kept cosine >= 0.999 against F32. f16 and q8
+ * both did, but q8 text against F32 images lost one toy-world query end to end (47/48 in
+ * search_test), and neither is faster than F32 on the vision tower here: both stay F32 until
+ * that is resolved; --dtype opts in. */
+int clip_dtype_default(int vision) { (void)vision; return CLIP_DTYPE_F32; }
 
 /* ---------------- config ---------------- */
 
@@ -249,9 +279,24 @@ static int add_tower_slots(clip_ctx *c, tower *t, int vision) {
 
 /* Hands one weight to the backend (ws_prep); a GPU failure moves the context to the CPU. */
 static int prep(clip_ctx *c, const float **src, int n, int k, int kind, be_w **out, cs_err *err) {
-    if (!ws_prep(&c->ws, c->be, src, n, k, kind, out, err)) return 0;
-    c->dev_failed = !(c->be->caps & BE_CAP_HOST);
-    return -1;
+    int linear = kind == BE_W_LINEAR || kind == BE_W_LINEAR_FEW;
+    if (linear && c->lpc_in) { /* converted before (lpcache.h): the source is never read */
+        *out = be_prepare(c->be, c->lpc_in[c->lpc_used], BE_LPW, n, k, kind, err);
+        if (!*out) {
+            c->dev_failed = !(c->be->caps & BE_CAP_HOST);
+            return cs_err_prefix(err, "%s", c->be->info.name);
+        }
+        c->lpc_in[c->lpc_used++] = NULL; /* the backend owns it now */
+        if ((*out)->copied && *src) {
+            ws_drop(&c->ws, src, (size_t)n * k * sizeof(float));
+            *src = NULL;
+        }
+    } else if (ws_prep(&c->ws, c->be, src, n, k, kind, out, err)) {
+        c->dev_failed = !(c->be->caps & BE_CAP_HOST);
+        return -1;
+    }
+    if (linear && c->lpc_out) c->lpc_out[c->lpc_outn++] = *out;
+    return 0;
 }
 
 static void unprepare(clip_ctx *c, tower *t) {
@@ -273,21 +318,116 @@ static int open_backend(clip_ctx *c, cs_err *err) {
     return c->be ? 0 : -1;
 }
 
+static void cache_reset(clip_ctx *c) {
+    for (size_t i = 0; c->lpc_in && i < c->lpc_n; i++) ops_lp_free(c->lpc_in[i]); /* those not taken */
+    free(c->lpc_in);
+    free(c->lpc_out);
+    c->lpc_in = NULL;
+    c->lpc_out = NULL;
+    c->lpc_n = c->lpc_used = c->lpc_outn = 0;
+}
+
+/* Before a tower's weights are prepared: reads its converted weights back from the cache when the
+ * tower runs on a CPU backend in F16/Q8 and a valid file is there (c->lpc_in), else makes room to
+ * collect them for cache_close (c->lpc_out). path gets the file ("" when no cache applies).
+ * A missing, stale or damaged file only means converting again. -1: out of memory. */
+static int cache_open(clip_ctx *c, const tower *t, int vision, char *path, size_t pn, char *key, size_t kn) {
+    cache_reset(c);
+    path[0] = 0;
+    int fmt = c->be->keep == BE_KEEP_F16 ? OPS_LP_F16 : OPS_LP_Q8;
+    char name[128];
+    cs_err e;
+    if (!c->params.cache_dir || c->be->keep == BE_KEEP_F32 || !(c->be->caps & BE_CAP_HOST) || c->params.reference ||
+        lpc_key(c->dir, vision ? "vision" : "text", fmt, key, kn, name, sizeof name, &e))
+        return 0;
+    snprintf(path, pn, "%s/%s", c->params.cache_dir, name);
+    /* the linear weights in the order materialise prepares them */
+    int h = t->hidden, I = t->inter, L = t->layers;
+    size_t count = 4 * (size_t)L + 1 + (size_t)vision;
+    int(*shapes)[2] = malloc(count * sizeof *shapes);
+    if (!shapes) return -1;
+    for (int l = 0; l < L; l++) {
+        int s[4][2] = {{3 * h, h}, {h, h}, {I, h}, {h, I}};
+        memcpy(shapes[4 * l], s, sizeof s);
+    }
+    shapes[4 * L][0] = c->info.projection_dim;
+    shapes[4 * L][1] = h;
+    if (vision) {
+        shapes[4 * L + 1][0] = h;
+        shapes[4 * L + 1][1] = 3 * c->info.patch_size * c->info.patch_size;
+    }
+    ops_lpw **w;
+    if (lpc_load(path, key, fmt, (const int(*)[2])shapes, count, &w, &e) == 0) {
+        c->lpc_in = w;
+        c->lpc_n = count;
+        c->cached |= 1 << vision;
+    } else if (!(c->lpc_out = calloc(count, sizeof *c->lpc_out))) {
+        free(shapes);
+        return -1;
+    } else
+        c->lpc_n = count;
+    free(shapes);
+    return 0;
+}
+
+/* After a tower was prepared: saves what was converted (when it was not read back). A failed save
+ * (disk full, read-only data dir) only means converting again at the next load. */
+static void cache_close(clip_ctx *c, const char *path, const char *key) {
+    const ops_lpw **w = c->lpc_out && path[0] && c->lpc_outn == c->lpc_n ? malloc(c->lpc_n * sizeof *w) : NULL;
+    size_t n = 0;
+    for (; w && n < c->lpc_n && (w[n] = be_cpu_lpw(c->lpc_out[n])); n++) {}
+    cs_err e;
+    if (w && n == c->lpc_n) lpc_save(path, key, w, n, &e);
+    free(w);
+    cache_reset(c);
+}
+
 /* Fills the float views of one tower (under the lock). */
 static int materialise(clip_ctx *c, int vision, cs_err *err) {
     tower *t = vision ? &c->vision : &c->text;
     if (t->ready) return 0;
     if (open_backend(c, err)) return -1;
     if (ws_views(&c->ws, vision, err)) return -1;
+    size_t H = (size_t)t->hidden;
+    int wdt = c->params.dtype != CLIP_DTYPE_DEFAULT ? c->params.dtype : clip_dtype_default(vision);
+    c->be->keep = wdt == CLIP_DTYPE_F16 ? BE_KEEP_F16 : wdt == CLIP_DTYPE_Q8 ? BE_KEEP_Q8 : BE_KEEP_F32;
+    char cpath[4600] = "", ckey[8192];
+    if (cache_open(c, t, vision, cpath, sizeof cpath, ckey, sizeof ckey)) return cs_errc(err, CS_ENOMEM, "out of memory");
     /* Every weight through the backend (q, k and v stacked first: the originals are read once and
-     * not again). The vision tower's products have 50+ rows (a patch grid per image), the text
-     * tower's a few tokens per query: the backend may lay them out for that. */
-    int I = t->inter, h = t->hidden, lk = vision ? BE_W_LINEAR : BE_W_LINEAR_FEW, P = c->info.projection_dim;
-    for (int l = 0; l < t->layers; l++)
-        if (enc_layer_prepare(&c->ws, c->be, &t->L[l], h, I, lk, err)) {
-            c->dev_failed = !(c->be->caps & BE_CAP_HOST);
-            return -1;
+     * not again, not at all when the tower's converted weights come from the cache). The vision
+     * tower's products have 50+ rows (a patch grid per image), the text tower's a few tokens per
+     * query: the backend may lay them out for that. */
+    int I = t->inter, h = (int)H, lk = vision ? BE_W_LINEAR : BE_W_LINEAR_FEW, P = c->info.projection_dim;
+    for (int l = 0; l < t->layers; l++) {
+        layer_w *L = &t->L[l];
+        if (!c->lpc_in) {
+            if (ws_stack3(&c->ws, &L->q_w, &L->k_w, &L->v_w, L->q_b, L->k_b, L->v_b, H, H, &L->qkv_w, &L->qkv_b, err))
+                return -1;
+        } else { /* only the biases: the stacked weight comes from the cache */
+            float *b = malloc(3 * H * sizeof *b);
+            if (!b || ws_own(&c->ws, b, 3 * H * sizeof *b))
+                return cs_errc(err, CS_ENOMEM, "out of memory stacking attention weights");
+            memcpy(b, L->q_b, H * sizeof *b);
+            memcpy(b + H, L->k_b, H * sizeof *b);
+            memcpy(b + 2 * H, L->v_b, H * sizeof *b);
+            L->qkv_w = NULL;
+            L->qkv_b = b;
+            ws_drop(&c->ws, &L->q_w, H * H * sizeof(float));
+            ws_drop(&c->ws, &L->k_w, H * H * sizeof(float));
+            ws_drop(&c->ws, &L->v_w, H * H * sizeof(float));
+            L->q_w = L->k_w = L->v_w = NULL;
         }
+        const float *qkv = L->qkv_w, *qkvb = L->qkv_b;
+        if (prep(c, &L->ln1_w, h, 1, BE_W_VEC, &L->ln1g, err) || prep(c, &L->ln1_b, h, 1, BE_W_VEC, &L->ln1b, err) ||
+            prep(c, &qkv, 3 * h, h, lk, &L->qkvw, err) || prep(c, &qkvb, 3 * h, 1, BE_W_VEC, &L->qkvb, err) ||
+            prep(c, &L->o_w, h, h, lk, &L->ow, err) || prep(c, &L->o_b, h, 1, BE_W_VEC, &L->ob, err) ||
+            prep(c, &L->ln2_w, h, 1, BE_W_VEC, &L->ln2g, err) || prep(c, &L->ln2_b, h, 1, BE_W_VEC, &L->ln2b, err) ||
+            prep(c, &L->fc1_w, I, h, lk, &L->fc1w, err) || prep(c, &L->fc1_b, I, 1, BE_W_VEC, &L->fc1b, err) ||
+            prep(c, &L->fc2_w, h, I, lk, &L->fc2w, err) || prep(c, &L->fc2_b, h, 1, BE_W_VEC, &L->fc2b, err))
+            return -1;
+        if (!qkv) L->qkv_w = NULL; /* the backend keeps its own copy; ours was freed */
+        if (!qkvb) L->qkv_b = NULL;
+    }
     if (prep(c, &t->post_ln_w, h, 1, BE_W_VEC, &t->post_g, err) || prep(c, &t->post_ln_b, h, 1, BE_W_VEC, &t->post_b, err) ||
         prep(c, &t->proj, P, h, BE_W_LINEAR_FEW, &t->projw, err))
         return -1;
@@ -308,6 +448,7 @@ static int materialise(clip_ctx *c, int vision, cs_err *err) {
         }
         if (t->tokw->copied) st_release(c->st, te);
     }
+    cache_close(c, cpath, ckey);
     t->ready = 1;
     return 0;
 }
@@ -418,6 +559,7 @@ int clip_config_check(const char *config, size_t clen, const char *preproc, size
 
 void clip_free(clip_ctx *c) {
     if (!c) return;
+    cache_reset(c);
     unprepare(c, &c->text);
     unprepare(c, &c->vision);
     be_free(c->be);
@@ -461,6 +603,7 @@ void clip_get_device(const clip_ctx *c, clip_device *out) {
     out->weight_bytes = i->weight_bytes;
     out->work_bytes = i->work_bytes;
     out->upload_ms = i->upload_ms;
+    out->cached = c->cached;
     out->threads = c->params.threads;
     out->dispatches = i->dispatches;
 }

@@ -35,6 +35,11 @@
 
 typedef struct clip_ctx clip_ctx;
 
+/* The CPU's linear weights: F32 as stored, F16 or Q8 (q8_0, 8-bit blocks) converted copies, see
+ * ops_lp.h. DEFAULT: each tower's own default, chosen by measured fidelity (docs/performance.md):
+ * clip_dtype_default. Embedding tables, biases and norms stay as stored. */
+enum { CLIP_DTYPE_DEFAULT, CLIP_DTYPE_F32, CLIP_DTYPE_F16, CLIP_DTYPE_Q8 };
+
 typedef struct clip_params {
     int threads;          /* 0: CLIPSEEK_THREADS, else the number of online CPUs */
     uint64_t max_pixels;  /* decoder limit; 0: IMG_DEFAULT_MAX_PIXELS */
@@ -43,7 +48,17 @@ typedef struct clip_params {
                            * clip_tokenize and clip_texts_embed then fail with a message */
     const char *device;   /* "auto", "cpu", "vulkan", "vulkan:N"; NULL: $CLIPSEEK_DEVICE, else "auto" */
     int f32;              /* GPU: keep weights in F32 (default: F16, accumulating in F32) */
+    int dtype;            /* CPU: CLIP_DTYPE_*, both towers (DEFAULT: per tower) */
+    const char *cache_dir;/* NULL, or a folder for converted F16/Q8 weights (lpcache.h): a tower converted
+                           * once is read back from there at the next load instead of converted again;
+                           * the string must outlive the context */
 } clip_params;
+
+/* Parses "f32", "f16", "q8" (and "default") into CLIP_DTYPE_*. Returns 0, or -1 with *err. */
+int clip_dtype_parse(const char *s, int *out, cs_err *err);
+const char *clip_dtype_name(int dtype); /* "f32", "f16", "q8", "default" */
+/* The dtype a tower runs in on the CPU when params.dtype is DEFAULT (vision: 1 or 0). */
+int clip_dtype_default(int vision);
 
 clip_params clip_default_params(void);
 
@@ -87,6 +102,7 @@ typedef struct clip_device {
     uint64_t weight_bytes; /* prepared weights (device memory on a GPU; packed copies on the CPU) */
     uint64_t work_bytes;   /* workspace (and staging on a GPU) */
     double upload_ms;      /* preparing/uploading weights so far */
+    int cached;            /* towers whose converted weights came from params.cache_dir: bit 0 text, bit 1 vision */
     int threads;           /* CPU threads of the towers' CPU kernels (params.threads, resolved) */
     uint64_t dispatches;   /* GPU kernels recorded so far (0 on the CPU); a pass's count by difference */
 } clip_device;

@@ -1,0 +1,116 @@
+/* ops_lp: linear layers on lower-precision weights (F16 and Q8_0) for the CPU backend.
+ *
+ * Formats (ops_lp_fmt):
+ * - OPS_LP_F16: each weight kept as IEEE half (rounded to nearest even from F32), widened to F32
+ *   in the kernel (F16C's vcvtph2ps on x86); products and sums in F32. Half the bytes of F32.
+ * - OPS_LP_Q8: ggml's q8_0 layout: each weight row cut into blocks of 32 values, each block one
+ *   F16 scale d = max|w| / 127 followed by 32 int8 q = round(w / d) (34 bytes per 32 weights,
+ *   ops_q8_block). A row whose k is not a multiple of 32 ends in a block padded with zeros, so
+ *   any k >= 1 works. The activations are quantised the same way on the fly, per row and block,
+ *   but keep their scale in F32 (it costs nothing and loses less); each block pair's product is
+ *   an exact int32 sum, scaled by d_w * d_x and summed in F32 (as ggml_vec_dot_q8_0_q8_0).
+ *
+ * Kernels: y[m, n] = x[m, k] . W[n, k]^T (no bias: the backend adds bias, activation or residual
+ * as it does for F32). Each format has the reference kernel (plain loops in one fixed order, the
+ * oracle), a portable C kernel, and an AVX2 kernel (F16C + FMA for F16; vpmaddubsw/vpmaddwd on
+ * sign-adjusted operands for Q8) when the build targets AVX2. ops_lp_linear picks the fastest the
+ * build has; ops_lp_linear_impl runs a named one (tests compare them).
+ * Threads: the fast kernels take the backend's ops_ctx first (ops.h), like the other fast kernels:
+ * the output columns are shared among its ops_ctx_threads() OpenMP threads (NULL: one thread).
+ * Errors: ops_lp_pack returns NULL only when memory runs out or the format is unknown. */
+#ifndef OPS_LP_H
+#define OPS_LP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#ifdef __AVX__
+#include <immintrin.h>
+#endif
+
+#include "ops.h"
+
+typedef enum { OPS_LP_F16 = 1, OPS_LP_Q8 = 2 } ops_lp_fmt;
+typedef enum { OPS_LP_REF, OPS_LP_PORTABLE, OPS_LP_AVX2 } ops_lp_impl;
+
+#define OPS_Q8_BLOCK 32
+/* One q8_0 block, byte for byte ggml's block_q8_0: a little-endian F16 scale then 32 int8. */
+typedef struct {
+    uint16_t d;
+    int8_t qs[OPS_Q8_BLOCK];
+} ops_q8_block;
+
+typedef struct ops_lpw {
+    int fmt;      /* ops_lp_fmt */
+    int n, k;     /* rows and columns of the F32 weight it came from */
+    int nb;       /* Q8: blocks per row, ceil(k / 32); F16: 0 */
+    size_t bytes; /* of data */
+    void *data;   /* F16: n * k uint16; Q8: n * nb ops_q8_block; 64-byte aligned, owned */
+} ops_lpw;
+
+/* Converts w[n, k] (row-major F32) to fmt. Returns a new weight (free with ops_lp_free), or NULL
+ * when memory runs out or fmt is unknown. */
+ops_lpw *ops_lp_pack(ops_ctx *o, const float *w, int n, int k, int fmt);
+/* An empty weight of the format and shape whose data the caller fills (a cache read back):
+ * data is allocated, uninitialised, bytes long. NULL when out of memory. */
+ops_lpw *ops_lp_alloc(int n, int k, int fmt);
+void ops_lp_free(ops_lpw *w); /* NULL is a no-op */
+/* Bytes of data a weight of this shape takes in fmt (0 for an unknown fmt). */
+size_t ops_lp_size(int n, int k, int fmt);
+const char *ops_lp_name(int fmt); /* "F16", "Q8_0" */
+
+/* Bytes of scratch ops_lp_linear needs for x[m, k] (activations quantised for Q8; 0 for F16). */
+size_t ops_lp_scratch(int m, int k, int fmt);
+/* y[m, n] = x[m, k] . W^T with the fastest kernel the build has. scratch: ops_lp_scratch bytes,
+ * 64-byte aligned. */
+void ops_lp_linear(ops_ctx *o, const float *x, const ops_lpw *w, float *y, int m, void *scratch);
+/* The same with a named kernel. Returns 0, or -1 (nothing written) when the build lacks it. */
+int ops_lp_linear_impl(ops_ctx *o, const float *x, const ops_lpw *w, float *y, int m, void *scratch, int impl);
+int ops_lp_have(int impl); /* 1 when the build has that kernel */
+
+/* Half precision, round to nearest even (overflow to infinity, NaN stays NaN), and back. */
+uint16_t ops_f32_to_f16(float f);
+float ops_f16_to_f32(uint16_t h);
+
+/* Quantises one row x[k] into nb = ceil(k / 32) blocks: q[nb * 32] (zeros past k) and d[nb]
+ * (F32 scales: max |x| / 127 per block, 0 for an all-zero block). Rounding is to nearest even. */
+void ops_q8_quantize_row(const float *x, int k, int8_t *q, float *d);
+
+/* Shared by the AVX2 kernels: runs tile(ctx, i, j, mr, nr) over y[m, n] in tiles of at most 4
+ * rows (mr) by 2 columns (nr), on nt threads when parallel is set: each thread a
+ * contiguous run of column pairs (so each weight row is read by one thread), rows in blocks of rb
+ * (a multiple of 4) kept hot while the thread walks its columns. */
+static inline void ops_lp_tiles(int nt, int m, int n, int rb, int parallel, void (*tile)(const void *, int, int, int, int),
+                                const void *ctx) {
+#pragma omp parallel num_threads(nt) if (parallel)
+    {
+#ifdef _OPENMP
+        int t = omp_get_thread_num(), tn = omp_get_num_threads();
+#else
+        int t = 0, tn = 1;
+#endif
+        int pairs = (n + 1) / 2, p0 = (int)((long)pairs * t / tn), p1 = (int)((long)pairs * (t + 1) / tn);
+        for (int i0 = 0; i0 < m; i0 += rb) {
+            int i1 = i0 + rb < m ? i0 + rb : m;
+            for (int p = p0; p < p1; p++)
+                for (int i = i0; i < i1; i += 4) tile(ctx, i, 2 * p, i1 - i < 4 ? i1 - i : 4, n - 2 * p < 2 ? n - 2 * p : 2);
+        }
+    }
+}
+
+#ifdef __AVX__
+static inline float ops_lp_hsum(__m256 v) { /* the sum of 8 lanes */
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+#endif
+
+/* Kernels by format (ops_f16.c, ops_q8.c); the dispatch above is the public way in. */
+void ops_f16_linear(ops_ctx *o, const float *x, const ops_lpw *w, float *y, int m, int impl);
+void ops_q8_linear(ops_ctx *o, const float *x, const ops_lpw *w, float *y, int m, void *scratch, int impl);
+
+#endif

@@ -33,8 +33,8 @@ static const char *image_mime(img_format f) {
     }
 }
 
-int capture_classify(const unsigned char *d, size_t n, const char *type_hint, const capture_caps *caps,
-                     capture_kind *c, cs_err *err) {
+int capture_classify(const unsigned char *d, size_t n, const char *type_hint, const capture_caps *caps, capture_kind *c,
+                     cs_err *err) {
     memset(c, 0, sizeof *c);
     capture_caps dc = capture_default_caps();
     if (!caps) caps = &dc;
@@ -45,7 +45,8 @@ int capture_classify(const unsigned char *d, size_t n, const char *type_hint, co
     if (type_hint && !strncmp(type_hint, "image/", 6) && !is_img)
         return cs_err_set(err, "declared %s, but the data is not a PNG, JPEG, WebP, GIF or BMP image", type_hint);
     if (is_img) {
-        if (n > caps->max_image) return cs_err_set(err, "image of %zu bytes is over the %zu-byte cap", n, caps->max_image);
+        if (n > caps->max_image)
+            return cs_err_set(err, "image of %zu bytes is over the %zu-byte cap", n, caps->max_image);
         c->kind = "image";
         c->mime = image_mime(f);
         c->width = w;
@@ -84,9 +85,22 @@ static int offers(const char *offered, const char *name) {
 const char *capture_pick_type(const char *offered) {
     /* in order of preference; every image type here is one img_probe reads */
     static const char *const order[] = {
-        "image/png", "image/jpeg", "image/jpg", "image/webp", "image/gif", "image/bmp", "image/x-bmp", "image/x-MS-bmp",
-        "text/uri-list", "x-special/gnome-copied-files",
-        "text/plain;charset=utf-8", "text/plain;charset=UTF-8", "UTF8_STRING", "text/plain", "STRING", "TEXT",
+        "image/png",
+        "image/jpeg",
+        "image/jpg",
+        "image/webp",
+        "image/gif",
+        "image/bmp",
+        "image/x-bmp",
+        "image/x-MS-bmp",
+        "text/uri-list",
+        "x-special/gnome-copied-files",
+        "text/plain;charset=utf-8",
+        "text/plain;charset=UTF-8",
+        "UTF8_STRING",
+        "text/plain",
+        "STRING",
+        "TEXT",
     };
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
         if (offers(offered, order[i])) return order[i];
@@ -97,7 +111,10 @@ int capture_offers_secret_hint(const char *offered) { return offers(offered, "x-
 
 int capture_hint_is_secret(const unsigned char *v, size_t n) {
     if (!v) return 1;
-    while (n && (isspace(*v) || !*v)) { v++; n--; }
+    while (n && (isspace(*v) || !*v)) {
+        v++;
+        n--;
+    }
     while (n && (isspace(v[n - 1]) || !v[n - 1])) n--;
     /* an empty value marks nothing else, so it is taken as a hint not handed over (as wl-event
      * does); the value's case is the owner's choice, not a reason to store a password */

@@ -22,7 +22,10 @@ int ingest_pause_state(store *s, ingest_pause *p, cs_err *err) {
     memset(p, 0, sizeof *p);
     char *v = NULL, *next = NULL;
     if (store_meta_get(s, "paused", &v, err)) return -1;
-    if (store_meta_get(s, "skip_next", &next, err)) { free(v); return -1; }
+    if (store_meta_get(s, "skip_next", &next, err)) {
+        free(v);
+        return -1;
+    }
     p->skip_next = next != NULL;
     free(next);
     if (v && strcmp(v, "0") != 0) {
@@ -30,9 +33,12 @@ int ingest_pause_state(store *s, ingest_pause *p, cs_err *err) {
         if (!strncmp(v, "until:", 6)) {
             char *end;
             long long ms = strtoll(v + 6, &end, 10);
-            if (*end || ms <= 0) p->until_ms = 0; /* damaged: paused until resumed (fail closed) */
-            else if (ms <= store_now_ms()) p->paused = 0; /* expired: resumed by itself */
-            else p->until_ms = ms;
+            if (*end || ms <= 0)
+                p->until_ms = 0; /* damaged: paused until resumed (fail closed) */
+            else if (ms <= store_now_ms())
+                p->paused = 0; /* expired: resumed by itself */
+            else
+                p->until_ms = ms;
         }
     }
     free(v);
@@ -110,8 +116,10 @@ static int ingest_one(store *s, const rules *r, const capture_clip *c, int flags
         return 0;
     }
     /* 4. add, with every type the owner offered */
-    store_new n = {k.kind, k.mime, c->offered && *c->offered ? c->offered : NULL, c->data, c->len, c->source,
-                   k.width, k.height, 0, k.subkind, k.lang};
+    store_new n = {k.kind,    k.mime,   c->offered && *c->offered ? c->offered : NULL,
+                   c->data,   c->len,   c->source,
+                   k.width,   k.height, 0,
+                   k.subkind, k.lang};
     int added = 0;
     if (store_add(s, &n, &out->id, &added, &e)) {
         out->id = 0;

@@ -67,7 +67,11 @@ int ingest_paused(store *s, char *why, size_t n);
  * captured copy is not stored). Returns 0, or -1 when the flags cannot be read (err set). The
  * expiry is stored, not a flag that something must clear: a pause ends on time even if no
  * process ran at that moment (a daemon restart, a reboot). */
-typedef struct ingest_pause { int paused; int64_t until_ms; int skip_next; } ingest_pause;
+typedef struct ingest_pause {
+    int paused;
+    int64_t until_ms;
+    int skip_next;
+} ingest_pause;
 int ingest_pause_state(store *s, ingest_pause *p, cs_err *err);
 struct json_t;
 /* Adds "paused" (bool), "paused_until_ms" (epoch ms; 0 = until resumed, or not paused) and

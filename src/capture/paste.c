@@ -35,7 +35,10 @@ int paste_entry(store *s, const store_entry *e, cs_err *err) {
              * on Wayland paste as files; GNOME's own form would need a second offer */
             x11own_item items[4];
             char *bufs = NULL;
-            if (x11own_files_items(d, n, e->mime, items, &bufs, err) < 0) { free(d); return -1; }
+            if (x11own_files_items(d, n, e->mime, items, &bufs, err) < 0) {
+                free(d);
+                return -1;
+            }
             unsigned char *u = malloc(items[0].len);
             if (u) memcpy(u, items[0].data, items[0].len);
             n = items[0].len;
@@ -61,12 +64,17 @@ int paste_entry(store *s, const store_entry *e, cs_err *err) {
     }
     args[k] = NULL;
     int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) { free(d); return cs_err_set(err, "pipe: %s", strerror(errno)); }
+    if (pipe2(fds, O_CLOEXEC) != 0) {
+        free(d);
+        return cs_err_set(err, "pipe: %s", strerror(errno));
+    }
     pid_t pid = fork();
     if (pid == 0) {
         dup2(fds[0], 0);
-        if (prog) execv(prog, args);
-        else execvp(args[0], args);
+        if (prog)
+            execv(prog, args);
+        else
+            execvp(args[0], args);
         _exit(127);
     }
     close(fds[0]);
@@ -88,7 +96,8 @@ int paste_entry(store *s, const store_entry *e, cs_err *err) {
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        return cs_err_set(err, "copy: %s failed%s", args[0], WIFEXITED(status) && WEXITSTATUS(status) == 127 ? " (not installed?)" : "");
+        return cs_err_set(err, "copy: %s failed%s", args[0],
+                          WIFEXITED(status) && WEXITSTATUS(status) == 127 ? " (not installed?)" : "");
     if (off < n) return cs_err_set(err, "copy: %s did not take the whole clip", args[0]);
     return 0;
 }
@@ -101,13 +110,19 @@ static int run_tool(char *const argv[], char *out, size_t n) {
     pid_t pid = fork();
     if (pid == 0) {
         int nul = open("/dev/null", O_RDWR);
-        if (nul >= 0) { dup2(nul, 0); dup2(nul, 2); }
+        if (nul >= 0) {
+            dup2(nul, 0);
+            dup2(nul, 2);
+        }
         dup2(fds[1], 1);
         execvp(argv[0], argv);
         _exit(127);
     }
     close(fds[1]);
-    if (pid < 0) { close(fds[0]); return -1; }
+    if (pid < 0) {
+        close(fds[0]);
+        return -1;
+    }
     size_t got = 0;
     char sink[4096];
     for (;;) { /* read to the end, so the tool never blocks on a full pipe */
@@ -177,7 +192,8 @@ int paste_keys(const paste_target *t, const char *keys, cs_err *err) {
     /* split "ctrl+shift+v" into modifiers and the key */
     char buf[128], *parts[8];
     int np = 0;
-    if (snprintf(buf, sizeof buf, "%s", keys) >= (int)sizeof buf) return cs_err_set(err, "paste keys '%.64s...': too long", keys);
+    if (snprintf(buf, sizeof buf, "%s", keys) >= (int)sizeof buf)
+        return cs_err_set(err, "paste keys '%.64s...': too long", keys);
     size_t kl = strlen(keys);
     if (!kl || keys[0] == '+' || keys[kl - 1] == '+' || strstr(keys, "++"))
         return cs_err_set(err, "paste keys '%s': an empty part (write e.g. ctrl+v)", keys);
@@ -190,7 +206,8 @@ int paste_keys(const paste_target *t, const char *keys, cs_err *err) {
         for (const char *c = parts[i]; *c; c++)
             if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_'))
                 return cs_err_set(err, "paste keys '%s': '%s' is not a key name", keys, parts[i]);
-        if (i < np - 1 && strcmp(parts[i], "ctrl") && strcmp(parts[i], "shift") && strcmp(parts[i], "alt") && strcmp(parts[i], "super"))
+        if (i < np - 1 && strcmp(parts[i], "ctrl") && strcmp(parts[i], "shift") && strcmp(parts[i], "alt") &&
+            strcmp(parts[i], "super"))
             return cs_err_set(err, "paste keys '%s': modifiers are ctrl, shift, alt and super", keys);
     }
     char *argv[32], idbuf[32];
@@ -200,7 +217,8 @@ int paste_keys(const paste_target *t, const char *keys, cs_err *err) {
             snprintf(idbuf, sizeof idbuf, "[con_id=%lu]", t->id);
             char *sw[] = {"swaymsg", idbuf, "focus", NULL};
             if ((rc = run_tool(sw, NULL, 0)) != 0)
-                return cs_err_set(err, "paste: swaymsg could not focus container %lu again%s", t->id, rc == 127 ? " (not installed?)" : " (closed?)");
+                return cs_err_set(err, "paste: swaymsg could not focus container %lu again%s", t->id,
+                                  rc == 127 ? " (not installed?)" : " (closed?)");
         }
         /* wtype presses the modifiers (-M), taps the key (-k), releases them (-m) in reverse order */
         argv[k++] = "wtype";

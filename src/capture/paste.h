@@ -18,7 +18,7 @@ int paste_entry(store *s, const store_entry *e, cs_err *err);
 /* Where the keyboard focus was before a popup took it, so the paste goes back there. */
 typedef struct paste_target {
     enum { PASTE_FOCUSED = 0, PASTE_X11_WINDOW, PASTE_SWAY_CON } kind; /* PASTE_FOCUSED: whatever has focus */
-    unsigned long id; /* the X11 window, or sway's container id */
+    unsigned long id;                                                  /* the X11 window, or sway's container id */
 } paste_target;
 
 /* Records the focused window: on X11 through xdotool (the active window when a window manager

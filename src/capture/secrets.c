@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHUNK (64u << 10)
+#define CHUNK   (64u << 10)
 #define OVERLAP 2048u
 
 typedef struct {
@@ -29,8 +29,8 @@ static const secret_rule rules[] = {
     {"aws-access-key-id", "AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA",
      "(^|[^A-Z0-9])(AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA)[A-Z0-9]{16}([^A-Z0-9]|$)", 0},
     /* detect-secrets AWSKeyDetector: the secret next to its keyword */
-    {"aws-secret-key", "aws",
-     "aws[^\n]{0,20}(secret|key)[^\n]{0,25}[^A-Za-z0-9/+][A-Za-z0-9/+]{40}([^A-Za-z0-9/+=]|$)", 1},
+    {"aws-secret-key", "aws", "aws[^\n]{0,20}(secret|key)[^\n]{0,25}[^A-Za-z0-9/+][A-Za-z0-9/+]{40}([^A-Za-z0-9/+=]|$)",
+     1},
     /* [github-pat], [github-oauth], [github-app-token], [github-refresh-token], [github-fine-grained-pat] */
     {"github-token", "ghp_|gho_|ghu_|ghs_|ghr_", "gh[pousr]_[A-Za-z0-9]{36}", 0},
     {"github-token", "github_pat_", "github_pat_[A-Za-z0-9_]{60,}", 0},
@@ -73,7 +73,8 @@ static const secret_rule rules[] = {
     {"password-assignment", "pass|pwd|secret|token|key|credential|auth",
      "(^|[^A-Za-z0-9_])[A-Za-z0-9_.-]{0,64}(password|passwd|passphrase|pwd|secret|token|api[_-]?key|access[_-]?key|"
      "private[_-]?key|auth[_-]?key|credentials?)[A-Za-z0-9_.-]{0,64}[\"']?[ \t]*(=|:=|:|=>)[ \t]*"
-     "(\"[^\"$<{*%\n][^\"\n]{5,}\"|'[^'$<{*%\n][^'\n]{5,}'|[^[:space:]\"'$<{*%()][^[:space:]\"'()]{5,}([[:space:];,]|$))",
+     "(\"[^\"$<{*%\n][^\"\n]{5,}\"|'[^'$<{*%\n][^'\n]{5,}'|[^[:space:]\"'$<{*%()][^[:space:]\"'()]{5,}([[:space:];,]|$)"
+     ")",
      1},
 };
 #define NRULES (sizeof rules / sizeof rules[0])
@@ -108,7 +109,10 @@ static int luhn(const int *d, int n) {
     int sum = 0;
     for (int i = n - 1, k = 0; i >= 0; i--, k++) {
         int v = d[i];
-        if (k % 2) { v *= 2; if (v > 9) v -= 9; }
+        if (k % 2) {
+            v *= 2;
+            if (v > 9) v -= 9;
+        }
         sum += v;
     }
     return sum % 10 == 0;
@@ -122,18 +126,24 @@ static int luhn(const int *d, int n) {
 static int has_card(const char *t, size_t n) {
     for (size_t i = 0; i < n; i++) {
         if (!isdigit((unsigned char)t[i])) continue;
-        if (i > 0 && (isalnum((unsigned char)t[i - 1]) || t[i - 1] == '+' /* a phone number */ || ((t[i - 1] == '-' || t[i - 1] == '.') && i > 1 && isdigit((unsigned char)t[i - 2]))))
+        if (i > 0 && (isalnum((unsigned char)t[i - 1]) || t[i - 1] == '+' /* a phone number */ ||
+                      ((t[i - 1] == '-' || t[i - 1] == '.') && i > 1 && isdigit((unsigned char)t[i - 2]))))
             continue; /* not the start of a number */
         if (t[i] < '2' || t[i] > '6') continue;
         int d[19], k = 0;
         size_t j = i;
         while (j < n && k < 19) {
-            if (isdigit((unsigned char)t[j])) { d[k++] = t[j] - '0'; j++; }
-            else if ((t[j] == ' ' || t[j] == '-') && j + 1 < n && isdigit((unsigned char)t[j + 1]) && j > i) j++;
-            else break;
+            if (isdigit((unsigned char)t[j])) {
+                d[k++] = t[j] - '0';
+                j++;
+            } else if ((t[j] == ' ' || t[j] == '-') && j + 1 < n && isdigit((unsigned char)t[j + 1]) && j > i)
+                j++;
+            else
+                break;
             /* the number may end here: the next byte must not continue it */
-            int ends = j >= n || (!isalnum((unsigned char)t[j]) &&
-                                  !((t[j] == ' ' || t[j] == '-' || t[j] == '.' || t[j] == ',') && j + 1 < n && isdigit((unsigned char)t[j + 1])));
+            int ends = j >= n ||
+                       (!isalnum((unsigned char)t[j]) && !((t[j] == ' ' || t[j] == '-' || t[j] == '.' || t[j] == ',') &&
+                                                           j + 1 < n && isdigit((unsigned char)t[j + 1])));
             if (k >= 13 && ends && luhn(d, k)) return 1;
         }
     }
@@ -144,16 +154,23 @@ static int has_card(const char *t, size_t n) {
  * exactly 40 base64 characters mixing upper case, lower case and digits (detect-secrets'
  * Base64HighEntropyString, narrowed to the 40-character shape AWS uses). */
 static int bare_aws_secret(const char *t, size_t n) {
-    while (n && isspace((unsigned char)*t)) { t++; n--; }
+    while (n && isspace((unsigned char)*t)) {
+        t++;
+        n--;
+    }
     while (n && isspace((unsigned char)t[n - 1])) n--;
     if (n != 40) return 0;
     int up = 0, lo = 0, dg = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)t[i];
-        if (isupper(c)) up = 1;
-        else if (islower(c)) lo = 1;
-        else if (isdigit(c)) dg = 1;
-        else if (c != '/' && c != '+') return 0;
+        if (isupper(c))
+            up = 1;
+        else if (islower(c))
+            lo = 1;
+        else if (isdigit(c))
+            dg = 1;
+        else if (c != '/' && c != '+')
+            return 0;
     }
     return up && lo && dg;
 }
@@ -163,8 +180,14 @@ int secrets_find(const char *text, size_t len, const char **rule) {
     pthread_once(&once, compile_all);
     if (!compiled_ok) return -1;
     if (!text || len == 0) return 0;
-    if (bare_aws_secret(text, len)) { if (rule) *rule = "aws-secret-key"; return 1; }
-    if (has_card(text, len)) { if (rule) *rule = "card-number"; return 1; }
+    if (bare_aws_secret(text, len)) {
+        if (rule) *rule = "aws-secret-key";
+        return 1;
+    }
+    if (has_card(text, len)) {
+        if (rule) *rule = "card-number";
+        return 1;
+    }
     size_t bn = (len < CHUNK ? len : CHUNK) + 1;
     char *buf = malloc(2 * bn), *lower = buf + bn;
     if (!buf) return -1;

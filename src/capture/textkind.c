@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct { const char *kind, *re; } simple;
+typedef struct {
+    const char *kind, *re;
+} simple;
 static const simple simple_res[] = {
     {"url", "^((https?|ftp|file|ssh|git)://[^[:space:]]+|www\\.[^[:space:]]+\\.[a-z]{2,}[^[:space:]]*)$"},
     {"email", "^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\\.[A-Za-z]{2,}$"},
@@ -19,7 +21,9 @@ static const simple simple_res[] = {
     {"color", "^(#([0-9A-Fa-f]{3}|[0-9A-Fa-f]{4}|[0-9A-Fa-f]{6}|[0-9A-Fa-f]{8})|(rgba?|hsla?)\\([^)]*\\))$"},
     {"number", "^[-+]?([0-9]{1,3}([,' _][0-9]{3})+|[0-9]+)([.,][0-9]+)?([eE][-+]?[0-9]+)?$"},
     {"path", "^(~?/|[A-Za-z]:\\\\)[^\n]*[/\\\\][^\n]*$|^~?/[^\n/]+$"},
-    {"command", "^(\\$ |(sudo|git|apt|apt-get|docker|kubectl|ssh|scp|curl|wget|make|cd|ls|rm|cp|mv|npm|pip|python3?|cargo|go|systemctl|journalctl|tar|grep|find|chmod|chown|export) )[^\n]*$"},
+    {"command", "^(\\$ "
+                "|(sudo|git|apt|apt-get|docker|kubectl|ssh|scp|curl|wget|make|cd|ls|rm|cp|mv|npm|pip|python3?|cargo|go|"
+                "systemctl|journalctl|tar|grep|find|chmod|chown|export) )[^\n]*$"},
     /* any lowercase program followed by an option: "ssh-keygen -t ed25519", "ffmpeg -i in.mp4 ..." */
     {"command", "^[a-z][a-z0-9_.-]*( [^ \n]+)* --?[A-Za-z][^\n]*$"},
 };
@@ -31,7 +35,8 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static void compile_all(void) {
     compiled_ok = 1;
-    for (size_t i = 0; i < NSIMPLE; i++) compiled_ok &= regcomp(&simple_rx[i], simple_res[i].re, REG_EXTENDED | REG_NOSUB) == 0;
+    for (size_t i = 0; i < NSIMPLE; i++)
+        compiled_ok &= regcomp(&simple_rx[i], simple_res[i].re, REG_EXTENDED | REG_NOSUB) == 0;
 }
 
 static int count(const char *t, const char *needle) {
@@ -41,19 +46,22 @@ static int count(const char *t, const char *needle) {
 }
 
 static const char *guess_lang(const char *t) {
-    if (!strncmp(t, "#!/bin/sh", 9) || !strncmp(t, "#!/bin/bash", 11) || !strncmp(t, "#!/usr/bin/env bash", 19)) return "shell";
+    if (!strncmp(t, "#!/bin/sh", 9) || !strncmp(t, "#!/bin/bash", 11) || !strncmp(t, "#!/usr/bin/env bash", 19))
+        return "shell";
     if (strstr(t, "#include") || strstr(t, "int main(")) return "c";
     if (strstr(t, "fn ") && (strstr(t, "let ") || strstr(t, "->")) && strstr(t, "{")) return "rust";
     if (strstr(t, "package ") && strstr(t, "func ")) return "go";
     if (strstr(t, "public class ") || strstr(t, "public static void")) return "java";
     if (strstr(t, "def ") || (strstr(t, "import ") && strstr(t, ":\n"))) return "python";
-    if (strstr(t, "function ") || strstr(t, "=>") || strstr(t, "const ") || strstr(t, "console.log")) return "javascript";
+    if (strstr(t, "function ") || strstr(t, "=>") || strstr(t, "const ") || strstr(t, "console.log"))
+        return "javascript";
     if (strstr(t, "<html") || strstr(t, "<div") || strstr(t, "</")) return "html";
     char up[64];
     size_t k = 0;
     for (const char *p = t; *p && k < sizeof up - 1; p++) up[k++] = (char)toupper((unsigned char)*p);
     up[k] = 0;
-    if ((strstr(up, "SELECT ") && strstr(up, " FROM ")) || strstr(up, "INSERT INTO") || strstr(up, "CREATE TABLE")) return "sql";
+    if ((strstr(up, "SELECT ") && strstr(up, " FROM ")) || strstr(up, "INSERT INTO") || strstr(up, "CREATE TABLE"))
+        return "sql";
     if (strstr(t, "{") && strstr(t, ":") && strstr(t, ";") && !strstr(t, "(")) return "css";
     return "unknown";
 }
@@ -75,7 +83,10 @@ const char *textkind_classify(const char *text, size_t len, const char **lang) {
      * a private key at the end of a 2 MB paste too (a broken regex library counts as a secret) */
     if (secrets_find(text, len, NULL) != 0) return "secret";
     if (!compiled_ok) return NULL;
-    while (len && isspace((unsigned char)*text)) { text++; len--; }
+    while (len && isspace((unsigned char)*text)) {
+        text++;
+        len--;
+    }
     while (len && isspace((unsigned char)text[len - 1])) len--;
     if (len == 0 || len > (1u << 20)) return NULL; /* rules are for clips, not books */
     char *t = malloc(len + 1);
@@ -86,12 +97,18 @@ const char *textkind_classify(const char *text, size_t len, const char **lang) {
     int one_line = !memchr(t, '\n', len);
     for (size_t i = 0; i < NSIMPLE && !kind; i++) {
         /* number beats phone for plain integers; phone needs a separator or a '+' */
-        if (!strcmp(simple_res[i].kind, "phone") && (!one_line || !strpbrk(t, "+ ()-.") || strspn(t, "0123456789") == len)) continue;
-        if ((one_line || !strcmp(simple_res[i].kind, "path")) && regexec(&simple_rx[i], t, 0, NULL, 0) == 0) kind = simple_res[i].kind;
+        if (!strcmp(simple_res[i].kind, "phone") &&
+            (!one_line || !strpbrk(t, "+ ()-.") || strspn(t, "0123456789") == len))
+            continue;
+        if ((one_line || !strcmp(simple_res[i].kind, "path")) && regexec(&simple_rx[i], t, 0, NULL, 0) == 0)
+            kind = simple_res[i].kind;
     }
     if (!kind && (t[0] == '{' || t[0] == '[')) {
         json_t *j = json_loadb(t, len, JSON_DECODE_ANY, NULL);
-        if (j) { kind = "json"; json_decref(j); }
+        if (j) {
+            kind = "json";
+            json_decref(j);
+        }
     }
     if (!kind && looks_like_code(t)) {
         kind = "code";

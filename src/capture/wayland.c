@@ -96,7 +96,10 @@ int wayland_focused_app(char *buf, size_t n, int timeout_ms) {
     clock_gettime(CLOCK_MONOTONIC, &end);
     end.tv_sec += timeout_ms / 1000;
     end.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-    if (end.tv_nsec >= 1000000000) { end.tv_sec++; end.tv_nsec -= 1000000000; }
+    if (end.tv_nsec >= 1000000000) {
+        end.tv_sec++;
+        end.tv_nsec -= 1000000000;
+    }
     unsigned char hdr[14] = {'i', '3', '-', 'i', 'p', 'c'};
     uint32_t len = 0, type = 4; /* GET_TREE */
     memcpy(hdr + 6, &len, 4);   /* native byte order, as the protocol says */

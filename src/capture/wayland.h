@@ -16,8 +16,8 @@
 #include "../common/cs_err.h"
 
 typedef struct wayland_info {
-    int data_control;     /* zwlr_data_control_manager_v1 or ext_data_control_manager_v1 offered */
-    char protocol[64];    /* the one found, "" when none */
+    int data_control;  /* zwlr_data_control_manager_v1 or ext_data_control_manager_v1 offered */
+    char protocol[64]; /* the one found, "" when none */
 } wayland_info;
 
 /* Connects to $WAYLAND_DISPLAY and lists the compositor's globals. Returns 0, or -1 when no

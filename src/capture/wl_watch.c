@@ -46,8 +46,10 @@ static int watch_child(pid_t pid, int efd, atomic_int *stop, char *last, size_t 
     pid_t w = 0;
     while (!atomic_load(stop)) {
         struct pollfd pf = {efd, POLLIN, 0};
-        if (open_fd && poll(&pf, 1, 200) > 0) open_fd = drain_lines(efd, acc, &accn, sizeof acc, last, lastn);
-        else if (!open_fd) usleep(200000);
+        if (open_fd && poll(&pf, 1, 200) > 0)
+            open_fd = drain_lines(efd, acc, &accn, sizeof acc, last, lastn);
+        else if (!open_fd)
+            usleep(200000);
         if ((w = waitpid(pid, &st, WNOHANG)) == pid) break;
     }
     if (w != pid) { /* stopping: end our own child */
@@ -102,12 +104,15 @@ int wl_watch_run(const wl_watch_params *p, atomic_int *stop) {
         cs_err e;
         if (wayland_probe(&wi, &e) == 0 && !wi.data_control) {
             if (p->allow_x11 && getenv("DISPLAY")) {
-                cs_log(CS_LOG_INFO, "this compositor has no data-control protocol: capturing through XWayland (DISPLAY=%s) instead",
+                cs_log(CS_LOG_INFO,
+                       "this compositor has no data-control protocol: capturing through XWayland (DISPLAY=%s) instead",
                        getenv("DISPLAY"));
                 return 1;
             }
-            p->report(p->arg, "failed", "this compositor has no data-control protocol (GNOME/Mutter and weston have none), so "
-                                        "wl-paste --watch cannot capture; use XWayland capture: start the daemon with DISPLAY set", 0);
+            p->report(p->arg, "failed",
+                      "this compositor has no data-control protocol (GNOME/Mutter and weston have none), so "
+                      "wl-paste --watch cannot capture; use XWayland capture: start the daemon with DISPLAY set",
+                      0);
         } else if (run_once(p, stop, backoff))
             backoff = 1;
         for (int i = 0; i < backoff * 10 && !atomic_load(stop); i++) usleep(100000);

@@ -13,9 +13,9 @@
 #include <stdatomic.h>
 
 typedef struct wl_watch_params {
-    const char *self_exe;   /* the clipseek binary wl-paste runs for each clip */
-    const char *data_dir;   /* passed to it as --data-dir */
-    int allow_x11;          /* 1: without data-control, fall back to X11 when DISPLAY is set */
+    const char *self_exe; /* the clipseek binary wl-paste runs for each clip */
+    const char *data_dir; /* passed to it as --data-dir */
+    int allow_x11;        /* 1: without data-control, fall back to X11 when DISPLAY is set */
     /* each change: state is the capture state to show ("wayland", "failed"; NULL: unchanged),
      * error a failure to record (NULL: none), restarted 1 when wl-paste exited and will be
      * started again. Called on the watching thread. */

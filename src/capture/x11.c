@@ -143,7 +143,10 @@ static int64_t now_ms(void) {
 
 static int is_owner_event(capture_x11 *x, XEvent *e) { return e->type == x->xfixes_event + XFixesSelectionNotify; }
 
-typedef struct { capture_x11 *x; Atom sel; } sel_key;
+typedef struct {
+    capture_x11 *x;
+    Atom sel;
+} sel_key;
 static Bool is_owner_event_of(Display *d, XEvent *e, XPointer a) {
     (void)d;
     sel_key *k = (sel_key *)a;
@@ -163,7 +166,8 @@ enum { WAIT_OK = 1, WAIT_TIMEOUT = 0, WAIT_SUPERSEDED = -1, WAIT_STOP = -2, WAIT
 
 /* Waits for an event matching pred, until deadline. Gives up early when the selection being read
  * changes owner, when *stop is set, or when the connection dies. */
-static int wait_event(capture_x11 *x, Bool (*pred)(Display *, XEvent *, XPointer), XPointer arg, XEvent *ev, int64_t deadline) {
+static int wait_event(capture_x11 *x, Bool (*pred)(Display *, XEvent *, XPointer), XPointer arg, XEvent *ev,
+                      int64_t deadline) {
     for (;;) {
         if (x->dead) return WAIT_DEAD;
         if (XCheckIfEvent(x->dpy, ev, pred, arg)) return WAIT_OK;
@@ -189,7 +193,10 @@ static const char *wait_reason(int w) {
                                 : "timed out";
 }
 
-typedef struct { Window w; Atom prop, target; } req_key;
+typedef struct {
+    Window w;
+    Atom prop, target;
+} req_key;
 /* The answer to the current request: our property, or a refusal (None) of the same target. */
 static Bool is_selnotify(Display *d, XEvent *e, XPointer a) {
     (void)d;
@@ -198,7 +205,10 @@ static Bool is_selnotify(Display *d, XEvent *e, XPointer a) {
            (e->xselection.property == k->prop || (e->xselection.property == None && e->xselection.target == k->target));
 }
 
-typedef struct { Window w; Atom prop; } prop_key;
+typedef struct {
+    Window w;
+    Atom prop;
+} prop_key;
 static Bool is_newvalue(Display *d, XEvent *e, XPointer a) {
     (void)d;
     prop_key *k = (prop_key *)a;
@@ -235,9 +245,15 @@ static int get_selection(capture_x11 *x, Atom sel, Atom target, size_t cap, unsi
         return 1;
     if (*type != x->incr) {
         size_t n = nitems * item_bytes(*format);
-        if (n > cap) { XFree(buf); return cs_err_set(err, "clip of %zu bytes is over the cap", n); }
+        if (n > cap) {
+            XFree(buf);
+            return cs_err_set(err, "clip of %zu bytes is over the cap", n);
+        }
         *data = malloc(n + 1);
-        if (!*data) { XFree(buf); return cs_errc(err, CS_ENOMEM, "out of memory"); }
+        if (!*data) {
+            XFree(buf);
+            return cs_errc(err, CS_ENOMEM, "out of memory");
+        }
         if (n) memcpy(*data, buf, n);
         (*data)[n] = 0;
         *len = n;
@@ -269,9 +285,15 @@ static int get_selection(capture_x11 *x, Atom sel, Atom target, size_t cap, unsi
         XFlush(x->dpy);
         /* a stale notification (the INCR marker's own, or our delete's) finds no property: the
          * end of the transfer is a zero-length property that exists, with the data's type */
-        if (*type == None) { if (buf) XFree(buf); continue; }
+        if (*type == None) {
+            if (buf) XFree(buf);
+            continue;
+        }
         size_t n = nitems * item_bytes(*format);
-        if (n == 0) { if (buf) XFree(buf); break; }
+        if (n == 0) {
+            if (buf) XFree(buf);
+            break;
+        }
         if (sz + n > cap) {
             XFree(buf);
             free(acc);
@@ -281,7 +303,11 @@ static int get_selection(capture_x11 *x, Atom sel, Atom target, size_t cap, unsi
         if (sz + n + 1 > cap_alloc) {
             while (sz + n + 1 > cap_alloc) cap_alloc *= 2;
             unsigned char *na = realloc(acc, cap_alloc);
-            if (!na) { XFree(buf); free(acc); return cs_errc(err, CS_ENOMEM, "out of memory"); }
+            if (!na) {
+                XFree(buf);
+                free(acc);
+                return cs_errc(err, CS_ENOMEM, "out of memory");
+            }
             acc = na;
         }
         memcpy(acc + sz, buf, n);
@@ -395,13 +421,21 @@ static void handle_change(capture_x11 *x, Atom sel, capture_fn fn, void *arg, vo
         logf_(log, arg, "clip skipped: %s", tr < 0 ? e.msg : "the owner offers no TARGETS");
         return;
     }
-    if (format != 32) { free(tl); logf_(log, arg, "clip skipped: %s", "bad TARGETS reply"); return; }
+    if (format != 32) {
+        free(tl);
+        logf_(log, arg, "clip skipped: %s", "bad TARGETS reply");
+        return;
+    }
     long *atoms = (long *)tl;
     size_t n = tlen / sizeof(long);
     /* the offered names, newline-separated, for capture_pick_type and the store */
     size_t cap = 4096, ol = 0;
     char *offered = malloc(cap);
-    if (!offered) { free(tl); logf_(log, arg, "clip skipped: %s", "out of memory"); return; }
+    if (!offered) {
+        free(tl);
+        logf_(log, arg, "clip skipped: %s", "out of memory");
+        return;
+    }
     offered[0] = 0;
     for (size_t i = 0; i < n && i < 512; i++) {
         char *name = atoms[i] ? XGetAtomName(x->dpy, (Atom)atoms[i]) : NULL;
@@ -409,7 +443,10 @@ static void handle_change(capture_x11 *x, Atom sel, capture_fn fn, void *arg, vo
         size_t l = strlen(name);
         if (ol + l + 2 > cap) {
             char *no = realloc(offered, cap = (ol + l + 2) * 2);
-            if (!no) { XFree(name); break; }
+            if (!no) {
+                XFree(name);
+                break;
+            }
             offered = no;
         }
         ol += (size_t)snprintf(offered + ol, cap - ol, "%s%s", ol ? "\n" : "", name);
@@ -427,12 +464,17 @@ static void handle_change(capture_x11 *x, Atom sel, capture_fn fn, void *arg, vo
         if (secret) {
             free(offered);
             logf_(log, arg, "clip skipped: %s",
-                  r == 0 ? "marked secret by its owner" : "its owner advertises a password-manager hint but did not hand it over (treated as secret)");
+                  r == 0 ? "marked secret by its owner"
+                         : "its owner advertises a password-manager hint but did not hand it over (treated as secret)");
             return;
         }
     }
     const char *pick = capture_pick_type(offered);
-    if (!pick) { free(offered); logf_(log, arg, "clip skipped: %s", "no text or image type offered"); return; }
+    if (!pick) {
+        free(offered);
+        logf_(log, arg, "clip skipped: %s", "no text or image type offered");
+        return;
+    }
     Atom want = XInternAtom(x->dpy, pick, False);
     size_t dcap = x->p.caps.max_image > x->p.caps.max_text ? x->p.caps.max_image : x->p.caps.max_text;
     unsigned char *d;

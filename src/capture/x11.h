@@ -33,7 +33,7 @@ typedef struct capture_x11_params {
     int primary;         /* also watch PRIMARY (off by default) */
     int timeout_ms;      /* base budget of one transfer; default 2000 */
     capture_caps caps;
-    int debounce_ms;     /* PRIMARY is read once quiet this long; default 300, 0 = at once */
+    int debounce_ms; /* PRIMARY is read once quiet this long; default 300, 0 = at once */
 } capture_x11_params;
 
 capture_x11_params capture_x11_default_params(void);
@@ -44,7 +44,7 @@ void capture_x11_close(capture_x11 *x); /* NULL is a no-op */
 /* Runs until *stop becomes non-zero (checked at least every 200 ms, also inside a transfer) or
  * the X connection breaks (returns -1 with a message; the process keeps running). fn receives each clip; skipped clips (secret, too large,
  * refused, timed out) are reported through log (may be NULL) with a reason. */
-int capture_x11_run(capture_x11 *x, capture_fn fn, void *arg, void (*log)(const char *msg, void *arg),
-                    atomic_int *stop, cs_err *err);
+int capture_x11_run(capture_x11 *x, capture_fn fn, void *arg, void (*log)(const char *msg, void *arg), atomic_int *stop,
+                    cs_err *err);
 
 #endif

@@ -32,8 +32,11 @@ int x11own_files_items(const unsigned char *data, size_t len, const char *mime, 
     size_t k = 0;
     for (size_t i = 0; i < ul; i++) {
         if (uris[i] == '\r') continue;
-        if (uris[i] == '\n') { b[k++] = '\r'; b[k++] = '\n'; }
-        else b[k++] = (char)uris[i];
+        if (uris[i] == '\n') {
+            b[k++] = '\r';
+            b[k++] = '\n';
+        } else
+            b[k++] = (char)uris[i];
     }
     b[k++] = '\r';
     b[k++] = '\n';
@@ -61,7 +64,11 @@ static int ignore_xerror(Display *d, XErrorEvent *e) {
 
 int x11own_serve(const char *display, const x11own_item *items, int n, void (*owned)(void *), void *arg, cs_err *err) {
     Display *d = XOpenDisplay(display);
-    if (!d) return cs_err_set(err, "cannot open X display %s", display ? display : getenv("DISPLAY") ? getenv("DISPLAY") : "(DISPLAY unset)");
+    if (!d)
+        return cs_err_set(err, "cannot open X display %s",
+                          display             ? display
+                          : getenv("DISPLAY") ? getenv("DISPLAY")
+                                              : "(DISPLAY unset)");
     XSetErrorHandler(ignore_xerror);
     long max = XExtendedMaxRequestSize(d) ? XExtendedMaxRequestSize(d) : XMaxRequestSize(d);
     Atom types[16];
@@ -69,7 +76,8 @@ int x11own_serve(const char *display, const x11own_item *items, int n, void (*ow
     for (int i = 0; i < n; i++) {
         if (items[i].len > (size_t)max * 4 - 1024) {
             XCloseDisplay(d);
-            return cs_err_set(err, "%s: %zu bytes is more than the X server takes at once", items[i].type, items[i].len);
+            return cs_err_set(err, "%s: %zu bytes is more than the X server takes at once", items[i].type,
+                              items[i].len);
         }
         types[i] = XInternAtom(d, items[i].type, False);
     }
@@ -97,7 +105,8 @@ int x11own_serve(const char *display, const x11own_item *items, int n, void (*ow
         XSelectionRequestEvent *r = &ev.xselectionrequest;
         Atom prop = r->property != None ? r->property : r->target;
         XSelectionEvent re = {SelectionNotify, 0, True, d, r->requestor, r->selection, r->target, prop, r->time};
-        if (r->selection != clipboard) re.property = None;
+        if (r->selection != clipboard)
+            re.property = None;
         else if (r->target == targets)
             XChangeProperty(d, r->requestor, prop, XA_ATOM, 32, PropModeReplace, (unsigned char *)types, n + 2);
         else if (r->target == timestamp) {

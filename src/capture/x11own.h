@@ -15,8 +15,8 @@
 #include "../common/cs_err.h"
 
 typedef struct x11own_item {
-    const char *type;           /* target name, e.g. "text/uri-list" */
-    const unsigned char *data;  /* borrowed for the whole of x11own_serve */
+    const char *type;          /* target name, e.g. "text/uri-list" */
+    const unsigned char *data; /* borrowed for the whole of x11own_serve */
     size_t len;
 } x11own_item;
 

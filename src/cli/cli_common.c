@@ -74,7 +74,8 @@ char *cli_data_dir(void) {
     if (e && *e) return strdup(e);
     const char *x = getenv("XDG_DATA_HOME");
     char buf[PATH_MAX];
-    if (x && *x) snprintf(buf, sizeof buf, "%s/clipseek", x);
+    if (x && *x)
+        snprintf(buf, sizeof buf, "%s/clipseek", x);
     else {
         const char *h = getenv("HOME");
         if (!h || !*h) return NULL;
@@ -168,14 +169,22 @@ int cli_index_all(store *s, const char *model_opt, int quiet) {
     }
     char *dir = cli_model_dir(s, model_opt);
     if (!dir) {
-        if (!quiet) cli_fail("no model: use `clipseek model use DIR` or --model DIR (capture and full text work without one)");
+        if (!quiet)
+            cli_fail("no model: use `clipseek model use DIR` or --model DIR (capture and full text work without one)");
         return CLI_FAIL;
     }
     cs_err e;
     char *id = index_model_id(dir, &e);
-    if (!id) { free(dir); return cli_fail_err(&e); }
+    if (!id) {
+        free(dir);
+        return cli_fail_err(&e);
+    }
     clip_ctx *c;
-    if (cli_clip_load(dir, cli_threads, &c, &e)) { free(dir); free(id); return cli_fail_err(&e); }
+    if (cli_clip_load(dir, cli_threads, &c, &e)) {
+        free(dir);
+        free(id);
+        return cli_fail_err(&e);
+    }
     index_stats st;
     int rc = index_run(s, c, id, 0, &st, quiet ? NULL : progress, NULL, &e) ? cli_fail_err(&e) : CLI_OK;
     if (!quiet && isatty(2)) fputc('\n', stderr);
@@ -207,7 +216,8 @@ int cli_organise(store *s, clip_ctx *c, const char *model_id, int with_ocr, int 
     int rc = CLI_OK;
     for (;;) {
         org_stats before = st;
-        if (org_text_kinds(o, s, 256, &st, &e) || (with_ocr && org_ocr(o, s, 16, &st, &e)) || org_model(o, s, 64, &st, &e)) {
+        if (org_text_kinds(o, s, 256, &st, &e) || (with_ocr && org_ocr(o, s, 16, &st, &e)) ||
+            org_model(o, s, 64, &st, &e)) {
             rc = cli_fail_err(&e);
             break;
         }
@@ -215,7 +225,8 @@ int cli_organise(store *s, clip_ctx *c, const char *model_id, int with_ocr, int 
     }
     if (rc == CLI_OK && !quiet)
         fprintf(stderr,
-                "clipseek: organised: %lld text kinds, %lld images read, %lld entries (%lld categorised, %lld near-duplicates,"
+                "clipseek: organised: %lld text kinds, %lld images read, %lld entries (%lld categorised, %lld "
+                "near-duplicates,"
                 " %lld put in collections, %lld deleted by rules)\n",
                 (long long)st.kinds, (long long)st.ocr, (long long)st.organised, (long long)st.categorised,
                 (long long)st.duplicates, (long long)st.collected, (long long)st.deleted);
@@ -231,7 +242,11 @@ int cli_mask_secret(store_entry *e) {
     int masked = 0;
     if (e->text && e->subkind && !strcmp(e->subkind, "secret")) {
         char *m = strdup(MASK);
-        if (m) { free(e->text); e->text = m; masked = 1; }
+        if (m) {
+            free(e->text);
+            e->text = m;
+            masked = 1;
+        }
     }
     if (e->ocr_text && *e->ocr_text && secrets_find(e->ocr_text, strlen(e->ocr_text), NULL) != 0) {
         char *m = strdup(MASK);

@@ -44,7 +44,10 @@ static int run_daemon(daemon_params *p) {
     if (!dir) return cli_fail("no data directory: set HOME, XDG_DATA_HOME, CLIPSEEK_DATA_DIR or --data-dir");
     char self[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n > 0) { self[n] = 0; p->self_exe = self; }
+    if (n > 0) {
+        self[n] = 0;
+        p->self_exe = self;
+    }
     p->data_dir = dir;
     cs_log_set_sink(log_to_stderr, NULL, CS_LOG_INFO);
     cs_err e;
@@ -60,14 +63,21 @@ int cmd_daemon(int argc, char **argv) {
     p.f32 = cli_f32;
     p.dtype = cli_dtype;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--no-x11")) p.x11 = 0;
-        else if (!strcmp(argv[i], "--primary")) p.primary = 1;
-        else if (!strcmp(argv[i], "--model") && i + 1 < argc) p.model_dir = argv[++i];
-        else if (!strcmp(argv[i], "--no-web")) p.web_port = -1;
-        else if (!strcmp(argv[i], "--need-capture")) p.need_capture = 1;
+        if (!strcmp(argv[i], "--no-x11"))
+            p.x11 = 0;
+        else if (!strcmp(argv[i], "--primary"))
+            p.primary = 1;
+        else if (!strcmp(argv[i], "--model") && i + 1 < argc)
+            p.model_dir = argv[++i];
+        else if (!strcmp(argv[i], "--no-web"))
+            p.web_port = -1;
+        else if (!strcmp(argv[i], "--need-capture"))
+            p.need_capture = 1;
         else if (!strcmp(argv[i], "--web-port") && i + 1 < argc) {
-            if (cli_parse_int(argv[++i], 0, 65535, &p.web_port)) return cli_usage("--web-port is 0-65535 (0: any free port)");
-        } else return cli_usage("daemon: unexpected argument '%s'", argv[i]);
+            if (cli_parse_int(argv[++i], 0, 65535, &p.web_port))
+                return cli_usage("--web-port is 0-65535 (0: any free port)");
+        } else
+            return cli_usage("daemon: unexpected argument '%s'", argv[i]);
     }
     return run_daemon(&p);
 }
@@ -84,11 +94,15 @@ int cmd_web(int argc, char **argv) {
     p.no_capture = 1;
     int open = 0, logout = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--open")) open = 1;
-        else if (!strcmp(argv[i], "--logout-all")) logout = 1;
+        if (!strcmp(argv[i], "--open"))
+            open = 1;
+        else if (!strcmp(argv[i], "--logout-all"))
+            logout = 1;
         else if (!strcmp(argv[i], "--port") && i + 1 < argc) {
-            if (cli_parse_int(argv[++i], 0, 65535, &p.web_port)) return cli_usage("--port is 0-65535 (0: any free port)");
-        } else return cli_usage("web: unexpected argument '%s'", argv[i]);
+            if (cli_parse_int(argv[++i], 0, 65535, &p.web_port))
+                return cli_usage("--port is 0-65535 (0: any free port)");
+        } else
+            return cli_usage("web: unexpected argument '%s'", argv[i]);
     }
     if (logout && open) return cli_usage("web: --logout-all and --open do not go together");
     char *dir = cli_data_dir();
@@ -98,14 +112,18 @@ int cmd_web(int argc, char **argv) {
     if (logout) {
         free(dir);
         /* sessions live in the server's memory only: with none running, none exists */
-        if (r == 1) { fprintf(stderr, "clipseek: no daemon runs, so no browser is logged in\n"); return CLI_OK; }
+        if (r == 1) {
+            fprintf(stderr, "clipseek: no daemon runs, so no browser is logged in\n");
+            return CLI_OK;
+        }
         if (r < 0 || strncmp(buf, "OK ", 3)) return cli_fail("daemon: %s", r < 0 ? "no answer" : buf);
         fprintf(stderr, "clipseek: %s web session(s) ended; log in again with `clipseek web --open`\n", buf + 3);
         return CLI_OK;
     }
     if (r == 0) {
         free(dir);
-        if (!strcmp(buf, "ERR unknown request")) return cli_fail("the running daemon predates one-time log-in codes: restart it");
+        if (!strcmp(buf, "ERR unknown request"))
+            return cli_fail("the running daemon predates one-time log-in codes: restart it");
         if (strncmp(buf, "OK ", 3)) return cli_fail("daemon: %s", buf);
         const char *url = buf + 3;
         printf("%s\n", url);
@@ -140,7 +158,9 @@ int cmd_reload(int argc, char **argv) {
     if (r == 1) return cli_fail("no daemon runs (the next one reads the config when it starts)");
     if (r < 0) return cli_fail("daemon: no answer");
     if (!strcmp(buf, "ERR unknown request")) return cli_fail("the running daemon predates reload: restart it");
-    if (strncmp(buf, "OK", 2)) return cli_fail("config not reloaded, the daemon keeps its previous settings: %s", buf[0] == 'E' ? buf + 4 : buf);
+    if (strncmp(buf, "OK", 2))
+        return cli_fail("config not reloaded, the daemon keeps its previous settings: %s",
+                        buf[0] == 'E' ? buf + 4 : buf);
     fprintf(stderr, "clipseek: the daemon has read the config again\n");
     return CLI_OK;
 }

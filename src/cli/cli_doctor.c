@@ -37,35 +37,47 @@ static void line(doctor *d, const char *check, int level, const char *fmt, ...) 
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     if (level == DR_FAIL) d->fails++;
-    if (d->checks) json_array_append_new(d->checks, json_pack("{s:s, s:s, s:s}", "check", check, "level", names[level], "message", msg));
-    else printf("%-9s %-4s  %s\n", check, names[level], msg);
+    if (d->checks)
+        json_array_append_new(d->checks,
+                              json_pack("{s:s, s:s, s:s}", "check", check, "level", names[level], "message", msg));
+    else
+        printf("%-9s %-4s  %s\n", check, names[level], msg);
 }
 
 /* what the running daemon says about capture; returns 1 when it captures */
 static void check_daemon(doctor *d, json_t *st, const char *dir) {
     if (!st) {
-        line(d, "daemon", DR_FAIL, "not running, so nothing is captured: start it with `clipseek daemon` or "
-                                   "`systemctl --user enable --now clipseek` (%s)", dir);
+        line(d, "daemon", DR_FAIL,
+             "not running, so nothing is captured: start it with `clipseek daemon` or "
+             "`systemctl --user enable --now clipseek` (%s)",
+             dir);
         return;
     }
     const char *model = json_string_value(json_object_get(st, "model"));
     line(d, "daemon", DR_OK, "running, pid %lld; %lld clips stored, %lld indexed this run%s%s",
-         (long long)json_integer_value(json_object_get(st, "pid")), (long long)json_integer_value(json_object_get(st, "clips")),
-         (long long)json_integer_value(json_object_get(st, "indexed")), model && *model ? ", model " : "", model && *model ? model : "");
+         (long long)json_integer_value(json_object_get(st, "pid")),
+         (long long)json_integer_value(json_object_get(st, "clips")),
+         (long long)json_integer_value(json_object_get(st, "indexed")), model && *model ? ", model " : "",
+         model && *model ? model : "");
     const char *cap = json_string_value(json_object_get(st, "capture"));
     const char *err = json_string_value(json_object_get(st, "last_error"));
     if (!cap || !strcmp(cap, "failed"))
         line(d, "capture", DR_FAIL, "not running: %s", err && *err ? err : "(no reason given)");
     else if (!strcmp(cap, "none"))
-        line(d, "capture", DR_FAIL, "not running: the daemon saw no display (DISPLAY and WAYLAND_DISPLAY unset); under "
-                                    "systemd run `systemctl --user import-environment DISPLAY WAYLAND_DISPLAY XAUTHORITY` "
-                                    "and restart it");
+        line(d, "capture", DR_FAIL,
+             "not running: the daemon saw no display (DISPLAY and WAYLAND_DISPLAY unset); under "
+             "systemd run `systemctl --user import-environment DISPLAY WAYLAND_DISPLAY XAUTHORITY` "
+             "and restart it");
     else if (!strcmp(cap, "off"))
-        line(d, "capture", DR_FAIL, "off: this is `clipseek web` serving the page alone; start `clipseek daemon` to capture");
+        line(d, "capture", DR_FAIL,
+             "off: this is `clipseek web` serving the page alone; start `clipseek daemon` to capture");
     else {
         long long lost = json_integer_value(json_object_get(st, "not_stored"));
-        if (lost) line(d, "capture", DR_WARN, "%s; %lld clips could not be stored, last: %s", cap, lost, err && *err ? err : "?");
-        else line(d, "capture", DR_OK, "%s", cap);
+        if (lost)
+            line(d, "capture", DR_WARN, "%s; %lld clips could not be stored, last: %s", cap, lost,
+                 err && *err ? err : "?");
+        else
+            line(d, "capture", DR_OK, "%s", cap);
     }
     const char *cfg = json_string_value(json_object_get(st, "config_error"));
     if (cfg && *cfg) line(d, "reload", DR_FAIL, "the daemon kept its previous settings: %s", cfg);
@@ -75,16 +87,21 @@ static void check_daemon(doctor *d, json_t *st, const char *dir) {
 static void check_wayland(doctor *d) {
     wayland_info wi;
     cs_err we;
-    if (wayland_probe(&wi, &we)) line(d, "wayland", DR_FAIL, "%s", we.msg);
-    else if (wi.data_control) line(d, "wayland", DR_OK, "capture through wl-paste --watch (%s)", wi.protocol);
+    if (wayland_probe(&wi, &we))
+        line(d, "wayland", DR_FAIL, "%s", we.msg);
+    else if (wi.data_control)
+        line(d, "wayland", DR_OK, "capture through wl-paste --watch (%s)", wi.protocol);
     else if (getenv("DISPLAY"))
-        line(d, "wayland", DR_WARN, "this compositor has no data-control protocol: capturing through XWayland (DISPLAY=%s) "
-                                    "instead; copies in Wayland apps reach it only when the compositor syncs the clipboard "
-                                    "to XWayland (GNOME does)", getenv("DISPLAY"));
+        line(d, "wayland", DR_WARN,
+             "this compositor has no data-control protocol: capturing through XWayland (DISPLAY=%s) "
+             "instead; copies in Wayland apps reach it only when the compositor syncs the clipboard "
+             "to XWayland (GNOME does)",
+             getenv("DISPLAY"));
     else
-        line(d, "wayland", DR_FAIL, "this compositor has no data-control protocol (GNOME/Mutter and weston have none), so "
-                                    "Wayland clipboard capture cannot work. Use XWayland capture: start the daemon with "
-                                    "DISPLAY set to the XWayland display (e.g. DISPLAY=:0 clipseek daemon)");
+        line(d, "wayland", DR_FAIL,
+             "this compositor has no data-control protocol (GNOME/Mutter and weston have none), so "
+             "Wayland clipboard capture cannot work. Use XWayland capture: start the daemon with "
+             "DISPLAY set to the XWayland display (e.g. DISPLAY=:0 clipseek daemon)");
 }
 
 static void check_store(doctor *d, store *s) {
@@ -95,7 +112,10 @@ static void check_store(doctor *d, store *s) {
         return;
     }
     int bad = r.missing_blobs > 0 || r.integrity_ok == 0;
-    line(d, "store", bad ? DR_FAIL : r.orphan_blobs ? DR_WARN : DR_OK,
+    line(d, "store",
+         bad              ? DR_FAIL
+         : r.orphan_blobs ? DR_WARN
+                          : DR_OK,
          "%lld entries, %lld vectors, %lld missing blobs, %lld orphan blobs, integrity %s%s", (long long)r.entries,
          (long long)r.vectors, (long long)r.missing_blobs, (long long)r.orphan_blobs, r.integrity,
          r.orphan_blobs && !bad ? " (`clipseek gc` removes orphans)" : "");
@@ -104,11 +124,14 @@ static void check_store(doctor *d, store *s) {
     ingest_pause pz;
     char pl[1200];
     int pr = cli_pause_line(s, pl, sizeof pl);
-    if (pr < 0) line(d, "pause", DR_FAIL, "%s", pl);
-    else if (pr) line(d, "pause", DR_FAIL, "paused with no end: nothing is stored (`clipseek resume`)");
+    if (pr < 0)
+        line(d, "pause", DR_FAIL, "%s", pl);
+    else if (pr)
+        line(d, "pause", DR_FAIL, "paused with no end: nothing is stored (`clipseek resume`)");
     else if (ingest_pause_state(s, &pz, &e) == 0 && pz.paused)
         line(d, "pause", DR_WARN, "%s: nothing is stored until then (`clipseek resume` ends it now)", pl);
-    else line(d, "pause", DR_OK, "recording%s", pz.skip_next ? " (the next copy will be skipped: pause --next)" : "");
+    else
+        line(d, "pause", DR_OK, "recording%s", pz.skip_next ? " (the next copy will be skipped: pause --next)" : "");
     char *m = cli_model_dir(s, NULL);
     if (m) {
         clip_ctx *c;
@@ -128,19 +151,25 @@ static void check_store(doctor *d, store *s) {
 int cmd_doctor(int argc, char **argv) {
     doctor d = {NULL, 0};
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--json") && !d.checks) d.checks = json_array();
+        if (!strcmp(argv[i], "--json") && !d.checks)
+            d.checks = json_array();
         else {
             json_decref(d.checks);
             return cli_usage("doctor: expected [--json]");
         }
     }
     char *dir = cli_data_dir();
-    if (dir) line(&d, "data dir", DR_OK, "%s", dir);
-    else line(&d, "data dir", DR_FAIL, "none: set HOME, XDG_DATA_HOME or CLIPSEEK_DATA_DIR");
+    if (dir)
+        line(&d, "data dir", DR_OK, "%s", dir);
+    else
+        line(&d, "data dir", DR_FAIL, "none: set HOME, XDG_DATA_HOME or CLIPSEEK_DATA_DIR");
     const char *x = getenv("DISPLAY"), *w = getenv("WAYLAND_DISPLAY");
-    if (w) line(&d, "display", DR_OK, "Wayland WAYLAND_DISPLAY=%s%s%s", w, x ? ", DISPLAY=" : "", x ? x : "");
-    else if (x) line(&d, "display", DR_OK, "X11 DISPLAY=%s", x);
-    else line(&d, "display", DR_WARN, "none in this shell (the daemon's own is what counts)");
+    if (w)
+        line(&d, "display", DR_OK, "Wayland WAYLAND_DISPLAY=%s%s%s", w, x ? ", DISPLAY=" : "", x ? x : "");
+    else if (x)
+        line(&d, "display", DR_OK, "X11 DISPLAY=%s", x);
+    else
+        line(&d, "display", DR_WARN, "none in this shell (the daemon's own is what counts)");
     if (w) check_wayland(&d);
     char buf[4096];
     json_t *st = NULL;
@@ -156,20 +185,25 @@ int cmd_doctor(int argc, char **argv) {
     rules *r = NULL;
     cs_err e;
     char *cfgpath = rules_default_path();
-    if (rules_load(NULL, &r, &e)) line(&d, "config", DR_FAIL, "%s", e.msg);
+    if (rules_load(NULL, &r, &e))
+        line(&d, "config", DR_FAIL, "%s", e.msg);
     else {
         int exists = cfgpath && access(cfgpath, F_OK) == 0;
         line(&d, "config", DR_OK, "%s%s", cfgpath ? cfgpath : "", exists ? "" : " (no file: the defaults)");
         org_settings o = rules_org(r);
         ocr *oc = NULL;
-        if (!o.ocr) line(&d, "ocr", DR_OK, "off (ocr = false)");
-        else if (ocr_open(o.ocr_lang, NULL, &oc, &e) == 0) line(&d, "ocr", DR_OK, "%s", o.ocr_lang);
-        else line(&d, "ocr", DR_FAIL, "%s", e.msg);
+        if (!o.ocr)
+            line(&d, "ocr", DR_OK, "off (ocr = false)");
+        else if (ocr_open(o.ocr_lang, NULL, &oc, &e) == 0)
+            line(&d, "ocr", DR_OK, "%s", o.ocr_lang);
+        else
+            line(&d, "ocr", DR_FAIL, "%s", e.msg);
         ocr_close(oc);
         /* the port the daemon really serves, which --web-port or a taken port may have changed */
         json_t *wp = json_object_get(st, "web_port");
         if (st && json_integer_value(wp) > 0)
-            line(&d, "web", DR_OK, "http://127.0.0.1:%lld/ (`clipseek web --open` logs in)", (long long)json_integer_value(wp));
+            line(&d, "web", DR_OK, "http://127.0.0.1:%lld/ (`clipseek web --open` logs in)",
+                 (long long)json_integer_value(wp));
         else if (st)
             line(&d, "web", DR_OK, "off in the running daemon (web = false or --no-web)");
         else if (rules_web_port(r) < 0)
@@ -180,7 +214,8 @@ int cmd_doctor(int argc, char **argv) {
     }
     free(cfgpath);
     if (d.checks) {
-        json_t *o = json_pack("{s:b, s:o, s:o}", "ok", d.fails == 0, "checks", d.checks, "daemon", st ? json_incref(st) : json_null());
+        json_t *o = json_pack("{s:b, s:o, s:o}", "ok", d.fails == 0, "checks", d.checks, "daemon",
+                              st ? json_incref(st) : json_null());
         cli_print_json(o);
         json_decref(o);
     }

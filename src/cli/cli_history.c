@@ -53,10 +53,13 @@ int cmd_pause(int argc, char **argv) {
     int resume = !strcmp(argv[0], "resume"), next = 0;
     int64_t dur = 0;
     for (int i = 1; i < argc; i++) {
-        if (!resume && !strcmp(argv[i], "--next")) next = 1;
+        if (!resume && !strcmp(argv[i], "--next"))
+            next = 1;
         else if (!resume && !dur && argv[i][0] != '-') {
-            if (cli_parse_duration(argv[i], &dur)) return cli_usage("pause: '%s' is not a duration (10m, 2h, 1d, 1w)", argv[i]);
-        } else return cli_usage("%s: unexpected argument '%s'", argv[0], argv[i]);
+            if (cli_parse_duration(argv[i], &dur))
+                return cli_usage("pause: '%s' is not a duration (10m, 2h, 1d, 1w)", argv[i]);
+        } else
+            return cli_usage("%s: unexpected argument '%s'", argv[0], argv[i]);
     }
     if (next && dur) return cli_usage("pause: --next or a duration, not both");
     store *s = cli_open_store();
@@ -65,15 +68,20 @@ int cmd_pause(int argc, char **argv) {
     int rc;
     if (resume) /* resume also cancels a pending --next: the user wants capture back as it was */
         rc = ingest_pause_set(s, -1, &e) || store_meta_set(s, "skip_next", NULL, &e);
-    else if (next) rc = store_meta_set(s, "skip_next", "1", &e);
-    else rc = ingest_pause_set(s, dur ? store_now_ms() + dur : 0, &e);
-    if (rc) rc = cli_fail("%s", e.msg);
+    else if (next)
+        rc = store_meta_set(s, "skip_next", "1", &e);
+    else
+        rc = ingest_pause_set(s, dur ? store_now_ms() + dur : 0, &e);
+    if (rc)
+        rc = cli_fail("%s", e.msg);
     else if (!resume) {
         ingest_pause p;
         char w[128];
         if (ingest_pause_state(s, &p, &e) == 0) {
-            if (next) printf("the next copy will not be stored\n");
-            else printf("paused %s\n", pause_words(&p, w, sizeof w));
+            if (next)
+                printf("the next copy will not be stored\n");
+            else
+                printf("paused %s\n", pause_words(&p, w, sizeof w));
         }
     }
     store_close(s);
@@ -88,16 +96,21 @@ int cli_pause_line(store *s, char *buf, size_t n) {
         snprintf(buf, n, "cannot read the pause flag (capture refuses clips): %.900s", e.msg);
         return -1;
     }
-    if (p.paused) snprintf(buf, n, "paused %s%s", pause_words(&p, w, sizeof w), p.skip_next ? "; then the next copy is skipped" : "");
-    else snprintf(buf, n, "capturing%s", p.skip_next ? " (the next copy will be skipped: pause --next)" : "");
+    if (p.paused)
+        snprintf(buf, n, "paused %s%s", pause_words(&p, w, sizeof w),
+                 p.skip_next ? "; then the next copy is skipped" : "");
+    else
+        snprintf(buf, n, "capturing%s", p.skip_next ? " (the next copy will be skipped: pause --next)" : "");
     return p.paused && !p.until_ms;
 }
 
 int cmd_status(int argc, char **argv) {
     int json = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--json")) json = 1;
-        else return cli_usage("status: unexpected argument '%s'", argv[i]);
+        if (!strcmp(argv[i], "--json"))
+            json = 1;
+        else
+            return cli_usage("status: unexpected argument '%s'", argv[i]);
     }
     store *s = cli_open_store();
     if (!s) return CLI_FAIL;
@@ -145,13 +158,17 @@ int cmd_clear(int argc, char **argv) {
     store_clear c = {0};
     int yes = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--yes") || !strcmp(argv[i], "-y")) yes = 1;
-        else if (!strcmp(argv[i], "--include-pinned")) c.include_pinned = 1;
-        else if (!strcmp(argv[i], "--kind") && i + 1 < argc) c.kind = argv[++i];
+        if (!strcmp(argv[i], "--yes") || !strcmp(argv[i], "-y"))
+            yes = 1;
+        else if (!strcmp(argv[i], "--include-pinned"))
+            c.include_pinned = 1;
+        else if (!strcmp(argv[i], "--kind") && i + 1 < argc)
+            c.kind = argv[++i];
         else if (!strcmp(argv[i], "--older-than") && i + 1 < argc) {
             if (cli_parse_duration(argv[++i], &c.older_than_ms))
                 return cli_usage("clear: --older-than takes a duration such as 30m, 12h, 7d, 2w");
-        } else return cli_usage("clear: unexpected argument '%s'", argv[i]);
+        } else
+            return cli_usage("clear: unexpected argument '%s'", argv[i]);
     }
     /* refuse before touching anything: a script without --yes must not hang on a prompt */
     if (!yes && !isatty(0)) return cli_usage("clear: not on a terminal: add --yes to clear without asking");
@@ -161,16 +178,21 @@ int cmd_clear(int argc, char **argv) {
     size_t n = 0;
     cs_err e;
     int rc = CLI_OK;
-    if (store_clear_ids(s, &c, &ids, &n, &e)) rc = cli_fail("%s", e.msg);
-    else if (n == 0) printf("nothing to clear\n");
+    if (store_clear_ids(s, &c, &ids, &n, &e))
+        rc = cli_fail("%s", e.msg);
+    else if (n == 0)
+        printf("nothing to clear\n");
     else {
         char q[256];
-        snprintf(q, sizeof q, "Delete %zu entr%s%s? (`clipseek undo` brings them back for %lld hours)", n, n == 1 ? "y" : "ies",
-                 c.include_pinned ? ", pinned ones included" : "", STORE_TRASH_KEEP_MS / 3600000);
+        snprintf(q, sizeof q, "Delete %zu entr%s%s? (`clipseek undo` brings them back for %lld hours)", n,
+                 n == 1 ? "y" : "ies", c.include_pinned ? ", pinned ones included" : "", STORE_TRASH_KEEP_MS / 3600000);
         int64_t moved = 0;
-        if (!yes && !confirm(q)) rc = cli_fail("nothing cleared");
-        else if (store_trash(s, ids, n, &moved, &e)) rc = cli_fail("%s", e.msg);
-        else print_ids("cleared", ids, n);
+        if (!yes && !confirm(q))
+            rc = cli_fail("nothing cleared");
+        else if (store_trash(s, ids, n, &moved, &e))
+            rc = cli_fail("%s", e.msg);
+        else
+            print_ids("cleared", ids, n);
     }
     free(ids);
     store_close(s);
@@ -185,9 +207,12 @@ int cmd_undo(int argc, char **argv) {
     size_t n = 0;
     cs_err e;
     int rc = CLI_OK;
-    if (store_undo(s, &ids, &n, &e)) rc = cli_fail("%s", e.msg);
-    else if (n == 0) rc = cli_fail("nothing to undo: the trash is empty");
-    else print_ids("restored", ids, n);
+    if (store_undo(s, &ids, &n, &e))
+        rc = cli_fail("%s", e.msg);
+    else if (n == 0)
+        rc = cli_fail("nothing to undo: the trash is empty");
+    else
+        print_ids("restored", ids, n);
     free(ids);
     store_close(s);
     return rc;
@@ -211,7 +236,8 @@ static int run_editor(const char *path) {
     while (waitpid(pid, &st, 0) < 0)
         if (errno != EINTR) return cli_fail("waitpid: %s", strerror(errno));
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-        return cli_fail("the editor (%s) failed (status %d): entry left as it was", ed, WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+        return cli_fail("the editor (%s) failed (status %d): entry left as it was", ed,
+                        WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
     return CLI_OK;
 }
 
@@ -235,7 +261,10 @@ int cmd_edit(int argc, char **argv) {
     store_entry en;
     cs_err e;
     int g = store_get(s, id, &en, &e);
-    if (g) { store_close(s); return cli_fail("%s", e.msg); }
+    if (g) {
+        store_close(s);
+        return cli_fail("%s", e.msg);
+    }
     if (strcmp(en.kind, "text")) {
         int rc = cli_fail("entry %lld is %s, not text: only text entries can be edited", (long long)id, en.kind);
         store_entry_free(&en);
@@ -256,21 +285,29 @@ int cmd_edit(int argc, char **argv) {
     snprintf(path, sizeof path, "%s/entry-%lld.txt", dir, (long long)id);
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     size_t tl = strlen(en.text);
-    if (fd < 0 || write_all(fd, en.text, tl) || close(fd)) rc = cli_fail("%s: %s", path, strerror(errno));
-    else rc = run_editor(path);
+    if (fd < 0 || write_all(fd, en.text, tl) || close(fd))
+        rc = cli_fail("%s: %s", path, strerror(errno));
+    else
+        rc = run_editor(path);
     char *text = NULL;
     size_t len = 0;
     if (rc == CLI_OK && cs_read_file(path, (size_t)1 << 30, &text, &len, &e)) rc = cli_fail("%s", e.msg);
     /* an editor adds a final newline the clip did not have: keep the clip's own ending */
     if (rc == CLI_OK && len && text[len - 1] == '\n' && !(tl && en.text[tl - 1] == '\n')) text[--len] = 0;
-    if (rc == CLI_OK && len == tl && !memcmp(text, en.text, len)) printf("entry %lld unchanged\n", (long long)id);
+    if (rc == CLI_OK && len == tl && !memcmp(text, en.text, len))
+        printf("entry %lld unchanged\n", (long long)id);
     else if (rc == CLI_OK) {
         const char *lang = NULL;
         const char *kind = textkind_classify(text, len, &lang);
-        if (store_set_text(s, id, text, len, kind, lang, &e)) rc = cli_fail("%s (your text is kept in %s)", e.msg, path);
-        else printf("entry %lld saved (%s)\n", (long long)id, kind ? kind : "prose");
+        if (store_set_text(s, id, text, len, kind, lang, &e))
+            rc = cli_fail("%s (your text is kept in %s)", e.msg, path);
+        else
+            printf("entry %lld saved (%s)\n", (long long)id, kind ? kind : "prose");
     }
-    if (rc == CLI_OK || !text) { unlink(path); rmdir(dir); }
+    if (rc == CLI_OK || !text) {
+        unlink(path);
+        rmdir(dir);
+    }
     free(text);
     store_entry_free(&en);
     store_close(s);
@@ -289,7 +326,8 @@ int cmd_export(int argc, char **argv) {
     store_archive_counts c;
     cs_err e;
     int rc = CLI_OK;
-    if ((imp ? store_import : store_export)(s, argv[1], &c, &e)) rc = cli_fail("%s%s", e.msg, imp ? " (nothing imported)" : "");
+    if ((imp ? store_import : store_export)(s, argv[1], &c, &e))
+        rc = cli_fail("%s%s", e.msg, imp ? " (nothing imported)" : "");
     else if (imp)
         printf("imported %lld entries (%lld already here), %lld tags\n", (long long)c.entries, (long long)c.duplicates,
                (long long)c.tags);

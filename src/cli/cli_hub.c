@@ -17,7 +17,8 @@
 #include "cli.h"
 
 /* What a CLIP folder may use besides cli_clip_files (cli_common.c). */
-static const char *const clip_optional[] = {"preprocessor_config.json", "tokenizer_config.json", "special_tokens_map.json"};
+static const char *const clip_optional[] = {"preprocessor_config.json", "tokenizer_config.json",
+                                            "special_tokens_map.json"};
 #define N_CLIP_OPTIONAL 3
 
 typedef struct bar {
@@ -55,9 +56,13 @@ int cli_model_fetch(int argc, char **argv) {
     const char *repo = "openai/clip-vit-base-patch32", *rev = NULL;
     int got_repo = 0;
     for (int i = 2; i < argc; i++) {
-        if (!strcmp(argv[i], "--revision") && i + 1 < argc) rev = argv[++i];
-        else if (!got_repo && strncmp(argv[i], "--", 2)) { repo = argv[i]; got_repo = 1; }
-        else return cli_usage("model fetch: expected [REPO] [--revision R] (default openai/clip-vit-base-patch32)");
+        if (!strcmp(argv[i], "--revision") && i + 1 < argc)
+            rev = argv[++i];
+        else if (!got_repo && strncmp(argv[i], "--", 2)) {
+            repo = argv[i];
+            got_repo = 1;
+        } else
+            return cli_usage("model fetch: expected [REPO] [--revision R] (default openai/clip-vit-base-patch32)");
     }
     if (!hub_repo_valid(repo)) return cli_usage("model fetch: '%s' is not a repository like org/name", repo);
     store *s = cli_open_store();
@@ -74,15 +79,18 @@ int cli_model_fetch(int argc, char **argv) {
     int rc = CLI_OK;
     char cache[PATH_MAX];
     if (hub_cache_dir(&hp, cache, sizeof cache)) snprintf(cache, sizeof cache, "?");
-    fprintf(stderr, "clipseek: fetching %s (revision %s) into the Hugging Face cache %s\n", repo, rev ? rev : "main", cache);
+    fprintf(stderr, "clipseek: fetching %s (revision %s) into the Hugging Face cache %s\n", repo, rev ? rev : "main",
+            cache);
     int r = hub_fetch(repo, cli_clip_files, CLI_N_CLIP_FILES, clip_optional, N_CLIP_OPTIONAL, &hp, &m, &e);
     if (b.drawn) fputc('\n', stderr);
-    if (r) rc = cli_fail("%s", e.msg);
+    if (r)
+        rc = cli_fail("%s", e.msg);
     else {
         fprintf(stderr, "clipseek: %s %s at %s (commit %.12s, %s weights)\n", repo,
                 m.from_cache ? "was in the cache already" : "downloaded", m.revision, m.commit, m.format);
         if (validate(m.dir, &e))
-            rc = cli_fail("%s (%s weights) is in %s, but it is not a usable CLIP model here: %s", repo, m.format, m.dir, e.msg);
+            rc = cli_fail("%s (%s weights) is in %s, but it is not a usable CLIP model here: %s", repo, m.format, m.dir,
+                          e.msg);
     }
     if (rc == CLI_OK) {
         char *cur = NULL;
@@ -108,7 +116,8 @@ static int resolve_model(const char *arg, const char *const *files, int nfiles, 
         hub_model m;
         hub_params p = hub_default_params();
         if (hub_cache_lookup(arg, files, nfiles, &p, &m, NULL) != 0)
-            return cli_fail("%s is not in the Hugging Face cache; download it with `clipseek model fetch %s`", arg, arg);
+            return cli_fail("%s is not in the Hugging Face cache; download it with `clipseek model fetch %s`", arg,
+                            arg);
         snprintf(real, n, "%s", m.dir);
         return CLI_OK;
     }
@@ -118,9 +127,12 @@ static int resolve_model(const char *arg, const char *const *files, int nfiles, 
 int cli_model_use(int argc, char **argv) {
     const char *clip_arg = NULL, *text_arg = NULL;
     for (int i = 2; i < argc; i++) {
-        if (!strcmp(argv[i], "--text-model") && i + 1 < argc) text_arg = argv[++i];
-        else if (!clip_arg && strncmp(argv[i], "--", 2)) clip_arg = argv[i];
-        else clip_arg = NULL, i = argc;
+        if (!strcmp(argv[i], "--text-model") && i + 1 < argc)
+            text_arg = argv[++i];
+        else if (!clip_arg && strncmp(argv[i], "--", 2))
+            clip_arg = argv[i];
+        else
+            clip_arg = NULL, i = argc;
     }
     if (!clip_arg)
         return cli_usage("model use: expected DIR|REPO (a CLIP model) [--text-model DIR|REPO (a sentence-transformers "
@@ -145,8 +157,9 @@ int cli_model_use(int argc, char **argv) {
     /* a text model belongs to the CLIP model it was checked against: a new `model use` without one
      * goes back to CLIP's own text tower */
     if (!rc && store_meta_set(s, "text_model_dir", text_arg ? treal : NULL, &e)) rc = cli_fail("%s", e.msg);
-    if (!rc) printf("using %s%s%s%s\n", real, cli_dtype ? " (" : "", cli_dtype ? clip_dtype_name(cli_dtype) : "",
-                    cli_dtype ? " weights)" : "");
+    if (!rc)
+        printf("using %s%s%s%s\n", real, cli_dtype ? " (" : "", cli_dtype ? clip_dtype_name(cli_dtype) : "",
+               cli_dtype ? " weights)" : "");
     if (!rc && text_arg) printf("queries embedded by %s\n", treal);
     store_close(s);
     return rc;
@@ -172,7 +185,8 @@ static int list_available(void) {
         const entry *c = &catalogue[i];
         hub_model m;
         int cached = cli_hub_cached(c->repo, &m) == 0;
-        printf("%-46s %-8s %-17s %-10s %s%s\n", c->repo, c->size, c->speed, c->imagenet, c->note, cached ? " (cached)" : "");
+        printf("%-46s %-8s %-17s %-10s %s%s\n", c->repo, c->size, c->speed, c->imagenet, c->note,
+               cached ? " (cached)" : "");
     }
     printf("\nIMAGENET: zero-shot top-1 on ImageNet-1k. SIZE: float32 weights. SPEED: patches per image (the vision\n"
            "tower's cost grows with them) or multiply-accumulates per image-text pair.\n"

@@ -9,9 +9,12 @@ int cmd_index(int argc, char **argv) {
     const char *model = NULL;
     int wait = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--wait")) wait = 1;
-        else if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
-        else return cli_usage("index: unexpected argument '%s'", argv[i]);
+        if (!strcmp(argv[i], "--wait"))
+            wait = 1;
+        else if (!strcmp(argv[i], "--model") && i + 1 < argc)
+            model = argv[++i];
+        else
+            return cli_usage("index: unexpected argument '%s'", argv[i]);
     }
     /* a running daemon already has the model loaded: let it do the work */
     if (wait && !model) {

@@ -38,7 +38,11 @@ static int split_lines(char *buf, size_t len, char ***lines, size_t **lens, size
     size_t cap = 16, k = 0;
     char **l = malloc(cap * sizeof *l);
     size_t *ln = malloc(cap * sizeof *ln);
-    if (!l || !ln) { free(l); free(ln); return -1; }
+    if (!l || !ln) {
+        free(l);
+        free(ln);
+        return -1;
+    }
     size_t at = 0;
     while (at < len) {
         char *nl = memchr(buf + at, '\n', len - at);
@@ -47,7 +51,11 @@ static int split_lines(char *buf, size_t len, char ***lines, size_t **lens, size
             cap *= 2;
             char **nl2 = realloc(l, cap * sizeof *l);
             size_t *nn = realloc(ln, cap * sizeof *ln);
-            if (!nl2 || !nn) { free(nl2 ? nl2 : l); free(nn ? nn : ln); return -1; }
+            if (!nl2 || !nn) {
+                free(nl2 ? nl2 : l);
+                free(nn ? nn : ln);
+                return -1;
+            }
             l = nl2;
             ln = nn;
         }
@@ -67,11 +75,14 @@ int cmd_tokenize(int argc, char **argv) {
     const char *dir = NULL, *from = "-";
     int maxlen = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--model") && i + 1 < argc) dir = argv[++i];
-        else if (!strcmp(argv[i], "--texts-from") && i + 1 < argc) from = argv[++i];
+        if (!strcmp(argv[i], "--model") && i + 1 < argc)
+            dir = argv[++i];
+        else if (!strcmp(argv[i], "--texts-from") && i + 1 < argc)
+            from = argv[++i];
         else if (!strcmp(argv[i], "--max-length") && i + 1 < argc) {
             if (cli_parse_int(argv[++i], 2, 1 << 20, &maxlen)) return cli_usage("--max-length needs a number >= 2");
-        } else return cli_usage("tokenize: unexpected argument '%s'", argv[i]);
+        } else
+            return cli_usage("tokenize: unexpected argument '%s'", argv[i]);
     }
     if (!dir) return cli_usage("tokenize: --model DIR is required");
     if (stm_detect(dir)) return cli_text_tokenize(dir, from, maxlen); /* a BERT-family folder: WordPiece */
@@ -79,7 +90,8 @@ int cmd_tokenize(int argc, char **argv) {
     char *voc = cs_path_join(dir, "vocab.json"), *mer = cs_path_join(dir, "merges.txt");
     tok_ctx *t = NULL;
     cs_err e;
-    int rc = voc && mer && tok_load(voc, mer, &t, &e) == 0 ? CLI_OK : cli_fail("%s", voc && mer ? e.msg : "out of memory");
+    int rc =
+        voc && mer && tok_load(voc, mer, &t, &e) == 0 ? CLI_OK : cli_fail("%s", voc && mer ? e.msg : "out of memory");
     free(voc);
     free(mer);
     if (rc) return rc;
@@ -87,12 +99,22 @@ int cmd_tokenize(int argc, char **argv) {
     size_t len, n;
     char **lines;
     size_t *lens;
-    if (cs_read_input(cs_input_path(from), MAX_INPUT_FILE, &in, &len, &e)) { tok_free(t); return cli_fail("%s", e.msg); }
-    if (split_lines(in, len, &lines, &lens, &n)) { free(in); tok_free(t); return cli_fail("out of memory"); }
+    if (cs_read_input(cs_input_path(from), MAX_INPUT_FILE, &in, &len, &e)) {
+        tok_free(t);
+        return cli_fail("%s", e.msg);
+    }
+    if (split_lines(in, len, &lines, &lens, &n)) {
+        free(in);
+        tok_free(t);
+        return cli_fail("out of memory");
+    }
     for (size_t i = 0; i < n && !rc; i++) {
         int32_t *ids;
         size_t k;
-        if (tok_encode(t, lines[i], lens[i], maxlen, &ids, &k, &e)) { rc = cli_fail("line %zu: %s", i + 1, e.msg); break; }
+        if (tok_encode(t, lines[i], lens[i], maxlen, &ids, &k, &e)) {
+            rc = cli_fail("line %zu: %s", i + 1, e.msg);
+            break;
+        }
         for (size_t j = 0; j < k; j++) printf(j ? " %d" : "%d", ids[j]);
         putchar('\n');
         free(ids);
@@ -108,7 +130,11 @@ int cmd_tokenize(int argc, char **argv) {
 /* ---- embed ---- */
 
 typedef enum { IN_TEXT, IN_IMAGE, IN_IDS, IN_PIXELS } in_kind;
-typedef struct { in_kind kind; const char *val; size_t len; } input;
+typedef struct {
+    in_kind kind;
+    const char *val;
+    size_t len;
+} input;
 
 typedef struct {
     input *v;
@@ -138,11 +164,17 @@ static int parse_ids(const char *s, int32_t **out, size_t *n) {
         char *end;
         errno = 0;
         long x = strtol(p, &end, 10);
-        if (end == p || errno || x < 0 || x > INT32_MAX) { free(v); return -1; }
+        if (end == p || errno || x < 0 || x > INT32_MAX) {
+            free(v);
+            return -1;
+        }
         if (k == cap) {
             cap *= 2;
             int32_t *nv = realloc(v, cap * sizeof *nv);
-            if (!nv) { free(v); return -1; }
+            if (!nv) {
+                free(v);
+                return -1;
+            }
             v = nv;
         }
         v[k++] = (int32_t)x;
@@ -167,7 +199,8 @@ static int embed_run(clip_ctx *c, const input *in, size_t a, size_t b, int norm,
             if (in[a].kind == IN_TEXT)
                 rc = clip_tokenize(c, in[a + i].val, in[a + i].len, info->max_positions, &ids[i], &lens[i], e);
             else if (parse_ids(in[a + i].val, &ids[i], &lens[i]))
-                rc = cs_err_set(e, "--token-ids \"%.60s\": expected non-negative integers separated by spaces", in[a + i].val);
+                rc = cs_err_set(e, "--token-ids \"%.60s\": expected non-negative integers separated by spaces",
+                                in[a + i].val);
         }
         /* texts in batches of 32: one GEMM per layer for the batch */
         for (size_t i = 0; i < count && !rc; i += 32) {
@@ -199,7 +232,10 @@ static int embed_run(clip_ctx *c, const input *in, size_t a, size_t b, int norm,
                                   per * sizeof(float), info->image_size, info->image_size);
             }
             float *px = malloc(len);
-            if (!px) { free(buf); return cs_err_set(e, "out of memory"); }
+            if (!px) {
+                free(buf);
+                return cs_err_set(e, "out of memory");
+            }
             memcpy(px, buf, len); /* aligned copy; the file is little-endian float32, as is the host */
             free(buf);
             int rc = clip_vision_forward(c, px, 1, norm, NULL, out + i * P, e);
@@ -220,15 +256,23 @@ int cmd_embed(int argc, char **argv) {
     size_t ntb = 0;
     for (int i = 1; i < argc && rc == CLI_OK; i++) {
         const char *a = argv[i];
-        if (!strcmp(a, "--model") && i + 1 < argc) dir = argv[++i];
+        if (!strcmp(a, "--model") && i + 1 < argc)
+            dir = argv[++i];
         else if (!strcmp(a, "--format") && i + 1 < argc) {
             format = argv[++i];
             if (strcmp(format, "json") && strcmp(format, "f32")) rc = cli_usage("--format is json or f32");
-        } else if (!strcmp(a, "--no-normalize")) norm = 0;
-        else if (!strcmp(a, "--text") && i + 1 < argc) { i++; rc = push_input(&in, IN_TEXT, argv[i], strlen(argv[i])) ? cli_fail("out of memory") : 0; }
-        else if (!strcmp(a, "--token-ids") && i + 1 < argc) { i++; rc = push_input(&in, IN_IDS, argv[i], strlen(argv[i])) ? cli_fail("out of memory") : 0; }
-        else if (!strcmp(a, "--pixel-values") && i + 1 < argc) { i++; rc = push_input(&in, IN_PIXELS, argv[i], 0) ? cli_fail("out of memory") : 0; }
-        else if (!strcmp(a, "--image") && i + 1 < argc) {
+        } else if (!strcmp(a, "--no-normalize"))
+            norm = 0;
+        else if (!strcmp(a, "--text") && i + 1 < argc) {
+            i++;
+            rc = push_input(&in, IN_TEXT, argv[i], strlen(argv[i])) ? cli_fail("out of memory") : 0;
+        } else if (!strcmp(a, "--token-ids") && i + 1 < argc) {
+            i++;
+            rc = push_input(&in, IN_IDS, argv[i], strlen(argv[i])) ? cli_fail("out of memory") : 0;
+        } else if (!strcmp(a, "--pixel-values") && i + 1 < argc) {
+            i++;
+            rc = push_input(&in, IN_PIXELS, argv[i], 0) ? cli_fail("out of memory") : 0;
+        } else if (!strcmp(a, "--image") && i + 1 < argc) {
             while (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0 && rc == CLI_OK)
                 rc = push_input(&in, IN_IMAGE, cs_input_path(argv[++i]), 0) ? cli_fail("out of memory") : 0;
         } else if (!strcmp(a, "--texts-from") && i + 1 < argc) {
@@ -237,17 +281,28 @@ int cmd_embed(int argc, char **argv) {
             char **lines;
             size_t *lens;
             cs_err e;
-            if (cs_read_input(cs_input_path(argv[++i]), MAX_INPUT_FILE, &buf, &len, &e)) { rc = cli_fail("%s", e.msg); break; }
+            if (cs_read_input(cs_input_path(argv[++i]), MAX_INPUT_FILE, &buf, &len, &e)) {
+                rc = cli_fail("%s", e.msg);
+                break;
+            }
             char **nt = realloc(texts_bufs, (ntb + 1) * sizeof *nt);
-            if (!nt || split_lines(buf, len, &lines, &lens, &n)) { free(buf); if (nt) texts_bufs = nt; rc = cli_fail("out of memory"); break; }
+            if (!nt || split_lines(buf, len, &lines, &lens, &n)) {
+                free(buf);
+                if (nt) texts_bufs = nt;
+                rc = cli_fail("out of memory");
+                break;
+            }
             texts_bufs = nt;
             texts_bufs[ntb++] = buf;
-            for (size_t k = 0; k < n && rc == CLI_OK; k++) rc = push_input(&in, IN_TEXT, lines[k], lens[k]) ? cli_fail("out of memory") : 0;
+            for (size_t k = 0; k < n && rc == CLI_OK; k++)
+                rc = push_input(&in, IN_TEXT, lines[k], lens[k]) ? cli_fail("out of memory") : 0;
             free(lines);
             free(lens);
-        } else rc = cli_usage("embed: unexpected argument '%s'", a);
+        } else
+            rc = cli_usage("embed: unexpected argument '%s'", a);
     }
-    if (rc == CLI_OK && in.n == 0) rc = cli_usage("embed: nothing to embed (give --text, --texts-from, --image, --token-ids or --pixel-values)");
+    if (rc == CLI_OK && in.n == 0)
+        rc = cli_usage("embed: nothing to embed (give --text, --texts-from, --image, --token-ids or --pixel-values)");
     if (rc == CLI_OK && dir && stm_detect(dir)) { /* a BERT-family sentence model: texts only */
         const char **tx = malloc((in.n ? in.n : 1) * sizeof *tx);
         size_t *tl = malloc((in.n ? in.n : 1) * sizeof *tl);
@@ -281,7 +336,8 @@ int cmd_embed(int argc, char **argv) {
     }
     /* all-or-nothing: output is written only once every input has been embedded */
     if (rc == CLI_OK) {
-        if (!strcmp(format, "f32")) fwrite(out, sizeof(float), in.n * P, stdout);
+        if (!strcmp(format, "f32"))
+            fwrite(out, sizeof(float), in.n * P, stdout);
         else
             for (size_t i = 0; i < in.n; i++) {
                 putchar('[');
@@ -301,10 +357,14 @@ int cmd_embed(int argc, char **argv) {
 int cmd_preprocess(int argc, char **argv) {
     const char *dir = NULL, *image = NULL, *outp = NULL;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--model") && i + 1 < argc) dir = argv[++i];
-        else if (!strcmp(argv[i], "--image") && i + 1 < argc) image = argv[++i];
-        else if (!strcmp(argv[i], "--out") && i + 1 < argc) outp = argv[++i];
-        else return cli_usage("preprocess: unexpected argument '%s'", argv[i]);
+        if (!strcmp(argv[i], "--model") && i + 1 < argc)
+            dir = argv[++i];
+        else if (!strcmp(argv[i], "--image") && i + 1 < argc)
+            image = argv[++i];
+        else if (!strcmp(argv[i], "--out") && i + 1 < argc)
+            outp = argv[++i];
+        else
+            return cli_usage("preprocess: unexpected argument '%s'", argv[i]);
     }
     if (!image || !outp) return cli_usage("preprocess: --model DIR --image FILE --out FILE are required");
     clip_ctx *c = open_model(dir, 0);
@@ -315,8 +375,10 @@ int cmd_preprocess(int argc, char **argv) {
     img_rgb im;
     cs_err e;
     int rc = CLI_OK;
-    if (!px) rc = cli_fail("out of memory");
-    else if (img_load(cs_input_path(image), 0, &im, &e)) rc = cli_fail("%s", e.msg);
+    if (!px)
+        rc = cli_fail("out of memory");
+    else if (img_load(cs_input_path(image), 0, &im, &e))
+        rc = cli_fail("%s", e.msg);
     else {
         if (clip_preprocess(c, &im, px, &e)) rc = cli_fail("%s: %s", image, e.msg);
         img_free(&im);
@@ -324,7 +386,8 @@ int cmd_preprocess(int argc, char **argv) {
     if (rc == CLI_OK) {
         int to_stdout = !strcmp(outp, "-"); /* Unix habit: --out - is stdout */
         FILE *f = to_stdout ? stdout : fopen(outp, "wb");
-        if (!f) rc = cli_fail("%s: %s", outp, strerror(errno));
+        if (!f)
+            rc = cli_fail("%s: %s", outp, strerror(errno));
         else {
             size_t w = fwrite(px, sizeof(float), n, f);
             if ((to_stdout ? fflush(f) : fclose(f)) != 0 || w != n) rc = cli_fail("%s: write failed", outp);
@@ -336,7 +399,8 @@ int cmd_preprocess(int argc, char **argv) {
 }
 
 int cmd_model(int argc, char **argv) {
-    if (argc < 2) return cli_usage("model: expected 'info DIR', 'use DIR|REPO', 'list [--available]' or 'fetch [REPO]'");
+    if (argc < 2)
+        return cli_usage("model: expected 'info DIR', 'use DIR|REPO', 'list [--available]' or 'fetch [REPO]'");
     if (!strcmp(argv[1], "use")) return cli_model_use(argc, argv);
     if (!strcmp(argv[1], "list")) return cli_model_list(argc, argv);
     if (!strcmp(argv[1], "fetch")) return cli_model_fetch(argc, argv);
@@ -344,9 +408,12 @@ int cmd_model(int argc, char **argv) {
     const char *dir = NULL;
     int json = 0;
     for (int i = 2; i < argc; i++) {
-        if (!strcmp(argv[i], "--json")) json = 1;
-        else if (!dir && strncmp(argv[i], "--", 2)) dir = argv[i];
-        else return cli_usage("model info: unexpected argument '%s'", argv[i]);
+        if (!strcmp(argv[i], "--json"))
+            json = 1;
+        else if (!dir && strncmp(argv[i], "--", 2))
+            dir = argv[i];
+        else
+            return cli_usage("model info: unexpected argument '%s'", argv[i]);
     }
     if (dir && stm_detect(dir)) return cli_text_info(dir, json);
     clip_ctx *c = open_model(dir, 1);
@@ -357,7 +424,8 @@ int cmd_model(int argc, char **argv) {
     clip_device d;
     clip_get_device(c, &d);
     if (json) {
-        printf("{\"architecture\": \"CLIPModel\", \"format\": \"%s\", \"converted_tensors\": %zu, \"dtype\": \"%s\", \"projection_dim\": %d, \"logit_scale\": %.9g,\n"
+        printf("{\"architecture\": \"CLIPModel\", \"format\": \"%s\", \"converted_tensors\": %zu, \"dtype\": \"%s\", "
+               "\"projection_dim\": %d, \"logit_scale\": %.9g,\n"
                " \"text\": {\"hidden\": %d, \"intermediate\": %d, \"layers\": %d, \"heads\": %d, \"act\": \"%s\", "
                "\"vocab_size\": %d, \"max_positions\": %d, \"params\": %llu},\n"
                " \"vision\": {\"hidden\": %d, \"intermediate\": %d, \"layers\": %d, \"heads\": %d, \"act\": \"%s\", "
@@ -365,13 +433,14 @@ int cmd_model(int argc, char **argv) {
                " \"params\": %llu, \"file_bytes\": %llu, \"resident_bytes\": %llu, \"blas\": \"%s\", \"threads\": %d,\n"
                " \"device\": {\"backend\": \"%s\", \"name\": \"%s\", \"driver\": \"%s\", \"precision\": \"%s\", "
                "\"weight_bytes\": %llu, \"work_bytes\": %llu}",
-               m->format, m->converted, m->dtype, m->projection_dim, m->logit_scale, m->text.hidden, m->text.intermediate, m->text.layers,
-               m->text.heads, m->text.act, m->vocab_size, m->max_positions, (unsigned long long)m->text_params,
-               m->vision.hidden, m->vision.intermediate, m->vision.layers, m->vision.heads, m->vision.act,
-               m->image_size, m->patch_size, g * g, (unsigned long long)m->vision_params,
-               (unsigned long long)m->total_params, (unsigned long long)m->file_bytes, (unsigned long long)res,
-               ops_blas_name(), d.threads, d.backend, d.device, d.driver, d.precision ? d.precision : "F32",
-               (unsigned long long)d.weight_bytes, (unsigned long long)d.work_bytes);
+               m->format, m->converted, m->dtype, m->projection_dim, m->logit_scale, m->text.hidden,
+               m->text.intermediate, m->text.layers, m->text.heads, m->text.act, m->vocab_size, m->max_positions,
+               (unsigned long long)m->text_params, m->vision.hidden, m->vision.intermediate, m->vision.layers,
+               m->vision.heads, m->vision.act, m->image_size, m->patch_size, g * g,
+               (unsigned long long)m->vision_params, (unsigned long long)m->total_params,
+               (unsigned long long)m->file_bytes, (unsigned long long)res, ops_blas_name(), d.threads, d.backend,
+               d.device, d.driver, d.precision ? d.precision : "F32", (unsigned long long)d.weight_bytes,
+               (unsigned long long)d.work_bytes);
         cli_model_origin(dir, 1);
         printf("}\n");
     } else {

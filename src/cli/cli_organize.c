@@ -14,8 +14,10 @@
 int cmd_organize(int argc, char **argv) {
     int ocr = 1;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--no-ocr")) ocr = 0;
-        else return cli_usage("organize: unexpected argument '%s'", argv[i]);
+        if (!strcmp(argv[i], "--no-ocr"))
+            ocr = 0;
+        else
+            return cli_usage("organize: unexpected argument '%s'", argv[i]);
     }
     store *s = cli_open_store();
     if (!s) return CLI_FAIL;
@@ -42,16 +44,19 @@ static int collections_list(store *s, int json) {
     json_t *arr = json ? json_array() : NULL;
     for (size_t i = 0; i < n; i++) {
         if (json)
-            json_array_append_new(arr, json_pack("{s:I, s:s, s:I, s:b, s:I}", "id", (json_int_t)cs[i].id, "name", cs[i].name,
-                                                 "members", (json_int_t)cs[i].members, "user_named", cs[i].user_named,
-                                                 "created_ms", (json_int_t)cs[i].created_ms));
+            json_array_append_new(arr, json_pack("{s:I, s:s, s:I, s:b, s:I}", "id", (json_int_t)cs[i].id, "name",
+                                                 cs[i].name, "members", (json_int_t)cs[i].members, "user_named",
+                                                 cs[i].user_named, "created_ms", (json_int_t)cs[i].created_ms));
         else
             printf("%6lld  %5lld  %s%s\n", (long long)cs[i].id, (long long)cs[i].members, cs[i].name,
                    cs[i].user_named ? "" : " (auto)");
         store_collection_free(&cs[i]);
     }
     free(cs);
-    if (json) { cli_print_json(arr); json_decref(arr); }
+    if (json) {
+        cli_print_json(arr);
+        json_decref(arr);
+    }
     return CLI_OK;
 }
 
@@ -66,9 +71,12 @@ int cmd_collections(int argc, char **argv) {
     int rc;
     cs_err e;
     int64_t a, b;
-    if (argc == 1 || (argc == 2 && !strcmp(argv[1], "--json"))) rc = collections_list(s, argc == 2);
+    if (argc == 1 || (argc == 2 && !strcmp(argv[1], "--json")))
+        rc = collections_list(s, argc == 2);
     else if (argc == 4 && !strcmp(argv[1], "rename")) {
-        rc = store_collection_find(s, argv[2], &a, &e) || store_collection_rename(s, a, argv[3], 1, &e) ? cli_fail_err(&e) : CLI_OK;
+        rc = store_collection_find(s, argv[2], &a, &e) || store_collection_rename(s, a, argv[3], 1, &e)
+                 ? cli_fail_err(&e)
+                 : CLI_OK;
     } else if (argc == 4 && !strcmp(argv[1], "merge")) {
         rc = store_collection_find(s, argv[2], &a, &e) || store_collection_find(s, argv[3], &b, &e) ||
                      store_collection_merge(s, a, b, &e)

@@ -64,7 +64,8 @@ static int run_wait(char **argv) {
 static int pick_rofi(const char *self, char **extra, int nextra, char *id, size_t idn) {
     char script[PATH_MAX], modi[PATH_MAX + 64], picked[PATH_MAX];
     if (find_script(self, script, sizeof script))
-        return cli_fail("popup: clipseek-rofi not found beside %s, in ../scripts or on PATH (or set CLIPSEEK_ROFI_SCRIPT)", self);
+        return cli_fail(
+            "popup: clipseek-rofi not found beside %s, in ../scripts or on PATH (or set CLIPSEEK_ROFI_SCRIPT)", self);
     if (strchr(script, '\''))
         return cli_fail("popup: the script's path holds a quote, which rofi's command line cannot carry: %s", script);
     const char *rt = getenv("XDG_RUNTIME_DIR");
@@ -128,7 +129,10 @@ static int pick_dmenu(const char *self, const char *picker, char **extra, int ne
         _exit(127);
     }
     close(fds[1]);
-    if (pid < 0) { close(fds[0]); return cli_fail("fork: %s", strerror(errno)); }
+    if (pid < 0) {
+        close(fds[0]);
+        return cli_fail("fork: %s", strerror(errno));
+    }
     size_t got = 0;
     char buf[256];
     ssize_t r;
@@ -139,8 +143,10 @@ static int pick_dmenu(const char *self, const char *picker, char **extra, int ne
     int st = 0;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
     size_t digits = strspn(buf, "0123456789");
-    if (digits && buf[digits] == ':' && digits < idn) snprintf(id, idn, "%.*s", (int)digits, buf);
-    else id[0] = 0;
+    if (digits && buf[digits] == ':' && digits < idn)
+        snprintf(id, idn, "%.*s", (int)digits, buf);
+    else
+        id[0] = 0;
     return CLI_OK;
 }
 
@@ -148,11 +154,18 @@ int cmd_popup(int argc, char **argv) {
     const char *picker = getenv("CLIPSEEK_PICKER"), *keys = NULL;
     int paste = 1, extra = argc;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--")) { extra = i + 1; break; }
-        if (!strcmp(argv[i], "--picker") && i + 1 < argc) picker = argv[++i];
-        else if (!strcmp(argv[i], "--keys") && i + 1 < argc) keys = argv[++i];
-        else if (!strcmp(argv[i], "--no-paste")) paste = 0;
-        else return cli_usage("popup: unexpected argument '%s'", argv[i]);
+        if (!strcmp(argv[i], "--")) {
+            extra = i + 1;
+            break;
+        }
+        if (!strcmp(argv[i], "--picker") && i + 1 < argc)
+            picker = argv[++i];
+        else if (!strcmp(argv[i], "--keys") && i + 1 < argc)
+            keys = argv[++i];
+        else if (!strcmp(argv[i], "--no-paste"))
+            paste = 0;
+        else
+            return cli_usage("popup: unexpected argument '%s'", argv[i]);
     }
     if (picker && *picker && strcmp(picker, "rofi") && strcmp(picker, "fuzzel") && strcmp(picker, "wofi"))
         return cli_usage("popup: --picker is rofi, fuzzel or wofi");

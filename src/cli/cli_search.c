@@ -21,17 +21,27 @@ static int parse_since(const char *s, int64_t *out) {
     long long v = strtoll(s, &end, 10);
     if (end == s || v < 0) return -1;
     long long mul = 1;
-    if (!strcmp(end, "") || !strcmp(end, "s")) mul = 1;
-    else if (!strcmp(end, "m")) mul = 60;
-    else if (!strcmp(end, "h")) mul = 3600;
-    else if (!strcmp(end, "d")) mul = 86400;
-    else if (!strcmp(end, "w")) mul = 604800;
-    else return -1;
+    if (!strcmp(end, "") || !strcmp(end, "s"))
+        mul = 1;
+    else if (!strcmp(end, "m"))
+        mul = 60;
+    else if (!strcmp(end, "h"))
+        mul = 3600;
+    else if (!strcmp(end, "d"))
+        mul = 86400;
+    else if (!strcmp(end, "w"))
+        mul = 604800;
+    else
+        return -1;
     *out = store_now_ms() - v * mul * 1000;
     return 0;
 }
 
-typedef struct opened { clip_ctx *c; char *model_id; stm_ctx *tm; } opened;
+typedef struct opened {
+    clip_ctx *c;
+    char *model_id;
+    stm_ctx *tm;
+} opened;
 
 /* Loads the model in use; a store without a model gives {0}. */
 static int open_model(store *s, const char *opt, opened *o) {
@@ -40,8 +50,10 @@ static int open_model(store *s, const char *opt, opened *o) {
     if (!dir) return CLI_OK;
     cs_err e;
     int rc = CLI_OK;
-    if (!(o->model_id = index_model_id(dir, &e)) || cli_clip_load(dir, cli_threads, &o->c, &e)) rc = cli_fail_err(&e);
-    else if (cli_text_query_model(s, &o->tm, &e)) rc = cli_fail_err(&e); /* queries through a text model into CLIP's space */
+    if (!(o->model_id = index_model_id(dir, &e)) || cli_clip_load(dir, cli_threads, &o->c, &e))
+        rc = cli_fail_err(&e);
+    else if (cli_text_query_model(s, &o->tm, &e))
+        rc = cli_fail_err(&e); /* queries through a text model into CLIP's space */
     free(dir);
     return rc;
 }
@@ -77,9 +89,10 @@ static int print_hits(store *s, const search_hit *h, size_t n, int fmt, const ch
             char *pv = store_preview(&e, 80);
             const char *why = search_why(&h[i], !strcmp(e.kind, "image")), *m = search_match_name(h[i].match);
             char how[40];
-            snprintf(how, sizeof how, "%s%s%s", why ? why : "recent",
-                     (h[i].signals & SEARCH_TEXT) && m ? ":" : "", (h[i].signals & SEARCH_TEXT) && m ? m : "");
-            if ((h[i].signals & SEARCH_TEXT) && (h[i].signals & SEARCH_MEANING)) strncat(how, "+means", sizeof how - strlen(how) - 1);
+            snprintf(how, sizeof how, "%s%s%s", why ? why : "recent", (h[i].signals & SEARCH_TEXT) && m ? ":" : "",
+                     (h[i].signals & SEARCH_TEXT) && m ? m : "");
+            if ((h[i].signals & SEARCH_TEXT) && (h[i].signals & SEARCH_MEANING))
+                strncat(how, "+means", sizeof how - strlen(how) - 1);
             printf("%6lld  %-5s %.4f %-16s %s\n", (long long)e.id, e.kind, h[i].score, how, pv ? pv : "");
             free(pv);
         }
@@ -128,35 +141,52 @@ int cmd_search(int argc, char **argv) {
     const char *model = NULL, *image = NULL, *text = NULL, *coll = NULL;
     int json = OUT_HUMAN, reveal = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--kind") && i + 1 < argc) q.kind = argv[++i];
+        if (!strcmp(argv[i], "--kind") && i + 1 < argc)
+            q.kind = argv[++i];
         else if (!strcmp(argv[i], "--since") && i + 1 < argc) {
             if (parse_since(argv[++i], &q.since_ms)) return cli_usage("--since takes 30m, 2h, 3d, 1w or seconds");
         } else if (!strcmp(argv[i], "--limit") && i + 1 < argc) {
             if (cli_parse_int(argv[++i], 1, 100000, &q.limit)) return cli_usage("--limit needs a positive number");
-        } else if (!strcmp(argv[i], "--json")) json = OUT_JSON;
+        } else if (!strcmp(argv[i], "--json"))
+            json = OUT_JSON;
         else if (!strcmp(argv[i], "--format") && i + 1 < argc) {
             const char *f = argv[++i];
-            if (!strcmp(f, "tsv")) json = OUT_TSV;
-            else if (!strcmp(f, "json")) json = OUT_JSON;
-            else if (!strcmp(f, "human")) json = OUT_HUMAN;
-            else return cli_usage("--format is human, json or tsv");
-        } else if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
-        else if (!strcmp(argv[i], "--image") && i + 1 < argc) image = cs_input_path(argv[++i]);
-        else if (!strcmp(argv[i], "--collection") && i + 1 < argc) coll = argv[++i];
-        else if (!strcmp(argv[i], "--category") && i + 1 < argc) q.category = argv[++i];
-        else if (!strcmp(argv[i], "--reveal")) reveal = OUT_REVEAL;
-        else if (!strcmp(argv[i], "--") && i + 1 < argc && !text) text = argv[++i]; /* a query that starts with - */
+            if (!strcmp(f, "tsv"))
+                json = OUT_TSV;
+            else if (!strcmp(f, "json"))
+                json = OUT_JSON;
+            else if (!strcmp(f, "human"))
+                json = OUT_HUMAN;
+            else
+                return cli_usage("--format is human, json or tsv");
+        } else if (!strcmp(argv[i], "--model") && i + 1 < argc)
+            model = argv[++i];
+        else if (!strcmp(argv[i], "--image") && i + 1 < argc)
+            image = cs_input_path(argv[++i]);
+        else if (!strcmp(argv[i], "--collection") && i + 1 < argc)
+            coll = argv[++i];
+        else if (!strcmp(argv[i], "--category") && i + 1 < argc)
+            q.category = argv[++i];
+        else if (!strcmp(argv[i], "--reveal"))
+            reveal = OUT_REVEAL;
+        else if (!strcmp(argv[i], "--") && i + 1 < argc && !text)
+            text = argv[++i]; /* a query that starts with - */
         else if (argv[i][0] == '-' && argv[i][1] && !(argv[i][1] >= '0' && argv[i][1] <= '9'))
             return cli_usage("search: unknown option '%s' (a query starting with '-' goes after --)", argv[i]);
-        else if (!text) text = argv[i];
-        else return cli_usage("search: one QUERY (quote it), got also '%s'", argv[i]);
+        else if (!text)
+            text = argv[i];
+        else
+            return cli_usage("search: one QUERY (quote it), got also '%s'", argv[i]);
     }
     if (!text && !image) return cli_usage("search: expected QUERY or --image FILE");
     json |= reveal;
     store *s = cli_open_store();
     if (!s) return CLI_FAIL;
     cs_err ce;
-    if (coll && store_collection_find(s, coll, &q.collection, &ce)) { store_close(s); return cli_fail_err(&ce); }
+    if (coll && store_collection_find(s, coll, &q.collection, &ce)) {
+        store_close(s);
+        return cli_fail_err(&ce);
+    }
     if (!model && !image && q.limit <= 1000 && !getenv("CLIPSEEK_NO_DAEMON")) {
         q.text = text;
         int r = search_via_daemon(s, &q, json);
@@ -185,13 +215,16 @@ int cmd_similar(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--limit") && i + 1 < argc) {
             if (cli_parse_int(argv[++i], 1, 100000, &q.limit)) return cli_usage("--limit needs a positive number");
-        } else if (!strcmp(argv[i], "--json")) json = OUT_JSON;
-        else if (!strcmp(argv[i], "--kind") && i + 1 < argc) q.kind = argv[++i];
+        } else if (!strcmp(argv[i], "--json"))
+            json = OUT_JSON;
+        else if (!strcmp(argv[i], "--kind") && i + 1 < argc)
+            q.kind = argv[++i];
         else if (!id) {
             char *end;
             id = strtoll(argv[i], &end, 10);
             if (*end || id <= 0) return cli_usage("similar: '%s' is not an entry id", argv[i]);
-        } else return cli_usage("similar: unexpected argument '%s'", argv[i]);
+        } else
+            return cli_usage("similar: unexpected argument '%s'", argv[i]);
     }
     if (!id) return cli_usage("similar: expected an entry id");
     store *s = cli_open_store();

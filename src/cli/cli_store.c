@@ -73,12 +73,16 @@ static int add_bytes(store *s, const unsigned char *d, size_t n, const char *sou
     ingest_result r;
     cs_err e;
     char line[1400];
-    if (ingest_clip(s, st->rules, &c, st->flags, &r, &e)) return cli_fail("%s: %s", label, ingest_describe(&r, &c, line, sizeof line));
+    if (ingest_clip(s, st->rules, &c, st->flags, &r, &e))
+        return cli_fail("%s: %s", label, ingest_describe(&r, &c, line, sizeof line));
     switch (r.decision) {
     case INGEST_STORED: st->added++; break;
     case INGEST_BUMPED: st->bumped++; break;
     case INGEST_PAUSED: st->paused++; /* fall through */
-    default: st->skipped++; fprintf(stderr, "clipseek: %s: %s\n", label, ingest_describe(&r, &c, line, sizeof line)); return 0;
+    default:
+        st->skipped++;
+        fprintf(stderr, "clipseek: %s: %s\n", label, ingest_describe(&r, &c, line, sizeof line));
+        return 0;
     }
     if (r.note[0]) fprintf(stderr, "clipseek: %s: %s\n", label, r.note);
     /* flushed per id: an import that is interrupted still reports every id it committed */
@@ -113,8 +117,15 @@ static int add_path(store *s, const char *path, add_stats *st, int depth) {
     if (S_ISDIR(sb.st_mode)) return add_dir(s, path, st, depth);
     /* a pipe (`<(...)`, /dev/stdin) is read like stdin: to its end, within the caps */
     int stream = S_ISFIFO(sb.st_mode) || S_ISCHR(sb.st_mode);
-    if (!S_ISREG(sb.st_mode) && !stream) { st->skipped++; fprintf(stderr, "clipseek: %s: not a file, a folder or a pipe, skipped\n", path); return 0; }
-    if (st->exts && !ext_wanted(path, st->exts)) { st->filtered++; return 0; }
+    if (!S_ISREG(sb.st_mode) && !stream) {
+        st->skipped++;
+        fprintf(stderr, "clipseek: %s: not a file, a folder or a pipe, skipped\n", path);
+        return 0;
+    }
+    if (st->exts && !ext_wanted(path, st->exts)) {
+        st->filtered++;
+        return 0;
+    }
     st->total++;
     size_t cap = max_clip_bytes();
     if (!stream && (size_t)sb.st_size > cap) {
@@ -149,12 +160,16 @@ int cmd_add(int argc, char **argv) {
     /* options first, then the inputs; the inputs are compacted into argv[first..argc) */
     int n = 1;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--wait")) wait = 1;
-        else if (!strcmp(argv[i], "--images-only")) images_only = 1;
-        else if (!strcmp(argv[i], "--ext") && i + 1 < argc && argv[i + 1][0] && argv[i + 1][0] != '-') exts = argv[++i];
+        if (!strcmp(argv[i], "--wait"))
+            wait = 1;
+        else if (!strcmp(argv[i], "--images-only"))
+            images_only = 1;
+        else if (!strcmp(argv[i], "--ext") && i + 1 < argc && argv[i + 1][0] && argv[i + 1][0] != '-')
+            exts = argv[++i];
         else if (argv[i][0] == '-' && argv[i][1])
             return cli_usage("add: unknown option '%s' (a file whose name starts with '-': ./%s)", argv[i], argv[i]);
-        else argv[n++] = argv[i];
+        else
+            argv[n++] = argv[i];
     }
     argc = n;
     if (argc <= first) return cli_usage("add: give files, folders, or - for stdin");
@@ -166,7 +181,10 @@ int cmd_add(int argc, char **argv) {
     st.progress = isatty(2);
     rules *r;
     cs_err e;
-    if (rules_load(NULL, &r, &e)) { store_close(s); return cli_fail("%s", e.msg); }
+    if (rules_load(NULL, &r, &e)) {
+        store_close(s);
+        return cli_fail("%s", e.msg);
+    }
     st.rules = r;
     int rc = CLI_OK;
     for (int i = first; i < argc && rc == CLI_OK; i++) {
@@ -201,8 +219,10 @@ int cmd_add(int argc, char **argv) {
 int cmd_store(int argc, char **argv) {
     const char *type = NULL;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--type") && i + 1 < argc) type = argv[++i];
-        else return cli_usage("store: unexpected argument '%s'", argv[i]);
+        if (!strcmp(argv[i], "--type") && i + 1 < argc)
+            type = argv[++i];
+        else
+            return cli_usage("store: unexpected argument '%s'", argv[i]);
     }
     const char *state = getenv("CLIPBOARD_STATE");
     if (state && (!strcmp(state, "sensitive") || !strcmp(state, "nil") || !strcmp(state, "clear"))) return CLI_OK;
@@ -217,7 +237,10 @@ int cmd_store(int argc, char **argv) {
     }
     rules *r;
     cs_err e;
-    if (rules_load(NULL, &r, &e)) { store_close(s); return cli_fail("clip not stored: %s", e.msg); }
+    if (rules_load(NULL, &r, &e)) {
+        store_close(s);
+        return cli_fail("clip not stored: %s", e.msg);
+    }
     char *d;
     size_t n;
     size_t cap = max_clip_bytes();
@@ -242,10 +265,14 @@ int cmd_store(int argc, char **argv) {
 
 static const char *age(int64_t ms, char *buf, size_t n) {
     int64_t d = (store_now_ms() - ms) / 1000;
-    if (d < 60) snprintf(buf, n, "%llds", (long long)(d < 0 ? 0 : d));
-    else if (d < 3600) snprintf(buf, n, "%lldm", (long long)d / 60);
-    else if (d < 86400) snprintf(buf, n, "%lldh", (long long)d / 3600);
-    else snprintf(buf, n, "%lldd", (long long)d / 86400);
+    if (d < 60)
+        snprintf(buf, n, "%llds", (long long)(d < 0 ? 0 : d));
+    else if (d < 3600)
+        snprintf(buf, n, "%lldm", (long long)d / 60);
+    else if (d < 86400)
+        snprintf(buf, n, "%lldh", (long long)d / 3600);
+    else
+        snprintf(buf, n, "%lldd", (long long)d / 86400);
     return buf;
 }
 
@@ -255,25 +282,38 @@ static int list_common(int argc, char **argv, int pick) {
     const char *coll = NULL;
     int64_t dup = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--kind") && i + 1 < argc) q.kind = argv[++i];
-        else if (!strcmp(argv[i], "--reveal")) reveal = 1;
+        if (!strcmp(argv[i], "--kind") && i + 1 < argc)
+            q.kind = argv[++i];
+        else if (!strcmp(argv[i], "--reveal"))
+            reveal = 1;
         else if (!strcmp(argv[i], "--limit") && i + 1 < argc) {
             if (cli_parse_int(argv[++i], 1, 1 << 30, &q.limit)) return cli_usage("--limit needs a positive number");
-        } else if (!strcmp(argv[i], "--pinned")) q.pinned_only = 1;
-        else if (!strcmp(argv[i], "--collection") && i + 1 < argc) coll = argv[++i];
-        else if (!strcmp(argv[i], "--category") && i + 1 < argc) q.category = argv[++i];
+        } else if (!strcmp(argv[i], "--pinned"))
+            q.pinned_only = 1;
+        else if (!strcmp(argv[i], "--collection") && i + 1 < argc)
+            coll = argv[++i];
+        else if (!strcmp(argv[i], "--category") && i + 1 < argc)
+            q.category = argv[++i];
         else if (!strcmp(argv[i], "--duplicates-of") && i + 1 < argc) {
             if (parse_id(argv[++i], &dup)) return cli_usage("--duplicates-of needs an entry id");
-        } else if (!pick && !strcmp(argv[i], "--json")) json = 1;
-        else return cli_usage("%s: unexpected argument '%s'", argv[0], argv[i]);
+        } else if (!pick && !strcmp(argv[i], "--json"))
+            json = 1;
+        else
+            return cli_usage("%s: unexpected argument '%s'", argv[0], argv[i]);
     }
     store *s = cli_open_store();
     if (!s) return CLI_FAIL;
     store_entry *es;
     size_t n;
     cs_err e;
-    if (coll && store_collection_find(s, coll, &q.collection, &e)) { store_close(s); return cli_fail("%s", e.msg); }
-    if (store_list(s, &q, &es, &n, &e)) { store_close(s); return cli_fail("%s", e.msg); }
+    if (coll && store_collection_find(s, coll, &q.collection, &e)) {
+        store_close(s);
+        return cli_fail("%s", e.msg);
+    }
+    if (store_list(s, &q, &es, &n, &e)) {
+        store_close(s);
+        return cli_fail("%s", e.msg);
+    }
     if (dup) { /* the group of an entry: those whose group is it, or its own group */
         store_entry g;
         int64_t root = dup;
@@ -281,8 +321,10 @@ static int list_common(int argc, char **argv, int pick) {
         store_entry_free(&g);
         size_t k = 0;
         for (size_t i = 0; i < n; i++) {
-            if (es[i].id == root || es[i].dup_of == root) es[k++] = es[i];
-            else store_entry_free(&es[i]);
+            if (es[i].id == root || es[i].dup_of == root)
+                es[k++] = es[i];
+            else
+                store_entry_free(&es[i]);
         }
         n = k;
     }
@@ -296,15 +338,19 @@ static int list_common(int argc, char **argv, int pick) {
         } else {
             char *pv = store_preview(&es[i], pick ? 120 : 80);
             char ab[32];
-            if (pick) printf("%lld\t%s\n", (long long)es[i].id, pv ? pv : "");
-            else printf("%6lld  %-7s %4s %s%s\n", (long long)es[i].id, es[i].subkind ? es[i].subkind : es[i].kind,
-                        age(es[i].last_ms, ab, sizeof ab),
-                        es[i].pinned ? "* " : "", pv ? pv : "");
+            if (pick)
+                printf("%lld\t%s\n", (long long)es[i].id, pv ? pv : "");
+            else
+                printf("%6lld  %-7s %4s %s%s\n", (long long)es[i].id, es[i].subkind ? es[i].subkind : es[i].kind,
+                       age(es[i].last_ms, ab, sizeof ab), es[i].pinned ? "* " : "", pv ? pv : "");
             free(pv);
         }
         store_entry_free(&es[i]);
     }
-    if (json) { cli_print_json(arr); json_decref(arr); }
+    if (json) {
+        cli_print_json(arr);
+        json_decref(arr);
+    }
     free(es);
     store_close(s);
     return fflush(stdout) == 0 ? CLI_OK : cli_fail("writing stdout: %s", strerror(errno));
@@ -319,7 +365,10 @@ static int get_entry(int argc, char **argv, store **s, store_entry *e) {
     if (argc < 2 || parse_id(argv[1], &id)) return cli_usage("%s: expected an entry id", argv[0]);
     if (!(*s = cli_open_store())) return CLI_FAIL;
     cs_err err;
-    if (store_get(*s, id, e, &err)) { store_close(*s); return cli_fail("%s", err.msg); }
+    if (store_get(*s, id, e, &err)) {
+        store_close(*s);
+        return cli_fail("%s", err.msg);
+    }
     return CLI_OK;
 }
 
@@ -334,9 +383,12 @@ static void show_line(const char *label, const char *s) {
 int cmd_show(int argc, char **argv) {
     int json = 0, verbose = 0;
     for (int i = 2; i < argc; i++) {
-        if (!strcmp(argv[i], "--json")) json = 1;
-        else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) verbose = 1;
-        else return cli_usage("show: expected ID [--json] [-v]");
+        if (!strcmp(argv[i], "--json"))
+            json = 1;
+        else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose"))
+            verbose = 1;
+        else
+            return cli_usage("show: expected ID [--json] [-v]");
     }
     store *s = NULL;
     store_entry e;
@@ -351,8 +403,10 @@ int cmd_show(int argc, char **argv) {
         char ab[32], bb[32];
         printf("id       %lld\nkind     %s (%s)\n", (long long)e.id, e.kind, e.mime);
         /* what the organiser made of a text: its kind (url, code, secret...) and language */
-        if (e.subkind) printf("text     %s%s%s\n", e.subkind, e.lang ? ", " : "", e.lang ? e.lang : "");
-        else if (e.lang) printf("language %s\n", e.lang);
+        if (e.subkind)
+            printf("text     %s%s%s\n", e.subkind, e.lang ? ", " : "", e.lang ? e.lang : "");
+        else if (e.lang)
+            printf("language %s\n", e.lang);
         printf("size     %lld bytes\n", (long long)e.size);
         if (verbose) printf("sha256   %s\n", e.sha256);
         if (e.width) printf("pixels   %dx%d\n", e.width, e.height);
@@ -385,7 +439,8 @@ int cmd_show(int argc, char **argv) {
         }
         if (e.dup_of) printf("near-duplicate of %lld\n", (long long)e.dup_of);
         if (e.ocr_text && *e.ocr_text) show_line("text in image:\n", e.ocr_text);
-        if (e.text) show_line("\n", e.text);
+        if (e.text)
+            show_line("\n", e.text);
         else if (verbose) {
             char *p = store_blob_path(s, &e);
             printf("blob     %s\n", p ? p : "-");
@@ -406,7 +461,8 @@ int cmd_decode(int argc, char **argv) {
     unsigned char *d;
     size_t n;
     cs_err err;
-    if (store_content(s, &e, &d, &n, &err)) rc = cli_fail("%s", err.msg);
+    if (store_content(s, &e, &d, &n, &err))
+        rc = cli_fail("%s", err.msg);
     else {
         if (fwrite(d, 1, n, stdout) != n || fflush(stdout) != 0) rc = cli_fail("writing stdout: %s", strerror(errno));
         free(d);
@@ -446,7 +502,10 @@ int cmd_delete(int argc, char **argv) {
     int64_t *ids = calloc((size_t)argc, sizeof *ids);
     if (!ids) return cli_fail("out of memory");
     for (int i = 1; i < argc; i++)
-        if (parse_id(argv[i], &ids[i - 1])) { free(ids); return cli_usage("delete: '%s' is not an entry id", argv[i]); }
+        if (parse_id(argv[i], &ids[i - 1])) {
+            free(ids);
+            return cli_usage("delete: '%s' is not an entry id", argv[i]);
+        }
     store *s = cli_open_store();
     cs_err e;
     int rc = !s ? CLI_FAIL : store_trash(s, ids, (size_t)argc - 1, NULL, &e) ? cli_fail("%s", e.msg) : CLI_OK;
@@ -488,8 +547,9 @@ static void print_report(const store_report *r, const char *dir, int json) {
         json_decref(o);
         return;
     }
-    printf("data dir       %s\nentries        %lld (%lld pinned), %.1f MB\nblobs          %lld\nvectors        %lld\n", dir,
-           (long long)r->entries, (long long)r->pinned, r->bytes / 1e6, (long long)r->blobs, (long long)r->vectors);
+    printf("data dir       %s\nentries        %lld (%lld pinned), %.1f MB\nblobs          %lld\nvectors        %lld\n",
+           dir, (long long)r->entries, (long long)r->pinned, r->bytes / 1e6, (long long)r->blobs,
+           (long long)r->vectors);
     printf("missing blobs  %lld\norphan blobs   %lld\n", (long long)r->missing_blobs, (long long)r->orphan_blobs);
     if (r->integrity_ok >= 0) printf("integrity      %s\n", r->integrity);
 }
@@ -497,16 +557,20 @@ static void print_report(const store_report *r, const char *dir, int json) {
 int cmd_stats(int argc, char **argv) {
     int json = 0, integrity = !strcmp(argv[0], "check");
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--json")) json = 1;
-        else if (!strcmp(argv[i], "--integrity")) integrity = 1;
-        else return cli_usage("%s: unexpected argument '%s'", argv[0], argv[i]);
+        if (!strcmp(argv[i], "--json"))
+            json = 1;
+        else if (!strcmp(argv[i], "--integrity"))
+            integrity = 1;
+        else
+            return cli_usage("%s: unexpected argument '%s'", argv[0], argv[i]);
     }
     store *s = cli_open_store();
     if (!s) return CLI_FAIL;
     store_report r;
     cs_err e;
     int rc = CLI_OK;
-    if (store_check(s, integrity, &r, &e)) rc = cli_fail("%s", e.msg);
+    if (store_check(s, integrity, &r, &e))
+        rc = cli_fail("%s", e.msg);
     else {
         print_report(&r, store_dir(s), json);
         if (!strcmp(argv[0], "check") && (r.missing_blobs || r.integrity_ok == 0)) rc = CLI_FAIL;
@@ -524,7 +588,9 @@ int cmd_gc(int argc, char **argv) {
     cs_err e;
     int64_t m = 0;
     int rc = store_gc(s, &n, &e) || vecindex_compact(s, &m, &e) ? cli_fail("%s", e.msg) : CLI_OK;
-    if (!rc) printf("removed %lld orphan blobs and thumbnails; compacted %lld search matrices\n", (long long)n, (long long)m);
+    if (!rc)
+        printf("removed %lld orphan blobs and thumbnails; compacted %lld search matrices\n", (long long)n,
+               (long long)m);
     store_close(s);
     return rc;
 }
@@ -536,10 +602,14 @@ int cmd_copy(int argc, char **argv) {
     int paste = 0;
     const char *keys = NULL, *id = NULL;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--paste")) paste = 1;
-        else if (!strcmp(argv[i], "--keys") && i + 1 < argc) keys = argv[++i];
-        else if (!id && argv[i][0] != '-') id = argv[i];
-        else return cli_usage("copy: expected ID [--paste [--keys ctrl+v]]");
+        if (!strcmp(argv[i], "--paste"))
+            paste = 1;
+        else if (!strcmp(argv[i], "--keys") && i + 1 < argc)
+            keys = argv[++i];
+        else if (!id && argv[i][0] != '-')
+            id = argv[i];
+        else
+            return cli_usage("copy: expected ID [--paste [--keys ctrl+v]]");
     }
     if (!id || (keys && !paste)) return cli_usage("copy: expected ID [--paste [--keys ctrl+v]]");
     return cli_copy_paste(id, paste, NULL, keys);

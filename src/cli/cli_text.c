@@ -40,7 +40,8 @@ int cli_text_check_space(const char *tdir, const char *cdir, cs_err *e) {
     int D = stm_dim(s);
     stm_free(s);
     if (D != P)
-        return cs_err_set(e, "%s embeds into %d dimensions, but %s's space has %d: it was not trained for this CLIP model",
+        return cs_err_set(e,
+                          "%s embeds into %d dimensions, but %s's space has %d: it was not trained for this CLIP model",
                           tdir, D, cdir, P);
     return 0;
 }
@@ -91,7 +92,10 @@ int cli_text_tokenize(const char *dir, const char *from, int maxlen) {
         size_t end = nl ? (size_t)(nl - in) : len;
         int32_t *ids;
         size_t k;
-        if (wp_encode(w, in + at, end - at, maxlen, &ids, &k, &e)) { rc = cli_fail("line %zu: %s", line + 1, e.msg); break; }
+        if (wp_encode(w, in + at, end - at, maxlen, &ids, &k, &e)) {
+            rc = cli_fail("line %zu: %s", line + 1, e.msg);
+            break;
+        }
         for (size_t j = 0; j < k; j++) printf(j ? " %d" : "%d", ids[j]);
         putchar('\n');
         free(ids);
@@ -118,14 +122,16 @@ int cli_text_embed(const char *dir, const char *const *texts, const size_t *lens
         size_t got = 0;
         for (; got < nb; got++)
             if (stm_tokenize(s, texts[i + got], lens[i + got], &ids[got], &nl[got], &e)) break;
-        if (got < nb) rc = cli_fail("text %zu: %s", i + got + 1, e.msg);
+        if (got < nb)
+            rc = cli_fail("text %zu: %s", i + got + 1, e.msg);
         else if (stm_forward(s, (const int32_t *const *)ids, nl, (int)nb, NULL, norm, NULL, NULL, out + i * D, &e))
             rc = cli_fail("%s", e.msg);
         for (size_t k = 0; k < got; k++) free(ids[k]);
     }
     /* all-or-nothing, as for CLIP: output only once every text is embedded */
     if (rc == CLI_OK) {
-        if (f32) fwrite(out, sizeof(float), n * D, stdout);
+        if (f32)
+            fwrite(out, sizeof(float), n * D, stdout);
         else
             for (size_t i = 0; i < n; i++) {
                 putchar('[');
@@ -167,7 +173,8 @@ int cli_text_info(const char *dir, int json) {
         printf("encoder        %d layers, width %d, FFN %d, %d heads, %s, vocab %d, %d positions\n", m->layers,
                m->hidden, m->intermediate, m->heads, m->act, m->vocab_size, m->max_positions);
         printf("tokenizer      WordPiece, %zu tokens, %s%s, [CLS]=%d [SEP]=%d [UNK]=%d\n", wp_vocab_size(w),
-               o->lowercase ? "lowercased" : "cased", strip ? ", accents stripped" : "", wp_cls(w), wp_sep(w), wp_unk(w));
+               o->lowercase ? "lowercased" : "cased", strip ? ", accents stripped" : "", wp_cls(w), wp_sep(w),
+               wp_unk(w));
         printf("modules        %s\n", stm_describe(s));
         printf("embedding      %d dims\n", stm_dim(s));
         printf("parameters     %.2fM (%.1f MB of weights on disk)\n", m->params / 1e6, m->file_bytes / 1e6);

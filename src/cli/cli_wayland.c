@@ -48,7 +48,10 @@ static int run_read(char *const argv[], size_t max, int timeout_ms, char **out, 
     *out = NULL;
     *len = 0;
     int pfd[2];
-    if (pipe2(pfd, O_CLOEXEC) != 0) { snprintf(why, wn, "pipe: %s", strerror(errno)); return -1; }
+    if (pipe2(pfd, O_CLOEXEC) != 0) {
+        snprintf(why, wn, "pipe: %s", strerror(errno));
+        return -1;
+    }
     pid_t pid = fork();
     if (pid < 0) {
         snprintf(why, wn, "fork: %s", strerror(errno));
@@ -73,9 +76,15 @@ static int run_read(char *const argv[], size_t max, int timeout_ms, char **out, 
         clock_gettime(CLOCK_MONOTONIC, &now);
         long left = timeout_ms - ((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000);
         struct pollfd p = {pfd[0], POLLIN, 0};
-        if (left <= 0 || poll(&p, 1, (int)left) == 0) { timed_out = 1; break; }
+        if (left <= 0 || poll(&p, 1, (int)left) == 0) {
+            timed_out = 1;
+            break;
+        }
         if (got == cap) {
-            if (cap >= max + 1) { over = 1; break; }
+            if (cap >= max + 1) {
+                over = 1;
+                break;
+            }
             size_t nc = cap * 2 > max + 1 ? max + 1 : cap * 2;
             char *nb = realloc(buf, nc + 1);
             if (!nb) break;
@@ -92,11 +101,18 @@ static int run_read(char *const argv[], size_t max, int timeout_ms, char **out, 
     if (timed_out || over || !buf) kill(pid, SIGKILL); /* our own child only */
     int st = 0;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
-    if (!buf) { snprintf(why, wn, "out of memory"); return -1; }
+    if (!buf) {
+        snprintf(why, wn, "out of memory");
+        return -1;
+    }
     if (timed_out || over || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-        if (timed_out) snprintf(why, wn, "%s did not answer within %d ms", argv[0], timeout_ms);
-        else if (over) snprintf(why, wn, "more than %zu bytes", max);
-        else snprintf(why, wn, "%s exited with status %d", argv[0], WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+        if (timed_out)
+            snprintf(why, wn, "%s did not answer within %d ms", argv[0], timeout_ms);
+        else if (over)
+            snprintf(why, wn, "more than %zu bytes", max);
+        else
+            snprintf(why, wn, "%s exited with status %d", argv[0],
+                     WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
         free(buf);
         return -1;
     }
@@ -145,7 +161,11 @@ int cmd_wl_event(int argc, char **argv) {
     if (argc != 1) return cli_usage("wl-event takes no arguments (wl-paste --watch runs it)");
     /* never read what wl-paste piped in: it may be a password it did not know to skip */
     int nul = open("/dev/null", O_RDONLY);
-    if (nul >= 0) { dup2(nul, 0); close(nul); } else close(0);
+    if (nul >= 0) {
+        dup2(nul, 0);
+        close(nul);
+    } else
+        close(0);
     const char *state = getenv("CLIPBOARD_STATE");
     if (state && (!strcmp(state, "sensitive") || !strcmp(state, "nil") || !strcmp(state, "clear"))) {
         if (!strcmp(state, "sensitive")) note("not read: wl-paste marked the clip sensitive");
@@ -205,7 +225,8 @@ int cmd_wl_event(int argc, char **argv) {
         goto out;
     }
     char app[256];
-    capture_clip c = {(unsigned char *)data, dn, type, types, wayland_focused_app(app, sizeof app, 1000) == 0 ? app : NULL};
+    capture_clip c = {(unsigned char *)data, dn, type, types,
+                      wayland_focused_app(app, sizeof app, 1000) == 0 ? app : NULL};
     ingest_result res;
     char line[1400], msg[1500];
     int ir = ingest_clip(s, r, &c, INGEST_CAPTURED, &res, &e);

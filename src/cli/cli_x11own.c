@@ -17,7 +17,11 @@ static void tell_parent(void *arg) {
     close(fd);
     /* nothing of the caller's pipes stays open: the caller waits for EOF on them */
     int nul = open("/dev/null", O_RDWR);
-    if (nul >= 0) { dup2(nul, 0); dup2(nul, 1); close(nul); }
+    if (nul >= 0) {
+        dup2(nul, 0);
+        dup2(nul, 1);
+        close(nul);
+    }
 }
 
 int cmd_x11_own_files(int argc, char **argv) {
@@ -28,11 +32,17 @@ int cmd_x11_own_files(int argc, char **argv) {
         if (!d) return cli_fail("out of memory");
         ssize_t r = read(0, d + n, cap - n);
         if (r < 0 && errno == EINTR) continue;
-        if (r < 0) { free(d); return cli_fail("stdin: %s", strerror(errno)); }
+        if (r < 0) {
+            free(d);
+            return cli_fail("stdin: %s", strerror(errno));
+        }
         if (r == 0) break;
         n += (size_t)r;
         if (n == cap) {
-            if (cap >= (16u << 20)) { free(d); return cli_fail("the files entry is over 16 MB"); }
+            if (cap >= (16u << 20)) {
+                free(d);
+                return cli_fail("the files entry is over 16 MB");
+            }
             unsigned char *nd = realloc(d, cap *= 2);
             if (!nd) free(d);
             d = nd;
@@ -42,11 +52,22 @@ int cmd_x11_own_files(int argc, char **argv) {
     char *bufs = NULL;
     cs_err e;
     int k = x11own_files_items(d, n, argv[1], items, &bufs, &e);
-    if (k < 0) { free(d); return cli_fail("%s", e.msg); }
+    if (k < 0) {
+        free(d);
+        return cli_fail("%s", e.msg);
+    }
     int p[2];
-    if (pipe(p)) { free(bufs); free(d); return cli_fail("pipe: %s", strerror(errno)); }
+    if (pipe(p)) {
+        free(bufs);
+        free(d);
+        return cli_fail("pipe: %s", strerror(errno));
+    }
     pid_t pid = fork();
-    if (pid < 0) { free(bufs); free(d); return cli_fail("fork: %s", strerror(errno)); }
+    if (pid < 0) {
+        free(bufs);
+        free(d);
+        return cli_fail("fork: %s", strerror(errno));
+    }
     if (pid == 0) {
         close(p[0]);
         setsid();

@@ -169,7 +169,8 @@ static void usage(FILE *f) {
           "                  `model use`\n"
           "  --data-dir DIR  the history's folder (also CLIPSEEK_DATA_DIR;\n"
           "                  default $XDG_DATA_HOME/clipseek)\n"
-          "  --version       clipseek's version\n", f);
+          "  --version       clipseek's version\n",
+          f);
 }
 
 int main(int argc, char **argv) {

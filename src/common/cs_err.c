@@ -53,20 +53,28 @@ cs_err_code cs_err_code_of(const cs_err *e) {
 
 cs_err_code cs_err_from_errno(int errnum) {
     switch (errnum) {
-    case ENOENT: case ENOTDIR: return CS_ENOTFOUND;
-    case EACCES: case EPERM: case EROFS: return CS_EPERM;
+    case ENOENT:
+    case ENOTDIR: return CS_ENOTFOUND;
+    case EACCES:
+    case EPERM:
+    case EROFS: return CS_EPERM;
     case ENOMEM: return CS_ENOMEM;
-    case ENOSPC: case EDQUOT: return CS_ENOSPC;
+    case ENOSPC:
+    case EDQUOT: return CS_ENOSPC;
     case EIO: return CS_EIO;
-    case EBUSY: case EAGAIN: case ETXTBSY: return CS_EBUSY;
-    case EINVAL: case EISDIR: case ENAMETOOLONG: return CS_EINVAL;
+    case EBUSY:
+    case EAGAIN:
+    case ETXTBSY: return CS_EBUSY;
+    case EINVAL:
+    case EISDIR:
+    case ENAMETOOLONG: return CS_EINVAL;
     default: return CS_EFAIL;
     }
 }
 
 const char *cs_err_code_name(cs_err_code code) {
     static const char *const names[] = {"failed", "out of memory", "bad input", "not found", "permission denied",
-                                        "busy", "corrupt", "i/o error", "disk full", "unsupported"};
+                                        "busy",   "corrupt",       "i/o error", "disk full", "unsupported"};
     return code >= CS_EFAIL && code <= CS_EUNSUPPORTED ? names[code - CS_EFAIL] : "failed";
 }
 

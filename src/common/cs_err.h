@@ -19,15 +19,15 @@
 
 /* What went wrong, for a caller's decision; the message says the details. */
 typedef enum cs_err_code {
-    CS_EFAIL = 1,  /* generic: none of the below (the default of cs_err_set) */
-    CS_ENOMEM,     /* out of memory */
-    CS_EINVAL,     /* bad input: a malformed file, request or argument */
-    CS_ENOTFOUND,  /* no such file, entry, model or collection */
-    CS_EPERM,      /* permission denied */
-    CS_EBUSY,      /* busy or locked by someone else: trying again later may work */
-    CS_ECORRUPT,   /* stored data is damaged (a corrupt database) */
-    CS_EIO,        /* an input/output error of the system */
-    CS_ENOSPC,     /* the disk (or quota) is full */
+    CS_EFAIL = 1,   /* generic: none of the below (the default of cs_err_set) */
+    CS_ENOMEM,      /* out of memory */
+    CS_EINVAL,      /* bad input: a malformed file, request or argument */
+    CS_ENOTFOUND,   /* no such file, entry, model or collection */
+    CS_EPERM,       /* permission denied */
+    CS_EBUSY,       /* busy or locked by someone else: trying again later may work */
+    CS_ECORRUPT,    /* stored data is damaged (a corrupt database) */
+    CS_EIO,         /* an input/output error of the system */
+    CS_ENOSPC,      /* the disk (or quota) is full */
     CS_EUNSUPPORTED /* a valid input this build cannot handle (a format, a device) */
 } cs_err_code;
 

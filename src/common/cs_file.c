@@ -20,13 +20,20 @@ static int read_fd_bounded(int fd, const char *path, size_t max_bytes, char **ou
             if (cap > max_bytes) break;
             size_t nc = cap * 2;
             char *nb = realloc(buf, nc + 1);
-            if (!nb) { free(buf); return cs_err_set(err, "%s: out of memory", path); }
+            if (!nb) {
+                free(buf);
+                return cs_err_set(err, "%s: out of memory", path);
+            }
             buf = nb;
             cap = nc;
         }
         ssize_t r = read(fd, buf + n, cap - n);
         if (r < 0 && errno == EINTR) continue;
-        if (r < 0) { int e = errno; free(buf); return cs_err_sys(err, e, "%s", path); }
+        if (r < 0) {
+            int e = errno;
+            free(buf);
+            return cs_err_sys(err, e, "%s", path);
+        }
         if (r == 0) break;
         n += (size_t)r;
     }
@@ -42,8 +49,12 @@ static int read_fd_bounded(int fd, const char *path, size_t max_bytes, char **ou
 
 /* What a file that is not a regular one is, for the message. */
 static const char *file_type(mode_t m) {
-    return S_ISFIFO(m) ? "a FIFO" : S_ISDIR(m) ? "a directory" : S_ISCHR(m) ? "a character device"
-         : S_ISBLK(m) ? "a block device" : S_ISSOCK(m) ? "a socket" : "a special file";
+    return S_ISFIFO(m)   ? "a FIFO"
+           : S_ISDIR(m)  ? "a directory"
+           : S_ISCHR(m)  ? "a character device"
+           : S_ISBLK(m)  ? "a block device"
+           : S_ISSOCK(m) ? "a socket"
+                         : "a special file";
 }
 
 /* Opens path for reading. O_NONBLOCK: opening a FIFO (a config line such as `labels = <a FIFO>`)
@@ -86,8 +97,7 @@ static int read_path(const char *path, int allow_stream, size_t max_bytes, char 
     }
     if ((unsigned long long)st.st_size > max_bytes) {
         close(fd);
-        return cs_err_set(err, "%s: file too large (%lld bytes, limit %zu)", path, (long long)st.st_size,
-                          max_bytes);
+        return cs_err_set(err, "%s: file too large (%lld bytes, limit %zu)", path, (long long)st.st_size, max_bytes);
     }
     size_t n = (size_t)st.st_size;
     char *buf = malloc(n + 1);
@@ -113,7 +123,6 @@ static int read_path(const char *path, int allow_stream, size_t max_bytes, char 
     return 0;
 }
 
-
 int cs_read_file(const char *path, size_t max_bytes, char **out, size_t *len, cs_err *err) {
     return read_path(path, 0, max_bytes, out, len, err);
 }
@@ -130,10 +139,17 @@ int cs_read_stream(FILE *f, size_t max_bytes, char **out, size_t *len) {
     if (!b) return -1;
     for (;;) {
         if (n == cap) {
-            if (cap > max_bytes) { free(b); errno = EFBIG; return -1; }
+            if (cap > max_bytes) {
+                free(b);
+                errno = EFBIG;
+                return -1;
+            }
             cap *= 2;
             char *nb = realloc(b, cap + 1);
-            if (!nb) { free(b); return -1; }
+            if (!nb) {
+                free(b);
+                return -1;
+            }
             b = nb;
         }
         size_t r = fread(b + n, 1, cap - n, f);
@@ -186,8 +202,10 @@ int cs_map_input(const char *path, cs_map *m, cs_err *err) { return map_path(pat
 
 void cs_unmap(cs_map *m) {
     if (m && m->data) {
-        if (m->heap) free((void *)m->data);
-        else munmap((void *)m->data, m->len);
+        if (m->heap)
+            free((void *)m->data);
+        else
+            munmap((void *)m->data, m->len);
     }
     if (m) {
         m->data = NULL;

@@ -32,7 +32,7 @@ const char *cs_input_path(const char *arg);
 typedef struct cs_map {
     const unsigned char *data; /* NULL for an empty file */
     size_t len;
-    int heap;                  /* 1: data was read into memory (a pipe), freed by cs_unmap */
+    int heap; /* 1: data was read into memory (a pipe), freed by cs_unmap */
 } cs_map;
 
 /* The most cs_map_file reads from a file that cannot be mapped (a pipe). */

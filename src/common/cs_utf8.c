@@ -6,23 +6,46 @@
 
 size_t cs_utf8_next(const unsigned char *s, size_t n, int32_t *cp) {
     unsigned b = s[0];
-    if (b < 0x80) { *cp = (int32_t)b; return 1; }
+    if (b < 0x80) {
+        *cp = (int32_t)b;
+        return 1;
+    }
     int need;
     unsigned lo = 0x80, hi = 0xBF;
-    if (b >= 0xC2 && b <= 0xDF) need = 1;
-    else if (b == 0xE0) { need = 2; lo = 0xA0; }
-    else if ((b >= 0xE1 && b <= 0xEC) || b == 0xEE || b == 0xEF) need = 2;
-    else if (b == 0xED) { need = 2; hi = 0x9F; }
-    else if (b == 0xF0) { need = 3; lo = 0x90; }
-    else if (b >= 0xF1 && b <= 0xF3) need = 3;
-    else if (b == 0xF4) { need = 3; hi = 0x8F; }
-    else { *cp = -1; return 1; }
+    if (b >= 0xC2 && b <= 0xDF)
+        need = 1;
+    else if (b == 0xE0) {
+        need = 2;
+        lo = 0xA0;
+    } else if ((b >= 0xE1 && b <= 0xEC) || b == 0xEE || b == 0xEF)
+        need = 2;
+    else if (b == 0xED) {
+        need = 2;
+        hi = 0x9F;
+    } else if (b == 0xF0) {
+        need = 3;
+        lo = 0x90;
+    } else if (b >= 0xF1 && b <= 0xF3)
+        need = 3;
+    else if (b == 0xF4) {
+        need = 3;
+        hi = 0x8F;
+    } else {
+        *cp = -1;
+        return 1;
+    }
     int32_t v = (int32_t)(b & (0x3F >> need));
     size_t i = 1;
     for (; i <= (size_t)need; i++) {
-        if (i >= n) { *cp = -1; return i; }
+        if (i >= n) {
+            *cp = -1;
+            return i;
+        }
         unsigned c = s[i], l = i == 1 ? lo : 0x80, h = i == 1 ? hi : 0xBF;
-        if (c < l || c > h) { *cp = -1; return i; }
+        if (c < l || c > h) {
+            *cp = -1;
+            return i;
+        }
         v = (v << 6) | (int32_t)(c & 0x3F);
     }
     *cp = v;
@@ -64,8 +87,13 @@ char *cs_utf8_printable(const char *s) {
     for (size_t i = 0; i < n;) {
         int32_t cp;
         size_t k = cs_utf8_next((const unsigned char *)s + i, n - i, &cp);
-        if (cp < 0) { memcpy(out + o, "\xef\xbf\xbd", 3); o += 3; }
-        else if (cp == '\n' || cp == '\t' || !cs_utf8_unsafe(cp)) { memcpy(out + o, s + i, k); o += k; }
+        if (cp < 0) {
+            memcpy(out + o, "\xef\xbf\xbd", 3);
+            o += 3;
+        } else if (cp == '\n' || cp == '\t' || !cs_utf8_unsafe(cp)) {
+            memcpy(out + o, s + i, k);
+            o += k;
+        }
         i += k;
     }
     out[o] = 0;

@@ -15,7 +15,7 @@
 #include "../common/cs_file.h"
 #include "../common/cs_utf8.h"
 
-#define MAX_RULES 64
+#define MAX_RULES   64
 #define MAX_ACTIONS 8
 
 /* rule = MATCHERS -> ACTIONS: every matcher must hold; the actions then all apply. */
@@ -34,8 +34,8 @@ struct rules {
     rule rule[MAX_RULES];
     int nrule;
     org_settings org;
-    int web_port; /* -1: no web page */
-    char device[32]; /* "" or a device name (model/backend.h) */
+    int web_port;          /* -1: no web page */
+    char device[32];       /* "" or a device name (model/backend.h) */
     char text_model[1024]; /* "" or a folder */
     regex_t text[MAX_RULES];
     int ntext;
@@ -54,9 +54,12 @@ char *rules_default_path(void) {
     if (e && *e) return strdup(e);
     char p[PATH_MAX];
     const char *x = getenv("XDG_CONFIG_HOME"), *h = getenv("HOME");
-    if (x && *x) snprintf(p, sizeof p, "%s/clipseek/config", x);
-    else if (h && *h) snprintf(p, sizeof p, "%s/.config/clipseek/config", h);
-    else return NULL;
+    if (x && *x)
+        snprintf(p, sizeof p, "%s/clipseek/config", x);
+    else if (h && *h)
+        snprintf(p, sizeof p, "%s/.config/clipseek/config", h);
+    else
+        return NULL;
     return strdup(p);
 }
 
@@ -90,11 +93,17 @@ static int parse_count(const char *v, long long max, long long *out) {
 static char *next_word(char **p, int *bad) {
     char *s = *p;
     while (isspace((unsigned char)*s)) s++;
-    if (!*s) { *p = s; return NULL; }
+    if (!*s) {
+        *p = s;
+        return NULL;
+    }
     char *w = s, *o = s;
     int q = 0;
     for (; *s && (q || !isspace((unsigned char)*s)); s++) {
-        if (*s == '"') { q = !q; continue; }
+        if (*s == '"') {
+            q = !q;
+            continue;
+        }
         if (q && *s == '\\' && (s[1] == '"' || s[1] == '\\')) s++;
         *o++ = *s;
     }
@@ -120,7 +129,11 @@ static const char *regex_wild(const char *re) {
             if (c == ']' && i != cls) in_class = 0;
             continue;
         }
-        if (c == '\\' && i + 1 < n) { i++; after_rep = 0; continue; }
+        if (c == '\\' && i + 1 < n) {
+            i++;
+            after_rep = 0;
+            continue;
+        }
         if (c == '[') {
             in_class = 1;
             cls = i + 1 + (i + 1 < n && re[i + 1] == '^');
@@ -149,8 +162,11 @@ static int64_t parse_duration(const char *v) {
     char *end;
     long long x = strtoll(v, &end, 10);
     if (end == v || x <= 0 || x > 100000) return -1;
-    int64_t unit = !strcmp(end, "s") ? 1000 : !strcmp(end, "m") ? 60000 : !strcmp(end, "h") ? 3600000
-                 : !strcmp(end, "d") ? 86400000 : -1;
+    int64_t unit = !strcmp(end, "s")   ? 1000
+                   : !strcmp(end, "m") ? 60000
+                   : !strcmp(end, "h") ? 3600000
+                   : !strcmp(end, "d") ? 86400000
+                                       : -1;
     return unit < 0 ? -1 : x * unit;
 }
 
@@ -164,7 +180,10 @@ static int parse_rule(rule *u, char *v, const char *p, int lineno, cs_err *err) 
         char *c = strchr(w, ':');
         if (!c || !c[1]) return cs_err_set(err, "%s:%d: matcher '%s' is KEY:VALUE", p, lineno, w);
         *c++ = 0;
-        char **slot = !strcmp(w, "kind") ? &u->kind : !strcmp(w, "source") ? &u->source : !strcmp(w, "category") ? &u->category : NULL;
+        char **slot = !strcmp(w, "kind")       ? &u->kind
+                      : !strcmp(w, "source")   ? &u->source
+                      : !strcmp(w, "category") ? &u->category
+                                               : NULL;
         if (slot) {
             if (*slot) return cs_err_set(err, "%s:%d: %s given twice", p, lineno, w);
             *slot = strdup(c);
@@ -186,14 +205,18 @@ static int parse_rule(rule *u, char *v, const char *p, int lineno, cs_err *err) 
     while ((w = next_word(&a, &bad))) {
         char *c = strchr(w, ':');
         if (c) *c++ = 0;
-        if (!strcmp(w, "pin") && !c) u->pin = 1;
-        else if ((!strcmp(w, "ignore") || !strcmp(w, "drop")) && !c) u->drop = 1;
-        else if (!strcmp(w, "tag") && c && *c && strlen(c) <= 64 && u->ntags < MAX_ACTIONS) u->tags[u->ntags++] = strdup(c);
-        else if (!strcmp(w, "collection") && c && *c && strlen(c) <= 100 && !u->collection) u->collection = strdup(c);
-        else if (!strcmp(w, "expire") && c && (u->expire_ms = parse_duration(c)) > 0) {}
-        else
-            return cs_err_set(err, "%s:%d: bad action '%s%s%s' (tag:T, collection:C, pin, expire:7d, ignore)", p, lineno, w,
-                              c ? ":" : "", c ? c : "");
+        if (!strcmp(w, "pin") && !c)
+            u->pin = 1;
+        else if ((!strcmp(w, "ignore") || !strcmp(w, "drop")) && !c)
+            u->drop = 1;
+        else if (!strcmp(w, "tag") && c && *c && strlen(c) <= 64 && u->ntags < MAX_ACTIONS)
+            u->tags[u->ntags++] = strdup(c);
+        else if (!strcmp(w, "collection") && c && *c && strlen(c) <= 100 && !u->collection)
+            u->collection = strdup(c);
+        else if (!strcmp(w, "expire") && c && (u->expire_ms = parse_duration(c)) > 0) {
+        } else
+            return cs_err_set(err, "%s:%d: bad action '%s%s%s' (tag:T, collection:C, pin, expire:7d, ignore)", p,
+                              lineno, w, c ? ":" : "", c ? c : "");
         na++;
     }
     if (bad) return cs_err_set(err, "%s:%d: unbalanced quote", p, lineno);
@@ -203,9 +226,12 @@ static int parse_rule(rule *u, char *v, const char *p, int lineno, cs_err *err) 
 }
 
 static int parse_bool(const char *v, int *out) {
-    if (!strcmp(v, "true")) *out = 1;
-    else if (!strcmp(v, "false")) *out = 0;
-    else return -1;
+    if (!strcmp(v, "true"))
+        *out = 1;
+    else if (!strcmp(v, "false"))
+        *out = 0;
+    else
+        return -1;
     return 0;
 }
 
@@ -238,7 +264,10 @@ int rules_load(const char *path, rules **out, cs_err *err) {
     }
     char *txt;
     size_t len;
-    if (cs_read_file(p, 1 << 20, &txt, &len, err)) { free(p); return -1; }
+    if (cs_read_file(p, 1 << 20, &txt, &len, err)) {
+        free(p);
+        return -1;
+    }
     int rc = rules_parse(txt, len, p, out, err);
     free(txt);
     free(p);
@@ -250,7 +279,11 @@ int rules_parse(const char *text, size_t len, const char *p, rules **out, cs_err
     if (memchr(text, 0, len)) return cs_err_set(err, "%s: not a text file (NUL byte)", p);
     rules *r = calloc(1, sizeof *r);
     char *txt = malloc(len + 1);
-    if (!r || !txt) { free(r); free(txt); return cs_errc(err, CS_ENOMEM, "out of memory"); }
+    if (!r || !txt) {
+        free(r);
+        free(txt);
+        return cs_errc(err, CS_ENOMEM, "out of memory");
+    }
     memcpy(txt, text, len);
     txt[len] = 0;
     set_defaults(r);
@@ -262,14 +295,23 @@ int rules_parse(const char *text, size_t len, const char *p, rules **out, cs_err
         char *l = cs_trim(line);
         if (!*l || *l == '#') continue;
         char *eq = strchr(l, '=');
-        if (!eq) { rc = cs_err_set(err, "%s:%d: expected key = value", p, lineno); break; }
+        if (!eq) {
+            rc = cs_err_set(err, "%s:%d: expected key = value", p, lineno);
+            break;
+        }
         *eq = 0;
         char *k = cs_trim(l), *v = cs_trim(eq + 1);
         long long n;
         if (!strcmp(k, "ignore_text")) {
-            if (r->ntext == MAX_RULES) { rc = cs_err_set(err, "%s:%d: too many ignore_text rules", p, lineno); break; }
+            if (r->ntext == MAX_RULES) {
+                rc = cs_err_set(err, "%s:%d: too many ignore_text rules", p, lineno);
+                break;
+            }
             const char *wild = regex_wild(v);
-            if (wild) { rc = cs_err_set(err, "%s:%d: ignore_text: %s (a pattern that could exhaust memory)", p, lineno, wild); break; }
+            if (wild) {
+                rc = cs_err_set(err, "%s:%d: ignore_text: %s (a pattern that could exhaust memory)", p, lineno, wild);
+                break;
+            }
             int e = regcomp(&r->text[r->ntext], v, REG_EXTENDED | REG_NOSUB);
             if (e) {
                 char m[256];
@@ -279,13 +321,22 @@ int rules_parse(const char *text, size_t len, const char *p, rules **out, cs_err
             }
             r->ntext++;
         } else if (!strcmp(k, "ignore_app")) {
-            if (r->napp == MAX_RULES || !*v) { rc = cs_err_set(err, "%s:%d: bad ignore_app", p, lineno); break; }
+            if (r->napp == MAX_RULES || !*v) {
+                rc = cs_err_set(err, "%s:%d: bad ignore_app", p, lineno);
+                break;
+            }
             r->app[r->napp++] = strdup(v);
         } else if (!strcmp(k, "store_secrets")) {
-            if (strcmp(v, "true") && strcmp(v, "false")) { rc = cs_err_set(err, "%s:%d: store_secrets is true or false", p, lineno); break; }
+            if (strcmp(v, "true") && strcmp(v, "false")) {
+                rc = cs_err_set(err, "%s:%d: store_secrets is true or false", p, lineno);
+                break;
+            }
             r->drop_secrets = !strcmp(v, "false");
         } else if (!strcmp(k, "primary")) {
-            if (strcmp(v, "true") && strcmp(v, "false")) { rc = cs_err_set(err, "%s:%d: primary is true or false", p, lineno); break; }
+            if (strcmp(v, "true") && strcmp(v, "false")) {
+                rc = cs_err_set(err, "%s:%d: primary is true or false", p, lineno);
+                break;
+            }
             r->primary = !strcmp(v, "true");
         } else if (!strcmp(k, "min_length") || !strcmp(k, "debounce_ms")) {
             long long max = !strcmp(k, "min_length") ? 1000000 : 10000;
@@ -293,8 +344,10 @@ int rules_parse(const char *text, size_t len, const char *p, rules **out, cs_err
                 rc = cs_err_set(err, "%s:%d: %s needs a whole number from 0 to %lld", p, lineno, k, max);
                 break;
             }
-            if (!strcmp(k, "min_length")) r->min_length = (int)n;
-            else r->debounce_ms = (int)n;
+            if (!strcmp(k, "min_length"))
+                r->min_length = (int)n;
+            else
+                r->debounce_ms = (int)n;
         } else if (!strcmp(k, "max_entries") || !strcmp(k, "max_age_days") || !strcmp(k, "max_total_mb") ||
                    !strcmp(k, "max_image_mb") || !strcmp(k, "max_text_mb")) {
             /* days are multiplied into milliseconds: a smaller ceiling keeps that in range */
@@ -303,49 +356,73 @@ int rules_parse(const char *text, size_t len, const char *p, rules **out, cs_err
                 rc = cs_err_set(err, "%s:%d: %s needs a whole number from 0 to %lld", p, lineno, k, max);
                 break;
             }
-            if (!strcmp(k, "max_entries")) r->limits.max_entries = n;
-            else if (!strcmp(k, "max_age_days")) r->limits.max_age_ms = n * 86400000LL;
-            else if (!strcmp(k, "max_total_mb")) r->limits.max_bytes = n << 20;
-            else if (n == 0) { rc = cs_err_set(err, "%s:%d: %s must be at least 1", p, lineno, k); break; }
-            else if (!strcmp(k, "max_image_mb")) r->caps.max_image = (size_t)n << 20;
-            else r->caps.max_text = (size_t)n << 20;
+            if (!strcmp(k, "max_entries"))
+                r->limits.max_entries = n;
+            else if (!strcmp(k, "max_age_days"))
+                r->limits.max_age_ms = n * 86400000LL;
+            else if (!strcmp(k, "max_total_mb"))
+                r->limits.max_bytes = n << 20;
+            else if (n == 0) {
+                rc = cs_err_set(err, "%s:%d: %s must be at least 1", p, lineno, k);
+                break;
+            } else if (!strcmp(k, "max_image_mb"))
+                r->caps.max_image = (size_t)n << 20;
+            else
+                r->caps.max_text = (size_t)n << 20;
         } else if (!strcmp(k, "rule")) {
-            if (r->nrule == MAX_RULES) { rc = cs_err_set(err, "%s:%d: too many rules", p, lineno); break; }
+            if (r->nrule == MAX_RULES) {
+                rc = cs_err_set(err, "%s:%d: too many rules", p, lineno);
+                break;
+            }
             rc = parse_rule(&r->rule[r->nrule], v, p, lineno, err);
             r->nrule++; /* counted even when bad, so rules_free frees what was parsed */
         } else if (!strcmp(k, "web")) {
             int on;
-            if (parse_bool(v, &on)) rc = cs_err_set(err, "%s:%d: web is true or false", p, lineno);
-            else if (!on) r->web_port = -1;
+            if (parse_bool(v, &on))
+                rc = cs_err_set(err, "%s:%d: web is true or false", p, lineno);
+            else if (!on)
+                r->web_port = -1;
         } else if (!strcmp(k, "web_port")) {
-            if (parse_count(v, 65535, &n) || n < 1) rc = cs_err_set(err, "%s:%d: web_port is 1-65535", p, lineno);
-            else if (r->web_port >= 0) r->web_port = (int)n;
+            if (parse_count(v, 65535, &n) || n < 1)
+                rc = cs_err_set(err, "%s:%d: web_port is 1-65535", p, lineno);
+            else if (r->web_port >= 0)
+                r->web_port = (int)n;
         } else if (!strcmp(k, "device")) {
             int kind, idx;
             cs_err de;
             if (strlen(v) >= sizeof r->device || be_parse_device(v, &kind, &idx, &de))
                 rc = cs_err_set(err, "%s:%d: device is auto, cpu, vulkan or vulkan:N", p, lineno);
-            else snprintf(r->device, sizeof r->device, "%s", v);
+            else
+                snprintf(r->device, sizeof r->device, "%s", v);
         } else if (!strcmp(k, "text_model")) {
-            if (!*v || strlen(v) >= sizeof r->text_model) rc = cs_err_set(err, "%s:%d: text_model is a folder", p, lineno);
-            else snprintf(r->text_model, sizeof r->text_model, "%s", v);
+            if (!*v || strlen(v) >= sizeof r->text_model)
+                rc = cs_err_set(err, "%s:%d: text_model is a folder", p, lineno);
+            else
+                snprintf(r->text_model, sizeof r->text_model, "%s", v);
         } else if (!strcmp(k, "ocr")) {
             if (parse_bool(v, &r->org.ocr)) rc = cs_err_set(err, "%s:%d: ocr is true or false", p, lineno);
         } else if (!strcmp(k, "ocr_lang")) {
             if (!*v || strlen(v) >= sizeof r->org.ocr_lang || strspn(v, "abcdefghijklmnopqrstuvwxyz_+") != strlen(v))
                 rc = cs_err_set(err, "%s:%d: ocr_lang is like eng or eng+deu", p, lineno);
-            else snprintf(r->org.ocr_lang, sizeof r->org.ocr_lang, "%s", v);
+            else
+                snprintf(r->org.ocr_lang, sizeof r->org.ocr_lang, "%s", v);
         } else if (!strcmp(k, "labels")) {
-            if (!*v || strlen(v) >= sizeof r->org.labels) rc = cs_err_set(err, "%s:%d: labels needs a file path", p, lineno);
-            else snprintf(r->org.labels, sizeof r->org.labels, "%s", v);
+            if (!*v || strlen(v) >= sizeof r->org.labels)
+                rc = cs_err_set(err, "%s:%d: labels needs a file path", p, lineno);
+            else
+                snprintf(r->org.labels, sizeof r->org.labels, "%s", v);
         } else if (!strcmp(k, "duplicate_threshold") || !strcmp(k, "collection_threshold")) {
-            if (parse_unit(v, !strcmp(k, "duplicate_threshold") ? &r->org.duplicate_threshold : &r->org.collection_threshold))
+            if (parse_unit(v, !strcmp(k, "duplicate_threshold") ? &r->org.duplicate_threshold
+                                                                : &r->org.collection_threshold))
                 rc = cs_err_set(err, "%s:%d: %s is a cosine between 0 and 1", p, lineno, k);
         } else
             rc = cs_err_set(err, "%s:%d: unknown setting '%s'", p, lineno, k);
     }
     free(txt);
-    if (rc) { rules_free(r); return -1; }
+    if (rc) {
+        rules_free(r);
+        return -1;
+    }
     *out = r;
     return 0;
 }
@@ -361,7 +438,10 @@ static int rule_matches(const rule *u, const rule_facts *f) {
 /* Fewer than min non-blank characters (UTF-8 code points, counted after trimming), or nothing but
  * whitespace whatever min is: a stray space or newline selected by accident is not a clip. */
 static int short_text(const unsigned char *d, size_t n, int min) {
-    while (n && isspace(*d)) { d++; n--; }
+    while (n && isspace(*d)) {
+        d++;
+        n--;
+    }
     while (n && isspace(d[n - 1])) n--;
     if (n == 0) return 1;
     long chars = 0;
@@ -374,7 +454,8 @@ const char *rules_reject(const rules *r, const char *kind, const char *subkind, 
     if (!r) return NULL;
     if (!strcmp(kind, "text") && short_text(data, len, r->min_length))
         return r->min_length > 1 ? "it is shorter than min_length" : "it is only whitespace";
-    if (r->drop_secrets && subkind && !strcmp(subkind, "secret")) return "it looks like a secret (store_secrets = false)";
+    if (r->drop_secrets && subkind && !strcmp(subkind, "secret"))
+        return "it looks like a secret (store_secrets = false)";
     for (int i = 0; source && i < r->napp; i++)
         if (!strcasecmp(source, r->app[i])) return "its application is in ignore_app";
     int drops = 0;
@@ -388,7 +469,8 @@ const char *rules_reject(const rules *r, const char *kind, const char *subkind, 
         for (int i = 0; i < r->ntext && !hit; i++) hit = regexec(&r->text[i], t, 0, NULL, 0) == 0;
         rule_facts f = {kind, subkind, t, source, NULL};
         int drop = 0;
-        for (int i = 0; i < r->nrule && !drop; i++) drop = r->rule[i].drop && !r->rule[i].category && rule_matches(&r->rule[i], &f);
+        for (int i = 0; i < r->nrule && !drop; i++)
+            drop = r->rule[i].drop && !r->rule[i].category && rule_matches(&r->rule[i], &f);
         free(t);
         if (hit) return "it matches an ignore_text rule";
         if (drop) return "a rule says ignore";

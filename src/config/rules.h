@@ -65,7 +65,9 @@ const char *rules_reject(const rules *r, const char *kind, const char *subkind, 
                          const char *source);
 
 /* What a rule looks at. text is NUL-terminated (or NULL); any field may be NULL. */
-typedef struct rule_facts { const char *kind, *subkind, *text, *source, *category; } rule_facts;
+typedef struct rule_facts {
+    const char *kind, *subkind, *text, *source, *category;
+} rule_facts;
 
 enum { RULES_AT_STORE = 0, RULES_AFTER_CATEGORY = 1 };
 /* Applies the actions of the rules that match entry id: phase RULES_AT_STORE runs the rules
@@ -79,7 +81,7 @@ int rules_apply(const rules *r, store *s, int64_t id, int phase, int *deleted, c
 typedef struct org_settings {
     int ocr;
     char ocr_lang[64];
-    char labels[1024];          /* "" = default location */
+    char labels[1024]; /* "" = default location */
     float duplicate_threshold, collection_threshold;
 } org_settings;
 org_settings rules_org(const rules *r);

@@ -27,11 +27,13 @@
 #include "../web/web.h"
 #include "daemon_int.h"
 
-static atomic_int *g_stop; /* the running daemon's stop flag, for the signal handler */
+static atomic_int *g_stop;  /* the running daemon's stop flag, for the signal handler */
 static atomic_int g_reload; /* SIGHUP came: the reload thread reads the config again */
 static void on_signal(int s) {
-    if (s == SIGHUP) atomic_store(&g_reload, 1); /* lock-free: async-signal-safe */
-    else if (g_stop) atomic_store(g_stop, 1);
+    if (s == SIGHUP)
+        atomic_store(&g_reload, 1); /* lock-free: async-signal-safe */
+    else if (g_stop)
+        atomic_store(g_stop, 1);
 }
 
 void daemon_set_error(daemon_state *d, const char *msg) {
@@ -92,7 +94,10 @@ int daemon_reload(daemon_state *d, const char *why, cs_err *err) {
 
 /* The reload thread: SIGHUP, and the config file changing (inotify; without it SIGHUP and
  * `clipseek reload` still work). One thread, so reloads never run two at a time from here. */
-typedef struct { daemon_state *d; cfgwatch *cw; } reload_ctx;
+typedef struct {
+    daemon_state *d;
+    cfgwatch *cw;
+} reload_ctx;
 
 static void *reload_thread(void *arg) {
     reload_ctx *rc = arg;
@@ -101,7 +106,8 @@ static void *reload_thread(void *arg) {
         struct pollfd pfd = {rc->cw ? cfgwatch_fd(rc->cw) : -1, POLLIN, 0};
         int pr = poll(&pfd, 1, 200);
         if (atomic_exchange(&g_reload, 0)) daemon_reload(d, "SIGHUP", NULL);
-        if (pr > 0 && (pfd.revents & POLLIN) && cfgwatch_changed(rc->cw)) daemon_reload(d, "the config file changed", NULL);
+        if (pr > 0 && (pfd.revents & POLLIN) && cfgwatch_changed(rc->cw))
+            daemon_reload(d, "the config file changed", NULL);
     }
     return NULL;
 }
@@ -113,8 +119,8 @@ static int check_store(const char *data_dir, cs_err *err) {
     if (store_open(data_dir, &s, err)) return -1;
     store_report r;
     if (store_check(s, 0, &r, err) == 0)
-        cs_log(CS_LOG_INFO, "store %s: %lld entries, %lld missing blobs, %lld orphan blobs", data_dir, (long long)r.entries,
-               (long long)r.missing_blobs, (long long)r.orphan_blobs);
+        cs_log(CS_LOG_INFO, "store %s: %lld entries, %lld missing blobs, %lld orphan blobs", data_dir,
+               (long long)r.entries, (long long)r.missing_blobs, (long long)r.orphan_blobs);
     int64_t orphans = 0, compacted = 0;
     if (store_gc(s, &orphans, NULL) == 0 && orphans)
         cs_log(CS_LOG_INFO, "removed %lld orphan blob and thumbnail files", (long long)orphans);
@@ -207,7 +213,8 @@ int daemon_run(const daemon_params *p, cs_err *err) {
     reload_ctx rc = {&d, NULL};
     char *cfg_path = rules_default_path();
     cs_err ce = {0};
-    if (cfg_path && cfgwatch_open(cfg_path, &rc.cw, &ce)) cs_log(CS_LOG_INFO, "not watching the config file: %s", ce.msg);
+    if (cfg_path && cfgwatch_open(cfg_path, &rc.cw, &ce))
+        cs_log(CS_LOG_INFO, "not watching the config file: %s", ce.msg);
     free(cfg_path);
     pthread_t rt;
     int have_reload = pthread_create(&rt, NULL, reload_thread, &rc) == 0;

@@ -40,21 +40,21 @@
 
 typedef struct daemon_params {
     const char *data_dir;
-    const char *model_dir;  /* NULL: the store's "model_dir" setting, if any */
-    const char *self_exe;   /* path of the clipseek binary (for the wl-paste child) */
-    int x11;                /* 1: capture X11 when DISPLAY is set */
-    int primary;            /* also capture PRIMARY */
-    int threads;            /* compute threads for the indexer (0: default) */
-    const char *device;     /* where the towers run (model/backend.h names); NULL: CLIPSEEK_DEVICE, the config, auto */
-    int f32;                /* a GPU keeps F32 weights (else F16) */
-    int dtype;              /* CLIP_DTYPE_* on the CPU; DEFAULT: the store's "model_dtype", else per tower */
-    int no_capture;         /* 1: neither X11 nor Wayland capture (`clipseek web` on its own) */
-    int web_port;           /* web page: -2 the config's setting, -1 off, 0 any free port, else that port */
+    const char *model_dir; /* NULL: the store's "model_dir" setting, if any */
+    const char *self_exe;  /* path of the clipseek binary (for the wl-paste child) */
+    int x11;               /* 1: capture X11 when DISPLAY is set */
+    int primary;           /* also capture PRIMARY */
+    int threads;           /* compute threads for the indexer (0: default) */
+    const char *device;    /* where the towers run (model/backend.h names); NULL: CLIPSEEK_DEVICE, the config, auto */
+    int f32;               /* a GPU keeps F32 weights (else F16) */
+    int dtype;             /* CLIP_DTYPE_* on the CPU; DEFAULT: the store's "model_dtype", else per tower */
+    int no_capture;        /* 1: neither X11 nor Wayland capture (`clipseek web` on its own) */
+    int web_port;          /* web page: -2 the config's setting, -1 off, 0 any free port, else that port */
     /* once the page is served: called with a one-time login URL (borrowed for the call; NULL if
      * none could be made), e.g. to print and open it; NULL: nothing */
     void (*on_web)(const char *login_url, void *arg);
     void *on_web_arg;
-    int need_capture;       /* 1: no display to capture from is an error (daemon_run fails), as the
+    int need_capture; /* 1: no display to capture from is an error (daemon_run fails), as the
                              * systemd unit wants: a service that captures nothing must not look fine */
 } daemon_params;
 

@@ -14,7 +14,10 @@
 #include "../common/cs_proc.h"
 #include "daemon_int.h"
 
-typedef struct { daemon_state *d; store *s; } cap_ctx;
+typedef struct {
+    daemon_state *d;
+    store *s;
+} cap_ctx;
 
 static void on_clip(const capture_clip *c, void *arg) {
     cap_ctx *cc = arg;
@@ -53,7 +56,10 @@ static void *x11_thread(void *arg) {
     daemon_state *d = arg;
     cap_ctx cc = {d, NULL};
     cs_err e;
-    if (store_open(d->p.data_dir, &cc.s, &e)) { daemon_set_error(d, e.msg); return NULL; }
+    if (store_open(d->p.data_dir, &cc.s, &e)) {
+        daemon_set_error(d, e.msg);
+        return NULL;
+    }
     capture_x11_params xp = capture_x11_default_params();
     /* read once: a reload changes these for the next daemon start (docs/cli.md, reload) */
     pthread_rwlock_rdlock(&d->rules_lock);
@@ -109,13 +115,15 @@ void daemon_start_capture(daemon_state *d, pthread_t *t, int *started) {
     const daemon_params *p = &d->p;
     int x11 = p->x11 && getenv("DISPLAY");
     *started = 0;
-    if (p->no_capture) daemon_set_capture(d, "off");
+    if (p->no_capture)
+        daemon_set_capture(d, "off");
     else if (getenv("WAYLAND_DISPLAY") && cs_proc_have("wl-paste") && p->self_exe) {
         daemon_set_capture(d, "wayland");
         *started = pthread_create(t, NULL, wayland_thread, d) == 0;
     } else if (getenv("WAYLAND_DISPLAY") && !x11) {
         daemon_set_capture(d, "failed");
-        daemon_set_error(d, "Wayland without wl-paste: install wl-clipboard to capture (or set DISPLAY for XWayland capture)");
+        daemon_set_error(
+            d, "Wayland without wl-paste: install wl-clipboard to capture (or set DISPLAY for XWayland capture)");
     } else if (x11) {
         daemon_set_capture(d, "x11");
         *started = pthread_create(t, NULL, x11_thread, d) == 0;

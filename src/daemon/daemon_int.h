@@ -15,24 +15,23 @@
 
 typedef struct daemon_state {
     daemon_params p;
-    atomic_int stop;        /* set by a signal, STOP, or the end: every thread polls it */
-    pthread_mutex_t lock;   /* the fields below */
-    int64_t clips;          /* clips stored (this process's capture and wl-event's reports) */
-    int64_t not_stored;     /* captured but not stored: an error (the store failed, pause
+    atomic_int stop;          /* set by a signal, STOP, or the end: every thread polls it */
+    pthread_mutex_t lock;     /* the fields below */
+    int64_t clips;            /* clips stored (this process's capture and wl-event's reports) */
+    int64_t not_stored;       /* captured but not stored: an error (the store failed, pause
                              * unreadable, a bad config under the watcher), not an ignore rule */
     int64_t capture_restarts; /* times the Wayland watcher exited and was started again */
     char capture[32], last_error[1024];
-    int web_port;           /* 0: no web page */
-    web_server *web;        /* set before the control socket is served; NULL: no web page */
-    int64_t config_reloads; /* reloads that took effect */
+    int web_port;            /* 0: no web page */
+    web_server *web;         /* set before the control socket is served; NULL: no web page */
+    int64_t config_reloads;  /* reloads that took effect */
     char config_error[1024]; /* why the last reload failed ("" once one succeeds) */
     /* the config: replaced whole by a reload (write lock) while capture and the web start read
      * it (read lock); the worker has its own copy of the pointer (index_worker_set_rules) */
     pthread_rwlock_t rules_lock;
     rules *rules;
-    index_worker *worker;   /* embeds and organises; holds the model searches use */
+    index_worker *worker; /* embeds and organises; holds the model searches use */
 } daemon_state;
-
 
 /* Records msg as STATUS' last_error and logs it. */
 void daemon_set_error(daemon_state *d, const char *msg);

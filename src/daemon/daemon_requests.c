@@ -15,12 +15,13 @@ static char *status_json(daemon_state *d) {
     index_worker_stats st;
     index_worker_get_stats(d->worker, &st);
     pthread_mutex_lock(&d->lock);
-    json_t *j = json_pack("{s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:s, s:i, s:I}", "pid",
-                          (json_int_t)getpid(), "capture", d->capture, "model", st.model_id, "clips", (json_int_t)d->clips,
-                          "not_stored", (json_int_t)d->not_stored, "indexed", (json_int_t)st.indexed, "failed",
-                          (json_int_t)st.failed, "organised", (json_int_t)st.organised, "ocr_read", (json_int_t)st.ocr_read,
-                          "index_passes", (json_int_t)st.passes, "index_idle", st.idle, "last_error", d->last_error,
-                          "web_port", d->web_port, "capture_restarts", (json_int_t)d->capture_restarts);
+    json_t *j =
+        json_pack("{s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:s, s:i, s:I}", "pid", (json_int_t)getpid(),
+                  "capture", d->capture, "model", st.model_id, "clips", (json_int_t)d->clips, "not_stored",
+                  (json_int_t)d->not_stored, "indexed", (json_int_t)st.indexed, "failed", (json_int_t)st.failed,
+                  "organised", (json_int_t)st.organised, "ocr_read", (json_int_t)st.ocr_read, "index_passes",
+                  (json_int_t)st.passes, "index_idle", st.idle, "last_error", d->last_error, "web_port", d->web_port,
+                  "capture_restarts", (json_int_t)d->capture_restarts);
     if (j) {
         json_object_set_new(j, "config_reloads", json_integer(d->config_reloads));
         json_object_set_new(j, "config_error", json_string(d->config_error)); /* why the last reload failed */
@@ -31,8 +32,10 @@ static char *status_json(daemon_state *d) {
     ingest_pause pz;
     cs_err pe = {0};
     if (j) {
-        if (store_open(d->p.data_dir, &ps, &pe) == 0 && ingest_pause_state(ps, &pz, &pe) == 0) ingest_pause_json(&pz, j);
-        else json_object_set_new(j, "pause_error", json_string(pe.msg));
+        if (store_open(d->p.data_dir, &ps, &pe) == 0 && ingest_pause_state(ps, &pz, &pe) == 0)
+            ingest_pause_json(&pz, j);
+        else
+            json_object_set_new(j, "pause_error", json_string(pe.msg));
         store_close(ps);
     }
     char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
@@ -78,10 +81,14 @@ void daemon_web_status(void *arg, void *obj) {
 
 static char *web_request(daemon_state *d, const char *line) {
     char *url = NULL, out[1100];
-    if (!d->web) snprintf(out, sizeof out, "ERR this daemon serves no web page (web = false?)");
-    else if (!strcmp(line, "WEB-LOGOUT-ALL")) snprintf(out, sizeof out, "OK %d", web_logout_all(d->web));
-    else if (!(url = web_login_url(d->web))) snprintf(out, sizeof out, "ERR cannot make a login code");
-    else snprintf(out, sizeof out, "OK %s", url);
+    if (!d->web)
+        snprintf(out, sizeof out, "ERR this daemon serves no web page (web = false?)");
+    else if (!strcmp(line, "WEB-LOGOUT-ALL"))
+        snprintf(out, sizeof out, "OK %d", web_logout_all(d->web));
+    else if (!(url = web_login_url(d->web)))
+        snprintf(out, sizeof out, "ERR cannot make a login code");
+    else
+        snprintf(out, sizeof out, "OK %s", url);
     free(url);
     return strdup(out);
 }
@@ -90,8 +97,10 @@ int daemon_on_request(void *arg, const char *line, char **reply) {
     daemon_state *d = arg;
     char out[1400];
     int64_t indexed = 0;
-    if (!strcmp(line, "PING")) snprintf(out, sizeof out, "OK %ld", (long)getpid());
-    else if (!strcmp(line, "STATUS")) return *reply = status_json(d), IPC_CONTINUE;
+    if (!strcmp(line, "PING"))
+        snprintf(out, sizeof out, "OK %ld", (long)getpid());
+    else if (!strcmp(line, "STATUS"))
+        return *reply = status_json(d), IPC_CONTINUE;
     else if (!strncmp(line, "CAPTURED ", 9)) { /* from `clipseek wl-event`: a clip was decided */
         if (!strcmp(line + 9, "stored") || !strcmp(line + 9, "bumped")) daemon_clip_stored(d);
         snprintf(out, sizeof out, "OK");
@@ -102,16 +111,24 @@ int daemon_on_request(void *arg, const char *line, char **reply) {
         pthread_mutex_unlock(&d->lock);
         snprintf(out, sizeof out, "OK");
     } else if (!strcmp(line, "INDEX-WAIT")) {
-        if (index_worker_wait_idle(d->worker, &indexed)) snprintf(out, sizeof out, "ERR no model in use");
-        else snprintf(out, sizeof out, "OK %lld", (long long)indexed);
-    } else if (!strncmp(line, "SEARCH ", 7)) return *reply = ipc_search_answer(line + 7, search_fn, d), IPC_CONTINUE;
-    else if (!strcmp(line, "WEB-LOGIN") || !strcmp(line, "WEB-LOGOUT-ALL")) return *reply = web_request(d, line), IPC_CONTINUE;
+        if (index_worker_wait_idle(d->worker, &indexed))
+            snprintf(out, sizeof out, "ERR no model in use");
+        else
+            snprintf(out, sizeof out, "OK %lld", (long long)indexed);
+    } else if (!strncmp(line, "SEARCH ", 7))
+        return *reply = ipc_search_answer(line + 7, search_fn, d), IPC_CONTINUE;
+    else if (!strcmp(line, "WEB-LOGIN") || !strcmp(line, "WEB-LOGOUT-ALL"))
+        return *reply = web_request(d, line), IPC_CONTINUE;
     else if (!strcmp(line, "RELOAD")) {
         cs_err e = {0};
-        if (daemon_reload(d, "clipseek reload", &e)) snprintf(out, sizeof out, "ERR %.1000s", e.msg);
-        else snprintf(out, sizeof out, "OK");
-    } else if (!strcmp(line, "STOP")) return *reply = strdup("OK"), IPC_STOP;
-    else snprintf(out, sizeof out, "ERR unknown request");
+        if (daemon_reload(d, "clipseek reload", &e))
+            snprintf(out, sizeof out, "ERR %.1000s", e.msg);
+        else
+            snprintf(out, sizeof out, "OK");
+    } else if (!strcmp(line, "STOP"))
+        return *reply = strdup("OK"), IPC_STOP;
+    else
+        snprintf(out, sizeof out, "ERR unknown request");
     *reply = strdup(out);
     return IPC_CONTINUE;
 }

@@ -86,13 +86,20 @@ static size_t on_header(char *b, size_t sz, size_t nm, void *arg) {
     char *e = v + strlen(v);
     while (e > v && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' ')) *--e = 0;
     for (char *c = line; *c; c++) *c = (char)tolower((unsigned char)*c);
-    if (!strcmp(line, "etag")) unquote(k->cur.etag, sizeof k->cur.etag, v);
-    else if (!strcmp(line, "x-linked-etag")) unquote(k->cur.linked, sizeof k->cur.linked, v);
-    else if (!strcmp(line, "x-repo-commit")) snprintf(k->cur.commit, sizeof k->cur.commit, "%s", v);
-    else if (!strcmp(line, "x-error-code")) snprintf(k->cur.errcode, sizeof k->cur.errcode, "%s", v);
-    else if (!strcmp(line, "x-error-message")) snprintf(k->cur.errmsg, sizeof k->cur.errmsg, "%s", v);
-    else if (!strcmp(line, "x-linked-size")) k->cur.linked_size = strtoull(v, NULL, 10);
-    else if (!strcmp(line, "content-length")) k->cur.length = strtoull(v, NULL, 10);
+    if (!strcmp(line, "etag"))
+        unquote(k->cur.etag, sizeof k->cur.etag, v);
+    else if (!strcmp(line, "x-linked-etag"))
+        unquote(k->cur.linked, sizeof k->cur.linked, v);
+    else if (!strcmp(line, "x-repo-commit"))
+        snprintf(k->cur.commit, sizeof k->cur.commit, "%s", v);
+    else if (!strcmp(line, "x-error-code"))
+        snprintf(k->cur.errcode, sizeof k->cur.errcode, "%s", v);
+    else if (!strcmp(line, "x-error-message"))
+        snprintf(k->cur.errmsg, sizeof k->cur.errmsg, "%s", v);
+    else if (!strcmp(line, "x-linked-size"))
+        k->cur.linked_size = strtoull(v, NULL, 10);
+    else if (!strcmp(line, "content-length"))
+        k->cur.length = strtoull(v, NULL, 10);
     return len;
 }
 
@@ -104,12 +111,18 @@ static size_t on_data(char *b, size_t sz, size_t nm, void *arg) {
     if (k->f) {
         /* never more on disk than the hub said the file has: a CDN or mirror that sends more
          * (by mistake or to fill the disk) is cut off here, not after the whole answer */
-        if (k->total && (unsigned long long)k->resume + k->got + len > k->total) { k->overflow = 1; return 0; }
+        if (k->total && (unsigned long long)k->resume + k->got + len > k->total) {
+            k->overflow = 1;
+            return 0;
+        }
         k->got += len;
         return fwrite(b, 1, len, k->f);
     }
     if (k->mb) {
-        if (k->mb->n + len > MAX_API_BYTES) { k->overflow = 1; return 0; }
+        if (k->mb->n + len > MAX_API_BYTES) {
+            k->overflow = 1;
+            return 0;
+        }
         char *nd = realloc(k->mb->d, k->mb->n + len + 1);
         if (!nd) return 0;
         memcpy(nd + k->mb->n, b, len);
@@ -183,9 +196,15 @@ static int request(conn *k, const char *url0, int head, hdrs *first, hdrs *last,
         if (status >= 300 && status < 400) curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &loc);
         if (!loc) break;
         if (head && !same_origin(k, loc)) break;
-        if (hop == MAX_REDIRECTS) { rc = cs_err_set(err, "%s: too many redirects", url0); break; }
+        if (hop == MAX_REDIRECTS) {
+            rc = cs_err_set(err, "%s: too many redirects", url0);
+            break;
+        }
         char *next = strdup(loc);
-        if (!next) { rc = cs_errc(err, CS_ENOMEM, "out of memory"); break; }
+        if (!next) {
+            rc = cs_errc(err, CS_ENOMEM, "out of memory");
+            break;
+        }
         free(url);
         url = next;
     }
@@ -200,8 +219,10 @@ static void quote(char *dst, size_t n, const char *s) {
     size_t at = 0;
     for (; *s && at + 4 < n; s++) {
         unsigned char ch = (unsigned char)*s;
-        if (isalnum(ch) || strchr("-._~", ch)) dst[at++] = (char)ch;
-        else at += (size_t)snprintf(dst + at, n - at, "%%%02X", ch);
+        if (isalnum(ch) || strchr("-._~", ch))
+            dst[at++] = (char)ch;
+        else
+            at += (size_t)snprintf(dst + at, n - at, "%%%02X", ch);
     }
     dst[at] = 0;
 }
@@ -211,19 +232,21 @@ static int http_error(const conn *k, const hdrs *h, const char *rev, const char 
     const char *code = h->errcode;
     if (!strcmp(code, "GatedRepo")) {
         if (h->status == 403 || k->has_token)
-            return cs_err_set(err, "%s is a gated repository and the token in use has no access to it: open %.*s/%s while "
+            return cs_err_set(err,
+                              "%s is a gated repository and the token in use has no access to it: open %.*s/%s while "
                               "logged in with the token's account and accept its conditions (HTTP %ld)",
                               k->repo, (int)k->eplen, k->ep, k->repo, h->status);
-        return cs_err_set(err, "%s is a gated repository: open %.*s/%s, log in and accept its conditions, then set HF_TOKEN "
+        return cs_err_set(err,
+                          "%s is a gated repository: open %.*s/%s, log in and accept its conditions, then set HF_TOKEN "
                           "to an access token of that account (or save it with `huggingface-cli login`) (HTTP %ld)",
                           k->repo, (int)k->eplen, k->ep, k->repo, h->status);
     }
     if (!strcmp(code, "RepoNotFound") || (h->status == 401 && !code[0] && !k->has_token))
-        return cs_err_set(err, "%s: repository not found on %.*s (HTTP %ld; a private repository needs HF_TOKEN)", k->repo,
-                          (int)k->eplen, k->ep, h->status);
+        return cs_err_set(err, "%s: repository not found on %.*s (HTTP %ld; a private repository needs HF_TOKEN)",
+                          k->repo, (int)k->eplen, k->ep, h->status);
     if (h->status == 401)
-        return cs_err_set(err, "%.*s refused the token (HF_TOKEN or the token file): %s (HTTP 401)", (int)k->eplen, k->ep,
-                          h->errmsg[0] ? h->errmsg : "invalid credentials");
+        return cs_err_set(err, "%.*s refused the token (HF_TOKEN or the token file): %s (HTTP 401)", (int)k->eplen,
+                          k->ep, h->errmsg[0] ? h->errmsg : "invalid credentials");
     if (!strcmp(code, "RevisionNotFound"))
         return cs_err_set(err, "%s: revision '%s' not found (HTTP %ld)", k->repo, rev, h->status);
     if (h->status == 404)
@@ -245,7 +268,10 @@ static int api_get(conn *k, const char *suffix, const char *rev, json_t **out, c
     int rc = request(k, url, 0, NULL, &h, err);
     k->mb = NULL;
     *out = NULL;
-    if (rc) { free(mb.d); return -1; }
+    if (rc) {
+        free(mb.d);
+        return -1;
+    }
     if (h.status == 200 && mb.d) {
         *out = json_loadb(mb.d, mb.n, 0, NULL);
         free(mb.d);
@@ -305,9 +331,16 @@ static int verify(const char *path, const char *want, char *what, size_t wn) {
     int sha1 = hub_is_hex(want, 40);
     if (!sha1 && !hub_is_hex(want, 64)) return 0;
     FILE *f = fopen(path, "rb");
-    if (!f) { snprintf(what, wn, "%s", strerror(errno)); return -1; }
+    if (!f) {
+        snprintf(what, wn, "%s", strerror(errno));
+        return -1;
+    }
     struct stat st;
-    if (fstat(fileno(f), &st) != 0) { fclose(f); snprintf(what, wn, "%s", strerror(errno)); return -1; }
+    if (fstat(fileno(f), &st) != 0) {
+        fclose(f);
+        snprintf(what, wn, "%s", strerror(errno));
+        return -1;
+    }
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     EVP_DigestInit_ex(ctx, sha1 ? EVP_sha1() : EVP_sha256(), NULL);
     if (sha1) { /* git hashes "blob <size>\0" + content */
@@ -361,15 +394,21 @@ static int get_file(conn *k, const char *rdir, const char *rev, const char *name
     char etag[160];
     snprintf(etag, sizeof etag, "%s", h.linked[0] ? h.linked : h.etag);
     for (const char *c = etag; *c; c++) /* it names a file in blobs/: hex and letters only */
-        if (!isalnum((unsigned char)*c) && *c != '-') { etag[0] = 0; break; }
+        if (!isalnum((unsigned char)*c) && *c != '-') {
+            etag[0] = 0;
+            break;
+        }
     if (!etag[0])
         return cs_err_set(err, "%s: no usable ETag in the answer (%.*s does not look like a Hugging Face hub)", url,
                           (int)k->eplen, k->ep);
     if (!commit[0]) {
-        if (hub_is_hex(h.commit, 40)) memcpy(commit, h.commit, 41);
-        else if (hub_is_hex(rev, 40)) memcpy(commit, rev, 41);
-        else return cs_err_set(err, "%s: no X-Repo-Commit in the answer (%.*s does not look like a Hugging Face hub)",
-                               url, (int)k->eplen, k->ep);
+        if (hub_is_hex(h.commit, 40))
+            memcpy(commit, h.commit, 41);
+        else if (hub_is_hex(rev, 40))
+            memcpy(commit, rev, 41);
+        else
+            return cs_err_set(err, "%s: no X-Repo-Commit in the answer (%.*s does not look like a Hugging Face hub)",
+                              url, (int)k->eplen, k->ep);
     } else if (h.commit[0] && strcasecmp(h.commit, commit))
         return cs_err_set(err, "%s: answered from commit %s, expected %s", url, h.commit, commit);
     char blobs[PATH_MAX], blob[PATH_MAX + 200], part[PATH_MAX + 220];
@@ -433,10 +472,14 @@ static int download(conn *k, const char *url, const hdrs *hp, const char *rev, c
         long got = stat(part, &st) == 0 ? (long)st.st_size : 0;
         if (rc && k->overflow) {
             unlink(part);
-            return cs_err_set(err, "%s: the server sent more than the %llu bytes the hub's HEAD answer said; the "
-                              "download was deleted", name, h.linked_size);
+            return cs_err_set(err,
+                              "%s: the server sent more than the %llu bytes the hub's HEAD answer said; the "
+                              "download was deleted",
+                              name, h.linked_size);
         }
-        if (rc) return cs_err_prefix(err, "%s: the %ld bytes so far are kept in %s; fetch again to resume", name, got, part);
+        if (rc)
+            return cs_err_prefix(err, "%s: the %ld bytes so far are kept in %s; fetch again to resume", name, got,
+                                 part);
         if (last.status == 416 && have > 0 && h.linked_size && (unsigned long long)have == h.linked_size)
             last.status = 206; /* it was complete already: the checksum decides */
         if (last.status != 200 && last.status != 206) {
@@ -447,7 +490,8 @@ static int download(conn *k, const char *url, const hdrs *hp, const char *rev, c
         char what[400];
         if (h.linked_size && (unsigned long long)got != h.linked_size) {
             unlink(part);
-            return cs_err_set(err, "%s: %ld bytes, the hub said %llu; the download was deleted", name, got, h.linked_size);
+            return cs_err_set(err, "%s: %ld bytes, the hub said %llu; the download was deleted", name, got,
+                              h.linked_size);
         }
         if (verify(part, etag, what, sizeof what)) {
             unlink(part);
@@ -481,16 +525,22 @@ static int get_shards(conn *k, const char *rdir, const char *rev, const char *in
 static int read_token(const hub_params *p, char *tok, size_t n) {
     const char *v = p->token ? p->token : getenv("HF_TOKEN");
     tok[0] = 0;
-    if (v && *v) snprintf(tok, n, "%s", v);
+    if (v && *v)
+        snprintf(tok, n, "%s", v);
     else {
         char path[PATH_MAX];
         const char *tp = getenv("HF_TOKEN_PATH"), *home = getenv("HF_HOME"), *xdg = getenv("XDG_CACHE_HOME"),
                    *h = getenv("HOME");
-        if (tp && *tp) snprintf(path, sizeof path, "%s", tp);
-        else if (home && *home) snprintf(path, sizeof path, "%s/token", home);
-        else if (xdg && *xdg) snprintf(path, sizeof path, "%s/huggingface/token", xdg);
-        else if (h && *h) snprintf(path, sizeof path, "%s/.cache/huggingface/token", h);
-        else return 0;
+        if (tp && *tp)
+            snprintf(path, sizeof path, "%s", tp);
+        else if (home && *home)
+            snprintf(path, sizeof path, "%s/token", home);
+        else if (xdg && *xdg)
+            snprintf(path, sizeof path, "%s/huggingface/token", xdg);
+        else if (h && *h)
+            snprintf(path, sizeof path, "%s/.cache/huggingface/token", h);
+        else
+            return 0;
         char *txt;
         size_t len;
         if (cs_read_file(path, 4096, &txt, &len, NULL)) return 0;
@@ -517,7 +567,8 @@ static int fetch_online(conn *k, const char *rdir, const char *const *files, int
         for (int i = 0; i < n; i++)
             if (!listed(sib, files[i])) {
                 json_decref(j);
-                return cs_err_set(err, "%s: %s is not in revision %s (is it a CLIP model repository?)", k->repo, files[i], rev);
+                return cs_err_set(err, "%s: %s is not in revision %s (is it a CLIP model repository?)", k->repo,
+                                  files[i], rev);
             }
         for (int f = 0; f < HUB_FMT_COUNT && fmt < 0; f++) {
             if (f == HUB_FMT_BIN) { /* no safetensors: the conversion pull request comes before the .bin */
@@ -540,8 +591,10 @@ static int fetch_online(conn *k, const char *rdir, const char *const *files, int
         if (fmt < 0) {
             json_decref(j);
             json_decref(prj);
-            return cs_err_set(err, "%s: no weights at revision %s (none of model.safetensors, "
-                              "model.safetensors.index.json, pytorch_model.bin, pytorch_model.bin.index.json)", k->repo, rev);
+            return cs_err_set(err,
+                              "%s: no weights at revision %s (none of model.safetensors, "
+                              "model.safetensors.index.json, pytorch_model.bin, pytorch_model.bin.index.json)",
+                              k->repo, rev);
         }
     }
     int rc = 0;
@@ -555,12 +608,16 @@ static int fetch_online(conn *k, const char *rdir, const char *const *files, int
     } else if (!rc) { /* no API: probe in transformers' order (the discussions API is gone too) */
         for (int f = 0; f < HUB_FMT_COUNT && fmt < 0 && !rc; f++) {
             int g = get_file(k, rdir, rev, hub_fmt_file[f], commit, err);
-            if (g < 0) rc = -1;
-            else if (g == 0) fmt = f;
+            if (g < 0)
+                rc = -1;
+            else if (g == 0)
+                fmt = f;
         }
         if (!rc && fmt < 0)
-            rc = cs_err_set(err, "%s: no weights at revision %s (none of model.safetensors, model.safetensors.index.json, "
-                            "pytorch_model.bin, pytorch_model.bin.index.json)", k->repo, rev);
+            rc = cs_err_set(err,
+                            "%s: no weights at revision %s (none of model.safetensors, model.safetensors.index.json, "
+                            "pytorch_model.bin, pytorch_model.bin.index.json)",
+                            k->repo, rev);
         if (!rc && (fmt == HUB_FMT_ST_SHARDED || fmt == HUB_FMT_BIN_SHARDED))
             rc = get_shards(k, rdir, rev, hub_fmt_file[fmt], commit, err);
     }
@@ -587,8 +644,8 @@ int hub_fetch(const char *repo, const char *const *files, int n, const char *con
     if (r <= 0) return r;
     const char *rev = p.revision ? p.revision : "main";
     if (p.offline)
-        return cs_err_set(err, "%s (revision %s) is not in the Hugging Face cache %s, and HF_HUB_OFFLINE is set", repo, rev,
-                          rdir);
+        return cs_err_set(err, "%s (revision %s) is not in the Hugging Face cache %s, and HF_HUB_OFFLINE is set", repo,
+                          rev, rdir);
     const char *ep = p.endpoint ? p.endpoint : getenv("HF_ENDPOINT");
     if (!ep || !*ep) ep = "https://huggingface.co";
     conn k = {0};
@@ -608,7 +665,8 @@ int hub_fetch(const char *repo, const char *const *files, int n, const char *con
     memset(tok, 0, sizeof tok);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     k.c = curl_easy_init();
-    int rc = k.c ? fetch_online(&k, rdir, files, n, optional, nopt, rev, out, err) : cs_err_set(err, "curl: cannot start");
+    int rc =
+        k.c ? fetch_online(&k, rdir, files, n, optional, nopt, rev, out, err) : cs_err_set(err, "curl: cannot start");
     if (k.c) curl_easy_cleanup(k.c);
     curl_slist_free_all(k.auth);
     curl_global_cleanup();

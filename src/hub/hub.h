@@ -46,11 +46,11 @@
 typedef void (*hub_progress_fn)(void *arg, const char *file, uint64_t done, uint64_t total);
 
 typedef struct hub_params {
-    const char *endpoint;   /* NULL: $HF_ENDPOINT, else https://huggingface.co */
-    const char *revision;   /* NULL: "main" */
-    const char *cache_dir;  /* NULL: the cache folder above */
-    const char *token;      /* NULL: $HF_TOKEN, else the token file */
-    int offline;            /* 1: the cache only, no network (default: $HF_HUB_OFFLINE is 1/true/yes/on) */
+    const char *endpoint;     /* NULL: $HF_ENDPOINT, else https://huggingface.co */
+    const char *revision;     /* NULL: "main" */
+    const char *cache_dir;    /* NULL: the cache folder above */
+    const char *token;        /* NULL: $HF_TOKEN, else the token file */
+    int offline;              /* 1: the cache only, no network (default: $HF_HUB_OFFLINE is 1/true/yes/on) */
     hub_progress_fn progress; /* NULL: none */
     void *progress_arg;
 } hub_params;
@@ -60,12 +60,12 @@ hub_params hub_default_params(void);
 
 /* A resolved model snapshot. */
 typedef struct hub_model {
-    char repo[256];      /* "org/name" */
-    char revision[320];  /* what the files came from: "main", "refs/pr/66", or a commit */
-    char commit[64];     /* the commit SHA (40 hex) */
-    char format[32];     /* "safetensors", "safetensors-sharded", "pytorch", "pytorch-sharded" */
+    char repo[256];           /* "org/name" */
+    char revision[320];       /* what the files came from: "main", "refs/pr/66", or a commit */
+    char commit[64];          /* the commit SHA (40 hex) */
+    char format[32];          /* "safetensors", "safetensors-sharded", "pytorch", "pytorch-sharded" */
     char dir[PATH_MAX + 512]; /* the snapshot folder: load the model from here */
-    int from_cache;      /* 1: everything was in the cache already; nothing was downloaded */
+    int from_cache;           /* 1: everything was in the cache already; nothing was downloaded */
 } hub_model;
 
 /* Makes repo's model available in the cache and fills *out. `files` (n of them) must exist in the

@@ -17,8 +17,8 @@
 #include "hub_int.h"
 
 const char *const hub_fmt_name[HUB_FMT_COUNT] = {"safetensors", "safetensors-sharded", "pytorch", "pytorch-sharded"};
-const char *const hub_fmt_file[HUB_FMT_COUNT] = {"model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
-                                                 "pytorch_model.bin.index.json"};
+const char *const hub_fmt_file[HUB_FMT_COUNT] = {"model.safetensors", "model.safetensors.index.json",
+                                                 "pytorch_model.bin", "pytorch_model.bin.index.json"};
 
 /* huggingface_hub's constants.py: "1", "ON", "YES", "TRUE" (any case) switch a flag on */
 static int env_true(const char *name) {
@@ -130,7 +130,8 @@ static int write_atomic(const char *path, const char *data, size_t len, cs_err *
 
 int hub_write_ref(const char *rdir, const char *rev, const char *commit, cs_err *err) {
     char p[PATH_MAX];
-    if (snprintf(p, sizeof p, "%s/refs/%s", rdir, rev) >= (int)sizeof p) return cs_err_set(err, "%s: path too long", rdir);
+    if (snprintf(p, sizeof p, "%s/refs/%s", rdir, rev) >= (int)sizeof p)
+        return cs_err_set(err, "%s: path too long", rdir);
     char *sl = strrchr(p, '/');
     *sl = 0;
     if (hub_mkdirs(p, err)) return -1;
@@ -225,7 +226,10 @@ int hub_index_shards(const char *index_path, char ***names, cs_err *err) {
     free(refs);
     free(first);
     json_decref(idx);
-    if (rc) { hub_free_names(v); return -1; }
+    if (rc) {
+        hub_free_names(v);
+        return -1;
+    }
     *names = v;
     return 0;
 }
@@ -272,10 +276,13 @@ int hub_cache_lookup(const char *repo, const char *const *files, int n, const hu
     char rdir[PATH_MAX], commit[41], snap[PATH_MAX + 64];
     const char *rev = p && p->revision ? p->revision : "main";
     if (hub_repo_dir(p, repo, rdir, sizeof rdir, err)) return -1;
-    if (!hub_revision_valid(rev)) return cs_err_set(err, "'%s' is not a revision (a branch, refs/pr/N or a commit)", rev);
+    if (!hub_revision_valid(rev))
+        return cs_err_set(err, "'%s' is not a revision (a branch, refs/pr/N or a commit)", rev);
     memset(out, 0, sizeof *out);
-    if (hub_is_hex(rev, 40)) snprintf(commit, sizeof commit, "%s", rev);
-    else if (hub_read_ref(rdir, rev, commit)) commit[0] = 0;
+    if (hub_is_hex(rev, 40))
+        snprintf(commit, sizeof commit, "%s", rev);
+    else if (hub_read_ref(rdir, rev, commit))
+        commit[0] = 0;
     int fmt = -1;
     if (commit[0]) {
         snprintf(snap, sizeof snap, "%s/snapshots/%s", rdir, commit);
@@ -322,7 +329,10 @@ static int find_ref(const char *base, const char *prefix, const char *commit, ch
         if (S_ISDIR(st.st_mode)) {
             char sub[PATH_MAX];
             int r = find_ref(p, name, commit, sub, sizeof sub);
-            if (r >= 0 && (found < 0 || r == 0)) { snprintf(rev, n, "%s", sub); found = r; }
+            if (r >= 0 && (found < 0 || r == 0)) {
+                snprintf(rev, n, "%s", sub);
+                found = r;
+            }
         } else {
             char c[128] = {0};
             FILE *f = fopen(p, "r");

@@ -76,10 +76,10 @@ int img_resize_window(const img_rgb *in, int w, int h, int filter, int wx, int w
 
 typedef struct img_preproc {
     int do_resize, do_center_crop, do_rescale, do_normalize;
-    int shortest_edge;   /* resize target for the short side */
-    int crop_w, crop_h;  /* output size when cropping (else the resized size must equal it) */
-    int resample;        /* IMG_BICUBIC etc. */
-    float rescale;       /* 1/255 */
+    int shortest_edge;  /* resize target for the short side */
+    int crop_w, crop_h; /* output size when cropping (else the resized size must equal it) */
+    int resample;       /* IMG_BICUBIC etc. */
+    float rescale;      /* 1/255 */
     float mean[3], std[3];
 } img_preproc;
 
@@ -111,7 +111,7 @@ int img_svg_sniff(const unsigned char *buf, size_t len);
  * longer side is at least min_side and at most max_side (no size given: its viewBox's
  * proportions, else 512 square). References to other files are not followed. *w, *h (may be
  * NULL) get the size. */
-int img_svg_to_png(const unsigned char *buf, size_t len, int min_side, int max_side, unsigned char **png, size_t *png_len,
-                   int *w, int *h, cs_err *err);
+int img_svg_to_png(const unsigned char *buf, size_t len, int min_side, int max_side, unsigned char **png,
+                   size_t *png_len, int *w, int *h, cs_err *err);
 
 #endif

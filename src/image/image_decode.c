@@ -67,7 +67,10 @@ static int alloc_rgb(img_rgb *out, int w, int h, cs_err *err) {
 
 /* ---------------- PNG ---------------- */
 
-typedef struct { const unsigned char *p; size_t n, at; } mem_reader;
+typedef struct {
+    const unsigned char *p;
+    size_t n, at;
+} mem_reader;
 
 static void png_read_mem(png_structp png, png_bytep dst, png_size_t len) {
     mem_reader *r = png_get_io_ptr(png);
@@ -81,9 +84,18 @@ static void png_err_fn(png_structp png, png_const_charp msg) {
     cs_err_set(e, "PNG: %s", msg);
     png_longjmp(png, 1);
 }
-static void png_warn_fn(png_structp png, png_const_charp msg) { (void)png; (void)msg; }
+static void png_warn_fn(png_structp png, png_const_charp msg) {
+    (void)png;
+    (void)msg;
+}
 
-typedef struct { png_structp png; png_infop info; png_bytep *rows; unsigned char *row; uint64_t *sums; } png_state;
+typedef struct {
+    png_structp png;
+    png_infop info;
+    png_bytep *rows;
+    unsigned char *row;
+    uint64_t *sums;
+} png_state;
 
 static uint32_t rd32be(const unsigned char *p);
 
@@ -147,7 +159,10 @@ static int decode_png(const unsigned char *buf, size_t len, uint64_t maxpx, int 
     /* Rows are read straight into the output (RGB rows are 3w bytes, 16-bit grey rows 2w), so a
      * decode costs the output image and the row pointers, nothing more. */
     size_t rb = png_get_rowbytes(st.png, st.info);
-    if (rb != (size_t)w * (gray16 ? 2 : 3)) { cs_err_set(err, "PNG: unexpected row layout"); png_longjmp(st.png, 1); }
+    if (rb != (size_t)w * (gray16 ? 2 : 3)) {
+        cs_err_set(err, "PNG: unexpected row layout");
+        png_longjmp(st.png, 1);
+    }
     uint32_t rx = min_w > 0 ? w / (uint32_t)min_w : 1, ry = min_h > 0 ? h / (uint32_t)min_h : 1;
     if (rx < 1) rx = 1;
     if (ry < 1) ry = 1;
@@ -181,7 +196,10 @@ static int decode_png(const unsigned char *buf, size_t len, uint64_t maxpx, int 
         return 0;
     }
     st.rows = malloc(sizeof(png_bytep) * h);
-    if (!st.rows || alloc_rgb(out, (int)w, (int)h, err)) { cs_err_set(err, "PNG: out of memory"); png_longjmp(st.png, 1); }
+    if (!st.rows || alloc_rgb(out, (int)w, (int)h, err)) {
+        cs_err_set(err, "PNG: out of memory");
+        png_longjmp(st.png, 1);
+    }
     for (png_uint_32 y = 0; y < h; y++) st.rows[y] = out->px + (size_t)y * w * 3;
     png_read_image(st.png, st.rows);
     if (gray16)
@@ -260,13 +278,20 @@ static int decode_jpeg(const unsigned char *buf, size_t len, uint64_t maxpx, int
     jpeg_start_decompress(&ci);
     if (alloc_rgb(out, (int)ci.output_width, (int)ci.output_height, err)) longjmp(es.jb, 1);
     row = malloc((size_t)ci.output_width * (size_t)ci.output_components);
-    if (!row) { cs_err_set(err, "JPEG: out of memory"); longjmp(es.jb, 1); }
+    if (!row) {
+        cs_err_set(err, "JPEG: out of memory");
+        longjmp(es.jb, 1);
+    }
     while (ci.output_scanline < ci.output_height) {
         JSAMPROW rp = row;
         unsigned y = ci.output_scanline;
-        if (jpeg_read_scanlines(&ci, &rp, 1) != 1) { cs_err_set(err, "JPEG: file is truncated"); longjmp(es.jb, 1); }
+        if (jpeg_read_scanlines(&ci, &rp, 1) != 1) {
+            cs_err_set(err, "JPEG: file is truncated");
+            longjmp(es.jb, 1);
+        }
         unsigned char *o = out->px + (size_t)y * ci.output_width * 3;
-        if (!cmyk) memcpy(o, row, (size_t)ci.output_width * 3);
+        if (!cmyk)
+            memcpy(o, row, (size_t)ci.output_width * 3);
         else
             for (unsigned x = 0; x < ci.output_width; x++) {
                 /* Pillow reads every CMYK/YCCK JPEG as "CMYK;I" (Adobe's inverted polarity, marker
@@ -319,7 +344,10 @@ static int decode_webp(const unsigned char *buf, size_t len, uint64_t maxpx, img
         WebPAnimDecoderDelete(d);
         return cs_err_set(err, "WebP: corrupt or truncated first frame");
     }
-    if (alloc_rgb(out, (int)ai.canvas_width, (int)ai.canvas_height, err)) { WebPAnimDecoderDelete(d); return -1; }
+    if (alloc_rgb(out, (int)ai.canvas_width, (int)ai.canvas_height, err)) {
+        WebPAnimDecoderDelete(d);
+        return -1;
+    }
     for (size_t i = 0; i < (size_t)ai.canvas_width * ai.canvas_height; i++) memcpy(out->px + i * 3, frame + i * 4, 3);
     WebPAnimDecoderDelete(d);
     return 0;
@@ -346,22 +374,40 @@ static int decode_gif(const unsigned char *buf, size_t len, uint64_t maxpx, img_
     if (check_dims(g->SWidth, g->SHeight, maxpx, err)) goto done;
     for (;;) {
         GifRecordType rt;
-        if (DGifGetRecordType(g, &rt) == GIF_ERROR) { cs_err_set(err, "GIF: corrupt or truncated file"); goto done; }
-        if (rt == TERMINATE_RECORD_TYPE) { cs_err_set(err, "GIF: no image in file"); goto done; }
+        if (DGifGetRecordType(g, &rt) == GIF_ERROR) {
+            cs_err_set(err, "GIF: corrupt or truncated file");
+            goto done;
+        }
+        if (rt == TERMINATE_RECORD_TYPE) {
+            cs_err_set(err, "GIF: no image in file");
+            goto done;
+        }
         if (rt == EXTENSION_RECORD_TYPE) {
             int code;
             GifByteType *ext;
-            if (DGifGetExtension(g, &code, &ext) == GIF_ERROR) { cs_err_set(err, "GIF: corrupt extension"); goto done; }
+            if (DGifGetExtension(g, &code, &ext) == GIF_ERROR) {
+                cs_err_set(err, "GIF: corrupt extension");
+                goto done;
+            }
             while (ext) {
                 if (code == GRAPHICS_EXT_FUNC_CODE && ext[0] >= 4 && (ext[1] & 1)) transparent = ext[4];
-                if (DGifGetExtensionNext(g, &ext) == GIF_ERROR) { cs_err_set(err, "GIF: corrupt extension"); goto done; }
+                if (DGifGetExtensionNext(g, &ext) == GIF_ERROR) {
+                    cs_err_set(err, "GIF: corrupt extension");
+                    goto done;
+                }
             }
             continue;
         }
         if (rt != IMAGE_DESC_RECORD_TYPE) continue;
-        if (DGifGetImageDesc(g) == GIF_ERROR) { cs_err_set(err, "GIF: corrupt image descriptor"); goto done; }
+        if (DGifGetImageDesc(g) == GIF_ERROR) {
+            cs_err_set(err, "GIF: corrupt image descriptor");
+            goto done;
+        }
         int fw = g->Image.Width, fh = g->Image.Height, fx = g->Image.Left, fy = g->Image.Top;
-        if (fw <= 0 || fh <= 0 || (uint64_t)fw * fh > maxpx) { cs_err_set(err, "GIF: bad frame size %dx%d", fw, fh); goto done; }
+        if (fw <= 0 || fh <= 0 || (uint64_t)fw * fh > maxpx) {
+            cs_err_set(err, "GIF: bad frame size %dx%d", fw, fh);
+            goto done;
+        }
         /* Pillow: the canvas is the logical screen, grown to hold a first frame that extends past it,
          * pre-filled with the transparent index or 0. */
         int sw = g->SWidth, sh = g->SHeight;
@@ -370,14 +416,22 @@ static int decode_gif(const unsigned char *buf, size_t len, uint64_t maxpx, img_
         if (check_dims(sw, sh, maxpx, err)) goto done;
         idx = malloc((size_t)sw * sh);
         unsigned char *line = malloc((size_t)fw);
-        if (!idx || !line) { free(line); cs_err_set(err, "GIF: out of memory"); goto done; }
+        if (!idx || !line) {
+            free(line);
+            cs_err_set(err, "GIF: out of memory");
+            goto done;
+        }
         memset(idx, transparent >= 0 ? transparent : 0, (size_t)sw * sh);
         static const int ioff[] = {0, 4, 2, 1}, istep[] = {8, 8, 4, 2};
         int passes = g->Image.Interlace ? 4 : 1;
         for (int p = 0; p < passes; p++) {
             int y0 = g->Image.Interlace ? ioff[p] : 0, st = g->Image.Interlace ? istep[p] : 1;
             for (int y = y0; y < fh; y += st) {
-                if (DGifGetLine(g, line, fw) == GIF_ERROR) { free(line); cs_err_set(err, "GIF: corrupt or truncated image data"); goto done; }
+                if (DGifGetLine(g, line, fw) == GIF_ERROR) {
+                    free(line);
+                    cs_err_set(err, "GIF: corrupt or truncated image data");
+                    goto done;
+                }
                 int cy = fy + y;
                 if (cy < 0 || cy >= sh) continue;
                 for (int x = 0; x < fw; x++) {
@@ -423,7 +477,10 @@ static unsigned char bf8(uint32_t v, uint32_t mask) {
     return (unsigned char)(x * 255u / max);
 }
 
-typedef struct { int w, h, topdown, bpp, comp; uint32_t hdr, off, ncolors, masks[3]; } bmp_info;
+typedef struct {
+    int w, h, topdown, bpp, comp;
+    uint32_t hdr, off, ncolors, masks[3];
+} bmp_info;
 
 static int bmp_header(const unsigned char *b, size_t n, bmp_info *bi, cs_err *err) {
     memset(bi, 0, sizeof *bi);
@@ -445,7 +502,10 @@ static int bmp_header(const unsigned char *b, size_t n, bmp_info *bi, cs_err *er
         bi->ncolors = rd32(b + 46);
     } else
         return cs_err_set(err, "BMP: unsupported header size %u", bi->hdr);
-    if (bi->h < 0) { bi->topdown = 1; bi->h = -bi->h; }
+    if (bi->h < 0) {
+        bi->topdown = 1;
+        bi->h = -bi->h;
+    }
     return 0;
 }
 
@@ -458,7 +518,11 @@ static int bmp_header(const unsigned char *b, size_t n, bmp_info *bi, cs_err *er
 static int bmp_rle(const unsigned char *b, size_t n, const bmp_info *bi, unsigned char *idx, cs_err *err) {
     size_t total = (size_t)bi->w * bi->h, len = 0, at = bi->off, x = 0, w = (size_t)bi->w;
     int rle4 = bi->comp == 2;
-#define PUT(v) do { if (len < total) idx[len] = (unsigned char)(v); len++; } while (0)
+#define PUT(v)                                                                                                         \
+    do {                                                                                                               \
+        if (len < total) idx[len] = (unsigned char)(v);                                                                \
+        len++;                                                                                                         \
+    } while (0)
     while (len < total && at + 2 <= n) {
         unsigned cnt = b[at], byte = b[at + 1];
         at += 2;
@@ -483,8 +547,11 @@ static int bmp_rle(const unsigned char *b, size_t n, const bmp_info *bi, unsigne
             size_t nb = rle4 ? byte / 2 : byte;
             if (nb > n - at) break;
             for (size_t i = 0; i < nb; i++) {
-                if (rle4) { PUT(b[at + i] >> 4); PUT(b[at + i] & 15); }
-                else PUT(b[at + i]);
+                if (rle4) {
+                    PUT(b[at + i] >> 4);
+                    PUT(b[at + i] & 15);
+                } else
+                    PUT(b[at + i]);
             }
             at += nb;
             x += byte;
@@ -503,7 +570,9 @@ static int decode_bmp(const unsigned char *b, size_t n, uint64_t maxpx, img_rgb 
     int rle = bi.comp == 1 || bi.comp == 2;
     if (bi.comp != 0 && bi.comp != 3 && bi.comp != 6 && !rle)
         return cs_err_set(err, "BMP: compression %d (%s) is not supported", bi.comp,
-                          bi.comp == 4 ? "embedded JPEG" : bi.comp == 5 ? "embedded PNG" : "unknown");
+                          bi.comp == 4   ? "embedded JPEG"
+                          : bi.comp == 5 ? "embedded PNG"
+                                         : "unknown");
     if ((bi.comp == 1 && bi.bpp != 8) || (bi.comp == 2 && bi.bpp != 4))
         return cs_err_set(err, "BMP: RLE%d with %d bits per pixel", bi.comp == 1 ? 8 : 4, bi.bpp);
     if (bi.bpp != 1 && bi.bpp != 4 && bi.bpp != 8 && bi.bpp != 16 && bi.bpp != 24 && bi.bpp != 32)
@@ -513,9 +582,13 @@ static int decode_bmp(const unsigned char *b, size_t n, uint64_t maxpx, img_rgb 
         if (mo + 12 > n) return cs_err_set(err, "BMP: truncated bitfield masks");
         for (int i = 0; i < 3; i++) bi.masks[i] = rd32(b + mo + 4 * i);
     } else if (bi.bpp == 16) {
-        bi.masks[0] = 0x7c00; bi.masks[1] = 0x03e0; bi.masks[2] = 0x001f;
+        bi.masks[0] = 0x7c00;
+        bi.masks[1] = 0x03e0;
+        bi.masks[2] = 0x001f;
     } else if (bi.bpp == 32) {
-        bi.masks[0] = 0xff0000; bi.masks[1] = 0xff00; bi.masks[2] = 0xff;
+        bi.masks[0] = 0xff0000;
+        bi.masks[1] = 0xff00;
+        bi.masks[2] = 0xff;
     }
     /* Pillow's palettes start as a grey ramp: indices past the file's palette read as grey */
     unsigned char pal[256][3];
@@ -535,7 +608,10 @@ static int decode_bmp(const unsigned char *b, size_t n, uint64_t maxpx, img_rgb 
         if (bi.off > n) return cs_err_set(err, "BMP: file is truncated");
         unsigned char *idx = malloc((size_t)bi.w * bi.h);
         if (!idx) return cs_err_set(err, "BMP: out of memory for a %dx%d image", bi.w, bi.h);
-        if (bmp_rle(b, n, &bi, idx, err) || alloc_rgb(out, bi.w, bi.h, err)) { free(idx); return -1; }
+        if (bmp_rle(b, n, &bi, idx, err) || alloc_rgb(out, bi.w, bi.h, err)) {
+            free(idx);
+            return -1;
+        }
         for (int y = 0; y < bi.h; y++) {
             const unsigned char *r = idx + (size_t)bi.w * (bi.topdown ? y : bi.h - 1 - y);
             for (int x = 0; x < bi.w; x++) memcpy(out->px + ((size_t)y * bi.w + x) * 3, pal[r[x]], 3);
@@ -551,7 +627,9 @@ static int decode_bmp(const unsigned char *b, size_t n, uint64_t maxpx, img_rgb 
         unsigned char *o = out->px + (size_t)y * bi.w * 3;
         for (int x = 0; x < bi.w; x++, o += 3) {
             switch (bi.bpp) {
-            case 1: case 4: case 8: {
+            case 1:
+            case 4:
+            case 8: {
                 int per = 8 / bi.bpp, shift = 8 - bi.bpp * (x % per + 1);
                 int k = (row[x / per] >> shift) & ((1 << bi.bpp) - 1);
                 memcpy(o, pal[k], 3);
@@ -559,13 +637,21 @@ static int decode_bmp(const unsigned char *b, size_t n, uint64_t maxpx, img_rgb 
             }
             case 16: {
                 uint32_t v = rd16(row + 2 * x);
-                o[0] = bf8(v, bi.masks[0]); o[1] = bf8(v, bi.masks[1]); o[2] = bf8(v, bi.masks[2]);
+                o[0] = bf8(v, bi.masks[0]);
+                o[1] = bf8(v, bi.masks[1]);
+                o[2] = bf8(v, bi.masks[2]);
                 break;
             }
-            case 24: o[0] = row[3 * x + 2]; o[1] = row[3 * x + 1]; o[2] = row[3 * x]; break;
+            case 24:
+                o[0] = row[3 * x + 2];
+                o[1] = row[3 * x + 1];
+                o[2] = row[3 * x];
+                break;
             case 32: {
                 uint32_t v = rd32(row + 4 * x);
-                o[0] = bf8(v, bi.masks[0]); o[1] = bf8(v, bi.masks[1]); o[2] = bf8(v, bi.masks[2]);
+                o[0] = bf8(v, bi.masks[0]);
+                o[1] = bf8(v, bi.masks[1]);
+                o[2] = bf8(v, bi.masks[2]);
                 break;
             }
             }
@@ -578,17 +664,31 @@ static int decode_bmp(const unsigned char *b, size_t n, uint64_t maxpx, img_rgb 
 
 /* What a file that is none of our formats is, from its first bytes, so the message says so. */
 static const char *other_format(const unsigned char *b, size_t n) {
-    static const struct { const char *magic; size_t len, at; const char *name; } m[] = {
-        {"II*\0", 4, 0, "a TIFF image"},          {"MM\0*", 4, 0, "a TIFF image"},
-        {"\0\0\1\0", 4, 0, "an ICO icon"},       {"\0\0\2\0", 4, 0, "a CUR cursor"},
-        {"8BPS", 4, 0, "a Photoshop (PSD) image"}, {"%PDF", 4, 0, "a PDF document"},
-        {"ftypavif", 8, 4, "an AVIF image"},       {"ftypheic", 8, 4, "a HEIC image"},
-        {"ftypheix", 8, 4, "a HEIC image"},        {"ftypmif1", 8, 4, "a HEIF image"},
-        {"\xff\x0a", 2, 0, "a JPEG XL image"},     {"\0\0\0\x0cJXL ", 8, 0, "a JPEG XL image"},
-        {"qoif", 4, 0, "a QOI image"},             {"\x76\x2f\x31\x01", 4, 0, "an OpenEXR image"},
-        {"P1", 2, 0, "a PBM/PGM/PPM image"},       {"P4", 2, 0, "a PBM/PGM/PPM image"},
-        {"P5", 2, 0, "a PBM/PGM/PPM image"},       {"P6", 2, 0, "a PBM/PGM/PPM image"},
-        {"PK\3\4", 4, 0, "a ZIP archive"},         {"\x1f\x8b", 2, 0, "a gzip file"},
+    static const struct {
+        const char *magic;
+        size_t len, at;
+        const char *name;
+    } m[] = {
+        {"II*\0", 4, 0, "a TIFF image"},
+        {"MM\0*", 4, 0, "a TIFF image"},
+        {"\0\0\1\0", 4, 0, "an ICO icon"},
+        {"\0\0\2\0", 4, 0, "a CUR cursor"},
+        {"8BPS", 4, 0, "a Photoshop (PSD) image"},
+        {"%PDF", 4, 0, "a PDF document"},
+        {"ftypavif", 8, 4, "an AVIF image"},
+        {"ftypheic", 8, 4, "a HEIC image"},
+        {"ftypheix", 8, 4, "a HEIC image"},
+        {"ftypmif1", 8, 4, "a HEIF image"},
+        {"\xff\x0a", 2, 0, "a JPEG XL image"},
+        {"\0\0\0\x0cJXL ", 8, 0, "a JPEG XL image"},
+        {"qoif", 4, 0, "a QOI image"},
+        {"\x76\x2f\x31\x01", 4, 0, "an OpenEXR image"},
+        {"P1", 2, 0, "a PBM/PGM/PPM image"},
+        {"P4", 2, 0, "a PBM/PGM/PPM image"},
+        {"P5", 2, 0, "a PBM/PGM/PPM image"},
+        {"P6", 2, 0, "a PBM/PGM/PPM image"},
+        {"PK\3\4", 4, 0, "a ZIP archive"},
+        {"\x1f\x8b", 2, 0, "a gzip file"},
         {"RIFF", 4, 0, "a RIFF file that is not WebP"},
     };
     for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
@@ -641,7 +741,10 @@ int img_probe(const unsigned char *buf, size_t len, img_format *fmt, int *w, int
         es.mgr.error_exit = jpeg_error_exit_fn;
         es.mgr.emit_message = jpeg_emit_fn;
         es.err = err;
-        if (setjmp(es.jb)) { jpeg_destroy_decompress(&ci); return -1; }
+        if (setjmp(es.jb)) {
+            jpeg_destroy_decompress(&ci);
+            return -1;
+        }
         jpeg_create_decompress(&ci);
         jpeg_mem_src(&ci, buf, (unsigned long)len);
         jpeg_read_header(&ci, TRUE);
@@ -650,8 +753,7 @@ int img_probe(const unsigned char *buf, size_t len, img_format *fmt, int *w, int
         jpeg_destroy_decompress(&ci);
         return 0;
     }
-    default:
-        return not_an_image(buf, len, err);
+    default: return not_an_image(buf, len, err);
     }
 }
 

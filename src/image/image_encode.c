@@ -8,7 +8,11 @@
 
 #include "image.h"
 
-typedef struct { struct jpeg_error_mgr pub; jmp_buf jb; char msg[JMSG_LENGTH_MAX]; } jerr;
+typedef struct {
+    struct jpeg_error_mgr pub;
+    jmp_buf jb;
+    char msg[JMSG_LENGTH_MAX];
+} jerr;
 
 static void on_error(j_common_ptr c) {
     jerr *e = (jerr *)c->err;
@@ -55,7 +59,11 @@ int img_encode_jpeg(const img_rgb *im, int quality, unsigned char **out, size_t 
 
 /* The thumbnail's size: aspect kept, long side max_side, never enlarged, at least 1 x 1. */
 static void thumb_size(int w, int h, int max_side, int *tw, int *th) {
-    if (w <= max_side && h <= max_side) { *tw = w; *th = h; return; }
+    if (w <= max_side && h <= max_side) {
+        *tw = w;
+        *th = h;
+        return;
+    }
     double f = (double)max_side / (w > h ? w : h);
     *tw = (int)(w * f + 0.5);
     *th = (int)(h * f + 0.5);
@@ -99,9 +107,13 @@ int img_thumbnail_decode(const unsigned char *buf, size_t len, uint64_t max_pixe
     int rc = img_decode_scaled(buf, len, max_pixels, 2 * tw, 2 * th, &im, err);
     if (!rc) {
         /* the size comes from the full image's header: a reduced decode may be a pixel off its aspect */
-        if (tw <= 0) rc = img_thumbnail(&im, max_side, out, err);
-        else if (im.w == tw && im.h == th) { *out = im; im.px = NULL; }
-        else rc = img_resize(&im, tw, th, IMG_BICUBIC, out, err);
+        if (tw <= 0)
+            rc = img_thumbnail(&im, max_side, out, err);
+        else if (im.w == tw && im.h == th) {
+            *out = im;
+            im.px = NULL;
+        } else
+            rc = img_resize(&im, tw, th, IMG_BICUBIC, out, err);
         img_free(&im);
     }
     if (big) pthread_mutex_unlock(&big_decode);

@@ -43,7 +43,10 @@ static double f_lanczos(double x) {
     return 0.0;
 }
 
-typedef struct { double (*fn)(double); double support; } filter;
+typedef struct {
+    double (*fn)(double);
+    double support;
+} filter;
 
 /* Pillow's precompute_coeffs followed by normalize_coeffs_8bpc, for the output indices
  * [first, first + count) of an in_size -> out_size resize. Each output index's coefficients depend
@@ -56,7 +59,12 @@ static int coeffs(int in_size, int out_size, int first, int count, const filter 
     double *kk = malloc((size_t)count * ksize * sizeof *kk);
     int *bounds = malloc((size_t)count * 2 * sizeof *bounds);
     int32_t *ik = malloc((size_t)count * ksize * sizeof *ik);
-    if (!kk || !bounds || !ik) { free(kk); free(bounds); free(ik); return -1; }
+    if (!kk || !bounds || !ik) {
+        free(kk);
+        free(bounds);
+        free(ik);
+        return -1;
+    }
     for (int i = 0; i < count; i++) {
         int xx = first + i;
         double center = (xx + 0.5) * scale, ww = 0.0, ss = 1.0 / filterscale;
@@ -79,7 +87,8 @@ static int coeffs(int in_size, int out_size, int first, int count, const filter 
         bounds[i * 2 + 1] = xmax;
     }
     for (size_t i = 0; i < (size_t)count * ksize; i++)
-        ik[i] = kk[i] < 0 ? (int32_t)(-0.5 + kk[i] * (1 << PRECISION_BITS)) : (int32_t)(0.5 + kk[i] * (1 << PRECISION_BITS));
+        ik[i] = kk[i] < 0 ? (int32_t)(-0.5 + kk[i] * (1 << PRECISION_BITS))
+                          : (int32_t)(0.5 + kk[i] * (1 << PRECISION_BITS));
     free(kk);
     *boundsp = bounds;
     *kkp = ik;
@@ -98,9 +107,11 @@ int img_resize(const img_rgb *in, int w, int h, int fil, img_rgb *out, cs_err *e
 int img_resize_window(const img_rgb *in, int w, int h, int fil, int wx, int wy, int ww, int wh, img_rgb *out,
                       cs_err *err) {
     memset(out, 0, sizeof *out);
-    static const filter filters[] = {
-        [IMG_LANCZOS] = {f_lanczos, 3.0}, [IMG_BILINEAR] = {f_bilinear, 1.0}, [IMG_BICUBIC] = {f_bicubic, 2.0},
-        [IMG_BOX] = {f_box, 0.5},         [IMG_HAMMING] = {f_hamming, 1.0}};
+    static const filter filters[] = {[IMG_LANCZOS] = {f_lanczos, 3.0},
+                                     [IMG_BILINEAR] = {f_bilinear, 1.0},
+                                     [IMG_BICUBIC] = {f_bicubic, 2.0},
+                                     [IMG_BOX] = {f_box, 0.5},
+                                     [IMG_HAMMING] = {f_hamming, 1.0}};
     if (fil < 1 || fil > 5) return cs_err_set(err, "resample filter %d is not supported (1-5)", fil);
     if (w <= 0 || h <= 0 || in->w <= 0 || in->h <= 0) return cs_err_set(err, "resize to %dx%d: bad size", w, h);
     if (wx < 0 || wy < 0 || ww <= 0 || wh <= 0 || ww > w - wx || wh > h - wy)
@@ -120,7 +131,7 @@ int img_resize_window(const img_rgb *in, int w, int h, int fil, int wx, int wy, 
     int y0 = need_v ? bv[0] : wy, y1 = need_v ? bv[(wh - 1) * 2] + bv[(wh - 1) * 2 + 1] : wy + wh;
     const unsigned char *src = in->px;
     size_t sw = (size_t)in->w; /* pixels per row of src */
-    int srow0 = 0, scol0 = wx;  /* src coordinates of the window's first column (no horizontal pass) */
+    int srow0 = 0, scol0 = wx; /* src coordinates of the window's first column (no horizontal pass) */
     if (need_h) {
         tmp = malloc((size_t)ww * (y1 - y0) * 3);
         if (!tmp) goto oom;
@@ -168,18 +179,33 @@ int img_resize_window(const img_rgb *in, int w, int h, int fil, int wx, int wy, 
             memcpy(out->px + (size_t)y * ww * 3, src + ((size_t)(wy + y - srow0) * sw + scol0) * 3, (size_t)ww * 3);
     }
     free(tmp);
-    free(bh); free(bv); free(kh); free(kv);
+    free(bh);
+    free(bv);
+    free(kh);
+    free(kv);
     return 0;
 oom:
     free(tmp);
-    free(bh); free(bv); free(kh); free(kv);
+    free(bh);
+    free(bv);
+    free(kh);
+    free(kv);
     img_free(out);
     return cs_err_set(err, "out of memory while resizing to %dx%d", w, h);
 }
 
 img_preproc img_default_preproc(void) {
-    img_preproc p = {1, 1, 1, 1, 224, 224, 224, IMG_BICUBIC, 1.0f / 255.0f,
-                     {0.48145466f, 0.4578275f, 0.40821073f}, {0.26862954f, 0.26130258f, 0.27577711f}};
+    img_preproc p = {1,
+                     1,
+                     1,
+                     1,
+                     224,
+                     224,
+                     224,
+                     IMG_BICUBIC,
+                     1.0f / 255.0f,
+                     {0.48145466f, 0.4578275f, 0.40821073f},
+                     {0.26862954f, 0.26130258f, 0.27577711f}};
     return p;
 }
 
@@ -194,11 +220,17 @@ int img_preprocess(const img_rgb *in, const img_preproc *p, float *out, cs_err *
         /* transformers' get_resize_output_image_size: new_long = int(size * long / short) */
         double l = (double)sh * (in->w <= in->h ? in->h : in->w) / (in->w <= in->h ? in->w : in->h);
         if (l > 2147483647.0) return cs_err_set(err, "image is %dx%d: too thin to resize", in->w, in->h);
-        if (in->w <= in->h) { w = sh; h = (int)l; }
-        else { h = sh; w = (int)l; }
+        if (in->w <= in->h) {
+            w = sh;
+            h = (int)l;
+        } else {
+            h = sh;
+            w = (int)l;
+        }
     }
     if (!p->do_center_crop && (w != cw || h != ch))
-        return cs_err_set(err, "image is %dx%d after resizing but the model takes %dx%d and cropping is off", w, h, cw, ch);
+        return cs_err_set(err, "image is %dx%d after resizing but the model takes %dx%d and cropping is off", w, h, cw,
+                          ch);
     /* floor offsets; a crop larger than the image pads with zeros (transformers' center_crop) */
     int top = (h - ch) / 2, left = (w - cw) / 2;
     if (h < ch) top = -((ch - h + 1) / 2);
@@ -220,7 +252,8 @@ int img_preprocess(const img_rgb *in, const img_preproc *p, float *out, cs_err *
             for (int x = 0; x < cw; x++) {
                 int sy = y + top - wy, sx = x + left - wx;
                 float v = 0.0f;
-                if (sy >= 0 && sy < src->h && sx >= 0 && sx < src->w) v = src->px[((size_t)sy * src->w + sx) * 3 + c] * scale;
+                if (sy >= 0 && sy < src->h && sx >= 0 && sx < src->w)
+                    v = src->px[((size_t)sy * src->w + sx) * 3 + c] * scale;
                 out[((size_t)c * ch + y) * cw + x] = (v - mean) / std;
             }
     }

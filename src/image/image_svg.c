@@ -12,9 +12,12 @@ static size_t skip_prolog(const unsigned char *b, size_t n, size_t i) {
     for (;;) {
         while (i < n && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n')) i++;
         const char *end = NULL;
-        if (i + 4 <= n && !memcmp(b + i, "<!--", 4)) end = "-->";
-        else if (i + 2 <= n && !memcmp(b + i, "<?", 2)) end = "?>";
-        else if (i + 9 <= n && !memcmp(b + i, "<!DOCTYPE", 9)) end = ">";
+        if (i + 4 <= n && !memcmp(b + i, "<!--", 4))
+            end = "-->";
+        else if (i + 2 <= n && !memcmp(b + i, "<?", 2))
+            end = "?>";
+        else if (i + 9 <= n && !memcmp(b + i, "<!DOCTYPE", 9))
+            end = ">";
         if (!end) return i;
         const unsigned char *e = memmem(b + i + 2, n - i - 2, end, strlen(end));
         if (!e) return n;
@@ -35,14 +38,21 @@ int img_svg_sniff(const unsigned char *buf, size_t len) {
     return e >= 6 && !memcmp(buf + e - 6, "</svg>", 6);
 }
 
-typedef struct { unsigned char *p; size_t n, cap; int oom; } membuf;
+typedef struct {
+    unsigned char *p;
+    size_t n, cap;
+    int oom;
+} membuf;
 
 static cairo_status_t put(void *arg, const unsigned char *d, unsigned int n) {
     membuf *m = arg;
     if (m->n + n > m->cap) {
         size_t cap = (m->cap ? m->cap * 2 : 65536) + n;
         unsigned char *np = realloc(m->p, cap);
-        if (!np) { m->oom = 1; return CAIRO_STATUS_NO_MEMORY; }
+        if (!np) {
+            m->oom = 1;
+            return CAIRO_STATUS_NO_MEMORY;
+        }
         m->p = np;
         m->cap = cap;
     }
@@ -51,8 +61,8 @@ static cairo_status_t put(void *arg, const unsigned char *d, unsigned int n) {
     return CAIRO_STATUS_SUCCESS;
 }
 
-int img_svg_to_png(const unsigned char *buf, size_t len, int min_side, int max_side, unsigned char **png, size_t *png_len,
-                   int *w, int *h, cs_err *err) {
+int img_svg_to_png(const unsigned char *buf, size_t len, int min_side, int max_side, unsigned char **png,
+                   size_t *png_len, int *w, int *h, cs_err *err) {
     *png = NULL;
     *png_len = 0;
     GError *ge = NULL;
@@ -71,8 +81,13 @@ int img_svg_to_png(const unsigned char *buf, size_t len, int min_side, int max_s
         RsvgLength lw, lh;
         RsvgRectangle vb;
         rsvg_handle_get_intrinsic_dimensions(hd, &hw, &lw, &hh, &lh, &hv, &vb);
-        if (hv && vb.width > 0 && vb.height > 0) { dw = vb.width; dh = vb.height; }
-        else { dw = 512; dh = 512; }
+        if (hv && vb.width > 0 && vb.height > 0) {
+            dw = vb.width;
+            dh = vb.height;
+        } else {
+            dw = 512;
+            dh = 512;
+        }
     }
     /* drawings scale without loss: small icons are drawn larger (a 16 px icon tells a model
      * nothing), huge ones smaller */
@@ -99,7 +114,10 @@ int img_svg_to_png(const unsigned char *buf, size_t len, int min_side, int max_s
         rc = cs_err_set(err, "SVG: cannot encode the drawing as PNG");
     cairo_surface_destroy(sf);
     g_object_unref(hd);
-    if (rc) { free(m.p); return -1; }
+    if (rc) {
+        free(m.p);
+        return -1;
+    }
     *png = m.p;
     *png_len = m.n;
     if (w) *w = W;

@@ -19,11 +19,17 @@ char *index_model_id(const char *dir, cs_err *err) {
     size_t cap = 1 << 16, n = 0;
     int have_st = 0;
     unsigned char *buf = malloc(cap);
-    if (!buf) { cs_errc(err, CS_ENOMEM, "out of memory"); return NULL; }
+    if (!buf) {
+        cs_errc(err, CS_ENOMEM, "out of memory");
+        return NULL;
+    }
     for (int i = 0; i < 5; i++) {
         char *p = cs_path_join(dir, files[i]);
         cs_map m = {0};
-        if (i >= 3 && have_st) { free(p); continue; }
+        if (i >= 3 && have_st) {
+            free(p);
+            continue;
+        }
         if (p && cs_is_file(p) && cs_map_file(p, &m, NULL) == 0 && m.data) {
             size_t take = m.len;
             const unsigned char *from = m.data;
@@ -40,7 +46,13 @@ char *index_model_id(const char *dir, cs_err *err) {
             if (n + take > cap) {
                 while (n + take > cap) cap *= 2;
                 unsigned char *nb = realloc(buf, cap);
-                if (!nb) { cs_unmap(&m); free(p); free(buf); cs_errc(err, CS_ENOMEM, "out of memory"); return NULL; }
+                if (!nb) {
+                    cs_unmap(&m);
+                    free(p);
+                    free(buf);
+                    cs_errc(err, CS_ENOMEM, "out of memory");
+                    return NULL;
+                }
                 buf = nb;
             }
             memcpy(buf + n, from, take);
@@ -49,7 +61,11 @@ char *index_model_id(const char *dir, cs_err *err) {
         }
         free(p);
     }
-    if (n == 0) { free(buf); cs_err_set(err, "%s: no config.json or weights", dir); return NULL; }
+    if (n == 0) {
+        free(buf);
+        cs_err_set(err, "%s: no config.json or weights", dir);
+        return NULL;
+    }
     char sha[65];
     store_sha256_hex(buf, n, sha);
     free(buf);
@@ -60,7 +76,10 @@ char *index_model_id(const char *dir, cs_err *err) {
         if (dir[i] == '/') base = dir + i + 1;
     size_t len = (size_t)(dir + bl - base);
     char *id = malloc(len + 16);
-    if (!id) { cs_errc(err, CS_ENOMEM, "out of memory"); return NULL; }
+    if (!id) {
+        cs_errc(err, CS_ENOMEM, "out of memory");
+        return NULL;
+    }
     snprintf(id, len + 16, "%.*s-%.12s", (int)len, base, sha);
     return id;
 }
@@ -112,7 +131,10 @@ static int embed_text_entry(store *s, clip_ctx *c, const store_entry *e, const c
     int k = index_text_windows(ids, n, in->bos_id, in->eos_id, win, lens, max);
     free(ids);
     for (int i = 0; i < k; i++)
-        if ((int)lens[i] > in->max_positions) { lens[i] = (size_t)in->max_positions; win[i][lens[i] - 1] = in->eos_id; }
+        if ((int)lens[i] > in->max_positions) {
+            lens[i] = (size_t)in->max_positions;
+            win[i][lens[i] - 1] = in->eos_id;
+        }
     int P = in->projection_dim, rc = 0;
     float *v = malloc((size_t)(k > 0 ? k : 1) * P * sizeof *v);
     if (!v) rc = cs_errc(err, CS_ENOMEM, "out of memory");
@@ -127,7 +149,8 @@ static int embed_text_entry(store *s, clip_ctx *c, const store_entry *e, const c
     } else if (!rc) {
         /* one commit for all the windows of the entry */
         if (k > 1) rc = store_begin(s, err);
-        for (int i = 0; i < k && !rc; i++) rc = store_put_vector(s, e->id, model, i, v + (size_t)i * P, P, err) < 0 ? -1 : 0;
+        for (int i = 0; i < k && !rc; i++)
+            rc = store_put_vector(s, e->id, model, i, v + (size_t)i * P, P, err) < 0 ? -1 : 0;
         if (k > 1 && store_end(s, !rc, err)) rc = -1;
     }
     for (int i = 0; i < k; i++) free(win[i]);
@@ -139,8 +162,8 @@ static int embed_text_entry(store *s, clip_ctx *c, const store_entry *e, const c
     return rc;
 }
 
-int index_run(store *s, clip_ctx *c, const char *model, int64_t max_entries, index_stats *st, index_progress_fn progress,
-              void *arg, cs_err *err) {
+int index_run(store *s, clip_ctx *c, const char *model, int64_t max_entries, index_stats *st,
+              index_progress_fn progress, void *arg, cs_err *err) {
     memset(st, 0, sizeof *st);
     const clip_info *in = clip_get_info(c);
     int S = in->image_size, P = in->projection_dim;
@@ -148,14 +171,25 @@ int index_run(store *s, clip_ctx *c, const char *model, int64_t max_entries, ind
     size_t per = (size_t)3 * S * S;
     float *px = malloc(per * BATCH * sizeof *px), *v = malloc((size_t)BATCH * P * sizeof *v);
     text_pending tp = {malloc((size_t)TEXT_BATCH * P * sizeof(float)), {0}, 0};
-    if (!px || !v || !tp.v) { free(px); free(v); free(tp.v); return cs_errc(err, CS_ENOMEM, "out of memory"); }
+    if (!px || !v || !tp.v) {
+        free(px);
+        free(v);
+        free(tp.v);
+        return cs_errc(err, CS_ENOMEM, "out of memory");
+    }
     int rc = 0;
     int64_t done = 0;
     while (!rc && (max_entries <= 0 || done < max_entries)) {
         int64_t *ids;
         size_t n;
-        if (store_missing_vectors(s, model, 64, &ids, &n, err)) { rc = -1; break; }
-        if (n == 0) { free(ids); break; }
+        if (store_missing_vectors(s, model, 64, &ids, &n, err)) {
+            rc = -1;
+            break;
+        }
+        if (n == 0) {
+            free(ids);
+            break;
+        }
         int64_t batch_ids[BATCH];
         int nb = 0;
         for (size_t i = 0; i <= n && !rc; i++) {
@@ -164,7 +198,10 @@ int index_run(store *s, clip_ctx *c, const char *model, int64_t max_entries, ind
             int end = i == n || (max_entries > 0 && done >= max_entries);
             int img = nb && (nb == BATCH || end), txt = tp.n && (tp.n == TEXT_BATCH || end);
             if (img || txt) {
-                if (img && clip_vision_forward(c, px, nb, 1, NULL, v, err)) { rc = -1; break; }
+                if (img && clip_vision_forward(c, px, nb, 1, NULL, v, err)) {
+                    rc = -1;
+                    break;
+                }
                 int w = img ? nb : 0;
                 rc = store_begin(s, err); /* one commit for the batch */
                 for (int j = 0; j < w && !rc; j++)
@@ -183,7 +220,10 @@ int index_run(store *s, clip_ctx *c, const char *model, int64_t max_entries, ind
             int g = store_get(s, ids[i], &e, err);
             done++;
             if (g == 1) continue; /* deleted meanwhile */
-            if (g < 0) { rc = -1; break; }
+            if (g < 0) {
+                rc = -1;
+                break;
+            }
             if (e.text) {
                 rc = embed_text_entry(s, c, &e, model, &tp, st, err);
             } else {
@@ -200,8 +240,10 @@ int index_run(store *s, clip_ctx *c, const char *model, int64_t max_entries, ind
                     bad = clip_preprocess(c, &im, px + per * nb, &ierr) != 0;
                     img_free(&im);
                 }
-                if (bad) rc = mark_failed(s, e.id, model, st, err);
-                else batch_ids[nb++] = e.id;
+                if (bad)
+                    rc = mark_failed(s, e.id, model, st, err);
+                else
+                    batch_ids[nb++] = e.id;
             }
             store_entry_free(&e);
         }

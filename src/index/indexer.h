@@ -21,8 +21,8 @@
 #include "../model/clip.h"
 #include "../store/store.h"
 
-#define INDEX_WINDOW 75
-#define INDEX_OVERLAP 16
+#define INDEX_WINDOW      75
+#define INDEX_OVERLAP     16
 #define INDEX_MAX_WINDOWS 1024
 
 /* A short stable id for the checkpoint in dir: "<folder name>-<12 hex of SHA-256 over

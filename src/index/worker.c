@@ -20,12 +20,12 @@ struct index_worker {
     index_worker_params p;
     pthread_t thread;
     atomic_int stop;
-    pthread_mutex_t lock;   /* the counters and generations below */
-    pthread_cond_t wake;    /* new work, or stop */
-    pthread_cond_t idle;    /* a pass found nothing to do, or the first model attempt was made */
+    pthread_mutex_t lock; /* the counters and generations below */
+    pthread_cond_t wake;  /* new work, or stop */
+    pthread_cond_t idle;  /* a pass found nothing to do, or the first model attempt was made */
     int64_t generation, idle_generation;
     index_worker_stats st;
-    int model_checked;      /* the first attempt to load a model was made */
+    int model_checked; /* the first attempt to load a model was made */
     /* the model, shared with searches: they hold model_lock for reading while they use it
      * (clip_ctx serialises the forward passes itself), a swap holds it for writing */
     pthread_rwlock_t model_lock;
@@ -40,7 +40,7 @@ struct index_worker {
     pthread_rwlock_t rules_lock;
     const rules *rules;
     int64_t rules_gen;
-    float *neutral;         /* the model's gibberish prompts (search_neutral.h), NULL if it has no text tower */
+    float *neutral; /* the model's gibberish prompts (search_neutral.h), NULL if it has no text tower */
     /* the worker thread's own */
     store *s;
     organizer *org;
@@ -130,8 +130,9 @@ static void text_model_sync(index_worker *w) {
             fail(w, &e);
             t = NULL;
         } else if (stm_dim(t) != clip_get_info(w->model)->projection_dim) {
-            cs_errc(&e, CS_EINVAL, "%s embeds into %d dimensions, the CLIP model %d: text queries use CLIP's own text tower",
-                    dir, stm_dim(t), clip_get_info(w->model)->projection_dim);
+            cs_errc(&e, CS_EINVAL,
+                    "%s embeds into %d dimensions, the CLIP model %d: text queries use CLIP's own text tower", dir,
+                    stm_dim(t), clip_get_info(w->model)->projection_dim);
             fail(w, &e);
             stm_free(t);
             t = NULL;
@@ -205,7 +206,8 @@ static int one_pass(index_worker *w) {
     /* only this thread changes the model: no lock needed to read it here */
     if (w->model) {
         index_stats st;
-        if (index_run(w->s, w->model, w->model_id, 32, &st, NULL, NULL, &e)) fail(w, &e);
+        if (index_run(w->s, w->model, w->model_id, 32, &st, NULL, NULL, &e))
+            fail(w, &e);
         else if (st.embedded + st.failed > 0) {
             busy = 1;
             pthread_mutex_lock(&w->lock);
@@ -223,8 +225,10 @@ static int one_pass(index_worker *w) {
         org_close(w->org);
         w->org = NULL;
         w->org_gen = w->rules_gen;
-        if (org_open(w->rules, &w->org, &e)) fail(w, &e); /* a bad label file: no organising */
-        else if (w->model && org_set_model(w->org, w->model, w->model_id, &e)) fail(w, &e);
+        if (org_open(w->rules, &w->org, &e))
+            fail(w, &e); /* a bad label file: no organising */
+        else if (w->model && org_set_model(w->org, w->model, w->model_id, &e))
+            fail(w, &e);
     }
     if (w->org) {
         org_stats os = {0};

@@ -49,7 +49,7 @@ typedef struct index_worker_stats {
     int64_t passes;              /* passes begun (evidence a pass has run) */
     int idle;                    /* waiting for work */
     int have_model;
-    char model_id[256];          /* "" without a model */
+    char model_id[256]; /* "" without a model */
 } index_worker_stats;
 
 typedef struct index_worker index_worker;

@@ -56,8 +56,14 @@ int ipc_request(const char *data_dir, const char *req, char *buf, size_t n, int 
     if (sock_path(data_dir, &a)) return 1;
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return 1;
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) { close(fd); return 1; }
-    if (write_line(fd, req)) { close(fd); return -1; }
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return 1;
+    }
+    if (write_line(fd, req)) {
+        close(fd);
+        return -1;
+    }
     ssize_t got = read_line(fd, buf, n, timeout_ms);
     close(fd);
     return got > 0 ? 0 : -1;
@@ -122,9 +128,16 @@ void ipc_serve(ipc_server *srv, ipc_handler handler, void *arg, atomic_int *stop
         if (cfd < 0) continue;
         conn *c = malloc(sizeof *c);
         pthread_t t;
-        if (!c) { close(cfd); continue; }
+        if (!c) {
+            close(cfd);
+            continue;
+        }
         *c = (conn){cfd, handler, arg, stop};
-        if (pthread_create(&t, NULL, conn_thread, c) != 0) { close(cfd); free(c); continue; }
+        if (pthread_create(&t, NULL, conn_thread, c) != 0) {
+            close(cfd);
+            free(c);
+            continue;
+        }
         pthread_detach(t);
     }
 }

@@ -18,15 +18,26 @@ int ipc_search(const char *data_dir, search_query *q, search_hit **hits, size_t 
     if (q->category) json_object_set_new(req, "category", json_string(q->category));
     char *body = json_dumps(req, JSON_COMPACT | JSON_ENSURE_ASCII);
     json_decref(req);
-    if (!body || strlen(body) > 60000) { free(body); return 1; } /* over the server's line: search here */
+    if (!body || strlen(body) > 60000) {
+        free(body);
+        return 1;
+    } /* over the server's line: search here */
     size_t reqlen = strlen(body) + 8;
     char *line = malloc(reqlen), *buf = malloc(REPLY_MAX);
-    if (!line || !buf) { free(body); free(line); free(buf); return 1; }
+    if (!line || !buf) {
+        free(body);
+        free(line);
+        free(buf);
+        return 1;
+    }
     snprintf(line, reqlen, "SEARCH %s", body);
     free(body);
     int r = ipc_request(data_dir, line, buf, REPLY_MAX, 30000);
     free(line);
-    if (r != 0) { free(buf); return 1; }
+    if (r != 0) {
+        free(buf);
+        return 1;
+    }
     json_t *rep = json_loads(buf, 0, NULL), *arr = json_object_get(rep, "hits");
     free(buf);
     if (!json_is_array(arr)) {

@@ -11,9 +11,12 @@ void be_free(be *b) {
 
 int be_parse_device(const char *s, int *kind, int *index, cs_err *err) {
     *index = -1;
-    if (!strcmp(s, "auto")) *kind = 0;
-    else if (!strcmp(s, "cpu")) *kind = 1;
-    else if (!strcmp(s, "vulkan")) *kind = 2;
+    if (!strcmp(s, "auto"))
+        *kind = 0;
+    else if (!strcmp(s, "cpu"))
+        *kind = 1;
+    else if (!strcmp(s, "vulkan"))
+        *kind = 2;
     else if (!strncmp(s, "vulkan:", 7)) {
         char *end;
         long v = strtol(s + 7, &end, 10);

@@ -36,14 +36,14 @@ struct be_w {
     int n, k;   /* rows and columns ([n] for a vector: k = 1) */
     int copied; /* 1: the backend holds its own copy; the caller may drop the source */
 };
-typedef size_t be_off;    /* float offset into the backend's workspace */
+typedef size_t be_off; /* float offset into the backend's workspace */
 
 /* What a weight is used as; decides how a backend prepares it. */
 enum {
-    BE_W_VEC,       /* bias, layer norm gain/bias, class token, positions: read as float rows */
-    BE_W_LINEAR,    /* [n, k] linear weight (PyTorch layout), many-row products (vision tower) */
-    BE_W_LINEAR_FEW,/* [n, k] linear weight whose products have few rows (text tower, projections) */
-    BE_W_TABLE      /* [n, k] embedding table, rows gathered by id; may be F16/BF16 on the host */
+    BE_W_VEC,        /* bias, layer norm gain/bias, class token, positions: read as float rows */
+    BE_W_LINEAR,     /* [n, k] linear weight (PyTorch layout), many-row products (vision tower) */
+    BE_W_LINEAR_FEW, /* [n, k] linear weight whose products have few rows (text tower, projections) */
+    BE_W_TABLE       /* [n, k] embedding table, rows gathered by id; may be F16/BF16 on the host */
 };
 
 /* Source element types for be_prepare. BE_LPW (CPU backends, linear kinds only): data is an
@@ -64,14 +64,14 @@ enum {
 };
 
 typedef struct be_info {
-    const char *name;     /* "reference", "cpu", "vulkan" */
-    char device[128];     /* "CPU (BLIS)", "NVIDIA H200 (discrete)", ... */
-    char driver[128];     /* driver name and version, or "" on the CPU */
-    const char *precision;/* weights as the backend keeps them: "F32", "F16" */
-    uint64_t weight_bytes;/* bytes of prepared weights (device memory on a GPU; packed/copied on the CPU) */
-    uint64_t work_bytes;  /* bytes of workspace and staging */
-    double upload_ms;     /* time spent preparing weights so far */
-    uint64_t dispatches;  /* kernels recorded so far (a GPU's dispatches; 0 on the CPU): per pass by difference */
+    const char *name;      /* "reference", "cpu", "vulkan" */
+    char device[128];      /* "CPU (BLIS)", "NVIDIA H200 (discrete)", ... */
+    char driver[128];      /* driver name and version, or "" on the CPU */
+    const char *precision; /* weights as the backend keeps them: "F32", "F16" */
+    uint64_t weight_bytes; /* bytes of prepared weights (device memory on a GPU; packed/copied on the CPU) */
+    uint64_t work_bytes;   /* bytes of workspace and staging */
+    double upload_ms;      /* time spent preparing weights so far */
+    uint64_t dispatches;   /* kernels recorded so far (a GPU's dispatches; 0 on the CPU): per pass by difference */
 } be_info;
 
 typedef struct be_vtbl {
@@ -85,8 +85,8 @@ typedef struct be_vtbl {
     void (*linear)(be *b, be_off x, const be_w *w, const be_w *bias, int act, be_off y, int resid, int m, int c0,
                    int c1);
     void (*layernorm)(be *b, be_off x, const be_w *g, const be_w *bias, be_off y, int m, int d, float eps);
-    void (*attention)(be *b, be_off qkv, int H, be_off out, const int *seq_off, const int *seq_len, int nseq,
-                      int heads, int causal, const int *keymask);
+    void (*attention)(be *b, be_off qkv, int H, be_off out, const int *seq_off, const int *seq_len, int nseq, int heads,
+                      int causal, const int *keymask);
     void (*attention_pooled)(be *b, const be_w *qkv_w, const be_w *qkv_b, be_off h, be_off qkv, be_off att, int T,
                              int H, const int *seq_off, const int *seq_len, const int *pool, int nseq, int heads,
                              int causal, const int *keymask);
@@ -150,7 +150,9 @@ static inline int be_reserve(be *b, size_t f, int maxseq, int hd, int maxrows, i
 static inline be_w *be_prepare(be *b, const void *d, int dt, int n, int k, int kind, cs_err *e) {
     return b->v->prepare(b, d, dt, n, k, kind, e);
 }
-static inline void be_wfree(be *b, be_w *w) { if (w) b->v->wfree(b, w); }
+static inline void be_wfree(be *b, be_w *w) {
+    if (w) b->v->wfree(b, w);
+}
 static inline void be_write(be *b, be_off d, const float *s, size_t n) { b->v->write(b, d, s, n); }
 static inline void be_read(be *b, be_off s, float *d, size_t n) { b->v->read(b, s, d, n); }
 static inline int be_sync(be *b, cs_err *e) { return b->v->sync(b, e); }

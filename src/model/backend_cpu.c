@@ -19,29 +19,29 @@
 
 typedef struct cpu_w {
     be_w h;
-    const float *f;   /* plain float weight (not owned), or NULL when packed */
-    ops_packed *p;    /* packed copy, or NULL */
-    ops_lpw *lp;      /* F16 or Q8_0 copy (be.keep), or NULL */
-    const void *raw;  /* BE_W_TABLE: the source rows, in `dtype` */
+    const float *f;  /* plain float weight (not owned), or NULL when packed */
+    ops_packed *p;   /* packed copy, or NULL */
+    ops_lpw *lp;     /* F16 or Q8_0 copy (be.keep), or NULL */
+    const void *raw; /* BE_W_TABLE: the source rows, in `dtype` */
     int dtype;
 } cpu_w;
 
 typedef struct cpu_be {
     be b;
     int ref;
-    ops_ctx *o;        /* thread count and load-balancing state of the fast kernels */
-    size_t cap;        /* floats of workspace */
-    float *scratch;    /* attention scratch */
-    float *pscratch;   /* packed-product scratch */
-    float *tmp;        /* a product before it joins the residual stream: maxrows x maxk */
+    ops_ctx *o;      /* thread count and load-balancing state of the fast kernels */
+    size_t cap;      /* floats of workspace */
+    float *scratch;  /* attention scratch */
+    float *pscratch; /* packed-product scratch */
+    float *tmp;      /* a product before it joins the residual stream: maxrows x maxk */
     size_t scr_cap, pscr_cap, tmp_cap;
-    void *lpscr;       /* activations quantised for a Q8_0 product */
-    size_t lpscr_cap;  /* bytes */
-    int fmts;          /* bit BE_KEEP_*: the formats linear weights are kept in (for info.precision) */
+    void *lpscr;      /* activations quantised for a Q8_0 product */
+    size_t lpscr_cap; /* bytes */
+    int fmts;         /* bit BE_KEEP_*: the formats linear weights are kept in (for info.precision) */
 } cpu_be;
 
-#define CB(b) ((cpu_be *)(b))
-#define CW(w) ((const cpu_w *)(w))
+#define CB(b)    ((cpu_be *)(b))
+#define CW(w)    ((const cpu_w *)(w))
 #define AT(b, o) (CB(b)->b.host + (o))
 
 static void cpu_destroy(be *b) {
@@ -79,11 +79,13 @@ static int cpu_reserve(be *b, size_t floats, int maxseq, int hd, int maxrows, in
            pscr = !c->ref && ops_pack_available() ? ops_linear_packed_scratch(maxrows, maxk) : 0;
     if (grow(&c->b.host, &c->cap, floats) || grow(&c->scratch, &c->scr_cap, scr) ||
         grow(&c->pscratch, &c->pscr_cap, pscr) || grow(&c->tmp, &c->tmp_cap, tmp))
-        return cs_err_set(err, "out of memory for a %zu MB workspace", (floats + scr + tmp + pscr) * sizeof(float) >> 20);
+        return cs_err_set(err, "out of memory for a %zu MB workspace",
+                          (floats + scr + tmp + pscr) * sizeof(float) >> 20);
     size_t lps = ops_lp_scratch(maxrows, maxk, OPS_LP_Q8);
     if (lps > c->lpscr_cap) {
         void *n = NULL;
-        if (posix_memalign(&n, 64, lps)) return cs_errc(err, CS_ENOMEM, "out of memory for a %zu MB workspace", lps >> 20);
+        if (posix_memalign(&n, 64, lps))
+            return cs_errc(err, CS_ENOMEM, "out of memory for a %zu MB workspace", lps >> 20);
         free(c->lpscr);
         c->lpscr = n;
         c->lpscr_cap = lps;
@@ -102,7 +104,10 @@ static void set_precision(cpu_be *c, int keep) {
 static be_w *cpu_prepare(be *b, const void *data, int dtype, int n, int k, int kind, cs_err *err) {
     cpu_be *c = CB(b);
     cpu_w *w = calloc(1, sizeof *w);
-    if (!w) { cs_errc(err, CS_ENOMEM, "out of memory"); return NULL; }
+    if (!w) {
+        cs_errc(err, CS_ENOMEM, "out of memory");
+        return NULL;
+    }
     w->h.n = n;
     w->h.k = k;
     w->dtype = dtype;
@@ -173,13 +178,19 @@ const struct ops_lpw *be_cpu_lpw(const be_w *w) { return CW(w)->lp; }
 
 static void cpu_write(be *b, be_off dst, const float *src, size_t n) { memcpy(AT(b, dst), src, n * sizeof *src); }
 static void cpu_read(be *b, be_off src, float *dst, size_t n) { memcpy(dst, AT(b, src), n * sizeof *dst); }
-static int cpu_sync(be *b, cs_err *err) { (void)b; (void)err; return 0; }
+static int cpu_sync(be *b, cs_err *err) {
+    (void)b;
+    (void)err;
+    return 0;
+}
 
 /* y[m, n] = act(y + b) (b may be NULL); ops_bias_act has no OPS_ACT_NONE */
 static void add_bias_act(const cpu_be *c, float *y, const float *b, int m, int n, int act) {
     if (act != OPS_ACT_NONE) {
-        if (c->ref) ops_bias_act_ref(y, b, m, n, act);
-        else ops_bias_act(c->o, y, b, m, n, act);
+        if (c->ref)
+            ops_bias_act_ref(y, b, m, n, act);
+        else
+            ops_bias_act(c->o, y, b, m, n, act);
     } else if (b)
         for (int i = 0; i < m; i++)
             for (int j = 0; j < n; j++) y[(size_t)i * n + j] += b[j];
@@ -195,22 +206,29 @@ static void cpu_linear(be *b, be_off xo, const be_w *w, const be_w *bias, int ac
     if (W->p) {
         if (c1 > 0)
             ops_linear_packed_cols(c->o, x, W->p, bv, act, resid ? NULL : y, resid ? y : NULL, m, c0, c1, c->pscratch);
-        else ops_linear_packed(c->o, x, W->p, bv, act, resid ? NULL : y, resid ? y : NULL, m, c->pscratch);
+        else
+            ops_linear_packed(c->o, x, W->p, bv, act, resid ? NULL : y, resid ? y : NULL, m, c->pscratch);
         return;
     }
     /* plain weights compute every column; c0..c1 is an upper bound on what the caller reads */
     if (W->lp) { /* F16/Q8_0: the product alone, then the same passes as for F32 */
         float *dst = resid ? c->tmp : y;
-        if (c->ref) ops_lp_linear_impl(c->o, x, W->lp, dst, m, c->lpscr, OPS_LP_REF);
-        else ops_lp_linear(c->o, x, W->lp, dst, m, c->lpscr);
-        if (resid) ops_residual(c->o, y, c->tmp, bv, m, n);
-        else add_bias_act(c, y, bv, m, n, act);
+        if (c->ref)
+            ops_lp_linear_impl(c->o, x, W->lp, dst, m, c->lpscr, OPS_LP_REF);
+        else
+            ops_lp_linear(c->o, x, W->lp, dst, m, c->lpscr);
+        if (resid)
+            ops_residual(c->o, y, c->tmp, bv, m, n);
+        else
+            add_bias_act(c, y, bv, m, n, act);
         return;
     }
     if (c->ref) {
         ops_linear_ref(x, W->f, resid || act != OPS_ACT_NONE ? NULL : bv, resid ? c->tmp : y, m, n, k);
-        if (resid) ops_residual(c->o, y, c->tmp, bv, m, n);
-        else if (act != OPS_ACT_NONE) ops_bias_act_ref(y, bv, m, n, act);
+        if (resid)
+            ops_residual(c->o, y, c->tmp, bv, m, n);
+        else if (act != OPS_ACT_NONE)
+            ops_bias_act_ref(y, bv, m, n, act);
     } else if (resid) { /* the GEMM writes with beta = 0, then one pass adds it and the bias to the stream */
         ops_linear(c->o, x, W->f, NULL, c->tmp, m, n, k);
         ops_residual(c->o, y, c->tmp, bv, m, n);
@@ -223,8 +241,10 @@ static void cpu_linear(be *b, be_off xo, const be_w *w, const be_w *bias, int ac
 }
 
 static void cpu_layernorm(be *b, be_off x, const be_w *g, const be_w *bias, be_off y, int m, int d, float eps) {
-    if (CB(b)->ref) ops_layernorm_ref(AT(b, x), CW(g)->f, CW(bias)->f, AT(b, y), m, d, eps);
-    else ops_layernorm(CB(b)->o, AT(b, x), CW(g)->f, CW(bias)->f, AT(b, y), m, d, eps);
+    if (CB(b)->ref)
+        ops_layernorm_ref(AT(b, x), CW(g)->f, CW(bias)->f, AT(b, y), m, d, eps);
+    else
+        ops_layernorm(CB(b)->o, AT(b, x), CW(g)->f, CW(bias)->f, AT(b, y), m, d, eps);
 }
 
 static void cpu_attention(be *b, be_off qkvo, int H, be_off outo, const int *seq_off, const int *seq_len, int nseq,
@@ -236,8 +256,8 @@ static void cpu_attention(be *b, be_off qkvo, int H, be_off outo, const int *seq
     if (c->ref)
         for (int s = 0; s < nseq; s++) {
             const float *q = qkv + (size_t)seq_off[s] * 3 * H;
-            ops_attention_ref(q, q + H, q + 2 * H, 3 * H, att + (size_t)seq_off[s] * H, H, seq_len[s], heads, hd, causal,
-                              keymask ? keymask + seq_off[s] : NULL);
+            ops_attention_ref(q, q + H, q + 2 * H, 3 * H, att + (size_t)seq_off[s] * H, H, seq_len[s], heads, hd,
+                              causal, keymask ? keymask + seq_off[s] : NULL);
         }
     else
         ops_attention_batch(c->o, qkv, qkv + H, qkv + 2 * H, 3 * H, att, H, seq_off, seq_len, nseq, heads, hd, causal,
@@ -255,9 +275,9 @@ static void cpu_take_rows(be *b, be_off ao, int ld, const int *seq_off, const in
 /* The last layer's attention when only the pooled rows are read: keys and values for every row,
  * the query and its attention for one row per sequence (pool[s]), into att rows 0..nseq-1. h holds
  * ln1(x) and is overwritten. */
-static void cpu_attention_pooled(be *b, const be_w *qkv_w, const be_w *qkv_b, be_off ho, be_off qkvo, be_off atto, int T,
-                                 int H, const int *seq_off, const int *seq_len, const int *pool, int nseq, int heads,
-                                 int causal, const int *keymask) {
+static void cpu_attention_pooled(be *b, const be_w *qkv_w, const be_w *qkv_b, be_off ho, be_off qkvo, be_off atto,
+                                 int T, int H, const int *seq_off, const int *seq_len, const int *pool, int nseq,
+                                 int heads, int causal, const int *keymask) {
     cpu_be *c = CB(b);
     float *h = AT(b, ho), *qkv = AT(b, qkvo), *att = AT(b, atto);
     const cpu_w *W = CW(qkv_w);
@@ -282,8 +302,8 @@ static void cpu_attention_pooled(be *b, const be_w *qkv_w, const be_w *qkv_b, be
         q = h;
         ldq = H;
     }
-    ops_attention_rows(c->o, q, ldq, pool, qkv + H, qkv + 2 * H, 3 * H, att, H, seq_off, seq_len, nseq, heads, H / heads,
-                       causal, keymask, c->scratch);
+    ops_attention_rows(c->o, q, ldq, pool, qkv + H, qkv + 2 * H, 3 * H, att, H, seq_off, seq_len, nseq, heads,
+                       H / heads, causal, keymask, c->scratch);
 }
 
 static void table_row(const cpu_w *t, int32_t id, float *dst) {
@@ -345,8 +365,20 @@ static void cpu_patch_embed(be *b, be_off xo, be_off pixo, be_off colso, be_off 
 }
 
 static const be_vtbl cpu_vtbl = {
-    cpu_destroy, cpu_reserve, cpu_prepare, cpu_wfree, cpu_write, cpu_read, cpu_sync, cpu_linear, cpu_layernorm,
-    cpu_attention, cpu_attention_pooled, cpu_take_rows, cpu_embed_tokens, cpu_patch_embed,
+    cpu_destroy,
+    cpu_reserve,
+    cpu_prepare,
+    cpu_wfree,
+    cpu_write,
+    cpu_read,
+    cpu_sync,
+    cpu_linear,
+    cpu_layernorm,
+    cpu_attention,
+    cpu_attention_pooled,
+    cpu_take_rows,
+    cpu_embed_tokens,
+    cpu_patch_embed,
 };
 
 static be *cpu_new(int ref, int threads) {

@@ -115,8 +115,8 @@ typedef struct vk_be {
     vk_buf *chunks; /* weight memory */
     int nchunks;
     VkDeviceSize chunk_used;
-    vk_buf ws;      /* workspace */
-    vk_buf dummy;   /* bound where a shader reads nothing */
+    vk_buf ws;    /* workspace */
+    vk_buf dummy; /* bound where a shader reads nothing */
     arena stage, idx;
     vk_buf *retired; /* arenas replaced mid-pass, freed at sync */
     int nretired;
@@ -129,9 +129,9 @@ typedef struct vk_be {
     int failed;
     char why[512];
     VkDeviceSize dev_bytes, limit; /* device-local bytes allocated; a cap (CLIPSEEK_VK_MEMORY_MB), 0 = none */
-    int split, ndisp; /* submit every `split` dispatches (0: once per pass); dispatches recorded so far */
-    int nofuse;       /* CLIPSEEK_VK_NOFUSE: no layer norm inside the products */
-    struct {          /* a layer norm held back (see the top of the file) */
+    int split, ndisp;              /* submit every `split` dispatches (0: once per pass); dispatches recorded so far */
+    int nofuse;                    /* CLIPSEEK_VK_NOFUSE: no layer norm inside the products */
+    struct {                       /* a layer norm held back (see the top of the file) */
         int on, m, d;
         be_off x, y;
         const be_w *g, *b;
@@ -208,7 +208,8 @@ static VkResult buf_new(vk_be *v, VkDeviceSize size, int host, vk_buf *out) {
     if (r) return r;
     VkMemoryRequirements req;
     vkGetBufferMemoryRequirements(v->dev, out->buf, &req);
-    int t = host ? mem_type(v, req.memoryTypeBits, VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT)
+    int t = host ? mem_type(v, req.memoryTypeBits,
+                            VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT)
                  : mem_type(v, req.memoryTypeBits, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
     if (t < 0) {
         vkDestroyBuffer(v->dev, out->buf, NULL);
@@ -239,9 +240,7 @@ static void buf_free(vk_be *v, vk_buf *b) {
     memset(b, 0, sizeof *b);
 }
 
-static void work_bytes(vk_be *v) {
-    v->b.info.work_bytes = v->ws.size + v->stage.b.size + v->idx.b.size + v->up.b.size;
-}
+static void work_bytes(vk_be *v) { v->b.info.work_bytes = v->ws.size + v->stage.b.size + v->idx.b.size + v->up.b.size; }
 
 /* Room for `bytes` in an arena (aligned for a descriptor offset); grows it, retiring the old
  * buffer until the pass ends. Returns the offset, or -1 on failure (recorded). */
@@ -252,13 +251,19 @@ static long long arena_take(vk_be *v, arena *a, VkDeviceSize bytes) {
         while (ns < bytes * 2) ns *= 2;
         if (a->b.buf) {
             vk_buf *nr = realloc(v->retired, (size_t)(v->nretired + 1) * sizeof *nr);
-            if (!nr) { fail(v, "retiring a buffer", VK_ERROR_OUT_OF_HOST_MEMORY); return -1; }
+            if (!nr) {
+                fail(v, "retiring a buffer", VK_ERROR_OUT_OF_HOST_MEMORY);
+                return -1;
+            }
             v->retired = nr;
             v->retired[v->nretired++] = a->b;
             memset(&a->b, 0, sizeof a->b);
         }
         VkResult r = buf_new(v, ns, 1, &a->b);
-        if (r) { fail(v, "allocating a staging buffer", r); return -1; }
+        if (r) {
+            fail(v, "allocating a staging buffer", r);
+            return -1;
+        }
         work_bytes(v);
         off = 0;
     }
@@ -287,7 +292,10 @@ static VkCommandBuffer rec(vk_be *v) {
         VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
         bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
         VkResult r = vkBeginCommandBuffer(v->cmd, &bi);
-        if (r) { fail(v, "beginning a command buffer", r); return VK_NULL_HANDLE; }
+        if (r) {
+            fail(v, "beginning a command buffer", r);
+            return VK_NULL_HANDLE;
+        }
         v->recording = 1;
     }
     return v->cmd;
@@ -322,7 +330,10 @@ static int flush_uploads(vk_be *v) {
     v->up.used = 0;
     vkResetCommandBuffer(v->upcmd, 0);
     v->b.info.upload_ms += now_ms() - t;
-    if (r) { fail(v, "uploading weights", r); return -1; }
+    if (r) {
+        fail(v, "uploading weights", r);
+        return -1;
+    }
     return 0;
 }
 
@@ -347,8 +358,11 @@ static void dispatch6(vk_be *v, int p, bind w, bind a, bind b2, bind ix, bind c,
     flush_ln(v);
     VkCommandBuffer cb = rec(v);
     if (!cb) return;
-    if (gx > 65535 || gy > 65535) { fail(v, "a dispatch larger than 65535 workgroups", VK_ERROR_FEATURE_NOT_PRESENT); return; }
-    VkDescriptorBufferInfo bi[6] = {{v->ws.buf, 0, v->ws.size}, {w.buf, w.off, w.range}, {a.buf, a.off, a.range},
+    if (gx > 65535 || gy > 65535) {
+        fail(v, "a dispatch larger than 65535 workgroups", VK_ERROR_FEATURE_NOT_PRESENT);
+        return;
+    }
+    VkDescriptorBufferInfo bi[6] = {{v->ws.buf, 0, v->ws.size}, {w.buf, w.off, w.range},    {a.buf, a.off, a.range},
                                     {b2.buf, b2.off, b2.range}, {ix.buf, ix.off, ix.range}, {c.buf, c.off, c.range}};
     VkWriteDescriptorSet wr[6];
     for (int i = 0; i < 6; i++) {
@@ -392,8 +406,12 @@ static void dispatch(vk_be *v, int p, bind w, bind a, bind b2, bind ix, const vo
 static void flush_ln(vk_be *v) {
     if (!v->pend.on) return;
     v->pend.on = 0;
-    struct { uint32_t x, y, d; float eps; } pc = {(uint32_t)v->pend.x, (uint32_t)v->pend.y, (uint32_t)v->pend.d, v->pend.eps};
-    dispatch(v, P_LAYERNORM, nob(v), bw(v, v->pend.g), bw(v, v->pend.b), nob(v), &pc, sizeof pc, (uint32_t)v->pend.m, 1);
+    struct {
+        uint32_t x, y, d;
+        float eps;
+    } pc = {(uint32_t)v->pend.x, (uint32_t)v->pend.y, (uint32_t)v->pend.d, v->pend.eps};
+    dispatch(v, P_LAYERNORM, nob(v), bw(v, v->pend.g), bw(v, v->pend.b), nob(v), &pc, sizeof pc, (uint32_t)v->pend.m,
+             1);
 }
 
 /* ---- the operations ---- */
@@ -430,9 +448,15 @@ static int vk_reserve(be *b, size_t floats, int maxseq, int hd, int maxrows, int
 
 static be_w *vk_prepare(be *b, const void *data, int dtype, int n, int k, int kind, cs_err *err) {
     vk_be *v = VB(b);
-    if (v->failed) { cs_err_set(err, "%s", v->why); return NULL; }
+    if (v->failed) {
+        cs_err_set(err, "%s", v->why);
+        return NULL;
+    }
     vk_w *w = calloc(1, sizeof *w);
-    if (!w) { cs_errc(err, CS_ENOMEM, "out of memory"); return NULL; }
+    if (!w) {
+        cs_errc(err, CS_ENOMEM, "out of memory");
+        return NULL;
+    }
     double t0 = now_ms();
     size_t numel = (size_t)n * k;
     w->h.n = n;
@@ -454,7 +478,11 @@ static be_w *vk_prepare(be *b, const void *data, int dtype, int n, int k, int ki
         if (v->limit && cs > alloc && v->dev_bytes + cs > v->limit) /* a capped device: what is left */
             cs = v->limit > v->dev_bytes + alloc ? v->limit - v->dev_bytes : alloc;
         vk_buf *nc = realloc(v->chunks, (size_t)(v->nchunks + 1) * sizeof *nc);
-        if (!nc) { free(w); cs_errc(err, CS_ENOMEM, "out of memory"); return NULL; }
+        if (!nc) {
+            free(w);
+            cs_errc(err, CS_ENOMEM, "out of memory");
+            return NULL;
+        }
         v->chunks = nc;
         VkResult r = buf_new(v, cs, 0, &v->chunks[v->nchunks]);
         if (r) {
@@ -471,14 +499,23 @@ static be_w *vk_prepare(be *b, const void *data, int dtype, int n, int k, int ki
     w->off = off;
     v->chunk_used = off + alloc;
     /* convert into the upload arena, then record the copy */
-    if (v->up.used + alloc > v->up.b.size && flush_uploads(v)) { free(w); cs_err_set(err, "%s", v->why); return NULL; }
+    if (v->up.used + alloc > v->up.b.size && flush_uploads(v)) {
+        free(w);
+        cs_err_set(err, "%s", v->why);
+        return NULL;
+    }
     long long so = arena_take(v, &v->up, alloc);
-    if (so < 0) { free(w); cs_err_set(err, "%s", v->why); return NULL; }
+    if (so < 0) {
+        free(w);
+        cs_err_set(err, "%s", v->why);
+        return NULL;
+    }
     unsigned char *dst = (unsigned char *)v->up.b.map + so;
     const unsigned char *src = data;
     for (size_t i = 0; i < numel; i++) {
         float f;
-        if (dtype == BE_F32) memcpy(&f, src + i * 4, 4);
+        if (dtype == BE_F32)
+            memcpy(&f, src + i * 4, 4);
         else {
             uint16_t u;
             memcpy(&u, src + i * 2, 2);
@@ -495,7 +532,12 @@ static be_w *vk_prepare(be *b, const void *data, int dtype, int n, int k, int ki
         VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
         bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
         VkResult r = vkBeginCommandBuffer(v->upcmd, &bi);
-        if (r) { free(w); fail(v, "beginning an upload", r); cs_err_set(err, "%s", v->why); return NULL; }
+        if (r) {
+            free(w);
+            fail(v, "beginning an upload", r);
+            cs_err_set(err, "%s", v->why);
+            return NULL;
+        }
         v->uploading = 1;
     }
     VkBufferCopy cp = {(VkDeviceSize)so, off, alloc};
@@ -532,7 +574,10 @@ static void vk_read(be *b, be_off src, float *dst, size_t n) {
     if (v->ndl == v->dlcap) {
         int nc = v->dlcap ? v->dlcap * 2 : 8;
         download *nd = realloc(v->dl, (size_t)nc * sizeof *nd);
-        if (!nd) { fail(v, "a download", VK_ERROR_OUT_OF_HOST_MEMORY); return; }
+        if (!nd) {
+            fail(v, "a download", VK_ERROR_OUT_OF_HOST_MEMORY);
+            return;
+        }
         v->dl = nd;
         v->dlcap = nc;
     }
@@ -549,10 +594,10 @@ static int vk_sync(be *b, cs_err *err) {
     flush_ln(v);
     if (!v->failed && v->recording) {
         VkResult r = submit_wait(v, v->cmd);
-        if (r) fail(v, "running a pass", r);
+        if (r)
+            fail(v, "running a pass", r);
         else
-            for (int i = 0; i < v->ndl; i++)
-                memcpy(v->dl[i].dst, v->dl[i].src, v->dl[i].n * sizeof(float));
+            for (int i = 0; i < v->ndl; i++) memcpy(v->dl[i].dst, v->dl[i].src, v->dl[i].n * sizeof(float));
     }
     if (v->recording) vkResetCommandBuffer(v->cmd, 0);
     v->recording = 0;
@@ -568,7 +613,10 @@ static int vk_sync(be *b, cs_err *err) {
 static void vk_linear(be *b, be_off x, const be_w *w, const be_w *bias, int act, be_off y, int resid, int m, int c0,
                       int c1) {
     vk_be *v = VB(b);
-    if (c1 <= 0) { c0 = 0; c1 = w->n; }
+    if (c1 <= 0) {
+        c0 = 0;
+        c1 = w->n;
+    }
     /* the layer norm held back produced x: normalise inside the product, reading its input, unless
      * the product writes over that input (other tiles still read it) */
     const size_t yend = (size_t)y + (size_t)(m - 1) * (size_t)w->n + (size_t)c1,
@@ -584,9 +632,11 @@ static void vk_linear(be *b, be_off x, const be_w *w, const be_w *bias, int act,
         eps = v->pend.eps;
         v->pend.on = 0;
     }
-    struct { uint32_t x, y, m, k, c0, c1, ldy, act, resid, bias, ln, h; float eps; } pc = {
-        (uint32_t)src, (uint32_t)y, (uint32_t)m, (uint32_t)w->k, (uint32_t)c0, (uint32_t)c1, (uint32_t)w->n,
-        (uint32_t)act, (uint32_t)resid, bias != NULL, (uint32_t)ln, (uint32_t)x, eps};
+    struct {
+        uint32_t x, y, m, k, c0, c1, ldy, act, resid, bias, ln, h;
+        float eps;
+    } pc = {(uint32_t)src, (uint32_t)y,     (uint32_t)m,  (uint32_t)w->k, (uint32_t)c0, (uint32_t)c1, (uint32_t)w->n,
+            (uint32_t)act, (uint32_t)resid, bias != NULL, (uint32_t)ln,   (uint32_t)x,  eps};
     /* the pipeline follows the weight's storage: F16 (16-bit storage or packed) or F32 */
     dispatch6(v, VW(w)->f16 ? P_MATMUL : P_MATMUL32, bw(v, w), bw(v, bias), g, nob(v), gb, &pc, sizeof pc,
               (uint32_t)((c1 - c0 + 63) / 64), (uint32_t)((m + 63) / 64));
@@ -607,18 +657,34 @@ static void vk_layernorm(be *b, be_off x, const be_w *g, const be_w *bias, be_of
 }
 
 /* Query rows r: keys from meta[3r], meta[3r+1] of them, query position meta[3r+2]. */
-static void attend(vk_be *v, be_off q, int ldq, be_off k, be_off vv, int ld, be_off o, int ldo, const int *meta, int rows,
-                   int heads, int hd, int causal, const int *keymask, int mask_rows) {
+static void attend(vk_be *v, be_off q, int ldq, be_off k, be_off vv, int ld, be_off o, int ldo, const int *meta,
+                   int rows, int heads, int hd, int causal, const int *keymask, int mask_rows) {
     size_t n = (size_t)rows * 3 + (keymask ? (size_t)mask_rows : 0);
     int *all = malloc(n * sizeof *all);
-    if (!all) { fail(v, "attention indices", VK_ERROR_OUT_OF_HOST_MEMORY); return; }
+    if (!all) {
+        fail(v, "attention indices", VK_ERROR_OUT_OF_HOST_MEMORY);
+        return;
+    }
     memcpy(all, meta, (size_t)rows * 3 * sizeof *all);
     if (keymask) memcpy(all + (size_t)rows * 3, keymask, (size_t)mask_rows * sizeof *all);
     bind ix = put_ints(v, all, n);
     free(all);
-    struct { uint32_t q, ldq, k, v, ld, o, ldo, hd, causal, meta, mask, hasmask; float scale; } pc = {
-        (uint32_t)q, (uint32_t)ldq, (uint32_t)k, (uint32_t)vv, (uint32_t)ld, (uint32_t)o, (uint32_t)ldo, (uint32_t)hd,
-        (uint32_t)causal, 0, (uint32_t)rows * 3, keymask != NULL, 1.0f / sqrtf((float)hd)};
+    struct {
+        uint32_t q, ldq, k, v, ld, o, ldo, hd, causal, meta, mask, hasmask;
+        float scale;
+    } pc = {(uint32_t)q,
+            (uint32_t)ldq,
+            (uint32_t)k,
+            (uint32_t)vv,
+            (uint32_t)ld,
+            (uint32_t)o,
+            (uint32_t)ldo,
+            (uint32_t)hd,
+            (uint32_t)causal,
+            0,
+            (uint32_t)rows * 3,
+            keymask != NULL,
+            1.0f / sqrtf((float)hd)};
     dispatch(v, P_ATTENTION, nob(v), nob(v), nob(v), ix, &pc, sizeof pc, (uint32_t)rows, (uint32_t)heads);
 }
 
@@ -627,7 +693,10 @@ static void vk_attention(be *b, be_off qkv, int H, be_off out, const int *seq_of
     vk_be *v = VB(b);
     int T = seq_off[nseq - 1] + seq_len[nseq - 1];
     int *meta = malloc((size_t)T * 3 * sizeof *meta);
-    if (!meta) { fail(v, "attention indices", VK_ERROR_OUT_OF_HOST_MEMORY); return; }
+    if (!meta) {
+        fail(v, "attention indices", VK_ERROR_OUT_OF_HOST_MEMORY);
+        return;
+    }
     for (int s = 0; s < nseq; s++)
         for (int i = 0; i < seq_len[s]; i++) {
             int *m = meta + (size_t)(seq_off[s] + i) * 3;
@@ -642,11 +711,16 @@ static void vk_attention(be *b, be_off qkv, int H, be_off out, const int *seq_of
 static void vk_take_rows(be *b, be_off a, int ld, const int *seq_off, const int *pool, int nseq) {
     vk_be *v = VB(b);
     int *src = malloc((size_t)nseq * sizeof *src);
-    if (!src) { fail(v, "row indices", VK_ERROR_OUT_OF_HOST_MEMORY); return; }
+    if (!src) {
+        fail(v, "row indices", VK_ERROR_OUT_OF_HOST_MEMORY);
+        return;
+    }
     for (int s = 0; s < nseq; s++) src[s] = seq_off[s] + pool[s];
     bind ix = put_ints(v, src, (size_t)nseq);
     free(src);
-    struct { uint32_t mode, a, ld, rows, idx, tmp, np; } pc = {0, (uint32_t)a, (uint32_t)ld, (uint32_t)nseq, 0, 0, 0};
+    struct {
+        uint32_t mode, a, ld, rows, idx, tmp, np;
+    } pc = {0, (uint32_t)a, (uint32_t)ld, (uint32_t)nseq, 0, 0, 0};
     dispatch(v, P_ROWS, nob(v), nob(v), nob(v), ix, &pc, sizeof pc, 1, 1);
 }
 
@@ -659,7 +733,10 @@ static void vk_attention_pooled(be *b, const be_w *qkv_w, const be_w *qkv_b, be_
     vk_take_rows(b, h, H, seq_off, pool, nseq);
     vk_linear(b, h, qkv_w, qkv_b, OPS_ACT_NONE, qkv, 0, nseq, 0, H);
     int *meta = malloc((size_t)nseq * 3 * sizeof *meta);
-    if (!meta) { fail(v, "attention indices", VK_ERROR_OUT_OF_HOST_MEMORY); return; }
+    if (!meta) {
+        fail(v, "attention indices", VK_ERROR_OUT_OF_HOST_MEMORY);
+        return;
+    }
     for (int s = 0; s < nseq; s++) {
         meta[3 * s] = seq_off[s];
         meta[3 * s + 1] = seq_len[s];
@@ -676,7 +753,10 @@ static void vk_embed_tokens(be *b, be_off x, const be_w *table, const be_w *pos,
     int T = 0;
     for (int s = 0; s < batch; s++) T += lens[s];
     int *ix = malloc((size_t)T * 2 * sizeof *ix);
-    if (!ix) { fail(v, "token indices", VK_ERROR_OUT_OF_HOST_MEMORY); return; }
+    if (!ix) {
+        fail(v, "token indices", VK_ERROR_OUT_OF_HOST_MEMORY);
+        return;
+    }
     for (int s = 0, o = 0; s < batch; s++)
         for (int i = 0; i < lens[s]; i++, o++) {
             ix[2 * o] = ids[s][i];
@@ -684,7 +764,9 @@ static void vk_embed_tokens(be *b, be_off x, const be_w *table, const be_w *pos,
         }
     bind bi = put_ints(v, ix, (size_t)T * 2);
     free(ix);
-    struct { uint32_t mode, a, ld, rows, idx, tmp, np; } pc = {1, (uint32_t)x, (uint32_t)H, (uint32_t)T, 0, 0, 0};
+    struct {
+        uint32_t mode, a, ld, rows, idx, tmp, np;
+    } pc = {1, (uint32_t)x, (uint32_t)H, (uint32_t)T, 0, 0, 0};
     dispatch(v, P_ROWS, bw(v, table), bw(v, pos), nob(v), bi, &pc, sizeof pc, (uint32_t)T, 1);
 }
 
@@ -693,12 +775,15 @@ static void vk_patch_embed(be *b, be_off x, be_off pixels, be_off cols, be_off t
     vk_be *v = VB(b);
     int g = S / p, np = g * g;
     uint32_t total = (uint32_t)((size_t)batch * np * 3 * p * p);
-    struct { uint32_t pix, cols, S, p, g, total; } pc = {(uint32_t)pixels, (uint32_t)cols, (uint32_t)S, (uint32_t)p,
-                                                         (uint32_t)g, total};
+    struct {
+        uint32_t pix, cols, S, p, g, total;
+    } pc = {(uint32_t)pixels, (uint32_t)cols, (uint32_t)S, (uint32_t)p, (uint32_t)g, total};
     uint32_t groups = (total + 255) / 256;
     dispatch(v, P_IM2COL, nob(v), nob(v), nob(v), nob(v), &pc, sizeof pc, groups > 65535 ? 65535 : groups, 1);
     vk_linear(b, cols, patch_w, NULL, OPS_ACT_NONE, tmp, 0, batch * np, 0, 0);
-    struct { uint32_t mode, a, ld, rows, idx, tmp, np; } pa = {2, (uint32_t)x, (uint32_t)H, 0, 0, (uint32_t)tmp, (uint32_t)np};
+    struct {
+        uint32_t mode, a, ld, rows, idx, tmp, np;
+    } pa = {2, (uint32_t)x, (uint32_t)H, 0, 0, (uint32_t)tmp, (uint32_t)np};
     dispatch(v, P_ROWS, nob(v), bw(v, pos), bw(v, class_emb), nob(v), &pa, sizeof pa, (uint32_t)(batch * (np + 1)), 1);
 }
 
@@ -728,8 +813,8 @@ static void vk_destroy(be *b) {
 }
 
 static const be_vtbl vk_vtbl = {
-    vk_destroy, vk_reserve, vk_prepare, vk_wfree, vk_write, vk_read, vk_sync, vk_linear, vk_layernorm,
-    vk_attention, vk_attention_pooled, vk_take_rows, vk_embed_tokens, vk_patch_embed,
+    vk_destroy,   vk_reserve,   vk_prepare,          vk_wfree,     vk_write,        vk_read,        vk_sync, vk_linear,
+    vk_layernorm, vk_attention, vk_attention_pooled, vk_take_rows, vk_embed_tokens, vk_patch_embed,
 };
 
 /* ---- creation ---- */
@@ -856,7 +941,10 @@ static int has_ext(VkPhysicalDevice pd, const char *name) {
 be *be_vk_new(int dev, int f16, int *found, cs_err *err) {
     *found = 0;
     vk_be *v = calloc(1, sizeof *v);
-    if (!v) { cs_errc(err, CS_ENOMEM, "out of memory"); return NULL; }
+    if (!v) {
+        cs_errc(err, CS_ENOMEM, "out of memory");
+        return NULL;
+    }
     v->b.v = &vk_vtbl;
     v->b.info.name = "vulkan";
     VkResult r = instance_new(&v->inst);
@@ -881,12 +969,15 @@ be *be_vk_new(int dev, int f16, int *found, cs_err *err) {
             for (uint32_t i = 0; i < cnt && pick < 0; i++) {
                 VkPhysicalDeviceProperties p;
                 vkGetPhysicalDeviceProperties(pds[i], &p);
-                if (p.deviceType == (want ? VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU : VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU))
+                if (p.deviceType ==
+                    (want ? VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU : VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU))
                     pick = (int)i;
             }
     if (pick < 0) {
-        cs_err_set(err, cnt ? "no GPU among the %u Vulkan devices (a CPU implementation is used only when named, vulkan:N)"
-                            : "no Vulkan device (%u found)", cnt);
+        cs_err_set(err,
+                   cnt ? "no GPU among the %u Vulkan devices (a CPU implementation is used only when named, vulkan:N)"
+                       : "no Vulkan device (%u found)",
+                   cnt);
         vk_destroy(&v->b);
         return NULL;
     }
@@ -898,8 +989,8 @@ be *be_vk_new(int dev, int f16, int *found, cs_err *err) {
              type_name(props.deviceType), pick);
     driver_str(v->pd, v->b.info.driver, sizeof v->b.info.driver);
     if (props.apiVersion < VK_API_VERSION_1_1) {
-        cs_err_set(err, "%s supports Vulkan %u.%u; 1.1 is needed", props.deviceName, VK_API_VERSION_MAJOR(props.apiVersion),
-                   VK_API_VERSION_MINOR(props.apiVersion));
+        cs_err_set(err, "%s supports Vulkan %u.%u; 1.1 is needed", props.deviceName,
+                   VK_API_VERSION_MAJOR(props.apiVersion), VK_API_VERSION_MINOR(props.apiVersion));
         vk_destroy(&v->b);
         return NULL;
     }
@@ -921,7 +1012,8 @@ be *be_vk_new(int dev, int f16, int *found, cs_err *err) {
     VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
     p2.pNext = &sg;
     vkGetPhysicalDeviceProperties2(v->pd, &p2);
-    const char *env16 = getenv("CLIPSEEK_VK_NO16"), *envsg = getenv("CLIPSEEK_VK_NOSUBGROUP"); /* tests: the fallbacks */
+    const char *env16 = getenv("CLIPSEEK_VK_NO16"),
+               *envsg = getenv("CLIPSEEK_VK_NOSUBGROUP"); /* tests: the fallbacks */
     v->f16 = f16;
     v->f16_storage = f16 && s16.storageBuffer16BitAccess && !(env16 && *env16 == '1');
     v->subgroup = (sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
@@ -986,9 +1078,12 @@ be *be_vk_new(int dev, int f16, int *found, cs_err *err) {
     pli.pPushConstantRanges = &pr;
     TRY(vkCreatePipelineLayout(v->dev, &pli, NULL, &v->pl), "pipeline layout");
 #define PIPE(i, a) TRY(pipeline(v, a, sizeof a, &v->pipe[i]), "creating a compute pipeline")
-    if (!f16) PIPE(P_MATMUL, spv_matmul_f32);
-    else if (v->f16_storage) PIPE(P_MATMUL, spv_matmul_f16);
-    else PIPE(P_MATMUL, spv_matmul_f16p);
+    if (!f16)
+        PIPE(P_MATMUL, spv_matmul_f32);
+    else if (v->f16_storage)
+        PIPE(P_MATMUL, spv_matmul_f16);
+    else
+        PIPE(P_MATMUL, spv_matmul_f16p);
     PIPE(P_MATMUL32, spv_matmul_f32); /* F32 weights (with --dtype f32, the same as P_MATMUL) */
     if (v->subgroup) {
         PIPE(P_LAYERNORM, spv_layernorm_sg);

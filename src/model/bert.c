@@ -43,7 +43,7 @@ struct bert_ctx {
      * 8 new rows, docs/performance.md); anonymous pages come 4 KB at a time. */
     unsigned char *lazy;
     size_t lazy_len, row_bytes;
-    uint8_t *seen;            /* one bit per row */
+    uint8_t *seen; /* one bit per row */
     uint64_t rows_copied;
     be_w *tokw, *posw, *embg, *embb;
     be *be;
@@ -120,20 +120,26 @@ static int add_slots(bert_ctx *c, const char *pre) {
     int distil = !strcmp(in->family, "distilbert"), rc = 0;
     char n[128];
 #define SLOT(field, nd, a, b) (rc |= ws_add(&c->ws, 0, &(field), n, nd, a, b, 0, 0))
-#define NAME(...) snprintf(n, sizeof n, __VA_ARGS__)
+#define NAME(...)             snprintf(n, sizeof n, __VA_ARGS__)
     NAME("%sembeddings.word_embeddings.weight", pre); /* checked, used as stored (bert_load) */
-    NAME("%sembeddings.position_embeddings.weight", pre); SLOT(c->pos, 2, in->max_positions, H);
-    NAME("%sembeddings.LayerNorm.weight", pre); SLOT(c->emb_ln_w, 1, H, 0);
-    NAME("%sembeddings.LayerNorm.bias", pre); SLOT(c->emb_ln_b, 1, H, 0);
-    if (!distil) { NAME("%sembeddings.token_type_embeddings.weight", pre); SLOT(c->tt, 2, in->type_vocab_size, H); }
+    NAME("%sembeddings.position_embeddings.weight", pre);
+    SLOT(c->pos, 2, in->max_positions, H);
+    NAME("%sembeddings.LayerNorm.weight", pre);
+    SLOT(c->emb_ln_w, 1, H, 0);
+    NAME("%sembeddings.LayerNorm.bias", pre);
+    SLOT(c->emb_ln_b, 1, H, 0);
+    if (!distil) {
+        NAME("%sembeddings.token_type_embeddings.weight", pre);
+        SLOT(c->tt, 2, in->type_vocab_size, H);
+    }
     for (int i = 0; i < in->layers; i++) {
         blayer *L = &c->L[i];
         /* the same tensors under each family's names, in the order q k v o ln1 fc1 fc2 ln2 */
         static const char *dn[8] = {"attention.q_lin", "attention.k_lin", "attention.v_lin", "attention.out_lin",
-                                    "sa_layer_norm", "ffn.lin1", "ffn.lin2", "output_layer_norm"};
-        static const char *bn[8] = {"attention.self.query", "attention.self.key", "attention.self.value",
-                                    "attention.output.dense", "attention.output.LayerNorm", "intermediate.dense",
-                                    "output.dense", "output.LayerNorm"};
+                                    "sa_layer_norm",   "ffn.lin1",        "ffn.lin2",        "output_layer_norm"};
+        static const char *bn[8] = {
+            "attention.self.query",       "attention.self.key", "attention.self.value", "attention.output.dense",
+            "attention.output.LayerNorm", "intermediate.dense", "output.dense",         "output.LayerNorm"};
         const float **w[8] = {&L->q_w, &L->k_w, &L->v_w, &L->o_w, &L->ln1_w, &L->fc1_w, &L->fc2_w, &L->ln2_w};
         const float **b[8] = {&L->q_b, &L->k_b, &L->v_b, &L->o_b, &L->ln1_b, &L->fc1_b, &L->fc2_b, &L->ln2_b};
         int64_t rows[8] = {H, H, H, H, H, I, H, H}, cols[8] = {H, H, H, H, 0, H, I, 0};
@@ -230,11 +236,15 @@ int bert_load(const char *dir, const bert_params *p, bert_ctx **out, cs_err *err
     c->params.threads = mc_threads(c->params.threads);
     int rc = -1, kind, idx;
     const char *env = getenv("CLIPSEEK_DEVICE"), *d = c->params.device && *c->params.device ? c->params.device
-                                                    : env && *env ? env : "auto";
+                                                      : env && *env                         ? env
+                                                                                            : "auto";
     char *cfg = cs_path_join(dir, "config.json"), *txt = NULL;
     size_t len = 0;
     c->dir = strdup(dir);
-    if (!cfg || !c->dir) { cs_errc(err, CS_ENOMEM, "out of memory"); goto done; }
+    if (!cfg || !c->dir) {
+        cs_errc(err, CS_ENOMEM, "out of memory");
+        goto done;
+    }
     if (!c->params.reference && be_parse_device(d, &kind, &idx, err)) goto done;
     if (cs_read_file(cfg, 16u << 20, &txt, &len, err) || bert_config_check(txt, len, cfg, &c->info, err)) goto done;
     mc_parse_act(c->info.act, &c->act);
@@ -249,7 +259,10 @@ int bert_load(const char *dir, const bert_params *p, bert_ctx **out, cs_err *err
         if (st_find(c->st, probe)) pre = pres[i];
     }
     c->L = calloc((size_t)c->info.layers, sizeof *c->L);
-    if (!c->L || add_slots(c, pre)) { cs_errc(err, CS_ENOMEM, "out of memory"); goto done; }
+    if (!c->L || add_slots(c, pre)) {
+        cs_errc(err, CS_ENOMEM, "out of memory");
+        goto done;
+    }
     if (ws_check_all(&c->ws, err)) goto done;
     snprintf(probe, sizeof probe, "%sembeddings.word_embeddings.weight", pre);
     int64_t te[2] = {c->info.vocab_size, c->info.hidden};

@@ -42,7 +42,7 @@ typedef struct bert_info {
     int vocab_size, max_positions, type_vocab_size;
     float eps;
     char act[32];
-    const char *dtype;  /* "F32", "F16", "BF16" or "mixed" */
+    const char *dtype; /* "F32", "F16", "BF16" or "mixed" */
     uint64_t params, file_bytes;
     const char *format; /* weights.h's container name */
 } bert_info;

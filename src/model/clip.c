@@ -49,7 +49,7 @@ typedef struct tower {
     const float *proj;                  /* [P, H] */
     const float *class_emb, *patch_w;   /* vision only */
     be_w *pre_g, *pre_b, *post_g, *post_b, *posw, *projw, *clsw, *patchw, *tokw; /* prepared by the backend */
-    int ready;                          /* weights materialised */
+    int ready;                                                                   /* weights materialised */
 } tower;
 
 struct clip_ctx {
@@ -62,17 +62,17 @@ struct clip_ctx {
     const st_tensor *tok_emb;
     int legacy_eos; /* config eos_token_id == 2: pool at argmax(ids) */
     wset ws;        /* weight slots, widened copies and stacked q, k, v */
-    be *be;            /* the backend the towers run on */
-    char note[320];    /* why the requested device is not the one in use, or "" */
-    int note_loud;     /* the device was asked for by name (or failed after starting): say so */
-    int dev_failed;    /* the GPU backend failed in this pass: fall back to the CPU */
+    be *be;         /* the backend the towers run on */
+    char note[320]; /* why the requested device is not the one in use, or "" */
+    int note_loud;  /* the device was asked for by name (or failed after starting): say so */
+    int dev_failed; /* the GPU backend failed in this pass: fall back to the CPU */
     /* the weights cache (lpcache.h) while a tower is prepared: weights read back (taken in prepare
      * order), or the prepared linear weights to save */
     ops_lpw **lpc_in;
     size_t lpc_n, lpc_used;
     be_w **lpc_out;
     size_t lpc_outn;
-    int cached;        /* clip_device.cached */
+    int cached; /* clip_device.cached */
     pthread_mutex_t lock;
 };
 
@@ -92,7 +92,10 @@ int clip_dtype_parse(const char *s, int *out, cs_err *err) {
 }
 
 const char *clip_dtype_name(int dtype) {
-    return dtype == CLIP_DTYPE_F32 ? "f32" : dtype == CLIP_DTYPE_F16 ? "f16" : dtype == CLIP_DTYPE_Q8 ? "q8" : "default";
+    return dtype == CLIP_DTYPE_F32   ? "f32"
+           : dtype == CLIP_DTYPE_F16 ? "f16"
+           : dtype == CLIP_DTYPE_Q8  ? "q8"
+                                     : "default";
 }
 
 /* Measured in docs/performance.md ("Lower-precision weights"): a dtype may be a tower's default
@@ -100,7 +103,10 @@ const char *clip_dtype_name(int dtype) {
  * both did, but q8 text against F32 images lost one toy-world query end to end (47/48 in
  * search_test), and neither is faster than F32 on the vision tower here: both stay F32 until
  * that is resolved; --dtype opts in. */
-int clip_dtype_default(int vision) { (void)vision; return CLIP_DTYPE_F32; }
+int clip_dtype_default(int vision) {
+    (void)vision;
+    return CLIP_DTYPE_F32;
+}
 
 /* ---------------- config ---------------- */
 
@@ -120,7 +126,8 @@ static int parse_tower(json_t *o, tower *t, int dh, int di, int dl, int dheads, 
     json_t *a = o ? json_object_get(o, "hidden_act") : NULL;
     const char *as = json_is_string(a) ? json_string_value(a) : "quick_gelu";
     if (a && !json_is_string(a)) return cs_err_set(err, "%s: %s: hidden_act must be a string", file, which);
-    if (mc_parse_act(as, &t->act)) return cs_err_set(err, "%s: %s: hidden_act \"%s\" is not supported", file, which, as);
+    if (mc_parse_act(as, &t->act))
+        return cs_err_set(err, "%s: %s: hidden_act \"%s\" is not supported", file, which, as);
     snprintf(t->act_name, sizeof t->act_name, "%s", as);
     return 0;
 }
@@ -174,7 +181,8 @@ static int parse_size(json_t *v, int *w, int *h, int *shortest) {
         return *w > 0 && *w <= 16384 ? 0 : -1;
     }
     if (!json_is_object(v)) return -1;
-    json_t *se = json_object_get(v, "shortest_edge"), *hh = json_object_get(v, "height"), *ww = json_object_get(v, "width");
+    json_t *se = json_object_get(v, "shortest_edge"), *hh = json_object_get(v, "height"),
+           *ww = json_object_get(v, "width");
     if (se && shortest) {
         if (!json_is_integer(se) || json_integer_value(se) <= 0 || json_integer_value(se) > 16384) return -1;
         *shortest = (int)json_integer_value(se);
@@ -213,10 +221,16 @@ static int parse_preproc(clip_ctx *c, const char *txt, size_t len, const char *p
     for (int k = 0; k < 2 && !rc; k++) {
         json_t *a = json_object_get(o, keys[k]);
         if (!a) continue;
-        if (!json_is_array(a) || json_array_size(a) != 3) { rc = cs_err_set(err, "%s: \"%s\" must be 3 numbers", path, keys[k]); break; }
+        if (!json_is_array(a) || json_array_size(a) != 3) {
+            rc = cs_err_set(err, "%s: \"%s\" must be 3 numbers", path, keys[k]);
+            break;
+        }
         for (int i = 0; i < 3; i++) {
             json_t *x = json_array_get(a, (size_t)i);
-            if (!json_is_number(x) || (k == 1 && json_number_value(x) <= 0)) { rc = cs_err_set(err, "%s: bad \"%s\"", path, keys[k]); break; }
+            if (!json_is_number(x) || (k == 1 && json_number_value(x) <= 0)) {
+                rc = cs_err_set(err, "%s: bad \"%s\"", path, keys[k]);
+                break;
+            }
             dst[k][i] = (float)json_number_value(x);
         }
     }
@@ -246,32 +260,51 @@ static int add_tower_slots(clip_ctx *c, tower *t, int vision) {
             snprintf(n, sizeof n, "%s.encoder.layers.%d.self_attn.%s.bias", pre, i, proj[k]);
             SLOT(*pb[k], 1, H, 0, 0, 0);
         }
-        snprintf(n, sizeof n, "%s.encoder.layers.%d.layer_norm1.weight", pre, i); SLOT(L->ln1_w, 1, H, 0, 0, 0);
-        snprintf(n, sizeof n, "%s.encoder.layers.%d.layer_norm1.bias", pre, i); SLOT(L->ln1_b, 1, H, 0, 0, 0);
-        snprintf(n, sizeof n, "%s.encoder.layers.%d.layer_norm2.weight", pre, i); SLOT(L->ln2_w, 1, H, 0, 0, 0);
-        snprintf(n, sizeof n, "%s.encoder.layers.%d.layer_norm2.bias", pre, i); SLOT(L->ln2_b, 1, H, 0, 0, 0);
-        snprintf(n, sizeof n, "%s.encoder.layers.%d.mlp.fc1.weight", pre, i); SLOT(L->fc1_w, 2, I, H, 0, 0);
-        snprintf(n, sizeof n, "%s.encoder.layers.%d.mlp.fc1.bias", pre, i); SLOT(L->fc1_b, 1, I, 0, 0, 0);
-        snprintf(n, sizeof n, "%s.encoder.layers.%d.mlp.fc2.weight", pre, i); SLOT(L->fc2_w, 2, H, I, 0, 0);
-        snprintf(n, sizeof n, "%s.encoder.layers.%d.mlp.fc2.bias", pre, i); SLOT(L->fc2_b, 1, H, 0, 0, 0);
+        snprintf(n, sizeof n, "%s.encoder.layers.%d.layer_norm1.weight", pre, i);
+        SLOT(L->ln1_w, 1, H, 0, 0, 0);
+        snprintf(n, sizeof n, "%s.encoder.layers.%d.layer_norm1.bias", pre, i);
+        SLOT(L->ln1_b, 1, H, 0, 0, 0);
+        snprintf(n, sizeof n, "%s.encoder.layers.%d.layer_norm2.weight", pre, i);
+        SLOT(L->ln2_w, 1, H, 0, 0, 0);
+        snprintf(n, sizeof n, "%s.encoder.layers.%d.layer_norm2.bias", pre, i);
+        SLOT(L->ln2_b, 1, H, 0, 0, 0);
+        snprintf(n, sizeof n, "%s.encoder.layers.%d.mlp.fc1.weight", pre, i);
+        SLOT(L->fc1_w, 2, I, H, 0, 0);
+        snprintf(n, sizeof n, "%s.encoder.layers.%d.mlp.fc1.bias", pre, i);
+        SLOT(L->fc1_b, 1, I, 0, 0, 0);
+        snprintf(n, sizeof n, "%s.encoder.layers.%d.mlp.fc2.weight", pre, i);
+        SLOT(L->fc2_w, 2, H, I, 0, 0);
+        snprintf(n, sizeof n, "%s.encoder.layers.%d.mlp.fc2.bias", pre, i);
+        SLOT(L->fc2_b, 1, H, 0, 0, 0);
     }
     int64_t P = c->info.projection_dim;
     if (vision) {
         int64_t g = c->info.image_size / c->info.patch_size, p = c->info.patch_size;
-        snprintf(n, sizeof n, "vision_model.embeddings.class_embedding"); SLOT(t->class_emb, 1, H, 0, 0, 0);
-        snprintf(n, sizeof n, "vision_model.embeddings.patch_embedding.weight"); SLOT(t->patch_w, 4, H, 3, p, p);
-        snprintf(n, sizeof n, "vision_model.embeddings.position_embedding.weight"); SLOT(t->pos, 2, g * g + 1, H, 0, 0);
-        snprintf(n, sizeof n, "vision_model.pre_layrnorm.weight"); SLOT(t->pre_ln_w, 1, H, 0, 0, 0);
-        snprintf(n, sizeof n, "vision_model.pre_layrnorm.bias"); SLOT(t->pre_ln_b, 1, H, 0, 0, 0);
-        snprintf(n, sizeof n, "vision_model.post_layernorm.weight"); SLOT(t->post_ln_w, 1, H, 0, 0, 0);
-        snprintf(n, sizeof n, "vision_model.post_layernorm.bias"); SLOT(t->post_ln_b, 1, H, 0, 0, 0);
-        snprintf(n, sizeof n, "visual_projection.weight"); SLOT(t->proj, 2, P, H, 0, 0);
+        snprintf(n, sizeof n, "vision_model.embeddings.class_embedding");
+        SLOT(t->class_emb, 1, H, 0, 0, 0);
+        snprintf(n, sizeof n, "vision_model.embeddings.patch_embedding.weight");
+        SLOT(t->patch_w, 4, H, 3, p, p);
+        snprintf(n, sizeof n, "vision_model.embeddings.position_embedding.weight");
+        SLOT(t->pos, 2, g * g + 1, H, 0, 0);
+        snprintf(n, sizeof n, "vision_model.pre_layrnorm.weight");
+        SLOT(t->pre_ln_w, 1, H, 0, 0, 0);
+        snprintf(n, sizeof n, "vision_model.pre_layrnorm.bias");
+        SLOT(t->pre_ln_b, 1, H, 0, 0, 0);
+        snprintf(n, sizeof n, "vision_model.post_layernorm.weight");
+        SLOT(t->post_ln_w, 1, H, 0, 0, 0);
+        snprintf(n, sizeof n, "vision_model.post_layernorm.bias");
+        SLOT(t->post_ln_b, 1, H, 0, 0, 0);
+        snprintf(n, sizeof n, "visual_projection.weight");
+        SLOT(t->proj, 2, P, H, 0, 0);
     } else {
         snprintf(n, sizeof n, "text_model.embeddings.position_embedding.weight");
         SLOT(t->pos, 2, c->info.max_positions, H, 0, 0);
-        snprintf(n, sizeof n, "text_model.final_layer_norm.weight"); SLOT(t->post_ln_w, 1, H, 0, 0, 0);
-        snprintf(n, sizeof n, "text_model.final_layer_norm.bias"); SLOT(t->post_ln_b, 1, H, 0, 0, 0);
-        snprintf(n, sizeof n, "text_projection.weight"); SLOT(t->proj, 2, P, H, 0, 0);
+        snprintf(n, sizeof n, "text_model.final_layer_norm.weight");
+        SLOT(t->post_ln_w, 1, H, 0, 0, 0);
+        snprintf(n, sizeof n, "text_model.final_layer_norm.bias");
+        SLOT(t->post_ln_b, 1, H, 0, 0, 0);
+        snprintf(n, sizeof n, "text_projection.weight");
+        SLOT(t->proj, 2, P, H, 0, 0);
     }
 #undef SLOT
     return rc;
@@ -392,7 +425,8 @@ static int materialise(clip_ctx *c, int vision, cs_err *err) {
     int wdt = c->params.dtype != CLIP_DTYPE_DEFAULT ? c->params.dtype : clip_dtype_default(vision);
     c->be->keep = wdt == CLIP_DTYPE_F16 ? BE_KEEP_F16 : wdt == CLIP_DTYPE_Q8 ? BE_KEEP_Q8 : BE_KEEP_F32;
     char cpath[4600] = "", ckey[8192];
-    if (cache_open(c, t, vision, cpath, sizeof cpath, ckey, sizeof ckey)) return cs_errc(err, CS_ENOMEM, "out of memory");
+    if (cache_open(c, t, vision, cpath, sizeof cpath, ckey, sizeof ckey))
+        return cs_errc(err, CS_ENOMEM, "out of memory");
     /* Every weight through the backend (q, k and v stacked first: the originals are read once and
      * not again, not at all when the tower's converted weights come from the cache). The vision
      * tower's products have 50+ rows (a patch grid per image), the text tower's a few tokens per
@@ -428,13 +462,16 @@ static int materialise(clip_ctx *c, int vision, cs_err *err) {
         if (!qkv) L->qkv_w = NULL; /* the backend keeps its own copy; ours was freed */
         if (!qkvb) L->qkv_b = NULL;
     }
-    if (prep(c, &t->post_ln_w, h, 1, BE_W_VEC, &t->post_g, err) || prep(c, &t->post_ln_b, h, 1, BE_W_VEC, &t->post_b, err) ||
+    if (prep(c, &t->post_ln_w, h, 1, BE_W_VEC, &t->post_g, err) ||
+        prep(c, &t->post_ln_b, h, 1, BE_W_VEC, &t->post_b, err) ||
         prep(c, &t->proj, P, h, BE_W_LINEAR_FEW, &t->projw, err))
         return -1;
     if (vision) {
         int g = c->info.image_size / c->info.patch_size, K = 3 * c->info.patch_size * c->info.patch_size;
-        if (prep(c, &t->pre_ln_w, h, 1, BE_W_VEC, &t->pre_g, err) || prep(c, &t->pre_ln_b, h, 1, BE_W_VEC, &t->pre_b, err) ||
-            prep(c, &t->pos, g * g + 1, h, BE_W_VEC, &t->posw, err) || prep(c, &t->class_emb, h, 1, BE_W_VEC, &t->clsw, err) ||
+        if (prep(c, &t->pre_ln_w, h, 1, BE_W_VEC, &t->pre_g, err) ||
+            prep(c, &t->pre_ln_b, h, 1, BE_W_VEC, &t->pre_b, err) ||
+            prep(c, &t->pos, g * g + 1, h, BE_W_VEC, &t->posw, err) ||
+            prep(c, &t->class_emb, h, 1, BE_W_VEC, &t->clsw, err) ||
             prep(c, &t->patch_w, h, K, BE_W_LINEAR, &t->patchw, err))
             return -1;
     } else {
@@ -472,7 +509,8 @@ int clip_load(const char *dir, const clip_params *p, clip_ctx **out, cs_err *err
     c->params.threads = mc_threads(c->params.threads);
     { /* a bad device name fails the load; the device itself is opened on first use (open_backend) */
         const char *env = getenv("CLIPSEEK_DEVICE"), *d = c->params.device && *c->params.device ? c->params.device
-                                                        : env && *env ? env : "auto";
+                                                          : env && *env                         ? env
+                                                                                                : "auto";
         int kind, idx;
         if (!c->params.reference && be_parse_device(d, &kind, &idx, err)) {
             pthread_mutex_destroy(&c->lock);
@@ -484,7 +522,10 @@ int clip_load(const char *dir, const clip_params *p, clip_ctx **out, cs_err *err
     char *cfg = cs_path_join(dir, "config.json"), *pp = cs_path_join(dir, "preprocessor_config.json"),
          *voc = cs_path_join(dir, "vocab.json"), *mer = cs_path_join(dir, "merges.txt");
     int rc = -1;
-    if (!c->dir || !cfg || !pp || !voc || !mer) { cs_errc(err, CS_ENOMEM, "out of memory"); goto done; }
+    if (!c->dir || !cfg || !pp || !voc || !mer) {
+        cs_errc(err, CS_ENOMEM, "out of memory");
+        goto done;
+    }
     char *txt = NULL;
     size_t len = 0;
     if (cs_read_file(cfg, 16u << 20, &txt, &len, err)) goto done;
@@ -501,7 +542,8 @@ int clip_load(const char *dir, const clip_params *p, clip_ctx **out, cs_err *err
     clip_info *in = &c->info;
     if (!c->params.no_tokenizer && tok_load(voc, mer, &c->tok, err)) goto done;
     if (c->tok && (int)tok_vocab_size(c->tok) > in->vocab_size) {
-        cs_err_set(err, "%s: %zu tokens, but the model's vocab_size is %d", voc, tok_vocab_size(c->tok), in->vocab_size);
+        cs_err_set(err, "%s: %zu tokens, but the model's vocab_size is %d", voc, tok_vocab_size(c->tok),
+                   in->vocab_size);
         goto done;
     }
     c->text.L = calloc((size_t)c->text.layers, sizeof(layer_w));
@@ -520,9 +562,10 @@ int clip_load(const char *dir, const clip_params *p, clip_ctx **out, cs_err *err
         st_to_f32(ls, &v);
         in->logit_scale = expf(v);
     }
-    in->text = (clip_tower_info){c->text.hidden, c->text.inter, c->text.layers, c->text.heads, c->text.eps, c->text.act_name};
-    in->vision = (clip_tower_info){c->vision.hidden, c->vision.inter, c->vision.layers, c->vision.heads, c->vision.eps,
-                                   c->vision.act_name};
+    in->text =
+        (clip_tower_info){c->text.hidden, c->text.inter, c->text.layers, c->text.heads, c->text.eps, c->text.act_name};
+    in->vision = (clip_tower_info){c->vision.hidden, c->vision.inter, c->vision.layers,
+                                   c->vision.heads,  c->vision.eps,   c->vision.act_name};
     int counts[3] = {0, 0, 0};
     for (size_t i = 0; i < st_count(c->st); i++) {
         st_dtype d = st_at(c->st, i)->dtype; /* integer buffers (position_ids) are not weights */
@@ -538,7 +581,10 @@ int clip_load(const char *dir, const clip_params *p, clip_ctx **out, cs_err *err
     in->converted = st_converted(c->st);
     rc = 0;
 done:
-    free(cfg); free(pp); free(voc); free(mer);
+    free(cfg);
+    free(pp);
+    free(voc);
+    free(mer);
     if (rc) {
         clip_free(c);
         return -1;
@@ -659,10 +705,10 @@ static void encoder(clip_ctx *c, const tower *t, be_off x, int T, const int *seq
             v->take_rows(b, x, H, seq_off, pool, nseq);
             T = nseq;
         }
-        v->linear(b, att, L->ow, L->ob, OPS_ACT_NONE, x, 1, T, 0, 0);          /* x += out_proj(att) */
+        v->linear(b, att, L->ow, L->ob, OPS_ACT_NONE, x, 1, T, 0, 0); /* x += out_proj(att) */
         v->layernorm(b, x, L->ln2g, L->ln2b, h, T, H, t->eps);
         v->linear(b, h, L->fc1w, L->fc1b, t->act, m, 0, T, 0, 0);
-        v->linear(b, m, L->fc2w, L->fc2b, OPS_ACT_NONE, x, 1, T, 0, 0);        /* x += fc2(act(fc1(ln2(x)))) */
+        v->linear(b, m, L->fc2w, L->fc2b, OPS_ACT_NONE, x, 1, T, 0, 0); /* x += fc2(act(fc1(ln2(x)))) */
     }
 }
 
@@ -673,8 +719,10 @@ static int finish(clip_ctx *c, be_off proj, int batch, int normalize, float *emb
     if (!tmp) return cs_errc(err, CS_ENOMEM, "out of memory");
     be_read(c->be, proj, tmp, (size_t)batch * P);
     int rc = be_sync(c->be, err);
-    if (rc) c->dev_failed = !(c->be->caps & BE_CAP_HOST);
-    else if (normalize) ops_l2_normalize(tmp, batch, P);
+    if (rc)
+        c->dev_failed = !(c->be->caps & BE_CAP_HOST);
+    else if (normalize)
+        ops_l2_normalize(tmp, batch, P);
     if (tmp != embeds) free(tmp);
     return rc;
 }
@@ -762,12 +810,13 @@ static int fall_back(clip_ctx *c, const cs_err *why, cs_err *err) {
     return 0;
 }
 
-int clip_text_embed(clip_ctx *c, const int32_t *const *ids, const size_t *lens, int batch, int normalize,
-                    float *embeds, cs_err *err) {
+int clip_text_embed(clip_ctx *c, const int32_t *const *ids, const size_t *lens, int batch, int normalize, float *embeds,
+                    cs_err *err) {
     pthread_mutex_lock(&c->lock);
     cs_err e = {0};
     int rc = text_run(c, ids, lens, batch, NULL, normalize, NULL, embeds, &e);
-    if (rc && c->dev_failed && !fall_back(c, &e, &e)) rc = text_run(c, ids, lens, batch, NULL, normalize, NULL, embeds, &e);
+    if (rc && c->dev_failed && !fall_back(c, &e, &e))
+        rc = text_run(c, ids, lens, batch, NULL, normalize, NULL, embeds, &e);
     if (rc && err) *err = e;
     pthread_mutex_unlock(&c->lock);
     return rc;
@@ -779,7 +828,8 @@ int clip_text_forward(clip_ctx *c, const int32_t *ids, const int32_t *mask, int 
     pthread_mutex_lock(&c->lock);
     cs_err e = {0};
     int rc = text_run(c, &ids, &len, 1, mask, normalize, last_hidden, embeds, &e);
-    if (rc && c->dev_failed && !fall_back(c, &e, &e)) rc = text_run(c, &ids, &len, 1, mask, normalize, last_hidden, embeds, &e);
+    if (rc && c->dev_failed && !fall_back(c, &e, &e))
+        rc = text_run(c, &ids, &len, 1, mask, normalize, last_hidden, embeds, &e);
     if (rc && err) *err = e;
     pthread_mutex_unlock(&c->lock);
     return rc;
@@ -802,8 +852,8 @@ static int vision_run(clip_ctx *c, const float *pixels, int batch, int normalize
         return -1;
     }
     be_off x = 0, h = x + (size_t)T * H, qkv = h + (size_t)T * H, att = qkv + (size_t)T * 3 * H,
-           m = att + (size_t)T * H, cols = m + (size_t)T * I, pix = cols + (size_t)batch * np * K,
-           pooled = pix + npix, proj = pooled + (size_t)batch * H;
+           m = att + (size_t)T * H, cols = m + (size_t)T * I, pix = cols + (size_t)batch * np * K, pooled = pix + npix,
+           proj = pooled + (size_t)batch * H;
     int *iw = malloc((size_t)batch * 3 * sizeof *iw);
     if (!iw) return cs_errc(err, CS_ENOMEM, "out of memory");
     int *off = iw, *len = off + batch, *pool = len + batch;
@@ -834,7 +884,8 @@ int clip_vision_forward(clip_ctx *c, const float *pixels, int batch, int normali
     pthread_mutex_lock(&c->lock);
     cs_err e = {0};
     int rc = vision_run(c, pixels, batch, normalize, last_hidden, embeds, &e);
-    if (rc && c->dev_failed && !fall_back(c, &e, &e)) rc = vision_run(c, pixels, batch, normalize, last_hidden, embeds, &e);
+    if (rc && c->dev_failed && !fall_back(c, &e, &e))
+        rc = vision_run(c, pixels, batch, normalize, last_hidden, embeds, &e);
     if (rc && err) *err = e;
     pthread_mutex_unlock(&c->lock);
     return rc;
@@ -855,12 +906,21 @@ int clip_image_files_embed(clip_ctx *c, const char *const *paths, int n, int nor
         int b = n - i < CHUNK ? n - i : CHUNK;
         for (int j = 0; j < b; j++) {
             img_rgb im;
-            if (img_load(paths[i + j], c->params.max_pixels, &im, err)) { free(px); return -1; }
+            if (img_load(paths[i + j], c->params.max_pixels, &im, err)) {
+                free(px);
+                return -1;
+            }
             int rc = img_preprocess(&im, &c->info.preproc, px + per * j, err);
             img_free(&im);
-            if (rc) { free(px); return cs_err_prefix(err, "%s", paths[i + j]); }
+            if (rc) {
+                free(px);
+                return cs_err_prefix(err, "%s", paths[i + j]);
+            }
         }
-        if (clip_vision_forward(c, px, b, normalize, NULL, embeds + (size_t)i * P, err)) { free(px); return -1; }
+        if (clip_vision_forward(c, px, b, normalize, NULL, embeds + (size_t)i * P, err)) {
+            free(px);
+            return -1;
+        }
     }
     free(px);
     return 0;
@@ -872,7 +932,8 @@ int clip_texts_embed(clip_ctx *c, const char *const *texts, int n, int normalize
     int rc = 0;
     if (!ids || !lens) rc = cs_errc(err, CS_ENOMEM, "out of memory");
     if (!rc) rc = need_tok(c, err);
-    for (int i = 0; i < n && !rc; i++) rc = tok_encode(c->tok, texts[i], strlen(texts[i]), c->info.max_positions, &ids[i], &lens[i], err);
+    for (int i = 0; i < n && !rc; i++)
+        rc = tok_encode(c->tok, texts[i], strlen(texts[i]), c->info.max_positions, &ids[i], &lens[i], err);
     if (!rc) rc = clip_text_embed(c, (const int32_t *const *)ids, lens, n, normalize, embeds, err);
     for (int i = 0; ids && i < n; i++) free(ids[i]);
     free(ids);

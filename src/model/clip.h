@@ -41,15 +41,15 @@ typedef struct clip_ctx clip_ctx;
 enum { CLIP_DTYPE_DEFAULT, CLIP_DTYPE_F32, CLIP_DTYPE_F16, CLIP_DTYPE_Q8 };
 
 typedef struct clip_params {
-    int threads;          /* 0: CLIPSEEK_THREADS, else the number of online CPUs */
-    uint64_t max_pixels;  /* decoder limit; 0: IMG_DEFAULT_MAX_PIXELS */
-    int reference;        /* 1: use the plain reference kernels (slow; for tests) */
-    int no_tokenizer;     /* 1: skip vocab.json and merges.txt (image-only commands: about 80 ms saved);
+    int threads;           /* 0: CLIPSEEK_THREADS, else the number of online CPUs */
+    uint64_t max_pixels;   /* decoder limit; 0: IMG_DEFAULT_MAX_PIXELS */
+    int reference;         /* 1: use the plain reference kernels (slow; for tests) */
+    int no_tokenizer;      /* 1: skip vocab.json and merges.txt (image-only commands: about 80 ms saved);
                            * clip_tokenize and clip_texts_embed then fail with a message */
-    const char *device;   /* "auto", "cpu", "vulkan", "vulkan:N"; NULL: $CLIPSEEK_DEVICE, else "auto" */
-    int f32;              /* GPU: keep weights in F32 (default: F16, accumulating in F32) */
-    int dtype;            /* CPU: CLIP_DTYPE_*, both towers (DEFAULT: per tower) */
-    const char *cache_dir;/* NULL, or a folder for converted F16/Q8 weights (lpcache.h): a tower converted
+    const char *device;    /* "auto", "cpu", "vulkan", "vulkan:N"; NULL: $CLIPSEEK_DEVICE, else "auto" */
+    int f32;               /* GPU: keep weights in F32 (default: F16, accumulating in F32) */
+    int dtype;             /* CPU: CLIP_DTYPE_*, both towers (DEFAULT: per tower) */
+    const char *cache_dir; /* NULL, or a folder for converted F16/Q8 weights (lpcache.h): a tower converted
                            * once is read back from there at the next load instead of converted again;
                            * the string must outlive the context */
 } clip_params;
@@ -73,12 +73,12 @@ typedef struct clip_info {
     int vocab_size, max_positions, bos_id, eos_id, pad_id;
     int image_size, patch_size, channels;
     int projection_dim;
-    float logit_scale;           /* exp() of the stored logit_scale */
-    const char *dtype;           /* dtype of most weights: "F32", "F16", "BF16" or "mixed" */
+    float logit_scale; /* exp() of the stored logit_scale */
+    const char *dtype; /* dtype of most weights: "F32", "F16", "BF16" or "mixed" */
     uint64_t text_params, vision_params, total_params;
-    uint64_t file_bytes;         /* bytes of the weights files */
-    const char *format;          /* "safetensors", "pytorch zip" or "pytorch legacy" (weights.h) */
-    size_t converted;            /* tensors copied at load (strided views of a .bin), not mapped */
+    uint64_t file_bytes; /* bytes of the weights files */
+    const char *format;  /* "safetensors", "pytorch zip" or "pytorch legacy" (weights.h) */
+    size_t converted;    /* tensors copied at load (strided views of a .bin), not mapped */
     img_preproc preproc;
 } clip_info;
 
@@ -128,20 +128,20 @@ int clip_tokenize(clip_ctx *c, const char *text, size_t len, int max_len, int32_
  * Writes batch x projection_dim floats to embeds. Pooling is HF's: the first eos_id position
  * (argmax of the ids when the config's eos_token_id is 2, the legacy rule). Padding is never
  * needed: the tower is causal, so tokens after the pooled one cannot change it. */
-int clip_text_embed(clip_ctx *c, const int32_t *const *ids, const size_t *lens, int batch, int normalize,
-                    float *embeds, cs_err *err);
+int clip_text_embed(clip_ctx *c, const int32_t *const *ids, const size_t *lens, int batch, int normalize, float *embeds,
+                    cs_err *err);
 
 /* One sequence with full outputs, for conformance tests. mask: NULL or n flags (0 = padding key,
  * HF's attention_mask). last_hidden: NULL or n x hidden (after the final layer norm).
  * embeds: NULL or projection_dim. */
-int clip_text_forward(clip_ctx *c, const int32_t *ids, const int32_t *mask, int n, int normalize,
-                      float *last_hidden, float *embeds, cs_err *err);
+int clip_text_forward(clip_ctx *c, const int32_t *ids, const int32_t *mask, int n, int normalize, float *last_hidden,
+                      float *embeds, cs_err *err);
 
 /* Vision tower over `batch` preprocessed images (batch x 3 x S x S, S = image_size).
  * last_hidden: NULL or batch x (1 + patches) x hidden (encoder output, before post-LN, as HF).
  * embeds: NULL or batch x projection_dim. */
-int clip_vision_forward(clip_ctx *c, const float *pixels, int batch, int normalize, float *last_hidden,
-                        float *embeds, cs_err *err);
+int clip_vision_forward(clip_ctx *c, const float *pixels, int batch, int normalize, float *last_hidden, float *embeds,
+                        cs_err *err);
 
 /* Preprocesses a decoded image for this model into 3 x S x S floats. */
 int clip_preprocess(const clip_ctx *c, const img_rgb *im, float *out, cs_err *err);

@@ -32,7 +32,7 @@ void enc_layer_unprepare(be *b, enc_layer *L);
  * x = LN1(x + out(attn(qkv(x)))); x = LN2(x + fc2(act(fc1(x)))). Bidirectional attention over the
  * nseq stacked sequences (off/len), keymask as be_vtbl.attention. Workspace: qkv [T, 3H],
  * att [T, H], m [T, I]. */
-void enc_layer_post_ln(be *b, const enc_layer *L, be_off x, int T, int H, int heads, int act, float eps,
-                       const int *off, const int *len, int nseq, const int *keymask, be_off qkv, be_off att, be_off m);
+void enc_layer_post_ln(be *b, const enc_layer *L, be_off x, int T, int H, int heads, int act, float eps, const int *off,
+                       const int *len, int nseq, const int *keymask, be_off qkv, be_off att, be_off m);
 
 #endif

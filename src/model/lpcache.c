@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #define MAGIC "CSLPW001"
-#define HEAD 40
+#define HEAD  40
 /* Bumped whenever the conversion (rounding, layout) changes: old files then no longer match. */
 #define CONVERTER "ops_lp 1"
 
@@ -33,8 +33,10 @@ typedef struct {
 static inline uint64_t rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
 static void sum_init(sum_state *s) {
     memset(s, 0, sizeof *s);
-    s->v[0] = 0x9E3779B185EBCA87ull; s->v[1] = 0xC2B2AE3D27D4EB4Full;
-    s->v[2] = 0x165667B19E3779F9ull; s->v[3] = 0x85EBCA77C2B2AE63ull;
+    s->v[0] = 0x9E3779B185EBCA87ull;
+    s->v[1] = 0xC2B2AE3D27D4EB4Full;
+    s->v[2] = 0x165667B19E3779F9ull;
+    s->v[3] = 0x85EBCA77C2B2AE63ull;
 }
 static void sum_round(sum_state *s, const unsigned char *p) {
     for (int l = 0; l < 4; l++) {
@@ -76,7 +78,8 @@ static int wanted_file(const char *n) {
 
 static int cmpstr(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-int lpc_key(const char *model_dir, const char *tower, int fmt, char *key, size_t n, char *name, size_t nn, cs_err *err) {
+int lpc_key(const char *model_dir, const char *tower, int fmt, char *key, size_t n, char *name, size_t nn,
+            cs_err *err) {
     char real[PATH_MAX];
     if (!realpath(model_dir, real)) return cs_err_set(err, "%s: %s", model_dir, strerror(errno));
     DIR *d = opendir(real);
@@ -108,10 +111,22 @@ int lpc_key(const char *model_dir, const char *tower, int fmt, char *key, size_t
     return 0;
 }
 
-static void put32(unsigned char *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i)); }
-static void put64(unsigned char *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i)); }
-static uint32_t get32(const unsigned char *p) { uint32_t v = 0; for (int i = 3; i >= 0; i--) v = (v << 8) | p[i]; return v; }
-static uint64_t get64(const unsigned char *p) { uint64_t v = 0; for (int i = 7; i >= 0; i--) v = (v << 8) | p[i]; return v; }
+static void put32(unsigned char *p, uint32_t v) {
+    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+static void put64(unsigned char *p, uint64_t v) {
+    for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+static uint32_t get32(const unsigned char *p) {
+    uint32_t v = 0;
+    for (int i = 3; i >= 0; i--) v = (v << 8) | p[i];
+    return v;
+}
+static uint64_t get64(const unsigned char *p) {
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
+    return v;
+}
 
 static int read_all(FILE *f, void *p, size_t n) { return fread(p, 1, n, f) == n ? 0 : -1; }
 
@@ -127,7 +142,10 @@ int lpc_load(const char *path, const char *key, int fmt, const int (*shapes)[2],
     char *kbuf = NULL;
     unsigned char *sh = NULL;
     int rc = -1;
-    if (read_all(f, h, HEAD) || memcmp(h, MAGIC, 8)) { cs_err_set(err, "%s: not a weights cache file", path); goto done; }
+    if (read_all(f, h, HEAD) || memcmp(h, MAGIC, 8)) {
+        cs_err_set(err, "%s: not a weights cache file", path);
+        goto done;
+    }
     if (get32(h + 8) != (uint32_t)fmt || get32(h + 12) != count || get32(h + 16) != klen) {
         cs_err_set(err, "%s: made for other weights (format, count or key)", path);
         goto done;
@@ -137,14 +155,20 @@ int lpc_load(const char *path, const char *key, int fmt, const int (*shapes)[2],
     kbuf = malloc(klen + 1);
     sh = malloc(8 * count + 1);
     w = calloc(count + 1, sizeof *w);
-    if (!kbuf || !sh || !w) { cs_err_set(err, "out of memory"); goto done; }
+    if (!kbuf || !sh || !w) {
+        cs_err_set(err, "out of memory");
+        goto done;
+    }
     sum_state s;
     sum_init(&s);
     if (payload != want || read_all(f, kbuf, klen) || memcmp(kbuf, key, klen)) {
         cs_err_set(err, "%s: stale (the model's files or the converter changed)", path);
         goto done;
     }
-    if (read_all(f, sh, 8 * count)) { cs_err_set(err, "%s: truncated", path); goto done; }
+    if (read_all(f, sh, 8 * count)) {
+        cs_err_set(err, "%s: truncated", path);
+        goto done;
+    }
     for (size_t i = 0; i < count; i++)
         if ((int)get32(sh + 8 * i) != shapes[i][0] || (int)get32(sh + 8 * i + 4) != shapes[i][1]) {
             cs_err_set(err, "%s: weight %zu has another shape", path, i);
@@ -154,13 +178,25 @@ int lpc_load(const char *path, const char *key, int fmt, const int (*shapes)[2],
     sum_add(&s, sh, 8 * count);
     for (; got < count; got++) {
         ops_lpw *x = ops_lp_alloc(shapes[got][0], shapes[got][1], fmt);
-        if (!x) { cs_err_set(err, "out of memory"); goto done; }
+        if (!x) {
+            cs_err_set(err, "out of memory");
+            goto done;
+        }
         w[got] = x;
-        if (read_all(f, x->data, x->bytes)) { cs_err_set(err, "%s: truncated", path); goto done; }
+        if (read_all(f, x->data, x->bytes)) {
+            cs_err_set(err, "%s: truncated", path);
+            goto done;
+        }
         sum_add(&s, x->data, x->bytes);
     }
-    if (fgetc(f) != EOF) { cs_err_set(err, "%s: longer than its header says", path); goto done; }
-    if (sum_end(&s) != get64(h + 32)) { cs_err_set(err, "%s: checksum mismatch (damaged)", path); goto done; }
+    if (fgetc(f) != EOF) {
+        cs_err_set(err, "%s: longer than its header says", path);
+        goto done;
+    }
+    if (sum_end(&s) != get64(h + 32)) {
+        cs_err_set(err, "%s: checksum mismatch (damaged)", path);
+        goto done;
+    }
     rc = 0;
     *out = w;
     w = NULL;
@@ -216,8 +252,10 @@ int lpc_save(const char *path, const char *key, const ops_lpw *const *w, size_t 
     for (size_t i = 0; ok && i < count; i++) ok = fwrite(w[i]->data, 1, w[i]->bytes, f) == w[i]->bytes;
     ok = ok && fflush(f) == 0 && fsync(fd) == 0;
     int saved = errno;
-    if (f) fclose(f);
-    else close(fd);
+    if (f)
+        fclose(f);
+    else
+        close(fd);
     free(meta);
     if (!ok || rename(tmp, path) != 0) {
         if (ok) saved = errno;

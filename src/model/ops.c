@@ -57,7 +57,9 @@ void ops_act_ref(float *x, size_t n, int act) {
         switch (act) {
         case OPS_ACT_QUICK_GELU: x[i] = v / (1.0f + expf(-1.702f * v)); break;
         case OPS_ACT_GELU: x[i] = 0.5f * v * (1.0f + erff(v * 0.70710678118654752f)); break;
-        case OPS_ACT_GELU_TANH: x[i] = 0.5f * v * (1.0f + tanhf(0.79788456080286536f * (v + 0.044715f * v * v * v))); break;
+        case OPS_ACT_GELU_TANH:
+            x[i] = 0.5f * v * (1.0f + tanhf(0.79788456080286536f * (v + 0.044715f * v * v * v)));
+            break;
         default: x[i] = v > 0.0f ? v : 0.0f;
         }
     }

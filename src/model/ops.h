@@ -54,8 +54,8 @@ size_t ops_attention_scratch(const ops_ctx *o, int n, int hd);
 /* The plain version: one dot product per score, libm expf. Needs no scratch. */
 void ops_attention_ref(const float *q, const float *k, const float *v, int ld, float *out, int ldo, int n, int heads,
                        int hd, int causal, const int *keymask);
-void ops_attention(ops_ctx *o, const float *q, const float *k, const float *v, int ld, float *out, int ldo, int n, int heads,
-                   int hd, int causal, const int *keymask, float *scratch);
+void ops_attention(ops_ctx *o, const float *q, const float *k, const float *v, int ld, float *out, int ldo, int n,
+                   int heads, int hd, int causal, const int *keymask, float *scratch);
 /* The same over nseq sequences stacked in q, k, v and out: sequence s is rows seq_off[s] ..
  * seq_off[s] + seq_len[s] - 1 (keymask, if given, is indexed by row). One parallel region for
  * all (sequence, head) pairs. scratch: ops_attention_scratch(longest sequence, hd) floats.
@@ -102,14 +102,14 @@ size_t ops_linear_packed_scratch(int m, int k);
  * (may be NULL; act must be OPS_ACT_NONE). b may be NULL. The same sums as ops_linear +
  * ops_bias_act / ops_residual, up to float rounding order (with resid, each K block's partial
  * product is added to resid in turn, then b). */
-void ops_linear_packed(ops_ctx *o, const float *x, const ops_packed *w, const float *b, int act, float *y, float *resid, int m,
-                       float *scratch);
+void ops_linear_packed(ops_ctx *o, const float *x, const ops_packed *w, const float *b, int act, float *y, float *resid,
+                       int m, float *scratch);
 /* The same for output columns [c0, c1) only (0 <= c0 < c1 <= n): y and resid keep their row
  * stride n, and b is indexed by column as before. Work is done in whole panels of the packed
  * layout, so the columns from c0 rounded down to a panel start (BLIS's NR) up to c0 are written
  * too; none at or past c1. */
-void ops_linear_packed_cols(ops_ctx *o, const float *x, const ops_packed *w, const float *b, int act, float *y, float *resid, int m,
-                            int c0, int c1, float *scratch);
+void ops_linear_packed_cols(ops_ctx *o, const float *x, const ops_packed *w, const float *b, int act, float *y,
+                            float *resid, int m, int c0, int c1, float *scratch);
 
 /* Names the BLAS the fast path was built with ("OpenBLAS 0.3.21", "BLIS", "oneDNN", "reference"). */
 const char *ops_blas_name(void);

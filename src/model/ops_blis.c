@@ -99,7 +99,9 @@ void ops_blis_gemm_split(ops_ctx *o, const float *x, const float *w, float *y, i
         int t = 0, tn = 1;
 #endif
         int c0 = tn == nth ? cut[t] * 16 : (int)((long)units * t / tn) * 16,
-            c1 = t + 1 == tn ? n : tn == nth ? cut[t + 1] * 16 : (int)((long)units * (t + 1) / tn) * 16;
+            c1 = t + 1 == tn ? n
+                 : tn == nth ? cut[t + 1] * 16
+                             : (int)((long)units * (t + 1) / tn) * 16;
         rntm_t rntm = BLIS_RNTM_INITIALIZER;
         bli_rntm_set_num_threads(1, &rntm);
         float one = 1.0f, zero = 0.0f;
@@ -147,13 +149,15 @@ static void pk_init(void) {
     bli_init();
     cntx_t *cx = bli_gks_query_cntx();
     if (!cx) return;
-    int mr = (int)bli_cntx_get_blksz_def_dt(BLIS_FLOAT, BLIS_MR, cx), nr = (int)bli_cntx_get_blksz_def_dt(BLIS_FLOAT, BLIS_NR, cx);
+    int mr = (int)bli_cntx_get_blksz_def_dt(BLIS_FLOAT, BLIS_MR, cx),
+        nr = (int)bli_cntx_get_blksz_def_dt(BLIS_FLOAT, BLIS_NR, cx);
     /* the packed micro-panels' leading dimensions (PACKMR, PACKNR) must equal MR and NR, as
      * they do for every x86 sgemm kernel in BLIS; anything else keeps the CBLAS path */
     if (mr < 1 || nr < 1 || mr > 32 || nr > 64 || bli_cntx_get_blksz_max_dt(BLIS_FLOAT, BLIS_MR, cx) != mr ||
         bli_cntx_get_blksz_max_dt(BLIS_FLOAT, BLIS_NR, cx) != nr)
         return;
-    int kc = (int)bli_cntx_get_blksz_def_dt(BLIS_FLOAT, BLIS_KC, cx), mc = (int)bli_cntx_get_blksz_def_dt(BLIS_FLOAT, BLIS_MC, cx);
+    int kc = (int)bli_cntx_get_blksz_def_dt(BLIS_FLOAT, BLIS_KC, cx),
+        mc = (int)bli_cntx_get_blksz_def_dt(BLIS_FLOAT, BLIS_MC, cx);
     if (kc < 16 || kc > 4096) kc = 256;
     if (mc < mr || mc > 4096) mc = 24 * mr;
     g_pk.mr = mr;
@@ -214,9 +218,9 @@ size_t ops_packed_bytes(const ops_packed *p) { return p ? p->bytes + sizeof *p :
 static void pk_panel6(const float *src, size_t ld, int k, float *dst) {
     int t = 0;
     for (; t + 8 <= k; t += 8, dst += 48) {
-        __m256 a0 = _mm256_loadu_ps(src + t), a1 = _mm256_loadu_ps(src + ld + t), a2 = _mm256_loadu_ps(src + 2 * ld + t),
-               a3 = _mm256_loadu_ps(src + 3 * ld + t), a4 = _mm256_loadu_ps(src + 4 * ld + t),
-               a5 = _mm256_loadu_ps(src + 5 * ld + t);
+        __m256 a0 = _mm256_loadu_ps(src + t), a1 = _mm256_loadu_ps(src + ld + t),
+               a2 = _mm256_loadu_ps(src + 2 * ld + t), a3 = _mm256_loadu_ps(src + 3 * ld + t),
+               a4 = _mm256_loadu_ps(src + 4 * ld + t), a5 = _mm256_loadu_ps(src + 5 * ld + t);
         /* u0 = a0[0] a1[0] a0[1] a1[1] | a0[4] a1[4] a0[5] a1[5], and so on */
         __m256 u0 = _mm256_unpacklo_ps(a0, a1), u1 = _mm256_unpackhi_ps(a0, a1), u2 = _mm256_unpacklo_ps(a2, a3),
                u3 = _mm256_unpackhi_ps(a2, a3), u4 = _mm256_unpacklo_ps(a4, a5), u5 = _mm256_unpackhi_ps(a4, a5);
@@ -311,15 +315,15 @@ size_t ops_linear_packed_scratch(int m, int k) {
     return pk_a_floats(m, k) + 16; /* + 16: room to align the start */
 }
 
-void ops_linear_packed(ops_ctx *o, const float *x, const ops_packed *w, const float *b, int act, float *y, float *resid, int m,
-                       float *scratch) {
+void ops_linear_packed(ops_ctx *o, const float *x, const ops_packed *w, const float *b, int act, float *y, float *resid,
+                       int m, float *scratch) {
     ops_linear_packed_cols(o, x, w, b, act, y, resid, m, 0, w->n, scratch);
 }
 
-void ops_linear_packed_cols(ops_ctx *o, const float *x, const ops_packed *w, const float *b, int act, float *y, float *resid, int m,
-                            int c0, int c1, float *scratch) {
+void ops_linear_packed_cols(ops_ctx *o, const float *x, const ops_packed *w, const float *b, int act, float *y,
+                            float *resid, int m, int c0, int c1, float *scratch) {
     const int MR = g_pk.mr, NR = g_pk.nr, KC = g_pk.kc, MC = g_pk.mc, n = w->n < c1 ? w->n : c1, k = w->k, ldy = w->n,
-              pnp = w->np; /* panels in the packed layout */
+              pnp = w->np;                                            /* panels in the packed layout */
     const int jb = c0 < 0 ? 0 : c0 / NR, np = (n + NR - 1) / NR - jb; /* our panels: jb .. jb + np - 1 */
     if (np < 1 || m < 1) return;
     const int mp = (m + MR - 1) / MR; /* row panels */
@@ -339,7 +343,8 @@ void ops_linear_packed_cols(ops_ctx *o, const float *x, const ops_packed *w, con
             int rows = m - R * MR < MR ? m - R * MR : MR;
             for (int P = 0; P < k; P += KC) {
                 int kc = k - P < KC ? k - P : KC;
-                pk_panel(x + (size_t)R * MR * k + P, (size_t)k, rows, MR, kc, apk + (size_t)P * mp * MR + (size_t)R * kc * MR);
+                pk_panel(x + (size_t)R * MR * k + P, (size_t)k, rows, MR, kc,
+                         apk + (size_t)P * mp * MR + (size_t)R * kc * MR);
             }
         }
         /* (the implicit barrier: every thread reads every panel) */
@@ -373,7 +378,8 @@ void ops_linear_packed_cols(ops_ctx *o, const float *x, const ops_packed *w, con
                          * separate add stalled on them (3% of an image pass) */
                         float *c = (resid ? resid : y) + (size_t)(I + r) * ldy + col;
                         bli_auxinfo_set_next_a((void *)(r + MR < mc ? ap + (size_t)MR * kc : ap), &aux);
-                        g_pk.ukr(mr, nr, kc, &one, (float *)ap, (float *)bp, P || resid ? &one : &zero, c, ldy, 1, &aux, g_pk.cntx);
+                        g_pk.ukr(mr, nr, kc, &one, (float *)ap, (float *)bp, P || resid ? &one : &zero, c, ldy, 1, &aux,
+                                 g_pk.cntx);
                         if (!last) continue;
                         const float *bb = b ? b + col : NULL;
                         if (resid) {
@@ -428,8 +434,9 @@ size_t ops_attention_blis_scratch(const ops_ctx *o, int n, int hd) {
     return (size_t)o->threads * att_layout_of(n, hd).total;
 }
 
-int ops_attention_blis(ops_ctx *o, const float *q, const float *k, const float *v, int ld, float *out, int ldo, const int *seq_off,
-                       const int *seq_len, int nseq, int heads, int hd, int causal, const int *keymask, float *scratch) {
+int ops_attention_blis(ops_ctx *o, const float *q, const float *k, const float *v, int ld, float *out, int ldo,
+                       const int *seq_off, const int *seq_len, int nseq, int heads, int hd, int causal,
+                       const int *keymask, float *scratch) {
     if (!ops_pack_available()) return 0;
     const int MR = g_pk.mr, NR = g_pk.nr;
     const float scale = 1.0f / sqrtf((float)hd);
@@ -447,7 +454,8 @@ int ops_attention_blis(ops_ctx *o, const float *q, const float *k, const float *
         base = (float *)(((uintptr_t)base + 63) & ~(uintptr_t)63);
         const att_layout L = att_layout_of(n, hd);
         float *qa = base + L.qa, *kb = base + L.kb, *S = base + L.s, *pa = base + L.pa, *vb = base + L.vb;
-        const float *qs = q + (size_t)o0 * ld + h * hd, *ks = k + (size_t)o0 * ld + h * hd, *vs = v + (size_t)o0 * ld + h * hd;
+        const float *qs = q + (size_t)o0 * ld + h * hd, *ks = k + (size_t)o0 * ld + h * hd,
+                    *vs = v + (size_t)o0 * ld + h * hd;
         const int *km = keymask ? keymask + o0 : NULL;
         float one = 1.0f, zero = 0.0f;
         auxinfo_t aux;

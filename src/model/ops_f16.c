@@ -78,7 +78,12 @@ static inline void f16_tile(const float *x, const uint16_t *w, float *y, int k, 
         }
 }
 
-typedef struct { const float *x; const uint16_t *w; float *y; int k, n; } f16_job;
+typedef struct {
+    const float *x;
+    const uint16_t *w;
+    float *y;
+    int k, n;
+} f16_job;
 static void f16_tile_job(const void *ctx, int i, int j, int mr, int nr) {
     const f16_job *J = ctx;
     f16_tile(J->x, J->w, J->y, J->k, J->n, i, j, mr, nr);
@@ -94,8 +99,13 @@ void ops_f16_linear(ops_ctx *o, const float *x, const ops_lpw *w, float *y, int 
     int nt = o ? ops_ctx_threads(o) : 1;
     const uint16_t *h = w->data;
 #ifdef F16_AVX2
-    if (impl == OPS_LP_AVX2) { f16_avx2(nt, x, h, y, m, w->n, w->k); return; }
+    if (impl == OPS_LP_AVX2) {
+        f16_avx2(nt, x, h, y, m, w->n, w->k);
+        return;
+    }
 #endif
-    if (impl == OPS_LP_REF) f16_ref(x, h, y, m, w->n, w->k);
-    else f16_portable(nt, x, h, y, m, w->n, w->k);
+    if (impl == OPS_LP_REF)
+        f16_ref(x, h, y, m, w->n, w->k);
+    else
+        f16_portable(nt, x, h, y, m, w->n, w->k);
 }

@@ -97,8 +97,17 @@ void ops_act(ops_ctx *o, float *x, size_t n, int act) {
  * multiply and add, no contraction: each lane rounds as the scalar reference does. */
 typedef float v8f __attribute__((vector_size(32)));
 /* (a macro: a function returning a vector type draws GCC's ABI note in builds without AVX) */
-#define V8F_LOAD(p) ({ v8f v_; memcpy(&v_, (p), sizeof v_); v_; })
-#define V8F_STORE(p, v) do { v8f v_ = (v); memcpy((p), &v_, sizeof v_); } while (0)
+#define V8F_LOAD(p)                                                                                                    \
+    ({                                                                                                                 \
+        v8f v_;                                                                                                        \
+        memcpy(&v_, (p), sizeof v_);                                                                                   \
+        v_;                                                                                                            \
+    })
+#define V8F_STORE(p, v)                                                                                                \
+    do {                                                                                                               \
+        v8f v_ = (v);                                                                                                  \
+        memcpy((p), &v_, sizeof v_);                                                                                   \
+    } while (0)
 
 /* keys are padded to a multiple of ATT_JB in the transposed K, so the score loop runs whole blocks */
 #define ATT_JB 16
@@ -146,8 +155,8 @@ void ops_attention_rows(ops_ctx *o, const float *q, int ldq, const int *qpos, co
     }
 }
 
-void ops_attention(ops_ctx *o, const float *q, const float *k, const float *v, int ld, float *out, int ldo, int n, int heads,
-                   int hd, int causal, const int *keymask, float *scratch) {
+void ops_attention(ops_ctx *o, const float *q, const float *k, const float *v, int ld, float *out, int ldo, int n,
+                   int heads, int hd, int causal, const int *keymask, float *scratch) {
     int off = 0;
     ops_attention_batch(o, q, k, v, ld, out, ldo, &off, &n, 1, heads, hd, causal, keymask, scratch);
 }
@@ -155,11 +164,12 @@ void ops_attention(ops_ctx *o, const float *q, const float *k, const float *v, i
 void ops_attention_batch(ops_ctx *o, const float *q, const float *k, const float *v, int ld, float *out, int ldo,
                          const int *seq_off, const int *seq_len, int nseq, int heads, int hd, int causal,
                          const int *keymask, float *scratch) {
-    if (ops_attention_blis(o, q, k, v, ld, out, ldo, seq_off, seq_len, nseq, heads, hd, causal, keymask, scratch)) return;
+    if (ops_attention_blis(o, q, k, v, ld, out, ldo, seq_off, seq_len, nseq, heads, hd, causal, keymask, scratch))
+        return;
     const float scale = 1.0f / sqrtf((float)hd);
     int maxn = 0;
     for (int s = 0; s < nseq; s++) maxn = seq_len[s] > maxn ? seq_len[s] : maxn;
-    /* Without BLIS: one (sequence, head) pair per iteration, all pairs in one parallel region. K's head slice
+        /* Without BLIS: one (sequence, head) pair per iteration, all pairs in one parallel region. K's head slice
      * is transposed first so the scores of all keys are computed in a loop the compiler
      * vectorises across keys, while each score is still summed in the head dimension's order
      * (the reference dot product's order). */
@@ -184,7 +194,8 @@ void ops_attention_batch(ops_ctx *o, const float *q, const float *k, const float
         for (int i0 = 0; i0 < n; i0 += ATT_QB) {
             const int ib = n - i0 < ATT_QB ? n - i0 : ATT_QB, jmax = causal ? i0 + ib : n;
             const float *qr[ATT_QB];
-            for (int r = 0; r < ATT_QB; r++) qr[r] = qs + (size_t)(i0 + (r < ib ? r : 0)) * ld; /* spare rows repeat row i0 */
+            for (int r = 0; r < ATT_QB; r++)
+                qr[r] = qs + (size_t)(i0 + (r < ib ? r : 0)) * ld; /* spare rows repeat row i0 */
             /* scores, ATT_QB queries x ATT_JB keys at a time; each score adds its terms in t order */
             for (int j0 = 0; j0 < jmax; j0 += ATT_JB) {
                 /* eight named sums (an indexed array of them ends up on the stack) */
@@ -194,16 +205,27 @@ void ops_attention_batch(ops_ctx *o, const float *q, const float *k, const float
                     const v8f k0 = V8F_LOAD(kr), k1 = V8F_LOAD(kr + 8);
                     const v8f q0 = (v8f){0} + qr[0][t], q1 = (v8f){0} + qr[1][t], q2 = (v8f){0} + qr[2][t],
                               q3 = (v8f){0} + qr[3][t];
-                    a00 += q0 * k0; a01 += q0 * k1;
-                    a10 += q1 * k0; a11 += q1 * k1;
-                    a20 += q2 * k0; a21 += q2 * k1;
-                    a30 += q3 * k0; a31 += q3 * k1;
+                    a00 += q0 * k0;
+                    a01 += q0 * k1;
+                    a10 += q1 * k0;
+                    a11 += q1 * k1;
+                    a20 += q2 * k0;
+                    a21 += q2 * k1;
+                    a30 += q3 * k0;
+                    a31 += q3 * k1;
                 }
                 float *pr = P + j0;
-                V8F_STORE(pr, a00); V8F_STORE(pr + 8, a01); pr += np;
-                V8F_STORE(pr, a10); V8F_STORE(pr + 8, a11); pr += np;
-                V8F_STORE(pr, a20); V8F_STORE(pr + 8, a21); pr += np;
-                V8F_STORE(pr, a30); V8F_STORE(pr + 8, a31);
+                V8F_STORE(pr, a00);
+                V8F_STORE(pr + 8, a01);
+                pr += np;
+                V8F_STORE(pr, a10);
+                V8F_STORE(pr + 8, a11);
+                pr += np;
+                V8F_STORE(pr, a20);
+                V8F_STORE(pr + 8, a21);
+                pr += np;
+                V8F_STORE(pr, a30);
+                V8F_STORE(pr + 8, a31);
             }
             /* softmax per query; keys past its own end (causal) get probability 0, so the p.V
              * sums below may run to jmax: adding zeros changes no sum */
@@ -223,16 +245,27 @@ void ops_attention_batch(ops_ctx *o, const float *q, const float *k, const float
                     v8f a00 = {0}, a01 = {0}, a02 = {0}, a03 = {0}, a10 = {0}, a11 = {0}, a12 = {0}, a13 = {0};
                     for (int j = 0; j < jmax; j++) {
                         const float *vj = vs + (size_t)j * ld + t0;
-                        const v8f v0 = V8F_LOAD(vj), v1 = V8F_LOAD(vj + 8), v2 = V8F_LOAD(vj + 16), v3 = V8F_LOAD(vj + 24);
+                        const v8f v0 = V8F_LOAD(vj), v1 = V8F_LOAD(vj + 8), v2 = V8F_LOAD(vj + 16),
+                                  v3 = V8F_LOAD(vj + 24);
                         const v8f pa = (v8f){0} + p0[j], pb = (v8f){0} + p1[j];
-                        a00 += pa * v0; a01 += pa * v1; a02 += pa * v2; a03 += pa * v3;
-                        a10 += pb * v0; a11 += pb * v1; a12 += pb * v2; a13 += pb * v3;
+                        a00 += pa * v0;
+                        a01 += pa * v1;
+                        a02 += pa * v2;
+                        a03 += pa * v3;
+                        a10 += pb * v0;
+                        a11 += pb * v1;
+                        a12 += pb * v2;
+                        a13 += pb * v3;
                     }
                     /* row 1 first: when there is no second row, o1r == o0r and row 0 wins */
-                    V8F_STORE(o1r + t0, a10); V8F_STORE(o1r + t0 + 8, a11);
-                    V8F_STORE(o1r + t0 + 16, a12); V8F_STORE(o1r + t0 + 24, a13);
-                    V8F_STORE(o0r + t0, a00); V8F_STORE(o0r + t0 + 8, a01);
-                    V8F_STORE(o0r + t0 + 16, a02); V8F_STORE(o0r + t0 + 24, a03);
+                    V8F_STORE(o1r + t0, a10);
+                    V8F_STORE(o1r + t0 + 8, a11);
+                    V8F_STORE(o1r + t0 + 16, a12);
+                    V8F_STORE(o1r + t0 + 24, a13);
+                    V8F_STORE(o0r + t0, a00);
+                    V8F_STORE(o0r + t0 + 8, a01);
+                    V8F_STORE(o0r + t0 + 16, a02);
+                    V8F_STORE(o0r + t0 + 24, a03);
                 }
                 for (int t = t0; t < hd; t++) {
                     float s0 = 0.0f, s1 = 0.0f;
@@ -247,4 +280,3 @@ void ops_attention_batch(ops_ctx *o, const float *q, const float *k, const float
         }
     }
 }
-

@@ -28,9 +28,9 @@ typedef struct {
 } ops_bal;
 
 struct ops_ctx {
-    int threads;           /* >= 1: our OpenMP loops and the BLAS's own threads */
-    ops_bal bal_packed;    /* the packed products (vision tower) */
-    ops_bal bal_small;     /* BLAS=auto's few-row products split between threads (text tower) */
+    int threads;        /* >= 1: our OpenMP loops and the BLAS's own threads */
+    ops_bal bal_packed; /* the packed products (vision tower) */
+    ops_bal bal_small;  /* BLAS=auto's few-row products split between threads (text tower) */
 };
 
 /* y[m, n] = x[m, k] . w[n, k]^T on the build's BLAS (ops_gemm_<vendor>.c), o->threads threads. */
@@ -52,7 +52,9 @@ static inline float exp_poly(float x) {
     float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
     float r = x - n * 0.693145751953125f;
     r = r - n * 1.428606765330187e-06f;
-    float p = 1.0f + r * (1.0f + r * (0.5f + r * (0.16666667f + r * (0.041666668f + r * (0.0083333338f + r * 0.0013888889f)))));
+    float p =
+        1.0f +
+        r * (1.0f + r * (0.5f + r * (0.16666667f + r * (0.041666668f + r * (0.0083333338f + r * 0.0013888889f)))));
     int32_t e = ((int32_t)n + 127) << 23;
     float scale;
     memcpy(&scale, &e, sizeof scale);

@@ -139,8 +139,10 @@ int ops_lp_have(int impl) {
 
 int ops_lp_linear_impl(ops_ctx *o, const float *x, const ops_lpw *w, float *y, int m, void *scratch, int impl) {
     if (!ops_lp_have(impl)) return -1;
-    if (w->fmt == OPS_LP_F16) ops_f16_linear(o, x, w, y, m, impl);
-    else ops_q8_linear(o, x, w, y, m, scratch, impl);
+    if (w->fmt == OPS_LP_F16)
+        ops_f16_linear(o, x, w, y, m, impl);
+    else
+        ops_q8_linear(o, x, w, y, m, scratch, impl);
     return 0;
 }
 

@@ -82,8 +82,8 @@ void ops_q8_quantize_row(const float *x, int k, int8_t *q, float *d);
  * rows (mr) by 2 columns (nr), on nt threads when parallel is set: each thread a
  * contiguous run of column pairs (so each weight row is read by one thread), rows in blocks of rb
  * (a multiple of 4) kept hot while the thread walks its columns. */
-static inline void ops_lp_tiles(int nt, int m, int n, int rb, int parallel, void (*tile)(const void *, int, int, int, int),
-                                const void *ctx) {
+static inline void ops_lp_tiles(int nt, int m, int n, int rb, int parallel,
+                                void (*tile)(const void *, int, int, int, int), const void *ctx) {
 #pragma omp parallel num_threads(nt) if (parallel)
     {
 #ifdef _OPENMP
@@ -95,7 +95,8 @@ static inline void ops_lp_tiles(int nt, int m, int n, int rb, int parallel, void
         for (int i0 = 0; i0 < m; i0 += rb) {
             int i1 = i0 + rb < m ? i0 + rb : m;
             for (int p = p0; p < p1; p++)
-                for (int i = i0; i < i1; i += 4) tile(ctx, i, 2 * p, i1 - i < 4 ? i1 - i : 4, n - 2 * p < 2 ? n - 2 * p : 2);
+                for (int i = i0; i < i1; i += 4)
+                    tile(ctx, i, 2 * p, i1 - i < 4 ? i1 - i : 4, n - 2 * p < 2 ? n - 2 * p : 2);
         }
     }
 }

@@ -36,16 +36,19 @@ static float dot_blocks(const int8_t *qx, const float *dx, const ops_q8_block *w
 static void q8_ref(const int8_t *q, const float *d, const ops_q8_block *w, float *y, int m, int n, int nb) {
     for (int i = 0; i < m; i++)
         for (int j = 0; j < n; j++)
-            y[(size_t)i * n + j] = dot_blocks(q + (size_t)i * nb * OPS_Q8_BLOCK, d + (size_t)i * nb, w + (size_t)j * nb, nb);
+            y[(size_t)i * n + j] =
+                dot_blocks(q + (size_t)i * nb * OPS_Q8_BLOCK, d + (size_t)i * nb, w + (size_t)j * nb, nb);
 }
 
 /* Portable: the reference's sums (bit for bit), with the weight rows shared among threads and the
  * int8 loops in a form GCC vectorises. */
-static void q8_portable(int nt, const int8_t *q, const float *d, const ops_q8_block *w, float *y, int m, int n, int nb) {
+static void q8_portable(int nt, const int8_t *q, const float *d, const ops_q8_block *w, float *y, int m, int n,
+                        int nb) {
 #pragma omp parallel for schedule(static) num_threads(nt) if ((size_t)m * n * nb > 30000)
     for (int j = 0; j < n; j++)
         for (int i = 0; i < m; i++)
-            y[(size_t)i * n + j] = dot_blocks(q + (size_t)i * nb * OPS_Q8_BLOCK, d + (size_t)i * nb, w + (size_t)j * nb, nb);
+            y[(size_t)i * n + j] =
+                dot_blocks(q + (size_t)i * nb * OPS_Q8_BLOCK, d + (size_t)i * nb, w + (size_t)j * nb, nb);
 }
 
 #ifdef Q8_AVX2
@@ -85,7 +88,13 @@ static inline void q8_tile(const int8_t *q, const float *d, const ops_q8_block *
         for (int b = 0; b < nr; b++) y[(size_t)(i + a) * n + j + b] = ops_lp_hsum(acc[a][b]);
 }
 
-typedef struct { const int8_t *q; const float *d; const ops_q8_block *w; float *y; int n, nb; } q8_job;
+typedef struct {
+    const int8_t *q;
+    const float *d;
+    const ops_q8_block *w;
+    float *y;
+    int n, nb;
+} q8_job;
 static void q8_tile_job(const void *ctx, int i, int j, int mr, int nr) {
     const q8_job *J = ctx;
     q8_tile(J->q, J->d, J->w, J->y, J->n, J->nb, i, j, mr, nr);
@@ -105,8 +114,13 @@ void ops_q8_linear(ops_ctx *o, const float *x, const ops_lpw *w, float *y, int m
     float *d;
     quantize_rows(nt, x, m, w->k, w->nb, scratch, &q, &d);
 #ifdef Q8_AVX2
-    if (impl == OPS_LP_AVX2) { q8_avx2(nt, q, d, w->data, y, m, w->n, w->nb); return; }
+    if (impl == OPS_LP_AVX2) {
+        q8_avx2(nt, q, d, w->data, y, m, w->n, w->nb);
+        return;
+    }
 #endif
-    if (impl == OPS_LP_REF) q8_ref(q, d, w->data, y, m, w->n, w->nb);
-    else q8_portable(nt, q, d, w->data, y, m, w->n, w->nb);
+    if (impl == OPS_LP_REF)
+        q8_ref(q, d, w->data, y, m, w->n, w->nb);
+    else
+        q8_portable(nt, q, d, w->data, y, m, w->n, w->nb);
 }

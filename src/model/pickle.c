@@ -13,10 +13,13 @@
 
 /* The values one pickle may create at most (about 170 MB of them): each opcode makes at most
  * one, and a state dict needs about 15 per tensor, so this allows 100,000+ tensors. */
-#define PK_MAX_VALUES (1u << 21)
+#define PK_MAX_VALUES      (1u << 21)
 #define PK_MAX_GLOBAL_NAME 256
 
-static const struct { const char *name; pk_global g; } allowed[] = {
+static const struct {
+    const char *name;
+    pk_global g;
+} allowed[] = {
     {"collections.OrderedDict", PK_G_ORDERED_DICT},
     {"torch._utils._rebuild_tensor_v2", PK_G_REBUILD_TENSOR_V2},
     {"torch._utils._rebuild_parameter", PK_G_REBUILD_PARAMETER},
@@ -58,8 +61,8 @@ typedef struct reader {
 } reader;
 
 const char *pk_type_name(pk_type t) {
-    static const char *n[] = {"None", "bool", "int", "big int", "float", "str", "bytes",
-                              "tuple", "list", "dict", "global", "call", "persistent id"};
+    static const char *n[] = {"None",  "bool", "int",  "big int", "float", "str",          "bytes",
+                              "tuple", "list", "dict", "global",  "call",  "persistent id"};
     return (unsigned)t < sizeof n / sizeof n[0] ? n[t] : "?";
 }
 
@@ -69,10 +72,16 @@ static int fail(reader *r, const char *what) {
 
 static pk_val *new_val(reader *r, pk_type t) {
     pk_doc *d = r->d;
-    if (d->nvalues >= PK_MAX_VALUES) { fail(r, "too many values"); return NULL; }
+    if (d->nvalues >= PK_MAX_VALUES) {
+        fail(r, "too many values");
+        return NULL;
+    }
     if (!d->chunks || d->chunks->n == sizeof d->chunks->v / sizeof d->chunks->v[0]) {
         pk_chunk *c = calloc(1, sizeof *c);
-        if (!c) { fail(r, "out of memory"); return NULL; }
+        if (!c) {
+            fail(r, "out of memory");
+            return NULL;
+        }
         c->next = d->chunks;
         d->chunks = c;
     }
@@ -83,8 +92,9 @@ static pk_val *new_val(reader *r, pk_type t) {
 }
 
 static int need(reader *r, size_t n) {
-    if (n > r->len - r->at) return cs_err_set(r->err, "%s: pickle truncated at byte %zu (%zu more bytes needed)",
-                                              r->label, r->at, n - (r->len - r->at));
+    if (n > r->len - r->at)
+        return cs_err_set(r->err, "%s: pickle truncated at byte %zu (%zu more bytes needed)", r->label, r->at,
+                          n - (r->len - r->at));
     return 0;
 }
 
@@ -117,28 +127,38 @@ static int arg(reader *r, int w, uint64_t *v) {
 
 static int push(reader *r, pk_val *v) {
     if (!v) return -1;
-    if (r->sn == PK_MAX_STACK) return cs_err_set(r->err, "%s: pickle byte %zu: more than %d values on the stack (nested too deep?)",
-                                                 r->label, r->op_at, PK_MAX_STACK);
+    if (r->sn == PK_MAX_STACK)
+        return cs_err_set(r->err, "%s: pickle byte %zu: more than %d values on the stack (nested too deep?)", r->label,
+                          r->op_at, PK_MAX_STACK);
     if (append(r, &r->stack, &r->sn, &r->scap, v)) return -1;
     return 0;
 }
 
 static pk_val *pop(reader *r) {
     size_t floor = r->nmarks ? r->marks[r->nmarks - 1] : 0;
-    if (r->sn <= floor) { fail(r, "stack underflow"); return NULL; }
+    if (r->sn <= floor) {
+        fail(r, "stack underflow");
+        return NULL;
+    }
     return r->stack[--r->sn];
 }
 
 static pk_val *top(reader *r) {
     size_t floor = r->nmarks ? r->marks[r->nmarks - 1] : 0;
-    if (r->sn <= floor) { fail(r, "stack underflow"); return NULL; }
+    if (r->sn <= floor) {
+        fail(r, "stack underflow");
+        return NULL;
+    }
     return r->stack[r->sn - 1];
 }
 
 /* The value just below position `from` (the container that APPENDS/SETITEMS fill). */
 static pk_val *below(reader *r, size_t from) {
     size_t floor = r->nmarks ? r->marks[r->nmarks - 1] : 0;
-    if (from <= floor) { fail(r, "stack underflow"); return NULL; }
+    if (from <= floor) {
+        fail(r, "stack underflow");
+        return NULL;
+    }
     return r->stack[from - 1];
 }
 
@@ -172,7 +192,10 @@ static pk_val *new_str(reader *r, pk_type t, const unsigned char *s, size_t n) {
     pk_val *v = new_val(r, t);
     if (!v) return NULL;
     char *c = malloc(n + 1);
-    if (!c) { fail(r, "out of memory"); return NULL; }
+    if (!c) {
+        fail(r, "out of memory");
+        return NULL;
+    }
     memcpy(c, s, n);
     c[n] = 0;
     v->s = c;
@@ -225,8 +248,10 @@ static int global(reader *r, const char *mod, size_t ml, const char *name, size_
             return push(r, v);
         }
     /* %.200s: the name comes from the file; keep the message readable */
-    return cs_err_set(r->err, "%s: pickle byte %zu: global '%.200s' is refused: only the globals of a PyTorch "
-                      "state dict are allowed (nothing in the file is ever run)", r->label, r->op_at, full);
+    return cs_err_set(r->err,
+                      "%s: pickle byte %zu: global '%.200s' is refused: only the globals of a PyTorch "
+                      "state dict are allowed (nothing in the file is ever run)",
+                      r->label, r->op_at, full);
 }
 
 /* Reads a newline-terminated line (GLOBAL's operands). */
@@ -255,8 +280,8 @@ static int reduce(reader *r) {
         return push(r, c);
     }
     default:
-        return cs_err_set(r->err, "%s: pickle byte %zu: '%s' is only allowed as data, not called", r->label,
-                          r->op_at, fn->s);
+        return cs_err_set(r->err, "%s: pickle byte %zu: '%s' is only allowed as data, not called", r->label, r->op_at,
+                          fn->s);
     }
 }
 
@@ -278,9 +303,7 @@ static int step(reader *r, int *stop) {
         if (need(r, 8)) return -1;
         r->at += 8;
         return 0;
-    case '.': /* STOP */
-        *stop = 1;
-        return 0;
+    case '.': /* STOP */ *stop = 1; return 0;
     case '(': /* MARK */
         if (r->nmarks == PK_MAX_MARKS)
             return cs_err_set(r->err, "%s: pickle byte %zu: more than %d open MARKs (nested too deep)", r->label,
@@ -300,7 +323,9 @@ static int step(reader *r, int *stop) {
         if (pop_mark(r, &from)) return -1;
         if ((r->sn - from) % 2) return fail(r, "DICT with an odd number of items");
         return push(r, collect(r, PK_DICT, from));
-    case 0x85: case 0x86: case 0x87: { /* TUPLE1..3 */
+    case 0x85:
+    case 0x86:
+    case 0x87: { /* TUPLE1..3 */
         size_t n = op - 0x84, floor = r->nmarks ? r->marks[r->nmarks - 1] : 0;
         if (r->sn - floor < n) return fail(r, "stack underflow");
         return push(r, collect(r, PK_TUPLE, r->sn - n));
@@ -329,17 +354,20 @@ static int step(reader *r, int *stop) {
         r->sn = from;
         return 0;
     case 'N': return push(r, new_val(r, PK_NONE));
-    case 0x88: case 0x89:
+    case 0x88:
+    case 0x89:
         if (!(a = new_val(r, PK_BOOL))) return -1;
         a->i = op == 0x88;
         return push(r, a);
     case 'J': /* BININT: signed 32-bit */
         if (arg(r, 4, &u)) return -1;
         return push(r, new_int(r, (int32_t)(uint32_t)u));
-    case 'K': case 'M': /* BININT1, BININT2: unsigned */
+    case 'K':
+    case 'M': /* BININT1, BININT2: unsigned */
         if (arg(r, op == 'K' ? 1 : 2, &u)) return -1;
         return push(r, new_int(r, (int64_t)u));
-    case 0x8a: case 0x8b: { /* LONG1, LONG4: little-endian two's complement */
+    case 0x8a:
+    case 0x8b: { /* LONG1, LONG4: little-endian two's complement */
         int w = op == 0x8a ? 1 : 4;
         if (need(r, (size_t)w)) return -1;
         uint64_t n = le(q, w);
@@ -362,7 +390,14 @@ static int step(reader *r, int *stop) {
         memcpy(&a->f, &u, 8);
         return push(r, a);
     }
-    case 'X': case 0x8c: case 0x8d: case 'T': case 'U': case 'B': case 'C': case 0x8e: {
+    case 'X':
+    case 0x8c:
+    case 0x8d:
+    case 'T':
+    case 'U':
+    case 'B':
+    case 'C':
+    case 0x8e: {
         /* BINUNICODE, SHORT_BINUNICODE, BINUNICODE8, BINSTRING, SHORT_BINSTRING, BINBYTES,
          * SHORT_BINBYTES, BINBYTES8 */
         int w = (op == 0x8c || op == 'U' || op == 'C') ? 1 : (op == 0x8d || op == 0x8e) ? 8 : 4;
@@ -374,12 +409,13 @@ static int step(reader *r, int *stop) {
         r->at += (size_t)w + n;
         return push(r, new_str(r, (op == 'B' || op == 'C' || op == 0x8e) ? PK_BYTES : PK_STR, q + w, n));
     }
-    case 'q': case 'r': /* BINPUT, LONG_BINPUT */
+    case 'q':
+    case 'r': /* BINPUT, LONG_BINPUT */
         if (arg(r, op == 'q' ? 1 : 4, &u)) return -1;
         return memo_put(r, u);
-    case 0x94: /* MEMOIZE: the next free index */
-        return memo_put(r, r->nmemo);
-    case 'h': case 'j': /* BINGET, LONG_BINGET */
+    case 0x94: /* MEMOIZE: the next free index */ return memo_put(r, r->nmemo);
+    case 'h':
+    case 'j': /* BINGET, LONG_BINGET */
         if (arg(r, op == 'h' ? 1 : 4, &u)) return -1;
         return memo_get(r, u);
     case 'c': { /* GLOBAL module\nname\n */
@@ -421,8 +457,8 @@ void pk_free(pk_doc *d) {
     free(d);
 }
 
-int pk_load(const unsigned char *buf, size_t len, const char *label, pk_doc **out, const pk_val **root,
-            size_t *used, cs_err *err) {
+int pk_load(const unsigned char *buf, size_t len, const char *label, pk_doc **out, const pk_val **root, size_t *used,
+            cs_err *err) {
     *out = NULL;
     *root = NULL;
     reader r;
@@ -438,9 +474,13 @@ int pk_load(const unsigned char *buf, size_t len, const char *label, pk_doc **ou
     if (rc == 0) {
         /* Python returns the top and ignores the rest; a state dict leaves exactly one value, so
          * anything else is a sign of a damaged or crafted file */
-        if (r.nmarks || r.sn != 1) rc = cs_err_set(err, "%s: pickle ends with %zu values and %zu MARKs on the stack, "
-                                                   "not one value", label, r.sn, r.nmarks);
-        else *root = r.stack[0];
+        if (r.nmarks || r.sn != 1)
+            rc = cs_err_set(err,
+                            "%s: pickle ends with %zu values and %zu MARKs on the stack, "
+                            "not one value",
+                            label, r.sn, r.nmarks);
+        else
+            *root = r.stack[0];
     }
     free(r.stack);
     free(r.memo);

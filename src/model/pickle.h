@@ -30,36 +30,57 @@
 
 #include "../common/cs_err.h"
 
-#define PK_MAX_DEPTH 64      /* containers inside containers */
-#define PK_MAX_STACK 16384   /* values on the stack at once (Python batches SETITEMS by 1000) */
-#define PK_MAX_MARKS 256     /* open MARKs */
-#define PK_MAX_MEMO (1u << 22)
+#define PK_MAX_DEPTH 64    /* containers inside containers */
+#define PK_MAX_STACK 16384 /* values on the stack at once (Python batches SETITEMS by 1000) */
+#define PK_MAX_MARKS 256   /* open MARKs */
+#define PK_MAX_MEMO  (1u << 22)
 
 typedef enum {
-    PK_NONE, PK_BOOL, PK_INT, PK_BIGINT, PK_FLOAT, PK_STR, PK_BYTES,
-    PK_TUPLE, PK_LIST, PK_DICT, PK_GLOBAL, PK_CALL, PK_PERSID
+    PK_NONE,
+    PK_BOOL,
+    PK_INT,
+    PK_BIGINT,
+    PK_FLOAT,
+    PK_STR,
+    PK_BYTES,
+    PK_TUPLE,
+    PK_LIST,
+    PK_DICT,
+    PK_GLOBAL,
+    PK_CALL,
+    PK_PERSID
 } pk_type;
 
 /* The allowed globals (PK_GLOBAL's `g`). */
 typedef enum {
-    PK_G_ORDERED_DICT, PK_G_REBUILD_TENSOR_V2, PK_G_REBUILD_PARAMETER,
-    PK_G_FLOAT_STORAGE, PK_G_HALF_STORAGE, PK_G_BFLOAT16_STORAGE, PK_G_DOUBLE_STORAGE, PK_G_LONG_STORAGE,
-    PK_G_INT_STORAGE, PK_G_SHORT_STORAGE, PK_G_CHAR_STORAGE, PK_G_BYTE_STORAGE, PK_G_BOOL_STORAGE
+    PK_G_ORDERED_DICT,
+    PK_G_REBUILD_TENSOR_V2,
+    PK_G_REBUILD_PARAMETER,
+    PK_G_FLOAT_STORAGE,
+    PK_G_HALF_STORAGE,
+    PK_G_BFLOAT16_STORAGE,
+    PK_G_DOUBLE_STORAGE,
+    PK_G_LONG_STORAGE,
+    PK_G_INT_STORAGE,
+    PK_G_SHORT_STORAGE,
+    PK_G_CHAR_STORAGE,
+    PK_G_BYTE_STORAGE,
+    PK_G_BOOL_STORAGE
 } pk_global;
 
 typedef struct pk_val pk_val;
 struct pk_val {
     pk_type type;
-    int64_t i;          /* PK_INT, PK_BOOL */
-    double f;           /* PK_FLOAT */
-    const char *s;      /* PK_STR, PK_BYTES, PK_BIGINT (little-endian two's complement bytes),
+    int64_t i;     /* PK_INT, PK_BOOL */
+    double f;      /* PK_FLOAT */
+    const char *s; /* PK_STR, PK_BYTES, PK_BIGINT (little-endian two's complement bytes),
                          * PK_GLOBAL ("module.name"); NUL-terminated */
-    size_t len;         /* bytes of s */
-    pk_global g;        /* PK_GLOBAL */
-    pk_val **v;         /* PK_TUPLE/PK_LIST: items; PK_DICT: key, value, key, value...;
+    size_t len;    /* bytes of s */
+    pk_global g;   /* PK_GLOBAL */
+    pk_val **v;    /* PK_TUPLE/PK_LIST: items; PK_DICT: key, value, key, value...;
                          * PK_CALL: {callee PK_GLOBAL, args PK_TUPLE}; PK_PERSID: {pid} */
     size_t n, cap;
-    int depth;          /* 0 for a scalar */
+    int depth; /* 0 for a scalar */
 };
 
 typedef struct pk_doc pk_doc;
@@ -68,8 +89,8 @@ typedef struct pk_doc pk_doc;
  * returned (borrowed from the doc); *used (optional) the bytes read. On failure returns -1 with a
  * message "label: pickle ...: ..." naming the byte offset and the problem (a refused global by
  * name, an unsupported opcode, truncation, a bound exceeded). Caller frees *out with pk_free. */
-int pk_load(const unsigned char *buf, size_t len, const char *label, pk_doc **out, const pk_val **root,
-            size_t *used, cs_err *err);
+int pk_load(const unsigned char *buf, size_t len, const char *label, pk_doc **out, const pk_val **root, size_t *used,
+            cs_err *err);
 void pk_free(pk_doc *d); /* NULL is a no-op */
 
 /* A value's type as a word, for messages ("dict", "tuple", ...). */

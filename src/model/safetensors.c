@@ -24,24 +24,28 @@ typedef struct st_shard {
 } st_shard;
 
 struct st_set {
-    st_tensor *t;    /* sorted by name */
+    st_tensor *t; /* sorted by name */
     size_t n, cap;
-    char **names;    /* owned name strings, parallel to insertion */
+    char **names; /* owned name strings, parallel to insertion */
     size_t nnames;
     st_shard *shards;
     size_t nshards;
-    void **owned;        /* buffers of converted tensors (st_own) */
+    void **owned; /* buffers of converted tensors (st_own) */
     size_t nowned;
     uint64_t owned_bytes;
-    const char *format;  /* static string; NULL = "safetensors" */
+    const char *format; /* static string; NULL = "safetensors" */
     size_t converted;
 };
 
 size_t st_dtype_size(st_dtype t) {
     switch (t) {
-    case ST_F64: case ST_I64: return 8;
-    case ST_F32: case ST_I32: return 4;
-    case ST_F16: case ST_BF16: case ST_I16: return 2;
+    case ST_F64:
+    case ST_I64: return 8;
+    case ST_F32:
+    case ST_I32: return 4;
+    case ST_F16:
+    case ST_BF16:
+    case ST_I16: return 2;
     default: return 1;
     }
 }
@@ -52,9 +56,11 @@ const char *st_dtype_name(st_dtype t) {
 }
 
 static int parse_dtype(const char *s, st_dtype *out) {
-    static const struct { const char *s; st_dtype t; } map[] = {
-        {"F32", ST_F32}, {"F16", ST_F16}, {"BF16", ST_BF16}, {"F64", ST_F64}, {"I8", ST_I8},
-        {"U8", ST_U8},   {"I16", ST_I16}, {"I32", ST_I32},   {"I64", ST_I64}, {"BOOL", ST_BOOL}};
+    static const struct {
+        const char *s;
+        st_dtype t;
+    } map[] = {{"F32", ST_F32}, {"F16", ST_F16}, {"BF16", ST_BF16}, {"F64", ST_F64}, {"I8", ST_I8},
+               {"U8", ST_U8},   {"I16", ST_I16}, {"I32", ST_I32},   {"I64", ST_I64}, {"BOOL", ST_BOOL}};
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (strcmp(s, map[i].s) == 0) {
             *out = map[i].t;
@@ -83,11 +89,11 @@ static int add_buffer(st_set *s, const unsigned char *buf, size_t len, const cha
     if (len < 8) return cs_err_set(err, "%s: truncated (%zu bytes; no header length)", label, len);
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | buf[i];
-    if (hlen > ST_MAX_HEADER) return cs_err_set(err, "%s: header length %llu is implausible", label,
-                                                (unsigned long long)hlen);
+    if (hlen > ST_MAX_HEADER)
+        return cs_err_set(err, "%s: header length %llu is implausible", label, (unsigned long long)hlen);
     if (hlen > len - 8)
-        return cs_err_set(err, "%s: truncated (header says %llu bytes, file has %zu)", label,
-                          (unsigned long long)hlen, len - 8);
+        return cs_err_set(err, "%s: truncated (header says %llu bytes, file has %zu)", label, (unsigned long long)hlen,
+                          len - 8);
     const unsigned char *data = buf + 8 + hlen;
     size_t dlen = len - 8 - (size_t)hlen;
     json_error_t jerr;
@@ -104,7 +110,10 @@ static int add_buffer(st_set *s, const unsigned char *buf, size_t len, const cha
         if (strcmp(key, "__metadata__") == 0) continue;
         st_tensor t;
         memset(&t, 0, sizeof t);
-        if (!json_is_object(v)) { rc = cs_err_set(err, "%s: tensor '%s': entry is not an object", label, key); break; }
+        if (!json_is_object(v)) {
+            rc = cs_err_set(err, "%s: tensor '%s': entry is not an object", label, key);
+            break;
+        }
         json_t *jd = json_object_get(v, "dtype"), *js = json_object_get(v, "shape"),
                *jo = json_object_get(v, "data_offsets");
         if (!json_is_string(jd) || parse_dtype(json_string_value(jd), &t.dtype) != 0) {
@@ -120,12 +129,21 @@ static int add_buffer(st_set *s, const unsigned char *buf, size_t len, const cha
         int bad = 0;
         for (int i = 0; i < t.ndim; i++) {
             json_t *d = json_array_get(js, (size_t)i);
-            if (!json_is_integer(d) || json_integer_value(d) < 0 || json_integer_value(d) > (1LL << 40)) { bad = 1; break; }
+            if (!json_is_integer(d) || json_integer_value(d) < 0 || json_integer_value(d) > (1LL << 40)) {
+                bad = 1;
+                break;
+            }
             t.shape[i] = json_integer_value(d);
-            if (t.shape[i] != 0 && numel > (UINT64_MAX / 16) / (uint64_t)t.shape[i]) { bad = 1; break; }
+            if (t.shape[i] != 0 && numel > (UINT64_MAX / 16) / (uint64_t)t.shape[i]) {
+                bad = 1;
+                break;
+            }
             numel *= (uint64_t)t.shape[i];
         }
-        if (bad) { rc = cs_err_set(err, "%s: tensor '%s': bad shape", label, key); break; }
+        if (bad) {
+            rc = cs_err_set(err, "%s: tensor '%s': bad shape", label, key);
+            break;
+        }
         if (!json_is_array(jo) || json_array_size(jo) != 2 || !json_is_integer(json_array_get(jo, 0)) ||
             !json_is_integer(json_array_get(jo, 1))) {
             rc = cs_err_set(err, "%s: tensor '%s': bad data_offsets", label, key);
@@ -134,13 +152,14 @@ static int add_buffer(st_set *s, const unsigned char *buf, size_t len, const cha
         json_int_t b = json_integer_value(json_array_get(jo, 0)), e = json_integer_value(json_array_get(jo, 1));
         uint64_t want = numel * st_dtype_size(t.dtype);
         if (b < 0 || e < b || (uint64_t)e > dlen) {
-            rc = cs_err_set(err, "%s: tensor '%s': data_offsets [%lld, %lld] outside the %zu data bytes (truncated file?)",
+            rc = cs_err_set(err,
+                            "%s: tensor '%s': data_offsets [%lld, %lld] outside the %zu data bytes (truncated file?)",
                             label, key, (long long)b, (long long)e, dlen);
             break;
         }
         if ((uint64_t)(e - b) != want) {
-            rc = cs_err_set(err, "%s: tensor '%s': %lld bytes for %llu elements of %s", label, key,
-                            (long long)(e - b), (unsigned long long)numel, st_dtype_name(t.dtype));
+            rc = cs_err_set(err, "%s: tensor '%s': %lld bytes for %llu elements of %s", label, key, (long long)(e - b),
+                            (unsigned long long)numel, st_dtype_name(t.dtype));
             break;
         }
         t.numel = (int64_t)numel;
@@ -148,12 +167,18 @@ static int add_buffer(st_set *s, const unsigned char *buf, size_t len, const cha
         t.data = data + b;
         t.file = label;
         char *nm;
-        if (set_push_name(s, key, &nm) != 0) { rc = cs_err_set(err, "%s: out of memory", label); break; }
+        if (set_push_name(s, key, &nm) != 0) {
+            rc = cs_err_set(err, "%s: out of memory", label);
+            break;
+        }
         t.name = nm;
         if (s->n == s->cap) {
             size_t nc = s->cap ? s->cap * 2 : 64;
             st_tensor *nt = realloc(s->t, nc * sizeof *nt);
-            if (!nt) { rc = cs_err_set(err, "%s: out of memory", label); break; }
+            if (!nt) {
+                rc = cs_err_set(err, "%s: out of memory", label);
+                break;
+            }
             s->t = nt;
             s->cap = nc;
         }
@@ -207,21 +232,33 @@ int st_open_index(st_set *s, const char *path, st_add_shard_fn add, cs_err *err)
         return cs_err_set(err, "%s: no \"weight_map\" object", path);
     }
     char *dir = strdup(path);
-    if (!dir) { json_decref(root); return cs_errc(err, CS_ENOMEM, "out of memory"); }
+    if (!dir) {
+        json_decref(root);
+        return cs_errc(err, CS_ENOMEM, "out of memory");
+    }
     char *slash = strrchr(dir, '/');
-    if (slash) *slash = 0; else strcpy(dir, ".");
+    if (slash)
+        *slash = 0;
+    else
+        strcpy(dir, ".");
     const char *key;
     json_t *v;
     /* Open each distinct shard once, in order of first mention. */
     json_object_foreach(wm, key, v) {
-        if (!json_is_string(v)) { rc = cs_err_set(err, "%s: weight_map['%s'] is not a file name", path, key); break; }
+        if (!json_is_string(v)) {
+            rc = cs_err_set(err, "%s: weight_map['%s'] is not a file name", path, key);
+            break;
+        }
         const char *f = json_string_value(v);
         if (strchr(f, '/') || strcmp(f, "..") == 0 || f[0] == 0) {
             rc = cs_err_set(err, "%s: weight_map['%s'] names '%s', which is not a plain file name", path, key, f);
             break;
         }
         char *full = cs_path_join(dir, f);
-        if (!full) { rc = cs_errc(err, CS_ENOMEM, "out of memory"); break; }
+        if (!full) {
+            rc = cs_errc(err, CS_ENOMEM, "out of memory");
+            break;
+        }
         int seen = 0;
         for (size_t i = 0; i < s->nshards; i++)
             if (strcmp(s->shards[i].path, full) == 0) seen = 1;
@@ -234,7 +271,10 @@ int st_open_index(st_set *s, const char *path, st_add_shard_fn add, cs_err *err)
     if (rc == 0) {
         json_object_foreach(wm, key, v) {
             const st_tensor *t = st_find(s, key);
-            if (!t) { rc = cs_err_set(err, "%s: tensor '%s' is listed in the index but in no shard", path, key); break; }
+            if (!t) {
+                rc = cs_err_set(err, "%s: tensor '%s' is listed in the index but in no shard", path, key);
+                break;
+            }
             if (!ends_with(t->file, json_string_value(v))) {
                 rc = cs_err_set(err, "%s: tensor '%s' is in %s, not %s", path, key, t->file, json_string_value(v));
                 break;
@@ -281,7 +321,10 @@ const st_tensor *st_find(const st_set *s, const char *name) {
         size_t mid = (lo + hi) / 2;
         int c = strcmp(s->t[mid].name, name);
         if (c == 0) return &s->t[mid];
-        if (c < 0) lo = mid + 1; else hi = mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return NULL;
 }
@@ -292,15 +335,21 @@ const st_tensor *st_at(const st_set *s, size_t i) { return i < s->n ? &s->t[i] :
 float st_f16_to_f32(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff, f;
     if (exp == 0) {
-        if (man == 0) f = sign;
+        if (man == 0)
+            f = sign;
         else { /* subnormal: renormalise */
             exp = 127 - 15 + 1;
-            while (!(man & 0x400)) { man <<= 1; exp--; }
+            while (!(man & 0x400)) {
+                man <<= 1;
+                exp--;
+            }
             man &= 0x3ff;
             f = sign | (exp << 23) | (man << 13);
         }
-    } else if (exp == 31) f = sign | 0x7f800000u | (man << 13);
-    else f = sign | ((exp + 127 - 15) << 23) | (man << 13);
+    } else if (exp == 31)
+        f = sign | 0x7f800000u | (man << 13);
+    else
+        f = sign | ((exp + 127 - 15) << 23) | (man << 13);
     float r;
     memcpy(&r, &f, 4);
     return r;
@@ -319,14 +368,45 @@ int st_to_f32(const st_tensor *t, float *dst) {
     for (int64_t i = 0; i < t->numel; i++, p += es) {
         switch (t->dtype) {
         case ST_F32: memcpy(&dst[i], p, 4); break;
-        case ST_F16: { uint16_t h; memcpy(&h, p, 2); dst[i] = st_f16_to_f32(h); break; }
-        case ST_BF16: { uint16_t h; memcpy(&h, p, 2); dst[i] = st_bf16_to_f32(h); break; }
-        case ST_F64: { double d; memcpy(&d, p, 8); dst[i] = (float)d; break; }
-        case ST_I32: { int32_t v; memcpy(&v, p, 4); dst[i] = (float)v; break; }
-        case ST_I64: { int64_t v; memcpy(&v, p, 8); dst[i] = (float)v; break; }
-        case ST_I16: { int16_t v; memcpy(&v, p, 2); dst[i] = (float)v; break; }
+        case ST_F16: {
+            uint16_t h;
+            memcpy(&h, p, 2);
+            dst[i] = st_f16_to_f32(h);
+            break;
+        }
+        case ST_BF16: {
+            uint16_t h;
+            memcpy(&h, p, 2);
+            dst[i] = st_bf16_to_f32(h);
+            break;
+        }
+        case ST_F64: {
+            double d;
+            memcpy(&d, p, 8);
+            dst[i] = (float)d;
+            break;
+        }
+        case ST_I32: {
+            int32_t v;
+            memcpy(&v, p, 4);
+            dst[i] = (float)v;
+            break;
+        }
+        case ST_I64: {
+            int64_t v;
+            memcpy(&v, p, 8);
+            dst[i] = (float)v;
+            break;
+        }
+        case ST_I16: {
+            int16_t v;
+            memcpy(&v, p, 2);
+            dst[i] = (float)v;
+            break;
+        }
         case ST_I8: dst[i] = (float)(int8_t)*p; break;
-        case ST_U8: case ST_BOOL: dst[i] = (float)*p; break;
+        case ST_U8:
+        case ST_BOOL: dst[i] = (float)*p; break;
         default: return -1;
         }
     }
@@ -382,8 +462,7 @@ int st_new(st_set **out, cs_err *err) {
     return *out ? 0 : cs_errc(err, CS_ENOMEM, "out of memory");
 }
 
-int st_add_file(st_set *s, const char *path, const unsigned char **data, size_t *len, const char **label,
-                cs_err *err) {
+int st_add_file(st_set *s, const char *path, const unsigned char **data, size_t *len, const char **label, cs_err *err) {
     st_shard *ns = realloc(s->shards, (s->nshards + 1) * sizeof *ns);
     if (!ns) return cs_errc(err, CS_ENOMEM, "out of memory");
     s->shards = ns;

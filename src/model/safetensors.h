@@ -24,13 +24,13 @@
 typedef enum { ST_F32, ST_F16, ST_BF16, ST_F64, ST_I8, ST_U8, ST_I16, ST_I32, ST_I64, ST_BOOL } st_dtype;
 
 typedef struct st_tensor {
-    const char *name;       /* borrowed from the set */
-    const char *file;       /* the file it came from (for messages); borrowed */
+    const char *name; /* borrowed from the set */
+    const char *file; /* the file it came from (for messages); borrowed */
     st_dtype dtype;
     int ndim;
     int64_t shape[ST_MAX_DIMS];
     int64_t numel;
-    const void *data;       /* into the map; may be unaligned for the dtype */
+    const void *data; /* into the map; may be unaligned for the dtype */
     size_t nbytes;
 } st_tensor;
 
@@ -85,8 +85,7 @@ uint64_t st_file_bytes(const st_set *s);
 int st_new(st_set **out, cs_err *err);
 /* Maps `path` into the set; *data and *len stay valid until st_close. *label is the set's copy of the
  * path (for tensors' `file`). */
-int st_add_file(st_set *s, const char *path, const unsigned char **data, size_t *len, const char **label,
-                cs_err *err);
+int st_add_file(st_set *s, const char *path, const unsigned char **data, size_t *len, const char **label, cs_err *err);
 /* A zeroed buffer of `bytes` owned by the set (freed by st_close, counted as resident). NULL when
  * out of memory. */
 void *st_own(st_set *s, size_t bytes);

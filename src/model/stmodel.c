@@ -21,9 +21,9 @@ enum { DACT_ID, DACT_TANH, DACT_RELU, DACT_SIGMOID, DACT_GELU };
 
 typedef struct stm_mod {
     int kind;
-    int modes;         /* pooling */
-    int in, out, act;  /* dense */
-    float *w, *b;      /* dense: [out, in], [out] or NULL */
+    int modes;        /* pooling */
+    int in, out, act; /* dense */
+    float *w, *b;     /* dense: [out, in], [out] or NULL */
 } stm_mod;
 
 struct stm_ctx {
@@ -53,7 +53,8 @@ int stm_detect(const char *dir) {
     if (!yes && c && cs_is_file(c)) {
         json_t *o = load_json(c, 16u << 20, NULL);
         json_t *t = json_object_get(o, "model_type");
-        yes = json_is_string(t) && (!strcmp(json_string_value(t), "bert") || !strcmp(json_string_value(t), "distilbert"));
+        yes =
+            json_is_string(t) && (!strcmp(json_string_value(t), "bert") || !strcmp(json_string_value(t), "distilbert"));
         json_decref(o);
     }
     free(m);
@@ -94,7 +95,8 @@ int stm_parse_modules(const char *txt, size_t len, const char *path, cs_err *err
         else if (i == 0 && strcmp(t, "Transformer") != 0)
             rc = cs_err_set(err, "%s: the first module must be a Transformer, not \"%s\"", path, t);
         else if (i > 0 && strcmp(t, "Pooling") && strcmp(t, "Dense") && strcmp(t, "Normalize"))
-            rc = cs_err_set(err, "%s: module %zu: type \"%s\" is not supported (Pooling, Dense, Normalize)", path, i, t);
+            rc =
+                cs_err_set(err, "%s: module %zu: type \"%s\" is not supported (Pooling, Dense, Normalize)", path, i, t);
         else if (i > 0 && !strcmp(t, "Transformer"))
             rc = cs_err_set(err, "%s: only the first module may be a Transformer", path);
     }
@@ -138,7 +140,10 @@ static int parse_dense_act(const char *s, int *act) {
     const char *dot = strrchr(s, '.');
     const char *base = dot ? dot + 1 : s;
     for (int i = 0; i < 5; i++)
-        if (!strcmp(base, names[i])) { *act = i; return 0; }
+        if (!strcmp(base, names[i])) {
+            *act = i;
+            return 0;
+        }
     return -1;
 }
 
@@ -154,7 +159,8 @@ static int load_dense(stm_mod *m, const char *dir, int in_dim, cs_err *err) {
     json_t *a = o ? json_object_get(o, "activation_function") : NULL;
     /* sentence-transformers' Dense defaults to Tanh */
     const char *as = json_is_string(a) ? json_string_value(a) : "torch.nn.modules.activation.Tanh";
-    if (!rc && parse_dense_act(as, &m->act)) rc = cs_err_set(err, "%s: activation_function \"%s\" is not supported", p, as);
+    if (!rc && parse_dense_act(as, &m->act))
+        rc = cs_err_set(err, "%s: activation_function \"%s\" is not supported", p, as);
     if (!rc && m->in != in_dim) rc = cs_err_set(err, "%s: in_features %d, but the input has %d", p, m->in, in_dim);
     json_decref(o);
     st_set *st = NULL;
@@ -164,10 +170,12 @@ static int load_dense(stm_mod *m, const char *dir, int in_dim, cs_err *err) {
     int64_t want[2] = {(int64_t)m->out * m->in, m->out};
     for (int k = 0; k < 1 + bias && !rc; k++) {
         const st_tensor *t = st_find(st, names[k]);
-        if (!t) rc = cs_err_set(err, "%s: tensor '%s' is missing", dir, names[k]);
+        if (!t)
+            rc = cs_err_set(err, "%s: tensor '%s' is missing", dir, names[k]);
         else if (t->numel != want[k] || (k == 0 && (t->ndim != 2 || t->shape[0] != m->out)) ||
                  (t->dtype != ST_F32 && t->dtype != ST_F16 && t->dtype != ST_BF16))
-            rc = cs_err_set(err, "%s: tensor '%s' has the wrong shape or type for %d->%d", t->file, names[k], m->in, m->out);
+            rc = cs_err_set(err, "%s: tensor '%s' has the wrong shape or type for %d->%d", t->file, names[k], m->in,
+                            m->out);
         else if (!(*dst[k] = malloc((size_t)t->numel * sizeof(float))))
             rc = cs_errc(err, CS_ENOMEM, "out of memory");
         else
@@ -186,7 +194,10 @@ int stm_load(const char *dir, const bert_params *bp, stm_ctx **out, cs_err *err)
     json_t *mods = NULL;
     size_t len = 0;
     int rc = -1;
-    if (!mp) { cs_errc(err, CS_ENOMEM, "out of memory"); goto done; }
+    if (!mp) {
+        cs_errc(err, CS_ENOMEM, "out of memory");
+        goto done;
+    }
     const char *tpath = "";
     if (cs_is_file(mp)) {
         if (cs_read_file(mp, 1u << 20, &txt, &len, err) || stm_parse_modules(txt, len, mp, err) < 0) goto done;
@@ -194,7 +205,10 @@ int stm_load(const char *dir, const bert_params *bp, stm_ctx **out, cs_err *err)
         tpath = json_string_value(json_object_get(json_array_get(mods, 0), "path"));
     }
     tdir = *tpath ? cs_path_join(dir, tpath) : strdup(dir);
-    if (!tdir) { cs_errc(err, CS_ENOMEM, "out of memory"); goto done; }
+    if (!tdir) {
+        cs_errc(err, CS_ENOMEM, "out of memory");
+        goto done;
+    }
     if (bert_load(tdir, bp, &s->enc, err) || wp_load(tdir, &s->tok, err)) goto done;
     const bert_info *bi = bert_get_info(s->enc);
     if ((int)wp_vocab_size(s->tok) > bi->vocab_size) {
@@ -206,7 +220,9 @@ int stm_load(const char *dir, const bert_params *bp, stm_ctx **out, cs_err *err)
     sbc = cs_path_join(tdir, "sentence_bert_config.json");
     if (sbc && cs_is_file(sbc)) {
         json_t *o = load_json(sbc, 1u << 20, err);
-        int ms = 0, r = o && json_is_object(o) ? mc_get_int(o, "max_seq_length", bi->max_positions, 2, bi->max_positions, &ms, sbc, err) : -1;
+        int ms = 0, r = o && json_is_object(o)
+                            ? mc_get_int(o, "max_seq_length", bi->max_positions, 2, bi->max_positions, &ms, sbc, err)
+                            : -1;
         if (o && !json_is_object(o)) cs_err_set(err, "%s: not a JSON object", sbc);
         json_decref(o);
         if (r) goto done;
@@ -220,7 +236,10 @@ int stm_load(const char *dir, const bert_params *bp, stm_ctx **out, cs_err *err)
         const char *t = mods ? mod_type(json_array_get(mods, i)) : "Pooling";
         const char *p = mods ? json_string_value(json_object_get(json_array_get(mods, i), "path")) : "";
         char *md = cs_path_join(dir, p);
-        if (!md) { cs_errc(err, CS_ENOMEM, "out of memory"); goto done; }
+        if (!md) {
+            cs_errc(err, CS_ENOMEM, "out of memory");
+            goto done;
+        }
         int r = 0;
         if (!strcmp(t, "Pooling") && mods) {
             r = load_pooling(m, md, bi->hidden, err);
@@ -236,7 +255,10 @@ int stm_load(const char *dir, const bert_params *bp, stm_ctx **out, cs_err *err)
         s->nmods++;
         if (m->kind == MOD_POOL) {
             int k = __builtin_popcount((unsigned)m->modes);
-            if (dim != bi->hidden) { cs_err_set(err, "%s: pooling must come right after the Transformer", mp); goto done; }
+            if (dim != bi->hidden) {
+                cs_err_set(err, "%s: pooling must come right after the Transformer", mp);
+                goto done;
+            }
             dim = bi->hidden * k;
             static const char *mn[4] = {"cls", "max", "mean", "mean_sqrt_len"};
             at += snprintf(s->desc + at, sizeof s->desc - (size_t)at, " -> Pooling(");

@@ -43,9 +43,9 @@ void stm_free(stm_ctx *s); /* NULL is a no-op */
 
 const bert_info *stm_encoder_info(const stm_ctx *s);
 const wp_ctx *stm_tokenizer(const stm_ctx *s);
-int stm_dim(const stm_ctx *s);          /* the sentence embedding's size */
-int stm_threads(const stm_ctx *s);      /* the encoder's compute threads (bert_threads) */
-int stm_max_seq(const stm_ctx *s);      /* max_seq_length, [CLS] and [SEP] included */
+int stm_dim(const stm_ctx *s);              /* the sentence embedding's size */
+int stm_threads(const stm_ctx *s);          /* the encoder's compute threads (bert_threads) */
+int stm_max_seq(const stm_ctx *s);          /* max_seq_length, [CLS] and [SEP] included */
 const char *stm_describe(const stm_ctx *s); /* "Transformer(distilbert) -> Pooling(mean) -> Dense(64->32)" */
 uint64_t stm_resident_bytes(const stm_ctx *s);
 

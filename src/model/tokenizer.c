@@ -18,13 +18,21 @@
 
 #define TOK_CACHE_MAX 65536
 
-typedef struct { char *key; size_t klen; int32_t *ids; int n; } cache_ent;
-typedef struct { uint64_t key; int32_t rank, id; } merge_ent; /* key 0 = empty (ids are < 2^31, a+1) */
+typedef struct {
+    char *key;
+    size_t klen;
+    int32_t *ids;
+    int n;
+} cache_ent;
+typedef struct {
+    uint64_t key;
+    int32_t rank, id;
+} merge_ent; /* key 0 = empty (ids are < 2^31, a+1) */
 
 struct tok_ctx {
-    char **id2tok;          /* vocab strings, by id */
+    char **id2tok; /* vocab strings, by id */
     size_t nvocab;
-    int32_t *vslot;         /* hash: slot -> id or -1 */
+    int32_t *vslot; /* hash: slot -> id or -1 */
     size_t vcap;
     merge_ent *merges;
     size_t mcap, nmerges;
@@ -43,7 +51,11 @@ static uint64_t fnv(const void *p, size_t n) {
 }
 
 static uint64_t mix64(uint64_t x) {
-    x ^= x >> 33; x *= 0xff51afd7ed558ccdull; x ^= x >> 33; x *= 0xc4ceb9fe1a85ec53ull; x ^= x >> 33;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ull;
+    x ^= x >> 33;
     return x;
 }
 
@@ -90,7 +102,10 @@ static int load_vocab(tok_ctx *t, const char *path, cs_err *err) {
     t->vcap = 1;
     while (t->vcap < n * 2) t->vcap <<= 1;
     t->vslot = malloc(t->vcap * sizeof *t->vslot);
-    if (!t->id2tok || !t->vslot) { json_decref(root); return cs_errc(err, CS_ENOMEM, "out of memory"); }
+    if (!t->id2tok || !t->vslot) {
+        json_decref(root);
+        return cs_errc(err, CS_ENOMEM, "out of memory");
+    }
     memset(t->vslot, 0xff, t->vcap * sizeof *t->vslot);
     const char *k;
     json_t *v;
@@ -101,9 +116,15 @@ static int load_vocab(tok_ctx *t, const char *path, cs_err *err) {
             break;
         }
         int32_t id = (int32_t)json_integer_value(v);
-        if (t->id2tok[id]) { rc = cs_err_set(err, "%s: id %d is used twice", path, id); break; }
+        if (t->id2tok[id]) {
+            rc = cs_err_set(err, "%s: id %d is used twice", path, id);
+            break;
+        }
         t->id2tok[id] = strdup(k);
-        if (!t->id2tok[id]) { rc = cs_errc(err, CS_ENOMEM, "out of memory"); break; }
+        if (!t->id2tok[id]) {
+            rc = cs_errc(err, CS_ENOMEM, "out of memory");
+            break;
+        }
         size_t m = t->vcap - 1, i = fnv(k, strlen(k)) & m;
         while (t->vslot[i] >= 0) i = (i + 1) & m;
         t->vslot[i] = id;
@@ -121,7 +142,10 @@ static int load_merges(tok_ctx *t, const char *path, cs_err *err) {
     t->mcap = 16;
     while (t->mcap < lines * 2) t->mcap <<= 1;
     t->merges = calloc(t->mcap, sizeof *t->merges);
-    if (!t->merges) { free(txt); return cs_errc(err, CS_ENOMEM, "out of memory"); }
+    if (!t->merges) {
+        free(txt);
+        return cs_errc(err, CS_ENOMEM, "out of memory");
+    }
     int rc = 0, lineno = 0;
     int32_t rank = 0;
     char *p = txt, *end = txt + len;
@@ -131,8 +155,14 @@ static int load_merges(tok_ctx *t, const char *path, cs_err *err) {
         lineno++;
         size_t ll = (size_t)(le - p);
         if (ll && p[ll - 1] == '\r') ll--;
-        if (lineno == 1 && ll >= 8 && memcmp(p, "#version", 8) == 0) { p = le + 1; continue; }
-        if (ll == 0) { p = le + 1; continue; }
+        if (lineno == 1 && ll >= 8 && memcmp(p, "#version", 8) == 0) {
+            p = le + 1;
+            continue;
+        }
+        if (ll == 0) {
+            p = le + 1;
+            continue;
+        }
         char *sp = memchr(p, ' ', ll);
         if (!sp || sp == p || sp == p + ll - 1 || memchr(sp + 1, ' ', ll - (size_t)(sp + 1 - p))) {
             rc = cs_err_set(err, "%s:%d: expected two tokens separated by one space", path, lineno);
@@ -141,7 +171,10 @@ static int load_merges(tok_ctx *t, const char *path, cs_err *err) {
         size_t la = (size_t)(sp - p), lb = ll - la - 1;
         int32_t a = vocab_get(t, p, la), b = vocab_get(t, sp + 1, lb);
         char buf[1024];
-        if (la + lb >= sizeof buf) { rc = cs_err_set(err, "%s:%d: merge too long", path, lineno); break; }
+        if (la + lb >= sizeof buf) {
+            rc = cs_err_set(err, "%s:%d: merge too long", path, lineno);
+            break;
+        }
         memcpy(buf, p, la);
         memcpy(buf + la, sp + 1, lb);
         int32_t c = vocab_get(t, buf, la + lb);
@@ -196,7 +229,10 @@ int tok_load(const char *vocab_path, const char *merges_path, tok_ctx **out, cs_
     }
     t->ccap = TOK_CACHE_MAX * 2;
     t->cache = calloc(t->ccap, sizeof *t->cache);
-    if (!t->cache) { tok_free(t); return cs_errc(err, CS_ENOMEM, "out of memory"); }
+    if (!t->cache) {
+        tok_free(t);
+        return cs_errc(err, CS_ENOMEM, "out of memory");
+    }
     *out = t;
     return 0;
 }
@@ -226,9 +262,7 @@ void tok_free(tok_ctx *t) {
 int32_t tok_bos(const tok_ctx *t) { return t->bos; }
 int32_t tok_eos(const tok_ctx *t) { return t->eos; }
 size_t tok_vocab_size(const tok_ctx *t) { return t->nvocab; }
-const char *tok_token(const tok_ctx *t, int32_t id) {
-    return id >= 0 && (size_t)id < t->nvocab ? t->id2tok[id] : NULL;
-}
+const char *tok_token(const tok_ctx *t, int32_t id) { return id >= 0 && (size_t)id < t->nvocab ? t->id2tok[id] : NULL; }
 
 /* ---- growable id buffer ---- */
 typedef tok_ids idbuf;
@@ -246,8 +280,12 @@ int tok_ids_push(tok_ids *b, int32_t x) {
 }
 
 /* ---- BPE over one piece, HF's priority-queue order ---- */
-typedef struct { int32_t rank, pos, id; } heap_ent; /* ordered by (rank, pos) */
-typedef struct { int32_t id, prev, next, alive; } sym;
+typedef struct {
+    int32_t rank, pos, id;
+} heap_ent; /* ordered by (rank, pos) */
+typedef struct {
+    int32_t id, prev, next, alive;
+} sym;
 
 static int heap_less(const heap_ent *a, const heap_ent *b) {
     return a->rank != b->rank ? a->rank < b->rank : a->pos < b->pos;
@@ -258,7 +296,9 @@ static void heap_push(heap_ent *h, size_t *n, heap_ent e) {
     while (i > 0) {
         size_t p = (i - 1) / 2;
         if (!heap_less(&h[i], &h[p])) break;
-        heap_ent tmp = h[i]; h[i] = h[p]; h[p] = tmp;
+        heap_ent tmp = h[i];
+        h[i] = h[p];
+        h[p] = tmp;
         i = p;
     }
 }
@@ -271,7 +311,9 @@ static heap_ent heap_pop(heap_ent *h, size_t *n) {
         if (l < *n && heap_less(&h[l], &h[m])) m = l;
         if (r < *n && heap_less(&h[r], &h[m])) m = r;
         if (m == i) break;
-        heap_ent tmp = h[i]; h[i] = h[m]; h[m] = tmp;
+        heap_ent tmp = h[i];
+        h[i] = h[m];
+        h[m] = tmp;
         i = m;
     }
     return top;
@@ -280,7 +322,11 @@ static heap_ent heap_pop(heap_ent *h, size_t *n) {
 static int bpe_piece(tok_ctx *t, const unsigned char *s, size_t n, idbuf *out) {
     sym *w = malloc(n * sizeof *w);
     heap_ent *h = malloc(n * 2 * sizeof *h + sizeof *h); /* each merge pushes <= 2, initial < n */
-    if (!w || !h) { free(w); free(h); return -1; }
+    if (!w || !h) {
+        free(w);
+        free(h);
+        return -1;
+    }
     for (size_t i = 0; i < n; i++) {
         w[i].id = i + 1 == n ? t->byte_eow_id[s[i]] : t->byte_id[s[i]];
         w[i].prev = (int32_t)i - 1;
@@ -340,7 +386,13 @@ static int encode_piece(tok_ctx *t, const unsigned char *s, size_t n, idbuf *out
         cache_ent *c = &t->cache[i];
         c->key = malloc(n);
         c->ids = malloc((out->n - start) * sizeof *c->ids);
-        if (!c->key || !c->ids) { free(c->key); free(c->ids); c->key = NULL; c->ids = NULL; return 0; }
+        if (!c->key || !c->ids) {
+            free(c->key);
+            free(c->ids);
+            c->key = NULL;
+            c->ids = NULL;
+            return 0;
+        }
         memcpy(c->key, s, n);
         c->klen = n;
         c->n = (int)(out->n - start);
@@ -380,18 +432,27 @@ static int normalise(const char *text, size_t len, int32_t **out, size_t *nout) 
     utf8proc_ssize_t nl = 0;
     if (q > clean) {
         nl = utf8proc_map(clean, q - clean, &nfc, UTF8PROC_STABLE | UTF8PROC_COMPOSE);
-        if (nl < 0) { free(clean); return -1; }
+        if (nl < 0) {
+            free(clean);
+            return -1;
+        }
     }
     free(clean);
     /* 2b, 2c: whitespace runs to one space; lowercase */
     int32_t *cps = malloc(((size_t)nl * 2 + 1) * sizeof *cps);
-    if (!cps) { free(nfc); return -1; }
+    if (!cps) {
+        free(nfc);
+        return -1;
+    }
     size_t n = 0;
     int prev_space = 0;
     for (utf8proc_ssize_t i = 0; i < nl;) {
         utf8proc_int32_t c;
         utf8proc_ssize_t k = utf8proc_iterate(nfc + i, nl - i, &c);
-        if (k <= 0) { c = 0xFFFD; k = 1; }
+        if (k <= 0) {
+            c = 0xFFFD;
+            k = 1;
+        }
         i += k;
         if (is_space(c)) { /* one space for the whole run */
             if (!prev_space) cps[n++] = ' ';
@@ -399,7 +460,11 @@ static int normalise(const char *text, size_t len, int32_t **out, size_t *nout) 
             continue;
         }
         prev_space = 0;
-        if (c == 0x130) { cps[n++] = 'i'; cps[n++] = 0x307; continue; }
+        if (c == 0x130) {
+            cps[n++] = 'i';
+            cps[n++] = 0x307;
+            continue;
+        }
         cps[n++] = utf8proc_tolower(c);
     }
     free(nfc);
@@ -443,14 +508,31 @@ int tok_encode(tok_ctx *t, const char *text, size_t len, int max_len, int32_t **
     for (size_t i = 0; i < n && rc == 0;) {
         int32_t ch = c[i];
         size_t j = i + 1;
-        if (ch == '<' && match_ascii(c + i, n - i, "<|startoftext|>")) { rc = ib_push(&out, t->bos); i += 15; continue; }
-        if (ch == '<' && match_ascii(c + i, n - i, "<|endoftext|>")) { rc = ib_push(&out, t->eos); i += 13; continue; }
-        if (ch == ' ') { i++; continue; }
+        if (ch == '<' && match_ascii(c + i, n - i, "<|startoftext|>")) {
+            rc = ib_push(&out, t->bos);
+            i += 15;
+            continue;
+        }
+        if (ch == '<' && match_ascii(c + i, n - i, "<|endoftext|>")) {
+            rc = ib_push(&out, t->eos);
+            i += 13;
+            continue;
+        }
+        if (ch == ' ') {
+            i++;
+            continue;
+        }
         if (ch == '\'' && i + 1 < n) {
             int32_t a = c[i + 1], b = i + 2 < n ? c[i + 2] : 0;
-            if (a == 's' || a == 't' || a == 'm' || a == 'd') j = i + 2;
-            else if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l')) j = i + 3;
-            if (j > i + 1) { rc = emit_piece(t, c + i, j - i, &out, &scratch, &scap); i = j; continue; }
+            if (a == 's' || a == 't' || a == 'm' || a == 'd')
+                j = i + 2;
+            else if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l'))
+                j = i + 3;
+            if (j > i + 1) {
+                rc = emit_piece(t, c + i, j - i, &out, &scratch, &scap);
+                i = j;
+                continue;
+            }
         }
         if (is_letter(ch)) {
             while (j < n && is_letter(c[j])) j++;
@@ -459,8 +541,8 @@ int tok_encode(tok_ctx *t, const char *text, size_t len, int max_len, int32_t **
         } else {
             /* punctuation run; it stops before whitespace, letters, digits and a special string */
             while (j < n && !is_space(c[j]) && !is_letter(c[j]) && !is_number(c[j]) &&
-                   !(c[j] == '<' && (match_ascii(c + j, n - j, "<|startoftext|>") ||
-                                     match_ascii(c + j, n - j, "<|endoftext|>"))))
+                   !(c[j] == '<' &&
+                     (match_ascii(c + j, n - j, "<|startoftext|>") || match_ascii(c + j, n - j, "<|endoftext|>"))))
                 j++;
         }
         rc = emit_piece(t, c + i, j - i, &out, &scratch, &scap);

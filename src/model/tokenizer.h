@@ -47,7 +47,10 @@ size_t tok_vocab_size(const tok_ctx *t);
 
 /* A growable array of token ids (shared by the tokenizers). tok_ids_push returns 0, or -1 out of
  * memory (the array is unchanged). The caller frees v. */
-typedef struct tok_ids { int32_t *v; size_t n, cap; } tok_ids;
+typedef struct tok_ids {
+    int32_t *v;
+    size_t n, cap;
+} tok_ids;
 int tok_ids_push(tok_ids *b, int32_t x);
 
 /* The token string of an id (byte-level encoded, with "</w>" where present), or NULL. Borrowed. */

@@ -22,7 +22,7 @@
 #include "pickle.h"
 
 #define TC_MAX_ENTRIES (1u << 20)
-#define TC_MAX_NUMEL (1LL << 40)
+#define TC_MAX_NUMEL   (1LL << 40)
 
 typedef struct zentry {
     const char *name; /* into the map; not NUL-terminated */
@@ -46,14 +46,14 @@ typedef struct ctx {
     const char *label;
     cs_err *err;
     int legacy;
-    zentry *z;        /* zip: sorted by name */
+    zentry *z; /* zip: sorted by name */
     size_t nz;
     const char *prefix; /* zip: "folder/" of data.pkl (into the map) */
     size_t plen;
-    lstore *ls;       /* legacy */
+    lstore *ls; /* legacy */
     size_t nls;
-    size_t len;       /* the file's bytes */
-    uint64_t copied;  /* bytes of strided views copied so far */
+    size_t len;      /* the file's bytes */
+    uint64_t copied; /* bytes of strided views copied so far */
 } ctx;
 
 /* A tensor as _rebuild_tensor_v2's arguments describe it. */
@@ -94,7 +94,10 @@ static int zip_read(ctx *c, const unsigned char *buf, size_t len) {
     /* The end-of-central-directory record is the last 22 bytes plus a comment of up to 64 KB. */
     size_t eocd = SIZE_MAX;
     for (size_t i = len - 22 + 1, stop = len > 22 + 65535 ? len - 22 - 65535 : 0; i-- > stop;)
-        if (rd(buf + i, 4) == 0x06054b50 && i + 22 + rd(buf + i + 20, 2) <= len) { eocd = i; break; }
+        if (rd(buf + i, 4) == 0x06054b50 && i + 22 + rd(buf + i + 20, 2) <= len) {
+            eocd = i;
+            break;
+        }
     if (eocd == SIZE_MAX)
         return cs_err_set(c->err, "%s: truncated zip (no end-of-central-directory record: the file was cut short?)", L);
     uint64_t total = rd(buf + eocd + 10, 2), cdsize = rd(buf + eocd + 12, 4), cdoff = rd(buf + eocd + 16, 4);
@@ -137,9 +140,18 @@ static int zip_read(ctx *c, const unsigned char *buf, size_t len) {
             size_t id = rd(f, 2), fl = rd(f + 2, 2), q = 4;
             if (x + 4 + fl > xl) break;
             if (id == 1) {
-                if (usize == 0xFFFFFFFF && q + 8 <= 4 + fl) { usize = rd(f + q, 8); q += 8; }
-                if (csize == 0xFFFFFFFF && q + 8 <= 4 + fl) { csize = rd(f + q, 8); q += 8; }
-                if (lho == 0xFFFFFFFF && q + 8 <= 4 + fl) { lho = rd(f + q, 8); q += 8; }
+                if (usize == 0xFFFFFFFF && q + 8 <= 4 + fl) {
+                    usize = rd(f + q, 8);
+                    q += 8;
+                }
+                if (csize == 0xFFFFFFFF && q + 8 <= 4 + fl) {
+                    csize = rd(f + q, 8);
+                    q += 8;
+                }
+                if (lho == 0xFFFFFFFF && q + 8 <= 4 + fl) {
+                    lho = rd(f + q, 8);
+                    q += 8;
+                }
             }
             x += 4 + fl;
         }
@@ -149,8 +161,10 @@ static int zip_read(ctx *c, const unsigned char *buf, size_t len) {
                               z->name);
         uint64_t data = lho + 30 + rd(buf + lho + 26, 2) + rd(buf + lho + 28, 2);
         if (data > len || csize > len - data)
-            return cs_err_set(c->err, "%s: zip entry '%.*s': %llu bytes at offset %llu run past the end of the file "
-                              "(truncated)", L, (int)nl, z->name, (unsigned long long)csize, (unsigned long long)data);
+            return cs_err_set(c->err,
+                              "%s: zip entry '%.*s': %llu bytes at offset %llu run past the end of the file "
+                              "(truncated)",
+                              L, (int)nl, z->name, (unsigned long long)csize, (unsigned long long)data);
         if (z->method == 0 && csize != usize)
             return cs_err_set(c->err, "%s: zip entry '%.*s': stored, yet its sizes differ", L, (int)nl, z->name);
         z->data = buf + data;
@@ -176,7 +190,8 @@ static const zentry *zfind_in(const ctx *c, const char *rest) {
 
 static int stored(const ctx *c, const zentry *z) {
     if (z->method == 0) return 0;
-    return cs_err_set(c->err, "%s: zip entry '%.*s' is compressed (method %d); torch.save writes stored entries only, "
+    return cs_err_set(c->err,
+                      "%s: zip entry '%.*s' is compressed (method %d); torch.save writes stored entries only, "
                       "so this file was repacked: refusing it (unzip and re-zip with -0, or save it again)",
                       c->label, (int)z->nlen, z->name, z->method);
 }
@@ -228,7 +243,8 @@ static int tensor_args(const ctx *c, const pk_val *key, const pk_val *val, targs
     if (pid->type != PK_TUPLE || pid->n < 5 || pid->v[0]->type != PK_STR || strcmp(pid->v[0]->s, "storage") ||
         pid->v[1]->type != PK_GLOBAL || storage_dtype(pid->v[1]->g, &t->dtype) || pid->v[2]->type != PK_STR ||
         !is_int(pid->v[4], 0, TC_MAX_NUMEL))
-        return TERR("%s: tensor '%s': its storage reference is not ('storage', <type>Storage, key, location, size)", L, N);
+        return TERR("%s: tensor '%s': its storage reference is not ('storage', <type>Storage, key, location, size)", L,
+                    N);
     t->key = pid->v[2]->s;
     t->storage_numel = (uint64_t)pid->v[4]->i;
     if (pid->n >= 6 && pid->v[5]->type != PK_NONE) { /* legacy storage view: (view_key, offset, size) */
@@ -268,7 +284,8 @@ static int storage_of(const ctx *c, const targs *t, const unsigned char **base) 
     size_t es = st_dtype_size(t->dtype);
     if (c->legacy) {
         const lstore *l = lfind(c, t->key);
-        if (!l || !l->data) return TERR("%s: tensor '%s': storage '%s' has no data in the file", c->label, t->name, t->key);
+        if (!l || !l->data)
+            return TERR("%s: tensor '%s': storage '%s' has no data in the file", c->label, t->name, t->key);
         *base = l->data + t->view_offset * es;
         return 0;
     }
@@ -276,8 +293,9 @@ static int storage_of(const ctx *c, const targs *t, const unsigned char **base) 
     if (strlen(t->key) > 256) return TERR("%s: tensor '%s': storage key too long", c->label, t->name);
     snprintf(rest, sizeof rest, "data/%s", t->key);
     const zentry *z = zfind_in(c, rest);
-    if (!z) return TERR("%s: tensor '%s': storage '%s' (entry %.*s%s) is missing", c->label, t->name, t->key,
-                        (int)c->plen, c->prefix, rest);
+    if (!z)
+        return TERR("%s: tensor '%s': storage '%s' (entry %.*s%s) is missing", c->label, t->name, t->key, (int)c->plen,
+                    c->prefix, rest);
     if (stored(c, z)) return -1;
     if (z->size < t->storage_numel * es)
         return TERR("%s: tensor '%s': storage '%s' holds %llu bytes, but %llu %s elements need %llu (short storage)",
@@ -312,8 +330,8 @@ static int add_tensor(ctx *c, const targs *t) {
         }
         if (last >= t->storage_numel)
             return TERR("%s: tensor '%s': its view reaches element %llu, but storage '%s' has %llu elements (short "
-                        "storage or inconsistent file)", c->label, t->name, (unsigned long long)last, t->key,
-                        (unsigned long long)t->storage_numel);
+                        "storage or inconsistent file)",
+                        c->label, t->name, (unsigned long long)last, t->key, (unsigned long long)t->storage_numel);
     }
     st_tensor o;
     memset(&o, 0, sizeof o);
@@ -333,8 +351,8 @@ static int add_tensor(ctx *c, const targs *t) {
      * element of its storage once. */
     if (numel * es > c->len - c->copied)
         return TERR("%s: tensor '%s': copying its strided view (%llu elements over a storage of %llu) would need "
-                    "more bytes than the file holds: refused", c->label, t->name, (unsigned long long)numel,
-                    (unsigned long long)t->storage_numel);
+                    "more bytes than the file holds: refused",
+                    c->label, t->name, (unsigned long long)numel, (unsigned long long)t->storage_numel);
     c->copied += numel * es;
     unsigned char *dst = st_own(c->s, (size_t)numel * es);
     if (!dst) return TERR("%s: tensor '%s': out of memory copying a strided view", c->label, t->name);
@@ -343,7 +361,10 @@ static int add_tensor(ctx *c, const targs *t) {
     for (uint64_t k = 0; k < numel; k++) {
         memcpy(dst + k * es, base + src * es, es);
         for (int i = t->ndim - 1; i >= 0; i--) { /* odometer: the last index moves fastest */
-            if (++idx[i] < t->size[i]) { src += (uint64_t)t->stride[i]; break; }
+            if (++idx[i] < t->size[i]) {
+                src += (uint64_t)t->stride[i];
+                break;
+            }
             src -= (uint64_t)t->stride[i] * (uint64_t)(t->size[i] - 1);
             idx[i] = 0;
         }
@@ -427,11 +448,11 @@ static int open_legacy(ctx *c, const unsigned char *buf, size_t len) {
             char why[sizeof c->err->msg];
             snprintf(why, sizeof why, "%s", c->err ? c->err->msg : "");
             rc = TERR("%s: not a PyTorch checkpoint (no zip signature, and no legacy magic number: %s)", c->label, why);
-        }
-        else if (rc == 0 && i == 0 && !(v[0]->type == PK_BIGINT && v[0]->len == sizeof magic &&
-                                         memcmp(v[0]->s, magic, sizeof magic) == 0))
+        } else if (rc == 0 && i == 0 &&
+                   !(v[0]->type == PK_BIGINT && v[0]->len == sizeof magic && memcmp(v[0]->s, magic, sizeof magic) == 0))
             rc = TERR("%s: not a PyTorch checkpoint (no zip signature, and the first pickle is a %s, not torch's "
-                      "magic number)", c->label, pk_type_name(v[0]->type));
+                      "magic number)",
+                      c->label, pk_type_name(v[0]->type));
         else if (rc == 0 && i == 1 && !is_int(v[1], 1001, 1001))
             rc = TERR("%s: legacy checkpoint protocol version is not 1001", c->label);
         else if (rc == 0 && i == 2) { /* system info: refuse big-endian files */
@@ -448,10 +469,19 @@ static int open_legacy(ctx *c, const unsigned char *buf, size_t len) {
     for (size_t k = 0; rc == 0 && k < v[4]->n; k++) {
         const pk_val *key = v[4]->v[k];
         lstore *l = key->type == PK_STR ? (lstore *)lfind(c, key->s) : NULL;
-        if (!l) { rc = TERR("%s: storage key %zu is not one the state dict uses", c->label, k); break; }
-        if (l->data) { rc = TERR("%s: storage '%s' is listed twice", c->label, l->key); break; }
+        if (!l) {
+            rc = TERR("%s: storage key %zu is not one the state dict uses", c->label, k);
+            break;
+        }
+        if (l->data) {
+            rc = TERR("%s: storage '%s' is listed twice", c->label, l->key);
+            break;
+        }
         size_t es = st_dtype_size(l->dtype);
-        if (len - at < 8) { rc = TERR("%s: truncated: storage '%s' is missing", c->label, l->key); break; }
+        if (len - at < 8) {
+            rc = TERR("%s: truncated: storage '%s' is missing", c->label, l->key);
+            break;
+        }
         uint64_t n = rd(buf + at, 8);
         at += 8;
         if (n < l->numel) {
@@ -516,7 +546,7 @@ int tc_open(const char *path, st_set **out, cs_err *err) {
     if (st_new(&s, err)) return -1;
     size_t n = strlen(path);
     int rc = n > 5 && strcmp(path + n - 5, ".json") == 0 ? st_open_index(s, path, add_file, err)
-                                                          : (add_file(s, path, err) || st_seal(s, err));
+                                                         : (add_file(s, path, err) || st_seal(s, err));
     if (rc) {
         st_close(s);
         return -1;

@@ -31,8 +31,10 @@ int wt_open_dir(const char *dir, st_set **out, cs_err *err) {
     size_t which;
     char *p = find(dir, &which);
     if (!p)
-        return cs_err_set(err, "%s: no weights (looked for model.safetensors, model.safetensors.index.json, "
-                          "pytorch_model.bin and pytorch_model.bin.index.json)", dir);
+        return cs_err_set(err,
+                          "%s: no weights (looked for model.safetensors, model.safetensors.index.json, "
+                          "pytorch_model.bin and pytorch_model.bin.index.json)",
+                          dir);
     int rc = which >= 2 ? tc_open(p, out, err) : st_open(p, out, err);
     free(p);
     return rc;

@@ -17,11 +17,11 @@
 #include "tokenizer.h"
 
 struct wp_ctx {
-    char *buf;          /* vocab text, lines NUL-ended */
-    const char **id2tok;/* by id */
-    uint32_t *tlen;     /* token byte lengths, by id */
+    char *buf;           /* vocab text, lines NUL-ended */
+    const char **id2tok; /* by id */
+    uint32_t *tlen;      /* token byte lengths, by id */
     size_t nvocab;
-    int32_t *slot;      /* hash: slot -> id or -1 */
+    int32_t *slot; /* hash: slot -> id or -1 */
     size_t cap;
     wp_opts o;
     int32_t unk, cls, sep, pad;
@@ -79,9 +79,13 @@ static int get_token(json_t *o, const char *key, char *dst, size_t n, const char
 static int get_flag(json_t *o, const char *key, int *dst, int allow_null, const char *file, cs_err *err) {
     json_t *v = json_object_get(o, key);
     if (!v) return 0;
-    if (json_is_null(v) && allow_null) { *dst = -1; return 0; }
+    if (json_is_null(v) && allow_null) {
+        *dst = -1;
+        return 0;
+    }
     if (json_is_null(v)) return 0;
-    if (!json_is_boolean(v)) return cs_err_set(err, "%s: \"%s\" must be true or false%s", file, key, allow_null ? " or null" : "");
+    if (!json_is_boolean(v))
+        return cs_err_set(err, "%s: \"%s\" must be true or false%s", file, key, allow_null ? " or null" : "");
     *dst = json_is_true(v);
     return 0;
 }
@@ -106,7 +110,8 @@ int wp_parse_config(const char *txt, size_t len, const char *file, wp_opts *o, c
         if (!rc) rc = get_flag(norm, "handle_chinese_chars", &o->chinese, 0, file, err);
         if (!rc) rc = get_flag(norm, "clean_text", &o->clean_text, 0, file, err);
         if (!rc) rc = get_token(model, "unk_token", o->unk, sizeof o->unk, file, err);
-        json_t *mx = json_object_get(model, "max_input_chars_per_word"), *pre = json_object_get(model, "continuing_subword_prefix");
+        json_t *mx = json_object_get(model, "max_input_chars_per_word"),
+               *pre = json_object_get(model, "continuing_subword_prefix");
         if (!rc && mx && (!json_is_integer(mx) || json_integer_value(mx) < 1 || json_integer_value(mx) > 100000))
             rc = cs_err_set(err, "%s: max_input_chars_per_word must be an integer in 1..100000", file);
         if (!rc && mx) o->max_word_chars = (int)json_integer_value(mx);
@@ -171,7 +176,8 @@ int wp_load_mem(const char *vocab, size_t len, const wp_opts *o, const char *fil
         w->nvocab = id + 1;
         /* a repeated token keeps its last line, as a dict built line by line does */
         size_t m = w->cap - 1, i = fnv(p, n) & m;
-        while (w->slot[i] >= 0 && !(w->tlen[w->slot[i]] == n && memcmp(w->id2tok[w->slot[i]], p, n) == 0)) i = (i + 1) & m;
+        while (w->slot[i] >= 0 && !(w->tlen[w->slot[i]] == n && memcmp(w->id2tok[w->slot[i]], p, n) == 0))
+            i = (i + 1) & m;
         w->slot[i] = (int32_t)id;
         p = nl + 1;
     }
@@ -183,7 +189,9 @@ int wp_load_mem(const char *vocab, size_t len, const wp_opts *o, const char *fil
     for (int i = 0; i < 5; i++) w->special[i] = wp_id(w, names[i]);
     if (w->unk < 0 || w->cls < 0 || w->sep < 0) {
         cs_err_set(err, "%s: the vocabulary lacks the special token %s", file,
-                   w->unk < 0 ? w->o.unk : w->cls < 0 ? w->o.cls : w->o.sep);
+                   w->unk < 0   ? w->o.unk
+                   : w->cls < 0 ? w->o.cls
+                                : w->o.sep);
         wp_free(w);
         return -1;
     }
@@ -200,7 +208,10 @@ int wp_load(const char *dir, wp_ctx **out, cs_err *err) {
     size_t len = 0;
     int rc = -1;
     wp_opts o = wp_default_opts();
-    if (!voc || !tc || !tj) { cs_errc(err, CS_ENOMEM, "out of memory"); goto done; }
+    if (!voc || !tc || !tj) {
+        cs_errc(err, CS_ENOMEM, "out of memory");
+        goto done;
+    }
     const char *cfg = cs_is_file(tc) ? tc : cs_is_file(tj) ? tj : NULL;
     if (cfg) {
         if (cs_read_file(cfg, 64u << 20, &txt, &len, err)) goto done;
@@ -233,9 +244,7 @@ int32_t wp_pad(const wp_ctx *w) { return w->pad; }
 int32_t wp_unk(const wp_ctx *w) { return w->unk; }
 size_t wp_vocab_size(const wp_ctx *w) { return w->nvocab; }
 const wp_opts *wp_get_opts(const wp_ctx *w) { return &w->o; }
-const char *wp_token(const wp_ctx *w, int32_t id) {
-    return id >= 0 && (size_t)id < w->nvocab ? w->id2tok[id] : NULL;
-}
+const char *wp_token(const wp_ctx *w, int32_t id) { return id >= 0 && (size_t)id < w->nvocab ? w->id2tok[id] : NULL; }
 
 /* ---- character classes (the Rust crates' definitions, on utf8proc's tables) ---- */
 
@@ -298,16 +307,27 @@ static int normalise(const wp_ctx *w, const int32_t *cps, size_t n, int32_t **ou
         size_t bl;
         unsigned char *s = to_utf8(a, m, &bl);
         utf8proc_uint8_t *nfd = NULL;
-        utf8proc_ssize_t nl = s ? utf8proc_map(s, (utf8proc_ssize_t)bl, &nfd, UTF8PROC_STABLE | UTF8PROC_DECOMPOSE) : -1;
+        utf8proc_ssize_t nl =
+            s ? utf8proc_map(s, (utf8proc_ssize_t)bl, &nfd, UTF8PROC_STABLE | UTF8PROC_DECOMPOSE) : -1;
         free(s);
-        if (nl < 0) { free(a); return -1; }
+        if (nl < 0) {
+            free(a);
+            return -1;
+        }
         int32_t *b = malloc(((size_t)nl + 1) * sizeof *b);
-        if (!b) { free(nfd); free(a); return -1; }
+        if (!b) {
+            free(nfd);
+            free(a);
+            return -1;
+        }
         m = 0;
         for (utf8proc_ssize_t i = 0; i < nl;) {
             utf8proc_int32_t c;
             utf8proc_ssize_t k = utf8proc_iterate(nfd + i, nl - i, &c);
-            if (k <= 0) { c = 0xFFFD; k = 1; }
+            if (k <= 0) {
+                c = 0xFFFD;
+                k = 1;
+            }
             i += k;
             if (utf8proc_category(c) != UTF8PROC_CATEGORY_MN) b[m++] = c;
         }
@@ -320,11 +340,17 @@ static int normalise(const wp_ctx *w, const int32_t *cps, size_t n, int32_t **ou
         size_t extra = 0;
         for (size_t i = 0; i < m; i++) extra += a[i] == 0x130;
         int32_t *b = extra ? malloc((m + extra + 1) * sizeof *b) : a;
-        if (!b) { free(a); return -1; }
+        if (!b) {
+            free(a);
+            return -1;
+        }
         for (size_t i = m, j = m + extra; i-- > 0;) {
             int32_t c = a[i];
-            if (c == 0x130) { b[--j] = 0x307; b[--j] = 'i'; }
-            else b[--j] = utf8proc_tolower(c);
+            if (c == 0x130) {
+                b[--j] = 0x307;
+                b[--j] = 'i';
+            } else
+                b[--j] = utf8proc_tolower(c);
         }
         if (b != a) free(a);
         a = b;
@@ -385,10 +411,16 @@ static int encode_segment(const wp_ctx *w, const int32_t *cps, size_t n, ibuf *o
     size_t m;
     if (normalise(w, cps, n, &a, &m)) return -1;
     char *scratch = malloc(m * 4 + 3);
-    if (!scratch) { free(a); return -1; }
+    if (!scratch) {
+        free(a);
+        return -1;
+    }
     int rc = 0;
     for (size_t i = 0; i < m && !rc;) {
-        if (cs_utf8_is_space(a[i])) { i++; continue; }
+        if (cs_utf8_is_space(a[i])) {
+            i++;
+            continue;
+        }
         size_t j = i + 1;
         if (!is_punct(a[i]))
             while (j < m && !cs_utf8_is_space(a[j]) && !is_punct(a[j])) j++;
@@ -444,7 +476,10 @@ int wp_encode(const wp_ctx *w, const char *text, size_t len, int max_len, int32_
     for (size_t i = 0; i <= n && !rc;) {
         size_t sl = 0;
         int32_t sp = i < n ? special_at(w, cps, n, i, &sl) : -1;
-        if (i < n && sp < 0) { i++; continue; }
+        if (i < n && sp < 0) {
+            i++;
+            continue;
+        }
         if (i > seg) rc = encode_segment(w, cps + seg, i - seg, &out);
         if (!rc && sp >= 0) rc = push(&out, sp);
         if (i == n) break;

@@ -44,7 +44,7 @@ typedef struct wp_opts {
     int strip_accents; /* -1: as lowercase (HF's null), 0 or 1 */
     int chinese;       /* handle_chinese_chars / tokenize_chinese_chars */
     int clean_text;
-    int max_word_chars;/* max_input_chars_per_word (100) */
+    int max_word_chars; /* max_input_chars_per_word (100) */
     char unk[32], cls[32], sep[32], pad[32], mask[32];
 } wp_opts;
 

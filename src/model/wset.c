@@ -23,7 +23,8 @@ int ws_add(wset *w, int group, const float **dst, const char *name, int ndim, in
 
 static void shape_str(char *buf, size_t n, int nd, const int64_t *s) {
     size_t at = (size_t)snprintf(buf, n, "[");
-    for (int i = 0; i < nd && at < n; i++) at += (size_t)snprintf(buf + at, n - at, i ? ", %lld" : "%lld", (long long)s[i]);
+    for (int i = 0; i < nd && at < n; i++)
+        at += (size_t)snprintf(buf + at, n - at, i ? ", %lld" : "%lld", (long long)s[i]);
     if (at < n) snprintf(buf + at, n - at, "]");
 }
 
@@ -53,7 +54,10 @@ int ws_check_all(const wset *w, cs_err *err) {
 
 int ws_own(wset *w, void *p, size_t bytes) {
     void **no = realloc(w->owned, (w->nowned + 1) * sizeof *no);
-    if (!no) { free(p); return -1; }
+    if (!no) {
+        free(p);
+        return -1;
+    }
     w->owned = no;
     w->owned[w->nowned++] = p;
     w->owned_bytes += bytes;
@@ -90,7 +94,8 @@ int ws_views(wset *w, int group, cs_err *err) {
             continue;
         }
         float *f = malloc((size_t)tt->numel * sizeof *f);
-        if (!f || ws_own(w, f, (size_t)tt->numel * sizeof *f)) return cs_err_set(err, "out of memory widening '%s'", s->name);
+        if (!f || ws_own(w, f, (size_t)tt->numel * sizeof *f))
+            return cs_err_set(err, "out of memory widening '%s'", s->name);
         st_to_f32(tt, f);
         st_release(w->st, tt); /* only the copy is read from now on: the mapped pages can go */
         *s->dst = f;

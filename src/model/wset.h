@@ -29,7 +29,7 @@ typedef struct wset {
     st_set *st;      /* borrowed */
     ws_slot *slots;
     size_t nslots;
-    void **owned;    /* widened copies, stacked q/k/v, other derived weights */
+    void **owned; /* widened copies, stacked q/k/v, other derived weights */
     size_t nowned;
     uint64_t owned_bytes;
 } wset;

@@ -53,7 +53,11 @@ int labels_parse(const char *text, size_t len, const char *name, labels **out, c
     if (!cs_utf8_valid(text, len, 0)) return cs_err_set(err, "%s: not UTF-8 text", name);
     labels *l = calloc(1, sizeof *l);
     char *buf = malloc(len + 1);
-    if (!l || !buf) { free(l); free(buf); return cs_errc(err, CS_ENOMEM, "out of memory"); }
+    if (!l || !buf) {
+        free(l);
+        free(buf);
+        return cs_errc(err, CS_ENOMEM, "out of memory");
+    }
     memcpy(buf, text, len);
     buf[len] = 0;
     int rc = 0, lineno = 0;
@@ -66,11 +70,20 @@ int labels_parse(const char *text, size_t len, const char *name, labels **out, c
         char *t = cs_trim(line);
         if (!*t) continue;
         char *colon = strchr(t, ':');
-        if (!colon) { rc = cs_err_set(err, "%s:%d: expected LABEL: PROMPT | PROMPT", name, lineno); break; }
+        if (!colon) {
+            rc = cs_err_set(err, "%s:%d: expected LABEL: PROMPT | PROMPT", name, lineno);
+            break;
+        }
         *colon = 0;
         char *lab = cs_trim(t);
-        if (!*lab || strlen(lab) > 31 || strchr(lab, '|')) { rc = cs_err_set(err, "%s:%d: a label is 1-31 bytes", name, lineno); break; }
-        if (l->n == LABELS_MAX) { rc = cs_err_set(err, "%s:%d: more than %d labels", name, lineno, LABELS_MAX); break; }
+        if (!*lab || strlen(lab) > 31 || strchr(lab, '|')) {
+            rc = cs_err_set(err, "%s:%d: a label is 1-31 bytes", name, lineno);
+            break;
+        }
+        if (l->n == LABELS_MAX) {
+            rc = cs_err_set(err, "%s:%d: more than %d labels", name, lineno, LABELS_MAX);
+            break;
+        }
         for (int i = 0; i < l->n; i++)
             if (!strcmp(l->l[i].name, lab)) rc = cs_err_set(err, "%s:%d: label '%s' given twice", name, lineno, lab);
         if (rc) break;
@@ -81,14 +94,19 @@ int labels_parse(const char *text, size_t len, const char *name, labels **out, c
             if (bar) *bar++ = 0;
             char *pr = cs_trim(p);
             if (!*pr) continue;
-            if (L->nprompts == LABELS_MAX_PROMPTS) rc = cs_err_set(err, "%s:%d: more than %d prompts", name, lineno, LABELS_MAX_PROMPTS);
-            else if (!(L->prompts[L->nprompts++] = strdup(pr))) rc = cs_errc(err, CS_ENOMEM, "out of memory");
+            if (L->nprompts == LABELS_MAX_PROMPTS)
+                rc = cs_err_set(err, "%s:%d: more than %d prompts", name, lineno, LABELS_MAX_PROMPTS);
+            else if (!(L->prompts[L->nprompts++] = strdup(pr)))
+                rc = cs_errc(err, CS_ENOMEM, "out of memory");
         }
         if (!rc && !L->nprompts) rc = cs_err_set(err, "%s:%d: label '%s' has no prompt", name, lineno, lab);
     }
     free(buf);
     if (!rc && l->n == 0) rc = cs_err_set(err, "%s: no labels", name);
-    if (rc) { labels_free(l); return -1; }
+    if (rc) {
+        labels_free(l);
+        return -1;
+    }
     /* digest over the parsed form, so comments and spacing do not count as changes */
     size_t cap = 64, n = 0;
     char *d = malloc(cap);
@@ -98,13 +116,20 @@ int labels_parse(const char *text, size_t len, const char *name, labels **out, c
             size_t k = strlen(s) + 1;
             if (n + k > cap) {
                 char *nd = realloc(d, (cap = (n + k) * 2));
-                if (!nd) { free(d); d = NULL; break; }
+                if (!nd) {
+                    free(d);
+                    d = NULL;
+                    break;
+                }
                 d = nd;
             }
             memcpy(d + n, s, k);
             n += k;
         }
-    if (!d) { labels_free(l); return cs_errc(err, CS_ENOMEM, "out of memory"); }
+    if (!d) {
+        labels_free(l);
+        return cs_errc(err, CS_ENOMEM, "out of memory");
+    }
     store_sha256_hex(d, n, l->digest);
     free(d);
     *out = l;
@@ -116,8 +141,10 @@ int labels_load(const char *path, labels **out, cs_err *err) {
     if (!path || !*path) {
         const char *x = getenv("XDG_CONFIG_HOME"), *h = getenv("HOME");
         def[0] = 0;
-        if (x && *x) snprintf(def, sizeof def, "%s/clipseek/labels", x);
-        else if (h && *h) snprintf(def, sizeof def, "%s/.config/clipseek/labels", h);
+        if (x && *x)
+            snprintf(def, sizeof def, "%s/clipseek/labels", x);
+        else if (h && *h)
+            snprintf(def, sizeof def, "%s/.config/clipseek/labels", h);
         if (!def[0] || !cs_exists(def)) return labels_parse(BUILTIN, sizeof BUILTIN - 1, "built-in labels", out, err);
         path = def;
     }
@@ -137,7 +164,11 @@ int labels_embed(labels *l, clip_ctx *c, cs_err *err) {
     const clip_info *in = clip_get_info(c);
     int P = in->projection_dim;
     float *vecs = calloc((size_t)l->n * P, sizeof *vecs), *pv = malloc((size_t)LABELS_MAX_PROMPTS * P * sizeof *pv);
-    if (!vecs || !pv) { free(vecs); free(pv); return cs_errc(err, CS_ENOMEM, "out of memory"); }
+    if (!vecs || !pv) {
+        free(vecs);
+        free(pv);
+        return cs_errc(err, CS_ENOMEM, "out of memory");
+    }
     for (int i = 0; i < l->n; i++) {
         label *L = &l->l[i];
         if (clip_texts_embed(c, (const char *const *)L->prompts, L->nprompts, 1, pv, err)) {
@@ -173,7 +204,10 @@ int labels_classify(const labels *l, const float *v, int dim, float *conf) {
         double d = 0;
         for (int k = 0; k < dim; k++) d += (double)u[k] * v[k];
         logits[i] = d * l->logit_scale;
-        if (logits[i] > mx) { mx = logits[i]; best = i; }
+        if (logits[i] > mx) {
+            mx = logits[i];
+            best = i;
+        }
     }
     double sum = 0;
     for (int i = 0; i < l->n; i++) sum += exp(logits[i] - mx);

@@ -18,7 +18,7 @@
 #include "../common/cs_err.h"
 #include "../model/clip.h"
 
-#define LABELS_MAX 64
+#define LABELS_MAX         64
 #define LABELS_MAX_PROMPTS 16
 
 typedef struct labels labels;

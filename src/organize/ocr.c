@@ -20,7 +20,8 @@ int ocr_open(const char *lang, const char *datapath, ocr **out, cs_err *err) {
     /* Init prints its own complaints to stderr; our message says what to install */
     if (!o->api || TessBaseAPIInit3(o->api, datapath, lang) != 0) {
         ocr_close(o);
-        return cs_err_set(err, "OCR: cannot load Tesseract language data '%s' (install tesseract-ocr-%s, or set ocr_lang)",
+        return cs_err_set(err,
+                          "OCR: cannot load Tesseract language data '%s' (install tesseract-ocr-%s, or set ocr_lang)",
                           lang, lang);
     }
     TessBaseAPISetPageSegMode(o->api, PSM_AUTO);
@@ -61,8 +62,10 @@ int ocr_read(ocr *o, const img_rgb *im, int min_conf, char **text, cs_err *err) 
     if (!im || im->w <= 0 || im->h <= 0 || !im->px) return cs_err_set(err, "OCR: empty image");
     /* scale into Tesseract's comfortable range, keeping the aspect ratio */
     double px = (double)im->w * im->h, f = 1.0;
-    if (px > OCR_MAX_PIXELS) f = sqrt(OCR_MAX_PIXELS / px);
-    else if (im->w < OCR_MIN_SIDE && im->h < OCR_MIN_SIDE) f = (double)OCR_MIN_SIDE / (im->w > im->h ? im->w : im->h);
+    if (px > OCR_MAX_PIXELS)
+        f = sqrt(OCR_MAX_PIXELS / px);
+    else if (im->w < OCR_MIN_SIDE && im->h < OCR_MIN_SIDE)
+        f = (double)OCR_MIN_SIDE / (im->w > im->h ? im->w : im->h);
     if (f > 4) f = 4;
     img_rgb scaled = {0};
     const img_rgb *use = im;
@@ -76,10 +79,16 @@ int ocr_read(ocr *o, const img_rgb *im, int min_conf, char **text, cs_err *err) 
     TessBaseAPISetImage(o->api, use->px, use->w, use->h, 3, use->w * 3);
     int rc = TessBaseAPIRecognize(o->api, NULL);
     img_free(&scaled);
-    if (rc != 0) { TessBaseAPIClear(o->api); return cs_err_set(err, "OCR: recognition failed"); }
+    if (rc != 0) {
+        TessBaseAPIClear(o->api);
+        return cs_err_set(err, "OCR: recognition failed");
+    }
     size_t len = 0, cap = 256;
     char *buf = malloc(cap);
-    if (!buf) { TessBaseAPIClear(o->api); return cs_errc(err, CS_ENOMEM, "out of memory"); }
+    if (!buf) {
+        TessBaseAPIClear(o->api);
+        return cs_errc(err, CS_ENOMEM, "out of memory");
+    }
     buf[0] = 0;
     /* walk words, keeping line breaks between text lines */
     TessResultIterator *it = TessBaseAPIGetIterator(o->api);
@@ -97,7 +106,10 @@ int ocr_read(ocr *o, const img_rgb *im, int min_conf, char **text, cs_err *err) 
         TessResultIteratorDelete(it);
     }
     TessBaseAPIClear(o->api);
-    if (oom) { free(buf); return cs_errc(err, CS_ENOMEM, "out of memory"); }
+    if (oom) {
+        free(buf);
+        return cs_errc(err, CS_ENOMEM, "out of memory");
+    }
     *text = buf;
     return 0;
 }

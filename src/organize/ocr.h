@@ -13,7 +13,7 @@
 #include "../image/image.h"
 
 #define OCR_MAX_PIXELS 3000000u
-#define OCR_MIN_SIDE 300
+#define OCR_MIN_SIDE   300
 
 typedef struct ocr ocr;
 

@@ -30,7 +30,10 @@ int org_open(const rules *r, organizer **out, cs_err *err) {
     if (!o) return cs_errc(err, CS_ENOMEM, "out of memory");
     o->rules = r;
     o->set = rules_org(r);
-    if (labels_load(o->set.labels, &o->labels, err)) { free(o); return -1; }
+    if (labels_load(o->set.labels, &o->labels, err)) {
+        free(o);
+        return -1;
+    }
     *out = o;
     return 0;
 }
@@ -60,12 +63,18 @@ int org_text_kinds(organizer *o, store *s, int max, org_stats *st, cs_err *err) 
     int64_t *ids;
     size_t n;
     if (store_unorganised(s, max, &ids, &n, err)) return -1;
-    if (n && store_begin(s, err)) { free(ids); return -1; } /* rules only: milliseconds for the lot */
+    if (n && store_begin(s, err)) {
+        free(ids);
+        return -1;
+    } /* rules only: milliseconds for the lot */
     int rc = 0;
     for (size_t i = 0; i < n && !rc; i++) {
         store_entry e;
         int g = store_get(s, ids[i], &e, err);
-        if (g) { rc = g < 0 ? -1 : 0; continue; }
+        if (g) {
+            rc = g < 0 ? -1 : 0;
+            continue;
+        }
         const char *lang;
         const char *k = textkind_classify(e.text, strlen(e.text), &lang);
         rc = store_set_subkind(s, e.id, k, lang, err);
@@ -91,7 +100,10 @@ int org_ocr(organizer *o, store *s, int max, org_stats *st, cs_err *err) {
     for (size_t i = 0; i < n && !rc; i++) {
         store_entry e;
         int g = store_get(s, ids[i], &e, err);
-        if (g) { rc = g < 0 ? -1 : 0; continue; }
+        if (g) {
+            rc = g < 0 ? -1 : 0;
+            continue;
+        }
         unsigned char *d = NULL;
         size_t len = 0;
         img_rgb im = {0};
@@ -103,7 +115,8 @@ int org_ocr(organizer *o, store *s, int max, org_stats *st, cs_err *err) {
         free(d);
         img_free(&im);
         int r = store_set_ocr(s, e.id, text ? text : "", err);
-        if (r < 0) rc = -1;
+        if (r < 0)
+            rc = -1;
         else if (r == 0 && text && *text && o->rules) /* rules on the text read from the image */
             rc = rules_apply(o->rules, s, e.id, RULES_AT_STORE, NULL, err);
         free(text);
@@ -116,7 +129,14 @@ int org_ocr(organizer *o, store *s, int max, org_stats *st, cs_err *err) {
 
 /* ---- model-based steps ---- */
 
-typedef struct { store_brief *b; size_t n; int64_t self; int image; int free_only; int earlier; } filt;
+typedef struct {
+    store_brief *b;
+    size_t n;
+    int64_t self;
+    int image;
+    int free_only;
+    int earlier;
+} filt;
 
 static int keep(int64_t id, void *arg) {
     const filt *f = arg;
@@ -142,10 +162,10 @@ static float dot(const float *a, const float *b, int dim) {
 }
 
 static const char *const STOP[] = {
-    "the", "and", "for", "with", "that", "this", "from", "are", "was", "were", "you", "your", "have", "has", "not",
-    "but", "all", "can", "will", "into", "out", "our", "its", "his", "her", "they", "them", "their", "there", "what",
-    "which", "when", "who", "how", "why", "about", "also", "then", "than", "been", "being", "would", "could", "should",
-    "http", "https", "www", "com", "org", "html", NULL};
+    "the",  "and",   "for",   "with",  "that",   "this", "from",  "are", "was", "were",  "you",  "your", "have",
+    "has",  "not",   "but",   "all",   "can",    "will", "into",  "out", "our", "its",   "his",  "her",  "they",
+    "them", "their", "there", "what",  "which",  "when", "who",   "how", "why", "about", "also", "then", "than",
+    "been", "being", "would", "could", "should", "http", "https", "www", "com", "org",   "html", NULL};
 
 static int stopword(const char *w) {
     for (int i = 0; STOP[i]; i++)
@@ -153,7 +173,10 @@ static int stopword(const char *w) {
     return 0;
 }
 
-typedef struct { char w[40]; int df, last; } wcount;
+typedef struct {
+    char w[40];
+    int df, last;
+} wcount;
 
 /* Up to two words most members share, "" if none is shared by at least two members. */
 static void salient_words(store *s, int64_t coll, char *out, size_t outn) {
@@ -196,7 +219,10 @@ static void salient_words(store *s, int64_t coll, char *out, size_t outn) {
                 wc[nw].last = -1;
                 nw++;
             }
-            if (wc[j].last != (int)i) { wc[j].df++; wc[j].last = (int)i; }
+            if (wc[j].last != (int)i) {
+                wc[j].df++;
+                wc[j].last = (int)i;
+            }
         }
         store_entry_free(&en);
     }
@@ -240,7 +266,10 @@ static int power_of_two(int64_t x) { return x > 0 && (x & (x - 1)) == 0; }
 /* Puts entry e (unit vector v) into a collection, if one fits. */
 /* The collections of one organising pass, read once and kept in step with the store as entries
  * join (a history with thousands of collections is not re-read per entry). */
-typedef struct { store_collection *cs; size_t n, cap; } coll_cache;
+typedef struct {
+    store_collection *cs;
+    size_t n, cap;
+} coll_cache;
 
 static void coll_cache_free(coll_cache *cc) {
     for (size_t i = 0; i < cc->n; i++) store_collection_free(&cc->cs[i]);
@@ -249,15 +278,18 @@ static void coll_cache_free(coll_cache *cc) {
 }
 
 /* Puts entry id (unit vector v) into a collection, if one fits. */
-static int collect(organizer *o, store *s, const vecindex *vi, filt *f, coll_cache *cc, int64_t id, const float *v, int dim,
-                   org_stats *st, cs_err *err) {
+static int collect(organizer *o, store *s, const vecindex *vi, filt *f, coll_cache *cc, int64_t id, const float *v,
+                   int dim, org_stats *st, cs_err *err) {
     int best = -1;
     float bc = -2;
     for (size_t i = 0; i < cc->n; i++) {
         const store_collection *c = &cc->cs[i];
         if (!c->centroid || c->dim != dim || !c->model || strcmp(c->model, o->model)) continue;
         float d = dot(c->centroid, v, dim);
-        if (d > bc) { bc = d; best = (int)i; }
+        if (d > bc) {
+            bc = d;
+            best = (int)i;
+        }
     }
     int rc = 0;
     float thr = o->set.collection_threshold;
@@ -265,7 +297,10 @@ static int collect(organizer *o, store *s, const vecindex *vi, filt *f, coll_cac
         store_collection *c = &cc->cs[best];
         for (int k = 0; k < dim; k++) c->centroid[k] = c->centroid[k] * (float)c->members + v[k];
         normalise(c->centroid, dim);
-        rc = store_set_collection(s, id, c->id, err) < 0 || store_collection_set_centroid(s, c->id, o->model, c->centroid, dim, err) ? -1 : 0;
+        rc = store_set_collection(s, id, c->id, err) < 0 ||
+                     store_collection_set_centroid(s, c->id, o->model, c->centroid, dim, err)
+                 ? -1
+                 : 0;
         if (!rc) {
             st->collected++;
             c->members++;
@@ -281,14 +316,18 @@ static int collect(organizer *o, store *s, const vecindex *vi, filt *f, coll_cac
     if (!rc && nh && h[0].score >= thr) {
         float *u = malloc((size_t)dim * sizeof *u), *cen = malloc((size_t)dim * sizeof *cen);
         int64_t cid = 0;
-        if (!u || !cen) rc = cs_errc(err, CS_ENOMEM, "out of memory");
-        else if (store_get_vector(s, h[0].entry, o->model, 0, u, dim, err) != 0) memcpy(u, v, (size_t)dim * sizeof *u);
+        if (!u || !cen)
+            rc = cs_errc(err, CS_ENOMEM, "out of memory");
+        else if (store_get_vector(s, h[0].entry, o->model, 0, u, dim, err) != 0)
+            memcpy(u, v, (size_t)dim * sizeof *u);
         if (!rc) {
             for (int k = 0; k < dim; k++) cen[k] = v[k] + u[k];
             normalise(cen, dim);
             rc = store_collection_create(s, "new collection", 0, o->model, cen, dim, &cid, err);
         }
-        if (!rc) rc = store_set_collection(s, id, cid, err) < 0 || store_set_collection(s, h[0].entry, cid, err) < 0 ? -1 : 0;
+        if (!rc)
+            rc =
+                store_set_collection(s, id, cid, err) < 0 || store_set_collection(s, h[0].entry, cid, err) < 0 ? -1 : 0;
         if (!rc) {
             st->collected += 2;
             auto_name(o, s, cid, cen, dim);
@@ -301,7 +340,10 @@ static int collect(organizer *o, store *s, const vecindex *vi, filt *f, coll_cac
             if (cc->n == cc->cap) {
                 size_t ncap = cc->cap ? cc->cap * 2 : 16;
                 store_collection *ncs = realloc(cc->cs, ncap * sizeof *ncs);
-                if (ncs) { cc->cs = ncs; cc->cap = ncap; }
+                if (ncs) {
+                    cc->cs = ncs;
+                    cc->cap = ncap;
+                }
             }
             if (cc->n < cc->cap) {
                 store_collection *c = &cc->cs[cc->n];
@@ -336,7 +378,10 @@ int org_model(organizer *o, store *s, int max, org_stats *st, cs_err *err) {
         char *prev = NULL;
         store_meta_get(s, "organised_with", &prev, NULL);
         if (!prev || strcmp(prev, key)) {
-            if (store_reset_organised(s, err) || store_meta_set(s, "organised_with", key, err)) { free(prev); return -1; }
+            if (store_reset_organised(s, err) || store_meta_set(s, "organised_with", key, err)) {
+                free(prev);
+                return -1;
+            }
         }
         free(prev);
         o->checked = 1;
@@ -344,7 +389,10 @@ int org_model(organizer *o, store *s, int max, org_stats *st, cs_err *err) {
     int64_t *ids;
     size_t n;
     if (store_need_organise(s, o->model, key, max, &ids, &n, err)) return -1;
-    if (!n) { free(ids); return 0; }
+    if (!n) {
+        free(ids);
+        return 0;
+    }
     int dim = clip_get_info(o->clip)->projection_dim, rc = 0;
     vecindex *vi = NULL;
     filt f = {0};
@@ -362,7 +410,10 @@ int org_model(organizer *o, store *s, int max, org_stats *st, cs_err *err) {
     int in_tx = 0;
     for (size_t i = 0; i < n && !rc; i++) {
         if (!in_tx) {
-            if (store_begin(s, err)) { rc = -1; break; }
+            if (store_begin(s, err)) {
+                rc = -1;
+                break;
+            }
             in_tx = 1;
         }
         if (i % 8 == 7 || i + 1 == n) in_tx = 2; /* commit after this one */
@@ -370,7 +421,10 @@ int org_model(organizer *o, store *s, int max, org_stats *st, cs_err *err) {
         int g = store_get(s, ids[i], &e, err);
         if (g) {
             rc = g < 0 ? -1 : 0;
-            if (in_tx == 2) { if (store_end(s, !rc, err)) rc = -1; in_tx = 0; }
+            if (in_tx == 2) {
+                if (store_end(s, !rc, err)) rc = -1;
+                in_tx = 0;
+            }
             continue;
         }
         const char *cat = NULL;
@@ -387,7 +441,8 @@ int org_model(organizer *o, store *s, int max, org_stats *st, cs_err *err) {
             f.earlier = 1;
             vec_hit *h;
             size_t nh;
-            if (vecindex_topk(vi, v, 1, keep, &f, &h, &nh, err)) rc = -1;
+            if (vecindex_topk(vi, v, 1, keep, &f, &h, &nh, err))
+                rc = -1;
             else {
                 if (nh && h[0].score >= o->set.duplicate_threshold) {
                     store_entry d;
@@ -405,8 +460,10 @@ int org_model(organizer *o, store *s, int max, org_stats *st, cs_err *err) {
             st->categorised++;
             int deleted = 0;
             if (o->rules) rc = rules_apply(o->rules, s, e.id, RULES_AFTER_CATEGORY, &deleted, err);
-            if (deleted) { st->deleted++; has = 0; }
-            else if (!rc && o->rules) { /* a rule may have put it in a collection: that choice stands */
+            if (deleted) {
+                st->deleted++;
+                has = 0;
+            } else if (!rc && o->rules) { /* a rule may have put it in a collection: that choice stands */
                 store_entry now;
                 if (store_get(s, e.id, &now, err) == 0) e.collection = now.collection;
                 store_entry_free(&now);

@@ -10,15 +10,15 @@
 #include "../common/cs_utf8.h"
 #include "search_neutral.h"
 
-#define SEARCH_SAMPLE 2048   /* rows whose cosines give the query's score distribution */
+#define SEARCH_SAMPLE      2048 /* rows whose cosines give the query's score distribution */
 #define SEARCH_EXACT_BONUS 2.0
-#define SEARCH_STEP 0.01     /* scores closer than this are a tie, broken by recency */
-#define SEARCH_LEN0 4000.0   /* characters: the length factor halves at 4000 * (2 - 1) */
-#define SEARCH_MAXWORDS 16
+#define SEARCH_STEP        0.01   /* scores closer than this are a tie, broken by recency */
+#define SEARCH_LEN0        4000.0 /* characters: the length factor halves at 4000 * (2 - 1) */
+#define SEARCH_MAXWORDS    16
 #define SEARCH_COMPLETIONS 32 /* the rarest words completing a typed prefix, asked one by one */
 /* The reference cosine of a modality: its 3rd best (so two near-twins can both stand out), or
  * the best of the rest after the top 0.1 % in a large history. */
-#define SEARCH_REF_RANK 2
+#define SEARCH_REF_RANK  2
 #define SEARCH_REF_SHARE 1000
 /* A meaning hit must clear the reference by this share of the reference's height over the median,
  * plus SEARCH_NEUTRAL_GAIN times the query's likeness to gibberish above SEARCH_NEUTRAL_AT
@@ -29,7 +29,7 @@
  * the best image even by cosine, and one at standout 0.38 and likeness 0.67). The toy model's
  * text tower places unrelated texts and nonsense close together, so text-to-text hits need more
  * (nonsense at most 1.07). A real CLIP model needs its own calibration (docs/search.md). */
-#define SEARCH_NEUTRAL_AT 0.5
+#define SEARCH_NEUTRAL_AT   0.5
 #define SEARCH_NEUTRAL_GAIN 1.0
 static const double standout_min[2] = {1.15, 0.35}; /* text kinds, images */
 /* Queries through a distilled multilingual text tower (toyworld-multilingual, the 336 queries of
@@ -60,7 +60,9 @@ static size_t split_words(const char *text, char **w, size_t max) {
         if (!isw && in && nw < max) {
             char *x = malloc(i - start + 1);
             if (x) {
-                for (size_t j = 0; j < i - start; j++) x[j] = (char)(text[start + j] >= 'A' && text[start + j] <= 'Z' ? text[start + j] + 32 : text[start + j]);
+                for (size_t j = 0; j < i - start; j++)
+                    x[j] = (char)(text[start + j] >= 'A' && text[start + j] <= 'Z' ? text[start + j] + 32
+                                                                                   : text[start + j]);
                 x[i - start] = 0;
                 w[nw++] = x;
             }
@@ -88,8 +90,9 @@ char *search_fts_query(const char *text) {
 /* English function words: a query's "a" and "the" say nothing about which entry is meant, and
  * every long document contains them. */
 static int stop_word(const char *w) {
-    static const char *const sw[] = {"a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "in", "into", "is",
-                                     "it", "its", "of", "on", "or", "that", "the", "this", "to", "was", "with"};
+    static const char *const sw[] = {"a",   "an",   "and",  "are",  "as",   "at", "be",  "by",
+                                     "for", "from", "in",   "into", "is",   "it", "its", "of",
+                                     "on",  "or",   "that", "the",  "this", "to", "was", "with"};
     for (size_t i = 0; i < sizeof sw / sizeof *sw; i++)
         if (!strcmp(w, sw[i])) return 1;
     return 0;
@@ -111,14 +114,22 @@ static size_t query_words(const char *text, char **w, size_t max) {
 }
 
 int search_one_edit(const char *a, size_t na, const char *b, size_t nb) {
-    if (na > nb) { const char *t = a; a = b; b = t; size_t tn = na; na = nb; nb = tn; }
+    if (na > nb) {
+        const char *t = a;
+        a = b;
+        b = t;
+        size_t tn = na;
+        na = nb;
+        nb = tn;
+    }
     if (nb - na > 1) return 0;
     size_t i = 0;
     while (i < na && a[i] == b[i]) i++;
     if (i == na) return 1; /* equal, or b has one more at the end */
     if (na == nb) {
         if (!strncmp(a + i + 1, b + i + 1, na - i - 1)) return 1; /* substitution */
-        return i + 1 < na && a[i] == b[i + 1] && a[i + 1] == b[i] && !strncmp(a + i + 2, b + i + 2, na - i - 2); /* swap */
+        return i + 1 < na && a[i] == b[i + 1] && a[i + 1] == b[i] &&
+               !strncmp(a + i + 2, b + i + 2, na - i - 2); /* swap */
     }
     return !strncmp(a + i, b + i + 1, na - i); /* b has one more */
 }
@@ -130,7 +141,10 @@ static int ascii_word(const char *w) {
 }
 
 /* Appends to a growing string; -1 when out of memory. */
-typedef struct { char *p; size_t n, cap; } sbuf;
+typedef struct {
+    char *p;
+    size_t n, cap;
+} sbuf;
 static int sb_add(sbuf *b, const char *fmt, const char *a, const char *c) {
     size_t need = strlen(fmt) + strlen(a) + (c ? strlen(c) : 0) + 1;
     if (b->n + need > b->cap) {
@@ -154,19 +168,25 @@ static int fuzzy_term(sbuf *b, const char *w, int prefix) {
     int rc = sb_add(b, "(\"%s\"%s", w, prefix ? "*" : "");
     for (size_t i = 0; !rc && i <= n; i++) {
         for (const char *c = al; !rc && *c; c++) { /* insert before i */
-            memcpy(v, w, i); v[i] = *c; memcpy(v + i + 1, w + i, n - i + 1);
+            memcpy(v, w, i);
+            v[i] = *c;
+            memcpy(v + i + 1, w + i, n - i + 1);
             rc = sb_add(b, " OR \"%s\"%s", v, "");
         }
         if (i == n) break;
         for (const char *c = al; !rc && *c; c++) { /* substitute i */
             if (*c == w[i]) continue;
-            memcpy(v, w, n + 1); v[i] = *c;
+            memcpy(v, w, n + 1);
+            v[i] = *c;
             rc = sb_add(b, " OR \"%s\"%s", v, "");
         }
-        memcpy(v, w, i); memcpy(v + i, w + i + 1, n - i); /* delete i */
+        memcpy(v, w, i);
+        memcpy(v + i, w + i + 1, n - i); /* delete i */
         if (!rc) rc = sb_add(b, " OR \"%s\"%s", v, "");
         if (!rc && i + 1 < n && w[i] != w[i + 1]) { /* swap i, i+1 */
-            memcpy(v, w, n + 1); v[i] = w[i + 1]; v[i + 1] = w[i];
+            memcpy(v, w, n + 1);
+            v[i] = w[i + 1];
+            v[i + 1] = w[i];
             rc = sb_add(b, " OR \"%s\"%s", v, "");
         }
     }
@@ -191,8 +211,10 @@ static char *way_query(int way, char **w, size_t nw) {
         int last = i + 1 == nw, fz = ascii_word(w[i]) && strlen(w[i]) >= 5;
         if (b.n) rc = sb_add(&b, " AND ", "", NULL); /* explicit: FTS5 has no implicit AND before "(" */
         if (rc) break;
-        if (way == WAY_WORDS) { rc = sb_add(&b, "\"%s\"", w[i], NULL); any = 1; }
-        else if (way == WAY_PREFIX) {
+        if (way == WAY_WORDS) {
+            rc = sb_add(&b, "\"%s\"", w[i], NULL);
+            any = 1;
+        } else if (way == WAY_PREFIX) {
             int p = last && strlen(w[i]) >= 2;
             rc = sb_add(&b, "\"%s\"%s", w[i], p ? "*" : "");
             any |= p;
@@ -202,15 +224,25 @@ static char *way_query(int way, char **w, size_t nw) {
         } else if (strlen(w[i]) >= 3) { /* substring: shorter words cannot be asked of a trigram index */
             rc = sb_add(&b, "\"%s\"", w[i], NULL);
             any = 1;
-        } else if (b.n >= 5) b.p[b.n -= 5] = 0; /* the " AND " just added */
+        } else if (b.n >= 5)
+            b.p[b.n -= 5] = 0; /* the " AND " just added */
     }
-    if (rc || !any) { free(b.p); return NULL; }
+    if (rc || !any) {
+        free(b.p);
+        return NULL;
+    }
     return b.p;
 }
 
 /* listed: b holds every entry that passes the filters (sorted by id); 0 on the unfiltered fast
  * path, where candidates are looked up afterwards instead of listing every entry first */
-typedef struct { store_brief *b; size_t n; const search_query *q; int listed; size_t stride; } filt;
+typedef struct {
+    store_brief *b;
+    size_t n;
+    const search_query *q;
+    int listed;
+    size_t stride;
+} filt;
 
 static const store_brief *find_brief(const filt *f, int64_t id) { return store_brief_find(f->b, f->n, id); }
 
@@ -229,12 +261,15 @@ static int keep_sample(int64_t id, void *arg) {
 typedef struct {
     search_hit h;
     int64_t seq;
-    double ts;      /* text score, 0: not found by words */
-    int cand;       /* 1: a candidate (words or meaning top list); 0: only in the sample */
+    double ts; /* text score, 0: not found by words */
+    int cand;  /* 1: a candidate (words or meaning top list); 0: only in the sample */
     int has_cos;
 } scored;
 
-typedef struct { scored *a; size_t n, cap; } cands;
+typedef struct {
+    scored *a;
+    size_t n, cap;
+} cands;
 
 static scored *cand_get(cands *c, int64_t id) {
     for (size_t i = 0; i < c->n; i++)
@@ -259,7 +294,11 @@ static int by_score(const void *a, const void *b) {
 }
 
 /* An entry that holds one of the rarest completions of the last word (typed as a prefix). */
-typedef struct { int64_t id; double rare; int64_t len; } rarity;
+typedef struct {
+    int64_t id;
+    double rare;
+    int64_t len;
+} rarity;
 
 static const rarity *find_rarity(const rarity *r, size_t n, int64_t id) {
     for (size_t i = 0; i < n; i++)
@@ -290,8 +329,10 @@ static int prefix_rarity(store *s, char **w, size_t nw, filt *f, rarity **out, s
         if (!rc) rc = sb_add(&b, "\"%s\"", t[i].term, NULL);
         store_fts_hit *fh = NULL;
         size_t m = 0;
-        if (!rc) rc = store_fts_ranked(s, 0, b.p, SEARCH_DEPTH, &fh, &m, err);
-        else cs_errc(err, CS_ENOMEM, "out of memory");
+        if (!rc)
+            rc = store_fts_ranked(s, 0, b.p, SEARCH_DEPTH, &fh, &m, err);
+        else
+            cs_errc(err, CS_ENOMEM, "out of memory");
         free(b.p);
         double rare = log((double)(total + 1) / (double)(t[i].docs > 0 ? t[i].docs : 1)) / log((double)total + 2);
         for (size_t k = 0; !rc && k < m; k++) {
@@ -299,7 +340,10 @@ static int prefix_rarity(store *s, char **w, size_t nw, filt *f, rarity **out, s
             if (*n == cap) {
                 cap = cap ? cap * 2 : 64;
                 rarity *nn = realloc(*out, cap * sizeof *nn);
-                if (!nn) { rc = cs_errc(err, CS_ENOMEM, "out of memory"); break; }
+                if (!nn) {
+                    rc = cs_errc(err, CS_ENOMEM, "out of memory");
+                    break;
+                }
                 *out = nn;
             }
             (*out)[(*n)++] = (rarity){fh[k].id, rare, fh[k].len};
@@ -307,7 +351,11 @@ static int prefix_rarity(store *s, char **w, size_t nw, filt *f, rarity **out, s
         free(fh);
     }
     store_fts_terms_free(t, nt);
-    if (rc) { free(*out); *out = NULL; *n = 0; }
+    if (rc) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+    }
     return rc ? -1 : 0;
 }
 
@@ -357,13 +405,20 @@ static int gather_words(store *s, char **w, size_t nw, int limit, filt *f, cands
                 ts = way_quality[way] * (0.5 + 0.2 * rel + 0.3 * (r ? r->rare : 0)) * length_factor(fh[i].len);
             } else
                 ts = way_quality[way] * (0.7 + 0.3 * rel) * length_factor(fh[i].len);
-            if (take_hit(c, fh[i].id, match, ts, err)) { free(fh); free(rar); return -1; }
+            if (take_hit(c, fh[i].id, match, ts, err)) {
+                free(fh);
+                free(rar);
+                return -1;
+            }
         }
         free(fh);
         /* rare completions beyond the prefix query's own depth (it ranks by BM25, not rarity) */
         for (size_t i = 0; way == WAY_PREFIX && i < nrar; i++) {
             double ts = way_quality[way] * (0.5 + 0.3 * rar[i].rare) * length_factor(rar[i].len);
-            if (take_hit(c, rar[i].id, match, ts, err)) { free(rar); return -1; }
+            if (take_hit(c, rar[i].id, match, ts, err)) {
+                free(rar);
+                return -1;
+            }
         }
     }
     free(rar);
@@ -380,7 +435,10 @@ static int gather(store *s, const search_query *q, char **w, size_t nw, filt *f,
         if (vecindex_topk(q->vecs, q->qvec, SEARCH_DEPTH, keep_entry, f, &vh, &m, err)) return -1;
         for (size_t i = 0; i < m; i++) {
             scored *x = cand_get(c, vh[i].entry);
-            if (!x) { free(vh); return cs_errc(err, CS_ENOMEM, "out of memory"); }
+            if (!x) {
+                free(vh);
+                return cs_errc(err, CS_ENOMEM, "out of memory");
+            }
             x->cand = 1;
             x->has_cos = 1;
             x->h.cosine = vh[i].score;
@@ -391,7 +449,10 @@ static int gather(store *s, const search_query *q, char **w, size_t nw, filt *f,
         if (vecindex_topk(q->vecs, q->qvec, SEARCH_SAMPLE, keep_sample, f, &vh, &m, err)) return -1;
         for (size_t i = 0; i < m; i++) {
             scored *x = cand_get(c, vh[i].entry);
-            if (!x) { free(vh); return cs_errc(err, CS_ENOMEM, "out of memory"); }
+            if (!x) {
+                free(vh);
+                return cs_errc(err, CS_ENOMEM, "out of memory");
+            }
             x->has_cos = 1;
             x->h.cosine = vh[i].score;
         }
@@ -438,7 +499,10 @@ static int score_all(cands *c, const filt *f, int floor, const double *smin, dou
     float *cs[3];
     size_t nc[3] = {0, 0, 0}; /* 0 text kinds, 1 images, 2 both */
     for (int m = 0; m < 3; m++) cs[m] = malloc((c->n ? c->n : 1) * sizeof(float));
-    if (!cs[0] || !cs[1] || !cs[2]) { for (int m = 0; m < 3; m++) free(cs[m]); return -1; }
+    if (!cs[0] || !cs[1] || !cs[2]) {
+        for (int m = 0; m < 3; m++) free(cs[m]);
+        return -1;
+    }
     for (size_t i = 0; i < c->n; i++) {
         const scored *x = &c->a[i];
         const store_brief *b = x->has_cos ? find_brief(f, x->h.id) : NULL;
@@ -523,14 +587,22 @@ int search_run(store *s, const search_query *q, search_hit **hits, size_t *n, cs
         }
     }
     free_words(w, nw);
-    if (rc) { free(f.b); free(c.a); return -1; }
+    if (rc) {
+        free(f.b);
+        free(c.a);
+        return -1;
+    }
     /* a query that looks like gibberish to this model must stand out more (search_neutral.h) */
     double raise = 0;
     if (q->text && q->qvec && q->neutral && q->vecs) {
         double g = search_neutral_likeness(q->qvec, q->neutral, q->n_neutral, vecindex_dim(q->vecs));
         if (g > SEARCH_NEUTRAL_AT) raise = (g - SEARCH_NEUTRAL_AT) * SEARCH_NEUTRAL_GAIN;
     }
-    if (score_all(&c, &f, q->text != NULL, q->meaning_min ? q->meaning_min : standout_min, raise)) { free(f.b); free(c.a); return cs_errc(err, CS_ENOMEM, "out of memory"); }
+    if (score_all(&c, &f, q->text != NULL, q->meaning_min ? q->meaning_min : standout_min, raise)) {
+        free(f.b);
+        free(c.a);
+        return cs_errc(err, CS_ENOMEM, "out of memory");
+    }
     /* keep the candidates that matched by words or stood out by meaning */
     size_t k = 0;
     for (size_t i = 0; i < c.n; i++) {
@@ -543,7 +615,10 @@ int search_run(store *s, const search_query *q, search_hit **hits, size_t *n, cs
     if (k > 1) qsort(c.a, k, sizeof *c.a, by_score);
     if (k > (size_t)q->limit) k = (size_t)q->limit;
     search_hit *out = malloc((k ? k : 1) * sizeof *out);
-    if (!out) { free(c.a); return cs_errc(err, CS_ENOMEM, "out of memory"); }
+    if (!out) {
+        free(c.a);
+        return cs_errc(err, CS_ENOMEM, "out of memory");
+    }
     for (size_t i = 0; i < k; i++) out[i] = c.a[i].h;
     free(c.a);
     *hits = out;
@@ -577,7 +652,9 @@ size_t search_matched_words(const char *text, const char *query, char **out, siz
             size_t len = i - start;
             char word[128];
             if (len < sizeof word) {
-                for (size_t j = 0; j < len; j++) word[j] = (char)(text[start + j] >= 'A' && text[start + j] <= 'Z' ? text[start + j] + 32 : text[start + j]);
+                for (size_t j = 0; j < len; j++)
+                    word[j] = (char)(text[start + j] >= 'A' && text[start + j] <= 'Z' ? text[start + j] + 32
+                                                                                      : text[start + j]);
                 word[len] = 0;
                 int hit = 0;
                 for (size_t j = 0; j < nq && !hit; j++) {

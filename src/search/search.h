@@ -72,7 +72,7 @@ typedef struct search_query {
      * image; else the query embedder's own scale {text kinds, images} (search_textmodel_min for
      * `model use ... --text-model`), since each embedding space needs its own calibration. */
     const double *meaning_min;
-    char warning[96];     /* out, set by the daemon's search (web.h's search callback): "" or why
+    char warning[96]; /* out, set by the daemon's search (web.h's search callback): "" or why
                            * results may miss entries, e.g. "index out of date: disk full"
                            * (vecindex_stale); search_run leaves it alone */
 } search_query;
@@ -80,15 +80,22 @@ typedef struct search_query {
 enum { SEARCH_TEXT = 1, SEARCH_MEANING = 2 };
 
 /* How the words matched (the list above); SEARCH_NOWORDS: not by words. */
-typedef enum { SEARCH_NOWORDS = 0, SEARCH_EXACT, SEARCH_WORDS, SEARCH_PREFIX, SEARCH_FUZZY, SEARCH_SUBSTRING } search_match;
+typedef enum {
+    SEARCH_NOWORDS = 0,
+    SEARCH_EXACT,
+    SEARCH_WORDS,
+    SEARCH_PREFIX,
+    SEARCH_FUZZY,
+    SEARCH_SUBSTRING
+} search_match;
 
 typedef struct search_hit {
     int64_t id;
     double score;
-    int signals;          /* SEARCH_TEXT | SEARCH_MEANING; 0 for the recent list of an empty query */
-    float cosine;         /* when SEARCH_MEANING */
-    int match;            /* search_match, when SEARCH_TEXT */
-    float standout;       /* z of the cosine (above), when SEARCH_MEANING */
+    int signals;    /* SEARCH_TEXT | SEARCH_MEANING; 0 for the recent list of an empty query */
+    float cosine;   /* when SEARCH_MEANING */
+    int match;      /* search_match, when SEARCH_TEXT */
+    float standout; /* z of the cosine (above), when SEARCH_MEANING */
 } search_hit;
 
 /* The standout minimums {text kinds, images} for queries embedded by a sentence-transformers text

@@ -18,18 +18,25 @@ static int query_vector(store *s, clip_ctx *model, stm_ctx *tmodel, const char *
     float *v = malloc((size_t)P * sizeof *v);
     if (!v) return cs_errc(err, CS_ENOMEM, "out of memory");
     int rc;
-    if (image) rc = clip_image_files_embed(model, &image, 1, 1, v, err);
+    if (image)
+        rc = clip_image_files_embed(model, &image, 1, 1, v, err);
     else if (q->text && *q->text) {
         double t0 = cs_mono_ms();
         if (tmodel && stm_dim(tmodel) != P)
-            rc = cs_errc(err, CS_EINVAL, "the text model embeds into %d dimensions, the CLIP model %d", stm_dim(tmodel), P);
-        else rc = tmodel ? stm_embed_texts(tmodel, &q->text, 1, 1, v, err) : clip_texts_embed(model, &q->text, 1, 1, v, err);
+            rc = cs_errc(err, CS_EINVAL, "the text model embeds into %d dimensions, the CLIP model %d", stm_dim(tmodel),
+                         P);
+        else
+            rc = tmodel ? stm_embed_texts(tmodel, &q->text, 1, 1, v, err)
+                        : clip_texts_embed(model, &q->text, 1, 1, v, err);
         if (embed_ms) *embed_ms = cs_mono_ms() - t0;
     } else if (store_get_vector(s, q->exclude, model_id, 0, v, P, NULL))
         rc = cs_errc(err, CS_ENOTFOUND, "entry %lld has no vector yet (run `clipseek index`)", (long long)q->exclude);
-    else rc = 0;
-    if (rc) free(v);
-    else *qv = v;
+    else
+        rc = 0;
+    if (rc)
+        free(v);
+    else
+        *qv = v;
     return rc;
 }
 
@@ -38,7 +45,8 @@ int search_with_model(store *s, clip_ctx *model, stm_ctx *tmodel, const char *mo
     *hits = NULL;
     *n = 0;
     if (embed_ms) *embed_ms = 0;
-    if (image && !model) return cs_errc(err, CS_EINVAL, "searching by an image needs a model (`clipseek model use DIR`)");
+    if (image && !model)
+        return cs_errc(err, CS_EINVAL, "searching by an image needs a model (`clipseek model use DIR`)");
     float *qv = NULL;
     vecindex *vi = NULL;
     int rc = model ? query_vector(s, model, tmodel, model_id, q, image, &qv, embed_ms, err) : 0;

@@ -35,7 +35,7 @@
  * Errors: CS_EINVAL for an image without a model, or a search matrix whose dimension differs from
  * the model's (or a text model whose dimension differs); CS_ENOTFOUND when the q->exclude entry has no vector yet; else what the model,
  * the store or search_run report. */
-int search_with_model(store *s, clip_ctx *model, stm_ctx *tmodel, const char *model_id, search_query *q, const char *image,
-                      search_hit **hits, size_t *n, double *embed_ms, cs_err *err);
+int search_with_model(store *s, clip_ctx *model, stm_ctx *tmodel, const char *model_id, search_query *q,
+                      const char *image, search_hit **hits, size_t *n, double *embed_ms, cs_err *err);
 
 #endif

@@ -7,10 +7,8 @@
  * and mash, consonant runs, pronounceable made-up words, letters mixed with digits. None of them
  * is a word or a known abbreviation. */
 static const char *const prompts[SEARCH_NEUTRAL_N] = {
-    "asdfgh", "qwertz uiop", "zxcvbnm", "hjkl jkl;",
-    "xkqzvw", "bzzrt plmk", "grtchk", "wprnfs dvtk",
-    "blorf", "snarkle vomp", "quibbit", "flembo trazzle",
-    "zq7x k2vw", "a8fj3 kd9", "qqqq xxxx", "mmmhh nnrr",
+    "asdfgh", "qwertz uiop",  "zxcvbnm", "hjkl jkl;",      "xkqzvw",    "bzzrt plmk", "grtchk",    "wprnfs dvtk",
+    "blorf",  "snarkle vomp", "quibbit", "flembo trazzle", "zq7x k2vw", "a8fj3 kd9",  "qqqq xxxx", "mmmhh nnrr",
 };
 
 int search_neutral_embed(clip_ctx *c, float **out, cs_err *err) {

@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define MAGIC "CSVEC001"
+#define MAGIC    "CSVEC001"
 #define Q8_MAGIC "CSQ8V001"
 /* the bound on a quantised dot product's error gets this much slack for float rounding in the
  * scale products (relative ~1e-7; cosines are <= 1) */
@@ -34,14 +34,14 @@ struct vecindex {
     size_t maplen;
     int dim;
     size_t rows;
-    const float *mat;         /* memory index */
+    const float *mat; /* memory index */
     const int64_t *ids;
     /* the int8 copy scanned first: per row {f32 scale, f32 err, i8 v[dim]} */
     const unsigned char *q8map; /* file map (header + rows) */
     size_t q8len;
-    unsigned char *q8mem;       /* memory index: rows, owned */
-    const unsigned char *q8;    /* first row */
-    char stale[96];             /* "" or why rows are missing (vecindex_stale) */
+    unsigned char *q8mem;    /* memory index: rows, owned */
+    const unsigned char *q8; /* first row */
+    char stale[96];          /* "" or why rows are missing (vecindex_stale) */
 };
 
 const char *vecindex_stale(const vecindex *v) { return v && v->stale[0] ? v->stale : NULL; }
@@ -134,7 +134,8 @@ static int q8_sync(vecindex *v, const char *path, int rebuilt, cs_err *err) {
         for (size_t r = (size_t)h.count; !rc && r < v->rows; r += chunk) {
             size_t n = v->rows - r < chunk ? v->rows - r : chunk;
             for (size_t i = 0; i < n; i++)
-                quantise((const float *)(const void *)(v->map + sizeof(hdr) + (r + i) * rec32 + 8), v->dim, buf + i * rec);
+                quantise((const float *)(const void *)(v->map + sizeof(hdr) + (r + i) * rec32 + 8), v->dim,
+                         buf + i * rec);
             errno = 0;
             if (pwrite(fd, buf, n * rec, (off_t)(sizeof h + r * rec)) != (ssize_t)(n * rec)) {
                 werr = errno ? errno : ENOSPC; /* a short write: out of space */
@@ -156,7 +157,8 @@ static int q8_sync(vecindex *v, const char *path, int rebuilt, cs_err *err) {
     if (!rc && v->rows) {
         v->q8len = sizeof h + v->rows * rec;
         void *m = mmap(NULL, v->q8len, PROT_READ, MAP_SHARED, fd, 0);
-        if (m == MAP_FAILED) rc = cs_err_set(err, "%s: mmap: %s", path, strerror(errno));
+        if (m == MAP_FAILED)
+            rc = cs_err_set(err, "%s: mmap: %s", path, strerror(errno));
         else {
             v->q8map = m;
             v->q8 = v->q8map + sizeof h;
@@ -180,7 +182,8 @@ int vecindex_open(store *s, const char *model, vecindex **out, cs_err *err) {
     sync_ctx c = {f, {{0}, 0, 0, 0, 0}, 0};
     struct stat st;
     fstat(fd, &st);
-    int fresh = st.st_size < (off_t)sizeof(hdr) || fread(&c.h, sizeof c.h, 1, f) != 1 || memcmp(c.h.magic, MAGIC, 8) != 0 ||
+    int fresh = st.st_size < (off_t)sizeof(hdr) || fread(&c.h, sizeof c.h, 1, f) != 1 ||
+                memcmp(c.h.magic, MAGIC, 8) != 0 ||
                 st.st_size != (off_t)(sizeof(hdr) + (size_t)c.h.count * (8 + 4 * (size_t)c.h.dim));
     if (fresh) { /* new, or not ours, or torn by a crash mid-append: rebuild from the store */
         memset(&c.h, 0, sizeof c.h);
@@ -209,7 +212,8 @@ int vecindex_open(store *s, const char *model, vecindex **out, cs_err *err) {
     } else if (!rc && (c.h.count != before || c.h.last_rowid != last || fresh)) {
         fdatasync(fd);
         fseek(f, 0, SEEK_SET);
-        if (fwrite(&c.h, sizeof c.h, 1, f) != 1 || fflush(f) != 0) rc = cs_err_set(err, "%s: cannot write the header", path);
+        if (fwrite(&c.h, sizeof c.h, 1, f) != 1 || fflush(f) != 0)
+            rc = cs_err_set(err, "%s: cannot write the header", path);
     }
     vecindex *v = NULL;
     if (!rc) {
@@ -219,8 +223,12 @@ int vecindex_open(store *s, const char *model, vecindex **out, cs_err *err) {
         v->dim = (int)c.h.dim;
         v->rows = (size_t)c.h.count;
         void *m = v->maplen ? mmap(NULL, v->maplen, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
-        if (m == MAP_FAILED) { free(v); v = NULL; rc = cs_err_set(err, "%s: mmap: %s", path, strerror(errno)); }
-        else v->map = m;
+        if (m == MAP_FAILED) {
+            free(v);
+            v = NULL;
+            rc = cs_err_set(err, "%s: mmap: %s", path, strerror(errno));
+        } else
+            v->map = m;
         if (v && stale)
             snprintf(v->stale, sizeof v->stale, "index out of date: %s",
                      stale == ENOSPC || stale == EDQUOT ? "disk full" : strerror(stale));
@@ -228,7 +236,10 @@ int vecindex_open(store *s, const char *model, vecindex **out, cs_err *err) {
     if (!rc) {
         snprintf(path, sizeof path, "%s/%s.q8", dir, model);
         rc = q8_sync(v, path, fresh, err);
-        if (rc) { vecindex_close(v); v = NULL; }
+        if (rc) {
+            vecindex_close(v);
+            v = NULL;
+        }
     }
     flock(fd, LOCK_UN);
     fclose(f);
@@ -282,7 +293,10 @@ vecindex *vecindex_from_memory(const float *mat, const int64_t *ids, size_t rows
     v->dim = dim;
     size_t rec = q8_rec(dim);
     v->q8mem = malloc(rows ? rows * rec : 1);
-    if (!v->q8mem) { free(v); return NULL; }
+    if (!v->q8mem) {
+        free(v);
+        return NULL;
+    }
     for (size_t r = 0; r < rows; r++) quantise(mat + r * (size_t)dim, dim, v->q8mem + r * rec);
     v->q8 = v->q8mem;
     return v;
@@ -303,7 +317,9 @@ static void sift_down(vec_hit *h, size_t n, size_t i) {
         if (l < n && h[l].score < h[m].score) m = l;
         if (r < n && h[r].score < h[m].score) m = r;
         if (m == i) return;
-        vec_hit t = h[i]; h[i] = h[m]; h[m] = t;
+        vec_hit t = h[i];
+        h[i] = h[m];
+        h[m] = t;
         i = m;
     }
 }
@@ -350,8 +366,10 @@ static const float *row_f32(const vecindex *v, size_t r) {
 
 static int64_t row_id(const vecindex *v, size_t r) {
     int64_t id;
-    if (v->map) memcpy(&id, v->map + sizeof(hdr) + r * (8 + 4 * (size_t)v->dim), 8);
-    else id = v->ids[r];
+    if (v->map)
+        memcpy(&id, v->map + sizeof(hdr) + r * (8 + 4 * (size_t)v->dim), 8);
+    else
+        id = v->ids[r];
     return id;
 }
 
@@ -399,7 +417,13 @@ int vecindex_topk(const vecindex *v, const float *q, int k, int (*keep)(int64_t,
     float *sc = malloc(v->rows * sizeof *sc), *bd = malloc(v->rows * sizeof *bd);
     vec_hit *h = malloc(cap * sizeof *h);
     size_t *cand = NULL, nc = 0, ccap = 0;
-    if (!qq || !sc || !bd || !h) { free(qq); free(sc); free(bd); free(h); return cs_errc(err, CS_ENOMEM, "out of memory"); }
+    if (!qq || !sc || !bd || !h) {
+        free(qq);
+        free(sc);
+        free(bd);
+        free(h);
+        return cs_errc(err, CS_ENOMEM, "out of memory");
+    }
     quantise(q, dim, qq);
     float qs, qe;
     memcpy(&qs, qq, 4);
@@ -427,7 +451,10 @@ int vecindex_topk(const vecindex *v, const float *q, int k, int (*keep)(int64_t,
         if (nc == ccap) {
             ccap = ccap ? ccap * 2 : 1024;
             size_t *nn = realloc(cand, ccap * sizeof *nn);
-            if (!nn) { rc = cs_errc(err, CS_ENOMEM, "out of memory"); break; }
+            if (!nn) {
+                rc = cs_errc(err, CS_ENOMEM, "out of memory");
+                break;
+            }
             cand = nn;
         }
         cand[nc++] = r;
@@ -445,7 +472,10 @@ int vecindex_topk(const vecindex *v, const float *q, int k, int (*keep)(int64_t,
     free(sc);
     free(bd);
     free(qq);
-    if (rc) { free(h); return -1; }
+    if (rc) {
+        free(h);
+        return -1;
+    }
     qsort(h, hn, sizeof *h, by_score_desc);
     *out = h;
     *n = hn;

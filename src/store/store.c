@@ -25,7 +25,6 @@
 
 #define APP_ID 0x436c5073 /* "ClPs" */
 
-
 int64_t store_now_ms(void) {
     struct timespec t;
     clock_gettime(CLOCK_REALTIME, &t);
@@ -53,18 +52,27 @@ static int io_failure(store *s) {
     return code == SQLITE_IOERR || sqlite3_system_errno(s->db) == EIO;
 }
 
-#define IO_ADVICE "the disk or file system failed; the database itself may be intact: check the disk (dmesg) before deleting anything"
+#define IO_ADVICE                                                                                                      \
+    "the disk or file system failed; the database itself may be intact: check the disk (dmesg) before deleting "       \
+    "anything"
 
 cs_err_code store_code(int sqlite_rc) {
     switch (sqlite_rc & 0xff) {
-    case SQLITE_BUSY: case SQLITE_LOCKED: return CS_EBUSY;
-    case SQLITE_CORRUPT: case SQLITE_NOTADB: return CS_ECORRUPT;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: return CS_EBUSY;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB: return CS_ECORRUPT;
     case SQLITE_FULL: return CS_ENOSPC;
     case SQLITE_IOERR: return CS_EIO;
     case SQLITE_NOMEM: return CS_ENOMEM;
-    case SQLITE_PERM: case SQLITE_READONLY: case SQLITE_AUTH: return CS_EPERM;
+    case SQLITE_PERM:
+    case SQLITE_READONLY:
+    case SQLITE_AUTH: return CS_EPERM;
     case SQLITE_CANTOPEN: return CS_ENOTFOUND;
-    case SQLITE_TOOBIG: case SQLITE_MISMATCH: case SQLITE_RANGE: case SQLITE_CONSTRAINT: return CS_EINVAL;
+    case SQLITE_TOOBIG:
+    case SQLITE_MISMATCH:
+    case SQLITE_RANGE:
+    case SQLITE_CONSTRAINT: return CS_EINVAL;
     default: return CS_EFAIL;
     }
 }
@@ -75,9 +83,11 @@ int store_dberr(store *s, cs_err *err, const char *what) {
     if (io_failure(s)) {
         int sys = sqlite3_system_errno(s->db);
         cs_err_code code = sys == ENOSPC || sys == EDQUOT ? CS_ENOSPC : CS_EIO;
-        return cs_errc(err, code, "%s: %s: I/O error (%s): " IO_ADVICE, s->dbpath, what, sys ? strerror(sys) : sqlite3_errmsg(s->db));
+        return cs_errc(err, code, "%s: %s: I/O error (%s): " IO_ADVICE, s->dbpath, what,
+                       sys ? strerror(sys) : sqlite3_errmsg(s->db));
     }
-    return cs_errc(err, store_code(sqlite3_extended_errcode(s->db)), "%s: %s: %s", s->dbpath, what, sqlite3_errmsg(s->db));
+    return cs_errc(err, store_code(sqlite3_extended_errcode(s->db)), "%s: %s: %s", s->dbpath, what,
+                   sqlite3_errmsg(s->db));
 }
 
 int store_prepare(store *s, const char *sql, sqlite3_stmt **st, const char *what, cs_err *err) {
@@ -97,77 +107,85 @@ int store_exec(store *s, const char *sql, cs_err *err) {
 
 /* Creates a directory 0700, or tightens an existing one. */
 static int private_dir(const char *path, cs_err *err) {
-    if (mkdir(path, 0700) != 0 && errno != EEXIST) return cs_errc(err, cs_err_from_errno(errno), "%s: %s", path, strerror(errno));
+    if (mkdir(path, 0700) != 0 && errno != EEXIST)
+        return cs_errc(err, cs_err_from_errno(errno), "%s: %s", path, strerror(errno));
     struct stat st;
     if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) return cs_errc(err, CS_EINVAL, "%s: not a directory", path);
-    if ((st.st_mode & 0077) && chmod(path, 0700) != 0) return cs_errc(err, cs_err_from_errno(errno), "%s: chmod: %s", path, strerror(errno));
+    if ((st.st_mode & 0077) && chmod(path, 0700) != 0)
+        return cs_errc(err, cs_err_from_errno(errno), "%s: chmod: %s", path, strerror(errno));
     return 0;
 }
 
-static const char *SCHEMA_V1 =
-    "CREATE TABLE entries("
-    " id INTEGER PRIMARY KEY,"
-    " kind TEXT NOT NULL,"
-    " mime TEXT NOT NULL,"
-    " mimes TEXT NOT NULL DEFAULT '',"
-    " size INTEGER NOT NULL,"
-    " sha256 TEXT NOT NULL UNIQUE,"
-    " text TEXT,"
-    " blob TEXT,"
-    " width INTEGER NOT NULL DEFAULT 0,"
-    " height INTEGER NOT NULL DEFAULT 0,"
-    " source TEXT,"
-    " first_ms INTEGER NOT NULL,"
-    " last_ms INTEGER NOT NULL,"
-    " copies INTEGER NOT NULL DEFAULT 1,"
-    " pinned INTEGER NOT NULL DEFAULT 0,"
-    " seq INTEGER NOT NULL DEFAULT 0);" /* copy order: recency is by this, not the clock */
-    "CREATE INDEX entries_last ON entries(last_ms);"
-    "CREATE INDEX entries_seq ON entries(seq);"
-    "CREATE INDEX entries_blob ON entries(blob) WHERE blob IS NOT NULL;"
-    "CREATE TABLE tags(entry INTEGER NOT NULL REFERENCES entries(id) ON DELETE CASCADE,"
-    " tag TEXT NOT NULL, PRIMARY KEY(entry, tag));"
-    "CREATE TABLE vectors(entry INTEGER NOT NULL REFERENCES entries(id) ON DELETE CASCADE,"
-    " model TEXT NOT NULL, part INTEGER NOT NULL, dim INTEGER NOT NULL, vec BLOB NOT NULL,"
-    " PRIMARY KEY(entry, model, part));"
-    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);";
+static const char *SCHEMA_V1 = "CREATE TABLE entries("
+                               " id INTEGER PRIMARY KEY,"
+                               " kind TEXT NOT NULL,"
+                               " mime TEXT NOT NULL,"
+                               " mimes TEXT NOT NULL DEFAULT '',"
+                               " size INTEGER NOT NULL,"
+                               " sha256 TEXT NOT NULL UNIQUE,"
+                               " text TEXT,"
+                               " blob TEXT,"
+                               " width INTEGER NOT NULL DEFAULT 0,"
+                               " height INTEGER NOT NULL DEFAULT 0,"
+                               " source TEXT,"
+                               " first_ms INTEGER NOT NULL,"
+                               " last_ms INTEGER NOT NULL,"
+                               " copies INTEGER NOT NULL DEFAULT 1,"
+                               " pinned INTEGER NOT NULL DEFAULT 0,"
+                               " seq INTEGER NOT NULL DEFAULT 0);" /* copy order: recency is by this, not the clock */
+                               "CREATE INDEX entries_last ON entries(last_ms);"
+                               "CREATE INDEX entries_seq ON entries(seq);"
+                               "CREATE INDEX entries_blob ON entries(blob) WHERE blob IS NOT NULL;"
+                               "CREATE TABLE tags(entry INTEGER NOT NULL REFERENCES entries(id) ON DELETE CASCADE,"
+                               " tag TEXT NOT NULL, PRIMARY KEY(entry, tag));"
+                               "CREATE TABLE vectors(entry INTEGER NOT NULL REFERENCES entries(id) ON DELETE CASCADE,"
+                               " model TEXT NOT NULL, part INTEGER NOT NULL, dim INTEGER NOT NULL, vec BLOB NOT NULL,"
+                               " PRIMARY KEY(entry, model, part));"
+                               "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);";
 
 /* v2: full-text index over each entry's text, source and tags, kept by triggers. The body is
  * rebuilt from the tables on every change, so the index can never drift from them. (A regular
  * FTS5 table: SQLite 3.40, Debian 12, has no contentless_delete; the copy costs text-sized space.) */
-#define FTS_BODY(e) "coalesce(" e ".text, '') || ' ' || coalesce(" e ".source, '') || ' ' || " \
-                    "coalesce((SELECT group_concat(tag, ' ') FROM tags WHERE entry = " e ".id), '')"
+#define FTS_BODY(e)                                                                                                    \
+    "coalesce(" e ".text, '') || ' ' || coalesce(" e ".source, '') || ' ' || "                                         \
+    "coalesce((SELECT group_concat(tag, ' ') FROM tags WHERE entry = " e ".id), '')"
 static const char *SCHEMA_V2 =
     "CREATE VIRTUAL TABLE entries_fts USING fts5(body,"
     " tokenize='unicode61 remove_diacritics 2');"
-    "INSERT INTO entries_fts(rowid, body) SELECT id, " FTS_BODY("entries") " FROM entries;"
-    "CREATE TRIGGER entries_fts_ai AFTER INSERT ON entries BEGIN"
-    " INSERT INTO entries_fts(rowid, body) VALUES(new.id, " FTS_BODY("new") "); END;"
-    "CREATE TRIGGER entries_fts_ad AFTER DELETE ON entries BEGIN"
-    " DELETE FROM entries_fts WHERE rowid = old.id; END;"
-    "CREATE TRIGGER entries_fts_au AFTER UPDATE OF text, source ON entries BEGIN"
-    " DELETE FROM entries_fts WHERE rowid = old.id;"
-    " INSERT INTO entries_fts(rowid, body) VALUES(new.id, " FTS_BODY("new") "); END;"
-    "CREATE TRIGGER tags_fts_ai AFTER INSERT ON tags BEGIN"
-    " DELETE FROM entries_fts WHERE rowid = new.entry;"
-    " INSERT INTO entries_fts(rowid, body) SELECT id, " FTS_BODY("entries") " FROM entries WHERE id = new.entry; END;"
-    "CREATE TRIGGER tags_fts_ad AFTER DELETE ON tags BEGIN"
-    " DELETE FROM entries_fts WHERE rowid = old.entry;"
-    " INSERT INTO entries_fts(rowid, body) SELECT id, " FTS_BODY("entries") " FROM entries WHERE id = old.entry; END;";
+    "INSERT INTO entries_fts(rowid, body) SELECT id, " FTS_BODY(
+        "entries") " FROM entries;"
+                   "CREATE TRIGGER entries_fts_ai AFTER INSERT ON entries BEGIN"
+                   " INSERT INTO entries_fts(rowid, body) VALUES(new.id, " FTS_BODY(
+                       "new") "); END;"
+                              "CREATE TRIGGER entries_fts_ad AFTER DELETE ON entries BEGIN"
+                              " DELETE FROM entries_fts WHERE rowid = old.id; END;"
+                              "CREATE TRIGGER entries_fts_au AFTER UPDATE OF text, source ON entries BEGIN"
+                              " DELETE FROM entries_fts WHERE rowid = old.id;"
+                              " INSERT INTO entries_fts(rowid, body) VALUES(new.id, " FTS_BODY(
+                                  "new") "); END;"
+                                         "CREATE TRIGGER tags_fts_ai AFTER INSERT ON tags BEGIN"
+                                         " DELETE FROM entries_fts WHERE rowid = new.entry;"
+                                         " INSERT INTO entries_fts(rowid, body) SELECT id, " FTS_BODY(
+                                             "entries") " FROM entries WHERE id = new.entry; END;"
+                                                        "CREATE TRIGGER tags_fts_ad AFTER DELETE ON tags BEGIN"
+                                                        " DELETE FROM entries_fts WHERE rowid = old.entry;"
+                                                        " INSERT INTO entries_fts(rowid, body) SELECT id, " FTS_BODY(
+                                                            "entries") " FROM entries WHERE id = old.entry; END;";
 
 /* v4: organisation. The full-text body also covers text read from images and the image category,
  * so the triggers are made again with the wider body (and the index refilled). */
-#define FTS_BODY4(e) "coalesce(" e ".text, '') || ' ' || coalesce(" e ".ocr_text, '') || ' ' || " \
-                     "coalesce(" e ".category, '') || ' ' || coalesce(" e ".source, '') || ' ' || " \
-                     "coalesce((SELECT group_concat(tag, ' ') FROM tags WHERE entry = " e ".id), '')"
+#define FTS_BODY4(e)                                                                                                   \
+    "coalesce(" e ".text, '') || ' ' || coalesce(" e ".ocr_text, '') || ' ' || "                                       \
+    "coalesce(" e ".category, '') || ' ' || coalesce(" e ".source, '') || ' ' || "                                     \
+    "coalesce((SELECT group_concat(tag, ' ') FROM tags WHERE entry = " e ".id), '')"
 static const char *SCHEMA_V4 =
-    "ALTER TABLE entries ADD COLUMN ocr_text TEXT;"      /* NULL: not read yet; '' none found */
-    "ALTER TABLE entries ADD COLUMN category TEXT;"      /* image category (zero-shot label) */
+    "ALTER TABLE entries ADD COLUMN ocr_text TEXT;" /* NULL: not read yet; '' none found */
+    "ALTER TABLE entries ADD COLUMN category TEXT;" /* image category (zero-shot label) */
     "ALTER TABLE entries ADD COLUMN category_conf REAL;"
     "ALTER TABLE entries ADD COLUMN collection INTEGER REFERENCES collections(id) ON DELETE SET NULL;"
-    "ALTER TABLE entries ADD COLUMN dup_of INTEGER;"     /* near-duplicate group: its first entry */
-    "ALTER TABLE entries ADD COLUMN expire_ms INTEGER;"  /* set by an expire rule */
-    "ALTER TABLE entries ADD COLUMN organised TEXT;"     /* model id the model-based organising used */
+    "ALTER TABLE entries ADD COLUMN dup_of INTEGER;"    /* near-duplicate group: its first entry */
+    "ALTER TABLE entries ADD COLUMN expire_ms INTEGER;" /* set by an expire rule */
+    "ALTER TABLE entries ADD COLUMN organised TEXT;"    /* model id the model-based organising used */
     "CREATE INDEX entries_collection ON entries(collection) WHERE collection IS NOT NULL;"
     "CREATE INDEX entries_pinned ON entries(seq) WHERE pinned = 1;"
     "CREATE INDEX entries_category ON entries(category) WHERE category IS NOT NULL;"
@@ -175,18 +193,23 @@ static const char *SCHEMA_V4 =
     " model TEXT, dim INTEGER NOT NULL DEFAULT 0, centroid BLOB, created_ms INTEGER NOT NULL);"
     "DROP TRIGGER entries_fts_ai; DROP TRIGGER entries_fts_au; DROP TRIGGER tags_fts_ai; DROP TRIGGER tags_fts_ad;"
     "CREATE TRIGGER entries_fts_ai AFTER INSERT ON entries BEGIN"
-    " INSERT INTO entries_fts(rowid, body) VALUES(new.id, " FTS_BODY4("new") "); END;"
-    "CREATE TRIGGER entries_fts_au AFTER UPDATE OF text, source, ocr_text, category ON entries BEGIN"
-    " DELETE FROM entries_fts WHERE rowid = old.id;"
-    " INSERT INTO entries_fts(rowid, body) VALUES(new.id, " FTS_BODY4("new") "); END;"
-    "CREATE TRIGGER tags_fts_ai AFTER INSERT ON tags BEGIN"
-    " DELETE FROM entries_fts WHERE rowid = new.entry;"
-    " INSERT INTO entries_fts(rowid, body) SELECT id, " FTS_BODY4("entries") " FROM entries WHERE id = new.entry; END;"
-    "CREATE TRIGGER tags_fts_ad AFTER DELETE ON tags BEGIN"
-    " DELETE FROM entries_fts WHERE rowid = old.entry;"
-    " INSERT INTO entries_fts(rowid, body) SELECT id, " FTS_BODY4("entries") " FROM entries WHERE id = old.entry; END;"
-    "DELETE FROM entries_fts;"
-    "INSERT INTO entries_fts(rowid, body) SELECT id, " FTS_BODY4("entries") " FROM entries;";
+    " INSERT INTO entries_fts(rowid, body) VALUES(new.id, " FTS_BODY4(
+        "new") "); END;"
+               "CREATE TRIGGER entries_fts_au AFTER UPDATE OF text, source, ocr_text, category ON entries BEGIN"
+               " DELETE FROM entries_fts WHERE rowid = old.id;"
+               " INSERT INTO entries_fts(rowid, body) VALUES(new.id, " FTS_BODY4(
+                   "new") "); END;"
+                          "CREATE TRIGGER tags_fts_ai AFTER INSERT ON tags BEGIN"
+                          " DELETE FROM entries_fts WHERE rowid = new.entry;"
+                          " INSERT INTO entries_fts(rowid, body) SELECT id, " FTS_BODY4(
+                              "entries") " FROM entries WHERE id = new.entry; END;"
+                                         "CREATE TRIGGER tags_fts_ad AFTER DELETE ON tags BEGIN"
+                                         " DELETE FROM entries_fts WHERE rowid = old.entry;"
+                                         " INSERT INTO entries_fts(rowid, body) SELECT id, " FTS_BODY4(
+                                             "entries") " FROM entries WHERE id = old.entry; END;"
+                                                        "DELETE FROM entries_fts;"
+                                                        "INSERT INTO entries_fts(rowid, body) SELECT id, " FTS_BODY4(
+                                                            "entries") " FROM entries;";
 
 /* v3: text kinds by rules (src/capture/textkind.h). NULL = not organised yet, '' = prose. */
 static const char *SCHEMA_V3 = "ALTER TABLE entries ADD COLUMN subkind TEXT; ALTER TABLE entries ADD COLUMN lang TEXT;"
@@ -206,7 +229,8 @@ static const char *SCHEMA_V5 =
     " height INTEGER NOT NULL DEFAULT 0, source TEXT, first_ms INTEGER NOT NULL, last_ms INTEGER NOT NULL,"
     " copies INTEGER NOT NULL DEFAULT 1, pinned INTEGER NOT NULL DEFAULT 0, seq INTEGER NOT NULL DEFAULT 0,"
     " subkind TEXT, lang TEXT, ocr_text TEXT, category TEXT, category_conf REAL,"
-    " collection INTEGER REFERENCES collections(id) ON DELETE SET NULL, dup_of INTEGER, expire_ms INTEGER, organised TEXT);"
+    " collection INTEGER REFERENCES collections(id) ON DELETE SET NULL, dup_of INTEGER, expire_ms INTEGER, organised "
+    "TEXT);"
     "INSERT INTO entries_v5 SELECT id, kind, mime, mimes, size, sha256, text, blob, width, height, source, first_ms,"
     " last_ms, copies, pinned, seq, subkind, lang, ocr_text, category, category_conf, collection, dup_of, expire_ms,"
     " organised FROM entries;"
@@ -220,41 +244,48 @@ static const char *SCHEMA_V5 =
     "CREATE INDEX entries_pinned ON entries(seq) WHERE pinned = 1;"
     "CREATE INDEX entries_category ON entries(category) WHERE category IS NOT NULL;"
     "CREATE TRIGGER entries_fts_ai AFTER INSERT ON entries BEGIN"
-    " INSERT INTO entries_fts(rowid, body) VALUES(new.id, " FTS_BODY4("new") "); END;"
-    "CREATE TRIGGER entries_fts_ad AFTER DELETE ON entries BEGIN"
-    " DELETE FROM entries_fts WHERE rowid = old.id; END;"
-    "CREATE TRIGGER entries_fts_au AFTER UPDATE OF text, source, ocr_text, category ON entries BEGIN"
-    " DELETE FROM entries_fts WHERE rowid = old.id;"
-    " INSERT INTO entries_fts(rowid, body) VALUES(new.id, " FTS_BODY4("new") "); END;"
-    "CREATE TABLE vectors_v5(id INTEGER PRIMARY KEY AUTOINCREMENT,"
-    " entry INTEGER NOT NULL REFERENCES entries(id) ON DELETE CASCADE, model TEXT NOT NULL, part INTEGER NOT NULL,"
-    " dim INTEGER NOT NULL, vec BLOB NOT NULL, UNIQUE(entry, model, part));"
-    "INSERT INTO vectors_v5 SELECT rowid, entry, model, part, dim, vec FROM vectors;"
-    "DROP TABLE vectors;"
-    "ALTER TABLE vectors_v5 RENAME TO vectors;";
+    " INSERT INTO entries_fts(rowid, body) VALUES(new.id, " FTS_BODY4(
+        "new") "); END;"
+               "CREATE TRIGGER entries_fts_ad AFTER DELETE ON entries BEGIN"
+               " DELETE FROM entries_fts WHERE rowid = old.id; END;"
+               "CREATE TRIGGER entries_fts_au AFTER UPDATE OF text, source, ocr_text, category ON entries BEGIN"
+               " DELETE FROM entries_fts WHERE rowid = old.id;"
+               " INSERT INTO entries_fts(rowid, body) VALUES(new.id, " FTS_BODY4(
+                   "new") "); END;"
+                          "CREATE TABLE vectors_v5(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+                          " entry INTEGER NOT NULL REFERENCES entries(id) ON DELETE CASCADE, model TEXT NOT NULL, part "
+                          "INTEGER NOT NULL,"
+                          " dim INTEGER NOT NULL, vec BLOB NOT NULL, UNIQUE(entry, model, part));"
+                          "INSERT INTO vectors_v5 SELECT rowid, entry, model, part, dim, vec FROM vectors;"
+                          "DROP TABLE vectors;"
+                          "ALTER TABLE vectors_v5 RENAME TO vectors;";
 
 /* v6: a trigram index beside the word index, so a query finds words inside words ("voice" in
  * "invoice", "board" in "clipboard"; search.h). Its own triggers, so the word index's stay as
  * they are. Only the first 4096 characters of text and OCR text go in: a trigram index costs
  * several times its text, and a substring hit deep in a long file is not what a person typing a
  * few letters is after (the word index still has the whole text). */
-#define TRI_BODY(e) "substr(coalesce(" e ".text, ''), 1, 4096) || ' ' || substr(coalesce(" e ".ocr_text, ''), 1, 4096)" \
-                    " || ' ' || coalesce(" e ".category, '')"
+#define TRI_BODY(e)                                                                                                    \
+    "substr(coalesce(" e ".text, ''), 1, 4096) || ' ' || substr(coalesce(" e ".ocr_text, ''), 1, 4096)"                \
+    " || ' ' || coalesce(" e ".category, '')"
 static const char *SCHEMA_V6 =
     /* idempotent (IF NOT EXISTS, emptied and refilled, triggers made again): a store that has
      * the table from a development build, or that lost the triggers to a table rebuild, ends the
      * same as a fresh one */
     "CREATE VIRTUAL TABLE IF NOT EXISTS entries_tri USING fts5(body, tokenize='trigram');"
     "DELETE FROM entries_tri;"
-    "INSERT INTO entries_tri(rowid, body) SELECT id, " TRI_BODY("entries") " FROM entries;"
-    "DROP TRIGGER IF EXISTS entries_tri_ai; DROP TRIGGER IF EXISTS entries_tri_ad; DROP TRIGGER IF EXISTS entries_tri_au;"
-    "CREATE TRIGGER entries_tri_ai AFTER INSERT ON entries BEGIN"
-    " INSERT INTO entries_tri(rowid, body) VALUES(new.id, " TRI_BODY("new") "); END;"
-    "CREATE TRIGGER entries_tri_ad AFTER DELETE ON entries BEGIN"
-    " DELETE FROM entries_tri WHERE rowid = old.id; END;"
-    "CREATE TRIGGER entries_tri_au AFTER UPDATE OF text, ocr_text, category ON entries BEGIN"
-    " DELETE FROM entries_tri WHERE rowid = old.id;"
-    " INSERT INTO entries_tri(rowid, body) VALUES(new.id, " TRI_BODY("new") "); END;";
+    "INSERT INTO entries_tri(rowid, body) SELECT id, " TRI_BODY(
+        "entries") " FROM entries;"
+                   "DROP TRIGGER IF EXISTS entries_tri_ai; DROP TRIGGER IF EXISTS entries_tri_ad; DROP TRIGGER IF "
+                   "EXISTS entries_tri_au;"
+                   "CREATE TRIGGER entries_tri_ai AFTER INSERT ON entries BEGIN"
+                   " INSERT INTO entries_tri(rowid, body) VALUES(new.id, " TRI_BODY(
+                       "new") "); END;"
+                              "CREATE TRIGGER entries_tri_ad AFTER DELETE ON entries BEGIN"
+                              " DELETE FROM entries_tri WHERE rowid = old.id; END;"
+                              "CREATE TRIGGER entries_tri_au AFTER UPDATE OF text, ocr_text, category ON entries BEGIN"
+                              " DELETE FROM entries_tri WHERE rowid = old.id;"
+                              " INSERT INTO entries_tri(rowid, body) VALUES(new.id, " TRI_BODY("new") "); END;";
 
 /* v7: the trash. A deleted entry (not a secret) moves here with its tags, as one undo step (its
  * batch), and is purged after STORE_TRASH_KEEP_MS or by gc; undo moves a batch back under the
@@ -324,11 +355,12 @@ static int migrate(store *s, cs_err *err) {
         pragma_int(s, "SELECT count(*) FROM sqlite_master", &tables, err))
         return -1;
     if (app != APP_ID && !(app == 0 && tables == 0))
-        return cs_errc(err, CS_EINVAL, "%s: not a clipseek database (application_id %lld); refusing to touch it", s->dbpath,
-                          (long long)app);
+        return cs_errc(err, CS_EINVAL, "%s: not a clipseek database (application_id %lld); refusing to touch it",
+                       s->dbpath, (long long)app);
     if (ver > STORE_SCHEMA_VERSION)
-        return cs_errc(err, CS_EUNSUPPORTED, "%s: schema version %lld is newer than this clipseek (%d); upgrade clipseek", s->dbpath,
-                          (long long)ver, STORE_SCHEMA_VERSION);
+        return cs_errc(err, CS_EUNSUPPORTED,
+                       "%s: schema version %lld is newer than this clipseek (%d); upgrade clipseek", s->dbpath,
+                       (long long)ver, STORE_SCHEMA_VERSION);
     if (ver == STORE_SCHEMA_VERSION) return 0;
     /* Another process may be migrating right now: the v5 rebuild of a large history holds the
      * write lock for many seconds (150k entries: 14 s), far past the usual 5 s wait, and a
@@ -336,9 +368,14 @@ static int migrate(store *s, cs_err *err) {
     sqlite3_busy_timeout(s->db, MIGRATE_WAIT_MS);
     int br = store_exec(s, "BEGIN IMMEDIATE", err);
     sqlite3_busy_timeout(s->db, 5000);
-    if (br) return cs_err_prefix(err, "upgrading the database (another clipseek held it for over %d s)", MIGRATE_WAIT_MS / 1000);
+    if (br)
+        return cs_err_prefix(err, "upgrading the database (another clipseek held it for over %d s)",
+                             MIGRATE_WAIT_MS / 1000);
     /* re-read under the write lock: another process may have migrated meanwhile */
-    if (pragma_int(s, "PRAGMA user_version", &ver, err)) { store_exec(s, "ROLLBACK", NULL); return -1; }
+    if (pragma_int(s, "PRAGMA user_version", &ver, err)) {
+        store_exec(s, "ROLLBACK", NULL);
+        return -1;
+    }
     int rc = 0;
     if (ver < 1) rc = store_exec(s, SCHEMA_V1, err);
     if (!rc && ver < 2) rc = store_exec(s, SCHEMA_V2, err);
@@ -354,7 +391,10 @@ static int migrate(store *s, cs_err *err) {
         snprintf(sql, sizeof sql, "PRAGMA application_id=%d; PRAGMA user_version=%d", APP_ID, STORE_SCHEMA_VERSION);
         rc = store_exec(s, sql, err);
     }
-    if (rc) { store_exec(s, "ROLLBACK", NULL); return -1; }
+    if (rc) {
+        store_exec(s, "ROLLBACK", NULL);
+        return -1;
+    }
     if (store_exec(s, "COMMIT", err)) return -1;
     if (ver >= 1 && ver < 5) drop_vector_caches(s);
     return 0;
@@ -367,21 +407,36 @@ int store_open(const char *dir, store **out, cs_err *err) {
     s->dir = strdup(dir);
     s->blobdir = cs_path_join(dir, "blobs");
     s->dbpath = cs_path_join(dir, "clipseek.db");
-    if (!s->dir || !s->blobdir || !s->dbpath) { store_close(s); return cs_errc(err, CS_ENOMEM, "out of memory"); }
+    if (!s->dir || !s->blobdir || !s->dbpath) {
+        store_close(s);
+        return cs_errc(err, CS_ENOMEM, "out of memory");
+    }
     s->lockfd = -1;
-    if (private_dir(dir, err) || private_dir(s->blobdir, err)) { store_close(s); return -1; }
+    if (private_dir(dir, err) || private_dir(s->blobdir, err)) {
+        store_close(s);
+        return -1;
+    }
     char lp[4200];
     snprintf(lp, sizeof lp, "%s/.lock", s->blobdir);
     s->lockfd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (s->lockfd < 0) { cs_errc(err, cs_err_from_errno(errno), "%s: %s", lp, strerror(errno)); store_close(s); return -1; }
+    if (s->lockfd < 0) {
+        cs_errc(err, cs_err_from_errno(errno), "%s: %s", lp, strerror(errno));
+        store_close(s);
+        return -1;
+    }
     /* Create the file 0600 ourselves so SQLite never makes it world-readable. Only with O_EXCL:
      * closing any descriptor of a database file drops every POSIX lock this process holds on it,
      * including those of other connections (other threads) that have it open. A file that does
      * not exist yet cannot be open anywhere, so this close is safe; an existing file is only
      * chmod-ed by path. */
     int fd = open(s->dbpath, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd >= 0) close(fd);
-    else if (errno != EEXIST) { cs_errc(err, cs_err_from_errno(errno), "%s: %s", s->dbpath, strerror(errno)); store_close(s); return -1; }
+    if (fd >= 0)
+        close(fd);
+    else if (errno != EEXIST) {
+        cs_errc(err, cs_err_from_errno(errno), "%s: %s", s->dbpath, strerror(errno));
+        store_close(s);
+        return -1;
+    }
     struct stat dst;
     if (stat(s->dbpath, &dst) == 0 && (dst.st_mode & 0077)) chmod(s->dbpath, 0600);
     int orc = sqlite3_open_v2(s->dbpath, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
@@ -409,7 +464,10 @@ int store_open(const char *dir, store **out, cs_err *err) {
     }
     /* secure_delete: a deleted row's bytes (a copied password) are overwritten with zeros in the
      * file, not left in free pages until reused */
-    if (store_exec(s, "PRAGMA synchronous=FULL; PRAGMA secure_delete=ON; PRAGMA foreign_keys=OFF; PRAGMA legacy_alter_table=ON", err) ||
+    if (store_exec(
+            s,
+            "PRAGMA synchronous=FULL; PRAGMA secure_delete=ON; PRAGMA foreign_keys=OFF; PRAGMA legacy_alter_table=ON",
+            err) ||
         migrate(s, err) || store_exec(s, "PRAGMA legacy_alter_table=OFF; PRAGMA foreign_keys=ON", err)) {
         store_close(s);
         return -1;
@@ -464,10 +522,16 @@ int store_write_blob(store *s, const char *sha, const void *data, size_t len, cs
     char *final = blob_path_for(s, sha);
     if (!final) return cs_errc(err, CS_ENOMEM, "out of memory");
     struct stat st;
-    if (stat(final, &st) == 0 && (size_t)st.st_size == len) { free(final); return 0; }
+    if (stat(final, &st) == 0 && (size_t)st.st_size == len) {
+        free(final);
+        return 0;
+    }
     snprintf(tmp, sizeof tmp, "%s/.tmp-%s-%ld", sub, sha, (long)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) { free(final); return cs_errc(err, cs_err_from_errno(errno), "%s: %s", tmp, strerror(errno)); }
+    if (fd < 0) {
+        free(final);
+        return cs_errc(err, cs_err_from_errno(errno), "%s: %s", tmp, strerror(errno));
+    }
     const unsigned char *p = data;
     size_t left = len;
     while (left) {
@@ -483,7 +547,11 @@ int store_write_blob(store *s, const char *sha, const void *data, size_t len, cs
         p += w;
         left -= (size_t)w;
     }
-    if (fsync(fd) != 0 || close(fd) != 0) { unlink(tmp); free(final); return cs_err_set(err, "%s: fsync failed", tmp); }
+    if (fsync(fd) != 0 || close(fd) != 0) {
+        unlink(tmp);
+        free(final);
+        return cs_err_set(err, "%s: fsync failed", tmp);
+    }
     if (rename(tmp, final) != 0) {
         int e = errno;
         unlink(tmp);
@@ -502,7 +570,8 @@ static int is_text_kind(const char *kind) { return !strcmp(kind, "text") || !str
 int store_add(store *s, const store_new *e, int64_t *id, int *added, cs_err *err) {
     if (id) *id = 0;
     if (added) *added = 0;
-    if (!e->kind || !*e->kind || strlen(e->kind) >= 16 || !e->mime) return cs_err_set(err, "an entry needs a kind and a type");
+    if (!e->kind || !*e->kind || strlen(e->kind) >= 16 || !e->mime)
+        return cs_err_set(err, "an entry needs a kind and a type");
     int text = is_text_kind(e->kind);
     if (text && !cs_utf8_valid(e->data, e->len, 0))
         return cs_err_set(err, "%s entries must be UTF-8 text without NUL bytes", e->kind);
@@ -511,15 +580,25 @@ int store_add(store *s, const store_new *e, int64_t *id, int *added, cs_err *err
     int64_t now = e->time_ms ? e->time_ms : store_now_ms();
     /* shared: many adds at once, but no gc between writing the blob and committing its row */
     flock(s->lockfd, LOCK_SH);
-    if (!text && store_write_blob(s, sha, e->data, e->len, err)) { flock(s->lockfd, LOCK_UN); return -1; }
+    if (!text && store_write_blob(s, sha, e->data, e->len, err)) {
+        flock(s->lockfd, LOCK_UN);
+        return -1;
+    }
     if (!text && s->test_hook) s->test_hook(s, "add-blob-written", s->test_hook_arg);
-    if (store_exec(s, "BEGIN IMMEDIATE", err)) { flock(s->lockfd, LOCK_UN); return -1; }
+    if (store_exec(s, "BEGIN IMMEDIATE", err)) {
+        flock(s->lockfd, LOCK_UN);
+        return -1;
+    }
     sqlite3_stmt *st = NULL;
     int rc = -1;
     /* bump if present */
-    if (sqlite3_prepare_v2(s->db, "UPDATE entries SET last_ms = max(last_ms, ?1), copies = copies + 1,"
+    if (sqlite3_prepare_v2(s->db,
+                           "UPDATE entries SET last_ms = max(last_ms, ?1), copies = copies + 1,"
                            " seq = (SELECT coalesce(max(seq), 0) + 1 FROM entries) WHERE sha256 = ?2 RETURNING id",
-                           -1, &st, NULL) != SQLITE_OK) { store_dberr(s, err, "add"); goto out; }
+                           -1, &st, NULL) != SQLITE_OK) {
+        store_dberr(s, err, "add");
+        goto out;
+    }
     sqlite3_bind_int64(st, 1, now);
     sqlite3_bind_text(st, 2, sha, 64, SQLITE_STATIC);
     int r = sqlite3_step(st);
@@ -530,13 +609,18 @@ int store_add(store *s, const store_new *e, int64_t *id, int *added, cs_err *err
         rc = store_exec(s, "COMMIT", err);
         goto out;
     }
-    if (r != SQLITE_DONE) { store_dberr(s, err, "add"); goto out; }
+    if (r != SQLITE_DONE) {
+        store_dberr(s, err, "add");
+        goto out;
+    }
     sqlite3_finalize(st);
     st = NULL;
     if (sqlite3_prepare_v2(s->db,
-                           "INSERT INTO entries(kind, mime, mimes, size, sha256, text, blob, width, height, source, first_ms, last_ms, seq,"
+                           "INSERT INTO entries(kind, mime, mimes, size, sha256, text, blob, width, height, source, "
+                           "first_ms, last_ms, seq,"
                            " subkind, lang) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11,"
-                           " (SELECT coalesce(max(seq), 0) + 1 FROM entries), ?12, ?13)", -1, &st, NULL) != SQLITE_OK) {
+                           " (SELECT coalesce(max(seq), 0) + 1 FROM entries), ?12, ?13)",
+                           -1, &st, NULL) != SQLITE_OK) {
         store_dberr(s, err, "add");
         goto out;
     }
@@ -545,16 +629,34 @@ int store_add(store *s, const store_new *e, int64_t *id, int *added, cs_err *err
     sqlite3_bind_text(st, 3, e->mimes ? e->mimes : e->mime, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, (int64_t)e->len);
     sqlite3_bind_text(st, 5, sha, 64, SQLITE_STATIC);
-    if (text) sqlite3_bind_text(st, 6, e->data, (int)e->len, SQLITE_STATIC); else sqlite3_bind_null(st, 6);
-    if (!text) sqlite3_bind_text(st, 7, sha, 64, SQLITE_STATIC); else sqlite3_bind_null(st, 7);
+    if (text)
+        sqlite3_bind_text(st, 6, e->data, (int)e->len, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 6);
+    if (!text)
+        sqlite3_bind_text(st, 7, sha, 64, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 7);
     sqlite3_bind_int(st, 8, e->width);
     sqlite3_bind_int(st, 9, e->height);
-    if (e->source) sqlite3_bind_text(st, 10, e->source, -1, SQLITE_STATIC); else sqlite3_bind_null(st, 10);
+    if (e->source)
+        sqlite3_bind_text(st, 10, e->source, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 10);
     sqlite3_bind_int64(st, 11, now);
     /* text kinds: '' marks prose that was classified, NULL would mean "not organised yet" */
-    if (text) sqlite3_bind_text(st, 12, e->subkind ? e->subkind : "", -1, SQLITE_STATIC); else sqlite3_bind_null(st, 12);
-    if (e->lang) sqlite3_bind_text(st, 13, e->lang, -1, SQLITE_STATIC); else sqlite3_bind_null(st, 13);
-    if (sqlite3_step(st) != SQLITE_DONE) { store_dberr(s, err, "add"); goto out; }
+    if (text)
+        sqlite3_bind_text(st, 12, e->subkind ? e->subkind : "", -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 12);
+    if (e->lang)
+        sqlite3_bind_text(st, 13, e->lang, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 13);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        store_dberr(s, err, "add");
+        goto out;
+    }
     if (id) *id = sqlite3_last_insert_rowid(s->db);
     if (added) *added = 1;
     sqlite3_finalize(st);
@@ -572,8 +674,10 @@ char *store_col_strdup(sqlite3_stmt *st, int i) {
     return t ? strdup((const char *)t) : NULL;
 }
 
-#define ENTRY_COLS "id, kind, mime, mimes, size, sha256, text, blob, width, height, source, first_ms, last_ms, copies, pinned, subkind, lang," \
-                   " ocr_text, category, category_conf, collection, dup_of, expire_ms, seq"
+#define ENTRY_COLS                                                                                                     \
+    "id, kind, mime, mimes, size, sha256, text, blob, width, height, source, first_ms, last_ms, copies, pinned, "      \
+    "subkind, lang,"                                                                                                   \
+    " ocr_text, category, category_conf, collection, dup_of, expire_ms, seq"
 
 static int load_tags(store *s, store_entry *e, cs_err *err) {
     sqlite3_stmt *st;
@@ -620,7 +724,15 @@ static void row_to_entry(sqlite3_stmt *st, store_entry *e) {
 
 void store_entry_free(store_entry *e) {
     if (!e) return;
-    free(e->mime); free(e->mimes); free(e->text); free(e->blob); free(e->source); free(e->subkind); free(e->lang); free(e->ocr_text); free(e->category);
+    free(e->mime);
+    free(e->mimes);
+    free(e->text);
+    free(e->blob);
+    free(e->source);
+    free(e->subkind);
+    free(e->lang);
+    free(e->ocr_text);
+    free(e->category);
     for (int i = 0; i < e->ntags; i++) free(e->tags[i]);
     free(e->tags);
     memset(e, 0, sizeof *e);
@@ -634,7 +746,10 @@ int store_get(store *s, int64_t id, store_entry *out, cs_err *err) {
     int r = sqlite3_step(st);
     if (r == SQLITE_ROW) row_to_entry(st, out);
     sqlite3_finalize(st);
-    if (r == SQLITE_DONE) { cs_err_set(err, "no entry %lld", (long long)id); return 1; }
+    if (r == SQLITE_DONE) {
+        cs_err_set(err, "no entry %lld", (long long)id);
+        return 1;
+    }
     if (r != SQLITE_ROW) return store_dberr(s, err, "get");
     return load_tags(s, out, err);
 }
@@ -648,26 +763,39 @@ int store_list(store *s, const store_query *q, store_entry **out, size_t *n, cs_
     /* only the conditions in use: "x IS NULL OR ..." terms keep SQLite from walking the seq index
      * from the cursor (keyset pages would slow down with depth) */
     char sql[1024];
-    snprintf(sql, sizeof sql, "SELECT " ENTRY_COLS " FROM entries WHERE 1%s%s%s%s%s%s ORDER BY seq DESC LIMIT ?4 OFFSET ?5",
+    snprintf(sql, sizeof sql,
+             "SELECT " ENTRY_COLS " FROM entries WHERE 1%s%s%s%s%s%s ORDER BY seq DESC LIMIT ?4 OFFSET ?5",
              q->kind ? " AND (kind = ?1 OR subkind = ?1)" : "", q->pinned_only ? " AND pinned = 1 AND ?2 = ?2" : "",
              q->since_ms ? " AND last_ms >= ?3" : "", q->collection ? " AND collection = ?6" : "",
              q->category ? " AND category = ?7" : "", q->before_seq > 0 ? " AND seq < ?8" : "");
     if (store_prepare(s, sql, &st, "list", err)) return -1;
-    if (q->kind) sqlite3_bind_text(st, 1, q->kind, -1, SQLITE_STATIC); else sqlite3_bind_null(st, 1);
+    if (q->kind)
+        sqlite3_bind_text(st, 1, q->kind, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 1);
     sqlite3_bind_int(st, 2, q->pinned_only);
     sqlite3_bind_int64(st, 3, q->since_ms);
     sqlite3_bind_int64(st, 4, q->limit > 0 ? q->limit : -1);
     sqlite3_bind_int64(st, 5, q->offset > 0 ? q->offset : 0);
     sqlite3_bind_int64(st, 6, q->collection);
-    if (q->category) sqlite3_bind_text(st, 7, q->category, -1, SQLITE_STATIC); else sqlite3_bind_null(st, 7);
-    if (q->before_seq > 0) sqlite3_bind_int64(st, 8, q->before_seq); else sqlite3_bind_null(st, 8);
+    if (q->category)
+        sqlite3_bind_text(st, 7, q->category, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 7);
+    if (q->before_seq > 0)
+        sqlite3_bind_int64(st, 8, q->before_seq);
+    else
+        sqlite3_bind_null(st, 8);
     size_t cap = 0;
     int r;
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
         if (*n == cap) {
             cap = cap ? cap * 2 : 64;
             store_entry *ne = realloc(*out, cap * sizeof *ne);
-            if (!ne) { r = SQLITE_NOMEM; break; }
+            if (!ne) {
+                r = SQLITE_NOMEM;
+                break;
+            }
             *out = ne;
         }
         row_to_entry(st, &(*out)[*n]);
@@ -718,7 +846,10 @@ static int change_one(store *s, const char *sql, int64_t id, int64_t arg, cs_err
     int r = sqlite3_step(st);
     sqlite3_finalize(st);
     if (r != SQLITE_DONE) return store_dberr(s, err, "update");
-    if (sqlite3_changes(s->db) == 0) { cs_err_set(err, "no entry %lld", (long long)id); return 1; }
+    if (sqlite3_changes(s->db) == 0) {
+        cs_err_set(err, "no entry %lld", (long long)id);
+        return 1;
+    }
     return 0;
 }
 
@@ -736,10 +867,14 @@ void store_drop_entry_files(store *s, const char *blob, const char *sha) {
  * checkpointed and truncated. Outside a transaction only: inside one, store_end does it. */
 int store_scrub_index(store *s, cs_err *err) {
     /* both indexes: the trigram one (version 6) holds the secret as overlapping 3-letter pieces */
-    if (store_exec(s, "INSERT INTO entries_fts(entries_fts) VALUES('optimize');"
-                      "INSERT INTO entries_tri(entries_tri) VALUES('optimize')", err)) return -1;
+    if (store_exec(s,
+                   "INSERT INTO entries_fts(entries_fts) VALUES('optimize');"
+                   "INSERT INTO entries_tri(entries_tri) VALUES('optimize')",
+                   err))
+        return -1;
     if (sqlite3_get_autocommit(s->db))
-        sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL); /* best effort: a reader may hold it */
+        sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL,
+                                  NULL); /* best effort: a reader may hold it */
     return 0;
 }
 
@@ -747,8 +882,10 @@ int store_begin(store *s, cs_err *err) { return store_exec(s, "BEGIN IMMEDIATE",
 
 int store_end(store *s, int ok, cs_err *err) {
     int rc = 0;
-    if (ok) rc = store_exec(s, "COMMIT", err);
-    else store_exec(s, "ROLLBACK", NULL);
+    if (ok)
+        rc = store_exec(s, "COMMIT", err);
+    else
+        store_exec(s, "ROLLBACK", NULL);
     if (ok && !rc && s->scrub) rc = store_scrub_index(s, err);
     s->scrub = 0;
     /* blobs are named by their sha256; drop_blob_if_unused checks no row names it any more */
@@ -766,11 +903,13 @@ int store_delete(store *s, int64_t id, cs_err *err) {
     if (r) return r;
     r = change_one(s, "DELETE FROM entries WHERE id = ?1 AND ?2 = ?2", id, 0, err);
     if (r == 0 && e.subkind && !strcmp(e.subkind, "secret")) {
-        if (sqlite3_get_autocommit(s->db)) r = store_scrub_index(s, err);
-        else s->scrub = 1;
+        if (sqlite3_get_autocommit(s->db))
+            r = store_scrub_index(s, err);
+        else
+            s->scrub = 1;
     }
     if (r == 0 && e.blob && !sqlite3_get_autocommit(s->db)) { /* in a transaction: after its commit */
-        char (*np)[65] = realloc(s->pending, (s->npending + 1) * sizeof *np);
+        char(*np)[65] = realloc(s->pending, (s->npending + 1) * sizeof *np);
         if (np) {
             s->pending = np;
             snprintf(np[s->npending++], 65, "%s", e.sha256);
@@ -787,16 +926,17 @@ int store_set_pinned(store *s, int64_t id, int pinned, cs_err *err) {
 
 int store_tag(store *s, int64_t id, const char *tag, int add, cs_err *err) {
     size_t n = strlen(tag);
-    if (n == 0 || n > 64 || !cs_utf8_valid(tag, n, 0))
-        return cs_err_set(err, "a tag is 1 to 64 bytes of UTF-8");
+    if (n == 0 || n > 64 || !cs_utf8_valid(tag, n, 0)) return cs_err_set(err, "a tag is 1 to 64 bytes of UTF-8");
     for (size_t i = 0; i < n; i++)
-        if ((unsigned char)tag[i] < 0x20 || tag[i] == 0x7f) return cs_err_set(err, "a tag cannot hold control characters");
+        if ((unsigned char)tag[i] < 0x20 || tag[i] == 0x7f)
+            return cs_err_set(err, "a tag cannot hold control characters");
     store_entry e;
     int r = store_get(s, id, &e, err);
     store_entry_free(&e);
     if (r) return r;
     sqlite3_stmt *st;
-    const char *sql = add ? "INSERT OR IGNORE INTO tags(entry, tag) VALUES(?, ?)" : "DELETE FROM tags WHERE entry = ? AND tag = ?";
+    const char *sql =
+        add ? "INSERT OR IGNORE INTO tags(entry, tag) VALUES(?, ?)" : "DELETE FROM tags WHERE entry = ? AND tag = ?";
     if (store_prepare(s, sql, &st, "tag", err)) return -1;
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_text(st, 2, tag, -1, SQLITE_STATIC);
@@ -827,7 +967,8 @@ int store_content(store *s, const store_entry *e, unsigned char **data, size_t *
     store_sha256_hex(buf, *len, sha);
     if (strcmp(sha, e->sha256) != 0) {
         free(buf);
-        return cs_err_set(err, "entry %lld: blob content does not match its SHA-256 (corrupted file)", (long long)e->id);
+        return cs_err_set(err, "entry %lld: blob content does not match its SHA-256 (corrupted file)",
+                          (long long)e->id);
     }
     *data = (unsigned char *)buf;
     return 0;
@@ -842,15 +983,17 @@ int store_prune(store *s, const store_limits *l, int64_t *removed, cs_err *err) 
     int64_t *ex = NULL;
     size_t nex = 0;
     sqlite3_stmt *xs;
-    if (store_prepare(s,
-                      "SELECT id FROM entries WHERE expire_ms IS NOT NULL AND expire_ms <= ? AND pinned = 0",
-                      &xs, "prune", err))
+    if (store_prepare(s, "SELECT id FROM entries WHERE expire_ms IS NOT NULL AND expire_ms <= ? AND pinned = 0", &xs,
+                      "prune", err))
         return -1;
     sqlite3_bind_int64(xs, 1, store_now_ms());
     if (store_collect_ids(s, xs, &ex, &nex, "prune", err)) return -1;
     for (size_t i = 0; i < nex; i++)
-        if (store_delete(s, ex[i], err) < 0) { free(ex); return -1; }
-        else total++;
+        if (store_delete(s, ex[i], err) < 0) {
+            free(ex);
+            return -1;
+        } else
+            total++;
     free(ex);
     /* delete one at a time, oldest unpinned first, until all limits hold */
     for (;;) {
@@ -905,7 +1048,10 @@ static int each_blob(store *s, void (*fn)(store *, const char *path, const char 
     return 0;
 }
 
-typedef struct { int64_t blobs, orphans, removed; int remove; } blob_scan;
+typedef struct {
+    int64_t blobs, orphans, removed;
+    int remove;
+} blob_scan;
 
 static void scan_one(store *s, const char *path, const char *name, void *arg) {
     blob_scan *b = arg;
@@ -924,10 +1070,11 @@ int store_check(store *s, int integrity, store_report *r, cs_err *err) {
     memset(r, 0, sizeof *r);
     r->integrity_ok = -1;
     sqlite3_stmt *st;
-    if (store_prepare(s,
-                      "SELECT count(*), coalesce(sum(pinned), 0), coalesce(sum(size), 0), (SELECT count(*) FROM vectors)"
-                      " FROM entries",
-                      &st, "check", err))
+    if (store_prepare(
+            s,
+            "SELECT count(*), coalesce(sum(pinned), 0), coalesce(sum(size), 0), (SELECT count(*) FROM vectors)"
+            " FROM entries",
+            &st, "check", err))
         return -1;
     if (sqlite3_step(st) == SQLITE_ROW) {
         r->entries = sqlite3_column_int64(st, 0);
@@ -1021,16 +1168,17 @@ int store_gc(store *s, int64_t *removed, cs_err *err) {
 
 int store_put_vector(store *s, int64_t id, const char *model, int part, const float *v, int dim, cs_err *err) {
     sqlite3_stmt *st;
-    if (store_prepare(s,
-                      "INSERT OR REPLACE INTO vectors(entry, model, part, dim, vec) VALUES(?, ?, ?, ?, ?)",
-                      &st, "vector", err))
+    if (store_prepare(s, "INSERT OR REPLACE INTO vectors(entry, model, part, dim, vec) VALUES(?, ?, ?, ?, ?)", &st,
+                      "vector", err))
         return -1;
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_text(st, 2, model, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 3, part);
     sqlite3_bind_int(st, 4, dim);
-    if (dim > 0) sqlite3_bind_blob(st, 5, v, dim * (int)sizeof(float), SQLITE_STATIC);
-    else sqlite3_bind_zeroblob(st, 5, 0); /* the "could not embed" marker */
+    if (dim > 0)
+        sqlite3_bind_blob(st, 5, v, dim * (int)sizeof(float), SQLITE_STATIC);
+    else
+        sqlite3_bind_zeroblob(st, 5, 0); /* the "could not embed" marker */
     int r = sqlite3_step(st);
     sqlite3_finalize(st);
     /* the entry may have been deleted meanwhile: the foreign key then refuses the vector */
@@ -1046,7 +1194,10 @@ int store_collect_ids(store *s, sqlite3_stmt *st, int64_t **ids, size_t *n, cons
         if (*n == cap) {
             cap = cap ? cap * 2 : 64;
             int64_t *ni = realloc(*ids, cap * sizeof *ni);
-            if (!ni) { sqlite3_finalize(st); return cs_errc(err, CS_ENOMEM, "out of memory"); }
+            if (!ni) {
+                sqlite3_finalize(st);
+                return cs_errc(err, CS_ENOMEM, "out of memory");
+            }
             *ids = ni;
         }
         (*ids)[(*n)++] = sqlite3_column_int64(st, 0);
@@ -1059,10 +1210,11 @@ int store_missing_vectors(store *s, const char *model, int limit, int64_t **ids,
     *ids = NULL;
     *n = 0;
     sqlite3_stmt *st;
-    if (store_prepare(s,
-                      "SELECT id FROM entries e WHERE NOT EXISTS (SELECT 1 FROM vectors v WHERE v.entry = e.id AND v.model = ?)"
-                      " ORDER BY id ASC LIMIT ?",
-                      &st, "missing vectors", err))
+    if (store_prepare(
+            s,
+            "SELECT id FROM entries e WHERE NOT EXISTS (SELECT 1 FROM vectors v WHERE v.entry = e.id AND v.model = ?)"
+            " ORDER BY id ASC LIMIT ?",
+            &st, "missing vectors", err))
         return -1;
     sqlite3_bind_text(st, 1, model, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, limit > 0 ? limit : -1);
@@ -1119,7 +1271,10 @@ int store_each_vector(store *s, const char *model, int64_t after_rowid, store_ve
         float *v = NULL;
         if (dim > 0) {
             v = malloc((size_t)dim * sizeof *v); /* blobs may be unaligned */
-            if (!v) { rc = cs_errc(err, CS_ENOMEM, "out of memory"); break; }
+            if (!v) {
+                rc = cs_errc(err, CS_ENOMEM, "out of memory");
+                break;
+            }
             memcpy(v, b, (size_t)dim * sizeof *v);
         }
         int stop = fn(sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), sqlite3_column_int(st, 2), v, dim, arg);
@@ -1131,7 +1286,8 @@ int store_each_vector(store *s, const char *model, int64_t after_rowid, store_ve
     return rc;
 }
 
-#define BRIEF_COLS "id, seq, last_ms, kind, coalesce(subkind, ''), coalesce(collection, 0), coalesce(category, ''), pinned"
+#define BRIEF_COLS                                                                                                     \
+    "id, seq, last_ms, kind, coalesce(subkind, ''), coalesce(collection, 0), coalesce(category, ''), pinned"
 
 static void row_to_brief(sqlite3_stmt *st, store_brief *b) {
     b->id = sqlite3_column_int64(st, 0);
@@ -1160,18 +1316,28 @@ int store_briefs(store *s, const store_query *f, store_brief **out, size_t *n, c
     *n = 0;
     sqlite3_stmt *st;
     if (store_prepare(s,
-                      "SELECT " BRIEF_COLS " FROM entries WHERE (?1 IS NULL OR kind = ?1 OR subkind = ?1) AND last_ms >= ?2"
+                      "SELECT " BRIEF_COLS
+                      " FROM entries WHERE (?1 IS NULL OR kind = ?1 OR subkind = ?1) AND last_ms >= ?2"
                       " AND (?3 = 0 OR collection = ?3) AND (?4 IS NULL OR category = ?4 COLLATE NOCASE) ORDER BY id",
                       &st, "entries", err))
         return -1;
-    if (f && f->kind) sqlite3_bind_text(st, 1, f->kind, -1, SQLITE_STATIC); else sqlite3_bind_null(st, 1);
+    if (f && f->kind)
+        sqlite3_bind_text(st, 1, f->kind, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 1);
     sqlite3_bind_int64(st, 2, f ? f->since_ms : 0);
     sqlite3_bind_int64(st, 3, f ? f->collection : 0);
-    if (f && f->category) sqlite3_bind_text(st, 4, f->category, -1, SQLITE_STATIC); else sqlite3_bind_null(st, 4);
+    if (f && f->category)
+        sqlite3_bind_text(st, 4, f->category, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 4);
     size_t cap = 0;
     int r;
     while ((r = sqlite3_step(st)) == SQLITE_ROW)
-        if (push_brief(out, n, &cap, st)) { sqlite3_finalize(st); return cs_errc(err, CS_ENOMEM, "out of memory"); }
+        if (push_brief(out, n, &cap, st)) {
+            sqlite3_finalize(st);
+            return cs_errc(err, CS_ENOMEM, "out of memory");
+        }
     sqlite3_finalize(st);
     return r == SQLITE_DONE ? 0 : store_dberr(s, err, "entries");
 }
@@ -1181,7 +1347,10 @@ const store_brief *store_brief_find(const store_brief *b, size_t n, int64_t id) 
     while (lo < hi) {
         size_t m = (lo + hi) / 2;
         if (b[m].id == id) return &b[m];
-        if (b[m].id < id) lo = m + 1; else hi = m;
+        if (b[m].id < id)
+            lo = m + 1;
+        else
+            hi = m;
     }
     return NULL;
 }
@@ -1201,12 +1370,19 @@ int store_briefs_of(store *s, const int64_t *ids, size_t nids, store_brief **out
     for (size_t i = 0; i < nids && !rc; i++) {
         sqlite3_bind_int64(st, 1, ids[i]);
         int r = sqlite3_step(st);
-        if (r == SQLITE_ROW && push_brief(out, n, &cap, st)) rc = cs_errc(err, CS_ENOMEM, "out of memory");
-        else if (r != SQLITE_ROW && r != SQLITE_DONE) rc = store_dberr(s, err, "entries");
+        if (r == SQLITE_ROW && push_brief(out, n, &cap, st))
+            rc = cs_errc(err, CS_ENOMEM, "out of memory");
+        else if (r != SQLITE_ROW && r != SQLITE_DONE)
+            rc = store_dberr(s, err, "entries");
         sqlite3_reset(st);
     }
     sqlite3_finalize(st);
-    if (rc) { free(*out); *out = NULL; *n = 0; return -1; }
+    if (rc) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+        return -1;
+    }
     if (*n > 1) qsort(*out, *n, sizeof **out, by_brief_id);
     /* the same id asked twice: keep one */
     size_t k = 0;
@@ -1220,9 +1396,8 @@ int store_fts(store *s, const char *q, int limit, int64_t **ids, size_t *n, cs_e
     *ids = NULL;
     *n = 0;
     sqlite3_stmt *st;
-    if (store_prepare(s,
-                      "SELECT rowid FROM entries_fts WHERE entries_fts MATCH ? ORDER BY rank LIMIT ?",
-                      &st, "full-text search", err))
+    if (store_prepare(s, "SELECT rowid FROM entries_fts WHERE entries_fts MATCH ? ORDER BY rank LIMIT ?", &st,
+                      "full-text search", err))
         return -1;
     sqlite3_bind_text(st, 1, q, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, limit);
@@ -1235,10 +1410,11 @@ int store_fts_ranked(store *s, int trigram, const char *q, int limit, store_fts_
     sqlite3_stmt *st;
     /* bm25() is negative, lower is better; length(body) for the caller's length normalisation
      * (the word index's body, also for the trigram index: that one is cut at 4096 characters) */
-    const char *sql = trigram ? "SELECT t.rowid, -bm25(entries_tri), (SELECT length(body) FROM entries_fts WHERE rowid = t.rowid)"
-                                " FROM entries_tri t WHERE entries_tri MATCH ? ORDER BY rank LIMIT ?"
-                              : "SELECT rowid, -bm25(entries_fts), length(body) FROM entries_fts WHERE entries_fts MATCH ?"
-                                " ORDER BY rank LIMIT ?";
+    const char *sql =
+        trigram ? "SELECT t.rowid, -bm25(entries_tri), (SELECT length(body) FROM entries_fts WHERE rowid = t.rowid)"
+                  " FROM entries_tri t WHERE entries_tri MATCH ? ORDER BY rank LIMIT ?"
+                : "SELECT rowid, -bm25(entries_fts), length(body) FROM entries_fts WHERE entries_fts MATCH ?"
+                  " ORDER BY rank LIMIT ?";
     if (store_prepare(s, sql, &st, "full-text search", err)) return -1;
     sqlite3_bind_text(st, 1, q, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, limit);
@@ -1248,30 +1424,47 @@ int store_fts_ranked(store *s, int trigram, const char *q, int limit, store_fts_
         if (*n == cap) {
             cap = cap ? cap * 2 : 64;
             store_fts_hit *nn = realloc(*out, cap * sizeof *nn);
-            if (!nn) { sqlite3_finalize(st); free(*out); *out = NULL; *n = 0; return cs_errc(err, CS_ENOMEM, "out of memory"); }
+            if (!nn) {
+                sqlite3_finalize(st);
+                free(*out);
+                *out = NULL;
+                *n = 0;
+                return cs_errc(err, CS_ENOMEM, "out of memory");
+            }
             *out = nn;
         }
-        (*out)[(*n)++] = (store_fts_hit){sqlite3_column_int64(st, 0), sqlite3_column_double(st, 1), sqlite3_column_int64(st, 2)};
+        (*out)[(*n)++] =
+            (store_fts_hit){sqlite3_column_int64(st, 0), sqlite3_column_double(st, 1), sqlite3_column_int64(st, 2)};
     }
     sqlite3_finalize(st);
-    if (r != SQLITE_DONE) { free(*out); *out = NULL; *n = 0; return store_dberr(s, err, "full-text search"); }
+    if (r != SQLITE_DONE) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+        return store_dberr(s, err, "full-text search");
+    }
     return 0;
 }
 
-int store_fts_terms(store *s, const char *prefix, int limit, store_fts_term **out, size_t *n, int64_t *total, cs_err *err) {
+int store_fts_terms(store *s, const char *prefix, int limit, store_fts_term **out, size_t *n, int64_t *total,
+                    cs_err *err) {
     *out = NULL;
     *n = 0;
     *total = 0;
     /* fts5vocab reads the index's own term list; a temp table, so the schema stays as it is */
-    if (store_exec(s, "CREATE VIRTUAL TABLE IF NOT EXISTS temp.entries_fts_terms USING fts5vocab(main, 'entries_fts', 'row');", err))
+    if (store_exec(
+            s, "CREATE VIRTUAL TABLE IF NOT EXISTS temp.entries_fts_terms USING fts5vocab(main, 'entries_fts', 'row');",
+            err))
         return -1;
     sqlite3_stmt *st;
     if (store_prepare(s, "SELECT count(*) FROM entries_fts", &st, "full-text terms", err)) return -1;
     if (sqlite3_step(st) == SQLITE_ROW) *total = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     /* the terms of the prefix are the range [prefix, prefix + U+10FFFF) in the index's order */
-    if (store_prepare(s, "SELECT term, doc FROM temp.entries_fts_terms WHERE term >= ?1 AND term < ?1 || char(1114111)"
-                         " ORDER BY doc, term LIMIT ?2", &st, "full-text terms", err))
+    if (store_prepare(s,
+                      "SELECT term, doc FROM temp.entries_fts_terms WHERE term >= ?1 AND term < ?1 || char(1114111)"
+                      " ORDER BY doc, term LIMIT ?2",
+                      &st, "full-text terms", err))
         return -1;
     sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, limit);
@@ -1281,11 +1474,17 @@ int store_fts_terms(store *s, const char *prefix, int limit, store_fts_term **ou
         if (*n == cap) {
             cap = cap ? cap * 2 : 32;
             store_fts_term *nn = realloc(*out, cap * sizeof *nn);
-            if (!nn) { r = SQLITE_NOMEM; break; }
+            if (!nn) {
+                r = SQLITE_NOMEM;
+                break;
+            }
             *out = nn;
         }
         char *t = strdup((const char *)sqlite3_column_text(st, 0));
-        if (!t) { r = SQLITE_NOMEM; break; }
+        if (!t) {
+            r = SQLITE_NOMEM;
+            break;
+        }
         (*out)[(*n)++] = (store_fts_term){t, sqlite3_column_int64(st, 1)};
     }
     sqlite3_finalize(st);
@@ -1305,9 +1504,8 @@ void store_fts_terms_free(store_fts_term *t, size_t n) {
 
 int store_get_vector(store *s, int64_t id, const char *model, int part, float *v, int dim, cs_err *err) {
     sqlite3_stmt *st;
-    if (store_prepare(s,
-                      "SELECT vec FROM vectors WHERE entry = ? AND model = ? AND part = ? AND dim = ?",
-                      &st, "vector", err))
+    if (store_prepare(s, "SELECT vec FROM vectors WHERE entry = ? AND model = ? AND part = ? AND dim = ?", &st,
+                      "vector", err))
         return -1;
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_text(st, 2, model, -1, SQLITE_STATIC);
@@ -1326,9 +1524,8 @@ int store_unorganised(store *s, int limit, int64_t **ids, size_t *n, cs_err *err
     *ids = NULL;
     *n = 0;
     sqlite3_stmt *st;
-    if (store_prepare(s,
-                      "SELECT id FROM entries WHERE subkind IS NULL AND text IS NOT NULL ORDER BY id LIMIT ?",
-                      &st, "organise", err))
+    if (store_prepare(s, "SELECT id FROM entries WHERE subkind IS NULL AND text IS NOT NULL ORDER BY id LIMIT ?", &st,
+                      "organise", err))
         return -1;
     sqlite3_bind_int(st, 1, limit > 0 ? limit : -1);
     return store_collect_ids(s, st, ids, n, "organise", err);
@@ -1338,7 +1535,10 @@ int store_set_subkind(store *s, int64_t id, const char *subkind, const char *lan
     sqlite3_stmt *st;
     if (store_prepare(s, "UPDATE entries SET subkind = ?, lang = ? WHERE id = ?", &st, "organise", err)) return -1;
     sqlite3_bind_text(st, 1, subkind ? subkind : "", -1, SQLITE_STATIC);
-    if (lang) sqlite3_bind_text(st, 2, lang, -1, SQLITE_STATIC); else sqlite3_bind_null(st, 2);
+    if (lang)
+        sqlite3_bind_text(st, 2, lang, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 2);
     sqlite3_bind_int64(st, 3, id);
     int r = sqlite3_step(st);
     sqlite3_finalize(st);

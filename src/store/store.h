@@ -34,14 +34,14 @@ void store_close(store *s); /* NULL is a no-op */
 const char *store_dir(const store *s);
 
 typedef struct store_new {
-    const char *kind;   /* "text", "image", "files" */
-    const char *mime;   /* the type stored, e.g. "text/plain;charset=utf-8", "image/png" */
-    const char *mimes;  /* all types offered, newline-separated; NULL = mime */
-    const void *data;   /* the content */
+    const char *kind;  /* "text", "image", "files" */
+    const char *mime;  /* the type stored, e.g. "text/plain;charset=utf-8", "image/png" */
+    const char *mimes; /* all types offered, newline-separated; NULL = mime */
+    const void *data;  /* the content */
     size_t len;
-    const char *source; /* application / window title / imported file's path; may be NULL */
-    int width, height;  /* images; 0 if unknown */
-    int64_t time_ms;    /* copy time; 0 = now */
+    const char *source;  /* application / window title / imported file's path; may be NULL */
+    int width, height;   /* images; 0 if unknown */
+    int64_t time_ms;     /* copy time; 0 = now */
     const char *subkind; /* text kinds: "url", "email", "code", "secret"... (textkind.h); NULL = prose */
     const char *lang;    /* for code: a language guess; NULL otherwise */
 } store_new;
@@ -76,14 +76,14 @@ void store_entry_free(store_entry *e); /* frees the strings; the struct itself i
 int store_get(store *s, int64_t id, store_entry *out, cs_err *err);
 
 typedef struct store_query {
-    const char *kind;   /* NULL: all kinds; matches the kind or the text kind ("url", "code"...) */
+    const char *kind; /* NULL: all kinds; matches the kind or the text kind ("url", "code"...) */
     int pinned_only;
-    int64_t since_ms;   /* 0: no lower bound on last_ms */
-    int limit;          /* 0: no limit */
+    int64_t since_ms; /* 0: no lower bound on last_ms */
+    int limit;        /* 0: no limit */
     int offset;
-    int64_t collection; /* 0: any */
+    int64_t collection;   /* 0: any */
     const char *category; /* NULL: any */
-    int64_t before_seq; /* > 0: only entries copied before this one (keyset paging) */
+    int64_t before_seq;   /* > 0: only entries copied before this one (keyset paging) */
 } store_query;
 
 /* Lists entries, most recently copied first (in copy order, so a clip copied again moves to the
@@ -106,9 +106,9 @@ int store_content(store *s, const store_entry *e, unsigned char **data, size_t *
 char *store_blob_path(const store *s, const store_entry *e);
 
 typedef struct store_limits {
-    int64_t max_entries;  /* 0: none */
-    int64_t max_age_ms;   /* 0: none */
-    int64_t max_bytes;    /* 0: none; sum of entry sizes */
+    int64_t max_entries; /* 0: none */
+    int64_t max_age_ms;  /* 0: none */
+    int64_t max_bytes;   /* 0: none; sum of entry sizes */
 } store_limits;
 
 /* Deletes unpinned entries whose expire time has passed, then the least recently copied unpinned
@@ -118,11 +118,11 @@ int store_prune(store *s, const store_limits *l, int64_t *removed, cs_err *err);
 
 typedef struct store_report {
     int64_t entries, pinned, bytes, blobs;
-    int64_t missing_blobs;   /* rows whose blob file is gone */
-    int64_t orphan_blobs;    /* blob files no row names */
+    int64_t missing_blobs; /* rows whose blob file is gone */
+    int64_t orphan_blobs;  /* blob files no row names */
     int64_t vectors;
-    int integrity_ok;        /* 1 ok, 0 problems, -1 not checked */
-    char integrity[256];     /* first line of PRAGMA integrity_check */
+    int integrity_ok;    /* 1 ok, 0 problems, -1 not checked */
+    char integrity[256]; /* first line of PRAGMA integrity_check */
 } store_report;
 
 /* Counts and checks the store; integrity 1 also runs PRAGMA integrity_check (slow on big DBs). */
@@ -174,18 +174,27 @@ int store_fts(store *s, const char *fts_query, int limit, int64_t **ids, size_t 
 
 /* A full-text match with its BM25 score (higher is better, > 0) and the length in characters of
  * the entry's indexed text. */
-typedef struct store_fts_hit { int64_t id; double bm25; int64_t len; } store_fts_hit;
+typedef struct store_fts_hit {
+    int64_t id;
+    double bm25;
+    int64_t len;
+} store_fts_hit;
 /* Like store_fts, with scores; trigram != 0 asks the trigram index (substrings of 3+ characters,
  * over the first 4096 characters of text and OCR text) instead of the word index. *out is
  * malloc'd (NULL when nothing matched). */
-int store_fts_ranked(store *s, int trigram, const char *fts_query, int limit, store_fts_hit **out, size_t *n, cs_err *err);
+int store_fts_ranked(store *s, int trigram, const char *fts_query, int limit, store_fts_hit **out, size_t *n,
+                     cs_err *err);
 
 /* A word of the full-text index and the number of entries holding it. */
-typedef struct store_fts_term { char *term; int64_t docs; } store_fts_term;
+typedef struct store_fts_term {
+    char *term;
+    int64_t docs;
+} store_fts_term;
 /* The indexed words that begin with prefix (lowercase, as the index folds them), those in the
  * fewest entries first, at most limit; *total gets the number of entries in the index. *out is
  * malloc'd, as is each term; free with store_fts_terms_free. */
-int store_fts_terms(store *s, const char *prefix, int limit, store_fts_term **out, size_t *n, int64_t *total, cs_err *err);
+int store_fts_terms(store *s, const char *prefix, int limit, store_fts_term **out, size_t *n, int64_t *total,
+                    cs_err *err);
 void store_fts_terms_free(store_fts_term *t, size_t n);
 
 /* Entries of text kinds not yet organised (subkind never computed), at most limit. */
@@ -201,7 +210,8 @@ int store_need_ocr(store *s, int limit, int64_t **ids, size_t *n, cs_err *err);
 int store_set_ocr(store *s, int64_t id, const char *text, cs_err *err);
 
 /* Entries that have vectors for model but whose organised mark is not `mark`, oldest first. */
-int store_need_organise(store *s, const char *model, const char *mark, int limit, int64_t **ids, size_t *n, cs_err *err);
+int store_need_organise(store *s, const char *model, const char *mark, int limit, int64_t **ids, size_t *n,
+                        cs_err *err);
 /* Marks an entry organised with model, with its category (NULL none) and near-duplicate group
  * (0 none). Returns 1 if the entry is gone. */
 int store_set_organised(store *s, int64_t id, const char *model, const char *category, double conf, int64_t dup_of,
@@ -215,8 +225,8 @@ typedef struct store_collection {
     int64_t id, members, created_ms;
     char *name;
     int user_named;
-    int dim;          /* centroid length, 0 when none */
-    float *centroid;  /* unit vector of model, or NULL */
+    int dim;         /* centroid length, 0 when none */
+    float *centroid; /* unit vector of model, or NULL */
     char *model;
 } store_collection;
 void store_collection_free(store_collection *c); /* frees the members, not the struct; NULL is a no-op */
@@ -224,8 +234,8 @@ void store_collection_free(store_collection *c); /* frees the members, not the s
 /* Every collection with its member count, largest first. *out is malloc'd. */
 int store_collections(store *s, store_collection **out, size_t *n, cs_err *err);
 /* Creates a collection. centroid may be NULL (a rule's collection). *id receives its id. */
-int store_collection_create(store *s, const char *name, int user_named, const char *model, const float *centroid, int dim,
-                            int64_t *id, cs_err *err);
+int store_collection_create(store *s, const char *name, int user_named, const char *model, const float *centroid,
+                            int dim, int64_t *id, cs_err *err);
 /* The collection named name (ignoring ASCII case) or with that decimal id. Returns 1 if none. */
 int store_collection_find(store *s, const char *name_or_id, int64_t *id, cs_err *err);
 /* Replaces the centroid (of model). */
@@ -307,7 +317,8 @@ int store_clear_ids(store *s, const store_clear *c, int64_t **ids, size_t *n, cs
  * Returns 0, 1 if there is no such entry, 2 when refused (not a text entry, text empty or not
  * UTF-8, or another entry holds this text already: sha256 is unique), -1 on failure; err says
  * why. */
-int store_set_text(store *s, int64_t id, const char *text, size_t len, const char *subkind, const char *lang, cs_err *err);
+int store_set_text(store *s, int64_t id, const char *text, size_t len, const char *subkind, const char *lang,
+                   cs_err *err);
 
 /* ---- archives (store_archive.c) ---- */
 

@@ -13,7 +13,7 @@
 #include "../common/cs_utf8.h"
 #include "store_int.h"
 
-#define ARCHIVE_ID 0x436c5078 /* "ClPx": an archive, never opened as a live store */
+#define ARCHIVE_ID        0x436c5078 /* "ClPx": an archive, never opened as a live store */
 #define ARCHIVE_MAX_ENTRY ((size_t)1 << 31)
 
 static int adb_err(sqlite3 *db, const char *path, const char *what, cs_err *err) {
@@ -42,7 +42,10 @@ static int copy_blobs(store *s, sqlite3 *db, const char *path, int64_t *nblobs, 
         e.blob = e.sha256;
         unsigned char *data;
         size_t len;
-        if (store_content(s, &e, &data, &len, err)) { rc = -1; break; }
+        if (store_content(s, &e, &data, &len, err)) {
+            rc = -1;
+            break;
+        }
         sqlite3_bind_text(ins, 1, e.sha256, -1, SQLITE_STATIC);
         sqlite3_bind_blob64(ins, 2, data, len, SQLITE_STATIC);
         if (sqlite3_step(ins) != SQLITE_DONE) rc = adb_err(db, path, "blobs", err);
@@ -71,7 +74,8 @@ int store_export(store *s, const char *path, store_archive_counts *counts, cs_er
     if (!rc) {
         /* the online backup API: a consistent snapshot of the live WAL database, one pass */
         sqlite3_backup *b = sqlite3_backup_init(db, "main", s->db, "main");
-        if (!b) rc = adb_err(db, tmp, "backup", err);
+        if (!b)
+            rc = adb_err(db, tmp, "backup", err);
         else {
             int r;
             while ((r = sqlite3_backup_step(b, -1)) == SQLITE_BUSY || r == SQLITE_LOCKED) usleep(20000);
@@ -82,10 +86,13 @@ int store_export(store *s, const char *path, store_archive_counts *counts, cs_er
     /* the archive is a plain file (no -wal beside it); what must not travel leaves it and its
      * pages are zeroed (secure_delete) and dropped (VACUUM): secrets, the trash, vectors (they
      * belong to one model; import embeds again) */
-    if (!rc) rc = adb_exec(db, tmp, "PRAGMA journal_mode=DELETE; PRAGMA secure_delete=ON; PRAGMA foreign_keys=ON;"
-                                  "DELETE FROM entries WHERE subkind = 'secret'; DELETE FROM vectors; DELETE FROM trash;"
-                                  "DELETE FROM meta;"
-                                  "CREATE TABLE archive_blobs(sha256 TEXT PRIMARY KEY, data BLOB NOT NULL);", err);
+    if (!rc)
+        rc = adb_exec(db, tmp,
+                      "PRAGMA journal_mode=DELETE; PRAGMA secure_delete=ON; PRAGMA foreign_keys=ON;"
+                      "DELETE FROM entries WHERE subkind = 'secret'; DELETE FROM vectors; DELETE FROM trash;"
+                      "DELETE FROM meta;"
+                      "CREATE TABLE archive_blobs(sha256 TEXT PRIMARY KEY, data BLOB NOT NULL);",
+                      err);
     if (!rc) rc = adb_exec(db, tmp, "BEGIN", err);
     if (!rc) rc = copy_blobs(s, db, tmp, &counts->blobs, err);
     flock(s->lockfd, LOCK_UN);
@@ -95,7 +102,8 @@ int store_export(store *s, const char *path, store_archive_counts *counts, cs_er
     if (!rc) rc = adb_exec(db, tmp, sql, err);
     if (!rc) rc = adb_exec(db, tmp, "VACUUM", err);
     sqlite3_stmt *st;
-    if (!rc && sqlite3_prepare_v2(db, "SELECT (SELECT count(*) FROM entries), (SELECT count(*) FROM tags)", -1, &st, NULL) == SQLITE_OK) {
+    if (!rc && sqlite3_prepare_v2(db, "SELECT (SELECT count(*) FROM entries), (SELECT count(*) FROM tags)", -1, &st,
+                                  NULL) == SQLITE_OK) {
         if (sqlite3_step(st) == SQLITE_ROW) {
             counts->entries = sqlite3_column_int64(st, 0);
             counts->tags = sqlite3_column_int64(st, 1);
@@ -129,26 +137,37 @@ static int open_archive(const char *path, sqlite3 **out, cs_err *err) {
     sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
     sqlite3_stmt *st;
     int64_t app = 0, ver = 0, ok = 0;
-    if (sqlite3_prepare_v2(db, "SELECT * FROM pragma_application_id, pragma_user_version", -1, &st, NULL) == SQLITE_OK) {
-        if (sqlite3_step(st) == SQLITE_ROW) { app = sqlite3_column_int64(st, 0); ver = sqlite3_column_int64(st, 1); ok = 1; }
+    if (sqlite3_prepare_v2(db, "SELECT * FROM pragma_application_id, pragma_user_version", -1, &st, NULL) ==
+        SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            app = sqlite3_column_int64(st, 0);
+            ver = sqlite3_column_int64(st, 1);
+            ok = 1;
+        }
         sqlite3_finalize(st);
     }
     int rc = 0;
-    if (!ok) rc = cs_err_set(err, "%s: not a clipseek archive (not an SQLite database, or damaged): %s", path, sqlite3_errmsg(db));
+    if (!ok)
+        rc = cs_err_set(err, "%s: not a clipseek archive (not an SQLite database, or damaged): %s", path,
+                        sqlite3_errmsg(db));
     else if (app != ARCHIVE_ID)
         rc = cs_err_set(err, "%s: not a clipseek archive (made by `clipseek export`)%s", path,
                         app == 0x436c5073 ? ": it is a live history database" : "");
     else if (ver > STORE_SCHEMA_VERSION)
-        rc = cs_err_set(err, "%s: archive schema %lld is newer than this clipseek (%d); upgrade clipseek", path, (long long)ver,
-                        STORE_SCHEMA_VERSION);
+        rc = cs_err_set(err, "%s: archive schema %lld is newer than this clipseek (%d); upgrade clipseek", path,
+                        (long long)ver, STORE_SCHEMA_VERSION);
     /* every page read once: damage shows here, before anything is imported */
     if (!rc && sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &st, NULL) == SQLITE_OK) {
         int r = sqlite3_step(st);
         const char *t = r == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
-        if (!t || strcmp(t, "ok")) rc = cs_err_set(err, "%s: the archive is damaged: %s", path, t ? t : sqlite3_errmsg(db));
+        if (!t || strcmp(t, "ok"))
+            rc = cs_err_set(err, "%s: the archive is damaged: %s", path, t ? t : sqlite3_errmsg(db));
         sqlite3_finalize(st);
     }
-    if (rc) { sqlite3_close(db); return -1; }
+    if (rc) {
+        sqlite3_close(db);
+        return -1;
+    }
     *out = db;
     return 0;
 }
@@ -169,7 +188,8 @@ static int check_row(sqlite3 *db, sqlite3_stmt *r, sqlite3_stmt *blob, const cha
     if (strcmp(kind, "image")) {
         d = sqlite3_column_text(r, 6);
         n = (size_t)sqlite3_column_bytes(r, 6);
-        if (!d || !cs_utf8_valid(d, n, 0)) return cs_err_set(err, "%s: entry %lld: its text is not UTF-8", path, (long long)aid);
+        if (!d || !cs_utf8_valid(d, n, 0))
+            return cs_err_set(err, "%s: entry %lld: its text is not UTF-8", path, (long long)aid);
     } else {
         sqlite3_bind_text(blob, 1, sha, -1, SQLITE_STATIC);
         if (sqlite3_step(blob) != SQLITE_ROW) {
@@ -183,14 +203,16 @@ static int check_row(sqlite3 *db, sqlite3_stmt *r, sqlite3_stmt *blob, const cha
     store_sha256_hex(d ? d : "", n, got);
     if (kind[0] == 'i') sqlite3_reset(blob);
     (void)db;
-    if (strcmp(got, sha)) return cs_err_set(err, "%s: entry %lld: content does not match its sha256 (damaged)", path, (long long)aid);
+    if (strcmp(got, sha))
+        return cs_err_set(err, "%s: entry %lld: content does not match its sha256 (damaged)", path, (long long)aid);
     return 0;
 }
 
-#define AR_COLS "id, kind, mime, mimes, size, sha256, text, width, height, source, first_ms, last_ms, copies, pinned, seq," \
-                " subkind, lang, ocr_text, category, category_conf, expire_ms," \
-                " (SELECT name FROM collections c WHERE c.id = entries.collection)," \
-                " (SELECT user_named FROM collections c WHERE c.id = entries.collection)"
+#define AR_COLS                                                                                                        \
+    "id, kind, mime, mimes, size, sha256, text, width, height, source, first_ms, last_ms, copies, pinned, seq,"        \
+    " subkind, lang, ocr_text, category, category_conf, expire_ms,"                                                    \
+    " (SELECT name FROM collections c WHERE c.id = entries.collection),"                                               \
+    " (SELECT user_named FROM collections c WHERE c.id = entries.collection)"
 
 /* The collection named name here, made if there is none. */
 static int collection_for(store *s, const char *name, int user_named, int64_t *id, cs_err *err) {
@@ -202,7 +224,8 @@ static int collection_for(store *s, const char *name, int user_named, int64_t *i
 
 static int import_tags(store *s, sqlite3 *db, int64_t aid, int64_t id, store_archive_counts *c, cs_err *err) {
     sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(db, "SELECT tag FROM tags WHERE entry = ?", -1, &q, NULL) != SQLITE_OK) return 0; /* no tags table */
+    if (sqlite3_prepare_v2(db, "SELECT tag FROM tags WHERE entry = ?", -1, &q, NULL) != SQLITE_OK)
+        return 0; /* no tags table */
     sqlite3_bind_int64(q, 1, aid);
     int rc = 0;
     while (!rc && sqlite3_step(q) == SQLITE_ROW) {
@@ -220,8 +243,10 @@ static int import_tags(store *s, sqlite3 *db, int64_t aid, int64_t id, store_arc
  * store_add). The caller holds blobs/.lock shared. */
 static int import_blobs(store *s, sqlite3 *db, const char *path, char (**written)[65], size_t *nw, cs_err *err) {
     sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(db, "SELECT DISTINCT e.sha256, b.data FROM entries e JOIN archive_blobs b ON b.sha256 = e.sha256"
-                               " WHERE e.kind = 'image'", -1, &q, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db,
+                           "SELECT DISTINCT e.sha256, b.data FROM entries e JOIN archive_blobs b ON b.sha256 = e.sha256"
+                           " WHERE e.kind = 'image'",
+                           -1, &q, NULL) != SQLITE_OK)
         return adb_err(db, path, "reading images", err);
     int rc = 0;
     while (!rc && sqlite3_step(q) == SQLITE_ROW) {
@@ -234,7 +259,10 @@ static int import_blobs(store *s, sqlite3 *db, const char *path, char (**written
         rc = store_write_blob(s, sha, sqlite3_column_blob(q, 1), (size_t)sqlite3_column_bytes(q, 1), err);
         if (!rc && !existed) {
             void *nw2 = realloc(*written, (*nw + 1) * sizeof **written);
-            if (nw2) { *written = nw2; snprintf((*written)[(*nw)++], 65, "%s", sha); }
+            if (nw2) {
+                *written = nw2;
+                snprintf((*written)[(*nw)++], 65, "%s", sha);
+            }
         }
     }
     sqlite3_finalize(q);
@@ -256,36 +284,52 @@ int store_import(store *s, const char *path, store_archive_counts *c, cs_err *er
     if (!rc && st != SQLITE_DONE) rc = adb_err(db, path, "reading entries", err);
     sqlite3_reset(r);
     /* 2. images, durably; 3. rows, one transaction: all or nothing */
-    char (*written)[65] = NULL;
+    char(*written)[65] = NULL;
     size_t nw = 0;
     flock(s->lockfd, LOCK_SH);
     if (!rc) rc = import_blobs(s, db, path, &written, &nw, err);
     if (!rc) rc = store_begin(s, err);
     int began = !rc;
     if (!rc && (store_prepare(s, "SELECT 1 FROM entries WHERE sha256 = ?", &has, "import", err) ||
-                store_prepare(s,
-                              "INSERT INTO entries(kind, mime, mimes, size, sha256, text, blob, width, height, source, first_ms,"
-                              " last_ms, copies, pinned, seq, subkind, lang, ocr_text, category, category_conf, expire_ms,"
-                              " collection) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 0, ?15, ?16,"
-                              " ?17, ?18, ?19, ?20, ?21)",
-                              &ins, "import", err)))
+                store_prepare(
+                    s,
+                    "INSERT INTO entries(kind, mime, mimes, size, sha256, text, blob, width, height, source, first_ms,"
+                    " last_ms, copies, pinned, seq, subkind, lang, ocr_text, category, category_conf, expire_ms,"
+                    " collection) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 0, ?15, ?16,"
+                    " ?17, ?18, ?19, ?20, ?21)",
+                    &ins, "import", err)))
         rc = -1;
     while (!rc && sqlite3_step(r) == SQLITE_ROW) {
         const char *sha = (const char *)sqlite3_column_text(r, 5);
         sqlite3_bind_text(has, 1, sha, -1, SQLITE_TRANSIENT);
         int dup = sqlite3_step(has) == SQLITE_ROW;
         sqlite3_reset(has);
-        if (dup) { c->duplicates++; continue; }
+        if (dup) {
+            c->duplicates++;
+            continue;
+        }
         int64_t coll = 0;
         const char *cname = (const char *)sqlite3_column_text(r, 21);
-        if (cname && collection_for(s, cname, sqlite3_column_int(r, 22), &coll, err)) { rc = -1; break; }
+        if (cname && collection_for(s, cname, sqlite3_column_int(r, 22), &coll, err)) {
+            rc = -1;
+            break;
+        }
         int image = !strcmp((const char *)sqlite3_column_text(r, 1), "image");
         for (int k = 1; k <= 5; k++) sqlite3_bind_value(ins, k, sqlite3_column_value(r, k));
-        if (image) sqlite3_bind_null(ins, 6); else sqlite3_bind_value(ins, 6, sqlite3_column_value(r, 6));
-        if (image) sqlite3_bind_value(ins, 7, sqlite3_column_value(r, 5)); else sqlite3_bind_null(ins, 7);
+        if (image)
+            sqlite3_bind_null(ins, 6);
+        else
+            sqlite3_bind_value(ins, 6, sqlite3_column_value(r, 6));
+        if (image)
+            sqlite3_bind_value(ins, 7, sqlite3_column_value(r, 5));
+        else
+            sqlite3_bind_null(ins, 7);
         for (int k = 8; k <= 14; k++) sqlite3_bind_value(ins, k, sqlite3_column_value(r, k - 1));
         for (int k = 15; k <= 20; k++) sqlite3_bind_value(ins, k, sqlite3_column_value(r, k));
-        if (coll) sqlite3_bind_int64(ins, 21, coll); else sqlite3_bind_null(ins, 21);
+        if (coll)
+            sqlite3_bind_int64(ins, 21, coll);
+        else
+            sqlite3_bind_null(ins, 21);
         if (sqlite3_step(ins) != SQLITE_DONE) rc = store_dberr(s, err, "import");
         sqlite3_reset(ins);
         int64_t id = sqlite3_last_insert_rowid(s->db);
@@ -297,12 +341,17 @@ int store_import(store *s, const char *path, store_archive_counts *c, cs_err *er
     /* copy order by time: imported clips take their place in the history by their last copy
      * time, not all on top (ties keep the order they had) */
     if (!rc && c->entries)
-        rc = store_exec(s, "UPDATE entries SET seq = r.n FROM (SELECT id, row_number() OVER (ORDER BY last_ms, seq, id) AS n"
-                           " FROM entries) AS r WHERE r.id = entries.id", err);
+        rc = store_exec(
+            s,
+            "UPDATE entries SET seq = r.n FROM (SELECT id, row_number() OVER (ORDER BY last_ms, seq, id) AS n"
+            " FROM entries) AS r WHERE r.id = entries.id",
+            err);
     if (began) {
         cs_err keep = err ? *err : (cs_err){0};
-        if (store_end(s, !rc, rc ? NULL : err)) rc = -1;
-        else if (rc && err) *err = keep;
+        if (store_end(s, !rc, rc ? NULL : err))
+            rc = -1;
+        else if (rc && err)
+            *err = keep;
     }
     flock(s->lockfd, LOCK_UN);
     /* nothing half-imported: images written for rows that never committed go again */

@@ -20,7 +20,7 @@ struct store {
      * deleted entry's blob is about to be checked and unlinked, no lock held yet) */
     void (*test_hook)(store *s, const char *point, void *arg);
     void *test_hook_arg;
-    int scrub; /* a secret was deleted inside store_begin: scrub the full-text index at store_end */
+    int scrub;       /* a secret was deleted inside store_begin: scrub the full-text index at store_end */
     int64_t commits; /* write transactions committed on this handle (store_commits) */
 };
 

@@ -13,7 +13,8 @@ char *store_preview(const store_entry *e, size_t max) {
     char *out = malloc(max + 64);
     if (!out) return NULL;
     if (!e->text) {
-        snprintf(out, max + 64, "[%s %dx%d %s]", e->kind, e->width, e->height, e->mime ? e->mime + (strncmp(e->mime, "image/", 6) ? 0 : 6) : "");
+        snprintf(out, max + 64, "[%s %dx%d %s]", e->kind, e->width, e->height,
+                 e->mime ? e->mime + (strncmp(e->mime, "image/", 6) ? 0 : 6) : "");
         return out;
     }
     const unsigned char *t = (const unsigned char *)e->text;
@@ -27,10 +28,16 @@ char *store_preview(const store_entry *e, size_t max) {
             i += k;
             continue;
         }
-        if (space) { out[o++] = ' '; space = 0; }
+        if (space) {
+            out[o++] = ' ';
+            space = 0;
+        }
         /* other controls and bidi overrides dropped (cs_utf8_unsafe), broken UTF-8 as U+FFFD: a
          * preview goes to terminals */
-        if (cs_utf8_unsafe(cp)) { i += k; continue; }
+        if (cs_utf8_unsafe(cp)) {
+            i += k;
+            continue;
+        }
         size_t w = cp < 0 ? 3 : k;
         if (o + w > max) break;
         memcpy(out + o, cp < 0 ? "\xef\xbf\xbd" : (const char *)t + i, w);
@@ -75,4 +82,3 @@ json_t *store_entry_json(const store_entry *e) {
     free(pv);
     return o;
 }
-

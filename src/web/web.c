@@ -28,22 +28,23 @@
 #include "../search/search_json.h"
 #include "../store/store.h"
 
-#define BODY_MAX (16 * 1024)
+#define BODY_MAX      (16 * 1024)
 #define EDIT_BODY_MAX (4 * 1024 * 1024) /* PUT /api/entries/ID carries a whole text */
-#define URL_MAX 4096
-#define POOL 8
-#define THUMB_SIDE 320
+#define URL_MAX       4096
+#define POOL          8
+#define THUMB_SIDE    320
 /* Connections: CONN_MAX in all, CONN_PER_IP from one address (below the total, so one client
  * filling its share leaves room for others), each request (headers and body) complete within
  * REQUEST_DEADLINE_S of its start, however slowly the bytes trickle in (slowloris). A
  * connection over a cap gets a 503 and is closed. */
-#define CONN_MAX 64
-#define CONN_PER_IP 32
+#define CONN_MAX           64
+#define CONN_PER_IP        32
 #define REQUEST_DEADLINE_S 10
-#define LINGER_MAX 64 /* refused connections draining before close */
-#define SESSIONS_MAX 64
-#define CODES_MAX 16
-#define MASK "\xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2" /* 8 bullets: says nothing of the length */
+#define LINGER_MAX         64 /* refused connections draining before close */
+#define SESSIONS_MAX       64
+#define CODES_MAX          16
+#define MASK                                                                                                           \
+    "\xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2" /* 8 bullets: says nothing of the length */
 
 /* the assets, linked in by assets.S */
 extern const char web_index_html[], web_index_html_end[];
@@ -59,10 +60,10 @@ typedef struct {
 
 /* One accepted connection, from accept to MHD's close notice. */
 typedef struct {
-    int fd;              /* MHD's descriptor: the key MHD's start notice is matched by */
-    int dup;             /* ours (dup of fd): shutdown() on it ends the socket without racing MHD's close */
+    int fd;  /* MHD's descriptor: the key MHD's start notice is matched by */
+    int dup; /* ours (dup of fd): shutdown() on it ends the socket without racing MHD's close */
     unsigned char ip[16];
-    double deadline;     /* the current request must be complete by then; 0: answering, no deadline */
+    double deadline; /* the current request must be complete by then; 0: answering, no deadline */
     int started, used;
 } web_conn;
 
@@ -74,10 +75,10 @@ struct web_server {
     char hosts[3][64];   /* the Host values we accept */
     char origins[3][80]; /* and the Origin values */
     struct MHD_Daemon *mhd;
-    int lfd[2];          /* listening sockets: 127.0.0.1, ::1 (-1: none) */
+    int lfd[2]; /* listening sockets: 127.0.0.1, ::1 (-1: none) */
     pthread_t acceptor;
     int have_acceptor;
-    int wake[2];         /* a pipe: web_stop wakes the acceptor */
+    int wake[2]; /* a pipe: web_stop wakes the acceptor */
     pthread_mutex_t pool_lock;
     store *pool[POOL];
     int npool;
@@ -111,13 +112,23 @@ int web_token(const char *data_dir, char out[65], cs_err *err) {
             if (fstat(fd, &st) == 0 && (st.st_mode & 0077)) fchmod(fd, 0600);
             close(fd);
             out[n > 0 ? n : 0] = 0;
-            if (n == 64 && strspn(out, "0123456789abcdef") == 64) { free(p); return 0; }
+            if (n == 64 && strspn(out, "0123456789abcdef") == 64) {
+                free(p);
+                return 0;
+            }
             unlink(p); /* damaged: make a new one */
         }
-        if (random_hex(out, err)) { free(p); return -1; }
+        if (random_hex(out, err)) {
+            free(p);
+            return -1;
+        }
         fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0 && errno == EEXIST) continue; /* another process made it: read theirs */
-        if (fd < 0) { cs_err_sys(err, errno, "%s", p); free(p); return -1; }
+        if (fd < 0) {
+            cs_err_sys(err, errno, "%s", p);
+            free(p);
+            return -1;
+        }
         int ok = write(fd, out, 64) == 64 && fsync(fd) == 0;
         close(fd);
         free(p);
@@ -140,7 +151,10 @@ static store *pool_get(web_server *w, cs_err *err) {
 static void pool_put(web_server *w, store *s) {
     if (!s) return;
     pthread_mutex_lock(&w->pool_lock);
-    if (w->npool < POOL) { w->pool[w->npool++] = s; s = NULL; }
+    if (w->npool < POOL) {
+        w->pool[w->npool++] = s;
+        s = NULL;
+    }
     pthread_mutex_unlock(&w->pool_lock);
     store_close(s);
 }
@@ -148,9 +162,10 @@ static void pool_put(web_server *w, store *s) {
 /* ---- responses ---- */
 
 static void security_headers(struct MHD_Response *r) {
-    MHD_add_response_header(r, "Content-Security-Policy",
-                            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
-                            "base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
+    MHD_add_response_header(
+        r, "Content-Security-Policy",
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
     MHD_add_response_header(r, "X-Frame-Options", "DENY");
@@ -159,8 +174,9 @@ static void security_headers(struct MHD_Response *r) {
 }
 
 /* A response with one extra header (name NULL: none). */
-static enum MHD_Result send_buf_hdr(struct MHD_Connection *c, unsigned status, const char *type, const void *data, size_t len,
-                                    enum MHD_ResponseMemoryMode mode, const char *cache, const char *name, const char *value) {
+static enum MHD_Result send_buf_hdr(struct MHD_Connection *c, unsigned status, const char *type, const void *data,
+                                    size_t len, enum MHD_ResponseMemoryMode mode, const char *cache, const char *name,
+                                    const char *value) {
     struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)data, mode);
     if (!r) return MHD_NO;
     security_headers(r);
@@ -172,15 +188,16 @@ static enum MHD_Result send_buf_hdr(struct MHD_Connection *c, unsigned status, c
     return ok;
 }
 
-static enum MHD_Result send_buf(struct MHD_Connection *c, unsigned status, const char *type, const void *data, size_t len,
-                                enum MHD_ResponseMemoryMode mode, const char *cache) {
+static enum MHD_Result send_buf(struct MHD_Connection *c, unsigned status, const char *type, const void *data,
+                                size_t len, enum MHD_ResponseMemoryMode mode, const char *cache) {
     return send_buf_hdr(c, status, type, data, len, mode, cache, NULL, NULL);
 }
 
 static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json_t *j) {
     char *txt = j ? json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
     json_decref(j);
-    if (!txt) return send_buf(c, 500, "application/json", "{\"error\":\"out of memory\"}", 25, MHD_RESPMEM_PERSISTENT, NULL);
+    if (!txt)
+        return send_buf(c, 500, "application/json", "{\"error\":\"out of memory\"}", 25, MHD_RESPMEM_PERSISTENT, NULL);
     return send_buf(c, status, "application/json", txt, strlen(txt), MHD_RESPMEM_MUST_FREE, NULL);
 }
 
@@ -433,7 +450,8 @@ static enum MHD_Result api_entries(web_server *w, struct MHD_Connection *c, stor
     const char *q = arg(c, "q"), *kind = arg(c, "kind"), *cat = arg(c, "category"), *cs = arg(c, "collection");
     if ((arg(c, "limit") && parse_i64(arg(c, "limit"), 1, 500, &limit)) ||
         (arg(c, "before") && parse_i64(arg(c, "before"), 1, INT64_MAX, &before)) ||
-        (cs && parse_i64(cs, 1, INT64_MAX, &coll)) || (arg(c, "since") && parse_i64(arg(c, "since"), 0, INT64_MAX, &since)))
+        (cs && parse_i64(cs, 1, INT64_MAX, &coll)) ||
+        (arg(c, "since") && parse_i64(arg(c, "since"), 0, INT64_MAX, &since)))
         return send_error(c, 400, "limit, before, collection and since are numbers (limit 1-500)");
     if (q && strlen(q) > 1000) return send_error(c, 400, "query too long (at most 1000 bytes)");
     int pinned = arg(c, "pinned") && !strcmp(arg(c, "pinned"), "1");
@@ -454,8 +472,10 @@ static enum MHD_Result api_entries(web_server *w, struct MHD_Connection *c, stor
         if (pinned) { /* a filter search has no use for: applied to the page */
             size_t i = 0;
             while (i < json_array_size(arr))
-                if (!json_is_true(json_object_get(json_array_get(arr, i), "pinned"))) json_array_remove(arr, i);
-                else i++;
+                if (!json_is_true(json_object_get(json_array_get(arr, i), "pinned")))
+                    json_array_remove(arr, i);
+                else
+                    i++;
         }
         free(h);
         json_t *page = json_pack("{s:o, s:n, s:b}", "entries", arr, "next", "search", 1);
@@ -486,8 +506,9 @@ static enum MHD_Result api_entries(web_server *w, struct MHD_Connection *c, stor
     }
     int more = (int64_t)n > limit;
     free(es);
-    return send_json(c, 200, json_pack("{s:o, s:o, s:b}", "entries", arr, "next", more ? json_integer(next) : json_null(),
-                                       "search", 0));
+    return send_json(
+        c, 200,
+        json_pack("{s:o, s:o, s:b}", "entries", arr, "next", more ? json_integer(next) : json_null(), "search", 0));
 }
 
 /* mode: 0 the image, 1 its thumbnail, 2 the image as a download (Content-Disposition names it
@@ -509,13 +530,22 @@ static enum MHD_Result api_image(web_server *w, struct MHD_Connection *c, store 
     if (store_content(s, e, &d, &n, &err)) return send_cs_err(c, &err);
     if (!thumb) {
         img_format f = img_sniff(d, n);
-        const char *type = f == IMG_PNG ? "image/png" : f == IMG_JPEG ? "image/jpeg" : f == IMG_WEBP ? "image/webp"
-                         : f == IMG_GIF ? "image/gif" : f == IMG_BMP ? "image/bmp" : NULL;
-        if (!type) { free(d); return send_error(c, 415, "the stored bytes are not an image type we serve"); }
+        const char *type = f == IMG_PNG    ? "image/png"
+                           : f == IMG_JPEG ? "image/jpeg"
+                           : f == IMG_WEBP ? "image/webp"
+                           : f == IMG_GIF  ? "image/gif"
+                           : f == IMG_BMP  ? "image/bmp"
+                                           : NULL;
+        if (!type) {
+            free(d);
+            return send_error(c, 415, "the stored bytes are not an image type we serve");
+        }
         if (mode == 2) {
             char cd[96];
-            snprintf(cd, sizeof cd, "attachment; filename=\"clipseek-%lld.%s\"", (long long)e->id, strchr(type, '/') + 1);
-            return send_buf_hdr(c, 200, type, d, n, MHD_RESPMEM_MUST_FREE, "private, max-age=86400", "Content-Disposition", cd);
+            snprintf(cd, sizeof cd, "attachment; filename=\"clipseek-%lld.%s\"", (long long)e->id,
+                     strchr(type, '/') + 1);
+            return send_buf_hdr(c, 200, type, d, n, MHD_RESPMEM_MUST_FREE, "private, max-age=86400",
+                                "Content-Disposition", cd);
         }
         return send_buf(c, 200, type, d, n, MHD_RESPMEM_MUST_FREE, "private, max-age=86400");
     }
@@ -592,14 +622,17 @@ static enum MHD_Result api_facets(struct MHD_Connection *c, store *s) {
     cs_err err;
     if (store_collections(s, &cs, &n, &err) == 0) {
         for (size_t i = 0; i < n; i++) {
-            json_array_append_new(colls, json_pack("{s:I, s:s, s:I, s:b}", "id", (json_int_t)cs[i].id, "name", cs[i].name,
-                                                   "members", (json_int_t)cs[i].members, "user_named", cs[i].user_named));
+            json_array_append_new(colls,
+                                  json_pack("{s:I, s:s, s:I, s:b}", "id", (json_int_t)cs[i].id, "name", cs[i].name,
+                                            "members", (json_int_t)cs[i].members, "user_named", cs[i].user_named));
             store_collection_free(&cs[i]);
         }
         free(cs);
     }
-    return send_json(c, 200, json_pack("{s:o, s:o, s:o, s:o}", "kinds", group_json(s, "kind"), "text_kinds",
-                                       group_json(s, "subkind"), "categories", group_json(s, "category"), "collections", colls));
+    return send_json(c, 200,
+                     json_pack("{s:o, s:o, s:o, s:o}", "kinds", group_json(s, "kind"), "text_kinds",
+                               group_json(s, "subkind"), "categories", group_json(s, "category"), "collections",
+                               colls));
 }
 
 /* POST bodies are small JSON objects */
@@ -614,13 +647,15 @@ static enum MHD_Result api_edit(struct MHD_Connection *c, store *s, int64_t id, 
     size_t n = t ? json_string_length(json_object_get(b, "text")) : 0;
     enum MHD_Result r;
     cs_err err;
-    if (!t) r = send_error(c, 400, "expected {\"text\": TEXT}");
+    if (!t)
+        r = send_error(c, 400, "expected {\"text\": TEXT}");
     else {
         const char *lang = NULL;
         const char *kind = textkind_classify(t, n, &lang);
         int e = store_set_text(s, id, t, n, kind, lang, &err);
-        r = e == 0 ? send_json(c, 200, json_pack("{s:b, s:s?}", "saved", 1, "text_kind", kind))
-          : e == 1 ? send_error(c, 404, "no such entry") : send_error(c, e == 2 ? 400 : 500, err.msg);
+        r = e == 0   ? send_json(c, 200, json_pack("{s:b, s:s?}", "saved", 1, "text_kind", kind))
+            : e == 1 ? send_error(c, 404, "no such entry")
+                     : send_error(c, e == 2 ? 400 : 500, err.msg);
     }
     json_decref(b);
     return r;
@@ -652,12 +687,14 @@ static enum MHD_Result api_entry(web_server *w, struct MHD_Connection *c, store 
     if (!*rest && get) {
         if (arg(c, "text_max") && parse_i64(arg(c, "text_max"), 1, INT64_MAX, &tmax))
             r = send_error(c, 400, "text_max is a number of bytes (1 or more)");
-        else r = send_json(c, 200, entry_full(s, &e, (size_t)tmax));
+        else
+            r = send_json(c, 200, entry_full(s, &e, (size_t)tmax));
     } else if (!strcmp(rest, "/text") && get) {
         /* a slice of the text, cut on character boundaries: offset (from a previous "next") and
          * length (bytes, default 256 KiB, at most 4 MiB) */
         size_t n = e.text ? strlen(e.text) : 0;
-        if (!e.text) r = send_error(c, 404, "not a text entry");
+        if (!e.text)
+            r = send_error(c, 404, "not a text entry");
         else if ((arg(c, "offset") && parse_i64(arg(c, "offset"), 0, (int64_t)n, &off)) ||
                  (arg(c, "length") && parse_i64(arg(c, "length"), 4, 4 << 20, &len)))
             r = send_error(c, 400, "offset is 0 to the text's length, length 4 (one character) to 4194304 bytes");
@@ -666,26 +703,34 @@ static enum MHD_Result api_entry(web_server *w, struct MHD_Connection *c, store 
         else {
             size_t k = utf8_cut(e.text + off, n - (size_t)off, (size_t)len);
             size_t next = (size_t)off + k;
-            r = send_json(c, 200, json_pack("{s:s%, s:I, s:o, s:I}", "text", e.text + off, k, "offset", (json_int_t)off, "next",
-                                            next < n ? json_integer((json_int_t)next) : json_null(), "text_bytes", (json_int_t)n));
+            r = send_json(c, 200,
+                          json_pack("{s:s%, s:I, s:o, s:I}", "text", e.text + off, k, "offset", (json_int_t)off, "next",
+                                    next < n ? json_integer((json_int_t)next) : json_null(), "text_bytes",
+                                    (json_int_t)n));
         }
-    }
-    else if (!*rest && !strcmp(method, "DELETE")) { /* to the trash (a secret: for good); "trashed" 1 = undo-able */
+    } else if (!*rest && !strcmp(method, "DELETE")) { /* to the trash (a secret: for good); "trashed" 1 = undo-able */
         int64_t t = 0;
-        r = store_trash(s, &id, 1, &t, &err) < 0 ? send_cs_err(c, &err)
-          : send_json(c, 200, json_pack("{s:b, s:I}", "deleted", 1, "trashed", (json_int_t)t));
-    } else if (!*rest && !strcmp(method, "PUT")) r = api_edit(c, s, id, body, blen);
-    else if (!strcmp(rest, "/image") && get) r = api_image(w, c, s, &e, arg(c, "download") ? 2 : 0);
-    else if (!strcmp(rest, "/thumb") && get) r = api_image(w, c, s, &e, 1);
+        r = store_trash(s, &id, 1, &t, &err) < 0
+                ? send_cs_err(c, &err)
+                : send_json(c, 200, json_pack("{s:b, s:I}", "deleted", 1, "trashed", (json_int_t)t));
+    } else if (!*rest && !strcmp(method, "PUT"))
+        r = api_edit(c, s, id, body, blen);
+    else if (!strcmp(rest, "/image") && get)
+        r = api_image(w, c, s, &e, arg(c, "download") ? 2 : 0);
+    else if (!strcmp(rest, "/thumb") && get)
+        r = api_image(w, c, s, &e, 1);
     else if (!strcmp(rest, "/similar") && get) {
         search_query sq = {0};
         sq.exclude = id;
         sq.limit = 12;
         search_hit *h = NULL;
         size_t n = 0;
-        if (!w->p.search) r = send_json(c, 200, json_pack("{s:[]}", "entries"));
-        else if (w->p.search(w->p.arg, s, &sq, &h, &n, &err)) r = send_cs_err(c, &err);
-        else r = send_json(c, 200, json_pack("{s:o}", "entries", hits_json(s, h, n, NULL)));
+        if (!w->p.search)
+            r = send_json(c, 200, json_pack("{s:[]}", "entries"));
+        else if (w->p.search(w->p.arg, s, &sq, &h, &n, &err))
+            r = send_cs_err(c, &err);
+        else
+            r = send_json(c, 200, json_pack("{s:o}", "entries", hits_json(s, h, n, NULL)));
         free(h);
     } else if (!strcmp(rest, "/copy") && post) {
         /* {"what": "ocr_text"}: the text read from an image instead of the image */
@@ -694,55 +739,69 @@ static enum MHD_Result api_entry(web_server *w, struct MHD_Connection *c, store 
         if (!json_is_object(b) || (what && strcmp(what, "entry") && strcmp(what, "ocr_text")))
             r = send_error(c, 400, "expected {} or {\"what\": \"entry\"|\"ocr_text\"}");
         else if (what && !strcmp(what, "ocr_text")) {
-            if (!e.ocr_text || !*e.ocr_text) r = send_error(c, 404, "no text was read from this entry");
+            if (!e.ocr_text || !*e.ocr_text)
+                r = send_error(c, 404, "no text was read from this entry");
             else {
                 store_entry t = {0};
                 snprintf(t.kind, sizeof t.kind, "text");
                 t.id = e.id;
                 t.text = e.ocr_text;
                 t.mime = (char *)"text/plain";
-                r = paste_entry(s, &t, &err) ? send_cs_err(c, &err) : send_json(c, 200, json_pack("{s:b}", "copied", 1));
+                r = paste_entry(s, &t, &err) ? send_cs_err(c, &err)
+                                             : send_json(c, 200, json_pack("{s:b}", "copied", 1));
             }
         } else
             r = paste_entry(s, &e, &err) ? send_cs_err(c, &err) : send_json(c, 200, json_pack("{s:b}", "copied", 1));
         json_decref(b);
     } else if ((!strcmp(rest, "/pin") || !strcmp(rest, "/tags")) && post) {
         json_t *b = body_json(body, blen);
-        if (!json_is_object(b)) r = send_error(c, 400, "the body must be a JSON object");
+        if (!json_is_object(b))
+            r = send_error(c, 400, "the body must be a JSON object");
         else if (!strcmp(rest, "/pin")) {
             json_t *p = json_object_get(b, "pinned");
             r = !json_is_boolean(p) ? send_error(c, 400, "expected {\"pinned\": true|false}")
-              : store_set_pinned(s, id, json_is_true(p), &err) ? send_cs_err(c, &err)
-              : send_json(c, 200, json_pack("{s:b}", "pinned", json_is_true(p)));
+                : store_set_pinned(s, id, json_is_true(p), &err)
+                    ? send_cs_err(c, &err)
+                    : send_json(c, 200, json_pack("{s:b}", "pinned", json_is_true(p)));
         } else {
             const char *t = json_string_value(json_object_get(b, "tag"));
             int remove = json_is_true(json_object_get(b, "remove"));
-            r = !t ? send_error(c, 400, "expected {\"tag\": TEXT, \"remove\": false}")
-              : store_tag(s, id, t, !remove, &err) ? send_error(c, 400, err.msg)
-              : send_json(c, 200, json_pack("{s:b}", "ok", 1));
+            r = !t                                   ? send_error(c, 400, "expected {\"tag\": TEXT, \"remove\": false}")
+                : store_tag(s, id, t, !remove, &err) ? send_error(c, 400, err.msg)
+                                                     : send_json(c, 200, json_pack("{s:b}", "ok", 1));
         }
         json_decref(b);
     } else
-        r = send_error(c, strcmp(rest, "") && strcmp(rest, "/image") && strcmp(rest, "/thumb") && strcmp(rest, "/similar") &&
-                                  strcmp(rest, "/copy") && strcmp(rest, "/pin") && strcmp(rest, "/tags") && strcmp(rest, "/text")
-                              ? 404 : 405,
+        r = send_error(c,
+                       strcmp(rest, "") && strcmp(rest, "/image") && strcmp(rest, "/thumb") &&
+                               strcmp(rest, "/similar") && strcmp(rest, "/copy") && strcmp(rest, "/pin") &&
+                               strcmp(rest, "/tags") && strcmp(rest, "/text")
+                           ? 404
+                           : 405,
                        "no such action");
     store_entry_free(&e);
     return r;
 }
 
-typedef struct { char *body; size_t len; int too_big, started; } req_state;
+typedef struct {
+    char *body;
+    size_t len;
+    int too_big, started;
+} req_state;
 
 static void on_done(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode t) {
     (void)t;
     req_state *rs = *con_cls;
-    if (rs) { free(rs->body); free(rs); }
+    if (rs) {
+        free(rs->body);
+        free(rs);
+    }
     *con_cls = NULL;
     conn_deadline(cls, c, now_s() + REQUEST_DEADLINE_S); /* the next request on this connection */
 }
 
-static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method, const char *version,
-                              const char *upload, size_t *upload_size, void **con_cls) {
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                              const char *version, const char *upload, size_t *upload_size, void **con_cls) {
     (void)version;
     web_server *w = cls;
     req_state *rs = *con_cls;
@@ -753,7 +812,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return MHD_YES;
     }
     if (*upload_size) { /* body data */
-        if (rs->len + *upload_size > (strcmp(method, "PUT") ? BODY_MAX : EDIT_BODY_MAX)) rs->too_big = 1;
+        if (rs->len + *upload_size > (strcmp(method, "PUT") ? BODY_MAX : EDIT_BODY_MAX))
+            rs->too_big = 1;
         else {
             char *nb = realloc(rs->body, rs->len + *upload_size + 1);
             if (!nb) return MHD_NO;
@@ -768,8 +828,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     conn_deadline(w, c, 0);
     if (!host_ok(w, c)) return send_error(c, 421, "the Host header must name this loopback server");
     if (strlen(url) > URL_MAX) return send_error(c, 414, "URL too long");
-    if (rs->too_big) return send_error(c, 413, strcmp(method, "PUT") ? "request body too large (16 KiB at most)"
-                                                                     : "request body too large (4 MiB at most)");
+    if (rs->too_big)
+        return send_error(c, 413,
+                          strcmp(method, "PUT") ? "request body too large (16 KiB at most)"
+                                                : "request body too large (4 MiB at most)");
     int get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
     int change = !strcmp(method, "POST") || !strcmp(method, "DELETE") || !strcmp(method, "PUT");
     if (!get && !change) return send_error(c, 405, "method not allowed");
@@ -789,36 +851,43 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (!authorised(w, c)) return send_error(c, 401, "not logged in: open the page with `clipseek web --open`");
     if (change && !origin_ok(w, c)) return send_error(c, 403, "cross-origin request refused");
     if (get && !strcmp(url, "/"))
-        return send_buf(c, 200, "text/html; charset=utf-8", web_index_html, (size_t)(web_index_html_end - web_index_html),
-                        MHD_RESPMEM_PERSISTENT, "no-store");
+        return send_buf(c, 200, "text/html; charset=utf-8", web_index_html,
+                        (size_t)(web_index_html_end - web_index_html), MHD_RESPMEM_PERSISTENT, "no-store");
     if (get && !strcmp(url, "/app.js"))
         return send_buf(c, 200, "text/javascript; charset=utf-8", web_app_js, (size_t)(web_app_js_end - web_app_js),
                         MHD_RESPMEM_PERSISTENT, "no-cache");
     if (get && !strcmp(url, "/style.css"))
         return send_buf(c, 200, "text/css; charset=utf-8", web_style_css, (size_t)(web_style_css_end - web_style_css),
                         MHD_RESPMEM_PERSISTENT, "no-cache");
-    if (get && !strcmp(url, "/favicon.ico")) return send_buf(c, 204, "image/x-icon", "", 0, MHD_RESPMEM_PERSISTENT, "max-age=86400");
+    if (get && !strcmp(url, "/favicon.ico"))
+        return send_buf(c, 204, "image/x-icon", "", 0, MHD_RESPMEM_PERSISTENT, "max-age=86400");
     if (strncmp(url, "/api/", 5)) return send_error(c, 404, "not found");
     cs_err err;
     store *s = pool_get(w, &err);
     if (!s) return send_error(c, 503, err.msg);
     enum MHD_Result r;
     const char *p = url + 5;
-    if (get && !strcmp(p, "status")) r = api_status(w, c, s);
-    else if (get && !strcmp(p, "entries")) r = api_entries(w, c, s);
-    else if (get && !strcmp(p, "facets")) r = api_facets(c, s);
-    else if (!strcmp(method, "POST") && !strcmp(p, "undo")) r = api_undo(c, s);
+    if (get && !strcmp(p, "status"))
+        r = api_status(w, c, s);
+    else if (get && !strcmp(p, "entries"))
+        r = api_entries(w, c, s);
+    else if (get && !strcmp(p, "facets"))
+        r = api_facets(c, s);
+    else if (!strcmp(method, "POST") && !strcmp(p, "undo"))
+        r = api_undo(c, s);
     else if (!strncmp(p, "entries/", 8)) {
         const char *idp = p + 8, *slash = strchr(idp, '/');
         char ids[24];
         size_t il = slash ? (size_t)(slash - idp) : strlen(idp);
         int64_t id;
-        if (il == 0 || il >= sizeof ids) r = send_error(c, 404, "no such entry");
+        if (il == 0 || il >= sizeof ids)
+            r = send_error(c, 404, "no such entry");
         else {
             memcpy(ids, idp, il);
             ids[il] = 0;
-            r = parse_i64(ids, 1, INT64_MAX, &id) ? send_error(c, 404, "no such entry")
-                                                  : api_entry(w, c, s, get ? "GET" : method, id, slash ? slash : "", rs->body, rs->len);
+            r = parse_i64(ids, 1, INT64_MAX, &id)
+                    ? send_error(c, 404, "no such entry")
+                    : api_entry(w, c, s, get ? "GET" : method, id, slash ? slash : "", rs->body, rs->len);
         }
     } else
         r = send_error(c, 404, "not found");
@@ -827,7 +896,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
-    (void)cls; (void)fmt; (void)ap; /* libmicrohttpd's own chatter: client errors are answered, not logged */
+    (void)cls;
+    (void)fmt;
+    (void)ap; /* libmicrohttpd's own chatter: client errors are answered, not logged */
 }
 
 /* ---- connections: our own accept loop. MHD's limits refuse a connection by closing it, and its
@@ -837,25 +908,33 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
 
 #define BUSY_BODY "{\"error\":\"too many connections: try again in a few seconds\"}"
 
-typedef struct { int fd; double until; } lingering;
+typedef struct {
+    int fd;
+    double until;
+} lingering;
 
 /* Answers 503 and lets the socket drain for a moment before closing it: closing a socket with
  * unread request bytes sends a reset, which can destroy the answer before the client reads it. */
 static void refuse(int fd, lingering *lg, int *nlg, double now) {
-    static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-                               "Cache-Control: no-store\r\nRetry-After: 5\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s";
+    static const char busy[] =
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+        "Cache-Control: no-store\r\nRetry-After: 5\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s";
     char buf[400];
     int n = snprintf(buf, sizeof buf, busy, (int)strlen(BUSY_BODY), BUSY_BODY);
-    if (send(fd, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) { /* gone already: closed below */ }
+    if (send(fd, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) { /* gone already: closed below */
+    }
     shutdown(fd, SHUT_WR);
-    if (*nlg < LINGER_MAX) lg[(*nlg)++] = (lingering){fd, now + 2};
-    else close(fd);
+    if (*nlg < LINGER_MAX)
+        lg[(*nlg)++] = (lingering){fd, now + 2};
+    else
+        close(fd);
 }
 
 /* The client's address as 16 bytes (IPv4 as ::ffff:a.b.c.d). */
 static void addr_key(const struct sockaddr_storage *ss, unsigned char ip[16]) {
     memset(ip, 0, 16);
-    if (ss->ss_family == AF_INET6) memcpy(ip, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
+    if (ss->ss_family == AF_INET6)
+        memcpy(ip, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
     else {
         ip[10] = ip[11] = 0xff;
         memcpy(ip + 12, &((const struct sockaddr_in *)ss)->sin_addr, 4);
@@ -875,7 +954,10 @@ static int accept_one(web_server *w, int lfd, lingering *lg, int *nlg, double no
     int total = 0, same = 0;
     web_conn *slot = NULL;
     for (int i = 0; i < CONN_MAX; i++) {
-        if (!w->conns[i].used) { if (!slot) slot = &w->conns[i]; continue; }
+        if (!w->conns[i].used) {
+            if (!slot) slot = &w->conns[i];
+            continue;
+        }
         total++;
         same += !memcmp(w->conns[i].ip, ip, 16);
     }
@@ -907,7 +989,8 @@ static void *acceptor(void *arg) {
         struct pollfd pf[3 + LINGER_MAX];
         int np = 0, paused = now_s() < pause_until;
         pf[np++] = (struct pollfd){w->wake[0], POLLIN, 0};
-        for (int k = 0; k < 2; k++) pf[np++] = (struct pollfd){paused ? -1 : w->lfd[k], POLLIN, 0}; /* fd -1 is ignored */
+        for (int k = 0; k < 2; k++)
+            pf[np++] = (struct pollfd){paused ? -1 : w->lfd[k], POLLIN, 0}; /* fd -1 is ignored */
         for (int i = 0; i < nlg; i++) pf[np++] = (struct pollfd){lg[i].fd, POLLIN, 0};
         if (poll(pf, (nfds_t)np, 250) < 0 && errno != EINTR) break;
         if (pf[0].revents) break; /* web_stop */
@@ -917,7 +1000,8 @@ static void *acceptor(void *arg) {
                 char b[4096];
                 ssize_t k = recv(lg[i].fd, b, sizeof b, MSG_DONTWAIT);
                 if ((k > 0 || (k < 0 && errno == EAGAIN)) && now < lg[i].until) continue;
-            } else if (now < lg[i].until) continue;
+            } else if (now < lg[i].until)
+                continue;
             close(lg[i].fd);
             lg[i] = lg[--nlg];
         }
@@ -940,7 +1024,8 @@ static void *acceptor(void *arg) {
 
 /* MHD's start and close notices: a connection's slot lives from accept to its close notice, and
  * our dup of its socket with it (so a shutdown() never reaches a reused descriptor). */
-static void on_conn(void *cls, struct MHD_Connection *c, void **socket_context, enum MHD_ConnectionNotificationCode code) {
+static void on_conn(void *cls, struct MHD_Connection *c, void **socket_context,
+                    enum MHD_ConnectionNotificationCode code) {
     web_server *w = cls;
     pthread_mutex_lock(&w->lock);
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
@@ -968,7 +1053,10 @@ static int listen_on(struct sockaddr *sa, socklen_t sl) {
     if (fd < 0) return -1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (sa->sa_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-    if (bind(fd, sa, sl) != 0 || listen(fd, 128) != 0) { close(fd); return -1; }
+    if (bind(fd, sa, sl) != 0 || listen(fd, 128) != 0) {
+        close(fd);
+        return -1;
+    }
     return fd;
 }
 
@@ -995,9 +1083,19 @@ int web_start(const web_params *p, web_server **out, cs_err *err) {
     w->thumbs = cs_path_join(p->data_dir, "thumbs");
     pthread_mutex_init(&w->pool_lock, NULL);
     pthread_mutex_init(&w->lock, NULL);
-    if (!w->data_dir || !w->thumbs) { web_stop(w); return cs_errc(err, CS_ENOMEM, "out of memory"); }
-    if (web_token(p->data_dir, w->token, err)) { web_stop(w); return -1; }
-    if (mkdir(w->thumbs, 0700) != 0 && errno != EEXIST) { cs_err_sys(err, errno, "%s", w->thumbs); web_stop(w); return -1; }
+    if (!w->data_dir || !w->thumbs) {
+        web_stop(w);
+        return cs_errc(err, CS_ENOMEM, "out of memory");
+    }
+    if (web_token(p->data_dir, w->token, err)) {
+        web_stop(w);
+        return -1;
+    }
+    if (mkdir(w->thumbs, 0700) != 0 && errno != EEXIST) {
+        cs_err_sys(err, errno, "%s", w->thumbs);
+        web_stop(w);
+        return -1;
+    }
     struct sockaddr_in a4 = {0};
     a4.sin_family = AF_INET;
     a4.sin_port = htons((uint16_t)p->port);
@@ -1022,19 +1120,20 @@ int web_start(const web_params *p, web_server **out, cs_err *err) {
     }
     /* MHD gets connections from our acceptor (MHD_add_connection); its own connection limit is
      * above ours so that ours, which answers, is the one that applies */
-    w->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC |
-                                  MHD_USE_IPv6,
-                              0, NULL, NULL, handle, w,
-                              MHD_OPTION_THREAD_POOL_SIZE, (unsigned)4,
-                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)(CONN_MAX + 16),
-                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)15,
-                              MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
-                              MHD_OPTION_NOTIFY_COMPLETED, on_done, w,
-                              MHD_OPTION_NOTIFY_CONNECTION, on_conn, w,
-                              MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-                              MHD_OPTION_END);
-    if (!w->mhd || pipe2(w->wake, O_CLOEXEC) != 0) { web_stop(w); return cs_err_set(err, "web: cannot start the HTTP server"); }
-    if (pthread_create(&w->acceptor, NULL, acceptor, w) != 0) { web_stop(w); return cs_err_set(err, "web: cannot start a thread"); }
+    w->mhd = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC | MHD_USE_IPv6, 0,
+        NULL, NULL, handle, w, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)4, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)(CONN_MAX + 16), MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)15, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)(64 * 1024), MHD_OPTION_NOTIFY_COMPLETED, on_done, w, MHD_OPTION_NOTIFY_CONNECTION, on_conn, w,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+    if (!w->mhd || pipe2(w->wake, O_CLOEXEC) != 0) {
+        web_stop(w);
+        return cs_err_set(err, "web: cannot start the HTTP server");
+    }
+    if (pthread_create(&w->acceptor, NULL, acceptor, w) != 0) {
+        web_stop(w);
+        return cs_err_set(err, "web: cannot start a thread");
+    }
     w->have_acceptor = 1;
     *out = w;
     return 0;
@@ -1043,7 +1142,8 @@ int web_start(const web_params *p, web_server **out, cs_err *err) {
 void web_stop(web_server *w) {
     if (!w) return;
     if (w->have_acceptor) {
-        if (write(w->wake[1], "x", 1) != 1) { /* a pipe with room: cannot fail */ }
+        if (write(w->wake[1], "x", 1) != 1) { /* a pipe with room: cannot fail */
+        }
         pthread_join(w->acceptor, NULL);
     }
     if (w->mhd) MHD_stop_daemon(w->mhd); /* closes its connections: their close notices free the slots */

@@ -40,10 +40,10 @@
 #include "../common/cs_err.h"
 #include "../search/search.h"
 
-#define WEB_DEFAULT_PORT 7717
-#define WEB_CODE_TTL_S 60                /* a login code's life */
-#define WEB_SESSION_IDLE_S (12 * 3600)   /* a session ends this long after its last request */
-#define WEB_SESSION_MAX_S (7 * 24 * 3600) /* and this long after its login, however busy */
+#define WEB_DEFAULT_PORT   7717
+#define WEB_CODE_TTL_S     60              /* a login code's life */
+#define WEB_SESSION_IDLE_S (12 * 3600)     /* a session ends this long after its last request */
+#define WEB_SESSION_MAX_S  (7 * 24 * 3600) /* and this long after its login, however busy */
 
 /* Meaning search, supplied by whoever holds a model: embeds text and runs search_run with the
  * filters in *q (q->text is set; q->qvec/vecs are for the callee to fill). NULL: full text only. */
@@ -53,10 +53,10 @@ typedef void (*web_status_fn)(void *arg, void *json_object);
 
 typedef struct web_params {
     const char *data_dir;
-    int port;                 /* 0: any free port (tests) */
+    int port; /* 0: any free port (tests) */
     web_search_fn search;
     web_status_fn status;
-    void *arg;                /* passed to search and status */
+    void *arg;                                        /* passed to search and status */
     double code_ttl_s, session_idle_s, session_max_s; /* 0: the WEB_* defaults (tests shorten them) */
 } web_params;
 

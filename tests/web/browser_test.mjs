@@ -296,7 +296,9 @@ try {
 
   // the text read from an image: copy it; the image: download it
   await section('the text read from an image', async () => {
-    await cardOf(ocrId).click();
+    // the edit above may reopen its view after a slow save (ASan): it must not cover the card
+    await tidy();
+    await cardOf(ocrId).click({ timeout: 30000 });
     await page.waitForSelector('#view[open] #v-copyocr:not([hidden])');
     await page.click('#v-copyocr');
     let oclip = '';

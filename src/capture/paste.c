@@ -210,17 +210,29 @@ int paste_keys(const paste_target *t, const char *keys, cs_err *err) {
             strcmp(parts[i], "super"))
             return cs_err_set(err, "paste keys '%s': modifiers are ctrl, shift, alt and super", keys);
     }
-    char *argv[32], idbuf[32];
+    char *argv[40], idbuf[32]; /* wtype: 8 parts, each modifier pressed and released, 2 + 2 more */
     int k = 0, rc;
     if (getenv("WAYLAND_DISPLAY")) {
         if (t && t->kind == PASTE_SWAY_CON) {
             snprintf(idbuf, sizeof idbuf, "[con_id=%lu]", t->id);
             char *sw[] = {"swaymsg", idbuf, "focus", NULL};
-            if ((rc = run_tool(sw, NULL, 0)) != 0)
-                return cs_err_set(err, "paste: swaymsg could not focus container %lu again%s", t->id,
-                                  rc == 127 ? " (not installed?)" : " (closed?)");
+            if ((rc = run_tool(sw, NULL, 0)) == 127)
+                return cs_errc(err, CS_EUNSUPPORTED,
+                               "paste: swaymsg not found, so the focus cannot go back; the entry is on the "
+                               "clipboard: paste it with %s",
+                               keys);
+            if (rc != 0)
+                return cs_errc(err, CS_ENOTFOUND,
+                               "paste: could not give the focus back to sway container %lu (the window was "
+                               "closed?); nothing typed, the entry is on the clipboard: paste it with %s",
+                               t->id, keys);
         }
-        /* wtype presses the modifiers (-M), taps the key (-k), releases them (-m) in reverse order */
+        /* wtype presses the modifiers (-M), taps the key (-k), releases them (-m) in reverse order.
+         * wtype uploads a keymap of just the keys it types, in order, and declares its maximum
+         * keycode as the last of them; GTK 3 looks keys up for its shortcuts over min <= keycode <
+         * max (gdkkeys-wayland.c), so the last key is invisible to them: ctrl+v reaches a GtkEntry as
+         * a v with ctrl held that matches no shortcut, and nothing is pasted. A release of a key that nothing presses
+         * (VoidSymbol) comes last in the keymap and keeps the real key below the maximum. */
         argv[k++] = "wtype";
         for (int i = 0; i < np - 1; i++) {
             argv[k++] = "-M";
@@ -232,6 +244,8 @@ int paste_keys(const paste_target *t, const char *keys, cs_err *err) {
             argv[k++] = "-m";
             argv[k++] = !strcmp(parts[i], "super") ? "logo" : parts[i];
         }
+        argv[k++] = "-p";
+        argv[k++] = "VoidSymbol";
     } else if (getenv("DISPLAY")) {
         argv[k++] = "xdotool";
         if (t && t->kind == PASTE_X11_WINDOW) {

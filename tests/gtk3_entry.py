@@ -1,16 +1,19 @@
 #!/usr/bin/env python3
-"""A real GTK3 text widget to paste into, for tests/popup_test.sh: `gtk3_entry.py OUT` shows a
-window titled "clipseek paste target" holding one Gtk.Entry, prints "ready XID" (its X11 window id
-when on X11, else 0) once the entry has the keyboard focus, and writes the entry's text to OUT
-(through a temporary file and a rename, so a reader never sees half of it) each time it changes.
-Pasting with ctrl+v is GTK's own: the entry asks the clipboard owner for the text, as in any app."""
+"""A real GTK3 text widget to paste into, for tests/popup_test.sh (X11) and tests/wayland_test.sh
+(sway): `gtk3_entry.py OUT` shows a window titled "clipseek paste target" holding one Gtk.Entry,
+prints "ready XID" (its X11 window id when on X11, else 0) once the entry has the keyboard focus,
+"key NAME STATE" for each key pressed in it (STATE: GDK's modifier mask) (evidence that a key reached it), and writes the entry's text
+to OUT (through a temporary file and a rename, so a reader never sees half of it) each time it
+changes. Pasting with ctrl+v is GTK's own: the entry asks the clipboard owner for the text, as in
+any app."""
 import os
 import sys
 
 import gi
 
 gi.require_version("Gtk", "3.0")
-from gi.repository import GLib, Gtk  # noqa: E402
+gi.require_version("Gdk", "3.0")
+from gi.repository import Gdk, GLib, Gtk  # noqa: E402
 
 out = sys.argv[1]
 win = Gtk.Window(title="clipseek paste target")
@@ -38,7 +41,13 @@ def focused(*_):
     return False
 
 
+def key(_w, ev):
+    print("key %s %d" % (Gdk.keyval_name(ev.keyval), int(ev.state)), flush=True)
+    return False  # the entry handles it as usual
+
+
 entry.connect("changed", changed)
+entry.connect("key-press-event", key)
 entry.connect("focus-in-event", focused)
 win.connect("destroy", Gtk.main_quit)
 win.show_all()

@@ -4,9 +4,11 @@
 # python3-gi; tests/wl_owner.py) and a headless weston (no data-control protocol, as GNOME).
 # Covers: text; an image; text/html + image/png (the image is kept); a password offered with
 # x-kde-passwordManagerHint (neither read nor stored); a GTK 4 hint that cannot be handed over
-# (treated as secret); the popup through fuzzel (Enter copies the newest entry); pause and an
-# unreadable pause flag (nothing stored); the wl-paste watcher killed (restarted, reported in
-# status); a bad config line under the watcher (logged, counted);
+# (treated as secret); the popup through fuzzel (Enter copies the newest entry); `copy --paste`
+# into a real GTK3 entry (wtype's ctrl+v, GTK's own paste); the popup giving the focus back to
+# the window it was opened from (swaymsg), and its clear error when that window is gone; pause
+# and an unreadable pause flag (nothing stored); the wl-paste watcher killed (restarted, reported
+# in status); a bad config line under the watcher (logged, counted);
 # weston (`doctor` fails and says what to do, the daemon reports capture "failed"), and weston with
 # DISPLAY set (capture falls back to X11, as through XWayland on GNOME; Xvfb is the X server).
 # Compositors refuse to run as root: as root (CI) the test runs them, the daemon and the owners as
@@ -47,7 +49,8 @@ mkdir -m 0700 "$RT"
 # the binary and the owner where that user can read them (a checkout under /root is not)
 cp "$BIN" "$TMP/clipseek"
 cp "$HERE/wl_owner.py" "$TMP/wl_owner.py"
-chmod 0755 "$TMP/clipseek" "$TMP/wl_owner.py"
+cp "$HERE/gtk3_entry.py" "$TMP/gtk3_entry.py"
+chmod 0755 "$TMP/clipseek" "$TMP/wl_owner.py" "$TMP/gtk3_entry.py"
 DATA="$TMP/data"
 CS="$TMP/clipseek"
 
@@ -105,27 +108,145 @@ check "text stored" wait_for 10 listed 'plain wayland text'
 u "$CS" list --json --limit 1 > "$TMP/l.json" 2>&1
 check "offered types stored with the text" grep -q 'text/plain;charset=utf-8' "$TMP/l.json"
 
+# a session has a keyboard: a virtual one that stays (wtype waiting to type), so fuzzel keeps the
+# keyboard focus while other wtype keyboards come and go (it exits when it loses it), and a GTK
+# window keeps its wl_keyboard (without any keyboard the seat drops the capability each time a
+# wtype exits, and the next wtype's first keys race the client binding a new one)
+ubg wtype -s 600000 -k F24
+KPID=$BG
+
 # ---- the popup on Wayland: fuzzel lists the entries, Enter copies the first (the newest) ----
+# picker_up PID: the popup PID still runs fuzzel (its child sh's child)
+picker_up() {
+  for c in $(ps -o pid= --ppid "$1"); do ps -o comm= --ppid "$c" | grep -q '^fuzzel' && return 0; done
+  return 1
+}
+# fuzzel_enter LOG PID: waits for fuzzel's surface, then presses Return until fuzzel exits
+fuzzel_enter() {
+  # fuzzel logs its icon theme once it has its outputs and fonts; then Return until it has the
+  # keyboard and takes it (a key before its surface is up reaches no one). Not one more: after
+  # the pick the window that gets the focus back would take it
+  wait_for 20 grep -q 'theme:' "$1"
+  for _r in $(seq 50); do picker_up "$2" || break; u wtype -k Return; sleep 0.1; done
+}
 if command -v fuzzel > /dev/null; then
   printf 'picked in fuzzel' | u "$CS" add - > /dev/null 2>&1
-  # a session has a keyboard: a virtual one that stays (wtype waiting to type), so fuzzel keeps
-  # the keyboard focus while other wtype keyboards come and go (it exits when it loses it)
-  ubg wtype -s 600000 -k F24
-  KPID=$BG
   ubg "$CS" popup --no-paste > "$TMP/fuzzel.log" 2>&1
   PP=$BG
-  # fuzzel logs its icon theme once it has its outputs and fonts; then Return until it has the
-  # keyboard and takes it (a key before its surface is up reaches no one)
-  wait_for 20 grep -q 'theme:' "$TMP/fuzzel.log"
-  for _r in $(seq 50); do kill -0 "$PP" 2> /dev/null || break; u wtype -k Return; sleep 0.1; done
-  check "popup (fuzzel): closed on Enter" sh -c "! kill -0 $PP 2> /dev/null"
+  fuzzel_enter "$TMP/fuzzel.log" "$PP"
+  check "popup (fuzzel): closed on Enter" wait_for 10 sh -c "! kill -0 $PP 2> /dev/null"
   u wl-paste --no-newline > "$TMP/picked" 2> /dev/null
   check "popup (fuzzel): the newest entry is on the clipboard" [ "$(cat "$TMP/picked")" = 'picked in fuzzel' ]
   [ "$(cat "$TMP/picked")" = 'picked in fuzzel' ] || { echo "# clipboard: $(cat "$TMP/picked")"; grep -v '^info' "$TMP/fuzzel.log"; }
-  kill "$PP" "$KPID" 2> /dev/null
+  kill "$PP" 2> /dev/null
 else
   skip=$((skip + 1)); echo "[SKIP] popup on Wayland: fuzzel not installed"
 fi
+
+# ---- the paste itself: wtype's ctrl+v into a real GTK3 entry, read back from the widget ----
+# GTK's own paste: the entry asks the clipboard owner (wl-copy) through the seat's data device
+# gtk NAME: starts a GTK3 entry that writes its text to $TMP/NAME.txt; GPID its PID
+gtk() {
+  ubg python3 "$TMP/gtk3_entry.py" "$TMP/$1.txt" > "$TMP/$1.out" 2> "$TMP/$1.err"
+  GPID=$BG
+  wait_for 20 grep -q '^ready' "$TMP/$1.out"
+}
+# sway's focused window, the PID of its client: the head of each node's focus list, from the
+# root down (while a layer surface such as fuzzel has the keyboard no node is marked "focused",
+# but the list still says which window has sway's focus)
+focused_pid() {
+  u swaymsg -r -t get_tree | u python3 -c "
+import json, sys
+n = json.load(sys.stdin)
+while n.get('focus'):
+    n = next(c for c in n.get('nodes', []) + n.get('floating_nodes', []) if c['id'] == n['focus'][0])
+print(n.get('pid', ''))"
+}
+focused_is() { [ "$(focused_pid)" = "$1" ]; }
+# hotkey: what the key press that opens a popup does in a session: the seat's active keyboard is
+# one with a keymap again. After a wtype exits the seat has none, and fuzzel 1.8.2 then gets the
+# keyboard focus without a keymap and crashes in libxkbcommon. A new keyboard taps F24 into A
+# (seen there) and stays; the previous one is ended.
+hotkey() {
+  old=$KPID
+  n0=$(grep -c '^key F24' "$TMP/a.out")
+  ubg wtype -k F24 -s 600000
+  KPID=$BG
+  wait_for 10 sh -c "[ \$(grep -c '^key F24' '$TMP/a.out') -gt $n0 ]"
+  kill "$old" 2> /dev/null
+}
+# ended PID: waits (bounded) until the popup PID exits and returns its exit status
+ended() {
+  wait_for 20 sh -c "! kill -0 $1 2> /dev/null" || kill "$1" 2> /dev/null
+  wait "$1"
+}
+has_text() { [ "$(cat "$TMP/$1.txt" 2> /dev/null)" = "$2" ]; }
+newest_id() { u "$CS" list --json --limit 1 2> /dev/null | sed -n 's/.*"id":\([0-9]*\).*/\1/p' | head -1; }
+if u python3 -c 'import gi; gi.require_version("Gtk", "3.0")' 2> /dev/null; then
+  if gtk a; then
+    APID=$GPID
+    printf 'pasted by copy --paste' | u "$CS" add - > /dev/null 2>&1
+    u "$CS" copy "$(newest_id)" --paste 2> "$TMP/paste.err"
+    check "copy --paste (sway): exits 0" [ $? -eq 0 ]
+    check "copy --paste (sway): GTK3 entry pasted the entry" wait_for 10 has_text a 'pasted by copy --paste'
+    has_text a 'pasted by copy --paste' || { echo "# entry: $(cat "$TMP/a.txt" 2> /dev/null)"; cat "$TMP/paste.err"; }
+    # focus restore: A has the focus when the popup starts; while fuzzel is open another window
+    # (B) takes it, as a window that opens meanwhile would; after the pick the popup gives it
+    # back to A and the paste lands there, not in B. sway moves the keyboard to B and back to
+    # the picker's layer surface, and fuzzel exits on that focus loss unless told not to
+    # (exit-on-keyboard-focus-loss=no in fuzzel.ini does the same); without the restore the
+    # keys would go to B, the window sway has focused when the picker closes
+    if command -v fuzzel > /dev/null && gtk b; then
+      BPID=$GPID
+      a0=$(cat "$TMP/a.txt")
+      u swaymsg "[pid=$APID] focus" > /dev/null
+      check "focus restore: A focused before the popup" wait_for 5 focused_is "$APID"
+      printf 'popup pasted into A' | u "$CS" add - > /dev/null 2>&1
+      hotkey
+      ubg "$CS" popup -- --no-exit-on-keyboard-focus-loss > "$TMP/popup.log" 2>&1
+      PP=$BG
+      wait_for 20 grep -q 'theme:' "$TMP/popup.log"
+      u swaymsg "[pid=$BPID] focus" > /dev/null
+      check "focus restore: B took the focus while fuzzel was open" focused_is "$BPID"
+      fuzzel_enter "$TMP/popup.log" "$PP"
+      ended "$PP"
+      check "focus restore: popup exits 0" [ $? -eq 0 ]
+      check "focus restore: the paste landed in A" wait_for 10 has_text a "${a0}popup pasted into A"
+      check "focus restore: not in B" [ ! -s "$TMP/b.txt" ]
+      check "focus restore: A has the focus again" focused_is "$APID"
+      grep -v '^info' "$TMP/popup.log" | grep . | sed 's/^/# popup: /'
+      # the window is gone by the time the pick is made: a clear error, the entry stays on the
+      # clipboard, nothing typed anywhere
+      printf 'kept on the clipboard' | u "$CS" add - > /dev/null 2>&1
+      : > "$TMP/b.txt"
+      hotkey
+      ubg "$CS" popup -- --no-exit-on-keyboard-focus-loss > "$TMP/popup2.log" 2>&1
+      PP=$BG
+      wait_for 20 grep -q 'theme:' "$TMP/popup2.log"
+      kill "$APID"
+      wait "$APID" 2> /dev/null
+      fuzzel_enter "$TMP/popup2.log" "$PP"
+      ended "$PP"
+      check "window gone: popup exits non-zero" [ $? -ne 0 ]
+      check "window gone: the error names the window" grep -q 'could not give the focus back' "$TMP/popup2.log"
+      grep -v '^info' "$TMP/popup2.log" | grep . | sed 's/^/# popup: /'
+      check "window gone: the entry is on the clipboard" [ "$(u wl-paste --no-newline 2> /dev/null)" = 'kept on the clipboard' ]
+      check "window gone: nothing pasted into B" [ ! -s "$TMP/b.txt" ]
+      check "window gone: no keys typed into B" sh -c "! grep -q '^key v' '$TMP/b.out'"
+      kill "$BPID" 2> /dev/null
+    elif command -v fuzzel > /dev/null; then
+      bad "focus restore: a second GTK3 entry starts"; tail -3 "$TMP/b.err"
+    else
+      skip=$((skip + 1)); echo "[SKIP] focus restore under sway: fuzzel not installed"
+    fi
+    kill "$APID" 2> /dev/null
+  else
+    bad "copy --paste (sway): a GTK3 entry starts"; tail -3 "$TMP/a.err"
+  fi
+else
+  skip=$((skip + 1)); echo "[SKIP] paste under sway: python3-gi with GTK 3 not installed"
+fi
+kill "$KPID" 2> /dev/null
 
 # ---- a files entry copied back: offered as text/uri-list, so a file manager pastes files ----
 printf 'copy\nfile:///tmp/one%%20file.txt\nfile:///tmp/two.txt' | u "$CS" store --type x-special/gnome-copied-files

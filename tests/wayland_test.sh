@@ -118,7 +118,7 @@ KPID=$BG
 # ---- the popup on Wayland: fuzzel lists the entries, Enter copies the first (the newest) ----
 # picker_up PID: the popup PID still runs fuzzel (its child sh's child)
 picker_up() {
-  for c in $(ps -o pid= --ppid "$1"); do ps -o comm= --ppid "$c" | grep -q '^fuzzel' && return 0; done
+  for c in $(pgrep -P "$1"); do pgrep -x -P "$c" fuzzel > /dev/null && return 0; done
   return 1
 }
 # fuzzel_enter LOG PID: waits for fuzzel's surface, then presses Return until fuzzel exits

@@ -77,6 +77,8 @@ int cmd_clear(int argc, char **argv);
 int cmd_undo(int argc, char **argv);
 int cmd_edit(int argc, char **argv);
 int cmd_export(int argc, char **argv); /* export and import */
+/* import --from copyq FILE: a CopyQ tab file's items through the ingest chain, oldest first */
+int cli_import_copyq(const char *path);
 /* "10m", "2h", "7d", "1w" (minutes, hours, days, weeks) into *ms; 0, or -1 when not a duration. */
 int cli_parse_duration(const char *s, int64_t *ms);
 /* One line for humans about capture's pause state into buf; returns 1 when paused until resumed

@@ -317,6 +317,12 @@ int cmd_edit(int argc, char **argv) {
 /* export FILE and import FILE: the same shape, the archive work in the store (store_archive.c). */
 int cmd_export(int argc, char **argv) {
     int imp = !strcmp(argv[0], "import");
+    if (imp && argc == 4 && !strcmp(argv[1], "--from")) {
+        if (strcmp(argv[2], "copyq"))
+            return cli_usage("import --from: only copyq (cliphist keeps a bbolt database; pipe `cliphist decode` "
+                             "outputs to `clipseek add -` instead)");
+        return cli_import_copyq(argv[3]);
+    }
     if (argc != 2 || argv[1][0] == '-') return cli_usage("%s: expected FILE (an archive of clipseek export)", argv[0]);
     /* export never over an existing file: an archive is easy to make again, what was there may not be */
     if (!imp && cs_exists(argv[1])) return cli_fail("%s exists already: remove it or choose another name", argv[1]);

@@ -17,6 +17,7 @@
 #include "../common/cs_file.h"
 #include "../common/cs_utf8.h"
 #include "../capture/capture.h"
+#include "../capture/copyq.h"
 #include "../capture/ingest.h"
 #include "../capture/paste.h"
 #include "../config/rules.h"
@@ -209,6 +210,64 @@ int cmd_add(int argc, char **argv) {
     rules_free(r);
     store_close(s);
     if (fflush(stdout) != 0) return cli_fail("writing stdout: %s", strerror(errno));
+    return rc;
+}
+
+/* import --from copyq FILE: the whole file is read and checked before anything is stored, so a
+ * damaged or foreign file imports nothing. Each item offers its formats as a clipboard owner would
+ * (capture_pick_type chooses: an image over HTML, then text), through the ingest chain as `add`
+ * does; CopyQ lists the newest first, so they go in from the end and keep their order. */
+int cli_import_copyq(const char *path) {
+    cs_map m = {0};
+    copyq_items items;
+    cs_err e;
+    if (cs_map_input(cs_input_path(path), &m, &e)) return cli_fail("%s (nothing imported)", e.msg);
+    if (copyq_parse(m.data, m.len, &items, &e)) {
+        cs_unmap(&m);
+        return cli_fail("%s: %s (nothing imported)", path, e.msg);
+    }
+    store *s = cli_open_store();
+    rules *r = NULL;
+    if (!s || rules_load(NULL, &r, &e)) {
+        int rc = s ? cli_fail("%s", e.msg) : CLI_FAIL;
+        store_close(s);
+        copyq_items_free(&items);
+        cs_unmap(&m);
+        return rc;
+    }
+    add_stats st = {0};
+    st.quiet = 1;
+    st.rules = r;
+    int rc = CLI_OK, unusable = 0;
+    for (size_t i = items.n; i-- > 0 && rc == CLI_OK;) {
+        const copyq_item *it = &items.items[i];
+        char *offered = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&offered, &len);
+        for (size_t k = 0; f && k < it->n; k++) fprintf(f, "%s\n", it->formats[k].mime);
+        if (!f || fclose(f) != 0) {
+            rc = cli_fail("out of memory");
+            break;
+        }
+        const char *type = capture_pick_type(offered);
+        const copyq_format *fmt = NULL;
+        for (size_t k = 0; type && k < it->n && !fmt; k++)
+            if (!strcmp(it->formats[k].mime, type)) fmt = &it->formats[k];
+        char label[64];
+        snprintf(label, sizeof label, "CopyQ item %zu", i + 1);
+        if (!fmt) {
+            unusable++;
+            fprintf(stderr, "clipseek: %s: no text, image or file list among its formats, passed over\n", label);
+        } else
+            rc = add_bytes(s, fmt->data, fmt->len, "copyq", type, offered, &st, label);
+        free(offered);
+    }
+    fprintf(stderr, "clipseek: %d added, %d already present, %d skipped\n", st.added, st.bumped, st.skipped + unusable);
+    if (rc == CLI_OK && st.paused) rc = cli_fail("capture is paused: nothing added while paused (clipseek resume)");
+    rules_free(r);
+    store_close(s);
+    copyq_items_free(&items);
+    cs_unmap(&m);
     return rc;
 }
 

@@ -107,9 +107,11 @@ static const struct {
      "  file, 0600), a consistent copy even while the daemon runs. Secrets and the\n"
      "  trash are left out."},
     {"import", cmd_export, "merge an archive made by export into this history",
-     "import FILE\n"
+     "import FILE | import --from copyq FILE\n"
      "  Adds the archive's entries that are not here yet (same content = same\n"
-     "  entry), with their times, tags, pins and collections; all or nothing."},
+     "  entry), with their times, tags, pins and collections; all or nothing.\n"
+     "  --from copyq: a CopyQ tab file (~/.config/copyq/copyq_tab_*.dat), its\n"
+     "  text and images, oldest first; content already here is bumped."},
     {"web", cmd_web, "a one-time login URL for the web page",
      "web [--open] [--port N] [--logout-all]\n"
      "  Prints a one-time login URL for the web page (opens it with --open); serves\n"

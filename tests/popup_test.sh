@@ -6,7 +6,9 @@
 #   -filter/-auto-select, and by keys typed into it), gives the focus back to the window that had
 #   it before rofi opened (the test moves the focus away while rofi is open) and pastes there;
 #   Escape closes rofi and pastes nothing; the rofi script lists image rows with their thumbnail as
-#   icon and ranks Shift+Enter queries like `clipseek search`; bad --keys are refused.
+#   icon and ranks Shift+Enter queries like `clipseek search`; bad --keys are refused. On the same
+#   X server a real CopyQ writes a tab file that `import --from copyq` reads (order, duplicates, a
+#   cut file refused).
 # Every wait polls for evidence with a bound; only processes this script started are ended, by PID.
 set -u
 BIN=$(readlink -f "${CLIPSEEK:-build/clipseek}")
@@ -106,5 +108,48 @@ check "bad --keys: refused" sh -c "[ $rc -ne 0 ] && grep -q 'not a key name' '$T
 "$BIN" copy 99999 --paste > /dev/null 2>&1; rc=$?
 check "unknown id: refused" [ $rc -ne 0 ]
 check "bad input: nothing pasted" holds b 'meeting notes about the red dialog'
+# import --from copyq: a tab file written by a real CopyQ (6.4 in Debian 12) on this X server,
+# with its own home; clipboard watching off, so it holds only what is added here
+if command -v copyq > /dev/null; then
+  CQ="$TMP/copyq-home"
+  mkdir -p "$CQ/.config/copyq"
+  printf '[Options]\ncheck_clipboard=false\ncheck_selection=false\n' > "$CQ/.config/copyq/copyq.conf"
+  cq() { env -u XDG_CONFIG_HOME -u XDG_DATA_HOME HOME="$CQ" QT_QPA_PLATFORM=xcb copyq "$@"; }
+  (exec env -u XDG_CONFIG_HOME -u XDG_DATA_HOME HOME="$CQ" QT_QPA_PLATFORM=xcb copyq > "$TMP/copyq.log" 2>&1) &
+  CQPID=$!
+  PIDS="$PIDS $CQPID"
+  if wait_for 100 cq eval 1; then
+    convert -size 33x21 xc:blue "png:$TMP/blue.png"
+    cq add 'copyq first' 'copyq second' > /dev/null 2>&1
+    cq write image/png - < "$TMP/blue.png" > /dev/null 2>&1
+    cq exit > /dev/null 2>&1
+    wait_for 100 sh -c "! kill -0 $CQPID 2> /dev/null"
+    TAB="$CQ/.config/copyq/copyq_tab_JmNsaXBib2FyZA==.dat"
+    n0=$("$BIN" list --json --limit 1000 2> /dev/null | grep -o '"id":' | wc -l)
+    head -c 200 "$TAB" > "$TMP/cut.dat"
+    "$BIN" import --from copyq "$TMP/cut.dat" > /dev/null 2> "$TMP/cut.err"
+    check "copyq import: a cut file is refused" sh -c "[ $? -ne 0 ] && grep -q 'nothing imported' '$TMP/cut.err'"
+    check "copyq import: a cut file imports nothing" \
+      [ "$("$BIN" list --json --limit 1000 2> /dev/null | grep -o '"id":' | wc -l)" -eq "$n0" ]
+    "$BIN" import --from copyq "$TAB" > /dev/null 2> "$TMP/cq1.err"
+    check "copyq import: exits 0" [ $? -eq 0 ]
+    check "copyq import: 3 added" grep -q '3 added, 0 already present, 0 skipped' "$TMP/cq1.err"
+    "$BIN" list --json --limit 3 > "$TMP/cq.json" 2> /dev/null
+    python3 -c "
+import json, sys
+e = json.load(open(sys.argv[1]))
+assert [x['kind'] for x in e] == ['image', 'text', 'text'], e
+assert (e[0]['width'], e[0]['height']) == (33, 21), e[0]
+assert 'copyq second' in json.dumps(e[1]) and 'copyq first' in json.dumps(e[2]), e" "$TMP/cq.json" 2> "$TMP/cq.py.err"
+    check "copyq import: CopyQ's order kept (its newest, the image, is the newest here)" [ $? -eq 0 ]
+    [ -s "$TMP/cq.py.err" ] && tail -2 "$TMP/cq.py.err"
+    "$BIN" import --from copyq "$TAB" > /dev/null 2> "$TMP/cq2.err"
+    check "copyq import: again, nothing duplicated" grep -q '0 added, 3 already present' "$TMP/cq2.err"
+  else
+    bad "copyq import: CopyQ's server starts"; tail -3 "$TMP/copyq.log"
+  fi
+else
+  skip=$((skip + 1)); echo "[SKIP] copyq import: copyq not installed"
+fi
 echo "popup: $pass passed, $fail failed, $skip skipped"
 [ $fail -eq 0 ]

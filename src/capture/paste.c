@@ -210,7 +210,8 @@ int paste_keys(const paste_target *t, const char *keys, cs_err *err) {
             strcmp(parts[i], "super"))
             return cs_err_set(err, "paste keys '%s': modifiers are ctrl, shift, alt and super", keys);
     }
-    char *argv[40], idbuf[32]; /* wtype: 8 parts, each modifier pressed and released, 2 + 2 more */
+    /* the longest, wtype's: its name, 7 modifiers pressed and released, -k KEY, -p VoidSymbol, NULL */
+    char *argv[40], idbuf[32];
     int k = 0, rc;
     if (getenv("WAYLAND_DISPLAY")) {
         if (t && t->kind == PASTE_SWAY_CON) {
@@ -230,9 +231,10 @@ int paste_keys(const paste_target *t, const char *keys, cs_err *err) {
         /* wtype presses the modifiers (-M), taps the key (-k), releases them (-m) in reverse order.
          * wtype uploads a keymap of just the keys it types, in order, and declares its maximum
          * keycode as the last of them; GTK 3 looks keys up for its shortcuts over min <= keycode <
-         * max (gdkkeys-wayland.c), so the last key is invisible to them: ctrl+v reaches a GtkEntry as
-         * a v with ctrl held that matches no shortcut, and nothing is pasted. A release of a key that nothing presses
-         * (VoidSymbol) comes last in the keymap and keeps the real key below the maximum. */
+         * max (gdkkeys-wayland.c), so the last key is invisible to them: ctrl+v reaches a GtkEntry
+         * as a v with ctrl held that matches no shortcut, and nothing is pasted. A release of a key
+         * that nothing presses (VoidSymbol) comes last in the keymap and keeps the real key below
+         * the maximum; clients ignore the release. */
         argv[k++] = "wtype";
         for (int i = 0; i < np - 1; i++) {
             argv[k++] = "-M";

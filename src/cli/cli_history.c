@@ -323,7 +323,9 @@ int cmd_export(int argc, char **argv) {
                              "outputs to `clipseek add -` instead)");
         return cli_import_copyq(argv[3]);
     }
-    if (argc != 2 || argv[1][0] == '-') return cli_usage("%s: expected FILE (an archive of clipseek export)", argv[0]);
+    if (argc != 2 || argv[1][0] == '-')
+        return cli_usage(imp ? "import: expected FILE (an archive of clipseek export) or --from copyq FILE"
+                             : "export: expected FILE");
     /* export never over an existing file: an archive is easy to make again, what was there may not be */
     if (!imp && cs_exists(argv[1])) return cli_fail("%s exists already: remove it or choose another name", argv[1]);
     if (imp && !cs_is_file(argv[1])) return cli_fail("%s: no such archive file", argv[1]);

@@ -37,6 +37,16 @@ static void format(buf *b, const char *mime, int compressed, const char *data) {
         u32(b, 0xffffffffu); /* a null QByteArray */
 }
 
+/* a whole tab file of one item with one format */
+static buf one_format(const char *mime, int compressed, const char *data) {
+    buf b = {{0}, 0};
+    u32(&b, 1);
+    u32(&b, 0xfffffffeu);
+    u32(&b, 1);
+    format(&b, mime, compressed, data);
+    return b;
+}
+
 /* two items, the newest first: an HTML copy with its plain text, and an empty note */
 static buf sample(void) {
     buf b = {{0}, 0};
@@ -71,11 +81,7 @@ Test(copyq, prefixes_are_restored_and_data_points_into_the_file) {
 }
 
 Test(copyq, image_prefix_and_empty_tab) {
-    buf b = {{0}, 0};
-    u32(&b, 1);
-    u32(&b, 0xfffffffeu);
-    u32(&b, 1);
-    format(&b, "7png", 0, "\x89PNG");
+    buf b = one_format("7png", 0, "\x89PNG");
     copyq_items it;
     cs_err e;
     cr_assert_eq(copyq_parse(b.d, b.n, &it, &e), 0, "%s", e.msg);
@@ -123,11 +129,7 @@ Test(copyq, foreign_formats_say_what_they_are) {
     copyq_items it;
     cs_err e;
     /* compressed data */
-    buf c = {{0}, 0};
-    u32(&c, 1);
-    u32(&c, 0xfffffffeu);
-    u32(&c, 1);
-    format(&c, "4", 1, "zz");
+    buf c = one_format("4", 1, "zz");
     cr_assert_eq(copyq_parse(c.d, c.n, &it, &e), -1);
     cr_assert_eq(e.code, CS_EUNSUPPORTED, "%s", e.msg);
     /* a v1 item: its format count where v2 has -2 */
@@ -146,18 +148,10 @@ Test(copyq, foreign_formats_say_what_they_are) {
     cr_assert_eq(copyq_parse(x.d, x.n, &it, &e), -1);
     cr_assert(strstr(e.msg, "export file"), "%s", e.msg);
     /* a MIME type with an unknown prefix id, and one that is not ASCII */
-    buf p = {{0}, 0};
-    u32(&p, 1);
-    u32(&p, 0xfffffffeu);
-    u32(&p, 1);
-    format(&p, "ztext", 0, "a");
+    buf p = one_format("ztext", 0, "a");
     cr_assert_eq(copyq_parse(p.d, p.n, &it, &e), -1);
     cr_assert(strstr(e.msg, "prefix id"), "%s", e.msg);
-    buf a = {{0}, 0};
-    u32(&a, 1);
-    u32(&a, 0xfffffffeu);
-    u32(&a, 1);
-    format(&a, "0te\x01xt", 0, "a");
+    buf a = one_format("0te\x01xt", 0, "a");
     cr_assert_eq(copyq_parse(a.d, a.n, &it, &e), -1);
     cr_assert(strstr(e.msg, "ASCII"), "%s", e.msg);
 }

@@ -37,6 +37,7 @@ Repositories (files served from the fixtures folder ROOT in place, never copied)
                             README.md, onnx/model.onnx, openvino/openvino_model.{xml,bin},
                             tf_model.h5, rust_model.ot
   test/st-minilm            sentence-transformers: tiny-bert-minilm (Normalize: no folder)
+  test/st-toyworld          sentence-transformers: toyworld-multilingual (into toyworld-clip's space)
   test/st-bin-only          the layout of clip-ViT-B-32-multilingual-v1: root weights only as
                             pytorch_model.bin (GEN/st-bin-only/pytorch_model.bin, written by the test
                             from the fixture's safetensors), 2_Dense only pytorch_model.bin
@@ -83,9 +84,11 @@ ST_EXTRA = {"README.md": b"---\nlibrary_name: sentence-transformers\n---\n",
             "onnx/model.onnx": b"onnx: not fetched", "openvino/openvino_model.xml": b"<net/>",
             "openvino/openvino_model.bin": b"openvino: not fetched", "tf_model.h5": b"tf: not fetched",
             "rust_model.ot": b"rust: not fetched"}
-NOT_SERVED = ("refs.json", "refs.safetensors")  # the fixtures' reference outputs, not repository files
+# the fixtures' reference outputs and evaluation sets, not repository files
+NOT_SERVED = ("refs.json", "refs.safetensors", "eval-embeds.safetensors", "eval-queries.json")
 REPOS["test/st-multilingual"] = {"main": "tiny-distilbert-multilingual", "tree": True, "extra": ST_EXTRA}
 REPOS["test/st-minilm"] = {"main": "tiny-bert-minilm", "tree": True}
+REPOS["test/st-toyworld"] = {"main": "toyworld-multilingual", "tree": True}
 if GEN:
     REPOS["test/st-bin-only"] = {"main": "tiny-distilbert-multilingual", "tree": True,
                                  "drop": ("model.safetensors", "2_Dense/model.safetensors", "tokenizer.json"),

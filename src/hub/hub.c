@@ -666,15 +666,20 @@ static int fetch_online(conn *k, const char *rdir, const hub_layout *ls, int nl,
         }
     }
     int rc = 0;
-    if (!listing) { /* no API: the first layout whose first file exists */
+    if (!listing) { /* no API: the first layout whose files all exist (a file of two layouts is fetched once) */
+        const char *miss = NULL;
         for (int i = 0; i < nl && li < 0 && !rc; i++) {
-            int g = get_file(k, rdir, rev, ls[i].files[0], commit, err);
+            int g = 0;
+            for (int f = 0; f < ls[i].n && g == 0; f++) {
+                g = get_file(k, rdir, rev, ls[i].files[f], commit, err);
+                if (g == 1 && !miss) miss = ls[i].files[f];
+            }
             if (g < 0) rc = -1;
             if (g == 0) li = i;
         }
         if (!rc && li < 0)
             rc = nl > 1 ? no_layout(k, ls, nl, rev, err)
-                        : cs_err_set(err, "%s: %s not found at revision %s (HTTP 404)", k->repo, ls[0].files[0], rev);
+                        : cs_err_set(err, "%s: %s not found at revision %s (HTTP 404)", k->repo, miss, rev);
     }
     const hub_layout *l = li >= 0 ? &ls[li] : NULL;
     for (int i = 0; l && i < l->n && !rc; i++) rc = need_file(k, rdir, rev, l->files[i], commit, err);

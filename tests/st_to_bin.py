@@ -10,6 +10,7 @@ import struct
 import sys
 import zipfile
 
+sys.dont_write_bytecode = True  # nothing written into the tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fuzz"))
 from make_pickle_seeds import P, tensor  # noqa: E402
 

@@ -406,9 +406,17 @@ int hub_module_dirs(const char *modules_json, char ***dirs, char **kinds, cs_err
     char *txt;
     size_t len;
     if (cs_read_file(modules_json, 1u << 20, &txt, &len, err)) return -1;
+    int rc = hub_module_dirs_parse(txt, len, modules_json, dirs, kinds, err);
+    free(txt);
+    return rc;
+}
+
+int hub_module_dirs_parse(const char *txt, size_t len, const char *modules_json, char ***dirs, char **kinds,
+                          cs_err *err) {
+    *dirs = NULL;
+    *kinds = NULL;
     json_error_t je;
     json_t *a = json_loadb(txt, len, 0, &je);
-    free(txt);
     if (!json_is_array(a)) {
         json_decref(a);
         return cs_errc(err, CS_EINVAL, "%s: not a JSON array of modules", modules_json);

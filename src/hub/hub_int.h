@@ -35,6 +35,8 @@ int hub_link_snapshot(const char *rdir, const char *commit, const char *file, co
  * Returns 0 or -1 (err set: unreadable, not an array of objects, a path that is not a plain
  * relative folder). Free with hub_free_names. */
 int hub_module_dirs(const char *modules_json, char ***dirs, char **kinds, cs_err *err);
+/* The same over modules.json's text (len bytes; name is used in messages); the fuzzer's entry. */
+int hub_module_dirs_parse(const char *txt, size_t len, const char *name, char ***dirs, char **kinds, cs_err *err);
 /* 1 if p is a relative path of plain names (letters, digits, '-', '_', '.'; no empty, "." or ".."
  * part, no part starting with '.'), at most 200 bytes. */
 int hub_relpath_valid(const char *p);

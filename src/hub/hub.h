@@ -89,7 +89,7 @@ typedef struct hub_layout {
 } hub_layout;
 
 /* Like hub_fetch, for a repository of one of nl layouts: the first layout whose `files` are all in
- * the revision's listing is fetched (without the listing API: the first whose files[0] exists).
+ * the revision's listing is fetched (without the listing API: the first whose files all exist).
  * *which (may be NULL) gets its index. With layout.modules, modules.json (one of `files`) is read
  * after the root files and the root weights, and each module folder it names (a relative path such
  * as "1_Pooling"; "" is the root) gets the files sentence-transformers reads from it, when the

@@ -35,6 +35,8 @@ git_sha1() { python3 -c 'import hashlib,sys; d=open(sys.argv[1],"rb").read(); pr
 # test/st-bin-only's root weights: the fixture's safetensors as the PyTorch checkpoint torch.save writes
 mkdir -p "$TMP/gen/st-bin-only"
 python3 tests/st_to_bin.py "$FX/tiny-distilbert-multilingual/model.safetensors" "$TMP/gen/st-bin-only/pytorch_model.bin"
+mkdir -p "$TMP/gen/st-evil"
+printf '[{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"}, {"idx": 1, "name": "1", "path": "../../../evil", "type": "sentence_transformers.models.Pooling"}]\n' > "$TMP/gen/st-evil/modules.json"
 # a free port where nothing listens: HF_ENDPOINT there proves no request is made
 CLOSED=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 
@@ -162,6 +164,9 @@ check "st, .bin only: the root and 2_Dense pytorch_model.bin" sh -c "cmp -s '$S/
 check "st, .bin only: asked for the conversion pull request first" grep -q "GET /api/models/test/st-bin-only/discussions" "$TMP/server-ok.log"
 check "st, .bin only: named pytorch weights" grep -q "pytorch weights, a sentence-transformers model" "$TMP/err"
 check "st, .bin only: embeds as the safetensors fixture" sh -c "[ \"\$('$BIN' embed --model '$S' --text 'Bonjour')\" = \"\$('$BIN' embed --model '$ST' --text 'Bonjour')\" ]"
+
+"$BIN" model fetch test/st-evil > /dev/null 2> "$TMP/err"
+check "st: a module path leaving the snapshot is refused" sh -c "grep -q \"module path '../../../evil' is not a plain relative folder\" '$TMP/err' && ! grep -q '\.\./' '$TMP/server-ok.log' && [ ! -e '$HF_HUB_CACHE/models--test--st-evil/refs/main' ] && [ ! -e '$HF_HUB_CACHE/evil' ]"
 
 "$BIN" model fetch test/not-st > /dev/null 2> "$TMP/err"
 check "not a sentence-transformers repository: fails" [ $? -eq 1 ]

@@ -41,6 +41,7 @@ Repositories (files served from the fixtures folder ROOT in place, never copied)
   test/st-bin-only          the layout of clip-ViT-B-32-multilingual-v1: root weights only as
                             pytorch_model.bin (GEN/st-bin-only/pytorch_model.bin, written by the test
                             from the fixture's safetensors), 2_Dense only pytorch_model.bin
+  test/st-evil              tiny-bert-minilm with GEN/st-evil/modules.json (a module path "../..")
   test/not-st               a plain DistilBERT repository (config.json, vocab.txt, weights; no
                             modules.json): neither a CLIP nor a sentence-transformers model
 
@@ -93,6 +94,9 @@ if GEN:
     REPOS["test/st-bin-only"] = {"main": "tiny-distilbert-multilingual", "tree": True,
                                  "drop": ("model.safetensors", "2_Dense/model.safetensors", "tokenizer.json"),
                                  "add": {"pytorch_model.bin": "@gen/st-bin-only/pytorch_model.bin"}}
+if GEN:  # a modules.json whose module path leaves the snapshot (GEN/st-evil/modules.json)
+    REPOS["test/st-evil"] = {"main": "tiny-bert-minilm", "tree": True,
+                             "add": {"modules.json": "@gen/st-evil/modules.json"}}
 REPOS["test/not-st"] = {"main": "tiny-distilbert-multilingual", "tree": True,
                         "drop": ("modules.json", "sentence_bert_config.json", "config_sentence_transformers.json",
                                  "1_Pooling/config.json", "2_Dense/config.json", "2_Dense/model.safetensors",

@@ -41,13 +41,19 @@ printf '[{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.mode
 CLOSED=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 
 ## safetensors on main
+# fetched LABEL REPO: fetches REPO (main), checks that it succeeded into the snapshot of the hub's
+# commit; sets R (the repository's cache folder), SHA and S (the snapshot folder)
+fetched() {
+  R=$HF_HUB_CACHE/models--$(echo "$2" | sed 's|/|--|')
+  "$BIN" model fetch "$2" > "$TMP/out" 2> "$TMP/err"
+  check "${1}fetch succeeds" [ $? -eq 0 ]
+  SHA=$(api_sha "$HF_ENDPOINT/api/models/$2/revision/main")
+  S=$(cat "$TMP/out")
+  check "${1}prints the snapshot folder of the hub's commit" [ "$S" = "$R/snapshots/$SHA" ]
+}
+
 serve ok
-R=$HF_HUB_CACHE/models--test--toyworld-clip
-"$BIN" model fetch test/toyworld-clip > "$TMP/out" 2> "$TMP/err"
-check "fetch succeeds" [ $? -eq 0 ]
-SHA=$(api_sha "$HF_ENDPOINT/api/models/test/toyworld-clip/revision/main")
-S=$(cat "$TMP/out")
-check "prints the snapshot folder of the hub's commit" [ "$S" = "$R/snapshots/$SHA" ]
+fetched "" test/toyworld-clip
 check "refs/main holds the commit" [ "$(cat "$R/refs/main")" = "$SHA" ]
 check "weights identical" cmp -s "$S/model.safetensors" "$FX/toyworld-clip/model.safetensors"
 check "snapshot file is a relative link to blobs/<sha256>" \
@@ -128,12 +134,7 @@ check "a revision that would escape refs/ is refused" sh -c "grep -q 'not a revi
 ## sentence-transformers repositories: the root, then each module folder modules.json names
 ST=$FX/tiny-distilbert-multilingual
 INUSE=$("$BIN" model list | grep '^\*')
-R=$HF_HUB_CACHE/models--test--st-multilingual
-"$BIN" model fetch test/st-multilingual > "$TMP/out" 2> "$TMP/err"
-check "st: fetch succeeds" [ $? -eq 0 ]
-SHA=$(api_sha "$HF_ENDPOINT/api/models/test/st-multilingual/revision/main")
-S=$(cat "$TMP/out")
-check "st: prints the snapshot folder of the hub's commit" [ "$S" = "$R/snapshots/$SHA" ]
+fetched "st: " test/st-multilingual
 check "st: says it is a sentence-transformers model and how to use it" sh -c "grep -q 'a sentence-transformers model' '$TMP/err' && grep -q 'model use CLIP_MODEL --text-model test/st-multilingual' '$TMP/err'"
 check "st: root and module files identical" sh -c 'for f in modules.json sentence_bert_config.json config_sentence_transformers.json config.json vocab.txt tokenizer.json tokenizer_config.json model.safetensors 1_Pooling/config.json 2_Dense/config.json 2_Dense/model.safetensors; do cmp -s "$1/$f" "$2/$f" || exit 1; done' - "$S" "$ST"
 check "st: a module file is a relative link to blobs/<sha256>" \

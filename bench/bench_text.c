@@ -10,7 +10,14 @@
  * when present (else writes a synthetic one of the same size). Then, after one warm-up call: the
  * median of 20 runs of one 10-token query ([CLS] + 8 + [SEP], different words each run), and
  * after 100 queries the process's VmRSS and the model's resident weight bytes (the word table is
- * 367 MB in F32: only the rows of tokens seen should be resident). Prints "metric value" lines. */
+ * 367 MB in F32: only the rows of tokens seen should be resident). The word table's own resident
+ * bytes are counted in both places it lives (bert.c): in the file's mapping (its byte range in
+ * model.safetensors, located through /proc/self/maps, each page's present bit in
+ * /proc/self/pagemap: should be ~0, the pages under a copied row are given back), and in the
+ * lazily filled private copy (the anonymous mapping of exactly the table's size, its Rss in
+ * /proc/self/smaps); next to them, the bytes the distinct rows seen span (each row 3 KB, so one
+ * or two 4 KB pages). Prints "metric value" lines. */
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -189,6 +196,87 @@ static long mapped_rss_kb(const char *file) {
     return kb;
 }
 
+/* File offset and size of tensor `name` in a safetensors file. Returns 0 or -1. */
+static int tensor_range(const char *path, const char *name, uint64_t *off, uint64_t *len) {
+    FILE *f = fopen(path, "rb");
+    uint64_t hl = 0;
+    if (!f || fread(&hl, 8, 1, f) != 1 || hl > (64u << 20)) {
+        if (f) fclose(f);
+        return -1;
+    }
+    char *h = malloc(hl);
+    int ok = h && fread(h, 1, hl, f) == hl;
+    fclose(f);
+    json_t *j = ok ? json_loadb(h, hl, 0, NULL) : NULL;
+    free(h);
+    json_t *d = json_object_get(json_object_get(j, name), "data_offsets");
+    int rc = -1;
+    if (json_array_size(d) == 2) {
+        uint64_t a = (uint64_t)json_integer_value(json_array_get(d, 0)), b = (uint64_t)json_integer_value(json_array_get(d, 1));
+        *off = 8 + hl + a;
+        *len = b - a;
+        rc = 0;
+    }
+    json_decref(j);
+    return rc;
+}
+
+/* Bytes of file range [off, off + len) resident in this process: pages of its mappings of `file`
+ * whose present bit (63) is set in /proc/self/pagemap. -1 if the range is not mapped. */
+static long long range_resident(const char *file, uint64_t off, uint64_t len) {
+    FILE *m = fopen("/proc/self/maps", "r");
+    int pm = open("/proc/self/pagemap", O_RDONLY);
+    long pg = sysconf(_SC_PAGESIZE);
+    char line[4400];
+    long long res = -1;
+    while (m && pm >= 0 && fgets(line, sizeof line, m)) {
+        unsigned long long a, b, moff;
+        char path[4200] = "";
+        if (sscanf(line, "%llx-%llx %*s %llx %*s %*s %4199s", &a, &b, &moff, path) < 3 || strcmp(path, file)) continue;
+        uint64_t lo = off > moff ? off : moff, hi = off + len < moff + (b - a) ? off + len : moff + (b - a);
+        if (lo >= hi) continue;
+        if (res < 0) res = 0;
+        for (uint64_t fo = lo - (lo - moff) % (uint64_t)pg; fo < hi; fo += (uint64_t)pg) {
+            uint64_t va = a + (fo - moff), ent = 0;
+            if (pread(pm, &ent, 8, (off_t)(va / (uint64_t)pg * 8)) == 8 && (ent >> 63)) res += pg;
+        }
+    }
+    if (m) fclose(m);
+    if (pm >= 0) close(pm);
+    return res;
+}
+
+/* Rss kB of the anonymous mapping of exactly `bytes` (page-rounded) in /proc/self/smaps: the word
+ * table's private copy; -1 if there is none (or more than one). */
+static long anon_rss_kb(uint64_t bytes) {
+    FILE *f = fopen("/proc/self/smaps", "r");
+    long pg = sysconf(_SC_PAGESIZE), kb = -1;
+    uint64_t want = (bytes + (uint64_t)pg - 1) / (uint64_t)pg * (uint64_t)pg;
+    char line[4400];
+    int in = 0, found = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        unsigned long long a, b;
+        char path[4200] = "";
+        int n = sscanf(line, "%llx-%llx %*s %*s %*s %*s %4199s", &a, &b, path);
+        if (n >= 2 && strchr(line, '-') < strchr(line, ' ')) {
+            in = n == 2 && b - a == want;
+            found += in;
+        } else if (in && !strncmp(line, "Rss:", 4))
+            kb = atol(line + 4);
+    }
+    if (f) fclose(f);
+    return found == 1 ? kb : -1;
+}
+
+/* The 1-minute load average (/proc/loadavg), -1 if unreadable. */
+static double loadavg(void) {
+    FILE *f = fopen("/proc/loadavg", "r");
+    double l = -1;
+    if (f && fscanf(f, "%lf", &l) != 1) l = -1;
+    if (f) fclose(f);
+    return l;
+}
+
 static int cmp_d(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
@@ -223,6 +311,8 @@ int main(int argc, char **argv) {
     if (stm_load(dir, &p, &s, &e)) { fprintf(stderr, "bench_text: %s\n", e.msg); return 1; }
     printf("text_load_ms %.1f\n", (now() - t0) * 1e3);
     printf("# threads: %d, blas: %s, modules: %s\n", stm_threads(s), ops_blas_name(), stm_describe(s));
+    printf("# cores: %ld, load average before the queries: %.2f (timings under load are not comparable)\n",
+           sysconf(_SC_NPROCESSORS_ONLN), loadavg());
     long rss0 = vmrss_kb();
     printf("rss_after_load_mb %.1f\n", rss0 / 1024.0);
     float out[OUT];
@@ -233,8 +323,12 @@ int main(int argc, char **argv) {
     ids[0] = 101;
     ids[9] = 102;
     double ms[100];
+    unsigned char *seen = calloc(V, 1);
+    long rows = 0;
+    if (!seen) return 1;
     for (int q = 0; q < 101; q++) {
         for (int k = 1; k < 9; k++) ids[k] = 1000 + (int32_t)(next() % (V - 1000));
+        for (int k = 0; k < 10; k++) rows += !seen[ids[k]], seen[ids[k]] = 1;
         double a = now();
         if (stm_forward(s, &row, &n, 1, NULL, 1, NULL, NULL, out, &e)) { fprintf(stderr, "bench_text: %s\n", e.msg); return 1; }
         if (q) ms[q - 1] = (now() - a) * 1e3; /* the first is the warm-up */
@@ -246,12 +340,33 @@ int main(int argc, char **argv) {
     printf("text_10tok_ms %.2f\n", (sorted[9] + sorted[10]) / 2);
     qsort(ms, 100, sizeof *ms, cmp_d);
     printf("text_10tok_ms_median_of_100 %.2f\n", (ms[49] + ms[50]) / 2);
+    printf("# load average after the queries: %.2f\n", loadavg());
     printf("rss_after_100_queries_mb %.1f\n", vmrss_kb() / 1024.0);
     printf("rss_growth_mb %.1f\n", (vmrss_kb() - rss0) / 1024.0);
     char wf[4200];
     snprintf(wf, sizeof wf, "%s/model.safetensors", dir);
     char rw[4200];
     if (realpath(wf, rw)) printf("weights_file_mapped_resident_mb %.1f\n", mapped_rss_kb(rw) / 1024.0);
+    uint64_t wo, wl;
+    if (realpath(wf, rw) && tensor_range(rw, "embeddings.word_embeddings.weight", &wo, &wl) == 0) {
+        long long r = range_resident(rw, wo, wl);
+        /* the pages the rows seen span: the floor of what must be resident (a row is H floats) */
+        long long need = 0, pg = sysconf(_SC_PAGESIZE), last = -1;
+        for (long i = 0; i < V; i++)
+            if (seen[i])
+                for (long long p = (long long)(wo + (uint64_t)i * H * 4) / pg;
+                     p <= (long long)(wo + (uint64_t)(i + 1) * H * 4 - 1) / pg; p++)
+                    if (p != last) need += pg, last = p;
+        long cp = anon_rss_kb(wl);
+        printf("word_rows_seen %ld\n", rows);
+        printf("word_table_rows_seen_span_mb %.2f\n", need / 1e6);
+        printf("word_table_file_mapping_resident_mb %.2f\n", r < 0 ? -1.0 : r / 1e6);
+        printf("word_table_copy_resident_mb %.2f\n", cp < 0 ? -1.0 : cp * 1024 / 1e6);
+        printf("# word table %.0f MB: %s\n", wl / 1e6,
+               r >= 0 && cp >= 0 && r + cp * 1024 <= need + (1 << 20) ? "only the rows seen are resident"
+                                                                      : "MORE than the rows seen is resident (or unmeasured)");
+    }
+    free(seen);
     printf("model_resident_mb %.1f\n", stm_resident_bytes(s) / 1e6);
     printf("# the word table alone is %.0f MB in F32; file %.0f MB\n", (double)V * H * 4 / 1e6,
            stm_encoder_info(s)->file_bytes / 1e6);

@@ -20,7 +20,7 @@ stop() { [ -n "$SPID" ] && kill "$SPID" 2> /dev/null && wait "$SPID" 2> /dev/nul
 serve() { # serve MODE: a fresh server; its log is $TMP/server-MODE.log
   stop
   rm -f "$TMP/port"
-  python3 tests/hf_server.py "$FXA" "$TMP/port" "$1" 2>> "$TMP/server-$1.log" & SPID=$!
+  python3 tests/hf_server.py "$FXA" "$TMP/port" "$1" "$TMP/gen" 2>> "$TMP/server-$1.log" & SPID=$!
   for _k in $(seq 100); do [ -s "$TMP/port" ] && break; sleep 0.1; done
   read -r HUBPORT CDNPORT < "$TMP/port"
   export HF_ENDPOINT="http://127.0.0.1:$HUBPORT"
@@ -32,17 +32,28 @@ export CLIPSEEK_DATA_DIR="$TMP/data" HF_HUB_CACHE="$TMP/hf"
 api_sha() { python3 -c 'import json,sys,urllib.request; print(json.load(urllib.request.urlopen(sys.argv[1]))["sha"])' "$1"; }
 sha256() { sha256sum "$1" | cut -d' ' -f1; }
 git_sha1() { python3 -c 'import hashlib,sys; d=open(sys.argv[1],"rb").read(); print(hashlib.sha1(b"blob %d\0" % len(d) + d).hexdigest())' "$1"; }
+# test/st-bin-only's root weights: the fixture's safetensors as the PyTorch checkpoint torch.save writes
+mkdir -p "$TMP/gen/st-bin-only"
+python3 tests/st_to_bin.py "$FX/tiny-distilbert-multilingual/model.safetensors" "$TMP/gen/st-bin-only/pytorch_model.bin"
+mkdir -p "$TMP/gen/st-evil"
+printf '[{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"}, {"idx": 1, "name": "1", "path": "../../../evil", "type": "sentence_transformers.models.Pooling"}]\n' > "$TMP/gen/st-evil/modules.json"
 # a free port where nothing listens: HF_ENDPOINT there proves no request is made
 CLOSED=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 
 ## safetensors on main
+# fetched LABEL REPO: fetches REPO (main), checks that it succeeded into the snapshot of the hub's
+# commit; sets R (the repository's cache folder), SHA and S (the snapshot folder)
+fetched() {
+  R=$HF_HUB_CACHE/models--$(echo "$2" | sed 's|/|--|')
+  "$BIN" model fetch "$2" > "$TMP/out" 2> "$TMP/err"
+  check "${1}fetch succeeds" [ $? -eq 0 ]
+  SHA=$(api_sha "$HF_ENDPOINT/api/models/$2/revision/main")
+  S=$(cat "$TMP/out")
+  check "${1}prints the snapshot folder of the hub's commit" [ "$S" = "$R/snapshots/$SHA" ]
+}
+
 serve ok
-R=$HF_HUB_CACHE/models--test--toyworld-clip
-"$BIN" model fetch test/toyworld-clip > "$TMP/out" 2> "$TMP/err"
-check "fetch succeeds" [ $? -eq 0 ]
-SHA=$(api_sha "$HF_ENDPOINT/api/models/test/toyworld-clip/revision/main")
-S=$(cat "$TMP/out")
-check "prints the snapshot folder of the hub's commit" [ "$S" = "$R/snapshots/$SHA" ]
+fetched "" test/toyworld-clip
 check "refs/main holds the commit" [ "$(cat "$R/refs/main")" = "$SHA" ]
 check "weights identical" cmp -s "$S/model.safetensors" "$FX/toyworld-clip/model.safetensors"
 check "snapshot file is a relative link to blobs/<sha256>" \
@@ -120,6 +131,69 @@ check "missing revision (404 RevisionNotFound)" grep -q "revision 'nosuch' not f
 "$BIN" model fetch test/toyworld-clip --revision ../../../x > /dev/null 2> "$TMP/err"
 check "a revision that would escape refs/ is refused" sh -c "grep -q 'not a revision' '$TMP/err' && [ ! -e '$HF_HUB_CACHE/x' ] && [ ! -e '$TMP/x' ]"
 
+## sentence-transformers repositories: the root, then each module folder modules.json names
+ST=$FX/tiny-distilbert-multilingual
+INUSE=$("$BIN" model list | grep '^\*')
+fetched "st: " test/st-multilingual
+check "st: says it is a sentence-transformers model and how to use it" sh -c "grep -q 'a sentence-transformers model' '$TMP/err' && grep -q 'model use CLIP_MODEL --text-model test/st-multilingual' '$TMP/err'"
+check "st: root and module files identical" sh -c 'for f in modules.json sentence_bert_config.json config_sentence_transformers.json config.json vocab.txt tokenizer.json tokenizer_config.json model.safetensors 1_Pooling/config.json 2_Dense/config.json 2_Dense/model.safetensors; do cmp -s "$1/$f" "$2/$f" || exit 1; done' - "$S" "$ST"
+check "st: a module file is a relative link to blobs/<sha256>" \
+  [ "$(readlink "$S/2_Dense/model.safetensors")" = "../../../blobs/$(sha256 "$ST/2_Dense/model.safetensors")" ]
+check "st: a module's files from the resolve URL with the subfolder path" grep -q "HEAD /test/st-multilingual/resolve/$SHA/1_Pooling/config.json " "$TMP/server-ok.log"
+check "st: 2_Dense's pytorch_model.bin not fetched (its safetensors is there)" sh -c "[ ! -e '$S/2_Dense/pytorch_model.bin' ] && ! grep -q 'st-multilingual/resolve/.*2_Dense/pytorch_model.bin' '$TMP/server-ok.log'"
+check "st: no onnx/, openvino/, TensorFlow, Rust weights or README fetched" sh -c "! grep -E 'st-multilingual/resolve/.*(onnx|openvino|tf_model|rust_model|README)' '$TMP/server-ok.log' && [ ! -e '$S/onnx' ] && [ ! -e '$S/README.md' ]"
+check "st: embeds as the fixture folder does" sh -c "[ \"\$('$BIN' embed --model '$S' --text 'Guten Morgen, Welt')\" = \"\$('$BIN' embed --model '$ST' --text 'Guten Morgen, Welt')\" ]"
+check "st: model info names the source and the modules" sh -c "'$BIN' model info '$S' > '$TMP/info' && grep -q 'Dense' '$TMP/info'"
+check "st: a text model does not become the CLIP model in use" [ "$("$BIN" model list | grep '^\*')" = "$INUSE" ]
+n=$(wc -l < "$TMP/server-ok.log")
+"$BIN" model fetch test/st-multilingual > /dev/null 2> "$TMP/err"
+check "st: second fetch from the cache, no request" sh -c "grep -q 'in the cache already' '$TMP/err' && [ \$(wc -l < '$TMP/server-ok.log') -eq $n ]"
+# a snapshot that lacks a module's file is not complete: fetched again, only what is missing
+rm "$S/1_Pooling/config.json"
+"$BIN" model fetch test/st-multilingual > /dev/null 2> "$TMP/err"
+check "st: a missing module file is fetched again" sh -c "cmp -s '$S/1_Pooling/config.json' '$ST/1_Pooling/config.json' && [ \$(sed -n '$((n + 1)),\$p' '$TMP/server-ok.log' | grep -c '^host=localhost') -eq 0 ]"
+
+"$BIN" model fetch test/st-minilm > "$TMP/out" 2> "$TMP/err"
+S=$(cat "$TMP/out")
+check "st, MiniLM (Normalize has no folder): fetched, embeds as the fixture" sh -c "[ -n '$S' ] && [ \"\$('$BIN' embed --model '$S' --text 'hello world')\" = \"\$('$BIN' embed --model '$FX/tiny-bert-minilm' --text 'hello world')\" ]"
+
+R=$HF_HUB_CACHE/models--test--st-bin-only
+"$BIN" model fetch test/st-bin-only > "$TMP/out" 2> "$TMP/err"
+check "st, .bin only: fetch succeeds" [ $? -eq 0 ]
+S=$(cat "$TMP/out")
+check "st, .bin only: the root and 2_Dense pytorch_model.bin" sh -c "cmp -s '$S/pytorch_model.bin' '$TMP/gen/st-bin-only/pytorch_model.bin' && cmp -s '$S/2_Dense/pytorch_model.bin' '$ST/2_Dense/pytorch_model.bin'"
+check "st, .bin only: asked for the conversion pull request first" grep -q "GET /api/models/test/st-bin-only/discussions" "$TMP/server-ok.log"
+check "st, .bin only: named pytorch weights" grep -q "pytorch weights, a sentence-transformers model" "$TMP/err"
+check "st, .bin only: embeds as the safetensors fixture" sh -c "[ \"\$('$BIN' embed --model '$S' --text 'Bonjour')\" = \"\$('$BIN' embed --model '$ST' --text 'Bonjour')\" ]"
+
+"$BIN" model fetch test/st-evil > /dev/null 2> "$TMP/err"
+check "st: a module path leaving the snapshot is refused" sh -c "grep -q \"module path '../../../evil' is not a plain relative folder\" '$TMP/err' && ! grep -q '\.\./' '$TMP/server-ok.log' && [ ! -e '$HF_HUB_CACHE/models--test--st-evil/refs/main' ] && [ ! -e '$HF_HUB_CACHE/evil' ]"
+
+"$BIN" model fetch test/not-st > /dev/null 2> "$TMP/err"
+check "not a sentence-transformers repository: fails" [ $? -eq 1 ]
+check "not a sentence-transformers repository: says what each kind needs" grep -q "not a model repository this program can use (a CLIP model needs config.json, vocab.json, merges.txt; a sentence-transformers model needs modules.json, config.json, vocab.txt)" "$TMP/err"
+check "not a sentence-transformers repository: nothing downloaded" [ ! -e "$HF_HUB_CACHE/models--test--not-st" ]
+
+# model use CLIP --text-model REPO from the cache, with no network
+"$BIN" model fetch test/st-toyworld > /dev/null 2>&1
+SHA=$(api_sha "$HF_ENDPOINT/api/models/test/st-toyworld/revision/main")
+ST_EP=$HF_ENDPOINT
+export HF_ENDPOINT="http://127.0.0.1:$CLOSED"
+"$BIN" model use test/toyworld-clip --text-model test/st-toyworld > "$TMP/out" 2> "$TMP/err"
+check "st: model use CLIP --text-model REPO from the cache" sh -c "grep -qx 'queries embedded by $HF_HUB_CACHE/models--test--st-toyworld/snapshots/$SHA' '$TMP/out'"
+"$BIN" add --wait "$FX/toyworld-eval/img00.png" "$FX/toyworld-eval/img01.png" "$FX/toyworld-eval/img02.png" > /dev/null 2>&1
+check "st: a German query finds its image through the fetched text model" sh -c "'$BIN' search 'ein rotes Kreuz' --kind image --limit 1 --json 2> /dev/null | grep -q 'toyworld-eval/img01.png\"'"
+check "st: a Japanese query too" sh -c "'$BIN' search '紫の円' --kind image --limit 1 --json 2> /dev/null | grep -q 'toyworld-eval/img02.png\"'"
+"$BIN" model use test/toyworld-clip --text-model test/st-multilingual > /dev/null 2> "$TMP/err"
+check "st: a text model of another space is refused" grep -q "embeds into 32 dimensions" "$TMP/err"
+"$BIN" model use test/toyworld-clip --text-model test/st-nowhere > /dev/null 2> "$TMP/err"
+check "st: not in the cache: says to fetch it" grep -q "download it with \`clipseek model fetch test/st-nowhere\`" "$TMP/err"
+rm "$HF_HUB_CACHE/models--test--st-toyworld/snapshots/$SHA/2_Dense/config.json"
+"$BIN" model use test/toyworld-clip --text-model test/st-toyworld > /dev/null 2> "$TMP/err"
+check "st: a snapshot without a module's file is not taken from the cache" grep -q "not in the Hugging Face cache" "$TMP/err"
+"$BIN" model use test/toyworld-clip > /dev/null 2>&1
+export HF_ENDPOINT=$ST_EP
+
 # searches_with LABEL: the fetched model in use works for both towers: the image finds itself by
 # meaning (a lone entry gives a text query no distribution for the meaning floor), and a text
 # query embeds and runs (no matches is an answer, an error is not)
@@ -159,6 +233,17 @@ check "no ref to an incomplete snapshot" [ ! -e "$R/refs/main" ]
 check "second fetch completes" [ $? -eq 0 ]
 check "resumed with a Range request at the CDN" grep -q "^host=localhost.*model.safetensors range=bytes=[1-9]" "$TMP/server-cut.log"
 check "resumed file identical" cmp -s "$(cat "$TMP/out")/model.safetensors" "$FX/toyworld-clip/model.safetensors"
+
+## an interrupted sentence-transformers download: each fetch resumes where the last one stopped
+R=$HF_HUB_CACHE/models--test--st-multilingual
+i=0; rc=1
+while [ $rc -ne 0 ] && [ $i -lt 4 ]; do
+  "$BIN" model fetch test/st-multilingual > "$TMP/out" 2> "$TMP/err"; rc=$?; i=$((i + 1))
+  [ $rc -ne 0 ] && { grep -q "resume" "$TMP/err" || break; [ ! -e "$R/refs/main" ] || break; }
+done
+check "st, interrupted: fails twice (root and 2_Dense weights cut), then completes" sh -c "[ $rc -eq 0 ] && [ $i -eq 3 ]"
+check "st, interrupted: resumed with Range requests" sh -c "grep -q '^host=localhost.*tiny-distilbert-multilingual%2Fmodel.safetensors range=bytes=[1-9]' '$TMP/server-cut.log' && grep -q '^host=localhost.*2_Dense%2Fmodel.safetensors range=bytes=[1-9]' '$TMP/server-cut.log'"
+check "st, interrupted: files identical" sh -c "cmp -s '$(cat "$TMP/out")/model.safetensors' '$FX/tiny-distilbert-multilingual/model.safetensors' && cmp -s '$(cat "$TMP/out")/2_Dense/model.safetensors' '$FX/tiny-distilbert-multilingual/2_Dense/model.safetensors'"
 
 ## an interrupted download, then a CDN that ignores Range (a 200 with the whole file)
 rm -rf "$HF_HUB_CACHE" "$TMP/data"
@@ -209,6 +294,10 @@ check "no API: weights identical" cmp -s "$(cat "$TMP/out")/model.safetensors" "
 "$BIN" model fetch test/sharded-bin > /dev/null 2> "$TMP/err"
 S=$HF_HUB_CACHE/models--test--sharded-bin/snapshots/$(cat "$HF_HUB_CACHE/models--test--sharded-bin/refs/main" 2> /dev/null)
 check "no API: sharded .bin found after the safetensors probes" cmp -s "$S/pytorch_model-00002-of-00002.bin" "$FX/torch-checkpoints/sharded-f32/pytorch_model-00002-of-00002.bin"
+"$BIN" model fetch test/st-minilm > "$TMP/out" 2> "$TMP/err"
+check "no API: a sentence-transformers repository by probing, module folder included" cmp -s "$(cat "$TMP/out")/1_Pooling/config.json" "$FX/tiny-bert-minilm/1_Pooling/config.json"
+"$BIN" model fetch test/not-st > /dev/null 2> "$TMP/err"
+check "no API: not a sentence-transformers repository: says what each kind needs" grep -q "not a model repository this program can use" "$TMP/err"
 stop
 
 ## a Hugging Face cache made as huggingface_hub makes it, used with no network at all

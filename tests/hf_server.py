@@ -4,7 +4,8 @@ It answers the way huggingface.co does (huggingface_hub's file_download.py / hf_
 utils/_http.py hf_raise_for_status read these answers; transformers' safetensors_conversion.py
 reads the discussions):
 
-- GET|HEAD /{repo}/resolve/{rev}/{file}: a small file answers a relative 307 (with X-Repo-Commit)
+- GET|HEAD /{repo}/resolve/{rev}/{file}: {file} may hold '/' (a file in a subfolder, e.g.
+  1_Pooling/config.json: hf_hub_url quotes it with safe="/"). A small file answers a relative 307 (with X-Repo-Commit)
   to /api/resolve-cache/models/{repo}/{commit}/{file}?...&etag=..., which answers 200 with ETag =
   its git blob SHA-1 (quoted) and X-Repo-Commit (in mode noapi: 200 directly); a large (Git LFS) file, *.safetensors and *.bin, answers 302 to a
   CDN on ANOTHER host and port (http://localhost:{cdn_port}/...) with X-Linked-Etag = SHA-256,
@@ -15,7 +16,9 @@ reads the discussions):
   private). A gated repository's files: 401 GatedRepo without a token, 403 GatedRepo with a token
   that has no access, and 401 "Invalid credentials in Authorization header" for an unknown token.
 - GET /api/models/{repo} and /api/models/{repo}/revision/{rev}: {"id", "sha", "siblings":
-  [{"rfilename"}], "gated", "private"} (public for gated repositories too, as on the hub).
+  [{"rfilename"}], "gated", "private"} (public for gated repositories too, as on the hub). The
+  siblings are every file of the revision, subfolders included ("1_Pooling/config.json",
+  "onnx/model.onnx"), as the hub lists them.
 - GET /api/models/{repo}/discussions: {"discussions": [{"num", "title", "status", "isPullRequest",
   "author": {"name"}}], "count", "start", "numClosedDiscussions"}.
 
@@ -28,13 +31,28 @@ Repositories (files served from the fixtures folder ROOT in place, never copied)
   test/gated                toyworld-clip, gated: needs "Authorization: Bearer hf_test_token_ok"
   openai/clip-vit-base-patch32  like the real one: pytorch_model.bin on main, the conversion on
                             refs/pr/66 (tiny-clip-quickgelu-p32's model.safetensors: the same weights)
+  test/st-multilingual      sentence-transformers: tiny-distilbert-multilingual with its subfolders
+                            (1_Pooling, 2_Dense with both model.safetensors and pytorch_model.bin),
+                            plus files a client must not fetch, as the real repositories carry them:
+                            README.md, onnx/model.onnx, openvino/openvino_model.{xml,bin},
+                            tf_model.h5, rust_model.ot
+  test/st-minilm            sentence-transformers: tiny-bert-minilm (Normalize: no folder)
+  test/st-toyworld          sentence-transformers: toyworld-multilingual (into toyworld-clip's space)
+  test/st-bin-only          the layout of clip-ViT-B-32-multilingual-v1: root weights only as
+                            pytorch_model.bin (GEN/st-bin-only/pytorch_model.bin, written by the test
+                            from the fixture's safetensors), 2_Dense only pytorch_model.bin
+  test/st-evil              tiny-bert-minilm with GEN/st-evil/modules.json (a module path "../..")
+  test/not-st               a plain DistilBERT repository (config.json, vocab.txt, weights; no
+                            modules.json): neither a CLIP nor a sentence-transformers model
 
 Modes (argv[3]): "ok"; "cut": the first CDN download of each file stops halfway (connection
 closed); "badsum": X-Linked-Etag is wrong; "noapi": /api/* answers a plain 404 (a mirror without
-the API: clients must probe); "slow": the CDN sends 64 KB every 3 ms (downloads overlap); "nopr": openai/clip-vit-base-patch32 has no
+the API: clients must probe; files in subfolders are still served); "slow": the CDN sends 64 KB every 3 ms (downloads overlap); "nopr": openai/clip-vit-base-patch32 has no
 conversion pull request (only pytorch_model.bin); "norange": like "cut", and the CDN then ignores
 Range (a 200 with the whole file, as RFC 9110 allows); "long": a GET of a file (resolve cache or CDN)
-sends 64 MB more than HEAD said (in Content-Length too), logging whether the client hung up first. Writes "HUBPORT CDNPORT" to argv[2]. Logs one line per request to
+sends 64 MB more than HEAD said (in Content-Length too), logging whether the client hung up first.
+argv[4] (optional): GEN, a folder of files the test generated (served as "@gen/..."; test/st-bin-only
+exists only with it). Writes "HUBPORT CDNPORT" to argv[2]. Logs one line per request to
 stderr: "host=HOST METHOD PATH range=R auth=yes|no" (never the token). Binds 127.0.0.1 only and
 exits after 300 s.
 """
@@ -42,6 +60,7 @@ import hashlib, json, os, sys, threading, urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ROOT, PORTFILE, MODE = sys.argv[1], sys.argv[2], sys.argv[3]
+GEN = sys.argv[4] if len(sys.argv) > 4 else None
 TOKEN = "hf_test_token_ok"
 BOT_TITLE = "Adding `safetensors` variant of this model"
 
@@ -60,11 +79,53 @@ REPOS = {
 TOP_FILES = ["config.json", "merges.txt", "vocab.json", "preprocessor_config.json", "tokenizer_config.json",
              "special_tokens_map.json", "model.safetensors", "pytorch_model.bin", "pytorch_model.bin.index.json",
              "pytorch_model-00001-of-00002.bin", "pytorch_model-00002-of-00002.bin"]
+# sentence-transformers repositories: {"tree": folder served recursively, "drop": names left out,
+# "add": {name: path}, "extra": files with made-up content (never fetched by a client)}
+ST_EXTRA = {"README.md": b"---\nlibrary_name: sentence-transformers\n---\n",
+            "onnx/model.onnx": b"onnx: not fetched", "openvino/openvino_model.xml": b"<net/>",
+            "openvino/openvino_model.bin": b"openvino: not fetched", "tf_model.h5": b"tf: not fetched",
+            "rust_model.ot": b"rust: not fetched"}
+# the fixtures' reference outputs and evaluation sets, not repository files
+NOT_SERVED = ("refs.json", "refs.safetensors", "eval-embeds.safetensors", "eval-queries.json")
+REPOS["test/st-multilingual"] = {"main": "tiny-distilbert-multilingual", "tree": True, "extra": ST_EXTRA}
+REPOS["test/st-minilm"] = {"main": "tiny-bert-minilm", "tree": True}
+REPOS["test/st-toyworld"] = {"main": "toyworld-multilingual", "tree": True}
+if GEN:
+    REPOS["test/st-bin-only"] = {"main": "tiny-distilbert-multilingual", "tree": True,
+                                 "drop": ("model.safetensors", "2_Dense/model.safetensors", "tokenizer.json"),
+                                 "add": {"pytorch_model.bin": "@gen/st-bin-only/pytorch_model.bin"}}
+if GEN:  # a modules.json whose module path leaves the snapshot (GEN/st-evil/modules.json)
+    REPOS["test/st-evil"] = {"main": "tiny-bert-minilm", "tree": True,
+                             "add": {"modules.json": "@gen/st-evil/modules.json"}}
+REPOS["test/not-st"] = {"main": "tiny-distilbert-multilingual", "tree": True,
+                        "drop": ("modules.json", "sentence_bert_config.json", "config_sentence_transformers.json",
+                                 "1_Pooling/config.json", "2_Dense/config.json", "2_Dense/model.safetensors",
+                                 "2_Dense/pytorch_model.bin")}
 if MODE == "nopr":  # the default repository before the conversion bot came by
     REPOS["openai/clip-vit-base-patch32"] = {"main": "torch-checkpoints/zip-f32"}
 LONG_EXTRA = 64 << 20  # mode "long": the CDN sends this many bytes more than the file has
 cut_done = set()
 lock = threading.Lock()
+
+
+def locate(rel):
+    """A served file's path: relative to ROOT, or "@gen/..." under GEN."""
+    if rel.startswith("@gen/"):
+        return os.path.join(GEN, rel[5:])
+    return os.path.join(ROOT, rel)
+
+
+def walk(folder):
+    """{name with '/': path} of every file under ROOT/folder (symlinks followed)."""
+    out = {}
+    base = os.path.join(ROOT, folder)
+    for d, _dirs, files in os.walk(base, followlinks=True):
+        for f in files:
+            full = os.path.join(d, f)
+            name = os.path.relpath(full, base)
+            if name not in NOT_SERVED:
+                out[name] = full
+    return out
 
 
 def commit_of(repo, rev):
@@ -74,7 +135,17 @@ def commit_of(repo, rev):
 def tree(repo, rev):
     """{file name: path} of a revision, or None if the revision does not exist."""
     spec = REPOS[repo]
-    main = {f: os.path.join(ROOT, spec["main"], f) for f in TOP_FILES if os.path.isfile(os.path.join(ROOT, spec["main"], f))}
+    if spec.get("tree"):
+        main = walk(spec["main"])
+        for f in spec.get("drop", ()):
+            main.pop(f, None)
+        for f, rel in spec.get("add", {}).items():
+            main[f] = locate(rel)
+        for f in spec.get("extra", {}):
+            main[f] = ("extra", f)
+    else:
+        main = {f: os.path.join(ROOT, spec["main"], f) for f in TOP_FILES
+                if os.path.isfile(os.path.join(ROOT, spec["main"], f))}
     main[".gitattributes"] = None
     if rev in ("main", commit_of(repo, "main")):
         return main
@@ -96,11 +167,23 @@ def canonical(repo, rev):
 
 
 def content(path):
-    return b"*.bin filter=lfs diff=lfs merge=lfs -text\n*.safetensors filter=lfs diff=lfs merge=lfs -text\n" \
-        if path is None else open(path, "rb").read()
+    if path is None:
+        return b"*.bin filter=lfs diff=lfs merge=lfs -text\n*.safetensors filter=lfs diff=lfs merge=lfs -text\n"
+    if isinstance(path, tuple):  # a made-up file
+        return ST_EXTRA[path[1]]
+    return open(path, "rb").read()
 
 
-def is_lfs(name):
+def cdn_name(path):
+    """The name a file has on the CDN: its path under ROOT, or "@gen/..." under GEN."""
+    if GEN and os.path.abspath(path).startswith(os.path.abspath(GEN) + os.sep):
+        return "@gen/" + os.path.relpath(path, GEN)
+    return os.path.relpath(path, ROOT)
+
+
+def is_lfs(name, path=None):
+    if isinstance(path, tuple):  # made-up files are small text, served by the hub itself
+        return False
     return name.endswith(".safetensors") or name.endswith(".bin")
 
 
@@ -150,10 +233,11 @@ class H(BaseHTTPRequestHandler):
                 return self.error(404, None, "Not Found")
             return self.serve_api(path)
         parts = path.split("/")
-        # /{org}/{name}/resolve/{rev}/{file}
-        if len(parts) != 6 or parts[3] != "resolve":
+        # /{org}/{name}/resolve/{rev}/{file, '/' kept}
+        if len(parts) < 6 or parts[3] != "resolve":
             return self.error(404, None, "Not Found")
-        repo, rev, fname = parts[1] + "/" + parts[2], urllib.parse.unquote(parts[4]), urllib.parse.unquote(parts[5])
+        repo, rev = parts[1] + "/" + parts[2], urllib.parse.unquote(parts[4])
+        fname = urllib.parse.unquote("/".join(parts[5:]))
         if repo not in REPOS:
             return self.error(401, "RepoNotFound", "Repository not found")
         if self.refuse_gated(repo):
@@ -165,14 +249,14 @@ class H(BaseHTTPRequestHandler):
             return self.error(404, "EntryNotFound", "Entry not found")
         data = content(t[fname])
         commit = commit_of(repo, canonical(repo, rev))
-        if is_lfs(fname):
+        if is_lfs(fname, t[fname]):
             sha = hashlib.sha256(data).hexdigest()
             if MODE == "badsum":
                 sha = "0" * 64
             self.send_response(302)
             self.send_header("Location", "http://localhost:%d/repos/%s/%s" % (cdn.server_address[1],
                                                                               hashlib.sha256(data).hexdigest(),
-                                                                              os.path.relpath(t[fname], ROOT).replace("/", "%2F")))
+                                                                              urllib.parse.quote(cdn_name(t[fname]), safe="")))
             self.send_header("X-Linked-Etag", '"%s"' % sha)
             self.send_header("X-Linked-Size", str(len(data)))
             self.send_header("X-Repo-Commit", commit)
@@ -201,8 +285,8 @@ class H(BaseHTTPRequestHandler):
 
     def serve_api(self, path):
         parts = [urllib.parse.unquote(p) for p in path.split("/")]
-        if len(parts) == 8 and parts[2] == "resolve-cache" and parts[3] == "models":
-            return self.serve_resolve_cache(parts[4] + "/" + parts[5], parts[6], parts[7])
+        if len(parts) >= 8 and parts[2] == "resolve-cache" and parts[3] == "models":
+            return self.serve_resolve_cache(parts[4] + "/" + parts[5], parts[6], "/".join(parts[7:]))
         # /api/models/{org}/{name}[/revision/{rev} | /discussions]
         if len(parts) < 5 or parts[2] != "models":
             return self.error(404, None, "Not Found")
@@ -251,7 +335,7 @@ class H(BaseHTTPRequestHandler):
         if self.refuse_gated(repo):
             return
         t = tree(repo, commit)
-        if t is None or fname not in t or is_lfs(fname):
+        if t is None or fname not in t or is_lfs(fname, t[fname]):
             return self.error(404, "EntryNotFound", "Entry not found")
         data = content(t[fname])
         self.send_response(200)
@@ -269,7 +353,9 @@ class H(BaseHTTPRequestHandler):
         if len(parts) != 4 or parts[1] != "repos":
             return self.error(404, None, "Not Found")
         rel = urllib.parse.unquote(parts[3])
-        full = os.path.join(ROOT, rel)
+        if rel.startswith("@gen/") and not GEN:
+            return self.error(404, None, "Not Found")
+        full = locate(rel)
         if ".." in rel.split("/") or not os.path.isfile(full):
             return self.error(404, None, "Not Found")
         data = open(full, "rb").read()

@@ -201,3 +201,76 @@ Test(hub, control_characters_never_reach_a_message, .init = mk_cache, .fini = rm
     cs_err_prefix(&p, "outer\a %s", "\x1b]0;x\x07");
     for (const char *c = p.msg; *c; c++) cr_expect((unsigned char)*c >= 0x20 && *c != 0x7f, "prefix: 0x%02x", (unsigned char)*c);
 }
+
+/* modules.json comes from the network: its module paths become paths in the cache and in URLs */
+Test(hub, module_folders_from_modules_json_are_plain_relative_paths) {
+    static const char good[] = "[{\"path\": \"\", \"type\": \"sentence_transformers.models.Transformer\"},"
+                               " {\"path\": \"1_Pooling\", \"type\": \"sentence_transformers.models.Pooling\"},"
+                               " {\"path\": \"2_Dense\", \"type\": \"sentence_transformers.models.Dense\"},"
+                               " {\"path\": \"3_Normalize\", \"type\": \"sentence_transformers.models.Normalize\"}]";
+    char **dirs, *kinds;
+    cs_err e;
+    cr_assert_eq(hub_module_dirs_parse(good, strlen(good), "modules.json", &dirs, &kinds, &e), 0, "%s", e.msg);
+    cr_assert_str_eq(dirs[0], "1_Pooling");
+    cr_assert_str_eq(dirs[1], "2_Dense");
+    cr_assert_str_eq(dirs[2], "3_Normalize");
+    cr_assert_null(dirs[3], "the root (\"\") is not a module folder");
+    cr_assert_eq(memcmp(kinds, "odn", 3), 0);
+    hub_free_names(dirs);
+    free(kinds);
+    static const char *const bad[] = {"[{\"path\": \"../x\", \"type\": \"Pooling\"}]",
+                                      "[{\"path\": \"/etc\", \"type\": \"Pooling\"}]",
+                                      "[{\"path\": \"a/../../b\", \"type\": \"Dense\"}]",
+                                      "[{\"path\": \"a//b\", \"type\": \"Dense\"}]",
+                                      "[{\"path\": \".hidden\", \"type\": \"Dense\"}]",
+                                      "[{\"path\": \"a\\\\b\", \"type\": \"Dense\"}]",
+                                      "[{\"type\": \"sentence_transformers.models.Pooling\"}]",
+                                      "{\"path\": \"1_Pooling\"}",
+                                      "[1]",
+                                      "not json"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        cr_assert_eq(hub_module_dirs_parse(bad[i], strlen(bad[i]), "modules.json", &dirs, &kinds, &e), -1, "%s",
+                     bad[i]);
+        cr_assert_eq(e.code, CS_EINVAL, "%s", bad[i]);
+        cr_assert(strstr(e.msg, "modules.json"), "%s", e.msg);
+        cr_assert_null(dirs);
+    }
+    cr_assert(hub_relpath_valid("0_Transformer/sub"));
+    static const char *const paths[] = {"", ".", "..", "a/..", "a/", "/a", "a b", "a/.b"};
+    for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) cr_assert(!hub_relpath_valid(paths[i]), "%s", paths[i]);
+}
+
+/* a sentence-transformers snapshot is complete only with every module folder's files */
+Test(hub, st_snapshot_needs_its_module_files, .init = mk_cache, .fini = rm_cache) {
+    char rdir[256], p[1024];
+    snprintf(rdir, sizeof rdir, "%s/models--st--multi", cache);
+    static const char *const st_files[] = {"modules.json", "config.json", "vocab.txt"};
+    const hub_layout l = {"sentence-transformers", st_files, 3, NULL, 0, 1};
+    const char *names[] = {"modules.json", "config.json", "vocab.txt", "model.safetensors"};
+    const char *c = "4444444444444444444444444444444444444444";
+    snprintf(p, sizeof p, "mkdir -p '%s/snapshots/%s/1_Pooling' '%s/snapshots/%s/2_Dense'", rdir, c, rdir, c);
+    cr_assert_eq(system(p), 0);
+    snapshot(rdir, "main", c, names, 4);
+    snprintf(p, sizeof p, "%s/snapshots/%s/1_Pooling/config.json", rdir, c);
+    put(p, "{}");
+    snprintf(p, sizeof p, "%s/snapshots/%s/modules.json", rdir, c);
+    put(p, "[{\"path\": \"\", \"type\": \"sentence_transformers.models.Transformer\"},"
+           " {\"path\": \"1_Pooling\", \"type\": \"sentence_transformers.models.Pooling\"},"
+           " {\"path\": \"2_Dense\", \"type\": \"sentence_transformers.models.Dense\"},"
+           " {\"path\": \"3_Normalize\", \"type\": \"sentence_transformers.models.Normalize\"}]");
+    hub_params hp = {0};
+    hp.cache_dir = cache;
+    hub_model m;
+    cr_assert_eq(hub_cache_lookup_layout("st/multi", &l, &hp, &m, NULL), 1, "2_Dense/config.json missing");
+    snprintf(p, sizeof p, "%s/snapshots/%s/2_Dense/config.json", rdir, c);
+    put(p, "{}");
+    cr_assert_eq(hub_cache_lookup_layout("st/multi", &l, &hp, &m, NULL), 1, "2_Dense's weights missing");
+    snprintf(p, sizeof p, "%s/snapshots/%s/2_Dense/pytorch_model.bin", rdir, c);
+    put(p, "x");
+    cr_assert_eq(hub_cache_lookup_layout("st/multi", &l, &hp, &m, NULL), 0, "complete: Normalize needs no folder");
+    cr_assert_str_eq(m.commit, c);
+    /* the same snapshot is no CLIP model */
+    static const char *const clip[] = {"config.json", "vocab.json", "merges.txt"};
+    const hub_layout cl = {"CLIP", clip, 3, NULL, 0, 0};
+    cr_assert_eq(hub_cache_lookup_layout("st/multi", &cl, &hp, &m, NULL), 1);
+}

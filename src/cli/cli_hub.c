@@ -13,6 +13,7 @@
 #include "../common/cs_file.h"
 #include "../hub/hub.h"
 #include "../model/clip.h"
+#include "../model/stmodel.h"
 #include "../store/store.h"
 #include "cli.h"
 
@@ -20,6 +21,16 @@
 static const char *const clip_optional[] = {"preprocessor_config.json", "tokenizer_config.json",
                                             "special_tokens_map.json"};
 #define N_CLIP_OPTIONAL 3
+/* A sentence-transformers repository (docs/text-models.md): the root holds the Transformer; the
+ * hub fetches the module folders modules.json names (1_Pooling, 2_Dense, ...). */
+static const char *const st_files[] = {"modules.json", "config.json", "vocab.txt"};
+static const char *const st_optional[] = {"config_sentence_transformers.json", "sentence_bert_config.json",
+                                          "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"};
+enum { LAYOUT_CLIP, LAYOUT_ST };
+static const hub_layout layouts[] = {
+    {"CLIP", cli_clip_files, CLI_N_CLIP_FILES, clip_optional, N_CLIP_OPTIONAL, 0},
+    {"sentence-transformers", st_files, 3, st_optional, 5, 1},
+};
 
 typedef struct bar {
     char file[256];
@@ -42,6 +53,16 @@ static void draw(void *arg, const char *file, uint64_t done, uint64_t total) {
             100.0 * (double)done / (double)total, total / 1e6);
 }
 
+/* Loads a sentence-transformers folder once (the weights are mapped, not read): proves it usable. */
+static int validate_st(const char *dir, cs_err *e) {
+    bert_params bp = bert_default_params();
+    bp.threads = 1;
+    stm_ctx *s;
+    if (stm_load(dir, &bp, &s, e)) return -1;
+    stm_free(s);
+    return 0;
+}
+
 /* Loads the folder's headers once: proves a fetched or chosen model is usable. */
 static int validate(const char *dir, cs_err *e) {
     clip_params cp = clip_default_params();
@@ -62,7 +83,8 @@ int cli_model_fetch(int argc, char **argv) {
             repo = argv[i];
             got_repo = 1;
         } else
-            return cli_usage("model fetch: expected [REPO] [--revision R] (default openai/clip-vit-base-patch32)");
+            return cli_usage("model fetch: expected [REPO] [--revision R] (a CLIP or sentence-transformers "
+                             "repository; default openai/clip-vit-base-patch32)");
     }
     if (!hub_repo_valid(repo)) return cli_usage("model fetch: '%s' is not a repository like org/name", repo);
     store *s = cli_open_store();
@@ -81,18 +103,24 @@ int cli_model_fetch(int argc, char **argv) {
     if (hub_cache_dir(&hp, cache, sizeof cache)) snprintf(cache, sizeof cache, "?");
     fprintf(stderr, "clipseek: fetching %s (revision %s) into the Hugging Face cache %s\n", repo, rev ? rev : "main",
             cache);
-    int r = hub_fetch(repo, cli_clip_files, CLI_N_CLIP_FILES, clip_optional, N_CLIP_OPTIONAL, &hp, &m, &e);
+    int which = LAYOUT_CLIP;
+    int r = hub_fetch_any(repo, layouts, 2, &hp, &m, &which, &e);
     if (b.drawn) fputc('\n', stderr);
     if (r)
         rc = cli_fail("%s", e.msg);
     else {
-        fprintf(stderr, "clipseek: %s %s at %s (commit %.12s, %s weights)\n", repo,
-                m.from_cache ? "was in the cache already" : "downloaded", m.revision, m.commit, m.format);
-        if (validate(m.dir, &e))
-            rc = cli_fail("%s (%s weights) is in %s, but it is not a usable CLIP model here: %s", repo, m.format, m.dir,
-                          e.msg);
+        fprintf(stderr, "clipseek: %s %s at %s (commit %.12s, %s weights%s)\n", repo,
+                m.from_cache ? "was in the cache already" : "downloaded", m.revision, m.commit, m.format,
+                which == LAYOUT_ST ? ", a sentence-transformers model" : "");
+        if (which == LAYOUT_ST ? validate_st(m.dir, &e) : validate(m.dir, &e))
+            rc = cli_fail("%s (%s weights) is in %s, but it is not a usable %s model here: %s", repo, m.format, m.dir,
+                          layouts[which].name, e.msg);
+        else if (which == LAYOUT_ST)
+            fprintf(stderr, "clipseek: use it with `clipseek model use CLIP_MODEL --text-model %s`\n", repo);
     }
-    if (rc == CLI_OK) {
+    if (rc == CLI_OK && which == LAYOUT_ST) /* a text model never becomes the CLIP model in use */
+        printf("%s\n", m.dir);
+    else if (rc == CLI_OK) {
         char *cur = NULL;
         store_meta_get(s, "model_dir", &cur, NULL);
         if (!cur) store_meta_set(s, "model_dir", m.dir, NULL); /* the first model becomes the one in use */
@@ -103,8 +131,8 @@ int cli_model_fetch(int argc, char **argv) {
     return rc;
 }
 
-/* A folder (made absolute) or a repository in the cache (files: what its folder must hold). */
-static int resolve_model(const char *arg, const char *const *files, int nfiles, char *real, size_t n) {
+/* A folder (made absolute) or a repository in the cache (l: what its snapshot must hold). */
+static int resolve_model(const char *arg, const hub_layout *l, char *real, size_t n) {
     struct stat st;
     if (stat(arg, &st) == 0 && S_ISDIR(st.st_mode)) {
         char tmp[PATH_MAX];
@@ -115,7 +143,7 @@ static int resolve_model(const char *arg, const char *const *files, int nfiles, 
     if (hub_repo_valid(arg)) {
         hub_model m;
         hub_params p = hub_default_params();
-        if (hub_cache_lookup(arg, files, nfiles, &p, &m, NULL) != 0)
+        if (hub_cache_lookup_layout(arg, l, &p, &m, NULL) != 0)
             return cli_fail("%s is not in the Hugging Face cache; download it with `clipseek model fetch %s`", arg,
                             arg);
         snprintf(real, n, "%s", m.dir);
@@ -138,13 +166,12 @@ int cli_model_use(int argc, char **argv) {
         return cli_usage("model use: expected DIR|REPO (a CLIP model) [--text-model DIR|REPO (a sentence-transformers "
                          "text tower into the same space)]");
     char real[PATH_MAX + 512], treal[PATH_MAX + 512];
-    int rc = resolve_model(clip_arg, cli_clip_files, CLI_N_CLIP_FILES, real, sizeof real);
+    int rc = resolve_model(clip_arg, &layouts[LAYOUT_CLIP], real, sizeof real);
     if (rc) return rc;
     cs_err e;
     if (validate(real, &e)) return cli_fail("%s", e.msg); /* reads headers, not the weights */
     if (text_arg) {
-        static const char *const st_files[] = {"config.json", "vocab.txt"};
-        if ((rc = resolve_model(text_arg, st_files, 2, treal, sizeof treal))) return rc;
+        if ((rc = resolve_model(text_arg, &layouts[LAYOUT_ST], treal, sizeof treal))) return rc;
         if (cli_text_check_space(treal, real, &e)) return cli_fail("%s", e.msg);
     }
     store *s = cli_open_store();

@@ -213,19 +213,22 @@ static int request(conn *k, const char *url0, int head, hdrs *first, hdrs *last,
     return rc;
 }
 
-/* Percent-encodes s for one URL path segment (a revision such as refs/pr/66 -> refs%2Fpr%2F66,
- * as huggingface_hub quotes it with safe=""). */
-static void quote(char *dst, size_t n, const char *s) {
+/* Percent-encodes s for a URL path: a revision is one segment (refs/pr/66 -> refs%2Fpr%2F66, as
+ * huggingface_hub quotes it with safe=""), a file name keeps its '/' (1_Pooling/config.json, as
+ * hf_hub_url quotes it with quote's default safe="/"). */
+static void quote_safe(char *dst, size_t n, const char *s, const char *safe) {
     size_t at = 0;
     for (; *s && at + 4 < n; s++) {
         unsigned char ch = (unsigned char)*s;
-        if (isalnum(ch) || strchr("-._~", ch))
+        if (isalnum(ch) || strchr("-._~", ch) || (ch && strchr(safe, ch)))
             dst[at++] = (char)ch;
         else
             at += (size_t)snprintf(dst + at, n - at, "%%%02X", ch);
     }
     dst[at] = 0;
 }
+
+static void quote(char *dst, size_t n, const char *s) { quote_safe(dst, n, s, ""); }
 
 /* Turns a hub error answer into a message that says what to do. Returns -1. */
 static int http_error(const conn *k, const hdrs *h, const char *rev, const char *file, cs_err *err) {
@@ -377,9 +380,10 @@ static int download(conn *k, const char *url, const hdrs *hp, const char *rev, c
  * is in/out: empty until the first answer names it (X-Repo-Commit); then every file must come
  * from that commit. Returns 0, 1 if the hub says the file does not exist, -1 (err set). */
 static int get_file(conn *k, const char *rdir, const char *rev, const char *name, char *commit, cs_err *err) {
-    char qrev[512], url[4096];
+    char qrev[512], qname[1024], url[4096];
     quote(qrev, sizeof qrev, commit[0] ? commit : rev);
-    snprintf(url, sizeof url, "%.*s/%s/resolve/%s/%s", (int)k->eplen, k->ep, k->repo, qrev, name);
+    quote_safe(qname, sizeof qname, name, "/");
+    snprintf(url, sizeof url, "%.*s/%s/resolve/%s/%s", (int)k->eplen, k->ep, k->repo, qrev, qname);
     /* HEAD follows same-origin redirects (the hub sends small files through a relative 307 to
      * /api/resolve-cache/...) and stops at the CDN's: the last answer has the metadata, as in
      * huggingface_hub's get_hf_file_metadata; X-Repo-Commit may sit on the first one only */
@@ -551,9 +555,69 @@ static int read_token(const hub_params *p, char *tok, size_t n) {
     return tok[0] != 0;
 }
 
+/* What sentence-transformers reads from a module folder (its Transformer, Pooling, Dense): the
+ * weights last, model.safetensors before pytorch_model.bin (as its load_file_path tries them). */
+static const char *const module_files[] = {"config.json",
+                                           "vocab.txt",
+                                           "tokenizer.json",
+                                           "tokenizer_config.json",
+                                           "special_tokens_map.json",
+                                           "sentence_bert_config.json",
+                                           "model.safetensors",
+                                           "pytorch_model.bin"};
+#define N_MODULE_FILES (sizeof module_files / sizeof *module_files)
+
+/* Downloads the files of each module folder that the snapshot's modules.json names: the listed
+ * ones (sib), else probed (a mirror without the API). */
+static int get_modules(conn *k, const char *rdir, const char *rev, char *commit, json_t *sib, cs_err *err) {
+    char mj[PATH_MAX + 128], **dirs, *kinds;
+    snprintf(mj, sizeof mj, "%s/snapshots/%s/modules.json", rdir, commit);
+    if (hub_module_dirs(mj, &dirs, &kinds, err)) return -1;
+    int rc = 0;
+    for (size_t i = 0; dirs[i] && !rc; i++) {
+        int have_st = 0;
+        for (size_t f = 0; f < N_MODULE_FILES && !rc; f++) {
+            char name[512];
+            snprintf(name, sizeof name, "%s/%s", dirs[i], module_files[f]);
+            int is_bin = !strcmp(module_files[f], "pytorch_model.bin");
+            if (is_bin && have_st) continue; /* the safetensors copy is enough */
+            int g;
+            if (sib)
+                g = listed(sib, name) ? need_file(k, rdir, rev, name, commit, err) : 1;
+            else
+                g = get_file(k, rdir, rev, name, commit, err);
+            if (g < 0) rc = -1;
+            if (g == 0 && !strcmp(module_files[f], "model.safetensors")) have_st = 1;
+        }
+    }
+    hub_free_names(dirs);
+    free(kinds);
+    return rc;
+}
+
+/* 1 if every file of layout l is in the listing. */
+static int layout_listed(json_t *sib, const hub_layout *l) {
+    for (int i = 0; i < l->n; i++)
+        if (!listed(sib, l->files[i])) return 0;
+    return 1;
+}
+
+/* The error for a revision that holds none of the layouts: what each one needs. */
+static int no_layout(conn *k, const hub_layout *ls, int nl, const char *rev, cs_err *err) {
+    char what[1024];
+    size_t at = 0;
+    for (int i = 0; i < nl && at < sizeof what; i++) {
+        at += (size_t)snprintf(what + at, sizeof what - at, "%sa %s model needs", i ? "; " : "", ls[i].name);
+        for (int f = 0; f < ls[i].n && at < sizeof what; f++)
+            at += (size_t)snprintf(what + at, sizeof what - at, "%s %s", f ? "," : "", ls[i].files[f]);
+    }
+    return cs_errc(err, CS_EUNSUPPORTED, "%s: revision %s is not a model repository this program can use (%s)", k->repo,
+                   rev, what);
+}
+
 /* Resolves and downloads; the cache and offline checks are done by the caller. */
-static int fetch_online(conn *k, const char *rdir, const char *const *files, int n, const char *const *optional,
-                        int nopt, const char *rev0, hub_model *out, cs_err *err) {
+static int fetch_online(conn *k, const char *rdir, const hub_layout *ls, int nl, const char *rev0, hub_model *out,
+                        int *which, cs_err *err) {
     char rev[256], commit[41] = "", qrev[512];
     snprintf(rev, sizeof rev, "%s", rev0);
     quote(qrev, sizeof qrev, rev);
@@ -562,14 +626,18 @@ static int fetch_online(conn *k, const char *rdir, const char *const *files, int
     json_t *j = NULL, *sib = NULL, *prj = NULL;
     int r = api_get(k, suffix, rev, &j, err);
     if (r < 0) return -1;
-    int fmt = -1, listing = r == 0 && parse_listing(j, commit, &sib) == 0;
+    int fmt = -1, li = -1, listing = r == 0 && parse_listing(j, commit, &sib) == 0;
     if (listing) {
-        for (int i = 0; i < n; i++)
-            if (!listed(sib, files[i])) {
-                json_decref(j);
-                return cs_err_set(err, "%s: %s is not in revision %s (is it a CLIP model repository?)", k->repo,
-                                  files[i], rev);
-            }
+        for (int i = 0; i < nl && li < 0; i++)
+            if (layout_listed(sib, &ls[i])) li = i;
+        if (li < 0) {
+            json_decref(j);
+            if (nl > 1) return no_layout(k, ls, nl, rev, err);
+            for (int i = 0; i < ls[0].n; i++)
+                if (!listed(sib, ls[0].files[i]))
+                    return cs_err_set(err, "%s: %s is not in revision %s (is it a %s model repository?)", k->repo,
+                                      ls[0].files[i], rev, ls[0].name);
+        }
         for (int f = 0; f < HUB_FMT_COUNT && fmt < 0; f++) {
             if (f == HUB_FMT_BIN) { /* no safetensors: the conversion pull request comes before the .bin */
                 int pr = conversion_pr(k, err);
@@ -598,9 +666,26 @@ static int fetch_online(conn *k, const char *rdir, const char *const *files, int
         }
     }
     int rc = 0;
-    for (int i = 0; i < n && !rc; i++) rc = need_file(k, rdir, rev, files[i], commit, err);
-    for (int i = 0; i < nopt && !rc; i++)
-        if (!listing || listed(sib, optional[i])) rc = get_file(k, rdir, rev, optional[i], commit, err) < 0 ? -1 : 0;
+    if (!listing) { /* no API: the first layout whose files all exist (a file of two layouts is fetched once) */
+        const char *miss = NULL;
+        for (int i = 0; i < nl && li < 0 && !rc; i++) {
+            int g = 0;
+            for (int f = 0; f < ls[i].n && g == 0; f++) {
+                g = get_file(k, rdir, rev, ls[i].files[f], commit, err);
+                if (g == 1 && !miss) miss = ls[i].files[f];
+            }
+            if (g < 0) rc = -1;
+            if (g == 0) li = i;
+        }
+        if (!rc && li < 0)
+            rc = nl > 1 ? no_layout(k, ls, nl, rev, err)
+                        : cs_err_set(err, "%s: %s not found at revision %s (HTTP 404)", k->repo, miss, rev);
+    }
+    const hub_layout *l = li >= 0 ? &ls[li] : NULL;
+    for (int i = 0; l && i < l->n && !rc; i++) rc = need_file(k, rdir, rev, l->files[i], commit, err);
+    for (int i = 0; l && i < l->nopt && !rc; i++)
+        if (!listing || listed(sib, l->optional[i]))
+            rc = get_file(k, rdir, rev, l->optional[i], commit, err) < 0 ? -1 : 0;
     if (!rc && listing) {
         rc = need_file(k, rdir, rev, hub_fmt_file[fmt], commit, err);
         if (!rc && (fmt == HUB_FMT_ST_SHARDED || fmt == HUB_FMT_BIN_SHARDED))
@@ -621,6 +706,7 @@ static int fetch_online(conn *k, const char *rdir, const char *const *files, int
         if (!rc && (fmt == HUB_FMT_ST_SHARDED || fmt == HUB_FMT_BIN_SHARDED))
             rc = get_shards(k, rdir, rev, hub_fmt_file[fmt], commit, err);
     }
+    if (!rc && l && l->modules) rc = get_modules(k, rdir, rev, commit, listing ? sib : NULL, err);
     json_decref(j);
     json_decref(prj);
     /* the ref last: it only ever names a snapshot whose files are all there */
@@ -632,16 +718,24 @@ static int fetch_online(conn *k, const char *rdir, const char *const *files, int
     snprintf(out->format, sizeof out->format, "%s", hub_fmt_name[fmt]);
     snprintf(out->dir, sizeof out->dir, "%s/snapshots/%s", rdir, commit);
     out->from_cache = 0;
+    if (which) *which = li;
     return 0;
 }
 
-int hub_fetch(const char *repo, const char *const *files, int n, const char *const *optional, int nopt,
-              const hub_params *p0, hub_model *out, cs_err *err) {
+int hub_fetch_any(const char *repo, const hub_layout *ls, int nl, const hub_params *p0, hub_model *out, int *which,
+                  cs_err *err) {
     hub_params p = p0 ? *p0 : hub_default_params();
     char rdir[PATH_MAX];
     if (hub_repo_dir(&p, repo, rdir, sizeof rdir, err)) return -1;
-    int r = hub_cache_lookup(repo, files, n, &p, out, err);
-    if (r <= 0) return r;
+    if (nl < 1) return cs_errc(err, CS_EINVAL, "hub_fetch_any: no layout");
+    for (int i = 0; i < nl; i++) {
+        int r = hub_cache_lookup_layout(repo, &ls[i], &p, out, err);
+        if (r < 0) return -1;
+        if (r == 0) {
+            if (which) *which = i;
+            return 0;
+        }
+    }
     const char *rev = p.revision ? p.revision : "main";
     if (p.offline)
         return cs_err_set(err, "%s (revision %s) is not in the Hugging Face cache %s, and HF_HUB_OFFLINE is set", repo,
@@ -665,10 +759,15 @@ int hub_fetch(const char *repo, const char *const *files, int n, const char *con
     memset(tok, 0, sizeof tok);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     k.c = curl_easy_init();
-    int rc =
-        k.c ? fetch_online(&k, rdir, files, n, optional, nopt, rev, out, err) : cs_err_set(err, "curl: cannot start");
+    int rc = k.c ? fetch_online(&k, rdir, ls, nl, rev, out, which, err) : cs_err_set(err, "curl: cannot start");
     if (k.c) curl_easy_cleanup(k.c);
     curl_slist_free_all(k.auth);
     curl_global_cleanup();
     return rc;
+}
+
+int hub_fetch(const char *repo, const char *const *files, int n, const char *const *optional, int nopt,
+              const hub_params *p, hub_model *out, cs_err *err) {
+    hub_layout l = {"CLIP", files, n, optional, nopt, 0};
+    return hub_fetch_any(repo, &l, 1, p, out, NULL, err);
 }

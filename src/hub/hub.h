@@ -78,6 +78,36 @@ typedef struct hub_model {
 int hub_fetch(const char *repo, const char *const *files, int n, const char *const *optional, int nopt,
               const hub_params *p, hub_model *out, cs_err *err);
 
+/* A kind of repository hub_fetch_any can recognise by its root files. */
+typedef struct hub_layout {
+    const char *name;         /* "CLIP", "sentence-transformers": named in messages */
+    const char *const *files; /* must all exist at the root of the revision */
+    int n;
+    const char *const *optional; /* root files fetched when present */
+    int nopt;
+    int modules; /* 1: a sentence-transformers repository: also the module folders below */
+} hub_layout;
+
+/* Like hub_fetch, for a repository of one of nl layouts: the first layout whose `files` are all in
+ * the revision's listing is fetched (without the listing API: the first whose files all exist).
+ * *which (may be NULL) gets its index. With layout.modules, modules.json (one of `files`) is read
+ * after the root files and the root weights, and each module folder it names (a relative path such
+ * as "1_Pooling"; "" is the root) gets the files sentence-transformers reads from it, when the
+ * revision has them: config.json, vocab.txt, tokenizer.json, tokenizer_config.json,
+ * special_tokens_map.json, sentence_bert_config.json, and the weights model.safetensors, else
+ * pytorch_model.bin. Nothing else is downloaded (no onnx/, openvino/, TensorFlow, Flax or Rust
+ * weights, no README). Errors as hub_fetch, plus: none of the layouts (the message names what each
+ * needs), a module path that is not a plain relative folder (CS_EINVAL), modules.json not a JSON
+ * array of objects (CS_EINVAL). */
+int hub_fetch_any(const char *repo, const hub_layout *layouts, int nl, const hub_params *p, hub_model *out, int *which,
+                  cs_err *err);
+
+/* hub_cache_lookup for one layout: with layout->modules, the snapshot must also hold every module
+ * folder modules.json names (config.json in each folder except a Normalize module's, and the
+ * weights of a Dense module). Returns 0 found, 1 not in the cache, -1 error. */
+int hub_cache_lookup_layout(const char *repo, const hub_layout *layout, const hub_params *p, hub_model *out,
+                            cs_err *err);
+
 /* Looks repo up in the cache only (never the network): the snapshot of p->revision (default main)
  * if it holds `files` and complete weights; for main, a cached conversion pull request with
  * model.safetensors is preferred over a main that only has pytorch_model.bin, as hub_fetch would.

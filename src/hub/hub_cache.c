@@ -379,3 +379,105 @@ int hub_origin(const char *dir, hub_model *out) {
     out->from_cache = 1;
     return 0;
 }
+
+int hub_relpath_valid(const char *p) {
+    if (!p || !*p || strlen(p) > 200 || p[strlen(p) - 1] == '/') return 0;
+    for (const char *part = p; part;) {
+        const char *end = strchr(part, '/');
+        size_t len = end ? (size_t)(end - part) : strlen(part);
+        /* a part starting with '.' covers ".", ".." and hidden names */
+        if (!len || part[0] == '.') return 0;
+        for (size_t i = 0; i < len; i++)
+            if (!isalnum((unsigned char)part[i]) && !strchr("-_.", part[i])) return 0;
+        part = end ? end + 1 : NULL;
+    }
+    return 1;
+}
+
+/* 1 if the module type (e.g. "sentence_transformers.models.Dense") ends with ".name" or is name. */
+static int type_is(const char *type, const char *name) {
+    size_t lt = strlen(type), ln = strlen(name);
+    return lt >= ln && !strcmp(type + lt - ln, name) && (lt == ln || type[lt - ln - 1] == '.');
+}
+
+int hub_module_dirs(const char *modules_json, char ***dirs, char **kinds, cs_err *err) {
+    *dirs = NULL;
+    *kinds = NULL;
+    char *txt;
+    size_t len;
+    if (cs_read_file(modules_json, 1u << 20, &txt, &len, err)) return -1;
+    int rc = hub_module_dirs_parse(txt, len, modules_json, dirs, kinds, err);
+    free(txt);
+    return rc;
+}
+
+int hub_module_dirs_parse(const char *txt, size_t len, const char *modules_json, char ***dirs, char **kinds,
+                          cs_err *err) {
+    *dirs = NULL;
+    *kinds = NULL;
+    json_error_t je;
+    json_t *a = json_loadb(txt, len, 0, &je);
+    if (!json_is_array(a)) {
+        json_decref(a);
+        return cs_errc(err, CS_EINVAL, "%s: not a JSON array of modules", modules_json);
+    }
+    size_t n = json_array_size(a), k = 0;
+    char **v = calloc(n + 1, sizeof *v), *kd = calloc(n + 1, 1);
+    int rc = v && kd ? 0 : cs_errc(err, CS_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n && !rc; i++) {
+        json_t *m = json_array_get(a, i);
+        const char *path = json_string_value(json_object_get(m, "path"));
+        const char *type = json_string_value(json_object_get(m, "type"));
+        if (!json_is_object(m) || !path || !type) {
+            rc = cs_errc(err, CS_EINVAL, "%s: module %zu has no \"path\" and \"type\" strings", modules_json, i);
+            break;
+        }
+        if (!*path) continue; /* the root: fetched as the repository's own files */
+        /* the path comes from the network and becomes a path in the cache: plain names only */
+        if (!hub_relpath_valid(path)) {
+            rc = cs_errc(err, CS_EINVAL, "%s: module path '%s' is not a plain relative folder", modules_json, path);
+            break;
+        }
+        kd[k] = type_is(type, "Normalize") ? 'n' : type_is(type, "Dense") ? 'd' : 'o';
+        if (!(v[k++] = strdup(path))) rc = cs_errc(err, CS_ENOMEM, "out of memory");
+    }
+    json_decref(a);
+    if (rc) {
+        hub_free_names(v);
+        free(kd);
+        return -1;
+    }
+    *dirs = v;
+    *kinds = kd;
+    return 0;
+}
+
+/* 1 if every module folder of snap/modules.json holds what its module reads. */
+static int modules_complete(const char *snap) {
+    char mj[PATH_MAX + 16], **dirs, *kinds;
+    snprintf(mj, sizeof mj, "%s/modules.json", snap);
+    if (hub_module_dirs(mj, &dirs, &kinds, NULL)) return 0;
+    int ok = 1;
+    for (size_t i = 0; dirs[i] && ok; i++) {
+        char p[PATH_MAX + 256];
+        if (kinds[i] == 'n') continue;
+        snprintf(p, sizeof p, "%s/config.json", dirs[i]);
+        ok = has(snap, p);
+        if (ok && kinds[i] == 'd') {
+            char st[PATH_MAX + 256], bin[PATH_MAX + 256];
+            snprintf(st, sizeof st, "%s/model.safetensors", dirs[i]);
+            snprintf(bin, sizeof bin, "%s/pytorch_model.bin", dirs[i]);
+            ok = has(snap, st) || has(snap, bin);
+        }
+    }
+    hub_free_names(dirs);
+    free(kinds);
+    return ok;
+}
+
+int hub_cache_lookup_layout(const char *repo, const hub_layout *layout, const hub_params *p, hub_model *out,
+                            cs_err *err) {
+    int r = hub_cache_lookup(repo, layout->files, layout->n, p, out, err);
+    if (r == 0 && layout->modules && !modules_complete(out->dir)) return 1;
+    return r;
+}

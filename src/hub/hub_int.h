@@ -29,6 +29,17 @@ void hub_free_names(char **names); /* NULL is a no-op */
 int hub_mkdirs(const char *path, cs_err *err);
 /* Points snap/<file> at ../../blobs/<etag> (a temporary link renamed over the old one). */
 int hub_link_snapshot(const char *rdir, const char *commit, const char *file, const char *etag, cs_err *err);
+/* The module folders a sentence-transformers modules.json names (path, a malloc'd array of
+ * malloc'd relative paths, NULL-terminated; "" and the root are left out), and for each its kind:
+ * 'n' Normalize (no files), 'd' Dense (config.json and weights), 'o' other (config.json).
+ * Returns 0 or -1 (err set: unreadable, not an array of objects, a path that is not a plain
+ * relative folder). Free with hub_free_names. */
+int hub_module_dirs(const char *modules_json, char ***dirs, char **kinds, cs_err *err);
+/* The same over modules.json's text (len bytes; name is used in messages); the fuzzer's entry. */
+int hub_module_dirs_parse(const char *txt, size_t len, const char *name, char ***dirs, char **kinds, cs_err *err);
+/* 1 if p is a relative path of plain names (letters, digits, '-', '_', '.'; no empty, "." or ".."
+ * part, no part starting with '.'), at most 200 bytes. */
+int hub_relpath_valid(const char *p);
 /* 1 if s is n hex digits. */
 int hub_is_hex(const char *s, size_t n);
 

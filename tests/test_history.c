@@ -321,14 +321,6 @@ Test(history, pause_next_skips_exactly_one_captured_clip) {
     store_close(s);
 }
 
-static void exec_sql(const char *db, const char *sql) {
-    sqlite3 *h;
-    cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
-    char *msg = NULL;
-    cr_assert_eq(sqlite3_exec(h, sql, NULL, NULL, &msg), SQLITE_OK, "%s", msg ? msg : "");
-    sqlite3_close(h);
-}
-
 static size_t count_files(const char *dir) {
     char cmd[512];
     snprintf(cmd, sizeof cmd, "find '%s/blobs' -type f ! -name '.*' | wc -l", dir);
@@ -337,6 +329,22 @@ static size_t count_files(const char *dir) {
     if (f && fscanf(f, "%zu", &n) != 1) n = 0;
     if (f) pclose(f);
     return n;
+}
+
+/* Imports a copy of archive arch (at bad) changed by sql into store d (folder dir): the import
+ * fails naming `why`, and takes nothing, not even an image file. */
+static void import_tampered(store *d, const char *dir, const char *arch, const char *bad, const char *sql,
+                            const char *why) {
+    char cmd[2000];
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", arch, bad);
+    cr_assert_eq(system(cmd), 0);
+    sql_exec(bad, sql);
+    store_archive_counts c;
+    cs_err e = {0};
+    cr_expect_eq(store_import(d, bad, &c, &e), -1);
+    cr_expect(strstr(e.msg, why), "%s", e.msg);
+    cr_expect_eq(listed(d), 0, "nothing half-imported");
+    cr_expect_eq(count_files(dir), 0, "no image file left behind");
 }
 
 Test(history, export_import_round_trip_and_refusals) {
@@ -396,23 +404,11 @@ Test(history, export_import_round_trip_and_refusals) {
     char dc[128], bad[300];
     store *d = tmp_store(dc, sizeof dc);
     snprintf(bad, sizeof bad, "%s.bad", arch);
-    char cmd[2000];
-    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", arch, bad);
-    cr_assert_eq(system(cmd), 0);
-    exec_sql(bad, "UPDATE entries SET text = 'tampered' WHERE kind = 'text'");
-    cr_expect_eq(store_import(d, bad, &c, &e), -1);
-    cr_expect(strstr(e.msg, "sha256"), "%s", e.msg);
-    cr_expect_eq(listed(d), 0, "nothing half-imported");
-    cr_expect_eq(count_files(dc), 0, "no image file left behind");
+    import_tampered(d, dc, arch, bad, "UPDATE entries SET text = 'tampered' WHERE kind = 'text'", "sha256");
     /* hostile after the images are written: a tag with a control character fails inside the
      * transaction; the rows roll back and the image written for them goes again */
-    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", arch, bad);
-    cr_assert_eq(system(cmd), 0);
-    exec_sql(bad, "UPDATE tags SET tag = 'bad' || char(1)");
-    cr_expect_eq(store_import(d, bad, &c, &e), -1);
-    cr_expect(strstr(e.msg, "control"), "%s", e.msg);
-    cr_expect_eq(listed(d), 0, "nothing half-imported");
-    cr_expect_eq(count_files(dc), 0, "the image written for it is removed");
+    import_tampered(d, dc, arch, bad, "UPDATE tags SET tag = 'bad' || char(1)", "control");
+    char cmd[2000];
     /* damaged: cut in half (a copy that did not finish) */
     snprintf(cmd, sizeof cmd, "cp '%s' '%s' && truncate -s %lld '%s'", arch, bad, (long long)st.st_size / 2, bad);
     cr_assert_eq(system(cmd), 0);

@@ -509,3 +509,27 @@ Test(image, parallel_big_thumbnail_decodes_are_serialised, .timeout = 120) {
     cr_expect_lt(grew, 110 * 1024, "peak memory grew by %ld kB for 8 parallel thumbnails", grew);
     free(b);
 }
+
+/* Bit-field BMPs, 16 and 32 bits per pixel with their default masks (5-5-5 and 8-8-8): one
+ * pixel each, scaled to 8 bits as Pillow does (x * 255 / max, floored). */
+Test(image, bmp_bitfields_16_and_32_bits) {
+    for (int bpp = 16; bpp <= 32; bpp += 16) {
+        unsigned char bmp[58] = {'B', 'M'};
+        bmp[10] = 54;
+        bmp[14] = 40;
+        bmp[18] = 1; /* 1 x 1 */
+        bmp[22] = 1;
+        bmp[26] = 1;
+        bmp[28] = (unsigned char)bpp;
+        uint32_t px = bpp == 16 ? (31u << 10 | 16u << 5 | 1u) : 0xff8001u;
+        for (int i = 0; i < 4; i++) bmp[54 + i] = (unsigned char)(px >> (8 * i));
+        img_rgb im;
+        cs_err e = {0};
+        cr_assert_eq(img_decode(bmp, sizeof bmp, 0, &im, &e), 0, "%d bits: %s", bpp, e.msg);
+        cr_assert_eq(im.w, 1);
+        cr_expect_eq(im.px[0], 255, "%d bits: red", bpp);
+        cr_expect_eq(im.px[1], bpp == 16 ? 16 * 255 / 31 : 0x80, "%d bits: green", bpp);
+        cr_expect_eq(im.px[2], bpp == 16 ? 255 / 31 : 1, "%d bits: blue", bpp);
+        img_free(&im);
+    }
+}

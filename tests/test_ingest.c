@@ -16,11 +16,7 @@ static rules *parse_rules(const char *text) {
 static void db_exec(const char *dir, const char *sql) {
     char p[4200];
     snprintf(p, sizeof p, "%s/clipseek.db", dir);
-    sqlite3 *db;
-    cr_assert_eq(sqlite3_open(p, &db), SQLITE_OK);
-    char *msg = NULL;
-    cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, &msg), SQLITE_OK, "%s", msg ? msg : "");
-    sqlite3_close(db);
+    sql_exec(p, sql);
 }
 
 /* A fresh store in a temporary directory and a config parsed from text. */

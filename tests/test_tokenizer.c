@@ -2,6 +2,7 @@
  * and without truncation to 77; invalid UTF-8; bad vocabulary files. */
 #include <jansson.h>
 
+#include "../src/common/cs_hash.h"
 #include "../src/model/tokenizer.h"
 #include "testutil.h"
 
@@ -143,4 +144,12 @@ Test(tokenizer, bad_files_are_clear_errors) {
     cr_assert_lt(tok_load("/nonexistent/vocab.json", m, &t, &e), 0);
     cr_assert(strstr(e.msg, "/nonexistent/vocab.json"), "%s", e.msg);
     rm_rf(dir);
+}
+
+/* The vocabularies' hash (and the converted-weights cache's file names) is FNV-1a 64: the
+ * published test vectors, so a file name written by one build is found by the next. */
+Test(tokenizer, cs_hash_is_fnv1a_64) {
+    cr_expect_eq(cs_hash("", 0), 0xcbf29ce484222325ull);
+    cr_expect_eq(cs_hash("a", 1), 0xaf63dc4c8601ec8cull);
+    cr_expect_eq(cs_hash("foobar", 6), 0x85944171f73967e8ull);
 }

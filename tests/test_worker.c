@@ -32,6 +32,23 @@ static void on_error(const char *msg, void *arg) {
     errors++;
 }
 
+/* Starts a worker on dir with one thread, the given rules and device (NULL: the defaults), its
+ * errors counted from zero. */
+static index_worker *start_worker(rules *r, const char *device) {
+    index_worker_params p = index_worker_default_params();
+    p.data_dir = dir;
+    p.threads = 1;
+    p.rules = r;
+    p.device = device;
+    p.on_error = on_error;
+    errors = 0;
+    last_error[0] = 0;
+    index_worker *w;
+    cs_err e = {0};
+    cr_assert_eq(index_worker_start(&p, &w, &e), 0, "%s", e.msg);
+    return w;
+}
+
 static void add_text(store *s, const char *t) {
     store_new n = {0};
     n.kind = "text";
@@ -54,12 +71,7 @@ Test(worker, indexes_searches_and_swaps_models, .timeout = 300) {
     add_text(s, "a green triangle");
     cr_assert_eq(store_meta_set(s, "model_dir", model, &e), 0, "%s", e.msg);
 
-    index_worker_params p = index_worker_default_params();
-    p.data_dir = dir;
-    p.threads = 1;
-    p.on_error = on_error;
-    index_worker *w;
-    cr_assert_eq(index_worker_start(&p, &w, &e), 0, "%s", e.msg);
+    index_worker *w = start_worker(NULL, NULL);
     int64_t indexed = -1;
     cr_assert_eq(index_worker_wait_idle(w, &indexed), 0, "no model loaded: %s", last_error);
     cr_expect_eq(indexed, 3);
@@ -136,15 +148,7 @@ Test(worker, set_rules_reopens_the_organiser, .timeout = 120) {
     cr_assert_eq(rules_parse(g, strlen(g), "good", &good, &e), 0, "%s", e.msg);
     cr_assert_eq(rules_parse(b, strlen(b), "bad", &bad, &e), 0, "%s", e.msg);
     cr_assert_eq(rules_parse(b2, strlen(b2), "bad2", &bad2, &e), 0, "%s", e.msg);
-    index_worker_params p = index_worker_default_params();
-    p.data_dir = dir;
-    p.threads = 1;
-    p.rules = good;
-    p.on_error = on_error;
-    index_worker *w;
-    errors = 0;
-    last_error[0] = 0;
-    cr_assert_eq(index_worker_start(&p, &w, &e), 0, "%s", e.msg);
+    index_worker *w = start_worker(good, NULL);
     wait_passes(w, 2);
     cr_expect_eq(errors, 0, "%s", last_error);
 
@@ -198,13 +202,7 @@ Test(worker, reloads_when_the_stored_dtype_changes, .timeout = 300) {
     cr_assert_eq(store_meta_set(s, "model_dir", model, &e), 0, "%s", e.msg);
     cr_assert_eq(store_meta_set(s, "model_dtype", "f16", &e), 0, "%s", e.msg);
 
-    index_worker_params p = index_worker_default_params();
-    p.data_dir = dir;
-    p.threads = 1;
-    p.device = "cpu";
-    p.on_error = on_error;
-    index_worker *w;
-    cr_assert_eq(index_worker_start(&p, &w, &e), 0, "%s", e.msg);
+    index_worker *w = start_worker(NULL, "cpu");
     int64_t indexed = -1;
     cr_assert_eq(index_worker_wait_idle(w, &indexed), 0, "no model loaded: %s", last_error);
     cr_expect_eq(indexed, 1);
@@ -249,15 +247,7 @@ Test(worker, text_model_from_the_config, .timeout = 300) {
     snprintf(cfg, sizeof cfg, "ocr = false\ntext_model = %s\n", ml);
     cr_assert_eq(rules_parse(cfg, strlen(cfg), "good", &good, &e), 0, "%s", e.msg);
 
-    index_worker_params p = index_worker_default_params();
-    p.data_dir = dir;
-    p.threads = 1;
-    p.rules = r0;
-    p.on_error = on_error;
-    errors = 0;
-    last_error[0] = 0;
-    index_worker *w;
-    cr_assert_eq(index_worker_start(&p, &w, &e), 0, "%s", e.msg);
+    index_worker *w = start_worker(r0, NULL);
     int64_t indexed = -1;
     cr_assert_eq(index_worker_wait_idle(w, &indexed), 0, "no model loaded: %s", last_error);
 

@@ -7,6 +7,7 @@
 #define TESTUTIL_H
 
 #include <criterion/criterion.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,16 @@ static inline float max_abs_diff(const float *a, const float *b, size_t n) {
 }
 
 /* A fresh temporary directory (mode 0700); caller removes it with rm_rf. */
+/* Runs sql on the SQLite file db (a store's clipseek.db or an archive) behind the store's back,
+ * the way a damaged or tampered file comes about; asserts it succeeded. */
+static inline void sql_exec(const char *db, const char *sql) {
+    sqlite3 *h;
+    cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
+    char *msg = NULL;
+    cr_assert_eq(sqlite3_exec(h, sql, NULL, NULL, &msg), SQLITE_OK, "%s", msg ? msg : "");
+    sqlite3_close(h);
+}
+
 static inline void make_tmpdir(char *buf, size_t n) {
     snprintf(buf, n, "/tmp/clipseek-test-XXXXXX");
     cr_assert_not_null(mkdtemp(buf));

@@ -73,7 +73,7 @@ int cmd_pause(int argc, char **argv) {
     else
         rc = ingest_pause_set(s, dur ? store_now_ms() + dur : 0, &e);
     if (rc)
-        rc = cli_fail("%s", e.msg);
+        rc = cli_fail_err(&e);
     else if (!resume) {
         ingest_pause p;
         char w[128];
@@ -120,7 +120,7 @@ int cmd_status(int argc, char **argv) {
     int rc = CLI_OK;
     if (ingest_pause_state(s, &p, &e) || store_counts(s, NULL, &entries, &pending, &e) ||
         store_trash_count(s, &trash, &last, &e))
-        rc = cli_fail("%s", e.msg);
+        rc = cli_fail_err(&e);
     else if (json) {
         json_t *o = json_object();
         ingest_pause_json(&p, o);
@@ -179,7 +179,7 @@ int cmd_clear(int argc, char **argv) {
     cs_err e;
     int rc = CLI_OK;
     if (store_clear_ids(s, &c, &ids, &n, &e))
-        rc = cli_fail("%s", e.msg);
+        rc = cli_fail_err(&e);
     else if (n == 0)
         printf("nothing to clear\n");
     else {
@@ -190,7 +190,7 @@ int cmd_clear(int argc, char **argv) {
         if (!yes && !confirm(q))
             rc = cli_fail("nothing cleared");
         else if (store_trash(s, ids, n, &moved, &e))
-            rc = cli_fail("%s", e.msg);
+            rc = cli_fail_err(&e);
         else
             print_ids("cleared", ids, n);
     }
@@ -208,7 +208,7 @@ int cmd_undo(int argc, char **argv) {
     cs_err e;
     int rc = CLI_OK;
     if (store_undo(s, &ids, &n, &e))
-        rc = cli_fail("%s", e.msg);
+        rc = cli_fail_err(&e);
     else if (n == 0)
         rc = cli_fail("nothing to undo: the trash is empty");
     else
@@ -263,7 +263,7 @@ int cmd_edit(int argc, char **argv) {
     int g = store_get(s, id, &en, &e);
     if (g) {
         store_close(s);
-        return cli_fail("%s", e.msg);
+        return cli_fail_err(&e);
     }
     if (strcmp(en.kind, "text")) {
         int rc = cli_fail("entry %lld is %s, not text: only text entries can be edited", (long long)id, en.kind);
@@ -291,7 +291,7 @@ int cmd_edit(int argc, char **argv) {
         rc = run_editor(path);
     char *text = NULL;
     size_t len = 0;
-    if (rc == CLI_OK && cs_read_file(path, (size_t)1 << 30, &text, &len, &e)) rc = cli_fail("%s", e.msg);
+    if (rc == CLI_OK && cs_read_file(path, (size_t)1 << 30, &text, &len, &e)) rc = cli_fail_err(&e);
     /* an editor adds a final newline the clip did not have: keep the clip's own ending */
     if (rc == CLI_OK && len && text[len - 1] == '\n' && !(tl && en.text[tl - 1] == '\n')) text[--len] = 0;
     if (rc == CLI_OK && len == tl && !memcmp(text, en.text, len))

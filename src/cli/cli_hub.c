@@ -107,7 +107,7 @@ int cli_model_fetch(int argc, char **argv) {
     int r = hub_fetch_any(repo, layouts, 2, &hp, &m, &which, &e);
     if (b.drawn) fputc('\n', stderr);
     if (r)
-        rc = cli_fail("%s", e.msg);
+        rc = cli_fail_err(&e);
     else {
         fprintf(stderr, "clipseek: %s %s at %s (commit %.12s, %s weights%s)\n", repo,
                 m.from_cache ? "was in the cache already" : "downloaded", m.revision, m.commit, m.format,
@@ -169,21 +169,21 @@ int cli_model_use(int argc, char **argv) {
     int rc = resolve_model(clip_arg, &layouts[LAYOUT_CLIP], real, sizeof real);
     if (rc) return rc;
     cs_err e;
-    if (validate(real, &e)) return cli_fail("%s", e.msg); /* reads headers, not the weights */
+    if (validate(real, &e)) return cli_fail_err(&e); /* reads headers, not the weights */
     if (text_arg) {
         if ((rc = resolve_model(text_arg, &layouts[LAYOUT_ST], treal, sizeof treal))) return rc;
-        if (cli_text_check_space(treal, real, &e)) return cli_fail("%s", e.msg);
+        if (cli_text_check_space(treal, real, &e)) return cli_fail_err(&e);
     }
     store *s = cli_open_store();
     if (!s) return CLI_FAIL;
     /* the dtype goes with the model choice: --dtype stores it, none stores the default */
     rc = store_meta_set(s, "model_dir", real, &e) ||
                  store_meta_set(s, "model_dtype", cli_dtype ? clip_dtype_name(cli_dtype) : NULL, &e)
-             ? cli_fail("%s", e.msg)
+             ? cli_fail_err(&e)
              : CLI_OK;
     /* a text model belongs to the CLIP model it was checked against: a new `model use` without one
      * goes back to CLIP's own text tower */
-    if (!rc && store_meta_set(s, "text_model_dir", text_arg ? treal : NULL, &e)) rc = cli_fail("%s", e.msg);
+    if (!rc && store_meta_set(s, "text_model_dir", text_arg ? treal : NULL, &e)) rc = cli_fail_err(&e);
     if (!rc)
         printf("using %s%s%s%s\n", real, cli_dtype ? " (" : "", cli_dtype ? clip_dtype_name(cli_dtype) : "",
                cli_dtype ? " weights)" : "");

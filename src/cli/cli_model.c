@@ -26,7 +26,7 @@ static clip_ctx *open_model(const char *dir, int need_text) {
     clip_ctx *c;
     cs_err e;
     if (cli_clip_load_params(dir, &p, &c, &e)) {
-        cli_fail("%s", e.msg);
+        cli_fail_err(&e);
         return NULL;
     }
     return c;
@@ -90,8 +90,7 @@ int cmd_tokenize(int argc, char **argv) {
     char *voc = cs_path_join(dir, "vocab.json"), *mer = cs_path_join(dir, "merges.txt");
     tok_ctx *t = NULL;
     cs_err e;
-    int rc =
-        voc && mer && tok_load(voc, mer, &t, &e) == 0 ? CLI_OK : cli_fail("%s", voc && mer ? e.msg : "out of memory");
+    int rc = !voc || !mer ? cli_fail("out of memory") : tok_load(voc, mer, &t, &e) == 0 ? CLI_OK : cli_fail_err(&e);
     free(voc);
     free(mer);
     if (rc) return rc;
@@ -101,7 +100,7 @@ int cmd_tokenize(int argc, char **argv) {
     size_t *lens;
     if (cs_read_input(cs_input_path(from), MAX_INPUT_FILE, &in, &len, &e)) {
         tok_free(t);
-        return cli_fail("%s", e.msg);
+        return cli_fail_err(&e);
     }
     if (split_lines(in, len, &lines, &lens, &n)) {
         free(in);
@@ -282,7 +281,7 @@ int cmd_embed(int argc, char **argv) {
             size_t *lens;
             cs_err e;
             if (cs_read_input(cs_input_path(argv[++i]), MAX_INPUT_FILE, &buf, &len, &e)) {
-                rc = cli_fail("%s", e.msg);
+                rc = cli_fail_err(&e);
                 break;
             }
             char **nt = realloc(texts_bufs, (ntb + 1) * sizeof *nt);
@@ -331,7 +330,7 @@ int cmd_embed(int argc, char **argv) {
         size_t b = a + 1;
         while (b < in.n && in.v[b].kind == in.v[a].kind) b++;
         cs_err e;
-        if (embed_run(c, in.v, a, b, norm, out + a * P, &e)) rc = cli_fail("%s", e.msg);
+        if (embed_run(c, in.v, a, b, norm, out + a * P, &e)) rc = cli_fail_err(&e);
         a = b;
     }
     /* all-or-nothing: output is written only once every input has been embedded */
@@ -378,7 +377,7 @@ int cmd_preprocess(int argc, char **argv) {
     if (!px)
         rc = cli_fail("out of memory");
     else if (img_load(cs_input_path(image), 0, &im, &e))
-        rc = cli_fail("%s", e.msg);
+        rc = cli_fail_err(&e);
     else {
         if (clip_preprocess(c, &im, px, &e)) rc = cli_fail("%s: %s", image, e.msg);
         img_free(&im);

@@ -137,7 +137,7 @@ static int add_path(store *s, const char *path, add_stats *st, int depth) {
     char *buf;
     size_t len;
     cs_err e;
-    if (cs_read_input(path, cap, &buf, &len, &e)) return cli_fail("%s", e.msg);
+    if (cs_read_input(path, cap, &buf, &len, &e)) return cli_fail_err(&e);
     char real[PATH_MAX];
     const char *src = stream ? NULL : realpath(path, real) ? real : path; /* a pipe has no source file */
     if (st->images_only) { /* by content, as the import itself decides: a .png that is text is not an image */
@@ -184,7 +184,7 @@ int cmd_add(int argc, char **argv) {
     cs_err e;
     if (rules_load(NULL, &r, &e)) {
         store_close(s);
-        return cli_fail("%s", e.msg);
+        return cli_fail_err(&e);
     }
     st.rules = r;
     int rc = CLI_OK;
@@ -367,11 +367,11 @@ static int list_common(int argc, char **argv, int pick) {
     cs_err e;
     if (coll && store_collection_find(s, coll, &q.collection, &e)) {
         store_close(s);
-        return cli_fail("%s", e.msg);
+        return cli_fail_err(&e);
     }
     if (store_list(s, &q, &es, &n, &e)) {
         store_close(s);
-        return cli_fail("%s", e.msg);
+        return cli_fail_err(&e);
     }
     if (dup) { /* the group of an entry: those whose group is it, or its own group */
         store_entry g;
@@ -426,7 +426,7 @@ static int get_entry(int argc, char **argv, store **s, store_entry *e) {
     cs_err err;
     if (store_get(*s, id, e, &err)) {
         store_close(*s);
-        return cli_fail("%s", err.msg);
+        return cli_fail_err(&err);
     }
     return CLI_OK;
 }
@@ -521,7 +521,7 @@ int cmd_decode(int argc, char **argv) {
     size_t n;
     cs_err err;
     if (store_content(s, &e, &d, &n, &err))
-        rc = cli_fail("%s", err.msg);
+        rc = cli_fail_err(&err);
     else {
         if (fwrite(d, 1, n, stdout) != n || fflush(stdout) != 0) rc = cli_fail("writing stdout: %s", strerror(errno));
         free(d);
@@ -551,7 +551,7 @@ static int for_each_id(int argc, char **argv, int first, int (*fn)(store *, int6
 
 static int do_pin(store *s, int64_t id, void *arg) {
     cs_err e;
-    return store_set_pinned(s, id, *(int *)arg, &e) ? cli_fail("%s", e.msg) : CLI_OK;
+    return store_set_pinned(s, id, *(int *)arg, &e) ? cli_fail_err(&e) : CLI_OK;
 }
 
 /* All the ids as one undo step, all or nothing (an unknown id deletes none): they go to the trash,
@@ -567,7 +567,7 @@ int cmd_delete(int argc, char **argv) {
         }
     store *s = cli_open_store();
     cs_err e;
-    int rc = !s ? CLI_FAIL : store_trash(s, ids, (size_t)argc - 1, NULL, &e) ? cli_fail("%s", e.msg) : CLI_OK;
+    int rc = !s ? CLI_FAIL : store_trash(s, ids, (size_t)argc - 1, NULL, &e) ? cli_fail_err(&e) : CLI_OK;
     store_close(s);
     free(ids);
     return rc;
@@ -585,7 +585,7 @@ int cmd_tag(int argc, char **argv) {
     store *s = cli_open_store();
     if (!s) return CLI_FAIL;
     cs_err e;
-    int rc = store_tag(s, id, argv[2], !remove, &e) ? cli_fail("%s", e.msg) : CLI_OK;
+    int rc = store_tag(s, id, argv[2], !remove, &e) ? cli_fail_err(&e) : CLI_OK;
     store_close(s);
     return rc;
 }
@@ -629,7 +629,7 @@ int cmd_stats(int argc, char **argv) {
     cs_err e;
     int rc = CLI_OK;
     if (store_check(s, integrity, &r, &e))
-        rc = cli_fail("%s", e.msg);
+        rc = cli_fail_err(&e);
     else {
         print_report(&r, store_dir(s), json);
         if (!strcmp(argv[0], "check") && (r.missing_blobs || r.integrity_ok == 0)) rc = CLI_FAIL;
@@ -646,7 +646,7 @@ int cmd_gc(int argc, char **argv) {
     int64_t n = 0;
     cs_err e;
     int64_t m = 0;
-    int rc = store_gc(s, &n, &e) || vecindex_compact(s, &m, &e) ? cli_fail("%s", e.msg) : CLI_OK;
+    int rc = store_gc(s, &n, &e) || vecindex_compact(s, &m, &e) ? cli_fail_err(&e) : CLI_OK;
     if (!rc)
         printf("removed %lld orphan blobs and thumbnails; compacted %lld search matrices\n", (long long)n,
                (long long)m);
@@ -681,7 +681,7 @@ int cli_copy_paste(const char *id_text, int paste, const struct paste_target *t,
     int rc = get_entry(2, args, &s, &e);
     if (rc) return rc;
     cs_err err;
-    if (paste_entry(s, &e, &err) || (paste && paste_keys(t, keys, &err))) rc = cli_fail("%s", err.msg);
+    if (paste_entry(s, &e, &err) || (paste && paste_keys(t, keys, &err))) rc = cli_fail_err(&err);
     store_entry_free(&e);
     store_close(s);
     return rc;

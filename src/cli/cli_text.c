@@ -68,7 +68,7 @@ static stm_ctx *open_st(const char *dir) {
     stm_ctx *s;
     cs_err e;
     if (stm_load(dir, &p, &s, &e)) {
-        cli_fail("%s", e.msg);
+        cli_fail_err(&e);
         return NULL;
     }
     return s;
@@ -78,12 +78,12 @@ int cli_text_tokenize(const char *dir, const char *from, int maxlen) {
     /* only the tokenizer and its length limit: no weights are opened */
     wp_ctx *w;
     cs_err e;
-    if (wp_load(dir, &w, &e)) return cli_fail("%s", e.msg);
+    if (wp_load(dir, &w, &e)) return cli_fail_err(&e);
     char *in;
     size_t len;
     if (cs_read_input(cs_input_path(from), MAX_INPUT_FILE, &in, &len, &e)) {
         wp_free(w);
-        return cli_fail("%s", e.msg);
+        return cli_fail_err(&e);
     }
     int rc = CLI_OK;
     size_t line = 0;
@@ -125,7 +125,7 @@ int cli_text_embed(const char *dir, const char *const *texts, const size_t *lens
         if (got < nb)
             rc = cli_fail("text %zu: %s", i + got + 1, e.msg);
         else if (stm_forward(s, (const int32_t *const *)ids, nl, (int)nb, NULL, norm, NULL, NULL, out + i * D, &e))
-            rc = cli_fail("%s", e.msg);
+            rc = cli_fail_err(&e);
         for (size_t k = 0; k < got; k++) free(ids[k]);
     }
     /* all-or-nothing, as for CLIP: output only once every text is embedded */

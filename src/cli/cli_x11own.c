@@ -54,7 +54,7 @@ int cmd_x11_own_files(int argc, char **argv) {
     int k = x11own_files_items(d, n, argv[1], items, &bufs, &e);
     if (k < 0) {
         free(d);
-        return cli_fail("%s", e.msg);
+        return cli_fail_err(&e);
     }
     int p[2];
     if (pipe(p)) {
@@ -72,7 +72,7 @@ int cmd_x11_own_files(int argc, char **argv) {
         close(p[0]);
         setsid();
         int rc = x11own_serve(NULL, items, k, tell_parent, &p[1], &e);
-        if (rc) cli_fail("%s", e.msg);
+        if (rc) cli_fail_err(&e);
         free(bufs);
         free(d);
         _exit(rc ? CLI_FAIL : CLI_OK);

@@ -225,11 +225,15 @@ int daemon_run(const daemon_params *p, cs_err *err) {
     start_web(&d);
     ipc_serve(srv, daemon_on_request, &d, &d.stop);
     cs_log(CS_LOG_INFO, "stopping");
-    web_stop(d.web); /* first: its requests use the model and the stores */
     atomic_store(&d.stop, 1);
     if (have_reload) pthread_join(rt, NULL); /* before the worker goes: a reload tells it */
     cfgwatch_close(rc.cw);
+    /* the worker's thread stops (its model stays until index_worker_free): that ends INDEX-WAITs,
+     * so the control connections still being answered finish; they and the web page's requests
+     * use the worker, the web server (WEB-LOGIN) and d, so both go before anything is freed */
     index_worker_stop(d.worker);
+    ipc_join(srv);
+    web_stop(d.web);
     if (have_capture) pthread_join(ct, NULL);
     index_worker_free(d.worker);
     ipc_close(srv);

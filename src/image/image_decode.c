@@ -635,11 +635,10 @@ static int decode_bmp(const unsigned char *b, size_t n, uint64_t maxpx, img_rgb 
                 memcpy(o, pal[k], 3);
                 break;
             }
-            case 16: {
-                uint32_t v = rd16(row + 2 * x);
-                o[0] = bf8(v, bi.masks[0]);
-                o[1] = bf8(v, bi.masks[1]);
-                o[2] = bf8(v, bi.masks[2]);
+            case 16:
+            case 32: { /* bit fields: the same masks over a 16- or 32-bit pixel */
+                uint32_t v = bi.bpp == 16 ? rd16(row + 2 * x) : rd32(row + 4 * x);
+                for (int c = 0; c < 3; c++) o[c] = bf8(v, bi.masks[c]);
                 break;
             }
             case 24:
@@ -647,13 +646,6 @@ static int decode_bmp(const unsigned char *b, size_t n, uint64_t maxpx, img_rgb 
                 o[1] = row[3 * x + 1];
                 o[2] = row[3 * x];
                 break;
-            case 32: {
-                uint32_t v = rd32(row + 4 * x);
-                o[0] = bf8(v, bi.masks[0]);
-                o[1] = bf8(v, bi.masks[1]);
-                o[2] = bf8(v, bi.masks[2]);
-                break;
-            }
             }
         }
     }

@@ -9,12 +9,19 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+typedef struct conn conn;
 
 struct ipc_server {
     int fd;
     struct sockaddr_un addr;
+    /* the connections' threads, joinable: ipc_join waits for them so that nothing the handler
+     * uses is freed under a connection still being answered; finished ones are reaped as new
+     * ones come (conns is only touched by the serving thread and by ipc_join after it) */
+    conn *conns;
 };
 
 static int sock_path(const char *data_dir, struct sockaddr_un *a) {
@@ -98,26 +105,44 @@ int ipc_listen(const char *data_dir, ipc_server **out, cs_err *err) {
 
 const char *ipc_path(const ipc_server *srv) { return srv->addr.sun_path; }
 
-typedef struct conn {
+struct conn {
     int fd;
     ipc_handler handler;
     void *arg;
     atomic_int *stop;
-} conn;
+    pthread_t thread;
+    atomic_int done; /* set by the thread as its last act: joining it then cannot wait long */
+    conn *next;
+};
 
 static void *conn_thread(void *p) {
     conn *c = p;
     char line[65536];
     char *reply = NULL;
     int act = IPC_CONTINUE;
-    read_line(c->fd, line, sizeof line, 5000); /* a slow client: what it sent within 5 s is its request */
+    read_line(c->fd, line, sizeof line, IPC_IO_TIMEOUT_MS); /* a slow client: what it sent in time is its request */
     act = c->handler(c->arg, line, &reply);
     write_line(c->fd, reply ? reply : "ERR out of memory"); /* a client that went away is no error */
     free(reply);
     close(c->fd);
     if (act == IPC_STOP) atomic_store(c->stop, 1);
-    free(c);
+    atomic_store(&c->done, 1);
     return NULL;
+}
+
+/* Joins and frees the connections whose thread has finished (all of them with all set, waiting
+ * for those still running). */
+static void reap(ipc_server *srv, int all) {
+    for (conn **p = &srv->conns; *p;) {
+        conn *c = *p;
+        if (!all && !atomic_load(&c->done)) {
+            p = &c->next;
+            continue;
+        }
+        pthread_join(c->thread, NULL);
+        *p = c->next;
+        free(c);
+    }
 }
 
 void ipc_serve(ipc_server *srv, ipc_handler handler, void *arg, atomic_int *stop) {
@@ -126,24 +151,36 @@ void ipc_serve(ipc_server *srv, ipc_handler handler, void *arg, atomic_int *stop
         if (poll(&pfd, 1, 200) <= 0) continue;
         int cfd = accept4(srv->fd, NULL, NULL, SOCK_CLOEXEC);
         if (cfd < 0) continue;
-        conn *c = malloc(sizeof *c);
-        pthread_t t;
+        reap(srv, 0);
+        conn *c = calloc(1, sizeof *c);
         if (!c) {
             close(cfd);
             continue;
         }
-        *c = (conn){cfd, handler, arg, stop};
-        if (pthread_create(&t, NULL, conn_thread, c) != 0) {
+        /* a client that stops reading cannot hold the reply's write (and so ipc_join) for long */
+        struct timeval tv = {IPC_IO_TIMEOUT_MS / 1000, 0};
+        setsockopt(cfd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        c->fd = cfd;
+        c->handler = handler;
+        c->arg = arg;
+        c->stop = stop;
+        if (pthread_create(&c->thread, NULL, conn_thread, c) != 0) {
             close(cfd);
             free(c);
             continue;
         }
-        pthread_detach(t);
+        c->next = srv->conns;
+        srv->conns = c;
     }
+}
+
+void ipc_join(ipc_server *srv) {
+    if (srv) reap(srv, 1);
 }
 
 void ipc_close(ipc_server *srv) {
     if (!srv) return;
+    ipc_join(srv);
     close(srv->fd);
     unlink(srv->addr.sun_path);
     free(srv);

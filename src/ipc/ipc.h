@@ -4,7 +4,8 @@
  *
  * Server: ipc_listen claims the socket (refusing if a daemon already answers on it, replacing a
  * stale one nobody answers on); ipc_serve accepts until *stop is set and answers each connection
- * in a detached thread of its own, since some requests block (INDEX-WAIT). */
+ * in a thread of its own, since some requests block (INDEX-WAIT); ipc_join waits for those
+ * threads, so that the caller frees what its handler uses only once no connection uses it. */
 #ifndef IPC_H
 #define IPC_H
 
@@ -36,11 +37,22 @@ const char *ipc_path(const ipc_server *srv);
 enum { IPC_CONTINUE = 0, IPC_STOP = 1 };
 typedef int (*ipc_handler)(void *arg, const char *line, char **reply);
 
+/* How long a connection's thread waits for the request line, and for room to write its reply:
+ * a client too slow for either gets its turn cut short, so ipc_join never waits on it for long. */
+#define IPC_IO_TIMEOUT_MS 5000
+
 /* Accepts connections until *stop is nonzero (looked at every 200 ms) and answers each with
- * handler. Returns when stopping; connections still being answered finish on their own. */
+ * handler. Returns when stopping, without waiting for connections still being answered: the
+ * caller first ends what their handlers may block on (INDEX-WAIT waits for the index worker),
+ * then calls ipc_join. */
 void ipc_serve(ipc_server *srv, ipc_handler handler, void *arg, atomic_int *stop);
 
-/* Closes the socket and removes its file. NULL is a no-op. */
+/* Waits for every connection's thread accepted by ipc_serve (after ipc_serve has returned): each
+ * reads its request for at most IPC_IO_TIMEOUT_MS, runs the handler, and writes the reply within
+ * IPC_IO_TIMEOUT_MS, so the wait is bounded by the slowest handler. NULL is a no-op. */
+void ipc_join(ipc_server *srv);
+
+/* Waits for the connections (ipc_join), closes the socket and removes its file. NULL is a no-op. */
 void ipc_close(ipc_server *srv);
 
 #endif

@@ -172,11 +172,7 @@ static int prep(bert_ctx *c, const float **src, int n, int k, int kind, be_w **o
 
 static void unprepare(bert_ctx *c) {
     be_w **all[] = {&c->tokw, &c->posw, &c->embg, &c->embb};
-    for (size_t i = 0; i < sizeof all / sizeof *all; i++) {
-        if (c->be) be_wfree(c->be, *all[i]);
-        *all[i] = NULL;
-    }
-    for (int l = 0; c->L && l < c->info.layers; l++) enc_layer_unprepare(c->be, &c->L[l]);
+    enc_unprepare(c->be, all, sizeof all / sizeof *all, c->L, c->info.layers);
 }
 
 /* Fills the float views and hands every weight to the backend (under the lock). */
@@ -267,15 +263,7 @@ int bert_load(const char *dir, const bert_params *p, bert_ctx **out, cs_err *err
     snprintf(probe, sizeof probe, "%sembeddings.word_embeddings.weight", pre);
     int64_t te[2] = {c->info.vocab_size, c->info.hidden};
     if (ws_check(&c->ws, probe, 2, te, &c->tok_emb, err)) goto done;
-    int counts[3] = {0, 0, 0};
-    for (size_t i = 0; i < st_count(c->st); i++) {
-        const st_tensor *t = st_at(c->st, i);
-        if (t->dtype != ST_F32 && t->dtype != ST_F16 && t->dtype != ST_BF16) continue; /* position_ids */
-        counts[t->dtype == ST_F32 ? 0 : t->dtype == ST_F16 ? 1 : 2]++;
-        c->info.params += (uint64_t)t->numel;
-    }
-    int nz = (counts[0] > 0) + (counts[1] > 0) + (counts[2] > 0);
-    c->info.dtype = nz > 1 ? "mixed" : counts[1] ? "F16" : counts[2] ? "BF16" : "F32";
+    c->info.dtype = ws_dtype_summary(c->st, &c->info.params);
     c->info.file_bytes = st_file_bytes(c->st);
     c->info.format = st_format(c->st);
     rc = 0;
@@ -293,13 +281,10 @@ done:
 void bert_free(bert_ctx *c) {
     if (!c) return;
     unprepare(c);
-    be_free(c->be);
-    ws_free(&c->ws);
+    ws_free_model(&c->ws, c->be, c->st, c->dir);
     if (c->lazy) munmap(c->lazy, c->lazy_len);
     free(c->seen);
     free(c->L);
-    st_close(c->st);
-    free(c->dir);
     pthread_mutex_destroy(&c->lock);
     free(c);
 }

@@ -334,11 +334,7 @@ static int prep(clip_ctx *c, const float **src, int n, int k, int kind, be_w **o
 
 static void unprepare(clip_ctx *c, tower *t) {
     be_w **all[] = {&t->pre_g, &t->pre_b, &t->post_g, &t->post_b, &t->posw, &t->projw, &t->clsw, &t->patchw, &t->tokw};
-    for (size_t i = 0; i < sizeof all / sizeof *all; i++) {
-        if (c->be) be_wfree(c->be, *all[i]);
-        *all[i] = NULL;
-    }
-    for (int l = 0; t->L && l < t->layers; l++) enc_layer_unprepare(c->be, &t->L[l]);
+    enc_unprepare(c->be, all, sizeof all / sizeof *all, t->L, t->layers);
 }
 
 /* Opens the backend on first use, not at load: probing Vulkan loads every installed driver (0.1 to
@@ -566,13 +562,7 @@ int clip_load(const char *dir, const clip_params *p, clip_ctx **out, cs_err *err
         (clip_tower_info){c->text.hidden, c->text.inter, c->text.layers, c->text.heads, c->text.eps, c->text.act_name};
     in->vision = (clip_tower_info){c->vision.hidden, c->vision.inter, c->vision.layers,
                                    c->vision.heads,  c->vision.eps,   c->vision.act_name};
-    int counts[3] = {0, 0, 0};
-    for (size_t i = 0; i < st_count(c->st); i++) {
-        st_dtype d = st_at(c->st, i)->dtype; /* integer buffers (position_ids) are not weights */
-        if (d == ST_F32 || d == ST_F16 || d == ST_BF16) counts[d == ST_F32 ? 0 : d == ST_F16 ? 1 : 2]++;
-    }
-    int nz = (counts[0] > 0) + (counts[1] > 0) + (counts[2] > 0);
-    in->dtype = nz > 1 ? "mixed" : counts[1] ? "F16" : counts[2] ? "BF16" : "F32";
+    in->dtype = ws_dtype_summary(c->st, NULL);
     in->text_params = count_params(c, "text_model.") + count_params(c, "text_projection.");
     in->vision_params = count_params(c, "vision_model.") + count_params(c, "visual_projection.");
     in->total_params = count_params(c, NULL);
@@ -608,13 +598,10 @@ void clip_free(clip_ctx *c) {
     cache_reset(c);
     unprepare(c, &c->text);
     unprepare(c, &c->vision);
-    be_free(c->be);
-    ws_free(&c->ws);
+    ws_free_model(&c->ws, c->be, c->st, c->dir);
     free(c->text.L);
     free(c->vision.L);
     tok_free(c->tok);
-    st_close(c->st);
-    free(c->dir);
     pthread_mutex_destroy(&c->lock);
     free(c);
 }

@@ -25,13 +25,22 @@ int enc_layer_prepare(wset *ws, be *b, enc_layer *L, int H, int I, int kind, cs_
     return 0;
 }
 
+static void free_all(be *b, be_w **const *w, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        if (b) be_wfree(b, *w[i]);
+        *w[i] = NULL;
+    }
+}
+
 void enc_layer_unprepare(be *b, enc_layer *L) {
     be_w **lw[] = {&L->ln1g, &L->ln1b, &L->qkvw, &L->qkvb, &L->ow,   &L->ob,
                    &L->ln2g, &L->ln2b, &L->fc1w, &L->fc1b, &L->fc2w, &L->fc2b};
-    for (size_t i = 0; i < sizeof lw / sizeof *lw; i++) {
-        if (b) be_wfree(b, *lw[i]);
-        *lw[i] = NULL;
-    }
+    free_all(b, lw, sizeof lw / sizeof *lw);
+}
+
+void enc_unprepare(be *b, be_w **const *w, size_t n, enc_layer *L, int layers) {
+    free_all(b, w, n);
+    for (int l = 0; L && l < layers; l++) enc_layer_unprepare(b, &L[l]);
 }
 
 void enc_layer_post_ln(be *b, const enc_layer *L, be_off x, int T, int H, int heads, int act, float eps, const int *off,

@@ -27,6 +27,9 @@ typedef struct enc_layer {
 int enc_layer_prepare(wset *ws, be *b, enc_layer *L, int H, int I, int kind, cs_err *err);
 /* Frees the prepared weights (b may be NULL: nothing was prepared). */
 void enc_layer_unprepare(be *b, enc_layer *L);
+/* Frees a model's prepared weights: the n listed ones (each set to NULL) and those of its `layers`
+ * layers L (L may be NULL: not allocated). b may be NULL: nothing was prepared. */
+void enc_unprepare(be *b, be_w **const *w, size_t n, enc_layer *L, int layers);
 
 /* One post-LN layer (BertLayer, DistilBERT's TransformerBlock) over x[T, H], in place:
  * x = LN1(x + out(attn(qkv(x)))); x = LN2(x + fc2(act(fc1(x)))). Bidirectional attention over the

@@ -11,16 +11,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../common/cs_hash.h"
+
 #define MAGIC "CSLPW001"
 #define HEAD  40
 /* Bumped whenever the conversion (rounding, layout) changes: old files then no longer match. */
 #define CONVERTER "ops_lp 1"
-
-static uint64_t fnv(const void *p, size_t n, uint64_t h) {
-    const unsigned char *s = p;
-    for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 0x100000001b3ull;
-    return h;
-}
 
 /* A checksum fast enough to run over a tower's weights at every start (several GB/s): four lanes
  * of xxHash64's round over 8-byte words, then the tail bytes. Catches torn and flipped data; not
@@ -106,7 +102,7 @@ int lpc_key(const char *model_dir, const char *tower, int fmt, char *key, size_t
         free(names[i]);
     }
     if (len < 0 || (size_t)len >= n) return cs_err_set(err, "%s: too many files for the weights cache key", real);
-    snprintf(name, nn, "%016llx-%s-%s.lpw", (unsigned long long)fnv(real, strlen(real), 0xcbf29ce484222325ull), tower,
+    snprintf(name, nn, "%016llx-%s-%s.lpw", (unsigned long long)cs_hash(real, strlen(real)), tower,
              fmt == OPS_LP_F16 ? "f16" : "q8");
     return 0;
 }

@@ -14,6 +14,7 @@
 #include <utf8proc.h>
 
 #include "../common/cs_file.h"
+#include "../common/cs_hash.h"
 #include "../common/cs_utf8.h"
 
 #define TOK_CACHE_MAX 65536
@@ -43,13 +44,6 @@ struct tok_ctx {
     pthread_mutex_t lock;
 };
 
-static uint64_t fnv(const void *p, size_t n) {
-    const unsigned char *s = p;
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 1099511628211ull;
-    return h;
-}
-
 static uint64_t mix64(uint64_t x) {
     x ^= x >> 33;
     x *= 0xff51afd7ed558ccdull;
@@ -60,7 +54,7 @@ static uint64_t mix64(uint64_t x) {
 }
 
 static int32_t vocab_get(const tok_ctx *t, const char *s, size_t n) {
-    size_t m = t->vcap - 1, i = fnv(s, n) & m;
+    size_t m = t->vcap - 1, i = cs_hash(s, n) & m;
     for (;;) {
         int32_t id = t->vslot[i];
         if (id < 0) return -1;
@@ -125,7 +119,7 @@ static int load_vocab(tok_ctx *t, const char *path, cs_err *err) {
             rc = cs_errc(err, CS_ENOMEM, "out of memory");
             break;
         }
-        size_t m = t->vcap - 1, i = fnv(k, strlen(k)) & m;
+        size_t m = t->vcap - 1, i = cs_hash(k, strlen(k)) & m;
         while (t->vslot[i] >= 0) i = (i + 1) & m;
         t->vslot[i] = id;
     }
@@ -367,7 +361,7 @@ static int bpe_piece(tok_ctx *t, const unsigned char *s, size_t n, idbuf *out) {
 
 static int encode_piece(tok_ctx *t, const unsigned char *s, size_t n, idbuf *out) {
     if (n == 0) return 0;
-    size_t m = t->ccap - 1, i = fnv(s, n) & m;
+    size_t m = t->ccap - 1, i = cs_hash(s, n) & m;
     while (t->cache[i].key) {
         if (t->cache[i].klen == n && memcmp(t->cache[i].key, s, n) == 0) {
             for (int k = 0; k < t->cache[i].n; k++)
@@ -381,7 +375,7 @@ static int encode_piece(tok_ctx *t, const unsigned char *s, size_t n, idbuf *out
     if (n <= 256) { /* cache ordinary words; pathological long runs are not worth keeping */
         if (t->ncache >= TOK_CACHE_MAX) {
             cache_clear(t);
-            i = fnv(s, n) & m;
+            i = cs_hash(s, n) & m;
         }
         cache_ent *c = &t->cache[i];
         c->key = malloc(n);

@@ -13,6 +13,7 @@
 #include <utf8proc.h>
 
 #include "../common/cs_file.h"
+#include "../common/cs_hash.h"
 #include "../common/cs_utf8.h"
 #include "tokenizer.h"
 
@@ -43,15 +44,8 @@ wp_opts wp_default_opts(void) {
     return o;
 }
 
-static uint64_t fnv(const void *p, size_t n) {
-    const unsigned char *s = p;
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 1099511628211ull;
-    return h;
-}
-
 static int32_t lookup(const wp_ctx *w, const char *s, size_t n) {
-    size_t m = w->cap - 1, i = fnv(s, n) & m;
+    size_t m = w->cap - 1, i = cs_hash(s, n) & m;
     for (;;) {
         int32_t id = w->slot[i];
         if (id < 0) return -1;
@@ -175,7 +169,7 @@ int wp_load_mem(const char *vocab, size_t len, const wp_opts *o, const char *fil
         w->tlen[id] = (uint32_t)n;
         w->nvocab = id + 1;
         /* a repeated token keeps its last line, as a dict built line by line does */
-        size_t m = w->cap - 1, i = fnv(p, n) & m;
+        size_t m = w->cap - 1, i = cs_hash(p, n) & m;
         while (w->slot[i] >= 0 && !(w->tlen[w->slot[i]] == n && memcmp(w->id2tok[w->slot[i]], p, n) == 0))
             i = (i + 1) & m;
         w->slot[i] = (int32_t)id;

@@ -141,6 +141,27 @@ int ws_prep(wset *w, be *b, const float **src, int n, int k, int kind, be_w **ou
     return 0;
 }
 
+const char *ws_dtype_summary(const st_set *st, uint64_t *params) {
+    int counts[3] = {0, 0, 0};
+    uint64_t n = 0;
+    for (size_t i = 0; i < st_count(st); i++) {
+        const st_tensor *t = st_at(st, i);
+        if (t->dtype != ST_F32 && t->dtype != ST_F16 && t->dtype != ST_BF16) continue;
+        counts[t->dtype == ST_F32 ? 0 : t->dtype == ST_F16 ? 1 : 2]++;
+        n += (uint64_t)t->numel;
+    }
+    if (params) *params = n;
+    int kinds = (counts[0] > 0) + (counts[1] > 0) + (counts[2] > 0);
+    return kinds > 1 ? "mixed" : counts[1] ? "F16" : counts[2] ? "BF16" : "F32";
+}
+
+void ws_free_model(wset *w, be *b, st_set *st, char *dir) {
+    be_free(b);
+    ws_free(w);
+    st_close(st);
+    free(dir);
+}
+
 void ws_free(wset *w) {
     if (!w) return;
     for (size_t i = 0; i < w->nowned; i++) free(w->owned[i]);

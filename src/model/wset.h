@@ -60,4 +60,14 @@ int ws_prep(wset *w, be *b, const float **src, int n, int k, int kind, be_w **ou
 /* Frees the slots and owned copies (not the st_set). NULL is a no-op. */
 void ws_free(wset *w);
 
+/* The weights' dtype for a model's info: "F32", "F16" or "BF16" when all its float tensors have
+ * it, "mixed" otherwise (integer buffers such as position_ids are not weights). *params, when
+ * params is not NULL, gets the number of float elements. */
+const char *ws_dtype_summary(const st_set *st, uint64_t *params);
+
+/* The end of every model family's free: frees backend b (whose prepared weights the caller freed
+ * first), the wset's slots and copies, the st_set and dir (the model's copy of its folder). Any
+ * may be NULL. */
+void ws_free_model(wset *w, be *b, st_set *st, char *dir);
+
 #endif

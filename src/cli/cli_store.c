@@ -229,7 +229,7 @@ int cli_import_copyq(const char *path) {
     store *s = cli_open_store();
     rules *r = NULL;
     if (!s || rules_load(NULL, &r, &e)) {
-        int rc = s ? cli_fail("%s", e.msg) : CLI_FAIL;
+        int rc = s ? cli_fail_err(&e) : CLI_FAIL;
         store_close(s);
         copyq_items_free(&items);
         cs_unmap(&m);

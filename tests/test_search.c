@@ -73,12 +73,14 @@ Test(search, exact_word_first) { expect_first("fib", ids[0], SEARCH_EXACT); }
 
 Test(search, last_word_as_prefix_while_typing) {
     const char *steps[] = {"inv", "invo", "invoi", "invoic", "quarterly bud", "quar"};
-    for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) expect_first(steps[i], i < 4 ? ids[2] : ids[3], SEARCH_PREFIX);
+    for (size_t i = 0; i < sizeof steps / sizeof *steps; i++)
+        expect_first(steps[i], i < 4 ? ids[2] : ids[3], SEARCH_PREFIX);
 }
 
 Test(search, one_typo_in_a_long_word) {
     const char *typos[] = {"meting", "budgte", "quartrly", "invoize"};
-    for (size_t i = 0; i < sizeof typos / sizeof *typos; i++) expect_first(typos[i], i < 3 ? ids[3] : ids[2], SEARCH_FUZZY);
+    for (size_t i = 0; i < sizeof typos / sizeof *typos; i++)
+        expect_first(typos[i], i < 3 ? ids[3] : ids[2], SEARCH_FUZZY);
     search_hit *h; /* short words are not guessed at: "fob" is not "fib" */
     cr_assert_eq(run("fob", &h), 0);
     free(h);
@@ -230,5 +232,30 @@ Test(search, word_start_before_inside_a_word) {
     cr_expect_eq(h[0].id, ids[3]);
     int64_t last = h[n - 1].id;
     cr_expect(n == 1 || last == inside, "the piece inside a word comes last");
+    free(h);
+}
+
+/* While a word is typed it may still grow: "valid" is a whole word in three entries and the start
+ * of "validity" in one. The best exact hit stays first, then the best entry of each other
+ * completion, then the other exact hits; a trailing space says the word is complete, and every
+ * exact hit then comes first. */
+Test(search, completions_not_buried_while_typing) {
+    int64_t ex[3] = {add("the value is valid"), add("valid json"), add("a valid key")};
+    int64_t v = add("check the validity of the date");
+    search_hit *h;
+    size_t n = run("valid", &h);
+    cr_assert_eq(n, 4);
+    cr_expect_eq(h[0].match, SEARCH_EXACT);
+    cr_expect(h[0].id == ex[0] || h[0].id == ex[1] || h[0].id == ex[2]);
+    cr_expect_eq(h[1].id, v, "the completion comes second while typing");
+    free(h);
+    n = run("valid ", &h);
+    cr_assert_eq(n, 4);
+    for (int i = 0; i < 3; i++) cr_expect_eq(h[i].match, SEARCH_EXACT, "hit %d", i);
+    cr_expect_eq(h[3].id, v, "a complete word: exact hits first");
+    free(h);
+    n = run("json val", &h); /* the last word only: "val" completes "valid" and "value" */
+    cr_assert_geq(n, 1);
+    cr_expect_eq(h[0].id, ex[1]);
     free(h);
 }

@@ -264,6 +264,8 @@ typedef struct {
     double ts; /* text score, 0: not found by words */
     int cand;  /* 1: a candidate (words or meaning top list); 0: only in the sample */
     int has_cos;
+    int comp;      /* 1 + rank (rarest first) of the rarest completion of the last word it holds; 0 none */
+    int comp_self; /* that completion is the last word itself, as typed */
 } scored;
 
 typedef struct {
@@ -298,6 +300,8 @@ typedef struct {
     int64_t id;
     double rare;
     int64_t len;
+    int comp; /* 1 + the completion's rank, rarest first */
+    int self; /* the completion is the typed word itself */
 } rarity;
 
 static const rarity *find_rarity(const rarity *r, size_t n, int64_t id) {
@@ -346,7 +350,7 @@ static int prefix_rarity(store *s, char **w, size_t nw, filt *f, rarity **out, s
                 }
                 *out = nn;
             }
-            (*out)[(*n)++] = (rarity){fh[k].id, rare, fh[k].len};
+            (*out)[(*n)++] = (rarity){fh[k].id, rare, fh[k].len, (int)i + 1, !strcmp(t[i].term, p)};
         }
         free(fh);
     }
@@ -359,15 +363,19 @@ static int prefix_rarity(store *s, char **w, size_t nw, filt *f, rarity **out, s
     return rc ? -1 : 0;
 }
 
-/* One way's hit into the candidates: the entry keeps its best text score and its best way. */
-static int take_hit(cands *c, int64_t id, int match, double ts, cs_err *err) {
+/* One way's hit into the candidates: the entry keeps its best text score and its best way.
+ * Returns the candidate, or NULL (err set) when out of memory. */
+static scored *take_hit(cands *c, int64_t id, int match, double ts, cs_err *err) {
     scored *x = cand_get(c, id);
-    if (!x) return cs_errc(err, CS_ENOMEM, "out of memory");
+    if (!x) {
+        cs_errc(err, CS_ENOMEM, "out of memory");
+        return NULL;
+    }
     x->cand = 1;
     x->h.signals |= SEARCH_TEXT;
     if (!x->h.match || match < x->h.match) x->h.match = match;
     if (ts > x->ts) x->ts = ts;
-    return 0;
+    return x;
 }
 
 /* a long file must not win by containing the words (search.h) */
@@ -405,20 +413,24 @@ static int gather_words(store *s, char **w, size_t nw, int limit, filt *f, cands
                 ts = way_quality[way] * (0.5 + 0.2 * rel + 0.3 * (r ? r->rare : 0)) * length_factor(fh[i].len);
             } else
                 ts = way_quality[way] * (0.7 + 0.3 * rel) * length_factor(fh[i].len);
-            if (take_hit(c, fh[i].id, match, ts, err)) {
+            if (!take_hit(c, fh[i].id, match, ts, err)) {
                 free(fh);
                 free(rar);
                 return -1;
             }
         }
         free(fh);
-        /* rare completions beyond the prefix query's own depth (it ranks by BM25, not rarity) */
+        /* rare completions beyond the prefix query's own depth (it ranks by BM25, not rarity);
+         * each entry also learns which completion it holds, for diversify() */
         for (size_t i = 0; way == WAY_PREFIX && i < nrar; i++) {
             double ts = way_quality[way] * (0.5 + 0.3 * rar[i].rare) * length_factor(rar[i].len);
-            if (take_hit(c, rar[i].id, match, ts, err)) {
+            scored *x = take_hit(c, rar[i].id, match, ts, err);
+            if (!x) {
                 free(rar);
                 return -1;
             }
+            x->comp = rar[i].comp;
+            x->comp_self = rar[i].self;
         }
     }
     free(rar);
@@ -548,6 +560,48 @@ static int score_all(cands *c, const filt *f, int floor, const double *smin, dou
     return 0;
 }
 
+/* 1 when the query's last word w (lowercased, as query_words gives it) is still being typed: the
+ * text ends with it, no space or punctuation after it. "valid " (or "valid.") says the word is
+ * complete; "valid" may still become "validity". */
+static int typing_last(const char *text, const char *w) {
+    size_t n = text ? strlen(text) : 0, wl = strlen(w), i = n;
+    while (i > 0 && word_cp((unsigned char)text[i - 1])) i--; /* a byte > 127: part of a word */
+    return n > 0 && n - i == wl && !strncasecmp(text + i, w, wl);
+}
+
+/* Search as you type: while the last word is being typed it is both a word and the start of longer
+ * words, and the exact-first rule (search.h) would put every entry holding the short word above
+ * every completion: typing "valid" buries the one entry with "validity" under all those with
+ * "valid". So when the best hit is exact, the head of the list (a, k hits, sorted) becomes: that
+ * best hit, then the best entry of each other completion (its rarest one, prefix_rarity), in
+ * score order, then everything else in score order. Only the order changes, no score; meaning-only
+ * hits were already below the exact hits. Returns -1 when out of memory (the order then stays). */
+static int diversify(scored *a, size_t k) {
+    scored *out = malloc(k * sizeof *out);
+    unsigned char *took = calloc(k, 1), used[SEARCH_COMPLETIONS + 1] = {0};
+    if (!out || !took) {
+        free(out);
+        free(took);
+        return -1;
+    }
+    size_t m = 0;
+    used[a[0].comp] = 1; /* the best hit stands for the typed word and for its own completion */
+    out[m++] = a[0];
+    took[0] = 1;
+    for (size_t i = 1; i < k; i++)
+        if (a[i].comp && !a[i].comp_self && !used[a[i].comp]) {
+            used[a[i].comp] = 1;
+            out[m++] = a[i];
+            took[i] = 1;
+        }
+    for (size_t i = 1; i < k; i++)
+        if (!took[i]) out[m++] = a[i];
+    memcpy(a, out, k * sizeof *out);
+    free(out);
+    free(took);
+    return 0;
+}
+
 int search_run(store *s, const search_query *q, search_hit **hits, size_t *n, cs_err *err) {
     *hits = NULL;
     *n = 0;
@@ -566,6 +620,7 @@ int search_run(store *s, const search_query *q, search_hit **hits, size_t *n, cs
         sf.category = q->category;
         rc = store_briefs(s, &sf, &f.b, &f.n, err);
     }
+    int typing = nw && typing_last(q->text, w[nw - 1]);
     if (!rc) rc = gather(s, q, w, nw, &f, &c, err);
     if (!rc && !filtered) {
         /* the candidates' own rows: entries deleted since their vectors joined the search matrix
@@ -613,6 +668,10 @@ int search_run(store *s, const search_query *q, search_hit **hits, size_t *n, cs
     }
     free(f.b);
     if (k > 1) qsort(c.a, k, sizeof *c.a, by_score);
+    if (typing && k > 2 && c.a[0].h.match == SEARCH_EXACT && diversify(c.a, k)) {
+        free(c.a);
+        return cs_errc(err, CS_ENOMEM, "out of memory");
+    }
     if (k > (size_t)q->limit) k = (size_t)q->limit;
     search_hit *out = malloc((k ? k : 1) * sizeof *out);
     if (!out) {

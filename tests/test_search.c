@@ -259,3 +259,41 @@ Test(search, completions_not_buried_while_typing) {
     cr_expect_eq(h[0].id, ex[1]);
     free(h);
 }
+
+/* Without an exact hit too: three short URLs hold "gnome", one long paragraph the rarer
+ * "gnomovision"; by score (length factor) the paragraph comes last, while typing it comes second. */
+Test(search, rare_completion_near_the_top_while_typing) {
+    for (int i = 0; i < 3; i++) {
+        char u[64];
+        snprintf(u, sizeof u, "https://gitlab.gnome.org/project%d", i);
+        add(u);
+    }
+    char para[3200] = "Gnomovision version 69, Copyright (C) year name of author.";
+    while (strlen(para) + 40 < sizeof para) strcat(para, " This is free software, see the licence.");
+    int64_t g = add(para);
+    search_hit *h;
+    size_t n = run("gnom", &h);
+    cr_assert_eq(n, 4);
+    cr_expect_neq(h[0].id, g);
+    cr_expect_eq(h[1].id, g, "the rarer completion comes second while typing");
+    free(h);
+    n = run("gnom ", &h); /* the word is complete: by score */
+    cr_assert_eq(n, 4);
+    cr_expect_eq(h[3].id, g);
+    free(h);
+}
+
+/* The completions' best entries come rarest first: the entry with "validation" (in one entry)
+ * before an exact hit on "valid" that stands for "validate" (in two), whatever its exact bonus. */
+Test(search, rarer_completion_first_among_completions) {
+    add("valid");
+    add("is it valid? validate the form before sending it");
+    add("valid input: validate it");
+    int64_t v = add("the validation of the form");
+    search_hit *h;
+    size_t n = run("valid", &h);
+    cr_assert_eq(n, 4);
+    cr_expect_eq(h[0].match, SEARCH_EXACT);
+    cr_expect_eq(h[1].id, v);
+    free(h);
+}

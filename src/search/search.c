@@ -264,8 +264,9 @@ typedef struct {
     double ts; /* text score, 0: not found by words */
     int cand;  /* 1: a candidate (words or meaning top list); 0: only in the sample */
     int has_cos;
-    int comp;      /* 1 + rank (rarest first) of the rarest completion of the last word it holds; 0 none */
-    int comp_self; /* that completion is the last word itself, as typed */
+    int comp;         /* 1 + rank (rarest first) of the rarest completion of the last word it holds; 0 none */
+    int comp_self;    /* that completion is the last word itself, as typed */
+    double comp_rare; /* and its rarity (prefix_rarity) */
 } scored;
 
 typedef struct {
@@ -431,6 +432,7 @@ static int gather_words(store *s, char **w, size_t nw, int limit, filt *f, cands
             }
             x->comp = rar[i].comp;
             x->comp_self = rar[i].self;
+            x->comp_rare = rar[i].rare;
         }
     }
     free(rar);
@@ -570,34 +572,42 @@ static int typing_last(const char *text, const char *w) {
 }
 
 /* Search as you type: while the last word is being typed it is both a word and the start of longer
- * words, and the exact-first rule (search.h) would put every entry holding the short word above
- * every completion: typing "valid" buries the one entry with "validity" under all those with
- * "valid". So when the best hit is exact, the head of the list (a, k hits, sorted) becomes: that
- * best hit, then the best entry of each other completion (its rarest one, prefix_rarity), in
- * score order, then everything else in score order. Only the order changes, no score; meaning-only
- * hits were already below the exact hits. Returns -1 when out of memory (the order then stays). */
+ * words. Ranked by score alone, the entries of one completion crowd out the others: the exact-first
+ * rule (search.h) puts every entry holding "valid" above the one holding "validity", and three
+ * short URLs holding "gnome" outrank the paragraph with the rarer "gnomovision" by their length.
+ * So the hits found by words (a, k hits, sorted) are reordered within the places they hold: the
+ * best of them, then the best entry of each other completion (the rarest one an entry holds,
+ * prefix_rarity), rarer completions first as a picker ranks them (ties: score order), then the
+ * rest in score order. Each such entry stands for its completion, so an exact hit's bonus for the
+ * typed word does not order it there. Hits found only by meaning keep their places, and no score
+ * changes. Returns -1 when out of memory (the order then stays). */
 static int diversify(scored *a, size_t k) {
     scored *out = malloc(k * sizeof *out);
+    size_t *at = malloc(k * sizeof *at); /* the places of the word hits */
     unsigned char *took = calloc(k, 1), used[SEARCH_COMPLETIONS + 1] = {0};
-    if (!out || !took) {
+    if (!out || !at || !took) {
         free(out);
+        free(at);
         free(took);
         return -1;
     }
-    size_t m = 0;
-    used[a[0].comp] = 1; /* the best hit stands for the typed word and for its own completion */
-    out[m++] = a[0];
-    took[0] = 1;
-    for (size_t i = 1; i < k; i++)
-        if (a[i].comp && !a[i].comp_self && !used[a[i].comp]) {
-            used[a[i].comp] = 1;
-            out[m++] = a[i];
-            took[i] = 1;
-        }
-    for (size_t i = 1; i < k; i++)
-        if (!took[i]) out[m++] = a[i];
-    memcpy(a, out, k * sizeof *out);
+    size_t nw = 0, m = 0;
+    for (size_t i = 0; i < k; i++)
+        if (a[i].h.signals & SEARCH_TEXT) at[nw++] = i;
+    for (size_t j = 0; j < nw; j++) { /* the best word hit, then one per other completion */
+        scored *x = &a[at[j]];
+        if (j && (!x->comp || x->comp_self || used[x->comp])) continue;
+        used[x->comp] = 1; /* the best hit stands for the typed word and its own completion */
+        size_t p = m++;
+        for (; p > 1 && out[p - 1].comp_rare < x->comp_rare; p--) out[p] = out[p - 1]; /* rarer first */
+        out[p] = *x;
+        took[j] = 1;
+    }
+    for (size_t j = 0; j < nw; j++)
+        if (!took[j]) out[m++] = a[at[j]];
+    for (size_t j = 0; j < nw; j++) a[at[j]] = out[j];
     free(out);
+    free(at);
     free(took);
     return 0;
 }
@@ -668,7 +678,7 @@ int search_run(store *s, const search_query *q, search_hit **hits, size_t *n, cs
     }
     free(f.b);
     if (k > 1) qsort(c.a, k, sizeof *c.a, by_score);
-    if (typing && k > 2 && c.a[0].h.match == SEARCH_EXACT && diversify(c.a, k)) {
+    if (typing && k > 2 && diversify(c.a, k)) {
         free(c.a);
         return cs_errc(err, CS_ENOMEM, "out of memory");
     }

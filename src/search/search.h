@@ -35,7 +35,11 @@
  * Fusion (weights, not ranks): score = ts + ms, plus 2 for an exact hit, so an entry whose words
  * match the query exactly ranks above every other hit; prefix, fuzzy and substring hits are fused
  * with meaning hits. Scores are compared in steps of 0.01; recency (copy order) breaks ties only
- * within a step. A query without words (empty or only punctuation) lists the most recent entries
+ * within a step. While the last word is being typed (the text ends inside it, no space after it),
+ * the hits found by words are reordered within their places so that each completion of that word
+ * shows its best entry near the top: the best word hit, then the best entry of each other
+ * completion, then the rest (search.c, diversify); "valid" then lists the entry with "validity"
+ * second instead of after every entry holding "valid". A trailing space says the word is complete. A query without words (empty or only punctuation) lists the most recent entries
  * (what a picker shows before the first keystroke); hits then have no signals.
  *
  * Unfiltered searches look up only their candidates' rows; with filters (kind, since,

@@ -297,3 +297,63 @@ Test(search, rarer_completion_first_among_completions) {
     cr_expect_eq(h[1].id, v);
     free(h);
 }
+
+static int64_t add_image(int i, const char *ocr) {
+    char data[32];
+    snprintf(data, sizeof data, "not really a png %d", i);
+    store_new n = {0};
+    n.kind = "image";
+    n.mime = "image/png";
+    n.data = data;
+    n.len = strlen(data);
+    int64_t id;
+    cs_err e;
+    cr_assert_eq(store_add(st, &n, &id, NULL, &e), 0, "%s", e.msg);
+    cr_assert_eq(store_set_ocr(st, id, ocr, &e), 0, "%s", e.msg);
+    return id;
+}
+
+/* A crowd of screenshots (images whose OCR found text) that all rise together for a query must
+ * not hide the picture that matches it, and must not stand out within their own tight crowd:
+ * pictures are measured against pictures, images of text against every image (search.c,
+ * crowd_of). 20 pictures at cosine 0.00 .. 0.19 and the target picture at 0.54; 16 screenshots
+ * at 0.55 .. 0.5575. Vectors by hand as above. */
+Test(search, screenshot_crowd_does_not_hide_the_picture) {
+    enum { NP = 20, NT = 16, R = 6 + NP + 1 + NT, D = R + 1 };
+    static float m[R * D], qv[D];
+    static int64_t vid[R];
+    int64_t target = 0;
+    for (int i = 0; i < R; i++) {
+        double c = 0;
+        if (i < 6)
+            vid[i] = ids[i];
+        else if (i < 6 + NP) {
+            vid[i] = add_image(i, "");
+            c = 0.01 * (i - 6);
+        } else if (i == 6 + NP) {
+            vid[i] = target = add_image(i, "");
+            c = 0.54;
+        } else {
+            vid[i] = add_image(i, "Invoice 4471 total due");
+            c = 0.55 + 0.0005 * (i - 7 - NP);
+        }
+        m[i * D] = (float)c;
+        m[i * D + 1 + i] = (float)sqrt(1 - c * c);
+    }
+    qv[0] = 1;
+    vecindex *vi = vecindex_from_memory(m, vid, R, D);
+    cr_assert_not_null(vi);
+    search_query q = {0};
+    q.text = "zzkqxv"; /* no words match: meaning alone */
+    q.limit = 10;
+    q.qvec = qv;
+    q.vecs = vi;
+    search_hit *h;
+    size_t n;
+    cs_err e;
+    cr_assert_eq(search_run(st, &q, &h, &n, &e), 0, "%s", e.msg);
+    cr_expect_eq(n, 1, "only the picture stands out, got %zu hits", n);
+    cr_expect(n >= 1 && h[0].id == target && (h[0].signals & SEARCH_MEANING));
+    free(h);
+    vecindex_close(vi);
+}

@@ -499,7 +499,23 @@ static int recent(store *s, const search_query *q, search_hit **hits, size_t *n,
     return 0;
 }
 
-static int is_image(const store_brief *b) { return b && !strcmp(b->kind, "image"); }
+/* What a meaning hit is measured against (score_all): its crowd, the rows whose cosines for this
+ * query say how high unrelated entries reach. Text kinds against text kinds; pictures against
+ * pictures; images that hold text (OCR found some: screenshots, scans, documents) against every
+ * image. CLIP places images of text close to one another whatever they say (a white page with
+ * dark glyphs), so a dozen screenshots rise together for some queries; among the pictures' crowd
+ * they set the reference and hid the picture that really matched ("a white ring"). Measured
+ * within their own tight crowd, whose spread is no scale, every screenshot stood out for any
+ * query, nonsense included; against every image, one stands out only when it leads the pictures
+ * and the other screenshots (docs/search.md, "the toy-world misses"). */
+enum { MOD_TEXT, MOD_PICTURE, MOD_TEXT_IMAGE };
+enum { CROWD_TEXT, CROWD_PICTURES, CROWD_IMAGES, CROWD_ALL, CROWD_N };
+static const int crowd_of[] = {CROWD_TEXT, CROWD_PICTURES, CROWD_IMAGES}; /* by modality */
+
+static int modality(const store_brief *b) {
+    if (!b || strcmp(b->kind, "image")) return MOD_TEXT;
+    return b->has_text ? MOD_TEXT_IMAGE : MOD_PICTURE;
+}
 
 static int by_desc(const void *a, const void *b) {
     float x = *(const float *)a, y = *(const float *)b;
@@ -510,11 +526,12 @@ static int by_desc(const void *a, const void *b) {
  * by example (similar, --image), which asks for the nearest entries whatever they are: every
  * meaning candidate is kept, ranked by cosine. */
 static int score_all(cands *c, const filt *f, int floor, const double *smin, double raise) {
-    float *cs[3];
-    size_t nc[3] = {0, 0, 0}; /* 0 text kinds, 1 images, 2 both */
-    for (int m = 0; m < 3; m++) cs[m] = malloc((c->n ? c->n : 1) * sizeof(float));
-    if (!cs[0] || !cs[1] || !cs[2]) {
-        for (int m = 0; m < 3; m++) free(cs[m]);
+    float *cs[CROWD_N];
+    size_t nc[CROWD_N] = {0};
+    int oom = 0;
+    for (int k = 0; k < CROWD_N; k++) oom |= !(cs[k] = malloc((c->n ? c->n : 1) * sizeof(float)));
+    if (oom) {
+        for (int k = 0; k < CROWD_N; k++) free(cs[k]);
         return -1;
     }
     for (size_t i = 0; i < c->n; i++) {
@@ -522,37 +539,40 @@ static int score_all(cands *c, const filt *f, int floor, const double *smin, dou
         const store_brief *b = x->has_cos ? find_brief(f, x->h.id) : NULL;
         /* only sampled ids: the top list's other entries would bias the distribution upwards */
         if (!b || ((uint64_t)x->h.id * 2654435761u) % f->stride != 0) continue;
-        int m = is_image(b);
-        cs[m][nc[m]++] = x->h.cosine;
-        cs[2][nc[2]++] = x->h.cosine;
+        int m = modality(b);
+        float v = x->h.cosine;
+        if (m == MOD_TEXT) cs[CROWD_TEXT][nc[CROWD_TEXT]++] = v;
+        if (m == MOD_PICTURE) cs[CROWD_PICTURES][nc[CROWD_PICTURES]++] = v;
+        if (m != MOD_TEXT) cs[CROWD_IMAGES][nc[CROWD_IMAGES]++] = v;
+        cs[CROWD_ALL][nc[CROWD_ALL]++] = v;
     }
-    double med[2], ref[2];
-    for (int m = 0; m < 3; m++) qsort(cs[m], nc[m], sizeof(float), by_desc);
-    for (int m = 0; m < 2; m++) {
-        int u = nc[m] >= 16 ? m : 2; /* too few of this modality: both together */
+    double med[CROWD_N], ref[CROWD_N];
+    for (int k = 0; k < CROWD_N; k++) qsort(cs[k], nc[k], sizeof(float), by_desc);
+    for (int k = 0; k < CROWD_N; k++) {
+        int u = nc[k] >= 16 ? k : CROWD_ALL; /* too few in this crowd: every row together */
         size_t n = nc[u], r = n / SEARCH_REF_SHARE > SEARCH_REF_RANK ? n / SEARCH_REF_SHARE : SEARCH_REF_RANK;
         if (n > r + 4) {
-            med[m] = cs[u][n / 2];
-            ref[m] = cs[u][r];
+            med[k] = cs[u][n / 2];
+            ref[k] = cs[u][r];
         } else { /* a handful of rows: no distribution to speak of; a generic scale */
-            med[m] = 0;
-            ref[m] = 0.25;
+            med[k] = 0;
+            ref[k] = 0.25;
         }
-        if (ref[m] - med[m] < 0.01) ref[m] = med[m] + 0.01;
+        if (ref[k] - med[k] < 0.01) ref[k] = med[k] + 0.01;
     }
-    for (int m = 0; m < 3; m++) free(cs[m]);
+    for (int k = 0; k < CROWD_N; k++) free(cs[k]);
     for (size_t i = 0; i < c->n; i++) {
         scored *x = &c->a[i];
         double ms = 0;
         if (x->cand && x->has_cos) {
-            int m = is_image(find_brief(f, x->h.id));
-            double z = (x->h.cosine - ref[m]) / (ref[m] - med[m]);
+            int m = modality(find_brief(f, x->h.id)), k = crowd_of[m];
+            double z = (x->h.cosine - ref[k]) / (ref[k] - med[k]), lo = smin[m != MOD_TEXT] + raise;
             x->h.standout = (float)z;
             if (!floor) {
                 ms = 1 + x->h.cosine;
                 x->h.signals |= SEARCH_MEANING;
-            } else if (z >= smin[m] + raise) {
-                ms = 0.5 + (z - smin[m] - raise) / 1.5;
+            } else if (z >= lo) { /* both kinds of image: one image tower, one floor */
+                ms = 0.5 + (z - lo) / 1.5;
                 if (ms > 1.5) ms = 1.5;
                 x->h.signals |= SEARCH_MEANING;
             }

@@ -26,7 +26,8 @@
  * (docs/search.md): toy-world queries sit at likeness -0.1 to 0.84 (median 0.48), nonsense
  * strings at 0.60 to 0.97 (median 0.85); with the rise, 46 of the 48 toy-world targets clear
  * the image floor and 39 of 40 nonsense strings do not (the two misses: a target that is not
- * the best image even by cosine, and one at standout 0.38 and likeness 0.67). The toy model's
+ * the best image even by cosine, and one at standout 0.38 and likeness 0.67, both behind a crowd
+ * of screenshots; with the crowds of crowd_of, 48 of 48 at this setting). The toy model's
  * text tower places unrelated texts and nonsense close together, so text-to-text hits need more
  * (nonsense at most 1.07). A real CLIP model needs its own calibration (docs/search.md). */
 #define SEARCH_NEUTRAL_AT   0.5
@@ -599,7 +600,7 @@ static int typing_last(const char *text, const char *w) {
  * best of them, then the best entry of each other completion (the rarest one an entry holds,
  * prefix_rarity), rarer completions first as a picker ranks them (ties: score order), then the
  * rest in score order. Each such entry stands for its completion, so an exact hit's bonus for the
- * typed word does not order it there. Hits found only by meaning keep their places, and no score
+ * typed word orders it only among equally rare completions. Hits found only by meaning keep their places, and no score
  * changes. Returns -1 when out of memory (the order then stays). */
 static int diversify(scored *a, size_t k) {
     scored *out = malloc(k * sizeof *out);

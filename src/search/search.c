@@ -600,8 +600,8 @@ static int typing_last(const char *text, const char *w) {
  * best of them, then the best entry of each other completion (the rarest one an entry holds,
  * prefix_rarity), rarer completions first as a picker ranks them (ties: score order), then the
  * rest in score order. Each such entry stands for its completion, so an exact hit's bonus for the
- * typed word orders it only among equally rare completions. Hits found only by meaning keep their places, and no score
- * changes. Returns -1 when out of memory (the order then stays). */
+ * typed word orders it only among equally rare completions. Hits found only by meaning keep their
+ * places, and no score changes. Returns -1 when out of memory. */
 static int diversify(scored *a, size_t k) {
     scored *out = malloc(k * sizeof *out);
     size_t *at = malloc(k * sizeof *at); /* the places of the word hits */

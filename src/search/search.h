@@ -26,8 +26,8 @@
  * screenshots) among every image, since CLIP keeps images of text close together and they rise
  * together. Its standout is its lead over the crowd's reference cosine (the 3rd best, or the best
  * after the top 0.1 % in a large history) in units of the reference's height over the crowd's
- * median. Nonsense lifts every entry about equally; a real match leads. A meaning hit
- * counts only when its standout clears its modality's floor (search.c, calibrated with
+ * median. Nonsense lifts every entry about equally; a real match leads. A meaning hit counts
+ * only when its standout clears its modality's floor (text kinds; images: search.c, calibrated with
  * bench/relevance.py), raised by the query's likeness to gibberish above 0.5 (its largest cosine
  * with a few gibberish prompts, q->neutral, search_neutral.h): nonsense resembles nonsense;
  * meaning score ms = min(1.5, 0.5 + (standout - floor) / 1.5), 0 below it.
@@ -40,9 +40,10 @@
  * within a step. While the last word is being typed (the text ends inside it, no space after it),
  * the hits found by words are reordered within their places so that each completion of that word
  * shows its best entry near the top: the best word hit, then the best entry of each other
- * completion, then the rest (search.c, diversify); "valid" then lists the entry with "validity"
- * second instead of after every entry holding "valid". A trailing space says the word is complete. A query without words (empty or only punctuation) lists the most recent entries
- * (what a picker shows before the first keystroke); hits then have no signals.
+ * completion (rarer completions first), then the rest (search.c, diversify): "valid" lists the
+ * entry with "validity" second, not after every entry holding "valid". A trailing space says the
+ * word is complete. A query without words (empty or only punctuation) lists the most recent
+ * entries (what a picker shows before the first keystroke); hits then have no signals.
  *
  * Unfiltered searches look up only their candidates' rows; with filters (kind, since,
  * collection, category) the matching entries are listed in SQL first. Queries are never passed to

@@ -15,17 +15,19 @@ static store *st;
 static char dir[64];
 static int64_t ids[16];
 
-static int64_t add(const char *text) {
+static int64_t add_entry(const char *kind, const char *mime, const char *data) {
     store_new n = {0};
-    n.kind = "text";
-    n.mime = "text/plain;charset=utf-8";
-    n.data = text;
-    n.len = strlen(text);
+    n.kind = kind;
+    n.mime = mime;
+    n.data = data;
+    n.len = strlen(data);
     int64_t id;
     cs_err e;
     cr_assert_eq(store_add(st, &n, &id, NULL, &e), 0, "%s", e.msg);
     return id;
 }
+
+static int64_t add(const char *text) { return add_entry("text", "text/plain;charset=utf-8", text); }
 
 static void setup(void) {
     strcpy(dir, "/tmp/clipseek-test-search-XXXXXX"); /* each test its own store */
@@ -301,14 +303,8 @@ Test(search, rarer_completion_first_among_completions) {
 static int64_t add_image(int i, const char *ocr) {
     char data[32];
     snprintf(data, sizeof data, "not really a png %d", i);
-    store_new n = {0};
-    n.kind = "image";
-    n.mime = "image/png";
-    n.data = data;
-    n.len = strlen(data);
-    int64_t id;
+    int64_t id = add_entry("image", "image/png", data);
     cs_err e;
-    cr_assert_eq(store_add(st, &n, &id, NULL, &e), 0, "%s", e.msg);
     cr_assert_eq(store_set_ocr(st, id, ocr, &e), 0, "%s", e.msg);
     return id;
 }

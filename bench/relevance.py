@@ -13,7 +13,8 @@ text Debian installs), runs 200+ labelled queries through the CLI and prints a t
 and MRR@10 and recall@5 per group. Deterministic (seeded); the labels are written next to the
 history so a run can be inspected.
 
-  /usr/bin/python3 bench/relevance.py --bin build/clipseek [--keep DIR] [--fixtures DIR]
+  /usr/bin/python3 bench/relevance.py --bin build/clipseek [--keep DIR [--reuse]] [--fixtures DIR]
+      [--groups prefix,toy] [--show prefix]
 
 Needs python3-pil and fonts-dejavu-core (rendered text), tesseract (OCR, through `clipseek
 organize`) and the toy-world fixtures."""
@@ -211,6 +212,7 @@ def main():
     ap.add_argument("--keep", help="build the history in this folder and keep it")
     ap.add_argument("--reuse", action="store_true", help="with --keep: search the history built there before")
     ap.add_argument("--show", default="", help="print the ranking of the queries of these groups (comma list)")
+    ap.add_argument("--groups", default="", help="run only the queries of these groups (comma list)")
     a = ap.parse_args()
     rng = random.Random(14)
     work = a.keep or tempfile.mkdtemp(prefix="clipseek-relevance-")
@@ -243,7 +245,10 @@ def main():
                 f.write("%s\t%s\t%s\n" % (g, qq, t or ""))
         show = set(a.show.split(",")) if a.show else set()
         res = {}
+        only = set(a.groups.split(",")) if a.groups else None
         for g, qq, t in queries:
+            if only and g not in only:
+                continue
             got = run_query(binary, env, qq)
             res.setdefault(g, []).append((qq, t, got))
             if g in show:

@@ -15,17 +15,19 @@ static store *st;
 static char dir[64];
 static int64_t ids[16];
 
-static int64_t add(const char *text) {
+static int64_t add_entry(const char *kind, const char *mime, const char *data) {
     store_new n = {0};
-    n.kind = "text";
-    n.mime = "text/plain;charset=utf-8";
-    n.data = text;
-    n.len = strlen(text);
+    n.kind = kind;
+    n.mime = mime;
+    n.data = data;
+    n.len = strlen(data);
     int64_t id;
     cs_err e;
     cr_assert_eq(store_add(st, &n, &id, NULL, &e), 0, "%s", e.msg);
     return id;
 }
+
+static int64_t add(const char *text) { return add_entry("text", "text/plain;charset=utf-8", text); }
 
 static void setup(void) {
     strcpy(dir, "/tmp/clipseek-test-search-XXXXXX"); /* each test its own store */
@@ -73,12 +75,14 @@ Test(search, exact_word_first) { expect_first("fib", ids[0], SEARCH_EXACT); }
 
 Test(search, last_word_as_prefix_while_typing) {
     const char *steps[] = {"inv", "invo", "invoi", "invoic", "quarterly bud", "quar"};
-    for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) expect_first(steps[i], i < 4 ? ids[2] : ids[3], SEARCH_PREFIX);
+    for (size_t i = 0; i < sizeof steps / sizeof *steps; i++)
+        expect_first(steps[i], i < 4 ? ids[2] : ids[3], SEARCH_PREFIX);
 }
 
 Test(search, one_typo_in_a_long_word) {
     const char *typos[] = {"meting", "budgte", "quartrly", "invoize"};
-    for (size_t i = 0; i < sizeof typos / sizeof *typos; i++) expect_first(typos[i], i < 3 ? ids[3] : ids[2], SEARCH_FUZZY);
+    for (size_t i = 0; i < sizeof typos / sizeof *typos; i++)
+        expect_first(typos[i], i < 3 ? ids[3] : ids[2], SEARCH_FUZZY);
     search_hit *h; /* short words are not guessed at: "fob" is not "fib" */
     cr_assert_eq(run("fob", &h), 0);
     free(h);
@@ -231,4 +235,121 @@ Test(search, word_start_before_inside_a_word) {
     int64_t last = h[n - 1].id;
     cr_expect(n == 1 || last == inside, "the piece inside a word comes last");
     free(h);
+}
+
+/* While a word is typed it may still grow: "valid" is a whole word in three entries and the start
+ * of "validity" in one. The best exact hit stays first, then the best entry of each other
+ * completion, then the other exact hits; a trailing space says the word is complete, and every
+ * exact hit then comes first. */
+Test(search, completions_not_buried_while_typing) {
+    int64_t ex[3] = {add("the value is valid"), add("valid json"), add("a valid key")};
+    int64_t v = add("check the validity of the date");
+    search_hit *h;
+    size_t n = run("valid", &h);
+    cr_assert_eq(n, 4);
+    cr_expect_eq(h[0].match, SEARCH_EXACT);
+    cr_expect(h[0].id == ex[0] || h[0].id == ex[1] || h[0].id == ex[2]);
+    cr_expect_eq(h[1].id, v, "the completion comes second while typing");
+    free(h);
+    n = run("valid ", &h);
+    cr_assert_eq(n, 4);
+    for (int i = 0; i < 3; i++) cr_expect_eq(h[i].match, SEARCH_EXACT, "hit %d", i);
+    cr_expect_eq(h[3].id, v, "a complete word: exact hits first");
+    free(h);
+    n = run("json val", &h); /* the last word only: "val" completes "valid" and "value" */
+    cr_assert_geq(n, 1);
+    cr_expect_eq(h[0].id, ex[1]);
+    free(h);
+}
+
+/* Without an exact hit too: three short URLs hold "gnome", one long paragraph the rarer
+ * "gnomovision"; by score (length factor) the paragraph comes last, while typing it comes second. */
+Test(search, rare_completion_near_the_top_while_typing) {
+    for (int i = 0; i < 3; i++) {
+        char u[64];
+        snprintf(u, sizeof u, "https://gitlab.gnome.org/project%d", i);
+        add(u);
+    }
+    char para[3200] = "Gnomovision version 69, Copyright (C) year name of author.";
+    while (strlen(para) + 40 < sizeof para) strcat(para, " This is free software, see the licence.");
+    int64_t g = add(para);
+    search_hit *h;
+    size_t n = run("gnom", &h);
+    cr_assert_eq(n, 4);
+    cr_expect_neq(h[0].id, g);
+    cr_expect_eq(h[1].id, g, "the rarer completion comes second while typing");
+    free(h);
+    n = run("gnom ", &h); /* the word is complete: by score */
+    cr_assert_eq(n, 4);
+    cr_expect_eq(h[3].id, g);
+    free(h);
+}
+
+/* The completions' best entries come rarest first: the entry with "validation" (in one entry)
+ * before an exact hit on "valid" that stands for "validate" (in two), whatever its exact bonus. */
+Test(search, rarer_completion_first_among_completions) {
+    add("valid");
+    add("is it valid? validate the form before sending it");
+    add("valid input: validate it");
+    int64_t v = add("the validation of the form");
+    search_hit *h;
+    size_t n = run("valid", &h);
+    cr_assert_eq(n, 4);
+    cr_expect_eq(h[0].match, SEARCH_EXACT);
+    cr_expect_eq(h[1].id, v);
+    free(h);
+}
+
+static int64_t add_image(int i, const char *ocr) {
+    char data[32];
+    snprintf(data, sizeof data, "not really a png %d", i);
+    int64_t id = add_entry("image", "image/png", data);
+    cs_err e;
+    cr_assert_eq(store_set_ocr(st, id, ocr, &e), 0, "%s", e.msg);
+    return id;
+}
+
+/* A crowd of screenshots (images whose OCR found text) that all rise together for a query must
+ * not hide the picture that matches it, and must not stand out within their own tight crowd:
+ * pictures are measured against pictures, images of text against every image (search.c,
+ * crowd_of). 20 pictures at cosine 0.00 .. 0.19 and the target picture at 0.54; 16 screenshots
+ * at 0.55 .. 0.5575. Vectors by hand as above. */
+Test(search, screenshot_crowd_does_not_hide_the_picture) {
+    enum { NP = 20, NT = 16, R = 6 + NP + 1 + NT, D = R + 1 };
+    static float m[R * D], qv[D];
+    static int64_t vid[R];
+    int64_t target = 0;
+    for (int i = 0; i < R; i++) {
+        double c = 0;
+        if (i < 6)
+            vid[i] = ids[i];
+        else if (i < 6 + NP) {
+            vid[i] = add_image(i, "");
+            c = 0.01 * (i - 6);
+        } else if (i == 6 + NP) {
+            vid[i] = target = add_image(i, "");
+            c = 0.54;
+        } else {
+            vid[i] = add_image(i, "Invoice 4471 total due");
+            c = 0.55 + 0.0005 * (i - 7 - NP);
+        }
+        m[i * D] = (float)c;
+        m[i * D + 1 + i] = (float)sqrt(1 - c * c);
+    }
+    qv[0] = 1;
+    vecindex *vi = vecindex_from_memory(m, vid, R, D);
+    cr_assert_not_null(vi);
+    search_query q = {0};
+    q.text = "zzkqxv"; /* no words match: meaning alone */
+    q.limit = 10;
+    q.qvec = qv;
+    q.vecs = vi;
+    search_hit *h;
+    size_t n;
+    cs_err e;
+    cr_assert_eq(search_run(st, &q, &h, &n, &e), 0, "%s", e.msg);
+    cr_expect_eq(n, 1, "only the picture stands out, got %zu hits", n);
+    cr_expect(n >= 1 && h[0].id == target && (h[0].signals & SEARCH_MEANING));
+    free(h);
+    vecindex_close(vi);
 }

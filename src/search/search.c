@@ -26,7 +26,8 @@
  * (docs/search.md): toy-world queries sit at likeness -0.1 to 0.84 (median 0.48), nonsense
  * strings at 0.60 to 0.97 (median 0.85); with the rise, 46 of the 48 toy-world targets clear
  * the image floor and 39 of 40 nonsense strings do not (the two misses: a target that is not
- * the best image even by cosine, and one at standout 0.38 and likeness 0.67). The toy model's
+ * the best image even by cosine, and one at standout 0.38 and likeness 0.67, both behind a crowd
+ * of screenshots; with the crowds of crowd_of, 48 of 48 at this setting). The toy model's
  * text tower places unrelated texts and nonsense close together, so text-to-text hits need more
  * (nonsense at most 1.07). A real CLIP model needs its own calibration (docs/search.md). */
 #define SEARCH_NEUTRAL_AT   0.5
@@ -264,6 +265,9 @@ typedef struct {
     double ts; /* text score, 0: not found by words */
     int cand;  /* 1: a candidate (words or meaning top list); 0: only in the sample */
     int has_cos;
+    int comp;         /* 1 + rank (rarest first) of the rarest completion of the last word it holds; 0 none */
+    int comp_self;    /* that completion is the last word itself, as typed */
+    double comp_rare; /* and its rarity (prefix_rarity) */
 } scored;
 
 typedef struct {
@@ -298,6 +302,8 @@ typedef struct {
     int64_t id;
     double rare;
     int64_t len;
+    int comp; /* 1 + the completion's rank, rarest first */
+    int self; /* the completion is the typed word itself */
 } rarity;
 
 static const rarity *find_rarity(const rarity *r, size_t n, int64_t id) {
@@ -346,7 +352,7 @@ static int prefix_rarity(store *s, char **w, size_t nw, filt *f, rarity **out, s
                 }
                 *out = nn;
             }
-            (*out)[(*n)++] = (rarity){fh[k].id, rare, fh[k].len};
+            (*out)[(*n)++] = (rarity){fh[k].id, rare, fh[k].len, (int)i + 1, !strcmp(t[i].term, p)};
         }
         free(fh);
     }
@@ -359,15 +365,19 @@ static int prefix_rarity(store *s, char **w, size_t nw, filt *f, rarity **out, s
     return rc ? -1 : 0;
 }
 
-/* One way's hit into the candidates: the entry keeps its best text score and its best way. */
-static int take_hit(cands *c, int64_t id, int match, double ts, cs_err *err) {
+/* One way's hit into the candidates: the entry keeps its best text score and its best way.
+ * Returns the candidate, or NULL (err set) when out of memory. */
+static scored *take_hit(cands *c, int64_t id, int match, double ts, cs_err *err) {
     scored *x = cand_get(c, id);
-    if (!x) return cs_errc(err, CS_ENOMEM, "out of memory");
+    if (!x) {
+        cs_errc(err, CS_ENOMEM, "out of memory");
+        return NULL;
+    }
     x->cand = 1;
     x->h.signals |= SEARCH_TEXT;
     if (!x->h.match || match < x->h.match) x->h.match = match;
     if (ts > x->ts) x->ts = ts;
-    return 0;
+    return x;
 }
 
 /* a long file must not win by containing the words (search.h) */
@@ -405,20 +415,25 @@ static int gather_words(store *s, char **w, size_t nw, int limit, filt *f, cands
                 ts = way_quality[way] * (0.5 + 0.2 * rel + 0.3 * (r ? r->rare : 0)) * length_factor(fh[i].len);
             } else
                 ts = way_quality[way] * (0.7 + 0.3 * rel) * length_factor(fh[i].len);
-            if (take_hit(c, fh[i].id, match, ts, err)) {
+            if (!take_hit(c, fh[i].id, match, ts, err)) {
                 free(fh);
                 free(rar);
                 return -1;
             }
         }
         free(fh);
-        /* rare completions beyond the prefix query's own depth (it ranks by BM25, not rarity) */
+        /* rare completions beyond the prefix query's own depth (it ranks by BM25, not rarity);
+         * each entry also learns which completion it holds, for diversify() */
         for (size_t i = 0; way == WAY_PREFIX && i < nrar; i++) {
             double ts = way_quality[way] * (0.5 + 0.3 * rar[i].rare) * length_factor(rar[i].len);
-            if (take_hit(c, rar[i].id, match, ts, err)) {
+            scored *x = take_hit(c, rar[i].id, match, ts, err);
+            if (!x) {
                 free(rar);
                 return -1;
             }
+            x->comp = rar[i].comp;
+            x->comp_self = rar[i].self;
+            x->comp_rare = rar[i].rare;
         }
     }
     free(rar);
@@ -485,7 +500,23 @@ static int recent(store *s, const search_query *q, search_hit **hits, size_t *n,
     return 0;
 }
 
-static int is_image(const store_brief *b) { return b && !strcmp(b->kind, "image"); }
+/* What a meaning hit is measured against (score_all): its crowd, the rows whose cosines for this
+ * query say how high unrelated entries reach. Text kinds against text kinds; pictures against
+ * pictures; images that hold text (OCR found some: screenshots, scans, documents) against every
+ * image. CLIP places images of text close to one another whatever they say (a white page with
+ * dark glyphs), so a dozen screenshots rise together for some queries; among the pictures' crowd
+ * they set the reference and hid the picture that really matched ("a white ring"). Measured
+ * within their own tight crowd, whose spread is no scale, every screenshot stood out for any
+ * query, nonsense included; against every image, one stands out only when it leads the pictures
+ * and the other screenshots (docs/search.md, "the toy-world misses"). */
+enum { MOD_TEXT, MOD_PICTURE, MOD_TEXT_IMAGE };
+enum { CROWD_TEXT, CROWD_PICTURES, CROWD_IMAGES, CROWD_ALL, CROWD_N };
+static const int crowd_of[] = {CROWD_TEXT, CROWD_PICTURES, CROWD_IMAGES}; /* by modality */
+
+static int modality(const store_brief *b) {
+    if (!b || strcmp(b->kind, "image")) return MOD_TEXT;
+    return b->has_text ? MOD_TEXT_IMAGE : MOD_PICTURE;
+}
 
 static int by_desc(const void *a, const void *b) {
     float x = *(const float *)a, y = *(const float *)b;
@@ -496,11 +527,12 @@ static int by_desc(const void *a, const void *b) {
  * by example (similar, --image), which asks for the nearest entries whatever they are: every
  * meaning candidate is kept, ranked by cosine. */
 static int score_all(cands *c, const filt *f, int floor, const double *smin, double raise) {
-    float *cs[3];
-    size_t nc[3] = {0, 0, 0}; /* 0 text kinds, 1 images, 2 both */
-    for (int m = 0; m < 3; m++) cs[m] = malloc((c->n ? c->n : 1) * sizeof(float));
-    if (!cs[0] || !cs[1] || !cs[2]) {
-        for (int m = 0; m < 3; m++) free(cs[m]);
+    float *cs[CROWD_N];
+    size_t nc[CROWD_N] = {0};
+    int oom = 0;
+    for (int k = 0; k < CROWD_N; k++) oom |= !(cs[k] = malloc((c->n ? c->n : 1) * sizeof(float)));
+    if (oom) {
+        for (int k = 0; k < CROWD_N; k++) free(cs[k]);
         return -1;
     }
     for (size_t i = 0; i < c->n; i++) {
@@ -508,43 +540,96 @@ static int score_all(cands *c, const filt *f, int floor, const double *smin, dou
         const store_brief *b = x->has_cos ? find_brief(f, x->h.id) : NULL;
         /* only sampled ids: the top list's other entries would bias the distribution upwards */
         if (!b || ((uint64_t)x->h.id * 2654435761u) % f->stride != 0) continue;
-        int m = is_image(b);
-        cs[m][nc[m]++] = x->h.cosine;
-        cs[2][nc[2]++] = x->h.cosine;
+        int m = modality(b);
+        float v = x->h.cosine;
+        if (m == MOD_TEXT) cs[CROWD_TEXT][nc[CROWD_TEXT]++] = v;
+        if (m == MOD_PICTURE) cs[CROWD_PICTURES][nc[CROWD_PICTURES]++] = v;
+        if (m != MOD_TEXT) cs[CROWD_IMAGES][nc[CROWD_IMAGES]++] = v;
+        cs[CROWD_ALL][nc[CROWD_ALL]++] = v;
     }
-    double med[2], ref[2];
-    for (int m = 0; m < 3; m++) qsort(cs[m], nc[m], sizeof(float), by_desc);
-    for (int m = 0; m < 2; m++) {
-        int u = nc[m] >= 16 ? m : 2; /* too few of this modality: both together */
+    double med[CROWD_N], ref[CROWD_N];
+    for (int k = 0; k < CROWD_N; k++) qsort(cs[k], nc[k], sizeof(float), by_desc);
+    for (int k = 0; k < CROWD_N; k++) {
+        int u = nc[k] >= 16 ? k : CROWD_ALL; /* too few in this crowd: every row together */
         size_t n = nc[u], r = n / SEARCH_REF_SHARE > SEARCH_REF_RANK ? n / SEARCH_REF_SHARE : SEARCH_REF_RANK;
         if (n > r + 4) {
-            med[m] = cs[u][n / 2];
-            ref[m] = cs[u][r];
+            med[k] = cs[u][n / 2];
+            ref[k] = cs[u][r];
         } else { /* a handful of rows: no distribution to speak of; a generic scale */
-            med[m] = 0;
-            ref[m] = 0.25;
+            med[k] = 0;
+            ref[k] = 0.25;
         }
-        if (ref[m] - med[m] < 0.01) ref[m] = med[m] + 0.01;
+        if (ref[k] - med[k] < 0.01) ref[k] = med[k] + 0.01;
     }
-    for (int m = 0; m < 3; m++) free(cs[m]);
+    for (int k = 0; k < CROWD_N; k++) free(cs[k]);
     for (size_t i = 0; i < c->n; i++) {
         scored *x = &c->a[i];
         double ms = 0;
         if (x->cand && x->has_cos) {
-            int m = is_image(find_brief(f, x->h.id));
-            double z = (x->h.cosine - ref[m]) / (ref[m] - med[m]);
+            int m = modality(find_brief(f, x->h.id)), k = crowd_of[m];
+            double z = (x->h.cosine - ref[k]) / (ref[k] - med[k]), lo = smin[m != MOD_TEXT] + raise;
             x->h.standout = (float)z;
             if (!floor) {
                 ms = 1 + x->h.cosine;
                 x->h.signals |= SEARCH_MEANING;
-            } else if (z >= smin[m] + raise) {
-                ms = 0.5 + (z - smin[m] - raise) / 1.5;
+            } else if (z >= lo) { /* both kinds of image: one image tower, one floor */
+                ms = 0.5 + (z - lo) / 1.5;
                 if (ms > 1.5) ms = 1.5;
                 x->h.signals |= SEARCH_MEANING;
             }
         }
         x->h.score = x->ts + ms + (x->h.match == SEARCH_EXACT ? SEARCH_EXACT_BONUS : 0);
     }
+    return 0;
+}
+
+/* 1 when the query's last word w (lowercased, as query_words gives it) is still being typed: the
+ * text ends with it, no space or punctuation after it. "valid " (or "valid.") says the word is
+ * complete; "valid" may still become "validity". */
+static int typing_last(const char *text, const char *w) {
+    size_t n = text ? strlen(text) : 0, wl = strlen(w), i = n;
+    while (i > 0 && word_cp((unsigned char)text[i - 1])) i--; /* a byte > 127: part of a word */
+    return n > 0 && n - i == wl && !strncasecmp(text + i, w, wl);
+}
+
+/* Search as you type: while the last word is being typed it is both a word and the start of longer
+ * words. Ranked by score alone, the entries of one completion crowd out the others: the exact-first
+ * rule (search.h) puts every entry holding "valid" above the one holding "validity", and three
+ * short URLs holding "gnome" outrank the paragraph with the rarer "gnomovision" by their length.
+ * So the hits found by words (a, k hits, sorted) are reordered within the places they hold: the
+ * best of them, then the best entry of each other completion (the rarest one an entry holds,
+ * prefix_rarity), rarer completions first as a picker ranks them (ties: score order), then the
+ * rest in score order. Each such entry stands for its completion, so an exact hit's bonus for the
+ * typed word orders it only among equally rare completions. Hits found only by meaning keep their
+ * places, and no score changes. Returns -1 when out of memory. */
+static int diversify(scored *a, size_t k) {
+    scored *out = malloc(k * sizeof *out);
+    size_t *at = malloc(k * sizeof *at); /* the places of the word hits */
+    unsigned char *took = calloc(k, 1), used[SEARCH_COMPLETIONS + 1] = {0};
+    if (!out || !at || !took) {
+        free(out);
+        free(at);
+        free(took);
+        return -1;
+    }
+    size_t nw = 0, m = 0;
+    for (size_t i = 0; i < k; i++)
+        if (a[i].h.signals & SEARCH_TEXT) at[nw++] = i;
+    for (size_t j = 0; j < nw; j++) { /* the best word hit, then one per other completion */
+        scored *x = &a[at[j]];
+        if (j && (!x->comp || x->comp_self || used[x->comp])) continue;
+        used[x->comp] = 1; /* the best hit stands for the typed word and its own completion */
+        size_t p = m++;
+        for (; p > 1 && out[p - 1].comp_rare < x->comp_rare; p--) out[p] = out[p - 1]; /* rarer first */
+        out[p] = *x;
+        took[j] = 1;
+    }
+    for (size_t j = 0; j < nw; j++)
+        if (!took[j]) out[m++] = a[at[j]];
+    for (size_t j = 0; j < nw; j++) a[at[j]] = out[j];
+    free(out);
+    free(at);
+    free(took);
     return 0;
 }
 
@@ -566,6 +651,7 @@ int search_run(store *s, const search_query *q, search_hit **hits, size_t *n, cs
         sf.category = q->category;
         rc = store_briefs(s, &sf, &f.b, &f.n, err);
     }
+    int typing = nw && typing_last(q->text, w[nw - 1]);
     if (!rc) rc = gather(s, q, w, nw, &f, &c, err);
     if (!rc && !filtered) {
         /* the candidates' own rows: entries deleted since their vectors joined the search matrix
@@ -613,6 +699,10 @@ int search_run(store *s, const search_query *q, search_hit **hits, size_t *n, cs
     }
     free(f.b);
     if (k > 1) qsort(c.a, k, sizeof *c.a, by_score);
+    if (typing && k > 2 && diversify(c.a, k)) {
+        free(c.a);
+        return cs_errc(err, CS_ENOMEM, "out of memory");
+    }
     if (k > (size_t)q->limit) k = (size_t)q->limit;
     search_hit *out = malloc((k ? k : 1) * sizeof *out);
     if (!out) {

@@ -21,11 +21,13 @@
  * Meaning (cosine of the query's CLIP embedding with each image and text vector, vecindex.h). A
  * cosine means nothing by itself: with real CLIP weights text-to-text cosines sit at 0.7-0.9 for
  * almost anything, and text-to-image cosines live on another scale. So each hit is compared with
- * this query's cosines over the history, per modality (images; everything else), from a sample of
- * up to 2048 rows: its standout is its lead over the modality's reference cosine (the 3rd best,
- * or the best after the top 0.1 % in a large history) in units of the reference's height over the
- * modality's median. Nonsense lifts every entry about equally; a real match leads. A meaning hit
- * counts only when its standout clears the modality's floor (search.c, calibrated with
+ * this query's cosines over the history, from a sample of up to 2048 rows, among its crowd: text
+ * kinds among text kinds, pictures among pictures, images that hold text (OCR found some:
+ * screenshots) among every image, since CLIP keeps images of text close together and they rise
+ * together. Its standout is its lead over the crowd's reference cosine (the 3rd best, or the best
+ * after the top 0.1 % in a large history) in units of the reference's height over the crowd's
+ * median. Nonsense lifts every entry about equally; a real match leads. A meaning hit counts
+ * only when its standout clears its modality's floor (text kinds; images: search.c, calibrated with
  * bench/relevance.py), raised by the query's likeness to gibberish above 0.5 (its largest cosine
  * with a few gibberish prompts, q->neutral, search_neutral.h): nonsense resembles nonsense;
  * meaning score ms = min(1.5, 0.5 + (standout - floor) / 1.5), 0 below it.
@@ -35,8 +37,13 @@
  * Fusion (weights, not ranks): score = ts + ms, plus 2 for an exact hit, so an entry whose words
  * match the query exactly ranks above every other hit; prefix, fuzzy and substring hits are fused
  * with meaning hits. Scores are compared in steps of 0.01; recency (copy order) breaks ties only
- * within a step. A query without words (empty or only punctuation) lists the most recent entries
- * (what a picker shows before the first keystroke); hits then have no signals.
+ * within a step. While the last word is being typed (the text ends inside it, no space after it),
+ * the hits found by words are reordered within their places so that each completion of that word
+ * shows its best entry near the top: the best word hit, then the best entry of each other
+ * completion (rarer completions first), then the rest (search.c, diversify): "valid" lists the
+ * entry with "validity" second, not after every entry holding "valid". A trailing space says the
+ * word is complete. A query without words (empty or only punctuation) lists the most recent
+ * entries (what a picker shows before the first keystroke); hits then have no signals.
  *
  * Unfiltered searches look up only their candidates' rows; with filters (kind, since,
  * collection, category) the matching entries are listed in SQL first. Queries are never passed to

@@ -1287,7 +1287,8 @@ int store_each_vector(store *s, const char *model, int64_t after_rowid, store_ve
 }
 
 #define BRIEF_COLS                                                                                                     \
-    "id, seq, last_ms, kind, coalesce(subkind, ''), coalesce(collection, 0), coalesce(category, ''), pinned"
+    "id, seq, last_ms, kind, coalesce(subkind, ''), coalesce(collection, 0), coalesce(category, ''), pinned,"          \
+    " kind = 'image' AND length(trim(coalesce(ocr_text, ''))) >= 4"
 
 static void row_to_brief(sqlite3_stmt *st, store_brief *b) {
     b->id = sqlite3_column_int64(st, 0);
@@ -1298,6 +1299,7 @@ static void row_to_brief(sqlite3_stmt *st, store_brief *b) {
     b->collection = sqlite3_column_int64(st, 5);
     snprintf(b->category, sizeof b->category, "%s", (const char *)sqlite3_column_text(st, 6));
     b->pinned = sqlite3_column_int(st, 7);
+    b->has_text = sqlite3_column_int(st, 8);
 }
 
 static int push_brief(store_brief **out, size_t *n, size_t *cap, sqlite3_stmt *st) {

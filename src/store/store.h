@@ -160,6 +160,7 @@ typedef struct store_brief {
     int64_t id, seq, last_ms, collection;
     char kind[16], subkind[16], category[32];
     int pinned;
+    int has_text; /* an image whose OCR found text (4+ characters): a screenshot or document, not a picture */
 } store_brief;
 /* filter (may be NULL: every entry) uses kind, since_ms, collection and category of a query;
  * the result is sorted by id. */

@@ -84,8 +84,9 @@ function filtered() {
 
 function query() {
   const p = new URLSearchParams();
-  const q = $('q').value.trim();
-  if (q) p.set('q', q);
+  // a trailing space stays: it says the last word is complete (docs/search.md, search as you type)
+  const q = $('q').value.trimStart();
+  if (q.trim()) p.set('q', q);
   for (const f of ['kind', 'category', 'collection']) {
     const v = $(`f-${f}`).value;
     if (v) p.set(f, v);

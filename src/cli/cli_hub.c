@@ -125,10 +125,15 @@ static int resolve_model(const char *arg, const char *const *files, int nfiles, 
 }
 
 int cli_model_use(int argc, char **argv) {
-    const char *clip_arg = NULL, *text_arg = NULL;
+    const char *clip_arg = NULL, *text_arg = NULL, *emb_arg = NULL;
+    int no_emb = 0;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--text-model") && i + 1 < argc)
             text_arg = argv[++i];
+        else if (!strcmp(argv[i], "--text-embedder") && i + 1 < argc && !no_emb)
+            emb_arg = argv[++i];
+        else if (!strcmp(argv[i], "--no-text-embedder") && !emb_arg)
+            no_emb = 1;
         else if (!clip_arg && strncmp(argv[i], "--", 2))
             clip_arg = argv[i];
         else
@@ -136,8 +141,9 @@ int cli_model_use(int argc, char **argv) {
     }
     if (!clip_arg)
         return cli_usage("model use: expected DIR|REPO (a CLIP model) [--text-model DIR|REPO (a sentence-transformers "
-                         "text tower into the same space)]");
-    char real[PATH_MAX + 512], treal[PATH_MAX + 512];
+                         "text tower into the same space)] [--text-embedder DIR|REPO (a sentence model for a "
+                         "second, text-only space) | --no-text-embedder]");
+    char real[PATH_MAX + 512], treal[PATH_MAX + 512], ereal[PATH_MAX + 512];
     int rc = resolve_model(clip_arg, cli_clip_files, CLI_N_CLIP_FILES, real, sizeof real);
     if (rc) return rc;
     cs_err e;
@@ -146,6 +152,11 @@ int cli_model_use(int argc, char **argv) {
         static const char *const st_files[] = {"config.json", "vocab.txt"};
         if ((rc = resolve_model(text_arg, st_files, 2, treal, sizeof treal))) return rc;
         if (cli_text_check_space(treal, real, &e)) return cli_fail("%s", e.msg);
+    }
+    if (emb_arg) { /* refused before anything is stored: the history and the settings stay as they are */
+        static const char *const st_files[] = {"config.json", "vocab.txt"};
+        if ((rc = resolve_model(emb_arg, st_files, 2, ereal, sizeof ereal))) return rc;
+        if (cli_text_check_embedder(ereal, &e)) return cli_fail("%s", e.msg);
     }
     store *s = cli_open_store();
     if (!s) return CLI_FAIL;
@@ -157,10 +168,16 @@ int cli_model_use(int argc, char **argv) {
     /* a text model belongs to the CLIP model it was checked against: a new `model use` without one
      * goes back to CLIP's own text tower */
     if (!rc && store_meta_set(s, "text_model_dir", text_arg ? treal : NULL, &e)) rc = cli_fail("%s", e.msg);
+    /* the text embedder has a space of its own: it stays across CLIP model switches unless
+     * replaced or removed (docs/text-models.md) */
+    if (!rc && (emb_arg || no_emb) && store_meta_set(s, "text_embedder_dir", emb_arg ? ereal : NULL, &e))
+        rc = cli_fail("%s", e.msg);
     if (!rc)
         printf("using %s%s%s%s\n", real, cli_dtype ? " (" : "", cli_dtype ? clip_dtype_name(cli_dtype) : "",
                cli_dtype ? " weights)" : "");
     if (!rc && text_arg) printf("queries embedded by %s\n", treal);
+    if (!rc && emb_arg) printf("text clips and queries also embedded by %s (its own space)\n", ereal);
+    if (!rc && no_emb) printf("no text embedder\n");
     store_close(s);
     return rc;
 }

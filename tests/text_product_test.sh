@@ -151,6 +151,8 @@ TEXTS
   check "a new text clip is embedded ($(pending))" [ "$(pending)" = "0 $((ntext + 1))" ]
   # removed: the space is no longer used
   "$BIN" model use "$FX/toyworld-clip" --text-model "$ML" --no-text-embedder > /dev/null
+  i=0 # the daemon follows the setting at its next pass
+  while [ $i -lt 100 ] && ! grep -q "no text embedder" "$TMP/daemon.log"; do i=$((i + 1)); sleep 0.1; done
   check "--no-text-embedder: the query no longer finds its target" [ "$(first "$Q" | cut -f1)" != "$TARGET" ]
 fi
 kill "$DPID"; wait "$DPID" 2> /dev/null; DPID=
@@ -171,6 +173,13 @@ check "no daemon: one query a language finds its image ($good/$n)" [ "$good" -eq
 printf 'text_model = %s\n' "$ML" > "$TMP/config"
 red=$(awk -F'\t' '$3 == "ein roter Stern" {print $2}' "$TMP/queries")
 check "config text_model = ($red)" sh -c "CLIPSEEK_CONFIG='$TMP/config' '$BIN' search 'ein roter Stern' --kind image --limit 1 --json | grep -q 'toyworld-eval/$red\"'"
+
+# the config's `text_embedder =`, without a daemon: `index` fills the space, the CLI searches it
+if [ -d "$EMB" ]; then
+  printf 'text_embedder = %s\n' "$EMB" > "$TMP/config2"
+  CLIPSEEK_CONFIG="$TMP/config2" "$BIN" index > /dev/null 2>&1
+  check "config text_embedder = (CLI index and search)" [ "$(CLIPSEEK_CONFIG="$TMP/config2" first "$Q")" = "$TARGET	text" ]
+fi
 
 echo "text-product: $pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]

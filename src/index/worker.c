@@ -196,6 +196,7 @@ static void embedder_sync(index_worker *w) {
         free(dir);
         return;
     }
+    if (!dir) cs_log(CS_LOG_INFO, "no text embedder: its space is no longer searched");
     drop_embedder(w);
     w->emb_dir = dir;
     if (!dir) return;

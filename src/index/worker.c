@@ -106,18 +106,25 @@ static void drop_model(index_worker *w) {
     w->tloaded = NULL;
 }
 
+/* A text model setting: $env_name, else the store's meta key (set by `model use`), else the
+ * config's value (getter, read under the worker's rules lock: a reload may replace the rules).
+ * malloc'd, NULL when unset. */
+static char *setting_for(index_worker *w, const char *env_name, const char *key, const char *(*getter)(const rules *)) {
+    const char *env = getenv(env_name);
+    if (env && *env) return strdup(env);
+    char *v = NULL;
+    store_meta_get(w->s, key, &v, NULL);
+    if (v) return v;
+    pthread_rwlock_rdlock(&w->rules_lock);
+    if (getter(w->rules)) v = strdup(getter(w->rules));
+    pthread_rwlock_unlock(&w->rules_lock);
+    return v;
+}
+
 /* The text model in use: $CLIPSEEK_TEXT_MODEL, else the store's "text_model_dir" (`model use
  * ... --text-model`), else the config's `text_model =`; NULL for CLIP's own text tower. */
 static char *text_model_dir_for(index_worker *w) {
-    const char *env = getenv("CLIPSEEK_TEXT_MODEL");
-    if (env && *env) return strdup(env);
-    char *v = NULL;
-    store_meta_get(w->s, "text_model_dir", &v, NULL);
-    if (v) return v;
-    pthread_rwlock_rdlock(&w->rules_lock); /* a reload (index_worker_set_rules) may replace the rules */
-    if (rules_text_model(w->rules)) v = strdup(rules_text_model(w->rules));
-    pthread_rwlock_unlock(&w->rules_lock);
-    return v;
+    return setting_for(w, "CLIPSEEK_TEXT_MODEL", "text_model_dir", rules_text_model);
 }
 
 /* Loads (or drops) the text model when its folder changed since the last pass; only with a model
@@ -159,15 +166,7 @@ static void text_model_sync(index_worker *w) {
 /* The text embedder's folder: $CLIPSEEK_TEXT_EMBEDDER, else the store's "text_embedder_dir"
  * (`model use ... --text-embedder`), else the config's `text_embedder =`; NULL for none. */
 static char *embedder_dir_for(index_worker *w) {
-    const char *env = getenv("CLIPSEEK_TEXT_EMBEDDER");
-    if (env && *env) return strdup(env);
-    char *v = NULL;
-    store_meta_get(w->s, "text_embedder_dir", &v, NULL);
-    if (v) return v;
-    pthread_rwlock_rdlock(&w->rules_lock);
-    if (rules_text_embedder(w->rules)) v = strdup(rules_text_embedder(w->rules));
-    pthread_rwlock_unlock(&w->rules_lock);
-    return v;
+    return setting_for(w, "CLIPSEEK_TEXT_EMBEDDER", "text_embedder_dir", rules_text_embedder);
 }
 
 static void drop_embedder(index_worker *w) {

@@ -65,7 +65,7 @@ static void setup(void) {
         txt[i] = add("text", t, strlen(t));
     }
     for (int i = 0; i < NI; i++) {
-        char b[16];
+        char b[32];
         snprintf(b, sizeof b, "\x89PNG-%d", i);
         img[i] = add("image", b, strlen(b));
     }

@@ -431,6 +431,28 @@ static int gather_words(store *s, char **w, size_t nw, int limit, filt *f, cands
     return 0;
 }
 
+/* A space's top entries (vh, m; freed here) become candidates with their cosine there: the CLIP
+ * space's (space2 0) or the text embedder's (1). */
+static int take_cosines(cands *c, vec_hit *vh, size_t m, int space2, cs_err *err) {
+    for (size_t i = 0; i < m; i++) {
+        scored *x = cand_get(c, vh[i].entry);
+        if (!x) {
+            free(vh);
+            return cs_errc(err, CS_ENOMEM, "out of memory");
+        }
+        x->cand = 1;
+        if (space2) {
+            x->has_cos2 = 1;
+            x->cos2 = vh[i].score;
+        } else {
+            x->has_cos = 1;
+            x->h.cosine = vh[i].score;
+        }
+    }
+    free(vh);
+    return 0;
+}
+
 /* The median and reference cosine of one modality from its sampled cosines (best first): the
  * scale a standout is measured in (search.h). */
 static void scale_of(const float *desc, size_t n, double *med, double *ref) {
@@ -457,17 +479,7 @@ static int gather_space2(const search_query *q, filt *f, cands *c, cs_err *err) 
     size_t m;
     if (vecindex_topk(q->vecs2, q->qvec2, SEARCH_DEPTH, keep_entry, f, &vh, &m, err)) return -1;
     if (m) c->best2 = vh[0].score;
-    for (size_t i = 0; i < m; i++) {
-        scored *x = cand_get(c, vh[i].entry);
-        if (!x) {
-            free(vh);
-            return cs_errc(err, CS_ENOMEM, "out of memory");
-        }
-        x->cand = 1;
-        x->has_cos2 = 1;
-        x->cos2 = vh[i].score;
-    }
-    free(vh);
+    if (take_cosines(c, vh, m, 1, err)) return -1;
     size_t rows = vecindex_rows(q->vecs2), stride = f->stride;
     f->stride = rows > SEARCH_SAMPLE ? rows / SEARCH_SAMPLE : 1;
     int rc = vecindex_topk(q->vecs2, q->qvec2, SEARCH_SAMPLE, keep_sample, f, &vh, &m, err);
@@ -493,17 +505,7 @@ static int gather(store *s, const search_query *q, char **w, size_t nw, filt *f,
         vec_hit *vh;
         size_t m;
         if (vecindex_topk(q->vecs, q->qvec, SEARCH_DEPTH, keep_entry, f, &vh, &m, err)) return -1;
-        for (size_t i = 0; i < m; i++) {
-            scored *x = cand_get(c, vh[i].entry);
-            if (!x) {
-                free(vh);
-                return cs_errc(err, CS_ENOMEM, "out of memory");
-            }
-            x->cand = 1;
-            x->has_cos = 1;
-            x->h.cosine = vh[i].score;
-        }
-        free(vh);
+        if (take_cosines(c, vh, m, 0, err)) return -1;
         size_t rows = vecindex_rows(q->vecs);
         f->stride = rows > SEARCH_SAMPLE ? rows / SEARCH_SAMPLE : 1;
         if (vecindex_topk(q->vecs, q->qvec, SEARCH_SAMPLE, keep_sample, f, &vh, &m, err)) return -1;

@@ -121,11 +121,19 @@ int cli_text_info(const char *dir, int json);
 /* Checks that text model `tdir` embeds into CLIP model `cdir`'s space (its sentence embedding has
  * the CLIP projection's size). Loads headers only. Returns 0 or -1 with *e. */
 int cli_text_check_space(const char *tdir, const char *cdir, struct cs_err *e);
+/* Checks that dir is a sentence-transformers model that loads (a text embedder). 0, or -1 with *e. */
+int cli_text_check_embedder(const char *dir, struct cs_err *e);
 struct store;
 struct stm_ctx;
 /* The text model set by `model use ... --text-model` (or $CLIPSEEK_TEXT_MODEL), loaded; *out is
  * NULL when none is set. Returns 0, or -1 with *e when the one set cannot be loaded. */
 int cli_text_query_model(struct store *s, struct stm_ctx **out, struct cs_err *e);
+/* The text embedder's folder (docs/text-models.md): $CLIPSEEK_TEXT_EMBEDDER, else `model use ...
+ * --text-embedder`'s, else the config's `text_embedder =`; malloc'd, NULL when none is set. */
+char *cli_text_embedder_dir(struct store *s);
+/* That embedder, loaded, and its vectors' model id (*id malloc'd); both NULL when none is set.
+ * Returns 0, or -1 with *e when the folder set is no sentence-transformers model or does not load. */
+int cli_text_embedder(struct store *s, struct stm_ctx **out, char **id, struct cs_err *e);
 /* bert_params from the same flags and settings as cli_clip_params. */
 struct bert_params cli_bert_params(int threads);
 int cli_model_list(int argc, char **argv);

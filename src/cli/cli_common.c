@@ -188,15 +188,28 @@ int cli_index_all(store *s, const char *model_opt, int quiet) {
     index_stats st;
     int rc = index_run(s, c, id, 0, &st, quiet ? NULL : progress, NULL, &e) ? cli_fail_err(&e) : CLI_OK;
     if (!quiet && isatty(2)) fputc('\n', stderr);
+    /* text clips into the text embedder's space too (docs/text-models.md), like the daemon */
+    stm_ctx *em = NULL;
+    char *em_id = NULL;
+    if (rc == CLI_OK && cli_text_embedder(s, &em, &em_id, &e)) rc = cli_fail_err(&e);
+    index_stats est = {0};
+    if (rc == CLI_OK && em && index_run_text(s, em, em_id, 0, &est, &e)) rc = cli_fail_err(&e);
     if (rc == CLI_OK) {
         int64_t dropped = 0;
-        store_drop_other_vectors(s, id, &dropped, NULL); /* everything has this model's vectors now */
+        /* everything has this model's vectors now (and the embedder's, which stay) */
+        const char *keep[2] = {id, em_id};
+        store_drop_vectors_except(s, keep, 2, &dropped, NULL);
         if (!quiet)
             fprintf(stderr, "clipseek: indexed %lld entries (%lld vectors, %lld could not be embedded) with %s\n",
                     (long long)st.embedded, (long long)st.windows, (long long)st.failed, id);
         /* categories, duplicates and collections come with the vectors (OCR: daemon, organize) */
+        if (!quiet && em)
+            fprintf(stderr, "clipseek: embedded %lld text entries with the text embedder %s\n", (long long)est.embedded,
+                    em_id);
         rc = cli_organise(s, c, id, 0, 1);
     }
+    stm_free(em);
+    free(em_id);
     clip_free(c);
     free(dir);
     free(id);

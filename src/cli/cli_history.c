@@ -16,6 +16,7 @@
 #include "../capture/ingest.h"
 #include "../capture/textkind.h"
 #include "../common/cs_file.h"
+#include "../index/indexer.h"
 #include "../store/store.h"
 #include "cli.h"
 
@@ -121,20 +122,38 @@ int cmd_status(int argc, char **argv) {
     if (ingest_pause_state(s, &p, &e) || store_counts(s, NULL, &entries, &pending, &e) ||
         store_trash_count(s, &trash, &last, &e))
         rc = cli_fail_err(&e);
-    else if (json) {
+    /* the text embedder's backfill (docs/text-models.md): its text entries with a vector so far */
+    char *edir = rc ? NULL : cli_text_embedder_dir(s), *eid = edir ? index_model_id(edir, &e) : NULL;
+    int64_t texts = 0, tpending = 0;
+    char ebad[sizeof e.msg] = ""; /* a folder that is no model: said, but the rest of the status stands */
+    if (edir && !eid) snprintf(ebad, sizeof ebad, "%s", e.msg);
+    if (eid && store_text_counts(s, eid, &texts, &tpending, &e)) rc = cli_fail_err(&e);
+    if (!rc && json) {
         json_t *o = json_object();
         ingest_pause_json(&p, o);
         json_object_set_new(o, "entries", json_integer(entries));
         json_object_set_new(o, "trash", json_integer(trash));
         json_object_set_new(o, "undo", json_integer(last));
+        if (eid) {
+            json_object_set_new(o, "text_embedder", json_string(eid));
+            json_object_set_new(o, "text_entries", json_integer(texts));
+            json_object_set_new(o, "text_pending", json_integer(tpending));
+        }
+        if (ebad[0]) json_object_set_new(o, "text_embedder_error", json_string(ebad));
         cli_print_json(o);
         json_decref(o);
-    } else {
+    } else if (!rc) {
         char line[1200];
         cli_pause_line(s, line, sizeof line);
         printf("capture  %s\nentries  %lld\ntrash    %lld (undo brings back %lld)\n", line, (long long)entries,
                (long long)trash, (long long)last);
+        if (eid)
+            printf("text space  %s: %lld of %lld text entries embedded%s\n", eid, (long long)(texts - tpending),
+                   (long long)texts, tpending ? " (the index worker is catching up)" : "");
+        if (ebad[0]) printf("text space  not used: %s\n", ebad);
     }
+    free(edir);
+    free(eid);
     store_close(s);
     return rc;
 }

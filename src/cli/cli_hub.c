@@ -153,10 +153,15 @@ static int resolve_model(const char *arg, const hub_layout *l, char *real, size_
 }
 
 int cli_model_use(int argc, char **argv) {
-    const char *clip_arg = NULL, *text_arg = NULL;
+    const char *clip_arg = NULL, *text_arg = NULL, *emb_arg = NULL;
+    int no_emb = 0;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--text-model") && i + 1 < argc)
             text_arg = argv[++i];
+        else if (!strcmp(argv[i], "--text-embedder") && i + 1 < argc && !no_emb)
+            emb_arg = argv[++i];
+        else if (!strcmp(argv[i], "--no-text-embedder") && !emb_arg)
+            no_emb = 1;
         else if (!clip_arg && strncmp(argv[i], "--", 2))
             clip_arg = argv[i];
         else
@@ -164,8 +169,9 @@ int cli_model_use(int argc, char **argv) {
     }
     if (!clip_arg)
         return cli_usage("model use: expected DIR|REPO (a CLIP model) [--text-model DIR|REPO (a sentence-transformers "
-                         "text tower into the same space)]");
-    char real[PATH_MAX + 512], treal[PATH_MAX + 512];
+                         "text tower into the same space)] [--text-embedder DIR|REPO (a sentence model for a "
+                         "second, text-only space) | --no-text-embedder]");
+    char real[PATH_MAX + 512], treal[PATH_MAX + 512], ereal[PATH_MAX + 512];
     int rc = resolve_model(clip_arg, &layouts[LAYOUT_CLIP], real, sizeof real);
     if (rc) return rc;
     cs_err e;
@@ -173,6 +179,10 @@ int cli_model_use(int argc, char **argv) {
     if (text_arg) {
         if ((rc = resolve_model(text_arg, &layouts[LAYOUT_ST], treal, sizeof treal))) return rc;
         if (cli_text_check_space(treal, real, &e)) return cli_fail_err(&e);
+    }
+    if (emb_arg) { /* refused before anything is stored: the history and the settings stay as they are */
+        if ((rc = resolve_model(emb_arg, &layouts[LAYOUT_ST], ereal, sizeof ereal))) return rc;
+        if (cli_text_check_embedder(ereal, &e)) return cli_fail_err(&e);
     }
     store *s = cli_open_store();
     if (!s) return CLI_FAIL;
@@ -184,10 +194,16 @@ int cli_model_use(int argc, char **argv) {
     /* a text model belongs to the CLIP model it was checked against: a new `model use` without one
      * goes back to CLIP's own text tower */
     if (!rc && store_meta_set(s, "text_model_dir", text_arg ? treal : NULL, &e)) rc = cli_fail_err(&e);
+    /* the text embedder has a space of its own: it stays across CLIP model switches unless
+     * replaced or removed (docs/text-models.md) */
+    if (!rc && (emb_arg || no_emb) && store_meta_set(s, "text_embedder_dir", emb_arg ? ereal : NULL, &e))
+        rc = cli_fail_err(&e);
     if (!rc)
         printf("using %s%s%s%s\n", real, cli_dtype ? " (" : "", cli_dtype ? clip_dtype_name(cli_dtype) : "",
                cli_dtype ? " weights)" : "");
     if (!rc && text_arg) printf("queries embedded by %s\n", treal);
+    if (!rc && emb_arg) printf("text clips and queries also embedded by %s (its own space)\n", ereal);
+    if (!rc && no_emb) printf("no text embedder\n");
     store_close(s);
     return rc;
 }

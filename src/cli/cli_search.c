@@ -41,6 +41,9 @@ typedef struct opened {
     clip_ctx *c;
     char *model_id;
     stm_ctx *tm;
+    stm_ctx *em; /* the text embedder (its own space), or NULL */
+    char *em_id;
+    search_embedder emb;
 } opened;
 
 /* Loads the model in use; a store without a model gives {0}. */
@@ -54,6 +57,9 @@ static int open_model(store *s, const char *opt, opened *o) {
         rc = cli_fail_err(&e);
     else if (cli_text_query_model(s, &o->tm, &e))
         rc = cli_fail_err(&e); /* queries through a text model into CLIP's space */
+    else if (cli_text_embedder(s, &o->em, &o->em_id, &e))
+        rc = cli_fail_err(&e); /* the text embedder's space (docs/text-models.md) */
+    o->emb = (search_embedder){o->em, o->em_id, NULL};
     free(dir);
     return rc;
 }
@@ -61,6 +67,8 @@ static int open_model(store *s, const char *opt, opened *o) {
 static void close_model(opened *o) {
     clip_free(o->c);
     stm_free(o->tm);
+    stm_free(o->em);
+    free(o->em_id);
     free(o->model_id);
 }
 
@@ -120,7 +128,8 @@ static int run_and_print(store *s, const opened *o, search_query *q, const char 
     search_hit *h;
     size_t n;
     cs_err e;
-    if (search_with_model(s, o->c, o->tm, o->model_id, q, image, &h, &n, NULL, &e)) return cli_fail_err(&e);
+    if (search_with_models(s, o->c, o->tm, o->model_id, o->em ? &o->emb : NULL, q, image, &h, &n, NULL, &e))
+        return cli_fail_err(&e);
     return print_result(s, q, h, n, fmt);
 }
 

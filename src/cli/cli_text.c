@@ -11,6 +11,7 @@
 #include "../model/ops.h"
 #include "../model/stmodel.h"
 #include "../config/rules.h"
+#include "../index/indexer.h"
 #include "../store/store.h"
 #include "cli.h"
 
@@ -46,19 +47,60 @@ int cli_text_check_space(const char *tdir, const char *cdir, cs_err *e) {
     return 0;
 }
 
-int cli_text_query_model(store *s, stm_ctx **out, cs_err *e) {
-    *out = NULL;
-    const char *env = getenv("CLIPSEEK_TEXT_MODEL");
+/* A text model setting: $env, else the store's meta key (`model use`), else the config's value
+ * (from getter; a broken config is reported by the commands that read it). malloc'd or NULL. */
+static char *setting_dir(store *s, const char *env_name, const char *key, const char *(*getter)(const rules *)) {
+    const char *env = getenv(env_name);
     char *dir = env && *env ? strdup(env) : NULL;
-    if (!dir && s) store_meta_get(s, "text_model_dir", &dir, NULL);
-    if (!dir) { /* the config's `text_model =` (a broken config is reported by the commands that read it) */
+    if (!dir && s) store_meta_get(s, key, &dir, NULL);
+    if (!dir) {
         rules *r = NULL;
-        if (rules_load(NULL, &r, NULL) == 0 && rules_text_model(r)) dir = strdup(rules_text_model(r));
+        if (rules_load(NULL, &r, NULL) == 0 && getter(r)) dir = strdup(getter(r));
         rules_free(r);
     }
+    return dir;
+}
+
+int cli_text_check_embedder(const char *dir, cs_err *e) {
+    if (!stm_detect(dir))
+        return cs_errc(e, CS_EINVAL, "%s: not a sentence-transformers model (no modules.json, no BERT config.json)",
+                       dir);
+    bert_params bp = bert_default_params();
+    bp.threads = 1;
+    stm_ctx *t;
+    if (stm_load(dir, &bp, &t, e)) return -1;
+    stm_free(t);
+    return 0;
+}
+
+int cli_text_query_model(store *s, stm_ctx **out, cs_err *e) {
+    *out = NULL;
+    char *dir = setting_dir(s, "CLIPSEEK_TEXT_MODEL", "text_model_dir", rules_text_model);
     if (!dir) return 0;
     bert_params p = cli_bert_params(cli_threads);
     int rc = stm_load(dir, &p, out, e);
+    free(dir);
+    return rc;
+}
+
+char *cli_text_embedder_dir(store *s) {
+    return setting_dir(s, "CLIPSEEK_TEXT_EMBEDDER", "text_embedder_dir", rules_text_embedder);
+}
+
+int cli_text_embedder(store *s, stm_ctx **out, char **id, cs_err *e) {
+    *out = NULL;
+    *id = NULL;
+    char *dir = cli_text_embedder_dir(s);
+    if (!dir) return 0;
+    bert_params p = cli_bert_params(cli_threads);
+    int rc = 0;
+    if (!stm_detect(dir))
+        rc = cs_errc(e, CS_EINVAL, "text embedder %s: not a sentence-transformers model folder", dir);
+    else if (!(*id = index_model_id(dir, e)) || stm_load(dir, &p, out, e)) {
+        free(*id);
+        *id = NULL;
+        rc = -1;
+    }
     free(dir);
     return rc;
 }

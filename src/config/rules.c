@@ -34,9 +34,10 @@ struct rules {
     rule rule[MAX_RULES];
     int nrule;
     org_settings org;
-    int web_port;          /* -1: no web page */
-    char device[32];       /* "" or a device name (model/backend.h) */
-    char text_model[1024]; /* "" or a folder */
+    int web_port;             /* -1: no web page */
+    char device[32];          /* "" or a device name (model/backend.h) */
+    char text_model[1024];    /* "" or a folder */
+    char text_embedder[1024]; /* "" or a folder */
     regex_t text[MAX_RULES];
     int ntext;
     char *app[MAX_RULES];
@@ -399,6 +400,11 @@ int rules_parse(const char *text, size_t len, const char *p, rules **out, cs_err
                 rc = cs_err_set(err, "%s:%d: text_model is a folder", p, lineno);
             else
                 snprintf(r->text_model, sizeof r->text_model, "%s", v);
+        } else if (!strcmp(k, "text_embedder")) {
+            if (!*v || strlen(v) >= sizeof r->text_embedder)
+                rc = cs_err_set(err, "%s:%d: text_embedder is a folder", p, lineno);
+            else
+                snprintf(r->text_embedder, sizeof r->text_embedder, "%s", v);
         } else if (!strcmp(k, "ocr")) {
             if (parse_bool(v, &r->org.ocr)) rc = cs_err_set(err, "%s:%d: ocr is true or false", p, lineno);
         } else if (!strcmp(k, "ocr_lang")) {
@@ -527,6 +533,7 @@ int rules_web_port(const rules *r) { return r->web_port; }
 
 const char *rules_device(const rules *r) { return r && r->device[0] ? r->device : NULL; }
 const char *rules_text_model(const rules *r) { return r && r->text_model[0] ? r->text_model : NULL; }
+const char *rules_text_embedder(const rules *r) { return r && r->text_embedder[0] ? r->text_embedder : NULL; }
 
 store_limits rules_limits(const rules *r) { return r->limits; }
 capture_caps rules_caps(const rules *r) { return r->caps; }

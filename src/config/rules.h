@@ -40,6 +40,9 @@
  *   text_model = DIR        a sentence-transformers text tower into the CLIP model's space that
  *                           embeds text queries (docs/text-models.md); `model use --text-model` and
  *                           CLIPSEEK_TEXT_MODEL take precedence
+ *   text_embedder = DIR     a sentence-transformers model that embeds text clips and queries into a
+ *                           second, text-only space (docs/text-models.md); `model use
+ *                           --text-embedder` and CLIPSEEK_TEXT_EMBEDDER take precedence
  * Unknown keys and bad values are errors naming the file and line. */
 #ifndef RULES_H
 #define RULES_H
@@ -94,6 +97,8 @@ int rules_web_port(const rules *r);
 const char *rules_device(const rules *r);
 /* The `text_model =` setting (a folder), or NULL when not set (r may be NULL). */
 const char *rules_text_model(const rules *r);
+/* The `text_embedder =` setting (a folder), or NULL when not set (r may be NULL). */
+const char *rules_text_embedder(const rules *r);
 
 store_limits rules_limits(const rules *r);
 capture_caps rules_caps(const rules *r);

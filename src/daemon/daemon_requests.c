@@ -25,6 +25,10 @@ static char *status_json(daemon_state *d) {
     if (j) {
         json_object_set_new(j, "config_reloads", json_integer(d->config_reloads));
         json_object_set_new(j, "config_error", json_string(d->config_error)); /* why the last reload failed */
+        /* the text embedder's space (docs/text-models.md): text_pending falls to 0 as a backfill ends */
+        json_object_set_new(j, "text_embedder", json_string(st.text_embedder_id));
+        json_object_set_new(j, "text_indexed", json_integer(st.text_indexed));
+        json_object_set_new(j, "text_pending", json_integer(st.text_pending));
     }
     pthread_mutex_unlock(&d->lock);
     /* the pause state lives in the store (it outlives the daemon): read it there */

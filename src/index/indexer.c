@@ -255,3 +255,55 @@ int index_run(store *s, clip_ctx *c, const char *model, int64_t max_entries, ind
     free(tp.v);
     return rc;
 }
+
+int index_run_text(store *s, stm_ctx *t, const char *model_id, int64_t max_entries, index_stats *st, cs_err *err) {
+    memset(st, 0, sizeof *st);
+    int D = stm_dim(t), rc = 0;
+    int64_t done = 0;
+    float *v = malloc((size_t)TEXT_BATCH * (size_t)D * sizeof *v);
+    if (!v) return cs_errc(err, CS_ENOMEM, "out of memory");
+    while (!rc && (max_entries <= 0 || done < max_entries)) {
+        int64_t *ids;
+        size_t n;
+        if (store_missing_text_vectors(s, model_id, TEXT_BATCH, &ids, &n, err)) {
+            rc = -1;
+            break;
+        }
+        if (n == 0) {
+            free(ids);
+            break;
+        }
+        /* one batch: read the texts, embed each (the encoder takes texts of any length one by
+         * one without padding), then one commit */
+        store_entry es[TEXT_BATCH];
+        int64_t got[TEXT_BATCH];
+        int m = 0;
+        for (size_t i = 0; i < n && !rc; i++) {
+            int g = store_get(s, ids[i], &es[m], err);
+            done++;
+            if (g == 1) continue; /* deleted meanwhile */
+            if (g < 0) {
+                rc = -1;
+                break;
+            }
+            got[m++] = ids[i];
+        }
+        free(ids);
+        for (int i = 0; i < m && !rc; i++) {
+            const char *txt = es[i].text ? es[i].text : "";
+            rc = stm_embed_texts(t, &txt, 1, 1, v + (size_t)i * D, err);
+        }
+        if (!rc && m) {
+            rc = store_begin(s, err);
+            for (int i = 0; i < m && !rc; i++)
+                rc = store_put_vector(s, got[i], model_id, 0, v + (size_t)i * D, D, err) < 0 ? -1 : 0;
+            if (store_end(s, !rc, err)) rc = -1;
+        }
+        for (int i = 0; i < m; i++) store_entry_free(&es[i]);
+        if (!rc) st->embedded += m, st->windows += m;
+    }
+    free(v);
+    int64_t texts;
+    if (!rc && st->embedded) rc = store_text_counts(s, model_id, &texts, &st->pending, err); /* for status */
+    return rc;
+}

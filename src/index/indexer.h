@@ -19,6 +19,7 @@
 
 #include "../common/cs_err.h"
 #include "../model/clip.h"
+#include "../model/stmodel.h"
 #include "../store/store.h"
 
 #define INDEX_WINDOW      75
@@ -40,6 +41,13 @@ typedef void (*index_progress_fn)(const index_stats *st, void *arg);
  * progress (may be NULL) is called after each batch. */
 int index_run(store *s, clip_ctx *c, const char *model_id, int64_t max_entries, index_stats *st,
               index_progress_fn progress, void *arg, cs_err *err);
+
+/* The text embedder's pass (docs/text-models.md): embeds up to max_entries text entries (every
+ * kind but images) that have no vector for model_id with the sentence model t, one vector each
+ * (part 0) of the text truncated to the model's max_seq_length (the full-text index covers the
+ * rest of a longer text), written in groups of up to 32 per commit. Images are never touched.
+ * st->pending gets the text entries still without a vector afterwards. */
+int index_run_text(store *s, stm_ctx *t, const char *model_id, int64_t max_entries, index_stats *st, cs_err *err);
 
 /* Splits token ids [bos, c1..cn, eos] into windows; returns the count (<= max), each window a
  * malloc'd [bos, ..., eos] array in win[i] of lens[i] ids. Exposed for tests. */

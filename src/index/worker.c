@@ -41,6 +41,15 @@ struct index_worker {
     const rules *rules;
     int64_t rules_gen;
     float *neutral; /* the model's gibberish prompts (search_neutral.h), NULL if it has no text tower */
+    /* the text embedder (`model use ... --text-embedder`, $CLIPSEEK_TEXT_EMBEDDER, the config's
+     * `text_embedder =`): a sentence model with a text-only space of its own (docs/text-models.md).
+     * Independent of the CLIP model; under model_lock for searches. emb_id is known as soon as the
+     * setting is (its vectors are kept); the weights load only when a text entry needs them. */
+    stm_ctx *emb;
+    char *emb_id;
+    float *emb_neutral; /* its gibberish prompts (search_neutral_embed_st) */
+    char *emb_dir;      /* the folder set (even if it failed to load) */
+    int emb_failed;     /* it did not load: not retried until the setting changes */
     /* the worker thread's own */
     store *s;
     organizer *org;
@@ -97,18 +106,25 @@ static void drop_model(index_worker *w) {
     w->tloaded = NULL;
 }
 
+/* A text model setting: $env_name, else the store's meta key (set by `model use`), else the
+ * config's value (getter, read under the worker's rules lock: a reload may replace the rules).
+ * malloc'd, NULL when unset. */
+static char *setting_for(index_worker *w, const char *env_name, const char *key, const char *(*getter)(const rules *)) {
+    const char *env = getenv(env_name);
+    if (env && *env) return strdup(env);
+    char *v = NULL;
+    store_meta_get(w->s, key, &v, NULL);
+    if (v) return v;
+    pthread_rwlock_rdlock(&w->rules_lock);
+    if (getter(w->rules)) v = strdup(getter(w->rules));
+    pthread_rwlock_unlock(&w->rules_lock);
+    return v;
+}
+
 /* The text model in use: $CLIPSEEK_TEXT_MODEL, else the store's "text_model_dir" (`model use
  * ... --text-model`), else the config's `text_model =`; NULL for CLIP's own text tower. */
 static char *text_model_dir_for(index_worker *w) {
-    const char *env = getenv("CLIPSEEK_TEXT_MODEL");
-    if (env && *env) return strdup(env);
-    char *v = NULL;
-    store_meta_get(w->s, "text_model_dir", &v, NULL);
-    if (v) return v;
-    pthread_rwlock_rdlock(&w->rules_lock); /* a reload (index_worker_set_rules) may replace the rules */
-    if (rules_text_model(w->rules)) v = strdup(rules_text_model(w->rules));
-    pthread_rwlock_unlock(&w->rules_lock);
-    return v;
+    return setting_for(w, "CLIPSEEK_TEXT_MODEL", "text_model_dir", rules_text_model);
 }
 
 /* Loads (or drops) the text model when its folder changed since the last pass; only with a model
@@ -145,6 +161,110 @@ static void text_model_sync(index_worker *w) {
     pthread_rwlock_unlock(&w->model_lock);
     free(w->tloaded);
     w->tloaded = dir;
+}
+
+/* The text embedder's folder: $CLIPSEEK_TEXT_EMBEDDER, else the store's "text_embedder_dir"
+ * (`model use ... --text-embedder`), else the config's `text_embedder =`; NULL for none. */
+static char *embedder_dir_for(index_worker *w) {
+    return setting_for(w, "CLIPSEEK_TEXT_EMBEDDER", "text_embedder_dir", rules_text_embedder);
+}
+
+static void drop_embedder(index_worker *w) {
+    pthread_rwlock_wrlock(&w->model_lock);
+    stm_free(w->emb);
+    w->emb = NULL;
+    free(w->emb_id);
+    w->emb_id = NULL;
+    free(w->emb_neutral);
+    w->emb_neutral = NULL;
+    pthread_rwlock_unlock(&w->model_lock);
+    free(w->emb_dir);
+    w->emb_dir = NULL;
+    w->emb_failed = 0;
+    pthread_mutex_lock(&w->lock);
+    w->st.text_embedder_id[0] = 0;
+    w->st.text_pending = 0;
+    pthread_mutex_unlock(&w->lock);
+}
+
+/* Follows the text embedder's setting: a new folder drops the old embedder and takes the new
+ * one's id (a folder that is no model is reported once); nothing is loaded here. */
+static void embedder_sync(index_worker *w) {
+    char *dir = embedder_dir_for(w);
+    if ((!dir && !w->emb_dir) || (dir && w->emb_dir && !strcmp(dir, w->emb_dir))) {
+        free(dir);
+        return;
+    }
+    if (!dir) cs_log(CS_LOG_INFO, "no text embedder: its space is no longer searched");
+    drop_embedder(w);
+    w->emb_dir = dir;
+    if (!dir) return;
+    cs_err e = {0};
+    char *id = stm_detect(dir) ? index_model_id(dir, &e) : NULL;
+    if (!id) {
+        if (!e.msg[0]) cs_errc(&e, CS_EINVAL, "%s: not a sentence-transformers model folder", dir);
+        cs_err f = {0};
+        cs_errc(&f, cs_err_code_of(&e), "text embedder: %s", e.msg);
+        fail(w, &f);
+        w->emb_failed = 1;
+        return;
+    }
+    pthread_rwlock_wrlock(&w->model_lock);
+    w->emb_id = id;
+    pthread_rwlock_unlock(&w->model_lock);
+    pthread_mutex_lock(&w->lock);
+    snprintf(w->st.text_embedder_id, sizeof w->st.text_embedder_id, "%s", id);
+    pthread_mutex_unlock(&w->lock);
+}
+
+/* Loads the text embedder's weights the first time a text entry needs them (to be embedded, or
+ * searched: then it has vectors), with its gibberish prompts. Returns 1 when it is loaded. */
+static int embedder_ready(index_worker *w) {
+    if (w->emb) return 1;
+    if (!w->emb_id || w->emb_failed) return 0;
+    int64_t *ids = NULL, have = 0;
+    size_t n = 0;
+    store_missing_text_vectors(w->s, w->emb_id, 1, &ids, &n, NULL);
+    free(ids);
+    if (!n && (store_vector_count(w->s, w->emb_id, &have, NULL) || !have)) return 0; /* no text yet */
+    bert_params bp = bert_default_params();
+    bp.threads = w->p.threads;
+    bp.device = w->p.device;
+    bp.f32 = w->p.f32;
+    stm_ctx *t = NULL;
+    float *neutral = NULL;
+    cs_err e = {0};
+    if (stm_load(w->emb_dir, &bp, &t, &e) || search_neutral_embed_st(t, &neutral, &e)) {
+        cs_err f = {0};
+        cs_errc(&f, cs_err_code_of(&e), "text embedder: %s", e.msg);
+        fail(w, &f);
+        stm_free(t);
+        w->emb_failed = 1;
+        return 0;
+    }
+    cs_log(CS_LOG_INFO, "text clips embedded by %s", w->emb_dir);
+    pthread_rwlock_wrlock(&w->model_lock);
+    w->emb = t;
+    w->emb_neutral = neutral;
+    pthread_rwlock_unlock(&w->model_lock);
+    return 1;
+}
+
+/* The text embedder's share of a pass: text entries without a vector in its space. */
+static int embedder_pass(index_worker *w) {
+    if (!embedder_ready(w)) return 0;
+    index_stats st;
+    cs_err e = {0};
+    if (index_run_text(w->s, w->emb, w->emb_id, 32, &st, &e)) {
+        fail(w, &e);
+        return 0;
+    }
+    if (!st.embedded) return 0;
+    pthread_mutex_lock(&w->lock);
+    w->st.text_indexed += st.embedded;
+    w->st.text_pending = st.pending;
+    pthread_mutex_unlock(&w->lock);
+    return 1;
 }
 
 /* Loads the model in dir with dtype dt in place of the current one (first model, or `model use`
@@ -214,9 +334,15 @@ static int one_pass(index_worker *w) {
             w->st.indexed += st.embedded;
             w->st.failed += st.failed;
             pthread_mutex_unlock(&w->lock);
-        } else
-            store_drop_other_vectors(w->s, w->model_id, NULL, NULL);
+        } else if (!w->emb_dir || w->emb_id) {
+            /* the CLIP space and the text embedder's stay; a removed embedder's vectors go (a
+             * folder that is set but unreadable keeps them until the setting changes) */
+            const char *keep[2] = {w->model_id, w->emb_id};
+            store_drop_vectors_except(w->s, keep, 2, NULL, NULL);
+        }
     }
+    /* text clips into the text embedder's space: after the CLIP vectors, before organising */
+    if (embedder_pass(w)) busy = 1;
     /* organising comes after embedding, a few entries at a time, so new clips are searchable by
      * meaning first; OCR (the slowest step) takes two images per pass. The organiser keeps a
      * pointer to the rules: it runs under the read lock and is reopened after a reload. */
@@ -257,6 +383,7 @@ static void *worker_thread(void *arg) {
         if (dir && (!w->loaded || strcmp(dir, w->loaded) || dt != w->loaded_dt)) swap_model(w, dir, dt);
         free(dir);
         text_model_sync(w);
+        embedder_sync(w);
         pthread_mutex_lock(&w->lock);
         w->st.passes++;
         if (!w->model_checked) {
@@ -361,7 +488,9 @@ int index_worker_search(index_worker *w, store *s, search_query *q, search_hit *
         q->neutral = w->neutral;
         q->n_neutral = SEARCH_NEUTRAL_N;
     }
-    int rc = search_with_model(s, w->model, w->tmodel, w->model_id, q, NULL, hits, n, embed_ms, err);
+    search_embedder emb = {w->emb, w->emb_id, w->emb_neutral};
+    int rc =
+        search_with_models(s, w->model, w->tmodel, w->model_id, w->emb ? &emb : NULL, q, NULL, hits, n, embed_ms, err);
     q->neutral = neutral;
     q->n_neutral = n_neutral;
     pthread_rwlock_unlock(&w->model_lock);
@@ -381,6 +510,7 @@ void index_worker_free(index_worker *w) {
     if (!w) return;
     if (w->org) org_set_model(w->org, NULL, NULL, NULL);
     drop_model(w);
+    drop_embedder(w);
     org_close(w->org);
     store_close(w->s);
     free(w->loaded);

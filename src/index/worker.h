@@ -50,6 +50,10 @@ typedef struct index_worker_stats {
     int idle;                    /* waiting for work */
     int have_model;
     char model_id[256]; /* "" without a model */
+    /* the text embedder (docs/text-models.md): its id ("" without one), the text entries it has
+     * embedded since start, and those still waiting for a vector in its space (backfill) */
+    char text_embedder_id[256];
+    int64_t text_indexed, text_pending;
 } index_worker_stats;
 
 typedef struct index_worker index_worker;

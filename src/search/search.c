@@ -42,6 +42,8 @@ static const double standout_min[2] = {1.15, 0.35}; /* text kinds, images */
  * queries get no gibberish raise (search_with_model leaves q->neutral NULL for them): the prompts
  * are CLIP text-tower vectors, and this floor was measured without it. */
 const double search_textmodel_min[2] = {1.15, 0.40};
+/* The text embedder's space (search.h): text entries only, its own scale. See search_space2. */
+const double search_textembed_min = SEARCH_TEXTEMBED_MIN;
 
 /* a word character: ASCII letters and digits, or any non-ASCII scalar (unicode61 decides) */
 static int word_cp(int32_t cp) {
@@ -268,11 +270,15 @@ typedef struct {
     int comp;         /* 1 + rank (rarest first) of the rarest completion of the last word it holds; 0 none */
     int comp_self;    /* that completion is the last word itself, as typed */
     double comp_rare; /* and its rarity (prefix_rarity) */
+    double ms;  /* the meaning score so far (score_all, then search_space2) */
+    float cos2; /* the cosine in the text embedder's space, when has_cos2 */
+    int has_cos2;
 } scored;
 
 typedef struct {
     scored *a;
     size_t n, cap;
+    double med2, ref2, best2; /* the text embedder's space: this query's median, reference and best cosine */
 } cands;
 
 static scored *cand_get(cands *c, int64_t id) {
@@ -440,6 +446,72 @@ static int gather_words(store *s, char **w, size_t nw, int limit, filt *f, cands
     return 0;
 }
 
+/* A space's top entries (vh, m; freed here) become candidates with their cosine there: the CLIP
+ * space's (space2 0) or the text embedder's (1). */
+static int take_cosines(cands *c, vec_hit *vh, size_t m, int space2, cs_err *err) {
+    for (size_t i = 0; i < m; i++) {
+        scored *x = cand_get(c, vh[i].entry);
+        if (!x) {
+            free(vh);
+            return cs_errc(err, CS_ENOMEM, "out of memory");
+        }
+        x->cand = 1;
+        if (space2) {
+            x->has_cos2 = 1;
+            x->cos2 = vh[i].score;
+        } else {
+            x->has_cos = 1;
+            x->h.cosine = vh[i].score;
+        }
+    }
+    free(vh);
+    return 0;
+}
+
+/* The median and reference cosine of one modality from its sampled cosines (best first): the
+ * scale a standout is measured in (search.h). */
+static void scale_of(const float *desc, size_t n, double *med, double *ref) {
+    size_t r = n / SEARCH_REF_SHARE > SEARCH_REF_RANK ? n / SEARCH_REF_SHARE : SEARCH_REF_RANK;
+    if (n > r + 4) {
+        *med = desc[n / 2];
+        *ref = desc[r];
+    } else { /* a handful of rows: no distribution to speak of; a generic scale */
+        *med = 0;
+        *ref = 0.25;
+    }
+    if (*ref - *med < 0.01) *ref = *med + 0.01;
+}
+
+/* The text embedder's space (q->qvec2): its top entries join the candidates with their cosine
+ * there, and its own sample (every row of that space is a text entry) gives its own scale, kept
+ * apart from the CLIP space's: the two models' cosines live on different scales. */
+static int gather_space2(const search_query *q, filt *f, cands *c, cs_err *err) {
+    c->med2 = 0;
+    c->ref2 = 0.25;
+    c->best2 = 1;
+    if (!q->qvec2 || !q->vecs2) return 0;
+    vec_hit *vh;
+    size_t m;
+    if (vecindex_topk(q->vecs2, q->qvec2, SEARCH_DEPTH, keep_entry, f, &vh, &m, err)) return -1;
+    if (m) c->best2 = vh[0].score;
+    if (take_cosines(c, vh, m, 1, err)) return -1;
+    size_t rows = vecindex_rows(q->vecs2), stride = f->stride;
+    f->stride = rows > SEARCH_SAMPLE ? rows / SEARCH_SAMPLE : 1;
+    int rc = vecindex_topk(q->vecs2, q->qvec2, SEARCH_SAMPLE, keep_sample, f, &vh, &m, err);
+    f->stride = stride; /* the CLIP space's sample is told apart by its own stride (score_all) */
+    if (rc) return -1;
+    float *cs = malloc((m ? m : 1) * sizeof *cs);
+    if (!cs) {
+        free(vh);
+        return cs_errc(err, CS_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < m; i++) cs[i] = vh[i].score; /* best first already */
+    scale_of(cs, m, &c->med2, &c->ref2);
+    free(cs);
+    free(vh);
+    return 0;
+}
+
 /* Both signals' candidates, and the sample of cosines (cand 0) for the standout. */
 static int gather(store *s, const search_query *q, char **w, size_t nw, filt *f, cands *c, cs_err *err) {
     c->n = 0;
@@ -448,17 +520,7 @@ static int gather(store *s, const search_query *q, char **w, size_t nw, filt *f,
         vec_hit *vh;
         size_t m;
         if (vecindex_topk(q->vecs, q->qvec, SEARCH_DEPTH, keep_entry, f, &vh, &m, err)) return -1;
-        for (size_t i = 0; i < m; i++) {
-            scored *x = cand_get(c, vh[i].entry);
-            if (!x) {
-                free(vh);
-                return cs_errc(err, CS_ENOMEM, "out of memory");
-            }
-            x->cand = 1;
-            x->has_cos = 1;
-            x->h.cosine = vh[i].score;
-        }
-        free(vh);
+        if (take_cosines(c, vh, m, 0, err)) return -1;
         size_t rows = vecindex_rows(q->vecs);
         f->stride = rows > SEARCH_SAMPLE ? rows / SEARCH_SAMPLE : 1;
         if (vecindex_topk(q->vecs, q->qvec, SEARCH_SAMPLE, keep_sample, f, &vh, &m, err)) return -1;
@@ -473,7 +535,7 @@ static int gather(store *s, const search_query *q, char **w, size_t nw, filt *f,
         }
         free(vh);
     }
-    return 0;
+    return gather_space2(q, f, c, err);
 }
 
 /* The most recent entries that pass the filters: an empty query's answer. */
@@ -551,15 +613,7 @@ static int score_all(cands *c, const filt *f, int floor, const double *smin, dou
     for (int k = 0; k < CROWD_N; k++) qsort(cs[k], nc[k], sizeof(float), by_desc);
     for (int k = 0; k < CROWD_N; k++) {
         int u = nc[k] >= 16 ? k : CROWD_ALL; /* too few in this crowd: every row together */
-        size_t n = nc[u], r = n / SEARCH_REF_SHARE > SEARCH_REF_RANK ? n / SEARCH_REF_SHARE : SEARCH_REF_RANK;
-        if (n > r + 4) {
-            med[k] = cs[u][n / 2];
-            ref[k] = cs[u][r];
-        } else { /* a handful of rows: no distribution to speak of; a generic scale */
-            med[k] = 0;
-            ref[k] = 0.25;
-        }
-        if (ref[k] - med[k] < 0.01) ref[k] = med[k] + 0.01;
+        scale_of(cs[u], nc[u], &med[k], &ref[k]);
     }
     for (int k = 0; k < CROWD_N; k++) free(cs[k]);
     for (size_t i = 0; i < c->n; i++) {
@@ -578,6 +632,7 @@ static int score_all(cands *c, const filt *f, int floor, const double *smin, dou
                 x->h.signals |= SEARCH_MEANING;
             }
         }
+        x->ms = ms;
         x->h.score = x->ts + ms + (x->h.match == SEARCH_EXACT ? SEARCH_EXACT_BONUS : 0);
     }
     return 0;
@@ -631,6 +686,32 @@ static int diversify(scored *a, size_t k) {
     free(at);
     free(took);
     return 0;
+}
+
+/* The text embedder's meaning (search.h, "Two spaces"): a text entry's standout there against
+ * that space's own floor, raised by the query's likeness to that model's gibberish; its meaning
+ * score is the better of the two spaces' (never their sum: one meaning, seen twice). */
+static void search_space2(cands *c, const search_query *q) {
+    if (!q->text || !q->qvec2 || !q->vecs2) return;
+    double raise = 0, smin = q->meaning_min2 ? *q->meaning_min2 : search_textembed_min;
+    if (q->neutral2) { /* nearer to gibberish than to anything copied: by how much, in this space's units */
+        double g = search_neutral_likeness(q->qvec2, q->neutral2, q->n_neutral2, vecindex_dim(q->vecs2));
+        if (g > c->best2) raise = (g - c->best2) / (c->ref2 - c->med2) * SEARCH_NEUTRAL_GAIN;
+    }
+    for (size_t i = 0; i < c->n; i++) {
+        scored *x = &c->a[i];
+        if (!x->cand || !x->has_cos2) continue;
+        double z = (x->cos2 - c->ref2) / (c->ref2 - c->med2), ms;
+        if (z < smin + raise) continue;
+        ms = 0.5 + (z - smin - raise) / 1.5;
+        if (ms > 1.5) ms = 1.5;
+        x->h.signals |= SEARCH_MEANING | SEARCH_MEANING_TEXT;
+        if (ms <= x->ms) continue;
+        x->h.score += ms - x->ms;
+        x->ms = ms;
+        x->h.cosine = x->cos2;
+        x->h.standout = (float)z;
+    }
 }
 
 int search_run(store *s, const search_query *q, search_hit **hits, size_t *n, cs_err *err) {
@@ -689,6 +770,7 @@ int search_run(store *s, const search_query *q, search_hit **hits, size_t *n, cs
         free(c.a);
         return cs_errc(err, CS_ENOMEM, "out of memory");
     }
+    search_space2(&c, q);
     /* keep the candidates that matched by words or stood out by meaning */
     size_t k = 0;
     for (size_t i = 0; i < c.n; i++) {

@@ -31,6 +31,13 @@
  * bench/relevance.py), raised by the query's likeness to gibberish above 0.5 (its largest cosine
  * with a few gibberish prompts, q->neutral, search_neutral.h): nonsense resembles nonsense;
  * meaning score ms = min(1.5, 0.5 + (standout - floor) / 1.5), 0 below it.
+ * Two spaces: with a text embedder (`model use ... --text-embedder`, a sentence model such as
+ * all-MiniLM-L6-v2) text entries also have a vector in that model's own space (q->qvec2,
+ * q->vecs2). Its cosines are scaled the same way but from its own sample (every row there is
+ * text), its floor is its own (search_textembed_min) and so is its gibberish raise (q->neutral2:
+ * the same prompts through that model). A text entry's meaning score is the larger of the two
+ * spaces' ms, not their sum: both look at the same meaning, and adding them would let any text
+ * entry with two weak standouts outrank one clear one. Images are found by the CLIP space only.
  * A query by example (text NULL: similar, search --image) has no floor: it asks for the nearest
  * entries, ranked by cosine (ms = 1 + cosine).
  *
@@ -79,12 +86,23 @@ typedef struct search_query {
      * image; else the query embedder's own scale {text kinds, images} (search_textmodel_min for
      * `model use ... --text-model`), since each embedding space needs its own calibration. */
     const double *meaning_min;
+    /* The text embedder's space (`model use ... --text-embedder`, docs/text-models.md), or NULL
+     * qvec2: the query's unit vector from that sentence model and that space's search matrix
+     * (only text entries have vectors there); neutral2: n_neutral2 gibberish prompts through the
+     * same model, or NULL (no raise); meaning_min2: its standout floor (NULL:
+     * search_textembed_min). See "Two spaces" above. */
+    const float *qvec2;
+    const vecindex *vecs2;
+    const float *neutral2;
+    int n_neutral2;
+    const double *meaning_min2;
     char warning[96]; /* out, set by the daemon's search (web.h's search callback): "" or why
                            * results may miss entries, e.g. "index out of date: disk full"
                            * (vecindex_stale); search_run leaves it alone */
 } search_query;
 
-enum { SEARCH_TEXT = 1, SEARCH_MEANING = 2 };
+/* SEARCH_MEANING_TEXT: the meaning came from the text embedder's space (SEARCH_MEANING is set too) */
+enum { SEARCH_TEXT = 1, SEARCH_MEANING = 2, SEARCH_MEANING_TEXT = 4 };
 
 /* How the words matched (the list above); SEARCH_NOWORDS: not by words. */
 typedef enum {
@@ -108,6 +126,10 @@ typedef struct search_hit {
 /* The standout minimums {text kinds, images} for queries embedded by a sentence-transformers text
  * tower trained into CLIP's space (toyworld-multilingual's calibration, search.c). */
 extern const double search_textmodel_min[2];
+
+/* The standout minimum for text entries in the text embedder's space (search.c). */
+#define SEARCH_TEXTEMBED_MIN 1.15
+extern const double search_textembed_min;
 
 /* Ranks the history for q. *hits is malloc'd (best first, at most q->limit); *n == 0 means
  * nothing matched well enough (the CLI says "no matches"). -1 with err on a store error. */

@@ -16,6 +16,8 @@ void search_hit_json(json_t *o, const search_hit *h, const store_entry *e, const
         json_array_append_new(sig, json_string("meaning"));
         json_object_set_new(o, "cosine", json_real(h->cosine));
         json_object_set_new(o, "standout", json_real(h->standout));
+        /* which space the meaning came from: CLIP's, or the text embedder's (docs/text-models.md) */
+        json_object_set_new(o, "space", json_string(h->signals & SEARCH_MEANING_TEXT ? "text" : "clip"));
     }
     json_object_set_new(o, "signals", sig);
     const char *why = search_why(h, img), *match = search_match_name(h->match);

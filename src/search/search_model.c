@@ -40,8 +40,48 @@ static int query_vector(store *s, clip_ctx *model, stm_ctx *tmodel, const char *
     return rc;
 }
 
+/* The query in the text embedder's space (search.h "Two spaces"): q->qvec2, q->vecs2 and
+ * q->neutral2 set for search_run (*qv2, *vi2 and *own2 to free afterwards). Nothing for a query
+ * by example or without words: that space holds text entries only. */
+static int space2_open(store *s, const search_embedder *emb, search_query *q, const char *image, float **qv2,
+                       vecindex **vi2, float **own2, double *embed_ms, cs_err *err) {
+    *qv2 = NULL;
+    *vi2 = NULL;
+    *own2 = NULL;
+    if (!emb || !emb->model || !emb->id || image || !q->text || !*q->text) return 0;
+    int D = stm_dim(emb->model);
+    float *v = malloc((size_t)D * sizeof *v);
+    if (!v) return cs_errc(err, CS_ENOMEM, "out of memory");
+    double t0 = cs_mono_ms();
+    int rc = stm_embed_texts(emb->model, &q->text, 1, 1, v, err);
+    if (embed_ms) *embed_ms += cs_mono_ms() - t0;
+    if (!rc) rc = vecindex_open(s, emb->id, vi2, err);
+    if (!rc && vecindex_dim(*vi2) && vecindex_dim(*vi2) != D)
+        rc = cs_errc(err, CS_EINVAL, "the text embedder's search matrix has %d dimensions, the embedder %d",
+                     vecindex_dim(*vi2), D);
+    if (!rc && !emb->neutral) rc = search_neutral_embed_st(emb->model, own2, err);
+    if (rc) {
+        free(v);
+        vecindex_close(*vi2);
+        *vi2 = NULL;
+        return -1;
+    }
+    *qv2 = v;
+    q->qvec2 = v;
+    q->vecs2 = *vi2;
+    q->neutral2 = emb->neutral ? emb->neutral : *own2;
+    q->n_neutral2 = SEARCH_NEUTRAL_N;
+    return 0;
+}
+
 int search_with_model(store *s, clip_ctx *model, stm_ctx *tmodel, const char *model_id, search_query *q,
                       const char *image, search_hit **hits, size_t *n, double *embed_ms, cs_err *err) {
+    return search_with_models(s, model, tmodel, model_id, NULL, q, image, hits, n, embed_ms, err);
+}
+
+int search_with_models(store *s, clip_ctx *model, stm_ctx *tmodel, const char *model_id, const search_embedder *emb,
+                       search_query *q, const char *image, search_hit **hits, size_t *n, double *embed_ms,
+                       cs_err *err) {
     *hits = NULL;
     *n = 0;
     if (embed_ms) *embed_ms = 0;
@@ -83,7 +123,17 @@ int search_with_model(store *s, clip_ctx *model, stm_ctx *tmodel, const char *mo
     q->vecs = vi;
     q->neutral = qv && !image && text && *text ? neutral : NULL;
     q->n_neutral = q->neutral ? n_neutral : 0;
-    if (!rc && (q->text || qv)) rc = search_run(s, q, hits, n, err);
+    float *qv2 = NULL, *own2 = NULL;
+    vecindex *vi2 = NULL;
+    if (!rc) rc = space2_open(s, emb, q, image, &qv2, &vi2, &own2, embed_ms, err);
+    if (!rc && (q->text || qv || qv2)) rc = search_run(s, q, hits, n, err);
+    q->qvec2 = NULL;
+    q->vecs2 = NULL;
+    q->neutral2 = NULL;
+    q->n_neutral2 = 0;
+    free(qv2);
+    free(own2);
+    vecindex_close(vi2);
     q->text = text;
     q->meaning_min = mmin;
     q->qvec = NULL;

@@ -38,4 +38,22 @@
 int search_with_model(store *s, clip_ctx *model, stm_ctx *tmodel, const char *model_id, search_query *q,
                       const char *image, search_hit **hits, size_t *n, double *embed_ms, cs_err *err);
 
+/* The text embedder (`model use ... --text-embedder`, docs/text-models.md): a sentence model whose
+ * own space holds a vector per text entry (index_run_text). Borrowed by the search. */
+typedef struct search_embedder {
+    stm_ctx *model;       /* the sentence model */
+    const char *id;       /* its vectors' model id (index_model_id of its folder) */
+    const float *neutral; /* SEARCH_NEUTRAL_N gibberish prompts through it (search_neutral_embed_st),
+                           * or NULL: embedded for this one search */
+} search_embedder;
+
+/* search_with_model plus the text embedder's space when emb (may be NULL) has a model: a text
+ * query is also embedded by emb->model and search_run ranks text entries by that space too
+ * (q->qvec2, q->vecs2, q->neutral2 are set for the call and reset to NULL; search.h "Two
+ * spaces"). embed_ms then counts both models' time. Works without a CLIP model as well (words
+ * and the text space). Errors as search_with_model's, and CS_EINVAL when the text space's
+ * search matrix has another dimension than emb->model. */
+int search_with_models(store *s, clip_ctx *model, stm_ctx *tmodel, const char *model_id, const search_embedder *emb,
+                       search_query *q, const char *image, search_hit **hits, size_t *n, double *embed_ms, cs_err *err);
+
 #endif

@@ -12,6 +12,7 @@
 
 #include "../common/cs_err.h"
 #include "../model/clip.h"
+#include "../model/stmodel.h"
 
 #define SEARCH_NEUTRAL_N 16
 
@@ -19,6 +20,10 @@
  * the model's projection_dim floats, row after row (malloc'd, caller frees). -1 with err when the
  * model cannot embed text (no tokenizer) or memory runs out; *out is then NULL. */
 int search_neutral_embed(clip_ctx *c, float **out, cs_err *err);
+
+/* The same prompts through a sentence-transformers model (the text embedder's own space,
+ * docs/text-models.md): SEARCH_NEUTRAL_N unit vectors of stm_dim(t) floats; errors as above. */
+int search_neutral_embed_st(stm_ctx *t, float **out, cs_err *err);
 
 /* The query's likeness to gibberish: its largest cosine with the n prompt vectors (dim floats
  * each, unit length, as q). 0 when n is 0. */

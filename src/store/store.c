@@ -1231,6 +1231,55 @@ int store_drop_other_vectors(store *s, const char *model, int64_t *removed, cs_e
     return r == SQLITE_DONE ? 0 : store_dberr(s, err, "vectors");
 }
 
+int store_missing_text_vectors(store *s, const char *model, int limit, int64_t **ids, size_t *n, cs_err *err) {
+    *ids = NULL;
+    *n = 0;
+    sqlite3_stmt *st;
+    if (store_prepare(s,
+                      "SELECT id FROM entries e WHERE e.kind <> 'image' AND e.text IS NOT NULL AND NOT EXISTS"
+                      " (SELECT 1 FROM vectors v WHERE v.entry = e.id AND v.model = ?) ORDER BY id ASC LIMIT ?",
+                      &st, "missing text vectors", err))
+        return -1;
+    sqlite3_bind_text(st, 1, model, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, limit > 0 ? limit : -1);
+    return store_collect_ids(s, st, ids, n, "missing text vectors", err);
+}
+
+int store_text_counts(store *s, const char *model, int64_t *texts, int64_t *pending, cs_err *err) {
+    *texts = *pending = 0;
+    sqlite3_stmt *st;
+    if (store_prepare(s,
+                      "SELECT count(*), coalesce(sum(NOT EXISTS (SELECT 1 FROM vectors v WHERE v.entry = e.id AND"
+                      " v.model = ?)), 0) FROM entries e WHERE e.kind <> 'image' AND e.text IS NOT NULL",
+                      &st, "text counts", err))
+        return -1;
+    sqlite3_bind_text(st, 1, model, -1, SQLITE_STATIC);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        *texts = sqlite3_column_int64(st, 0);
+        *pending = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+    return r == SQLITE_ROW ? 0 : store_dberr(s, err, "text counts");
+}
+
+int store_drop_vectors_except(store *s, const char *const *keep, int nkeep, int64_t *removed, cs_err *err) {
+    /* "model NOT IN ('', ?, ...)" over the non-NULL items (a NULL in NOT IN would match nothing) */
+    char sql[256] = "DELETE FROM vectors WHERE model NOT IN (''";
+    int k = 0;
+    for (int i = 0; i < nkeep && k < 16; i++)
+        if (keep[i]) k++, strcat(sql, ", ?");
+    strcat(sql, ")");
+    sqlite3_stmt *st;
+    if (store_prepare(s, sql, &st, "vectors", err)) return -1;
+    for (int i = 0, j = 0; i < nkeep && j < k; i++)
+        if (keep[i]) sqlite3_bind_text(st, ++j, keep[i], -1, SQLITE_STATIC);
+    int r = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (removed) *removed = sqlite3_changes(s->db);
+    return r == SQLITE_DONE ? 0 : store_dberr(s, err, "vectors");
+}
+
 int store_meta_get(store *s, const char *key, char **value, cs_err *err) {
     *value = NULL;
     sqlite3_stmt *st;

@@ -145,6 +145,20 @@ int store_missing_vectors(store *s, const char *model, int limit, int64_t **ids,
 /* Deletes vectors of other models (after a model switch). */
 int store_drop_other_vectors(store *s, const char *model, int64_t *removed, cs_err *err);
 
+/* Ids of entries that hold text (every kind but images) without any vector for `model`, oldest
+ * first, at most limit (0: all): what a text-only space (the text embedder, docs/text-models.md)
+ * still has to embed. */
+int store_missing_text_vectors(store *s, const char *model, int limit, int64_t **ids, size_t *n, cs_err *err);
+
+/* The number of text entries (as store_missing_text_vectors counts them), and of those without a
+ * vector for `model`: a text space's backfill progress. */
+int store_text_counts(store *s, const char *model, int64_t *texts, int64_t *pending, cs_err *err);
+
+/* Deletes the vectors of every model but keep[0..nkeep-1] (NULL items are skipped): the CLIP
+ * model's space and the text embedder's space stay, those of models no longer in use go.
+ * *removed (may be NULL) gets the number of rows deleted. */
+int store_drop_vectors_except(store *s, const char *const *keep, int nkeep, int64_t *removed, cs_err *err);
+
 /* Calls fn for each vector of `model` whose rowid is greater than after_rowid, in rowid order
  * (marker rows of dim 0 included). fn returns non-zero to stop. Used to append new vectors to the
  * search matrix; the search path itself never reads vectors from SQLite. */

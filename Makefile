@@ -67,7 +67,7 @@ LDLIBS  += $(LIBS_BASE) $(BLAS_LIBS) $(VK_LIBS)
 
 MODEL_SRC := $(filter-out $(if $(filter 1,$(VULKAN)),,src/model/backend_vk.c) src/model/ops_gemm_%.c src/model/ops_blis.c \
                src/model/ops_nopack.c,$(wildcard src/model/*.c)) $(BLAS_SRC)
-LIB_SRC := $(wildcard src/common/*.c) $(MODEL_SRC) $(wildcard src/image/*.c) $(wildcard src/config/*.c) $(wildcard src/hub/*.c) $(wildcard src/store/*.c) $(wildcard src/index/*.c) $(wildcard src/ipc/*.c) $(wildcard src/capture/*.c) $(wildcard src/daemon/*.c) $(wildcard src/search/*.c) $(wildcard src/organize/*.c) $(wildcard src/web/*.c)
+LIB_SRC := $(wildcard src/common/*.c) $(MODEL_SRC) $(wildcard src/image/*.c) $(wildcard src/config/*.c) $(wildcard src/hub/*.c) $(wildcard src/store/*.c) $(wildcard src/index/*.c) $(wildcard src/ipc/*.c) $(wildcard src/capture/*.c) $(wildcard src/daemon/*.c) $(wildcard src/search/*.c) $(wildcard src/organize/*.c) $(wildcard src/web/*.c) src/front/front_help.c
 CLI_SRC := $(wildcard src/cli/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/src/web/assets.o
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
@@ -76,7 +76,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
 .PHONY: all test unit-test cli-test asan fuzz fuzz-run bench bench-e2e bench-gpu gpu-bundle install uninstall clean
 
-all: $(BUILD)/clipseek
+all: $(BUILD)/clipseek $(BUILD)/clipseek-engine
 
 $(BUILD)/%.o: %.c $(wildcard src/*/*.h) Makefile
 	@mkdir -p $(dir $@)
@@ -117,9 +117,17 @@ $(BUILD)/libclipseek.a: $(LIB_OBJ)
 	@echo "  AR      $@"
 	@rm -f $@ && ar rcs $@ $^ # afresh: a member whose source is gone (or not chosen by BLAS=) must not linger
 
-$(BUILD)/clipseek: $(CLI_OBJ) $(BUILD)/libclipseek.a
+# Two binaries (docs/architecture.md, "Front and engine"): clipseek-engine runs every command;
+# clipseek, the front, links libc alone (no -fopenmp, no LDLIBS: tests/front_test.sh checks its
+# ldd), answers help/--version/COMMAND --help and execs the engine for the rest. The engine is a
+# prerequisite of the front (order-only), so whatever runs $(BUILD)/clipseek has both.
+FRONT_OBJ := $(BUILD)/src/front/front.o $(BUILD)/src/front/front_help.o
+$(BUILD)/clipseek-engine: $(CLI_OBJ) $(BUILD)/libclipseek.a
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/clipseek: $(FRONT_OBJ) | $(BUILD)/clipseek-engine
+	@echo "  LD      $@"
+	@$(CC) $(OPT) $(ARCH) -o $@ $^
 
 $(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(BUILD)/libclipseek.a
 	@mkdir -p $(dir $@)
@@ -241,7 +249,7 @@ BINDIR  ?= $(PREFIX)/bin
 UNITDIR ?= $(or $(XDG_CONFIG_HOME),$(HOME)/.config)/systemd/user
 APPDIR  ?= $(PREFIX)/share/applications
 INSTALLED := $(BINDIR)/clipseek $(BINDIR)/clipseek-rofi $(UNITDIR)/clipseek.service $(APPDIR)/clipseek-popup.desktop
-install: $(BUILD)/clipseek
+install: $(BUILD)/clipseek $(BUILD)/clipseek-engine
 	install -D -m 0755 $(BUILD)/clipseek $(DESTDIR)$(BINDIR)/clipseek
 	install -D -m 0755 scripts/clipseek-rofi $(DESTDIR)$(BINDIR)/clipseek-rofi
 	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(APPDIR)

@@ -67,7 +67,7 @@ LDLIBS  += $(LIBS_BASE) $(BLAS_LIBS) $(VK_LIBS)
 
 MODEL_SRC := $(filter-out $(if $(filter 1,$(VULKAN)),,src/model/backend_vk.c) src/model/ops_gemm_%.c src/model/ops_blis.c \
                src/model/ops_nopack.c,$(wildcard src/model/*.c)) $(BLAS_SRC)
-LIB_SRC := $(wildcard src/common/*.c) $(MODEL_SRC) $(wildcard src/image/*.c) $(wildcard src/config/*.c) $(wildcard src/hub/*.c) $(wildcard src/store/*.c) $(wildcard src/index/*.c) $(wildcard src/ipc/*.c) $(wildcard src/capture/*.c) $(wildcard src/daemon/*.c) $(wildcard src/search/*.c) $(wildcard src/organize/*.c) $(wildcard src/web/*.c) src/front/front_help.c
+LIB_SRC := $(wildcard src/common/*.c) $(MODEL_SRC) $(wildcard src/image/*.c) $(wildcard src/config/*.c) $(wildcard src/hub/*.c) $(wildcard src/store/*.c) $(wildcard src/index/*.c) $(wildcard src/ipc/*.c) $(wildcard src/capture/*.c) $(wildcard src/daemon/*.c) $(wildcard src/search/*.c) $(wildcard src/organize/*.c) $(wildcard src/web/*.c) $(filter-out src/front/front.c,$(wildcard src/front/*.c))
 CLI_SRC := $(wildcard src/cli/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/src/web/assets.o
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/cs_log.h"
 #include "../model/backend.h"
 #include "../model/clip.h"
 #include "../front/front_help.h"
@@ -58,7 +59,14 @@ static const struct {
     {"preprocess", cmd_preprocess},
 };
 
-int main(int argc, char **argv) {
+int cli_main(int argc, char **argv) {
+    /* the defaults again: in the daemon's engine server a command starts from the daemon's values */
+    cli_threads = 0;
+    cli_data_dir_opt = NULL;
+    cli_device = NULL;
+    cli_f32 = 0;
+    cli_dtype = CLIP_DTYPE_DEFAULT;
+    cs_log_set_sink(NULL, NULL, CS_LOG_INFO);
     if (argc < 2) {
         front_usage(stderr);
         return CLI_USAGE;
@@ -118,3 +126,5 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "x11-own-files")) return cmd_x11_own_files(argc - 1, argv + 1); /* internal, for copy */
     return cli_usage("unknown command '%s'", argv[1]);
 }
+
+int main(int argc, char **argv) { return cli_main(argc, argv); }

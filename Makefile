@@ -145,6 +145,7 @@ test: $(BUILD)/clipseek $(TEST_BIN) $(BUILD)/x11_helper
 	@set -e; for t in $(TEST_BIN); do echo "== $$t"; $$t --jobs 1; done
 	@$(MAKE) --no-print-directory vk-validate BUILD=$(BUILD)
 	CLIPSEEK=$(BUILD)/clipseek sh tests/cli_test.sh
+	CLIPSEEK=$(BUILD)/clipseek sh tests/front_test.sh
 	CLIPSEEK=$(BUILD)/clipseek sh tests/store_cli_test.sh
 	CLIPSEEK=$(BUILD)/clipseek sh tests/text_cli_test.sh
 	CLIPSEEK=$(BUILD)/clipseek sh tests/history_cli_test.sh

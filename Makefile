@@ -221,9 +221,10 @@ $(BUILD)/bench_search: bench/bench_search.c $(BUILD)/libclipseek.a
 $(BUILD)/bench_fill: bench/bench_fill.c $(BUILD)/libclipseek.a
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libclipseek.a $(LDLIBS)
-# end to end: `clipseek search` against a running daemon, ViT-B/32-shaped model, synthetic store
+# end to end: `clipseek search` against a running daemon, ViT-B/32-shaped model, synthetic store;
+# E2E_ARGS="--compare OLD/clipseek --dtype q8": paired against another build, the daemon in q8
 bench-e2e: $(BUILD)/clipseek $(BUILD)/bench_fill $(BUILD)/bench_clip
-	python3 bench/e2e.py --bin $(BUILD)/clipseek --fill $(BUILD)/bench_fill --bench-clip $(BUILD)/bench_clip
+	python3 bench/e2e.py --bin $(BUILD)/clipseek --fill $(BUILD)/bench_fill --bench-clip $(BUILD)/bench_clip $(E2E_ARGS)
 # GPU next to CPU on a ViT-B/32-shaped model (written once by bench_clip), DEVICE=vulkan:N to name
 # the GPU; then transformers fp16 on the CUDA GPU where it is installed, and our / its ratios.
 BENCH_MODEL_DIR ?= /tmp/clipseek-bench-model
@@ -242,16 +243,20 @@ $(BUILD)/bench_clip: bench/bench_clip.c $(BUILD)/libclipseek.a
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libclipseek.a $(LDLIBS)
 
-# Installs as a normal user (no sudo): the binary and the rofi script in $(BINDIR), the systemd
+# Installs as a normal user (no sudo): the front binary and the rofi script in $(BINDIR), the engine
+# in $(BINDIR)/../libexec/clipseek, the systemd
 # user unit (docs/cli.md, "Start at login") and a .desktop entry for the popup (menus; KDE binds a
 # shortcut to it). `make uninstall` removes exactly these files, and the unit's enable link.
 # DESTDIR stages the lot under another root (packaging, tests/install_test.sh).
 BINDIR  ?= $(PREFIX)/bin
 UNITDIR ?= $(or $(XDG_CONFIG_HOME),$(HOME)/.config)/systemd/user
 APPDIR  ?= $(PREFIX)/share/applications
-INSTALLED := $(BINDIR)/clipseek $(BINDIR)/clipseek-rofi $(UNITDIR)/clipseek.service $(APPDIR)/clipseek-popup.desktop
+# the engine where the front looks for it: ../libexec/clipseek beside bin/ (src/front/front.c)
+ENGINEDIR := $(abspath $(BINDIR)/../libexec/clipseek)
+INSTALLED := $(BINDIR)/clipseek $(ENGINEDIR)/clipseek-engine $(BINDIR)/clipseek-rofi $(UNITDIR)/clipseek.service $(APPDIR)/clipseek-popup.desktop
 install: $(BUILD)/clipseek $(BUILD)/clipseek-engine
 	install -D -m 0755 $(BUILD)/clipseek $(DESTDIR)$(BINDIR)/clipseek
+	install -D -m 0755 $(BUILD)/clipseek-engine $(DESTDIR)$(ENGINEDIR)/clipseek-engine
 	install -D -m 0755 scripts/clipseek-rofi $(DESTDIR)$(BINDIR)/clipseek-rofi
 	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(APPDIR)
 	sed 's|@BINDIR@|$(BINDIR)|' contrib/clipseek.service > $(DESTDIR)$(UNITDIR)/clipseek.service
@@ -262,6 +267,7 @@ install: $(BUILD)/clipseek $(BUILD)/clipseek-engine
 uninstall:
 	@[ -n "$(DESTDIR)" ] || ! command -v systemctl > /dev/null || systemctl --user disable --now clipseek 2> /dev/null || true
 	rm -f $(addprefix $(DESTDIR),$(INSTALLED)) $(DESTDIR)$(UNITDIR)/graphical-session.target.wants/clipseek.service
+	@rmdir $(DESTDIR)$(ENGINEDIR) 2> /dev/null || true
 	@[ -n "$(DESTDIR)" ] || ! command -v systemctl > /dev/null || systemctl --user daemon-reload 2> /dev/null || true
 	@echo "uninstalled (the history in $${XDG_DATA_HOME:-~/.local/share}/clipseek and the config are kept)"
 

@@ -67,20 +67,8 @@ int cli_main(int argc, char **argv) {
     cli_f32 = 0;
     cli_dtype = CLIP_DTYPE_DEFAULT;
     cs_log_set_sink(NULL, NULL, CS_LOG_INFO);
-    if (argc < 2) {
-        front_usage(stderr);
-        return CLI_USAGE;
-    }
-    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V") || !strcmp(argv[1], "version")) {
-        front_print_version();
-        return CLI_OK;
-    }
-    if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        const front_command *c = argc > 2 ? front_find(argv[2]) : NULL;
-        if (c) return front_print_usage(c);
-        front_usage(stdout);
-        return CLI_OK;
-    }
+    int rc = front_answer_help(argc, argv); /* no command, --version, help [COMMAND] */
+    if (rc >= 0) return rc;
     /* --threads is accepted anywhere; strip it before the subcommand parses its own options */
     int n = 1;
     for (int i = 1; i < argc; i++) {

@@ -36,7 +36,7 @@
 
 extern char **environ;
 
-enum { FRONT_OK = 0, FRONT_USAGE = 2, FRONT_NO_ENGINE = 127 };
+enum { FRONT_NO_ENGINE = 127 };
 
 /* Whether the engine's main.c would strip a common option from this command line. */
 static int has_common_option(int argc, char **argv) {
@@ -50,20 +50,8 @@ static int has_common_option(int argc, char **argv) {
 /* Answers what main.c answers before it parses anything: returns the exit status, or -1 when the
  * engine must run. */
 static int answer_help(int argc, char **argv) {
-    if (argc < 2) {
-        front_usage(stderr);
-        return FRONT_USAGE;
-    }
-    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V") || !strcmp(argv[1], "version")) {
-        front_print_version();
-        return FRONT_OK;
-    }
-    if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        const front_command *c = argc > 2 ? front_find(argv[2]) : NULL;
-        if (c) return front_print_usage(c);
-        front_usage(stdout);
-        return FRONT_OK;
-    }
+    int rc = front_answer_help(argc, argv);
+    if (rc >= 0) return rc;
     const front_command *c = front_find(argv[1]);
     if (!c || has_common_option(argc, argv)) return -1;
     for (int i = 2; i < argc; i++)

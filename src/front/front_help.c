@@ -160,3 +160,21 @@ void front_usage(FILE *f) {
 int front_print_usage(const front_command *c) { return printf("usage: clipseek %s\n", c->usage) < 0; }
 
 void front_print_version(void) { printf("clipseek %s\n", CLIPSEEK_VERSION); }
+
+int front_answer_help(int argc, char **argv) {
+    if (argc < 2) {
+        front_usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V") || !strcmp(argv[1], "version")) {
+        front_print_version();
+        return 0;
+    }
+    if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        const front_command *c = argc > 2 ? front_find(argv[2]) : NULL;
+        if (c) return front_print_usage(c);
+        front_usage(stdout);
+        return 0;
+    }
+    return -1;
+}

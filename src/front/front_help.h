@@ -16,9 +16,6 @@ typedef struct front_command {
 
 #ifndef CLIPSEEK_VERSION
 #define CLIPSEEK_VERSION "0.1.0"
-/* Prints "clipseek VERSION" on stdout. */
-void front_print_version(void);
-
 #endif
 
 extern const front_command front_commands[];
@@ -33,6 +30,11 @@ void front_usage(FILE *f);
 /* Prints "usage: clipseek " + name's usage on stdout. Returns 0, 1 if stdout failed. name must be
  * a command (front_find). */
 int front_print_usage(const front_command *c);
+
+/* What the command line's first word alone decides: no command (usage on stderr, returns 2),
+ * --version / -V / version (returns 0), help / --help / -h [COMMAND] (returns 0, 1 if stdout
+ * failed for a COMMAND's usage). Returns -1 for anything else. */
+int front_answer_help(int argc, char **argv);
 
 /* Prints "clipseek VERSION" on stdout. */
 void front_print_version(void);

@@ -126,9 +126,13 @@ static void serve_one(int lfd, front_run_fn run, conn **cs, size_t *n) {
     struct timeval tv = {2, 0}; /* a front sends its request at once; a stuck one must not stall the rest */
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     request r = {0};
+    /* the socket is 0600 in a 0700 folder; this holds even if someone loosens them */
+    struct ucred cred;
+    socklen_t cl = sizeof cred;
+    int foreign = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) || cred.uid != getuid();
     conn *grown = realloc(*cs, (*n + 1) * sizeof **cs);
     if (grown) *cs = grown;
-    if (!grown || read_request(fd, &r)) {
+    if (foreign || !grown || read_request(fd, &r)) {
         request_free(&r);
         close(fd);
         return;

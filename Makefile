@@ -67,7 +67,7 @@ LDLIBS  += $(LIBS_BASE) $(BLAS_LIBS) $(VK_LIBS)
 
 MODEL_SRC := $(filter-out $(if $(filter 1,$(VULKAN)),,src/model/backend_vk.c) src/model/ops_gemm_%.c src/model/ops_blis.c \
                src/model/ops_nopack.c,$(wildcard src/model/*.c)) $(BLAS_SRC)
-LIB_SRC := $(wildcard src/common/*.c) $(MODEL_SRC) $(wildcard src/image/*.c) $(wildcard src/config/*.c) $(wildcard src/hub/*.c) $(wildcard src/store/*.c) $(wildcard src/index/*.c) $(wildcard src/ipc/*.c) $(wildcard src/capture/*.c) $(wildcard src/daemon/*.c) $(wildcard src/search/*.c) $(wildcard src/organize/*.c) $(wildcard src/web/*.c)
+LIB_SRC := $(wildcard src/common/*.c) $(MODEL_SRC) $(wildcard src/image/*.c) $(wildcard src/config/*.c) $(wildcard src/hub/*.c) $(wildcard src/store/*.c) $(wildcard src/index/*.c) $(wildcard src/ipc/*.c) $(wildcard src/capture/*.c) $(wildcard src/daemon/*.c) $(wildcard src/search/*.c) $(wildcard src/organize/*.c) $(wildcard src/web/*.c) $(filter-out src/front/front.c,$(wildcard src/front/*.c))
 CLI_SRC := $(wildcard src/cli/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/src/web/assets.o
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
@@ -76,7 +76,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
 .PHONY: all test unit-test cli-test asan fuzz fuzz-run bench bench-e2e bench-gpu gpu-bundle install uninstall clean
 
-all: $(BUILD)/clipseek
+all: $(BUILD)/clipseek $(BUILD)/clipseek-engine
 
 $(BUILD)/%.o: %.c $(wildcard src/*/*.h) Makefile
 	@mkdir -p $(dir $@)
@@ -117,9 +117,17 @@ $(BUILD)/libclipseek.a: $(LIB_OBJ)
 	@echo "  AR      $@"
 	@rm -f $@ && ar rcs $@ $^ # afresh: a member whose source is gone (or not chosen by BLAS=) must not linger
 
-$(BUILD)/clipseek: $(CLI_OBJ) $(BUILD)/libclipseek.a
+# Two binaries (docs/architecture.md, "Front and engine"): clipseek-engine runs every command;
+# clipseek, the front, links libc alone (no -fopenmp, no LDLIBS: tests/front_test.sh checks its
+# ldd), answers help/--version/COMMAND --help and execs the engine for the rest. The engine is a
+# prerequisite of the front (order-only), so whatever runs $(BUILD)/clipseek has both.
+FRONT_OBJ := $(BUILD)/src/front/front.o $(BUILD)/src/front/front_help.o
+$(BUILD)/clipseek-engine: $(CLI_OBJ) $(BUILD)/libclipseek.a
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/clipseek: $(FRONT_OBJ) | $(BUILD)/clipseek-engine
+	@echo "  LD      $@"
+	@$(CC) $(OPT) $(ARCH) -o $@ $^
 
 $(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(BUILD)/libclipseek.a
 	@mkdir -p $(dir $@)
@@ -145,6 +153,7 @@ test: $(BUILD)/clipseek $(TEST_BIN) $(BUILD)/x11_helper $(BUILD)/tests/test_vulk
 	@sh scripts/run_parallel.sh 2 $(BUILD)/test-logs "$(firstword $(TEST_ORDER)) --jobs 1" \
 	  "$(MAKE) --no-print-directory vk-validate BUILD=$(BUILD)" $(foreach t,$(wordlist 2,999,$(TEST_ORDER)),"$(t) --jobs 1")
 	CLIPSEEK=$(BUILD)/clipseek sh tests/cli_test.sh
+	CLIPSEEK=$(BUILD)/clipseek sh tests/front_test.sh
 	CLIPSEEK=$(BUILD)/clipseek sh tests/store_cli_test.sh
 	CLIPSEEK=$(BUILD)/clipseek sh tests/text_cli_test.sh
 	CLIPSEEK=$(BUILD)/clipseek sh tests/history_cli_test.sh
@@ -220,9 +229,10 @@ $(BUILD)/bench_search: bench/bench_search.c $(BUILD)/libclipseek.a
 $(BUILD)/bench_fill: bench/bench_fill.c $(BUILD)/libclipseek.a
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libclipseek.a $(LDLIBS)
-# end to end: `clipseek search` against a running daemon, ViT-B/32-shaped model, synthetic store
+# end to end: `clipseek search` against a running daemon, ViT-B/32-shaped model, synthetic store;
+# E2E_ARGS="--compare OLD/clipseek --dtype q8": paired against another build, the daemon in q8
 bench-e2e: $(BUILD)/clipseek $(BUILD)/bench_fill $(BUILD)/bench_clip
-	python3 bench/e2e.py --bin $(BUILD)/clipseek --fill $(BUILD)/bench_fill --bench-clip $(BUILD)/bench_clip
+	python3 bench/e2e.py --bin $(BUILD)/clipseek --fill $(BUILD)/bench_fill --bench-clip $(BUILD)/bench_clip $(E2E_ARGS)
 # GPU next to CPU on a ViT-B/32-shaped model (written once by bench_clip), DEVICE=vulkan:N to name
 # the GPU; then transformers fp16 on the CUDA GPU where it is installed, and our / its ratios.
 BENCH_MODEL_DIR ?= /tmp/clipseek-bench-model
@@ -241,16 +251,20 @@ $(BUILD)/bench_clip: bench/bench_clip.c $(BUILD)/libclipseek.a
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libclipseek.a $(LDLIBS)
 
-# Installs as a normal user (no sudo): the binary and the rofi script in $(BINDIR), the systemd
+# Installs as a normal user (no sudo): the front binary and the rofi script in $(BINDIR), the engine
+# in $(BINDIR)/../libexec/clipseek, the systemd
 # user unit (docs/cli.md, "Start at login") and a .desktop entry for the popup (menus; KDE binds a
 # shortcut to it). `make uninstall` removes exactly these files, and the unit's enable link.
 # DESTDIR stages the lot under another root (packaging, tests/install_test.sh).
 BINDIR  ?= $(PREFIX)/bin
 UNITDIR ?= $(or $(XDG_CONFIG_HOME),$(HOME)/.config)/systemd/user
 APPDIR  ?= $(PREFIX)/share/applications
-INSTALLED := $(BINDIR)/clipseek $(BINDIR)/clipseek-rofi $(UNITDIR)/clipseek.service $(APPDIR)/clipseek-popup.desktop
-install: $(BUILD)/clipseek
+# the engine where the front looks for it: ../libexec/clipseek beside bin/ (src/front/front.c)
+ENGINEDIR := $(abspath $(BINDIR)/../libexec/clipseek)
+INSTALLED := $(BINDIR)/clipseek $(ENGINEDIR)/clipseek-engine $(BINDIR)/clipseek-rofi $(UNITDIR)/clipseek.service $(APPDIR)/clipseek-popup.desktop
+install: $(BUILD)/clipseek $(BUILD)/clipseek-engine
 	install -D -m 0755 $(BUILD)/clipseek $(DESTDIR)$(BINDIR)/clipseek
+	install -D -m 0755 $(BUILD)/clipseek-engine $(DESTDIR)$(ENGINEDIR)/clipseek-engine
 	install -D -m 0755 scripts/clipseek-rofi $(DESTDIR)$(BINDIR)/clipseek-rofi
 	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(APPDIR)
 	sed 's|@BINDIR@|$(BINDIR)|' contrib/clipseek.service > $(DESTDIR)$(UNITDIR)/clipseek.service
@@ -261,6 +275,7 @@ install: $(BUILD)/clipseek
 uninstall:
 	@[ -n "$(DESTDIR)" ] || ! command -v systemctl > /dev/null || systemctl --user disable --now clipseek 2> /dev/null || true
 	rm -f $(addprefix $(DESTDIR),$(INSTALLED)) $(DESTDIR)$(UNITDIR)/graphical-session.target.wants/clipseek.service
+	@rmdir $(DESTDIR)$(ENGINEDIR) 2> /dev/null || true
 	@[ -n "$(DESTDIR)" ] || ! command -v systemctl > /dev/null || systemctl --user daemon-reload 2> /dev/null || true
 	@echo "uninstalled (the history in $${XDG_DATA_HOME:-~/.local/share}/clipseek and the config are kept)"
 

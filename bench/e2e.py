@@ -3,10 +3,17 @@
 a ViT-B/32-shaped model (random weights: same shapes, so the same time), over a store of N
 synthetic entries with 512-dim vectors. Reports, as "metric value" lines, the CLI's wall time per
 search (median, p99; process start, socket round trip, full text, text tower, vector search,
-result formatting) and, separately, the daemon's own time and the text tower's share of it.
+result formatting) and, separately, the daemon's own time and the text tower's share of it; and
+`clipseek help`'s wall time (the front binary's start).
+
+--compare OLD: another build's clipseek (e.g. main's, built in a scratch copy) runs the same
+searches against the same daemon (the SEARCH request has not changed), each query by both
+binaries in turn, the order alternating: paired and interleaved, so the machine's load hits both
+alike; prints the old medians and the median of the per-pair ratios new/old. --dtype: the
+daemon's weights (q8: the text tower's share with 8-bit weights).
 
   python3 bench/e2e.py --bin build/clipseek --fill build/bench_fill --bench-clip build/bench_clip
-         [--entries 10000,100000] [--queries 30] [--threads 2]"""
+         [--entries 10000,100000] [--queries 30] [--threads 2] [--compare OLD] [--dtype q8]"""
 import argparse
 import json
 import os
@@ -46,6 +53,8 @@ def main():
     ap.add_argument("--entries", default="10000")
     ap.add_argument("--queries", type=int, default=30)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--compare", help="another build's clipseek, run paired and interleaved")
+    ap.add_argument("--dtype", help="the daemon's --dtype (f32, f16, q8)")
     a = ap.parse_args()
     if not os.path.exists(os.path.join(a.model, "model.safetensors")):
         subprocess.run([a.bench_clip, "--keep", a.model, "--write-only"], check=True)
@@ -65,7 +74,18 @@ def main():
     a.model = model
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     print(f"# machine: {cpu}, {os.cpu_count()} cores; daemon threads: {a.threads}; model: ViT-B/32 shapes, random weights;"
-          f" {vocab}")
+          f" {vocab}; load average {os.getloadavg()[0]:.1f}")
+    bins = [a.bin] + ([a.compare] if a.compare else [])
+    help_ms = {b: [] for b in bins}
+    for i in range(2 * a.queries):
+        for b in (bins if i % 2 == 0 else bins[::-1]):
+            t0 = time.perf_counter()
+            subprocess.run([b, "help"], check=True, stdout=subprocess.DEVNULL)
+            help_ms[b].append((time.perf_counter() - t0) * 1e3)
+    print(f"help_median_ms {statistics.median(help_ms[a.bin]):.2f}")
+    if a.compare:
+        print(f"help_old_median_ms {statistics.median(help_ms[a.compare]):.2f}")
+        print(f"help_ratio_median {statistics.median(x / y for x, y in zip(help_ms[a.bin], help_ms[a.compare])):.3f}")
     queries = ["the screenshot with the red error banner", "that receipt photo", "the IBAN from yesterday",
                "kernel panic report", "coffee meeting berlin", "deploy token server"]
     for n in [int(x) for x in a.entries.split(",")]:
@@ -79,37 +99,50 @@ def main():
         t0 = time.time()
         subprocess.run([a.fill, data, a.model, str(n)], check=True, env=env, stderr=subprocess.DEVNULL)
         fill_s = time.time() - t0
-        d = subprocess.Popen([a.bin, "--threads", str(a.threads), "daemon", "--no-x11"], env=env,
+        dt_opt = ["--dtype", a.dtype] if a.dtype else []
+        d = subprocess.Popen([a.bin, "--threads", str(a.threads)] + dt_opt + ["daemon", "--no-x11"], env=env,
                              stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "daemon.log"), "w"))
         try:
             t0 = time.time()
             subprocess.run([a.bin, "index", "--wait"], env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             ready_s = time.time() - t0
-            wall, daemon_ms, embed_ms = [], [], []
+            wall, daemon_ms, embed_ms, nhits = {b: [] for b in bins}, [], [], []
             for i in range(a.queries + 2):
                 q = queries[i % len(queries)]
-                t0 = time.perf_counter()
-                r = subprocess.run([a.bin, "search", q, "--json", "--limit", "20"], env=env, check=True,
-                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-                dt = (time.perf_counter() - t0) * 1e3
-                hits = json.loads(r.stdout)
-                if len(hits) != 20:
-                    raise SystemExit(f"expected 20 hits, got {len(hits)}")
+                for b in (bins if i % 2 == 0 else bins[::-1]):
+                    t0 = time.perf_counter()
+                    r = subprocess.run([b, "search", q, "--json", "--limit", "20"], env=env,
+                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                    dt = (time.perf_counter() - t0) * 1e3
+                    # exit 1 with [] is "no matches" (random weights: a query may pass no threshold)
+                    if r.returncode not in (0, 1):
+                        raise SystemExit(f"{b} search: exit {r.returncode}: {r.stderr.decode().strip()}")
+                    hits = json.loads(r.stdout)
+                    if len(hits) > 20 or (r.returncode == 1) != (not hits):
+                        raise SystemExit(f"{b} search: exit {r.returncode} with {len(hits)} hits")
+                    nhits.append(len(hits))
+                    if i >= 2:  # two warm-ups
+                        wall[b].append(dt)
                 rep = json.loads(sock_request(data, "SEARCH " + json.dumps({"q": q, "limit": 20})))
-                if i >= 2:  # two warm-ups
-                    wall.append(dt)
+                if i >= 2:
                     daemon_ms.append(rep["total_ms"])
                     embed_ms.append(rep["embed_ms"])
             label = f"{n // 1000}k" if n < 1000000 else f"{n // 1000000}m"
-            print(f"# {n} entries: filled in {fill_s:.1f} s, daemon ready (organised) in {ready_s:.1f} s")
-            print(f"e2e_{label}_median_ms {statistics.median(wall):.1f}")
-            print(f"e2e_{label}_p99_ms {pct(wall, 99):.1f}")
+            print(f"# {n} entries: filled in {fill_s:.1f} s, daemon ready (organised) in {ready_s:.1f} s;"
+                  f" {statistics.mean(nhits):.1f} hits a search on average")
+            print(f"e2e_{label}_median_ms {statistics.median(wall[a.bin]):.1f}")
+            print(f"e2e_{label}_p99_ms {pct(wall[a.bin], 99):.1f}")
+            if a.compare:
+                old = wall[a.compare]
+                print(f"e2e_{label}_old_median_ms {statistics.median(old):.1f}")
+                print(f"e2e_{label}_ratio_median {statistics.median(x / y for x, y in zip(wall[a.bin], old)):.3f}")
             print(f"daemon_{label}_median_ms {statistics.median(daemon_ms):.1f}")
             print(f"text_tower_{label}_median_ms {statistics.median(embed_ms):.1f}")
         finally:
             d.terminate()
             d.wait()
             shutil.rmtree(tmp, ignore_errors=True)
+    print(f"# load average at the end {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

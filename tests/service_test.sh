@@ -143,6 +143,8 @@ check "make install: exit 0" [ $rc -eq 0 ]
 UNIT="$DEST/home/u/.config/systemd/user/clipseek.service"
 check "make install: binary, rofi script, unit, desktop entry" sh -c "[ -x '$DEST/home/u/.local/bin/clipseek' ] && [ -x '$DEST/home/u/.local/bin/clipseek-rofi' ] && [ -f '$UNIT' ] && [ -f '$DEST/home/u/.local/share/applications/clipseek-popup.desktop' ]"
 check "make install: the binary runs" "$DEST/home/u/.local/bin/clipseek" help > /dev/null
+check "make install: the engine in ../libexec/clipseek" [ -x "$DEST/home/u/.local/libexec/clipseek/clipseek-engine" ]
+check "make install: the installed front runs the installed engine" sh -c "CLIPSEEK_DATA_DIR='$TMP/data3' '$DEST/home/u/.local/bin/clipseek' doctor | grep -qx 'engine *OK *$DEST/home/u/.local/libexec/clipseek/clipseek-engine'"
 check "unit: ExecStart is the installed binary" grep -qx 'ExecStart=/home/u/.local/bin/clipseek daemon --need-capture' "$UNIT"
 check "unit: ExecReload sends SIGHUP" grep -qx 'ExecReload=/bin/kill -HUP $MAINPID' "$UNIT"
 if command -v systemd-analyze > /dev/null; then

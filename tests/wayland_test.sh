@@ -48,9 +48,10 @@ mkdir -m 0700 "$RT"
 [ -z "$AS" ] || chown clipseek-wl "$RT"
 # the binary and the owner where that user can read them (a checkout under /root is not)
 cp "$BIN" "$TMP/clipseek"
+cp "$(dirname "$BIN")/clipseek-engine" "$TMP/clipseek-engine" # the front runs the engine beside it
 cp "$HERE/wl_owner.py" "$TMP/wl_owner.py"
 cp "$HERE/gtk3_entry.py" "$TMP/gtk3_entry.py"
-chmod 0755 "$TMP/clipseek" "$TMP/wl_owner.py" "$TMP/gtk3_entry.py"
+chmod 0755 "$TMP/clipseek" "$TMP/clipseek-engine" "$TMP/wl_owner.py" "$TMP/gtk3_entry.py"
 DATA="$TMP/data"
 CS="$TMP/clipseek"
 
@@ -353,7 +354,7 @@ check "bad config under the watcher: counted in status" wait_for 5 errs_above "$
 : > "$TMP/config"
 
 # ---- the watcher killed: reaped, reported, restarted ----
-WPID=$(ps -o pid= --ppid "$DPID" | tr -d ' ' | head -1)
+WPID=$(ps -o pid=,comm= --ppid "$DPID" | awk '$2 == "wl-paste" {print $1}' | head -1) # (not the engine server)
 if [ -n "$WPID" ] && [ "$(cat /proc/"$WPID"/comm 2> /dev/null)" = "wl-paste" ]; then
   kill -9 "$WPID"
   check "watcher killed: reported" wait_for 10 grep -q 'wl-paste --watch was killed by signal 9' "$TMP/daemon.log"

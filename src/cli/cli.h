@@ -13,6 +13,10 @@
 
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2, CLI_BUSY = 75 };
 
+/* main.c: runs one command line (argv[argc] is NULL; argv is rewritten) and returns its exit
+ * status; main calls it, and so does the daemon's engine server in each of its children. */
+int cli_main(int argc, char **argv);
+
 /* Prints "clipseek: " + message to stderr. Returns CLI_FAIL. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 struct cs_err;

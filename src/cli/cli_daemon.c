@@ -49,6 +49,7 @@ static int run_daemon(daemon_params *p) {
         p->self_exe = self;
     }
     p->data_dir = dir;
+    p->run_command = cli_main;
     cs_log_set_sink(log_to_stderr, NULL, CS_LOG_INFO);
     cs_err e;
     int rc = daemon_run(p, &e) ? cli_fail_err(&e) : CLI_OK;

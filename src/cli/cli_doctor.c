@@ -10,12 +10,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../capture/ingest.h"
 #include "../capture/wayland.h"
 #include "../config/rules.h"
 #include "../daemon/daemon.h"
+#include "../front/front_proto.h"
 #include "../model/clip.h"
 #include "../organize/ocr.h"
 #include "../store/store.h"
@@ -84,6 +87,27 @@ static void check_daemon(doctor *d, json_t *st, const char *dir) {
 }
 
 /* Wayland: wl-paste --watch needs the data-control protocol; GNOME/Mutter and weston have none */
+/* Where this engine is (the front `clipseek` execs it), and whether the running daemon keeps
+ * the engine server that runs the quick commands in forks (src/front/front_server.h). */
+static void check_engine(doctor *d, const char *dir, int daemon) {
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    self[n > 0 ? n : 0] = 0;
+    line(d, "engine", DR_OK, "%s", n > 0 ? self : "(unknown: no /proc/self/exe)");
+    if (!daemon) return;
+    char sock[PATH_MAX];
+    struct stat sb;
+    snprintf(sock, sizeof sock, "%s/%s", dir, FRONT_SOCKET);
+    if (stat(sock, &sb) == 0 && S_ISSOCK(sb.st_mode))
+        line(d, "server", DR_OK, "%s: search, list, pick, show, status and copy run in forks of the daemon's engine",
+             sock);
+    else
+        line(d, "server", DR_WARN,
+             "no %s: the daemon keeps no engine server (an older daemon, or see its log), so every command loads "
+             "the engine's libraries itself (slower); restart the daemon",
+             sock);
+}
+
 static void check_wayland(doctor *d) {
     wayland_info wi;
     cs_err we;
@@ -175,6 +199,7 @@ int cmd_doctor(int argc, char **argv) {
     json_t *st = NULL;
     if (dir && daemon_request(dir, "STATUS", buf, sizeof buf, 2000) == 0) st = json_loads(buf, 0, NULL);
     if (dir) check_daemon(&d, st, dir);
+    if (dir) check_engine(&d, dir, st != NULL);
     store *s = dir ? cli_open_store() : NULL;
     if (s) {
         check_store(&d, s);

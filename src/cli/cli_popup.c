@@ -33,15 +33,15 @@ static int find_in_path(const char *name, char *path, size_t n) {
     return -1;
 }
 
-/* The rofi script: $CLIPSEEK_ROFI_SCRIPT, else beside this binary (installed: both in bin/), else
- * ../scripts/ from it (the build tree), else PATH. */
+/* The rofi script: $CLIPSEEK_ROFI_SCRIPT, else in bin/ beside the front when this engine is
+ * installed (libexec/clipseek/../../bin), else ../scripts/ from it (the build tree), else PATH. */
 static int find_script(const char *self, char *path, size_t n) {
     const char *env = getenv("CLIPSEEK_ROFI_SCRIPT");
     if (env && *env) return snprintf(path, n, "%s", env) < (int)n && access(path, X_OK) == 0 ? 0 : -1;
     const char *slash = strrchr(self, '/');
     int dl = slash ? (int)(slash - self) : 0;
-    const char *rel[] = {"/clipseek-rofi", "/../scripts/clipseek-rofi"};
-    for (int i = 0; i < 2; i++)
+    const char *rel[] = {"/../../bin/clipseek-rofi", "/clipseek-rofi", "/../scripts/clipseek-rofi"};
+    for (int i = 0; i < 3; i++)
         if (snprintf(path, n, "%.*s%s", dl, self, rel[i]) < (int)n && access(path, X_OK) == 0) return 0;
     return find_in_path("clipseek-rofi", path, n);
 }

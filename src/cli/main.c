@@ -5,191 +5,70 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/cs_log.h"
 #include "../model/backend.h"
 #include "../model/clip.h"
+#include "../front/front_help.h"
 #include "cli.h"
 
 int cli_threads = 0;
 const char *cli_data_dir_opt = NULL;
 
-#ifndef CLIPSEEK_VERSION
-#define CLIPSEEK_VERSION "0.1.0"
-#endif
-
-/* Each command: its name, its function, a summary for `clipseek help` (fits one 80-column line
- * after the name) and its usage for `clipseek COMMAND --help` (lines of at most 80 columns; a
- * test checks both). */
+/* Each command's function; front_help.c has the same names with their help texts, which the
+ * front binary prints without starting this one (docs/architecture.md, "Front and engine"). */
 static const struct {
     const char *name;
     int (*fn)(int, char **);
-    const char *summary;
-    const char *usage;
 } commands[] = {
-    {"daemon", cmd_daemon, "capture, index, serve the CLI and the web page",
-     "daemon [--no-x11] [--primary] [--model DIR] [--web-port N]\n"
-     "       [--no-web] [--need-capture]\n"
-     "  Captures the clipboard (X11 and/or Wayland), indexes new clips and serves\n"
-     "  the web page on loopback. --need-capture: no display to capture from is an\n"
-     "  error (exit 1), as the systemd unit wants."},
-    {"reload", cmd_reload, "the running daemon reads the config again",
-     "reload\n"
-     "  The running daemon reads its config again (as on SIGHUP, and when the file\n"
-     "  changes). A config that does not load is refused with the reason; the\n"
-     "  daemon keeps the settings it had."},
-    {"status", cmd_status, "capture (paused or not), entries, trash",
-     "status [--json]\n"
-     "  Whether capture is paused (and until when), the entry count, and what\n"
-     "  `undo` would bring back. --json: paused, paused_until_ms, skip_next..."},
-    {"pause", cmd_pause, "stop storing clips: for a while, until resume, or the next copy",
-     "pause [DURATION | --next]\n"
-     "  DURATION: 10m, 2h, 1d, 1w (minutes, hours, days, weeks); capture resumes by\n"
-     "  itself after it, also across restarts. No DURATION: until `resume`.\n"
-     "  --next: store everything but the next copy (e.g. before copying a password)."},
-    {"resume", cmd_pause, "store clips again (ends a pause, cancels pause --next)", "resume"},
-    {"list", cmd_list, "entries, newest first",
-     "list [--kind K] [--collection C] [--category C]\n"
-     "     [--duplicates-of ID] [--limit N] [--pinned] [--json] [--reveal]\n"
-     "  Secrets are masked (8 bullets) unless --reveal."},
-    {"search", cmd_search, "by words and by meaning; no matches: status 1",
-     "search QUERY [--kind K] [--since 3d] [--collection C]\n"
-     "       [--category C] [--limit N] [--json] [--format tsv] [--image FILE]\n"
-     "       [--reveal]\n"
-     "  A QUERY that starts with '-' goes after --.\n"
-     "  Full-text and meaning search (with a model). No matches: exit status 1.\n"
-     "  Secrets are masked unless --reveal."},
-    {"pick", cmd_pick, "ID<TAB>preview lines for dmenu/rofi/fzf",
-     "pick [--kind K] [--limit N] [--pinned] [--reveal]\n"
-     "  One line per entry: ID<TAB>preview, for dmenu, rofi or fzf. Secrets are\n"
-     "  masked unless --reveal."},
-    {"show", cmd_show, "one entry in full",
-     "show ID [--json] [-v]\n"
-     "  The entry's text, kind, size, source, tags and collection; -v adds the\n"
-     "  sha256 and the blob path."},
-    {"decode", cmd_decode, "the raw content on stdout", "decode ID"},
-    {"copy", cmd_copy, "put an entry back on the clipboard (and paste it)",
-     "copy ID [--paste [--keys ctrl+v]]\n"
-     "  Puts the entry on the clipboard through wl-copy (Wayland) or xclip (X11).\n"
-     "  --paste also pastes it into the focused window (xdotool, wtype); --keys:\n"
-     "  the keys that paste there (default ctrl+v)."},
-    {"popup", cmd_popup, "pick an entry at the pointer and paste it (bind to a hotkey)",
-     "popup [--picker rofi|fuzzel|wofi] [--keys K] [--no-paste]\n"
-     "      [-- ARGS]\n"
-     "  Opens a picker at the pointer and pastes the chosen entry into the window\n"
-     "  that had the focus (bind it to a hotkey). --no-paste: only copy it.\n"
-     "  ARGS go to the picker."},
-    {"edit", cmd_edit, "edit a text entry in $VISUAL / $EDITOR",
-     "edit ID\n"
-     "  Opens the text in $VISUAL, else $EDITOR, else vi (a private 0600 file) and\n"
-     "  saves what you write as the entry's text; it is indexed again."},
-    {"delete", cmd_delete, "remove entries (undo brings them back)",
-     "delete ID...\n"
-     "  The entries go to the trash for 24 hours: `undo` brings them back. Secrets\n"
-     "  are deleted for good at once."},
-    {"clear", cmd_clear, "delete many entries at once (asks first)",
-     "clear [--older-than AGE] [--kind K] [--include-pinned] [--yes]\n"
-     "  Deletes every entry, or those last copied longer ago than AGE (30m, 12h, 7d,\n"
-     "  2w) and/or of kind K. Pinned entries are kept unless --include-pinned.\n"
-     "  Asks on a terminal; without one it needs --yes. `undo` brings them back."},
-    {"undo", cmd_undo, "bring back what the last delete or clear removed",
-     "undo\n"
-     "  Brings back the entries of the last `delete` or `clear` (within 24 hours)."},
-    {"pin", cmd_pin, "keep entries whatever the retention limits", "pin ID..."},
-    {"unpin", cmd_pin, "let retention remove entries again", "unpin ID..."},
-    {"tag", cmd_tag, "add or remove a tag", "tag ID TAG [--remove]"},
-    {"add", cmd_add, "import files, folders or stdin",
-     "add [--wait] [--images-only] [--ext png,jpg] FILE...|DIR...|-\n"
-     "  Imports files, folders (recursively) or stdin; --wait also indexes them.\n"
-     "  --images-only: only files whose content is an image; --ext: only files\n"
-     "  with one of these extensions (any case)."},
-    {"export", cmd_export, "write the history to a portable archive file",
-     "export FILE\n"
-     "  Writes entries, images, tags, pins and collections to FILE (one SQLite\n"
-     "  file, 0600), a consistent copy even while the daemon runs. Secrets and the\n"
-     "  trash are left out."},
-    {"import", cmd_export, "merge an archive made by export into this history",
-     "import FILE | import --from copyq FILE\n"
-     "  Adds the archive's entries that are not here yet (same content = same\n"
-     "  entry), with their times, tags, pins and collections; all or nothing.\n"
-     "  --from copyq: a CopyQ tab file (~/.config/copyq/copyq_tab_*.dat), its\n"
-     "  text and images, oldest first; content already here is bumped."},
-    {"web", cmd_web, "a one-time login URL for the web page",
-     "web [--open] [--port N] [--logout-all]\n"
-     "  Prints a one-time login URL for the web page (opens it with --open); serves\n"
-     "  the page if no daemon does. --logout-all ends every session."},
-    {"doctor", cmd_doctor, "OK/WARN/FAIL per check; exit 1 on any FAIL",
-     "doctor [--json]\n"
-     "  OK/WARN/FAIL per check: daemon, capture, pause, store, model, config, web.\n"
-     "  Exit status 1 on any FAIL."},
-    {"index", cmd_index, "embed every entry that has no vectors yet",
-     "index [--wait] [--model DIR]\n"
-     "  Embeds every entry that has no vectors yet (in the foreground)."},
-    {"similar", cmd_similar, "entries that mean something close", "similar ID [--kind K] [--limit N] [--json]"},
-    {"organize", cmd_organize, "text kinds, OCR, categories, duplicates, collections",
-     "organize [--no-ocr]\n"
-     "  Runs now: text kinds, text in images, categories, near-duplicates,\n"
-     "  collections and the category rules."},
-    {"collections", cmd_collections, "automatic and named groups",
-     "collections [--json] | rename C NAME | merge FROM INTO"},
-    {"stats", cmd_stats, "counts and sizes", "stats [--json]"},
-    {"check", cmd_stats, "missing and orphan blobs, SQLite integrity_check", "check [--integrity] [--json]"},
-    {"gc", cmd_gc, "remove orphan files, expired trash", "gc"},
-    {"model", cmd_model, "model info, use, list, fetch",
-     "model info DIR [--json]\n"
-     "                            architecture, sizes, parameters, dtype, memory\n"
-     "  model use DIR|REPO        the model indexing and searches use (REPO: from\n"
-     "                            the Hugging Face cache)\n"
-     "  model list [--available]  models here; --available: a catalogue\n"
-     "  model fetch [REPO] [--revision R]   download into the Hugging Face cache\n"
-     "                            (HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE)"},
-    {"store", cmd_store, "store one clip from stdin (for wl-paste --watch)",
-     "store [--type MIME]\n"
-     "  Stores one clip from stdin (for wl-paste --watch; honours CLIPBOARD_STATE)."},
-    {"wl-event", cmd_wl_event, "one Wayland selection event (run by the daemon)",
-     "wl-event\n"
-     "  One Wayland selection event (the daemon's wl-paste --watch runs it): reads\n"
-     "  the offered types, skips passwords, stores the best type."},
-    {"tokenize", cmd_tokenize, "texts (stdin), one per line -> token ids",
-     "tokenize --model DIR [--max-length N] [--texts-from FILE]"},
-    {"embed", cmd_embed, "one embedding per input, in input order",
-     "embed --model DIR (--text T | --texts-from FILE\n"
-     "      | --image FILE... | --token-ids \"ID ...\" | --pixel-values FILE)\n"
-     "      [--format json|f32] [--no-normalize]"},
-    {"preprocess", cmd_preprocess, "normalised pixels, float32 C x H x W",
-     "preprocess --model DIR --image FILE --out FILE"},
+    {"daemon", cmd_daemon},
+    {"reload", cmd_reload},
+    {"status", cmd_status},
+    {"pause", cmd_pause},
+    {"resume", cmd_pause},
+    {"list", cmd_list},
+    {"search", cmd_search},
+    {"pick", cmd_pick},
+    {"show", cmd_show},
+    {"decode", cmd_decode},
+    {"copy", cmd_copy},
+    {"popup", cmd_popup},
+    {"edit", cmd_edit},
+    {"delete", cmd_delete},
+    {"clear", cmd_clear},
+    {"undo", cmd_undo},
+    {"pin", cmd_pin},
+    {"unpin", cmd_pin},
+    {"tag", cmd_tag},
+    {"add", cmd_add},
+    {"export", cmd_export},
+    {"import", cmd_export},
+    {"web", cmd_web},
+    {"doctor", cmd_doctor},
+    {"index", cmd_index},
+    {"similar", cmd_similar},
+    {"organize", cmd_organize},
+    {"collections", cmd_collections},
+    {"stats", cmd_stats},
+    {"check", cmd_stats},
+    {"gc", cmd_gc},
+    {"model", cmd_model},
+    {"store", cmd_store},
+    {"wl-event", cmd_wl_event},
+    {"tokenize", cmd_tokenize},
+    {"embed", cmd_embed},
+    {"preprocess", cmd_preprocess},
 };
 
-static void usage(FILE *f) {
-    fputs("usage: clipseek COMMAND [options]    (clipseek COMMAND --help for its options)\n\ncommands:\n", f);
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
-    fputs("\ncommon options:\n  --threads N     threads for computing commands (also CLIPSEEK_THREADS)\n"
-          "  --device D      where computing commands run: auto (a GPU if there is one),\n"
-          "                  cpu, vulkan, vulkan:N (also CLIPSEEK_DEVICE, or device =)\n"
-          "  --dtype f32|f16|q8  the weights the towers keep: on the CPU f32, f16 or q8\n"
-          "                  (8-bit blocks; default per tower, docs/performance.md), on a\n"
-          "                  GPU f32 or f16 (f16 also for q8); stored with the model by\n"
-          "                  `model use`\n"
-          "  --data-dir DIR  the history's folder (also CLIPSEEK_DATA_DIR;\n"
-          "                  default $XDG_DATA_HOME/clipseek)\n"
-          "  --version       clipseek's version\n",
-          f);
-}
-
-int main(int argc, char **argv) {
-    if (argc < 2) {
-        usage(stderr);
-        return CLI_USAGE;
-    }
-    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V") || !strcmp(argv[1], "version")) {
-        printf("clipseek %s\n", CLIPSEEK_VERSION);
-        return CLI_OK;
-    }
-    if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        for (size_t i = 0; argc > 2 && i < sizeof commands / sizeof commands[0]; i++)
-            if (!strcmp(argv[2], commands[i].name)) return printf("usage: clipseek %s\n", commands[i].usage) < 0;
-        usage(stdout);
-        return CLI_OK;
-    }
+int cli_main(int argc, char **argv) {
+    /* the defaults again: in the daemon's engine server a command starts from the daemon's values */
+    cli_threads = 0;
+    cli_data_dir_opt = NULL;
+    cli_device = NULL;
+    cli_f32 = 0;
+    cli_dtype = CLIP_DTYPE_DEFAULT;
+    cs_log_set_sink(NULL, NULL, CS_LOG_INFO);
+    int rc = front_answer_help(argc, argv); /* no command, --version, help [COMMAND] */
+    if (rc >= 0) return rc;
     /* --threads is accepted anywhere; strip it before the subcommand parses its own options */
     int n = 1;
     for (int i = 1; i < argc; i++) {
@@ -222,17 +101,18 @@ int main(int argc, char **argv) {
     argc = n;
     argv[argc] = NULL;
     if (argc < 2) {
-        usage(stderr);
+        front_usage(stderr);
         return CLI_USAGE;
     }
     /* COMMAND -h/--help anywhere: its usage, before anything parses (a command must not take
      * "--help" as a query or a file, nor create the data directory) */
     for (int i = 2; i < argc; i++)
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
-            for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++)
-                if (!strcmp(argv[1], commands[k].name)) return printf("usage: clipseek %s\n", commands[k].usage) < 0;
+            if (front_find(argv[1])) return front_print_usage(front_find(argv[1]));
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
     if (!strcmp(argv[1], "x11-own-files")) return cmd_x11_own_files(argc - 1, argv + 1); /* internal, for copy */
     return cli_usage("unknown command '%s'", argv[1]);
 }
+
+int main(int argc, char **argv) { return cli_main(argc, argv); }

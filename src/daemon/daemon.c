@@ -20,6 +20,7 @@
 #include "../common/cs_log.h"
 #include "../config/cfgwatch.h"
 #include "../config/rules.h"
+#include "../front/front_server.h"
 #include "../index/worker.h"
 #include "../ipc/ipc.h"
 #include "../search/vecindex.h"
@@ -186,6 +187,10 @@ int daemon_run(const daemon_params *p, cs_err *err) {
         rules_free(d.rules);
         return -1;
     }
+    /* forked now, while this process has one thread (no lock can be held in the copy) */
+    cs_err fe = {0};
+    pid_t front = p->run_command ? front_server_start(p->data_dir, p->run_command, &fe) : 0;
+    if (front < 0) cs_log(CS_LOG_WARN, "no engine server (commands start the engine themselves): %s", fe.msg);
     index_worker_params wp = index_worker_default_params();
     wp.data_dir = p->data_dir;
     wp.model_dir = p->model_dir;
@@ -197,6 +202,7 @@ int daemon_run(const daemon_params *p, cs_err *err) {
     wp.on_error = on_worker_error;
     wp.arg = &d;
     if (index_worker_start(&wp, &d.worker, err)) {
+        front_server_stop(front);
         ipc_close(srv);
         rules_free(d.rules);
         return -1;
@@ -225,6 +231,7 @@ int daemon_run(const daemon_params *p, cs_err *err) {
     start_web(&d);
     ipc_serve(srv, daemon_on_request, &d, &d.stop);
     cs_log(CS_LOG_INFO, "stopping");
+    front_server_stop(front); /* first: a command it starts now would find the daemon gone */
     atomic_store(&d.stop, 1);
     if (have_reload) pthread_join(rt, NULL); /* before the worker goes: a reload tells it */
     cfgwatch_close(rc.cw);

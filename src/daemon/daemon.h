@@ -56,6 +56,9 @@ typedef struct daemon_params {
     void *on_web_arg;
     int need_capture; /* 1: no display to capture from is an error (daemon_run fails), as the
                              * systemd unit wants: a service that captures nothing must not look fine */
+    /* the engine's entry point: set, the daemon keeps an engine server (src/front/front_server.h)
+     * that runs the front binary's commands in forks of a preloaded engine; NULL: none */
+    int (*run_command)(int argc, char **argv);
 } daemon_params;
 
 /* The defaults: X11 capture on, the config's web port, everything else off or automatic. */

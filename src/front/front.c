@@ -1,0 +1,219 @@
+/* clipseek's front binary: what `clipseek` runs. It links libc alone, so it starts in about a
+ * millisecond, where the engine (every command: the CLIP towers, BLAS, OCR, HTTP, curl; 100-odd
+ * shared libraries, 20-150 ms to load) is exec'd only for the work.
+ *
+ * It answers by itself only what needs no data: `help`, `--version`, `COMMAND --help`, the same
+ * bytes and exit status as the engine's main.c (both print from front_help.c; a command line with
+ * a common option, --data-dir, --device, --dtype, --threads, goes on: the engine checks their
+ * values first).
+ *
+ * The commands a person runs while the daemon runs (search, list, pick, show, status, copy) go to
+ * the daemon's engine server (front_server.h: a fork of an engine that has its libraries loaded
+ * already) with this process's stdin/stdout/stderr, directory, umask and environment; it exits
+ * with the command's status, or dies of its signal (SIGPIPE under `| head`), as the engine would.
+ *
+ * Everything else, and those commands when no daemon answers, is exec'd unchanged (same argv,
+ * same pid, so the systemd unit's MainPID and a test's kill by pid stay right) into the engine:
+ *   $CLIPSEEK_ENGINE when set (tests; a path, never looked up on PATH), else
+ *   DIR/../libexec/clipseek/clipseek-engine (installed: make install), else
+ *   DIR/clipseek-engine (the build tree), DIR being the folder of this binary (/proc/self/exe). */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "front_help.h"
+#include "front_proto.h"
+
+extern char **environ;
+
+enum { FRONT_NO_ENGINE = 127 };
+
+/* Whether the engine's main.c would strip a common option from this command line. */
+static int has_common_option(int argc, char **argv) {
+    static const char *opts[] = {"--data-dir", "--device", "--dtype", "--threads"};
+    for (int i = 1; i < argc; i++)
+        for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++)
+            if (!strcmp(argv[i], opts[k])) return 1;
+    return 0;
+}
+
+/* Answers what main.c answers before it parses anything: returns the exit status, or -1 when the
+ * engine must run. */
+static int answer_help(int argc, char **argv) {
+    int rc = front_answer_help(argc, argv);
+    if (rc >= 0) return rc;
+    const front_command *c = front_find(argv[1]);
+    if (!c || has_common_option(argc, argv)) return -1;
+    for (int i = 2; i < argc; i++)
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return front_print_usage(c);
+    return -1;
+}
+
+/* The engine's path into buf (see the top of this file). Returns 0, -1 when none is there (buf
+ * then holds the last path tried, for the message). */
+static int find_engine(char *buf, size_t n) {
+    const char *env = getenv("CLIPSEEK_ENGINE");
+    if (env && *env) return snprintf(buf, n, "%s", env) < (int)n ? 0 : -1;
+    char self[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (len <= 0) return snprintf(buf, n, "/proc/self/exe"), -1;
+    self[len] = 0;
+    char *slash = strrchr(self, '/');
+    if (slash) *slash = 0;
+    static const char *rel[] = {"/../libexec/clipseek/clipseek-engine", "/clipseek-engine"};
+    for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++)
+        if (snprintf(buf, n, "%s%s", self, rel[i]) < (int)n && access(buf, X_OK) == 0) return 0;
+    return -1;
+}
+
+/* The data directory, as the engine's cli_data_dir finds it (without creating it): the last
+ * --data-dir, CLIPSEEK_DATA_DIR, $XDG_DATA_HOME/clipseek, ~/.local/share/clipseek. It only says
+ * where the engine server's socket is: the command itself reads its own argv and environment. */
+static int data_dir(int argc, char **argv, char *buf, size_t n) {
+    const char *opt = NULL, *e = getenv("CLIPSEEK_DATA_DIR"), *x = getenv("XDG_DATA_HOME"), *h = getenv("HOME");
+    for (int i = 1; i + 1 < argc; i++)
+        if (!strcmp(argv[i], "--data-dir")) opt = argv[++i];
+    int k;
+    if (opt)
+        k = snprintf(buf, n, "%s", opt);
+    else if (e && *e)
+        k = snprintf(buf, n, "%s", e);
+    else if (x && *x)
+        k = snprintf(buf, n, "%s/clipseek", x);
+    else if (h && *h)
+        k = snprintf(buf, n, "%s/.local/share/clipseek", h);
+    else
+        return -1;
+    return k > 0 && k < (int)n ? 0 : -1;
+}
+
+static volatile pid_t g_child;
+
+/* Ctrl-C and friends reach the command, which decides what they do. */
+static void forward(int sig) {
+    if (g_child > 0) kill(g_child, sig);
+}
+
+static int send_all(int fd, const void *p, size_t n) {
+    for (size_t done = 0; done < n;) {
+        ssize_t k = send(fd, (const char *)p + done, n - done, MSG_NOSIGNAL);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) return -1;
+        done += (size_t)k;
+    }
+    return 0;
+}
+
+/* Sends the request (front_proto.h). Returns 0, -1 if it could not be sent whole. */
+static int send_request(int s, int argc, char **argv) {
+    int cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (cwd < 0) return -1;
+    mode_t um = umask(0);
+    umask(um);
+    uint32_t envc = 0, head[3];
+    size_t len = sizeof head;
+    for (int i = 0; i < argc; i++) len += strlen(argv[i]) + 1;
+    for (; environ && environ[envc]; envc++) len += strlen(environ[envc]) + 1;
+    head[0] = (uint32_t)um;
+    head[1] = (uint32_t)argc;
+    head[2] = envc;
+    front_hello h = {FRONT_MAGIC, (uint32_t)len};
+    int fds[FRONT_NFDS] = {0, 1, 2, cwd};
+    char cbuf[CMSG_SPACE(sizeof fds)];
+    memset(cbuf, 0, sizeof cbuf);
+    struct iovec iov = {&h, sizeof h};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof fds);
+    memcpy(CMSG_DATA(c), fds, sizeof fds);
+    int bad = len > FRONT_MAX_LEN || envc > FRONT_MAX_STRINGS || sendmsg(s, &m, MSG_NOSIGNAL) != (ssize_t)sizeof h;
+    close(cwd);
+    bad = bad || send_all(s, head, sizeof head);
+    for (int i = 0; !bad && i < argc; i++) bad = send_all(s, argv[i], strlen(argv[i]) + 1);
+    for (uint32_t i = 0; !bad && i < envc; i++) bad = send_all(s, environ[i], strlen(environ[i]) + 1);
+    return bad ? -1 : 0;
+}
+
+static int read_int(int s, int32_t *v) {
+    size_t got = 0;
+    while (got < sizeof *v) {
+        ssize_t k = read(s, (char *)v + got, sizeof *v - got);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) return -1;
+        got += (size_t)k;
+    }
+    return 0;
+}
+
+/* Runs the command in the daemon's engine server. Returns -1 when none started it (no daemon, an
+ * old one, or a refusal): the caller runs the engine itself. Otherwise exits as the command did. */
+static int run_served(int argc, char **argv) {
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    char dir[PATH_MAX];
+    if (data_dir(argc, argv, dir, sizeof dir) ||
+        snprintf(a.sun_path, sizeof a.sun_path, "%s/%s", dir, FRONT_SOCKET) >= (int)sizeof a.sun_path)
+        return -1;
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0) return -1;
+    int32_t pid, st;
+    if (connect(s, (struct sockaddr *)&a, sizeof a) || send_request(s, argc, argv) || read_int(s, &pid) || pid <= 0) {
+        close(s);
+        return -1;
+    }
+    g_child = pid;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = forward;
+    int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaction(sigs[i], &sa, NULL);
+    if (read_int(s, &st)) {
+        fprintf(stderr, "clipseek: the daemon's engine server stopped while running the command\n");
+        exit(1);
+    }
+    if (WIFEXITED(st)) exit(WEXITSTATUS(st));
+    int sig = WIFSIGNALED(st) ? WTERMSIG(st) : SIGKILL;
+    signal(sig, SIG_DFL);
+    sigset_t one;
+    sigemptyset(&one);
+    sigaddset(&one, sig);
+    sigprocmask(SIG_UNBLOCK, &one, NULL);
+    raise(sig);
+    exit(128 + sig);
+}
+
+/* The commands worth a daemon's engine server: the quick, non-interactive ones a person or a
+ * picker runs often (an editor or a confirmation prompt needs the terminal's foreground). */
+static int served(const char *cmd) {
+    static const char *names[] = {"search", "list", "pick", "show", "status", "copy"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(cmd, names[i])) return 1;
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    int rc = answer_help(argc, argv);
+    if (rc >= 0) return rc;
+    if (served(argv[1]) && !getenv("CLIPSEEK_NO_DAEMON")) run_served(argc, argv);
+    char engine[PATH_MAX];
+    if (find_engine(engine, sizeof engine) == 0) {
+        execv(engine, argv);
+        fprintf(stderr, "clipseek: cannot run the engine %s: %s\n", engine, strerror(errno));
+    } else
+        fprintf(stderr,
+                "clipseek: the engine is missing (last looked for: %s); reinstall with `make install`, or set "
+                "CLIPSEEK_ENGINE\n",
+                engine);
+    return FRONT_NO_ENGINE;
+}

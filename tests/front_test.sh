@@ -1,0 +1,90 @@
+#!/bin/sh
+# The front binary (src/front/front.c) and the daemon's engine server (src/front/front_server.c):
+# - the front links libc alone: no model, BLAS, OCR, HTTP or curl library (ldd);
+# - help, --version and COMMAND --help, answered by the front, are the engine's bytes and status;
+# - with a daemon, search/list/show/status/copy run in the engine server and give the engine's
+#   bytes and exit status, with the front's environment (DISPLAY unset here, set in the daemon),
+#   and the front dies of the command's signal (SIGPIPE under `| head`), as the engine does;
+# - the server's socket is 0600, and it goes when the daemon stops or is killed (SIGKILL);
+# - a missing engine is a clear error (exit 127); CLIPSEEK_ENGINE names another one.
+# Ends with "front: N passed, N failed, N skipped".
+set -u
+BIN=$(readlink -f "${CLIPSEEK:-build/clipseek}")
+ENGINE=$(dirname "$BIN")/clipseek-engine
+TMP=$(mktemp -d /tmp/clipseek-front-XXXXXX)
+DPID=""
+trap '[ -n "$DPID" ] && kill "$DPID" 2> /dev/null; [ -n "${KEEP:-}" ] || rm -rf "$TMP"' EXIT
+export CLIPSEEK_DATA_DIR="$TMP/data" CLIPSEEK_CONFIG="$TMP/config" XDG_CONFIG_HOME="$TMP/xdg" HOME="$TMP"
+unset CLIPSEEK_MODEL CLIPSEEK_NO_DAEMON CLIPSEEK_ENGINE WAYLAND_DISPLAY DISPLAY
+printf 'ocr = false\n' > "$TMP/config"
+. "$(dirname "$0")/testlib.sh"
+
+# ---- what the front loads ----
+libs=$(ldd "$BIN" | awk '{print $1}')
+heavy=$(echo "$libs" | grep -E 'tesseract|lept|curl|microhttpd|blis|openblas|dnnl|vulkan|gomp|sqlite|jansson|crypto|X11' || true)
+check "front loads no model, BLAS, OCR, HTTP or curl library ($heavy)" [ -z "$heavy" ]
+other=$(echo "$libs" | grep -vE '^(linux-vdso|/lib64/ld-linux|libc\.so|libasan|libubsan|libstdc\+\+|libm\.so|libgcc_s)' || true)
+check "front links libc alone (besides sanitizer runtimes: $other)" [ -z "$other" ]
+
+# same: the front and the engine print the same bytes on both streams and exit the same way
+same() {
+  "$BIN" "$@" > "$TMP/f.out" 2> "$TMP/f.err" < /dev/null
+  f=$?
+  "$ENGINE" "$@" > "$TMP/e.out" 2> "$TMP/e.err" < /dev/null
+  e=$?
+  [ $f -eq $e ] && cmp -s "$TMP/f.out" "$TMP/e.out" && cmp -s "$TMP/f.err" "$TMP/e.err"
+}
+for a in "" help --help -h "help list" "help nope" --version -V version "list --help" "search q -h" \
+  "status --threads 2 --help" "list --threads x --help" "nope --help" "list --data-dir"; do
+  # shellcheck disable=SC2086
+  check "front answers '$a' as the engine" same $a
+done
+check "help created no data dir" [ ! -e "$TMP/data" ]
+
+# ---- the engine server ----
+"$BIN" add - > /dev/null 2>&1 <<'T'
+hello front
+T
+head -c 300000 /dev/zero | tr '\0' 'x' | "$BIN" add - > /dev/null 2>&1
+DISPLAY=:987 "$BIN" daemon --no-x11 --no-web > "$TMP/daemon.log" 2>&1 &
+DPID=$!
+check "daemon: engine server socket" wait_for 300 test -S "$TMP/data/engine.sock"
+check "engine.sock is 0600" [ "$(stat -c %a "$TMP/data/engine.sock")" = 600 ]
+wait_for 100 "$BIN" status > /dev/null 2>&1
+# (not the human `list` and `show`: their ages in seconds may tick between the two runs)
+for a in "list --json" "pick" "show 1 --json" "show 2 --json" "show 99" "show" "status" "status --json" \
+  "search hello" "search zzzqqq" "search hello --format tsv" "list --bogus" "copy 1" "copy 99"; do
+  # shellcheck disable=SC2086
+  check "served '$a' as the engine" same $a
+done
+# a 300 KB entry under `| head -c 10`: the command dies of SIGPIPE, and so does the front
+( "$BIN" show 2; echo "front $?" > "$TMP/rc.f" ) | head -c 10 > /dev/null
+( "$ENGINE" show 2; echo "engine $?" > "$TMP/rc.e" ) | head -c 10 > /dev/null
+check "show | head: front and engine both die of SIGPIPE ($(cat "$TMP/rc.f" "$TMP/rc.e" | tr '\n' ' '))" \
+  sh -c "grep -qx 'front 141' '$TMP/rc.f' && grep -qx 'engine 141' '$TMP/rc.e'"
+# the command ran in the server (its fork), not in a new engine: the server's pid is its parent
+spid=$(pgrep -P "$DPID" -x clipseek-engine | head -1)
+check "the server is the daemon's child" [ -n "$spid" ]
+
+kill -9 "$DPID"
+wait "$DPID" 2> /dev/null
+DPID=""
+check "daemon killed: the server goes too (its socket is removed)" wait_for 100 test ! -e "$TMP/data/engine.sock"
+check "and its process" wait_for 100 sh -c "! kill -0 '$spid' 2> /dev/null"
+rm -f "$TMP/data/daemon.sock"
+check "no daemon: list runs the engine" same list --json
+
+# ---- finding the engine ----
+CLIPSEEK_ENGINE=/nonexistent "$BIN" list > "$TMP/o" 2> "$TMP/e"
+check "missing engine: exit 127, says so" sh -c "[ $? -eq 127 ] && grep -q 'cannot run the engine /nonexistent' '$TMP/e' && [ ! -s '$TMP/o' ]"
+cp "$BIN" "$TMP/lonely"
+"$TMP/lonely" list > /dev/null 2> "$TMP/e"
+check "front without an engine beside it: exit 127, names the fix" sh -c "[ $? -eq 127 ] && grep -q 'make install' '$TMP/e'"
+check "help needs no engine" sh -c "'$TMP/lonely' help | grep -q '^usage: clipseek'"
+mkdir -p "$TMP/inst/bin" "$TMP/inst/libexec/clipseek"
+cp "$BIN" "$TMP/inst/bin/clipseek"
+cp "$ENGINE" "$TMP/inst/libexec/clipseek/clipseek-engine"
+check "installed layout: bin/clipseek runs ../libexec/clipseek/clipseek-engine" sh -c "'$TMP/inst/bin/clipseek' list | grep -q 'hello front'"
+
+echo "front: $pass passed, $fail failed, $skip skipped"
+[ $fail -eq 0 ]

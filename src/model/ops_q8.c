@@ -92,7 +92,10 @@ static inline void q8_tile(const int8_t *q, const float *d, const ops_q8_block *
             __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(w1, xv)), ones);
             __m256i p2 = _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(w2, xv)), ones);
             __m256i p3 = _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(w3, xv)), ones);
-            __m256i s = _mm256_hadd_epi32(_mm256_hadd_epi32(p0, p1), _mm256_hadd_epi32(p2, p3));
+            /* [c0 c1 c0 c1 | ...] and [c2 c3 c2 c3 | ...], then [c0 c1 c2 c3 | c0 c1 c2 c3] */
+            __m256i t01 = _mm256_add_epi32(_mm256_unpacklo_epi32(p0, p1), _mm256_unpackhi_epi32(p0, p1));
+            __m256i t23 = _mm256_add_epi32(_mm256_unpacklo_epi32(p2, p3), _mm256_unpackhi_epi32(p2, p3));
+            __m256i s = _mm256_add_epi32(_mm256_unpacklo_epi64(t01, t23), _mm256_unpackhi_epi64(t01, t23));
             __m256 sc = _mm256_mul_ps(dw, _mm256_broadcast_ss(&dr[a][b]));
             acc[a] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), sc, acc[a]);
         }

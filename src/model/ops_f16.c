@@ -48,20 +48,23 @@ static void f16_portable(int nt, const float *x, const uint16_t *w, float *y, in
  * 16 ymm), each weight vector widened once (vcvtph2ps) and used F16_MR times, each x vector
  * loaded once and used F16_NR times. */
 enum { F16_MR = 6, F16_NR = 2 };
-/* Rows i..i+mr-1 (mr <= F16_MR) of x against weight rows j..j+nr-1 (nr <= F16_NR). */
-static inline void f16_tile(const float *x, const uint16_t *w, float *y, int k, int n, int i, int j, int mr, int nr) {
+/* Rows i..i+mr-1 (mr <= R <= F16_MR) of x against weight rows j..j+nr-1 (nr <= F16_NR). R is a
+ * constant where it is inlined, so a short tile (the last rows, or a query's few) computes R rows,
+ * not F16_MR. */
+static inline __attribute__((always_inline)) void f16_tile(const float *x, const uint16_t *w, float *y, int k, int n,
+                                                           int i, int j, int mr, int nr, const int R) {
     __m256 acc[F16_MR][F16_NR];
-    for (int a = 0; a < F16_MR; a++)
+    for (int a = 0; a < R; a++)
         for (int c = 0; c < F16_NR; c++) acc[a][c] = _mm256_setzero_ps();
     const float *xr[F16_MR];
     const uint16_t *wr[F16_NR];
-    for (int a = 0; a < F16_MR; a++) xr[a] = x + (size_t)(i + (a < mr ? a : 0)) * k;
+    for (int a = 0; a < R; a++) xr[a] = x + (size_t)(i + (a < mr ? a : 0)) * k;
     for (int c = 0; c < F16_NR; c++) wr[c] = w + (size_t)(j + (c < nr ? c : 0)) * k;
     int t = 0;
     for (; t + 8 <= k; t += 8) {
         __m256 wv[F16_NR];
         for (int c = 0; c < F16_NR; c++) wv[c] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(wr[c] + t)));
-        for (int a = 0; a < F16_MR; a++) {
+        for (int a = 0; a < R; a++) {
             __m256 xv = _mm256_loadu_ps(xr[a] + t);
             /* in a register: GCC would otherwise fold the load into each FMA, and two loads per
              * FMA pair, not the FMAs, then bound the loop */
@@ -85,7 +88,12 @@ typedef struct {
 } f16_job;
 static void f16_tile_job(const void *ctx, int i, int j, int mr, int nr) {
     const f16_job *J = ctx;
-    f16_tile(J->x, J->w, J->y, J->k, J->n, i, j, mr, nr);
+    if (mr <= 2)
+        f16_tile(J->x, J->w, J->y, J->k, J->n, i, j, mr, nr, 2);
+    else if (mr <= 4)
+        f16_tile(J->x, J->w, J->y, J->k, J->n, i, j, mr, nr, 4);
+    else
+        f16_tile(J->x, J->w, J->y, J->k, J->n, i, j, mr, nr, F16_MR);
 }
 
 static void f16_avx2(int nt, const float *x, const uint16_t *w, float *y, int m, int n, int k) {

@@ -52,7 +52,7 @@ static void q8_portable(int nt, const int8_t *q, const float *d, const ops_q8_bl
 }
 
 #ifdef Q8_AVX2
-/* Rows i..i+mr-1 (mr <= 4) of the quantised x against weight rows j..j+nr-1 (nr <= 4), the
+/* Rows i..i+mr-1 (mr <= R <= 4) of the quantised x against weight rows j..j+nr-1 (nr <= 4), the
  * register-blocked way of llamafile's tinyBLAS: each weight block is loaded once for 4 rows, each
  * activation block once for 4 columns.
  * vpmaddubsw multiplies unsigned by signed bytes, so x's magnitudes go in unsigned and its signs
@@ -61,15 +61,16 @@ static void q8_portable(int nt, const int8_t *q, const float *d, const ops_q8_bl
  * The scaling is what costs on AVX2 (a conversion, a multiply and an FMA per block pair), so the
  * four columns' int32 partial sums are first folded into one vector (vphaddd twice: lanes c0..c3
  * in each half), converted once and scaled by d_x times the four columns' d_w in one multiply. */
-static inline void q8_tile(const int8_t *q, const float *d, const ops_q8_block *w, float *y, int n, int nb, int i,
-                           int j, int mr, int nr) {
+static inline __attribute__((always_inline)) void q8_tile(const int8_t *q, const float *d, const ops_q8_block *w,
+                                                          float *y, int n, int nb, int i, int j, int mr, int nr,
+                                                          const int R) {
     const __m256i ones = _mm256_set1_epi16(1);
     __m256 acc[4];
-    for (int a = 0; a < 4; a++) acc[a] = _mm256_setzero_ps();
+    for (int a = 0; a < R; a++) acc[a] = _mm256_setzero_ps();
     const int8_t *xr[4];
     const float *dr[4];
     const ops_q8_block *wr[4];
-    for (int a = 0; a < 4; a++) {
+    for (int a = 0; a < R; a++) {
         int r = i + (a < mr ? a : 0);
         xr[a] = q + (size_t)r * nb * OPS_Q8_BLOCK;
         dr[a] = d + (size_t)r * nb;
@@ -84,7 +85,7 @@ static inline void q8_tile(const int8_t *q, const float *d, const ops_q8_block *
         __m128 dw4 = _mm_cvtph_ps(
             _mm_setr_epi16((short)wr[0][b].d, (short)wr[1][b].d, (short)wr[2][b].d, (short)wr[3][b].d, 0, 0, 0, 0));
         __m256 dw = _mm256_set_m128(dw4, dw4);
-        for (int a = 0; a < 4; a++) {
+        for (int a = 0; a < R; a++) {
             __m256i xv = _mm256_load_si256((const __m256i *)(xr[a] + (size_t)b * OPS_Q8_BLOCK));
             __asm__("" : "+x"(xv)); /* one load, not one folded into each vpsignb */
             __m256i ax = _mm256_sign_epi8(xv, xv);
@@ -118,7 +119,11 @@ typedef struct {
 } q8_job;
 static void q8_tile_job(const void *ctx, int i, int j, int mr, int nr) {
     const q8_job *J = ctx;
-    q8_tile(J->q, J->d, J->w, J->y, J->n, J->nb, i, j, mr, nr);
+    /* R a constant in each call, so a short tile (the last rows, or a query's few) works on R rows */
+    if (mr <= 2)
+        q8_tile(J->q, J->d, J->w, J->y, J->n, J->nb, i, j, mr, nr, 2);
+    else
+        q8_tile(J->q, J->d, J->w, J->y, J->n, J->nb, i, j, mr, nr, 4);
 }
 
 static void q8_avx2(int nt, const int8_t *q, const float *d, const ops_q8_block *w, float *y, int m, int n, int nb) {

@@ -12,8 +12,9 @@
  *
  * Kernels: y[m, n] = x[m, k] . W[n, k]^T (no bias: the backend adds bias, activation or residual
  * as it does for F32). Each format has the reference kernel (plain loops in one fixed order, the
- * oracle), a portable C kernel, and an AVX2 kernel (F16C + FMA for F16; vpmaddubsw/vpmaddwd on
- * sign-adjusted operands for Q8) when the build targets AVX2. ops_lp_linear picks the fastest the
+ * oracle), a portable C kernel, and an AVX2 kernel (F16C + FMA for F16, in 6-row x 2-column tiles;
+ * vpmaddubsw/vpmaddwd on sign-adjusted operands for Q8, in 4 x 4 tiles) when the build targets AVX2.
+ * No AVX-VNNI kernel: it could not be tested on the build machine. ops_lp_linear picks the fastest the
  * build has; ops_lp_linear_impl runs a named one (tests compare them).
  * Threads: the fast kernels take the backend's ops_ctx first (ops.h), like the other fast kernels:
  * the output columns are shared among its ops_ctx_threads() OpenMP threads (NULL: one thread).

@@ -247,6 +247,9 @@ bench-gpu: $(BUILD)/bench_gpu $(BUILD)/bench_clip
 $(BUILD)/bench_gpu: bench/bench_gpu.c $(BUILD)/libclipseek.a
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libclipseek.a $(LDLIBS)
+$(BUILD)/bench_lp: bench/bench_lp.c $(BUILD)/libclipseek.a
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libclipseek.a $(LDLIBS)
 $(BUILD)/bench_clip: bench/bench_clip.c $(BUILD)/libclipseek.a
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libclipseek.a $(LDLIBS)

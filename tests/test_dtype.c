@@ -80,10 +80,14 @@ Test(dtype, q8_quantize_row_is_within_half_a_step_and_pads_with_zeros) {
     }
 }
 
-/* Odd shapes: k not a multiple of 32 (or 8), m and n not multiples of the 4x2 tiles, and the
- * ViT-B/32 widths. */
+/* Odd shapes: k not a multiple of 32 (or 8), m and n not multiples of the tiles (Q8: 4 rows by 4
+ * columns, F16: 6 rows by 2 columns) and one row; shapes whose columns span several of the L2
+ * column blocks (ops_lp_tiles: 192 KB of weights, so 60 Q8 or 32 F16 columns at k = 3072); and
+ * the ViT-B/32 widths. */
 static const int shapes[][3] = {{1, 1, 1}, {1, 3, 7}, {3, 5, 33}, {5, 3, 64}, {7, 9, 100}, {4, 2, 32},
-                                {13, 17, 200}, {50, 96, 768}, {9, 40, 3072}, {2, 1537, 512}};
+                                {13, 17, 200}, {50, 96, 768}, {9, 40, 3072}, {2, 1537, 512},
+                                {1, 9, 31}, {6, 4, 64}, {11, 7, 65}, {2, 6, 96}, {12, 8, 40},
+                                {7, 150, 2999}, {1, 130, 3072}, {77, 70, 512}};
 
 /* The fast kernels against the reference, per format and shape. Q8's portable kernel sums as the
  * reference (bit for bit); the others in their own order: within 1e-5 of sum |x_t w_t|. */

@@ -9,13 +9,6 @@
 #include "ops.h"
 #include "ops_lp.h"
 
-/* Rows of x a thread keeps hot while it walks its weight rows: about 96 KB of them (L2). */
-static int row_block(int k) {
-    int r = (96 * 1024) / (k * (int)sizeof(float));
-    r = r < 4 ? 4 : r;
-    return r - r % 4;
-}
-
 static void f16_ref(const float *x, const uint16_t *w, float *y, int m, int n, int k) {
     for (int i = 0; i < m; i++)
         for (int j = 0; j < n; j++) {
@@ -51,30 +44,39 @@ static void f16_portable(int nt, const float *x, const uint16_t *w, float *y, in
 }
 
 #ifdef F16_AVX2
-/* Rows i..i+mr-1 (mr <= 4) of x against weight rows j..j+nr-1 (nr <= 2): 8 sums in registers,
- * each weight vector widened once and used mr times. */
-static inline void f16_tile(const float *x, const uint16_t *w, float *y, int k, int n, int i, int j, int mr, int nr) {
-    __m256 acc[4][2];
-    for (int a = 0; a < 4; a++) acc[a][0] = acc[a][1] = _mm256_setzero_ps();
-    const float *xr[4];
-    const uint16_t *wr[2];
-    for (int a = 0; a < 4; a++) xr[a] = x + (size_t)(i + (a < mr ? a : 0)) * k;
-    for (int b = 0; b < 2; b++) wr[b] = w + (size_t)(j + (b < nr ? b : 0)) * k;
+/* The tile: F16_MR rows of x by F16_NR weight rows, F16_MR * F16_NR sums in registers (12 of the
+ * 16 ymm), each weight vector widened once (vcvtph2ps) and used F16_MR times, each x vector
+ * loaded once and used F16_NR times. */
+enum { F16_MR = 6, F16_NR = 2 };
+/* Rows i..i+mr-1 (mr <= R <= F16_MR) of x against weight rows j..j+nr-1 (nr <= F16_NR). R is a
+ * constant where it is inlined, so a short tile (the last rows, or a query's few) computes R rows,
+ * not F16_MR. */
+static inline __attribute__((always_inline)) void f16_tile(const float *x, const uint16_t *w, float *y, int k, int n,
+                                                           int i, int j, int mr, int nr, const int R) {
+    __m256 acc[F16_MR][F16_NR];
+    for (int a = 0; a < R; a++)
+        for (int c = 0; c < F16_NR; c++) acc[a][c] = _mm256_setzero_ps();
+    const float *xr[F16_MR];
+    const uint16_t *wr[F16_NR];
+    for (int a = 0; a < R; a++) xr[a] = x + (size_t)(i + (a < mr ? a : 0)) * k;
+    for (int c = 0; c < F16_NR; c++) wr[c] = w + (size_t)(j + (c < nr ? c : 0)) * k;
     int t = 0;
     for (; t + 8 <= k; t += 8) {
-        __m256 w0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(wr[0] + t)));
-        __m256 w1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(wr[1] + t)));
-        for (int a = 0; a < 4; a++) {
+        __m256 wv[F16_NR];
+        for (int c = 0; c < F16_NR; c++) wv[c] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(wr[c] + t)));
+        for (int a = 0; a < R; a++) {
             __m256 xv = _mm256_loadu_ps(xr[a] + t);
-            acc[a][0] = _mm256_fmadd_ps(xv, w0, acc[a][0]);
-            acc[a][1] = _mm256_fmadd_ps(xv, w1, acc[a][1]);
+            /* in a register: GCC would otherwise fold the load into each FMA, and two loads per
+             * FMA pair, not the FMAs, then bound the loop */
+            __asm__("" : "+x"(xv));
+            for (int c = 0; c < F16_NR; c++) acc[a][c] = _mm256_fmadd_ps(xv, wv[c], acc[a][c]);
         }
     }
     for (int a = 0; a < mr; a++)
-        for (int b = 0; b < nr; b++) {
-            float s = ops_lp_hsum(acc[a][b]);
-            for (int u = t; u < k; u++) s += xr[a][u] * _cvtsh_ss(wr[b][u]);
-            y[(size_t)(i + a) * n + j + b] = s;
+        for (int c = 0; c < nr; c++) {
+            float s = ops_lp_hsum(acc[a][c]);
+            for (int u = t; u < k; u++) s += xr[a][u] * _cvtsh_ss(wr[c][u]);
+            y[(size_t)(i + a) * n + j + c] = s;
         }
 }
 
@@ -86,12 +88,17 @@ typedef struct {
 } f16_job;
 static void f16_tile_job(const void *ctx, int i, int j, int mr, int nr) {
     const f16_job *J = ctx;
-    f16_tile(J->x, J->w, J->y, J->k, J->n, i, j, mr, nr);
+    if (mr <= 2)
+        f16_tile(J->x, J->w, J->y, J->k, J->n, i, j, mr, nr, 2);
+    else if (mr <= 4)
+        f16_tile(J->x, J->w, J->y, J->k, J->n, i, j, mr, nr, 4);
+    else
+        f16_tile(J->x, J->w, J->y, J->k, J->n, i, j, mr, nr, F16_MR);
 }
 
 static void f16_avx2(int nt, const float *x, const uint16_t *w, float *y, int m, int n, int k) {
     f16_job J = {x, w, y, k, n};
-    ops_lp_tiles(nt, m, n, row_block(k), (size_t)m * n * k > 1000000, f16_tile_job, &J);
+    ops_lp_tiles(nt, m, n, F16_MR, F16_NR, (size_t)k * sizeof *w, (size_t)m * n * k > 1000000, f16_tile_job, &J);
 }
 #endif
 

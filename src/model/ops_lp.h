@@ -12,8 +12,9 @@
  *
  * Kernels: y[m, n] = x[m, k] . W[n, k]^T (no bias: the backend adds bias, activation or residual
  * as it does for F32). Each format has the reference kernel (plain loops in one fixed order, the
- * oracle), a portable C kernel, and an AVX2 kernel (F16C + FMA for F16; vpmaddubsw/vpmaddwd on
- * sign-adjusted operands for Q8) when the build targets AVX2. ops_lp_linear picks the fastest the
+ * oracle), a portable C kernel, and an AVX2 kernel (F16C + FMA for F16, in 6-row x 2-column tiles;
+ * vpmaddubsw/vpmaddwd on sign-adjusted operands for Q8, in 4 x 4 tiles) when the build targets AVX2.
+ * No AVX-VNNI kernel: it could not be tested on the build machine. ops_lp_linear picks the fastest the
  * build has; ops_lp_linear_impl runs a named one (tests compare them).
  * Threads: the fast kernels take the backend's ops_ctx first (ops.h), like the other fast kernels:
  * the output columns are shared among its ops_ctx_threads() OpenMP threads (NULL: one thread).
@@ -78,12 +79,17 @@ float ops_f16_to_f32(uint16_t h);
  * (F32 scales: max |x| / 127 per block, 0 for an all-zero block). Rounding is to nearest even. */
 void ops_q8_quantize_row(const float *x, int k, int8_t *q, float *d);
 
-/* Shared by the AVX2 kernels: runs tile(ctx, i, j, mr, nr) over y[m, n] in tiles of at most 4
- * rows (mr) by 2 columns (nr), on nt threads when parallel is set: each thread a
- * contiguous run of column pairs (so each weight row is read by one thread), rows in blocks of rb
- * (a multiple of 4) kept hot while the thread walks its columns. */
-static inline void ops_lp_tiles(int nt, int m, int n, int rb, int parallel,
+/* Shared by the AVX2 kernels: runs tile(ctx, i, j, mr, nr) over y[m, n] in tiles of at most MR
+ * rows (mr) by NR columns (nr), on nt threads when parallel is set: each thread a contiguous run
+ * of column groups (so each weight row is read by one thread). The thread's columns are walked in
+ * blocks of about 192 KB of weights (wrow: bytes of one weight row), which stay in L2 while every
+ * row tile of x passes over them; a row tile (MR rows of x) stays in L1 while it meets the
+ * block's columns. Walking all columns for a few rows kept in L2 instead streamed x from L2 once
+ * per column group, and L2's bandwidth, not the arithmetic, set the speed. */
+static inline void ops_lp_tiles(int nt, int m, int n, int MR, int NR, size_t wrow, int parallel,
                                 void (*tile)(const void *, int, int, int, int), const void *ctx) {
+    int cb = (int)((192 * 1024) / (wrow * NR));
+    cb = cb < 1 ? 1 : cb;
 #pragma omp parallel num_threads(nt) if (parallel)
     {
 #ifdef _OPENMP
@@ -91,12 +97,12 @@ static inline void ops_lp_tiles(int nt, int m, int n, int rb, int parallel,
 #else
         int t = 0, tn = 1;
 #endif
-        int pairs = (n + 1) / 2, p0 = (int)((long)pairs * t / tn), p1 = (int)((long)pairs * (t + 1) / tn);
-        for (int i0 = 0; i0 < m; i0 += rb) {
-            int i1 = i0 + rb < m ? i0 + rb : m;
-            for (int p = p0; p < p1; p++)
-                for (int i = i0; i < i1; i += 4)
-                    tile(ctx, i, 2 * p, i1 - i < 4 ? i1 - i : 4, n - 2 * p < 2 ? n - 2 * p : 2);
+        int groups = (n + NR - 1) / NR, p0 = (int)((long)groups * t / tn), p1 = (int)((long)groups * (t + 1) / tn);
+        for (int q0 = p0; q0 < p1; q0 += cb) {
+            int q1 = q0 + cb < p1 ? q0 + cb : p1;
+            for (int i = 0; i < m; i += MR)
+                for (int p = q0; p < q1; p++)
+                    tile(ctx, i, NR * p, m - i < MR ? m - i : MR, n - NR * p < NR ? n - NR * p : NR);
         }
     }
 }

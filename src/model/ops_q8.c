@@ -52,40 +52,62 @@ static void q8_portable(int nt, const int8_t *q, const float *d, const ops_q8_bl
 }
 
 #ifdef Q8_AVX2
-/* Rows i..i+mr-1 (mr <= 4) of the quantised x against weight rows j..j+nr-1 (nr <= 2).
+/* Rows i..i+mr-1 (mr <= R <= 4) of the quantised x against weight rows j..j+nr-1 (nr <= 4), the
+ * register-blocked way of llamafile's tinyBLAS: each weight block is loaded once for 4 rows, each
+ * activation block once for 4 columns.
  * vpmaddubsw multiplies unsigned by signed bytes, so x's magnitudes go in unsigned and its signs
  * move onto the weights (vpsignb); |q| <= 127 keeps each pair sum (at most 2 * 127 * 127) inside
- * int16, so nothing saturates. vpmaddwd then sums pairs into int32: exact, as the reference. */
-static inline void q8_tile(const int8_t *q, const float *d, const ops_q8_block *w, float *y, int n, int nb, int i,
-                           int j, int mr, int nr) {
+ * int16, so nothing saturates. vpmaddwd then sums pairs into int32: exact, as the reference.
+ * The scaling is what costs on AVX2 (a conversion, a multiply and an FMA per block pair), so the
+ * four columns' int32 partial sums are first folded into one vector (vphaddd twice: lanes c0..c3
+ * in each half), converted once and scaled by d_x times the four columns' d_w in one multiply. */
+static inline __attribute__((always_inline)) void q8_tile(const int8_t *q, const float *d, const ops_q8_block *w,
+                                                          float *y, int n, int nb, int i, int j, int mr, int nr,
+                                                          const int R) {
     const __m256i ones = _mm256_set1_epi16(1);
-    __m256 acc[4][2];
-    for (int a = 0; a < 4; a++) acc[a][0] = acc[a][1] = _mm256_setzero_ps();
+    __m256 acc[4];
+    for (int a = 0; a < R; a++) acc[a] = _mm256_setzero_ps();
     const int8_t *xr[4];
     const float *dr[4];
-    const ops_q8_block *wr[2];
-    for (int a = 0; a < 4; a++) {
+    const ops_q8_block *wr[4];
+    for (int a = 0; a < R; a++) {
         int r = i + (a < mr ? a : 0);
         xr[a] = q + (size_t)r * nb * OPS_Q8_BLOCK;
         dr[a] = d + (size_t)r * nb;
     }
-    for (int b = 0; b < 2; b++) wr[b] = w + (size_t)(j + (b < nr ? b : 0)) * nb;
+    for (int c = 0; c < 4; c++) wr[c] = w + (size_t)(j + (c < nr ? c : 0)) * nb;
     for (int b = 0; b < nb; b++) {
         __m256i w0 = _mm256_loadu_si256((const __m256i *)wr[0][b].qs);
         __m256i w1 = _mm256_loadu_si256((const __m256i *)wr[1][b].qs);
-        float d0 = _cvtsh_ss(wr[0][b].d), d1 = _cvtsh_ss(wr[1][b].d);
-        for (int a = 0; a < 4; a++) {
+        __m256i w2 = _mm256_loadu_si256((const __m256i *)wr[2][b].qs);
+        __m256i w3 = _mm256_loadu_si256((const __m256i *)wr[3][b].qs);
+        /* d_w of the four columns, twice: [d0 d1 d2 d3 d0 d1 d2 d3] */
+        __m128 dw4 = _mm_cvtph_ps(
+            _mm_setr_epi16((short)wr[0][b].d, (short)wr[1][b].d, (short)wr[2][b].d, (short)wr[3][b].d, 0, 0, 0, 0));
+        __m256 dw = _mm256_set_m128(dw4, dw4);
+        for (int a = 0; a < R; a++) {
             __m256i xv = _mm256_load_si256((const __m256i *)(xr[a] + (size_t)b * OPS_Q8_BLOCK));
+            __asm__("" : "+x"(xv)); /* one load, not one folded into each vpsignb */
             __m256i ax = _mm256_sign_epi8(xv, xv);
             __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(w0, xv)), ones);
             __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(w1, xv)), ones);
-            float dx = dr[a][b];
-            acc[a][0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p0), _mm256_set1_ps(dx * d0), acc[a][0]);
-            acc[a][1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p1), _mm256_set1_ps(dx * d1), acc[a][1]);
+            __m256i p2 = _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(w2, xv)), ones);
+            __m256i p3 = _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(w3, xv)), ones);
+            /* [c0 c1 c0 c1 | ...] and [c2 c3 c2 c3 | ...], then [c0 c1 c2 c3 | c0 c1 c2 c3] */
+            __m256i t01 = _mm256_add_epi32(_mm256_unpacklo_epi32(p0, p1), _mm256_unpackhi_epi32(p0, p1));
+            __m256i t23 = _mm256_add_epi32(_mm256_unpacklo_epi32(p2, p3), _mm256_unpackhi_epi32(p2, p3));
+            __m256i s = _mm256_add_epi32(_mm256_unpacklo_epi64(t01, t23), _mm256_unpackhi_epi64(t01, t23));
+            __m256 sc = _mm256_mul_ps(dw, _mm256_broadcast_ss(&dr[a][b]));
+            acc[a] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), sc, acc[a]);
         }
     }
-    for (int a = 0; a < mr; a++)
-        for (int b = 0; b < nr; b++) y[(size_t)(i + a) * n + j + b] = ops_lp_hsum(acc[a][b]);
+    for (int a = 0; a < mr; a++) {
+        /* lanes c0..c3 of both halves */
+        __m128 v = _mm_add_ps(_mm256_castps256_ps128(acc[a]), _mm256_extractf128_ps(acc[a], 1));
+        float o[4];
+        _mm_storeu_ps(o, v);
+        for (int c = 0; c < nr; c++) y[(size_t)(i + a) * n + j + c] = o[c];
+    }
 }
 
 typedef struct {
@@ -97,14 +119,16 @@ typedef struct {
 } q8_job;
 static void q8_tile_job(const void *ctx, int i, int j, int mr, int nr) {
     const q8_job *J = ctx;
-    q8_tile(J->q, J->d, J->w, J->y, J->n, J->nb, i, j, mr, nr);
+    /* R a constant in each call, so a short tile (the last rows, or a query's few) works on R rows */
+    if (mr <= 2)
+        q8_tile(J->q, J->d, J->w, J->y, J->n, J->nb, i, j, mr, nr, 2);
+    else
+        q8_tile(J->q, J->d, J->w, J->y, J->n, J->nb, i, j, mr, nr, 4);
 }
 
 static void q8_avx2(int nt, const int8_t *q, const float *d, const ops_q8_block *w, float *y, int m, int n, int nb) {
-    /* rows of x kept hot while a thread walks its weight rows: about 64 KB of them */
-    int rb = (64 * 1024) / (nb * OPS_Q8_BLOCK);
     q8_job J = {q, d, w, y, n, nb};
-    ops_lp_tiles(nt, m, n, rb < 4 ? 4 : rb - rb % 4, (size_t)m * n * nb > 30000, q8_tile_job, &J);
+    ops_lp_tiles(nt, m, n, 4, 4, (size_t)nb * sizeof *w, (size_t)m * n * nb > 30000, q8_tile_job, &J);
 }
 #endif
 

@@ -74,7 +74,7 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test unit-test cli-test asan fuzz fuzz-run bench bench-e2e bench-gpu gpu-bundle install uninstall clean
+.PHONY: all test unit-test cli-test asan fuzz fuzz-run bench bench-e2e bench-index bench-gpu gpu-bundle install uninstall clean
 
 all: $(BUILD)/clipseek $(BUILD)/clipseek-engine
 
@@ -233,6 +233,14 @@ $(BUILD)/bench_fill: bench/bench_fill.c $(BUILD)/libclipseek.a
 # E2E_ARGS="--compare OLD/clipseek --dtype q8": paired against another build, the daemon in q8
 bench-e2e: $(BUILD)/clipseek $(BUILD)/bench_fill $(BUILD)/bench_clip
 	python3 bench/e2e.py --bin $(BUILD)/clipseek --fill $(BUILD)/bench_fill --bench-clip $(BUILD)/bench_clip $(E2E_ARGS)
+# indexing through the daemon: `add --wait` of BENCH_INDEX_IMAGES synthetic images (default 10000) at
+# 1k and 10k existing entries, organiser included, and the daemon's RSS per mapping; then the
+# organiser alone over 1k and 10k entries with precomputed vectors (bench/index_bench.py)
+bench-index: $(BUILD)/clipseek $(BUILD)/bench_fill $(BUILD)/bench_clip
+	python3 bench/index_bench.py --bin $(BUILD)/clipseek --fill $(BUILD)/bench_fill --bench-clip $(BUILD)/bench_clip \
+	  --images $${BENCH_INDEX_IMAGES:-10000} --dtypes $${BENCH_DTYPES:-f32}
+	python3 bench/index_bench.py --bin $(BUILD)/clipseek --fill $(BUILD)/bench_fill --bench-clip $(BUILD)/bench_clip \
+	  --organise 1000,10000
 # GPU next to CPU on a ViT-B/32-shaped model (written once by bench_clip), DEVICE=vulkan:N to name
 # the GPU; then transformers fp16 on the CUDA GPU where it is installed, and our / its ratios.
 BENCH_MODEL_DIR ?= /tmp/clipseek-bench-model

@@ -22,6 +22,16 @@ struct organizer {
     clip_ctx *clip;
     char *model;
     int checked; /* the organised marks were compared with the current settings */
+    /* Every entry's kind (image or not), ascending by id, kept in step with the store by reading
+     * only the ids past kmax each pass: kinds never change and ids are never reused, so the
+     * top-k filters need not list the whole history per pass (that made a backfill O(N^2)). */
+    const store *kstore;
+    int64_t *kid, kmax;
+    unsigned char *kimg;
+    size_t kn, kcap;
+    /* Where the next pass resumes: entries up to this id were organised (or had no vector) when
+     * the current round passed them; a pass that finds fewer than it asked for ends the round. */
+    int64_t after;
 };
 
 int org_open(const rules *r, organizer **out, cs_err *err) {
@@ -42,6 +52,8 @@ void org_close(organizer *o) {
     if (!o) return;
     labels_free(o->labels);
     ocr_close(o->ocr);
+    free(o->kid);
+    free(o->kimg);
     free(o->model);
     free(o);
 }
@@ -51,6 +63,7 @@ int org_set_model(organizer *o, clip_ctx *c, const char *model_id, cs_err *err) 
     o->model = NULL;
     o->clip = NULL;
     o->checked = 0;
+    o->after = 0;
     if (!c) return 0;
     if (labels_embed(o->labels, c, err)) return -1;
     o->clip = c;
@@ -129,23 +142,99 @@ int org_ocr(organizer *o, store *s, int max, org_stats *st, cs_err *err) {
 
 /* ---- model-based steps ---- */
 
-typedef struct {
-    store_brief *b;
+/* Brings the kind map up to date: reads the entries added since the last pass. */
+static int kinds_sync(organizer *o, store *s, cs_err *err) {
+    if (o->kstore != s) { /* another store: start over */
+        o->kn = 0;
+        o->kmax = 0;
+        o->kstore = s;
+    }
+    int64_t *ids;
+    unsigned char *img;
     size_t n;
+    if (store_kinds_after(s, o->kmax, &ids, &img, &n, err)) return -1;
+    if (o->kn + n > o->kcap) {
+        size_t cap = (o->kn + n) * 2;
+        int64_t *ni = realloc(o->kid, cap * sizeof *ni);
+        if (ni) o->kid = ni;
+        unsigned char *nm = ni ? realloc(o->kimg, cap) : NULL;
+        if (nm) o->kimg = nm;
+        if (!ni || !nm) {
+            free(ids);
+            free(img);
+            return cs_errc(err, CS_ENOMEM, "out of memory");
+        }
+        o->kcap = cap;
+    }
+    if (n) {
+        memcpy(o->kid + o->kn, ids, n * sizeof *ids);
+        memcpy(o->kimg + o->kn, img, n);
+        o->kn += n;
+        o->kmax = ids[n - 1];
+    }
+    free(ids);
+    free(img);
+    return 0;
+}
+
+/* 1 image, 0 other kind, -1 unknown (deleted before the map saw it) */
+static int kind_of(const organizer *o, int64_t id) {
+    size_t lo = 0, hi = o->kn;
+    while (lo < hi) {
+        size_t m = lo + (hi - lo) / 2;
+        if (o->kid[m] < id)
+            lo = m + 1;
+        else
+            hi = m;
+    }
+    return lo < o->kn && o->kid[lo] == id ? o->kimg[lo] : -1;
+}
+
+/* What a candidate must be, apart from what changes while a batch is organised (whether it still
+ * exists, whether it is in a collection): best_live checks those against the store. */
+typedef struct {
+    const organizer *o;
     int64_t self;
     int image;
-    int free_only;
     int earlier;
 } filt;
 
 static int keep(int64_t id, void *arg) {
     const filt *f = arg;
-    const store_brief *b = store_brief_find(f->b, f->n, id);
-    if (!b || id == f->self) return 0;
-    if ((strcmp(b->kind, "image") == 0) != f->image) return 0;
-    if (f->free_only && b->collection) return 0;
-    if (f->earlier && id > f->self) return 0;
-    return 1;
+    if (id == f->self || (f->earlier && id > f->self)) return 0;
+    return kind_of(f->o, id) == f->image;
+}
+
+/* The best entry for query j of the batch's scan that passes f and, as the store stands now,
+ * still exists and (free_only) is outside every collection. The scan's candidates come in score
+ * order under the fixed filter; the changing state is read for those candidates only, so the
+ * first that passes is what one top-k filtered by the store's state now would find (the answer
+ * of organising entries one by one, each pass re-reading the store). When all k candidates fail,
+ * a better one may lie further down: k grows until fewer than k come back. */
+static int best_live(store *s, const vecindex_scan *sc, size_t j, filt *f, int free_only, vec_hit *best, int *found,
+                     cs_err *err) {
+    *found = 0;
+    for (int k = 8;; k *= 4) {
+        vec_hit *h = NULL;
+        size_t nh = 0, nb = 0;
+        store_brief *b = NULL;
+        if (vecindex_scan_topk(sc, j, k, keep, f, &h, &nh, err)) return -1;
+        int64_t *ids = malloc((nh ? nh : 1) * sizeof *ids);
+        int rc = ids ? 0 : cs_errc(err, CS_ENOMEM, "out of memory");
+        for (size_t i = 0; i < nh && !rc; i++) ids[i] = h[i].entry;
+        if (!rc) rc = store_briefs_of(s, ids, nh, &b, &nb, err);
+        for (size_t i = 0; i < nh && !rc && !*found; i++) {
+            const store_brief *x = store_brief_find(b, nb, h[i].entry);
+            if (x && (!free_only || !x->collection)) {
+                *best = h[i];
+                *found = 1;
+            }
+        }
+        free(b);
+        free(ids);
+        free(h);
+        if (rc || *found || nh < (size_t)k) return rc;
+    }
 }
 
 static void normalise(float *v, int dim) {
@@ -278,8 +367,8 @@ static void coll_cache_free(coll_cache *cc) {
 }
 
 /* Puts entry id (unit vector v) into a collection, if one fits. */
-static int collect(organizer *o, store *s, const vecindex *vi, filt *f, coll_cache *cc, int64_t id, const float *v,
-                   int dim, org_stats *st, cs_err *err) {
+static int collect(organizer *o, store *s, const vecindex_scan *sc, size_t j, filt *f, coll_cache *cc, int64_t id,
+                   const float *v, int dim, org_stats *st, cs_err *err) {
     int best = -1;
     float bc = -2;
     for (size_t i = 0; i < cc->n; i++) {
@@ -308,12 +397,11 @@ static int collect(organizer *o, store *s, const vecindex *vi, filt *f, coll_cac
         }
         return rc;
     }
-    f->free_only = 1;
     f->earlier = 0;
-    vec_hit *h = NULL;
-    size_t nh = 0;
-    rc = vecindex_topk(vi, v, 4, keep, f, &h, &nh, err);
-    if (!rc && nh && h[0].score >= thr) {
+    vec_hit h[1];
+    int found = 0;
+    rc = best_live(s, sc, j, f, 1, h, &found, err);
+    if (!rc && found && h[0].score >= thr) {
         float *u = malloc((size_t)dim * sizeof *u), *cen = malloc((size_t)dim * sizeof *cen);
         int64_t cid = 0;
         if (!u || !cen)
@@ -331,12 +419,7 @@ static int collect(organizer *o, store *s, const vecindex *vi, filt *f, coll_cac
         if (!rc) {
             st->collected += 2;
             auto_name(o, s, cid, cen, dim);
-            /* the pair is in a collection now: keep the filter and the cache true to the store */
-            int64_t pair[2] = {id, h[0].entry};
-            for (int j = 0; j < 2; j++) {
-                store_brief *b = (store_brief *)store_brief_find(f->b, f->n, pair[j]);
-                if (b) b->collection = cid;
-            }
+            /* the pair is in a collection now: keep the cache true to the store */
             if (cc->n == cc->cap) {
                 size_t ncap = cc->cap ? cc->cap * 2 : 16;
                 store_collection *ncs = realloc(cc->cs, ncap * sizeof *ncs);
@@ -360,7 +443,6 @@ static int collect(organizer *o, store *s, const vecindex *vi, filt *f, coll_cac
         free(u);
         free(cen);
     }
-    free(h);
     return rc;
 }
 
@@ -385,21 +467,35 @@ int org_model(organizer *o, store *s, int max, org_stats *st, cs_err *err) {
         }
         free(prev);
         o->checked = 1;
+        o->after = 0;
     }
     int64_t *ids;
     size_t n;
-    if (store_need_organise(s, o->model, key, max, &ids, &n, err)) return -1;
+    if (store_need_organise_after(s, o->model, key, o->after, max, &ids, &n, err)) return -1;
+    /* a short answer ends the round: the next pass starts from the oldest again, where entries
+     * that got their vectors meanwhile (or were reset) wait */
+    int64_t resume = n && (max <= 0 || n == (size_t)max) ? ids[n - 1] : 0;
     if (!n) {
         free(ids);
+        o->after = 0;
         return 0;
     }
     int dim = clip_get_info(o->clip)->projection_dim, rc = 0;
     vecindex *vi = NULL;
-    filt f = {0};
-    float *v = malloc((size_t)dim * sizeof *v);
-    if (!v) rc = cs_errc(err, CS_ENOMEM, "out of memory");
+    vecindex_scan *sc = NULL;
+    filt f = {o, 0, 0, 0};
+    /* every vector of the batch first: one pass over the search matrix scores them all */
+    float *q = malloc(n * (size_t)dim * sizeof *q);
+    size_t *row = malloc(n * sizeof *row), nq = 0;
+    if (!q || !row) rc = cs_errc(err, CS_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n && !rc; i++) {
+        int g = store_get_vector(s, ids[i], o->model, 0, q + nq * (size_t)dim, dim, err);
+        if (g < 0) rc = -1;
+        row[i] = g == 0 ? nq++ : SIZE_MAX;
+    }
     if (!rc) rc = vecindex_open(s, o->model, &vi, err);
-    if (!rc) rc = store_briefs(s, NULL, &f.b, &f.n, err);
+    if (!rc) rc = kinds_sync(o, s, err); /* after the open: every row's entry is in the map */
+    if (!rc) rc = vecindex_scan_open(vi, q, nq, &sc, err);
     coll_cache cc = {0};
     if (!rc) {
         rc = store_collections(s, &cc.cs, &cc.n, err);
@@ -430,29 +526,26 @@ int org_model(organizer *o, store *s, int max, org_stats *st, cs_err *err) {
         const char *cat = NULL;
         float conf = 0;
         int64_t dup = 0;
-        int has = store_get_vector(s, e.id, o->model, 0, v, dim, err) == 0, image = !strcmp(e.kind, "image");
+        int has = row[i] != SIZE_MAX, image = !strcmp(e.kind, "image");
+        const float *v = has ? q + row[i] * (size_t)dim : NULL;
         f.self = e.id;
         f.image = image;
         if (has && image) {
             int b = labels_classify(o->labels, v, dim, &conf);
             cat = b >= 0 ? labels_name(o->labels, b) : NULL;
             /* near-duplicates: the nearest earlier image */
-            f.free_only = 0;
             f.earlier = 1;
-            vec_hit *h;
-            size_t nh;
-            if (vecindex_topk(vi, v, 1, keep, &f, &h, &nh, err))
+            vec_hit h[1];
+            int found = 0;
+            if (best_live(s, sc, row[i], &f, 0, h, &found, err))
                 rc = -1;
-            else {
-                if (nh && h[0].score >= o->set.duplicate_threshold) {
-                    store_entry d;
-                    if (store_get(s, h[0].entry, &d, err) == 0) {
-                        dup = d.dup_of ? d.dup_of : d.id;
-                        st->duplicates++;
-                    }
-                    store_entry_free(&d);
+            else if (found && h[0].score >= o->set.duplicate_threshold) {
+                store_entry d;
+                if (store_get(s, h[0].entry, &d, err) == 0) {
+                    dup = d.dup_of ? d.dup_of : d.id;
+                    st->duplicates++;
                 }
-                free(h);
+                store_entry_free(&d);
             }
         }
         if (!rc) rc = store_set_organised(s, e.id, key, cat, conf, dup, err) < 0 ? -1 : 0;
@@ -469,7 +562,7 @@ int org_model(organizer *o, store *s, int max, org_stats *st, cs_err *err) {
                 store_entry_free(&now);
             }
         }
-        if (!rc && has && !e.collection) rc = collect(o, s, vi, &f, &cc, e.id, v, dim, st, err);
+        if (!rc && has && !e.collection) rc = collect(o, s, sc, row[i], &f, &cc, e.id, v, dim, st, err);
         store_entry_free(&e);
         st->organised++;
         if (in_tx == 2 || rc) {
@@ -478,10 +571,12 @@ int org_model(organizer *o, store *s, int max, org_stats *st, cs_err *err) {
         }
     }
     if (in_tx) store_end(s, 0, NULL);
+    o->after = rc ? 0 : resume;
     coll_cache_free(&cc);
-    free(f.b);
+    vecindex_scan_close(sc);
     vecindex_close(vi);
-    free(v);
+    free(row);
+    free(q);
     free(ids);
     return rc;
 }

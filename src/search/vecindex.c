@@ -396,8 +396,83 @@ static void offer(vec_hit *h, size_t *hn, size_t k, int64_t id, float s) {
     }
 }
 
-/* Exact top k, scanning the int8 copy (a quarter of the bytes: the scan is memory-bound) and
- * rescoring in float only the rows that can still be in the answer:
+/* The first pass of a top-k for a batch of queries: every row's approximate score for each query
+ * (sc[j * rows + r]), its quantisation error (re[r]) and each query's int8 copy. The rows are
+ * walked in blocks that stay in the cache while every query of the batch is scored against them,
+ * so the matrix is read once per batch instead of once per query. */
+struct vecindex_scan {
+    const vecindex *v;
+    size_t nq;
+    float *q;       /* nq x dim, the queries (for the exact rescoring) */
+    float *qs, *qe; /* per query: int8 scale and quantisation error */
+    float *sc, *re; /* nq x rows approximate scores; rows errors */
+};
+
+#define SCAN_BLOCK 256 /* rows per block: 256 x (8 + 512) bytes of int8 rows, well inside L2 */
+
+void vecindex_scan_close(vecindex_scan *sc) {
+    if (!sc) return;
+    free(sc->q);
+    free(sc->qs);
+    free(sc->qe);
+    free(sc->sc);
+    free(sc->re);
+    free(sc);
+}
+
+int vecindex_scan_open(const vecindex *v, const float *q, size_t nq, vecindex_scan **out, cs_err *err) {
+    *out = NULL;
+    int dim = v->dim;
+    size_t rows = v->rows, rec = q8_rec(dim);
+    vecindex_scan *sc = calloc(1, sizeof *sc);
+    unsigned char *qq = malloc((nq ? nq : 1) * rec);
+    if (sc) {
+        sc->v = v;
+        sc->nq = nq;
+        sc->q = malloc((nq ? nq : 1) * (size_t)dim * sizeof *sc->q);
+        sc->qs = malloc((nq ? nq : 1) * sizeof *sc->qs);
+        sc->qe = malloc((nq ? nq : 1) * sizeof *sc->qe);
+        sc->sc = malloc((nq && rows ? nq * rows : 1) * sizeof *sc->sc);
+        sc->re = malloc((rows ? rows : 1) * sizeof *sc->re);
+    }
+    if (!sc || !qq || !sc->q || !sc->qs || !sc->qe || !sc->sc || !sc->re) {
+        free(qq);
+        vecindex_scan_close(sc);
+        return cs_errc(err, CS_ENOMEM, "out of memory");
+    }
+    if (nq) memcpy(sc->q, q, nq * (size_t)dim * sizeof *q);
+    for (size_t j = 0; j < nq; j++) {
+        unsigned char *x = qq + j * rec;
+        quantise(q + j * (size_t)dim, dim, x);
+        memcpy(&sc->qs[j], x, 4);
+        memcpy(&sc->qe[j], x + 4, 4);
+    }
+    /* parallel over blocks of rows: both cores stream the int8 matrix once for the whole batch;
+     * later passes read only the score arrays */
+    size_t nb = (rows + SCAN_BLOCK - 1) / SCAN_BLOCK;
+#pragma omp parallel for schedule(static) if (rows * nq > 4096)
+    for (size_t b = 0; b < nb; b++) {
+        size_t r0 = b * SCAN_BLOCK, r1 = r0 + SCAN_BLOCK < rows ? r0 + SCAN_BLOCK : rows;
+        for (size_t r = r0; r < r1; r++) memcpy(&sc->re[r], v->q8 + r * rec + 4, 4);
+        for (size_t j = 0; j < nq; j++) {
+            const int8_t *q8 = (const int8_t *)(qq + j * rec + 8);
+            float qs = sc->qs[j];
+            float *out = sc->sc + j * rows;
+            for (size_t r = r0; r < r1; r++) {
+                const unsigned char *row = v->q8 + r * rec;
+                float rs;
+                memcpy(&rs, row, 4);
+                out[r] = qs * rs * (float)dot8(q8, (const int8_t *)(row + 8), dim);
+            }
+        }
+    }
+    free(qq);
+    *out = sc;
+    return 0;
+}
+
+/* Exact top k for query j of a scan, from its int8 scores, rescoring in float only the rows that
+ * can still be in the answer:
  *   every row's approximate score a = sq * sr * (q8 . r8) is within B = err_r + err_q (1 + err_r)
  *   of its exact cosine (Cauchy-Schwarz on q.r - q^.r^ = q.(r - r^) + (q - q^).r^). With tau the
  *   k-th largest lower bound a - B over distinct entries (an entry counted once, at its best
@@ -406,45 +481,25 @@ static void offer(vec_hit *h, size_t *hn, size_t k, int64_t id, float s) {
  *   best distinct entries kept. Counting entries, not rows, is what makes it exact when one
  *   entry has many windows (up to 1,024) near the query. The answer is the float scan's, bit for
  *   bit. */
-int vecindex_topk(const vecindex *v, const float *q, int k, int (*keep)(int64_t, void *), void *arg, vec_hit **out,
-                  size_t *n, cs_err *err) {
+int vecindex_scan_topk(const vecindex_scan *scan, size_t j, int k, int (*keep)(int64_t, void *), void *arg,
+                       vec_hit **out, size_t *n, cs_err *err) {
     *out = NULL;
     *n = 0;
-    if (k <= 0 || v->rows == 0) return 0;
+    const vecindex *v = scan->v;
+    if (k <= 0 || v->rows == 0 || j >= scan->nq) return 0;
     int dim = v->dim;
-    size_t cap = (size_t)k, rec = q8_rec(dim);
-    unsigned char *qq = malloc(rec);
-    float *sc = malloc(v->rows * sizeof *sc), *bd = malloc(v->rows * sizeof *bd);
+    size_t cap = (size_t)k;
+    const float *sc = scan->sc + j * v->rows, *q = scan->q + j * (size_t)dim, *re = scan->re;
+    float qe = scan->qe[j];
     vec_hit *h = malloc(cap * sizeof *h);
     size_t *cand = NULL, nc = 0, ccap = 0;
-    if (!qq || !sc || !bd || !h) {
-        free(qq);
-        free(sc);
-        free(bd);
-        free(h);
-        return cs_errc(err, CS_ENOMEM, "out of memory");
-    }
-    quantise(q, dim, qq);
-    float qs, qe;
-    memcpy(&qs, qq, 4);
-    memcpy(&qe, qq + 4, 4);
-    const int8_t *q8 = (const int8_t *)(qq + 8);
-    /* pass 1, parallel: every row's approximate score and its error bound (both cores stream
-     * the int8 matrix once; later passes read only these two arrays) */
-#pragma omp parallel for schedule(static) if (v->rows > 4096)
-    for (size_t r = 0; r < v->rows; r++) {
-        const unsigned char *row = v->q8 + r * rec;
-        float rs, re;
-        memcpy(&rs, row, 4);
-        memcpy(&re, row + 4, 4);
-        sc[r] = qs * rs * (float)dot8(q8, (const int8_t *)(row + 8), dim);
-        bd[r] = re + qe * (1.0f + re) + Q8_SLACK;
-    }
+    if (!h) return cs_errc(err, CS_ENOMEM, "out of memory");
     /* pass 2: candidates. h holds the k largest lower bounds of distinct kept entries. */
     size_t hn = 0;
     int rc = 0;
     for (size_t r = 0; r < v->rows && !rc; r++) {
-        float lo = sc[r] - bd[r], hi = sc[r] + bd[r];
+        float bd = re[r] + qe * (1.0f + re[r]) + Q8_SLACK;
+        float lo = sc[r] - bd, hi = sc[r] + bd;
         if (hn == cap && hi < h[0].score) continue;
         int64_t id = row_id(v, r);
         if (keep && !keep(id, arg)) continue;
@@ -465,13 +520,10 @@ int vecindex_topk(const vecindex *v, const float *q, int k, int (*keep)(int64_t,
     hn = 0;
     for (size_t i = 0; i < nc && !rc; i++) {
         size_t r = cand[i];
-        if (sc[r] + bd[r] < tau) continue;
+        if (sc[r] + (re[r] + qe * (1.0f + re[r]) + Q8_SLACK) < tau) continue;
         offer(h, &hn, cap, row_id(v, r), dot(q, row_f32(v, r), dim));
     }
     free(cand);
-    free(sc);
-    free(bd);
-    free(qq);
     if (rc) {
         free(h);
         return -1;
@@ -480,4 +532,16 @@ int vecindex_topk(const vecindex *v, const float *q, int k, int (*keep)(int64_t,
     *out = h;
     *n = hn;
     return 0;
+}
+
+int vecindex_topk(const vecindex *v, const float *q, int k, int (*keep)(int64_t, void *), void *arg, vec_hit **out,
+                  size_t *n, cs_err *err) {
+    *out = NULL;
+    *n = 0;
+    if (k <= 0 || v->rows == 0) return 0;
+    vecindex_scan *sc;
+    if (vecindex_scan_open(v, q, 1, &sc, err)) return -1;
+    int rc = vecindex_scan_topk(sc, 0, k, keep, arg, out, n, err);
+    vecindex_scan_close(sc);
+    return rc;
 }

@@ -51,6 +51,18 @@ typedef struct vec_hit {
 int vecindex_topk(const vecindex *v, const float *q, int k, int (*keep)(int64_t entry, void *arg), void *arg,
                   vec_hit **out, size_t *n, cs_err *err);
 
+/* The same top-k for a batch of queries against one matrix: vecindex_scan_open scores all nq
+ * queries (nq x dim floats, unit length; copied) against every row in one pass over the matrix,
+ * blocked so that each block of rows is read once for the whole batch (the organiser's batch of
+ * new entries); vecindex_scan_topk then gives query j's best k entries under keep, exactly what
+ * vecindex_topk gives for that query alone (bit for bit; keep may differ per call). The scan
+ * borrows v, which must outlive it. Errors: out of memory. */
+typedef struct vecindex_scan vecindex_scan;
+int vecindex_scan_open(const vecindex *v, const float *q, size_t nq, vecindex_scan **out, cs_err *err);
+int vecindex_scan_topk(const vecindex_scan *sc, size_t j, int k, int (*keep)(int64_t entry, void *arg), void *arg,
+                       vec_hit **out, size_t *n, cs_err *err);
+void vecindex_scan_close(vecindex_scan *sc); /* NULL is a no-op */
+
 /* Deleted entries leave their rows in the files (harmless to results, but their vectors stay on
  * disk). This drops the files of every model whose file holds more rows than the store has
  * vectors (stale rows), or that the store no longer has; the next open rebuilds them from the

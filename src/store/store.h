@@ -227,6 +227,14 @@ int store_set_ocr(store *s, int64_t id, const char *text, cs_err *err);
 /* Entries that have vectors for model but whose organised mark is not `mark`, oldest first. */
 int store_need_organise(store *s, const char *model, const char *mark, int limit, int64_t **ids, size_t *n,
                         cs_err *err);
+/* The same, among ids above `after` only: a caller that walks the history in rounds resumes
+ * where its last pass ended instead of reading the organised head again each pass. */
+int store_need_organise_after(store *s, const char *model, const char *mark, int64_t after, int limit, int64_t **ids,
+                              size_t *n, cs_err *err);
+/* Every entry id above `after`, ascending, and whether each is an image (image[i] 1/0): for a
+ * kind map kept in step with the store (a kind never changes, ids are never reused). *ids and
+ * *image are malloc'd (both NULL when *n is 0 or on error). */
+int store_kinds_after(store *s, int64_t after, int64_t **ids, unsigned char **image, size_t *n, cs_err *err);
 /* Marks an entry organised with model, with its category (NULL none) and near-duplicate group
  * (0 none). Returns 1 if the entry is gone. */
 int store_set_organised(store *s, int64_t id, const char *model, const char *category, double conf, int64_t dup_of,

@@ -37,19 +37,63 @@ int store_set_ocr(store *s, int64_t id, const char *text, cs_err *err) {
 
 int store_need_organise(store *s, const char *model, const char *mark, int limit, int64_t **ids, size_t *n,
                         cs_err *err) {
+    return store_need_organise_after(s, model, mark, 0, limit, ids, n, err);
+}
+
+int store_need_organise_after(store *s, const char *model, const char *mark, int64_t after, int limit, int64_t **ids,
+                              size_t *n, cs_err *err) {
     *ids = NULL;
     *n = 0;
     sqlite3_stmt *st;
     if (store_prepare(
             s,
-            "SELECT id FROM entries e WHERE (organised IS NULL OR organised <> ?3)"
+            "SELECT id FROM entries e WHERE id > ?4 AND (organised IS NULL OR organised <> ?3)"
             " AND EXISTS (SELECT 1 FROM vectors v WHERE v.entry = e.id AND v.model = ?1) ORDER BY id LIMIT ?2",
             &st, "organise", err))
         return -1;
     sqlite3_bind_text(st, 1, model, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, limit > 0 ? limit : -1);
     sqlite3_bind_text(st, 3, mark, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, after);
     return store_collect_ids(s, st, ids, n, "organise", err);
+}
+
+int store_kinds_after(store *s, int64_t after, int64_t **ids, unsigned char **image, size_t *n, cs_err *err) {
+    *ids = NULL;
+    *image = NULL;
+    *n = 0;
+    sqlite3_stmt *st;
+    if (store_prepare(s, "SELECT id, kind = 'image' FROM entries WHERE id > ? ORDER BY id", &st, "entries", err))
+        return -1;
+    sqlite3_bind_int64(st, 1, after);
+    size_t cap = 0;
+    int rc = 0, r;
+    while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 256;
+            int64_t *ni = realloc(*ids, cap * sizeof *ni);
+            if (ni) *ids = ni;
+            unsigned char *nm = ni ? realloc(*image, cap) : NULL;
+            if (nm) *image = nm;
+            if (!ni || !nm) {
+                rc = cs_errc(err, CS_ENOMEM, "out of memory");
+                break;
+            }
+        }
+        (*ids)[*n] = sqlite3_column_int64(st, 0);
+        (*image)[*n] = (unsigned char)sqlite3_column_int(st, 1);
+        (*n)++;
+    }
+    if (!rc && r != SQLITE_DONE) rc = store_dberr(s, err, "entries");
+    sqlite3_finalize(st);
+    if (rc) {
+        free(*ids);
+        free(*image);
+        *ids = NULL;
+        *image = NULL;
+        *n = 0;
+    }
+    return rc;
 }
 
 int store_set_organised(store *s, int64_t id, const char *model, const char *category, double conf, int64_t dup_of,

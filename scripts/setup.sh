@@ -1,7 +1,9 @@
 #!/bin/sh
 # One command for a newcomer on Debian/Ubuntu: install the build dependencies (Debian packages
-# listed in scripts/packages.txt), build clipseek, and run it once to show it works.
-#   sudo sh scripts/setup.sh          (as root: no sudo needed)
+# listed in scripts/packages.txt, through sudo), build clipseek, install it for this user
+# (`make install`: ~/.local, no sudo) and start the daemon, the main job (scripts/start.sh).
+#   sh scripts/setup.sh               (as yourself; sudo is asked for the packages only)
+#   CLIPSEEK_SETUP_NO_START=1 sh scripts/setup.sh   installs and builds, starts nothing
 set -eu
 cd "$(dirname "$0")/.."
 SUDO=""
@@ -12,3 +14,5 @@ $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(grep -v '^#' sc
 make -j"$(nproc)"
 echo
 build/clipseek help
+[ -z "${CLIPSEEK_SETUP_NO_START:-}" ] || exit 0
+exec sh scripts/start.sh

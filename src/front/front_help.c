@@ -116,8 +116,13 @@ const front_command front_commands[] = {
      "                            architecture, sizes, parameters, dtype, memory\n"
      "  model use DIR|REPO        the model indexing and searches use (REPO: from\n"
      "                            the Hugging Face cache)\n"
+     "      [--dtype f32|f16|q8]  the weights it keeps on the CPU\n"
+     "      [--text-model DIR|REPO]      queries in any language, into CLIP's space\n"
+     "      [--text-embedder DIR|REPO | --no-text-embedder]\n"
+     "                            text clips also in a sentence model's own space\n"
      "  model list [--available]  models here; --available: a catalogue\n"
-     "  model fetch [REPO] [--revision R]   download into the Hugging Face cache\n"
+     "  model fetch [REPO] [--revision R]   download a CLIP or sentence-transformers\n"
+     "                            model into the Hugging Face cache\n"
      "                            (HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE)"},
     {"store", "store one clip from stdin (for wl-paste --watch)",
      "store [--type MIME]\n"

@@ -5,6 +5,8 @@
 # - with a daemon, search/list/show/status/copy run in the engine server and give the engine's
 #   bytes and exit status, with the front's environment (DISPLAY unset here, set in the daemon),
 #   and the front dies of the command's signal (SIGPIPE under `| head`), as the engine does;
+# - with common options before the command (--data-dir, --threads, --dtype, --device) too, bad
+#   values included (the engine's message and status), and the engine is not exec'd for them;
 # - the server's socket is 0600, and it goes when the daemon stops or is killed (SIGKILL);
 # - a missing engine is a clear error (exit 127); CLIPSEEK_ENGINE names another one.
 # Ends with "front: N passed, N failed, N skipped".
@@ -57,6 +59,39 @@ for a in "list --json" "pick" "show 1 --json" "show 2 --json" "show 99" "show" "
   # shellcheck disable=SC2086
   check "served '$a' as the engine" same $a
 done
+# common options before the command (and among its words), as the engine takes them: still served
+# by the engine server, with the engine's output, errors and status. Proof that the engine was not
+# exec'd: CLIPSEEK_ENGINE names a spy that logs each run to $TMP/execd, then execs the engine.
+# CLIPSEEK_DATA_DIR names another folder here: the socket must come from --data-dir.
+printf '#!/bin/sh\necho "$*" >> "%s/execd"\nexec "%s" "$@"\n' "$TMP" "$ENGINE" > "$TMP/spy"
+chmod +x "$TMP/spy"
+D=$TMP/data
+# served_same ARGS: the front, through the spy, gives the engine's bytes and status, and the spy
+# never ran
+served_same() {
+  rm -f "$TMP/execd"
+  CLIPSEEK_ENGINE="$TMP/spy" CLIPSEEK_DATA_DIR="$TMP/elsewhere" same "$@" && [ ! -e "$TMP/execd" ]
+}
+check "the spy logs an exec'd engine (stats is never served)" sh -c \
+  "CLIPSEEK_ENGINE='$TMP/spy' '$BIN' --data-dir '$D' stats > /dev/null 2>&1; grep -qx -- '--data-dir $D stats' '$TMP/execd'"
+for a in "--data-dir $D list --json" "--data-dir $D pick" "--data-dir $D show 1 --json" "--data-dir $D status --json" \
+  "--data-dir $D search hello" "--data-dir $D copy 99" "--threads 2 --data-dir $D search hello --format tsv" \
+  "--dtype q8 --device cpu --data-dir $D search zzzqqq" "--data-dir $D --threads 1 list --json --limit 1" \
+  "--data-dir $D list --threads 2 --json" "--data-dir $TMP/elsewhere --data-dir $D status" \
+  "--data-dir $D --threads 2 search --help" "--data-dir $D --threads x search hello" \
+  "--data-dir $D --threads 0 list" "--data-dir $D --threads 1025 list" "--data-dir $D --dtype f64 list" \
+  "--data-dir $D --dtype default list" "--data-dir $D --device gpu status" "--data-dir $D --device vulkan:x pick" \
+  "--data-dir $D list --bogus" "--data-dir $D show 99"; do
+  # shellcheck disable=SC2086
+  check "served with leading options '$(echo "$a" | sed "s|$TMP|T|g")' as the engine, not exec'd" served_same $a
+done
+# what the front cannot read goes to the engine, which says why (same bytes and status)
+for a in "--data-dir" "list --threads" "--threads" "--threads 2" "--data-dir $D" "--data-dir $D --bogus" \
+  "--data-dir $D nope"; do
+  # shellcheck disable=SC2086
+  check "'$(echo "$a" | sed "s|$TMP|T|g")' as the engine" same $a
+done
+check "an empty --data-dir as the engine" same --data-dir "" list
 # a 300 KB entry under `| head -c 10`: the command dies of SIGPIPE, and so does the front
 ( "$BIN" show 2; echo "front $?" > "$TMP/rc.f" ) | head -c 10 > /dev/null
 ( "$ENGINE" show 2; echo "engine $?" > "$TMP/rc.e" ) | head -c 10 > /dev/null

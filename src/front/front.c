@@ -7,8 +7,8 @@
  * a common option, --data-dir, --device, --dtype, --threads, goes on: the engine checks their
  * values first).
  *
- * The commands a person runs while the daemon runs (search, list, pick, show, status, copy) go to
- * the daemon's engine server (front_server.h: a fork of an engine that has its libraries loaded
+ * The commands a person runs while the daemon runs (search, list, pick, show, status, copy; with
+ * common options before or after them, see parse_cmdline) go to the daemon's engine server (front_server.h: a fork of an engine that has its libraries loaded
  * already) with this process's stdin/stdout/stderr, directory, umask and environment; it exits
  * with the command's status, or dies of its signal (SIGPIPE under `| head`), as the engine would.
  *
@@ -38,22 +38,60 @@ extern char **environ;
 
 enum { FRONT_NO_ENGINE = 127 };
 
-/* Whether the engine's main.c would strip a common option from this command line. */
-static int has_common_option(int argc, char **argv) {
+/* The common options, as the engine's cli_main (src/cli/main.c) takes them: wherever they stand
+ * on the command line (before the command, after it, among its arguments), each with the next word
+ * as its value, and before any command runs. The front finds the command word and the data
+ * directory the same way, then passes the command line on unchanged, so what each option does is
+ * decided by the engine's own code, per option:
+ * - --data-dir: also here, to find the daemon whose engine server runs the command (the socket in
+ *   that folder); the command itself reads it again, as an exec'd engine would;
+ * - --threads, --device, --dtype: passed on. They change how a command computes the towers, and
+ *   a command in the engine server computes as an exec'd engine does: a fork of an engine that
+ *   has started no thread, no OpenMP team and no device (it is forked before the daemon loads
+ *   anything), which then parses and applies them itself. (While a daemon runs, the quick commands
+ *   ask it anyway: a search embeds the query only with --model or --image, in the child.)
+ * Their values are checked there too: a bad one is the engine's message and status either way.
+ * What the front cannot read, a common option without a value or an empty --data-dir, goes to the
+ * exec'd engine, which says why. */
+typedef struct cmdline {
+    const char *cmd;      /* the first word that is neither a common option nor its value; NULL: none */
+    const char *data_dir; /* the last --data-dir's value, NULL if none */
+    int options;          /* how many common options */
+    int readable;         /* 0: an option lacks its value, or --data-dir's is empty */
+} cmdline;
+
+static cmdline parse_cmdline(int argc, char **argv) {
     static const char *opts[] = {"--data-dir", "--device", "--dtype", "--threads"};
-    for (int i = 1; i < argc; i++)
-        for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++)
-            if (!strcmp(argv[i], opts[k])) return 1;
-    return 0;
+    cmdline cl = {NULL, NULL, 0, 1};
+    for (int i = 1; i < argc; i++) {
+        size_t k = 0;
+        while (k < sizeof opts / sizeof opts[0] && strcmp(argv[i], opts[k])) k++;
+        if (k == sizeof opts / sizeof opts[0]) {
+            if (!cl.cmd) cl.cmd = argv[i];
+            continue;
+        }
+        cl.options++;
+        if (i + 1 >= argc) {
+            cl.readable = 0;
+            break;
+        }
+        if (k == 0) {
+            cl.data_dir = argv[i + 1];
+            if (!*cl.data_dir) cl.readable = 0;
+        }
+        i++;
+    }
+    return cl;
 }
 
-/* Answers what main.c answers before it parses anything: returns the exit status, or -1 when the
- * engine must run. */
-static int answer_help(int argc, char **argv) {
+/* Answers what main.c answers before it parses anything, and `COMMAND --help` when no common
+ * option is there (the engine checks their values first): returns the exit status, or -1 when
+ * the engine must run. */
+static int answer_help(int argc, char **argv, const cmdline *cl) {
     int rc = front_answer_help(argc, argv);
     if (rc >= 0) return rc;
     const front_command *c = front_find(argv[1]);
-    if (!c || has_common_option(argc, argv)) return -1;
+    if (!c || cl->options) return -1;
     for (int i = 2; i < argc; i++)
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return front_print_usage(c);
     return -1;
@@ -76,16 +114,14 @@ static int find_engine(char *buf, size_t n) {
     return -1;
 }
 
-/* The data directory, as the engine's cli_data_dir finds it (without creating it): the last
- * --data-dir, CLIPSEEK_DATA_DIR, $XDG_DATA_HOME/clipseek, ~/.local/share/clipseek. It only says
- * where the engine server's socket is: the command itself reads its own argv and environment. */
-static int data_dir(int argc, char **argv, char *buf, size_t n) {
-    const char *opt = NULL, *e = getenv("CLIPSEEK_DATA_DIR"), *x = getenv("XDG_DATA_HOME"), *h = getenv("HOME");
-    for (int i = 1; i + 1 < argc; i++)
-        if (!strcmp(argv[i], "--data-dir")) opt = argv[++i];
+/* The data directory, as the engine's cli_data_dir finds it (without creating it): --data-dir,
+ * CLIPSEEK_DATA_DIR, $XDG_DATA_HOME/clipseek, ~/.local/share/clipseek. It only says where the
+ * engine server's socket is: the command itself reads its own argv and environment. */
+static int data_dir(const cmdline *cl, char *buf, size_t n) {
+    const char *e = getenv("CLIPSEEK_DATA_DIR"), *x = getenv("XDG_DATA_HOME"), *h = getenv("HOME");
     int k;
-    if (opt)
-        k = snprintf(buf, n, "%s", opt);
+    if (cl->data_dir)
+        k = snprintf(buf, n, "%s", cl->data_dir);
     else if (e && *e)
         k = snprintf(buf, n, "%s", e);
     else if (x && *x)
@@ -159,10 +195,10 @@ static int read_int(int s, int32_t *v) {
 
 /* Runs the command in the daemon's engine server. Returns -1 when none started it (no daemon, an
  * old one, or a refusal): the caller runs the engine itself. Otherwise exits as the command did. */
-static int run_served(int argc, char **argv) {
+static int run_served(int argc, char **argv, const cmdline *cl) {
     struct sockaddr_un a = {.sun_family = AF_UNIX};
     char dir[PATH_MAX];
-    if (data_dir(argc, argv, dir, sizeof dir) ||
+    if (data_dir(cl, dir, sizeof dir) ||
         snprintf(a.sun_path, sizeof a.sun_path, "%s/%s", dir, FRONT_SOCKET) >= (int)sizeof a.sun_path)
         return -1;
     int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -203,9 +239,10 @@ static int served(const char *cmd) {
 }
 
 int main(int argc, char **argv) {
-    int rc = answer_help(argc, argv);
+    cmdline cl = parse_cmdline(argc, argv);
+    int rc = answer_help(argc, argv, &cl);
     if (rc >= 0) return rc;
-    if (served(argv[1]) && !getenv("CLIPSEEK_NO_DAEMON")) run_served(argc, argv);
+    if (cl.readable && cl.cmd && served(cl.cmd) && !getenv("CLIPSEEK_NO_DAEMON")) run_served(argc, argv, &cl);
     char engine[PATH_MAX];
     if (find_engine(engine, sizeof engine) == 0) {
         execv(engine, argv);

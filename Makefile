@@ -76,7 +76,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
 .PHONY: all test unit-test cli-test asan fuzz fuzz-run bench bench-e2e bench-index bench-gpu gpu-bundle install uninstall clean
 
-all: $(BUILD)/clipseek $(BUILD)/clipseek-engine
+all: $(BUILD)/clipseek $(BUILD)/clipseek-engine $(BUILD)/clipseek-rofi
 
 $(BUILD)/%.o: %.c $(wildcard src/*/*.h) Makefile
 	@mkdir -p $(dir $@)
@@ -120,14 +120,18 @@ $(BUILD)/libclipseek.a: $(LIB_OBJ)
 # Two binaries (docs/architecture.md, "Front and engine"): clipseek-engine runs every command;
 # clipseek, the front, links libc alone (no -fopenmp, no LDLIBS: tests/front_test.sh checks its
 # ldd), answers help/--version/COMMAND --help and execs the engine for the rest. The engine is a
-# prerequisite of the front (order-only), so whatever runs $(BUILD)/clipseek has both.
+# prerequisite of the front (order-only), so whatever runs $(BUILD)/clipseek has both, and the rofi
+# script beside them: the popup finds it beside itself, in any BUILD= folder (src/cli/cli_popup.c).
 FRONT_OBJ := $(BUILD)/src/front/front.o $(BUILD)/src/front/front_help.o
 $(BUILD)/clipseek-engine: $(CLI_OBJ) $(BUILD)/libclipseek.a
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
-$(BUILD)/clipseek: $(FRONT_OBJ) | $(BUILD)/clipseek-engine
+$(BUILD)/clipseek: $(FRONT_OBJ) | $(BUILD)/clipseek-engine $(BUILD)/clipseek-rofi
 	@echo "  LD      $@"
 	@$(CC) $(OPT) $(ARCH) -o $@ $^
+$(BUILD)/clipseek-rofi: scripts/clipseek-rofi
+	@mkdir -p $(dir $@)
+	@install -m 0755 $< $@
 
 $(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(BUILD)/libclipseek.a
 	@mkdir -p $(dir $@)

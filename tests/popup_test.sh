@@ -6,7 +6,8 @@
 #   -filter/-auto-select, and by keys typed into it), gives the focus back to the window that had
 #   it before rofi opened (the test moves the focus away while rofi is open) and pastes there;
 #   Escape closes rofi and pastes nothing; the rofi script lists image rows with their thumbnail as
-#   icon and ranks Shift+Enter queries like `clipseek search`; bad --keys are refused. On the same
+#   icon and ranks Shift+Enter queries like `clipseek search`; in an out-of-tree build folder the
+#   popup finds the rofi script beside itself; bad --keys are refused. On the same
 #   X server a real CopyQ writes a tab file that `import --from copyq` reads (order, duplicates, a
 #   cut file refused).
 # Every wait polls for evidence with a bound; only processes this script started are ended, by PID.
@@ -101,6 +102,19 @@ ROFI_RETV=2 CLIPSEEK="$BIN" sh "$HERE/../scripts/clipseek-rofi" 'invoice' > "$TM
 "$BIN" search 'invoice' --format tsv | cut -f1 > "$TMP/q.want"
 tr '\0\037' '\n\n' < "$TMP/q" | awk 'prev == "info" {print} {prev = $0}' > "$TMP/q.got"
 check "rofi query: same entries, same order as search" sh -c "[ -s '$TMP/q.want' ] && cmp -s '$TMP/q.want' '$TMP/q.got'"
+
+# an out-of-tree build (make BUILD=DIR): the front, the engine and the rofi script side by side in
+# a folder with no ../scripts, and no clipseek-rofi on PATH: the popup finds the script beside it
+B=$(dirname "$BIN")
+check "the build folder holds the rofi script beside the binaries" [ -x "$B/clipseek-rofi" ]
+mkdir -p "$TMP/oot/b"
+cp "$BIN" "$B/clipseek-engine" "$B/clipseek-rofi" "$TMP/oot/b/" 2> /dev/null
+NOROFI=$(echo "$PATH" | tr ':' '\n' | while read -r d; do [ -e "$d/clipseek-rofi" ] || printf '%s:' "$d"; done)
+target c
+PATH=${NOROFI%:} "$TMP/oot/b/clipseek" popup -- -filter 'invoice' -auto-select > "$TMP/popup4.log" 2>&1
+wait_for 50 holds c 'the quarterly invoice number 4711'
+check "out-of-tree build: the popup finds clipseek-rofi beside it and pastes" holds c 'the quarterly invoice number 4711'
+[ -s "$TMP/popup4.log" ] && cat "$TMP/popup4.log"
 
 # bad input: refused with a message, nothing pasted
 "$BIN" copy "$id2" --paste --keys 'ctrl+v;rm' > /dev/null 2> "$TMP/badkeys"; rc=$?

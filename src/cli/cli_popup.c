@@ -3,7 +3,7 @@
  * focus back and types the paste keystroke there (paste.h). Escape closes the picker and nothing
  * happens.
  *
- * Pickers: rofi in script mode over scripts/clipseek-rofi (X11, and XWayland): rofi filters the
+ * Pickers: rofi in script mode over clipseek-rofi (scripts/; X11, and XWayland): rofi filters the
  * recent entries as you type, Shift+Enter searches the typed text by words and meaning (the same
  * ranking as `clipseek search`), images show their thumbnails. On Wayland without rofi: fuzzel or
  * wofi in dmenu mode over the recent entries. Arguments after `--` go to the picker as they are
@@ -33,17 +33,26 @@ static int find_in_path(const char *name, char *path, size_t n) {
     return -1;
 }
 
-/* The rofi script: $CLIPSEEK_ROFI_SCRIPT, else in bin/ beside the front when this engine is
- * installed (libexec/clipseek/../../bin), else ../scripts/ from it (the build tree), else PATH. */
+/* One of the files installed beside the front, found from this engine's own path as the front
+ * finds the engine (src/front/front.c): in a build folder, wherever BUILD= puts it, the front,
+ * the engine and the rofi script lie side by side (the Makefile copies the script there);
+ * installed, the engine is in PREFIX/libexec/clipseek/ and the others in PREFIX/bin/. Beside
+ * first: no installed engine has them beside it, while a build folder's ../../bin may be
+ * anything (/tmp/b's is /bin). Returns 0 with the path, -1. */
+static int find_beside(const char *self, const char *name, char *path, size_t n) {
+    const char *slash = strrchr(self, '/');
+    int dl = slash ? (int)(slash - self) : 0;
+    const char *rel[] = {"/", "/../../bin/"};
+    for (int i = 0; i < 2; i++)
+        if (snprintf(path, n, "%.*s%s%s", dl, self, rel[i], name) < (int)n && access(path, X_OK) == 0) return 0;
+    return -1;
+}
+
+/* The rofi script: $CLIPSEEK_ROFI_SCRIPT, else beside the front (find_beside), else on PATH. */
 static int find_script(const char *self, char *path, size_t n) {
     const char *env = getenv("CLIPSEEK_ROFI_SCRIPT");
     if (env && *env) return snprintf(path, n, "%s", env) < (int)n && access(path, X_OK) == 0 ? 0 : -1;
-    const char *slash = strrchr(self, '/');
-    int dl = slash ? (int)(slash - self) : 0;
-    const char *rel[] = {"/../../bin/clipseek-rofi", "/clipseek-rofi", "/../scripts/clipseek-rofi"};
-    for (int i = 0; i < 3; i++)
-        if (snprintf(path, n, "%.*s%s", dl, self, rel[i]) < (int)n && access(path, X_OK) == 0) return 0;
-    return find_in_path("clipseek-rofi", path, n);
+    return find_beside(self, "clipseek-rofi", path, n) == 0 ? 0 : find_in_path("clipseek-rofi", path, n);
 }
 
 /* Runs argv and waits; returns its exit status, or -1 when it could not run. */
@@ -61,11 +70,11 @@ static int run_wait(char **argv) {
 }
 
 /* rofi's script mode; the script writes the chosen id to a private file instead of copying */
-static int pick_rofi(const char *self, char **extra, int nextra, char *id, size_t idn) {
+static int pick_rofi(const char *self, const char *cs, char **extra, int nextra, char *id, size_t idn) {
     char script[PATH_MAX], modi[PATH_MAX + 64], picked[PATH_MAX];
     if (find_script(self, script, sizeof script))
         return cli_fail(
-            "popup: clipseek-rofi not found beside %s, in ../scripts or on PATH (or set CLIPSEEK_ROFI_SCRIPT)", self);
+            "popup: clipseek-rofi not found beside %s, in ../../bin or on PATH (or set CLIPSEEK_ROFI_SCRIPT)", self);
     if (strchr(script, '\''))
         return cli_fail("popup: the script's path holds a quote, which rofi's command line cannot carry: %s", script);
     const char *rt = getenv("XDG_RUNTIME_DIR");
@@ -75,7 +84,7 @@ static int pick_rofi(const char *self, char **extra, int nextra, char *id, size_
     close(fd);
     /* rofi splits the mode's command like a shell: quote the path */
     snprintf(modi, sizeof modi, "clipseek:'%s'", script);
-    setenv("CLIPSEEK", self, 1);
+    setenv("CLIPSEEK", cs, 1);
     setenv("CLIPSEEK_ROFI_PICKED", picked, 1);
     char *argv[64];
     int k = 0;
@@ -102,7 +111,7 @@ static int pick_rofi(const char *self, char **extra, int nextra, char *id, size_
 }
 
 /* fuzzel/wofi --dmenu over "ID: preview" lines of the recent entries */
-static int pick_dmenu(const char *self, const char *picker, char **extra, int nextra, char *id, size_t idn) {
+static int pick_dmenu(const char *cs, const char *picker, char **extra, int nextra, char *id, size_t idn) {
     int fds[2];
     if (pipe(fds) != 0) return cli_fail("pipe: %s", strerror(errno));
     pid_t pid = fork();
@@ -110,9 +119,9 @@ static int pick_dmenu(const char *self, const char *picker, char **extra, int ne
         dup2(fds[1], 1);
         close(fds[0]);
         close(fds[1]);
-        /* $1: this binary; the rest: the picker's command line. Tabs end the preview column. The
-         * list is complete before the picker starts: an Enter typed at once picks from all of it,
-         * never from none of it yet */
+        /* $1: the front (or this engine); the rest: the picker's command line. Tabs end the
+         * preview column. The list is complete before the picker starts: an Enter typed at once
+         * picks from all of it, never from none of it yet */
         char *argv[64];
         int k = 0;
         argv[k++] = "sh";
@@ -120,7 +129,7 @@ static int pick_dmenu(const char *self, const char *picker, char **extra, int ne
         argv[k++] = "cs=$1; shift; rows=$(\"$cs\" search '' --format tsv --limit 200 | "
                     "awk -F '\\t' '{ print $1 \": \" $3 }') && printf '%s\\n' \"$rows\" | \"$@\"";
         argv[k++] = "sh";
-        argv[k++] = (char *)self;
+        argv[k++] = (char *)cs;
         argv[k++] = (char *)picker;
         argv[k++] = "--dmenu";
         for (int i = 0; i < nextra && k < 63; i++) argv[k++] = extra[i];
@@ -183,6 +192,10 @@ int cmd_popup(int argc, char **argv) {
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
     if (n <= 0) return cli_fail("popup: cannot find this program: %s", strerror(errno));
     self[n] = 0;
+    /* the picker's commands (a search per query) through the front, beside this engine: while the
+     * daemon runs, its engine server answers them in milliseconds instead of a new engine each */
+    char front[PATH_MAX];
+    const char *cs = find_beside(self, "clipseek", front, sizeof front) == 0 ? front : self;
     /* the picker's commands must read the same history as this one */
     char *dir = cli_data_dir();
     if (!dir) return cli_fail("no data directory: set HOME, XDG_DATA_HOME, CLIPSEEK_DATA_DIR or --data-dir");
@@ -192,8 +205,8 @@ int cmd_popup(int argc, char **argv) {
     paste_target t;
     paste_target_save(&t);
     char id[32];
-    int rc = !strcmp(picker, "rofi") ? pick_rofi(self, argv + extra, argc - extra, id, sizeof id)
-                                     : pick_dmenu(self, picker, argv + extra, argc - extra, id, sizeof id);
+    int rc = !strcmp(picker, "rofi") ? pick_rofi(self, cs, argv + extra, argc - extra, id, sizeof id)
+                                     : pick_dmenu(cs, picker, argv + extra, argc - extra, id, sizeof id);
     if (rc) return rc;
     id[strcspn(id, "\r\n")] = 0;
     if (!id[0]) return CLI_OK; /* Escape: nothing chosen */

@@ -8,6 +8,9 @@
 # - with no display at all (SSH, a container) there is nothing to capture: it says how to start
 #   the daemon later and exits 0.
 # Then it waits until the daemon answers (clipseek doctor --json names it), and prints doctor.
+# As make does, it honours PREFIX (default ~/.local) and BUILD (the build folder, default build)
+# from the environment, and the daemon's CLIPSEEK_DATA_DIR / XDG_DATA_HOME (tests/service_test.sh
+# runs it so, with a HOME of its own).
 set -eu
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" -eq 0 ]; then
@@ -36,7 +39,7 @@ if systemctl --user show-environment > /dev/null 2>&1; then
   systemctl --user enable --now clipseek
   how="systemctl --user status clipseek"
 else
-  data=${XDG_DATA_HOME:-$HOME/.local/share}/clipseek
+  data=${CLIPSEEK_DATA_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/clipseek} # the daemon's own folder
   mkdir -p -m 0700 "$data"
   nohup "$BIN" daemon --need-capture >> "$data/daemon.log" 2>&1 < /dev/null &
   how="its log: $data/daemon.log (pid $!)"

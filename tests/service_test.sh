@@ -10,7 +10,10 @@
 #   daemon --need-capture without a display exits 1 naming the import-environment command;
 #   the unit passes `systemd-analyze verify` without a warning, and its ExecStart run with the
 #   empty environment of a user manager that was never told the display exits 1;
-#   make install DESTDIR=... puts the files where they belong, runnable; make uninstall leaves none.
+#   make install DESTDIR=... puts the files where they belong, runnable; make uninstall leaves none;
+#   scripts/start.sh with a HOME of its own: refuses root, with no display installs and starts
+#   nothing, else installs, starts the daemon with nohup (no user manager), doctor names it, and a
+#   second run finds it running.
 # Every wait polls for evidence with a bound; only processes this script started are ended, by PID.
 set -u
 BIN=$(readlink -f "${CLIPSEEK:-build/clipseek}")
@@ -28,6 +31,7 @@ start_xvfb
 DPID=
 stop_all() {
   [ -n "$DPID" ] && kill "$DPID" 2> /dev/null && wait "$DPID" 2> /dev/null
+  [ -n "${SPID:-}" ] && kill "$SPID" 2> /dev/null # start.sh's daemon (not our child)
   kill "$XPID" 2> /dev/null
   [ $fail -eq 0 ] && rm -rf "$TMP"
 }
@@ -166,5 +170,69 @@ make -s -C "$ROOT" uninstall DESTDIR="$DEST" HOME=/home/u XDG_CONFIG_HOME= BUILD
 check "make uninstall: exit 0" [ $rc -eq 0 ]
 find "$DEST" -type f -o -type l > "$TMP/left"
 check "make uninstall: only the file that was there before is left" sh -c "[ \"\$(cat '$TMP/left')\" = '$DEST/home/u/.local/bin/someone-else' ]"
+# ---- scripts/start.sh, setup.sh's last step, run unchanged with a HOME of its own: make install
+# into ~/.local, then the daemon in the background with nohup, until doctor names it. No user
+# manager: systemctl --user finds no bus in an empty XDG_RUNTIME_DIR (as under startx without
+# systemd; the systemd path is not covered here). start.sh refuses root by `id -u`, and CI runs as
+# root: each run gets an `id` on PATH that answers -u with the uid the case needs (0 or 1000) and
+# passes anything else to the real id. That is the only override.
+ST=$TMP/start
+SH_BIN=$ST/home/.local/bin/clipseek
+SH_DATA=$ST/home/.local/share/clipseek
+mkdir -p "$ST/home/.config/clipseek" "$ST/rt" "$ST/uid0" "$ST/uid1000"
+chmod 700 "$ST/rt"
+# no web page (its fixed port may be taken on this machine), no OCR
+printf 'web = false\nocr = false\n' > "$ST/home/.config/clipseek/config"
+for u in 0 1000; do
+  printf '#!/bin/sh\n[ "$*" = -u ] && echo %s && exit 0\nexec %s "$@"\n' "$u" "$(command -v id)" > "$ST/uid$u/id"
+  chmod +x "$ST/uid$u/id"
+done
+# sh_env UID [-u VAR] CMD...: CMD in the environment start.sh gets from a user (the tested build
+# as BUILD, no make of ours around it), without VAR
+sh_env() {
+  _u=$1 _x=DISPLAY_NOT_UNSET; shift
+  [ "$1" = -u ] && _x=$2 && shift 2
+  env -u CLIPSEEK_DATA_DIR -u CLIPSEEK_CONFIG -u XDG_DATA_HOME -u XDG_CONFIG_HOME -u PREFIX \
+    -u DBUS_SESSION_BUS_ADDRESS -u MAKEFLAGS -u MAKELEVEL -u MFLAGS -u "$_x" \
+    HOME="$ST/home" XDG_RUNTIME_DIR="$ST/rt" BUILD="$BUILD" PATH="$ST/uid$_u:$PATH" "$@"
+}
+# the pid of the daemon that the installed clipseek's doctor names, or nothing
+sh_pid() {
+  sh_env 1000 "$SH_BIN" doctor --json 2> /dev/null |
+    python3 -c 'import json, sys; print((json.load(sys.stdin)["daemon"] or {}).get("pid", ""))' 2> /dev/null
+}
+gone() { ! kill -0 "$1" 2> /dev/null || [ "$(awk '{print $3}' "/proc/$1/stat" 2> /dev/null)" = Z ]; }
+
+sh_env 0 -u DISPLAY sh "$ROOT/scripts/start.sh" > "$ST/root.out" 2>&1; rc=$?
+check "start.sh as root: exit 0, says to run it as yourself" sh -c "[ $rc -eq 0 ] && grep -q 'as yourself, not as root' '$ST/root.out'"
+check "start.sh as root: installs nothing, starts nothing" sh -c "[ ! -e '$SH_BIN' ] && [ ! -e '$SH_DATA' ]"
+
+sh_env 1000 -u DISPLAY sh "$ROOT/scripts/start.sh" > "$ST/nodisp.out" 2>&1; rc=$?
+check "start.sh, no display: exit 0, says how to start the daemon later" sh -c \
+  "[ $rc -eq 0 ] && grep -q 'no display here' '$ST/nodisp.out' && grep -q 'enable --now clipseek' '$ST/nodisp.out'"
+check "start.sh, no display: installed ~/.local/bin/clipseek and its engine" \
+  sh -c "[ -x '$SH_BIN' ] && [ -x '$ST/home/.local/libexec/clipseek/clipseek-engine' ]"
+check "start.sh, no display: no daemon started" sh -c "[ -z '$(sh_pid)' ] && [ ! -e '$SH_DATA/daemon.log' ]"
+
+sh_env 1000 sh "$ROOT/scripts/start.sh" > "$ST/start.out" 2>&1; rc=$?
+SPID=$(sed -n 's/^start: clipseek is running (its log: .* (pid \([0-9]*\))).*/\1/p' "$ST/start.out")
+check "start.sh: exit 0, the daemon started in the background (pid ${SPID:-none})" sh -c "[ $rc -eq 0 ] && [ -n '$SPID' ]"
+[ $rc -eq 0 ] || cat "$ST/start.out"
+check "start.sh: doctor names that daemon" [ "$(sh_pid)" = "$SPID" ]
+check "start.sh: printed doctor, daemon and capture OK" sh -c \
+  "grep -q '^daemon *OK *running, pid $SPID' '$ST/start.out' && grep -q '^capture *OK *x11' '$ST/start.out'"
+check "start.sh: the daemon is the installed engine" \
+  [ "$(readlink "/proc/$SPID/exe")" = "$ST/home/.local/libexec/clipseek/clipseek-engine" ]
+check "start.sh: its log in the data dir (0700)" sh -c "[ -s '$SH_DATA/daemon.log' ] && [ \$(stat -c %a '$SH_DATA') = 700 ]"
+sh_env 1000 sh "$ROOT/scripts/start.sh" > "$ST/again.out" 2>&1; rc=$?
+check "start.sh again: exit 0, running already, the same daemon" \
+  sh -c "[ $rc -eq 0 ] && grep -q 'running already' '$ST/again.out' && [ '$(sh_pid)' = '$SPID' ]"
+if [ -n "$SPID" ]; then
+  kill "$SPID"
+  check "start.sh's daemon stops on SIGTERM" wait_for 100 gone "$SPID"
+  check "and its engine server with it (socket removed)" wait_for 50 test ! -e "$SH_DATA/engine.sock"
+  grep -E -A5 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$SH_DATA/daemon.log"
+  SPID=
+fi
 echo "service: $pass passed, $fail failed, $skip skipped"
 [ $fail -eq 0 ]

@@ -24,6 +24,8 @@ import subprocess
 import tempfile
 import time
 
+from benchlib import add_build_args, ensure_model
+
 
 def sock_request(data_dir, line):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -46,18 +48,14 @@ def pct(xs, p):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", required=True)
-    ap.add_argument("--fill", required=True)
-    ap.add_argument("--bench-clip", required=True)
-    ap.add_argument("--model", default=os.environ.get("BENCH_MODEL_DIR", "/tmp/clipseek-bench-model"))
+    add_build_args(ap)
     ap.add_argument("--entries", default="10000")
     ap.add_argument("--queries", type=int, default=30)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--compare", help="another build's clipseek, run paired and interleaved")
     ap.add_argument("--dtype", help="the daemon's --dtype (f32, f16, q8)")
     a = ap.parse_args()
-    if not os.path.exists(os.path.join(a.model, "model.safetensors")):
-        subprocess.run([a.bench_clip, "--keep", a.model, "--write-only"], check=True)
+    ensure_model(a)
     # bench_clip's checkpoint has a byte-level toy vocabulary (a query costs one token per byte);
     # with the fixtures at hand, link OpenAI's real one in (read in place), so queries have their
     # real token counts

@@ -27,6 +27,8 @@ import tempfile
 import time
 import zlib
 
+from benchlib import add_build_args, ensure_model
+
 
 def png(path, w, h, rng):
     """A w x h RGB PNG of a few random coloured blocks (distinct bytes per image, some structure)."""
@@ -76,10 +78,7 @@ def vmrss_kb(pid):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", required=True)
-    ap.add_argument("--fill", required=True)
-    ap.add_argument("--bench-clip", required=True)
-    ap.add_argument("--model", default=os.environ.get("BENCH_MODEL_DIR", "/tmp/clipseek-bench-model"))
+    add_build_args(ap)
     ap.add_argument("--existing", default="1000,10000")
     ap.add_argument("--images", type=int, default=10000)
     ap.add_argument("--texts", type=int, default=0)
@@ -92,8 +91,7 @@ def main():
         for n in [int(x) for x in a.organise.split(",")]:
             organise_only(a, n)
         return
-    if not os.path.exists(os.path.join(a.model, "model.safetensors")):
-        subprocess.run([a.bench_clip, "--keep", a.model, "--write-only"], check=True)
+    ensure_model(a)
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     print(f"# machine: {cpu}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; daemon threads: {a.threads};"
           f" model: ViT-B/32 shapes, random weights; {a.images} images (64x64 PNG) + {a.texts} texts per add")

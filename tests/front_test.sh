@@ -92,6 +92,13 @@ for a in "--data-dir" "list --threads" "--threads" "--threads 2" "--data-dir $D"
   check "'$(echo "$a" | sed "s|$TMP|T|g")' as the engine" same $a
 done
 check "an empty --data-dir as the engine" same --data-dir "" list
+# help and --version after common options, as without them
+for a in "--threads 2 help" "--data-dir $D help search" "--dtype q8 --version"; do
+  # shellcheck disable=SC2086
+  check "'$(echo "$a" | sed "s|$TMP|T|g")' as the engine" same $a
+done
+check "--threads 2 --version: the version" sh -c "'$BIN' --threads 2 --version | grep -q '^clipseek [0-9]'"
+check "--data-dir D help: the usage, exit 0" sh -c "'$BIN' --data-dir '$D' help | grep -q '^usage: clipseek COMMAND'"
 # a 300 KB entry under `| head -c 10`: the command dies of SIGPIPE, and so does the front
 ( "$BIN" show 2; echo "front $?" > "$TMP/rc.f" ) | head -c 10 > /dev/null
 ( "$ENGINE" show 2; echo "engine $?" > "$TMP/rc.e" ) | head -c 10 > /dev/null

@@ -100,10 +100,10 @@ int cli_main(int argc, char **argv) {
     }
     argc = n;
     argv[argc] = NULL;
-    if (argc < 2) {
-        front_usage(stderr);
-        return CLI_USAGE;
-    }
+    /* again without the common options: `clipseek --data-dir X help`, `--threads 2 --version`, or
+     * nothing left (usage on stderr, exit 2) */
+    rc = front_answer_help(argc, argv);
+    if (rc >= 0) return rc;
     /* COMMAND -h/--help anywhere: its usage, before anything parses (a command must not take
      * "--help" as a query or a file, nor create the data directory) */
     for (int i = 2; i < argc; i++)

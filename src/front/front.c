@@ -8,8 +8,9 @@
  * values first).
  *
  * The commands a person runs while the daemon runs (search, list, pick, show, status, copy; with
- * common options before or after them, see parse_cmdline) go to the daemon's engine server (front_server.h: a fork of an engine that has its libraries loaded
- * already) with this process's stdin/stdout/stderr, directory, umask and environment; it exits
+ * common options before or after them, see parse_cmdline) go to the daemon's engine server
+ * (front_server.h: a fork of an engine that has its libraries loaded already) with this
+ * process's stdin/stdout/stderr, directory, umask and environment; it exits
  * with the command's status, or dies of its signal (SIGPIPE under `| head`), as the engine would.
  *
  * Everything else, and those commands when no daemon answers, is exec'd unchanged (same argv,

@@ -187,13 +187,14 @@ for u in 0 1000; do
   printf '#!/bin/sh\n[ "$*" = -u ] && echo %s && exit 0\nexec %s "$@"\n' "$u" "$(command -v id)" > "$ST/uid$u/id"
   chmod +x "$ST/uid$u/id"
 done
-# sh_env UID [-u VAR] CMD...: CMD in the environment start.sh gets from a user (the tested build
-# as BUILD, no make of ours around it), without VAR
+# sh_env UID [-u VAR] CMD...: CMD in the environment start.sh gets from a user, without VAR; the
+# tested build as BUILD (under `make test`/`make asan` MAKEFLAGS stays: its BUILD and OPT hold
+# for start.sh's `make install` too)
 sh_env() {
   _u=$1 _x=DISPLAY_NOT_UNSET; shift
   [ "$1" = -u ] && _x=$2 && shift 2
   env -u CLIPSEEK_DATA_DIR -u CLIPSEEK_CONFIG -u XDG_DATA_HOME -u XDG_CONFIG_HOME -u PREFIX \
-    -u DBUS_SESSION_BUS_ADDRESS -u MAKEFLAGS -u MAKELEVEL -u MFLAGS -u "$_x" \
+    -u DBUS_SESSION_BUS_ADDRESS -u "$_x" \
     HOME="$ST/home" XDG_RUNTIME_DIR="$ST/rt" BUILD="$BUILD" PATH="$ST/uid$_u:$PATH" "$@"
 }
 # the pid of the daemon that the installed clipseek's doctor names, or nothing

@@ -104,17 +104,23 @@ tr '\0\037' '\n\n' < "$TMP/q" | awk 'prev == "info" {print} {prev = $0}' > "$TMP
 check "rofi query: same entries, same order as search" sh -c "[ -s '$TMP/q.want' ] && cmp -s '$TMP/q.want' '$TMP/q.got'"
 
 # an out-of-tree build (make BUILD=DIR): the front, the engine and the rofi script side by side in
-# a folder with no ../scripts, and no clipseek-rofi on PATH: the popup finds the script beside it
+# a folder with no ../scripts, and no clipseek-rofi on PATH: the popup finds the script beside it.
+# The rofi script's commands go through the front beside it (which a daemon's engine server would
+# answer): CLIPSEEK_ENGINE names a spy that logs each command the front execs, then runs the engine.
 B=$(dirname "$BIN")
 check "the build folder holds the rofi script beside the binaries" [ -x "$B/clipseek-rofi" ]
 mkdir -p "$TMP/oot/b"
 cp "$BIN" "$B/clipseek-engine" "$B/clipseek-rofi" "$TMP/oot/b/" 2> /dev/null
+printf '#!/bin/sh\necho "$*" >> "%s/execd"\nexec "%s" "$@"\n' "$TMP" "$TMP/oot/b/clipseek-engine" > "$TMP/spy"
+chmod +x "$TMP/spy"
 NOROFI=$(echo "$PATH" | tr ':' '\n' | while read -r d; do [ -e "$d/clipseek-rofi" ] || printf '%s:' "$d"; done)
 target c
-PATH=${NOROFI%:} "$TMP/oot/b/clipseek" popup -- -filter 'invoice' -auto-select > "$TMP/popup4.log" 2>&1
+PATH=${NOROFI%:} CLIPSEEK_ENGINE="$TMP/spy" "$TMP/oot/b/clipseek" popup -- -filter 'invoice' -auto-select \
+  > "$TMP/popup4.log" 2>&1
 wait_for 50 holds c 'the quarterly invoice number 4711'
 check "out-of-tree build: the popup finds clipseek-rofi beside it and pastes" holds c 'the quarterly invoice number 4711'
 [ -s "$TMP/popup4.log" ] && cat "$TMP/popup4.log"
+check "the rofi script's search went through the front" grep -q '^search .*--format tsv' "$TMP/execd"
 
 # bad input: refused with a message, nothing pasted
 "$BIN" copy "$id2" --paste --keys 'ctrl+v;rm' > /dev/null 2> "$TMP/badkeys"; rc=$?

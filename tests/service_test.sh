@@ -187,14 +187,13 @@ for u in 0 1000; do
   printf '#!/bin/sh\n[ "$*" = -u ] && echo %s && exit 0\nexec %s "$@"\n' "$u" "$(command -v id)" > "$ST/uid$u/id"
   chmod +x "$ST/uid$u/id"
 done
-# sh_env UID [-u VAR] CMD...: CMD in the environment start.sh gets from a user, without VAR; the
-# tested build as BUILD (under `make test`/`make asan` MAKEFLAGS stays: its BUILD and OPT hold
-# for start.sh's `make install` too)
+# sh_env UID CMD...: CMD in the environment start.sh gets from a user; the tested build as BUILD
+# (under `make test`/`make asan` MAKEFLAGS stays: its BUILD and OPT hold for start.sh's `make
+# install` too)
 sh_env() {
-  _u=$1 _x=DISPLAY_NOT_UNSET; shift
-  [ "$1" = -u ] && _x=$2 && shift 2
+  _u=$1; shift
   env -u CLIPSEEK_DATA_DIR -u CLIPSEEK_CONFIG -u XDG_DATA_HOME -u XDG_CONFIG_HOME -u PREFIX \
-    -u DBUS_SESSION_BUS_ADDRESS -u "$_x" \
+    -u DBUS_SESSION_BUS_ADDRESS \
     HOME="$ST/home" XDG_RUNTIME_DIR="$ST/rt" BUILD="$BUILD" PATH="$ST/uid$_u:$PATH" "$@"
 }
 # the pid of the daemon that the installed clipseek's doctor names, or nothing
@@ -204,11 +203,11 @@ sh_pid() {
 }
 gone() { ! kill -0 "$1" 2> /dev/null || [ "$(awk '{print $3}' "/proc/$1/stat" 2> /dev/null)" = Z ]; }
 
-sh_env 0 -u DISPLAY sh "$ROOT/scripts/start.sh" > "$ST/root.out" 2>&1; rc=$?
+sh_env 0 env -u DISPLAY sh "$ROOT/scripts/start.sh" > "$ST/root.out" 2>&1; rc=$?
 check "start.sh as root: exit 0, says to run it as yourself" sh -c "[ $rc -eq 0 ] && grep -q 'as yourself, not as root' '$ST/root.out'"
 check "start.sh as root: installs nothing, starts nothing" sh -c "[ ! -e '$SH_BIN' ] && [ ! -e '$SH_DATA' ]"
 
-sh_env 1000 -u DISPLAY sh "$ROOT/scripts/start.sh" > "$ST/nodisp.out" 2>&1; rc=$?
+sh_env 1000 env -u DISPLAY sh "$ROOT/scripts/start.sh" > "$ST/nodisp.out" 2>&1; rc=$?
 check "start.sh, no display: exit 0, says how to start the daemon later" sh -c \
   "[ $rc -eq 0 ] && grep -q 'no display here' '$ST/nodisp.out' && grep -q 'enable --now clipseek' '$ST/nodisp.out'"
 check "start.sh, no display: installed ~/.local/bin/clipseek and its engine" \

@@ -9,6 +9,7 @@
 #include "../ipc/ipc.h"
 #include "../ipc/ipc_search.h"
 #include "../capture/ingest.h"
+#include "../common/cs_clock.h"
 #include "daemon_int.h"
 
 static char *status_json(daemon_state *d) {
@@ -52,7 +53,9 @@ static int search_fn(void *arg, search_query *q, search_hit **h, size_t *n, doub
     daemon_state *d = arg;
     store *s;
     index_worker_wait_checked(d->worker); /* just started: the model may be loading */
+    double t0 = cs_mono_ms();
     if (store_open(d->p.data_dir, &s, e)) return -1;
+    if (q->timing) q->timing->store += cs_mono_ms() - t0;
     int rc = index_worker_search(d->worker, s, q, h, n, embed_ms, e);
     store_close(s);
     return rc;

@@ -787,9 +787,20 @@ static void search_space2(cands *c, const search_query *q) {
     }
 }
 
+static int search_ranked(store *s, const search_query *q, search_hit **hits, size_t *n, cs_err *err);
+
 int search_run(store *s, const search_query *q, search_hit **hits, size_t *n, cs_err *err) {
     *hits = NULL;
     *n = 0;
+    /* one snapshot for all of a search's statements (full text, completions, candidates' rows) */
+    int began = store_read_begin(s, err);
+    if (began < 0) return -1;
+    int rc = search_ranked(s, q, hits, n, err);
+    if (began) store_read_end(s);
+    return rc;
+}
+
+static int search_ranked(store *s, const search_query *q, search_hit **hits, size_t *n, cs_err *err) {
     char *w[SEARCH_MAXWORDS];
     size_t nw = query_words(q->text, w, SEARCH_MAXWORDS);
     if (q->text && !nw) return recent(s, q, hits, n, err);

@@ -880,6 +880,15 @@ int store_scrub_index(store *s, cs_err *err) {
 
 int store_begin(store *s, cs_err *err) { return store_exec(s, "BEGIN IMMEDIATE", err); }
 
+int store_read_begin(store *s, cs_err *err) {
+    if (!sqlite3_get_autocommit(s->db)) return 0;
+    return store_exec(s, "BEGIN DEFERRED", err) ? -1 : 1;
+}
+
+void store_read_end(store *s) {
+    if (!sqlite3_get_autocommit(s->db)) store_exec(s, "COMMIT", NULL);
+}
+
 int store_end(store *s, int ok, cs_err *err) {
     int rc = 0;
     if (ok)
@@ -1406,40 +1415,37 @@ const store_brief *store_brief_find(const store_brief *b, size_t n, int64_t id) 
     return NULL;
 }
 
-static int by_brief_id(const void *a, const void *b) {
-    int64_t x = ((const store_brief *)a)->id, y = ((const store_brief *)b)->id;
-    return x < y ? -1 : x > y;
-}
-
 int store_briefs_of(store *s, const int64_t *ids, size_t nids, store_brief **out, size_t *n, cs_err *err) {
     *out = NULL;
     *n = 0;
+    /* one statement for all the ids (a search asks about 2,500), not one each: the ids go in as a
+     * JSON array, which SQLite turns into a set; its rows come sorted by id, each once */
+    char *list = malloc(nids * 21 + 3), *p = list;
+    if (!list) return cs_errc(err, CS_ENOMEM, "out of memory");
+    *p++ = '[';
+    for (size_t i = 0; i < nids; i++) p += sprintf(p, i ? ",%lld" : "%lld", (long long)ids[i]);
+    *p++ = ']';
+    *p = 0;
     sqlite3_stmt *st;
-    if (store_prepare(s, "SELECT " BRIEF_COLS " FROM entries WHERE id = ?", &st, "entries", err)) return -1;
-    size_t cap = 0;
-    int rc = 0;
-    for (size_t i = 0; i < nids && !rc; i++) {
-        sqlite3_bind_int64(st, 1, ids[i]);
-        int r = sqlite3_step(st);
-        if (r == SQLITE_ROW && push_brief(out, n, &cap, st))
-            rc = cs_errc(err, CS_ENOMEM, "out of memory");
-        else if (r != SQLITE_ROW && r != SQLITE_DONE)
-            rc = store_dberr(s, err, "entries");
-        sqlite3_reset(st);
+    if (store_prepare(s, "SELECT " BRIEF_COLS " FROM entries WHERE id IN (SELECT value FROM json_each(?1)) ORDER BY id",
+                      &st, "entries", err)) {
+        free(list);
+        return -1;
     }
+    sqlite3_bind_text(st, 1, list, (int)(p - list), SQLITE_STATIC);
+    size_t cap = 0;
+    int r, rc = 0;
+    while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW)
+        if (push_brief(out, n, &cap, st)) rc = cs_errc(err, CS_ENOMEM, "out of memory");
+    if (!rc && r != SQLITE_DONE) rc = store_dberr(s, err, "entries");
     sqlite3_finalize(st);
+    free(list);
     if (rc) {
         free(*out);
         *out = NULL;
         *n = 0;
         return -1;
     }
-    if (*n > 1) qsort(*out, *n, sizeof **out, by_brief_id);
-    /* the same id asked twice: keep one */
-    size_t k = 0;
-    for (size_t i = 0; i < *n; i++)
-        if (!k || (*out)[k - 1].id != (*out)[i].id) (*out)[k++] = (*out)[i];
-    *n = k;
     return 0;
 }
 

@@ -281,6 +281,12 @@ int store_collection_members(store *s, int64_t id, int limit, int64_t **ids, siz
  * take milliseconds: other writers (capture) wait meanwhile. Not nestable. */
 int store_begin(store *s, cs_err *err);
 int store_end(store *s, int ok, cs_err *err);
+/* A read transaction around many reads (a search runs thousands of statements): one snapshot and
+ * one WAL read lock for all of them instead of one per statement. Returns 1 when it began one,
+ * which store_read_end ends; 0 when a transaction is already open on s (nothing to end); -1 on
+ * failure. Writes inside it are not allowed (it would be upgraded and could fail busy). */
+int store_read_begin(store *s, cs_err *err);
+void store_read_end(store *s);
 /* Write transactions this handle committed since it opened (explicit ones and single-statement
  * autocommits alike): each costs one WAL fsync, so tests use it to check writes are grouped. */
 int64_t store_commits(const store *s);

@@ -1465,13 +1465,14 @@ int store_fts_ranked(store *s, int trigram, const char *q, int limit, store_fts_
     *out = NULL;
     *n = 0;
     sqlite3_stmt *st;
-    /* bm25() is negative, lower is better; length(body) for the caller's length normalisation
+    /* bm25() is negative, lower is better; the rank column is that same bm25() (no other rank
+     * function is configured), computed once for the ORDER BY: selecting bm25() again would
+     * compute it twice per match; length(body) for the caller's length normalisation
      * (the word index's body, also for the trigram index: that one is cut at 4096 characters) */
-    const char *sql =
-        trigram ? "SELECT t.rowid, -bm25(entries_tri), (SELECT length(body) FROM entries_fts WHERE rowid = t.rowid)"
-                  " FROM entries_tri t WHERE entries_tri MATCH ? ORDER BY rank LIMIT ?"
-                : "SELECT rowid, -bm25(entries_fts), length(body) FROM entries_fts WHERE entries_fts MATCH ?"
-                  " ORDER BY rank LIMIT ?";
+    const char *sql = trigram ? "SELECT t.rowid, -t.rank, (SELECT length(body) FROM entries_fts WHERE rowid = t.rowid)"
+                                " FROM entries_tri t WHERE entries_tri MATCH ? ORDER BY rank LIMIT ?"
+                              : "SELECT rowid, -rank, length(body) FROM entries_fts WHERE entries_fts MATCH ?"
+                                " ORDER BY rank LIMIT ?";
     if (store_prepare(s, sql, &st, "full-text search", err)) return -1;
     sqlite3_bind_text(st, 1, q, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, limit);
@@ -1514,7 +1515,11 @@ int store_fts_terms(store *s, const char *prefix, int limit, store_fts_term **ou
             err))
         return -1;
     sqlite3_stmt *st;
-    if (store_prepare(s, "SELECT count(*) FROM entries_fts", &st, "full-text terms", err)) return -1;
+    /* the number of indexed entries: FTS5 keeps one row per entry in its docsize table, which
+     * SQLite counts from its B-tree; count(*) on the FTS5 table itself reads every stored text */
+    if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM entries_fts_docsize", -1, &st, NULL) != SQLITE_OK &&
+        store_prepare(s, "SELECT count(*) FROM entries_fts", &st, "full-text terms", err))
+        return -1;
     if (sqlite3_step(st) == SQLITE_ROW) *total = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     /* the terms of the prefix are the range [prefix, prefix + U+10FFFF) in the index's order */

@@ -17,6 +17,11 @@
 #define SEARCH_LEN0        4000.0 /* characters: the length factor halves at 4000 * (2 - 1) */
 #define SEARCH_MAXWORDS    16
 #define SEARCH_COMPLETIONS 32 /* the rarest words completing a typed prefix, asked one by one */
+/* Up to this many rows in the search matrix, the sample's kinds come from the store's kind map
+ * (store_kind_map: one scan of every entry after each change, then kept) instead of reading the
+ * sampled entries' rows on every search; above it a re-read after each new clip costs more than
+ * the ~2,000 row reads it saves. */
+#define SEARCH_KINDMAP_MAX 200000
 /* The reference cosine of a modality: its 3rd best (so two near-twins can both stand out), or
  * the best of the rest after the top 0.1 % in a large history. */
 #define SEARCH_REF_RANK  2
@@ -252,6 +257,10 @@ typedef struct {
     const search_query *q;
     int listed;
     size_t stride;
+    /* unfiltered: every entry's kind (store_kind_map, borrowed from the store), for the sampled
+     * entries' crowds; b then holds the candidates' rows only. NULL: b holds the sample's too. */
+    const store_kind_row *km;
+    size_t nkm;
 } filt;
 
 static const store_brief *find_brief(const filt *f, int64_t id) { return store_brief_find(f->b, f->n, id); }
@@ -653,6 +662,21 @@ static int modality(const store_brief *b) {
     return b->has_text ? MOD_TEXT_IMAGE : MOD_PICTURE;
 }
 
+/* The modality of a sampled entry into *m; 0 when it is gone from the store (its vector is still
+ * in the matrix). */
+static int sample_modality(const filt *f, int64_t id, int *m) {
+    if (f->km) {
+        const store_kind_row *r = store_kind_find(f->km, f->nkm, id);
+        if (!r) return 0;
+        *m = !r->image ? MOD_TEXT : r->has_text ? MOD_TEXT_IMAGE : MOD_PICTURE; /* as modality() */
+        return 1;
+    }
+    const store_brief *b = find_brief(f, id);
+    if (!b) return 0;
+    *m = modality(b);
+    return 1;
+}
+
 static int by_desc(const void *a, const void *b) {
     float x = *(const float *)a, y = *(const float *)b;
     return x < y ? 1 : x > y ? -1 : 0;
@@ -672,10 +696,10 @@ static int score_all(cands *c, const filt *f, int floor, const double *smin, dou
     }
     for (size_t i = 0; i < c->n; i++) {
         const scored *x = &c->a[i];
-        const store_brief *b = x->has_cos ? find_brief(f, x->h.id) : NULL;
+        int m;
         /* only sampled ids: the top list's other entries would bias the distribution upwards */
-        if (!b || ((uint64_t)x->h.id * 2654435761u) % f->stride != 0) continue;
-        int m = modality(b);
+        if (!x->has_cos || ((uint64_t)x->h.id * 2654435761u) % f->stride != 0 || !sample_modality(f, x->h.id, &m))
+            continue;
         float v = x->h.cosine;
         if (m == MOD_TEXT) cs[CROWD_TEXT][nc[CROWD_TEXT]++] = v;
         if (m == MOD_PICTURE) cs[CROWD_PICTURES][nc[CROWD_PICTURES]++] = v;
@@ -804,7 +828,7 @@ static int search_ranked(store *s, const search_query *q, search_hit **hits, siz
     char *w[SEARCH_MAXWORDS];
     size_t nw = query_words(q->text, w, SEARCH_MAXWORDS);
     if (q->text && !nw) return recent(s, q, hits, n, err);
-    filt f = {NULL, 0, q, 0, 1};
+    filt f = {NULL, 0, q, 0, 1, NULL, 0};
     int filtered = q->kind || q->since_ms || q->collection || q->category, rc = 0;
     cands c = {0};
     double t0 = cs_mono_ms();
@@ -825,10 +849,15 @@ static int search_ranked(store *s, const search_query *q, search_hit **hits, siz
          * are gone from the store but not from the matrix; if any made the meaning list, rank
          * again against the list of every entry (slower, rare) */
         t0 = cs_mono_ms();
+        /* the sampled entries need only their kind: from the kind map (kept by the store between
+         * searches) rather than their rows; the candidates need their rows (recency) */
+        if (q->vecs && vecindex_rows(q->vecs) <= SEARCH_KINDMAP_MAX) rc = store_kind_map(s, &f.km, &f.nkm, err);
         int64_t *ids = malloc((c.n ? c.n : 1) * sizeof *ids);
-        if (!ids) rc = cs_errc(err, CS_ENOMEM, "out of memory");
-        for (size_t i = 0; !rc && i < c.n; i++) ids[i] = c.a[i].h.id;
-        if (!rc) rc = store_briefs_of(s, ids, c.n, &f.b, &f.n, err);
+        size_t nids = 0;
+        if (!rc && !ids) rc = cs_errc(err, CS_ENOMEM, "out of memory");
+        for (size_t i = 0; !rc && i < c.n; i++)
+            if (c.a[i].cand || !f.km) ids[nids++] = c.a[i].h.id;
+        if (!rc) rc = store_briefs_of(s, ids, nids, &f.b, &f.n, err);
         free(ids);
         LAP(q, briefs, t0);
         int stale = 0;

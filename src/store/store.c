@@ -485,6 +485,7 @@ int store_open(const char *dir, store **out, cs_err *err) {
 void store_close(store *s) {
     if (!s) return;
     free(s->pending);
+    free(s->kmap);
     if (s->db) sqlite3_close_v2(s->db);
     if (s->lockfd >= 0) close(s->lockfd);
     free(s->dir);
@@ -1447,6 +1448,68 @@ int store_briefs_of(store *s, const int64_t *ids, size_t nids, store_brief **out
         return -1;
     }
     return 0;
+}
+
+int store_kind_map(store *s, const store_kind_row **rows, size_t *n, cs_err *err) {
+    *rows = NULL;
+    *n = 0;
+    sqlite3_stmt *st;
+    if (store_prepare(s, "PRAGMA data_version", &st, "entries", err)) return -1;
+    int r = sqlite3_step(st);
+    int64_t version = r == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1, changes = sqlite3_total_changes64(s->db);
+    sqlite3_finalize(st);
+    if (r != SQLITE_ROW) return store_dberr(s, err, "entries");
+    if (!s->kmap_read || version != s->kmap_version || changes != s->kmap_changes) {
+        s->kmap_read = 0;
+        if (store_prepare(s,
+                          "SELECT id, kind = 'image', kind = 'image' AND length(trim(coalesce(ocr_text, ''))) >= 4"
+                          " FROM entries ORDER BY id",
+                          &st, "entries", err))
+            return -1;
+        size_t k = 0, cap = s->nkmap > 0 ? s->nkmap + 64 : 1024;
+        store_kind_row *m = malloc(cap * sizeof *m);
+        while (m && (r = sqlite3_step(st)) == SQLITE_ROW) {
+            if (k == cap) {
+                store_kind_row *nm = realloc(m, (cap *= 2) * sizeof *nm);
+                if (!nm) {
+                    free(m);
+                    m = NULL;
+                    break;
+                }
+                m = nm;
+            }
+            m[k++] = (store_kind_row){sqlite3_column_int64(st, 0), (unsigned char)sqlite3_column_int(st, 1),
+                                      (unsigned char)sqlite3_column_int(st, 2)};
+        }
+        sqlite3_finalize(st);
+        if (!m) return cs_errc(err, CS_ENOMEM, "out of memory");
+        if (r != SQLITE_DONE) {
+            free(m);
+            return store_dberr(s, err, "entries");
+        }
+        free(s->kmap);
+        s->kmap = m;
+        s->nkmap = k;
+        s->kmap_version = version;
+        s->kmap_changes = changes;
+        s->kmap_read = 1;
+    }
+    *rows = s->kmap;
+    *n = s->nkmap;
+    return 0;
+}
+
+const store_kind_row *store_kind_find(const store_kind_row *r, size_t n, int64_t id) {
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t m = (lo + hi) / 2;
+        if (r[m].id == id) return &r[m];
+        if (r[m].id < id)
+            lo = m + 1;
+        else
+            hi = m;
+    }
+    return NULL;
 }
 
 int store_fts(store *s, const char *q, int limit, int64_t **ids, size_t *n, cs_err *err) {

@@ -184,6 +184,22 @@ const store_brief *store_brief_find(const store_brief *b, size_t n, int64_t id);
 /* The briefs of the given ids that exist (deleted ones are left out), sorted by id. */
 int store_briefs_of(store *s, const int64_t *ids, size_t nids, store_brief **out, size_t *n, cs_err *err);
 
+/* What a search needs of every entry to place a cosine in its crowd (search.h): the entry exists,
+ * is an image or not, and holds OCR text or not (store_brief.has_text). */
+typedef struct store_kind_row {
+    int64_t id;
+    unsigned char image, has_text;
+} store_kind_row;
+/* Every entry's kind row, sorted by id: *rows is borrowed from s and valid until the next call on
+ * s or store_close. Kept between calls and read again only when the database changed since: another
+ * connection committed (PRAGMA data_version) or this one wrote (sqlite3_total_changes64). Inside
+ * a read transaction (store_read_begin) the rows belong to the same snapshot as the other reads.
+ * Reading it costs a scan of every entry; a search asks it for the ids of its score sample (about
+ * 2,000) instead of reading their rows one by one. */
+int store_kind_map(store *s, const store_kind_row **rows, size_t *n, cs_err *err);
+/* The row of id in r[0..n) (binary search), or NULL. */
+const store_kind_row *store_kind_find(const store_kind_row *r, size_t n, int64_t id);
+
 /* Full-text matches of an FTS5 query (already sanitised), best first (BM25), at most limit. */
 int store_fts(store *s, const char *fts_query, int limit, int64_t **ids, size_t *n, cs_err *err);
 

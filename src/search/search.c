@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "../common/cs_clock.h"
+#include "../common/cs_hash.h"
 #include "../common/cs_utf8.h"
 #include "search_neutral.h"
 
@@ -298,10 +299,6 @@ typedef struct {
     size_t *slot, mask;       /* an index from entry id to its place in a (SIZE_MAX: empty), for cand_get */
 } cands;
 
-static size_t cand_hash(int64_t id, size_t mask) {
-    return (size_t)(((uint64_t)id * 0x9e3779b97f4a7c15ull) >> 17) & mask;
-}
-
 /* The index sized for at least want entries at half load, every entry of a re-placed. */
 static int cand_reindex(cands *c, size_t want) {
     size_t cap = 64;
@@ -310,7 +307,7 @@ static int cand_reindex(cands *c, size_t want) {
     if (!slot) return -1;
     for (size_t i = 0; i < cap; i++) slot[i] = SIZE_MAX;
     for (size_t i = 0; i < c->n; i++) {
-        size_t j = cand_hash(c->a[i].h.id, cap - 1);
+        size_t j = cs_hash_slot(c->a[i].h.id, cap - 1);
         while (slot[j] != SIZE_MAX) j = (j + 1) & (cap - 1);
         slot[j] = i;
     }
@@ -333,7 +330,7 @@ static scored *cand_get(cands *c, int64_t id) {
     if (!c->slot || 2 * (c->n + 1) > c->mask + 1) {
         if (cand_reindex(c, c->n + 1 > 1024 ? 2 * (c->n + 1) : 1024)) return NULL;
     }
-    size_t j = cand_hash(id, c->mask);
+    size_t j = cs_hash_slot(id, c->mask);
     for (; c->slot[j] != SIZE_MAX; j = (j + 1) & c->mask)
         if (c->a[c->slot[j]].h.id == id) return &c->a[c->slot[j]];
     if (c->n == c->cap) {

@@ -17,6 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../common/cs_hash.h"
+
 #define MAGIC    "CSVEC001"
 #define Q8_MAGIC "CSQ8V001"
 /* the bound on a quantised dot product's error gets this much slack for float rounding in the
@@ -322,8 +324,6 @@ typedef struct topk {
     size_t mask;
 } topk;
 
-static size_t id_hash(int64_t id, size_t mask) { return (size_t)(((uint64_t)id * 0x9e3779b97f4a7c15ull) >> 17) & mask; }
-
 static int topk_init(topk *t, size_t k) {
     size_t cap = 16;
     while (cap < 2 * k) cap *= 2;
@@ -350,7 +350,7 @@ static void topk_free(topk *t) {
 
 /* The hash slot of entry id, or the empty slot where it would go. */
 static size_t topk_find(const topk *t, int64_t id) {
-    size_t i = id_hash(id, t->mask);
+    size_t i = cs_hash_slot(id, t->mask);
     while (t->at[i] != SIZE_MAX && t->h[t->at[i]].entry != id) i = (i + 1) & t->mask;
     return i;
 }
@@ -361,7 +361,7 @@ static void topk_unhash(topk *t, size_t i) {
     for (;;) {
         j = (j + 1) & t->mask;
         if (t->at[j] == SIZE_MAX) break;
-        size_t home = id_hash(t->h[t->at[j]].entry, t->mask);
+        size_t home = cs_hash_slot(t->h[t->at[j]].entry, t->mask);
         /* j's entry may move to i when its home is not cyclically within (i, j] */
         if (i <= j ? (home <= i || home > j) : (home <= i && home > j)) {
             t->at[i] = t->at[j];

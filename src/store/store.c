@@ -1403,17 +1403,24 @@ int store_briefs(store *s, const store_query *f, store_brief **out, size_t *n, c
     return r == SQLITE_DONE ? 0 : store_dberr(s, err, "entries");
 }
 
-const store_brief *store_brief_find(const store_brief *b, size_t n, int64_t id) {
+/* The element of a[0..n) (each size bytes, sorted by an int64_t id at its start) with id, or NULL. */
+static const void *find_by_id(const void *a, size_t n, size_t size, int64_t id) {
     size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t m = (lo + hi) / 2;
-        if (b[m].id == id) return &b[m];
-        if (b[m].id < id)
+        int64_t x;
+        memcpy(&x, (const char *)a + m * size, sizeof x);
+        if (x == id) return (const char *)a + m * size;
+        if (x < id)
             lo = m + 1;
         else
             hi = m;
     }
     return NULL;
+}
+
+const store_brief *store_brief_find(const store_brief *b, size_t n, int64_t id) {
+    return find_by_id(b, n, sizeof *b, id);
 }
 
 int store_briefs_of(store *s, const int64_t *ids, size_t nids, store_brief **out, size_t *n, cs_err *err) {
@@ -1500,16 +1507,7 @@ int store_kind_map(store *s, const store_kind_row **rows, size_t *n, cs_err *err
 }
 
 const store_kind_row *store_kind_find(const store_kind_row *r, size_t n, int64_t id) {
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t m = (lo + hi) / 2;
-        if (r[m].id == id) return &r[m];
-        if (r[m].id < id)
-            lo = m + 1;
-        else
-            hi = m;
-    }
-    return NULL;
+    return find_by_id(r, n, sizeof *r, id);
 }
 
 int store_fts(store *s, const char *q, int limit, int64_t **ids, size_t *n, cs_err *err) {

@@ -6,6 +6,12 @@ search (median, p99; process start, socket round trip, full text, text tower, ve
 result formatting) and, separately, the daemon's own time and the text tower's share of it; and
 `clipseek help`'s wall time (the front binary's start).
 
+--old-daemon (with --compare): OLD runs its own daemon too, on a copy of the filled store, so the
+pairs compare the whole search (front, engine server, daemon) before and after a change; each
+query's hits from both daemons must be identical. Also printed: each daemon's CPU time per search
+(all threads, from /proc; less noisy than wall time on a loaded machine) and the new daemon's
+per-phase medians (the SEARCH reply's phases_ms).
+
 --compare OLD: another build's clipseek (e.g. main's, built in a scratch copy) runs the same
 searches against the same daemon (the SEARCH request has not changed), each query by both
 binaries in turn, the order alternating: paired and interleaved, so the machine's load hits both
@@ -41,6 +47,32 @@ def sock_request(data_dir, line):
     return out.decode()
 
 
+def proc_cpu(pid):
+    """CPU ms of a daemon (all its threads) and of its engine server's requests (the server's own
+    time plus its reaped children: the processes that ran the fronts' commands)."""
+    tick = 1000.0 / os.sysconf("SC_CLK_TCK")
+
+    def fields(p):
+        with open(f"/proc/{p}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()
+
+    own = fields(pid)
+    kids = set()
+    for t in os.listdir(f"/proc/{pid}/task"):
+        try:
+            kids.update(open(f"/proc/{pid}/task/{t}/children").read().split())
+        except OSError:
+            pass
+    server = 0.0
+    for k in kids:
+        try:
+            f = fields(k)
+            server += sum(int(x) for x in f[11:15])
+        except OSError:
+            pass
+    return (int(own[11]) + int(own[12])) * tick, server * tick
+
+
 def pct(xs, p):
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
@@ -54,6 +86,9 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--compare", help="another build's clipseek, run paired and interleaved")
     ap.add_argument("--dtype", help="the daemon's --dtype (f32, f16, q8)")
+    ap.add_argument("--old-daemon", action="store_true",
+                    help="with --compare: the old binary gets its own daemon on a copy of the same store (before/after"
+                         " of the daemon's search too); both daemons must rank every query the same")
     a = ap.parse_args()
     ensure_model(a)
     # bench_clip's checkpoint has a byte-level toy vocabulary (a query costs one token per byte);
@@ -98,18 +133,30 @@ def main():
         subprocess.run([a.fill, data, a.model, str(n)], check=True, env=env, stderr=subprocess.DEVNULL)
         fill_s = time.time() - t0
         dt_opt = ["--dtype", a.dtype] if a.dtype else []
-        d = subprocess.Popen([a.bin, "--threads", str(a.threads)] + dt_opt + ["daemon", "--no-x11"], env=env,
-                             stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "daemon.log"), "w"))
+        # --old-daemon: the old binary answers from its own daemon, on a copy of the same store
+        envs = {b: env for b in bins}
+        if a.old_daemon:
+            shutil.copytree(data, data + "-old", symlinks=True)
+            envs[a.compare] = dict(env, CLIPSEEK_DATA_DIR=data + "-old")
+        daemons = {}
         try:
+            for b in (bins if a.old_daemon else [a.bin]):
+                daemons[b] = subprocess.Popen([b, "--threads", str(a.threads)] + dt_opt + ["daemon", "--no-x11"],
+                                              env=envs[b], stdout=subprocess.DEVNULL,
+                                              stderr=open(os.path.join(tmp, f"daemon{len(daemons)}.log"), "w"))
             t0 = time.time()
-            subprocess.run([a.bin, "index", "--wait"], env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for b in daemons:
+                subprocess.run([b, "index", "--wait"], env=envs[b], check=True, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
             ready_s = time.time() - t0
-            wall, daemon_ms, embed_ms, nhits = {b: [] for b in bins}, [], [], []
+            wall, nhits = {b: [] for b in bins}, []
+            daemon_ms, embed_ms, phases = {b: [] for b in daemons}, {b: [] for b in daemons}, {}
+            cpu0 = {b: proc_cpu(daemons[b].pid) for b in daemons}
             for i in range(a.queries + 2):
                 q = queries[i % len(queries)]
                 for b in (bins if i % 2 == 0 else bins[::-1]):
                     t0 = time.perf_counter()
-                    r = subprocess.run([b, "search", q, "--json", "--limit", "20"], env=env,
+                    r = subprocess.run([b, "search", q, "--json", "--limit", "20"], env=envs[b],
                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
                     dt = (time.perf_counter() - t0) * 1e3
                     # exit 1 with [] is "no matches" (random weights: a query may pass no threshold)
@@ -121,10 +168,20 @@ def main():
                     nhits.append(len(hits))
                     if i >= 2:  # two warm-ups
                         wall[b].append(dt)
-                rep = json.loads(sock_request(data, "SEARCH " + json.dumps({"q": q, "limit": 20})))
-                if i >= 2:
-                    daemon_ms.append(rep["total_ms"])
-                    embed_ms.append(rep["embed_ms"])
+                reps = {}
+                for b in (list(daemons) if i % 2 == 0 else list(daemons)[::-1]):
+                    reps[b] = json.loads(sock_request(envs[b]["CLIPSEEK_DATA_DIR"],
+                                                      "SEARCH " + json.dumps({"q": q, "limit": 20})))
+                    if i >= 2:
+                        daemon_ms[b].append(reps[b]["total_ms"])
+                        embed_ms[b].append(reps[b]["embed_ms"])
+                        for k, v in reps[b].get("phases_ms", {}).items():
+                            if b == a.bin:
+                                phases.setdefault(k, []).append(v)
+                if len(reps) == 2 and reps[a.bin].get("hits") != reps[a.compare].get("hits"):
+                    raise SystemExit(f"the two daemons rank {q!r} differently")
+            cpu = {b: [(x - y) / (2 * (a.queries + 2)) for x, y in zip(proc_cpu(daemons[b].pid), cpu0[b])]
+                   for b in daemons}
             label = f"{n // 1000}k" if n < 1000000 else f"{n // 1000000}m"
             print(f"# {n} entries: filled in {fill_s:.1f} s, daemon ready (organised) in {ready_s:.1f} s;"
                   f" {statistics.mean(nhits):.1f} hits a search on average")
@@ -134,11 +191,19 @@ def main():
                 old = wall[a.compare]
                 print(f"e2e_{label}_old_median_ms {statistics.median(old):.1f}")
                 print(f"e2e_{label}_ratio_median {statistics.median(x / y for x, y in zip(wall[a.bin], old)):.3f}")
-            print(f"daemon_{label}_median_ms {statistics.median(daemon_ms):.1f}")
-            print(f"text_tower_{label}_median_ms {statistics.median(embed_ms):.1f}")
+            for b in daemons:
+                sfx = "_old" if b != a.bin else ""
+                print(f"daemon_{label}{sfx}_median_ms {statistics.median(daemon_ms[b]):.1f}")
+                print(f"text_tower_{label}{sfx}_median_ms {statistics.median(embed_ms[b]):.1f}")
+                # CPU per search (each query is asked twice of each daemon: by the front, on the socket)
+                print(f"daemon_{label}{sfx}_cpu_ms_per_search {cpu[b][0]:.1f}")
+                print(f"engine_server_{label}{sfx}_cpu_ms_per_search {cpu[b][1]:.1f}")
+            for k, v in phases.items():
+                print(f"phase_{label}_{k}_median_ms {statistics.median(v):.2f}")
         finally:
-            d.terminate()
-            d.wait()
+            for d in daemons.values():
+                d.terminate()
+                d.wait()
             shutil.rmtree(tmp, ignore_errors=True)
     print(f"# load average at the end {os.getloadavg()[0]:.1f}")
 

@@ -309,40 +309,46 @@ static int64_t add_image(int i, const char *ocr) {
     return id;
 }
 
+/* The scene of the two tests below: the six texts of setup, 20 pictures at cosine 0.00 .. 0.19
+ * with the query, the target picture at 0.54 and 16 screenshots at 0.55 .. 0.5575 (vectors by
+ * hand: one shared axis and one axis each). Returns the search matrix; *target is the picture. */
+enum { SC_NP = 20, SC_NT = 16, SC_R = 6 + SC_NP + 1 + SC_NT, SC_D = SC_R + 1 };
+static float sc_m[SC_R * SC_D], sc_q[SC_D];
+static int64_t sc_vid[SC_R];
+static vecindex *screenshot_scene(int64_t *target) {
+    for (int i = 0; i < SC_R; i++) {
+        double c = 0;
+        if (i < 6)
+            sc_vid[i] = ids[i];
+        else if (i <= 6 + SC_NP) {
+            sc_vid[i] = add_image(i, "");
+            c = i == 6 + SC_NP ? 0.54 : 0.01 * (i - 6);
+        } else {
+            sc_vid[i] = add_image(i, "Invoice 4471 total due");
+            c = 0.55 + 0.0005 * (i - 7 - SC_NP);
+        }
+        sc_m[i * SC_D] = (float)c;
+        sc_m[i * SC_D + 1 + i] = (float)sqrt(1 - c * c);
+    }
+    sc_q[0] = 1;
+    *target = sc_vid[6 + SC_NP];
+    vecindex *vi = vecindex_from_memory(sc_m, sc_vid, SC_R, SC_D);
+    cr_assert_not_null(vi);
+    return vi;
+}
+
 /* A crowd of screenshots (images whose OCR found text) that all rise together for a query must
  * not hide the picture that matches it, and must not stand out within their own tight crowd:
  * pictures are measured against pictures, images of text against every image (search.c,
  * crowd_of). 20 pictures at cosine 0.00 .. 0.19 and the target picture at 0.54; 16 screenshots
  * at 0.55 .. 0.5575. Vectors by hand as above. */
 Test(search, screenshot_crowd_does_not_hide_the_picture) {
-    enum { NP = 20, NT = 16, R = 6 + NP + 1 + NT, D = R + 1 };
-    static float m[R * D], qv[D];
-    static int64_t vid[R];
-    int64_t target = 0;
-    for (int i = 0; i < R; i++) {
-        double c = 0;
-        if (i < 6)
-            vid[i] = ids[i];
-        else if (i < 6 + NP) {
-            vid[i] = add_image(i, "");
-            c = 0.01 * (i - 6);
-        } else if (i == 6 + NP) {
-            vid[i] = target = add_image(i, "");
-            c = 0.54;
-        } else {
-            vid[i] = add_image(i, "Invoice 4471 total due");
-            c = 0.55 + 0.0005 * (i - 7 - NP);
-        }
-        m[i * D] = (float)c;
-        m[i * D + 1 + i] = (float)sqrt(1 - c * c);
-    }
-    qv[0] = 1;
-    vecindex *vi = vecindex_from_memory(m, vid, R, D);
-    cr_assert_not_null(vi);
+    int64_t target;
+    vecindex *vi = screenshot_scene(&target);
     search_query q = {0};
     q.text = "zzkqxv"; /* no words match: meaning alone */
     q.limit = 10;
-    q.qvec = qv;
+    q.qvec = sc_q;
     q.vecs = vi;
     search_hit *h;
     size_t n;
@@ -352,4 +358,70 @@ Test(search, screenshot_crowd_does_not_hide_the_picture) {
     cr_expect(n >= 1 && h[0].id == target && (h[0].signals & SEARCH_MEANING));
     free(h);
     vecindex_close(vi);
+}
+
+/* The same search on a fresh connection (no kind map kept yet): what every search must equal. */
+static size_t run_fresh(search_query *q, search_hit **h) {
+    store *s2;
+    cs_err e;
+    size_t n;
+    cr_assert_eq(store_open(dir, &s2, &e), 0, "%s", e.msg);
+    cr_assert_eq(search_run(s2, q, h, &n, &e), 0, "%s", e.msg);
+    store_close(s2);
+    return n;
+}
+
+static int same_hits(const search_hit *a, size_t na, const search_hit *b, size_t nb) {
+    if (na != nb) return 0;
+    for (size_t i = 0; i < na; i++)
+        if (a[i].id != b[i].id || a[i].score != b[i].score || a[i].signals != b[i].signals ||
+            a[i].standout != b[i].standout)
+            return 0;
+    return 1;
+}
+
+/* A search reads the sampled entries' kinds from the store's kind map (store_kind_map), kept on
+ * the connection between searches. When the kinds change (here 16 screenshots lose their OCR text
+ * and join the pictures' crowd, burying the target picture; then get it back), the next search on
+ * the same connection must rank exactly as a fresh connection does: after a change committed by
+ * another connection (data_version) and after one made on this connection (its own writes). */
+Test(search, kept_kind_map_follows_every_change) {
+    int64_t target;
+    vecindex *vi = screenshot_scene(&target);
+    search_query q = {0};
+    q.text = "zzkqxv"; /* meaning alone */
+    q.limit = 10;
+    q.qvec = sc_q;
+    q.vecs = vi;
+    search_hit *h[3] = {NULL, NULL, NULL};
+    size_t n[3] = {0, 0, 0};
+    cs_err e;
+    store *other;
+    cr_assert_eq(store_open(dir, &other, &e), 0, "%s", e.msg);
+    int ok = 1;
+    char why[160] = "";
+    for (int step = 0; step < 3 && ok; step++) {
+        /* step 1: the screenshots lose their text through another connection; step 2: they get it
+         * back through this one */
+        for (int i = 7 + SC_NP; step && i < SC_R; i++)
+            cr_assert_eq(store_set_ocr(step == 1 ? other : st, sc_vid[i], step == 1 ? "" : "Invoice 4471 total due", &e),
+                         0, "%s", e.msg);
+        cr_assert_eq(search_run(st, &q, &h[step], &n[step], &e), 0, "%s", e.msg);
+        search_hit *f;
+        size_t nf = run_fresh(&q, &f);
+        ok = same_hits(h[step], n[step], f, nf);
+        if (!ok)
+            snprintf(why, sizeof why, "step %d: the kept connection found %zu hits, a fresh one %zu", step, n[step],
+                     nf);
+        free(f);
+    }
+    store_close(other);
+    vecindex_close(vi);
+    if (ok) { /* the change mattered: the picture stood out, then did not, then did again */
+        ok = !same_hits(h[0], n[0], h[1], n[1]) && same_hits(h[0], n[0], h[2], n[2]);
+        snprintf(why, sizeof why, "hits %zu, %zu, %zu: the kinds' change did not change the ranking", n[0], n[1],
+                 n[2]);
+    }
+    for (int i = 0; i < 3; i++) free(h[i]);
+    cr_assert(ok, "%s", why);
 }

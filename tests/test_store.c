@@ -176,6 +176,43 @@ Test(store, list_filters_pins_tags_delete) {
     rm_parent(dir);
 }
 
+/* store_briefs_of asks for all ids in one statement: whatever order and repeats the caller gives,
+ * the briefs come sorted by id, once each, and deleted or unknown ids are left out; inside a read
+ * transaction (store_read_begin) as outside. */
+Test(store, briefs_of_sorted_once_without_deleted) {
+    char dir[128];
+    store *s = open_tmp(dir, sizeof dir);
+    int64_t id[6];
+    char t[32];
+    for (int i = 0; i < 6; i++) {
+        snprintf(t, sizeof t, "brief %d", i);
+        id[i] = add_text(s, t, NULL);
+    }
+    cr_assert_eq(store_delete(s, id[3], NULL), 0);
+    int64_t ask[] = {id[5], id[0], id[3], id[5], 999999, id[2], id[0]};
+    for (int txn = 0; txn < 2; txn++) {
+        cs_err e;
+        if (txn) cr_assert_eq(store_read_begin(s, &e), 1, "%s", e.msg);
+        if (txn) cr_assert_eq(store_read_begin(s, &e), 0); /* already in one: nothing to end */
+        store_brief *b;
+        size_t n;
+        cr_assert_eq(store_briefs_of(s, ask, sizeof ask / sizeof *ask, &b, &n, &e), 0, "%s", e.msg);
+        cr_assert_eq(n, 3);
+        cr_assert_eq(b[0].id, id[0]);
+        cr_assert_eq(b[1].id, id[2]);
+        cr_assert_eq(b[2].id, id[5]);
+        cr_assert_str_eq(b[1].kind, "text");
+        cr_assert(b[0].seq < b[1].seq && b[1].seq < b[2].seq);
+        free(b);
+        cr_assert_eq(store_briefs_of(s, ask, 0, &b, &n, &e), 0);
+        cr_assert_eq(n, 0);
+        free(b);
+        if (txn) store_read_end(s);
+    }
+    store_close(s);
+    rm_parent(dir);
+}
+
 Test(store, prune_keeps_pins_and_removes_blobs) {
     char dir[128];
     store *s = open_tmp(dir, sizeof dir);

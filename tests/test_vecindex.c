@@ -170,6 +170,48 @@ Test(vecindex, exact_when_one_entry_has_hundreds_of_windows) {
     cr_assert(same, "%zu hits (want %zu distinct entries, the float scan's)", got, nw);
 }
 
+/* A k near the number of entries (search's score sample keeps 2,048) with six rows per entry:
+ * the heap fills, evicts and raises entries in place all the time, and its entry index (hash
+ * slots shifted back on every eviction) must follow each move. Ids spaced by a power of two, so
+ * that many share hash bits. Same entries and scores as the float scan, rank by rank. */
+Test(vecindex, exact_for_a_large_k_with_windows) {
+    const int D = 32;
+    const size_t R = 9000, E = 1500;
+    float *m = malloc(R * D * sizeof *m), q[32];
+    int64_t *ids = malloc(R * sizeof *ids);
+    ref *want = malloc(E * sizeof *want);
+    for (size_t r = 0; r < R; r++) { /* an entry's rows: near its first one, as windows of one text */
+        for (int i = 0; i < D; i++) m[r * D + i] = (r < E ? 0 : m[(r % E) * D + i]) + frand();
+        unit(m + r * D, D);
+        ids[r] = (int64_t)(r % E) * 4096 + 4096; /* rows of one entry far apart in the matrix */
+    }
+    vecindex *vi = vecindex_from_memory(m, ids, R, D);
+    cr_assert_not_null(vi);
+    static const int ks[] = {1024, 1499, 1500, 300};
+    char msg[256] = "";
+    for (int t = 0; t < 8 && !msg[0]; t++) {
+        for (int i = 0; i < D; i++) q[i] = frand();
+        unit(q, D);
+        int k = ks[t % 4];
+        size_t nw = brute(m, ids, R, D, q, k, 0, want);
+        vec_hit *h;
+        size_t n;
+        cs_err e;
+        cr_assert_eq(vecindex_topk(vi, q, k, NULL, NULL, &h, &n, &e), 0);
+        if (n != nw) snprintf(msg, sizeof msg, "k %d: %zu hits, want %zu", k, n, nw);
+        for (size_t i = 0; i < n && !msg[0]; i++)
+            if (h[i].entry != want[i].id || h[i].score != want[i].s)
+                snprintf(msg, sizeof msg, "k %d rank %zu: entry %lld score %.7f, want %lld %.7f", k, i,
+                         (long long)h[i].entry, h[i].score, (long long)want[i].id, want[i].s);
+        free(h);
+    }
+    vecindex_close(vi);
+    free(m);
+    free(ids);
+    free(want);
+    cr_assert(!msg[0], "%s", msg);
+}
+
 /* ---- a full disk (a real one: a 16 MiB tmpfs in a private mount namespace) ---- */
 
 static int write_str(const char *path, const char *text) {

@@ -242,6 +242,7 @@ int daemon_run(const daemon_params *p, cs_err *err) {
     ipc_join(srv);
     web_stop(d.web);
     if (have_capture) pthread_join(ct, NULL);
+    store_close(d.search_store); /* every SEARCH has ended (ipc_join) */
     index_worker_free(d.worker);
     ipc_close(srv);
     g_stop = NULL;

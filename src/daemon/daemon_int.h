@@ -22,7 +22,11 @@ typedef struct daemon_state {
                              * unreadable, a bad config under the watcher), not an ignore rule */
     int64_t capture_restarts; /* times the Wayland watcher exited and was started again */
     char capture[32], last_error[1024];
-    int web_port;            /* 0: no web page */
+    int web_port; /* 0: no web page */
+    /* a store connection kept open between SEARCH requests (NULL while one uses it): its SQLite
+     * page cache, full-text tables and prepared schema stay warm; a request that finds it taken
+     * opens its own. Closed at shutdown, after the control connections are joined. */
+    store *search_store;
     web_server *web;         /* set before the control socket is served; NULL: no web page */
     int64_t config_reloads;  /* reloads that took effect */
     char config_error[1024]; /* why the last reload failed ("" once one succeeds) */

@@ -9,6 +9,7 @@
 #include "../ipc/ipc.h"
 #include "../ipc/ipc_search.h"
 #include "../capture/ingest.h"
+#include "../common/cs_clock.h"
 #include "daemon_int.h"
 
 static char *status_json(daemon_state *d) {
@@ -47,13 +48,25 @@ static char *status_json(daemon_state *d) {
     return txt ? txt : strdup("{}");
 }
 
-/* SEARCH and the web page: with the worker's model, on a store connection of the request's own. */
+/* SEARCH: with the worker's model, on the daemon's warm search connection (daemon_int.h) or, when
+ * another request holds it, on one of its own. */
 static int search_fn(void *arg, search_query *q, search_hit **h, size_t *n, double *embed_ms, cs_err *e) {
     daemon_state *d = arg;
-    store *s;
     index_worker_wait_checked(d->worker); /* just started: the model may be loading */
-    if (store_open(d->p.data_dir, &s, e)) return -1;
+    double t0 = cs_mono_ms();
+    pthread_mutex_lock(&d->lock);
+    store *s = d->search_store;
+    d->search_store = NULL;
+    pthread_mutex_unlock(&d->lock);
+    if (!s && store_open(d->p.data_dir, &s, e)) return -1;
+    if (q->timing) q->timing->store += cs_mono_ms() - t0;
     int rc = index_worker_search(d->worker, s, q, h, n, embed_ms, e);
+    pthread_mutex_lock(&d->lock);
+    if (!rc && !d->search_store) { /* after a failure (busy, a disk error) a fresh one next time */
+        d->search_store = s;
+        s = NULL;
+    }
+    pthread_mutex_unlock(&d->lock);
     store_close(s);
     return rc;
 }

@@ -79,6 +79,8 @@ char *ipc_search_answer(const char *body, ipc_search_fn fn, void *arg) {
     cs_err e = {0};
     search_hit *h = NULL;
     size_t n = 0;
+    search_timing tm = {0};
+    sq.timing = &tm;
     double t0 = cs_mono_ms(), embed = 0;
     int rc = !req || !sq.text ? cs_errc(&e, CS_EINVAL, "bad request") : fn(arg, &sq, &h, &n, &embed, &e);
     if (!rc) {
@@ -91,6 +93,10 @@ char *ipc_search_answer(const char *body, ipc_search_fn fn, void *arg) {
         /* where the time goes, for benchmarks (bench/e2e.py) */
         json_object_set_new(out, "embed_ms", json_real(embed));
         json_object_set_new(out, "total_ms", json_real(cs_mono_ms() - t0));
+        json_object_set_new(out, "phases_ms",
+                            json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "store", tm.store, "embed", tm.embed,
+                                      "matrix", tm.matrix, "words", tm.words, "vectors", tm.vectors, "briefs",
+                                      tm.briefs, "rank", tm.rank));
     } else
         json_object_set_new(out, "error", json_string(e.msg[0] ? e.msg : "search failed"));
     free(h);

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../common/cs_clock.h"
+#include "../common/cs_hash.h"
 #include "../common/cs_utf8.h"
 #include "search_neutral.h"
 
@@ -16,6 +18,11 @@
 #define SEARCH_LEN0        4000.0 /* characters: the length factor halves at 4000 * (2 - 1) */
 #define SEARCH_MAXWORDS    16
 #define SEARCH_COMPLETIONS 32 /* the rarest words completing a typed prefix, asked one by one */
+/* Up to this many rows in the search matrix, the sample's kinds come from the store's kind map
+ * (store_kind_map: one scan of every entry after each change, then kept) instead of reading the
+ * sampled entries' rows on every search; above it a re-read after each new clip costs more than
+ * the ~2,000 row reads it saves. */
+#define SEARCH_KINDMAP_MAX 200000
 /* The reference cosine of a modality: its 3rd best (so two near-twins can both stand out), or
  * the best of the rest after the top 0.1 % in a large history. */
 #define SEARCH_REF_RANK  2
@@ -44,6 +51,12 @@ static const double standout_min[2] = {1.15, 0.35}; /* text kinds, images */
 const double search_textmodel_min[2] = {1.15, 0.40};
 /* The text embedder's space (search.h): text entries only, its own scale. See search_space2. */
 const double search_textembed_min = SEARCH_TEXTEMBED_MIN;
+
+/* Adds the time since t0 to one phase of q->timing (search.h), if the caller asked for it. */
+#define LAP(q, phase, t0)                                                                                              \
+    do {                                                                                                               \
+        if ((q)->timing) (q)->timing->phase += cs_mono_ms() - (t0);                                                    \
+    } while (0)
 
 /* a word character: ASCII letters and digits, or any non-ASCII scalar (unicode61 decides) */
 static int word_cp(int32_t cp) {
@@ -245,6 +258,10 @@ typedef struct {
     const search_query *q;
     int listed;
     size_t stride;
+    /* unfiltered: every entry's kind (store_kind_map, borrowed from the store), for the sampled
+     * entries' crowds; b then holds the candidates' rows only. NULL: b holds the sample's too. */
+    const store_kind_row *km;
+    size_t nkm;
 } filt;
 
 static const store_brief *find_brief(const filt *f, int64_t id) { return store_brief_find(f->b, f->n, id); }
@@ -270,8 +287,8 @@ typedef struct {
     int comp;         /* 1 + rank (rarest first) of the rarest completion of the last word it holds; 0 none */
     int comp_self;    /* that completion is the last word itself, as typed */
     double comp_rare; /* and its rarity (prefix_rarity) */
-    double ms;  /* the meaning score so far (score_all, then search_space2) */
-    float cos2; /* the cosine in the text embedder's space, when has_cos2 */
+    double ms;        /* the meaning score so far (score_all, then search_space2) */
+    float cos2;       /* the cosine in the text embedder's space, when has_cos2 */
     int has_cos2;
 } scored;
 
@@ -279,17 +296,50 @@ typedef struct {
     scored *a;
     size_t n, cap;
     double med2, ref2, best2; /* the text embedder's space: this query's median, reference and best cosine */
+    size_t *slot, mask;       /* an index from entry id to its place in a (SIZE_MAX: empty), for cand_get */
 } cands;
 
+/* The index sized for at least want entries at half load, every entry of a re-placed. */
+static int cand_reindex(cands *c, size_t want) {
+    size_t cap = 64;
+    while (cap < 2 * want) cap *= 2;
+    size_t *slot = malloc(cap * sizeof *slot);
+    if (!slot) return -1;
+    for (size_t i = 0; i < cap; i++) slot[i] = SIZE_MAX;
+    for (size_t i = 0; i < c->n; i++) {
+        size_t j = cs_hash_slot(c->a[i].h.id, cap - 1);
+        while (slot[j] != SIZE_MAX) j = (j + 1) & (cap - 1);
+        slot[j] = i;
+    }
+    free(c->slot);
+    c->slot = slot;
+    c->mask = cap - 1;
+    return 0;
+}
+
+/* Empties the candidates (their memory is kept). */
+static void cand_clear(cands *c) {
+    c->n = 0;
+    if (c->slot)
+        for (size_t i = 0; i <= c->mask; i++) c->slot[i] = SIZE_MAX;
+}
+
+/* The candidate for id, added (zeroed) when new; NULL when out of memory. A hash lookup: a search
+ * gathers about 2,500 candidates (the top lists and the score sample). */
 static scored *cand_get(cands *c, int64_t id) {
-    for (size_t i = 0; i < c->n; i++)
-        if (c->a[i].h.id == id) return &c->a[i];
+    if (!c->slot || 2 * (c->n + 1) > c->mask + 1) {
+        if (cand_reindex(c, c->n + 1 > 1024 ? 2 * (c->n + 1) : 1024)) return NULL;
+    }
+    size_t j = cs_hash_slot(id, c->mask);
+    for (; c->slot[j] != SIZE_MAX; j = (j + 1) & c->mask)
+        if (c->a[c->slot[j]].h.id == id) return &c->a[c->slot[j]];
     if (c->n == c->cap) {
         c->cap = c->cap ? c->cap * 2 : 256;
         scored *nn = realloc(c->a, c->cap * sizeof *nn);
         if (!nn) return NULL;
         c->a = nn;
     }
+    c->slot[j] = c->n;
     scored *x = &c->a[c->n++];
     memset(x, 0, sizeof *x);
     x->h.id = id;
@@ -482,6 +532,30 @@ static void scale_of(const float *desc, size_t n, double *med, double *ref) {
     if (*ref - *med < 0.01) *ref = *med + 0.01;
 }
 
+/* One space's two lists from one pass over its matrix: the top SEARCH_DEPTH entries that pass the
+ * filters (*top) and the best SEARCH_SAMPLE of the sampled share (*sample, every stride-th id by
+ * keep_sample; f->stride is set here for that space and left so). vecindex_scan_topk gives what
+ * vecindex_topk gives, bit for bit; the int8 matrix is read once instead of twice. */
+static int space_lists(const vecindex *v, const float *qv, filt *f, vec_hit **top, size_t *ntop, vec_hit **sample,
+                       size_t *nsample, cs_err *err) {
+    *top = *sample = NULL;
+    *ntop = *nsample = 0;
+    size_t rows = vecindex_rows(v);
+    f->stride = rows > SEARCH_SAMPLE ? rows / SEARCH_SAMPLE : 1;
+    if (!rows) return 0;
+    vecindex_scan *sc;
+    if (vecindex_scan_open(v, qv, 1, &sc, err)) return -1;
+    int rc = vecindex_scan_topk(sc, 0, SEARCH_DEPTH, keep_entry, f, top, ntop, err);
+    if (!rc) rc = vecindex_scan_topk(sc, 0, SEARCH_SAMPLE, keep_sample, f, sample, nsample, err);
+    vecindex_scan_close(sc);
+    if (rc) {
+        free(*top);
+        *top = NULL;
+        *ntop = 0;
+    }
+    return rc;
+}
+
 /* The text embedder's space (q->qvec2): its top entries join the candidates with their cosine
  * there, and its own sample (every row of that space is a text entry) gives its own scale, kept
  * apart from the CLIP space's: the two models' cosines live on different scales. */
@@ -490,16 +564,16 @@ static int gather_space2(const search_query *q, filt *f, cands *c, cs_err *err) 
     c->ref2 = 0.25;
     c->best2 = 1;
     if (!q->qvec2 || !q->vecs2) return 0;
-    vec_hit *vh;
-    size_t m;
-    if (vecindex_topk(q->vecs2, q->qvec2, SEARCH_DEPTH, keep_entry, f, &vh, &m, err)) return -1;
-    if (m) c->best2 = vh[0].score;
-    if (take_cosines(c, vh, m, 1, err)) return -1;
-    size_t rows = vecindex_rows(q->vecs2), stride = f->stride;
-    f->stride = rows > SEARCH_SAMPLE ? rows / SEARCH_SAMPLE : 1;
-    int rc = vecindex_topk(q->vecs2, q->qvec2, SEARCH_SAMPLE, keep_sample, f, &vh, &m, err);
+    vec_hit *vh, *top;
+    size_t m, ntop, stride = f->stride;
+    int rc = space_lists(q->vecs2, q->qvec2, f, &top, &ntop, &vh, &m, err);
     f->stride = stride; /* the CLIP space's sample is told apart by its own stride (score_all) */
     if (rc) return -1;
+    if (ntop) c->best2 = top[0].score;
+    if (take_cosines(c, top, ntop, 1, err)) {
+        free(vh);
+        return -1;
+    }
     float *cs = malloc((m ? m : 1) * sizeof *cs);
     if (!cs) {
         free(vh);
@@ -514,16 +588,19 @@ static int gather_space2(const search_query *q, filt *f, cands *c, cs_err *err) 
 
 /* Both signals' candidates, and the sample of cosines (cand 0) for the standout. */
 static int gather(store *s, const search_query *q, char **w, size_t nw, filt *f, cands *c, cs_err *err) {
-    c->n = 0;
+    cand_clear(c);
+    double t0 = cs_mono_ms();
     if (nw && gather_words(s, w, nw, q->limit, f, c, err)) return -1;
+    LAP(q, words, t0);
+    t0 = cs_mono_ms();
     if (q->qvec && q->vecs) {
-        vec_hit *vh;
-        size_t m;
-        if (vecindex_topk(q->vecs, q->qvec, SEARCH_DEPTH, keep_entry, f, &vh, &m, err)) return -1;
-        if (take_cosines(c, vh, m, 0, err)) return -1;
-        size_t rows = vecindex_rows(q->vecs);
-        f->stride = rows > SEARCH_SAMPLE ? rows / SEARCH_SAMPLE : 1;
-        if (vecindex_topk(q->vecs, q->qvec, SEARCH_SAMPLE, keep_sample, f, &vh, &m, err)) return -1;
+        vec_hit *vh, *top;
+        size_t m, ntop;
+        if (space_lists(q->vecs, q->qvec, f, &top, &ntop, &vh, &m, err)) return -1;
+        if (take_cosines(c, top, ntop, 0, err)) {
+            free(vh);
+            return -1;
+        }
         for (size_t i = 0; i < m; i++) {
             scored *x = cand_get(c, vh[i].entry);
             if (!x) {
@@ -535,7 +612,9 @@ static int gather(store *s, const search_query *q, char **w, size_t nw, filt *f,
         }
         free(vh);
     }
-    return gather_space2(q, f, c, err);
+    int rc = gather_space2(q, f, c, err);
+    LAP(q, vectors, t0);
+    return rc;
 }
 
 /* The most recent entries that pass the filters: an empty query's answer. */
@@ -580,6 +659,21 @@ static int modality(const store_brief *b) {
     return b->has_text ? MOD_TEXT_IMAGE : MOD_PICTURE;
 }
 
+/* The modality of a sampled entry into *m; 0 when it is gone from the store (its vector is still
+ * in the matrix). */
+static int sample_modality(const filt *f, int64_t id, int *m) {
+    if (f->km) {
+        const store_kind_row *r = store_kind_find(f->km, f->nkm, id);
+        if (!r) return 0;
+        *m = !r->image ? MOD_TEXT : r->has_text ? MOD_TEXT_IMAGE : MOD_PICTURE; /* as modality() */
+        return 1;
+    }
+    const store_brief *b = find_brief(f, id);
+    if (!b) return 0;
+    *m = modality(b);
+    return 1;
+}
+
 static int by_desc(const void *a, const void *b) {
     float x = *(const float *)a, y = *(const float *)b;
     return x < y ? 1 : x > y ? -1 : 0;
@@ -599,10 +693,10 @@ static int score_all(cands *c, const filt *f, int floor, const double *smin, dou
     }
     for (size_t i = 0; i < c->n; i++) {
         const scored *x = &c->a[i];
-        const store_brief *b = x->has_cos ? find_brief(f, x->h.id) : NULL;
+        int m;
         /* only sampled ids: the top list's other entries would bias the distribution upwards */
-        if (!b || ((uint64_t)x->h.id * 2654435761u) % f->stride != 0) continue;
-        int m = modality(b);
+        if (!x->has_cos || ((uint64_t)x->h.id * 2654435761u) % f->stride != 0 || !sample_modality(f, x->h.id, &m))
+            continue;
         float v = x->h.cosine;
         if (m == MOD_TEXT) cs[CROWD_TEXT][nc[CROWD_TEXT]++] = v;
         if (m == MOD_PICTURE) cs[CROWD_PICTURES][nc[CROWD_PICTURES]++] = v;
@@ -714,15 +808,27 @@ static void search_space2(cands *c, const search_query *q) {
     }
 }
 
+static int search_ranked(store *s, const search_query *q, search_hit **hits, size_t *n, cs_err *err);
+
 int search_run(store *s, const search_query *q, search_hit **hits, size_t *n, cs_err *err) {
     *hits = NULL;
     *n = 0;
+    /* one snapshot for all of a search's statements (full text, completions, candidates' rows) */
+    int began = store_read_begin(s, err);
+    if (began < 0) return -1;
+    int rc = search_ranked(s, q, hits, n, err);
+    if (began) store_read_end(s);
+    return rc;
+}
+
+static int search_ranked(store *s, const search_query *q, search_hit **hits, size_t *n, cs_err *err) {
     char *w[SEARCH_MAXWORDS];
     size_t nw = query_words(q->text, w, SEARCH_MAXWORDS);
     if (q->text && !nw) return recent(s, q, hits, n, err);
-    filt f = {NULL, 0, q, 0, 1};
+    filt f = {NULL, 0, q, 0, 1, NULL, 0};
     int filtered = q->kind || q->since_ms || q->collection || q->category, rc = 0;
     cands c = {0};
+    double t0 = cs_mono_ms();
     if (filtered) {
         f.listed = 1;
         store_query sf = {0};
@@ -732,17 +838,25 @@ int search_run(store *s, const search_query *q, search_hit **hits, size_t *n, cs
         sf.category = q->category;
         rc = store_briefs(s, &sf, &f.b, &f.n, err);
     }
+    LAP(q, briefs, t0);
     int typing = nw && typing_last(q->text, w[nw - 1]);
     if (!rc) rc = gather(s, q, w, nw, &f, &c, err);
     if (!rc && !filtered) {
         /* the candidates' own rows: entries deleted since their vectors joined the search matrix
          * are gone from the store but not from the matrix; if any made the meaning list, rank
          * again against the list of every entry (slower, rare) */
+        t0 = cs_mono_ms();
+        /* the sampled entries need only their kind: from the kind map (kept by the store between
+         * searches) rather than their rows; the candidates need their rows (recency) */
+        if (q->vecs && vecindex_rows(q->vecs) <= SEARCH_KINDMAP_MAX) rc = store_kind_map(s, &f.km, &f.nkm, err);
         int64_t *ids = malloc((c.n ? c.n : 1) * sizeof *ids);
-        if (!ids) rc = cs_errc(err, CS_ENOMEM, "out of memory");
-        for (size_t i = 0; !rc && i < c.n; i++) ids[i] = c.a[i].h.id;
-        if (!rc) rc = store_briefs_of(s, ids, c.n, &f.b, &f.n, err);
+        size_t nids = 0;
+        if (!rc && !ids) rc = cs_errc(err, CS_ENOMEM, "out of memory");
+        for (size_t i = 0; !rc && i < c.n; i++)
+            if (c.a[i].cand || !f.km) ids[nids++] = c.a[i].h.id;
+        if (!rc) rc = store_briefs_of(s, ids, nids, &f.b, &f.n, err);
         free(ids);
+        LAP(q, briefs, t0);
         int stale = 0;
         for (size_t i = 0; !rc && i < c.n; i++) stale |= c.a[i].cand && !find_brief(&f, c.a[i].h.id);
         if (!rc && stale) {
@@ -757,8 +871,10 @@ int search_run(store *s, const search_query *q, search_hit **hits, size_t *n, cs
     if (rc) {
         free(f.b);
         free(c.a);
+        free(c.slot);
         return -1;
     }
+    t0 = cs_mono_ms();
     /* a query that looks like gibberish to this model must stand out more (search_neutral.h) */
     double raise = 0;
     if (q->text && q->qvec && q->neutral && q->vecs) {
@@ -768,10 +884,14 @@ int search_run(store *s, const search_query *q, search_hit **hits, size_t *n, cs
     if (score_all(&c, &f, q->text != NULL, q->meaning_min ? q->meaning_min : standout_min, raise)) {
         free(f.b);
         free(c.a);
+        free(c.slot);
         return cs_errc(err, CS_ENOMEM, "out of memory");
     }
     search_space2(&c, q);
-    /* keep the candidates that matched by words or stood out by meaning */
+    /* keep the candidates that matched by words or stood out by meaning (the index of ids goes:
+     * the places change) */
+    free(c.slot);
+    c.slot = NULL;
     size_t k = 0;
     for (size_t i = 0; i < c.n; i++) {
         const store_brief *b = find_brief(&f, c.a[i].h.id);
@@ -793,6 +913,7 @@ int search_run(store *s, const search_query *q, search_hit **hits, size_t *n, cs
     }
     for (size_t i = 0; i < k; i++) out[i] = c.a[i].h;
     free(c.a);
+    LAP(q, rank, t0);
     *hits = out;
     *n = k;
     return 0;

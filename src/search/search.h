@@ -69,6 +69,19 @@
 #define SEARCH_RRF_K 60
 #define SEARCH_DEPTH 200 /* candidates taken from each signal */
 
+/* Where one search's time went, in milliseconds (wall, CLOCK_MONOTONIC): filled when the caller
+ * points search_query.timing at one (zeroed by the caller; phases add up over a search), for the
+ * daemon's SEARCH reply and bench/e2e.py. */
+typedef struct search_timing {
+    double store;   /* opening the store connection (the daemon's search callback) */
+    double embed;   /* the text tower(s): the query's vector */
+    double matrix;  /* vecindex_open: bringing the search matrix up to date and mapping it */
+    double words;   /* full text: the completions of the last word and the five ways */
+    double vectors; /* the meaning top list and the sampled cosines (both spaces) */
+    double briefs;  /* the candidates' rows (kind, recency) from the store */
+    double rank;    /* standouts, fusion, sorting, diversifying */
+} search_timing;
+
 typedef struct search_query {
     const char *text;     /* the words, for full text (may be NULL or empty) */
     const float *qvec;    /* unit query embedding, or NULL (no model) */
@@ -96,9 +109,10 @@ typedef struct search_query {
     const float *neutral2;
     int n_neutral2;
     const double *meaning_min2;
-    char warning[96]; /* out, set by the daemon's search (web.h's search callback): "" or why
+    char warning[96];      /* out, set by the daemon's search (web.h's search callback): "" or why
                            * results may miss entries, e.g. "index out of date: disk full"
                            * (vecindex_stale); search_run leaves it alone */
+    search_timing *timing; /* out, or NULL: where the time went (above) */
 } search_query;
 
 /* SEARCH_MEANING_TEXT: the meaning came from the text embedder's space (SEARCH_MEANING is set too) */

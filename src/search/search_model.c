@@ -90,7 +90,9 @@ int search_with_models(store *s, clip_ctx *model, stm_ctx *tmodel, const char *m
     float *qv = NULL;
     vecindex *vi = NULL;
     int rc = model ? query_vector(s, model, tmodel, model_id, q, image, &qv, embed_ms, err) : 0;
+    double t0 = cs_mono_ms();
     if (!rc && qv) rc = vecindex_open(s, model_id, &vi, err);
+    if (q->timing) q->timing->matrix += cs_mono_ms() - t0;
     if (!rc && vi) {
         int P = clip_get_info(model)->projection_dim;
         if (vecindex_dim(vi) && vecindex_dim(vi) != P)
@@ -127,6 +129,7 @@ int search_with_models(store *s, clip_ctx *model, stm_ctx *tmodel, const char *m
     vecindex *vi2 = NULL;
     if (!rc) rc = space2_open(s, emb, q, image, &qv2, &vi2, &own2, embed_ms, err);
     if (!rc && (q->text || qv || qv2)) rc = search_run(s, q, hits, n, err);
+    if (q->timing && embed_ms) q->timing->embed = *embed_ms;
     q->qvec2 = NULL;
     q->vecs2 = NULL;
     q->neutral2 = NULL;

@@ -17,6 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../common/cs_hash.h"
+
 #define MAGIC    "CSVEC001"
 #define Q8_MAGIC "CSQ8V001"
 /* the bound on a quantised dot product's error gets this much slack for float rounding in the
@@ -310,16 +312,86 @@ void vecindex_close(vecindex *v) {
     free(v);
 }
 
-/* min-heap of (score, entry) */
-static void sift_down(vec_hit *h, size_t n, size_t i) {
+/* The top-k heap of offer(): a min-heap of (score, entry), with an index from entry to heap slot
+ * so that finding an entry already there costs a hash probe instead of a walk over the heap
+ * (k is 2,048 for search's score sample). The heap's moves are exactly those of a plain
+ * heap; the index only follows them. Open addressing, linear probing, backward-shift deletion. */
+typedef struct topk {
+    vec_hit *h;
+    size_t n, k;
+    size_t *at;   /* hash slot -> heap slot, SIZE_MAX: empty */
+    size_t *slot; /* heap slot -> hash slot */
+    size_t mask;
+} topk;
+
+static int topk_init(topk *t, size_t k) {
+    size_t cap = 16;
+    while (cap < 2 * k) cap *= 2;
+    t->h = malloc(k * sizeof *t->h);
+    t->at = malloc(cap * sizeof *t->at);
+    t->slot = malloc(k * sizeof *t->slot);
+    t->n = 0;
+    t->k = k;
+    t->mask = cap - 1;
+    if (!t->h || !t->at || !t->slot) return -1;
+    for (size_t i = 0; i < cap; i++) t->at[i] = SIZE_MAX;
+    return 0;
+}
+
+static void topk_reset(topk *t) {
+    for (size_t i = 0; i < t->n; i++) t->at[t->slot[i]] = SIZE_MAX;
+    t->n = 0;
+}
+
+static void topk_free(topk *t) {
+    free(t->at);
+    free(t->slot);
+}
+
+/* The hash slot of entry id, or the empty slot where it would go. */
+static size_t topk_find(const topk *t, int64_t id) {
+    size_t i = cs_hash_slot(id, t->mask);
+    while (t->at[i] != SIZE_MAX && t->h[t->at[i]].entry != id) i = (i + 1) & t->mask;
+    return i;
+}
+
+/* Takes hash slot i out, shifting back the entries probed past it. */
+static void topk_unhash(topk *t, size_t i) {
+    size_t j = i;
+    for (;;) {
+        j = (j + 1) & t->mask;
+        if (t->at[j] == SIZE_MAX) break;
+        size_t home = cs_hash_slot(t->h[t->at[j]].entry, t->mask);
+        /* j's entry may move to i when its home is not cyclically within (i, j] */
+        if (i <= j ? (home <= i || home > j) : (home <= i && home > j)) {
+            t->at[i] = t->at[j];
+            t->slot[t->at[i]] = i;
+            i = j;
+        }
+    }
+    t->at[i] = SIZE_MAX;
+}
+
+static void topk_swap(topk *t, size_t a, size_t b) {
+    vec_hit x = t->h[a];
+    t->h[a] = t->h[b];
+    t->h[b] = x;
+    size_t s = t->slot[a];
+    t->slot[a] = t->slot[b];
+    t->slot[b] = s;
+    t->at[t->slot[a]] = a;
+    t->at[t->slot[b]] = b;
+}
+
+static void sift_down(topk *t, size_t i) {
+    vec_hit *h = t->h;
+    size_t n = t->n;
     for (;;) {
         size_t l = 2 * i + 1, r = l + 1, m = i;
         if (l < n && h[l].score < h[m].score) m = l;
         if (r < n && h[r].score < h[m].score) m = r;
         if (m == i) return;
-        vec_hit t = h[i];
-        h[i] = h[m];
-        h[m] = t;
+        topk_swap(t, i, m);
         i = m;
     }
 }
@@ -373,26 +445,35 @@ static int64_t row_id(const vecindex *v, size_t r) {
     return id;
 }
 
-/* Offers (id, s) to h, a min-heap of at most k distinct entries, each at its best score so far:
+/* Offers (id, s) to t, a min-heap of at most k distinct entries, each at its best score so far:
  * an entry already in the heap is raised in place (never a second slot), so text windows of one
  * entry can never crowd other entries out. The heap order is established once it is full. */
-static void offer(vec_hit *h, size_t *hn, size_t k, int64_t id, float s) {
-    if (*hn == k && s <= h[0].score) return;
-    for (size_t i = 0; i < *hn; i++)
-        if (h[i].entry == id) {
-            if (s > h[i].score) {
-                h[i].score = s;
-                if (*hn == k) sift_down(h, *hn, i); /* raised: it can only sink in a min-heap */
-            }
-            return;
+static void offer(topk *t, int64_t id, float s) {
+    vec_hit *h = t->h;
+    size_t k = t->k;
+    if (t->n == k && s <= h[0].score) return;
+    size_t hs = topk_find(t, id);
+    if (t->at[hs] != SIZE_MAX) {
+        size_t i = t->at[hs];
+        if (s > h[i].score) {
+            h[i].score = s;
+            if (t->n == k) sift_down(t, i); /* raised: it can only sink in a min-heap */
         }
-    if (*hn < k) {
-        h[(*hn)++] = (vec_hit){id, s};
-        if (*hn == k)
-            for (size_t i = k / 2; i-- > 0;) sift_down(h, *hn, i);
+        return;
+    }
+    if (t->n < k) {
+        h[t->n] = (vec_hit){id, s};
+        t->slot[t->n] = hs;
+        t->at[hs] = t->n++;
+        if (t->n == k)
+            for (size_t i = k / 2; i-- > 0;) sift_down(t, i);
     } else {
+        topk_unhash(t, t->slot[0]);
+        hs = topk_find(t, id); /* the shift may have moved the empty slot it would take */
         h[0] = (vec_hit){id, s};
-        sift_down(h, *hn, 0);
+        t->slot[0] = hs;
+        t->at[hs] = 0;
+        sift_down(t, 0);
     }
 }
 
@@ -491,16 +572,19 @@ int vecindex_scan_topk(const vecindex_scan *scan, size_t j, int k, int (*keep)(i
     size_t cap = (size_t)k;
     const float *sc = scan->sc + j * v->rows, *q = scan->q + j * (size_t)dim, *re = scan->re;
     float qe = scan->qe[j];
-    vec_hit *h = malloc(cap * sizeof *h);
+    topk t;
     size_t *cand = NULL, nc = 0, ccap = 0;
-    if (!h) return cs_errc(err, CS_ENOMEM, "out of memory");
-    /* pass 2: candidates. h holds the k largest lower bounds of distinct kept entries. */
-    size_t hn = 0;
+    if (topk_init(&t, cap)) {
+        free(t.h);
+        topk_free(&t);
+        return cs_errc(err, CS_ENOMEM, "out of memory");
+    }
+    /* pass 2: candidates. t holds the k largest lower bounds of distinct kept entries. */
     int rc = 0;
     for (size_t r = 0; r < v->rows && !rc; r++) {
         float bd = re[r] + qe * (1.0f + re[r]) + Q8_SLACK;
         float lo = sc[r] - bd, hi = sc[r] + bd;
-        if (hn == cap && hi < h[0].score) continue;
+        if (t.n == cap && hi < t.h[0].score) continue;
         int64_t id = row_id(v, r);
         if (keep && !keep(id, arg)) continue;
         if (nc == ccap) {
@@ -513,24 +597,25 @@ int vecindex_scan_topk(const vecindex_scan *scan, size_t j, int k, int (*keep)(i
             cand = nn;
         }
         cand[nc++] = r;
-        offer(h, &hn, cap, id, lo);
+        offer(&t, id, lo);
     }
-    float tau = hn == cap ? h[0].score : -INFINITY;
+    float tau = t.n == cap ? t.h[0].score : -INFINITY;
     /* pass 3: rescore the survivors exactly; keep the k best entries */
-    hn = 0;
+    topk_reset(&t);
     for (size_t i = 0; i < nc && !rc; i++) {
         size_t r = cand[i];
         if (sc[r] + (re[r] + qe * (1.0f + re[r]) + Q8_SLACK) < tau) continue;
-        offer(h, &hn, cap, row_id(v, r), dot(q, row_f32(v, r), dim));
+        offer(&t, row_id(v, r), dot(q, row_f32(v, r), dim));
     }
     free(cand);
+    topk_free(&t);
     if (rc) {
-        free(h);
+        free(t.h);
         return -1;
     }
-    qsort(h, hn, sizeof *h, by_score_desc);
-    *out = h;
-    *n = hn;
+    qsort(t.h, t.n, sizeof *t.h, by_score_desc);
+    *out = t.h;
+    *n = t.n;
     return 0;
 }
 

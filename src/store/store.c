@@ -485,6 +485,7 @@ int store_open(const char *dir, store **out, cs_err *err) {
 void store_close(store *s) {
     if (!s) return;
     free(s->pending);
+    free(s->kmap);
     if (s->db) sqlite3_close_v2(s->db);
     if (s->lockfd >= 0) close(s->lockfd);
     free(s->dir);
@@ -879,6 +880,15 @@ int store_scrub_index(store *s, cs_err *err) {
 }
 
 int store_begin(store *s, cs_err *err) { return store_exec(s, "BEGIN IMMEDIATE", err); }
+
+int store_read_begin(store *s, cs_err *err) {
+    if (!sqlite3_get_autocommit(s->db)) return 0;
+    return store_exec(s, "BEGIN DEFERRED", err) ? -1 : 1;
+}
+
+void store_read_end(store *s) {
+    if (!sqlite3_get_autocommit(s->db)) store_exec(s, "COMMIT", NULL);
+}
 
 int store_end(store *s, int ok, cs_err *err) {
     int rc = 0;
@@ -1393,12 +1403,15 @@ int store_briefs(store *s, const store_query *f, store_brief **out, size_t *n, c
     return r == SQLITE_DONE ? 0 : store_dberr(s, err, "entries");
 }
 
-const store_brief *store_brief_find(const store_brief *b, size_t n, int64_t id) {
+/* The element of a[0..n) (each size bytes, sorted by an int64_t id at its start) with id, or NULL. */
+static const void *find_by_id(const void *a, size_t n, size_t size, int64_t id) {
     size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t m = (lo + hi) / 2;
-        if (b[m].id == id) return &b[m];
-        if (b[m].id < id)
+        int64_t x;
+        memcpy(&x, (const char *)a + m * size, sizeof x);
+        if (x == id) return (const char *)a + m * size;
+        if (x < id)
             lo = m + 1;
         else
             hi = m;
@@ -1406,41 +1419,95 @@ const store_brief *store_brief_find(const store_brief *b, size_t n, int64_t id) 
     return NULL;
 }
 
-static int by_brief_id(const void *a, const void *b) {
-    int64_t x = ((const store_brief *)a)->id, y = ((const store_brief *)b)->id;
-    return x < y ? -1 : x > y;
+const store_brief *store_brief_find(const store_brief *b, size_t n, int64_t id) {
+    return find_by_id(b, n, sizeof *b, id);
 }
 
 int store_briefs_of(store *s, const int64_t *ids, size_t nids, store_brief **out, size_t *n, cs_err *err) {
     *out = NULL;
     *n = 0;
+    /* one statement for all the ids (a search asks about 2,500), not one each: the ids go in as a
+     * JSON array, which SQLite turns into a set; its rows come sorted by id, each once */
+    char *list = malloc(nids * 21 + 3), *p = list;
+    if (!list) return cs_errc(err, CS_ENOMEM, "out of memory");
+    *p++ = '[';
+    for (size_t i = 0; i < nids; i++) p += sprintf(p, i ? ",%lld" : "%lld", (long long)ids[i]);
+    *p++ = ']';
+    *p = 0;
     sqlite3_stmt *st;
-    if (store_prepare(s, "SELECT " BRIEF_COLS " FROM entries WHERE id = ?", &st, "entries", err)) return -1;
-    size_t cap = 0;
-    int rc = 0;
-    for (size_t i = 0; i < nids && !rc; i++) {
-        sqlite3_bind_int64(st, 1, ids[i]);
-        int r = sqlite3_step(st);
-        if (r == SQLITE_ROW && push_brief(out, n, &cap, st))
-            rc = cs_errc(err, CS_ENOMEM, "out of memory");
-        else if (r != SQLITE_ROW && r != SQLITE_DONE)
-            rc = store_dberr(s, err, "entries");
-        sqlite3_reset(st);
+    if (store_prepare(s, "SELECT " BRIEF_COLS " FROM entries WHERE id IN (SELECT value FROM json_each(?1)) ORDER BY id",
+                      &st, "entries", err)) {
+        free(list);
+        return -1;
     }
+    sqlite3_bind_text(st, 1, list, (int)(p - list), SQLITE_STATIC);
+    size_t cap = 0;
+    int r, rc = 0;
+    while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW)
+        if (push_brief(out, n, &cap, st)) rc = cs_errc(err, CS_ENOMEM, "out of memory");
+    if (!rc && r != SQLITE_DONE) rc = store_dberr(s, err, "entries");
     sqlite3_finalize(st);
+    free(list);
     if (rc) {
         free(*out);
         *out = NULL;
         *n = 0;
         return -1;
     }
-    if (*n > 1) qsort(*out, *n, sizeof **out, by_brief_id);
-    /* the same id asked twice: keep one */
-    size_t k = 0;
-    for (size_t i = 0; i < *n; i++)
-        if (!k || (*out)[k - 1].id != (*out)[i].id) (*out)[k++] = (*out)[i];
-    *n = k;
     return 0;
+}
+
+int store_kind_map(store *s, const store_kind_row **rows, size_t *n, cs_err *err) {
+    *rows = NULL;
+    *n = 0;
+    sqlite3_stmt *st;
+    if (store_prepare(s, "PRAGMA data_version", &st, "entries", err)) return -1;
+    int r = sqlite3_step(st);
+    int64_t version = r == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1, changes = sqlite3_total_changes64(s->db);
+    sqlite3_finalize(st);
+    if (r != SQLITE_ROW) return store_dberr(s, err, "entries");
+    if (!s->kmap_read || version != s->kmap_version || changes != s->kmap_changes) {
+        s->kmap_read = 0;
+        if (store_prepare(s,
+                          "SELECT id, kind = 'image', kind = 'image' AND length(trim(coalesce(ocr_text, ''))) >= 4"
+                          " FROM entries ORDER BY id",
+                          &st, "entries", err))
+            return -1;
+        size_t k = 0, cap = s->nkmap > 0 ? s->nkmap + 64 : 1024;
+        store_kind_row *m = malloc(cap * sizeof *m);
+        while (m && (r = sqlite3_step(st)) == SQLITE_ROW) {
+            if (k == cap) {
+                store_kind_row *nm = realloc(m, (cap *= 2) * sizeof *nm);
+                if (!nm) {
+                    free(m);
+                    m = NULL;
+                    break;
+                }
+                m = nm;
+            }
+            m[k++] = (store_kind_row){sqlite3_column_int64(st, 0), (unsigned char)sqlite3_column_int(st, 1),
+                                      (unsigned char)sqlite3_column_int(st, 2)};
+        }
+        sqlite3_finalize(st);
+        if (!m) return cs_errc(err, CS_ENOMEM, "out of memory");
+        if (r != SQLITE_DONE) {
+            free(m);
+            return store_dberr(s, err, "entries");
+        }
+        free(s->kmap);
+        s->kmap = m;
+        s->nkmap = k;
+        s->kmap_version = version;
+        s->kmap_changes = changes;
+        s->kmap_read = 1;
+    }
+    *rows = s->kmap;
+    *n = s->nkmap;
+    return 0;
+}
+
+const store_kind_row *store_kind_find(const store_kind_row *r, size_t n, int64_t id) {
+    return find_by_id(r, n, sizeof *r, id);
 }
 
 int store_fts(store *s, const char *q, int limit, int64_t **ids, size_t *n, cs_err *err) {
@@ -1459,13 +1526,14 @@ int store_fts_ranked(store *s, int trigram, const char *q, int limit, store_fts_
     *out = NULL;
     *n = 0;
     sqlite3_stmt *st;
-    /* bm25() is negative, lower is better; length(body) for the caller's length normalisation
+    /* bm25() is negative, lower is better; the rank column is that same bm25() (no other rank
+     * function is configured), computed once for the ORDER BY: selecting bm25() again would
+     * compute it twice per match; length(body) for the caller's length normalisation
      * (the word index's body, also for the trigram index: that one is cut at 4096 characters) */
-    const char *sql =
-        trigram ? "SELECT t.rowid, -bm25(entries_tri), (SELECT length(body) FROM entries_fts WHERE rowid = t.rowid)"
-                  " FROM entries_tri t WHERE entries_tri MATCH ? ORDER BY rank LIMIT ?"
-                : "SELECT rowid, -bm25(entries_fts), length(body) FROM entries_fts WHERE entries_fts MATCH ?"
-                  " ORDER BY rank LIMIT ?";
+    const char *sql = trigram ? "SELECT t.rowid, -t.rank, (SELECT length(body) FROM entries_fts WHERE rowid = t.rowid)"
+                                " FROM entries_tri t WHERE entries_tri MATCH ? ORDER BY rank LIMIT ?"
+                              : "SELECT rowid, -rank, length(body) FROM entries_fts WHERE entries_fts MATCH ?"
+                                " ORDER BY rank LIMIT ?";
     if (store_prepare(s, sql, &st, "full-text search", err)) return -1;
     sqlite3_bind_text(st, 1, q, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, limit);
@@ -1508,7 +1576,11 @@ int store_fts_terms(store *s, const char *prefix, int limit, store_fts_term **ou
             err))
         return -1;
     sqlite3_stmt *st;
-    if (store_prepare(s, "SELECT count(*) FROM entries_fts", &st, "full-text terms", err)) return -1;
+    /* the number of indexed entries: FTS5 keeps one row per entry in its docsize table, which
+     * SQLite counts from its B-tree; count(*) on the FTS5 table itself reads every stored text */
+    if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM entries_fts_docsize", -1, &st, NULL) != SQLITE_OK &&
+        store_prepare(s, "SELECT count(*) FROM entries_fts", &st, "full-text terms", err))
+        return -1;
     if (sqlite3_step(st) == SQLITE_ROW) *total = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     /* the terms of the prefix are the range [prefix, prefix + U+10FFFF) in the index's order */

@@ -184,6 +184,22 @@ const store_brief *store_brief_find(const store_brief *b, size_t n, int64_t id);
 /* The briefs of the given ids that exist (deleted ones are left out), sorted by id. */
 int store_briefs_of(store *s, const int64_t *ids, size_t nids, store_brief **out, size_t *n, cs_err *err);
 
+/* What a search needs of every entry to place a cosine in its crowd (search.h): the entry exists,
+ * is an image or not, and holds OCR text or not (store_brief.has_text). */
+typedef struct store_kind_row {
+    int64_t id;
+    unsigned char image, has_text;
+} store_kind_row;
+/* Every entry's kind row, sorted by id: *rows is borrowed from s and valid until the next call on
+ * s or store_close. Kept between calls and read again only when the database changed since: another
+ * connection committed (PRAGMA data_version) or this one wrote (sqlite3_total_changes64). Inside
+ * a read transaction (store_read_begin) the rows belong to the same snapshot as the other reads.
+ * Reading it costs a scan of every entry; a search asks it for the ids of its score sample (about
+ * 2,000) instead of reading their rows one by one. */
+int store_kind_map(store *s, const store_kind_row **rows, size_t *n, cs_err *err);
+/* The row of id in r[0..n) (binary search), or NULL. */
+const store_kind_row *store_kind_find(const store_kind_row *r, size_t n, int64_t id);
+
 /* Full-text matches of an FTS5 query (already sanitised), best first (BM25), at most limit. */
 int store_fts(store *s, const char *fts_query, int limit, int64_t **ids, size_t *n, cs_err *err);
 
@@ -281,6 +297,12 @@ int store_collection_members(store *s, int64_t id, int limit, int64_t **ids, siz
  * take milliseconds: other writers (capture) wait meanwhile. Not nestable. */
 int store_begin(store *s, cs_err *err);
 int store_end(store *s, int ok, cs_err *err);
+/* A read transaction around many reads (a search runs thousands of statements): one snapshot and
+ * one WAL read lock for all of them instead of one per statement. Returns 1 when it began one,
+ * which store_read_end ends; 0 when a transaction is already open on s (nothing to end); -1 on
+ * failure. Writes inside it are not allowed (it would be upgraded and could fail busy). */
+int store_read_begin(store *s, cs_err *err);
+void store_read_end(store *s);
 /* Write transactions this handle committed since it opened (explicit ones and single-statement
  * autocommits alike): each costs one WAL fsync, so tests use it to check writes are grouped. */
 int64_t store_commits(const store *s);

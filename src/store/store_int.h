@@ -22,6 +22,11 @@ struct store {
     void *test_hook_arg;
     int scrub;       /* a secret was deleted inside store_begin: scrub the full-text index at store_end */
     int64_t commits; /* write transactions committed on this handle (store_commits) */
+    /* store_kind_map's rows and the database version they were read at (valid: kmap_read) */
+    store_kind_row *kmap;
+    size_t nkmap;
+    int kmap_read;
+    int64_t kmap_version, kmap_changes;
 };
 
 /* The cs_err code for an SQLite result code: BUSY/LOCKED -> CS_EBUSY, CORRUPT/NOTADB ->

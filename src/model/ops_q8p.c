@@ -107,14 +107,6 @@ typedef struct {
     float *y;
 } q8p_job;
 
-/* Rows i..i+R-1 (R <= 4) of x against the 16 columns of panel j / 16, of which nr are stored. Per 4 k values of a row: vpbroadcastd of the row's 4 |x| bytes and of its 4 signed
- * bytes, then per 8 columns vpsignb (x's signs onto the panel's weights; a zero x zeroes them),
- * vpmaddubsw (|x| unsigned times the weights signed: int16 pairs, at most 2 * 127 * 127 = 32258,
- * so nothing saturates: q8_0 never makes -128), vpmaddwd with ones (the 4 products of each column
- * in one int32 lane) and vpaddd: 4 uops per 32 products and no horizontal sums. After a block's 8
- * steps each int32 sum (at most 32 * 127 * 127, exact, and exact in F32 too: below 2^24) is
- * converted and added to the F32 sums as the reference does. 8 int32 accumulators, 2 panel vectors,
- * ones and the two broadcasts fit in the 16 ymm registers; the F32 sums live in L1. */
 /* A block's 8 steps for 4 rows, in assembly: with intrinsics GCC 12 kept two of the 8
  * accumulators on the stack and moved others between registers every step. Here the 8
  * accumulators and ones stay in registers, ymm10-15 hold the two panel vectors, the two
@@ -153,6 +145,16 @@ static inline __attribute__((always_inline)) void q8p_steps4(const q8p_block *pb
     acc[0][0] = a00, acc[0][1] = a01, acc[1][0] = a10, acc[1][1] = a11;
     acc[2][0] = a20, acc[2][1] = a21, acc[3][0] = a30, acc[3][1] = a31;
 }
+
+/* Rows i..i+R-1 (R <= 4) of x against the 16 columns of panel j / 16, of which nr are stored.
+ * Per 4 k values of a row: vpbroadcastd of the row's 4 |x| bytes and of its 4 signed bytes, then
+ * per 8 columns vpsignb (x's signs onto the panel's weights; a zero x zeroes them), vpmaddubsw
+ * (|x| unsigned times the weights signed: int16 pairs, at most 2 * 127 * 127 = 32258, so nothing
+ * saturates: q8_0 never makes -128), vpmaddwd with ones (the 4 products of each column in one
+ * int32 lane) and vpaddd: 4 uops per 32 products and no horizontal sums. After a block's 8 steps
+ * each int32 sum (at most 32 * 127 * 127, exact, and exact in F32 too: below 2^24) is converted
+ * and added to the F32 sums as the reference does. 8 int32 accumulators, 2 panel vectors, ones
+ * and the two broadcasts fit in the 16 ymm registers; the F32 sums live in L1. */
 static inline __attribute__((always_inline)) void q8p_tile(const q8p_job *J, int i, int j, int nr, const int R) {
     const ops_lpw *w = J->w;
     int nb = w->nb, n = w->n;

@@ -129,6 +129,96 @@ static void kernels_match_reference(int fmt) {
 Test(dtype, f16_kernels_match_the_reference_on_odd_shapes) { kernels_match_reference(OPS_LP_F16); }
 Test(dtype, q8_kernels_match_the_reference_on_odd_shapes) { kernels_match_reference(OPS_LP_Q8); }
 
+/* Q8P (q8_0 in column panels, ops_q8p.c) against the Q8 reference on the same weights, bit for
+ * bit: the int32 block sums are exact and each kernel adds the scaled blocks in the reference's
+ * order. Rows 1-5 (short tiles), 50 and 400 (image batch 1 and 8), 77 (text); columns not a
+ * multiple of the 16-column panel; k = 32, 64, 768, 3072 and k not a multiple of 32. */
+static const int q8p_shapes[][3] = {{1, 1, 1},     {1, 17, 32},     {3, 16, 64},    {4, 33, 768},  {5, 40, 3072},
+                                    {2, 9, 31},    {13, 31, 33},    {4, 16, 100},   {6, 48, 65},   {50, 96, 768},
+                                    {77, 70, 512}, {400, 40, 768},  {400, 17, 3072}, {7, 150, 2999}, {2, 1537, 512},
+                                    {50, 64, 3072}};
+
+static void q8p_matches_q8_reference(const float *x, const float *w, int m, int n, int k, ops_ctx *o) {
+    ops_lpw *q = ops_lp_pack(o, w, n, k, OPS_LP_Q8), *p = ops_lp_pack(o, w, n, k, OPS_LP_Q8P);
+    cr_assert(q && p);
+    cr_assert_eq(p->fmt, OPS_LP_Q8P);
+    cr_assert_eq(p->bytes, ops_lp_size(n, k, OPS_LP_Q8P));
+    /* packing straight to panels is quantising to q8_0 and then repacking */
+    void *re = NULL;
+    cr_assert_eq(posix_memalign(&re, 64, p->bytes), 0);
+    ops_q8p_repack(q->data, n, q->nb, re);
+    cr_assert_eq(memcmp(re, p->data, p->bytes), 0, "%dx%d: Q8P pack differs from Q8 pack + repack", n, k);
+    free(re);
+    float *ref = malloc((size_t)m * n * sizeof *ref), *y = malloc((size_t)m * n * sizeof *y);
+    void *scr = scratch_for(m, k);
+    cr_assert_eq(ops_lp_linear_impl(o, x, q, ref, m, scr, OPS_LP_REF), 0);
+    int impls[] = {OPS_LP_REF, OPS_LP_PORTABLE, OPS_LP_AVX2};
+    for (int t = 0; t < 3; t++) {
+        if (!ops_lp_have(impls[t])) {
+            cr_log_warn("this build has no AVX2 kernel");
+            continue;
+        }
+        for (size_t i = 0; i < (size_t)m * n; i++) y[i] = NAN;
+        cr_assert_eq(ops_lp_linear_impl(o, x, p, y, m, scr, impls[t]), 0);
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+                cr_assert_eq(memcmp(&y[(size_t)i * n + j], &ref[(size_t)i * n + j], sizeof *y), 0,
+                             "Q8P kernel %d, %dx%dx%d, y[%d,%d] = %.9g, Q8 reference %.9g", impls[t], m, n, k, i, j,
+                             y[(size_t)i * n + j], ref[(size_t)i * n + j]);
+    }
+    ops_lp_free(q); ops_lp_free(p);
+    free(ref); free(y); free(scr);
+}
+
+Test(dtype, q8p_kernels_equal_the_q8_reference_bit_for_bit) {
+    ops_ctx *o = ops_ctx_new(2);
+    cr_assert_not_null(o);
+    for (size_t s = 0; s < sizeof q8p_shapes / sizeof *q8p_shapes; s++) {
+        int m = q8p_shapes[s][0], n = q8p_shapes[s][1], k = q8p_shapes[s][2];
+        float *x = rand_mat((size_t)m * k, 2.0f), *w = rand_mat((size_t)n * k, 0.05f);
+        if (k >= 64) /* a zero block in one row and one column: zero scales */
+            for (int t = 32; t < 64; t++) x[t] = w[t] = 0.0f;
+        q8p_matches_q8_reference(x, w, m, n, k, o);
+        free(x); free(w);
+    }
+    ops_ctx_free(o);
+}
+
+/* The extremes: activations -128 or 127 (quantised to -127..127: q8_0 never makes -128), weights
+ * +-127, so every int16 pair of vpmaddubsw is +-2 * 127 * 127 or +-2 * 127 * 126, the most it
+ * takes. A kernel whose pairs saturated (x + 128 as the unsigned operand, 2 * 255 * 127) would be
+ * off by thousands. The result must equal the reference and the exact sum. */
+Test(dtype, q8p_extreme_values_match_the_reference_exactly) {
+    ops_ctx *o = ops_ctx_new(2);
+    int ks[] = {64, 3072}, m = 6, n = 20;
+    for (int c = 0; c < 2; c++) {
+        int k = ks[c];
+        float *x = malloc((size_t)m * k * sizeof *x), *w = malloc((size_t)n * k * sizeof *w);
+        for (int i = 0; i < m; i++) /* rows: all -128, all 127, alternating, and -128 / 127 by block */
+            for (int t = 0; t < k; t++)
+                x[(size_t)i * k + t] = i == 0 ? -128.0f : i == 1 ? 127.0f : i == 2 ? (t % 2 ? 127.0f : -128.0f)
+                                                       : i == 3 ? ((t / 32) % 2 ? 127.0f : -128.0f)
+                                                       : i == 4 ? (t % 3 ? -128.0f : 127.0f) : -128.0f;
+        for (int j = 0; j < n; j++) /* columns: all +127, all -127, alternating, by block */
+            for (int t = 0; t < k; t++)
+                w[(size_t)j * k + t] = j % 4 == 0 ? 127.0f : j % 4 == 1 ? -127.0f : j % 4 == 2 ? (t % 2 ? -127.0f : 127.0f)
+                                                                               : ((t / 32) % 2 ? 127.0f : -127.0f);
+        q8p_matches_q8_reference(x, w, m, n, k, o);
+        /* and the value itself: row 0 (every x -128: q -127, d_x 128/127) by column 1 (every w -127:
+         * q -127, d_w 1): each block 32 * 127 * 127 * (128 / 127) = 32 * 127 * 128 */
+        ops_lpw *p = ops_lp_pack(o, w, n, k, OPS_LP_Q8P);
+        float *y = malloc((size_t)m * n * sizeof *y);
+        void *scr = scratch_for(m, k);
+        ops_lp_linear(o, x, p, y, m, scr);
+        double want = (double)k * 127.0 * 128.0;
+        cr_assert_leq(fabs(y[1] - want), want * 1e-6, "k %d: %.9g, want %.9g", k, y[1], want);
+        cr_assert_leq(fabs(y[0] + want), want * 1e-6, "k %d: %.9g, want %.9g", k, y[0], -want);
+        ops_lp_free(p);
+        free(y); free(scr); free(x); free(w);
+    }
+    ops_ctx_free(o);
+}
+
 /* The reference itself against the F32 product: F16 within its rounding (2^-11 relative per
  * weight); Q8 within the bound its quantisation allows, per block: |x| d_w / 2 + |w| d_x / 2 +
  * 32 d_w d_x / 4 summed over the block, plus F32 rounding. */
@@ -179,6 +269,8 @@ Test(dtype, packed_sizes_are_half_and_about_a_quarter) {
     cr_assert_eq(q->bytes, 64 * 4 * 34); /* 100 columns: 4 blocks of 34 bytes per row */
     cr_assert_eq(ops_lp_size(3, 64, OPS_LP_Q8), 3 * 2 * 34); /* a multiple of 32: no padding block */
     cr_assert_eq(sizeof(ops_q8_block), 34, "ggml's block_q8_0 is 34 bytes");
+    cr_assert_eq(ops_lp_size(17, 64, OPS_LP_Q8P), 32 * 2 * 34); /* 17 columns: two 16-column panels */
+    cr_assert_eq(ops_lp_size(32, 100, OPS_LP_Q8P), ops_lp_size(32, 100, OPS_LP_Q8));
     cr_assert_null(ops_lp_pack(NULL, w, 64, 100, 7));
     ops_lp_free(h); ops_lp_free(q);
     ops_lp_free(NULL);
@@ -372,6 +464,13 @@ static void flip_byte(const char *path, long off_from_end) {
     fclose(f);
 }
 
+static void flip_magic(const char *path, const char *magic) {
+    FILE *f = fopen(path, "r+b");
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite(magic, 1, 8, f), 8);
+    fclose(f);
+}
+
 Test(dtype, converted_weights_are_cached_once_and_a_bad_cache_is_rebuilt) {
     FIXTURE(src, TINY);
     FIXTURE(rp, TINY "/refs.safetensors");
@@ -431,6 +530,19 @@ Test(dtype, converted_weights_are_cached_once_and_a_bad_cache_is_rebuilt) {
     cr_assert_eq(utimensat(AT_FDCWD, wpath, ts, 0), 0);
     cr_assert_eq(embed_cached(model, cache, px, img, txt), 0, "a stale cache was trusted");
     cr_assert_eq(embed_cached(model, cache, px, img, txt), 3);
+
+    /* the first version of the file format (no per-weight layout): converted again, never misread,
+     * even with an otherwise valid body */
+    flip_magic(vpath, "CSLPW001");
+    ops_lpw **got;
+    cs_err le;
+    int sh[1][2] = {{1, 1}};
+    cr_assert_eq(lpc_load(vpath, "k", OPS_LP_Q8, (const int(*)[2])sh, 1, &got, &le), -1);
+    cr_assert(strstr(le.msg, "older cache format"), "%s", le.msg);
+    int got_c = embed_cached(model, cache, px, img, txt);
+    cr_assert_eq(got_c, 1, "an old-format vision cache was read: %d", got_c);
+    cr_assert_eq(memcmp(img, img0, sizeof img), 0);
+    cr_assert_eq(embed_cached(model, cache, px, img, txt), 3, "the old-format file was not rewritten");
 
     /* garbage in place of the file */
     FILE *f = fopen(vpath, "wb");

@@ -118,8 +118,8 @@ static be_w *cpu_prepare(be *b, const void *data, int dtype, int n, int k, int k
     int lpfmt = c->b.keep == BE_KEEP_F16 ? OPS_LP_F16 : OPS_LP_Q8;
     if (dtype == BE_LPW) { /* converted before (a cache): taken over as it is */
         ops_lpw *lw = (ops_lpw *)data;
-        if (c->b.keep == BE_KEEP_F32 || (kind != BE_W_LINEAR && kind != BE_W_LINEAR_FEW) || lw->fmt != lpfmt ||
-            lw->n != n || lw->k != k) {
+        if (c->b.keep == BE_KEEP_F32 || (kind != BE_W_LINEAR && kind != BE_W_LINEAR_FEW) ||
+            ops_lp_family(lw->fmt) != lpfmt || lw->n != n || lw->k != k) {
             free(w);
             cs_errc(err, CS_EINVAL, "a converted %dx%d weight does not match what is asked", n, k);
             return NULL;
@@ -136,7 +136,9 @@ static be_w *cpu_prepare(be *b, const void *data, int dtype, int n, int k, int k
         return NULL;
     }
     if (c->b.keep != BE_KEEP_F32 && (kind == BE_W_LINEAR || kind == BE_W_LINEAR_FEW)) {
-        w->lp = ops_lp_pack(c->o, data, n, k, lpfmt);
+        /* q8 weights of many-row products in panels for the outer-product kernel (ops_q8p.c); the
+         * reference backend keeps the rows its kernel was written for */
+        w->lp = ops_lp_pack(c->o, data, n, k, c->ref ? lpfmt : ops_lp_fmt_for(lpfmt, kind == BE_W_LINEAR));
         if (!w->lp) {
             free(w);
             cs_errc(err, CS_ENOMEM, "out of memory converting a %dx%d weight", n, k);

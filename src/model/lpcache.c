@@ -13,10 +13,12 @@
 
 #include "../common/cs_hash.h"
 
-#define MAGIC "CSLPW001"
-#define HEAD  40
+#define MAGIC     "CSLPW002"
+#define OLD_MAGIC "CSLPW001" /* one format per file, no per-weight format: never read, converted again */
+#define HEAD      40
+#define SHAPE     12 /* u32 n, k, format per weight */
 /* Bumped whenever the conversion (rounding, layout) changes: old files then no longer match. */
-#define CONVERTER "ops_lp 1"
+#define CONVERTER "ops_lp 2"
 
 /* A checksum fast enough to run over a tower's weights at every start (several GB/s): four lanes
  * of xxHash64's round over 8-byte words, then the tail bytes. Catches torn and flipped data; not
@@ -138,18 +140,21 @@ int lpc_load(const char *path, const char *key, int fmt, const int (*shapes)[2],
     char *kbuf = NULL;
     unsigned char *sh = NULL;
     int rc = -1;
-    if (read_all(f, h, HEAD) || memcmp(h, MAGIC, 8)) {
+    if (read_all(f, h, HEAD) || (memcmp(h, MAGIC, 8) && memcmp(h, OLD_MAGIC, 8))) {
         cs_err_set(err, "%s: not a weights cache file", path);
+        goto done;
+    }
+    if (memcmp(h, MAGIC, 8)) {
+        cs_err_set(err, "%s: an older cache format (%.8s)", path, (const char *)h);
         goto done;
     }
     if (get32(h + 8) != (uint32_t)fmt || get32(h + 12) != count || get32(h + 16) != klen) {
         cs_err_set(err, "%s: made for other weights (format, count or key)", path);
         goto done;
     }
-    uint64_t payload = get64(h + 24), want = klen + 8 * count;
-    for (size_t i = 0; i < count; i++) want += ops_lp_size(shapes[i][0], shapes[i][1], fmt);
+    uint64_t payload = get64(h + 24), want = klen + SHAPE * count;
     kbuf = malloc(klen + 1);
-    sh = malloc(8 * count + 1);
+    sh = malloc(SHAPE * count + 1);
     w = calloc(count + 1, sizeof *w);
     if (!kbuf || !sh || !w) {
         cs_err_set(err, "out of memory");
@@ -157,23 +162,31 @@ int lpc_load(const char *path, const char *key, int fmt, const int (*shapes)[2],
     }
     sum_state s;
     sum_init(&s);
-    if (payload != want || read_all(f, kbuf, klen) || memcmp(kbuf, key, klen)) {
+    if (read_all(f, kbuf, klen) || memcmp(kbuf, key, klen)) {
         cs_err_set(err, "%s: stale (the model's files or the converter changed)", path);
         goto done;
     }
-    if (read_all(f, sh, 8 * count)) {
+    if (read_all(f, sh, SHAPE * count)) {
         cs_err_set(err, "%s: truncated", path);
         goto done;
     }
-    for (size_t i = 0; i < count; i++)
-        if ((int)get32(sh + 8 * i) != shapes[i][0] || (int)get32(sh + 8 * i + 4) != shapes[i][1]) {
-            cs_err_set(err, "%s: weight %zu has another shape", path, i);
+    for (size_t i = 0; i < count; i++) {
+        const unsigned char *e = sh + SHAPE * i;
+        if ((int)get32(e) != shapes[i][0] || (int)get32(e + 4) != shapes[i][1] ||
+            ops_lp_family((int)get32(e + 8)) != fmt || !ops_lp_size(1, 1, (int)get32(e + 8))) {
+            cs_err_set(err, "%s: weight %zu has another shape or format", path, i);
             goto done;
         }
+        want += ops_lp_size(shapes[i][0], shapes[i][1], (int)get32(e + 8));
+    }
+    if (payload != want) {
+        cs_err_set(err, "%s: stale (its length does not match its shapes)", path);
+        goto done;
+    }
     sum_add(&s, kbuf, klen);
-    sum_add(&s, sh, 8 * count);
+    sum_add(&s, sh, SHAPE * count);
     for (; got < count; got++) {
-        ops_lpw *x = ops_lp_alloc(shapes[got][0], shapes[got][1], fmt);
+        ops_lpw *x = ops_lp_alloc(shapes[got][0], shapes[got][1], (int)get32(sh + SHAPE * got + 8));
         if (!x) {
             cs_err_set(err, "out of memory");
             goto done;
@@ -216,14 +229,15 @@ int lpc_save(const char *path, const char *key, const ops_lpw *const *w, size_t 
         if (mkdir(dir, 0700) != 0 && errno != EEXIST) return cs_err_set(err, "%s: %s", dir, strerror(errno));
     }
     if (count == 0) return cs_err_set(err, "no weights to cache");
-    size_t klen = strlen(key), head = klen + 8 * count;
+    size_t klen = strlen(key), head = klen + SHAPE * count;
     unsigned char *meta = malloc(head);
     if (!meta) return cs_err_set(err, "out of memory");
     memcpy(meta, key, klen);
     uint64_t payload = head;
     for (size_t i = 0; i < count; i++) {
-        put32(meta + klen + 8 * i, (uint32_t)w[i]->n);
-        put32(meta + klen + 8 * i + 4, (uint32_t)w[i]->k);
+        put32(meta + klen + SHAPE * i, (uint32_t)w[i]->n);
+        put32(meta + klen + SHAPE * i + 4, (uint32_t)w[i]->k);
+        put32(meta + klen + SHAPE * i + 8, (uint32_t)w[i]->fmt);
         payload += w[i]->bytes;
     }
     sum_state s; /* the byte stream the reader checks */
@@ -232,7 +246,7 @@ int lpc_save(const char *path, const char *key, const ops_lpw *const *w, size_t 
     for (size_t i = 0; i < count; i++) sum_add(&s, w[i]->data, w[i]->bytes);
     unsigned char h[HEAD] = {0};
     memcpy(h, MAGIC, 8);
-    put32(h + 8, (uint32_t)w[0]->fmt);
+    put32(h + 8, (uint32_t)ops_lp_family(w[0]->fmt));
     put32(h + 12, (uint32_t)count);
     put32(h + 16, (uint32_t)klen);
     put64(h + 24, payload);

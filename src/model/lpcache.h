@@ -3,9 +3,11 @@
  *
  * File (0600, written to a temporary name, fsynced and renamed into place, so a reader sees the
  * old file or the whole new one):
- *   "CSLPW001", u32 format, u32 count, u32 key length, u32 0, u64 payload bytes, u64 checksum,
- *   the key, then count x {u32 n, u32 k} shapes, then each weight's data in order
- *   (little-endian; the checksum covers everything after the fixed header).
+ *   "CSLPW002", u32 format (the dtype: F16 or Q8), u32 count, u32 key length, u32 0, u64 payload
+ *   bytes, u64 checksum, the key, then count x {u32 n, u32 k, u32 format} (each weight's own
+ *   layout: Q8 or its panels, Q8P, for a Q8 tower), then each weight's data in order
+ *   (little-endian; the checksum covers everything after the fixed header). A file of the first
+ *   version ("CSLPW001": no per-weight format) is never read: the tower is converted again.
  * The key names what the weights were converted from (lpc_key): the model folder and the size,
  * modification time and inode of each of its weight and config files, the tower, the format and
  * the converter's version. A file whose key, shapes, length or checksum differ is not used: the
@@ -24,14 +26,16 @@
  * (the folder cannot be read). */
 int lpc_key(const char *model_dir, const char *tower, int fmt, char *key, size_t n, char *name, size_t nn, cs_err *err);
 
-/* Reads path back: count weights of format fmt whose shapes must be shapes[i] = {n, k}. Returns
+/* Reads path back: count weights of dtype fmt (each in a layout of that dtype, ops_lp_family)
+ * whose shapes must be shapes[i] = {n, k}. Returns
  * 0 with *out a new array of count weights (free each with ops_lp_free, then the array), or -1
  * with *err saying why (absent, another key, other shapes, truncated, checksum). */
 int lpc_load(const char *path, const char *key, int fmt, const int (*shapes)[2], size_t count, ops_lpw ***out,
              cs_err *err);
 
-/* Writes w[0..count) (all of one format) under key to path, atomically, mode 0600, creating the
- * folder (0700) if needed. Returns 0, or -1 with *err (nothing is left half-written at path). */
+/* Writes w[0..count) (all of one dtype, in any of its layouts) under key to path, atomically,
+ * mode 0600, creating the folder (0700) if needed. Returns 0, or -1 with *err (nothing is left
+ * half-written at path). */
 int lpc_save(const char *path, const char *key, const ops_lpw *const *w, size_t count, cs_err *err);
 
 #endif

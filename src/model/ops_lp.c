@@ -58,12 +58,23 @@ void ops_q8_quantize_row(const float *x, int k, int8_t *q, float *d) {
 }
 
 size_t ops_lp_size(int n, int k, int fmt) {
+    size_t nb = (size_t)(k + OPS_Q8_BLOCK - 1) / OPS_Q8_BLOCK;
     if (fmt == OPS_LP_F16) return (size_t)n * k * sizeof(uint16_t);
-    if (fmt == OPS_LP_Q8) return (size_t)n * ((k + OPS_Q8_BLOCK - 1) / OPS_Q8_BLOCK) * sizeof(ops_q8_block);
+    if (fmt == OPS_LP_Q8) return (size_t)n * nb * sizeof(ops_q8_block);
+    if (fmt == OPS_LP_Q8P) return (size_t)(n + OPS_Q8P_NR - 1) / OPS_Q8P_NR * OPS_Q8P_NR * nb * sizeof(ops_q8_block);
     return 0;
 }
 
-const char *ops_lp_name(int fmt) { return fmt == OPS_LP_F16 ? "F16" : fmt == OPS_LP_Q8 ? "Q8_0" : "?"; }
+const char *ops_lp_name(int fmt) {
+    return fmt == OPS_LP_F16 ? "F16" : fmt == OPS_LP_Q8 ? "Q8_0" : fmt == OPS_LP_Q8P ? "Q8_0P" : "?";
+}
+
+int ops_lp_family(int fmt) { return fmt == OPS_LP_Q8P ? OPS_LP_Q8 : fmt; }
+
+int ops_lp_fmt_for(int fmt, int many_rows) {
+    /* without the AVX2 kernel the panels would only be read by the portable loops */
+    return fmt == OPS_LP_Q8 && many_rows && ops_lp_have(OPS_LP_AVX2) ? OPS_LP_Q8P : fmt;
+}
 
 ops_lpw *ops_lp_alloc(int n, int k, int fmt) {
     size_t bytes = ops_lp_size(n, k, fmt);
@@ -77,7 +88,7 @@ ops_lpw *ops_lp_alloc(int n, int k, int fmt) {
     w->fmt = fmt;
     w->n = n;
     w->k = k;
-    w->nb = fmt == OPS_LP_Q8 ? (k + OPS_Q8_BLOCK - 1) / OPS_Q8_BLOCK : 0;
+    w->nb = fmt != OPS_LP_F16 ? (k + OPS_Q8_BLOCK - 1) / OPS_Q8_BLOCK : 0;
     w->bytes = bytes;
     return w;
 }
@@ -89,6 +100,12 @@ void ops_lp_free(ops_lpw *w) {
 }
 
 ops_lpw *ops_lp_pack(ops_ctx *o, const float *src, int n, int k, int fmt) {
+    if (fmt == OPS_LP_Q8P) { /* quantised as Q8, then laid out in panels */
+        ops_lpw *q = ops_lp_pack(o, src, n, k, OPS_LP_Q8), *p = q ? ops_lp_alloc(n, k, OPS_LP_Q8P) : NULL;
+        if (p) ops_q8p_repack(q->data, n, q->nb, p->data);
+        ops_lp_free(q);
+        return p;
+    }
     ops_lpw *w = ops_lp_alloc(n, k, fmt);
     if (!w) return NULL;
     int nt = o ? ops_ctx_threads(o) : 1;
@@ -124,9 +141,9 @@ ops_lpw *ops_lp_pack(ops_ctx *o, const float *src, int n, int k, int fmt) {
 }
 
 size_t ops_lp_scratch(int m, int k, int fmt) {
-    if (fmt != OPS_LP_Q8) return 0;
+    if (fmt != OPS_LP_Q8 && fmt != OPS_LP_Q8P) return 0;
     size_t nb = (size_t)(k + OPS_Q8_BLOCK - 1) / OPS_Q8_BLOCK;
-    return (size_t)m * nb * (OPS_Q8_BLOCK + sizeof(float)) + 64;
+    return (size_t)m * nb * (2 * OPS_Q8_BLOCK + sizeof(float)) + 64; /* Q8P's: q, |q| and d (ops_q8p.c) */
 }
 
 int ops_lp_have(int impl) {
@@ -141,6 +158,8 @@ int ops_lp_linear_impl(ops_ctx *o, const float *x, const ops_lpw *w, float *y, i
     if (!ops_lp_have(impl)) return -1;
     if (w->fmt == OPS_LP_F16)
         ops_f16_linear(o, x, w, y, m, impl);
+    else if (w->fmt == OPS_LP_Q8P)
+        ops_q8p_linear(o, x, w, y, m, scratch, impl);
     else
         ops_q8_linear(o, x, w, y, m, scratch, impl);
     return 0;

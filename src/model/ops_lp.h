@@ -9,6 +9,12 @@
  *   any k >= 1 works. The activations are quantised the same way on the fly, per row and block,
  *   but keep their scale in F32 (it costs nothing and loses less); each block pair's product is
  *   an exact int32 sum, scaled by d_w * d_x and summed in F32 (as ggml_vec_dot_q8_0_q8_0).
+ * - OPS_LP_Q8P: the same q8_0 blocks (and numbers) repacked into panels of OPS_Q8P_NR = 16 output
+ *   columns for an outer-product kernel (ops_q8p.c): per panel and block of 32 k values, the 16
+ *   columns' F16 scales, then 8 steps of 4 k values, each two 32-byte vectors of 8 columns x 4 k.
+ *   The columns past n are zero-padded to a whole panel. Same bytes as Q8 when 16 divides n. Kept
+ *   for the weights of many-row products (the vision tower), where it is faster than Q8's tile of
+ *   dot products (ops_lp_fmt_for); its results equal Q8's bit for bit on the same weights.
  *
  * Kernels: y[m, n] = x[m, k] . W[n, k]^T (no bias: the backend adds bias, activation or residual
  * as it does for F32). Each format has the reference kernel (plain loops in one fixed order, the
@@ -33,10 +39,11 @@
 
 #include "ops.h"
 
-typedef enum { OPS_LP_F16 = 1, OPS_LP_Q8 = 2 } ops_lp_fmt;
+typedef enum { OPS_LP_F16 = 1, OPS_LP_Q8 = 2, OPS_LP_Q8P = 3 } ops_lp_fmt;
 typedef enum { OPS_LP_REF, OPS_LP_PORTABLE, OPS_LP_AVX2 } ops_lp_impl;
 
 #define OPS_Q8_BLOCK 32
+#define OPS_Q8P_NR   16 /* columns per Q8P panel */
 /* One q8_0 block, byte for byte ggml's block_q8_0: a little-endian F16 scale then 32 int8. */
 typedef struct {
     uint16_t d;
@@ -46,9 +53,10 @@ typedef struct {
 typedef struct ops_lpw {
     int fmt;      /* ops_lp_fmt */
     int n, k;     /* rows and columns of the F32 weight it came from */
-    int nb;       /* Q8: blocks per row, ceil(k / 32); F16: 0 */
+    int nb;       /* Q8, Q8P: blocks per row, ceil(k / 32); F16: 0 */
     size_t bytes; /* of data */
-    void *data;   /* F16: n * k uint16; Q8: n * nb ops_q8_block; 64-byte aligned, owned */
+    void *data;   /* F16: n * k uint16; Q8: n * nb ops_q8_block; Q8P: ceil(n / 16) * nb panel blocks
+                   * of 16 * 34 bytes; 64-byte aligned, owned */
 } ops_lpw;
 
 /* Converts w[n, k] (row-major F32) to fmt. Returns a new weight (free with ops_lp_free), or NULL
@@ -60,9 +68,15 @@ ops_lpw *ops_lp_alloc(int n, int k, int fmt);
 void ops_lp_free(ops_lpw *w); /* NULL is a no-op */
 /* Bytes of data a weight of this shape takes in fmt (0 for an unknown fmt). */
 size_t ops_lp_size(int n, int k, int fmt);
-const char *ops_lp_name(int fmt); /* "F16", "Q8_0" */
+const char *ops_lp_name(int fmt); /* "F16", "Q8_0", "Q8_0P" */
+/* The format a weight kept as fmt takes in memory: for Q8, Q8P when its products have many rows
+ * (many_rows set) and the build has Q8P's AVX2 kernel, else fmt itself. */
+int ops_lp_fmt_for(int fmt, int many_rows);
+/* The dtype a format stores (Q8 for Q8P, else fmt): what a user chose, what a cache is named by. */
+int ops_lp_family(int fmt);
 
-/* Bytes of scratch ops_lp_linear needs for x[m, k] (activations quantised for Q8; 0 for F16). */
+/* Bytes of scratch ops_lp_linear needs for x[m, k] (activations quantised for Q8 and Q8P, the
+ * same bytes for both: one scratch serves a tower that keeps both; 0 for F16). */
 size_t ops_lp_scratch(int m, int k, int fmt);
 /* y[m, n] = x[m, k] . W^T with the fastest kernel the build has. scratch: ops_lp_scratch bytes,
  * 64-byte aligned. */
@@ -116,8 +130,11 @@ static inline float ops_lp_hsum(__m256 v) { /* the sum of 8 lanes */
 }
 #endif
 
-/* Kernels by format (ops_f16.c, ops_q8.c); the dispatch above is the public way in. */
+/* Kernels by format (ops_f16.c, ops_q8.c, ops_q8p.c); the dispatch above is the public way in. */
 void ops_f16_linear(ops_ctx *o, const float *x, const ops_lpw *w, float *y, int m, int impl);
 void ops_q8_linear(ops_ctx *o, const float *x, const ops_lpw *w, float *y, int m, void *scratch, int impl);
+void ops_q8p_linear(ops_ctx *o, const float *x, const ops_lpw *w, float *y, int m, void *scratch, int impl);
+/* Lays out q8_0 rows[n * nb] as Q8P panels (ops_lp_size(n, k, OPS_LP_Q8P) bytes at panels). */
+void ops_q8p_repack(const ops_q8_block *rows, int n, int nb, void *panels);
 
 #endif

@@ -268,6 +268,33 @@ static void toyworld_dtype(int dtype) {
     json_decref(root);
 }
 
+/* The default (no --dtype) on the CPU is q8 for both towers (docs/performance.md, the fidelity
+ * table): what a tower keeps after it ran, and the floor the toyworld and tiny-clip tests hold it
+ * to (0.999, the rule for a default). */
+Test(dtype, the_default_on_the_cpu_is_q8_for_both_towers) {
+    FIXTURE(dir, "toyworld-clip");
+    cr_assert_eq(clip_dtype_default(0), CLIP_DTYPE_Q8);
+    cr_assert_eq(clip_dtype_default(1), CLIP_DTYPE_Q8);
+    cr_assert_float_eq(floor_for(CLIP_DTYPE_Q8, 0), 0.999f, 1e-9f);
+    clip_ctx *c = load_dtype(dir, CLIP_DTYPE_DEFAULT, 0);
+    int P = clip_get_info(c)->projection_dim;
+    float v[2][256];
+    const char *t = "a red star";
+    cs_err e;
+    cr_assert_leq(P, 256);
+    cr_assert_eq(clip_texts_embed(c, &t, 1, 1, v[0], &e), 0, "%s", e.msg);
+    clip_device d;
+    clip_get_device(c, &d);
+    cr_assert_str_eq(d.precision, "Q8_0", "the text tower kept %s", d.precision);
+    char img[4200];
+    snprintf(img, sizeof img, "%s/toyworld-eval/img00.png", fixtures_dir());
+    const char *paths[1] = {img};
+    cr_assert_eq(clip_image_files_embed(c, paths, 1, 1, v[1], &e), 0, "%s", e.msg);
+    clip_get_device(c, &d);
+    cr_assert_str_eq(d.precision, "Q8_0", "a tower kept another format: %s", d.precision);
+    clip_free(c);
+}
+
 Test(dtype, toyworld_f16_keeps_top1_and_cosines) { toyworld_dtype(CLIP_DTYPE_F16); }
 Test(dtype, toyworld_q8_keeps_top1_and_cosines) { toyworld_dtype(CLIP_DTYPE_Q8); }
 

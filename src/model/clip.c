@@ -482,6 +482,7 @@ static int materialise(clip_ctx *c, int vision, cs_err *err) {
         }
         if (t->tokw->copied) st_release(c->st, te);
     }
+    ws_release(&c->ws, vision); /* nothing of the file resident beside its copy (wset.h) */
     cache_close(c, cpath, ckey);
     t->ready = 1;
     return 0;

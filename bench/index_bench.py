@@ -5,6 +5,10 @@ over a store that already holds N organised entries (bench_fill: texts with rand
 Reports "metric value" lines per (existing entries, dtype):
   add_<N>_<dtype>_s, add_<N>_<dtype>_items_per_s   end to end, embedding and organising included
   rss_<N>_<dtype>_mb                                 the daemon's VmRSS after the add (idle)
+  rss_<N>_<dtype>_<part>_mb                          that split by smaps: anon (converted or packed
+                                                     weights, workspace, heap), model_file, weights_cache,
+                                                     drivers (Vulkan, LLVM), vectors, database,
+                                                     libraries, other
 and, as '#' lines, the daemon's resident set per mapping (smaps: the model's weights, the
 vectors files, the database, the heap, libraries), largest first.
 
@@ -14,7 +18,9 @@ of them (a first organising of an imported history: the case that grew with N^2)
   organise_<N>_ms_per_entry
 
   python3 bench/index_bench.py --bin build/clipseek --fill build/bench_fill --bench-clip build/bench_clip
-         [--existing 1000,10000] [--images 10000] [--texts 0] [--dtypes f32] [--threads 2]"""
+         [--existing 1000,10000] [--images 10000] [--texts 0] [--dtypes f32] [--threads 2]
+  --existing 0 starts from an empty store (the memory run: --existing 0 --images 1000 --texts 1000
+  --dtypes f32,f16,q8)."""
 import argparse
 import os
 import random
@@ -68,6 +74,33 @@ def smaps(pid):
                 name = parts[5] if len(parts) > 5 else "[anon]"
             elif parts[0] == "Rss:":
                 out[name] = out.get(name, 0) + int(parts[1])
+    return out
+
+
+# The resident set split by what holds it (smaps mapping names), for the memory table in
+# docs/performance.md: the model's weights converted or packed in anonymous memory, the weights
+# file used in place, the GPU stack (Vulkan drivers and the LLVM lavapipe links), the search
+# matrix, the database, the other libraries.
+SPLIT = [
+    ("anon", "anonymous: converted/packed weights, workspace, heap",
+     lambda n: n in ("[anon]", "[heap]") or n.startswith("[anon:")),
+    ("model_file", "the model's weights file, mapped (used in place)",
+     lambda n: n.endswith(".safetensors") or n.endswith(".bin")),
+    ("weights_cache", "converted-weights cache files (weights/*.lpw)", lambda n: n.endswith(".lpw")),
+    ("drivers", "Vulkan drivers and LLVM", lambda n: "LLVM" in n or "libvulkan_" in n or "libgallium" in n),
+    ("vectors", "the search matrix (vectors/)", lambda n: "/vectors/" in n),
+    ("database", "the database", lambda n: ".db" in n),
+    ("libraries", "other shared libraries", lambda n: ".so" in n),
+]
+
+
+def split(sm):
+    """MB per SPLIT category (and "other") of a smaps() dict."""
+    out = {k: 0.0 for k, _, _ in SPLIT}
+    out["other"] = 0.0
+    for name, kb in sm.items():
+        key = next((k for k, _, match in SPLIT if match(name)), "other")
+        out[key] += kb / 1024
     return out
 
 
@@ -180,7 +213,11 @@ def run(a, src, n, dt):
         print(f"add_{label}_{dt}_s {took:.1f}")
         print(f"add_{label}_{dt}_items_per_s {items / took:.2f}")
         print(f"rss_{label}_{dt}_mb {vmrss_kb(d.pid) / 1024:.0f}")
-        for name, kb in sorted(smaps(d.pid).items(), key=lambda x: -x[1])[:a.top]:
+        sm = smaps(d.pid)
+        for k, v in split(sm).items():
+            what = next((w for kk, w, _ in SPLIT if kk == k), "the rest (stack, vdso, ...)")
+            print(f"rss_{label}_{dt}_{k}_mb {v:.1f}  # {what}")
+        for name, kb in sorted(sm.items(), key=lambda x: -x[1])[:a.top]:
             print(f"#   {kb / 1024:7.1f} MB  {name.replace(tmp, '<tmp>')}")
     finally:
         d.terminate()

@@ -8,6 +8,8 @@ FX=${CLIPSEEK_FIXTURES:-../shared/fixtures}
 TINY=$FX/tiny-clip-quickgelu-p32
 TMP=$(mktemp -d /tmp/clipseek-cli-XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
+# embed keeps converted (q8) weights in the data dir: the test's own, never the user's
+export CLIPSEEK_DATA_DIR="$TMP/data"
 . "$(dirname "$0")/testlib.sh"
 
 if [ ! -d "$TINY" ]; then

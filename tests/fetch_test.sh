@@ -315,7 +315,7 @@ printf '%s' "$C" > "$R/refs/main"
 export HF_ENDPOINT="http://127.0.0.1:$CLOSED"
 unset HF_HUB_CACHE
 HF_HOME=$TMP/hfhome2 HF_HUB_OFFLINE=1 "$BIN" model use openai/clip-vit-base-patch32 > "$TMP/out" 2> "$TMP/err"
-check "cache: model use REPO finds the snapshot" [ "$(cat "$TMP/out")" = "using $R/snapshots/$C" ]
+check "cache: model use REPO finds the snapshot" [ "$(cat "$TMP/out")" = "using $R/snapshots/$C (q8 weights, the default)" ]
 HF_HOME=$TMP/hfhome2 "$BIN" model fetch > "$TMP/out" 2> "$TMP/err"
 check "cache: model fetch needs no network (endpoint closed)" sh -c "[ \"\$(cat '$TMP/out')\" = '$R/snapshots/$C' ] && grep -q 'in the cache already' '$TMP/err'"
 check "cache: model info derives the source from the path" sh -c "'$BIN' model info '$R/snapshots/$C' | grep -q 'openai/clip-vit-base-patch32 at main (commit $C'"

@@ -15,6 +15,8 @@ if [ ! -d "$TINY" ] || [ ! -f "$IMG" ] || ! command -v bash > /dev/null; then
 fi
 TMP=$(mktemp -d /tmp/clipseek-inputs-XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
+# embed keeps converted (q8) weights in a data dir: the test's own, never the user's
+export CLIPSEEK_DATA_DIR="$TMP/embed-data"
 printf 'a photo of a cat\nHello, World!\n' > "$TMP/texts"
 
 "$BIN" embed --model "$TINY" --texts-from "$TMP/texts" > "$TMP/ref" 2> "$TMP/err"

@@ -79,6 +79,15 @@ if [ -d "$FX/toyworld-clip" ]; then
   check "vectors written" [ "$v" -gt 50 ]
   printf 'a blue ring' | $BIN add --wait - > /dev/null 2> "$TMP/err"
   check "add --wait indexes" grep -q "indexed 1 entries" "$TMP/err"
+  # a dtype change is not a model change: the vectors stay (an input's q8 and F32 vectors agree
+  # to cosine 0.9998, docs/performance.md) and nothing is embedded again
+  v=$($BIN stats --json | sed 's/.*"vectors":\([0-9]*\).*/\1/')
+  $BIN model use "$FX/toyworld-clip" --dtype f32 > "$TMP/out"
+  check "model use --dtype names it" grep -q "^using .*toyworld-clip (f32 weights)\$" "$TMP/out"
+  $BIN index > /dev/null 2> "$TMP/err"
+  check "a dtype change embeds nothing again" sh -c "grep -q 'indexed 0 entries' '$TMP/err' && [ \$($BIN stats --json | sed 's/.*\"vectors\":\\([0-9]*\\).*/\\1/') -eq $v ]"
+  $BIN model use "$FX/toyworld-clip" > "$TMP/out"
+  check "model use without --dtype: this store's default" grep -q "^using .*toyworld-clip (q8 weights, the default)\$" "$TMP/out"
 else
   skip_fixture 1 "indexing: toyworld fixture not found"
 fi

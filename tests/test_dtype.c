@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <math.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "../src/common/cs_file.h"
 #include "../src/model/clip.h"
@@ -360,6 +361,33 @@ static void toyworld_dtype(int dtype) {
     json_decref(root);
 }
 
+/* The default (no --dtype) on the CPU is q8 for both towers (docs/performance.md, the fidelity
+ * table): what a tower keeps after it ran, and the floor the toyworld and tiny-clip tests hold it
+ * to (0.999, the rule for a default). */
+Test(dtype, the_default_on_the_cpu_is_q8_for_both_towers) {
+    FIXTURE(dir, "toyworld-clip");
+    cr_assert_eq(clip_dtype_default(0), CLIP_DTYPE_Q8);
+    cr_assert_eq(clip_dtype_default(1), CLIP_DTYPE_Q8);
+    cr_assert_float_eq(floor_for(CLIP_DTYPE_Q8, 0), 0.999f, 1e-9f);
+    clip_ctx *c = load_dtype(dir, CLIP_DTYPE_DEFAULT, 0);
+    int P = clip_get_info(c)->projection_dim;
+    float v[2][256];
+    const char *t = "a red star";
+    cs_err e;
+    cr_assert_leq(P, 256);
+    cr_assert_eq(clip_texts_embed(c, &t, 1, 1, v[0], &e), 0, "%s", e.msg);
+    clip_device d;
+    clip_get_device(c, &d);
+    cr_assert_str_eq(d.precision, "Q8_0", "the text tower kept %s", d.precision);
+    char img[4200];
+    snprintf(img, sizeof img, "%s/toyworld-eval/img00.png", fixtures_dir());
+    const char *paths[1] = {img};
+    cr_assert_eq(clip_image_files_embed(c, paths, 1, 1, v[1], &e), 0, "%s", e.msg);
+    clip_get_device(c, &d);
+    cr_assert_str_eq(d.precision, "Q8_0", "a tower kept another format: %s", d.precision);
+    clip_free(c);
+}
+
 Test(dtype, toyworld_f16_keeps_top1_and_cosines) { toyworld_dtype(CLIP_DTYPE_F16); }
 Test(dtype, toyworld_q8_keeps_top1_and_cosines) { toyworld_dtype(CLIP_DTYPE_Q8); }
 
@@ -555,5 +583,51 @@ Test(dtype, converted_weights_are_cached_once_and_a_bad_cache_is_rebuilt) {
     st_close(refs);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+    cr_assert_eq(system(cmd), 0);
+}
+
+/* A save killed between mkstemp and rename leaves NAME.tmpXXXXXX: the next save of NAME removes
+ * those an hour old (never read, each up to a tower's size), not a younger one (another process's
+ * save in progress), and the cache itself is written and reads back. */
+Test(dtype, a_save_removes_what_an_interrupted_save_left) {
+    char dir[] = "/tmp/clipseek-lpc-XXXXXX", path[200], old[240], young[240], other[240];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/weights/m-text-q8.lpw", dir);
+    snprintf(old, sizeof old, "%s.tmpAbC123", path);
+    snprintf(young, sizeof young, "%s.tmpXyZ789", path);
+    snprintf(other, sizeof other, "%s/weights/n-text-q8.lpw.tmpQqQqQq", dir);
+    char wd[220];
+    snprintf(wd, sizeof wd, "%s/weights", dir);
+    cr_assert_eq(mkdir(wd, 0700), 0);
+    const char *made[3] = {old, young, other};
+    for (int i = 0; i < 3; i++) {
+        FILE *f = fopen(made[i], "wb");
+        cr_assert_not_null(f);
+        fputs("half a cache", f);
+        fclose(f);
+    }
+    struct timespec ts[2] = {{0, UTIME_OMIT}, {time(NULL) - 7200, 0}};
+    cr_assert_eq(utimensat(AT_FDCWD, old, ts, 0), 0);
+    cr_assert_eq(utimensat(AT_FDCWD, other, ts, 0), 0);
+    float w[64 * 40];
+    for (int i = 0; i < 64 * 40; i++) w[i] = (float)(i % 13) - 6.0f;
+    ops_lpw *q = ops_lp_pack(NULL, w, 64, 40, OPS_LP_Q8);
+    cr_assert_not_null(q);
+    const ops_lpw *ws[1] = {q};
+    cs_err e;
+    cr_assert_eq(lpc_save(path, "key", ws, 1, &e), 0, "%s", e.msg);
+    struct stat st;
+    cr_assert_neq(stat(old, &st), 0, "an hour-old temporary file of this cache was left");
+    cr_assert_eq(stat(young, &st), 0, "a save in progress (a young temporary file) was removed");
+    cr_assert_eq(stat(other, &st), 0, "another cache's temporary file was removed");
+    int shapes[1][2] = {{64, 40}};
+    ops_lpw **back;
+    cr_assert_eq(lpc_load(path, "key", OPS_LP_Q8, (const int(*)[2])shapes, 1, &back, &e), 0, "%s", e.msg);
+    cr_assert_eq(memcmp(back[0]->data, q->data, q->bytes), 0);
+    ops_lp_free(back[0]);
+    free(back);
+    ops_lp_free(q);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     cr_assert_eq(system(cmd), 0);
 }

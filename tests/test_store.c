@@ -479,6 +479,44 @@ Test(index, toyworld_images_get_hf_vectors) {
 
 /* Short texts (one window each) are written in groups: one commit (one WAL fsync) per batch of
  * up to 32, not one per text; every text still gets its vector, the same as alone. */
+/* The dtype a store's model runs in without --dtype (index_store_dtype): `model use --dtype` wins;
+ * a store that already holds this model's vectors (made when F32 was the default) keeps F32, so
+ * its queries are never q8 against F32 vectors; a new store takes the towers' defaults; the
+ * answer is kept, so the vectors made later do not turn a new store into an old one. */
+Test(index, store_dtype_keeps_an_older_stores_f32) {
+    FIXTURE(model, "toyworld-clip");
+    char dir[128], dir2[128];
+    store *s = open_tmp(dir, sizeof dir), *old = open_tmp(dir2, sizeof dir2);
+    cs_err e;
+    char *mid = index_model_id(model, &e), *v = NULL;
+    cr_assert_not_null(mid, "%s", e.msg);
+    /* new: nothing embedded yet */
+    cr_assert_eq(index_store_dtype(s, model), CLIP_DTYPE_DEFAULT);
+    cr_assert_eq(store_meta_get(s, "default_dtype", &v, &e), 0, "%s", e.msg);
+    cr_assert_str_eq(v, "default");
+    free(v);
+    int64_t id = add_text(s, "a red star", NULL), id2 = add_text(old, "a red star", NULL);
+    float vec[64] = {1};
+    cr_assert_eq(store_put_vector(s, id, mid, 0, vec, 64, &e), 0, "%s", e.msg);
+    cr_assert_eq(index_store_dtype(s, model), CLIP_DTYPE_DEFAULT, "its own vectors keep the default");
+    /* old: vectors of this model and no dtype recorded */
+    cr_assert_eq(store_put_vector(old, id2, mid, 0, vec, 64, &e), 0, "%s", e.msg);
+    cr_assert_eq(index_store_dtype(old, model), CLIP_DTYPE_F32);
+    cr_assert_eq(store_meta_get(old, "default_dtype", &v, &e), 0, "%s", e.msg);
+    cr_assert_str_eq(v, "f32");
+    free(v);
+    /* `model use --dtype` decides over both */
+    cr_assert_eq(store_meta_set(old, "model_dtype", "q8", &e), 0, "%s", e.msg);
+    cr_assert_eq(index_store_dtype(old, model), CLIP_DTYPE_Q8);
+    cr_assert_eq(store_meta_set(old, "model_dtype", NULL, &e), 0, "%s", e.msg);
+    cr_assert_eq(index_store_dtype(old, model), CLIP_DTYPE_F32);
+    free(mid);
+    store_close(s);
+    store_close(old);
+    rm_parent(dir);
+    rm_parent(dir2);
+}
+
 Test(index, short_texts_commit_in_groups) {
     FIXTURE(model, "toyworld-clip");
     char dir[128];

@@ -9,6 +9,8 @@ DB=$FX/tiny-distilbert-multilingual
 MB=$FX/tiny-bert-minilm
 TMP=$(mktemp -d /tmp/clipseek-textcli-XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
+# embed keeps converted (q8) weights in the data dir: the test's own, never the user's
+export CLIPSEEK_DATA_DIR="$TMP/data"
 . "$(dirname "$0")/testlib.sh"
 REF="python3 $(dirname "$0")/textref.py"
 

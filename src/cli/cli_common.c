@@ -119,10 +119,8 @@ char *cli_model_dir(store *s, const char *opt) {
     if (e && *e) return strdup(e);
     char *v = NULL;
     if (s && store_meta_get(s, "model_dir", &v, NULL) == 0 && v) {
-        char *dt = NULL; /* the dtype `model use` stored with it, unless --dtype says otherwise */
-        if (cli_dtype == CLIP_DTYPE_DEFAULT && store_meta_get(s, "model_dtype", &dt, NULL) == 0 && dt)
-            clip_dtype_parse(dt, &cli_dtype, NULL); /* an unknown value leaves the default */
-        free(dt);
+        /* the store's dtype (`model use --dtype`, or an older store's), unless --dtype says otherwise */
+        if (cli_dtype == CLIP_DTYPE_DEFAULT) cli_dtype = index_store_dtype(s, v);
         return v;
     }
     if (!s) return NULL;
@@ -131,9 +129,10 @@ char *cli_model_dir(store *s, const char *opt) {
     char *cfg = cs_path_join(p, "config.json");
     int ok = cfg && cs_is_file(cfg);
     free(cfg);
-    if (ok) return strdup(p);
     hub_model m; /* else the default model from the Hugging Face cache, if there */
-    return cli_hub_cached("openai/clip-vit-base-patch32", &m) == 0 ? strdup(m.dir) : NULL;
+    char *d = ok ? strdup(p) : cli_hub_cached("openai/clip-vit-base-patch32", &m) == 0 ? strdup(m.dir) : NULL;
+    if (d && cli_dtype == CLIP_DTYPE_DEFAULT) cli_dtype = index_store_dtype(s, d);
+    return d;
 }
 
 int cli_hub_cached(const char *repo, hub_model *m) {

@@ -12,6 +12,7 @@
 
 #include "../common/cs_file.h"
 #include "../hub/hub.h"
+#include "../index/indexer.h"
 #include "../model/clip.h"
 #include "../model/stmodel.h"
 #include "../store/store.h"
@@ -186,8 +187,13 @@ int cli_model_use(int argc, char **argv) {
     }
     store *s = cli_open_store();
     if (!s) return CLI_FAIL;
-    /* the dtype goes with the model choice: --dtype stores it, none stores the default */
-    rc = store_meta_set(s, "model_dir", real, &e) ||
+    /* the dtype goes with the model choice: --dtype stores it, none stores the default; another
+     * folder's vectors are all made anew, so an older store's F32 (index_store_dtype) ends there */
+    char *old = NULL;
+    store_meta_get(s, "model_dir", &old, NULL);
+    int moved = !old || strcmp(old, real);
+    free(old);
+    rc = (moved && store_meta_set(s, "default_dtype", NULL, &e)) || store_meta_set(s, "model_dir", real, &e) ||
                  store_meta_set(s, "model_dtype", cli_dtype ? clip_dtype_name(cli_dtype) : NULL, &e)
              ? cli_fail_err(&e)
              : CLI_OK;
@@ -198,9 +204,13 @@ int cli_model_use(int argc, char **argv) {
      * replaced or removed (docs/text-models.md) */
     if (!rc && (emb_arg || no_emb) && store_meta_set(s, "text_embedder_dir", emb_arg ? ereal : NULL, &e))
         rc = cli_fail_err(&e);
-    if (!rc)
-        printf("using %s%s%s%s\n", real, cli_dtype ? " (" : "", cli_dtype ? clip_dtype_name(cli_dtype) : "",
-               cli_dtype ? " weights)" : "");
+    if (!rc && cli_dtype)
+        printf("using %s (%s weights)\n", real, clip_dtype_name(cli_dtype));
+    else if (!rc) { /* what applies without --dtype: the towers' default, or an older store's F32 */
+        int dt = index_store_dtype(s, real);
+        printf("using %s (%s weights, %s)\n", real, clip_dtype_name(dt ? dt : clip_dtype_default(0)),
+               dt ? "as this store's vectors were made; --dtype to change" : "the default");
+    }
     if (!rc && text_arg) printf("queries embedded by %s\n", treal);
     if (!rc && emb_arg) printf("text clips and queries also embedded by %s (its own space)\n", ereal);
     if (!rc && no_emb) printf("no text embedder\n");

@@ -8,6 +8,29 @@
 #include "../common/cs_file.h"
 #include "../image/image.h"
 
+int index_store_dtype(store *s, const char *dir) {
+    int dt = CLIP_DTYPE_DEFAULT;
+    char *v = NULL;
+    if (store_meta_get(s, "model_dtype", &v, NULL) == 0 && v) {
+        clip_dtype_parse(v, &dt, NULL); /* an unknown value leaves the default */
+        free(v);
+        return dt;
+    }
+    if (store_meta_get(s, "default_dtype", &v, NULL) == 0 && v) {
+        clip_dtype_parse(v, &dt, NULL);
+        free(v);
+        return dt;
+    }
+    char *id = index_model_id(dir, NULL);
+    int64_t n = 0;
+    if (id && store_vector_count(s, id, &n, NULL) == 0) {
+        dt = n > 0 ? CLIP_DTYPE_F32 : CLIP_DTYPE_DEFAULT;
+        store_meta_set(s, "default_dtype", clip_dtype_name(dt), NULL); /* not kept: decided again next time */
+    }
+    free(id);
+    return dt;
+}
+
 char *index_model_id(const char *dir, cs_err *err) {
     /* hash config.json and the safetensors header(s): weights are large, headers name every
      * tensor with its shape, dtype and offsets, and config.json fixes the geometry.

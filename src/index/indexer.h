@@ -31,6 +31,16 @@
  * pytorch_model.bin where there is no safetensors file>". malloc'd; NULL on failure (err set). */
 char *index_model_id(const char *dir, cs_err *err);
 
+/* The CPU dtype (CLIP_DTYPE_*) for the model in dir on store s, when no --dtype names one: what
+ * `model use --dtype` stored ("model_dtype"), else the store's "default_dtype". A store without
+ * either gets one now: "f32" when it already holds vectors of this model (they were made when F32
+ * was the default: queries embedded in q8 against F32 image vectors lost a toy-world query, so
+ * an old store keeps the dtype of its vectors rather than mixing or re-embedding the history),
+ * else "default" (the towers' defaults, clip_dtype_default). `model use` to another folder
+ * clears "default_dtype" (its vectors are made anew). A value that does not parse, or a store
+ * that cannot be read or written, gives CLIP_DTYPE_DEFAULT. */
+int index_store_dtype(store *s, const char *dir);
+
 typedef struct index_stats {
     int64_t embedded, failed, windows, pending;
 } index_stats;

@@ -79,15 +79,12 @@ static char *model_dir_for(index_worker *w) {
     return v;
 }
 
-/* --dtype, else what `model use` stored with the model (when the model is the stored one) */
-static int model_dtype_for(index_worker *w) {
+/* --dtype, else the store's (index_store_dtype: what `model use` stored with the model, or the
+ * dtype of an older store's vectors) when the model is the stored one */
+static int model_dtype_for(index_worker *w, const char *dir) {
     const char *env = getenv("CLIPSEEK_MODEL");
     int dt = w->p.dtype;
-    char *v = NULL;
-    if (dt == CLIP_DTYPE_DEFAULT && !w->p.model_dir && !(env && *env) &&
-        store_meta_get(w->s, "model_dtype", &v, NULL) == 0 && v)
-        clip_dtype_parse(v, &dt, NULL); /* an unknown value leaves the default */
-    free(v);
+    if (dt == CLIP_DTYPE_DEFAULT && !w->p.model_dir && !(env && *env)) dt = index_store_dtype(w->s, dir);
     return dt;
 }
 
@@ -379,7 +376,7 @@ static void *worker_thread(void *arg) {
         int64_t gen = w->generation;
         pthread_mutex_unlock(&w->lock);
         char *dir = model_dir_for(w);
-        int dt = dir ? model_dtype_for(w) : CLIP_DTYPE_DEFAULT;
+        int dt = dir ? model_dtype_for(w, dir) : CLIP_DTYPE_DEFAULT;
         if (dir && (!w->loaded || strcmp(dir, w->loaded) || dt != w->loaded_dt)) swap_model(w, dir, dt);
         free(dir);
         text_model_sync(w);

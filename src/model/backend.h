@@ -117,7 +117,10 @@ be *be_cpu_new(int threads);
  * lavapipe), else the index in be_vk_list's order (any type, lavapipe included). f16: keep linear
  * weights in F16 (else F32). Returns NULL with *err saying why (no loader, no device, no suitable
  * device, creation failed); callers fall back to a CPU backend. *found is set to 1 once a device
- * was chosen (so a later failure is worth telling the user about even under "auto"). */
+ * was chosen (so a later failure is worth telling the user about even under "auto"). dev -1 looks
+ * for the GPU in a short-lived child process first (once per process, the answer kept): the
+ * Vulkan drivers (Mesa's bring LLVM, about 50 MB) are loaded into this process only when a GPU
+ * will be used; dev >= 0 and be_vk_list load them here. */
 be *be_vk_new(int dev, int f16, int *found, cs_err *err); /* *found: 1 when a device was chosen */
 /* Writes one line per Vulkan device ("0: NVIDIA H200 (discrete, driver ...)") into buf (NUL-ended,
  * truncated at n). Returns the number of devices, or -1 with *err when there is no loader/driver. */

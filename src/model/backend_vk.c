@@ -26,12 +26,18 @@
  * Errors are sticky (first one wins) and reported by be_sync; clip.c then falls back to the CPU. */
 #include "backend.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 #include <vulkan/vulkan.h>
 
 #include "ops.h"
@@ -826,18 +832,20 @@ static const be_vtbl vk_vtbl = {
 static pthread_mutex_t g_inst_lock = PTHREAD_MUTEX_INITIALIZER;
 static VkInstance g_inst;
 
+static VkResult instance_create(VkInstance *out) {
+    VkApplicationInfo ai = {.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO};
+    ai.pApplicationName = "clipseek";
+    ai.apiVersion = VK_API_VERSION_1_1;
+    VkInstanceCreateInfo ci = {.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
+    ci.pApplicationInfo = &ai;
+    VkResult r = vkCreateInstance(&ci, NULL, out);
+    if (r) *out = VK_NULL_HANDLE;
+    return r;
+}
+
 static VkResult instance_new(VkInstance *out) {
     pthread_mutex_lock(&g_inst_lock);
-    VkResult r = VK_SUCCESS;
-    if (!g_inst) {
-        VkApplicationInfo ai = {.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO};
-        ai.pApplicationName = "clipseek";
-        ai.apiVersion = VK_API_VERSION_1_1;
-        VkInstanceCreateInfo ci = {.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
-        ci.pApplicationInfo = &ai;
-        r = vkCreateInstance(&ci, NULL, &g_inst);
-        if (r) g_inst = VK_NULL_HANDLE;
-    }
+    VkResult r = g_inst ? VK_SUCCESS : instance_create(&g_inst);
     *out = g_inst;
     pthread_mutex_unlock(&g_inst_lock);
     return r;
@@ -898,6 +906,105 @@ int be_vk_list(char *buf, size_t n, cs_err *err) {
     return (int)cnt;
 }
 
+/* "auto": a discrete GPU, then an integrated one; never a CPU implementation (lavapipe). -1: none. */
+static int choose_gpu(const VkPhysicalDevice *pds, uint32_t cnt) {
+    for (int want = 0; want < 2; want++)
+        for (uint32_t i = 0; i < cnt; i++) {
+            VkPhysicalDeviceProperties p;
+            vkGetPhysicalDeviceProperties(pds[i], &p);
+            if (p.deviceType == (want ? VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU : VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU))
+                return (int)i;
+        }
+    return -1;
+}
+
+/* What "auto" found: the instance's result, the device count and the chosen GPU (-1: none). */
+typedef struct probe_ans {
+    int32_t r;
+    uint32_t cnt;
+    int32_t pick;
+} probe_ans;
+
+/* Looks for a GPU in a short-lived child process (fork, create an instance, enumerate, write the
+ * answer to a pipe, _exit). Why a child: creating an instance loads every installed driver
+ * (Mesa's lavapipe, radeon, intel: about 50 MB resident, 43 of them the LLVM that lavapipe
+ * links), and the process keeps them: this file keeps its instance (above), and even a destroyed
+ * instance leaves libLLVM mapped (checked in /proc/PID/maps after vkDestroyInstance, Mesa 22.3:
+ * the drivers go, LLVM stays). A daemon that then computes on the CPU would carry them for good
+ * (docs/performance.md, "Daemon memory"). The child is a copy of this process with one thread; it calls only the loader and
+ * the drivers, which glibc's fork makes safe (malloc and the dynamic loader's locks are reset in
+ * the child). The answer is cached for the process: drivers and devices do not change under a
+ * running program. A child that dies or hangs (a broken driver, 20 s) counts as no GPU. */
+static pthread_mutex_t g_probe_lock = PTHREAD_MUTEX_INITIALIZER;
+static int g_probed;
+static probe_ans g_probe;
+
+static void probe_child(int fd) {
+    probe_ans a = {0, 0, -1};
+    VkInstance inst;
+    a.r = instance_create(&inst);
+    if (!a.r) {
+        VkPhysicalDevice pds[16];
+        a.cnt = devices(inst, pds);
+        a.pick = choose_gpu(pds, a.cnt);
+    }
+    ssize_t w = write(fd, &a, sizeof a);
+    _exit(w == (ssize_t)sizeof a ? 0 : 1); /* no atexit handlers, no driver teardown */
+}
+
+static int probe_gpu(probe_ans *out, cs_err *err) {
+    pthread_mutex_lock(&g_probe_lock);
+    if (g_probed) {
+        *out = g_probe;
+        pthread_mutex_unlock(&g_probe_lock);
+        return 0;
+    }
+    int fd[2];
+    if (pipe2(fd, O_CLOEXEC)) {
+        pthread_mutex_unlock(&g_probe_lock);
+        return cs_err_sys(err, errno, "looking for a GPU: pipe");
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fd[0]);
+        probe_child(fd[1]);
+    }
+    int e = errno;
+    close(fd[1]);
+    if (pid < 0) {
+        close(fd[0]);
+        pthread_mutex_unlock(&g_probe_lock);
+        return cs_err_sys(err, e, "looking for a GPU: fork");
+    }
+    probe_ans a = {0, 0, -1};
+    size_t got = 0;
+    struct pollfd pf = {fd[0], POLLIN, 0};
+    double until = now_ms() + 20000;
+    while (got < sizeof a) {
+        int left = (int)(until - now_ms());
+        int pr = left > 0 ? poll(&pf, 1, left) : 0;
+        if (pr < 0 && errno == EINTR) continue;
+        if (pr <= 0) break;
+        ssize_t n = read(fd[0], (char *)&a + got, sizeof a - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        got += (size_t)n;
+    }
+    close(fd[0]);
+    if (got < sizeof a) kill(pid, SIGKILL); /* hung or half-written: it is ours, by pid */
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
+    if (got < sizeof a) {
+        pthread_mutex_unlock(&g_probe_lock);
+        return cs_err_set(err, "looking for a GPU: the probe process %s",
+                          got ? "wrote half an answer" : "died or hung");
+    }
+    g_probe = a;
+    g_probed = 1;
+    *out = a;
+    pthread_mutex_unlock(&g_probe_lock);
+    return 0;
+}
+
 static VkResult pipeline(vk_be *v, const uint32_t *code, size_t bytes, VkPipeline *out) {
     VkShaderModuleCreateInfo si = {.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
     si.codeSize = bytes;
@@ -928,6 +1035,13 @@ static int has_ext(VkPhysicalDevice pd, const char *name) {
     return found;
 }
 
+static void no_gpu(uint32_t cnt, cs_err *err) {
+    cs_err_set(err,
+               cnt ? "no GPU among the %u Vulkan devices (a CPU implementation is used only when named, vulkan:N)"
+                   : "no Vulkan device (%u found)",
+               cnt);
+}
+
 #define TRY(call, what)                                                                                                \
     do {                                                                                                               \
         VkResult r_ = (call);                                                                                          \
@@ -947,6 +1061,21 @@ be *be_vk_new(int dev, int f16, int *found, cs_err *err) {
     }
     v->b.v = &vk_vtbl;
     v->b.info.name = "vulkan";
+    if (dev < 0) { /* "auto": the drivers enter this process only when a GPU will be used */
+        probe_ans a = {0, 0, -1};
+        if (probe_gpu(&a, err)) {
+            vk_destroy(&v->b);
+            return NULL;
+        }
+        if (a.r || a.pick < 0) {
+            if (a.r)
+                cs_err_set(err, "no Vulkan driver (vkCreateInstance: %s)", vk_str((VkResult)a.r));
+            else
+                no_gpu(a.cnt, err);
+            vk_destroy(&v->b);
+            return NULL;
+        }
+    }
     VkResult r = instance_new(&v->inst);
     if (r) {
         v->inst = VK_NULL_HANDLE;
@@ -964,20 +1093,10 @@ be *be_vk_new(int dev, int f16, int *found, cs_err *err) {
             return NULL;
         }
         pick = dev;
-    } else /* a discrete GPU, then an integrated one; never a CPU implementation (lavapipe) */
-        for (int want = 0; want < 2 && pick < 0; want++)
-            for (uint32_t i = 0; i < cnt && pick < 0; i++) {
-                VkPhysicalDeviceProperties p;
-                vkGetPhysicalDeviceProperties(pds[i], &p);
-                if (p.deviceType ==
-                    (want ? VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU : VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU))
-                    pick = (int)i;
-            }
+    } else /* the probe's choice, made again here (the same loader and drivers give the same order) */
+        pick = choose_gpu(pds, cnt);
     if (pick < 0) {
-        cs_err_set(err,
-                   cnt ? "no GPU among the %u Vulkan devices (a CPU implementation is used only when named, vulkan:N)"
-                       : "no Vulkan device (%u found)",
-                   cnt);
+        no_gpu(cnt, err);
         vk_destroy(&v->b);
         return NULL;
     }

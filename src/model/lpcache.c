@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../common/cs_hash.h"
@@ -220,6 +221,27 @@ done:
     return rc;
 }
 
+/* Removes what an interrupted save of path left (path.tmpXXXXXX, killed or out of power between
+ * mkstemp and rename: never read, but up to the size of a tower's weights each). Only files an
+ * hour old: a younger one may be another process's save in progress. */
+static void drop_stale_temps(const char *dir, const char *path) {
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t bl = strlen(base);
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *de;
+    time_t now = time(NULL);
+    while ((de = readdir(d))) {
+        if (strncmp(de->d_name, base, bl) || strncmp(de->d_name + bl, ".tmp", 4)) continue;
+        struct stat st;
+        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+            st.st_mtime < now - 3600)
+            unlinkat(dirfd(d), de->d_name, 0);
+    }
+    closedir(d);
+}
+
 int lpc_save(const char *path, const char *key, const ops_lpw *const *w, size_t count, cs_err *err) {
     char dir[PATH_MAX], tmp[PATH_MAX + 16];
     snprintf(dir, sizeof dir, "%s", path);
@@ -227,6 +249,7 @@ int lpc_save(const char *path, const char *key, const ops_lpw *const *w, size_t 
     if (slash && slash != dir) {
         *slash = 0;
         if (mkdir(dir, 0700) != 0 && errno != EEXIST) return cs_err_set(err, "%s: %s", dir, strerror(errno));
+        drop_stale_temps(dir, path);
     }
     if (count == 0) return cs_err_set(err, "no weights to cache");
     size_t klen = strlen(key), head = klen + SHAPE * count;

@@ -83,13 +83,21 @@ void ws_drop(wset *w, const float *const *dst, size_t bytes) {
     if (name) st_release(w->st, st_find(w->st, name));
 }
 
+/* F32 tensors from this size up are read in place from the map; smaller ones are copied. Why:
+ * the kernel maps a file's page-cache folios whole where it can (large folios, on ext4 since Linux
+ * 6.16 and elsewhere, up to MBs), so one access to a 3 KB bias in place brought back MBs of the
+ * packed or converted weight beside it in the file: 66 MB of ViT-B/32's vision tower sat
+ * resident twice, in the map and in the packed (F32) or q8 copy (measured with /proc/PID/pagemap,
+ * docs/performance.md "f32 weights once"). Copying the small ones costs under 2 MB per tower. */
+#define WS_INPLACE_MIN (1u << 20)
+
 int ws_views(wset *w, int group, cs_err *err) {
     for (size_t i = 0; i < w->nslots; i++) {
         ws_slot *s = &w->slots[i];
         if (s->group != group) continue;
         const st_tensor *tt;
         if (ws_check(w, s->name, s->ndim, s->shape, &tt, err)) return -1;
-        if (tt->dtype == ST_F32 && ((uintptr_t)tt->data % sizeof(float)) == 0) {
+        if (tt->dtype == ST_F32 && ((uintptr_t)tt->data % sizeof(float)) == 0 && tt->nbytes >= WS_INPLACE_MIN) {
             *s->dst = tt->data;
             continue;
         }
@@ -101,6 +109,14 @@ int ws_views(wset *w, int group, cs_err *err) {
         *s->dst = f;
     }
     return 0;
+}
+
+void ws_release(wset *w, int group) {
+    for (size_t i = 0; i < w->nslots; i++) {
+        const ws_slot *s = &w->slots[i];
+        const st_tensor *t = s->group == group ? st_find(w->st, s->name) : NULL;
+        if (t && (const void *)*s->dst != t->data) st_release(w->st, t);
+    }
 }
 
 int ws_stack3(wset *w, const float **a, const float **b, const float **c, const float *ba, const float *bb,

@@ -1,7 +1,8 @@
 /* wset: the weight-slot machinery shared by the model families (clip.c, bert.c): a list of named
  * tensors with their expected shapes and the float pointers they fill, checked against the
  * checkpoint's headers at load (no weight page touched), turned into float views on first use
- * (F32 in place, F16/BF16 widened once into owned copies), and handed to a backend.
+ * (F32 of 1 MB and more in place, smaller ones copied, F16/BF16 widened once into owned copies),
+ * and handed to a backend.
  *
  * Ownership: a wset borrows its st_set (the model owns and closes it) and owns its slots and the
  * copies it made (freed by ws_free). Groups let a model materialise part of its weights (CLIP's
@@ -50,6 +51,10 @@ int ws_own(wset *w, void *p, size_t bytes);
 /* Gives back a weight that will not be read again: frees an owned copy, or releases the mapped
  * tensor's pages (by slot: *dst identifies it). */
 void ws_drop(wset *w, const float *const *dst, size_t bytes);
+/* After one group's weights were handed to the backend: releases the mapped pages of every tensor
+ * of the group not read in place (copied, packed, converted or stacked), once more. Pages released
+ * one by one (ws_drop) come back when a neighbour's page-cache folio is mapped whole (wset.c). */
+void ws_release(wset *w, int group);
 /* Stacks three [n, k] matrices (and their [n] biases) into an owned [3n, k] / [3n] pair, then
  * drops the three matrices (their pointers become NULL). The one-GEMM q/k/v projection. */
 int ws_stack3(wset *w, const float **a, const float **b, const float **c, const float *ba, const float *bb,

@@ -182,12 +182,9 @@ Test(store, list_filters_pins_tags_delete) {
 Test(store, briefs_of_sorted_once_without_deleted) {
     char dir[128];
     store *s = open_tmp(dir, sizeof dir);
+    static const char *const text[] = {"brief 0", "brief 1", "brief 2", "brief 3", "brief 4", "brief 5"};
     int64_t id[6];
-    char t[32];
-    for (int i = 0; i < 6; i++) {
-        snprintf(t, sizeof t, "brief %d", i);
-        id[i] = add_text(s, t, NULL);
-    }
+    for (int i = 0; i < 6; i++) id[i] = add_text(s, text[i], NULL);
     cr_assert_eq(store_delete(s, id[3], NULL), 0);
     int64_t ask[] = {id[5], id[0], id[3], id[5], 999999, id[2], id[0]};
     for (int txn = 0; txn < 2; txn++) {

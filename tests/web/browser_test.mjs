@@ -296,9 +296,12 @@ try {
 
   // the text read from an image: copy it; the image: download it
   await section('the text read from an image', async () => {
-    // the edit above may reopen its view after a slow save (ASan): it must not cover the card
-    await tidy();
-    await cardOf(ocrId).click({ timeout: 30000 });
+    // the edit above may reopen its view after a slow save (ASan), even after one tidy(): close it
+    // again for as long as it keeps the card from being clicked (up to 30 s)
+    for (let t0 = Date.now(); ; ) {
+      await tidy();
+      try { await cardOf(ocrId).click({ timeout: 3000 }); break; } catch (e) { if (Date.now() - t0 > 30000) throw e; }
+    }
     await page.waitForSelector('#view[open] #v-copyocr:not([hidden])');
     await page.click('#v-copyocr');
     let oclip = '';

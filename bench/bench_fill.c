@@ -28,6 +28,10 @@ int main(int argc, char **argv) {
     char *model = index_model_id(argv[2], &e);
     if (!model || store_open(argv[1], &s, &e)) { fprintf(stderr, "%s\n", e.msg); return 1; }
     store_meta_set(s, "model_dir", argv[2], NULL);
+    /* decided before any vector exists, as the indexer does on a fresh store: the store keeps the
+     * default dtype (q8 on the CPU). Asked after the vectors are in, it would take them for an
+     * older F32 store's and keep F32, and every search would run the F32 text tower. */
+    index_store_dtype(s, argv[2]);
     float v[512];
     char text[256];
     for (long i = 0; i < n; i++) {

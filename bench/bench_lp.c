@@ -13,10 +13,13 @@
  *
  *   bench_lp --only q8p|q8|f32|f16 --shape M N K [--seconds S]
  *
- * runs one kernel on one product for about S seconds (default 5), for `perf stat`. */
+ * runs one kernel on one product for about S seconds (default 5), for `perf stat`.
+ * --kernel avx2|avx-vnni|avx512-vnni (either form): the q8/f16 kernels run that one
+ * (ops_lp_linear_impl) instead of the fastest this CPU has; an absent one is an error (exit 3). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "../src/model/ops.h"
@@ -42,6 +45,8 @@ static float *rnd(size_t n, float s) {
     return v;
 }
 
+static int impl = -1; /* --kernel, or -1: the fastest (ops_lp_linear) */
+
 /* One product with one kernel (v: 0 F32 packed, 1 F16, 2 Q8, 3 Q8P). */
 static void run(ops_ctx *o, int v, const float *x, const float *w, ops_packed *p, ops_lpw *const *lw, float *y, int m,
                 int n, int k, float *ps, void *qs) {
@@ -49,6 +54,8 @@ static void run(ops_ctx *o, int v, const float *x, const float *w, ops_packed *p
         ops_linear_packed(o, x, p, NULL, OPS_ACT_NONE, y, NULL, m, ps);
     else if (v == 0)
         ops_linear(o, x, w, NULL, y, m, n, k);
+    else if (impl >= 0)
+        ops_lp_linear_impl(o, x, lw[v - 1], y, m, qs, impl);
     else
         ops_lp_linear(o, x, lw[v - 1], y, m, qs);
 }
@@ -73,9 +80,18 @@ int main(int argc, char **argv) {
             for (int v = 0; v < 4; v++)
                 if (!strcmp(argv[i], names[v])) only = v;
             if (only < 0) return 2;
+        } else if (!strcmp(argv[i], "--kernel") && i + 1 < argc) {
+            i++;
+            for (int v = OPS_LP_AVX2; v <= OPS_LP_VNNI512; v++)
+                if (!strcasecmp(argv[i], ops_lp_impl_name(v))) impl = v;
+            if (impl < 0) return 2;
+            if (!ops_lp_have(impl)) {
+                fprintf(stderr, "bench_lp: this build or CPU has no %s kernel\n", ops_lp_impl_name(impl));
+                return 3;
+            }
         } else {
             fprintf(stderr, "usage: bench_lp [--threads N] [--rounds R] | [--threads N] --only "
-                            "f32|f16|q8|q8p --shape M N K [--seconds S]\n");
+                            "f32|f16|q8|q8p --shape M N K [--seconds S] [--kernel avx2|avx-vnni|avx512-vnni]\n");
             return 2;
         }
     }
@@ -113,7 +129,7 @@ int main(int argc, char **argv) {
     ops_ctx *o = ops_ctx_new(threads);
     if (!o) return 1;
     printf("# bench_lp: %d threads, %d rounds, %s, q8/f16 kernel %s\n", threads, rounds, ops_blas_name(),
-           ops_lp_have(OPS_LP_AVX2) ? "AVX2" : "portable");
+           ops_lp_impl_name(impl >= 0 ? impl : ops_lp_best()));
     for (size_t s = 0; s < sizeof S / sizeof *S; s++) {
         int m = S[s].m, n = S[s].n, k = S[s].k;
         float *x = rnd((size_t)m * k, 1.0f), *w = rnd((size_t)n * k, 0.05f), *y = malloc((size_t)m * n * 4);

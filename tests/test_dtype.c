@@ -103,10 +103,10 @@ static void kernels_match_reference(int fmt) {
         cr_assert_not_null(lw);
         void *scr = scratch_for(m, k);
         cr_assert_eq(ops_lp_linear_impl(o, x, lw, ref, m, scr, OPS_LP_REF), 0);
-        int impls[] = {OPS_LP_PORTABLE, OPS_LP_AVX2};
-        for (int t = 0; t < 2; t++) {
+        int impls[] = {OPS_LP_PORTABLE, OPS_LP_AVX2, OPS_LP_AVXVNNI, OPS_LP_VNNI512};
+        for (int t = 0; t < 4; t++) {
             if (!ops_lp_have(impls[t])) {
-                cr_log_warn("this build has no %s kernel", impls[t] == OPS_LP_AVX2 ? "AVX2" : "portable");
+                cr_log_warn("this build or CPU has no %s kernel", ops_lp_impl_name(impls[t]));
                 continue;
             }
             for (size_t i = 0; i < (size_t)m * n; i++) y[i] = NAN;
@@ -137,7 +137,7 @@ Test(dtype, q8_kernels_match_the_reference_on_odd_shapes) { kernels_match_refere
 static const int q8p_shapes[][3] = {{1, 1, 1},     {1, 17, 32},     {3, 16, 64},    {4, 33, 768},  {5, 40, 3072},
                                     {2, 9, 31},    {13, 31, 33},    {4, 16, 100},   {6, 48, 65},   {50, 96, 768},
                                     {77, 70, 512}, {400, 40, 768},  {400, 17, 3072}, {7, 150, 2999}, {2, 1537, 512},
-                                    {50, 64, 3072}};
+                                    {50, 64, 3072},  {12, 64, 64},   {8, 512, 512}, {6, 32, 32}};
 
 static void q8p_matches_q8_reference(const float *x, const float *w, int m, int n, int k, ops_ctx *o) {
     ops_lpw *q = ops_lp_pack(o, w, n, k, OPS_LP_Q8), *p = ops_lp_pack(o, w, n, k, OPS_LP_Q8P);
@@ -153,10 +153,10 @@ static void q8p_matches_q8_reference(const float *x, const float *w, int m, int 
     float *ref = malloc((size_t)m * n * sizeof *ref), *y = malloc((size_t)m * n * sizeof *y);
     void *scr = scratch_for(m, k);
     cr_assert_eq(ops_lp_linear_impl(o, x, q, ref, m, scr, OPS_LP_REF), 0);
-    int impls[] = {OPS_LP_REF, OPS_LP_PORTABLE, OPS_LP_AVX2};
-    for (int t = 0; t < 3; t++) {
+    int impls[] = {OPS_LP_REF, OPS_LP_PORTABLE, OPS_LP_AVX2, OPS_LP_AVXVNNI, OPS_LP_VNNI512};
+    for (int t = 0; t < 5; t++) {
         if (!ops_lp_have(impls[t])) {
-            cr_log_warn("this build has no AVX2 kernel");
+            cr_log_warn("this build or CPU has no %s kernel", ops_lp_impl_name(impls[t]));
             continue;
         }
         for (size_t i = 0; i < (size_t)m * n; i++) y[i] = NAN;
@@ -164,7 +164,7 @@ static void q8p_matches_q8_reference(const float *x, const float *w, int m, int 
         for (int i = 0; i < m; i++)
             for (int j = 0; j < n; j++)
                 cr_assert_eq(memcmp(&y[(size_t)i * n + j], &ref[(size_t)i * n + j], sizeof *y), 0,
-                             "Q8P kernel %d, %dx%dx%d, y[%d,%d] = %.9g, Q8 reference %.9g", impls[t], m, n, k, i, j,
+                             "Q8P %s kernel, %dx%dx%d, y[%d,%d] = %.9g, Q8 reference %.9g", ops_lp_impl_name(impls[t]), m, n, k, i, j,
                              y[(size_t)i * n + j], ref[(size_t)i * n + j]);
     }
     ops_lp_free(q); ops_lp_free(p);
@@ -188,7 +188,9 @@ Test(dtype, q8p_kernels_equal_the_q8_reference_bit_for_bit) {
 /* The extremes: activations -128 or 127 (quantised to -127..127: q8_0 never makes -128), weights
  * +-127, so every int16 pair of vpmaddubsw is +-2 * 127 * 127 or +-2 * 127 * 126, the most it
  * takes. A kernel whose pairs saturated (x + 128 as the unsigned operand, 2 * 255 * 127) would be
- * off by thousands. The result must equal the reference and the exact sum. */
+ * off by thousands. The VNNI kernels do take w + 128 as the unsigned operand, but vpdpbusd sums
+ * its four products into int32 without saturating: their sums reach 4 * 255 * 127 per step here.
+ * The result must equal the reference and the exact sum. */
 Test(dtype, q8p_extreme_values_match_the_reference_exactly) {
     ops_ctx *o = ops_ctx_new(2);
     int ks[] = {64, 3072}, m = 6, n = 20;

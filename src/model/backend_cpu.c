@@ -136,9 +136,9 @@ static be_w *cpu_prepare(be *b, const void *data, int dtype, int n, int k, int k
         return NULL;
     }
     if (c->b.keep != BE_KEEP_F32 && (kind == BE_W_LINEAR || kind == BE_W_LINEAR_FEW)) {
-        /* q8 weights of many-row products in panels for the outer-product kernel (ops_q8p.c); the
+        /* q8 weights in panels for the outer-product kernels (ops_q8p.c, ops_lp_fmt_for); the
          * reference backend keeps the rows its kernel was written for */
-        w->lp = ops_lp_pack(c->o, data, n, k, c->ref ? lpfmt : ops_lp_fmt_for(lpfmt, kind == BE_W_LINEAR));
+        w->lp = ops_lp_pack(c->o, data, n, k, c->ref ? lpfmt : ops_lp_fmt_for(lpfmt));
         if (!w->lp) {
             free(w);
             cs_errc(err, CS_ENOMEM, "out of memory converting a %dx%d weight", n, k);

@@ -19,7 +19,7 @@
 #define HEAD      40
 #define SHAPE     12 /* u32 n, k, format per weight */
 /* Bumped whenever the conversion (rounding, layout) changes: old files then no longer match. */
-#define CONVERTER "ops_lp 2"
+#define CONVERTER "ops_lp 3" /* 3: every q8 weight in panels (ops_lp_fmt_for), the text tower too */
 
 /* A checksum fast enough to run over a tower's weights at every start (several GB/s): four lanes
  * of xxHash64's round over 8-byte words, then the tail bytes. Catches torn and flipped data; not

@@ -71,9 +71,9 @@ const char *ops_lp_name(int fmt) {
 
 int ops_lp_family(int fmt) { return fmt == OPS_LP_Q8P ? OPS_LP_Q8 : fmt; }
 
-int ops_lp_fmt_for(int fmt, int many_rows) {
+int ops_lp_fmt_for(int fmt) {
     /* without the AVX2 kernel the panels would only be read by the portable loops */
-    return fmt == OPS_LP_Q8 && many_rows && ops_lp_have(OPS_LP_AVX2) ? OPS_LP_Q8P : fmt;
+    return fmt == OPS_LP_Q8 && ops_lp_have(OPS_LP_AVX2) ? OPS_LP_Q8P : fmt;
 }
 
 ops_lpw *ops_lp_alloc(int n, int k, int fmt) {
@@ -147,24 +147,40 @@ size_t ops_lp_scratch(int m, int k, int fmt) {
 }
 
 int ops_lp_have(int impl) {
+    if (impl == OPS_LP_REF || impl == OPS_LP_PORTABLE) return 1;
 #if defined(__AVX2__) && defined(__F16C__) && defined(__FMA__)
-    return impl == OPS_LP_REF || impl == OPS_LP_PORTABLE || impl == OPS_LP_AVX2;
-#else
-    return impl == OPS_LP_REF || impl == OPS_LP_PORTABLE;
+    if (impl == OPS_LP_AVX2) return 1;
+    if (impl == OPS_LP_AVXVNNI || impl == OPS_LP_VNNI512) return ops_q8p_cpu_has(impl);
 #endif
+    return 0;
+}
+
+const char *ops_lp_impl_name(int impl) {
+    static const char *names[] = {"reference", "portable", "AVX2", "AVX-VNNI", "AVX512-VNNI"};
+    return impl >= 0 && impl < (int)(sizeof names / sizeof *names) ? names[impl] : "?";
+}
+
+int ops_lp_best(void) {
+    static const int order[] = {OPS_LP_VNNI512, OPS_LP_AVXVNNI, OPS_LP_AVX2};
+    for (size_t i = 0; i < sizeof order / sizeof *order; i++)
+        if (ops_lp_have(order[i])) return order[i];
+    return OPS_LP_PORTABLE;
 }
 
 int ops_lp_linear_impl(ops_ctx *o, const float *x, const ops_lpw *w, float *y, int m, void *scratch, int impl) {
     if (!ops_lp_have(impl)) return -1;
+    if (w->fmt == OPS_LP_Q8P) {
+        ops_q8p_linear(o, x, w, y, m, scratch, impl);
+        return 0;
+    }
+    if (impl == OPS_LP_AVXVNNI || impl == OPS_LP_VNNI512) impl = OPS_LP_AVX2; /* only Q8P has VNNI kernels */
     if (w->fmt == OPS_LP_F16)
         ops_f16_linear(o, x, w, y, m, impl);
-    else if (w->fmt == OPS_LP_Q8P)
-        ops_q8p_linear(o, x, w, y, m, scratch, impl);
     else
         ops_q8_linear(o, x, w, y, m, scratch, impl);
     return 0;
 }
 
 void ops_lp_linear(ops_ctx *o, const float *x, const ops_lpw *w, float *y, int m, void *scratch) {
-    ops_lp_linear_impl(o, x, w, y, m, scratch, ops_lp_have(OPS_LP_AVX2) ? OPS_LP_AVX2 : OPS_LP_PORTABLE);
+    ops_lp_linear_impl(o, x, w, y, m, scratch, ops_lp_best());
 }

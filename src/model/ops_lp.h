@@ -12,16 +12,21 @@
  * - OPS_LP_Q8P: the same q8_0 blocks (and numbers) repacked into panels of OPS_Q8P_NR = 16 output
  *   columns for an outer-product kernel (ops_q8p.c): per panel and block of 32 k values, the 16
  *   columns' F16 scales, then 8 steps of 4 k values, each two 32-byte vectors of 8 columns x 4 k.
- *   The columns past n are zero-padded to a whole panel. Same bytes as Q8 when 16 divides n. Kept
- *   for the weights of many-row products (the vision tower), where it is faster than Q8's tile of
- *   dot products (ops_lp_fmt_for); its results equal Q8's bit for bit on the same weights.
+ *   The columns past n are zero-padded to a whole panel. Same bytes as Q8 when 16 divides n. How
+ *   every q8 weight is kept when the build has the AVX2 kernel (ops_lp_fmt_for): faster than Q8's
+ *   tile of dot products at any row count; its results equal Q8's bit for bit on the same weights.
  *
  * Kernels: y[m, n] = x[m, k] . W[n, k]^T (no bias: the backend adds bias, activation or residual
  * as it does for F32). Each format has the reference kernel (plain loops in one fixed order, the
  * oracle), a portable C kernel, and an AVX2 kernel (F16C + FMA for F16, in 6-row x 2-column tiles;
  * vpmaddubsw/vpmaddwd on sign-adjusted operands for Q8, in 4 x 4 tiles) when the build targets AVX2.
- * No AVX-VNNI kernel: it could not be tested on the build machine. ops_lp_linear picks the fastest the
- * build has; ops_lp_linear_impl runs a named one (tests compare them).
+ * Q8P also has two VNNI kernels (vpdpbusd: four u8 x s8 products summed into an int32 lane in one
+ * instruction), compiled for their instruction sets whatever the build targets and run only on a
+ * CPU that has them (checked at run time): OPS_LP_VNNI512 (AVX512-VNNI, 6 rows x 32 columns) and
+ * OPS_LP_AVXVNNI (the VEX-encoded AVX-VNNI of CPUs without AVX-512, 4 x 16). Their results equal
+ * the reference's bit for bit like the AVX2 kernel's. For F16 and Q8 weights they run the AVX2
+ * kernel. ops_lp_linear picks the fastest the build and CPU have; ops_lp_linear_impl runs a named
+ * one (tests compare them).
  * Threads: the fast kernels take the backend's ops_ctx first (ops.h), like the other fast kernels:
  * the output columns are shared among its ops_ctx_threads() OpenMP threads (NULL: one thread).
  * Errors: ops_lp_pack returns NULL only when memory runs out or the format is unknown. */
@@ -40,7 +45,7 @@
 #include "ops.h"
 
 typedef enum { OPS_LP_F16 = 1, OPS_LP_Q8 = 2, OPS_LP_Q8P = 3 } ops_lp_fmt;
-typedef enum { OPS_LP_REF, OPS_LP_PORTABLE, OPS_LP_AVX2 } ops_lp_impl;
+typedef enum { OPS_LP_REF, OPS_LP_PORTABLE, OPS_LP_AVX2, OPS_LP_AVXVNNI, OPS_LP_VNNI512 } ops_lp_impl;
 
 #define OPS_Q8_BLOCK 32
 #define OPS_Q8P_NR   16 /* columns per Q8P panel */
@@ -69,9 +74,11 @@ void ops_lp_free(ops_lpw *w); /* NULL is a no-op */
 /* Bytes of data a weight of this shape takes in fmt (0 for an unknown fmt). */
 size_t ops_lp_size(int n, int k, int fmt);
 const char *ops_lp_name(int fmt); /* "F16", "Q8_0", "Q8_0P" */
-/* The format a weight kept as fmt takes in memory: for Q8, Q8P when its products have many rows
- * (many_rows set) and the build has Q8P's AVX2 kernel, else fmt itself. */
-int ops_lp_fmt_for(int fmt, int many_rows);
+/* The format a weight kept as fmt takes in memory: for Q8, Q8P when the build has Q8P's AVX2
+ * kernel (Q8P's AVX2 kernel alone beats Q8's 1.4-2x at 1, 8 and 400 rows, and the VNNI kernels
+ * read only Q8P; docs/performance.md), else fmt itself. Depends on the build only, never on the CPU, so a
+ * converted-weights cache (lpcache.h) holds the same layout on every CPU the binary runs on. */
+int ops_lp_fmt_for(int fmt);
 /* The dtype a format stores (Q8 for Q8P, else fmt): what a user chose, what a cache is named by. */
 int ops_lp_family(int fmt);
 
@@ -83,7 +90,9 @@ size_t ops_lp_scratch(int m, int k, int fmt);
 void ops_lp_linear(ops_ctx *o, const float *x, const ops_lpw *w, float *y, int m, void *scratch);
 /* The same with a named kernel. Returns 0, or -1 (nothing written) when the build lacks it. */
 int ops_lp_linear_impl(ops_ctx *o, const float *x, const ops_lpw *w, float *y, int m, void *scratch, int impl);
-int ops_lp_have(int impl); /* 1 when the build has that kernel */
+int ops_lp_have(int impl); /* 1 when the build has that kernel and, for the VNNI ones, the CPU too */
+const char *ops_lp_impl_name(int impl); /* "reference", "portable", "AVX2", "AVX-VNNI", "AVX512-VNNI" */
+int ops_lp_best(void); /* the kernel ops_lp_linear runs for Q8P weights */
 
 /* Half precision, round to nearest even (overflow to infinity, NaN stays NaN), and back. */
 uint16_t ops_f32_to_f16(float f);
@@ -134,6 +143,7 @@ static inline float ops_lp_hsum(__m256 v) { /* the sum of 8 lanes */
 void ops_f16_linear(ops_ctx *o, const float *x, const ops_lpw *w, float *y, int m, int impl);
 void ops_q8_linear(ops_ctx *o, const float *x, const ops_lpw *w, float *y, int m, void *scratch, int impl);
 void ops_q8p_linear(ops_ctx *o, const float *x, const ops_lpw *w, float *y, int m, void *scratch, int impl);
+int ops_q8p_cpu_has(int impl); /* 1 when this CPU runs that VNNI kernel (and the build has it) */
 /* Lays out q8_0 rows[n * nb] as Q8P panels (ops_lp_size(n, k, OPS_LP_Q8P) bytes at panels). */
 void ops_q8p_repack(const ops_q8_block *rows, int n, int nb, void *panels);
 

@@ -53,10 +53,12 @@ void ops_q8p_repack(const ops_q8_block *rows, int n, int nb, void *panels) {
         }
 }
 
-/* The activations in scratch (ops_lp_scratch): q[m][nb * 32] and a[m][nb * 32] = |q| (both
- * 64-byte aligned), then d[m][nb]. The AVX2 kernel multiplies |x| by the weights carrying x's
- * signs, so |x| is taken once per row here, not once per use. */
-static void quantize(int nt, const float *x, int m, int k, int nb, void *scratch, int8_t **q, uint8_t **a, float **d) {
+/* The activations in scratch (ops_lp_scratch): q[m][nb * 32] (64-byte aligned), then a[m][nb * 32],
+ * then d[m][nb]. For the AVX2 kernel a holds |q|: it multiplies |x| by the weights carrying x's
+ * signs, so |x| is taken once per row here, not once per use. For the VNNI kernels a holds, as
+ * int32, each block's correction -128 * sum(q) (see vnni_tile): 4 bytes of the block's 32. */
+static void quantize(int nt, const float *x, int m, int k, int nb, void *scratch, int vnni, int8_t **q, uint8_t **a,
+                     float **d) {
     size_t row = (size_t)nb * OPS_Q8_BLOCK;
     *q = (int8_t *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
     *a = (uint8_t *)(*q + (size_t)m * row);
@@ -66,9 +68,17 @@ static void quantize(int nt, const float *x, int m, int k, int nb, void *scratch
     float *dd = *d;
 #pragma omp parallel for schedule(static) num_threads(nt) if ((size_t)m * k > 32768)
     for (int i = 0; i < m; i++) {
+        const int8_t *qi = qq + i * row;
         ops_q8_quantize_row(x + (size_t)i * k, k, qq + i * row, dd + (size_t)i * nb);
-        for (size_t t = 0; t < row; t++)
-            aa[i * row + t] = (uint8_t)(qq[i * row + t] < 0 ? -qq[i * row + t] : qq[i * row + t]);
+        if (vnni) {
+            int32_t *c = (int32_t *)(void *)(aa + i * row); /* row is a multiple of 32: aligned */
+            for (int b = 0; b < nb; b++) {
+                int32_t sum = 0;
+                for (int t = 0; t < OPS_Q8_BLOCK; t++) sum += qi[b * OPS_Q8_BLOCK + t];
+                c[b] = -128 * sum;
+            }
+        } else
+            for (size_t t = 0; t < row; t++) aa[i * row + t] = (uint8_t)(qi[t] < 0 ? -qi[t] : qi[t]);
     }
 }
 
@@ -101,7 +111,7 @@ static void q8p_portable(int nt, const int8_t *q, const float *d, const ops_lpw 
 #ifdef Q8P_AVX2
 typedef struct {
     const int8_t *q;
-    const uint8_t *a;
+    const uint8_t *a; /* |q| (AVX2) or the blocks' int32 corrections (VNNI) */
     const float *d;
     const ops_lpw *w;
     float *y;
@@ -216,19 +226,187 @@ static void q8p_tile_job(const void *ctx, int i, int j, int mr, int nr) {
     for (; mr >= 2; i += 2, mr -= 2) q8p_tile(ctx, i, j, nr, 2);
     if (mr) q8p_tile(ctx, i, j, nr, 1);
 }
+
+/* ---------------- the VNNI kernels ----------------
+ * vpdpbusd adds to each int32 lane the four products of its unsigned bytes (first operand) and
+ * signed bytes (second), exactly (no saturation: that is vpdpbusds). The weights are made the
+ * unsigned side: w + 128 (w ^ 0x80 as a byte: 1..255, q8_0 never makes -128), the activations the
+ * signed side, broadcast four bytes at a time. Each block's sum of (w + 128) x is then sum(w x)
+ * + 128 sum(x), so the accumulators start at the block's correction -128 sum(x), which quantize
+ * took once per row and block, and end at the exact int32 sum of w x: no sign tricks per use,
+ * one instruction per 64 products. Every partial sum stays exact in int32 (at most
+ * 32 * 255 * 127 + 128 * 32 * 127). From there the F32 steps are the reference's, in its order,
+ * as in the AVX2 kernel.
+ * The kernels are compiled for their instruction sets (target attributes) whatever the build's
+ * -march, and run only where the CPU reports them (ops_q8p_cpu_has). */
+#define VNNI512_TARGET __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
+#define AVXVNNI_TARGET __attribute__((target("avx2,fma,f16c,avxvnni")))
+
+/* Rows i..i+R-1 (R <= 6) against NP (1 or 2) panels from column j, of which nr are stored: per
+ * panel and step of 4 k values one 64-byte vector (16 columns x 4 k), per row 2 vpdpbusd with the
+ * row's 4 bytes broadcast. 12 int32 accumulators, 12 F32 sums, 2 panel vectors and the flip
+ * constant fit AVX-512's 32 registers. */
+VNNI512_TARGET static inline __attribute__((always_inline)) void v512_tile(const q8p_job *J, int i, int j, int nr,
+                                                                            const int R, const int NP) {
+    const ops_lpw *w = J->w;
+    int nb = w->nb, n = w->n;
+    size_t row = (size_t)nb * OPS_Q8_BLOCK;
+    const int8_t *xr = J->q + (size_t)i * row;
+    const int32_t *cr = (const int32_t *)(const void *)(J->a + (size_t)i * row);
+    const float *dr = J->d + (size_t)i * nb;
+    const q8p_block *p0 = pblock(w, j / OPS_Q8P_NR, 0), *p1 = p0 + nb;
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    __m512 sum[6][2];
+    for (int r = 0; r < R; r++) sum[r][0] = sum[r][1] = _mm512_setzero_ps();
+    for (int b = 0; b < nb; b++) {
+        __m512i acc[6][2];
+        for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm512_set1_epi32(cr[(size_t)r * (row / 4) + b]);
+        for (int s = 0; s < OPS_Q8_BLOCK / 4; s++) {
+            __m512i w0 = _mm512_xor_si512(_mm512_loadu_si512(p0[b].q[s]), flip);
+            __m512i w1 = NP == 2 ? _mm512_xor_si512(_mm512_loadu_si512(p1[b].q[s]), flip) : w0;
+            for (int r = 0; r < R; r++) {
+                int32_t xs;
+                memcpy(&xs, xr + r * row + (size_t)b * OPS_Q8_BLOCK + 4 * s, 4);
+                __m512i xb = _mm512_set1_epi32(xs);
+                acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], w0, xb);
+                if (NP == 2) acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], w1, xb);
+            }
+        }
+        __m512 dw0 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p0[b].d));
+        __m512 dw1 = NP == 2 ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p1[b].d)) : dw0;
+        for (int r = 0; r < R; r++) {
+            __m512 dx = _mm512_set1_ps(dr[r * nb + b]);
+            /* s += (float)is * (d_x * d_w), operation for operation */
+            sum[r][0] = _mm512_add_ps(sum[r][0], _mm512_mul_ps(_mm512_cvtepi32_ps(acc[r][0]), _mm512_mul_ps(dx, dw0)));
+            if (NP == 2)
+                sum[r][1] =
+                    _mm512_add_ps(sum[r][1], _mm512_mul_ps(_mm512_cvtepi32_ps(acc[r][1]), _mm512_mul_ps(dx, dw1)));
+        }
+    }
+    /* nr of the NP * 16 columns are stored: masked stores for a short last panel */
+    __mmask16 m0 = nr >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nr) - 1);
+    __mmask16 m1 = nr >= 32 ? (__mmask16)0xffff : nr > 16 ? (__mmask16)((1u << (nr - 16)) - 1) : 0;
+    for (int r = 0; r < R; r++) {
+        float *yr = J->y + (size_t)(i + r) * n + j;
+        _mm512_mask_storeu_ps(yr, m0, sum[r][0]);
+        if (NP == 2) _mm512_mask_storeu_ps(yr + 16, m1, sum[r][1]);
+    }
+}
+
+VNNI512_TARGET static void v512_rows(const q8p_job *J, int i, int j, int mr, int nr, const int NP) {
+    /* R a constant in each call (the loops unroll); a short tile's rows 5..1 at a time */
+    for (; mr >= 6; i += 6, mr -= 6) v512_tile(J, i, j, nr, 6, NP);
+    switch (mr) {
+    case 5: v512_tile(J, i, j, nr, 5, NP); break;
+    case 4: v512_tile(J, i, j, nr, 4, NP); break;
+    case 3: v512_tile(J, i, j, nr, 3, NP); break;
+    case 2: v512_tile(J, i, j, nr, 2, NP); break;
+    case 1: v512_tile(J, i, j, nr, 1, NP); break;
+    }
+}
+
+VNNI512_TARGET static void v512_job(const void *ctx, int i, int j, int mr, int nr) {
+    if (nr > OPS_Q8P_NR)
+        v512_rows(ctx, i, j, mr, nr, 2);
+    else /* the last, odd panel */
+        v512_rows(ctx, i, j, mr, nr, 1);
+}
+
+/* AVX-VNNI: the VEX form, 16 ymm registers: 4 rows x one 16-column panel (two 32-byte vectors of
+ * 8 columns x 4 k per step), like the AVX2 kernel's tile; the F32 sums live in L1. */
+AVXVNNI_TARGET static inline __attribute__((always_inline)) void avxvnni_tile(const q8p_job *J, int i, int j, int nr,
+                                                                               const int R) {
+    const ops_lpw *w = J->w;
+    int nb = w->nb, n = w->n;
+    size_t row = (size_t)nb * OPS_Q8_BLOCK;
+    const int8_t *xr = J->q + (size_t)i * row;
+    const int32_t *cr = (const int32_t *)(const void *)(J->a + (size_t)i * row);
+    const float *dr = J->d + (size_t)i * nb;
+    const q8p_block *pb = pblock(w, j / OPS_Q8P_NR, 0);
+    const __m256i flip = _mm256_set1_epi8((char)0x80);
+    __m256 sum[4][2];
+    for (int r = 0; r < R; r++) sum[r][0] = sum[r][1] = _mm256_setzero_ps();
+    for (int b = 0; b < nb; b++, pb++) {
+        __m256i acc[4][2];
+        for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm256_set1_epi32(cr[(size_t)r * (row / 4) + b]);
+        for (int s = 0; s < OPS_Q8_BLOCK / 4; s++) {
+            __m256i w0 = _mm256_xor_si256(_mm256_load_si256((const __m256i *)pb->q[s][0]), flip);
+            __m256i w1 = _mm256_xor_si256(_mm256_load_si256((const __m256i *)pb->q[s][1]), flip);
+            for (int r = 0; r < R; r++) {
+                int32_t xs;
+                memcpy(&xs, xr + r * row + (size_t)b * OPS_Q8_BLOCK + 4 * s, 4);
+                __m256i xb = _mm256_set1_epi32(xs);
+                acc[r][0] = _mm256_dpbusd_avx_epi32(acc[r][0], w0, xb);
+                acc[r][1] = _mm256_dpbusd_avx_epi32(acc[r][1], w1, xb);
+            }
+        }
+        __m256 dw0 = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)pb->d));
+        __m256 dw1 = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)(pb->d + 8)));
+        for (int r = 0; r < R; r++) {
+            __m256 dx = _mm256_broadcast_ss(&dr[r * nb + b]);
+            sum[r][0] = _mm256_add_ps(sum[r][0], _mm256_mul_ps(_mm256_cvtepi32_ps(acc[r][0]), _mm256_mul_ps(dx, dw0)));
+            sum[r][1] = _mm256_add_ps(sum[r][1], _mm256_mul_ps(_mm256_cvtepi32_ps(acc[r][1]), _mm256_mul_ps(dx, dw1)));
+        }
+    }
+    for (int r = 0; r < R; r++) {
+        float *yr = J->y + (size_t)(i + r) * n + j, o[OPS_Q8P_NR];
+        _mm256_storeu_ps(o, sum[r][0]);
+        _mm256_storeu_ps(o + 8, sum[r][1]);
+        memcpy(yr, o, (size_t)nr * sizeof *o);
+    }
+}
+
+AVXVNNI_TARGET static void avxvnni_job(const void *ctx, int i, int j, int mr, int nr) {
+    for (; mr >= 4; i += 4, mr -= 4) avxvnni_tile(ctx, i, j, nr, 4);
+    switch (mr) {
+    case 3: avxvnni_tile(ctx, i, j, nr, 3); break;
+    case 2: avxvnni_tile(ctx, i, j, nr, 2); break;
+    case 1: avxvnni_tile(ctx, i, j, nr, 1); break;
+    }
+}
 #endif
 
+int ops_q8p_cpu_has(int impl) {
+#ifdef Q8P_AVX2
+    static int has[2] = {-1, -1}; /* AVX-VNNI, AVX512-VNNI; a race writes the same answer */
+    if (impl == OPS_LP_AVXVNNI) {
+        if (has[0] < 0) has[0] = __builtin_cpu_supports("avxvnni") ? 1 : 0;
+        return has[0];
+    }
+    if (impl == OPS_LP_VNNI512) {
+        if (has[1] < 0)
+            has[1] = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni")
+                         ? 1
+                         : 0;
+        return has[1];
+    }
+#else
+    (void)impl;
+#endif
+    return 0;
+}
+
 void ops_q8p_linear(ops_ctx *o, const float *x, const ops_lpw *w, float *y, int m, void *scratch, int impl) {
-    int nt = o ? ops_ctx_threads(o) : 1;
+    int nt = o ? ops_ctx_threads(o) : 1, vnni = impl == OPS_LP_AVXVNNI || impl == OPS_LP_VNNI512;
     int8_t *q;
     uint8_t *a;
     float *d;
-    quantize(nt, x, m, w->k, w->nb, scratch, &q, &a, &d);
+    quantize(nt, x, m, w->k, w->nb, scratch, vnni, &q, &a, &d);
 #ifdef Q8P_AVX2
+    q8p_job J = {q, a, d, w, y};
+    size_t wrow = (size_t)w->nb * sizeof(ops_q8_block);
+    int parallel = (size_t)m * w->n * w->nb > 30000;
+    if (impl == OPS_LP_VNNI512) {
+        ops_lp_tiles(nt, m, w->n, 6, 2 * OPS_Q8P_NR, wrow, parallel, v512_job, &J);
+        return;
+    }
+    if (impl == OPS_LP_AVXVNNI) {
+        ops_lp_tiles(nt, m, w->n, 4, OPS_Q8P_NR, wrow, parallel, avxvnni_job, &J);
+        return;
+    }
     if (impl == OPS_LP_AVX2) {
-        q8p_job J = {q, a, d, w, y};
-        ops_lp_tiles(nt, m, w->n, 4, OPS_Q8P_NR, (size_t)w->nb * sizeof(ops_q8_block), (size_t)m * w->n * w->nb > 30000,
-                     q8p_tile_job, &J);
+        ops_lp_tiles(nt, m, w->n, 4, OPS_Q8P_NR, wrow, parallel, q8p_tile_job, &J);
         return;
     }
 #endif

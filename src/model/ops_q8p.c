@@ -117,6 +117,36 @@ typedef struct {
     float *y;
 } q8p_job;
 
+/* The end of a block for R rows of a 16-column tile (the AVX2 and AVX-VNNI kernels): each exact
+ * int32 sum converted and added to the F32 sums as the reference does, s += (float)is * (d_x *
+ * d_w), operation for operation. dx: the rows' activation scales for this block, nb apart. */
+static inline __attribute__((always_inline)) void q8p_scale(const q8p_block *pb, const float *dx, int nb, const int R,
+                                                            __m256i acc[4][2], __m256 sum[4][2]) {
+    __m256 dw0 = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)pb->d));
+    __m256 dw1 = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)(pb->d + 8)));
+    for (int r = 0; r < R; r++) {
+        __m256 d = _mm256_broadcast_ss(&dx[r * nb]);
+        sum[r][0] = _mm256_add_ps(sum[r][0], _mm256_mul_ps(_mm256_cvtepi32_ps(acc[r][0]), _mm256_mul_ps(d, dw0)));
+        sum[r][1] = _mm256_add_ps(sum[r][1], _mm256_mul_ps(_mm256_cvtepi32_ps(acc[r][1]), _mm256_mul_ps(d, dw1)));
+    }
+}
+
+/* Stores R rows of a 16-column tile's sums at y (rows n apart), nr of its columns. */
+static inline __attribute__((always_inline)) void q8p_store(float *y, int n, int nr, const int R, __m256 sum[4][2]) {
+    for (int r = 0; r < R; r++) {
+        float *yr = y + (size_t)r * n;
+        if (nr == OPS_Q8P_NR) {
+            _mm256_storeu_ps(yr, sum[r][0]);
+            _mm256_storeu_ps(yr + 8, sum[r][1]);
+        } else {
+            float o[OPS_Q8P_NR];
+            _mm256_storeu_ps(o, sum[r][0]);
+            _mm256_storeu_ps(o + 8, sum[r][1]);
+            memcpy(yr, o, (size_t)nr * sizeof *o);
+        }
+    }
+}
+
 /* A block's 8 steps for 4 rows, in assembly: with intrinsics GCC 12 kept two of the 8
  * accumulators on the stack and moved others between registers every step. Here the 8
  * accumulators and ones stay in registers, ymm10-15 hold the two panel vectors, the two
@@ -196,27 +226,9 @@ static inline __attribute__((always_inline)) void q8p_tile(const q8p_job *J, int
                     acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(t1, ones));
                 }
             }
-        __m256 dw0 = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)pb->d));
-        __m256 dw1 = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)(pb->d + 8)));
-        for (int r = 0; r < R; r++) {
-            __m256 dx = _mm256_broadcast_ss(&dr[r * nb + b]);
-            /* s += (float)is * (d_x * d_w), operation for operation */
-            sum[r][0] = _mm256_add_ps(sum[r][0], _mm256_mul_ps(_mm256_cvtepi32_ps(acc[r][0]), _mm256_mul_ps(dx, dw0)));
-            sum[r][1] = _mm256_add_ps(sum[r][1], _mm256_mul_ps(_mm256_cvtepi32_ps(acc[r][1]), _mm256_mul_ps(dx, dw1)));
-        }
+        q8p_scale(pb, dr + b, nb, R, acc, sum);
     }
-    for (int r = 0; r < R; r++) {
-        float *yr = J->y + (size_t)(i + r) * n + j;
-        if (nr == OPS_Q8P_NR) {
-            _mm256_storeu_ps(yr, sum[r][0]);
-            _mm256_storeu_ps(yr + 8, sum[r][1]);
-        } else {
-            float o[OPS_Q8P_NR];
-            _mm256_storeu_ps(o, sum[r][0]);
-            _mm256_storeu_ps(o + 8, sum[r][1]);
-            memcpy(yr, o, (size_t)nr * sizeof *o);
-        }
-    }
+    q8p_store(J->y + (size_t)i * n + j, n, nr, R, sum);
 }
 
 static void q8p_tile_job(const void *ctx, int i, int j, int mr, int nr) {
@@ -340,20 +352,9 @@ AVXVNNI_TARGET static inline __attribute__((always_inline)) void avxvnni_tile(co
                 acc[r][1] = _mm256_dpbusd_avx_epi32(acc[r][1], w1, xb);
             }
         }
-        __m256 dw0 = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)pb->d));
-        __m256 dw1 = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)(pb->d + 8)));
-        for (int r = 0; r < R; r++) {
-            __m256 dx = _mm256_broadcast_ss(&dr[r * nb + b]);
-            sum[r][0] = _mm256_add_ps(sum[r][0], _mm256_mul_ps(_mm256_cvtepi32_ps(acc[r][0]), _mm256_mul_ps(dx, dw0)));
-            sum[r][1] = _mm256_add_ps(sum[r][1], _mm256_mul_ps(_mm256_cvtepi32_ps(acc[r][1]), _mm256_mul_ps(dx, dw1)));
-        }
+        q8p_scale(pb, dr + b, nb, R, acc, sum);
     }
-    for (int r = 0; r < R; r++) {
-        float *yr = J->y + (size_t)(i + r) * n + j, o[OPS_Q8P_NR];
-        _mm256_storeu_ps(o, sum[r][0]);
-        _mm256_storeu_ps(o + 8, sum[r][1]);
-        memcpy(yr, o, (size_t)nr * sizeof *o);
-    }
+    q8p_store(J->y + (size_t)i * n + j, n, nr, R, sum);
 }
 
 AVXVNNI_TARGET static void avxvnni_job(const void *ctx, int i, int j, int mr, int nr) {

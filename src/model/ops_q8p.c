@@ -10,6 +10,7 @@
  * contract a multiply and an add into an FMA). */
 #include <string.h>
 #if defined(__AVX2__) && defined(__F16C__) && defined(__FMA__)
+#include <cpuid.h>
 #include <immintrin.h>
 #define Q8P_AVX2 1
 #endif
@@ -371,7 +372,10 @@ int ops_q8p_cpu_has(int impl) {
 #ifdef Q8P_AVX2
     static int has[2] = {-1, -1}; /* AVX-VNNI, AVX512-VNNI; a race writes the same answer */
     if (impl == OPS_LP_AVXVNNI) {
-        if (has[0] < 0) has[0] = __builtin_cpu_supports("avxvnni") ? 1 : 0;
+        if (has[0] < 0) { /* CPUID.(7,1):EAX bit 4 (GCC names it "avxvnni", clang 14 does not) */
+            unsigned a = 0, b = 0, c = 0, d = 0;
+            has[0] = __builtin_cpu_supports("avx2") && __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a >> 4 & 1);
+        }
         return has[0];
     }
     if (impl == OPS_LP_VNNI512) {

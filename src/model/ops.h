@@ -10,8 +10,9 @@
  * stores it, so y = x W^T + b.
  * Threading: the fast kernels take an ops_ctx, which holds their thread count and the
  * load-balancing state of the split products; the CPU backend owns one. Nothing is process-wide
- * but BLIS's blocksizes (constants of the CPU) and the BLAS libraries' own thread knobs, which
- * each call sets from its ops_ctx. One call at a time per ops_ctx. */
+ * but BLIS's blocksizes (constants of the CPU), its configuration (BLIS_ARCH_TYPE, set once on a
+ * CPU newer than BLIS: blisarch.h) and the BLAS libraries' own thread knobs, which each call sets
+ * from its ops_ctx. One call at a time per ops_ctx. */
 #ifndef OPS_H
 #define OPS_H
 

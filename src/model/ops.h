@@ -10,8 +10,9 @@
  * stores it, so y = x W^T + b.
  * Threading: the fast kernels take an ops_ctx, which holds their thread count and the
  * load-balancing state of the split products; the CPU backend owns one. Nothing is process-wide
- * but BLIS's blocksizes (constants of the CPU) and the BLAS libraries' own thread knobs, which
- * each call sets from its ops_ctx. One call at a time per ops_ctx. */
+ * but BLIS's blocksizes (constants of the CPU), its configuration (BLIS_ARCH_TYPE, set once on a
+ * CPU newer than BLIS: blisarch.h) and the BLAS libraries' own thread knobs, which each call sets
+ * from its ops_ctx. One call at a time per ops_ctx. */
 #ifndef OPS_H
 #define OPS_H
 
@@ -111,8 +112,12 @@ void ops_linear_packed(ops_ctx *o, const float *x, const ops_packed *w, const fl
 void ops_linear_packed_cols(ops_ctx *o, const float *x, const ops_packed *w, const float *b, int act, float *y,
                             float *resid, int m, int c0, int c1, float *scratch);
 
-/* Names the BLAS the fast path was built with ("OpenBLAS 0.3.21", "BLIS", "oneDNN", "reference"). */
+/* Names the BLAS the fast path was built with ("OpenBLAS 0.3.21", "BLIS 0.9.0 (zen3)", "oneDNN",
+ * "reference"); with BLIS, the configuration (kernels) it runs, as ops_blis_config. */
 const char *ops_blas_name(void);
+/* The BLIS configuration in use ("zen3", "haswell", "generic": BLIS's plain C), initialising BLIS
+ * (after choosing it for a CPU newer than BLIS, blisarch.h); NULL in builds without BLIS. */
+const char *ops_blis_config(void);
 
 /* L2-normalises each of m rows of length d in place (a zero row stays zero). */
 void ops_l2_normalize(float *x, int m, int d);

@@ -5,13 +5,16 @@
  * between threads by their measured speeds. See ops.h and ops_int.h.
  *
  * The only process-wide state is g_pk: the micro-kernel and blocksizes BLIS reports for this CPU,
- * found once. Thread counts and the load-balancing shares are the caller's ops_ctx. */
+ * found once, and BLIS_ARCH_TYPE, set once before BLIS's first use on a CPU newer than BLIS
+ * (blisarch.h). Thread counts and the load-balancing shares are the caller's ops_ctx. */
+#include "blisarch.h"
 #include "ops.h"
 #include "ops_int.h"
 
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -23,6 +26,54 @@
 #endif
 
 #include <blis.h>
+
+/* ---------------- the BLIS configuration (blisarch.h) ----------------
+ * BLIS reads BLIS_ARCH_TYPE once, when it first initialises (a pthread_once of its own), and a
+ * query of its choice (bli_arch_query_id) fixes it too; so the variable is set here, before any
+ * BLIS call: every entry point of ops_blis.c and ops_gemm_{blis,auto}.c runs ops_blis_arch_once
+ * first, and a constructor runs it at program start, while the process has one thread (setenv is
+ * not safe against a getenv in another thread). The value, BLIS's index of the configuration, is
+ * inherited by child processes, which then use the same configuration. */
+static int blis_config_built(int id) {
+    /* a configuration named by bli_arch_string but left out of the library would abort BLIS at
+     * its initialisation; blis.h says which were built */
+    switch (id) {
+#ifdef BLIS_CONFIG_ZEN3
+    case BLIS_ARCH_ZEN3: return 1;
+#endif
+#ifdef BLIS_CONFIG_ZEN2
+    case BLIS_ARCH_ZEN2: return 1;
+#endif
+#ifdef BLIS_CONFIG_HASWELL
+    case BLIS_ARCH_HASWELL: return 1;
+#endif
+    default: return 0;
+    }
+}
+
+static void blis_arch_init(void) {
+    blisarch_cpu c;
+    if (blisarch_probe(&c)) return;
+    const char *names[BLIS_NUM_ARCHS];
+    for (int id = 0; id < BLIS_NUM_ARCHS; id++) names[id] = blis_config_built(id) ? bli_arch_string((arch_t)id) : NULL;
+    int id = blisarch_choose(&c, names, BLIS_NUM_ARCHS);
+    if (id < 0) return;
+    char v[16];
+    snprintf(v, sizeof v, "%d", id);
+    setenv("BLIS_ARCH_TYPE", v, 0); /* 0: never over a value that appeared meanwhile */
+}
+
+static pthread_once_t g_arch_once = PTHREAD_ONCE_INIT;
+
+void ops_blis_arch_once(void) { pthread_once(&g_arch_once, blis_arch_init); }
+
+__attribute__((constructor)) static void blis_arch_at_start(void) { ops_blis_arch_once(); }
+
+const char *ops_blis_config(void) {
+    ops_blis_arch_once();
+    bli_init(); /* BLIS 0.9.0 looks a forced configuration up in its table, filled here */
+    return bli_arch_string(bli_arch_query_id());
+}
 
 /* Sharing a product's columns between threads by their measured speed. With an even split, one
  * thread waited at the end of each product for 4-10% of an image pass (0.4-1 s per 10 s, two
@@ -88,6 +139,7 @@ static void bal_update(ops_bal *g, int tn, const int *panels, const double *secs
  * sized by the threads' measured speeds, as for the packed path: text at 8 tokens 4% faster
  * (76 of 90 interleaved rounds won). Which thread computes a column changes no result. */
 void ops_blis_gemm_split(ops_ctx *o, const float *x, const float *w, float *y, int m, int n, int k) {
+    ops_blis_arch_once();
     int nth = o->threads > PK_MAXT ? PK_MAXT : o->threads, units = n / 16, cut[PK_MAXT + 1], done[PK_MAXT] = {0};
     double secs[PK_MAXT];
     bal_split(&o->bal_small, nth, units, cut);
@@ -146,6 +198,7 @@ static struct {
 } g_pk = {PTHREAD_ONCE_INIT, 0, 0, 0, 0, 0, NULL, NULL};
 
 static void pk_init(void) {
+    ops_blis_arch_once();
     bli_init();
     cntx_t *cx = bli_gks_query_cntx();
     if (!cx) return;

@@ -17,6 +17,7 @@
 #define OPS_SMALL_M 16
 
 void ops_gemm(ops_ctx *o, const float *x, const float *w, float *y, int m, int n, int k) {
+    ops_blis_arch_once(); /* before BLIS's first call, which fixes its configuration */
     if (m <= OPS_SMALL_M && o->threads > 1 && n >= 64 * o->threads) {
         ops_blis_gemm_split(o, x, w, y, m, n, k);
     } else if (m <= OPS_SMALL_M) {
@@ -31,7 +32,7 @@ void ops_gemm(ops_ctx *o, const float *x, const float *w, float *y, int m, int n
 const char *ops_blas_name(void) {
     static char buf[96];
     const dnnl_version_t *v = dnnl_version();
-    snprintf(buf, sizeof buf, "BLIS %s (m <= %d) + oneDNN %d.%d.%d", bli_info_get_version_str(), OPS_SMALL_M, v->major,
-             v->minor, v->patch);
+    snprintf(buf, sizeof buf, "BLIS %s (%s, m <= %d) + oneDNN %d.%d.%d", bli_info_get_version_str(), ops_blis_config(),
+             OPS_SMALL_M, v->major, v->minor, v->patch);
     return buf;
 }

@@ -36,6 +36,10 @@ struct ops_ctx {
 /* y[m, n] = x[m, k] . w[n, k]^T on the build's BLAS (ops_gemm_<vendor>.c), o->threads threads. */
 void ops_gemm(ops_ctx *o, const float *x, const float *w, float *y, int m, int n, int k);
 
+/* Sets BLIS_ARCH_TYPE for a CPU newer than BLIS (blisarch.h), once, unless the user set it; to be
+ * run before any BLIS call, as BLIS reads it once (ops_blis.c; only in builds with BLIS). */
+void ops_blis_arch_once(void);
+
 /* A few-row product split between o->threads threads by their measured speeds, each running BLIS
  * alone on a slice of the weight rows (ops_blis.c; only in builds with BLIS). */
 void ops_blis_gemm_split(ops_ctx *o, const float *x, const float *w, float *y, int m, int n, int k);

@@ -105,7 +105,12 @@ static void run_child(request *r, front_run_fn run) {
     umask((mode_t)r->umask);
     clearenv();
     for (uint32_t i = 0; i < r->envc; i++) putenv(r->argv[r->argc + 1 + i]);
-    exit(run((int)r->argc, r->argv)); /* exit, not _exit: stdio is flushed */
+    int rc = run((int)r->argc, r->argv);
+    /* stdio flushed, then _exit: exit() would also run every loaded library's destructors and
+     * atexit handlers (OpenMP, BLIS, oneDNN, tesseract...), work the zygote's copy never needs;
+     * the command has closed what it opened, and what the kernel closes needs no help */
+    fflush(NULL);
+    _exit(rc);
 }
 
 typedef struct conn {

@@ -155,6 +155,60 @@ Test(model, fast_activation_matches_libm) {
     ops_ctx_free(o);
 }
 
+/* The residual add and layer norm in one pass: bit for bit the two separate steps, for row counts
+ * on both sides of the parallel threshold, with and without a bias. */
+Test(model, fused_residual_layernorm_matches_two_steps) {
+    ops_ctx *o = ops_ctx_new(2);
+    int ms[3] = {1, 17, 203}, n = 771;
+    for (int mi = 0; mi < 3; mi++)
+        for (int hasb = 0; hasb < 2; hasb++) {
+            int m = ms[mi];
+            size_t sz = (size_t)m * n;
+            float *x1 = malloc(sz * 4), *x2 = malloc(sz * 4), *y = malloc(sz * 4), *h1 = malloc(sz * 4),
+                  *h2 = malloc(sz * 4), *b = malloc((size_t)n * 4), *g = malloc((size_t)n * 4),
+                  *be = malloc((size_t)n * 4);
+            for (size_t i = 0; i < sz; i++) {
+                x1[i] = x2[i] = sinf((float)i * 0.37f) * 5.0f + 1.0f;
+                y[i] = cosf((float)i * 0.11f) * 3.0f;
+            }
+            for (int j = 0; j < n; j++) {
+                b[j] = 0.01f * (float)(j % 13);
+                g[j] = 1.0f + 0.001f * (float)j;
+                be[j] = -0.002f * (float)(j % 7);
+            }
+            ops_residual_layernorm(o, x1, y, hasb ? b : NULL, g, be, h1, m, n, 1e-5f);
+            ops_residual(o, x2, y, hasb ? b : NULL, m, n);
+            ops_layernorm_ref(x2, g, be, h2, m, n, 1e-5f);
+            cr_assert(!memcmp(x1, x2, sz * 4), "residual stream, m %d bias %d", m, hasb);
+            cr_assert(!memcmp(h1, h2, sz * 4), "layer norm, m %d bias %d", m, hasb);
+            free(x1); free(x2); free(y); free(h1); free(h2); free(b); free(g); free(be);
+        }
+    ops_ctx_free(o);
+}
+
+/* The fast bias + activation (rows in parallel) against the reference, bit for bit for the
+ * activations that use libm in both, and the bias alone (OPS_ACT_NONE) against a plain loop. */
+Test(model, fast_bias_act_matches_reference) {
+    ops_ctx *o = ops_ctx_new(2);
+    int m = 150, n = 600; /* above the parallel threshold */
+    size_t sz = (size_t)m * n;
+    float *a = malloc(sz * 4), *r = malloc(sz * 4), *b = malloc((size_t)n * 4);
+    for (int j = 0; j < n; j++) b[j] = 0.5f * sinf((float)j);
+    int acts[4] = {OPS_ACT_GELU, OPS_ACT_GELU_TANH, OPS_ACT_RELU, OPS_ACT_NONE};
+    for (int ai = 0; ai < 4; ai++) {
+        for (size_t i = 0; i < sz; i++) a[i] = r[i] = 4.0f * sinf((float)i * 0.013f);
+        ops_bias_act(o, a, b, m, n, acts[ai]);
+        if (acts[ai] == OPS_ACT_NONE)
+            for (int i = 0; i < m; i++)
+                for (int j = 0; j < n; j++) r[(size_t)i * n + j] += b[j];
+        else
+            ops_bias_act_ref(r, b, m, n, acts[ai]);
+        cr_assert(!memcmp(a, r, sz * 4), "act %d", acts[ai]);
+    }
+    free(a); free(r); free(b);
+    ops_ctx_free(o);
+}
+
 Test(model, fast_attention_matches_reference) {
     ops_ctx *o = ops_ctx_new(2);
     int n = 77, heads = 8, hd = 64, ld = 3 * heads * hd, ldo = heads * hd;

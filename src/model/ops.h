@@ -31,7 +31,14 @@ void ops_linear_ref(const float *x, const float *w, const float *b, float *y, in
  * writes y with beta = 0: oneDNN's beta = 1 path measured slower here than this extra pass. */
 void ops_residual(ops_ctx *o, float *x, const float *y, const float *b, int m, int n);
 
-/* x[m, n] = act(x[m, n] + b[n]) in one pass (b may be NULL). */
+/* ops_residual, then h[m, n] = layernorm(x) * g + beta, row by row in one parallel pass: each
+ * row is still in cache for the layer norm, and one parallel region replaces two. The same
+ * results as ops_residual followed by ops_layernorm_ref, bit for bit. h may not overlap x. */
+void ops_residual_layernorm(ops_ctx *o, float *x, const float *y, const float *b, const float *g, const float *beta,
+                            float *h, int m, int n, float eps);
+
+/* x[m, n] = act(x[m, n] + b[n]) in one pass (b may be NULL). The fast version also takes
+ * OPS_ACT_NONE (the bias alone); the reference does not (it would apply relu). */
 void ops_bias_act(ops_ctx *o, float *x, const float *b, int m, int n, int act);
 void ops_bias_act_ref(float *x, const float *b, int m, int n, int act);
 

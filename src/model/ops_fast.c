@@ -59,16 +59,26 @@ void ops_residual(ops_ctx *o, float *x, const float *y, const float *b, int m, i
     }
 }
 
-void ops_bias_act(ops_ctx *o, float *x, const float *b, int m, int n, int act) {
-    if (act != OPS_ACT_QUICK_GELU) { /* the rare activations keep two passes */
+void ops_residual_layernorm(ops_ctx *o, float *x, const float *y, const float *b, const float *g, const float *beta,
+                            float *h, int m, int n, float eps) {
+#pragma omp parallel for schedule(static) num_threads(o->threads) if (m > 16)
+    for (int i = 0; i < m; i++) {
+        float *xr = x + (size_t)i * n;
+        const float *yr = y + (size_t)i * n;
         if (b)
-            for (int i = 0; i < m; i++)
-                for (int j = 0; j < n; j++) x[(size_t)i * n + j] += b[j];
-        ops_act(o, x, (size_t)m * n, act);
-        return;
+            for (int j = 0; j < n; j++) xr[j] += yr[j] + b[j];
+        else
+            for (int j = 0; j < n; j++) xr[j] += yr[j];
+        ops_layernorm_ref(xr, g, beta, h + (size_t)i * n, 1, n, eps);
     }
+}
+
+void ops_bias_act(ops_ctx *o, float *x, const float *b, int m, int n, int act) {
+    if (act == OPS_ACT_NONE && !b) return;
+    /* one pass per row, rows shared between the threads (the bias alone was a serial loop: the
+     * Q8/F16 products' Q, K, V bias ran on one thread while the other waited) */
 #pragma omp parallel for schedule(static) num_threads(o->threads) if ((size_t)m * n > 65536)
-    for (int i = 0; i < m; i++) quick_gelu_row(x + (size_t)i * n, b, n);
+    for (int i = 0; i < m; i++) ops_row_bias_act(x + (size_t)i * n, b, n, act);
 }
 
 void ops_act(ops_ctx *o, float *x, size_t n, int act) {

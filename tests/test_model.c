@@ -250,6 +250,44 @@ Test(model, batched_attention_matches_reference) {
     ops_ctx_free(o);
 }
 
+/* The AVX-512 kernel (ops_attention_batch's choice for head sizes that are multiples of 16, when the
+ * build has AVX-512) against the reference sequence by sequence: head sizes that fill 4, 2 and 5
+ * registers of P V (64, 32, 80), sequences shorter than a query block, one past a 64-key block, a
+ * sequence with every key masked (zeros), causal and masked. */
+Test(model, avx512_attention_matches_reference) {
+    if (!ops_attention_avx512_ok(64)) {
+        cr_skip_test("this build has no AVX-512 attention");
+        return;
+    }
+    ops_ctx *o = ops_ctx_new(2);
+    int hds[3] = {64, 32, 80}, lens[4] = {5, 50, 77, 3}, offs[4] = {0, 5, 55, 132}, T = 135, heads = 3;
+    for (int hi = 0; hi < 3; hi++) {
+        int hd = hds[hi], ld = 3 * heads * hd, ldo = heads * hd;
+        cr_assert(ops_attention_avx512_ok(hd));
+        float *qkv = malloc((size_t)T * ld * 4), *o1 = malloc((size_t)T * ldo * 4), *o2 = malloc((size_t)T * ldo * 4);
+        float *scr = malloc(ops_attention_scratch(o, 77, hd) * 4);
+        int mask[135];
+        for (int i = 0; i < T * ld; i++) qkv[i] = sinf(i * 0.017f) * 3.0f;
+        for (int i = 0; i < T; i++) mask[i] = i >= 132 ? 0 : i % 7 != 3; /* the last sequence: all masked */
+        for (int causal = 0; causal < 2; causal++)
+            for (int masked = 0; masked < 2; masked++) {
+                memset(o1, 0xff, (size_t)T * ldo * 4); /* NaN: every output must be written */
+                ops_attention_avx512(o, qkv, qkv + ldo, qkv + 2 * ldo, ld, o1, ldo, offs, lens, 4, heads, hd, causal,
+                                     masked ? mask : NULL, scr);
+                for (int s = 0; s < 4; s++) {
+                    const float *q = qkv + (size_t)offs[s] * ld;
+                    ops_attention_ref(q, q + ldo, q + 2 * ldo, ld, o2 + (size_t)offs[s] * ldo, ldo, lens[s], heads, hd,
+                                      causal, masked ? mask + offs[s] : NULL);
+                }
+                for (size_t i = 0; i < (size_t)T * ldo; i++)
+                    cr_assert_leq(fabsf(o1[i] - o2[i]), 1e-5f, "hd %d causal %d masked %d at %zu: %g vs %g", hd, causal,
+                                  masked, i, o1[i], o2[i]);
+            }
+        free(qkv); free(o1); free(o2); free(scr);
+    }
+    ops_ctx_free(o);
+}
+
 /* ---- toyworld: retrieval and HF embeddings ---- */
 
 /* One query row per sequence (the pooled last layer) against the reference's row for it. */

@@ -73,6 +73,15 @@ void ops_attention_batch(ops_ctx *o, const float *q, const float *k, const float
                          const int *seq_off, const int *seq_len, int nseq, int heads, int hd, int causal,
                          const int *keymask, float *scratch);
 
+/* ops_attention_batch's AVX-512 kernel, which it runs whenever ops_attention_avx512_ok(hd) (the
+ * build targets AVX-512F and hd is a multiple of 16): scores and P V as chains of FMAs in 16-wide
+ * registers (summed in the reference's order, each step fused), softmax as above. Exposed for the
+ * tests; does nothing when not ok. */
+int ops_attention_avx512_ok(int hd);
+void ops_attention_avx512(ops_ctx *o, const float *q, const float *k, const float *v, int ld, float *out, int ldo,
+                          const int *seq_off, const int *seq_len, int nseq, int heads, int hd, int causal,
+                          const int *keymask, float *scratch);
+
 /* The same attention for one query row per sequence: what a tower's last layer needs when only
  * its pooled rows are read. Sequence s's query is row s of q (row stride ldq), at position
  * qpos[s] within the sequence (the causal limit); its keys and values are rows seq_off[s] ..

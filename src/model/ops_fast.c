@@ -178,24 +178,49 @@ void ops_attention(ops_ctx *o, const float *q, const float *k, const float *v, i
 }
 
 #ifdef __AVX512F__
+/* dst[c][r] = src[r][c] for a 16 x 16 block (rows past `rows` read as zeros): 64 shuffles in
+ * registers instead of 256 scalar stores, each to another row of dst */
+static inline void att512_tr16(const float *src, int lds, int rows, float *dst, int ldd) {
+    __m512 r[16], t[16], u[16], v[16];
+    for (int i = 0; i < 16; i++) r[i] = i < rows ? _mm512_loadu_ps(src + (size_t)i * lds) : _mm512_setzero_ps();
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        u[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
+        u[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
+        u[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
+        u[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
+    }
+    for (int i = 0; i < 4; i++) {
+        v[i] = _mm512_shuffle_f32x4(u[i], u[i + 4], 0x88);
+        v[i + 4] = _mm512_shuffle_f32x4(u[i], u[i + 4], 0xdd);
+        v[i + 8] = _mm512_shuffle_f32x4(u[i + 8], u[i + 12], 0x88);
+        v[i + 12] = _mm512_shuffle_f32x4(u[i + 8], u[i + 12], 0xdd);
+    }
+    for (int i = 0; i < 8; i++) {
+        _mm512_storeu_ps(dst + (size_t)i * ldd, _mm512_shuffle_f32x4(v[i], v[i + 8], 0x88));
+        _mm512_storeu_ps(dst + (size_t)(i + 8) * ldd, _mm512_shuffle_f32x4(v[i], v[i + 8], 0xdd));
+    }
+}
+
 /* Attention on AVX-512 for a head size that is a multiple of 16 (CLIP's 64). Per (sequence, head):
- * K's head slice is transposed once (keys padded with zeros to a multiple of 16), then per block
- * of AVX512_QB queries: the scores of all keys, 4 x 16 keys at a time, each a chain of FMAs over
- * the head dimension in order, q broadcast from its row; the softmax of ops_softmax_row; and
- * out = P V with V read in place (a head's hd values of a key are contiguous), 16 dims per
- * register, keys in order. 24 sums live in registers in both loops. Neither Q nor V is copied,
- * and no P panels are packed: what the micro-kernel path spends around its products. */
+ * K's head slice is transposed once, 16 x 16 blocks in registers (keys padded with zeros to a
+ * multiple of 16), then per block of AVX512_QB queries: the scores of all keys, 4 x 16 keys at a
+ * time, each a chain of FMAs over the head dimension in order, q broadcast from its row; the
+ * softmax of ops_softmax_row; and out = P V with V read in place (a head's hd values of a key are
+ * contiguous), 16 dims per register, keys in order. 24 sums live in registers in both loops.
+ * Neither Q nor V is copied, and no P panels are packed: what the micro-kernel path spends
+ * around its products. */
 static void att512_pair(const float *qs, const float *ks, const float *vs, int ld, float *out, int ldo, int n, int hd,
                         int causal, const int *km, float scale, float *base) {
     enum { QB = AVX512_QB };
     const int np = (int)att_pad(n);
     float *kt = base, *P = kt + (size_t)hd * np;
-    for (int j = 0; j < n; j++) {
-        const float *kr = ks + (size_t)j * ld;
-        for (int t = 0; t < hd; t++) kt[(size_t)t * np + j] = kr[t];
-    }
-    for (int t = 0; t < hd; t++)
-        for (int j = n; j < np; j++) kt[(size_t)t * np + j] = 0.0f;
+    for (int j0 = 0; j0 < np; j0 += 16) /* keys past n: zeros */
+        for (int t0 = 0; t0 < hd; t0 += 16)
+            att512_tr16(ks + (size_t)j0 * ld + t0, ld, n - j0 < 16 ? n - j0 : 16, kt + (size_t)t0 * np + j0, np);
     for (int i0 = 0; i0 < n; i0 += QB) {
         const int ib = n - i0 < QB ? n - i0 : QB, jmax = causal ? i0 + ib : n, jv = (jmax + 15) / 16;
         const float *qr[QB];

@@ -187,7 +187,8 @@ Test(model, fused_residual_layernorm_matches_two_steps) {
 }
 
 /* The fast bias + activation (rows in parallel) against the reference, bit for bit for the
- * activations that use libm in both, and the bias alone (OPS_ACT_NONE) against a plain loop. */
+ * activations that use libm in both, the bias alone (OPS_ACT_NONE) against a plain loop, and
+ * quick_gelu (exp_poly) within 1e-6 relative. */
 Test(model, fast_bias_act_matches_reference) {
     ops_ctx *o = ops_ctx_new(2);
     int m = 150, n = 600; /* above the parallel threshold */
@@ -205,6 +206,12 @@ Test(model, fast_bias_act_matches_reference) {
             ops_bias_act_ref(r, b, m, n, acts[ai]);
         cr_assert(!memcmp(a, r, sz * 4), "act %d", acts[ai]);
     }
+    /* quick_gelu: exp_poly (AVX-512 where built, a masked tail: 600 = 37 x 16 + 8) against libm */
+    for (size_t i = 0; i < sz; i++) a[i] = r[i] = 12.0f * sinf((float)i * 0.013f);
+    ops_bias_act(o, a, b, m, n, OPS_ACT_QUICK_GELU);
+    ops_bias_act_ref(r, b, m, n, OPS_ACT_QUICK_GELU);
+    for (size_t i = 0; i < sz; i++)
+        cr_assert_leq(fabsf(a[i] - r[i]), 1e-6f * (1.0f + fabsf(r[i])), "quick_gelu at %zu: %g vs %g", i, a[i], r[i]);
     free(a); free(r); free(b);
     ops_ctx_free(o);
 }

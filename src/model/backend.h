@@ -98,8 +98,8 @@ typedef struct be_vtbl {
     /* Optional (NULL: the caller runs linear with resid = 1, then layernorm): the residual stream
      * y[m, n] += x . w^T + bias, then h = layernorm(y) * g + gb, what a pre-LN layer does after its
      * out-projection and after its MLP. The CPU backend does the add and the norm in one pass. */
-    void (*linear_ln)(be *b, be_off x, const be_w *w, const be_w *bias, be_off y, int m, const be_w *g,
-                      const be_w *gb, be_off h, float eps);
+    void (*linear_ln)(be *b, be_off x, const be_w *w, const be_w *bias, be_off y, int m, const be_w *g, const be_w *gb,
+                      be_off h, float eps);
 } be_vtbl;
 
 /* The common head of every backend object. */

@@ -77,9 +77,9 @@ void ops_residual_layernorm(ops_ctx *o, float *x, const float *y, const float *b
 }
 
 void ops_bias_act(ops_ctx *o, float *x, const float *b, int m, int n, int act) {
-    if (act == OPS_ACT_NONE && !b) return;
     /* one pass per row, rows shared between the threads (the bias alone was a serial loop: the
      * Q8/F16 products' Q, K, V bias ran on one thread while the other waited) */
+    if (act == OPS_ACT_NONE && !b) return;
 #pragma omp parallel for schedule(static) num_threads(o->threads) if ((size_t)m * n > 65536)
     for (int i = 0; i < m; i++) ops_row_bias_act(x + (size_t)i * n, b, n, act);
 }
@@ -325,8 +325,8 @@ void ops_attention_avx512(ops_ctx *o, const float *q, const float *k, const floa
 #endif
         base = (float *)(((uintptr_t)base + 63) & ~(uintptr_t)63);
         att512_pair(q + (size_t)o0 * ld + h * hd, k + (size_t)o0 * ld + h * hd, v + (size_t)o0 * ld + h * hd, ld,
-                    out + (size_t)o0 * ldo + h * hd, ldo, seq_len[s], hd, causal, keymask ? keymask + o0 : NULL,
-                    scale, base);
+                    out + (size_t)o0 * ldo + h * hd, ldo, seq_len[s], hd, causal, keymask ? keymask + o0 : NULL, scale,
+                    base);
     }
 #else
     (void)o, (void)q, (void)k, (void)v, (void)ld, (void)out, (void)ldo, (void)seq_off, (void)seq_len, (void)nseq;

@@ -155,6 +155,67 @@ Test(model, fast_activation_matches_libm) {
     ops_ctx_free(o);
 }
 
+/* The residual add and layer norm in one pass: bit for bit the two separate steps, for row counts
+ * on both sides of the parallel threshold, with and without a bias. */
+Test(model, fused_residual_layernorm_matches_two_steps) {
+    ops_ctx *o = ops_ctx_new(2);
+    int ms[3] = {1, 17, 203}, n = 771;
+    for (int mi = 0; mi < 3; mi++)
+        for (int hasb = 0; hasb < 2; hasb++) {
+            int m = ms[mi];
+            size_t sz = (size_t)m * n;
+            float *x1 = malloc(sz * 4), *x2 = malloc(sz * 4), *y = malloc(sz * 4), *h1 = malloc(sz * 4),
+                  *h2 = malloc(sz * 4), *b = malloc((size_t)n * 4), *g = malloc((size_t)n * 4),
+                  *be = malloc((size_t)n * 4);
+            for (size_t i = 0; i < sz; i++) {
+                x1[i] = x2[i] = sinf((float)i * 0.37f) * 5.0f + 1.0f;
+                y[i] = cosf((float)i * 0.11f) * 3.0f;
+            }
+            for (int j = 0; j < n; j++) {
+                b[j] = 0.01f * (float)(j % 13);
+                g[j] = 1.0f + 0.001f * (float)j;
+                be[j] = -0.002f * (float)(j % 7);
+            }
+            ops_residual_layernorm(o, x1, y, hasb ? b : NULL, g, be, h1, m, n, 1e-5f);
+            ops_residual(o, x2, y, hasb ? b : NULL, m, n);
+            ops_layernorm_ref(x2, g, be, h2, m, n, 1e-5f);
+            cr_assert(!memcmp(x1, x2, sz * 4), "residual stream, m %d bias %d", m, hasb);
+            cr_assert(!memcmp(h1, h2, sz * 4), "layer norm, m %d bias %d", m, hasb);
+            free(x1); free(x2); free(y); free(h1); free(h2); free(b); free(g); free(be);
+        }
+    ops_ctx_free(o);
+}
+
+/* The fast bias + activation (rows in parallel) against the reference, bit for bit for the
+ * activations that use libm in both, the bias alone (OPS_ACT_NONE) against a plain loop, and
+ * quick_gelu (exp_poly) within 1e-6 relative. */
+Test(model, fast_bias_act_matches_reference) {
+    ops_ctx *o = ops_ctx_new(2);
+    int m = 150, n = 600; /* above the parallel threshold */
+    size_t sz = (size_t)m * n;
+    float *a = malloc(sz * 4), *r = malloc(sz * 4), *b = malloc((size_t)n * 4);
+    for (int j = 0; j < n; j++) b[j] = 0.5f * sinf((float)j);
+    int acts[4] = {OPS_ACT_GELU, OPS_ACT_GELU_TANH, OPS_ACT_RELU, OPS_ACT_NONE};
+    for (int ai = 0; ai < 4; ai++) {
+        for (size_t i = 0; i < sz; i++) a[i] = r[i] = 4.0f * sinf((float)i * 0.013f);
+        ops_bias_act(o, a, b, m, n, acts[ai]);
+        if (acts[ai] == OPS_ACT_NONE)
+            for (int i = 0; i < m; i++)
+                for (int j = 0; j < n; j++) r[(size_t)i * n + j] += b[j];
+        else
+            ops_bias_act_ref(r, b, m, n, acts[ai]);
+        cr_assert(!memcmp(a, r, sz * 4), "act %d", acts[ai]);
+    }
+    /* quick_gelu: exp_poly (AVX-512 where built, a masked tail: 600 = 37 x 16 + 8) against libm */
+    for (size_t i = 0; i < sz; i++) a[i] = r[i] = 12.0f * sinf((float)i * 0.013f);
+    ops_bias_act(o, a, b, m, n, OPS_ACT_QUICK_GELU);
+    ops_bias_act_ref(r, b, m, n, OPS_ACT_QUICK_GELU);
+    for (size_t i = 0; i < sz; i++)
+        cr_assert_leq(fabsf(a[i] - r[i]), 1e-6f * (1.0f + fabsf(r[i])), "quick_gelu at %zu: %g vs %g", i, a[i], r[i]);
+    free(a); free(r); free(b);
+    ops_ctx_free(o);
+}
+
 Test(model, fast_attention_matches_reference) {
     ops_ctx *o = ops_ctx_new(2);
     int n = 77, heads = 8, hd = 64, ld = 3 * heads * hd, ldo = heads * hd;
@@ -193,6 +254,44 @@ Test(model, batched_attention_matches_reference) {
         cr_assert_leq(max_abs_diff(o1, o2, (size_t)T * ldo), 1e-5f, "causal %d", causal);
     }
     free(qkv); free(o1); free(o2); free(scr);
+    ops_ctx_free(o);
+}
+
+/* The AVX-512 kernel (ops_attention_batch's choice for head sizes that are multiples of 16, when the
+ * build has AVX-512) against the reference sequence by sequence: head sizes that fill 4, 2 and 5
+ * registers of P V (64, 32, 80), sequences shorter than a query block, one past a 64-key block, a
+ * sequence with every key masked (zeros), causal and masked. */
+Test(model, avx512_attention_matches_reference) {
+    if (!ops_attention_avx512_ok(64)) {
+        cr_skip_test("this build has no AVX-512 attention");
+        return;
+    }
+    ops_ctx *o = ops_ctx_new(2);
+    int hds[3] = {64, 32, 80}, lens[4] = {5, 50, 77, 3}, offs[4] = {0, 5, 55, 132}, T = 135, heads = 3;
+    for (int hi = 0; hi < 3; hi++) {
+        int hd = hds[hi], ld = 3 * heads * hd, ldo = heads * hd;
+        cr_assert(ops_attention_avx512_ok(hd));
+        float *qkv = malloc((size_t)T * ld * 4), *o1 = malloc((size_t)T * ldo * 4), *o2 = malloc((size_t)T * ldo * 4);
+        float *scr = malloc(ops_attention_scratch(o, 77, hd) * 4);
+        int mask[135];
+        for (int i = 0; i < T * ld; i++) qkv[i] = sinf(i * 0.017f) * 3.0f;
+        for (int i = 0; i < T; i++) mask[i] = i >= 132 ? 0 : i % 7 != 3; /* the last sequence: all masked */
+        for (int causal = 0; causal < 2; causal++)
+            for (int masked = 0; masked < 2; masked++) {
+                memset(o1, 0xff, (size_t)T * ldo * 4); /* NaN: every output must be written */
+                ops_attention_avx512(o, qkv, qkv + ldo, qkv + 2 * ldo, ld, o1, ldo, offs, lens, 4, heads, hd, causal,
+                                     masked ? mask : NULL, scr);
+                for (int s = 0; s < 4; s++) {
+                    const float *q = qkv + (size_t)offs[s] * ld;
+                    ops_attention_ref(q, q + ldo, q + 2 * ldo, ld, o2 + (size_t)offs[s] * ldo, ldo, lens[s], heads, hd,
+                                      causal, masked ? mask + offs[s] : NULL);
+                }
+                for (size_t i = 0; i < (size_t)T * ldo; i++)
+                    cr_assert_leq(fabsf(o1[i] - o2[i]), 1e-5f, "hd %d causal %d masked %d at %zu: %g vs %g", hd, causal,
+                                  masked, i, o1[i], o2[i]);
+            }
+        free(qkv); free(o1); free(o2); free(scr);
+    }
     ops_ctx_free(o);
 }
 

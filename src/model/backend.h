@@ -95,6 +95,11 @@ typedef struct be_vtbl {
                          const int *lens, int batch, int H);
     void (*patch_embed)(be *b, be_off x, be_off pixels, be_off cols, be_off tmp, int batch, int S, int p, int H,
                         const be_w *patch_w, const be_w *class_emb, const be_w *pos);
+    /* Optional (NULL: the caller runs linear with resid = 1, then layernorm): the residual stream
+     * y[m, n] += x . w^T + bias, then h = layernorm(y) * g + gb, what a pre-LN layer does after its
+     * out-projection and after its MLP. The CPU backend does the add and the norm in one pass. */
+    void (*linear_ln)(be *b, be_off x, const be_w *w, const be_w *bias, be_off y, int m, const be_w *g, const be_w *gb,
+                      be_off h, float eps);
 } be_vtbl;
 
 /* The common head of every backend object. */

@@ -186,14 +186,13 @@ static int cpu_sync(be *b, cs_err *err) {
     return 0;
 }
 
-/* y[m, n] = act(y + b) (b may be NULL); ops_bias_act has no OPS_ACT_NONE */
+/* y[m, n] = act(y + b) (b may be NULL); ops_bias_act_ref has no OPS_ACT_NONE */
 static void add_bias_act(const cpu_be *c, float *y, const float *b, int m, int n, int act) {
-    if (act != OPS_ACT_NONE) {
-        if (c->ref)
-            ops_bias_act_ref(y, b, m, n, act);
-        else
-            ops_bias_act(c->o, y, b, m, n, act);
-    } else if (b)
+    if (!c->ref)
+        ops_bias_act(c->o, y, b, m, n, act);
+    else if (act != OPS_ACT_NONE)
+        ops_bias_act_ref(y, b, m, n, act);
+    else if (b)
         for (int i = 0; i < m; i++)
             for (int j = 0; j < n; j++) y[(size_t)i * n + j] += b[j];
 }
@@ -247,6 +246,24 @@ static void cpu_layernorm(be *b, be_off x, const be_w *g, const be_w *bias, be_o
         ops_layernorm_ref(AT(b, x), CW(g)->f, CW(bias)->f, AT(b, y), m, d, eps);
     else
         ops_layernorm(CB(b)->o, AT(b, x), CW(g)->f, CW(bias)->f, AT(b, y), m, d, eps);
+}
+
+static void cpu_linear_ln(be *b, be_off xo, const be_w *w, const be_w *bias, be_off yo, int m, const be_w *g,
+                          const be_w *gb, be_off ho, float eps) {
+    cpu_be *c = CB(b);
+    const cpu_w *W = CW(w);
+    if (c->ref || W->p) { /* the reference's two steps; packed weights add the residual tile by tile */
+        cpu_linear(b, xo, w, bias, OPS_ACT_NONE, yo, 1, m, 0, 0);
+        cpu_layernorm(b, yo, g, gb, ho, m, w->n, eps);
+        return;
+    }
+    /* the product alone, then the residual and the layer norm in one pass over the rows */
+    if (W->lp)
+        ops_lp_linear(c->o, AT(b, xo), W->lp, c->tmp, m, c->lpscr);
+    else
+        ops_linear(c->o, AT(b, xo), W->f, NULL, c->tmp, m, w->n, w->k);
+    ops_residual_layernorm(c->o, AT(b, yo), c->tmp, bias ? CW(bias)->f : NULL, CW(g)->f, CW(gb)->f, AT(b, ho), m, w->n,
+                           eps);
 }
 
 static void cpu_attention(be *b, be_off qkvo, int H, be_off outo, const int *seq_off, const int *seq_len, int nseq,
@@ -381,6 +398,7 @@ static const be_vtbl cpu_vtbl = {
     cpu_take_rows,
     cpu_embed_tokens,
     cpu_patch_embed,
+    cpu_linear_ln,
 };
 
 static be *cpu_new(int ref, int threads) {

@@ -685,7 +685,8 @@ static void encoder(clip_ctx *c, const tower *t, be_off x, int T, const int *seq
     for (int l = 0; l < t->layers; l++) {
         const layer_w *L = &t->L[l];
         const int pooled = pool && l == t->layers - 1;
-        v->layernorm(b, x, L->ln1g, L->ln1b, h, T, H, t->eps);
+        if (l == 0 || !v->linear_ln) /* else the previous layer's last step left ln1(x) in h */
+            v->layernorm(b, x, L->ln1g, L->ln1b, h, T, H, t->eps);
         if (pooled && (b->caps & BE_CAP_POOLED))
             v->attention_pooled(b, L->qkvw, L->qkvb, h, qkv, att, T, H, seq_off, seq_len, pool, nseq, t->heads, causal,
                                 keymask);
@@ -699,10 +700,18 @@ static void encoder(clip_ctx *c, const tower *t, be_off x, int T, const int *seq
             v->take_rows(b, x, H, seq_off, pool, nseq);
             T = nseq;
         }
-        v->linear(b, att, L->ow, L->ob, OPS_ACT_NONE, x, 1, T, 0, 0); /* x += out_proj(att) */
-        v->layernorm(b, x, L->ln2g, L->ln2b, h, T, H, t->eps);
+        if (v->linear_ln) /* x += out_proj(att); h = ln2(x) */
+            v->linear_ln(b, att, L->ow, L->ob, x, T, L->ln2g, L->ln2b, h, t->eps);
+        else {
+            v->linear(b, att, L->ow, L->ob, OPS_ACT_NONE, x, 1, T, 0, 0);
+            v->layernorm(b, x, L->ln2g, L->ln2b, h, T, H, t->eps);
+        }
         v->linear(b, h, L->fc1w, L->fc1b, t->act, m, 0, T, 0, 0);
-        v->linear(b, m, L->fc2w, L->fc2b, OPS_ACT_NONE, x, 1, T, 0, 0); /* x += fc2(act(fc1(ln2(x)))) */
+        /* x += fc2(act(fc1(ln2(x)))), and with it the next layer's ln1(x) into h */
+        if (v->linear_ln && l + 1 < t->layers)
+            v->linear_ln(b, m, L->fc2w, L->fc2b, x, T, t->L[l + 1].ln1g, t->L[l + 1].ln1b, h, t->eps);
+        else
+            v->linear(b, m, L->fc2w, L->fc2b, OPS_ACT_NONE, x, 1, T, 0, 0);
     }
 }
 

@@ -32,7 +32,14 @@ void ops_linear_ref(const float *x, const float *w, const float *b, float *y, in
  * writes y with beta = 0: oneDNN's beta = 1 path measured slower here than this extra pass. */
 void ops_residual(ops_ctx *o, float *x, const float *y, const float *b, int m, int n);
 
-/* x[m, n] = act(x[m, n] + b[n]) in one pass (b may be NULL). */
+/* ops_residual, then h[m, n] = layernorm(x) * g + beta, row by row in one parallel pass: each
+ * row is still in cache for the layer norm, and one parallel region replaces two. The same
+ * results as ops_residual followed by ops_layernorm_ref, bit for bit. h may not overlap x. */
+void ops_residual_layernorm(ops_ctx *o, float *x, const float *y, const float *b, const float *g, const float *beta,
+                            float *h, int m, int n, float eps);
+
+/* x[m, n] = act(x[m, n] + b[n]) in one pass (b may be NULL). The fast version also takes
+ * OPS_ACT_NONE (the bias alone); the reference does not (it would apply relu). */
 void ops_bias_act(ops_ctx *o, float *x, const float *b, int m, int n, int act);
 void ops_bias_act_ref(float *x, const float *b, int m, int n, int act);
 
@@ -66,6 +73,15 @@ void ops_attention(ops_ctx *o, const float *q, const float *k, const float *v, i
 void ops_attention_batch(ops_ctx *o, const float *q, const float *k, const float *v, int ld, float *out, int ldo,
                          const int *seq_off, const int *seq_len, int nseq, int heads, int hd, int causal,
                          const int *keymask, float *scratch);
+
+/* ops_attention_batch's AVX-512 kernel, which it runs whenever ops_attention_avx512_ok(hd) (the
+ * build targets AVX-512F and hd is a multiple of 16): scores and P V as chains of FMAs in 16-wide
+ * registers (summed in the reference's order, each step fused), softmax as above. Exposed for the
+ * tests; does nothing when not ok. */
+int ops_attention_avx512_ok(int hd);
+void ops_attention_avx512(ops_ctx *o, const float *q, const float *k, const float *v, int ld, float *out, int ldo,
+                          const int *seq_off, const int *seq_len, int nseq, int heads, int hd, int causal,
+                          const int *keymask, float *scratch);
 
 /* The same attention for one query row per sequence: what a tower's last layer needs when only
  * its pooled rows are read. Sequence s's query is row s of q (row stride ldq), at position

@@ -15,6 +15,9 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
 
 #include "ops.h"
 
@@ -70,6 +73,33 @@ static inline float exp_poly(float x) {
  * splits it around exp_poly's clamps into two divisions and three blends, and it ran at half the
  * speed (3.2 against 1.7 ns per value on one core here). */
 static inline void quick_gelu_row(float *x, const float *b, int n) {
+#ifdef __AVX512F__
+    /* The same operations in 16-wide registers, one by one as above and in exp_poly (no FMA, the
+     * clamps as max/min that keep a NaN), so the same results bit for bit; GCC's own vectorisation
+     * of the two loops below mixed 128-, 256- and 512-bit code. The tail is masked. */
+    for (int j0 = 0; j0 < n; j0 += 16) {
+        const __mmask16 k = n - j0 >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - j0)) - 1);
+        __m512 v = _mm512_maskz_loadu_ps(k, x + j0);
+        if (b) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, b + j0));
+        __m512 e = _mm512_mul_ps(_mm512_set1_ps(-1.702f), v);
+        e = _mm512_max_ps(_mm512_set1_ps(-87.0f), e);
+        e = _mm512_min_ps(_mm512_set1_ps(88.0f), e);
+        const __m512 big = _mm512_set1_ps(12582912.0f);
+        __m512 nn = _mm512_sub_ps(_mm512_add_ps(_mm512_mul_ps(e, _mm512_set1_ps(1.44269504088896341f)), big), big);
+        __m512 r = _mm512_sub_ps(e, _mm512_mul_ps(nn, _mm512_set1_ps(0.693145751953125f)));
+        r = _mm512_sub_ps(r, _mm512_mul_ps(nn, _mm512_set1_ps(1.428606765330187e-06f)));
+        __m512 p = _mm512_add_ps(_mm512_set1_ps(0.0083333338f), _mm512_mul_ps(r, _mm512_set1_ps(0.0013888889f)));
+        p = _mm512_add_ps(_mm512_set1_ps(0.041666668f), _mm512_mul_ps(r, p));
+        p = _mm512_add_ps(_mm512_set1_ps(0.16666667f), _mm512_mul_ps(r, p));
+        p = _mm512_add_ps(_mm512_set1_ps(0.5f), _mm512_mul_ps(r, p));
+        p = _mm512_add_ps(_mm512_set1_ps(1.0f), _mm512_mul_ps(r, p));
+        p = _mm512_add_ps(_mm512_set1_ps(1.0f), _mm512_mul_ps(r, p));
+        __m512i ei = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvttps_epi32(nn), _mm512_set1_epi32(127)), 23);
+        __m512 d = _mm512_add_ps(_mm512_set1_ps(1.0f), _mm512_mul_ps(p, _mm512_castsi512_ps(ei)));
+        _mm512_mask_storeu_ps(x + j0, k, _mm512_div_ps(v, d));
+    }
+    return;
+#endif
     float d[16];
     for (int j0 = 0; j0 < n; j0 += 16) {
         int w = n - j0 < 16 ? n - j0 : 16;

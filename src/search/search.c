@@ -174,46 +174,124 @@ static int sb_add(sbuf *b, const char *fmt, const char *a, const char *c) {
     return 0;
 }
 
-/* ("w" OR "v1" OR ...): w and every word one edit away over [a-z0-9] (FTS5 looks each up in its
- * term index: a few hundred B-tree seeks); with prefix, also "w"*. */
-static int fuzzy_term(sbuf *b, const char *w, int prefix) {
+/* Calls fn(variant, arg) for every word one edit away from w over [a-z0-9], in a fixed order
+ * (insert before i, substitute i, delete i, swap i and i+1; i from the start), repeats included;
+ * stops at fn's first non-zero return and returns it. */
+static int each_variant(const char *w, int (*fn)(const char *v, void *arg), void *arg) {
     static const char al[] = "abcdefghijklmnopqrstuvwxyz0123456789";
     size_t n = strlen(w);
     char v[80];
-    if (n + 2 > sizeof v) return sb_add(b, "\"%s\"%s", w, prefix ? "*" : "");
-    int rc = sb_add(b, "(\"%s\"%s", w, prefix ? "*" : "");
+    int rc = 0;
+    if (n + 2 > sizeof v) return 0;
     for (size_t i = 0; !rc && i <= n; i++) {
         for (const char *c = al; !rc && *c; c++) { /* insert before i */
             memcpy(v, w, i);
             v[i] = *c;
             memcpy(v + i + 1, w + i, n - i + 1);
-            rc = sb_add(b, " OR \"%s\"%s", v, "");
+            rc = fn(v, arg);
         }
         if (i == n) break;
         for (const char *c = al; !rc && *c; c++) { /* substitute i */
             if (*c == w[i]) continue;
             memcpy(v, w, n + 1);
             v[i] = *c;
-            rc = sb_add(b, " OR \"%s\"%s", v, "");
+            rc = fn(v, arg);
         }
         memcpy(v, w, i);
         memcpy(v + i, w + i + 1, n - i); /* delete i */
-        if (!rc) rc = sb_add(b, " OR \"%s\"%s", v, "");
+        if (!rc) rc = fn(v, arg);
         if (!rc && i + 1 < n && w[i] != w[i + 1]) { /* swap i, i+1 */
             memcpy(v, w, n + 1);
             v[i] = w[i + 1];
             v[i + 1] = w[i];
-            rc = sb_add(b, " OR \"%s\"%s", v, "");
+            rc = fn(v, arg);
         }
     }
+    return rc;
+}
+
+/* The variants of the fuzzy way's words, in the order its query names them, and which of them the
+ * index holds (have, from the store). */
+typedef struct {
+    char **v;
+    size_t n, cap, at; /* at: the next variant fuzzy_term reads */
+    unsigned char *have;
+} variants;
+
+static int collect_variant(const char *v, void *arg) {
+    variants *vs = arg;
+    if (vs->n == vs->cap) {
+        size_t cap = vs->cap ? vs->cap * 2 : 1024;
+        char **nv = realloc(vs->v, cap * sizeof *nv);
+        if (!nv) return -1;
+        vs->v = nv;
+        vs->cap = cap;
+    }
+    if (!(vs->v[vs->n] = strdup(v))) return -1;
+    vs->n++;
+    return 0;
+}
+
+static void variants_free(variants *vs) {
+    for (size_t i = 0; i < vs->n; i++) free(vs->v[i]);
+    free(vs->v);
+    free(vs->have);
+}
+
+typedef struct {
+    sbuf *b;
+    variants *vs;
+} term_ctx;
+
+static int add_variant(const char *v, void *arg) {
+    term_ctx *t = arg;
+    /* a word the index does not hold matches nothing and adds exactly 0 to every BM25 sum (its
+     * frequency is 0 in every entry), so leaving it out changes neither the hits nor a score; FTS5
+     * would still pay a phrase for it in every matching entry */
+    if (t->vs && !t->vs->have[t->vs->at++]) return 0;
+    return sb_add(t->b, " OR \"%s\"%s", v, "");
+}
+
+/* ("w" OR "v1" OR ...): w and every word one edit away over [a-z0-9] that the index holds (all of
+ * them when vs is NULL); with prefix, also "w"*. */
+static int fuzzy_term(sbuf *b, const char *w, int prefix, variants *vs) {
+    if (strlen(w) + 2 > 80) return sb_add(b, "\"%s\"%s", w, prefix ? "*" : "");
+    int rc = sb_add(b, "(\"%s\"%s", w, prefix ? "*" : "");
+    term_ctx t = {b, vs};
+    if (!rc) rc = each_variant(w, add_variant, &t);
     return rc ? rc : sb_add(b, ")%s", "", NULL);
+}
+
+/* words of 5+ ASCII letters and digits may be one edit off */
+static int fuzzy_word(const char *w) { return ascii_word(w) && strlen(w) >= 5; }
+
+/* The variants the fuzzy way's query would name (way_query, in its order) and which of them the
+ * index holds. -1 with err on a store error or out of memory. */
+static int fuzzy_variants(store *s, char **w, size_t nw, variants *vs, cs_err *err) {
+    memset(vs, 0, sizeof *vs);
+    for (size_t i = 0; i < nw; i++)
+        if (fuzzy_word(w[i]) && each_variant(w[i], collect_variant, vs)) {
+            variants_free(vs);
+            return cs_errc(err, CS_ENOMEM, "out of memory");
+        }
+    vs->have = malloc(vs->n ? vs->n : 1);
+    if (!vs->have) {
+        variants_free(vs);
+        return cs_errc(err, CS_ENOMEM, "out of memory");
+    }
+    if (store_fts_have_terms(s, (const char *const *)vs->v, vs->n, vs->have, err)) {
+        variants_free(vs);
+        return -1;
+    }
+    return 0;
 }
 
 enum { WAY_EXACT, WAY_WORDS, WAY_PREFIX, WAY_FUZZY, WAY_SUBSTRING, WAYS };
 static const double way_quality[WAYS] = {1.0, 0.9, 0.75, 0.6, 0.45};
 
-/* The FTS5 query of one way (malloc'd), or NULL when that way does not apply to these words. */
-static char *way_query(int way, char **w, size_t nw) {
+/* The FTS5 query of one way (malloc'd), or NULL when that way does not apply to these words. vs:
+ * the fuzzy way's variants (fuzzy_variants) with the ones the index holds, or NULL for all. */
+static char *way_query(int way, char **w, size_t nw, variants *vs) {
     sbuf b = {0};
     int rc = 0, any = 0;
     if (way == WAY_EXACT) {
@@ -224,7 +302,7 @@ static char *way_query(int way, char **w, size_t nw) {
         any = 1;
     }
     for (size_t i = 0; way != WAY_EXACT && !rc && i < nw; i++) {
-        int last = i + 1 == nw, fz = ascii_word(w[i]) && strlen(w[i]) >= 5;
+        int last = i + 1 == nw, fz = fuzzy_word(w[i]);
         if (b.n) rc = sb_add(&b, " AND ", "", NULL); /* explicit: FTS5 has no implicit AND before "(" */
         if (rc) break;
         if (way == WAY_WORDS) {
@@ -235,7 +313,7 @@ static char *way_query(int way, char **w, size_t nw) {
             rc = sb_add(&b, "\"%s\"%s", w[i], p ? "*" : "");
             any |= p;
         } else if (way == WAY_FUZZY) {
-            rc = fz ? fuzzy_term(&b, w[i], last) : sb_add(&b, "\"%s\"%s", w[i], last && strlen(w[i]) >= 2 ? "*" : "");
+            rc = fz ? fuzzy_term(&b, w[i], last, vs) : sb_add(&b, "\"%s\"%s", w[i], last && strlen(w[i]) >= 2 ? "*" : "");
             any |= fz;
         } else if (strlen(w[i]) >= 3) { /* substring: shorter words cannot be asked of a trigram index */
             rc = sb_add(&b, "\"%s\"", w[i], NULL);
@@ -449,7 +527,13 @@ static int gather_words(store *s, char **w, size_t nw, int limit, filt *f, cands
          * page of exact, all-words or prefix hits they would rank below those anyway, and they
          * are the slow ways (hundreds of terms; a trigram doclist per 3 letters) */
         if (way >= WAY_FUZZY && c->n >= (size_t)limit) break;
-        char *fq = way_query(way, w, nw);
+        variants vs;
+        if (way == WAY_FUZZY && fuzzy_variants(s, w, nw, &vs, err)) {
+            free(rar);
+            return -1;
+        }
+        char *fq = way_query(way, w, nw, way == WAY_FUZZY ? &vs : NULL);
+        if (way == WAY_FUZZY) variants_free(&vs);
         if (!fq) continue;
         store_fts_hit *fh;
         size_t m;

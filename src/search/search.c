@@ -452,7 +452,16 @@ static const rarity *find_rarity(const rarity *r, size_t n, int64_t id) {
  * word (SEARCH_COMPLETIONS of them, rarest first) are asked one by one with the other words;
  * each entry gets the rarity of its rarest completion, log((N + 1) / docs) / log(N + 2): about 1
  * for a word in one entry of N, 0 for a word in all. *out is malloc'd (NULL when none). */
-static int prefix_rarity(store *s, char **w, size_t nw, filt *f, rarity **out, size_t *n, cs_err *err) {
+/* One full-text query's answer kept for a later identical query of the same search (same
+ * statement, same limit, same snapshot: the same rows). */
+typedef struct {
+    char *q;
+    store_fts_hit *h;
+    size_t n;
+} fts_memo;
+
+static int prefix_rarity(store *s, char **w, size_t nw, filt *f, rarity **out, size_t *n, fts_memo *memo,
+                         cs_err *err) {
     *out = NULL;
     *n = 0;
     const char *p = w[nw - 1];
@@ -469,10 +478,22 @@ static int prefix_rarity(store *s, char **w, size_t nw, filt *f, rarity **out, s
         if (!rc) rc = sb_add(&b, "\"%s\"", t[i].term, NULL);
         store_fts_hit *fh = NULL;
         size_t m = 0;
+        /* the last word as typed is a word of the index: this query is the words way's own
+         * ("w1" AND ... AND "w"), which asks for SEARCH_DEPTH * 2 rows. Asked here with that limit
+         * and kept for it, it runs once; the first SEARCH_DEPTH of its rows are this query's (an
+         * ORDER BY with a LIMIT gives the first rows of the same order, whatever the limit). */
+        int self = !strcmp(t[i].term, p) && !memo->q;
         if (!rc)
-            rc = store_fts_ranked(s, 0, b.p, SEARCH_DEPTH, &fh, &m, err);
+            rc = store_fts_ranked(s, 0, b.p, self ? SEARCH_DEPTH * 2 : SEARCH_DEPTH, &fh, &m, err);
         else
             cs_errc(err, CS_ENOMEM, "out of memory");
+        if (!rc && self) {
+            memo->q = b.p;
+            memo->h = fh;
+            memo->n = m;
+            b.p = NULL;
+            if (m > SEARCH_DEPTH) m = SEARCH_DEPTH;
+        }
         free(b.p);
         double rare = log((double)(total + 1) / (double)(t[i].docs > 0 ? t[i].docs : 1)) / log((double)total + 2);
         for (size_t k = 0; !rc && k < m; k++) {
@@ -488,7 +509,7 @@ static int prefix_rarity(store *s, char **w, size_t nw, filt *f, rarity **out, s
             }
             (*out)[(*n)++] = (rarity){fh[k].id, rare, fh[k].len, (int)i + 1, !strcmp(t[i].term, p)};
         }
-        free(fh);
+        if (!memo->h || fh != memo->h) free(fh);
     }
     store_fts_terms_free(t, nt);
     if (rc) {
@@ -518,10 +539,10 @@ static scored *take_hit(cands *c, int64_t id, int match, double ts, cs_err *err)
 static double length_factor(int64_t len) { return 1.0 / (1.0 + log2(1.0 + (double)len / SEARCH_LEN0)); }
 
 /* The words' candidates, every way, each entry keeping its best text score. */
-static int gather_words(store *s, char **w, size_t nw, int limit, filt *f, cands *c, cs_err *err) {
+static int gather_ways(store *s, char **w, size_t nw, int limit, filt *f, cands *c, fts_memo *memo, cs_err *err) {
     rarity *rar = NULL;
     size_t nrar = 0;
-    if (prefix_rarity(s, w, nw, f, &rar, &nrar, err)) return -1;
+    if (prefix_rarity(s, w, nw, f, &rar, &nrar, memo, err)) return -1;
     for (int way = 0; way < WAYS; way++) {
         /* typos and pieces of words are for when the words as typed find too little: with a
          * page of exact, all-words or prefix hits they would rank below those anyway, and they
@@ -537,9 +558,17 @@ static int gather_words(store *s, char **w, size_t nw, int limit, filt *f, cands
         if (!fq) continue;
         store_fts_hit *fh;
         size_t m;
-        int rc = store_fts_ranked(s, way == WAY_SUBSTRING, fq, SEARCH_DEPTH * 2, &fh, &m, err);
+        int rc = 0;
+        if (way == WAY_WORDS && memo->q && !strcmp(fq, memo->q)) { /* asked already (prefix_rarity) */
+            fh = memo->h;
+            m = memo->n;
+        } else
+            rc = store_fts_ranked(s, way == WAY_SUBSTRING, fq, SEARCH_DEPTH * 2, &fh, &m, err);
         free(fq);
-        if (rc) return -1;
+        if (rc) {
+            free(rar);
+            return -1;
+        }
         double best = 0;
         for (size_t i = 0; i < m; i++)
             if (keep_entry(fh[i].id, f) && fh[i].bm25 > best) best = fh[i].bm25;
@@ -556,12 +585,12 @@ static int gather_words(store *s, char **w, size_t nw, int limit, filt *f, cands
             } else
                 ts = way_quality[way] * (0.7 + 0.3 * rel) * length_factor(fh[i].len);
             if (!take_hit(c, fh[i].id, match, ts, err)) {
-                free(fh);
+                if (fh != memo->h) free(fh);
                 free(rar);
                 return -1;
             }
         }
-        free(fh);
+        if (fh != memo->h) free(fh);
         /* rare completions beyond the prefix query's own depth (it ranks by BM25, not rarity);
          * each entry also learns which completion it holds, for diversify() */
         for (size_t i = 0; way == WAY_PREFIX && i < nrar; i++) {
@@ -578,6 +607,14 @@ static int gather_words(store *s, char **w, size_t nw, int limit, filt *f, cands
     }
     free(rar);
     return 0;
+}
+
+static int gather_words(store *s, char **w, size_t nw, int limit, filt *f, cands *c, cs_err *err) {
+    fts_memo memo = {NULL, NULL, 0};
+    int rc = gather_ways(s, w, nw, limit, f, c, &memo, err);
+    free(memo.q);
+    free(memo.h);
+    return rc;
 }
 
 /* A space's top entries (vh, m; freed here) become candidates with their cosine there: the CLIP

@@ -508,3 +508,54 @@ Test(search, fuzzy_query_without_absent_variants_scores_the_same) {
         free(held);
     }
 }
+
+/* Rows of a full-text query, for comparing two queries bit for bit (ids, BM25, lengths). */
+static size_t fts_rows(const char *q, store_fts_hit **h) {
+    size_t n;
+    cs_err e;
+    cr_assert_eq(store_fts_ranked(st, 0, q, 400, h, &n, &e), 0, "%s: %s", q, e.msg);
+    return n;
+}
+
+/* search asks "w"* no more when w is the only indexed word it is a prefix of, and takes the rows
+ * of "w" for it: the two must be the same rows in the same order with bitwise-equal scores (and
+ * differ where w has longer completions, which the shortcut must not cover). */
+Test(search, a_prefix_that_completes_to_itself_alone_ranks_as_the_word) {
+    add("budget budget quarterly");
+    add("the budget of the quarterly meeting; budget");
+    add("fib fibs fib");
+    const char *pairs[][2] = {{"\"budget\"", "\"budget\"*"}, {"\"meeting\" AND \"quarterly\"", "\"meeting\" AND \"quarterly\"*"},
+                              {"\"fib\"", "\"fib\"*"}};
+    for (size_t k = 0; k < 3; k++) {
+        const char *p = k == 0 ? "budget" : k == 1 ? "quarterly" : "fib";
+        store_fts_term *t;
+        size_t nt;
+        int64_t total;
+        cs_err e;
+        cr_assert_eq(store_fts_terms(st, p, 32, &t, &nt, &total, &e), 0, "%s", e.msg);
+        int alone = nt == 1 && !strcmp(t[0].term, p);
+        cr_assert_eq(search_prefix_alone(t, nt, p), alone, "%s", p);
+        store_fts_terms_free(t, nt);
+        cr_assert_eq(alone, k < 2, "%s completes to itself alone: %d", p, alone);
+        store_fts_hit *a, *b;
+        size_t na = fts_rows(pairs[k][0], &a), nb = fts_rows(pairs[k][1], &b);
+        int same = na == nb && na > 0;
+        for (size_t i = 0; same && i < na; i++)
+            same = a[i].id == b[i].id && a[i].len == b[i].len && !memcmp(&a[i].bm25, &b[i].bm25, sizeof a[i].bm25);
+        cr_assert_eq(same, alone, "%s and %s: same rows %d", pairs[k][0], pairs[k][1], same);
+        free(a);
+        free(b);
+    }
+}
+
+/* When search takes "w"'s rows for "w"*: only for an ASCII word that no longer word extends. */
+Test(search, prefix_alone_only_when_no_longer_word_and_ascii) {
+    store_fts_term one[] = {{(char *)"budget", 3}}, two[] = {{(char *)"budget", 3}, {(char *)"budgets", 1}},
+                   other[] = {{(char *)"budgets", 1}}, folded[] = {{(char *)"muller", 1}}, accented[] = {{(char *)"m\xc3\xbcller", 1}};
+    cr_assert(search_prefix_alone(one, 1, "budget"));
+    cr_assert(!search_prefix_alone(two, 2, "budget"), "budgets extends it");
+    cr_assert(!search_prefix_alone(other, 1, "budget"), "budget itself is not indexed");
+    cr_assert(!search_prefix_alone(one, 0, "budget"));
+    cr_assert(!search_prefix_alone(folded, 1, "m\xc3\xbcller"));
+    cr_assert(!search_prefix_alone(accented, 1, "m\xc3\xbcller"), "not ASCII: FTS5 folds the query's prefix");
+}

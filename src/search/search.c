@@ -452,12 +452,17 @@ static const rarity *find_rarity(const rarity *r, size_t n, int64_t id) {
  * word (SEARCH_COMPLETIONS of them, rarest first) are asked one by one with the other words;
  * each entry gets the rarity of its rarest completion, log((N + 1) / docs) / log(N + 2): about 1
  * for a word in one entry of N, 0 for a word in all. *out is malloc'd (NULL when none). */
+int search_prefix_alone(const store_fts_term *t, size_t nt, const char *p) {
+    return nt == 1 && !strcmp(t[0].term, p) && ascii_word(p);
+}
+
 /* One full-text query's answer kept for a later identical query of the same search (same
  * statement, same limit, same snapshot: the same rows). */
 typedef struct {
     char *q;
     store_fts_hit *h;
     size_t n;
+    int whole; /* the last word (ASCII) is the one word of the index it is a prefix of */
 } fts_memo;
 
 static int prefix_rarity(store *s, char **w, size_t nw, filt *f, rarity **out, size_t *n, fts_memo *memo,
@@ -470,6 +475,10 @@ static int prefix_rarity(store *s, char **w, size_t nw, filt *f, rarity **out, s
     size_t nt;
     int64_t total;
     if (store_fts_terms(s, p, SEARCH_COMPLETIONS, &t, &nt, &total, err)) return -1;
+    /* "p"* then matches what "p" matches, with the same instances in every entry, so the same
+     * BM25: the prefix way's rows are the words way's (gather_ways). ASCII: FTS5 folds the
+     * prefix of a query as its tokenizer does, which for [a-z0-9] leaves it as it is. */
+    memo->whole = search_prefix_alone(t, nt, p);
     size_t cap = 0;
     int rc = 0;
     for (size_t i = 0; !rc && i < nt; i++) {
@@ -559,7 +568,10 @@ static int gather_ways(store *s, char **w, size_t nw, int limit, filt *f, cands 
         store_fts_hit *fh;
         size_t m;
         int rc = 0;
-        if (way == WAY_WORDS && memo->q && !strcmp(fq, memo->q)) { /* asked already (prefix_rarity) */
+        size_t lq = memo->q ? strlen(memo->q) : 0;
+        if ((way == WAY_WORDS && memo->q && !strcmp(fq, memo->q)) || /* asked already (prefix_rarity) */
+            (way == WAY_PREFIX && memo->q && memo->whole && strlen(fq) == lq + 1 && !strncmp(fq, memo->q, lq) &&
+             fq[lq] == '*')) { /* the words way's statement with "w"* for "w", which completes to w alone */
             fh = memo->h;
             m = memo->n;
         } else
@@ -610,7 +622,7 @@ static int gather_ways(store *s, char **w, size_t nw, int limit, filt *f, cands 
 }
 
 static int gather_words(store *s, char **w, size_t nw, int limit, filt *f, cands *c, cs_err *err) {
-    fts_memo memo = {NULL, NULL, 0};
+    fts_memo memo = {NULL, NULL, 0, 0};
     int rc = gather_ways(s, w, nw, limit, f, c, &memo, err);
     free(memo.q);
     free(memo.h);

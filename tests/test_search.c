@@ -425,3 +425,137 @@ Test(search, kept_kind_map_follows_every_change) {
     for (int i = 0; i < 3; i++) free(h[i]);
     cr_assert(ok, "%s", why);
 }
+
+/* The word index's own words: which of a list it holds (store_fts_have_terms), repeats and
+ * characters that need escaping in the statement's JSON included. */
+Test(search, the_index_says_which_words_it_holds) {
+    const char *t[] = {"meeting", "meting", "quarterly", "a\"b", "x\\y", "tab\there", "meeting", "cafe", ""};
+    const unsigned char want[] = {1, 0, 1, 0, 0, 0, 1, 0, 0};
+    unsigned char have[sizeof t / sizeof *t];
+    cs_err e;
+    cr_assert_eq(store_fts_have_terms(st, t, sizeof t / sizeof *t, have, &e), 0, "%s", e.msg);
+    for (size_t i = 0; i < sizeof t / sizeof *t; i++) cr_assert_eq(have[i], want[i], "%s", t[i]);
+    add("Café crème");
+    cr_assert_eq(store_fts_have_terms(st, t, sizeof t / sizeof *t, have, &e), 0, "%s", e.msg);
+    cr_assert_eq(have[7], 1, "cafe, as the index folds café");
+}
+
+/* The fuzzy way names only the one-edit variants the index holds: an absent word matches nothing
+ * and adds exactly 0 to each BM25 sum, so the hits and their scores must be those of the query
+ * that names every variant, bit for bit. */
+Test(search, fuzzy_query_without_absent_variants_scores_the_same) {
+    add("meeting meetings meting mating; budget budgets, a quarterly quartely memo");
+    add("the quartrly budget of the meeting");
+    const char *words[] = {"meting", "budgte", "quartrly", "metings", "zzzzz"};
+    static const char al[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+    for (size_t k = 0; k < sizeof words / sizeof *words; k++) {
+        const char *w = words[k];
+        size_t n = strlen(w), nv = 0;
+        char *v[1024];
+        for (size_t i = 0; i <= n; i++) { /* the variants, as search.c names them */
+            for (const char *c = al; *c; c++) {
+                char *x = malloc(n + 2);
+                memcpy(x, w, i);
+                x[i] = *c;
+                memcpy(x + i + 1, w + i, n - i + 1);
+                v[nv++] = x;
+            }
+            if (i == n) break;
+            for (const char *c = al; *c; c++)
+                if (*c != w[i]) {
+                    v[nv] = strdup(w);
+                    v[nv++][i] = *c;
+                }
+            char *d = malloc(n + 1);
+            memcpy(d, w, i);
+            memcpy(d + i, w + i + 1, n - i);
+            v[nv++] = d;
+            if (i + 1 < n && w[i] != w[i + 1]) {
+                v[nv] = strdup(w);
+                v[nv][i] = w[i + 1];
+                v[nv++][i + 1] = w[i];
+            }
+        }
+        unsigned char have[1024];
+        cs_err e;
+        cr_assert_eq(store_fts_have_terms(st, (const char *const *)v, nv, have, &e), 0, "%s", e.msg);
+        size_t la = 0, lb = 0;
+        char *all = malloc(nv * 16 + 64), *held = malloc(nv * 16 + 64);
+        la += (size_t)sprintf(all + la, "(\"%s\"*", w);
+        lb += (size_t)sprintf(held + lb, "(\"%s\"*", w);
+        for (size_t i = 0; i < nv; i++) {
+            la += (size_t)sprintf(all + la, " OR \"%s\"", v[i]);
+            if (have[i]) lb += (size_t)sprintf(held + lb, " OR \"%s\"", v[i]);
+            free(v[i]);
+        }
+        strcpy(all + la, ")");
+        strcpy(held + lb, ")");
+        store_fts_hit *a, *b;
+        size_t na, nb;
+        cr_assert_eq(store_fts_ranked(st, 0, all, 400, &a, &na, &e), 0, "%s", e.msg);
+        cr_assert_eq(store_fts_ranked(st, 0, held, 400, &b, &nb, &e), 0, "%s", e.msg);
+        cr_assert(strlen(held) < strlen(all), "%s: some variants are absent", w);
+        cr_assert_eq(na, nb, "%s: %zu hits naming every variant, %zu naming the held ones", w, na, nb);
+        cr_assert(k == 4 || na > 0, "%s finds something", w);
+        for (size_t i = 0; i < na; i++) {
+            cr_assert_eq(a[i].id, b[i].id, "%s: hit %zu", w, i);
+            cr_assert(memcmp(&a[i].bm25, &b[i].bm25, sizeof a[i].bm25) == 0, "%s: hit %zu scores %.17g and %.17g", w,
+                      i, a[i].bm25, b[i].bm25);
+        }
+        free(a);
+        free(b);
+        free(all);
+        free(held);
+    }
+}
+
+/* Rows of a full-text query, for comparing two queries bit for bit (ids, BM25, lengths). */
+static size_t fts_rows(const char *q, store_fts_hit **h) {
+    size_t n;
+    cs_err e;
+    cr_assert_eq(store_fts_ranked(st, 0, q, 400, h, &n, &e), 0, "%s: %s", q, e.msg);
+    return n;
+}
+
+/* search asks "w"* no more when w is the only indexed word it is a prefix of, and takes the rows
+ * of "w" for it: the two must be the same rows in the same order with bitwise-equal scores (and
+ * differ where w has longer completions, which the shortcut must not cover). */
+Test(search, a_prefix_that_completes_to_itself_alone_ranks_as_the_word) {
+    add("budget budget quarterly");
+    add("the budget of the quarterly meeting; budget");
+    add("fib fibs fib");
+    const char *pairs[][2] = {{"\"budget\"", "\"budget\"*"}, {"\"meeting\" AND \"quarterly\"", "\"meeting\" AND \"quarterly\"*"},
+                              {"\"fib\"", "\"fib\"*"}};
+    for (size_t k = 0; k < 3; k++) {
+        const char *p = k == 0 ? "budget" : k == 1 ? "quarterly" : "fib";
+        store_fts_term *t;
+        size_t nt;
+        int64_t total;
+        cs_err e;
+        cr_assert_eq(store_fts_terms(st, p, 32, &t, &nt, &total, &e), 0, "%s", e.msg);
+        int alone = nt == 1 && !strcmp(t[0].term, p);
+        cr_assert_eq(search_prefix_alone(t, nt, p), alone, "%s", p);
+        store_fts_terms_free(t, nt);
+        cr_assert_eq(alone, k < 2, "%s completes to itself alone: %d", p, alone);
+        store_fts_hit *a, *b;
+        size_t na = fts_rows(pairs[k][0], &a), nb = fts_rows(pairs[k][1], &b);
+        int same = na == nb && na > 0;
+        for (size_t i = 0; same && i < na; i++)
+            same = a[i].id == b[i].id && a[i].len == b[i].len && !memcmp(&a[i].bm25, &b[i].bm25, sizeof a[i].bm25);
+        cr_assert_eq(same, alone, "%s and %s: same rows %d", pairs[k][0], pairs[k][1], same);
+        free(a);
+        free(b);
+    }
+}
+
+/* When search takes "w"'s rows for "w"*: only for an ASCII word that no longer word extends. */
+Test(search, prefix_alone_only_when_no_longer_word_and_ascii) {
+    store_fts_term one[] = {{(char *)"budget", 3}}, two[] = {{(char *)"budget", 3}, {(char *)"budgets", 1}},
+                   other[] = {{(char *)"budgets", 1}}, folded[] = {{(char *)"muller", 1}}, accented[] = {{(char *)"m\xc3\xbcller", 1}};
+    cr_assert(search_prefix_alone(one, 1, "budget"));
+    cr_assert(!search_prefix_alone(two, 2, "budget"), "budgets extends it");
+    cr_assert(!search_prefix_alone(other, 1, "budget"), "budget itself is not indexed");
+    cr_assert(!search_prefix_alone(one, 0, "budget"));
+    cr_assert(!search_prefix_alone(folded, 1, "m\xc3\xbcller"));
+    cr_assert(!search_prefix_alone(accented, 1, "m\xc3\xbcller"), "not ASCII: FTS5 folds the query's prefix");
+}

@@ -354,3 +354,87 @@ Test(vecindex, disk_full_still_searches_what_is_indexed) {
     if (rc) cr_skip_test("cannot mount a small file system to fill here (%s)", verdict);
     cr_assert_str_eq(verdict, "ok");
 }
+
+/* Adds an entry with a random unit vector of dim (<= 512) for model "m"; its id into *id. */
+static int add_vec(store *s, int i, int dim, float *v, int64_t *id, cs_err *err) {
+    char t[64];
+    snprintf(t, sizeof t, "kept mapping entry %d", i);
+    store_new e = {"text", "text/plain", NULL, t, strlen(t), NULL, 0, 0, 0, NULL, NULL};
+    if (store_add(s, &e, id, NULL, err)) return -1;
+    for (int k = 0; k < dim; k++) v[k] = frand();
+    unit(v, dim);
+    return store_put_vector(s, *id, "m", 0, v, dim, err);
+}
+
+/* The best hit of q in a fresh open of the index (-1: none), which must be q's own row (a cosine
+ * of 1) unless gone; and the number of rows. */
+static int64_t best_of_(store *s, const float *q, size_t *rows, int gone) {
+    vecindex *v;
+    cs_err e;
+    cr_assert_eq(vecindex_open(s, "m", &v, &e), 0, "%s", e.msg);
+    vec_hit *h = NULL;
+    size_t nh = 0;
+    cr_assert_eq(vecindex_topk(v, q, 3, NULL, NULL, &h, &nh, &e), 0, "%s", e.msg);
+    *rows = vecindex_rows(v);
+    int64_t best = nh ? h[0].entry : -1;
+    cr_assert(gone || (nh && h[0].score > 0.999f), "the entry's own vector scores %f", nh ? h[0].score : 0);
+    cr_assert(!gone || !nh || h[0].score < 0.999f, "a gone row scores %f", h[0].score);
+    free(h);
+    vecindex_close(v);
+    return best;
+}
+#define best_of(s, q, rows) best_of_(s, q, rows, 0)
+
+/* The files' mappings are kept between opens (a searching process maps them once): a later open
+ * must still see every row appended since (also past the room the mapping was made with), a file
+ * rebuilt in place (same inode) after damage, and a file replaced by a new one (compaction), while
+ * an index opened before keeps answering from its own rows. */
+Test(vecindex, kept_mapping_follows_appends_rebuilds_and_new_files) {
+    enum { D = 512, N = 700 }; /* 700 rows of 2,056 bytes: past the 1 MiB of room */
+    char dir[64], path[256];
+    make_tmpdir(dir, sizeof dir);
+    store *s;
+    cs_err e;
+    cr_assert_eq(store_open(dir, &s, &e), 0, "%s", e.msg);
+    static float vecs[N][D];
+    int64_t ids[N];
+    for (int i = 0; i < 3; i++) cr_assert_eq(add_vec(s, i, D, vecs[i], &ids[i], &e), 0, "%s", e.msg);
+    vecindex *first;
+    cr_assert_eq(vecindex_open(s, "m", &first, &e), 0, "%s", e.msg);
+    cr_assert_eq(vecindex_rows(first), 3);
+    size_t rows;
+    cr_assert_eq(best_of(s, vecs[1], &rows), ids[1]);
+    for (int i = 3; i < N; i++) {
+        cr_assert_eq(add_vec(s, i, D, vecs[i], &ids[i], &e), 0, "%s", e.msg);
+        if (i == 10 || i == 300 || i == N - 1) { /* opens in between: the mapping grows with the file */
+            cr_assert_eq(best_of(s, vecs[i], &rows), ids[i], "the row appended last (%d) is found", i);
+            cr_assert_eq(rows, (size_t)i + 1);
+        }
+    }
+    cr_assert_eq(best_of(s, vecs[N - 2], &rows), ids[N - 2]);
+    /* the index opened first still answers from its 3 rows */
+    vec_hit *h = NULL;
+    size_t nh = 0;
+    cr_assert_eq(vecindex_topk(first, vecs[2], 10, NULL, NULL, &h, &nh, &e), 0, "%s", e.msg);
+    cr_assert(nh == 3 && h[0].entry == ids[2], "%zu hits from the first open", nh);
+    free(h);
+    vecindex_close(first);
+    /* damaged header: rebuilt in place from the store (the same file, the same inode) */
+    snprintf(path, sizeof path, "%s/vectors/m.f32", dir);
+    FILE *f = fopen(path, "r+b");
+    cr_assert_not_null(f);
+    fputs("garbage!", f);
+    fclose(f);
+    cr_assert_eq(best_of(s, vecs[5], &rows), ids[5]);
+    cr_assert_eq(rows, (size_t)N);
+    /* entries deleted, files dropped by compaction: the next open maps the new files */
+    for (int i = 0; i < N; i += 2) cr_assert_eq(store_delete(s, ids[i], &e), 0, "%s", e.msg);
+    int64_t dropped = 0;
+    cr_assert_eq(vecindex_compact(s, &dropped, &e), 0, "%s", e.msg);
+    cr_assert_eq(dropped, 1);
+    cr_assert_eq(best_of(s, vecs[7], &rows), ids[7]);
+    cr_assert_eq(rows, (size_t)N / 2, "%zu rows after compaction", rows);
+    cr_assert_neq(best_of_(s, vecs[8], &rows, 1), ids[8], "a deleted entry's row is gone");
+    store_close(s);
+    rm_rf(dir);
+}

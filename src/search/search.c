@@ -174,46 +174,124 @@ static int sb_add(sbuf *b, const char *fmt, const char *a, const char *c) {
     return 0;
 }
 
-/* ("w" OR "v1" OR ...): w and every word one edit away over [a-z0-9] (FTS5 looks each up in its
- * term index: a few hundred B-tree seeks); with prefix, also "w"*. */
-static int fuzzy_term(sbuf *b, const char *w, int prefix) {
+/* Calls fn(variant, arg) for every word one edit away from w over [a-z0-9], in a fixed order
+ * (insert before i, substitute i, delete i, swap i and i+1; i from the start), repeats included;
+ * stops at fn's first non-zero return and returns it. */
+static int each_variant(const char *w, int (*fn)(const char *v, void *arg), void *arg) {
     static const char al[] = "abcdefghijklmnopqrstuvwxyz0123456789";
     size_t n = strlen(w);
     char v[80];
-    if (n + 2 > sizeof v) return sb_add(b, "\"%s\"%s", w, prefix ? "*" : "");
-    int rc = sb_add(b, "(\"%s\"%s", w, prefix ? "*" : "");
+    int rc = 0;
+    if (n + 2 > sizeof v) return 0;
     for (size_t i = 0; !rc && i <= n; i++) {
         for (const char *c = al; !rc && *c; c++) { /* insert before i */
             memcpy(v, w, i);
             v[i] = *c;
             memcpy(v + i + 1, w + i, n - i + 1);
-            rc = sb_add(b, " OR \"%s\"%s", v, "");
+            rc = fn(v, arg);
         }
         if (i == n) break;
         for (const char *c = al; !rc && *c; c++) { /* substitute i */
             if (*c == w[i]) continue;
             memcpy(v, w, n + 1);
             v[i] = *c;
-            rc = sb_add(b, " OR \"%s\"%s", v, "");
+            rc = fn(v, arg);
         }
         memcpy(v, w, i);
         memcpy(v + i, w + i + 1, n - i); /* delete i */
-        if (!rc) rc = sb_add(b, " OR \"%s\"%s", v, "");
+        if (!rc) rc = fn(v, arg);
         if (!rc && i + 1 < n && w[i] != w[i + 1]) { /* swap i, i+1 */
             memcpy(v, w, n + 1);
             v[i] = w[i + 1];
             v[i + 1] = w[i];
-            rc = sb_add(b, " OR \"%s\"%s", v, "");
+            rc = fn(v, arg);
         }
     }
+    return rc;
+}
+
+/* The variants of the fuzzy way's words, in the order its query names them, and which of them the
+ * index holds (have, from the store). */
+typedef struct {
+    char **v;
+    size_t n, cap, at; /* at: the next variant fuzzy_term reads */
+    unsigned char *have;
+} variants;
+
+static int collect_variant(const char *v, void *arg) {
+    variants *vs = arg;
+    if (vs->n == vs->cap) {
+        size_t cap = vs->cap ? vs->cap * 2 : 1024;
+        char **nv = realloc(vs->v, cap * sizeof *nv);
+        if (!nv) return -1;
+        vs->v = nv;
+        vs->cap = cap;
+    }
+    if (!(vs->v[vs->n] = strdup(v))) return -1;
+    vs->n++;
+    return 0;
+}
+
+static void variants_free(variants *vs) {
+    for (size_t i = 0; i < vs->n; i++) free(vs->v[i]);
+    free(vs->v);
+    free(vs->have);
+}
+
+typedef struct {
+    sbuf *b;
+    variants *vs;
+} term_ctx;
+
+static int add_variant(const char *v, void *arg) {
+    term_ctx *t = arg;
+    /* a word the index does not hold matches nothing and adds exactly 0 to every BM25 sum (its
+     * frequency is 0 in every entry), so leaving it out changes neither the hits nor a score; FTS5
+     * would still pay a phrase for it in every matching entry */
+    if (t->vs && !t->vs->have[t->vs->at++]) return 0;
+    return sb_add(t->b, " OR \"%s\"%s", v, "");
+}
+
+/* ("w" OR "v1" OR ...): w and every word one edit away over [a-z0-9] that the index holds (all of
+ * them when vs is NULL); with prefix, also "w"*. */
+static int fuzzy_term(sbuf *b, const char *w, int prefix, variants *vs) {
+    if (strlen(w) + 2 > 80) return sb_add(b, "\"%s\"%s", w, prefix ? "*" : "");
+    int rc = sb_add(b, "(\"%s\"%s", w, prefix ? "*" : "");
+    term_ctx t = {b, vs};
+    if (!rc) rc = each_variant(w, add_variant, &t);
     return rc ? rc : sb_add(b, ")%s", "", NULL);
+}
+
+/* words of 5+ ASCII letters and digits may be one edit off */
+static int fuzzy_word(const char *w) { return ascii_word(w) && strlen(w) >= 5; }
+
+/* The variants the fuzzy way's query would name (way_query, in its order) and which of them the
+ * index holds. -1 with err on a store error or out of memory. */
+static int fuzzy_variants(store *s, char **w, size_t nw, variants *vs, cs_err *err) {
+    memset(vs, 0, sizeof *vs);
+    for (size_t i = 0; i < nw; i++)
+        if (fuzzy_word(w[i]) && each_variant(w[i], collect_variant, vs)) {
+            variants_free(vs);
+            return cs_errc(err, CS_ENOMEM, "out of memory");
+        }
+    vs->have = malloc(vs->n ? vs->n : 1);
+    if (!vs->have) {
+        variants_free(vs);
+        return cs_errc(err, CS_ENOMEM, "out of memory");
+    }
+    if (store_fts_have_terms(s, (const char *const *)vs->v, vs->n, vs->have, err)) {
+        variants_free(vs);
+        return -1;
+    }
+    return 0;
 }
 
 enum { WAY_EXACT, WAY_WORDS, WAY_PREFIX, WAY_FUZZY, WAY_SUBSTRING, WAYS };
 static const double way_quality[WAYS] = {1.0, 0.9, 0.75, 0.6, 0.45};
 
-/* The FTS5 query of one way (malloc'd), or NULL when that way does not apply to these words. */
-static char *way_query(int way, char **w, size_t nw) {
+/* The FTS5 query of one way (malloc'd), or NULL when that way does not apply to these words. vs:
+ * the fuzzy way's variants (fuzzy_variants) with the ones the index holds, or NULL for all. */
+static char *way_query(int way, char **w, size_t nw, variants *vs) {
     sbuf b = {0};
     int rc = 0, any = 0;
     if (way == WAY_EXACT) {
@@ -224,7 +302,7 @@ static char *way_query(int way, char **w, size_t nw) {
         any = 1;
     }
     for (size_t i = 0; way != WAY_EXACT && !rc && i < nw; i++) {
-        int last = i + 1 == nw, fz = ascii_word(w[i]) && strlen(w[i]) >= 5;
+        int last = i + 1 == nw, fz = fuzzy_word(w[i]);
         if (b.n) rc = sb_add(&b, " AND ", "", NULL); /* explicit: FTS5 has no implicit AND before "(" */
         if (rc) break;
         if (way == WAY_WORDS) {
@@ -235,7 +313,7 @@ static char *way_query(int way, char **w, size_t nw) {
             rc = sb_add(&b, "\"%s\"%s", w[i], p ? "*" : "");
             any |= p;
         } else if (way == WAY_FUZZY) {
-            rc = fz ? fuzzy_term(&b, w[i], last) : sb_add(&b, "\"%s\"%s", w[i], last && strlen(w[i]) >= 2 ? "*" : "");
+            rc = fz ? fuzzy_term(&b, w[i], last, vs) : sb_add(&b, "\"%s\"%s", w[i], last && strlen(w[i]) >= 2 ? "*" : "");
             any |= fz;
         } else if (strlen(w[i]) >= 3) { /* substring: shorter words cannot be asked of a trigram index */
             rc = sb_add(&b, "\"%s\"", w[i], NULL);
@@ -374,7 +452,21 @@ static const rarity *find_rarity(const rarity *r, size_t n, int64_t id) {
  * word (SEARCH_COMPLETIONS of them, rarest first) are asked one by one with the other words;
  * each entry gets the rarity of its rarest completion, log((N + 1) / docs) / log(N + 2): about 1
  * for a word in one entry of N, 0 for a word in all. *out is malloc'd (NULL when none). */
-static int prefix_rarity(store *s, char **w, size_t nw, filt *f, rarity **out, size_t *n, cs_err *err) {
+int search_prefix_alone(const store_fts_term *t, size_t nt, const char *p) {
+    return nt == 1 && !strcmp(t[0].term, p) && ascii_word(p);
+}
+
+/* One full-text query's answer kept for a later identical query of the same search (same
+ * statement, same limit, same snapshot: the same rows). */
+typedef struct {
+    char *q;
+    store_fts_hit *h;
+    size_t n;
+    int whole; /* the last word (ASCII) is the one word of the index it is a prefix of */
+} fts_memo;
+
+static int prefix_rarity(store *s, char **w, size_t nw, filt *f, rarity **out, size_t *n, fts_memo *memo,
+                         cs_err *err) {
     *out = NULL;
     *n = 0;
     const char *p = w[nw - 1];
@@ -383,6 +475,10 @@ static int prefix_rarity(store *s, char **w, size_t nw, filt *f, rarity **out, s
     size_t nt;
     int64_t total;
     if (store_fts_terms(s, p, SEARCH_COMPLETIONS, &t, &nt, &total, err)) return -1;
+    /* "p"* then matches what "p" matches, with the same instances in every entry, so the same
+     * BM25: the prefix way's rows are the words way's (gather_ways). ASCII: FTS5 folds the
+     * prefix of a query as its tokenizer does, which for [a-z0-9] leaves it as it is. */
+    memo->whole = search_prefix_alone(t, nt, p);
     size_t cap = 0;
     int rc = 0;
     for (size_t i = 0; !rc && i < nt; i++) {
@@ -391,10 +487,22 @@ static int prefix_rarity(store *s, char **w, size_t nw, filt *f, rarity **out, s
         if (!rc) rc = sb_add(&b, "\"%s\"", t[i].term, NULL);
         store_fts_hit *fh = NULL;
         size_t m = 0;
+        /* the last word as typed is a word of the index: this query is the words way's own
+         * ("w1" AND ... AND "w"), which asks for SEARCH_DEPTH * 2 rows. Asked here with that limit
+         * and kept for it, it runs once; the first SEARCH_DEPTH of its rows are this query's (an
+         * ORDER BY with a LIMIT gives the first rows of the same order, whatever the limit). */
+        int self = !strcmp(t[i].term, p) && !memo->q;
         if (!rc)
-            rc = store_fts_ranked(s, 0, b.p, SEARCH_DEPTH, &fh, &m, err);
+            rc = store_fts_ranked(s, 0, b.p, self ? SEARCH_DEPTH * 2 : SEARCH_DEPTH, &fh, &m, err);
         else
             cs_errc(err, CS_ENOMEM, "out of memory");
+        if (!rc && self) {
+            memo->q = b.p;
+            memo->h = fh;
+            memo->n = m;
+            b.p = NULL;
+            if (m > SEARCH_DEPTH) m = SEARCH_DEPTH;
+        }
         free(b.p);
         double rare = log((double)(total + 1) / (double)(t[i].docs > 0 ? t[i].docs : 1)) / log((double)total + 2);
         for (size_t k = 0; !rc && k < m; k++) {
@@ -410,7 +518,7 @@ static int prefix_rarity(store *s, char **w, size_t nw, filt *f, rarity **out, s
             }
             (*out)[(*n)++] = (rarity){fh[k].id, rare, fh[k].len, (int)i + 1, !strcmp(t[i].term, p)};
         }
-        free(fh);
+        if (!memo->h || fh != memo->h) free(fh);
     }
     store_fts_terms_free(t, nt);
     if (rc) {
@@ -440,22 +548,39 @@ static scored *take_hit(cands *c, int64_t id, int match, double ts, cs_err *err)
 static double length_factor(int64_t len) { return 1.0 / (1.0 + log2(1.0 + (double)len / SEARCH_LEN0)); }
 
 /* The words' candidates, every way, each entry keeping its best text score. */
-static int gather_words(store *s, char **w, size_t nw, int limit, filt *f, cands *c, cs_err *err) {
+static int gather_ways(store *s, char **w, size_t nw, int limit, filt *f, cands *c, fts_memo *memo, cs_err *err) {
     rarity *rar = NULL;
     size_t nrar = 0;
-    if (prefix_rarity(s, w, nw, f, &rar, &nrar, err)) return -1;
+    if (prefix_rarity(s, w, nw, f, &rar, &nrar, memo, err)) return -1;
     for (int way = 0; way < WAYS; way++) {
         /* typos and pieces of words are for when the words as typed find too little: with a
          * page of exact, all-words or prefix hits they would rank below those anyway, and they
          * are the slow ways (hundreds of terms; a trigram doclist per 3 letters) */
         if (way >= WAY_FUZZY && c->n >= (size_t)limit) break;
-        char *fq = way_query(way, w, nw);
+        variants vs;
+        if (way == WAY_FUZZY && fuzzy_variants(s, w, nw, &vs, err)) {
+            free(rar);
+            return -1;
+        }
+        char *fq = way_query(way, w, nw, way == WAY_FUZZY ? &vs : NULL);
+        if (way == WAY_FUZZY) variants_free(&vs);
         if (!fq) continue;
         store_fts_hit *fh;
         size_t m;
-        int rc = store_fts_ranked(s, way == WAY_SUBSTRING, fq, SEARCH_DEPTH * 2, &fh, &m, err);
+        int rc = 0;
+        size_t lq = memo->q ? strlen(memo->q) : 0;
+        if ((way == WAY_WORDS && memo->q && !strcmp(fq, memo->q)) || /* asked already (prefix_rarity) */
+            (way == WAY_PREFIX && memo->q && memo->whole && strlen(fq) == lq + 1 && !strncmp(fq, memo->q, lq) &&
+             fq[lq] == '*')) { /* the words way's statement with "w"* for "w", which completes to w alone */
+            fh = memo->h;
+            m = memo->n;
+        } else
+            rc = store_fts_ranked(s, way == WAY_SUBSTRING, fq, SEARCH_DEPTH * 2, &fh, &m, err);
         free(fq);
-        if (rc) return -1;
+        if (rc) {
+            free(rar);
+            return -1;
+        }
         double best = 0;
         for (size_t i = 0; i < m; i++)
             if (keep_entry(fh[i].id, f) && fh[i].bm25 > best) best = fh[i].bm25;
@@ -472,12 +597,12 @@ static int gather_words(store *s, char **w, size_t nw, int limit, filt *f, cands
             } else
                 ts = way_quality[way] * (0.7 + 0.3 * rel) * length_factor(fh[i].len);
             if (!take_hit(c, fh[i].id, match, ts, err)) {
-                free(fh);
+                if (fh != memo->h) free(fh);
                 free(rar);
                 return -1;
             }
         }
-        free(fh);
+        if (fh != memo->h) free(fh);
         /* rare completions beyond the prefix query's own depth (it ranks by BM25, not rarity);
          * each entry also learns which completion it holds, for diversify() */
         for (size_t i = 0; way == WAY_PREFIX && i < nrar; i++) {
@@ -494,6 +619,14 @@ static int gather_words(store *s, char **w, size_t nw, int limit, filt *f, cands
     }
     free(rar);
     return 0;
+}
+
+static int gather_words(store *s, char **w, size_t nw, int limit, filt *f, cands *c, cs_err *err) {
+    fts_memo memo = {NULL, NULL, 0, 0};
+    int rc = gather_ways(s, w, nw, limit, f, c, &memo, err);
+    free(memo.q);
+    free(memo.h);
+    return rc;
 }
 
 /* A space's top entries (vh, m; freed here) become candidates with their cosine there: the CLIP

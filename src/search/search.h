@@ -164,6 +164,11 @@ size_t search_matched_words(const char *text, const char *query, char **words, s
 /* The FTS5 query for free text: "w1" "w2" ... (malloc'd), or NULL when it has no words. */
 char *search_fts_query(const char *text);
 
+/* 1 when the indexed words that begin with p (t[0..nt), store_fts_terms with a limit above 1) are
+ * p alone and p is ASCII: the query "p"* then matches what "p" matches with the same BM25, and
+ * search takes the words way's rows for the prefix way instead of asking again. */
+int search_prefix_alone(const store_fts_term *t, size_t nt, const char *p);
+
 /* 1 if words a and b (bytes) are at most one edit apart (insert, delete, substitute, or swap of
  * two neighbours). */
 int search_one_edit(const char *a, size_t na, const char *b, size_t nb);

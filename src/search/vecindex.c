@@ -8,6 +8,7 @@
 #endif
 #include <math.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdio_ext.h>
 #include <stdlib.h>
@@ -31,20 +32,120 @@ typedef struct hdr {
     int64_t count, last_rowid;
 } hdr;
 
+/* A file's mapping, kept between opens (vmap_get): a process that searches again and again (the
+ * daemon) would otherwise map both files afresh for every search and fault their pages in again
+ * (~6,000 page faults and an munmap of them per search at 10,000 rows: most of the meaning
+ * phase's time). The files are only appended to (or rebuilt, or replaced by a new file), and the
+ * mapping is MAP_SHARED, so a kept one always shows what the file holds now; it is mapped with
+ * room to grow (pages past the end of the file become readable once the file reaches them), and
+ * the rows a search reads are within the file as the header counted it under the lock. One
+ * mapping per path, the newest; a replaced or evicted one is unmapped when its last user closes. */
+typedef struct vmap {
+    char *path;
+    dev_t dev;
+    ino_t ino;
+    unsigned char *p;
+    size_t len;
+    int refs;   /* open vecindexes using it */
+    int cached; /* in vmaps[] */
+    uint64_t used;
+} vmap;
+
 struct vecindex {
     const unsigned char *map; /* file map, or NULL for a memory index */
-    size_t maplen;
+    vmap *fm, *qm;            /* the mappings of the float file and of the int8 copy (or NULL) */
     int dim;
     size_t rows;
     const float *mat; /* memory index */
     const int64_t *ids;
     /* the int8 copy scanned first: per row {f32 scale, f32 err, i8 v[dim]} */
-    const unsigned char *q8map; /* file map (header + rows) */
-    size_t q8len;
     unsigned char *q8mem;    /* memory index: rows, owned */
     const unsigned char *q8; /* first row */
     char stale[96];          /* "" or why rows are missing (vecindex_stale) */
 };
+
+#define VMAP_SLOTS 8 /* files kept mapped (two per model: float and int8) */
+static vmap *vmaps[VMAP_SLOTS];
+static uint64_t vmap_clock;
+static pthread_mutex_t vmap_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t vmap_once = PTHREAD_ONCE_INIT;
+
+/* a fork while another thread holds the lock must not leave it held in the child */
+static void vmap_lock_all(void) { pthread_mutex_lock(&vmap_lock); }
+static void vmap_unlock_all(void) { pthread_mutex_unlock(&vmap_lock); }
+static void vmap_init(void) { pthread_atfork(vmap_lock_all, vmap_unlock_all, vmap_unlock_all); }
+
+static void vmap_drop(vmap *m) {
+    munmap(m->p, m->len);
+    free(m->path);
+    free(m);
+}
+
+/* The mapping of fd (the file at path) that covers its first need bytes: the kept one when it is
+ * of this file (device and inode) and long enough, else a new one, kept from now on. NULL with
+ * err on failure. */
+static vmap *vmap_get(const char *path, int fd, size_t need, cs_err *err) {
+    pthread_once(&vmap_once, vmap_init);
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        cs_err_sys(err, errno, "%s", path);
+        return NULL;
+    }
+    pthread_mutex_lock(&vmap_lock);
+    for (int i = 0; i < VMAP_SLOTS; i++) {
+        vmap *m = vmaps[i];
+        if (m && !strcmp(m->path, path) && m->dev == st.st_dev && m->ino == st.st_ino && m->len >= need) {
+            m->refs++;
+            m->used = ++vmap_clock;
+            pthread_mutex_unlock(&vmap_lock);
+            return m;
+        }
+    }
+    pthread_mutex_unlock(&vmap_lock);
+    /* room for a quarter more rows (at least 1 MiB), so new clips do not remap the whole file */
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE), len = need + (need / 4 > (1u << 20) ? need / 4 : (1u << 20));
+    len = (len + pg - 1) / pg * pg;
+    vmap *m = calloc(1, sizeof *m);
+    char *pc = strdup(path);
+    void *p = m && pc ? mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
+    if (p == MAP_FAILED) {
+        if (m && pc)
+            cs_err_set(err, "%s: mmap: %s", path, strerror(errno));
+        else
+            cs_errc(err, CS_ENOMEM, "out of memory");
+        free(m);
+        free(pc);
+        return NULL;
+    }
+    *m = (vmap){pc, st.st_dev, st.st_ino, p, len, 1, 0, 0};
+    pthread_mutex_lock(&vmap_lock);
+    m->used = ++vmap_clock;
+    int at = -1; /* this path's slot, else an empty one, else the least recently used idle one */
+    for (int i = 0; i < VMAP_SLOTS && at < 0; i++)
+        if (vmaps[i] && !strcmp(vmaps[i]->path, path)) at = i;
+    for (int i = 0; i < VMAP_SLOTS && at < 0; i++)
+        if (!vmaps[i]) at = i;
+    for (int i = 0; i < VMAP_SLOTS && at < 0; i++)
+        if (!vmaps[i]->refs && (at < 0 || vmaps[i]->used < vmaps[at]->used)) at = i;
+    if (at >= 0) {
+        vmap *old = vmaps[at];
+        if (old) {
+            old->cached = 0;
+            if (!old->refs) vmap_drop(old);
+        }
+        vmaps[at] = m;
+        m->cached = 1;
+    }
+    pthread_mutex_unlock(&vmap_lock);
+    return m;
+}
+
+static void vmap_put(vmap *m) {
+    if (!m) return;
+    pthread_mutex_lock(&vmap_lock);
+    if (--m->refs == 0 && !m->cached) vmap_drop(m);
+    pthread_mutex_unlock(&vmap_lock);
+}
 
 const char *vecindex_stale(const vecindex *v) { return v && v->stale[0] ? v->stale : NULL; }
 
@@ -157,14 +258,11 @@ static int q8_sync(vecindex *v, const char *path, int rebuilt, cs_err *err) {
         return q8_in_memory(v, err);
     }
     if (!rc && v->rows) {
-        v->q8len = sizeof h + v->rows * rec;
-        void *m = mmap(NULL, v->q8len, PROT_READ, MAP_SHARED, fd, 0);
-        if (m == MAP_FAILED)
-            rc = cs_err_set(err, "%s: mmap: %s", path, strerror(errno));
-        else {
-            v->q8map = m;
-            v->q8 = v->q8map + sizeof h;
-        }
+        v->qm = vmap_get(path, fd, sizeof h + v->rows * rec, err);
+        if (!v->qm)
+            rc = -1;
+        else
+            v->q8 = v->qm->p + sizeof h;
     }
     close(fd);
     return rc;
@@ -220,17 +318,19 @@ int vecindex_open(store *s, const char *model, vecindex **out, cs_err *err) {
     vecindex *v = NULL;
     if (!rc) {
         v = calloc(1, sizeof *v);
-        fstat(fd, &st);
-        v->maplen = (size_t)st.st_size;
-        v->dim = (int)c.h.dim;
-        v->rows = (size_t)c.h.count;
-        void *m = v->maplen ? mmap(NULL, v->maplen, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
-        if (m == MAP_FAILED) {
-            free(v);
-            v = NULL;
-            rc = cs_err_set(err, "%s: mmap: %s", path, strerror(errno));
-        } else
-            v->map = m;
+        if (!v)
+            rc = cs_errc(err, CS_ENOMEM, "out of memory");
+        else {
+            v->dim = (int)c.h.dim;
+            v->rows = (size_t)c.h.count;
+            v->fm = vmap_get(path, fd, sizeof(hdr) + v->rows * (8 + 4 * (size_t)c.h.dim), err);
+            if (!v->fm) {
+                free(v);
+                v = NULL;
+                rc = -1;
+            } else
+                v->map = v->fm->p;
+        }
         if (v && stale)
             snprintf(v->stale, sizeof v->stale, "index out of date: %s",
                      stale == ENOSPC || stale == EDQUOT ? "disk full" : strerror(stale));
@@ -306,8 +406,8 @@ vecindex *vecindex_from_memory(const float *mat, const int64_t *ids, size_t rows
 
 void vecindex_close(vecindex *v) {
     if (!v) return;
-    if (v->map) munmap((void *)v->map, v->maplen);
-    if (v->q8map) munmap((void *)v->q8map, v->q8len);
+    vmap_put(v->fm);
+    vmap_put(v->qm);
     free(v->q8mem);
     free(v);
 }

@@ -15,7 +15,11 @@
  * err_r + err_q (1 + err_r) of its int8 score, and rescores in float only the rows whose upper
  * bound reaches the k-th best lower bound of distinct entries: the result is the float scan's,
  * also when one entry has many rows (text windows) near the query. Best row per entry, top k
- * entries by a bounded heap. */
+ * entries by a bounded heap.
+ *
+ * A process keeps each file's mapping between opens (one per path, while it is the same file and
+ * long enough; mapped with room to grow): a daemon that searches again and again does not map
+ * 25 MB afresh and fault it in for every search (vecindex.c, vmap). */
 #ifndef VECINDEX_H
 #define VECINDEX_H
 

@@ -1565,16 +1565,60 @@ int store_fts_ranked(store *s, int trigram, const char *q, int limit, store_fts_
     return 0;
 }
 
+/* fts5vocab reads the index's own term list; a temp table, so the schema stays as it is */
+static int fts_vocab(store *s, cs_err *err) {
+    return store_exec(
+        s, "CREATE VIRTUAL TABLE IF NOT EXISTS temp.entries_fts_terms USING fts5vocab(main, 'entries_fts', 'row');",
+        err);
+}
+
+int store_fts_have_terms(store *s, const char *const *terms, size_t n, unsigned char *have, cs_err *err) {
+    memset(have, 0, n);
+    if (!n) return 0;
+    if (fts_vocab(s, err)) return -1;
+    /* the terms as a JSON array of strings (\u escapes for what JSON does not take as it is) */
+    size_t len = 3;
+    for (size_t i = 0; i < n; i++) len += 6 * strlen(terms[i]) + 3;
+    char *js = malloc(len), *p = js;
+    if (!js) return cs_errc(err, CS_ENOMEM, "out of memory");
+    *p++ = '[';
+    for (size_t i = 0; i < n; i++) {
+        if (i) *p++ = ',';
+        *p++ = '"';
+        for (const unsigned char *t = (const unsigned char *)terms[i]; *t; t++)
+            if (*t < 0x20 || *t == '"' || *t == '\\')
+                p += sprintf(p, "\\u%04x", *t);
+            else
+                *p++ = (char)*t;
+        *p++ = '"';
+    }
+    *p++ = ']';
+    *p = 0;
+    sqlite3_stmt *st;
+    /* an IN list on the vocabulary's term column: an equality lookup per term */
+    if (store_prepare(s, "SELECT term FROM temp.entries_fts_terms WHERE term IN (SELECT value FROM json_each(?1))", &st,
+                      "full-text terms", err)) {
+        free(js);
+        return -1;
+    }
+    sqlite3_bind_text(st, 1, js, (int)(p - js), SQLITE_STATIC);
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *t = (const char *)sqlite3_column_text(st, 0);
+        for (size_t i = 0; t && i < n; i++)
+            if (!strcmp(terms[i], t)) have[i] = 1;
+    }
+    sqlite3_finalize(st);
+    free(js);
+    return r == SQLITE_DONE ? 0 : store_dberr(s, err, "full-text terms");
+}
+
 int store_fts_terms(store *s, const char *prefix, int limit, store_fts_term **out, size_t *n, int64_t *total,
                     cs_err *err) {
     *out = NULL;
     *n = 0;
     *total = 0;
-    /* fts5vocab reads the index's own term list; a temp table, so the schema stays as it is */
-    if (store_exec(
-            s, "CREATE VIRTUAL TABLE IF NOT EXISTS temp.entries_fts_terms USING fts5vocab(main, 'entries_fts', 'row');",
-            err))
-        return -1;
+    if (fts_vocab(s, err)) return -1;
     sqlite3_stmt *st;
     /* the number of indexed entries: FTS5 keeps one row per entry in its docsize table, which
      * SQLite counts from its B-tree; count(*) on the FTS5 table itself reads every stored text */

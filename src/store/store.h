@@ -227,6 +227,11 @@ typedef struct store_fts_term {
 int store_fts_terms(store *s, const char *prefix, int limit, store_fts_term **out, size_t *n, int64_t *total,
                     cs_err *err);
 void store_fts_terms_free(store_fts_term *t, size_t n);
+/* Which of terms[0..n) the word index holds (each one word as the index keeps it: lowercase, no
+ * diacritics): have[i] = 1 or 0. One statement for all of them (a seek per term in the index's
+ * own term list), for search's one-edit variants: a query that names hundreds of absent words
+ * costs FTS5 a phrase each for every matching entry. */
+int store_fts_have_terms(store *s, const char *const *terms, size_t n, unsigned char *have, cs_err *err);
 
 /* Entries of text kinds not yet organised (subkind never computed), at most limit. */
 int store_unorganised(store *s, int limit, int64_t **ids, size_t *n, cs_err *err);

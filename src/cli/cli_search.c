@@ -79,6 +79,8 @@ static int print_hits(store *s, const search_hit *h, size_t n, int fmt, const ch
     int reveal = fmt & OUT_REVEAL;
     fmt &= ~OUT_REVEAL;
     json_t *arr = fmt == OUT_JSON ? json_array() : NULL;
+    /* one snapshot and one WAL read lock for all the hits' rows, not a lock and unlock per row */
+    int rt = store_read_begin(s, NULL);
     for (size_t i = 0; i < n; i++) {
         store_entry e;
         if (store_get(s, h[i].id, &e, NULL)) continue;
@@ -106,6 +108,7 @@ static int print_hits(store *s, const search_hit *h, size_t n, int fmt, const ch
         }
         store_entry_free(&e);
     }
+    if (rt == 1) store_read_end(s);
     if (fmt == OUT_JSON) {
         cli_print_json(arr);
         json_decref(arr);

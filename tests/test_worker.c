@@ -117,6 +117,40 @@ Test(worker, indexes_searches_and_swaps_models, .timeout = 300) {
     store_close(s);
 }
 
+/* Once work runs out the worker hands its freed heap back (malloc_trim), once: not again on the
+ * idle passes that follow, and once more after new work. Counted by its stats, observed at the
+ * idle signal (the trim comes before it). */
+Test(worker, trims_the_heap_once_after_work, .timeout = 300) {
+    FIXTURE(model, "toyworld-clip");
+    store *s;
+    cs_err e = {0};
+    cr_assert_eq(store_open(dir, &s, &e), 0, "%s", e.msg);
+    add_text(s, "a red circle");
+    add_text(s, "a blue square");
+    cr_assert_eq(store_meta_set(s, "model_dir", model, &e), 0, "%s", e.msg);
+    index_worker *w = start_worker(NULL, NULL);
+    int64_t indexed = -1;
+    cr_assert_eq(index_worker_wait_idle(w, &indexed), 0, "no model loaded: %s", last_error);
+    index_worker_stats st;
+    index_worker_get_stats(w, &st);
+    cr_expect_eq(st.trims, 1, "the model load and the first embeddings, then one trim: %lld", (long long)st.trims);
+    for (int i = 0; i < 3; i++) { /* idle passes: nothing done, nothing to trim */
+        index_worker_kick(w);
+        cr_assert_eq(index_worker_wait_idle(w, &indexed), 0);
+    }
+    index_worker_get_stats(w, &st);
+    cr_expect_eq(st.trims, 1, "idle passes trimmed again: %lld", (long long)st.trims);
+    add_text(s, "a green triangle");
+    index_worker_kick(w);
+    cr_assert_eq(index_worker_wait_idle(w, &indexed), 0);
+    index_worker_get_stats(w, &st);
+    cr_expect_eq(indexed, 3);
+    cr_expect_eq(st.trims, 2, "new work, then one more trim: %lld", (long long)st.trims);
+    index_worker_stop(w);
+    index_worker_free(w);
+    store_close(s);
+}
+
 /* A reload hands the worker new rules: it reopens its organiser on them before its next step (a
  * label file that does not load is reported and organising stops), and once
  * index_worker_set_rules returns the old rules may be freed. Each set_rules reopens: bad, good,

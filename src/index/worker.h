@@ -47,6 +47,7 @@ typedef struct index_worker_stats {
     int64_t indexed, failed;     /* entries embedded, and those that could not be */
     int64_t organised, ocr_read; /* entries organised, images read by OCR */
     int64_t passes;              /* passes begun (evidence a pass has run) */
+    int64_t trims;               /* times the heap was handed back (malloc_trim) when work ran out */
     int idle;                    /* waiting for work */
     int have_model;
     char model_id[256]; /* "" without a model */

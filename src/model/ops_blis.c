@@ -499,12 +499,7 @@ int ops_attention_blis(ops_ctx *o, const float *q, const float *k, const float *
 #pragma omp parallel for schedule(static) num_threads(o->threads) if (nseq * heads > 1 && maxn > 8)
     for (int sh = 0; sh < nseq * heads; sh++) {
         const int s = sh / heads, h = sh % heads, n = seq_len[s], o0 = seq_off[s];
-#ifdef _OPENMP
-        float *base = scratch + (size_t)omp_get_thread_num() * per;
-#else
-        float *base = scratch;
-#endif
-        base = (float *)(((uintptr_t)base + 63) & ~(uintptr_t)63);
+        float *base = ops_thread_scratch(scratch, per);
         const att_layout L = att_layout_of(n, hd);
         float *qa = base + L.qa, *kb = base + L.kb, *S = base + L.s, *pa = base + L.pa, *vb = base + L.vb;
         const float *qs = q + (size_t)o0 * ld + h * hd, *ks = k + (size_t)o0 * ld + h * hd,

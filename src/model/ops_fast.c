@@ -318,12 +318,7 @@ void ops_attention_avx512(ops_ctx *o, const float *q, const float *k, const floa
 #pragma omp parallel for schedule(dynamic, 1) num_threads(o->threads) if (nseq * heads > 1 && maxn > 8)
     for (int sh = 0; sh < nseq * heads; sh++) {
         const int s = sh / heads, h = sh % heads, o0 = seq_off[s];
-#ifdef _OPENMP
-        float *base = scratch + (size_t)omp_get_thread_num() * per;
-#else
-        float *base = scratch;
-#endif
-        base = (float *)(((uintptr_t)base + 63) & ~(uintptr_t)63);
+        float *base = ops_thread_scratch(scratch, per);
         att512_pair(q + (size_t)o0 * ld + h * hd, k + (size_t)o0 * ld + h * hd, v + (size_t)o0 * ld + h * hd, ld,
                     out + (size_t)o0 * ldo + h * hd, ldo, seq_len[s], hd, causal, keymask ? keymask + o0 : NULL, scale,
                     base);

@@ -12,6 +12,9 @@
 #define OPS_INT_H
 
 #include <math.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
@@ -46,6 +49,17 @@ void ops_blis_arch_once(void);
 /* A few-row product split between o->threads threads by their measured speeds, each running BLIS
  * alone on a slice of the weight rows (ops_blis.c; only in builds with BLIS). */
 void ops_blis_gemm_split(ops_ctx *o, const float *x, const float *w, float *y, int m, int n, int k);
+
+/* The calling OpenMP thread's part of a scratch of per floats per thread (plus 64 bytes each for
+ * alignment), 64-byte aligned: the attention kernels' per-(sequence, head) workspace. */
+static inline float *ops_thread_scratch(float *scratch, size_t per) {
+#ifdef _OPENMP
+    float *base = scratch + (size_t)omp_get_thread_num() * per;
+#else
+    float *base = scratch;
+#endif
+    return (float *)(((uintptr_t)base + 63) & ~(uintptr_t)63);
+}
 
 /* exp(x) for the activations, written so that GCC vectorises it (glibc's vector expf is only
  * used under fast-math, which we do not use): Cody-Waite reduction x = n ln2 + r, |r| <= ln2/2,

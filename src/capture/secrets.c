@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../store/store.h"
+
 #define CHUNK   (64u << 10)
 #define OVERLAP 2048u
 
@@ -209,4 +211,28 @@ int secrets_find(const char *text, size_t len, const char **rule) {
     }
     free(buf);
     return found;
+}
+
+int secrets_mask_entry(store_entry *e) {
+    int masked = 0;
+    /* without memory for the mask the string is emptied in place: never shown as it is */
+    if (e->text && e->subkind && !strcmp(e->subkind, "secret")) {
+        char *m = strdup(SECRETS_MASK);
+        if (m) {
+            free(e->text);
+            e->text = m;
+        } else
+            e->text[0] = 0;
+        masked = 1;
+    }
+    if (e->ocr_text && *e->ocr_text && secrets_find(e->ocr_text, strlen(e->ocr_text), NULL) != 0) {
+        char *m = strdup(SECRETS_MASK);
+        if (m) {
+            free(e->ocr_text);
+            e->ocr_text = m;
+        } else
+            e->ocr_text[0] = 0; /* "" (no text read) rather than the secret */
+        masked = 1;
+    }
+    return masked;
 }

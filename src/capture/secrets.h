@@ -28,4 +28,15 @@
  * privacy treat that as a secret. */
 int secrets_find(const char *text, size_t len, const char **rule);
 
+/* What output shows instead of a secret: 8 bullets (UTF-8), which say nothing of its length. */
+#define SECRETS_MASK                                                                                   \
+    "\xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2"
+
+struct store_entry;
+/* Hides a secret in output (list, pick, search, unless --reveal): a text entry whose text kind is
+ * secret gets SECRETS_MASK as its text, and an image whose OCR text holds a secret (or when the
+ * detector fails) the same as OCR text, as the web page does. The replaced strings are freed.
+ * Returns 1 if something was masked. */
+int secrets_mask_entry(struct store_entry *e);
+
 #endif

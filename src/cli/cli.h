@@ -50,12 +50,6 @@ int cli_clip_load_params(const char *dir, const struct clip_params *p, struct cl
 void cli_device_say(const struct clip_ctx *c);
 /* Prints "LABEL device (driver), precision, memory" and, if any, why an asked device is not used. */
 void cli_device_print(const struct clip_ctx *c, const char *label);
-struct store_entry;
-/* Hides a secret in output (list, pick, search, unless --reveal): a text entry whose text kind is
- * secret gets 8 bullets as its text, which say nothing of its length, and an image whose OCR text
- * holds a secret (or when the detector fails) the same as OCR text, as the web page does. Returns 1
- * if something was masked. */
-int cli_mask_secret(struct store_entry *e);
 /* --data-dir, if given (else CLIPSEEK_DATA_DIR, $XDG_DATA_HOME/clipseek, ~/.local/share/clipseek). */
 extern const char *cli_data_dir_opt;
 

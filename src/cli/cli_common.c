@@ -247,24 +247,3 @@ int cli_organise(store *s, clip_ctx *c, const char *model_id, int with_ocr, int 
     return rc;
 }
 
-/* 8 bullets: they say nothing of the secret's length */
-#define MASK "\xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2"
-
-int cli_mask_secret(store_entry *e) {
-    int masked = 0;
-    if (e->text && e->subkind && !strcmp(e->subkind, "secret")) {
-        char *m = strdup(MASK);
-        if (m) {
-            free(e->text);
-            e->text = m;
-            masked = 1;
-        }
-    }
-    if (e->ocr_text && *e->ocr_text && secrets_find(e->ocr_text, strlen(e->ocr_text), NULL) != 0) {
-        char *m = strdup(MASK);
-        free(e->ocr_text);
-        e->ocr_text = m ? m : strdup(""); /* "" (no text read) rather than the secret */
-        masked = 1;
-    }
-    return masked;
-}

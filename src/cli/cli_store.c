@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../capture/secrets.h"
 #include "../common/cs_file.h"
 #include "../common/cs_utf8.h"
 #include "../capture/capture.h"
@@ -389,7 +390,7 @@ static int list_common(int argc, char **argv, int pick) {
     }
     json_t *arr = json ? json_array() : NULL;
     for (size_t i = 0; i < n; i++) {
-        int masked = !reveal && cli_mask_secret(&es[i]);
+        int masked = !reveal && secrets_mask_entry(&es[i]);
         if (json) {
             json_t *o = store_entry_json(&es[i]);
             if (masked) json_object_set_new(o, "masked", json_true());

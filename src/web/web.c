@@ -43,8 +43,6 @@
 #define LINGER_MAX         64 /* refused connections draining before close */
 #define SESSIONS_MAX       64
 #define CODES_MAX          16
-#define MASK                                                                                                           \
-    "\xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2" /* 8 bullets: says nothing of the length */
 
 /* the assets, linked in by assets.S */
 extern const char web_index_html[], web_index_html_end[];
@@ -379,7 +377,7 @@ static int parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out) {
 static json_t *entry_brief(const store_entry *e) {
     json_t *o = store_entry_json(e);
     if (e->subkind && !strcmp(e->subkind, "secret")) {
-        json_object_set_new(o, "preview", json_string(MASK));
+        json_object_set_new(o, "preview", json_string(SECRETS_MASK));
         json_object_set_new(o, "masked", json_true());
     }
     if (e->ocr_text && *e->ocr_text && secrets_find(e->ocr_text, strlen(e->ocr_text), NULL) != 0) {

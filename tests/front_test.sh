@@ -48,6 +48,11 @@ check "help created no data dir" [ ! -e "$TMP/data" ]
 hello front
 T
 head -c 300000 /dev/zero | tr '\0' 'x' | "$BIN" add - > /dev/null 2>&1
+printf 'export API_TOKEN=Zk29QmVx81LpTn4RwYc7HsJd0AeUfGo5 hello' | "$BIN" add - > /dev/null 2>&1
+printf 'Gr\303\274\303\237e "quoted" back\\slash\ttab hello' | "$BIN" add - > /dev/null 2>&1
+# 400 entries holding "pipe": a search's output larger than a pipe's buffer
+mkdir "$TMP/pipes" && for i in $(seq 400); do echo "pipe $i of a longer line, so each hit is wider" > "$TMP/pipes/$i.txt"; done
+"$BIN" add "$TMP/pipes" > /dev/null 2>&1
 DISPLAY=:987 "$BIN" daemon --no-x11 --no-web > "$TMP/daemon.log" 2>&1 &
 DPID=$!
 check "daemon: engine server socket" wait_for 300 test -S "$TMP/data/engine.sock"
@@ -59,6 +64,55 @@ for a in "list --json" "pick" "show 1 --json" "show 2 --json" "show 99" "show" "
   # shellcheck disable=SC2086
   check "served '$a' as the engine" same $a
 done
+# ---- search answered by the daemon itself (front_proto.h: the CLI request) ----
+# answered: how many searches the daemon printed for a front (its STATUS)
+answered() {
+  python3 -c 'import json, socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b"STATUS\n")
+print(json.loads(s.makefile().readline())["cli_answered"])' "$TMP/data/daemon.sock"
+}
+# by_daemon ARGS: the engine's bytes and status, printed by the daemon (its count goes up by one);
+# by_engine ARGS: the same bytes, but the daemon left it to the engine (its count stays)
+by() {
+  n0=$(answered)
+  same "$@" || return 1
+  [ "$(answered)" -eq $((n0 + want)) ]
+}
+by_daemon() { want=1 by "$@"; }
+by_engine() { want=0 by "$@"; }
+for a in "search hello" "search hello --json" "search hello --format tsv" "search zzzqqq" "search zzzqqq --json" \
+  "search token" "search token --json" "search token --reveal --json" "search --limit 1 hello" \
+  "search --kind text -- hello" "search hello --since 1h --format json" "search hello --format human"; do
+  # shellcheck disable=SC2086
+  check "'$a' answered by the daemon, as the engine" by_daemon $a
+done
+check "a query with quotes, a backslash, a tab and UTF-8, answered as the engine" \
+  by_daemon search "$(printf 'Gr\303\274\303\237e "quoted" back\\slash\ttab')" --json
+# --data-dir D with CLIPSEEK_DATA_DIR elsewhere: D's daemon answers, as the engine would in D
+elsewhere() {
+  n0=$(answered)
+  CLIPSEEK_DATA_DIR="$TMP/elsewhere" "$BIN" --data-dir "$TMP/data" search hello --json > "$TMP/d.out" 2>&1 &&
+    "$ENGINE" search hello --json > "$TMP/e.out" 2>&1 && cmp -s "$TMP/d.out" "$TMP/e.out" && [ "$(answered)" -eq $((n0 + 1)) ]
+}
+check "--data-dir picks the daemon (CLIPSEEK_DATA_DIR elsewhere)" elsewhere
+check "the secret stays masked in the daemon's answer" sh -c "'$BIN' search token > '$TMP/m.out' && grep -q '••••••••' '$TMP/m.out' && ! grep -q Zk29QmVx '$TMP/m.out'"
+for a in "search hello --bogus" "search hello --collection nope" "search --image $TMP/none.png" \
+  "search hello --limit 5000" "search" "search hello --format xml" "search --since 5y hello"; do
+  # shellcheck disable=SC2086
+  check "'$(echo "$a" | sed "s|$TMP|T|g")' left to the engine, as the engine" by_engine $a
+done
+check "a query that is not UTF-8 left to the engine, as the engine" by_engine search "$(printf 'caf\351')"
+check "--threads before search: the engine server's (the engine checks it)" by_engine --threads 2 search hello
+check "--help after --: the engine's usage" by_engine --data-dir "$TMP/data" search -- --help
+# under `| head` the front dies of SIGPIPE as the engine does, also when the daemon printed it
+n0=$(answered)
+( "$BIN" search pipe --json --limit 1000; echo "front $?" > "$TMP/rc.f" ) | head -c 10 > /dev/null
+n1=$(answered)
+( "$ENGINE" search pipe --json --limit 1000; echo "engine $?" > "$TMP/rc.e" ) | head -c 10 > /dev/null
+check "search --json | head: front and engine both die of SIGPIPE ($(cat "$TMP/rc.f" "$TMP/rc.e" | tr '\n' ' '))" \
+  sh -c "grep -qx 'front 141' '$TMP/rc.f' && grep -qx 'engine 141' '$TMP/rc.e'"
+check "and the daemon printed the front's ($n0 -> $n1)" [ "$n1" -eq $((n0 + 1)) ]
+check "the whole answer is the engine's, more than a pipe holds" sh -c "'$BIN' search pipe --json --limit 1000 > '$TMP/p.out' && '$ENGINE' search pipe --json --limit 1000 | cmp -s - '$TMP/p.out' && [ \$(wc -c < '$TMP/p.out') -gt 65536 ]"
 # common options before the command (and among its words), as the engine takes them: still served
 # by the engine server, with the engine's output, errors and status. Proof that the engine was not
 # exec'd: CLIPSEEK_ENGINE names a spy that logs each run to $TMP/execd, then execs the engine.

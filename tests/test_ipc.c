@@ -34,9 +34,16 @@ static int fake_search(void *arg, search_query *q, search_hit **h, size_t *n, do
 
 /* A daemon stand-in with the real daemon's answers to PING and STOP, and SEARCH through
  * ipc_search_answer. */
-static int handler(void *arg, const char *line, char **reply) {
+static int handler(void *arg, const char *line, char **reply, size_t *reply_len) {
     (void)arg;
     if (!strcmp(line, "PING")) *reply = strdup("OK 1");
+    else if (!strncmp(line, "BYTES ", 6)) { /* a reply of N bytes, sent as they are: 'a'-'z' and NULs */
+        size_t n = strtoul(line + 6, NULL, 10);
+        char *r = malloc(n);
+        for (size_t i = 0; i < n; i++) r[i] = i % 27 == 26 ? 0 : (char)('a' + i % 27);
+        *reply = r;
+        *reply_len = n;
+    }
     else if (!strcmp(line, "STOP")) return *reply = strdup("OK"), IPC_STOP;
     else if (!strncmp(line, "SEARCH ", 7)) {
         *reply = ipc_search_answer(line + 7, fake_search, NULL);
@@ -106,13 +113,63 @@ Test(ipc, search_both_halves) {
     ipc_close(sv.srv);
 }
 
+/* Connects to the stand-in, sends line, and reads until the server closes the connection:
+ * returns the bytes (malloc'd) and their count in *n. */
+static char *raw_request(const char *line, size_t *n) {
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    snprintf(a.sun_path, sizeof a.sun_path, "%s/daemon.sock", dir);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    cr_assert_eq(write(fd, line, strlen(line)), (ssize_t)strlen(line));
+    size_t cap = 1 << 16, got = 0;
+    char *buf = malloc(cap);
+    for (;;) {
+        struct pollfd p = {fd, POLLIN, 0};
+        cr_assert_eq(poll(&p, 1, 5000), 1, "the reply comes");
+        if (got == cap) buf = realloc(buf, cap *= 2);
+        ssize_t k = read(fd, buf + got, cap - got);
+        if (k <= 0) break;
+        got += (size_t)k;
+    }
+    close(fd);
+    *n = got;
+    return buf;
+}
+
+/* A reply with its own length (the front's CLI request): sent whole and as it is, NUL bytes
+ * included and no newline added, also when it is far larger than the socket's buffer. */
+Test(ipc, reply_of_bytes_sent_as_they_are) {
+    served sv = {0};
+    cs_err e = {0};
+    cr_assert_eq(ipc_listen(dir, &sv.srv, &e), 0, "%s", e.msg);
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, serve, &sv), 0);
+    size_t sizes[] = {5, 27, 3 << 20};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        char line[32];
+        snprintf(line, sizeof line, "BYTES %zu\n", sizes[k]);
+        size_t n = 0;
+        char *got = raw_request(line, &n);
+        cr_expect_eq(n, sizes[k], "%zu bytes asked, %zu came", sizes[k], n);
+        int same = n == sizes[k];
+        for (size_t i = 0; same && i < n; i++) same = got[i] == (i % 27 == 26 ? 0 : (char)('a' + i % 27));
+        cr_expect(same, "the bytes of a %zu-byte reply arrive unchanged", sizes[k]);
+        free(got);
+    }
+    char buf[64];
+    ipc_request(dir, "STOP", buf, sizeof buf, 5000);
+    pthread_join(t, NULL);
+    ipc_close(sv.srv);
+}
+
 /* What a daemon's handler uses and frees after shutdown (daemon_state, the worker, the web
  * server): here a heap object the handler reads. */
 typedef struct {
     char word[16];
 } handler_state;
 
-static int state_handler(void *arg, const char *line, char **reply) {
+static int state_handler(void *arg, const char *line, char **reply, size_t *reply_len) {
+    (void)reply_len;
     handler_state *hs = arg;
     char out[128];
     snprintf(out, sizeof out, "OK %s %s", hs->word, line);

@@ -22,6 +22,9 @@
  *                  "category", "limit" <= 1000}; the reply adds "embed_ms" and "total_ms",
  *                  and "warning" when the search matrix could not be brought up to date, e.g.
  *                  "index out of date: disk full": the hits then come from what was indexed)
+ *   CLI ["search", ...] -> the front binary's fast path (front_proto.h): "OK STATUS ERRLEN OUTLEN"
+ *                  and the bytes `clipseek search ...` prints (search_cmd.h), or "NO <why>" when
+ *                  the engine must run it; STATUS counts "cli_answered"
  *   WEB-LOGIN   -> "OK <one-time login URL>" (web.h: web_login_url), or "ERR ..." without a page
  *   WEB-LOGOUT-ALL -> "OK <sessions ended>": every browser must log in again (web_logout_all)
  *   RELOAD      -> "OK" once the config is read again, or "ERR <why>" (the old one stays in force);

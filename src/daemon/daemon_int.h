@@ -29,6 +29,7 @@ typedef struct daemon_state {
     store *search_store;
     web_server *web;         /* set before the control socket is served; NULL: no web page */
     int64_t config_reloads;  /* reloads that took effect */
+    int64_t cli_answered;    /* searches printed for the front (CLI requests answered OK) */
     char config_error[1024]; /* why the last reload failed ("" once one succeeds) */
     /* the config: replaced whole by a reload (write lock) while capture and the web start read
      * it (read lock); the worker has its own copy of the pointer (index_worker_set_rules) */
@@ -57,7 +58,7 @@ int daemon_reload(daemon_state *d, const char *why, cs_err *err);
 void daemon_start_capture(daemon_state *d, pthread_t *t, int *started);
 
 /* The control socket's handler (ipc_handler): one request line, one reply. */
-int daemon_on_request(void *arg, const char *line, char **reply);
+int daemon_on_request(void *arg, const char *line, char **reply, size_t *reply_len);
 /* The web page's search (web_search_fn) and status (web_status_fn), arg the daemon_state. */
 int daemon_web_search(void *arg, store *s, search_query *q, search_hit **h, size_t *n, cs_err *e);
 void daemon_web_status(void *arg, void *obj);

@@ -9,7 +9,10 @@
 #include "../ipc/ipc.h"
 #include "../ipc/ipc_search.h"
 #include "../capture/ingest.h"
+#include "../capture/secrets.h"
 #include "../common/cs_clock.h"
+#include "../front/front_proto.h"
+#include "../search/search_cmd.h"
 #include "daemon_int.h"
 
 static char *status_json(daemon_state *d) {
@@ -25,6 +28,7 @@ static char *status_json(daemon_state *d) {
                   "capture_restarts", (json_int_t)d->capture_restarts);
     if (j) {
         json_object_set_new(j, "config_reloads", json_integer(d->config_reloads));
+        json_object_set_new(j, "cli_answered", json_integer(d->cli_answered));
         json_object_set_new(j, "config_error", json_string(d->config_error)); /* why the last reload failed */
         /* the text embedder's space (docs/text-models.md): text_pending falls to 0 as a backfill ends */
         json_object_set_new(j, "text_embedder", json_string(st.text_embedder_id));
@@ -48,27 +52,117 @@ static char *status_json(daemon_state *d) {
     return txt ? txt : strdup("{}");
 }
 
-/* SEARCH: with the worker's model, on the daemon's warm search connection (daemon_int.h) or, when
- * another request holds it, on one of its own. */
-static int search_fn(void *arg, search_query *q, search_hit **h, size_t *n, double *embed_ms, cs_err *e) {
-    daemon_state *d = arg;
-    index_worker_wait_checked(d->worker); /* just started: the model may be loading */
-    double t0 = cs_mono_ms();
+/* The daemon's warm search connection (daemon_int.h) or, when another request holds it, one of
+ * its own; NULL with e when none opens. */
+static store *search_store_take(daemon_state *d, cs_err *e) {
     pthread_mutex_lock(&d->lock);
     store *s = d->search_store;
     d->search_store = NULL;
     pthread_mutex_unlock(&d->lock);
-    if (!s && store_open(d->p.data_dir, &s, e)) return -1;
-    if (q->timing) q->timing->store += cs_mono_ms() - t0;
-    int rc = index_worker_search(d->worker, s, q, h, n, embed_ms, e);
+    if (!s && store_open(d->p.data_dir, &s, e)) return NULL;
+    return s;
+}
+
+/* Gives s back to be the warm one (ok: it served; after a failure, a busy or a disk error, a
+ * fresh one next time), or closes it when another already is. */
+static void search_store_give(daemon_state *d, store *s, int ok) {
     pthread_mutex_lock(&d->lock);
-    if (!rc && !d->search_store) { /* after a failure (busy, a disk error) a fresh one next time */
+    if (ok && !d->search_store) {
         d->search_store = s;
         s = NULL;
     }
     pthread_mutex_unlock(&d->lock);
     store_close(s);
+}
+
+/* SEARCH: with the worker's model, on the warm search connection. */
+static int search_fn(void *arg, search_query *q, search_hit **h, size_t *n, double *embed_ms, cs_err *e) {
+    daemon_state *d = arg;
+    index_worker_wait_checked(d->worker); /* just started: the model may be loading */
+    double t0 = cs_mono_ms();
+    store *s = search_store_take(d, e);
+    if (!s) return -1;
+    if (q->timing) q->timing->store += cs_mono_ms() - t0;
+    int rc = index_worker_search(d->worker, s, q, h, n, embed_ms, e);
+    search_store_give(d, s, !rc);
     return rc;
+}
+
+/* The words of a CLI request (a JSON array of strings) as an argv (NULL-terminated; the strings
+ * are the array's); NULL when it is not one. */
+static char **cli_argv(json_t *a, int *argc) {
+    size_t n = json_array_size(a);
+    if (!json_is_array(a) || !n || n > FRONT_MAX_STRINGS) return NULL;
+    char **v = calloc(n + 1, sizeof *v);
+    for (size_t i = 0; v && i < n; i++)
+        if (!(v[i] = (char *)json_string_value(json_array_get(a, i)))) {
+            free(v);
+            return NULL;
+        }
+    *argc = (int)n;
+    return v;
+}
+
+/* CLI ["search", ...] (front_proto.h): the search run and printed here, the bytes and exit status
+ * of the engine's `clipseek search`, so the front needs no process of its own that opens the
+ * store. Whatever this does not take, or any failure, is "NO": the engine runs the command and
+ * says why in its own words. */
+static char *cli_answer(daemon_state *d, const char *body, size_t *len) {
+    json_t *req = json_loads(body, 0, NULL);
+    int argc = 0;
+    char **argv = cli_argv(req, &argc), msg[300], *reply = NULL, *out = NULL, *err = NULL;
+    const char *no = NULL;
+    search_cmd c;
+    if (!argv || strcmp(argv[0], "search"))
+        no = "not a command the daemon answers";
+    for (int i = 1; !no && i < argc; i++)
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) no = "help"; /* main.c answers it, anywhere */
+    if (!no && search_cmd_parse(argc, argv, &c, msg, sizeof msg)) no = "usage";
+    if (!no && (c.model || c.image || c.q.limit > 1000)) no = "a search the engine runs";
+    cs_err e = {0};
+    store *s = NULL;
+    if (!no) {
+        index_worker_wait_checked(d->worker); /* just started: the model may be loading */
+        if (!(s = search_store_take(d, &e))) no = "no store";
+    }
+    search_hit *h = NULL;
+    size_t n = 0, olen = 0, elen = 0;
+    int rc = -1;
+    if (!no) {
+        search_query q = c.q;
+        q.text = c.text;
+        FILE *fo = NULL, *fe = NULL;
+        int failed = 0; /* the store failed (busy, a disk error): a fresh connection next time */
+        if (c.coll && store_collection_find(s, c.coll, &q.collection, &e))
+            no = "collection"; /* not found: the engine says so */
+        else if ((failed = index_worker_search(d->worker, s, &q, &h, &n, NULL, &e)))
+            no = "search failed";
+        else if (!(fo = open_memstream(&out, &olen)) || !(fe = open_memstream(&err, &elen)))
+            no = "out of memory";
+        else
+            rc = search_cmd_print(fo, fe, s, &c, &q, h, n, secrets_mask_entry);
+        if (fo && fclose(fo)) no = "out of memory";
+        if (fe && fclose(fe)) no = "out of memory";
+        search_store_give(d, s, !failed);
+    }
+    char head[64];
+    int hl = snprintf(head, sizeof head, "OK %d %zu %zu\n", rc, elen, olen);
+    if (!no && (reply = malloc((size_t)hl + elen + olen))) {
+        memcpy(reply, head, (size_t)hl);
+        memcpy(reply + hl, err, elen);
+        memcpy(reply + hl + elen, out, olen);
+        *len = (size_t)hl + elen + olen;
+        pthread_mutex_lock(&d->lock);
+        d->cli_answered++;
+        pthread_mutex_unlock(&d->lock);
+    } else if (asprintf(&reply, "NO %s", no ? no : "out of memory") < 0)
+        reply = NULL;
+    free(out);
+    free(err);
+    free(h);
+    free(argv);
+    json_decref(req);
+    return reply;
 }
 
 int daemon_web_search(void *arg, store *s, search_query *q, search_hit **h, size_t *n, cs_err *e) {
@@ -110,7 +204,7 @@ static char *web_request(daemon_state *d, const char *line) {
     return strdup(out);
 }
 
-int daemon_on_request(void *arg, const char *line, char **reply) {
+int daemon_on_request(void *arg, const char *line, char **reply, size_t *reply_len) {
     daemon_state *d = arg;
     char out[1400];
     int64_t indexed = 0;
@@ -134,6 +228,8 @@ int daemon_on_request(void *arg, const char *line, char **reply) {
             snprintf(out, sizeof out, "OK %lld", (long long)indexed);
     } else if (!strncmp(line, "SEARCH ", 7))
         return *reply = ipc_search_answer(line + 7, search_fn, d), IPC_CONTINUE;
+    else if (!strncmp(line, FRONT_CLI_REQUEST " ", sizeof FRONT_CLI_REQUEST))
+        return *reply = cli_answer(d, line + sizeof FRONT_CLI_REQUEST, reply_len), IPC_CONTINUE;
     else if (!strcmp(line, "WEB-LOGIN") || !strcmp(line, "WEB-LOGOUT-ALL"))
         return *reply = web_request(d, line), IPC_CONTINUE;
     else if (!strcmp(line, "RELOAD")) {

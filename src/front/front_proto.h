@@ -7,7 +7,17 @@
  * NUL-terminated (argv[0..argc), then the environment).
  * Reply, server -> front: the command's pid (int32_t) once it runs, then its wait status
  * (int32_t, as waitpid gives it), then the server closes the connection. No pid (the connection
- * closes first): the command did not start, so the front may run the engine itself. */
+ * closes first): the command did not start, so the front may run the engine itself.
+ *
+ * The daemon's answer to a search (the front's fast path): on <data dir>/daemon.sock (the control
+ * socket, ipc.h), the front sends one line, FRONT_CLI_REQUEST and a space, then the command's
+ * words without the common options as a JSON array of strings, ["search", "QUERY", "--json"],
+ * then a newline (the whole line at most FRONT_CLI_MAX_LINE bytes). The daemon answers
+ *   OK STATUS ERRLEN OUTLEN\n  then ERRLEN bytes for stderr, then OUTLEN bytes for stdout
+ * (the exit status and the bytes the engine's own `clipseek search` would give; stderr comes
+ * first, as the engine writes a warning before the hits), or one line NO REASON when it leaves
+ * the command to the engine (a word it does not take, --image, --model, a usage error, any
+ * failure: the engine then says why, in its own words), then closes the connection. */
 #ifndef FRONT_PROTO_H
 #define FRONT_PROTO_H
 
@@ -24,5 +34,8 @@ typedef struct front_hello {
 } front_hello;
 
 enum { FRONT_NFDS = 4 };
+
+#define FRONT_CLI_REQUEST  "CLI"
+#define FRONT_CLI_MAX_LINE 60000 /* below the control socket's 64 KiB request line */
 
 #endif

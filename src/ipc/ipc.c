@@ -53,10 +53,19 @@ static ssize_t read_line(int fd, char *buf, size_t n, int timeout_ms) {
     return (ssize_t)got;
 }
 
-static int write_line(int fd, const char *s) {
-    size_t n = strlen(s);
-    return write(fd, s, n) == (ssize_t)n && write(fd, "\n", 1) == 1 ? 0 : -1;
+/* Writes n bytes; -1 when the peer went away or stopped reading (the socket's send timeout). */
+static int write_all(int fd, const char *s, size_t n) {
+    while (n) {
+        ssize_t k = write(fd, s, n);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) return -1;
+        s += k;
+        n -= (size_t)k;
+    }
+    return 0;
 }
+
+static int write_line(int fd, const char *s) { return write_all(fd, s, strlen(s)) || write_all(fd, "\n", 1) ? -1 : 0; }
 
 int ipc_request(const char *data_dir, const char *req, char *buf, size_t n, int timeout_ms) {
     struct sockaddr_un a;
@@ -119,10 +128,15 @@ static void *conn_thread(void *p) {
     conn *c = p;
     char line[65536];
     char *reply = NULL;
+    size_t len = 0;
     int act = IPC_CONTINUE;
     read_line(c->fd, line, sizeof line, IPC_IO_TIMEOUT_MS); /* a slow client: what it sent in time is its request */
-    act = c->handler(c->arg, line, &reply);
-    write_line(c->fd, reply ? reply : "ERR out of memory"); /* a client that went away is no error */
+    act = c->handler(c->arg, line, &reply, &len);
+    /* a client that went away is no error */
+    if (reply && len)
+        write_all(c->fd, reply, len);
+    else
+        write_line(c->fd, reply ? reply : "ERR out of memory");
     free(reply);
     close(c->fd);
     if (act == IPC_STOP) atomic_store(c->stop, 1);

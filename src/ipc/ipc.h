@@ -31,11 +31,13 @@ int ipc_listen(const char *data_dir, ipc_server **out, cs_err *err);
 const char *ipc_path(const ipc_server *srv);
 
 /* A handler's answer to one request line (line is borrowed, without its newline): *reply gets a
- * malloc'd reply line (NULL: "ERR out of memory" is sent). Returns IPC_STOP to have the server
- * set *stop once the reply is written (the STOP request), else IPC_CONTINUE. Runs on the
- * connection's thread, so handlers run concurrently. */
+ * malloc'd reply line (NULL: "ERR out of memory" is sent), or, with *reply_len set (it starts at
+ * 0), *reply_len bytes sent as they are, no newline added (a reply whose own header says how long
+ * it is: the front's CLI request, front_proto.h). Returns IPC_STOP to have the server set *stop
+ * once the reply is written (the STOP request), else IPC_CONTINUE. Runs on the connection's
+ * thread, so handlers run concurrently. */
 enum { IPC_CONTINUE = 0, IPC_STOP = 1 };
-typedef int (*ipc_handler)(void *arg, const char *line, char **reply);
+typedef int (*ipc_handler)(void *arg, const char *line, char **reply, size_t *reply_len);
 
 /* How long a connection's thread waits for the request line, and for room to write its reply:
  * a client too slow for either gets its turn cut short, so ipc_join never waits on it for long. */

@@ -440,6 +440,36 @@ Test(search, the_index_says_which_words_it_holds) {
     cr_assert_eq(have[7], 1, "cafe, as the index folds café");
 }
 
+/* Many terms that share two leading bytes are asked by one range scan of the vocabulary instead of
+ * a seek each: the answers must be the seeks' (each term asked alone), repeats, the shortest and
+ * the longest of the group and terms that only begin like held words included. */
+Test(search, a_range_of_the_vocabulary_answers_as_the_seeks_do) {
+    add("me mea meal meals meant meantime meanwhile measure measured mew");
+    add("mead meander zebra");
+    const char *t[64];
+    char buf[40][4];
+    size_t n = 0;
+    static const char al[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+    for (size_t i = 0; i < 36; i++) { /* me? */
+        snprintf(buf[i], sizeof buf[i], "me%c", al[i]);
+        t[n++] = buf[i];
+    }
+    const char *more[] = {"meal", "meals", "meant", "meantime", "meanwhile", "meal", "mea", "me", "meanwhiles",
+                          "measur", "m", "zebra", "zebr"};
+    for (size_t i = 0; i < sizeof more / sizeof *more; i++) t[n++] = more[i];
+    unsigned char have[64], one;
+    cs_err e;
+    cr_assert_eq(store_fts_have_terms(st, t, n, have, &e), 0, "%s", e.msg);
+    size_t held = 0;
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_eq(store_fts_have_terms(st, &t[i], 1, &one, &e), 0, "%s", e.msg);
+        cr_expect_eq(have[i], one, "%s: %d in the group, %d alone", t[i], have[i], one);
+        held += have[i];
+    }
+    /* mea and mew; meal twice, meals, meant, meantime, meanwhile, mea, me, zebra */
+    cr_expect_eq(held, 11, "%zu of the terms held", held);
+}
+
 /* The fuzzy way names only the one-edit variants the index holds: an absent word matches nothing
  * and adds exactly 0 to each BM25 sum, so the hits and their scores must be those of the query
  * that names every variant, bit for bit. */

@@ -1572,20 +1572,72 @@ static int fts_vocab(store *s, cs_err *err) {
         err);
 }
 
-int store_fts_have_terms(store *s, const char *const *terms, size_t n, unsigned char *have, cs_err *err) {
-    memset(have, 0, n);
-    if (!n) return 0;
-    if (fts_vocab(s, err)) return -1;
+/* The order of store_fts_have_terms' work list (indices into terms): the terms' byte order, so
+ * that those sharing two leading bytes lie together. */
+static int have_cmp(const void *a, const void *b, void *terms) {
+    const char *const *t = terms;
+    return strcmp(t[*(const size_t *)a], t[*(const size_t *)b]);
+}
+
+/* Two leading bytes that a range of the vocabulary can be asked by: ASCII letters or digits. */
+static int have_prefix_ok(const char *t) {
+    for (int i = 0; i < 2; i++)
+        if (!((t[i] >= 'a' && t[i] <= 'z') || (t[i] >= '0' && t[i] <= '9'))) return 0;
+    return 1;
+}
+
+/* Terms of one two-byte prefix (ix[0..k), sorted): one range scan of the vocabulary, the words
+ * that begin with it and are as long as the shortest to the longest of them; each found word
+ * marks the terms equal to it. */
+static int have_by_range(store *s, const char *const *terms, const size_t *ix, size_t k, unsigned char *have,
+                         cs_err *err) {
+    size_t lo = (size_t)-1, hi = 0;
+    for (size_t i = 0; i < k; i++) {
+        size_t l = strlen(terms[ix[i]]);
+        lo = l < lo ? l : lo;
+        hi = l > hi ? l : hi;
+    }
+    sqlite3_stmt *st;
+    if (store_prepare(s,
+                      "SELECT term FROM temp.entries_fts_terms WHERE term >= ?1 AND term < ?1 || char(1114111)"
+                      " AND length(term) BETWEEN ?2 AND ?3",
+                      &st, "full-text terms", err))
+        return -1;
+    sqlite3_bind_text(st, 1, terms[ix[0]], 2, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)lo);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)hi);
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *t = (const char *)sqlite3_column_text(st, 0);
+        if (!t) continue;
+        size_t a = 0, b = k; /* the first term >= t */
+        while (a < b) {
+            size_t m = (a + b) / 2;
+            if (strcmp(terms[ix[m]], t) < 0)
+                a = m + 1;
+            else
+                b = m;
+        }
+        for (; a < k && !strcmp(terms[ix[a]], t); a++) have[ix[a]] = 1; /* repeats too */
+    }
+    sqlite3_finalize(st);
+    return r == SQLITE_DONE ? 0 : store_dberr(s, err, "full-text terms");
+}
+
+/* Terms ix[0..k) by an IN list on the vocabulary's term column: an equality lookup per term. */
+static int have_by_seek(store *s, const char *const *terms, const size_t *ix, size_t k, unsigned char *have,
+                        cs_err *err) {
+    if (!k) return 0;
     /* the terms as a JSON array of strings (\u escapes for what JSON does not take as it is) */
     size_t len = 3;
-    for (size_t i = 0; i < n; i++) len += 6 * strlen(terms[i]) + 3;
+    for (size_t i = 0; i < k; i++) len += 6 * strlen(terms[ix[i]]) + 3;
     char *js = malloc(len), *p = js;
     if (!js) return cs_errc(err, CS_ENOMEM, "out of memory");
     *p++ = '[';
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < k; i++) {
         if (i) *p++ = ',';
         *p++ = '"';
-        for (const unsigned char *t = (const unsigned char *)terms[i]; *t; t++)
+        for (const unsigned char *t = (const unsigned char *)terms[ix[i]]; *t; t++)
             if (*t < 0x20 || *t == '"' || *t == '\\')
                 p += sprintf(p, "\\u%04x", *t);
             else
@@ -1595,7 +1647,6 @@ int store_fts_have_terms(store *s, const char *const *terms, size_t n, unsigned 
     *p++ = ']';
     *p = 0;
     sqlite3_stmt *st;
-    /* an IN list on the vocabulary's term column: an equality lookup per term */
     if (store_prepare(s, "SELECT term FROM temp.entries_fts_terms WHERE term IN (SELECT value FROM json_each(?1))", &st,
                       "full-text terms", err)) {
         free(js);
@@ -1605,12 +1656,47 @@ int store_fts_have_terms(store *s, const char *const *terms, size_t n, unsigned 
     int r;
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
         const char *t = (const char *)sqlite3_column_text(st, 0);
-        for (size_t i = 0; t && i < n; i++)
-            if (!strcmp(terms[i], t)) have[i] = 1;
+        for (size_t i = 0; t && i < k; i++)
+            if (!strcmp(terms[ix[i]], t)) have[ix[i]] = 1;
     }
     sqlite3_finalize(st);
     free(js);
     return r == SQLITE_DONE ? 0 : store_dberr(s, err, "full-text terms");
+}
+
+/* Terms sharing two leading bytes, this many or more, are asked by one range scan: a word's
+ * one-edit variants mostly share its first two letters (every edit after them), and a seek costs
+ * about as much as reading a few dozen of the vocabulary's words in order (it probes each of the
+ * index's segments). */
+#define HAVE_RANGE_MIN 24
+
+int store_fts_have_terms(store *s, const char *const *terms, size_t n, unsigned char *have, cs_err *err) {
+    memset(have, 0, n);
+    if (!n) return 0;
+    if (fts_vocab(s, err)) return -1;
+    size_t *ix = malloc(n * sizeof *ix), *seek = malloc(n * sizeof *seek), ns = 0;
+    if (!ix || !seek) {
+        free(ix);
+        free(seek);
+        return cs_errc(err, CS_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) ix[i] = i;
+    qsort_r(ix, n, sizeof *ix, have_cmp, (void *)terms);
+    int rc = 0;
+    for (size_t i = 0, j; !rc && i < n; i = j) {
+        const char *t = terms[ix[i]];
+        int ok = have_prefix_ok(t);
+        for (j = i + 1; j < n && ok && !strncmp(terms[ix[j]], t, 2); j++) {
+        }
+        if (ok && j - i >= HAVE_RANGE_MIN)
+            rc = have_by_range(s, terms, ix + i, j - i, have, err);
+        else
+            for (size_t k = i; k < j; k++) seek[ns++] = ix[k];
+    }
+    if (!rc) rc = have_by_seek(s, terms, seek, ns, have, err);
+    free(ix);
+    free(seek);
+    return rc;
 }
 
 int store_fts_terms(store *s, const char *prefix, int limit, store_fts_term **out, size_t *n, int64_t *total,

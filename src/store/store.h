@@ -228,9 +228,12 @@ int store_fts_terms(store *s, const char *prefix, int limit, store_fts_term **ou
                     cs_err *err);
 void store_fts_terms_free(store_fts_term *t, size_t n);
 /* Which of terms[0..n) the word index holds (each one word as the index keeps it: lowercase, no
- * diacritics): have[i] = 1 or 0. One statement for all of them (a seek per term in the index's
- * own term list), for search's one-edit variants: a query that names hundreds of absent words
- * costs FTS5 a phrase each for every matching entry. */
+ * diacritics): have[i] = 1 or 0. For search's one-edit variants: a query that names hundreds of
+ * absent words costs FTS5 a phrase each for every matching entry. Terms that share two leading
+ * ASCII letters or digits, 24 or more, are asked by one range scan of the index's term list
+ * (a word's variants mostly share its first two letters); the rest by one statement that seeks
+ * each (a seek probes every segment of the index: 1,635 variants of three words took 21 ms
+ * on a 10k-entry index of 6 segments, 5 ms once merged into one). */
 int store_fts_have_terms(store *s, const char *const *terms, size_t n, unsigned char *have, cs_err *err);
 
 /* Entries of text kinds not yet organised (subkind never computed), at most limit. */

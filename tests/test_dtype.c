@@ -633,3 +633,84 @@ Test(dtype, a_save_removes_what_an_interrupted_save_left) {
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     cr_assert_eq(system(cmd), 0);
 }
+
+/* One small Q8 cache for the model folder model (tower named tower), saved into <dir>/weights
+ * under the key lpc_key gives; its path into path. */
+static void save_for(const char *dir, const char *model, const char *tower, char *path, size_t pn) {
+    char key[8192], name[128];
+    cs_err e;
+    cr_assert_eq(lpc_key(model, tower, OPS_LP_Q8, key, sizeof key, name, sizeof name, &e), 0, "%s", e.msg);
+    snprintf(path, pn, "%s/weights/%s", dir, name);
+    float w[32 * 32];
+    for (int i = 0; i < 32 * 32; i++) w[i] = (float)(i % 7) - 3.0f;
+    ops_lpw *q = ops_lp_pack(NULL, w, 32, 32, OPS_LP_Q8);
+    const ops_lpw *ws[1] = {q};
+    cr_assert_eq(lpc_save(path, key, ws, 1, &e), 0, "%s", e.msg);
+    ops_lp_free(q);
+}
+
+static int exists(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0;
+}
+
+/* A save removes the cache files no load will read again: those of a model folder that is gone
+ * (a '|' in its name included: the key's fields are split by '|'), of the first file format,
+ * of an older converter; it keeps those of folders still there, and files it is not sure of. */
+Test(dtype, a_save_removes_the_caches_of_models_that_are_gone) {
+    char dir[] = "/tmp/clipseek-lpc-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char a[200], b[200], c[200], pa[400], pb[400], pc[400], p[1200];
+    snprintf(a, sizeof a, "%s/model-a", dir);
+    snprintf(b, sizeof b, "%s/model-b", dir);
+    snprintf(c, sizeof c, "%s/model|c", dir);
+    const char *models[] = {a, b, c};
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(mkdir(models[i], 0700), 0);
+        snprintf(p, sizeof p, "%s/config.json", models[i]);
+        FILE *f = fopen(p, "w");
+        fputs("{}", f);
+        fclose(f);
+    }
+    save_for(dir, b, "text", pb, sizeof pb);
+    save_for(dir, c, "text", pc, sizeof pc);
+    /* the first format; an older converter's key for model-a; a .lpw that is not a cache; other files */
+    char old[400], oldconv[400], junk[400], notes[400];
+    snprintf(old, sizeof old, "%s/weights/0123456789abcdef-text-q8.lpw", dir);
+    snprintf(p, sizeof p, "cp '%s' '%s'", pb, old);
+    cr_assert_eq(system(p), 0);
+    flip_magic(old, "CSLPW001");
+    save_for(dir, a, "vision", oldconv, sizeof oldconv);
+    {
+        FILE *f = fopen(oldconv, "r+b"); /* "ops_lp 3|" -> "ops_lp 2|": the key starts after the header */
+        cr_assert_not_null(f);
+        fseek(f, 40 + 7, SEEK_SET);
+        fputc('2', f);
+        fclose(f);
+    }
+    snprintf(junk, sizeof junk, "%s/weights/fedcba9876543210-text-q8.lpw", dir);
+    snprintf(notes, sizeof notes, "%s/weights/notes.txt", dir);
+    const char *others[] = {junk, notes};
+    for (int i = 0; i < 2; i++) {
+        FILE *f = fopen(others[i], "w");
+        fputs("not a cache", f);
+        fclose(f);
+    }
+
+    /* every folder still there: only the two that cannot be read go */
+    save_for(dir, a, "text", pa, sizeof pa);
+    cr_expect(exists(pa) && exists(pb) && exists(pc), "a cache of a folder that is there was removed");
+    cr_expect(!exists(old), "a cache of the first format was kept");
+    cr_expect(!exists(oldconv), "a cache of an older converter was kept");
+    cr_expect(exists(junk) && exists(notes), "a file that is no cache of ours was removed");
+
+    /* model-b and model|c deleted: their caches go at the next save */
+    snprintf(p, sizeof p, "rm -rf '%s' '%s'", b, c);
+    cr_assert_eq(system(p), 0);
+    save_for(dir, a, "text", pa, sizeof pa);
+    cr_expect(!exists(pb), "the cache of a deleted model was kept");
+    cr_expect(!exists(pc), "the cache of a deleted model with a '|' in its name was kept");
+    cr_expect(exists(pa) && exists(junk) && exists(notes));
+    snprintf(p, sizeof p, "rm -rf '%s'", dir);
+    cr_assert_eq(system(p), 0);
+}

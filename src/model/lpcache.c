@@ -242,6 +242,86 @@ static void drop_stale_temps(const char *dir, const char *path) {
     closedir(d);
 }
 
+/* The model folder a cache file was made from: its key is "CONVERTER|tower|format|FOLDER|file
+ * stats...", and its name begins with the folder's hash in 16 hex digits, which tells where the
+ * folder ends (it may hold a '|' itself). Returns 0 with folder (n bytes), -1 when the key names
+ * none that fits. */
+static int key_folder(const char *key, const char *name, char *folder, size_t n) {
+    const char *p = key;
+    for (int i = 0; i < 3 && p; i++)
+        if ((p = strchr(p, '|'))) p++;
+    if (!p) return -1;
+    char hex[17];
+    memcpy(hex, name, 16);
+    hex[16] = 0;
+    unsigned long long want = strtoull(hex, NULL, 16);
+    for (const char *q = p;; q++) /* each '|' after the folder's start, and the end, as its end */
+        if (*q == '|' || !*q) {
+            size_t len = (size_t)(q - p);
+            if (len < n && (unsigned long long)cs_hash(p, len) == want) {
+                memcpy(folder, p, len);
+                folder[len] = 0;
+                return 0;
+            }
+            if (!*q) break;
+        }
+    return -1;
+}
+
+/* A cache file that no load will ever read again: of the first format, of an older converter
+ * (CONVERTER only moves on), or converted from a model folder that is gone. Anything it cannot
+ * be sure of (unreadable, not a cache file) it keeps. */
+static int dead_cache(int dirfd, const char *name) {
+    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return 0;
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return 0;
+    }
+    unsigned char h[HEAD];
+    int dead = 0;
+    char *key = NULL;
+    if (read_all(f, h, HEAD) == 0) {
+        uint32_t klen = get32(h + 16);
+        size_t cl = strlen(CONVERTER);
+        char folder[PATH_MAX];
+        struct stat st;
+        if (!memcmp(h, OLD_MAGIC, 8))
+            dead = 1;
+        else if (!memcmp(h, MAGIC, 8) && klen < (1u << 20) && (key = malloc(klen + 1)) && read_all(f, key, klen) == 0) {
+            key[klen] = 0;
+            if (strncmp(key, CONVERTER, cl) || key[cl] != '|')
+                dead = 1;
+            else if (key_folder(key, name, folder, sizeof folder) == 0 && stat(folder, &st) != 0 && errno == ENOENT)
+                dead = 1;
+        }
+    }
+    free(key);
+    fclose(f);
+    return dead;
+}
+
+/* Removes the other cache files of dir that no load will read again (dead_cache): a model that
+ * was replaced or deleted would otherwise keep its converted towers (a few hundred MB for
+ * ViT-B/32) on the disk for good. Only names of the form lpc_key gives. */
+static void drop_dead(const char *dir, const char *path) {
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        const char *n = de->d_name;
+        size_t l = strlen(n), hexd = strspn(n, "0123456789abcdef");
+        if (!strcmp(n, base) || hexd != 16 || n[16] != '-' || l < 21 || strcmp(n + l - 4, ".lpw")) continue;
+        struct stat st;
+        if (fstatat(dirfd(d), n, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) && dead_cache(dirfd(d), n))
+            unlinkat(dirfd(d), n, 0);
+    }
+    closedir(d);
+}
+
 int lpc_save(const char *path, const char *key, const ops_lpw *const *w, size_t count, cs_err *err) {
     char dir[PATH_MAX], tmp[PATH_MAX + 16];
     snprintf(dir, sizeof dir, "%s", path);
@@ -295,5 +375,6 @@ int lpc_save(const char *path, const char *key, const ops_lpw *const *w, size_t 
         unlink(tmp);
         return cs_err_set(err, "%s: %s", path, strerror(saved));
     }
+    if (slash && slash != dir) drop_dead(dir, path);
     return 0;
 }

@@ -36,7 +36,10 @@ int lpc_load(const char *path, const char *key, int fmt, const int (*shapes)[2],
 /* Writes w[0..count) (all of one dtype, in any of its layouts) under key to path, atomically,
  * mode 0600, creating the folder (0700) if needed. Returns 0, or -1 with *err (nothing is left
  * half-written at path). Temporary files of an earlier save of path that was interrupted (an hour
- * old) are removed. */
+ * old) are removed, and so, after the save, are the folder's other cache files that no load will
+ * read again: of the first format, of an older converter, or made from a model folder that no
+ * longer exists (a replaced or deleted model's towers, a few hundred MB each, would stay on the
+ * disk for good). Files it is not sure of are kept. */
 int lpc_save(const char *path, const char *key, const ops_lpw *const *w, size_t count, cs_err *err);
 
 #endif

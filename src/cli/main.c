@@ -69,32 +69,34 @@ int cli_main(int argc, char **argv) {
     cs_log_set_sink(NULL, NULL, CS_LOG_INFO);
     int rc = front_answer_help(argc, argv); /* no command, --version, help [COMMAND] */
     if (rc >= 0) return rc;
-    /* --threads is accepted anywhere; strip it before the subcommand parses its own options */
+    /* the common options (front_help.h) are accepted anywhere; strip them before the subcommand
+     * parses its own options */
     int n = 1;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--data-dir")) {
+        switch (front_common_option(argv[i])) {
+        case FRONT_OPT_DATA_DIR:
             if (i + 1 >= argc || !argv[i + 1][0]) return cli_usage("--data-dir needs a folder");
             cli_data_dir_opt = argv[++i];
             continue;
-        }
-        if (!strcmp(argv[i], "--device")) {
+        case FRONT_OPT_DEVICE: {
             int kind, idx;
             if (i + 1 >= argc || be_parse_device(argv[i + 1], &kind, &idx, NULL))
                 return cli_usage("--device is auto, cpu, vulkan or vulkan:N");
             cli_device = argv[++i];
             continue;
         }
-        if (!strcmp(argv[i], "--dtype")) {
+        case FRONT_OPT_DTYPE:
             if (i + 1 >= argc || clip_dtype_parse(argv[i + 1], &cli_dtype, NULL) || cli_dtype == CLIP_DTYPE_DEFAULT)
                 return cli_usage("--dtype is f32, f16 or q8 (the weights the towers keep; a GPU keeps f16 for q8)");
             cli_f32 = !strcmp(argv[++i], "f32");
             continue;
-        }
-        if (!strcmp(argv[i], "--threads")) {
+        case FRONT_OPT_THREADS:
             if (i + 1 >= argc || cli_parse_int(argv[i + 1], 1, 1024, &cli_threads))
                 return cli_usage("--threads needs a number from 1 to 1024");
             i++;
             continue;
+        default:
+            break;
         }
         argv[n++] = argv[i];
     }

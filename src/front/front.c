@@ -70,12 +70,10 @@ typedef struct cmdline {
 } cmdline;
 
 static cmdline parse_cmdline(int argc, char **argv) {
-    static const char *opts[] = {"--data-dir", "--device", "--dtype", "--threads"};
     cmdline cl = {NULL, NULL, 0, 1};
     for (int i = 1; i < argc; i++) {
-        size_t k = 0;
-        while (k < sizeof opts / sizeof opts[0] && strcmp(argv[i], opts[k])) k++;
-        if (k == sizeof opts / sizeof opts[0]) {
+        int k = front_common_option(argv[i]);
+        if (k < 0) {
             if (!cl.cmd) cl.cmd = argv[i];
             continue;
         }
@@ -84,7 +82,7 @@ static cmdline parse_cmdline(int argc, char **argv) {
             cl.readable = 0;
             break;
         }
-        if (k == 0) {
+        if (k == FRONT_OPT_DATA_DIR) {
             cl.data_dir = argv[i + 1];
             if (!*cl.data_dir) cl.readable = 0;
         }
@@ -296,13 +294,13 @@ static int relay(int s, int fd, size_t n, char *buf, size_t *have, size_t cap) {
  * command would. */
 static int run_answered(int argc, char **argv, const cmdline *cl) {
     int dd = 0;
-    for (int i = 1; i < argc; i++) dd += !strcmp(argv[i], "--data-dir");
+    for (int i = 1; i < argc; i++) dd += front_common_option(argv[i]) == FRONT_OPT_DATA_DIR;
     if (strcmp(cl->cmd, "search") || cl->options != dd) return -1;
     static char line[FRONT_CLI_MAX_LINE];
     char *p = line, *end = line + sizeof line - 2; /* room for "]\n" */
     p += snprintf(line, sizeof line, "%s [", FRONT_CLI_REQUEST);
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--data-dir")) {
+        if (front_common_option(argv[i]) == FRONT_OPT_DATA_DIR) {
             i++;
             continue;
         }

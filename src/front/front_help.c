@@ -185,3 +185,10 @@ int front_answer_help(int argc, char **argv) {
     }
     return -1;
 }
+
+int front_common_option(const char *arg) {
+    static const char *const names[FRONT_NOPTS] = {"--data-dir", "--device", "--dtype", "--threads"};
+    for (int i = 0; i < FRONT_NOPTS; i++)
+        if (!strcmp(arg, names[i])) return i;
+    return -1;
+}

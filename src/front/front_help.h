@@ -36,6 +36,13 @@ int front_print_usage(const front_command *c);
  * failed for a COMMAND's usage). Returns -1 for anything else. */
 int front_answer_help(int argc, char **argv);
 
+/* The common options, accepted anywhere on a command line and each followed by its value, in this
+ * order: the engine's main.c applies them, the front finds the command word and the data
+ * directory past them; one list, so the two cannot disagree on what a command line says. */
+enum { FRONT_OPT_DATA_DIR, FRONT_OPT_DEVICE, FRONT_OPT_DTYPE, FRONT_OPT_THREADS, FRONT_NOPTS };
+/* Which common option arg is (FRONT_OPT_*), or -1. */
+int front_common_option(const char *arg);
+
 /* Prints "clipseek VERSION" on stdout. */
 void front_print_version(void);
 

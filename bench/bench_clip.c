@@ -241,7 +241,7 @@ static double time_text(clip_ctx *c, int n, int reps) {
 
 int main(int argc, char **argv) {
     const char *model = NULL, *keep = NULL;
-    int threads = 0, write_only = 0, dtype = CLIP_DTYPE_DEFAULT, fid = 0;
+    int threads = 0, write_only = 0, dtype = CLIP_DTYPE_DEFAULT, fid = 0, fit = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
@@ -249,8 +249,9 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--write-only")) write_only = 1; /* with --keep: just the checkpoint */
         else if (!strcmp(argv[i], "--dtype") && i + 1 < argc && !clip_dtype_parse(argv[i + 1], &dtype, NULL)) i++;
         else if (!strcmp(argv[i], "--fidelity") && i + 1 < argc && atoi(argv[i + 1]) > 0) fid = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--fit-threads")) fit = 1; /* as the daemon: only the CPUs free at each run */
         else {
-            fprintf(stderr, "usage: bench_clip [--model DIR] [--threads N] [--keep DIR [--write-only]] [--dtype f32|f16|q8] [--fidelity N]\n");
+            fprintf(stderr, "usage: bench_clip [--model DIR] [--threads N] [--fit-threads] [--keep DIR [--write-only]] [--dtype f32|f16|q8] [--fidelity N]\n");
             return 2;
         }
     }
@@ -273,6 +274,7 @@ int main(int argc, char **argv) {
     p.threads = threads;
     p.dtype = dtype;
     p.device = "cpu";
+    p.fit_threads = fit;
     clip_ctx *c;
     cs_err e;
     if (clip_load(model, &p, &c, &e)) { fprintf(stderr, "%s\n", e.msg); return 1; }
@@ -287,7 +289,8 @@ int main(int argc, char **argv) {
     }
     clip_device d;
     clip_get_device(c, &d);
-    printf("# clipseek %s, %d threads, dtype %s\n", ops_blas_name(), d.threads, clip_dtype_name(dtype));
+    printf("# clipseek %s, %d threads%s, dtype %s\n", ops_blas_name(), d.threads,
+           fit ? " (each run: only the CPUs free then)" : "", clip_dtype_name(dtype));
     printf("image_b1_ms %.1f\n", time_image(c, 1, 10));
     printf("image_b8_ms_per_image %.1f\n", time_image(c, 8, 3) / 8);
     printf("text_8tok_ms %.1f\n", time_text(c, 8, 20));

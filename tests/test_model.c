@@ -4,6 +4,11 @@
 #include <jansson.h>
 #include <math.h>
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../src/common/cs_proc.h"
 #include "../src/model/clip.h"
 #include "../src/model/ops.h"
 #include "testutil.h"
@@ -667,4 +672,40 @@ Test(model, bad_inputs_to_towers) {
     ids[3] = 320;
     cr_assert_eq(clip_text_forward(c, ids, NULL, 5, 1, NULL, out, &e), 0);
     clip_free(c);
+}
+
+/* The threads a run may use (cs_proc_cpus_free, be_fit_threads): with every online CPU taken by
+ * other processes, one; never more than asked, never fewer than one; and a context's threads stay
+ * within what it was made for. */
+Test(model, a_run_uses_only_the_cpus_that_are_free) {
+    cr_expect_eq(cs_proc_cpus_free(1), 1);
+    cr_expect_eq(cs_proc_cpus_free(0), 1);
+    int k = cs_proc_cpus_free(64);
+    cr_expect(k >= 1 && k <= 64, "%d", k);
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    cr_assert(online >= 1 && online <= 256);
+    pid_t hogs[256];
+    for (long i = 0; i < online; i++) {
+        hogs[i] = fork();
+        cr_assert_geq(hogs[i], 0);
+        if (hogs[i] == 0) {
+            alarm(30); /* never outlives a test that failed to end it */
+            for (volatile unsigned long x = 0;; x++) {}
+        }
+    }
+    /* evidence, not a sleep: the kernel's count of running tasks takes the hogs in at once */
+    int got = 0;
+    for (int t = 0; t < 500 && (got = cs_proc_cpus_free(2)) != 1; t++) usleep(10000);
+    for (long i = 0; i < online; i++) kill(hogs[i], SIGKILL);
+    for (long i = 0; i < online; i++) waitpid(hogs[i], NULL, 0);
+    cr_expect_eq(got, 1, "every CPU taken by another process, yet %d threads", got);
+    ops_ctx *o = ops_ctx_new(4);
+    ops_ctx_set_threads(o, 9);
+    cr_expect_eq(ops_ctx_threads(o), 4);
+    ops_ctx_set_threads(o, 0);
+    cr_expect_eq(ops_ctx_threads(o), 1);
+    ops_ctx_set_threads(o, 3);
+    cr_expect_eq(ops_ctx_threads(o), 3);
+    cr_expect_eq(ops_ctx_max_threads(o), 4);
+    ops_ctx_free(o);
 }

@@ -1,6 +1,7 @@
 /* cs_proc: see cs_proc.h. */
 #include "cs_proc.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -61,4 +62,47 @@ int cs_proc_detach(char *const argv[]) {
     }
     waitpid(b, NULL, 0);
     return 0;
+}
+
+/* This process's threads that are running or waiting to run: an OpenMP team's threads spin a
+ * while after each parallel region, and must not count as someone else's work. */
+static int own_running(void) {
+    DIR *d = opendir("/proc/self/task");
+    if (!d) return 1;
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.') continue;
+        char p[64], buf[512];
+        snprintf(p, sizeof p, "/proc/self/task/%.20s/stat", de->d_name);
+        int fd = open(p, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) continue;
+        ssize_t k = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (k <= 0) continue;
+        buf[k] = 0;
+        const char *rp = strrchr(buf, ')'); /* the name may hold spaces and parentheses */
+        n += rp && rp[1] == ' ' && rp[2] == 'R';
+    }
+    closedir(d);
+    return n > 0 ? n : 1;
+}
+
+int cs_proc_cpus_free(int want) {
+    if (want <= 1) return 1;
+    char buf[128];
+    int fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return want;
+    ssize_t k = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (k <= 0) return want;
+    buf[k] = 0;
+    double l1, l5, l15;
+    int running, total;
+    if (sscanf(buf, "%lf %lf %lf %d/%d", &l1, &l5, &l15, &running, &total) != 5 || running < 1) return want;
+    /* the caller alone (the common case, a quiet machine): no need to look closer */
+    int others = running > 1 ? running - own_running() : 0;
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    long free_cpus = (online > 0 ? online : want) - (others > 0 ? others : 0);
+    return free_cpus < 1 ? 1 : free_cpus < want ? (int)free_cpus : want;
 }

@@ -21,4 +21,11 @@ pid_t cs_proc_spawn_stderr_pipe(char *const argv[], int *errfd);
  * program that cannot be run is not reported). */
 int cs_proc_detach(char *const argv[]);
 
+/* How many of want threads could run at once now without waiting for a CPU: the online CPUs less
+ * the other processes' tasks that are running or waiting to run at this instant (the kernel's
+ * count in /proc/loadavg, less this process's own running threads), at least 1 and at most want.
+ * want when that count cannot be read. Cheap (one small read while nothing else runs, one per
+ * thread of this process otherwise): to be asked before each burst of parallel work. */
+int cs_proc_cpus_free(int want);
+
 #endif

@@ -140,6 +140,7 @@ static void text_model_sync(index_worker *w) {
         bp.threads = w->p.threads;
         bp.device = w->p.device; /* NULL: $CLIPSEEK_DEVICE, else auto */
         bp.f32 = w->p.f32;
+        bp.fit_threads = 1;
         if (stm_load(dir, &bp, &t, &e)) {
             fail(w, &e);
             t = NULL;
@@ -229,6 +230,7 @@ static int embedder_ready(index_worker *w) {
     bp.threads = w->p.threads;
     bp.device = w->p.device;
     bp.f32 = w->p.f32;
+    bp.fit_threads = 1;
     stm_ctx *t = NULL;
     float *neutral = NULL;
     cs_err e = {0};
@@ -280,6 +282,7 @@ static void swap_model(index_worker *w, const char *dir, int dt) {
     cp.threads = w->p.threads;
     cp.f32 = w->p.f32;
     cp.dtype = dt;
+    cp.fit_threads = 1; /* next to whatever else the person runs: only the CPUs that are free */
     snprintf(w->weights_dir, sizeof w->weights_dir, "%s/weights", w->p.data_dir);
     cp.cache_dir = w->weights_dir;
     const char *env = getenv("CLIPSEEK_DEVICE");

@@ -100,6 +100,9 @@ typedef struct be_vtbl {
      * out-projection and after its MLP. The CPU backend does the add and the norm in one pass. */
     void (*linear_ln)(be *b, be_off x, const be_w *w, const be_w *bias, be_off y, int m, const be_w *g, const be_w *gb,
                       be_off h, float eps);
+    /* Optional (NULL: a device that does not share the CPUs): the next runs use only as many of
+     * the backend's threads as CPUs are free now (cs_proc_cpus_free). */
+    void (*fit_threads)(be *b);
 } be_vtbl;
 
 /* The common head of every backend object. */
@@ -152,6 +155,9 @@ be *be_open(const char *device, int f32, int threads, char *note, size_t nn, int
 int be_parse_device(const char *s, int *kind, int *index, cs_err *err);
 
 /* Thin wrappers (inline calls through the table). */
+static inline void be_fit_threads(be *b) {
+    if (b->v->fit_threads) b->v->fit_threads(b);
+}
 static inline int be_reserve(be *b, size_t f, int maxseq, int hd, int maxrows, int maxk, cs_err *e) {
     return b->v->reserve(b, f, maxseq, hd, maxrows, maxk, e);
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "../common/cs_proc.h"
 #include "ops.h"
 #include "ops_lp.h"
 #include "safetensors.h"
@@ -30,6 +31,7 @@ typedef struct cpu_be {
     be b;
     int ref;
     ops_ctx *o;      /* thread count and load-balancing state of the fast kernels */
+    int busy_seen;   /* cpu_fit_threads: the last check found CPUs taken */
     size_t cap;      /* floats of workspace */
     float *scratch;  /* attention scratch */
     float *pscratch; /* packed-product scratch */
@@ -383,6 +385,18 @@ static void cpu_patch_embed(be *b, be_off xo, be_off pixo, be_off colso, be_off 
     }
 }
 
+/* An OpenMP team on a machine whose CPUs are taken waits at every barrier for a thread the
+ * scheduler has not run: with two threads on two busy CPUs a tower took 2-10x the time of one
+ * thread (docs/performance.md). So a run uses only the CPUs that are free when it starts, once two
+ * checks in a row found them taken: a task that ran for an instant must not halve a quiet
+ * machine's next run. */
+static void cpu_fit_threads(be *b) {
+    cpu_be *c = CB(b);
+    int max = ops_ctx_max_threads(c->o), n = cs_proc_cpus_free(max), busy = n < max;
+    ops_ctx_set_threads(c->o, busy && c->busy_seen ? n : max);
+    c->busy_seen = busy;
+}
+
 static const be_vtbl cpu_vtbl = {
     cpu_destroy,
     cpu_reserve,
@@ -399,6 +413,7 @@ static const be_vtbl cpu_vtbl = {
     cpu_embed_tokens,
     cpu_patch_embed,
     cpu_linear_ln,
+    cpu_fit_threads,
 };
 
 static be *cpu_new(int ref, int threads) {

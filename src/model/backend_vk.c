@@ -821,6 +821,7 @@ static void vk_destroy(be *b) {
 static const be_vtbl vk_vtbl = {
     vk_destroy,   vk_reserve,   vk_prepare,          vk_wfree,     vk_write,        vk_read,        vk_sync, vk_linear,
     vk_layernorm, vk_attention, vk_attention_pooled, vk_take_rows, vk_embed_tokens, vk_patch_embed, NULL,
+    NULL, /* fit_threads: the device's own threads */
 };
 
 /* ---- creation ---- */

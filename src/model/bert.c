@@ -54,7 +54,7 @@ struct bert_ctx {
 };
 
 bert_params bert_default_params(void) {
-    bert_params p = {0, 0, NULL, 0};
+    bert_params p = {0, 0, NULL, 0, 0};
     return p;
 }
 
@@ -387,6 +387,7 @@ static int fall_back(bert_ctx *c, const cs_err *why, cs_err *err) {
 int bert_forward(bert_ctx *c, const int32_t *const *ids, const size_t *lens, int batch, const int32_t *mask,
                  float *last_hidden, cs_err *err) {
     pthread_mutex_lock(&c->lock);
+    if (c->params.fit_threads) be_fit_threads(c->be);
     cs_err e = {0};
     int rc = run(c, ids, lens, batch, mask, last_hidden, &e);
     if (rc && c->dev_failed && !fall_back(c, &e, &e)) rc = run(c, ids, lens, batch, mask, last_hidden, &e);

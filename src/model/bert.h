@@ -32,6 +32,7 @@ typedef struct bert_params {
     int reference;      /* 1: the plain reference kernels (tests) */
     const char *device; /* "auto", "cpu", "vulkan", "vulkan:N"; NULL: $CLIPSEEK_DEVICE, else "auto" */
     int f32;            /* GPU: keep weights in F32 */
+    int fit_threads;    /* 1: each run uses only the CPUs free when it starts (clip_params.fit_threads) */
 } bert_params;
 
 bert_params bert_default_params(void);

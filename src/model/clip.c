@@ -77,7 +77,7 @@ struct clip_ctx {
 };
 
 clip_params clip_default_params(void) {
-    clip_params p = {0, 0, 0, 0, NULL, 0, CLIP_DTYPE_DEFAULT, NULL};
+    clip_params p = {0, 0, 0, 0, NULL, 0, CLIP_DTYPE_DEFAULT, NULL, 0};
     return p;
 }
 
@@ -748,6 +748,7 @@ static int text_run(clip_ctx *c, const int32_t *const *ids, const size_t *lens, 
     const clip_info *in = &c->info;
     tower *t = &c->text;
     if (batch <= 0) return cs_err_set(err, "no texts to embed");
+    if (c->params.fit_threads) be_fit_threads(c->be);
     int H = t->hidden, I = t->inter, P = in->projection_dim, T = 0, maxn = 0;
     for (int b = 0; b < batch; b++) {
         if (lens[b] < 1 || lens[b] > (size_t)in->max_positions)
@@ -843,6 +844,7 @@ static int vision_run(clip_ctx *c, const float *pixels, int batch, int normalize
     const clip_info *in = &c->info;
     tower *t = &c->vision;
     if (batch <= 0) return cs_err_set(err, "no images to embed");
+    if (c->params.fit_threads) be_fit_threads(c->be);
     if (materialise(c, 1, err)) return -1;
     int S = in->image_size, p = in->patch_size, g = S / p, np = g * g, n = np + 1, H = t->hidden, I = t->inter,
         P = in->projection_dim, K = 3 * p * p, T = batch * n;

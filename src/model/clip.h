@@ -52,6 +52,9 @@ typedef struct clip_params {
     const char *cache_dir; /* NULL, or a folder for converted F16/Q8 weights (lpcache.h): a tower converted
                            * once is read back from there at the next load instead of converted again;
                            * the string must outlive the context */
+    int fit_threads;       /* 1: each run on the CPU uses at most as many of threads as CPUs are free
+                           * when it starts (be_fit_threads): the daemon, whose towers run next to
+                           * whatever else the person is doing. 0: always threads (benchmarks, tests) */
 } clip_params;
 
 /* Parses "f32", "f16", "q8" (and "default") into CLIP_DTYPE_*. Returns 0, or -1 with *err. */

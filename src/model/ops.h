@@ -22,7 +22,11 @@ typedef struct ops_ctx ops_ctx;
 /* A context for threads >= 1 (less is taken as 1). NULL when out of memory. */
 ops_ctx *ops_ctx_new(int threads);
 void ops_ctx_free(ops_ctx *o); /* NULL is a no-op */
-int ops_ctx_threads(const ops_ctx *o);
+int ops_ctx_threads(const ops_ctx *o); /* the threads the next runs use */
+int ops_ctx_max_threads(const ops_ctx *o); /* the count it was made for */
+/* The threads of the next runs: n, within 1..the count it was made for (scratch is sized for that).
+ * Not while a run is in progress on o. */
+void ops_ctx_set_threads(ops_ctx *o, int n);
 
 /* y[m, n] = x[m, k] . w[n, k]^T (+ b[n] if b is not NULL). */
 void ops_linear(ops_ctx *o, const float *x, const float *w, const float *b, float *y, int m, int n, int k);

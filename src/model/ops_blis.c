@@ -484,7 +484,7 @@ static att_layout att_layout_of(int n, int hd) {
 
 size_t ops_attention_blis_scratch(const ops_ctx *o, int n, int hd) {
     if (!ops_pack_available() || n < 1 || hd < 1) return 0;
-    return (size_t)o->threads * att_layout_of(n, hd).total;
+    return (size_t)o->max_threads * att_layout_of(n, hd).total;
 }
 
 int ops_attention_blis(ops_ctx *o, const float *q, const float *k, const float *v, int ld, float *out, int ldo,

@@ -20,7 +20,7 @@
 ops_ctx *ops_ctx_new(int threads) {
     ops_ctx *o = calloc(1, sizeof *o);
     if (!o) return NULL;
-    o->threads = threads < 1 ? 1 : threads;
+    o->threads = o->max_threads = threads < 1 ? 1 : threads;
     pthread_mutex_init(&o->bal_packed.lock, NULL);
     pthread_mutex_init(&o->bal_small.lock, NULL);
     return o;
@@ -34,6 +34,8 @@ void ops_ctx_free(ops_ctx *o) {
 }
 
 int ops_ctx_threads(const ops_ctx *o) { return o->threads; }
+int ops_ctx_max_threads(const ops_ctx *o) { return o->max_threads; }
+void ops_ctx_set_threads(ops_ctx *o, int n) { o->threads = n < 1 ? 1 : n > o->max_threads ? o->max_threads : n; }
 
 void ops_linear(ops_ctx *o, const float *x, const float *w, const float *b, float *y, int m, int n, int k) {
     ops_gemm(o, x, w, y, m, n, k);
@@ -134,7 +136,7 @@ static size_t att_pad(int n) { return ((size_t)n + ATT_JB - 1) / ATT_JB * ATT_JB
 #define AVX512_QB 6
 static size_t att_scratch1(int n, int hd) { return ((size_t)hd + AVX512_QB) * att_pad(n) + 16; }
 size_t ops_attention_scratch(const ops_ctx *o, int n, int hd) {
-    size_t a = (size_t)o->threads * att_scratch1(n, hd), b = ops_attention_blis_scratch(o, n, hd);
+    size_t a = (size_t)o->max_threads * att_scratch1(n, hd), b = ops_attention_blis_scratch(o, n, hd);
     return a > b ? a : b;
 }
 

@@ -34,7 +34,8 @@ typedef struct {
 } ops_bal;
 
 struct ops_ctx {
-    int threads;        /* >= 1: our OpenMP loops and the BLAS's own threads */
+    int threads;        /* >= 1: our OpenMP loops and the BLAS's own threads, for the next runs */
+    int max_threads;    /* what the context was made for: threads never exceeds it */
     ops_bal bal_packed; /* the packed products (vision tower) */
     ops_bal bal_small;  /* BLAS=auto's few-row products split between threads (text tower) */
 };

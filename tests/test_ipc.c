@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "../src/common/cs_log.h"
 #include "../src/ipc/ipc.h"
@@ -158,6 +160,40 @@ Test(ipc, reply_of_bytes_sent_as_they_are) {
     }
     char buf[64];
     ipc_request(dir, "STOP", buf, sizeof buf, 5000);
+    pthread_join(t, NULL);
+    ipc_close(sv.srv);
+}
+
+/* A process of another user is closed unanswered, even when the socket and its folder have been
+ * opened up to everyone: its answers hold the history and login codes. (As root, a child that
+ * becomes "nobody" asks; as anyone else the test cannot switch users and says so.) */
+Test(ipc, another_users_process_gets_no_answer) {
+    if (geteuid() != 0) cr_skip_test("needs root to ask as another user");
+    served sv = {0};
+    cs_err e = {0};
+    cr_assert_eq(ipc_listen(dir, &sv.srv, &e), 0, "%s", e.msg);
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, serve, &sv), 0);
+    cr_assert_eq(chmod(dir, 0755), 0);
+    cr_assert_eq(chmod(ipc_path(sv.srv), 0666), 0);
+    char buf[64];
+    for (int as_nobody = 1; as_nobody >= 0; as_nobody--) {
+        pid_t pid = fork();
+        cr_assert_geq(pid, 0);
+        if (pid == 0) { /* exit 0: answered, 3: connected but closed unanswered, 4: could not ask */
+            if (as_nobody && (setgid(65534) || setuid(65534))) _exit(4);
+            int r = ipc_request(dir, "PING", buf, sizeof buf, 5000);
+            _exit(r == 0 ? 0 : r < 0 ? 3 : 4);
+        }
+        int st;
+        cr_assert_eq(waitpid(pid, &st, 0), pid);
+        cr_assert(WIFEXITED(st));
+        if (as_nobody)
+            cr_expect_eq(WEXITSTATUS(st), 3, "another user's PING: exit %d (0: answered)", WEXITSTATUS(st));
+        else
+            cr_expect_eq(WEXITSTATUS(st), 0, "the owner's PING went unanswered: exit %d", WEXITSTATUS(st));
+    }
+    cr_assert_eq(ipc_request(dir, "STOP", buf, sizeof buf, 5000), 0);
     pthread_join(t, NULL);
     ipc_close(sv.srv);
 }

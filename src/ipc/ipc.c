@@ -165,6 +165,14 @@ void ipc_serve(ipc_server *srv, ipc_handler handler, void *arg, atomic_int *stop
         if (poll(&pfd, 1, 200) <= 0) continue;
         int cfd = accept4(srv->fd, NULL, NULL, SOCK_CLOEXEC);
         if (cfd < 0) continue;
+        /* the socket is 0600 in a 0700 folder; this holds even if someone loosens them: its
+         * answers hold the history's text (the front's CLI request) and login codes */
+        struct ucred cred;
+        socklen_t cl = sizeof cred;
+        if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) || cred.uid != getuid()) {
+            close(cfd);
+            continue;
+        }
         reap(srv, 0);
         conn *c = calloc(1, sizeof *c);
         if (!c) {

@@ -4,7 +4,7 @@
  *
  * Server: ipc_listen claims the socket (refusing if a daemon already answers on it, replacing a
  * stale one nobody answers on); ipc_serve accepts until *stop is set and answers each connection
- * in a thread of its own, since some requests block (INDEX-WAIT); ipc_join waits for those
+ * of a process of this user (any other is closed unanswered) in a thread of its own, since some requests block (INDEX-WAIT); ipc_join waits for those
  * threads, so that the caller frees what its handler uses only once no connection uses it. */
 #ifndef IPC_H
 #define IPC_H

@@ -340,6 +340,7 @@ static int run(bert_ctx *c, const int32_t *const *ids, const size_t *lens, int b
         if ((int)lens[b] > maxn) maxn = (int)lens[b];
     }
     if (materialise(c, err)) return -1;
+    if (c->params.fit_threads) be_fit_threads(c->be); /* the backend exists once materialised */
     size_t need = (size_t)T * H * 5 + (size_t)T * I;
     int maxk = I > 3 * H ? I : 3 * H;
     if (be_reserve(c->be, need, maxn, H / in->heads, T, maxk, err)) {
@@ -387,7 +388,6 @@ static int fall_back(bert_ctx *c, const cs_err *why, cs_err *err) {
 int bert_forward(bert_ctx *c, const int32_t *const *ids, const size_t *lens, int batch, const int32_t *mask,
                  float *last_hidden, cs_err *err) {
     pthread_mutex_lock(&c->lock);
-    if (c->params.fit_threads) be_fit_threads(c->be);
     cs_err e = {0};
     int rc = run(c, ids, lens, batch, mask, last_hidden, &e);
     if (rc && c->dev_failed && !fall_back(c, &e, &e)) rc = run(c, ids, lens, batch, mask, last_hidden, &e);

@@ -748,7 +748,6 @@ static int text_run(clip_ctx *c, const int32_t *const *ids, const size_t *lens, 
     const clip_info *in = &c->info;
     tower *t = &c->text;
     if (batch <= 0) return cs_err_set(err, "no texts to embed");
-    if (c->params.fit_threads) be_fit_threads(c->be);
     int H = t->hidden, I = t->inter, P = in->projection_dim, T = 0, maxn = 0;
     for (int b = 0; b < batch; b++) {
         if (lens[b] < 1 || lens[b] > (size_t)in->max_positions)
@@ -760,6 +759,7 @@ static int text_run(clip_ctx *c, const int32_t *const *ids, const size_t *lens, 
         if ((int)lens[b] > maxn) maxn = (int)lens[b];
     }
     if (materialise(c, 0, err)) return -1;
+    if (c->params.fit_threads) be_fit_threads(c->be); /* the backend exists once materialised */
     size_t need = (size_t)T * H * 6 + (size_t)T * I + (size_t)batch * (H + P);
     int maxk = I > 3 * H ? I : 3 * H;
     if (be_reserve(c->be, need, maxn, H / t->heads, T, maxk, err)) {
@@ -844,8 +844,8 @@ static int vision_run(clip_ctx *c, const float *pixels, int batch, int normalize
     const clip_info *in = &c->info;
     tower *t = &c->vision;
     if (batch <= 0) return cs_err_set(err, "no images to embed");
-    if (c->params.fit_threads) be_fit_threads(c->be);
     if (materialise(c, 1, err)) return -1;
+    if (c->params.fit_threads) be_fit_threads(c->be); /* the backend exists once materialised */
     int S = in->image_size, p = in->patch_size, g = S / p, np = g * g, n = np + 1, H = t->hidden, I = t->inter,
         P = in->projection_dim, K = 3 * p * p, T = batch * n;
     int maxk = I > 3 * H ? I : 3 * H;

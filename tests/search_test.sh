@@ -33,6 +33,16 @@ for cmd in "list" "pick" "search token" "search token --format tsv" "search toke
   check "secret shown with --reveal: $cmd" sh -c "'$BIN' $cmd --reveal | grep -q 'Zk29QmVx81LpTn4RwYc7HsJd0AeUfGo5'"
 done
 check "search --json says masked" sh -c "'$BIN' search token --json | grep -q '\"id\":$sid,.*\"matched\":\\[\\],\"masked\":true'"
+# nor does a masked secret's JSON tell its length or give its hash (a short password is found by
+# hashing them all); with --reveal both are there
+for cmd in "search token --json" "list --json"; do
+  check "a masked secret has no size or sha256: $cmd" sh -c "'$BIN' $cmd | python3 -c 'import json, sys
+e = [o for o in json.load(sys.stdin) if o[\"id\"] == $sid][0]
+sys.exit(\"size\" in e or \"sha256\" in e)'"
+  check "and has both with --reveal: $cmd" sh -c "'$BIN' $cmd --reveal | python3 -c 'import json, sys
+e = [o for o in json.load(sys.stdin) if o[\"id\"] == $sid][0]
+sys.exit(not (\"size\" in e and \"sha256\" in e))'"
+done
 # C0 and C1 controls and bidi overrides never reach the terminal: ESC, CSI as one byte (U+009B),
 # RLO (U+202E), PDI (U+2069), LRM (U+200E), ALM (U+061C)
 eid=$(printf 'evil \033[31mred\033[0m \302\2332J \342\200\256gnp.exe\342\201\251 \342\200\216x\330\234y done' | "$BIN" add - 2> /dev/null)

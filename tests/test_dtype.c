@@ -680,12 +680,19 @@ Test(dtype, a_save_removes_the_caches_of_models_that_are_gone) {
     snprintf(p, sizeof p, "cp '%s' '%s'", pb, old);
     cr_assert_eq(system(p), 0);
     flip_magic(old, "CSLPW001");
+    /* "ops_lp 3|" -> "ops_lp 2|" (older: never read again) and "ops_lp 9|" (a newer build's, next to
+     * this one during an upgrade: kept); the key starts after the 40-byte header */
+    char newconv[400];
     save_for(dir, a, "vision", oldconv, sizeof oldconv);
-    {
-        FILE *f = fopen(oldconv, "r+b"); /* "ops_lp 3|" -> "ops_lp 2|": the key starts after the header */
+    snprintf(newconv, sizeof newconv, "%.*s-newer.lpw", (int)(strlen(oldconv) - 4), oldconv);
+    snprintf(p, sizeof p, "cp '%s' '%s'", oldconv, newconv);
+    cr_assert_eq(system(p), 0);
+    const char *conv[] = {oldconv, newconv};
+    for (int i = 0; i < 2; i++) {
+        FILE *f = fopen(conv[i], "r+b");
         cr_assert_not_null(f);
         fseek(f, 40 + 7, SEEK_SET);
-        fputc('2', f);
+        fputc(i ? '9' : '2', f);
         fclose(f);
     }
     snprintf(junk, sizeof junk, "%s/weights/fedcba9876543210-text-q8.lpw", dir);
@@ -702,6 +709,7 @@ Test(dtype, a_save_removes_the_caches_of_models_that_are_gone) {
     cr_expect(exists(pa) && exists(pb) && exists(pc), "a cache of a folder that is there was removed");
     cr_expect(!exists(old), "a cache of the first format was kept");
     cr_expect(!exists(oldconv), "a cache of an older converter was kept");
+    cr_expect(exists(newconv), "a cache of a newer converter was removed");
     cr_expect(exists(junk) && exists(notes), "a file that is no cache of ours was removed");
 
     /* model-b and model|c deleted: their caches go at the next save */

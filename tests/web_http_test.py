@@ -239,6 +239,7 @@ st, h, d = req("GET", "/api/entries?limit=500", AUTH)
 listed = [e for e in json.loads(d)["entries"] if e["id"] == SECRET_ID]
 check("a secret's preview is masked in the list", listed and listed[0].get("masked") is True and SECRET.encode() not in d,
       listed)
+check("nor its length or hash (size, sha256)", listed and "size" not in listed[0] and "sha256" not in listed[0], listed)
 st, h, d = req("GET", "/api/entries?q=ghp_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8", AUTH)
 hits = [e for e in json.loads(d)["entries"] if e["id"] == SECRET_ID]
 check("and in search results", hits and hits[0].get("masked") is True and SECRET.encode() not in d, d[:200])

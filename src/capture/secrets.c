@@ -8,6 +8,7 @@
 #include "secrets.h"
 
 #include <ctype.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <regex.h>
 #include <stdlib.h>
@@ -235,4 +236,12 @@ int secrets_mask_entry(store_entry *e) {
         masked = 1;
     }
     return masked;
+}
+
+void secrets_mask_json(json_t *o, const store_entry *e) {
+    json_object_set_new(o, "masked", json_true());
+    if (e->subkind && !strcmp(e->subkind, "secret")) {
+        json_object_del(o, "size");
+        json_object_del(o, "sha256");
+    }
 }

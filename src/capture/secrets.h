@@ -39,4 +39,10 @@ struct store_entry;
  * Returns 1 if something was masked. */
 int secrets_mask_entry(struct store_entry *e);
 
+struct json_t;
+/* An entry's JSON object (store_entry_json) that output shows masked: sets "masked": true and, for
+ * a text secret, drops "size" and "sha256", which would tell the secret's length and give a hash
+ * that finds a short password by trying them all. */
+void secrets_mask_json(struct json_t *o, const struct store_entry *e);
+
 #endif

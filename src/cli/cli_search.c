@@ -52,7 +52,7 @@ static void close_model(opened *o) {
 
 /* Prints the hits (freeing them) as `clipseek search` does: search_cmd_print, secrets masked. */
 static int print_result(store *s, const search_cmd *c, const search_query *q, search_hit *h, size_t n) {
-    int rc = search_cmd_print(stdout, stderr, s, c, q, h, n, secrets_mask_entry);
+    int rc = search_cmd_print(stdout, stderr, s, c, q, h, n, secrets_mask_entry, secrets_mask_json);
     free(h);
     return rc;
 }
@@ -81,9 +81,17 @@ static int search_via_daemon(store *s, const search_cmd *c, search_query *q) {
 
 int cmd_search(int argc, char **argv) {
     search_cmd c;
-    char msg[300];
-    const char *bad = search_cmd_parse(argc, argv, &c, msg, sizeof msg);
-    if (bad) return cli_usage("%s", bad);
+    size_t mn = 200; /* room for the message and the longest word it may quote */
+    for (int i = 1; i < argc; i++) mn = strlen(argv[i]) + 200 > mn ? strlen(argv[i]) + 200 : mn;
+    char *msg = malloc(mn);
+    if (!msg) return cli_fail("out of memory");
+    const char *bad = search_cmd_parse(argc, argv, &c, msg, mn);
+    if (bad) {
+        int rc = cli_usage("%s", bad);
+        free(msg);
+        return rc;
+    }
+    free(msg);
     search_query q = c.q;
     const char *image = c.image ? cs_input_path(c.image) : NULL, *text = c.text;
     store *s = cli_open_store();

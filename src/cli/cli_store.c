@@ -393,7 +393,7 @@ static int list_common(int argc, char **argv, int pick) {
         int masked = !reveal && secrets_mask_entry(&es[i]);
         if (json) {
             json_t *o = store_entry_json(&es[i]);
-            if (masked) json_object_set_new(o, "masked", json_true());
+            if (masked) secrets_mask_json(o, &es[i]);
             json_array_append_new(arr, o);
         } else {
             char *pv = store_preview(&es[i], pick ? 120 : 80);

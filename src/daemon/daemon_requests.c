@@ -133,14 +133,16 @@ static char *cli_answer(daemon_state *d, const char *body, size_t *len) {
         q.text = c.text;
         FILE *fo = NULL, *fe = NULL;
         int failed = 0; /* the store failed (busy, a disk error): a fresh connection next time */
-        if (c.coll && store_collection_find(s, c.coll, &q.collection, &e))
-            no = "collection"; /* not found: the engine says so */
-        else if ((failed = index_worker_search(d->worker, s, &q, &h, &n, NULL, &e)))
+        int fr = c.coll ? store_collection_find(s, c.coll, &q.collection, &e) : 0;
+        if (fr) {
+            no = "collection"; /* none of that name (1), or the store failed (-1): the engine says which */
+            failed = fr < 0;   /* busy, a disk error: a fresh connection next time */
+        } else if ((failed = index_worker_search(d->worker, s, &q, &h, &n, NULL, &e)))
             no = "search failed";
         else if (!(fo = open_memstream(&out, &olen)) || !(fe = open_memstream(&err, &elen)))
             no = "out of memory";
         else
-            rc = search_cmd_print(fo, fe, s, &c, &q, h, n, secrets_mask_entry);
+            rc = search_cmd_print(fo, fe, s, &c, &q, h, n, secrets_mask_entry, secrets_mask_json);
         if (fo && fclose(fo)) no = "out of memory";
         if (fe && fclose(fe)) no = "out of memory";
         search_store_give(d, s, !failed);

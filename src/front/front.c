@@ -260,31 +260,17 @@ static int json_put(char **p, const char *end, const char *s) {
     return 0;
 }
 
-/* Reads exactly n bytes of the reply into fd (the front's stdout or stderr); buf/have hold what
- * came with the header. Returns 0, -1 if the daemon went away first. A reader that has gone ends
- * this process by SIGPIPE (under `| head`), as it ends the engine; any other write error drops
- * the rest of that stream and keeps the exit status, as the engine's printf does. */
-static int relay(int s, int fd, size_t n, char *buf, size_t *have, size_t cap) {
-    int broken = 0;
+/* Writes n bytes to fd (the front's stdout or stderr). A reader that has gone ends this process by
+ * SIGPIPE (under `| head`), as it ends the engine; any other write error drops the rest, and the
+ * exit status stays the command's, as the engine's printf does. */
+static void put_out(int fd, const char *p, size_t n) {
     while (n) {
-        if (!*have) {
-            ssize_t k = read(s, buf, cap);
-            if (k < 0 && errno == EINTR) continue;
-            if (k <= 0) return -1;
-            *have = (size_t)k;
-        }
-        size_t take = *have < n ? *have : n;
-        for (size_t done = 0; !broken && done < take;) {
-            ssize_t w = write(fd, buf + done, take - done);
-            if (w < 0 && errno == EINTR) continue;
-            if (w <= 0) broken = 1;
-            done += w > 0 ? (size_t)w : 0;
-        }
-        memmove(buf, buf + take, *have - take);
-        *have -= take;
-        n -= take;
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return;
+        p += w;
+        n -= (size_t)w;
     }
-    return 0;
 }
 
 /* `search` answered by the daemon itself (front_proto.h: the CLI request): the command's bytes
@@ -324,35 +310,49 @@ static int run_answered(int argc, char **argv, const cmdline *cl) {
         return -1;
     }
     /* the header: "OK STATUS ERRLEN OUTLEN\n" or "NO ...\n"; the search may wait for the model
-     * to load, as the engine's own SEARCH request would (30 s, ipc_search.c) */
-    static char buf[1 << 16];
-    size_t have = 0;
-    char *nl = NULL;
-    while (!nl && have < sizeof buf) {
+     * to load, as the engine's own SEARCH request would (30 s, ipc_search.c). The whole reply is
+     * read before a byte is written: the daemon's thread is never held by a slow reader of this
+     * process's output (`| less`), and a daemon that goes away mid-reply leaves no half output
+     * (the engine server then runs the command) */
+    size_t cap = 1 << 16, have = 0, need = 0; /* need: the whole reply's bytes, once the header is read */
+    char *buf = malloc(cap);
+    int st = -1;
+    unsigned long long elen = 0, olen = 0;
+    while (buf && (!need || have < need)) {
         struct pollfd pf = {s, POLLIN, 0};
         int r = poll(&pf, 1, 30000);
         if (r < 0 && errno == EINTR) continue;
-        ssize_t k = r > 0 ? read(s, buf + have, sizeof buf - have) : -1;
+        if (r <= 0) break; /* no answer in time */
+        ssize_t k = read(s, buf + have, cap - have);
         if (k < 0 && errno == EINTR) continue;
         if (k <= 0) break;
         have += (size_t)k;
-        nl = memchr(buf, '\n', have);
-    }
-    int st;
-    unsigned long long elen, olen;
-    char tail;
-    if (!nl || (*nl = 0, sscanf(buf, "OK %d %llu %llu%c", &st, &elen, &olen, &tail) != 3) || st < 0 || st > 255) {
-        close(s); /* NO (the engine runs it), or not the daemon this front knows */
-        return -1;
-    }
-    size_t hl = (size_t)(nl - buf) + 1;
-    memmove(buf, buf + hl, have - hl);
-    have -= hl;
-    if (relay(s, 2, (size_t)elen, buf, &have, sizeof buf) || relay(s, 1, (size_t)olen, buf, &have, sizeof buf)) {
-        fprintf(stderr, "clipseek: the daemon stopped while answering\n");
-        exit(1);
+        char *nl = need ? NULL : memchr(buf, '\n', have);
+        if (!need && !nl) {
+            if (have >= 4096) break; /* a header is one short line */
+            continue;
+        }
+        if (nl) {
+            char tail;
+            *nl = 0;
+            if (sscanf(buf, "OK %d %llu %llu%c", &st, &elen, &olen, &tail) != 3 || st < 0 || st > 255 ||
+                elen > FRONT_CLI_MAX_REPLY || olen > FRONT_CLI_MAX_REPLY)
+                break; /* NO (the engine runs it), or not the daemon this front knows */
+            need = (size_t)(nl - buf) + 1 + (size_t)elen + (size_t)olen;
+            char *g = need > cap ? realloc(buf, need) : buf;
+            if (!g) break;
+            buf = g;
+            cap = need > cap ? need : cap;
+        }
     }
     close(s);
+    if (!buf || !need || have < need) {
+        free(buf);
+        return -1;
+    }
+    const char *body = buf + (need - (size_t)elen - (size_t)olen);
+    put_out(2, body, (size_t)elen);
+    put_out(1, body + elen, (size_t)olen);
     exit(st);
 }
 

@@ -36,6 +36,7 @@ typedef struct front_hello {
 enum { FRONT_NFDS = 4 };
 
 #define FRONT_CLI_REQUEST  "CLI"
-#define FRONT_CLI_MAX_LINE 60000 /* below the control socket's 64 KiB request line */
+#define FRONT_CLI_MAX_LINE  60000       /* below the control socket's 64 KiB request line */
+#define FRONT_CLI_MAX_REPLY (1ull << 30) /* a header saying more is not believed */
 
 #endif

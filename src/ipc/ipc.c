@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef struct conn conn;
@@ -53,14 +54,20 @@ static ssize_t read_line(int fd, char *buf, size_t n, int timeout_ms) {
     return (ssize_t)got;
 }
 
-/* Writes n bytes; -1 when the peer went away or stopped reading (the socket's send timeout). */
+/* Writes n bytes; -1 when the peer went away, or did not take them all within IPC_IO_TIMEOUT_MS
+ * (each write may wait that long too, the socket's send timeout): a reader that takes a little
+ * now and then must not hold the connection's thread, and so ipc_join, for long. */
 static int write_all(int fd, const char *s, size_t n) {
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     while (n) {
-        ssize_t k = write(fd, s, n);
+        ssize_t k = send(fd, s, n, MSG_NOSIGNAL); /* a peer that went away is an error, not a SIGPIPE */
         if (k < 0 && errno == EINTR) continue;
         if (k <= 0) return -1;
         s += k;
         n -= (size_t)k;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if (n && (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 > IPC_IO_TIMEOUT_MS) return -1;
     }
     return 0;
 }

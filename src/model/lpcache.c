@@ -268,9 +268,18 @@ static int key_folder(const char *key, const char *name, char *folder, size_t n)
     return -1;
 }
 
+/* The converter's version in a key ("ops_lp N|..."), or -1 when the key is not of that form. */
+static long converter_version(const char *key) {
+    if (strncmp(key, "ops_lp ", 7)) return -1;
+    char *end;
+    long v = strtol(key + 7, &end, 10);
+    return end > key + 7 && *end == '|' ? v : -1;
+}
+
 /* A cache file that no load will ever read again: of the first format, of an older converter
- * (CONVERTER only moves on), or converted from a model folder that is gone. Anything it cannot
- * be sure of (unreadable, not a cache file) it keeps. */
+ * (a newer one, written by a newer build next to an older daemon during an upgrade, is kept), or
+ * converted from a model folder that is gone. Anything it cannot be sure of (unreadable, not a
+ * cache file, a key of another form) it keeps. */
 static int dead_cache(int dirfd, const char *name) {
     int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) return 0;
@@ -284,16 +293,17 @@ static int dead_cache(int dirfd, const char *name) {
     char *key = NULL;
     if (read_all(f, h, HEAD) == 0) {
         uint32_t klen = get32(h + 16);
-        size_t cl = strlen(CONVERTER);
+        long ours = converter_version(CONVERTER "|"), theirs;
         char folder[PATH_MAX];
         struct stat st;
         if (!memcmp(h, OLD_MAGIC, 8))
             dead = 1;
         else if (!memcmp(h, MAGIC, 8) && klen < (1u << 20) && (key = malloc(klen + 1)) && read_all(f, key, klen) == 0) {
             key[klen] = 0;
-            if (strncmp(key, CONVERTER, cl) || key[cl] != '|')
+            if ((theirs = converter_version(key)) >= 0 && theirs < ours)
                 dead = 1;
-            else if (key_folder(key, name, folder, sizeof folder) == 0 && stat(folder, &st) != 0 && errno == ENOENT)
+            else if (theirs == ours && key_folder(key, name, folder, sizeof folder) == 0 && stat(folder, &st) != 0 &&
+                     errno == ENOENT)
                 dead = 1;
         }
     }

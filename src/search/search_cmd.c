@@ -101,7 +101,7 @@ static void print_human(FILE *out, const search_hit *h, const store_entry *e) {
 }
 
 int search_cmd_print(FILE *out, FILE *err, store *s, const search_cmd *c, const search_query *q, const search_hit *h,
-                     size_t n, search_mask_fn mask) {
+                     size_t n, search_mask_fn mask, search_mask_json_fn mask_json) {
     if (q->warning[0]) fprintf(err, "clipseek: %s\n", q->warning); /* e.g. index out of date: disk full */
     json_t *arr = c->format == SEARCH_OUT_JSON ? json_array() : NULL;
     /* one snapshot and one WAL read lock for all the hits' rows, not a lock and unlock per row */
@@ -114,7 +114,10 @@ int search_cmd_print(FILE *out, FILE *err, store *s, const search_cmd *c, const 
         if (c->format == SEARCH_OUT_JSON) {
             json_t *o = store_entry_json(&e);
             search_hit_json(o, &h[i], &e, q->text);
-            if (masked) json_object_set_new(o, "masked", json_true());
+            if (masked && mask_json)
+                mask_json(o, &e);
+            else if (masked)
+                json_object_set_new(o, "masked", json_true());
             json_array_append_new(arr, o);
         } else if (c->format == SEARCH_OUT_TSV) {
             char *line = search_pick_line(&h[i], &e, 200);

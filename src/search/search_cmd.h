@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include "../store/store.h"
 #include "search.h"
 
@@ -32,20 +34,23 @@ typedef struct search_cmd {
 
 /* Parses argv[1..argc-1] (argv[0] is the command's name) into *c; the strings stay argv's.
  * --since is taken relative to now. Returns NULL, or a usage message (the CLI prints it with
- * "(see 'clipseek help')" and exits 2), written into msg (n bytes) or static. */
+ * "(see 'clipseek help')" and exits 2), written into msg (n bytes; the message quotes a word of
+ * argv: 200 more than the longest holds it whole) or static. */
 const char *search_cmd_parse(int argc, char **argv, search_cmd *c, char *msg, size_t n);
 
 /* Hides a secret before an entry is printed (secrets_mask_entry); returns 1 if it masked. */
 typedef int (*search_mask_fn)(store_entry *e);
+/* Then marks the entry's JSON object as masked (secrets_mask_json). */
+typedef void (*search_mask_json_fn)(json_t *o, const store_entry *e);
 
 /* Prints the hits h[0..n-1] of a search c ran (query: the words searched, for JSON's "matched")
  * as `clipseek search` does: to out one line per hit (human: id, kind, score, why, preview; tsv:
  * search_pick_line; json: one array of store_entry_json objects with search_hit_json's fields);
  * to err "clipseek: WARNING" first when q->warning is set and, in human form, "clipseek: no
  * matches" when n is 0. Rows are read from s in one read transaction; a hit whose row is gone is
- * skipped. Unless c->reveal, each entry passes through mask first (a JSON object then says
- * "masked": true). Returns the exit status: 0, or 1 when there are no hits (as grep). */
+ * skipped. Unless c->reveal, each entry passes through mask first; a masked entry's JSON
+ * object then through mask_json (NULL: it only says "masked": true). Returns the exit status: 0, or 1 when there are no hits (as grep). */
 int search_cmd_print(FILE *out, FILE *err, store *s, const search_cmd *c, const search_query *q, const search_hit *h,
-                     size_t n, search_mask_fn mask);
+                     size_t n, search_mask_fn mask, search_mask_json_fn mask_json);
 
 #endif

@@ -1600,7 +1600,7 @@ static int have_by_range(store *s, const char *const *terms, const size_t *ix, s
     sqlite3_stmt *st;
     if (store_prepare(s,
                       "SELECT term FROM temp.entries_fts_terms WHERE term >= ?1 AND term < ?1 || char(1114111)"
-                      " AND length(term) BETWEEN ?2 AND ?3",
+                      " AND length(CAST(term AS BLOB)) BETWEEN ?2 AND ?3", /* bytes, as strlen */
                       &st, "full-text terms", err))
         return -1;
     sqlite3_bind_text(st, 1, terms[ix[0]], 2, SQLITE_STATIC);

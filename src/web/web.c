@@ -378,7 +378,7 @@ static json_t *entry_brief(const store_entry *e) {
     json_t *o = store_entry_json(e);
     if (e->subkind && !strcmp(e->subkind, "secret")) {
         json_object_set_new(o, "preview", json_string(SECRETS_MASK));
-        json_object_set_new(o, "masked", json_true());
+        secrets_mask_json(o, e); /* its length and hash go too */
     }
     if (e->ocr_text && *e->ocr_text && secrets_find(e->ocr_text, strlen(e->ocr_text), NULL) != 0) {
         json_object_del(o, "ocr_text");

@@ -428,7 +428,7 @@ function details(e) {
   row(dl, 'first copied', new Date(e.first_copied_ms).toLocaleString());
   row(dl, 'last copied', new Date(e.last_copied_ms).toLocaleString());
   row(dl, 'copies', e.copies);
-  row(dl, 'size', size(e.size));
+  row(dl, 'size', e.size == null ? null : size(e.size)); /* a masked secret has none */
   if (e.width) row(dl, 'pixels', `${e.width} × ${e.height}`);
   if (e.category) row(dl, 'category', `${e.category} (${Math.round(e.category_confidence * 100)}%)`);
   row(dl, 'collection', e.collection_name);

@@ -50,7 +50,8 @@ T
 head -c 300000 /dev/zero | tr '\0' 'x' | "$BIN" add - > /dev/null 2>&1
 printf 'export API_TOKEN=Zk29QmVx81LpTn4RwYc7HsJd0AeUfGo5 hello' | "$BIN" add - > /dev/null 2>&1
 printf 'Gr\303\274\303\237e "quoted" back\\slash\ttab hello' | "$BIN" add - > /dev/null 2>&1
-# 400 entries holding "pipe": a search's output larger than a pipe's buffer
+# 400 entries holding "pipe": a search's output larger than a pipe's buffer (so the missing entry
+# below is 9999)
 mkdir "$TMP/pipes" && for i in $(seq 400); do echo "pipe $i of a longer line, so each hit is wider" > "$TMP/pipes/$i.txt"; done
 "$BIN" add "$TMP/pipes" > /dev/null 2>&1
 DISPLAY=:987 "$BIN" daemon --no-x11 --no-web > "$TMP/daemon.log" 2>&1 &
@@ -59,8 +60,8 @@ check "daemon: engine server socket" wait_for 300 test -S "$TMP/data/engine.sock
 check "engine.sock is 0600" [ "$(stat -c %a "$TMP/data/engine.sock")" = 600 ]
 wait_for 100 "$BIN" status > /dev/null 2>&1
 # (not the human `list` and `show`: their ages in seconds may tick between the two runs)
-for a in "list --json" "pick" "show 1 --json" "show 2 --json" "show 99" "show" "status" "status --json" \
-  "search hello" "search zzzqqq" "search hello --format tsv" "list --bogus" "copy 1" "copy 99"; do
+for a in "list --json" "pick" "show 1 --json" "show 2 --json" "show 9999" "show" "status" "status --json" \
+  "search hello" "search zzzqqq" "search hello --format tsv" "list --bogus" "copy 1" "copy 9999"; do
   # shellcheck disable=SC2086
   check "served '$a' as the engine" same $a
 done
@@ -129,13 +130,13 @@ served_same() {
 check "the spy logs an exec'd engine (stats is never served)" sh -c \
   "CLIPSEEK_ENGINE='$TMP/spy' '$BIN' --data-dir '$D' stats > /dev/null 2>&1; grep -qx -- '--data-dir $D stats' '$TMP/execd'"
 for a in "--data-dir $D list --json" "--data-dir $D pick" "--data-dir $D show 1 --json" "--data-dir $D status --json" \
-  "--data-dir $D search hello" "--data-dir $D copy 99" "--threads 2 --data-dir $D search hello --format tsv" \
+  "--data-dir $D search hello" "--data-dir $D copy 9999" "--threads 2 --data-dir $D search hello --format tsv" \
   "--dtype q8 --device cpu --data-dir $D search zzzqqq" "--data-dir $D --threads 1 list --json --limit 1" \
   "--data-dir $D list --threads 2 --json" "--data-dir $TMP/elsewhere --data-dir $D status" \
   "--data-dir $D --threads 2 search --help" "--data-dir $D --threads x search hello" \
   "--data-dir $D --threads 0 list" "--data-dir $D --threads 1025 list" "--data-dir $D --dtype f64 list" \
   "--data-dir $D --dtype default list" "--data-dir $D --device gpu status" "--data-dir $D --device vulkan:x pick" \
-  "--data-dir $D list --bogus" "--data-dir $D show 99"; do
+  "--data-dir $D list --bogus" "--data-dir $D show 9999"; do
   # shellcheck disable=SC2086
   check "served with leading options '$(echo "$a" | sed "s|$TMP|T|g")' as the engine, not exec'd" served_same $a
 done
